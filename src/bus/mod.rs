@@ -1,0 +1,132 @@
+//! The message bus the stages talk through. Two implementations pass one conformance suite
+//! (`tests/bus_conformance.rs`): [`amqp::AmqpBus`] on RabbitMQ for the cluster profile and
+//! [`embedded::EmbeddedBus`], a durable queue inside the store, for the standalone profile.
+//!
+//! Semantics both keep: a publish returns only once the message is durable (publisher confirm or
+//! committed row); a delivery stays owned by its consumer until acked, and comes back if the
+//! consumer dies; a retried delivery comes back after its delay with `attempt + 1`.
+
+pub mod amqp;
+pub mod embedded;
+mod topology;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::model::Envelope;
+pub use topology::{QueueSpec, Topology};
+
+/// Why a bus operation failed. Every variant is transient from a stage's point of view: the
+/// broker or store may come back.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The broker connection is down or could not be made.
+    #[error("broker unavailable: {0}")]
+    Unavailable(String),
+    /// The broker refused a publish (negative confirm).
+    #[error("broker did not confirm the publish of {0}")]
+    Nacked(String),
+    /// The operation did not finish within its timeout.
+    #[error("bus operation timed out after {0:?}")]
+    Timeout(Duration),
+    /// The embedded queue's store failed.
+    #[error("embedded queue store: {0}")]
+    Store(#[from] sqlx::Error),
+    /// A message on the queue is not an envelope.
+    #[error("message {message_id:?} on {queue} is not a valid envelope: {reason}")]
+    Malformed {
+        queue: String,
+        message_id: Option<String>,
+        reason: String,
+    },
+    /// Anything else the broker said.
+    #[error("broker: {0}")]
+    Other(String),
+}
+
+/// A message handed to a consumer. It stays unacknowledged (and will be redelivered to someone if
+/// this process dies) until one of the settling methods is called.
+pub struct Delivery {
+    /// The message.
+    pub envelope: Envelope,
+    /// True when the bus knows this copy was delivered before (a consumer died holding it).
+    pub redelivered: bool,
+    /// Settles the delivery with the bus it came from.
+    pub(crate) acker: Box<dyn Acker>,
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("envelope", &self.envelope)
+            .field("redelivered", &self.redelivered)
+            .finish()
+    }
+}
+
+impl Delivery {
+    /// Done with it: the bus forgets the message.
+    pub async fn ack(self) -> Result<(), BusError> {
+        self.acker.ack().await
+    }
+
+    /// Gives it back now, unchanged, for another consumer (used at shutdown).
+    pub async fn requeue(self) -> Result<(), BusError> {
+        self.acker.requeue().await
+    }
+
+    /// Comes back after `delay` with `attempt + 1`. The retry copy is made durable before the
+    /// original is acked, so a crash in between duplicates (deduped downstream), never loses.
+    pub async fn retry(self, delay: Duration) -> Result<(), BusError> {
+        let mut next = self.envelope.clone();
+        next.attempt = next.attempt.saturating_add(1);
+        self.acker.retry(next, delay).await
+    }
+}
+
+/// Settles one delivery; each bus implements it for its own handle.
+#[async_trait]
+pub(crate) trait Acker: Send + Sync {
+    async fn ack(self: Box<Self>) -> Result<(), BusError>;
+    async fn requeue(self: Box<Self>) -> Result<(), BusError>;
+    async fn retry(self: Box<Self>, next: Envelope, delay: Duration) -> Result<(), BusError>;
+}
+
+/// A stream of deliveries from one queue. It survives broker restarts: on a lost connection it
+/// reconnects (with backoff) and resumes.
+#[async_trait]
+pub trait Consumer: Send {
+    /// The next delivery; `None` once the bus is closed for good.
+    async fn next(&mut self) -> Option<Delivery>;
+}
+
+/// The bus as the stages see it.
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Which implementation this is, for logs and `/readyz`.
+    fn kind(&self) -> &'static str;
+
+    /// Declares the exchange, queues, bindings, retry and parking queues. Idempotent; also run
+    /// again by the implementation after a reconnect.
+    async fn declare(&self, topology: &Topology) -> Result<(), BusError>;
+
+    /// Publishes every envelope to the exchange with its `kind` as routing key, and returns only
+    /// when all of them are durable.
+    async fn publish(&self, messages: &[Envelope]) -> Result<(), BusError>;
+
+    /// Puts an envelope straight onto one queue (replay from the dead-letter store).
+    async fn send_to_queue(&self, queue: &str, message: &Envelope) -> Result<(), BusError>;
+
+    /// Starts consuming `queue` with at most `prefetch` unacknowledged deliveries in flight.
+    async fn consume(&self, queue: &str, prefetch: u16) -> Result<Box<dyn Consumer>, BusError>;
+
+    /// Messages waiting in `queue` (ready, not yet delivered): the queue lag metric.
+    async fn depth(&self, queue: &str) -> Result<u64, BusError>;
+
+    /// Cheap reachability check for `/readyz`.
+    async fn ping(&self) -> Result<(), BusError>;
+
+    /// Stops consumers and closes connections; in-flight unacked deliveries go back to the queue.
+    async fn close(&self);
+}

@@ -1,0 +1,128 @@
+//! The bus topology: one topic exchange, one durable queue per stage bound to the event types it
+//! handles, per-stage retry delay queues, and a parking queue. Declared at start-up by either bus;
+//! `deploy/cluster/rabbitmq-definitions.json` is the same topology for RabbitMQ and a test keeps
+//! the two in sync.
+
+use std::time::Duration;
+
+/// One consumer queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueSpec {
+    /// Queue name (`ordergate.normalize`).
+    pub name: String,
+    /// Topic patterns it is bound to (`raw.*`).
+    pub bindings: Vec<String>,
+}
+
+/// What the bus declares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Topology {
+    /// The topic exchange every event is published to.
+    pub exchange: String,
+    /// Where unroutable events go (an event no stage consumes yet is kept, not dropped).
+    pub unrouted_queue: String,
+    /// Where the broker dead-letters what a consumer could not settle (delivery limit reached).
+    pub parking_queue: String,
+    /// The consumer queues.
+    pub queues: Vec<QueueSpec>,
+    /// Retry delay tiers: a retry waits in the smallest tier at least as long as its backoff.
+    pub retry_tiers: Vec<Duration>,
+    /// How often RabbitMQ redelivers a message whose consumer keeps dying before it dead-letters
+    /// it to the parking queue.
+    pub delivery_limit: u32,
+}
+
+/// Prefix of every name ordergate declares.
+pub const PREFIX: &str = "ordergate";
+
+impl Topology {
+    /// The standard topology for the stages that exist, with the configured retry tiers.
+    pub fn standard(retry_tiers: Vec<Duration>) -> Self {
+        Self {
+            exchange: PREFIX.to_string(),
+            unrouted_queue: format!("{PREFIX}.unrouted"),
+            parking_queue: format!("{PREFIX}.parked"),
+            queues: vec![QueueSpec {
+                name: Self::stage_queue("normalize"),
+                bindings: vec!["raw.*".to_string()],
+            }],
+            retry_tiers,
+            delivery_limit: 20,
+        }
+    }
+
+    /// The queue a stage consumes.
+    pub fn stage_queue(stage: &str) -> String {
+        format!("{PREFIX}.{stage}")
+    }
+
+    /// Name of a stage queue's retry tier queue.
+    pub fn retry_queue(queue: &str, tier: Duration) -> String {
+        format!("{queue}.retry.{}ms", tier.as_millis().max(1))
+    }
+
+    /// The tier a retry with this delay waits in: the smallest at least as long, else the longest.
+    pub fn tier_for(&self, delay: Duration) -> Duration {
+        self.retry_tiers
+            .iter()
+            .copied()
+            .find(|t| *t >= delay)
+            .or_else(|| self.retry_tiers.last().copied())
+            .unwrap_or(Duration::from_secs(1))
+    }
+
+    /// Adds a queue (used by tests and observers).
+    pub fn with_queue(mut self, name: impl Into<String>, bindings: &[&str]) -> Self {
+        self.queues.push(QueueSpec {
+            name: name.into(),
+            bindings: bindings.iter().map(|b| b.to_string()).collect(),
+        });
+        self
+    }
+
+    /// The queues whose bindings match a routing key (AMQP topic rules: `*` one word, `#` zero
+    /// or more words).
+    pub fn route<'a>(&'a self, routing_key: &'a str) -> impl Iterator<Item = &'a QueueSpec> + 'a {
+        self.queues
+            .iter()
+            .filter(move |q| q.bindings.iter().any(|b| topic_matches(b, routing_key)))
+    }
+}
+
+/// AMQP topic matching.
+pub fn topic_matches(pattern: &str, key: &str) -> bool {
+    fn go(p: &[&str], k: &[&str]) -> bool {
+        match (p.first(), k.first()) {
+            (None, None) => true,
+            (Some(&"#"), _) => go(&p[1..], k) || (!k.is_empty() && go(p, &k[1..])),
+            (Some(&"*"), Some(_)) => go(&p[1..], &k[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &k[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<&str> = pattern.split('.').collect();
+    let k: Vec<&str> = key.split('.').collect();
+    go(&p, &k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_rules() {
+        assert!(topic_matches("raw.*", "raw.shop-eu"));
+        assert!(!topic_matches("raw.*", "raw.a.b"));
+        assert!(topic_matches("raw.#", "raw.a.b"));
+        assert!(topic_matches("#", "order.received"));
+        assert!(!topic_matches("order.received", "order.updated"));
+    }
+
+    #[test]
+    fn tiers() {
+        let t = Topology::standard([1u64, 5, 30, 120, 600].map(Duration::from_secs).to_vec());
+        assert_eq!(t.tier_for(Duration::from_millis(300)), Duration::from_secs(1));
+        assert_eq!(t.tier_for(Duration::from_secs(6)), Duration::from_secs(30));
+        assert_eq!(t.tier_for(Duration::from_secs(9999)), Duration::from_secs(600));
+    }
+}

@@ -1,0 +1,3 @@
+//! ordergate
+pub mod bus;
+pub mod model;

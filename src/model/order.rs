@@ -1,0 +1,307 @@
+//! The canonical order: what every inbound format is normalized into.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One order, whatever channel it came through. Money is a decimal string, times are RFC 3339
+/// UTC, absent facts are `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CanonicalOrder {
+    /// ordergate's own id (`og_…`); assigned when the order is first stored, so a mapping leaves
+    /// it `null`.
+    #[serde(default)]
+    pub order_id: Option<String>,
+    /// Where the order came from and what the source says of its state.
+    pub source: SourceRef,
+    /// When the customer placed the order.
+    pub placed_at: DateTime<Utc>,
+    /// ISO 4217 currency of every amount in the order.
+    pub currency: Option<String>,
+    /// The buyer.
+    pub customer: Customer,
+    /// Where the goods go.
+    pub ship_to: Option<Address>,
+    /// Where the invoice goes, when the source gives a separate one.
+    #[serde(default)]
+    pub bill_to: Option<Address>,
+    /// The ordered lines; shipping, fees and discount rows are not lines.
+    pub lines: Vec<OrderLine>,
+    /// Shipping charged to the customer.
+    #[serde(default, with = "opt_money")]
+    #[schemars(with = "Option<String>")]
+    pub shipping_fee: Option<Decimal>,
+    /// Order-level discounts.
+    #[serde(default, with = "opt_money")]
+    #[schemars(with = "Option<String>")]
+    pub discount_total: Option<Decimal>,
+    /// Tax charged on the order.
+    #[serde(default, with = "opt_money")]
+    #[schemars(with = "Option<String>")]
+    pub tax_total: Option<Decimal>,
+    /// Grand total as stated when the order was placed (not reduced by later refunds); `null`
+    /// when the source states none.
+    #[serde(default, with = "opt_money")]
+    #[schemars(with = "Option<String>")]
+    pub total: Option<Decimal>,
+    /// Amount refunded at the source so far.
+    #[serde(default, with = "opt_money")]
+    #[schemars(with = "Option<String>")]
+    pub refunded_total: Option<Decimal>,
+    /// Delivery date the customer asked for.
+    #[serde(default)]
+    pub requested_delivery: Option<String>,
+    /// Free-text notes from the customer.
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// How confident a free-text extraction (email, fax) is; `null` for structured sources.
+    #[serde(default)]
+    pub extraction: Option<Extraction>,
+}
+
+/// The source of an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRef {
+    /// The configured connector name (e.g. `shopify-eu`); filled in by the normalize stage.
+    #[serde(default)]
+    pub connector: String,
+    /// The source format (`shopify`, `cxml`, `email`, …): which mapping read it.
+    pub format: String,
+    /// The sales channel.
+    pub channel: Channel,
+    /// The source's own id of the order: with the connector, the dedupe key.
+    pub external_id: String,
+    /// The order number people see at the source (`#1042`), when it differs from the id.
+    #[serde(default)]
+    pub external_number: Option<String>,
+    /// The order's state at the source.
+    pub status: SourceStatus,
+    /// The source's own status words, kept as given.
+    #[serde(default)]
+    pub raw_status: Option<String>,
+}
+
+/// Sales channel an order came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Marketplace,
+    Web,
+    Email,
+    Fax,
+    Phone,
+    Edi,
+    File,
+}
+
+/// An order's state at its source. When several apply the mapping picks by precedence:
+/// cancelled > refunded > partially_refunded > fulfilled > pending_payment > open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceStatus {
+    /// Ours to fulfil.
+    Open,
+    /// Held until paid.
+    PendingPayment,
+    /// Shipped already, or by the platform.
+    Fulfilled,
+    PartiallyRefunded,
+    Refunded,
+    Cancelled,
+}
+
+/// The buyer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Customer {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub company: Option<String>,
+}
+
+/// A postal address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub company: Option<String>,
+    pub line1: Option<String>,
+    #[serde(default)]
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    /// State or province as the source gives it.
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// One ordered line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLine {
+    /// The source's line id, or the position (1-based) when it has none.
+    pub line_ref: String,
+    pub sku: Option<String>,
+    pub name: Option<String>,
+    /// Variant or specification text (size, colour, model).
+    #[serde(default)]
+    pub spec: Option<String>,
+    /// What was ordered.
+    #[serde(with = "quantity")]
+    #[schemars(with = "f64")]
+    pub quantity: Decimal,
+    /// Cancelled or refunded at the source; the fulfil stage ships `quantity - cancelled_quantity`.
+    #[serde(default, with = "quantity")]
+    #[schemars(with = "f64")]
+    pub cancelled_quantity: Decimal,
+    /// Pre-discount selling price per unit.
+    #[serde(with = "opt_money")]
+    #[schemars(with = "Option<String>")]
+    pub unit_price: Option<Decimal>,
+    /// Discount on the whole line.
+    #[serde(default, with = "opt_money")]
+    #[schemars(with = "Option<String>")]
+    pub discount: Option<Decimal>,
+    /// Tax on the whole line.
+    #[serde(default, with = "opt_money")]
+    #[schemars(with = "Option<String>")]
+    pub tax: Option<Decimal>,
+}
+
+/// Confidence of a free-text extraction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Extraction {
+    /// 0 to 1.
+    pub confidence: f64,
+    /// Canonical paths of the facts that could not be read (`ship_to.postal_code`).
+    pub missing: Vec<String>,
+    /// The raw document the order was read from.
+    pub document: Option<String>,
+}
+
+/// Whether an order's stated total agrees with its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TotalsCheck {
+    /// Lines, shipping, tax and discounts add up to the total.
+    Consistent,
+    /// No total stated, or a part is unknown: nothing to compare.
+    NotComparable,
+    /// The parts add up to `computed`, not to the stated total.
+    Mismatch { stated: Decimal, computed: Decimal },
+}
+
+impl CanonicalOrder {
+    /// Adds lines, shipping and tax, takes discounts off, and compares with `total`.
+    pub fn check_totals(&self) -> TotalsCheck {
+        let Some(stated) = self.total else {
+            return TotalsCheck::NotComparable;
+        };
+        let mut sum = Decimal::ZERO;
+        for line in &self.lines {
+            let Some(price) = line.unit_price else {
+                return TotalsCheck::NotComparable;
+            };
+            sum += price * line.quantity - line.discount.unwrap_or_default();
+            sum += line.tax.unwrap_or_default();
+        }
+        sum += self.shipping_fee.unwrap_or_default();
+        sum += self.tax_total.unwrap_or_default();
+        sum -= self.discount_total.unwrap_or_default();
+        if sum.round_dp(2) == stated.round_dp(2) {
+            TotalsCheck::Consistent
+        } else {
+            TotalsCheck::Mismatch {
+                stated,
+                computed: sum,
+            }
+        }
+    }
+
+    /// The dedupe key: one canonical order per connector and source id.
+    pub fn dedupe_key(&self) -> (&str, &str) {
+        (&self.source.connector, &self.source.external_id)
+    }
+}
+
+/// Money as a decimal string on the wire ("19.99"); also accepts a JSON number so a mapping that
+/// computed an amount is not rejected, but never goes through a binary float when writing.
+pub(crate) mod opt_money {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::str::FromStr;
+
+    pub fn serialize<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(d) => s.serialize_str(&d.normalize().to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        let v = Option::<serde_json::Value>::deserialize(d)?;
+        match v {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(serde_json::Value::String(s)) => Decimal::from_str(s.trim())
+                .or_else(|_| Decimal::from_scientific(s.trim()))
+                .map(Some)
+                .map_err(|e| serde::de::Error::custom(format!("money {s:?}: {e}"))),
+            Some(serde_json::Value::Number(n)) => {
+                let s = n.to_string();
+                Decimal::from_str(&s)
+                    .or_else(|_| Decimal::from_scientific(&s))
+                    .map(Some)
+                    .map_err(|e| serde::de::Error::custom(format!("money {s}: {e}")))
+            }
+            Some(other) => Err(serde::de::Error::custom(format!(
+                "money must be a decimal string, got {other}"
+            ))),
+        }
+    }
+}
+
+/// Quantities are JSON numbers ("12.000" and 12 both read as 12; written as 12).
+pub(crate) mod quantity {
+    use rust_decimal::prelude::ToPrimitive;
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::str::FromStr;
+
+    pub fn serialize<S: Serializer>(v: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        let v = v.normalize();
+        match (v.fract().is_zero(), v.to_i64()) {
+            (true, Some(i)) => s.serialize_i64(i),
+            _ => s.serialize_f64(v.to_f64().unwrap_or(f64::NAN)),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        let text = match &v {
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::String(s) => s.trim().to_string(),
+            other => {
+                return Err(serde::de::Error::custom(format!(
+                    "quantity must be a number, got {other}"
+                )))
+            }
+        };
+        let q = Decimal::from_str(&text)
+            .or_else(|_| Decimal::from_scientific(&text))
+            .map_err(|e| serde::de::Error::custom(format!("quantity {text:?}: {e}")))?;
+        if q.is_sign_negative() {
+            return Err(serde::de::Error::custom(format!("quantity {text} is negative")));
+        }
+        Ok(q.normalize())
+    }
+}
