@@ -1,3 +1,38 @@
-//! ordergate
+//! ordergate — an order integration gateway.
+//!
+//! Orders come in from marketplaces, B2B partners, mailboxes, fax-to-email and drop folders;
+//! each is kept as a raw document, normalized by a jq mapping into one canonical order, and
+//! carried through the pipeline over a bus (RabbitMQ, or an embedded queue in the store).
+//!
+//! Map of the modules:
+//!
+//! * [`cli`] — the `ordergate` command line (`run`, `check`, `normalize`, `orders`, `dlq`).
+//! * [`app`] — wiring: builds store, bus, stages, connectors and HTTP from the config; shutdown.
+//! * [`config`] — the TOML configuration, environment overrides, secret references.
+//! * [`model`] — the contracts: canonical order, tracking update, message envelope.
+//! * [`store`] — sqlx store (SQLite or PostgreSQL): raw documents, orders, audit log,
+//!   exceptions, outbox/inbox, dead-letter store, connector state.
+//! * [`bus`] — the `Bus` trait, its RabbitMQ and embedded implementations, the topology.
+//! * [`stage`] — the stage framework (inbox, outbox, retry, park) and the stages.
+//! * [`intake`] — inbound connectors (drop folder).
+//! * [`mapping`] — the jq mapping engine (jaq) and the mappings' sibling tests.
+//! * [`normalize`] — decode a document, run its mapping, produce canonical orders.
+//! * [`dlq`] — list and replay parked messages.
+//! * [`health`] — connector health (up / degraded / down).
+//! * [`http`] — health, readiness, metrics and the API.
+//! * [`telemetry`] — logging and Prometheus metrics.
+
+pub mod app;
 pub mod bus;
+pub mod cli;
+pub mod config;
+pub mod dlq;
+pub mod health;
+pub mod http;
+pub mod intake;
+pub mod mapping;
 pub mod model;
+pub mod normalize;
+pub mod stage;
+pub mod store;
+pub mod telemetry;

@@ -8,7 +8,7 @@
 
 pub mod amqp;
 pub mod embedded;
-mod topology;
+pub mod topology;
 
 use std::time::Duration;
 

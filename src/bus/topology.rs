@@ -32,18 +32,19 @@ pub struct Topology {
     pub delivery_limit: u32,
 }
 
-/// Prefix of every name ordergate declares.
-pub const PREFIX: &str = "ordergate";
+/// The default prefix of every name ordergate declares.
+pub const DEFAULT_PREFIX: &str = "ordergate";
 
 impl Topology {
-    /// The standard topology for the stages that exist, with the configured retry tiers.
-    pub fn standard(retry_tiers: Vec<Duration>) -> Self {
+    /// The standard topology for the stages that exist, every name starting with `prefix`
+    /// (several environments can share one broker), with the configured retry tiers.
+    pub fn standard(prefix: &str, retry_tiers: Vec<Duration>) -> Self {
         Self {
-            exchange: PREFIX.to_string(),
-            unrouted_queue: format!("{PREFIX}.unrouted"),
-            parking_queue: format!("{PREFIX}.parked"),
+            exchange: prefix.to_string(),
+            unrouted_queue: format!("{prefix}.unrouted"),
+            parking_queue: format!("{prefix}.parked"),
             queues: vec![QueueSpec {
-                name: Self::stage_queue("normalize"),
+                name: format!("{prefix}.normalize"),
                 bindings: vec!["raw.*".to_string()],
             }],
             retry_tiers,
@@ -52,8 +53,8 @@ impl Topology {
     }
 
     /// The queue a stage consumes.
-    pub fn stage_queue(stage: &str) -> String {
-        format!("{PREFIX}.{stage}")
+    pub fn stage_queue(&self, stage: &str) -> String {
+        format!("{}.{stage}", self.exchange)
     }
 
     /// Name of a stage queue's retry tier queue.
@@ -120,7 +121,7 @@ mod tests {
 
     #[test]
     fn tiers() {
-        let t = Topology::standard([1u64, 5, 30, 120, 600].map(Duration::from_secs).to_vec());
+        let t = Topology::standard(DEFAULT_PREFIX, [1u64, 5, 30, 120, 600].map(Duration::from_secs).to_vec());
         assert_eq!(t.tier_for(Duration::from_millis(300)), Duration::from_secs(1));
         assert_eq!(t.tier_for(Duration::from_secs(6)), Duration::from_secs(30));
         assert_eq!(t.tier_for(Duration::from_secs(9999)), Duration::from_secs(600));

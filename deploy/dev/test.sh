@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test command: starts (or installs) the services the suite needs, then runs the whole
+# suite against them. Usage: deploy/dev/test.sh [extra cargo test arguments]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+deploy/dev/services.sh
+
+export ORDERGATE_TEST_PG="${ORDERGATE_TEST_PG:-postgres://postgres:postgres@127.0.0.1:5432}"
+export ORDERGATE_TEST_AMQP_URL="${ORDERGATE_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}"
+
+# Two cores: integration tests share the broker and the disk, so they run a few at a time.
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
+cargo test --locked --all-targets "$@"

@@ -1,0 +1,250 @@
+//! Wiring: builds the store, the bus, the stages, the connectors and the HTTP server from the
+//! configuration, runs them until shutdown, and stops them in order (intake first, then stages,
+//! then the relay and the server, then the bus and the store).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::amqp::{AmqpBus, AmqpSettings};
+use crate::bus::embedded::{EmbeddedBus, EmbeddedSettings};
+use crate::bus::{Bus, Topology};
+use crate::config::{BusKind, Config, ConnectorConfig};
+use crate::health::HealthTracker;
+use crate::intake::folder::FolderConnector;
+use crate::mapping::MappingSet;
+use crate::normalize::Normalizer;
+use crate::stage::normalize::NormalizeStage;
+use crate::stage::relay::{self, RelaySettings};
+use crate::stage::{run_stage, Handler, StageCtx};
+use crate::store::Store;
+use crate::telemetry::metric;
+
+/// The topology for a configuration.
+pub fn topology(cfg: &Config) -> Topology {
+    let mut t = Topology::standard(&cfg.bus.namespace, cfg.bus.retry_tiers());
+    t.delivery_limit = cfg.bus.delivery_limit;
+    t
+}
+
+/// Connects the store named in the configuration (migrating it).
+pub async fn connect_store(cfg: &Config) -> anyhow::Result<Store> {
+    let url = cfg.store.url.resolve()?;
+    Store::connect(&url, cfg.store.max_connections, &cfg.store.sqlite_synchronous)
+        .await
+        .with_context(|| format!("store {}", crate::store::redact_url(&url)))
+}
+
+/// Connects the configured bus and declares the topology.
+pub async fn connect_bus(cfg: &Config, store: &Store) -> anyhow::Result<Arc<dyn Bus>> {
+    let topology = topology(cfg);
+    let bus: Arc<dyn Bus> = match cfg.bus.kind {
+        BusKind::Embedded => Arc::new(EmbeddedBus::new(
+            store.clone(),
+            topology.clone(),
+            EmbeddedSettings {
+                poll_interval: Duration::from_millis(cfg.bus.poll_interval_ms),
+                lease: Duration::from_millis(cfg.bus.lease_ms),
+            },
+        )),
+        BusKind::Amqp => {
+            let url = cfg
+                .bus
+                .url
+                .as_ref()
+                .context("bus.url is required for the amqp bus")?
+                .resolve()?;
+            let settings = AmqpSettings {
+                timeout: Duration::from_millis(cfg.bus.timeout_ms),
+                ..AmqpSettings::default()
+            };
+            Arc::new(
+                AmqpBus::connect(&url, topology.clone(), settings)
+                    .await
+                    .with_context(|| format!("broker {}", crate::store::redact_url(&url)))?,
+            )
+        }
+    };
+    bus.declare(&topology).await.context("declaring the bus topology")?;
+    Ok(bus)
+}
+
+/// A running daemon.
+pub struct Daemon {
+    pub store: Store,
+    pub bus: Arc<dyn Bus>,
+    pub health: Arc<HealthTracker>,
+    /// Address the HTTP server listens on, if enabled.
+    pub http_addr: Option<std::net::SocketAddr>,
+    shutdown: CancellationToken,
+    intake: tokio::task::JoinSet<()>,
+    stages: tokio::task::JoinSet<()>,
+    background: tokio::task::JoinSet<()>,
+}
+
+impl Daemon {
+    /// Starts everything the configuration enables.
+    pub async fn start(cfg: &Config) -> anyhow::Result<Self> {
+        let store = connect_store(cfg).await?;
+        let bus = connect_bus(cfg, &store).await?;
+        let mappings = MappingSet::load(&cfg.mappings.dir)
+            .with_context(|| format!("mappings in {}", cfg.mappings.dir.display()))?;
+        let normalizer = Arc::new(Normalizer::new(mappings));
+        let health = Arc::new(HealthTracker::new(store.clone(), cfg.health.clone()));
+        let shutdown = CancellationToken::new();
+        let ctx = StageCtx {
+            store: store.clone(),
+            bus: bus.clone(),
+            pipeline: cfg.pipeline.clone(),
+            prefetch: cfg.bus.prefetch,
+            topology: topology(cfg),
+        };
+
+        let mut stages = tokio::task::JoinSet::new();
+        let handlers: Vec<Arc<dyn Handler>> = vec![Arc::new(NormalizeStage::new(
+            normalizer,
+            cfg.pipeline.default_department.clone(),
+            cfg.pipeline.exception_due_hours,
+        ))];
+        for h in handlers {
+            stages.spawn(run_stage(h, ctx.clone(), shutdown.child_token()));
+        }
+
+        let mut intake = tokio::task::JoinSet::new();
+        for c in cfg.connectors.iter().filter(|c| c.enabled()) {
+            match c {
+                ConnectorConfig::Folder(f) => {
+                    let conn = FolderConnector::new(f.clone(), store.clone(), bus.clone(), health.clone());
+                    intake.spawn(conn.run(shutdown.child_token()));
+                }
+            }
+        }
+
+        let mut background = tokio::task::JoinSet::new();
+        background.spawn(relay::run(
+            store.clone(),
+            bus.clone(),
+            RelaySettings::default(),
+            shutdown.child_token(),
+        ));
+        background.spawn(watch_queues(
+            store.clone(),
+            bus.clone(),
+            topology(cfg),
+            shutdown.child_token(),
+        ));
+
+        let http_addr = if cfg.http.listen.is_empty() {
+            None
+        } else {
+            let tokens = cfg
+                .http
+                .api_tokens
+                .iter()
+                .map(|t| t.resolve())
+                .collect::<Result<Vec<_>, _>>()?;
+            let state = crate::http::AppState {
+                store: store.clone(),
+                bus: bus.clone(),
+                health: health.clone(),
+                api_tokens: Arc::new(tokens),
+            };
+            let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
+                .await
+                .with_context(|| format!("listening on {}", cfg.http.listen))?;
+            let addr = listener.local_addr()?;
+            let stop = shutdown.child_token();
+            background.spawn(async move {
+                let server = axum::serve(listener, crate::http::app(state))
+                    .with_graceful_shutdown(async move { stop.cancelled().await });
+                if let Err(error) = server.await {
+                    tracing::error!(error = %error, "HTTP server failed.");
+                }
+            });
+            tracing::info!(addr = %addr, "HTTP server listening.");
+            Some(addr)
+        };
+        tracing::info!(bus = bus.kind(), store = ?store.dialect(), "ordergate started.");
+        Ok(Self {
+            store,
+            bus,
+            health,
+            http_addr,
+            shutdown,
+            intake,
+            stages,
+            background,
+        })
+    }
+
+    /// A token that stops the daemon when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits for the shutdown token, then stops in order: intake, stages (in-flight work
+    /// finishes or goes back to the queue), background tasks, bus, store.
+    pub async fn wait(mut self) {
+        self.shutdown.cancelled().await;
+        tracing::info!("Shutting down.");
+        while self.intake.join_next().await.is_some() {}
+        while self.stages.join_next().await.is_some() {}
+        while self.background.join_next().await.is_some() {}
+        self.bus.close().await;
+        self.store.close().await;
+        tracing::info!("ordergate stopped.");
+    }
+
+    /// Stops and waits.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.wait().await;
+    }
+}
+
+/// Updates the queue-depth and outbox gauges every few seconds.
+async fn watch_queues(store: Store, bus: Arc<dyn Bus>, topology: Topology, shutdown: CancellationToken) {
+    loop {
+        for q in topology
+            .queues
+            .iter()
+            .map(|q| q.name.as_str())
+            .chain([topology.unrouted_queue.as_str(), topology.parking_queue.as_str()])
+        {
+            if let Ok(n) = bus.depth(q).await {
+                metrics::gauge!(metric::QUEUE_DEPTH, "queue" => q.to_string()).set(n as f64);
+            }
+        }
+        if let Ok(n) = store.outbox_pending().await {
+            metrics::gauge!(metric::OUTBOX_PENDING).set(n as f64);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

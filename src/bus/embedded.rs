@@ -1,0 +1,417 @@
+//! The embedded bus: a durable queue in the store's `bus_messages` table, so the standalone
+//! profile runs the whole pipeline with no broker.
+//!
+//! A publish inserts one row per bound queue and is durable when it commits. A consumer claims
+//! ready rows with a lease token; ack deletes the row, retry rewrites it with a later
+//! `visible_at`, and a consumer that dies simply lets its lease run out. Consumers in the same
+//! process are woken at once by a [`Notify`]; others find work by polling.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::Row;
+use tokio::sync::Notify;
+
+use super::{Acker, Bus, BusError, Consumer, Delivery, Topology};
+use crate::model::Envelope;
+use crate::store::{now_ms, Store};
+
+/// Settings of the embedded bus.
+#[derive(Debug, Clone)]
+pub struct EmbeddedSettings {
+    /// How often an idle consumer looks for rows another process inserted.
+    pub poll_interval: Duration,
+    /// How long a claimed delivery stays owned by a consumer that does not settle it.
+    pub lease: Duration,
+}
+
+impl Default for EmbeddedSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_millis(250),
+            lease: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The store-backed bus.
+#[derive(Clone)]
+pub struct EmbeddedBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    topology: std::sync::RwLock<Topology>,
+    settings: EmbeddedSettings,
+    notify: Notify,
+    closed: tokio_util::sync::CancellationToken,
+}
+
+impl EmbeddedBus {
+    /// A bus on `store` with `topology`.
+    pub fn new(store: Store, topology: Topology, settings: EmbeddedSettings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                topology: std::sync::RwLock::new(topology),
+                settings,
+                notify: Notify::new(),
+                closed: tokio_util::sync::CancellationToken::new(),
+            }),
+        }
+    }
+
+    fn topology(&self) -> Topology {
+        match self.inner.topology.read() {
+            Ok(t) => t.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Inserts `(queue, envelope)` rows visible from `visible_at`, in one transaction.
+    async fn insert(&self, rows: &[(&str, &Envelope)], visible_at: i64) -> Result<(), BusError> {
+        let mut tx = self
+            .inner
+            .store
+            .begin()
+            .await
+            .map_err(|e| BusError::Other(e.to_string()))?;
+        let now = now_ms();
+        for (queue, env) in rows {
+            sqlx::query(
+                "INSERT INTO bus_messages (queue, message_id, body, visible_at, enqueued_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(*queue)
+            .bind(env.id.to_string())
+            .bind(String::from_utf8_lossy(&env.to_bytes()).into_owned())
+            .bind(visible_at)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.inner.notify.notify_waiters();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Bus for EmbeddedBus {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn declare(&self, topology: &Topology) -> Result<(), BusError> {
+        // Queues are rows, not objects: declaring only records the bindings used for routing.
+        match self.inner.topology.write() {
+            Ok(mut t) => *t = topology.clone(),
+            Err(poisoned) => *poisoned.into_inner() = topology.clone(),
+        }
+        Ok(())
+    }
+
+    async fn publish(&self, messages: &[Envelope]) -> Result<(), BusError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let topology = self.topology();
+        let mut rows = Vec::with_capacity(messages.len());
+        for env in messages {
+            let before = rows.len();
+            rows.extend(topology.route(&env.kind).map(|q| (q.name.as_str(), env)));
+            if rows.len() == before {
+                rows.push((topology.unrouted_queue.as_str(), env));
+            }
+        }
+        self.insert(&rows, now_ms()).await
+    }
+
+    async fn send_to_queue(&self, queue: &str, message: &Envelope) -> Result<(), BusError> {
+        self.insert(&[(queue, message)], now_ms()).await
+    }
+
+    async fn consume(&self, queue: &str, prefetch: u16) -> Result<Box<dyn Consumer>, BusError> {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Released>(1024);
+        Ok(Box::new(EmbeddedConsumer {
+            bus: self.clone(),
+            queue: queue.to_string(),
+            token: uuid::Uuid::new_v4().to_string(),
+            prefetch: usize::from(prefetch.max(1)),
+            buffered: VecDeque::new(),
+            in_flight: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            released_tx: tx,
+            released_rx: rx,
+        }))
+    }
+
+    async fn depth(&self, queue: &str) -> Result<u64, BusError> {
+        let now = now_ms();
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM bus_messages WHERE queue = $1 \
+             AND (lease_until IS NULL OR lease_until < $2)",
+        )
+        .bind(queue)
+        .bind(now)
+        .fetch_one(self.inner.store.pool())
+        .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn ping(&self) -> Result<(), BusError> {
+        self.inner
+            .store
+            .ping()
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))
+    }
+
+    async fn close(&self) {
+        self.inner.closed.cancel();
+        self.inner.notify.notify_waiters();
+    }
+}
+
+/// A settled delivery gives its prefetch slot back.
+struct Released;
+
+struct EmbeddedConsumer {
+    bus: EmbeddedBus,
+    queue: String,
+    /// This consumer's lease token: rows it claimed carry it.
+    token: String,
+    prefetch: usize,
+    buffered: VecDeque<Delivery>,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    released_tx: tokio::sync::mpsc::Sender<Released>,
+    released_rx: tokio::sync::mpsc::Receiver<Released>,
+}
+
+impl EmbeddedConsumer {
+    /// Claims up to `limit` ready rows. Rows delivered more than the delivery limit move to the
+    /// parking queue instead (a consumer keeps dying on them).
+    async fn claim(&mut self, limit: usize) -> Result<(), BusError> {
+        let inner = &self.bus.inner;
+        let topology = self.bus.topology();
+        let now = now_ms();
+        let lease_until = now + inner.settings.lease.as_millis() as i64;
+        let rows = sqlx::query(
+            "UPDATE bus_messages SET lease_token = $1, lease_until = $2, \
+             delivery_count = delivery_count + 1 \
+             WHERE seq IN (SELECT seq FROM bus_messages WHERE queue = $3 AND visible_at <= $4 \
+                 AND (lease_until IS NULL OR lease_until < $4) ORDER BY seq LIMIT $5) \
+             AND (lease_until IS NULL OR lease_until < $4) \
+             RETURNING seq, message_id, body, delivery_count",
+        )
+        .bind(&self.token)
+        .bind(lease_until)
+        .bind(&self.queue)
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(inner.store.pool())
+        .await?;
+        let mut rows: Vec<(i64, String, String, i64)> = rows
+            .into_iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("seq")?,
+                    r.try_get("message_id")?,
+                    r.try_get("body")?,
+                    r.try_get("delivery_count")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        rows.sort_by_key(|r| r.0);
+        for (seq, message_id, body, deliveries) in rows {
+            let envelope = match Envelope::from_bytes(body.as_bytes()) {
+                Ok(e) if deliveries <= i64::from(topology.delivery_limit) => e,
+                Ok(_) => {
+                    tracing::warn!(queue = %self.queue, message_id = %message_id, deliveries, "Delivery limit reached, moving the message to the parking queue.");
+                    self.move_to_parking(seq, &topology.parking_queue).await?;
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(queue = %self.queue, message_id = %message_id, error = %error, "Message is not an envelope, moving it to the parking queue.");
+                    self.move_to_parking(seq, &topology.parking_queue).await?;
+                    continue;
+                }
+            };
+            self.in_flight
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.buffered.push_back(Delivery {
+                envelope,
+                redelivered: deliveries > 1,
+                acker: Box::new(EmbeddedAcker {
+                    bus: self.bus.clone(),
+                    seq,
+                    token: self.token.clone(),
+                    released: self.released_tx.clone(),
+                }),
+            });
+        }
+        Ok(())
+    }
+
+    async fn move_to_parking(&self, seq: i64, parking: &str) -> Result<(), BusError> {
+        sqlx::query(
+            "UPDATE bus_messages SET queue = $1, lease_token = NULL, lease_until = NULL, \
+             delivery_count = 0 WHERE seq = $2",
+        )
+        .bind(parking)
+        .bind(seq)
+        .execute(self.bus.inner.store.pool())
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Consumer for EmbeddedConsumer {
+    async fn next(&mut self) -> Option<Delivery> {
+        loop {
+            if let Some(d) = self.buffered.pop_front() {
+                return Some(d);
+            }
+            while self.released_rx.try_recv().is_ok() {
+                self.in_flight
+                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            if self.bus.inner.closed.is_cancelled() {
+                return None;
+            }
+            let in_flight = self.in_flight.load(std::sync::atomic::Ordering::SeqCst);
+            let free = self.prefetch.saturating_sub(in_flight);
+            // Register for a wake-up before looking, so a publish between the look and the
+            // wait is not missed.
+            let inner = self.bus.inner.clone();
+            let notified = inner.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if free > 0 {
+                if let Err(error) = self.claim(free).await {
+                    tracing::warn!(queue = %self.queue, error = %error, "Embedded queue claim failed, retrying.");
+                }
+                if !self.buffered.is_empty() {
+                    continue;
+                }
+            }
+            let poll = self.bus.inner.settings.poll_interval;
+            tokio::select! {
+                _ = &mut notified, if free > 0 => {}
+                released = self.released_rx.recv() => {
+                    if released.is_some() {
+                        self.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+                _ = tokio::time::sleep(poll) => {}
+                _ = self.bus.inner.closed.cancelled() => return None,
+            }
+        }
+    }
+}
+
+impl Drop for EmbeddedConsumer {
+    fn drop(&mut self) {
+        // Hand back what this consumer claimed but never settled, so it is delivered again now
+        // rather than when the lease runs out. Buffered deliveries are dropped here too.
+        let store = self.bus.inner.store.clone();
+        let token = self.token.clone();
+        let notify_bus = self.bus.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let r = sqlx::query(
+                    "UPDATE bus_messages SET lease_token = NULL, lease_until = NULL WHERE lease_token = $1",
+                )
+                .bind(&token)
+                .execute(store.pool())
+                .await;
+                if let Err(error) = r {
+                    tracing::warn!(error = %error, "Could not hand back a dropped consumer's deliveries; their lease will expire.");
+                }
+                notify_bus.inner.notify.notify_waiters();
+            });
+        }
+    }
+}
+
+struct EmbeddedAcker {
+    bus: EmbeddedBus,
+    seq: i64,
+    token: String,
+    released: tokio::sync::mpsc::Sender<Released>,
+}
+
+impl EmbeddedAcker {
+    fn release(&self) {
+        let _ = self.released.try_send(Released);
+    }
+
+    fn lost(&self, what: &str) -> BusError {
+        BusError::Other(format!(
+            "cannot {what} message {}: its lease expired and it was handed to another consumer",
+            self.seq
+        ))
+    }
+}
+
+#[async_trait]
+impl Acker for EmbeddedAcker {
+    async fn ack(self: Box<Self>) -> Result<(), BusError> {
+        self.release();
+        let n = sqlx::query("DELETE FROM bus_messages WHERE seq = $1 AND lease_token = $2")
+            .bind(self.seq)
+            .bind(&self.token)
+            .execute(self.bus.inner.store.pool())
+            .await?
+            .rows_affected();
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(self.lost("ack"))
+        }
+    }
+
+    async fn requeue(self: Box<Self>) -> Result<(), BusError> {
+        self.release();
+        let n = sqlx::query(
+            "UPDATE bus_messages SET lease_token = NULL, lease_until = NULL \
+             WHERE seq = $1 AND lease_token = $2",
+        )
+        .bind(self.seq)
+        .bind(&self.token)
+        .execute(self.bus.inner.store.pool())
+        .await?
+        .rows_affected();
+        self.bus.inner.notify.notify_waiters();
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(self.lost("requeue"))
+        }
+    }
+
+    async fn retry(self: Box<Self>, next: Envelope, delay: Duration) -> Result<(), BusError> {
+        self.release();
+        // One statement replaces the body and delays the row: the retry copy and the ack of the
+        // original are the same write.
+        let n = sqlx::query(
+            "UPDATE bus_messages SET body = $1, visible_at = $2, lease_token = NULL, \
+             lease_until = NULL, delivery_count = 0 WHERE seq = $3 AND lease_token = $4",
+        )
+        .bind(String::from_utf8_lossy(&next.to_bytes()).into_owned())
+        .bind(now_ms() + delay.as_millis() as i64)
+        .bind(self.seq)
+        .bind(&self.token)
+        .execute(self.bus.inner.store.pool())
+        .await?
+        .rows_affected();
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(self.lost("retry"))
+        }
+    }
+}

@@ -1,0 +1,455 @@
+//! The stage framework. A stage consumes one queue; for each message its [`Handler`] does the
+//! work and commits it through a [`UnitTx`], which writes the message id into the inbox and the
+//! outgoing events into the outbox in the same transaction. The runner then publishes those
+//! events with confirms and only then acks the message.
+//!
+//! Failures are classified once ([`StageError::class`]): transient ones are retried with
+//! exponential backoff and jitter until `max_attempts`, then parked; permanent ones are parked
+//! at once. Parking records an exception and keeps the message in the dead-letter store for
+//! `ordergate dlq replay`.
+
+pub mod normalize;
+pub mod relay;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backon::BackoffBuilder;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::bus::{Bus, Delivery, Topology};
+use crate::config::PipelineConfig;
+use crate::model::Envelope;
+use crate::store::{now_ms, NewException, Severity, Store, StoreError, Tx};
+use crate::telemetry::metric;
+
+/// Whether trying again can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// A dependency is down or slow, or something may be fixed meanwhile: retry with backoff.
+    Transient,
+    /// The input itself is wrong: retrying gives the same answer, park at once.
+    Permanent,
+}
+
+/// Why a stage could not handle a message.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct StageError {
+    /// Retry or not.
+    pub class: ErrorClass,
+    /// A stable code, also the exception kind (`bad_input`, `mapping_failed`, `store`).
+    pub kind: &'static str,
+    /// What happened, naming the input and the reason.
+    pub message: String,
+    /// The raw document concerned, if any.
+    pub raw_id: Option<String>,
+    /// The order concerned, if any.
+    pub order_id: Option<String>,
+}
+
+impl StageError {
+    /// A transient error.
+    pub fn transient(kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            class: ErrorClass::Transient,
+            kind,
+            message: message.into(),
+            raw_id: None,
+            order_id: None,
+        }
+    }
+
+    /// A permanent error.
+    pub fn permanent(kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            class: ErrorClass::Permanent,
+            ..Self::transient(kind, message)
+        }
+    }
+
+    /// Names the raw document concerned.
+    pub fn with_raw(mut self, raw_id: impl Into<String>) -> Self {
+        self.raw_id = Some(raw_id.into());
+        self
+    }
+}
+
+impl From<StoreError> for StageError {
+    fn from(e: StoreError) -> Self {
+        StageError::transient("store", e.to_string())
+    }
+}
+
+/// What the runner does with a failed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Try again after this delay.
+    Retry(Duration),
+    /// Give up: exception + dead-letter store.
+    Park,
+}
+
+/// The one place that decides between retrying and parking. `attempt` is the number of tries
+/// made before this one (the envelope's `attempt`).
+pub fn decide(err: &StageError, attempt: u32, cfg: &PipelineConfig) -> Decision {
+    if err.class == ErrorClass::Permanent || attempt.saturating_add(1) >= cfg.max_attempts {
+        return Decision::Park;
+    }
+    Decision::Retry(backoff_delay(attempt, cfg))
+}
+
+/// Exponential backoff with jitter for the `attempt`-th retry (0-based), from backon.
+pub fn backoff_delay(attempt: u32, cfg: &PipelineConfig) -> Duration {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(cfg.retry_base_ms))
+        .with_max_delay(Duration::from_millis(cfg.retry_max_ms))
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .build()
+        .nth(attempt as usize)
+        .unwrap_or(Duration::from_millis(cfg.retry_max_ms))
+}
+
+/// What a stage needs around it.
+#[derive(Clone)]
+pub struct StageCtx {
+    pub store: Store,
+    pub bus: Arc<dyn Bus>,
+    pub pipeline: PipelineConfig,
+    pub prefetch: u16,
+    /// Names of the queues.
+    pub topology: Topology,
+}
+
+/// The work of one stage for one message.
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    /// The stage's name; it consumes `topology.stage_queue(name)`.
+    fn name(&self) -> &'static str;
+
+    /// Does the work and commits it with `unit.begin()` … `commit()`. Reads may use
+    /// `unit.store()` before the transaction so it is held only for the writes.
+    async fn handle(&self, envelope: &Envelope, unit: Unit<'_>) -> Result<Committed, StageError>;
+}
+
+/// The handle a handler gets for one message.
+pub struct Unit<'a> {
+    store: &'a Store,
+    consumer: &'a str,
+    message_id: String,
+    cause: String,
+}
+
+impl<'a> Unit<'a> {
+    /// The store, for reads outside the transaction.
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
+    /// Who caused what this unit writes, for the audit trail.
+    pub fn cause(&self) -> &str {
+        &self.cause
+    }
+
+    /// Opens the transaction the effects are written in.
+    pub async fn begin(self) -> Result<UnitTx, StageError> {
+        Ok(UnitTx {
+            tx: self.store.begin().await?,
+            consumer: self.consumer.to_string(),
+            message_id: self.message_id,
+            events: Vec::new(),
+        })
+    }
+}
+
+/// The transaction of one unit of work.
+pub struct UnitTx {
+    tx: Tx,
+    consumer: String,
+    message_id: String,
+    events: Vec<Envelope>,
+}
+
+impl UnitTx {
+    /// The connection to write effects with.
+    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
+    /// Queues an event to publish once the unit commits.
+    pub fn emit(&mut self, event: Envelope) {
+        self.events.push(event);
+    }
+
+    /// Records the message in the inbox and the events in the outbox, and commits. When the
+    /// inbox already has the message (a redelivery raced us) nothing is committed.
+    pub async fn commit(mut self) -> Result<Committed, StageError> {
+        if !Store::inbox_record(&mut self.tx, &self.consumer, &self.message_id).await? {
+            self.tx.rollback().await.map_err(StoreError::from)?;
+            return Ok(Committed {
+                events: Vec::new(),
+                duplicate: true,
+            });
+        }
+        Store::outbox_insert(&mut self.tx, &self.events).await?;
+        self.tx.commit().await.map_err(StoreError::from)?;
+        Ok(Committed {
+            events: self.events,
+            duplicate: false,
+        })
+    }
+}
+
+/// Proof that a unit committed; only [`UnitTx::commit`] makes one.
+#[derive(Debug)]
+pub struct Committed {
+    events: Vec<Envelope>,
+    duplicate: bool,
+}
+
+impl Committed {
+    /// The events committed to the outbox.
+    pub fn events(&self) -> &[Envelope] {
+        &self.events
+    }
+}
+
+/// Publishes committed outbox events with confirms and forgets them. A failure leaves them in
+/// the outbox for the relay; it is logged, not returned, because the effects are safe.
+pub async fn publish_committed(store: &Store, bus: &dyn Bus, events: &[Envelope]) -> bool {
+    if events.is_empty() {
+        return true;
+    }
+    match bus.publish(events).await {
+        Ok(()) => {
+            let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
+            if let Err(error) = store.outbox_delete(&ids).await {
+                tracing::warn!(error = %error, "Published events stay in the outbox; the relay may publish them again.");
+            }
+            true
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, events = events.len(), "Publish failed; the outbox relay will retry.");
+            false
+        }
+    }
+}
+
+/// Runs a stage until `shutdown`: consumes, handles up to `concurrency` messages at once, and
+/// on shutdown stops taking messages, lets in-flight ones finish within the grace period and
+/// hands the rest back to the queue.
+pub async fn run_stage(handler: Arc<dyn Handler>, ctx: StageCtx, shutdown: CancellationToken) {
+    let name = handler.name();
+    let queue = ctx.topology.stage_queue(name);
+    let mut consumer = loop {
+        match ctx.bus.consume(&queue, ctx.prefetch).await {
+            Ok(c) => break c,
+            Err(error) => {
+                tracing::warn!(stage = name, error = %error, "Cannot start consuming, retrying.");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+        }
+    };
+    tracing::info!(stage = name, queue = %queue, "Stage started.");
+    let slots = Arc::new(tokio::sync::Semaphore::new(ctx.pipeline.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.cancelled() => break,
+        };
+        let delivery = tokio::select! {
+            d = consumer.next() => d,
+            _ = shutdown.cancelled() => break,
+        };
+        let Some(delivery) = delivery else { break };
+        let (handler, ctx, queue) = (handler.clone(), ctx.clone(), queue.clone());
+        tasks.spawn(async move {
+            process(handler.as_ref(), &ctx, &queue, delivery).await;
+            drop(permit);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    let grace = Duration::from_millis(ctx.pipeline.shutdown_grace_ms);
+    let drained = tokio::time::timeout(grace, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(stage = name, "Shutdown grace period over; unfinished messages go back to the queue.");
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+    // Dropping the consumer hands any unsettled delivery back to the queue.
+    drop(consumer);
+    tracing::info!(stage = name, "Stage stopped.");
+}
+
+/// Handles one delivery start to finish.
+async fn process(handler: &dyn Handler, ctx: &StageCtx, queue: &str, delivery: Delivery) {
+    let env = delivery.envelope.clone();
+    let stage = handler.name();
+    let span = tracing::info_span!(
+        "unit",
+        stage,
+        message_id = %env.id,
+        connector = %env.connector,
+        order_id = env.order_id.as_deref().unwrap_or(""),
+        attempt = env.attempt,
+    );
+    async move {
+        metrics::counter!(metric::MESSAGES_IN, "stage" => stage).increment(1);
+        let id = env.id.to_string();
+        match ctx.store.inbox_contains(queue, &id).await {
+            Ok(true) => {
+                tracing::debug!("Message already applied, acknowledging the duplicate.");
+                metrics::counter!(metric::DUPLICATES, "stage" => stage).increment(1);
+                settle(delivery.ack().await);
+                return;
+            }
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(error = %error, "Inbox check failed; the message will be retried.");
+                retry_or_drop(delivery, Duration::from_millis(ctx.pipeline.retry_base_ms)).await;
+                return;
+            }
+        }
+        let unit = Unit {
+            store: &ctx.store,
+            consumer: queue,
+            message_id: id,
+            cause: format!("stage:{stage} message:{}", env.id),
+        };
+        match handler.handle(&env, unit).await {
+            Ok(committed) => {
+                if committed.duplicate {
+                    metrics::counter!(metric::DUPLICATES, "stage" => stage).increment(1);
+                }
+                publish_committed(&ctx.store, ctx.bus.as_ref(), &committed.events).await;
+                metrics::counter!(metric::MESSAGES_OUT, "stage" => stage)
+                    .increment(committed.events.len() as u64);
+                settle(delivery.ack().await);
+            }
+            Err(err) => match decide(&err, env.attempt, &ctx.pipeline) {
+                Decision::Retry(delay) => {
+                    tracing::warn!(error = %err, delay_ms = delay.as_millis() as u64, "Unit failed, retrying later.");
+                    metrics::counter!(metric::RETRIED, "stage" => stage).increment(1);
+                    retry_or_drop(delivery, delay).await;
+                }
+                Decision::Park => {
+                    tracing::error!(error = %err, "Unit failed, parking the message.");
+                    match park(ctx, stage, queue, &env, &err).await {
+                        Ok(exception_id) => {
+                            metrics::counter!(metric::PARKED, "stage" => stage).increment(1);
+                            tracing::info!(exception_id = %exception_id, "Message parked.");
+                            settle(delivery.ack().await);
+                        }
+                        Err(error) => {
+                            tracing::error!(error = %error, "Cannot park the message; it stays on the queue.");
+                            retry_or_drop(delivery, Duration::from_millis(ctx.pipeline.retry_base_ms))
+                                .await;
+                        }
+                    }
+                }
+            },
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Records the exception and the parked message in one transaction.
+async fn park(
+    ctx: &StageCtx,
+    stage: &str,
+    queue: &str,
+    env: &Envelope,
+    err: &StageError,
+) -> Result<String, StoreError> {
+    let reason = format!(
+        "{} after {} attempt(s) at message {} ({}): {}",
+        err.kind,
+        env.attempt + 1,
+        env.id,
+        env.kind,
+        err.message
+    );
+    let due = now_ms() + i64::from(ctx.pipeline.exception_due_hours) * 3_600_000;
+    let message_id = env.id.to_string();
+    let mut tx = ctx.store.begin().await?;
+    let exception_id = Store::insert_exception(
+        &mut tx,
+        &NewException {
+            kind: err.kind,
+            severity: Severity::Error,
+            order_id: err.order_id.as_deref().or(env.order_id.as_deref()),
+            raw_id: err.raw_id.as_deref(),
+            message_id: Some(&message_id),
+            stage: Some(stage),
+            connector: Some(&env.connector),
+            department: &ctx.pipeline.default_department,
+            due_at: Some(due),
+            reason: &reason,
+        },
+    )
+    .await?;
+    Store::park(&mut tx, queue, env, &reason, &exception_id).await?;
+    tx.commit().await?;
+    Ok(exception_id)
+}
+
+async fn retry_or_drop(delivery: Delivery, delay: Duration) {
+    if let Err(error) = delivery.retry(delay).await {
+        // The delivery is unsettled; the bus gives it back when the channel or lease ends.
+        tracing::warn!(error = %error, "Could not schedule the retry; the bus will redeliver.");
+    }
+}
+
+fn settle(r: Result<(), crate::bus::BusError>) {
+    if let Err(error) = r {
+        // Effects are committed and deduped by the inbox, so a redelivery is harmless.
+        tracing::warn!(error = %error, "Acknowledgement failed; a redelivery will be recognised as a duplicate.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permanent_errors_park_at_once_transient_ones_retry_then_park() {
+        let cfg = PipelineConfig {
+            max_attempts: 3,
+            retry_base_ms: 100,
+            retry_max_ms: 1_000,
+            ..PipelineConfig::default()
+        };
+        let perm = StageError::permanent("bad_input", "x");
+        assert_eq!(decide(&perm, 0, &cfg), Decision::Park);
+        let tr = StageError::transient("store", "x");
+        assert!(matches!(decide(&tr, 0, &cfg), Decision::Retry(_)));
+        assert!(matches!(decide(&tr, 1, &cfg), Decision::Retry(_)));
+        assert_eq!(decide(&tr, 2, &cfg), Decision::Park);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let cfg = PipelineConfig {
+            retry_base_ms: 100,
+            retry_max_ms: 1_000,
+            ..PipelineConfig::default()
+        };
+        let d0 = backoff_delay(0, &cfg);
+        let d3 = backoff_delay(3, &cfg);
+        assert!(d0 >= Duration::from_millis(100) && d0 <= Duration::from_millis(200), "{d0:?}");
+        assert!(d3 >= Duration::from_millis(800), "{d3:?}");
+        assert!(backoff_delay(30, &cfg) <= Duration::from_millis(2_000));
+    }
+}

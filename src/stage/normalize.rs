@@ -1,0 +1,179 @@
+//! The normalize stage: raw document → mapping → canonical order(s), stored once per source
+//! order, `order.received` (new) or `order.updated` (changed at the source) published.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{Committed, Handler, StageError, Unit};
+use crate::model::{CanonicalOrder, Envelope, EventType, TotalsCheck};
+use crate::normalize::Normalizer;
+use crate::store::{now_ms, NewException, Severity, Store, UpsertOutcome};
+
+/// The payload of a `raw.<connector>` event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RawRef {
+    /// The stored raw document.
+    pub raw_id: String,
+    /// Its format: picks the mapping.
+    pub format: String,
+    /// File name, message id, request id.
+    #[serde(default)]
+    pub source_name: Option<String>,
+}
+
+/// The stage.
+pub struct NormalizeStage {
+    normalizer: Arc<Normalizer>,
+    department: String,
+    due_hours: u32,
+}
+
+impl NormalizeStage {
+    /// A stage running `normalizer`; exceptions it raises go to `department`.
+    pub fn new(normalizer: Arc<Normalizer>, department: String, due_hours: u32) -> Self {
+        Self {
+            normalizer,
+            department,
+            due_hours,
+        }
+    }
+}
+
+#[async_trait]
+impl Handler for NormalizeStage {
+    fn name(&self) -> &'static str {
+        "normalize"
+    }
+
+    async fn handle(&self, env: &Envelope, unit: Unit<'_>) -> Result<Committed, StageError> {
+        let raw_ref: RawRef = serde_json::from_value(env.payload.clone()).map_err(|e| {
+            StageError::permanent(
+                "bad_message",
+                format!("message {} is not a raw-document event: {e}", env.id),
+            )
+        })?;
+        let raw = unit.store().raw(&raw_ref.raw_id).await?.ok_or_else(|| {
+            StageError::permanent(
+                "raw_missing",
+                format!("raw document {} is not in the store", raw_ref.raw_id),
+            )
+            .with_raw(&raw_ref.raw_id)
+        })?;
+        let normalizer = self.normalizer.clone();
+        let format = raw_ref.format.clone();
+        let content = raw.content;
+        let name = raw.source_name.clone().unwrap_or_else(|| raw.id.clone());
+        let result =
+            tokio::task::spawn_blocking(move || normalizer.normalize(&format, &[content.as_slice()]))
+                .await
+                .map_err(|e| StageError::transient("mapping_failed", format!("mapping task: {e}")))?;
+        let orders = result.map_err(|e| {
+            let message = format!("document {name} ({} {}): {e}", raw_ref.format, raw.id);
+            let err = if e.is_permanent() {
+                StageError::permanent("bad_input", message)
+            } else {
+                StageError::transient("mapping_failed", message)
+            };
+            err.with_raw(&raw.id)
+        })?;
+        if orders.is_empty() {
+            tracing::info!(raw_id = %raw.id, "Document holds no orders.");
+        }
+        let cause = unit.cause().to_string();
+        let mut tx = unit.begin().await?;
+        for mut order in orders {
+            order.source.connector = raw.connector.clone();
+            let outcome = Store::upsert_order(tx.conn(), &mut order, Some(&raw.id)).await?;
+            let event_data = serde_json::json!({"raw_id": raw.id});
+            match outcome {
+                UpsertOutcome::Created(id) => {
+                    tracing::info!(order_id = %id, external_id = %order.source.external_id, "Order received.");
+                    Store::append_event(
+                        tx.conn(),
+                        &id,
+                        "received",
+                        Some((None, "received")),
+                        &cause,
+                        Some(&event_data),
+                    )
+                    .await?;
+                    self.flag_totals(&mut tx, &id, &raw.id, &order).await?;
+                    tx.emit(order_event(EventType::ORDER_RECEIVED, &id, &order));
+                }
+                UpsertOutcome::Updated(id) => {
+                    tracing::info!(order_id = %id, external_id = %order.source.external_id, "Order changed at the source.");
+                    Store::append_event(
+                        tx.conn(),
+                        &id,
+                        "source_updated",
+                        None,
+                        &cause,
+                        Some(&event_data),
+                    )
+                    .await?;
+                    tx.emit(order_event(EventType::ORDER_UPDATED, &id, &order));
+                }
+                UpsertOutcome::Unchanged(id) => {
+                    tracing::debug!(order_id = %id, "Order already known, unchanged.");
+                }
+            }
+        }
+        tx.commit().await
+    }
+}
+
+impl NormalizeStage {
+    /// An order whose parts do not add up to its total is kept but flagged with an exception.
+    async fn flag_totals(
+        &self,
+        tx: &mut super::UnitTx,
+        order_id: &str,
+        raw_id: &str,
+        order: &CanonicalOrder,
+    ) -> Result<(), StageError> {
+        if let TotalsCheck::Mismatch { stated, computed } = order.check_totals() {
+            let reason = format!(
+                "order {} from {}: stated total {stated} but lines, shipping, tax and discounts add up to {computed}",
+                order.source.external_id, order.source.connector
+            );
+            Store::insert_exception(
+                tx.conn(),
+                &NewException {
+                    kind: "totals_mismatch",
+                    severity: Severity::Warning,
+                    order_id: Some(order_id),
+                    raw_id: Some(raw_id),
+                    message_id: None,
+                    stage: Some("normalize"),
+                    connector: Some(&order.source.connector),
+                    department: &self.department,
+                    due_at: Some(now_ms() + i64::from(self.due_hours) * 3_600_000),
+                    reason: &reason,
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+fn order_event(kind: &str, order_id: &str, order: &CanonicalOrder) -> Envelope {
+    let payload = serde_json::to_value(order).unwrap_or(serde_json::Value::Null);
+    Envelope::new(kind, order.source.connector.clone(), payload).with_order(order_id)
+}
+
+impl RawRef {
+    /// The `raw.<connector>` event for a stored document. Its id is derived from the raw
+    /// document id, so announcing the same document twice yields the same event (deduped).
+    pub fn event(&self, connector: &str) -> Envelope {
+        let mut env = Envelope::new(
+            EventType::raw(connector),
+            connector,
+            serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+        );
+        env.id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, self.raw_id.as_bytes());
+        env
+    }
+}

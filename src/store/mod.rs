@@ -1,0 +1,191 @@
+//! The durable store (sqlx): SQLite by default, PostgreSQL by URL, one schema written in each
+//! dialect (`migrations/sqlite`, `migrations/postgres`), one code path through sqlx's `Any`
+//! driver. Times are stored as Unix milliseconds so both dialects compare them the same way.
+//!
+//! Writes that belong together go through one [`Tx`]; on SQLite it is opened with
+//! `BEGIN IMMEDIATE` so two writers queue for the lock instead of failing half-way.
+
+mod connectors;
+mod exceptions;
+mod orders;
+mod outbox;
+mod parked;
+mod raw;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use connectors::{ConnectorHealth, ConnectorState};
+pub use exceptions::{ExceptionRecord, NewException, Severity};
+pub use orders::{OrderEvent, StoredOrder, UpsertOutcome};
+pub use outbox::OutboxRow;
+pub use parked::ParkedMessage;
+pub use raw::{NewRawDocument, RawDocument, RawInsert};
+
+/// A store transaction.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// Why a store operation failed. Always transient from a stage's point of view except
+/// [`StoreError::Migrate`] and [`StoreError::Url`], which stop start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store URL {0:?} is neither sqlite:// nor postgres://")]
+    Url(String),
+    #[error("store: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("store migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored {what} is not valid JSON: {source}")]
+    Corrupt {
+        what: String,
+        source: serde_json::Error,
+    },
+}
+
+/// Which SQL dialect is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// The store: a pool and its dialect. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A stored millisecond time as a UTC time.
+pub fn ms_to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Connects (creating a SQLite file if missing) and brings the schema up to date.
+    /// `sqlite_synchronous` is `full` or `normal` (see the config docs).
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        sqlite_synchronous: &str,
+    ) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Dialect::Postgres
+        } else {
+            return Err(StoreError::Url(redact_url(url)));
+        };
+        let url = match dialect {
+            Dialect::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let synchronous = if sqlite_synchronous == "normal" {
+            "PRAGMA synchronous = NORMAL"
+        } else {
+            "PRAGMA synchronous = FULL"
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        // WAL lets readers run beside the one writer; busy_timeout makes a
+                        // second writer wait for the lock instead of failing.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute(synchronous).await?;
+                        conn.execute("PRAGMA busy_timeout = 30000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        let store = Self { pool, dialect };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations of the store's dialect.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.dialect {
+            Dialect::Sqlite => SQLITE_MIGRATOR.run(&self.pool).await?,
+            Dialect::Postgres => POSTGRES_MIGRATOR.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The pool, for reads.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The SQL dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Starts a write transaction (on SQLite, taking the write lock up front).
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        };
+        Ok(tx)
+    }
+
+    /// Cheap reachability check for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool (waits for connections in use).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A URL with any password replaced, for error messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme_end], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://og:secret@db:5432/og"),
+            "postgres://og:***@db:5432/og"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

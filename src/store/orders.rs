@@ -1,0 +1,240 @@
+//! Canonical orders and their append-only event log (the audit trail).
+
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+use super::{ms_to_time, now_ms, Store, StoreError};
+use crate::model::CanonicalOrder;
+
+/// What [`Store::upsert_order`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    /// A new order with this id.
+    Created(String),
+    /// The source order was known and its content changed.
+    Updated(String),
+    /// The source order was known with the same content: nothing written.
+    Unchanged(String),
+}
+
+impl UpsertOutcome {
+    /// The order's id whatever happened.
+    pub fn order_id(&self) -> &str {
+        match self {
+            UpsertOutcome::Created(id) | UpsertOutcome::Updated(id) | UpsertOutcome::Unchanged(id) => id,
+        }
+    }
+}
+
+/// An order as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredOrder {
+    pub order_id: String,
+    /// Our processing state (`received`, `approved`, …).
+    pub state: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// The raw document it was last read from.
+    pub raw_id: Option<String>,
+    pub order: CanonicalOrder,
+}
+
+/// One entry of an order's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderEvent {
+    pub seq: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub kind: String,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    /// Who or what caused it (`stage:normalize message …`, `api:token …`).
+    pub cause: String,
+    pub data: Option<serde_json::Value>,
+}
+
+/// The first state of every order.
+pub const STATE_RECEIVED: &str = "received";
+
+fn status_word(order: &CanonicalOrder) -> String {
+    serde_json::to_value(order.source.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl Store {
+    /// Stores a canonical order under its dedupe key (connector + external id). A known key with
+    /// different content updates the stored order; the same content writes nothing. The order's
+    /// `order_id` is filled in.
+    pub async fn upsert_order(
+        conn: &mut AnyConnection,
+        order: &mut CanonicalOrder,
+        raw_id: Option<&str>,
+    ) -> Result<UpsertOutcome, StoreError> {
+        let existing = sqlx::query(
+            "SELECT id, content_hash FROM orders WHERE connector = $1 AND external_id = $2",
+        )
+        .bind(&order.source.connector)
+        .bind(&order.source.external_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let now = now_ms();
+        match existing {
+            Some(row) => {
+                let id: String = row.try_get("id")?;
+                let old_hash: String = row.try_get("content_hash")?;
+                order.order_id = Some(id.clone());
+                let json = serde_json::to_string(order).map_err(|source| StoreError::Corrupt {
+                    what: format!("order {id}"),
+                    source,
+                })?;
+                let hash = super::raw::sha256_hex(json.as_bytes());
+                if hash == old_hash {
+                    return Ok(UpsertOutcome::Unchanged(id));
+                }
+                sqlx::query(
+                    "UPDATE orders SET canonical = $1, content_hash = $2, source_status = $3, \
+                     raw_id = $4, updated_at = $5 WHERE id = $6",
+                )
+                .bind(&json)
+                .bind(&hash)
+                .bind(status_word(order))
+                .bind(raw_id)
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *conn)
+                .await?;
+                Ok(UpsertOutcome::Updated(id))
+            }
+            None => {
+                let id = format!("og_{}", uuid::Uuid::now_v7().simple());
+                order.order_id = Some(id.clone());
+                let json = serde_json::to_string(order).map_err(|source| StoreError::Corrupt {
+                    what: format!("order {id}"),
+                    source,
+                })?;
+                let hash = super::raw::sha256_hex(json.as_bytes());
+                sqlx::query(
+                    "INSERT INTO orders (id, connector, external_id, state, source_status, \
+                     content_hash, canonical, raw_id, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                )
+                .bind(&id)
+                .bind(&order.source.connector)
+                .bind(&order.source.external_id)
+                .bind(STATE_RECEIVED)
+                .bind(status_word(order))
+                .bind(&hash)
+                .bind(&json)
+                .bind(raw_id)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                Ok(UpsertOutcome::Created(id))
+            }
+        }
+    }
+
+    /// Appends to an order's history.
+    pub async fn append_event(
+        conn: &mut AnyConnection,
+        order_id: &str,
+        kind: &str,
+        transition: Option<(Option<&str>, &str)>,
+        cause: &str,
+        data: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let (from, to) = match transition {
+            Some((from, to)) => (from, Some(to)),
+            None => (None, None),
+        };
+        sqlx::query(
+            "INSERT INTO order_events (order_id, at, kind, from_state, to_state, cause, data) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(order_id)
+        .bind(now_ms())
+        .bind(kind)
+        .bind(from)
+        .bind(to)
+        .bind(cause)
+        .bind(data.map(|d| d.to_string()))
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// An order by id.
+    pub async fn order(&self, id: &str) -> Result<Option<StoredOrder>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, state, created_at, updated_at, raw_id, canonical FROM orders WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let canonical: String = r.try_get("canonical")?;
+        let order = serde_json::from_str(&canonical).map_err(|source| StoreError::Corrupt {
+            what: format!("order {id}"),
+            source,
+        })?;
+        Ok(Some(StoredOrder {
+            order_id: r.try_get("id")?,
+            state: r.try_get("state")?,
+            created_at: ms_to_time(r.try_get("created_at")?),
+            updated_at: ms_to_time(r.try_get("updated_at")?),
+            raw_id: r.try_get("raw_id")?,
+            order,
+        }))
+    }
+
+    /// An order's id by its dedupe key.
+    pub async fn order_id_by_source(
+        &self,
+        connector: &str,
+        external_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM orders WHERE connector = $1 AND external_id = $2")
+                .bind(connector)
+                .bind(external_id)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// An order's history, oldest first.
+    pub async fn order_events(&self, order_id: &str) -> Result<Vec<OrderEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, kind, from_state, to_state, cause, data FROM order_events \
+             WHERE order_id = $1 ORDER BY seq",
+        )
+        .bind(order_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let data: Option<String> = r.try_get("data")?;
+                Ok(OrderEvent {
+                    seq: r.try_get("seq")?,
+                    at: ms_to_time(r.try_get("at")?),
+                    kind: r.try_get("kind")?,
+                    from_state: r.try_get("from_state")?,
+                    to_state: r.try_get("to_state")?,
+                    cause: r.try_get("cause")?,
+                    data: data.and_then(|d| serde_json::from_str(&d).ok()),
+                })
+            })
+            .collect()
+    }
+
+    /// Orders stored for a connector.
+    pub async fn order_count(&self, connector: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE connector = $1")
+                .bind(connector)
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,166 @@
+//! Outbox and inbox: the two tables that make delivery at-least-once with effects exactly once.
+//!
+//! A stage writes its outgoing events into the outbox in the same transaction as its effects,
+//! and the id of the message it handled into the inbox. After commit the events are published
+//! and deleted from the outbox; whatever a crash leaves behind is published by the relay.
+
+use sqlx::{AnyConnection, Row};
+
+use super::{now_ms, Store, StoreError};
+use crate::model::Envelope;
+
+/// An event waiting to be published.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub seq: i64,
+    pub envelope: Envelope,
+}
+
+impl Store {
+    /// Queues events for publishing, in the caller's transaction.
+    pub async fn outbox_insert(
+        conn: &mut AnyConnection,
+        events: &[Envelope],
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        for e in events {
+            let body = serde_json::to_string(e).map_err(|source| StoreError::Corrupt {
+                what: format!("envelope {}", e.id),
+                source,
+            })?;
+            sqlx::query(
+                "INSERT INTO outbox (envelope_id, envelope, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(e.id.to_string())
+            .bind(body)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets published events.
+    pub async fn outbox_delete(&self, envelope_ids: &[uuid::Uuid]) -> Result<(), StoreError> {
+        for chunk in envelope_ids.chunks(200) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "DELETE FROM outbox WHERE envelope_id IN ({})",
+                placeholders.join(", ")
+            );
+            // Only numbered placeholders are interpolated; the ids are bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            q.execute(self.pool()).await?;
+        }
+        Ok(())
+    }
+
+    /// Claims up to `limit` events older than `min_age_ms` that nobody is publishing, for
+    /// `lease_ms`. Several daemons can run the relay; a claim keeps them from all publishing the
+    /// same row at once (a duplicate would still be harmless).
+    pub async fn outbox_claim(
+        &self,
+        limit: i64,
+        min_age_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(
+            "SELECT seq, envelope FROM outbox WHERE created_at <= $1 \
+             AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY seq LIMIT $3",
+        )
+        .bind(now - min_age_ms)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let seq: i64 = r.try_get("seq")?;
+            let body: String = r.try_get("envelope")?;
+            let claimed = sqlx::query(
+                "UPDATE outbox SET claimed_until = $1 WHERE seq = $2 \
+                 AND (claimed_until IS NULL OR claimed_until < $3)",
+            )
+            .bind(now + lease_ms)
+            .bind(seq)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if claimed == 1 {
+                let envelope = serde_json::from_str(&body).map_err(|source| StoreError::Corrupt {
+                    what: format!("outbox row {seq}"),
+                    source,
+                })?;
+                out.push(OutboxRow { seq, envelope });
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Events not yet published.
+    pub async fn outbox_pending(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// Records that `consumer` applied `message_id`, in the caller's transaction. Returns false
+    /// when it had already been recorded (the caller must then not apply it again).
+    pub async fn inbox_record(
+        conn: &mut AnyConnection,
+        consumer: &str,
+        message_id: &str,
+    ) -> Result<bool, StoreError> {
+        let seen = sqlx::query("SELECT 1 AS one FROM inbox WHERE consumer = $1 AND message_id = $2")
+            .bind(consumer)
+            .bind(message_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if seen.is_some() {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO inbox (consumer, message_id, processed_at) VALUES ($1, $2, $3)")
+            .bind(consumer)
+            .bind(message_id)
+            .bind(now_ms())
+            .execute(&mut *conn)
+            .await?;
+        Ok(true)
+    }
+
+    /// Whether `consumer` already applied `message_id` (a cheap check before doing the work).
+    pub async fn inbox_contains(&self, consumer: &str, message_id: &str) -> Result<bool, StoreError> {
+        let seen = sqlx::query("SELECT 1 AS one FROM inbox WHERE consumer = $1 AND message_id = $2")
+            .bind(consumer)
+            .bind(message_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(seen.is_some())
+    }
+
+    /// Deletes inbox entries older than `max_age_ms`; a redelivery older than that is no longer
+    /// recognised, so keep it well above the longest retry delay.
+    pub async fn inbox_prune(&self, max_age_ms: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM inbox WHERE processed_at < $1")
+            .bind(now_ms() - max_age_ms)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+
+    /// Whether an event is still waiting in the outbox.
+    pub async fn outbox_contains(&self, envelope_id: &uuid::Uuid) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 AS one FROM outbox WHERE envelope_id = $1")
+            .bind(envelope_id.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+}

@@ -1,0 +1,64 @@
+//! Logs and metrics. Logs are `tracing` events, as text or one JSON object per line; metrics
+//! are Prometheus, rendered at `/metrics`.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+/// Metric names, in one place.
+pub mod metric {
+    /// Messages a stage took from its queue (`stage`).
+    pub const MESSAGES_IN: &str = "ordergate_messages_in_total";
+    /// Events a stage published (`stage`).
+    pub const MESSAGES_OUT: &str = "ordergate_messages_out_total";
+    /// Messages a stage parked (`stage`).
+    pub const PARKED: &str = "ordergate_messages_parked_total";
+    /// Messages a stage scheduled for a retry (`stage`).
+    pub const RETRIED: &str = "ordergate_messages_retried_total";
+    /// Redelivered messages recognised as already applied (`stage`).
+    pub const DUPLICATES: &str = "ordergate_messages_duplicate_total";
+    /// Raw documents a connector stored (`connector`).
+    pub const DOCUMENTS: &str = "ordergate_documents_ingested_total";
+    /// Messages waiting in a queue (`queue`).
+    pub const QUEUE_DEPTH: &str = "ordergate_queue_depth";
+    /// Events committed but not yet published.
+    pub const OUTBOX_PENDING: &str = "ordergate_outbox_pending";
+    /// Connector health: 2 up, 1 degraded, 0 down (`connector`).
+    pub const CONNECTOR_HEALTH: &str = "ordergate_connector_health";
+}
+
+/// Sets up logging once per process: `format` text or JSON, filter from `RUST_LOG` or `level`.
+pub fn init_logging(format: LogFormat, level: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process's Prometheus recorder, installed on first use.
+pub fn prometheus() -> &'static PrometheusHandle {
+    PROMETHEUS.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (tests embedding the daemon); then this
+        // handle renders nothing new, which only affects /metrics in that process.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}

@@ -1,0 +1,241 @@
+//! The first real path, end to end, in both profiles: drop folder → raw document → bus →
+//! normalize (jq mapping) → canonical order stored → `order.received` published.
+//!
+//! Standalone: SQLite + embedded bus. Cluster: PostgreSQL + RabbitMQ. Both are real.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use common::{drain, drop_file, folder_connector, observe, shopify_order, wait_until, Profile, TestEnv};
+use ordergate::app::Daemon;
+
+async fn thousand_documents_become_thousand_orders(profile: Profile) {
+    let env = TestEnv::new(profile).await;
+    let inbox = env.inbox("shop");
+    let cfg = env.config(&common::mappings_dir(), &folder_connector("shop", &inbox, "shopify"));
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let mut observer = observe(&daemon.bus, &cfg, "observer", &["order.*"]).await;
+
+    const N: u64 = 1_000;
+    for n in 0..N {
+        drop_file(&inbox, &format!("order-{n:04}.json"), &shopify_order(n));
+    }
+    let store = daemon.store.clone();
+    wait_until(Duration::from_secs(240), "1000 orders", || async {
+        store.order_count("shop").await.unwrap() >= N as i64
+    })
+    .await;
+    let events = drain(&mut observer, Duration::from_secs(3)).await;
+    let mut per_order: HashMap<String, usize> = HashMap::new();
+    for e in &events {
+        assert_eq!(e.kind, "order.received", "no order changed at the source here");
+        *per_order.entry(e.order_id.clone().unwrap()).or_default() += 1;
+    }
+    assert_eq!(store.order_count("shop").await.unwrap(), N as i64, "exactly one order per document");
+    assert_eq!(per_order.len(), N as usize, "one order.received per order");
+    assert!(per_order.values().all(|c| *c == 1), "no order.received twice");
+    assert_eq!(store.raw_count("shop").await.unwrap(), N as i64, "every raw document kept");
+    let processed = std::fs::read_dir(inbox.join("processed")).unwrap().count();
+    assert_eq!(processed, N as usize, "every file moved to processed/");
+    assert_eq!(store.outbox_pending().await.unwrap(), 0, "nothing left unpublished");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn standalone_thousand_documents_exactly_once() {
+    thousand_documents_become_thousand_orders(Profile::Standalone).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_thousand_documents_exactly_once() {
+    thousand_documents_become_thousand_orders(Profile::Cluster).await;
+}
+
+/// The same source order through two different documents (a re-sent webhook with a new
+/// timestamp, the same bytes in another file), and the same bus message delivered twice: one
+/// order, one `order.received`.
+async fn duplicates_have_no_second_effect(profile: Profile) {
+    let env = TestEnv::new(profile).await;
+    let inbox = env.inbox("dup");
+    let cfg = env.config(&common::mappings_dir(), &folder_connector("dup", &inbox, "shopify"));
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let mut observer = observe(&daemon.bus, &cfg, "observer", &["order.*"]).await;
+    let store = daemon.store.clone();
+
+    let doc = shopify_order(1);
+    drop_file(&inbox, "a.json", &doc);
+    wait_until(Duration::from_secs(30), "first order", || async {
+        store.order_count("dup").await.unwrap() == 1
+    })
+    .await;
+    // Same bytes again under another name: the same raw document, not announced again.
+    drop_file(&inbox, "b.json", &doc);
+    // Same source order, different bytes (pretty vs compact JSON): a second raw document whose
+    // canonical order is identical, so nothing changes.
+    let compact = serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&doc).unwrap()).unwrap();
+    drop_file(&inbox, "c.json", &compact);
+    wait_until(Duration::from_secs(30), "files processed", || async {
+        std::fs::read_dir(inbox.join("processed")).unwrap().count() == 3
+    })
+    .await;
+    assert_eq!(store.raw_count("dup").await.unwrap(), 2);
+
+    // The same raw-document message delivered twice more (what a broker does when a consumer
+    // dies after committing but before acking).
+    let raw_id = store.order(&store.order_id_by_source("dup", "7000000000001").await.unwrap().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .raw_id
+        .unwrap();
+    let event = ordergate::stage::normalize::RawRef {
+        raw_id: raw_id.clone(),
+        format: "shopify".into(),
+        source_name: None,
+    }
+    .event("dup");
+    let queue = ordergate::app::topology(&cfg).stage_queue("normalize");
+    daemon.bus.send_to_queue(&queue, &event).await.unwrap();
+    daemon.bus.send_to_queue(&queue, &event).await.unwrap();
+    wait_until(Duration::from_secs(30), "redeliveries consumed", || async {
+        daemon.bus.depth(&queue).await.unwrap() == 0
+    })
+    .await;
+
+    let events = drain(&mut observer, Duration::from_secs(3)).await;
+    assert_eq!(store.order_count("dup").await.unwrap(), 1);
+    assert_eq!(events.len(), 1, "one order.received, got {events:?}");
+    assert_eq!(events[0].kind, "order.received");
+    let id = events[0].order_id.clone().unwrap();
+    let history = store.order_events(&id).await.unwrap();
+    assert_eq!(history.len(), 1, "one received event in the audit trail: {history:?}");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_duplicates_have_no_second_effect() {
+    duplicates_have_no_second_effect(Profile::Standalone).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_duplicates_have_no_second_effect() {
+    duplicates_have_no_second_effect(Profile::Cluster).await;
+}
+
+/// A document the mapping fails on is retried with backoff, parked after the configured
+/// attempts with an exception, its raw document kept, while other documents keep flowing;
+/// after the mapping is fixed, `dlq replay` processes it.
+async fn poison_is_parked_then_replayed(profile: Profile) {
+    let env = TestEnv::new(profile).await;
+    // A private copy of the mappings whose shopify mapping has a bug for one order.
+    let mappings = env.dir.path().join("mappings");
+    std::fs::create_dir_all(&mappings).unwrap();
+    let good = std::fs::read_to_string(common::mappings_dir().join("shopify.order.jq")).unwrap();
+    let buggy = format!("if .id == 7000000000666 then error(\"unsupported order layout\") else . end |\n{good}");
+    std::fs::write(mappings.join("shopify.order.jq"), &buggy).unwrap();
+    let inbox = env.inbox("poison");
+    let cfg = env.config(&mappings, &folder_connector("poison", &inbox, "shopify"));
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let store = daemon.store.clone();
+
+    let started = Instant::now();
+    drop_file(&inbox, "poison.json", &shopify_order(666));
+    for n in 0..20 {
+        drop_file(&inbox, &format!("ok-{n}.json"), &shopify_order(n));
+    }
+    wait_until(Duration::from_secs(60), "the poison document parked", || async {
+        !store.parked(10).await.unwrap().is_empty()
+    })
+    .await;
+    let parked_after = started.elapsed();
+    wait_until(Duration::from_secs(60), "the other orders", || async {
+        store.order_count("poison").await.unwrap() == 20
+    })
+    .await;
+
+    let parked = store.parked(10).await.unwrap();
+    assert_eq!(parked.len(), 1);
+    let p = &parked[0];
+    assert_eq!(p.attempts, 3, "parked after max_attempts = 3");
+    assert!(p.error.contains("unsupported order layout"), "{}", p.error);
+    assert!(p.error.contains("poison.json"), "the reason names the input: {}", p.error);
+    // Two retries with backoff from 100 ms (jittered, doubling): at least 100 + 200 ms.
+    assert!(parked_after >= Duration::from_millis(300), "parked too fast: {parked_after:?}");
+    let exceptions = store.exceptions(false, 10).await.unwrap();
+    let exc = exceptions.iter().find(|e| e.id == p.exception_id).expect("exception recorded");
+    assert_eq!(exc.kind, "mapping_failed");
+    assert_eq!(exc.status, "open");
+    assert_eq!(exc.department, "operations");
+    assert!(exc.due_at.is_some());
+    let raw = store.raw(exc.raw_id.as_deref().unwrap()).await.unwrap().expect("raw kept");
+    assert_eq!(raw.content, shopify_order(666));
+
+    // Fix the mapping (hot-reloaded) and replay.
+    std::fs::write(mappings.join("shopify.order.jq"), &good).unwrap();
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let replayed = ordergate::dlq::replay(&store, daemon.bus.as_ref(), &[]).await.unwrap();
+    assert_eq!(replayed, vec![p.id.clone()]);
+    wait_until(Duration::from_secs(30), "the replayed order", || async {
+        store.order_count("poison").await.unwrap() == 21
+    })
+    .await;
+    assert!(store.parked(10).await.unwrap().is_empty());
+    let exc = store.exceptions(true, 10).await.unwrap();
+    assert!(exc.iter().any(|e| e.id == p.exception_id && e.status == "resolved"));
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_poison_is_parked_then_replayed() {
+    poison_is_parked_then_replayed(Profile::Standalone).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_poison_is_parked_then_replayed() {
+    poison_is_parked_then_replayed(Profile::Cluster).await;
+}
+
+/// Undecodable input is permanent: parked at the first attempt, with a reason naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_parked_at_once() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let inbox = env.inbox("bad");
+    let cfg = env.config(&common::mappings_dir(), &folder_connector("bad", &inbox, "shopify"));
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let store = daemon.store.clone();
+    drop_file(&inbox, "broken.json", b"{\"id\": 1, \"line_items\": [");
+    drop_file(&inbox, "fine.json", &shopify_order(5));
+    wait_until(Duration::from_secs(30), "parked", || async {
+        !store.parked(10).await.unwrap().is_empty()
+    })
+    .await;
+    wait_until(Duration::from_secs(30), "the good order", || async {
+        store.order_count("bad").await.unwrap() == 1
+    })
+    .await;
+    let p = &store.parked(10).await.unwrap()[0];
+    assert_eq!(p.attempts, 1, "permanent errors are not retried");
+    assert!(p.error.contains("broken.json"), "{}", p.error);
+    assert!(p.error.starts_with("bad_input"), "{}", p.error);
+    daemon.stop().await;
+}
+
+/// A file too big for the connector goes to failed/ with a reason file; nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_file_goes_to_failed_with_reason() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let inbox = env.inbox("big");
+    let extra = format!("{}max_file_bytes = 100\n", folder_connector("big", &inbox, "shopify"));
+    let cfg = env.config(&common::mappings_dir(), &extra);
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    drop_file(&inbox, "huge.json", &shopify_order(1));
+    let reason = inbox.join("failed/huge.json.reason.txt");
+    wait_until(Duration::from_secs(10), "reason file", || async { reason.exists() }).await;
+    let text = std::fs::read_to_string(&reason).unwrap();
+    assert!(text.contains("max_file_bytes"), "{text}");
+    assert!(inbox.join("failed/huge.json").exists());
+    assert_eq!(daemon.store.raw_count("big").await.unwrap(), 0);
+    daemon.stop().await;
+}
