@@ -1,3 +1,4 @@
 //! ordergate
-pub mod bus;
+pub mod mapping;
 pub mod model;
+pub mod normalize;
