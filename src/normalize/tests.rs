@@ -89,3 +89,14 @@ fn runtime_errors_are_retriable_and_bad_input_permanent() {
     assert!(n.normalize("shopify", &[b"{"]).unwrap_err().is_permanent());
     assert!(n.normalize("fax-ish", &[b"{}"]).unwrap_err().is_permanent());
 }
+
+#[test]
+fn shopify_samples_totals_are_consistent() {
+    use crate::model::TotalsCheck;
+    let n = Normalizer::new(MappingSet::load(Path::new("mappings")).unwrap());
+    for f in ["orders-list-basic", "webhook-orders-create"] {
+        let doc = std::fs::read(format!("mappings/testdata/shopify/{f}.json")).unwrap();
+        let orders = n.normalize("shopify", &[&doc]).unwrap();
+        assert_eq!(orders[0].check_totals(), TotalsCheck::Consistent, "{f}");
+    }
+}
