@@ -202,21 +202,26 @@ pub enum TotalsCheck {
 
 impl CanonicalOrder {
     /// Adds lines, shipping and tax, takes discounts off, and compares with `total`.
+    /// `tax_total` and `discount_total` are the whole order's (they include the lines' shares,
+    /// as Shopify's `total_tax` / `total_discounts` do); the lines' `tax` and `discount` are
+    /// only added up when the order-level figure is absent, so nothing is counted twice.
     pub fn check_totals(&self) -> TotalsCheck {
         let Some(stated) = self.total else {
             return TotalsCheck::NotComparable;
         };
         let mut sum = Decimal::ZERO;
+        let (mut line_tax, mut line_discount) = (Decimal::ZERO, Decimal::ZERO);
         for line in &self.lines {
             let Some(price) = line.unit_price else {
                 return TotalsCheck::NotComparable;
             };
-            sum += price * line.quantity - line.discount.unwrap_or_default();
-            sum += line.tax.unwrap_or_default();
+            sum += price * line.quantity;
+            line_discount += line.discount.unwrap_or_default();
+            line_tax += line.tax.unwrap_or_default();
         }
         sum += self.shipping_fee.unwrap_or_default();
-        sum += self.tax_total.unwrap_or_default();
-        sum -= self.discount_total.unwrap_or_default();
+        sum += self.tax_total.unwrap_or(line_tax);
+        sum -= self.discount_total.unwrap_or(line_discount);
         if sum.round_dp(2) == stated.round_dp(2) {
             TotalsCheck::Consistent
         } else {
@@ -300,7 +305,9 @@ pub(crate) mod quantity {
             .or_else(|_| Decimal::from_scientific(&text))
             .map_err(|e| serde::de::Error::custom(format!("quantity {text:?}: {e}")))?;
         if q.is_sign_negative() {
-            return Err(serde::de::Error::custom(format!("quantity {text} is negative")));
+            return Err(serde::de::Error::custom(format!(
+                "quantity {text} is negative"
+            )));
         }
         Ok(q.normalize())
     }

@@ -2,6 +2,8 @@
 //! test, SQLite file per test), configurations for both profiles, and sample documents.
 #![allow(dead_code)]
 
+pub mod facts;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

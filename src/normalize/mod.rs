@@ -1,0 +1,131 @@
+//! The glue of the normalize stage and the `ordergate normalize` CLI: decode a source document,
+//! run the format's `<format>.order` mapping, and read each output as a [`CanonicalOrder`].
+//!
+//! Reading the output into the Rust type is what canonicalizes it (times to UTC, money to
+//! decimals) and what rejects a mapping that produced something else.
+
+mod decode;
+
+pub use decode::{decode, JSON_FORMATS, MAX_DOCUMENT_BYTES};
+
+use crate::mapping::{MappingError, MappingSet};
+use crate::model::CanonicalOrder;
+
+/// Why a document could not be normalized.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NormalizeError {
+    /// No decoder for this format.
+    #[error("unknown format {format:?}")]
+    UnknownFormat {
+        /// The format asked for.
+        format: String,
+    },
+    /// The document is not what its format says (bad JSON, too large, too deep).
+    #[error("undecodable {format} document {index}: {reason} (at byte {offset})")]
+    Undecodable {
+        /// The document's format.
+        format: String,
+        /// Which of the documents (0-based).
+        index: usize,
+        /// What is wrong.
+        reason: String,
+        /// Byte position of the problem in the document.
+        offset: usize,
+    },
+    /// The mapping is missing, does not compile, failed or went past its limits.
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
+    /// An output of the mapping is not a valid canonical order.
+    #[error("mapping {mapping} output {index} is not a canonical order: at {path}: {message}")]
+    InvalidOutput {
+        /// The mapping that produced it.
+        mapping: String,
+        /// Which output (0-based).
+        index: usize,
+        /// Where in the output (`lines[0].unit_price`).
+        path: String,
+        /// What is wrong there.
+        message: String,
+    },
+}
+
+impl NormalizeError {
+    /// Whether retrying cannot help: the input itself is bad or its format unknown. Mapping
+    /// errors are not permanent, since a fixed mapping is hot-reloaded; the stage retries them
+    /// with backoff before parking the document.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            NormalizeError::UnknownFormat { .. } | NormalizeError::Undecodable { .. } => true,
+            NormalizeError::Mapping(_) | NormalizeError::InvalidOutput { .. } => false,
+        }
+    }
+}
+
+/// Turns source documents into canonical orders with the loaded mappings.
+#[derive(Debug, Clone)]
+pub struct Normalizer {
+    /// The mappings, `<format>.order` for each format.
+    mappings: MappingSet,
+}
+
+impl Normalizer {
+    /// A normalizer over a loaded mapping set.
+    pub fn new(mappings: MappingSet) -> Self {
+        Self { mappings }
+    }
+
+    /// The mapping set in use.
+    pub fn mappings(&self) -> &MappingSet {
+        &self.mappings
+    }
+
+    /// Decodes `docs` as `format`, runs `<format>.order` and returns one order per output (a
+    /// list page gives several). `source.connector` is left empty and `order_id` null; the
+    /// stage fills them. Each order's `source.format` must be `format`: mappings set it.
+    pub fn normalize(
+        &self,
+        format: &str,
+        docs: &[&[u8]],
+    ) -> Result<Vec<CanonicalOrder>, NormalizeError> {
+        let input = decode(format, docs)?;
+        let mapping = format!("{format}.order");
+        let outputs = self.mappings.run(&mapping, &input)?;
+        let invalid = |index: usize, path: &str, message: String| NormalizeError::InvalidOutput {
+            mapping: mapping.clone(),
+            index,
+            path: path.to_string(),
+            message,
+        };
+        let mut orders = Vec::with_capacity(outputs.len());
+        for (index, output) in outputs.into_iter().enumerate() {
+            let order: CanonicalOrder = serde_path_to_error::deserialize(output)
+                .map_err(|e| invalid(index, &e.path().to_string(), e.inner().to_string()))?;
+            if order.source.format != format {
+                return Err(invalid(
+                    index,
+                    "source.format",
+                    format!("is {:?}, must be {format:?}", order.source.format),
+                ));
+            }
+            if !order.source.connector.is_empty() {
+                return Err(invalid(
+                    index,
+                    "source.connector",
+                    "must be left empty; the stage sets it".into(),
+                ));
+            }
+            if order.order_id.is_some() {
+                return Err(invalid(
+                    index,
+                    "order_id",
+                    "must be null; the store assigns it".into(),
+                ));
+            }
+            orders.push(order);
+        }
+        Ok(orders)
+    }
+}
+
+#[cfg(test)]
+mod tests;

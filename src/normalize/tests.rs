@@ -1,0 +1,102 @@
+use super::*;
+use crate::model::SourceStatus;
+use std::path::Path;
+
+fn normalizer_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Normalizer) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let set = MappingSet::load(dir.path()).unwrap();
+    (dir, Normalizer::new(set))
+}
+
+const MINIMAL: &str = r#"{source: {format: "shopify", channel: "marketplace", external_id: (.id|tostring),
+  status: "open"}, placed_at: "2025-01-01T10:00:00+02:00", currency: "USD",
+  customer: {name: null, email: null, phone: null}, ship_to: null,
+  lines: [{line_ref: "1", sku: "A", name: "A", quantity: 1, unit_price: .price}], total: .price}"#;
+
+#[test]
+fn shopify_mapping_in_repo_normalizes_list_page() {
+    let set = MappingSet::load(Path::new("mappings")).unwrap();
+    let n = Normalizer::new(set);
+    let doc = std::fs::read("mappings/testdata/shopify/orders-list-basic.json").unwrap();
+    let orders = n.normalize("shopify", &[&doc]).unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].source.status, SourceStatus::Open);
+    assert_eq!(
+        orders[0].placed_at.to_rfc3339(),
+        "2025-10-14T14:41:27+00:00"
+    );
+    assert_eq!(orders[0].source.connector, "");
+    assert_eq!(orders[0].order_id, None);
+}
+
+#[test]
+fn number_price_stays_exact() {
+    let (_d, n) = normalizer_with(&[("shopify.order.jq", MINIMAL)]);
+    let orders = n
+        .normalize("shopify", &[br#"{"id": 7, "price": 29.99}"#])
+        .unwrap();
+    assert_eq!(orders[0].total.unwrap().to_string(), "29.99");
+    assert_eq!(orders[0].lines[0].unit_price.unwrap().to_string(), "29.99");
+}
+
+#[test]
+fn invalid_output_names_index_and_path() {
+    let (_d, n) = normalizer_with(&[("shopify.order.jq", MINIMAL)]);
+    let err = n
+        .normalize("shopify", &[br#"{"id": 7, "price": "abc"}"#])
+        .unwrap_err();
+    match &err {
+        NormalizeError::InvalidOutput { index, path, .. } => {
+            assert_eq!(*index, 0);
+            assert_eq!(path, "lines[0].unit_price");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!err.is_permanent());
+}
+
+#[test]
+fn format_must_be_set_by_the_mapping() {
+    let src = MINIMAL.replace("format: \"shopify\", ", "format: \"woocommerce\", ");
+    let (_d, n) = normalizer_with(&[("shopify.order.jq", &src)]);
+    let err = n
+        .normalize("shopify", &[br#"{"id": 7, "price": "1"}"#])
+        .unwrap_err();
+    assert!(
+        matches!(&err, NormalizeError::InvalidOutput { path, .. } if path == "source.format"),
+        "{err}"
+    );
+    let src = MINIMAL.replace("format: \"shopify\", ", "");
+    let (_d, n) = normalizer_with(&[("shopify.order.jq", &src)]);
+    let err = n
+        .normalize("shopify", &[br#"{"id": 7, "price": "1"}"#])
+        .unwrap_err();
+    assert!(err.to_string().contains("format"), "{err}");
+}
+
+#[test]
+fn runtime_errors_are_retriable_and_bad_input_permanent() {
+    let (_d, n) = normalizer_with(&[("shopify.order.jq", "error(\"mapping bug\")")]);
+    let err = n.normalize("shopify", &[b"{}"]).unwrap_err();
+    assert!(matches!(
+        err,
+        NormalizeError::Mapping(MappingError::Runtime { .. })
+    ));
+    assert!(!err.is_permanent());
+    assert!(n.normalize("shopify", &[b"{"]).unwrap_err().is_permanent());
+    assert!(n.normalize("fax-ish", &[b"{}"]).unwrap_err().is_permanent());
+}
+
+#[test]
+fn shopify_samples_totals_are_consistent() {
+    use crate::model::TotalsCheck;
+    let n = Normalizer::new(MappingSet::load(Path::new("mappings")).unwrap());
+    for f in ["orders-list-basic", "webhook-orders-create"] {
+        let doc = std::fs::read(format!("mappings/testdata/shopify/{f}.json")).unwrap();
+        let orders = n.normalize("shopify", &[&doc]).unwrap();
+        assert_eq!(orders[0].check_totals(), TotalsCheck::Consistent, "{f}");
+    }
+}
