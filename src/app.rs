@@ -32,9 +32,13 @@ pub fn topology(cfg: &Config) -> Topology {
 /// Connects the store named in the configuration (migrating it).
 pub async fn connect_store(cfg: &Config) -> anyhow::Result<Store> {
     let url = cfg.store.url.resolve()?;
-    Store::connect(&url, cfg.store.max_connections, &cfg.store.sqlite_synchronous)
-        .await
-        .with_context(|| format!("store {}", crate::store::redact_url(&url)))
+    Store::connect(
+        &url,
+        cfg.store.max_connections,
+        &cfg.store.sqlite_synchronous,
+    )
+    .await
+    .with_context(|| format!("store {}", crate::store::redact_url(&url)))
 }
 
 /// Connects the configured bus and declares the topology.
@@ -67,7 +71,9 @@ pub async fn connect_bus(cfg: &Config, store: &Store) -> anyhow::Result<Arc<dyn 
             )
         }
     };
-    bus.declare(&topology).await.context("declaring the bus topology")?;
+    bus.declare(&topology)
+        .await
+        .context("declaring the bus topology")?;
     Ok(bus)
 }
 
@@ -116,7 +122,8 @@ impl Daemon {
         for c in cfg.connectors.iter().filter(|c| c.enabled()) {
             match c {
                 ConnectorConfig::Folder(f) => {
-                    let conn = FolderConnector::new(f.clone(), store.clone(), bus.clone(), health.clone());
+                    let conn =
+                        FolderConnector::new(f.clone(), store.clone(), bus.clone(), health.clone());
                     intake.spawn(conn.run(shutdown.child_token()));
                 }
             }
@@ -205,14 +212,17 @@ impl Daemon {
 }
 
 /// Updates the queue-depth and outbox gauges every few seconds.
-async fn watch_queues(store: Store, bus: Arc<dyn Bus>, topology: Topology, shutdown: CancellationToken) {
+async fn watch_queues(
+    store: Store,
+    bus: Arc<dyn Bus>,
+    topology: Topology,
+    shutdown: CancellationToken,
+) {
     loop {
-        for q in topology
-            .queues
-            .iter()
-            .map(|q| q.name.as_str())
-            .chain([topology.unrouted_queue.as_str(), topology.parking_queue.as_str()])
-        {
+        for q in topology.queues.iter().map(|q| q.name.as_str()).chain([
+            topology.unrouted_queue.as_str(),
+            topology.parking_queue.as_str(),
+        ]) {
             if let Ok(n) = bus.depth(q).await {
                 metrics::gauge!(metric::QUEUE_DEPTH, "queue" => q.to_string()).set(n as f64);
             }

@@ -104,7 +104,10 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init_logging(cli.log_format.unwrap_or(cfg.log.format), &cfg.log.level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ordergate: cannot start the async runtime: {e}");
@@ -257,7 +260,10 @@ async fn check(cfg: &Config, connect: bool) -> ExitCode {
     }
     match crate::mapping::MappingSet::load(&cfg.mappings.dir) {
         Ok(set) => {
-            r.ok(&format!("mappings in {} compile", cfg.mappings.dir.display()));
+            r.ok(&format!(
+                "mappings in {} compile",
+                cfg.mappings.dir.display()
+            ));
             check_mapping_tests(&set, &cfg.mappings.dir, &mut r);
         }
         Err(e) => r.fail(&format!("mappings in {}", cfg.mappings.dir.display()), e),
@@ -268,7 +274,10 @@ async fn check(cfg: &Config, connect: bool) -> ExitCode {
                 let what = format!("connector {} (folder {})", f.name, f.path.display());
                 let mapping = cfg.mappings.dir.join(format!("{}.order.jq", f.format));
                 if !mapping.is_file() {
-                    r.fail(&what, format!("no mapping {} for format {:?}", mapping.display(), f.format));
+                    r.fail(
+                        &what,
+                        format!("no mapping {} for format {:?}", mapping.display(), f.format),
+                    );
                 } else if connect {
                     match std::fs::metadata(&f.path) {
                         Ok(m) if m.is_dir() => r.ok(&what),
@@ -288,7 +297,10 @@ async fn check(cfg: &Config, connect: bool) -> ExitCode {
                 match crate::app::connect_bus(cfg, &store).await {
                     Ok(bus) => {
                         match bus.ping().await {
-                            Ok(()) => r.ok(&format!("bus ({}) reachable, topology declared", bus.kind())),
+                            Ok(()) => r.ok(&format!(
+                                "bus ({}) reachable, topology declared",
+                                bus.kind()
+                            )),
                             Err(e) => r.fail("bus", e),
                         }
                         bus.close().await;
@@ -309,6 +321,16 @@ async fn check(cfg: &Config, connect: bool) -> ExitCode {
     }
 }
 
-fn check_mapping_tests(_set: &crate::mapping::MappingSet, _dir: &Path, _r: &mut Report) {
-    // Wired to the mapping test runner when it lands.
+fn check_mapping_tests(set: &crate::mapping::MappingSet, dir: &Path, r: &mut Report) {
+    let outcomes = crate::mapping::testfile::run_tests(set, dir);
+    let passed = outcomes.iter().filter(|o| o.passed()).count();
+    for o in outcomes.iter().filter(|o| !o.passed()) {
+        r.fail(
+            &format!("mapping test {} / {}", o.mapping, o.case),
+            o.failure.as_deref().unwrap_or("failed"),
+        );
+    }
+    if passed == outcomes.len() {
+        r.ok(&format!("{passed} mapping test case(s) pass"));
+    }
 }

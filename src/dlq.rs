@@ -34,7 +34,10 @@ pub async fn replay(store: &Store, bus: &dyn Bus, ids: &[String]) -> Result<Vec<
         }
     }
     let mut done = Vec::new();
-    for p in parked.into_iter().filter(|p| ids.is_empty() || ids.contains(&p.id)) {
+    for p in parked
+        .into_iter()
+        .filter(|p| ids.is_empty() || ids.contains(&p.id))
+    {
         let mut env = p.envelope.clone();
         env.attempt = 0;
         bus.send_to_queue(&p.queue, &env)

@@ -83,8 +83,20 @@ impl HealthTracker {
         if before != after.health {
             let fields = (before.as_str(), after.health.as_str());
             match after.health {
-                ConnectorHealth::Up => tracing::info!(connector, from = fields.0, to = fields.1, "Connector health changed."),
-                _ => tracing::warn!(connector, from = fields.0, to = fields.1, failures = after.consecutive_failures, last_error = after.last_error.as_deref().unwrap_or(""), "Connector health changed."),
+                ConnectorHealth::Up => tracing::info!(
+                    connector,
+                    from = fields.0,
+                    to = fields.1,
+                    "Connector health changed."
+                ),
+                _ => tracing::warn!(
+                    connector,
+                    from = fields.0,
+                    to = fields.1,
+                    failures = after.consecutive_failures,
+                    last_error = after.last_error.as_deref().unwrap_or(""),
+                    "Connector health changed."
+                ),
             }
             metrics::gauge!(metric::CONNECTOR_HEALTH, "connector" => connector.to_string())
                 .set(gauge(after.health));

@@ -8,13 +8,18 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{drain, drop_file, folder_connector, observe, shopify_order, wait_until, Profile, TestEnv};
+use common::{
+    drain, drop_file, folder_connector, observe, shopify_order, wait_until, Profile, TestEnv,
+};
 use ordergate::app::Daemon;
 
 async fn thousand_documents_become_thousand_orders(profile: Profile) {
     let env = TestEnv::new(profile).await;
     let inbox = env.inbox("shop");
-    let cfg = env.config(&common::mappings_dir(), &folder_connector("shop", &inbox, "shopify"));
+    let cfg = env.config(
+        &common::mappings_dir(),
+        &folder_connector("shop", &inbox, "shopify"),
+    );
     let daemon = Daemon::start(&cfg).await.unwrap();
     let mut observer = observe(&daemon.bus, &cfg, "observer", &["order.*"]).await;
 
@@ -30,16 +35,34 @@ async fn thousand_documents_become_thousand_orders(profile: Profile) {
     let events = drain(&mut observer, Duration::from_secs(3)).await;
     let mut per_order: HashMap<String, usize> = HashMap::new();
     for e in &events {
-        assert_eq!(e.kind, "order.received", "no order changed at the source here");
+        assert_eq!(
+            e.kind, "order.received",
+            "no order changed at the source here"
+        );
         *per_order.entry(e.order_id.clone().unwrap()).or_default() += 1;
     }
-    assert_eq!(store.order_count("shop").await.unwrap(), N as i64, "exactly one order per document");
+    assert_eq!(
+        store.order_count("shop").await.unwrap(),
+        N as i64,
+        "exactly one order per document"
+    );
     assert_eq!(per_order.len(), N as usize, "one order.received per order");
-    assert!(per_order.values().all(|c| *c == 1), "no order.received twice");
-    assert_eq!(store.raw_count("shop").await.unwrap(), N as i64, "every raw document kept");
+    assert!(
+        per_order.values().all(|c| *c == 1),
+        "no order.received twice"
+    );
+    assert_eq!(
+        store.raw_count("shop").await.unwrap(),
+        N as i64,
+        "every raw document kept"
+    );
     let processed = std::fs::read_dir(inbox.join("processed")).unwrap().count();
     assert_eq!(processed, N as usize, "every file moved to processed/");
-    assert_eq!(store.outbox_pending().await.unwrap(), 0, "nothing left unpublished");
+    assert_eq!(
+        store.outbox_pending().await.unwrap(),
+        0,
+        "nothing left unpublished"
+    );
     daemon.stop().await;
 }
 
@@ -59,7 +82,10 @@ async fn cluster_thousand_documents_exactly_once() {
 async fn duplicates_have_no_second_effect(profile: Profile) {
     let env = TestEnv::new(profile).await;
     let inbox = env.inbox("dup");
-    let cfg = env.config(&common::mappings_dir(), &folder_connector("dup", &inbox, "shopify"));
+    let cfg = env.config(
+        &common::mappings_dir(),
+        &folder_connector("dup", &inbox, "shopify"),
+    );
     let daemon = Daemon::start(&cfg).await.unwrap();
     let mut observer = observe(&daemon.bus, &cfg, "observer", &["order.*"]).await;
     let store = daemon.store.clone();
@@ -74,7 +100,8 @@ async fn duplicates_have_no_second_effect(profile: Profile) {
     drop_file(&inbox, "b.json", &doc);
     // Same source order, different bytes (pretty vs compact JSON): a second raw document whose
     // canonical order is identical, so nothing changes.
-    let compact = serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&doc).unwrap()).unwrap();
+    let compact =
+        serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&doc).unwrap()).unwrap();
     drop_file(&inbox, "c.json", &compact);
     wait_until(Duration::from_secs(30), "files processed", || async {
         std::fs::read_dir(inbox.join("processed")).unwrap().count() == 3
@@ -84,7 +111,14 @@ async fn duplicates_have_no_second_effect(profile: Profile) {
 
     // The same raw-document message delivered twice more (what a broker does when a consumer
     // dies after committing but before acking).
-    let raw_id = store.order(&store.order_id_by_source("dup", "7000000000001").await.unwrap().unwrap())
+    let raw_id = store
+        .order(
+            &store
+                .order_id_by_source("dup", "7000000000001")
+                .await
+                .unwrap()
+                .unwrap(),
+        )
         .await
         .unwrap()
         .unwrap()
@@ -110,7 +144,11 @@ async fn duplicates_have_no_second_effect(profile: Profile) {
     assert_eq!(events[0].kind, "order.received");
     let id = events[0].order_id.clone().unwrap();
     let history = store.order_events(&id).await.unwrap();
-    assert_eq!(history.len(), 1, "one received event in the audit trail: {history:?}");
+    assert_eq!(
+        history.len(),
+        1,
+        "one received event in the audit trail: {history:?}"
+    );
     daemon.stop().await;
 }
 
@@ -133,7 +171,9 @@ async fn poison_is_parked_then_replayed(profile: Profile) {
     let mappings = env.dir.path().join("mappings");
     std::fs::create_dir_all(&mappings).unwrap();
     let good = std::fs::read_to_string(common::mappings_dir().join("shopify.order.jq")).unwrap();
-    let buggy = format!("if .id == 7000000000666 then error(\"unsupported order layout\") else . end |\n{good}");
+    let buggy = format!(
+        "if .id == 7000000000666 then error(\"unsupported order layout\") else . end |\n{good}"
+    );
     std::fs::write(mappings.join("shopify.order.jq"), &buggy).unwrap();
     let inbox = env.inbox("poison");
     let cfg = env.config(&mappings, &folder_connector("poison", &inbox, "shopify"));
@@ -145,9 +185,11 @@ async fn poison_is_parked_then_replayed(profile: Profile) {
     for n in 0..20 {
         drop_file(&inbox, &format!("ok-{n}.json"), &shopify_order(n));
     }
-    wait_until(Duration::from_secs(60), "the poison document parked", || async {
-        !store.parked(10).await.unwrap().is_empty()
-    })
+    wait_until(
+        Duration::from_secs(60),
+        "the poison document parked",
+        || async { !store.parked(10).await.unwrap().is_empty() },
+    )
     .await;
     let parked_after = started.elapsed();
     wait_until(Duration::from_secs(60), "the other orders", || async {
@@ -160,22 +202,38 @@ async fn poison_is_parked_then_replayed(profile: Profile) {
     let p = &parked[0];
     assert_eq!(p.attempts, 3, "parked after max_attempts = 3");
     assert!(p.error.contains("unsupported order layout"), "{}", p.error);
-    assert!(p.error.contains("poison.json"), "the reason names the input: {}", p.error);
+    assert!(
+        p.error.contains("poison.json"),
+        "the reason names the input: {}",
+        p.error
+    );
     // Two retries with backoff from 100 ms (jittered, doubling): at least 100 + 200 ms.
-    assert!(parked_after >= Duration::from_millis(300), "parked too fast: {parked_after:?}");
+    assert!(
+        parked_after >= Duration::from_millis(300),
+        "parked too fast: {parked_after:?}"
+    );
     let exceptions = store.exceptions(false, 10).await.unwrap();
-    let exc = exceptions.iter().find(|e| e.id == p.exception_id).expect("exception recorded");
+    let exc = exceptions
+        .iter()
+        .find(|e| e.id == p.exception_id)
+        .expect("exception recorded");
     assert_eq!(exc.kind, "mapping_failed");
     assert_eq!(exc.status, "open");
     assert_eq!(exc.department, "operations");
     assert!(exc.due_at.is_some());
-    let raw = store.raw(exc.raw_id.as_deref().unwrap()).await.unwrap().expect("raw kept");
+    let raw = store
+        .raw(exc.raw_id.as_deref().unwrap())
+        .await
+        .unwrap()
+        .expect("raw kept");
     assert_eq!(raw.content, shopify_order(666));
 
     // Fix the mapping (hot-reloaded) and replay.
     std::fs::write(mappings.join("shopify.order.jq"), &good).unwrap();
     tokio::time::sleep(Duration::from_millis(1_200)).await;
-    let replayed = ordergate::dlq::replay(&store, daemon.bus.as_ref(), &[]).await.unwrap();
+    let replayed = ordergate::dlq::replay(&store, daemon.bus.as_ref(), &[])
+        .await
+        .unwrap();
     assert_eq!(replayed, vec![p.id.clone()]);
     wait_until(Duration::from_secs(30), "the replayed order", || async {
         store.order_count("poison").await.unwrap() == 21
@@ -183,7 +241,9 @@ async fn poison_is_parked_then_replayed(profile: Profile) {
     .await;
     assert!(store.parked(10).await.unwrap().is_empty());
     let exc = store.exceptions(true, 10).await.unwrap();
-    assert!(exc.iter().any(|e| e.id == p.exception_id && e.status == "resolved"));
+    assert!(exc
+        .iter()
+        .any(|e| e.id == p.exception_id && e.status == "resolved"));
     daemon.stop().await;
 }
 
@@ -202,7 +262,10 @@ async fn cluster_poison_is_parked_then_replayed() {
 async fn bad_input_is_parked_at_once() {
     let env = TestEnv::new(Profile::Standalone).await;
     let inbox = env.inbox("bad");
-    let cfg = env.config(&common::mappings_dir(), &folder_connector("bad", &inbox, "shopify"));
+    let cfg = env.config(
+        &common::mappings_dir(),
+        &folder_connector("bad", &inbox, "shopify"),
+    );
     let daemon = Daemon::start(&cfg).await.unwrap();
     let store = daemon.store.clone();
     drop_file(&inbox, "broken.json", b"{\"id\": 1, \"line_items\": [");
@@ -227,12 +290,18 @@ async fn bad_input_is_parked_at_once() {
 async fn oversize_file_goes_to_failed_with_reason() {
     let env = TestEnv::new(Profile::Standalone).await;
     let inbox = env.inbox("big");
-    let extra = format!("{}max_file_bytes = 100\n", folder_connector("big", &inbox, "shopify"));
+    let extra = format!(
+        "{}max_file_bytes = 100\n",
+        folder_connector("big", &inbox, "shopify")
+    );
     let cfg = env.config(&common::mappings_dir(), &extra);
     let daemon = Daemon::start(&cfg).await.unwrap();
     drop_file(&inbox, "huge.json", &shopify_order(1));
     let reason = inbox.join("failed/huge.json.reason.txt");
-    wait_until(Duration::from_secs(10), "reason file", || async { reason.exists() }).await;
+    wait_until(Duration::from_secs(10), "reason file", || async {
+        reason.exists()
+    })
+    .await;
     let text = std::fs::read_to_string(&reason).unwrap();
     assert!(text.contains("max_file_bytes"), "{text}");
     assert!(inbox.join("failed/huge.json").exists());

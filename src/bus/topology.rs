@@ -121,9 +121,18 @@ mod tests {
 
     #[test]
     fn tiers() {
-        let t = Topology::standard(DEFAULT_PREFIX, [1u64, 5, 30, 120, 600].map(Duration::from_secs).to_vec());
-        assert_eq!(t.tier_for(Duration::from_millis(300)), Duration::from_secs(1));
+        let t = Topology::standard(
+            DEFAULT_PREFIX,
+            [1u64, 5, 30, 120, 600].map(Duration::from_secs).to_vec(),
+        );
+        assert_eq!(
+            t.tier_for(Duration::from_millis(300)),
+            Duration::from_secs(1)
+        );
         assert_eq!(t.tier_for(Duration::from_secs(6)), Duration::from_secs(30));
-        assert_eq!(t.tier_for(Duration::from_secs(9999)), Duration::from_secs(600));
+        assert_eq!(
+            t.tier_for(Duration::from_secs(9999)),
+            Duration::from_secs(600)
+        );
     }
 }

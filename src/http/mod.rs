@@ -47,14 +47,22 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "missing or invalid bearer token".to_string()),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "missing or invalid bearer token".to_string(),
+            ),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found")),
-            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable, try again".to_string()),
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store unavailable, try again".to_string(),
+            ),
         };
         let mut resp = (status, Json(json!({"error": message}))).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         resp
     }

@@ -58,7 +58,12 @@ pub struct FolderConnector {
 
 impl FolderConnector {
     /// The connector; creates `processed/` and `failed/` on first scan.
-    pub fn new(cfg: FolderConfig, store: Store, bus: Arc<dyn Bus>, health: Arc<HealthTracker>) -> Self {
+    pub fn new(
+        cfg: FolderConfig,
+        store: Store,
+        bus: Arc<dyn Bus>,
+        health: Arc<HealthTracker>,
+    ) -> Self {
         Self {
             cfg,
             store,
@@ -113,7 +118,9 @@ impl FolderConnector {
             if name.starts_with('.') {
                 continue;
             }
-            let Ok(meta) = entry.metadata().await else { continue };
+            let Ok(meta) = entry.metadata().await else {
+                continue;
+            };
             if !meta.is_file() {
                 continue;
             }
@@ -127,7 +134,9 @@ impl FolderConnector {
             if shutdown.is_cancelled() {
                 break;
             }
-            let age = SystemTime::now().duration_since(modified).unwrap_or_default();
+            let age = SystemTime::now()
+                .duration_since(modified)
+                .unwrap_or_default();
             if age < settle {
                 report.deferred += 1;
                 continue;
@@ -145,7 +154,8 @@ impl FolderConnector {
                 Ok(c) => c,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
-                    self.fail(&path, &format!("cannot read the file: {e}")).await?;
+                    self.fail(&path, &format!("cannot read the file: {e}"))
+                        .await?;
                     report.failed += 1;
                     continue;
                 }
@@ -205,7 +215,10 @@ impl FolderConnector {
                 .outbox_contains(&event.id)
                 .await
                 .map_err(store_err)?;
-        if pending && !publish_committed(&self.store, self.bus.as_ref(), std::slice::from_ref(&event)).await {
+        if pending
+            && !publish_committed(&self.store, self.bus.as_ref(), std::slice::from_ref(&event))
+                .await
+        {
             return Err(FolderError::Publish {
                 file,
                 message: "the bus did not confirm the raw-document event".into(),
@@ -229,7 +242,9 @@ impl FolderConnector {
         let dest = move_into(path, &failed).await.map_err(io)?;
         let mut reason_path = dest.clone().into_os_string();
         reason_path.push(".reason.txt");
-        tokio::fs::write(&reason_path, format!("{reason}\n")).await.map_err(io)?;
+        tokio::fs::write(&reason_path, format!("{reason}\n"))
+            .await
+            .map_err(io)?;
         tracing::warn!(connector = %self.cfg.name, file = %dest.display(), reason, "File moved to failed/.");
         Ok(())
     }
@@ -237,7 +252,11 @@ impl FolderConnector {
 
 /// Moves `path` into `dir`, keeping its name or adding a numeric suffix if taken.
 async fn move_into(path: &Path, dir: &Path) -> std::io::Result<PathBuf> {
-    let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let name = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
     let mut dest = dir.join(&name);
     let mut n = 1;
     while tokio::fs::try_exists(&dest).await.unwrap_or(false) {

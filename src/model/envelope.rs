@@ -43,7 +43,11 @@ impl EventType {
 
 impl Envelope {
     /// A new event with a fresh time-ordered id.
-    pub fn new(kind: impl Into<String>, connector: impl Into<String>, payload: serde_json::Value) -> Self {
+    pub fn new(
+        kind: impl Into<String>,
+        connector: impl Into<String>,
+        payload: serde_json::Value,
+    ) -> Self {
         Self {
             id: Uuid::now_v7(),
             kind: kind.into(),

@@ -278,12 +278,13 @@ pub async fn run_stage(handler: Arc<dyn Handler>, ctx: StageCtx, shutdown: Cance
         while tasks.try_join_next().is_some() {}
     }
     let grace = Duration::from_millis(ctx.pipeline.shutdown_grace_ms);
-    let drained = tokio::time::timeout(grace, async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
+    let drained =
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
     if drained.is_err() {
-        tracing::warn!(stage = name, "Shutdown grace period over; unfinished messages go back to the queue.");
+        tracing::warn!(
+            stage = name,
+            "Shutdown grace period over; unfinished messages go back to the queue."
+        );
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
     }
@@ -448,7 +449,10 @@ mod tests {
         };
         let d0 = backoff_delay(0, &cfg);
         let d3 = backoff_delay(3, &cfg);
-        assert!(d0 >= Duration::from_millis(100) && d0 <= Duration::from_millis(200), "{d0:?}");
+        assert!(
+            d0 >= Duration::from_millis(100) && d0 <= Duration::from_millis(200),
+            "{d0:?}"
+        );
         assert!(d3 >= Duration::from_millis(800), "{d3:?}");
         assert!(backoff_delay(30, &cfg) <= Duration::from_millis(2_000));
     }

@@ -65,10 +65,11 @@ impl Handler for NormalizeStage {
         let format = raw_ref.format.clone();
         let content = raw.content;
         let name = raw.source_name.clone().unwrap_or_else(|| raw.id.clone());
-        let result =
-            tokio::task::spawn_blocking(move || normalizer.normalize(&format, &[content.as_slice()]))
-                .await
-                .map_err(|e| StageError::transient("mapping_failed", format!("mapping task: {e}")))?;
+        let result = tokio::task::spawn_blocking(move || {
+            normalizer.normalize(&format, &[content.as_slice()])
+        })
+        .await
+        .map_err(|e| StageError::transient("mapping_failed", format!("mapping task: {e}")))?;
         let orders = result.map_err(|e| {
             let message = format!("document {name} ({} {}): {e}", raw_ref.format, raw.id);
             let err = if e.is_permanent() {

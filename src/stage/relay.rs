@@ -37,7 +37,11 @@ impl Default for RelaySettings {
 /// Publishes stale outbox rows once; returns how many were published.
 pub async fn sweep(store: &Store, bus: &dyn Bus, s: &RelaySettings) -> Result<usize, String> {
     let rows = store
-        .outbox_claim(s.batch, s.min_age.as_millis() as i64, s.lease.as_millis() as i64)
+        .outbox_claim(
+            s.batch,
+            s.min_age.as_millis() as i64,
+            s.lease.as_millis() as i64,
+        )
         .await
         .map_err(|e| e.to_string())?;
     if rows.is_empty() {

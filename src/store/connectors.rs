@@ -50,7 +50,10 @@ pub struct ConnectorState {
 
 impl Store {
     /// A connector's state, if it ever ran.
-    pub async fn connector_state(&self, connector: &str) -> Result<Option<ConnectorState>, StoreError> {
+    pub async fn connector_state(
+        &self,
+        connector: &str,
+    ) -> Result<Option<ConnectorState>, StoreError> {
         let row = sqlx::query(
             "SELECT connector, cursor, health, last_success_at, last_error, last_error_at, \
              consecutive_failures FROM connector_state WHERE connector = $1",

@@ -96,7 +96,11 @@ impl Store {
     }
 
     /// Exceptions, newest first; only open ones unless `all`.
-    pub async fn exceptions(&self, all: bool, limit: i64) -> Result<Vec<ExceptionRecord>, StoreError> {
+    pub async fn exceptions(
+        &self,
+        all: bool,
+        limit: i64,
+    ) -> Result<Vec<ExceptionRecord>, StoreError> {
         let sql = if all {
             "SELECT * FROM exceptions ORDER BY created_at DESC, id DESC LIMIT $1"
         } else {

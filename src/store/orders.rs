@@ -21,7 +21,9 @@ impl UpsertOutcome {
     /// The order's id whatever happened.
     pub fn order_id(&self) -> &str {
         match self {
-            UpsertOutcome::Created(id) | UpsertOutcome::Updated(id) | UpsertOutcome::Unchanged(id) => id,
+            UpsertOutcome::Created(id)
+            | UpsertOutcome::Updated(id)
+            | UpsertOutcome::Unchanged(id) => id,
         }
     }
 }

@@ -93,10 +93,11 @@ impl Store {
             .await?
             .rows_affected();
             if claimed == 1 {
-                let envelope = serde_json::from_str(&body).map_err(|source| StoreError::Corrupt {
-                    what: format!("outbox row {seq}"),
-                    source,
-                })?;
+                let envelope =
+                    serde_json::from_str(&body).map_err(|source| StoreError::Corrupt {
+                        what: format!("outbox row {seq}"),
+                        source,
+                    })?;
                 out.push(OutboxRow { seq, envelope });
             }
         }
@@ -118,11 +119,12 @@ impl Store {
         consumer: &str,
         message_id: &str,
     ) -> Result<bool, StoreError> {
-        let seen = sqlx::query("SELECT 1 AS one FROM inbox WHERE consumer = $1 AND message_id = $2")
-            .bind(consumer)
-            .bind(message_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let seen =
+            sqlx::query("SELECT 1 AS one FROM inbox WHERE consumer = $1 AND message_id = $2")
+                .bind(consumer)
+                .bind(message_id)
+                .fetch_optional(&mut *conn)
+                .await?;
         if seen.is_some() {
             return Ok(false);
         }
@@ -136,12 +138,17 @@ impl Store {
     }
 
     /// Whether `consumer` already applied `message_id` (a cheap check before doing the work).
-    pub async fn inbox_contains(&self, consumer: &str, message_id: &str) -> Result<bool, StoreError> {
-        let seen = sqlx::query("SELECT 1 AS one FROM inbox WHERE consumer = $1 AND message_id = $2")
-            .bind(consumer)
-            .bind(message_id)
-            .fetch_optional(self.pool())
-            .await?;
+    pub async fn inbox_contains(
+        &self,
+        consumer: &str,
+        message_id: &str,
+    ) -> Result<bool, StoreError> {
+        let seen =
+            sqlx::query("SELECT 1 AS one FROM inbox WHERE consumer = $1 AND message_id = $2")
+                .bind(consumer)
+                .bind(message_id)
+                .fetch_optional(self.pool())
+                .await?;
         Ok(seen.is_some())
     }
 

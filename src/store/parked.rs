@@ -65,10 +65,11 @@ impl Store {
             .map(|r| {
                 let id: String = r.try_get("id")?;
                 let body: String = r.try_get("envelope")?;
-                let envelope = serde_json::from_str(&body).map_err(|source| StoreError::Corrupt {
-                    what: format!("parked message {id}"),
-                    source,
-                })?;
+                let envelope =
+                    serde_json::from_str(&body).map_err(|source| StoreError::Corrupt {
+                        what: format!("parked message {id}"),
+                        source,
+                    })?;
                 Ok(ParkedMessage {
                     id,
                     queue: r.try_get("queue")?,
@@ -97,8 +98,12 @@ impl Store {
         .await?
         .rows_affected();
         if n == 1 {
-            Store::resolve_exception(conn, &parked.exception_id, "replayed from the dead-letter store")
-                .await?;
+            Store::resolve_exception(
+                conn,
+                &parked.exception_id,
+                "replayed from the dead-letter store",
+            )
+            .await?;
         }
         Ok(n == 1)
     }

@@ -22,7 +22,8 @@ pub enum Profile {
 
 /// PostgreSQL server URL without database (tests create their own database).
 pub fn pg_server() -> String {
-    std::env::var("ORDERGATE_TEST_PG").unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".into())
+    std::env::var("ORDERGATE_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".into())
 }
 
 /// RabbitMQ URL.
@@ -61,11 +62,15 @@ impl Drop for PgDatabase {
         let server = pg_server();
         // Dropping needs a runtime; use a short-lived one on a plain thread.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(rt) = rt {
                 rt.block_on(async move {
                     use sqlx::Connection;
-                    if let Ok(mut admin) = sqlx::PgConnection::connect(&format!("{server}/test")).await {
+                    if let Ok(mut admin) =
+                        sqlx::PgConnection::connect(&format!("{server}/test")).await
+                    {
                         let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
                         )))
@@ -105,7 +110,10 @@ impl TestEnv {
     pub fn store_url(&self) -> String {
         match &self.pg {
             Some(pg) => pg.url.clone(),
-            None => format!("sqlite://{}", self.dir.path().join("ordergate.sqlite").display()),
+            None => format!(
+                "sqlite://{}",
+                self.dir.path().join("ordergate.sqlite").display()
+            ),
         }
     }
 
@@ -210,7 +218,10 @@ where
 
 /// Collects what arrives on an observer queue: every envelope (acked), until `idle` passes
 /// with nothing new.
-pub async fn drain(consumer: &mut Box<dyn Consumer>, idle: Duration) -> Vec<ordergate::model::Envelope> {
+pub async fn drain(
+    consumer: &mut Box<dyn Consumer>,
+    idle: Duration,
+) -> Vec<ordergate::model::Envelope> {
     let mut out = Vec::new();
     while let Ok(Some(d)) = tokio::time::timeout(idle, consumer.next()).await {
         out.push(d.envelope.clone());
@@ -220,7 +231,12 @@ pub async fn drain(consumer: &mut Box<dyn Consumer>, idle: Duration) -> Vec<orde
 }
 
 /// Adds an observer queue bound to `patterns` to the daemon's topology.
-pub async fn observe(bus: &Arc<dyn Bus>, cfg: &Config, queue: &str, patterns: &[&str]) -> Box<dyn Consumer> {
+pub async fn observe(
+    bus: &Arc<dyn Bus>,
+    cfg: &Config,
+    queue: &str,
+    patterns: &[&str],
+) -> Box<dyn Consumer> {
     let name = format!("{}.{queue}", cfg.bus.namespace);
     let topology = ordergate::app::topology(cfg).with_queue(name.clone(), patterns);
     bus.declare(&topology).await.unwrap();
