@@ -503,11 +503,30 @@ impl Config {
         })?;
         let mut cfg = Self::from_toml(&text, &path.display().to_string(), std::env::vars())?;
         if let Some(dir) = path.parent() {
-            if cfg.mappings.dir.is_relative() {
-                cfg.mappings.dir = dir.join(&cfg.mappings.dir);
-            }
+            cfg.anchor_paths(dir);
         }
         Ok(cfg)
+    }
+
+    /// Makes relative paths relative to `dir` (the config file's directory): the mappings
+    /// directory, drop folders, and a SQLite file given as `sqlite://relative/path`.
+    pub fn anchor_paths(&mut self, dir: &Path) {
+        if self.mappings.dir.is_relative() {
+            self.mappings.dir = dir.join(&self.mappings.dir);
+        }
+        for c in &mut self.connectors {
+            match c {
+                ConnectorConfig::Folder(f) if f.path.is_relative() => f.path = dir.join(&f.path),
+                ConnectorConfig::Folder(_) => {}
+            }
+        }
+        if !self.store.url.is_reference() {
+            if let Some(rest) = self.store.url.0.strip_prefix("sqlite://") {
+                if !rest.starts_with('/') && !rest.starts_with(':') {
+                    self.store.url = Secret(format!("sqlite://{}", dir.join(rest).display()));
+                }
+            }
+        }
     }
 
     /// The built-in defaults with environment overrides (no file given).

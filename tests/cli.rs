@@ -1,0 +1,316 @@
+//! The `ordergate` binary as people use it: help, check, normalize, orders, dlq, run + SIGTERM.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ordergate::model::CanonicalOrder;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ordergate"));
+    c.env_remove("ORDERGATE_CONFIG").env_remove("RUST_LOG");
+    c
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+#[test]
+fn help_explains_every_command() {
+    let out = bin().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["run", "check", "normalize", "orders", "dlq"] {
+        assert!(text.contains(cmd), "--help lists {cmd}:\n{text}");
+    }
+    assert!(
+        text.contains("ORDERGATE_"),
+        "--help tells about env overrides:\n{text}"
+    );
+    let out = bin().args(["normalize", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("JSON lines"));
+}
+
+#[test]
+fn normalize_every_shopify_sample_matches_its_facts() {
+    let samples = root().join("tests/fixtures/samples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&samples).unwrap() {
+        let dir = entry.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("shopify-") {
+            continue;
+        }
+        let payload = ["orders.json", "body.json", "order.json"]
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("{name}: no payload"));
+        let out = bin()
+            .args(["normalize", "--format", "shopify", "--mappings"])
+            .arg(root().join("mappings"))
+            .arg(&payload)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let orders: Vec<CanonicalOrder> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("{name}: line is not a canonical order: {e}"))
+            })
+            .collect();
+        let errs = common::facts::check_order_facts(&dir, &orders);
+        assert!(errs.is_empty(), "{name}:\n  {}", errs.join("\n  "));
+        checked += 1;
+    }
+    assert!(checked >= 2, "found the Shopify samples");
+}
+
+#[test]
+fn normalize_names_the_file_and_reason_on_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("truncated.json");
+    std::fs::write(&bad, b"{\"orders\": [ {\"id\": 1,").unwrap();
+    let out = bin()
+        .args(["normalize", "--format", "shopify", "--mappings"])
+        .arg(root().join("mappings"))
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("truncated.json"), "{err}");
+    assert!(
+        err.to_lowercase().contains("eof") || err.contains("end of"),
+        "says why: {err}"
+    );
+    let out = bin()
+        .args(["normalize", "--format", "nosuchformat", "--mappings"])
+        .arg(root().join("mappings"))
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nosuchformat"));
+}
+
+#[test]
+fn example_configs_pass_check() {
+    let out = bin()
+        .args(["check", "--config"])
+        .arg(root().join("deploy/standalone/ordergate.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "standalone:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("mapping test case(s) pass"), "{text}");
+
+    let out = bin()
+        .args(["check", "--config"])
+        .arg(root().join("deploy/cluster/ordergate.toml"))
+        .env("ORDERGATE_API_TOKEN", "t0ken")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "cluster:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn check_connect_reaches_postgres_and_rabbitmq() {
+    let pg = common::PgDatabase::create().await;
+    let inbox = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["check", "--connect", "--config"])
+        .arg(root().join("deploy/cluster/ordergate.toml"))
+        .env("ORDERGATE_API_TOKEN", "t0ken")
+        .env("ORDERGATE_DATABASE_URL", &pg.url)
+        .env("ORDERGATE_AMQP_URL", common::amqp_url())
+        .env(
+            "ORDERGATE_BUS__NAMESPACE",
+            format!("ogtest-{}", uuid::Uuid::new_v4().simple()),
+        )
+        .env("ORDERGATE_CONNECTORS__0__PATH", inbox.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("store reachable"), "{text}");
+    assert!(text.contains("bus (amqp) reachable"), "{text}");
+}
+
+#[test]
+fn check_reports_failures_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let mappings = dir.path().join("mappings");
+    std::fs::create_dir(&mappings).unwrap();
+    // A mapping with no sibling tests, and one that does not compile.
+    std::fs::write(mappings.join("shopify.order.jq"), ".").unwrap();
+    std::fs::write(mappings.join("broken.order.jq"), "{ nope").unwrap();
+    let cfg = dir.path().join("og.toml");
+    std::fs::write(
+        &cfg,
+        "[mappings]\ndir = \"mappings\"\n[[connectors]]\nkind = \"folder\"\nname = \"x\"\npath = \"in\"\nformat = \"woo\"\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("FAIL"), "{text}");
+    assert!(
+        text.contains("woo"),
+        "names the connector's missing mapping: {text}"
+    );
+
+    std::fs::write(&cfg, "[store]\nurll = 1\n").unwrap();
+    let out = bin()
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("urll"));
+}
+
+/// `ordergate run` on the standalone profile: takes a dropped file in, serves /healthz, writes
+/// JSON logs without personal data, and exits 0 on SIGTERM; `orders show` and `dlq list` then
+/// read the same store.
+#[test]
+fn run_standalone_then_sigterm_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let cfg = dir.path().join("og.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[store]\nurl = \"sqlite://og.sqlite\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n[mappings]\ndir = \"{}\"\n[bus]\npoll_interval_ms = 50\n{}",
+            root().join("mappings").display(),
+            common::folder_connector("drop", Path::new("inbox"), "shopify"),
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+    let mut child = bin()
+        .args(["run", "--log-format", "json", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut s = String::new();
+        let mut stderr = stderr;
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the daemon never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    common::drop_file(
+        &dir.path().join("inbox"),
+        "o.json",
+        &common::shopify_order(42),
+    );
+    let processed = dir.path().join("inbox/processed/o.json");
+    while !processed.exists() {
+        assert!(Instant::now() < deadline, "the file was never processed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+    let logs = logs.join().unwrap();
+    let mut order_id = None;
+    for line in logs.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if v["fields"]["message"] == "Order received." || v["message"] == "Order received." {
+            order_id = v["order_id"]
+                .as_str()
+                .or(v["fields"]["order_id"].as_str())
+                .map(str::to_string);
+        }
+    }
+    // Personal data from the order never reaches the logs.
+    for pii in [
+        "chloe.bergeron@example.com",
+        "388 Palmerston",
+        "416-555-0199",
+        "Bergeron",
+    ] {
+        assert!(!logs.contains(pii), "logs leak {pii:?}");
+    }
+    assert!(logs.contains("Shutting down."), "{logs}");
+    let order_id =
+        order_id.unwrap_or_else(|| panic!("an 'Order received.' event with its order_id:\n{logs}"));
+
+    let out = bin()
+        .args(["orders", "show", &order_id, "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        shown["order"]["order"]["source"]["external_id"],
+        "7000000000042"
+    );
+    assert_eq!(shown["history"][0]["kind"], "received");
+    let out = bin()
+        .args(["dlq", "list", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "nothing parked");
+}
