@@ -1,0 +1,148 @@
+//! The HTTP surface: health, readiness, metrics, and the token-guarded order API.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use ordergate::http::{app, AppState};
+use tower::ServiceExt;
+
+async fn get(router: &axum::Router, path: &str, token: Option<&str>) -> (StatusCode, String) {
+    let mut req = Request::get(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = router
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_metrics_and_order_api() {
+    ordergate::telemetry::prometheus();
+    let env = common::TestEnv::new(common::Profile::Standalone).await;
+    let inbox = env.inbox("web");
+    let cfg = env.config(
+        &common::mappings_dir(),
+        &common::folder_connector("web", &inbox, "shopify"),
+    );
+    let daemon = ordergate::app::Daemon::start(&cfg).await.unwrap();
+    let store = daemon.store.clone();
+    common::drop_file(&inbox, "o.json", &common::shopify_order(9));
+    common::wait_until(Duration::from_secs(30), "the order", || async {
+        store.order_count("web").await.unwrap() == 1
+    })
+    .await;
+    let order_id = store
+        .order_id_by_source("web", "7000000000009")
+        .await
+        .unwrap()
+        .unwrap();
+
+    let router = app(AppState {
+        store: store.clone(),
+        bus: daemon.bus.clone(),
+        health: daemon.health.clone(),
+        api_tokens: Arc::new(vec!["good-token".into()]),
+    });
+
+    let (s, body) = get(&router, "/healthz", None).await;
+    assert_eq!((s, body.trim()), (StatusCode::OK, "ok"));
+
+    let (s, body) = get(&router, "/readyz", None).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["store"], "up");
+    assert_eq!(ready["bus"]["kind"], "embedded");
+    assert_eq!(ready["connectors"][0]["connector"], "web");
+    assert_eq!(ready["connectors"][0]["health"], "up");
+
+    let (s, body) = get(&router, "/metrics", None).await;
+    assert_eq!(s, StatusCode::OK);
+    for name in [
+        "ordergate_messages_in_total",
+        "ordergate_documents_ingested_total",
+        "ordergate_connector_health",
+    ] {
+        assert!(body.contains(name), "/metrics has {name}:\n{body}");
+    }
+
+    let path = format!("/api/orders/{order_id}");
+    let (s, _) = get(&router, &path, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, body) = get(&router, &path, Some("bad-token")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(!body.contains("Bergeron"), "nothing leaks without a token");
+    let (s, body) = get(&router, &path, Some("good-token")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["order"]["source"]["external_id"], "7000000000009");
+    assert_eq!(v["order"]["order_id"], order_id.as_str());
+    assert_eq!(v["history"][0]["kind"], "received");
+    assert_eq!(v["history"][0]["to_state"], "received");
+    assert!(v["history"][0]["cause"]
+        .as_str()
+        .unwrap()
+        .starts_with("stage:normalize"));
+    let (s, body) = get(&router, "/api/orders/og_nope", Some("good-token")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+
+    // A store that is gone makes the daemon not ready.
+    store.close().await;
+    let (s, body) = get(&router, "/readyz", None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    daemon.stop().await;
+}
+
+/// A drop folder that cannot be read turns the connector degraded, then down, and back up
+/// when it can be read again; /readyz shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connector_health_goes_down_and_recovers() {
+    let env = common::TestEnv::new(common::Profile::Standalone).await;
+    let inbox = env.inbox("flaky");
+    // Replace the folder with a file: scanning fails until it is a folder again.
+    std::fs::remove_dir_all(&inbox).unwrap();
+    std::fs::write(&inbox, b"not a folder").unwrap();
+    let mut cfg = env.config(
+        &common::mappings_dir(),
+        &common::folder_connector("flaky", &inbox, "shopify"),
+    );
+    cfg.health.down_after = 3;
+    let daemon = ordergate::app::Daemon::start(&cfg).await.unwrap();
+    let health = daemon.health.clone();
+    common::wait_until(Duration::from_secs(10), "down", || async {
+        health
+            .snapshot()
+            .iter()
+            .any(|c| c.connector == "flaky" && c.health == ordergate::store::ConnectorHealth::Down)
+    })
+    .await;
+    let saved = daemon
+        .store
+        .connector_state("flaky")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.health, ordergate::store::ConnectorHealth::Down);
+    assert!(saved.consecutive_failures >= 3);
+    assert!(saved.last_error.unwrap().contains("drop folder"));
+    std::fs::remove_file(&inbox).unwrap();
+    std::fs::create_dir_all(&inbox).unwrap();
+    common::wait_until(Duration::from_secs(10), "up again", || async {
+        health
+            .snapshot()
+            .iter()
+            .any(|c| c.connector == "flaky" && c.health == ordergate::store::ConnectorHealth::Up)
+    })
+    .await;
+    daemon.stop().await;
+}
