@@ -371,7 +371,7 @@ impl Manager {
     pub async fn close(&self) {
         self.closed.send_replace(true);
         let mut slot = self.slot.lock().await;
-        if let Some(link) = slot.current.take() {
+        if let Some(link) = slot.current.take().filter(|l| l.conn.status().connected()) {
             let limit = self.settings.operation_timeout;
             let _ = bounded(limit, link.publisher.close(200, ShortString::from("OK"))).await;
             if let Err(error) = bounded(limit, link.conn.close(200, ShortString::from("OK"))).await
