@@ -198,8 +198,10 @@ async fn survives_forced_connection_closes() {
             let half = half.to_vec();
             tokio::spawn(async move {
                 for batch in half.chunks(25) {
-                    bus.publish(batch).await.expect("publish recovers by itself");
-                    tokio::time::sleep(Duration::from_millis(25)).await;
+                    bus.publish(batch)
+                        .await
+                        .expect("publish recovers by itself");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             })
         })
@@ -226,7 +228,10 @@ async fn survives_forced_connection_closes() {
     bus.close().await;
     cleanup(&topology).await;
     assert_eq!(missing, 0, "{missing} message ids never consumed");
-    assert!(closed_by < published_by, "both closes must hit while publishing");
+    assert!(
+        closed_by < published_by,
+        "both closes must hit while publishing"
+    );
     assert!(seen.keys().all(|id| expected.contains(id)));
 }
 
@@ -254,4 +259,81 @@ fn definitions_file_is_current() {
         on_disk, generated,
         "definitions file is stale; run UPDATE_DEFINITIONS=1 cargo test --test bus_amqp definitions_file_is_current"
     );
+}
+
+/// Waits for an (asynchronous) definitions import to have created `exchange`.
+async fn wait_until_declared(exchange: &str) {
+    let conn = Connection::connect(URL, ConnectionProperties::default())
+        .await
+        .expect("connection");
+    let start = Instant::now();
+    loop {
+        // A passive declare of a missing exchange closes its channel: a fresh one each time.
+        let channel = conn.create_channel().await.expect("channel");
+        let passive = lapin::options::ExchangeDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let found = channel
+            .exchange_declare(
+                ShortString::from(exchange),
+                lapin::ExchangeKind::Topic,
+                passive,
+                Default::default(),
+            )
+            .await;
+        if found.is_ok() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "import did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    conn.close(200, ShortString::from("OK")).await.ok();
+}
+
+/// The definitions file format imports into RabbitMQ, and what it creates is exactly what the
+/// bus declares (a differing argument would make the bus's declaration fail).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn definitions_import_matches_live_declaration() {
+    let _shared = BROKER.read().await;
+    let topology = unique_topology();
+    // rabbitmqctl picks the format from the extension.
+    let file = tempfile::Builder::new()
+        .suffix(".json")
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(
+        file.path(),
+        serde_json::to_vec(&rabbitmq_definitions(&topology)).expect("json"),
+    )
+    .expect("write");
+    // The broker (another user) reads the file itself.
+    std::fs::set_permissions(
+        file.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .expect("chmod");
+    let status = tokio::process::Command::new("rabbitmqctl")
+        .arg("import_definitions")
+        .arg(file.path())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .await
+        .expect("rabbitmqctl");
+    assert!(status.success(), "rabbitmqctl import_definitions failed");
+    wait_until_declared(&topology.exchange).await;
+    let bus: Arc<dyn Bus> = Arc::new(
+        AmqpBus::connect(URL, topology.clone(), settings())
+            .await
+            .expect("declaring over imported definitions"),
+    );
+    let outcome = tokio::spawn(bus_suite::round_trip(bus.clone(), topology.clone())).await;
+    bus.close().await;
+    cleanup(&topology).await;
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
 }

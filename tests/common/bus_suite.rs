@@ -47,7 +47,10 @@ pub fn envelope(kind: &str) -> Envelope {
 
 /// The next delivery, or `None` if none comes within `within`.
 pub async fn next_within(consumer: &mut Box<dyn Consumer>, within: Duration) -> Option<Delivery> {
-    tokio::time::timeout(within, consumer.next()).await.ok().flatten()
+    tokio::time::timeout(within, consumer.next())
+        .await
+        .ok()
+        .flatten()
 }
 
 /// The next delivery, failing the check if none comes within 5 s.
@@ -84,7 +87,9 @@ pub async fn round_trip(bus: Arc<dyn Bus>, t: Topology) {
     )
     .with_order("og_123");
     sent.attempt = 3;
-    bus.publish(std::slice::from_ref(&sent)).await.expect("publish");
+    bus.publish(std::slice::from_ref(&sent))
+        .await
+        .expect("publish");
     let got = must_next(&mut consumer).await;
     assert_eq!(got.envelope, sent);
     assert!(!got.redelivered);
@@ -106,15 +111,21 @@ pub async fn routing_by_topic(bus: Arc<dyn Bus>, t: Topology) {
     let got = must_next(&mut raw_c).await;
     assert_eq!(got.envelope.id, raw_doc.id);
     got.ack().await.expect("ack");
-    assert!(next_within(&mut orders_c, Duration::from_millis(300)).await.is_none());
-    assert!(next_within(&mut raw_c, Duration::from_millis(300)).await.is_none());
+    assert!(next_within(&mut orders_c, Duration::from_millis(300))
+        .await
+        .is_none());
+    assert!(next_within(&mut raw_c, Duration::from_millis(300))
+        .await
+        .is_none());
     wait_depth(&bus, &t.unrouted_queue, 0).await;
 }
 
 /// A message no queue is bound for is kept in the unrouted queue.
 pub async fn unroutable_is_kept(bus: Arc<dyn Bus>, t: Topology) {
     let lost = envelope("nobody.listens.here");
-    bus.publish(std::slice::from_ref(&lost)).await.expect("publish");
+    bus.publish(std::slice::from_ref(&lost))
+        .await
+        .expect("publish");
     wait_depth(&bus, &t.unrouted_queue, 1).await;
     let mut consumer = bus.consume(&t.unrouted_queue, 10).await.expect("consume");
     let got = must_next(&mut consumer).await;
@@ -127,7 +138,9 @@ pub async fn unroutable_is_kept(bus: Arc<dyn Bus>, t: Topology) {
 /// A delivery not acked when its consumer is dropped comes back, marked redelivered.
 pub async fn unacked_comes_back_redelivered(bus: Arc<dyn Bus>, t: Topology) {
     let sent = envelope("order.received");
-    bus.publish(std::slice::from_ref(&sent)).await.expect("publish");
+    bus.publish(std::slice::from_ref(&sent))
+        .await
+        .expect("publish");
     let mut first = bus.consume(&orders(&t), 1).await.expect("consume");
     let held = must_next(&mut first).await;
     assert_eq!(held.envelope.id, sent.id);
@@ -143,20 +156,26 @@ pub async fn unacked_comes_back_redelivered(bus: Arc<dyn Bus>, t: Topology) {
 /// `requeue` gives the delivery back at once.
 pub async fn requeue_brings_it_back(bus: Arc<dyn Bus>, t: Topology) {
     let sent = envelope("order.received");
-    bus.publish(std::slice::from_ref(&sent)).await.expect("publish");
+    bus.publish(std::slice::from_ref(&sent))
+        .await
+        .expect("publish");
     let mut consumer = bus.consume(&orders(&t), 1).await.expect("consume");
     let got = must_next(&mut consumer).await;
     got.requeue().await.expect("requeue");
     let again = must_next(&mut consumer).await;
     assert_eq!(again.envelope, sent);
     again.ack().await.expect("ack");
-    assert!(next_within(&mut consumer, Duration::from_millis(300)).await.is_none());
+    assert!(next_within(&mut consumer, Duration::from_millis(300))
+        .await
+        .is_none());
 }
 
 /// `retry(delay)` brings it back after at least `delay`, with `attempt + 1`, once.
 pub async fn retry_comes_back_after_delay(bus: Arc<dyn Bus>, t: Topology) {
     let sent = envelope("order.received");
-    bus.publish(std::slice::from_ref(&sent)).await.expect("publish");
+    bus.publish(std::slice::from_ref(&sent))
+        .await
+        .expect("publish");
     let mut consumer = bus.consume(&orders(&t), 1).await.expect("consume");
     let got = must_next(&mut consumer).await;
     let delay = Duration::from_millis(150);
@@ -164,12 +183,17 @@ pub async fn retry_comes_back_after_delay(bus: Arc<dyn Bus>, t: Topology) {
     got.retry(delay).await.expect("retry");
     let again = must_next(&mut consumer).await;
     let waited = start.elapsed();
-    assert!(waited >= delay, "came back after {waited:?}, before {delay:?}");
+    assert!(
+        waited >= delay,
+        "came back after {waited:?}, before {delay:?}"
+    );
     assert_eq!(again.envelope.id, sent.id);
     assert_eq!(again.envelope.attempt, sent.attempt + 1);
     assert_eq!(again.envelope.payload, sent.payload);
     again.ack().await.expect("ack");
-    assert!(next_within(&mut consumer, Duration::from_millis(400)).await.is_none());
+    assert!(next_within(&mut consumer, Duration::from_millis(400))
+        .await
+        .is_none());
 }
 
 /// `depth` counts ready messages.
@@ -189,7 +213,9 @@ pub async fn depth_counts_ready(bus: Arc<dyn Bus>, t: Topology) {
 /// `send_to_queue` puts the envelope on exactly that queue, whatever its type routes to.
 pub async fn send_to_queue_targets_one_queue(bus: Arc<dyn Bus>, t: Topology) {
     let sent = envelope("order.received");
-    bus.send_to_queue(&raw(&t), &sent).await.expect("send_to_queue");
+    bus.send_to_queue(&raw(&t), &sent)
+        .await
+        .expect("send_to_queue");
     let mut consumer = bus.consume(&raw(&t), 10).await.expect("consume");
     let got = must_next(&mut consumer).await;
     assert_eq!(got.envelope, sent);
@@ -206,7 +232,9 @@ pub async fn prefetch_bounds_in_flight(bus: Arc<dyn Bus>, t: Topology) {
     let first = must_next(&mut consumer).await;
     let second = must_next(&mut consumer).await;
     assert!(
-        next_within(&mut consumer, Duration::from_millis(500)).await.is_none(),
+        next_within(&mut consumer, Duration::from_millis(500))
+            .await
+            .is_none(),
         "a third delivery while two are unacked with prefetch 2"
     );
     first.ack().await.expect("ack");
@@ -231,7 +259,9 @@ pub async fn thousand_exactly_once(bus: Arc<dyn Bus>, t: Topology) {
         *seen.entry(got.envelope.id).or_default() += 1;
         got.ack().await.expect("ack");
     }
-    assert!(next_within(&mut consumer, Duration::from_millis(500)).await.is_none());
+    assert!(next_within(&mut consumer, Duration::from_millis(500))
+        .await
+        .is_none());
     for sent in &batch {
         assert_eq!(seen.get(&sent.id), Some(&1), "message {} count", sent.id);
     }

@@ -13,7 +13,9 @@ use lapin::options::{
     QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+};
 use tokio::sync::{watch, Mutex};
 use tracing::{info, warn};
 
@@ -90,7 +92,8 @@ fn field_table(arguments: &[(&'static str, Arg)]) -> FieldTable {
 /// Whether an operation failed because the connection (not the request) failed, so trying
 /// again on a new connection can succeed.
 pub(crate) fn connection_lost(link: &Link, error: &BusError) -> bool {
-    matches!(error, BusError::Unavailable(_) | BusError::Timeout(_)) || !link.conn.status().connected()
+    matches!(error, BusError::Unavailable(_) | BusError::Timeout(_))
+        || !link.conn.status().connected()
 }
 
 /// The AMQP properties of an envelope: persistent JSON with the envelope id as message id.
@@ -304,7 +307,10 @@ impl Manager {
         let deadline = tokio::time::Instant::now() + self.settings.reconnect_wait;
         loop {
             let link = self.link().await?;
-            match self.publish_on(&link, exchange, routing_key, messages).await {
+            match self
+                .publish_on(&link, exchange, routing_key, messages)
+                .await
+            {
                 Ok(()) => return Ok(()),
                 Err(error) if !connection_lost(&link, &error) => return Err(error),
                 Err(error) => {

@@ -106,9 +106,7 @@ impl AmqpConsumer {
         let limit = self.manager.settings.operation_timeout;
         let rejected = bounded(
             limit,
-            delivery
-                .acker
-                .reject(BasicRejectOptions { requeue: false }),
+            delivery.acker.reject(BasicRejectOptions { requeue: false }),
         )
         .await;
         if let Err(error) = rejected {
