@@ -60,8 +60,11 @@ pub async fn connect_bus(cfg: &Config, store: &Store) -> anyhow::Result<Arc<dyn 
                 .as_ref()
                 .context("bus.url is required for the amqp bus")?
                 .resolve()?;
+            let timeout = Duration::from_millis(cfg.bus.timeout_ms);
             let settings = AmqpSettings {
-                timeout: Duration::from_millis(cfg.bus.timeout_ms),
+                connect_timeout: timeout,
+                confirm_timeout: timeout,
+                operation_timeout: timeout,
                 ..AmqpSettings::default()
             };
             Arc::new(

@@ -244,7 +244,10 @@ fn definitions_file_is_current() {
         "/deploy/cluster/rabbitmq-definitions.json"
     );
     let tiers = [1, 5, 30, 120, 600].map(Duration::from_secs).to_vec();
-    let generated = rabbitmq_definitions(&Topology::standard(tiers));
+    let generated = rabbitmq_definitions(&Topology::standard(
+        ordergate::bus::topology::DEFAULT_PREFIX,
+        tiers,
+    ));
     if std::env::var_os("UPDATE_DEFINITIONS").is_some() {
         let text = serde_json::to_string_pretty(&generated).expect("json") + "\n";
         std::fs::create_dir_all(std::path::Path::new(path).parent().expect("parent"))

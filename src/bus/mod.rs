@@ -1,5 +1,5 @@
 //! The message bus the stages talk through. Two implementations pass one conformance suite
-//! (`tests/bus_conformance.rs`): [`amqp::AmqpBus`] on RabbitMQ for the cluster profile and
+//! (`tests/common/bus_suite.rs`, run by `tests/bus_amqp.rs` and `tests/bus_embedded.rs`): [`amqp::AmqpBus`] on RabbitMQ for the cluster profile and
 //! [`embedded::EmbeddedBus`], a durable queue inside the store, for the standalone profile.
 //!
 //! Semantics both keep: a publish returns only once the message is durable (publisher confirm or
