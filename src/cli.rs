@@ -166,7 +166,22 @@ async fn dispatch(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
             let store = crate::app::connect_store(&cfg).await?;
             match command {
                 DlqCommand::List { limit } => {
-                    for p in crate::dlq::list(&store, limit).await? {
+                    let parked = crate::dlq::list(&store, limit).await?;
+                    eprintln!(
+                        "{} parked message(s) in the dead-letter store",
+                        parked.len()
+                    );
+                    if cfg.bus.kind == crate::config::BusKind::Amqp {
+                        // Messages the broker itself dead-lettered (a consumer died on them
+                        // `delivery_limit` times, or they were not envelopes) wait in the
+                        // parking queue for an operator.
+                        let bus = crate::app::connect_bus(&cfg, &store).await?;
+                        let queue = crate::app::topology(&cfg).parking_queue;
+                        let n = bus.depth(&queue).await?;
+                        bus.close().await;
+                        eprintln!("{n} message(s) dead-lettered by the broker in {queue}");
+                    }
+                    for p in parked {
                         println!(
                             "{}",
                             serde_json::json!({
