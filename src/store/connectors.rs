@@ -83,35 +83,23 @@ impl Store {
         let now = now_ms();
         let ok = s.last_success_at.map(|t| t.timestamp_millis());
         let err = s.last_error_at.map(|t| t.timestamp_millis());
-        let n = sqlx::query(
-            "UPDATE connector_state SET health = $1, last_success_at = $2, last_error = $3, \
-             last_error_at = $4, consecutive_failures = $5, updated_at = $6 WHERE connector = $7",
+        sqlx::query(
+            "INSERT INTO connector_state (connector, health, last_success_at, last_error, \
+             last_error_at, consecutive_failures, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (connector) DO UPDATE SET health = excluded.health, \
+             last_success_at = excluded.last_success_at, last_error = excluded.last_error, \
+             last_error_at = excluded.last_error_at, \
+             consecutive_failures = excluded.consecutive_failures, updated_at = excluded.updated_at",
         )
+        .bind(&s.connector)
         .bind(s.health.as_str())
         .bind(ok)
         .bind(s.last_error.as_deref())
         .bind(err)
         .bind(s.consecutive_failures)
         .bind(now)
-        .bind(&s.connector)
         .execute(self.pool())
-        .await?
-        .rows_affected();
-        if n == 0 {
-            sqlx::query(
-                "INSERT INTO connector_state (connector, health, last_success_at, last_error, \
-                 last_error_at, consecutive_failures, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&s.connector)
-            .bind(s.health.as_str())
-            .bind(ok)
-            .bind(s.last_error.as_deref())
-            .bind(err)
-            .bind(s.consecutive_failures)
-            .bind(now)
-            .execute(self.pool())
-            .await?;
-        }
+        .await?;
         Ok(())
     }
 }

@@ -81,19 +81,22 @@ impl Store {
         .fetch_optional(&mut *conn)
         .await?;
         let now = now_ms();
-        match existing {
-            Some(row) => {
-                let id: String = row.try_get("id")?;
-                let old_hash: String = row.try_get("content_hash")?;
-                order.order_id = Some(id.clone());
-                let json = serde_json::to_string(order).map_err(|source| StoreError::Corrupt {
-                    what: format!("order {id}"),
-                    source,
-                })?;
-                let hash = super::raw::sha256_hex(json.as_bytes());
-                if hash == old_hash {
-                    return Ok(UpsertOutcome::Unchanged(id));
-                }
+        let (id, old_hash) = match existing {
+            Some(row) => (
+                row.try_get::<String, _>("id")?,
+                Some(row.try_get::<String, _>("content_hash")?),
+            ),
+            None => (format!("og_{}", uuid::Uuid::now_v7().simple()), None),
+        };
+        order.order_id = Some(id.clone());
+        let json = serde_json::to_string(order).map_err(|source| StoreError::Corrupt {
+            what: format!("order {id}"),
+            source,
+        })?;
+        let hash = super::raw::sha256_hex(json.as_bytes());
+        match old_hash {
+            Some(old) if old == hash => Ok(UpsertOutcome::Unchanged(id)),
+            Some(_) => {
                 sqlx::query(
                     "UPDATE orders SET canonical = $1, content_hash = $2, source_status = $3, \
                      raw_id = $4, updated_at = $5 WHERE id = $6",
@@ -109,13 +112,6 @@ impl Store {
                 Ok(UpsertOutcome::Updated(id))
             }
             None => {
-                let id = format!("og_{}", uuid::Uuid::now_v7().simple());
-                order.order_id = Some(id.clone());
-                let json = serde_json::to_string(order).map_err(|source| StoreError::Corrupt {
-                    what: format!("order {id}"),
-                    source,
-                })?;
-                let hash = super::raw::sha256_hex(json.as_bytes());
                 sqlx::query(
                     "INSERT INTO orders (id, connector, external_id, state, source_status, \
                      content_hash, canonical, raw_id, created_at, updated_at) \

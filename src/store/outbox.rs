@@ -119,13 +119,7 @@ impl Store {
         consumer: &str,
         message_id: &str,
     ) -> Result<bool, StoreError> {
-        let seen =
-            sqlx::query("SELECT 1 AS one FROM inbox WHERE consumer = $1 AND message_id = $2")
-                .bind(consumer)
-                .bind(message_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if seen.is_some() {
+        if inbox_has(conn, consumer, message_id).await? {
             return Ok(false);
         }
         sqlx::query("INSERT INTO inbox (consumer, message_id, processed_at) VALUES ($1, $2, $3)")
@@ -143,13 +137,8 @@ impl Store {
         consumer: &str,
         message_id: &str,
     ) -> Result<bool, StoreError> {
-        let seen =
-            sqlx::query("SELECT 1 AS one FROM inbox WHERE consumer = $1 AND message_id = $2")
-                .bind(consumer)
-                .bind(message_id)
-                .fetch_optional(self.pool())
-                .await?;
-        Ok(seen.is_some())
+        let mut conn = self.pool().acquire().await?;
+        inbox_has(&mut conn, consumer, message_id).await
     }
 
     /// Deletes inbox entries older than `max_age_ms`; a redelivery older than that is no longer
@@ -170,4 +159,17 @@ impl Store {
             .await?;
         Ok(row.is_some())
     }
+}
+
+async fn inbox_has(
+    conn: &mut AnyConnection,
+    consumer: &str,
+    message_id: &str,
+) -> Result<bool, StoreError> {
+    let seen = sqlx::query("SELECT 1 AS one FROM inbox WHERE consumer = $1 AND message_id = $2")
+        .bind(consumer)
+        .bind(message_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(seen.is_some())
 }
