@@ -122,5 +122,5 @@ if type == "object" and has("cXML") then
   | if ($requests | length) == 0 then error("cXML document has no OrderRequest")
     else $requests[] | order($cxml) end
 else
-  error("not a cXML document (root element \(keys | first // "none"))")
+  error("not a cXML document (root element \(if type == "object" then keys[0] else type end))")
 end

@@ -247,8 +247,7 @@ fn parse(text: &str) -> Result<Value, XmlError> {
             Err(e) => return fail(format!("malformed XML: {e}"), reader.error_position()),
         };
         match event {
-            Event::Start(e) | Event::Empty(e) if root.is_some() => {
-                let _ = e;
+            Event::Start(_) | Event::Empty(_) if root.is_some() => {
                 return fail("more than one root element", at);
             }
             Event::Start(e) => {
