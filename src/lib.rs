@@ -16,13 +16,16 @@
 //! * [`stage`] — the stage framework (inbox, outbox, retry, park) and the stages.
 //! * [`intake`] — inbound connectors (drop folder).
 //! * [`mapping`] — the jq mapping engine (jaq) and the mappings' sibling tests.
-//! * [`normalize`] — decode a document, run its mapping, produce canonical orders.
+//! * [`normalize`] — decode a document (JSON, or XML in [`normalize::xml`]), run its mapping,
+//!   produce canonical orders.
+//! * [`b2b`] — B2B protocol replies (the cXML `Response`).
 //! * [`dlq`] — list and replay parked messages.
 //! * [`health`] — connector health (up / degraded / down).
 //! * [`http`] — health, readiness, metrics and the API.
 //! * [`telemetry`] — logging and Prometheus metrics.
 
 pub mod app;
+pub mod b2b;
 pub mod bus;
 pub mod cli;
 pub mod config;

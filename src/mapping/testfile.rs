@@ -4,6 +4,8 @@
 //! {"cases": [{"name": "…", "input": {…} | "input_file": "testdata/…",
 //!             "expected": [<canonical JSON>, …] | {"error": "substring"}}]}
 //! ```
+//! An `input_file` not ending in `.json` (e.g. `.xml`) is decoded as the normalizer decodes
+//! documents of the mapping's format (the name before the first `.`: `cxml.order` → `cxml`).
 //! Outputs and expectations are both canonicalized before comparing (for `*.order` mappings:
 //! read as a `CanonicalOrder` and written back, so "19.9" equals "19.90" and times compare as
 //! instants), and a failure lists each differing path with the expected and actual value.
@@ -146,6 +148,15 @@ fn run_file(set: &MappingSet, dir: &Path, mapping: &str) -> Vec<CaseOutcome> {
 fn run_case(set: &MappingSet, dir: &Path, mapping: &str, case: &Case) -> Result<(), String> {
     let input = match (&case.input, &case.input_file) {
         (Some(input), None) => input.clone(),
+        (None, Some(file)) if !file.ends_with(".json") => {
+            // Not JSON (e.g. `.xml`): decoded as the normalizer does, by the mapping's format.
+            let path = dir.join(file);
+            let bytes =
+                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let format = mapping.split('.').next().unwrap_or(mapping);
+            crate::normalize::decode(format, &[&bytes])
+                .map_err(|e| format!("{}: {e}", path.display()))?
+        }
         (None, Some(file)) => {
             let path = dir.join(file);
             let text = std::fs::read_to_string(&path)

@@ -6,14 +6,19 @@ use serde_json::Value;
 /// Formats whose documents are JSON.
 pub const JSON_FORMATS: &[&str] = &["shopify", "woocommerce", "ebay", "magento", "amazon"];
 
+/// Formats whose documents are XML, decoded by [`super::xml::xml_to_json`].
+pub const XML_FORMATS: &[&str] = &["cxml", "ubl"];
+
 /// Largest document accepted, in bytes.
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// Decodes the documents of one source request. For JSON formats one document gives its value;
 /// several (Amazon: getOrders + getOrderItems) give an array of their values in order, for the
-/// mapping to join. Nesting is bounded by serde_json's recursion limit (128).
+/// mapping to join. Nesting is bounded by serde_json's recursion limit (128). XML formats
+/// (`cxml`, `ubl`) give the value described in [`super::xml`], with that module's bounds.
 pub fn decode(format: &str, docs: &[&[u8]]) -> Result<Value, NormalizeError> {
-    if !JSON_FORMATS.contains(&format) {
+    let xml = XML_FORMATS.contains(&format);
+    if !xml && !JSON_FORMATS.contains(&format) {
         return Err(NormalizeError::UnknownFormat {
             format: format.to_string(),
         });
@@ -38,6 +43,12 @@ pub fn decode(format: &str, docs: &[&[u8]]) -> Result<Value, NormalizeError> {
                 ),
                 MAX_DOCUMENT_BYTES,
             ));
+        }
+        if xml {
+            let value = super::xml::xml_to_json(doc)
+                .map_err(|e| undecodable(index, format!("invalid XML: {}", e.reason), e.offset))?;
+            values.push(value);
+            continue;
         }
         let value: Value = serde_json::from_slice(doc).map_err(|e| {
             let offset = byte_offset(doc, e.line(), e.column());

@@ -5,8 +5,9 @@
 //! decimals) and what rejects a mapping that produced something else.
 
 mod decode;
+pub mod xml;
 
-pub use decode::{decode, JSON_FORMATS, MAX_DOCUMENT_BYTES};
+pub use decode::{decode, JSON_FORMATS, MAX_DOCUMENT_BYTES, XML_FORMATS};
 
 use crate::mapping::{MappingError, MappingSet};
 use crate::model::CanonicalOrder;
@@ -20,7 +21,8 @@ pub enum NormalizeError {
         /// The format asked for.
         format: String,
     },
-    /// The document is not what its format says (bad JSON, too large, too deep).
+    /// The document is not what its format says (bad JSON or XML, too large, too deep, an XML
+    /// entity declaration or other hostile construct).
     #[error("undecodable {format} document {index}: {reason} (at byte {offset})")]
     Undecodable {
         /// The document's format.
