@@ -68,7 +68,7 @@ def line($i):
       name: first_of(($d.Description[0] | t), ($d.Description[0].ShortName[0] | t)),
       spec: null,
       quantity: ($l["@quantity"] | nz
-        | if . == null then error("ItemOut \($i + 1) has no quantity") else tonumber end),
+        | if . == null then error("bad input: ItemOut \($i + 1) has no quantity") else tonumber end),
       cancelled_quantity: 0,
       unit_price: ($d.UnitPrice[0].Money[0] | t),
       discount: null,
@@ -88,7 +88,7 @@ def order($cxml):
         format: "cxml",
         channel: "edi",
         external_id: ($h["@orderID"] | nz
-          | if . == null then error("OrderRequestHeader has no orderID") else . end),
+          | if . == null then error("bad input: OrderRequestHeader has no orderID") else . end),
         external_number: null,
         status: ($h | status),
         raw_status: ($h["@type"] | nz)
@@ -119,8 +119,8 @@ def order($cxml):
 if type == "object" and has("cXML") then
   .cXML as $cxml
   | [$cxml.Request[]?.OrderRequest[]?] as $requests
-  | if ($requests | length) == 0 then error("cXML document has no OrderRequest")
+  | if ($requests | length) == 0 then error("bad input: cXML document has no OrderRequest")
     else $requests[] | order($cxml) end
 else
-  error("not a cXML document (root element \(if type == "object" then keys[0] else type end))")
+  error("bad input: not a cXML document (root element \(if type == "object" then keys[0] else type end))")
 end

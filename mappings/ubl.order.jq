@@ -44,7 +44,7 @@ def dec_parse:
   | ($p[0] + ($p[1] // "")) as $digits
   | if ($p | length) > 2 or ($digits | length) == 0
        or ($digits | explode | all(. >= 48 and . <= 57) | not)
-    then error("not a decimal number: \($text)")
+    then error("bad input: not a decimal number: \($text)")
     else {neg: $neg, digits: $digits, scale: (($p[1] // "") | length)} end;
 # Digit array + 1, with carry.
 def digits_incr:
@@ -115,7 +115,7 @@ def line($i):
       name: ($l.Item[0].Name[0] | t),
       spec: null,
       quantity: ($l.Quantity[0] | t
-        | if . == null then error("order line \($i + 1) has no Quantity") else tonumber end),
+        | if . == null then error("bad input: order line \($i + 1) has no Quantity") else tonumber end),
       cancelled_quantity: 0,
       unit_price: ($l.Price[0] | unit_price),
       discount: null,
@@ -135,7 +135,7 @@ def order:
         format: "ubl",
         channel: "edi",
         external_id: ($o.ID[0] | t
-          | if . == null then error("UBL Order has no cbc:ID") else . end),
+          | if . == null then error("bad input: UBL Order has no cbc:ID") else . end),
         external_number: null,
         status: "open",
         raw_status: null
@@ -170,5 +170,5 @@ def order:
     };
 
 if type == "object" and has("Order") then .Order | order
-else error("not a UBL Order document (root element \(if type == "object" then keys[0] else type end))")
+else error("bad input: not a UBL Order document (root element \(if type == "object" then keys[0] else type end))")
 end

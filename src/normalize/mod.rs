@@ -58,10 +58,19 @@ impl NormalizeError {
     pub fn is_permanent(&self) -> bool {
         match self {
             NormalizeError::UnknownFormat { .. } | NormalizeError::Undecodable { .. } => true,
+            // A mapping rejects a document it recognises as wrong with `error("bad input: …")`;
+            // any other mapping failure may be a mapping bug that a fix (hot-reloaded) cures.
+            NormalizeError::Mapping(MappingError::Runtime { message, .. }) => {
+                message.contains(BAD_INPUT_MARK)
+            }
             NormalizeError::Mapping(_) | NormalizeError::InvalidOutput { .. } => false,
         }
     }
 }
+
+/// The prefix of a jq `error(…)` message by which a mapping says the input itself is wrong
+/// (parked at once) rather than that the mapping failed (retried).
+pub const BAD_INPUT_MARK: &str = "bad input:";
 
 /// Turns source documents into canonical orders with the loaded mappings.
 #[derive(Debug, Clone)]

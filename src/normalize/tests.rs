@@ -100,3 +100,17 @@ fn shopify_samples_totals_are_consistent() {
         assert_eq!(orders[0].check_totals(), TotalsCheck::Consistent, "{f}");
     }
 }
+
+#[test]
+fn mapping_errors_marked_bad_input_are_permanent_others_are_not() {
+    let rejecting =
+        format!("if .id == 1 then error(\"{BAD_INPUT_MARK} no id\") else {MINIMAL} end");
+    let (_d, n) = normalizer_with(&[("shopify.order.jq", &rejecting)]);
+    let e = n.normalize("shopify", &[br#"{"id": 1}"#]).unwrap_err();
+    assert!(e.is_permanent(), "{e}");
+    // A type error inside the mapping is the mapping's fault: retried, not parked at once.
+    let e = n
+        .normalize("shopify", &[br#"{"id": 2, "price": {"a": 1}}"#])
+        .unwrap_err();
+    assert!(!e.is_permanent(), "{e}");
+}
