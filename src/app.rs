@@ -14,6 +14,7 @@ use crate::bus::{Bus, Topology};
 use crate::config::{BusKind, Config, ConnectorConfig};
 use crate::health::HealthTracker;
 use crate::intake::folder::FolderConnector;
+use crate::intake::webhook::Endpoint;
 use crate::mapping::MappingSet;
 use crate::normalize::Normalizer;
 use crate::stage::normalize::NormalizeStage;
@@ -122,6 +123,7 @@ impl Daemon {
         }
 
         let mut intake = tokio::task::JoinSet::new();
+        let mut hooks = std::collections::HashMap::new();
         for c in cfg.connectors.iter().filter(|c| c.enabled()) {
             match c {
                 ConnectorConfig::Folder(f) => {
@@ -129,7 +131,13 @@ impl Daemon {
                         FolderConnector::new(f.clone(), store.clone(), bus.clone(), health.clone());
                     intake.spawn(conn.run(shutdown.child_token()));
                 }
+                ConnectorConfig::Webhook(w) => {
+                    hooks.insert(w.name.clone(), Endpoint::new(w)?);
+                }
             }
+        }
+        if !hooks.is_empty() && cfg.http.listen.is_empty() {
+            anyhow::bail!("webhook connectors need the HTTP server: set http.listen");
         }
 
         let mut background = tokio::task::JoinSet::new();
@@ -160,6 +168,7 @@ impl Daemon {
                 bus: bus.clone(),
                 health: health.clone(),
                 api_tokens: Arc::new(tokens),
+                hooks: Arc::new(hooks),
             };
             let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
                 .await

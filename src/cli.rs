@@ -284,7 +284,21 @@ async fn check(cfg: &Config, connect: bool) -> ExitCode {
         Err(e) => r.fail(&format!("mappings in {}", cfg.mappings.dir.display()), e),
     }
     for c in &cfg.connectors {
+        let mapping = |format: &str| cfg.mappings.dir.join(format!("{format}.order.jq"));
         match c {
+            ConnectorConfig::Webhook(w) => {
+                let what = format!("connector {} (webhook /hooks/orders/{})", w.name, w.name);
+                match crate::intake::webhook::Endpoint::new(w) {
+                    Err(e) => r.fail(&what, e),
+                    Ok(_) if !mapping(&w.format).is_file() => {
+                        r.fail(&what, format!("no mapping for format {:?}", w.format))
+                    }
+                    Ok(_) if cfg.http.listen.is_empty() => {
+                        r.fail(&what, "http.listen is empty, so nothing receives the webhook")
+                    }
+                    Ok(_) => r.ok(&what),
+                }
+            }
             ConnectorConfig::Folder(f) => {
                 let what = format!("connector {} (folder {})", f.name, f.path.display());
                 let mapping = cfg.mappings.dir.join(format!("{}.order.jq", f.format));

@@ -386,6 +386,8 @@ impl Default for HealthConfig {
 pub enum ConnectorConfig {
     /// Watches a directory; every new file is one raw document of `format`.
     Folder(FolderConfig),
+    /// Accepts documents at `POST /hooks/orders/<name>`, authenticated by the partner's scheme.
+    Webhook(crate::intake::webhook::WebhookConfig),
 }
 
 impl ConnectorConfig {
@@ -393,6 +395,7 @@ impl ConnectorConfig {
     pub fn name(&self) -> &str {
         match self {
             ConnectorConfig::Folder(f) => &f.name,
+            ConnectorConfig::Webhook(w) => &w.name,
         }
     }
 
@@ -400,6 +403,7 @@ impl ConnectorConfig {
     pub fn enabled(&self) -> bool {
         match self {
             ConnectorConfig::Folder(f) => f.enabled,
+            ConnectorConfig::Webhook(w) => w.enabled,
         }
     }
 }
@@ -517,7 +521,7 @@ impl Config {
         for c in &mut self.connectors {
             match c {
                 ConnectorConfig::Folder(f) if f.path.is_relative() => f.path = dir.join(&f.path),
-                ConnectorConfig::Folder(_) => {}
+                ConnectorConfig::Folder(_) | ConnectorConfig::Webhook(_) => {}
             }
         }
         if !self.store.url.is_reference() {
@@ -732,7 +736,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.bus.prefetch, 7);
         assert_eq!(c.bus.kind, BusKind::Amqp);
-        let ConnectorConfig::Folder(f) = &c.connectors[0];
+        let ConnectorConfig::Folder(f) = &c.connectors[0] else {
+            panic!("a folder connector")
+        };
         assert_eq!(f.path, PathBuf::from("/b"));
     }
 

@@ -53,6 +53,7 @@ async fn health_metrics_and_order_api() {
         bus: daemon.bus.clone(),
         health: daemon.health.clone(),
         api_tokens: Arc::new(vec!["good-token".into()]),
+        hooks: Arc::new(Default::default()),
     });
 
     let (s, body) = get(&router, "/healthz", None).await;

@@ -1,5 +1,6 @@
-//! The HTTP server: health (`/healthz`, `/readyz`), Prometheus metrics (`/metrics`) and the API
-//! (`/api/…`, bearer token). Errors go through [`ApiError`], which maps to a status code and
+//! The HTTP server: health (`/healthz`, `/readyz`), Prometheus metrics (`/metrics`), order
+//! webhooks (`/hooks/orders/{connector}`, partner signatures) and the API (`/api/…`, bearer
+//! token). Errors go through [`ApiError`], which maps to a status code and
 //! never returns internal detail.
 
 use std::sync::Arc;
@@ -7,12 +8,17 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+mod hooks;
+
+use std::collections::HashMap;
+
 use crate::bus::Bus;
+use crate::intake::webhook::Endpoint;
 use crate::health::HealthTracker;
 use crate::store::{ConnectorHealth, Store};
 
@@ -24,6 +30,8 @@ pub struct AppState {
     pub health: Arc<HealthTracker>,
     /// Resolved API tokens; empty means the API answers 401 to everyone.
     pub api_tokens: Arc<Vec<String>>,
+    /// Webhook connectors by name.
+    pub hooks: Arc<HashMap<String, Endpoint>>,
 }
 
 /// The router.
@@ -33,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/api/orders/{id}", get(get_order))
+        .route("/hooks/orders/{connector}", post(hooks::order_hook))
         .with_state(state)
 }
 

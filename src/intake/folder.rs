@@ -16,10 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bus::Bus;
 use crate::config::FolderConfig;
 use crate::health::HealthTracker;
-use crate::stage::normalize::RawRef;
-use crate::stage::publish_committed;
-use crate::store::{NewRawDocument, Store};
-use crate::telemetry::metric;
+use crate::store::Store;
 
 /// What a scan did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -177,60 +174,24 @@ impl FolderConnector {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let store_err = |e: crate::store::StoreError| FolderError::Store {
-            file: file.clone(),
-            message: e.to_string(),
-        };
-        let mut tx = self.store.begin().await.map_err(store_err)?;
-        let raw = Store::insert_raw(
-            &mut tx,
-            &NewRawDocument {
-                connector: &self.cfg.name,
-                format: &self.cfg.format,
-                source_name: Some(&file),
-                content,
-            },
-        )
-        .await
-        .map_err(store_err)?;
-        let event = RawRef {
-            raw_id: raw.id.clone(),
-            format: self.cfg.format.clone(),
-            source_name: Some(file.clone()),
-        }
-        .event(&self.cfg.name);
-        if raw.inserted {
-            Store::outbox_insert(&mut tx, std::slice::from_ref(&event))
-                .await
-                .map_err(store_err)?;
-        }
-        tx.commit()
+        let stored = super::store_document(&self.store, &self.cfg.name, &self.cfg.format, Some(&file), content)
             .await
-            .map_err(|e| store_err(crate::store::StoreError::from(e)))?;
-        // A document stored before a crash may still have its event in the outbox: publish it
-        // before letting go of the file.
-        let pending = raw.inserted
-            || self
-                .store
-                .outbox_contains(&event.id)
-                .await
-                .map_err(store_err)?;
-        if pending
-            && !publish_committed(&self.store, self.bus.as_ref(), std::slice::from_ref(&event))
-                .await
-        {
+            .map_err(|e| FolderError::Store {
+                file: file.clone(),
+                message: e.to_string(),
+            })?;
+        if !super::announce(&self.store, self.bus.as_ref(), &stored).await {
             return Err(FolderError::Publish {
                 file,
                 message: "the bus did not confirm the raw-document event".into(),
             });
         }
-        if raw.inserted {
-            metrics::counter!(metric::DOCUMENTS, "connector" => self.cfg.name.clone()).increment(1);
-            tracing::info!(connector = %self.cfg.name, raw_id = %raw.id, file = %file, "Document stored.");
+        if stored.inserted {
+            tracing::info!(connector = %self.cfg.name, raw_id = %stored.raw_id, file = %file, "Document stored.");
         } else {
-            tracing::info!(connector = %self.cfg.name, raw_id = %raw.id, file = %file, "Document already stored; not announced again.");
+            tracing::info!(connector = %self.cfg.name, raw_id = %stored.raw_id, file = %file, "Document already stored; not announced again.");
         }
-        Ok(raw.inserted)
+        Ok(stored.inserted)
     }
 
     async fn fail(&self, path: &Path, reason: &str) -> Result<(), FolderError> {

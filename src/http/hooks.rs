@@ -1,0 +1,119 @@
+//! `POST /hooks/orders/{connector}`: see [`crate::intake::webhook`] for the schemes. Order of
+//! work: size limit → authentication over the raw bytes → durable store + queued event → answer
+//! → publish in the background.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::AppState;
+use crate::b2b::cxml;
+use crate::intake::webhook::Endpoint;
+use crate::telemetry::metric;
+
+/// Headers that name a delivery, kept as the raw document's source name.
+const DELIVERY_ID_HEADERS: [&str; 3] = [
+    "x-shopify-webhook-id",
+    "x-wc-webhook-delivery-id",
+    "x-request-id",
+];
+
+pub(super) async fn order_hook(
+    State(s): State<AppState>,
+    Path(connector): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(ep) = s.hooks.get(&connector) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"error": "no such webhook connector"}))).into_response();
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > ep.max_body_bytes) {
+        return refuse(ep, StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+    }
+    let bytes = match axum::body::to_bytes(body, ep.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            return if too_large {
+                refuse(ep, StatusCode::PAYLOAD_TOO_LARGE, "body too large")
+            } else {
+                refuse(ep, StatusCode::BAD_REQUEST, "body could not be read")
+            };
+        }
+    };
+    let header_of = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    if let Err(reason) = ep.verify(header_of, &bytes, chrono::Utc::now().timestamp()) {
+        tracing::warn!(connector = %ep.name, reason = %reason, "Webhook request refused.");
+        metrics::counter!(metric::WEBHOOKS_REFUSED, "connector" => ep.name.clone()).increment(1);
+        return refuse(ep, StatusCode::UNAUTHORIZED, "authentication failed");
+    }
+    let source_name = DELIVERY_ID_HEADERS
+        .iter()
+        .find_map(|h| header_of(h))
+        .map(|id| format!("webhook:{id}"));
+    let stored = match crate::intake::store_document(
+        &s.store,
+        &ep.name,
+        &ep.format,
+        source_name.as_deref(),
+        &bytes,
+    )
+    .await
+    {
+        Ok(stored) => stored,
+        Err(error) => {
+            tracing::error!(connector = %ep.name, error = %error, "Cannot store a webhook document.");
+            return refuse(ep, StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable, retry");
+        }
+    };
+    tracing::info!(connector = %ep.name, raw_id = %stored.raw_id, duplicate = !stored.inserted, "Webhook document stored.");
+    let (store, bus) = (s.store.clone(), s.bus.clone());
+    let announce = stored.clone();
+    tokio::spawn(async move {
+        crate::intake::announce(&store, bus.as_ref(), &announce).await;
+    });
+    if ep.answers_cxml() {
+        cxml_reply(cxml::Status::Ok, None)
+    } else {
+        (
+            StatusCode::ACCEPTED,
+            Json(json!({"accepted": true, "raw_id": stored.raw_id, "duplicate": !stored.inserted})),
+        )
+            .into_response()
+    }
+}
+
+fn refuse(ep: &Endpoint, status: StatusCode, message: &str) -> Response {
+    if ep.answers_cxml() {
+        let cx = match status {
+            StatusCode::UNAUTHORIZED => cxml::Status::Unauthorized,
+            StatusCode::SERVICE_UNAVAILABLE => cxml::Status::Temporary,
+            _ => cxml::Status::BadRequest,
+        };
+        let mut resp = cxml_reply(cx, Some(message));
+        *resp.status_mut() = status;
+        resp
+    } else {
+        (status, Json(json!({"error": message}))).into_response()
+    }
+}
+
+fn cxml_reply(status: cxml::Status, message: Option<&str>) -> Response {
+    let now = chrono::Utc::now();
+    let doc = cxml::response_document(&cxml::new_payload_id("ordergate", now), now, status, message);
+    let code = StatusCode::from_u16(status.http_status()).unwrap_or(StatusCode::OK);
+    (code, [(header::CONTENT_TYPE, "text/xml; charset=UTF-8")], doc).into_response()
+}
