@@ -9,7 +9,7 @@
 //! | `decimal_add($a; $b)` | `a + b`, exact |
 //! | `decimal_sub($a; $b)` | `a - b`, exact |
 //! | `decimal_mul($a; $b)` | `a × b`, exact (scales add up: `"19.99" × 2` is `"39.98"`) |
-//! | `decimal_div($a; $b)` | `a ÷ b` rounded to 4 decimal places, half away from zero (commercial rounding, not banker's), trailing zeros removed (`"59.98" ÷ 2` is `"29.99"`, `10 ÷ 3` is `"3.3333"`, `"0.00005" ÷ 1` is `"0.0001"`) |
+//! | `decimal_div($a; $b)` | `a ÷ b` rounded to 4 decimal places, half away from zero (commercial rounding, not banker's); trailing zeros are dropped down to the dividend's own places (`"59.98" ÷ 2` is `"29.99"`, `"56.00" ÷ 2` is `"28.00"`, `10 ÷ 4` is `"2.5"`, `10 ÷ 3` is `"3.3333"`, `"0.00005" ÷ 1` is `"0.0001"`) |
 //! | `decimal_sum` | input: an array of amounts; their exact sum; `[]` gives `"0"` |
 //! | `decimal_abs` | input: one amount; its absolute value |
 //! | `decimal` | input: one amount; the same value as a decimal string (`29.99` → `"29.99"`) |
@@ -123,9 +123,15 @@ fn div(a: &Val, b: &Val) -> ValR {
             "decimal_div: {a} / {b}: result out of range"
         ))
     })?;
-    Ok(out(q
+    let mut q = q
         .round_dp_with_strategy(DIV_SCALE, RoundingStrategy::MidpointAwayFromZero)
-        .normalize()))
+        .normalize();
+    // Keep the dividend's places (up to 4): "56.00" / 2 is "28.00", not "28".
+    let keep = x.scale().min(DIV_SCALE);
+    if q.scale() < keep {
+        q.rescale(keep);
+    }
+    Ok(out(q))
 }
 
 /// The exact sum of an array of amounts.
@@ -213,7 +219,10 @@ mod tests {
         assert_eq!(one(r#"decimal_div("0.00005"; 1)"#, json!(null)), "0.0001");
         assert_eq!(one(r#"decimal_div("-0.00005"; 1)"#, json!(null)), "-0.0001");
         assert_eq!(one(r#"decimal_div("0.00015"; 1)"#, json!(null)), "0.0002");
-        assert_eq!(one(r#"decimal_div("60.00"; "2.000")"#, json!(null)), "30");
+        assert_eq!(one(r#"decimal_div("60.00"; "2.000")"#, json!(null)), "30.00");
+        assert_eq!(one(r#"decimal_div("56.00"; 2)"#, json!(null)), "28.00");
+        assert_eq!(one("decimal_div(10; 4)", json!(null)), "2.5");
+        assert_eq!(one(r#"decimal_div("1.123456"; 1)"#, json!(null)), "1.1235");
     }
 
     #[test]
