@@ -98,12 +98,7 @@ fn parse(fun: &str, v: &Val) -> Result<Decimal, Error> {
 }
 
 /// Applies an exact operation to two amounts.
-fn binary(
-    fun: &str,
-    a: &Val,
-    b: &Val,
-    op: impl Fn(Decimal, Decimal) -> Option<Decimal>,
-) -> ValR {
+fn binary(fun: &str, a: &Val, b: &Val, op: impl Fn(Decimal, Decimal) -> Option<Decimal>) -> ValR {
     let (x, y) = (parse(fun, a)?, parse(fun, b)?);
     op(x, y)
         .map(out)
@@ -118,11 +113,9 @@ fn div(a: &Val, b: &Val) -> ValR {
             "decimal_div: division by zero ({a} / {b})"
         )));
     }
-    let q = x.checked_div(y).ok_or_else(|| {
-        Error::str(format_args!(
-            "decimal_div: {a} / {b}: result out of range"
-        ))
-    })?;
+    let q = x
+        .checked_div(y)
+        .ok_or_else(|| Error::str(format_args!("decimal_div: {a} / {b}: result out of range")))?;
     let mut q = q
         .round_dp_with_strategy(DIV_SCALE, RoundingStrategy::MidpointAwayFromZero)
         .normalize();
@@ -195,10 +188,16 @@ mod tests {
     fn add_is_exact() {
         assert_eq!(one("decimal_add(0.1; 0.2)", json!(null)), "0.3");
         assert_eq!(one(r#"decimal_add("0.1"; "0.2")"#, json!(null)), "0.3");
-        assert_eq!(one("decimal_add(.a; .b)", text(r#"{"a":0.1,"b":0.2}"#)), "0.3");
+        assert_eq!(
+            one("decimal_add(.a; .b)", text(r#"{"a":0.1,"b":0.2}"#)),
+            "0.3"
+        );
         assert_eq!(one(r#"decimal_add("29.99"; 0)"#, json!(null)), "29.99");
         assert_eq!(one(".p | decimal", text(r#"{"p":29.99}"#)), "29.99");
-        assert_eq!(one(r#"decimal_add(" 19.90 "; "0.10")"#, json!(null)), "20.00");
+        assert_eq!(
+            one(r#"decimal_add(" 19.90 "; "0.10")"#, json!(null)),
+            "20.00"
+        );
     }
 
     #[test]
@@ -219,7 +218,10 @@ mod tests {
         assert_eq!(one(r#"decimal_div("0.00005"; 1)"#, json!(null)), "0.0001");
         assert_eq!(one(r#"decimal_div("-0.00005"; 1)"#, json!(null)), "-0.0001");
         assert_eq!(one(r#"decimal_div("0.00015"; 1)"#, json!(null)), "0.0002");
-        assert_eq!(one(r#"decimal_div("60.00"; "2.000")"#, json!(null)), "30.00");
+        assert_eq!(
+            one(r#"decimal_div("60.00"; "2.000")"#, json!(null)),
+            "30.00"
+        );
         assert_eq!(one(r#"decimal_div("56.00"; 2)"#, json!(null)), "28.00");
         assert_eq!(one("decimal_div(10; 4)", json!(null)), "2.5");
         assert_eq!(one(r#"decimal_div("1.123456"; 1)"#, json!(null)), "1.1235");
@@ -250,22 +252,34 @@ mod tests {
             "9007199254740994"
         );
         assert_eq!(
-            one(r#"decimal_mul("1000000000000"; "1000000000000.01")"#, json!(null)),
+            one(
+                r#"decimal_mul("1000000000000"; "1000000000000.01")"#,
+                json!(null)
+            ),
             "1000000000000010000000000.00"
         );
         let e = err(
             r#"decimal_add("79228162514264337593543950335"; 1)"#,
             json!(null),
         );
-        assert!(e.contains("decimal_add") && e.contains("out of range"), "{e}");
+        assert!(
+            e.contains("decimal_add") && e.contains("out of range"),
+            "{e}"
+        );
     }
 
     #[test]
     fn bad_operands_are_named() {
         let e = err("decimal_add(null; 1)", json!(null));
-        assert!(e.contains("decimal_add: null is not a decimal number"), "{e}");
+        assert!(
+            e.contains("decimal_add: null is not a decimal number"),
+            "{e}"
+        );
         let e = err(r#"decimal_mul(""; 1)"#, json!(null));
-        assert!(e.contains("decimal_mul") && e.contains("not a decimal"), "{e}");
+        assert!(
+            e.contains("decimal_mul") && e.contains("not a decimal"),
+            "{e}"
+        );
         let e = err(r#"decimal_sub("12abc"; 1)"#, json!(null));
         assert!(e.contains("\"12abc\""), "{e}");
         let e = err("decimal_sum", json!([1, null]));
@@ -286,10 +300,7 @@ mod tests {
 
     #[test]
     fn errors_can_be_caught() {
-        assert_eq!(
-            one(r#"try decimal_div(1; 0) catch "x""#, json!(null)),
-            "x"
-        );
+        assert_eq!(one(r#"try decimal_div(1; 0) catch "x""#, json!(null)), "x");
         assert_eq!(
             one(r#"[.[] | values] | decimal_sum"#, json!(["1.5", null, 2])),
             "3.5"
