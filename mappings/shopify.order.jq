@@ -4,8 +4,8 @@
 # body). Output: one canonical order per Shopify order.
 #
 # Money: copied from the plain string fields (shop money; presentment_money is ignored). Sums
-# (shipping lines, discount allocations, tax lines, refund transactions) are done on integers
-# scaled by 10^4, because jq arithmetic on decimals goes through binary floats.
+# (shipping lines, discount allocations, tax lines, refund transactions) use the engine's exact
+# `decimal_sum` (never jq `+`, which goes through binary floats); missing amounts are skipped.
 # refunded_total: sum of refunds[].transactions[] with kind "refund" and status "success";
 # "0.00" when there are no such transactions (Shopify list/webhook bodies may omit transactions,
 # then the refund amount is unknown and financial_status still tells the state).
@@ -15,8 +15,8 @@
 def nz: if type == "string" then (trim | if . == "" then null else . end) else . end;
 # First non-null, non-empty value of f, else null.
 def first_of(f): first((f | nz | select(. != null)), null);
-# Sum of decimal amounts (strings or numbers; nulls skipped), exact to 4 decimal places.
-def dec_sum: [.[] | select(. != null) | tonumber * 10000 | round] | add // 0 | . / 10000;
+# Exact sum of decimal amounts (strings or numbers; nulls and "" skipped) as a decimal string.
+def money_sum: [.[] | nz | values] | decimal_sum;
 def money: if . == null then null else nz end;
 
 def address:
@@ -74,14 +74,14 @@ def order:
         quantity: $l.quantity,
         cancelled_quantity: ([$refunded_lines[] | select(.line_item_id == $l.id) | .quantity] | add // 0),
         unit_price: ($l.price | money),
-        discount: ([($l.discount_allocations // [])[].amount] | dec_sum),
-        tax: ([($l.tax_lines // [])[].price] | dec_sum)
+        discount: ([($l.discount_allocations // [])[].amount] | money_sum),
+        tax: ([($l.tax_lines // [])[].price] | money_sum)
       }],
-      shipping_fee: ([($o.shipping_lines // [])[].price] | dec_sum),
+      shipping_fee: ([($o.shipping_lines // [])[].price] | money_sum),
       discount_total: ($o.total_discounts | money),
       tax_total: ($o.total_tax | money),
       total: ($o.total_price | money),
-      refunded_total: (if ($refund_amounts | length) > 0 then ($refund_amounts | dec_sum) else "0.00" end),
+      refunded_total: (if ($refund_amounts | length) > 0 then ($refund_amounts | money_sum) else "0.00" end),
       requested_delivery: null,
       notes: ($o.note | nz),
       extraction: null

@@ -67,7 +67,8 @@ pub(crate) fn compile(source: &str) -> Result<Program, String> {
         .chain(jaq_json::defs());
     let funs = jaq_core::funs()
         .chain(jaq_std::funs())
-        .chain(jaq_json::funs());
+        .chain(jaq_json::funs())
+        .chain(super::decimal::funs());
     let arena = Arena::default();
     let file = File {
         code: source,

@@ -7,6 +7,10 @@
 //! file (see `compile`). Files are re-read when they change on disk (checked at most once per
 //! second per mapping), so an operator can fix a mapping without a restart.
 //!
+//! Besides jq's standard library, mappings get exact decimal functions for money
+//! (`decimal_add`, `decimal_sub`, `decimal_mul`, `decimal_div`, `decimal_sum`, `decimal_abs`,
+//! `decimal`; semantics in `decimal.rs`), since jq arithmetic goes through binary floats.
+//!
 //! # What a run is bounded by
 //! [`Limits`]: the number of outputs, their total JSON size and the wall time. All three are
 //! checked *between outputs*: a program that loops or recurses without ever emitting is not
@@ -15,6 +19,7 @@
 //! nesting depth in `normalize::decode`), which bounds what walking the input can cost.
 
 mod compile;
+mod decimal;
 pub mod testfile;
 mod value;
 

@@ -5,8 +5,8 @@
 //! unchanged when a mapping only copies it. So a price `29.99` comes out as `29.99`. Arithmetic
 //! on a decimal in jq turns it into an `f64` (jaq's rule); such a result is written back with the
 //! shortest text that reads as the same `f64` (ryu), e.g. `0.1 + 0.2` gives
-//! `0.30000000000000004`. Mappings therefore keep money as the source's strings and do sums on
-//! scaled integers (see `mappings/shopify.order.jq`, `dec_sum`).
+//! `0.30000000000000004`. Mappings therefore keep money as the source's strings and do money
+//! arithmetic with the exact `decimal_*` functions (see `decimal`).
 
 use jaq_json::{Map, Num, Rc, Val};
 use serde_json::{Number, Value};
