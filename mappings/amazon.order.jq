@@ -55,14 +55,14 @@ def orders_of:
   (if type == "object" and has("payload") then .payload else . end)
   | if type == "object" and has("Orders") then (.Orders // [])[]
     elif type == "object" and has("AmazonOrderId") then .
-    else error("amazon: expected a getOrders response or an Order, got \(type)") end;
+    else error("bad input: amazon: expected a getOrders response or an Order, got \(type)") end;
 
 # {id, items} of a getOrderItems response (or its payload, or a bare item array).
 def items_of:
   (if type == "object" and has("payload") then .payload else . end)
   | if type == "array" then {id: null, items: .}
     elif type == "object" and has("OrderItems") then {id: (.AmazonOrderId | nz), items: (.OrderItems // [])}
-    else error("amazon: expected a getOrderItems response, got \(type)") end;
+    else error("bad input: amazon: expected a getOrderItems response, got \(type)") end;
 
 # [[Order, [OrderItem]]] from any accepted input shape.
 def pairs:
@@ -75,13 +75,13 @@ def pairs:
        | ([$responses[] | select(.id == null or .id == $o.AmazonOrderId)]) as $mine
        | select(($mine | length) > 0)
        | if ([$mine[] | select(.id == null)] | length) > 0 and ($orders | length) > 1 then
-           error("amazon: a getOrderItems response without AmazonOrderId cannot be matched to one of \($orders | length) orders")
+           error("bad input: amazon: a getOrderItems response without AmazonOrderId cannot be matched to one of \($orders | length) orders")
          else [$o, [$mine[].items[]]] end]
     | if length == 0 then
-        error("amazon: no getOrderItems response matches the orders (\([$orders[].AmazonOrderId] | join(", ")))")
+        error("bad input: amazon: no getOrderItems response matches the orders (\([$orders[].AmazonOrderId] | join(", ")))")
       else . end
   else
-    error("amazon: order items missing: give [getOrders, getOrderItems] or {\"Order\": …, \"OrderItems\": […]}")
+    error("bad input: amazon: order items missing: give [getOrders, getOrderItems] or {\"Order\": …, \"OrderItems\": […]}")
   end;
 
 def status:

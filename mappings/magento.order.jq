@@ -98,7 +98,7 @@ def order:
         raw_status: ([$o.state, $o.status] | map(nz | values) | join("/") | nz)
       },
       placed_at: (($o.created_at | nz) as $t
-                  | if $t == null then error("magento order \($o.increment_id): no created_at")
+                  | if $t == null then error("bad input: magento order \($o.increment_id): no created_at")
                     elif ($t | test("(Z|[+-][0-9]{2}:[0-9]{2})$")) then $t | sub(" "; "T")
                     else ($t | sub(" "; "T")) + "Z" end),
       currency: ($o.order_currency_code | nz),
@@ -124,4 +124,4 @@ def order:
 
 if type == "object" and (has("increment_id") or has("entity_id")) then order
 elif type == "object" and has("items") then (.items // [])[] | order
-else error("magento: expected an order or a search result with items, got \(type)") end
+else error("bad input: magento: expected an order or a search result with items, got \(type)") end

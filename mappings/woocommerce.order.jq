@@ -66,7 +66,7 @@ def status:
 
 def placed_at:
   (.date_created_gmt | nz) as $t
-  | if $t == null then error("woocommerce order \(.id): no date_created_gmt")
+  | if $t == null then error("bad input: woocommerce order \(.id): no date_created_gmt")
     elif ($t | test("(Z|[+-][0-9]{2}:[0-9]{2})$")) then $t
     else $t + "Z" end;
 

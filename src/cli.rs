@@ -43,9 +43,12 @@ pub enum Command {
         connect: bool,
     },
     /// Normalize documents to canonical orders and print them as JSON lines on stdout
-    /// (a list response gives one line per order). Nothing is stored.
+    /// (a list response gives one line per order). Nothing is stored. Each file is one
+    /// document, except for amazon: the getOrders response (or an Order) and then its
+    /// getOrderItems response, as two files in that order.
     Normalize {
-        /// The documents' format (picks the mapping <FORMAT>.order.jq): shopify, …
+        /// The documents' format (picks the mapping <FORMAT>.order.jq): shopify, woocommerce,
+        /// amazon, ebay, magento, cxml, ubl.
         #[arg(long, short)]
         format: String,
         /// Mappings directory (default: the config's mappings.dir).
@@ -222,12 +225,26 @@ fn normalize(
     let normalizer = crate::normalize::Normalizer::new(set);
     let mut failed = false;
     let mut stdout = std::io::stdout().lock();
-    for file in files {
-        let result = std::fs::read(file)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| {
+    // Most formats: each file is one request. Multi-document formats: all files together.
+    let groups: Vec<&[PathBuf]> = if crate::normalize::MULTI_DOCUMENT_FORMATS.contains(&format) {
+        vec![files]
+    } else {
+        files.chunks(1).collect()
+    };
+    for group in groups {
+        let label = group
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" + ");
+        let result = group
+            .iter()
+            .map(|f| std::fs::read(f).map_err(|e| format!("{}: {e}", f.display())))
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|docs| {
+                let docs: Vec<&[u8]> = docs.iter().map(Vec::as_slice).collect();
                 normalizer
-                    .normalize(format, &[bytes.as_slice()])
+                    .normalize(format, &docs)
                     .map_err(|e| e.to_string())
             });
         match result {
@@ -238,7 +255,7 @@ fn normalize(
                 }
             }
             Err(reason) => {
-                eprintln!("ordergate: {}: {reason}", file.display());
+                eprintln!("ordergate: {label}: {reason}");
                 failed = true;
             }
         }
@@ -293,9 +310,10 @@ async fn check(cfg: &Config, connect: bool) -> ExitCode {
                     Ok(_) if !mapping(&w.format).is_file() => {
                         r.fail(&what, format!("no mapping for format {:?}", w.format))
                     }
-                    Ok(_) if cfg.http.listen.is_empty() => {
-                        r.fail(&what, "http.listen is empty, so nothing receives the webhook")
-                    }
+                    Ok(_) if cfg.http.listen.is_empty() => r.fail(
+                        &what,
+                        "http.listen is empty, so nothing receives the webhook",
+                    ),
                     Ok(_) => r.ok(&what),
                 }
             }

@@ -34,25 +34,59 @@ fn help_explains_every_command() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("JSON lines"));
 }
 
+/// The format and payload files of a sample folder, by its name.
+fn sample_payloads(name: &str, dir: &Path) -> Option<(&'static str, Vec<PathBuf>)> {
+    let formats = [
+        ("shopify-", "shopify"),
+        ("woocommerce-", "woocommerce"),
+        ("amazon-", "amazon"),
+        ("ebay-", "ebay"),
+        ("magento-", "magento"),
+        ("cxml-", "cxml"),
+        ("ubl-", "ubl"),
+    ];
+    let (_, format) = formats
+        .iter()
+        .find(|(prefix, _)| name.starts_with(prefix))?;
+    let files: Vec<PathBuf> = if *format == "amazon" {
+        vec![dir.join("getOrders.json"), dir.join("getOrderItems.json")]
+    } else {
+        let names = [
+            "orders.json",
+            "body.json",
+            "order.json",
+            "getOrders.json",
+            "order-request.xml",
+            "order.xml",
+        ];
+        names
+            .iter()
+            .map(|f| dir.join(f))
+            .filter(|p| p.exists())
+            .take(1)
+            .collect()
+    };
+    Some((format, files))
+}
+
 #[test]
-fn normalize_every_shopify_sample_matches_its_facts() {
+fn normalize_every_order_sample_matches_its_facts() {
     let samples = root().join("tests/fixtures/samples");
-    let mut checked = 0;
+    let mut checked = Vec::new();
     for entry in std::fs::read_dir(&samples).unwrap() {
         let dir = entry.unwrap().path();
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        if !name.starts_with("shopify-") {
+        let Some((format, files)) = sample_payloads(&name, &dir) else {
             continue;
-        }
-        let payload = ["orders.json", "body.json", "order.json"]
-            .iter()
-            .map(|f| dir.join(f))
-            .find(|p| p.exists())
-            .unwrap_or_else(|| panic!("{name}: no payload"));
+        };
+        assert!(
+            !files.is_empty() && files.iter().all(|f| f.exists()),
+            "{name}: payload files"
+        );
         let out = bin()
-            .args(["normalize", "--format", "shopify", "--mappings"])
+            .args(["normalize", "--format", format, "--mappings"])
             .arg(root().join("mappings"))
-            .arg(&payload)
+            .args(&files)
             .output()
             .unwrap();
         assert!(
@@ -70,9 +104,22 @@ fn normalize_every_shopify_sample_matches_its_facts() {
             .collect();
         let errs = common::facts::check_order_facts(&dir, &orders);
         assert!(errs.is_empty(), "{name}:\n  {}", errs.join("\n  "));
-        checked += 1;
+        checked.push(format);
     }
-    assert!(checked >= 2, "found the Shopify samples");
+    for format in [
+        "shopify",
+        "woocommerce",
+        "amazon",
+        "ebay",
+        "magento",
+        "cxml",
+        "ubl",
+    ] {
+        assert!(
+            checked.contains(&format),
+            "a {format} sample was checked: {checked:?}"
+        );
+    }
 }
 
 #[test]

@@ -308,3 +308,36 @@ async fn oversize_file_goes_to_failed_with_reason() {
     assert_eq!(daemon.store.raw_count("big").await.unwrap(), 0);
     daemon.stop().await;
 }
+
+/// B2B documents come through the drop folder like any other format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ubl_and_cxml_files_through_the_drop_folder() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let (ubl, cxml) = (env.inbox("ubl"), env.inbox("cxml"));
+    let extra = format!(
+        "{}{}",
+        folder_connector("ubl", &ubl, "ubl"),
+        folder_connector("cxml", &cxml, "cxml")
+    );
+    let cfg = env.config(&common::mappings_dir(), &extra);
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/samples");
+    drop_file(
+        &ubl,
+        "order.xml",
+        &std::fs::read(samples.join("ubl-order-basic-eur/order.xml")).unwrap(),
+    );
+    drop_file(
+        &cxml,
+        "po.xml",
+        &std::fs::read(samples.join("cxml-orderrequest-basic-usd/order-request.xml")).unwrap(),
+    );
+    let store = daemon.store.clone();
+    wait_until(Duration::from_secs(30), "both B2B orders", || async {
+        store.order_count("ubl").await.unwrap() == 1
+            && store.order_count("cxml").await.unwrap() == 1
+    })
+    .await;
+    assert!(store.parked(10).await.unwrap().is_empty());
+    daemon.stop().await;
+}

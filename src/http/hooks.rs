@@ -28,7 +28,11 @@ pub(super) async fn order_hook(
     body: Body,
 ) -> Response {
     let Some(ep) = s.hooks.get(&connector) else {
-        return (StatusCode::NOT_FOUND, Json(json!({"error": "no such webhook connector"}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no such webhook connector"})),
+        )
+            .into_response();
     };
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -76,7 +80,11 @@ pub(super) async fn order_hook(
         Ok(stored) => stored,
         Err(error) => {
             tracing::error!(connector = %ep.name, error = %error, "Cannot store a webhook document.");
-            return refuse(ep, StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable, retry");
+            return refuse(
+                ep,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily unavailable, retry",
+            );
         }
     };
     tracing::info!(connector = %ep.name, raw_id = %stored.raw_id, duplicate = !stored.inserted, "Webhook document stored.");
@@ -113,7 +121,17 @@ fn refuse(ep: &Endpoint, status: StatusCode, message: &str) -> Response {
 
 fn cxml_reply(status: cxml::Status, message: Option<&str>) -> Response {
     let now = chrono::Utc::now();
-    let doc = cxml::response_document(&cxml::new_payload_id("ordergate", now), now, status, message);
+    let doc = cxml::response_document(
+        &cxml::new_payload_id("ordergate", now),
+        now,
+        status,
+        message,
+    );
     let code = StatusCode::from_u16(status.http_status()).unwrap_or(StatusCode::OK);
-    (code, [(header::CONTENT_TYPE, "text/xml; charset=UTF-8")], doc).into_response()
+    (
+        code,
+        [(header::CONTENT_TYPE, "text/xml; charset=UTF-8")],
+        doc,
+    )
+        .into_response()
 }

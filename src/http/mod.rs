@@ -18,8 +18,8 @@ mod hooks;
 use std::collections::HashMap;
 
 use crate::bus::Bus;
-use crate::intake::webhook::Endpoint;
 use crate::health::HealthTracker;
+use crate::intake::webhook::Endpoint;
 use crate::store::{ConnectorHealth, Store};
 
 /// What the handlers share.

@@ -174,12 +174,18 @@ impl FolderConnector {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let stored = super::store_document(&self.store, &self.cfg.name, &self.cfg.format, Some(&file), content)
-            .await
-            .map_err(|e| FolderError::Store {
-                file: file.clone(),
-                message: e.to_string(),
-            })?;
+        let stored = super::store_document(
+            &self.store,
+            &self.cfg.name,
+            &self.cfg.format,
+            Some(&file),
+            content,
+        )
+        .await
+        .map_err(|e| FolderError::Store {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
         if !super::announce(&self.store, self.bus.as_ref(), &stored).await {
             return Err(FolderError::Publish {
                 file,

@@ -161,7 +161,11 @@ pub const ORDERGATE_SIGNATURE: &str = "x-ordergate-signature";
 impl Endpoint {
     /// Resolves the connector's secrets.
     pub fn new(cfg: &WebhookConfig) -> Result<Self, ConfigError> {
-        let hmac = |secret: &Secret, header: &str, encoding, prefix: &str| -> Result<Verifier, ConfigError> {
+        let hmac = |secret: &Secret,
+                    header: &str,
+                    encoding,
+                    prefix: &str|
+         -> Result<Verifier, ConfigError> {
             Ok(Verifier::Hmac {
                 key: secret.resolve()?.into_bytes(),
                 header: header.to_ascii_lowercase(),
@@ -170,12 +174,18 @@ impl Endpoint {
             })
         };
         let verifier = match &cfg.auth {
-            WebhookAuth::Shopify { secret } => {
-                hmac(secret, "x-shopify-hmac-sha256", SignatureEncoding::Base64, "")?
-            }
-            WebhookAuth::Woocommerce { secret } => {
-                hmac(secret, "x-wc-webhook-signature", SignatureEncoding::Base64, "")?
-            }
+            WebhookAuth::Shopify { secret } => hmac(
+                secret,
+                "x-shopify-hmac-sha256",
+                SignatureEncoding::Base64,
+                "",
+            )?,
+            WebhookAuth::Woocommerce { secret } => hmac(
+                secret,
+                "x-wc-webhook-signature",
+                SignatureEncoding::Base64,
+                "",
+            )?,
             WebhookAuth::HmacSha256 {
                 secret,
                 header,
@@ -243,7 +253,10 @@ impl Endpoint {
                 mac.update(body);
                 mac.verify_slice(&given).map_err(|_| AuthError::Mismatch)
             }
-            Verifier::Timestamped { key, tolerance_secs } => {
+            Verifier::Timestamped {
+                key,
+                tolerance_secs,
+            } => {
                 let value = header(ORDERGATE_SIGNATURE)
                     .ok_or_else(|| AuthError::Missing(ORDERGATE_SIGNATURE.into()))?;
                 let (mut t, mut v1) = (None, None);
@@ -287,8 +300,8 @@ impl Endpoint {
                     .map_err(|_| AuthError::Malformed("cXML document".into()))?;
                 let sender = &value["cXML"]["Header"][0]["Sender"][0]["Credential"][0];
                 let text = |v: &serde_json::Value| v[0]["#text"].as_str().map(str::to_string);
-                let given_identity =
-                    text(&sender["Identity"]).ok_or_else(|| AuthError::Missing("Sender Identity".into()))?;
+                let given_identity = text(&sender["Identity"])
+                    .ok_or_else(|| AuthError::Missing("Sender Identity".into()))?;
                 let given_secret = text(&sender["SharedSecret"])
                     .ok_or_else(|| AuthError::Missing("Sender SharedSecret".into()))?;
                 let id_ok = given_identity.as_bytes().ct_eq(identity.as_bytes());
@@ -365,13 +378,26 @@ mod tests {
         let e = endpoint(WebhookAuth::Shopify { secret });
         let body = br#"{"id": 1}"#;
         let sig = sign_base64(b"hush", body);
-        let h = |sig: String| move |name: &str| (name == "x-shopify-hmac-sha256").then(|| sig.clone());
+        let h =
+            |sig: String| move |name: &str| (name == "x-shopify-hmac-sha256").then(|| sig.clone());
         assert_eq!(e.verify(h(sig.clone()), body, 0), Ok(()));
         // The same JSON re-serialised is a different body.
-        assert_eq!(e.verify(h(sig.clone()), br#"{"id":1}"#, 0), Err(AuthError::Mismatch));
-        assert_eq!(e.verify(h(sign_base64(b"other", body)), body, 0), Err(AuthError::Mismatch));
-        assert!(matches!(e.verify(|_| None, body, 0), Err(AuthError::Missing(_))));
-        assert!(matches!(e.verify(h("%%%".into()), body, 0), Err(AuthError::Malformed(_))));
+        assert_eq!(
+            e.verify(h(sig.clone()), br#"{"id":1}"#, 0),
+            Err(AuthError::Mismatch)
+        );
+        assert_eq!(
+            e.verify(h(sign_base64(b"other", body)), body, 0),
+            Err(AuthError::Mismatch)
+        );
+        assert!(matches!(
+            e.verify(|_| None, body, 0),
+            Err(AuthError::Missing(_))
+        ));
+        assert!(matches!(
+            e.verify(h("%%%".into()), body, 0),
+            Err(AuthError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -391,7 +417,8 @@ mod tests {
             Err(AuthError::Stale(301))
         ));
         // Moving the timestamp breaks the signature.
-        let forged = sign_ordergate(b"site", now - 400, body).replace(&format!("t={}", now - 400), &format!("t={now}"));
+        let forged = sign_ordergate(b"site", now - 400, body)
+            .replace(&format!("t={}", now - 400), &format!("t={now}"));
         assert_eq!(e.verify(h(forged), body, now), Err(AuthError::Mismatch));
     }
 
@@ -402,10 +429,19 @@ mod tests {
             username: "acme".into(),
             password: secret.clone(),
         });
-        let good = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("acme:pw"));
-        let bad = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("acme:px"));
+        let good = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("acme:pw")
+        );
+        let bad = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("acme:px")
+        );
         assert_eq!(e.verify(|_| Some(good.clone()), b"x", 0), Ok(()));
-        assert_eq!(e.verify(|_| Some(bad.clone()), b"x", 0), Err(AuthError::Mismatch));
+        assert_eq!(
+            e.verify(|_| Some(bad.clone()), b"x", 0),
+            Err(AuthError::Mismatch)
+        );
 
         let e = endpoint(WebhookAuth::HmacSha256 {
             secret,
@@ -416,9 +452,16 @@ mod tests {
         let mut m = mac(b"pw").unwrap();
         m.update(b"body");
         let sig = format!("sha256={}", hex::encode(m.finalize().into_bytes()));
-        assert_eq!(e.verify(|n| (n == "x-sig").then(|| sig.clone()), b"body", 0), Ok(()));
+        assert_eq!(
+            e.verify(|n| (n == "x-sig").then(|| sig.clone()), b"body", 0),
+            Ok(())
+        );
         assert!(matches!(
-            e.verify(|n| (n == "x-sig").then(|| sig.replace("sha256=", "")), b"body", 0),
+            e.verify(
+                |n| (n == "x-sig").then(|| sig.replace("sha256=", "")),
+                b"body",
+                0
+            ),
             Err(AuthError::Malformed(_))
         ));
     }

@@ -68,6 +68,10 @@ impl NormalizeError {
     }
 }
 
+/// Formats whose one source order spans several API responses, given together in order
+/// (Amazon: the getOrders response or an Order, then its getOrderItems response).
+pub const MULTI_DOCUMENT_FORMATS: &[&str] = &["amazon"];
+
 /// The prefix of a jq `error(…)` message by which a mapping says the input itself is wrong
 /// (parked at once) rather than that the mapping failed (retried).
 pub const BAD_INPUT_MARK: &str = "bad input:";

@@ -1,0 +1,298 @@
+//! Order webhooks against a running daemon over real HTTP: signatures checked before anything
+//! is stored, oversize refused, duplicates give one order, cXML partners get cXML answers.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{shopify_order, wait_until, Profile, TestEnv};
+use ordergate::app::Daemon;
+use ordergate::intake::webhook::{sign_base64, sign_ordergate};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A minimal HTTP/1.1 client: one request per connection, whole response read.
+async fn post(
+    addr: std::net::SocketAddr,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    // A server may refuse before reading the whole body; a failed write is then fine.
+    let _ = s.write_all(body).await;
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn secret_file(env: &TestEnv, name: &str, value: &str) -> String {
+    let p = env.dir.path().join(name);
+    std::fs::write(&p, value).unwrap();
+    format!("file:{}", p.display())
+}
+
+async fn daemon_with_hooks(env: &TestEnv) -> (Daemon, std::net::SocketAddr) {
+    let extra = format!(
+        r#"
+[[connectors]]
+kind = "webhook"
+name = "shop"
+format = "shopify"
+max_body_bytes = 65536
+auth = {{ scheme = "shopify", secret = "{shop}" }}
+
+[[connectors]]
+kind = "webhook"
+name = "woo"
+format = "woocommerce"
+auth = {{ scheme = "woocommerce", secret = "{woo}" }}
+
+[[connectors]]
+kind = "webhook"
+name = "site"
+format = "shopify"
+auth = {{ scheme = "ordergate", secret = "{site}" }}
+
+[[connectors]]
+kind = "webhook"
+name = "acme-procurement"
+format = "cxml"
+auth = {{ scheme = "cxml-shared-secret", identity = "AN01051729384", secret = "{cxml}" }}
+"#,
+        shop = secret_file(env, "shop.secret", "shpss_test_secret"),
+        site = secret_file(env, "site.secret", "website-secret"),
+        woo = secret_file(env, "woo.secret", "wc-secret"),
+        cxml = secret_file(env, "cxml.secret", "s3cr3t-cxml"),
+    );
+    let mut cfg = env.config(&common::mappings_dir(), &extra);
+    cfg.http.listen = "127.0.0.1:0".into();
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let addr = daemon.http_addr.unwrap();
+    (daemon, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shopify_webhook_signatures_size_and_duplicates() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let (daemon, addr) = daemon_with_hooks(&env).await;
+    let store = daemon.store.clone();
+    let body = shopify_order(77);
+    let sig = sign_base64(b"shpss_test_secret", &body);
+    let json = ("content-type", "application/json".to_string());
+
+    // Forged, missing, and valid-for-another-body signatures: 401, nothing stored.
+    let forged = sign_base64(b"not the secret", &body);
+    let (s, _) = post(
+        addr,
+        "/hooks/orders/shop",
+        &[json.clone(), ("X-Shopify-Hmac-Sha256", forged)],
+        &body,
+    )
+    .await;
+    assert_eq!(s, 401);
+    let (s, _) = post(addr, "/hooks/orders/shop", &[json.clone()], &body).await;
+    assert_eq!(s, 401);
+    let reserialised =
+        serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&body).unwrap()).unwrap();
+    assert_ne!(reserialised, body);
+    let (s, _) = post(
+        addr,
+        "/hooks/orders/shop",
+        &[json.clone(), ("X-Shopify-Hmac-Sha256", sig.clone())],
+        &reserialised,
+    )
+    .await;
+    assert_eq!(s, 401, "the signature covers the exact bytes");
+    assert_eq!(
+        store.raw_count("shop").await.unwrap(),
+        0,
+        "nothing stored for refused requests"
+    );
+
+    // Oversize: 413 before storing.
+    let big = vec![b' '; 70_000];
+    let (s, _) = post(
+        addr,
+        "/hooks/orders/shop",
+        &[
+            json.clone(),
+            (
+                "X-Shopify-Hmac-Sha256",
+                sign_base64(b"shpss_test_secret", &big),
+            ),
+        ],
+        &big,
+    )
+    .await;
+    assert_eq!(s, 413);
+    assert_eq!(store.raw_count("shop").await.unwrap(), 0);
+
+    // Valid: 202, then the order. Shopify resends the same delivery: still one order.
+    let headers = [
+        json.clone(),
+        ("X-Shopify-Hmac-Sha256", sig.clone()),
+        ("X-Shopify-Webhook-Id", "b54557e4".to_string()),
+    ];
+    let (s, resp) = post(addr, "/hooks/orders/shop", &headers, &body).await;
+    assert_eq!(s, 202, "{resp}");
+    let v: serde_json::Value = serde_json::from_str(&resp).unwrap();
+    assert_eq!(v["duplicate"], false);
+    let (s, resp) = post(addr, "/hooks/orders/shop", &headers, &body).await;
+    assert_eq!(s, 202);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&resp).unwrap()["duplicate"],
+        true
+    );
+    wait_until(Duration::from_secs(30), "the order", || async {
+        store.order_count("shop").await.unwrap() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(store.order_count("shop").await.unwrap(), 1);
+    assert_eq!(store.raw_count("shop").await.unwrap(), 1);
+    let raw = store
+        .raw(&v["raw_id"].as_str().unwrap().to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(raw.content, body, "the raw body is kept byte for byte");
+    assert_eq!(raw.source_name.as_deref(), Some("webhook:b54557e4"));
+
+    let (s, _) = post(addr, "/hooks/orders/nope", &[json], &body).await;
+    assert_eq!(s, 404);
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn website_scheme_is_timestamped() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let (daemon, addr) = daemon_with_hooks(&env).await;
+    let body = shopify_order(78);
+    let now = chrono::Utc::now().timestamp();
+    let stale = sign_ordergate(b"website-secret", now - 3_600, &body);
+    let (s, _) = post(
+        addr,
+        "/hooks/orders/site",
+        &[("X-Ordergate-Signature", stale)],
+        &body,
+    )
+    .await;
+    assert_eq!(s, 401);
+    let fresh = sign_ordergate(b"website-secret", now, &body);
+    let (s, _) = post(
+        addr,
+        "/hooks/orders/site",
+        &[("X-Ordergate-Signature", fresh)],
+        &body,
+    )
+    .await;
+    assert_eq!(s, 202);
+    let store = daemon.store.clone();
+    wait_until(Duration::from_secs(30), "the order", || async {
+        store.order_count("site").await.unwrap() == 1
+    })
+    .await;
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cxml_partner_gets_cxml_responses() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let (daemon, addr) = daemon_with_hooks(&env).await;
+    let sample = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/samples/cxml-orderrequest-basic-usd/order-request.xml"),
+    )
+    .unwrap();
+    let secret_in_sample = sample
+        .split("<SharedSecret>")
+        .nth(1)
+        .and_then(|r| r.split("</SharedSecret>").next())
+        .expect("the sample has a SharedSecret")
+        .to_string();
+    let doc = sample.replacen(&secret_in_sample, "s3cr3t-cxml", 1);
+    let xml = ("content-type", "text/xml".to_string());
+    let wrong = doc.replacen("s3cr3t-cxml", "guess", 1);
+    let (s, resp) = post(
+        addr,
+        "/hooks/orders/acme-procurement",
+        &[xml.clone()],
+        wrong.as_bytes(),
+    )
+    .await;
+    assert_eq!(s, 401);
+    assert!(resp.contains("<Status code=\"401\""), "{resp}");
+    assert_eq!(daemon.store.raw_count("acme-procurement").await.unwrap(), 0);
+
+    let (s, resp) = post(
+        addr,
+        "/hooks/orders/acme-procurement",
+        &[xml],
+        doc.as_bytes(),
+    )
+    .await;
+    assert_eq!(s, 200, "{resp}");
+    assert!(resp.contains("<!DOCTYPE cXML"), "{resp}");
+    assert!(
+        resp.contains("<Status code=\"200\" text=\"OK\"/>"),
+        "{resp}"
+    );
+    let store = daemon.store.clone();
+    wait_until(Duration::from_secs(30), "the cXML order", || async {
+        store.order_count("acme-procurement").await.unwrap() == 1
+    })
+    .await;
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn woocommerce_webhook() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let (daemon, addr) = daemon_with_hooks(&env).await;
+    let body = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/samples/woocommerce-order-basic/order.json"),
+    )
+    .unwrap();
+    let (s, _) = post(
+        addr,
+        "/hooks/orders/woo",
+        &[("X-WC-Webhook-Signature", sign_base64(b"wrong", &body))],
+        &body,
+    )
+    .await;
+    assert_eq!(s, 401);
+    let (s, _) = post(
+        addr,
+        "/hooks/orders/woo",
+        &[("X-WC-Webhook-Signature", sign_base64(b"wc-secret", &body))],
+        &body,
+    )
+    .await;
+    assert_eq!(s, 202);
+    let store = daemon.store.clone();
+    wait_until(Duration::from_secs(30), "the WooCommerce order", || async {
+        store.order_count("woo").await.unwrap() == 1
+    })
+    .await;
+    daemon.stop().await;
+}
