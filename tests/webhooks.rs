@@ -109,7 +109,13 @@ async fn shopify_webhook_signatures_size_and_duplicates() {
     )
     .await;
     assert_eq!(s, 401);
-    let (s, _) = post(addr, "/hooks/orders/shop", &[json.clone()], &body).await;
+    let (s, _) = post(
+        addr,
+        "/hooks/orders/shop",
+        std::slice::from_ref(&json),
+        &body,
+    )
+    .await;
     assert_eq!(s, 401);
     let reserialised =
         serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&body).unwrap()).unwrap();
@@ -170,7 +176,7 @@ async fn shopify_webhook_signatures_size_and_duplicates() {
     assert_eq!(store.order_count("shop").await.unwrap(), 1);
     assert_eq!(store.raw_count("shop").await.unwrap(), 1);
     let raw = store
-        .raw(&v["raw_id"].as_str().unwrap().to_string())
+        .raw(v["raw_id"].as_str().unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -235,7 +241,7 @@ async fn cxml_partner_gets_cxml_responses() {
     let (s, resp) = post(
         addr,
         "/hooks/orders/acme-procurement",
-        &[xml.clone()],
+        std::slice::from_ref(&xml),
         wrong.as_bytes(),
     )
     .await;
