@@ -80,6 +80,7 @@ def order:
       shipping_fee: ([($o.shipping_lines // [])[].price] | money_sum),
       discount_total: ($o.total_discounts | money),
       tax_total: ($o.total_tax | money),
+      prices_include_tax: ($o.taxes_included == true),
       total: ($o.total_price | money),
       refunded_total: (if ($refund_amounts | length) > 0 then ($refund_amounts | money_sum) else "0.00" end),
       requested_delivery: null,

@@ -121,6 +121,7 @@ def order:
       shipping_fee: ([($o.shipping_lines // [])[].total] | money_sum),
       discount_total: ($o.discount_total | money),
       tax_total: ($o.total_tax | money),
+      prices_include_tax: $taxes_included,
       total: ($o.total | money),
       refunded_total: ([($o.refunds // [])[].total | nz | values | decimal_abs] | decimal_sum),
       requested_delivery: null,

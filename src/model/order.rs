@@ -41,6 +41,10 @@ pub struct CanonicalOrder {
     #[serde(default, with = "opt_money")]
     #[schemars(with = "Option<String>")]
     pub tax_total: Option<Decimal>,
+    /// True when unit prices and shipping already include tax (Shopify `taxes_included`,
+    /// WooCommerce `prices_include_tax`): then `tax_total` is part of them, not added on top.
+    #[serde(default)]
+    pub prices_include_tax: bool,
     /// Grand total as stated when the order was placed (not reduced by later refunds); `null`
     /// when the source states none.
     #[serde(default, with = "opt_money")]
@@ -220,7 +224,9 @@ impl CanonicalOrder {
             line_tax += line.tax.unwrap_or_default();
         }
         sum += self.shipping_fee.unwrap_or_default();
-        sum += self.tax_total.unwrap_or(line_tax);
+        if !self.prices_include_tax {
+            sum += self.tax_total.unwrap_or(line_tax);
+        }
         sum -= self.discount_total.unwrap_or(line_discount);
         if sum.round_dp(2) == stated.round_dp(2) {
             TotalsCheck::Consistent

@@ -114,3 +114,28 @@ fn mapping_errors_marked_bad_input_are_permanent_others_are_not() {
         .unwrap_err();
     assert!(!e.is_permanent(), "{e}");
 }
+
+#[test]
+fn tax_inclusive_orders_add_up() {
+    use crate::model::TotalsCheck;
+    let n = Normalizer::new(MappingSet::load(Path::new("mappings")).unwrap());
+    let tests: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("mappings/shopify.order.test.json").unwrap())
+            .unwrap();
+    let case = tests["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"].as_str().unwrap().starts_with("taxes_included"))
+        .unwrap();
+    let doc = serde_json::to_vec(&case["input"]).unwrap();
+    let order = &n.normalize("shopify", &[&doc]).unwrap()[0];
+    assert!(order.prices_include_tax);
+    assert_eq!(order.check_totals(), TotalsCheck::Consistent);
+    let mut added_on_top = order.clone();
+    added_on_top.prices_include_tax = false;
+    assert!(matches!(
+        added_on_top.check_totals(),
+        TotalsCheck::Mismatch { .. }
+    ));
+}
