@@ -117,6 +117,7 @@ impl Daemon {
             normalizer,
             cfg.pipeline.default_department.clone(),
             cfg.pipeline.exception_due_hours,
+            cfg.review.confidence_threshold,
         ))];
         for h in handlers {
             stages.spawn(run_stage(h, ctx.clone(), shutdown.child_token()));
@@ -161,7 +162,13 @@ impl Daemon {
                 .http
                 .api_tokens
                 .iter()
-                .map(|t| t.resolve())
+                .enumerate()
+                .map(|(i, t)| {
+                    let (name, role) = t.identity(i);
+                    t.secret()
+                        .resolve()
+                        .map(|token| crate::http::ApiKey { token, name, role })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let state = crate::http::AppState {
                 store: store.clone(),

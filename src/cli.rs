@@ -73,6 +73,15 @@ pub enum Command {
 /// `ordergate orders …`
 #[derive(Debug, Subcommand)]
 pub enum OrdersCommand {
+    /// List orders, newest first, one JSON line each.
+    List {
+        /// Only orders in this state (received, needs_review, …).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
     /// Print an order (canonical JSON) and its history.
     Show {
         /// The order id (og_…).
@@ -152,6 +161,15 @@ async fn dispatch(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
             mappings,
             files,
         } => normalize(&cfg, &format, mappings.as_deref(), &files),
+        Command::Orders {
+            command: OrdersCommand::List { status, limit },
+        } => {
+            let store = crate::app::connect_store(&cfg).await?;
+            for o in store.orders_list(status.as_deref(), limit, 0).await? {
+                println!("{}", serde_json::to_string(&o)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Orders {
             command: OrdersCommand::Show { id },
         } => {
@@ -286,7 +304,7 @@ async fn check(cfg: &Config, connect: bool) -> ExitCode {
     let mut r = Report { failures: 0 };
     r.ok("configuration parsed and validated");
     for t in &cfg.http.api_tokens {
-        if let Err(e) = t.resolve() {
+        if let Err(e) = t.secret().resolve() {
             r.fail("http.api_tokens", e);
         }
     }

@@ -50,6 +50,9 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+    /// When an order read from free text (e-mail, fax) waits for a person.
+    #[serde(default)]
+    pub review: ReviewConfig,
     /// When a connector counts as degraded or down.
     #[serde(default)]
     pub health: HealthConfig,
@@ -266,9 +269,63 @@ pub struct HttpConfig {
     /// Address to listen on; empty string disables the server.
     #[serde(default = "HttpConfig::default_listen")]
     pub listen: String,
-    /// Bearer tokens that may call `/api/…`, each a secret reference.
+    /// Bearer tokens that may call `/api/…`: a table `{ name, token, role }` each (the token a
+    /// secret reference; role `viewer` reads, `operator` also corrects orders), or just the
+    /// reference (then named `token-<n>`, role `operator`).
     #[serde(default)]
-    pub api_tokens: Vec<Secret>,
+    pub api_tokens: Vec<ApiToken>,
+}
+
+/// One API token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ApiToken {
+    /// Only the reference: role `operator`.
+    Bare(Secret),
+    /// Named, with a role.
+    Named {
+        /// Who holds it; audit entries name it (`api:<name>`).
+        name: String,
+        /// The token, as a reference.
+        token: Secret,
+        /// What it may do.
+        #[serde(default = "ApiRole::operator")]
+        role: ApiRole,
+    },
+}
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiRole {
+    /// Read orders, exceptions, documents.
+    Viewer,
+    /// Also complete and correct orders.
+    Operator,
+}
+
+impl ApiRole {
+    fn operator() -> Self {
+        ApiRole::Operator
+    }
+}
+
+impl ApiToken {
+    /// The secret reference.
+    pub fn secret(&self) -> &Secret {
+        match self {
+            ApiToken::Bare(s) => s,
+            ApiToken::Named { token, .. } => token,
+        }
+    }
+
+    /// (name, role) of the `index`-th token.
+    pub fn identity(&self, index: usize) -> (String, ApiRole) {
+        match self {
+            ApiToken::Bare(_) => (format!("token-{}", index + 1), ApiRole::Operator),
+            ApiToken::Named { name, role, .. } => (name.clone(), *role),
+        }
+    }
 }
 
 impl HttpConfig {
@@ -346,6 +403,29 @@ impl Default for LogConfig {
         Self {
             format: Self::default_format(),
             level: Self::default_level(),
+        }
+    }
+}
+
+/// The review queue for orders extracted from free text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// An extracted order below this confidence (0 to 1) waits in `needs_review`.
+    #[serde(default = "ReviewConfig::default_threshold")]
+    pub confidence_threshold: f64,
+}
+
+impl ReviewConfig {
+    fn default_threshold() -> f64 {
+        0.8
+    }
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        Self {
+            confidence_threshold: Self::default_threshold(),
         }
     }
 }
@@ -620,7 +700,7 @@ impl Config {
             )));
         }
         for t in &self.http.api_tokens {
-            if !t.is_reference() {
+            if !t.secret().is_reference() {
                 return Err(ConfigError::Invalid(
                     "http.api_tokens entries must be references (env:NAME or file:PATH), never literal tokens"
                         .into(),
@@ -740,6 +820,31 @@ mod tests {
             panic!("a folder connector")
         };
         assert_eq!(f.path, PathBuf::from("/b"));
+    }
+
+    #[test]
+    fn api_tokens_are_named_with_roles_or_bare() {
+        let c = Config::from_toml(
+            "[http]\napi_tokens = [\"env:A\", { name = \"anna\", token = \"env:B\", role = \"viewer\" }]",
+            "t",
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.http.api_tokens[0].identity(0),
+            ("token-1".into(), ApiRole::Operator)
+        );
+        assert_eq!(
+            c.http.api_tokens[1].identity(1),
+            ("anna".into(), ApiRole::Viewer)
+        );
+        let e = Config::from_toml(
+            "[http]\napi_tokens = [{ name = \"x\", token = \"literal\" }]",
+            "t",
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("references"), "{e}");
     }
 
     #[test]

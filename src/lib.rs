@@ -20,6 +20,7 @@
 //!   produce canonical orders.
 //! * [`b2b`] — B2B protocol replies (the cXML `Response`).
 //! * [`dlq`] — list and replay parked messages.
+//! * [`review`] — when an order read from free text waits for a person (`needs_review`).
 //! * [`health`] — connector health (up / degraded / down).
 //! * [`http`] — health, readiness, metrics and the API.
 //! * [`telemetry`] — logging and Prometheus metrics.
@@ -36,6 +37,7 @@ pub mod intake;
 pub mod mapping;
 pub mod model;
 pub mod normalize;
+pub mod review;
 pub mod stage;
 pub mod store;
 pub mod telemetry;

@@ -52,7 +52,18 @@ async fn health_metrics_and_order_api() {
         store: store.clone(),
         bus: daemon.bus.clone(),
         health: daemon.health.clone(),
-        api_tokens: Arc::new(vec!["good-token".into()]),
+        api_tokens: Arc::new(vec![
+            ordergate::http::ApiKey {
+                token: "good-token".into(),
+                name: "ops".into(),
+                role: ordergate::config::ApiRole::Operator,
+            },
+            ordergate::http::ApiKey {
+                token: "viewer-token".into(),
+                name: "anna".into(),
+                role: ordergate::config::ApiRole::Viewer,
+            },
+        ]),
         hooks: Arc::new(Default::default()),
     });
 

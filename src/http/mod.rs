@@ -5,15 +5,17 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
+mod api;
 mod hooks;
+
+pub use api::ApiKey;
 
 use std::collections::HashMap;
 
@@ -29,7 +31,7 @@ pub struct AppState {
     pub bus: Arc<dyn Bus>,
     pub health: Arc<HealthTracker>,
     /// Resolved API tokens; empty means the API answers 401 to everyone.
-    pub api_tokens: Arc<Vec<String>>,
+    pub api_tokens: Arc<Vec<ApiKey>>,
     /// Webhook connectors by name.
     pub hooks: Arc<HashMap<String, Endpoint>>,
 }
@@ -40,7 +42,13 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .route("/api/orders/{id}", get(get_order))
+        .route("/api/orders", get(api::list_orders))
+        .route(
+            "/api/orders/{id}",
+            get(api::get_order).patch(api::patch_order),
+        )
+        .route("/api/orders/{id}/document", get(api::order_document))
+        .route("/api/exceptions", get(api::list_exceptions))
         .route("/hooks/orders/{connector}", post(hooks::order_hook))
         .with_state(state)
 }
@@ -49,7 +57,13 @@ pub fn app(state: AppState) -> Router {
 #[derive(Debug)]
 pub enum ApiError {
     Unauthorized,
+    /// The token's role may not do this.
+    Forbidden,
     NotFound(String),
+    /// The order is not in a state that allows this.
+    Conflict(String),
+    /// The request is understood but its content is not acceptable.
+    Invalid(String),
     Unavailable,
 }
 
@@ -60,7 +74,13 @@ impl IntoResponse for ApiError {
                 StatusCode::UNAUTHORIZED,
                 "missing or invalid bearer token".to_string(),
             ),
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "this token's role may not do that".to_string(),
+            ),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found")),
+            ApiError::Conflict(why) => (StatusCode::CONFLICT, why),
+            ApiError::Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, why),
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store unavailable, try again".to_string(),
@@ -131,45 +151,4 @@ async fn metrics_text() -> Response {
         crate::telemetry::prometheus().render(),
     )
         .into_response()
-}
-
-/// Checks the bearer token in constant time against every configured token.
-fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized)?;
-    let mut ok = subtle::Choice::from(0u8);
-    for t in s.api_tokens.iter() {
-        ok |= t.as_bytes().ct_eq(given.as_bytes());
-    }
-    if bool::from(ok) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
-    }
-}
-
-async fn get_order(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    authorize(&s, &headers)?;
-    let order = s
-        .store
-        .order(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("order {id}")))?;
-    let history = s.store.order_events(&id).await?;
-    Ok(Json(json!({
-        "order_id": order.order_id,
-        "state": order.state,
-        "created_at": order.created_at,
-        "updated_at": order.updated_at,
-        "raw_id": order.raw_id,
-        "order": order.order,
-        "history": history,
-    })))
 }

@@ -39,6 +39,8 @@ impl EventType {
     pub const ORDER_RECEIVED: &'static str = "order.received";
     /// A known source order changed at the source (status, refunds, lines).
     pub const ORDER_UPDATED: &'static str = "order.updated";
+    /// An order read from free text waits for a person to complete or correct it.
+    pub const ORDER_NEEDS_REVIEW: &'static str = "order.needs_review";
 }
 
 impl Envelope {

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::{Committed, Handler, StageError, Unit};
 use crate::model::{CanonicalOrder, Envelope, EventType, TotalsCheck};
 use crate::normalize::Normalizer;
-use crate::store::{now_ms, NewException, Severity, Store, UpsertOutcome};
+use crate::review;
+use crate::store::{now_ms, NewException, Severity, Store, UpsertOutcome, STATE_RECEIVED};
 
 /// The payload of a `raw.<connector>` event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,15 +29,23 @@ pub struct NormalizeStage {
     normalizer: Arc<Normalizer>,
     department: String,
     due_hours: u32,
+    review_threshold: f64,
 }
 
 impl NormalizeStage {
-    /// A stage running `normalizer`; exceptions it raises go to `department`.
-    pub fn new(normalizer: Arc<Normalizer>, department: String, due_hours: u32) -> Self {
+    /// A stage running `normalizer`; exceptions it raises go to `department`; orders read
+    /// from free text below `review_threshold` confidence wait for a person.
+    pub fn new(
+        normalizer: Arc<Normalizer>,
+        department: String,
+        due_hours: u32,
+        review_threshold: f64,
+    ) -> Self {
         Self {
             normalizer,
             department,
             due_hours,
+            review_threshold,
         }
     }
 }
@@ -86,6 +95,9 @@ impl Handler for NormalizeStage {
         let mut tx = unit.begin().await?;
         for mut order in orders {
             order.source.connector = raw.connector.clone();
+            if let Some(x) = order.extraction.as_mut() {
+                x.document.get_or_insert_with(|| raw.id.clone());
+            }
             let outcome = Store::upsert_order(tx.conn(), &mut order, Some(&raw.id)).await?;
             let event_data = serde_json::json!({"raw_id": raw.id});
             match outcome {
@@ -101,7 +113,29 @@ impl Handler for NormalizeStage {
                     )
                     .await?;
                     self.flag_totals(&mut tx, &id, &raw.id, &order).await?;
-                    tx.emit(order_event(EventType::ORDER_RECEIVED, &id, &order));
+                    match review::hold_reason(&order, self.review_threshold) {
+                        None => tx.emit(order_event(EventType::ORDER_RECEIVED, &id, &order)),
+                        Some(reason) => {
+                            tracing::info!(order_id = %id, reason = %reason, "Order waits for review.");
+                            Store::set_order_state(
+                                tx.conn(),
+                                &id,
+                                STATE_RECEIVED,
+                                review::STATE_NEEDS_REVIEW,
+                            )
+                            .await?;
+                            Store::append_event(
+                                tx.conn(),
+                                &id,
+                                "held_for_review",
+                                Some((Some(STATE_RECEIVED), review::STATE_NEEDS_REVIEW)),
+                                &cause,
+                                Some(&serde_json::json!({"reason": reason})),
+                            )
+                            .await?;
+                            tx.emit(order_event(EventType::ORDER_NEEDS_REVIEW, &id, &order));
+                        }
+                    }
                 }
                 UpsertOutcome::Updated(id) => {
                     tracing::info!(order_id = %id, external_id = %order.source.external_id, "Order changed at the source.");

@@ -57,6 +57,18 @@ pub struct OrderEvent {
 /// The first state of every order.
 pub const STATE_RECEIVED: &str = "received";
 
+/// A line of an order listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderSummary {
+    pub order_id: String,
+    pub state: String,
+    pub connector: String,
+    pub external_id: String,
+    pub source_status: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
 fn status_word(order: &CanonicalOrder) -> String {
     serde_json::to_value(order.source.status)
         .ok()
@@ -224,6 +236,86 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Orders, newest first, optionally only those in `state`.
+    pub async fn orders_list(
+        &self,
+        state: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<OrderSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, state, connector, external_id, source_status, created_at, updated_at \
+             FROM orders WHERE ($1 IS NULL OR state = $1) ORDER BY created_at DESC, id DESC \
+             LIMIT $2 OFFSET $3",
+        )
+        .bind(state)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(OrderSummary {
+                    order_id: r.try_get("id")?,
+                    state: r.try_get("state")?,
+                    connector: r.try_get("connector")?,
+                    external_id: r.try_get("external_id")?,
+                    source_status: r.try_get("source_status")?,
+                    created_at: ms_to_time(r.try_get("created_at")?),
+                    updated_at: ms_to_time(r.try_get("updated_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Moves an order from state `from` to `to`; false when it was not in `from`.
+    pub async fn set_order_state(
+        conn: &mut AnyConnection,
+        id: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE orders SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
+        )
+        .bind(to)
+        .bind(now_ms())
+        .bind(id)
+        .bind(from)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Replaces an order's canonical content (a person's correction), only while it is in
+    /// `state`; false otherwise.
+    pub async fn replace_order(
+        conn: &mut AnyConnection,
+        order: &CanonicalOrder,
+        state: &str,
+    ) -> Result<bool, StoreError> {
+        let id = order.order_id.clone().unwrap_or_default();
+        let json = serde_json::to_string(order).map_err(|source| StoreError::Corrupt {
+            what: format!("order {id}"),
+            source,
+        })?;
+        let n = sqlx::query(
+            "UPDATE orders SET canonical = $1, content_hash = $2, source_status = $3, \
+             updated_at = $4 WHERE id = $5 AND state = $6",
+        )
+        .bind(&json)
+        .bind(super::raw::sha256_hex(json.as_bytes()))
+        .bind(status_word(order))
+        .bind(now_ms())
+        .bind(&id)
+        .bind(state)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
 
     /// Orders stored for a connector.

@@ -1,0 +1,262 @@
+//! The review queue: an order read with low confidence (or missing facts) waits in
+//! `needs_review`; people see it through the API, fetch the original document, complete it with
+//! an audited PATCH, and it goes on as received.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use ordergate::config::ApiRole;
+use ordergate::http::{app, ApiKey, AppState};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+async fn call(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Vec<u8>) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"));
+    let body = match body {
+        Some(b) => {
+            req = req.header("content-type", "application/json");
+            Body::from(serde_json::to_vec(&b).unwrap())
+        }
+        None => Body::empty(),
+    };
+    let resp = router
+        .clone()
+        .oneshot(req.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    (
+        status,
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+}
+
+fn extracted_order(id: &str, confidence: f64, city: Option<&str>) -> Vec<u8> {
+    serde_json::to_vec_pretty(&json!({
+        "source": {"format": "manual", "channel": "phone", "external_id": id, "status": "open"},
+        "placed_at": "2026-11-02T09:30:00+01:00", "currency": "EUR",
+        "customer": {"name": "Jorge Peña", "email": null, "phone": "+34 600 000 000"},
+        "ship_to": {"name": "Jorge Peña", "line1": "Calle Mayor 1", "city": city, "region": null,
+                    "postal_code": "28013", "country": "ES"},
+        "lines": [{"line_ref": "1", "sku": "MUG-01", "name": "Mug", "quantity": 4, "unit_price": "7.50"}],
+        "total": "30.00",
+        "extraction": {"confidence": confidence, "missing": if city.is_none() { json!(["ship_to.city"]) } else { json!([]) }, "document": null}
+    }))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn low_confidence_orders_wait_for_a_person() {
+    let env = common::TestEnv::new(common::Profile::Standalone).await;
+    // A format whose documents already are canonical orders (as a manual-entry tool sends).
+    let mappings = env.dir.path().join("mappings");
+    std::fs::create_dir_all(&mappings).unwrap();
+    std::fs::write(mappings.join("manual.order.jq"), ".").unwrap();
+    let inbox = env.inbox("phone");
+    let cfg = env.config(
+        &mappings,
+        &common::folder_connector("phone", &inbox, "manual"),
+    );
+    let daemon = ordergate::app::Daemon::start(&cfg).await.unwrap();
+    let mut observer = common::observe(&daemon.bus, &cfg, "observer", &["order.*"]).await;
+    let store = daemon.store.clone();
+    let router = app(AppState {
+        store: store.clone(),
+        bus: daemon.bus.clone(),
+        health: daemon.health.clone(),
+        api_tokens: Arc::new(vec![
+            ApiKey {
+                token: "op".into(),
+                name: "ops-maria".into(),
+                role: ApiRole::Operator,
+            },
+            ApiKey {
+                token: "view".into(),
+                name: "viewer".into(),
+                role: ApiRole::Viewer,
+            },
+        ]),
+        hooks: Arc::new(Default::default()),
+    });
+
+    let doubtful = extracted_order("T-1", 0.55, None);
+    common::drop_file(&inbox, "t1.json", &doubtful);
+    common::drop_file(
+        &inbox,
+        "t2.json",
+        &extracted_order("T-2", 0.97, Some("Madrid")),
+    );
+    common::wait_until(Duration::from_secs(30), "both orders", || async {
+        store.order_count("phone").await.unwrap() == 2
+    })
+    .await;
+    let events = common::drain(&mut observer, Duration::from_secs(2)).await;
+    let kinds: Vec<(&str, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.kind.as_str(),
+                e.payload["source"]["external_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        kinds.contains(&("order.needs_review", "T-1".into())),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("order.received", "T-2".into())),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+
+    // The queue, as a viewer sees it.
+    let (s, body) = call(
+        &router,
+        "GET",
+        "/api/orders?status=needs_review",
+        "view",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let list: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(list["orders"].as_array().unwrap().len(), 1);
+    assert_eq!(list["orders"][0]["external_id"], "T-1");
+    let id = list["orders"][0]["order_id"].as_str().unwrap().to_string();
+
+    // The original document, byte for byte; the extraction points at it.
+    let (s, doc) = call(
+        &router,
+        "GET",
+        &format!("/api/orders/{id}/document"),
+        "view",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc, doubtful);
+    let stored = store.order(&id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.order.extraction.as_ref().unwrap().document,
+        stored.raw_id
+    );
+    let history = store.order_events(&id).await.unwrap();
+    assert_eq!(history.last().unwrap().kind, "held_for_review");
+    assert!(history.last().unwrap().data.as_ref().unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .contains("0.55"));
+
+    // Viewers may not correct; resuming with facts still missing is refused.
+    let (s, _) = call(
+        &router,
+        "PATCH",
+        &format!("/api/orders/{id}"),
+        "view",
+        Some(json!({"resume": true})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, body) = call(
+        &router,
+        "PATCH",
+        &format!("/api/orders/{id}"),
+        "op",
+        Some(json!({"resume": true})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(String::from_utf8_lossy(&body).contains("ship_to.city"));
+    let (s, _) = call(
+        &router,
+        "PATCH",
+        &format!("/api/orders/{id}"),
+        "op",
+        Some(json!({"order": {"source": {"external_id": "X"}}})),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the identity cannot change"
+    );
+
+    // A person completes it: audited, and it goes on as received.
+    let patch = json!({"order": {"ship_to": {"city": "Madrid"}}, "resume": true, "note": "called the customer"});
+    let (s, body) = call(
+        &router,
+        "PATCH",
+        &format!("/api/orders/{id}"),
+        "op",
+        Some(patch),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let stored = store.order(&id).await.unwrap().unwrap();
+    assert_eq!(stored.state, "received");
+    assert_eq!(
+        stored.order.ship_to.as_ref().unwrap().city.as_deref(),
+        Some("Madrid")
+    );
+    assert_eq!(stored.order.extraction.as_ref().unwrap().confidence, 1.0);
+    let history = store.order_events(&id).await.unwrap();
+    let tail: Vec<(&str, &str)> = history
+        .iter()
+        .rev()
+        .take(2)
+        .map(|e| (e.kind.as_str(), e.cause.as_str()))
+        .collect();
+    assert_eq!(
+        tail,
+        vec![
+            ("review_completed", "api:ops-maria"),
+            ("corrected", "api:ops-maria")
+        ]
+    );
+    assert_eq!(
+        history.last().unwrap().data.as_ref().unwrap()["note"],
+        "called the customer"
+    );
+    let events = common::drain(&mut observer, Duration::from_secs(2)).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, "order.received");
+    assert_eq!(events[0].payload["ship_to"]["city"], "Madrid");
+
+    let (s, _) = call(
+        &router,
+        "PATCH",
+        &format!("/api/orders/{id}"),
+        "op",
+        Some(json!({"resume": true})),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "only waiting orders are corrected here"
+    );
+    daemon.stop().await;
+}
