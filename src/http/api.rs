@@ -62,17 +62,20 @@ fn authorize<'a>(
     Ok(key)
 }
 
+async fn load_order(s: &AppState, id: &str) -> Result<crate::store::StoredOrder, ApiError> {
+    s.store
+        .order(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("order {id}")))
+}
+
 pub(super) async fn get_order(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&s, &headers, ApiRole::Viewer)?;
-    let order = s
-        .store
-        .order(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("order {id}")))?;
+    let order = load_order(&s, &id).await?;
     let history = s.store.order_events(&id).await?;
     Ok(Json(json!({
         "order_id": order.order_id,
@@ -129,11 +132,7 @@ pub(super) async fn order_document(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     authorize(&s, &headers, ApiRole::Viewer)?;
-    let order = s
-        .store
-        .order(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("order {id}")))?;
+    let order = load_order(&s, &id).await?;
     let raw_id = order
         .raw_id
         .ok_or_else(|| ApiError::NotFound(format!("document of order {id}")))?;
@@ -185,11 +184,7 @@ pub(super) async fn patch_order(
     Json(patch): Json<OrderPatch>,
 ) -> Result<Json<Value>, ApiError> {
     let who = authorize(&s, &headers, ApiRole::Operator)?;
-    let stored = s
-        .store
-        .order(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("order {id}")))?;
+    let stored = load_order(&s, &id).await?;
     if stored.state != review::STATE_NEEDS_REVIEW {
         return Err(ApiError::Conflict(format!(
             "order {id} is {}, not {}: only orders waiting for review can be corrected here",

@@ -113,6 +113,9 @@ impl Store {
                         conn.execute(synchronous).await?;
                         conn.execute("PRAGMA busy_timeout = 30000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
+                    } else {
+                        // No statement may hang a stage forever.
+                        conn.execute("SET statement_timeout = '60s'").await?;
                     }
                     Ok(())
                 })
