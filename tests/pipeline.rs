@@ -341,3 +341,38 @@ async fn ubl_and_cxml_files_through_the_drop_folder() {
     assert!(store.parked(10).await.unwrap().is_empty());
     daemon.stop().await;
 }
+
+/// Hostile XML in the pipeline: parked at once with the reason, and the next document flows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_xml_is_parked_and_the_rest_flows() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let inbox = env.inbox("b2b");
+    let cfg = env.config(
+        &common::mappings_dir(),
+        &folder_connector("b2b", &inbox, "cxml"),
+    );
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let laughs = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<cXML><Request><OrderRequest>&lol3;</OrderRequest></Request></cXML>"#;
+    let xxe = r#"<?xml version="1.0"?><!DOCTYPE cXML [<!ENTITY x SYSTEM "file:///etc/passwd">]><cXML>&x;</cXML>"#;
+    drop_file(&inbox, "a-laughs.xml", laughs.as_bytes());
+    drop_file(&inbox, "b-xxe.xml", xxe.as_bytes());
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/samples");
+    drop_file(
+        &inbox,
+        "c-good.xml",
+        &std::fs::read(samples.join("cxml-orderrequest-basic-usd/order-request.xml")).unwrap(),
+    );
+    let store = daemon.store.clone();
+    wait_until(Duration::from_secs(30), "two parked, one order", || async {
+        store.parked(10).await.unwrap().len() == 2 && store.order_count("b2b").await.unwrap() == 1
+    })
+    .await;
+    for p in store.parked(10).await.unwrap() {
+        assert_eq!(p.attempts, 1, "hostile input is not retried");
+        assert!(p.error.contains("entity"), "names the reason: {}", p.error);
+    }
+    daemon.stop().await;
+}
