@@ -152,6 +152,7 @@ impl Daemon {
             store.clone(),
             bus.clone(),
             topology(cfg),
+            cfg.pipeline.clone(),
             shutdown.child_token(),
         ));
 
@@ -230,14 +231,36 @@ impl Daemon {
     }
 }
 
-/// Updates the queue-depth and outbox gauges every few seconds.
+/// How long the inbox remembers applied messages: far longer than any retry or redelivery.
+const INBOX_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Every few seconds: updates the queue-depth and outbox gauges and moves the bus's dead
+/// letters into the dead-letter store; hourly: prunes the inbox.
 async fn watch_queues(
     store: Store,
     bus: Arc<dyn Bus>,
     topology: Topology,
+    pipeline: crate::config::PipelineConfig,
     shutdown: CancellationToken,
 ) {
+    let mut last_prune: Option<tokio::time::Instant> = None;
     loop {
+        match relay::adopt_dead_letters(&store, bus.as_ref(), &topology, &pipeline).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                messages = n,
+                "Dead-lettered messages recorded as exceptions."
+            ),
+            Err(error) => tracing::warn!(error = %error, "Cannot read the parking queue."),
+        }
+        if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+            match store.inbox_prune(INBOX_RETENTION.as_millis() as i64).await {
+                Ok(n) if n > 0 => tracing::info!(entries = n, "Pruned old inbox entries."),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(error = %error, "Inbox pruning failed."),
+            }
+            last_prune = Some(tokio::time::Instant::now());
+        }
         for q in topology.queues.iter().map(|q| q.name.as_str()).chain([
             topology.unrouted_queue.as_str(),
             topology.parking_queue.as_str(),

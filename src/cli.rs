@@ -200,7 +200,9 @@ async fn dispatch(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
                         let queue = crate::app::topology(&cfg).parking_queue;
                         let n = bus.depth(&queue).await?;
                         bus.close().await;
-                        eprintln!("{n} message(s) dead-lettered by the broker in {queue}");
+                        eprintln!(
+                            "{n} message(s) dead-lettered by the broker still in {queue} (a running daemon moves them here)"
+                        );
                     }
                     for p in parked {
                         println!(

@@ -137,6 +137,32 @@ async fn non_envelope_is_parked() {
         bus_suite::wait_depth(&bus, &t.parking_queue, 1).await;
         bus_suite::wait_depth(&bus, &queue, 0).await;
         conn.close(200, ShortString::from("OK")).await.ok();
+
+        // The parked body is handed over for safekeeping, with where and why; a refusal
+        // leaves it in the queue, an acceptance removes it.
+        let seen = std::sync::Mutex::new(Vec::new());
+        let refuse = |l: ordergate::bus::DeadLetter| -> futures_util::future::BoxFuture<'_, bool> {
+            seen.lock().unwrap().push(l);
+            Box::pin(async { false })
+        };
+        assert_eq!(bus.drain_dead_letters(10, &refuse).await.expect("drain"), 0);
+        bus_suite::wait_depth(&bus, &t.parking_queue, 1).await;
+        let accept = |l: ordergate::bus::DeadLetter| -> futures_util::future::BoxFuture<'_, bool> {
+            seen.lock().unwrap().push(l);
+            Box::pin(async { true })
+        };
+        assert_eq!(bus.drain_dead_letters(10, &accept).await.expect("drain"), 1);
+        bus_suite::wait_depth(&bus, &t.parking_queue, 0).await;
+        let seen = seen.into_inner().unwrap();
+        let letter = seen.last().unwrap();
+        assert_eq!(letter.envelope.kind, "dead_letter.unreadable");
+        assert_eq!(letter.queue.as_deref(), Some(queue.as_str()));
+        assert!(letter.reason.contains("rejected"), "{}", letter.reason);
+        use base64::Engine;
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(letter.envelope.payload["body_base64"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(body, b"this is not json");
     })
     .await;
 }

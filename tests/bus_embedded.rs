@@ -110,3 +110,51 @@ async fn expired_lease_is_redelivered() {
     assert!(again.redelivered);
     again.ack().await.unwrap();
 }
+
+/// A message its consumers keep dying on is set aside after the delivery limit, and handed
+/// over by `drain_dead_letters` with the queue it came from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_limit_sets_messages_aside_for_draining() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bus.sqlite").display());
+    let store = Store::connect(&url, 4, "full").await.unwrap();
+    let mut topology = bus_suite::topology("limit");
+    topology.delivery_limit = 2;
+    let settings = EmbeddedSettings {
+        poll_interval: Duration::from_millis(50),
+        lease: Duration::from_secs(30),
+    };
+    let bus: Arc<dyn Bus> = Arc::new(EmbeddedBus::new(store.clone(), topology.clone(), settings));
+    let env = bus_suite::envelope("raw.shop");
+    bus.publish(std::slice::from_ref(&env)).await.unwrap();
+    let queue = bus_suite::raw(&topology);
+    let mut deliveries = 0;
+    for _ in 0..4 {
+        let mut c = bus.consume(&queue, 1).await.unwrap();
+        if bus_suite::next_within(&mut c, Duration::from_millis(500))
+            .await
+            .is_some()
+        {
+            deliveries += 1;
+        }
+        drop(c); // the consumer dies holding it
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(deliveries, 2, "delivered up to the limit, then set aside");
+    bus_suite::wait_depth(&bus, &topology.parking_queue, 1).await;
+    let seen = std::sync::Mutex::new(Vec::new());
+    let keep = |l: ordergate::bus::DeadLetter| -> futures_util::future::BoxFuture<'_, bool> {
+        seen.lock().unwrap().push(l);
+        Box::pin(async { true })
+    };
+    assert_eq!(bus.drain_dead_letters(10, &keep).await.unwrap(), 1);
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen[0].envelope, env);
+    assert_eq!(seen[0].queue.as_deref(), Some(queue.as_str()));
+    assert!(
+        seen[0].reason.contains("delivery limit"),
+        "{}",
+        seen[0].reason
+    );
+    assert_eq!(bus.depth(&topology.parking_queue).await.unwrap(), 0);
+}

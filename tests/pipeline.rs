@@ -376,3 +376,48 @@ async fn hostile_xml_is_parked_and_the_rest_flows() {
     }
     daemon.stop().await;
 }
+
+/// What the broker dead-letters (here: a body that is not an envelope, published by someone
+/// else onto the stage queue) is moved into the dead-letter store with an exception, so it is
+/// owned and replayable like anything a stage parked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_dead_letters_become_exceptions() {
+    use lapin::options::BasicPublishOptions;
+    let env = TestEnv::new(Profile::Cluster).await;
+    let cfg = env.config(&common::mappings_dir(), "");
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let conn =
+        lapin::Connection::connect(&common::amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    let queue = ordergate::app::topology(&cfg).stage_queue("normalize");
+    channel
+        .basic_publish(
+            "".into(),
+            queue.as_str().into(),
+            BasicPublishOptions::default(),
+            b"garbage from a misconfigured publisher",
+            lapin::BasicProperties::default(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let store = daemon.store.clone();
+    wait_until(
+        Duration::from_secs(30),
+        "the dead letter in the store",
+        || async { !store.parked(10).await.unwrap().is_empty() },
+    )
+    .await;
+    let p = &store.parked(10).await.unwrap()[0];
+    assert_eq!(p.queue, queue, "replay goes back where it came from");
+    assert_eq!(p.envelope.kind, "dead_letter.unreadable");
+    let exc = store.exceptions(false, 10).await.unwrap();
+    let e = exc.iter().find(|e| e.id == p.exception_id).unwrap();
+    assert_eq!(e.kind, "dead_lettered");
+    assert!(e.reason.contains("rejected"), "{}", e.reason);
+    let _ = conn.close(200, "OK".into()).await;
+    daemon.stop().await;
+}

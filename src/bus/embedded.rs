@@ -14,7 +14,10 @@ use async_trait::async_trait;
 use sqlx::Row;
 use tokio::sync::Notify;
 
-use super::{Acker, Bus, BusError, Consumer, Delivery, Topology};
+use super::{
+    unreadable_envelope, Acker, Bus, BusError, Consumer, DeadLetter, Delivery, KeepDeadLetter,
+    Topology,
+};
 use crate::model::Envelope;
 use crate::store::{now_ms, Store};
 
@@ -173,6 +176,45 @@ impl Bus for EmbeddedBus {
         self.inner.closed.cancel();
         self.inner.notify.notify_waiters();
     }
+
+    async fn drain_dead_letters(
+        &self,
+        max: usize,
+        keep: KeepDeadLetter<'_>,
+    ) -> Result<usize, BusError> {
+        let parking = self.topology().parking_queue;
+        let pool = self.inner.store.pool();
+        let mut kept = 0;
+        while kept < max {
+            let row = sqlx::query(
+                "SELECT seq, body, dead_letter_from, dead_letter_reason FROM bus_messages \
+                 WHERE queue = $1 AND lease_token IS NULL ORDER BY seq LIMIT 1",
+            )
+            .bind(&parking)
+            .fetch_optional(pool)
+            .await?;
+            let Some(row) = row else { break };
+            let seq: i64 = row.try_get("seq")?;
+            let body: String = row.try_get("body")?;
+            let letter = DeadLetter {
+                envelope: Envelope::from_bytes(body.as_bytes())
+                    .unwrap_or_else(|_| unreadable_envelope(body.as_bytes())),
+                queue: row.try_get("dead_letter_from")?,
+                reason: row
+                    .try_get::<Option<String>, _>("dead_letter_reason")?
+                    .unwrap_or_else(|| "set aside by the bus".into()),
+            };
+            if !keep(letter).await {
+                break;
+            }
+            sqlx::query("DELETE FROM bus_messages WHERE seq = $1")
+                .bind(seq)
+                .execute(pool)
+                .await?;
+            kept += 1;
+        }
+        Ok(kept)
+    }
 }
 
 /// A settled delivery gives its prefetch slot back.
@@ -230,12 +272,18 @@ impl EmbeddedConsumer {
                 Ok(e) if deliveries <= i64::from(topology.delivery_limit) => e,
                 Ok(_) => {
                     tracing::warn!(queue = %self.queue, message_id = %message_id, deliveries, "Delivery limit reached, moving the message to the parking queue.");
-                    self.move_to_parking(seq, &topology.parking_queue).await?;
+                    let reason = format!(
+                        "delivered {deliveries} times without being settled (delivery limit)"
+                    );
+                    self.move_to_parking(seq, &topology.parking_queue, &reason)
+                        .await?;
                     continue;
                 }
                 Err(error) => {
                     tracing::warn!(queue = %self.queue, message_id = %message_id, error = %error, "Message is not an envelope, moving it to the parking queue.");
-                    self.move_to_parking(seq, &topology.parking_queue).await?;
+                    let reason = format!("not an envelope: {error}");
+                    self.move_to_parking(seq, &topology.parking_queue, &reason)
+                        .await?;
                     continue;
                 }
             };
@@ -255,12 +303,14 @@ impl EmbeddedConsumer {
         Ok(())
     }
 
-    async fn move_to_parking(&self, seq: i64, parking: &str) -> Result<(), BusError> {
+    async fn move_to_parking(&self, seq: i64, parking: &str, reason: &str) -> Result<(), BusError> {
         sqlx::query(
             "UPDATE bus_messages SET queue = $1, lease_token = NULL, lease_until = NULL, \
-             delivery_count = 0 WHERE seq = $2",
+             delivery_count = 0, dead_letter_from = $2, dead_letter_reason = $3 WHERE seq = $4",
         )
         .bind(parking)
+        .bind(&self.queue)
+        .bind(reason)
         .bind(seq)
         .execute(self.bus.inner.store.pool())
         .await?;

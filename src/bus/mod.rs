@@ -93,6 +93,33 @@ pub(crate) trait Acker: Send + Sync {
     async fn retry(self: Box<Self>, next: Envelope, delay: Duration) -> Result<(), BusError>;
 }
 
+/// A message the bus itself set aside in the parking queue: a consumer kept dying on it
+/// (`delivery_limit` reached) or it was not an envelope at all.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// The message; a body that was not an envelope is wrapped in one of type
+    /// `dead_letter.unreadable` whose payload keeps the body (base64).
+    pub envelope: Envelope,
+    /// The queue it was dead-lettered from, when the bus knows.
+    pub queue: Option<String>,
+    /// Why the bus set it aside.
+    pub reason: String,
+}
+
+/// Receives a dead letter and returns true once it is stored durably (then the bus forgets it).
+pub type KeepDeadLetter<'a> =
+    &'a (dyn Fn(DeadLetter) -> futures_util::future::BoxFuture<'a, bool> + Send + Sync);
+
+/// The envelope that carries a body that was not an envelope.
+pub fn unreadable_envelope(body: &[u8]) -> Envelope {
+    use base64::Engine;
+    Envelope::new(
+        "dead_letter.unreadable",
+        "",
+        serde_json::json!({"body_base64": base64::engine::general_purpose::STANDARD.encode(body)}),
+    )
+}
+
 /// A stream of deliveries from one queue. It survives broker restarts: on a lost connection it
 /// reconnects (with backoff) and resumes.
 #[async_trait]
@@ -126,6 +153,14 @@ pub trait Bus: Send + Sync + 'static {
 
     /// Cheap reachability check for `/readyz`.
     async fn ping(&self) -> Result<(), BusError>;
+
+    /// Hands up to `max` messages from the parking queue to `keep`, oldest first, and forgets
+    /// each one `keep` accepted; stops at the first it refused. Returns how many were kept.
+    async fn drain_dead_letters(
+        &self,
+        max: usize,
+        keep: KeepDeadLetter<'_>,
+    ) -> Result<usize, BusError>;
 
     /// Stops consumers and closes connections; in-flight unacked deliveries go back to the queue.
     async fn close(&self);

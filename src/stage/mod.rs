@@ -346,7 +346,7 @@ async fn process(handler: &dyn Handler, ctx: &StageCtx, queue: &str, delivery: D
                 }
                 Decision::Park => {
                     tracing::error!(error = %err, "Unit failed, parking the message.");
-                    match park(ctx, stage, queue, &env, &err).await {
+                    match park(&ctx.store, &ctx.pipeline, Some(stage), queue, &env, &err).await {
                         Ok(exception_id) => {
                             metrics::counter!(metric::PARKED, "stage" => stage).increment(1);
                             tracing::info!(exception_id = %exception_id, "Message parked.");
@@ -366,10 +366,12 @@ async fn process(handler: &dyn Handler, ctx: &StageCtx, queue: &str, delivery: D
     .await
 }
 
-/// Records the exception and the parked message in one transaction.
-async fn park(
-    ctx: &StageCtx,
-    stage: &str,
+/// Records the exception and the parked message in one transaction; returns the exception id.
+/// `stage` is the stage that gave up, if any (the bus's own dead letters have none).
+pub async fn park(
+    store: &Store,
+    pipeline: &PipelineConfig,
+    stage: Option<&str>,
     queue: &str,
     env: &Envelope,
     err: &StageError,
@@ -382,9 +384,9 @@ async fn park(
         env.kind,
         err.message
     );
-    let due = now_ms() + i64::from(ctx.pipeline.exception_due_hours) * 3_600_000;
+    let due = now_ms() + i64::from(pipeline.exception_due_hours) * 3_600_000;
     let message_id = env.id.to_string();
-    let mut tx = ctx.store.begin().await?;
+    let mut tx = store.begin().await?;
     let exception_id = Store::insert_exception(
         &mut tx,
         &NewException {
@@ -393,9 +395,9 @@ async fn park(
             order_id: err.order_id.as_deref().or(env.order_id.as_deref()),
             raw_id: err.raw_id.as_deref(),
             message_id: Some(&message_id),
-            stage: Some(stage),
-            connector: Some(&env.connector),
-            department: &ctx.pipeline.default_department,
+            stage,
+            connector: Some(env.connector.as_str()).filter(|c| !c.is_empty()),
+            department: &pipeline.default_department,
             due_at: Some(due),
             reason: &reason,
         },

@@ -68,3 +68,42 @@ pub async fn run(store: Store, bus: Arc<dyn Bus>, s: RelaySettings, shutdown: Ca
         }
     }
 }
+
+/// Moves what the bus set aside in its parking queue (a consumer kept dying on a message, or
+/// it was not an envelope) into the dead-letter store with an exception, so it is owned by
+/// someone and can be replayed like anything a stage parked. Returns how many were moved.
+pub async fn adopt_dead_letters(
+    store: &Store,
+    bus: &dyn Bus,
+    topology: &crate::bus::Topology,
+    pipeline: &crate::config::PipelineConfig,
+) -> Result<usize, crate::bus::BusError> {
+    let keep = |letter: crate::bus::DeadLetter| -> futures_util::future::BoxFuture<'_, bool> {
+        Box::pin(async move {
+            // Replay goes back to the queue it came from, else to the first stage queue that
+            // takes its type.
+            let queue = letter
+                .queue
+                .clone()
+                .or_else(|| {
+                    topology
+                        .route(&letter.envelope.kind)
+                        .next()
+                        .map(|q| q.name.clone())
+                })
+                .unwrap_or_else(|| topology.unrouted_queue.clone());
+            let err = super::StageError::permanent("dead_lettered", letter.reason.clone());
+            match super::park(store, pipeline, None, &queue, &letter.envelope, &err).await {
+                Ok(exception_id) => {
+                    tracing::warn!(message_id = %letter.envelope.id, queue = %queue, exception_id = %exception_id, "Dead-lettered message moved to the dead-letter store.");
+                    true
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "Cannot store a dead-lettered message; it stays in the parking queue.");
+                    false
+                }
+            }
+        })
+    };
+    bus.drain_dead_letters(100, &keep).await
+}

@@ -9,6 +9,7 @@
 
 mod connection;
 mod consumer;
+mod dead_letters;
 mod plan;
 
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use async_trait::async_trait;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::{FieldTable, ShortString};
 
-use crate::bus::{Bus, BusError, Consumer, Topology};
+use crate::bus::{Bus, BusError, Consumer, KeepDeadLetter, Topology};
 use crate::model::Envelope;
 use connection::{bounded, Manager};
 use consumer::AmqpConsumer;
@@ -140,6 +141,17 @@ impl Bus for AmqpBus {
             Ok(Err(error)) => Err(error),
             Err(_) => Err(BusError::Timeout(limit)),
         }
+    }
+
+    async fn drain_dead_letters(
+        &self,
+        max: usize,
+        keep: KeepDeadLetter<'_>,
+    ) -> Result<usize, BusError> {
+        let Some(topology) = self.manager.primary_topology() else {
+            return Ok(0);
+        };
+        dead_letters::drain(&self.manager, &topology.parking_queue, max, keep).await
     }
 
     async fn close(&self) {
