@@ -394,11 +394,15 @@ struct EmbeddedAcker {
     released: tokio::sync::mpsc::Sender<Released>,
 }
 
-impl EmbeddedAcker {
-    fn release(&self) {
+impl Drop for EmbeddedAcker {
+    /// Gives the prefetch slot back however the delivery ends: settled, or dropped unsettled
+    /// (a panicking handler) — then its lease runs out and it is delivered again.
+    fn drop(&mut self) {
         let _ = self.released.try_send(Released);
     }
+}
 
+impl EmbeddedAcker {
     fn lost(&self, what: &str) -> BusError {
         BusError::Other(format!(
             "cannot {what} message {}: its lease expired and it was handed to another consumer",
@@ -410,7 +414,6 @@ impl EmbeddedAcker {
 #[async_trait]
 impl Acker for EmbeddedAcker {
     async fn ack(self: Box<Self>) -> Result<(), BusError> {
-        self.release();
         let n = sqlx::query("DELETE FROM bus_messages WHERE seq = $1 AND lease_token = $2")
             .bind(self.seq)
             .bind(&self.token)
@@ -425,7 +428,6 @@ impl Acker for EmbeddedAcker {
     }
 
     async fn requeue(self: Box<Self>) -> Result<(), BusError> {
-        self.release();
         let n = sqlx::query(
             "UPDATE bus_messages SET lease_token = NULL, lease_until = NULL \
              WHERE seq = $1 AND lease_token = $2",
@@ -444,7 +446,6 @@ impl Acker for EmbeddedAcker {
     }
 
     async fn retry(self: Box<Self>, next: Envelope, delay: Duration) -> Result<(), BusError> {
-        self.release();
         // One statement replaces the body and delays the row: the retry copy and the ack of the
         // original are the same write.
         let n = sqlx::query(

@@ -51,22 +51,11 @@ impl Store {
         doc: &NewRawDocument<'_>,
     ) -> Result<RawInsert, StoreError> {
         let sha = sha256_hex(doc.content);
-        if let Some(row) =
-            sqlx::query("SELECT id FROM raw_documents WHERE connector = $1 AND sha256 = $2")
-                .bind(doc.connector)
-                .bind(&sha)
-                .fetch_optional(&mut *conn)
-                .await?
-        {
-            return Ok(RawInsert {
-                id: row.try_get("id")?,
-                inserted: false,
-            });
-        }
         let id = format!("raw_{}", uuid::Uuid::now_v7().simple());
-        sqlx::query(
+        // ON CONFLICT: two deliveries of the same bytes at once store one document.
+        let inserted = sqlx::query(
             "INSERT INTO raw_documents (id, connector, format, sha256, size, source_name, received_at, content) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (connector, sha256) DO NOTHING",
         )
         .bind(&id)
         .bind(doc.connector)
@@ -77,8 +66,19 @@ impl Store {
         .bind(now_ms())
         .bind(doc.content.to_vec())
         .execute(&mut *conn)
-        .await?;
-        Ok(RawInsert { id, inserted: true })
+        .await?
+        .rows_affected()
+            == 1;
+        if inserted {
+            return Ok(RawInsert { id, inserted });
+        }
+        let id: String =
+            sqlx::query_scalar("SELECT id FROM raw_documents WHERE connector = $1 AND sha256 = $2")
+                .bind(doc.connector)
+                .bind(&sha)
+                .fetch_one(&mut *conn)
+                .await?;
+        Ok(RawInsert { id, inserted })
     }
 
     /// A stored document by id.
