@@ -129,6 +129,16 @@ impl Daemon {
                         FolderConnector::new(f.clone(), store.clone(), bus.clone(), health.clone());
                     intake.spawn(conn.run(shutdown.child_token()));
                 }
+                ConnectorConfig::Marketplace(m) => {
+                    let conn = crate::intake::pull::PullConnector::new(
+                        m.clone(),
+                        store.clone(),
+                        bus.clone(),
+                        health.clone(),
+                    )
+                    .with_context(|| format!("connector {}", m.name))?;
+                    intake.spawn(conn.run(shutdown.child_token()));
+                }
             }
         }
 

@@ -386,13 +386,18 @@ impl Default for HealthConfig {
 pub enum ConnectorConfig {
     /// Watches a directory; every new file is one raw document of `format`.
     Folder(FolderConfig),
+    /// Polls a marketplace API described by a definition in `connectors/` (Shopify, …).
+    Marketplace(MarketplaceConfig),
 }
+
+pub use crate::intake::pull::MarketplaceConfig;
 
 impl ConnectorConfig {
     /// Unique name; part of the dedupe key and of the routing key `raw.<name>`.
     pub fn name(&self) -> &str {
         match self {
             ConnectorConfig::Folder(f) => &f.name,
+            ConnectorConfig::Marketplace(m) => &m.name,
         }
     }
 
@@ -400,11 +405,12 @@ impl ConnectorConfig {
     pub fn enabled(&self) -> bool {
         match self {
             ConnectorConfig::Folder(f) => f.enabled,
+            ConnectorConfig::Marketplace(m) => m.enabled,
         }
     }
 }
 
-fn default_true() -> bool {
+pub(crate) fn default_true() -> bool {
     true
 }
 
@@ -518,6 +524,7 @@ impl Config {
             match c {
                 ConnectorConfig::Folder(f) if f.path.is_relative() => f.path = dir.join(&f.path),
                 ConnectorConfig::Folder(_) => {}
+                ConnectorConfig::Marketplace(m) => m.anchor_paths(dir),
             }
         }
         if !self.store.url.is_reference() {
@@ -587,6 +594,9 @@ impl Config {
                 return Err(ConfigError::Invalid(format!(
                     "connector name {name:?} is used twice"
                 )));
+            }
+            if let ConnectorConfig::Marketplace(m) = c {
+                m.validate().map_err(ConfigError::Invalid)?;
             }
         }
         if self.bus.kind == BusKind::Amqp && self.bus.url.is_none() {
@@ -732,7 +742,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.bus.prefetch, 7);
         assert_eq!(c.bus.kind, BusKind::Amqp);
-        let ConnectorConfig::Folder(f) = &c.connectors[0];
+        let ConnectorConfig::Folder(f) = &c.connectors[0] else {
+            panic!("a folder connector");
+        };
         assert_eq!(f.path, PathBuf::from("/b"));
     }
 
