@@ -60,9 +60,11 @@ async fn full_sync_then_restart(platform: Platform) {
     let daemon = Daemon::start(&cfg).await.unwrap();
     let store = daemon.store.clone();
 
-    wait_until(Duration::from_secs(90), "every current version stored", || {
-        all_current_versions_stored(&store, &sim, &def, &name)
-    })
+    wait_until(
+        Duration::from_secs(90),
+        "every current version stored",
+        || all_current_versions_stored(&store, &sim, &def, &name),
+    )
     .await;
     assert!(
         sim.state.list_requests() >= 10,
@@ -86,7 +88,11 @@ async fn full_sync_then_restart(platform: Platform) {
     assert_eq!(store.order_count(&name).await.unwrap(), 500, "exactly once");
     let parked = ordergate::dlq::list(&store, 10).await.unwrap();
     assert!(parked.is_empty(), "nothing parked: {parked:?}");
-    let cursor = store.connector_cursor(&name).await.unwrap().expect("cursor");
+    let cursor = store
+        .connector_cursor(&name)
+        .await
+        .unwrap()
+        .expect("cursor");
     let cursor = ordergate::intake::pull::definition::parse_time(&cursor).unwrap();
     daemon.stop().await;
 
@@ -95,9 +101,11 @@ async fn full_sync_then_restart(platform: Platform) {
     let daemon = Daemon::start(&cfg).await.unwrap();
     let store = daemon.store.clone();
     let requests_before = sim.state.list_requests();
-    wait_until(Duration::from_secs(30), "three polls after restart", || async {
-        sim.state.list_requests() >= requests_before + 3
-    })
+    wait_until(
+        Duration::from_secs(30),
+        "three polls after restart",
+        || async { sim.state.list_requests() >= requests_before + 3 },
+    )
     .await;
     let since = sim::list_since_values(&sim, served);
     assert!(!since.is_empty(), "first-page requests after the restart");
@@ -114,7 +122,11 @@ async fn full_sync_then_restart(platform: Platform) {
     assert_eq!(store.order_count(&name).await.unwrap(), 500);
     daemon.stop().await;
     sim.stop().await;
-    eprintln!("{} full sync + restart: {:?}", platform.as_str(), started.elapsed());
+    eprintln!(
+        "{} full sync + restart: {:?}",
+        platform.as_str(),
+        started.elapsed()
+    );
 }
 
 async fn throttling_and_outage(platform: Platform) {
@@ -140,7 +152,12 @@ async fn throttling_and_outage(platform: Platform) {
         all_current_versions_stored(&store, &sim, &def, &name)
     })
     .await;
-    let throttled = sim.state.requests().iter().filter(|r| r.status == 429).count();
+    let throttled = sim
+        .state
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
     assert_eq!(throttled, 4, "the 429 burst was served");
 
     // An outage long enough to take the connector down; orders change meanwhile.
@@ -160,28 +177,40 @@ async fn throttling_and_outage(platform: Platform) {
     })
     .await;
     let stored = store.connector_state(&name).await.unwrap().unwrap();
-    assert_eq!(stored.health, ConnectorHealth::Down, "health kept in the store");
+    assert_eq!(
+        stored.health,
+        ConnectorHealth::Down,
+        "health kept in the store"
+    );
     assert!(stored.last_error.as_deref().unwrap_or("").contains("503"));
     sim.state.faults(|f| f.outage_until = None);
     wait_until(Duration::from_secs(30), "connector up again", || async {
         state(&health) == Some(ConnectorHealth::Up)
     })
     .await;
-    wait_until(Duration::from_secs(30), "changes made during the outage", || {
-        all_current_versions_stored(&store, &sim, &def, &name)
-    })
+    wait_until(
+        Duration::from_secs(30),
+        "changes made during the outage",
+        || all_current_versions_stored(&store, &sim, &def, &name),
+    )
     .await;
     let total = 150 + new.len() as i64;
-    wait_until(Duration::from_secs(60), "every order normalized", || async {
-        store.order_count(&name).await.unwrap() == total
-    })
+    wait_until(
+        Duration::from_secs(60),
+        "every order normalized",
+        || async { store.order_count(&name).await.unwrap() == total },
+    )
     .await;
     let (versions, raw) = sim::stored_versions(&store, &def, &name).await;
     assert_eq!(raw, versions.len(), "no version stored twice");
     assert!(raw <= 150 + new.len() + first.len(), "{raw} documents");
     daemon.stop().await;
     sim.stop().await;
-    eprintln!("{} throttling + outage: {:?}", platform.as_str(), started.elapsed());
+    eprintln!(
+        "{} throttling + outage: {:?}",
+        platform.as_str(),
+        started.elapsed()
+    );
 }
 
 macro_rules! platform_tests {

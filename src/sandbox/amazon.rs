@@ -331,7 +331,7 @@ pub fn render(o: &SimOrder) -> Value {
         }),
         json!({
             "IsBusinessOrder": false,
-            "IsPrime": o.id % 3 == 0,
+            "IsPrime": o.id.is_multiple_of(3),
             "IsPremiumOrder": false,
             "IsGlobalExpressEnabled": false,
             "IsReplacementOrder": false,

@@ -123,7 +123,7 @@ async fn orders(
     };
     state.list_request();
     let mut all = window(state.orders(), from, false, None);
-    all.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+    all.sort_by_key(|o| std::cmp::Reverse((o.created_at, o.id)));
     let total = all.len();
     let page: Vec<Value> = all.iter().skip(offset).take(limit).map(render).collect();
     let host = headers

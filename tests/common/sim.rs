@@ -49,9 +49,24 @@ pub fn mappings_with_stand_ins(dir: &Path) -> PathBuf {
     copy_dir(&repo, &out);
     let stand_ins = [
         ("woocommerce", ".id", ".date_created_gmt + \"Z\"", ".status"),
-        ("amazon", ".Order.AmazonOrderId", ".Order.PurchaseDate", ".Order.OrderStatus"),
-        ("ebay", ".orderId", ".creationDate", ".orderFulfillmentStatus"),
-        ("magento", ".entity_id", "(.created_at | sub(\" \"; \"T\")) + \"Z\"", ".status"),
+        (
+            "amazon",
+            ".Order.AmazonOrderId",
+            ".Order.PurchaseDate",
+            ".Order.OrderStatus",
+        ),
+        (
+            "ebay",
+            ".orderId",
+            ".creationDate",
+            ".orderFulfillmentStatus",
+        ),
+        (
+            "magento",
+            ".entity_id",
+            "(.created_at | sub(\" \"; \"T\")) + \"Z\"",
+            ".status",
+        ),
     ];
     for (format, id, placed, status) in stand_ins {
         let path = out.join(format!("{format}.order.jq"));
@@ -143,7 +158,11 @@ fn record_of<'a>(def: &Definition, doc: &'a serde_json::Value) -> &'a serde_json
 
 /// (external id, change time) of a record, as the definition locates them.
 pub fn version_of(def: &Definition, record: &serde_json::Value) -> (String, String) {
-    let get = |path: &str| select(record, path).and_then(scalar_text).unwrap_or_default();
+    let get = |path: &str| {
+        select(record, path)
+            .and_then(scalar_text)
+            .unwrap_or_default()
+    };
     (get(&def.cursor.id_field), get(&def.cursor.field))
 }
 
@@ -206,7 +225,9 @@ pub fn list_since_values(sim: &Sandbox, from: usize) -> Vec<chrono::DateTime<chr
         .filter_map(|r| {
             let url = reqwest::Url::parse(&format!("http://x/?{}", r.query)).ok()?;
             let (_, v) = url.query_pairs().find(|(k, _)| k == param)?;
-            let v = v.trim_start_matches("lastmodifieddate:[").trim_end_matches("..]");
+            let v = v
+                .trim_start_matches("lastmodifieddate:[")
+                .trim_end_matches("..]");
             definition::parse_time(v)
         })
         .collect()

@@ -43,7 +43,7 @@ enum Scheme {
     None,
     Header(HeaderName, HeaderValue),
     Basic(String, String),
-    OAuth2(OAuth2),
+    OAuth2(Box<OAuth2>),
 }
 
 struct OAuth2 {
@@ -107,7 +107,7 @@ impl Authenticator {
                 header,
                 prefix,
                 refresh_on,
-            } => Scheme::OAuth2(OAuth2 {
+            } => Scheme::OAuth2(Box::new(OAuth2 {
                 token_url: token_url.unwrap_or(default_url).to_string(),
                 client_id: fill(client_id)?,
                 client_secret: fill(client_secret)?,
@@ -119,7 +119,7 @@ impl Authenticator {
                 prefix: prefix.clone(),
                 refresh_on: refresh_on.clone(),
                 token: tokio::sync::Mutex::new(None),
-            }),
+            })),
         };
         Ok(Self {
             platform: platform.to_string(),
