@@ -135,6 +135,16 @@ impl Daemon {
                 ConnectorConfig::Webhook(w) => {
                     hooks.insert(w.name.clone(), Endpoint::new(w)?);
                 }
+                ConnectorConfig::Marketplace(m) => {
+                    let conn = crate::intake::pull::PullConnector::new(
+                        m.clone(),
+                        store.clone(),
+                        bus.clone(),
+                        health.clone(),
+                    )
+                    .with_context(|| format!("connector {}", m.name))?;
+                    intake.spawn(conn.run(shutdown.child_token()));
+                }
             }
         }
         if !hooks.is_empty() && cfg.http.listen.is_empty() {

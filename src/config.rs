@@ -468,7 +468,11 @@ pub enum ConnectorConfig {
     Folder(FolderConfig),
     /// Accepts documents at `POST /hooks/orders/<name>`, authenticated by the partner's scheme.
     Webhook(crate::intake::webhook::WebhookConfig),
+    /// Polls a marketplace API described by a definition in `connectors/` (Shopify, …).
+    Marketplace(MarketplaceConfig),
 }
+
+pub use crate::intake::pull::MarketplaceConfig;
 
 impl ConnectorConfig {
     /// Unique name; part of the dedupe key and of the routing key `raw.<name>`.
@@ -476,6 +480,7 @@ impl ConnectorConfig {
         match self {
             ConnectorConfig::Folder(f) => &f.name,
             ConnectorConfig::Webhook(w) => &w.name,
+            ConnectorConfig::Marketplace(m) => &m.name,
         }
     }
 
@@ -484,11 +489,12 @@ impl ConnectorConfig {
         match self {
             ConnectorConfig::Folder(f) => f.enabled,
             ConnectorConfig::Webhook(w) => w.enabled,
+            ConnectorConfig::Marketplace(m) => m.enabled,
         }
     }
 }
 
-fn default_true() -> bool {
+pub(crate) fn default_true() -> bool {
     true
 }
 
@@ -602,6 +608,7 @@ impl Config {
             match c {
                 ConnectorConfig::Folder(f) if f.path.is_relative() => f.path = dir.join(&f.path),
                 ConnectorConfig::Folder(_) | ConnectorConfig::Webhook(_) => {}
+                ConnectorConfig::Marketplace(m) => m.anchor_paths(dir),
             }
         }
         if !self.store.url.is_reference() {
@@ -671,6 +678,9 @@ impl Config {
                 return Err(ConfigError::Invalid(format!(
                     "connector name {name:?} is used twice"
                 )));
+            }
+            if let ConnectorConfig::Marketplace(m) = c {
+                m.validate().map_err(ConfigError::Invalid)?;
             }
         }
         if self.bus.kind == BusKind::Amqp && self.bus.url.is_none() {
@@ -817,7 +827,7 @@ mod tests {
         assert_eq!(c.bus.prefetch, 7);
         assert_eq!(c.bus.kind, BusKind::Amqp);
         let ConnectorConfig::Folder(f) = &c.connectors[0] else {
-            panic!("a folder connector")
+            panic!("a folder connector");
         };
         assert_eq!(f.path, PathBuf::from("/b"));
     }

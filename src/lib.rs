@@ -14,7 +14,7 @@
 //!   exceptions, outbox/inbox, dead-letter store, connector state.
 //! * [`bus`] — the `Bus` trait, its RabbitMQ and embedded implementations, the topology.
 //! * [`stage`] — the stage framework (inbox, outbox, retry, park) and the stages.
-//! * [`intake`] — inbound connectors (drop folder).
+//! * [`intake`] — inbound connectors: drop folder, marketplace pull ([`intake::pull`]).
 //! * [`mapping`] — the jq mapping engine (jaq) and the mappings' sibling tests.
 //! * [`normalize`] — decode a document (JSON, or XML in [`normalize::xml`]), run its mapping,
 //!   produce canonical orders.
@@ -24,6 +24,8 @@
 //! * [`health`] — connector health (up / degraded / down).
 //! * [`http`] — health, readiness, metrics and the API.
 //! * [`telemetry`] — logging and Prometheus metrics.
+//! * [`sandbox`] — partner API simulators (Shopify, WooCommerce, Amazon, eBay, Magento) for
+//!   tests, demos and `ordergate sandbox`.
 
 pub mod app;
 pub mod b2b;
@@ -38,6 +40,7 @@ pub mod mapping;
 pub mod model;
 pub mod normalize;
 pub mod review;
+pub mod sandbox;
 pub mod stage;
 pub mod store;
 pub mod telemetry;

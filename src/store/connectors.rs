@@ -103,3 +103,114 @@ impl Store {
         Ok(())
     }
 }
+
+/// Cursor and polling lease of pull connectors. The lease makes one daemon at a time poll a
+/// connector; only the lease holder may move the cursor.
+impl Store {
+    /// Creates the connector's row if it has none yet.
+    async fn ensure_connector_row(&self, connector: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO connector_state (connector, health, consecutive_failures, updated_at) \
+             VALUES ($1, 'up', 0, $2) ON CONFLICT (connector) DO NOTHING",
+        )
+        .bind(connector)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Takes or renews the polling lease of `connector` for `owner` until `ttl` from now; true
+    /// when `owner` holds it afterwards (free, expired, or already its own).
+    pub async fn acquire_connector_lease(
+        &self,
+        connector: &str,
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        self.ensure_connector_row(connector).await?;
+        let now = now_ms();
+        let until = now + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
+        let done = sqlx::query(
+            "UPDATE connector_state SET lease_owner = $1, lease_until = $2 WHERE connector = $3 \
+             AND (lease_owner IS NULL OR lease_owner = $4 OR lease_until IS NULL OR lease_until < $5)",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(connector)
+        .bind(owner)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives the lease up (shutdown), if `owner` holds it.
+    pub async fn release_connector_lease(
+        &self,
+        connector: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE connector_state SET lease_owner = NULL, lease_until = NULL \
+             WHERE connector = $1 AND lease_owner = $2",
+        )
+        .bind(connector)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Who holds the lease and until when (ms since the epoch), if anyone.
+    pub async fn connector_lease(
+        &self,
+        connector: &str,
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT lease_owner, lease_until FROM connector_state WHERE connector = $1",
+        )
+        .bind(connector)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let owner: Option<String> = row.try_get("lease_owner")?;
+        let until: Option<i64> = row.try_get("lease_until")?;
+        Ok(owner.zip(until))
+    }
+
+    /// The connector's stored cursor.
+    pub async fn connector_cursor(&self, connector: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT cursor FROM connector_state WHERE connector = $1")
+            .bind(connector)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("cursor")?,
+            None => None,
+        })
+    }
+
+    /// Moves the cursor, if `owner` still holds the lease; false when it does not (another
+    /// daemon took over, and this one must stop).
+    pub async fn set_connector_cursor(
+        &self,
+        connector: &str,
+        owner: &str,
+        cursor: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE connector_state SET cursor = $1, updated_at = $2 \
+             WHERE connector = $3 AND lease_owner = $4",
+        )
+        .bind(cursor)
+        .bind(now_ms())
+        .bind(connector)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod facts;
+pub mod sim;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,0 +1,414 @@
+//! The HTTP side of a pull connector: one GET with auth, a timeout, rate-limit pacing, retries
+//! with exponential backoff and jitter (honouring `Retry-After`), one token refresh on an
+//! expired access token, and the platform's error body turned into a typed [`PullError`].
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use reqwest::header::HeaderMap;
+use tokio_util::sync::CancellationToken;
+
+use super::auth::{without_url, Authenticator};
+use super::definition::{select, ErrorSpec, RateLimitPolicy};
+use super::error::PullError;
+
+/// How often and how patiently a request is retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First delay; doubles each retry.
+    pub base: Duration,
+    /// Longest delay (also caps `Retry-After`).
+    pub max: Duration,
+}
+
+impl RetryPolicy {
+    /// The delay before retry number `attempt` (0-based): exponential with "equal jitter"
+    /// (between half and all of the exponential delay), so many clients do not retry in step.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(2u32.saturating_pow(attempt.min(20)))
+            .min(self.max);
+        let half = exp / 2;
+        let jitter = rand::rng().random_range(0..=half.as_millis() as u64);
+        half + Duration::from_millis(jitter)
+    }
+}
+
+/// A successful response.
+#[derive(Debug)]
+pub struct Response {
+    /// Its headers (Link, totals).
+    pub headers: HeaderMap,
+    /// Its JSON body.
+    pub body: serde_json::Value,
+}
+
+#[derive(Debug)]
+struct Pacing {
+    /// No request before this (global: call-limit and min-interval pauses).
+    global_next: Instant,
+    /// Per endpoint: the interval the platform's rate header asks for, and the next slot.
+    endpoints: HashMap<String, (Duration, Instant)>,
+}
+
+/// Talks to one platform for one connector.
+pub struct ApiClient {
+    platform: String,
+    http: reqwest::Client,
+    auth: Authenticator,
+    errors: ErrorSpec,
+    rate: RateLimitPolicy,
+    retry: RetryPolicy,
+    timeout: Duration,
+    pacing: Mutex<Pacing>,
+}
+
+impl ApiClient {
+    /// A client; every request times out after `timeout`.
+    pub fn new(
+        platform: &str,
+        auth: Authenticator,
+        errors: ErrorSpec,
+        rate: RateLimitPolicy,
+        retry: RetryPolicy,
+        timeout: Duration,
+    ) -> Result<Self, PullError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(concat!("ordergate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| PullError::Transport {
+                platform: platform.to_string(),
+                message: e.to_string(),
+            })?;
+        let now = Instant::now();
+        Ok(Self {
+            platform: platform.to_string(),
+            http,
+            auth,
+            errors,
+            rate,
+            retry,
+            timeout,
+            pacing: Mutex::new(Pacing {
+                global_next: now,
+                endpoints: HashMap::new(),
+            }),
+        })
+    }
+
+    /// GETs `url` with `query`, retrying retriable failures. `endpoint` names the operation for
+    /// per-endpoint pacing (`list`, `items`).
+    pub async fn get(
+        &self,
+        endpoint: &str,
+        url: &str,
+        query: &[(String, String)],
+        shutdown: &CancellationToken,
+    ) -> Result<Response, PullError> {
+        let mut attempt = 0u32;
+        let mut refreshed = false;
+        loop {
+            self.wait_turn(endpoint, shutdown).await?;
+            let result = match self
+                .auth
+                .apply(&self.http, self.http.get(url).query(query))
+                .await
+            {
+                Ok(req) => self.send(endpoint, req).await,
+                Err(e) => Err(e),
+            };
+            let error = match result {
+                Ok(r) => return Ok(r),
+                Err(e) => e,
+            };
+            if let Some(status) = error.status() {
+                if !refreshed && self.auth.refreshes_on(status) {
+                    refreshed = true;
+                    tracing::info!(platform = %self.platform, status, "Access token refused; refreshing it once.");
+                    self.auth.invalidate().await;
+                    continue;
+                }
+            }
+            if !error.is_retriable() || attempt >= self.retry.max_retries {
+                return Err(error);
+            }
+            let delay = self
+                .retry
+                .backoff(attempt)
+                .max(error.retry_after().unwrap_or_default())
+                .min(self.retry.max);
+            tracing::warn!(platform = %self.platform, endpoint, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, error = %error, "Request failed; retrying.");
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.cancelled() => return Err(PullError::Cancelled),
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Waits until the rate-limit policy lets `endpoint` send.
+    async fn wait_turn(
+        &self,
+        endpoint: &str,
+        shutdown: &CancellationToken,
+    ) -> Result<(), PullError> {
+        let wait = {
+            let mut p = self.pacing.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let (interval, next) = p
+                .endpoints
+                .get(endpoint)
+                .copied()
+                .unwrap_or((Duration::ZERO, now));
+            let at = next.max(p.global_next).max(now);
+            p.endpoints
+                .insert(endpoint.to_string(), (interval, at + interval));
+            p.global_next = at + Duration::from_millis(self.rate.min_interval_ms);
+            at - now
+        };
+        if wait.is_zero() {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => Ok(()),
+            _ = shutdown.cancelled() => Err(PullError::Cancelled),
+        }
+    }
+
+    /// Reads rate-limit headers into the pacing state.
+    fn observe_rate(&self, endpoint: &str, headers: &HeaderMap) {
+        let max_wait = Duration::from_millis(self.rate.max_wait_ms.unwrap_or(60_000));
+        let header = |name: &Option<String>| {
+            name.as_deref()
+                .and_then(|n| headers.get(n))
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        let mut p = self.pacing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = header(&self.rate.call_limit_header) {
+            let mut parts = v.split('/').map(|s| s.trim().parse::<f64>());
+            if let (Some(Ok(used)), Some(Ok(limit))) = (parts.next(), parts.next()) {
+                let threshold = self.rate.call_limit_threshold.unwrap_or(0.8);
+                if limit > 0.0 && used / limit >= threshold {
+                    let wait = Duration::from_millis(self.rate.call_limit_wait_ms.unwrap_or(1_000))
+                        .min(max_wait);
+                    p.global_next = p.global_next.max(Instant::now() + wait);
+                    tracing::debug!(platform = %self.platform, used, limit, "Call limit nearly reached; slowing down.");
+                }
+            }
+        }
+        if let Some(v) = header(&self.rate.rate_header) {
+            if let Ok(rps) = v.parse::<f64>() {
+                if rps > 0.0 && rps.is_finite() {
+                    let interval = Duration::from_secs_f64(1.0 / rps).min(max_wait);
+                    let slot = p
+                        .endpoints
+                        .entry(endpoint.to_string())
+                        .or_insert((interval, Instant::now()));
+                    slot.0 = interval;
+                }
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        endpoint: &str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Response, PullError> {
+        let resp = req.send().await.map_err(|e| self.transport(e))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        self.observe_rate(endpoint, &headers);
+        let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
+        let body = serde_json::from_slice::<serde_json::Value>(&bytes);
+        if !(200..300).contains(&status) {
+            let retry_after = retry_after(&headers);
+            return Err(self.partner_error(status, body.ok().as_ref(), retry_after));
+        }
+        let body = body.map_err(|e| PullError::Decode {
+            platform: self.platform.clone(),
+            message: format!("body is not JSON: {e}"),
+        })?;
+        // A 2xx body can still carry errors (Amazon).
+        if let Some(path) = &self.errors.path {
+            if select(&body, path).is_some_and(has_errors) {
+                return Err(self.partner_error(status, Some(&body), retry_after(&headers)));
+            }
+        }
+        Ok(Response { headers, body })
+    }
+
+    fn transport(&self, e: reqwest::Error) -> PullError {
+        if e.is_timeout() {
+            PullError::Timeout {
+                platform: self.platform.clone(),
+                timeout: self.timeout,
+            }
+        } else {
+            PullError::Transport {
+                platform: self.platform.clone(),
+                message: without_url(&e),
+            }
+        }
+    }
+
+    /// The platform's error body as a typed error.
+    fn partner_error(
+        &self,
+        status: u16,
+        body: Option<&serde_json::Value>,
+        retry_after: Option<Duration>,
+    ) -> PullError {
+        let (code, message) = body
+            .map(|b| error_fields(&self.errors, b))
+            .unwrap_or((None, None));
+        let retriable_code = code
+            .as_ref()
+            .is_some_and(|c| self.errors.retriable_codes.contains(c));
+        PullError::Partner {
+            platform: self.platform.clone(),
+            status,
+            code,
+            message: shorten(message.unwrap_or_else(|| "no error message".into())),
+            retry_after,
+            retriable_code,
+        }
+    }
+}
+
+fn has_errors(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Array(a) => !a.is_empty(),
+        serde_json::Value::Object(o) => !o.is_empty(),
+        serde_json::Value::String(s) => !s.is_empty(),
+        _ => false,
+    }
+}
+
+/// The code and message from an error body as the definition locates them.
+pub fn error_fields(
+    spec: &ErrorSpec,
+    body: &serde_json::Value,
+) -> (Option<String>, Option<String>) {
+    use super::definition::scalar_text;
+    let errors = match &spec.path {
+        Some(p) => select(body, p),
+        None => Some(body),
+    };
+    let Some(errors) = errors else {
+        return (None, None);
+    };
+    let first = match errors {
+        serde_json::Value::Array(a) => a.first().unwrap_or(errors),
+        other => other,
+    };
+    match first {
+        serde_json::Value::String(s) => (None, Some(s.clone())),
+        serde_json::Value::Object(o) => {
+            let field = |name: &Option<String>| {
+                name.as_deref().and_then(|n| o.get(n)).and_then(scalar_text)
+            };
+            let code = field(&spec.code);
+            let message = field(&spec.message).or_else(|| serde_json::to_string(first).ok());
+            (code, message)
+        }
+        other => (None, serde_json::to_string(other).ok()),
+    }
+}
+
+fn shorten(mut s: String) -> String {
+    if s.len() > 300 {
+        let mut end = 300;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}
+
+/// `Retry-After` in seconds (fractions allowed, as Shopify sends) or as an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_of_each_platform() {
+        let amazon = ErrorSpec {
+            path: Some("errors".into()),
+            code: Some("code".into()),
+            message: Some("message".into()),
+            retriable_codes: vec![],
+        };
+        let b = serde_json::json!({"errors": [{"code": "QuotaExceeded", "message": "slow down", "details": ""}]});
+        assert_eq!(
+            error_fields(&amazon, &b),
+            (Some("QuotaExceeded".into()), Some("slow down".into()))
+        );
+        let shopify = ErrorSpec {
+            path: Some("errors".into()),
+            ..ErrorSpec::default()
+        };
+        let b = serde_json::json!({"errors": "[API] Invalid API key"});
+        assert_eq!(
+            error_fields(&shopify, &b).1.as_deref(),
+            Some("[API] Invalid API key")
+        );
+        let woo = ErrorSpec {
+            code: Some("code".into()),
+            message: Some("message".into()),
+            ..ErrorSpec::default()
+        };
+        let b = serde_json::json!({"code": "woocommerce_rest_cannot_view", "message": "no", "data": {"status": 401}});
+        assert_eq!(
+            error_fields(&woo, &b).0.as_deref(),
+            Some("woocommerce_rest_cannot_view")
+        );
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "2.0".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_caps() {
+        let p = RetryPolicy {
+            max_retries: 5,
+            base: Duration::from_millis(100),
+            max: Duration::from_millis(1000),
+        };
+        for attempt in 0..10 {
+            let d = p.backoff(attempt);
+            let exp = (100u64 << attempt.min(20)).min(1000);
+            assert!(
+                d.as_millis() as u64 >= exp / 2 && d.as_millis() as u64 <= exp,
+                "{attempt} {d:?}"
+            );
+        }
+    }
+}

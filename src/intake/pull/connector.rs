@@ -1,0 +1,430 @@
+//! The polling task of one marketplace connector.
+//!
+//! Each poll reads the window `updated >= cursor - overlap` page by page. Every order of a page
+//! becomes its own raw document (deduplicated by content, so re-reading the overlap is
+//! harmless and an order changed at the source is a new document); a page's documents and
+//! their `raw.<connector>` events are stored in one transaction and the events published with
+//! confirms before the cursor moves past the page. In a cluster, a lease row makes one daemon
+//! at a time poll a connector; only the lease holder moves the cursor.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+use super::auth::{Authenticator, Values};
+use super::client::{ApiClient, RetryPolicy};
+use super::config::MarketplaceConfig;
+use super::definition::{self, parse_time, render, scalar_text, select, Advance, Definition};
+use super::error::PullError;
+use super::paging::Pager;
+use crate::bus::Bus;
+use crate::health::HealthTracker;
+use crate::stage::normalize::RawRef;
+use crate::stage::publish_committed;
+use crate::store::{NewRawDocument, Store};
+use crate::telemetry::metric;
+
+/// What one poll did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PollReport {
+    /// Pages read.
+    pub pages: usize,
+    /// Orders read.
+    pub orders: usize,
+    /// New raw documents stored (new orders or new versions).
+    pub stored: usize,
+    /// Orders already stored with the same content (the overlap).
+    pub duplicates: usize,
+    /// The cursor after the poll.
+    pub cursor: Option<String>,
+}
+
+/// A configured marketplace connector, ready to poll.
+pub struct PullConnector {
+    cfg: MarketplaceConfig,
+    def: Definition,
+    store: Store,
+    bus: Arc<dyn Bus>,
+    health: Arc<HealthTracker>,
+    client: ApiClient,
+    base_url: String,
+    page_size: u32,
+    /// This daemon's id in the lease row.
+    owner: String,
+}
+
+impl PullConnector {
+    /// Loads the definition, resolves the credentials and builds the HTTP client; fails at
+    /// start-up on a missing definition or credential.
+    pub fn new(
+        cfg: MarketplaceConfig,
+        store: Store,
+        bus: Arc<dyn Bus>,
+        health: Arc<HealthTracker>,
+    ) -> Result<Self, PullError> {
+        let def = definition::load(&cfg.definitions, &cfg.platform)?;
+        let client = build_client(&cfg, &def)?;
+        let base_url = base_url(&cfg, &def)?;
+        let page_size = cfg
+            .page_size
+            .unwrap_or(def.list.page_size)
+            .min(def.list.max_page_size)
+            .max(1);
+        Ok(Self {
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            cfg,
+            def,
+            store,
+            bus,
+            health,
+            client,
+            base_url,
+            page_size,
+        })
+    }
+
+    /// The connector's definition.
+    pub fn definition(&self) -> &Definition {
+        &self.def
+    }
+
+    /// Polls until shutdown, whenever this daemon holds the connector's lease.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let name = self.cfg.name.clone();
+        self.health.register(&name).await;
+        tracing::info!(connector = %name, platform = %self.def.platform, "Marketplace connector started.");
+        let interval = Duration::from_millis(self.cfg.poll_interval_ms.max(10));
+        let lease = Duration::from_millis(self.cfg.lease_ms);
+        loop {
+            match self
+                .store
+                .acquire_connector_lease(&name, &self.owner, lease)
+                .await
+            {
+                Ok(true) => match self.poll_with_lease(&shutdown).await {
+                    Ok(report) => {
+                        if report.stored > 0 {
+                            tracing::info!(connector = %name, pages = report.pages, orders = report.orders, stored = report.stored, duplicates = report.duplicates, cursor = report.cursor.as_deref().unwrap_or(""), "Poll finished.");
+                        } else {
+                            tracing::debug!(connector = %name, pages = report.pages, orders = report.orders, cursor = report.cursor.as_deref().unwrap_or(""), "Poll finished; nothing new.");
+                        }
+                        self.health.success(&name).await;
+                    }
+                    Err(PullError::Cancelled) => break,
+                    Err(error) => {
+                        tracing::warn!(connector = %name, error = %error, "Poll failed.");
+                        self.health.failure(&name, &error.to_string()).await;
+                    }
+                },
+                Ok(false) => {
+                    tracing::debug!(connector = %name, "Another daemon holds the polling lease.");
+                }
+                Err(error) => {
+                    tracing::warn!(connector = %name, error = %error, "Cannot take the polling lease.");
+                    self.health.failure(&name, &error.to_string()).await;
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        if let Err(error) = self.store.release_connector_lease(&name, &self.owner).await {
+            tracing::warn!(connector = %name, error = %error, "Cannot release the polling lease.");
+        }
+        tracing::info!(connector = %name, "Marketplace connector stopped.");
+    }
+
+    /// One poll while renewing the lease in the background; a lost lease stops the poll.
+    async fn poll_with_lease(&self, shutdown: &CancellationToken) -> Result<PollReport, PullError> {
+        let lease = Duration::from_millis(self.cfg.lease_ms);
+        let heartbeat = async {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                match self
+                    .store
+                    .acquire_connector_lease(&self.cfg.name, &self.owner, lease)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => return PullError::LeaseLost,
+                    Err(error) => {
+                        tracing::warn!(connector = %self.cfg.name, error = %error, "Cannot renew the polling lease.");
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            r = self.poll_once(shutdown) => r,
+            e = heartbeat => Err(e),
+        }
+    }
+
+    /// Reads everything changed since the cursor (minus the overlap), page by page.
+    pub async fn poll_once(&self, shutdown: &CancellationToken) -> Result<PollReport, PullError> {
+        let name = &self.cfg.name;
+        let store_err = |e: crate::store::StoreError| PullError::Store(e.to_string());
+        let cursor = self
+            .store
+            .connector_cursor(name)
+            .await
+            .map_err(store_err)?
+            .and_then(|c| parse_time(&c));
+        let run_started = Utc::now();
+        let from = cursor.unwrap_or_else(|| self.cfg.start());
+        let since = from - chrono::Duration::milliseconds(self.cfg.overlap_ms as i64);
+        let mut pager = Pager::new(
+            &self.def.list,
+            &self.base_url,
+            &self.cfg.params,
+            self.def.cursor.since_format,
+            self.page_size,
+            since,
+        );
+        let mut report = PollReport::default();
+        let mut high_water = cursor;
+        let mut max_seen: Option<DateTime<Utc>> = None;
+        loop {
+            if shutdown.is_cancelled() {
+                return Err(PullError::Cancelled);
+            }
+            let req = pager.request()?;
+            let resp = self
+                .client
+                .get("list", &req.url, &req.query, shutdown)
+                .await?;
+            let records = match select(&resp.body, &self.def.list.records) {
+                Some(serde_json::Value::Array(a)) => a.clone(),
+                Some(serde_json::Value::Null) | None => Vec::new(),
+                Some(_) => {
+                    return Err(PullError::Decode {
+                        platform: self.def.platform.clone(),
+                        message: format!("{:?} is not a list of orders", self.def.list.records),
+                    })
+                }
+            };
+            let page_max = records
+                .iter()
+                .filter_map(|r| select(r, &self.def.cursor.field).and_then(scalar_text))
+                .filter_map(|t| parse_time(&t))
+                .max();
+            let mut docs = Vec::with_capacity(records.len());
+            for record in &records {
+                let id = select(record, &self.def.cursor.id_field)
+                    .and_then(scalar_text)
+                    .unwrap_or_default();
+                let doc = match &self.def.items {
+                    Some(_) => self.with_items(record, shutdown).await?,
+                    None => record.clone(),
+                };
+                let bytes = serde_json::to_vec(&doc).map_err(|e| PullError::Decode {
+                    platform: self.def.platform.clone(),
+                    message: e.to_string(),
+                })?;
+                docs.push((id, bytes));
+            }
+            let (stored, duplicates) = self.store_page(&docs).await?;
+            report.pages += 1;
+            report.orders += records.len();
+            report.stored += stored;
+            report.duplicates += duplicates;
+            max_seen = max_seen.max(page_max);
+            tracing::debug!(connector = %name, page = report.pages, orders = records.len(), stored, duplicates, since = %pager.since().to_rfc3339(), "Page stored.");
+            if self.def.cursor.advance == Advance::PerPage && page_max > high_water {
+                high_water = page_max;
+                self.save_cursor(page_max).await?;
+            }
+            if !pager.advance(&resp.headers, &resp.body, records.len(), page_max) {
+                break;
+            }
+        }
+        if self.def.cursor.advance == Advance::PerRun {
+            // Never past the run's start: an order changed during the run after its page was
+            // read has a later time and is read by the next run.
+            let next = max_seen.map(|m| m.min(run_started));
+            if next > high_water {
+                high_water = next;
+                self.save_cursor(next).await?;
+            }
+        }
+        report.cursor = high_water.map(cursor_text);
+        Ok(report)
+    }
+
+    async fn save_cursor(&self, at: Option<DateTime<Utc>>) -> Result<(), PullError> {
+        let Some(at) = at else { return Ok(()) };
+        let moved = self
+            .store
+            .set_connector_cursor(&self.cfg.name, &self.owner, &cursor_text(at))
+            .await
+            .map_err(|e| PullError::Store(e.to_string()))?;
+        if moved {
+            Ok(())
+        } else {
+            Err(PullError::LeaseLost)
+        }
+    }
+
+    /// The order with its sub-resource (Amazon: `{"Order": …, "OrderItems": […]}`).
+    async fn with_items(
+        &self,
+        record: &serde_json::Value,
+        shutdown: &CancellationToken,
+    ) -> Result<serde_json::Value, PullError> {
+        let Some(items) = &self.def.items else {
+            return Ok(record.clone());
+        };
+        let path = render(&items.path, |name| {
+            name.strip_prefix("record.")
+                .and_then(|p| select(record, p))
+                .and_then(scalar_text)
+                .or_else(|| self.cfg.params.get(name).cloned())
+        })?;
+        let url = format!("{}{}", self.base_url.trim_end_matches('/'), path);
+        let mut all = Vec::new();
+        let mut query: Vec<(String, String)> = Vec::new();
+        loop {
+            let resp = self.client.get("items", &url, &query, shutdown).await?;
+            if let Some(serde_json::Value::Array(a)) = select(&resp.body, &items.records) {
+                all.extend(a.iter().cloned());
+            }
+            let token = items
+                .next_token_path
+                .as_deref()
+                .and_then(|p| select(&resp.body, p))
+                .and_then(scalar_text)
+                .filter(|t| !t.is_empty());
+            match (token, &items.next_token_param) {
+                (Some(t), Some(param)) => query = vec![(param.clone(), t)],
+                _ => break,
+            }
+        }
+        let mut doc = serde_json::Map::new();
+        doc.insert(items.record_key.clone(), record.clone());
+        doc.insert(items.items_key.clone(), serde_json::Value::Array(all));
+        Ok(serde_json::Value::Object(doc))
+    }
+
+    /// Stores a page's orders and their events in one transaction and publishes the events
+    /// with confirms; returns (new documents, duplicates).
+    async fn store_page(&self, docs: &[(String, Vec<u8>)]) -> Result<(usize, usize), PullError> {
+        let err = |e: crate::store::StoreError| PullError::Store(e.to_string());
+        let mut tx = self.store.begin().await.map_err(err)?;
+        let mut fresh = Vec::new();
+        let mut seen = Vec::new();
+        for (id, content) in docs {
+            let source_name = format!("{} order {id}", self.def.platform);
+            let raw = Store::insert_raw(
+                &mut tx,
+                &NewRawDocument {
+                    connector: &self.cfg.name,
+                    format: &self.def.format,
+                    source_name: Some(&source_name),
+                    content,
+                },
+            )
+            .await
+            .map_err(err)?;
+            let event = RawRef {
+                raw_id: raw.id.clone(),
+                format: self.def.format.clone(),
+                source_name: Some(source_name),
+            }
+            .event(&self.cfg.name);
+            if raw.inserted {
+                fresh.push(event);
+            } else {
+                seen.push(event);
+            }
+        }
+        Store::outbox_insert(&mut tx, &fresh).await.map_err(err)?;
+        tx.commit()
+            .await
+            .map_err(|e| err(crate::store::StoreError::from(e)))?;
+        // A duplicate stored by an earlier run whose publish failed still has its event in
+        // the outbox: publish it too before the cursor moves.
+        let mut pending = fresh.clone();
+        for e in seen.iter() {
+            if self.store.outbox_contains(&e.id).await.map_err(err)? {
+                pending.push(e.clone());
+            }
+        }
+        if !publish_committed(&self.store, self.bus.as_ref(), &pending).await {
+            return Err(PullError::Store(
+                "the bus did not confirm the raw-document events".into(),
+            ));
+        }
+        if !fresh.is_empty() {
+            metrics::counter!(metric::DOCUMENTS, "connector" => self.cfg.name.clone())
+                .increment(fresh.len() as u64);
+        }
+        Ok((fresh.len(), seen.len()))
+    }
+}
+
+/// How a cursor time is stored.
+fn cursor_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn build_client(cfg: &MarketplaceConfig, def: &Definition) -> Result<ApiClient, PullError> {
+    let mut values = Values {
+        params: cfg.params.clone(),
+        ..Values::default()
+    };
+    for (name, secret) in &cfg.credentials {
+        let v = secret.resolve().map_err(|e| PullError::Credential {
+            name: name.clone(),
+            message: e.to_string(),
+        })?;
+        values.credentials.insert(name.clone(), v);
+    }
+    let auth = Authenticator::new(&def.platform, &def.auth, &values, cfg.token_url.as_deref())?;
+    ApiClient::new(
+        &def.platform,
+        auth,
+        def.errors.clone(),
+        def.rate_limit.clone(),
+        RetryPolicy {
+            max_retries: cfg.max_retries,
+            base: Duration::from_millis(cfg.retry_base_ms.max(1)),
+            max: Duration::from_millis(cfg.retry_max_ms.max(1)),
+        },
+        Duration::from_millis(cfg.request_timeout_ms),
+    )
+}
+
+fn base_url(cfg: &MarketplaceConfig, def: &Definition) -> Result<String, PullError> {
+    match &cfg.base_url {
+        Some(u) => Ok(u.clone()),
+        None => Ok(render(&def.base_url, |n| cfg.params.get(n).cloned())?),
+    }
+}
+
+/// One authenticated request for the first page (at most one order) of the last day, for
+/// `ordergate check --connect`; returns how many orders it saw.
+pub async fn probe(cfg: &MarketplaceConfig) -> Result<usize, PullError> {
+    let def = definition::load(&cfg.definitions, &cfg.platform)?;
+    let mut cfg = cfg.clone();
+    cfg.max_retries = 0;
+    let client = build_client(&cfg, &def)?;
+    let base = base_url(&cfg, &def)?;
+    let pager = Pager::new(
+        &def.list,
+        &base,
+        &cfg.params,
+        def.cursor.since_format,
+        1,
+        Utc::now() - chrono::Duration::days(1),
+    );
+    let req = pager.request()?;
+    let resp = client
+        .get("list", &req.url, &req.query, &CancellationToken::new())
+        .await?;
+    Ok(match select(&resp.body, &def.list.records) {
+        Some(serde_json::Value::Array(a)) => a.len(),
+        _ => 0,
+    })
+}

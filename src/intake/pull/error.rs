@@ -1,0 +1,124 @@
+//! What can go wrong talking to a platform, and the one place that decides whether it is worth
+//! retrying.
+
+use std::time::Duration;
+
+use super::definition::DefinitionError;
+
+/// Why a request or a poll failed. Partner errors carry the platform's own code and message.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    /// The platform answered with an error (a non-2xx status, or a 2xx body with errors).
+    #[error("{platform} answered {status}{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Partner {
+        /// The platform.
+        platform: String,
+        /// HTTP status.
+        status: u16,
+        /// The platform's error code, if it sent one.
+        code: Option<String>,
+        /// The platform's message (shortened).
+        message: String,
+        /// How long the platform asked us to wait (`Retry-After`).
+        retry_after: Option<Duration>,
+        /// The code is one the definition lists as worth retrying.
+        retriable_code: bool,
+    },
+    /// The request timed out.
+    #[error("{platform}: request timed out after {timeout:?}")]
+    Timeout { platform: String, timeout: Duration },
+    /// No connection, reset, TLS failure.
+    #[error("{platform}: {message}")]
+    Transport { platform: String, message: String },
+    /// The platform answered something that is not the JSON its definition describes.
+    #[error("{platform}: unexpected response: {message}")]
+    Decode { platform: String, message: String },
+    /// The OAuth2 token endpoint refused or failed.
+    #[error("{platform}: access token refresh failed: {message}")]
+    Token {
+        platform: String,
+        message: String,
+        retriable: bool,
+    },
+    /// The definition or the instance config cannot be used.
+    #[error(transparent)]
+    Definition(#[from] DefinitionError),
+    /// A credential reference did not resolve.
+    #[error("credential {name}: {message}")]
+    Credential { name: String, message: String },
+    /// Storing or announcing the orders failed.
+    #[error("storing orders: {0}")]
+    Store(String),
+    /// The lease was taken by another daemon mid-run.
+    #[error("lost the polling lease to another daemon")]
+    LeaseLost,
+    /// Shutdown was requested.
+    #[error("shutting down")]
+    Cancelled,
+}
+
+impl PullError {
+    /// Whether trying the same request again later can work: 429, 408, 5xx, timeouts,
+    /// connection failures and error codes the definition names; not 400/401/403/404 or a
+    /// body that is not what the definition describes.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            PullError::Partner {
+                status,
+                retriable_code,
+                ..
+            } => *status == 429 || *status == 408 || *status >= 500 || *retriable_code,
+            PullError::Timeout { .. } | PullError::Transport { .. } => true,
+            PullError::Token { retriable, .. } => *retriable,
+            PullError::Store(_) => true,
+            PullError::Decode { .. }
+            | PullError::Definition(_)
+            | PullError::Credential { .. }
+            | PullError::LeaseLost
+            | PullError::Cancelled => false,
+        }
+    }
+
+    /// The wait the platform asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            PullError::Partner { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, for partner errors.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            PullError::Partner { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partner(status: u16, retriable_code: bool) -> PullError {
+        PullError::Partner {
+            platform: "p".into(),
+            status,
+            code: None,
+            message: "m".into(),
+            retry_after: None,
+            retriable_code,
+        }
+    }
+
+    #[test]
+    fn classification() {
+        for s in [429, 500, 502, 503, 504, 408] {
+            assert!(partner(s, false).is_retriable(), "{s}");
+        }
+        for s in [400, 401, 403, 404, 422] {
+            assert!(!partner(s, false).is_retriable(), "{s}");
+        }
+        assert!(partner(200, true).is_retriable());
+    }
+}
