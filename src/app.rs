@@ -143,6 +143,12 @@ impl Daemon {
                         health.clone(),
                     )
                     .with_context(|| format!("connector {}", m.name))?;
+                    // Its webhooks come in too when the HTTP server runs.
+                    if !cfg.http.listen.is_empty() {
+                        if let Some(ep) = Endpoint::for_marketplace(m, conn.definition())? {
+                            hooks.insert(m.name.clone(), ep);
+                        }
+                    }
                     intake.spawn(conn.run(shutdown.child_token()));
                 }
             }

@@ -247,3 +247,67 @@ platform_tests! {
     ebay => Platform::Ebay,
     magento => Platform::Magento,
 }
+
+/// A marketplace connector with a webhook secret also takes the platform's order webhooks at
+/// `/hooks/orders/<name>`, under its own name: an order both polled and pushed is one order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_and_poll_of_the_same_order_are_one_order() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = TestEnv::new(Profile::Standalone).await;
+    let sim = sim::start(Platform::Shopify, 20, 11).await;
+    let name = "shop-both";
+    let section = sim::connector_section(name, &sim, env.dir.path(), 50);
+    let secret = Platform::Shopify
+        .credentials()
+        .into_iter()
+        .find(|(k, _)| *k == "webhook_secret")
+        .map(|(_, v)| v.to_string())
+        .expect("the Shopify sandbox has a webhook secret");
+    let mut cfg = env.config(&common::mappings_dir(), &section);
+    cfg.http.listen = "127.0.0.1:0".into();
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let store = daemon.store.clone();
+    wait_until(Duration::from_secs(30), "the polled orders", || async {
+        store.order_count(name).await.unwrap() == 20
+    })
+    .await;
+    let secret = &secret;
+    let post = |body: Vec<u8>| async move {
+        let sig = ordergate::intake::webhook::sign_base64(secret.as_bytes(), &body);
+        let mut s = tokio::net::TcpStream::connect(daemon.http_addr.unwrap())
+            .await
+            .unwrap();
+        let head = format!(
+            "POST /hooks/orders/{name} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Shopify-Hmac-Sha256: {sig}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(&body).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    };
+    // A polled order pushed again by webhook (the same order, other bytes).
+    let known = sim.state.orders()[0].clone();
+    let pushed = serde_json::to_vec_pretty(&ordergate::sandbox::shopify::render(&known)).unwrap();
+    assert!(post(pushed).await.starts_with("HTTP/1.1 202"));
+    // A new order that only arrives by webhook.
+    let mut fresh = ordergate::sandbox::shopify::render(&known);
+    fresh["id"] = serde_json::json!(999_000_001u64);
+    assert!(post(serde_json::to_vec(&fresh).unwrap())
+        .await
+        .starts_with("HTTP/1.1 202"));
+    wait_until(
+        Duration::from_secs(30),
+        "the webhook-only order",
+        || async { store.order_count(name).await.unwrap() == 21 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        store.order_count(name).await.unwrap(),
+        21,
+        "the pushed known order is not a second order"
+    );
+    daemon.stop().await;
+}

@@ -223,6 +223,49 @@ impl Endpoint {
         })
     }
 
+    /// The webhook side of a marketplace connector: documents arrive under the pull
+    /// connector's own name (so a webhook and a poll of the same order are one order), verified
+    /// as the platform's definition says. `None` when the platform sends no webhooks this
+    /// gateway can verify, or the instance has no webhook secret configured.
+    pub fn for_marketplace(
+        cfg: &crate::intake::pull::MarketplaceConfig,
+        def: &crate::intake::pull::definition::Definition,
+    ) -> Result<Option<Self>, ConfigError> {
+        use crate::intake::pull::definition::{SignatureAlgorithm, SignedContent};
+        let Some(w) = &def.webhook else {
+            return Ok(None);
+        };
+        let Some(secret) = w.secret.as_ref().and_then(|name| cfg.credentials.get(name)) else {
+            return Ok(None);
+        };
+        let encoding = match w.encoding {
+            crate::intake::pull::definition::SignatureEncoding::Base64 => SignatureEncoding::Base64,
+            crate::intake::pull::definition::SignatureEncoding::Hex => SignatureEncoding::Hex,
+            crate::intake::pull::definition::SignatureEncoding::Base64Json => return Ok(None),
+        };
+        if w.algorithm != SignatureAlgorithm::HmacSha256 || w.signed != SignedContent::Body {
+            return Ok(None);
+        }
+        let key = secret.resolve()?.into_bytes();
+        if key.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "connector {}: the webhook secret is empty",
+                cfg.name
+            )));
+        }
+        Ok(Some(Self {
+            name: cfg.name.clone(),
+            format: def.format.clone(),
+            max_body_bytes: default_max_body(),
+            verifier: Verifier::Hmac {
+                key,
+                header: w.signature_header.to_ascii_lowercase(),
+                encoding,
+                prefix: w.prefix.clone().unwrap_or_default(),
+            },
+        }))
+    }
+
     /// Whether the answer is a cXML `Response` document.
     pub fn answers_cxml(&self) -> bool {
         self.format == "cxml"
