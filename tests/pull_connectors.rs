@@ -259,7 +259,7 @@ async fn webhook_and_poll_of_the_same_order_are_one_order() {
     let section = sim::connector_section(name, &sim, env.dir.path(), 50);
     let secret = Platform::Shopify
         .credentials()
-        .into_iter()
+        .iter()
         .find(|(k, _)| *k == "webhook_secret")
         .map(|(_, v)| v.to_string())
         .expect("the Shopify sandbox has a webhook secret");
