@@ -91,7 +91,7 @@ pub(super) async fn order_hook(
     let (store, bus) = (s.store.clone(), s.bus.clone());
     let announce = stored.clone();
     tokio::spawn(async move {
-        crate::intake::announce(&store, bus.as_ref(), &announce).await;
+        crate::intake::announce(&store, bus.as_ref(), std::slice::from_ref(&announce)).await;
     });
     if ep.answers_cxml() {
         cxml_reply(cxml::Status::Ok, None)

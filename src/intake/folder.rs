@@ -186,7 +186,13 @@ impl FolderConnector {
             file: file.clone(),
             message: e.to_string(),
         })?;
-        if !super::announce(&self.store, self.bus.as_ref(), &stored).await {
+        if !super::announce(
+            &self.store,
+            self.bus.as_ref(),
+            std::slice::from_ref(&stored),
+        )
+        .await
+        {
             return Err(FolderError::Publish {
                 file,
                 message: "the bus did not confirm the raw-document event".into(),

@@ -35,41 +35,72 @@ pub async fn store_document(
     source_name: Option<&str>,
     content: &[u8],
 ) -> Result<Stored, StoreError> {
-    let mut tx = store.begin().await?;
-    let raw = Store::insert_raw(
-        &mut tx,
-        &NewRawDocument {
-            connector,
-            format,
-            source_name,
-            content,
-        },
-    )
-    .await?;
-    let event = RawRef {
-        raw_id: raw.id.clone(),
-        format: format.to_string(),
-        source_name: source_name.map(str::to_string),
-    }
-    .event(connector);
-    if raw.inserted {
-        Store::outbox_insert(&mut tx, std::slice::from_ref(&event)).await?;
-    }
-    tx.commit().await?;
-    let pending = raw.inserted || store.outbox_contains(&event.id).await?;
-    if raw.inserted {
-        metrics::counter!(metric::DOCUMENTS, "connector" => connector.to_string()).increment(1);
-    }
-    Ok(Stored {
-        raw_id: raw.id,
-        inserted: raw.inserted,
-        event,
-        pending,
+    let mut stored = store_documents(store, connector, format, &[(source_name, content)]).await?;
+    stored.pop().ok_or_else(|| {
+        StoreError::Db(sqlx::Error::Protocol(
+            "a stored document went missing".into(),
+        ))
     })
 }
 
-/// Publishes a stored document's event if it is still pending; true once the bus confirmed it
-/// (or nothing was pending). On false the event stays in the outbox for the relay.
-pub async fn announce(store: &Store, bus: &dyn Bus, stored: &Stored) -> bool {
-    !stored.pending || publish_committed(store, bus, std::slice::from_ref(&stored.event)).await
+/// Stores several documents of one connector (a page of orders) and queues their events, all in
+/// one transaction; returns them in order.
+pub async fn store_documents(
+    store: &Store,
+    connector: &str,
+    format: &str,
+    docs: &[(Option<&str>, &[u8])],
+) -> Result<Vec<Stored>, StoreError> {
+    let mut tx = store.begin().await?;
+    let mut stored = Vec::with_capacity(docs.len());
+    for (source_name, content) in docs {
+        let raw = Store::insert_raw(
+            &mut tx,
+            &NewRawDocument {
+                connector,
+                format,
+                source_name: *source_name,
+                content,
+            },
+        )
+        .await?;
+        let event = RawRef {
+            raw_id: raw.id.clone(),
+            format: format.to_string(),
+            source_name: source_name.map(str::to_string),
+        }
+        .event(connector);
+        if raw.inserted {
+            Store::outbox_insert(&mut tx, std::slice::from_ref(&event)).await?;
+        }
+        stored.push(Stored {
+            raw_id: raw.id,
+            inserted: raw.inserted,
+            event,
+            pending: raw.inserted,
+        });
+    }
+    tx.commit().await?;
+    // A document stored before (by a run whose publish failed) may still have its event in the
+    // outbox: it is pending too.
+    for s in stored.iter_mut().filter(|s| !s.inserted) {
+        s.pending = store.outbox_contains(&s.event.id).await?;
+    }
+    let new = stored.iter().filter(|s| s.inserted).count();
+    if new > 0 {
+        metrics::counter!(metric::DOCUMENTS, "connector" => connector.to_string())
+            .increment(new as u64);
+    }
+    Ok(stored)
+}
+
+/// Publishes the stored documents' pending events together; true once the bus confirmed them
+/// (or nothing was pending). On false the events stay in the outbox for the relay.
+pub async fn announce(store: &Store, bus: &dyn Bus, stored: &[Stored]) -> bool {
+    let pending: Vec<Envelope> = stored
+        .iter()
+        .filter(|s| s.pending)
+        .map(|s| s.event.clone())
+        .collect();
+    publish_committed(store, bus, &pending).await
 }

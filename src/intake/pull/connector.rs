@@ -21,10 +21,7 @@ use super::error::PullError;
 use super::paging::Pager;
 use crate::bus::Bus;
 use crate::health::HealthTracker;
-use crate::stage::normalize::RawRef;
-use crate::stage::publish_committed;
-use crate::store::{NewRawDocument, Store};
-use crate::telemetry::metric;
+use crate::store::Store;
 
 /// What one poll did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -310,57 +307,28 @@ impl PullConnector {
     /// Stores a page's orders and their events in one transaction and publishes the events
     /// with confirms; returns (new documents, duplicates).
     async fn store_page(&self, docs: &[(String, Vec<u8>)]) -> Result<(usize, usize), PullError> {
-        let err = |e: crate::store::StoreError| PullError::Store(e.to_string());
-        let mut tx = self.store.begin().await.map_err(err)?;
-        let mut fresh = Vec::new();
-        let mut seen = Vec::new();
-        for (id, content) in docs {
-            let source_name = format!("{} order {id}", self.def.platform);
-            let raw = Store::insert_raw(
-                &mut tx,
-                &NewRawDocument {
-                    connector: &self.cfg.name,
-                    format: &self.def.format,
-                    source_name: Some(&source_name),
-                    content,
-                },
-            )
-            .await
-            .map_err(err)?;
-            let event = RawRef {
-                raw_id: raw.id.clone(),
-                format: self.def.format.clone(),
-                source_name: Some(source_name),
-            }
-            .event(&self.cfg.name);
-            if raw.inserted {
-                fresh.push(event);
-            } else {
-                seen.push(event);
-            }
-        }
-        Store::outbox_insert(&mut tx, &fresh).await.map_err(err)?;
-        tx.commit()
-            .await
-            .map_err(|e| err(crate::store::StoreError::from(e)))?;
-        // A duplicate stored by an earlier run whose publish failed still has its event in
-        // the outbox: publish it too before the cursor moves.
-        let mut pending = fresh.clone();
-        for e in seen.iter() {
-            if self.store.outbox_contains(&e.id).await.map_err(err)? {
-                pending.push(e.clone());
-            }
-        }
-        if !publish_committed(&self.store, self.bus.as_ref(), &pending).await {
+        let names: Vec<String> = docs
+            .iter()
+            .map(|(id, _)| format!("{} order {id}", self.def.platform))
+            .collect();
+        let refs: Vec<(Option<&str>, &[u8])> = names
+            .iter()
+            .zip(docs)
+            .map(|(name, (_, content))| (Some(name.as_str()), content.as_slice()))
+            .collect();
+        let stored =
+            crate::intake::store_documents(&self.store, &self.cfg.name, &self.def.format, &refs)
+                .await
+                .map_err(|e| PullError::Store(e.to_string()))?;
+        // Published (duplicates whose event an earlier run left in the outbox too) before the
+        // cursor moves.
+        if !crate::intake::announce(&self.store, self.bus.as_ref(), &stored).await {
             return Err(PullError::Store(
                 "the bus did not confirm the raw-document events".into(),
             ));
         }
-        if !fresh.is_empty() {
-            metrics::counter!(metric::DOCUMENTS, "connector" => self.cfg.name.clone())
-                .increment(fresh.len() as u64);
-        }
-        Ok((fresh.len(), seen.len()))
+        let fresh = stored.iter().filter(|s| s.inserted).count();
+        Ok((fresh, stored.len() - fresh))
     }
 }
 
