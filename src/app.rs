@@ -129,6 +129,15 @@ impl Daemon {
                         FolderConnector::new(f.clone(), store.clone(), bus.clone(), health.clone());
                     intake.spawn(conn.run(shutdown.child_token()));
                 }
+                ConnectorConfig::Imap(i) => {
+                    let conn = crate::intake::imap::ImapConnector::new(
+                        i.clone(),
+                        store.clone(),
+                        bus.clone(),
+                        health.clone(),
+                    );
+                    intake.spawn(conn.run(shutdown.child_token()));
+                }
             }
         }
 

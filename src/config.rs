@@ -386,6 +386,8 @@ impl Default for HealthConfig {
 pub enum ConnectorConfig {
     /// Watches a directory; every new file is one raw document of `format`.
     Folder(FolderConfig),
+    /// Polls an IMAP mailbox; every message is one raw document of `format` (`email`, `fax`).
+    Imap(crate::intake::imap::ImapConfig),
 }
 
 impl ConnectorConfig {
@@ -393,6 +395,7 @@ impl ConnectorConfig {
     pub fn name(&self) -> &str {
         match self {
             ConnectorConfig::Folder(f) => &f.name,
+            ConnectorConfig::Imap(i) => &i.name,
         }
     }
 
@@ -400,6 +403,7 @@ impl ConnectorConfig {
     pub fn enabled(&self) -> bool {
         match self {
             ConnectorConfig::Folder(f) => f.enabled,
+            ConnectorConfig::Imap(i) => i.enabled,
         }
     }
 }
@@ -517,7 +521,7 @@ impl Config {
         for c in &mut self.connectors {
             match c {
                 ConnectorConfig::Folder(f) if f.path.is_relative() => f.path = dir.join(&f.path),
-                ConnectorConfig::Folder(_) => {}
+                ConnectorConfig::Folder(_) | ConnectorConfig::Imap(_) => {}
             }
         }
         if !self.store.url.is_reference() {
@@ -621,6 +625,16 @@ impl Config {
                     "http.api_tokens entries must be references (env:NAME or file:PATH), never literal tokens"
                         .into(),
                 ));
+            }
+        }
+        for c in &self.connectors {
+            if let ConnectorConfig::Imap(i) = c {
+                if !i.password.is_reference() {
+                    return Err(ConfigError::Invalid(format!(
+                        "connector {}: password must be a reference (env:NAME or file:PATH)",
+                        i.name
+                    )));
+                }
             }
         }
         Ok(())
@@ -732,7 +746,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.bus.prefetch, 7);
         assert_eq!(c.bus.kind, BusKind::Amqp);
-        let ConnectorConfig::Folder(f) = &c.connectors[0];
+        let ConnectorConfig::Folder(f) = &c.connectors[0] else {
+            panic!("a folder connector")
+        };
         assert_eq!(f.path, PathBuf::from("/b"));
     }
 

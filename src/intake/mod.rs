@@ -2,3 +2,4 @@
 //! document and announces it as a `raw.<connector>` event; the normalize stage does the rest.
 
 pub mod folder;
+pub mod imap;
