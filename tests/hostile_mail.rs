@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 fn quarantined(doc: &[u8]) -> String {
     let started = Instant::now();
     let result = decode("email", &[doc]);
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
     match result {
         Err(e @ NormalizeError::Undecodable { .. }) => {
             assert!(e.is_permanent(), "{e}");
@@ -64,7 +68,10 @@ fn thousands_of_parts() {
     }
     doc += "--p--\r\n";
     let why = quarantined(doc.as_bytes());
-    assert!(why.contains("parts") || why.contains("boundary lines"), "{why}");
+    assert!(
+        why.contains("parts") || why.contains("boundary lines"),
+        "{why}"
+    );
     // Under the boundary pre-check, the parser's own count still holds.
     let mut doc = format!("{HEAD}Content-Type: multipart/mixed; boundary=\"p\"\r\n\r\n");
     for i in 0..300 {

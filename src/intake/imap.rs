@@ -164,7 +164,12 @@ pub struct ImapConnector {
 
 impl ImapConnector {
     /// The connector; it connects when run.
-    pub fn new(cfg: ImapConfig, store: Store, bus: Arc<dyn Bus>, health: Arc<HealthTracker>) -> Self {
+    pub fn new(
+        cfg: ImapConfig,
+        store: Store,
+        bus: Arc<dyn Bus>,
+        health: Arc<HealthTracker>,
+    ) -> Self {
         Self {
             cfg,
             store,
@@ -263,8 +268,9 @@ impl ImapConnector {
             .map_err(|e| ImapError::Connect(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-            let server = tokio_rustls::rustls::pki_types::ServerName::try_from(self.cfg.host.clone())
-                .map_err(|e| ImapError::Connect(e.to_string()))?;
+            let server =
+                tokio_rustls::rustls::pki_types::ServerName::try_from(self.cfg.host.clone())
+                    .map_err(|e| ImapError::Connect(e.to_string()))?;
             let tls = self
                 .timed(tokio_rustls::TlsConnector::from(Arc::new(config)).connect(server, tcp))
                 .await?
@@ -294,7 +300,11 @@ impl ImapConnector {
         can_move: bool,
         shutdown: &CancellationToken,
     ) -> Result<PollReport, ImapError> {
-        let mut uids: Vec<u32> = self.timed(session.uid_search("ALL")).await??.into_iter().collect();
+        let mut uids: Vec<u32> = self
+            .timed(session.uid_search("ALL"))
+            .await??
+            .into_iter()
+            .collect();
         uids.sort_unstable();
         let mut report = PollReport::default();
         for uid in uids {
@@ -363,7 +373,9 @@ impl ImapConnector {
         }
         self.timed(session.uid_copy(&set, folder)).await??;
         {
-            let stream = self.timed(session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)")).await??;
+            let stream = self
+                .timed(session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)"))
+                .await??;
             self.timed(stream.try_collect::<Vec<_>>()).await??;
         }
         let stream = self.timed(session.uid_expunge(&set)).await??;
@@ -373,7 +385,12 @@ impl ImapConnector {
 
     /// Stores the message and announces it; true when it was new. A message with a
     /// Message-ID already stored by this connector (or the same bytes) is not stored again.
-    async fn ingest(&self, uid: u32, content: &[u8], message_id: Option<&str>) -> Result<bool, ImapError> {
+    async fn ingest(
+        &self,
+        uid: u32,
+        content: &[u8],
+        message_id: Option<&str>,
+    ) -> Result<bool, ImapError> {
         let store_err = |e: crate::store::StoreError| ImapError::Store {
             uid,
             message: e.to_string(),
@@ -386,7 +403,10 @@ impl ImapConnector {
             None => None,
         };
         let raw = match earlier {
-            Some(id) => crate::store::RawInsert { id, inserted: false },
+            Some(id) => crate::store::RawInsert {
+                id,
+                inserted: false,
+            },
             None => Store::insert_raw(
                 &mut tx,
                 &NewRawDocument {
@@ -420,7 +440,8 @@ impl ImapConnector {
                 .await
                 .map_err(store_err)?;
         if pending
-            && !publish_committed(&self.store, self.bus.as_ref(), std::slice::from_ref(&event)).await
+            && !publish_committed(&self.store, self.bus.as_ref(), std::slice::from_ref(&event))
+                .await
         {
             return Err(ImapError::Publish {
                 uid,
@@ -461,7 +482,12 @@ impl ImapConnector {
         Ok(raw.id)
     }
 
-    async fn record_failure(&self, uid: u32, raw_id: Option<&str>, reason: &str) -> Result<(), ImapError> {
+    async fn record_failure(
+        &self,
+        uid: u32,
+        raw_id: Option<&str>,
+        reason: &str,
+    ) -> Result<(), ImapError> {
         let store_err = |e: crate::store::StoreError| ImapError::Store {
             uid,
             message: e.to_string(),

@@ -8,7 +8,9 @@ mod decode;
 pub mod email;
 pub mod xml;
 
-pub use decode::{decode, decode_with, JSON_FORMATS, MAIL_FORMATS, MAX_DOCUMENT_BYTES, XML_FORMATS};
+pub use decode::{
+    decode, decode_with, JSON_FORMATS, MAIL_FORMATS, MAX_DOCUMENT_BYTES, XML_FORMATS,
+};
 
 use crate::mapping::{MappingError, MappingSet};
 use crate::model::CanonicalOrder;

@@ -44,38 +44,127 @@ pub type Facts = BTreeMap<String, Fact>;
 fn builtin_labels(field: &str) -> &'static [&'static str] {
     match field {
         "external_id" => &[
-            "po number", "po no", "po no.", "po #", "po#", "p.o. number", "p.o. no", "p.o. #",
-            "p.o.", "purchase order number", "purchase order no", "purchase order", "order number",
-            "order no", "order no.", "order #", "order ref", "bon de commande", "commande n°",
-            "订单号", "訂單號", "订单编号", "訂單編號", "采购单号", "採購單號", "单号", "單號",
+            "po number",
+            "po no",
+            "po no.",
+            "po #",
+            "po#",
+            "p.o. number",
+            "p.o. no",
+            "p.o. #",
+            "p.o.",
+            "purchase order number",
+            "purchase order no",
+            "purchase order",
+            "order number",
+            "order no",
+            "order no.",
+            "order #",
+            "order ref",
+            "bon de commande",
+            "commande n°",
+            "订单号",
+            "訂單號",
+            "订单编号",
+            "訂單編號",
+            "采购单号",
+            "採購單號",
+            "单号",
+            "單號",
         ],
         "contact" => &[
-            "contact", "contact person", "attn", "attention", "联系人", "聯繫人",
-            "聯絡人", "联络人",
+            "contact",
+            "contact person",
+            "attn",
+            "attention",
+            "联系人",
+            "聯繫人",
+            "聯絡人",
+            "联络人",
         ],
         "customer" => &[
-            "customer", "customer name", "buyer", "client", "客户", "客戶", "客户名称", "客戶名稱",
-            "订购单位", "訂購單位",
+            "customer",
+            "customer name",
+            "buyer",
+            "client",
+            "客户",
+            "客戶",
+            "客户名称",
+            "客戶名稱",
+            "订购单位",
+            "訂購單位",
         ],
         "company" => &["company", "company name", "公司", "公司名称", "公司名稱"],
         "phone" => &[
-            "phone", "tel", "tel.", "telephone", "mobile", "cell", "phone number", "téléphone",
-            "电话", "電話", "手机", "手機", "联系电话", "聯絡電話", "聯繫電話",
+            "phone",
+            "tel",
+            "tel.",
+            "telephone",
+            "mobile",
+            "cell",
+            "phone number",
+            "téléphone",
+            "电话",
+            "電話",
+            "手机",
+            "手機",
+            "联系电话",
+            "聯絡電話",
+            "聯繫電話",
         ],
-        "email" => &["email", "e-mail", "mail", "邮箱", "郵箱", "电子邮件", "電子郵件", "電郵"],
+        "email" => &[
+            "email",
+            "e-mail",
+            "mail",
+            "邮箱",
+            "郵箱",
+            "电子邮件",
+            "電子郵件",
+            "電郵",
+        ],
         "ship_to" => &[
-            "ship to", "ship-to", "deliver to", "delivery address", "shipping address",
-            "delivery to", "livrer à", "livraison", "address", "地址", "送货地址", "送貨地址",
-            "收货地址", "收貨地址", "交货地址", "交貨地址",
+            "ship to",
+            "ship-to",
+            "deliver to",
+            "delivery address",
+            "shipping address",
+            "delivery to",
+            "livrer à",
+            "livraison",
+            "address",
+            "地址",
+            "送货地址",
+            "送貨地址",
+            "收货地址",
+            "收貨地址",
+            "交货地址",
+            "交貨地址",
         ],
         "delivery_date" => &[
-            "delivery date", "deliver by", "required by", "need by", "requested delivery",
-            "交货日期", "交貨日期", "送货日期", "送貨日期", "到货日期", "到貨日期",
+            "delivery date",
+            "deliver by",
+            "required by",
+            "need by",
+            "requested delivery",
+            "交货日期",
+            "交貨日期",
+            "送货日期",
+            "送貨日期",
+            "到货日期",
+            "到貨日期",
         ],
         "currency" => &["currency", "币种", "幣別", "币别", "貨幣", "货币"],
         "total" => &[
-            "grand total", "order total", "total amount", "total", "合计", "合計", "总计", "總計",
-            "总金额", "總金額",
+            "grand total",
+            "order total",
+            "total amount",
+            "total",
+            "合计",
+            "合計",
+            "总计",
+            "總計",
+            "总金额",
+            "總金額",
         ],
         _ => &[],
     }
@@ -85,27 +174,89 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
 fn builtin_columns(column: &str) -> &'static [&'static str] {
     match column {
         "sku" => &[
-            "sku", "item #", "item#", "item no", "item no.", "item number", "item code", "code",
-            "product code", "part no", "part no.", "part number", "part #", "article", "art. no",
-            "ref", "reference", "货号", "貨號", "编号", "編號", "料号", "料號", "产品编号",
-            "產品編號", "型号", "型號",
+            "sku",
+            "item #",
+            "item#",
+            "item no",
+            "item no.",
+            "item number",
+            "item code",
+            "code",
+            "product code",
+            "part no",
+            "part no.",
+            "part number",
+            "part #",
+            "article",
+            "art. no",
+            "ref",
+            "reference",
+            "货号",
+            "貨號",
+            "编号",
+            "編號",
+            "料号",
+            "料號",
+            "产品编号",
+            "產品編號",
+            "型号",
+            "型號",
         ],
         "name" => &[
-            "description", "product", "product name", "item", "item name", "name", "designation", "désignation",
-            "品名", "名称", "名稱", "产品", "產品", "商品", "商品名称", "产品名称", "產品名稱",
+            "description",
+            "product",
+            "product name",
+            "item",
+            "item name",
+            "name",
+            "designation",
+            "désignation",
+            "品名",
+            "名称",
+            "名稱",
+            "产品",
+            "產品",
+            "商品",
+            "商品名称",
+            "产品名称",
+            "產品名稱",
         ],
         "spec" => &["spec", "specification", "size", "规格", "規格"],
         "quantity" => &[
-            "qty", "qty.", "quantity", "qté", "quantité", "units", "數量", "数量", "订购数量",
+            "qty",
+            "qty.",
+            "quantity",
+            "qté",
+            "quantité",
+            "units",
+            "數量",
+            "数量",
+            "订购数量",
             "訂購數量",
         ],
         "unit_price" => &[
-            "unit price", "price", "unit cost", "price each", "each", "prix unitaire", "单价",
-            "單價", "价格", "價格",
+            "unit price",
+            "price",
+            "unit cost",
+            "price each",
+            "each",
+            "prix unitaire",
+            "单价",
+            "單價",
+            "价格",
+            "價格",
         ],
         "amount" => &[
-            "amount", "line total", "total", "ext. price", "extended", "montant", "金额", "金額",
-            "小计", "小計",
+            "amount",
+            "line total",
+            "total",
+            "ext. price",
+            "extended",
+            "montant",
+            "金额",
+            "金額",
+            "小计",
+            "小計",
         ],
         _ => &[],
     }
@@ -113,9 +264,27 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
 
 /// Words that start a total, shipping or tax row: not an order line.
 const TOTAL_WORDS: &[&str] = &[
-    "total", "subtotal", "sub-total", "sub total", "grand total", "shipping", "freight", "tax",
-    "sales tax", "vat", "discount", "合计", "合計", "总计", "總計", "小计", "小計", "运费", "運費",
-    "税", "稅",
+    "total",
+    "subtotal",
+    "sub-total",
+    "sub total",
+    "grand total",
+    "shipping",
+    "freight",
+    "tax",
+    "sales tax",
+    "vat",
+    "discount",
+    "合计",
+    "合計",
+    "总计",
+    "總計",
+    "小计",
+    "小計",
+    "运费",
+    "運費",
+    "税",
+    "稅",
 ];
 
 macro_rules! re {
@@ -129,10 +298,7 @@ re!(
     PO_LABELLED,
     r"(?i)\b(?:P\.?O\.?|purchase\s+order|order)\s*(?:#|no\.?|number|nr\.?|n°)\s*:?\s*#?\s*([A-Za-z0-9][A-Za-z0-9/-]*[0-9][A-Za-z0-9/-]*)"
 );
-re!(
-    PHONE,
-    r"(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
-);
+re!(PHONE, r"(\+?\(?[0-9][0-9 ().-]{5,}[0-9])");
 re!(
     PHONE_LINE,
     r"(?i)^(?:(?:tel|phone|mobile|cell|mob|t|m|p)\.?\s*:?\s*)?(\+?\(?[0-9][0-9 ().-]{5,}[0-9])$"
@@ -146,7 +312,10 @@ re!(
     TOTAL,
     r"(?i)(grand\s+total|order\s+total|total\s+amount|total|合计|合計|总计|總計|总金额|總金額)\s*(?:\(?(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY)\)?)?\s*(?:is|:|：)?\s*(?:(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY|US\$|HK\$|NT\$|\$|£|€|¥|￥)\s*)?([0-9][0-9,.]*[0-9]|[0-9])"
 );
-re!(CODE, r"\b(USD|GBP|EUR|CNY|RMB|HKD|TWD|NTD|CAD|AUD|JPY|CHF)\b");
+re!(
+    CODE,
+    r"\b(USD|GBP|EUR|CNY|RMB|HKD|TWD|NTD|CAD|AUD|JPY|CHF)\b"
+);
 re!(
     US_CITY,
     r"^(.+?),?\s+([A-Z]{2})\s+([0-9]{5}(?:-[0-9]{4})?)$"
@@ -160,6 +329,7 @@ re!(
     UK_CITY,
     r"^(.+?),?\s+([A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})$"
 );
+re!(IE_CITY, r"^(.+?),?\s+([A-Z][0-9]{2}|D6W) ?([A-Z0-9]{4})$");
 re!(EIRCODE, r"^([A-Z][0-9]{2}|D6W) ?[A-Z0-9]{4}$");
 re!(EU_CITY, r"^([0-9]{4,5})\s+(.+)$");
 re!(CITY_POSTAL, r"^(.+?),?\s+([0-9]{4,6})$");
@@ -169,7 +339,10 @@ re!(
     CN_DATE,
     r"([0-9]{4})\s*[年/.-]\s*([0-9]{1,2})\s*[月/.-]\s*([0-9]{1,2})"
 );
-re!(FAX_HEADER, r"(?i)(from:.*(to:|p\.?\s*[0-9]{3}|page))|^[A-Z]{3}-[0-9]{2}-[0-9]{4}");
+re!(
+    FAX_HEADER,
+    r"(?i)(from:.*(to:|p\.?\s*[0-9]{3}|page))|^[A-Z]{3}-[0-9]{2}-[0-9]{4}"
+);
 
 fn rx(re: &LazyLock<Option<Regex>>) -> Option<&Regex> {
     re.as_ref()
@@ -326,21 +499,25 @@ pub fn currency_of(mark: &str) -> Option<&'static str> {
 
 /// A country written at the end of an address.
 fn country_of(s: &str) -> Option<&'static str> {
-    Some(match s.trim().trim_end_matches('.').to_lowercase().as_str() {
-        "usa" | "us" | "u.s.a" | "u.s" | "united states" | "united states of america" => "US",
-        "uk" | "united kingdom" | "great britain" | "england" | "scotland" | "wales" | "gb" => "GB",
-        "ireland" | "éire" => "IE",
-        "china" | "pr china" | "p.r. china" | "prc" | "中国" | "中國" => "CN",
-        "taiwan" | "台灣" | "臺灣" | "台湾" => "TW",
-        "hong kong" | "香港" => "HK",
-        "canada" => "CA",
-        "germany" | "deutschland" => "DE",
-        "france" => "FR",
-        "spain" | "españa" => "ES",
-        "netherlands" | "nederland" => "NL",
-        "australia" => "AU",
-        _ => return None,
-    })
+    Some(
+        match s.trim().trim_end_matches('.').to_lowercase().as_str() {
+            "usa" | "us" | "u.s.a" | "u.s" | "united states" | "united states of america" => "US",
+            "uk" | "united kingdom" | "great britain" | "england" | "scotland" | "wales" | "gb" => {
+                "GB"
+            }
+            "ireland" | "éire" => "IE",
+            "china" | "pr china" | "p.r. china" | "prc" | "中国" | "中國" => "CN",
+            "taiwan" | "台灣" | "臺灣" | "台湾" => "TW",
+            "hong kong" | "香港" => "HK",
+            "canada" => "CA",
+            "germany" | "deutschland" => "DE",
+            "france" => "FR",
+            "spain" | "españa" => "ES",
+            "netherlands" | "nederland" => "NL",
+            "australia" => "AU",
+            _ => return None,
+        },
+    )
 }
 
 /// The extraction context: the sender's template and how much the text itself can be trusted
@@ -369,7 +546,10 @@ impl Ctx<'_> {
     }
 
     fn put(&self, facts: &mut Facts, path: &str, value: Option<String>, confidence: f64) {
-        let Some(value) = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else {
+        let Some(value) = value
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+        else {
             return;
         };
         let confidence = (confidence * self.trust).clamp(0.0, 1.0);
@@ -411,13 +591,18 @@ fn find_labelled(lines: &[&str], ctx: &Ctx, field: &str, bare_ok: bool) -> Vec<L
             let head = norm_label(head.trim_end_matches('#').trim());
             let head_hash = norm_label(head.as_str());
             let hit = labels.iter().any(|l| *l == head || *l == head_hash)
-                || (text.contains('#') && labels.iter().any(|l| *l == norm_label(&text[..text.find('#').unwrap_or(0) + 1])));
+                || (text.contains('#')
+                    && labels
+                        .iter()
+                        .any(|l| *l == norm_label(&text[..text.find('#').unwrap_or(0) + 1])));
             if !hit || (!colon && !bare_ok && !text.contains('#')) {
                 continue;
             }
             let mut value = rest.to_string();
             if !colon && text.contains('#') {
-                value = text[text.find('#').map_or(0, |a| a + 1)..].trim().to_string();
+                value = text[text.find('#').map_or(0, |a| a + 1)..]
+                    .trim()
+                    .to_string();
             }
             if value.is_empty() && colon {
                 // The value may be the next cell on the same line ("PO Number:    MGFD-1").
@@ -457,7 +642,11 @@ fn block_below(lines: &[&str], line: usize, col: usize, max: usize) -> Vec<Strin
             .into_iter()
             .filter(|c| c.end > col.saturating_sub(2) && c.start + 3 >= col)
             .collect();
-        let text = cs.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join(" ");
+        let text = cs
+            .iter()
+            .map(|c| c.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         if text.trim().is_empty() {
             if started {
                 break;
@@ -503,7 +692,16 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         if uk || us || ie {
             postal = Some(last.to_string());
             if country.is_none() {
-                country = Some(if uk { "GB" } else if us { "US" } else { "IE" }.into());
+                country = Some(
+                    if uk {
+                        "GB"
+                    } else if us {
+                        "US"
+                    } else {
+                        "IE"
+                    }
+                    .into(),
+                );
             }
             lines.pop();
         }
@@ -525,6 +723,10 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
             city = Some(m[1].trim_end_matches(',').into());
             postal = Some(m[2].into());
             country.get_or_insert_with(|| "GB".into());
+        } else if let Some(m) = rx(&IE_CITY).and_then(|r| r.captures(&last)) {
+            city = Some(m[1].trim_end_matches(',').into());
+            postal = Some(format!("{} {}", &m[2], &m[3]));
+            country.get_or_insert_with(|| "IE".into());
         } else if let Some(m) = rx(&EU_CITY).and_then(|r| r.captures(&last)) {
             postal = Some(m[1].into());
             city = Some(m[2].into());
@@ -538,9 +740,21 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
             city = Some(last);
         }
     }
-    let name = if lines.len() > 1 { Some(lines.remove(0)) } else { None };
-    let line1 = if lines.is_empty() { None } else { Some(lines.remove(0)) };
-    let line2 = if lines.is_empty() { None } else { Some(lines.join(", ")) };
+    let name = if lines.len() > 1 {
+        Some(lines.remove(0))
+    } else {
+        None
+    };
+    let line1 = if lines.is_empty() {
+        None
+    } else {
+        Some(lines.remove(0))
+    };
+    let line2 = if lines.is_empty() {
+        None
+    } else {
+        Some(lines.join(", "))
+    };
     if country.is_none() {
         country = ctx.template.and_then(|t| t.country.clone());
     }
@@ -567,7 +781,15 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
             }
         }
         let mut country = "CN";
-        for (mark, code) in [("香港", "HK"), ("台灣", "TW"), ("臺灣", "TW"), ("台北", "TW"), ("臺北", "TW"), ("台中", "TW"), ("高雄", "TW")] {
+        for (mark, code) in [
+            ("香港", "HK"),
+            ("台灣", "TW"),
+            ("臺灣", "TW"),
+            ("台北", "TW"),
+            ("臺北", "TW"),
+            ("台中", "TW"),
+            ("高雄", "TW"),
+        ] {
             if rest.contains(mark) {
                 country = code;
             }
@@ -607,7 +829,12 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
         ctx.put(facts, "ship_to.city", city, confidence);
         ctx.put(facts, "ship_to.region", region, confidence);
         ctx.put(facts, "ship_to.postal_code", postal, confidence);
-        ctx.put(facts, "ship_to.country", Some(country.into()), confidence * 0.9);
+        ctx.put(
+            facts,
+            "ship_to.country",
+            Some(country.into()),
+            confidence * 0.9,
+        );
         return;
     }
     let mut parts: Vec<String> = text
@@ -618,7 +845,11 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
     // "Springfield, IL 62701": state and ZIP belong to the city line.
     static STATE_ZIP: LazyLock<Option<Regex>> =
         LazyLock::new(|| Regex::new(r"^[A-Z]{2}\s+[0-9]{5}(?:-[0-9]{4})?$").ok());
-    if parts.len() >= 3 && parts.last().is_some_and(|l| rx(&STATE_ZIP).is_some_and(|r| r.is_match(l))) {
+    if parts.len() >= 3
+        && parts
+            .last()
+            .is_some_and(|l| rx(&STATE_ZIP).is_some_and(|r| r.is_match(l)))
+    {
         let state = parts.pop().unwrap_or_default();
         let city = parts.pop().unwrap_or_default();
         parts.push(format!("{city}, {state}"));
@@ -643,7 +874,10 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
     let norm = |s: &str| {
         let mut n = norm_label(s.trim_end_matches(['.', ':']));
         // "unit_price_gbp", "price (usd)": the currency is not part of the name.
-        for code in ["usd", "gbp", "eur", "cny", "rmb", "hkd", "twd", "(usd)", "(gbp)", "(eur)", "(€)", "($)", "(£)", "(¥)", "(元)"] {
+        for code in [
+            "usd", "gbp", "eur", "cny", "rmb", "hkd", "twd", "(usd)", "(gbp)", "(eur)", "(€)",
+            "($)", "(£)", "(¥)", "(元)",
+        ] {
             if let Some(stripped) = n.strip_suffix(code) {
                 n = stripped.trim().to_string();
             }
@@ -662,7 +896,10 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
         for (i, n) in names.iter().enumerate() {
             if cols[i].is_none() && !taken.contains(col) && lookup(n, col) {
                 // "Item" is the code when a description column exists too.
-                if *col == "name" && n == "item" && names.iter().any(|m| m != "item" && lookup(m, "name")) {
+                if *col == "name"
+                    && n == "item"
+                    && names.iter().any(|m| m != "item" && lookup(m, "name"))
+                {
                     if !taken.contains("sku") {
                         cols[i] = Some("sku");
                         taken.insert("sku");
@@ -699,7 +936,9 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
     let mut confidence = confidence;
     if unit_price.is_none() {
         if let Some(amount) = get("amount").and_then(|a| parse_decimal(&a, dc)) {
-            unit_price = amount.checked_div(quantity).map(|d| d.round_dp(4).normalize());
+            unit_price = amount
+                .checked_div(quantity)
+                .map(|d| d.round_dp(4).normalize());
             confidence *= 0.9;
         }
     }
@@ -752,12 +991,16 @@ fn table_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
                             if overlap > 0 {
                                 -overlap
                             } else {
-                                let d = (c.start as isize - h.start as isize).abs()
+                                let d = (c.start as isize - h.start as isize)
+                                    .abs()
                                     .min((c.end as isize - h.end as isize).abs());
                                 d + 1
                             }
                         })?;
-                        cols.get(best.0).copied().flatten().map(|k| (k, c.text.clone()))
+                        cols.get(best.0)
+                            .copied()
+                            .flatten()
+                            .map(|k| (k, c.text.clone()))
                     })
                     .collect()
             };
@@ -786,7 +1029,12 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
         let quantity = parse_quantity(&m[1], dc);
         let unit_price = parse_decimal(&m[5], dc);
         if let Some(cur) = m.get(4).and_then(|c| currency_of(c.as_str())) {
-            ctx.put(facts, "currency", Some(cur.into()), if cur == "USD" { 0.6 } else { 0.8 });
+            ctx.put(
+                facts,
+                "currency",
+                Some(cur.into()),
+                if cur == "USD" { 0.6 } else { 0.8 },
+            );
         }
         let name = m[2].trim().trim_end_matches([',', '-']).trim().to_string();
         out.push(Line {
@@ -829,7 +1077,11 @@ pub fn csv_lines(bytes: &[u8], ctx: &Ctx, facts: &mut Facts) -> Result<Vec<Line>
         let Some(cols) = &header else {
             let cs: Vec<Cell> = row
                 .iter()
-                .map(|t| Cell { start: 0, end: 0, text: t.clone() })
+                .map(|t| Cell {
+                    start: 0,
+                    end: 0,
+                    text: t.clone(),
+                })
                 .collect();
             for c in &cs {
                 let lower = c.text.to_lowercase();
@@ -846,7 +1098,12 @@ pub fn csv_lines(bytes: &[u8], ctx: &Ctx, facts: &mut Facts) -> Result<Vec<Line>
             }
             continue;
         };
-        if row.iter().any(|c| is_total_row(c)) && !row.iter().zip(cols).any(|(c, k)| *k == Some("sku") && !c.is_empty()) {
+        if row.iter().any(|c| is_total_row(c))
+            && !row
+                .iter()
+                .zip(cols)
+                .any(|(c, k)| *k == Some("sku") && !c.is_empty())
+        {
             continue;
         }
         let named: Vec<(&str, String)> = row
@@ -875,18 +1132,35 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
     let mut facts = Facts::new();
     let lines: Vec<&str> = text.lines().collect();
     let first_value = |field: &str, bare: bool| -> Option<Labelled> {
-        find_labelled(&lines, ctx, field, bare).into_iter().find(|l| !l.value.is_empty())
+        find_labelled(&lines, ctx, field, bare)
+            .into_iter()
+            .find(|l| !l.value.is_empty())
     };
 
     // Order number.
     if let Some(l) = first_value("external_id", false) {
-        let v = l.value.split_whitespace().next().unwrap_or("").trim_start_matches('#');
+        let v = l
+            .value
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('#');
         ctx.put(&mut facts, "source.external_id", Some(v.to_string()), 0.95);
     }
     if let Some(m) = rx(&PO_DASHED).and_then(|r| r.captures(text)) {
-        ctx.put(&mut facts, "source.external_id", Some(m[1].to_string()), 0.85);
+        ctx.put(
+            &mut facts,
+            "source.external_id",
+            Some(m[1].to_string()),
+            0.85,
+        );
     } else if let Some(m) = rx(&PO_LABELLED).and_then(|r| r.captures(text)) {
-        ctx.put(&mut facts, "source.external_id", Some(m[1].to_string()), 0.85);
+        ctx.put(
+            &mut facts,
+            "source.external_id",
+            Some(m[1].to_string()),
+            0.85,
+        );
     }
 
     // Contact facts (on a form the customer is the organisation, not the person who signed).
@@ -905,11 +1179,15 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
     }
     if let Some(l) = first_value("phone", false) {
         let v = cut_at_next_label(&l.value);
-        let phone = rx(&PHONE).and_then(|r| r.find(v)).map(|m| m.as_str().trim().to_string());
+        let phone = rx(&PHONE)
+            .and_then(|r| r.find(v))
+            .map(|m| m.as_str().trim().to_string());
         ctx.put(&mut facts, "customer.phone", phone, 0.9);
     }
     if let Some(l) = first_value("email", false) {
-        let email = rx(&EMAIL).and_then(|r| r.find(&l.value)).map(|m| m.as_str().to_string());
+        let email = rx(&EMAIL)
+            .and_then(|r| r.find(&l.value))
+            .map(|m| m.as_str().to_string());
         ctx.put(&mut facts, "customer.email", email, 0.9);
     }
     if kind == Kind::Email && !facts.contains_key("customer.phone") {
@@ -930,8 +1208,19 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
             }
             if let Some(cell) = cells(l).first() {
                 let upper = cell.text.to_uppercase();
-                if ["PURCHASE ORDER", "ORDER FORM", "ORDER", "FAX", "订购单", "訂購單", "采购订单", "採購訂單", "订单", "訂單"]
-                    .contains(&upper.as_str())
+                if [
+                    "PURCHASE ORDER",
+                    "ORDER FORM",
+                    "ORDER",
+                    "FAX",
+                    "订购单",
+                    "訂購單",
+                    "采购订单",
+                    "採購訂單",
+                    "订单",
+                    "訂單",
+                ]
+                .contains(&upper.as_str())
                 {
                     continue;
                 }
@@ -963,11 +1252,17 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
         // shop as usual please:").
         let triggers = (0..lines.len()).filter(|&i| {
             let t = lines[i].trim().to_lowercase();
-            let before = if i > 0 { lines[i - 1].trim().to_lowercase() } else { String::new() };
+            let before = if i > 0 {
+                lines[i - 1].trim().to_lowercase()
+            } else {
+                String::new()
+            };
             (t.ends_with(':') || t.ends_with('：'))
-                && ["deliver", "ship", "delivery", "送货", "送貨", "收货", "收貨"]
-                    .iter()
-                    .any(|w| t.contains(w) || before.contains(w))
+                && [
+                    "deliver", "ship", "delivery", "送货", "送貨", "收货", "收貨",
+                ]
+                .iter()
+                .any(|w| t.contains(w) || before.contains(w))
         });
         for i in triggers {
             let block = block_below(&lines, i, 0, 6);
@@ -986,7 +1281,10 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
     if let Some(l) = first_value("delivery_date", false) {
         let v = match rx(&CN_DATE).and_then(|r| r.captures(&l.value)) {
             Some(m) if m[1].len() == 4 => {
-                let (mo, d) = (m[2].parse::<u32>().unwrap_or(0), m[3].parse::<u32>().unwrap_or(0));
+                let (mo, d) = (
+                    m[2].parse::<u32>().unwrap_or(0),
+                    m[3].parse::<u32>().unwrap_or(0),
+                );
                 format!("{}-{mo:02}-{d:02}", &m[1])
             }
             _ => l.value.clone(),
@@ -1020,7 +1318,12 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
         ctx.put(&mut facts, "currency", cur.map(String::from), 0.95);
     }
     if let Some(m) = rx(&CODE).and_then(|r| r.captures(text)) {
-        ctx.put(&mut facts, "currency", currency_of(&m[1]).map(String::from), 0.85);
+        ctx.put(
+            &mut facts,
+            "currency",
+            currency_of(&m[1]).map(String::from),
+            0.85,
+        );
     }
     let lower = text.to_lowercase();
     for (mark, code, c) in [

@@ -71,7 +71,13 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
     let put = |facts: &mut Facts, k: &str, v: Option<String>, c: f64| {
         if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
             if facts.get(k).is_none_or(|f| f.confidence < c) {
-                facts.insert(k.into(), Fact { value: v.trim().to_string(), confidence: c });
+                facts.insert(
+                    k.into(),
+                    Fact {
+                        value: v.trim().to_string(),
+                        confidence: c,
+                    },
+                );
             }
         }
     };
@@ -123,7 +129,10 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
     let mut trust = 1.0;
     let mut text_kind = Kind::Email;
     let mut text = String::new();
-    let pdf = mail.attachments.iter().find(|a| is(a, &["application/pdf"], &[".pdf"]));
+    let pdf = mail
+        .attachments
+        .iter()
+        .find(|a| is(a, &["application/pdf"], &[".pdf"]));
     let image = mail.attachments.iter().find(|a| {
         a.content_type.starts_with("image/")
             || is(a, &[], &[".tif", ".tiff", ".png", ".jpg", ".jpeg"])
@@ -176,7 +185,11 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
         match extract::csv_lines(&a.content, &ctx, &mut facts) {
             Ok(l) if !l.is_empty() => {
                 lines = l;
-                text_source = if text_source == "none" { "csv" } else { text_source };
+                text_source = if text_source == "none" {
+                    "csv"
+                } else {
+                    text_source
+                };
                 break;
             }
             Ok(_) => problems.push("CSV attachment has no order lines".into()),
@@ -184,7 +197,14 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
         }
     }
     for a in &mail.attachments {
-        if is(a, &["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/vnd.ms-excel"], &[".xlsx", ".xls"]) {
+        if is(
+            a,
+            &[
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "application/vnd.ms-excel",
+            ],
+            &[".xlsx", ".xls"],
+        ) {
             problems.push("spreadsheet attachments (XLSX/XLS) are not read; send CSV".into());
         }
     }
@@ -194,7 +214,12 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
 
     let fields: Map<String, Value> = facts
         .into_iter()
-        .map(|(k, f)| (k, json!({"value": f.value, "confidence": round2(f.confidence)})))
+        .map(|(k, f)| {
+            (
+                k,
+                json!({"value": f.value, "confidence": round2(f.confidence)}),
+            )
+        })
         .collect();
     Ok(json!({
         "kind": kind.as_str(),
@@ -232,13 +257,17 @@ fn form_text(
     tools: &Tools,
 ) -> Result<(String, &'static str), String> {
     if let Some(pdf) = pdf {
-        let layer = tools.pdf_text(&pdf.content).map_err(|e| format!("{e}: the PDF could not be read"))?;
+        let layer = tools
+            .pdf_text(&pdf.content)
+            .map_err(|e| format!("{e}: the PDF could not be read"))?;
         if layer.chars().filter(|c| !c.is_whitespace()).count() >= 20 {
             return Ok((layer, "pdf"));
         }
         return match tools.ocr_pdf(&pdf.content) {
             Ok(t) => Ok((t, "ocr")),
-            Err(e) => Err(format!("{e}: the fax has no text layer and could not be read by OCR")),
+            Err(e) => Err(format!(
+                "{e}: the fax has no text layer and could not be read by OCR"
+            )),
         };
     }
     if let Some(image) = image {

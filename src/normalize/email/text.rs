@@ -17,14 +17,21 @@ pub fn strip_quoted(text: &str) -> String {
     for (i, line) in lines.iter().enumerate() {
         let t = line.trim();
         let lower = t.to_lowercase();
-        let next = lines.get(i + 1).map(|l| l.trim().to_lowercase()).unwrap_or_default();
+        let next = lines
+            .get(i + 1)
+            .map(|l| l.trim().to_lowercase())
+            .unwrap_or_default();
         let reply_header = (lower.starts_with("on ") && lower.ends_with("wrote:"))
             || lower.contains("-----original message-----")
             || lower.starts_with("-----原始邮件-----")
             || lower.starts_with("-----原始郵件-----")
             || (t.starts_with('在') && (t.ends_with("写道：") || t.ends_with("寫道：")))
-            || ((lower.starts_with("from:") || lower.starts_with("发件人:") || lower.starts_with("发件人："))
-                && (next.starts_with("sent:") || next.starts_with("date:") || next.starts_with("发送时间")));
+            || ((lower.starts_with("from:")
+                || lower.starts_with("发件人:")
+                || lower.starts_with("发件人："))
+                && (next.starts_with("sent:")
+                    || next.starts_with("date:")
+                    || next.starts_with("发送时间")));
         if reply_header {
             break;
         }
@@ -49,12 +56,122 @@ pub fn html_to_text(html: &str) -> String {
     ] {
         if let Some(at) = lower.find(marker) {
             // Cut at the start of the tag that carries the marker.
-            let start = lower[..at].rfind('<').filter(|_| !marker.starts_with('<')).unwrap_or(at);
+            let start = lower[..at]
+                .rfind('<')
+                .filter(|_| !marker.starts_with('<'))
+                .unwrap_or(at);
             cut = cut.min(start);
         }
     }
     let kept = html.get(..cut).unwrap_or(html);
-    mail_parser::decoders::html::html_to_text(kept)
+    strip_tags(kept)
+}
+
+/// Text of HTML keeping its layout: paragraphs and rows are lines, table cells are separated
+/// by tabs (so a table reads like a laid-out one), scripts and styles dropped, entities decoded.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&decode_entities(&rest[..lt]).replace(['\n', '\r'], " "));
+        let after = &rest[lt + 1..];
+        let Some(gt) = after.find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = after[..gt].trim().to_ascii_lowercase();
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        rest = &after[gt + 1..];
+        if (name == "script" || name == "style") && !tag.starts_with('/') {
+            let close = format!("</{name}");
+            rest = rest
+                .to_ascii_lowercase()
+                .find(&close)
+                .and_then(|at| rest.get(at..))
+                .unwrap_or("");
+            continue;
+        }
+        match name.as_str() {
+            "br" => out.push('\n'),
+            "tr" if !tag.starts_with('/') => out.push('\n'),
+            "td" | "th" if tag.starts_with('/') => out.push('\t'),
+            "p" | "div" | "h1" | "h2" | "h3" | "h4" | "li" | "table" | "ul" | "ol" => {
+                out.push('\n')
+            }
+            _ => {}
+        }
+    }
+    out.push_str(&decode_entities(rest));
+    // Single spaces inside lines; at most one blank line in a row.
+    let mut text = String::new();
+    let mut blank = 0;
+    for line in out.lines() {
+        let line = line
+            .split('\t')
+            .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("\t");
+        let line = line.trim_matches([' ', '\t']);
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.trim_start().to_string()
+}
+
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let end = after.find(';').filter(|e| *e <= 10);
+        let decoded = end.and_then(|e| {
+            let name = &after[..e];
+            match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                _ => {
+                    let n = name.strip_prefix('#')?;
+                    let code = match n.strip_prefix(['x', 'X']) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                        None => n.parse().ok()?,
+                    };
+                    char::from_u32(code)
+                }
+            }
+        });
+        match (decoded, end) {
+            (Some(c), Some(e)) => {
+                out.push(c);
+                rest = &after[e + 1..];
+            }
+            _ => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -63,7 +180,8 @@ mod tests {
 
     #[test]
     fn quoted_replies_are_dropped() {
-        let t = "Please add 2 x A (A1) @ 1.00\n\nOn Mon, 1 Jan 2025 Bob wrote:\n> 5 x B (B1) @ 2.00\n";
+        let t =
+            "Please add 2 x A (A1) @ 1.00\n\nOn Mon, 1 Jan 2025 Bob wrote:\n> 5 x B (B1) @ 2.00\n";
         assert_eq!(strip_quoted(t).trim(), "Please add 2 x A (A1) @ 1.00");
         let t = "new\n> old\nstill new";
         assert_eq!(strip_quoted(t), "new\nstill new");
@@ -78,5 +196,7 @@ mod tests {
         assert!(t.contains("3 x A") && !t.contains("9 x B"), "{t}");
         let h = "<p>new</p><blockquote>old</blockquote>";
         assert!(!html_to_text(h).contains("old"));
+        let h = "<table><tr><th>SKU</th><th>Qty</th></tr><tr><td>A&amp;B</td><td>2</td></tr></table><p>x<br>y&#233;</p>";
+        assert_eq!(html_to_text(h), "SKU\tQty\nA&B\t2\n\nx\nyé\n");
     }
 }

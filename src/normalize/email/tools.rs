@@ -61,7 +61,15 @@ impl Tools {
     pub fn pdf_text(&self, pdf: &[u8]) -> Result<String, ToolError> {
         let out = self.run(
             &self.pdftotext,
-            &["-layout", "-enc", "UTF-8", "-l", &self.max_pages.to_string(), "-", "-"],
+            &[
+                "-layout",
+                "-enc",
+                "UTF-8",
+                "-l",
+                &self.max_pages.to_string(),
+                "-",
+                "-",
+            ],
             pdf,
         )?;
         Ok(String::from_utf8_lossy(&out).replace('\u{000C}', "\n"))
@@ -101,7 +109,16 @@ impl Tools {
         let prefix = prefix.to_string_lossy().into_owned();
         self.run(
             &self.pdftoppm,
-            &["-r", "300", "-gray", "-png", "-l", &self.max_pages.to_string(), "-", &prefix],
+            &[
+                "-r",
+                "300",
+                "-gray",
+                "-png",
+                "-l",
+                &self.max_pages.to_string(),
+                "-",
+                &prefix,
+            ],
             pdf,
         )?;
         let mut pages: Vec<PathBuf> = std::fs::read_dir(&dir.0)
