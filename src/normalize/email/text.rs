@@ -8,6 +8,31 @@ pub fn normalize(text: &str) -> String {
         .replace('\u{3000}', "  ")
 }
 
+/// Undoes double spacing (OCR often puts a blank line after every line): when most lines are
+/// followed by exactly one blank line, single blank lines are dropped and longer runs become one.
+pub fn undouble_spacing(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let blank = |i: usize| lines.get(i).is_none_or(|l| l.trim().is_empty());
+    let filled = (0..lines.len()).filter(|&i| !blank(i)).count();
+    let spaced = (0..lines.len())
+        .filter(|&i| !blank(i) && blank(i + 1) && !blank(i + 2))
+        .count();
+    if filled < 4 || spaced * 10 < filled * 6 {
+        return text.to_string();
+    }
+    let mut out = Vec::new();
+    for i in 0..lines.len() {
+        if blank(i) && !(i > 0 && blank(i - 1)) && !blank(i + 1) {
+            continue;
+        }
+        if blank(i) && i > 0 && blank(i - 1) {
+            continue;
+        }
+        out.push(lines[i]);
+    }
+    out.join("\n")
+}
+
 /// Drops quoted earlier messages: lines starting with `>`, and everything from a reply
 /// header (`On … wrote:`, `-----Original Message-----`, an Outlook `From:`/`Sent:` block,
 /// `在…写道：`) to the end.
@@ -187,6 +212,15 @@ mod tests {
         assert_eq!(strip_quoted(t), "new\nstill new");
         let t = "new\nFrom: Bob\nSent: Monday\nold";
         assert_eq!(strip_quoted(t), "new");
+    }
+
+    #[test]
+    fn double_spacing_is_undone() {
+        assert_eq!(
+            undouble_spacing("a\n\nb\n\nc\n\n\nd\n\ne"),
+            "a\nb\nc\n\nd\ne"
+        );
+        assert_eq!(undouble_spacing("a\nb\n\nc"), "a\nb\n\nc");
     }
 
     #[test]
