@@ -21,14 +21,13 @@ pub fn undouble_spacing(text: &str) -> String {
         return text.to_string();
     }
     let mut out = Vec::new();
-    for i in 0..lines.len() {
-        if blank(i) && !(i > 0 && blank(i - 1)) && !blank(i + 1) {
+    for (i, line) in lines.iter().enumerate() {
+        let after_blank = i > 0 && blank(i - 1);
+        // A single blank line is spacing; of a longer run the first blank line is kept.
+        if blank(i) && (after_blank || !blank(i + 1)) {
             continue;
         }
-        if blank(i) && i > 0 && blank(i - 1) {
-            continue;
-        }
-        out.push(lines[i]);
+        out.push(*line);
     }
     out.join("\n")
 }
