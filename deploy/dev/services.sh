@@ -124,7 +124,8 @@ userdb {
 }
 CONF
     log "starting Dovecot (private config $dir/dovecot.conf)"
-    dovecot -c "$dir/dovecot.conf"
+    # Its own output goes to its log; inherited pipes would keep callers waiting.
+    dovecot -c "$dir/dovecot.conf" </dev/null >/dev/null 2>&1
     wait_port "$port" Dovecot
     log "Dovecot ready on 127.0.0.1:$port"
 }
