@@ -151,6 +151,15 @@ impl Daemon {
                     }
                     intake.spawn(conn.run(shutdown.child_token()));
                 }
+                ConnectorConfig::Imap(i) => {
+                    let conn = crate::intake::imap::ImapConnector::new(
+                        i.clone(),
+                        store.clone(),
+                        bus.clone(),
+                        health.clone(),
+                    );
+                    intake.spawn(conn.run(shutdown.child_token()));
+                }
             }
         }
         if !hooks.is_empty() && cfg.http.listen.is_empty() {

@@ -412,6 +412,20 @@ async fn check(cfg: &Config, connect: bool) -> ExitCode {
                 }
             }
             ConnectorConfig::Marketplace(m) => check_marketplace(cfg, m, connect, &mut r).await,
+            ConnectorConfig::Imap(i) => {
+                let what = format!("connector {} (imap {}:{})", i.name, i.host, i.port());
+                let mapping = cfg.mappings.dir.join(format!("{}.order.jq", i.format));
+                if !mapping.is_file() {
+                    r.fail(
+                        &what,
+                        format!("no mapping {} for format {:?}", mapping.display(), i.format),
+                    );
+                } else if let Err(e) = i.password.resolve() {
+                    r.fail(&what, e);
+                } else {
+                    r.ok(&what);
+                }
+            }
         }
     }
     if connect {

@@ -470,6 +470,8 @@ pub enum ConnectorConfig {
     Webhook(crate::intake::webhook::WebhookConfig),
     /// Polls a marketplace API described by a definition in `connectors/` (Shopify, …).
     Marketplace(MarketplaceConfig),
+    /// Polls an IMAP mailbox; every message is one raw document of `format` (`email`, `fax`).
+    Imap(crate::intake::imap::ImapConfig),
 }
 
 pub use crate::intake::pull::MarketplaceConfig;
@@ -481,6 +483,7 @@ impl ConnectorConfig {
             ConnectorConfig::Folder(f) => &f.name,
             ConnectorConfig::Webhook(w) => &w.name,
             ConnectorConfig::Marketplace(m) => &m.name,
+            ConnectorConfig::Imap(i) => &i.name,
         }
     }
 
@@ -490,6 +493,7 @@ impl ConnectorConfig {
             ConnectorConfig::Folder(f) => f.enabled,
             ConnectorConfig::Webhook(w) => w.enabled,
             ConnectorConfig::Marketplace(m) => m.enabled,
+            ConnectorConfig::Imap(i) => i.enabled,
         }
     }
 }
@@ -607,7 +611,7 @@ impl Config {
         for c in &mut self.connectors {
             match c {
                 ConnectorConfig::Folder(f) if f.path.is_relative() => f.path = dir.join(&f.path),
-                ConnectorConfig::Folder(_) | ConnectorConfig::Webhook(_) => {}
+                ConnectorConfig::Folder(_) | ConnectorConfig::Webhook(_) | ConnectorConfig::Imap(_) => {}
                 ConnectorConfig::Marketplace(m) => m.anchor_paths(dir),
             }
         }
@@ -715,6 +719,16 @@ impl Config {
                     "http.api_tokens entries must be references (env:NAME or file:PATH), never literal tokens"
                         .into(),
                 ));
+            }
+        }
+        for c in &self.connectors {
+            if let ConnectorConfig::Imap(i) = c {
+                if !i.password.is_reference() {
+                    return Err(ConfigError::Invalid(format!(
+                        "connector {}: password must be a reference (env:NAME or file:PATH)",
+                        i.name
+                    )));
+                }
             }
         }
         Ok(())

@@ -74,5 +74,79 @@ ensure_rabbitmq() {
     log "RabbitMQ ready on 127.0.0.1:5672"
 }
 
+# A private Dovecot IMAP server for the mailbox tests: 127.0.0.1:${ORDERGATE_TEST_IMAP_PORT:-10143},
+# plain text (loopback only), any user with password "ogtest" (static passdb), Maildir under
+# /var/tmp/ordergate-dovecot. Its own config and run directory: a system Dovecot is left alone.
+ensure_dovecot() {
+    local port=${ORDERGATE_TEST_IMAP_PORT:-10143} dir=/var/tmp/ordergate-dovecot
+    if port_open "$port"; then
+        log "Dovecot ready on 127.0.0.1:$port"
+        return 0
+    fi
+    if ! command -v dovecot >/dev/null 2>&1; then
+        log "installing Dovecot"
+        apt_install dovecot-imapd
+    fi
+    mkdir -p "$dir/run" "$dir/state" "$dir/home"
+    chown nobody:nogroup "$dir/home"
+    cat >"$dir/dovecot.conf" <<CONF
+protocols = imap
+listen = 127.0.0.1
+base_dir = $dir/run
+state_dir = $dir/state
+log_path = $dir/dovecot.log
+ssl = no
+auth_mechanisms = plain login
+disable_plaintext_auth = no
+mail_location = maildir:~/Maildir
+first_valid_uid = 1
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $port
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service auth {
+  unix_listener auth-userdb {
+    mode = 0666
+  }
+}
+passdb {
+  driver = static
+  args = password=ogtest
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$dir/home/%u
+}
+CONF
+    log "starting Dovecot (private config $dir/dovecot.conf)"
+    # Its own output goes to its log; inherited pipes would keep callers waiting.
+    dovecot -c "$dir/dovecot.conf" </dev/null >/dev/null 2>&1
+    wait_port "$port" Dovecot
+    log "Dovecot ready on 127.0.0.1:$port"
+}
+
+# PDF text layers (pdftotext, pdftoppm) and OCR (tesseract, English + simplified Chinese) for
+# fax orders; the daemon runs without them, the fax tests need them.
+ensure_text_tools() {
+    local missing=()
+    command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+    command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr tesseract-ocr-eng)
+    [ -e /usr/share/tesseract-ocr/5/tessdata/chi_sim.traineddata ] \
+        || ls /usr/share/tesseract-ocr/*/tessdata/chi_sim.traineddata >/dev/null 2>&1 \
+        || missing+=(tesseract-ocr-chi-sim)
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]}"
+        apt_install "${missing[@]}"
+    fi
+    log "pdftotext and tesseract ready"
+}
+
 ensure_postgres
 ensure_rabbitmq
+ensure_dovecot
+ensure_text_tools

@@ -3,6 +3,7 @@
 //! [`store_document`] and [`announce`] are the two steps every connector shares.
 
 pub mod folder;
+pub mod imap;
 pub mod pull;
 pub mod webhook;
 

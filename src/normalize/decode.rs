@@ -10,6 +10,9 @@ pub const JSON_FORMATS: &[&str] = &["shopify", "woocommerce", "ebay", "magento",
 /// Formats whose documents are XML, decoded by [`super::xml::xml_to_json`].
 pub const XML_FORMATS: &[&str] = &["cxml", "ubl"];
 
+/// Formats whose documents are RFC 5322 messages, decoded by [`super::email::decode`].
+pub const MAIL_FORMATS: &[&str] = &["email", "fax"];
+
 /// Largest document accepted, in bytes.
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 
@@ -18,7 +21,22 @@ pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 /// mapping to join. Nesting is bounded by serde_json's recursion limit (128). XML formats
 /// (`cxml`, `ubl`) give the value described in [`super::xml`], with that module's bounds.
 pub fn decode(format: &str, docs: &[&[u8]]) -> Result<Value, NormalizeError> {
+    decode_with(format, docs, &super::email::Options::default())
+}
+
+/// [`decode`] with the mail options (sender templates, tools) the normalizer loaded. Mail
+/// formats (`email`, `fax`) give the value described in [`super::email`].
+pub fn decode_with(
+    format: &str,
+    docs: &[&[u8]],
+    mail: &super::email::Options,
+) -> Result<Value, NormalizeError> {
     let xml = XML_FORMATS.contains(&format);
+    let mail_kind = match format {
+        "email" => Some(super::email::MailKind::Email),
+        "fax" => Some(super::email::MailKind::Fax),
+        _ => None,
+    };
     if format.is_empty() {
         return Err(NormalizeError::UnknownFormat {
             format: format.to_string(),
@@ -44,6 +62,12 @@ pub fn decode(format: &str, docs: &[&[u8]]) -> Result<Value, NormalizeError> {
                 ),
                 MAX_DOCUMENT_BYTES,
             ));
+        }
+        if let Some(kind) = mail_kind {
+            let value = super::email::decode(doc, kind, mail)
+                .map_err(|reason| undecodable(index, reason, 0))?;
+            values.push(value);
+            continue;
         }
         if xml {
             let value = super::xml::xml_to_json(doc)

@@ -5,9 +5,12 @@
 //! decimals) and what rejects a mapping that produced something else.
 
 mod decode;
+pub mod email;
 pub mod xml;
 
-pub use decode::{decode, JSON_FORMATS, MAX_DOCUMENT_BYTES, XML_FORMATS};
+pub use decode::{
+    decode, decode_with, JSON_FORMATS, MAIL_FORMATS, MAX_DOCUMENT_BYTES, XML_FORMATS,
+};
 
 use crate::mapping::{MappingError, MappingSet};
 use crate::model::CanonicalOrder;
@@ -37,6 +40,12 @@ pub enum NormalizeError {
     /// The mapping is missing, does not compile, failed or went past its limits.
     #[error(transparent)]
     Mapping(#[from] MappingError),
+    /// A sender template (`<mappings>/templates/*.toml`) is unreadable; fixable, so retried.
+    #[error("sender templates: {reason}")]
+    Template {
+        /// What is wrong, naming the file.
+        reason: String,
+    },
     /// An output of the mapping is not a valid canonical order.
     #[error("mapping {mapping} output {index} is not a canonical order: at {path}: {message}")]
     InvalidOutput {
@@ -63,7 +72,9 @@ impl NormalizeError {
             NormalizeError::Mapping(MappingError::Runtime { message, .. }) => {
                 message.contains(BAD_INPUT_MARK)
             }
-            NormalizeError::Mapping(_) | NormalizeError::InvalidOutput { .. } => false,
+            NormalizeError::Mapping(_)
+            | NormalizeError::InvalidOutput { .. }
+            | NormalizeError::Template { .. } => false,
         }
     }
 }
@@ -102,7 +113,25 @@ impl Normalizer {
         format: &str,
         docs: &[&[u8]],
     ) -> Result<Vec<CanonicalOrder>, NormalizeError> {
-        let input = decode(format, docs)?;
+        let mut input = if MAIL_FORMATS.contains(&format) {
+            let templates = email::Templates::load(self.mappings.dir())
+                .map_err(|reason| NormalizeError::Template { reason })?;
+            let options = email::Options {
+                templates,
+                ..email::Options::default()
+            };
+            decode_with(format, docs, &options)?
+        } else {
+            decode(format, docs)?
+        };
+        // A cXML or UBL order attached to a message is read by its own mapping; the mail
+        // mapping then marks those orders as having come by mail.
+        if let Some(xml) = input.get_mut("xml_order").map(serde_json::Value::take) {
+            if let (Some(fmt), Some(doc)) = (xml["format"].as_str(), xml.get("document")) {
+                let orders = self.mappings.run(&format!("{fmt}.order"), doc)?;
+                input["b2b_orders"] = serde_json::Value::Array(orders);
+            }
+        }
         let mapping = format!("{format}.order");
         let outputs = self.mappings.run(&mapping, &input)?;
         let invalid = |index: usize, path: &str, message: String| NormalizeError::InvalidOutput {

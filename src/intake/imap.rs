@@ -1,0 +1,535 @@
+//! The IMAP mailbox connector: polls a folder (waiting with IDLE between polls where the server
+//! offers it), fetches each message, stores it byte for byte as a raw document of the
+//! connector's format (`email` or `fax`) together with its `raw.<connector>` event, publishes
+//! the event with confirms, and only then moves the message to the Processed folder. A message
+//! that cannot be taken (over the size limit, or MIME the bounded parser refuses) is moved to
+//! the Failed folder and an exception records the reason; a refused message is stored too, so
+//! nothing received is lost.
+//!
+//! A crash between fetch and move leaves the message in the folder; the next poll fetches it
+//! again and finds it already stored (same Message-ID, or the same bytes: sha256), so it is
+//! neither lost nor imported twice — an event still in the outbox is published before the move.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_imap::Session;
+use futures_util::TryStreamExt;
+use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::Bus;
+use crate::config::Secret;
+use crate::health::HealthTracker;
+use crate::normalize::email::mime;
+use crate::stage::normalize::RawRef;
+use crate::stage::publish_committed;
+use crate::store::{NewException, NewRawDocument, Severity, Store};
+use crate::telemetry::metric;
+
+/// An IMAP mailbox (`kind = "imap"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapConfig {
+    /// Unique connector name.
+    pub name: String,
+    /// Whether it runs.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Server host name (also the TLS server name).
+    pub host: String,
+    /// Server port; 993 with TLS, 143 without, when not given.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Implicit TLS (rustls, web PKI roots). Plain connections are only for loopback tests.
+    #[serde(default = "default_true")]
+    pub tls: bool,
+    /// Login name.
+    pub username: String,
+    /// Password: a secret reference, `env:NAME` or `file:PATH`.
+    pub password: Secret,
+    /// The folder orders arrive in.
+    #[serde(default = "ImapConfig::default_mailbox")]
+    pub mailbox: String,
+    /// Where a message goes once stored and announced; created when missing.
+    #[serde(default = "ImapConfig::default_processed")]
+    pub processed_folder: String,
+    /// Where a message that cannot be taken goes (the reason is an exception); created when
+    /// missing.
+    #[serde(default = "ImapConfig::default_failed")]
+    pub failed_folder: String,
+    /// Format of every message: `email`, or `fax` for a fax-to-email mailbox.
+    #[serde(default = "ImapConfig::default_format")]
+    pub format: String,
+    /// Time between polls (the longest an IDLE wait lasts).
+    #[serde(default = "ImapConfig::default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// Wait with IDLE between polls when the server offers it.
+    #[serde(default = "default_true")]
+    pub idle: bool,
+    /// Larger messages go to the Failed folder unread.
+    #[serde(default = "ImapConfig::default_max_message_bytes")]
+    pub max_message_bytes: u64,
+    /// Deadline of each network operation.
+    #[serde(default = "ImapConfig::default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Department that owns exceptions about refused messages.
+    #[serde(default = "ImapConfig::default_department")]
+    pub department: String,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl ImapConfig {
+    fn default_mailbox() -> String {
+        "INBOX".into()
+    }
+    fn default_processed() -> String {
+        "Processed".into()
+    }
+    fn default_failed() -> String {
+        "Failed".into()
+    }
+    fn default_format() -> String {
+        "email".into()
+    }
+    fn default_poll_interval_ms() -> u64 {
+        30_000
+    }
+    fn default_max_message_bytes() -> u64 {
+        16 * 1024 * 1024
+    }
+    fn default_timeout_ms() -> u64 {
+        30_000
+    }
+    fn default_department() -> String {
+        "customer_service".into()
+    }
+
+    /// The port to connect to.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(if self.tls { 993 } else { 143 })
+    }
+}
+
+/// Why a poll failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    #[error("connecting to the IMAP server: {0}")]
+    Connect(String),
+    #[error("IMAP: {0}")]
+    Protocol(String),
+    #[error("IMAP operation timed out after {0} ms")]
+    Timeout(u64),
+    #[error("storing message {uid}: {message}")]
+    Store { uid: u32, message: String },
+    #[error("announcing message {uid}: {message}")]
+    Publish { uid: u32, message: String },
+}
+
+impl From<async_imap::error::Error> for ImapError {
+    fn from(e: async_imap::error::Error) -> Self {
+        ImapError::Protocol(e.to_string())
+    }
+}
+
+/// A connection, plain or TLS.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> Io for T {}
+type ImapSession = Session<Box<dyn Io>>;
+
+/// What a poll did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PollReport {
+    /// Messages stored and announced.
+    pub ingested: usize,
+    /// Messages already stored before (a crash before the move), moved all the same.
+    pub duplicates: usize,
+    /// Messages moved to the Failed folder.
+    pub failed: usize,
+}
+
+/// A configured mailbox.
+pub struct ImapConnector {
+    cfg: ImapConfig,
+    store: Store,
+    bus: Arc<dyn Bus>,
+    health: Arc<HealthTracker>,
+}
+
+impl ImapConnector {
+    /// The connector; it connects when run.
+    pub fn new(
+        cfg: ImapConfig,
+        store: Store,
+        bus: Arc<dyn Bus>,
+        health: Arc<HealthTracker>,
+    ) -> Self {
+        Self {
+            cfg,
+            store,
+            bus,
+            health,
+        }
+    }
+
+    /// Polls until shutdown; reconnects after failures.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let name = self.cfg.name.clone();
+        self.health.register(&name).await;
+        tracing::info!(connector = %name, host = %self.cfg.host, mailbox = %self.cfg.mailbox, "IMAP connector started.");
+        let interval = Duration::from_millis(self.cfg.poll_interval_ms.max(10));
+        while !shutdown.is_cancelled() {
+            if let Err(error) = self.session_loop(&shutdown, interval).await {
+                tracing::warn!(connector = %name, error = %error, "IMAP poll failed.");
+                self.health.failure(&name, &error.to_string()).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(interval.min(Duration::from_secs(30))) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        }
+        tracing::info!(connector = %name, "IMAP connector stopped.");
+    }
+
+    /// One connection: poll, wait (IDLE or sleep), poll again, until shutdown or an error.
+    async fn session_loop(
+        &self,
+        shutdown: &CancellationToken,
+        interval: Duration,
+    ) -> Result<(), ImapError> {
+        let mut session = self.connect().await?;
+        let caps = self.timed(session.capabilities()).await??;
+        let idle = self.cfg.idle && caps.has_str("IDLE");
+        let can_move = caps.has_str("MOVE");
+        for folder in [&self.cfg.processed_folder, &self.cfg.failed_folder] {
+            // Already there is the usual answer; a real failure shows at the first move.
+            let _ = self.timed(session.create(folder)).await?;
+        }
+        loop {
+            self.timed(session.select(&self.cfg.mailbox)).await??;
+            let report = self.poll_once(&mut session, can_move, shutdown).await?;
+            self.health.success(&self.cfg.name).await;
+            if report != PollReport::default() {
+                tracing::info!(connector = %self.cfg.name, ingested = report.ingested, duplicates = report.duplicates, failed = report.failed, "Mailbox polled.");
+            }
+            if shutdown.is_cancelled() {
+                break;
+            }
+            if idle {
+                let mut handle = session.idle();
+                self.timed(handle.init()).await??;
+                {
+                    let (wait, stop) = handle.wait_with_timeout(interval);
+                    tokio::select! {
+                        r = wait => { r?; }
+                        _ = shutdown.cancelled() => drop(stop),
+                    }
+                }
+                session = self.timed(handle.done()).await??;
+            } else {
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+            }
+            if shutdown.is_cancelled() {
+                break;
+            }
+        }
+        let _ = self.timed(session.logout()).await;
+        Ok(())
+    }
+
+    async fn timed<F: std::future::Future>(&self, f: F) -> Result<F::Output, ImapError> {
+        tokio::time::timeout(Duration::from_millis(self.cfg.timeout_ms), f)
+            .await
+            .map_err(|_| ImapError::Timeout(self.cfg.timeout_ms))
+    }
+
+    async fn connect(&self) -> Result<ImapSession, ImapError> {
+        let addr = (self.cfg.host.as_str(), self.cfg.port());
+        let tcp = self
+            .timed(TcpStream::connect(addr))
+            .await?
+            .map_err(|e| ImapError::Connect(e.to_string()))?;
+        let stream: Box<dyn Io> = if self.cfg.tls {
+            let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
+                tokio_rustls::rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ImapError::Connect(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+            let server =
+                tokio_rustls::rustls::pki_types::ServerName::try_from(self.cfg.host.clone())
+                    .map_err(|e| ImapError::Connect(e.to_string()))?;
+            let tls = self
+                .timed(tokio_rustls::TlsConnector::from(Arc::new(config)).connect(server, tcp))
+                .await?
+                .map_err(|e| ImapError::Connect(e.to_string()))?;
+            Box::new(tls)
+        } else {
+            Box::new(tcp)
+        };
+        let mut client = async_imap::Client::new(stream);
+        self.timed(client.read_response())
+            .await?
+            .map_err(|e| ImapError::Connect(e.to_string()))?;
+        let password = self
+            .cfg
+            .password
+            .resolve()
+            .map_err(|e| ImapError::Connect(e.to_string()))?;
+        self.timed(client.login(&self.cfg.username, password))
+            .await?
+            .map_err(|(e, _)| ImapError::Connect(format!("login refused: {e}")))
+    }
+
+    /// Takes every message in the selected folder, oldest first.
+    async fn poll_once(
+        &self,
+        session: &mut ImapSession,
+        can_move: bool,
+        shutdown: &CancellationToken,
+    ) -> Result<PollReport, ImapError> {
+        let mut uids: Vec<u32> = self
+            .timed(session.uid_search("ALL"))
+            .await??
+            .into_iter()
+            .collect();
+        uids.sort_unstable();
+        let mut report = PollReport::default();
+        for uid in uids {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let fetches: Vec<_> = {
+                let stream = self
+                    .timed(session.uid_fetch(uid.to_string(), "(UID RFC822.SIZE BODY.PEEK[])"))
+                    .await??;
+                self.timed(stream.try_collect::<Vec<_>>()).await??
+            };
+            let Some(body) = fetches.iter().find_map(|f| f.body()).map(<[u8]>::to_vec) else {
+                // Expunged meanwhile by another client.
+                continue;
+            };
+            let folder = if body.len() as u64 > self.cfg.max_message_bytes {
+                let reason = format!(
+                    "message UID {uid} is {} bytes, over the connector's max_message_bytes of {}",
+                    body.len(),
+                    self.cfg.max_message_bytes
+                );
+                self.record_failure(uid, None, &reason).await?;
+                report.failed += 1;
+                &self.cfg.failed_folder
+            } else {
+                let limits = mime::Limits::default();
+                let raw = body.clone();
+                let parsed = tokio::task::spawn_blocking(move || mime::parse(&raw, limits))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("MIME parser failed: {e}")));
+                match parsed {
+                    Ok(mail) => {
+                        if self.ingest(uid, &body, mail.message_id.as_deref()).await? {
+                            report.ingested += 1;
+                        } else {
+                            report.duplicates += 1;
+                        }
+                        &self.cfg.processed_folder
+                    }
+                    Err(reason) => {
+                        // Kept (quarantined), never announced.
+                        let raw_id = self.store_refused(uid, &body).await?;
+                        self.record_failure(uid, Some(&raw_id), &reason).await?;
+                        report.failed += 1;
+                        &self.cfg.failed_folder
+                    }
+                }
+            };
+            self.move_message(session, uid, folder, can_move).await?;
+        }
+        Ok(report)
+    }
+
+    async fn move_message(
+        &self,
+        session: &mut ImapSession,
+        uid: u32,
+        folder: &str,
+        can_move: bool,
+    ) -> Result<(), ImapError> {
+        let set = uid.to_string();
+        if can_move {
+            self.timed(session.uid_mv(&set, folder)).await??;
+            return Ok(());
+        }
+        self.timed(session.uid_copy(&set, folder)).await??;
+        {
+            let stream = self
+                .timed(session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)"))
+                .await??;
+            self.timed(stream.try_collect::<Vec<_>>()).await??;
+        }
+        let stream = self.timed(session.uid_expunge(&set)).await??;
+        self.timed(stream.try_collect::<Vec<_>>()).await??;
+        Ok(())
+    }
+
+    /// Stores the message and announces it; true when it was new. A message with a
+    /// Message-ID already stored by this connector (or the same bytes) is not stored again.
+    async fn ingest(
+        &self,
+        uid: u32,
+        content: &[u8],
+        message_id: Option<&str>,
+    ) -> Result<bool, ImapError> {
+        let store_err = |e: crate::store::StoreError| ImapError::Store {
+            uid,
+            message: e.to_string(),
+        };
+        let mut tx = self.store.begin().await.map_err(store_err)?;
+        let earlier = match message_id {
+            Some(id) => raw_by_message_id(&mut tx, &self.cfg.name, id)
+                .await
+                .map_err(store_err)?,
+            None => None,
+        };
+        let raw = match earlier {
+            Some(id) => crate::store::RawInsert {
+                id,
+                inserted: false,
+            },
+            None => Store::insert_raw(
+                &mut tx,
+                &NewRawDocument {
+                    connector: &self.cfg.name,
+                    format: &self.cfg.format,
+                    source_name: message_id,
+                    content,
+                },
+            )
+            .await
+            .map_err(store_err)?,
+        };
+        let event = RawRef {
+            raw_id: raw.id.clone(),
+            format: self.cfg.format.clone(),
+            source_name: message_id.map(String::from),
+        }
+        .event(&self.cfg.name);
+        if raw.inserted {
+            Store::outbox_insert(&mut tx, std::slice::from_ref(&event))
+                .await
+                .map_err(store_err)?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| store_err(crate::store::StoreError::from(e)))?;
+        let pending = raw.inserted
+            || self
+                .store
+                .outbox_contains(&event.id)
+                .await
+                .map_err(store_err)?;
+        if pending
+            && !publish_committed(&self.store, self.bus.as_ref(), std::slice::from_ref(&event))
+                .await
+        {
+            return Err(ImapError::Publish {
+                uid,
+                message: "the bus did not confirm the raw-document event".into(),
+            });
+        }
+        if raw.inserted {
+            metrics::counter!(metric::DOCUMENTS, "connector" => self.cfg.name.clone()).increment(1);
+            tracing::info!(connector = %self.cfg.name, raw_id = %raw.id, uid, "Message stored.");
+        } else {
+            tracing::info!(connector = %self.cfg.name, raw_id = %raw.id, uid, "Message already stored; not announced again.");
+        }
+        Ok(raw.inserted)
+    }
+
+    /// Keeps a refused message's bytes (no event).
+    async fn store_refused(&self, uid: u32, content: &[u8]) -> Result<String, ImapError> {
+        let store_err = |e: crate::store::StoreError| ImapError::Store {
+            uid,
+            message: e.to_string(),
+        };
+        let mut tx = self.store.begin().await.map_err(store_err)?;
+        let name = format!("uid:{uid}");
+        let raw = Store::insert_raw(
+            &mut tx,
+            &NewRawDocument {
+                connector: &self.cfg.name,
+                format: &self.cfg.format,
+                source_name: Some(&name),
+                content,
+            },
+        )
+        .await
+        .map_err(store_err)?;
+        tx.commit()
+            .await
+            .map_err(|e| store_err(crate::store::StoreError::from(e)))?;
+        Ok(raw.id)
+    }
+
+    async fn record_failure(
+        &self,
+        uid: u32,
+        raw_id: Option<&str>,
+        reason: &str,
+    ) -> Result<(), ImapError> {
+        let store_err = |e: crate::store::StoreError| ImapError::Store {
+            uid,
+            message: e.to_string(),
+        };
+        let mut tx = self.store.begin().await.map_err(store_err)?;
+        let reason = format!("mailbox {} message refused: {reason}", self.cfg.mailbox);
+        Store::insert_exception(
+            &mut tx,
+            &NewException {
+                kind: "bad_input",
+                severity: Severity::Error,
+                order_id: None,
+                raw_id,
+                message_id: None,
+                stage: Some("intake"),
+                connector: Some(&self.cfg.name),
+                department: &self.cfg.department,
+                due_at: None,
+                reason: &reason,
+            },
+        )
+        .await
+        .map_err(store_err)?;
+        tx.commit()
+            .await
+            .map_err(|e| store_err(crate::store::StoreError::from(e)))?;
+        tracing::warn!(connector = %self.cfg.name, uid, reason = %reason, "Message moved to the Failed folder.");
+        Ok(())
+    }
+}
+
+/// The raw document this connector stored for a Message-ID, if any.
+async fn raw_by_message_id(
+    conn: &mut sqlx::AnyConnection,
+    connector: &str,
+    message_id: &str,
+) -> Result<Option<String>, crate::store::StoreError> {
+    use sqlx::Row;
+    let row = sqlx::query("SELECT id FROM raw_documents WHERE connector = $1 AND source_name = $2")
+        .bind(connector)
+        .bind(message_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|r| r.try_get::<String, _>("id")).transpose()?)
+}

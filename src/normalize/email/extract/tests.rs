@@ -1,0 +1,152 @@
+use super::*;
+
+fn ctx() -> Ctx<'static> {
+    Ctx {
+        template: None,
+        trust: 1.0,
+    }
+}
+
+fn value(f: &Facts, k: &str) -> Option<String> {
+    f.get(k).map(|f| f.value.clone())
+}
+
+#[test]
+fn all_patterns_compile() {
+    for re in [
+        &PO_DASHED,
+        &PO_LABELLED,
+        &PHONE,
+        &PHONE_LINE,
+        &EMAIL,
+        &BULLET,
+        &TOTAL,
+        &CODE,
+        &US_CITY,
+        &CA_CITY,
+        &CITY_POSTAL,
+        &IE_CITY,
+        &UK_POSTCODE,
+        &UK_CITY,
+        &EIRCODE,
+        &EU_CITY,
+        &US_ZIP,
+        &CN_POSTAL,
+        &CN_DATE,
+        &FAX_HEADER,
+    ] {
+        assert!(re.is_some());
+    }
+}
+
+#[test]
+fn decimals_as_people_write_them() {
+    let d = |s: &str, dc: bool| parse_decimal(s, dc).map(|d| d.to_string());
+    assert_eq!(d("$38.50", false).as_deref(), Some("38.5"));
+    assert_eq!(d("18,40", false).as_deref(), Some("18.4"));
+    assert_eq!(d("1.234,56", false).as_deref(), Some("1234.56"));
+    assert_eq!(d("1,234.56", false).as_deref(), Some("1234.56"));
+    assert_eq!(d("1,234", false).as_deref(), Some("1234"));
+    assert_eq!(d("1.234", true).as_deref(), Some("1234"));
+    assert_eq!(d("€ 12,5", true).as_deref(), Some("12.5"));
+    assert_eq!(d("abc", false), None);
+    assert_eq!(
+        parse_quantity("20箱", false)
+            .map(|d| d.to_string())
+            .as_deref(),
+        Some("20")
+    );
+    assert_eq!(
+        parse_quantity("12.000", false)
+            .map(|d| d.to_string())
+            .as_deref(),
+        Some("12")
+    );
+}
+
+#[test]
+fn cells_keep_columns() {
+    let c = cells("  PO Number:        MGFD-1   x  y");
+    let t: Vec<&str> = c.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(t, ["PO Number:", "MGFD-1", "x", "y"]);
+    assert_eq!(c[0].start, 2);
+    let c = cells("品名  數量");
+    assert_eq!(c[1].start, 6);
+}
+
+#[test]
+fn chinese_labelled_order() {
+    let text = "订单号：SZ-2025-118\n客户：深圳市华信贸易有限公司\n联系人：王小明\n电话：0755-2345 6789\n地址：广东省深圳市南山区科技园路1号A栋\n交货日期：2025年11月5日\n\n品名        规格        数量    单价\nA4复印纸    80g 500张   20箱    25.50\n订书机      24/6        5       18.00\n合计：600.00 元\n";
+    let (f, lines) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "source.external_id").as_deref(),
+        Some("SZ-2025-118")
+    );
+    assert_eq!(value(&f, "customer.name").as_deref(), Some("王小明"));
+    assert_eq!(
+        value(&f, "customer.company").as_deref(),
+        Some("深圳市华信贸易有限公司")
+    );
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("0755-2345 6789")
+    );
+    assert_eq!(value(&f, "ship_to.region").as_deref(), Some("广东省"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("深圳市"));
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("南山区科技园路1号A栋")
+    );
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("CN"));
+    assert_eq!(
+        value(&f, "requested_delivery").as_deref(),
+        Some("2025-11-05")
+    );
+    assert_eq!(value(&f, "total").as_deref(), Some("600"));
+    assert_eq!(value(&f, "currency").as_deref(), Some("CNY"));
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].name.as_deref(), Some("A4复印纸"));
+    assert_eq!(lines[0].spec.as_deref(), Some("80g 500张"));
+    assert_eq!(
+        lines[0].quantity.map(|d| d.to_string()).as_deref(),
+        Some("20")
+    );
+    assert_eq!(
+        lines[1].unit_price.map(|d| d.to_string()).as_deref(),
+        Some("18")
+    );
+}
+
+#[test]
+fn bullets_and_signature_phone() {
+    let text = "Hi,\nplease send (PO #77):\n- 2 x Decaf Sumatra, 1 kg (DSM-1) @ $36.00\n- 1 x Tea at home (T-1) at $4\n\nShip to:\nAnn Lee\n12 Main St\nSpringfield, IL 62701\n\nAnn\n(217) 555-0100\n";
+    let (f, lines) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("77"));
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("(217) 555-0100")
+    );
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("Ann Lee"));
+    assert_eq!(value(&f, "ship_to.region").as_deref(), Some("IL"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("US"));
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].name.as_deref(), Some("Decaf Sumatra, 1 kg"));
+    assert_eq!(lines[1].name.as_deref(), Some("Tea at home"));
+    assert_eq!(
+        lines[1].unit_price.map(|d| d.to_string()).as_deref(),
+        Some("4")
+    );
+}
+
+#[test]
+fn one_line_addresses() {
+    let mut f = Facts::new();
+    address_line(&mut f, &ctx(), "12 Main St, Springfield, IL 62701", 0.9);
+    assert_eq!(value(&f, "ship_to.line1").as_deref(), Some("12 Main St"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Springfield"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("62701"));
+    let mut f = Facts::new();
+    address_line(&mut f, &ctx(), "台北市信義區松仁路100號", 0.9);
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("TW"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("台北市"));
+}

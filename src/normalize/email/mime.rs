@@ -1,0 +1,299 @@
+//! MIME decoding with mail-parser, bounded: the message is parsed on a worker thread with a
+//! deadline, and refused when it is too large, has too many parts, nests too deeply, carries an
+//! oversized attachment or a body that is not text in its declared charset. What comes out is
+//! owned, plain data: headers the order needs, the order text, and the attachments.
+
+use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders, PartType};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Bounds on one message.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest message, in bytes.
+    pub max_bytes: usize,
+    /// Most MIME parts (every leaf and every multipart container counts).
+    pub max_parts: usize,
+    /// Deepest nesting of multiparts and attached messages.
+    pub max_depth: usize,
+    /// Largest single attachment, decoded, in bytes.
+    pub max_attachment_bytes: usize,
+    /// Wall time the parser may take.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_bytes: super::super::MAX_DOCUMENT_BYTES,
+            max_parts: 200,
+            max_depth: 8,
+            max_attachment_bytes: 10 * 1024 * 1024,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One attachment, decoded.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// The file name it was sent with, if any.
+    pub filename: Option<String>,
+    /// `type/subtype`, lower case.
+    pub content_type: String,
+    /// The decoded content.
+    pub content: Vec<u8>,
+}
+
+/// What the order extraction needs from a message.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedMail {
+    /// `Message-ID` without angle brackets.
+    pub message_id: Option<String>,
+    /// `Date` (else the newest `Received` date), RFC 3339.
+    pub date: Option<String>,
+    /// Decoded `Subject`.
+    pub subject: Option<String>,
+    /// Decoded `From` display name.
+    pub from_name: Option<String>,
+    /// `From` address.
+    pub from_address: Option<String>,
+    /// `Reply-To` address.
+    pub reply_to: Option<String>,
+    /// `To` addresses.
+    pub to: Vec<String>,
+    /// `In-Reply-To` message ids.
+    pub in_reply_to: Vec<String>,
+    /// `References` message ids.
+    pub references: Vec<String>,
+    /// The first plain-text body, decoded to UTF-8.
+    pub text: Option<String>,
+    /// The first HTML body, decoded to UTF-8.
+    pub html: Option<String>,
+    /// Attachments (not the bodies).
+    pub attachments: Vec<Attachment>,
+}
+
+/// Parses `raw` within `limits`; the error is the reason the message is quarantined.
+pub fn parse(raw: &[u8], limits: Limits) -> Result<ParsedMail, String> {
+    if raw.len() > limits.max_bytes {
+        return Err(format!(
+            "message is {} bytes, more than the {} allowed",
+            raw.len(),
+            limits.max_bytes
+        ));
+    }
+    // A cheap upper bound before any allocation-heavy work: every part has a boundary line.
+    let boundary_lines = raw
+        .split(|b| *b == b'\n')
+        .filter(|l| l.starts_with(b"--"))
+        .count();
+    if boundary_lines > limits.max_parts.saturating_mul(4) {
+        return Err(format!(
+            "message has {boundary_lines} boundary lines, more than {} parts allow",
+            limits.max_parts
+        ));
+    }
+    let owned = raw.to_vec();
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::Builder::new()
+        .name("mime-parse".into())
+        .stack_size(16 * 1024 * 1024)
+        .spawn(move || {
+            let _ = tx.send(parse_now(&owned, limits));
+        })
+        .map_err(|e| format!("cannot start the MIME parser: {e}"))?;
+    match rx.recv_timeout(limits.timeout) {
+        Ok(result) => {
+            let _ = worker.join();
+            result
+        }
+        // The worker is left to finish on its own; its result is dropped.
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
+            "MIME parsing took longer than {} s",
+            limits.timeout.as_secs()
+        )),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err("the MIME parser failed on this message".into())
+        }
+    }
+}
+
+fn parse_now(raw: &[u8], limits: Limits) -> Result<ParsedMail, String> {
+    let message = MessageParser::default()
+        .parse(raw)
+        .ok_or_else(|| "not a MIME message (no headers)".to_string())?;
+    if message.headers().is_empty() {
+        return Err("not a MIME message (no headers)".into());
+    }
+    if message.from().is_none() && message.date().is_none() && message.message_id().is_none() {
+        return Err("not a mail message (no From, Date or Message-ID header)".into());
+    }
+    check_shape(&message, limits, 0)?;
+    check_complete(raw, &message)?;
+    let addr = |a: Option<&Address>| -> (Option<String>, Option<String>) {
+        a.and_then(|a| a.first())
+            .map(|a| (text(a.name()), text(a.address())))
+            .unwrap_or((None, None))
+    };
+    let (from_name, from_address) = addr(message.from());
+    let (_, reply_to) = addr(message.reply_to());
+    let to = message
+        .to()
+        .map(|a| a.iter().filter_map(|a| text(a.address())).collect())
+        .unwrap_or_default();
+    let date = message.date().map(|d| d.to_rfc3339()).or_else(|| {
+        message
+            .received()
+            .and_then(|r| r.date())
+            .map(|d| d.to_rfc3339())
+    });
+    let ids = |v: &HeaderValue| -> Vec<String> {
+        match v {
+            HeaderValue::Text(t) => vec![t.to_string()],
+            HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut mail = ParsedMail {
+        message_id: text(message.message_id()),
+        date,
+        subject: text(message.subject()),
+        from_name,
+        from_address,
+        reply_to,
+        to,
+        in_reply_to: ids(message.in_reply_to()),
+        references: ids(message.references()),
+        ..ParsedMail::default()
+    };
+    // Bodies: the first text and the first HTML body (mail-parser lists the alternatives).
+    for id in &message.text_body {
+        if let Some(part) = message.parts.get(*id as usize) {
+            if let PartType::Text(t) = &part.body {
+                check_charset(part.is_encoding_problem, t)?;
+                mail.text = Some(t.to_string());
+                break;
+            }
+        }
+    }
+    for id in &message.html_body {
+        if let Some(part) = message.parts.get(*id as usize) {
+            if let PartType::Html(t) = &part.body {
+                check_charset(part.is_encoding_problem, t)?;
+                mail.html = Some(t.to_string());
+                break;
+            }
+        }
+    }
+    for part in message.attachments() {
+        let content_type = part
+            .content_type()
+            .map(|c| match c.subtype() {
+                Some(sub) => format!("{}/{}", c.ctype(), sub),
+                None => c.ctype().to_string(),
+            })
+            .unwrap_or_else(|| "application/octet-stream".into())
+            .to_ascii_lowercase();
+        let content: &[u8] = match &part.body {
+            PartType::Text(t) | PartType::Html(t) => t.as_bytes(),
+            PartType::Binary(b) | PartType::InlineBinary(b) => b,
+            PartType::Message(m) => &m.raw_message,
+            PartType::Multipart(_) => continue,
+        };
+        if content.len() > limits.max_attachment_bytes {
+            return Err(format!(
+                "attachment {:?} is {} bytes, more than the {} allowed",
+                part.attachment_name().unwrap_or("(unnamed)"),
+                content.len(),
+                limits.max_attachment_bytes
+            ));
+        }
+        mail.attachments.push(Attachment {
+            filename: text(part.attachment_name()),
+            content_type,
+            content: content.to_vec(),
+        });
+    }
+    Ok(mail)
+}
+
+/// Refuses too many parts or too deep a nesting, walking attached messages too.
+fn check_shape(message: &mail_parser::Message, limits: Limits, depth: usize) -> Result<(), String> {
+    if message.parts.len() > limits.max_parts {
+        return Err(format!(
+            "message has {} MIME parts, more than the {} allowed",
+            message.parts.len(),
+            limits.max_parts
+        ));
+    }
+    // Depth of each part below the root, computed without recursion over the part list.
+    let mut part_depth = vec![0usize; message.parts.len()];
+    let mut deepest = 0;
+    for (i, part) in message.parts.iter().enumerate() {
+        let d = part_depth.get(i).copied().unwrap_or(0);
+        match &part.body {
+            PartType::Multipart(children) => {
+                for c in children {
+                    if let Some(slot) = part_depth.get_mut(*c as usize) {
+                        *slot = d + 1;
+                        deepest = deepest.max(d + 1);
+                    }
+                }
+            }
+            PartType::Message(inner) => {
+                if depth + d + 1 > limits.max_depth {
+                    return Err(format!(
+                        "message nests deeper than {} levels",
+                        limits.max_depth
+                    ));
+                }
+                check_shape(inner, limits, depth + d + 1)?;
+            }
+            _ => {}
+        }
+    }
+    if depth + deepest > limits.max_depth {
+        return Err(format!(
+            "message nests deeper than {} levels",
+            limits.max_depth
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a multipart message whose closing boundary never comes (truncated in transit).
+fn check_complete(raw: &[u8], message: &mail_parser::Message) -> Result<(), String> {
+    let Some(root) = message.parts.first() else {
+        return Ok(());
+    };
+    if !matches!(root.body, PartType::Multipart(_)) {
+        return Ok(());
+    }
+    let Some(boundary) = root.content_type().and_then(|c| c.attribute("boundary")) else {
+        return Ok(());
+    };
+    let close = format!("--{boundary}--");
+    let close = close.as_bytes();
+    if raw.windows(close.len()).rev().any(|w| w == close) {
+        Ok(())
+    } else {
+        Err("message is truncated: its closing MIME boundary is missing".into())
+    }
+}
+
+/// Refuses a body that mostly failed to decode in its charset.
+fn check_charset(problem: bool, text: &str) -> Result<(), String> {
+    let total = text.chars().count();
+    let bad = text.chars().filter(|c| *c == '\u{FFFD}').count();
+    if total > 0 && (bad * 10 > total || (problem && bad * 50 > total)) {
+        return Err(format!(
+            "body text does not decode in its declared charset ({bad} of {total} characters unreadable)"
+        ));
+    }
+    Ok(())
+}
+
+fn text(s: Option<&str>) -> Option<String> {
+    s.map(str::trim).filter(|s| !s.is_empty()).map(String::from)
+}

@@ -1,0 +1,298 @@
+//! E-mail and fax-to-email documents (`email`, `fax`): a raw RFC 5322 message is decoded
+//! (bounded MIME parsing in [`mime`]), the order text found (the body, a CSV attachment of
+//! lines, a PDF form's text layer, or OCR of a fax image through [`tools`]), and order facts
+//! extracted from it ([`extract`], with sender [`template`]s). An XML attachment (cXML, UBL)
+//! is passed on whole for the B2B mappings.
+//!
+//! The decoded value the `email.order` / `fax.order` mappings read:
+//!
+//! ```json
+//! {"kind": "email" | "fax",
+//!  "message": {"message_id", "date", "subject", "from": {"name", "address"}, "reply_to",
+//!              "to": [..], "in_reply_to": [..], "references": [..]},
+//!  "document": {"text_source": "body" | "html" | "csv" | "pdf" | "ocr" | "xml" | "none",
+//!               "template": "<file>" | null,
+//!               "attachments": [{"filename", "content_type", "bytes"}]},
+//!  "fields": {"<canonical path>": {"value": "…", "confidence": 0.95}, …},
+//!  "lines": [{"sku", "name", "spec", "quantity": 3, "unit_price": "38.5", "confidence": 0.9}],
+//!  "problems": ["tesseract is not installed: the fax image could not be read", …],
+//!  "xml_order": {"format": "cxml" | "ubl", "document": <as src/normalize/xml.rs>} | null}
+//! ```
+//! Field paths: `source.external_id`, `placed_at`, `currency`, `customer.{name,email,phone,
+//! company}`, `ship_to.{name,line1,line2,city,region,postal_code,country}`, `total`,
+//! `requested_delivery`. Money is a decimal string; quantities are numbers.
+
+pub mod extract;
+pub mod mime;
+pub mod template;
+pub mod text;
+pub mod tools;
+
+use extract::{Ctx, Fact, Facts, Kind, Line};
+use serde_json::{json, Map, Value};
+pub use template::{Template, Templates};
+pub use tools::{ToolError, Tools};
+
+/// Which kind of message a document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    /// An order e-mail written by a person (or with an order attachment).
+    Email,
+    /// A fax-to-email notification carrying the order form as PDF or image.
+    Fax,
+}
+
+impl MailKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            MailKind::Email => "email",
+            MailKind::Fax => "fax",
+        }
+    }
+}
+
+/// How mail is decoded: templates, external tools, bounds.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Sender templates.
+    pub templates: Templates,
+    /// PDF and OCR tools.
+    pub tools: Tools,
+    /// MIME bounds.
+    pub limits: mime::Limits,
+}
+
+/// Decodes one message; the error is why it is quarantined (undecodable, permanent).
+pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, String> {
+    let mail = mime::parse(raw, opts.limits)?;
+    let template = opts.templates.for_sender(mail.from_address.as_deref());
+    let mut problems: Vec<String> = Vec::new();
+    let mut facts = Facts::new();
+    let put = |facts: &mut Facts, k: &str, v: Option<String>, c: f64| {
+        if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+            if facts.get(k).is_none_or(|f| f.confidence < c) {
+                facts.insert(
+                    k.into(),
+                    Fact {
+                        value: v.trim().to_string(),
+                        confidence: c,
+                    },
+                );
+            }
+        }
+    };
+    put(&mut facts, "placed_at", mail.date.clone(), 1.0);
+    if kind == MailKind::Email {
+        put(&mut facts, "customer.name", mail.from_name.clone(), 0.95);
+        put(&mut facts, "customer.email", mail.from_address.clone(), 1.0);
+    }
+    if let Some(name) = template.and_then(|t| t.customer_name.clone()) {
+        put(&mut facts, "customer.name", Some(name), 1.0);
+    }
+
+    let attachments: Vec<Value> = mail
+        .attachments
+        .iter()
+        .map(|a| json!({"filename": a.filename, "content_type": a.content_type, "bytes": a.content.len()}))
+        .collect();
+    let is = |a: &mime::Attachment, types: &[&str], exts: &[&str]| {
+        let name = a.filename.as_deref().unwrap_or("").to_ascii_lowercase();
+        types.contains(&a.content_type.as_str()) || exts.iter().any(|e| name.ends_with(e))
+    };
+
+    // An XML order document is passed on whole.
+    let mut xml_order = Value::Null;
+    for a in &mail.attachments {
+        if !is(a, &["application/xml", "text/xml"], &[".xml"]) {
+            continue;
+        }
+        match crate::normalize::xml::xml_to_json(&a.content) {
+            Ok(doc) => {
+                let format = if doc.get("cXML").is_some() {
+                    Some("cxml")
+                } else if doc.get("Order").is_some() {
+                    Some("ubl")
+                } else {
+                    None
+                };
+                if let Some(format) = format {
+                    xml_order = json!({"format": format, "document": doc});
+                    break;
+                }
+            }
+            Err(e) => problems.push(format!("XML attachment is not readable: {}", e.reason)),
+        }
+    }
+
+    // The text the order is written in.
+    let mut text_source = "none";
+    let mut trust = 1.0;
+    let mut text_kind = Kind::Email;
+    let mut text = String::new();
+    let pdf = mail
+        .attachments
+        .iter()
+        .find(|a| is(a, &["application/pdf"], &[".pdf"]));
+    let image = mail.attachments.iter().find(|a| {
+        a.content_type.starts_with("image/")
+            || is(a, &[], &[".tif", ".tiff", ".png", ".jpg", ".jpeg"])
+    });
+    let body = || -> (String, &'static str) {
+        match (&mail.text, &mail.html) {
+            (Some(t), _) => (t.clone(), "body"),
+            (None, Some(h)) => (text::html_to_text(h), "html"),
+            (None, None) => (String::new(), "none"),
+        }
+    };
+    if !xml_order.is_null() {
+        text_source = "xml";
+    } else if kind == MailKind::Fax || (pdf.is_some() || image.is_some()) && body_is_empty(&mail) {
+        text_kind = Kind::Form;
+        match form_text(pdf, image, &opts.tools) {
+            Ok((t, source)) => {
+                text = t;
+                text_source = source;
+                if source == "ocr" {
+                    trust = 0.7;
+                    problems.push("the form was read by OCR; check every fact".into());
+                }
+            }
+            Err(why) => problems.push(why),
+        }
+    } else {
+        let (t, source) = body();
+        text = text::strip_quoted(&text::normalize(&t));
+        text_source = source;
+        if kind == MailKind::Email {
+            if let Some(subject) = &mail.subject {
+                // The subject often carries the PO number.
+                text = format!("{subject}\n\n{text}");
+            }
+        }
+    }
+    let text = text::normalize(&text);
+    let ctx = Ctx { template, trust };
+    let (found, mut lines) = extract::extract_text(&text, &ctx, text_kind);
+    for (k, f) in found {
+        put(&mut facts, &k, Some(f.value), f.confidence);
+    }
+
+    // A CSV attachment of lines wins over lines guessed from the text.
+    for a in &mail.attachments {
+        if !is(a, &["text/csv", "text/comma-separated-values"], &[".csv"]) {
+            continue;
+        }
+        match extract::csv_lines(&a.content, &ctx, &mut facts) {
+            Ok(l) if !l.is_empty() => {
+                lines = l;
+                text_source = if text_source == "none" {
+                    "csv"
+                } else {
+                    text_source
+                };
+                break;
+            }
+            Ok(_) => problems.push("CSV attachment has no order lines".into()),
+            Err(e) => problems.push(e),
+        }
+    }
+    for a in &mail.attachments {
+        if is(
+            a,
+            &[
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "application/vnd.ms-excel",
+            ],
+            &[".xlsx", ".xls"],
+        ) {
+            problems.push("spreadsheet attachments (XLSX/XLS) are not read; send CSV".into());
+        }
+    }
+    if let Some(id) = &mail.message_id {
+        put(&mut facts, "source.external_id", Some(id.clone()), 0.3);
+    }
+
+    let fields: Map<String, Value> = facts
+        .into_iter()
+        .map(|(k, f)| {
+            (
+                k,
+                json!({"value": f.value, "confidence": round2(f.confidence)}),
+            )
+        })
+        .collect();
+    Ok(json!({
+        "kind": kind.as_str(),
+        "message": {
+            "message_id": mail.message_id,
+            "date": mail.date,
+            "subject": mail.subject,
+            "from": {"name": mail.from_name, "address": mail.from_address},
+            "reply_to": mail.reply_to,
+            "to": mail.to,
+            "in_reply_to": mail.in_reply_to,
+            "references": mail.references,
+        },
+        "document": {
+            "text_source": text_source,
+            "template": template.map(|t| t.file.clone()),
+            "attachments": attachments,
+        },
+        "fields": fields,
+        "lines": lines.iter().map(line_json).collect::<Vec<_>>(),
+        "problems": problems,
+        "xml_order": xml_order,
+    }))
+}
+
+fn body_is_empty(mail: &mime::ParsedMail) -> bool {
+    mail.text.as_deref().is_none_or(|t| t.trim().is_empty())
+        && mail.html.as_deref().is_none_or(|t| t.trim().is_empty())
+}
+
+/// The text of a faxed form: the PDF's text layer, else OCR of its pages or of the image.
+fn form_text(
+    pdf: Option<&mime::Attachment>,
+    image: Option<&mime::Attachment>,
+    tools: &Tools,
+) -> Result<(String, &'static str), String> {
+    if let Some(pdf) = pdf {
+        let layer = tools
+            .pdf_text(&pdf.content)
+            .map_err(|e| format!("{e}: the PDF could not be read"))?;
+        if layer.chars().filter(|c| !c.is_whitespace()).count() >= 20 {
+            return Ok((layer, "pdf"));
+        }
+        return match tools.ocr_pdf(&pdf.content) {
+            Ok(t) => Ok((text::undouble_spacing(&t), "ocr")),
+            Err(e) => Err(format!(
+                "{e}: the fax has no text layer and could not be read by OCR"
+            )),
+        };
+    }
+    if let Some(image) = image {
+        return match tools.ocr_image(&image.content) {
+            Ok(t) => Ok((text::undouble_spacing(&t), "ocr")),
+            Err(e) => Err(format!("{e}: the fax image could not be read")),
+        };
+    }
+    Err("the fax carries no PDF or image of the order form".into())
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn line_json(l: &Line) -> Value {
+    let num = |d: &rust_decimal::Decimal| {
+        serde_json::from_str::<Value>(&d.normalize().to_string()).unwrap_or(Value::Null)
+    };
+    json!({
+        "sku": l.sku,
+        "name": l.name,
+        "spec": l.spec,
+        "quantity": l.quantity.as_ref().map(num),
+        "unit_price": l.unit_price.map(|d| d.normalize().to_string()),
+        "confidence": round2(l.confidence),
+    })
+}
