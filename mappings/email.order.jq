@@ -25,6 +25,18 @@ def nz: if type == "string" then (trim | if . == "" then null else . end) else .
 def v($f; $k): $f[$k].value | nz;
 def conf($f; $k): $f[$k].confidence;
 
+# Where replies go: the thread of the message (origin.mailbox is filled in by the stage).
+def origin($m):
+  ($m // {}) as $m
+  | {
+      mailbox: null,
+      message_id: ($m.message_id | nz),
+      references: (reduce (($m.references // [])[], ($m.in_reply_to // [])[] | nz | select(. != null)) as $r
+        ([]; if index([$r]) then . else . + [$r] end)),
+      reply_to: (($m.reply_to | nz) // ($m.from.address | nz)),
+      subject: ($m.subject | nz)
+    };
+
 def mail_order($format):
   . as $d
   | ($d.fields // {}) as $f
@@ -88,6 +100,7 @@ def mail_order($format):
       requested_delivery: v($f; "requested_delivery"),
       notes: (if (($d.problems // []) | length) > 0
         then "Extraction: " + ($d.problems | join("; ")) else null end),
+      origin: origin($d.message),
       extraction: {
         confidence: (if ($d.problems // []) | any(test("not installed|could not be read"))
           then 0 else ($confs | min // 0) end),
@@ -103,7 +116,8 @@ def b2b_by_mail($format):
   | .extraction = {confidence: 1, missing: [], document: null};
 
 if type == "object" and has("fields") and has("message") then
-  if (.b2b_orders // []) | length > 0 then .b2b_orders[] | b2b_by_mail("email")
+  if (.b2b_orders // []) | length > 0 then
+    .message as $m | .b2b_orders[] | b2b_by_mail("email") | .origin = origin($m)
   else mail_order("email") end
 else
   error("bad input: not a decoded mail message")

@@ -44,6 +44,8 @@ fn sample_payloads(name: &str, dir: &Path) -> Option<(&'static str, Vec<PathBuf>
         ("magento-", "magento"),
         ("cxml-", "cxml"),
         ("ubl-", "ubl"),
+        ("email-", "email"),
+        ("fax-", "fax"),
     ];
     let (_, format) = formats
         .iter()
@@ -58,6 +60,7 @@ fn sample_payloads(name: &str, dir: &Path) -> Option<(&'static str, Vec<PathBuf>
             "getOrders.json",
             "order-request.xml",
             "order.xml",
+            "message.eml",
         ];
         names
             .iter()
@@ -114,6 +117,8 @@ fn normalize_every_order_sample_matches_its_facts() {
         "magento",
         "cxml",
         "ubl",
+        "email",
+        "fax",
     ] {
         assert!(
             checked.contains(&format),

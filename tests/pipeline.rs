@@ -421,3 +421,71 @@ async fn broker_dead_letters_become_exceptions() {
     let _ = conn.close(200, "OK".into()).await;
     daemon.stop().await;
 }
+
+/// E-mail orders: a clean one goes on as received; one missing facts waits for review with
+/// the reason and a link to its original message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_orders_go_on_or_wait_for_review() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let inbox = env.inbox("mail");
+    let cfg = env.config(
+        &common::mappings_dir(),
+        &folder_connector("mail", &inbox, "email"),
+    );
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    drop_file(
+        &inbox,
+        "clean.eml",
+        &std::fs::read(root.join("tests/fixtures/samples/email-plain-order-en/message.eml"))
+            .unwrap(),
+    );
+    drop_file(
+        &inbox,
+        "doubtful.eml",
+        &std::fs::read(root.join("mappings/testdata/email/missing-facts.eml")).unwrap(),
+    );
+    let store = daemon.store.clone();
+    wait_until(Duration::from_secs(30), "both e-mail orders", || async {
+        store.order_count("mail").await.unwrap() == 2
+    })
+    .await;
+    let received = store.orders_list(Some("received"), 10, 0).await.unwrap();
+    let waiting = store
+        .orders_list(Some("needs_review"), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        (received.len(), waiting.len()),
+        (1, 1),
+        "{received:?} {waiting:?}"
+    );
+    let held = store.order(&waiting[0].order_id).await.unwrap().unwrap();
+    let extraction = held.order.extraction.clone().unwrap();
+    assert_eq!(
+        extraction.document, held.raw_id,
+        "the original message is linked"
+    );
+    let origin = held.order.origin.clone().expect("where to reply");
+    assert_eq!(origin.mailbox.as_deref(), Some("mail"));
+    assert_eq!(
+        origin.message_id.as_deref(),
+        Some("missing-1@unknown.example.com")
+    );
+    assert_eq!(
+        origin.reply_to.as_deref(),
+        Some("buyer@unknown.example.com")
+    );
+    assert!(
+        extraction.missing.contains(&"lines".to_string()),
+        "{extraction:?}"
+    );
+    let history = store.order_events(&held.order_id).await.unwrap();
+    let reason = history.last().unwrap().data.as_ref().unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("lines"), "{reason}");
+    assert!(store.parked(10).await.unwrap().is_empty());
+    daemon.stop().await;
+}

@@ -8,8 +8,8 @@ mod tracking;
 
 pub use envelope::{Envelope, EventType};
 pub use order::{
-    Address, CanonicalOrder, Channel, Customer, Extraction, OrderLine, SourceRef, SourceStatus,
-    TotalsCheck,
+    Address, CanonicalOrder, Channel, Customer, Extraction, OrderLine, Origin, SourceRef,
+    SourceStatus, TotalsCheck,
 };
 pub use tracking::{TrackingEvent, TrackingStatus, TrackingUpdate};
 

@@ -63,6 +63,29 @@ pub struct CanonicalOrder {
     /// How confident a free-text extraction (email, fax) is; `null` for structured sources.
     #[serde(default)]
     pub extraction: Option<Extraction>,
+    /// The message the order came in (e-mail, fax), so notices to the customer can reply in
+    /// the same thread; `null` for other channels.
+    #[serde(default)]
+    pub origin: Option<Origin>,
+}
+
+/// Where an order arrived by message, for replying in the same thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Origin {
+    /// The connector (mailbox) it came through; filled in by the normalize stage.
+    #[serde(default)]
+    pub mailbox: Option<String>,
+    /// The message's `Message-ID`: a reply sets `In-Reply-To` to it.
+    pub message_id: Option<String>,
+    /// The thread so far (`References`, then `In-Reply-To`), for the reply's `References`.
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// Where replies go: `Reply-To`, else `From`.
+    pub reply_to: Option<String>,
+    /// The subject, for "Re: …".
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 /// The source of an order.

@@ -98,6 +98,9 @@ impl Handler for NormalizeStage {
             if let Some(x) = order.extraction.as_mut() {
                 x.document.get_or_insert_with(|| raw.id.clone());
             }
+            if let Some(o) = order.origin.as_mut() {
+                o.mailbox.get_or_insert_with(|| raw.connector.clone());
+            }
             let outcome = Store::upsert_order(tx.conn(), &mut order, Some(&raw.id)).await?;
             let event_data = serde_json::json!({"raw_id": raw.id});
             match outcome {
