@@ -7,6 +7,12 @@
 //! * a 429 burst (Retry-After), a 5xx burst and an outage long enough to take the connector
 //!   `down` are survived: it recovers by itself and nothing changed meanwhile is missed.
 //!
+//! And once each: Shopify's call limit and Amazon's rate header are honoured before the
+//! platform throttles; an expired LWA token is refreshed once mid-sync, a refused refresh takes
+//! the connector `down` without secrets in its error or hammering the token endpoint; a 200
+//! with `errors[]` is a typed partner error; one connector `down` leaves another `up`; in the
+//! cluster profile two daemons poll one connector one at a time (lease) and hand over.
+//!
 //! Time is scaled: polls every 100 ms, retries from 20 ms, `Retry-After: 1`, an outage of a few
 //! seconds stands for ten minutes.
 
