@@ -3,8 +3,9 @@
 //! /orders/v0/orders` (`MarketplaceIds` required, `LastUpdatedAfter`, `MaxResultsPerPage` ≤ 100,
 //! `NextToken` paging, which ignores the other filters) and `GET
 //! /orders/v0/orders/{orderId}/orderItems`, with `x-amz-access-token`, the usage-plan header
-//! `x-amzn-RateLimit-Limit` on every answer and `{"errors": [...]}` bodies (403 Unauthorized
-//! for an expired token, 429 QuotaExceeded without `Retry-After`).
+//! `x-amzn-RateLimit-Limit` on every answer, each operation's usage plan enforced as a token
+//! bucket (rate and burst as documented, rate times `rate_scale`) and `{"errors": [...]}` bodies
+//! (403 Unauthorized for an expired token, 429 QuotaExceeded without `Retry-After`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,8 +29,12 @@ use super::Platform;
 pub const TOKEN_PATH: &str = "/auth/o2/token";
 /// getOrders' documented rate (requests per second).
 const ORDERS_RATE: f64 = 0.0167;
+/// getOrders' documented burst.
+const ORDERS_BURST: f64 = 20.0;
 /// getOrderItems' documented rate.
 const ITEMS_RATE: f64 = 0.5;
+/// getOrderItems' documented burst.
+const ITEMS_BURST: f64 = 30.0;
 const MARKETPLACE: &str = "ATVPDKIKX0DER";
 
 /// The routes.
@@ -51,18 +56,22 @@ fn rate(resp: Response, rate: f64, scale: f64) -> Response {
     with_header(resp, "x-amzn-ratelimit-limit", format!("{}", rate * scale))
 }
 
+fn quota_exceeded(rate_per_sec: f64, scale: f64) -> Response {
+    rate(
+        error(
+            429,
+            "QuotaExceeded",
+            "You exceeded your quota for the requested resource.",
+        ),
+        rate_per_sec,
+        scale,
+    )
+}
+
 /// An injected fault in SP-API's shape.
 pub fn fault(status: u16, scale: f64) -> Response {
     match status {
-        429 => rate(
-            error(
-                429,
-                "QuotaExceeded",
-                "You exceeded your quota for the requested resource.",
-            ),
-            ORDERS_RATE,
-            scale,
-        ),
+        429 => quota_exceeded(ORDERS_RATE, scale),
         503 => error(
             503,
             "ServiceUnavailable",
@@ -134,6 +143,9 @@ async fn orders(
             ORDERS_RATE,
             scale,
         );
+    }
+    if !state.take_quota("getOrders", ORDERS_RATE * scale, ORDERS_BURST) {
+        return quota_exceeded(ORDERS_RATE, scale);
     }
     if q.get("MarketplaceIds").map(String::as_str) != Some(MARKETPLACE) {
         return rate(
@@ -237,6 +249,9 @@ async fn items(
             ITEMS_RATE,
             scale,
         );
+    }
+    if !state.take_quota("getOrderItems", ITEMS_RATE * scale, ITEMS_BURST) {
+        return quota_exceeded(ITEMS_RATE, scale);
     }
     let Some(order) = state.orders().into_iter().find(|o| order_id(o) == id) else {
         return rate(

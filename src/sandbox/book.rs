@@ -65,6 +65,9 @@ pub struct Faults {
     pub fail_next: u32,
     /// Answer every request with 503 until then.
     pub outage_until: Option<Instant>,
+    /// Answer the next requests with HTTP 200 and this error (code, message) in the body's
+    /// `errors[]`, as SP-API does; one entry per request, taken after the faults above.
+    pub errors_in_ok: Vec<(String, String)>,
 }
 
 /// A request the simulator served.
@@ -76,15 +79,30 @@ pub struct LoggedRequest {
     pub query: String,
     /// Status answered.
     pub status: u16,
+    /// When it arrived.
+    pub at: Instant,
+    /// The rate-limit header answered (Shopify's call limit, Amazon's rate), as sent.
+    pub rate_limit: Option<String>,
+    /// The answer was an injected fault.
+    pub injected: bool,
 }
 
-/// Updates the simulator applies just before answering a list request.
+/// What the simulator does just before answering a given list request.
+#[derive(Debug, Clone)]
+enum Scheduled {
+    /// Update these orders.
+    Update(Vec<u64>),
+    /// Revoke every issued access token.
+    RevokeTokens,
+}
+
+/// Something the simulator does just before answering a list request.
 #[derive(Debug, Clone)]
 struct ScheduledUpdate {
     /// Before answering list request number `at` (1-based).
     at: usize,
-    /// Orders to update.
-    ids: Vec<u64>,
+    /// What it does.
+    what: Scheduled,
 }
 
 struct Book {
@@ -108,6 +126,8 @@ pub struct SimState {
     log: Mutex<Vec<LoggedRequest>>,
     /// Shopify's leaky bucket: (level, last leak).
     pub(crate) bucket: Mutex<(f64, Instant)>,
+    /// Token buckets of per-operation usage plans (Amazon): operation → (tokens, last refill).
+    quotas: Mutex<std::collections::HashMap<&'static str, (f64, Instant)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -149,6 +169,7 @@ impl SimState {
             tokens: Mutex::new(HashSet::new()),
             log: Mutex::new(Vec::new()),
             bucket: Mutex::new((0.0, Instant::now())),
+            quotas: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -202,7 +223,19 @@ impl SimState {
     /// Updates `ids` just before answering list request number `at` (1-based, counted from
     /// the simulator's start): "an order changes while the connector is paging".
     pub fn update_during_list_request(&self, at: usize, ids: Vec<u64>) {
-        lock(&self.book).scheduled.push(ScheduledUpdate { at, ids });
+        lock(&self.book).scheduled.push(ScheduledUpdate {
+            at,
+            what: Scheduled::Update(ids),
+        });
+    }
+
+    /// Revokes every issued access token just before answering list request number `at`:
+    /// "the access token expires while the connector is paging".
+    pub fn revoke_tokens_during_list_request(&self, at: usize) {
+        lock(&self.book).scheduled.push(ScheduledUpdate {
+            at,
+            what: Scheduled::RevokeTokens,
+        });
     }
 
     /// Counts a list request and applies the updates scheduled for it; handlers call this
@@ -219,7 +252,10 @@ impl SimState {
             .collect();
         book.scheduled.retain(|s| s.at != n);
         for s in due {
-            Self::apply_update(&mut book, &s.ids);
+            match s.what {
+                Scheduled::Update(ids) => Self::apply_update(&mut book, &ids),
+                Scheduled::RevokeTokens => self.revoke_tokens(),
+            }
         }
     }
 
@@ -255,19 +291,38 @@ impl SimState {
         lock(&self.tokens).clear();
     }
 
-    /// The injected fault for the next request, if any: (status, is it a 429).
-    fn take_fault(&self) -> Option<u16> {
+    /// Takes one request from `operation`'s token bucket (refilled at `rate` per second, at
+    /// most `burst`, starting full); false when it is empty and the request is throttled.
+    pub(crate) fn take_quota(&self, operation: &'static str, rate: f64, burst: f64) -> bool {
+        let mut quotas = lock(&self.quotas);
+        let now = Instant::now();
+        let (tokens, last) = quotas.entry(operation).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(burst);
+        *last = now;
+        if *tokens < 1.0 {
+            return false;
+        }
+        *tokens -= 1.0;
+        true
+    }
+
+    /// The injected fault for the next request, if any.
+    fn take_fault(&self) -> Option<Fault> {
         let mut f = lock(&self.faults);
         if f.outage_until.is_some_and(|t| Instant::now() < t) {
-            return Some(503);
+            return Some(Fault::Status(503));
         }
         if f.throttle_next > 0 {
             f.throttle_next -= 1;
-            return Some(429);
+            return Some(Fault::Status(429));
         }
         if f.fail_next > 0 {
             f.fail_next -= 1;
-            return Some(500);
+            return Some(Fault::Status(500));
+        }
+        if !f.errors_in_ok.is_empty() {
+            let (code, message) = f.errors_in_ok.remove(0);
+            return Some(Fault::ErrorsInOk { code, message });
         }
         None
     }
@@ -286,16 +341,39 @@ pub async fn faults_layer(
 ) -> Response {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    let response = match state.take_fault() {
-        Some(status) => fault_response(&state, status),
+    let at = Instant::now();
+    let fault = state.take_fault();
+    let injected = fault.is_some();
+    let response = match fault {
+        Some(Fault::Status(status)) => fault_response(&state, status),
+        Some(Fault::ErrorsInOk { code, message }) => json(
+            200,
+            serde_json::json!({"errors": [{"code": code, "message": message, "details": ""}]}),
+        ),
         None => next.run(req).await,
     };
+    let rate_limit = ["x-shopify-shop-api-call-limit", "x-amzn-ratelimit-limit"]
+        .iter()
+        .find_map(|h| response.headers().get(*h))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     lock(&state.log).push(LoggedRequest {
         path,
         query,
         status: response.status().as_u16(),
+        at,
+        rate_limit,
+        injected,
     });
     response
+}
+
+/// An injected fault.
+enum Fault {
+    /// An error status in the platform's shape.
+    Status(u16),
+    /// HTTP 200 with an error in `errors[]`.
+    ErrorsInOk { code: String, message: String },
 }
 
 fn fault_response(state: &SimState, status: u16) -> Response {

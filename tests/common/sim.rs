@@ -23,13 +23,23 @@ pub fn definition(platform: Platform) -> Definition {
 /// Starts a simulator with `orders` orders; rates are scaled up so tests do not wait for real
 /// per-minute quotas, and injected 429s ask for `Retry-After: 1`.
 pub async fn start(platform: Platform, orders: usize, seed: u64) -> Sandbox {
+    start_scaled(platform, orders, seed, 1000.0).await
+}
+
+/// [`start`] with the platform's rates times `rate_scale` (1.0: as documented).
+pub async fn start_scaled(
+    platform: Platform,
+    orders: usize,
+    seed: u64,
+    rate_scale: f64,
+) -> Sandbox {
     let sim = Sandbox::start(
         platform,
         "127.0.0.1:0",
         SandboxSettings {
             orders,
             seed,
-            rate_scale: 1000.0,
+            rate_scale,
             token_ttl: Duration::from_secs(3600),
         },
     )
@@ -39,13 +49,27 @@ pub async fn start(platform: Platform, orders: usize, seed: u64) -> Sandbox {
     sim
 }
 
-/// The `[[connectors]]` section for `name` against `sim`, credentials written under `dir`.
+/// Health thresholds of the tests: degraded after one failed poll, down after three.
+pub const HEALTH: &str = "\n[health]\ndegraded_after = 1\ndown_after = 3\n";
+
+/// The `[health]` and `[[connectors]]` sections for `name` against `sim`, credentials written
+/// under `dir`.
 pub fn connector_section(name: &str, sim: &Sandbox, dir: &Path, page_size: u32) -> String {
+    format!("{HEALTH}{}", marketplace_section(name, sim, dir, page_size))
+}
+
+/// Writes one credential of connector `name` (as [`marketplace_section`] references it).
+pub fn write_credential(dir: &Path, name: &str, key: &str, value: &str) {
+    std::fs::write(dir.join(format!("{name}-{key}.secret")), value).unwrap();
+}
+
+/// The `[[connectors]]` section alone (several fit in one config after one [`HEALTH`]).
+pub fn marketplace_section(name: &str, sim: &Sandbox, dir: &Path, page_size: u32) -> String {
     let platform = sim.state.platform;
     let mut creds = String::new();
     for (key, value) in platform.credentials() {
+        write_credential(dir, name, key, value);
         let file = dir.join(format!("{name}-{key}.secret"));
-        std::fs::write(&file, value).unwrap();
         creds.push_str(&format!("{key} = \"file:{}\"\n", file.display()));
     }
     let mut params = String::new();
@@ -58,10 +82,6 @@ pub fn connector_section(name: &str, sim: &Sandbox, dir: &Path, page_size: u32) 
         .unwrap_or_default();
     format!(
         r#"
-[health]
-degraded_after = 1
-down_after = 3
-
 [[connectors]]
 kind = "marketplace"
 name = "{name}"

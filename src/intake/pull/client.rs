@@ -52,8 +52,10 @@ pub struct Response {
 struct Pacing {
     /// No request before this (global: call-limit and min-interval pauses).
     global_next: Instant,
-    /// Per endpoint: the interval the platform's rate header asks for, and the next slot.
-    endpoints: HashMap<String, (Duration, Instant)>,
+    /// Per endpoint: the interval the platform's rate header asks for, and when the last
+    /// request went out. The next one waits for the interval known *now*, so the rate the
+    /// first answer announces already spaces the second request.
+    endpoints: HashMap<String, (Duration, Option<Instant>)>,
 }
 
 /// Talks to one platform for one connector.
@@ -162,14 +164,17 @@ impl ApiClient {
         let wait = {
             let mut p = self.pacing.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
-            let (interval, next) = p
+            let (interval, last) = p
                 .endpoints
                 .get(endpoint)
                 .copied()
-                .unwrap_or((Duration::ZERO, now));
-            let at = next.max(p.global_next).max(now);
+                .unwrap_or((Duration::ZERO, None));
+            let at = last
+                .map_or(now, |l| l + interval)
+                .max(p.global_next)
+                .max(now);
             p.endpoints
-                .insert(endpoint.to_string(), (interval, at + interval));
+                .insert(endpoint.to_string(), (interval, Some(at)));
             p.global_next = at + Duration::from_millis(self.rate.min_interval_ms);
             at - now
         };
@@ -211,7 +216,7 @@ impl ApiClient {
                     let slot = p
                         .endpoints
                         .entry(endpoint.to_string())
-                        .or_insert((interval, Instant::now()));
+                        .or_insert((interval, None));
                     slot.0 = interval;
                 }
             }

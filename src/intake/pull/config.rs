@@ -61,7 +61,8 @@ pub struct MarketplaceConfig {
     /// `Retry-After` from the platform wins when longer.
     #[serde(default = "MarketplaceConfig::default_retry_base_ms")]
     pub retry_base_ms: u64,
-    /// Longest retry delay (also caps a platform's `Retry-After`).
+    /// Longest retry delay (also caps a platform's `Retry-After`). After failed polls the
+    /// next poll waits the same backoff (never less than `poll_interval_ms`).
     #[serde(default = "MarketplaceConfig::default_retry_max_ms")]
     pub retry_max_ms: u64,
     /// How long this daemon's claim to poll the connector lasts without renewal (cluster: one

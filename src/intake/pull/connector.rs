@@ -94,6 +94,11 @@ impl PullConnector {
         tracing::info!(connector = %name, platform = %self.def.platform, "Marketplace connector started.");
         let interval = Duration::from_millis(self.cfg.poll_interval_ms.max(10));
         let lease = Duration::from_millis(self.cfg.lease_ms);
+        // After failed polls the next one waits longer (with jitter, up to `retry_max_ms`), so
+        // a connector that keeps failing (a refused refresh token, a long outage) does not hit
+        // the platform every `poll_interval_ms`.
+        let backoff = retry_policy(&self.cfg);
+        let mut failed_polls = 0u32;
         loop {
             match self
                 .store
@@ -107,24 +112,32 @@ impl PullConnector {
                         } else {
                             tracing::debug!(connector = %name, pages = report.pages, orders = report.orders, cursor = report.cursor.as_deref().unwrap_or(""), "Poll finished; nothing new.");
                         }
+                        failed_polls = 0;
                         self.health.success(&name).await;
                     }
                     Err(PullError::Cancelled) => break,
                     Err(error) => {
-                        tracing::warn!(connector = %name, error = %error, "Poll failed.");
+                        failed_polls = failed_polls.saturating_add(1);
+                        tracing::warn!(connector = %name, error = %error, failures = failed_polls, "Poll failed.");
                         self.health.failure(&name, &error.to_string()).await;
                     }
                 },
                 Ok(false) => {
+                    failed_polls = 0;
                     tracing::debug!(connector = %name, "Another daemon holds the polling lease.");
                 }
                 Err(error) => {
+                    failed_polls = failed_polls.saturating_add(1);
                     tracing::warn!(connector = %name, error = %error, "Cannot take the polling lease.");
                     self.health.failure(&name, &error.to_string()).await;
                 }
             }
+            let pause = match failed_polls {
+                0 => interval,
+                n => interval.max(backoff.backoff(n - 1)),
+            };
             tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.cancelled() => break,
             }
         }
@@ -337,6 +350,14 @@ fn cursor_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+fn retry_policy(cfg: &MarketplaceConfig) -> RetryPolicy {
+    RetryPolicy {
+        max_retries: cfg.max_retries,
+        base: Duration::from_millis(cfg.retry_base_ms.max(1)),
+        max: Duration::from_millis(cfg.retry_max_ms.max(1)),
+    }
+}
+
 fn build_client(cfg: &MarketplaceConfig, def: &Definition) -> Result<ApiClient, PullError> {
     let mut values = Values {
         params: cfg.params.clone(),
@@ -355,11 +376,7 @@ fn build_client(cfg: &MarketplaceConfig, def: &Definition) -> Result<ApiClient, 
         auth,
         def.errors.clone(),
         def.rate_limit.clone(),
-        RetryPolicy {
-            max_retries: cfg.max_retries,
-            base: Duration::from_millis(cfg.retry_base_ms.max(1)),
-            max: Duration::from_millis(cfg.retry_max_ms.max(1)),
-        },
+        retry_policy(cfg),
         Duration::from_millis(cfg.request_timeout_ms),
     )
 }
