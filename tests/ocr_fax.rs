@@ -146,7 +146,8 @@ fn render_mono(pdf: &[u8]) -> Vec<Bitmap> {
                 fields.push(String::from_utf8(data[start..at].to_vec()).unwrap());
             }
             assert_eq!(fields[0], "P4");
-            let (width, height) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+            let (width, height): (u32, u32) =
+                (fields[1].parse().unwrap(), fields[2].parse().unwrap());
             let bits = data[at + 1..].to_vec();
             assert_eq!(bits.len() as u32, width.div_ceil(8) * height);
             Bitmap {

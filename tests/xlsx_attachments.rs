@@ -271,6 +271,8 @@ fn xlsx_header_below_title_extra_columns_total_row_and_text_numbers() {
             "BWL-15|Bowl|6|1234.5"
         ]
     );
+    // The total row is not a line but states the order total.
+    assert_eq!(facts["total"].value, "1406.9");
 }
 
 #[test]

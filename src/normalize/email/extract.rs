@@ -918,6 +918,28 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
     (taken.contains("quantity") && known >= 2 && known * 2 >= named).then_some(cols)
 }
 
+/// A row label naming the order's grand total (not a subtotal, tax or shipping row).
+fn is_grand_total(label: &str) -> bool {
+    let t = label
+        .trim()
+        .trim_end_matches([':', '：'])
+        .trim()
+        .to_lowercase();
+    let bare = t.strip_prefix("total").map(str::trim);
+    [
+        "total",
+        "grand total",
+        "order total",
+        "total amount",
+        "合计",
+        "合計",
+        "总计",
+        "總計",
+    ]
+    .contains(&t.as_str())
+        || bare.is_some_and(|rest| currency_of(rest.trim_matches(['(', ')'])).is_some())
+}
+
 fn is_total_row(text: &str) -> bool {
     let t = text.trim().to_lowercase();
     TOTAL_WORDS.iter().any(|w| t.starts_with(w))
@@ -1128,8 +1150,20 @@ pub fn grid_lines(
             && !row
                 .iter()
                 .zip(&cols)
-                .any(|(c, k)| *k == Some("sku") && !c.is_empty())
+                .any(|(c, k)| *k == Some("sku") && !c.is_empty() && !is_total_row(c))
         {
+            // The grand total row states the order total: its last number.
+            if row
+                .iter()
+                .find(|c| !c.is_empty())
+                .is_some_and(|c| is_grand_total(c))
+            {
+                let amount = row
+                    .iter()
+                    .rev()
+                    .find_map(|c| parse_decimal(c, ctx.decimal_comma()));
+                ctx.put(facts, "total", amount.map(|d| d.to_string()), 0.85);
+            }
             continue;
         }
         let named: Vec<(&str, String)> = row
