@@ -107,7 +107,7 @@ struct Bitmap {
     bits: Vec<u8>,
 }
 
-const DPI: u32 = 200;
+const DPI: u32 = 300;
 
 /// Every page of a PDF rendered by `pdftoppm -mono` (PBM) at [`DPI`].
 fn render_mono(pdf: &[u8]) -> Vec<Bitmap> {

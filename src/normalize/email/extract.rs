@@ -967,8 +967,20 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
             confidence *= 0.9;
         }
     }
+    let mut sku = get("sku");
+    if ctx.trust < 1.0 {
+        // OCR puts spaces around the hyphens of codes ("PAP - A4"); codes have none there.
+        sku = sku.map(|s| {
+            let parts: Vec<&str> = s.split('-').map(str::trim).collect();
+            if parts.iter().all(|p| !p.is_empty() && !p.contains(' ')) {
+                parts.join("-")
+            } else {
+                s
+            }
+        });
+    }
     Some(Line {
-        sku: get("sku"),
+        sku,
         name: get("name"),
         spec: get("spec"),
         quantity: Some(quantity),

@@ -266,7 +266,7 @@ fn form_text(
             return Ok((layer, "pdf"));
         }
         return match tools.ocr_pdf(&pdf.content) {
-            Ok(t) => Ok((text::undouble_spacing(&t), "ocr")),
+            Ok(t) => Ok((text::undouble_spacing_pages(&t), "ocr")),
             Err(e) => Err(format!(
                 "{e}: the fax has no text layer and could not be read by OCR"
             )),
@@ -274,7 +274,7 @@ fn form_text(
     }
     if let Some(image) = image {
         return match tools.ocr_image(&image.content) {
-            Ok(t) => Ok((text::undouble_spacing(&t), "ocr")),
+            Ok(t) => Ok((text::undouble_spacing_pages(&t), "ocr")),
             Err(e) => Err(format!("{e}: the fax image could not be read")),
         };
     }
