@@ -59,7 +59,7 @@ fn sheet_xml(rows: &[Vec<C>], shared: &mut Vec<String>, padding: usize) -> Strin
 }
 
 /// An XLSX file with the given sheets; `padding` spaces go into the first sheet's XML, and
-/// `extra_xml` is appended raw to the first sheet's data (for cells placed by hand).
+/// `unique_count` replaces the shared-string count the table announces.
 fn workbook(sheets: &[(&str, Vec<Vec<C>>)], padding: usize, unique_count: Option<&str>) -> Vec<u8> {
     let mut shared = Vec::new();
     let xmls: Vec<String> = sheets
