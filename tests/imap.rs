@@ -22,6 +22,17 @@ fn imap_port() -> u16 {
 
 const PASSWORD_ENV: &str = "ORDERGATE_TEST_IMAP_PASSWORD";
 
+/// The same Dovecot over implicit TLS, with a certificate from the test CA that
+/// deploy/dev/services.sh makes (`tls/ca.pem` beside the private config).
+fn imaps_port() -> u16 {
+    std::env::var("ORDERGATE_TEST_IMAPS_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(10993)
+}
+
+const TEST_CA: &str = "/var/tmp/ordergate-dovecot/tls/ca.pem";
+
 async fn login(user: &str) -> Session<TcpStream> {
     let tcp = TcpStream::connect(("127.0.0.1", imap_port()))
         .await
@@ -228,4 +239,78 @@ async fn killed_between_fetch_and_move_loses_and_duplicates_nothing() {
     );
     signal(&child, "-TERM");
     child.wait().unwrap();
+}
+
+fn tls_connector(user: &str, name: &str, ca_file: Option<&str>) -> String {
+    format!(
+        "[[connectors]]\nkind = \"imap\"\nname = \"{name}\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         tls = true\n{}username = \"{user}\"\npassword = \"env:{PASSWORD_ENV}\"\n\
+         poll_interval_ms = 300\nidle = true\ntimeout_ms = 10000\n",
+        imaps_port(),
+        ca_file.map_or(String::new(), |f| format!("ca_file = \"{f}\"\n")),
+    )
+}
+
+/// Implicit TLS to a server whose certificate a private CA signed: trusted through `ca_file`,
+/// refused (unknown issuer) without it, and nothing is taken from the mailbox then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_mailbox_trusts_a_private_ca_from_ca_file() {
+    std::env::set_var(PASSWORD_ENV, "ogtest");
+    assert!(
+        std::path::Path::new(TEST_CA).exists(),
+        "{TEST_CA} missing: run deploy/dev/services.sh"
+    );
+    let user = format!("u{}", uuid::Uuid::new_v4().simple());
+    let mut s = login(&user).await;
+    s.append("INBOX", None, None, order_mail(0)).await.unwrap();
+
+    // Without the CA: the handshake fails and the message stays in the INBOX.
+    let env = TestEnv::new(Profile::Standalone).await;
+    let cfg = env.config(
+        &common::mappings_dir(),
+        &tls_connector(&user, "untrusted", None),
+    );
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let health = daemon.health.clone();
+    wait_until(Duration::from_secs(30), "a failed TLS connect", || {
+        let health = health.clone();
+        async move {
+            health
+                .snapshot()
+                .iter()
+                .any(|c| c.connector == "untrusted" && c.last_error.is_some())
+        }
+    })
+    .await;
+    let state = daemon
+        .health
+        .snapshot()
+        .into_iter()
+        .find(|c| c.connector == "untrusted")
+        .unwrap();
+    let error = state.last_error.unwrap_or_default();
+    assert!(error.to_lowercase().contains("certificate"), "{error}");
+    assert_eq!(daemon.store.order_count("untrusted").await.unwrap(), 0);
+    daemon.stop().await;
+    assert_eq!(count(&mut s, "INBOX").await, 1);
+
+    // With the CA in ca_file: read over TLS and moved.
+    let env = TestEnv::new(Profile::Standalone).await;
+    let cfg = env.config(
+        &common::mappings_dir(),
+        &tls_connector(&user, "mailbox", Some(TEST_CA)),
+    );
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let store = daemon.store.clone();
+    wait_until(Duration::from_secs(30), "the order over TLS", || async {
+        store.order_count("mailbox").await.unwrap() >= 1
+    })
+    .await;
+    wait_until(Duration::from_secs(30), "an empty INBOX", || {
+        let user = user.clone();
+        async move { count(&mut login(&user).await, "INBOX").await == 0 }
+    })
+    .await;
+    assert_eq!(count(&mut s, "Processed").await, 1);
+    daemon.stop().await;
 }

@@ -74,13 +74,36 @@ ensure_rabbitmq() {
     log "RabbitMQ ready on 127.0.0.1:5672"
 }
 
+# A self-signed test CA and a server certificate it signs for 127.0.0.1 / localhost, in
+# $1/tls (ca.pem, server.pem, server.key); made once. The TLS test trusts ca.pem via `ca_file`.
+ensure_test_tls() {
+    local tls=$1/tls
+    [ -s "$tls/ca.pem" ] && [ -s "$tls/server.pem" ] && [ -s "$tls/server.key" ] && return 0
+    mkdir -p "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=ordergate test CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+        -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+        "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" >"$tls/server.ext"
+    openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+        -CAcreateserial -days 3650 -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null
+    chmod 0644 "$tls/ca.pem" "$tls/server.pem"
+    log "test CA and server certificate in $tls"
+}
+
 # A private Dovecot IMAP server for the mailbox tests: 127.0.0.1:${ORDERGATE_TEST_IMAP_PORT:-10143},
-# plain text (loopback only), any user with password "ogtest" (static passdb), Maildir under
-# /var/tmp/ordergate-dovecot. Its own config and run directory: a system Dovecot is left alone.
+# plain text (loopback only), and the same over implicit TLS on
+# 127.0.0.1:${ORDERGATE_TEST_IMAPS_PORT:-10993} with a certificate from the test CA
+# (/var/tmp/ordergate-dovecot/tls/ca.pem); any user with password "ogtest" (static passdb),
+# Maildir under /var/tmp/ordergate-dovecot. Its own config and run directory: a system Dovecot
+# is left alone. A running instance without the TLS port is given its new config by a reload.
 ensure_dovecot() {
-    local port=${ORDERGATE_TEST_IMAP_PORT:-10143} dir=/var/tmp/ordergate-dovecot
-    if port_open "$port"; then
-        log "Dovecot ready on 127.0.0.1:$port"
+    local port=${ORDERGATE_TEST_IMAP_PORT:-10143} tls_port=${ORDERGATE_TEST_IMAPS_PORT:-10993}
+    local dir=/var/tmp/ordergate-dovecot
+    if port_open "$port" && port_open "$tls_port"; then
+        log "Dovecot ready on 127.0.0.1:$port (TLS on $tls_port)"
         return 0
     fi
     if ! command -v dovecot >/dev/null 2>&1; then
@@ -89,13 +112,16 @@ ensure_dovecot() {
     fi
     mkdir -p "$dir/run" "$dir/state" "$dir/home"
     chown nobody:nogroup "$dir/home"
+    ensure_test_tls "$dir"
     cat >"$dir/dovecot.conf" <<CONF
 protocols = imap
 listen = 127.0.0.1
 base_dir = $dir/run
 state_dir = $dir/state
 log_path = $dir/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <$dir/tls/server.pem
+ssl_key = <$dir/tls/server.key
 auth_mechanisms = plain login
 disable_plaintext_auth = no
 mail_location = maildir:~/Maildir
@@ -106,7 +132,9 @@ service imap-login {
     port = $port
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = $tls_port
+    ssl = yes
   }
 }
 service auth {
@@ -123,11 +151,17 @@ userdb {
   args = uid=nobody gid=nogroup home=$dir/home/%u
 }
 CONF
-    log "starting Dovecot (private config $dir/dovecot.conf)"
-    # Its own output goes to its log; inherited pipes would keep callers waiting.
-    dovecot -c "$dir/dovecot.conf" </dev/null >/dev/null 2>&1
+    if port_open "$port"; then
+        log "reloading Dovecot with the TLS listener (private config $dir/dovecot.conf)"
+        doveadm -c "$dir/dovecot.conf" reload </dev/null >/dev/null 2>&1
+    else
+        log "starting Dovecot (private config $dir/dovecot.conf)"
+        # Its own output goes to its log; inherited pipes would keep callers waiting.
+        dovecot -c "$dir/dovecot.conf" </dev/null >/dev/null 2>&1
+    fi
     wait_port "$port" Dovecot
-    log "Dovecot ready on 127.0.0.1:$port"
+    wait_port "$tls_port" "Dovecot (TLS)"
+    log "Dovecot ready on 127.0.0.1:$port (TLS on $tls_port)"
 }
 
 # PDF text layers (pdftotext, pdftoppm) and OCR (tesseract, English + simplified Chinese) for

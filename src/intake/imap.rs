@@ -47,6 +47,10 @@ pub struct ImapConfig {
     /// Implicit TLS (rustls, web PKI roots). Plain connections are only for loopback tests.
     #[serde(default = "default_true")]
     pub tls: bool,
+    /// A PEM file of extra trust roots for TLS (a company's private CA), trusted besides the
+    /// web PKI roots; read at each connect, so a renewed CA needs no restart.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Login name.
     pub username: String,
     /// Password: a secret reference, `env:NAME` or `file:PATH`.
@@ -136,6 +140,31 @@ impl From<async_imap::error::Error> for ImapError {
     fn from(e: async_imap::error::Error) -> Self {
         ImapError::Protocol(e.to_string())
     }
+}
+
+/// Adds the certificates of a PEM file to `roots`; a file that cannot be read or holds no
+/// usable certificate is a connect error naming the file.
+async fn add_pem_roots(
+    roots: &mut tokio_rustls::rustls::RootCertStore,
+    path: &std::path::Path,
+) -> Result<(), ImapError> {
+    use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer};
+    let fail = |why: String| ImapError::Connect(format!("ca_file {}: {why}", path.display()));
+    let pem = tokio::fs::read(path)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let mut added = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| fail(format!("not PEM: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| fail(format!("not a CA certificate: {e}")))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(fail("no CERTIFICATE block".into()));
+    }
+    Ok(())
 }
 
 /// A connection, plain or TLS.
@@ -261,6 +290,9 @@ impl ImapConnector {
         let stream: Box<dyn Io> = if self.cfg.tls {
             let mut roots = tokio_rustls::rustls::RootCertStore::empty();
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            if let Some(path) = &self.cfg.ca_file {
+                add_pem_roots(&mut roots, path).await?;
+            }
             let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
                 tokio_rustls::rustls::crypto::ring::default_provider(),
             ))

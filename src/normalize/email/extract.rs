@@ -530,7 +530,8 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn decimal_comma(&self) -> bool {
+    /// Whether the sender writes numbers with a decimal comma (`18,40`).
+    pub fn decimal_comma(&self) -> bool {
         self.template.is_some_and(|t| t.decimal_comma)
     }
 
@@ -912,7 +913,31 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
         }
     }
     let known = cols.iter().filter(|c| c.is_some()).count();
-    (taken.contains("quantity") && known >= 2 && known * 2 >= names.len()).then_some(cols)
+    // Empty header cells (a spreadsheet table that starts in column C) are not unknown names.
+    let named = names.iter().filter(|n| !n.is_empty()).count();
+    (taken.contains("quantity") && known >= 2 && known * 2 >= named).then_some(cols)
+}
+
+/// A row label naming the order's grand total (not a subtotal, tax or shipping row).
+fn is_grand_total(label: &str) -> bool {
+    let t = label
+        .trim()
+        .trim_end_matches([':', '：'])
+        .trim()
+        .to_lowercase();
+    let bare = t.strip_prefix("total").map(str::trim);
+    [
+        "total",
+        "grand total",
+        "order total",
+        "total amount",
+        "合计",
+        "合計",
+        "总计",
+        "總計",
+    ]
+    .contains(&t.as_str())
+        || bare.is_some_and(|rest| currency_of(rest.trim_matches(['(', ')'])).is_some())
 }
 
 fn is_total_row(text: &str) -> bool {
@@ -942,8 +967,20 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
             confidence *= 0.9;
         }
     }
+    let mut sku = get("sku");
+    if ctx.trust < 1.0 {
+        // OCR puts spaces around the hyphens of codes ("PAP - A4"); codes have none there.
+        sku = sku.map(|s| {
+            let parts: Vec<&str> = s.split('-').map(str::trim).collect();
+            if parts.iter().all(|p| !p.is_empty() && !p.contains(' ')) {
+                parts.join("-")
+            } else {
+                s
+            }
+        });
+    }
     Some(Line {
-        sku: get("sku"),
+        sku,
         name: get("name"),
         spec: get("spec"),
         quantity: Some(quantity),
@@ -1063,26 +1100,46 @@ pub fn csv_lines(bytes: &[u8], ctx: &Ctx, facts: &mut Facts) -> Result<Vec<Line>
         .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
-    let mut header: Option<Vec<Option<&'static str>>> = None;
-    let mut out = Vec::new();
+    let mut rows = Vec::new();
     for (n, record) in reader.records().enumerate() {
         if n > 10_000 {
             return Err("CSV attachment has more than 10000 rows".into());
         }
         let record = record.map_err(|e| format!("CSV attachment: {e}"))?;
-        let row: Vec<String> = record.iter().map(|s| s.trim().to_string()).collect();
-        if row.iter().all(String::is_empty) {
-            continue;
-        }
-        let Some(cols) = &header else {
+        rows.push(record.iter().map(|s| s.trim().to_string()).collect());
+    }
+    grid_lines(&rows, ctx, facts, 1).map_err(|why| format!("CSV attachment {why}"))
+}
+
+/// Lines from rows of cells (a CSV file, a spreadsheet): the header row is the first non-blank
+/// row that names a quantity column, looked for among the first `header_within` non-blank rows
+/// (a spreadsheet often has a title or the buyer's details above the table); blank rows and
+/// total rows (no item code) are not lines. The error completes "… attachment".
+pub fn grid_lines(
+    rows: &[Vec<String>],
+    ctx: &Ctx,
+    facts: &mut Facts,
+    header_within: usize,
+) -> Result<Vec<Line>, String> {
+    let mut non_blank = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.iter().all(|c| c.trim().is_empty()));
+    let (at, cols) = non_blank
+        .by_ref()
+        .take(header_within)
+        .find_map(|(i, row)| {
             let cs: Vec<Cell> = row
                 .iter()
                 .map(|t| Cell {
                     start: 0,
                     end: 0,
-                    text: t.clone(),
+                    text: t.trim().to_string(),
                 })
                 .collect();
+            header_columns(&cs, ctx.template).map(|cols| (i, cs, cols))
+        })
+        .map(|(i, cs, cols)| {
             for c in &cs {
                 let lower = c.text.to_lowercase();
                 for code in ["usd", "gbp", "eur", "cny", "rmb", "hkd", "twd"] {
@@ -1092,24 +1149,39 @@ pub fn csv_lines(bytes: &[u8], ctx: &Ctx, facts: &mut Facts) -> Result<Vec<Line>
                     }
                 }
             }
-            header = header_columns(&cs, ctx.template);
-            if header.is_none() {
-                return Err("CSV attachment has no header row naming a quantity column".into());
-            }
+            (i, cols)
+        })
+        .ok_or("has no header row naming a quantity column")?;
+    let mut out = Vec::new();
+    for row in rows.iter().skip(at + 1) {
+        let row: Vec<&str> = row.iter().map(|c| c.trim()).collect();
+        if row.iter().all(|c| c.is_empty()) {
             continue;
-        };
+        }
         if row.iter().any(|c| is_total_row(c))
             && !row
                 .iter()
-                .zip(cols)
-                .any(|(c, k)| *k == Some("sku") && !c.is_empty())
+                .zip(&cols)
+                .any(|(c, k)| *k == Some("sku") && !c.is_empty() && !is_total_row(c))
         {
+            // The grand total row states the order total: its last number.
+            if row
+                .iter()
+                .find(|c| !c.is_empty())
+                .is_some_and(|c| is_grand_total(c))
+            {
+                let amount = row
+                    .iter()
+                    .rev()
+                    .find_map(|c| parse_decimal(c, ctx.decimal_comma()));
+                ctx.put(facts, "total", amount.map(|d| d.to_string()), 0.85);
+            }
             continue;
         }
         let named: Vec<(&str, String)> = row
             .iter()
-            .zip(cols)
-            .filter_map(|(c, k)| k.map(|k| (k, c.clone())))
+            .zip(&cols)
+            .filter_map(|(c, k)| k.map(|k| (k, (*c).to_string())))
             .collect();
         if let Some(line) = make_line(&named, ctx, 0.95) {
             out.push(line);

@@ -1,6 +1,6 @@
 //! E-mail and fax-to-email documents (`email`, `fax`): a raw RFC 5322 message is decoded
-//! (bounded MIME parsing in [`mime`]), the order text found (the body, a CSV attachment of
-//! lines, a PDF form's text layer, or OCR of a fax image through [`tools`]), and order facts
+//! (bounded MIME parsing in [`mime`]), the order text found (the body, a CSV or XLSX
+//! ([`xlsx`]) attachment of lines, a PDF form's text layer, or OCR of a fax image through [`tools`]), and order facts
 //! extracted from it ([`extract`], with sender [`template`]s). An XML attachment (cXML, UBL)
 //! is passed on whole for the B2B mappings.
 //!
@@ -10,7 +10,7 @@
 //! {"kind": "email" | "fax",
 //!  "message": {"message_id", "date", "subject", "from": {"name", "address"}, "reply_to",
 //!              "to": [..], "in_reply_to": [..], "references": [..]},
-//!  "document": {"text_source": "body" | "html" | "csv" | "pdf" | "ocr" | "xml" | "none",
+//!  "document": {"text_source": "body" | "html" | "csv" | "xlsx" | "pdf" | "ocr" | "xml" | "none",
 //!               "template": "<file>" | null,
 //!               "attachments": [{"filename", "content_type", "bytes"}]},
 //!  "fields": {"<canonical path>": {"value": "…", "confidence": 0.95}, …},
@@ -27,6 +27,7 @@ pub mod mime;
 pub mod template;
 pub mod text;
 pub mod tools;
+pub mod xlsx;
 
 use extract::{Ctx, Fact, Facts, Kind, Line};
 use serde_json::{json, Map, Value};
@@ -60,6 +61,8 @@ pub struct Options {
     pub tools: Tools,
     /// MIME bounds.
     pub limits: mime::Limits,
+    /// XLSX attachment bounds.
+    pub xlsx_limits: xlsx::Limits,
 }
 
 /// Decodes one message; the error is why it is quarantined (undecodable, permanent).
@@ -177,35 +180,34 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
         put(&mut facts, &k, Some(f.value), f.confidence);
     }
 
-    // A CSV attachment of lines wins over lines guessed from the text.
+    // A CSV or XLSX attachment of lines wins over lines guessed from the text.
+    const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
     for a in &mail.attachments {
-        if !is(a, &["text/csv", "text/comma-separated-values"], &[".csv"]) {
+        let (read, source) = if is(a, &["text/csv", "text/comma-separated-values"], &[".csv"]) {
+            (extract::csv_lines(&a.content, &ctx, &mut facts), "csv")
+        } else if is(a, &[XLSX], &[".xlsx"]) {
+            let read = xlsx::xlsx_lines(&a.content, &ctx, &mut facts, opts.xlsx_limits);
+            (read, "xlsx")
+        } else {
+            if is(a, &["application/vnd.ms-excel"], &[".xls"]) {
+                problems
+                    .push("XLS (Excel 97-2003) attachments are not read; send XLSX or CSV".into());
+            }
             continue;
-        }
-        match extract::csv_lines(&a.content, &ctx, &mut facts) {
+        };
+        match read {
             Ok(l) if !l.is_empty() => {
                 lines = l;
-                text_source = if text_source == "none" {
-                    "csv"
-                } else {
-                    text_source
-                };
+                if text_source == "none" {
+                    text_source = source;
+                }
                 break;
             }
-            Ok(_) => problems.push("CSV attachment has no order lines".into()),
+            Ok(_) => problems.push(format!(
+                "{} attachment has no order lines",
+                source.to_uppercase()
+            )),
             Err(e) => problems.push(e),
-        }
-    }
-    for a in &mail.attachments {
-        if is(
-            a,
-            &[
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "application/vnd.ms-excel",
-            ],
-            &[".xlsx", ".xls"],
-        ) {
-            problems.push("spreadsheet attachments (XLSX/XLS) are not read; send CSV".into());
         }
     }
     if let Some(id) = &mail.message_id {
@@ -264,7 +266,7 @@ fn form_text(
             return Ok((layer, "pdf"));
         }
         return match tools.ocr_pdf(&pdf.content) {
-            Ok(t) => Ok((text::undouble_spacing(&t), "ocr")),
+            Ok(t) => Ok((text::undouble_spacing_pages(&t), "ocr")),
             Err(e) => Err(format!(
                 "{e}: the fax has no text layer and could not be read by OCR"
             )),
@@ -272,7 +274,7 @@ fn form_text(
     }
     if let Some(image) = image {
         return match tools.ocr_image(&image.content) {
-            Ok(t) => Ok((text::undouble_spacing(&t), "ocr")),
+            Ok(t) => Ok((text::undouble_spacing_pages(&t), "ocr")),
             Err(e) => Err(format!("{e}: the fax image could not be read")),
         };
     }

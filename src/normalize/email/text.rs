@@ -32,6 +32,15 @@ pub fn undouble_spacing(text: &str) -> String {
     out.join("\n")
 }
 
+/// [`undouble_spacing`] page by page (pages separated by form feeds, as Tesseract writes a
+/// multi-page TIFF): one page may be double spaced and the next not.
+pub fn undouble_spacing_pages(text: &str) -> String {
+    text.split('\u{000C}')
+        .map(undouble_spacing)
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
 /// Drops quoted earlier messages: lines starting with `>`, and everything from a reply
 /// header (`On … wrote:`, `-----Original Message-----`, an Outlook `From:`/`Sent:` block,
 /// `在…写道：`) to the end.
@@ -220,6 +229,11 @@ mod tests {
             "a\nb\nc\n\nd\ne"
         );
         assert_eq!(undouble_spacing("a\nb\n\nc"), "a\nb\n\nc");
+        // Page by page: a double-spaced page 1, a single-spaced page 2.
+        assert_eq!(
+            undouble_spacing_pages("a\n\nb\n\nc\n\nd\n\u{000C}e\nf\n\ng"),
+            "a\nb\nc\nd\n\ne\nf\n\ng"
+        );
     }
 
     #[test]

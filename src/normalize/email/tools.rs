@@ -131,7 +131,8 @@ impl Tools {
             let image = std::fs::read(&page)
                 .map_err(|e| ToolError::Failed("pdftoppm".into(), e.to_string()))?;
             text.push_str(&self.ocr_image(&image)?);
-            text.push('\n');
+            // A form feed between pages, as Tesseract writes between the pages of a TIFF.
+            text.push('\u{000C}');
         }
         Ok(text)
     }

@@ -1,0 +1,255 @@
+//! XLSX attachments of order lines, read with calamine into rows of cell text that go through
+//! the same column matching as a CSV file ([`super::extract::grid_lines`]).
+//!
+//! An XLSX file is a zip of XML, so a small attachment can unpack to gigabytes, and a sheet can
+//! place one cell at row 1 048 576 to make a reader build a huge grid. Before calamine opens it,
+//! every zip entry is decompressed into a counting sink (the bytes actually produced, not the
+//! sizes the archive declares) and the file refused over [`Limits::uncompressed_bytes`]; the
+//! shared-string count calamine reserves room for is checked; cells are then streamed, never
+//! laid out as a dense range, and refused past [`Limits`]' row, column and cell bounds.
+
+use super::extract::{grid_lines, Ctx, Facts, Line};
+use calamine::{DataRef, Reader, Xlsx};
+use std::io::{Cursor, Read};
+
+/// Bounds on one XLSX attachment.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Zip entries in the file.
+    pub entries: usize,
+    /// Sum of the entries' decompressed sizes, as actually decompressed.
+    pub uncompressed_bytes: u64,
+    /// Worksheets in the workbook.
+    pub sheets: usize,
+    /// Rows per sheet (by row number, so a stray far-away cell counts as its row).
+    pub rows: u32,
+    /// Columns per sheet.
+    pub columns: u32,
+    /// Non-empty cells in the whole workbook (also bounds the shared-string table).
+    pub cells: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            entries: 500,
+            uncompressed_bytes: 32 * 1024 * 1024,
+            sheets: 32,
+            rows: 10_000,
+            columns: 200,
+            cells: 200_000,
+        }
+    }
+}
+
+/// One worksheet as rows of cell text (numbers written as the sender writes them, see
+/// [`cell_text`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sheet {
+    /// The sheet's name.
+    pub name: String,
+    /// Rows from row 1; missing cells are empty strings.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Order lines from an XLSX attachment: the first sheet whose table has a header row naming a
+/// quantity column (within its first 30 non-blank rows) and at least one line. The error is
+/// the reason it was not read, for the order's notes.
+pub fn xlsx_lines(
+    bytes: &[u8],
+    ctx: &Ctx,
+    facts: &mut Facts,
+    limits: Limits,
+) -> Result<Vec<Line>, String> {
+    let sheets = read_sheets(bytes, ctx.decimal_comma(), limits)?;
+    let mut first_error = None;
+    for sheet in &sheets {
+        match grid_lines(&sheet.rows, ctx, facts, 30) {
+            Ok(lines) if !lines.is_empty() => return Ok(lines),
+            Ok(_) => {}
+            Err(why) => {
+                first_error.get_or_insert(why);
+            }
+        }
+    }
+    match first_error {
+        Some(why) if sheets.len() == 1 => Err(format!("XLSX attachment {why}")),
+        Some(_) => {
+            Err("XLSX attachment has no sheet with a header row naming a quantity column".into())
+        }
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Every worksheet of a workbook as rows of text, within `limits`.
+pub fn read_sheets(
+    bytes: &[u8],
+    decimal_comma: bool,
+    limits: Limits,
+) -> Result<Vec<Sheet>, String> {
+    check_zip(bytes, limits)?;
+    // calamine is third-party code fed untrusted input: a panic in it refuses the attachment
+    // instead of failing the whole message.
+    std::panic::catch_unwind(|| read_checked(bytes, decimal_comma, limits))
+        .unwrap_or_else(|_| Err("XLSX attachment could not be read (reader failure)".into()))
+}
+
+fn read_checked(bytes: &[u8], decimal_comma: bool, limits: Limits) -> Result<Vec<Sheet>, String> {
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes))
+        .map_err(|e| format!("XLSX attachment is not a readable workbook: {e}"))?;
+    let names = book.sheet_names();
+    if names.len() > limits.sheets {
+        return Err(format!(
+            "XLSX attachment has {} sheets, more than {}",
+            names.len(),
+            limits.sheets
+        ));
+    }
+    let mut cells = 0usize;
+    let mut sheets = Vec::new();
+    for name in names {
+        let mut reader = match book.worksheet_cells_reader(&name) {
+            Ok(r) => r,
+            // A chart sheet or a dialog sheet holds no cells.
+            Err(calamine::XlsxError::NotAWorksheet(_)) => continue,
+            Err(e) => return Err(format!("XLSX attachment: sheet is not readable: {e}")),
+        };
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        loop {
+            let cell = reader
+                .next_cell()
+                .map_err(|e| format!("XLSX attachment: sheet is not readable: {e}"))?;
+            let Some(cell) = cell else { break };
+            let (row, col) = cell.get_position();
+            if row >= limits.rows {
+                return Err(format!(
+                    "XLSX attachment has a sheet with more than {} rows",
+                    limits.rows
+                ));
+            }
+            if col >= limits.columns {
+                return Err(format!(
+                    "XLSX attachment has a sheet with more than {} columns",
+                    limits.columns
+                ));
+            }
+            let text = cell_text(cell.get_value(), decimal_comma);
+            if text.is_empty() {
+                continue;
+            }
+            cells += 1;
+            if cells > limits.cells {
+                return Err(format!(
+                    "XLSX attachment has more than {} cells",
+                    limits.cells
+                ));
+            }
+            let (row, col) = (row as usize, col as usize);
+            if rows.len() <= row {
+                rows.resize_with(row + 1, Vec::new);
+            }
+            let r = &mut rows[row];
+            if r.len() <= col {
+                r.resize(col + 1, String::new());
+            }
+            r[col] = text;
+        }
+        sheets.push(Sheet { name, rows });
+    }
+    Ok(sheets)
+}
+
+/// A cell as text. A number cell is exact already, so it is written with the decimal
+/// separator the sender uses (`38,5` when the template says decimal comma): the shared column
+/// parsing then reads it back as the same number, where `1.125` would be read as 1125.
+fn cell_text(value: &DataRef<'_>, decimal_comma: bool) -> String {
+    let number = |s: String| {
+        if decimal_comma {
+            s.replace('.', ",")
+        } else {
+            s
+        }
+    };
+    match value {
+        DataRef::Int(i) => i.to_string(),
+        // Rust writes the shortest text that reads back as the same f64: 38.5, not 38.499….
+        DataRef::Float(f) if f.is_finite() => number(f.to_string()),
+        DataRef::Float(_) | DataRef::Error(_) | DataRef::Empty => String::new(),
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
+        DataRef::SharedString(s) => (*s).to_string(),
+        DataRef::Bool(b) => b.to_string(),
+        DataRef::DateTime(d) => d.to_string(),
+    }
+}
+
+/// Refuses an archive that unpacks beyond the limits (a zip bomb), counting the bytes each
+/// entry really decompresses to, and a shared-string table announcing more strings than cells
+/// allowed (calamine reserves room for the announced count up front).
+fn check_zip(bytes: &[u8], limits: Limits) -> Result<(), String> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| format!("XLSX attachment is not a zip archive: {e}"))?;
+    if zip.len() > limits.entries {
+        return Err(format!(
+            "XLSX attachment has {} parts, more than {}",
+            zip.len(),
+            limits.entries
+        ));
+    }
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| format!("XLSX attachment: zip entry is not readable: {e}"))?;
+        let is_sst = entry
+            .name()
+            .map_err(|e| format!("XLSX attachment: zip entry is not readable: {e}"))?
+            .eq_ignore_ascii_case("xl/sharedStrings.xml");
+        let left = limits.uncompressed_bytes - total;
+        let mut head = Vec::new();
+        if is_sst {
+            (&mut entry)
+                .take(4096)
+                .read_to_end(&mut head)
+                .map_err(|e| format!("XLSX attachment: zip entry is not readable: {e}"))?;
+        }
+        let rest = std::io::copy(
+            &mut (&mut entry).take(left.saturating_sub(head.len() as u64) + 1),
+            &mut std::io::sink(),
+        )
+        .map_err(|e| format!("XLSX attachment: zip entry is not readable: {e}"))?;
+        total += head.len() as u64 + rest;
+        if total > limits.uncompressed_bytes {
+            return Err(format!(
+                "XLSX attachment unpacks to more than {} MiB (zip bomb?)",
+                limits.uncompressed_bytes / (1024 * 1024)
+            ));
+        }
+        if is_sst {
+            if let Some(n) = announced_strings(&head) {
+                if n > limits.cells as u64 {
+                    return Err(format!(
+                        "XLSX attachment announces {n} shared strings, more than {}",
+                        limits.cells
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `uniqueCount` the `<sst>` element announces.
+fn announced_strings(head: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(head);
+    let at = text.find("uniqueCount=")? + "uniqueCount=".len();
+    let digits: String = text[at..]
+        .chars()
+        .skip(1)
+        .take_while(char::is_ascii_digit)
+        .collect();
+    if digits.is_empty() {
+        return None;
+    }
+    // More digits than a u64 holds is more than any limit.
+    Some(digits.parse().unwrap_or(u64::MAX))
+}
