@@ -116,7 +116,10 @@ impl Env {
         let log_path = self.dir.path().join("ordergate.log");
         let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
         let err = log.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new(env!("CARGO_BIN_EXE_ordergate"))
+        // BENCH_ORDERGATE_BIN runs another build (an A/B comparison of two commits).
+        let bin = std::env::var("BENCH_ORDERGATE_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_ordergate").to_string());
+        let child = Command::new(bin)
             .arg("run")
             .arg("--config")
             .arg(&path)

@@ -58,6 +58,13 @@ fn scale() -> Scale {
     }
 }
 
+/// Whether a part runs: `BENCH_ONLY=n1,p2` runs only those (for profiling one part).
+fn selected(part: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| {
+        only.split(',').any(|p| p.trim().eq_ignore_ascii_case(part))
+    })
+}
+
 fn report_dir() -> PathBuf {
     std::env::var("BENCH_REPORT_DIR")
         .map(PathBuf::from)
@@ -85,12 +92,16 @@ fn main() -> ExitCode {
         }
     };
     let normalizer = Normalizer::new(mappings.clone());
-    report
-        .rows
-        .extend(normalize::n1(&normalizer, s.cpu_budget, s.variants));
-    report
-        .rows
-        .push(normalize::n2(&mappings, s.cpu_budget, s.variants));
+    if selected("n1") {
+        report
+            .rows
+            .extend(normalize::n1(&normalizer, s.cpu_budget, s.variants));
+    }
+    if selected("n2") {
+        report
+            .rows
+            .push(normalize::n2(&mappings, s.cpu_budget, s.variants));
+    }
 
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -112,28 +123,40 @@ fn main() -> ExitCode {
     };
     let event_size = event_json.len();
     let defaults = ordergate::config::Config::from_toml("", "defaults", Vec::new());
-    let (prefetch, synchronous) = defaults
+    let (prefetch, concurrency, synchronous) = defaults
         .as_ref()
-        .map(|c| (c.bus.prefetch, c.store.sqlite_synchronous.clone()))
-        .unwrap_or((32, "full".into()));
+        .map(|c| {
+            (
+                c.bus.prefetch,
+                c.pipeline.concurrency,
+                c.store.sqlite_synchronous.clone(),
+            )
+        })
+        .unwrap_or((32, 32, "full".into()));
     rt.block_on(async {
-        eprintln!("bench: P2 (standalone)…");
-        report
-            .rows
-            .push(p2(&tmp_root, &s, (&order_json, &event_json), &synchronous).await);
-        eprintln!("bench: P1 + M1 (cluster)…");
-        report
-            .rows
-            .extend(p1(&tmp_root, &s, event_size, prefetch).await);
-        eprintln!("bench: W1 (webhook)…");
-        report
-            .rows
-            .push(webhook::w1(&tmp_root, s.requests, s.conns).await);
+        if selected("p2") {
+            eprintln!("bench: P2 (standalone)…");
+            report
+                .rows
+                .push(p2(&tmp_root, &s, (&order_json, &event_json), &synchronous).await);
+        }
+        if selected("p1") {
+            eprintln!("bench: P1 + M1 (cluster)…");
+            report
+                .rows
+                .extend(p1(&tmp_root, &s, event_size, prefetch).await);
+        }
+        if selected("w1") {
+            eprintln!("bench: W1 (webhook)…");
+            report
+                .rows
+                .push(webhook::w1(&tmp_root, s.requests, s.conns).await);
+        }
     });
     report.machine.push((
         "settings".into(),
         format!(
-            "product defaults (prefetch {prefetch}, pipeline.concurrency 4, sqlite synchronous {synchronous}, log level info, JSON to a file); \
+            "product defaults (prefetch {prefetch}, pipeline.concurrency {concurrency}, sqlite synchronous {synchronous}, log level info, JSON to a file); \
              raw events published in confirm windows of {}; {} orders timed after {} warm-up; N1/N2 {} distinct documents, {:?} per side",
             pipeline::PUBLISH_BATCH, s.orders, s.warm, s.variants, s.cpu_budget
         ),

@@ -381,10 +381,13 @@ async fn run_in(
     bus.close().await;
     store.close().await;
     child.stop()?;
-    let problems = if problems.is_empty() {
-        String::new()
-    } else {
-        format!("; {} warnings in the daemon log", problems.len())
+    let problems = match problems.first() {
+        None => String::new(),
+        Some(first) => format!(
+            "; {} warnings in the daemon log, first: {}",
+            problems.len(),
+            first.chars().take(300).collect::<String>()
+        ),
     };
     Ok(PipelineRun {
         rate: n as f64 / seconds,
