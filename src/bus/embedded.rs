@@ -19,6 +19,7 @@ use super::{
     Topology,
 };
 use crate::model::Envelope;
+use crate::store::group::{BatchFuture, Grouped};
 use crate::store::{now_ms, Store};
 
 /// Settings of the embedded bus.
@@ -47,6 +48,10 @@ pub struct EmbeddedBus {
 
 struct Inner {
     store: Store,
+    /// Publishes of concurrent callers, grouped into one transaction per batch.
+    inserts: Grouped<Store, (Vec<NewRow>, i64), ()>,
+    /// Acks of concurrent consumers, grouped likewise; each answers whether its row was there.
+    acks: Grouped<Store, (i64, String), bool>,
     topology: std::sync::RwLock<Topology>,
     settings: EmbeddedSettings,
     notify: Notify,
@@ -58,6 +63,8 @@ impl EmbeddedBus {
     pub fn new(store: Store, topology: Topology, settings: EmbeddedSettings) -> Self {
         Self {
             inner: Arc::new(Inner {
+                inserts: Grouped::new(store.clone(), GROUP, insert_batch),
+                acks: Grouped::new(store.clone(), GROUP, ack_batch),
                 store,
                 topology: std::sync::RwLock::new(topology),
                 settings,
@@ -74,32 +81,83 @@ impl EmbeddedBus {
         }
     }
 
-    /// Inserts `(queue, envelope)` rows visible from `visible_at`, in one transaction.
+    /// Inserts `(queue, envelope)` rows visible from `visible_at`, in one transaction (shared
+    /// with concurrent publishers); returns once they are committed.
     async fn insert(&self, rows: &[(&str, &Envelope)], visible_at: i64) -> Result<(), BusError> {
-        let mut tx = self
-            .inner
-            .store
-            .begin()
+        let rows = rows
+            .iter()
+            .map(|(queue, env)| NewRow {
+                queue: queue.to_string(),
+                message_id: env.id.to_string(),
+                body: String::from_utf8_lossy(&env.to_bytes()).into_owned(),
+            })
+            .collect();
+        self.inner
+            .inserts
+            .submit((rows, visible_at))
             .await
-            .map_err(|e| BusError::Other(e.to_string()))?;
-        let now = now_ms();
-        for (queue, env) in rows {
-            sqlx::query(
-                "INSERT INTO bus_messages (queue, message_id, body, visible_at, enqueued_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(*queue)
-            .bind(env.id.to_string())
-            .bind(String::from_utf8_lossy(&env.to_bytes()).into_owned())
-            .bind(visible_at)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+            .map_err(BusError::Other)?;
         self.inner.notify.notify_waiters();
         Ok(())
     }
+}
+
+/// Most callers whose writes share one transaction.
+const GROUP: usize = 256;
+
+/// A message row about to be inserted.
+struct NewRow {
+    queue: String,
+    message_id: String,
+    body: String,
+}
+
+fn insert_batch(store: Store, batch: Vec<(Vec<NewRow>, i64)>) -> BatchFuture<()> {
+    Box::pin(async move {
+        let n = batch.len();
+        let run = async {
+            let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+            let now = now_ms();
+            for (rows, visible_at) in &batch {
+                for row in rows {
+                    sqlx::query(
+                        "INSERT INTO bus_messages (queue, message_id, body, visible_at, enqueued_at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(row.queue.as_str())
+                    .bind(row.message_id.as_str())
+                    .bind(row.body.as_str())
+                    .bind(*visible_at)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                }
+            }
+            tx.commit().await.map_err(|e| e.to_string())
+        };
+        run.await?;
+        Ok(vec![(); n])
+    })
+}
+
+fn ack_batch(store: Store, batch: Vec<(i64, String)>) -> BatchFuture<bool> {
+    Box::pin(async move {
+        let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+        let mut deleted = Vec::with_capacity(batch.len());
+        for (seq, token) in &batch {
+            let n = sqlx::query("DELETE FROM bus_messages WHERE seq = $1 AND lease_token = $2")
+                .bind(*seq)
+                .bind(token.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| e.to_string())?
+                .rows_affected();
+            deleted.push(n == 1);
+        }
+        tx.commit().await.map_err(|e| e.to_string())?;
+        Ok(deleted)
+    })
 }
 
 #[async_trait]
@@ -414,13 +472,14 @@ impl EmbeddedAcker {
 #[async_trait]
 impl Acker for EmbeddedAcker {
     async fn ack(self: Box<Self>) -> Result<(), BusError> {
-        let n = sqlx::query("DELETE FROM bus_messages WHERE seq = $1 AND lease_token = $2")
-            .bind(self.seq)
-            .bind(&self.token)
-            .execute(self.bus.inner.store.pool())
-            .await?
-            .rows_affected();
-        if n == 1 {
+        let deleted = self
+            .bus
+            .inner
+            .acks
+            .submit((self.seq, self.token.clone()))
+            .await
+            .map_err(BusError::Other)?;
+        if deleted {
             Ok(())
         } else {
             Err(self.lost("ack"))

@@ -220,6 +220,11 @@ impl Committed {
 
 /// Publishes committed outbox events with confirms and forgets them. A failure leaves them in
 /// the outbox for the relay; it is logged, not returned, because the effects are safe.
+///
+/// Returns once the bus confirmed the events. Deleting their outbox rows is cleanup, not part of
+/// the guarantee (a row left behind is published again by the relay, and deduped downstream), so
+/// it runs in the background, grouped with other deletes, instead of adding a commit to every
+/// message's path before its ack.
 pub async fn publish_committed(store: &Store, bus: &dyn Bus, events: &[Envelope]) -> bool {
     if events.is_empty() {
         return true;
@@ -227,9 +232,12 @@ pub async fn publish_committed(store: &Store, bus: &dyn Bus, events: &[Envelope]
     match bus.publish(events).await {
         Ok(()) => {
             let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
-            if let Err(error) = store.outbox_delete(&ids).await {
-                tracing::warn!(error = %error, "Published events stay in the outbox; the relay may publish them again.");
-            }
+            let store = store.clone();
+            tokio::spawn(async move {
+                if let Err(error) = store.outbox_delete(&ids).await {
+                    tracing::warn!(error = %error, "Published events stay in the outbox; the relay may publish them again.");
+                }
+            });
             true
         }
         Err(error) => {

@@ -27,6 +27,10 @@ pub struct RawRef {
 /// The stage.
 pub struct NormalizeStage {
     normalizer: Arc<Normalizer>,
+    /// Mapping runs at once: one per core. The stage has many messages in flight (waiting on
+    /// commits and confirms), but more CPU-bound mapping runs than cores only add threads,
+    /// context switches and allocator contention.
+    cpu: Arc<tokio::sync::Semaphore>,
     department: String,
     due_hours: u32,
     review_threshold: f64,
@@ -41,8 +45,10 @@ impl NormalizeStage {
         due_hours: u32,
         review_threshold: f64,
     ) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
             normalizer,
+            cpu: Arc::new(tokio::sync::Semaphore::new(cores)),
             department,
             due_hours,
             review_threshold,
@@ -74,8 +80,14 @@ impl Handler for NormalizeStage {
         let format = raw_ref.format.clone();
         let content = raw.content;
         let name = raw.source_name.clone().unwrap_or_else(|| raw.id.clone());
+        let permit =
+            self.cpu.clone().acquire_owned().await.map_err(|e| {
+                StageError::transient("mapping_failed", format!("mapping slot: {e}"))
+            })?;
         let result = tokio::task::spawn_blocking(move || {
-            normalizer.normalize(&format, &[content.as_slice()])
+            let orders = normalizer.normalize(&format, &[content.as_slice()]);
+            drop(permit);
+            orders
         })
         .await
         .map_err(|e| StageError::transient("mapping_failed", format!("mapping task: {e}")))?;

@@ -7,12 +7,14 @@
 
 mod connectors;
 mod exceptions;
+pub(crate) mod group;
 mod orders;
 mod outbox;
 mod parked;
 mod raw;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -38,6 +40,9 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("store migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A grouped write (see `group`) failed; the message is the database's.
+    #[error("store: {0}")]
+    Grouped(String),
     #[error("stored {what} is not valid JSON: {source}")]
     Corrupt {
         what: String,
@@ -57,6 +62,8 @@ pub enum Dialect {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    /// Deletes of published outbox rows, grouped into one transaction per batch.
+    outbox_deletes: Arc<outbox::OutboxDeletes>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -122,7 +129,11 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        let store = Self { pool, dialect };
+        let store = Self {
+            outbox_deletes: Arc::new(outbox::outbox_deletes(pool.clone(), dialect)),
+            pool,
+            dialect,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -148,11 +159,7 @@ impl Store {
 
     /// Starts a write transaction (on SQLite, taking the write lock up front).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let tx = match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => self.pool.begin().await?,
-        };
-        Ok(tx)
+        begin_on(&self.pool, self.dialect).await
     }
 
     /// Cheap reachability check for `/readyz`.
@@ -165,6 +172,15 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Starts a write transaction on a pool (on SQLite, taking the write lock up front).
+pub(crate) async fn begin_on(pool: &AnyPool, dialect: Dialect) -> Result<Tx, StoreError> {
+    let tx = match dialect {
+        Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Dialect::Postgres => pool.begin().await?,
+    };
+    Ok(tx)
 }
 
 /// A URL with any password replaced, for error messages and logs.

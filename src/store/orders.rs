@@ -85,64 +85,69 @@ impl Store {
         order: &mut CanonicalOrder,
         raw_id: Option<&str>,
     ) -> Result<UpsertOutcome, StoreError> {
-        let existing = sqlx::query(
+        let now = now_ms();
+        let serialize = |order: &CanonicalOrder, id: &str| {
+            let json = serde_json::to_string(order).map_err(|source| StoreError::Corrupt {
+                what: format!("order {id}"),
+                source,
+            })?;
+            let hash = super::raw::sha256_hex(json.as_bytes());
+            Ok::<_, StoreError>((json, hash))
+        };
+        // Most orders are new: try the insert first, so a new order costs one statement. A
+        // concurrent insert of the same key waits for the other transaction and then inserts
+        // nothing, instead of failing on the unique key.
+        let id = format!("og_{}", uuid::Uuid::now_v7().simple());
+        order.order_id = Some(id.clone());
+        let (json, hash) = serialize(order, &id)?;
+        let inserted = sqlx::query(
+            "INSERT INTO orders (id, connector, external_id, state, source_status, \
+             content_hash, canonical, raw_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+             ON CONFLICT (connector, external_id) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(&order.source.connector)
+        .bind(&order.source.external_id)
+        .bind(STATE_RECEIVED)
+        .bind(status_word(order))
+        .bind(&hash)
+        .bind(&json)
+        .bind(raw_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(UpsertOutcome::Created(id));
+        }
+        let row = sqlx::query(
             "SELECT id, content_hash FROM orders WHERE connector = $1 AND external_id = $2",
         )
         .bind(&order.source.connector)
         .bind(&order.source.external_id)
-        .fetch_optional(&mut *conn)
+        .fetch_one(&mut *conn)
         .await?;
-        let now = now_ms();
-        let (id, old_hash) = match existing {
-            Some(row) => (
-                row.try_get::<String, _>("id")?,
-                Some(row.try_get::<String, _>("content_hash")?),
-            ),
-            None => (format!("og_{}", uuid::Uuid::now_v7().simple()), None),
-        };
+        let id: String = row.try_get("id")?;
+        let old_hash: String = row.try_get("content_hash")?;
         order.order_id = Some(id.clone());
-        let json = serde_json::to_string(order).map_err(|source| StoreError::Corrupt {
-            what: format!("order {id}"),
-            source,
-        })?;
-        let hash = super::raw::sha256_hex(json.as_bytes());
-        match old_hash {
-            Some(old) if old == hash => Ok(UpsertOutcome::Unchanged(id)),
-            Some(_) => {
-                sqlx::query(
-                    "UPDATE orders SET canonical = $1, content_hash = $2, source_status = $3, \
-                     raw_id = $4, updated_at = $5 WHERE id = $6",
-                )
-                .bind(&json)
-                .bind(&hash)
-                .bind(status_word(order))
-                .bind(raw_id)
-                .bind(now)
-                .bind(&id)
-                .execute(&mut *conn)
-                .await?;
-                Ok(UpsertOutcome::Updated(id))
-            }
-            None => {
-                sqlx::query(
-                    "INSERT INTO orders (id, connector, external_id, state, source_status, \
-                     content_hash, canonical, raw_id, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-                )
-                .bind(&id)
-                .bind(&order.source.connector)
-                .bind(&order.source.external_id)
-                .bind(STATE_RECEIVED)
-                .bind(status_word(order))
-                .bind(&hash)
-                .bind(&json)
-                .bind(raw_id)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-                Ok(UpsertOutcome::Created(id))
-            }
+        let (json, hash) = serialize(order, &id)?;
+        if old_hash == hash {
+            return Ok(UpsertOutcome::Unchanged(id));
         }
+        sqlx::query(
+            "UPDATE orders SET canonical = $1, content_hash = $2, source_status = $3, \
+             raw_id = $4, updated_at = $5 WHERE id = $6",
+        )
+        .bind(&json)
+        .bind(&hash)
+        .bind(status_word(order))
+        .bind(raw_id)
+        .bind(now)
+        .bind(&id)
+        .execute(&mut *conn)
+        .await?;
+        Ok(UpsertOutcome::Updated(id))
     }
 
     /// Appends to an order's history.

@@ -6,7 +6,10 @@
 
 use sqlx::{AnyConnection, Row};
 
-use super::{now_ms, Store, StoreError};
+use sqlx::AnyPool;
+
+use super::group::{BatchFuture, Grouped};
+use super::{now_ms, Dialect, Store, StoreError};
 use crate::model::Envelope;
 
 /// An event waiting to be published.
@@ -40,22 +43,17 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets published events.
+    /// Forgets published events. Deletes from concurrent callers are grouped into one
+    /// transaction; this returns once this caller's rows are deleted.
     pub async fn outbox_delete(&self, envelope_ids: &[uuid::Uuid]) -> Result<(), StoreError> {
-        for chunk in envelope_ids.chunks(200) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "DELETE FROM outbox WHERE envelope_id IN ({})",
-                placeholders.join(", ")
-            );
-            // Only numbered placeholders are interpolated; the ids are bound.
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(id.to_string());
-            }
-            q.execute(self.pool()).await?;
+        if envelope_ids.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let ids = envelope_ids.iter().map(|id| id.to_string()).collect();
+        self.outbox_deletes
+            .submit(ids)
+            .await
+            .map_err(StoreError::Grouped)
     }
 
     /// Claims up to `limit` events older than `min_age_ms` that nobody is publishing, for
@@ -119,16 +117,18 @@ impl Store {
         consumer: &str,
         message_id: &str,
     ) -> Result<bool, StoreError> {
-        if inbox_has(conn, consumer, message_id).await? {
-            return Ok(false);
-        }
-        sqlx::query("INSERT INTO inbox (consumer, message_id, processed_at) VALUES ($1, $2, $3)")
-            .bind(consumer)
-            .bind(message_id)
-            .bind(now_ms())
-            .execute(&mut *conn)
-            .await?;
-        Ok(true)
+        // One statement: a second record of the same message inserts nothing.
+        let inserted = sqlx::query(
+            "INSERT INTO inbox (consumer, message_id, processed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (consumer, message_id) DO NOTHING",
+        )
+        .bind(consumer)
+        .bind(message_id)
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
     }
 
     /// Whether `consumer` already applied `message_id` (a cheap check before doing the work).
@@ -172,4 +172,42 @@ async fn inbox_has(
         .fetch_optional(&mut *conn)
         .await?;
     Ok(seen.is_some())
+}
+
+/// The grouped writer of outbox deletes.
+pub(crate) type OutboxDeletes = Grouped<(AnyPool, Dialect), Vec<String>, ()>;
+
+/// Most callers whose deletes share one transaction.
+const DELETE_GROUP: usize = 256;
+
+pub(crate) fn outbox_deletes(pool: AnyPool, dialect: Dialect) -> OutboxDeletes {
+    Grouped::new((pool, dialect), DELETE_GROUP, delete_batch)
+}
+
+fn delete_batch((pool, dialect): (AnyPool, Dialect), batch: Vec<Vec<String>>) -> BatchFuture<()> {
+    Box::pin(async move {
+        let n = batch.len();
+        let ids: Vec<String> = batch.into_iter().flatten().collect();
+        let run = async {
+            let mut tx = super::begin_on(&pool, dialect).await?;
+            for chunk in ids.chunks(200) {
+                let placeholders: Vec<String> =
+                    (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                let sql = format!(
+                    "DELETE FROM outbox WHERE envelope_id IN ({})",
+                    placeholders.join(", ")
+                );
+                // Only numbered placeholders are interpolated; the ids are bound.
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(id.as_str());
+                }
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        };
+        run.await.map_err(|e| e.to_string())?;
+        Ok(vec![(); n])
+    })
 }

@@ -1,0 +1,247 @@
+//! ordergate's performance suite: every figure is a ratio to a baseline measured in the same run
+//! on the same machine, and every measurement checks that each order it counts arrived, once.
+//!
+//! Run with `deploy/dev/bench.sh` (starts PostgreSQL and RabbitMQ, then
+//! `cargo bench --bench suite`). Writes `target/bench-report.md` and `target/bench-report.json`
+//! and prints the table. `BENCH_QUICK=1` runs smaller counts (a smoke test of the harness).
+//!
+//! Order of the run: machine facts; N1 and N2 on this thread alone (one core, nothing else of
+//! ours running); then P2 (standalone), P1 with M1 (cluster), W1, each against a child
+//! `ordergate run`.
+
+mod daemon;
+mod docs;
+mod http;
+mod machine;
+mod normalize;
+mod pipeline;
+mod report;
+mod shopify_rs;
+mod webhook;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use daemon::Profile;
+use ordergate::mapping::MappingSet;
+use ordergate::normalize::Normalizer;
+use report::{Report, Row};
+
+/// How much each part does.
+struct Scale {
+    /// Time per side of each N1/N2 figure.
+    cpu_budget: Duration,
+    /// Distinct documents per format in N1/N2.
+    variants: u64,
+    /// Orders timed in P1 and P2 (after the warm-up), and messages/rows of their baselines.
+    orders: u64,
+    warm: u64,
+    /// W1 closed-loop requests and connections.
+    requests: usize,
+    conns: usize,
+}
+
+fn scale() -> Scale {
+    let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| v != "0");
+    let orders = std::env::var("BENCH_ORDERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if quick { 300 } else { 3_000 });
+    Scale {
+        cpu_budget: Duration::from_millis(if quick { 300 } else { 2_000 }),
+        variants: if quick { 50 } else { 200 },
+        orders,
+        warm: (orders / 10).max(20),
+        requests: if quick { 300 } else { 3_000 },
+        conns: 16,
+    }
+}
+
+/// Whether a part runs: `BENCH_ONLY=n1,p2` runs only those (for profiling one part).
+fn selected(part: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| {
+        only.split(',').any(|p| p.trim().eq_ignore_ascii_case(part))
+    })
+}
+
+fn report_dir() -> PathBuf {
+    std::env::var("BENCH_REPORT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let s = scale();
+    let tmp_root = std::env::temp_dir();
+    let mut report = Report {
+        machine: machine::describe(&tmp_root),
+        ..Report::default()
+    };
+    if let Err(e) = http::self_check() {
+        eprintln!("bench: {e}");
+        return ExitCode::FAILURE;
+    }
+    eprintln!("bench: N1, N2 (one core)…");
+    let mappings = match MappingSet::load(&docs::mappings_dir()) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("bench: mappings: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let normalizer = Normalizer::new(mappings.clone());
+    if selected("n1") {
+        report
+            .rows
+            .extend(normalize::n1(&normalizer, s.cpu_budget, s.variants));
+    }
+    if selected("n2") {
+        report
+            .rows
+            .push(normalize::n2(&mappings, s.cpu_budget, s.variants));
+    }
+
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bench: runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (order_json, event_json) = match pipeline::order_event(&normalizer) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("bench: sample order: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let event_size = event_json.len();
+    let defaults = ordergate::config::Config::from_toml("", "defaults", Vec::new());
+    let (prefetch, concurrency, synchronous) = defaults
+        .as_ref()
+        .map(|c| {
+            (
+                c.bus.prefetch,
+                c.pipeline.concurrency,
+                c.store.sqlite_synchronous.clone(),
+            )
+        })
+        .unwrap_or((32, 32, "full".into()));
+    rt.block_on(async {
+        if selected("p2") {
+            eprintln!("bench: P2 (standalone)…");
+            report
+                .rows
+                .push(p2(&tmp_root, &s, (&order_json, &event_json), &synchronous).await);
+        }
+        if selected("p1") {
+            eprintln!("bench: P1 + M1 (cluster)…");
+            report
+                .rows
+                .extend(p1(&tmp_root, &s, event_size, prefetch).await);
+        }
+        if selected("w1") {
+            eprintln!("bench: W1 (webhook)…");
+            report
+                .rows
+                .push(webhook::w1(&tmp_root, s.requests, s.conns).await);
+        }
+    });
+    report.machine.push((
+        "settings".into(),
+        format!(
+            "product defaults (prefetch {prefetch}, pipeline.concurrency {concurrency}, sqlite synchronous {synchronous}, log level info, JSON to a file); \
+             raw events published in confirm windows of {}; {} orders timed after {} warm-up; N1/N2 {} distinct documents, {:?} per side",
+            pipeline::PUBLISH_BATCH, s.orders, s.warm, s.variants, s.cpu_budget
+        ),
+    ));
+    report.wall_seconds = started.elapsed().as_secs_f64();
+
+    let md = report.markdown();
+    println!("\n{md}");
+    let dir = report_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+    for (name, text) in [("bench-report.md", &md), ("bench-report.json", &json)] {
+        if let Err(e) = std::fs::write(dir.join(name), text) {
+            eprintln!("bench: writing {name}: {e}");
+        }
+    }
+    eprintln!("bench: report in {}", dir.join("bench-report.md").display());
+    if report.any_invalid() {
+        eprintln!("bench: some figures could not be verified (INVALID rows)");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+async fn p2(
+    tmp_root: &std::path::Path,
+    s: &Scale,
+    (order_json, event_json): (&str, &str),
+    synchronous: &str,
+) -> Row {
+    let measure = "standalone: raw event published → normalized → committed in SQLite → order.received durable, orders/s";
+    let event_size = event_json.len();
+    let base =
+        pipeline::sqlite_baseline(tmp_root, s.orders, synchronous, order_json, event_json).await;
+    let ours = pipeline::run(Profile::Standalone, tmp_root, s.orders, s.warm, event_size).await;
+    match (ours, base) {
+        (Ok(run), Ok(base)) => Row::ratio(
+            "P2",
+            measure,
+            "orders/s",
+            run.rate,
+            format!("bare SQLite (sqlx): the same 5 rows per order, one transaction each, WAL, synchronous={synchronous}"),
+            base,
+            0.3,
+            format!(
+                "{} orders in {:.1} s; {}; RSS idle {:.0} MiB, peak {:.0} MiB",
+                run.orders, run.seconds, run.verified, run.rss_idle.unwrap_or(0.0), run.rss_peak.unwrap_or(0.0)
+            ),
+        ),
+        (Err(e), _) => Row::invalid("P2", measure, e),
+        (_, Err(e)) => Row::invalid("P2", measure, format!("baseline: {e}")),
+    }
+}
+
+async fn p1(tmp_root: &std::path::Path, s: &Scale, event_size: usize, prefetch: u16) -> Vec<Row> {
+    let measure = "cluster: raw event published → normalized → committed in PostgreSQL → order.received confirmed, orders/s";
+    let base = pipeline::lapin_baseline(s.orders, event_size, prefetch).await;
+    let ours = pipeline::run(Profile::Cluster, tmp_root, s.orders, s.warm, event_size).await;
+    let run = match (ours, base) {
+        (Ok(run), Ok(base)) => (run, base),
+        (Err(e), _) => {
+            return vec![
+                Row::invalid("P1", measure, e),
+                Row::invalid("M1", "resident memory", "P1 failed"),
+            ]
+        }
+        (_, Err(e)) => return vec![Row::invalid("P1", measure, format!("baseline: {e}"))],
+    };
+    let (run, base) = run;
+    let (raw_doc, raw_event, order_event) = run.sizes;
+    vec![
+        Row::ratio(
+            "P1",
+            measure,
+            "orders/s",
+            run.rate,
+            format!("bare lapin: publish with confirms (windows of {}) + consume with manual ack, {order_event} B persistent, quorum queue, prefetch {prefetch}", pipeline::PUBLISH_BATCH),
+            base,
+            0.5,
+            format!(
+                "{} orders in {:.1} s; {}; messages: raw document {raw_doc} B (stored, not on the bus), raw event {raw_event} B, order.received {order_event} B; prefetch {}, concurrency {}",
+                run.orders, run.seconds, run.verified, run.prefetch, run.concurrency
+            ),
+        ),
+        Row::at_most("M1/idle", "daemon RSS idle (cluster profile, connected)", "MiB", run.rss_idle.unwrap_or(f64::NAN), 40.0, "VmRSS of the ordergate child, 2 s after ready"),
+        Row::at_most("M1/load", "daemon RSS peak during P1", "MiB", run.rss_peak.unwrap_or(f64::NAN), 150.0, "VmRSS sampled every 100 ms"),
+    ]
+}

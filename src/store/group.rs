@@ -1,0 +1,104 @@
+//! Group commit for small independent writes (outbox deletes, embedded-bus publishes and acks).
+//!
+//! Callers hand their item to one task per kind of write; the task takes whatever queued while
+//! its previous batch ran and writes it all in one transaction, then answers every caller. Under
+//! load, N concurrent acks cost one commit (one fsync) instead of N; a lone caller pays one
+//! channel hop. Every caller still returns only after its own write committed, so what a caller
+//! may rely on is unchanged.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+
+use tokio::sync::{mpsc, oneshot};
+
+/// What a batch run returns: one result per item, in order, or one error for all.
+pub(crate) type BatchFuture<R> = Pin<Box<dyn Future<Output = Result<Vec<R>, String>> + Send>>;
+
+type Reply<R> = oneshot::Sender<Result<R, String>>;
+
+/// One kind of grouped write: `run(ctx, items)` writes a batch.
+pub(crate) struct Grouped<C, T, R> {
+    ctx: C,
+    /// Most items per batch.
+    max: usize,
+    run: fn(C, Vec<T>) -> BatchFuture<R>,
+    /// Started on first use, inside the caller's runtime.
+    tx: OnceLock<mpsc::UnboundedSender<(T, Reply<R>)>>,
+}
+
+impl<C, T, R> std::fmt::Debug for Grouped<C, T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grouped").field("max", &self.max).finish()
+    }
+}
+
+impl<C, T, R> Grouped<C, T, R>
+where
+    C: Clone + Send + 'static,
+    T: Send + 'static,
+    R: Send + 'static,
+{
+    /// `ctx` must not own this `Grouped` (the task would keep itself alive).
+    pub fn new(ctx: C, max: usize, run: fn(C, Vec<T>) -> BatchFuture<R>) -> Self {
+        Self {
+            ctx,
+            max: max.max(1),
+            run,
+            tx: OnceLock::new(),
+        }
+    }
+
+    /// Writes `item` with whatever else is waiting; returns once that write committed.
+    pub async fn submit(&self, item: T) -> Result<R, String> {
+        let tx = self.tx.get_or_init(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(writer(self.ctx.clone(), self.max, self.run, rx));
+            tx
+        });
+        let (reply, answer) = oneshot::channel();
+        tx.send((item, reply))
+            .map_err(|_| "the grouped writer has stopped".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the grouped writer has stopped".to_string())?
+    }
+}
+
+/// Runs batches until every sender is gone.
+async fn writer<C: Clone, T, R>(
+    ctx: C,
+    max: usize,
+    run: fn(C, Vec<T>) -> BatchFuture<R>,
+    mut rx: mpsc::UnboundedReceiver<(T, Reply<R>)>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut items = vec![first];
+        while items.len() < max {
+            match rx.try_recv() {
+                Ok(item) => items.push(item),
+                Err(_) => break,
+            }
+        }
+        let (values, replies): (Vec<T>, Vec<Reply<R>>) = items.into_iter().unzip();
+        let n = replies.len();
+        match run(ctx.clone(), values).await {
+            Ok(results) if results.len() == n => {
+                for (result, reply) in results.into_iter().zip(replies) {
+                    let _ = reply.send(Ok(result));
+                }
+            }
+            Ok(results) => {
+                let message = format!("a batch of {n} writes gave {} results", results.len());
+                for reply in replies {
+                    let _ = reply.send(Err(message.clone()));
+                }
+            }
+            Err(message) => {
+                for reply in replies {
+                    let _ = reply.send(Err(message.clone()));
+                }
+            }
+        }
+    }
+}
