@@ -26,9 +26,7 @@ use crate::config::Secret;
 use crate::health::HealthTracker;
 use crate::normalize::email::mime;
 use crate::stage::normalize::RawRef;
-use crate::stage::publish_committed;
 use crate::store::{NewException, NewRawDocument, Severity, Store};
-use crate::telemetry::metric;
 
 /// An IMAP mailbox (`kind = "imap"`).
 #[derive(Debug, Clone, Deserialize)]
@@ -416,7 +414,8 @@ impl ImapConnector {
     }
 
     /// Stores the message and announces it; true when it was new. A message with a
-    /// Message-ID already stored by this connector (or the same bytes) is not stored again.
+    /// Message-ID already stored by this connector (or the same bytes) is not stored again, but
+    /// its event is still published if a crash left it waiting.
     async fn ingest(
         &self,
         uid: u32,
@@ -427,66 +426,62 @@ impl ImapConnector {
             uid,
             message: e.to_string(),
         };
-        let mut tx = self.store.begin().await.map_err(store_err)?;
         let earlier = match message_id {
-            Some(id) => raw_by_message_id(&mut tx, &self.cfg.name, id)
+            Some(id) => self
+                .store
+                .raw_id_by_source_name(&self.cfg.name, id)
                 .await
                 .map_err(store_err)?,
             None => None,
         };
-        let raw = match earlier {
-            Some(id) => crate::store::RawInsert {
-                id,
-                inserted: false,
-            },
-            None => Store::insert_raw(
-                &mut tx,
-                &NewRawDocument {
-                    connector: &self.cfg.name,
-                    format: &self.cfg.format,
-                    source_name: message_id,
-                    content,
-                },
+        let stored = match earlier {
+            Some(raw_id) => {
+                let event = RawRef {
+                    raw_id: raw_id.clone(),
+                    format: self.cfg.format.clone(),
+                    source_name: message_id.map(String::from),
+                }
+                .event(&self.cfg.name);
+                let pending = self
+                    .store
+                    .outbox_contains(&event.id)
+                    .await
+                    .map_err(store_err)?;
+                crate::intake::Stored {
+                    raw_id,
+                    inserted: false,
+                    event,
+                    pending,
+                }
+            }
+            None => crate::intake::store_document(
+                &self.store,
+                &self.cfg.name,
+                &self.cfg.format,
+                message_id,
+                content,
             )
             .await
             .map_err(store_err)?,
         };
-        let event = RawRef {
-            raw_id: raw.id.clone(),
-            format: self.cfg.format.clone(),
-            source_name: message_id.map(String::from),
-        }
-        .event(&self.cfg.name);
-        if raw.inserted {
-            Store::outbox_insert(&mut tx, std::slice::from_ref(&event))
-                .await
-                .map_err(store_err)?;
-        }
-        tx.commit()
-            .await
-            .map_err(|e| store_err(crate::store::StoreError::from(e)))?;
-        let pending = raw.inserted
-            || self
-                .store
-                .outbox_contains(&event.id)
-                .await
-                .map_err(store_err)?;
-        if pending
-            && !publish_committed(&self.store, self.bus.as_ref(), std::slice::from_ref(&event))
-                .await
+        if !crate::intake::announce(
+            &self.store,
+            self.bus.as_ref(),
+            std::slice::from_ref(&stored),
+        )
+        .await
         {
             return Err(ImapError::Publish {
                 uid,
                 message: "the bus did not confirm the raw-document event".into(),
             });
         }
-        if raw.inserted {
-            metrics::counter!(metric::DOCUMENTS, "connector" => self.cfg.name.clone()).increment(1);
-            tracing::info!(connector = %self.cfg.name, raw_id = %raw.id, uid, "Message stored.");
+        if stored.inserted {
+            tracing::info!(connector = %self.cfg.name, raw_id = %stored.raw_id, uid, "Message stored.");
         } else {
-            tracing::info!(connector = %self.cfg.name, raw_id = %raw.id, uid, "Message already stored; not announced again.");
+            tracing::info!(connector = %self.cfg.name, raw_id = %stored.raw_id, uid, "Message already stored; not announced again.");
         }
-        Ok(raw.inserted)
+        Ok(stored.inserted)
     }
 
     /// Keeps a refused message's bytes (no event).
@@ -549,19 +544,4 @@ impl ImapConnector {
         tracing::warn!(connector = %self.cfg.name, uid, reason = %reason, "Message moved to the Failed folder.");
         Ok(())
     }
-}
-
-/// The raw document this connector stored for a Message-ID, if any.
-async fn raw_by_message_id(
-    conn: &mut sqlx::AnyConnection,
-    connector: &str,
-    message_id: &str,
-) -> Result<Option<String>, crate::store::StoreError> {
-    use sqlx::Row;
-    let row = sqlx::query("SELECT id FROM raw_documents WHERE connector = $1 AND source_name = $2")
-        .bind(connector)
-        .bind(message_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.map(|r| r.try_get::<String, _>("id")).transpose()?)
 }

@@ -104,6 +104,21 @@ impl Store {
         .transpose()
     }
 
+    /// The document a connector stored under a source name (an e-mail's Message-ID), if any.
+    pub async fn raw_id_by_source_name(
+        &self,
+        connector: &str,
+        source_name: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM raw_documents WHERE connector = $1 AND source_name = $2 LIMIT 1",
+        )
+        .bind(connector)
+        .bind(source_name)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     /// How many raw documents a connector has stored.
     pub async fn raw_count(&self, connector: &str) -> Result<i64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM raw_documents WHERE connector = $1")
