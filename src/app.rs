@@ -202,6 +202,7 @@ impl Daemon {
                 health: health.clone(),
                 api_tokens: Arc::new(tokens),
                 hooks: Arc::new(hooks),
+                documents: Arc::new(crate::intake::DocumentWriter::new(store.clone())),
             };
             let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
                 .await

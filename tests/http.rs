@@ -65,6 +65,7 @@ async fn health_metrics_and_order_api() {
             },
         ]),
         hooks: Arc::new(Default::default()),
+        documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
     });
 
     let (s, body) = get(&router, "/healthz", None).await;

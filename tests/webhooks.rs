@@ -302,3 +302,37 @@ async fn woocommerce_webhook() {
     .await;
     daemon.stop().await;
 }
+
+/// Concurrent deliveries share group commits: every one is answered 202 only once stored, and
+/// every one becomes its order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_webhooks_are_each_stored_once() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let (daemon, addr) = daemon_with_hooks(&env).await;
+    let mut tasks = Vec::new();
+    for n in 0..60u64 {
+        tasks.push(tokio::spawn(async move {
+            let body = shopify_order(1_000 + n);
+            let sig = sign_base64(b"shpss_test_secret", &body);
+            post(
+                addr,
+                "/hooks/orders/shop",
+                &[("X-Shopify-Hmac-Sha256", sig)],
+                &body,
+            )
+            .await
+            .0
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 202);
+    }
+    // 202 means stored: the count is complete at once.
+    assert_eq!(daemon.store.raw_count("shop").await.unwrap(), 60);
+    let store = daemon.store.clone();
+    wait_until(Duration::from_secs(60), "60 orders", || async {
+        store.order_count("shop").await.unwrap() == 60
+    })
+    .await;
+    daemon.stop().await;
+}

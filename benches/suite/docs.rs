@@ -30,6 +30,7 @@ pub const FORMATS: &[(&str, &str, &[&str])] = &[
         &["order-request.xml"],
     ),
     ("ubl", "ubl-order-basic-eur", &["order.xml"]),
+    ("email", "email-plain-order-en", &["message.eml"]),
 ];
 
 /// Where the samples are: the repository's copy first, then the shared folder.

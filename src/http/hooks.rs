@@ -68,14 +68,15 @@ pub(super) async fn order_hook(
         .iter()
         .find_map(|h| header_of(h))
         .map(|id| format!("webhook:{id}"));
-    let stored = match crate::intake::store_document(
-        &s.store,
-        &ep.name,
-        &ep.format,
-        source_name.as_deref(),
-        &bytes,
-    )
-    .await
+    let stored = match s
+        .documents
+        .store(crate::intake::NewDoc {
+            connector: ep.name.clone(),
+            format: ep.format.clone(),
+            source_name,
+            content: bytes.to_vec(),
+        })
+        .await
     {
         Ok(stored) => stored,
         Err(error) => {

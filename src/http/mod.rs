@@ -34,6 +34,8 @@ pub struct AppState {
     pub api_tokens: Arc<Vec<ApiKey>>,
     /// Webhook connectors by name.
     pub hooks: Arc<HashMap<String, Endpoint>>,
+    /// Stores webhook documents with group commit.
+    pub documents: Arc<crate::intake::DocumentWriter>,
 }
 
 /// The router.

@@ -52,27 +52,51 @@ pub async fn store_documents(
     format: &str,
     docs: &[(Option<&str>, &[u8])],
 ) -> Result<Vec<Stored>, StoreError> {
+    let items: Vec<NewDoc> = docs
+        .iter()
+        .map(|(source_name, content)| NewDoc {
+            connector: connector.to_string(),
+            format: format.to_string(),
+            source_name: source_name.map(str::to_string),
+            content: content.to_vec(),
+        })
+        .collect();
+    store_batch(store, &items).await
+}
+
+/// A document to store, owned (it may wait in a group-commit queue).
+#[derive(Debug, Clone)]
+pub struct NewDoc {
+    pub connector: String,
+    pub format: String,
+    pub source_name: Option<String>,
+    pub content: Vec<u8>,
+}
+
+/// Stores documents of any connectors and queues their events in one transaction.
+async fn store_batch(store: &Store, items: &[NewDoc]) -> Result<Vec<Stored>, StoreError> {
     let mut tx = store.begin().await?;
-    let mut stored = Vec::with_capacity(docs.len());
-    for (source_name, content) in docs {
+    let mut stored = Vec::with_capacity(items.len());
+    for doc in items {
         let raw = Store::insert_raw(
             &mut tx,
             &NewRawDocument {
-                connector,
-                format,
-                source_name: *source_name,
-                content,
+                connector: &doc.connector,
+                format: &doc.format,
+                source_name: doc.source_name.as_deref(),
+                content: &doc.content,
             },
         )
         .await?;
         let event = RawRef {
             raw_id: raw.id.clone(),
-            format: format.to_string(),
-            source_name: source_name.map(str::to_string),
+            format: doc.format.clone(),
+            source_name: doc.source_name.clone(),
         }
-        .event(connector);
+        .event(&doc.connector);
         if raw.inserted {
             Store::outbox_insert(&mut tx, std::slice::from_ref(&event)).await?;
+            metrics::counter!(metric::DOCUMENTS, "connector" => doc.connector.clone()).increment(1);
         }
         stored.push(Stored {
             raw_id: raw.id,
@@ -87,12 +111,41 @@ pub async fn store_documents(
     for s in stored.iter_mut().filter(|s| !s.inserted) {
         s.pending = store.outbox_contains(&s.event.id).await?;
     }
-    let new = stored.iter().filter(|s| s.inserted).count();
-    if new > 0 {
-        metrics::counter!(metric::DOCUMENTS, "connector" => connector.to_string())
-            .increment(new as u64);
-    }
     Ok(stored)
+}
+
+/// Group commit for documents arriving one per request (webhooks): whatever requests are
+/// waiting are stored in one transaction, and each caller returns once its document is
+/// committed — so a burst of N requests costs one commit, not N.
+pub struct DocumentWriter {
+    grouped: crate::store::group::Grouped<Store, NewDoc, Stored>,
+}
+
+impl std::fmt::Debug for DocumentWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DocumentWriter")
+    }
+}
+
+/// Most documents one grouped transaction stores.
+const DOCUMENT_GROUP: usize = 128;
+
+impl DocumentWriter {
+    /// A writer into `store`.
+    pub fn new(store: Store) -> Self {
+        Self {
+            grouped: crate::store::group::Grouped::new(store, DOCUMENT_GROUP, write_batch),
+        }
+    }
+
+    /// Stores one document (with whatever else is waiting); returns once it is committed.
+    pub async fn store(&self, doc: NewDoc) -> Result<Stored, StoreError> {
+        self.grouped.submit(doc).await.map_err(StoreError::Grouped)
+    }
+}
+
+fn write_batch(store: Store, items: Vec<NewDoc>) -> crate::store::group::BatchFuture<Stored> {
+    Box::pin(async move { store_batch(&store, &items).await.map_err(|e| e.to_string()) })
 }
 
 /// Publishes the stored documents' pending events together; true once the bus confirmed them
