@@ -79,6 +79,7 @@ ensure_rabbitmq() {
 ensure_test_tls() {
     local tls=$1/tls
     [ -s "$tls/ca.pem" ] && [ -s "$tls/server.pem" ] && [ -s "$tls/server.key" ] && return 0
+    command -v openssl >/dev/null 2>&1 || apt_install openssl
     mkdir -p "$tls"
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=ordergate test CA" \
         -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \

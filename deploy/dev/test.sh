@@ -11,4 +11,5 @@ export ORDERGATE_TEST_AMQP_URL="${ORDERGATE_TEST_AMQP_URL:-amqp://guest:guest@12
 
 # Two cores: integration tests share the broker and the disk, so they run a few at a time.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
-cargo test --locked --all-targets "$@"
+# Unit, integration and binary tests; the benchmark suite is deploy/dev/bench.sh.
+cargo test --locked --lib --bins --tests "$@"
