@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lapin::options::{BasicPublishOptions, ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::options::BasicPublishOptions;
 use lapin::types::ShortString;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use ordergate::bus::amqp::{rabbitmq_definitions, AmqpBus, AmqpSettings};
@@ -42,26 +42,9 @@ fn unique_topology() -> Topology {
 
 /// Deletes every exchange and queue of a test topology.
 async fn cleanup(topology: &Topology) {
-    let conn = Connection::connect(URL, ConnectionProperties::default())
+    ordergate::bus::amqp::delete_topology(URL, topology)
         .await
-        .expect("cleanup connection");
-    let channel = conn.create_channel().await.expect("cleanup channel");
-    let definitions = rabbitmq_definitions(topology);
-    for queue in definitions["queues"].as_array().expect("queues") {
-        let name = queue["name"].as_str().expect("name");
-        channel
-            .queue_delete(ShortString::from(name), QueueDeleteOptions::default())
-            .await
-            .expect("queue_delete");
-    }
-    for exchange in definitions["exchanges"].as_array().expect("exchanges") {
-        let name = exchange["name"].as_str().expect("name");
-        channel
-            .exchange_delete(ShortString::from(name), ExchangeDeleteOptions::default())
-            .await
-            .expect("exchange_delete");
-    }
-    conn.close(200, ShortString::from("OK")).await.ok();
+        .expect("cleanup");
 }
 
 /// Runs one check on a fresh bus and topology, then deletes them even if the check failed.

@@ -188,16 +188,14 @@ fn example_configs_pass_check() {
 async fn check_connect_reaches_postgres_and_rabbitmq() {
     let pg = common::PgDatabase::create().await;
     let inbox = tempfile::tempdir().unwrap();
+    let namespace = format!("ogtest-{}", uuid::Uuid::new_v4().simple());
     let out = bin()
         .args(["check", "--connect", "--config"])
         .arg(root().join("deploy/cluster/ordergate.toml"))
         .env("ORDERGATE_API_TOKEN", "t0ken")
         .env("ORDERGATE_DATABASE_URL", &pg.url)
         .env("ORDERGATE_AMQP_URL", common::amqp_url())
-        .env(
-            "ORDERGATE_BUS__NAMESPACE",
-            format!("ogtest-{}", uuid::Uuid::new_v4().simple()),
-        )
+        .env("ORDERGATE_BUS__NAMESPACE", &namespace)
         .env("ORDERGATE_CONNECTORS__0__PATH", inbox.path())
         .output()
         .unwrap();
@@ -209,6 +207,16 @@ async fn check_connect_reaches_postgres_and_rabbitmq() {
     );
     assert!(text.contains("store reachable"), "{text}");
     assert!(text.contains("bus (amqp) reachable"), "{text}");
+    // The check declared the cluster config's topology (default retry tiers): remove it.
+    let tiers = [1_000u64, 5_000, 30_000, 120_000, 600_000]
+        .map(std::time::Duration::from_millis)
+        .to_vec();
+    ordergate::bus::amqp::delete_topology(
+        &common::amqp_url(),
+        &ordergate::bus::Topology::standard(&namespace, tiers),
+    )
+    .await
+    .unwrap();
 }
 
 #[test]

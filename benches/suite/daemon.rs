@@ -146,31 +146,7 @@ impl Env {
         for q in extra_queues {
             topology = topology.with_queue(q.clone(), &[]);
         }
-        let defs = ordergate::bus::amqp::rabbitmq_definitions(&topology);
-        use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-        let Ok(conn) =
-            lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await
-        else {
-            return;
-        };
-        let Ok(ch) = conn.create_channel().await else {
-            return;
-        };
-        for q in defs["queues"].as_array().into_iter().flatten() {
-            if let Some(name) = q["name"].as_str() {
-                let _ = ch
-                    .queue_delete(name.into(), QueueDeleteOptions::default())
-                    .await;
-            }
-        }
-        for x in defs["exchanges"].as_array().into_iter().flatten() {
-            if let Some(name) = x["name"].as_str() {
-                let _ = ch
-                    .exchange_delete(name.into(), ExchangeDeleteOptions::default())
-                    .await;
-            }
-        }
-        let _ = conn.close(200, "OK".into()).await;
+        let _ = ordergate::bus::amqp::delete_topology(&amqp_url(), &topology).await;
     }
 }
 

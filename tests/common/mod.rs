@@ -178,7 +178,6 @@ impl Drop for TestEnv {
             .to_vec();
         let topology = ordergate::bus::Topology::standard(&self.namespace, tiers)
             .with_queue(format!("{}.observer", self.namespace), &["#"]);
-        let defs = ordergate::bus::amqp::rabbitmq_definitions(&topology);
         let _ = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -187,31 +186,7 @@ impl Drop for TestEnv {
                 return;
             };
             rt.block_on(async move {
-                use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-                let Ok(conn) =
-                    lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
-                        .await
-                else {
-                    return;
-                };
-                let Ok(ch) = conn.create_channel().await else {
-                    return;
-                };
-                for q in defs["queues"].as_array().into_iter().flatten() {
-                    if let Some(name) = q["name"].as_str() {
-                        let _ = ch
-                            .queue_delete(name.into(), QueueDeleteOptions::default())
-                            .await;
-                    }
-                }
-                for x in defs["exchanges"].as_array().into_iter().flatten() {
-                    if let Some(name) = x["name"].as_str() {
-                        let _ = ch
-                            .exchange_delete(name.into(), ExchangeDeleteOptions::default())
-                            .await;
-                    }
-                }
-                let _ = conn.close(200, "OK".into()).await;
+                let _ = ordergate::bus::amqp::delete_topology(&amqp_url(), &topology).await;
             });
         })
         .join();

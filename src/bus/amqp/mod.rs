@@ -158,3 +158,48 @@ impl Bus for AmqpBus {
         self.manager.close().await;
     }
 }
+
+/// Deletes every exchange and queue of `topology` from the broker at `url` (what
+/// [`rabbitmq_definitions`] lists), with whatever messages they hold: for retiring a namespace,
+/// and for tests and benchmarks that declare throwaway ones.
+pub async fn delete_topology(url: &str, topology: &Topology) -> Result<(), BusError> {
+    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+    let limit = Duration::from_secs(10);
+    let conn = bounded(
+        limit,
+        lapin::Connection::connect(url, lapin::ConnectionProperties::default()),
+    )
+    .await?;
+    let channel = bounded(limit, conn.create_channel()).await?;
+    let definitions = rabbitmq_definitions(topology);
+    let names = |kind: &str| -> Vec<String> {
+        definitions[kind]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["name"].as_str().map(str::to_string))
+            .collect()
+    };
+    for queue in names("queues") {
+        bounded(
+            limit,
+            channel.queue_delete(
+                ShortString::from(queue.as_str()),
+                QueueDeleteOptions::default(),
+            ),
+        )
+        .await?;
+    }
+    for exchange in names("exchanges") {
+        bounded(
+            limit,
+            channel.exchange_delete(
+                ShortString::from(exchange.as_str()),
+                ExchangeDeleteOptions::default(),
+            ),
+        )
+        .await?;
+    }
+    let _ = bounded(limit, conn.close(200, ShortString::from("OK"))).await;
+    Ok(())
+}
