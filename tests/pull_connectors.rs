@@ -832,3 +832,46 @@ async fn cluster_one_daemon_polls_at_a_time_and_the_other_takes_over() {
     store.close().await;
     sim.stop().await;
 }
+
+/// The holder keeps its lease through the pauses between polls, even when a pause is longer
+/// than the lease, so the connector does not hop between daemons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_holder_keeps_the_lease_between_polls() {
+    let env = TestEnv::new(Profile::Cluster).await;
+    let sim = sim::start(Platform::Shopify, 30, 35).await;
+    let name = "shopify-sticky";
+    let dir = env.dir.path();
+    let section = |page: u32| {
+        sim::connector_section(name, &sim, dir, page)
+            .replace("poll_interval_ms = 100", "poll_interval_ms = 700")
+            .replace("lease_ms = 3000", "lease_ms = 300")
+    };
+    let mappings = common::mappings_dir();
+    let a = Daemon::start(&env.config(&mappings, &section(10)))
+        .await
+        .unwrap();
+    let b = Daemon::start(&env.config(&mappings, &section(11)))
+        .await
+        .unwrap();
+    // Several poll cycles, each pause longer than the lease.
+    wait_until(Duration::from_secs(30), "several polls", || async {
+        sim.state.list_requests() >= 12
+    })
+    .await;
+    let who: std::collections::BTreeSet<String> = sim
+        .state
+        .requests()
+        .iter()
+        .filter_map(|r| {
+            reqwest::Url::parse(&format!("http://x/?{}", r.query))
+                .ok()?
+                .query_pairs()
+                .find(|(k, _)| k == "limit")
+                .map(|(_, v)| v.into_owned())
+        })
+        .collect();
+    assert_eq!(who.len(), 1, "one daemon polled throughout: {who:?}");
+    a.stop().await;
+    b.stop().await;
+    sim.stop().await;
+}

@@ -100,11 +100,12 @@ impl PullConnector {
         let backoff = retry_policy(&self.cfg);
         let mut failed_polls = 0u32;
         loop {
-            match self
+            let acquired = self
                 .store
                 .acquire_connector_lease(&name, &self.owner, lease)
-                .await
-            {
+                .await;
+            let holding = matches!(acquired, Ok(true));
+            match acquired {
                 Ok(true) => match self.poll_with_lease(&shutdown).await {
                     Ok(report) => {
                         if report.stored > 0 {
@@ -136,8 +137,17 @@ impl PullConnector {
                 0 => interval,
                 n => interval.max(backoff.backoff(n - 1)),
             };
+            // The holder keeps its lease through the pause, so the connector does not hop
+            // between daemons whenever the pause is longer than the lease.
+            let wait = async {
+                if holding {
+                    self.hold_lease_for(pause).await;
+                } else {
+                    tokio::time::sleep(pause).await;
+                }
+            };
             tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
+                _ = wait => {}
                 _ = shutdown.cancelled() => break,
             }
         }
@@ -149,26 +159,39 @@ impl PullConnector {
 
     /// One poll while renewing the lease in the background; a lost lease stops the poll.
     async fn poll_with_lease(&self, shutdown: &CancellationToken) -> Result<PollReport, PullError> {
+        tokio::select! {
+            r = self.poll_once(shutdown) => r,
+            e = self.heartbeat() => Err(e),
+        }
+    }
+
+    /// Waits `pause` while renewing the lease; stops renewing (and lets it lapse) if it is lost.
+    async fn hold_lease_for(&self, pause: Duration) {
+        let _ = tokio::time::timeout(pause, self.heartbeat()).await;
+    }
+
+    /// Renews the lease every third of its length; returns when it is lost — taken by another
+    /// daemon, or not renewed for two thirds of its length (the store unreachable), after
+    /// which another daemon may already hold it, so this one must stop polling.
+    async fn heartbeat(&self) -> PullError {
         let lease = Duration::from_millis(self.cfg.lease_ms);
-        let heartbeat = async {
-            loop {
-                tokio::time::sleep(lease / 3).await;
-                match self
-                    .store
-                    .acquire_connector_lease(&self.cfg.name, &self.owner, lease)
-                    .await
-                {
-                    Ok(true) => {}
-                    Ok(false) => return PullError::LeaseLost,
-                    Err(error) => {
-                        tracing::warn!(connector = %self.cfg.name, error = %error, "Cannot renew the polling lease.");
+        let mut renewed = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            match self
+                .store
+                .acquire_connector_lease(&self.cfg.name, &self.owner, lease)
+                .await
+            {
+                Ok(true) => renewed = tokio::time::Instant::now(),
+                Ok(false) => return PullError::LeaseLost,
+                Err(error) => {
+                    tracing::warn!(connector = %self.cfg.name, error = %error, "Cannot renew the polling lease.");
+                    if renewed.elapsed() >= lease * 2 / 3 {
+                        return PullError::LeaseLost;
                     }
                 }
             }
-        };
-        tokio::select! {
-            r = self.poll_once(shutdown) => r,
-            e = heartbeat => Err(e),
         }
     }
 
