@@ -95,6 +95,24 @@ impl Store {
         } else {
             return Err(StoreError::Url(redact_url(url)));
         };
+        if dialect == Dialect::Sqlite {
+            // A fresh install has no data directory yet: make the file's folder.
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:")
+                .split('?')
+                .next()
+                .unwrap_or("");
+            if let Some(parent) = std::path::Path::new(path).parent() {
+                if !path.is_empty() && path != ":memory:" && !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        StoreError::Db(sqlx::Error::Configuration(
+                            format!("cannot create {}: {e}", parent.display()).into(),
+                        ))
+                    })?;
+                }
+            }
+        }
         let url = match dialect {
             Dialect::Sqlite if !url.contains("mode=") => {
                 let sep = if url.contains('?') { '&' } else { '?' };
@@ -198,6 +216,17 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_fresh_install_gets_its_sqlite_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("var/lib/ordergate/og.sqlite");
+        let store = Store::connect(&format!("sqlite://{}", file.display()), 1, "full")
+            .await
+            .unwrap();
+        store.ping().await.unwrap();
+        assert!(file.exists());
+    }
 
     #[test]
     fn redacts_passwords() {
