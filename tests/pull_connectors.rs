@@ -35,6 +35,23 @@ fn first_and_last(sim: &ordergate::sandbox::Sandbox, n: usize) -> (Vec<u64>, Vec
     (first, last)
 }
 
+/// A daemon polling `sim` as connector `name`, and a store pool of the test's own (the
+/// daemon's closes when it stops, and the test reads after that).
+async fn start_with_own_store(
+    env: &TestEnv,
+    sim: &ordergate::sandbox::Sandbox,
+    name: &str,
+    page_size: u32,
+) -> (Daemon, ordergate::store::Store) {
+    let cfg = env.config(
+        &common::mappings_dir(),
+        &sim::connector_section(name, sim, env.dir.path(), page_size),
+    );
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let store = ordergate::app::connect_store(&cfg).await.unwrap();
+    (daemon, store)
+}
+
 async fn all_current_versions_stored(
     store: &ordergate::store::Store,
     sim: &ordergate::sandbox::Sandbox,
@@ -366,13 +383,7 @@ async fn shopify_call_limit_slows_down_before_429() {
     .await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     let before = sim.state.requests().len();
-    let cfg = env.config(
-        &common::mappings_dir(),
-        &sim::connector_section(name, &sim, env.dir.path(), 10),
-    );
-    let daemon = Daemon::start(&cfg).await.unwrap();
-    // Its own pool: the daemon's closes when it stops.
-    let store = ordergate::app::connect_store(&cfg).await.unwrap();
+    let (daemon, store) = start_with_own_store(&env, &sim, name, 10).await;
     let used = |r: &ordergate::sandbox::LoggedRequest| {
         r.rate_limit
             .as_deref()
@@ -432,13 +443,7 @@ async fn amazon_paces_each_operation_at_the_announced_rate() {
     let sim = sim::start_scaled(Platform::Amazon, 40, 23, 100.0).await;
     let def = sim::definition(Platform::Amazon);
     let name = "amazon-paced";
-    let cfg = env.config(
-        &common::mappings_dir(),
-        &sim::connector_section(name, &sim, env.dir.path(), 10),
-    );
-    let daemon = Daemon::start(&cfg).await.unwrap();
-    // Its own pool: the daemon's closes when it stops.
-    let store = ordergate::app::connect_store(&cfg).await.unwrap();
+    let (daemon, store) = start_with_own_store(&env, &sim, name, 10).await;
     wait_until(Duration::from_secs(30), "every order stored", || {
         all_current_versions_stored(&store, &sim, &def, name)
     })
@@ -503,13 +508,7 @@ async fn amazon_token_revoked_mid_sync_is_refreshed_once() {
     sim.state.revoke_tokens_during_list_request(3);
     let def = sim::definition(Platform::Amazon);
     let name = "amazon-refresh";
-    let cfg = env.config(
-        &common::mappings_dir(),
-        &sim::connector_section(name, &sim, env.dir.path(), 10),
-    );
-    let daemon = Daemon::start(&cfg).await.unwrap();
-    // Its own pool: the daemon's closes when it stops.
-    let store = ordergate::app::connect_store(&cfg).await.unwrap();
+    let (daemon, store) = start_with_own_store(&env, &sim, name, 10).await;
     wait_until(Duration::from_secs(30), "every order stored", || {
         all_current_versions_stored(&store, &sim, &def, name)
     })
@@ -623,13 +622,7 @@ async fn amazon_200_with_errors_is_a_partner_error() {
     let sim = sim::start(Platform::Amazon, 20, 29).await;
     let def = sim::definition(Platform::Amazon);
     let name = "amazon-200-errors";
-    let cfg = env.config(
-        &common::mappings_dir(),
-        &sim::connector_section(name, &sim, env.dir.path(), 10),
-    );
-    let daemon = Daemon::start(&cfg).await.unwrap();
-    // Its own pool: the daemon's closes when it stops.
-    let store = ordergate::app::connect_store(&cfg).await.unwrap();
+    let (daemon, store) = start_with_own_store(&env, &sim, name, 10).await;
     wait_until(Duration::from_secs(30), "every order stored", || {
         all_current_versions_stored(&store, &sim, &def, name)
     })
