@@ -16,8 +16,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The data kind our filters run with: values only, no `input`/`inputs`.
 pub(crate) type Data = data::JustLut<Val>;
-/// A compiled mapping.
+/// A program compiled by jaq.
 pub(crate) type Program = jaq_core::Filter<Data>;
+
+/// A compiled mapping: jaq's program (the reference) and, when the fast engine runs this
+/// source, its program too (see `super::fast`).
+pub(crate) struct Compiled {
+    /// jaq's program.
+    pub(crate) jaq: Program,
+    /// The fast engine's program, if it runs this source.
+    pub(crate) fast: Option<super::fast::Program>,
+}
 
 /// How many programs were compiled in this process (all threads); lets tests and metrics show
 /// that compiling is not done per document.
@@ -27,7 +36,7 @@ static COMPILED: AtomicU64 = AtomicU64::new(0);
 const CACHE_CAP: usize = 256;
 
 thread_local! {
-    static CACHE: RefCell<HashMap<u64, Rc<Program>>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<HashMap<u64, Rc<Compiled>>> = RefCell::new(HashMap::new());
 }
 
 /// Number of programs compiled so far in this process.
@@ -43,11 +52,19 @@ pub(crate) fn source_hash(source: &str) -> u64 {
 }
 
 /// The compiled program for `source`, from this thread's cache or freshly compiled.
-pub(crate) fn cached(hash: u64, source: &str) -> Result<Rc<Program>, String> {
+pub(crate) fn cached(hash: u64, source: &str) -> Result<Rc<Compiled>, String> {
     if let Some(p) = CACHE.with(|c| c.borrow().get(&hash).cloned()) {
         return Ok(p);
     }
-    let program = Rc::new(compile(source)?);
+    let jaq = compile(source)?;
+    let fast = match super::fast::Program::compile(source) {
+        Ok(p) => Some(p),
+        Err(why) => {
+            tracing::debug!(reason = %why, "Mapping runs on jaq only.");
+            None
+        }
+    };
+    let program = Rc::new(Compiled { jaq, fast });
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= CACHE_CAP {
@@ -62,6 +79,12 @@ pub(crate) fn cached(hash: u64, source: &str) -> Result<Rc<Program>, String> {
 /// Compiles jq source; the error names the position (`line:column`) and what went wrong.
 pub(crate) fn compile(source: &str) -> Result<Program, String> {
     COMPILED.fetch_add(1, Ordering::Relaxed);
+    compile_with_vars(source, &[])
+}
+
+/// Compiles jq source that may use the global variables `vars` (names with `$`), bound in
+/// order by `Vars::new` when it runs.
+pub(crate) fn compile_with_vars(source: &str, vars: &[String]) -> Result<Program, String> {
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
         .chain(jaq_json::defs());
@@ -83,6 +106,7 @@ pub(crate) fn compile(source: &str) -> Result<Program, String> {
     })?;
     Compiler::default()
         .with_funs(funs)
+        .with_global_vars(vars.iter().map(String::as_str))
         .compile(modules)
         .map_err(|errs| {
             let msgs: Vec<String> = errs
@@ -166,5 +190,6 @@ mod tests {
         let a = cached(h, src).unwrap();
         let b = cached(h, src).unwrap();
         assert!(Rc::ptr_eq(&a, &b));
+        assert!(a.fast.is_some(), "a plain program runs on the fast engine");
     }
 }

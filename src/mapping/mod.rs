@@ -20,6 +20,7 @@
 
 mod compile;
 mod decimal;
+mod fast;
 pub mod testfile;
 mod value;
 
@@ -220,6 +221,23 @@ impl MappingSet {
             path: self.inner.dir.join(format!("{name}.jq")),
             message,
         })?;
+        let limits = self.inner.limits;
+        if let Some(fast) = &program.fast {
+            if let fast::Outcome::Outputs(outputs) = fast::run(fast, input, limits) {
+                return Ok(outputs);
+            }
+            // An error, a limit or something unusual: jaq runs it and has the last word.
+        }
+        self.run_jaq(name, &program.jaq, input)
+    }
+
+    /// Runs a mapping on jaq, the reference engine.
+    fn run_jaq(
+        &self,
+        name: &str,
+        program: &compile::Program,
+        input: &serde_json::Value,
+    ) -> Result<Vec<serde_json::Value>, MappingError> {
         let limits = self.inner.limits;
         let started = Instant::now();
         let ctx = Ctx::<compile::Data>::new(&program.lut, Vars::new([]));

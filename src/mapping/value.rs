@@ -30,7 +30,7 @@ pub(crate) fn json_to_val(value: &Value) -> Val {
     }
 }
 
-fn number_to_num(n: &Number) -> Num {
+pub(crate) fn number_to_num(n: &Number) -> Num {
     if let Some(i) = n.as_i64() {
         return Num::from_integral(i);
     }
@@ -93,7 +93,7 @@ pub(crate) fn val_to_json(val: Val, bytes: &mut usize) -> Result<Value, NotJson>
     })
 }
 
-fn num_to_json(n: &Num) -> Value {
+pub(crate) fn num_to_json(n: &Num) -> Value {
     let text = match n {
         Num::Float(f) if !f.is_finite() => return Value::Null, // as jq prints NaN/Infinity
         Num::Float(f) => format!("{f}"),
