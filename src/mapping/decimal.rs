@@ -63,6 +63,21 @@ fn base<D: for<'a> DataT<V<'a> = Val>>() -> Box<[Filter<RunPtr<D>>]> {
     ])
 }
 
+/// Calls the decimal function `name` directly on jaq values (the fast engine's shortcut past a
+/// jaq run); `None` if `name` with that many arguments is not one of them.
+pub(crate) fn call(name: &str, input: &Val, args: &[Val]) -> Option<ValR> {
+    Some(match (name, args) {
+        ("decimal_add", [a, b]) => binary(name, a, b, |x, y| x.checked_add(y)),
+        ("decimal_sub", [a, b]) => binary(name, a, b, |x, y| x.checked_sub(y)),
+        ("decimal_mul", [a, b]) => binary(name, a, b, |x, y| x.checked_mul(y)),
+        ("decimal_div", [a, b]) => div(a, b),
+        ("decimal_sum", []) => sum(input),
+        ("decimal_abs", []) => parse(name, input).map(|d| out(d.abs())),
+        ("decimal", []) => parse(name, input).map(out),
+        _ => return None,
+    })
+}
+
 /// A decimal as a jq string.
 fn out(d: Decimal) -> Val {
     Val::from(d.to_string())

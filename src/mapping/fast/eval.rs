@@ -694,7 +694,7 @@ impl Ev {
                     None => delegate("length", &v, &[], out),
                 },
             },
-            Native::Type => out(V::Str(Rc::from(v.type_name()))),
+            Native::Type => out(V::Str(type_name(&v))),
             Native::ToString => out(V::Str(to_text(&v))),
             Native::Trim => match v.kind() {
                 K::Str(s) => {
@@ -837,6 +837,23 @@ impl Ev {
     }
 }
 
+/// The jq type name of `v`, shared (`type` runs once per field in most mappings).
+fn type_name(v: &V) -> Rc<str> {
+    thread_local! {
+        static NAMES: [Rc<str>; 6] =
+            ["null", "boolean", "number", "string", "array", "object"].map(Rc::from);
+    }
+    let i = match v.kind() {
+        K::Null => 0,
+        K::Bool(_) => 1,
+        K::Num(_) => 2,
+        K::Str(_) => 3,
+        K::ArrRef(_) | K::ArrOwn(_) => 4,
+        K::ObjRef(_) | K::ObjOwn(_) => 5,
+    };
+    NAMES.with(|n| n[i].clone())
+}
+
 /// The values a pattern binds, in order; indexing as `.[i]` / `.[key]` does.
 fn destructure<'a>(pat: &Pat, v: V<'a>, vars: &mut Vec<V<'a>>) -> R<'a> {
     match pat {
@@ -963,6 +980,15 @@ thread_local! {
 
 /// Runs the builtin `name` in jaq on `v` with argument values `args`.
 fn delegate<'a>(name: &str, v: &V<'a>, args: &[V<'a>], out: Out<'_, 'a>) -> R<'a> {
+    if name.starts_with("decimal") {
+        let vals: Vec<Val> = args.iter().map(V::to_jaq).collect();
+        if let Some(r) = crate::mapping::decimal::call(name, &v.to_jaq(), &vals) {
+            return match r {
+                Ok(x) => out(from_jaq(x)?),
+                Err(_) => err(),
+            };
+        }
+    }
     let key = (Rc::<str>::from(name), args.len());
     let program = DELEGATES.with(|d| d.borrow().get(&key).cloned());
     let program = match program {

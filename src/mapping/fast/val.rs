@@ -97,18 +97,6 @@ impl<'a> V<'a> {
         matches!(self.kind(), K::Null)
     }
 
-    /// The jq type name.
-    pub(crate) fn type_name(&self) -> &'static str {
-        match self.kind() {
-            K::Null => "null",
-            K::Bool(_) => "boolean",
-            K::Num(_) => "number",
-            K::Str(_) => "string",
-            K::ArrRef(_) | K::ArrOwn(_) => "array",
-            K::ObjRef(_) | K::ObjOwn(_) => "object",
-        }
-    }
-
     /// `.[key]` on an object or null; `None` when jaq's rules are needed.
     pub(crate) fn field(&self, key: &str) -> Option<V<'a>> {
         Some(match self {
