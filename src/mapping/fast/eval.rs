@@ -843,15 +843,7 @@ fn type_name(v: &V) -> Rc<str> {
         static NAMES: [Rc<str>; 6] =
             ["null", "boolean", "number", "string", "array", "object"].map(Rc::from);
     }
-    let i = match v.kind() {
-        K::Null => 0,
-        K::Bool(_) => 1,
-        K::Num(_) => 2,
-        K::Str(_) => 3,
-        K::ArrRef(_) | K::ArrOwn(_) => 4,
-        K::ObjRef(_) | K::ObjOwn(_) => 5,
-    };
-    NAMES.with(|n| n[i].clone())
+    NAMES.with(|n| n[usize::from(v.kind().rank())].clone())
 }
 
 /// The values a pattern binds, in order; indexing as `.[i]` / `.[key]` does.

@@ -48,6 +48,21 @@ pub(crate) enum NumRef<'v> {
     Jaq(&'v Num),
 }
 
+impl K<'_, '_> {
+    /// The kind's place in jq's order of types (null, boolean, number, string, array,
+    /// object), also the index of its type name.
+    pub(crate) fn rank(&self) -> u8 {
+        match self {
+            K::Null => 0,
+            K::Bool(_) => 1,
+            K::Num(_) => 2,
+            K::Str(_) => 3,
+            K::ArrRef(_) | K::ArrOwn(_) => 4,
+            K::ObjRef(_) | K::ObjOwn(_) => 5,
+        }
+    }
+}
+
 impl NumRef<'_> {
     pub(crate) fn to_num(&self) -> Num {
         match self {
@@ -294,16 +309,7 @@ fn approx_size(v: &Value) -> usize {
 
 /// jq's order (jaq's `Ord` on values): done here for scalars, by jaq for the rest.
 pub(crate) fn compare(a: &V, b: &V) -> Ordering {
-    fn rank(k: &K) -> u8 {
-        match k {
-            K::Null => 0,
-            K::Bool(_) => 1,
-            K::Num(_) => 2,
-            K::Str(_) => 3,
-            K::ArrRef(_) | K::ArrOwn(_) => 4,
-            K::ObjRef(_) | K::ObjOwn(_) => 5,
-        }
-    }
+    let rank = K::rank;
     let (ka, kb) = (a.kind(), b.kind());
     match (&ka, &kb) {
         (K::Null, K::Null) => Ordering::Equal,
