@@ -93,8 +93,13 @@ suite!(
 );
 
 /// A body that is not an envelope is parked and the consumer keeps going.
+/// Tests that open their own raw connection, and the test that closes every connection on the
+/// broker, take turns: a forced close would cut the raw connection mid-test.
+static RAW_CONNECTIONS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_envelope_is_parked() {
+    let _turn = RAW_CONNECTIONS.lock().await;
     run(|bus, t| async move {
         let queue = bus_suite::orders(&t);
         let conn = Connection::connect(URL, ConnectionProperties::default())
@@ -164,6 +169,7 @@ async fn close_all_connections() {
 /// message id is consumed at least once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survives_forced_connection_closes() {
+    let _turn = RAW_CONNECTIONS.lock().await;
     const TOTAL: usize = 4000;
     let _ = tracing_subscriber::fmt()
         .with_env_filter("ordergate=info")
