@@ -764,26 +764,21 @@ impl Ev {
                 if n <= 0 {
                     return Ok(());
                 }
+                // The own stop is told apart by its id; what `out` fails with passes through.
                 let mut left = n;
-                let (res, downstream) = self.guarded(out, |out| {
-                    let id = self.id();
-                    let r = self.run(&args[1], env, v.clone(), &mut |x| {
-                        out(x)?;
-                        left -= 1;
-                        if left == 0 {
-                            Err(Ctl::Unwind(id))
-                        } else {
-                            Ok(())
-                        }
-                    });
-                    match r {
-                        Err(Ctl::Unwind(i)) if i == id => Ok(()),
-                        r => r,
+                let id = self.id();
+                let r = self.run(&args[1], env, v.clone(), &mut |x| {
+                    out(x)?;
+                    left -= 1;
+                    if left == 0 {
+                        Err(Ctl::Unwind(id))
+                    } else {
+                        Ok(())
                     }
                 });
-                match downstream {
-                    Some(d) => Err(d),
-                    None => res,
+                match r {
+                    Err(Ctl::Unwind(i)) if i == id => Ok(()),
+                    r => r,
                 }
             }),
             Native::Has

@@ -198,45 +198,18 @@ fn builtin_params(name: &str, arity: usize) -> Option<Vec<bool>> {
     SIGS.with(|s| s.get(&(name.to_string(), arity)).cloned())
 }
 
-/// Builtins that must never be delegated: they read the environment or have effects.
+/// Builtins that must never be delegated: they read input or write output, which a run that
+/// may be repeated on jaq must not do.
 const NOT_DELEGATED: &[&str] = &[
     "input",
     "inputs",
     "debug",
+    "debug_empty",
     "stderr",
+    "stderr_empty",
     "halt",
     "halt_error",
-    "now",
-    "env",
-    "$__loc__",
-    "getpath",
-    "paths",
-    "path",
-    "del",
-    "delpaths",
-    "setpath",
-    "to_entries_",
-    "label",
     "input_filename",
-    "get_search_list",
-    "get_prog_origin",
-    "get_jq_origin",
-    "splits",
-    "ltrimstr_",
-    "error_empty",
-    "stderr_empty",
-    "debug_empty",
-    "tostream",
-    "fromstream",
-    "truncate_stream",
-    "getpath_",
-    "input_line_number",
-    "significand",
-    "gamma",
-    "frexp",
-    "modf",
-    "lgamma_r",
-    "halt_",
 ];
 
 impl Program {
