@@ -27,6 +27,7 @@
 //! * [`sandbox`] — partner API simulators (Shopify, WooCommerce, Amazon, eBay, Magento) for
 //!   tests, demos and `ordergate sandbox`.
 
+pub mod allocator;
 pub mod app;
 pub mod b2b;
 pub mod bus;

@@ -71,7 +71,12 @@ fn report_dir() -> PathBuf {
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
 }
 
+// The same allocator as the `ordergate` binary, so in-process figures match the daemon's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
+    ordergate::allocator::tune();
     let started = Instant::now();
     let s = scale();
     let tmp_root = std::env::temp_dir();

@@ -14,6 +14,8 @@ pub use decode::{
 
 use crate::mapping::{MappingError, MappingSet};
 use crate::model::CanonicalOrder;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Why a document could not be normalized.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -87,17 +89,59 @@ pub const MULTI_DOCUMENT_FORMATS: &[&str] = &["amazon"];
 /// (parked at once) rather than that the mapping failed (retried).
 pub const BAD_INPUT_MARK: &str = "bad input:";
 
+/// How long the mail options (sender templates, tool paths) read last are used before the
+/// templates directory is read again: edits take effect within this, without a restart.
+const MAIL_OPTIONS_RECHECK: Duration = Duration::from_secs(1);
+
 /// Turns source documents into canonical orders with the loaded mappings.
 #[derive(Debug, Clone)]
 pub struct Normalizer {
     /// The mappings, `<format>.order` for each format.
     mappings: MappingSet,
+    /// The mail options last read, shared by clones; see [`Normalizer::mail_options`].
+    mail: Arc<Mutex<Option<MailOptions>>>,
+}
+
+/// Mail options as read at one moment: the templates, or why they could not be read.
+#[derive(Debug)]
+struct MailOptions {
+    read_at: Instant,
+    options: Result<Arc<email::Options>, String>,
 }
 
 impl Normalizer {
     /// A normalizer over a loaded mapping set.
     pub fn new(mappings: MappingSet) -> Self {
-        Self { mappings }
+        Self {
+            mappings,
+            mail: Arc::default(),
+        }
+    }
+
+    /// The mail options with the sender templates of the mappings directory, read at most once
+    /// per [`MAIL_OPTIONS_RECHECK`] rather than for every message.
+    fn mail_options(&self) -> Result<Arc<email::Options>, NormalizeError> {
+        let mut cached = self.mail.lock().unwrap_or_else(|p| p.into_inner());
+        let current = match cached.take() {
+            Some(c) if c.read_at.elapsed() < MAIL_OPTIONS_RECHECK => c,
+            _ => MailOptions {
+                read_at: Instant::now(),
+                options: email::Templates::load(self.mappings.dir()).map(|templates| {
+                    Arc::new(email::Options {
+                        templates,
+                        ..email::Options::default()
+                    })
+                }),
+            },
+        };
+        let result = match &current.options {
+            Ok(options) => Ok(options.clone()),
+            Err(reason) => Err(NormalizeError::Template {
+                reason: reason.clone(),
+            }),
+        };
+        *cached = Some(current);
+        result
     }
 
     /// The mapping set in use.
@@ -114,13 +158,7 @@ impl Normalizer {
         docs: &[&[u8]],
     ) -> Result<Vec<CanonicalOrder>, NormalizeError> {
         let mut input = if MAIL_FORMATS.contains(&format) {
-            let templates = email::Templates::load(self.mappings.dir())
-                .map_err(|reason| NormalizeError::Template { reason })?;
-            let options = email::Options {
-                templates,
-                ..email::Options::default()
-            };
-            decode_with(format, docs, &options)?
+            decode_with(format, docs, &*self.mail_options()?)?
         } else {
             decode(format, docs)?
         };

@@ -143,3 +143,62 @@ fn tax_inclusive_orders_add_up() {
         TotalsCheck::Mismatch { .. }
     ));
 }
+
+#[test]
+fn sender_templates_are_read_once_per_recheck_interval_and_edits_take_effect() {
+    // The mapping reports which template the decoder matched.
+    let mapping = r#"{source: {format: "email", channel: "email",
+      external_id: (.document.template // "none" | split("/") | last), status: "open"},
+      placed_at: "2025-01-01T10:00:00Z", currency: "NZD",
+      customer: {name: null, email: null, phone: null}, ship_to: null,
+      lines: [{line_ref: "1", sku: "A", name: "A", quantity: 1, unit_price: "1"}], total: "1"}"#;
+    let (dir, n) = normalizer_with(&[("email.order.jq", mapping)]);
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(
+        templates.join("a.toml"),
+        "senders = [\"@kiwi.example.nz\"]\n",
+    )
+    .unwrap();
+    let eml = b"From: Kiri <kiri@kiwi.example.nz>\r\nDate: Mon, 10 Nov 2025 09:00:00 +1300\r\n\
+                Message-ID: <k1@kiwi.example.nz>\r\nSubject: order\r\n\r\n2 x Cups\r\n";
+    let matched = |n: &Normalizer| {
+        n.normalize("email", &[eml])
+            .map(|mut o| o.remove(0).source.external_id)
+    };
+    assert_eq!(matched(&n).unwrap(), "a.toml");
+
+    // Within the recheck interval the templates read last are used, even by a clone.
+    std::fs::remove_file(templates.join("a.toml")).unwrap();
+    std::fs::write(
+        templates.join("b.toml"),
+        "senders = [\"kiwi.example.nz\"]\n",
+    )
+    .unwrap();
+    assert_eq!(matched(&n.clone()).unwrap(), "a.toml");
+
+    // After it, the edit is seen without a restart.
+    std::thread::sleep(MAIL_OPTIONS_RECHECK + Duration::from_millis(100));
+    assert_eq!(matched(&n).unwrap(), "b.toml");
+
+    // A broken template is an error naming the file (retried), and fixing it cures it.
+    std::fs::write(
+        templates.join("b.toml"),
+        "senders = [\"kiwi.example.nz\"]\nbogus = 1\n",
+    )
+    .unwrap();
+    std::thread::sleep(MAIL_OPTIONS_RECHECK + Duration::from_millis(100));
+    let err = matched(&n).unwrap_err();
+    assert!(
+        matches!(&err, NormalizeError::Template { reason } if reason.contains("b.toml")),
+        "{err}"
+    );
+    assert!(!err.is_permanent());
+    std::fs::write(
+        templates.join("b.toml"),
+        "senders = [\"kiwi.example.nz\"]\n",
+    )
+    .unwrap();
+    std::thread::sleep(MAIL_OPTIONS_RECHECK + Duration::from_millis(100));
+    assert_eq!(matched(&n).unwrap(), "b.toml");
+}

@@ -115,8 +115,12 @@ impl Frame {
     fn close(mut self) -> (String, Value) {
         let text = self.text.trim_matches(is_xml_space);
         if !text.is_empty() {
-            self.object
-                .insert("#text".to_string(), Value::String(text.to_string()));
+            let text = if text.len() == self.text.len() {
+                self.text
+            } else {
+                text.to_string()
+            };
+            self.object.insert("#text".to_string(), Value::String(text));
         }
         (self.name, Value::Object(self.object))
     }
@@ -242,20 +246,22 @@ fn parse(text: &str) -> Result<Value, XmlError> {
     let mut seen_doctype = false;
     loop {
         let at = reader.buffer_position();
-        let (ns, event) = match reader.read_resolved_event() {
-            Ok((ns, event)) => (namespace(ns, at)?, event),
+        let event = match reader.read_event() {
+            Ok(event) => event,
             Err(e) => return fail(format!("malformed XML: {e}"), reader.error_position()),
         };
+        // Only elements need their namespace resolved.
+        let ns = |e: &BytesStart<'_>| namespace(reader.resolver().resolve_element(e.name()).0, at);
         match event {
             Event::Start(_) | Event::Empty(_) if root.is_some() => {
                 return fail("more than one root element", at);
             }
             Event::Start(e) => {
-                let frame = open(&e, ns, at, stack.len() + 1, &mut elements)?;
+                let frame = open(&e, ns(&e)?, at, stack.len() + 1, &mut elements)?;
                 stack.push(frame);
             }
             Event::Empty(e) => {
-                let frame = open(&e, ns, at, stack.len() + 1, &mut elements)?;
+                let frame = open(&e, ns(&e)?, at, stack.len() + 1, &mut elements)?;
                 let (name, value) = frame.close();
                 match stack.last_mut() {
                     Some(parent) => parent.push_child(name, value),

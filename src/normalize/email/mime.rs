@@ -1,11 +1,13 @@
-//! MIME decoding with mail-parser, bounded: the message is parsed on a worker thread with a
-//! deadline, and refused when it is too large, has too many parts, nests too deeply, carries an
-//! oversized attachment or a body that is not text in its declared charset. What comes out is
-//! owned, plain data: headers the order needs, the order text, and the attachments.
+//! MIME decoding with mail-parser, bounded: the message is parsed on a pooled worker thread
+//! ([`workers`]) with a deadline, and refused when it is too large, has too many parts, nests
+//! too deeply, carries an oversized attachment or a body that is not text in its declared
+//! charset. What comes out is owned, plain data: headers the order needs, the order text, and
+//! the attachments.
 
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders, PartType};
-use std::sync::mpsc;
 use std::time::Duration;
+
+mod workers;
 
 /// Bounds on one message.
 #[derive(Debug, Clone, Copy)]
@@ -95,27 +97,15 @@ pub fn parse(raw: &[u8], limits: Limits) -> Result<ParsedMail, String> {
         ));
     }
     let owned = raw.to_vec();
-    let (tx, rx) = mpsc::channel();
-    let worker = std::thread::Builder::new()
-        .name("mime-parse".into())
-        .stack_size(16 * 1024 * 1024)
-        .spawn(move || {
-            let _ = tx.send(parse_now(&owned, limits));
-        })
-        .map_err(|e| format!("cannot start the MIME parser: {e}"))?;
-    match rx.recv_timeout(limits.timeout) {
-        Ok(result) => {
-            let _ = worker.join();
-            result
-        }
+    match workers::run(move || parse_now(&owned, limits), limits.timeout) {
+        Ok(result) => result,
         // The worker is left to finish on its own; its result is dropped.
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
+        Err(workers::Failure::Timeout) => Err(format!(
             "MIME parsing took longer than {} s",
             limits.timeout.as_secs()
         )),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            Err("the MIME parser failed on this message".into())
-        }
+        Err(workers::Failure::Panicked) => Err("the MIME parser failed on this message".into()),
+        Err(workers::Failure::NoThread(e)) => Err(format!("cannot start the MIME parser: {e}")),
     }
 }
 
