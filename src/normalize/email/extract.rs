@@ -7,6 +7,7 @@
 use super::template::Template;
 use regex_lite::Regex;
 use rust_decimal::Decimal;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -535,15 +536,27 @@ impl Ctx<'_> {
         self.template.is_some_and(|t| t.decimal_comma)
     }
 
-    fn labels(&self, field: &str) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .template
-            .map(|t| t.labels(field).iter().map(|s| norm_label(s)).collect())
-            .unwrap_or_default();
-        v.extend(builtin_labels(field).iter().map(|s| norm_label(s)));
-        // Longest first, so "po number" wins over "po".
-        v.sort_by_key(|s| std::cmp::Reverse(s.chars().count()));
-        v
+    /// `field`'s labels in [`norm_label`] form: the template's, then the built-in ones
+    /// (normalized once per process).
+    fn labels(&self, field: &str) -> Vec<Cow<'static, str>> {
+        static BUILTIN: LazyLock<BTreeMap<&'static str, Vec<String>>> = LazyLock::new(|| {
+            super::template::FIELDS
+                .iter()
+                .map(|f| {
+                    (
+                        *f,
+                        builtin_labels(f).iter().map(|l| norm_label(l)).collect(),
+                    )
+                })
+                .collect()
+        });
+        let custom = self.template.map_or(&[][..], |t| t.labels(field));
+        let builtin = BUILTIN.get(field).map_or(&[][..], Vec::as_slice);
+        custom
+            .iter()
+            .map(|l| Cow::Owned(norm_label(l)))
+            .chain(builtin.iter().map(|l| Cow::Borrowed(l.as_str())))
+            .collect()
     }
 
     fn put(&self, facts: &mut Facts, path: &str, value: Option<String>, confidence: f64) {
@@ -573,54 +586,97 @@ struct Labelled {
     value: String,
 }
 
-/// Finds `label: value` (or `label：value`; or a cell that is exactly the label, for form
-/// headings like `SHIP TO`) for `field`.
-fn find_labelled(lines: &[&str], ctx: &Ctx, field: &str, bare_ok: bool) -> Vec<Labelled> {
-    let labels = ctx.labels(field);
-    let mut out = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        let cs = cells(line);
-        for (k, cell) in cs.iter().enumerate() {
-            let text = cell.text.trim_start_matches(['-', '*', '•']).trim();
-            let (head, rest, colon) = match text.find([':', '：']) {
-                Some(at) => {
-                    let sep = text[at..].chars().next().map_or(1, char::len_utf8);
-                    (&text[..at], text[at + sep..].trim(), true)
+/// The text being read: its lines, each split into cells, and every cell's reading as a
+/// possible `label: value`. Computed once per text; the extraction looks at them many times.
+struct Layout<'t> {
+    /// The lines.
+    lines: Vec<&'t str>,
+    /// The cells of each line.
+    cells: Vec<Vec<Cell>>,
+    /// Every cell read as a possible label, in line and cell order.
+    labels: Vec<LabelCell>,
+}
+
+/// A cell read as `label: value`, `label value-after-#` or a bare label.
+struct LabelCell {
+    /// Line index.
+    line: usize,
+    /// Display column where the cell starts.
+    col: usize,
+    /// The part before the colon (or the whole cell), in [`norm_label`] form.
+    head: String,
+    /// When the cell has a `#`: the part up to and including it, in [`norm_label`] form.
+    head_hash: Option<String>,
+    /// Whether the cell has a colon.
+    colon: bool,
+    /// The value the label gives: after the colon, else after the `#`, else the next cell
+    /// when the label's own value is empty (`PO Number:    MGFD-1`).
+    value: String,
+}
+
+impl<'t> Layout<'t> {
+    fn new(text: &'t str) -> Self {
+        let lines: Vec<&str> = text.lines().collect();
+        let cells: Vec<Vec<Cell>> = lines.iter().map(|l| cells(l)).collect();
+        let mut labels = Vec::new();
+        for (i, cs) in cells.iter().enumerate() {
+            for (k, cell) in cs.iter().enumerate() {
+                let text = cell.text.trim_start_matches(['-', '*', '•']).trim();
+                let (head, rest, colon) = match text.find([':', '：']) {
+                    Some(at) => {
+                        let sep = text[at..].chars().next().map_or(1, char::len_utf8);
+                        (&text[..at], text[at + sep..].trim(), true)
+                    }
+                    None => (text, "", false),
+                };
+                let hash = text.find('#');
+                let mut value = rest.to_string();
+                if let (false, Some(at)) = (colon, hash) {
+                    value = text[at + 1..].trim().to_string();
                 }
-                None => (text, "", false),
-            };
-            let head = norm_label(head.trim_end_matches('#').trim());
-            let head_hash = norm_label(head.as_str());
-            let hit = labels.iter().any(|l| *l == head || *l == head_hash)
-                || (text.contains('#')
-                    && labels
-                        .iter()
-                        .any(|l| *l == norm_label(&text[..text.find('#').unwrap_or(0) + 1])));
-            if !hit || (!colon && !bare_ok && !text.contains('#')) {
-                continue;
-            }
-            let mut value = rest.to_string();
-            if !colon && text.contains('#') {
-                value = text[text.find('#').map_or(0, |a| a + 1)..]
-                    .trim()
-                    .to_string();
-            }
-            if value.is_empty() && colon {
-                // The value may be the next cell on the same line ("PO Number:    MGFD-1").
-                if let Some(next) = cs.get(k + 1) {
-                    if !next.text.contains([':', '：']) {
-                        value = next.text.clone();
+                if value.is_empty() && colon {
+                    if let Some(next) = cs.get(k + 1) {
+                        if !next.text.contains([':', '：']) {
+                            value = next.text.clone();
+                        }
                     }
                 }
+                labels.push(LabelCell {
+                    line: i,
+                    col: cell.start,
+                    head: norm_label(head.trim_end_matches('#').trim()),
+                    head_hash: hash.map(|at| norm_label(&text[..at + 1])),
+                    colon,
+                    value,
+                });
             }
-            out.push(Labelled {
-                line: i,
-                col: cell.start,
-                value,
-            });
+        }
+        Layout {
+            lines,
+            cells,
+            labels,
         }
     }
-    out
+}
+
+/// Finds `label: value` (or `label：value`; or a cell that is exactly the label, for form
+/// headings like `SHIP TO`) for `field`.
+fn find_labelled(layout: &Layout, ctx: &Ctx, field: &str, bare_ok: bool) -> Vec<Labelled> {
+    let labels = ctx.labels(field);
+    let is_label = |s: &str| labels.iter().any(|l| l == s);
+    layout
+        .labels
+        .iter()
+        .filter(|c| {
+            let hit = is_label(&c.head) || c.head_hash.as_deref().is_some_and(is_label);
+            hit && (c.colon || bare_ok || c.head_hash.is_some())
+        })
+        .map(|c| Labelled {
+            line: c.line,
+            col: c.col,
+            value: c.value.clone(),
+        })
+        .collect()
 }
 
 /// Cuts a value at the next `Label:` on the same line ("(763) 555-0148 Fax: (763) 555-0149").
@@ -635,16 +691,13 @@ fn cut_at_next_label(value: &str) -> &str {
 
 /// The block of non-blank lines below a heading at `col` (the column of the heading, so a
 /// SHIP TO box beside a BILL TO box reads only its own column).
-fn block_below(lines: &[&str], line: usize, col: usize, max: usize) -> Vec<String> {
+fn block_below(layout: &Layout, line: usize, col: usize, max: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut started = false;
-    for l in lines.iter().skip(line + 1) {
-        let cs: Vec<Cell> = cells(l)
-            .into_iter()
-            .filter(|c| c.end > col.saturating_sub(2) && c.start + 3 >= col)
-            .collect();
-        let text = cs
+    for all in layout.cells.iter().skip(line + 1) {
+        let text = all
             .iter()
+            .filter(|c| c.end > col.saturating_sub(2) && c.start + 3 >= col)
             .map(|c| c.text.as_str())
             .collect::<Vec<_>>()
             .join(" ");
@@ -654,7 +707,7 @@ fn block_below(lines: &[&str], line: usize, col: usize, max: usize) -> Vec<Strin
             }
             continue;
         }
-        if is_table_header(l, None) {
+        if header_columns(all, None).is_some() {
             break;
         }
         started = true;
@@ -866,29 +919,27 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
     }
 }
 
-/// Whether a line is a line-table header; returns the columns by cell.
-fn is_table_header(line: &str, template: Option<&Template>) -> bool {
-    header_columns(&cells(line), template).is_some()
-}
-
+/// The columns by cell when the cells are a line-table header.
 fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option<&'static str>>> {
-    let norm = |s: &str| {
-        let mut n = norm_label(s.trim_end_matches(['.', ':']));
-        // "unit_price_gbp", "price (usd)": the currency is not part of the name.
-        for code in [
-            "usd", "gbp", "eur", "cny", "rmb", "hkd", "twd", "(usd)", "(gbp)", "(eur)", "(€)",
-            "($)", "(£)", "(¥)", "(元)",
-        ] {
-            if let Some(stripped) = n.strip_suffix(code) {
-                n = stripped.trim().to_string();
-            }
-        }
-        n
-    };
-    let names: Vec<String> = cs.iter().map(|c| norm(&c.text)).collect();
+    static BUILTIN: LazyLock<BTreeMap<&'static str, Vec<String>>> = LazyLock::new(|| {
+        super::template::COLUMNS
+            .iter()
+            .map(|c| {
+                (
+                    *c,
+                    builtin_columns(c).iter().map(|a| column_name(a)).collect(),
+                )
+            })
+            .collect()
+    });
+    // A table header has a quantity column; most lines have no cell that could name one.
+    if cs.len() < 2 {
+        return None;
+    }
+    let names: Vec<String> = cs.iter().map(|c| column_name(&c.text)).collect();
     let lookup = |n: &str, col: &'static str| {
-        template.is_some_and(|t| t.columns(col).iter().any(|a| norm(a) == n))
-            || builtin_columns(col).iter().any(|a| norm(a) == n)
+        template.is_some_and(|t| t.columns(col).iter().any(|a| column_name(a) == n))
+            || BUILTIN.get(col).is_some_and(|a| a.iter().any(|a| a == n))
     };
     let mut cols: Vec<Option<&'static str>> = vec![None; names.len()];
     let mut taken = std::collections::HashSet::new();
@@ -916,6 +967,21 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
     // Empty header cells (a spreadsheet table that starts in column C) are not unknown names.
     let named = names.iter().filter(|n| !n.is_empty()).count();
     (taken.contains("quantity") && known >= 2 && known * 2 >= named).then_some(cols)
+}
+
+/// A header cell's text as a column name: [`norm_label`] form without a trailing `.` or `:`
+/// or currency ("unit_price_gbp", "price (usd)": the currency is not part of the name).
+fn column_name(s: &str) -> String {
+    let mut n = norm_label(s.trim_end_matches(['.', ':']));
+    for code in [
+        "usd", "gbp", "eur", "cny", "rmb", "hkd", "twd", "(usd)", "(gbp)", "(eur)", "(€)", "($)",
+        "(£)", "(¥)", "(元)",
+    ] {
+        if let Some(stripped) = n.strip_suffix(code) {
+            n = stripped.trim().to_string();
+        }
+    }
+    n
 }
 
 /// A row label naming the order's grand total (not a subtotal, tax or shipping row).
@@ -990,15 +1056,14 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
 }
 
 /// Lines from a laid-out table in text (header row, then rows aligned under it).
-fn table_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
-    for (i, line) in lines.iter().enumerate() {
-        let header = cells(line);
-        let Some(cols) = header_columns(&header, ctx.template) else {
+fn table_lines(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
+    for (i, header) in layout.cells.iter().enumerate() {
+        let Some(cols) = header_columns(header, ctx.template) else {
             continue;
         };
         let mut out = Vec::new();
         let mut blanks = 0;
-        for row in lines.iter().skip(i + 1) {
+        for (row, cs) in layout.lines.iter().zip(&layout.cells).skip(i + 1) {
             if row.trim().is_empty() {
                 blanks += 1;
                 if blanks > 2 {
@@ -1010,7 +1075,6 @@ fn table_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
             if row.trim().chars().all(|c| "-=_|+ ".contains(c)) {
                 continue;
             }
-            let cs = cells(row);
             if cs.first().is_some_and(|c| is_total_row(&c.text)) {
                 break;
             }
@@ -1202,9 +1266,10 @@ pub enum Kind {
 /// Extracts facts and lines from text.
 pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
     let mut facts = Facts::new();
-    let lines: Vec<&str> = text.lines().collect();
+    let layout = Layout::new(text);
+    let lines = &layout.lines;
     let first_value = |field: &str, bare: bool| -> Option<Labelled> {
-        find_labelled(&lines, ctx, field, bare)
+        find_labelled(&layout, ctx, field, bare)
             .into_iter()
             .find(|l| !l.value.is_empty())
     };
@@ -1274,11 +1339,11 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
     }
     if kind == Kind::Form {
         // The letterhead: the first line that is not the fax machine's header or a title.
-        for l in lines.iter().take(12) {
+        for (l, cs) in lines.iter().zip(&layout.cells).take(12) {
             if l.trim().is_empty() || rx(&FAX_HEADER).is_some_and(|r| r.is_match(l.trim())) {
                 continue;
             }
-            if let Some(cell) = cells(l).first() {
+            if let Some(cell) = cs.first() {
                 let upper = cell.text.to_uppercase();
                 if [
                     "PURCHASE ORDER",
@@ -1305,9 +1370,9 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
     }
 
     // Delivery address: a labelled block or value, else the block after "deliver to …:".
-    let labelled = find_labelled(&lines, ctx, "ship_to", kind == Kind::Form);
+    let labelled = find_labelled(&layout, ctx, "ship_to", kind == Kind::Form);
     if let Some(l) = labelled.iter().find(|l| !l.value.is_empty()) {
-        let block = block_below(&lines, l.line, l.col, 6);
+        let block = block_below(&layout, l.line, l.col, 6);
         // "Ship to: Name" followed by more lines is a block; a long value is one line.
         if !block.is_empty() && !l.value.contains(',') && !has_cjk(&l.value) {
             let mut all = vec![l.value.clone()];
@@ -1317,7 +1382,7 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
             address_line(&mut facts, ctx, &l.value, 0.85);
         }
     } else if let Some(l) = labelled.first() {
-        let block = block_below(&lines, l.line, l.col, 6);
+        let block = block_below(&layout, l.line, l.col, 6);
         address_block(&mut facts, ctx, block, 0.9);
     } else {
         // The words may start on the line before the colon ("Delivery to the Kings\nHeath
@@ -1337,7 +1402,7 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
                 .any(|w| t.contains(w) || before.contains(w))
         });
         for i in triggers {
-            let block = block_below(&lines, i, 0, 6);
+            let block = block_below(&layout, i, 0, 6);
             // A list of items is not an address.
             let listy = block.iter().any(|l| {
                 l.starts_with(['-', '*', '•']) || rx(&BULLET).is_some_and(|r| r.is_match(l))
@@ -1366,11 +1431,11 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
 
     // Total and currency.
     let mut total = None;
-    for l in &lines {
-        let lower = l.to_lowercase();
+    for l in lines {
         if let Some(m) = rx(&TOTAL).and_then(|r| r.captures(l)) {
             let at = m.get(1).map_or(0, |g| g.start());
-            let before = lower[..at].trim_end();
+            // Lower-cased after cutting: lower case may be longer in bytes ("Ⱥ" → "ⱥ").
+            let before = l[..at].trim_end().to_lowercase();
             if before.ends_with("sub") || before.ends_with("sub-") {
                 continue;
             }
@@ -1420,9 +1485,9 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
     }
 
     // Lines: a table, else bullets.
-    let mut out = table_lines(&lines, ctx, &mut facts);
+    let mut out = table_lines(&layout, ctx, &mut facts);
     if out.is_empty() {
-        out = bullet_lines(&lines, ctx, &mut facts);
+        out = bullet_lines(lines, ctx, &mut facts);
     }
     (facts, out)
 }

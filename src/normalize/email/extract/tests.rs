@@ -150,3 +150,15 @@ fn one_line_addresses() {
     assert_eq!(value(&f, "ship_to.country").as_deref(), Some("TW"));
     assert_eq!(value(&f, "ship_to.city").as_deref(), Some("台北市"));
 }
+
+#[test]
+fn text_whose_lower_case_is_longer_in_bytes_does_not_panic() {
+    // "Ⱥ" (2 bytes) lower-cases to "ⱥ" (3 bytes): an offset into the line is not one into its
+    // lower-case form.
+    for text in ["ȺȺ total 5", "ȺȺȺ Subtotal: 4\nȺ Total: 9", "ȺȺ\tTotal\t5"] {
+        let (facts, _) = extract_text(text, &ctx(), Kind::Email);
+        assert!(facts.contains_key("total"), "{text:?}: {facts:?}");
+    }
+    let (facts, _) = extract_text("ȺȺ sub total 4", &ctx(), Kind::Email);
+    assert!(!facts.contains_key("total"), "{facts:?}");
+}
