@@ -58,10 +58,29 @@ fn scale() -> Scale {
     }
 }
 
-/// Whether a part runs: `BENCH_ONLY=n1,p2` runs only those (for profiling one part).
+/// Whether a part runs: `BENCH_ONLY=n1,p2` runs only those (for profiling one part);
+/// `BENCH_ONLY=n1/email` runs only that row of a part.
 fn selected(part: &str) -> bool {
     std::env::var("BENCH_ONLY").map_or(true, |only| {
-        only.split(',').any(|p| p.trim().eq_ignore_ascii_case(part))
+        only.split(',').any(|p| {
+            let p = p.trim();
+            let whole = p.split('/').next().unwrap_or(p);
+            p.eq_ignore_ascii_case(part) || whole.eq_ignore_ascii_case(part)
+        })
+    })
+}
+
+/// Whether row `row` of `part` runs (see [`selected`]): all rows unless `BENCH_ONLY` names some
+/// rows of this part.
+fn row_selected(part: &str, row: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| {
+        let rows: Vec<&str> = only
+            .split(',')
+            .filter_map(|p| p.trim().split_once('/'))
+            .filter(|(p, _)| p.eq_ignore_ascii_case(part))
+            .map(|(_, r)| r)
+            .collect();
+        rows.is_empty() || rows.iter().any(|r| r.eq_ignore_ascii_case(row))
     })
 }
 

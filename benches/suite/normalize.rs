@@ -72,6 +72,9 @@ fn plain_parse(format: &str, doc: &[u8]) -> Result<usize, String> {
 pub fn n1(normalizer: &Normalizer, budget: Duration, variants: u64) -> Vec<Row> {
     let mut rows = Vec::new();
     for (format, _, _) in docs::FORMATS {
+        if !crate::row_selected("n1", format) {
+            continue;
+        }
         let id = format!("N1/{format}");
         let measure = format!("normalize {format} (decode + jq + canonical), orders/s, 1 core");
         if !docs::mapping_exists(format) {

@@ -295,9 +295,15 @@ macro_rules! re {
 }
 
 re!(PO_DASHED, r"\b(PO-[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])");
+// The unanchored form, which [`po_labelled`] must agree with (tested).
+#[cfg(test)]
 re!(
     PO_LABELLED,
     r"(?i)\b(?:P\.?O\.?|purchase\s+order|order)\s*(?:#|no\.?|number|nr\.?|n°)\s*:?\s*#?\s*([A-Za-z0-9][A-Za-z0-9/-]*[0-9][A-Za-z0-9/-]*)"
+);
+re!(
+    PO_LABELLED_AT,
+    r"(?i)^(?:P\.?O\.?|purchase\s+order|order)\s*(?:#|no\.?|number|nr\.?|n°)\s*:?\s*#?\s*([A-Za-z0-9][A-Za-z0-9/-]*[0-9][A-Za-z0-9/-]*)"
 );
 re!(PHONE, r"(\+?\(?[0-9][0-9 ().-]{5,}[0-9])");
 re!(
@@ -347,6 +353,72 @@ re!(
 
 fn rx(re: &LazyLock<Option<Regex>>) -> Option<&Regex> {
     re.as_ref()
+}
+
+// regex-lite's matching is a Pike VM: it costs per character of the text searched. The
+// extraction runs several patterns over every line, so each is first gated by a plain test of
+// something every match must contain (regex-lite's `(?i)` and classes are ASCII-only, so the
+// gates are exact: a text failing one cannot match).
+
+/// Whether `haystack` contains `needle` (ASCII lower case), ignoring ASCII case.
+fn contains_ci(haystack: &str, needle: &str) -> bool {
+    let n = needle.len();
+    n <= haystack.len()
+        && haystack
+            .as_bytes()
+            .windows(n)
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+fn digits(s: &str) -> usize {
+    s.bytes().filter(u8::is_ascii_digit).count()
+}
+
+/// [`BULLET`]: `3 x Name (SKU) @ $1.00` starts with the quantity (after a bullet) and needs
+/// `@`, `at` or `à`.
+fn bullet(line: &str) -> Option<regex_lite::Captures<'_>> {
+    let head = line.trim_start().trim_start_matches(['-', '*', '•', '·']);
+    let maybe = head.trim_start().starts_with(|c: char| c.is_ascii_digit())
+        && (line.contains(['@', 'à']) || contains_ci(line, "at"));
+    maybe.then(|| rx(&BULLET)?.captures(line)).flatten()
+}
+
+/// [`TOTAL`]: every match names a total.
+fn stated_total(line: &str) -> Option<regex_lite::Captures<'_>> {
+    const WORDS: [&str; 6] = ["合计", "合計", "总计", "總計", "总金额", "總金額"];
+    let maybe = contains_ci(line, "total") || WORDS.iter().any(|w| line.contains(w));
+    maybe.then(|| rx(&TOTAL)?.captures(line)).flatten()
+}
+
+/// [`PO_LABELLED`]: a match starts at a word start with `po`, `p.o`, `purchase` or `order`
+/// (any case), so only those places are tried, in order, each with the pattern anchored there
+/// ([`PO_LABELLED_AT`]); the first that matches is the leftmost match.
+fn po_labelled(text: &str) -> Option<(String, usize)> {
+    let lower = text.to_ascii_lowercase();
+    let mut starts: Vec<usize> = ["po", "p.o", "purchase", "order"]
+        .iter()
+        .flat_map(|w| lower.match_indices(w).map(|(at, _)| at))
+        .filter(|&at| {
+            let before = lower.as_bytes()[..at].last();
+            !before.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        })
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let re = rx(&PO_LABELLED_AT)?;
+    starts.into_iter().find_map(|at| {
+        let m = re.captures(&text[at..])?.get(1)?;
+        Some((m.as_str().to_string(), at + m.start()))
+    })
+}
+
+/// [`CODE`]: one of its currency codes, as a word.
+fn currency_code(text: &str) -> Option<regex_lite::Captures<'_>> {
+    const CODES: [&str; 12] = [
+        "USD", "GBP", "EUR", "CNY", "RMB", "HKD", "TWD", "NTD", "CAD", "AUD", "JPY", "CHF",
+    ];
+    let maybe = CODES.iter().any(|c| text.contains(c));
+    maybe.then(|| rx(&CODE)?.captures(text)).flatten()
 }
 
 /// Whether text contains CJK ideographs.
@@ -1123,7 +1195,7 @@ fn table_lines(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
 fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
     let mut out = Vec::new();
     for line in lines {
-        let Some(m) = rx(&BULLET).and_then(|r| r.captures(line)) else {
+        let Some(m) = bullet(line) else {
             continue;
         };
         let dc = ctx.decimal_comma();
@@ -1284,20 +1356,16 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
             .trim_start_matches('#');
         ctx.put(&mut facts, "source.external_id", Some(v.to_string()), 0.95);
     }
-    if let Some(m) = rx(&PO_DASHED).and_then(|r| r.captures(text)) {
+    let po_dashed = || rx(&PO_DASHED)?.captures(text);
+    if let Some(m) = text.contains("PO-").then(po_dashed).flatten() {
         ctx.put(
             &mut facts,
             "source.external_id",
             Some(m[1].to_string()),
             0.85,
         );
-    } else if let Some(m) = rx(&PO_LABELLED).and_then(|r| r.captures(text)) {
-        ctx.put(
-            &mut facts,
-            "source.external_id",
-            Some(m[1].to_string()),
-            0.85,
-        );
+    } else if let Some((po, _)) = po_labelled(text) {
+        ctx.put(&mut facts, "source.external_id", Some(po), 0.85);
     }
 
     // Contact facts (on a form the customer is the organisation, not the person who signed).
@@ -1331,6 +1399,10 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
         // The signature: the last line that is only a phone number.
         let phone = lines.iter().rev().find_map(|l| {
             let t = l.trim();
+            // A phone number here has 7 to 15 digits.
+            if digits(t) < 7 {
+                return None;
+            }
             let m = rx(&PHONE_LINE).and_then(|r| r.captures(t))?;
             let digits = m[1].chars().filter(char::is_ascii_digit).count();
             (7..=15).contains(&digits).then(|| m[1].to_string())
@@ -1404,9 +1476,9 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
         for i in triggers {
             let block = block_below(&layout, i, 0, 6);
             // A list of items is not an address.
-            let listy = block.iter().any(|l| {
-                l.starts_with(['-', '*', '•']) || rx(&BULLET).is_some_and(|r| r.is_match(l))
-            });
+            let listy = block
+                .iter()
+                .any(|l| l.starts_with(['-', '*', '•']) || bullet(l).is_some());
             if !block.is_empty() && !listy {
                 address_block(&mut facts, ctx, block, 0.8);
                 break;
@@ -1432,7 +1504,7 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
     // Total and currency.
     let mut total = None;
     for l in lines {
-        if let Some(m) = rx(&TOTAL).and_then(|r| r.captures(l)) {
+        if let Some(m) = stated_total(l) {
             let at = m.get(1).map_or(0, |g| g.start());
             // Lower-cased after cutting: lower case may be longer in bytes ("Ⱥ" → "ⱥ").
             let before = l[..at].trim_end().to_lowercase();
@@ -1454,7 +1526,7 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
         let cur = l.value.split_whitespace().next().and_then(currency_of);
         ctx.put(&mut facts, "currency", cur.map(String::from), 0.95);
     }
-    if let Some(m) = rx(&CODE).and_then(|r| r.captures(text)) {
+    if let Some(m) = currency_code(text) {
         ctx.put(
             &mut facts,
             "currency",
