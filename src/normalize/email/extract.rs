@@ -5,7 +5,7 @@
 //! that found it can be (a label is surer than a guess from layout).
 
 use super::template::Template;
-use regex_lite::Regex;
+use regex::Regex;
 use rust_decimal::Decimal;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -288,9 +288,69 @@ const TOTAL_WORDS: &[&str] = &[
     "稅",
 ];
 
+/// A pattern: its source, written with ASCII meanings (`\s` is ASCII white space, `\b` an ASCII
+/// word boundary, as in regex-lite), and its compiled form for the `regex` crate, whose lazy DFA
+/// finds matches many times faster than a backtracking-free Pike VM alone. `(?i)` follows
+/// Unicode simple case folding there (`ſ` is an `s`), a difference no order text shows.
+struct Pattern {
+    #[cfg_attr(not(test), allow(dead_code))]
+    source: &'static str,
+    regex: Option<Regex>,
+}
+
+impl Pattern {
+    fn new(source: &'static str) -> Self {
+        Pattern {
+            source,
+            regex: Regex::new(&ascii_classes(source)).ok(),
+        }
+    }
+}
+
+/// `source` with `\s` spelled as its ASCII class and `\b` as the ASCII word boundary, so the
+/// `regex` crate (Unicode classes by default) reads it as written.
+fn ascii_classes(source: &str) -> String {
+    let mut out = String::with_capacity(source.len() + 32);
+    let mut in_class = false;
+    let mut chars = source.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('s') if in_class => out.push_str("\\t\\n\\x0B\\x0C\\r "),
+                Some('s') => out.push_str("[\\t\\n\\x0B\\x0C\\r ]"),
+                Some('b') if !in_class => out.push_str("(?-u:\\b)"),
+                Some(e) => {
+                    out.push('\\');
+                    out.push(e);
+                }
+                None => out.push('\\'),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A `]` or `^]` right after the opening bracket is a literal.
+                let rest = chars.as_str();
+                for lead in ["^]", "]", "^"] {
+                    if let Some(after) = rest.strip_prefix(lead) {
+                        out.push_str(lead);
+                        chars = after.chars();
+                        break;
+                    }
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 macro_rules! re {
     ($name:ident, $pat:expr) => {
-        static $name: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new($pat).ok());
+        static $name: LazyLock<Pattern> = LazyLock::new(|| Pattern::new($pat));
     };
 }
 
@@ -351,14 +411,13 @@ re!(
     r"(?i)(from:.*(to:|p\.?\s*[0-9]{3}|page))|^[A-Z]{3}-[0-9]{2}-[0-9]{4}"
 );
 
-fn rx(re: &LazyLock<Option<Regex>>) -> Option<&Regex> {
-    re.as_ref()
+fn rx(re: &LazyLock<Pattern>) -> Option<&Regex> {
+    re.regex.as_ref()
 }
 
-// regex-lite's matching is a Pike VM: it costs per character of the text searched. The
-// extraction runs several patterns over every line, so each is first gated by a plain test of
-// something every match must contain (regex-lite's `(?i)` and classes are ASCII-only, so the
-// gates are exact: a text failing one cannot match).
+// Matching costs per character of the text searched, and the extraction runs several patterns
+// over every line, so each is first gated by a plain test of something every match must contain
+// (tested: gated and ungated results are equal).
 
 /// Whether `haystack` contains `needle` (ASCII lower case), ignoring ASCII case.
 fn contains_ci(haystack: &str, needle: &str) -> bool {
@@ -376,7 +435,7 @@ fn digits(s: &str) -> usize {
 
 /// [`BULLET`]: `3 x Name (SKU) @ $1.00` starts with the quantity (after a bullet) and needs
 /// `@`, `at` or `à`.
-fn bullet(line: &str) -> Option<regex_lite::Captures<'_>> {
+fn bullet(line: &str) -> Option<regex::Captures<'_>> {
     let head = line.trim_start().trim_start_matches(['-', '*', '•', '·']);
     let maybe = head.trim_start().starts_with(|c: char| c.is_ascii_digit())
         && (line.contains(['@', 'à']) || contains_ci(line, "at"));
@@ -384,7 +443,7 @@ fn bullet(line: &str) -> Option<regex_lite::Captures<'_>> {
 }
 
 /// [`TOTAL`]: every match names a total.
-fn stated_total(line: &str) -> Option<regex_lite::Captures<'_>> {
+fn stated_total(line: &str) -> Option<regex::Captures<'_>> {
     const WORDS: [&str; 6] = ["合计", "合計", "总计", "總計", "总金额", "總金額"];
     let maybe = contains_ci(line, "total") || WORDS.iter().any(|w| line.contains(w));
     maybe.then(|| rx(&TOTAL)?.captures(line)).flatten()
@@ -413,7 +472,7 @@ fn po_labelled(text: &str) -> Option<(String, usize)> {
 }
 
 /// [`CODE`]: one of its currency codes, as a word.
-fn currency_code(text: &str) -> Option<regex_lite::Captures<'_>> {
+fn currency_code(text: &str) -> Option<regex::Captures<'_>> {
     const CODES: [&str; 12] = [
         "USD", "GBP", "EUR", "CNY", "RMB", "HKD", "TWD", "NTD", "CAD", "AUD", "JPY", "CHF",
     ];
@@ -753,8 +812,7 @@ fn find_labelled(layout: &Layout, ctx: &Ctx, field: &str, bare_ok: bool) -> Vec<
 
 /// Cuts a value at the next `Label:` on the same line ("(763) 555-0148 Fax: (763) 555-0149").
 fn cut_at_next_label(value: &str) -> &str {
-    static NEXT: LazyLock<Option<Regex>> =
-        LazyLock::new(|| Regex::new(r"\s[A-Za-z][A-Za-z .]{0,15}:").ok());
+    re!(NEXT, r"\s[A-Za-z][A-Za-z .]{0,15}:");
     match rx(&NEXT).and_then(|r| r.find(value)) {
         Some(m) => &value[..m.start()],
         None => value,
@@ -969,8 +1027,7 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
         .filter(|s| !s.is_empty())
         .collect();
     // "Springfield, IL 62701": state and ZIP belong to the city line.
-    static STATE_ZIP: LazyLock<Option<Regex>> =
-        LazyLock::new(|| Regex::new(r"^[A-Z]{2}\s+[0-9]{5}(?:-[0-9]{4})?$").ok());
+    re!(STATE_ZIP, r"^[A-Z]{2}\s+[0-9]{5}(?:-[0-9]{4})?$");
     if parts.len() >= 3
         && parts
             .last()
