@@ -290,8 +290,8 @@ const TOTAL_WORDS: &[&str] = &[
 
 /// A pattern: its source, written with ASCII meanings (`\s` is ASCII white space, `\b` an ASCII
 /// word boundary, as in regex-lite), and its compiled form for the `regex` crate, whose lazy DFA
-/// finds matches many times faster than a backtracking-free Pike VM alone. `(?i)` follows
-/// Unicode simple case folding there (`ſ` is an `s`), a difference no order text shows.
+/// finds matches many times faster than regex-lite's Pike VM. `(?i)` follows Unicode simple
+/// case folding there (`ſ` matches `s`, `À` matches `à`), where regex-lite folds ASCII only.
 struct Pattern {
     #[cfg_attr(not(test), allow(dead_code))]
     source: &'static str,
