@@ -9,26 +9,9 @@ use std::time::{Duration, Instant};
 
 use ordergate::config::Config;
 
-/// Which deployment profile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Profile {
-    /// SQLite + embedded bus.
-    Standalone,
-    /// PostgreSQL + RabbitMQ.
-    Cluster,
-}
-
-/// PostgreSQL server URL without a database.
-pub fn pg_server() -> String {
-    std::env::var("ORDERGATE_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".into())
-}
-
-/// RabbitMQ URL.
-pub fn amqp_url() -> String {
-    std::env::var("ORDERGATE_TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
+#[path = "../../tests/common/services.rs"]
+mod services;
+pub use services::{amqp_url, pg_server, Profile};
 
 /// Runs admin SQL on the `postgres` database.
 async fn pg_admin(sql: String) -> Result<(), String> {

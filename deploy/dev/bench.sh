@@ -9,8 +9,8 @@ cd "$(dirname "$0")/../.."
 
 deploy/dev/services.sh
 
-export ORDERGATE_TEST_PG="${ORDERGATE_TEST_PG:-postgres://postgres:postgres@127.0.0.1:5432}"
-export ORDERGATE_TEST_AMQP_URL="${ORDERGATE_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}"
+# The servers services.sh started; ORDERGATE_TEST_PG and ORDERGATE_TEST_AMQP_URL point the
+# suite elsewhere (defaults in tests/common/services.rs).
 export BENCH_REPORT_DIR="${BENCH_REPORT_DIR:-$PWD/target}"
 
 started=$(date +%s)

@@ -6,8 +6,8 @@ cd "$(dirname "$0")/../.."
 
 deploy/dev/services.sh
 
-export ORDERGATE_TEST_PG="${ORDERGATE_TEST_PG:-postgres://postgres:postgres@127.0.0.1:5432}"
-export ORDERGATE_TEST_AMQP_URL="${ORDERGATE_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}"
+# The servers services.sh started; ORDERGATE_TEST_PG and ORDERGATE_TEST_AMQP_URL point the
+# suite elsewhere (defaults in tests/common/services.rs).
 
 # Two cores: integration tests share the broker and the disk, so they run a few at a time.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"

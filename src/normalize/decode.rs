@@ -21,7 +21,7 @@ pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 /// mapping to join. Nesting is bounded by serde_json's recursion limit (128). XML formats
 /// (`cxml`, `ubl`) give the value described in [`super::xml`], with that module's bounds.
 pub fn decode(format: &str, docs: &[&[u8]]) -> Result<Value, NormalizeError> {
-    decode_with(format, docs, &super::email::Options::default())
+    decode_docs(format, docs, None)
 }
 
 /// [`decode`] with the mail options (sender templates, tools) the normalizer loaded. Mail
@@ -30,6 +30,16 @@ pub fn decode_with(
     format: &str,
     docs: &[&[u8]],
     mail: &super::email::Options,
+) -> Result<Value, NormalizeError> {
+    decode_docs(format, docs, Some(mail))
+}
+
+/// [`decode_with`]; without options, mail formats use the defaults, built only for them (the
+/// tools' paths come from the environment, which JSON and XML documents need not read).
+fn decode_docs(
+    format: &str,
+    docs: &[&[u8]],
+    mail: Option<&super::email::Options>,
 ) -> Result<Value, NormalizeError> {
     let xml = XML_FORMATS.contains(&format);
     let mail_kind = match format {
@@ -64,8 +74,11 @@ pub fn decode_with(
             ));
         }
         if let Some(kind) = mail_kind {
-            let value = super::email::decode(doc, kind, mail)
-                .map_err(|reason| undecodable(index, reason, 0))?;
+            let value = match mail {
+                Some(options) => super::email::decode(doc, kind, options),
+                None => super::email::decode(doc, kind, &super::email::Options::default()),
+            }
+            .map_err(|reason| undecodable(index, reason, 0))?;
             values.push(value);
             continue;
         }

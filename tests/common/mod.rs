@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod facts;
+pub mod services;
 pub mod sim;
 
 use std::path::{Path, PathBuf};
@@ -12,26 +13,7 @@ use std::time::Duration;
 use ordergate::bus::{Bus, Consumer};
 use ordergate::config::Config;
 
-/// Which deployment profile a test runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Profile {
-    /// SQLite + embedded bus.
-    Standalone,
-    /// PostgreSQL + RabbitMQ.
-    Cluster,
-}
-
-/// PostgreSQL server URL without database (tests create their own database).
-pub fn pg_server() -> String {
-    std::env::var("ORDERGATE_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".into())
-}
-
-/// RabbitMQ URL.
-pub fn amqp_url() -> String {
-    std::env::var("ORDERGATE_TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
+pub use services::{amqp_url, pg_server, Profile};
 
 /// A fresh PostgreSQL database, dropped when the guard is dropped.
 pub struct PgDatabase {
