@@ -75,7 +75,8 @@ pub struct NewDoc {
 
 /// Stores documents of any connectors and queues their events in one transaction.
 async fn store_batch(store: &Store, items: &[NewDoc]) -> Result<Vec<Stored>, StoreError> {
-    let mut tx = store.begin().await?;
+    // A webhook's answer (or a mailbox's flag) waits on this commit: ahead of pipeline writes.
+    let mut tx = store.begin_urgent().await?;
     let mut stored = Vec::with_capacity(items.len());
     for doc in items {
         let raw = Store::insert_raw(

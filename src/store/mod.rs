@@ -3,10 +3,13 @@
 //! driver. Times are stored as Unix milliseconds so both dialects compare them the same way.
 //!
 //! Writes that belong together go through one [`Tx`]; on SQLite it is opened with
-//! `BEGIN IMMEDIATE` so two writers queue for the lock instead of failing half-way.
+//! `BEGIN IMMEDIATE` so two writers queue for the lock instead of failing half-way, and the
+//! process's write transactions take turns at an in-process gate (`gate`), intake first, so
+//! none sleeps in SQLite's busy handler while the lock is free.
 
 mod connectors;
 mod exceptions;
+pub(crate) mod gate;
 pub(crate) mod group;
 mod orders;
 mod outbox;
@@ -27,8 +30,42 @@ pub use outbox::OutboxRow;
 pub use parked::ParkedMessage;
 pub use raw::{NewRawDocument, RawDocument, RawInsert};
 
-/// A store transaction.
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+/// A store write transaction. It derefs to the connection to write with; on SQLite it also holds
+/// the process's turn to write (see `gate`) until it commits, rolls back or is dropped.
+pub struct Tx {
+    inner: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<gate::WriteTurn>,
+}
+
+impl Tx {
+    /// Commits; the write turn passes on once the commit is done.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        let Tx { inner, _turn } = self;
+        inner.commit().await
+    }
+
+    /// Rolls back; the write turn passes on once the rollback is done.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        let Tx { inner, _turn } = self;
+        inner.rollback().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
+}
+
+/// How long a writer waits for its turn (as SQLite's own `busy_timeout`).
+const WRITE_WAIT: Duration = Duration::from_secs(30);
 
 /// Why a store operation failed. Always transient from a stage's point of view except
 /// [`StoreError::Migrate`] and [`StoreError::Url`], which stop start-up.
@@ -43,6 +80,9 @@ pub enum StoreError {
     /// A grouped write (see `group`) failed; the message is the database's.
     #[error("store: {0}")]
     Grouped(String),
+    /// No turn to write came within the wait (SQLite's one writer is busy).
+    #[error("store: {0}")]
+    Busy(String),
     #[error("stored {what} is not valid JSON: {source}")]
     Corrupt {
         what: String,
@@ -62,6 +102,8 @@ pub enum Dialect {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    /// SQLite's write transactions of this process, one at a time, urgent ones first.
+    gate: gate::WriteGate,
     /// Deletes of published outbox rows, grouped into one transaction per batch.
     outbox_deletes: Arc<outbox::OutboxDeletes>,
 }
@@ -147,10 +189,12 @@ impl Store {
             })
             .connect_with(options)
             .await?;
+        let gate = gate::WriteGate::default();
         let store = Self {
-            outbox_deletes: Arc::new(outbox::outbox_deletes(pool.clone(), dialect)),
+            outbox_deletes: Arc::new(outbox::outbox_deletes(pool.clone(), dialect, gate.clone())),
             pool,
             dialect,
+            gate,
         };
         store.migrate().await?;
         Ok(store)
@@ -177,7 +221,19 @@ impl Store {
 
     /// Starts a write transaction (on SQLite, taking the write lock up front).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        begin_on(&self.pool, self.dialect).await
+        begin_on(
+            &self.pool,
+            self.dialect,
+            &self.gate,
+            gate::Urgency::Ordinary,
+        )
+        .await
+    }
+
+    /// Starts a write transaction that someone outside is waiting on (intake before its answer):
+    /// on SQLite it gets the write lock before ordinary writers that wait too.
+    pub async fn begin_urgent(&self) -> Result<Tx, StoreError> {
+        begin_on(&self.pool, self.dialect, &self.gate, gate::Urgency::Urgent).await
     }
 
     /// Cheap reachability check for `/readyz`.
@@ -192,11 +248,29 @@ impl Store {
     }
 }
 
-/// Starts a write transaction on a pool (on SQLite, taking the write lock up front).
-pub(crate) async fn begin_on(pool: &AnyPool, dialect: Dialect) -> Result<Tx, StoreError> {
+/// Starts a write transaction on a pool (on SQLite, waiting for the process's turn at `gate`,
+/// then taking the write lock up front).
+pub(crate) async fn begin_on(
+    pool: &AnyPool,
+    dialect: Dialect,
+    gate: &gate::WriteGate,
+    urgency: gate::Urgency,
+) -> Result<Tx, StoreError> {
     let tx = match dialect {
-        Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-        Dialect::Postgres => pool.begin().await?,
+        Dialect::Sqlite => {
+            let turn = gate
+                .acquire(urgency, WRITE_WAIT)
+                .await
+                .map_err(StoreError::Busy)?;
+            Tx {
+                inner: pool.begin_with("BEGIN IMMEDIATE").await?,
+                _turn: Some(turn),
+            }
+        }
+        Dialect::Postgres => Tx {
+            inner: pool.begin().await?,
+            _turn: None,
+        },
     };
     Ok(tx)
 }

@@ -8,6 +8,7 @@ use sqlx::{AnyConnection, Row};
 
 use sqlx::AnyPool;
 
+use super::gate::{Urgency, WriteGate};
 use super::group::{BatchFuture, Grouped};
 use super::{now_ms, Dialect, Store, StoreError};
 use crate::model::Envelope;
@@ -175,21 +176,24 @@ async fn inbox_has(
 }
 
 /// The grouped writer of outbox deletes.
-pub(crate) type OutboxDeletes = Grouped<(AnyPool, Dialect), Vec<String>, ()>;
+pub(crate) type OutboxDeletes = Grouped<(AnyPool, Dialect, WriteGate), Vec<String>, ()>;
 
 /// Most callers whose deletes share one transaction.
 const DELETE_GROUP: usize = 256;
 
-pub(crate) fn outbox_deletes(pool: AnyPool, dialect: Dialect) -> OutboxDeletes {
-    Grouped::new((pool, dialect), DELETE_GROUP, delete_batch)
+pub(crate) fn outbox_deletes(pool: AnyPool, dialect: Dialect, gate: WriteGate) -> OutboxDeletes {
+    Grouped::new((pool, dialect, gate), DELETE_GROUP, delete_batch)
 }
 
-fn delete_batch((pool, dialect): (AnyPool, Dialect), batch: Vec<Vec<String>>) -> BatchFuture<()> {
+fn delete_batch(
+    (pool, dialect, gate): (AnyPool, Dialect, WriteGate),
+    batch: Vec<Vec<String>>,
+) -> BatchFuture<()> {
     Box::pin(async move {
         let n = batch.len();
         let ids: Vec<String> = batch.into_iter().flatten().collect();
         let run = async {
-            let mut tx = super::begin_on(&pool, dialect).await?;
+            let mut tx = super::begin_on(&pool, dialect, &gate, Urgency::Ordinary).await?;
             for chunk in ids.chunks(200) {
                 let placeholders: Vec<String> =
                     (1..=chunk.len()).map(|i| format!("${i}")).collect();
