@@ -489,3 +489,149 @@ async fn email_orders_go_on_or_wait_for_review() {
     assert!(store.parked(10).await.unwrap().is_empty());
     daemon.stop().await;
 }
+
+/// A unit's effect for the group-commit tests: writes a probe row, and when `fail` writes it
+/// twice, which the store refuses (on PostgreSQL that error aborts the whole transaction unless
+/// the unit runs in its own savepoint).
+struct Probe {
+    key: String,
+    fail: bool,
+}
+
+#[async_trait::async_trait]
+impl ordergate::stage::Effects for Probe {
+    async fn write(
+        &mut self,
+        tx: &mut ordergate::stage::UnitTx<'_>,
+    ) -> Result<(), ordergate::stage::StageError> {
+        let times = if self.fail { 2 } else { 1 };
+        for _ in 0..times {
+            sqlx::query(
+                "INSERT INTO inbox (consumer, message_id, processed_at) VALUES ('probe', $1, 0)",
+            )
+            .bind(&self.key)
+            .execute(&mut *tx.conn())
+            .await
+            .map_err(|e| ordergate::stage::StageError::transient("store", e.to_string()))?;
+        }
+        tx.emit(ordergate::model::Envelope::new(
+            "probe.done",
+            "probe",
+            serde_json::json!({ "key": self.key }),
+        ));
+        Ok(())
+    }
+}
+
+async fn waiting_units_share_one_commit_and_a_failure_undoes_only_its_own(profile: Profile) {
+    use ordergate::stage::UnitWriter;
+    use ordergate::store::Store;
+    let env = TestEnv::new(profile).await;
+    let store = Store::connect(&env.store_url(), 4, "full").await.unwrap();
+    let count = |sql: &'static str| {
+        let store = store.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+        }
+    };
+    let writer = UnitWriter::with_lanes(&store, 1);
+    // Twenty units queued before the writer runs (this test's runtime has one thread): one
+    // batch, one commit. Unit 7 fails inside the batch.
+    let results = futures_util::future::join_all((0..20).map(|i| {
+        let probe = Probe {
+            key: format!("k{i}"),
+            fail: i == 7,
+        };
+        let (writer, id) = (&writer, format!("m{i}"));
+        async move { writer.commit("q", &id, "test", probe).await }
+    }))
+    .await;
+    assert_eq!(writer.commits(), 1, "twenty waiting units, one commit");
+    for (i, r) in results.iter().enumerate() {
+        match r {
+            Ok(c) if i != 7 => assert!(!c.duplicate() && c.events().len() == 1, "unit {i}"),
+            Err(e) if i == 7 => assert_eq!(e.kind, "store", "{e}"),
+            other => panic!("unit {i}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        count("SELECT COUNT(*) FROM inbox WHERE consumer = 'probe'").await,
+        19
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM inbox WHERE consumer = 'probe' AND message_id = 'k7'").await,
+        0,
+        "the failed unit's own writes are undone"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM inbox WHERE consumer = 'q' AND message_id = 'm7'").await,
+        0,
+        "the failed unit is not in the inbox, so its retry will apply it"
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM outbox").await, 19);
+
+    // The retry applies it; a redelivery of an applied message writes nothing.
+    let retried = writer
+        .commit(
+            "q",
+            "m7",
+            "test",
+            Probe {
+                key: "k7".into(),
+                fail: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!retried.duplicate());
+    let again = writer
+        .commit(
+            "q",
+            "m3",
+            "test",
+            Probe {
+                key: "other".into(),
+                fail: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(again.duplicate() && again.events().is_empty());
+    assert_eq!(
+        count("SELECT COUNT(*) FROM inbox WHERE consumer = 'probe'").await,
+        20
+    );
+
+    // A unit alone that fails rolls its transaction back.
+    let alone = writer
+        .commit(
+            "q",
+            "m99",
+            "test",
+            Probe {
+                key: "k99".into(),
+                fail: true,
+            },
+        )
+        .await;
+    assert!(alone.is_err());
+    assert_eq!(
+        count("SELECT COUNT(*) FROM inbox WHERE message_id IN ('k99', 'm99')").await,
+        0
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM outbox").await, 20);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn standalone_waiting_units_share_one_commit() {
+    waiting_units_share_one_commit_and_a_failure_undoes_only_its_own(Profile::Standalone).await;
+}
+
+#[tokio::test]
+async fn cluster_waiting_units_share_one_commit() {
+    waiting_units_share_one_commit_and_a_failure_undoes_only_its_own(Profile::Cluster).await;
+}

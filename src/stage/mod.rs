@@ -1,6 +1,7 @@
 //! The stage framework. A stage consumes one queue; for each message its [`Handler`] does the
-//! work and commits it through a [`UnitTx`], which writes the message id into the inbox and the
-//! outgoing events into the outbox in the same transaction. The runner then publishes those
+//! work and hands its writes ([`Effects`]) to the stage's [`UnitWriter`], which writes them with
+//! the message id in the inbox and the outgoing events in the outbox, in one transaction shared
+//! with the other units waiting (group commit, see `unit`). The runner then publishes those
 //! events with confirms and only then acks the message.
 //!
 //! Failures are classified once ([`StageError::class`]): transient ones are retried with
@@ -10,6 +11,9 @@
 
 pub mod normalize;
 pub mod relay;
+mod unit;
+
+pub use unit::{Committed, Effects, Unit, UnitTx, UnitWriter};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +26,7 @@ use tracing::Instrument;
 use crate::bus::{Bus, Delivery, Topology};
 use crate::config::PipelineConfig;
 use crate::model::Envelope;
-use crate::store::{now_ms, NewException, Severity, Store, StoreError, Tx};
+use crate::store::{now_ms, NewException, Severity, Store, StoreError};
 use crate::telemetry::metric;
 
 /// Whether trying again can help.
@@ -131,90 +135,15 @@ pub trait Handler: Send + Sync + 'static {
     /// The stage's name; it consumes `topology.stage_queue(name)`.
     fn name(&self) -> &'static str;
 
-    /// Does the work and commits it with `unit.begin()` … `commit()`. Reads may use
-    /// `unit.store()` before the transaction so it is held only for the writes.
+    /// Does the reads and the work, then hands the writes to `unit.commit(effects)`.
     async fn handle(&self, envelope: &Envelope, unit: Unit<'_>) -> Result<Committed, StageError>;
-}
 
-/// The handle a handler gets for one message.
-pub struct Unit<'a> {
-    store: &'a Store,
-    consumer: &'a str,
-    message_id: String,
-    cause: String,
-}
-
-impl<'a> Unit<'a> {
-    /// The store, for reads outside the transaction.
-    pub fn store(&self) -> &Store {
-        self.store
-    }
-
-    /// Who caused what this unit writes, for the audit trail.
-    pub fn cause(&self) -> &str {
-        &self.cause
-    }
-
-    /// Opens the transaction the effects are written in.
-    pub async fn begin(self) -> Result<UnitTx, StageError> {
-        Ok(UnitTx {
-            tx: self.store.begin().await?,
-            consumer: self.consumer.to_string(),
-            message_id: self.message_id,
-            events: Vec::new(),
-        })
-    }
-}
-
-/// The transaction of one unit of work.
-pub struct UnitTx {
-    tx: Tx,
-    consumer: String,
-    message_id: String,
-    events: Vec<Envelope>,
-}
-
-impl UnitTx {
-    /// The connection to write effects with.
-    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
-    }
-
-    /// Queues an event to publish once the unit commits.
-    pub fn emit(&mut self, event: Envelope) {
-        self.events.push(event);
-    }
-
-    /// Records the message in the inbox and the events in the outbox, and commits. When the
-    /// inbox already has the message (a redelivery raced us) nothing is committed.
-    pub async fn commit(mut self) -> Result<Committed, StageError> {
-        if !Store::inbox_record(&mut self.tx, &self.consumer, &self.message_id).await? {
-            self.tx.rollback().await.map_err(StoreError::from)?;
-            return Ok(Committed {
-                events: Vec::new(),
-                duplicate: true,
-            });
-        }
-        Store::outbox_insert(&mut self.tx, &self.events).await?;
-        self.tx.commit().await.map_err(StoreError::from)?;
-        Ok(Committed {
-            events: self.events,
-            duplicate: false,
-        })
-    }
-}
-
-/// Proof that a unit committed; only [`UnitTx::commit`] makes one.
-#[derive(Debug)]
-pub struct Committed {
-    events: Vec<Envelope>,
-    duplicate: bool,
-}
-
-impl Committed {
-    /// The events committed to the outbox.
-    pub fn events(&self) -> &[Envelope] {
-        &self.events
+    /// Whether the runner looks the message up in the inbox before `handle`. A handler whose
+    /// only effects are its [`Effects`] may say no: the inbox record written with them still
+    /// catches a duplicate at commit (it then costs one `handle` run), and every message saves
+    /// a read. A handler that calls out (an API) before committing must keep the check.
+    fn check_inbox_first(&self) -> bool {
+        true
     }
 }
 
@@ -266,6 +195,7 @@ pub async fn run_stage(handler: Arc<dyn Handler>, ctx: StageCtx, shutdown: Cance
         }
     };
     tracing::info!(stage = name, queue = %queue, "Stage started.");
+    let writer = Arc::new(UnitWriter::start(&ctx.store));
     let slots = Arc::new(tokio::sync::Semaphore::new(ctx.pipeline.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
@@ -278,9 +208,10 @@ pub async fn run_stage(handler: Arc<dyn Handler>, ctx: StageCtx, shutdown: Cance
             _ = shutdown.cancelled() => break,
         };
         let Some(delivery) = delivery else { break };
-        let (handler, ctx, queue) = (handler.clone(), ctx.clone(), queue.clone());
+        let (handler, ctx, queue, writer) =
+            (handler.clone(), ctx.clone(), queue.clone(), writer.clone());
         tasks.spawn(async move {
-            process(handler.as_ref(), &ctx, &queue, delivery).await;
+            process(handler.as_ref(), &ctx, &writer, &queue, delivery).await;
             drop(permit);
         });
         while tasks.try_join_next().is_some() {}
@@ -302,7 +233,13 @@ pub async fn run_stage(handler: Arc<dyn Handler>, ctx: StageCtx, shutdown: Cance
 }
 
 /// Handles one delivery start to finish.
-async fn process(handler: &dyn Handler, ctx: &StageCtx, queue: &str, delivery: Delivery) {
+async fn process(
+    handler: &dyn Handler,
+    ctx: &StageCtx,
+    writer: &UnitWriter,
+    queue: &str,
+    delivery: Delivery,
+) {
     let env = delivery.envelope.clone();
     let stage = handler.name();
     let span = tracing::info_span!(
@@ -316,7 +253,12 @@ async fn process(handler: &dyn Handler, ctx: &StageCtx, queue: &str, delivery: D
     async move {
         metrics::counter!(metric::MESSAGES_IN, "stage" => stage).increment(1);
         let id = env.id.to_string();
-        match ctx.store.inbox_contains(queue, &id).await {
+        let seen = if handler.check_inbox_first() {
+            ctx.store.inbox_contains(queue, &id).await
+        } else {
+            Ok(false)
+        };
+        match seen {
             Ok(true) => {
                 tracing::debug!("Message already applied, acknowledging the duplicate.");
                 metrics::counter!(metric::DUPLICATES, "stage" => stage).increment(1);
@@ -332,13 +274,14 @@ async fn process(handler: &dyn Handler, ctx: &StageCtx, queue: &str, delivery: D
         }
         let unit = Unit {
             store: &ctx.store,
+            writer,
             consumer: queue,
             message_id: id,
             cause: format!("stage:{stage} message:{}", env.id),
         };
         match handler.handle(&env, unit).await {
             Ok(committed) => {
-                if committed.duplicate {
+                if committed.duplicate() {
                     metrics::counter!(metric::DUPLICATES, "stage" => stage).increment(1);
                 }
                 publish_committed(&ctx.store, ctx.bus.as_ref(), &committed.events).await;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{Committed, Handler, StageError, Unit};
+use super::{Committed, Effects, Handler, StageError, Unit, UnitTx};
 use crate::model::{CanonicalOrder, Envelope, EventType, TotalsCheck};
 use crate::normalize::Normalizer;
 use crate::review;
@@ -103,18 +103,48 @@ impl Handler for NormalizeStage {
         if orders.is_empty() {
             tracing::info!(raw_id = %raw.id, "Document holds no orders.");
         }
-        let cause = unit.cause().to_string();
-        let mut tx = unit.begin().await?;
-        for mut order in orders {
-            order.source.connector = raw.connector.clone();
+        unit.commit(OrderEffects {
+            orders,
+            raw_id: raw.id,
+            connector: raw.connector,
+            department: self.department.clone(),
+            due_hours: self.due_hours,
+            review_threshold: self.review_threshold,
+        })
+        .await
+    }
+
+    /// Its only effects are the unit's writes: a duplicate is caught by the inbox at commit.
+    fn check_inbox_first(&self) -> bool {
+        false
+    }
+}
+
+/// What a normalized document writes: its orders, their history, exceptions and events.
+struct OrderEffects {
+    orders: Vec<CanonicalOrder>,
+    raw_id: String,
+    connector: String,
+    department: String,
+    due_hours: u32,
+    review_threshold: f64,
+}
+
+#[async_trait]
+impl Effects for OrderEffects {
+    async fn write(&mut self, tx: &mut UnitTx<'_>) -> Result<(), StageError> {
+        let cause = tx.cause().to_string();
+        let raw_id = self.raw_id.as_str();
+        for order in self.orders.iter_mut() {
+            order.source.connector = self.connector.clone();
             if let Some(x) = order.extraction.as_mut() {
-                x.document.get_or_insert_with(|| raw.id.clone());
+                x.document.get_or_insert_with(|| raw_id.to_string());
             }
             if let Some(o) = order.origin.as_mut() {
-                o.mailbox.get_or_insert_with(|| raw.connector.clone());
+                o.mailbox.get_or_insert_with(|| self.connector.clone());
             }
-            let outcome = Store::upsert_order(tx.conn(), &mut order, Some(&raw.id)).await?;
-            let event_data = serde_json::json!({"raw_id": raw.id});
+            let outcome = Store::upsert_order(tx.conn(), order, Some(raw_id)).await?;
+            let event_data = serde_json::json!({"raw_id": raw_id});
             match outcome {
                 UpsertOutcome::Created(id) => {
                     tracing::info!(order_id = %id, external_id = %order.source.external_id, "Order received.");
@@ -127,9 +157,9 @@ impl Handler for NormalizeStage {
                         Some(&event_data),
                     )
                     .await?;
-                    self.flag_totals(&mut tx, &id, &raw.id, &order).await?;
-                    match review::hold_reason(&order, self.review_threshold) {
-                        None => tx.emit(order_event(EventType::ORDER_RECEIVED, &id, &order)),
+                    flag_totals(tx, &self.department, self.due_hours, &id, raw_id, order).await?;
+                    match review::hold_reason(order, self.review_threshold) {
+                        None => tx.emit(order_event(EventType::ORDER_RECEIVED, &id, order)),
                         Some(reason) => {
                             tracing::info!(order_id = %id, reason = %reason, "Order waits for review.");
                             Store::set_order_state(
@@ -148,7 +178,7 @@ impl Handler for NormalizeStage {
                                 Some(&serde_json::json!({"reason": reason})),
                             )
                             .await?;
-                            tx.emit(order_event(EventType::ORDER_NEEDS_REVIEW, &id, &order));
+                            tx.emit(order_event(EventType::ORDER_NEEDS_REVIEW, &id, order));
                         }
                     }
                 }
@@ -163,50 +193,49 @@ impl Handler for NormalizeStage {
                         Some(&event_data),
                     )
                     .await?;
-                    tx.emit(order_event(EventType::ORDER_UPDATED, &id, &order));
+                    tx.emit(order_event(EventType::ORDER_UPDATED, &id, order));
                 }
                 UpsertOutcome::Unchanged(id) => {
                     tracing::debug!(order_id = %id, "Order already known, unchanged.");
                 }
             }
         }
-        tx.commit().await
+        Ok(())
     }
 }
 
-impl NormalizeStage {
-    /// An order whose parts do not add up to its total is kept but flagged with an exception.
-    async fn flag_totals(
-        &self,
-        tx: &mut super::UnitTx,
-        order_id: &str,
-        raw_id: &str,
-        order: &CanonicalOrder,
-    ) -> Result<(), StageError> {
-        if let TotalsCheck::Mismatch { stated, computed } = order.check_totals() {
-            let reason = format!(
-                "order {} from {}: stated total {stated} but lines, shipping, tax and discounts add up to {computed}",
-                order.source.external_id, order.source.connector
-            );
-            Store::insert_exception(
-                tx.conn(),
-                &NewException {
-                    kind: "totals_mismatch",
-                    severity: Severity::Warning,
-                    order_id: Some(order_id),
-                    raw_id: Some(raw_id),
-                    message_id: None,
-                    stage: Some("normalize"),
-                    connector: Some(&order.source.connector),
-                    department: &self.department,
-                    due_at: Some(now_ms() + i64::from(self.due_hours) * 3_600_000),
-                    reason: &reason,
-                },
-            )
-            .await?;
-        }
-        Ok(())
+/// An order whose parts do not add up to its total is kept but flagged with an exception.
+async fn flag_totals(
+    tx: &mut UnitTx<'_>,
+    department: &str,
+    due_hours: u32,
+    order_id: &str,
+    raw_id: &str,
+    order: &CanonicalOrder,
+) -> Result<(), StageError> {
+    if let TotalsCheck::Mismatch { stated, computed } = order.check_totals() {
+        let reason = format!(
+            "order {} from {}: stated total {stated} but lines, shipping, tax and discounts add up to {computed}",
+            order.source.external_id, order.source.connector
+        );
+        Store::insert_exception(
+            tx.conn(),
+            &NewException {
+                kind: "totals_mismatch",
+                severity: Severity::Warning,
+                order_id: Some(order_id),
+                raw_id: Some(raw_id),
+                message_id: None,
+                stage: Some("normalize"),
+                connector: Some(&order.source.connector),
+                department,
+                due_at: Some(now_ms() + i64::from(due_hours) * 3_600_000),
+                reason: &reason,
+            },
+        )
+        .await?;
     }
+    Ok(())
 }
 
 fn order_event(kind: &str, order_id: &str, order: &CanonicalOrder) -> Envelope {
