@@ -496,6 +496,8 @@ async fn email_orders_go_on_or_wait_for_review() {
 struct Probe {
     key: String,
     fail: bool,
+    /// Starts an urgent (intake) write on this store and waits until it queues for the writer.
+    urgent: Option<ordergate::store::Store>,
 }
 
 #[async_trait::async_trait]
@@ -513,6 +515,22 @@ impl ordergate::stage::Effects for Probe {
             .execute(&mut *tx.conn())
             .await
             .map_err(|e| ordergate::stage::StageError::transient("store", e.to_string()))?;
+        }
+        if let Some(store) = self.urgent.take() {
+            let waiter = store.clone();
+            tokio::spawn(async move {
+                let mut tx = waiter.begin_urgent().await.unwrap();
+                sqlx::query(
+                    "INSERT INTO inbox (consumer, message_id, processed_at) VALUES ('urgent', 'u', 0)",
+                )
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+            });
+            while !store.urgent_writers_waiting() {
+                tokio::task::yield_now().await;
+            }
         }
         tx.emit(ordergate::model::Envelope::new(
             "probe.done",
@@ -544,6 +562,7 @@ async fn waiting_units_share_one_commit_and_a_failure_undoes_only_its_own(profil
         let probe = Probe {
             key: format!("k{i}"),
             fail: i == 7,
+            urgent: None,
         };
         let (writer, id) = (&writer, format!("m{i}"));
         async move { writer.commit("q", &id, "test", probe).await }
@@ -582,6 +601,7 @@ async fn waiting_units_share_one_commit_and_a_failure_undoes_only_its_own(profil
             Probe {
                 key: "k7".into(),
                 fail: false,
+                urgent: None,
             },
         )
         .await
@@ -595,6 +615,7 @@ async fn waiting_units_share_one_commit_and_a_failure_undoes_only_its_own(profil
             Probe {
                 key: "other".into(),
                 fail: false,
+                urgent: None,
             },
         )
         .await
@@ -614,6 +635,7 @@ async fn waiting_units_share_one_commit_and_a_failure_undoes_only_its_own(profil
             Probe {
                 key: "k99".into(),
                 fail: true,
+                urgent: None,
             },
         )
         .await;
@@ -634,4 +656,38 @@ async fn standalone_waiting_units_share_one_commit() {
 #[tokio::test]
 async fn cluster_waiting_units_share_one_commit() {
     waiting_units_share_one_commit_and_a_failure_undoes_only_its_own(Profile::Cluster).await;
+}
+
+/// On SQLite a batch gives way to intake: when an urgent write queues for the writer during a
+/// batch, the batch commits at the next unit boundary, the urgent write goes next, and the rest
+/// of the units follow in the next batch.
+#[tokio::test]
+async fn standalone_a_unit_batch_gives_way_to_an_urgent_write() {
+    use ordergate::stage::UnitWriter;
+    use ordergate::store::Store;
+    let env = TestEnv::new(Profile::Standalone).await;
+    let store = Store::connect(&env.store_url(), 4, "full").await.unwrap();
+    let writer = UnitWriter::with_lanes(&store, 1);
+    let results = futures_util::future::join_all((0..10).map(|i| {
+        let probe = Probe {
+            key: format!("k{i}"),
+            fail: false,
+            urgent: (i == 0).then(|| store.clone()),
+        };
+        let (writer, id) = (&writer, format!("m{i}"));
+        async move { writer.commit("q", &id, "test", probe).await }
+    }))
+    .await;
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+    assert_eq!(writer.commits(), 2, "the batch ended after its first unit");
+    // The urgent write committed between the two batches: it holds the seq after unit 0's.
+    let order: Vec<String> = sqlx::query_scalar(
+        "SELECT message_id FROM inbox WHERE consumer IN ('probe', 'urgent') ORDER BY rowid",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(order.len(), 11);
+    assert_eq!(&order[..2], ["k0", "u"], "{order:?}");
+    store.close().await;
 }

@@ -53,7 +53,10 @@ fn scale() -> Scale {
         variants: if quick { 50 } else { 200 },
         orders,
         warm: (orders / 10).max(20),
-        requests: if quick { 300 } else { 3_000 },
+        requests: std::env::var("BENCH_REQUESTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(if quick { 300 } else { 3_000 }),
         conns: 16,
     }
 }

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::model::Envelope;
 use crate::store::group::{BatchFuture, Grouped};
-use crate::store::{now_ms, Store};
+use crate::store::{now_ms, Store, Tx};
 
 /// Settings of the embedded bus.
 #[derive(Debug, Clone)]
@@ -100,6 +100,16 @@ impl EmbeddedBus {
         self.inner.notify.notify_waiters();
         Ok(())
     }
+}
+
+/// A write transaction at the process's write gate (see `store::gate`): every write of the bus
+/// waits its turn there instead of polling for SQLite's lock in its busy handler (sleeps of up
+/// to 100 ms, which both it and the gated writers it collides with would pay).
+async fn begin_write(store: &Store) -> Result<Tx, BusError> {
+    store
+        .begin()
+        .await
+        .map_err(|e| BusError::Other(e.to_string()))
 }
 
 /// Most callers whose writes share one transaction.
@@ -265,10 +275,12 @@ impl Bus for EmbeddedBus {
             if !keep(letter).await {
                 break;
             }
+            let mut tx = begin_write(&self.inner.store).await?;
             sqlx::query("DELETE FROM bus_messages WHERE seq = $1")
                 .bind(seq)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+            tx.commit().await?;
             kept += 1;
         }
         Ok(kept)
@@ -298,6 +310,7 @@ impl EmbeddedConsumer {
         let topology = self.bus.topology();
         let now = now_ms();
         let lease_until = now + inner.settings.lease.as_millis() as i64;
+        let mut tx = begin_write(&inner.store).await?;
         let rows = sqlx::query(
             "UPDATE bus_messages SET lease_token = $1, lease_until = $2, \
              delivery_count = delivery_count + 1 \
@@ -311,8 +324,9 @@ impl EmbeddedConsumer {
         .bind(&self.queue)
         .bind(now)
         .bind(limit as i64)
-        .fetch_all(inner.store.pool())
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         let mut rows: Vec<(i64, String, String, i64)> = rows
             .into_iter()
             .map(|r| {
@@ -362,6 +376,7 @@ impl EmbeddedConsumer {
     }
 
     async fn move_to_parking(&self, seq: i64, parking: &str, reason: &str) -> Result<(), BusError> {
+        let mut tx = begin_write(&self.bus.inner.store).await?;
         sqlx::query(
             "UPDATE bus_messages SET queue = $1, lease_token = NULL, lease_until = NULL, \
              delivery_count = 0, dead_letter_from = $2, dead_letter_reason = $3 WHERE seq = $4",
@@ -370,8 +385,9 @@ impl EmbeddedConsumer {
         .bind(&self.queue)
         .bind(reason)
         .bind(seq)
-        .execute(self.bus.inner.store.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -430,11 +446,17 @@ impl Drop for EmbeddedConsumer {
         let notify_bus = self.bus.clone();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
-                let r = sqlx::query(
-                    "UPDATE bus_messages SET lease_token = NULL, lease_until = NULL WHERE lease_token = $1",
-                )
-                .bind(&token)
-                .execute(store.pool())
+                let r = async {
+                    let mut tx = begin_write(&store).await?;
+                    sqlx::query(
+                        "UPDATE bus_messages SET lease_token = NULL, lease_until = NULL WHERE lease_token = $1",
+                    )
+                    .bind(&token)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok::<_, BusError>(())
+                }
                 .await;
                 if let Err(error) = r {
                     tracing::warn!(error = %error, "Could not hand back a dropped consumer's deliveries; their lease will expire.");
@@ -487,15 +509,17 @@ impl Acker for EmbeddedAcker {
     }
 
     async fn requeue(self: Box<Self>) -> Result<(), BusError> {
+        let mut tx = begin_write(&self.bus.inner.store).await?;
         let n = sqlx::query(
             "UPDATE bus_messages SET lease_token = NULL, lease_until = NULL \
              WHERE seq = $1 AND lease_token = $2",
         )
         .bind(self.seq)
         .bind(&self.token)
-        .execute(self.bus.inner.store.pool())
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+        tx.commit().await?;
         self.bus.inner.notify.notify_waiters();
         if n == 1 {
             Ok(())
@@ -507,6 +531,7 @@ impl Acker for EmbeddedAcker {
     async fn retry(self: Box<Self>, next: Envelope, delay: Duration) -> Result<(), BusError> {
         // One statement replaces the body and delays the row: the retry copy and the ack of the
         // original are the same write.
+        let mut tx = begin_write(&self.bus.inner.store).await?;
         let n = sqlx::query(
             "UPDATE bus_messages SET body = $1, visible_at = $2, lease_token = NULL, \
              lease_until = NULL, delivery_count = 0 WHERE seq = $3 AND lease_token = $4",
@@ -515,9 +540,10 @@ impl Acker for EmbeddedAcker {
         .bind(now_ms() + delay.as_millis() as i64)
         .bind(self.seq)
         .bind(&self.token)
-        .execute(self.bus.inner.store.pool())
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+        tx.commit().await?;
         if n == 1 {
             Ok(())
         } else {

@@ -7,7 +7,9 @@
 //! rolled back to its savepoint and gets its own error; the others commit. Every caller returns
 //! only after the commit that holds its unit, so what a stage relies on (effects, inbox record
 //! and events durable together before the ack) is unchanged. Under load, N waiting units cost
-//! one commit (one fsync, and on SQLite one turn at the write gate) instead of N.
+//! one commit (one fsync, and on SQLite one turn at the write gate) instead of N. On SQLite a
+//! batch ends at the next unit boundary when an intake write waits for the writer, so a batch
+//! never holds up a webhook's answer by more than one unit's writes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -182,12 +184,17 @@ async fn lane(
     rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>>,
     commits: Arc<AtomicU64>,
 ) {
+    // Units a batch left unwritten (it ended early): first in the next batch.
+    let mut carried: Vec<Job> = Vec::new();
     loop {
         // Whatever queued while this lane's previous batch ran is the next batch.
         let jobs = {
             let mut rx = rx.lock().await;
-            let Some(first) = rx.recv().await else { return };
-            let mut jobs = vec![first];
+            let mut jobs = std::mem::take(&mut carried);
+            if jobs.is_empty() {
+                let Some(first) = rx.recv().await else { return };
+                jobs.push(first);
+            }
             while jobs.len() < MAX_BATCH {
                 match rx.try_recv() {
                     Ok(job) => jobs.push(job),
@@ -196,15 +203,19 @@ async fn lane(
             }
             jobs
         };
-        if write_batch(&store, jobs).await {
+        let (committed, rest) = write_batch(&store, jobs).await;
+        if committed {
             commits.fetch_add(1, Ordering::Relaxed);
         }
+        carried = rest;
     }
 }
 
-/// Writes and commits one batch and answers its callers; true when it committed.
-async fn write_batch(store: &Store, mut jobs: Vec<Job>) -> bool {
-    let n = jobs.len();
+/// Writes and commits one batch and answers its callers; says whether it committed, and gives
+/// back the units it did not get to. A batch ends early when an urgent writer (intake, which
+/// a caller outside waits on) waits for SQLite's writer, or when the transaction broke; every
+/// batch answers at least one unit.
+async fn write_batch(store: &Store, mut jobs: Vec<Job>) -> (bool, Vec<Job>) {
     let mut tx = match store.begin().await {
         Ok(tx) => tx,
         Err(e) => {
@@ -212,26 +223,29 @@ async fn write_batch(store: &Store, mut jobs: Vec<Job>) -> bool {
             for job in jobs {
                 let _ = job.reply.send(Err(err.clone()));
             }
-            return false;
+            return (false, Vec::new());
         }
     };
     // One unit alone needs no savepoint: its failure rolls back the transaction.
-    let savepoints = n > 1;
-    let mut outcomes = Vec::with_capacity(n);
+    let savepoints = jobs.len() > 1;
+    let mut outcomes = Vec::with_capacity(jobs.len());
     let mut broken: Option<StageError> = None;
-    for job in jobs.iter_mut() {
-        if let Some(err) = &broken {
-            outcomes.push(Err(err.clone()));
-            continue;
+    while outcomes.len() < jobs.len() {
+        if !outcomes.is_empty() && store.urgent_writers_waiting() {
+            break;
         }
+        let job = &mut jobs[outcomes.len()];
         match write_unit(&mut tx, job, savepoints).await {
             Ok(outcome) => outcomes.push(outcome),
             Err(err) => {
                 outcomes.push(Err(err.clone()));
                 broken = Some(err);
+                break;
             }
         }
     }
+    let rest = jobs.split_off(outcomes.len());
+    let n = jobs.len();
     let undone = match broken {
         Some(err) => Some(err),
         None if !savepoints => outcomes.first().and_then(|o| o.as_ref().err().cloned()),
@@ -261,7 +275,7 @@ async fn write_batch(store: &Store, mut jobs: Vec<Job>) -> bool {
         };
         let _ = job.reply.send(answer);
     }
-    committed
+    (committed, rest)
 }
 
 /// Writes one unit, inside a savepoint when `savepoint`. The outer error means the transaction

@@ -86,6 +86,11 @@ impl WriteGate {
         }
     }
 
+    /// Whether an urgent writer waits for the turn (one that gave up may still count).
+    pub fn urgent_waiting(&self) -> bool {
+        !self.lock().urgent.is_empty()
+    }
+
     /// Hands the turn to the next live waiter, urgent first, or opens the gate.
     fn release(&self) {
         let mut s = self.lock();

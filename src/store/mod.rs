@@ -236,6 +236,12 @@ impl Store {
         begin_on(&self.pool, self.dialect, &self.gate, gate::Urgency::Urgent).await
     }
 
+    /// Whether an urgent write (intake) waits for SQLite's writer: a long write transaction
+    /// should then end at its next natural boundary. Always false on PostgreSQL.
+    pub fn urgent_writers_waiting(&self) -> bool {
+        self.dialect == Dialect::Sqlite && self.gate.urgent_waiting()
+    }
+
     /// Cheap reachability check for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
