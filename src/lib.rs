@@ -13,7 +13,8 @@
 //! * [`store`] — sqlx store (SQLite or PostgreSQL): raw documents, orders, audit log,
 //!   exceptions, outbox/inbox, dead-letter store, connector state.
 //! * [`bus`] — the `Bus` trait, its RabbitMQ and embedded implementations, the topology.
-//! * [`stage`] — the stage framework (inbox, outbox, retry, park) and the stages.
+//! * [`stage`] — the stage framework (inbox, outbox, group commit of units, retry, park) and the
+//!   stages.
 //! * [`intake`] — inbound connectors: drop folder, marketplace pull ([`intake::pull`]).
 //! * [`mapping`] — the jq mapping engine (jaq) and the mappings' sibling tests.
 //! * [`normalize`] — decode a document (JSON, or XML in [`normalize::xml`]), run its mapping,
