@@ -139,6 +139,16 @@ async fn connector_health_goes_down_and_recovers() {
             .any(|c| c.connector == "flaky" && c.health == ordergate::store::ConnectorHealth::Down)
     })
     .await;
+    // The tracker saves the state after it changes in memory: wait for that write.
+    let store = daemon.store.clone();
+    common::wait_until(Duration::from_secs(10), "down saved", || async {
+        store
+            .connector_state("flaky")
+            .await
+            .unwrap()
+            .is_some_and(|s| s.health == ordergate::store::ConnectorHealth::Down)
+    })
+    .await;
     let saved = daemon
         .store
         .connector_state("flaky")
