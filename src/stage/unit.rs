@@ -254,7 +254,7 @@ async fn write_batch(store: &Store, mut jobs: Vec<Job>) -> (bool, Vec<Job>) {
     let failed = match undone {
         Some(err) => {
             if let Err(e) = tx.rollback().await {
-                tracing::warn!(error = %e, "Rolling back a failed unit batch failed; the connection is dropped.");
+                tracing::warn!(error = %e, "Rolling back a failed unit batch failed; its units are answered with the error and retried.");
             }
             Some(err)
         }
