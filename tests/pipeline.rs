@@ -492,7 +492,7 @@ async fn email_orders_go_on_or_wait_for_review() {
 
 /// A unit's effect for the group-commit tests: writes a probe row, and when `fail` writes it
 /// twice, which the store refuses (on PostgreSQL that error aborts the whole transaction unless
-/// the unit runs in its own savepoint).
+/// the batch is rolled back and written again without the unit).
 struct Probe {
     key: String,
     fail: bool,
@@ -626,6 +626,34 @@ async fn waiting_units_share_one_commit_and_a_failure_undoes_only_its_own(profil
         20
     );
 
+    // The same message twice in one batch (a redelivery racing the first delivery): one
+    // applies, the other is a duplicate whose effects do not stay.
+    let before = writer.commits();
+    let twice = futures_util::future::join_all(["d1a", "d1b"].map(|key| {
+        let probe = Probe {
+            key: key.into(),
+            fail: false,
+            urgent: None,
+        };
+        let writer = &writer;
+        async move { writer.commit("q", "d1", "test", probe).await.unwrap() }
+    }))
+    .await;
+    assert_eq!(
+        twice.iter().filter(|c| c.duplicate()).count(),
+        1,
+        "{twice:?}"
+    );
+    assert_eq!(writer.commits(), before + 1);
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM inbox WHERE consumer = 'probe' AND message_id IN ('d1a', 'd1b')"
+        )
+        .await,
+        1
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM outbox").await, 21);
+
     // A unit alone that fails rolls its transaction back.
     let alone = writer
         .commit(
@@ -644,7 +672,7 @@ async fn waiting_units_share_one_commit_and_a_failure_undoes_only_its_own(profil
         count("SELECT COUNT(*) FROM inbox WHERE message_id IN ('k99', 'm99')").await,
         0
     );
-    assert_eq!(count("SELECT COUNT(*) FROM outbox").await, 20);
+    assert_eq!(count("SELECT COUNT(*) FROM outbox").await, 21);
     store.close().await;
 }
 

@@ -2,14 +2,16 @@
 //!
 //! A handler does its reads and its computing outside any transaction, then hands the writes of
 //! the unit ([`Effects`]) to [`Unit::commit`]. The stage's [`UnitWriter`] writes the units that
-//! are waiting together in one transaction: each unit inside its own savepoint, with its inbox
-//! record and its outbox events, and one commit for all of them. A unit whose writes fail is
-//! rolled back to its savepoint and gets its own error; the others commit. Every caller returns
-//! only after the commit that holds its unit, so what a stage relies on (effects, inbox record
-//! and events durable together before the ack) is unchanged. Under load, N waiting units cost
-//! one commit (one fsync, and on SQLite one turn at the write gate) instead of N. On SQLite a
-//! batch ends at the next unit boundary when an intake write waits for the writer, so a batch
-//! never holds up a webhook's answer by more than one unit's writes.
+//! are waiting together in one transaction: their effects one after the other, then all their
+//! inbox records in one statement and all their outbox events in another, and one commit. A
+//! unit whose effects fail, or whose message the inbox already has, is answered on its own
+//! (its error, or duplicate) and the batch is written again without it; the others commit.
+//! Every caller returns only after the commit that holds its unit, so what a stage relies on
+//! (effects, inbox record and events durable together before the ack) is unchanged. Under load,
+//! N waiting units cost one commit (one fsync, and on SQLite one turn at the write gate) instead
+//! of N, and two statements for their inbox and outbox rows instead of 2N. On SQLite a batch ends
+//! at the next unit boundary when an intake write waits for the writer, so a batch never holds
+//! up a webhook's answer by more than one unit's writes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::StageError;
 use crate::model::Envelope;
-use crate::store::{Dialect, Store, StoreError, Tx};
+use crate::store::{Dialect, Store, Tx};
 
 /// Most units one batch transaction holds.
 const MAX_BATCH: usize = 64;
@@ -28,8 +30,10 @@ const MAX_BATCH: usize = 64;
 /// The writes of one unit of work.
 #[async_trait]
 pub trait Effects: Send + 'static {
-    /// Writes the unit's effects on `tx` and emits its events. Called once, inside the batch
-    /// transaction, after the unit's inbox record; an error undoes only this unit's writes.
+    /// Writes the unit's effects on `tx` and emits its events, inside the batch transaction.
+    /// An error rolls the batch back and the others are written again without this unit, so
+    /// `write` may be called again (on a fresh transaction, after a rollback): it must write the
+    /// same effects each time.
     async fn write(&mut self, tx: &mut UnitTx<'_>) -> Result<(), StageError>;
 }
 
@@ -211,118 +215,158 @@ async fn lane(
     }
 }
 
+/// Times a batch is written again after a unit in it failed or turned out a duplicate; past
+/// that, the units left are answered with the last error (and retried by their stage).
+const MAX_REWRITES: usize = 3;
+
 /// Writes and commits one batch and answers its callers; says whether it committed, and gives
-/// back the units it did not get to. A batch ends early when an urgent writer (intake, which
-/// a caller outside waits on) waits for SQLite's writer, or when the transaction broke; every
-/// batch answers at least one unit.
+/// back the units it did not get to.
+///
+/// The effects of the units are written one after the other, then their inbox records in one
+/// statement and their events in another, then one commit. Failures are rare, so they cost a
+/// rewrite instead of a savepoint per unit: when a unit's effects fail, or its inbox record shows
+/// the message was applied before, the transaction is rolled back, that unit is answered (its
+/// error, or duplicate) and the batch is written again without it. A batch ends early, at a unit
+/// boundary, when an urgent writer (intake, which a caller outside waits on) waits for SQLite's
+/// writer; the units it did not reach go in the next batch.
 async fn write_batch(store: &Store, mut jobs: Vec<Job>) -> (bool, Vec<Job>) {
+    let mut rewrites = 0;
+    loop {
+        let (n, result) = write_once(store, &mut jobs).await;
+        match result {
+            Attempt::Committed(events) => {
+                let rest = jobs.split_off(n);
+                for (job, events) in jobs.into_iter().zip(events) {
+                    let _ = job.reply.send(Ok(Committed {
+                        events,
+                        duplicate: false,
+                    }));
+                }
+                return (true, rest);
+            }
+            Attempt::Failed(err) => {
+                // Nothing of the first `n` is committed; the rest were not reached.
+                let rest = jobs.split_off(n);
+                for job in jobs {
+                    let _ = job.reply.send(Err(err.clone()));
+                }
+                return (false, rest);
+            }
+            Attempt::Drop(answers) => {
+                // Answer the units that cannot be in the batch, write the others again.
+                let mut answers = answers.into_iter().peekable();
+                let mut kept = Vec::with_capacity(jobs.len());
+                for (i, job) in jobs.into_iter().enumerate() {
+                    match answers.next_if(|(at, _)| *at == i) {
+                        Some((_, answer)) => {
+                            let _ = job.reply.send(answer);
+                        }
+                        None => kept.push(job),
+                    }
+                }
+                jobs = kept;
+                rewrites += 1;
+                if jobs.is_empty() {
+                    return (false, Vec::new());
+                }
+                if rewrites > MAX_REWRITES {
+                    let err = StageError::transient(
+                        "store",
+                        format!("a batch of units failed {rewrites} times; its units are retried"),
+                    );
+                    for job in jobs {
+                        let _ = job.reply.send(Err(err.clone()));
+                    }
+                    return (false, Vec::new());
+                }
+            }
+        }
+    }
+}
+
+/// How one write of a batch went.
+enum Attempt {
+    /// The first n units committed; their events, in order.
+    Committed(Vec<Vec<Envelope>>),
+    /// Nothing committed; the first n units get this error.
+    Failed(StageError),
+    /// Rolled back: these units (index, answer) leave the batch, the rest are written again.
+    Drop(Vec<(usize, Result<Committed, StageError>)>),
+}
+
+/// Writes the batch once: the effects of as many units as it reaches, their inbox records, their
+/// events, commit. Returns how many units it covered.
+async fn write_once(store: &Store, jobs: &mut [Job]) -> (usize, Attempt) {
     let mut tx = match store.begin().await {
         Ok(tx) => tx,
-        Err(e) => {
-            let err = StageError::from(e);
-            for job in jobs {
-                let _ = job.reply.send(Err(err.clone()));
-            }
-            return (false, Vec::new());
-        }
+        Err(e) => return (jobs.len(), Attempt::Failed(StageError::from(e))),
     };
-    // One unit alone needs no savepoint: its failure rolls back the transaction.
-    let savepoints = jobs.len() > 1;
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    let mut broken: Option<StageError> = None;
-    while outcomes.len() < jobs.len() {
-        if !outcomes.is_empty() && store.urgent_writers_waiting() {
+    let mut events = Vec::with_capacity(jobs.len());
+    for (i, job) in jobs.iter_mut().enumerate() {
+        if i > 0 && store.urgent_writers_waiting() {
             break;
         }
-        let job = &mut jobs[outcomes.len()];
-        match write_unit(&mut tx, job, savepoints).await {
-            Ok(outcome) => outcomes.push(outcome),
+        let mut unit = UnitTx {
+            conn: &mut tx,
+            cause: &job.cause,
+            events: Vec::new(),
+        };
+        match job.effects.write(&mut unit).await {
+            Ok(()) => events.push(unit.events),
             Err(err) => {
-                outcomes.push(Err(err.clone()));
-                broken = Some(err);
-                break;
+                rollback(tx).await;
+                return (i + 1, Attempt::Drop(vec![(i, Err(err))]));
             }
         }
     }
-    let rest = jobs.split_off(outcomes.len());
-    let n = jobs.len();
-    let undone = match broken {
-        Some(err) => Some(err),
-        None if !savepoints => outcomes.first().and_then(|o| o.as_ref().err().cloned()),
-        None => None,
-    };
-    let failed = match undone {
-        Some(err) => {
-            if let Err(e) = tx.rollback().await {
-                tracing::warn!(error = %e, "Rolling back a failed unit batch failed; its units are answered with the error and retried.");
-            }
-            Some(err)
+    let n = events.len();
+    let pairs: Vec<(&str, &str)> = jobs[..n]
+        .iter()
+        .map(|j| (j.consumer.as_str(), j.message_id.as_str()))
+        .collect();
+    let fresh = match Store::inbox_record_many(&mut tx, &pairs).await {
+        Ok(fresh) => fresh,
+        Err(e) => {
+            rollback(tx).await;
+            return (n, Attempt::Failed(StageError::from(e)));
         }
-        None => tx.commit().await.err().map(|e| {
-            StageError::transient(
+    };
+    let duplicates: Vec<_> = fresh
+        .iter()
+        .enumerate()
+        .filter(|(_, new)| !**new)
+        .map(|(i, _)| {
+            let answer = Ok(Committed {
+                events: Vec::new(),
+                duplicate: true,
+            });
+            (i, answer)
+        })
+        .collect();
+    if !duplicates.is_empty() {
+        // A redelivery raced us: its effects must not stay.
+        rollback(tx).await;
+        return (n, Attempt::Drop(duplicates));
+    }
+    let all: Vec<Envelope> = events.iter().flatten().cloned().collect();
+    if let Err(e) = Store::outbox_insert(&mut tx, &all).await {
+        rollback(tx).await;
+        return (n, Attempt::Failed(StageError::from(e)));
+    }
+    match tx.commit().await {
+        Ok(()) => (n, Attempt::Committed(events)),
+        Err(e) => (
+            n,
+            Attempt::Failed(StageError::transient(
                 "store",
                 format!("commit of a batch of {n} unit(s) failed: {e}"),
-            )
-        }),
-    };
-    let committed = failed.is_none();
-    for (job, outcome) in jobs.into_iter().zip(outcomes) {
-        // A unit that failed keeps its own error; one that wrote but was not committed gets
-        // the batch's.
-        let answer = match (&failed, outcome) {
-            (Some(err), Ok(_)) => Err(err.clone()),
-            (_, outcome) => outcome,
-        };
-        let _ = job.reply.send(answer);
+            )),
+        ),
     }
-    (committed, rest)
 }
 
-/// Writes one unit, inside a savepoint when `savepoint`. The outer error means the transaction
-/// cannot go on; the inner result is the unit's own.
-async fn write_unit(
-    tx: &mut Tx,
-    job: &mut Job,
-    savepoint: bool,
-) -> Result<Result<Committed, StageError>, StageError> {
-    if savepoint {
-        execute(tx, "SAVEPOINT og_unit").await?;
+async fn rollback(tx: Tx) {
+    if let Err(e) = tx.rollback().await {
+        tracing::warn!(error = %e, "Rolling back a unit batch failed; its units are answered and written again or retried.");
     }
-    let outcome = apply(tx, job).await;
-    if savepoint {
-        if outcome.is_err() {
-            execute(tx, "ROLLBACK TO SAVEPOINT og_unit").await?;
-        }
-        execute(tx, "RELEASE SAVEPOINT og_unit").await?;
-    }
-    Ok(outcome)
-}
-
-async fn apply(conn: &mut AnyConnection, job: &mut Job) -> Result<Committed, StageError> {
-    if !Store::inbox_record(conn, &job.consumer, &job.message_id).await? {
-        return Ok(Committed {
-            events: Vec::new(),
-            duplicate: true,
-        });
-    }
-    let mut unit = UnitTx {
-        conn: &mut *conn,
-        cause: &job.cause,
-        events: Vec::new(),
-    };
-    job.effects.write(&mut unit).await?;
-    let events = unit.events;
-    Store::outbox_insert(conn, &events).await?;
-    Ok(Committed {
-        events,
-        duplicate: false,
-    })
-}
-
-async fn execute(conn: &mut AnyConnection, sql: &'static str) -> Result<(), StageError> {
-    sqlx::query(sql)
-        .execute(conn)
-        .await
-        .map_err(|e| StageError::from(StoreError::from(e)))?;
-    Ok(())
 }

@@ -281,6 +281,27 @@ pub(crate) async fn begin_on(
     Ok(tx)
 }
 
+/// `rows` groups of `cols` numbered placeholders for a multi-row `VALUES` list:
+/// `($1, $2), ($3, $4)`.
+pub(crate) fn value_rows(rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * cols + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
 /// A URL with any password replaced, for error messages and logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -306,6 +327,12 @@ mod tests {
             .unwrap();
         store.ping().await.unwrap();
         assert!(file.exists());
+    }
+
+    #[test]
+    fn value_rows_numbers_placeholders_row_by_row() {
+        assert_eq!(value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(value_rows(1, 1), "($1)");
     }
 
     #[test]

@@ -21,25 +21,31 @@ pub struct OutboxRow {
 }
 
 impl Store {
-    /// Queues events for publishing, in the caller's transaction.
+    /// Queues events for publishing, in the caller's transaction (one statement per 100).
     pub async fn outbox_insert(
         conn: &mut AnyConnection,
         events: &[Envelope],
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        for e in events {
-            let body = serde_json::to_string(e).map_err(|source| StoreError::Corrupt {
-                what: format!("envelope {}", e.id),
-                source,
-            })?;
-            sqlx::query(
-                "INSERT INTO outbox (envelope_id, envelope, created_at) VALUES ($1, $2, $3)",
-            )
-            .bind(e.id.to_string())
-            .bind(body)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let mut rows = Vec::with_capacity(chunk.len());
+            for e in chunk {
+                let body = serde_json::to_string(e).map_err(|source| StoreError::Corrupt {
+                    what: format!("envelope {}", e.id),
+                    source,
+                })?;
+                rows.push((e.id.to_string(), body));
+            }
+            let sql = format!(
+                "INSERT INTO outbox (envelope_id, envelope, created_at) VALUES {}",
+                super::value_rows(rows.len(), 3)
+            );
+            // Only numbered placeholders are interpolated; the values are bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, body) in rows {
+                q = q.bind(id).bind(body).bind(now);
+            }
+            q.execute(&mut *conn).await?;
         }
         Ok(())
     }
@@ -111,25 +117,36 @@ impl Store {
             .await?)
     }
 
-    /// Records that `consumer` applied `message_id`, in the caller's transaction. Returns false
-    /// when it had already been recorded (the caller must then not apply it again).
-    pub async fn inbox_record(
+    /// Records several `(consumer, message_id)` pairs at once, in the caller's transaction (one
+    /// statement per 100); for each pair, whether it was new. A pair given twice is new at most
+    /// once, at its first place.
+    pub async fn inbox_record_many(
         conn: &mut AnyConnection,
-        consumer: &str,
-        message_id: &str,
-    ) -> Result<bool, StoreError> {
-        // One statement: a second record of the same message inserts nothing.
-        let inserted = sqlx::query(
-            "INSERT INTO inbox (consumer, message_id, processed_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (consumer, message_id) DO NOTHING",
-        )
-        .bind(consumer)
-        .bind(message_id)
-        .bind(now_ms())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        Ok(inserted == 1)
+        pairs: &[(&str, &str)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let now = now_ms();
+        let mut inserted = std::collections::HashSet::new();
+        for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO inbox (consumer, message_id, processed_at) VALUES {} \
+                 ON CONFLICT (consumer, message_id) DO NOTHING RETURNING consumer, message_id",
+                super::value_rows(chunk.len(), 3)
+            );
+            // Only numbered placeholders are interpolated; the values are bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (consumer, message_id) in chunk {
+                q = q.bind(*consumer).bind(*message_id).bind(now);
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                let consumer: String = row.try_get("consumer")?;
+                let message_id: String = row.try_get("message_id")?;
+                inserted.insert((consumer, message_id));
+            }
+        }
+        Ok(pairs
+            .iter()
+            .map(|(c, m)| inserted.remove(&(c.to_string(), m.to_string())))
+            .collect())
     }
 
     /// Whether `consumer` already applied `message_id` (a cheap check before doing the work).
@@ -177,6 +194,9 @@ async fn inbox_has(
 
 /// The grouped writer of outbox deletes.
 pub(crate) type OutboxDeletes = Grouped<(AnyPool, Dialect, WriteGate), Vec<String>, ()>;
+
+/// Most rows one multi-row INSERT carries.
+const ROWS_PER_STATEMENT: usize = 100;
 
 /// Most callers whose deletes share one transaction.
 const DELETE_GROUP: usize = 256;
