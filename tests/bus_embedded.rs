@@ -84,19 +84,25 @@ suite!(
     thousand_exactly_once,
 );
 
-/// A consumer that dies (its process gone, so nothing hands its deliveries back) holds them
-/// only until the lease runs out; then they are delivered again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expired_lease_is_redelivered() {
+/// A bus on a fresh SQLite file whose leases run out after 300 ms.
+async fn short_lease_bus(name: &str) -> (tempfile::TempDir, Store, Topology, Arc<dyn Bus>) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bus.sqlite").display());
     let store = Store::connect(&url, 4, "full").await.unwrap();
-    let topology = bus_suite::topology("lease");
+    let topology = bus_suite::topology(name);
     let settings = EmbeddedSettings {
         poll_interval: Duration::from_millis(50),
         lease: Duration::from_millis(300),
     };
     let bus: Arc<dyn Bus> = Arc::new(EmbeddedBus::new(store.clone(), topology.clone(), settings));
+    (dir, store, topology, bus)
+}
+
+/// A consumer that dies (its process gone, so nothing hands its deliveries back) holds them
+/// only until the lease runs out; then they are delivered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_lease_is_redelivered() {
+    let (_dir, _store, topology, bus) = short_lease_bus("lease").await;
     bus.publish(&[bus_suite::envelope("raw.shop")])
         .await
         .unwrap();
@@ -109,6 +115,31 @@ async fn expired_lease_is_redelivered() {
     let again = bus_suite::must_next(&mut second).await;
     assert!(again.redelivered);
     again.ack().await.unwrap();
+}
+
+/// An ack from a consumer whose lease ran out (the message went to another) is refused and
+/// leaves the message to its new holder, also when it shares a grouped delete with other acks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ack_after_the_lease_moved_on_is_refused() {
+    let (_dir, store, topology, bus) = short_lease_bus("moved").await;
+    bus.publish(&[bus_suite::envelope("raw.shop")])
+        .await
+        .unwrap();
+    let mut first = bus.consume(&bus_suite::raw(&topology), 1).await.unwrap();
+    let stale = bus_suite::must_next(&mut first).await;
+    let mut second = bus.consume(&bus_suite::raw(&topology), 1).await.unwrap();
+    let current = bus_suite::must_next(&mut second).await;
+    assert!(current.redelivered);
+    // Both acks at once: they may share one grouped delete; only the lease holder's counts.
+    let (stale_ack, current_ack) = tokio::join!(stale.ack(), current.ack());
+    assert!(stale_ack.is_err(), "{stale_ack:?}");
+    current_ack.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bus_messages")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    drop(first);
 }
 
 /// A message its consumers keep dying on is set aside after the delivery limit, and handed

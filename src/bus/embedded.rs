@@ -122,27 +122,36 @@ struct NewRow {
     body: String,
 }
 
+/// Most rows one multi-row statement carries.
+const ROWS_PER_STATEMENT: usize = 100;
+
 fn insert_batch(store: Store, batch: Vec<(Vec<NewRow>, i64)>) -> BatchFuture<()> {
     Box::pin(async move {
         let n = batch.len();
+        let rows: Vec<(&NewRow, i64)> = batch
+            .iter()
+            .flat_map(|(rows, visible_at)| rows.iter().map(move |row| (row, *visible_at)))
+            .collect();
         let run = async {
             let mut tx = store.begin().await.map_err(|e| e.to_string())?;
             let now = now_ms();
-            for (rows, visible_at) in &batch {
-                for row in rows {
-                    sqlx::query(
-                        "INSERT INTO bus_messages (queue, message_id, body, visible_at, enqueued_at) \
-                         VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(row.queue.as_str())
-                    .bind(row.message_id.as_str())
-                    .bind(row.body.as_str())
-                    .bind(*visible_at)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| e.to_string())?;
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO bus_messages (queue, message_id, body, visible_at, enqueued_at) \
+                     VALUES {}",
+                    crate::store::value_rows(chunk.len(), 5)
+                );
+                // Only numbered placeholders are interpolated; the values are bound.
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (row, visible_at) in chunk {
+                    q = q
+                        .bind(row.queue.as_str())
+                        .bind(row.message_id.as_str())
+                        .bind(row.body.as_str())
+                        .bind(*visible_at)
+                        .bind(now);
                 }
+                q.execute(&mut *tx).await.map_err(|e| e.to_string())?;
             }
             tx.commit().await.map_err(|e| e.to_string())
         };
@@ -154,19 +163,34 @@ fn insert_batch(store: Store, batch: Vec<(Vec<NewRow>, i64)>) -> BatchFuture<()>
 fn ack_batch(store: Store, batch: Vec<(i64, String)>) -> BatchFuture<bool> {
     Box::pin(async move {
         let mut tx = store.begin().await.map_err(|e| e.to_string())?;
-        let mut deleted = Vec::with_capacity(batch.len());
-        for (seq, token) in &batch {
-            let n = sqlx::query("DELETE FROM bus_messages WHERE seq = $1 AND lease_token = $2")
-                .bind(*seq)
-                .bind(token.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| e.to_string())?
-                .rows_affected();
-            deleted.push(n == 1);
+        let mut gone = std::collections::HashSet::new();
+        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+            // A row goes only if this consumer still holds its lease.
+            let terms: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(seq = ${} AND lease_token = ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let sql = format!(
+                "DELETE FROM bus_messages WHERE {} RETURNING seq, lease_token",
+                terms.join(" OR ")
+            );
+            // Only numbered placeholders are interpolated; the values are bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (seq, token) in chunk {
+                q = q.bind(*seq).bind(token.as_str());
+            }
+            for row in q.fetch_all(&mut *tx).await.map_err(|e| e.to_string())? {
+                let seq: i64 = row.try_get("seq").map_err(|e| e.to_string())?;
+                let token: String = row.try_get("lease_token").map_err(|e| e.to_string())?;
+                gone.insert((seq, token));
+            }
         }
         tx.commit().await.map_err(|e| e.to_string())?;
-        Ok(deleted)
+        // A deleted row answers the ack that held its lease (the first, if it came twice); an
+        // ack whose lease moved on to another consumer finds nothing.
+        Ok(batch
+            .iter()
+            .map(|(seq, token)| gone.remove(&(*seq, token.clone())))
+            .collect())
     })
 }
 

@@ -96,7 +96,6 @@ async fn store_batch(store: &Store, items: &[NewDoc]) -> Result<Vec<Stored>, Sto
         }
         .event(&doc.connector);
         if raw.inserted {
-            Store::outbox_insert(&mut tx, std::slice::from_ref(&event)).await?;
             metrics::counter!(metric::DOCUMENTS, "connector" => doc.connector.clone()).increment(1);
         }
         stored.push(Stored {
@@ -106,6 +105,13 @@ async fn store_batch(store: &Store, items: &[NewDoc]) -> Result<Vec<Stored>, Sto
             pending: raw.inserted,
         });
     }
+    // The new documents' events, in one statement.
+    let events: Vec<Envelope> = stored
+        .iter()
+        .filter(|s| s.inserted)
+        .map(|s| s.event.clone())
+        .collect();
+    Store::outbox_insert(&mut tx, &events).await?;
     tx.commit().await?;
     // A document stored before (by a run whose publish failed) may still have its event in the
     // outbox: it is pending too.
