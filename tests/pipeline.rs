@@ -719,3 +719,50 @@ async fn standalone_a_unit_batch_gives_way_to_an_urgent_write() {
     assert_eq!(&order[..2], ["k0", "u"], "{order:?}");
     store.close().await;
 }
+
+/// A unit's effect that panics.
+struct Panics;
+
+#[async_trait::async_trait]
+impl ordergate::stage::Effects for Panics {
+    async fn write(
+        &mut self,
+        _tx: &mut ordergate::stage::UnitTx<'_>,
+    ) -> Result<(), ordergate::stage::StageError> {
+        panic!("a bug in a unit's effects");
+    }
+}
+
+/// A unit whose effects panic gets an error (its stage retries it, then parks it); the writer
+/// goes on writing the next units.
+#[tokio::test]
+async fn standalone_a_panicking_unit_does_not_stop_the_writer() {
+    use ordergate::stage::UnitWriter;
+    use ordergate::store::Store;
+    let env = TestEnv::new(Profile::Standalone).await;
+    let store = Store::connect(&env.store_url(), 4, "full").await.unwrap();
+    let writer = UnitWriter::with_lanes(&store, 1);
+    let err = writer.commit("q", "p1", "test", Panics).await.unwrap_err();
+    assert_eq!(err.kind, "store", "{err}");
+    let after = writer
+        .commit(
+            "q",
+            "p2",
+            "test",
+            Probe {
+                key: "after".into(),
+                fail: false,
+                urgent: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!after.duplicate() && after.events().len() == 1);
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE consumer = 'q' AND message_id = 'p1'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(applied, 0, "the panicked unit is not applied");
+    store.close().await;
+}

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures_util::FutureExt;
 use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -164,7 +165,12 @@ impl UnitWriter {
             effects: Box::new(effects),
             reply,
         };
-        let stopped = || StageError::transient("store", "the stage's unit writer has stopped");
+        let stopped = || {
+            StageError::transient(
+                "store",
+                "the stage's unit writer dropped the unit unanswered",
+            )
+        };
         self.jobs.send(job).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -207,11 +213,22 @@ async fn lane(
             }
             jobs
         };
-        let (committed, rest) = write_batch(&store, jobs).await;
-        if committed {
-            commits.fetch_add(1, Ordering::Relaxed);
+        // A panic in a unit's effects must not take the lane (and with it the stage) down: its
+        // batch's callers see their answer dropped, an error they retry, and the lane goes on.
+        match std::panic::AssertUnwindSafe(write_batch(&store, jobs))
+            .catch_unwind()
+            .await
+        {
+            Ok((committed, rest)) => {
+                if committed {
+                    commits.fetch_add(1, Ordering::Relaxed);
+                }
+                carried = rest;
+            }
+            Err(_) => {
+                tracing::error!("A unit batch panicked; its units are retried.");
+            }
         }
-        carried = rest;
     }
 }
 
