@@ -500,6 +500,16 @@ struct Probe {
     urgent: Option<ordergate::store::Store>,
 }
 
+impl Probe {
+    fn new(key: impl Into<String>, fail: bool) -> Self {
+        Self {
+            key: key.into(),
+            fail,
+            urgent: None,
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl ordergate::stage::Effects for Probe {
     async fn write(
@@ -559,11 +569,7 @@ async fn waiting_units_share_one_commit_and_a_failure_undoes_only_its_own(profil
     // Twenty units queued before the writer runs (this test's runtime has one thread): one
     // batch, one commit. Unit 7 fails inside the batch.
     let results = futures_util::future::join_all((0..20).map(|i| {
-        let probe = Probe {
-            key: format!("k{i}"),
-            fail: i == 7,
-            urgent: None,
-        };
+        let probe = Probe::new(format!("k{i}"), i == 7);
         let (writer, id) = (&writer, format!("m{i}"));
         async move { writer.commit("q", &id, "test", probe).await }
     }))
@@ -594,30 +600,12 @@ async fn waiting_units_share_one_commit_and_a_failure_undoes_only_its_own(profil
 
     // The retry applies it; a redelivery of an applied message writes nothing.
     let retried = writer
-        .commit(
-            "q",
-            "m7",
-            "test",
-            Probe {
-                key: "k7".into(),
-                fail: false,
-                urgent: None,
-            },
-        )
+        .commit("q", "m7", "test", Probe::new("k7", false))
         .await
         .unwrap();
     assert!(!retried.duplicate());
     let again = writer
-        .commit(
-            "q",
-            "m3",
-            "test",
-            Probe {
-                key: "other".into(),
-                fail: false,
-                urgent: None,
-            },
-        )
+        .commit("q", "m3", "test", Probe::new("other", false))
         .await
         .unwrap();
     assert!(again.duplicate() && again.events().is_empty());
@@ -630,11 +618,7 @@ async fn waiting_units_share_one_commit_and_a_failure_undoes_only_its_own(profil
     // applies, the other is a duplicate whose effects do not stay.
     let before = writer.commits();
     let twice = futures_util::future::join_all(["d1a", "d1b"].map(|key| {
-        let probe = Probe {
-            key: key.into(),
-            fail: false,
-            urgent: None,
-        };
+        let probe = Probe::new(key, false);
         let writer = &writer;
         async move { writer.commit("q", "d1", "test", probe).await.unwrap() }
     }))
@@ -656,16 +640,7 @@ async fn waiting_units_share_one_commit_and_a_failure_undoes_only_its_own(profil
 
     // A unit alone that fails rolls its transaction back.
     let alone = writer
-        .commit(
-            "q",
-            "m99",
-            "test",
-            Probe {
-                key: "k99".into(),
-                fail: true,
-                urgent: None,
-            },
-        )
+        .commit("q", "m99", "test", Probe::new("k99", true))
         .await;
     assert!(alone.is_err());
     assert_eq!(
@@ -698,9 +673,8 @@ async fn standalone_a_unit_batch_gives_way_to_an_urgent_write() {
     let writer = UnitWriter::with_lanes(&store, 1);
     let results = futures_util::future::join_all((0..10).map(|i| {
         let probe = Probe {
-            key: format!("k{i}"),
-            fail: false,
             urgent: (i == 0).then(|| store.clone()),
+            ..Probe::new(format!("k{i}"), false)
         };
         let (writer, id) = (&writer, format!("m{i}"));
         async move { writer.commit("q", &id, "test", probe).await }
@@ -745,16 +719,7 @@ async fn standalone_a_panicking_unit_does_not_stop_the_writer() {
     let err = writer.commit("q", "p1", "test", Panics).await.unwrap_err();
     assert_eq!(err.kind, "store", "{err}");
     let after = writer
-        .commit(
-            "q",
-            "p2",
-            "test",
-            Probe {
-                key: "after".into(),
-                fail: false,
-                urgent: None,
-            },
-        )
+        .commit("q", "p2", "test", Probe::new("after", false))
         .await
         .unwrap();
     assert!(!after.duplicate() && after.events().len() == 1);

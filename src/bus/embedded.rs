@@ -20,7 +20,7 @@ use super::{
 };
 use crate::model::Envelope;
 use crate::store::group::{BatchFuture, Grouped};
-use crate::store::{now_ms, Store, Tx};
+use crate::store::{now_ms, value_rows, Store, Tx, ROWS_PER_STATEMENT};
 
 /// Settings of the embedded bus.
 #[derive(Debug, Clone)]
@@ -122,9 +122,6 @@ struct NewRow {
     body: String,
 }
 
-/// Most rows one multi-row statement carries.
-const ROWS_PER_STATEMENT: usize = 100;
-
 fn insert_batch(store: Store, batch: Vec<(Vec<NewRow>, i64)>) -> BatchFuture<()> {
     Box::pin(async move {
         let n = batch.len();
@@ -139,7 +136,7 @@ fn insert_batch(store: Store, batch: Vec<(Vec<NewRow>, i64)>) -> BatchFuture<()>
                 let sql = format!(
                     "INSERT INTO bus_messages (queue, message_id, body, visible_at, enqueued_at) \
                      VALUES {}",
-                    crate::store::value_rows(chunk.len(), 5)
+                    value_rows(chunk.len(), 5)
                 );
                 // Only numbered placeholders are interpolated; the values are bound.
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));

@@ -106,10 +106,10 @@ async fn store_batch(store: &Store, items: &[NewDoc]) -> Result<Vec<Stored>, Sto
         });
     }
     // The new documents' events, in one statement.
-    let events: Vec<Envelope> = stored
+    let events: Vec<&Envelope> = stored
         .iter()
         .filter(|s| s.inserted)
-        .map(|s| s.event.clone())
+        .map(|s| &s.event)
         .collect();
     Store::outbox_insert(&mut tx, &events).await?;
     tx.commit().await?;

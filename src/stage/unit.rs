@@ -77,11 +77,6 @@ impl Unit<'_> {
         self.store
     }
 
-    /// Who caused what this unit writes, for the audit trail.
-    pub fn cause(&self) -> &str {
-        &self.cause
-    }
-
     /// Records the message in the inbox, writes `effects` and queues their events in the outbox,
     /// in one transaction with whatever other units are waiting (see [`UnitWriter::commit`]).
     pub async fn commit(self, effects: impl Effects) -> Result<Committed, StageError> {
@@ -365,7 +360,7 @@ async fn write_once(store: &Store, jobs: &mut [Job]) -> (usize, Attempt) {
         rollback(tx).await;
         return (n, Attempt::Drop(duplicates));
     }
-    let all: Vec<Envelope> = events.iter().flatten().cloned().collect();
+    let all: Vec<&Envelope> = events.iter().flatten().collect();
     if let Err(e) = Store::outbox_insert(&mut tx, &all).await {
         rollback(tx).await;
         return (n, Attempt::Failed(StageError::from(e)));

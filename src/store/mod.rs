@@ -281,6 +281,9 @@ pub(crate) async fn begin_on(
     Ok(tx)
 }
 
+/// Most rows one multi-row statement carries (well under both dialects' bound-parameter limits).
+pub(crate) const ROWS_PER_STATEMENT: usize = 100;
+
 /// `rows` groups of `cols` numbered placeholders for a multi-row `VALUES` list:
 /// `($1, $2), ($3, $4)`.
 pub(crate) fn value_rows(rows: usize, cols: usize) -> String {

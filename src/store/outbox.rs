@@ -4,13 +4,15 @@
 //! and the id of the message it handled into the inbox. After commit the events are published
 //! and deleted from the outbox; whatever a crash leaves behind is published by the relay.
 
+use std::borrow::Borrow;
+
 use sqlx::{AnyConnection, Row};
 
 use sqlx::AnyPool;
 
 use super::gate::{Urgency, WriteGate};
 use super::group::{BatchFuture, Grouped};
-use super::{now_ms, Dialect, Store, StoreError};
+use super::{now_ms, Dialect, Store, StoreError, ROWS_PER_STATEMENT};
 use crate::model::Envelope;
 
 /// An event waiting to be published.
@@ -21,15 +23,17 @@ pub struct OutboxRow {
 }
 
 impl Store {
-    /// Queues events for publishing, in the caller's transaction (one statement per 100).
-    pub async fn outbox_insert(
+    /// Queues events for publishing, in the caller's transaction (one statement per
+    /// 100 events). Takes events or references to them.
+    pub async fn outbox_insert<E: Borrow<Envelope>>(
         conn: &mut AnyConnection,
-        events: &[Envelope],
+        events: &[E],
     ) -> Result<(), StoreError> {
         let now = now_ms();
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
             let mut rows = Vec::with_capacity(chunk.len());
             for e in chunk {
+                let e = e.borrow();
                 let body = serde_json::to_string(e).map_err(|source| StoreError::Corrupt {
                     what: format!("envelope {}", e.id),
                     source,
@@ -194,9 +198,6 @@ async fn inbox_has(
 
 /// The grouped writer of outbox deletes.
 pub(crate) type OutboxDeletes = Grouped<(AnyPool, Dialect, WriteGate), Vec<String>, ()>;
-
-/// Most rows one multi-row INSERT carries.
-const ROWS_PER_STATEMENT: usize = 100;
 
 /// Most callers whose deletes share one transaction.
 const DELETE_GROUP: usize = 256;
