@@ -11,15 +11,12 @@ use tokio_util::sync::CancellationToken;
 use crate::bus::amqp::{AmqpBus, AmqpSettings};
 use crate::bus::embedded::{EmbeddedBus, EmbeddedSettings};
 use crate::bus::{Bus, Topology};
-use crate::config::{BusKind, Config, ConnectorConfig};
+use crate::config::{BusKind, Config};
 use crate::health::HealthTracker;
-use crate::intake::folder::FolderConnector;
-use crate::intake::webhook::Endpoint;
 use crate::mapping::MappingSet;
 use crate::normalize::Normalizer;
-use crate::stage::normalize::NormalizeStage;
-use crate::stage::relay::{self, RelaySettings};
-use crate::stage::{run_stage, Handler, StageCtx};
+use crate::outbox::{self as relay, RelaySettings};
+use crate::stage::{run_stage, StageCtx};
 use crate::store::Store;
 use crate::telemetry::metric;
 
@@ -113,58 +110,16 @@ impl Daemon {
         };
 
         let mut stages = tokio::task::JoinSet::new();
-        let handlers: Vec<Arc<dyn Handler>> = vec![Arc::new(NormalizeStage::new(
+        let handlers = crate::stage::all(&crate::stage::Deps {
+            config: cfg,
             normalizer,
-            cfg.pipeline.default_department.clone(),
-            cfg.pipeline.exception_due_hours,
-            cfg.review.confidence_threshold,
-        ))];
+        })
+        .map_err(anyhow::Error::msg)?;
         for h in handlers {
             stages.spawn(run_stage(h, ctx.clone(), shutdown.child_token()));
         }
 
-        let mut intake = tokio::task::JoinSet::new();
-        let mut hooks = std::collections::HashMap::new();
-        for c in cfg.connectors.iter().filter(|c| c.enabled()) {
-            match c {
-                ConnectorConfig::Folder(f) => {
-                    let conn =
-                        FolderConnector::new(f.clone(), store.clone(), bus.clone(), health.clone());
-                    intake.spawn(conn.run(shutdown.child_token()));
-                }
-                ConnectorConfig::Webhook(w) => {
-                    hooks.insert(w.name.clone(), Endpoint::new(w)?);
-                }
-                ConnectorConfig::Marketplace(m) => {
-                    let conn = crate::intake::pull::PullConnector::new(
-                        m.clone(),
-                        store.clone(),
-                        bus.clone(),
-                        health.clone(),
-                    )
-                    .with_context(|| format!("connector {}", m.name))?;
-                    // Its webhooks come in too when the HTTP server runs.
-                    if !cfg.http.listen.is_empty() {
-                        if let Some(ep) = Endpoint::for_marketplace(m, conn.definition())? {
-                            hooks.insert(m.name.clone(), ep);
-                        }
-                    }
-                    intake.spawn(conn.run(shutdown.child_token()));
-                }
-                ConnectorConfig::Imap(i) => {
-                    let conn = crate::intake::imap::ImapConnector::new(
-                        i.clone(),
-                        store.clone(),
-                        bus.clone(),
-                        health.clone(),
-                    );
-                    intake.spawn(conn.run(shutdown.child_token()));
-                }
-            }
-        }
-        if !hooks.is_empty() && cfg.http.listen.is_empty() {
-            anyhow::bail!("webhook connectors need the HTTP server: set http.listen");
-        }
+        let (intake, hooks) = crate::intake::start(cfg, &store, &bus, &health, &shutdown)?;
 
         let mut background = tokio::task::JoinSet::new();
         background.spawn(relay::run(
@@ -181,44 +136,18 @@ impl Daemon {
             shutdown.child_token(),
         ));
 
-        let http_addr = if cfg.http.listen.is_empty() {
-            None
-        } else {
-            let tokens = cfg
-                .http
-                .api_tokens
-                .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    let (name, role) = t.identity(i);
-                    t.secret()
-                        .resolve()
-                        .map(|token| crate::http::ApiKey { token, name, role })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let state = crate::http::AppState {
+        let http_addr = crate::http::serve(
+            &cfg.http,
+            crate::http::Parts {
                 store: store.clone(),
                 bus: bus.clone(),
                 health: health.clone(),
-                api_tokens: Arc::new(tokens),
-                hooks: Arc::new(hooks),
-                documents: Arc::new(crate::intake::DocumentWriter::new(store.clone())),
-            };
-            let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
-                .await
-                .with_context(|| format!("listening on {}", cfg.http.listen))?;
-            let addr = listener.local_addr()?;
-            let stop = shutdown.child_token();
-            background.spawn(async move {
-                let server = axum::serve(listener, crate::http::app(state))
-                    .with_graceful_shutdown(async move { stop.cancelled().await });
-                if let Err(error) = server.await {
-                    tracing::error!(error = %error, "HTTP server failed.");
-                }
-            });
-            tracing::info!(addr = %addr, "HTTP server listening.");
-            Some(addr)
-        };
+                hooks,
+            },
+            &mut background,
+            shutdown.child_token(),
+        )
+        .await?;
         tracing::info!(bus = bus.kind(), store = ?store.dialect(), "ordergate started.");
         Ok(Self {
             store,
@@ -271,7 +200,7 @@ async fn watch_queues(
 ) {
     let mut last_prune: Option<tokio::time::Instant> = None;
     loop {
-        match relay::adopt_dead_letters(&store, bus.as_ref(), &topology, &pipeline).await {
+        match crate::stage::adopt_dead_letters(&store, bus.as_ref(), &topology, &pipeline).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(
                 messages = n,

@@ -468,7 +468,7 @@ async fn check_marketplace(
     r: &mut Report,
 ) {
     let what = format!("connector {} (marketplace {})", m.name, m.platform);
-    let def = match crate::intake::pull::definition::load(&m.definitions, &m.platform) {
+    let def = match crate::partner::definition::load(&m.definitions, &m.platform) {
         Ok(d) => d,
         Err(e) => return r.fail(&what, e),
     };

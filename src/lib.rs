@@ -4,31 +4,50 @@
 //! each is kept as a raw document, normalized by a jq mapping into one canonical order, and
 //! carried through the pipeline over a bus (RabbitMQ, or an embedded queue in the store).
 //!
-//! Map of the modules:
+//! Map of the modules — which room to walk into:
 //!
-//! * [`cli`] — the `ordergate` command line (`run`, `check`, `normalize`, `orders`, `dlq`).
-//! * [`app`] — wiring: builds store, bus, stages, connectors and HTTP from the config; shutdown.
-//! * [`config`] — the TOML configuration, environment overrides, secret references.
-//! * [`model`] — the contracts: canonical order, tracking update, message envelope.
+//! * [`cli`] — the `ordergate` command line (`run`, `check`, `normalize`, `orders`, `dlq`,
+//!   `sandbox`).
+//! * [`app`] — wiring only: connects store and bus, then [`intake::start`], [`stage::all`],
+//!   [`http::serve`] and the periodic tasks; shutdown in order.
+//! * [`config`] — the TOML configuration (sections, connectors), environment overrides, and
+//!   [`config::Secret`] references (its leaf).
+//! * [`model`] — the contracts: canonical order, tracking update, message envelope, the events
+//!   with their typed payloads ([`model::events`]) and the order states with their one
+//!   transition table ([`model::state`]).
+//! * [`outbox`] — publish after commit and the relay; intake, HTTP and stages all use it.
+//! * [`stage`] — the stage framework (inbox, outbox, group commit of units, retry, park) and
+//!   **the one list of stages**, [`stage::ALL`]: a new stage is a file in `stage/` and one
+//!   entry there (topology and RabbitMQ definitions follow).
+//! * [`review`] — the review rules (today: when an order read from free text waits for a
+//!   person, `needs_review`); new rules of the rulebook go here, as pure functions.
+//! * [`actions`] — operator actions as domain functions (correct, resume, …), called by the
+//!   API and the dashboard alike.
+//! * [`partner`] — HTTP to any partner, both ways: definitions, auth, the client, typed
+//!   partner errors, signatures. A new **platform, warehouse or carrier of a known kind** is a
+//!   definition file in `connectors/` (and a mapping in `mappings/`), not Rust; Rust goes here
+//!   only for a new kind of protocol (an auth scheme, a pagination style, a signature).
+//! * [`intake`] — inbound connectors: drop folder ([`intake::folder`]), order webhooks
+//!   ([`intake::webhook`]), IMAP mailboxes ([`intake::imap`]), marketplace pull
+//!   ([`intake::pull`]); [`intake::start`] starts those configured.
+//! * [`mapping`] — the jq mapping engine (jaq, and a fast engine checked against it) and the
+//!   mappings' sibling tests.
+//! * [`normalize`] — decode a document (JSON, XML in [`normalize::xml`], e-mail and fax in
+//!   [`normalize::email`]), run its mapping, produce canonical orders.
+//! * [`b2b`] — B2B protocol replies (the cXML `Response`).
 //! * [`store`] — sqlx store (SQLite or PostgreSQL): raw documents, orders, audit log,
 //!   exceptions, outbox/inbox, dead-letter store, connector state.
-//! * [`bus`] — the `Bus` trait, its RabbitMQ and embedded implementations, the topology.
-//! * [`stage`] — the stage framework (inbox, outbox, group commit of units, retry, park) and the
-//!   stages.
-//! * [`intake`] — inbound connectors: drop folder, marketplace pull ([`intake::pull`]).
-//! * [`mapping`] — the jq mapping engine (jaq) and the mappings' sibling tests.
-//! * [`normalize`] — decode a document (JSON, or XML in [`normalize::xml`]), run its mapping,
-//!   produce canonical orders.
-//! * [`b2b`] — B2B protocol replies (the cXML `Response`).
+//! * [`bus`] — the `Bus` trait, its RabbitMQ and embedded implementations, the topology
+//!   (derived from [`stage::ALL`]).
 //! * [`dlq`] — list and replay parked messages.
-//! * [`review`] — when an order read from free text waits for a person (`needs_review`).
 //! * [`health`] — connector health (up / degraded / down).
-//! * [`http`] — health, readiness, metrics and the API.
+//! * [`http`] — health, readiness, metrics, order webhooks and the API; [`http::serve`].
 //! * [`telemetry`] — logging and Prometheus metrics.
 //! * [`sandbox`] — partner API simulators (Shopify, WooCommerce, Amazon, eBay, Magento) for
-//!   tests, demos and `ordergate sandbox`.
+//!   tests, demos and `ordergate sandbox`; warehouse and carrier simulators join them.
+//! * [`mem`] — the global allocator's process-wide settings.
 
-pub mod allocator;
+pub mod actions;
 pub mod app;
 pub mod b2b;
 pub mod bus;
@@ -39,8 +58,11 @@ pub mod health;
 pub mod http;
 pub mod intake;
 pub mod mapping;
+pub mod mem;
 pub mod model;
 pub mod normalize;
+pub mod outbox;
+pub mod partner;
 pub mod review;
 pub mod sandbox;
 pub mod stage;

@@ -4,6 +4,6 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    ordergate::allocator::tune();
+    ordergate::mem::tune();
     ordergate::cli::main()
 }

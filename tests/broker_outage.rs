@@ -2,6 +2,7 @@
 //! documents flow (`rabbitmqctl close_all_connections`). The daemon reconnects by itself;
 //! every order arrives, once. Its own test binary, because closing every connection on the
 //! broker would disturb other tests running beside it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The AMQP bus against the real RabbitMQ on 127.0.0.1:5672: the shared conformance suite, plus
 //! what only a broker can do (parking a body that is not an envelope, surviving forced
 //! connection closes) and the RabbitMQ definitions file staying in sync with the code.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 #[path = "common/bus_suite.rs"]
 mod bus_suite;

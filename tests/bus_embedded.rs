@@ -1,5 +1,6 @@
 //! The embedded bus (a queue in the store) passes the same conformance suite as RabbitMQ, on
 //! SQLite (the standalone profile) and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 #[path = "common/bus_suite.rs"]
 mod bus_suite;

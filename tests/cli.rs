@@ -1,4 +1,5 @@
 //! The `ordergate` binary as people use it: help, check, normalize, orders, dlq, run + SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
 

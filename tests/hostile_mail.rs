@@ -1,5 +1,6 @@
 //! Hostile and broken mail is quarantined (undecodable, permanent) with a reason, quickly, and
 //! nothing else stops: a good message still decodes afterwards in the same process.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 use ordergate::normalize::{decode, NormalizeError};
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! Hostile and broken XML is rejected quickly, permanently and with a clear reason, through the
 //! same `decode` the normalize stage uses; a well-formed document still decodes afterwards.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 use ordergate::mapping::MappingSet;
 use ordergate::normalize::{decode, NormalizeError, Normalizer};

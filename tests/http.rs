@@ -1,4 +1,5 @@
 //! The HTTP surface: health, readiness, metrics, and the token-guarded order API.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
 

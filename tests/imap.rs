@@ -1,6 +1,7 @@
 //! The IMAP connector against a real Dovecot (deploy/dev/services.sh starts a private one on
 //! 127.0.0.1:10143; any user, password "ogtest", so each test has its own mailbox). Messages
 //! are delivered by IMAP APPEND; the daemon runs in the standalone profile.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Runs every sibling test file in `mappings/` (STYLE 11).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 use ordergate::mapping::{testfile::run_tests, MappingSet};
 use std::path::Path;

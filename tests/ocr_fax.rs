@@ -7,6 +7,7 @@
 //! renders the form to PBM bitmaps, which are wrapped by hand as PDF image objects and as TIFF
 //! pages (uncompressed, 1 bit per pixel). `deploy/dev/services.sh` installs poppler-utils and
 //! tesseract; these tests fail, not skip, without them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 use ordergate::mapping::MappingSet;
 use ordergate::normalize::email::{Options, Tools};

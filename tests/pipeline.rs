@@ -2,6 +2,7 @@
 //! normalize (jq mapping) → canonical order stored → `order.received` published.
 //!
 //! Standalone: SQLite + embedded bus. Cluster: PostgreSQL + RabbitMQ. Both are real.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
 

@@ -15,6 +15,7 @@
 //!
 //! Time is scaled: polls every 100 ms, retries from 20 ms, `Retry-After: 1`, an outage of a few
 //! seconds stands for ten minutes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
 
@@ -116,7 +117,7 @@ async fn full_sync_then_restart(platform: Platform) {
         .await
         .unwrap()
         .expect("cursor");
-    let cursor = ordergate::intake::pull::definition::parse_time(&cursor).unwrap();
+    let cursor = ordergate::partner::definition::parse_time(&cursor).unwrap();
     daemon.stop().await;
 
     // Restart: it resumes from the cursor (minus the overlap) and imports nothing again.

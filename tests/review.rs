@@ -1,6 +1,7 @@
 //! The review queue: an order read with low confidence (or missing facts) waits in
 //! `needs_review`; people see it through the API, fetch the original document, complete it with
 //! an audited PATCH, and it goes on as received.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
 

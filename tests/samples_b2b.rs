@@ -1,5 +1,6 @@
 //! The shared B2B samples (cXML, UBL; copied into `tests/fixtures/samples/`) through the
 //! normalizer: XML decoding, the mapping and the canonical order, checked fact by fact.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The shared e-mail and fax samples (copied into `tests/fixtures/samples/`) and further cases
 //! of our own through the normalizer: MIME decoding, extraction, the mapping and the canonical
 //! order, checked fact by fact.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The shared WooCommerce, Amazon, eBay and Magento samples (copied into
 //! `tests/fixtures/samples/`) through the normalizer: every fact of each `expected.json`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The shared Shopify samples (copied into `tests/fixtures/samples/`) through the normalizer.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
 

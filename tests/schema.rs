@@ -1,4 +1,5 @@
 //! `mappings/canonical-order.schema.json` must be what the Rust types generate.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 #[test]
 fn published_schema_matches_the_types() {

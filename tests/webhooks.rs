@@ -1,5 +1,6 @@
 //! Order webhooks against a running daemon over real HTTP: signatures checked before anything
 //! is stored, oversize refused, duplicates give one order, cXML partners get cXML answers.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
 

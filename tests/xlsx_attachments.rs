@@ -1,6 +1,7 @@
 //! XLSX attachments of order lines: workbooks built here byte by byte (a zip of the few XML
 //! parts Excel needs), read by `normalize::email::xlsx` through the CSV column matching, and
 //! hostile ones (zip bomb, a cell far away, a lying shared-string count) refused with a reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 use ordergate::mapping::MappingSet;
 use ordergate::normalize::email::extract::{Ctx, Facts};

@@ -8,6 +8,7 @@
 //! Order of the run: machine facts; N1 and N2 on this thread alone (one core, nothing else of
 //! ours running); then P2 (standalone), P1 with M1 (cluster), W1, each against a child
 //! `ordergate run`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod daemon;
 mod docs;
@@ -98,7 +99,7 @@ fn report_dir() -> PathBuf {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    ordergate::allocator::tune();
+    ordergate::mem::tune();
     let started = Instant::now();
     let s = scale();
     let tmp_root = std::env::temp_dir();

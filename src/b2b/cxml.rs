@@ -19,10 +19,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
-/// The cXML version (and DTD) responses are written against.
-pub const CXML_VERSION: &str = "1.2.063";
-
-/// The DOCTYPE line of every response.
+/// The DOCTYPE line of every response (cXML 1.2.063, the version responses are written against).
 pub const DOCTYPE: &str =
     "<!DOCTYPE cXML SYSTEM \"http://xml.cxml.org/schemas/cXML/1.2.063/cXML.dtd\">";
 

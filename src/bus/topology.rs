@@ -1,5 +1,5 @@
-//! The bus topology: one topic exchange, one durable queue per stage bound to the event types it
-//! handles, per-stage retry delay queues, and a parking queue. Declared at start-up by either bus;
+//! The bus topology: one topic exchange, one durable queue per stage of `stage::ALL` bound to
+//! the event types it handles, per-stage retry delay queues, and a parking queue. Declared at start-up by either bus;
 //! `deploy/cluster/rabbitmq-definitions.json` is the same topology for RabbitMQ and a test keeps
 //! the two in sync.
 
@@ -36,17 +36,20 @@ pub struct Topology {
 pub const DEFAULT_PREFIX: &str = "ordergate";
 
 impl Topology {
-    /// The standard topology for the stages that exist, every name starting with `prefix`
-    /// (several environments can share one broker), with the configured retry tiers.
+    /// The standard topology: one queue per stage of [`crate::stage::ALL`] (the one list of
+    /// stages), every name starting with `prefix` (several environments can share one
+    /// broker), with the configured retry tiers.
     pub fn standard(prefix: &str, retry_tiers: Vec<Duration>) -> Self {
         Self {
             exchange: prefix.to_string(),
             unrouted_queue: format!("{prefix}.unrouted"),
             parking_queue: format!("{prefix}.parked"),
-            queues: vec![QueueSpec {
-                name: format!("{prefix}.normalize"),
-                bindings: vec!["raw.*".to_string()],
-            }],
+            queues: crate::stage::specs()
+                .map(|s| QueueSpec {
+                    name: format!("{prefix}.{}", s.name),
+                    bindings: s.bindings.iter().map(|b| b.to_string()).collect(),
+                })
+                .collect(),
             retry_tiers,
             delivery_limit: 20,
         }

@@ -11,10 +11,8 @@ use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use super::{ApiError, AppState};
+use crate::actions;
 use crate::config::ApiRole;
-use crate::model::{CanonicalOrder, Envelope, EventType};
-use crate::review;
-use crate::store::{Store, STATE_RECEIVED};
 
 /// A resolved API token.
 #[derive(Clone)]
@@ -174,9 +172,8 @@ pub(super) struct OrderPatch {
     note: Option<String>,
 }
 
-/// Completes or corrects an order waiting in `needs_review`. The correction is applied as a
-/// merge patch, must still be a valid canonical order with the same identity, and is recorded
-/// in the audit trail under the token's name; with `resume` the order goes on as received.
+/// Completes or corrects an order waiting in `needs_review`: [`crate::actions::correct_order`]
+/// under the token's name.
 pub(super) async fn patch_order(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -184,125 +181,20 @@ pub(super) async fn patch_order(
     Json(patch): Json<OrderPatch>,
 ) -> Result<Json<Value>, ApiError> {
     let who = authorize(&s, &headers, ApiRole::Operator)?;
-    let stored = load_order(&s, &id).await?;
-    if stored.state != review::STATE_NEEDS_REVIEW {
-        return Err(ApiError::Conflict(format!(
-            "order {id} is {}, not {}: only orders waiting for review can be corrected here",
-            stored.state,
-            review::STATE_NEEDS_REVIEW
-        )));
-    }
-    let before =
-        serde_json::to_value(&stored.order).map_err(|e| ApiError::Invalid(e.to_string()))?;
-    let mut after = before.clone();
-    if let Some(p) = &patch.order {
-        merge_patch(&mut after, p);
-    }
-    for path in [
-        "/order_id",
-        "/source/connector",
-        "/source/external_id",
-        "/source/format",
-    ] {
-        if before.pointer(path) != after.pointer(path) {
-            return Err(ApiError::Invalid(format!("{path} cannot be changed")));
-        }
-    }
-    let mut order: CanonicalOrder = serde_json::from_value(after)
-        .map_err(|e| ApiError::Invalid(format!("not a valid canonical order: {e}")))?;
-    if patch.resume {
-        let missing = review::missing_required(&order);
-        if !missing.is_empty() {
-            return Err(ApiError::Invalid(format!(
-                "still missing {}",
-                missing.join(", ")
-            )));
-        }
-        if let Some(x) = order.extraction.as_mut() {
-            // A person checked it: nothing is uncertain or missing any more.
-            x.confidence = 1.0;
-            x.missing.clear();
-        }
-    }
-    let cause = format!("api:{}", who.name);
-    let data = json!({"patch": patch.order, "note": patch.note});
-    let mut tx = s.store.begin().await?;
-    if !Store::replace_order(&mut tx, &order, review::STATE_NEEDS_REVIEW).await? {
-        return Err(ApiError::Conflict(format!(
-            "order {id} changed meanwhile, try again"
-        )));
-    }
-    if patch.order.is_some() {
-        Store::append_event(&mut tx, &id, "corrected", None, &cause, Some(&data)).await?;
-    }
-    let mut events = Vec::new();
-    if patch.resume {
-        Store::set_order_state(&mut tx, &id, review::STATE_NEEDS_REVIEW, STATE_RECEIVED).await?;
-        Store::append_event(
-            &mut tx,
-            &id,
-            "review_completed",
-            Some((Some(review::STATE_NEEDS_REVIEW), STATE_RECEIVED)),
-            &cause,
-            Some(&data),
-        )
-        .await?;
-        let payload = serde_json::to_value(&order).unwrap_or(Value::Null);
-        events.push(
-            Envelope::new(
-                EventType::ORDER_RECEIVED,
-                order.source.connector.clone(),
-                payload,
-            )
-            .with_order(&id),
-        );
-        Store::outbox_insert(&mut tx, &events).await?;
-    }
-    tx.commit().await.map_err(crate::store::StoreError::from)?;
-    tracing::info!(order_id = %id, by = %who.name, resumed = patch.resume, "Order corrected through the API.");
-    crate::stage::publish_committed(&s.store, s.bus.as_ref(), &events).await;
-    let state = if patch.resume {
-        STATE_RECEIVED
-    } else {
-        review::STATE_NEEDS_REVIEW
+    let correction = actions::Correction {
+        patch: patch.order,
+        resume: patch.resume,
+        note: patch.note,
     };
+    let done = actions::correct_order(
+        &s.store,
+        s.bus.as_ref(),
+        &id,
+        &correction,
+        &format!("api:{}", who.name),
+    )
+    .await?;
     Ok(Json(
-        json!({"order_id": id, "state": state, "order": order}),
+        json!({"order_id": id, "state": done.state, "order": done.order}),
     ))
-}
-
-/// RFC 7396 JSON merge patch.
-fn merge_patch(target: &mut Value, patch: &Value) {
-    match patch {
-        Value::Object(p) => {
-            if !target.is_object() {
-                *target = Value::Object(Default::default());
-            }
-            if let Value::Object(t) = target {
-                for (k, v) in p {
-                    if v.is_null() {
-                        t.remove(k);
-                    } else {
-                        merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
-                    }
-                }
-            }
-        }
-        other => *target = other.clone(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn merge_patch_follows_rfc_7396() {
-        let mut t = json!({"a": "b", "c": {"d": "e", "f": "g"}});
-        merge_patch(&mut t, &json!({"a": "z", "c": {"f": null}}));
-        assert_eq!(t, json!({"a": "z", "c": {"d": "e"}}));
-        let mut t = json!({"a": [1, 2]});
-        merge_patch(&mut t, &json!({"a": [3]}));
-        assert_eq!(t, json!({"a": [3]}));
-    }
 }

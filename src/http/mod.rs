@@ -38,6 +38,64 @@ pub struct AppState {
     pub documents: Arc<crate::intake::DocumentWriter>,
 }
 
+/// What the HTTP server serves besides its own state: the daemon's parts it shares.
+pub struct Parts {
+    /// The store.
+    pub store: Store,
+    /// The bus (API actions publish through the outbox).
+    pub bus: Arc<dyn Bus>,
+    /// Connector health, for `/readyz` and the API.
+    pub health: Arc<HealthTracker>,
+    /// Webhook endpoints by connector name (from [`crate::intake::start`]).
+    pub hooks: HashMap<String, Endpoint>,
+}
+
+/// Starts the HTTP server in `tasks` when `cfg.listen` is set (API tokens resolved first);
+/// returns the address it listens on. The server stops gracefully on `shutdown`.
+pub async fn serve(
+    cfg: &crate::config::HttpConfig,
+    parts: Parts,
+    tasks: &mut tokio::task::JoinSet<()>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<Option<std::net::SocketAddr>> {
+    use anyhow::Context;
+    if cfg.listen.is_empty() {
+        return Ok(None);
+    }
+    let tokens = cfg
+        .api_tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let (name, role) = t.identity(i);
+            t.secret()
+                .resolve()
+                .map(|token| ApiKey { token, name, role })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let state = AppState {
+        documents: Arc::new(crate::intake::DocumentWriter::new(parts.store.clone())),
+        store: parts.store,
+        bus: parts.bus,
+        health: parts.health,
+        api_tokens: Arc::new(tokens),
+        hooks: Arc::new(parts.hooks),
+    };
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    tasks.spawn(async move {
+        let server = axum::serve(listener, app(state))
+            .with_graceful_shutdown(async move { shutdown.cancelled().await });
+        if let Err(error) = server.await {
+            tracing::error!(error = %error, "HTTP server failed.");
+        }
+    });
+    tracing::info!(addr = %addr, "HTTP server listening.");
+    Ok(Some(addr))
+}
+
 /// The router.
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -96,6 +154,18 @@ impl IntoResponse for ApiError {
             );
         }
         resp
+    }
+}
+
+impl From<crate::actions::ActionError> for ApiError {
+    fn from(error: crate::actions::ActionError) -> Self {
+        use crate::actions::ActionError as A;
+        match error {
+            A::NotFound(id) => ApiError::NotFound(format!("order {id}")),
+            A::Conflict(why) => ApiError::Conflict(why),
+            A::Invalid(why) => ApiError::Invalid(why),
+            A::Store(e) => e.into(),
+        }
     }
 }
 

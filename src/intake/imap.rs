@@ -16,108 +16,17 @@ use std::time::Duration;
 
 use async_imap::Session;
 use futures_util::TryStreamExt;
-use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::Bus;
-use crate::config::Secret;
 use crate::health::HealthTracker;
+use crate::model::RawRef;
 use crate::normalize::email::mime;
-use crate::stage::normalize::RawRef;
 use crate::store::{NewException, NewRawDocument, Severity, Store};
 
-/// An IMAP mailbox (`kind = "imap"`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImapConfig {
-    /// Unique connector name.
-    pub name: String,
-    /// Whether it runs.
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    /// Server host name (also the TLS server name).
-    pub host: String,
-    /// Server port; 993 with TLS, 143 without, when not given.
-    #[serde(default)]
-    pub port: Option<u16>,
-    /// Implicit TLS (rustls, web PKI roots). Plain connections are only for loopback tests.
-    #[serde(default = "default_true")]
-    pub tls: bool,
-    /// A PEM file of extra trust roots for TLS (a company's private CA), trusted besides the
-    /// web PKI roots; read at each connect, so a renewed CA needs no restart.
-    #[serde(default)]
-    pub ca_file: Option<std::path::PathBuf>,
-    /// Login name.
-    pub username: String,
-    /// Password: a secret reference, `env:NAME` or `file:PATH`.
-    pub password: Secret,
-    /// The folder orders arrive in.
-    #[serde(default = "ImapConfig::default_mailbox")]
-    pub mailbox: String,
-    /// Where a message goes once stored and announced; created when missing.
-    #[serde(default = "ImapConfig::default_processed")]
-    pub processed_folder: String,
-    /// Where a message that cannot be taken goes (the reason is an exception); created when
-    /// missing.
-    #[serde(default = "ImapConfig::default_failed")]
-    pub failed_folder: String,
-    /// Format of every message: `email`, or `fax` for a fax-to-email mailbox.
-    #[serde(default = "ImapConfig::default_format")]
-    pub format: String,
-    /// Time between polls (the longest an IDLE wait lasts).
-    #[serde(default = "ImapConfig::default_poll_interval_ms")]
-    pub poll_interval_ms: u64,
-    /// Wait with IDLE between polls when the server offers it.
-    #[serde(default = "default_true")]
-    pub idle: bool,
-    /// Larger messages go to the Failed folder unread.
-    #[serde(default = "ImapConfig::default_max_message_bytes")]
-    pub max_message_bytes: u64,
-    /// Deadline of each network operation.
-    #[serde(default = "ImapConfig::default_timeout_ms")]
-    pub timeout_ms: u64,
-    /// Department that owns exceptions about refused messages.
-    #[serde(default = "ImapConfig::default_department")]
-    pub department: String,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-impl ImapConfig {
-    fn default_mailbox() -> String {
-        "INBOX".into()
-    }
-    fn default_processed() -> String {
-        "Processed".into()
-    }
-    fn default_failed() -> String {
-        "Failed".into()
-    }
-    fn default_format() -> String {
-        "email".into()
-    }
-    fn default_poll_interval_ms() -> u64 {
-        30_000
-    }
-    fn default_max_message_bytes() -> u64 {
-        16 * 1024 * 1024
-    }
-    fn default_timeout_ms() -> u64 {
-        30_000
-    }
-    fn default_department() -> String {
-        "customer_service".into()
-    }
-
-    /// The port to connect to.
-    pub fn port(&self) -> u16 {
-        self.port.unwrap_or(if self.tls { 993 } else { 143 })
-    }
-}
+pub use crate::config::ImapConfig;
 
 /// Why a poll failed.
 #[derive(Debug, thiserror::Error)]

@@ -7,12 +7,71 @@ pub mod imap;
 pub mod pull;
 pub mod webhook;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
 use crate::bus::Bus;
+use crate::config::{Config, ConnectorConfig};
+use crate::health::HealthTracker;
 use crate::model::Envelope;
-use crate::stage::normalize::RawRef;
-use crate::stage::publish_committed;
+use crate::model::RawRef;
+use crate::outbox::publish_committed;
 use crate::store::{NewRawDocument, Store, StoreError};
 use crate::telemetry::metric;
+
+/// Starts every enabled inbound connector of the configuration: pollers (folders, marketplaces,
+/// mailboxes) as tasks that stop on `shutdown`, and the webhook endpoints the HTTP server
+/// serves, by connector name.
+pub fn start(
+    cfg: &Config,
+    store: &Store,
+    bus: &Arc<dyn Bus>,
+    health: &Arc<HealthTracker>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(tokio::task::JoinSet<()>, HashMap<String, webhook::Endpoint>)> {
+    let mut intake = tokio::task::JoinSet::new();
+    let mut hooks = HashMap::new();
+    for c in cfg.connectors.iter().filter(|c| c.enabled()) {
+        match c {
+            ConnectorConfig::Folder(f) => {
+                let conn = folder::FolderConnector::new(
+                    f.clone(),
+                    store.clone(),
+                    bus.clone(),
+                    health.clone(),
+                );
+                intake.spawn(conn.run(shutdown.child_token()));
+            }
+            ConnectorConfig::Webhook(w) => {
+                hooks.insert(w.name.clone(), webhook::Endpoint::new(w)?);
+            }
+            ConnectorConfig::Marketplace(m) => {
+                let conn =
+                    pull::PullConnector::new(m.clone(), store.clone(), bus.clone(), health.clone())
+                        .with_context(|| format!("connector {}", m.name))?;
+                // Its webhooks come in too when the HTTP server runs.
+                if !cfg.http.listen.is_empty() {
+                    if let Some(ep) = webhook::Endpoint::for_marketplace(m, conn.definition())? {
+                        hooks.insert(m.name.clone(), ep);
+                    }
+                }
+                intake.spawn(conn.run(shutdown.child_token()));
+            }
+            ConnectorConfig::Imap(i) => {
+                let conn =
+                    imap::ImapConnector::new(i.clone(), store.clone(), bus.clone(), health.clone());
+                intake.spawn(conn.run(shutdown.child_token()));
+            }
+        }
+    }
+    if !hooks.is_empty() && cfg.http.listen.is_empty() {
+        anyhow::bail!("webhook connectors need the HTTP server: set http.listen");
+    }
+    Ok((intake, hooks))
+}
 
 /// A document stored by [`store_document`].
 #[derive(Debug, Clone)]

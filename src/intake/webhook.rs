@@ -17,104 +17,14 @@
 //!   constant time after a bounded, entity-free XML read of the header.
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
-use serde::Deserialize;
-use sha2::Sha256;
+use hmac::Mac;
 use subtle::ConstantTimeEq;
 
 use crate::config::{ConfigError, Secret};
 
-/// A webhook connector in `ordergate.toml`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
-    /// Unique connector name; the URL is `/hooks/orders/<name>`.
-    pub name: String,
-    /// Whether requests are accepted.
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    /// The format of every body (`shopify`, `woocommerce`, `cxml`, …): picks the mapping.
-    pub format: String,
-    /// Larger bodies are refused with 413 before they are read whole.
-    #[serde(default = "default_max_body")]
-    pub max_body_bytes: usize,
-    /// How requests are authenticated.
-    pub auth: WebhookAuth,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-fn default_max_body() -> usize {
-    5 * 1024 * 1024
-}
-
-/// How a webhook request is authenticated. Secrets are references (`env:`/`file:`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "scheme", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum WebhookAuth {
-    /// Shopify: `X-Shopify-Hmac-Sha256`, base64 HMAC-SHA256 of the body.
-    Shopify { secret: Secret },
-    /// WooCommerce: `X-WC-Webhook-Signature`, base64 HMAC-SHA256 of the body.
-    Woocommerce { secret: Secret },
-    /// A generic HMAC-SHA256 signature of the body in a header.
-    HmacSha256 {
-        secret: Secret,
-        /// The header carrying the signature.
-        header: String,
-        /// `base64` or `hex`.
-        #[serde(default = "default_encoding")]
-        encoding: SignatureEncoding,
-        /// Text before the signature in the header (`sha256=`).
-        #[serde(default)]
-        prefix: String,
-    },
-    /// The company's own website: timestamped signature, see the module docs.
-    Ordergate {
-        secret: Secret,
-        /// How far the signed time may be from now.
-        #[serde(default = "default_tolerance")]
-        tolerance_secs: u64,
-    },
-    /// HTTP Basic authentication.
-    Basic { username: String, password: Secret },
-    /// cXML Sender shared secret.
-    CxmlSharedSecret {
-        /// The `Sender/Credential/Identity` expected.
-        identity: String,
-        secret: Secret,
-    },
-}
-
-/// How a signature is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SignatureEncoding {
-    Base64,
-    Hex,
-}
-
-fn default_encoding() -> SignatureEncoding {
-    SignatureEncoding::Base64
-}
-
-fn default_tolerance() -> u64 {
-    300
-}
-
-/// Why a request was refused (said to the caller only as 401; logged with the reason).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
-    #[error("missing {0}")]
-    Missing(String),
-    #[error("malformed {0}")]
-    Malformed(String),
-    #[error("signature does not match")]
-    Mismatch,
-    #[error("signed timestamp is {0} s away from now")]
-    Stale(i64),
-}
+pub use crate::config::{WebhookAuth, WebhookConfig};
+use crate::partner::signature::{decode_signature, mac};
+pub use crate::partner::signature::{sign_base64, sign_ordergate, AuthError, SignatureEncoding};
 
 /// A webhook connector ready to verify requests: its secrets resolved once at start-up.
 #[derive(Clone)]
@@ -229,9 +139,9 @@ impl Endpoint {
     /// gateway can verify, or the instance has no webhook secret configured.
     pub fn for_marketplace(
         cfg: &crate::intake::pull::MarketplaceConfig,
-        def: &crate::intake::pull::definition::Definition,
+        def: &crate::partner::definition::Definition,
     ) -> Result<Option<Self>, ConfigError> {
-        use crate::intake::pull::definition::{SignatureAlgorithm, SignedContent};
+        use crate::partner::definition::{SignatureAlgorithm, SignedContent};
         let Some(w) = &def.webhook else {
             return Ok(None);
         };
@@ -239,9 +149,8 @@ impl Endpoint {
             return Ok(None);
         };
         let encoding = match w.encoding {
-            crate::intake::pull::definition::SignatureEncoding::Base64 => SignatureEncoding::Base64,
-            crate::intake::pull::definition::SignatureEncoding::Hex => SignatureEncoding::Hex,
-            crate::intake::pull::definition::SignatureEncoding::Base64Json => return Ok(None),
+            SignatureEncoding::Base64Json => return Ok(None),
+            e @ (SignatureEncoding::Base64 | SignatureEncoding::Hex) => e,
         };
         if w.algorithm != SignatureAlgorithm::HmacSha256 || w.signed != SignedContent::Body {
             return Ok(None);
@@ -256,7 +165,7 @@ impl Endpoint {
         Ok(Some(Self {
             name: cfg.name.clone(),
             format: def.format.clone(),
-            max_body_bytes: default_max_body(),
+            max_body_bytes: crate::config::default_max_body(),
             verifier: Verifier::Hmac {
                 key,
                 header: w.signature_header.to_ascii_lowercase(),
@@ -357,39 +266,6 @@ impl Endpoint {
             }
         }
     }
-}
-
-/// An HMAC-SHA256 keyed with `key` (HMAC takes keys of any length, so this only fails in
-/// theory; a failure verifies nothing).
-fn mac(key: &[u8]) -> Result<Hmac<Sha256>, AuthError> {
-    <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|_| AuthError::Mismatch)
-}
-
-fn decode_signature(value: &str, encoding: SignatureEncoding) -> Option<Vec<u8>> {
-    match encoding {
-        SignatureEncoding::Base64 => base64::engine::general_purpose::STANDARD.decode(value).ok(),
-        SignatureEncoding::Hex => hex::decode(value).ok(),
-    }
-}
-
-/// Signs a body the way the `shopify`/`woocommerce` schemes expect (for senders and tests).
-pub fn sign_base64(secret: &[u8], body: &[u8]) -> String {
-    let Ok(mut m) = mac(secret) else {
-        return String::new();
-    };
-    m.update(body);
-    base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
-}
-
-/// The `X-Ordergate-Signature` value for a body signed at `t` (for the website and tests).
-pub fn sign_ordergate(secret: &[u8], t: i64, body: &[u8]) -> String {
-    let Ok(mut m) = mac(secret) else {
-        return String::new();
-    };
-    m.update(t.to_string().as_bytes());
-    m.update(b".");
-    m.update(body);
-    format!("t={t},v1={}", hex::encode(m.finalize().into_bytes()))
 }
 
 #[cfg(test)]

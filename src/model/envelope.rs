@@ -27,22 +27,6 @@ pub struct Envelope {
     pub payload: serde_json::Value,
 }
 
-/// The event types the pipeline publishes, as routing keys.
-pub struct EventType;
-
-impl EventType {
-    /// A raw document was stored for a connector: `raw.<connector>`.
-    pub fn raw(connector: &str) -> String {
-        format!("raw.{connector}")
-    }
-    /// A canonical order was created from a source document.
-    pub const ORDER_RECEIVED: &'static str = "order.received";
-    /// A known source order changed at the source (status, refunds, lines).
-    pub const ORDER_UPDATED: &'static str = "order.updated";
-    /// An order read from free text waits for a person to complete or correct it.
-    pub const ORDER_NEEDS_REVIEW: &'static str = "order.needs_review";
-}
-
 impl Envelope {
     /// A new event with a fresh time-ordered id.
     pub fn new(

@@ -1,16 +1,20 @@
-//! The contracts every stage speaks: the canonical order, the canonical tracking update and the
-//! message envelope (ARCHITECTURE §4). The Rust types are the source of truth; the JSON Schema in
+//! The contracts every stage speaks: the canonical order, the canonical tracking update, the
+//! message envelope, the events with their payloads and the order states (ARCHITECTURE §4). The Rust types are the source of truth; the JSON Schema in
 //! `mappings/canonical-order.schema.json` is generated from them and kept in sync by a test.
 
 mod envelope;
+pub mod events;
 mod order;
+pub mod state;
 mod tracking;
 
-pub use envelope::{Envelope, EventType};
+pub use envelope::Envelope;
+pub use events::{EventType, RawRef};
 pub use order::{
     Address, CanonicalOrder, Channel, Customer, Extraction, OrderLine, Origin, SourceRef,
     SourceStatus, TotalsCheck,
 };
+pub use state::{OrderState, Trigger};
 pub use tracking::{TrackingEvent, TrackingStatus, TrackingUpdate};
 
 /// The JSON Schema of [`CanonicalOrder`], as published in `mappings/`.

@@ -260,11 +260,6 @@ impl CanonicalOrder {
             }
         }
     }
-
-    /// The dedupe key: one canonical order per connector and source id.
-    pub fn dedupe_key(&self) -> (&str, &str) {
-        (&self.source.connector, &self.source.external_id)
-    }
 }
 
 /// Money as a decimal string on the wire ("19.99"); also accepts a JSON number so a mapping that

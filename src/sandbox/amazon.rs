@@ -195,7 +195,7 @@ async fn orders(
         None => {
             let Some(from) = q
                 .get("LastUpdatedAfter")
-                .and_then(|s| crate::intake::pull::definition::parse_time(s))
+                .and_then(|s| crate::partner::definition::parse_time(s))
             else {
                 return rate(
                     error(

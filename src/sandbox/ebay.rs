@@ -81,7 +81,7 @@ fn parse_filter(filter: &str) -> Option<DateTime<Utc>> {
         .strip_prefix("lastmodifieddate:[")?
         .strip_suffix(']')?;
     let from = inner.split("..").next()?;
-    crate::intake::pull::definition::parse_time(from)
+    crate::partner::definition::parse_time(from)
 }
 
 async fn orders(

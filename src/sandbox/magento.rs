@@ -64,7 +64,7 @@ async fn orders(
     let (from, strict) = match get(&format!("{f}[field]")) {
         Some("updated_at") => {
             let Some(t) =
-                get(&format!("{f}[value]")).and_then(crate::intake::pull::definition::parse_time)
+                get(&format!("{f}[value]")).and_then(crate::partner::definition::parse_time)
             else {
                 return respond(
                     400,

@@ -154,7 +154,7 @@ async fn orders(
 }
 
 fn parse(s: &str) -> Option<DateTime<Utc>> {
-    crate::intake::pull::definition::parse_time(s)
+    crate::partner::definition::parse_time(s)
 }
 
 /// One order in Admin REST 2024-10 shape.

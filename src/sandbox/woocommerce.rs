@@ -87,7 +87,7 @@ async fn orders(
         Some(_) => return param_error("page", "page must be greater than or equal to 1"),
     };
     let from = match q.get("modified_after") {
-        Some(s) => match crate::intake::pull::definition::parse_time(s) {
+        Some(s) => match crate::partner::definition::parse_time(s) {
             Some(t) => Some(t),
             None => return param_error("modified_after", "Invalid date."),
         },

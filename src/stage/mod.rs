@@ -10,10 +10,77 @@
 //! `ordergate dlq replay`.
 
 pub mod normalize;
-pub mod relay;
 mod unit;
 
 pub use unit::{Committed, Effects, Unit, UnitTx, UnitWriter};
+
+/// A stage's queue: its name (the queue is `<namespace>.<name>`) and the event types it is
+/// bound to. The bus topology and `deploy/cluster/rabbitmq-definitions.json` are derived from
+/// these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageSpec {
+    /// The stage's name, also its handler's [`Handler::name`].
+    pub name: &'static str,
+    /// Routing-key patterns its queue is bound to (AMQP topic rules).
+    pub bindings: &'static [&'static str],
+}
+
+/// What building a stage may use.
+pub struct Deps<'a> {
+    /// The whole configuration (each stage reads its own section).
+    pub config: &'a crate::config::Config,
+    /// The mappings, loaded once, for the normalize stage.
+    pub normalizer: Arc<crate::normalize::Normalizer>,
+}
+
+/// One entry of [`ALL`]: a stage's queue and how its handler is built.
+pub struct Registration {
+    /// What it consumes.
+    pub spec: StageSpec,
+    /// Builds its handler.
+    pub build: fn(&Deps<'_>) -> Arc<dyn Handler>,
+}
+
+/// **The one list of stages.** Adding a stage is its file and one entry here: the topology,
+/// the RabbitMQ definitions and the daemon's runners all follow from this list.
+pub const ALL: &[Registration] = &[Registration {
+    spec: StageSpec {
+        name: "normalize",
+        bindings: &[crate::model::EventType::RAW_ANY],
+    },
+    build: |d| {
+        Arc::new(normalize::NormalizeStage::new(
+            d.normalizer.clone(),
+            d.config.pipeline.default_department.clone(),
+            d.config.pipeline.exception_due_hours,
+            d.config.review.confidence_threshold,
+        ))
+    },
+}];
+
+/// The queues of every stage, in list order.
+pub fn specs() -> impl Iterator<Item = &'static StageSpec> {
+    ALL.iter().map(|r| &r.spec)
+}
+
+/// Builds every stage's handler. Fails if a handler's name is not its registration's (the
+/// runner would consume the wrong queue).
+pub fn all(deps: &Deps<'_>) -> Result<Vec<Arc<dyn Handler>>, String> {
+    ALL.iter()
+        .map(|r| {
+            let h = (r.build)(deps);
+            if h.name() == r.spec.name {
+                Ok(h)
+            } else {
+                Err(format!(
+                    "stage {:?} is registered as {:?}",
+                    h.name(),
+                    r.spec.name
+                ))
+            }
+        })
+        .collect()
+}
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,35 +214,6 @@ pub trait Handler: Send + Sync + 'static {
     }
 }
 
-/// Publishes committed outbox events with confirms and forgets them. A failure leaves them in
-/// the outbox for the relay; it is logged, not returned, because the effects are safe.
-///
-/// Returns once the bus confirmed the events. Deleting their outbox rows is cleanup, not part of
-/// the guarantee (a row left behind is published again by the relay, and deduped downstream), so
-/// it runs in the background, grouped with other deletes, instead of adding a commit to every
-/// message's path before its ack.
-pub async fn publish_committed(store: &Store, bus: &dyn Bus, events: &[Envelope]) -> bool {
-    if events.is_empty() {
-        return true;
-    }
-    match bus.publish(events).await {
-        Ok(()) => {
-            let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
-            let store = store.clone();
-            tokio::spawn(async move {
-                if let Err(error) = store.outbox_delete(&ids).await {
-                    tracing::warn!(error = %error, "Published events stay in the outbox; the relay may publish them again.");
-                }
-            });
-            true
-        }
-        Err(error) => {
-            tracing::warn!(error = %error, events = events.len(), "Publish failed; the outbox relay will retry.");
-            false
-        }
-    }
-}
-
 /// Runs a stage until `shutdown`: consumes, handles up to `concurrency` messages at once, and
 /// on shutdown stops taking messages, lets in-flight ones finish within the grace period and
 /// hands the rest back to the queue.
@@ -284,7 +322,7 @@ async fn process(
                 if committed.duplicate() {
                     metrics::counter!(metric::DUPLICATES, "stage" => stage).increment(1);
                 }
-                publish_committed(&ctx.store, ctx.bus.as_ref(), &committed.events).await;
+                crate::outbox::publish_committed(&ctx.store, ctx.bus.as_ref(), &committed.events).await;
                 metrics::counter!(metric::MESSAGES_OUT, "stage" => stage)
                     .increment(committed.events.len() as u64);
                 settle(delivery.ack().await);
@@ -357,6 +395,45 @@ pub async fn park(
     Store::park(&mut tx, queue, env, &reason, &exception_id).await?;
     tx.commit().await?;
     Ok(exception_id)
+}
+
+/// Moves what the bus set aside in its parking queue (a consumer kept dying on a message, or
+/// it was not an envelope) into the dead-letter store with an exception, so it is owned by
+/// someone and can be replayed like anything a stage parked. Returns how many were moved.
+pub async fn adopt_dead_letters(
+    store: &Store,
+    bus: &dyn Bus,
+    topology: &crate::bus::Topology,
+    pipeline: &crate::config::PipelineConfig,
+) -> Result<usize, crate::bus::BusError> {
+    let keep = |letter: crate::bus::DeadLetter| -> futures_util::future::BoxFuture<'_, bool> {
+        Box::pin(async move {
+            // Replay goes back to the queue it came from, else to the first stage queue that
+            // takes its type.
+            let queue = letter
+                .queue
+                .clone()
+                .or_else(|| {
+                    topology
+                        .route(&letter.envelope.kind)
+                        .next()
+                        .map(|q| q.name.clone())
+                })
+                .unwrap_or_else(|| topology.unrouted_queue.clone());
+            let err = StageError::permanent("dead_lettered", letter.reason.clone());
+            match park(store, pipeline, None, &queue, &letter.envelope, &err).await {
+                Ok(exception_id) => {
+                    tracing::warn!(message_id = %letter.envelope.id, queue = %queue, exception_id = %exception_id, "Dead-lettered message moved to the dead-letter store.");
+                    true
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "Cannot store a dead-lettered message; it stays in the parking queue.");
+                    false
+                }
+            }
+        })
+    };
+    bus.drain_dead_letters(100, &keep).await
 }
 
 async fn retry_or_drop(delivery: Delivery, delay: Duration) {

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use super::{Committed, Effects, Handler, StageError, Unit, UnitTx};
 use crate::model::{CanonicalOrder, Envelope, EventType, TotalsCheck};
@@ -12,17 +11,7 @@ use crate::normalize::Normalizer;
 use crate::review;
 use crate::store::{now_ms, NewException, Severity, Store, UpsertOutcome, STATE_RECEIVED};
 
-/// The payload of a `raw.<connector>` event.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RawRef {
-    /// The stored raw document.
-    pub raw_id: String,
-    /// Its format: picks the mapping.
-    pub format: String,
-    /// File name, message id, request id.
-    #[serde(default)]
-    pub source_name: Option<String>,
-}
+pub use crate::model::RawRef;
 
 /// The stage.
 pub struct NormalizeStage {
@@ -241,18 +230,4 @@ async fn flag_totals(
 fn order_event(kind: &str, order_id: &str, order: &CanonicalOrder) -> Envelope {
     let payload = serde_json::to_value(order).unwrap_or(serde_json::Value::Null);
     Envelope::new(kind, order.source.connector.clone(), payload).with_order(order_id)
-}
-
-impl RawRef {
-    /// The `raw.<connector>` event for a stored document. Its id is derived from the raw
-    /// document id, so announcing the same document twice yields the same event (deduped).
-    pub fn event(&self, connector: &str) -> Envelope {
-        let mut env = Envelope::new(
-            EventType::raw(connector),
-            connector,
-            serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
-        );
-        env.id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, self.raw_id.as_bytes());
-        env
-    }
 }

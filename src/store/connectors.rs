@@ -162,25 +162,6 @@ impl Store {
         Ok(())
     }
 
-    /// Who holds the lease and until when (ms since the epoch), if anyone.
-    pub async fn connector_lease(
-        &self,
-        connector: &str,
-    ) -> Result<Option<(String, i64)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT lease_owner, lease_until FROM connector_state WHERE connector = $1",
-        )
-        .bind(connector)
-        .fetch_optional(self.pool())
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let owner: Option<String> = row.try_get("lease_owner")?;
-        let until: Option<i64> = row.try_get("lease_until")?;
-        Ok(owner.zip(until))
-    }
-
     /// The connector's stored cursor.
     pub async fn connector_cursor(&self, connector: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT cursor FROM connector_state WHERE connector = $1")

@@ -70,7 +70,9 @@ impl WriteGate {
             rx: Some(rx),
             gate: self,
         };
-        let rx = waiting.rx.as_mut().expect("set above");
+        let Some(rx) = waiting.rx.as_mut() else {
+            return Err("the store write gate lost a waiting writer".to_string());
+        };
         match tokio::time::timeout(limit, rx).await {
             Ok(Ok(())) => {
                 waiting.rx = None;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ordergate::intake::pull::definition::{self, scalar_text, select, Definition};
+use ordergate::partner::definition::{self, scalar_text, select, Definition};
 use ordergate::sandbox::{Platform, Sandbox, SandboxSettings};
 use ordergate::store::Store;
 

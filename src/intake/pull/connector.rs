@@ -13,14 +13,16 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::auth::{Authenticator, Values};
-use super::client::{ApiClient, RetryPolicy};
-use super::config::MarketplaceConfig;
-use super::definition::{self, parse_time, render, scalar_text, select, Advance, Definition};
-use super::error::PullError;
 use super::paging::Pager;
 use crate::bus::Bus;
+use crate::config::MarketplaceConfig;
 use crate::health::HealthTracker;
+use crate::partner::auth::{Authenticator, Values};
+use crate::partner::client::{ApiClient, RetryPolicy};
+use crate::partner::definition::{
+    self, parse_time, render, scalar_text, select, Advance, Definition,
+};
+use crate::partner::error::PartnerError;
 use crate::store::Store;
 
 /// What one poll did.
@@ -60,7 +62,7 @@ impl PullConnector {
         store: Store,
         bus: Arc<dyn Bus>,
         health: Arc<HealthTracker>,
-    ) -> Result<Self, PullError> {
+    ) -> Result<Self, PartnerError> {
         let def = definition::load(&cfg.definitions, &cfg.platform)?;
         let client = build_client(&cfg, &def)?;
         let base_url = base_url(&cfg, &def)?;
@@ -116,7 +118,7 @@ impl PullConnector {
                         failed_polls = 0;
                         self.health.success(&name).await;
                     }
-                    Err(PullError::Cancelled) => break,
+                    Err(PartnerError::Cancelled) => break,
                     Err(error) => {
                         failed_polls = failed_polls.saturating_add(1);
                         tracing::warn!(connector = %name, error = %error, failures = failed_polls, "Poll failed.");
@@ -158,7 +160,10 @@ impl PullConnector {
     }
 
     /// One poll while renewing the lease in the background; a lost lease stops the poll.
-    async fn poll_with_lease(&self, shutdown: &CancellationToken) -> Result<PollReport, PullError> {
+    async fn poll_with_lease(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> Result<PollReport, PartnerError> {
         tokio::select! {
             r = self.poll_once(shutdown) => r,
             e = self.heartbeat() => Err(e),
@@ -173,7 +178,7 @@ impl PullConnector {
     /// Renews the lease every third of its length; returns when it is lost — taken by another
     /// daemon, or not renewed for two thirds of its length (the store unreachable), after
     /// which another daemon may already hold it, so this one must stop polling.
-    async fn heartbeat(&self) -> PullError {
+    async fn heartbeat(&self) -> PartnerError {
         let lease = Duration::from_millis(self.cfg.lease_ms);
         let mut renewed = tokio::time::Instant::now();
         loop {
@@ -184,11 +189,11 @@ impl PullConnector {
                 .await
             {
                 Ok(true) => renewed = tokio::time::Instant::now(),
-                Ok(false) => return PullError::LeaseLost,
+                Ok(false) => return PartnerError::LeaseLost,
                 Err(error) => {
                     tracing::warn!(connector = %self.cfg.name, error = %error, "Cannot renew the polling lease.");
                     if renewed.elapsed() >= lease * 2 / 3 {
-                        return PullError::LeaseLost;
+                        return PartnerError::LeaseLost;
                     }
                 }
             }
@@ -196,9 +201,12 @@ impl PullConnector {
     }
 
     /// Reads everything changed since the cursor (minus the overlap), page by page.
-    pub async fn poll_once(&self, shutdown: &CancellationToken) -> Result<PollReport, PullError> {
+    pub async fn poll_once(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> Result<PollReport, PartnerError> {
         let name = &self.cfg.name;
-        let store_err = |e: crate::store::StoreError| PullError::Store(e.to_string());
+        let store_err = |e: crate::store::StoreError| PartnerError::Store(e.to_string());
         let cursor = self
             .store
             .connector_cursor(name)
@@ -221,7 +229,7 @@ impl PullConnector {
         let mut max_seen: Option<DateTime<Utc>> = None;
         loop {
             if shutdown.is_cancelled() {
-                return Err(PullError::Cancelled);
+                return Err(PartnerError::Cancelled);
             }
             let req = pager.request()?;
             let resp = self
@@ -232,7 +240,7 @@ impl PullConnector {
                 Some(serde_json::Value::Array(a)) => a.clone(),
                 Some(serde_json::Value::Null) | None => Vec::new(),
                 Some(_) => {
-                    return Err(PullError::Decode {
+                    return Err(PartnerError::Decode {
                         platform: self.def.platform.clone(),
                         message: format!("{:?} is not a list of orders", self.def.list.records),
                     })
@@ -252,7 +260,7 @@ impl PullConnector {
                     Some(_) => self.with_items(record, shutdown).await?,
                     None => record.clone(),
                 };
-                let bytes = serde_json::to_vec(&doc).map_err(|e| PullError::Decode {
+                let bytes = serde_json::to_vec(&doc).map_err(|e| PartnerError::Decode {
                     platform: self.def.platform.clone(),
                     message: e.to_string(),
                 })?;
@@ -286,17 +294,17 @@ impl PullConnector {
         Ok(report)
     }
 
-    async fn save_cursor(&self, at: Option<DateTime<Utc>>) -> Result<(), PullError> {
+    async fn save_cursor(&self, at: Option<DateTime<Utc>>) -> Result<(), PartnerError> {
         let Some(at) = at else { return Ok(()) };
         let moved = self
             .store
             .set_connector_cursor(&self.cfg.name, &self.owner, &cursor_text(at))
             .await
-            .map_err(|e| PullError::Store(e.to_string()))?;
+            .map_err(|e| PartnerError::Store(e.to_string()))?;
         if moved {
             Ok(())
         } else {
-            Err(PullError::LeaseLost)
+            Err(PartnerError::LeaseLost)
         }
     }
 
@@ -305,7 +313,7 @@ impl PullConnector {
         &self,
         record: &serde_json::Value,
         shutdown: &CancellationToken,
-    ) -> Result<serde_json::Value, PullError> {
+    ) -> Result<serde_json::Value, PartnerError> {
         let Some(items) = &self.def.items else {
             return Ok(record.clone());
         };
@@ -342,7 +350,7 @@ impl PullConnector {
 
     /// Stores a page's orders and their events in one transaction and publishes the events
     /// with confirms; returns (new documents, duplicates).
-    async fn store_page(&self, docs: &[(String, Vec<u8>)]) -> Result<(usize, usize), PullError> {
+    async fn store_page(&self, docs: &[(String, Vec<u8>)]) -> Result<(usize, usize), PartnerError> {
         let names: Vec<String> = docs
             .iter()
             .map(|(id, _)| format!("{} order {id}", self.def.platform))
@@ -355,11 +363,11 @@ impl PullConnector {
         let stored =
             crate::intake::store_documents(&self.store, &self.cfg.name, &self.def.format, &refs)
                 .await
-                .map_err(|e| PullError::Store(e.to_string()))?;
+                .map_err(|e| PartnerError::Store(e.to_string()))?;
         // Published (duplicates whose event an earlier run left in the outbox too) before the
         // cursor moves.
         if !crate::intake::announce(&self.store, self.bus.as_ref(), &stored).await {
-            return Err(PullError::Store(
+            return Err(PartnerError::Store(
                 "the bus did not confirm the raw-document events".into(),
             ));
         }
@@ -381,13 +389,13 @@ fn retry_policy(cfg: &MarketplaceConfig) -> RetryPolicy {
     }
 }
 
-fn build_client(cfg: &MarketplaceConfig, def: &Definition) -> Result<ApiClient, PullError> {
+fn build_client(cfg: &MarketplaceConfig, def: &Definition) -> Result<ApiClient, PartnerError> {
     let mut values = Values {
         params: cfg.params.clone(),
         ..Values::default()
     };
     for (name, secret) in &cfg.credentials {
-        let v = secret.resolve().map_err(|e| PullError::Credential {
+        let v = secret.resolve().map_err(|e| PartnerError::Credential {
             name: name.clone(),
             message: e.to_string(),
         })?;
@@ -404,7 +412,7 @@ fn build_client(cfg: &MarketplaceConfig, def: &Definition) -> Result<ApiClient, 
     )
 }
 
-fn base_url(cfg: &MarketplaceConfig, def: &Definition) -> Result<String, PullError> {
+fn base_url(cfg: &MarketplaceConfig, def: &Definition) -> Result<String, PartnerError> {
     match &cfg.base_url {
         Some(u) => Ok(u.clone()),
         None => Ok(render(&def.base_url, |n| cfg.params.get(n).cloned())?),
@@ -413,7 +421,7 @@ fn base_url(cfg: &MarketplaceConfig, def: &Definition) -> Result<String, PullErr
 
 /// One authenticated request for the first page (at most one order) of the last day, for
 /// `ordergate check --connect`; returns how many orders it saw.
-pub async fn probe(cfg: &MarketplaceConfig) -> Result<usize, PullError> {
+pub async fn probe(cfg: &MarketplaceConfig) -> Result<usize, PartnerError> {
     let def = definition::load(&cfg.definitions, &cfg.platform)?;
     let mut cfg = cfg.clone();
     cfg.max_retries = 0;

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 
-use super::definition::{
+use crate::partner::definition::{
     render, scalar_text, select, DefinitionError, ListEndpoint, Pagination, TimeFormat,
 };
 

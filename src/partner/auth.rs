@@ -9,7 +9,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
 use super::definition::{render, AuthScheme, ClientAuth};
-use super::error::PullError;
+use super::error::PartnerError;
 
 /// Credentials and params of one instance, for filling auth templates.
 #[derive(Clone, Default)]
@@ -79,9 +79,9 @@ impl Authenticator {
         scheme: &AuthScheme,
         values: &Values,
         token_url: Option<&str>,
-    ) -> Result<Self, PullError> {
-        let fill = |t: &str| render(t, |n| values.lookup(n)).map_err(PullError::from);
-        let bad_header = |what: &str| PullError::Credential {
+    ) -> Result<Self, PartnerError> {
+        let fill = |t: &str| render(t, |n| values.lookup(n)).map_err(PartnerError::from);
+        let bad_header = |what: &str| PartnerError::Credential {
             name: what.to_string(),
             message: "not a valid HTTP header".into(),
         };
@@ -132,7 +132,7 @@ impl Authenticator {
         &self,
         http: &reqwest::Client,
         req: reqwest::RequestBuilder,
-    ) -> Result<reqwest::RequestBuilder, PullError> {
+    ) -> Result<reqwest::RequestBuilder, PartnerError> {
         Ok(match &self.scheme {
             Scheme::None => req,
             Scheme::Header(name, value) => req.header(name.clone(), value.clone()),
@@ -141,7 +141,7 @@ impl Authenticator {
                 let token = self.access_token(http, o).await?;
                 let mut v =
                     HeaderValue::from_str(&format!("{}{token}", o.prefix)).map_err(|_| {
-                        PullError::Token {
+                        PartnerError::Token {
                             platform: self.platform.clone(),
                             message: "the access token is not a valid header value".into(),
                             retriable: false,
@@ -165,7 +165,11 @@ impl Authenticator {
         }
     }
 
-    async fn access_token(&self, http: &reqwest::Client, o: &OAuth2) -> Result<String, PullError> {
+    async fn access_token(
+        &self,
+        http: &reqwest::Client,
+        o: &OAuth2,
+    ) -> Result<String, PartnerError> {
         let mut slot = o.token.lock().await;
         if let Some((token, until)) = slot.as_ref() {
             if Instant::now() < *until {
@@ -187,7 +191,7 @@ impl Authenticator {
             }
             ClientAuth::Basic => req = req.basic_auth(&o.client_id, Some(&o.client_secret)),
         }
-        let token_err = |message: String, retriable: bool| PullError::Token {
+        let token_err = |message: String, retriable: bool| PartnerError::Token {
             platform: self.platform.clone(),
             message,
             retriable,

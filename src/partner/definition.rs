@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use super::signature::{SignatureAlgorithm, SignatureEncoding, SignedContent};
+
 /// Why a definition could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DefinitionError {
@@ -363,41 +365,6 @@ pub struct WebhookVerification {
     /// Header naming the topic/event (`X-Shopify-Topic`), for logs and routing.
     #[serde(default)]
     pub topic_header: Option<String>,
-}
-
-/// Webhook signature algorithms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SignatureAlgorithm {
-    /// HMAC-SHA256 with a shared secret.
-    HmacSha256,
-    /// HMAC-SHA1 with a shared secret.
-    HmacSha1,
-    /// eBay notifications: ECDSA, public key fetched by key id from eBay's Notification API.
-    EbayEcdsa,
-}
-
-/// How a signature is encoded in its header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignatureEncoding {
-    /// Standard base64.
-    Base64,
-    /// Lowercase hex.
-    Hex,
-    /// Base64 of a JSON object (eBay `X-EBAY-SIGNATURE`: `{alg, kid, signature, digest}`).
-    Base64Json,
-}
-
-/// What a webhook signature covers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignedContent {
-    /// The raw request body.
-    #[default]
-    Body,
-    /// `<timestamp>.<body>`.
-    TimestampDotBody,
 }
 
 /// Loads and checks `<dir>/<platform>.toml`.

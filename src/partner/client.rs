@@ -1,6 +1,6 @@
 //! The HTTP side of a pull connector: one GET with auth, a timeout, rate-limit pacing, retries
 //! with exponential backoff and jitter (honouring `Retry-After`), one token refresh on an
-//! expired access token, and the platform's error body turned into a typed [`PullError`].
+//! expired access token, and the platform's error body turned into a typed [`PartnerError`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::auth::{without_url, Authenticator};
 use super::definition::{select, ErrorSpec, RateLimitPolicy};
-use super::error::PullError;
+use super::error::PartnerError;
 
 /// How often and how patiently a request is retried.
 #[derive(Debug, Clone, Copy)]
@@ -79,13 +79,13 @@ impl ApiClient {
         rate: RateLimitPolicy,
         retry: RetryPolicy,
         timeout: Duration,
-    ) -> Result<Self, PullError> {
+    ) -> Result<Self, PartnerError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .user_agent(concat!("ordergate/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| PullError::Transport {
+            .map_err(|e| PartnerError::Transport {
                 platform: platform.to_string(),
                 message: e.to_string(),
             })?;
@@ -113,7 +113,7 @@ impl ApiClient {
         url: &str,
         query: &[(String, String)],
         shutdown: &CancellationToken,
-    ) -> Result<Response, PullError> {
+    ) -> Result<Response, PartnerError> {
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
@@ -149,7 +149,7 @@ impl ApiClient {
             tracing::warn!(platform = %self.platform, endpoint, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, error = %error, "Request failed; retrying.");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.cancelled() => return Err(PullError::Cancelled),
+                _ = shutdown.cancelled() => return Err(PartnerError::Cancelled),
             }
             attempt += 1;
         }
@@ -160,7 +160,7 @@ impl ApiClient {
         &self,
         endpoint: &str,
         shutdown: &CancellationToken,
-    ) -> Result<(), PullError> {
+    ) -> Result<(), PartnerError> {
         let wait = {
             let mut p = self.pacing.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
@@ -183,7 +183,7 @@ impl ApiClient {
         }
         tokio::select! {
             _ = tokio::time::sleep(wait) => Ok(()),
-            _ = shutdown.cancelled() => Err(PullError::Cancelled),
+            _ = shutdown.cancelled() => Err(PartnerError::Cancelled),
         }
     }
 
@@ -227,7 +227,7 @@ impl ApiClient {
         &self,
         endpoint: &str,
         req: reqwest::RequestBuilder,
-    ) -> Result<Response, PullError> {
+    ) -> Result<Response, PartnerError> {
         let resp = req.send().await.map_err(|e| self.transport(e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
@@ -238,7 +238,7 @@ impl ApiClient {
             let retry_after = retry_after(&headers);
             return Err(self.partner_error(status, body.ok().as_ref(), retry_after));
         }
-        let body = body.map_err(|e| PullError::Decode {
+        let body = body.map_err(|e| PartnerError::Decode {
             platform: self.platform.clone(),
             message: format!("body is not JSON: {e}"),
         })?;
@@ -251,14 +251,14 @@ impl ApiClient {
         Ok(Response { headers, body })
     }
 
-    fn transport(&self, e: reqwest::Error) -> PullError {
+    fn transport(&self, e: reqwest::Error) -> PartnerError {
         if e.is_timeout() {
-            PullError::Timeout {
+            PartnerError::Timeout {
                 platform: self.platform.clone(),
                 timeout: self.timeout,
             }
         } else {
-            PullError::Transport {
+            PartnerError::Transport {
                 platform: self.platform.clone(),
                 message: without_url(&e),
             }
@@ -271,14 +271,14 @@ impl ApiClient {
         status: u16,
         body: Option<&serde_json::Value>,
         retry_after: Option<Duration>,
-    ) -> PullError {
+    ) -> PartnerError {
         let (code, message) = body
             .map(|b| error_fields(&self.errors, b))
             .unwrap_or((None, None));
         let retriable_code = code
             .as_ref()
             .is_some_and(|c| self.errors.retriable_codes.contains(c));
-        PullError::Partner {
+        PartnerError::Partner {
             platform: self.platform.clone(),
             status,
             code,

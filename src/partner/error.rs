@@ -7,7 +7,7 @@ use super::definition::DefinitionError;
 
 /// Why a request or a poll failed. Partner errors carry the platform's own code and message.
 #[derive(Debug, thiserror::Error)]
-pub enum PullError {
+pub enum PartnerError {
     /// The platform answered with an error (a non-2xx status, or a 2xx body with errors).
     #[error("{platform} answered {status}{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
     Partner {
@@ -57,32 +57,32 @@ pub enum PullError {
     Cancelled,
 }
 
-impl PullError {
+impl PartnerError {
     /// Whether trying the same request again later can work: 429, 408, 5xx, timeouts,
     /// connection failures and error codes the definition names; not 400/401/403/404 or a
     /// body that is not what the definition describes.
     pub fn is_retriable(&self) -> bool {
         match self {
-            PullError::Partner {
+            PartnerError::Partner {
                 status,
                 retriable_code,
                 ..
             } => *status == 429 || *status == 408 || *status >= 500 || *retriable_code,
-            PullError::Timeout { .. } | PullError::Transport { .. } => true,
-            PullError::Token { retriable, .. } => *retriable,
-            PullError::Store(_) => true,
-            PullError::Decode { .. }
-            | PullError::Definition(_)
-            | PullError::Credential { .. }
-            | PullError::LeaseLost
-            | PullError::Cancelled => false,
+            PartnerError::Timeout { .. } | PartnerError::Transport { .. } => true,
+            PartnerError::Token { retriable, .. } => *retriable,
+            PartnerError::Store(_) => true,
+            PartnerError::Decode { .. }
+            | PartnerError::Definition(_)
+            | PartnerError::Credential { .. }
+            | PartnerError::LeaseLost
+            | PartnerError::Cancelled => false,
         }
     }
 
     /// The wait the platform asked for, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            PullError::Partner { retry_after, .. } => *retry_after,
+            PartnerError::Partner { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -90,7 +90,7 @@ impl PullError {
     /// The HTTP status, for partner errors.
     pub fn status(&self) -> Option<u16> {
         match self {
-            PullError::Partner { status, .. } => Some(*status),
+            PartnerError::Partner { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -100,8 +100,8 @@ impl PullError {
 mod tests {
     use super::*;
 
-    fn partner(status: u16, retriable_code: bool) -> PullError {
-        PullError::Partner {
+    fn partner(status: u16, retriable_code: bool) -> PartnerError {
+        PartnerError::Partner {
             platform: "p".into(),
             status,
             code: None,

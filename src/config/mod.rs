@@ -1,0 +1,385 @@
+//! Configuration: one TOML file, overridden by `ORDERGATE_<SECTION>__<KEY>` environment
+//! variables, unknown keys rejected. Secrets are never written in the file: a secret field holds
+//! a reference, `env:NAME` or `file:PATH`, resolved at start-up.
+//!
+//! Every default lives in this file, next to the field it belongs to.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+mod connectors;
+mod secret;
+mod sections;
+
+pub use connectors::*;
+pub use secret::{Secret, SecretError};
+pub use sections::*;
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("environment override {var}: {message}")]
+    Env { var: String, message: String },
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where orders, raw documents, the audit log and (standalone) the queue live.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// How stages talk to each other.
+    #[serde(default)]
+    pub bus: BusConfig,
+    /// Retry, parking and concurrency of the stages.
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+    /// The HTTP server (health, metrics, API, callbacks).
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Where the jq mappings are.
+    #[serde(default)]
+    pub mappings: MappingsConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// When an order read from free text (e-mail, fax) waits for a person.
+    #[serde(default)]
+    pub review: ReviewConfig,
+    /// When a connector counts as degraded or down.
+    #[serde(default)]
+    pub health: HealthConfig,
+    /// The inbound connectors, each under its own name.
+    #[serde(default)]
+    pub connectors: Vec<ConnectorConfig>,
+}
+
+/// The prefix of environment overrides.
+pub const ENV_PREFIX: &str = "ORDERGATE_";
+
+impl Config {
+    /// Reads `path`, applies environment overrides from the process environment, validates.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut cfg = Self::from_toml(&text, &path.display().to_string(), std::env::vars())?;
+        if let Some(dir) = path.parent() {
+            cfg.anchor_paths(dir);
+        }
+        Ok(cfg)
+    }
+
+    /// Makes relative paths relative to `dir` (the config file's directory): the mappings
+    /// directory, drop folders, and a SQLite file given as `sqlite://relative/path`.
+    pub fn anchor_paths(&mut self, dir: &Path) {
+        if self.mappings.dir.is_relative() {
+            self.mappings.dir = dir.join(&self.mappings.dir);
+        }
+        for c in &mut self.connectors {
+            match c {
+                ConnectorConfig::Folder(f) if f.path.is_relative() => f.path = dir.join(&f.path),
+                ConnectorConfig::Folder(_)
+                | ConnectorConfig::Webhook(_)
+                | ConnectorConfig::Imap(_) => {}
+                ConnectorConfig::Marketplace(m) => m.anchor_paths(dir),
+            }
+        }
+        if !self.store.url.is_reference() {
+            if let Some(rest) = self.store.url.0.strip_prefix("sqlite://") {
+                if !rest.starts_with('/') && !rest.starts_with(':') {
+                    self.store.url = Secret(format!("sqlite://{}", dir.join(rest).display()));
+                }
+            }
+        }
+    }
+
+    /// The built-in defaults with environment overrides (no file given).
+    pub fn from_env_only() -> Result<Self, ConfigError> {
+        Self::from_toml("", "<defaults>", std::env::vars())
+    }
+
+    /// Parses TOML text, applies `ORDERGATE_A__B=value` overrides from `env`, validates.
+    pub fn from_toml(
+        text: &str,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut value: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        for (var, val) in env {
+            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            // Only `SECTION__KEY` names are overrides; plain ORDERGATE_X names are left for
+            // secrets referenced with `env:`.
+            if !rest.contains("__") {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            apply_override(&mut value, &path, &val).map_err(|message| ConfigError::Env {
+                var: var.clone(),
+                message,
+            })?;
+        }
+        let cfg: Config = toml::Value::Table(value)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                path: origin.to_string(),
+                message: e.to_string(),
+            })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks what serde cannot: unique connector names, sensible numbers, known settings.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for c in &self.connectors {
+            let name = c.name();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "connector name {name:?} must be non-empty ASCII letters, digits, '-' or '_'"
+                )));
+            }
+            if !seen.insert(name) {
+                return Err(ConfigError::Invalid(format!(
+                    "connector name {name:?} is used twice"
+                )));
+            }
+            if let ConnectorConfig::Marketplace(m) = c {
+                m.validate().map_err(ConfigError::Invalid)?;
+            }
+        }
+        if self.bus.kind == BusKind::Amqp && self.bus.url.is_none() {
+            return Err(ConfigError::Invalid(
+                "bus.kind = \"amqp\" needs bus.url (e.g. \"env:ORDERGATE_AMQP_URL\")".into(),
+            ));
+        }
+        if self.bus.retry_tiers_ms.is_empty() || self.bus.retry_tiers_ms.contains(&0) {
+            return Err(ConfigError::Invalid(
+                "bus.retry_tiers_ms needs at least one tier, each > 0".into(),
+            ));
+        }
+        if self.bus.prefetch == 0 || self.pipeline.concurrency == 0 {
+            return Err(ConfigError::Invalid(
+                "bus.prefetch and pipeline.concurrency must be > 0".into(),
+            ));
+        }
+        if self.pipeline.max_attempts == 0 {
+            return Err(ConfigError::Invalid(
+                "pipeline.max_attempts must be > 0".into(),
+            ));
+        }
+        if !matches!(self.store.sqlite_synchronous.as_str(), "full" | "normal") {
+            return Err(ConfigError::Invalid(format!(
+                "store.sqlite_synchronous must be \"full\" or \"normal\", not {:?}",
+                self.store.sqlite_synchronous
+            )));
+        }
+        for t in &self.http.api_tokens {
+            if !t.secret().is_reference() {
+                return Err(ConfigError::Invalid(
+                    "http.api_tokens entries must be references (env:NAME or file:PATH), never literal tokens"
+                        .into(),
+                ));
+            }
+        }
+        for c in &self.connectors {
+            if let ConnectorConfig::Imap(i) = c {
+                if !i.password.is_reference() {
+                    return Err(ConfigError::Invalid(format!(
+                        "connector {}: password must be a reference (env:NAME or file:PATH)",
+                        i.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The connector of that name.
+    pub fn connector(&self, name: &str) -> Option<&ConnectorConfig> {
+        self.connectors.iter().find(|c| c.name() == name)
+    }
+}
+
+/// Sets `path` in `table` to `raw`, read as a TOML value when it parses as one (numbers,
+/// booleans, arrays) and as a string otherwise. Numeric path parts index arrays.
+fn apply_override(table: &mut toml::Table, path: &[String], raw: &str) -> Result<(), String> {
+    let parsed: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let Some((last, parents)) = path.split_last() else {
+        return Err("empty key".into());
+    };
+    let mut cur: &mut toml::Value = {
+        let Some(first) = parents.first() else {
+            table.insert(last.clone(), parsed);
+            return Ok(());
+        };
+        table
+            .entry(first.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+    };
+    for part in parents.iter().skip(1) {
+        cur = step(cur, part)?;
+    }
+    match cur {
+        toml::Value::Table(t) => {
+            t.insert(last.clone(), parsed);
+            Ok(())
+        }
+        toml::Value::Array(a) => {
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("{last:?} is not an array index"))?;
+            let slot = a
+                .get_mut(i)
+                .ok_or_else(|| format!("index {i} is past the end of the array"))?;
+            *slot = parsed;
+            Ok(())
+        }
+        _ => Err(format!("cannot set {last:?} inside a plain value")),
+    }
+}
+
+fn step<'a>(cur: &'a mut toml::Value, part: &str) -> Result<&'a mut toml::Value, String> {
+    match cur {
+        toml::Value::Table(t) => Ok(t
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))),
+        toml::Value::Array(a) => {
+            let i: usize = part
+                .parse()
+                .map_err(|_| format!("{part:?} is not an array index"))?;
+            a.get_mut(i)
+                .ok_or_else(|| format!("index {i} is past the end of the array"))
+        }
+        _ => Err(format!("cannot descend into {part:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_standalone() {
+        let c = Config::from_toml("", "t", env(&[])).unwrap();
+        assert_eq!(c.bus.kind, BusKind::Embedded);
+        assert!(c.store.url.resolve().unwrap().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let e = Config::from_toml("[store]\nurll = \"x\"", "t", env(&[])).unwrap_err();
+        assert!(e.to_string().contains("urll"), "{e}");
+        let e = Config::from_toml("", "t", env(&[("ORDERGATE_BUS__PREFECH", "3")])).unwrap_err();
+        assert!(e.to_string().contains("prefech"), "{e}");
+    }
+
+    #[test]
+    fn env_overrides_nested_and_array_values() {
+        let text = "[[connectors]]\nname = \"drop\"\nkind = \"folder\"\npath = \"/a\"\nformat = \"shopify\"\n";
+        let c = Config::from_toml(
+            text,
+            "t",
+            env(&[
+                ("ORDERGATE_BUS__PREFETCH", "7"),
+                ("ORDERGATE_BUS__KIND", "amqp"),
+                ("ORDERGATE_BUS__URL", "env:AMQP"),
+                ("ORDERGATE_CONNECTORS__0__PATH", "/b"),
+                ("ORDERGATE_API_TOKEN", "not an override"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.bus.prefetch, 7);
+        assert_eq!(c.bus.kind, BusKind::Amqp);
+        let ConnectorConfig::Folder(f) = &c.connectors[0] else {
+            panic!("a folder connector");
+        };
+        assert_eq!(f.path, PathBuf::from("/b"));
+    }
+
+    #[test]
+    fn api_tokens_are_named_with_roles_or_bare() {
+        let c = Config::from_toml(
+            "[http]\napi_tokens = [\"env:A\", { name = \"anna\", token = \"env:B\", role = \"viewer\" }]",
+            "t",
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.http.api_tokens[0].identity(0),
+            ("token-1".into(), ApiRole::Operator)
+        );
+        assert_eq!(
+            c.http.api_tokens[1].identity(1),
+            ("anna".into(), ApiRole::Viewer)
+        );
+        let e = Config::from_toml(
+            "[http]\napi_tokens = [{ name = \"x\", token = \"literal\" }]",
+            "t",
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("references"), "{e}");
+    }
+
+    #[test]
+    fn api_tokens_must_be_references() {
+        let e = Config::from_toml("[http]\napi_tokens = [\"hunter2\"]", "t", env(&[])).unwrap_err();
+        assert!(e.to_string().contains("references"), "{e}");
+        let s = Secret::literal("hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn secret_references_resolve() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tok");
+        std::fs::write(&p, "s3cret\n").unwrap();
+        let s = Secret::literal(format!("file:{}", p.display()));
+        assert_eq!(s.resolve().unwrap(), "s3cret");
+        let e = Secret::literal("env:ORDERGATE_TEST_SURELY_UNSET")
+            .resolve()
+            .unwrap_err();
+        assert!(e.to_string().contains("ORDERGATE_TEST_SURELY_UNSET"));
+    }
+
+    #[test]
+    fn duplicate_connector_names_are_rejected() {
+        let one = "[[connectors]]\nname = \"d\"\nkind = \"folder\"\npath = \"/a\"\nformat = \"shopify\"\n";
+        let e = Config::from_toml(&format!("{one}{one}"), "t", env(&[])).unwrap_err();
+        assert!(e.to_string().contains("used twice"), "{e}");
+    }
+}

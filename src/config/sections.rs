@@ -1,0 +1,412 @@
+//! The sections of `ordergate.toml` other than the connectors: store, bus, pipeline, HTTP,
+//! mappings, logging, review, health. Every default lives next to its field.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::Secret;
+
+/// Store settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` (created if missing) or `postgres://…`; may be `env:NAME` / `file:PATH`
+    /// since a PostgreSQL URL can carry a password.
+    #[serde(default = "StoreConfig::default_url")]
+    pub url: Secret,
+    /// Connection pool size (SQLite: writers are serialized by the database anyway).
+    #[serde(default = "StoreConfig::default_max_connections")]
+    pub max_connections: u32,
+    /// SQLite `synchronous` setting: `full` (every commit survives power loss) or `normal`
+    /// (survives a crash of the process, not of the machine).
+    #[serde(default = "StoreConfig::default_sqlite_synchronous")]
+    pub sqlite_synchronous: String,
+}
+
+impl StoreConfig {
+    fn default_url() -> Secret {
+        Secret::literal("sqlite://ordergate.sqlite")
+    }
+    fn default_max_connections() -> u32 {
+        8
+    }
+    fn default_sqlite_synchronous() -> String {
+        "full".into()
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: Self::default_url(),
+            max_connections: Self::default_max_connections(),
+            sqlite_synchronous: Self::default_sqlite_synchronous(),
+        }
+    }
+}
+
+/// Which bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BusKind {
+    /// A durable queue inside the store: one binary and one file, no broker.
+    Embedded,
+    /// RabbitMQ.
+    Amqp,
+}
+
+/// Bus settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusConfig {
+    /// `embedded` (default) or `amqp`.
+    #[serde(default = "BusConfig::default_kind")]
+    pub kind: BusKind,
+    /// Prefix of the exchange and every queue name, so several environments can share one
+    /// broker (`ordergate-staging`).
+    #[serde(default = "BusConfig::default_namespace")]
+    pub namespace: String,
+    /// AMQP URL (`amqp://user:pass@host:5672/%2f`), usually `env:ORDERGATE_AMQP_URL`.
+    #[serde(default)]
+    pub url: Option<Secret>,
+    /// Unacknowledged deliveries a stage holds at once.
+    #[serde(default = "BusConfig::default_prefetch")]
+    pub prefetch: u16,
+    /// Retry delay tiers in milliseconds; a retry waits in the smallest tier at least as long as
+    /// its backoff.
+    #[serde(default = "BusConfig::default_retry_tiers_ms")]
+    pub retry_tiers_ms: Vec<u64>,
+    /// Deliveries of one message (a consumer dying on it each time) before the bus parks it.
+    #[serde(default = "BusConfig::default_delivery_limit")]
+    pub delivery_limit: u32,
+    /// Embedded bus: how often an idle consumer looks for work another process queued.
+    #[serde(default = "BusConfig::default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// Embedded bus: how long a delivery stays owned by a consumer that does not settle it
+    /// (a crashed process) before it is delivered again.
+    #[serde(default = "BusConfig::default_lease_ms")]
+    pub lease_ms: u64,
+    /// Timeout of one broker operation (connect, declare, publish confirm).
+    #[serde(default = "BusConfig::default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl BusConfig {
+    fn default_kind() -> BusKind {
+        BusKind::Embedded
+    }
+    fn default_namespace() -> String {
+        crate::bus::topology::DEFAULT_PREFIX.to_string()
+    }
+    fn default_prefetch() -> u16 {
+        32
+    }
+    fn default_retry_tiers_ms() -> Vec<u64> {
+        vec![1_000, 5_000, 30_000, 120_000, 600_000]
+    }
+    fn default_delivery_limit() -> u32 {
+        20
+    }
+    fn default_poll_interval_ms() -> u64 {
+        250
+    }
+    fn default_lease_ms() -> u64 {
+        60_000
+    }
+    fn default_timeout_ms() -> u64 {
+        10_000
+    }
+
+    /// The retry tiers as durations.
+    pub fn retry_tiers(&self) -> Vec<Duration> {
+        self.retry_tiers_ms
+            .iter()
+            .map(|ms| Duration::from_millis(*ms))
+            .collect()
+    }
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            kind: Self::default_kind(),
+            namespace: Self::default_namespace(),
+            url: None,
+            prefetch: Self::default_prefetch(),
+            retry_tiers_ms: Self::default_retry_tiers_ms(),
+            delivery_limit: Self::default_delivery_limit(),
+            poll_interval_ms: Self::default_poll_interval_ms(),
+            lease_ms: Self::default_lease_ms(),
+            timeout_ms: Self::default_timeout_ms(),
+        }
+    }
+}
+
+/// Stage behaviour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Attempts at a message with a transient error before it is parked.
+    #[serde(default = "PipelineConfig::default_max_attempts")]
+    pub max_attempts: u32,
+    /// First retry delay; doubles each attempt (with jitter) up to `retry_max_ms`.
+    #[serde(default = "PipelineConfig::default_retry_base_ms")]
+    pub retry_base_ms: u64,
+    /// Longest retry delay.
+    #[serde(default = "PipelineConfig::default_retry_max_ms")]
+    pub retry_max_ms: u64,
+    /// Messages one stage works on at once in this process. Each waits mostly on commits and
+    /// confirms (disk flushes), so more in flight means more of them share one flush; the
+    /// default equals the default `bus.prefetch`.
+    #[serde(default = "PipelineConfig::default_concurrency")]
+    pub concurrency: usize,
+    /// How long shutdown waits for in-flight work before handing it back to the queue.
+    #[serde(default = "PipelineConfig::default_shutdown_grace_ms")]
+    pub shutdown_grace_ms: u64,
+    /// Department that owns exceptions no rule assigns elsewhere.
+    #[serde(default = "PipelineConfig::default_department")]
+    pub default_department: String,
+    /// Hours until a new exception is due.
+    #[serde(default = "PipelineConfig::default_exception_due_hours")]
+    pub exception_due_hours: u32,
+}
+
+impl PipelineConfig {
+    fn default_max_attempts() -> u32 {
+        5
+    }
+    fn default_retry_base_ms() -> u64 {
+        1_000
+    }
+    fn default_retry_max_ms() -> u64 {
+        600_000
+    }
+    fn default_concurrency() -> usize {
+        32
+    }
+    fn default_shutdown_grace_ms() -> u64 {
+        10_000
+    }
+    fn default_department() -> String {
+        "operations".into()
+    }
+    fn default_exception_due_hours() -> u32 {
+        24
+    }
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: Self::default_max_attempts(),
+            retry_base_ms: Self::default_retry_base_ms(),
+            retry_max_ms: Self::default_retry_max_ms(),
+            concurrency: Self::default_concurrency(),
+            shutdown_grace_ms: Self::default_shutdown_grace_ms(),
+            default_department: Self::default_department(),
+            exception_due_hours: Self::default_exception_due_hours(),
+        }
+    }
+}
+
+/// HTTP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to listen on; empty string disables the server.
+    #[serde(default = "HttpConfig::default_listen")]
+    pub listen: String,
+    /// Bearer tokens that may call `/api/…`: a table `{ name, token, role }` each (the token a
+    /// secret reference; role `viewer` reads, `operator` also corrects orders), or just the
+    /// reference (then named `token-<n>`, role `operator`).
+    #[serde(default)]
+    pub api_tokens: Vec<ApiToken>,
+}
+
+/// One API token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ApiToken {
+    /// Only the reference: role `operator`.
+    Bare(Secret),
+    /// Named, with a role.
+    Named {
+        /// Who holds it; audit entries name it (`api:<name>`).
+        name: String,
+        /// The token, as a reference.
+        token: Secret,
+        /// What it may do.
+        #[serde(default = "ApiRole::operator")]
+        role: ApiRole,
+    },
+}
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiRole {
+    /// Read orders, exceptions, documents.
+    Viewer,
+    /// Also complete and correct orders.
+    Operator,
+}
+
+impl ApiRole {
+    fn operator() -> Self {
+        ApiRole::Operator
+    }
+}
+
+impl ApiToken {
+    /// The secret reference.
+    pub fn secret(&self) -> &Secret {
+        match self {
+            ApiToken::Bare(s) => s,
+            ApiToken::Named { token, .. } => token,
+        }
+    }
+
+    /// (name, role) of the `index`-th token.
+    pub fn identity(&self, index: usize) -> (String, ApiRole) {
+        match self {
+            ApiToken::Bare(_) => (format!("token-{}", index + 1), ApiRole::Operator),
+            ApiToken::Named { name, role, .. } => (name.clone(), *role),
+        }
+    }
+}
+
+impl HttpConfig {
+    fn default_listen() -> String {
+        "127.0.0.1:8080".into()
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: Self::default_listen(),
+            api_tokens: Vec::new(),
+        }
+    }
+}
+
+/// Mappings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingsConfig {
+    /// Directory of `*.jq` mappings and their sibling `*.test.json` files. Relative paths are
+    /// taken from the config file's directory.
+    #[serde(default = "MappingsConfig::default_dir")]
+    pub dir: PathBuf,
+}
+
+impl MappingsConfig {
+    fn default_dir() -> PathBuf {
+        PathBuf::from("mappings")
+    }
+}
+
+impl Default for MappingsConfig {
+    fn default() -> Self {
+        Self {
+            dir: Self::default_dir(),
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`; `--log-format` wins.
+    #[serde(default = "LogConfig::default_format")]
+    pub format: LogFormat,
+    /// A `tracing` filter (`info`, `ordergate=debug,lapin=warn`); `RUST_LOG` wins.
+    #[serde(default = "LogConfig::default_level")]
+    pub level: String,
+}
+
+impl LogConfig {
+    fn default_format() -> LogFormat {
+        LogFormat::Text
+    }
+    fn default_level() -> String {
+        "info".into()
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: Self::default_format(),
+            level: Self::default_level(),
+        }
+    }
+}
+
+/// The review queue for orders extracted from free text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// An extracted order below this confidence (0 to 1) waits in `needs_review`.
+    #[serde(default = "ReviewConfig::default_threshold")]
+    pub confidence_threshold: f64,
+}
+
+impl ReviewConfig {
+    fn default_threshold() -> f64 {
+        // Clean order e-mails score about 0.75–0.85 with the built-in extractor (a country
+        // implied by the address, a currency from a symbol); doubtful ones far lower.
+        0.7
+    }
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        Self {
+            confidence_threshold: Self::default_threshold(),
+        }
+    }
+}
+
+/// Connector health thresholds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Consecutive failures after which a connector is `degraded`.
+    #[serde(default = "HealthConfig::default_degraded_after")]
+    pub degraded_after: u32,
+    /// Consecutive failures after which a connector is `down`.
+    #[serde(default = "HealthConfig::default_down_after")]
+    pub down_after: u32,
+}
+
+impl HealthConfig {
+    fn default_degraded_after() -> u32 {
+        1
+    }
+    fn default_down_after() -> u32 {
+        5
+    }
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            degraded_after: Self::default_degraded_after(),
+            down_after: Self::default_down_after(),
+        }
+    }
+}
