@@ -7,9 +7,9 @@
 use serde_json::{json, Value};
 
 use crate::bus::Bus;
-use crate::model::{CanonicalOrder, Envelope, EventType, OrderState};
+use crate::model::{CanonicalOrder, Envelope, EventType, OrderState, Trigger};
 use crate::review;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, TransitionError};
 
 /// Why an action was refused. The messages are safe to show to the caller: they name the
 /// order, the state and the path, never a value from the order.
@@ -118,18 +118,13 @@ pub async fn correct_order(
         Store::append_event(&mut tx, id, "corrected", None, actor, Some(&data)).await?;
     }
     let mut events = Vec::new();
-    let received = OrderState::Received.as_str();
     if correction.resume {
-        Store::set_order_state(&mut tx, id, review::STATE_NEEDS_REVIEW, received).await?;
-        Store::append_event(
-            &mut tx,
-            id,
-            "review_completed",
-            Some((Some(review::STATE_NEEDS_REVIEW), received)),
-            actor,
-            Some(&data),
-        )
-        .await?;
+        Store::transition(&mut tx, id, Trigger::Resubmit, actor, Some(&data))
+            .await
+            .map_err(|e| match e {
+                TransitionError::Store(e) => ActionError::Store(e),
+                other => ActionError::Conflict(other.to_string()),
+            })?;
         let payload = serde_json::to_value(&order).unwrap_or(Value::Null);
         events.push(
             Envelope::new(

@@ -26,8 +26,9 @@ pub mod metric {
     pub const QUEUE_DEPTH: &str = "ordergate_queue_depth";
     /// Events committed but not yet published.
     pub const OUTBOX_PENDING: &str = "ordergate_outbox_pending";
-    /// Webhook requests refused for failed authentication (`connector`).
-    pub const WEBHOOKS_REFUSED: &str = "ordergate_webhooks_refused_total";
+    /// Documents and requests a connector refused (`connector`, `reason`: `too_large`,
+    /// `unreadable`, `malformed`, `unauthenticated`); each is also an exception.
+    pub const DOCUMENTS_REFUSED: &str = "ordergate_documents_refused_total";
     /// Connector health: 2 up, 1 degraded, 0 down (`connector`).
     pub const CONNECTOR_HEALTH: &str = "ordergate_connector_health";
 }

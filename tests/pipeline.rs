@@ -286,9 +286,11 @@ async fn bad_input_is_parked_at_once() {
     daemon.stop().await;
 }
 
-/// A file too big for the connector goes to failed/ with a reason file; nothing is stored.
+/// A file too big for the connector goes to failed/ with a reason file; nothing is stored; the
+/// refusal is an exception for the connector's department and counts in the refusals metric.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_file_goes_to_failed_with_reason() {
+    ordergate::telemetry::prometheus();
     let env = TestEnv::new(Profile::Standalone).await;
     let inbox = env.inbox("big");
     let extra = format!(
@@ -307,6 +309,30 @@ async fn oversize_file_goes_to_failed_with_reason() {
     assert!(text.contains("max_file_bytes"), "{text}");
     assert!(inbox.join("failed/huge.json").exists());
     assert_eq!(daemon.store.raw_count("big").await.unwrap(), 0);
+    wait_until(Duration::from_secs(10), "the exception", || async {
+        daemon
+            .store
+            .exceptions(false, 100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.kind == "document_too_large" && e.connector.as_deref() == Some("big"))
+    })
+    .await;
+    let exceptions = daemon.store.exceptions(false, 100).await.unwrap();
+    let e = exceptions
+        .iter()
+        .find(|e| e.kind == "document_too_large")
+        .unwrap();
+    assert_eq!(e.department, "operations");
+    assert!(e.reason.contains("huge.json") && e.reason.contains("max_file_bytes"));
+    assert!(e.due_at.is_some());
+    let metrics = ordergate::telemetry::prometheus().render();
+    assert!(
+        metrics
+            .contains(r#"ordergate_documents_refused_total{connector="big",reason="too_large"} 1"#),
+        "{metrics}"
+    );
     daemon.stop().await;
 }
 

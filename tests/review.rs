@@ -166,7 +166,7 @@ async fn low_confidence_orders_wait_for_a_person() {
         stored.raw_id
     );
     let history = store.order_events(&id).await.unwrap();
-    assert_eq!(history.last().unwrap().kind, "held_for_review");
+    assert_eq!(history.last().unwrap().kind, "hold_for_review");
     assert!(history.last().unwrap().data.as_ref().unwrap()["reason"]
         .as_str()
         .unwrap()
@@ -234,7 +234,7 @@ async fn low_confidence_orders_wait_for_a_person() {
     assert_eq!(
         tail,
         vec![
-            ("review_completed", "api:ops-maria"),
+            ("resubmit", "api:ops-maria"),
             ("corrected", "api:ops-maria")
         ]
     );
@@ -261,4 +261,94 @@ async fn low_confidence_orders_wait_for_a_person() {
         "only waiting orders are corrected here"
     );
     daemon.stop().await;
+}
+
+/// `Store::transition` is the one way an order changes state: it follows the table, writes the
+/// audit event with its cause, and refuses an illegal move with nothing written.
+async fn transitions_follow_the_table(profile: common::Profile) {
+    use ordergate::model::{OrderState, Trigger};
+    use ordergate::store::{Store, TransitionError};
+    let env = common::TestEnv::new(profile).await;
+    let store = Store::connect(&env.store_url(), 4, "full").await.unwrap();
+    let mut order: ordergate::model::CanonicalOrder =
+        serde_json::from_slice(&extracted_order("TR-1", 0.9, Some("Madrid"))).unwrap();
+    order.source.connector = "phone".into();
+    let mut tx = store.begin().await.unwrap();
+    let ordergate::store::UpsertOutcome::Created(id) =
+        Store::upsert_order(&mut tx, &mut order, None)
+            .await
+            .unwrap()
+    else {
+        panic!("a new order");
+    };
+    tx.commit().await.unwrap();
+
+    // Allowed: received → needs_review, audited with its cause and data.
+    let mut tx = store.begin().await.unwrap();
+    let moved = Store::transition(
+        &mut tx,
+        &id,
+        Trigger::HoldForReview,
+        "stage:test",
+        Some(&json!({"reason": "why"})),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(moved, (OrderState::Received, OrderState::NeedsReview));
+
+    // Illegal: shipping an order held for review. Refused, naming order, state and event.
+    let mut tx = store.begin().await.unwrap();
+    let err = Store::transition(&mut tx, &id, Trigger::Ship, "api:someone", None)
+        .await
+        .unwrap_err();
+    tx.commit().await.unwrap();
+    assert!(matches!(err, TransitionError::Illegal(_)), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!("order {id} is needs_review: ship is not allowed from that state")
+    );
+    let stored = store.order(&id).await.unwrap().unwrap();
+    assert_eq!(stored.state, "needs_review");
+    let history = store.order_events(&id).await.unwrap();
+    let kinds: Vec<(&str, Option<&str>, Option<&str>, &str)> = history
+        .iter()
+        .map(|e| {
+            (
+                e.kind.as_str(),
+                e.from_state.as_deref(),
+                e.to_state.as_deref(),
+                e.cause.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(kinds.len(), 1, "only the allowed move is audited: {kinds:?}");
+    assert_eq!(
+        kinds[0],
+        (
+            "hold_for_review",
+            Some("received"),
+            Some("needs_review"),
+            "stage:test"
+        )
+    );
+
+    // An unknown order is not found, not created.
+    let mut tx = store.begin().await.unwrap();
+    let err = Store::transition(&mut tx, "og_nope", Trigger::Approve, "x", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransitionError::NotFound(_)), "{err}");
+    drop(tx);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_transitions_follow_the_table() {
+    transitions_follow_the_table(common::Profile::Standalone).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_transitions_follow_the_table() {
+    transitions_follow_the_table(common::Profile::Cluster).await;
 }

@@ -93,6 +93,8 @@ auth = {{ scheme = "cxml-shared-secret", identity = "AN01051729384", secret = "{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shopify_webhook_signatures_size_and_duplicates() {
+    // The process's metrics recorder, installed before anything counts.
+    ordergate::telemetry::prometheus();
     let env = TestEnv::new(Profile::Standalone).await;
     let (daemon, addr) = daemon_with_hooks(&env).await;
     let store = daemon.store.clone();
@@ -152,6 +154,31 @@ async fn shopify_webhook_signatures_size_and_duplicates() {
     .await;
     assert_eq!(s, 413);
     assert_eq!(store.raw_count("shop").await.unwrap(), 0);
+
+    // Every refusal is counted by reason and is an exception; the three failed authentications
+    // (anyone on the network can send them) share one open exception.
+    let exceptions = store.exceptions(false, 100).await.unwrap();
+    let of = |kind: &str| {
+        exceptions
+            .iter()
+            .filter(|e| e.kind == kind && e.connector.as_deref() == Some("shop"))
+            .count()
+    };
+    assert_eq!(of("request_unauthenticated"), 1, "{exceptions:?}");
+    assert_eq!(of("document_too_large"), 1, "{exceptions:?}");
+    let metrics = ordergate::telemetry::prometheus().render();
+    assert!(
+        metrics.contains(
+            r#"ordergate_documents_refused_total{connector="shop",reason="unauthenticated"} 3"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"ordergate_documents_refused_total{connector="shop",reason="too_large"} 1"#
+        ),
+        "{metrics}"
+    );
 
     // Valid: 202, then the order. Shopify resends the same delivery: still one order.
     let headers = [

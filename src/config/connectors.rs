@@ -50,6 +50,11 @@ pub(crate) fn default_true() -> bool {
     true
 }
 
+/// The department owning refusals of a connector that names none.
+pub(crate) fn default_department() -> String {
+    "operations".into()
+}
+
 /// A drop folder.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +77,9 @@ pub struct FolderConfig {
     /// Larger files go to `failed/`.
     #[serde(default = "FolderConfig::default_max_file_bytes")]
     pub max_file_bytes: u64,
+    /// Department that owns exceptions about input this connector refuses.
+    #[serde(default = "default_department")]
+    pub department: String,
 }
 
 impl FolderConfig {
@@ -147,6 +155,9 @@ pub struct MarketplaceConfig {
     /// daemon polls a connector at a time).
     #[serde(default = "MarketplaceConfig::default_lease_ms")]
     pub lease_ms: u64,
+    /// Department that owns exceptions about input this connector refuses.
+    #[serde(default = "default_department")]
+    pub department: String,
 }
 
 impl MarketplaceConfig {
@@ -246,6 +257,9 @@ pub struct WebhookConfig {
     pub max_body_bytes: usize,
     /// How requests are authenticated.
     pub auth: WebhookAuth,
+    /// Department that owns exceptions about input this connector refuses.
+    #[serde(default = "default_department")]
+    pub department: String,
 }
 
 pub(crate) fn default_max_body() -> usize {

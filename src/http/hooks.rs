@@ -11,8 +11,8 @@ use serde_json::json;
 
 use super::AppState;
 use crate::b2b::cxml;
+use crate::intake::refusal::{Reason, Refusal};
 use crate::intake::webhook::Endpoint;
-use crate::telemetry::metric;
 
 /// Headers that name a delivery, kept as the raw document's source name.
 const DELIVERY_ID_HEADERS: [&str; 3] = [
@@ -39,6 +39,12 @@ pub(super) async fn order_hook(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > ep.max_body_bytes) {
+        let detail = format!(
+            "request declared {} bytes, over the connector's max_body_bytes of {}",
+            declared.unwrap_or_default(),
+            ep.max_body_bytes
+        );
+        record(&s, ep, Reason::TooLarge, &detail).await;
         return refuse(ep, StatusCode::PAYLOAD_TOO_LARGE, "body too large");
     }
     let bytes = match axum::body::to_bytes(body, ep.max_body_bytes).await {
@@ -47,8 +53,14 @@ pub(super) async fn order_hook(
             let too_large = std::error::Error::source(&e)
                 .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
             return if too_large {
+                let detail = format!(
+                    "request body over the connector's max_body_bytes of {}",
+                    ep.max_body_bytes
+                );
+                record(&s, ep, Reason::TooLarge, &detail).await;
                 refuse(ep, StatusCode::PAYLOAD_TOO_LARGE, "body too large")
             } else {
+                record(&s, ep, Reason::Unreadable, "request body could not be read").await;
                 refuse(ep, StatusCode::BAD_REQUEST, "body could not be read")
             };
         }
@@ -61,7 +73,8 @@ pub(super) async fn order_hook(
     };
     if let Err(reason) = ep.verify(header_of, &bytes, chrono::Utc::now().timestamp()) {
         tracing::warn!(connector = %ep.name, reason = %reason, "Webhook request refused.");
-        metrics::counter!(metric::WEBHOOKS_REFUSED, "connector" => ep.name.clone()).increment(1);
+        let detail = format!("webhook request refused: authentication failed ({reason})");
+        record(&s, ep, Reason::Unauthenticated, &detail).await;
         return refuse(ep, StatusCode::UNAUTHORIZED, "authentication failed");
     }
     let source_name = DELIVERY_ID_HEADERS
@@ -102,6 +115,21 @@ pub(super) async fn order_hook(
             Json(json!({"accepted": true, "raw_id": stored.raw_id, "duplicate": !stored.inserted})),
         )
             .into_response()
+    }
+}
+
+/// Records a refused request (metric and exception). A store that fails here does not change
+/// the answer: the caller is refused either way.
+async fn record(s: &AppState, ep: &Endpoint, reason: Reason, detail: &str) {
+    let refusal = Refusal {
+        connector: &ep.name,
+        reason,
+        detail,
+        raw_id: None,
+        department: &ep.department,
+    };
+    if let Err(error) = crate::intake::refusal::record(&s.store, &refusal).await {
+        tracing::warn!(connector = %ep.name, error = %error, "Cannot record a refused request.");
     }
 }
 

@@ -143,7 +143,8 @@ impl FolderConnector {
                     "file is {len} bytes, over the connector's max_file_bytes of {}",
                     self.cfg.max_file_bytes
                 );
-                self.fail(&path, &reason).await?;
+                self.fail(&path, super::refusal::Reason::TooLarge, &reason)
+                    .await?;
                 report.failed += 1;
                 continue;
             }
@@ -151,7 +152,8 @@ impl FolderConnector {
                 Ok(c) => c,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
-                    self.fail(&path, &format!("cannot read the file: {e}"))
+                    let reason = format!("cannot read the file: {e}");
+                    self.fail(&path, super::refusal::Reason::Unreadable, &reason)
                         .await?;
                     report.failed += 1;
                     continue;
@@ -206,7 +208,14 @@ impl FolderConnector {
         Ok(stored.inserted)
     }
 
-    async fn fail(&self, path: &Path, reason: &str) -> Result<(), FolderError> {
+    /// Moves a refused file to `failed/` with a reason file beside it, and records the refusal
+    /// (metric and exception). The file stays in `failed/` for whoever fixes it.
+    async fn fail(
+        &self,
+        path: &Path,
+        why: super::refusal::Reason,
+        reason: &str,
+    ) -> Result<(), FolderError> {
         let failed = self.cfg.path.join("failed");
         let io = |source| FolderError::Io {
             path: path.to_path_buf(),
@@ -219,6 +228,22 @@ impl FolderConnector {
             .await
             .map_err(io)?;
         tracing::warn!(connector = %self.cfg.name, file = %dest.display(), reason, "File moved to failed/.");
+        let detail = format!("file {} refused: {reason}", dest.display());
+        super::refusal::record(
+            &self.store,
+            &super::refusal::Refusal {
+                connector: &self.cfg.name,
+                reason: why,
+                detail: &detail,
+                raw_id: None,
+                department: &self.cfg.department,
+            },
+        )
+        .await
+        .map_err(|e| FolderError::Store {
+            file: dest.display().to_string(),
+            message: e.to_string(),
+        })?;
         Ok(())
     }
 }

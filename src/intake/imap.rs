@@ -22,9 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::Bus;
 use crate::health::HealthTracker;
+use crate::intake::refusal::{self, Reason};
 use crate::model::RawRef;
 use crate::normalize::email::mime;
-use crate::store::{NewException, NewRawDocument, Severity, Store};
+use crate::store::{NewRawDocument, Store};
 
 pub use crate::config::ImapConfig;
 
@@ -266,7 +267,8 @@ impl ImapConnector {
                     body.len(),
                     self.cfg.max_message_bytes
                 );
-                self.record_failure(uid, None, &reason).await?;
+                self.record_failure(uid, None, Reason::TooLarge, &reason)
+                    .await?;
                 report.failed += 1;
                 &self.cfg.failed_folder
             } else {
@@ -287,7 +289,8 @@ impl ImapConnector {
                     Err(reason) => {
                         // Kept (quarantined), never announced.
                         let raw_id = self.store_refused(uid, &body).await?;
-                        self.record_failure(uid, Some(&raw_id), &reason).await?;
+                        self.record_failure(uid, Some(&raw_id), Reason::Malformed, &reason)
+                            .await?;
                         report.failed += 1;
                         &self.cfg.failed_folder
                     }
@@ -422,34 +425,25 @@ impl ImapConnector {
         &self,
         uid: u32,
         raw_id: Option<&str>,
+        why: Reason,
         reason: &str,
     ) -> Result<(), ImapError> {
-        let store_err = |e: crate::store::StoreError| ImapError::Store {
-            uid,
-            message: e.to_string(),
-        };
-        let mut tx = self.store.begin().await.map_err(store_err)?;
         let reason = format!("mailbox {} message refused: {reason}", self.cfg.mailbox);
-        Store::insert_exception(
-            &mut tx,
-            &NewException {
-                kind: "bad_input",
-                severity: Severity::Error,
-                order_id: None,
+        refusal::record(
+            &self.store,
+            &refusal::Refusal {
+                connector: &self.cfg.name,
+                reason: why,
+                detail: &reason,
                 raw_id,
-                message_id: None,
-                stage: Some("intake"),
-                connector: Some(&self.cfg.name),
                 department: &self.cfg.department,
-                due_at: None,
-                reason: &reason,
             },
         )
         .await
-        .map_err(store_err)?;
-        tx.commit()
-            .await
-            .map_err(|e| store_err(crate::store::StoreError::from(e)))?;
+        .map_err(|e| ImapError::Store {
+            uid,
+            message: e.to_string(),
+        })?;
         tracing::warn!(connector = %self.cfg.name, uid, reason = %reason, "Message moved to the Failed folder.");
         Ok(())
     }

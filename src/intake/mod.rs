@@ -5,6 +5,7 @@
 pub mod folder;
 pub mod imap;
 pub mod pull;
+pub mod refusal;
 pub mod webhook;
 
 use std::collections::HashMap;

@@ -29,9 +29,14 @@ pub use crate::partner::signature::{sign_base64, sign_ordergate, AuthError, Sign
 /// A webhook connector ready to verify requests: its secrets resolved once at start-up.
 #[derive(Clone)]
 pub struct Endpoint {
+    /// The connector's name (`/hooks/orders/<name>`).
     pub name: String,
+    /// The format of its documents.
     pub format: String,
+    /// Larger bodies are refused.
     pub max_body_bytes: usize,
+    /// Who owns exceptions about refused requests.
+    pub department: String,
     verifier: Verifier,
 }
 
@@ -129,6 +134,7 @@ impl Endpoint {
             name: cfg.name.clone(),
             format: cfg.format.clone(),
             max_body_bytes: cfg.max_body_bytes,
+            department: cfg.department.clone(),
             verifier,
         })
     }
@@ -166,6 +172,7 @@ impl Endpoint {
             name: cfg.name.clone(),
             format: def.format.clone(),
             max_body_bytes: crate::config::default_max_body(),
+            department: cfg.department.clone(),
             verifier: Verifier::Hmac {
                 key,
                 header: w.signature_header.to_ascii_lowercase(),
@@ -279,6 +286,7 @@ mod tests {
             format: "shopify".into(),
             max_body_bytes: 1024,
             auth,
+            department: "operations".into(),
         })
         .unwrap()
     }

@@ -154,6 +154,21 @@ impl From<StoreError> for StageError {
     }
 }
 
+impl From<crate::store::TransitionError> for StageError {
+    fn from(e: crate::store::TransitionError) -> Self {
+        use crate::store::TransitionError as T;
+        match e {
+            T::Store(e) => e.into(),
+            // Another writer is moving the order: trying again decides again.
+            T::Busy(_) => StageError::transient("order_busy", e.to_string()),
+            // The order is not where this stage expects it: a person must look.
+            T::Illegal(_) | T::NotFound(_) => {
+                StageError::permanent("illegal_transition", e.to_string())
+            }
+        }
+    }
+}
+
 /// What the runner does with a failed message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {

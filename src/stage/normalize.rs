@@ -6,10 +6,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{Committed, Effects, Handler, StageError, Unit, UnitTx};
-use crate::model::{CanonicalOrder, Envelope, EventType, TotalsCheck};
+use crate::model::{CanonicalOrder, Envelope, EventType, TotalsCheck, Trigger};
 use crate::normalize::Normalizer;
 use crate::review;
-use crate::store::{now_ms, NewException, Severity, Store, UpsertOutcome, STATE_RECEIVED};
+use crate::store::{now_ms, NewException, Severity, Store, UpsertOutcome};
 
 pub use crate::model::RawRef;
 
@@ -151,22 +151,15 @@ impl Effects for OrderEffects {
                         None => tx.emit(order_event(EventType::ORDER_RECEIVED, &id, order)),
                         Some(reason) => {
                             tracing::info!(order_id = %id, reason = %reason, "Order waits for review.");
-                            Store::set_order_state(
+                            Store::transition(
                                 tx.conn(),
                                 &id,
-                                STATE_RECEIVED,
-                                review::STATE_NEEDS_REVIEW,
-                            )
-                            .await?;
-                            Store::append_event(
-                                tx.conn(),
-                                &id,
-                                "held_for_review",
-                                Some((Some(STATE_RECEIVED), review::STATE_NEEDS_REVIEW)),
+                                Trigger::HoldForReview,
                                 &cause,
                                 Some(&serde_json::json!({"reason": reason})),
                             )
-                            .await?;
+                            .await
+                            .map_err(StageError::from)?;
                             tx.emit(order_event(EventType::ORDER_NEEDS_REVIEW, &id, order));
                         }
                     }

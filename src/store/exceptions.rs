@@ -95,6 +95,22 @@ impl Store {
         Ok(id)
     }
 
+    /// Whether an open exception of `kind` stands for `connector`.
+    pub async fn open_exception_exists(
+        &self,
+        kind: &str,
+        connector: &str,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT id FROM exceptions WHERE kind = $1 AND connector = $2 AND status = 'open' LIMIT 1",
+        )
+        .bind(kind)
+        .bind(connector)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Exceptions, newest first; only open ones unless `all`.
     pub async fn exceptions(
         &self,

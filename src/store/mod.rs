@@ -25,7 +25,9 @@ use sqlx::{AnyPool, Executor};
 
 pub use connectors::{ConnectorHealth, ConnectorState};
 pub use exceptions::{ExceptionRecord, NewException, Severity};
-pub use orders::{OrderEvent, OrderSummary, StoredOrder, UpsertOutcome, STATE_RECEIVED};
+pub use orders::{
+    OrderEvent, OrderSummary, StoredOrder, TransitionError, UpsertOutcome, STATE_RECEIVED,
+};
 pub use outbox::OutboxRow;
 pub use parked::ParkedMessage;
 pub use raw::{NewRawDocument, RawDocument, RawInsert};

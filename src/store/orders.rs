@@ -4,7 +4,8 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use super::{ms_to_time, now_ms, Store, StoreError};
-use crate::model::CanonicalOrder;
+use crate::model::state::{self, IllegalTransition};
+use crate::model::{CanonicalOrder, OrderState, Trigger};
 
 /// What [`Store::upsert_order`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +53,23 @@ pub struct OrderEvent {
     /// Who or what caused it (`stage:normalize message …`, `api:token …`).
     pub cause: String,
     pub data: Option<serde_json::Value>,
+}
+
+/// Why [`Store::transition`] did not move an order.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    /// The transition table does not allow it from the order's state.
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    /// No such order.
+    #[error("order {0} not found")]
+    NotFound(String),
+    /// Other writers kept moving the order; try again.
+    #[error("order {0} kept changing while it was being moved on")]
+    Busy(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The first state of every order.
@@ -275,8 +293,57 @@ impl Store {
             .collect()
     }
 
+    /// Moves an order on by `trigger`, as the one transition table allows
+    /// ([`crate::model::state::next`]), and appends the audit event (kind: the trigger's name)
+    /// with `cause` — the stage, connector or `api:<name>` that caused it. **The only way an
+    /// order changes state.** Refused, with nothing written, when the table does not allow it.
+    /// Returns the states it moved from and to.
+    pub async fn transition(
+        conn: &mut AnyConnection,
+        order_id: &str,
+        trigger: Trigger,
+        cause: &str,
+        data: Option<&serde_json::Value>,
+    ) -> Result<(OrderState, OrderState), TransitionError> {
+        // A concurrent writer (PostgreSQL, read committed) may move the order between the read
+        // and the conditional update: read again and decide again.
+        for _ in 0..3 {
+            let row = sqlx::query("SELECT state FROM orders WHERE id = $1")
+                .bind(order_id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(StoreError::from)?;
+            let Some(row) = row else {
+                return Err(TransitionError::NotFound(order_id.to_string()));
+            };
+            let stored: String = row.try_get("state").map_err(StoreError::from)?;
+            let illegal = || {
+                TransitionError::Illegal(IllegalTransition {
+                    order_id: order_id.to_string(),
+                    state: stored.clone(),
+                    trigger,
+                })
+            };
+            let from = OrderState::parse(&stored).ok_or_else(illegal)?;
+            let to = state::next(from, trigger).ok_or_else(illegal)?;
+            if Self::set_order_state(conn, order_id, from.as_str(), to.as_str()).await? {
+                Self::append_event(
+                    conn,
+                    order_id,
+                    trigger.as_str(),
+                    Some((Some(from.as_str()), to.as_str())),
+                    cause,
+                    data,
+                )
+                .await?;
+                return Ok((from, to));
+            }
+        }
+        Err(TransitionError::Busy(order_id.to_string()))
+    }
+
     /// Moves an order from state `from` to `to`; false when it was not in `from`.
-    pub async fn set_order_state(
+    async fn set_order_state(
         conn: &mut AnyConnection,
         id: &str,
         from: &str,
