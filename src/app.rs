@@ -143,6 +143,13 @@ impl Daemon {
                 bus: bus.clone(),
                 health: health.clone(),
                 hooks,
+                local_token_dir: cfg
+                    .store
+                    .url
+                    .resolve()
+                    .ok()
+                    .and_then(|url| crate::store::sqlite_file(&url))
+                    .and_then(|f| f.parent().map(std::path::Path::to_path_buf)),
             },
             &mut background,
             shutdown.child_token(),

@@ -143,7 +143,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(cli.command, cfg)) {
+    match runtime.block_on(dispatch(cli.command, cfg, cli.config)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("ordergate: {e:#}");
@@ -159,7 +159,37 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     })
 }
 
-async fn dispatch(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
+/// The store a reading command (`orders`, `dlq`) looks at. A SQLite file that does not exist
+/// is refused rather than created: it means the command is not looking where the daemon
+/// writes (run from another folder, or without the daemon's `--config`).
+async fn existing_store(
+    cfg: &Config,
+    config: Option<&Path>,
+) -> anyhow::Result<crate::store::Store> {
+    let url = cfg.store.url.resolve()?;
+    if let Some(file) = crate::store::sqlite_file(&url) {
+        if !file.exists() {
+            let origin = match config {
+                Some(p) => format!("the configuration {}", p.display()),
+                None => {
+                    "the built-in defaults (no --config given, no ORDERGATE_CONFIG set)".to_string()
+                }
+            };
+            anyhow::bail!(
+                "no store at {}: {origin} points there and nothing has been stored yet. Give the \
+                 daemon's configuration with --config FILE (or ORDERGATE_CONFIG)",
+                file.display()
+            );
+        }
+    }
+    crate::app::connect_store(cfg).await
+}
+
+async fn dispatch(
+    command: Command,
+    cfg: Config,
+    config: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run => {
             crate::telemetry::prometheus();
@@ -187,7 +217,7 @@ async fn dispatch(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
         Command::Orders {
             command: OrdersCommand::List { status, limit },
         } => {
-            let store = crate::app::connect_store(&cfg).await?;
+            let store = existing_store(&cfg, config.as_deref()).await?;
             for o in store.orders_list(status.as_deref(), limit, 0).await? {
                 println!("{}", serde_json::to_string(&o)?);
             }
@@ -196,7 +226,7 @@ async fn dispatch(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
         Command::Orders {
             command: OrdersCommand::Show { id },
         } => {
-            let store = crate::app::connect_store(&cfg).await?;
+            let store = existing_store(&cfg, config.as_deref()).await?;
             let order = store
                 .order(&id)
                 .await?
@@ -207,7 +237,7 @@ async fn dispatch(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Dlq { command } => {
-            let store = crate::app::connect_store(&cfg).await?;
+            let store = existing_store(&cfg, config.as_deref()).await?;
             match command {
                 DlqCommand::List { limit } => {
                     let parked = crate::dlq::list(&store, limit).await?;
@@ -341,6 +371,16 @@ fn normalize(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Whether `command` runs: a path that exists, or a name found in a `PATH` folder.
+fn on_path(command: &str) -> bool {
+    let p = Path::new(command);
+    if p.components().count() > 1 {
+        return p.is_file();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(command).is_file()))
 }
 
 /// One line of the check report.
@@ -503,7 +543,23 @@ async fn check_marketplace(
 fn check_mapping_tests(set: &crate::mapping::MappingSet, dir: &Path, r: &mut Report) {
     let outcomes = crate::mapping::testfile::run_tests(set, dir);
     let passed = outcomes.iter().filter(|o| o.passed()).count();
-    for o in outcomes.iter().filter(|o| !o.passed()) {
+    // Fax documents are read with pdftotext: without it every fax case fails with a diff that
+    // says nothing about why. Say what to install instead.
+    let pdftotext = crate::normalize::email::tools::Tools::default().pdftotext;
+    let no_pdftotext = !on_path(&pdftotext);
+    if no_pdftotext && outcomes.iter().any(|o| o.mapping.starts_with("fax")) {
+        r.fail(
+            "fax mapping tests",
+            format!(
+                "{pdftotext} not found: install poppler-utils (Debian/Ubuntu: apt-get install \
+                 poppler-utils; tesseract-ocr too for faxes without a text layer) or set \
+                 ORDERGATE_PDFTOTEXT"
+            ),
+        );
+    }
+    let explained =
+        |o: &&crate::mapping::testfile::CaseOutcome| no_pdftotext && o.mapping.starts_with("fax");
+    for o in outcomes.iter().filter(|o| !o.passed() && !explained(o)) {
         r.fail(
             &format!("mapping test {} / {}", o.mapping, o.case),
             o.failure.as_deref().unwrap_or("failed"),

@@ -375,3 +375,201 @@ fn run_standalone_then_sigterm_exits_cleanly() {
     assert!(out.status.success());
     assert!(out.stdout.is_empty(), "nothing parked");
 }
+
+/// The commands of the README's quick start, in a fresh copy of the files they use (the
+/// standalone config, the mappings, the samples): the daemon starts, the dropped order is
+/// listed and shown, the generated API token reads it over HTTP, and `GET /` says what is
+/// served. Only the listening port is overridden (tests run side by side).
+#[test]
+fn readme_quick_start_works() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("## Quick start")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a Quick start section");
+    let mut commands = Vec::new();
+    let mut in_sh = false;
+    for line in section.lines() {
+        match (in_sh, line.trim()) {
+            (false, "```sh") => in_sh = true,
+            (true, "```") => in_sh = false,
+            (true, cmd) if !cmd.is_empty() => commands.push(cmd.to_string()),
+            _ => {}
+        }
+    }
+    assert!(
+        commands.iter().any(|c| c.contains("ordergate run")),
+        "{commands:?}"
+    );
+
+    // A fresh checkout's files: the config, the mappings and the samples, nothing else.
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    std::fs::create_dir_all(work.join("deploy/standalone")).unwrap();
+    std::fs::copy(
+        root().join("deploy/standalone/ordergate.toml"),
+        work.join("deploy/standalone/ordergate.toml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(work.join("target/release")).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_ordergate"),
+        work.join("target/release/ordergate"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(root().join("mappings"), work.join("mappings")).unwrap();
+    std::fs::create_dir_all(work.join("tests/fixtures")).unwrap();
+    std::os::unix::fs::symlink(
+        root().join("tests/fixtures/samples"),
+        work.join("tests/fixtures/samples"),
+    )
+    .unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let sh = |cmd: &str| {
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg(cmd)
+            .current_dir(work)
+            .env_remove("ORDERGATE_CONFIG")
+            .env("ORDERGATE_HTTP__LISTEN", format!("127.0.0.1:{port}"));
+        c
+    };
+
+    let mut daemon: Option<std::process::Child> = None;
+    let mut order_id: Option<String> = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for cmd in &commands {
+        if cmd.starts_with("cargo ") || cmd.starts_with("deploy/dev/") || cmd.contains(" sandbox ")
+        {
+            continue; // the build is done; the tests and the sandbox are other sections' business
+        }
+        let cmd = cmd
+            .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
+            .replace(
+                "<order_id from the list>",
+                order_id.as_deref().unwrap_or("missing"),
+            );
+        if cmd.contains("ordergate run") {
+            // `exec`: the signal at the end reaches the daemon, not the shell.
+            daemon = Some(
+                sh(&format!("exec {cmd}"))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            );
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "the daemon never listened");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            continue;
+        }
+        // Commands that read what the daemon made retry until it is there.
+        let out = loop {
+            let out = sh(&cmd).output().unwrap();
+            let done = out.status.success() && !out.stdout.is_empty();
+            if done || cmd.starts_with("cp ") || Instant::now() > deadline {
+                break out;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{cmd}: {}{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if cmd.contains("orders list") {
+            let first: serde_json::Value =
+                serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+            assert_eq!(first["state"], "received", "{stdout}");
+            order_id = first["order_id"].as_str().map(str::to_string);
+        }
+        if cmd.contains("orders show") {
+            let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+            assert_eq!(shown["order"]["order_id"], order_id.clone().unwrap());
+        }
+        if cmd.starts_with("curl") {
+            let v: serde_json::Value = serde_json::from_str(&stdout)
+                .unwrap_or_else(|e| panic!("{cmd}: not JSON ({e}): {stdout}"));
+            assert_eq!(v["orders"][0]["order_id"], order_id.clone().unwrap(), "{v}");
+        }
+    }
+    assert!(order_id.is_some(), "the quick start lists the order");
+    let token_file = work.join("deploy/standalone/var/api-token");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&token_file).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "the token file is the owner's alone");
+    let index = sh(&format!("curl -s http://127.0.0.1:{port}/"))
+        .output()
+        .unwrap();
+    let index = String::from_utf8_lossy(&index.stdout);
+    assert!(
+        index.contains("/api/orders") && index.contains("api-token"),
+        "{index}"
+    );
+    let mut daemon = daemon.expect("the quick start runs the daemon");
+    Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(daemon.wait().unwrap().success());
+}
+
+/// `orders list` with no config, in a folder where nothing was ever stored: refused, naming
+/// the store it looked for, and no empty store is created.
+#[test]
+fn orders_without_a_store_are_refused_not_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["orders", "list"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no store at ordergate.sqlite") && err.contains("--config"),
+        "{err}"
+    );
+    assert!(!dir.path().join("ordergate.sqlite").exists());
+    let cfg = dir.path().join("og.toml");
+    std::fs::write(&cfg, "[store]\nurl = \"sqlite://var/og.sqlite\"\n").unwrap();
+    let out = bin()
+        .args(["dlq", "list", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("og.toml") && err.contains("og.sqlite"),
+        "{err}"
+    );
+    assert!(!dir.path().join("var/og.sqlite").exists());
+}
+
+/// Without pdftotext, `check` says what to install instead of printing fax mapping diffs.
+#[test]
+fn check_without_pdftotext_says_what_to_install() {
+    let out = bin()
+        .args(["check", "--config"])
+        .arg(root().join("deploy/standalone/ordergate.toml"))
+        .env("ORDERGATE_PDFTOTEXT", "/nonexistent/pdftotext")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains(
+            "FAIL  fax mapping tests: /nonexistent/pdftotext not found: install poppler-utils"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("mapping test fax"), "no diffs:\n{text}");
+}

@@ -322,7 +322,11 @@ async fn transitions_follow_the_table(profile: common::Profile) {
             )
         })
         .collect();
-    assert_eq!(kinds.len(), 1, "only the allowed move is audited: {kinds:?}");
+    assert_eq!(
+        kinds.len(),
+        1,
+        "only the allowed move is audited: {kinds:?}"
+    );
     assert_eq!(
         kinds[0],
         (

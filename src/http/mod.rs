@@ -48,6 +48,46 @@ pub struct Parts {
     pub health: Arc<HealthTracker>,
     /// Webhook endpoints by connector name (from [`crate::intake::start`]).
     pub hooks: HashMap<String, Endpoint>,
+    /// Where a first start with no `http.api_tokens` keeps the operator token it generates
+    /// (the SQLite store's folder); `None`: the API stays closed until tokens are configured.
+    pub local_token_dir: Option<std::path::PathBuf>,
+}
+
+/// The file a generated operator token is kept in, inside [`Parts::local_token_dir`].
+pub const LOCAL_TOKEN_FILE: &str = "api-token";
+
+/// The operator token of a standalone install with no `http.api_tokens`: read from
+/// `dir/api-token`, or generated there on first start (owner-only permissions). The token
+/// itself is never logged; the file's path is.
+fn local_operator_token(dir: &std::path::Path) -> anyhow::Result<ApiKey> {
+    use anyhow::Context;
+    let path = dir.join(LOCAL_TOKEN_FILE);
+    let token = match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+        _ => {
+            use rand::Rng;
+            let bytes: [u8; 32] = rand::rng().random();
+            let token = hex::encode(bytes);
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options
+                .open(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            std::io::Write::write_all(&mut file, format!("{token}\n").as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            tracing::info!(file = %path.display(), "No API token configured: generated an operator token in this file (configure http.api_tokens to replace it).");
+            token
+        }
+    };
+    tracing::info!(file = %path.display(), "API: operator token from the generated file; send it as 'Authorization: Bearer <token>'.");
+    Ok(ApiKey {
+        token,
+        name: "local-operator".into(),
+        role: crate::config::ApiRole::Operator,
+    })
 }
 
 /// Starts the HTTP server in `tasks` when `cfg.listen` is set (API tokens resolved first);
@@ -73,6 +113,14 @@ pub async fn serve(
                 .map(|token| ApiKey { token, name, role })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let tokens = match (&parts.local_token_dir, tokens.is_empty()) {
+        (Some(dir), true) => vec![local_operator_token(dir)?],
+        (None, true) => {
+            tracing::warn!("No http.api_tokens configured: the API answers 401 to every call.");
+            tokens
+        }
+        (_, false) => tokens,
+    };
     let state = AppState {
         documents: Arc::new(crate::intake::DocumentWriter::new(parts.store.clone())),
         store: parts.store,
@@ -99,6 +147,7 @@ pub async fn serve(
 /// The router.
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -174,6 +223,25 @@ impl From<crate::store::StoreError> for ApiError {
         tracing::warn!(error = %error, "API store error.");
         ApiError::Unavailable
     }
+}
+
+/// `GET /`: what this server offers, for a person who opens it in a browser.
+async fn index() -> &'static str {
+    concat!(
+        "ordergate ",
+        env!("CARGO_PKG_VERSION"),
+        " — order integration gateway\n\n",
+        "GET  /healthz                 liveness\n",
+        "GET  /readyz                  store, bus and connector health (JSON)\n",
+        "GET  /metrics                 Prometheus metrics\n",
+        "GET  /api/orders              orders (bearer token; see README \"API\")\n",
+        "GET  /api/orders/{id}         an order and its history\n",
+        "GET  /api/exceptions          open exceptions\n",
+        "POST /hooks/orders/{name}     order webhooks (partner signatures)\n\n",
+        "The API needs 'Authorization: Bearer <token>': the tokens in http.api_tokens, or on a\n",
+        "standalone install without any, the one generated in the file 'api-token' beside the\n",
+        "SQLite store. Documentation: README.md in the source tree.\n",
+    )
 }
 
 async fn healthz() -> &'static str {

@@ -139,22 +139,17 @@ impl Store {
         } else {
             return Err(StoreError::Url(redact_url(url)));
         };
-        if dialect == Dialect::Sqlite {
-            // A fresh install has no data directory yet: make the file's folder.
-            let path = url
-                .trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:")
-                .split('?')
-                .next()
-                .unwrap_or("");
-            if let Some(parent) = std::path::Path::new(path).parent() {
-                if !path.is_empty() && path != ":memory:" && !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).map_err(|e| {
-                        StoreError::Db(sqlx::Error::Configuration(
-                            format!("cannot create {}: {e}", parent.display()).into(),
-                        ))
-                    })?;
-                }
+        // A fresh install has no data directory yet: make the file's folder.
+        if let Some(parent) = sqlite_file(url)
+            .as_deref()
+            .and_then(std::path::Path::parent)
+        {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::Db(sqlx::Error::Configuration(
+                        format!("cannot create {}: {e}", parent.display()).into(),
+                    ))
+                })?;
             }
         }
         let url = match dialect {
@@ -307,6 +302,17 @@ pub(crate) fn value_rows(rows: usize, cols: usize) -> String {
     out
 }
 
+/// The database file of a `sqlite:` URL (`None` for PostgreSQL and in-memory databases).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let path = rest
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or("");
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
 /// A URL with any password replaced, for error messages and logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -347,5 +353,15 @@ mod tests {
             "postgres://og:***@db:5432/og"
         );
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+        assert_eq!(
+            sqlite_file("sqlite:///var/lib/og.sqlite?mode=rwc"),
+            Some(std::path::PathBuf::from("/var/lib/og.sqlite"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite://og.sqlite"),
+            Some(std::path::PathBuf::from("og.sqlite"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://h/db"), None);
     }
 }
