@@ -21,6 +21,11 @@
 //!   entry there (topology and RabbitMQ definitions follow).
 //! * [`review`] — the review rules (today: when an order read from free text waits for a
 //!   person, `needs_review`); new rules of the rulebook go here, as pure functions.
+//! * [`rules`] — the rulebook as pure functions, table-tested: review checks with reason
+//!   codes ([`rules::review`]), countries and postal codes ([`rules::geo`]); routing and
+//!   transport rules join them.
+//! * [`catalog`] — the products the company sells (SKU, spec, category, price list, unit of
+//!   sale, limits, flags), loaded from CSV or TOML.
 //! * [`actions`] — operator actions as domain functions (correct, resume, …), called by the
 //!   API and the dashboard alike.
 //! * [`partner`] — HTTP to any partner, both ways: definitions, auth, the client, typed
@@ -51,6 +56,7 @@ pub mod actions;
 pub mod app;
 pub mod b2b;
 pub mod bus;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod dlq;
@@ -64,6 +70,7 @@ pub mod normalize;
 pub mod outbox;
 pub mod partner;
 pub mod review;
+pub mod rules;
 pub mod sandbox;
 pub mod stage;
 pub mod store;

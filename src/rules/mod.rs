@@ -1,0 +1,10 @@
+//! The rulebook as pure functions: given an order and the data the rules need, what the rule
+//! decides. No I/O here — the stages load the data, call the rules and record the outcome — so
+//! every rule is table-tested.
+//!
+//! * [`review`] — the review checks (contact, spec, quantity, price, address, duplicates,
+//!   source status), each named and versioned with reason codes.
+//! * [`geo`] — ISO 3166-1 country codes and postal-code formats.
+
+pub mod geo;
+pub mod review;
