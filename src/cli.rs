@@ -406,6 +406,16 @@ async fn check(cfg: &Config, connect: bool) -> ExitCode {
             r.fail("http.api_tokens", e);
         }
     }
+    if let Some(path) = &cfg.catalog.path {
+        match crate::catalog::Catalog::load(path) {
+            Ok(c) => r.ok(&format!(
+                "catalog {}: {} product(s)",
+                path.display(),
+                c.len()
+            )),
+            Err(e) => r.fail("catalog", e),
+        }
+    }
     match crate::mapping::MappingSet::load(&cfg.mappings.dir) {
         Ok(set) => {
             r.ok(&format!(

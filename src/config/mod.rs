@@ -9,10 +9,12 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod connectors;
+mod rules;
 mod secret;
 mod sections;
 
 pub use connectors::*;
+pub use rules::{CatalogConfig, ChannelRules, ReviewConfig};
 pub use secret::{Secret, SecretError};
 pub use sections::*;
 
@@ -56,9 +58,13 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
-    /// When an order read from free text (e-mail, fax) waits for a person.
+    /// The review checks (which run per channel, thresholds) and when an order read from free
+    /// text (e-mail, fax) waits for a person.
     #[serde(default)]
     pub review: ReviewConfig,
+    /// The products the company sells.
+    #[serde(default)]
+    pub catalog: CatalogConfig,
     /// When a connector counts as degraded or down.
     #[serde(default)]
     pub health: HealthConfig,
@@ -89,6 +95,9 @@ impl Config {
     pub fn anchor_paths(&mut self, dir: &Path) {
         if self.mappings.dir.is_relative() {
             self.mappings.dir = dir.join(&self.mappings.dir);
+        }
+        if let Some(p) = self.catalog.path.as_mut().filter(|p| p.is_relative()) {
+            *p = dir.join(&*p);
         }
         for c in &mut self.connectors {
             match c {
@@ -171,6 +180,7 @@ impl Config {
                 m.validate().map_err(ConfigError::Invalid)?;
             }
         }
+        self.review.validate().map_err(ConfigError::Invalid)?;
         if self.bus.kind == BusKind::Amqp && self.bus.url.is_none() {
             return Err(ConfigError::Invalid(
                 "bus.kind = \"amqp\" needs bus.url (e.g. \"env:ORDERGATE_AMQP_URL\")".into(),
@@ -374,6 +384,30 @@ mod tests {
             .resolve()
             .unwrap_err();
         assert!(e.to_string().contains("ORDERGATE_TEST_SURELY_UNSET"));
+    }
+
+    #[test]
+    fn review_rules_per_channel_are_checked() {
+        let c = Config::from_toml(
+            "[review]\nprice_tolerance_pct = 2.5\n[review.channels.email]\nrules = [\"contact\", \"address\"]\n",
+            "t",
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!(c.review.rules_for("email"), ["contact", "address"]);
+        assert_eq!(c.review.rules_for("marketplace").len(), 7);
+        let e = Config::from_toml("[review]\nrules = [\"contcat\"]\n", "t", env(&[])).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("review.rules: unknown review rule \"contcat\""),
+            "{e}"
+        );
+        let e =
+            Config::from_toml("[review.channels.telex]\nrules = []\n", "t", env(&[])).unwrap_err();
+        assert!(e.to_string().contains("unknown channel \"telex\""), "{e}");
+        let e =
+            Config::from_toml("[review]\nprice_tolerance_pct = 120\n", "t", env(&[])).unwrap_err();
+        assert!(e.to_string().contains("price_tolerance_pct"), "{e}");
     }
 
     #[test]

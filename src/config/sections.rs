@@ -356,31 +356,6 @@ impl Default for LogConfig {
     }
 }
 
-/// The review queue for orders extracted from free text.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReviewConfig {
-    /// An extracted order below this confidence (0 to 1) waits in `needs_review`.
-    #[serde(default = "ReviewConfig::default_threshold")]
-    pub confidence_threshold: f64,
-}
-
-impl ReviewConfig {
-    fn default_threshold() -> f64 {
-        // Clean order e-mails score about 0.75–0.85 with the built-in extractor (a country
-        // implied by the address, a currency from a symbol); doubtful ones far lower.
-        0.7
-    }
-}
-
-impl Default for ReviewConfig {
-    fn default() -> Self {
-        Self {
-            confidence_threshold: Self::default_threshold(),
-        }
-    }
-}
-
 /// Connector health thresholds.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
