@@ -20,6 +20,7 @@
 //! * [`normalize`] — decode a document (JSON, or XML in [`normalize::xml`]), run its mapping,
 //!   produce canonical orders.
 //! * [`b2b`] — B2B protocol replies (the cXML `Response`).
+//! * [`tracking`] — carrier tracking callbacks: signatures, decoding, mapping, partner acks.
 //! * [`dlq`] — list and replay parked messages.
 //! * [`review`] — when an order read from free text waits for a person (`needs_review`).
 //! * [`health`] — connector health (up / degraded / down).
@@ -46,3 +47,4 @@ pub mod sandbox;
 pub mod stage;
 pub mod store;
 pub mod telemetry;
+pub mod tracking;

@@ -117,3 +117,38 @@ fn cmp_time(errs: &mut Vec<String>, key: &str, want: &Value, got: &Value) {
         _ => errs.push(format!("{key}: expected {want}, got {got}")),
     }
 }
+
+/// Compares a tracking sample's `expected.json` in `case_dir` with `updates[0]` normalized from
+/// scheme `format` (samples/README.md: `carrier` is the canonical `carrier_name`, `source` the
+/// format, `events_count` the number of events); returns every mismatch.
+pub fn check_tracking_facts(
+    case_dir: &Path,
+    format: &str,
+    updates: &[ordergate::model::TrackingUpdate],
+) -> Vec<String> {
+    let path = case_dir.join("expected.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let expected: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let Some(update) = updates.first() else {
+        return vec!["no tracking update was produced".into()];
+    };
+    let got = serde_json::to_value(update).expect("an update serializes");
+    let Value::Object(facts) = &expected else {
+        return vec!["expected.json is not an object".into()];
+    };
+    let mut errs = Vec::new();
+    for (key, want) in facts {
+        match key.as_str() {
+            "source" => cmp_str(&mut errs, key, want, &Value::from(format)),
+            "carrier" => cmp_str(&mut errs, key, want, &got["carrier_name"]),
+            "events_count" => cmp_str(&mut errs, key, want, &Value::from(update.events.len())),
+            "occurred_at" => cmp_time(&mut errs, key, want, &got[key.as_str()]),
+            "tracking_number" | "status" | "location" => {
+                cmp_str(&mut errs, key, want, &got[key.as_str()])
+            }
+            other => errs.push(format!("{other}: fact not understood by the checker")),
+        }
+    }
+    errs
+}
