@@ -381,30 +381,6 @@ fn run_standalone_then_sigterm_exits_cleanly() {
 #[test]
 fn normalize_tracking_schemes_print_tracking_updates() {
     let samples = root().join("tests/fixtures/samples");
-    let cases = [
-        (
-            "easypost",
-            "easypost-tracker-updated-usps-in-transit",
-            "event.json",
-        ),
-        ("shippo", "shippo-track-updated-ups-transit", "webhook.json"),
-        (
-            "aftership",
-            "aftership-tracking-update-fedex-out-for-delivery",
-            "webhook.json",
-        ),
-        (
-            "17track",
-            "17track-tracking-updated-usps-in-transit",
-            "webhook.json",
-        ),
-        (
-            "kuaidi100",
-            "kuaidi100-push-yuantong-in-transit",
-            "body.form",
-        ),
-        ("sf-express", "sf-express-route-push-json", "body.json"),
-    ];
     let run = |format: &str, file: &Path| {
         bin()
             .args(["normalize", "--format", format, "--mappings"])
@@ -413,7 +389,7 @@ fn normalize_tracking_schemes_print_tracking_updates() {
             .output()
             .unwrap()
     };
-    for (format, case, payload) in cases {
+    for (format, case, payload) in common::facts::TRACKING_SAMPLES {
         let dir = samples.join(case);
         let out = run(format, &dir.join(payload));
         assert!(

@@ -60,31 +60,7 @@ fn magento_order_basic_usd() {
 #[test]
 fn tracking_samples_match_their_facts() {
     let set = MappingSet::load(&root().join("mappings")).unwrap_or_else(|e| panic!("{e}"));
-    let cases = [
-        (
-            "easypost",
-            "easypost-tracker-updated-usps-in-transit",
-            "event.json",
-        ),
-        ("shippo", "shippo-track-updated-ups-transit", "webhook.json"),
-        (
-            "aftership",
-            "aftership-tracking-update-fedex-out-for-delivery",
-            "webhook.json",
-        ),
-        (
-            "17track",
-            "17track-tracking-updated-usps-in-transit",
-            "webhook.json",
-        ),
-        (
-            "kuaidi100",
-            "kuaidi100-push-yuantong-in-transit",
-            "body.form",
-        ),
-        ("sf-express", "sf-express-route-push-json", "body.json"),
-    ];
-    for (format, case, payload) in cases {
+    for (format, case, payload) in common::facts::TRACKING_SAMPLES {
         let dir = root().join("tests/fixtures/samples").join(case);
         let body = std::fs::read(dir.join(payload)).unwrap_or_else(|e| panic!("{case}: {e}"));
         let scheme = ordergate::tracking::Scheme::for_format(format, &body).unwrap();

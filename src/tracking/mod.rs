@@ -1,6 +1,6 @@
 //! Carrier tracking callbacks, the pure half: verify a callback's signature over the raw bytes
-//! ([`verify`]), decode its body ([`decode`]), map it with `mappings/<format>.tracking.jq` into
-//! canonical [`TrackingUpdate`]s ([`normalize`]), and answer the partner as it expects
+//! ([`verify`]), decode its body ([`decode()`]), map it with `mappings/<format>.tracking.jq` into
+//! canonical [`TrackingUpdate`]s ([`normalize()`]), and answer the partner as it expects
 //! ([`ack`]). The HTTP route and the tracking stage call these; nothing here does I/O besides
 //! [`normalize_files`] for `ordergate normalize`.
 //!
