@@ -1,8 +1,9 @@
 //! Carrier tracking callbacks, the pure half: verify a callback's signature over the raw bytes
 //! ([`verify`]), decode its body ([`decode()`]), map it with `mappings/<format>.tracking.jq` into
 //! canonical [`TrackingUpdate`]s ([`normalize()`]), and answer the partner as it expects
-//! ([`ack`]). The HTTP route and the tracking stage call these; nothing here does I/O besides
-//! [`normalize_files`] for `ordergate normalize`.
+//! ([`ack`]); [`sign`] signs as each partner does, for simulators. The HTTP route and the
+//! tracking stage call these; nothing here does I/O besides [`normalize_files`] for
+//! `ordergate normalize`.
 //!
 //! Where each scheme's wire facts come from (public documentation, read for this module):
 //! * EasyPost — support article "Webhook HMAC Validation"
@@ -32,6 +33,7 @@ pub mod decode;
 pub mod error;
 mod form;
 pub mod scheme;
+pub mod sign;
 pub mod verify;
 
 pub use decode::decode;
