@@ -11,7 +11,7 @@ def nz: if type == "string" then (trim | if . == "" then null else . end) else .
 def instant: if . == null then null else fromdateiso8601 end;
 def newest_first: sort_by(if .occurred_at == null then [1, 0] else [0, 0 - (.occurred_at | instant)] end);
 # "2025-11-05 06:41:27" (China Standard Time) -> "2025-11-05T06:41:27+08:00".
-def cst: if . == null then null else sub("^(?<d>[0-9]{4}-[0-9]{2}-[0-9]{2})[ T](?<t>[0-9]{2}:[0-9]{2}(:[0-9]{2})?)$"; "\(.d)T\(.t)+08:00") end;
+def cst: if . == null then null else sub("^(?<d>[0-9]{4}-[0-9]{2}-[0-9]{2})[ T](?<t>[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)$"; "\(.d)T\(.t)+08:00") end;
 
 # state / statusCode, one row per documented code (the basic states 0-14 and the resultv2=4
 # sub-states); the raw code is kept beside.

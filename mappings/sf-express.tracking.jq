@@ -11,7 +11,7 @@ def nz: if type == "string" then (trim | if . == "" then null else . end) else .
 def instant: if . == null then null else fromdateiso8601 end;
 def newest_first: sort_by(if .occurred_at == null then [1, 0] else [0, 0 - (.occurred_at | instant)] end);
 # "2025-11-04 18:22:41" (China Standard Time) -> "2025-11-04T18:22:41+08:00".
-def cst: if . == null then null else sub("^(?<d>[0-9]{4}-[0-9]{2}-[0-9]{2})[ T](?<t>[0-9]{2}:[0-9]{2}(:[0-9]{2})?)$"; "\(.d)T\(.t)+08:00") end;
+def cst: if . == null then null else sub("^(?<d>[0-9]{4}-[0-9]{2}-[0-9]{2})[ T](?<t>[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)$"; "\(.d)T\(.t)+08:00") end;
 
 # opCode -> canonical status, one row per code; the raw opCode is kept beside. Codes not in the
 # table are `unknown` (kept, never guessed).
@@ -22,7 +22,8 @@ def status_of:
    "648": "returned", "70": "failed_attempt", "33": "exception"} as $table
   | if . == null then null else ($table[tostring] // "unknown") end;
 
-[.Body.WaybillRoute[]? | . as $route | {
+# A push of one route may carry it as an object rather than a one-element array.
+[.Body.WaybillRoute | if type == "object" then . else .[]? end | . as $route | {
     mailno: ($route.mailno | if . == null then null else tostring | nz end),
     event: {
       occurred_at: ($route.acceptTime | nz | cst),
