@@ -7,7 +7,12 @@
 
 def nz: if type == "string" then (trim | if . == "" then null else . end) else . end;
 def instant: if . == null then null else fromdateiso8601 end;
-def newest_first: sort_by(if .occurred_at == null then [1, 0] else [0, 0 - (.occurred_at | instant)] end);
+# Newest first by instant; events without a time last; ties keep payload order. (Sorting keyed
+# arrays rather than `sort_by(f)`, which the fast engine leaves to jaq.)
+def newest_first:
+  [to_entries[] | .value.occurred_at as $at
+   | [(if $at == null then 1 else 0 end), (if $at == null then 0 else 0 - ($at | instant) end), .key, .value]]
+  | sort | map(.[3]);
 
 # Tracker.status and TrackingDetail.status, one row per documented code; raw code kept beside.
 def status_of:

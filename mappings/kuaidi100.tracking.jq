@@ -9,9 +9,18 @@
 
 def nz: if type == "string" then (trim | if . == "" then null else . end) else . end;
 def instant: if . == null then null else fromdateiso8601 end;
-def newest_first: sort_by(if .occurred_at == null then [1, 0] else [0, 0 - (.occurred_at | instant)] end);
+# Newest first by instant; events without a time last; ties keep payload order. (Sorting keyed
+# arrays rather than `sort_by(f)`, which the fast engine leaves to jaq.)
+def newest_first:
+  [to_entries[] | .value.occurred_at as $at
+   | [(if $at == null then 1 else 0 end), (if $at == null then 0 else 0 - ($at | instant) end), .key, .value]]
+  | sort | map(.[3]);
 # "2025-11-05 06:41:27" (China Standard Time) -> "2025-11-05T06:41:27+08:00".
-def cst: if . == null then null else sub("^(?<d>[0-9]{4}-[0-9]{2}-[0-9]{2})[ T](?<t>[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)$"; "\(.d)T\(.t)+08:00") end;
+def cst:
+  if . == null then null
+  elif test("^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?$")
+  then .[0:10] + "T" + .[11:] + (if length == 16 then ":00" else "" end) + "+08:00"
+  else . end;
 
 # state / statusCode, one row per documented code (the basic states 0-14 and the resultv2=4
 # sub-states); the raw code is kept beside.

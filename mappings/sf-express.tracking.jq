@@ -9,9 +9,18 @@
 
 def nz: if type == "string" then (trim | if . == "" then null else . end) else . end;
 def instant: if . == null then null else fromdateiso8601 end;
-def newest_first: sort_by(if .occurred_at == null then [1, 0] else [0, 0 - (.occurred_at | instant)] end);
+# Newest first by instant; events without a time last; ties keep payload order. (Sorting keyed
+# arrays rather than `sort_by(f)`, which the fast engine leaves to jaq.)
+def newest_first:
+  [to_entries[] | .value.occurred_at as $at
+   | [(if $at == null then 1 else 0 end), (if $at == null then 0 else 0 - ($at | instant) end), .key, .value]]
+  | sort | map(.[3]);
 # "2025-11-04 18:22:41" (China Standard Time) -> "2025-11-04T18:22:41+08:00".
-def cst: if . == null then null else sub("^(?<d>[0-9]{4}-[0-9]{2}-[0-9]{2})[ T](?<t>[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)$"; "\(.d)T\(.t)+08:00") end;
+def cst:
+  if . == null then null
+  elif test("^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?$")
+  then .[0:10] + "T" + .[11:] + (if length == 16 then ":00" else "" end) + "+08:00"
+  else . end;
 
 # opCode -> canonical status, one row per code; the raw opCode is kept beside. Codes not in the
 # table are `unknown` (kept, never guessed).
@@ -34,14 +43,15 @@ def status_of:
     }
   }]
 | if length == 0 then error("bad input: no WaybillRoute") else . end
-| if any(.[]; .mailno == null) then error("bad input: a WaybillRoute has no mailno") else . end
-| group_by(.mailno)[]
-| ([.[].event] | newest_first) as $events
+| if map(select(.mailno == null)) | length > 0 then error("bad input: a WaybillRoute has no mailno") else . end
+| . as $routes
+| [.[].mailno] | unique[] as $mailno
+| ([$routes[] | select(.mailno == $mailno) | .event] | newest_first) as $events
 | $events[0] as $newest
 | {
     carrier: "sf-express",
     carrier_name: "SF Express",
-    tracking_number: .[0].mailno,
+    tracking_number: $mailno,
     status: ($newest.status // "unknown"),
     occurred_at: $newest.occurred_at,
     location: $newest.location,

@@ -124,6 +124,18 @@ mod tests {
             assert_eq!(verifier.verify(&callback, now + 10), Ok(()), "{scheme}");
             let other = Verifier::new(scheme, "other").unwrap();
             assert!(other.verify(&callback, now).is_err(), "{scheme}");
+            // A truncated body fails wherever the partner signs the body (SF Express signs
+            // nothing: only its URL token is checked).
+            let truncated = Callback {
+                body: &s.body[..s.body.len() - 1],
+                ..callback
+            };
+            let signs_body = !matches!(scheme, Scheme::SfExpress | Scheme::SfExpressForm);
+            assert_eq!(
+                verifier.verify(&truncated, now).is_err(),
+                signs_body,
+                "{scheme}"
+            );
         }
     }
 }
