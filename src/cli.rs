@@ -45,10 +45,12 @@ pub enum Command {
     /// Normalize documents to canonical orders and print them as JSON lines on stdout
     /// (a list response gives one line per order). Nothing is stored. Each file is one
     /// document, except for amazon: the getOrders response (or an Order) and then its
-    /// getOrderItems response, as two files in that order.
+    /// getOrderItems response, as two files in that order. A tracking scheme's callback bodies
+    /// (easypost, shippo, aftership, 17track, kuaidi100, sf-express) give canonical tracking
+    /// updates.
     Normalize {
         /// The documents' format (picks the mapping <FORMAT>.order.jq): shopify, woocommerce,
-        /// amazon, ebay, magento, cxml, ubl.
+        /// amazon, ebay, magento, cxml, ubl; or a tracking scheme (<FORMAT>.tracking.jq).
         #[arg(long, short)]
         format: String,
         /// Mappings directory (default: the config's mappings.dir).
@@ -328,6 +330,16 @@ fn normalize(
     let dir = mappings.unwrap_or(&cfg.mappings.dir);
     let set = crate::mapping::MappingSet::load(dir)
         .with_context(|| format!("mappings in {}", dir.display()))?;
+    if crate::tracking::Scheme::parse(format).is_some() {
+        // A tracking scheme: canonical tracking updates instead of orders.
+        let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+        let ok = crate::tracking::normalize_files(&set, format, files, &mut out, &mut err)?;
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let normalizer = crate::normalize::Normalizer::new(set);
     let mut failed = false;
     let mut stdout = std::io::stdout().lock();

@@ -44,6 +44,7 @@
 //!   exceptions, outbox/inbox, dead-letter store, connector state.
 //! * [`bus`] — the `Bus` trait, its RabbitMQ and embedded implementations, the topology
 //!   (derived from [`stage::ALL`]).
+//! * [`tracking`] — carrier tracking callbacks: signatures, decoding, mapping, partner acks.
 //! * [`dlq`] — list and replay parked messages.
 //! * [`health`] — connector health (up / degraded / down).
 //! * [`http`] — health, readiness, metrics, order webhooks and the API; [`http::serve`].
@@ -75,3 +76,4 @@ pub mod sandbox;
 pub mod stage;
 pub mod store;
 pub mod telemetry;
+pub mod tracking;

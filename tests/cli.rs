@@ -573,3 +573,72 @@ fn check_without_pdftotext_says_what_to_install() {
     );
     assert!(!text.contains("mapping test fax"), "no diffs:\n{text}");
 }
+
+/// `normalize --format <scheme>`: every tracking sample's callback body (a form body as the
+/// callback sends it) prints canonical tracking updates matching its facts; an SF Express form
+/// push is read as well; a forged-looking body fails naming the file.
+#[test]
+fn normalize_tracking_schemes_print_tracking_updates() {
+    let samples = root().join("tests/fixtures/samples");
+    let run = |format: &str, file: &Path| {
+        bin()
+            .args(["normalize", "--format", format, "--mappings"])
+            .arg(root().join("mappings"))
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    for (format, case, payload) in common::facts::TRACKING_SAMPLES {
+        let dir = samples.join(case);
+        let out = run(format, &dir.join(payload));
+        assert!(
+            out.status.success(),
+            "{case}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let updates: Vec<ordergate::model::TrackingUpdate> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{case}: {e}: {l}")))
+            .collect();
+        assert_eq!(updates.len(), 1, "{case}");
+        let errs = common::facts::check_tracking_facts(&dir, format, &updates);
+        assert!(errs.is_empty(), "{case}:\n  {}", errs.join("\n  "));
+    }
+
+    // The SF Express form push: `content` = URL-encoded XML, same facts as the JSON push.
+    let tmp = tempfile::tempdir().unwrap();
+    let xml = r#"<?xml version="1.0" encoding="UTF-8"?><Request service="RoutePushService" lang="zh-CN"><Body><WaybillRoute id="1" mailno="SF1402877365219" orderid="TG-1" acceptTime="2025-11-04 18:22:41" acceptAddress="深圳市" remark="顺丰速运 已收取快件" opCode="50"/><WaybillRoute id="2" mailno="SF1402877365219" orderid="TG-1" acceptTime="2025-11-05 02:47:09" acceptAddress="广州市" remark="快件到达【广州白云集散中心】" opCode="31"/></Body></Request>"#;
+    let form = tmp.path().join("push.form");
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("content", xml)
+        .finish();
+    std::fs::write(&form, body).unwrap();
+    let out = run("sf-express", &form);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let update: ordergate::model::TrackingUpdate =
+        serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+    assert_eq!(update.carrier, "sf-express");
+    assert_eq!(update.tracking_number, "SF1402877365219");
+    assert_eq!(update.location.as_deref(), Some("广州市"));
+    assert_eq!(
+        update.occurred_at.map(|t| t.to_rfc3339()),
+        Some("2025-11-04T18:47:09+00:00".into())
+    );
+    assert_eq!(update.events.len(), 2);
+
+    // A body that is not what the scheme sends: the file and the reason, exit status 1.
+    let bad = tmp.path().join("bad.form");
+    std::fs::write(&bad, "sign=ABC").unwrap();
+    let out = run("kuaidi100", &bad);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.form") && err.contains("no param"),
+        "{err}"
+    );
+}

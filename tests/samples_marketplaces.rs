@@ -1,5 +1,6 @@
-//! The shared WooCommerce, Amazon, eBay and Magento samples (copied into
-//! `tests/fixtures/samples/`) through the normalizer: every fact of each `expected.json`.
+//! The shared WooCommerce, Amazon, eBay and Magento samples, and the carrier tracking samples
+//! (copied into `tests/fixtures/samples/`) through the normalizer: every fact of each
+//! `expected.json`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
@@ -53,4 +54,21 @@ fn ebay_getorders_basic_usd() {
 #[test]
 fn magento_order_basic_usd() {
     check("magento", "magento-order-basic-usd", &["order.json"]);
+}
+
+/// Every tracking sample (a callback body as received, form bodies included) through its
+/// scheme's decoder and tracking mapping: every fact of its `expected.json`.
+#[test]
+fn tracking_samples_match_their_facts() {
+    let set = MappingSet::load(&root().join("mappings")).unwrap_or_else(|e| panic!("{e}"));
+    for (format, case, payload) in common::facts::TRACKING_SAMPLES {
+        let dir = root().join("tests/fixtures/samples").join(case);
+        let body = std::fs::read(dir.join(payload)).unwrap_or_else(|e| panic!("{case}: {e}"));
+        let scheme = ordergate::tracking::Scheme::for_format(format, &body).unwrap();
+        let updates = ordergate::tracking::normalize(&set, scheme, &body)
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert_eq!(updates.len(), 1, "{case}: one update expected");
+        let errs = common::facts::check_tracking_facts(&dir, format, &updates);
+        assert!(errs.is_empty(), "{case}:\n  {}", errs.join("\n  "));
+    }
 }

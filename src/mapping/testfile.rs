@@ -5,7 +5,8 @@
 //!             "expected": [<canonical JSON>, …] | {"error": "substring"}}]}
 //! ```
 //! An `input_file` not ending in `.json` (e.g. `.xml`) is decoded as the normalizer decodes
-//! documents of the mapping's format (the name before the first `.`: `cxml.order` → `cxml`).
+//! documents of the mapping's format (the name before the first `.`: `cxml.order` → `cxml`);
+//! for a `*.tracking` mapping, as the callback of that scheme is decoded (a `.form` body).
 //! Outputs and expectations are both canonicalized before comparing (for `*.order` mappings:
 //! read as a `CanonicalOrder` and written back, so "19.9" equals "19.90" and times compare as
 //! instants), and a failure lists each differing path with the expected and actual value.
@@ -154,8 +155,14 @@ fn run_case(set: &MappingSet, dir: &Path, mapping: &str, case: &Case) -> Result<
             let bytes =
                 std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let format = mapping.split('.').next().unwrap_or(mapping);
-            crate::normalize::decode(format, &[&bytes])
-                .map_err(|e| format!("{}: {e}", path.display()))?
+            if mapping.ends_with(".tracking") {
+                // A callback body (a form push): decoded as the callback route decodes it.
+                crate::tracking::decode_format(format, &bytes)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+            } else {
+                crate::normalize::decode(format, &[&bytes])
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+            }
         }
         (None, Some(file)) => {
             let path = dir.join(file);

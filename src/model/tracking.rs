@@ -12,6 +12,7 @@ pub struct TrackingUpdate {
     pub carrier: String,
     /// The carrier's name as the payload gave it.
     pub carrier_name: Option<String>,
+    /// The parcel's tracking number as the carrier writes it.
     pub tracking_number: String,
     /// Status of the newest event by time.
     pub status: TrackingStatus,
@@ -19,10 +20,11 @@ pub struct TrackingUpdate {
     pub occurred_at: Option<DateTime<Utc>>,
     /// Location of the newest event.
     pub location: Option<String>,
+    /// The newest event's text, in the carrier's words.
     pub description: Option<String>,
     /// The carrier's own status code, kept beside the canonical status.
     pub raw_code: Option<String>,
-    /// Every event in the payload.
+    /// Every event in the payload, newest first.
     pub events: Vec<TrackingEvent>,
 }
 
@@ -30,10 +32,15 @@ pub struct TrackingUpdate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrackingEvent {
+    /// When the scan happened (zone-less Chinese carrier times read as +08:00).
     pub occurred_at: Option<DateTime<Utc>>,
+    /// The canonical status of the carrier's code, when the event has one.
     pub status: Option<TrackingStatus>,
+    /// Where, as the carrier names the place.
     pub location: Option<String>,
+    /// The carrier's text for the event.
     pub description: Option<String>,
+    /// The carrier's own code for the event, kept beside the canonical status.
     pub raw_code: Option<String>,
 }
 
@@ -43,13 +50,22 @@ pub struct TrackingEvent {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum TrackingStatus {
+    /// Label created or announced; the carrier does not have the parcel yet.
     PreTransit,
+    /// On its way (picked up, sorted, moved between facilities, in customs).
     InTransit,
+    /// With the courier for delivery today.
     OutForDelivery,
+    /// Waiting at a pickup point or locker.
     AvailableForPickup,
+    /// A delivery was tried and failed (nobody home, no access).
     FailedAttempt,
+    /// Delivered or signed for.
     Delivered,
+    /// Returned, or on its way back, to the sender.
     Returned,
+    /// A problem: damaged, lost, refused, held, address unknown.
     Exception,
+    /// The carrier says nothing usable (not found, expired, an unlisted code).
     Unknown,
 }

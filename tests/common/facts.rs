@@ -13,10 +13,7 @@ use std::str::FromStr;
 
 /// Compares `expected.json` in `case_dir` with `orders[0]`; returns every mismatch.
 pub fn check_order_facts(case_dir: &Path, orders: &[CanonicalOrder]) -> Vec<String> {
-    let path = case_dir.join("expected.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let expected: Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let expected = read_expected(case_dir);
     let Some(order) = orders.first() else {
         return vec!["no order was produced".into()];
     };
@@ -116,4 +113,69 @@ fn cmp_time(errs: &mut Vec<String>, key: &str, want: &Value, got: &Value) {
         (Some(w), Some(g)) if w == g => {}
         _ => errs.push(format!("{key}: expected {want}, got {got}")),
     }
+}
+
+/// The tracking samples: (scheme, case folder, callback body as received).
+pub const TRACKING_SAMPLES: [(&str, &str, &str); 6] = [
+    (
+        "easypost",
+        "easypost-tracker-updated-usps-in-transit",
+        "event.json",
+    ),
+    ("shippo", "shippo-track-updated-ups-transit", "webhook.json"),
+    (
+        "aftership",
+        "aftership-tracking-update-fedex-out-for-delivery",
+        "webhook.json",
+    ),
+    (
+        "17track",
+        "17track-tracking-updated-usps-in-transit",
+        "webhook.json",
+    ),
+    (
+        "kuaidi100",
+        "kuaidi100-push-yuantong-in-transit",
+        "body.form",
+    ),
+    ("sf-express", "sf-express-route-push-json", "body.json"),
+];
+
+/// A case's `expected.json`.
+fn read_expected(case_dir: &Path) -> Value {
+    let path = case_dir.join("expected.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Compares a tracking sample's `expected.json` in `case_dir` with `updates[0]` normalized from
+/// scheme `format` (samples/README.md: `carrier` is the canonical `carrier_name`, `source` the
+/// format, `events_count` the number of events); returns every mismatch.
+pub fn check_tracking_facts(
+    case_dir: &Path,
+    format: &str,
+    updates: &[ordergate::model::TrackingUpdate],
+) -> Vec<String> {
+    let expected = read_expected(case_dir);
+    let Some(update) = updates.first() else {
+        return vec!["no tracking update was produced".into()];
+    };
+    let got = serde_json::to_value(update).expect("an update serializes");
+    let Value::Object(facts) = &expected else {
+        return vec!["expected.json is not an object".into()];
+    };
+    let mut errs = Vec::new();
+    for (key, want) in facts {
+        match key.as_str() {
+            "source" => cmp_str(&mut errs, key, want, &Value::from(format)),
+            "carrier" => cmp_str(&mut errs, key, want, &got["carrier_name"]),
+            "events_count" => cmp_str(&mut errs, key, want, &Value::from(update.events.len())),
+            "occurred_at" => cmp_time(&mut errs, key, want, &got[key.as_str()]),
+            "tracking_number" | "status" | "location" => {
+                cmp_str(&mut errs, key, want, &got[key.as_str()])
+            }
+            other => errs.push(format!("{other}: fact not understood by the checker")),
+        }
+    }
+    errs
 }
