@@ -143,6 +143,10 @@ impl Daemon {
                 bus: bus.clone(),
                 health: health.clone(),
                 hooks,
+                catalog: Arc::new(crate::catalog::CatalogSource::new(
+                    cfg.catalog.path.clone(),
+                    store.clone(),
+                )),
                 local_token_dir: cfg
                     .store
                     .url

@@ -341,6 +341,87 @@ impl Catalog {
     }
 }
 
+/// The catalog in force: the file named in the config (re-read when it changes) overlaid with
+/// the products put through the API (stored; they win). Refreshed at most once a second, so
+/// every order can ask for it and a change made by another daemon shows within a second.
+pub struct CatalogSource {
+    file: Option<PathBuf>,
+    store: crate::store::Store,
+    cache: tokio::sync::Mutex<Cached>,
+}
+
+#[derive(Default)]
+struct Cached {
+    at: Option<std::time::Instant>,
+    file_modified: Option<std::time::SystemTime>,
+    file: Catalog,
+    merged: std::sync::Arc<Catalog>,
+}
+
+/// How long a refreshed catalog is served before the file and the store are looked at again.
+const REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl CatalogSource {
+    /// A source reading `file` (if any) and the products stored in `store`.
+    pub fn new(file: Option<PathBuf>, store: crate::store::Store) -> Self {
+        Self {
+            file,
+            store,
+            cache: tokio::sync::Mutex::new(Cached::default()),
+        }
+    }
+
+    /// The catalog in force. A file that no longer parses keeps the last good one (and says
+    /// so in the log); a store that cannot be read is an error.
+    pub async fn current(&self) -> Result<std::sync::Arc<Catalog>, crate::store::StoreError> {
+        let mut c = self.cache.lock().await;
+        if c.at.is_some_and(|t| t.elapsed() < REFRESH) {
+            return Ok(c.merged.clone());
+        }
+        if let Some(path) = &self.file {
+            let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+            if modified.is_none() || modified != c.file_modified {
+                match Catalog::load(path) {
+                    Ok(file) => {
+                        c.file = file;
+                        c.file_modified = modified;
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error, "Catalog file not loaded; the last good one stays in force.");
+                    }
+                }
+            }
+        }
+        let mut merged = c.file.clone();
+        for p in self.store.catalog_products().await? {
+            merged.put(p);
+        }
+        c.merged = std::sync::Arc::new(merged);
+        c.at = Some(std::time::Instant::now());
+        Ok(c.merged.clone())
+    }
+
+    /// Adds or replaces a product (stored; it overrides the file's) and serves it at once.
+    pub async fn put(
+        &self,
+        product: &Product,
+        actor: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        self.store.catalog_put(product, actor).await?;
+        self.cache.lock().await.at = None;
+        Ok(())
+    }
+}
+
+/// Checks a product given through the API: the same rules as the file's, naming the field.
+pub fn validate_product(p: &Product) -> Result<(), String> {
+    Catalog::new([p.clone()])
+        .validate(Path::new("request"))
+        .map_err(|e| match e {
+            CatalogError::Invalid { message, .. } | CatalogError::Read { message, .. } => message,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,6 +67,7 @@ async fn health_metrics_and_order_api() {
         ]),
         hooks: Arc::new(Default::default()),
         documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
+        catalog: Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone())),
     });
 
     let (s, body) = get(&router, "/healthz", None).await;
@@ -169,4 +170,158 @@ async fn connector_health_goes_down_and_recovers() {
     })
     .await;
     daemon.stop().await;
+}
+
+async fn send(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> (StatusCode, String) {
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The catalog in force is the file's products overlaid with those put through the API, in
+/// both profiles: an operator puts a product (viewers may not), a product put over the file's
+/// replaces it, bad products are refused naming the field, never the value.
+async fn catalog_api(profile: common::Profile) {
+    let env = common::TestEnv::new(profile).await;
+    let store = ordergate::store::Store::connect(&env.store_url(), 4, "full")
+        .await
+        .unwrap();
+    let file = env.dir.path().join("catalog.csv");
+    std::fs::write(
+        &file,
+        "sku,name,category,price_USD,max_quantity\nMUG-01,Stoneware Mug,kitchen,19.99,50\nCABLE-M,Copper Cable,electrical,2.10,\n",
+    )
+    .unwrap();
+    let catalog = Arc::new(ordergate::catalog::CatalogSource::new(
+        Some(file),
+        store.clone(),
+    ));
+    let bus: Arc<dyn ordergate::bus::Bus> = Arc::new(ordergate::bus::embedded::EmbeddedBus::new(
+        store.clone(),
+        ordergate::bus::Topology::standard("t", vec![Duration::from_secs(1)]),
+        Default::default(),
+    ));
+    let router = app(AppState {
+        store: store.clone(),
+        bus,
+        health: Arc::new(ordergate::health::HealthTracker::new(
+            store.clone(),
+            Default::default(),
+        )),
+        api_tokens: Arc::new(vec![
+            ordergate::http::ApiKey {
+                token: "op".into(),
+                name: "maria".into(),
+                role: ordergate::config::ApiRole::Operator,
+            },
+            ordergate::http::ApiKey {
+                token: "view".into(),
+                name: "anna".into(),
+                role: ordergate::config::ApiRole::Viewer,
+            },
+        ]),
+        hooks: Arc::new(Default::default()),
+        documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
+        catalog: catalog.clone(),
+    });
+
+    let (s, body) = get(&router, "/api/catalog", Some("view")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["products"].as_array().unwrap().len(), 2);
+
+    let glass = serde_json::json!({"name": "Wine Glass Set", "category": "kitchen",
+        "prices": {"USD": "24.00"}, "fragile": true});
+    let (s, _) = send(
+        &router,
+        "PUT",
+        "/api/catalog/GLASS-2",
+        "view",
+        glass.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, body) = send(&router, "PUT", "/api/catalog/GLASS-2", "op", glass).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    // Over the file's product of the same SKU.
+    let mug =
+        serde_json::json!({"sku": "MUG-01", "name": "Stoneware Mug", "prices": {"USD": "21.50"}});
+    let (s, body) = send(&router, "PUT", "/api/catalog/MUG-01", "op", mug).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+
+    let (s, body) = get(&router, "/api/catalog/MUG-01", Some("view")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["prices"]["USD"], "21.50");
+    assert_eq!(
+        v["max_quantity"],
+        serde_json::Value::Null,
+        "the put product replaces the file's"
+    );
+    let (s, body) = get(&router, "/api/catalog/GLASS-2", Some("view")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.contains("\"fragile\":true"), "{body}");
+    let (s, _) = get(&router, "/api/catalog/NOPE", Some("view")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Refusals name the field, never the value.
+    let (s, body) = send(
+        &router,
+        "PUT",
+        "/api/catalog/X-1",
+        "op",
+        serde_json::json!({"name": "X", "prices": {"USD": "cheap-ish 4711"}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("prices") && !body.contains("4711"), "{body}");
+    let (s, body) = send(
+        &router,
+        "PUT",
+        "/api/catalog/X-1",
+        "op",
+        serde_json::json!({"sku": "Y-2", "name": "X"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (s, body) = send(
+        &router,
+        "PUT",
+        "/api/catalog/X-1",
+        "op",
+        serde_json::json!({"name": " "}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // What was put is stored: a fresh source (another daemon, a restart) serves it too.
+    let again = ordergate::catalog::CatalogSource::new(None, store.clone());
+    let c = again.current().await.unwrap();
+    assert_eq!(c.len(), 2);
+    assert!(c.get("GLASS-2").unwrap().fragile);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_catalog_api() {
+    catalog_api(common::Profile::Standalone).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_catalog_api() {
+    catalog_api(common::Profile::Cluster).await;
 }

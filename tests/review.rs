@@ -98,6 +98,7 @@ async fn low_confidence_orders_wait_for_a_person() {
         ]),
         hooks: Arc::new(Default::default()),
         documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
+        catalog: Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone())),
     });
 
     let doubtful = extracted_order("T-1", 0.55, None);

@@ -198,3 +198,65 @@ pub(super) async fn patch_order(
         json!({"order_id": id, "state": done.state, "order": done.order}),
     ))
 }
+
+/// The catalog in force: the file's products overlaid with those put through the API.
+pub(super) async fn list_catalog(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&s, &headers, ApiRole::Viewer)?;
+    let catalog = s.catalog.current().await?;
+    let products: Vec<_> = catalog.products().collect();
+    Ok(Json(json!({ "products": products })))
+}
+
+/// One product.
+pub(super) async fn get_product(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(sku): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&s, &headers, ApiRole::Viewer)?;
+    let catalog = s.catalog.current().await?;
+    let product = catalog
+        .get(&sku)
+        .ok_or_else(|| ApiError::NotFound(format!("product {sku}")))?;
+    Ok(Json(json!(product)))
+}
+
+/// Adds or replaces a product (operator): it overrides the catalog file's product of that SKU.
+/// The body is a product; its `sku`, when given, must be the path's.
+pub(super) async fn put_product(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(sku): Path<String>,
+    Json(mut body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let who = authorize(&s, &headers, ApiRole::Operator)?;
+    match body.get("sku") {
+        None => {
+            if let Value::Object(m) = &mut body {
+                m.insert("sku".into(), Value::String(sku.clone()));
+            }
+        }
+        Some(Value::String(given)) if *given == sku => {}
+        Some(_) => {
+            return Err(ApiError::Invalid(
+                "sku in the body is not the path's".into(),
+            ))
+        }
+    }
+    // The path and what is wrong, never the value.
+    let product: crate::catalog::Product = serde_path_to_error::deserialize(body).map_err(|e| {
+        ApiError::Invalid(format!(
+            "not a product: wrong or unknown field at {}",
+            e.path()
+        ))
+    })?;
+    crate::catalog::validate_product(&product).map_err(ApiError::Invalid)?;
+    s.catalog
+        .put(&product, &format!("api:{}", who.name))
+        .await?;
+    tracing::info!(sku = %product.sku, by = %who.name, "Catalog product put through the API.");
+    Ok(Json(json!(product)))
+}

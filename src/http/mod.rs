@@ -36,6 +36,8 @@ pub struct AppState {
     pub hooks: Arc<HashMap<String, Endpoint>>,
     /// Stores webhook documents with group commit.
     pub documents: Arc<crate::intake::DocumentWriter>,
+    /// The catalog in force (file + products put through the API).
+    pub catalog: Arc<crate::catalog::CatalogSource>,
 }
 
 /// What the HTTP server serves besides its own state: the daemon's parts it shares.
@@ -48,6 +50,8 @@ pub struct Parts {
     pub health: Arc<HealthTracker>,
     /// Webhook endpoints by connector name (from [`crate::intake::start`]).
     pub hooks: HashMap<String, Endpoint>,
+    /// The catalog in force, for `/api/catalog`.
+    pub catalog: Arc<crate::catalog::CatalogSource>,
     /// Where a first start with no `http.api_tokens` keeps the operator token it generates
     /// (the SQLite store's folder); `None`: the API stays closed until tokens are configured.
     pub local_token_dir: Option<std::path::PathBuf>,
@@ -128,6 +132,7 @@ pub async fn serve(
         health: parts.health,
         api_tokens: Arc::new(tokens),
         hooks: Arc::new(parts.hooks),
+        catalog: parts.catalog,
     };
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
@@ -158,6 +163,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/orders/{id}/document", get(api::order_document))
         .route("/api/exceptions", get(api::list_exceptions))
+        .route("/api/catalog", get(api::list_catalog))
+        .route(
+            "/api/catalog/{sku}",
+            get(api::get_product).put(api::put_product),
+        )
         .route("/hooks/orders/{connector}", post(hooks::order_hook))
         .with_state(state)
 }
@@ -237,6 +247,7 @@ async fn index() -> &'static str {
         "GET  /api/orders              orders (bearer token; see README \"API\")\n",
         "GET  /api/orders/{id}         an order and its history\n",
         "GET  /api/exceptions          open exceptions\n",
+        "GET  /api/catalog             the products (PUT /api/catalog/{sku} adds or changes one)\n",
         "POST /hooks/orders/{name}     order webhooks (partner signatures)\n\n",
         "The API needs 'Authorization: Bearer <token>': the tokens in http.api_tokens, or on a\n",
         "standalone install without any, the one generated in the file 'api-token' beside the\n",

@@ -7,6 +7,7 @@
 //! process's write transactions take turns at an in-process gate (`gate`), intake first, so
 //! none sleeps in SQLite's busy handler while the lock is free.
 
+mod catalog;
 mod connectors;
 mod exceptions;
 pub(crate) mod gate;
