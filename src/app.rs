@@ -119,7 +119,7 @@ impl Daemon {
             stages.spawn(run_stage(h, ctx.clone(), shutdown.child_token()));
         }
 
-        let (intake, hooks) = crate::intake::start(cfg, &store, &bus, &health, &shutdown)?;
+        let started = crate::intake::start(cfg, &store, &bus, &health, &shutdown)?;
 
         let mut background = tokio::task::JoinSet::new();
         background.spawn(relay::run(
@@ -142,7 +142,8 @@ impl Daemon {
                 store: store.clone(),
                 bus: bus.clone(),
                 health: health.clone(),
-                hooks,
+                hooks: started.hooks,
+                tracking: started.tracking,
                 catalog: Arc::new(crate::catalog::CatalogSource::new(
                     cfg.catalog.path.clone(),
                     store.clone(),
@@ -166,7 +167,7 @@ impl Daemon {
             health,
             http_addr,
             shutdown,
-            intake,
+            intake: started.tasks,
             stages,
             background,
         })

@@ -474,6 +474,17 @@ async fn check(cfg: &Config, connect: bool) -> ExitCode {
                 }
             }
             ConnectorConfig::Marketplace(m) => check_marketplace(cfg, m, connect, &mut r).await,
+            ConnectorConfig::Tracking(t) => {
+                let what = format!("connector {} (tracking /hooks/tracking/{})", t.name, t.name);
+                match crate::intake::tracking::TrackingEndpoint::new(t) {
+                    Err(e) => r.fail(&what, e),
+                    Ok(_) if cfg.http.listen.is_empty() => r.fail(
+                        &what,
+                        "http.listen is empty, so nothing receives the callbacks",
+                    ),
+                    Ok(_) => r.ok(&what),
+                }
+            }
             ConnectorConfig::Imap(i) => {
                 let what = format!("connector {} (imap {}:{})", i.name, i.host, i.port());
                 let mapping = cfg.mappings.dir.join(format!("{}.order.jq", i.format));

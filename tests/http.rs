@@ -66,6 +66,7 @@ async fn health_metrics_and_order_api() {
             },
         ]),
         hooks: Arc::new(Default::default()),
+        tracking: Arc::new(Default::default()),
         documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
         catalog: Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone())),
     });
@@ -235,6 +236,7 @@ async fn catalog_api(profile: common::Profile) {
             },
         ]),
         hooks: Arc::new(Default::default()),
+        tracking: Arc::new(Default::default()),
         documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
         catalog: catalog.clone(),
     });

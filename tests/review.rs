@@ -97,6 +97,7 @@ async fn low_confidence_orders_wait_for_a_person() {
             },
         ]),
         hooks: Arc::new(Default::default()),
+        tracking: Arc::new(Default::default()),
         documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
         catalog: Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone())),
     });

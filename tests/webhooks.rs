@@ -364,3 +364,161 @@ async fn concurrent_webhooks_are_each_stored_once() {
     .await;
     daemon.stop().await;
 }
+
+/// Carrier tracking callbacks over real HTTP, per scheme: a callback signed as the partner
+/// signs it is stored byte for byte and answered in the partner's own shape, and announced as
+/// `tracking.<connector>`; a forged one is refused in the partner's failure shape with nothing
+/// stored; a resent one is the same document; an oversize body or a 10 MB signature header is
+/// refused and the server keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracking_callbacks_per_scheme() {
+    use ordergate::tracking::{sign::sign, Scheme};
+    let env = TestEnv::new(Profile::Standalone).await;
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/samples");
+    let mut connectors = String::new();
+    let mut cases = Vec::new();
+    for (format, case, payload) in common::facts::TRACKING_SAMPLES {
+        let body = std::fs::read(samples.join(case).join(payload)).unwrap();
+        let scheme = if format == "sf-express" && !body.starts_with(b"{") {
+            "sf-express-form"
+        } else {
+            format
+        };
+        let name = format!("trk-{scheme}");
+        let secret = format!("{scheme}-secret-7f3a");
+        connectors.push_str(&format!(
+            "[[connectors]]\nkind = \"tracking\"\nname = \"{name}\"\nscheme = \"{scheme}\"\nsecret = \"{}\"\nmax_body_bytes = 65536\n",
+            secret_file(&env, &format!("{name}.secret"), &secret)
+        ));
+        // Kuaidi100 signs the `param` JSON inside its form body.
+        let signed_input = if scheme == "kuaidi100" {
+            form_urlencoded::parse(&body)
+                .find(|(k, _)| k == "param")
+                .map(|(_, v)| v.into_owned().into_bytes())
+                .unwrap()
+        } else {
+            body.clone()
+        };
+        cases.push((name, Scheme::parse(scheme).unwrap(), secret, signed_input));
+    }
+    let mut cfg = env.config(&common::mappings_dir(), &connectors);
+    cfg.http.listen = "127.0.0.1:0".into();
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let addr = daemon.http_addr.unwrap();
+    let mut observer = common::observe(&daemon.bus, &cfg, "trk-observer", &["tracking.*"]).await;
+    let store = daemon.store.clone();
+
+    for (name, scheme, secret, input) in &cases {
+        let path = format!("/hooks/tracking/{name}");
+        let now = chrono::Utc::now().timestamp();
+        let signed = sign(*scheme, secret, &path, input, now);
+        let url = match &signed.query {
+            Some(q) => format!("{path}?{q}"),
+            None => path.clone(),
+        };
+        let content_type = match scheme {
+            Scheme::Kuaidi100 | Scheme::SfExpressForm => "application/x-www-form-urlencoded",
+            _ => "application/json",
+        };
+        let mut headers: Vec<(&str, String)> = signed
+            .headers
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        headers.push(("content-type", content_type.to_string()));
+
+        // Forged: signed with another secret — refused in the partner's shape, nothing stored.
+        let forged = sign(*scheme, "not-the-secret", &path, input, now);
+        let forged_url = match &forged.query {
+            Some(q) => format!("{path}?{q}"),
+            None => path.clone(),
+        };
+        let mut forged_headers: Vec<(&str, String)> = forged
+            .headers
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        forged_headers.push(("content-type", content_type.to_string()));
+        let (s, body) = post(addr, &forged_url, &forged_headers, &forged.body).await;
+        assert_eq!(s, 401, "{name} forged: {body}");
+        assert_eq!(
+            body,
+            ordergate::tracking::ack::refused(*scheme, 401, "authentication failed").body,
+            "{name}"
+        );
+        assert_eq!(store.raw_count(name).await.unwrap(), 0, "{name}");
+
+        // Genuine, then resent: one document, answered as the partner expects both times.
+        for _ in 0..2 {
+            let (s, body) = post(addr, &url, &headers, &signed.body).await;
+            assert_eq!(s, 200, "{name}: {body}");
+            assert_eq!(
+                body,
+                ordergate::tracking::ack::accepted(*scheme).body,
+                "{name}"
+            );
+        }
+        assert_eq!(store.raw_count(name).await.unwrap(), 1, "{name}");
+    }
+    let events = common::drain(&mut observer, Duration::from_secs(3)).await;
+    // One event per document: a resend racing the first announcement may publish it again,
+    // always under the same message id, which consumers dedupe on.
+    for (name, _, _, _) in &cases {
+        let ids: std::collections::HashSet<_> = events
+            .iter()
+            .filter(|e| e.kind == format!("tracking.{name}"))
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(ids.len(), 1, "one tracking.{name} event: {events:?}");
+    }
+    // Stored byte for byte.
+    let (name, scheme, secret, input) = &cases[0];
+    let path = format!("/hooks/tracking/{name}");
+    let signed = sign(
+        *scheme,
+        secret,
+        &path,
+        input,
+        chrono::Utc::now().timestamp(),
+    );
+    let event = events
+        .iter()
+        .find(|e| e.kind == format!("tracking.{name}"))
+        .unwrap();
+    let raw_id = event.payload["raw_id"].as_str().unwrap();
+    let raw = store.raw(raw_id).await.unwrap().unwrap();
+    assert_eq!(raw.content, signed.body);
+    assert_eq!(raw.format, scheme.name());
+
+    // Hostile: a body over the limit, a 10 MB signature header. Refused; the server goes on.
+    let (name, ..) = &cases[2];
+    let path = format!("/hooks/tracking/{name}");
+    let big = vec![b'{'; 70_000];
+    let (s, _) = post(
+        addr,
+        &path,
+        &[("content-type", "application/json".into())],
+        &big,
+    )
+    .await;
+    assert_eq!(s, 413);
+    let huge = "a".repeat(10 * 1024 * 1024);
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\naftership-hmac-sha256: {huge}\r\nContent-Length: 2\r\n\r\n{{}}"
+    );
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may close before reading it all: a failed write means refused too.
+    let _ = conn.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        !answer.starts_with("HTTP/1.1 200"),
+        "a 10 MB signature header is refused: {}",
+        answer.lines().next().unwrap_or("")
+    );
+    assert_eq!(store.raw_count(name).await.unwrap(), 1, "nothing stored");
+    let (s, _) = post(addr, "/hooks/tracking/nope", &[], b"{}").await;
+    assert_eq!(s, 404, "the server keeps serving");
+    daemon.stop().await;
+}

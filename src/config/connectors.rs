@@ -22,6 +22,9 @@ pub enum ConnectorConfig {
     Marketplace(MarketplaceConfig),
     /// Polls an IMAP mailbox; every message is one raw document of `format` (`email`, `fax`).
     Imap(ImapConfig),
+    /// Accepts carrier tracking callbacks at `POST /hooks/tracking/<name>`, verified with the
+    /// partner's own signature scheme.
+    Tracking(TrackingConfig),
 }
 
 impl ConnectorConfig {
@@ -32,6 +35,7 @@ impl ConnectorConfig {
             ConnectorConfig::Webhook(w) => &w.name,
             ConnectorConfig::Marketplace(m) => &m.name,
             ConnectorConfig::Imap(i) => &i.name,
+            ConnectorConfig::Tracking(t) => &t.name,
         }
     }
 
@@ -42,6 +46,7 @@ impl ConnectorConfig {
             ConnectorConfig::Webhook(w) => w.enabled,
             ConnectorConfig::Marketplace(m) => m.enabled,
             ConnectorConfig::Imap(i) => i.enabled,
+            ConnectorConfig::Tracking(t) => t.enabled,
         }
     }
 }
@@ -395,5 +400,45 @@ impl ImapConfig {
     /// The port to connect to.
     pub fn port(&self) -> u16 {
         self.port.unwrap_or(if self.tls { 993 } else { 143 })
+    }
+}
+
+/// A tracking callback connector (`kind = "tracking"`): one carrier or aggregator account
+/// posting to `POST /hooks/tracking/<name>`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingConfig {
+    /// Unique connector name; the URL is `/hooks/tracking/<name>`.
+    pub name: String,
+    /// Whether callbacks are accepted.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The partner's scheme: `easypost`, `shippo`, `aftership`, `17track`, `kuaidi100`,
+    /// `sf-express` (JSON push) or `sf-express-form` (form push with XML `content`).
+    pub scheme: String,
+    /// The shared secret as a reference (`env:NAME` / `file:PATH`): webhook secret (EasyPost,
+    /// Shippo, AfterShip), security key (17TRACK), salt (Kuaidi100) or the URL `token`
+    /// (SF Express, which signs nothing).
+    pub secret: Secret,
+    /// How far a signed timestamp (EasyPost, Shippo) may be from now.
+    #[serde(default = "TrackingConfig::default_tolerance_secs")]
+    pub tolerance_secs: u64,
+    /// Accept EasyPost's legacy body-only signature (`X-Hmac-Signature`, no timestamp).
+    #[serde(default)]
+    pub allow_unstamped: bool,
+    /// Larger bodies are refused before they are read whole.
+    #[serde(default = "TrackingConfig::default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Department that owns exceptions about refused callbacks.
+    #[serde(default = "default_department")]
+    pub department: String,
+}
+
+impl TrackingConfig {
+    fn default_tolerance_secs() -> u64 {
+        300
+    }
+    fn default_max_body_bytes() -> usize {
+        1024 * 1024
     }
 }

@@ -104,7 +104,8 @@ impl Config {
                 ConnectorConfig::Folder(f) if f.path.is_relative() => f.path = dir.join(&f.path),
                 ConnectorConfig::Folder(_)
                 | ConnectorConfig::Webhook(_)
-                | ConnectorConfig::Imap(_) => {}
+                | ConnectorConfig::Imap(_)
+                | ConnectorConfig::Tracking(_) => {}
                 ConnectorConfig::Marketplace(m) => m.anchor_paths(dir),
             }
         }
@@ -216,6 +217,20 @@ impl Config {
             }
         }
         for c in &self.connectors {
+            if let ConnectorConfig::Tracking(t) = c {
+                if crate::tracking::Scheme::parse(&t.scheme).is_none() {
+                    return Err(ConfigError::Invalid(format!(
+                        "connector {}: unknown tracking scheme {:?} (easypost, shippo, aftership, 17track, kuaidi100, sf-express, sf-express-form)",
+                        t.name, t.scheme
+                    )));
+                }
+                if !t.secret.is_reference() {
+                    return Err(ConfigError::Invalid(format!(
+                        "connector {}: secret must be a reference (env:NAME or file:PATH)",
+                        t.name
+                    )));
+                }
+            }
             if let ConnectorConfig::Imap(i) = c {
                 if !i.password.is_reference() {
                     return Err(ConfigError::Invalid(format!(

@@ -13,6 +13,7 @@ use super::AppState;
 use crate::b2b::cxml;
 use crate::intake::refusal::{Reason, Refusal};
 use crate::intake::webhook::Endpoint;
+use crate::tracking::ack;
 
 /// Headers that name a delivery, kept as the raw document's source name.
 const DELIVERY_ID_HEADERS: [&str; 3] = [
@@ -86,6 +87,7 @@ pub(super) async fn order_hook(
         .store(crate::intake::NewDoc {
             connector: ep.name.clone(),
             format: ep.format.clone(),
+            kind: crate::model::DocumentKind::Order,
             source_name,
             content: bytes.to_vec(),
         })
@@ -121,15 +123,20 @@ pub(super) async fn order_hook(
 /// Records a refused request (metric and exception). A store that fails here does not change
 /// the answer: the caller is refused either way.
 async fn record(s: &AppState, ep: &Endpoint, reason: Reason, detail: &str) {
+    record_for(s, &ep.name, &ep.department, reason, detail).await;
+}
+
+/// Records a refused request of `connector`, owned by `department`.
+async fn record_for(s: &AppState, connector: &str, department: &str, reason: Reason, detail: &str) {
     let refusal = Refusal {
-        connector: &ep.name,
+        connector,
         reason,
         detail,
         raw_id: None,
-        department: &ep.department,
+        department,
     };
     if let Err(error) = crate::intake::refusal::record(&s.store, &refusal).await {
-        tracing::warn!(connector = %ep.name, error = %error, "Cannot record a refused request.");
+        tracing::warn!(connector = %connector, error = %error, "Cannot record a refused request.");
     }
 }
 
@@ -163,4 +170,113 @@ fn cxml_reply(status: cxml::Status, message: Option<&str>) -> Response {
         doc,
     )
         .into_response()
+}
+
+/// `POST /hooks/tracking/{connector}`: size limit → the partner's signature over the raw bytes
+/// → durable store + queued `tracking.<connector>` event → the partner's own acknowledgement
+/// → publish in the background. A refused callback gets the partner's failure shape, is counted
+/// and recorded (one open exception per connector for failed signatures), and nothing is
+/// stored.
+pub(super) async fn tracking_hook(
+    State(s): State<AppState>,
+    Path(connector): Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(ep) = s.tracking.get(&connector) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no such tracking connector"})),
+        )
+            .into_response();
+    };
+    let scheme = ep.scheme();
+    let reply = |ack: ack::Ack| -> Response {
+        let status = StatusCode::from_u16(ack.status).unwrap_or(StatusCode::OK);
+        (status, [(header::CONTENT_TYPE, ack.content_type)], ack.body).into_response()
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > ep.max_body_bytes) {
+        let detail = format!(
+            "tracking callback declared {} bytes, over the connector's max_body_bytes of {}",
+            declared.unwrap_or_default(),
+            ep.max_body_bytes
+        );
+        record_for(&s, &ep.name, &ep.department, Reason::TooLarge, &detail).await;
+        return reply(ack::refused(scheme, 413, "body too large"));
+    }
+    let bytes = match axum::body::to_bytes(body, ep.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            let (reason, status, detail) = if too_large {
+                (
+                    Reason::TooLarge,
+                    413,
+                    "tracking callback body over the connector's max_body_bytes",
+                )
+            } else {
+                (
+                    Reason::Unreadable,
+                    400,
+                    "tracking callback body could not be read",
+                )
+            };
+            record_for(&s, &ep.name, &ep.department, reason, detail).await;
+            return reply(ack::refused(scheme, status, detail));
+        }
+    };
+    let callback = crate::tracking::Callback {
+        method: "POST",
+        query: uri.query(),
+        headers: &headers,
+        body: &bytes,
+    };
+    if let Err(reason) = ep
+        .verifier
+        .verify(&callback, chrono::Utc::now().timestamp())
+    {
+        tracing::warn!(connector = %ep.name, reason = %reason, "Tracking callback refused.");
+        let detail = format!("tracking callback refused: {reason}");
+        record_for(
+            &s,
+            &ep.name,
+            &ep.department,
+            Reason::Unauthenticated,
+            &detail,
+        )
+        .await;
+        return reply(ack::refused(scheme, 401, "authentication failed"));
+    }
+    let stored = match s
+        .documents
+        .store(crate::intake::NewDoc {
+            connector: ep.name.clone(),
+            format: scheme.name().to_string(),
+            kind: crate::model::DocumentKind::Tracking,
+            source_name: DELIVERY_ID_HEADERS
+                .iter()
+                .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+                .map(|id| format!("callback:{id}")),
+            content: bytes.to_vec(),
+        })
+        .await
+    {
+        Ok(stored) => stored,
+        Err(error) => {
+            tracing::error!(connector = %ep.name, error = %error, "Cannot store a tracking callback.");
+            return reply(ack::refused(scheme, 503, "temporarily unavailable, retry"));
+        }
+    };
+    tracing::info!(connector = %ep.name, raw_id = %stored.raw_id, duplicate = !stored.inserted, "Tracking callback stored.");
+    let (store, bus) = (s.store.clone(), s.bus.clone());
+    tokio::spawn(async move {
+        crate::intake::announce(&store, bus.as_ref(), std::slice::from_ref(&stored)).await;
+    });
+    reply(ack::accepted(scheme))
 }

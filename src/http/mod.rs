@@ -34,6 +34,8 @@ pub struct AppState {
     pub api_tokens: Arc<Vec<ApiKey>>,
     /// Webhook connectors by name.
     pub hooks: Arc<HashMap<String, Endpoint>>,
+    /// Tracking callback connectors by name.
+    pub tracking: Arc<HashMap<String, crate::intake::tracking::TrackingEndpoint>>,
     /// Stores webhook documents with group commit.
     pub documents: Arc<crate::intake::DocumentWriter>,
     /// The catalog in force (file + products put through the API).
@@ -50,6 +52,8 @@ pub struct Parts {
     pub health: Arc<HealthTracker>,
     /// Webhook endpoints by connector name (from [`crate::intake::start`]).
     pub hooks: HashMap<String, Endpoint>,
+    /// Tracking callback endpoints by connector name (from [`crate::intake::start`]).
+    pub tracking: HashMap<String, crate::intake::tracking::TrackingEndpoint>,
     /// The catalog in force, for `/api/catalog`.
     pub catalog: Arc<crate::catalog::CatalogSource>,
     /// Where a first start with no `http.api_tokens` keeps the operator token it generates
@@ -132,6 +136,7 @@ pub async fn serve(
         health: parts.health,
         api_tokens: Arc::new(tokens),
         hooks: Arc::new(parts.hooks),
+        tracking: Arc::new(parts.tracking),
         catalog: parts.catalog,
     };
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
@@ -169,6 +174,7 @@ pub fn app(state: AppState) -> Router {
             get(api::get_product).put(api::put_product),
         )
         .route("/hooks/orders/{connector}", post(hooks::order_hook))
+        .route("/hooks/tracking/{connector}", post(hooks::tracking_hook))
         .with_state(state)
 }
 
@@ -248,7 +254,8 @@ async fn index() -> &'static str {
         "GET  /api/orders/{id}         an order and its history\n",
         "GET  /api/exceptions          open exceptions\n",
         "GET  /api/catalog             the products (PUT /api/catalog/{sku} adds or changes one)\n",
-        "POST /hooks/orders/{name}     order webhooks (partner signatures)\n\n",
+        "POST /hooks/orders/{name}     order webhooks (partner signatures)\n",
+        "POST /hooks/tracking/{name}   carrier tracking callbacks (partner signatures)\n\n",
         "The API needs 'Authorization: Bearer <token>': the tokens in http.api_tokens, or on a\n",
         "standalone install without any, the one generated in the file 'api-token' beside the\n",
         "SQLite store. Documentation: README.md in the source tree.\n",

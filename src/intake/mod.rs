@@ -6,6 +6,7 @@ pub mod folder;
 pub mod imap;
 pub mod pull;
 pub mod refusal;
+pub mod tracking;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -18,23 +19,33 @@ use crate::bus::Bus;
 use crate::config::{Config, ConnectorConfig};
 use crate::health::HealthTracker;
 use crate::model::Envelope;
-use crate::model::RawRef;
+use crate::model::{DocumentKind, RawRef};
 use crate::outbox::publish_committed;
 use crate::store::{NewRawDocument, Store, StoreError};
 use crate::telemetry::metric;
 
-/// Starts every enabled inbound connector of the configuration: pollers (folders, marketplaces,
-/// mailboxes) as tasks that stop on `shutdown`, and the webhook endpoints the HTTP server
-/// serves, by connector name.
+/// What [`start`] started.
+pub struct Started {
+    /// The pollers (folders, marketplaces, mailboxes); they stop on the shutdown token.
+    pub tasks: tokio::task::JoinSet<()>,
+    /// Order webhook endpoints the HTTP server serves, by connector name.
+    pub hooks: HashMap<String, webhook::Endpoint>,
+    /// Tracking callback endpoints the HTTP server serves, by connector name.
+    pub tracking: HashMap<String, tracking::TrackingEndpoint>,
+}
+
+/// Starts every enabled inbound connector of the configuration: pollers as tasks that stop on
+/// `shutdown`, and the endpoints (order webhooks, tracking callbacks) the HTTP server serves.
 pub fn start(
     cfg: &Config,
     store: &Store,
     bus: &Arc<dyn Bus>,
     health: &Arc<HealthTracker>,
     shutdown: &CancellationToken,
-) -> anyhow::Result<(tokio::task::JoinSet<()>, HashMap<String, webhook::Endpoint>)> {
+) -> anyhow::Result<Started> {
     let mut intake = tokio::task::JoinSet::new();
     let mut hooks = HashMap::new();
+    let mut callbacks = HashMap::new();
     for c in cfg.connectors.iter().filter(|c| c.enabled()) {
         match c {
             ConnectorConfig::Folder(f) => {
@@ -61,6 +72,9 @@ pub fn start(
                 }
                 intake.spawn(conn.run(shutdown.child_token()));
             }
+            ConnectorConfig::Tracking(t) => {
+                callbacks.insert(t.name.clone(), tracking::TrackingEndpoint::new(t)?);
+            }
             ConnectorConfig::Imap(i) => {
                 let conn =
                     imap::ImapConnector::new(i.clone(), store.clone(), bus.clone(), health.clone());
@@ -68,10 +82,14 @@ pub fn start(
             }
         }
     }
-    if !hooks.is_empty() && cfg.http.listen.is_empty() {
-        anyhow::bail!("webhook connectors need the HTTP server: set http.listen");
+    if (!hooks.is_empty() || !callbacks.is_empty()) && cfg.http.listen.is_empty() {
+        anyhow::bail!("webhook and tracking connectors need the HTTP server: set http.listen");
     }
-    Ok((intake, hooks))
+    Ok(Started {
+        tasks: intake,
+        hooks,
+        tracking: callbacks,
+    })
 }
 
 /// A document stored by [`store_document`].
@@ -117,6 +135,7 @@ pub async fn store_documents(
         .map(|(source_name, content)| NewDoc {
             connector: connector.to_string(),
             format: format.to_string(),
+            kind: DocumentKind::Order,
             source_name: source_name.map(str::to_string),
             content: content.to_vec(),
         })
@@ -127,9 +146,15 @@ pub async fn store_documents(
 /// A document to store, owned (it may wait in a group-commit queue).
 #[derive(Debug, Clone)]
 pub struct NewDoc {
+    /// The connector it came through.
     pub connector: String,
+    /// Its format (picks the mapping).
     pub format: String,
+    /// Order document or tracking callback: decides the announcing event.
+    pub kind: DocumentKind,
+    /// File name, message id, delivery id.
     pub source_name: Option<String>,
+    /// The bytes, kept as they came.
     pub content: Vec<u8>,
 }
 
@@ -154,7 +179,7 @@ async fn store_batch(store: &Store, items: &[NewDoc]) -> Result<Vec<Stored>, Sto
             format: doc.format.clone(),
             source_name: doc.source_name.clone(),
         }
-        .event(&doc.connector);
+        .announcement(doc.kind, &doc.connector);
         if raw.inserted {
             metrics::counter!(metric::DOCUMENTS, "connector" => doc.connector.clone()).increment(1);
         }

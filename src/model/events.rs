@@ -16,6 +16,11 @@ impl EventType {
     }
     /// The pattern every raw event matches.
     pub const RAW_ANY: &'static str = "raw.*";
+    /// A tracking callback was stored for a connector: `tracking.<connector>`; payload
+    /// [`RawRef`] (its format is the tracking scheme).
+    pub fn tracking(connector: &str) -> String {
+        format!("tracking.{connector}")
+    }
     /// A canonical order was created from a source document; payload: the canonical order.
     pub const ORDER_RECEIVED: &'static str = "order.received";
     /// A known source order changed at the source (status, refunds, lines); payload: the
@@ -38,12 +43,31 @@ pub struct RawRef {
     pub source_name: Option<String>,
 }
 
+/// What a stored document is: it decides the event that announces it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// An order document: `raw.<connector>`, for the normalize stage.
+    #[default]
+    Order,
+    /// A tracking callback: `tracking.<connector>`, for the tracking stage.
+    Tracking,
+}
+
 impl RawRef {
-    /// The `raw.<connector>` event for a stored document. Its id is derived from the raw
-    /// document id, so announcing the same document twice yields the same event (deduped).
+    /// The `raw.<connector>` event for a stored order document.
     pub fn event(&self, connector: &str) -> Envelope {
+        self.announcement(DocumentKind::Order, connector)
+    }
+
+    /// The event announcing a stored document of `kind`. Its id is derived from the raw
+    /// document id, so announcing the same document twice yields the same event (deduped).
+    pub fn announcement(&self, kind: DocumentKind, connector: &str) -> Envelope {
+        let routing_key = match kind {
+            DocumentKind::Order => EventType::raw(connector),
+            DocumentKind::Tracking => EventType::tracking(connector),
+        };
         let mut env = Envelope::new(
-            EventType::raw(connector),
+            routing_key,
             connector,
             serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
         );

@@ -9,7 +9,7 @@ pub mod state;
 mod tracking;
 
 pub use envelope::Envelope;
-pub use events::{EventType, RawRef};
+pub use events::{DocumentKind, EventType, RawRef};
 pub use order::{
     Address, CanonicalOrder, Channel, Customer, Extraction, OrderLine, Origin, SourceRef,
     SourceStatus, TotalsCheck,
