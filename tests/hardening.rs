@@ -5,6 +5,7 @@
 //! This binary installs one process-wide `tracing` subscriber that writes every event (JSON,
 //! as `--log-format json` does) into a buffer the tests read: a subscriber is global, so these
 //! tests live apart from the other pipeline tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
 

@@ -68,7 +68,7 @@ impl Handler for NormalizeStage {
         let normalizer = self.normalizer.clone();
         let format = raw_ref.format.clone();
         let content = raw.content;
-        let large = content.len() >= crate::allocator::LARGE_DOCUMENT_BYTES;
+        let large = content.len() >= crate::mem::LARGE_DOCUMENT_BYTES;
         let name = raw.source_name.clone().unwrap_or_else(|| raw.id.clone());
         let permit =
             self.cpu.clone().acquire_owned().await.map_err(|e| {
@@ -78,7 +78,7 @@ impl Handler for NormalizeStage {
             if large {
                 // What intake freed of it (the file read, the statement's buffers) goes back
                 // first, so it does not add to the peak of decoding it.
-                crate::allocator::release();
+                crate::mem::release();
             }
             // The document's bytes, its decoded tree and the mapping's outputs are each dropped
             // as soon as the next is made, so a large document holds one of them at a time.
@@ -89,7 +89,7 @@ impl Handler for NormalizeStage {
             if large {
                 // What the document took is free now; without this the allocator keeps it
                 // for reuse and the daemon stays at its peak long after.
-                crate::allocator::release();
+                crate::mem::release();
             }
             orders
         })
@@ -119,7 +119,7 @@ impl Handler for NormalizeStage {
             .await;
         if large {
             // A list page's orders, their events and statements are free again too.
-            crate::allocator::release();
+            crate::mem::release();
         }
         committed
     }
