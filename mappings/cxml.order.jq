@@ -22,6 +22,12 @@
 
 # Trimmed string, "" -> null; other values unchanged.
 def nz: if type == "string" then (trim | if . == "" then null else . end) else . end;
+# The source's id of the order as text. A document without one is bad input: turned into the
+# text "null" it would make every such document the same order.
+def identity($field):
+  (if type == "number" then tostring elif type == "string" then trim else null end)
+  | if . == null or . == "" or ascii_downcase == "null"
+    then error("bad input: \($field) is missing or empty: the order has no identity") else . end;
 # First non-null, non-empty value of f, else null.
 def first_of(f): first((f | nz | select(. != null)), null);
 # An element's own text (null for a missing element).
@@ -87,8 +93,7 @@ def order($cxml):
         connector: "",
         format: "cxml",
         channel: "edi",
-        external_id: ($h["@orderID"] | nz
-          | if . == null then error("bad input: OrderRequestHeader has no orderID") else . end),
+        external_id: ($h["@orderID"] | identity("cXML OrderRequestHeader orderID")),
         external_number: null,
         status: ($h | status),
         raw_status: ($h["@type"] | nz)

@@ -29,6 +29,12 @@
 
 # Trimmed string, "" -> null; other values unchanged.
 def nz: if type == "string" then (trim | if . == "" then null else . end) else . end;
+# The source's id of the order as text. A document without one is bad input: turned into the
+# text "null" it would make every such document the same order.
+def identity($field):
+  (if type == "number" then tostring elif type == "string" then trim else null end)
+  | if . == null or . == "" or ascii_downcase == "null"
+    then error("bad input: \($field) is missing or empty: the order has no identity") else . end;
 # First non-null, non-empty value of f, else null.
 def first_of(f): first((f | nz | select(. != null)), null);
 # An element's own text (null for a missing element).
@@ -44,7 +50,7 @@ def dec_parse:
   | ($p[0] + ($p[1] // "")) as $digits
   | if ($p | length) > 2 or ($digits | length) == 0
        or ($digits | explode | all(. >= 48 and . <= 57) | not)
-    then error("bad input: not a decimal number: \($text)")
+    then error("bad input: a price or base quantity is not a decimal number")
     else {neg: $neg, digits: $digits, scale: (($p[1] // "") | length)} end;
 # Digit array + 1, with carry.
 def digits_incr:
@@ -134,8 +140,7 @@ def order:
         connector: "",
         format: "ubl",
         channel: "edi",
-        external_id: ($o.ID[0] | t
-          | if . == null then error("bad input: UBL Order has no cbc:ID") else . end),
+        external_id: ($o.ID[0] | t | identity("UBL Order cbc:ID")),
         external_number: null,
         status: "open",
         raw_status: null

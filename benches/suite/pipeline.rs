@@ -19,6 +19,7 @@ use sqlx::Row;
 
 use crate::daemon::{self, amqp_url, Env, Profile};
 use crate::docs;
+use crate::large::{self, LargeRun};
 
 /// The connector the documents come through.
 pub const CONNECTOR: &str = "bench-shop";
@@ -43,6 +44,8 @@ pub struct PipelineRun {
     pub concurrency: usize,
     /// What was verified.
     pub verified: String,
+    /// M1's large-document case, when asked for.
+    pub large: Option<Result<LargeRun, String>>,
 }
 
 /// Watches how `order.received` events arrive and counts each order's.
@@ -194,7 +197,7 @@ async fn publish_all(bus: Arc<dyn Bus>, events: Vec<Envelope>) -> Result<(), Str
 }
 
 /// Samples the child's RSS every 100 ms until stopped; returns the peak.
-fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<f64> {
+pub fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<f64> {
     tokio::spawn(async move {
         let mut peak = 0f64;
         while !stop.load(Ordering::Relaxed) {
@@ -245,17 +248,19 @@ pub fn order_event(
     Ok((canonical, String::from_utf8_lossy(&event).into_owned()))
 }
 
-/// Runs the pipeline in `profile` through a child daemon: `warm` orders first, then `n` timed.
+/// Runs the pipeline in `profile` through a child daemon: `warm` orders first, then `n` timed;
+/// then, with `with_large`, M1's large document (see [`large`]).
 pub async fn run(
     profile: Profile,
     tmp_root: &Path,
     n: u64,
     warm: u64,
     event_size: usize,
+    with_large: bool,
 ) -> Result<PipelineRun, String> {
     let env = Env::new(profile, tmp_root).await?;
     let observer_queue = format!("{}.bench-observer", env.namespace);
-    let result = run_in(&env, &observer_queue, n, warm, event_size).await;
+    let result = run_in(&env, &observer_queue, n, warm, event_size, with_large).await;
     env.cleanup_broker(std::slice::from_ref(&observer_queue))
         .await;
     result
@@ -267,6 +272,7 @@ async fn run_in(
     n: u64,
     warm: u64,
     event_size: usize,
+    with_large: bool,
 ) -> Result<PipelineRun, String> {
     let cfg = env.config("")?;
     let mut child = env.spawn("", &[])?;
@@ -377,6 +383,11 @@ async fn run_in(
             parked[0].error
         ));
     }
+    // After the counts above, so the large document's order is not among them.
+    let large = match with_large {
+        true => Some(large::run(&store, &bus, child.pid()).await),
+        false => None,
+    };
     let problems = child.log_problems();
     bus.close().await;
     store.close().await;
@@ -401,6 +412,7 @@ async fn run_in(
         verified: format!(
             "{total} orders stored once, {total} order.received once each, outbox and queue empty, nothing parked{problems}"
         ),
+        large,
     })
 }
 

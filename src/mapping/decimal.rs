@@ -85,9 +85,12 @@ fn out(d: Decimal) -> Val {
 
 /// Reads an amount: a number or a numeric string.
 fn parse(fun: &str, v: &Val) -> Result<Decimal, Error> {
+    // The messages name the kind of value, never the value: it may be personal data put in
+    // the wrong field.
     let not_decimal = || {
         Error::str(format_args!(
-            "{fun}: {v} is not a decimal number (expected a number or a numeric string)"
+            "{fun}: {} is not a decimal number (expected a number or a numeric string)",
+            super::value::val_type(v)
         ))
     };
     let text = match v {
@@ -109,7 +112,11 @@ fn parse(fun: &str, v: &Val) -> Result<Decimal, Error> {
     }
     Decimal::from_str(&text)
         .or_else(|_| Decimal::from_scientific(&text))
-        .map_err(|e| Error::str(format_args!("{fun}: {v} is not a usable decimal: {e}")))
+        .map_err(|e| {
+            Error::str(format_args!(
+                "{fun}: a number that is not a usable decimal: {e}"
+            ))
+        })
 }
 
 /// Applies an exact operation to two amounts.
@@ -117,20 +124,18 @@ fn binary(fun: &str, a: &Val, b: &Val, op: impl Fn(Decimal, Decimal) -> Option<D
     let (x, y) = (parse(fun, a)?, parse(fun, b)?);
     op(x, y)
         .map(out)
-        .ok_or_else(|| Error::str(format_args!("{fun}: {a} and {b}: result out of range")))
+        .ok_or_else(|| Error::str(format_args!("{fun}: result out of range")))
 }
 
 /// `a / b` rounded to [`DIV_SCALE`] places, half away from zero.
 fn div(a: &Val, b: &Val) -> ValR {
     let (x, y) = (parse("decimal_div", a)?, parse("decimal_div", b)?);
     if y.is_zero() {
-        return Err(Error::str(format_args!(
-            "decimal_div: division by zero ({a} / {b})"
-        )));
+        return Err(Error::str("decimal_div: division by zero"));
     }
     let q = x
         .checked_div(y)
-        .ok_or_else(|| Error::str(format_args!("decimal_div: {a} / {b}: result out of range")))?;
+        .ok_or_else(|| Error::str("decimal_div: result out of range"))?;
     let mut q = q
         .round_dp_with_strategy(DIV_SCALE, RoundingStrategy::MidpointAwayFromZero)
         .normalize();
@@ -146,7 +151,8 @@ fn div(a: &Val, b: &Val) -> ValR {
 fn sum(input: &Val) -> ValR {
     let Val::Arr(items) = input else {
         return Err(Error::str(format_args!(
-            "decimal_sum: input must be an array of amounts, got {input}"
+            "decimal_sum: input must be an array of amounts, got {}",
+            super::value::val_type(input)
         )));
     };
     let mut total = Decimal::ZERO;
@@ -295,14 +301,19 @@ mod tests {
             e.contains("decimal_mul") && e.contains("not a decimal"),
             "{e}"
         );
+        // The kind of value is named, never the value (it may be personal data).
         let e = err(r#"decimal_sub("12abc"; 1)"#, json!(null));
-        assert!(e.contains("\"12abc\""), "{e}");
+        assert!(e.contains("decimal_sub: a string is not a decimal"), "{e}");
+        assert!(!e.contains("12abc"), "{e}");
         let e = err("decimal_sum", json!([1, null]));
         assert!(e.contains("decimal_sum: null"), "{e}");
         let e = err("decimal_sum", json!({"a": 1}));
-        assert!(e.contains("must be an array"), "{e}");
+        assert!(
+            e.contains("must be an array of amounts, got an object"),
+            "{e}"
+        );
         let e = err("decimal_add(true; 1)", json!(null));
-        assert!(e.contains("true is not a decimal"), "{e}");
+        assert!(e.contains("a boolean is not a decimal"), "{e}");
         let e = err("decimal_add(infinite; 1)", json!(null));
         assert!(e.contains("not a decimal"), "{e}");
     }

@@ -21,8 +21,11 @@
 mod compile;
 mod decimal;
 mod fast;
+mod redact;
 pub mod testfile;
 mod value;
+
+pub use redact::{jaq_message, json_type, read_output, OutputError, BAD_INPUT_MARK};
 
 pub use compile::compile_count;
 
@@ -252,7 +255,7 @@ impl MappingSet {
             let json = value::val_to_json(val, &mut bytes).map_err(|e| MappingError::NotJson {
                 mapping: name.to_string(),
                 index,
-                message: e.0,
+                message: jaq_message(&e.0),
             })?;
             outputs.push(json);
             let limit = |limit: String| MappingError::Limit {
@@ -387,14 +390,13 @@ fn read_entry(path: &Path) -> Result<Entry, MappingError> {
     })
 }
 
-/// The text of a jq error: the bare message for `error("text")`, else jaq's rendering.
+/// The text of a jq error: the bare message for `error("text")`, else jaq's rendering; either
+/// way without the values of the document it may quote (see [`jaq_message`]).
 fn runtime_message(error: jaq_core::Error<jaq_json::Val>) -> String {
     let text = error.to_string();
     // `error("x")` renders as the JSON string "x"; show it without quotes.
-    match serde_json::from_str::<String>(&text) {
-        Ok(s) => s,
-        Err(_) => text,
-    }
+    let text = serde_json::from_str::<String>(&text).unwrap_or(text);
+    jaq_message(&text)
 }
 
 #[cfg(test)]

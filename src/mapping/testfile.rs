@@ -216,17 +216,19 @@ fn run_case(set: &MappingSet, dir: &Path, mapping: &str, case: &Case) -> Result<
 /// The canonical form of a mapping output: by the mapping's kind (`*.order`, `*.tracking`),
 /// read into the Rust type and written back; other mappings compare as plain JSON.
 pub fn canonicalize(mapping: &str, value: &Value) -> Result<Value, String> {
-    fn through<T: serde::de::DeserializeOwned + serde::Serialize>(
-        value: &Value,
-    ) -> Result<Value, String> {
-        let typed: T = serde_path_to_error::deserialize(value.clone())
-            .map_err(|e| format!("at {}: {}", e.path(), e.inner()))?;
+    fn read<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, String> {
+        super::read_output(value).map_err(|e| format!("at {}: {}", e.path, e.message))
+    }
+    fn write<T: serde::Serialize>(typed: T) -> Result<Value, String> {
         serde_json::to_value(typed).map_err(|e| e.to_string())
     }
     if mapping.ends_with(".order") {
-        through::<CanonicalOrder>(value)
+        // As the normalizer writes it: money at the currency's minor units.
+        let mut order: CanonicalOrder = read(value)?;
+        order.set_money_scale();
+        write(order)
     } else if mapping.ends_with(".tracking") {
-        through::<TrackingUpdate>(value)
+        write(read::<TrackingUpdate>(value)?)
     } else {
         Ok(value.clone())
     }

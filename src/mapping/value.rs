@@ -42,6 +42,18 @@ pub(crate) fn number_to_num(n: &Number) -> Num {
     Num::from_str_radix(&text, 10).unwrap_or_else(|| Num::Dec(Rc::new(text)))
 }
 
+/// The kind of a jaq value, as messages name it (never the value itself).
+pub(crate) fn val_type(val: &Val) -> &'static str {
+    match val {
+        Val::Null => "null",
+        Val::Bool(_) => "a boolean",
+        Val::Num(_) => "a number",
+        Val::TStr(_) | Val::BStr(_) => "a string",
+        Val::Arr(_) => "an array",
+        Val::Obj(_) => "an object",
+    }
+}
+
 /// Why a mapping output cannot be JSON.
 #[derive(Debug)]
 pub(crate) struct NotJson(pub String);
@@ -83,7 +95,12 @@ pub(crate) fn val_to_json(val: Val, bytes: &mut usize) -> Result<Value, NotJson>
             for (k, v) in fields {
                 let key = match k {
                     Val::TStr(b) | Val::BStr(b) => String::from_utf8_lossy(&b).into_owned(),
-                    other => return Err(NotJson(format!("object key {other} is not a string"))),
+                    other => {
+                        return Err(NotJson(format!(
+                            "object key {} is not a string",
+                            val_type(&other)
+                        )))
+                    }
                 };
                 *bytes += key.len() + 4;
                 out.insert(key, val_to_json(v, bytes)?);

@@ -251,7 +251,8 @@ impl CanonicalOrder {
             sum += self.tax_total.unwrap_or(line_tax);
         }
         sum -= self.discount_total.unwrap_or(line_discount);
-        if sum.round_dp(2) == stated.round_dp(2) {
+        let places = minor_units(self.currency.as_deref()).unwrap_or(2);
+        if sum.round_dp(places) == stated.round_dp(places) {
             TotalsCheck::Consistent
         } else {
             TotalsCheck::Mismatch {
@@ -260,9 +261,58 @@ impl CanonicalOrder {
             }
         }
     }
+
+    /// Writes every amount at the currency's minor units (ISO 4217: 2 for most, 0 for JPY, 3
+    /// for KWD): for USD `"24"` and `"24.0000"` become `"24.00"`, for JPY `"1500.00"` becomes
+    /// `"1500"`. Places beyond the minor unit that carry a value are kept (a unit price of
+    /// `0.125` stays `0.125`), since rounding here would change what the source said. Without a
+    /// known currency the amounts lose only their trailing zeros.
+    pub fn set_money_scale(&mut self) {
+        let minor = minor_units(self.currency.as_deref());
+        let amounts = [
+            &mut self.shipping_fee,
+            &mut self.discount_total,
+            &mut self.tax_total,
+            &mut self.total,
+            &mut self.refunded_total,
+        ];
+        let lines = self
+            .lines
+            .iter_mut()
+            .flat_map(|l| [&mut l.unit_price, &mut l.discount, &mut l.tax]);
+        for amount in amounts.into_iter().chain(lines).flatten() {
+            *amount = at_minor_units(*amount, minor);
+        }
+    }
+
+    /// Whether the source's id of the order is missing: empty, blank, or the text `null` (any
+    /// case), which is what a missing id becomes when a mapping turns it into a string.
+    pub fn lacks_identity(&self) -> bool {
+        let id = self.source.external_id.trim();
+        id.is_empty() || id.eq_ignore_ascii_case("null")
+    }
 }
 
-/// Money as a decimal string on the wire ("19.99"); also accepts a JSON number so a mapping that
+/// Decimal places of the minor unit of `currency` (an ISO 4217 code, any case): 2 for USD, 0 for
+/// JPY, 3 for KWD; `None` for a missing or unknown code, or one without a minor unit (gold).
+pub fn minor_units(currency: Option<&str>) -> Option<u32> {
+    let code = currency?.trim().to_ascii_uppercase();
+    iso_currency::Currency::from_code(&code)?
+        .exponent()
+        .map(u32::from)
+}
+
+/// `amount` without trailing zeros, then padded to `minor` places when it has fewer.
+fn at_minor_units(amount: Decimal, minor: Option<u32>) -> Decimal {
+    let mut amount = amount.normalize();
+    if let Some(minor) = minor.filter(|m| amount.scale() < *m) {
+        amount.rescale(minor);
+    }
+    amount
+}
+
+/// Money as a decimal string on the wire ("19.99"), written with the scale it has (see
+/// [`CanonicalOrder::set_money_scale`]); also accepts a JSON number so a mapping that
 /// computed an amount is not rejected, but never goes through a binary float when writing.
 pub(crate) mod opt_money {
     use rust_decimal::Decimal;
@@ -271,7 +321,7 @@ pub(crate) mod opt_money {
 
     pub fn serialize<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
         match v {
-            Some(d) => s.serialize_str(&d.normalize().to_string()),
+            Some(d) => s.serialize_str(&d.to_string()),
             None => s.serialize_none(),
         }
     }
@@ -281,19 +331,26 @@ pub(crate) mod opt_money {
         match v {
             None | Some(serde_json::Value::Null) => Ok(None),
             Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
+            // The messages name what was expected, never the value: it may be anything, a
+            // name or a phone number put in the wrong field.
             Some(serde_json::Value::String(s)) => Decimal::from_str(s.trim())
                 .or_else(|_| Decimal::from_scientific(s.trim()))
                 .map(Some)
-                .map_err(|e| serde::de::Error::custom(format!("money {s:?}: {e}"))),
+                .map_err(|_| {
+                    serde::de::Error::custom("expected money (a decimal string), found other text")
+                }),
             Some(serde_json::Value::Number(n)) => {
                 let s = n.to_string();
                 Decimal::from_str(&s)
                     .or_else(|_| Decimal::from_scientific(&s))
                     .map(Some)
-                    .map_err(|e| serde::de::Error::custom(format!("money {s}: {e}")))
+                    .map_err(|_| {
+                        serde::de::Error::custom("expected money, found a number out of range")
+                    })
             }
             Some(other) => Err(serde::de::Error::custom(format!(
-                "money must be a decimal string, got {other}"
+                "expected money (a decimal string), found {}",
+                crate::mapping::json_type(&other)
             ))),
         }
     }
@@ -321,17 +378,20 @@ pub(crate) mod quantity {
             serde_json::Value::String(s) => s.trim().to_string(),
             other => {
                 return Err(serde::de::Error::custom(format!(
-                    "quantity must be a number, got {other}"
+                    "expected a quantity (a number), found {}",
+                    crate::mapping::json_type(other)
                 )))
             }
         };
         let q = Decimal::from_str(&text)
             .or_else(|_| Decimal::from_scientific(&text))
-            .map_err(|e| serde::de::Error::custom(format!("quantity {text:?}: {e}")))?;
+            .map_err(|_| {
+                serde::de::Error::custom("expected a quantity (a number), found other text")
+            })?;
         if q.is_sign_negative() {
-            return Err(serde::de::Error::custom(format!(
-                "quantity {text} is negative"
-            )));
+            return Err(serde::de::Error::custom(
+                "expected a quantity, found a negative number",
+            ));
         }
         Ok(q.normalize())
     }

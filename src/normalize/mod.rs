@@ -12,7 +12,7 @@ pub use decode::{
     decode, decode_with, JSON_FORMATS, MAIL_FORMATS, MAX_DOCUMENT_BYTES, XML_FORMATS,
 };
 
-use crate::mapping::{MappingError, MappingSet};
+use crate::mapping::{read_output, MappingError, MappingSet};
 use crate::model::CanonicalOrder;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,6 +48,15 @@ pub enum NormalizeError {
         /// What is wrong, naming the file.
         reason: String,
     },
+    /// An output of the mapping is an order without the source's id of it (empty, blank or
+    /// the text `null`): taken as given, it would be merged with every other such order.
+    #[error("mapping {mapping} output {index} has no identity: source.external_id is empty or null (the document lacks the order's id)")]
+    NoIdentity {
+        /// The mapping that produced it.
+        mapping: String,
+        /// Which output (0-based).
+        index: usize,
+    },
     /// An output of the mapping is not a valid canonical order.
     #[error("mapping {mapping} output {index} is not a canonical order: at {path}: {message}")]
     InvalidOutput {
@@ -68,7 +77,9 @@ impl NormalizeError {
     /// with backoff before parking the document.
     pub fn is_permanent(&self) -> bool {
         match self {
-            NormalizeError::UnknownFormat { .. } | NormalizeError::Undecodable { .. } => true,
+            NormalizeError::UnknownFormat { .. }
+            | NormalizeError::Undecodable { .. }
+            | NormalizeError::NoIdentity { .. } => true,
             // A mapping rejects a document it recognises as wrong with `error("bad input: …")`;
             // any other mapping failure may be a mapping bug that a fix (hot-reloaded) cures.
             NormalizeError::Mapping(MappingError::Runtime { message, .. }) => {
@@ -85,9 +96,7 @@ impl NormalizeError {
 /// (Amazon: the getOrders response or an Order, then its getOrderItems response).
 pub const MULTI_DOCUMENT_FORMATS: &[&str] = &["amazon"];
 
-/// The prefix of a jq `error(…)` message by which a mapping says the input itself is wrong
-/// (parked at once) rather than that the mapping failed (retried).
-pub const BAD_INPUT_MARK: &str = "bad input:";
+pub use crate::mapping::BAD_INPUT_MARK;
 
 /// How long the mail options (sender templates, tool paths) read last are used before the
 /// templates directory is read again: edits take effect within this, without a restart.
@@ -157,11 +166,31 @@ impl Normalizer {
         format: &str,
         docs: &[&[u8]],
     ) -> Result<Vec<CanonicalOrder>, NormalizeError> {
-        let mut input = if MAIL_FORMATS.contains(&format) {
-            decode_with(format, docs, &*self.mail_options()?)?
+        self.map(format, self.decode(format, docs)?)
+    }
+
+    /// The first half of [`Normalizer::normalize`]: the documents decoded into the JSON the
+    /// mapping reads. A caller holding a large document drops its bytes before [`Normalizer::map`]
+    /// so that they and the decoded tree are not held at once.
+    pub fn decode(
+        &self,
+        format: &str,
+        docs: &[&[u8]],
+    ) -> Result<serde_json::Value, NormalizeError> {
+        if MAIL_FORMATS.contains(&format) {
+            decode_with(format, docs, &*self.mail_options()?)
         } else {
-            decode(format, docs)?
-        };
+            decode(format, docs)
+        }
+    }
+
+    /// The second half of [`Normalizer::normalize`]: runs the mapping on a decoded `input`,
+    /// which is dropped as soon as the mapping has run (it is by far the largest value here).
+    pub fn map(
+        &self,
+        format: &str,
+        mut input: serde_json::Value,
+    ) -> Result<Vec<CanonicalOrder>, NormalizeError> {
         // A cXML or UBL order attached to a message is read by its own mapping; the mail
         // mapping then marks those orders as having come by mail.
         if let Some(xml) = input.get_mut("xml_order").map(serde_json::Value::take) {
@@ -172,6 +201,7 @@ impl Normalizer {
         }
         let mapping = format!("{format}.order");
         let outputs = self.mappings.run(&mapping, &input)?;
+        drop(input);
         let invalid = |index: usize, path: &str, message: String| NormalizeError::InvalidOutput {
             mapping: mapping.clone(),
             index,
@@ -180,8 +210,16 @@ impl Normalizer {
         };
         let mut orders = Vec::with_capacity(outputs.len());
         for (index, output) in outputs.into_iter().enumerate() {
-            let order: CanonicalOrder = serde_path_to_error::deserialize(output)
-                .map_err(|e| invalid(index, &e.path().to_string(), e.inner().to_string()))?;
+            let mut order: CanonicalOrder =
+                read_output(&output).map_err(|e| invalid(index, &e.path, e.message))?;
+            drop(output);
+            if order.lacks_identity() {
+                return Err(NormalizeError::NoIdentity {
+                    mapping: mapping.clone(),
+                    index,
+                });
+            }
+            order.set_money_scale();
             if order.source.format != format {
                 return Err(invalid(
                     index,

@@ -202,3 +202,65 @@ fn sender_templates_are_read_once_per_recheck_interval_and_edits_take_effect() {
     std::thread::sleep(MAIL_OPTIONS_RECHECK + Duration::from_millis(100));
     assert_eq!(matched(&n).unwrap(), "b.toml");
 }
+
+#[test]
+fn an_order_without_identity_is_refused_whatever_the_mapping_says() {
+    // MINIMAL turns a missing id into the text "null", as the issue's Shopify mapping did.
+    let (_d, n) = normalizer_with(&[("shopify.order.jq", MINIMAL)]);
+    let docs: [&[u8]; 4] = [
+        br#"{"price": "1"}"#,
+        br#"{"id": null, "price": "1"}"#,
+        br#"{"id": " ", "price": "1"}"#,
+        br#"{"id": "NuLL", "price": "1"}"#,
+    ];
+    for doc in docs {
+        let e = n.normalize("shopify", &[doc]).unwrap_err();
+        assert!(
+            matches!(e, NormalizeError::NoIdentity { index: 0, .. }),
+            "{e:?}"
+        );
+        assert!(e.is_permanent(), "bad input, parked at once: {e}");
+    }
+    let ok = n
+        .normalize("shopify", &[br#"{"id": "nullable-7", "price": "1"}"#])
+        .unwrap();
+    assert_eq!(ok[0].source.external_id, "nullable-7");
+}
+
+#[test]
+fn money_keeps_the_currency_minor_units() {
+    let mapping = MINIMAL.replace(r#"currency: "USD""#, "currency: .currency");
+    let (_d, n) = normalizer_with(&[("shopify.order.jq", &mapping)]);
+    let cases = [
+        ("\"USD\"", "\"24.00\"", "24.00"),
+        ("\"USD\"", "\"24\"", "24.00"),
+        ("\"usd\"", "24", "24.00"),
+        ("\"USD\"", "\"29.9900\"", "29.99"),
+        ("\"USD\"", "\"0.125\"", "0.125"),
+        ("\"JPY\"", "\"1500.00\"", "1500"),
+        ("\"KWD\"", "\"1.5\"", "1.500"),
+        ("\"BHD\"", "\"2\"", "2.000"),
+        ("null", "\"24.00\"", "24"),
+    ];
+    for (currency, price, want) in cases {
+        let doc = format!(r#"{{"id": 1, "currency": {currency}, "price": {price}}}"#);
+        let order = n.normalize("shopify", &[doc.as_bytes()]).unwrap().remove(0);
+        let json = serde_json::to_value(&order).unwrap();
+        assert_eq!(json["total"], want, "{currency} {price}");
+        assert_eq!(json["lines"][0]["unit_price"], want, "{currency} {price}");
+    }
+}
+
+#[test]
+fn invalid_output_names_path_and_type_not_value() {
+    let (_d, n) = normalizer_with(&[("shopify.order.jq", MINIMAL)]);
+    let err = n
+        .normalize("shopify", &[br#"{"id": 7, "price": "Ana Quintero"}"#])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("at lines[0].unit_price: expected money"),
+        "{err}"
+    );
+    assert!(!err.contains("Quintero"), "{err}");
+}

@@ -300,16 +300,15 @@ fn parse(text: &str) -> Result<Value, XmlError> {
                         Some(s) => Cow::Borrowed(s),
                         None => {
                             return fail(
-                                format!(
-                                    "reference to undeclared entity &{};: entity declarations \
-                                     are not allowed and the DTD is not read",
-                                    &*r
-                                ),
+                                // Not the entity's name: it is a piece of the document's
+                                // text (`&Quintero;`), which may be personal data.
+                                "reference to an undeclared entity: entity declarations are \
+                                 not allowed and the DTD is not read",
                                 at,
-                            )
+                            );
                         }
                     },
-                    Err(e) => return fail(format!("bad character reference &{};: {e}", &*r), at),
+                    Err(e) => return fail(format!("bad character reference: {e}"), at),
                 };
                 match stack.last_mut() {
                     Some(frame) => frame.push_text(&resolved, at)?,
@@ -413,13 +412,27 @@ fn open(
         let value = match attr.normalized_value(XmlVersion::Implicit1_0) {
             Ok(value) => value,
             Err(err) => {
+                // quick-xml's message quotes an unknown entity's name, a piece of the value.
+                use quick_xml::escape::EscapeError;
+                let what = match err {
+                    quick_xml::Error::Escape(EscapeError::UnrecognizedEntity(..)) => {
+                        "an undeclared entity"
+                    }
+                    quick_xml::Error::Escape(EscapeError::UnterminatedEntity(..)) => {
+                        "an unterminated entity"
+                    }
+                    quick_xml::Error::Escape(EscapeError::InvalidCharRef(..)) => {
+                        "a bad character reference"
+                    }
+                    _ => "a value that cannot be read",
+                };
                 return fail(
                     format!(
-                        "attribute {key} of <{name}>: {err} (only the predefined entities \
+                        "attribute {key} of <{name}> has {what} (only the predefined entities \
                          and character references are allowed)"
                     ),
                     at,
-                )
+                );
             }
         };
         if value.len() > MAX_TEXT_BYTES {

@@ -68,14 +68,29 @@ impl Handler for NormalizeStage {
         let normalizer = self.normalizer.clone();
         let format = raw_ref.format.clone();
         let content = raw.content;
+        let large = content.len() >= crate::mem::LARGE_DOCUMENT_BYTES;
         let name = raw.source_name.clone().unwrap_or_else(|| raw.id.clone());
         let permit =
             self.cpu.clone().acquire_owned().await.map_err(|e| {
                 StageError::transient("mapping_failed", format!("mapping slot: {e}"))
             })?;
         let result = tokio::task::spawn_blocking(move || {
-            let orders = normalizer.normalize(&format, &[content.as_slice()]);
+            if large {
+                // What intake freed of it (the file read, the statement's buffers) goes back
+                // first, so it does not add to the peak of decoding it.
+                crate::mem::release();
+            }
+            // The document's bytes, its decoded tree and the mapping's outputs are each dropped
+            // as soon as the next is made, so a large document holds one of them at a time.
+            let input = normalizer.decode(&format, &[content.as_slice()]);
+            drop(content);
+            let orders = input.and_then(|input| normalizer.map(&format, input));
             drop(permit);
+            if large {
+                // What the document took is free now; without this the allocator keeps it
+                // for reuse and the daemon stays at its peak long after.
+                crate::mem::release();
+            }
             orders
         })
         .await
@@ -92,15 +107,21 @@ impl Handler for NormalizeStage {
         if orders.is_empty() {
             tracing::info!(raw_id = %raw.id, "Document holds no orders.");
         }
-        unit.commit(OrderEffects {
-            orders,
-            raw_id: raw.id,
-            connector: raw.connector,
-            department: self.department.clone(),
-            due_hours: self.due_hours,
-            review_threshold: self.review_threshold,
-        })
-        .await
+        let committed = unit
+            .commit(OrderEffects {
+                orders,
+                raw_id: raw.id,
+                connector: raw.connector,
+                department: self.department.clone(),
+                due_hours: self.due_hours,
+                review_threshold: self.review_threshold,
+            })
+            .await;
+        if large {
+            // A list page's orders, their events and statements are free again too.
+            crate::mem::release();
+        }
+        committed
     }
 
     /// Its only effects are the unit's writes: a duplicate is caught by the inbox at commit.
