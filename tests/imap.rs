@@ -315,3 +315,72 @@ async fn tls_mailbox_trusts_a_private_ca_from_ca_file() {
     assert_eq!(count(&mut s, "Processed").await, 1);
     daemon.stop().await;
 }
+
+/// A message that reuses an earlier message's Message-ID with another body (a sender's broken
+/// software) is not taken as that order nor merged into it: it is kept, moved to Failed, and
+/// an exception says why; the same message delivered again with other headers is still one
+/// order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_message_id_is_not_merged_into_the_earlier_order() {
+    std::env::set_var(PASSWORD_ENV, "ogtest");
+    let user = format!("u{}", uuid::Uuid::new_v4().simple());
+    let mut s = login(&user).await;
+    s.append("INBOX", None, None, order_mail(1)).await.unwrap();
+    let env = TestEnv::new(Profile::Standalone).await;
+    let cfg = env.config(&common::mappings_dir(), &imap_connector(&user, true));
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let store = daemon.store.clone();
+    wait_until(Duration::from_secs(60), "the first order", || async {
+        store.order_count("mailbox").await.unwrap() == 1
+    })
+    .await;
+    let first = store.orders_list(None, 10, 0).await.unwrap();
+    let first_id = first[0].order_id.clone();
+    let before = store.order(&first_id).await.unwrap().unwrap().order;
+
+    // The same message again through another relay: other headers, same body.
+    let mut again =
+        b"Received: from relay2.example.net by mx.example.com; Tue, 14 Oct 2025 08:13:01 -0400\r\n"
+            .to_vec();
+    again.extend_from_slice(&order_mail(1));
+    s.append("INBOX", None, None, &again).await.unwrap();
+    // Another order under the same Message-ID.
+    let other = String::from_utf8(order_mail(1))
+        .unwrap()
+        .replace("PO #1", "PO #9001")
+        .replace("House blend", "Espresso roast");
+    s.append("INBOX", None, None, other.as_bytes())
+        .await
+        .unwrap();
+
+    wait_until(Duration::from_secs(30), "both handled", || {
+        let user = user.clone();
+        async move {
+            let mut s = login(&user).await;
+            count(&mut s, "INBOX").await == 0 && count(&mut s, "Failed").await == 1
+        }
+    })
+    .await;
+    let exceptions = store.exceptions(true, 100).await.unwrap();
+    let e = exceptions
+        .iter()
+        .find(|e| e.reason.contains("reuses the Message-ID"))
+        .unwrap_or_else(|| panic!("an exception for the reused id: {exceptions:?}"));
+    assert_eq!(e.kind, "document_malformed");
+    let kept = store
+        .raw(e.raw_id.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        kept.content,
+        other.as_bytes(),
+        "the message is kept byte for byte"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(store.order_count("mailbox").await.unwrap(), 1);
+    let after = store.order(&first_id).await.unwrap().unwrap().order;
+    assert_eq!(after, before, "the earlier order is untouched");
+    assert_eq!(count(&mut s, "Processed").await, 2);
+    daemon.stop().await;
+}

@@ -278,6 +278,22 @@ impl ImapConnector {
                     .await
                     .unwrap_or_else(|e| Err(format!("MIME parser failed: {e}")));
                 match parsed {
+                    Ok(mail)
+                        if self
+                            .reuses_message_id(uid, &body, mail.message_id.as_deref())
+                            .await? =>
+                    {
+                        // Another message under an earlier one's Message-ID: kept, owned by a
+                        // person, never taken as the earlier order or merged into it.
+                        let raw_id = self.store_refused(uid, &body).await?;
+                        let reason = format!(
+                            "message UID {uid} reuses the Message-ID of an earlier, different message; kept, not taken as that order"
+                        );
+                        self.record_failure(uid, Some(&raw_id), Reason::Malformed, &reason)
+                            .await?;
+                        report.failed += 1;
+                        &self.cfg.failed_folder
+                    }
                     Ok(mail) => {
                         if self.ingest(uid, &body, mail.message_id.as_deref()).await? {
                             report.ingested += 1;
@@ -328,6 +344,34 @@ impl ImapConnector {
     /// Stores the message and announces it; true when it was new. A message with a
     /// Message-ID already stored by this connector (or the same bytes) is not stored again, but
     /// its event is still published if a crash left it waiting.
+    /// Whether an earlier message stored under the same Message-ID has another body: the same
+    /// message delivered twice differs only in its headers (`Received`, `Delivered-To`), a
+    /// different message reusing the id (a sender's broken software) in its body.
+    async fn reuses_message_id(
+        &self,
+        uid: u32,
+        content: &[u8],
+        message_id: Option<&str>,
+    ) -> Result<bool, ImapError> {
+        let Some(id) = message_id else {
+            return Ok(false);
+        };
+        let store_err = |e: crate::store::StoreError| ImapError::Store {
+            uid,
+            message: e.to_string(),
+        };
+        let Some(raw_id) = self
+            .store
+            .raw_id_by_source_name(&self.cfg.name, id)
+            .await
+            .map_err(store_err)?
+        else {
+            return Ok(false);
+        };
+        let earlier = self.store.raw(&raw_id).await.map_err(store_err)?;
+        Ok(earlier.is_some_and(|e| message_body(&e.content) != message_body(content)))
+    }
+
     async fn ingest(
         &self,
         uid: u32,
@@ -447,4 +491,14 @@ impl ImapConnector {
         tracing::warn!(connector = %self.cfg.name, uid, reason = %reason, "Message moved to the Failed folder.");
         Ok(())
     }
+}
+
+/// The part of a message after its header block (everything when it has none).
+fn message_body(message: &[u8]) -> &[u8] {
+    for sep in [&b"\r\n\r\n"[..], &b"\n\n"[..]] {
+        if let Some(at) = message.windows(sep.len()).position(|w| w == sep) {
+            return &message[at + sep.len()..];
+        }
+    }
+    message
 }
