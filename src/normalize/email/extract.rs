@@ -36,12 +36,16 @@ pub struct Line {
     pub unit_price: Option<Decimal>,
     /// 0 to 1.
     pub confidence: f64,
+    /// Why the line is in doubt (its quantity × unit price is not its amount), if it is.
+    pub doubt: Option<String>,
 }
 
 /// Facts by canonical path (`customer.phone`, `ship_to.city`, `source.external_id`).
 pub type Facts = BTreeMap<String, Fact>;
 
-/// Built-in labels by field; a template's come first.
+/// Built-in labels by field; a template's come first. In the languages orders are written
+/// in: English, Chinese (simplified and traditional), French, German, Spanish, Dutch, Italian,
+/// Portuguese and Japanese.
 fn builtin_labels(field: &str) -> &'static [&'static str] {
     match field {
         "external_id" => &[
@@ -50,6 +54,10 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "po no.",
             "po #",
             "po#",
+            "po",
+            "our po",
+            "po ref",
+            "po reference",
             "p.o. number",
             "p.o. no",
             "p.o. #",
@@ -62,14 +70,84 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "order no.",
             "order #",
             "order ref",
-            "bon de commande",
+            "order reference",
+            "your order",
+            "our order number",
+            "bestellnummer",
+            "bestell-nr",
+            "bestell-nr.",
+            "bestellnr",
+            "bestellung nr",
+            "bestellung",
+            "unsere bestellnummer",
+            "auftragsnummer",
+            "auftrags-nr",
+            "n° de commande",
+            "no de commande",
+            "numéro de commande",
+            "n° commande",
             "commande n°",
+            "réf. commande",
+            "ref. commande",
+            "référence commande",
+            "bon de commande",
+            "bon de commande n°",
+            "número de pedido",
+            "n.º de pedido",
+            "nº de pedido",
+            "no. de pedido",
+            "núm. pedido",
+            "pedido nº",
+            "pedido n.º",
+            "pedido no",
+            "pedido",
+            "referencia pedido",
+            "ordernummer",
+            "bestelnummer",
+            "ons bestelnummer",
+            "inkoopordernummer",
+            "inkooporder",
+            "bestelling",
+            "ordernr",
+            "ordernr.",
+            "order-nr",
+            "order-nr.",
+            "bestelnr",
+            "bestelnr.",
+            "best.-nr.",
+            "auftragsnr",
+            "auftragsnr.",
+            "po-nr",
+            "numero ordine",
+            "numero d'ordine",
+            "n. ordine",
+            "ordine n.",
+            "ordine n",
+            "ordine",
+            "rif. ordine",
+            "número da encomenda",
+            "n.º da encomenda",
+            "nº da encomenda",
+            "encomenda n.º",
+            "encomenda nº",
+            "encomenda",
+            "número do pedido",
+            "pedido de compra",
+            "注文番号",
+            "ご注文番号",
+            "発注番号",
+            "注文書番号",
+            "注文no",
             "订单号",
             "訂單號",
             "订单编号",
             "訂單編號",
             "采购单号",
             "採購單號",
+            "采购订单号",
+            "採購訂單號",
+            "订购单号",
+            "訂購單號",
             "单号",
             "單號",
         ],
@@ -78,6 +156,17 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "contact person",
             "attn",
             "attention",
+            "ansprechpartner",
+            "kontakt",
+            "contacto",
+            "persona de contacto",
+            "contactpersoon",
+            "referente",
+            "contato",
+            "contacto",
+            "担当",
+            "担当者",
+            "ご担当者",
             "联系人",
             "聯繫人",
             "聯絡人",
@@ -88,6 +177,15 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "customer name",
             "buyer",
             "client",
+            "kunde",
+            "besteller",
+            "cliente",
+            "klant",
+            "acheteur",
+            "comprador",
+            "acquirente",
+            "会社名",
+            "顧客",
             "客户",
             "客戶",
             "客户名称",
@@ -95,7 +193,18 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "订购单位",
             "訂購單位",
         ],
-        "company" => &["company", "company name", "公司", "公司名称", "公司名稱"],
+        "company" => &[
+            "company",
+            "company name",
+            "firma",
+            "société",
+            "empresa",
+            "bedrijf",
+            "azienda",
+            "公司",
+            "公司名称",
+            "公司名稱",
+        ],
         "phone" => &[
             "phone",
             "tel",
@@ -105,8 +214,22 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "cell",
             "phone number",
             "téléphone",
-            "电话",
+            "tél",
+            "tél.",
+            "telefon",
+            "telefonnummer",
+            "handy",
+            "mobil",
+            "teléfono",
+            "telefoon",
+            "telefono",
+            "telefone",
+            "telemóvel",
+            "celular",
             "電話",
+            "電話番号",
+            "携帯",
+            "电话",
             "手机",
             "手機",
             "联系电话",
@@ -117,6 +240,10 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "email",
             "e-mail",
             "mail",
+            "correo",
+            "correo electrónico",
+            "courriel",
+            "メール",
             "邮箱",
             "郵箱",
             "电子邮件",
@@ -130,9 +257,38 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "delivery address",
             "shipping address",
             "delivery to",
-            "livrer à",
-            "livraison",
             "address",
+            "lieferadresse",
+            "lieferanschrift",
+            "liefern an",
+            "versandadresse",
+            "lieferung an",
+            "adresse de livraison",
+            "livrer à",
+            "à livrer à",
+            "livraison",
+            "dirección de entrega",
+            "dirección de envío",
+            "enviar a",
+            "entregar en",
+            "afleveradres",
+            "leveradres",
+            "bezorgadres",
+            "afleveren op",
+            "leveren aan",
+            "indirizzo di consegna",
+            "consegnare a",
+            "spedire a",
+            "luogo di consegna",
+            "endereço de entrega",
+            "morada de entrega",
+            "entregar em",
+            "entregar a",
+            "お届け先",
+            "送付先",
+            "納品先",
+            "配送先",
+            "届け先",
             "地址",
             "送货地址",
             "送貨地址",
@@ -140,6 +296,36 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "收貨地址",
             "交货地址",
             "交貨地址",
+            "配送地址",
+            "收件地址",
+        ],
+        "recipient" => &[
+            "recipient",
+            "收货人",
+            "收貨人",
+            "收件人",
+            "联系人/收货人",
+            "受取人",
+            "宛名",
+            "empfänger",
+            "destinataire",
+            "destinatario",
+            "ontvanger",
+            "destinatário",
+        ],
+        "postal_code" => &[
+            "postcode",
+            "postal code",
+            "zip",
+            "zip code",
+            "邮编",
+            "郵編",
+            "邮政编码",
+            "郵政編碼",
+            "郵遞區號",
+            "郵便番号",
+            "plz",
+            "code postal",
         ],
         "delivery_date" => &[
             "delivery date",
@@ -147,6 +333,15 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "required by",
             "need by",
             "requested delivery",
+            "liefertermin",
+            "lieferdatum",
+            "date de livraison",
+            "fecha de entrega",
+            "leverdatum",
+            "data di consegna",
+            "data de entrega",
+            "納期",
+            "希望納期",
             "交货日期",
             "交貨日期",
             "送货日期",
@@ -154,7 +349,10 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "到货日期",
             "到貨日期",
         ],
-        "currency" => &["currency", "币种", "幣別", "币别", "貨幣", "货币"],
+        "currency" => &[
+            "currency", "währung", "devise", "monnaie", "moneda", "valuta", "moeda", "通貨",
+            "币种", "幣別", "币别", "貨幣", "货币",
+        ],
         "total" => &[
             "grand total",
             "order total",
@@ -192,6 +390,30 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "art. no",
             "ref",
             "reference",
+            "artikelnummer",
+            "art.-nr",
+            "art.nr",
+            "art-nr",
+            "artikel-nr",
+            "artikelnr",
+            "bestellnummer",
+            "référence",
+            "réf",
+            "code article",
+            "referencia",
+            "ref.",
+            "código",
+            "cód",
+            "artikelcode",
+            "art. nr",
+            "codice",
+            "codice articolo",
+            "cod",
+            "referência",
+            "品番",
+            "商品コード",
+            "型番",
+            "品號",
             "货号",
             "貨號",
             "编号",
@@ -202,6 +424,7 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "產品編號",
             "型号",
             "型號",
+            "商品编码",
         ],
         "name" => &[
             "description",
@@ -212,7 +435,28 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "name",
             "designation",
             "désignation",
+            "bezeichnung",
+            "beschreibung",
+            "artikel",
+            "artikelbezeichnung",
+            "produkt",
+            "libellé",
+            "produit",
+            "descripción",
+            "producto",
+            "artículo",
+            "articulo",
+            "omschrijving",
+            "artikel omschrijving",
+            "descrizione",
+            "prodotto",
+            "articolo",
+            "descrição",
+            "produto",
+            "artigo",
             "品名",
+            "商品名",
+            "摘要",
             "名称",
             "名稱",
             "产品",
@@ -222,7 +466,14 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "产品名称",
             "產品名稱",
         ],
-        "spec" => &["spec", "specification", "size", "规格", "規格"],
+        "spec" => &[
+            "spec",
+            "specification",
+            "size",
+            "规格",
+            "規格",
+            "規格・サイズ",
+        ],
         "quantity" => &[
             "qty",
             "qty.",
@@ -230,10 +481,25 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "qté",
             "quantité",
             "units",
+            "menge",
+            "anzahl",
+            "stück",
+            "stk",
+            "cantidad",
+            "cant",
+            "uds",
+            "unidades",
+            "aantal",
+            "quantità",
+            "qtà",
+            "quantidade",
+            "qtd",
+            "qtde",
             "數量",
             "数量",
             "订购数量",
             "訂購數量",
+            "個数",
         ],
         "unit_price" => &[
             "unit price",
@@ -242,6 +508,29 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "price each",
             "each",
             "prix unitaire",
+            "prix unit",
+            "p.u",
+            "pu",
+            "prix",
+            "einzelpreis",
+            "e-preis",
+            "stückpreis",
+            "preis",
+            "preis/stk",
+            "precio unitario",
+            "precio",
+            "precio ud",
+            "prijs per stuk",
+            "prijs",
+            "stukprijs",
+            "eenheidsprijs",
+            "prezzo unitario",
+            "prezzo",
+            "prezzo unit",
+            "preço unitário",
+            "preço",
+            "valor unitário",
+            "単価",
             "单价",
             "單價",
             "价格",
@@ -254,8 +543,21 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "ext. price",
             "extended",
             "montant",
-            "金额",
+            "total ht",
+            "gesamt",
+            "gesamtpreis",
+            "betrag",
+            "summe",
+            "importe",
+            "total línea",
+            "bedrag",
+            "totaal",
+            "importo",
+            "totale",
+            "valor",
+            "valor total",
             "金額",
+            "金额",
             "小计",
             "小計",
         ],
@@ -266,6 +568,7 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
 /// Words that start a total, shipping or tax row: not an order line.
 const TOTAL_WORDS: &[&str] = &[
     "total",
+    "totals",
     "subtotal",
     "sub-total",
     "sub total",
@@ -273,9 +576,39 @@ const TOTAL_WORDS: &[&str] = &[
     "shipping",
     "freight",
     "tax",
+    "taxes",
     "sales tax",
     "vat",
+    "gst",
     "discount",
+    "zwischensumme",
+    "gesamtsumme",
+    "summe",
+    "mwst",
+    "ust",
+    "versand",
+    "rabatt",
+    "sous-total",
+    "tva",
+    "frais de port",
+    "remise",
+    "base imponible",
+    "iva",
+    "portes",
+    "envío",
+    "descuento",
+    "subtotaal",
+    "totaal",
+    "btw",
+    "verzendkosten",
+    "korting",
+    "imponibile",
+    "totale",
+    "spese di spedizione",
+    "sconto",
+    "frete",
+    "desconto",
+    "impostos",
     "合计",
     "合計",
     "总计",
@@ -286,6 +619,8 @@ const TOTAL_WORDS: &[&str] = &[
     "運費",
     "税",
     "稅",
+    "送料",
+    "消費税",
 ];
 
 /// A pattern: its source, written with ASCII meanings (`\s` is ASCII white space, `\b` an ASCII
@@ -380,10 +715,6 @@ re!(
     r"(?i)(grand\s+total|order\s+total|total\s+amount|total|合计|合計|总计|總計|总金额|總金額)\s*(?:\(?(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY)\)?)?\s*(?:is|:|：)?\s*(?:(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY|US\$|HK\$|NT\$|\$|£|€|¥|￥)\s*)?([0-9][0-9,.]*[0-9]|[0-9])"
 );
 re!(
-    CODE,
-    r"\b(USD|GBP|EUR|CNY|RMB|HKD|TWD|NTD|CAD|AUD|JPY|CHF)\b"
-);
-re!(
     US_CITY,
     r"^(.+?),?\s+([A-Z]{2})\s+([0-9]{5}(?:-[0-9]{4})?)$"
 );
@@ -398,7 +729,6 @@ re!(
 );
 re!(IE_CITY, r"^(.+?),?\s+([A-Z][0-9]{2}|D6W) ?([A-Z0-9]{4})$");
 re!(EIRCODE, r"^([A-Z][0-9]{2}|D6W) ?[A-Z0-9]{4}$");
-re!(EU_CITY, r"^([0-9]{4,5})\s+(.+)$");
 re!(CITY_POSTAL, r"^(.+?),?\s+([0-9]{4,6})$");
 re!(US_ZIP, r"^[0-9]{5}(?:-[0-9]{4})?$");
 re!(CN_POSTAL, r"([0-9]{6})");
@@ -469,15 +799,6 @@ fn po_labelled(text: &str) -> Option<(String, usize)> {
         let m = re.captures(&text[at..])?.get(1)?;
         Some((m.as_str().to_string(), at + m.start()))
     })
-}
-
-/// [`CODE`]: one of its currency codes, as a word.
-fn currency_code(text: &str) -> Option<regex::Captures<'_>> {
-    const CODES: [&str; 12] = [
-        "USD", "GBP", "EUR", "CNY", "RMB", "HKD", "TWD", "NTD", "CAD", "AUD", "JPY", "CHF",
-    ];
-    let maybe = CODES.iter().any(|c| text.contains(c));
-    maybe.then(|| rx(&CODE)?.captures(text)).flatten()
 }
 
 /// Whether text contains CJK ideographs.
@@ -615,7 +936,8 @@ fn parse_quantity(s: &str, decimal_comma: bool) -> Option<Decimal> {
 /// Currency code for a mark or code (`$` is taken as USD).
 pub fn currency_of(mark: &str) -> Option<&'static str> {
     Some(match mark.trim().to_uppercase().as_str() {
-        "USD" | "US$" | "$" => "USD",
+        // `$` alone is not here: several countries write it ([`currency`] reads it by country).
+        "USD" | "US$" => "USD",
         "GBP" | "£" => "GBP",
         "EUR" | "€" => "EUR",
         "CNY" | "RMB" | "¥" | "￥" | "元" | "人民币" | "人民幣" => "CNY",
@@ -642,11 +964,32 @@ fn country_of(s: &str) -> Option<&'static str> {
             "taiwan" | "台灣" | "臺灣" | "台湾" => "TW",
             "hong kong" | "香港" => "HK",
             "canada" => "CA",
-            "germany" | "deutschland" => "DE",
-            "france" => "FR",
-            "spain" | "españa" => "ES",
-            "netherlands" | "nederland" => "NL",
+            "germany" | "deutschland" | "allemagne" | "alemania" | "duitsland" | "germania"
+            | "alemanha" | "ドイツ" | "德国" | "德國" => "DE",
+            "france" | "frankreich" | "francia" | "frankrijk" | "frança" | "フランス" | "法国"
+            | "法國" => "FR",
+            "spain" | "españa" | "espana" | "spanien" | "espagne" | "spanje" | "spagna"
+            | "espanha" => "ES",
+            "netherlands" | "the netherlands" | "nederland" | "holland" | "niederlande"
+            | "pays-bas" | "países bajos" | "paesi bassi" | "países baixos" => "NL",
+            "belgium" | "belgië" | "belgique" | "belgien" | "bélgica" | "belgio" => "BE",
+            "austria" | "österreich" | "autriche" | "oostenrijk" => "AT",
+            "switzerland" | "schweiz" | "suisse" | "svizzera" | "suiza" | "zwitserland" => "CH",
+            "italy" | "italia" | "italien" | "italie" | "italië" | "itália" => "IT",
+            "portugal" => "PT",
+            "brazil" | "brasil" | "brasilien" | "brésil" => "BR",
+            "mexico" | "méxico" | "mexique" | "mexiko" => "MX",
+            "luxembourg" | "luxemburg" => "LU",
+            "denmark" | "danmark" | "dänemark" => "DK",
+            "sweden" | "sverige" | "schweden" => "SE",
+            "norway" | "norge" => "NO",
+            "poland" | "polska" | "polen" => "PL",
+            "japan" | "日本" | "nippon" | "japon" | "japón" | "giappone" | "japão" => "JP",
             "australia" => "AU",
+            "new zealand" | "aotearoa" => "NZ",
+            "singapore" => "SG",
+            "india" => "IN",
+            "south korea" | "korea" | "대한민국" | "韓国" | "韩国" => "KR",
             _ => return None,
         },
     )
@@ -659,12 +1002,34 @@ pub struct Ctx<'a> {
     pub template: Option<&'a Template>,
     /// Multiplies every confidence (OCR text is less certain).
     pub trust: f64,
+    /// Whether the document's own numbers use a decimal comma ([`infer_decimal_comma`]);
+    /// the template's setting wins.
+    pub decimal_comma: Option<bool>,
+    /// The country of the sender's domain (`.de` → `DE`), which confirms (never alone
+    /// decides) the country of an address whose postcode has that country's form.
+    pub sender_country: Option<String>,
+    /// The country whose language the document is written in, where the language names one
+    /// country among those with a postcode of that form ([`language_country`]).
+    pub language_country: Option<&'static str>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context with nothing inferred yet.
+    pub fn new(template: Option<&'a Template>, trust: f64) -> Self {
+        Ctx {
+            template,
+            trust,
+            decimal_comma: None,
+            sender_country: None,
+            language_country: None,
+        }
+    }
 }
 
 impl Ctx<'_> {
     /// Whether the sender writes numbers with a decimal comma (`18,40`).
     pub fn decimal_comma(&self) -> bool {
-        self.template.is_some_and(|t| t.decimal_comma)
+        self.template.is_some_and(|t| t.decimal_comma) || self.decimal_comma == Some(true)
     }
 
     /// `field`'s labels in [`norm_label`] form: the template's, then the built-in ones
@@ -849,21 +1214,124 @@ fn block_below(layout: &Layout, line: usize, col: usize, max: usize) -> Vec<Stri
     out
 }
 
+/// A city line read by one country's convention.
+struct CityLine {
+    city: Option<String>,
+    region: Option<String>,
+    postal: Option<String>,
+    /// The country the postcode's form implies by itself (`1234 AB` is Dutch), if any.
+    implies: Option<&'static str>,
+    /// Countries whose postcodes have this form, for the sender's country to confirm.
+    fits: &'static [&'static str],
+}
+
+re!(NL_CITY, r"^([0-9]{4}\s?[A-Z]{2})\s+(.+)$");
+re!(PT_CITY, r"^([0-9]{4}-[0-9]{3})\s+(.+)$");
+re!(
+    BR_CITY,
+    r"^([0-9]{5}-[0-9]{3})\s+(.+?)(?:\s*[-/–]\s*([A-Z]{2}))?$"
+);
+re!(PL_CITY, r"^([0-9]{2}-[0-9]{3})\s+(.+)$");
+re!(
+    JP_CITY,
+    r"^(.+?),?\s+([A-Za-z-]+)\s+(〒?[0-9]{3}-[0-9]{4})$"
+);
+re!(
+    AU_CITY,
+    r"^(.+?),?\s+(NSW|VIC|QLD|WA|SA|TAS|ACT|NT)\s+([0-9]{4})$"
+);
+re!(
+    POSTAL_FIRST,
+    r"^(?:[A-Z]{1,2}-)?([0-9]{4,5})\s+([^0-9,()]+?)(?:\s*\(([A-Z]{2})\))?(?:\s*,\s*([^0-9,]+))?$"
+);
+
+/// Reads the line of an address that holds the city, by the conventions of the countries
+/// that write it that way.
+fn city_line(last: &str) -> Option<CityLine> {
+    let cap = |re: &LazyLock<Pattern>| rx(re).and_then(|r| r.captures(last));
+    let s =
+        |m: Option<regex::Match>| m.map(|m| m.as_str().trim().trim_end_matches(',').to_string());
+    let line = |city, region, postal, implies, fits| CityLine {
+        city,
+        region,
+        postal,
+        implies,
+        fits,
+    };
+    // Countries whose city line implies them: the pattern, and the groups of city, region
+    // (0: none) and postcode.
+    let implied: [(&LazyLock<Pattern>, usize, usize, usize, &'static str); 9] = [
+        (&US_CITY, 1, 2, 3, "US"),
+        (&CA_CITY, 1, 2, 3, "CA"),
+        (&AU_CITY, 1, 2, 3, "AU"),
+        (&JP_CITY, 1, 2, 3, "JP"),
+        (&NL_CITY, 2, 0, 1, "NL"),
+        (&PT_CITY, 2, 0, 1, "PT"),
+        (&BR_CITY, 2, 3, 1, "BR"),
+        (&PL_CITY, 2, 0, 1, "PL"),
+        (&UK_CITY, 1, 0, 2, "GB"),
+    ];
+    for (re, city, region, postal, country) in implied {
+        if let Some(m) = cap(re) {
+            let region = (region > 0).then(|| s(m.get(region))).flatten();
+            return Some(line(
+                s(m.get(city)),
+                region,
+                s(m.get(postal)),
+                Some(country),
+                &[],
+            ));
+        }
+    }
+    if let Some(m) = cap(&IE_CITY) {
+        let postal = Some(format!("{} {}", &m[2], &m[3]));
+        return Some(line(s(m.get(1)), None, postal, Some("IE"), &[]));
+    }
+    if let Some(m) = cap(&POSTAL_FIRST) {
+        let postal = s(m.get(1));
+        let fits: &'static [&'static str] = if postal.as_ref().is_some_and(|p| p.len() == 5) {
+            &["DE", "FR", "ES", "IT", "MX", "FI", "US"]
+        } else {
+            &["AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ"]
+        };
+        let region = s(m.get(3)).or(s(m.get(4)));
+        return Some(line(s(m.get(2)), region, postal, None, fits));
+    }
+    if let Some(m) = cap(&CITY_POSTAL) {
+        let postal = s(m.get(2));
+        let fits: &'static [&'static str] = match postal.as_ref().map_or(0, String::len) {
+            4 => &["AU", "NZ", "AT", "BE", "CH", "DK", "NO"],
+            5 => &["DE", "FR", "ES", "IT", "US", "MX"],
+            6 => &["CN", "IN", "SG"],
+            _ => &[],
+        };
+        return Some(line(s(m.get(1)), None, postal, None, fits));
+    }
+    None
+}
+
 /// Parses an address written as lines: name, street line(s), city / region / postal code,
-/// optionally a country; sets `ship_to.*` facts.
+/// optionally a country; sets `ship_to.*` facts. The country is the one written, else the one
+/// the postcode's form implies (a Dutch `1234 AB`, a US state and ZIP), else the sender's
+/// country when the postcode has its form, else the template's; otherwise it stays unknown.
 fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidence: f64) {
     lines.retain(|l| !l.trim().is_empty());
     if lines.is_empty() {
         return;
     }
+    if lines.iter().any(|l| has_cjk(l)) && east_asian_block(facts, ctx, &lines, confidence) {
+        return;
+    }
     let c = confidence;
     let mut country: Option<String> = None;
+    let mut country_conf = c * 0.95;
     let mut postal: Option<String> = None;
     let mut region: Option<String> = None;
     let mut city: Option<String> = None;
     if lines.len() > 1 {
         if let Some(code) = lines.last().and_then(|l| country_of(l)) {
             country = Some(code.into());
+            country_conf = c;
             lines.pop();
         }
     }
@@ -875,48 +1343,24 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         let ie = rx(&EIRCODE).is_some_and(|r| r.is_match(&last.to_uppercase()));
         if uk || us || ie {
             postal = Some(last.to_string());
-            if country.is_none() {
-                country = Some(
-                    if uk {
-                        "GB"
-                    } else if us {
-                        "US"
-                    } else {
-                        "IE"
-                    }
-                    .into(),
-                );
+            if country.is_none() && (uk || ie) {
+                country = Some(if uk { "GB" } else { "IE" }.into());
             }
             lines.pop();
         }
     }
+    let mut fits: &[&str] = &[];
     if lines.len() > 2 || (lines.len() == 2 && postal.is_some()) {
         let last = lines.pop().unwrap_or_default();
         let last = last.trim().to_string();
-        if let Some(m) = rx(&US_CITY).and_then(|r| r.captures(&last)) {
-            city = Some(m[1].trim_end_matches(',').into());
-            region = Some(m[2].into());
-            postal = Some(m[3].into());
-            country.get_or_insert_with(|| "US".into());
-        } else if let Some(m) = rx(&CA_CITY).and_then(|r| r.captures(&last)) {
-            city = Some(m[1].trim_end_matches(',').into());
-            region = Some(m[2].into());
-            postal = Some(m[3].into());
-            country.get_or_insert_with(|| "CA".into());
-        } else if let Some(m) = rx(&UK_CITY).and_then(|r| r.captures(&last)) {
-            city = Some(m[1].trim_end_matches(',').into());
-            postal = Some(m[2].into());
-            country.get_or_insert_with(|| "GB".into());
-        } else if let Some(m) = rx(&IE_CITY).and_then(|r| r.captures(&last)) {
-            city = Some(m[1].trim_end_matches(',').into());
-            postal = Some(format!("{} {}", &m[2], &m[3]));
-            country.get_or_insert_with(|| "IE".into());
-        } else if let Some(m) = rx(&EU_CITY).and_then(|r| r.captures(&last)) {
-            postal = Some(m[1].into());
-            city = Some(m[2].into());
-        } else if let Some(m) = rx(&CITY_POSTAL).and_then(|r| r.captures(&last)) {
-            city = Some(m[1].trim_end_matches(',').into());
-            postal = Some(m[2].into());
+        if let Some(cl) = city_line(&last) {
+            city = cl.city;
+            region = cl.region;
+            postal = cl.postal.or(postal);
+            if country.is_none() {
+                country = cl.implies.map(String::from);
+            }
+            fits = cl.fits;
         } else if let Some((a, b)) = last.split_once(',') {
             city = Some(a.trim().into());
             region = Some(b.trim().into());
@@ -940,6 +1384,20 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         Some(lines.join(", "))
     };
     if country.is_none() {
+        // Only a postcode of the sender's country's form lets the sender's country stand in.
+        if let Some(sender) = ctx.sender_country.as_deref().filter(|s| fits.contains(s)) {
+            country = Some(sender.to_string());
+            country_conf = c * 0.85;
+        }
+    }
+    if country.is_none() {
+        // A French, German, Italian or Dutch document and a postcode of that country's form.
+        if let Some(lang) = ctx.language_country.filter(|l| fits.contains(l)) {
+            country = Some(lang.to_string());
+            country_conf = c * 0.85;
+        }
+    }
+    if country.is_none() {
         country = ctx.template.and_then(|t| t.country.clone());
     }
     ctx.put(facts, "ship_to.name", name, c);
@@ -948,7 +1406,51 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
     ctx.put(facts, "ship_to.city", city, c);
     ctx.put(facts, "ship_to.region", region, c);
     ctx.put(facts, "ship_to.postal_code", postal, c);
-    ctx.put(facts, "ship_to.country", country, c * 0.95);
+    ctx.put(facts, "ship_to.country", country, country_conf);
+}
+
+/// An East Asian address block, written from the largest unit to the smallest
+/// (`〒150-0001` / `東京都渋谷区神宮前3-14-5` / `さくらカフェ`), the recipient before or after
+/// it. Returns whether it was one.
+fn east_asian_block(facts: &mut Facts, ctx: &Ctx, lines: &[String], confidence: f64) -> bool {
+    let postal_of = |l: &str| {
+        let t = l.trim().trim_start_matches('〒').trim();
+        (t.len() == 8 && t.as_bytes()[3] == b'-' && digits(t) == 7).then(|| t.to_string())
+    };
+    let Some(at) = lines
+        .iter()
+        .position(|l| has_cjk(l) && postal_of(l).is_none() && is_east_asian_address(l))
+    else {
+        return false;
+    };
+    address_line(facts, ctx, &lines[at], confidence);
+    for (i, l) in lines.iter().enumerate() {
+        if i == at {
+            continue;
+        }
+        if let Some(p) = postal_of(l) {
+            ctx.put(facts, "ship_to.postal_code", Some(p), confidence);
+            ctx.put(facts, "ship_to.country", Some("JP".into()), confidence);
+        } else if !facts.contains_key("ship_to.name") {
+            ctx.put(
+                facts,
+                "ship_to.name",
+                Some(l.trim().to_string()),
+                confidence * 0.95,
+            );
+        }
+    }
+    true
+}
+
+/// Whether a CJK line reads as an address (a prefecture, province or city, then a street).
+fn is_east_asian_address(l: &str) -> bool {
+    let head: String = l.trim().chars().take(8).collect();
+    [
+        "都", "道", "府", "県", "省", "市", "区", "區", "香港", "台灣", "臺灣",
+    ]
+    .iter()
+    .any(|m| head.contains(m))
 }
 
 /// Parses an address written on one line: Chinese (`广东省深圳市南山区科技园路1号`) or
@@ -982,7 +1484,34 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
             rest = rest.trim_start_matches(p).to_string();
         }
         let mut region = None;
+        // Japanese prefectures: 東京都, 北海道, 大阪府 / 京都府, then …県.
+        let kana = rest.chars().any(|c| ('\u{3040}'..='\u{30FF}').contains(&c));
+        for p in ["東京都", "北海道", "大阪府", "京都府"] {
+            if rest.starts_with(p) {
+                region = Some(p.to_string());
+                rest = rest[p.len()..].to_string();
+            }
+        }
+        if region.is_none() {
+            if let Some(at) = rest.find('県').filter(|at| *at <= 12) {
+                let end = at + '県'.len_utf8();
+                region = Some(rest[..end].to_string());
+                rest = rest[end..].to_string();
+            }
+        }
+        if region.is_some() || kana {
+            country = "JP";
+        }
+        if country == "HK" {
+            // Hong Kong is its own city.
+            if let Some(after) = rest.strip_prefix("香港") {
+                rest = after.to_string();
+            }
+        }
         for marker in ["自治区", "省"] {
+            if region.is_some() {
+                break;
+            }
             if let Some(at) = rest.find(marker) {
                 if at <= 12 {
                     let end = at + marker.len();
@@ -993,12 +1522,17 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
             }
         }
         let mut city = None;
-        if let Some(at) = rest.find(['市', '縣', '县']) {
-            if at <= 15 {
-                let end = at + '市'.len_utf8();
-                city = Some(rest[..end].to_string());
-                rest = rest[end..].to_string();
-            }
+        if country == "HK" {
+            city = Some("香港".to_string());
+        }
+        let marker = rest
+            .find(['市', '縣', '县'])
+            .filter(|at| *at <= 15)
+            .or_else(|| rest.find(['区', '區']).filter(|at| *at <= 15));
+        if let (Some(at), None) = (marker, &city) {
+            let end = at + '市'.len_utf8();
+            city = Some(rest[..end].to_string());
+            rest = rest[end..].to_string();
         }
         // Municipalities are their own province.
         if region.is_none() && city.is_none() {
@@ -1102,6 +1636,13 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
 /// or currency ("unit_price_gbp", "price (usd)": the currency is not part of the name).
 fn column_name(s: &str) -> String {
     let mut n = norm_label(s.trim_end_matches(['.', ':']));
+    // "Unit Price (ex GST)", "单价(元)": the parenthesis qualifies the column, it does not
+    // name it.
+    if let (Some(open), true) = (n.rfind(['(', '（']), n.ends_with([')', '）'])) {
+        if open > 0 {
+            n = n[..open].trim().to_string();
+        }
+    }
     for code in [
         "usd", "gbp", "eur", "cny", "rmb", "hkd", "twd", "(usd)", "(gbp)", "(eur)", "(€)", "($)",
         "(£)", "(¥)", "(元)",
@@ -1135,9 +1676,19 @@ fn is_grand_total(label: &str) -> bool {
         || bare.is_some_and(|rest| currency_of(rest.trim_matches(['(', ')'])).is_some())
 }
 
+/// Whether a row starts with a total, shipping or tax word, as a word (`BTW 21%` is Dutch
+/// VAT; `BTW-KING-3` is an item code).
 fn is_total_row(text: &str) -> bool {
     let t = text.trim().to_lowercase();
-    TOTAL_WORDS.iter().any(|w| t.starts_with(w))
+    TOTAL_WORDS.iter().any(|w| {
+        t.strip_prefix(w).is_some_and(|rest| {
+            !w.is_ascii()
+                || !rest
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        })
+    })
 }
 
 /// Builds a line from cells named by column; `None` without a quantity.
@@ -1154,8 +1705,16 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
     let quantity = get("quantity").and_then(|q| parse_quantity(&q, dc))?;
     let mut unit_price = get("unit_price").and_then(|p| parse_decimal(&p, dc));
     let mut confidence = confidence;
+    let amount = get("amount").and_then(|a| parse_decimal(&a, dc));
+    let mut doubt = None;
+    if let (Some(p), Some(a)) = (unit_price, amount) {
+        if ((p * quantity).round_dp(2) - a).abs() > Decimal::new(1, 2) {
+            doubt = Some("lines: a line's quantity × unit price is not its amount".to_string());
+            confidence = confidence.min(0.5);
+        }
+    }
     if unit_price.is_none() {
-        if let Some(amount) = get("amount").and_then(|a| parse_decimal(&a, dc)) {
+        if let Some(amount) = amount {
             unit_price = amount
                 .checked_div(quantity)
                 .map(|d| d.round_dp(4).normalize());
@@ -1181,16 +1740,23 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
         quantity: Some(quantity),
         unit_price,
         confidence: (confidence * ctx.trust).clamp(0.0, 1.0),
+        doubt,
     })
 }
 
 /// Lines from a laid-out table in text (header row, then rows aligned under it).
-fn table_lines(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
+fn table_lines(
+    layout: &Layout,
+    ctx: &Ctx,
+    facts: &mut Facts,
+    doubts: &mut Vec<String>,
+) -> Vec<Line> {
     for (i, header) in layout.cells.iter().enumerate() {
         let Some(cols) = header_columns(header, ctx.template) else {
             continue;
         };
         let mut out = Vec::new();
+        let mut unread = 0;
         let mut blanks = 0;
         for (row, cs) in layout.lines.iter().zip(&layout.cells).skip(i + 1) {
             if row.trim().is_empty() {
@@ -1237,11 +1803,21 @@ fn table_lines(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
             match make_line(&named, ctx, 0.9) {
                 Some(l) => out.push(l),
                 None if out.is_empty() => continue,
+                // A row of the table that cannot be read is a missed line, not the table's end
+                // (only a row that is not laid out like one ends it).
+                None if cs.len() >= 3 && cs.iter().any(|c| digits(&c.text) > 0) => {
+                    unread += 1;
+                }
                 None => break,
             }
         }
         if !out.is_empty() {
             let _ = facts;
+            if unread > 0 {
+                doubts.push(format!(
+                    "lines: {unread} row(s) of the line table could not be read"
+                ));
+            }
             return out;
         }
     }
@@ -1249,16 +1825,18 @@ fn table_lines(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
 }
 
 /// Lines written as bullets: `- 3 x Huila Washed, 1 kg (HUI-1KG-WB) @ $38.50`.
-fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
+fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Line)> {
     let mut out = Vec::new();
-    for line in lines {
+    for (i, line) in lines.iter().enumerate() {
         let Some(m) = bullet(line) else {
             continue;
         };
         let dc = ctx.decimal_comma();
         let quantity = parse_quantity(&m[1], dc);
         let unit_price = parse_decimal(&m[5], dc);
-        if let Some(cur) = m.get(4).and_then(|c| currency_of(c.as_str())) {
+        // `$` alone names no currency until the country says whose dollar it is.
+        let mark = m.get(4).map_or("", |c| c.as_str()).trim();
+        if let Some(cur) = Some(mark).filter(|m| *m != "$").and_then(currency_of) {
             ctx.put(
                 facts,
                 "currency",
@@ -1267,21 +1845,29 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
             );
         }
         let name = m[2].trim().trim_end_matches([',', '-']).trim().to_string();
-        out.push(Line {
-            sku: m.get(3).map(|s| s.as_str().to_string()),
-            name: Some(name).filter(|n| !n.is_empty()),
-            spec: None,
-            quantity,
-            unit_price,
-            confidence: (if m.get(3).is_some() { 0.9 } else { 0.8 } * ctx.trust).clamp(0.0, 1.0),
-        });
+        out.push((
+            i,
+            Line {
+                sku: m.get(3).map(|s| s.as_str().to_string()),
+                name: Some(name).filter(|n| !n.is_empty()),
+                spec: None,
+                quantity,
+                unit_price,
+                confidence: (if m.get(3).is_some() { 0.9 } else { 0.8 } * ctx.trust)
+                    .clamp(0.0, 1.0),
+                doubt: None,
+            },
+        ));
     }
     out
 }
 
 /// Lines from a CSV attachment: header row by column names, blank and total rows skipped.
 pub fn csv_lines(bytes: &[u8], ctx: &Ctx, facts: &mut Facts) -> Result<Vec<Line>, String> {
-    let text = String::from_utf8_lossy(bytes);
+    let text = csv_text(bytes);
+    if text.contains('\u{FFFD}') {
+        return Err("CSV attachment is not readable in its charset".into());
+    }
     let text = text.trim_start_matches('\u{FEFF}');
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let delimiter = [b',', b';', b'\t']
@@ -1302,6 +1888,19 @@ pub fn csv_lines(bytes: &[u8], ctx: &Ctx, facts: &mut Facts) -> Result<Vec<Line>
         rows.push(record.iter().map(|s| s.trim().to_string()).collect());
     }
     grid_lines(&rows, ctx, facts, 1).map_err(|why| format!("CSV attachment {why}"))
+}
+
+/// The text of a CSV file in the charset spreadsheets write: a byte-order mark says UTF-8 or
+/// UTF-16; without one, UTF-8 when it is valid, else Windows-1252 (what Excel exports in
+/// Western Europe, `é` as one byte).
+pub fn csv_text(bytes: &[u8]) -> String {
+    if let Some((encoding, _)) = encoding_rs::Encoding::for_bom(bytes) {
+        return encoding.decode_with_bom_removal(bytes).0.into_owned();
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(t) => t.to_string(),
+        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
+    }
 }
 
 /// Lines from rows of cells (a CSV file, a spreadsheet): the header row is the first non-blank
@@ -1383,6 +1982,406 @@ pub fn grid_lines(
     Ok(out)
 }
 
+/// Words that name an order reference when a value follows them, labelled (`Bestellnummer:`,
+/// `Order No.`, `注文番号：`) or bare (`Order 4711`, `Pedido FP-8812`, less sure).
+const REFERENCE_WORDS: &[&str] = &[
+    "order",
+    "po",
+    "p.o.",
+    "purchase order",
+    "bestellung",
+    "auftrag",
+    "commande",
+    "bon de commande",
+    "pedido",
+    "encomenda",
+    "bestelling",
+    "ordine",
+    "ご注文",
+    "注文書",
+    "采购订单",
+    "採購訂單",
+    "订购单",
+    "訂購單",
+    "订单",
+    "訂單",
+];
+
+/// Marks between a reference word and its value that make it a label (`No.`, `Nr.`, `n°`, `#`).
+const NUMBER_MARKS: &[&str] = &[
+    "is",
+    "ist",
+    "est",
+    "es",
+    "number",
+    "numero",
+    "número",
+    "nummer",
+    "no.",
+    "no",
+    "nr.",
+    "nr",
+    "n°",
+    "nº",
+    "n.º",
+    "n.",
+    "#",
+    "ref.",
+    "ref",
+    "reference",
+    "réf.",
+    "réf",
+    "num.",
+    "núm.",
+];
+
+/// Order-reference candidates in `text`, each with its confidence: a label from the template
+/// or the built-in list followed by a value with a digit in it (`Bestellnummer: BV-25-1107`,
+/// `Commande n° CB-3302`, `PO #2219`), or a bare order word followed by one (`Order 4711`).
+fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
+    let custom: Vec<String> = ctx
+        .template
+        .map(|t| {
+            t.labels("external_id")
+                .iter()
+                .map(|l| l.to_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let lower = line.to_ascii_lowercase();
+        let labels = custom
+            .iter()
+            .map(|l| (l.as_str(), true))
+            .chain(builtin_labels("external_id").iter().map(|l| (*l, true)))
+            .chain(REFERENCE_WORDS.iter().map(|l| (*l, false)));
+        for (label, labelled) in labels {
+            for (at, _) in lower.match_indices(label) {
+                let before = lower[..at].chars().next_back();
+                let end = at + label.len();
+                let after = lower[end..].chars().next();
+                let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+                if label.is_ascii() && (word(before) || word(after)) {
+                    continue;
+                }
+                if let Some((value, marked)) = reference_value(&line[end..]) {
+                    let c = if labelled || marked { 0.95 } else { 0.8 };
+                    out.push((value, c));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The value after a reference label: optional number marks and a colon, then a token with
+/// a digit (`: 4711`, ` No. A-12`, ` n° CB-3302`); with whether a mark or colon came first.
+fn reference_value(rest: &str) -> Option<(String, bool)> {
+    let mut r = rest;
+    let mut marked = false;
+    loop {
+        let t = r.trim_start_matches([' ', '\t', ':', '：', '.']);
+        if t.len() != r.len() && r[..r.len() - t.len()].contains([':', '：']) {
+            marked = true;
+        }
+        let lower = t.to_lowercase();
+        let mark = NUMBER_MARKS.iter().find(|m| {
+            lower.starts_with(**m)
+                && !lower[m.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphabetic())
+        });
+        match mark {
+            Some(m) => {
+                marked = true;
+                r = &t[m.len()..];
+            }
+            None => {
+                r = t;
+                break;
+            }
+        }
+    }
+    let token: String = r
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-/_.".contains(*c))
+        .collect();
+    let token = token.trim_end_matches(['.', '-', '/', '_']);
+    let ok = token.len() >= 3
+        && token.chars().any(|c| c.is_ascii_digit())
+        && token.starts_with(|c: char| c.is_ascii_alphanumeric())
+        // A date is not a reference.
+        && !(token.matches(['.', '/']).count() == 2 && digits(token) >= 6 && !token.chars().any(|c| c.is_ascii_alphabetic()));
+    ok.then(|| (token.to_string(), marked))
+}
+
+/// The country a document's language points to, for a postcode that could be several
+/// countries' (`13002 Marseille`): French → FR, German → DE, Italian → IT, Dutch → NL, when
+/// the document uses at least three of that language's order words and clearly more than of
+/// any other. Spanish and Portuguese are written in several countries with five-digit
+/// postcodes, so they name none.
+pub fn language_country(text: &str) -> Option<&'static str> {
+    const WORDS: &[(&str, &[&str])] = &[
+        (
+            "FR",
+            &[
+                "commande",
+                "livraison",
+                "livrer",
+                "désignation",
+                "quantité",
+                "qté",
+                "prix unitaire",
+                "bonjour",
+                "cordialement",
+                "merci",
+                "tva",
+                "ttc",
+                "rue ",
+            ],
+        ),
+        (
+            "DE",
+            &[
+                "bestellung",
+                "lieferadresse",
+                "lieferanschrift",
+                "menge",
+                "einzelpreis",
+                "mwst",
+                "mit freundlichen",
+                "bestellnummer",
+                "bezeichnung",
+                "straße",
+                "strasse",
+            ],
+        ),
+        (
+            "IT",
+            &[
+                "ordine",
+                "consegna",
+                "quantità",
+                "prezzo",
+                "cordiali saluti",
+                "buongiorno",
+                "descrizione",
+                "spedizione",
+                "via ",
+            ],
+        ),
+        (
+            "NL",
+            &[
+                "bestelling",
+                "afleveradres",
+                "aantal",
+                "omschrijving",
+                "met vriendelijke groet",
+                "graag",
+                "leveren",
+                "bestelnummer",
+                "straat",
+            ],
+        ),
+    ];
+    let lower = text.to_lowercase();
+    let mut counts: Vec<(&'static str, usize)> = WORDS
+        .iter()
+        .map(|(c, words)| (*c, words.iter().filter(|w| lower.contains(**w)).count()))
+        .collect();
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let (best, n) = counts[0];
+    let second = counts.get(1).map_or(0, |c| c.1);
+    (n >= 3 && n > 2 * second).then_some(best)
+}
+
+/// Whether the numbers of a text use a decimal comma: `12,50` and `1.234,50` say yes,
+/// `12.50` and `1,234.50` say no; `None` when they do not tell (only whole numbers, or both).
+pub fn infer_decimal_comma(text: &str) -> Option<bool> {
+    let (mut comma, mut dot) = (0, 0);
+    for (n, after) in super::checks::numbers(text) {
+        // Followed by a digit or letter, it is part of a code, not an amount.
+        if after.starts_with(|c: char| c.is_alphanumeric()) {
+            continue;
+        }
+        let last_sep = n.rfind([',', '.']);
+        let Some(at) = last_sep else { continue };
+        let decimals = n.len() - at - 1;
+        if decimals == 3 {
+            continue;
+        }
+        match &n[at..at + 1] {
+            "," => comma += 1,
+            _ => dot += 1,
+        }
+    }
+    match (comma > 0, dot > 0) {
+        (true, false) => Some(true),
+        (false, true) => Some(false),
+        _ => None,
+    }
+}
+
+/// Lines written as list items in any of the common shapes (`1. SKU - Name - qty 12 @ $24.00
+/// each`, `- 6 x Name (SKU) à 19,80 €`, `• Name, SKU, 4 Stück je 12,50 €`): a bullet or a number,
+/// a quantity (before `x`, or after `qty`), and a unit price (after `@`, `à`, `je`, `at`).
+fn list_lines(
+    lines: &[&str],
+    ctx: &Ctx,
+    read: &[usize],
+    doubts: &mut Vec<String>,
+) -> Vec<(usize, Line)> {
+    re!(ITEM, r"^\s*(?:[-*•·–]|[0-9]{1,2}[.)])\s+(.*)$");
+    re!(
+        QTY_X,
+        r"(?i)(?:^|\s)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|件|个|個|箱|本|枚)(?:\s|$)"
+    );
+    re!(
+        QTY_WORD,
+        r"(?i)\b(?:qty|quantity|menge|anzahl|qté|quantité|cantidad|aantal|quantità|quantidade|qtd)\.?\s*:?\s*([0-9]+)"
+    );
+    re!(
+        PRICE,
+        r"(?i)(?:@|\bà\b|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b)\s*([^0-9\s]{0,4})\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s]{0,4})"
+    );
+    re!(
+        CODE_PAREN,
+        r"\(([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*)\)"
+    );
+    re!(CODE_LEAD, r"^([A-Z0-9]+(?:[-_./][A-Z0-9]+)+)\s*[-–—:,]\s*");
+    let dc = ctx.decimal_comma();
+    let mut out = Vec::new();
+    let mut unread = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if read.contains(&i) {
+            continue;
+        }
+        let Some(item) = rx(&ITEM).and_then(|r| r.captures(line)) else {
+            continue;
+        };
+        let body = item[1].trim();
+        if digits(body) == 0 {
+            continue;
+        }
+        let quantity = rx(&QTY_WORD)
+            .and_then(|r| r.captures(body))
+            .or_else(|| rx(&QTY_X).and_then(|r| r.captures(body)))
+            .and_then(|m| parse_quantity(&m[1], dc));
+        let price = rx(&PRICE).and_then(|r| r.captures_iter(body).last());
+        let (Some(quantity), Some(price)) = (quantity, price) else {
+            unread += 1;
+            continue;
+        };
+        let unit_price = parse_decimal(&price[2], dc);
+        let mut rest = body[..price.get(0).map_or(body.len(), |m| m.start())].to_string();
+        let mut sku = rx(&CODE_PAREN)
+            .and_then(|r| r.captures(&rest))
+            .map(|m| m[1].to_string());
+        if let Some(sku) = &sku {
+            rest = rest.replace(&format!("({sku})"), " ");
+        } else if let Some(m) = rx(&CODE_LEAD).and_then(|r| r.captures(&rest)) {
+            sku = Some(m[1].to_string());
+            rest = rest[m.get(0).map_or(0, |g| g.end())..].to_string();
+        }
+        // The name is what is left without the quantity.
+        let rest = rx(&QTY_WORD)
+            .map(|r| r.replace(&rest, " ").into_owned())
+            .unwrap_or(rest);
+        let rest = rx(&QTY_X)
+            .map(|r| r.replacen(&rest, 1, " ").into_owned())
+            .unwrap_or(rest);
+        let name = rest
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .trim_matches(|c: char| c == '-' || c == '–' || c == '—' || c == ',' || c == ' ')
+            .to_string();
+        out.push((
+            i,
+            Line {
+                sku,
+                name: Some(name).filter(|n| !n.is_empty()),
+                spec: None,
+                quantity: Some(quantity),
+                unit_price,
+                confidence: 0.85 * ctx.trust,
+                doubt: None,
+            },
+        ));
+    }
+    if unread > 0 && !(out.is_empty() && read.is_empty()) {
+        doubts.push(format!(
+            "lines: {unread} item line(s) of the list could not be read"
+        ));
+    }
+    out
+}
+
+/// Titles of an order form (upper case), which are not the ordering organisation.
+const FORM_TITLES: &[&str] = &[
+    "PURCHASE ORDER",
+    "ORDER FORM",
+    "ORDER",
+    "FAX",
+    "TELEFAX",
+    "TÉLÉCOPIE",
+    "FAX COVER SHEET",
+    "BESTELLUNG",
+    "BESTELLSCHEIN",
+    "BON DE COMMANDE",
+    "COMMANDE",
+    "PEDIDO",
+    "HOJA DE PEDIDO",
+    "BESTELLING",
+    "BESTELFORMULIER",
+    "ORDINE",
+    "MODULO D'ORDINE",
+    "ENCOMENDA",
+    "NOTA DE ENCOMENDA",
+    "注文書",
+    "発注書",
+    "订购单",
+    "訂購單",
+    "采购订单",
+    "採購訂單",
+    "订单",
+    "訂單",
+];
+
+/// The ordering organisation on a form: the first cell of the line with the form's title
+/// (`Maple Grove Family Dentistry          PURCHASE ORDER`), else the first line of the page
+/// that is neither the fax machine's header nor a title nor a `label: value`.
+fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
+    let is_title = |t: &str| FORM_TITLES.contains(&t.trim().to_uppercase().as_str());
+    let header = |l: &str| rx(&FAX_HEADER).is_some_and(|r| r.is_match(l.trim()));
+    for (l, cs) in layout.lines.iter().zip(&layout.cells) {
+        if cs.len() >= 2 && cs.iter().skip(1).any(|c| is_title(&c.text)) && !header(l) {
+            let first = &cs[0].text;
+            if !is_title(first) && !first.contains([':', '：']) {
+                ctx.put(facts, "customer.name", Some(first.clone()), 0.85);
+                return;
+            }
+        }
+    }
+    for (l, cs) in layout.lines.iter().zip(&layout.cells).take(12) {
+        if l.trim().is_empty() || header(l) {
+            continue;
+        }
+        if let Some(cell) = cs.first() {
+            if is_title(&cell.text) {
+                continue;
+            }
+            if !cell.text.contains([':', '：']) {
+                ctx.put(facts, "customer.name", Some(cell.text.clone()), 0.8);
+            }
+        }
+        break;
+    }
+}
+
 /// What [`extract_text`] is reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -1393,8 +2392,9 @@ pub enum Kind {
 }
 
 /// Extracts facts and lines from text.
-pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
+pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String>) {
     let mut facts = Facts::new();
+    let mut doubts = Vec::new();
     let layout = Layout::new(text);
     let lines = &layout.lines;
     let first_value = |field: &str, bare: bool| -> Option<Labelled> {
@@ -1403,26 +2403,39 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
             .find(|l| !l.value.is_empty())
     };
 
-    // Order number.
-    if let Some(l) = first_value("external_id", false) {
-        let v = l
-            .value
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .trim_start_matches('#');
-        ctx.put(&mut facts, "source.external_id", Some(v.to_string()), 0.95);
+    // Order number: every labelled reference; two different ones are a doubt.
+    let mut refs = reference_candidates(text, ctx);
+    if let Some(m) = text
+        .contains("PO-")
+        .then(|| rx(&PO_DASHED)?.captures(text))
+        .flatten()
+    {
+        refs.push((m[1].to_string(), 0.85));
     }
-    let po_dashed = || rx(&PO_DASHED)?.captures(text);
-    if let Some(m) = text.contains("PO-").then(po_dashed).flatten() {
+    if let Some((po, _)) = po_labelled(text) {
+        refs.push((po, 0.85));
+    }
+    if let Some((best, c)) = refs.iter().max_by(|a, b| a.1.total_cmp(&b.1)).cloned() {
+        let key = |v: &str| -> String {
+            v.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_ascii_uppercase()
+        };
+        let k = key(&best);
+        let rival = refs.iter().any(|(v, c2)| {
+            let k2 = key(v);
+            *c2 >= 0.8 && !(k.ends_with(&k2) || k2.ends_with(&k))
+        });
+        if rival {
+            doubts.push("source.external_id: the message names different order references".into());
+        }
         ctx.put(
             &mut facts,
             "source.external_id",
-            Some(m[1].to_string()),
-            0.85,
+            Some(best),
+            if rival { 0.5 } else { c },
         );
-    } else if let Some((po, _)) = po_labelled(text) {
-        ctx.put(&mut facts, "source.external_id", Some(po), 0.85);
     }
 
     // Contact facts (on a form the customer is the organisation, not the person who signed).
@@ -1446,6 +2459,27 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
             .map(|m| m.as_str().trim().to_string());
         ctx.put(&mut facts, "customer.phone", phone, 0.9);
     }
+    if !facts.contains_key("customer.phone") {
+        // A phone label without a colon: "Ph (02) 9555 0132", "Tél. 04 91 55 20 14",
+        // "T +31 20 555 0142".
+        re!(
+            PHONE_MARKED,
+            r"(?i)(?:^|\s)(?:tel|tél|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        );
+        let find = |l: &&str| {
+            let m = rx(&PHONE_MARKED)?.captures(l)?;
+            let n = m.get(1)?.as_str();
+            (7..=15)
+                .contains(&digits(n))
+                .then(|| cut_at_next_label(n).trim().to_string())
+        };
+        // A message's sender signs at the end; a form's letterhead is at the top.
+        let phone = match kind {
+            Kind::Email => lines.iter().rev().find_map(find),
+            Kind::Form => lines.iter().find_map(find),
+        };
+        ctx.put(&mut facts, "customer.phone", phone, 0.8);
+    }
     if let Some(l) = first_value("email", false) {
         let email = rx(&EMAIL)
             .and_then(|r| r.find(&l.value))
@@ -1467,35 +2501,7 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
         ctx.put(&mut facts, "customer.phone", phone, 0.75);
     }
     if kind == Kind::Form {
-        // The letterhead: the first line that is not the fax machine's header or a title.
-        for (l, cs) in lines.iter().zip(&layout.cells).take(12) {
-            if l.trim().is_empty() || rx(&FAX_HEADER).is_some_and(|r| r.is_match(l.trim())) {
-                continue;
-            }
-            if let Some(cell) = cs.first() {
-                let upper = cell.text.to_uppercase();
-                if [
-                    "PURCHASE ORDER",
-                    "ORDER FORM",
-                    "ORDER",
-                    "FAX",
-                    "订购单",
-                    "訂購單",
-                    "采购订单",
-                    "採購訂單",
-                    "订单",
-                    "訂單",
-                ]
-                .contains(&upper.as_str())
-                {
-                    continue;
-                }
-                if !cell.text.contains(':') {
-                    ctx.put(&mut facts, "customer.name", Some(cell.text.clone()), 0.8);
-                }
-            }
-            break;
-        }
+        letterhead(&layout, ctx, &mut facts);
     }
 
     // Delivery address: a labelled block or value, else the block after "deliver to …:".
@@ -1525,7 +2531,9 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
             };
             (t.ends_with(':') || t.ends_with('：'))
                 && [
-                    "deliver", "ship", "delivery", "送货", "送貨", "收货", "收貨",
+                    "deliver", "ship", "delivery", "liefer", "livr", "entreg", "envia", "enviar",
+                    "lever", "bezorg", "consegn", "spedi", "送货", "送貨", "收货", "收貨", "届け",
+                    "配送", "納品",
                 ]
                 .iter()
                 .any(|w| t.contains(w) || before.contains(w))
@@ -1558,67 +2566,173 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
         ctx.put(&mut facts, "requested_delivery", Some(v), 0.9);
     }
 
-    // Total and currency.
-    let mut total = None;
-    for l in lines {
-        if let Some(m) = stated_total(l) {
-            let at = m.get(1).map_or(0, |g| g.start());
-            // Lower-cased after cutting: lower case may be longer in bytes ("Ⱥ" → "ⱥ").
-            let before = l[..at].trim_end().to_lowercase();
-            if before.ends_with("sub") || before.ends_with("sub-") {
-                continue;
+    // The recipient and postcode written as their own labelled fields (East Asian mail).
+    if let Some(l) = first_value("recipient", false) {
+        ctx.put(&mut facts, "ship_to.name", Some(l.value), 0.9);
+    }
+    if let Some(l) = first_value("postal_code", false) {
+        let code = l.value.split_whitespace().next().map(String::from);
+        ctx.put(&mut facts, "ship_to.postal_code", code, 0.9);
+    }
+
+    // Total: summary rows, else a sentence that states it ("the order total is $229.50").
+    let dc = ctx.decimal_comma();
+    let stated = super::checks::stated_amounts(text, dc);
+    let mut total = stated.total.first().map(|d| (*d, None));
+    if total.is_none() {
+        for l in lines {
+            if let Some(m) = stated_total(l) {
+                let at = m.get(1).map_or(0, |g| g.start());
+                // Lower-cased after cutting: lower case may be longer in bytes ("Ⱥ" → "ⱥ").
+                let before = l[..at].trim_end().to_lowercase();
+                if before.ends_with("sub") || before.ends_with("sub-") {
+                    continue;
+                }
+                let cur = m.get(2).or(m.get(3)).and_then(|c| currency_of(c.as_str()));
+                if let Some(d) = parse_decimal(&m[4], dc) {
+                    total = Some((d, cur));
+                }
             }
-            let cur = m.get(2).or(m.get(3)).and_then(|c| currency_of(c.as_str()));
-            total = Some((m[4].to_string(), cur));
         }
     }
     if let Some((amount, cur)) = total {
-        let amount = parse_decimal(&amount, ctx.decimal_comma()).map(|d| d.to_string());
-        ctx.put(&mut facts, "total", amount, 0.85);
+        ctx.put(
+            &mut facts,
+            "total",
+            Some(amount.normalize().to_string()),
+            0.85,
+        );
         if let Some(cur) = cur {
             ctx.put(&mut facts, "currency", Some(cur.into()), 0.9);
         }
     }
-    if let Some(l) = first_value("currency", false) {
-        let cur = l.value.split_whitespace().next().and_then(currency_of);
-        ctx.put(&mut facts, "currency", cur.map(String::from), 0.95);
+
+    // Lines: a table, else bullets, else list items of other shapes.
+    let mut out = table_lines(&layout, ctx, &mut facts, &mut doubts);
+    if out.is_empty() {
+        // Bullets, and list items of other shapes among them, in the order written.
+        let mut items = bullet_lines(lines, ctx, &mut facts);
+        let read: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
+        items.extend(list_lines(lines, ctx, &read, &mut doubts));
+        items.sort_by_key(|(i, _)| *i);
+        out = items.into_iter().map(|(_, l)| l).collect();
     }
-    if let Some(m) = currency_code(text) {
-        ctx.put(
-            &mut facts,
-            "currency",
-            currency_of(&m[1]).map(String::from),
-            0.85,
-        );
+    for l in &out {
+        if let Some(d) = &l.doubt {
+            doubts.push(d.clone());
+        }
+    }
+    let total_value = facts
+        .get("total")
+        .and_then(|f| Decimal::from_str(&f.value).ok());
+    doubts.extend(super::checks::check_amounts(&out, &stated, total_value));
+
+    currency(text, ctx, &mut facts, &mut doubts);
+    (facts, out, doubts)
+}
+
+/// Currency codes read as words.
+const CODES: &[&str] = &[
+    "USD", "GBP", "EUR", "CNY", "RMB", "HKD", "TWD", "NTD", "CAD", "AUD", "NZD", "JPY", "CHF",
+    "MXN", "BRL", "SGD", "SEK", "NOK", "DKK", "PLN", "CZK", "INR", "KRW", "ZAR",
+];
+
+/// The currency: a code or a labelled currency, else an unambiguous sign or word, else a
+/// sign several countries use (`$`, `¥`) read by the ship-to country; a sign whose country
+/// does not use it, or two different codes, are doubts.
+fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) {
+    if let Some(l) = find_labelled(&Layout::new(text), ctx, "currency", false)
+        .into_iter()
+        .find(|l| !l.value.is_empty())
+    {
+        let cur = l.value.split_whitespace().next().and_then(currency_of);
+        ctx.put(facts, "currency", cur.map(String::from), 0.95);
+    }
+    let mut codes: Vec<&str> = Vec::new();
+    for code in CODES {
+        let mut from = 0;
+        while let Some(at) = text[from..].find(code) {
+            let start = from + at;
+            let end = start + code.len();
+            let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+            if !word(text[..start].chars().next_back()) && !word(text[end..].chars().next()) {
+                if let Some(c) = currency_of(code) {
+                    if !codes.contains(&c) {
+                        codes.push(c);
+                    }
+                }
+                break;
+            }
+            from = end;
+        }
+    }
+    if codes.len() > 1 {
+        doubts.push("currency: the message names different currencies".into());
+    }
+    if let Some(c) = codes.first() {
+        let conf = if codes.len() > 1 { 0.5 } else { 0.9 };
+        ctx.put(facts, "currency", Some((*c).into()), conf);
     }
     let lower = text.to_lowercase();
     for (mark, code, c) in [
         ("us dollars", "USD", 0.85),
-        ("£", "GBP", 0.8),
-        ("€", "EUR", 0.8),
+        ("us$", "USD", 0.9),
+        ("£", "GBP", 0.85),
+        ("€", "EUR", 0.85),
+        (" euro", "EUR", 0.8),
+        ("r$", "BRL", 0.85),
+        ("chf", "CHF", 0.85),
         ("人民币", "CNY", 0.85),
         ("人民幣", "CNY", 0.85),
-        ("元", "CNY", 0.6),
-        ("￥", "CNY", 0.7),
-        ("nt$", "TWD", 0.8),
+        ("円", "JPY", 0.85),
+        ("nt$", "TWD", 0.85),
         ("新台幣", "TWD", 0.85),
-        ("hk$", "HKD", 0.8),
-        ("$", "USD", 0.55),
+        ("hk$", "HKD", 0.85),
+        ("港幣", "HKD", 0.85),
+        ("a$", "AUD", 0.85),
+        ("nz$", "NZD", 0.85),
+        ("c$", "CAD", 0.85),
     ] {
         if lower.contains(mark) {
-            ctx.put(&mut facts, "currency", Some(code.into()), c);
+            ctx.put(facts, "currency", Some(code.into()), c);
         }
     }
     if let Some(cur) = ctx.template.and_then(|t| t.currency.clone()) {
-        ctx.put(&mut facts, "currency", Some(cur), 0.9);
+        ctx.put(facts, "currency", Some(cur), 0.9);
     }
-
-    // Lines: a table, else bullets.
-    let mut out = table_lines(&layout, ctx, &mut facts);
-    if out.is_empty() {
-        out = bullet_lines(lines, ctx, &mut facts);
+    if facts.contains_key("currency") {
+        return;
     }
-    (facts, out)
+    // A sign several countries use: the ship-to country says which.
+    let country = facts.get("ship_to.country").map(|f| f.value.clone());
+    let dollar = text.contains('$');
+    let yen = text.contains(['¥', '￥', '元']);
+    if dollar || yen {
+        let by_country = country.as_deref().and_then(|c| match (dollar, c) {
+            (true, "US") => Some("USD"),
+            (true, "CA") => Some("CAD"),
+            (true, "AU") => Some("AUD"),
+            (true, "NZ") => Some("NZD"),
+            (true, "MX") => Some("MXN"),
+            (true, "SG") => Some("SGD"),
+            (true, "HK") => Some("HKD"),
+            (true, "TW") => Some("TWD"),
+            (false, "JP") => Some("JPY"),
+            (false, "CN") => Some("CNY"),
+            _ => None,
+        });
+        match by_country {
+            Some(code) => ctx.put(facts, "currency", Some(code.into()), 0.85),
+            None => {
+                let guess = if dollar { "USD" } else { "CNY" };
+                ctx.put(facts, "currency", Some(guess.into()), 0.5);
+                doubts.push(format!(
+                    "currency: only the sign {} is written, which several currencies use",
+                    if dollar { "$" } else { "¥" }
+                ));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -41,39 +41,172 @@ pub fn undouble_spacing_pages(text: &str) -> String {
         .join("\n\n")
 }
 
+/// Words that end a reply header (`On Mon, 3 Nov 2025, Ann <a@b> wrote:`), by language.
+const WROTE: &[&str] = &[
+    "wrote",
+    "schrieb",
+    "a écrit",
+    "escribió",
+    "schreef",
+    "ha scritto",
+    "escreveu",
+    "skrev",
+    "napisał",
+    "написал",
+];
+
+/// Header names of an Outlook-style quoted block, by language: `From:` then `Sent:`/`Date:`.
+const FROM_HEADERS: &[&str] = &[
+    "from:",
+    "von:",
+    "de :",
+    "de:",
+    "van:",
+    "da:",
+    "差出人:",
+    "差出人：",
+    "发件人:",
+    "发件人：",
+    "寄件者:",
+    "寄件者：",
+    "寄件人:",
+    "寄件人：",
+];
+const SENT_HEADERS: &[&str] = &[
+    "sent:",
+    "date:",
+    "gesendet:",
+    "datum:",
+    "envoyé :",
+    "envoyé:",
+    "date :",
+    "enviado:",
+    "enviada:",
+    "fecha:",
+    "verzonden:",
+    "inviato:",
+    "data:",
+    "送信日時:",
+    "送信日時：",
+    "发送时间",
+    "發送時間",
+    "寄件日期",
+    "日期:",
+    "日期：",
+    "to:",
+    "an:",
+    "à :",
+    "para:",
+    "aan:",
+    "a:",
+];
+
+/// Lines that start a forwarded message, by language.
+const FORWARD_MARKERS: &[&str] = &[
+    "forwarded message",
+    "begin forwarded message",
+    "weitergeleitete nachricht",
+    "message transféré",
+    "mensaje reenviado",
+    "mensagem encaminhada",
+    "doorgestuurd bericht",
+    "messaggio inoltrato",
+    "転送されたメッセージ",
+    "转发的邮件",
+    "轉寄的郵件",
+    "original message",
+    "ursprüngliche nachricht",
+    "message d'origine",
+    "mensaje original",
+    "mensagem original",
+    "oorspronkelijk bericht",
+    "messaggio originale",
+    "原始邮件",
+    "原始郵件",
+];
+
+/// Whether line `i` starts a quoted earlier message (a reply header, an Outlook header block,
+/// a `-----Original Message-----` or forward separator).
+fn quote_starts(lines: &[&str], i: usize) -> bool {
+    let t = lines[i].trim();
+    let lower = t.to_lowercase();
+    let next = lines
+        .get(i + 1)
+        .map(|l| l.trim().to_lowercase())
+        .unwrap_or_default();
+    // The verb ends the line in English ("… wrote:"); German and Dutch put the name after it
+    // ("Am … schrieb Ann <a@b>:").
+    let wrote = |s: &str| {
+        WROTE.iter().any(|w| {
+            s.contains(&format!(" {w} ")) || s.trim_end_matches([':', '：', ' ']).ends_with(w)
+        })
+    };
+    // "On … wrote:" (or wrapped: "On …, Ann <a@b>" / "wrote:").
+    let reply = (lower.ends_with(':') || lower.ends_with('：'))
+        && wrote(&lower)
+        && (lower.contains('@') || lower.chars().any(|c| c.is_ascii_digit()));
+    let wrapped = !lower.is_empty()
+        && lower.contains('@')
+        && WROTE
+            .iter()
+            .any(|w| next == format!("{w}:") || next == format!("{w} :"));
+    let chinese = t.starts_with('在') && (t.ends_with("写道：") || t.ends_with("寫道："));
+    let separator = lower.starts_with("-----") && FORWARD_MARKERS.iter().any(|m| lower.contains(m))
+        || lower.starts_with("________________")
+            && FROM_HEADERS.iter().any(|h| next.starts_with(h));
+    let outlook = FROM_HEADERS.iter().any(|h| lower.starts_with(h))
+        && SENT_HEADERS.iter().any(|h| next.starts_with(h));
+    reply || wrapped || chinese || separator || outlook
+}
+
+/// Whether line `i` starts a forwarded message (its header block follows).
+fn forward_starts(line: &str) -> bool {
+    let lower = line.trim().to_lowercase();
+    (lower.starts_with("---") || lower.starts_with("begin forwarded"))
+        && FORWARD_MARKERS[..11].iter().any(|m| lower.contains(m))
+}
+
 /// Drops quoted earlier messages: lines starting with `>`, and everything from a reply
-/// header (`On … wrote:`, `-----Original Message-----`, an Outlook `From:`/`Sent:` block,
-/// `在…写道：`) to the end.
+/// header (`On … wrote:`, `Am … schrieb …:`, `Le … a écrit :`, `-----Original Message-----`,
+/// an Outlook `From:`/`Sent:` block in any of the usual languages, `在…写道：`) to the end.
 pub fn strip_quoted(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
-        let t = line.trim();
-        let lower = t.to_lowercase();
-        let next = lines
-            .get(i + 1)
-            .map(|l| l.trim().to_lowercase())
-            .unwrap_or_default();
-        let reply_header = (lower.starts_with("on ") && lower.ends_with("wrote:"))
-            || lower.contains("-----original message-----")
-            || lower.starts_with("-----原始邮件-----")
-            || lower.starts_with("-----原始郵件-----")
-            || (t.starts_with('在') && (t.ends_with("写道：") || t.ends_with("寫道：")))
-            || ((lower.starts_with("from:")
-                || lower.starts_with("发件人:")
-                || lower.starts_with("发件人："))
-                && (next.starts_with("sent:")
-                    || next.starts_with("date:")
-                    || next.starts_with("发送时间")));
-        if reply_header {
+        if quote_starts(&lines, i) {
             break;
         }
-        if t.starts_with('>') {
+        if line.trim().starts_with('>') {
             continue;
         }
         out.push(*line);
     }
     out.join("\n")
+}
+
+/// A forwarded message in `text`: the note above the forward marker, and the forwarded
+/// message's body (its header block dropped) with the sender's name and address from its
+/// `From:` line. `None` when nothing is forwarded.
+pub fn split_forward(text: &str) -> Option<(String, String, Option<String>)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|l| forward_starts(l))?;
+    let note = lines[..at].join("\n");
+    let mut from = None;
+    let mut k = at + 1;
+    // The header block: `Name: value` lines up to the first blank line.
+    while k < lines.len() && !lines[k].trim().is_empty() {
+        let l = lines[k].trim();
+        let lower = l.to_lowercase();
+        if FROM_HEADERS.iter().any(|h| lower.starts_with(h)) {
+            from = l.split_once([':', '：']).map(|(_, v)| v.trim().to_string());
+        }
+        k += 1;
+    }
+    while lines.get(k).is_some_and(|l| l.trim().is_empty()) {
+        k += 1;
+    }
+    let body = strip_quoted(&lines[k.min(lines.len())..].join("\n"));
+    Some((note, body, from))
 }
 
 /// Plain text of an HTML body without its quoted block (`<blockquote>`, Gmail's
@@ -220,6 +353,29 @@ mod tests {
         assert_eq!(strip_quoted(t), "new\nstill new");
         let t = "new\nFrom: Bob\nSent: Monday\nold";
         assert_eq!(strip_quoted(t), "new");
+        for header in [
+            "Am 20.10.2025 um 09:12 schrieb Bestellservice <o@s.example>:",
+            "Le lun. 20 oct. 2025 à 09:12, Service <o@s.example> a écrit :",
+            "Op ma 20 okt 2025 om 09:12 schreef Orders <o@s.example>:",
+            "Il giorno lun 20 ott 2025 alle ore 09:12 Ufficio <o@s.example> ha scritto:",
+            "El lun, 20 oct 2025 a las 9:12, Pedidos (<o@s.example>) escribió:",
+        ] {
+            let t = format!("new\n{header}\nold order 9 x B");
+            assert_eq!(strip_quoted(&t), "new", "{header}");
+        }
+        let t = "new\nVon: Bob\nGesendet: Montag\nold";
+        assert_eq!(strip_quoted(t), "new");
+    }
+
+    #[test]
+    fn forwarded_orders_are_found() {
+        let t = "Resending.\n\n---------- Mensaje reenviado ---------\nDe: Jordi <j@p.example>\n\
+                 Date: mié\nSubject: Pedido\n\nPedido nº 12\n> old";
+        let (note, body, from) = split_forward(t).unwrap();
+        assert_eq!(note.trim(), "Resending.");
+        assert_eq!(body, "Pedido nº 12");
+        assert_eq!(from.as_deref(), Some("Jordi <j@p.example>"));
+        assert!(split_forward("no forward here").is_none());
     }
 
     #[test]
