@@ -168,11 +168,39 @@ const TOTAL: &[&str] = &[
 
 /// What a summary row's label (the text before its amount) names, if anything.
 pub fn row_kind(label: &str) -> Option<RowKind> {
-    let l = label
+    let mut l = label
         .trim()
-        .trim_start_matches(['-', '*', '•'])
+        .trim_start_matches(['-', '*', '•', '+'])
         .trim()
         .to_lowercase();
+    // "zzgl. 19 % MwSt.", "plus VAT", "incl. GST": the qualifier before the kind.
+    for q in [
+        "zzgl.",
+        "zzgl",
+        "zuzüglich",
+        "inkl.",
+        "inkl",
+        "plus",
+        "incl.",
+        "incl",
+        "including",
+        "excl.",
+        "add",
+        "dont",
+        "davon",
+        "+",
+    ] {
+        if let Some(rest) = l.strip_prefix(q) {
+            if rest.starts_with([' ', '.']) || q.ends_with('.') {
+                l = rest.trim_start_matches(['.', ' ']).to_string();
+                // The rate may stand between ("zzgl. 19 % MwSt.").
+                l = l
+                    .trim_start_matches(|c: char| c.is_ascii_digit() || " ,.%".contains(c))
+                    .to_string();
+                break;
+            }
+        }
+    }
     let starts = |words: &[&str]| {
         words.iter().any(|w| {
             l.strip_prefix(w).is_some_and(|rest| {
@@ -427,9 +455,9 @@ mod tests {
             "Zwischensumme:  1.209,30 €\nMwSt. 7%:       84,65 €\nGesamtsumme:    1.293,95 €\n\
                     Frais de port : 12,00 €\nTotal TTC : 1 306,00 €\n合計：44,760円\n\
                     so the order total is $229.50\n";
-        let s = stated_amounts(text, true);
+        let s = stated_amounts(&format!("{text}zzgl. 19 % MwSt.: 48,30 €\n"), true);
         assert_eq!(s.subtotal, vec![dec("1209.30")]);
-        assert_eq!(s.tax, vec![dec("84.65")]);
+        assert_eq!(s.tax, vec![dec("84.65"), dec("48.30")]);
         assert_eq!(s.shipping, vec![dec("12.00")]);
         assert_eq!(s.total.len(), 3, "{s:?}");
         assert_eq!(s.total[1], dec("1306.00"));

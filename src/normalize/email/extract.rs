@@ -990,6 +990,28 @@ fn country_of(s: &str) -> Option<&'static str> {
             "singapore" => "SG",
             "india" => "IN",
             "south korea" | "korea" | "대한민국" | "韓国" | "韩国" => "KR",
+            // Two-letter codes written as the country line.
+            "de" => "DE",
+            "fr" => "FR",
+            "nl" => "NL",
+            "be" => "BE",
+            "at" => "AT",
+            "ch" => "CH",
+            "it" => "IT",
+            "es" => "ES",
+            "pt" => "PT",
+            "ie" => "IE",
+            "jp" => "JP",
+            "cn" => "CN",
+            "au" => "AU",
+            "nz" => "NZ",
+            "ca" => "CA",
+            "hk" => "HK",
+            "tw" => "TW",
+            "lu" => "LU",
+            "dk" => "DK",
+            "se" => "SE",
+            "pl" => "PL",
             _ => return None,
         },
     )
@@ -1315,7 +1337,19 @@ fn city_line(last: &str) -> Option<CityLine> {
 /// the postcode's form implies (a Dutch `1234 AB`, a US state and ZIP), else the sender's
 /// country when the postcode has its form, else the template's; otherwise it stays unknown.
 fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidence: f64) {
-    lines.retain(|l| !l.trim().is_empty());
+    // Contact lines in the block (a phone, an e-mail) are not part of the address.
+    lines.retain(|l| {
+        let t = l.trim();
+        !t.is_empty()
+            && !rx(&EMAIL).is_some_and(|r| r.is_match(t))
+            && !(digits(t) >= 7 && rx(&PHONE_LINE).is_some_and(|r| r.is_match(t)))
+            && !t.split([':', '：']).next().is_some_and(|head| {
+                let head = norm_label(head);
+                builtin_labels("phone")
+                    .iter()
+                    .any(|p| norm_label(p) == head)
+            })
+    });
     if lines.is_empty() {
         return;
     }
@@ -1460,7 +1494,18 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
     if has_cjk(text) {
         let mut rest = text.to_string();
         let mut postal = None;
-        if let Some(m) = rx(&CN_POSTAL).and_then(|r| r.captures(text)) {
+        // A Japanese postcode before the address: 〒150-0001.
+        if let Some(after) = rest.strip_prefix('〒') {
+            let code: String = after.trim_start().chars().take(8).collect();
+            if code.len() == 8 && code.as_bytes()[3] == b'-' && digits(&code) == 7 {
+                postal = Some(code.clone());
+                rest = after.trim_start()[code.len()..].trim().to_string();
+            }
+        }
+        if let Some(m) = rx(&CN_POSTAL)
+            .and_then(|r| r.captures(text))
+            .filter(|_| postal.is_none())
+        {
             if text.starts_with(&m[1]) || text.ends_with(&m[1]) {
                 postal = Some(m[1].to_string());
                 rest = rest.replace(&m[1], "").trim().to_string();
@@ -1499,7 +1544,7 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
                 rest = rest[end..].to_string();
             }
         }
-        if region.is_some() || kana {
+        if region.is_some() || kana || text.starts_with('〒') {
             country = "JP";
         }
         if country == "HK" {
@@ -1571,12 +1616,22 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
         let city = parts.pop().unwrap_or_default();
         parts.push(format!("{city}, {state}"));
     }
-    // No name on a one-line address: the mapping takes the customer's.
-    let mut lines = vec!["-".to_string()];
+    // A first part without a digit before a street is the name ("Firma X, Hauptstr. 1,
+    // 12345 Y"); otherwise there is no name and the mapping takes the customer's.
+    let named = parts.len() >= 3
+        && !parts[0].chars().any(|c| c.is_ascii_digit())
+        && parts[1].chars().any(|c| c.is_ascii_digit());
+    let mut lines = if named {
+        Vec::new()
+    } else {
+        vec!["-".to_string()]
+    };
     lines.extend(parts);
     let mut tmp = Facts::new();
     address_block(&mut tmp, ctx, lines, confidence);
-    tmp.remove("ship_to.name");
+    if !named {
+        tmp.remove("ship_to.name");
+    }
     for (k, v) in tmp {
         facts.entry(k).or_insert(v);
     }
@@ -2051,10 +2106,15 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
     let mut out = Vec::new();
     for line in text.lines() {
         let lower = line.to_ascii_lowercase();
+        // A bare order word ("Pedido", "PO") is a label only with a mark or colon after it.
         let labels = custom
             .iter()
             .map(|l| (l.as_str(), true))
-            .chain(builtin_labels("external_id").iter().map(|l| (*l, true)))
+            .chain(
+                builtin_labels("external_id")
+                    .iter()
+                    .map(|l| (*l, !REFERENCE_WORDS.contains(l))),
+            )
             .chain(REFERENCE_WORDS.iter().map(|l| (*l, false)));
         for (label, labelled) in labels {
             for (at, _) in lower.match_indices(label) {
@@ -2066,13 +2126,45 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
                     continue;
                 }
                 if let Some((value, marked)) = reference_value(&line[end..]) {
+                    if !(labelled || marked || bare_reference(&value, &line[end..])) {
+                        continue;
+                    }
                     let c = if labelled || marked { 0.95 } else { 0.8 };
-                    out.push((value, c));
+                    let known = out.len();
+                    match out.iter_mut().find(|(v, _)| *v == value) {
+                        Some(seen) => seen.1 = f64::max(seen.1, c),
+                        // An order names a reference once or twice; a text naming dozens
+                        // is not read further (it is in doubt already).
+                        None if known < 16 => out.push((value, c)),
+                        None => return out,
+                    }
                 }
             }
         }
     }
     out
+}
+
+/// Whether a value after a bare order word reads as a reference, not a quantity ("Order
+/// 4711" is; "order 100 units" and "order 1000 pcs" are not): a code with a letter or
+/// separator, or four digits or more not followed by a unit.
+fn bare_reference(value: &str, rest: &str) -> bool {
+    let code = value
+        .chars()
+        .any(|c| c.is_ascii_alphabetic() || "-/_.".contains(c));
+    let after = rest
+        .trim_start()
+        .get(value.len()..)
+        .unwrap_or("")
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    const UNITS: &[&str] = &[
+        "x", "pcs", "pc", "pieces", "units", "unit", "stück", "stk", "st", "kg", "boxes", "cases",
+        "cartons", "uds", "unidades", "pz", "pezzi", "stuks",
+    ];
+    code || (value.len() >= 4 && !UNITS.contains(&after.trim_end_matches(['.', ','])))
 }
 
 /// The value after a reference label: optional number marks and a colon, then a token with

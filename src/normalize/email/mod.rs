@@ -166,7 +166,7 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
         }
     } else {
         let (t, source) = body();
-        let mut t = text::normalize(&t);
+        let mut t = bounded(text::normalize(&t), &mut problems);
         // A forwarded order: the forwarded message is the order unless the note above it
         // has one of its own.
         if let Some((note, forwarded, from)) = text::split_forward(&t) {
@@ -189,7 +189,7 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
             }
         }
     }
-    let text = text::normalize(&text);
+    let text = bounded(text::normalize(&text), &mut problems);
     let mut ctx = Ctx::new(template, trust);
     ctx.decimal_comma = extract::infer_decimal_comma(&text);
     ctx.sender_country = mail.from_address.as_deref().and_then(domain_country);
@@ -200,13 +200,40 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
     for (k, f) in found {
         put(&mut facts, &k, Some(f.value), f.confidence);
     }
+    // A plain-text alternative that lost the HTML's line table (mail programs flatten
+    // tables cell by cell): the lines come from the HTML.
+    if kind == MailKind::Email && lines.is_empty() && text_source == "body" {
+        if let Some(html) = mail
+            .html
+            .as_deref()
+            .filter(|h| h.to_ascii_lowercase().contains("<table"))
+        {
+            let html_text = bounded(
+                text::normalize(&text::strip_quoted(&text::html_to_text(html))),
+                &mut problems,
+            );
+            let (found, html_lines, html_doubts) =
+                extract::extract_text(&html_text, &ctx, Kind::Email);
+            if !html_lines.is_empty() {
+                for (k, f) in found {
+                    if !facts.contains_key(&k) {
+                        put(&mut facts, &k, Some(f.value), f.confidence);
+                    }
+                }
+                lines = html_lines;
+                replace_line_doubts(&mut doubts, html_doubts);
+                text_source = "html";
+                amounts_text = html_text;
+            }
+        }
+    }
     // An e-mail whose body says little, with the order as a PDF: the form gives the lines
     // and whatever the body did not.
     if kind == MailKind::Email && lines.is_empty() && text_source != "xml" {
         if let Some(pdf) = pdf {
             match opts.tools.pdf_text(&pdf.content) {
                 Ok(layer) => {
-                    let layer = text::normalize(&layer);
+                    let layer = bounded(text::normalize(&layer), &mut problems);
                     let mut form_ctx = Ctx::new(template, trust);
                     form_ctx.decimal_comma = extract::infer_decimal_comma(&layer);
                     form_ctx.sender_country = ctx.sender_country.clone();
@@ -220,7 +247,7 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
                     }
                     if !form_lines.is_empty() {
                         lines = form_lines;
-                        doubts = form_doubts;
+                        replace_line_doubts(&mut doubts, form_doubts);
                         text_source = "pdf";
                         amounts_text = layer;
                     }
@@ -339,6 +366,43 @@ const REQUIRED: &[&str] = &[
 
 /// Below this a required fact is named as a guess (the review threshold's default).
 const LOW_CONFIDENCE: f64 = 0.7;
+
+/// Most text the extraction reads: an order is a few pages; past this a message is refused
+/// nothing, but only its start is read (and the problem said), so the extraction stays
+/// bounded in time and memory whatever the body's size.
+const MAX_TEXT_BYTES: usize = 256 * 1024;
+
+/// `text` cut to [`MAX_TEXT_BYTES`] at a character boundary, the cut noted in `problems`.
+fn bounded(mut text: String, problems: &mut Vec<String>) -> String {
+    if text.len() > MAX_TEXT_BYTES {
+        problems.retain(|p| !p.ends_with("only its start was read"));
+        let mut at = MAX_TEXT_BYTES;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+        problems.push(format!(
+            "the order text is longer than {} KiB; only its start was read",
+            MAX_TEXT_BYTES / 1024
+        ));
+    }
+    text
+}
+
+/// Puts the doubts of lines read from another text in place of the first text's doubts
+/// about its lines and amounts (the other facts' doubts stay).
+fn replace_line_doubts(doubts: &mut Vec<String>, other: Vec<String>) {
+    doubts.retain(|d| {
+        !["lines:", "total:", "subtotal:"]
+            .iter()
+            .any(|p| d.starts_with(p))
+    });
+    for d in other {
+        if !doubts.contains(&d) {
+            doubts.push(d);
+        }
+    }
+}
 
 /// `Name <address>` (or a bare address) as its name and address.
 fn split_address(s: &str) -> Option<(Option<String>, String)> {

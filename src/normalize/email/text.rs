@@ -238,6 +238,9 @@ pub fn html_to_text(html: &str) -> String {
 fn strip_tags(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
+    // Inside a table cell, paragraphs and breaks (Outlook wraps every cell's text in
+    // `<p class=MsoNormal>`) are spaces, so a row stays one line.
+    let mut in_cell = false;
     while let Some(lt) = rest.find('<') {
         out.push_str(&decode_entities(&rest[..lt]).replace(['\n', '\r'], " "));
         let after = &rest[lt + 1..];
@@ -261,13 +264,25 @@ fn strip_tags(html: &str) -> String {
                 .unwrap_or("");
             continue;
         }
+        let closing = tag.starts_with('/');
         match name.as_str() {
-            "br" => out.push('\n'),
-            "tr" if !tag.starts_with('/') => out.push('\n'),
-            "td" | "th" if tag.starts_with('/') => out.push('\t'),
-            "p" | "div" | "h1" | "h2" | "h3" | "h4" | "li" | "table" | "ul" | "ol" => {
-                out.push('\n')
+            "td" | "th" => {
+                in_cell = !closing;
+                if closing {
+                    out.push('\t');
+                }
             }
+            "tr" | "table" => {
+                in_cell = false;
+                if !closing || name == "table" {
+                    out.push('\n');
+                }
+            }
+            "br" | "p" | "div" | "h1" | "h2" | "h3" | "h4" | "li" | "ul" | "ol" if in_cell => {
+                out.push(' ')
+            }
+            "br" => out.push('\n'),
+            "p" | "div" | "h1" | "h2" | "h3" | "h4" | "li" | "ul" | "ol" => out.push('\n'),
             _ => {}
         }
     }
@@ -401,5 +416,9 @@ mod tests {
         assert!(!html_to_text(h).contains("old"));
         let h = "<table><tr><th>SKU</th><th>Qty</th></tr><tr><td>A&amp;B</td><td>2</td></tr></table><p>x<br>y&#233;</p>";
         assert_eq!(html_to_text(h), "SKU\tQty\nA&B\t2\n\nx\nyé\n");
+        // Outlook: paragraphs inside cells keep the row on one line.
+        let h = "<table><tr><td><p class=MsoNormal>A-1<o:p></o:p></p></td>\
+                 <td><p class=MsoNormal>Cups<br>white</p></td><td><p>3</p></td></tr></table>";
+        assert_eq!(html_to_text(h), "A-1\tCups white\t3\n");
     }
 }
