@@ -1338,18 +1338,7 @@ fn city_line(last: &str) -> Option<CityLine> {
 /// country when the postcode has its form, else the template's; otherwise it stays unknown.
 fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidence: f64) {
     // Contact lines in the block (a phone, an e-mail) are not part of the address.
-    lines.retain(|l| {
-        let t = l.trim();
-        !t.is_empty()
-            && !rx(&EMAIL).is_some_and(|r| r.is_match(t))
-            && !(digits(t) >= 7 && rx(&PHONE_LINE).is_some_and(|r| r.is_match(t)))
-            && !t.split([':', '：']).next().is_some_and(|head| {
-                let head = norm_label(head);
-                builtin_labels("phone")
-                    .iter()
-                    .any(|p| norm_label(p) == head)
-            })
-    });
+    lines.retain(|l| !l.trim().is_empty() && !is_contact_line(l.trim()));
     if lines.is_empty() {
         return;
     }
@@ -1441,6 +1430,20 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
     ctx.put(facts, "ship_to.region", region, c);
     ctx.put(facts, "ship_to.postal_code", postal, c);
     ctx.put(facts, "ship_to.country", country, country_conf);
+}
+
+/// A line of an address block that gives a way to reach someone: an e-mail address, a
+/// phone number alone, or a phone label with its number.
+fn is_contact_line(t: &str) -> bool {
+    let email = rx(&EMAIL).is_some_and(|r| r.is_match(t));
+    let phone = digits(t) >= 7 && rx(&PHONE_LINE).is_some_and(|r| r.is_match(t));
+    let labelled = t.split([':', '：']).next().is_some_and(|head| {
+        let head = norm_label(head);
+        builtin_labels("phone")
+            .iter()
+            .any(|p| norm_label(p) == head)
+    });
+    email || phone || labelled
 }
 
 /// An East Asian address block, written from the largest unit to the smallest
