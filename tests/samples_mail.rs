@@ -31,6 +31,8 @@ fn check(format: &str, case: &str) -> CanonicalOrder {
     let order = normalize(format, &doc);
     let errs = common::facts::check_order_facts(&dir, std::slice::from_ref(&order));
     assert!(errs.is_empty(), "{case}:\n  {}", errs.join("\n  "));
+    // Right and complete, so it goes on without a person (default threshold).
+    assert_eq!(ordergate::review::hold_reason(&order, 0.7), None, "{case}");
     order
 }
 

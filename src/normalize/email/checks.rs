@@ -279,8 +279,8 @@ pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
     let mut s = Stated::default();
     for line in text.lines() {
         let t = line.trim();
-        // The label is what comes before the first digit (a rate like "19%" belongs to it).
-        let Some(first_digit) = t.find(|c: char| c.is_ascii_digit()) else {
+        // The label is what comes before the first amount (a rate like "19 %" belongs to it).
+        let Some(first_digit) = first_amount(t) else {
             continue;
         };
         let label = t[..first_digit]
@@ -304,6 +304,21 @@ pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
         }
     }
     s
+}
+
+/// Where the first number of a line that is not a rate (`19 %`) starts.
+fn first_amount(t: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = t[from..].find(|c: char| c.is_ascii_digit()).map(|a| a + from) {
+        let end = t[at..]
+            .find(|c: char| !(c.is_ascii_digit() || c == ',' || c == '.'))
+            .map_or(t.len(), |e| e + at);
+        if !t[end..].trim_start().starts_with('%') {
+            return Some(at);
+        }
+        from = end;
+    }
+    None
 }
 
 fn close(a: Decimal, b: Decimal) -> bool {

@@ -282,3 +282,95 @@ fn pattern_gates_are_exact() {
     // The corpus exercises matches, not only misses.
     assert!(checked > 10, "{checked}");
 }
+
+/// The issue's Dutch address: the postcode's letters belong to the postcode, not the city,
+/// and the form alone says the Netherlands.
+#[test]
+fn dutch_postcodes_keep_their_letters() {
+    for (line, postal) in [
+        ("1016 DZ  Amsterdam", "1016 DZ"),
+        ("2555CE Den Haag", "2555CE"),
+    ] {
+        let text = format!("Afleveradres:\nTulpenhuis B.V.\nKeizersgracht 212\n{line}\n");
+        let (f, _, doubts) = extract_text(&text, &ctx(), Kind::Email);
+        assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some(postal));
+        assert!(!value(&f, "ship_to.city").unwrap().contains(['D', 'C']) || line.contains("Den"));
+        assert_eq!(value(&f, "ship_to.country").as_deref(), Some("NL"));
+        assert!(doubts.is_empty(), "{doubts:?}");
+    }
+    // Split the other way (letters into the city), the address is in doubt.
+    let mut facts = Facts::new();
+    for (k, v) in [
+        ("ship_to.postal_code", "1016"),
+        ("ship_to.city", "DZ Amsterdam"),
+        ("ship_to.country", "NL"),
+    ] {
+        facts.insert(
+            k.into(),
+            Fact {
+                value: v.into(),
+                confidence: 0.9,
+            },
+        );
+    }
+    let doubts = super::super::checks::check_address(&facts);
+    assert_eq!(doubts.len(), 2, "{doubts:?}");
+}
+
+/// A row of a line table that cannot be read is a doubt, not a silently shorter order; lines
+/// that do not add up to the stated total are a doubt too.
+#[test]
+fn missed_lines_and_wrong_totals_are_doubts() {
+    let text = "Item #   Description   Qty   Unit Price\n\
+                A-1      Cups          2     1.50\n\
+                B-2      Lids          two   0.80\n\
+                C-3      Straws        4     0.25\n\
+                \nTotal: 5.00\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert!(
+        doubts.iter().any(|d| d.starts_with("lines: 1 row")),
+        "{doubts:?}"
+    );
+    assert!(doubts.iter().any(|d| d.starts_with("total:")), "{doubts:?}");
+}
+
+/// The order reference comes from a label in any of the languages; two different ones are a
+/// doubt; a quantity after a bare order word is not one.
+#[test]
+fn references_are_labelled_and_competing_ones_doubted() {
+    for (text, want) in [
+        ("Bestellnummer: BV-25-1107", "BV-25-1107"),
+        ("Commande n° CB-3302", "CB-3302"),
+        ("Número de pedido: PED-2025-0771", "PED-2025-0771"),
+        ("注文番号：SC-20251204", "SC-20251204"),
+        ("訂單編號：YS-11207", "YS-11207"),
+        ("Our PO number is RC/2026/014.", "RC/2026/014"),
+        ("Ordernr. GV-2026-03", "GV-2026-03"),
+    ] {
+        let (f, _, doubts) = extract_text(text, &ctx(), Kind::Email);
+        assert_eq!(
+            value(&f, "source.external_id").as_deref(),
+            Some(want),
+            "{text}"
+        );
+        assert!(doubts.is_empty(), "{text}: {doubts:?}");
+    }
+    let (f, _, _) = extract_text("We order 1000 pcs again", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id"), None);
+    let (f, _, doubts) = extract_text("Pedido PG-0123\nel pedido nº PG-0124", &ctx(), Kind::Email);
+    assert!(f["source.external_id"].confidence < 0.7);
+    assert!(doubts[0].starts_with("source.external_id"), "{doubts:?}");
+}
+
+/// `$` alone is the ship-to country's dollar; without a country it is a doubt.
+#[test]
+fn a_dollar_sign_is_read_by_the_country() {
+    let text = "- 2 x Cups (C-1) @ $3.60\n\nShip to:\nKowhai Cafe\n12 Cuba Street\nWellington 6011\nNew Zealand\n";
+    let (f, _, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "currency").as_deref(), Some("NZD"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+    let (f, _, doubts) = extract_text("- 2 x Cups (C-1) @ $3.60\n", &ctx(), Kind::Email);
+    assert!(f["currency"].confidence < 0.7);
+    assert!(doubts[0].starts_with("currency"), "{doubts:?}");
+}
