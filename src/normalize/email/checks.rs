@@ -309,7 +309,10 @@ pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
 /// Where the first number of a line that is not a rate (`19 %`) starts.
 fn first_amount(t: &str) -> Option<usize> {
     let mut from = 0;
-    while let Some(at) = t[from..].find(|c: char| c.is_ascii_digit()).map(|a| a + from) {
+    while let Some(at) = t[from..]
+        .find(|c: char| c.is_ascii_digit())
+        .map(|a| a + from)
+    {
         let end = t[at..]
             .find(|c: char| !(c.is_ascii_digit() || c == ',' || c == '.'))
             .map_or(t.len(), |e| e + at);

@@ -902,7 +902,8 @@ pub fn parse_decimal(s: &str, decimal_comma: bool) -> Option<Decimal> {
         }
     } else if commas > 0 {
         let after = t.len() - t.rfind(',').unwrap_or(0) - 1;
-        if commas == 1 && (decimal_comma || after <= 2) {
+        // "0,125" cannot group thousands: it is a decimal whatever the convention.
+        if commas == 1 && (decimal_comma || after <= 2 || t.starts_with("0,")) {
             t.replace(',', ".")
         } else {
             t.replace(',', "")
@@ -913,6 +914,23 @@ pub fn parse_decimal(s: &str, decimal_comma: bool) -> Option<Decimal> {
         t.to_string()
     };
     Decimal::from_str(&text).ok().map(|d| d.normalize())
+}
+
+/// Whether a number is written as `1.250` or `1,250`: one separator, then three digits,
+/// which is a thousand and something or one and a fraction by the writer's convention.
+fn grouped_thousands(s: &str) -> bool {
+    let t = s.trim();
+    let head: String = t
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
+        .collect();
+    let seps = head.matches(['.', ',']).count();
+    seps == 1
+        && head
+            .rsplit(['.', ','])
+            .next()
+            .is_some_and(|tail| tail.len() == 3)
+        && !head.starts_with("0")
 }
 
 /// Leading quantity of a cell (`12`, `12.000`, `20箱`, `10 pcs`).
@@ -1387,6 +1405,10 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         } else if let Some((a, b)) = last.split_once(',') {
             city = Some(a.trim().into());
             region = Some(b.trim().into());
+        } else if is_county(&last) && lines.len() > 2 {
+            // "Hebden Bridge" / "West Yorkshire" / "HX7 8AD": the county, then the town.
+            region = Some(last);
+            city = lines.pop();
         } else {
             city = Some(last);
         }
@@ -1430,6 +1452,39 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
     ctx.put(facts, "ship_to.region", region, c);
     ctx.put(facts, "ship_to.postal_code", postal, c);
     ctx.put(facts, "ship_to.country", country, country_conf);
+}
+
+/// A British or Irish county written as its own address line.
+fn is_county(line: &str) -> bool {
+    let l = line.trim().to_lowercase();
+    l.ends_with("shire")
+        || l.starts_with("county ")
+        || l.starts_with("co. ")
+        || [
+            "west midlands",
+            "greater london",
+            "greater manchester",
+            "merseyside",
+            "kent",
+            "surrey",
+            "essex",
+            "devon",
+            "cornwall",
+            "norfolk",
+            "suffolk",
+            "east sussex",
+            "west sussex",
+            "tyne and wear",
+            "cumbria",
+            "somerset",
+            "dorset",
+            "middlesex",
+            "west yorkshire",
+            "south yorkshire",
+            "north yorkshire",
+            "east riding of yorkshire",
+        ]
+        .contains(&l.as_str())
 }
 
 /// A line of an address block that gives a way to reach someone: an e-mail address, a
@@ -1760,7 +1815,8 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
             .map(String::from)
     };
     let dc = ctx.decimal_comma();
-    let quantity = get("quantity").and_then(|q| parse_quantity(&q, dc))?;
+    let raw_quantity = get("quantity")?;
+    let quantity = parse_quantity(&raw_quantity, dc)?;
     let mut unit_price = get("unit_price").and_then(|p| parse_decimal(&p, dc));
     let mut confidence = confidence;
     let amount = get("amount").and_then(|a| parse_decimal(&a, dc));
@@ -1770,6 +1826,13 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
             doubt = Some("lines: a line's quantity × unit price is not its amount".to_string());
             confidence = confidence.min(0.5);
         }
+    } else if ctx.decimal_comma.is_none()
+        && !ctx.template.is_some_and(|t| t.decimal_comma)
+        && grouped_thousands(&raw_quantity)
+    {
+        // "1.250": 1250 in Germany, 1.25 in England; nothing else in the text tells.
+        doubt = Some("lines: a quantity can be read two ways (1.250)".to_string());
+        confidence = confidence.min(0.5);
     }
     if unit_price.is_none() {
         if let Some(amount) = amount {
@@ -1809,14 +1872,23 @@ fn table_lines(
     facts: &mut Facts,
     doubts: &mut Vec<String>,
 ) -> Vec<Line> {
+    // Every table with a header (a form's table goes on over the next page under its header
+    // again); rows are read once.
+    let mut all = Vec::new();
+    let mut unread = 0;
+    let mut next = 0;
     for (i, header) in layout.cells.iter().enumerate() {
+        if i < next {
+            continue;
+        }
         let Some(cols) = header_columns(header, ctx.template) else {
             continue;
         };
         let mut out = Vec::new();
-        let mut unread = 0;
         let mut blanks = 0;
+        next = i + 1;
         for (row, cs) in layout.lines.iter().zip(&layout.cells).skip(i + 1) {
+            next += 1;
             if row.trim().is_empty() {
                 blanks += 1;
                 if blanks > 2 {
@@ -1869,17 +1941,15 @@ fn table_lines(
                 None => break,
             }
         }
-        if !out.is_empty() {
-            let _ = facts;
-            if unread > 0 {
-                doubts.push(format!(
-                    "lines: {unread} row(s) of the line table could not be read"
-                ));
-            }
-            return out;
-        }
+        all.extend(out);
     }
-    Vec::new()
+    let _ = facts;
+    if unread > 0 && !all.is_empty() {
+        doubts.push(format!(
+            "lines: {unread} row(s) of the line table could not be read"
+        ));
+    }
+    all
 }
 
 /// Lines written as bullets: `- 3 x Huila Washed, 1 kg (HUI-1KG-WB) @ $38.50`.
