@@ -1454,6 +1454,39 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
     ctx.put(facts, "ship_to.country", country, country_conf);
 }
 
+/// A value with a phone number after it (`张三 13800138000`, `Anna Berg, +46 8 555 01 22`):
+/// the value before the number, and the number.
+fn split_trailing_phone(value: &str) -> (String, Option<String>) {
+    let v = value.trim();
+    let Some(m) = rx(&PHONE).and_then(|r| r.find_iter(v).last()) else {
+        return (v.to_string(), None);
+    };
+    let tail = v[m.end()..].trim();
+    if !(7..=15).contains(&digits(m.as_str())) || !tail.is_empty() || m.start() == 0 {
+        return (v.to_string(), None);
+    }
+    let head = v[..m.start()]
+        .trim()
+        .trim_end_matches([',', ';', '/', '，'])
+        .trim();
+    // A label between ("张三 电话：138…", "Anna, Tel. +46 …") goes with the number.
+    let head = head
+        .rsplit_once([' ', ','])
+        .filter(|(_, label)| {
+            let l = norm_label(label.trim_end_matches(['.', ':', '：']));
+            builtin_labels("phone").iter().any(|p| norm_label(p) == l)
+        })
+        .map_or(head, |(h, _)| h.trim());
+    let head = head
+        .split_once(['：', ':'])
+        .filter(|(before, _)| {
+            let l = norm_label(before.rsplit(' ').next().unwrap_or(before));
+            builtin_labels("phone").iter().any(|p| norm_label(p) == l)
+        })
+        .map_or(head, |(h, _)| h.trim());
+    (head.to_string(), Some(m.as_str().trim().to_string()))
+}
+
 /// A British or Irish county written as its own address line.
 fn is_county(line: &str) -> bool {
     let l = line.trim().to_lowercase();
@@ -1645,6 +1678,40 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
                     rest = rest[m.len()..].to_string();
                 }
             }
+        }
+        // A recipient and phone written after the street ("…1号 张三 13800138000").
+        let (rest, phone) = split_trailing_phone(&rest);
+        let mut words: Vec<&str> = rest.split_whitespace().collect();
+        if words.len() >= 2 {
+            let last = words[words.len() - 1];
+            let n = last.chars().count();
+            // A person's or shop's name, not a building ("大厦", "ビル") in a Japanese or
+            // Chinese street address.
+            let building = [
+                "楼", "樓", "座", "室", "栋", "棟", "号", "號", "大厦", "大廈", "中心", "广场",
+                "廣場", "ビル", "館",
+            ]
+            .iter()
+            .any(|b| last.ends_with(b));
+            if has_cjk(last)
+                && !kana
+                && !building
+                && (2..=4).contains(&n)
+                && digits(last) == 0
+                && !is_east_asian_address(last)
+            {
+                ctx.put(
+                    facts,
+                    "ship_to.name",
+                    Some(last.to_string()),
+                    confidence * 0.9,
+                );
+                words.pop();
+            }
+        }
+        let rest = words.join(" ");
+        if !facts.contains_key("customer.phone") {
+            ctx.put(facts, "customer.phone", phone, confidence * 0.8);
         }
         ctx.put(facts, "ship_to.line1", Some(rest), confidence);
         ctx.put(facts, "ship_to.city", city, confidence);
@@ -2733,7 +2800,12 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
 
     // The recipient and postcode written as their own labelled fields (East Asian mail).
     if let Some(l) = first_value("recipient", false) {
-        ctx.put(&mut facts, "ship_to.name", Some(l.value), 0.9);
+        // "收货人：张三 13800138000": the name, and the delivery place's phone.
+        let (name, phone) = split_trailing_phone(&l.value);
+        ctx.put(&mut facts, "ship_to.name", Some(name), 0.9);
+        if !facts.contains_key("customer.phone") {
+            ctx.put(&mut facts, "customer.phone", phone, 0.75);
+        }
     }
     if let Some(l) = first_value("postal_code", false) {
         let code = l.value.split_whitespace().next().map(String::from);
@@ -2862,10 +2934,12 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
             ctx.put(facts, "currency", Some(code.into()), c);
         }
     }
+    if facts.contains_key("currency") {
+        return;
+    }
+    // The sender's usual currency, when the message states none.
     if let Some(cur) = ctx.template.and_then(|t| t.currency.clone()) {
         ctx.put(facts, "currency", Some(cur), 0.9);
-    }
-    if facts.contains_key("currency") {
         return;
     }
     // A sign several countries use: the ship-to country says which.

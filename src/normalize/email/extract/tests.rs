@@ -374,3 +374,20 @@ fn a_dollar_sign_is_read_by_the_country() {
     assert!(f["currency"].confidence < 0.7);
     assert!(doubts[0].starts_with("currency"), "{doubts:?}");
 }
+
+/// A Chinese delivery line with the recipient and the phone after the street.
+#[test]
+fn chinese_recipient_and_phone_after_the_address() {
+    let text = "收货地址：广东省深圳市南山区科技园路1号 张三 13800138000\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("南山区科技园路1号")
+    );
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("张三"));
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("13800138000"));
+    let text = "收货地址：上海市浦东新区张江路88号\n收货人：李四 13900139000\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("李四"));
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("13900139000"));
+}
