@@ -311,6 +311,10 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
             }
         }
     }
+    let lowest_line = lines.iter().map(|l| l.confidence).fold(1.0, f64::min);
+    if lowest_line < LOW_CONFIDENCE && !doubts.iter().any(|d| d.starts_with("lines:")) {
+        doubts.push(format!("lines: read with confidence {lowest_line:.2} only"));
+    }
     for (path, f) in &facts {
         if REQUIRED.contains(&path.as_str()) && f.confidence < LOW_CONFIDENCE {
             let d = format!("{path}: read with confidence {:.2} only", f.confidence);
