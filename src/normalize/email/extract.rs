@@ -2089,6 +2089,8 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
             );
         }
         let name = m[2].trim().trim_end_matches([',', '-']).trim().to_string();
+        let doubt = leftover_code(&name)
+            .then(|| "lines: an item's name could not be told from its code".to_string());
         out.push((
             i,
             Line {
@@ -2097,9 +2099,12 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
                 spec: None,
                 quantity,
                 unit_price,
-                confidence: (if m.get(3).is_some() { 0.9 } else { 0.8 } * ctx.trust)
-                    .clamp(0.0, 1.0),
-                doubt: None,
+                confidence: if doubt.is_some() {
+                    0.5
+                } else {
+                    (if m.get(3).is_some() { 0.9 } else { 0.8 } * ctx.trust).clamp(0.0, 1.0)
+                },
+                doubt,
             },
         ));
     }
@@ -2506,6 +2511,44 @@ pub fn infer_decimal_comma(text: &str) -> Option<bool> {
     }
 }
 
+/// Whether an item name read from free text still holds parts of the item that belong
+/// elsewhere: a price mark, or a bracket with a label or an item code in it (`（货号
+/// PRN-2200）`, `(Art.-Nr.: A-1)`); `(500)` or `(x50)` are part of a name.
+fn leftover_code(name: &str) -> bool {
+    if name.contains('@')
+        || name
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_whitespace())
+    {
+        return true;
+    }
+    let mut rest = name;
+    while let Some(open) = rest.find(['(', '（']) {
+        let inner = &rest[open..];
+        let close = inner.find([')', '）']).unwrap_or(inner.len());
+        let group = &inner[..close];
+        let code = group.split_whitespace().any(|t| {
+            t.chars().any(|c| c.is_ascii_alphabetic())
+                && t.chars().any(|c| c.is_ascii_digit())
+                && t.contains(['-', '_', '/'])
+        });
+        if code || group.contains([':', '：']) {
+            return true;
+        }
+        // Past the closing bracket (one character, one to three bytes).
+        let after = inner[close..].chars().next().map_or(0, char::len_utf8);
+        rest = &inner[close + after..];
+    }
+    false
+}
+
+/// Unit words that may follow a list item's quantity.
+const LIST_UNITS: &[&str] = &[
+    "x", "pcs", "pc", "pieces", "units", "unit", "stk", "stück", "st", "uds", "unidades", "pz",
+    "pezzi", "un", "件", "个", "個", "箱", "本", "枚", "台", "套", "只", "盒", "瓶", "袋", "包",
+    "张", "張",
+];
+
 /// Lines written as list items in any of the common shapes (`1. SKU - Name - qty 12 @ $24.00
 /// each`, `- 6 x Name (SKU) à 19,80 €`, `• Name, SKU, 4 Stück je 12,50 €`): a bullet or a number,
 /// a quantity (before `x`, or after `qty`), and a unit price (after `@`, `à`, `je`, `at`).
@@ -2518,19 +2561,19 @@ fn list_lines(
     re!(ITEM, r"^\s*(?:[-*•·–]|[0-9]{1,2}[.)])\s+(.*)$");
     re!(
         QTY_X,
-        r"(?i)(?:^|\s)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|件|个|個|箱|本|枚)(?:\s|$)"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
-        r"(?i)\b(?:qty|quantity|menge|anzahl|qté|quantité|cantidad|aantal|quantità|quantidade|qtd)\.?\s*:?\s*([0-9]+)"
+        r"(?i)(?:\b(?:qty|quantity|menge|anzahl|qté|quantité|cantidad|aantal|quantità|quantidade|qtd)\.?|数量|數量|×)\s*[:：]?\s*([0-9]+)"
     );
     re!(
         PRICE,
-        r"(?i)(?:@|\bà\b|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b)\s*([^0-9\s]{0,4})\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s]{0,4})"
+        r"(?i)(?:@|\bà\b|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*([^0-9\s]{0,4})\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     re!(
         CODE_PAREN,
-        r"\(([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*)\)"
+        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+)?([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*)\s*[)）]"
     );
     re!(CODE_LEAD, r"^([A-Z0-9]+(?:[-_./][A-Z0-9]+)+)\s*[-–—:,]\s*");
     let dc = ctx.decimal_comma();
@@ -2558,11 +2601,14 @@ fn list_lines(
         };
         let unit_price = parse_decimal(&price[2], dc);
         let mut rest = body[..price.get(0).map_or(body.len(), |m| m.start())].to_string();
-        let mut sku = rx(&CODE_PAREN)
-            .and_then(|r| r.captures(&rest))
-            .map(|m| m[1].to_string());
-        if let Some(sku) = &sku {
-            rest = rest.replace(&format!("({sku})"), " ");
+        let paren = rx(&CODE_PAREN).and_then(|r| r.captures(&rest)).map(|m| {
+            let whole = m.get(0).map_or(0..0, |g| g.range());
+            (m[1].to_string(), whole)
+        });
+        let mut sku = None;
+        if let Some((code, whole)) = paren {
+            rest.replace_range(whole, " ");
+            sku = Some(code);
         } else if let Some(m) = rx(&CODE_LEAD).and_then(|r| r.captures(&rest)) {
             sku = Some(m[1].to_string());
             rest = rest[m.get(0).map_or(0, |g| g.end())..].to_string();
@@ -2574,12 +2620,24 @@ fn list_lines(
         let rest = rx(&QTY_X)
             .map(|r| r.replacen(&rest, 1, " ").into_owned())
             .unwrap_or(rest);
-        let name = rest
-            .split_whitespace()
-            .collect::<Vec<_>>()
+        let mut words: Vec<&str> = rest.split_whitespace().collect();
+        // A unit word left behind by the quantity ("× 3 台，").
+        while words.last().is_some_and(|w| {
+            let w = w.trim_end_matches([',', '，', ';', '；', '。', '.']);
+            w.is_empty() || LIST_UNITS.contains(&w.to_lowercase().as_str())
+        }) {
+            words.pop();
+        }
+        let name = words
             .join(" ")
-            .trim_matches(|c: char| c == '-' || c == '–' || c == '—' || c == ',' || c == ' ')
+            .trim_matches(|c: char| "-–—,，;； ".contains(c))
             .to_string();
+        // What is left must read as a name: no bracket or code left over from the item's
+        // parts (a shape the rules do not know).
+        if leftover_code(&name) {
+            unread += 1;
+            continue;
+        }
         out.push((
             i,
             Line {
