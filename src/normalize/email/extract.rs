@@ -1337,6 +1337,17 @@ re!(
 /// Reads the line of an address that holds the city, by the conventions of the countries
 /// that write it that way.
 fn city_line(last: &str) -> Option<CityLine> {
+    // A postcode's own label before it: "C.P. 28013 Madrid", "CAP 20121 Milano", "PLZ …".
+    let last = ["c.p.", "c.p", "cp", "cap", "cep", "plz", "postcode", "zip"]
+        .iter()
+        .find_map(|p| {
+            let head = last.get(..p.len())?;
+            let rest = last.get(p.len()..)?;
+            (head.eq_ignore_ascii_case(p) && rest.starts_with([' ', ':']))
+                .then(|| rest.trim_start_matches([' ', ':']))
+                .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .unwrap_or(last);
     let cap = |re: &LazyLock<Pattern>| rx(re).and_then(|r| r.captures(last));
     let s =
         |m: Option<regex::Match>| m.map(|m| m.as_str().trim().trim_end_matches(',').to_string());
@@ -1383,8 +1394,16 @@ fn city_line(last: &str) -> Option<CityLine> {
         } else {
             &["AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ"]
         };
-        let region = s(m.get(3)).or(s(m.get(4)));
-        return Some(line(s(m.get(2)), region, postal, None, fits));
+        let mut city = s(m.get(2));
+        let mut region = s(m.get(3)).or(s(m.get(4)));
+        // "00184 Roma RM": an Italian province code after the city.
+        if let Some((c, r)) = city.as_deref().and_then(|c| c.rsplit_once(' ')) {
+            if region.is_none() && r.len() == 2 && r.chars().all(|c| c.is_ascii_uppercase()) {
+                region = Some(r.to_string());
+                city = Some(c.trim().to_string());
+            }
+        }
+        return Some(line(city, region, postal, None, fits));
     }
     if let Some(m) = cap(&CITY_POSTAL) {
         let postal = s(m.get(2));

@@ -391,3 +391,33 @@ fn chinese_recipient_and_phone_after_the_address() {
     assert_eq!(value(&f, "ship_to.name").as_deref(), Some("李四"));
     assert_eq!(value(&f, "customer.phone").as_deref(), Some("13900139000"));
 }
+
+/// City lines by country convention, with a postcode's own label or a province code.
+#[test]
+fn city_lines_of_many_countries() {
+    for (line, city, region, postal) in [
+        ("C.P. 28013 Madrid", "Madrid", None, "28013"),
+        ("CAP 20121 Milano", "Milano", None, "20121"),
+        ("00184 Roma RM", "Roma", Some("RM"), "00184"),
+        ("20154 Milano (MI)", "Milano", Some("MI"), "20154"),
+        ("1300-085 Lisboa", "Lisboa", None, "1300-085"),
+        (
+            "01310-200 São Paulo - SP",
+            "São Paulo",
+            Some("SP"),
+            "01310-200",
+        ),
+        ("Sydney NSW 2000", "Sydney", Some("NSW"), "2000"),
+        (
+            "Meguro-ku, Tokyo 153-0063",
+            "Meguro-ku",
+            Some("Tokyo"),
+            "153-0063",
+        ),
+    ] {
+        let cl = city_line(line).unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(cl.city.as_deref(), Some(city), "{line}");
+        assert_eq!(cl.region.as_deref(), region, "{line}");
+        assert_eq!(cl.postal.as_deref(), Some(postal), "{line}");
+    }
+}
