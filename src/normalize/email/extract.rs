@@ -2714,11 +2714,18 @@ const FORM_TITLES: &[&str] = &[
 /// that is neither the fax machine's header nor a title nor a `label: value`.
 fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
     let is_title = |t: &str| FORM_TITLES.contains(&t.trim().to_uppercase().as_str());
+    // A street, a phone or a date is not an organisation (a letterhead that is only a logo
+    // leaves the address as the first text).
+    let is_name = |t: &str| {
+        !t.contains([':', '：'])
+            && !t.trim_start().starts_with(|c: char| c.is_ascii_digit())
+            && digits(t) < 5
+    };
     let header = |l: &str| rx(&FAX_HEADER).is_some_and(|r| r.is_match(l.trim()));
     for (l, cs) in layout.lines.iter().zip(&layout.cells) {
         if cs.len() >= 2 && cs.iter().skip(1).any(|c| is_title(&c.text)) && !header(l) {
             let first = &cs[0].text;
-            if !is_title(first) && !first.contains([':', '：']) {
+            if !is_title(first) && is_name(first) {
                 ctx.put(facts, "customer.name", Some(first.clone()), 0.85);
                 return;
             }
@@ -2732,7 +2739,7 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
             if is_title(&cell.text) {
                 continue;
             }
-            if !cell.text.contains([':', '：']) {
+            if is_name(&cell.text) {
                 ctx.put(facts, "customer.name", Some(cell.text.clone()), 0.8);
             }
         }
