@@ -252,6 +252,17 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
         ],
         "ship_to" => &[
             "ship to",
+            "consegna",
+            "luogo consegna",
+            "indirizzo consegna",
+            "destinazione",
+            "destinazione merce",
+            "lieferung",
+            "entrega",
+            "levering",
+            "afleveren op",
+            "leveren op",
+            "livraison à",
             "ship-to",
             "deliver to",
             "delivery address",
@@ -374,6 +385,12 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
     match column {
         "sku" => &[
             "sku",
+            "cod. articolo",
+            "cod. art",
+            "cod art",
+            "codice art",
+            "réf. article",
+            "ref. artículo",
             "stock code",
             "cat. no",
             "cat no",
@@ -500,6 +517,13 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
         ],
         "quantity" => &[
             "qty",
+            "q.tà",
+            "q.ta",
+            "qta",
+            "quant",
+            "quantité commandée",
+            "cantidad pedida",
+            "menge bestellt",
             "qty ordered",
             "order qty",
             "quantity ordered",
@@ -534,6 +558,15 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
         ],
         "unit_price" => &[
             "unit price",
+            "pu ht",
+            "p.u. ht",
+            "prix unitaire ht",
+            "prix ht",
+            "prix unit. ht",
+            "prezzo unit",
+            "prezzo netto",
+            "precio ud",
+            "preço unit",
             "rate",
             "unit rate",
             "price/unit",
@@ -757,7 +790,7 @@ re!(
 re!(EMAIL, r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})");
 re!(
     BULLET,
-    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\(([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)([^0-9\s]{0,4})\s*([0-9][0-9.,]*)"
+    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\(([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)([^0-9\s]{0,4})\s*([0-9][0-9.,]*)"
 );
 re!(
     TOTAL,
@@ -2853,15 +2886,18 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
     }
     if kind == Kind::Email && !facts.contains_key("customer.phone") {
         // The signature: the last line that is only a phone number.
+        // A signature line may hold several parts ("Lone Pine Veterinary | 541-555-0139").
         let phone = lines.iter().rev().find_map(|l| {
-            let t = l.trim();
-            // A phone number here has 7 to 15 digits.
-            if digits(t) < 7 {
-                return None;
-            }
-            let m = rx(&PHONE_LINE).and_then(|r| r.captures(t))?;
-            let digits = m[1].chars().filter(char::is_ascii_digit).count();
-            (7..=15).contains(&digits).then(|| m[1].to_string())
+            l.split(['|', '·', '•']).rev().find_map(|part| {
+                let t = part.trim();
+                // A phone number here has 7 to 15 digits.
+                if digits(t) < 7 {
+                    return None;
+                }
+                let m = rx(&PHONE_LINE).and_then(|r| r.captures(t))?;
+                let digits = m[1].chars().filter(char::is_ascii_digit).count();
+                (7..=15).contains(&digits).then(|| m[1].to_string())
+            })
         });
         ctx.put(&mut facts, "customer.phone", phone, 0.75);
     }
@@ -2871,7 +2907,15 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
 
     // Delivery address: a labelled block or value, else the block after "deliver to …:".
     let labelled = find_labelled(&layout, ctx, "ship_to", kind == Kind::Form);
-    if let Some(l) = labelled.iter().find(|l| !l.value.is_empty()) {
+    // A value on the label's line is an address when it has a number, is written in CJK, or
+    // lines follow it ("Lieferung: nächste Woche" is not one).
+    let addressy = |l: &&Labelled| {
+        !l.value.is_empty()
+            && (digits(&l.value) > 0
+                || has_cjk(&l.value)
+                || !block_below(&layout, l.line, l.col, 1).is_empty())
+    };
+    if let Some(l) = labelled.iter().find(addressy) {
         let block = block_below(&layout, l.line, l.col, 6);
         // "Ship to: Name" followed by more lines is a block; a long value is one line.
         if !block.is_empty() && !l.value.contains(',') && !has_cjk(&l.value) {
@@ -2881,7 +2925,7 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
         } else {
             address_line(&mut facts, ctx, &l.value, 0.85);
         }
-    } else if let Some(l) = labelled.first() {
+    } else if let Some(l) = labelled.iter().find(|l| l.value.is_empty()) {
         let block = block_below(&layout, l.line, l.col, 6);
         address_block(&mut facts, ctx, block, 0.9);
     } else {
