@@ -449,6 +449,19 @@ pub fn check_address(facts: &Facts) -> Vec<String> {
     doubts
 }
 
+/// Whether text still holds an HTML character reference (`&hellip;` that no rule decoded):
+/// a fact with one in it is not the text the sender wrote.
+pub fn undecoded_entity(s: &str) -> bool {
+    s.match_indices('&').any(|(at, _)| {
+        let rest = &s[at + 1..];
+        let name = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '#')
+            .count();
+        (2..=10).contains(&name) && rest[name..].starts_with(';')
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,6 +518,13 @@ mod tests {
             doubts[0].starts_with("total: the lines add up to 25.50"),
             "{doubts:?}"
         );
+    }
+
+    #[test]
+    fn undecoded_references_are_seen() {
+        assert!(undecoded_entity("K&ouml;ln"));
+        assert!(undecoded_entity("a &#8230;"));
+        assert!(!undecoded_entity("Fish & chips; salt"));
     }
 
     #[test]

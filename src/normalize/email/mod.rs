@@ -303,6 +303,20 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
         }
     }
     doubts.extend(checks::check_address(&facts));
+    for (path, f) in &facts {
+        if checks::undecoded_entity(&f.value) {
+            doubts.push(format!(
+                "{path}: it holds an undecoded HTML character reference"
+            ));
+        }
+    }
+    if lines.iter().any(|l| {
+        [&l.name, &l.sku, &l.spec]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(checks::undecoded_entity))
+    }) {
+        doubts.push("lines: an item holds an undecoded HTML character reference".into());
+    }
     // A fact in doubt is not trusted; a required fact read by a guess says so.
     for d in &doubts {
         if let Some(path) = d.split(':').next() {
