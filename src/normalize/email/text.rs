@@ -150,13 +150,20 @@ fn quote_starts(lines: &[&str], i: usize) -> bool {
         && WROTE
             .iter()
             .any(|w| next == format!("{w}:") || next == format!("{w} :"));
-    let chinese = t.starts_with('在') && (t.ends_with("写道：") || t.ends_with("寫道："));
+    let chinese = (t.starts_with('在') || t.contains('于') || t.contains('於'))
+        && (t.ends_with("写道：") || t.ends_with("寫道：") || t.ends_with("写道:"));
+    // Gmail in any language: "2026年2月1日(日) 10:00 山田 <yamada@x.example>:".
+    let addressed = (lower.ends_with(">:") || lower.ends_with(">：") || lower.ends_with("> :"))
+        && lower.contains('@')
+        && lower.chars().any(|c| c.is_ascii_digit());
+    // "---- On Mon, 01 Feb 2026 Bob <b@x> wrote ----".
+    let dashed = lower.starts_with("----") && WROTE.iter().any(|w| lower.contains(w));
     let separator = lower.starts_with("-----") && FORWARD_MARKERS.iter().any(|m| lower.contains(m))
         || lower.starts_with("________________")
             && FROM_HEADERS.iter().any(|h| next.starts_with(h));
     let outlook = FROM_HEADERS.iter().any(|h| lower.starts_with(h))
         && SENT_HEADERS.iter().any(|h| next.starts_with(h));
-    reply || wrapped || chinese || separator || outlook
+    reply || wrapped || chinese || addressed || dashed || separator || outlook
 }
 
 /// Whether line `i` starts a forwarded message (its header block follows).
@@ -514,6 +521,9 @@ mod tests {
             "Op ma 20 okt 2025 om 09:12 schreef Orders <o@s.example>:",
             "Il giorno lun 20 ott 2025 alle ore 09:12 Ufficio <o@s.example> ha scritto:",
             "El lun, 20 oct 2025 a las 9:12, Pedidos (<o@s.example>) escribió:",
+            "2025年10月20日(月) 9:12 山田 太郎 <yamada@s.example>:",
+            "山田 <yamada@s.example> 于2025年10月20日周一 09:12写道：",
+            "---- On Mon, 20 Oct 2025 Bob <b@s.example> wrote ----",
         ] {
             let t = format!("new\n{header}\nold order 9 x B");
             assert_eq!(strip_quoted(&t), "new", "{header}");
