@@ -1,8 +1,13 @@
-//! Extraction of order facts from text written by a person or printed on a form, in English or
-//! Chinese: labelled fields (`PO Number:`, `客户：`), the delivery address block, the sender's
-//! phone, the stated total and currency, and the line table (columns by header, or `3 x Name
-//! (SKU) @ $1.00` bullets). Every fact carries a confidence between 0 and 1: how sure the rule
-//! that found it can be (a label is surer than a guess from layout).
+//! Extraction of order facts from text written by a person or printed on a form, in English,
+//! Chinese (simplified and traditional), French, German, Spanish, Dutch, Italian, Portuguese
+//! and Japanese: labelled fields (`PO Number:`, `Bestellnummer:`, `注文番号：`), the delivery
+//! address block by each country's convention (`1016 DZ Amsterdam`, `75009 Paris`,
+//! `Sydney NSW 2000`, `〒150-0001 東京都…`), the sender's phone, the stated total and currency,
+//! and the line table (columns by header in any order and language, bullets and list items of
+//! the usual shapes). Every fact carries a confidence between 0 and 1: how sure the rule that
+//! found it can be (a label is surer than a guess from layout; competing readings are less
+//! sure). What a rule finds doubtful it says as a *doubt* (`path: why`), which holds the order
+//! for a person ([`super::checks`] adds the cross-checks).
 
 use super::template::Template;
 use regex::Regex;
