@@ -2429,12 +2429,15 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
             marked = true;
         }
         let lower = t.to_lowercase();
+        // A word mark ("no", "nr") must end there; a sign ("#", "n°", "no.") may touch
+        // the value ("#FG-8820").
         let mark = NUMBER_MARKS.iter().find(|m| {
             lower.starts_with(**m)
-                && !lower[m.len()..]
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_alphabetic())
+                && (!m.ends_with(|c: char| c.is_alphabetic())
+                    || !lower[m.len()..]
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_alphabetic()))
         });
         match mark {
             Some(m) => {

@@ -347,6 +347,7 @@ fn references_are_labelled_and_competing_ones_doubted() {
         ("訂單編號：YS-11207", "YS-11207"),
         ("Our PO number is RC/2026/014.", "RC/2026/014"),
         ("Ordernr. GV-2026-03", "GV-2026-03"),
+        ("Commande #FG-8820", "FG-8820"),
     ] {
         let (f, _, doubts) = extract_text(text, &ctx(), Kind::Email);
         assert_eq!(
