@@ -257,6 +257,9 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
         ],
         "ship_to" => &[
             "ship to",
+            "verzendadres",
+            "shipping to",
+            "delivery details",
             "consegna",
             "luogo consegna",
             "indirizzo consegna",
@@ -1292,7 +1295,10 @@ fn find_labelled(layout: &Layout, ctx: &Ctx, field: &str, bare_ok: bool) -> Vec<
         .iter()
         .filter(|c| {
             let hit = is_label(&c.head) || c.head_hash.as_deref().is_some_and(is_label);
-            hit && (c.colon || bare_ok || c.head_hash.is_some())
+            // A heading alone on its line ("Verzendadres", "Shipping address") is a label too.
+            let alone =
+                layout.cells.get(c.line).is_some_and(|cs| cs.len() == 1) && field == "ship_to";
+            hit && (c.colon || bare_ok || alone || c.head_hash.is_some())
         })
         .map(|c| Labelled {
             line: c.line,
