@@ -4,7 +4,8 @@
 # fields: {"<canonical path>": {value, confidence}}, lines, problems, b2b_orders?}. The facts
 # were extracted from the body, a CSV attachment of lines, or a PDF form; each has a confidence.
 #
-# - external_id = the PO / order reference ("PO #2219" -> "2219"; else the Message-ID);
+# - external_id = the PO / order reference ("PO #2219" -> "2219"); without one, the Message-ID
+#   keeps the order's identity and source.external_id is reported missing (the order is held);
 #   placed_at = the Date header; currency as stated (code or symbol), else the sender template's.
 # - customer = the From display name and address (a labelled contact when From has no name);
 #   phone = a labelled phone, else the signature's; else the delivery place's.
@@ -12,8 +13,9 @@
 # - lines from the CSV attachment when there is one, else the body's table or bullets.
 # - total = the stated total, else null. status = open.
 # - extraction = {confidence: the lowest confidence of the required facts and lines found,
-#   missing: the required facts not found, document: null (the stage fills it)}.
-#   Required: customer.name, customer.phone (when there is no e-mail), ship_to.line1,
+#   missing: the required facts not found, doubts: the facts that failed a cross-check or
+#   compete with another reading (from the decoder), document: null (the stage fills it)}.
+#   Required: source.external_id, customer.name, customer.phone (when there is no e-mail), ship_to.line1,
 #   ship_to.city, ship_to.country, currency, lines, each line's unit_price.
 # - A cXML or UBL attachment: the B2B mapping's orders (b2b_orders), marked as come by mail.
 
@@ -52,7 +54,8 @@ def mail_order($format):
       country: v($f; "ship_to.country"),
       phone: null
     } as $ship_to
-  | (["customer.name", "ship_to.line1", "ship_to.city", "ship_to.country", "currency"]
+  | (["source.external_id", "customer.name", "ship_to.line1", "ship_to.city", "ship_to.country",
+       "currency"]
       + (if v($f; "customer.email") == null then ["customer.phone"] else [] end)) as $required
   | ([$required[] | select(v($f; .) == null)]
       + (if ($lines | length) == 0 then ["lines"] else [] end)
@@ -65,6 +68,8 @@ def mail_order($format):
         connector: "",
         format: $format,
         channel: $format,
+        # Without a reference the sender wrote, the Message-ID is the order's identity (so a
+        # message read twice is one order) and source.external_id is reported missing.
         external_id: (v($f; "source.external_id") // $d.message.message_id
           // error("bad input: message has neither an order reference nor a Message-ID")),
         external_number: null,
@@ -105,7 +110,8 @@ def mail_order($format):
         confidence: (if ($d.problems // []) | any(test("not installed|could not be read"))
           then 0 else ($confs | min // 0) end),
         missing: $missing,
-        document: null
+        document: null,
+        doubts: ($d.doubts // [])
       }
     };
 

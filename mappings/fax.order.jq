@@ -46,7 +46,8 @@ def mail_order($format):
       country: v($f; "ship_to.country"),
       phone: null
     } as $ship_to
-  | (["customer.name", "ship_to.line1", "ship_to.city", "ship_to.country", "currency"]
+  | (["source.external_id", "customer.name", "ship_to.line1", "ship_to.city", "ship_to.country",
+       "currency"]
       + (if v($f; "customer.email") == null then ["customer.phone"] else [] end)) as $required
   | ([$required[] | select(v($f; .) == null)]
       + (if ($lines | length) == 0 then ["lines"] else [] end)
@@ -59,6 +60,8 @@ def mail_order($format):
         connector: "",
         format: $format,
         channel: $format,
+        # Without a reference the sender wrote, the Message-ID is the order's identity (so a
+        # message read twice is one order) and source.external_id is reported missing.
         external_id: (v($f; "source.external_id") // $d.message.message_id
           // error("bad input: message has neither an order reference nor a Message-ID")),
         external_number: null,
@@ -99,7 +102,8 @@ def mail_order($format):
         confidence: (if ($d.problems // []) | any(test("not installed|could not be read"))
           then 0 else ($confs | min // 0) end),
         missing: $missing,
-        document: null
+        document: null,
+        doubts: ($d.doubts // [])
       }
     };
 

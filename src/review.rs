@@ -42,7 +42,9 @@ pub fn missing_required(order: &CanonicalOrder) -> Vec<String> {
     missing
 }
 
-/// Why an extracted order must wait for a person, or `None` when it may go on.
+/// Why an extracted order must wait for a person, or `None` when it may go on: confidence
+/// below the threshold, a required fact missing, or a fact in doubt (a failed cross-check or
+/// competing readings, listed in `extraction.doubts`). The reason names each of them.
 pub fn hold_reason(order: &CanonicalOrder, threshold: f64) -> Option<String> {
     let extraction = order.extraction.as_ref()?;
     let mut missing: Vec<String> = extraction.missing.clone();
@@ -51,21 +53,20 @@ pub fn hold_reason(order: &CanonicalOrder, threshold: f64) -> Option<String> {
             missing.push(m);
         }
     }
+    let mut why = Vec::new();
     if extraction.confidence < threshold {
-        Some(format!(
-            "extraction confidence {:.2} is below {threshold:.2}{}",
-            extraction.confidence,
-            if missing.is_empty() {
-                String::new()
-            } else {
-                format!("; missing {}", missing.join(", "))
-            }
-        ))
-    } else if !missing.is_empty() {
-        Some(format!("missing {}", missing.join(", ")))
-    } else {
-        None
+        why.push(format!(
+            "extraction confidence {:.2} is below {threshold:.2}",
+            extraction.confidence
+        ));
     }
+    if !missing.is_empty() {
+        why.push(format!("missing {}", missing.join(", ")));
+    }
+    if !extraction.doubts.is_empty() {
+        why.push(format!("in doubt: {}", extraction.doubts.join("; ")));
+    }
+    (!why.is_empty()).then(|| why.join("; "))
 }
 
 #[cfg(test)]
@@ -101,18 +102,21 @@ mod tests {
             confidence: 0.95,
             missing: vec![],
             document: None,
+            doubts: vec![],
         });
         assert_eq!(hold_reason(&o, 0.8), None);
         o.extraction = Some(Extraction {
             confidence: 0.5,
             missing: vec![],
             document: None,
+            doubts: vec![],
         });
         assert!(hold_reason(&o, 0.8).unwrap().contains("below 0.80"));
         o.extraction = Some(Extraction {
             confidence: 0.95,
             missing: vec!["ship_to.postal_code".into()],
             document: None,
+            doubts: vec![],
         });
         assert!(hold_reason(&o, 0.8)
             .unwrap()
@@ -121,8 +125,21 @@ mod tests {
             confidence: 0.95,
             missing: vec![],
             document: None,
+            doubts: vec![],
         });
         o.lines.clear();
         assert_eq!(hold_reason(&o, 0.8).unwrap(), "missing lines");
+        o.extraction = Some(Extraction {
+            confidence: 0.95,
+            missing: vec![],
+            document: None,
+            doubts: vec!["total: the lines add up to 2.00, the stated total is 3.00".into()],
+        });
+        o.lines = order().lines;
+        let why = hold_reason(&o, 0.8).unwrap();
+        assert!(
+            why.starts_with("in doubt: total: the lines add up"),
+            "{why}"
+        );
     }
 }

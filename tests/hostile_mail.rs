@@ -120,3 +120,24 @@ fn not_a_message_at_all() {
     assert!(why.contains("bytes"), "{why}");
     good_still_decodes();
 }
+
+/// A body of megabytes built to make every extraction rule work hard (order words before
+/// numbers, summary rows, list items, postcode lines) is read within the same bound as any
+/// message: only its start, with the cut said in `problems`, and the order held.
+#[test]
+fn huge_order_text_is_read_within_bounds() {
+    let mut doc =
+        format!("{HEAD}Subject: Order\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
+            .into_bytes();
+    let row = "- 3 x Order 4711 PO 12-34 (A-1) @ 1.234,50 \u{20ac} Total: 9 Ship to: 1016 AB X\r\n";
+    while doc.len() < 12 * 1024 * 1024 {
+        doc.extend_from_slice(row.as_bytes());
+    }
+    let started = Instant::now();
+    let v = decode("email", &[&doc]).expect("a long message still decodes");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let problems = v["problems"].to_string();
+    assert!(problems.contains("only its start was read"), "{problems}");
+    good_still_decodes();
+}

@@ -163,10 +163,7 @@ fn workbook(sheets: &[(&str, Vec<Vec<C>>)], padding: usize, unique_count: Option
 }
 
 fn ctx(template: Option<&Template>) -> Ctx<'_> {
-    Ctx {
-        template,
-        trust: 1.0,
-    }
+    Ctx::new(template, 1.0)
 }
 
 fn summary(lines: &[ordergate::normalize::email::extract::Line]) -> Vec<String> {

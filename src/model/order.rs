@@ -214,6 +214,11 @@ pub struct Extraction {
     pub missing: Vec<String>,
     /// The raw document the order was read from.
     pub document: Option<String>,
+    /// Facts read but in doubt, each with why: a failed cross-check (`total: the lines add
+    /// up to 189.30, the stated total is 300.00`) or competing readings. Any doubt holds the
+    /// order for a person.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub doubts: Vec<String>,
 }
 
 /// Whether an order's stated total agrees with its parts.

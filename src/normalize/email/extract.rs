@@ -1,8 +1,13 @@
-//! Extraction of order facts from text written by a person or printed on a form, in English or
-//! Chinese: labelled fields (`PO Number:`, `客户：`), the delivery address block, the sender's
-//! phone, the stated total and currency, and the line table (columns by header, or `3 x Name
-//! (SKU) @ $1.00` bullets). Every fact carries a confidence between 0 and 1: how sure the rule
-//! that found it can be (a label is surer than a guess from layout).
+//! Extraction of order facts from text written by a person or printed on a form, in English,
+//! Chinese (simplified and traditional), French, German, Spanish, Dutch, Italian, Portuguese
+//! and Japanese: labelled fields (`PO Number:`, `Bestellnummer:`, `注文番号：`), the delivery
+//! address block by each country's convention (`1016 DZ Amsterdam`, `75009 Paris`,
+//! `Sydney NSW 2000`, `〒150-0001 東京都…`), the sender's phone, the stated total and currency,
+//! and the line table (columns by header in any order and language, bullets and list items of
+//! the usual shapes). Every fact carries a confidence between 0 and 1: how sure the rule that
+//! found it can be (a label is surer than a guess from layout; competing readings are less
+//! sure). What a rule finds doubtful it says as a *doubt* (`path: why`), which holds the order
+//! for a person ([`super::checks`] adds the cross-checks).
 
 use super::template::Template;
 use regex::Regex;
@@ -36,12 +41,16 @@ pub struct Line {
     pub unit_price: Option<Decimal>,
     /// 0 to 1.
     pub confidence: f64,
+    /// Why the line is in doubt (its quantity × unit price is not its amount), if it is.
+    pub doubt: Option<String>,
 }
 
 /// Facts by canonical path (`customer.phone`, `ship_to.city`, `source.external_id`).
 pub type Facts = BTreeMap<String, Fact>;
 
-/// Built-in labels by field; a template's come first.
+/// Built-in labels by field; a template's come first. In the languages orders are written
+/// in: English, Chinese (simplified and traditional), French, German, Spanish, Dutch, Italian,
+/// Portuguese and Japanese.
 fn builtin_labels(field: &str) -> &'static [&'static str] {
     match field {
         "external_id" => &[
@@ -50,6 +59,10 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "po no.",
             "po #",
             "po#",
+            "po",
+            "our po",
+            "po ref",
+            "po reference",
             "p.o. number",
             "p.o. no",
             "p.o. #",
@@ -62,14 +75,84 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "order no.",
             "order #",
             "order ref",
-            "bon de commande",
+            "order reference",
+            "your order",
+            "our order number",
+            "bestellnummer",
+            "bestell-nr",
+            "bestell-nr.",
+            "bestellnr",
+            "bestellung nr",
+            "bestellung",
+            "unsere bestellnummer",
+            "auftragsnummer",
+            "auftrags-nr",
+            "n° de commande",
+            "no de commande",
+            "numéro de commande",
+            "n° commande",
             "commande n°",
+            "réf. commande",
+            "ref. commande",
+            "référence commande",
+            "bon de commande",
+            "bon de commande n°",
+            "número de pedido",
+            "n.º de pedido",
+            "nº de pedido",
+            "no. de pedido",
+            "núm. pedido",
+            "pedido nº",
+            "pedido n.º",
+            "pedido no",
+            "pedido",
+            "referencia pedido",
+            "ordernummer",
+            "bestelnummer",
+            "ons bestelnummer",
+            "inkoopordernummer",
+            "inkooporder",
+            "bestelling",
+            "ordernr",
+            "ordernr.",
+            "order-nr",
+            "order-nr.",
+            "bestelnr",
+            "bestelnr.",
+            "best.-nr.",
+            "auftragsnr",
+            "auftragsnr.",
+            "po-nr",
+            "numero ordine",
+            "numero d'ordine",
+            "n. ordine",
+            "ordine n.",
+            "ordine n",
+            "ordine",
+            "rif. ordine",
+            "número da encomenda",
+            "n.º da encomenda",
+            "nº da encomenda",
+            "encomenda n.º",
+            "encomenda nº",
+            "encomenda",
+            "número do pedido",
+            "pedido de compra",
+            "注文番号",
+            "ご注文番号",
+            "発注番号",
+            "注文書番号",
+            "注文no",
             "订单号",
             "訂單號",
             "订单编号",
             "訂單編號",
             "采购单号",
             "採購單號",
+            "采购订单号",
+            "採購訂單號",
+            "订购单号",
+            "訂購單號",
             "单号",
             "單號",
         ],
@@ -78,6 +161,17 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "contact person",
             "attn",
             "attention",
+            "ansprechpartner",
+            "kontakt",
+            "contacto",
+            "persona de contacto",
+            "contactpersoon",
+            "referente",
+            "contato",
+            "contacto",
+            "担当",
+            "担当者",
+            "ご担当者",
             "联系人",
             "聯繫人",
             "聯絡人",
@@ -88,6 +182,15 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "customer name",
             "buyer",
             "client",
+            "kunde",
+            "besteller",
+            "cliente",
+            "klant",
+            "acheteur",
+            "comprador",
+            "acquirente",
+            "会社名",
+            "顧客",
             "客户",
             "客戶",
             "客户名称",
@@ -95,7 +198,18 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "订购单位",
             "訂購單位",
         ],
-        "company" => &["company", "company name", "公司", "公司名称", "公司名稱"],
+        "company" => &[
+            "company",
+            "company name",
+            "firma",
+            "société",
+            "empresa",
+            "bedrijf",
+            "azienda",
+            "公司",
+            "公司名称",
+            "公司名稱",
+        ],
         "phone" => &[
             "phone",
             "tel",
@@ -105,8 +219,22 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "cell",
             "phone number",
             "téléphone",
-            "电话",
+            "tél",
+            "tél.",
+            "telefon",
+            "telefonnummer",
+            "handy",
+            "mobil",
+            "teléfono",
+            "telefoon",
+            "telefono",
+            "telefone",
+            "telemóvel",
+            "celular",
             "電話",
+            "電話番号",
+            "携帯",
+            "电话",
             "手机",
             "手機",
             "联系电话",
@@ -117,6 +245,10 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "email",
             "e-mail",
             "mail",
+            "correo",
+            "correo electrónico",
+            "courriel",
+            "メール",
             "邮箱",
             "郵箱",
             "电子邮件",
@@ -125,14 +257,57 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
         ],
         "ship_to" => &[
             "ship to",
+            "verzendadres",
+            "shipping to",
+            "delivery details",
+            "consegna",
+            "luogo consegna",
+            "indirizzo consegna",
+            "destinazione",
+            "destinazione merce",
+            "lieferung",
+            "entrega",
+            "levering",
+            "afleveren op",
+            "leveren op",
+            "livraison à",
             "ship-to",
             "deliver to",
             "delivery address",
             "shipping address",
             "delivery to",
-            "livrer à",
-            "livraison",
             "address",
+            "lieferadresse",
+            "lieferanschrift",
+            "liefern an",
+            "versandadresse",
+            "lieferung an",
+            "adresse de livraison",
+            "livrer à",
+            "à livrer à",
+            "livraison",
+            "dirección de entrega",
+            "dirección de envío",
+            "enviar a",
+            "entregar en",
+            "afleveradres",
+            "leveradres",
+            "bezorgadres",
+            "afleveren op",
+            "leveren aan",
+            "indirizzo di consegna",
+            "consegnare a",
+            "spedire a",
+            "luogo di consegna",
+            "endereço de entrega",
+            "morada de entrega",
+            "entregar em",
+            "entregar a",
+            "お届け先",
+            "送付先",
+            "納品先",
+            "配送先",
+            "届け先",
             "地址",
             "送货地址",
             "送貨地址",
@@ -140,6 +315,36 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "收貨地址",
             "交货地址",
             "交貨地址",
+            "配送地址",
+            "收件地址",
+        ],
+        "recipient" => &[
+            "recipient",
+            "收货人",
+            "收貨人",
+            "收件人",
+            "联系人/收货人",
+            "受取人",
+            "宛名",
+            "empfänger",
+            "destinataire",
+            "destinatario",
+            "ontvanger",
+            "destinatário",
+        ],
+        "postal_code" => &[
+            "postcode",
+            "postal code",
+            "zip",
+            "zip code",
+            "邮编",
+            "郵編",
+            "邮政编码",
+            "郵政編碼",
+            "郵遞區號",
+            "郵便番号",
+            "plz",
+            "code postal",
         ],
         "delivery_date" => &[
             "delivery date",
@@ -147,6 +352,15 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "required by",
             "need by",
             "requested delivery",
+            "liefertermin",
+            "lieferdatum",
+            "date de livraison",
+            "fecha de entrega",
+            "leverdatum",
+            "data di consegna",
+            "data de entrega",
+            "納期",
+            "希望納期",
             "交货日期",
             "交貨日期",
             "送货日期",
@@ -154,7 +368,10 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "到货日期",
             "到貨日期",
         ],
-        "currency" => &["currency", "币种", "幣別", "币别", "貨幣", "货币"],
+        "currency" => &[
+            "currency", "währung", "devise", "monnaie", "moneda", "valuta", "moeda", "通貨",
+            "币种", "幣別", "币别", "貨幣", "货币",
+        ],
         "total" => &[
             "grand total",
             "order total",
@@ -176,6 +393,29 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
     match column {
         "sku" => &[
             "sku",
+            "cod. articolo",
+            "cod. art",
+            "cod art",
+            "codice art",
+            "réf. article",
+            "ref. artículo",
+            "stock code",
+            "cat. no",
+            "cat no",
+            "catalogue no",
+            "catalog no",
+            "catalog #",
+            "model",
+            "model no",
+            "supplier code",
+            "vendor code",
+            "part",
+            "mfr part",
+            "sku #",
+            "product id",
+            "item id",
+            "article no",
+            "article number",
             "item #",
             "item#",
             "item no",
@@ -192,6 +432,30 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "art. no",
             "ref",
             "reference",
+            "artikelnummer",
+            "art.-nr",
+            "art.nr",
+            "art-nr",
+            "artikel-nr",
+            "artikelnr",
+            "bestellnummer",
+            "référence",
+            "réf",
+            "code article",
+            "referencia",
+            "ref.",
+            "código",
+            "cód",
+            "artikelcode",
+            "art. nr",
+            "codice",
+            "codice articolo",
+            "cod",
+            "referência",
+            "品番",
+            "商品コード",
+            "型番",
+            "品號",
             "货号",
             "貨號",
             "编号",
@@ -202,9 +466,17 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "產品編號",
             "型号",
             "型號",
+            "商品编码",
         ],
         "name" => &[
             "description",
+            "item description",
+            "product description",
+            "article description",
+            "description of goods",
+            "goods",
+            "descripción del artículo",
+            "description article",
             "product",
             "product name",
             "item",
@@ -212,7 +484,28 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "name",
             "designation",
             "désignation",
+            "bezeichnung",
+            "beschreibung",
+            "artikel",
+            "artikelbezeichnung",
+            "produkt",
+            "libellé",
+            "produit",
+            "descripción",
+            "producto",
+            "artículo",
+            "articulo",
+            "omschrijving",
+            "artikel omschrijving",
+            "descrizione",
+            "prodotto",
+            "articolo",
+            "descrição",
+            "produto",
+            "artigo",
             "品名",
+            "商品名",
+            "摘要",
             "名称",
             "名稱",
             "产品",
@@ -222,26 +515,103 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "产品名称",
             "產品名稱",
         ],
-        "spec" => &["spec", "specification", "size", "规格", "規格"],
+        "spec" => &[
+            "spec",
+            "specification",
+            "size",
+            "规格",
+            "規格",
+            "規格・サイズ",
+        ],
         "quantity" => &[
             "qty",
+            "q.tà",
+            "q.ta",
+            "qta",
+            "quant",
+            "quantité commandée",
+            "cantidad pedida",
+            "menge bestellt",
+            "qty ordered",
+            "order qty",
+            "quantity ordered",
+            "ordered",
+            "no. of units",
+            "pcs",
+            "count",
             "qty.",
             "quantity",
             "qté",
             "quantité",
             "units",
+            "menge",
+            "anzahl",
+            "stück",
+            "stk",
+            "cantidad",
+            "cant",
+            "uds",
+            "unidades",
+            "aantal",
+            "quantità",
+            "qtà",
+            "quantidade",
+            "qtd",
+            "qtde",
             "數量",
             "数量",
             "订购数量",
             "訂購數量",
+            "個数",
         ],
         "unit_price" => &[
             "unit price",
+            "pu ht",
+            "p.u. ht",
+            "prix unitaire ht",
+            "prix ht",
+            "prix unit. ht",
+            "prezzo unit",
+            "prezzo netto",
+            "precio ud",
+            "preço unit",
+            "rate",
+            "unit rate",
+            "price/unit",
+            "price per unit",
+            "cost",
+            "net price",
+            "each price",
+            "unit price ex gst",
+            "unit price ex vat",
             "price",
             "unit cost",
             "price each",
             "each",
             "prix unitaire",
+            "prix unit",
+            "p.u",
+            "pu",
+            "prix",
+            "einzelpreis",
+            "e-preis",
+            "stückpreis",
+            "preis",
+            "preis/stk",
+            "precio unitario",
+            "precio",
+            "precio ud",
+            "prijs per stuk",
+            "prijs",
+            "stukprijs",
+            "eenheidsprijs",
+            "prezzo unitario",
+            "prezzo",
+            "prezzo unit",
+            "preço unitário",
+            "preço",
+            "valor unitário",
+            "単価",
             "单价",
             "單價",
             "价格",
@@ -249,13 +619,35 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
         ],
         "amount" => &[
             "amount",
+            "total price",
+            "line value",
+            "value",
+            "ext",
+            "ext price",
+            "extended price",
+            "extension",
+            "net amount",
+            "line amount",
             "line total",
             "total",
             "ext. price",
             "extended",
             "montant",
-            "金额",
+            "total ht",
+            "gesamt",
+            "gesamtpreis",
+            "betrag",
+            "summe",
+            "importe",
+            "total línea",
+            "bedrag",
+            "totaal",
+            "importo",
+            "totale",
+            "valor",
+            "valor total",
             "金額",
+            "金额",
             "小计",
             "小計",
         ],
@@ -266,6 +658,7 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
 /// Words that start a total, shipping or tax row: not an order line.
 const TOTAL_WORDS: &[&str] = &[
     "total",
+    "totals",
     "subtotal",
     "sub-total",
     "sub total",
@@ -273,9 +666,39 @@ const TOTAL_WORDS: &[&str] = &[
     "shipping",
     "freight",
     "tax",
+    "taxes",
     "sales tax",
     "vat",
+    "gst",
     "discount",
+    "zwischensumme",
+    "gesamtsumme",
+    "summe",
+    "mwst",
+    "ust",
+    "versand",
+    "rabatt",
+    "sous-total",
+    "tva",
+    "frais de port",
+    "remise",
+    "base imponible",
+    "iva",
+    "portes",
+    "envío",
+    "descuento",
+    "subtotaal",
+    "totaal",
+    "btw",
+    "verzendkosten",
+    "korting",
+    "imponibile",
+    "totale",
+    "spese di spedizione",
+    "sconto",
+    "frete",
+    "desconto",
+    "impostos",
     "合计",
     "合計",
     "总计",
@@ -286,6 +709,8 @@ const TOTAL_WORDS: &[&str] = &[
     "運費",
     "税",
     "稅",
+    "送料",
+    "消費税",
 ];
 
 /// A pattern: its source, written with ASCII meanings (`\s` is ASCII white space, `\b` an ASCII
@@ -373,15 +798,11 @@ re!(
 re!(EMAIL, r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})");
 re!(
     BULLET,
-    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\(([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)([^0-9\s]{0,4})\s*([0-9][0-9.,]*)"
+    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\(([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)([^0-9\s]{0,4})\s*([0-9][0-9.,]*)"
 );
 re!(
     TOTAL,
     r"(?i)(grand\s+total|order\s+total|total\s+amount|total|合计|合計|总计|總計|总金额|總金額)\s*(?:\(?(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY)\)?)?\s*(?:is|:|：)?\s*(?:(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY|US\$|HK\$|NT\$|\$|£|€|¥|￥)\s*)?([0-9][0-9,.]*[0-9]|[0-9])"
-);
-re!(
-    CODE,
-    r"\b(USD|GBP|EUR|CNY|RMB|HKD|TWD|NTD|CAD|AUD|JPY|CHF)\b"
 );
 re!(
     US_CITY,
@@ -398,7 +819,6 @@ re!(
 );
 re!(IE_CITY, r"^(.+?),?\s+([A-Z][0-9]{2}|D6W) ?([A-Z0-9]{4})$");
 re!(EIRCODE, r"^([A-Z][0-9]{2}|D6W) ?[A-Z0-9]{4}$");
-re!(EU_CITY, r"^([0-9]{4,5})\s+(.+)$");
 re!(CITY_POSTAL, r"^(.+?),?\s+([0-9]{4,6})$");
 re!(US_ZIP, r"^[0-9]{5}(?:-[0-9]{4})?$");
 re!(CN_POSTAL, r"([0-9]{6})");
@@ -469,15 +889,6 @@ fn po_labelled(text: &str) -> Option<(String, usize)> {
         let m = re.captures(&text[at..])?.get(1)?;
         Some((m.as_str().to_string(), at + m.start()))
     })
-}
-
-/// [`CODE`]: one of its currency codes, as a word.
-fn currency_code(text: &str) -> Option<regex::Captures<'_>> {
-    const CODES: [&str; 12] = [
-        "USD", "GBP", "EUR", "CNY", "RMB", "HKD", "TWD", "NTD", "CAD", "AUD", "JPY", "CHF",
-    ];
-    let maybe = CODES.iter().any(|c| text.contains(c));
-    maybe.then(|| rx(&CODE)?.captures(text)).flatten()
 }
 
 /// Whether text contains CJK ideographs.
@@ -581,7 +992,8 @@ pub fn parse_decimal(s: &str, decimal_comma: bool) -> Option<Decimal> {
         }
     } else if commas > 0 {
         let after = t.len() - t.rfind(',').unwrap_or(0) - 1;
-        if commas == 1 && (decimal_comma || after <= 2) {
+        // "0,125" cannot group thousands: it is a decimal whatever the convention.
+        if commas == 1 && (decimal_comma || after <= 2 || t.starts_with("0,")) {
             t.replace(',', ".")
         } else {
             t.replace(',', "")
@@ -592,6 +1004,23 @@ pub fn parse_decimal(s: &str, decimal_comma: bool) -> Option<Decimal> {
         t.to_string()
     };
     Decimal::from_str(&text).ok().map(|d| d.normalize())
+}
+
+/// Whether a number is written as `1.250` or `1,250`: one separator, then three digits,
+/// which is a thousand and something or one and a fraction by the writer's convention.
+fn grouped_thousands(s: &str) -> bool {
+    let t = s.trim();
+    let head: String = t
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
+        .collect();
+    let seps = head.matches(['.', ',']).count();
+    seps == 1
+        && head
+            .rsplit(['.', ','])
+            .next()
+            .is_some_and(|tail| tail.len() == 3)
+        && !head.starts_with("0")
 }
 
 /// Leading quantity of a cell (`12`, `12.000`, `20箱`, `10 pcs`).
@@ -615,7 +1044,8 @@ fn parse_quantity(s: &str, decimal_comma: bool) -> Option<Decimal> {
 /// Currency code for a mark or code (`$` is taken as USD).
 pub fn currency_of(mark: &str) -> Option<&'static str> {
     Some(match mark.trim().to_uppercase().as_str() {
-        "USD" | "US$" | "$" => "USD",
+        // `$` alone is not here: several countries write it ([`currency`] reads it by country).
+        "USD" | "US$" => "USD",
         "GBP" | "£" => "GBP",
         "EUR" | "€" => "EUR",
         "CNY" | "RMB" | "¥" | "￥" | "元" | "人民币" | "人民幣" => "CNY",
@@ -642,11 +1072,54 @@ fn country_of(s: &str) -> Option<&'static str> {
             "taiwan" | "台灣" | "臺灣" | "台湾" => "TW",
             "hong kong" | "香港" => "HK",
             "canada" => "CA",
-            "germany" | "deutschland" => "DE",
-            "france" => "FR",
-            "spain" | "españa" => "ES",
-            "netherlands" | "nederland" => "NL",
+            "germany" | "deutschland" | "allemagne" | "alemania" | "duitsland" | "germania"
+            | "alemanha" | "ドイツ" | "德国" | "德國" => "DE",
+            "france" | "frankreich" | "francia" | "frankrijk" | "frança" | "フランス" | "法国"
+            | "法國" => "FR",
+            "spain" | "españa" | "espana" | "spanien" | "espagne" | "spanje" | "spagna"
+            | "espanha" => "ES",
+            "netherlands" | "the netherlands" | "nederland" | "holland" | "niederlande"
+            | "pays-bas" | "países bajos" | "paesi bassi" | "países baixos" => "NL",
+            "belgium" | "belgië" | "belgique" | "belgien" | "bélgica" | "belgio" => "BE",
+            "austria" | "österreich" | "autriche" | "oostenrijk" => "AT",
+            "switzerland" | "schweiz" | "suisse" | "svizzera" | "suiza" | "zwitserland" => "CH",
+            "italy" | "italia" | "italien" | "italie" | "italië" | "itália" => "IT",
+            "portugal" => "PT",
+            "brazil" | "brasil" | "brasilien" | "brésil" => "BR",
+            "mexico" | "méxico" | "mexique" | "mexiko" => "MX",
+            "luxembourg" | "luxemburg" => "LU",
+            "denmark" | "danmark" | "dänemark" => "DK",
+            "sweden" | "sverige" | "schweden" => "SE",
+            "norway" | "norge" => "NO",
+            "poland" | "polska" | "polen" => "PL",
+            "japan" | "日本" | "nippon" | "japon" | "japón" | "giappone" | "japão" => "JP",
             "australia" => "AU",
+            "new zealand" | "aotearoa" => "NZ",
+            "singapore" => "SG",
+            "india" => "IN",
+            "south korea" | "korea" | "대한민국" | "韓国" | "韩国" => "KR",
+            // Two-letter codes written as the country line.
+            "de" => "DE",
+            "fr" => "FR",
+            "nl" => "NL",
+            "be" => "BE",
+            "at" => "AT",
+            "ch" => "CH",
+            "it" => "IT",
+            "es" => "ES",
+            "pt" => "PT",
+            "ie" => "IE",
+            "jp" => "JP",
+            "cn" => "CN",
+            "au" => "AU",
+            "nz" => "NZ",
+            "ca" => "CA",
+            "hk" => "HK",
+            "tw" => "TW",
+            "lu" => "LU",
+            "dk" => "DK",
+            "se" => "SE",
+            "pl" => "PL",
             _ => return None,
         },
     )
@@ -659,12 +1132,34 @@ pub struct Ctx<'a> {
     pub template: Option<&'a Template>,
     /// Multiplies every confidence (OCR text is less certain).
     pub trust: f64,
+    /// Whether the document's own numbers use a decimal comma ([`infer_decimal_comma`]);
+    /// the template's setting wins.
+    pub decimal_comma: Option<bool>,
+    /// The country of the sender's domain (`.de` → `DE`), which confirms (never alone
+    /// decides) the country of an address whose postcode has that country's form.
+    pub sender_country: Option<String>,
+    /// The country whose language the document is written in, where the language names one
+    /// country among those with a postcode of that form ([`language_country`]).
+    pub language_country: Option<&'static str>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context with nothing inferred yet.
+    pub fn new(template: Option<&'a Template>, trust: f64) -> Self {
+        Ctx {
+            template,
+            trust,
+            decimal_comma: None,
+            sender_country: None,
+            language_country: None,
+        }
+    }
 }
 
 impl Ctx<'_> {
     /// Whether the sender writes numbers with a decimal comma (`18,40`).
     pub fn decimal_comma(&self) -> bool {
-        self.template.is_some_and(|t| t.decimal_comma)
+        self.template.is_some_and(|t| t.decimal_comma) || self.decimal_comma == Some(true)
     }
 
     /// `field`'s labels in [`norm_label`] form: the template's, then the built-in ones
@@ -800,7 +1295,10 @@ fn find_labelled(layout: &Layout, ctx: &Ctx, field: &str, bare_ok: bool) -> Vec<
         .iter()
         .filter(|c| {
             let hit = is_label(&c.head) || c.head_hash.as_deref().is_some_and(is_label);
-            hit && (c.colon || bare_ok || c.head_hash.is_some())
+            // A heading alone on its line ("Verzendadres", "Shipping address") is a label too.
+            let alone =
+                layout.cells.get(c.line).is_some_and(|cs| cs.len() == 1) && field == "ship_to";
+            hit && (c.colon || bare_ok || alone || c.head_hash.is_some())
         })
         .map(|c| Labelled {
             line: c.line,
@@ -849,21 +1347,144 @@ fn block_below(layout: &Layout, line: usize, col: usize, max: usize) -> Vec<Stri
     out
 }
 
+/// A city line read by one country's convention.
+struct CityLine {
+    city: Option<String>,
+    region: Option<String>,
+    postal: Option<String>,
+    /// The country the postcode's form implies by itself (`1234 AB` is Dutch), if any.
+    implies: Option<&'static str>,
+    /// Countries whose postcodes have this form, for the sender's country to confirm.
+    fits: &'static [&'static str],
+}
+
+re!(NL_CITY, r"^([0-9]{4}\s?[A-Z]{2})\s+(.+)$");
+re!(PT_CITY, r"^([0-9]{4}-[0-9]{3})\s+(.+)$");
+re!(
+    BR_CITY,
+    r"^([0-9]{5}-[0-9]{3})\s+(.+?)(?:\s*[-/–]\s*([A-Z]{2}))?$"
+);
+re!(PL_CITY, r"^([0-9]{2}-[0-9]{3})\s+(.+)$");
+re!(
+    JP_CITY,
+    r"^(.+?),?\s+([A-Za-z-]+)\s+(〒?[0-9]{3}-[0-9]{4})$"
+);
+re!(
+    AU_CITY,
+    r"^(.+?),?\s+(NSW|VIC|QLD|WA|SA|TAS|ACT|NT)\s+([0-9]{4})$"
+);
+re!(
+    POSTAL_FIRST,
+    r"^(?:[A-Z]{1,2}-)?([0-9]{4,5})\s+([^0-9,()]+?)(?:\s*\(([A-Z]{2})\))?(?:\s*,\s*([^0-9,]+))?$"
+);
+
+/// Reads the line of an address that holds the city, by the conventions of the countries
+/// that write it that way.
+fn city_line(last: &str) -> Option<CityLine> {
+    // A postcode's own label before it: "C.P. 28013 Madrid", "CAP 20121 Milano", "PLZ …".
+    let last = ["c.p.", "c.p", "cp", "cap", "cep", "plz", "postcode", "zip"]
+        .iter()
+        .find_map(|p| {
+            let head = last.get(..p.len())?;
+            let rest = last.get(p.len()..)?;
+            (head.eq_ignore_ascii_case(p) && rest.starts_with([' ', ':']))
+                .then(|| rest.trim_start_matches([' ', ':']))
+                .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .unwrap_or(last);
+    let cap = |re: &LazyLock<Pattern>| rx(re).and_then(|r| r.captures(last));
+    let s =
+        |m: Option<regex::Match>| m.map(|m| m.as_str().trim().trim_end_matches(',').to_string());
+    let line = |city, region, postal, implies, fits| CityLine {
+        city,
+        region,
+        postal,
+        implies,
+        fits,
+    };
+    // Countries whose city line implies them: the pattern, and the groups of city, region
+    // (0: none) and postcode.
+    let implied: [(&LazyLock<Pattern>, usize, usize, usize, &'static str); 9] = [
+        (&US_CITY, 1, 2, 3, "US"),
+        (&CA_CITY, 1, 2, 3, "CA"),
+        (&AU_CITY, 1, 2, 3, "AU"),
+        (&JP_CITY, 1, 2, 3, "JP"),
+        (&NL_CITY, 2, 0, 1, "NL"),
+        (&PT_CITY, 2, 0, 1, "PT"),
+        (&BR_CITY, 2, 3, 1, "BR"),
+        (&PL_CITY, 2, 0, 1, "PL"),
+        (&UK_CITY, 1, 0, 2, "GB"),
+    ];
+    for (re, city, region, postal, country) in implied {
+        if let Some(m) = cap(re) {
+            let region = (region > 0).then(|| s(m.get(region))).flatten();
+            return Some(line(
+                s(m.get(city)),
+                region,
+                s(m.get(postal)),
+                Some(country),
+                &[],
+            ));
+        }
+    }
+    if let Some(m) = cap(&IE_CITY) {
+        let postal = Some(format!("{} {}", &m[2], &m[3]));
+        return Some(line(s(m.get(1)), None, postal, Some("IE"), &[]));
+    }
+    if let Some(m) = cap(&POSTAL_FIRST) {
+        let postal = s(m.get(1));
+        let fits: &'static [&'static str] = if postal.as_ref().is_some_and(|p| p.len() == 5) {
+            &["DE", "FR", "ES", "IT", "MX", "FI", "US"]
+        } else {
+            &["AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ"]
+        };
+        let mut city = s(m.get(2));
+        let mut region = s(m.get(3)).or(s(m.get(4)));
+        // "00184 Roma RM": an Italian province code after the city.
+        if let Some((c, r)) = city.as_deref().and_then(|c| c.rsplit_once(' ')) {
+            if region.is_none() && r.len() == 2 && r.chars().all(|c| c.is_ascii_uppercase()) {
+                region = Some(r.to_string());
+                city = Some(c.trim().to_string());
+            }
+        }
+        return Some(line(city, region, postal, None, fits));
+    }
+    if let Some(m) = cap(&CITY_POSTAL) {
+        let postal = s(m.get(2));
+        let fits: &'static [&'static str] = match postal.as_ref().map_or(0, String::len) {
+            4 => &["AU", "NZ", "AT", "BE", "CH", "DK", "NO"],
+            5 => &["DE", "FR", "ES", "IT", "US", "MX"],
+            6 => &["CN", "IN", "SG"],
+            _ => &[],
+        };
+        return Some(line(s(m.get(1)), None, postal, None, fits));
+    }
+    None
+}
+
 /// Parses an address written as lines: name, street line(s), city / region / postal code,
-/// optionally a country; sets `ship_to.*` facts.
+/// optionally a country; sets `ship_to.*` facts. The country is the one written, else the one
+/// the postcode's form implies (a Dutch `1234 AB`, a US state and ZIP), else the sender's
+/// country when the postcode has its form, else the template's; otherwise it stays unknown.
 fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidence: f64) {
-    lines.retain(|l| !l.trim().is_empty());
+    // Contact lines in the block (a phone, an e-mail) are not part of the address.
+    lines.retain(|l| !l.trim().is_empty() && !is_contact_line(l.trim()));
     if lines.is_empty() {
+        return;
+    }
+    if lines.iter().any(|l| has_cjk(l)) && east_asian_block(facts, ctx, &lines, confidence) {
         return;
     }
     let c = confidence;
     let mut country: Option<String> = None;
+    let mut country_conf = c * 0.95;
     let mut postal: Option<String> = None;
     let mut region: Option<String> = None;
     let mut city: Option<String> = None;
     if lines.len() > 1 {
         if let Some(code) = lines.last().and_then(|l| country_of(l)) {
             country = Some(code.into());
+            country_conf = c;
             lines.pop();
         }
     }
@@ -875,51 +1496,31 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         let ie = rx(&EIRCODE).is_some_and(|r| r.is_match(&last.to_uppercase()));
         if uk || us || ie {
             postal = Some(last.to_string());
-            if country.is_none() {
-                country = Some(
-                    if uk {
-                        "GB"
-                    } else if us {
-                        "US"
-                    } else {
-                        "IE"
-                    }
-                    .into(),
-                );
+            if country.is_none() && (uk || ie) {
+                country = Some(if uk { "GB" } else { "IE" }.into());
             }
             lines.pop();
         }
     }
+    let mut fits: &[&str] = &[];
     if lines.len() > 2 || (lines.len() == 2 && postal.is_some()) {
         let last = lines.pop().unwrap_or_default();
         let last = last.trim().to_string();
-        if let Some(m) = rx(&US_CITY).and_then(|r| r.captures(&last)) {
-            city = Some(m[1].trim_end_matches(',').into());
-            region = Some(m[2].into());
-            postal = Some(m[3].into());
-            country.get_or_insert_with(|| "US".into());
-        } else if let Some(m) = rx(&CA_CITY).and_then(|r| r.captures(&last)) {
-            city = Some(m[1].trim_end_matches(',').into());
-            region = Some(m[2].into());
-            postal = Some(m[3].into());
-            country.get_or_insert_with(|| "CA".into());
-        } else if let Some(m) = rx(&UK_CITY).and_then(|r| r.captures(&last)) {
-            city = Some(m[1].trim_end_matches(',').into());
-            postal = Some(m[2].into());
-            country.get_or_insert_with(|| "GB".into());
-        } else if let Some(m) = rx(&IE_CITY).and_then(|r| r.captures(&last)) {
-            city = Some(m[1].trim_end_matches(',').into());
-            postal = Some(format!("{} {}", &m[2], &m[3]));
-            country.get_or_insert_with(|| "IE".into());
-        } else if let Some(m) = rx(&EU_CITY).and_then(|r| r.captures(&last)) {
-            postal = Some(m[1].into());
-            city = Some(m[2].into());
-        } else if let Some(m) = rx(&CITY_POSTAL).and_then(|r| r.captures(&last)) {
-            city = Some(m[1].trim_end_matches(',').into());
-            postal = Some(m[2].into());
+        if let Some(cl) = city_line(&last) {
+            city = cl.city;
+            region = cl.region;
+            postal = cl.postal.or(postal);
+            if country.is_none() {
+                country = cl.implies.map(String::from);
+            }
+            fits = cl.fits;
         } else if let Some((a, b)) = last.split_once(',') {
             city = Some(a.trim().into());
             region = Some(b.trim().into());
+        } else if is_county(&last) && lines.len() > 2 {
+            // "Hebden Bridge" / "West Yorkshire" / "HX7 8AD": the county, then the town.
+            region = Some(last);
+            city = lines.pop();
         } else {
             city = Some(last);
         }
@@ -940,6 +1541,20 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         Some(lines.join(", "))
     };
     if country.is_none() {
+        // Only a postcode of the sender's country's form lets the sender's country stand in.
+        if let Some(sender) = ctx.sender_country.as_deref().filter(|s| fits.contains(s)) {
+            country = Some(sender.to_string());
+            country_conf = c * 0.85;
+        }
+    }
+    if country.is_none() {
+        // A French, German, Italian or Dutch document and a postcode of that country's form.
+        if let Some(lang) = ctx.language_country.filter(|l| fits.contains(l)) {
+            country = Some(lang.to_string());
+            country_conf = c * 0.85;
+        }
+    }
+    if country.is_none() {
         country = ctx.template.and_then(|t| t.country.clone());
     }
     ctx.put(facts, "ship_to.name", name, c);
@@ -948,7 +1563,131 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
     ctx.put(facts, "ship_to.city", city, c);
     ctx.put(facts, "ship_to.region", region, c);
     ctx.put(facts, "ship_to.postal_code", postal, c);
-    ctx.put(facts, "ship_to.country", country, c * 0.95);
+    ctx.put(facts, "ship_to.country", country, country_conf);
+}
+
+/// A value with a phone number after it (`张三 13800138000`, `Anna Berg, +46 8 555 01 22`):
+/// the value before the number, and the number.
+fn split_trailing_phone(value: &str) -> (String, Option<String>) {
+    let v = value.trim();
+    let Some(m) = rx(&PHONE).and_then(|r| r.find_iter(v).last()) else {
+        return (v.to_string(), None);
+    };
+    let tail = v[m.end()..].trim();
+    if !(7..=15).contains(&digits(m.as_str())) || !tail.is_empty() || m.start() == 0 {
+        return (v.to_string(), None);
+    }
+    let head = v[..m.start()]
+        .trim()
+        .trim_end_matches([',', ';', '/', '，'])
+        .trim();
+    // A label between ("张三 电话：138…", "Anna, Tel. +46 …") goes with the number.
+    let head = head
+        .rsplit_once([' ', ','])
+        .filter(|(_, label)| {
+            let l = norm_label(label.trim_end_matches(['.', ':', '：']));
+            builtin_labels("phone").iter().any(|p| norm_label(p) == l)
+        })
+        .map_or(head, |(h, _)| h.trim());
+    let head = head
+        .split_once(['：', ':'])
+        .filter(|(before, _)| {
+            let l = norm_label(before.rsplit(' ').next().unwrap_or(before));
+            builtin_labels("phone").iter().any(|p| norm_label(p) == l)
+        })
+        .map_or(head, |(h, _)| h.trim());
+    (head.to_string(), Some(m.as_str().trim().to_string()))
+}
+
+/// A British or Irish county written as its own address line.
+fn is_county(line: &str) -> bool {
+    let l = line.trim().to_lowercase();
+    l.ends_with("shire")
+        || l.starts_with("county ")
+        || l.starts_with("co. ")
+        || [
+            "west midlands",
+            "greater london",
+            "greater manchester",
+            "merseyside",
+            "kent",
+            "surrey",
+            "essex",
+            "devon",
+            "cornwall",
+            "norfolk",
+            "suffolk",
+            "east sussex",
+            "west sussex",
+            "tyne and wear",
+            "cumbria",
+            "somerset",
+            "dorset",
+            "middlesex",
+            "west yorkshire",
+            "south yorkshire",
+            "north yorkshire",
+            "east riding of yorkshire",
+        ]
+        .contains(&l.as_str())
+}
+
+/// A line of an address block that gives a way to reach someone: an e-mail address, a
+/// phone number alone, or a phone label with its number.
+fn is_contact_line(t: &str) -> bool {
+    let email = rx(&EMAIL).is_some_and(|r| r.is_match(t));
+    let phone = digits(t) >= 7 && rx(&PHONE_LINE).is_some_and(|r| r.is_match(t));
+    let labelled = t.split([':', '：']).next().is_some_and(|head| {
+        let head = norm_label(head);
+        builtin_labels("phone")
+            .iter()
+            .any(|p| norm_label(p) == head)
+    });
+    email || phone || labelled
+}
+
+/// An East Asian address block, written from the largest unit to the smallest
+/// (`〒150-0001` / `東京都渋谷区神宮前3-14-5` / `さくらカフェ`), the recipient before or after
+/// it. Returns whether it was one.
+fn east_asian_block(facts: &mut Facts, ctx: &Ctx, lines: &[String], confidence: f64) -> bool {
+    let postal_of = |l: &str| {
+        let t = l.trim().trim_start_matches('〒').trim();
+        (t.len() == 8 && t.as_bytes()[3] == b'-' && digits(t) == 7).then(|| t.to_string())
+    };
+    let Some(at) = lines
+        .iter()
+        .position(|l| has_cjk(l) && postal_of(l).is_none() && is_east_asian_address(l))
+    else {
+        return false;
+    };
+    address_line(facts, ctx, &lines[at], confidence);
+    for (i, l) in lines.iter().enumerate() {
+        if i == at {
+            continue;
+        }
+        if let Some(p) = postal_of(l) {
+            ctx.put(facts, "ship_to.postal_code", Some(p), confidence);
+            ctx.put(facts, "ship_to.country", Some("JP".into()), confidence);
+        } else if !facts.contains_key("ship_to.name") {
+            ctx.put(
+                facts,
+                "ship_to.name",
+                Some(l.trim().to_string()),
+                confidence * 0.95,
+            );
+        }
+    }
+    true
+}
+
+/// Whether a CJK line reads as an address (a prefecture, province or city, then a street).
+fn is_east_asian_address(l: &str) -> bool {
+    let head: String = l.trim().chars().take(8).collect();
+    [
+        "都", "道", "府", "県", "省", "市", "区", "區", "香港", "台灣", "臺灣",
+    ]
+    .iter()
+    .any(|m| head.contains(m))
 }
 
 /// Parses an address written on one line: Chinese (`广东省深圳市南山区科技园路1号`) or
@@ -958,7 +1697,18 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
     if has_cjk(text) {
         let mut rest = text.to_string();
         let mut postal = None;
-        if let Some(m) = rx(&CN_POSTAL).and_then(|r| r.captures(text)) {
+        // A Japanese postcode before the address: 〒150-0001.
+        if let Some(after) = rest.strip_prefix('〒') {
+            let code: String = after.trim_start().chars().take(8).collect();
+            if code.len() == 8 && code.as_bytes()[3] == b'-' && digits(&code) == 7 {
+                postal = Some(code.clone());
+                rest = after.trim_start()[code.len()..].trim().to_string();
+            }
+        }
+        if let Some(m) = rx(&CN_POSTAL)
+            .and_then(|r| r.captures(text))
+            .filter(|_| postal.is_none())
+        {
             if text.starts_with(&m[1]) || text.ends_with(&m[1]) {
                 postal = Some(m[1].to_string());
                 rest = rest.replace(&m[1], "").trim().to_string();
@@ -982,7 +1732,34 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
             rest = rest.trim_start_matches(p).to_string();
         }
         let mut region = None;
+        // Japanese prefectures: 東京都, 北海道, 大阪府 / 京都府, then …県.
+        let kana = rest.chars().any(|c| ('\u{3040}'..='\u{30FF}').contains(&c));
+        for p in ["東京都", "北海道", "大阪府", "京都府"] {
+            if rest.starts_with(p) {
+                region = Some(p.to_string());
+                rest = rest[p.len()..].to_string();
+            }
+        }
+        if region.is_none() {
+            if let Some(at) = rest.find('県').filter(|at| *at <= 12) {
+                let end = at + '県'.len_utf8();
+                region = Some(rest[..end].to_string());
+                rest = rest[end..].to_string();
+            }
+        }
+        if region.is_some() || kana || text.starts_with('〒') {
+            country = "JP";
+        }
+        if country == "HK" {
+            // Hong Kong is its own city.
+            if let Some(after) = rest.strip_prefix("香港") {
+                rest = after.to_string();
+            }
+        }
         for marker in ["自治区", "省"] {
+            if region.is_some() {
+                break;
+            }
             if let Some(at) = rest.find(marker) {
                 if at <= 12 {
                     let end = at + marker.len();
@@ -993,12 +1770,17 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
             }
         }
         let mut city = None;
-        if let Some(at) = rest.find(['市', '縣', '县']) {
-            if at <= 15 {
-                let end = at + '市'.len_utf8();
-                city = Some(rest[..end].to_string());
-                rest = rest[end..].to_string();
-            }
+        if country == "HK" {
+            city = Some("香港".to_string());
+        }
+        let marker = rest
+            .find(['市', '縣', '县'])
+            .filter(|at| *at <= 15)
+            .or_else(|| rest.find(['区', '區']).filter(|at| *at <= 15));
+        if let (Some(at), None) = (marker, &city) {
+            let end = at + '市'.len_utf8();
+            city = Some(rest[..end].to_string());
+            rest = rest[end..].to_string();
         }
         // Municipalities are their own province.
         if region.is_none() && city.is_none() {
@@ -1008,6 +1790,40 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
                     rest = rest[m.len()..].to_string();
                 }
             }
+        }
+        // A recipient and phone written after the street ("…1号 张三 13800138000").
+        let (rest, phone) = split_trailing_phone(&rest);
+        let mut words: Vec<&str> = rest.split_whitespace().collect();
+        if words.len() >= 2 {
+            let last = words[words.len() - 1];
+            let n = last.chars().count();
+            // A person's or shop's name, not a building ("大厦", "ビル") in a Japanese or
+            // Chinese street address.
+            let building = [
+                "楼", "樓", "座", "室", "栋", "棟", "号", "號", "大厦", "大廈", "中心", "广场",
+                "廣場", "ビル", "館",
+            ]
+            .iter()
+            .any(|b| last.ends_with(b));
+            if has_cjk(last)
+                && !kana
+                && !building
+                && (2..=4).contains(&n)
+                && digits(last) == 0
+                && !is_east_asian_address(last)
+            {
+                ctx.put(
+                    facts,
+                    "ship_to.name",
+                    Some(last.to_string()),
+                    confidence * 0.9,
+                );
+                words.pop();
+            }
+        }
+        let rest = words.join(" ");
+        if !facts.contains_key("customer.phone") {
+            ctx.put(facts, "customer.phone", phone, confidence * 0.8);
         }
         ctx.put(facts, "ship_to.line1", Some(rest), confidence);
         ctx.put(facts, "ship_to.city", city, confidence);
@@ -1037,12 +1853,22 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
         let city = parts.pop().unwrap_or_default();
         parts.push(format!("{city}, {state}"));
     }
-    // No name on a one-line address: the mapping takes the customer's.
-    let mut lines = vec!["-".to_string()];
+    // A first part without a digit before a street is the name ("Firma X, Hauptstr. 1,
+    // 12345 Y"); otherwise there is no name and the mapping takes the customer's.
+    let named = parts.len() >= 3
+        && !parts[0].chars().any(|c| c.is_ascii_digit())
+        && parts[1].chars().any(|c| c.is_ascii_digit());
+    let mut lines = if named {
+        Vec::new()
+    } else {
+        vec!["-".to_string()]
+    };
     lines.extend(parts);
     let mut tmp = Facts::new();
     address_block(&mut tmp, ctx, lines, confidence);
-    tmp.remove("ship_to.name");
+    if !named {
+        tmp.remove("ship_to.name");
+    }
     for (k, v) in tmp {
         facts.entry(k).or_insert(v);
     }
@@ -1102,6 +1928,13 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
 /// or currency ("unit_price_gbp", "price (usd)": the currency is not part of the name).
 fn column_name(s: &str) -> String {
     let mut n = norm_label(s.trim_end_matches(['.', ':']));
+    // "Unit Price (ex GST)", "单价(元)": the parenthesis qualifies the column, it does not
+    // name it.
+    if let (Some(open), true) = (n.rfind(['(', '（']), n.ends_with([')', '）'])) {
+        if open > 0 {
+            n = n[..open].trim().to_string();
+        }
+    }
     for code in [
         "usd", "gbp", "eur", "cny", "rmb", "hkd", "twd", "(usd)", "(gbp)", "(eur)", "(€)", "($)",
         "(£)", "(¥)", "(元)",
@@ -1135,9 +1968,19 @@ fn is_grand_total(label: &str) -> bool {
         || bare.is_some_and(|rest| currency_of(rest.trim_matches(['(', ')'])).is_some())
 }
 
+/// Whether a row starts with a total, shipping or tax word, as a word (`BTW 21%` is Dutch
+/// VAT; `BTW-KING-3` is an item code).
 fn is_total_row(text: &str) -> bool {
     let t = text.trim().to_lowercase();
-    TOTAL_WORDS.iter().any(|w| t.starts_with(w))
+    TOTAL_WORDS.iter().any(|w| {
+        t.strip_prefix(w).is_some_and(|rest| {
+            !w.is_ascii()
+                || !rest
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        })
+    })
 }
 
 /// Builds a line from cells named by column; `None` without a quantity.
@@ -1151,11 +1994,27 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
             .map(String::from)
     };
     let dc = ctx.decimal_comma();
-    let quantity = get("quantity").and_then(|q| parse_quantity(&q, dc))?;
+    let raw_quantity = get("quantity")?;
+    let quantity = parse_quantity(&raw_quantity, dc)?;
     let mut unit_price = get("unit_price").and_then(|p| parse_decimal(&p, dc));
     let mut confidence = confidence;
+    let amount = get("amount").and_then(|a| parse_decimal(&a, dc));
+    let mut doubt = None;
+    if let (Some(p), Some(a)) = (unit_price, amount) {
+        if ((p * quantity).round_dp(2) - a).abs() > Decimal::new(1, 2) {
+            doubt = Some("lines: a line's quantity × unit price is not its amount".to_string());
+            confidence = confidence.min(0.5);
+        }
+    } else if ctx.decimal_comma.is_none()
+        && !ctx.template.is_some_and(|t| t.decimal_comma)
+        && grouped_thousands(&raw_quantity)
+    {
+        // "1.250": 1250 in Germany, 1.25 in England; nothing else in the text tells.
+        doubt = Some("lines: a quantity can be read two ways (1.250)".to_string());
+        confidence = confidence.min(0.5);
+    }
     if unit_price.is_none() {
-        if let Some(amount) = get("amount").and_then(|a| parse_decimal(&a, dc)) {
+        if let Some(amount) = amount {
             unit_price = amount
                 .checked_div(quantity)
                 .map(|d| d.round_dp(4).normalize());
@@ -1181,18 +2040,34 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
         quantity: Some(quantity),
         unit_price,
         confidence: (confidence * ctx.trust).clamp(0.0, 1.0),
+        doubt,
     })
 }
 
 /// Lines from a laid-out table in text (header row, then rows aligned under it).
-fn table_lines(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
+fn table_lines(
+    layout: &Layout,
+    ctx: &Ctx,
+    facts: &mut Facts,
+    doubts: &mut Vec<String>,
+) -> Vec<Line> {
+    // Every table with a header (a form's table goes on over the next page under its header
+    // again); rows are read once.
+    let mut all = Vec::new();
+    let mut unread = 0;
+    let mut next = 0;
     for (i, header) in layout.cells.iter().enumerate() {
+        if i < next {
+            continue;
+        }
         let Some(cols) = header_columns(header, ctx.template) else {
             continue;
         };
         let mut out = Vec::new();
         let mut blanks = 0;
+        next = i + 1;
         for (row, cs) in layout.lines.iter().zip(&layout.cells).skip(i + 1) {
+            next += 1;
             if row.trim().is_empty() {
                 blanks += 1;
                 if blanks > 2 {
@@ -1237,28 +2112,38 @@ fn table_lines(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
             match make_line(&named, ctx, 0.9) {
                 Some(l) => out.push(l),
                 None if out.is_empty() => continue,
+                // A row of the table that cannot be read is a missed line, not the table's end
+                // (only a row that is not laid out like one ends it).
+                None if cs.len() >= 3 && cs.iter().any(|c| digits(&c.text) > 0) => {
+                    unread += 1;
+                }
                 None => break,
             }
         }
-        if !out.is_empty() {
-            let _ = facts;
-            return out;
-        }
+        all.extend(out);
     }
-    Vec::new()
+    let _ = facts;
+    if unread > 0 && !all.is_empty() {
+        doubts.push(format!(
+            "lines: {unread} row(s) of the line table could not be read"
+        ));
+    }
+    all
 }
 
 /// Lines written as bullets: `- 3 x Huila Washed, 1 kg (HUI-1KG-WB) @ $38.50`.
-fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
+fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Line)> {
     let mut out = Vec::new();
-    for line in lines {
+    for (i, line) in lines.iter().enumerate() {
         let Some(m) = bullet(line) else {
             continue;
         };
         let dc = ctx.decimal_comma();
         let quantity = parse_quantity(&m[1], dc);
         let unit_price = parse_decimal(&m[5], dc);
-        if let Some(cur) = m.get(4).and_then(|c| currency_of(c.as_str())) {
+        // `$` alone names no currency until the country says whose dollar it is.
+        let mark = m.get(4).map_or("", |c| c.as_str()).trim();
+        if let Some(cur) = Some(mark).filter(|m| *m != "$").and_then(currency_of) {
             ctx.put(
                 facts,
                 "currency",
@@ -1267,21 +2152,34 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<Line> {
             );
         }
         let name = m[2].trim().trim_end_matches([',', '-']).trim().to_string();
-        out.push(Line {
-            sku: m.get(3).map(|s| s.as_str().to_string()),
-            name: Some(name).filter(|n| !n.is_empty()),
-            spec: None,
-            quantity,
-            unit_price,
-            confidence: (if m.get(3).is_some() { 0.9 } else { 0.8 } * ctx.trust).clamp(0.0, 1.0),
-        });
+        let doubt = leftover_code(&name)
+            .then(|| "lines: an item's name could not be told from its code".to_string());
+        out.push((
+            i,
+            Line {
+                sku: m.get(3).map(|s| s.as_str().to_string()),
+                name: Some(name).filter(|n| !n.is_empty()),
+                spec: None,
+                quantity,
+                unit_price,
+                confidence: if doubt.is_some() {
+                    0.5
+                } else {
+                    (if m.get(3).is_some() { 0.9 } else { 0.8 } * ctx.trust).clamp(0.0, 1.0)
+                },
+                doubt,
+            },
+        ));
     }
     out
 }
 
 /// Lines from a CSV attachment: header row by column names, blank and total rows skipped.
 pub fn csv_lines(bytes: &[u8], ctx: &Ctx, facts: &mut Facts) -> Result<Vec<Line>, String> {
-    let text = String::from_utf8_lossy(bytes);
+    let text = csv_text(bytes);
+    if text.contains('\u{FFFD}') {
+        return Err("CSV attachment is not readable in its charset".into());
+    }
     let text = text.trim_start_matches('\u{FEFF}');
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let delimiter = [b',', b';', b'\t']
@@ -1302,6 +2200,19 @@ pub fn csv_lines(bytes: &[u8], ctx: &Ctx, facts: &mut Facts) -> Result<Vec<Line>
         rows.push(record.iter().map(|s| s.trim().to_string()).collect());
     }
     grid_lines(&rows, ctx, facts, 1).map_err(|why| format!("CSV attachment {why}"))
+}
+
+/// The text of a CSV file in the charset spreadsheets write: a byte-order mark says UTF-8 or
+/// UTF-16; without one, UTF-8 when it is valid, else Windows-1252 (what Excel exports in
+/// Western Europe, `é` as one byte).
+pub fn csv_text(bytes: &[u8]) -> String {
+    if let Some((encoding, _)) = encoding_rs::Encoding::for_bom(bytes) {
+        return encoding.decode_with_bom_removal(bytes).0.into_owned();
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(t) => t.to_string(),
+        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
+    }
 }
 
 /// Lines from rows of cells (a CSV file, a spreadsheet): the header row is the first non-blank
@@ -1383,6 +2294,506 @@ pub fn grid_lines(
     Ok(out)
 }
 
+/// Words that name an order reference when a value follows them, labelled (`Bestellnummer:`,
+/// `Order No.`, `注文番号：`) or bare (`Order 4711`, `Pedido FP-8812`, less sure).
+const REFERENCE_WORDS: &[&str] = &[
+    "order",
+    "po",
+    "p.o.",
+    "purchase order",
+    "bestellung",
+    "auftrag",
+    "commande",
+    "bon de commande",
+    "pedido",
+    "encomenda",
+    "bestelling",
+    "ordine",
+    "ご注文",
+    "注文書",
+    "采购订单",
+    "採購訂單",
+    "订购单",
+    "訂購單",
+    "订单",
+    "訂單",
+];
+
+/// Marks between a reference word and its value that make it a label (`No.`, `Nr.`, `n°`, `#`).
+const NUMBER_MARKS: &[&str] = &[
+    "is",
+    "ist",
+    "est",
+    "es",
+    "number",
+    "numero",
+    "número",
+    "nummer",
+    "no.",
+    "no",
+    "nr.",
+    "nr",
+    "n°",
+    "nº",
+    "n.º",
+    "n.",
+    "#",
+    "ref.",
+    "ref",
+    "reference",
+    "réf.",
+    "réf",
+    "num.",
+    "núm.",
+];
+
+/// Order-reference candidates in `text`, each with its confidence: a label from the template
+/// or the built-in list followed by a value with a digit in it (`Bestellnummer: BV-25-1107`,
+/// `Commande n° CB-3302`, `PO #2219`), or a bare order word followed by one (`Order 4711`).
+fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
+    let custom: Vec<String> = ctx
+        .template
+        .map(|t| {
+            t.labels("external_id")
+                .iter()
+                .map(|l| l.to_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let lower = line.to_ascii_lowercase();
+        // A bare order word ("Pedido", "PO") is a label only with a mark or colon after it.
+        let labels = custom
+            .iter()
+            .map(|l| (l.as_str(), true))
+            .chain(
+                builtin_labels("external_id")
+                    .iter()
+                    .map(|l| (*l, !REFERENCE_WORDS.contains(l))),
+            )
+            .chain(REFERENCE_WORDS.iter().map(|l| (*l, false)));
+        for (label, labelled) in labels {
+            for (at, _) in lower.match_indices(label) {
+                let before = lower[..at].chars().next_back();
+                let end = at + label.len();
+                let after = lower[end..].chars().next();
+                let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+                if label.is_ascii() && (word(before) || word(after)) {
+                    continue;
+                }
+                if let Some((value, marked)) = reference_value(&line[end..]) {
+                    if !(labelled || marked || bare_reference(&value, &line[end..])) {
+                        continue;
+                    }
+                    let c = if labelled || marked { 0.95 } else { 0.8 };
+                    let known = out.len();
+                    match out.iter_mut().find(|(v, _)| *v == value) {
+                        Some(seen) => seen.1 = f64::max(seen.1, c),
+                        // An order names a reference once or twice; a text naming dozens
+                        // is not read further (it is in doubt already).
+                        None if known < 16 => out.push((value, c)),
+                        None => return out,
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a value after a bare order word reads as a reference, not a quantity ("Order
+/// 4711" is; "order 100 units" and "order 1000 pcs" are not): a code with a letter or
+/// separator, or four digits or more not followed by a unit.
+fn bare_reference(value: &str, rest: &str) -> bool {
+    let code = value
+        .chars()
+        .any(|c| c.is_ascii_alphabetic() || "-/_.".contains(c));
+    let after = rest
+        .trim_start()
+        .get(value.len()..)
+        .unwrap_or("")
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    const UNITS: &[&str] = &[
+        "x", "pcs", "pc", "pieces", "units", "unit", "stück", "stk", "st", "kg", "boxes", "cases",
+        "cartons", "uds", "unidades", "pz", "pezzi", "stuks",
+    ];
+    code || (value.len() >= 4 && !UNITS.contains(&after.trim_end_matches(['.', ','])))
+}
+
+/// The value after a reference label: optional number marks and a colon, then a token with
+/// a digit (`: 4711`, ` No. A-12`, ` n° CB-3302`); with whether a mark or colon came first.
+fn reference_value(rest: &str) -> Option<(String, bool)> {
+    let mut r = rest;
+    let mut marked = false;
+    loop {
+        let t = r.trim_start_matches([' ', '\t', ':', '：', '.']);
+        if t.len() != r.len() && r[..r.len() - t.len()].contains([':', '：']) {
+            marked = true;
+        }
+        let lower = t.to_lowercase();
+        // A word mark ("no", "nr") must end there; a sign ("#", "n°", "no.") may touch
+        // the value ("#FG-8820").
+        let mark = NUMBER_MARKS.iter().find(|m| {
+            lower.starts_with(**m)
+                && (!m.ends_with(|c: char| c.is_alphabetic())
+                    || !lower[m.len()..]
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_alphabetic()))
+        });
+        match mark {
+            Some(m) => {
+                marked = true;
+                r = &t[m.len()..];
+            }
+            None => {
+                r = t;
+                break;
+            }
+        }
+    }
+    let token: String = r
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-/_.".contains(*c))
+        .collect();
+    let token = token.trim_end_matches(['.', '-', '/', '_']);
+    let ok = token.len() >= 3
+        && token.chars().any(|c| c.is_ascii_digit())
+        && token.starts_with(|c: char| c.is_ascii_alphanumeric())
+        // A date is not a reference.
+        && !(token.matches(['.', '/']).count() == 2 && digits(token) >= 6 && !token.chars().any(|c| c.is_ascii_alphabetic()));
+    ok.then(|| (token.to_string(), marked))
+}
+
+/// The country a document's language points to, for a postcode that could be several
+/// countries' (`13002 Marseille`): French → FR, German → DE, Italian → IT, Dutch → NL, when
+/// the document uses at least three of that language's order words and clearly more than of
+/// any other. Spanish and Portuguese are written in several countries with five-digit
+/// postcodes, so they name none.
+pub fn language_country(text: &str) -> Option<&'static str> {
+    const WORDS: &[(&str, &[&str])] = &[
+        (
+            "FR",
+            &[
+                "commande",
+                "livraison",
+                "livrer",
+                "désignation",
+                "quantité",
+                "qté",
+                "prix unitaire",
+                "bonjour",
+                "cordialement",
+                "merci",
+                "tva",
+                "ttc",
+                "rue ",
+            ],
+        ),
+        (
+            "DE",
+            &[
+                "bestellung",
+                "lieferadresse",
+                "lieferanschrift",
+                "menge",
+                "einzelpreis",
+                "mwst",
+                "mit freundlichen",
+                "bestellnummer",
+                "bezeichnung",
+                "straße",
+                "strasse",
+            ],
+        ),
+        (
+            "IT",
+            &[
+                "ordine",
+                "consegna",
+                "quantità",
+                "prezzo",
+                "cordiali saluti",
+                "buongiorno",
+                "descrizione",
+                "spedizione",
+                "via ",
+            ],
+        ),
+        (
+            "NL",
+            &[
+                "bestelling",
+                "afleveradres",
+                "aantal",
+                "omschrijving",
+                "met vriendelijke groet",
+                "graag",
+                "leveren",
+                "bestelnummer",
+                "straat",
+            ],
+        ),
+    ];
+    let lower = text.to_lowercase();
+    let mut counts: Vec<(&'static str, usize)> = WORDS
+        .iter()
+        .map(|(c, words)| (*c, words.iter().filter(|w| lower.contains(**w)).count()))
+        .collect();
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let (best, n) = counts[0];
+    let second = counts.get(1).map_or(0, |c| c.1);
+    (n >= 3 && n > 2 * second).then_some(best)
+}
+
+/// Whether the numbers of a text use a decimal comma: `12,50` and `1.234,50` say yes,
+/// `12.50` and `1,234.50` say no; `None` when they do not tell (only whole numbers, or both).
+pub fn infer_decimal_comma(text: &str) -> Option<bool> {
+    let (mut comma, mut dot) = (0, 0);
+    for (n, after) in super::checks::numbers(text) {
+        // Followed by a digit or letter, it is part of a code, not an amount.
+        if after.starts_with(|c: char| c.is_alphanumeric()) {
+            continue;
+        }
+        let last_sep = n.rfind([',', '.']);
+        let Some(at) = last_sep else { continue };
+        let decimals = n.len() - at - 1;
+        if decimals == 3 {
+            continue;
+        }
+        match &n[at..at + 1] {
+            "," => comma += 1,
+            _ => dot += 1,
+        }
+    }
+    match (comma > 0, dot > 0) {
+        (true, false) => Some(true),
+        (false, true) => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether an item name read from free text still holds parts of the item that belong
+/// elsewhere: a price mark, or a bracket with a label or an item code in it (`（货号
+/// PRN-2200）`, `(Art.-Nr.: A-1)`); `(500)` or `(x50)` are part of a name.
+fn leftover_code(name: &str) -> bool {
+    if name.contains('@')
+        || name
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_whitespace())
+    {
+        return true;
+    }
+    let mut rest = name;
+    while let Some(open) = rest.find(['(', '（']) {
+        let inner = &rest[open..];
+        let close = inner.find([')', '）']).unwrap_or(inner.len());
+        let group = &inner[..close];
+        let code = group.split_whitespace().any(|t| {
+            t.chars().any(|c| c.is_ascii_alphabetic())
+                && t.chars().any(|c| c.is_ascii_digit())
+                && t.contains(['-', '_', '/'])
+        });
+        if code || group.contains([':', '：']) {
+            return true;
+        }
+        // Past the closing bracket (one character, one to three bytes).
+        let after = inner[close..].chars().next().map_or(0, char::len_utf8);
+        rest = &inner[close + after..];
+    }
+    false
+}
+
+/// Unit words that may follow a list item's quantity.
+const LIST_UNITS: &[&str] = &[
+    "x", "pcs", "pc", "pieces", "units", "unit", "stk", "stück", "st", "uds", "unidades", "pz",
+    "pezzi", "un", "件", "个", "個", "箱", "本", "枚", "台", "套", "只", "盒", "瓶", "袋", "包",
+    "张", "張",
+];
+
+/// Lines written as list items in any of the common shapes (`1. SKU - Name - qty 12 @ $24.00
+/// each`, `- 6 x Name (SKU) à 19,80 €`, `• Name, SKU, 4 Stück je 12,50 €`): a bullet or a number,
+/// a quantity (before `x`, or after `qty`), and a unit price (after `@`, `à`, `je`, `at`).
+fn list_lines(
+    lines: &[&str],
+    ctx: &Ctx,
+    read: &[usize],
+    doubts: &mut Vec<String>,
+) -> Vec<(usize, Line)> {
+    re!(ITEM, r"^\s*(?:[-*•·–]|[0-9]{1,2}[.)])\s+(.*)$");
+    re!(
+        QTY_X,
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
+    );
+    re!(
+        QTY_WORD,
+        r"(?i)(?:\b(?:qty|quantity|menge|anzahl|qté|quantité|cantidad|aantal|quantità|quantidade|qtd)\.?|数量|數量|×)\s*[:：]?\s*([0-9]+)"
+    );
+    re!(
+        PRICE,
+        r"(?i)(?:@|\bà\b|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*([^0-9\s]{0,4})\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+    );
+    re!(
+        CODE_PAREN,
+        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+)?([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*)\s*[)）]"
+    );
+    re!(CODE_LEAD, r"^([A-Z0-9]+(?:[-_./][A-Z0-9]+)+)\s*[-–—:,]\s*");
+    let dc = ctx.decimal_comma();
+    let mut out = Vec::new();
+    let mut unread = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if read.contains(&i) {
+            continue;
+        }
+        let Some(item) = rx(&ITEM).and_then(|r| r.captures(line)) else {
+            continue;
+        };
+        let body = item[1].trim();
+        if digits(body) == 0 {
+            continue;
+        }
+        let quantity = rx(&QTY_WORD)
+            .and_then(|r| r.captures(body))
+            .or_else(|| rx(&QTY_X).and_then(|r| r.captures(body)))
+            .and_then(|m| parse_quantity(&m[1], dc));
+        let price = rx(&PRICE).and_then(|r| r.captures_iter(body).last());
+        let (Some(quantity), Some(price)) = (quantity, price) else {
+            unread += 1;
+            continue;
+        };
+        let unit_price = parse_decimal(&price[2], dc);
+        let mut rest = body[..price.get(0).map_or(body.len(), |m| m.start())].to_string();
+        let paren = rx(&CODE_PAREN).and_then(|r| r.captures(&rest)).map(|m| {
+            let whole = m.get(0).map_or(0..0, |g| g.range());
+            (m[1].to_string(), whole)
+        });
+        let mut sku = None;
+        if let Some((code, whole)) = paren {
+            rest.replace_range(whole, " ");
+            sku = Some(code);
+        } else if let Some(m) = rx(&CODE_LEAD).and_then(|r| r.captures(&rest)) {
+            sku = Some(m[1].to_string());
+            rest = rest[m.get(0).map_or(0, |g| g.end())..].to_string();
+        }
+        // The name is what is left without the quantity.
+        let rest = rx(&QTY_WORD)
+            .map(|r| r.replace(&rest, " ").into_owned())
+            .unwrap_or(rest);
+        let rest = rx(&QTY_X)
+            .map(|r| r.replacen(&rest, 1, " ").into_owned())
+            .unwrap_or(rest);
+        let mut words: Vec<&str> = rest.split_whitespace().collect();
+        // A unit word left behind by the quantity ("× 3 台，").
+        while words.last().is_some_and(|w| {
+            let w = w.trim_end_matches([',', '，', ';', '；', '。', '.']);
+            w.is_empty() || LIST_UNITS.contains(&w.to_lowercase().as_str())
+        }) {
+            words.pop();
+        }
+        let name = words
+            .join(" ")
+            .trim_matches(|c: char| "-–—,，;； ".contains(c))
+            .to_string();
+        // What is left must read as a name: no bracket or code left over from the item's
+        // parts (a shape the rules do not know).
+        if leftover_code(&name) {
+            unread += 1;
+            continue;
+        }
+        out.push((
+            i,
+            Line {
+                sku,
+                name: Some(name).filter(|n| !n.is_empty()),
+                spec: None,
+                quantity: Some(quantity),
+                unit_price,
+                confidence: 0.85 * ctx.trust,
+                doubt: None,
+            },
+        ));
+    }
+    if unread > 0 && !(out.is_empty() && read.is_empty()) {
+        doubts.push(format!(
+            "lines: {unread} item line(s) of the list could not be read"
+        ));
+    }
+    out
+}
+
+/// Titles of an order form (upper case), which are not the ordering organisation.
+const FORM_TITLES: &[&str] = &[
+    "PURCHASE ORDER",
+    "ORDER FORM",
+    "ORDER",
+    "FAX",
+    "TELEFAX",
+    "TÉLÉCOPIE",
+    "FAX COVER SHEET",
+    "BESTELLUNG",
+    "BESTELLSCHEIN",
+    "BON DE COMMANDE",
+    "COMMANDE",
+    "PEDIDO",
+    "HOJA DE PEDIDO",
+    "BESTELLING",
+    "BESTELFORMULIER",
+    "ORDINE",
+    "MODULO D'ORDINE",
+    "ENCOMENDA",
+    "NOTA DE ENCOMENDA",
+    "注文書",
+    "発注書",
+    "订购单",
+    "訂購單",
+    "采购订单",
+    "採購訂單",
+    "订单",
+    "訂單",
+];
+
+/// The ordering organisation on a form: the first cell of the line with the form's title
+/// (`Maple Grove Family Dentistry          PURCHASE ORDER`), else the first line of the page
+/// that is neither the fax machine's header nor a title nor a `label: value`.
+fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
+    let is_title = |t: &str| FORM_TITLES.contains(&t.trim().to_uppercase().as_str());
+    // A street, a phone or a date is not an organisation (a letterhead that is only a logo
+    // leaves the address as the first text).
+    let is_name = |t: &str| {
+        !t.contains([':', '：'])
+            && !t.trim_start().starts_with(|c: char| c.is_ascii_digit())
+            && digits(t) < 5
+    };
+    let header = |l: &str| rx(&FAX_HEADER).is_some_and(|r| r.is_match(l.trim()));
+    for (l, cs) in layout.lines.iter().zip(&layout.cells) {
+        if cs.len() >= 2 && cs.iter().skip(1).any(|c| is_title(&c.text)) && !header(l) {
+            let first = &cs[0].text;
+            if !is_title(first) && is_name(first) {
+                ctx.put(facts, "customer.name", Some(first.clone()), 0.85);
+                return;
+            }
+        }
+    }
+    for (l, cs) in layout.lines.iter().zip(&layout.cells).take(12) {
+        if l.trim().is_empty() || header(l) {
+            continue;
+        }
+        if let Some(cell) = cs.first() {
+            if is_title(&cell.text) {
+                continue;
+            }
+            if is_name(&cell.text) {
+                ctx.put(facts, "customer.name", Some(cell.text.clone()), 0.8);
+            }
+        }
+        break;
+    }
+}
+
 /// What [`extract_text`] is reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -1393,8 +2804,9 @@ pub enum Kind {
 }
 
 /// Extracts facts and lines from text.
-pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
+pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String>) {
     let mut facts = Facts::new();
+    let mut doubts = Vec::new();
     let layout = Layout::new(text);
     let lines = &layout.lines;
     let first_value = |field: &str, bare: bool| -> Option<Labelled> {
@@ -1403,26 +2815,39 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
             .find(|l| !l.value.is_empty())
     };
 
-    // Order number.
-    if let Some(l) = first_value("external_id", false) {
-        let v = l
-            .value
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .trim_start_matches('#');
-        ctx.put(&mut facts, "source.external_id", Some(v.to_string()), 0.95);
+    // Order number: every labelled reference; two different ones are a doubt.
+    let mut refs = reference_candidates(text, ctx);
+    if let Some(m) = text
+        .contains("PO-")
+        .then(|| rx(&PO_DASHED)?.captures(text))
+        .flatten()
+    {
+        refs.push((m[1].to_string(), 0.85));
     }
-    let po_dashed = || rx(&PO_DASHED)?.captures(text);
-    if let Some(m) = text.contains("PO-").then(po_dashed).flatten() {
+    if let Some((po, _)) = po_labelled(text) {
+        refs.push((po, 0.85));
+    }
+    if let Some((best, c)) = refs.iter().max_by(|a, b| a.1.total_cmp(&b.1)).cloned() {
+        let key = |v: &str| -> String {
+            v.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_ascii_uppercase()
+        };
+        let k = key(&best);
+        let rival = refs.iter().any(|(v, c2)| {
+            let k2 = key(v);
+            *c2 >= 0.8 && !(k.ends_with(&k2) || k2.ends_with(&k))
+        });
+        if rival {
+            doubts.push("source.external_id: the message names different order references".into());
+        }
         ctx.put(
             &mut facts,
             "source.external_id",
-            Some(m[1].to_string()),
-            0.85,
+            Some(best),
+            if rival { 0.5 } else { c },
         );
-    } else if let Some((po, _)) = po_labelled(text) {
-        ctx.put(&mut facts, "source.external_id", Some(po), 0.85);
     }
 
     // Contact facts (on a form the customer is the organisation, not the person who signed).
@@ -1446,6 +2871,27 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
             .map(|m| m.as_str().trim().to_string());
         ctx.put(&mut facts, "customer.phone", phone, 0.9);
     }
+    if !facts.contains_key("customer.phone") {
+        // A phone label without a colon: "Ph (02) 9555 0132", "Tél. 04 91 55 20 14",
+        // "T +31 20 555 0142".
+        re!(
+            PHONE_MARKED,
+            r"(?i)(?:^|\s)(?:tel|tél|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        );
+        let find = |l: &&str| {
+            let m = rx(&PHONE_MARKED)?.captures(l)?;
+            let n = m.get(1)?.as_str();
+            (7..=15)
+                .contains(&digits(n))
+                .then(|| cut_at_next_label(n).trim().to_string())
+        };
+        // A message's sender signs at the end; a form's letterhead is at the top.
+        let phone = match kind {
+            Kind::Email => lines.iter().rev().find_map(find),
+            Kind::Form => lines.iter().find_map(find),
+        };
+        ctx.put(&mut facts, "customer.phone", phone, 0.8);
+    }
     if let Some(l) = first_value("email", false) {
         let email = rx(&EMAIL)
             .and_then(|r| r.find(&l.value))
@@ -1454,53 +2900,36 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
     }
     if kind == Kind::Email && !facts.contains_key("customer.phone") {
         // The signature: the last line that is only a phone number.
+        // A signature line may hold several parts ("Lone Pine Veterinary | 541-555-0139").
         let phone = lines.iter().rev().find_map(|l| {
-            let t = l.trim();
-            // A phone number here has 7 to 15 digits.
-            if digits(t) < 7 {
-                return None;
-            }
-            let m = rx(&PHONE_LINE).and_then(|r| r.captures(t))?;
-            let digits = m[1].chars().filter(char::is_ascii_digit).count();
-            (7..=15).contains(&digits).then(|| m[1].to_string())
+            l.split(['|', '·', '•']).rev().find_map(|part| {
+                let t = part.trim();
+                // A phone number here has 7 to 15 digits.
+                if digits(t) < 7 {
+                    return None;
+                }
+                let m = rx(&PHONE_LINE).and_then(|r| r.captures(t))?;
+                let digits = m[1].chars().filter(char::is_ascii_digit).count();
+                (7..=15).contains(&digits).then(|| m[1].to_string())
+            })
         });
         ctx.put(&mut facts, "customer.phone", phone, 0.75);
     }
     if kind == Kind::Form {
-        // The letterhead: the first line that is not the fax machine's header or a title.
-        for (l, cs) in lines.iter().zip(&layout.cells).take(12) {
-            if l.trim().is_empty() || rx(&FAX_HEADER).is_some_and(|r| r.is_match(l.trim())) {
-                continue;
-            }
-            if let Some(cell) = cs.first() {
-                let upper = cell.text.to_uppercase();
-                if [
-                    "PURCHASE ORDER",
-                    "ORDER FORM",
-                    "ORDER",
-                    "FAX",
-                    "订购单",
-                    "訂購單",
-                    "采购订单",
-                    "採購訂單",
-                    "订单",
-                    "訂單",
-                ]
-                .contains(&upper.as_str())
-                {
-                    continue;
-                }
-                if !cell.text.contains(':') {
-                    ctx.put(&mut facts, "customer.name", Some(cell.text.clone()), 0.8);
-                }
-            }
-            break;
-        }
+        letterhead(&layout, ctx, &mut facts);
     }
 
     // Delivery address: a labelled block or value, else the block after "deliver to …:".
     let labelled = find_labelled(&layout, ctx, "ship_to", kind == Kind::Form);
-    if let Some(l) = labelled.iter().find(|l| !l.value.is_empty()) {
+    // A value on the label's line is an address when it has a number, is written in CJK, or
+    // lines follow it ("Lieferung: nächste Woche" is not one).
+    let addressy = |l: &&Labelled| {
+        !l.value.is_empty()
+            && (digits(&l.value) > 0
+                || has_cjk(&l.value)
+                || !block_below(&layout, l.line, l.col, 1).is_empty())
+    };
+    if let Some(l) = labelled.iter().find(addressy) {
         let block = block_below(&layout, l.line, l.col, 6);
         // "Ship to: Name" followed by more lines is a block; a long value is one line.
         if !block.is_empty() && !l.value.contains(',') && !has_cjk(&l.value) {
@@ -1510,7 +2939,7 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
         } else {
             address_line(&mut facts, ctx, &l.value, 0.85);
         }
-    } else if let Some(l) = labelled.first() {
+    } else if let Some(l) = labelled.iter().find(|l| l.value.is_empty()) {
         let block = block_below(&layout, l.line, l.col, 6);
         address_block(&mut facts, ctx, block, 0.9);
     } else {
@@ -1525,7 +2954,9 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
             };
             (t.ends_with(':') || t.ends_with('：'))
                 && [
-                    "deliver", "ship", "delivery", "送货", "送貨", "收货", "收貨",
+                    "deliver", "ship", "delivery", "liefer", "livr", "entreg", "envia", "enviar",
+                    "lever", "bezorg", "consegn", "spedi", "送货", "送貨", "收货", "收貨", "届け",
+                    "配送", "納品",
                 ]
                 .iter()
                 .any(|w| t.contains(w) || before.contains(w))
@@ -1558,67 +2989,180 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>) {
         ctx.put(&mut facts, "requested_delivery", Some(v), 0.9);
     }
 
-    // Total and currency.
-    let mut total = None;
-    for l in lines {
-        if let Some(m) = stated_total(l) {
-            let at = m.get(1).map_or(0, |g| g.start());
-            // Lower-cased after cutting: lower case may be longer in bytes ("Ⱥ" → "ⱥ").
-            let before = l[..at].trim_end().to_lowercase();
-            if before.ends_with("sub") || before.ends_with("sub-") {
-                continue;
+    // The recipient and postcode written as their own labelled fields (East Asian mail).
+    if let Some(l) = first_value("recipient", false) {
+        // "收货人：张三 13800138000": the name, and the delivery place's phone.
+        let (name, phone) = split_trailing_phone(&l.value);
+        ctx.put(&mut facts, "ship_to.name", Some(name), 0.9);
+        if !facts.contains_key("customer.phone") {
+            ctx.put(&mut facts, "customer.phone", phone, 0.75);
+        }
+    }
+    if let Some(l) = first_value("postal_code", false) {
+        let code = l.value.split_whitespace().next().map(String::from);
+        ctx.put(&mut facts, "ship_to.postal_code", code, 0.9);
+    }
+
+    // Total: summary rows, else a sentence that states it ("the order total is $229.50").
+    let dc = ctx.decimal_comma();
+    let stated = super::checks::stated_amounts(text, dc);
+    let mut total = stated.total.first().map(|d| (*d, None));
+    if total.is_none() {
+        for l in lines {
+            if let Some(m) = stated_total(l) {
+                let at = m.get(1).map_or(0, |g| g.start());
+                // Lower-cased after cutting: lower case may be longer in bytes ("Ⱥ" → "ⱥ").
+                let before = l[..at].trim_end().to_lowercase();
+                if before.ends_with("sub") || before.ends_with("sub-") {
+                    continue;
+                }
+                let cur = m.get(2).or(m.get(3)).and_then(|c| currency_of(c.as_str()));
+                if let Some(d) = parse_decimal(&m[4], dc) {
+                    total = Some((d, cur));
+                }
             }
-            let cur = m.get(2).or(m.get(3)).and_then(|c| currency_of(c.as_str()));
-            total = Some((m[4].to_string(), cur));
         }
     }
     if let Some((amount, cur)) = total {
-        let amount = parse_decimal(&amount, ctx.decimal_comma()).map(|d| d.to_string());
-        ctx.put(&mut facts, "total", amount, 0.85);
+        ctx.put(
+            &mut facts,
+            "total",
+            Some(amount.normalize().to_string()),
+            0.85,
+        );
         if let Some(cur) = cur {
             ctx.put(&mut facts, "currency", Some(cur.into()), 0.9);
         }
     }
-    if let Some(l) = first_value("currency", false) {
-        let cur = l.value.split_whitespace().next().and_then(currency_of);
-        ctx.put(&mut facts, "currency", cur.map(String::from), 0.95);
+
+    // Lines: a table, else bullets, else list items of other shapes.
+    let mut out = table_lines(&layout, ctx, &mut facts, &mut doubts);
+    if out.is_empty() {
+        // Bullets, and list items of other shapes among them, in the order written.
+        let mut items = bullet_lines(lines, ctx, &mut facts);
+        let read: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
+        items.extend(list_lines(lines, ctx, &read, &mut doubts));
+        items.sort_by_key(|(i, _)| *i);
+        out = items.into_iter().map(|(_, l)| l).collect();
     }
-    if let Some(m) = currency_code(text) {
-        ctx.put(
-            &mut facts,
-            "currency",
-            currency_of(&m[1]).map(String::from),
-            0.85,
-        );
+    for l in &out {
+        if let Some(d) = &l.doubt {
+            doubts.push(d.clone());
+        }
+    }
+    let total_value = facts
+        .get("total")
+        .and_then(|f| Decimal::from_str(&f.value).ok());
+    doubts.extend(super::checks::check_amounts(&out, &stated, total_value));
+
+    currency(text, ctx, &mut facts, &mut doubts);
+    (facts, out, doubts)
+}
+
+/// Currency codes read as words.
+const CODES: &[&str] = &[
+    "USD", "GBP", "EUR", "CNY", "RMB", "HKD", "TWD", "NTD", "CAD", "AUD", "NZD", "JPY", "CHF",
+    "MXN", "BRL", "SGD", "SEK", "NOK", "DKK", "PLN", "CZK", "INR", "KRW", "ZAR",
+];
+
+/// The currency: a code or a labelled currency, else an unambiguous sign or word, else a
+/// sign several countries use (`$`, `¥`) read by the ship-to country; a sign whose country
+/// does not use it, or two different codes, are doubts.
+fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) {
+    if let Some(l) = find_labelled(&Layout::new(text), ctx, "currency", false)
+        .into_iter()
+        .find(|l| !l.value.is_empty())
+    {
+        let cur = l.value.split_whitespace().next().and_then(currency_of);
+        ctx.put(facts, "currency", cur.map(String::from), 0.95);
+    }
+    let mut codes: Vec<&str> = Vec::new();
+    for code in CODES {
+        let mut from = 0;
+        while let Some(at) = text[from..].find(code) {
+            let start = from + at;
+            let end = start + code.len();
+            let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+            if !word(text[..start].chars().next_back()) && !word(text[end..].chars().next()) {
+                if let Some(c) = currency_of(code) {
+                    if !codes.contains(&c) {
+                        codes.push(c);
+                    }
+                }
+                break;
+            }
+            from = end;
+        }
+    }
+    if codes.len() > 1 {
+        doubts.push("currency: the message names different currencies".into());
+    }
+    if let Some(c) = codes.first() {
+        let conf = if codes.len() > 1 { 0.5 } else { 0.9 };
+        ctx.put(facts, "currency", Some((*c).into()), conf);
     }
     let lower = text.to_lowercase();
     for (mark, code, c) in [
         ("us dollars", "USD", 0.85),
-        ("£", "GBP", 0.8),
-        ("€", "EUR", 0.8),
+        ("us$", "USD", 0.9),
+        ("£", "GBP", 0.85),
+        ("€", "EUR", 0.85),
+        (" euro", "EUR", 0.8),
+        ("r$", "BRL", 0.85),
+        ("chf", "CHF", 0.85),
         ("人民币", "CNY", 0.85),
         ("人民幣", "CNY", 0.85),
-        ("元", "CNY", 0.6),
-        ("￥", "CNY", 0.7),
-        ("nt$", "TWD", 0.8),
+        ("円", "JPY", 0.85),
+        ("nt$", "TWD", 0.85),
         ("新台幣", "TWD", 0.85),
-        ("hk$", "HKD", 0.8),
-        ("$", "USD", 0.55),
+        ("hk$", "HKD", 0.85),
+        ("港幣", "HKD", 0.85),
+        ("a$", "AUD", 0.85),
+        ("nz$", "NZD", 0.85),
+        ("c$", "CAD", 0.85),
     ] {
         if lower.contains(mark) {
-            ctx.put(&mut facts, "currency", Some(code.into()), c);
+            ctx.put(facts, "currency", Some(code.into()), c);
         }
     }
+    if facts.contains_key("currency") {
+        return;
+    }
+    // The sender's usual currency, when the message states none.
     if let Some(cur) = ctx.template.and_then(|t| t.currency.clone()) {
-        ctx.put(&mut facts, "currency", Some(cur), 0.9);
+        ctx.put(facts, "currency", Some(cur), 0.9);
+        return;
     }
-
-    // Lines: a table, else bullets.
-    let mut out = table_lines(&layout, ctx, &mut facts);
-    if out.is_empty() {
-        out = bullet_lines(lines, ctx, &mut facts);
+    // A sign several countries use: the ship-to country says which.
+    let country = facts.get("ship_to.country").map(|f| f.value.clone());
+    let dollar = text.contains('$');
+    let yen = text.contains(['¥', '￥', '元']);
+    if dollar || yen {
+        let by_country = country.as_deref().and_then(|c| match (dollar, c) {
+            (true, "US") => Some("USD"),
+            (true, "CA") => Some("CAD"),
+            (true, "AU") => Some("AUD"),
+            (true, "NZ") => Some("NZD"),
+            (true, "MX") => Some("MXN"),
+            (true, "SG") => Some("SGD"),
+            (true, "HK") => Some("HKD"),
+            (true, "TW") => Some("TWD"),
+            (false, "JP") => Some("JPY"),
+            (false, "CN") => Some("CNY"),
+            _ => None,
+        });
+        match by_country {
+            Some(code) => ctx.put(facts, "currency", Some(code.into()), 0.85),
+            None => {
+                let guess = if dollar { "USD" } else { "CNY" };
+                ctx.put(facts, "currency", Some(guess.into()), 0.5);
+                doubts.push(format!(
+                    "currency: only the sign {} is written, which several currencies use",
+                    if dollar { "$" } else { "¥" }
+                ));
+            }
+        }
     }
-    (facts, out)
 }
 
 #[cfg(test)]

@@ -16,12 +16,14 @@
 //!  "fields": {"<canonical path>": {"value": "…", "confidence": 0.95}, …},
 //!  "lines": [{"sku", "name", "spec", "quantity": 3, "unit_price": "38.5", "confidence": 0.9}],
 //!  "problems": ["tesseract is not installed: the fax image could not be read", …],
+//!  "doubts": ["total: the lines add up to 189.30, the stated total is 300.00", …],
 //!  "xml_order": {"format": "cxml" | "ubl", "document": <as src/normalize/xml.rs>} | null}
 //! ```
 //! Field paths: `source.external_id`, `placed_at`, `currency`, `customer.{name,email,phone,
 //! company}`, `ship_to.{name,line1,line2,city,region,postal_code,country}`, `total`,
 //! `requested_delivery`. Money is a decimal string; quantities are numbers.
 
+pub mod checks;
 pub mod extract;
 pub mod mime;
 pub mod template;
@@ -164,7 +166,21 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
         }
     } else {
         let (t, source) = body();
-        text = text::strip_quoted(&text::normalize(&t));
+        let mut t = bounded(text::normalize(&t), &mut problems);
+        // A forwarded order: the forwarded message is the order unless the note above it
+        // has one of its own.
+        if let Some((note, forwarded, from)) = text::split_forward(&t) {
+            let probe = Ctx::new(template, 1.0);
+            let (_, note_lines, _) = extract::extract_text(&note, &probe, Kind::Email);
+            if note_lines.is_empty() {
+                t = forwarded;
+                if let Some((name, address)) = from.as_deref().and_then(split_address) {
+                    put(&mut facts, "customer.name", name, 0.96);
+                    put(&mut facts, "customer.email", Some(address), 1.0);
+                }
+            }
+        }
+        text = text::strip_quoted(&t);
         text_source = source;
         if kind == MailKind::Email {
             if let Some(subject) = &mail.subject {
@@ -173,18 +189,82 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
             }
         }
     }
-    let text = text::normalize(&text);
-    let ctx = Ctx { template, trust };
-    let (found, mut lines) = extract::extract_text(&text, &ctx, text_kind);
+    let text = bounded(text::normalize(&text), &mut problems);
+    let mut ctx = Ctx::new(template, trust);
+    ctx.decimal_comma = extract::infer_decimal_comma(&text);
+    ctx.sender_country = mail.from_address.as_deref().and_then(domain_country);
+    ctx.language_country = extract::language_country(&text);
+    let (found, mut lines, mut doubts) = extract::extract_text(&text, &ctx, text_kind);
+    // The text whose stated amounts the lines are checked against.
+    let mut amounts_text = text.clone();
     for (k, f) in found {
         put(&mut facts, &k, Some(f.value), f.confidence);
+    }
+    // A plain-text alternative that lost the HTML's line table (mail programs flatten
+    // tables cell by cell): the lines come from the HTML.
+    if kind == MailKind::Email && lines.is_empty() && text_source == "body" {
+        if let Some(html) = mail
+            .html
+            .as_deref()
+            .filter(|h| h.to_ascii_lowercase().contains("<table"))
+        {
+            let html_text = bounded(
+                text::normalize(&text::strip_quoted(&text::html_to_text(html))),
+                &mut problems,
+            );
+            let (found, html_lines, html_doubts) =
+                extract::extract_text(&html_text, &ctx, Kind::Email);
+            if !html_lines.is_empty() {
+                for (k, f) in found {
+                    if !facts.contains_key(&k) {
+                        put(&mut facts, &k, Some(f.value), f.confidence);
+                    }
+                }
+                lines = html_lines;
+                replace_line_doubts(&mut doubts, html_doubts);
+                text_source = "html";
+                amounts_text = html_text;
+            }
+        }
+    }
+    // An e-mail whose body says little, with the order as a PDF: the form gives the lines
+    // and whatever the body did not.
+    if kind == MailKind::Email && lines.is_empty() && text_source != "xml" {
+        if let Some(pdf) = pdf {
+            match opts.tools.pdf_text(&pdf.content) {
+                Ok(layer) => {
+                    let layer = bounded(text::normalize(&layer), &mut problems);
+                    let mut form_ctx = Ctx::new(template, trust);
+                    form_ctx.decimal_comma = extract::infer_decimal_comma(&layer);
+                    form_ctx.sender_country = ctx.sender_country.clone();
+                    form_ctx.language_country = extract::language_country(&layer);
+                    let (found, form_lines, form_doubts) =
+                        extract::extract_text(&layer, &form_ctx, Kind::Form);
+                    for (k, f) in found {
+                        if !facts.contains_key(&k) {
+                            put(&mut facts, &k, Some(f.value), f.confidence);
+                        }
+                    }
+                    if !form_lines.is_empty() {
+                        lines = form_lines;
+                        replace_line_doubts(&mut doubts, form_doubts);
+                        text_source = "pdf";
+                        amounts_text = layer;
+                    }
+                }
+                Err(e) => problems.push(format!("{e}: the PDF could not be read")),
+            }
+        }
     }
 
     // A CSV or XLSX attachment of lines wins over lines guessed from the text.
     const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
     for a in &mail.attachments {
         let (read, source) = if is(a, &["text/csv", "text/comma-separated-values"], &[".csv"]) {
-            (extract::csv_lines(&a.content, &ctx, &mut facts), "csv")
+            let text = extract::csv_text(&a.content);
+            let mut csv_ctx = Ctx::new(template, trust);
+            csv_ctx.decimal_comma = extract::infer_decimal_comma(&text).or(ctx.decimal_comma);
+            (extract::csv_lines(&a.content, &csv_ctx, &mut facts), "csv")
         } else if is(a, &[XLSX], &[".xlsx"]) {
             let read = xlsx::xlsx_lines(&a.content, &ctx, &mut facts, opts.xlsx_limits);
             (read, "xlsx")
@@ -210,8 +290,52 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
             Err(e) => problems.push(e),
         }
     }
-    if let Some(id) = &mail.message_id {
-        put(&mut facts, "source.external_id", Some(id.clone()), 0.3);
+    // Lines from an attachment are checked against the totals the text states.
+    {
+        let stated = checks::stated_amounts(&amounts_text, ctx.decimal_comma());
+        let total = facts
+            .get("total")
+            .and_then(|f| rust_decimal::Decimal::from_str_exact(&f.value).ok());
+        for d in checks::check_amounts(&lines, &stated, total) {
+            if !doubts.contains(&d) {
+                doubts.push(d);
+            }
+        }
+    }
+    doubts.extend(checks::check_address(&facts));
+    for (path, f) in &facts {
+        if checks::undecoded_entity(&f.value) {
+            doubts.push(format!(
+                "{path}: it holds an undecoded HTML character reference"
+            ));
+        }
+    }
+    if lines.iter().any(|l| {
+        [&l.name, &l.sku, &l.spec]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(checks::undecoded_entity))
+    }) {
+        doubts.push("lines: an item holds an undecoded HTML character reference".into());
+    }
+    // A fact in doubt is not trusted; a required fact read by a guess says so.
+    for d in &doubts {
+        if let Some(path) = d.split(':').next() {
+            if let Some(f) = facts.get_mut(path) {
+                f.confidence = f.confidence.min(0.5);
+            }
+        }
+    }
+    let lowest_line = lines.iter().map(|l| l.confidence).fold(1.0, f64::min);
+    if lowest_line < LOW_CONFIDENCE && !doubts.iter().any(|d| d.starts_with("lines:")) {
+        doubts.push(format!("lines: read with confidence {lowest_line:.2} only"));
+    }
+    for (path, f) in &facts {
+        if REQUIRED.contains(&path.as_str()) && f.confidence < LOW_CONFIDENCE {
+            let d = format!("{path}: read with confidence {:.2} only", f.confidence);
+            if !doubts.iter().any(|x| x.starts_with(&format!("{path}:"))) {
+                doubts.push(d);
+            }
+        }
     }
 
     let fields: Map<String, Value> = facts
@@ -243,8 +367,87 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
         "fields": fields,
         "lines": lines.iter().map(line_json).collect::<Vec<_>>(),
         "problems": problems,
+        "doubts": doubts,
         "xml_order": xml_order,
     }))
+}
+
+/// The facts every order needs, whose low confidence is itself a reason to hold it.
+const REQUIRED: &[&str] = &[
+    "source.external_id",
+    "customer.name",
+    "ship_to.line1",
+    "ship_to.city",
+    "ship_to.country",
+    "currency",
+];
+
+/// Below this a required fact is named as a guess (the review threshold's default).
+const LOW_CONFIDENCE: f64 = 0.7;
+
+/// Most text the extraction reads: an order is a few pages; past this a message is refused
+/// nothing, but only its start is read (and the problem said), so the extraction stays
+/// bounded in time and memory whatever the body's size.
+const MAX_TEXT_BYTES: usize = 256 * 1024;
+
+/// `text` cut to [`MAX_TEXT_BYTES`] at a character boundary, the cut noted in `problems`.
+fn bounded(mut text: String, problems: &mut Vec<String>) -> String {
+    if text.len() > MAX_TEXT_BYTES {
+        problems.retain(|p| !p.ends_with("only its start was read"));
+        let mut at = MAX_TEXT_BYTES;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+        problems.push(format!(
+            "the order text is longer than {} KiB; only its start was read",
+            MAX_TEXT_BYTES / 1024
+        ));
+    }
+    text
+}
+
+/// Puts the doubts of lines read from another text in place of the first text's doubts
+/// about its lines and amounts (the other facts' doubts stay).
+fn replace_line_doubts(doubts: &mut Vec<String>, other: Vec<String>) {
+    doubts.retain(|d| {
+        !["lines:", "total:", "subtotal:"]
+            .iter()
+            .any(|p| d.starts_with(p))
+    });
+    for d in other {
+        if !doubts.contains(&d) {
+            doubts.push(d);
+        }
+    }
+}
+
+/// `Name <address>` (or a bare address) as its name and address.
+fn split_address(s: &str) -> Option<(Option<String>, String)> {
+    let s = s.trim();
+    match (s.rfind('<'), s.rfind('>')) {
+        (Some(a), Some(b)) if a < b => {
+            let name = s[..a].trim().trim_matches('"').trim();
+            let address = s[a + 1..b].trim();
+            address.contains('@').then(|| {
+                (
+                    Some(name.to_string()).filter(|n| !n.is_empty()),
+                    address.to_string(),
+                )
+            })
+        }
+        _ => s.contains('@').then(|| (None, s.to_string())),
+    }
+}
+
+/// The country of an address's country-code top-level domain (`.co.uk` → `GB`, `.de` → `DE`).
+fn domain_country(address: &str) -> Option<String> {
+    let tld = address.rsplit('.').next()?.to_ascii_uppercase();
+    match tld.as_str() {
+        "UK" => Some("GB".into()),
+        t if t.len() == 2 && t.chars().all(|c| c.is_ascii_alphabetic()) => Some(t.into()),
+        _ => None,
+    }
 }
 
 fn body_is_empty(mail: &mime::ParsedMail) -> bool {

@@ -30,6 +30,8 @@ pub const FIELDS: &[&str] = &[
     "phone",
     "email",
     "ship_to",
+    "recipient",
+    "postal_code",
     "delivery_date",
     "currency",
     "total",

@@ -41,39 +41,179 @@ pub fn undouble_spacing_pages(text: &str) -> String {
         .join("\n\n")
 }
 
+/// Words that end a reply header (`On Mon, 3 Nov 2025, Ann <a@b> wrote:`), by language.
+const WROTE: &[&str] = &[
+    "wrote",
+    "schrieb",
+    "a écrit",
+    "escribió",
+    "schreef",
+    "ha scritto",
+    "escreveu",
+    "skrev",
+    "napisał",
+    "написал",
+];
+
+/// Header names of an Outlook-style quoted block, by language: `From:` then `Sent:`/`Date:`.
+const FROM_HEADERS: &[&str] = &[
+    "from:",
+    "von:",
+    "de :",
+    "de:",
+    "van:",
+    "da:",
+    "差出人:",
+    "差出人：",
+    "发件人:",
+    "发件人：",
+    "寄件者:",
+    "寄件者：",
+    "寄件人:",
+    "寄件人：",
+];
+const SENT_HEADERS: &[&str] = &[
+    "sent:",
+    "date:",
+    "gesendet:",
+    "datum:",
+    "envoyé :",
+    "envoyé:",
+    "date :",
+    "enviado:",
+    "enviada:",
+    "fecha:",
+    "verzonden:",
+    "inviato:",
+    "data:",
+    "送信日時:",
+    "送信日時：",
+    "发送时间",
+    "發送時間",
+    "寄件日期",
+    "日期:",
+    "日期：",
+    "to:",
+    "an:",
+    "à :",
+    "para:",
+    "aan:",
+    "a:",
+];
+
+/// Lines that start a forwarded message, by language.
+const FORWARD_MARKERS: &[&str] = &[
+    "forwarded message",
+    "begin forwarded message",
+    "weitergeleitete nachricht",
+    "message transféré",
+    "mensaje reenviado",
+    "mensagem encaminhada",
+    "doorgestuurd bericht",
+    "messaggio inoltrato",
+    "転送されたメッセージ",
+    "转发的邮件",
+    "轉寄的郵件",
+    "original message",
+    "ursprüngliche nachricht",
+    "message d'origine",
+    "mensaje original",
+    "mensagem original",
+    "oorspronkelijk bericht",
+    "messaggio originale",
+    "原始邮件",
+    "原始郵件",
+];
+
+/// Whether line `i` starts a quoted earlier message (a reply header, an Outlook header block,
+/// a `-----Original Message-----` or forward separator).
+fn quote_starts(lines: &[&str], i: usize) -> bool {
+    let t = lines[i].trim();
+    let lower = t.to_lowercase();
+    let next = lines
+        .get(i + 1)
+        .map(|l| l.trim().to_lowercase())
+        .unwrap_or_default();
+    // The verb ends the line in English ("… wrote:"); German and Dutch put the name after it
+    // ("Am … schrieb Ann <a@b>:").
+    let wrote = |s: &str| {
+        WROTE.iter().any(|w| {
+            s.contains(&format!(" {w} ")) || s.trim_end_matches([':', '：', ' ']).ends_with(w)
+        })
+    };
+    // "On … wrote:" (or wrapped: "On …, Ann <a@b>" / "wrote:").
+    let reply = (lower.ends_with(':') || lower.ends_with('：'))
+        && wrote(&lower)
+        && (lower.contains('@') || lower.chars().any(|c| c.is_ascii_digit()));
+    let wrapped = !lower.is_empty()
+        && lower.contains('@')
+        && WROTE
+            .iter()
+            .any(|w| next == format!("{w}:") || next == format!("{w} :"));
+    let chinese = (t.starts_with('在') || t.contains('于') || t.contains('於'))
+        && (t.ends_with("写道：") || t.ends_with("寫道：") || t.ends_with("写道:"));
+    // Gmail in any language: "2026年2月1日(日) 10:00 山田 <yamada@x.example>:".
+    let addressed = (lower.ends_with(">:") || lower.ends_with(">：") || lower.ends_with("> :"))
+        && lower.contains('@')
+        && lower.chars().any(|c| c.is_ascii_digit());
+    // "---- On Mon, 01 Feb 2026 Bob <b@x> wrote ----".
+    let dashed = lower.starts_with("----") && WROTE.iter().any(|w| lower.contains(w));
+    let separator = lower.starts_with("-----") && FORWARD_MARKERS.iter().any(|m| lower.contains(m))
+        || lower.starts_with("________________")
+            && FROM_HEADERS.iter().any(|h| next.starts_with(h));
+    let outlook = FROM_HEADERS.iter().any(|h| lower.starts_with(h))
+        && SENT_HEADERS.iter().any(|h| next.starts_with(h));
+    reply || wrapped || chinese || addressed || dashed || separator || outlook
+}
+
+/// Whether line `i` starts a forwarded message (its header block follows).
+fn forward_starts(line: &str) -> bool {
+    let lower = line.trim().to_lowercase();
+    (lower.starts_with("---") || lower.starts_with("begin forwarded"))
+        && FORWARD_MARKERS[..11].iter().any(|m| lower.contains(m))
+}
+
 /// Drops quoted earlier messages: lines starting with `>`, and everything from a reply
-/// header (`On … wrote:`, `-----Original Message-----`, an Outlook `From:`/`Sent:` block,
-/// `在…写道：`) to the end.
+/// header (`On … wrote:`, `Am … schrieb …:`, `Le … a écrit :`, `-----Original Message-----`,
+/// an Outlook `From:`/`Sent:` block in any of the usual languages, `在…写道：`) to the end.
 pub fn strip_quoted(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
-        let t = line.trim();
-        let lower = t.to_lowercase();
-        let next = lines
-            .get(i + 1)
-            .map(|l| l.trim().to_lowercase())
-            .unwrap_or_default();
-        let reply_header = (lower.starts_with("on ") && lower.ends_with("wrote:"))
-            || lower.contains("-----original message-----")
-            || lower.starts_with("-----原始邮件-----")
-            || lower.starts_with("-----原始郵件-----")
-            || (t.starts_with('在') && (t.ends_with("写道：") || t.ends_with("寫道：")))
-            || ((lower.starts_with("from:")
-                || lower.starts_with("发件人:")
-                || lower.starts_with("发件人："))
-                && (next.starts_with("sent:")
-                    || next.starts_with("date:")
-                    || next.starts_with("发送时间")));
-        if reply_header {
+        if quote_starts(&lines, i) {
             break;
         }
-        if t.starts_with('>') {
+        if line.trim().starts_with('>') {
             continue;
         }
         out.push(*line);
     }
     out.join("\n")
+}
+
+/// A forwarded message in `text`: the note above the forward marker, and the forwarded
+/// message's body (its header block dropped) with the sender's name and address from its
+/// `From:` line. `None` when nothing is forwarded.
+pub fn split_forward(text: &str) -> Option<(String, String, Option<String>)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|l| forward_starts(l))?;
+    let note = lines[..at].join("\n");
+    let mut from = None;
+    let mut k = at + 1;
+    // The header block: `Name: value` lines up to the first blank line.
+    while k < lines.len() && !lines[k].trim().is_empty() {
+        let l = lines[k].trim();
+        let lower = l.to_lowercase();
+        if FROM_HEADERS.iter().any(|h| lower.starts_with(h)) {
+            from = l.split_once([':', '：']).map(|(_, v)| v.trim().to_string());
+        }
+        k += 1;
+    }
+    while lines.get(k).is_some_and(|l| l.trim().is_empty()) {
+        k += 1;
+    }
+    let body = strip_quoted(&lines[k.min(lines.len())..].join("\n"));
+    Some((note, body, from))
 }
 
 /// Plain text of an HTML body without its quoted block (`<blockquote>`, Gmail's
@@ -105,6 +245,9 @@ pub fn html_to_text(html: &str) -> String {
 fn strip_tags(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
+    // Inside a table cell, paragraphs and breaks (Outlook wraps every cell's text in
+    // `<p class=MsoNormal>`) are spaces, so a row stays one line.
+    let mut in_cell = false;
     while let Some(lt) = rest.find('<') {
         out.push_str(&decode_entities(&rest[..lt]).replace(['\n', '\r'], " "));
         let after = &rest[lt + 1..];
@@ -128,13 +271,25 @@ fn strip_tags(html: &str) -> String {
                 .unwrap_or("");
             continue;
         }
+        let closing = tag.starts_with('/');
         match name.as_str() {
-            "br" => out.push('\n'),
-            "tr" if !tag.starts_with('/') => out.push('\n'),
-            "td" | "th" if tag.starts_with('/') => out.push('\t'),
-            "p" | "div" | "h1" | "h2" | "h3" | "h4" | "li" | "table" | "ul" | "ol" => {
-                out.push('\n')
+            "td" | "th" => {
+                in_cell = !closing;
+                if closing {
+                    out.push('\t');
+                }
             }
+            "tr" | "table" => {
+                in_cell = false;
+                if !closing || name == "table" {
+                    out.push('\n');
+                }
+            }
+            "br" | "p" | "div" | "h1" | "h2" | "h3" | "h4" | "li" | "ul" | "ol" if in_cell => {
+                out.push(' ')
+            }
+            "br" => out.push('\n'),
+            "p" | "div" | "h1" | "h2" | "h3" | "h4" | "li" | "ul" | "ol" => out.push('\n'),
             _ => {}
         }
     }
@@ -163,6 +318,145 @@ fn strip_tags(html: &str) -> String {
     text.trim_start().to_string()
 }
 
+/// The character of an HTML named entity beyond the XML five: the Latin-1 set (`&uuml;`,
+/// `&eacute;`, `&szlig;`) and the usual typographic ones (`&euro;`, `&ndash;`, `&rsquo;`).
+fn named_entity(name: &str) -> Option<char> {
+    Some(match name {
+        "nbsp" => '\u{00A0}',
+        "iexcl" => '\u{00A1}',
+        "cent" => '\u{00A2}',
+        "pound" => '\u{00A3}',
+        "curren" => '\u{00A4}',
+        "yen" => '\u{00A5}',
+        "brvbar" => '\u{00A6}',
+        "sect" => '\u{00A7}',
+        "uml" => '\u{00A8}',
+        "copy" => '\u{00A9}',
+        "ordf" => '\u{00AA}',
+        "laquo" => '\u{00AB}',
+        "not" => '\u{00AC}',
+        "shy" => '\u{00AD}',
+        "reg" => '\u{00AE}',
+        "macr" => '\u{00AF}',
+        "deg" => '\u{00B0}',
+        "plusmn" => '\u{00B1}',
+        "sup2" => '\u{00B2}',
+        "sup3" => '\u{00B3}',
+        "acute" => '\u{00B4}',
+        "micro" => '\u{00B5}',
+        "para" => '\u{00B6}',
+        "middot" => '\u{00B7}',
+        "cedil" => '\u{00B8}',
+        "sup1" => '\u{00B9}',
+        "ordm" => '\u{00BA}',
+        "raquo" => '\u{00BB}',
+        "frac14" => '\u{00BC}',
+        "frac12" => '\u{00BD}',
+        "frac34" => '\u{00BE}',
+        "iquest" => '\u{00BF}',
+        "Agrave" => '\u{00C0}',
+        "Aacute" => '\u{00C1}',
+        "Acirc" => '\u{00C2}',
+        "Atilde" => '\u{00C3}',
+        "Auml" => '\u{00C4}',
+        "Aring" => '\u{00C5}',
+        "AElig" => '\u{00C6}',
+        "Ccedil" => '\u{00C7}',
+        "Egrave" => '\u{00C8}',
+        "Eacute" => '\u{00C9}',
+        "Ecirc" => '\u{00CA}',
+        "Euml" => '\u{00CB}',
+        "Igrave" => '\u{00CC}',
+        "Iacute" => '\u{00CD}',
+        "Icirc" => '\u{00CE}',
+        "Iuml" => '\u{00CF}',
+        "ETH" => '\u{00D0}',
+        "Ntilde" => '\u{00D1}',
+        "Ograve" => '\u{00D2}',
+        "Oacute" => '\u{00D3}',
+        "Ocirc" => '\u{00D4}',
+        "Otilde" => '\u{00D5}',
+        "Ouml" => '\u{00D6}',
+        "times" => '\u{00D7}',
+        "Oslash" => '\u{00D8}',
+        "Ugrave" => '\u{00D9}',
+        "Uacute" => '\u{00DA}',
+        "Ucirc" => '\u{00DB}',
+        "Uuml" => '\u{00DC}',
+        "Yacute" => '\u{00DD}',
+        "THORN" => '\u{00DE}',
+        "szlig" => '\u{00DF}',
+        "agrave" => '\u{00E0}',
+        "aacute" => '\u{00E1}',
+        "acirc" => '\u{00E2}',
+        "atilde" => '\u{00E3}',
+        "auml" => '\u{00E4}',
+        "aring" => '\u{00E5}',
+        "aelig" => '\u{00E6}',
+        "ccedil" => '\u{00E7}',
+        "egrave" => '\u{00E8}',
+        "eacute" => '\u{00E9}',
+        "ecirc" => '\u{00EA}',
+        "euml" => '\u{00EB}',
+        "igrave" => '\u{00EC}',
+        "iacute" => '\u{00ED}',
+        "icirc" => '\u{00EE}',
+        "iuml" => '\u{00EF}',
+        "eth" => '\u{00F0}',
+        "ntilde" => '\u{00F1}',
+        "ograve" => '\u{00F2}',
+        "oacute" => '\u{00F3}',
+        "ocirc" => '\u{00F4}',
+        "otilde" => '\u{00F5}',
+        "ouml" => '\u{00F6}',
+        "divide" => '\u{00F7}',
+        "oslash" => '\u{00F8}',
+        "ugrave" => '\u{00F9}',
+        "uacute" => '\u{00FA}',
+        "ucirc" => '\u{00FB}',
+        "uuml" => '\u{00FC}',
+        "yacute" => '\u{00FD}',
+        "thorn" => '\u{00FE}',
+        "yuml" => '\u{00FF}',
+        "euro" => '\u{20AC}',
+        "ndash" => '\u{2013}',
+        "mdash" => '\u{2014}',
+        "lsquo" => '\u{2018}',
+        "rsquo" => '\u{2019}',
+        "sbquo" => '\u{201A}',
+        "ldquo" => '\u{201C}',
+        "rdquo" => '\u{201D}',
+        "bdquo" => '\u{201E}',
+        "bull" => '\u{2022}',
+        "hellip" => '\u{2026}',
+        "trade" => '\u{2122}',
+        "permil" => '\u{2030}',
+        "dagger" => '\u{2020}',
+        "Dagger" => '\u{2021}',
+        "lsaquo" => '\u{2039}',
+        "rsaquo" => '\u{203A}',
+        "OElig" => '\u{0152}',
+        "oelig" => '\u{0153}',
+        "Scaron" => '\u{0160}',
+        "scaron" => '\u{0161}',
+        "Yuml" => '\u{0178}',
+        "fnof" => '\u{0192}',
+        "circ" => '\u{02C6}',
+        "tilde" => '\u{02DC}',
+        "ensp" => '\u{2002}',
+        "emsp" => '\u{2003}',
+        "thinsp" => '\u{2009}',
+        "zwnj" => '\u{200C}',
+        "zwj" => '\u{200D}',
+        "lrm" => '\u{200E}',
+        "rlm" => '\u{200F}',
+        "minus" => '\u{2212}',
+        "larr" => '\u{2190}',
+        "rarr" => '\u{2192}',
+        _ => return None,
+    })
+}
+
 fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
@@ -182,6 +476,7 @@ fn decode_entities(s: &str) -> String {
                 "quot" => Some('"'),
                 "apos" => Some('\''),
                 "nbsp" => Some(' '),
+                _ if named_entity(name).is_some() => named_entity(name),
                 _ => {
                     let n = name.strip_prefix('#')?;
                     let code = match n.strip_prefix(['x', 'X']) {
@@ -220,6 +515,32 @@ mod tests {
         assert_eq!(strip_quoted(t), "new\nstill new");
         let t = "new\nFrom: Bob\nSent: Monday\nold";
         assert_eq!(strip_quoted(t), "new");
+        for header in [
+            "Am 20.10.2025 um 09:12 schrieb Bestellservice <o@s.example>:",
+            "Le lun. 20 oct. 2025 à 09:12, Service <o@s.example> a écrit :",
+            "Op ma 20 okt 2025 om 09:12 schreef Orders <o@s.example>:",
+            "Il giorno lun 20 ott 2025 alle ore 09:12 Ufficio <o@s.example> ha scritto:",
+            "El lun, 20 oct 2025 a las 9:12, Pedidos (<o@s.example>) escribió:",
+            "2025年10月20日(月) 9:12 山田 太郎 <yamada@s.example>:",
+            "山田 <yamada@s.example> 于2025年10月20日周一 09:12写道：",
+            "---- On Mon, 20 Oct 2025 Bob <b@s.example> wrote ----",
+        ] {
+            let t = format!("new\n{header}\nold order 9 x B");
+            assert_eq!(strip_quoted(&t), "new", "{header}");
+        }
+        let t = "new\nVon: Bob\nGesendet: Montag\nold";
+        assert_eq!(strip_quoted(t), "new");
+    }
+
+    #[test]
+    fn forwarded_orders_are_found() {
+        let t = "Resending.\n\n---------- Mensaje reenviado ---------\nDe: Jordi <j@p.example>\n\
+                 Date: mié\nSubject: Pedido\n\nPedido nº 12\n> old";
+        let (note, body, from) = split_forward(t).unwrap();
+        assert_eq!(note.trim(), "Resending.");
+        assert_eq!(body, "Pedido nº 12");
+        assert_eq!(from.as_deref(), Some("Jordi <j@p.example>"));
+        assert!(split_forward("no forward here").is_none());
     }
 
     #[test]
@@ -245,5 +566,13 @@ mod tests {
         assert!(!html_to_text(h).contains("old"));
         let h = "<table><tr><th>SKU</th><th>Qty</th></tr><tr><td>A&amp;B</td><td>2</td></tr></table><p>x<br>y&#233;</p>";
         assert_eq!(html_to_text(h), "SKU\tQty\nA&B\t2\n\nx\nyé\n");
+        assert_eq!(
+            html_to_text("K&uuml;che &amp; Stra&szlig;e &euro;5"),
+            "Küche & Straße €5\n"
+        );
+        // Outlook: paragraphs inside cells keep the row on one line.
+        let h = "<table><tr><td><p class=MsoNormal>A-1<o:p></o:p></p></td>\
+                 <td><p class=MsoNormal>Cups<br>white</p></td><td><p>3</p></td></tr></table>";
+        assert_eq!(html_to_text(h), "A-1\tCups white\t3\n");
     }
 }

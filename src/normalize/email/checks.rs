@@ -1,0 +1,539 @@
+//! Cross-checks of an extracted order: the facts a person wrote must agree with each other
+//! before the order may go on without one. Each failed check is a *doubt* (the fact's path and
+//! why, never the personal data itself) that holds the order for review:
+//!
+//! * the lines (quantity × unit price) against a stated subtotal, and with the stated
+//!   shipping, tax and discount against the stated total;
+//! * quantity × unit price against a line's own amount (in [`super::extract`]);
+//! * the postcode against the country's format, and the city against leftovers of a postcode;
+//! * a currency read only from an ambiguous sign (`$`, `¥`) against the ship-to country.
+//!
+//! The stated amounts are read from rows that start with their label, in every language the
+//! extraction reads (`Zwischensumme`, `Frais de port`, `IVA 21%`, `合計` …).
+
+use super::extract::{parse_decimal, Facts, Line};
+use rust_decimal::Decimal;
+
+/// Amounts stated in the text, by kind (each as often as it is stated).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Stated {
+    /// Grand totals.
+    pub total: Vec<Decimal>,
+    /// Subtotals (the lines before shipping and tax).
+    pub subtotal: Vec<Decimal>,
+    /// Shipping or freight.
+    pub shipping: Vec<Decimal>,
+    /// Tax (VAT, GST, sales tax).
+    pub tax: Vec<Decimal>,
+    /// Discounts (as positive amounts).
+    pub discount: Vec<Decimal>,
+}
+
+/// What a summary row's label names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    /// The grand total.
+    Total,
+    /// The lines' sum.
+    Subtotal,
+    /// Shipping, freight, delivery.
+    Shipping,
+    /// Tax.
+    Tax,
+    /// A discount.
+    Discount,
+}
+
+const SUBTOTAL: &[&str] = &[
+    "subtotal",
+    "sub-total",
+    "sub total",
+    "net total",
+    "total net",
+    "merchandise total",
+    "zwischensumme",
+    "nettobetrag",
+    "summe netto",
+    "netto",
+    "total ht",
+    "sous-total",
+    "montant ht",
+    "base imponible",
+    "subtotaal",
+    "totaal excl",
+    "imponibile",
+    "totale imponibile",
+    "小计",
+    "小計",
+    "商品合計",
+];
+const SHIPPING: &[&str] = &[
+    "shipping",
+    "freight",
+    "delivery charge",
+    "delivery fee",
+    "carriage",
+    "postage",
+    "versand",
+    "versandkosten",
+    "fracht",
+    "frachtkosten",
+    "frais de port",
+    "frais de livraison",
+    "port",
+    "envío",
+    "envio",
+    "gastos de envío",
+    "portes",
+    "verzendkosten",
+    "verzending",
+    "spese di spedizione",
+    "spedizione",
+    "trasporto",
+    "frete",
+    "送料",
+    "运费",
+    "運費",
+];
+const TAX: &[&str] = &[
+    "tax",
+    "sales tax",
+    "vat",
+    "gst",
+    "hst",
+    "pst",
+    "mwst",
+    "ust",
+    "umsatzsteuer",
+    "mehrwertsteuer",
+    "tva",
+    "iva",
+    "btw",
+    "impostos",
+    "消費税",
+    "税额",
+    "稅額",
+    "税",
+    "稅",
+];
+const DISCOUNT: &[&str] = &[
+    "discount",
+    "rabatt",
+    "nachlass",
+    "remise",
+    "descuento",
+    "korting",
+    "sconto",
+    "desconto",
+    "値引",
+    "割引",
+    "折扣",
+    "优惠",
+];
+const TOTAL: &[&str] = &[
+    "grand total",
+    "order total",
+    "total amount",
+    "total due",
+    "amount due",
+    "total",
+    "gesamtsumme",
+    "gesamtbetrag",
+    "endbetrag",
+    "summe",
+    "gesamt",
+    "total ttc",
+    "montant total",
+    "total général",
+    "net à payer",
+    "importe total",
+    "total pedido",
+    "totaal",
+    "totaalbedrag",
+    "te betalen",
+    "totale",
+    "totale ordine",
+    "importo totale",
+    "totale documento",
+    "valor total",
+    "合計",
+    "合计",
+    "总计",
+    "總計",
+    "总金额",
+    "總金額",
+    "合計金額",
+    "ご請求金額",
+];
+
+/// What a summary row's label (the text before its amount) names, if anything.
+pub fn row_kind(label: &str) -> Option<RowKind> {
+    let mut l = label
+        .trim()
+        .trim_start_matches(['-', '*', '•', '+'])
+        .trim()
+        .to_lowercase();
+    // "zzgl. 19 % MwSt.", "plus VAT", "incl. GST": the qualifier before the kind.
+    for q in [
+        "zzgl.",
+        "zzgl",
+        "zuzüglich",
+        "inkl.",
+        "inkl",
+        "plus",
+        "incl.",
+        "incl",
+        "including",
+        "excl.",
+        "add",
+        "dont",
+        "davon",
+        "+",
+    ] {
+        if let Some(rest) = l.strip_prefix(q) {
+            if rest.starts_with([' ', '.']) || q.ends_with('.') {
+                l = rest.trim_start_matches(['.', ' ']).to_string();
+                // The rate may stand between ("zzgl. 19 % MwSt.").
+                l = l
+                    .trim_start_matches(|c: char| c.is_ascii_digit() || " ,.%".contains(c))
+                    .to_string();
+                break;
+            }
+        }
+    }
+    let starts = |words: &[&str]| {
+        words.iter().any(|w| {
+            l.strip_prefix(w).is_some_and(|rest| {
+                // A word, not the start of a longer one or of a code ("BTW-KING-3").
+                !rest.starts_with(|c: char| c.is_alphanumeric() || c == '-' || c == '_')
+                    || !w.is_ascii()
+            })
+        })
+    };
+    if starts(SUBTOTAL) {
+        Some(RowKind::Subtotal)
+    } else if starts(SHIPPING) {
+        Some(RowKind::Shipping)
+    } else if starts(TAX) {
+        Some(RowKind::Tax)
+    } else if starts(DISCOUNT) {
+        Some(RowKind::Discount)
+    } else if starts(TOTAL) {
+        Some(RowKind::Total)
+    } else {
+        None
+    }
+}
+
+/// The amount of a summary row: its last number that is not a percentage or a count.
+pub fn row_amount(rest: &str, decimal_comma: bool) -> Option<Decimal> {
+    numbers(rest)
+        .into_iter()
+        .rev()
+        .find(|(_, after)| !after.trim_start().starts_with('%'))
+        .and_then(|(n, _)| parse_decimal(&n, decimal_comma))
+}
+
+/// Numbers in text, as written (`1.234,50`, `1 234,50`, `1'234.50`), each with the text after it.
+pub fn numbers(text: &str) -> Vec<(String, &str)> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let (at, c) = chars[i];
+        let starts = c.is_ascii_digit()
+            && (i == 0 || !(chars[i - 1].1.is_alphanumeric() || chars[i - 1].1 == '-'));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        let mut end = at;
+        while j < chars.len() {
+            let (k, ch) = chars[j];
+            if ch.is_ascii_digit() {
+                end = k + 1;
+                j += 1;
+            } else if matches!(ch, '.' | ',' | '\'' | ' ')
+                && chars.get(j + 1).is_some_and(|(_, d)| d.is_ascii_digit())
+                // A space groups thousands only before exactly three digits.
+                && (ch != ' '
+                    || (chars.get(j + 1..j + 4).is_some_and(|g| g.iter().all(|(_, d)| d.is_ascii_digit()))
+                        && !chars.get(j + 4).is_some_and(|(_, d)| d.is_ascii_digit())))
+            {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        let number = text[at..end].to_string();
+        out.push((number, &text[end..]));
+        i = j.max(i + 1);
+    }
+    out
+}
+
+/// Finds summary rows (`Subtotal: 12.00`, `MwSt. 19%  84,65 €`, `合計：44,760円`): a line
+/// whose label names a kind, followed by an amount.
+pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
+    let mut s = Stated::default();
+    for line in text.lines() {
+        let t = line.trim();
+        // The label is what comes before the first amount (a rate like "19 %" belongs to it).
+        let Some(first_digit) = first_amount(t) else {
+            continue;
+        };
+        let label = t[..first_digit]
+            .trim_end_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(".contains(c));
+        // A label is short; a sentence that mentions "total" is not a summary row.
+        if label.is_empty() || label.chars().count() > 32 {
+            continue;
+        }
+        let Some(kind) = row_kind(label) else {
+            continue;
+        };
+        let Some(amount) = row_amount(&t[label.len()..], decimal_comma) else {
+            continue;
+        };
+        match kind {
+            RowKind::Total => s.total.push(amount),
+            RowKind::Subtotal => s.subtotal.push(amount),
+            RowKind::Shipping => s.shipping.push(amount),
+            RowKind::Tax => s.tax.push(amount),
+            RowKind::Discount => s.discount.push(amount.abs()),
+        }
+    }
+    s
+}
+
+/// Where the first number of a line that is not a rate (`19 %`) starts.
+fn first_amount(t: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = t[from..]
+        .find(|c: char| c.is_ascii_digit())
+        .map(|a| a + from)
+    {
+        let end = t[at..]
+            .find(|c: char| !(c.is_ascii_digit() || c == ',' || c == '.'))
+            .map_or(t.len(), |e| e + at);
+        if !t[end..].trim_start().starts_with('%') {
+            return Some(at);
+        }
+        from = end;
+    }
+    None
+}
+
+fn close(a: Decimal, b: Decimal) -> bool {
+    (a - b).abs() <= Decimal::new(1, 2)
+}
+
+/// Checks the lines against the stated amounts; returns the doubts.
+pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) -> Vec<String> {
+    let mut doubts = Vec::new();
+    let mut distinct = |v: &[Decimal], what: &str| {
+        let first = v.first().copied();
+        if let Some(f) = first {
+            if v.iter().any(|x| !close(*x, f)) {
+                doubts.push(format!("{what}: the message states different amounts"));
+            }
+        }
+        first
+    };
+    let total = total.or_else(|| distinct(&stated.total, "total"));
+    let subtotal = distinct(&stated.subtotal, "subtotal");
+    let shipping = stated.shipping.first().copied().unwrap_or_default();
+    let tax = stated.tax.first().copied().unwrap_or_default();
+    let discount = stated.discount.first().copied().unwrap_or_default();
+    let priced = !lines.is_empty()
+        && lines
+            .iter()
+            .all(|l| l.unit_price.is_some() && l.quantity.is_some());
+    if !priced {
+        return doubts;
+    }
+    let sum: Decimal = lines
+        .iter()
+        .map(|l| l.unit_price.unwrap_or_default() * l.quantity.unwrap_or_default())
+        .sum();
+    let sum = sum.round_dp(2);
+    if let Some(sub) = subtotal {
+        if !close(sub, sum) {
+            doubts.push(format!(
+                "lines: they add up to {sum}, the stated subtotal is {sub}"
+            ));
+        }
+    }
+    if let Some(total) = total {
+        let base = subtotal.unwrap_or(sum);
+        let candidates = [
+            base + shipping + tax - discount,
+            // Prices that include tax: the tax row only shows the share.
+            base + shipping - discount,
+            sum + shipping + tax - discount,
+        ];
+        if !candidates.iter().any(|c| close(*c, total)) {
+            doubts.push(format!(
+                "total: the lines{} add up to {}, the stated total is {total}",
+                if shipping.is_zero() && tax.is_zero() && discount.is_zero() {
+                    ""
+                } else {
+                    " with the stated shipping, tax and discount"
+                },
+                (sum + shipping + tax - discount).round_dp(2)
+            ));
+        }
+    }
+    doubts
+}
+
+/// Whether `postcode` has the form of `country`'s postcodes; `None` for a country whose
+/// format is not known here.
+pub fn postcode_fits(country: &str, postcode: &str) -> Option<bool> {
+    let p = postcode.trim();
+    let d = |n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit());
+    let pat = |shape: &str| {
+        p.len() == shape.len()
+            && p.bytes().zip(shape.bytes()).all(|(c, s)| match s {
+                b'9' => c.is_ascii_digit(),
+                b'A' => c.is_ascii_uppercase(),
+                _ => c == s,
+            })
+    };
+    Some(match country {
+        "US" => d(5) || pat("99999-9999"),
+        "DE" | "FR" | "ES" | "IT" | "MX" | "FI" => d(5),
+        "AT" | "BE" | "CH" | "DK" | "NO" | "AU" | "NZ" | "ZA" | "HU" | "LU" => d(4),
+        "NL" => pat("9999 AA") || pat("9999AA"),
+        "PT" => pat("9999-999"),
+        "BR" => pat("99999-999") || d(8),
+        "JP" => pat("999-9999") || pat("〒999-9999"),
+        "CN" | "IN" | "SG" => d(6),
+        "TW" => d(3) || d(5) || d(6),
+        "PL" => pat("99-999"),
+        "SE" => pat("999 99") || d(5),
+        "CA" => pat("A9A 9A9") || pat("A9A9A9"),
+        "GB" => {
+            let up = p.to_ascii_uppercase();
+            up.len() >= 5
+                && up.len() <= 8
+                && up
+                    .rsplit_once(' ')
+                    .is_some_and(|(out, inw)| inw.len() == 3 && (2..=4).contains(&out.len()))
+        }
+        "IE" => p.len() >= 7 && p.len() <= 8,
+        "HK" => false,
+        _ => return None,
+    })
+}
+
+/// Checks the address facts; returns the doubts.
+pub fn check_address(facts: &Facts) -> Vec<String> {
+    let mut doubts = Vec::new();
+    let get = |k: &str| facts.get(k).map(|f| f.value.as_str());
+    if let (Some(country), Some(postcode)) = (get("ship_to.country"), get("ship_to.postal_code")) {
+        if postcode_fits(country, postcode) == Some(false) {
+            doubts.push(format!(
+                "ship_to.postal_code: it does not have the form of a postcode of {country}"
+            ));
+        }
+    }
+    if let Some(city) = get("ship_to.city") {
+        // What a split postcode leaves in a city: its digits, or its letters ("AB Amsterdam").
+        let first = city.split_whitespace().next().unwrap_or("");
+        let letters_left = first.len() == 2 && first.chars().all(|c| c.is_ascii_uppercase());
+        if city.chars().any(|c| c.is_ascii_digit()) || letters_left {
+            doubts.push("ship_to.city: it holds part of a postcode".into());
+        }
+    }
+    doubts
+}
+
+/// Whether text still holds an HTML character reference (`&hellip;` that no rule decoded):
+/// a fact with one in it is not the text the sender wrote.
+pub fn undecoded_entity(s: &str) -> bool {
+    s.match_indices('&').any(|(at, _)| {
+        let rest = &s[at + 1..];
+        let name = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '#')
+            .count();
+        (2..=10).contains(&name) && rest[name..].starts_with(';')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn line(q: i64, p: &str) -> Line {
+        Line {
+            quantity: Some(Decimal::from(q)),
+            unit_price: Some(dec(p)),
+            ..Line::default()
+        }
+    }
+
+    #[test]
+    fn summary_rows_in_many_languages() {
+        let text =
+            "Zwischensumme:  1.209,30 €\nMwSt. 7%:       84,65 €\nGesamtsumme:    1.293,95 €\n\
+                    Frais de port : 12,00 €\nTotal TTC : 1 306,00 €\n合計：44,760円\n\
+                    so the order total is $229.50\n";
+        let s = stated_amounts(&format!("{text}zzgl. 19 % MwSt.: 48,30 €\n"), true);
+        assert_eq!(s.subtotal, vec![dec("1209.30")]);
+        assert_eq!(s.tax, vec![dec("84.65"), dec("48.30")]);
+        assert_eq!(s.shipping, vec![dec("12.00")]);
+        assert_eq!(s.total.len(), 3, "{s:?}");
+        assert_eq!(s.total[1], dec("1306.00"));
+    }
+
+    #[test]
+    fn lines_against_totals() {
+        let lines = [line(2, "10.00"), line(1, "5.50")];
+        let off = Stated {
+            total: vec![dec("28.05")],
+            shipping: vec![dec("3.00")],
+            ..Stated::default()
+        };
+        assert_eq!(check_amounts(&lines, &off, None).len(), 1);
+        let ok = Stated {
+            total: vec![dec("28.50")],
+            shipping: vec![dec("3.00")],
+            ..Stated::default()
+        };
+        assert!(check_amounts(&lines, &ok, None).is_empty());
+        let short = Stated {
+            total: vec![dec("40.00")],
+            ..Stated::default()
+        };
+        let doubts = check_amounts(&lines, &short, None);
+        assert!(
+            doubts[0].starts_with("total: the lines add up to 25.50"),
+            "{doubts:?}"
+        );
+    }
+
+    #[test]
+    fn undecoded_references_are_seen() {
+        assert!(undecoded_entity("K&ouml;ln"));
+        assert!(undecoded_entity("a &#8230;"));
+        assert!(!undecoded_entity("Fish & chips; salt"));
+    }
+
+    #[test]
+    fn postcodes_have_their_country_form() {
+        assert_eq!(postcode_fits("NL", "1016 DZ"), Some(true));
+        assert_eq!(postcode_fits("NL", "1016"), Some(false));
+        assert_eq!(postcode_fits("PT", "1300-085"), Some(true));
+        assert_eq!(postcode_fits("GB", "LS6 3BW"), Some(true));
+        assert_eq!(postcode_fits("DE", "1020"), Some(false));
+        assert_eq!(postcode_fits("XX", "1"), None);
+    }
+}
