@@ -1,5 +1,5 @@
-//! Operator actions as domain functions: what a person may do to an order (complete or correct
-//! one held for review, and next approve, supply information, change, cancel, resolve), called
+//! Operator actions as domain functions: what a person may do to an order (enter one keyed by
+//! hand, complete or correct one held for review, and next approve, supply information, change, cancel, resolve), called
 //! by the API and the dashboard alike. Each checks the order's state, applies the change in one
 //! store transaction with its audit event under the person's name, and publishes its events
 //! through the outbox. No HTTP here.
@@ -24,6 +24,9 @@ pub enum ActionError {
     /// The request is understood but its content is not acceptable.
     #[error("{0}")]
     Invalid(String),
+    /// The order has bad fields: each named with what was expected, never its value.
+    #[error("bad fields: {}", .0.join("; "))]
+    InvalidFields(Vec<String>),
     /// The store failed; try again.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -145,6 +148,241 @@ pub async fn correct_order(
         OrderState::NeedsReview
     };
     Ok(Corrected { state, order })
+}
+
+/// The connector (and format) manual entries are stored under: `manual.order.jq` reads them.
+pub const MANUAL_CONNECTOR: &str = "manual";
+
+/// Channels staff enter orders for.
+const MANUAL_CHANNELS: [&str; 3] = ["phone", "walk_in", "fax"];
+
+/// An order keyed by staff (`POST /api/orders`).
+#[derive(Debug, Clone)]
+pub struct Entered {
+    /// The stored request.
+    pub raw_id: String,
+    /// The order's identity: the request's idempotency key.
+    pub external_id: String,
+    /// True when the same key and order had come before (nothing new stored).
+    pub duplicate: bool,
+}
+
+/// Builds the canonical order of a manual entry, naming **each** bad field (`lines[1].quantity:
+/// expected a number`), never a value. `key` becomes its identity (`source.external_id`).
+pub fn manual_order(body: &Value, key: &str) -> Result<CanonicalOrder, Vec<String>> {
+    use crate::model::{Address, Customer, OrderLine};
+    fn field<T: serde::de::DeserializeOwned>(
+        v: &Value,
+        path: &str,
+        what: &str,
+        errors: &mut Vec<String>,
+    ) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(v.clone()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let inner = e.path().to_string();
+                let at = if inner == "." || inner.is_empty() {
+                    path.to_string()
+                } else {
+                    format!("{path}.{inner}")
+                };
+                errors.push(format!("{at}: expected {what}"));
+                None
+            }
+        }
+    }
+    let mut errors = Vec::new();
+    let Some(obj) = body.as_object() else {
+        return Err(vec!["body: expected a JSON object".into()]);
+    };
+    const KNOWN: [&str; 14] = [
+        "channel",
+        "placed_at",
+        "currency",
+        "customer",
+        "ship_to",
+        "bill_to",
+        "lines",
+        "shipping_fee",
+        "discount_total",
+        "tax_total",
+        "total",
+        "requested_delivery",
+        "notes",
+        "external_number",
+    ];
+    for k in obj.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
+        errors.push(format!("{k}: unknown field"));
+    }
+    let channel = match obj.get("channel").and_then(Value::as_str) {
+        Some(c) if MANUAL_CHANNELS.contains(&c) => Some(c),
+        _ => {
+            errors.push("channel: expected one of phone, walk_in, fax".into());
+            None
+        }
+    };
+    let text = |k: &str, errors: &mut Vec<String>| -> Option<String> {
+        match obj.get(k) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                errors.push(format!("{k}: expected a string"));
+                None
+            }
+        }
+    };
+    let currency = text("currency", &mut errors);
+    if currency
+        .as_deref()
+        .is_some_and(|c| c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()))
+    {
+        errors.push("currency: expected an ISO 4217 code (three capital letters)".into());
+    }
+    let placed_at = match obj.get("placed_at") {
+        None | Some(Value::Null) => Some(chrono::Utc::now()),
+        Some(v) => {
+            field::<chrono::DateTime<chrono::Utc>>(v, "placed_at", "an RFC 3339 time", &mut errors)
+        }
+    };
+    let customer = match obj.get("customer") {
+        Some(v) => field::<Customer>(
+            v,
+            "customer",
+            "a customer {name, email, phone, company}",
+            &mut errors,
+        ),
+        None => {
+            errors.push("customer: required".into());
+            None
+        }
+    };
+    let address = |k: &str, errors: &mut Vec<String>| -> Option<Address> {
+        match obj.get(k) {
+            None | Some(Value::Null) => None,
+            Some(v) => field::<Address>(v, k, "an address of strings", errors),
+        }
+    };
+    let ship_to = address("ship_to", &mut errors);
+    let bill_to = address("bill_to", &mut errors);
+    let mut lines = Vec::new();
+    match obj.get("lines").and_then(Value::as_array) {
+        Some(a) if !a.is_empty() => {
+            for (i, line) in a.iter().enumerate() {
+                let mut line = line.clone();
+                if let Value::Object(m) = &mut line {
+                    m.entry("line_ref")
+                        .or_insert_with(|| Value::String((i + 1).to_string()));
+                }
+                if let Some(l) = field::<OrderLine>(
+                    &line,
+                    &format!("lines[{i}]"),
+                    "a line {sku, name, spec, quantity (a number), unit_price (a decimal)}",
+                    &mut errors,
+                ) {
+                    lines.push(l);
+                }
+            }
+        }
+        _ => errors.push("lines: expected a non-empty list of lines".into()),
+    }
+    let money = |k: &str, errors: &mut Vec<String>| -> Option<rust_decimal::Decimal> {
+        let v = obj.get(k)?;
+        if v.is_null() {
+            return None;
+        }
+        let parsed = match v {
+            Value::String(s) => s.trim().parse().ok(),
+            Value::Number(n) => n.to_string().parse().ok(),
+            _ => None,
+        };
+        if parsed.is_none() {
+            errors.push(format!("{k}: expected a decimal amount (\"12.50\")"));
+        }
+        parsed
+    };
+    let shipping_fee = money("shipping_fee", &mut errors);
+    let discount_total = money("discount_total", &mut errors);
+    let tax_total = money("tax_total", &mut errors);
+    let total = money("total", &mut errors);
+    let requested_delivery = text("requested_delivery", &mut errors);
+    let notes = text("notes", &mut errors);
+    let external_number = text("external_number", &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let (Some(channel), Some(placed_at), Some(customer)) = (channel, placed_at, customer) else {
+        return Err(vec!["body: incomplete".into()]);
+    };
+    let order = serde_json::json!({
+        // The connector is left empty: the normalize stage sets it from the stored document's.
+        "source": {"connector": "", "format": MANUAL_CONNECTOR, "channel": channel,
+                   "external_id": key, "external_number": external_number, "status": "open"},
+        "placed_at": placed_at, "currency": currency, "customer": customer,
+        "ship_to": ship_to, "bill_to": bill_to, "lines": lines,
+        "shipping_fee": shipping_fee, "discount_total": discount_total, "tax_total": tax_total,
+        "total": total, "requested_delivery": requested_delivery, "notes": notes,
+    });
+    serde_path_to_error::deserialize(order)
+        .map_err(|e| vec![format!("{}: not a valid canonical order", e.path())])
+}
+
+/// Enters an order keyed by staff: the canonical order is stored as a raw document of the
+/// `manual` connector under its idempotency key and announced, so it is normalized and
+/// reviewed like any other. The same key with the same order again is a duplicate (nothing
+/// new); the same key with another order is refused.
+pub async fn enter_order(
+    store: &Store,
+    bus: &dyn Bus,
+    key: &str,
+    body: &Value,
+    actor: &str,
+) -> Result<Entered, ActionError> {
+    if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ActionError::Invalid(
+            "Idempotency-Key: expected 1 to 128 visible ASCII characters".into(),
+        ));
+    }
+    let order = manual_order(body, key).map_err(ActionError::InvalidFields)?;
+    let content = serde_json::to_vec(&order).map_err(|e| ActionError::Invalid(e.to_string()))?;
+    let source_name = format!("idempotency:{key}");
+    if let Some(raw_id) = store
+        .raw_id_by_source_name(MANUAL_CONNECTOR, &source_name)
+        .await?
+    {
+        let earlier = store.raw(&raw_id).await?;
+        // The same order entered again: placed_at defaults to now, so compare without it.
+        let same = earlier
+            .and_then(|r| serde_json::from_slice::<CanonicalOrder>(&r.content).ok())
+            .is_some_and(|mut e| {
+                e.placed_at = order.placed_at;
+                e == order
+            });
+        if !same {
+            return Err(ActionError::Conflict(format!(
+                "Idempotency-Key {key} was used for another order"
+            )));
+        }
+        return Ok(Entered {
+            raw_id,
+            external_id: key.to_string(),
+            duplicate: true,
+        });
+    }
+    let stored = crate::intake::store_document(
+        store,
+        MANUAL_CONNECTOR,
+        MANUAL_CONNECTOR,
+        Some(&source_name),
+        &content,
+    )
+    .await?;
+    crate::intake::announce(store, bus, std::slice::from_ref(&stored)).await;
+    tracing::info!(raw_id = %stored.raw_id, by = %actor, "Order entered by hand.");
+    Ok(Entered {
+        raw_id: stored.raw_id,
+        external_id: key.to_string(),
+        duplicate: false,
+    })
 }
 
 /// RFC 7396 JSON merge patch.

@@ -395,7 +395,8 @@ fn email_with_xlsx_attachment_through_the_mapping() {
     assert_eq!(order.lines[0].sku.as_deref(), Some("HUI-1KG-WB"));
     assert_eq!(
         order.lines[0].unit_price.map(|p| p.to_string()).as_deref(),
-        Some("38.5")
+        // The cell's exact 38.5, at the currency's minor units (USD: two places).
+        Some("38.50")
     );
     assert!(order.notes.is_none(), "{:?}", order.notes);
 }

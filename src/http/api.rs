@@ -260,3 +260,42 @@ pub(super) async fn put_product(
     tracing::info!(sku = %product.sku, by = %who.name, "Catalog product put through the API.");
     Ok(Json(json!(product)))
 }
+
+/// Enters an order keyed by staff (phone, walk-in, a fax typed in): operator, with an
+/// `Idempotency-Key` header. 202 when stored, 200 when the same key and order came before,
+/// 409 when the key was used for another order, 422 naming each bad field.
+pub(super) async fn create_order(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    let who = authorize(&s, &headers, ApiRole::Operator)?;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .ok_or_else(|| ApiError::Invalid("an Idempotency-Key header is required".into()))?;
+    let entered = actions::enter_order(
+        &s.store,
+        s.bus.as_ref(),
+        key,
+        &body,
+        &format!("api:{}", who.name),
+    )
+    .await?;
+    let status = if entered.duplicate {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::ACCEPTED
+    };
+    Ok((
+        status,
+        Json(json!({
+            "raw_id": entered.raw_id,
+            "connector": actions::MANUAL_CONNECTOR,
+            "external_id": entered.external_id,
+            "duplicate": entered.duplicate,
+        })),
+    )
+        .into_response())
+}

@@ -161,7 +161,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .route("/api/orders", get(api::list_orders))
+        .route("/api/orders", get(api::list_orders).post(api::create_order))
         .route(
             "/api/orders/{id}",
             get(api::get_order).patch(api::patch_order),
@@ -189,6 +189,8 @@ pub enum ApiError {
     Conflict(String),
     /// The request is understood but its content is not acceptable.
     Invalid(String),
+    /// The order has bad fields, each named (never its value).
+    InvalidFields(Vec<String>),
     Unavailable,
 }
 
@@ -206,6 +208,13 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found")),
             ApiError::Conflict(why) => (StatusCode::CONFLICT, why),
             ApiError::Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, why),
+            ApiError::InvalidFields(fields) => {
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Json(json!({"error": "the order has bad fields", "fields": fields})),
+                )
+                    .into_response();
+            }
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store unavailable, try again".to_string(),
@@ -229,6 +238,7 @@ impl From<crate::actions::ActionError> for ApiError {
             A::NotFound(id) => ApiError::NotFound(format!("order {id}")),
             A::Conflict(why) => ApiError::Conflict(why),
             A::Invalid(why) => ApiError::Invalid(why),
+            A::InvalidFields(fields) => ApiError::InvalidFields(fields),
             A::Store(e) => e.into(),
         }
     }
@@ -251,6 +261,7 @@ async fn index() -> &'static str {
         "GET  /readyz                  store, bus and connector health (JSON)\n",
         "GET  /metrics                 Prometheus metrics\n",
         "GET  /api/orders              orders (bearer token; see README \"API\")\n",
+        "POST /api/orders              enter an order keyed by staff (Idempotency-Key header)\n",
         "GET  /api/orders/{id}         an order and its history\n",
         "GET  /api/exceptions          open exceptions\n",
         "GET  /api/catalog             the products (PUT /api/catalog/{sku} adds or changes one)\n",

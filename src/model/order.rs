@@ -120,6 +120,8 @@ pub enum Channel {
     Email,
     Fax,
     Phone,
+    /// Entered by staff for a customer at the counter.
+    WalkIn,
     Edi,
     File,
 }
