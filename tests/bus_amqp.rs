@@ -103,20 +103,39 @@ async fn non_envelope_is_parked() {
     let _turn = RAW_CONNECTIONS.lock().await;
     run(|bus, t| async move {
         let queue = bus_suite::orders(&t);
-        let conn = Connection::connect(URL, ConnectionProperties::default())
-            .await
-            .expect("raw connection");
-        let channel = conn.create_channel().await.expect("channel");
-        channel
-            .basic_publish(
-                ShortString::from(""),
-                ShortString::from(queue.as_str()),
-                BasicPublishOptions::default(),
-                b"this is not json",
-                BasicProperties::default().with_message_id(ShortString::from("junk-1")),
-            )
-            .await
-            .expect("publish junk");
+        // Published with confirms, and again on a fresh connection if one was cut (a forced
+        // close by the previous test may still be reaching connections as this one opens its
+        // own): once confirmed, the junk is in the durable queue whatever happens next.
+        let mut raw = None;
+        for _ in 0..5 {
+            let Ok(conn) = Connection::connect(URL, ConnectionProperties::default()).await else {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            };
+            let published = async {
+                let channel = conn.create_channel().await?;
+                channel
+                    .confirm_select(lapin::options::ConfirmSelectOptions::default())
+                    .await?;
+                channel
+                    .basic_publish(
+                        ShortString::from(""),
+                        ShortString::from(queue.as_str()),
+                        BasicPublishOptions::default(),
+                        b"this is not json",
+                        BasicProperties::default().with_message_id(ShortString::from("junk-1")),
+                    )
+                    .await?
+                    .await
+            }
+            .await;
+            if matches!(published, Ok(lapin::Confirmation::Ack(_))) {
+                raw = Some(conn);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let conn = raw.expect("the broker confirmed the junk message");
         let good = bus_suite::envelope("order.received");
         bus.send_to_queue(&queue, &good).await.expect("send");
         let mut consumer = bus.consume(&queue, 10).await.expect("consume");

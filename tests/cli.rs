@@ -642,3 +642,107 @@ fn normalize_tracking_schemes_print_tracking_updates() {
         "{err}"
     );
 }
+
+/// Resident memory of a process, in MiB (from /proc).
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+/// A 15 MB document (under the 16 MiB limit) through the real daemon: once its order is
+/// stored, the memory it took is given back (it used to stay ~100 MiB above where it started).
+#[test]
+fn a_large_document_gives_its_memory_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let cfg = dir.path().join("og.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[store]\nurl = \"sqlite://og.sqlite\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n[mappings]\ndir = \"{}\"\n[bus]\npoll_interval_ms = 50\n{}",
+            root().join("mappings").display(),
+            common::folder_connector("drop", Path::new("inbox"), "shopify"),
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+    let mut child = bin()
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the daemon never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A small order first, so what "before" counts is a daemon that has worked.
+    common::drop_file(
+        &dir.path().join("inbox"),
+        "small.json",
+        &common::shopify_order(1),
+    );
+    let processed = dir.path().join("inbox/processed/small.json");
+    while !processed.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the small file was never processed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let before = rss_mib(child.id());
+
+    let mut order: serde_json::Value = serde_json::from_slice(&common::shopify_order(2)).unwrap();
+    let value = "x".repeat(200);
+    order["note_attributes"] = serde_json::Value::Array(
+        (0..15 * 1024 * 1024 / 240)
+            .map(|i| serde_json::json!({"name": format!("attribute-{i}"), "value": value}))
+            .collect(),
+    );
+    let large = serde_json::to_vec(&order).unwrap();
+    assert!(large.len() > 14 * 1024 * 1024 && large.len() < 16 * 1024 * 1024);
+    common::drop_file(&dir.path().join("inbox"), "large.json", &large);
+    drop(large);
+    let out = loop {
+        let out = bin()
+            .args(["orders", "list", "--config"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout).lines().count() == 2 {
+            break out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the large order was never stored"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(out.status.success());
+    std::thread::sleep(Duration::from_secs(3));
+    let after = rss_mib(child.id());
+    eprintln!(
+        "daemon RSS around a 15 MB document: {before:.0} MiB before, {after:.0} MiB 3 s after"
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(
+        after - before <= 32.0,
+        "the daemon kept {:.0} MiB after a 15 MB document ({before:.0} → {after:.0} MiB)",
+        after - before
+    );
+}
