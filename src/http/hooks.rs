@@ -29,42 +29,20 @@ pub(super) async fn order_hook(
     body: Body,
 ) -> Response {
     let Some(ep) = s.hooks.get(&connector) else {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": "no such webhook connector"})),
-        )
-            .into_response();
+        return not_found("no such webhook connector");
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > ep.max_body_bytes) {
-        let detail = format!(
-            "request declared {} bytes, over the connector's max_body_bytes of {}",
-            declared.unwrap_or_default(),
-            ep.max_body_bytes
-        );
-        record(&s, ep, Reason::TooLarge, &detail).await;
-        return refuse(ep, StatusCode::PAYLOAD_TOO_LARGE, "body too large");
-    }
-    let bytes = match axum::body::to_bytes(body, ep.max_body_bytes).await {
+    let bytes = match read_body(
+        &s,
+        &ep.name,
+        &ep.department,
+        &headers,
+        body,
+        ep.max_body_bytes,
+    )
+    .await
+    {
         Ok(b) => b,
-        Err(e) => {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            return if too_large {
-                let detail = format!(
-                    "request body over the connector's max_body_bytes of {}",
-                    ep.max_body_bytes
-                );
-                record(&s, ep, Reason::TooLarge, &detail).await;
-                refuse(ep, StatusCode::PAYLOAD_TOO_LARGE, "body too large")
-            } else {
-                record(&s, ep, Reason::Unreadable, "request body could not be read").await;
-                refuse(ep, StatusCode::BAD_REQUEST, "body could not be read")
-            };
-        }
+        Err((status, message)) => return refuse(ep, status, message),
     };
     let header_of = |name: &str| {
         headers
@@ -75,7 +53,14 @@ pub(super) async fn order_hook(
     if let Err(reason) = ep.verify(header_of, &bytes, chrono::Utc::now().timestamp()) {
         tracing::warn!(connector = %ep.name, reason = %reason, "Webhook request refused.");
         let detail = format!("webhook request refused: authentication failed ({reason})");
-        record(&s, ep, Reason::Unauthenticated, &detail).await;
+        record_for(
+            &s,
+            &ep.name,
+            &ep.department,
+            Reason::Unauthenticated,
+            &detail,
+        )
+        .await;
         return refuse(ep, StatusCode::UNAUTHORIZED, "authentication failed");
     }
     let source_name = DELIVERY_ID_HEADERS
@@ -120,13 +105,8 @@ pub(super) async fn order_hook(
     }
 }
 
-/// Records a refused request (metric and exception). A store that fails here does not change
-/// the answer: the caller is refused either way.
-async fn record(s: &AppState, ep: &Endpoint, reason: Reason, detail: &str) {
-    record_for(s, &ep.name, &ep.department, reason, detail).await;
-}
-
-/// Records a refused request of `connector`, owned by `department`.
+/// Records a refused request of `connector` (metric and exception), owned by `department`. A
+/// store that fails here does not change the answer: the caller is refused either way.
 async fn record_for(s: &AppState, connector: &str, department: &str, reason: Reason, detail: &str) {
     let refusal = Refusal {
         connector,
@@ -137,6 +117,50 @@ async fn record_for(s: &AppState, connector: &str, department: &str, reason: Rea
     };
     if let Err(error) = crate::intake::refusal::record(&s.store, &refusal).await {
         tracing::warn!(connector = %connector, error = %error, "Cannot record a refused request.");
+    }
+}
+
+/// 404 for a connector name nobody configured.
+fn not_found(message: &str) -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({"error": message}))).into_response()
+}
+
+/// Reads a request body of at most `limit` bytes. A body declared or found larger, or one that
+/// cannot be read, is recorded as a refusal of `connector` (metric and exception) and comes
+/// back as the status and message to answer with, in the caller's partner's shape.
+async fn read_body(
+    s: &AppState,
+    connector: &str,
+    department: &str,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, (StatusCode, &'static str)> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(n) = declared.filter(|n| *n > limit) {
+        let detail =
+            format!("request declared {n} bytes, over the connector's max_body_bytes of {limit}");
+        record_for(s, connector, department, Reason::TooLarge, &detail).await;
+        return Err((StatusCode::PAYLOAD_TOO_LARGE, "body too large"));
+    }
+    match axum::body::to_bytes(body, limit).await {
+        Ok(b) => Ok(b),
+        Err(e) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                let detail = format!("request body over the connector's max_body_bytes of {limit}");
+                record_for(s, connector, department, Reason::TooLarge, &detail).await;
+                Err((StatusCode::PAYLOAD_TOO_LARGE, "body too large"))
+            } else {
+                let detail = "request body could not be read";
+                record_for(s, connector, department, Reason::Unreadable, detail).await;
+                Err((StatusCode::BAD_REQUEST, "body could not be read"))
+            }
+        }
     }
 }
 
@@ -185,51 +209,25 @@ pub(super) async fn tracking_hook(
     body: Body,
 ) -> Response {
     let Some(ep) = s.tracking.get(&connector) else {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": "no such tracking connector"})),
-        )
-            .into_response();
+        return not_found("no such tracking connector");
     };
     let scheme = ep.scheme();
     let reply = |ack: ack::Ack| -> Response {
         let status = StatusCode::from_u16(ack.status).unwrap_or(StatusCode::OK);
         (status, [(header::CONTENT_TYPE, ack.content_type)], ack.body).into_response()
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > ep.max_body_bytes) {
-        let detail = format!(
-            "tracking callback declared {} bytes, over the connector's max_body_bytes of {}",
-            declared.unwrap_or_default(),
-            ep.max_body_bytes
-        );
-        record_for(&s, &ep.name, &ep.department, Reason::TooLarge, &detail).await;
-        return reply(ack::refused(scheme, 413, "body too large"));
-    }
-    let bytes = match axum::body::to_bytes(body, ep.max_body_bytes).await {
+    let bytes = match read_body(
+        &s,
+        &ep.name,
+        &ep.department,
+        &headers,
+        body,
+        ep.max_body_bytes,
+    )
+    .await
+    {
         Ok(b) => b,
-        Err(e) => {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            let (reason, status, detail) = if too_large {
-                (
-                    Reason::TooLarge,
-                    413,
-                    "tracking callback body over the connector's max_body_bytes",
-                )
-            } else {
-                (
-                    Reason::Unreadable,
-                    400,
-                    "tracking callback body could not be read",
-                )
-            };
-            record_for(&s, &ep.name, &ep.department, reason, detail).await;
-            return reply(ack::refused(scheme, status, detail));
-        }
+        Err((status, message)) => return reply(ack::refused(scheme, status.as_u16(), message)),
     };
     let callback = crate::tracking::Callback {
         method: "POST",
