@@ -170,6 +170,7 @@ fn example_configs_pass_check() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("mapping test case(s) pass"), "{text}");
+    assert!(text.contains("catalog.csv: 5 product(s)"), "{text}");
 
     let out = bin()
         .args(["check", "--config"])
@@ -407,11 +408,13 @@ fn readme_quick_start_works() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
     std::fs::create_dir_all(work.join("deploy/standalone")).unwrap();
-    std::fs::copy(
-        root().join("deploy/standalone/ordergate.toml"),
-        work.join("deploy/standalone/ordergate.toml"),
-    )
-    .unwrap();
+    for file in ["ordergate.toml", "catalog.csv"] {
+        std::fs::copy(
+            root().join("deploy/standalone").join(file),
+            work.join("deploy/standalone").join(file),
+        )
+        .unwrap();
+    }
     std::fs::create_dir_all(work.join("target/release")).unwrap();
     std::os::unix::fs::symlink(
         env!("CARGO_BIN_EXE_ordergate"),
@@ -655,9 +658,13 @@ fn rss_mib(pid: u32) -> f64 {
 }
 
 /// A 15 MB document (under the 16 MiB limit) through the real daemon: once its order is
-/// stored, the memory it took is given back (it used to stay ~100 MiB above where it started).
+/// stored, the memory it took is given back. Without the release it stays at its peak, 105 to
+/// 142 MiB above where it started (measured on this suite's debug build); with it, 3 to 40 MiB
+/// stay (what threads that go idle afterwards freed is returned when they next run), so the
+/// bound is 64 MiB: well under the peak, above what the release leaves.
 #[test]
 fn a_large_document_gives_its_memory_back() {
+    const KEPT_MIB: f64 = 64.0;
     let dir = tempfile::tempdir().unwrap();
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -737,7 +744,7 @@ fn a_large_document_gives_its_memory_back() {
     while settle.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(500));
         after = after.min(rss_mib(child.id()));
-        if after - before <= 32.0 {
+        if after - before <= KEPT_MIB {
             break;
         }
     }
@@ -748,7 +755,7 @@ fn a_large_document_gives_its_memory_back() {
         .unwrap();
     assert!(child.wait().unwrap().success());
     assert!(
-        after - before <= 32.0,
+        after - before <= KEPT_MIB,
         "the daemon kept {:.0} MiB after a 15 MB document ({before:.0} → {after:.0} MiB)",
         after - before
     );
