@@ -154,9 +154,18 @@ async fn shopify_webhook_signatures_size_and_duplicates() {
     .await;
     assert_eq!(s, 413);
     assert_eq!(store.raw_count("shop").await.unwrap(), 0);
+    // A second one: counted, but the open exception stands for both (anyone can send these).
+    let (s, _) = post(
+        addr,
+        "/hooks/orders/shop",
+        std::slice::from_ref(&json),
+        &big,
+    )
+    .await;
+    assert_eq!(s, 413);
 
-    // Every refusal is counted by reason and is an exception; the three failed authentications
-    // (anyone on the network can send them) share one open exception.
+    // Every refusal is counted by reason and is an exception; requests refused before their
+    // sender is known (anyone on the network can send them) share one open exception per reason.
     let exceptions = store.exceptions(false, 100).await.unwrap();
     let of = |kind: &str| {
         exceptions
@@ -175,7 +184,7 @@ async fn shopify_webhook_signatures_size_and_duplicates() {
     );
     assert!(
         metrics.contains(
-            r#"ordergate_documents_refused_total{connector="shop",reason="too_large"} 1"#
+            r#"ordergate_documents_refused_total{connector="shop",reason="too_large"} 2"#
         ),
         "{metrics}"
     );

@@ -114,6 +114,8 @@ async fn record_for(s: &AppState, connector: &str, department: &str, reason: Rea
         detail,
         raw_id: None,
         department,
+        // Every refusal here happens before the sender is known (size, then signature).
+        anonymous: true,
     };
     if let Err(error) = crate::intake::refusal::record(&s.store, &refusal).await {
         tracing::warn!(connector = %connector, error = %error, "Cannot record a refused request.");

@@ -237,6 +237,7 @@ impl FolderConnector {
                 detail: &detail,
                 raw_id: None,
                 department: &self.cfg.department,
+                anonymous: false,
             },
         )
         .await

@@ -481,6 +481,7 @@ impl ImapConnector {
                 detail: &reason,
                 raw_id,
                 department: &self.cfg.department,
+                anonymous: false,
             },
         )
         .await

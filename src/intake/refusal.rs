@@ -54,15 +54,20 @@ pub struct Refusal<'a> {
     pub raw_id: Option<&'a str>,
     /// Who owns the exception.
     pub department: &'a str,
+    /// Refused before its sender was authenticated (an HTTP request: anyone on the network can
+    /// send one): one open exception per connector and reason stands for all of them, so a
+    /// flood cannot fill the store. Files and mailbox messages are each their own exception.
+    pub anonymous: bool,
 }
 
 /// Hours until a refusal's exception is due.
 const DUE_HOURS: i64 = 24;
 
 /// Counts the refusal and records its exception; returns the exception's id, or `None` when an
-/// open exception already stands for it. Failed authentication comes from anyone on the
-/// network, so one open exception per connector stands for all such requests (the metric counts
-/// each); every other refusal is one document a person must look at and gets its own.
+/// open exception already stands for it. A request refused before its sender was authenticated
+/// (too large, unreadable, failed signature) may come from anyone on the network, so one open
+/// exception per connector and reason stands for all of them (the metric counts each); every
+/// other refusal is one document a person must look at and gets its own.
 pub async fn record(store: &Store, r: &Refusal<'_>) -> Result<Option<String>, StoreError> {
     metrics::counter!(
         metric::DOCUMENTS_REFUSED,
@@ -71,8 +76,7 @@ pub async fn record(store: &Store, r: &Refusal<'_>) -> Result<Option<String>, St
     )
     .increment(1);
     let kind = r.reason.exception_kind();
-    if r.reason == Reason::Unauthenticated && store.open_exception_exists(kind, r.connector).await?
-    {
+    if r.anonymous && store.open_exception_exists(kind, r.connector).await? {
         return Ok(None);
     }
     let mut tx = store.begin().await?;
@@ -97,4 +101,46 @@ pub async fn record(store: &Store, r: &Refusal<'_>) -> Result<Option<String>, St
     .await?;
     tx.commit().await?;
     Ok(Some(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn anonymous_refusals_share_one_open_exception_per_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("s.sqlite").display());
+        let store = Store::connect(&url, 2, "normal").await.unwrap();
+        let refusal = |reason, anonymous| Refusal {
+            connector: "hook",
+            reason,
+            detail: "request refused",
+            raw_id: None,
+            department: "operations",
+            anonymous,
+        };
+        assert!(record(&store, &refusal(Reason::TooLarge, true))
+            .await
+            .unwrap()
+            .is_some());
+        assert!(record(&store, &refusal(Reason::TooLarge, true))
+            .await
+            .unwrap()
+            .is_none());
+        assert!(record(&store, &refusal(Reason::Unauthenticated, true))
+            .await
+            .unwrap()
+            .is_some());
+        // A file or message is its own exception every time.
+        assert!(record(&store, &refusal(Reason::TooLarge, false))
+            .await
+            .unwrap()
+            .is_some());
+        assert!(record(&store, &refusal(Reason::TooLarge, false))
+            .await
+            .unwrap()
+            .is_some());
+        assert_eq!(store.exceptions(false, 10).await.unwrap().len(), 4);
+    }
 }
