@@ -33,8 +33,9 @@
 //!   definition file in `connectors/` (and a mapping in `mappings/`), not Rust; Rust goes here
 //!   only for a new kind of protocol (an auth scheme, a pagination style, a signature).
 //! * [`intake`] — inbound connectors: drop folder ([`intake::folder`]), order webhooks
-//!   ([`intake::webhook`]), IMAP mailboxes ([`intake::imap`]), marketplace pull
-//!   ([`intake::pull`]); [`intake::start`] starts those configured.
+//!   ([`intake::webhook`]), tracking callbacks ([`intake::tracking`]), IMAP mailboxes
+//!   ([`intake::imap`]), marketplace pull ([`intake::pull`]); [`intake::start`] starts those
+//!   configured; every refused input is counted and recorded ([`intake::refusal`]).
 //! * [`mapping`] — the jq mapping engine (jaq, and a fast engine checked against it) and the
 //!   mappings' sibling tests.
 //! * [`normalize`] — decode a document (JSON, XML in [`normalize::xml`], e-mail and fax in
