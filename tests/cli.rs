@@ -258,11 +258,9 @@ fn check_reports_failures_and_exits_non_zero() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("urll"));
 }
 
-/// `ordergate run` on the standalone profile: takes a dropped file in, serves /healthz, writes
-/// JSON logs without personal data, and exits 0 on SIGTERM; `orders show` and `dlq list` then
-/// read the same store.
-#[test]
-fn run_standalone_then_sigterm_exits_cleanly() {
+/// A standalone configuration in a new folder: SQLite store, a free loopback port, a Shopify
+/// drop folder `inbox/`. Returns the folder, the config file and the port.
+fn standalone_config() -> (tempfile::TempDir, PathBuf, u16) {
     let dir = tempfile::tempdir().unwrap();
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -279,6 +277,23 @@ fn run_standalone_then_sigterm_exits_cleanly() {
     )
     .unwrap();
     std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+    (dir, cfg, port)
+}
+
+/// Waits until something listens on `port`, failing at `deadline`.
+fn wait_listening(port: u16, deadline: Instant) {
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the daemon never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `ordergate run` on the standalone profile: takes a dropped file in, serves /healthz, writes
+/// JSON logs without personal data, and exits 0 on SIGTERM; `orders show` and `dlq list` then
+/// read the same store.
+#[test]
+fn run_standalone_then_sigterm_exits_cleanly() {
+    let (dir, cfg, port) = standalone_config();
     let mut child = bin()
         .args(["run", "--log-format", "json", "--config"])
         .arg(&cfg)
@@ -295,10 +310,7 @@ fn run_standalone_then_sigterm_exits_cleanly() {
         s
     });
     let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the daemon never listened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening(port, deadline);
     common::drop_file(
         &dir.path().join("inbox"),
         "o.json",
@@ -465,10 +477,7 @@ fn readme_quick_start_works() {
                     .spawn()
                     .unwrap(),
             );
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(Instant::now() < deadline, "the daemon never listened");
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            wait_listening(port, deadline);
             continue;
         }
         // Commands that read what the daemon made retry until it is there.
@@ -665,22 +674,7 @@ fn rss_mib(pid: u32) -> f64 {
 #[test]
 fn a_large_document_gives_its_memory_back() {
     const KEPT_MIB: f64 = 64.0;
-    let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let cfg = dir.path().join("og.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[store]\nurl = \"sqlite://og.sqlite\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n[mappings]\ndir = \"{}\"\n[bus]\npoll_interval_ms = 50\n{}",
-            root().join("mappings").display(),
-            common::folder_connector("drop", Path::new("inbox"), "shopify"),
-        ),
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+    let (dir, cfg, port) = standalone_config();
     let mut child = bin()
         .args(["run", "--config"])
         .arg(&cfg)
@@ -689,10 +683,7 @@ fn a_large_document_gives_its_memory_back() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the daemon never listened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening(port, deadline);
     // A small order first, so what "before" counts is a daemon that has worked.
     common::drop_file(
         &dir.path().join("inbox"),

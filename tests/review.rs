@@ -65,6 +65,33 @@ fn extracted_order(id: &str, confidence: f64, city: Option<&str>) -> Vec<u8> {
     .unwrap()
 }
 
+/// The API of a running daemon with an operator token `op` (held by `operator`) and a viewer
+/// token `view`.
+fn api_router(daemon: &ordergate::app::Daemon, operator: &str) -> axum::Router {
+    let store = daemon.store.clone();
+    app(AppState {
+        store: store.clone(),
+        bus: daemon.bus.clone(),
+        health: daemon.health.clone(),
+        api_tokens: Arc::new(vec![
+            ApiKey {
+                token: "op".into(),
+                name: operator.into(),
+                role: ApiRole::Operator,
+            },
+            ApiKey {
+                token: "view".into(),
+                name: "viewer".into(),
+                role: ApiRole::Viewer,
+            },
+        ]),
+        hooks: Arc::new(Default::default()),
+        tracking: Arc::new(Default::default()),
+        documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
+        catalog: Arc::new(ordergate::catalog::CatalogSource::new(None, store)),
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn low_confidence_orders_wait_for_a_person() {
     let env = common::TestEnv::new(common::Profile::Standalone).await;
@@ -80,27 +107,7 @@ async fn low_confidence_orders_wait_for_a_person() {
     let daemon = ordergate::app::Daemon::start(&cfg).await.unwrap();
     let mut observer = common::observe(&daemon.bus, &cfg, "observer", &["order.*"]).await;
     let store = daemon.store.clone();
-    let router = app(AppState {
-        store: store.clone(),
-        bus: daemon.bus.clone(),
-        health: daemon.health.clone(),
-        api_tokens: Arc::new(vec![
-            ApiKey {
-                token: "op".into(),
-                name: "ops-maria".into(),
-                role: ApiRole::Operator,
-            },
-            ApiKey {
-                token: "view".into(),
-                name: "viewer".into(),
-                role: ApiRole::Viewer,
-            },
-        ]),
-        hooks: Arc::new(Default::default()),
-        tracking: Arc::new(Default::default()),
-        documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
-        catalog: Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone())),
-    });
+    let router = api_router(&daemon, "ops-maria");
 
     let doubtful = extracted_order("T-1", 0.55, None);
     common::drop_file(&inbox, "t1.json", &doubtful);
@@ -369,27 +376,7 @@ async fn orders_keyed_by_staff() {
     let cfg = env.config(&common::mappings_dir(), "");
     let daemon = ordergate::app::Daemon::start(&cfg).await.unwrap();
     let store = daemon.store.clone();
-    let router = app(AppState {
-        store: store.clone(),
-        bus: daemon.bus.clone(),
-        health: daemon.health.clone(),
-        api_tokens: Arc::new(vec![
-            ApiKey {
-                token: "op".into(),
-                name: "desk-li".into(),
-                role: ApiRole::Operator,
-            },
-            ApiKey {
-                token: "view".into(),
-                name: "viewer".into(),
-                role: ApiRole::Viewer,
-            },
-        ]),
-        hooks: Arc::new(Default::default()),
-        tracking: Arc::new(Default::default()),
-        documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
-        catalog: Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone())),
-    });
+    let router = api_router(&daemon, "desk-li");
     let post = |token: &'static str, key: Option<&'static str>, body: Value| {
         let router = router.clone();
         async move {

@@ -67,33 +67,23 @@ pub(super) async fn order_hook(
         .iter()
         .find_map(|h| header_of(h))
         .map(|id| format!("webhook:{id}"));
-    let stored = match s
-        .documents
-        .store(crate::intake::NewDoc {
-            connector: ep.name.clone(),
-            format: ep.format.clone(),
-            kind: crate::model::DocumentKind::Order,
-            source_name,
-            content: bytes.to_vec(),
-        })
-        .await
-    {
+    let doc = crate::intake::NewDoc {
+        connector: ep.name.clone(),
+        format: ep.format.clone(),
+        kind: crate::model::DocumentKind::Order,
+        source_name,
+        content: bytes.to_vec(),
+    };
+    let stored = match store_and_announce(&s, doc).await {
         Ok(stored) => stored,
-        Err(error) => {
-            tracing::error!(connector = %ep.name, error = %error, "Cannot store a webhook document.");
+        Err(()) => {
             return refuse(
                 ep,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily unavailable, retry",
-            );
+            )
         }
     };
-    tracing::info!(connector = %ep.name, raw_id = %stored.raw_id, duplicate = !stored.inserted, "Webhook document stored.");
-    let (store, bus) = (s.store.clone(), s.bus.clone());
-    let announce = stored.clone();
-    tokio::spawn(async move {
-        crate::intake::announce(&store, bus.as_ref(), std::slice::from_ref(&announce)).await;
-    });
     if ep.answers_cxml() {
         cxml_reply(cxml::Status::Ok, None)
     } else {
@@ -120,6 +110,29 @@ async fn record_for(s: &AppState, connector: &str, department: &str, reason: Rea
     if let Err(error) = crate::intake::refusal::record(&s.store, &refusal).await {
         tracing::warn!(connector = %connector, error = %error, "Cannot record a refused request.");
     }
+}
+
+/// Stores a verified document durably with its event queued (one transaction, grouped with
+/// other requests), then publishes the event in the background (the outbox relay covers a
+/// failure). `Err` when it could not be stored: the caller answers "retry".
+async fn store_and_announce(
+    s: &AppState,
+    doc: crate::intake::NewDoc,
+) -> Result<crate::intake::Stored, ()> {
+    let connector = doc.connector.clone();
+    let stored = match s.documents.store(doc).await {
+        Ok(stored) => stored,
+        Err(error) => {
+            tracing::error!(connector = %connector, error = %error, "Cannot store a received document.");
+            return Err(());
+        }
+    };
+    tracing::info!(connector = %connector, raw_id = %stored.raw_id, duplicate = !stored.inserted, "Received document stored.");
+    let (store, bus, announce) = (s.store.clone(), s.bus.clone(), stored.clone());
+    tokio::spawn(async move {
+        crate::intake::announce(&store, bus.as_ref(), std::slice::from_ref(&announce)).await;
+    });
+    Ok(stored)
 }
 
 /// 404 for a connector name nobody configured.
@@ -253,30 +266,18 @@ pub(super) async fn tracking_hook(
         .await;
         return reply(ack::refused(scheme, 401, "authentication failed"));
     }
-    let stored = match s
-        .documents
-        .store(crate::intake::NewDoc {
-            connector: ep.name.clone(),
-            format: scheme.name().to_string(),
-            kind: crate::model::DocumentKind::Tracking,
-            source_name: DELIVERY_ID_HEADERS
-                .iter()
-                .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
-                .map(|id| format!("callback:{id}")),
-            content: bytes.to_vec(),
-        })
-        .await
-    {
-        Ok(stored) => stored,
-        Err(error) => {
-            tracing::error!(connector = %ep.name, error = %error, "Cannot store a tracking callback.");
-            return reply(ack::refused(scheme, 503, "temporarily unavailable, retry"));
-        }
+    let doc = crate::intake::NewDoc {
+        connector: ep.name.clone(),
+        format: scheme.name().to_string(),
+        kind: crate::model::DocumentKind::Tracking,
+        source_name: DELIVERY_ID_HEADERS
+            .iter()
+            .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+            .map(|id| format!("callback:{id}")),
+        content: bytes.to_vec(),
     };
-    tracing::info!(connector = %ep.name, raw_id = %stored.raw_id, duplicate = !stored.inserted, "Tracking callback stored.");
-    let (store, bus) = (s.store.clone(), s.bus.clone());
-    tokio::spawn(async move {
-        crate::intake::announce(&store, bus.as_ref(), std::slice::from_ref(&stored)).await;
-    });
+    if store_and_announce(&s, doc).await.is_err() {
+        return reply(ack::refused(scheme, 503, "temporarily unavailable, retry"));
+    }
     reply(ack::accepted(scheme))
 }
