@@ -23,7 +23,7 @@ use subtle::ConstantTimeEq;
 use crate::config::{ConfigError, Secret};
 
 pub use crate::config::{WebhookAuth, WebhookConfig};
-use crate::partner::signature::{decode_signature, mac};
+use crate::partner::signature::{decode_signature, mac, Timestamped};
 pub use crate::partner::signature::{sign_base64, sign_ordergate, AuthError, SignatureEncoding};
 
 /// A webhook connector ready to verify requests: its secrets resolved once at start-up.
@@ -218,26 +218,17 @@ impl Endpoint {
             } => {
                 let value = header(ORDERGATE_SIGNATURE)
                     .ok_or_else(|| AuthError::Missing(ORDERGATE_SIGNATURE.into()))?;
-                let (mut t, mut v1) = (None, None);
-                for part in value.split(',') {
-                    match part.trim().split_once('=') {
-                        Some(("t", x)) => t = x.parse::<i64>().ok(),
-                        Some(("v1", x)) => v1 = hex::decode(x).ok(),
-                        _ => {}
-                    }
-                }
-                let (Some(t), Some(given)) = (t, v1) else {
-                    return Err(AuthError::Malformed(ORDERGATE_SIGNATURE.into()));
-                };
-                let skew = now_unix - t;
+                let signed = Timestamped::parse(&value)
+                    .map_err(|_| AuthError::Malformed(ORDERGATE_SIGNATURE.into()))?;
+                let skew = now_unix.saturating_sub(signed.at);
                 if skew.unsigned_abs() > *tolerance_secs {
                     return Err(AuthError::Stale(skew));
                 }
-                let mut mac = mac(key)?;
-                mac.update(t.to_string().as_bytes());
-                mac.update(b".");
-                mac.update(body);
-                mac.verify_slice(&given).map_err(|_| AuthError::Mismatch)
+                if signed.matches(key, body) {
+                    Ok(())
+                } else {
+                    Err(AuthError::Mismatch)
+                }
             }
             Verifier::Basic { expected } => {
                 let value = header("authorization")
@@ -347,6 +338,11 @@ mod tests {
         let forged = sign_ordergate(b"site", now - 400, body)
             .replace(&format!("t={}", now - 400), &format!("t={now}"));
         assert_eq!(e.verify(h(forged), body, now), Err(AuthError::Mismatch));
+        // A time at the end of the range is stale, not an overflow.
+        assert!(matches!(
+            e.verify(h("t=-9223372036854775808,v1=00".into()), body, now),
+            Err(AuthError::Stale(_))
+        ));
     }
 
     #[test]
