@@ -5,7 +5,7 @@
 use crate::model::CanonicalOrder;
 
 /// The state an order waits in for a person.
-pub const STATE_NEEDS_REVIEW: &str = "needs_review";
+pub const STATE_NEEDS_REVIEW: &str = crate::model::OrderState::NeedsReview.as_str();
 
 /// Canonical paths of the facts every order needs to be fulfilled, that it lacks.
 pub fn missing_required(order: &CanonicalOrder) -> Vec<String> {

@@ -61,7 +61,7 @@ pub const ALL: [OrderState; 15] = [
 
 impl OrderState {
     /// The name stored and shown (`fulfilment_requested`).
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             OrderState::Received => "received",
             OrderState::NeedsReview => "needs_review",

@@ -73,7 +73,7 @@ pub enum TransitionError {
 }
 
 /// The first state of every order.
-pub const STATE_RECEIVED: &str = "received";
+pub const STATE_RECEIVED: &str = OrderState::Received.as_str();
 
 /// A line of an order listing.
 #[derive(Debug, Clone, Serialize)]
