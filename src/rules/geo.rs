@@ -34,7 +34,8 @@ pub fn uses_postal_codes(country: &str) -> bool {
     !NO_POSTAL_CODES.split(' ').any(|c| c == country)
 }
 
-/// The postal-code formats checked, by country (whole-string patterns, case-insensitive).
+/// The postal-code formats checked, by country (whole-string patterns, case-insensitive). One
+/// table for every reader of addresses: the review rules and the mail extraction's checks.
 static PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     [
         ("US", r"^\d{5}(-\d{4})?$"),
@@ -43,18 +44,35 @@ static PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
             "GB",
             r"^(GIR ?0AA|[A-PR-UWYZ]([0-9]{1,2}|[A-HK-Y][0-9]{1,2}|[0-9][A-HJKS-UW]|[A-HK-Y][0-9][ABEHMNPRV-Y]) ?[0-9][ABD-HJLNP-UW-Z]{2})$",
         ),
+        ("IE", r"^[A-Z0-9]{3} ?[A-Z0-9]{4}$"),
+        ("NL", r"^[1-9]\d{3} ?[A-Z]{2}$"),
+        ("PT", r"^\d{4}-\d{3}$"),
+        ("BR", r"^\d{5}-?\d{3}$"),
+        ("PL", r"^\d{2}-\d{3}$"),
+        ("SE", r"^\d{3} ?\d{2}$"),
+        ("JP", r"^〒?\d{3}-?\d{4}$"),
+        ("IN", r"^[1-9]\d{5}$"),
+        ("CN", r"^\d{6}$"),
+        ("SG", r"^\d{6}$"),
+        ("TW", r"^(\d{3}|\d{5}|\d{6})$"),
         ("DE", r"^\d{5}$"),
         ("FR", r"^\d{5}$"),
-        ("NL", r"^[1-9]\d{3} ?[A-Z]{2}$"),
-        ("AU", r"^\d{4}$"),
-        ("CN", r"^\d{6}$"),
-        ("JP", r"^\d{3}-?\d{4}$"),
-        ("IN", r"^[1-9]\d{5}$"),
         ("ES", r"^\d{5}$"),
         ("IT", r"^\d{5}$"),
-        ("BE", r"^\d{4}$"),
+        ("MX", r"^\d{5}$"),
+        ("FI", r"^\d{5}$"),
+        ("AU", r"^\d{4}$"),
+        ("NZ", r"^\d{4}$"),
         ("AT", r"^\d{4}$"),
+        ("BE", r"^\d{4}$"),
         ("CH", r"^\d{4}$"),
+        ("DK", r"^\d{4}$"),
+        ("NO", r"^\d{4}$"),
+        ("ZA", r"^\d{4}$"),
+        ("HU", r"^\d{4}$"),
+        ("LU", r"^\d{4}$"),
+        // Hong Kong has no postcodes: a "postcode" there is a misread.
+        ("HK", r"^$"),
     ]
     .into_iter()
     .filter_map(|(c, p)| {
@@ -130,6 +148,22 @@ mod tests {
                 "{country} {code}"
             );
         }
-        assert_eq!(postal_code_valid("BR", "01310-100"), None);
+        for (country, code, ok) in [
+            ("NL", "1016 DZ", true),
+            ("PT", "1300-085", true),
+            ("GB", "LS6 3BW", true),
+            ("DE", "1020", false),
+            ("JP", "〒100-0001", true),
+            ("BR", "01310-100", true),
+            ("IE", "A65 F4E2", true),
+            ("HK", "999077", false),
+        ] {
+            assert_eq!(
+                postal_code_valid(country, code),
+                Some(ok),
+                "{country} {code}"
+            );
+        }
+        assert_eq!(postal_code_valid("XX", "1"), None);
     }
 }
