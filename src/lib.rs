@@ -36,6 +36,9 @@
 //!   ([`intake::webhook`]), tracking callbacks ([`intake::tracking`]), IMAP mailboxes
 //!   ([`intake::imap`]), marketplace pull ([`intake::pull`]); [`intake::start`] starts those
 //!   configured; every refused input is counted and recorded ([`intake::refusal`]).
+//! * [`outbound`] — what ordergate asks of other systems: warehouses
+//!   ([`outbound::warehouse`], one trait, a kind per protocol); carriers, push-back and mail
+//!   join them. A new warehouse of a known kind is a file in `connectors/warehouses/`.
 //! * [`mapping`] — the jq mapping engine (jaq, and a fast engine checked against it) and the
 //!   mappings' sibling tests.
 //! * [`normalize`] — decode a document (JSON, XML in [`normalize::xml`], e-mail and fax in
@@ -69,6 +72,7 @@ pub mod mapping;
 pub mod mem;
 pub mod model;
 pub mod normalize;
+pub mod outbound;
 pub mod outbox;
 pub mod partner;
 pub mod review;

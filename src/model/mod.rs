@@ -9,7 +9,10 @@ pub mod state;
 mod tracking;
 
 pub use envelope::Envelope;
-pub use events::{DocumentKind, EventType, RawRef};
+pub use events::{
+    ChangeKind, DocumentKind, EventType, OrderChange, OrderStep, RawRef, ReviewFinding,
+    ReviewOutcome, ShipmentRef,
+};
 pub use order::{
     Address, CanonicalOrder, Channel, Customer, Extraction, OrderLine, Origin, SourceRef,
     SourceStatus, TotalsCheck,
