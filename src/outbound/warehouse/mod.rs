@@ -147,6 +147,94 @@ pub trait Warehouse: Send + Sync {
     ) -> Result<ChangeOutcome, PartnerError>;
 }
 
+/// What a warehouse callback says, decoded from its kind's wire format (the warehouse stage
+/// acts on these; one callback may say several things).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum WarehouseEvent {
+    /// The fulfilment order with ordergate's `key` (or the warehouse's `remote_id`) was packed.
+    Packed {
+        key: Option<String>,
+        remote_id: Option<String>,
+    },
+    /// Handed to the carrier, one entry per parcel.
+    Shipped {
+        key: Option<String>,
+        remote_id: Option<String>,
+        parcels: Vec<Parcel>,
+        /// `false` for a partial confirmation (more parcels follow).
+        complete: bool,
+        /// The partner's dedupe id for this message (Qimen `outBizCode`, a webhook id).
+        message_id: Option<String>,
+    },
+    /// The warehouse cancelled it (or confirmed a cancel).
+    Cancelled {
+        key: Option<String>,
+        remote_id: Option<String>,
+        reason: Option<String>,
+    },
+    /// Handover discrepancy: fewer or damaged units than planned.
+    Discrepancy {
+        key: Option<String>,
+        remote_id: Option<String>,
+        lines: Vec<DiscrepancyLine>,
+    },
+    /// Stock of SKUs changed (arrived): backordered orders may be allocated again.
+    StockChanged { skus: Vec<String> },
+}
+
+/// One parcel handed to a carrier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Parcel {
+    /// The carrier as the warehouse named it (`UPS`, `顺丰`); stable codes come from
+    /// `crate::tracking` carrier tables.
+    pub carrier: String,
+    pub tracking_number: String,
+    #[serde(default)]
+    pub service: Option<String>,
+    /// SKU → quantity in this parcel, if the warehouse says.
+    #[serde(default)]
+    pub items: BTreeMap<String, Decimal>,
+}
+
+/// A line that did not leave as planned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscrepancyLine {
+    pub sku: String,
+    pub planned: Decimal,
+    pub shipped: Decimal,
+    #[serde(default)]
+    pub damaged: Decimal,
+}
+
+/// The configured warehouses by connector name.
+#[derive(Clone, Default)]
+pub struct Warehouses {
+    by_name: BTreeMap<String, std::sync::Arc<dyn Warehouse>>,
+}
+
+impl Warehouses {
+    /// Adds (or replaces) one.
+    pub fn insert(&mut self, warehouse: std::sync::Arc<dyn Warehouse>) {
+        self.by_name.insert(warehouse.name().to_string(), warehouse);
+    }
+
+    /// The warehouse named `name`.
+    pub fn get(&self, name: &str) -> Option<&std::sync::Arc<dyn Warehouse>> {
+        self.by_name.get(name)
+    }
+
+    /// Their names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+
+    /// Whether none is configured.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
