@@ -174,7 +174,7 @@ const STREETS: &[&str] = &[
     "NW 23rd Ave",
 ];
 /// (sku, name, unit price in cents)
-const PRODUCTS: &[(&str, &str, i64)] = &[
+pub const PRODUCTS: &[(&str, &str, i64)] = &[
     ("MUG-350-WHT", "Mug 350 ml, white", 1999),
     ("SOCK-WOOL-M", "Merino socks — size M", 1450),
     ("TEE-ORG-L", "Organic tee, größe L", 2900),
@@ -184,6 +184,39 @@ const PRODUCTS: &[(&str, &str, i64)] = &[
     ("TEA-SENCHA-100", "Sencha 煎茶 100 g", 1275),
     ("LAMP-DESK-01", "Desk lamp (fragile)", 5900),
 ];
+/// The category of each generated product, for the sandbox catalog and routing rules.
+pub fn category(sku: &str) -> &'static str {
+    match sku {
+        "MUG-350-WHT" | "BTL-INS-750" | "TEA-SENCHA-100" => "kitchen",
+        "SOCK-WOOL-M" | "TEE-ORG-L" | "CAP-CORD-NVY" => "apparel",
+        "LAMP-DESK-01" => "lighting",
+        _ => "stationery",
+    }
+}
+
+/// The currencies generated orders use.
+pub const CURRENCIES: &[&str] = &["USD", "CAD", "EUR", "PLN", "DKK", "GBP"];
+
+/// A catalog (CSV, as `catalog.path` reads it) of every product the generator sells, priced
+/// as the simulators price them in every currency they use, so generated orders pass review.
+pub fn catalog_csv() -> String {
+    let mut out = String::from("sku,name,spec,category");
+    for c in CURRENCIES {
+        out.push_str(&format!(",price_{c}"));
+    }
+    out.push_str(",whole_units,max_quantity,fragile,hazardous,weight_kg\n");
+    for (sku, name, cents) in PRODUCTS {
+        let name = name.replace(',', " ");
+        out.push_str(&format!("{sku},{name},,{}", category(sku)));
+        for _ in CURRENCIES {
+            out.push_str(&format!(",{}", money(*cents)));
+        }
+        let fragile = sku.starts_with("LAMP") || sku.starts_with("MUG");
+        out.push_str(&format!(",true,50,{fragile},false,0.5\n"));
+    }
+    out
+}
+
 const NOTES: &[&str] = &[
     "Please leave at the back door.",
     "Livraison après 17 h, merci.",
@@ -266,6 +299,26 @@ impl Generator {
                 .rng
                 .random_bool(0.15)
                 .then(|| NOTES[self.rng.random_range(0..NOTES.len())]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sandbox_catalog_knows_every_generated_product_in_every_currency() {
+        let catalog =
+            crate::catalog::Catalog::from_csv(&catalog_csv(), std::path::Path::new("sandbox"))
+                .unwrap();
+        let mut generator = Generator::new(7);
+        for _ in 0..200 {
+            let order = generator.order();
+            assert!(CURRENCIES.contains(&order.currency), "{}", order.currency);
+            for line in &order.lines {
+                assert!(catalog.get(line.sku).is_some(), "{}", line.sku);
+            }
         }
     }
 }
