@@ -8,6 +8,8 @@
 //!
 //! * [`cli`] — the `ordergate` command line (`run`, `check`, `normalize`, `orders`, `dlq`,
 //!   `sandbox`).
+//! * [`demo`] — `ordergate demo`: the daemon on the embedded default with simulators and a
+//!   scenario, in a data folder of its own.
 //! * [`app`] — wiring only: connects store and bus, then [`intake::start`], [`stage::all`],
 //!   [`http::serve`] and the periodic tasks; shutdown in order.
 //! * [`config`] — the TOML configuration (sections, connectors), environment overrides, and
@@ -64,6 +66,7 @@ pub mod bus;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod dlq;
 pub mod health;
 pub mod http;

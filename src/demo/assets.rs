@@ -1,0 +1,33 @@
+//! What the demo needs on disk, carried inside the binary so `ordergate demo` runs from any
+//! folder with nothing installed: the mappings and connector definitions it uses, written into
+//! its data folder.
+
+use std::path::Path;
+
+/// (path under the data folder, contents)
+const FILES: &[(&str, &str)] = &[
+    (
+        "mappings/shopify.order.jq",
+        include_str!("../../mappings/shopify.order.jq"),
+    ),
+    (
+        "mappings/manual.order.jq",
+        include_str!("../../mappings/manual.order.jq"),
+    ),
+    (
+        "connectors/shopify.toml",
+        include_str!("../../connectors/shopify.toml"),
+    ),
+];
+
+/// Writes the demo's mappings, definitions and catalog under `dir`.
+pub fn write(dir: &Path) -> std::io::Result<()> {
+    for (path, text) in FILES {
+        let file = dir.join(path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(file, text)?;
+    }
+    std::fs::write(dir.join("catalog.csv"), crate::sandbox::data::catalog_csv())
+}

@@ -1,0 +1,287 @@
+//! `ordergate demo`: the whole gateway on one machine with nothing installed. It runs the
+//! daemon on the embedded default (SQLite + the embedded bus) in a data folder of its own,
+//! starts the partner simulators it needs on loopback, feeds them realistic orders plus the
+//! cases a rulebook exists for (an order that needs information, one to reject, one to cancel,
+//! a stock shortage, a bad document), acts like the operator would (supplies the information,
+//! cancels, restocks), shows progress and ends with a summary. It succeeds only if every order
+//! reached the state the scenario expects.
+
+mod assets;
+mod scenario;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::sandbox::{Platform, Sandbox, SandboxSettings};
+
+pub use scenario::{Expect, FINAL};
+
+/// How the demo runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The data folder (store, config, inbox); a new temporary folder when `None`.
+    pub data: Option<PathBuf>,
+    /// Orders the simulated marketplace holds.
+    pub orders: usize,
+    /// Keep the daemon and the simulators running after the summary, until Ctrl-C.
+    pub keep: bool,
+    /// Give up after this long.
+    pub timeout: Duration,
+}
+
+/// The connector name of the simulated marketplace's orders.
+pub const SHOP: &str = "shop";
+/// The connector name of the drop folder the scenario's special documents arrive in.
+pub const DROP: &str = "drop";
+
+/// Runs the demo; `Ok(true)` when every order reached its expected state.
+pub async fn run(opts: Options) -> anyhow::Result<bool> {
+    let data = data_folder(opts.data.as_deref())?;
+    println!("ordergate demo");
+    println!("  data folder: {}", data.display());
+    assets::write(&data).context("writing the demo's mappings and catalog")?;
+
+    let shop = Sandbox::start(
+        Platform::Shopify,
+        "127.0.0.1:0",
+        SandboxSettings {
+            orders: opts.orders,
+            seed: 7,
+            ..SandboxSettings::default()
+        },
+    )
+    .await
+    .context("starting the marketplace simulator")?;
+    println!(
+        "  marketplace simulator (Shopify API): {} with {} orders",
+        shop.base_url(),
+        opts.orders
+    );
+
+    let config_path = data.join("ordergate.toml");
+    std::fs::write(&config_path, config_toml(&shop, &data)?)
+        .with_context(|| format!("writing {}", config_path.display()))?;
+    let cfg = crate::config::Config::load(&config_path)?;
+    let daemon = crate::app::Daemon::start(&cfg).await?;
+    let addr = daemon
+        .http_addr
+        .context("the daemon's HTTP server did not start")?;
+    println!(
+        "  daemon: http://{addr} (store {})",
+        data.join("ordergate.sqlite").display()
+    );
+    let token = std::fs::read_to_string(data.join(crate::http::LOCAL_TOKEN_FILE))
+        .context("reading the daemon's API token")?;
+    let api = scenario::Api::new(format!("http://{addr}"), token.trim().to_string());
+
+    let mut plan = scenario::Plan::new(opts.orders);
+    plan.drop_documents(&data.join("inbox"))?;
+    println!("  scenario: {}", plan.describe());
+    println!();
+
+    let store = daemon.store.clone();
+    let started = Instant::now();
+    let mut last = String::new();
+    let outcome = loop {
+        let orders = store.orders_list(None, i64::MAX, 0).await?;
+        plan.act(&orders, &api).await;
+        let line = progress(&orders);
+        if line != last {
+            println!("  {:>4} s  {line}", started.elapsed().as_secs());
+            last = line;
+        }
+        let exceptions = store.exceptions(true, i64::MAX).await?;
+        let misses = plan.misses(&orders, &exceptions);
+        if misses.is_empty() {
+            break Ok(());
+        }
+        if started.elapsed() > opts.timeout {
+            break Err(misses);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+
+    let orders = store.orders_list(None, i64::MAX, 0).await?;
+    let exceptions = store.exceptions(true, i64::MAX).await?;
+    println!();
+    summary(&orders, &exceptions, &config_path);
+    let ok = match outcome {
+        Ok(()) => {
+            println!(
+                "\nEvery order reached the state the scenario expects ({} s).",
+                started.elapsed().as_secs()
+            );
+            true
+        }
+        Err(misses) => {
+            println!(
+                "\nNot every order reached its expected state in {:?}:",
+                opts.timeout
+            );
+            for m in misses.iter().take(20) {
+                println!("  {m}");
+            }
+            false
+        }
+    };
+
+    if opts.keep {
+        println!(
+            "\nStill running (--keep): the API at http://{addr}/api/orders (token in {}); Ctrl-C stops.",
+            data.join(crate::http::LOCAL_TOKEN_FILE).display()
+        );
+        crate::app::shutdown_signal().await;
+    }
+    daemon.stop().await;
+    shop.stop().await;
+    Ok(ok)
+}
+
+/// The data folder: the one given (created if missing, refused if it holds something other
+/// than an earlier demo's files would be overwritten), or a new temporary one that is kept.
+fn data_folder(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the data folder {}", dir.display()))?;
+            if std::fs::read_dir(dir)?.next().is_some() {
+                anyhow::bail!(
+                    "the data folder {} is not empty: the demo starts from nothing; give a new \
+                     or empty folder",
+                    dir.display()
+                );
+            }
+            Ok(dir.canonicalize()?)
+        }
+        None => {
+            let dir = std::env::temp_dir()
+                .join(format!("ordergate-demo-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating the data folder {}", dir.display()))?;
+            Ok(dir)
+        }
+    }
+}
+
+/// The daemon's configuration: the embedded default plus the simulators. The simulators'
+/// credentials go into files under `secrets/`, referenced like real ones would be.
+fn config_toml(shop: &Sandbox, data: &Path) -> anyhow::Result<String> {
+    let secrets = data.join("secrets");
+    std::fs::create_dir_all(&secrets)?;
+    let mut creds = String::new();
+    for (k, v) in Platform::Shopify.credentials() {
+        let file = secrets.join(format!("shop-{k}"));
+        std::fs::write(&file, v)?;
+        creds.push_str(&format!("{k} = \"file:{}\"\n", file.display()));
+    }
+    let params: String = Platform::Shopify
+        .params()
+        .iter()
+        .map(|(k, v)| format!("{k} = \"{v}\"\n"))
+        .collect();
+    Ok(format!(
+        r#"# Written by `ordergate demo`: the embedded default (SQLite, embedded bus) and the
+# simulators it started on loopback.
+[store]
+url = "sqlite://ordergate.sqlite"
+sqlite_synchronous = "normal"
+
+[bus]
+kind = "embedded"
+
+[pipeline]
+retry_base_ms = 200
+retry_max_ms = 2000
+
+[http]
+listen = "127.0.0.1:0"
+
+[catalog]
+path = "catalog.csv"
+
+[review]
+price_tolerance_pct = 1.0
+duplicate_window_hours = 24
+
+[mappings]
+dir = "mappings"
+
+[[connectors]]
+kind = "marketplace"
+name = "{SHOP}"
+platform = "shopify"
+definitions = "connectors"
+base_url = "{base}"
+poll_interval_ms = 500
+[connectors.credentials]
+{creds}[connectors.params]
+{params}
+[[connectors]]
+kind = "folder"
+name = "{DROP}"
+path = "inbox"
+format = "shopify"
+poll_interval_ms = 300
+settle_ms = 100
+"#,
+        base = shop.base_url(),
+    ))
+}
+
+/// One line: orders by state, in life order.
+fn progress(orders: &[crate::store::OrderSummary]) -> String {
+    let by_state = count_by(orders.iter().map(|o| o.state.as_str()));
+    if by_state.is_empty() {
+        return "waiting for the first orders…".to_string();
+    }
+    let mut parts = Vec::new();
+    for s in crate::model::state::ALL {
+        if let Some(n) = by_state.get(s.as_str()) {
+            parts.push(format!("{} {n}", s.as_str()));
+        }
+    }
+    format!("{} orders: {}", orders.len(), parts.join(" · "))
+}
+
+fn count_by<'a>(items: impl Iterator<Item = &'a str>) -> BTreeMap<&'a str, usize> {
+    let mut m = BTreeMap::new();
+    for i in items {
+        *m.entry(i).or_insert(0) += 1;
+    }
+    m
+}
+
+fn summary(
+    orders: &[crate::store::OrderSummary],
+    exceptions: &[crate::store::ExceptionRecord],
+    config: &Path,
+) {
+    println!("Summary");
+    println!("  orders by state:");
+    let by_state = count_by(orders.iter().map(|o| o.state.as_str()));
+    for s in crate::model::state::ALL {
+        if let Some(n) = by_state.get(s.as_str()) {
+            println!("    {:<22}{n:>6}", s.as_str());
+        }
+    }
+    println!("  exceptions by kind:");
+    if exceptions.is_empty() {
+        println!("    (none)");
+    }
+    for (kind, n) in count_by(exceptions.iter().map(|e| e.kind.as_str())) {
+        println!("    {kind:<22}{n:>6}");
+    }
+    if let Some(o) = orders.first() {
+        println!("  look at one order and its history:");
+        println!(
+            "    ordergate --config {} orders show {}",
+            config.display(),
+            o.order_id
+        );
+        println!("  parked documents:");
+        println!("    ordergate --config {} dlq list", config.display());
+    }
+}
