@@ -128,6 +128,15 @@ impl Daemon {
             RelaySettings::default(),
             shutdown.child_token(),
         ));
+        if let Some(dir) = cfg.backup.dir.clone() {
+            background.spawn(crate::backup::run_schedule(
+                store.clone(),
+                dir,
+                std::time::Duration::from_secs_f64(cfg.backup.interval_hours * 3600.0),
+                cfg.backup.keep,
+                shutdown.child_token(),
+            ));
+        }
         background.spawn(watch_queues(
             store.clone(),
             bus.clone(),

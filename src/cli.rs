@@ -91,6 +91,20 @@ pub enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Back the SQLite store up while the daemon runs: an online, consistent copy, verified by
+    /// opening it and counting its rows. (A PostgreSQL store: pg_dump, see the README.)
+    Backup {
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Put a backup in place of the SQLite store. Stop the daemon first; the store it replaces
+    /// is kept beside it as <name>.before-restore-<time>.
+    Restore {
+        /// The backup file (from `ordergate backup` or a scheduled backup).
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Serve a simulated marketplace API (orders, paging, auth, rate limits) on loopback, for
     /// demos and trying connectors without a real account. Prints the base URL and the
     /// sandbox credentials; runs until Ctrl-C.
@@ -281,6 +295,40 @@ async fn dispatch(
             let history = store.order_events(&id).await?;
             let out = serde_json::json!({"order": order, "history": history});
             println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { to } => {
+            let store = existing_store(&cfg, config.as_deref()).await?;
+            let v = crate::backup::backup(&store, &to).await?;
+            store.close().await;
+            println!(
+                "backup {} verified: {} bytes, {} orders, {} order events, {} raw documents, {} exceptions",
+                v.path.display(),
+                v.bytes,
+                v.orders,
+                v.order_events,
+                v.raw_documents,
+                v.exceptions
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { from } => {
+            let url = cfg.store.url.resolve()?;
+            let file =
+                crate::store::sqlite_file(&url).ok_or(crate::backup::BackupError::NotSqlite)?;
+            let (v, kept) = crate::backup::restore(&from, &file).await?;
+            println!(
+                "restored {} into {}: {} orders, {} order events, {} raw documents, {} exceptions",
+                from.display(),
+                file.display(),
+                v.orders,
+                v.order_events,
+                v.raw_documents,
+                v.exceptions
+            );
+            if let Some(old) = kept {
+                println!("the store it replaced is kept as {}", old.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Dlq { command } => {

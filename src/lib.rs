@@ -51,6 +51,7 @@
 //! * [`bus`] — the `Bus` trait, its RabbitMQ and embedded implementations, the topology
 //!   (derived from [`stage::ALL`]).
 //! * [`tracking`] — carrier tracking callbacks: signatures, decoding, mapping, partner acks.
+//! * [`backup`] — online, verified backups of a SQLite store, restore, and the schedule.
 //! * [`dlq`] — list and replay parked messages.
 //! * [`health`] — connector health (up / degraded / down).
 //! * [`http`] — health, readiness, metrics, order webhooks and the API; [`http::serve`].
@@ -62,6 +63,7 @@
 pub mod actions;
 pub mod app;
 pub mod b2b;
+pub mod backup;
 pub mod bus;
 pub mod catalog;
 pub mod cli;

@@ -30,6 +30,8 @@ pub mod metric {
     /// `unreadable`, `malformed`, `unauthenticated`); each is also an exception.
     pub const DOCUMENTS_REFUSED: &str = "ordergate_documents_refused_total";
     /// Connector health: 2 up, 1 degraded, 0 down (`connector`).
+    /// Backups taken, by result (`ok`, `failed`).
+    pub const BACKUPS: &str = "ordergate_backups_total";
     pub const CONNECTOR_HEALTH: &str = "ordergate_connector_health";
 }
 

@@ -68,6 +68,9 @@ pub struct Config {
     /// When a connector counts as degraded or down.
     #[serde(default)]
     pub health: HealthConfig,
+    /// Scheduled backups of a SQLite store.
+    #[serde(default)]
+    pub backup: BackupConfig,
     /// The inbound connectors, each under its own name.
     #[serde(default)]
     pub connectors: Vec<ConnectorConfig>,
@@ -95,6 +98,9 @@ impl Config {
     pub fn anchor_paths(&mut self, dir: &Path) {
         if self.mappings.dir.is_relative() {
             self.mappings.dir = dir.join(&self.mappings.dir);
+        }
+        if let Some(p) = self.backup.dir.as_mut().filter(|p| p.is_relative()) {
+            *p = dir.join(&*p);
         }
         if let Some(p) = self.catalog.path.as_mut().filter(|p| p.is_relative()) {
             *p = dir.join(&*p);
@@ -182,6 +188,24 @@ impl Config {
             }
         }
         self.review.validate().map_err(ConfigError::Invalid)?;
+        if self.backup.dir.is_some() {
+            if !(self.backup.interval_hours.is_finite() && self.backup.interval_hours > 0.0) {
+                return Err(ConfigError::Invalid(
+                    "backup.interval_hours must be a number of hours > 0".into(),
+                ));
+            }
+            if self.backup.keep == 0 {
+                return Err(ConfigError::Invalid(
+                    "backup.keep must be at least 1".into(),
+                ));
+            }
+            let url = self.store.url.resolve().unwrap_or_default();
+            if url.starts_with("postgres") {
+                return Err(ConfigError::Invalid(
+                    "backup.dir is for a SQLite store; back PostgreSQL up with pg_dump (README, \"Backups\")".into(),
+                ));
+            }
+        }
         if self.bus.kind == BusKind::Amqp && self.bus.url.is_none() {
             return Err(ConfigError::Invalid(
                 "bus.kind = \"amqp\" needs bus.url (e.g. \"env:ORDERGATE_AMQP_URL\")".into(),

@@ -385,3 +385,38 @@ impl Default for HealthConfig {
         }
     }
 }
+
+/// `[backup]`: scheduled backups of a SQLite store (standalone profile). A PostgreSQL store is
+/// backed up with the server's own tools (`pg_dump`), see the README.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Folder the backups go to (relative to the config file); none: no scheduled backups.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// Hours between two backups.
+    #[serde(default = "BackupConfig::default_interval_hours")]
+    pub interval_hours: f64,
+    /// How many backups to keep; older ones are removed after a new one is verified.
+    #[serde(default = "BackupConfig::default_keep")]
+    pub keep: usize,
+}
+
+impl BackupConfig {
+    fn default_interval_hours() -> f64 {
+        24.0
+    }
+    fn default_keep() -> usize {
+        7
+    }
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            interval_hours: Self::default_interval_hours(),
+            keep: Self::default_keep(),
+        }
+    }
+}
