@@ -29,9 +29,11 @@
 //!   documented for the push, so the configured URL carries a secret `token`.
 
 pub mod ack;
+pub mod carrier;
 pub mod decode;
 pub mod error;
 mod form;
+pub mod lattice;
 pub mod scheme;
 pub mod sign;
 pub mod verify;
