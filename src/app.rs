@@ -128,6 +128,16 @@ impl Daemon {
             RelaySettings::default(),
             shutdown.child_token(),
         ));
+        store
+            .set_exception_sla(&cfg.exceptions.sla_ms())
+            .await
+            .context("storing the exception SLAs")?;
+        background.spawn(crate::exceptions::run_escalation(
+            store.clone(),
+            bus.clone(),
+            std::time::Duration::from_secs_f64(cfg.exceptions.escalate_every_secs),
+            shutdown.child_token(),
+        ));
         if let Some(dir) = cfg.backup.dir.clone() {
             background.spawn(crate::backup::run_schedule(
                 store.clone(),
@@ -157,6 +167,7 @@ impl Daemon {
                     cfg.catalog.path.clone(),
                     store.clone(),
                 )),
+                root_causes: cfg.exceptions.root_causes.clone(),
                 local_token_dir: cfg
                     .store
                     .url

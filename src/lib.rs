@@ -52,6 +52,8 @@
 //!   (derived from [`stage::ALL`]).
 //! * [`tracking`] — carrier tracking callbacks: signatures, decoding, mapping, partner acks.
 //! * [`backup`] — online, verified backups of a SQLite store, restore, and the schedule.
+//! * [`exceptions`] — the exception workflow (assign, acknowledge, root cause, resolve,
+//!   reopen; per-kind SLA; escalation once per deadline) as domain functions.
 //! * [`dlq`] — list and replay parked messages.
 //! * [`health`] — connector health (up / degraded / down).
 //! * [`http`] — health, readiness, metrics, order webhooks and the API; [`http::serve`].
@@ -70,6 +72,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod dlq;
+pub mod exceptions;
 pub mod health;
 pub mod http;
 pub mod intake;

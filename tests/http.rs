@@ -69,6 +69,7 @@ async fn health_metrics_and_order_api() {
         tracking: Arc::new(Default::default()),
         documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
         catalog: Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone())),
+        root_causes: Arc::new(vec![]),
     });
 
     let (s, body) = get(&router, "/healthz", None).await;
@@ -216,30 +217,15 @@ async fn catalog_api(profile: common::Profile) {
         ordergate::bus::Topology::standard("t", vec![Duration::from_secs(1)]),
         Default::default(),
     ));
-    let router = app(AppState {
-        store: store.clone(),
+    let router = common::api_router(
+        &store,
         bus,
-        health: Arc::new(ordergate::health::HealthTracker::new(
-            store.clone(),
-            Default::default(),
-        )),
-        api_tokens: Arc::new(vec![
-            ordergate::http::ApiKey {
-                token: "op".into(),
-                name: "maria".into(),
-                role: ordergate::config::ApiRole::Operator,
-            },
-            ordergate::http::ApiKey {
-                token: "view".into(),
-                name: "anna".into(),
-                role: ordergate::config::ApiRole::Viewer,
-            },
-        ]),
-        hooks: Arc::new(Default::default()),
-        tracking: Arc::new(Default::default()),
-        documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
-        catalog: catalog.clone(),
-    });
+        Some(catalog),
+        &[
+            ("op", "maria", ordergate::config::ApiRole::Operator),
+            ("view", "anna", ordergate::config::ApiRole::Viewer),
+        ],
+    );
 
     let (s, body) = get(&router, "/api/catalog", Some("view")).await;
     assert_eq!(s, StatusCode::OK, "{body}");
@@ -326,4 +312,216 @@ async fn standalone_catalog_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_catalog_api() {
     catalog_api(common::Profile::Cluster).await;
+}
+
+async fn next_within(
+    consumer: &mut Box<dyn ordergate::bus::Consumer>,
+    within: Duration,
+) -> Option<ordergate::bus::Delivery> {
+    tokio::time::timeout(within, consumer.next())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The exception workflow through the API of a running daemon: a bad document's exception
+/// takes its due time from the kind's SLA, is escalated once when overdue (severity up, one
+/// `exception.overdue` event, a history entry) — not once per sweep — is assigned,
+/// acknowledged, given a root cause (only a configured category), resolved, refused a second
+/// resolve, reopened, and escalated again for a new deadline. Viewers may read, not change.
+async fn exception_workflow(profile: common::Profile) {
+    let env = common::TestEnv::new(profile).await;
+    let inbox = env.inbox("web");
+    let cfg = env.config(
+        &common::mappings_dir(),
+        &format!(
+            "[exceptions]\nsla_hours = {{ bad_input = 0.0003 }}\nescalate_every_secs = 0.2\n{}",
+            common::folder_connector("web", &inbox, "shopify")
+        ),
+    );
+    let daemon = ordergate::app::Daemon::start(&cfg).await.unwrap();
+    let store = daemon.store.clone();
+    let mut overdue =
+        common::observe(&daemon.bus, &cfg, "overdue-watch", &["exception.overdue"]).await;
+    common::drop_file(&inbox, "broken.json", b"{\"id\": 5, \"line_items\": [");
+    let router = common::api_router(
+        &store,
+        daemon.bus.clone(),
+        None,
+        &[
+            ("op", "maria", ordergate::config::ApiRole::Operator),
+            ("view", "anna", ordergate::config::ApiRole::Viewer),
+        ],
+    );
+    // Escalated once its SLA (about a second) passed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let id = loop {
+        let list = store
+            .exceptions_matching(&ordergate::store::ExceptionFilter {
+                kind: Some("bad_input".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if let Some(e) = list.first().filter(|e| e.severity == "critical") {
+            break e.id.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no escalated exception: {list:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let e = store.exception(&id).await.unwrap().unwrap();
+    let age = e.due_at.unwrap() - e.created_at;
+    assert!(age.num_milliseconds() < 2_000, "SLA of the kind: {age:?}");
+    let event = next_within(&mut overdue, Duration::from_secs(10))
+        .await
+        .expect("exception.overdue published");
+    assert_eq!(event.envelope.payload["exception_id"], id.as_str());
+    assert_eq!(event.envelope.payload["department"], "operations");
+    event.ack().await.unwrap();
+    // Not again for the same deadline, however many sweeps run.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert!(next_within(&mut overdue, Duration::from_millis(300))
+        .await
+        .is_none());
+
+    let (st, body) = get(
+        &router,
+        "/api/exceptions?kind=bad_input&overdue=true",
+        Some("view"),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert!(body.contains(&id), "{body}");
+    let (st, _) = get(&router, "/api/exceptions?status=nonsense", Some("view")).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    let path = format!("/api/exceptions/{id}");
+    let (st, _) = send(
+        &router,
+        "PATCH",
+        &path,
+        "view",
+        serde_json::json!({"owner": "anna"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, body) = send(
+        &router,
+        "PATCH",
+        &path,
+        "op",
+        serde_json::json!({"owner": "maria", "acknowledge": true}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert!(body.contains("\"status\":\"acknowledged\""), "{body}");
+    let (st, body) = send(
+        &router,
+        "PATCH",
+        &path,
+        "op",
+        serde_json::json!({"root_cause_category": "gremlins"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.contains("partner_system"),
+        "names the categories: {body}"
+    );
+    let (st, body) = send(
+        &router,
+        "PATCH",
+        &path,
+        "op",
+        serde_json::json!({
+        "root_cause_category": "partner_system", "root_cause": "the shop sent a truncated body",
+        "resolve": "asked the shop to resend; replayed"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert!(body.contains("\"status\":\"resolved\""), "{body}");
+    let (st, _) = send(
+        &router,
+        "PATCH",
+        &path,
+        "op",
+        serde_json::json!({"resolve": "again"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    let (st, _) = send(
+        &router,
+        "PATCH",
+        &path,
+        "op",
+        serde_json::json!({"resolve": "x", "reopen": true}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    // Reopened with a new deadline that has passed: escalated once more, for that deadline.
+    let (st, body) = send(
+        &router,
+        "PATCH",
+        &path,
+        "op",
+        serde_json::json!({"reopen": true}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let past = chrono::Utc::now() - chrono::Duration::seconds(5);
+    let (st, body) = send(
+        &router,
+        "PATCH",
+        &path,
+        "op",
+        serde_json::json!({"due_at": past}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let again = next_within(&mut overdue, Duration::from_secs(10))
+        .await
+        .expect("escalated for the new deadline");
+    again.ack().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(next_within(&mut overdue, Duration::from_millis(300))
+        .await
+        .is_none());
+
+    let (st, body) = get(&router, &path, Some("view")).await;
+    assert_eq!(st, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let actions: Vec<(&str, &str)> = v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["action"].as_str().unwrap(), h["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("opened", "stage:normalize"),
+            ("escalated", "system"),
+            ("assigned", "api:maria"),
+            ("acknowledged", "api:maria"),
+            ("root_cause", "api:maria"),
+            ("resolved", "api:maria"),
+            ("reopened", "api:maria"),
+            ("due_changed", "api:maria"),
+            ("escalated", "system"),
+        ]
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_exception_workflow() {
+    exception_workflow(common::Profile::Standalone).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_exception_workflow() {
+    exception_workflow(common::Profile::Cluster).await;
 }

@@ -89,6 +89,7 @@ fn api_router(daemon: &ordergate::app::Daemon, operator: &str) -> axum::Router {
         tracking: Arc::new(Default::default()),
         documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
         catalog: Arc::new(ordergate::catalog::CatalogSource::new(None, store)),
+        root_causes: Arc::new(vec!["data_entry".into(), "other".into()]),
     })
 }
 

@@ -71,6 +71,9 @@ pub struct Config {
     /// Scheduled backups of a SQLite store.
     #[serde(default)]
     pub backup: BackupConfig,
+    /// The exception workflow: SLA per kind, root-cause categories, escalation.
+    #[serde(default)]
+    pub exceptions: ExceptionsConfig,
     /// The inbound connectors, each under its own name.
     #[serde(default)]
     pub connectors: Vec<ConnectorConfig>,
@@ -188,6 +191,7 @@ impl Config {
             }
         }
         self.review.validate().map_err(ConfigError::Invalid)?;
+        self.exceptions.validate().map_err(ConfigError::Invalid)?;
         if self.backup.dir.is_some() {
             if !(self.backup.interval_hours.is_finite() && self.backup.interval_hours > 0.0) {
                 return Err(ConfigError::Invalid(

@@ -420,3 +420,74 @@ impl Default for BackupConfig {
         }
     }
 }
+
+/// `[exceptions]`: the workflow's deadlines and vocabulary.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionsConfig {
+    /// Hours to resolve, per exception kind (`stock_shortage = 24`, `bad_input = 4`); kinds
+    /// not listed take the due time their stage sets (`pipeline.exception_due_hours`).
+    #[serde(default)]
+    pub sla_hours: std::collections::BTreeMap<String, f64>,
+    /// The root-cause categories people choose from.
+    #[serde(default = "ExceptionsConfig::default_root_causes")]
+    pub root_causes: Vec<String>,
+    /// Seconds between two looks for overdue exceptions.
+    #[serde(default = "ExceptionsConfig::default_escalate_every_secs")]
+    pub escalate_every_secs: f64,
+}
+
+impl ExceptionsConfig {
+    fn default_root_causes() -> Vec<String> {
+        [
+            "customer_data",
+            "data_entry",
+            "catalog",
+            "stock",
+            "warehouse",
+            "carrier",
+            "partner_system",
+            "our_system",
+            "other",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+    fn default_escalate_every_secs() -> f64 {
+        60.0
+    }
+
+    /// The SLA table in milliseconds, as the store keeps it.
+    pub fn sla_ms(&self) -> std::collections::BTreeMap<String, i64> {
+        self.sla_hours
+            .iter()
+            .map(|(k, h)| (k.clone(), (h * 3_600_000.0) as i64))
+            .collect()
+    }
+
+    /// Checks the numbers and names.
+    pub fn validate(&self) -> Result<(), String> {
+        for (kind, h) in &self.sla_hours {
+            if !(h.is_finite() && *h > 0.0) {
+                return Err(format!("exceptions.sla_hours.{kind} must be hours > 0"));
+            }
+        }
+        if self.root_causes.is_empty() || self.root_causes.iter().any(|c| c.trim().is_empty()) {
+            return Err("exceptions.root_causes needs at least one non-empty category".into());
+        }
+        if !(self.escalate_every_secs.is_finite() && self.escalate_every_secs > 0.0) {
+            return Err("exceptions.escalate_every_secs must be seconds > 0".into());
+        }
+        Ok(())
+    }
+}
+
+impl Default for ExceptionsConfig {
+    fn default() -> Self {
+        Self {
+            sla_hours: Default::default(),
+            root_causes: Self::default_root_causes(),
+            escalate_every_secs: Self::default_escalate_every_secs(),
+        }
+    }
+}

@@ -36,7 +36,7 @@ impl std::fmt::Debug for ApiKey {
 
 /// Checks the bearer token in constant time against every configured token and returns who
 /// it is, if its role is at least `needed`.
-fn authorize<'a>(
+pub(super) fn authorize<'a>(
     s: &'a AppState,
     headers: &HeaderMap,
     needed: ApiRole,
@@ -111,16 +111,6 @@ pub(super) async fn list_orders(
         .orders_list(q.status.as_deref(), q.limit.clamp(1, 1000), q.offset.max(0))
         .await?;
     Ok(Json(json!({"orders": orders})))
-}
-
-pub(super) async fn list_exceptions(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    authorize(&s, &headers, ApiRole::Viewer)?;
-    Ok(Json(
-        json!({"exceptions": s.store.exceptions(false, 500).await?}),
-    ))
 }
 
 /// The original document the order was read from, byte for byte.

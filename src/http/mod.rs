@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 mod api;
+mod exceptions;
 mod hooks;
 
 pub use api::ApiKey;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub documents: Arc<crate::intake::DocumentWriter>,
     /// The catalog in force (file + products put through the API).
     pub catalog: Arc<crate::catalog::CatalogSource>,
+    /// The root-cause categories exceptions may be given.
+    pub root_causes: Arc<Vec<String>>,
 }
 
 /// What the HTTP server serves besides its own state: the daemon's parts it shares.
@@ -56,6 +59,8 @@ pub struct Parts {
     pub tracking: HashMap<String, crate::intake::tracking::TrackingEndpoint>,
     /// The catalog in force, for `/api/catalog`.
     pub catalog: Arc<crate::catalog::CatalogSource>,
+    /// The root-cause categories exceptions may be given (`exceptions.root_causes`).
+    pub root_causes: Vec<String>,
     /// Where a first start with no `http.api_tokens` keeps the operator token it generates
     /// (the SQLite store's folder); `None`: the API stays closed until tokens are configured.
     pub local_token_dir: Option<std::path::PathBuf>,
@@ -138,6 +143,7 @@ pub async fn serve(
         hooks: Arc::new(parts.hooks),
         tracking: Arc::new(parts.tracking),
         catalog: parts.catalog,
+        root_causes: Arc::new(parts.root_causes),
     };
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
@@ -167,7 +173,11 @@ pub fn app(state: AppState) -> Router {
             get(api::get_order).patch(api::patch_order),
         )
         .route("/api/orders/{id}/document", get(api::order_document))
-        .route("/api/exceptions", get(api::list_exceptions))
+        .route("/api/exceptions", get(exceptions::list))
+        .route(
+            "/api/exceptions/{id}",
+            get(exceptions::get_one).patch(exceptions::patch),
+        )
         .route("/api/catalog", get(api::list_catalog))
         .route(
             "/api/catalog/{sku}",

@@ -9,7 +9,7 @@
 
 mod catalog;
 mod connectors;
-mod exceptions;
+pub mod exceptions;
 pub(crate) mod gate;
 pub(crate) mod group;
 mod orders;
@@ -27,7 +27,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use connectors::{ConnectorHealth, ConnectorState};
-pub use exceptions::{ExceptionRecord, NewException, Severity};
+pub use exceptions::{
+    ExceptionEvent, ExceptionFilter, ExceptionRecord, ExceptionUpdate, NewException, Severity,
+};
 pub use orders::{
     OrderEvent, OrderSummary, StoredOrder, TransitionError, UpsertOutcome, STATE_RECEIVED,
 };

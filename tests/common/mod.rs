@@ -253,3 +253,39 @@ pub async fn observe(
     bus.declare(&topology).await.unwrap();
     bus.consume(&name, 256).await.unwrap()
 }
+
+/// The daemon's HTTP router over `store` and `bus` with the given API tokens
+/// (token, holder, role), no webhook connectors, `catalog` (none: an empty one) and the
+/// default root-cause categories.
+pub fn api_router(
+    store: &ordergate::store::Store,
+    bus: Arc<dyn Bus>,
+    catalog: Option<Arc<ordergate::catalog::CatalogSource>>,
+    tokens: &[(&str, &str, ordergate::config::ApiRole)],
+) -> axum::Router {
+    ordergate::http::app(ordergate::http::AppState {
+        store: store.clone(),
+        bus,
+        health: Arc::new(ordergate::health::HealthTracker::new(
+            store.clone(),
+            Default::default(),
+        )),
+        api_tokens: Arc::new(
+            tokens
+                .iter()
+                .map(|(token, name, role)| ordergate::http::ApiKey {
+                    token: token.to_string(),
+                    name: name.to_string(),
+                    role: *role,
+                })
+                .collect(),
+        ),
+        hooks: Arc::new(Default::default()),
+        tracking: Arc::new(Default::default()),
+        documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
+        catalog: catalog.unwrap_or_else(|| {
+            Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone()))
+        }),
+        root_causes: Arc::new(ordergate::config::ExceptionsConfig::default().root_causes),
+    })
+}
