@@ -16,6 +16,7 @@ mod orders;
 mod outbox;
 mod parked;
 mod raw;
+mod review;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use orders::{
 pub use outbox::OutboxRow;
 pub use parked::ParkedMessage;
 pub use raw::{NewRawDocument, RawDocument, RawInsert};
+pub use review::ChangeRecord;
 
 /// A store write transaction. It derefs to the connection to write with; on SQLite it also holds
 /// the process's turn to write (see `gate`) until it commits, rolls back or is dropped.
