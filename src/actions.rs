@@ -1,12 +1,17 @@
 //! Operator actions as domain functions: what a person may do to an order (enter one keyed by
-//! hand, complete or correct one held for review, and next approve, supply information, change, cancel, resolve), called
-//! by the API and the dashboard alike. Each checks the order's state, applies the change in one
+//! hand, complete or correct one held for review or waiting for information, change it, cancel
+//! it; next approve, resolve), called by the API and the dashboard alike. Each checks the order's state, applies the change in one
 //! store transaction with its audit event under the person's name, and publishes its events
 //! through the outbox. No HTTP here.
 
 use serde_json::{json, Value};
 
+mod change;
+
+pub use change::{apply_change, phase, write_cancel, write_change, ChangeOutcome, Phase};
+
 use crate::bus::Bus;
+use crate::model::events::{ChangeKind, OrderChange};
 use crate::model::{CanonicalOrder, Envelope, EventType, OrderState, Trigger};
 use crate::review;
 use crate::store::{Store, StoreError, TransitionError};
@@ -52,9 +57,11 @@ pub struct Corrected {
     pub order: CanonicalOrder,
 }
 
-/// Completes or corrects an order waiting in `needs_review`. The correction is applied as a
-/// merge patch, must still be a valid canonical order with the same identity, and is recorded
-/// in the audit trail under `actor` (`api:<name>`); with `resume` the order goes on as received.
+/// Completes or corrects an order waiting in `needs_review` (read from free text, held for a
+/// person) or `needs_info` (review asked for facts). The correction is applied as a merge
+/// patch, must still be a valid canonical order with the same identity, and is recorded in the
+/// audit trail under `actor` (`api:<name>`); with `resume` the order goes on as received and is
+/// reviewed again.
 pub async fn correct_order(
     store: &Store,
     bus: &dyn Bus,
@@ -66,13 +73,13 @@ pub async fn correct_order(
         .order(id)
         .await?
         .ok_or_else(|| ActionError::NotFound(id.to_string()))?;
-    if stored.state != review::STATE_NEEDS_REVIEW {
+    let waiting = [OrderState::NeedsReview, OrderState::NeedsInfo];
+    let Some(state) = OrderState::parse(&stored.state).filter(|s| waiting.contains(s)) else {
         return Err(ActionError::Conflict(format!(
-            "order {id} is {}, not {}: only orders waiting for review can be corrected here",
+            "order {id} is {}, not needs_review or needs_info: only orders waiting for a person or for information can be corrected here",
             stored.state,
-            review::STATE_NEEDS_REVIEW
         )));
-    }
+    };
     let before =
         serde_json::to_value(&stored.order).map_err(|e| ActionError::Invalid(e.to_string()))?;
     let mut after = before.clone();
@@ -112,7 +119,7 @@ pub async fn correct_order(
     }
     let data = json!({"patch": correction.patch, "note": correction.note});
     let mut tx = store.begin().await?;
-    if !Store::replace_order(&mut tx, &order, review::STATE_NEEDS_REVIEW).await? {
+    if !Store::replace_order(&mut tx, &order, state.as_str()).await? {
         return Err(ActionError::Conflict(format!(
             "order {id} changed meanwhile, try again"
         )));
@@ -145,7 +152,7 @@ pub async fn correct_order(
     let state = if correction.resume {
         OrderState::Received
     } else {
-        OrderState::NeedsReview
+        state
     };
     Ok(Corrected { state, order })
 }
@@ -337,11 +344,7 @@ pub async fn enter_order(
     body: &Value,
     actor: &str,
 ) -> Result<Entered, ActionError> {
-    if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ActionError::Invalid(
-            "Idempotency-Key: expected 1 to 128 visible ASCII characters".into(),
-        ));
-    }
+    check_key(key)?;
     let order = manual_order(body, key).map_err(ActionError::InvalidFields)?;
     let content = serde_json::to_vec(&order).map_err(|e| ActionError::Invalid(e.to_string()))?;
     let source_name = format!("idempotency:{key}");
@@ -383,6 +386,220 @@ pub async fn enter_order(
         external_id: key.to_string(),
         duplicate: false,
     })
+}
+
+/// An `Idempotency-Key` must be 1 to 128 visible ASCII characters.
+fn check_key(key: &str) -> Result<(), ActionError> {
+    if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ActionError::Invalid(
+            "Idempotency-Key: expected 1 to 128 visible ASCII characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What a change or cancel through the API did.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ChangeDone {
+    /// The order.
+    pub order_id: String,
+    /// The change: the request's Idempotency-Key, or a generated id.
+    pub change_id: String,
+    /// What happened.
+    pub outcome: ChangeOutcome,
+    /// The order's state right after.
+    pub state: OrderState,
+    /// True when the same key and request had come before: this is the first answer again.
+    #[serde(default)]
+    pub duplicate: bool,
+}
+
+/// Changes an order (`POST /api/orders/{id}/change`): spec, quantity, price, requested date,
+/// address — see [`apply_change`] for the body. Before fulfilment the change is applied and the
+/// order reviewed again; at the warehouse it is asked of the warehouse; after shipment it is
+/// refused. `key` (the request's Idempotency-Key) makes a repeated request one change.
+pub async fn change_order(
+    store: &Store,
+    bus: &dyn Bus,
+    id: &str,
+    key: Option<&str>,
+    body: &Value,
+    actor: &str,
+) -> Result<ChangeDone, ActionError> {
+    if let Some(k) = key {
+        check_key(k)?;
+    }
+    // The version first, then the content: the change commits only on the content it read.
+    let version = {
+        let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
+        Store::order_version(&mut conn, id).await?
+    };
+    let (Some((_, hash)), Some(stored)) = (version, store.order(id).await?) else {
+        return Err(ActionError::NotFound(id.to_string()));
+    };
+    let (changed, fields) =
+        apply_change(&stored.order, body).map_err(ActionError::InvalidFields)?;
+    let reason = body
+        .get("reason")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let connector = stored.order.source.connector.clone();
+    record_change(
+        store,
+        bus,
+        id,
+        key,
+        ChangeKind::Change,
+        body,
+        actor,
+        |conn, change| {
+            change.fields = fields;
+            change.reason = reason;
+            Box::pin(async move {
+                write_change(conn, change, &connector, Some((&changed, &hash))).await
+            })
+        },
+    )
+    .await
+}
+
+/// Cancels an order (`POST /api/orders/{id}/cancel`): before fulfilment it is cancelled; at the
+/// warehouse the cancel is asked of the warehouse; after shipment a return is requested.
+/// `key` (the request's Idempotency-Key) makes a repeated request one cancel.
+pub async fn cancel_order(
+    store: &Store,
+    bus: &dyn Bus,
+    id: &str,
+    key: Option<&str>,
+    reason: Option<String>,
+    actor: &str,
+) -> Result<ChangeDone, ActionError> {
+    if let Some(k) = key {
+        check_key(k)?;
+    }
+    let stored = store
+        .order(id)
+        .await?
+        .ok_or_else(|| ActionError::NotFound(id.to_string()))?;
+    let connector = stored.order.source.connector.clone();
+    let body = json!({ "reason": reason });
+    record_change(
+        store,
+        bus,
+        id,
+        key,
+        ChangeKind::Cancel,
+        &body,
+        actor,
+        |conn, change| {
+            change.reason = reason;
+            Box::pin(async move { write_cancel(conn, change, &connector).await })
+        },
+    )
+    .await
+}
+
+type WriteFuture<'a> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = Result<(ChangeOutcome, Vec<Envelope>), ActionError>>
+            + Send
+            + 'a,
+    >,
+>;
+
+/// Writes a change or cancel under its idempotency key: the same key and request again answer
+/// as the first time, with nothing written; the key with another request is refused.
+#[allow(clippy::too_many_arguments)]
+async fn record_change<F>(
+    store: &Store,
+    bus: &dyn Bus,
+    id: &str,
+    key: Option<&str>,
+    kind: ChangeKind,
+    body: &Value,
+    actor: &str,
+    write: F,
+) -> Result<ChangeDone, ActionError>
+where
+    F: for<'a> FnOnce(&'a mut sqlx::AnyConnection, &'a mut OrderChange) -> WriteFuture<'a>,
+{
+    let kind_name = match kind {
+        ChangeKind::Change => "change",
+        ChangeKind::Cancel => "cancel",
+    };
+    let request_hash = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(
+            format!("{kind_name}\n{body}").as_bytes(),
+        ))
+    };
+    let change_id = key.map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
+    let mut tx = store.begin().await?;
+    if let Some(earlier) = Store::change_record(&mut tx, id, &change_id).await? {
+        return earlier_answer(id, &change_id, kind_name, &request_hash, earlier);
+    }
+    let mut change = OrderChange {
+        order_id: id.to_string(),
+        change_id: change_id.clone(),
+        kind,
+        requested_by: actor.to_string(),
+        state: OrderState::Received,
+        fields: Default::default(),
+        reason: None,
+        return_requested: false,
+    };
+    let (outcome, events) = write(&mut tx, &mut change).await?;
+    let (state, _) = Store::order_version(&mut tx, id)
+        .await?
+        .ok_or_else(|| ActionError::NotFound(id.to_string()))?;
+    let done = ChangeDone {
+        order_id: id.to_string(),
+        change_id: change_id.clone(),
+        outcome,
+        state: OrderState::parse(&state).unwrap_or(change.state),
+        duplicate: false,
+    };
+    let record = crate::store::ChangeRecord {
+        kind: kind_name.to_string(),
+        request_hash,
+        outcome: serde_json::to_value(&done).unwrap_or(Value::Null),
+    };
+    if key.is_some()
+        && !Store::insert_change_record(&mut tx, id, &change_id, &record, actor).await?
+    {
+        return Err(ActionError::Conflict(format!(
+            "a request with Idempotency-Key {change_id} is being applied to order {id}; try again"
+        )));
+    }
+    Store::outbox_insert(&mut tx, &events).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    tracing::info!(order_id = %id, change_id = %change_id, by = %actor, outcome = ?outcome, "Order {kind_name} applied.");
+    crate::outbox::publish_committed(store, bus, &events).await;
+    Ok(done)
+}
+
+/// The first answer to a change asked again under the same key, or a refusal when the key
+/// came with another request.
+fn earlier_answer(
+    id: &str,
+    key: &str,
+    kind: &str,
+    request_hash: &str,
+    earlier: crate::store::ChangeRecord,
+) -> Result<ChangeDone, ActionError> {
+    if earlier.kind != kind || earlier.request_hash != request_hash {
+        return Err(ActionError::Conflict(format!(
+            "Idempotency-Key {key} was used for another request on order {id}"
+        )));
+    }
+    let mut done: ChangeDone = serde_json::from_value(earlier.outcome).map_err(|source| {
+        ActionError::Store(StoreError::Corrupt {
+            what: format!("change {key} of order {id}"),
+            source,
+        })
+    })?;
+    done.duplicate = true;
+    Ok(done)
 }
 
 /// RFC 7396 JSON merge patch.

@@ -109,10 +109,15 @@ impl Daemon {
             topology: topology(cfg),
         };
 
+        let catalog = Arc::new(crate::catalog::CatalogSource::new(
+            cfg.catalog.path.clone(),
+            store.clone(),
+        ));
         let mut stages = tokio::task::JoinSet::new();
         let handlers = crate::stage::all(&crate::stage::Deps {
             config: cfg,
             normalizer,
+            catalog: catalog.clone(),
         })
         .map_err(anyhow::Error::msg)?;
         for h in handlers {
@@ -163,10 +168,7 @@ impl Daemon {
                 health: health.clone(),
                 hooks: started.hooks,
                 tracking: started.tracking,
-                catalog: Arc::new(crate::catalog::CatalogSource::new(
-                    cfg.catalog.path.clone(),
-                    store.clone(),
-                )),
+                catalog,
                 root_causes: cfg.exceptions.root_causes.clone(),
                 local_token_dir: cfg
                     .store

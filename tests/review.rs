@@ -5,14 +5,12 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use ordergate::config::ApiRole;
-use ordergate::http::{app, ApiKey, AppState};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -68,29 +66,15 @@ fn extracted_order(id: &str, confidence: f64, city: Option<&str>) -> Vec<u8> {
 /// The API of a running daemon with an operator token `op` (held by `operator`) and a viewer
 /// token `view`.
 fn api_router(daemon: &ordergate::app::Daemon, operator: &str) -> axum::Router {
-    let store = daemon.store.clone();
-    app(AppState {
-        store: store.clone(),
-        bus: daemon.bus.clone(),
-        health: daemon.health.clone(),
-        api_tokens: Arc::new(vec![
-            ApiKey {
-                token: "op".into(),
-                name: operator.into(),
-                role: ApiRole::Operator,
-            },
-            ApiKey {
-                token: "view".into(),
-                name: "viewer".into(),
-                role: ApiRole::Viewer,
-            },
-        ]),
-        hooks: Arc::new(Default::default()),
-        tracking: Arc::new(Default::default()),
-        documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
-        catalog: Arc::new(ordergate::catalog::CatalogSource::new(None, store)),
-        root_causes: Arc::new(vec!["data_entry".into(), "other".into()]),
-    })
+    common::api_router(
+        &daemon.store,
+        daemon.bus.clone(),
+        None,
+        &[
+            ("op", operator, ApiRole::Operator),
+            ("view", "viewer", ApiRole::Viewer),
+        ],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,12 +85,23 @@ async fn low_confidence_orders_wait_for_a_person() {
     std::fs::create_dir_all(&mappings).unwrap();
     std::fs::write(mappings.join("manual.order.jq"), ".").unwrap();
     let inbox = env.inbox("phone");
+    // No catalog here: the review checks that need none decide.
     let cfg = env.config(
         &mappings,
-        &common::folder_connector("phone", &inbox, "manual"),
+        &format!(
+            "[review]\nrules = [\"source_status\", \"contact\", \"address\"]\n\n{}",
+            common::folder_connector("phone", &inbox, "manual")
+        ),
     );
     let daemon = ordergate::app::Daemon::start(&cfg).await.unwrap();
-    let mut observer = common::observe(&daemon.bus, &cfg, "observer", &["order.*"]).await;
+    // What normalize and the correction publish (the review's outcomes are checked below).
+    let mut observer = common::observe(
+        &daemon.bus,
+        &cfg,
+        "observer",
+        &["order.received", "order.needs_review"],
+    )
+    .await;
     let store = daemon.store.clone();
     let router = api_router(&daemon, "ops-maria");
 
@@ -227,8 +222,12 @@ async fn low_confidence_orders_wait_for_a_person() {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    // It went on as received, and the review stage approved it.
+    common::wait_until(Duration::from_secs(30), "the review", || async {
+        store.order(&id).await.unwrap().unwrap().state == "approved"
+    })
+    .await;
     let stored = store.order(&id).await.unwrap().unwrap();
-    assert_eq!(stored.state, "received");
     assert_eq!(
         stored.order.ship_to.as_ref().unwrap().city.as_deref(),
         Some("Madrid")
@@ -238,6 +237,7 @@ async fn low_confidence_orders_wait_for_a_person() {
     let tail: Vec<(&str, &str)> = history
         .iter()
         .rev()
+        .skip(1)
         .take(2)
         .map(|e| (e.kind.as_str(), e.cause.as_str()))
         .collect();
@@ -248,8 +248,9 @@ async fn low_confidence_orders_wait_for_a_person() {
             ("corrected", "api:ops-maria")
         ]
     );
+    assert_eq!(history.last().unwrap().kind, "approve");
     assert_eq!(
-        history.last().unwrap().data.as_ref().unwrap()["note"],
+        history[history.len() - 2].data.as_ref().unwrap()["note"],
         "called the customer"
     );
     let events = common::drain(&mut observer, Duration::from_secs(2)).await;
@@ -435,8 +436,13 @@ async fn orders_keyed_by_staff() {
         .await
         .unwrap()
         .unwrap();
+    // Reviewed like any order (no catalog here: the SKU is unknown, so it waits for
+    // information).
+    common::wait_until(Duration::from_secs(30), "the review", || async {
+        store.order(&id).await.unwrap().unwrap().state == "needs_info"
+    })
+    .await;
     let stored = store.order(&id).await.unwrap().unwrap();
-    assert_eq!(stored.state, "received");
     assert_eq!(
         serde_json::to_value(stored.order.source.channel).unwrap(),
         "phone"

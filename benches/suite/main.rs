@@ -221,7 +221,7 @@ async fn p2(
     (order_json, event_json): (&str, &str),
     synchronous: &str,
 ) -> Row {
-    let measure = "standalone: raw event published → normalized → committed in SQLite → order.received durable, orders/s";
+    let measure = "standalone: raw event published → normalized → committed in SQLite → reviewed → review outcome durable, orders/s";
     let event_size = event_json.len();
     let base =
         pipeline::sqlite_baseline(tmp_root, s.orders, synchronous, order_json, event_json).await;
@@ -254,7 +254,7 @@ async fn p2(
 }
 
 async fn p1(tmp_root: &std::path::Path, s: &Scale, event_size: usize, prefetch: u16) -> Vec<Row> {
-    let measure = "cluster: raw event published → normalized → committed in PostgreSQL → order.received confirmed, orders/s";
+    let measure = "cluster: raw event published → normalized → committed in PostgreSQL → reviewed → review outcome confirmed, orders/s";
     let base = pipeline::lapin_baseline(s.orders, event_size, prefetch).await;
     let ours = pipeline::run(
         Profile::Cluster,

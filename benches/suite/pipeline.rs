@@ -48,16 +48,24 @@ pub struct PipelineRun {
     pub large: Option<Result<LargeRun, String>>,
 }
 
-/// Watches how `order.received` events arrive and counts each order's.
+/// The review's outcomes: every order ends its run through normalize and review with one.
+const OUTCOMES: [&str; 3] = [
+    EventType::ORDER_APPROVED,
+    EventType::ORDER_NEEDS_INFO,
+    EventType::ORDER_REJECTED,
+];
+
+/// Watches how the review's outcome events arrive and counts each order's.
 enum Observer {
-    /// A queue bound to `order.*` on the broker.
+    /// A queue bound to the outcomes on the broker.
     Queue(Box<dyn Consumer>),
-    /// The embedded bus keeps events no stage consumes in `<ns>.unrouted`: read it in SQL.
+    /// The embedded bus keeps events no stage consumes in `<ns>.unrouted` (the outcomes of the
+    /// sample, which no catalog knows: `order.needs_info`): read it in SQL.
     Table { store: Store, queue: String },
 }
 
 impl Observer {
-    /// Waits until `target` distinct orders have an `order.received`; returns per-order counts.
+    /// Waits until `target` distinct orders have a review outcome; returns per-order counts.
     async fn until(
         &mut self,
         counts: &mut HashMap<String, u32>,
@@ -71,10 +79,7 @@ impl Observer {
                     let d = tokio::time::timeout_at(deadline, consumer.next())
                         .await
                         .map_err(|_| {
-                            format!(
-                                "{} of {target} order.received after {timeout:?}",
-                                counts.len()
-                            )
+                            format!("{} of {target} reviewed after {timeout:?}", counts.len())
                         })?
                         .ok_or("observer consumer closed")?;
                     count(counts, &d.envelope)?;
@@ -105,7 +110,7 @@ impl Observer {
                     return Ok(());
                 }
                 if tokio::time::Instant::now() > deadline {
-                    return Err(format!("{n} of {target} order.received after {timeout:?}"));
+                    return Err(format!("{n} of {target} reviewed after {timeout:?}"));
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             },
@@ -136,13 +141,13 @@ impl Observer {
 }
 
 fn count(counts: &mut HashMap<String, u32>, env: &Envelope) -> Result<(), String> {
-    if env.kind != EventType::ORDER_RECEIVED {
+    if !OUTCOMES.contains(&env.kind.as_str()) {
         return Err(format!("unexpected event {} ({})", env.kind, env.id));
     }
     let id = env
         .order_id
         .clone()
-        .ok_or("order.received without order_id")?;
+        .ok_or("review outcome without order_id")?;
     *counts.entry(id).or_default() += 1;
     Ok(())
 }
@@ -287,7 +292,7 @@ async fn run_in(
     let topology = ordergate::app::topology(&cfg);
     let (bus, mut observer): (Arc<dyn Bus>, Observer) = match env.profile {
         Profile::Cluster => {
-            let topology = topology.with_queue(observer_queue, &["order.*"]);
+            let topology = topology.with_queue(observer_queue, &OUTCOMES);
             let bus = AmqpBus::connect(&amqp_url(), topology.clone(), AmqpSettings::default())
                 .await
                 .map_err(|e| e.to_string())?;
@@ -368,13 +373,15 @@ async fn run_in(
         }
     })
     .await?;
-    let queue = ordergate::app::topology(&cfg).stage_queue("normalize");
-    let b = bus.clone();
-    eventually(Duration::from_secs(10), "empty normalize queue", || {
-        let (b, q) = (b.clone(), queue.clone());
-        async move { b.depth(&q).await.map(|d| d == 0).map_err(|e| e.to_string()) }
-    })
-    .await?;
+    for stage in ["normalize", "review"] {
+        let queue = ordergate::app::topology(&cfg).stage_queue(stage);
+        let b = bus.clone();
+        eventually(Duration::from_secs(10), "empty stage queues", || {
+            let (b, q) = (b.clone(), queue.clone());
+            async move { b.depth(&q).await.map(|d| d == 0).map_err(|e| e.to_string()) }
+        })
+        .await?;
+    }
     let parked = store.parked(10).await.map_err(|e| e.to_string())?;
     if !parked.is_empty() {
         return Err(format!(
@@ -410,7 +417,7 @@ async fn run_in(
         prefetch: cfg.bus.prefetch,
         concurrency: cfg.pipeline.concurrency,
         verified: format!(
-            "{total} orders stored once, {total} order.received once each, outbox and queue empty, nothing parked{problems}"
+            "{total} orders stored once and reviewed once each (one outcome event), outbox and queues empty, nothing parked{problems}"
         ),
         large,
     })

@@ -18,15 +18,15 @@ pub struct ReviewConfig {
     /// `source_status`, `contact`, `spec`, `quantity`, `price`, `address`, `duplicates`).
     #[serde(default = "ReviewConfig::default_rules")]
     pub rules: Vec<String>,
-    /// Per sales channel (`marketplace`, `web`, `email`, `fax`, `phone`, `edi`, `file`): the
-    /// checks that run instead of `rules`.
+    /// Per sales channel (`marketplace`, `web`, `email`, `fax`, `phone`, `walk_in`, `edi`,
+    /// `file`): the checks that run instead of `rules`.
     #[serde(default)]
     pub channels: BTreeMap<String, ChannelRules>,
     /// How far a unit price may be from the catalog's price list, in percent.
     #[serde(default = "ReviewConfig::default_price_tolerance_pct")]
     pub price_tolerance_pct: f64,
-    /// Orders of the same customer with the same lines within this many hours are asked about
-    /// as possible duplicates.
+    /// Orders of the same customer (e-mail, else phone) with the same lines (SKU or name, and
+    /// quantity) received within this many hours before are asked about as possible duplicates.
     #[serde(default = "ReviewConfig::default_duplicate_window_hours")]
     pub duplicate_window_hours: u32,
 }
@@ -66,7 +66,16 @@ impl ReviewConfig {
     /// Unknown rule or channel names and thresholds out of range, as messages naming the key.
     pub fn validate(&self) -> Result<(), String> {
         let known = |r: &String| crate::rules::review::RULES.iter().any(|(n, _)| n == r);
-        const CHANNELS: [&str; 7] = ["marketplace", "web", "email", "fax", "phone", "edi", "file"];
+        const CHANNELS: [&str; 8] = [
+            "marketplace",
+            "web",
+            "email",
+            "fax",
+            "phone",
+            "walk_in",
+            "edi",
+            "file",
+        ];
         for (key, rules) in std::iter::once(("review.rules".to_string(), &self.rules)).chain(
             self.channels
                 .iter()

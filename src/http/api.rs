@@ -1,5 +1,6 @@
 //! `/api/…`: orders, their history and original document, the review queue (list, complete or
-//! correct with PATCH — audited under the token's name), exceptions. Every call needs a bearer
+//! correct with PATCH — audited under the token's name; orders held for review or waiting for
+//! information), change and cancel, manual entry, exceptions. Every call needs a bearer
 //! token; `viewer` tokens read, `operator` tokens also change.
 
 use axum::extract::{Path, Query, State};
@@ -260,10 +261,7 @@ pub(super) async fn create_order(
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
     let who = authorize(&s, &headers, ApiRole::Operator)?;
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+    let key = idempotency_key(&headers)
         .ok_or_else(|| ApiError::Invalid("an Idempotency-Key header is required".into()))?;
     let entered = actions::enter_order(
         &s.store,
@@ -288,4 +286,75 @@ pub(super) async fn create_order(
         })),
     )
         .into_response())
+}
+
+/// The request's `Idempotency-Key`, if it sent one.
+fn idempotency_key(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// 200 when the change was applied here (or is the first answer again), 202 when it was asked
+/// of the warehouse.
+fn change_response(done: actions::ChangeDone) -> Response {
+    let status = match done.outcome {
+        actions::ChangeOutcome::Requested => axum::http::StatusCode::ACCEPTED,
+        _ => axum::http::StatusCode::OK,
+    };
+    (status, Json(json!(done))).into_response()
+}
+
+/// Changes an order (operator): spec, quantity, price, requested date, address — see
+/// [`crate::actions::change_order`]. An `Idempotency-Key` header makes a repeated request one
+/// change. 409 when the order's state no longer allows it, 422 naming each bad field.
+pub(super) async fn change_order(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    let who = authorize(&s, &headers, ApiRole::Operator)?;
+    let done = actions::change_order(
+        &s.store,
+        s.bus.as_ref(),
+        &id,
+        idempotency_key(&headers),
+        &body,
+        &format!("api:{}", who.name),
+    )
+    .await?;
+    Ok(change_response(done))
+}
+
+/// `POST /api/orders/{id}/cancel` body (optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CancelBody {
+    /// Why, kept with the cancel.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Cancels an order (operator): see [`crate::actions::cancel_order`]; after shipment a return
+/// is requested. An `Idempotency-Key` header makes a repeated request one cancel.
+pub(super) async fn cancel_order(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Option<Json<CancelBody>>,
+) -> Result<Response, ApiError> {
+    let who = authorize(&s, &headers, ApiRole::Operator)?;
+    let reason = body.and_then(|Json(b)| b.reason);
+    let done = actions::cancel_order(
+        &s.store,
+        s.bus.as_ref(),
+        &id,
+        idempotency_key(&headers),
+        reason,
+        &format!("api:{}", who.name),
+    )
+    .await?;
+    Ok(change_response(done))
 }

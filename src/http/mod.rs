@@ -173,6 +173,8 @@ pub fn app(state: AppState) -> Router {
             get(api::get_order).patch(api::patch_order),
         )
         .route("/api/orders/{id}/document", get(api::order_document))
+        .route("/api/orders/{id}/change", post(api::change_order))
+        .route("/api/orders/{id}/cancel", post(api::cancel_order))
         .route("/api/exceptions", get(exceptions::list))
         .route(
             "/api/exceptions/{id}",

@@ -475,43 +475,73 @@ pub fn address(order: &CanonicalOrder) -> Vec<Finding> {
     out
 }
 
-/// Not the same customer with the same lines as a recent order (the caller passes the orders
-/// of the configured window, other than this one).
+/// Who placed an order, as the duplicates rule compares customers: the e-mail address, else
+/// the phone, trimmed and in lower case. Stored beside the order, so earlier orders of the same
+/// customer are one indexed lookup.
+pub fn customer_key(o: &CanonicalOrder) -> Option<String> {
+    let norm = |s: &Option<String>| {
+        s.as_deref()
+            .map(|v| v.trim().to_lowercase())
+            .filter(|v| !v.is_empty())
+    };
+    norm(&o.customer.email).or_else(|| norm(&o.customer.phone))
+}
+
+/// What an order asks for, as the duplicates rule compares: each line's item (SKU, else name,
+/// in lower case) with its quantity, sorted.
+fn items(o: &CanonicalOrder) -> Vec<(String, Decimal)> {
+    let mut l: Vec<(String, Decimal)> = o
+        .lines
+        .iter()
+        .map(|l| {
+            let item = l
+                .sku
+                .as_deref()
+                .or(l.name.as_deref())
+                .unwrap_or("")
+                .trim()
+                .to_lowercase();
+            (item, l.quantity.normalize())
+        })
+        .collect();
+    l.sort();
+    l
+}
+
+/// [`items`] as a short key (hex sha256), stored beside the order with [`customer_key`].
+pub fn lines_key(o: &CanonicalOrder) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (item, qty) in items(o) {
+        h.update(item.as_bytes());
+        h.update([0u8]);
+        h.update(qty.to_string().as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// What a change is measured against: the lines, the ship-to address and the requested date,
+/// hashed (hex sha256). Recorded with each review decision, so a source update that changes
+/// none of them (a payment, a note) is not taken for a change of the order.
+pub fn fingerprint(o: &CanonicalOrder) -> String {
+    use sha2::{Digest, Sha256};
+    let text =
+        serde_json::to_string(&(&o.lines, &o.ship_to, &o.requested_delivery)).unwrap_or_default();
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Not the same customer with the same lines as a recent order (the caller passes the earlier
+/// orders of the configured window, other than this one).
 pub fn duplicates(order: &CanonicalOrder, recent: &[Recent<'_>]) -> Vec<Finding> {
-    let who = |o: &CanonicalOrder| {
-        let norm = |s: &Option<String>| {
-            s.as_deref()
-                .map(|v| v.trim().to_lowercase())
-                .filter(|v| !v.is_empty())
-        };
-        norm(&o.customer.email).or_else(|| norm(&o.customer.phone))
-    };
-    let lines = |o: &CanonicalOrder| {
-        let mut l: Vec<(String, Decimal)> = o
-            .lines
-            .iter()
-            .map(|l| {
-                let item = l
-                    .sku
-                    .as_deref()
-                    .or(l.name.as_deref())
-                    .unwrap_or("")
-                    .trim()
-                    .to_lowercase();
-                (item, l.quantity.normalize())
-            })
-            .collect();
-        l.sort();
-        l
-    };
-    let Some(me) = who(order) else {
+    let Some(me) = customer_key(order) else {
         return Vec::new();
     };
-    let mine = lines(order);
+    let mine = items(order);
     let same = recent.iter().any(|r| {
         r.order.source.external_id != order.source.external_id
-            && who(r.order).as_deref() == Some(me.as_str())
-            && lines(r.order) == mine
+            && customer_key(r.order).as_deref() == Some(me.as_str())
+            && items(r.order) == mine
     });
     if same {
         vec![finding(

@@ -9,7 +9,10 @@
 //! at once. Parking records an exception and keeps the message in the dead-letter store for
 //! `ordergate dlq replay`.
 
+pub mod change;
 pub mod normalize;
+mod reply;
+pub mod review;
 mod unit;
 
 pub use unit::{Committed, Effects, Unit, UnitTx, UnitWriter};
@@ -31,6 +34,8 @@ pub struct Deps<'a> {
     pub config: &'a crate::config::Config,
     /// The mappings, loaded once, for the normalize stage.
     pub normalizer: Arc<crate::normalize::Normalizer>,
+    /// The catalog in force (file + API), shared with the HTTP API, for the review stage.
+    pub catalog: Arc<crate::catalog::CatalogSource>,
 }
 
 /// One entry of [`ALL`]: a stage's queue and how its handler is built.
@@ -43,20 +48,46 @@ pub struct Registration {
 
 /// **The one list of stages.** Adding a stage is its file and one entry here: the topology,
 /// the RabbitMQ definitions and the daemon's runners all follow from this list.
-pub const ALL: &[Registration] = &[Registration {
-    spec: StageSpec {
-        name: "normalize",
-        bindings: &[crate::model::EventType::RAW_ANY],
+pub const ALL: &[Registration] = &[
+    Registration {
+        spec: StageSpec {
+            name: "normalize",
+            bindings: &[crate::model::EventType::RAW_ANY],
+        },
+        build: |d| {
+            Arc::new(normalize::NormalizeStage::new(
+                d.normalizer.clone(),
+                d.config.pipeline.default_department.clone(),
+                d.config.pipeline.exception_due_hours,
+                d.config.review.confidence_threshold,
+            ))
+        },
     },
-    build: |d| {
-        Arc::new(normalize::NormalizeStage::new(
-            d.normalizer.clone(),
-            d.config.pipeline.default_department.clone(),
-            d.config.pipeline.exception_due_hours,
-            d.config.review.confidence_threshold,
-        ))
+    Registration {
+        spec: StageSpec {
+            name: "review",
+            bindings: &[crate::model::EventType::ORDER_RECEIVED],
+        },
+        build: |d| {
+            Arc::new(review::ReviewStage::new(
+                d.catalog.clone(),
+                d.config.review.clone(),
+            ))
+        },
     },
-}];
+    Registration {
+        spec: StageSpec {
+            name: "change",
+            bindings: &[crate::model::EventType::ORDER_UPDATED],
+        },
+        build: |d| {
+            Arc::new(change::ChangeStage::new(
+                d.config.pipeline.default_department.clone(),
+                d.config.pipeline.exception_due_hours,
+            ))
+        },
+    },
+];
 
 /// The queues of every stage, in list order.
 pub fn specs() -> impl Iterator<Item = &'static StageSpec> {

@@ -153,6 +153,14 @@ impl Effects for OrderEffects {
             if let Some(o) = order.origin.as_mut() {
                 o.mailbox.get_or_insert_with(|| self.connector.clone());
             }
+            // A customer's answer in an order's e-mail thread completes that order.
+            let owner = super::reply::Owner {
+                department: &self.department,
+                due_hours: self.due_hours,
+            };
+            if super::reply::take(tx, order, raw_id, &owner).await? {
+                continue;
+            }
             let outcome = Store::upsert_order(tx.conn(), order, Some(raw_id)).await?;
             let event_data = serde_json::json!({"raw_id": raw_id});
             match outcome {

@@ -16,6 +16,7 @@ mod orders;
 mod outbox;
 mod parked;
 mod raw;
+mod review;
 mod shipments;
 mod unattached;
 
@@ -36,6 +37,7 @@ pub use orders::{
 pub use outbox::OutboxRow;
 pub use parked::ParkedMessage;
 pub use raw::{NewRawDocument, RawDocument, RawInsert};
+pub use review::ChangeRecord;
 pub use shipments::{
     tracking_number_key, NewShipment, NewShipmentEvent, Shipment, ShipmentEvent, ShipmentProgress,
 };

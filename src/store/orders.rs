@@ -87,6 +87,16 @@ pub struct OrderSummary {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// What is stored beside an order for the review's lookups (migration 0006): who ordered and
+/// what (the duplicates rule), and the Message-ID it came in (a reply in its thread).
+fn review_keys(order: &CanonicalOrder) -> (Option<String>, String, Option<String>) {
+    (
+        crate::rules::review::customer_key(order),
+        crate::rules::review::lines_key(order),
+        order.origin.as_ref().and_then(|o| o.message_id.clone()),
+    )
+}
+
 fn status_word(order: &CanonicalOrder) -> String {
     serde_json::to_value(order.source.status)
         .ok()
@@ -118,10 +128,12 @@ impl Store {
         let id = format!("og_{}", uuid::Uuid::now_v7().simple());
         order.order_id = Some(id.clone());
         let (json, hash) = serialize(order, &id)?;
+        let (customer_key, lines_key, origin) = review_keys(order);
         let inserted = sqlx::query(
             "INSERT INTO orders (id, connector, external_id, state, source_status, \
-             content_hash, canonical, raw_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+             content_hash, canonical, raw_id, created_at, updated_at, customer_key, lines_key, \
+             origin_message_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12) \
              ON CONFLICT (connector, external_id) DO NOTHING",
         )
         .bind(&id)
@@ -133,6 +145,9 @@ impl Store {
         .bind(&json)
         .bind(raw_id)
         .bind(now)
+        .bind(customer_key.as_deref())
+        .bind(&lines_key)
+        .bind(origin.as_deref())
         .execute(&mut *conn)
         .await?
         .rows_affected();
@@ -153,9 +168,11 @@ impl Store {
         if old_hash == hash {
             return Ok(UpsertOutcome::Unchanged(id));
         }
+        let (customer_key, lines_key, origin) = review_keys(order);
         sqlx::query(
             "UPDATE orders SET canonical = $1, content_hash = $2, source_status = $3, \
-             raw_id = $4, updated_at = $5 WHERE id = $6",
+             raw_id = $4, updated_at = $5, customer_key = $7, lines_key = $8, \
+             origin_message_id = $9 WHERE id = $6",
         )
         .bind(&json)
         .bind(&hash)
@@ -163,6 +180,9 @@ impl Store {
         .bind(raw_id)
         .bind(now)
         .bind(&id)
+        .bind(customer_key.as_deref())
+        .bind(&lines_key)
+        .bind(origin.as_deref())
         .execute(&mut *conn)
         .await?;
         Ok(UpsertOutcome::Updated(id))
@@ -374,9 +394,11 @@ impl Store {
             what: format!("order {id}"),
             source,
         })?;
+        let (customer_key, lines_key, origin) = review_keys(order);
         let n = sqlx::query(
             "UPDATE orders SET canonical = $1, content_hash = $2, source_status = $3, \
-             updated_at = $4 WHERE id = $5 AND state = $6",
+             updated_at = $4, customer_key = $7, lines_key = $8, origin_message_id = $9 \
+             WHERE id = $5 AND state = $6",
         )
         .bind(&json)
         .bind(super::raw::sha256_hex(json.as_bytes()))
@@ -384,6 +406,9 @@ impl Store {
         .bind(now_ms())
         .bind(&id)
         .bind(state)
+        .bind(customer_key.as_deref())
+        .bind(&lines_key)
+        .bind(origin.as_deref())
         .execute(&mut *conn)
         .await?
         .rows_affected();
