@@ -49,6 +49,17 @@ pub fn start(
     for c in cfg.connectors.iter().filter(|c| c.enabled()) {
         match c {
             ConnectorConfig::Folder(f) => {
+                // The folders exist once the daemon has started, before the first scan, so
+                // whoever drops files in can rely on them.
+                for sub in ["processed", "failed"] {
+                    std::fs::create_dir_all(f.path.join(sub)).with_context(|| {
+                        format!(
+                            "connector {}: creating {}",
+                            f.name,
+                            f.path.join(sub).display()
+                        )
+                    })?;
+                }
                 let conn = folder::FolderConnector::new(
                     f.clone(),
                     store.clone(),
