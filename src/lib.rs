@@ -20,7 +20,9 @@
 //! * [`outbox`] — publish after commit and the relay; intake, HTTP and stages all use it.
 //! * [`stage`] — the stage framework (inbox, outbox, group commit of units, retry, park) and
 //!   **the one list of stages**, [`stage::ALL`]: a new stage is a file in `stage/` and one
-//!   entry there (topology and RabbitMQ definitions follow).
+//!   entry there (topology and RabbitMQ definitions follow). Today: `normalize`, `review`
+//!   (the rulebook's checks on every `order.received`), `change` (what an `order.updated` from
+//!   the source means: cancel, change, review again).
 //! * [`review`] — the review rules (today: when an order read from free text waits for a
 //!   person, `needs_review`); new rules of the rulebook go here, as pure functions.
 //! * [`rules`] — the rulebook as pure functions, table-tested: review checks with reason

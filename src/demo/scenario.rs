@@ -11,8 +11,8 @@ use crate::model::OrderState;
 use crate::sandbox::book::SimOrder;
 use crate::store::OrderSummary;
 
-/// Where an order that nothing stops ends up.
-pub const FINAL: OrderState = OrderState::Received;
+/// Where an order that nothing stops ends up (with the review stage: approved).
+pub const FINAL: OrderState = OrderState::Approved;
 
 /// What the scenario expects of one order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
