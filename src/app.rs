@@ -113,11 +113,22 @@ impl Daemon {
             cfg.catalog.path.clone(),
             store.clone(),
         ));
+        let warehouses = Arc::new(crate::outbound::warehouse::Warehouses::from_config(
+            &cfg.warehouses,
+            &shutdown,
+        )?);
+        let warehouse_callbacks = crate::outbound::warehouse::callback::endpoints(&cfg.warehouses)
+            .map_err(anyhow::Error::msg)?;
+        if !warehouse_callbacks.is_empty() && cfg.http.listen.is_empty() {
+            anyhow::bail!("warehouse callbacks need the HTTP server: set http.listen");
+        }
+
         let mut stages = tokio::task::JoinSet::new();
         let handlers = crate::stage::all(&crate::stage::Deps {
             config: cfg,
             normalizer,
             catalog: catalog.clone(),
+            warehouses,
         })
         .map_err(anyhow::Error::msg)?;
         for h in handlers {
@@ -160,6 +171,18 @@ impl Daemon {
             shutdown.child_token(),
         ));
 
+        // Pick-list warehouses' shipped confirmations, read back from their folders.
+        for w in cfg.warehouses.iter().filter(|w| w.enabled) {
+            if let Some(conn) = crate::outbound::warehouse::picklist::confirmations_connector(
+                w,
+                store.clone(),
+                bus.clone(),
+                health.clone(),
+            ) {
+                background.spawn(conn.run(shutdown.child_token()));
+            }
+        }
+
         let http_addr = crate::http::serve(
             &cfg.http,
             crate::http::Parts {
@@ -168,6 +191,7 @@ impl Daemon {
                 health: health.clone(),
                 hooks: started.hooks,
                 tracking: started.tracking,
+                warehouses: warehouse_callbacks,
                 catalog,
                 root_causes: cfg.exceptions.root_causes.clone(),
                 local_token_dir: cfg

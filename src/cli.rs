@@ -109,9 +109,17 @@ pub enum Command {
     /// demos and trying connectors without a real account. Prints the base URL and the
     /// sandbox credentials; runs until Ctrl-C.
     Sandbox {
-        /// The platform to simulate.
-        #[arg(value_enum)]
-        platform: crate::sandbox::Platform,
+        /// What to simulate: a marketplace (shopify, woocommerce, amazon, ebay, magento) or a
+        /// warehouse (shipbob, qimen).
+        platform: crate::sandbox::Simulator,
+        /// Warehouses: where callbacks (shipped, cancelled) are posted, e.g.
+        /// `http://127.0.0.1:8080/hooks/warehouse/east`.
+        #[arg(long)]
+        callback_url: Option<String>,
+        /// Warehouses: ship every order this many seconds after it was created (0: only on
+        /// `POST /_sim/ship/{id}`).
+        #[arg(long, default_value_t = 5)]
+        ship_after_secs: u64,
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: String,
@@ -265,11 +273,19 @@ async fn dispatch(
             })
         }
         Command::Sandbox {
-            platform,
+            platform: crate::sandbox::Simulator::Marketplace(platform),
             listen,
             orders,
             seed,
+            ..
         } => sandbox(platform, &listen, orders, seed).await,
+        Command::Sandbox {
+            platform,
+            listen,
+            callback_url,
+            ship_after_secs,
+            ..
+        } => warehouse_sandbox(platform, &listen, callback_url, ship_after_secs).await,
         Command::Normalize {
             format,
             mappings,
@@ -411,6 +427,69 @@ async fn sandbox(
     }
     crate::app::shutdown_signal().await;
     sim.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Serves a warehouse simulator until Ctrl-C, printing what an instance needs.
+async fn warehouse_sandbox(
+    sim: crate::sandbox::Simulator,
+    listen: &str,
+    callback_url: Option<String>,
+    ship_after_secs: u64,
+) -> anyhow::Result<ExitCode> {
+    use crate::sandbox::{qimen, shipbob, Simulator};
+    let ship_after = (ship_after_secs > 0).then(|| std::time::Duration::from_secs(ship_after_secs));
+    match sim {
+        Simulator::Marketplace(_) => return Ok(ExitCode::FAILURE),
+        Simulator::Shipbob => {
+            let settings = shipbob::ShipbobSettings {
+                callback_url,
+                ship_after,
+                ..Default::default()
+            };
+            let s = shipbob::ShipbobSandbox::start(listen, settings)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            println!(
+                "shipbob sandbox (definition \"shipbob\"): base_url = \"{}\"",
+                s.base_url()
+            );
+            println!("params.channel_id = \"{}\"", shipbob::CHANNEL_ID);
+            println!(
+                "credential access_token = \"{}\"  (sandbox value)",
+                shipbob::ACCESS_TOKEN
+            );
+            println!(
+                "credential webhook_secret = \"{}\"  (sandbox value)",
+                shipbob::WEBHOOK_SECRET
+            );
+            crate::app::shutdown_signal().await;
+            s.stop().await;
+        }
+        Simulator::Qimen => {
+            let settings = qimen::QimenSettings {
+                callback_url,
+                ship_after,
+                ..Default::default()
+            };
+            let s = qimen::QimenSandbox::start(listen, settings)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            println!(
+                "qimen sandbox (definition \"qimen\"): base_url = \"{}\"",
+                s.base_url()
+            );
+            println!("params.app_key = \"{}\"", qimen::APP_KEY);
+            println!("params.customer_id = \"{}\"", qimen::CUSTOMER_ID);
+            println!("params.warehouse_code = \"{}\"", qimen::WAREHOUSE_CODE);
+            println!(
+                "credential app_secret = \"{}\"  (sandbox value)",
+                qimen::APP_SECRET
+            );
+            crate::app::shutdown_signal().await;
+            s.stop().await;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -594,6 +673,9 @@ async fn check(cfg: &Config, connect: bool) -> ExitCode {
             }
         }
     }
+    for w in &cfg.warehouses {
+        check_warehouse(cfg, w, connect, &mut r).await;
+    }
     if connect {
         match crate::app::connect_store(cfg).await {
             Ok(store) => {
@@ -663,6 +745,45 @@ async fn check_marketplace(
         }
     } else {
         r.ok(&what);
+    }
+}
+
+/// A warehouse: its definition loads, its credentials resolve, its callbacks can be
+/// verified and received; with `--connect`, one stock query.
+async fn check_warehouse(
+    cfg: &Config,
+    w: &crate::config::WarehouseConfig,
+    connect: bool,
+    r: &mut Report,
+) {
+    use crate::outbound::warehouse::{build, callback};
+    let what = format!("warehouse {} ({})", w.name, w.definition);
+    match callback::CallbackEndpoint::new(w) {
+        Err(e) => return r.fail(&what, e),
+        Ok(Some(_)) if cfg.http.listen.is_empty() => {
+            return r.fail(
+                &what,
+                "http.listen is empty, so nothing receives the warehouse's callbacks",
+            )
+        }
+        Ok(_) => {}
+    }
+    let mut probe = w.clone();
+    probe.max_retries = 0;
+    let warehouse = match build::build(&probe, &tokio_util::sync::CancellationToken::new()) {
+        Ok(built) => built,
+        Err(e) => return r.fail(&what, e),
+    };
+    if !connect {
+        return r.ok(&what);
+    }
+    let sku = "ordergate-check".to_string();
+    match warehouse.stock(std::slice::from_ref(&sku)).await {
+        Ok(stock) => r.ok(&format!(
+            "{what}: stock query answered ({} SKU(s))",
+            stock.len()
+        )),
+        Err(e) => r.fail(&what, e),
     }
 }
 

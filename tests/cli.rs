@@ -191,21 +191,40 @@ async fn check_connect_reaches_postgres_and_rabbitmq() {
     let pg = common::PgDatabase::create().await;
     let inbox = tempfile::tempdir().unwrap();
     let namespace = format!("ogtest-{}", uuid::Uuid::new_v4().simple());
-    let out = bin()
-        .args(["check", "--connect", "--config"])
+    // The example's two sandbox warehouses, reached with --connect.
+    let east =
+        ordergate::sandbox::shipbob::ShipbobSandbox::start("127.0.0.1:0", Default::default())
+            .await
+            .unwrap();
+    let asia = ordergate::sandbox::qimen::QimenSandbox::start("127.0.0.1:0", Default::default())
+        .await
+        .unwrap();
+    let mut cmd = bin();
+    cmd.args(["check", "--connect", "--config"])
         .arg(root().join("deploy/cluster/ordergate.toml"))
         .env("ORDERGATE_API_TOKEN", "t0ken")
         .env("ORDERGATE_DATABASE_URL", &pg.url)
         .env("ORDERGATE_AMQP_URL", common::amqp_url())
         .env("ORDERGATE_BUS__NAMESPACE", &namespace)
         .env("ORDERGATE_CONNECTORS__0__PATH", inbox.path())
-        .output()
+        .env("ORDERGATE_WAREHOUSES__0__BASE_URL", east.base_url())
+        .env("ORDERGATE_WAREHOUSES__1__BASE_URL", asia.base_url());
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("warehouse east (shipbob): stock query answered"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warehouse asia (qimen): stock query answered"),
+        "{text}"
     );
     assert!(text.contains("store reachable"), "{text}");
     assert!(text.contains("bus (amqp) reachable"), "{text}");

@@ -67,6 +67,7 @@ async fn health_metrics_and_order_api() {
         ]),
         hooks: Arc::new(Default::default()),
         tracking: Arc::new(Default::default()),
+        warehouses: Arc::new(Default::default()),
         documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
         catalog: Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone())),
         root_causes: Arc::new(vec![]),

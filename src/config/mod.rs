@@ -12,11 +12,13 @@ mod connectors;
 mod rules;
 mod secret;
 mod sections;
+mod warehouses;
 
 pub use connectors::*;
 pub use rules::{CatalogConfig, ChannelRules, ReviewConfig};
 pub use secret::{Secret, SecretError};
 pub use sections::*;
+pub use warehouses::WarehouseConfig;
 
 /// Why the configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +79,9 @@ pub struct Config {
     /// The inbound connectors, each under its own name.
     #[serde(default)]
     pub connectors: Vec<ConnectorConfig>,
+    /// The warehouses orders are fulfilled by (`[[warehouses]]`, see [`WarehouseConfig`]).
+    #[serde(default)]
+    pub warehouses: Vec<WarehouseConfig>,
 }
 
 /// The prefix of environment overrides.
@@ -117,6 +122,9 @@ impl Config {
                 | ConnectorConfig::Tracking(_) => {}
                 ConnectorConfig::Marketplace(m) => m.anchor_paths(dir),
             }
+        }
+        for w in &mut self.warehouses {
+            w.anchor_paths(dir);
         }
         if !self.store.url.is_reference() {
             if let Some(rest) = self.store.url.0.strip_prefix("sqlite://") {
@@ -190,6 +198,7 @@ impl Config {
                 m.validate().map_err(ConfigError::Invalid)?;
             }
         }
+        warehouses::validate_all(&self.warehouses).map_err(ConfigError::Invalid)?;
         self.review.validate().map_err(ConfigError::Invalid)?;
         self.exceptions.validate().map_err(ConfigError::Invalid)?;
         if self.backup.dir.is_some() {

@@ -227,10 +227,7 @@ pub(super) async fn tracking_hook(
         return not_found("no such tracking connector");
     };
     let scheme = ep.scheme();
-    let reply = |ack: ack::Ack| -> Response {
-        let status = StatusCode::from_u16(ack.status).unwrap_or(StatusCode::OK);
-        (status, [(header::CONTENT_TYPE, ack.content_type)], ack.body).into_response()
-    };
+    let reply = |ack: ack::Ack| answer(ack.status, ack.content_type, ack.body);
     let bytes = match read_body(
         &s,
         &ep.name,
@@ -280,4 +277,71 @@ pub(super) async fn tracking_hook(
         return reply(ack::refused(scheme, 503, "temporarily unavailable, retry"));
     }
     reply(ack::accepted(scheme))
+}
+
+/// `POST /hooks/warehouse/{connector}`: size limit → the warehouse kind's signature over the
+/// raw bytes (Standard Webhooks, Qimen sign) → durable store + queued `warehouse.<connector>`
+/// event → the partner's acknowledgement → publish in the background. A refused callback gets
+/// the partner's failure shape, is counted and recorded, and nothing is stored. The same bytes
+/// sent again are the same document (one event).
+pub(super) async fn warehouse_hook(
+    State(s): State<AppState>,
+    Path(connector): Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(ep) = s.warehouses.get(&connector) else {
+        return not_found("no such warehouse");
+    };
+    let reply =
+        |a: crate::outbound::warehouse::callback::Answer| answer(a.status, a.content_type, a.body);
+    let bytes = match read_body(
+        &s,
+        &ep.name,
+        &ep.department,
+        &headers,
+        body,
+        ep.max_body_bytes,
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err((status, message)) => return reply(ep.refused(status.as_u16(), message)),
+    };
+    if let Err(reason) = ep.verify(
+        uri.query(),
+        &headers,
+        &bytes,
+        chrono::Utc::now().timestamp(),
+    ) {
+        tracing::warn!(connector = %ep.name, reason = %reason, "Warehouse callback refused.");
+        let detail = format!("warehouse callback refused: {reason}");
+        record_for(
+            &s,
+            &ep.name,
+            &ep.department,
+            Reason::Unauthenticated,
+            &detail,
+        )
+        .await;
+        return reply(ep.refused(401, "authentication failed"));
+    }
+    let doc = crate::intake::NewDoc {
+        connector: ep.name.clone(),
+        format: ep.kind.as_str().to_string(),
+        kind: crate::model::DocumentKind::Warehouse,
+        source_name: ep.delivery_id(&headers).map(|id| format!("callback:{id}")),
+        content: bytes.to_vec(),
+    };
+    if store_and_announce(&s, doc).await.is_err() {
+        return reply(ep.refused(503, "temporarily unavailable, retry"));
+    }
+    reply(ep.accepted())
+}
+
+/// A partner's acknowledgement as a response.
+fn answer(status: u16, content_type: &'static str, body: impl IntoResponse) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }

@@ -37,6 +37,8 @@ pub struct AppState {
     pub hooks: Arc<HashMap<String, Endpoint>>,
     /// Tracking callback connectors by name.
     pub tracking: Arc<HashMap<String, crate::intake::tracking::TrackingEndpoint>>,
+    /// Warehouse callback endpoints by warehouse name.
+    pub warehouses: Arc<HashMap<String, crate::outbound::warehouse::callback::CallbackEndpoint>>,
     /// Stores webhook documents with group commit.
     pub documents: Arc<crate::intake::DocumentWriter>,
     /// The catalog in force (file + products put through the API).
@@ -57,6 +59,9 @@ pub struct Parts {
     pub hooks: HashMap<String, Endpoint>,
     /// Tracking callback endpoints by connector name (from [`crate::intake::start`]).
     pub tracking: HashMap<String, crate::intake::tracking::TrackingEndpoint>,
+    /// Warehouse callback endpoints by warehouse name (from
+    /// [`crate::outbound::warehouse::callback::endpoints`]).
+    pub warehouses: HashMap<String, crate::outbound::warehouse::callback::CallbackEndpoint>,
     /// The catalog in force, for `/api/catalog`.
     pub catalog: Arc<crate::catalog::CatalogSource>,
     /// The root-cause categories exceptions may be given (`exceptions.root_causes`).
@@ -142,6 +147,7 @@ pub async fn serve(
         api_tokens: Arc::new(tokens),
         hooks: Arc::new(parts.hooks),
         tracking: Arc::new(parts.tracking),
+        warehouses: Arc::new(parts.warehouses),
         catalog: parts.catalog,
         root_causes: Arc::new(parts.root_causes),
     };
@@ -187,6 +193,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/hooks/orders/{connector}", post(hooks::order_hook))
         .route("/hooks/tracking/{connector}", post(hooks::tracking_hook))
+        .route("/hooks/warehouse/{connector}", post(hooks::warehouse_hook))
         .with_state(state)
 }
 
@@ -278,7 +285,8 @@ async fn index() -> &'static str {
         "GET  /api/exceptions          open exceptions\n",
         "GET  /api/catalog             the products (PUT /api/catalog/{sku} adds or changes one)\n",
         "POST /hooks/orders/{name}     order webhooks (partner signatures)\n",
-        "POST /hooks/tracking/{name}   carrier tracking callbacks (partner signatures)\n\n",
+        "POST /hooks/tracking/{name}   carrier tracking callbacks (partner signatures)\n",
+        "POST /hooks/warehouse/{name}  warehouse callbacks (partner signatures)\n\n",
         "The API needs 'Authorization: Bearer <token>': the tokens in http.api_tokens, or on a\n",
         "standalone install without any, the one generated in the file 'api-token' beside the\n",
         "SQLite store. Documentation: README.md in the source tree.\n",

@@ -48,6 +48,9 @@ pub enum FolderError {
 /// A configured drop folder.
 pub struct FolderConnector {
     cfg: FolderConfig,
+    /// What its files are: order documents (`raw.<name>`), or a warehouse's shipped
+    /// confirmations (`warehouse.<name>`).
+    kind: crate::model::DocumentKind,
     store: Store,
     bus: Arc<dyn Bus>,
     health: Arc<HealthTracker>,
@@ -63,10 +66,18 @@ impl FolderConnector {
     ) -> Self {
         Self {
             cfg,
+            kind: crate::model::DocumentKind::Order,
             store,
             bus,
             health,
         }
+    }
+
+    /// The same connector storing its files as documents of `kind` (a pick-list warehouse's
+    /// shipped confirmations are [`crate::model::DocumentKind::Warehouse`]).
+    pub fn announcing(mut self, kind: crate::model::DocumentKind) -> Self {
+        self.kind = kind;
+        self
     }
 
     /// Scans until shutdown. A scan in progress finishes the file it is on.
@@ -176,18 +187,19 @@ impl FolderConnector {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let stored = super::store_document(
-            &self.store,
-            &self.cfg.name,
-            &self.cfg.format,
-            Some(&file),
-            content,
-        )
-        .await
-        .map_err(|e| FolderError::Store {
-            file: file.clone(),
-            message: e.to_string(),
-        })?;
+        let doc = super::NewDoc {
+            connector: self.cfg.name.clone(),
+            format: self.cfg.format.clone(),
+            kind: self.kind,
+            source_name: Some(file.clone()),
+            content: content.to_vec(),
+        };
+        let stored = super::store_new(&self.store, doc)
+            .await
+            .map_err(|e| FolderError::Store {
+                file: file.clone(),
+                message: e.to_string(),
+            })?;
         if !super::announce(
             &self.store,
             self.bus.as_ref(),

@@ -125,7 +125,22 @@ pub async fn store_document(
     source_name: Option<&str>,
     content: &[u8],
 ) -> Result<Stored, StoreError> {
-    let mut stored = store_documents(store, connector, format, &[(source_name, content)]).await?;
+    store_new(
+        store,
+        NewDoc {
+            connector: connector.to_string(),
+            format: format.to_string(),
+            kind: DocumentKind::Order,
+            source_name: source_name.map(str::to_string),
+            content: content.to_vec(),
+        },
+    )
+    .await
+}
+
+/// Stores one document of any kind and queues its event in one transaction.
+pub async fn store_new(store: &Store, doc: NewDoc) -> Result<Stored, StoreError> {
+    let mut stored = store_batch(store, std::slice::from_ref(&doc)).await?;
     stored.pop().ok_or_else(|| {
         StoreError::Db(sqlx::Error::Protocol(
             "a stored document went missing".into(),

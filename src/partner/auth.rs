@@ -30,6 +30,26 @@ impl std::fmt::Debug for Values {
 }
 
 impl Values {
+    /// An instance's non-secret `params` and its `credentials` resolved (each a reference);
+    /// a reference that does not resolve is an error naming it.
+    pub fn resolve(
+        params: &BTreeMap<String, String>,
+        credentials: &BTreeMap<String, crate::config::Secret>,
+    ) -> Result<Self, PartnerError> {
+        let mut values = Values {
+            params: params.clone(),
+            ..Values::default()
+        };
+        for (name, secret) in credentials {
+            let v = secret.resolve().map_err(|e| PartnerError::Credential {
+                name: name.clone(),
+                message: e.to_string(),
+            })?;
+            values.credentials.insert(name.clone(), v);
+        }
+        Ok(values)
+    }
+
     fn lookup(&self, name: &str) -> Option<String> {
         self.credentials
             .get(name)

@@ -1,4 +1,4 @@
-//! The HTTP side of a pull connector: one GET with auth, a timeout, rate-limit pacing, retries
+//! The HTTP side of a partner connector (marketplace pull, warehouses): one request with auth, a timeout, rate-limit pacing, retries
 //! with exponential backoff and jitter (honouring `Retry-After`), one token refresh on an
 //! expired access token, and the platform's error body turned into a typed [`PartnerError`].
 
@@ -37,6 +37,35 @@ impl RetryPolicy {
         let jitter = rand::rng().random_range(0..=half.as_millis() as u64);
         half + Duration::from_millis(jitter)
     }
+}
+
+/// One request to send: what [`ApiClient::request`] needs besides auth.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    /// The HTTP method.
+    pub method: reqwest::Method,
+    /// The full URL.
+    pub url: &'a str,
+    /// Query parameters.
+    pub query: &'a [(String, String)],
+    /// Headers besides auth (`shipbob_channel_id`).
+    pub headers: &'a [(String, String)],
+    /// The body and its content type.
+    pub body: Option<(&'static str, Vec<u8>)>,
+    /// Whether sending it twice does no harm (reads, cancels): then any retriable failure is
+    /// retried. A create is not: see [`ApiClient::request`].
+    pub idempotent: bool,
+}
+
+/// A 2xx answer as it came.
+#[derive(Debug)]
+pub struct RawResponse {
+    /// The status.
+    pub status: u16,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub bytes: axum::body::Bytes,
 }
 
 /// A successful response.
@@ -114,19 +143,36 @@ impl ApiClient {
         query: &[(String, String)],
         shutdown: &CancellationToken,
     ) -> Result<Response, PartnerError> {
+        let call = Call {
+            method: reqwest::Method::GET,
+            url,
+            query,
+            headers: &[],
+            body: None,
+            idempotent: true,
+        };
+        self.request(endpoint, &call, shutdown, |raw| self.json_body(raw))
+            .await
+    }
+
+    /// Sends `call`, retrying retriable failures with backoff (a partner's `Retry-After` wins
+    /// when longer). `decode` turns a 2xx answer into the result and may refuse it (a body
+    /// that is not what the definition says, errors inside a 2xx); its errors are retried by
+    /// the same rule. A call that is not idempotent is retried only after an answer that says
+    /// it was not carried out (429): after a timeout, a lost connection or a 5xx it may have
+    /// been, and the caller looks its own key up before trying again.
+    pub async fn request<T>(
+        &self,
+        endpoint: &str,
+        call: &Call<'_>,
+        shutdown: &CancellationToken,
+        decode: impl Fn(RawResponse) -> Result<T, PartnerError>,
+    ) -> Result<T, PartnerError> {
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
             self.wait_turn(endpoint, shutdown).await?;
-            let result = match self
-                .auth
-                .apply(&self.http, self.http.get(url).query(query))
-                .await
-            {
-                Ok(req) => self.send(endpoint, req).await,
-                Err(e) => Err(e),
-            };
-            let error = match result {
+            let error = match self.attempt(endpoint, call).await.and_then(&decode) {
                 Ok(r) => return Ok(r),
                 Err(e) => e,
             };
@@ -138,14 +184,11 @@ impl ApiClient {
                     continue;
                 }
             }
-            if !error.is_retriable() || attempt >= self.retry.max_retries {
+            let safe = call.idempotent || !error.may_have_been_done();
+            if !safe || !error.is_retriable() || attempt >= self.retry.max_retries {
                 return Err(error);
             }
-            let delay = self
-                .retry
-                .backoff(attempt)
-                .max(error.retry_after().unwrap_or_default())
-                .min(self.retry.max);
+            let delay = self.retry_delay(attempt, &error);
             tracing::warn!(platform = %self.platform, endpoint, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, error = %error, "Request failed; retrying.");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
@@ -153,6 +196,58 @@ impl ApiClient {
             }
             attempt += 1;
         }
+    }
+
+    /// The pause before retry number `attempt` (0-based) after `error`: the backoff, or the
+    /// partner's `Retry-After` when longer, never over the policy's maximum.
+    pub fn retry_delay(&self, attempt: u32, error: &PartnerError) -> Duration {
+        self.retry
+            .backoff(attempt)
+            .max(error.retry_after().unwrap_or_default())
+            .min(self.retry.max)
+    }
+
+    /// The retry policy (callers that retry themselves, such as a create looked up first).
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    /// The partner's name, for errors built by callers.
+    pub fn platform(&self) -> &str {
+        &self.platform
+    }
+
+    /// One try of `call`: auth, send, rate headers observed, a non-2xx answer as a typed
+    /// error.
+    async fn attempt(&self, endpoint: &str, call: &Call<'_>) -> Result<RawResponse, PartnerError> {
+        let mut req = self
+            .http
+            .request(call.method.clone(), call.url)
+            .query(call.query);
+        for (name, value) in call.headers {
+            req = req.header(name.as_str(), value.as_str());
+        }
+        if let Some((content_type, body)) = &call.body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, *content_type)
+                .body(body.clone());
+        }
+        let req = self.auth.apply(&self.http, req).await?;
+        let resp = req.send().await.map_err(|e| self.transport(e))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        self.observe_rate(endpoint, &headers);
+        let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
+        if !(200..300).contains(&status) {
+            let body = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+            let retry_after = self.retry_after(&headers);
+            return Err(self.partner_error(status, body.as_ref(), retry_after));
+        }
+        Ok(RawResponse {
+            status,
+            headers,
+            bytes,
+        })
     }
 
     /// Waits until the rate-limit policy lets `endpoint` send.
@@ -223,32 +318,35 @@ impl ApiClient {
         }
     }
 
-    async fn send(
-        &self,
-        endpoint: &str,
-        req: reqwest::RequestBuilder,
-    ) -> Result<Response, PartnerError> {
-        let resp = req.send().await.map_err(|e| self.transport(e))?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        self.observe_rate(endpoint, &headers);
-        let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
-        let body = serde_json::from_slice::<serde_json::Value>(&bytes);
-        if !(200..300).contains(&status) {
-            let retry_after = retry_after(&headers);
-            return Err(self.partner_error(status, body.ok().as_ref(), retry_after));
-        }
-        let body = body.map_err(|e| PartnerError::Decode {
-            platform: self.platform.clone(),
-            message: format!("body is not JSON: {e}"),
+    /// A 2xx answer's JSON body; a body with errors where the definition puts them is an
+    /// error (Amazon answers 200 with `errors[]`).
+    pub fn json_body(&self, raw: RawResponse) -> Result<Response, PartnerError> {
+        let body = serde_json::from_slice::<serde_json::Value>(&raw.bytes).map_err(|e| {
+            PartnerError::Decode {
+                platform: self.platform.clone(),
+                message: format!("body is not JSON: {e}"),
+            }
         })?;
-        // A 2xx body can still carry errors (Amazon).
         if let Some(path) = &self.errors.path {
             if select(&body, path).is_some_and(has_errors) {
-                return Err(self.partner_error(status, Some(&body), retry_after(&headers)));
+                let retry_after = self.retry_after(&raw.headers);
+                return Err(self.partner_error(raw.status, Some(&body), retry_after));
             }
         }
-        Ok(Response { headers, body })
+        Ok(Response {
+            headers: raw.headers,
+            body,
+        })
+    }
+
+    /// The wait a response asks for: `Retry-After`, or the header the definition names
+    /// (ShipBob `x-retry-after`).
+    fn retry_after(&self, headers: &HeaderMap) -> Option<Duration> {
+        self.rate
+            .retry_after_header
+            .as_deref()
+            .and_then(|h| retry_after_in(headers, h))
+            .or_else(|| retry_after(headers))
     }
 
     fn transport(&self, e: reqwest::Error) -> PartnerError {
@@ -266,7 +364,7 @@ impl ApiClient {
     }
 
     /// The platform's error body as a typed error.
-    fn partner_error(
+    pub fn partner_error(
         &self,
         status: u16,
         body: Option<&serde_json::Value>,
@@ -343,7 +441,12 @@ fn shorten(mut s: String) -> String {
 
 /// `Retry-After` in seconds (fractions allowed, as Shopify sends) or as an HTTP date.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get("retry-after")?.to_str().ok()?.trim();
+    retry_after_in(headers, "retry-after")
+}
+
+/// A retry hint in `header`, in seconds or as an HTTP date.
+fn retry_after_in(headers: &HeaderMap, header: &str) -> Option<Duration> {
+    let v = headers.get(header)?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
     }

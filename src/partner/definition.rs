@@ -318,6 +318,10 @@ pub struct RateLimitPolicy {
     /// The longest pause pacing may impose.
     #[serde(default)]
     pub max_wait_ms: Option<u64>,
+    /// A header with the seconds to wait after a 429, besides the standard `Retry-After`
+    /// (ShipBob `x-retry-after`).
+    #[serde(default)]
+    pub retry_after_header: Option<String>,
 }
 
 /// Where errors are in a response body. A 2xx body with a non-empty error list is an error too.

@@ -79,6 +79,18 @@ impl PartnerError {
         }
     }
 
+    /// Whether the request may have been carried out although no success was seen: a
+    /// timeout, a lost connection or a 5xx. A 429 or another 4xx says it was not. Before a
+    /// non-idempotent call (a create) is sent again after such an error, its key is looked up.
+    pub fn may_have_been_done(&self) -> bool {
+        match self {
+            PartnerError::Partner { status, .. } => *status >= 500,
+            PartnerError::Timeout { .. } | PartnerError::Transport { .. } => true,
+            PartnerError::Decode { .. } => true,
+            _ => false,
+        }
+    }
+
     /// The wait the platform asked for, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

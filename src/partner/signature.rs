@@ -143,6 +143,113 @@ impl<'a> Timestamped<'a> {
     }
 }
 
+/// The key of a Standard Webhooks secret (`whsec_<base64>`, ShipBob): the base64-decoded part
+/// after the prefix. `None` when it is not base64.
+pub fn standard_webhooks_key(secret: &str) -> Option<Vec<u8>> {
+    let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+}
+
+/// The `webhook-signature` value of a Standard Webhooks delivery: `v1,<base64 HMAC-SHA256
+/// of "<id>.<timestamp>.<body>">` (for the simulators and tests).
+pub fn sign_standard_webhooks(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+    let Ok(mut m) = mac(key) else {
+        return String::new();
+    };
+    m.update(format!("{id}.{timestamp}.").as_bytes());
+    m.update(body);
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
+    )
+}
+
+/// Verifies a Standard Webhooks delivery (ShipBob): the `webhook-signature` header holds a
+/// space-separated list of `v1,<base64>`; any one matching (in constant time, each checked)
+/// passes, and the signed timestamp must be within `tolerance_secs` of `now`.
+pub fn verify_standard_webhooks(
+    key: &[u8],
+    id: &str,
+    timestamp: &str,
+    signatures: &str,
+    body: &[u8],
+    now: i64,
+    tolerance_secs: u64,
+) -> Result<(), AuthError> {
+    let at: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| AuthError::Malformed("webhook-timestamp".into()))?;
+    let skew = now.saturating_sub(at);
+    if skew.unsigned_abs() > tolerance_secs {
+        return Err(AuthError::Stale(skew));
+    }
+    let given: Vec<Vec<u8>> = signatures
+        .split_whitespace()
+        .filter_map(|s| s.strip_prefix("v1,"))
+        .filter_map(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+        .collect();
+    if given.is_empty() {
+        return Err(AuthError::Malformed("webhook-signature".into()));
+    }
+    let mut m = mac(key)?;
+    m.update(format!("{id}.{}.", timestamp.trim()).as_bytes());
+    m.update(body);
+    let matched = given.iter().fold(subtle::Choice::from(0), |acc, g| {
+        acc | subtle::Choice::from(u8::from(m.clone().verify_slice(g).is_ok()))
+    });
+    if bool::from(matched) {
+        Ok(())
+    } else {
+        Err(AuthError::Mismatch)
+    }
+}
+
+/// The Qimen (Taobao TOP) MD5 sign: `UPPER(HEX(MD5(secret + k1v1k2v2… + body + secret)))`,
+/// the parameters sorted by name, `sign` itself left out.
+pub fn qimen_sign<'a>(
+    secret: &str,
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    body: &[u8],
+) -> String {
+    use md5::Digest;
+    let mut sorted: Vec<(&str, &str)> = params.into_iter().filter(|(k, _)| *k != "sign").collect();
+    sorted.sort();
+    let mut hash = md5::Md5::new();
+    hash.update(secret.as_bytes());
+    for (k, v) in sorted {
+        hash.update(k.as_bytes());
+        hash.update(v.as_bytes());
+    }
+    hash.update(body);
+    hash.update(secret.as_bytes());
+    hex::encode_upper(hash.finalize())
+}
+
+/// Verifies a Qimen request's `sign` (query parameter) over its other parameters and body, in
+/// constant time; upper or lower case hex accepted.
+pub fn verify_qimen<'a>(
+    secret: &str,
+    params: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    body: &[u8],
+) -> Result<(), AuthError> {
+    use subtle::ConstantTimeEq;
+    let given = params
+        .clone()
+        .into_iter()
+        .find(|(k, _)| *k == "sign")
+        .map(|(_, v)| v.to_ascii_uppercase())
+        .ok_or_else(|| AuthError::Missing("sign".into()))?;
+    let computed = qimen_sign(secret, params, body);
+    if bool::from(computed.as_bytes().ct_eq(given.as_bytes())) {
+        Ok(())
+    } else {
+        Err(AuthError::Mismatch)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +273,47 @@ mod tests {
         // An absurd time parses; the caller's window refuses it without overflowing.
         let far = Timestamped::parse("t=-9223372036854775808,v1=00").unwrap();
         assert!(0i64.saturating_sub(far.at).unsigned_abs() > 300);
+    }
+
+    #[test]
+    fn standard_webhooks_round_trip_rollover_and_window() {
+        let key = standard_webhooks_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let body = br#"{"topic":"order.shipped"}"#;
+        let sig = sign_standard_webhooks(&key, "msg_1", 1_800_000_000, body);
+        assert!(sig.starts_with("v1,"));
+        let ok = |sigs: &str, b: &[u8], now| {
+            verify_standard_webhooks(&key, "msg_1", "1800000000", sigs, b, now, 300)
+        };
+        assert_eq!(ok(&sig, body, 1_800_000_010), Ok(()));
+        // Several signatures while a secret rolls over: any one matches.
+        assert_eq!(ok(&format!("v1,AAAA {sig}"), body, 1_800_000_000), Ok(()));
+        assert_eq!(ok(&sig, b"{}", 1_800_000_000), Err(AuthError::Mismatch));
+        assert_eq!(ok(&sig, body, 1_800_001_000), Err(AuthError::Stale(1000)));
+        assert!(matches!(
+            ok("v2,xyz", body, 1_800_000_000),
+            Err(AuthError::Malformed(_))
+        ));
+        // Another id is another message.
+        assert_eq!(
+            verify_standard_webhooks(&key, "msg_2", "1800000000", &sig, body, 1_800_000_000, 300),
+            Err(AuthError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn qimen_sign_by_hand_and_round_trip() {
+        // MD5("s" + "a1" + "b2" + "<x/>" + "s") = MD5("sa1b2<x/>s"), parameters sorted.
+        use md5::Digest;
+        let expected = hex::encode_upper(md5::Md5::digest(b"sa1b2<x/>s"));
+        assert_eq!(qimen_sign("s", [("b", "2"), ("a", "1")], b"<x/>"), expected);
+        let sign = qimen_sign("s", [("b", "2"), ("a", "1")], b"<x/>");
+        let params = [("a", "1"), ("b", "2"), ("sign", sign.as_str())];
+        assert_eq!(verify_qimen("s", params, b"<x/>"), Ok(()));
+        assert_eq!(verify_qimen("t", params, b"<x/>"), Err(AuthError::Mismatch));
+        assert_eq!(verify_qimen("s", params, b"<y/>"), Err(AuthError::Mismatch));
+        assert_eq!(
+            verify_qimen("s", [("a", "1")], b""),
+            Err(AuthError::Missing("sign".into()))
+        );
     }
 }

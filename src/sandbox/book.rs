@@ -70,6 +70,25 @@ pub struct Faults {
     pub errors_in_ok: Vec<(String, String)>,
 }
 
+impl Faults {
+    /// The error status to answer the next request with, if one is due: 503 during an outage,
+    /// then the counted 429s, then the counted 500s (each taken once).
+    pub fn take_status(&mut self) -> Option<u16> {
+        if self.outage_until.is_some_and(|t| Instant::now() < t) {
+            return Some(503);
+        }
+        if self.throttle_next > 0 {
+            self.throttle_next -= 1;
+            return Some(429);
+        }
+        if self.fail_next > 0 {
+            self.fail_next -= 1;
+            return Some(500);
+        }
+        None
+    }
+}
+
 /// A request the simulator served.
 #[derive(Debug, Clone)]
 pub struct LoggedRequest {
@@ -309,16 +328,8 @@ impl SimState {
     /// The injected fault for the next request, if any.
     fn take_fault(&self) -> Option<Fault> {
         let mut f = lock(&self.faults);
-        if f.outage_until.is_some_and(|t| Instant::now() < t) {
-            return Some(Fault::Status(503));
-        }
-        if f.throttle_next > 0 {
-            f.throttle_next -= 1;
-            return Some(Fault::Status(429));
-        }
-        if f.fail_next > 0 {
-            f.fail_next -= 1;
-            return Some(Fault::Status(500));
+        if let Some(status) = f.take_status() {
+            return Some(Fault::Status(status));
         }
         if !f.errors_in_ok.is_empty() {
             let (code, message) = f.errors_in_ok.remove(0);

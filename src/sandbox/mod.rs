@@ -8,13 +8,18 @@
 //!   platform.
 //! * [`data`] — generated order facts (names with non-ASCII letters, addresses, products).
 //! * one file per platform: [`shopify`], [`woocommerce`], [`amazon`], [`ebay`], [`magento`].
+//! * warehouses: [`shipbob`] (a REST 3PL, Standard-Webhooks callbacks), [`qimen`] (an RPC
+//!   WMS, MD5-signed XML), sharing [`warehouse`] (faults, callbacks with retries, counters).
 
 pub mod amazon;
 pub mod book;
 pub mod data;
 pub mod ebay;
 pub mod magento;
+pub mod qimen;
+pub mod shipbob;
 pub mod shopify;
+pub mod warehouse;
 pub mod woocommerce;
 
 use std::net::SocketAddr;
@@ -126,6 +131,32 @@ impl std::str::FromStr for Platform {
     }
 }
 
+/// What `ordergate sandbox` can serve: a marketplace or a warehouse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Simulator {
+    /// A marketplace's order API.
+    Marketplace(Platform),
+    /// ShipBob's Orders API (warehouse kind `rest`).
+    Shipbob,
+    /// A Qimen WMS (warehouse kind `qimen`).
+    Qimen,
+}
+
+impl std::str::FromStr for Simulator {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "shipbob" => Ok(Simulator::Shipbob),
+            "qimen" => Ok(Simulator::Qimen),
+            other => other.parse().map(Simulator::Marketplace).map_err(|_| {
+                format!(
+                    "no simulator {other:?} (shopify, woocommerce, amazon, ebay, magento, shipbob, qimen)"
+                )
+            }),
+        }
+    }
+}
+
 /// The platform's routes over `state`, with fault injection and the request log in front.
 pub fn router(state: Arc<SimState>) -> Router {
     let routes = match state.platform {
@@ -141,6 +172,38 @@ pub fn router(state: Arc<SimState>) -> Router {
             book::faults_layer,
         ))
         .with_state(state)
+}
+
+/// A router served on loopback until stopped (every simulator).
+pub struct Served {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Served {
+    /// Serves `app` on `listen` (`127.0.0.1:0` picks a free port).
+    pub async fn start(listen: &str, app: Router) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            let server = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { token.cancelled().await });
+            if let Err(error) = server.await {
+                tracing::error!(error = %error, "Sandbox server failed.");
+            }
+        });
+        Ok(Self { addr, stop, task })
+    }
+
+    /// Stops serving.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
 }
 
 /// A running simulator.
@@ -160,25 +223,14 @@ impl Sandbox {
         listen: &str,
         settings: SandboxSettings,
     ) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(SimState::new(platform, settings));
-        let stop = CancellationToken::new();
-        let app = router(state.clone());
-        let token = stop.clone();
-        let task = tokio::spawn(async move {
-            let server = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { token.cancelled().await });
-            if let Err(error) = server.await {
-                tracing::error!(error = %error, "Sandbox server failed.");
-            }
-        });
-        tracing::info!(platform = platform.as_str(), addr = %addr, "Sandbox listening.");
+        let served = Served::start(listen, router(state.clone())).await?;
+        tracing::info!(platform = platform.as_str(), addr = %served.addr, "Sandbox listening.");
         Ok(Self {
-            addr,
+            addr: served.addr,
             state,
-            stop,
-            task,
+            stop: served.stop,
+            task: served.task,
         })
     }
 

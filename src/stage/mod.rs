@@ -36,6 +36,9 @@ pub struct Deps<'a> {
     pub normalizer: Arc<crate::normalize::Normalizer>,
     /// The catalog in force (file + API), shared with the HTTP API, for the review stage.
     pub catalog: Arc<crate::catalog::CatalogSource>,
+    /// The configured warehouses (stock queries, fulfilment orders, cancels and amends), for
+    /// the allocation, fulfil and change stages.
+    pub warehouses: Arc<crate::outbound::warehouse::Warehouses>,
 }
 
 /// One entry of [`ALL`]: a stage's queue and how its handler is built.

@@ -282,6 +282,7 @@ pub fn api_router(
         ),
         hooks: Arc::new(Default::default()),
         tracking: Arc::new(Default::default()),
+        warehouses: Arc::new(Default::default()),
         documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
         catalog: catalog.unwrap_or_else(|| {
             Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone()))

@@ -390,17 +390,7 @@ fn retry_policy(cfg: &MarketplaceConfig) -> RetryPolicy {
 }
 
 fn build_client(cfg: &MarketplaceConfig, def: &Definition) -> Result<ApiClient, PartnerError> {
-    let mut values = Values {
-        params: cfg.params.clone(),
-        ..Values::default()
-    };
-    for (name, secret) in &cfg.credentials {
-        let v = secret.resolve().map_err(|e| PartnerError::Credential {
-            name: name.clone(),
-            message: e.to_string(),
-        })?;
-        values.credentials.insert(name.clone(), v);
-    }
+    let values = Values::resolve(&cfg.params, &cfg.credentials)?;
     let auth = Authenticator::new(&def.platform, &def.auth, &values, cfg.token_url.as_deref())?;
     ApiClient::new(
         &def.platform,

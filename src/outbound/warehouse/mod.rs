@@ -9,12 +9,25 @@
 //! the key up ([`Warehouse::find`]) — never relying on the partner to drop a repeat.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use async_trait::async_trait;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::partner::PartnerError;
+
+pub mod build;
+pub mod callback;
+pub mod decode;
+pub mod definition;
+pub mod picklist;
+pub mod qimen;
+pub mod rest;
+
+pub use build::BuildError;
+pub use decode::{decode, DecodeError};
+pub use definition::WarehouseKind;
 
 /// ordergate's key for the fulfilment order of `order_id` at `warehouse`: stable, so a retry
 /// (or a redelivered message, or a restarted daemon) names the same fulfilment order.
@@ -232,6 +245,57 @@ impl Warehouses {
     /// Whether none is configured.
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
+    }
+}
+
+/// Places a fulfilment order without ever making a second one for `key`: the partner's
+/// refusal of a duplicate (`duplicate`) is answered with the existing order, and after a
+/// failure that may have gone through (timeout, lost connection, 5xx) the key is looked up
+/// before the create is sent again. `look_first` looks it up before the first send too — for
+/// partners that accept a repeated create (Qimen), where the earlier attempt may have been
+/// made by a daemon that died before it saw the answer.
+pub(crate) async fn create_looked_up<F, FF, S, SF>(
+    conn: &build::Connection,
+    key: &str,
+    look_first: bool,
+    duplicate: impl Fn(&PartnerError) -> bool,
+    find: F,
+    send: S,
+) -> Result<FulfilmentRef, PartnerError>
+where
+    F: Fn() -> FF,
+    FF: Future<Output = Result<Option<FulfilmentRef>, PartnerError>>,
+    S: Fn() -> SF,
+    SF: Future<Output = Result<FulfilmentRef, PartnerError>>,
+{
+    let retry = conn.retry();
+    let mut look = look_first;
+    let mut attempt = 0u32;
+    loop {
+        if look {
+            if let Some(found) = find().await? {
+                tracing::info!(warehouse = %conn.name, key, remote_id = %found.remote_id, "Fulfilment order found by its key; not created again.");
+                return Ok(found);
+            }
+        }
+        let error = match send().await {
+            Ok(created) => return Ok(created),
+            Err(e) => e,
+        };
+        if duplicate(&error) {
+            return find().await?.ok_or(error);
+        }
+        if !error.is_retriable() || attempt >= retry.max_retries {
+            return Err(error);
+        }
+        look = look || error.may_have_been_done();
+        let delay = conn.client.retry_delay(attempt, &error);
+        tracing::warn!(warehouse = %conn.name, key, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, error = %error, "Fulfilment create failed; retrying.");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = conn.shutdown.cancelled() => return Err(PartnerError::Cancelled),
+        }
+        attempt += 1;
     }
 }
 

@@ -1,0 +1,269 @@
+//! What the warehouse simulators share: injected faults (429 with a retry hint, 5xx, an
+//! outage, a create whose answer is lost), the callbacks they send with retries until the
+//! receiver answers as the partner expects, and the counters tests read.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::book::Faults;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// How a warehouse simulator behaves.
+#[derive(Debug, Clone)]
+pub struct SimSettings {
+    /// Where callbacks go (ordergate's `/hooks/warehouse/<name>`); ShipBob also sends to the
+    /// subscriptions made with `POST /webhook`.
+    pub callback_url: Option<String>,
+    /// Ship every order this long after it was created (none: only `POST /_sim/ship/{id}`).
+    pub ship_after: Option<Duration>,
+    /// Stock of a SKU nobody set with `PUT /_sim/stock`.
+    pub default_stock: Decimal,
+    /// Tries of each callback before it is given up.
+    pub callback_attempts: u32,
+}
+
+impl Default for SimSettings {
+    fn default() -> Self {
+        Self {
+            callback_url: None,
+            ship_after: None,
+            default_stock: Decimal::from(1000),
+            callback_attempts: 30,
+        }
+    }
+}
+
+/// Faults of a warehouse simulator, set through `POST /_sim/faults`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRequest {
+    /// Answer this many next API requests with 429 (and the retry hint below).
+    #[serde(default)]
+    pub throttle_next: u32,
+    /// The retry hint sent with an injected 429, in seconds.
+    #[serde(default)]
+    pub retry_after_secs: f64,
+    /// Answer this many next API requests with 500.
+    #[serde(default)]
+    pub fail_next: u32,
+    /// Answer every API request with 503 for this long (0 ends an outage).
+    #[serde(default)]
+    pub outage_secs: Option<f64>,
+    /// Carry out this many next creates, then drop the connection before the answer.
+    #[serde(default)]
+    pub drop_next_create: u32,
+    /// Answer this many next API requests with 200 and a body that is not the API's shape.
+    #[serde(default)]
+    pub garble_next: u32,
+}
+
+/// Faults and counters of one warehouse simulator.
+#[derive(Default)]
+pub struct SimControl {
+    faults: Mutex<Faults>,
+    drop_next_create: Mutex<u32>,
+    garble_next: Mutex<u32>,
+    /// API requests answered, injected faults included.
+    pub requests: AtomicU64,
+    /// Orders created per reference (our key): more than one means a duplicate.
+    created: Mutex<BTreeMap<String, u32>>,
+    /// Creates refused as duplicates.
+    pub duplicates_refused: AtomicU64,
+    /// Callbacks delivered (answered as expected) and attempts that failed.
+    pub callbacks_delivered: AtomicU64,
+    pub callback_failures: AtomicU64,
+    /// Stock by SKU; a SKU not set has `default_stock`.
+    stock: Mutex<BTreeMap<String, Decimal>>,
+    /// Stock of a SKU nobody set.
+    pub default_stock: Decimal,
+}
+
+impl SimControl {
+    /// Controls with this default stock per SKU.
+    pub fn new(default_stock: Decimal) -> Self {
+        Self {
+            default_stock,
+            ..Self::default()
+        }
+    }
+
+    /// Applies a fault request.
+    pub fn set_faults(&self, f: FaultRequest) {
+        let mut faults = lock(&self.faults);
+        faults.throttle_next = f.throttle_next;
+        faults.retry_after_secs = f.retry_after_secs;
+        faults.fail_next = f.fail_next;
+        if let Some(secs) = f.outage_secs {
+            faults.outage_until =
+                (secs > 0.0).then(|| Instant::now() + Duration::from_secs_f64(secs.min(86_400.0)));
+        }
+        *lock(&self.drop_next_create) = f.drop_next_create;
+        *lock(&self.garble_next) = f.garble_next;
+    }
+
+    /// Goes down (503 to everything) or comes back up.
+    pub fn set_outage(&self, down: bool) {
+        lock(&self.faults).outage_until =
+            down.then(|| Instant::now() + Duration::from_secs(86_400));
+    }
+
+    /// The injected status for the next API request, with the retry hint for a 429.
+    pub fn take_fault(&self) -> Option<(u16, f64)> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut f = lock(&self.faults);
+        f.take_status().map(|s| (s, f.retry_after_secs))
+    }
+
+    /// Whether this create's answer is to be lost (the create is carried out).
+    pub fn take_drop_create(&self) -> bool {
+        take_one(&self.drop_next_create)
+    }
+
+    /// Whether this answer is to be garbled.
+    pub fn take_garble(&self) -> bool {
+        take_one(&self.garble_next)
+    }
+
+    /// Counts an order created for `reference`.
+    pub fn count_created(&self, reference: &str) {
+        *lock(&self.created)
+            .entry(reference.to_string())
+            .or_insert(0) += 1;
+    }
+
+    /// Orders created per reference.
+    pub fn created(&self) -> BTreeMap<String, u32> {
+        lock(&self.created).clone()
+    }
+
+    /// Sets the stock of SKUs.
+    pub fn set_stock(&self, stock: BTreeMap<String, Decimal>) {
+        lock(&self.stock).extend(stock);
+    }
+
+    /// The stock of `sku`.
+    pub fn stock_of(&self, sku: &str) -> Decimal {
+        lock(&self.stock)
+            .get(sku)
+            .copied()
+            .unwrap_or(self.default_stock)
+    }
+
+    /// Takes `quantity` of `sku` out of stock (an order committed it), never below zero.
+    pub fn commit_stock(&self, sku: &str, quantity: Decimal) {
+        let mut stock = lock(&self.stock);
+        let have = stock.get(sku).copied().unwrap_or(self.default_stock);
+        stock.insert(sku.to_string(), (have - quantity).max(Decimal::ZERO));
+    }
+
+    /// The counters as JSON (`GET /_sim/stats`).
+    pub fn stats(&self, orders: usize) -> serde_json::Value {
+        let created = self.created();
+        let duplicates: u32 = created.values().map(|n| n.saturating_sub(1)).sum();
+        serde_json::json!({
+            "orders": orders,
+            "requests": self.requests.load(Ordering::Relaxed),
+            "created_per_reference": created,
+            "duplicate_orders": duplicates,
+            "duplicates_refused": self.duplicates_refused.load(Ordering::Relaxed),
+            "callbacks_delivered": self.callbacks_delivered.load(Ordering::Relaxed),
+            "callback_failures": self.callback_failures.load(Ordering::Relaxed),
+        })
+    }
+}
+
+fn take_one(slot: &Mutex<u32>) -> bool {
+    let mut n = lock(slot);
+    if *n > 0 {
+        *n -= 1;
+        true
+    } else {
+        false
+    }
+}
+
+/// A 2xx whose body breaks off: the client sees the status but loses the answer (the
+/// connection is cut), as when a proxy or the network fails after the partner committed.
+pub fn lost_answer() -> Response {
+    let stream = futures_util::stream::once(async {
+        Err::<axum::body::Bytes, std::io::Error>(std::io::Error::other("connection dropped"))
+    });
+    (
+        axum::http::StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// One callback to send: where, headers, body, and what answer counts as received.
+#[derive(Clone)]
+pub struct Callback {
+    /// The receiver.
+    pub url: String,
+    /// Headers (the signature is computed per attempt by `sign`).
+    pub headers: Vec<(String, String)>,
+    /// The body (the same on every attempt).
+    pub body: Vec<u8>,
+    /// The content type.
+    pub content_type: &'static str,
+}
+
+/// Sends `callback` (signed afresh per attempt by `sign`) until `accepted` says the answer is
+/// the partner's success, retrying with backoff (0.2 s doubling to 10 s) for up to
+/// `attempts` tries; counts deliveries and failures in `control`.
+pub fn deliver(
+    control: Arc<SimControl>,
+    callback: Callback,
+    attempts: u32,
+    sign: impl Fn(&Callback) -> Vec<(String, String)> + Send + Sync + 'static,
+    accepted: impl Fn(u16, &[u8]) -> bool + Send + Sync + 'static,
+) {
+    tokio::spawn(async move {
+        let http = match reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .build()
+        {
+            Ok(h) => h,
+            Err(error) => {
+                tracing::error!(error = %error, "Sandbox cannot build an HTTP client.");
+                return;
+            }
+        };
+        let mut delay = Duration::from_millis(200);
+        for _ in 0..attempts.max(1) {
+            let mut req = http
+                .post(&callback.url)
+                .header("content-type", callback.content_type)
+                .body(callback.body.clone());
+            for (k, v) in callback.headers.iter().chain(sign(&callback).iter()) {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let body = resp.bytes().await.unwrap_or_default();
+                    if accepted(status, &body) {
+                        control.callbacks_delivered.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    tracing::debug!(status, "Sandbox callback not accepted; retrying.");
+                }
+                Err(error) => tracing::debug!(error = %error, "Sandbox callback failed; retrying."),
+            }
+            control.callback_failures.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+    });
+}
