@@ -60,8 +60,9 @@
 //! * [`health`] — connector health (up / degraded / down).
 //! * [`http`] — health, readiness, metrics, order webhooks and the API; [`http::serve`].
 //! * [`telemetry`] — logging and Prometheus metrics.
-//! * [`sandbox`] — partner API simulators (Shopify, WooCommerce, Amazon, eBay, Magento) for
-//!   tests, demos and `ordergate sandbox`; warehouse and carrier simulators join them.
+//! * [`sandbox`] — partner API simulators (Shopify, WooCommerce, Amazon, eBay, Magento; the
+//!   warehouses ShipBob and Qimen) for tests, demos and `ordergate sandbox`; carrier
+//!   simulators join them.
 //! * [`mem`] — the global allocator's process-wide settings.
 
 pub mod actions;
