@@ -15,6 +15,7 @@ pub mod data;
 pub mod ebay;
 pub mod magento;
 pub mod shopify;
+pub mod trackers;
 pub mod woocommerce;
 
 use std::net::SocketAddr;
