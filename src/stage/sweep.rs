@@ -299,7 +299,8 @@ mod tests {
         assert_eq!(finding(&settings, &s, 6 * h + 1), Some(Finding::Late));
         s.eta = Some(20 * h);
         assert_eq!(finding(&settings, &s, 10 * h), None);
-        assert_eq!(finding(&settings, &s, 49 * h), Some(Finding::Late));
+        assert_eq!(finding(&settings, &s, 21 * h), None);
+        assert_eq!(finding(&settings, &s, 22 * h), Some(Finding::Late));
         s.delay = Some("late".into());
         assert_eq!(finding(&settings, &s, 30 * h), None);
         assert_eq!(finding(&settings, &s, 48 * h + 1_001), Some(Finding::Lost));
