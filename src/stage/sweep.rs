@@ -231,7 +231,7 @@ async fn raise(
     let r = s.event_ref(Some(&s.status), detail);
     let event = track::keyed_event(
         EventType::SHIPMENT_DELAYED,
-        &format!("{}:{}", s.id, finding.name()),
+        &format!("{}:{exception_id}", s.id),
         &r,
     );
     commit(store, bus, tx, vec![event]).await?;
