@@ -746,7 +746,25 @@ async fn sandbox_trackers_deliver_every_order_once(profile: Profile) {
         async move { delivered(store, orders.clone()).await == orders.len() }
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The late callbacks come after the deliveries.
+    wait_until(
+        Duration::from_secs(90),
+        "every parcel's whole journey",
+        || {
+            let (store, orders) = (store.clone(), orders.clone());
+            async move {
+                for o in &orders {
+                    let parcels = store.order_shipments(o).await.unwrap();
+                    if store.shipment_events(&parcels[0].id).await.unwrap().len() < 3 {
+                        return false;
+                    }
+                }
+                true
+            }
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     for o in &orders {
         assert_eq!(
             audit_count(&store, o, "deliver").await,

@@ -358,7 +358,7 @@ impl TrackerSim {
     }
 
     /// Posts one callback, signed, until the answer is the partner's acknowledgement (the
-    /// services retry on anything else); gives up after a few tries.
+    /// services retry on anything else, for hours); gives up after about a minute.
     pub async fn post_until_acknowledged(
         &self,
         scheme: Scheme,
@@ -369,7 +369,7 @@ impl TrackerSim {
             .map(|u| u.path().to_string())
             .unwrap_or_default();
         let expected = crate::tracking::ack::accepted(scheme).body;
-        for attempt in 0..20u64 {
+        for attempt in 0..60u64 {
             let signed = crate::tracking::sign::sign(
                 scheme,
                 &hook.secret,
