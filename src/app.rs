@@ -163,6 +163,12 @@ impl Daemon {
                 shutdown.child_token(),
             ));
         }
+        background.spawn(crate::stage::sweep::run(
+            store.clone(),
+            bus.clone(),
+            cfg.tracking.clone(),
+            shutdown.child_token(),
+        ));
         background.spawn(watch_queues(
             store.clone(),
             bus.clone(),

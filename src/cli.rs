@@ -130,6 +130,22 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Serve the simulated tracking aggregators' registration APIs (EasyPost, AfterShip,
+    /// 17TRACK, Kuaidi100) on loopback; each registered parcel's journey is posted back, signed
+    /// as the service signs it, to the scheme's webhook (Kuaidi100: the URL and salt of the
+    /// subscription). Runs until Ctrl-C.
+    SandboxTrackers {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8091")]
+        listen: String,
+        /// The API key the simulators accept (a sandbox value).
+        #[arg(long, default_value = "sandbox-tracker-key")]
+        api_key: String,
+        /// Where a scheme's callbacks go: `SCHEME=URL=SECRET_FILE` (the file holds the
+        /// webhook secret), once per scheme.
+        #[arg(long = "webhook")]
+        webhooks: Vec<String>,
+    },
 }
 
 /// `ordergate orders …`
@@ -286,6 +302,11 @@ async fn dispatch(
             ship_after_secs,
             ..
         } => warehouse_sandbox(platform, &listen, callback_url, ship_after_secs).await,
+        Command::SandboxTrackers {
+            listen,
+            api_key,
+            webhooks,
+        } => sandbox_trackers(&listen, &api_key, &webhooks).await,
         Command::Normalize {
             format,
             mappings,
@@ -490,6 +511,46 @@ async fn warehouse_sandbox(
             s.stop().await;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sandbox_trackers(
+    listen: &str,
+    api_key: &str,
+    webhooks: &[String],
+) -> anyhow::Result<ExitCode> {
+    use crate::sandbox::trackers::{TrackerSim, Webhook};
+    let mut hooks = std::collections::HashMap::new();
+    for w in webhooks {
+        let mut parts = w.splitn(3, '=');
+        let (Some(scheme), Some(url), Some(file)) = (parts.next(), parts.next(), parts.next())
+        else {
+            anyhow::bail!("--webhook {w:?}: expected SCHEME=URL=SECRET_FILE");
+        };
+        let scheme = crate::tracking::Scheme::parse(scheme)
+            .with_context(|| format!("--webhook: {scheme:?} is not a tracking scheme"))?;
+        let secret = std::fs::read_to_string(file)
+            .with_context(|| format!("--webhook {scheme}: reading the secret file"))?;
+        hooks.insert(
+            scheme,
+            Webhook {
+                url: url.to_string(),
+                secret: secret.trim().to_string(),
+            },
+        );
+    }
+    let addr: std::net::SocketAddr = listen
+        .parse()
+        .with_context(|| format!("--listen {listen:?}"))?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let bound =
+        crate::sandbox::trackers::serve(addr, TrackerSim::new(api_key, hooks), shutdown.clone())
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+    println!("trackers sandbox: api_url = \"http://{bound}\"");
+    println!("api_key = \"{api_key}\"  (sandbox value)");
+    crate::app::shutdown_signal().await;
+    shutdown.cancel();
     Ok(ExitCode::SUCCESS)
 }
 

@@ -432,6 +432,39 @@ pub struct TrackingConfig {
     /// Department that owns exceptions about refused callbacks.
     #[serde(default = "default_department")]
     pub department: String,
+    /// Register every new parcel with this aggregator (EasyPost, AfterShip, 17TRACK,
+    /// Kuaidi100), so it pushes the parcel's news here; none = parcels are not registered
+    /// (SF Express pushes the waybills it booked; Shippo is registered elsewhere).
+    #[serde(default)]
+    pub subscribe: Option<TrackingSubscribe>,
+}
+
+/// `subscribe` of a tracking connector: where and how parcels are registered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingSubscribe {
+    /// The aggregator's API base URL (`https://api.easypost.com`, `https://api.aftership.com`,
+    /// `https://api.17track.net`, `https://poll.kuaidi100.com`).
+    pub api_url: String,
+    /// The API key as a reference (`env:NAME` / `file:PATH`): EasyPost API key, AfterShip
+    /// `as-api-key`, 17TRACK `17token`, Kuaidi100 授权 key.
+    pub api_key: Secret,
+    /// The URL the aggregator posts to (Kuaidi100 takes it with each subscription, salted
+    /// with the connector's `secret`; the others have it in their dashboard).
+    #[serde(default)]
+    pub callback_url: Option<String>,
+    /// Only parcels of these carriers (codes or names); empty = every parcel.
+    #[serde(default)]
+    pub carriers: Vec<String>,
+    /// Timeout of one registration call.
+    #[serde(default = "TrackingSubscribe::default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl TrackingSubscribe {
+    fn default_timeout_ms() -> u64 {
+        10_000
+    }
 }
 
 impl TrackingConfig {

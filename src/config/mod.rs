@@ -13,12 +13,14 @@ mod rules;
 mod secret;
 mod sections;
 mod warehouses;
+mod tracking;
 
 pub use connectors::*;
 pub use rules::{CatalogConfig, ChannelRules, ReviewConfig};
 pub use secret::{Secret, SecretError};
 pub use sections::*;
 pub use warehouses::WarehouseConfig;
+pub use tracking::{Thresholds, TrackingSettings, TrackingThreshold};
 
 /// Why the configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +78,9 @@ pub struct Config {
     /// The exception workflow: SLA per kind, root-cause categories, escalation.
     #[serde(default)]
     pub exceptions: ExceptionsConfig,
+    /// Carrier tracking: who owns transport exceptions, when a parcel is late or lost.
+    #[serde(default)]
+    pub tracking: TrackingSettings,
     /// The inbound connectors, each under its own name.
     #[serde(default)]
     pub connectors: Vec<ConnectorConfig>,
@@ -219,6 +224,7 @@ impl Config {
                 ));
             }
         }
+        self.tracking.validate().map_err(ConfigError::Invalid)?;
         if self.bus.kind == BusKind::Amqp && self.bus.url.is_none() {
             return Err(ConfigError::Invalid(
                 "bus.kind = \"amqp\" needs bus.url (e.g. \"env:ORDERGATE_AMQP_URL\")".into(),

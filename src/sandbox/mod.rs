@@ -20,6 +20,7 @@ pub mod qimen;
 pub mod shipbob;
 pub mod shopify;
 pub mod warehouse;
+pub mod trackers;
 pub mod woocommerce;
 
 use std::net::SocketAddr;

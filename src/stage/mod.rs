@@ -13,6 +13,9 @@ pub mod change;
 pub mod normalize;
 mod reply;
 pub mod review;
+pub mod subscribe;
+pub mod sweep;
+pub mod track;
 mod unit;
 
 pub use unit::{Committed, Effects, Unit, UnitTx, UnitWriter};
@@ -89,6 +92,28 @@ pub const ALL: &[Registration] = &[
                 d.config.pipeline.exception_due_hours,
             ))
         },
+    },
+    Registration {
+        spec: StageSpec {
+            name: track::NAME,
+            bindings: &[
+                crate::model::EventType::TRACKING_ANY,
+                crate::model::EventType::SHIPMENT_CREATED,
+            ],
+        },
+        build: |d| {
+            Arc::new(track::TrackStage::new(
+                d.normalizer.clone(),
+                d.config.tracking.clone(),
+            ))
+        },
+    },
+    Registration {
+        spec: StageSpec {
+            name: subscribe::NAME,
+            bindings: &[crate::model::EventType::SHIPMENT_CREATED],
+        },
+        build: |d| Arc::new(subscribe::SubscribeStage::new(&d.config.connectors)),
     },
 ];
 

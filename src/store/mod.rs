@@ -18,6 +18,7 @@ mod parked;
 mod raw;
 mod review;
 mod shipments;
+mod subscriptions;
 mod unattached;
 
 use std::str::FromStr;
@@ -41,6 +42,7 @@ pub use review::ChangeRecord;
 pub use shipments::{
     tracking_number_key, NewShipment, NewShipmentEvent, Shipment, ShipmentEvent, ShipmentProgress,
 };
+pub use subscriptions::Subscription;
 pub use unattached::UnattachedUpdate;
 
 /// A store write transaction. It derefs to the connection to write with; on SQLite it also holds

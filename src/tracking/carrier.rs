@@ -129,7 +129,7 @@ pub fn code(name: &str) -> String {
 
 /// The name an aggregator's registration API wants for a stable carrier `code`, when it wants
 /// one: EasyPost's carrier (`UPS`, `USPS`, `FedEx`), AfterShip's slug, Kuaidi100's company code
-/// (`shunfeng`). `None` lets the aggregator detect the carrier (AfterShip, 17TRACK do).
+/// (`shunfeng`), 17TRACK's numeric key. `None` lets the aggregator detect the carrier (AfterShip, 17TRACK do).
 pub fn aggregator_code(scheme: super::Scheme, code: &str) -> Option<&'static str> {
     use super::Scheme as S;
     let table: &[(&str, &str)] = match scheme {
@@ -200,7 +200,14 @@ pub fn aggregator_code(scheme: super::Scheme, code: &str) -> Option<&'static str
             ("fedex", "fedex"),
             ("dhl", "dhl"),
         ],
-        S::SeventeenTrack | S::SfExpress | S::SfExpressForm => &[],
+        // 17TRACK's numeric carrier keys (optional: it detects the carrier without one).
+        S::SeventeenTrack => &[
+            ("usps", "21051"),
+            ("ups", "100002"),
+            ("fedex", "100003"),
+            ("dhl", "100001"),
+        ],
+        S::SfExpress | S::SfExpressForm => &[],
     };
     table.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
 }
@@ -253,7 +260,11 @@ mod tests {
             aggregator_code(Scheme::AfterShip, "zto"),
             Some("zto-express")
         );
-        assert_eq!(aggregator_code(Scheme::SeventeenTrack, "ups"), None);
+        assert_eq!(
+            aggregator_code(Scheme::SeventeenTrack, "ups"),
+            Some("100002")
+        );
+        assert_eq!(aggregator_code(Scheme::SfExpress, "sf-express"), None);
         assert_eq!(aggregator_code(Scheme::EasyPost, "nobody"), None);
     }
 }

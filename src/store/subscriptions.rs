@@ -1,0 +1,129 @@
+//! Our own record of each parcel's registration with a tracking aggregator, written before the
+//! aggregator is called: EasyPost and Shippo create a second tracker (and send every update
+//! twice) when a create is repeated, so a retry whose first answer was never seen looks the
+//! registration up instead of creating again.
+
+use sqlx::Row;
+
+use super::{now_ms, tracking_number_key, Store, StoreError};
+
+/// A registration as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// `pending` (not confirmed yet), `registered` or `failed`.
+    pub status: String,
+    /// Create calls made so far (their answers may not have been seen).
+    pub attempts: i64,
+    /// The aggregator's id of the registration (`trk_…`), when it gave one.
+    pub external_id: Option<String>,
+}
+
+impl Store {
+    /// Records that a parcel is to be registered with `connector` (nothing if it is recorded
+    /// already) and returns the record as it stands.
+    pub async fn subscription_begin(
+        &self,
+        connector: &str,
+        carrier: &str,
+        tracking_number: &str,
+        shipment_id: &str,
+    ) -> Result<Subscription, StoreError> {
+        let number = tracking_number_key(tracking_number);
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO tracking_subscriptions (connector, carrier, tracking_number, \
+             shipment_id, status, attempts, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
+             ON CONFLICT (connector, carrier, tracking_number) DO NOTHING",
+        )
+        .bind(connector)
+        .bind(carrier)
+        .bind(&number)
+        .bind(shipment_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(
+            "SELECT status, attempts, external_id FROM tracking_subscriptions \
+             WHERE connector = $1 AND carrier = $2 AND tracking_number = $3",
+        )
+        .bind(connector)
+        .bind(carrier)
+        .bind(&number)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Subscription {
+            status: row.try_get("status")?,
+            attempts: row.try_get("attempts")?,
+            external_id: row.try_get("external_id")?,
+        })
+    }
+
+    /// Counts a create call about to be made (committed before the call).
+    pub async fn subscription_attempt(
+        &self,
+        connector: &str,
+        carrier: &str,
+        tracking_number: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE tracking_subscriptions SET attempts = attempts + 1, updated_at = $1 \
+             WHERE connector = $2 AND carrier = $3 AND tracking_number = $4",
+        )
+        .bind(now_ms())
+        .bind(connector)
+        .bind(carrier)
+        .bind(tracking_number_key(tracking_number))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records the outcome: `registered` (with the aggregator's id) or `failed` (with why).
+    pub async fn subscription_done(
+        &self,
+        connector: &str,
+        carrier: &str,
+        tracking_number: &str,
+        status: &str,
+        external_id: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE tracking_subscriptions SET status = $1, external_id = COALESCE($2, external_id), \
+             last_error = $3, updated_at = $4 \
+             WHERE connector = $5 AND carrier = $6 AND tracking_number = $7",
+        )
+        .bind(status)
+        .bind(external_id)
+        .bind(error)
+        .bind(now_ms())
+        .bind(connector)
+        .bind(carrier)
+        .bind(tracking_number_key(tracking_number))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Registrations recorded with a connector, by status.
+    pub async fn subscription_count(
+        &self,
+        connector: &str,
+        status: &str,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tracking_subscriptions WHERE connector = $1 AND status = $2",
+        )
+        .bind(connector)
+        .bind(status)
+        .fetch_one(self.pool())
+        .await?)
+    }
+}

@@ -1,0 +1,808 @@
+//! The tracking stage, the delay sweep and aggregator subscriptions through the real daemon:
+//! signed callbacks over HTTP attach to their parcel and move its order (never backwards),
+//! duplicates and late news change nothing, two parcels keep their own histories, unknown
+//! numbers wait for their parcel, delays raise one exception that closes by itself, hostile
+//! callbacks are parked with reasons, and the whole way from shipped to delivered with the
+//! sandbox trackers registering parcels and posting callbacks, the daemon SIGKILLed once.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use common::{wait_until, Profile, TestEnv};
+use ordergate::app::Daemon;
+use ordergate::config::Config;
+use ordergate::model::{EventType, TrackingStatus as S, Trigger};
+use ordergate::sandbox::trackers::{self, Scan, TrackerSim, Webhook};
+use ordergate::store::{NewShipment, Store};
+use ordergate::tracking::Scheme;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn secret_of(scheme: Scheme) -> String {
+    format!("{}-secret-7f3a", scheme.name())
+}
+
+fn connector_of(scheme: Scheme) -> String {
+    format!("trk-{}", scheme.name())
+}
+
+/// One tracking connector per scheme, secrets in files.
+fn connectors(env: &TestEnv) -> String {
+    let mut out = String::new();
+    for scheme in Scheme::ALL {
+        let file = env.dir.path().join(format!("{}.secret", scheme.name()));
+        std::fs::write(&file, secret_of(scheme)).unwrap();
+        out.push_str(&format!(
+            "[[connectors]]\nkind = \"tracking\"\nname = \"{}\"\nscheme = \"{}\"\nsecret = \"file:{}\"\n",
+            connector_of(scheme),
+            scheme.name(),
+            file.display()
+        ));
+    }
+    out
+}
+
+struct Rig {
+    _env: TestEnv,
+    daemon: Daemon,
+    cfg: Config,
+    base: String,
+}
+
+async fn start(profile: Profile, tracking: &str) -> Rig {
+    let env = TestEnv::new(profile).await;
+    let extra = format!("[tracking]\n{tracking}\n\n{}", connectors(&env));
+    let mut cfg = env.config(&common::mappings_dir(), &extra);
+    cfg.http.listen = "127.0.0.1:0".into();
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let base = format!("http://{}", daemon.http_addr.unwrap());
+    Rig {
+        _env: env,
+        daemon,
+        cfg,
+        base,
+    }
+}
+
+impl Rig {
+    fn store(&self) -> &Store {
+        &self.daemon.store
+    }
+
+    fn hook(&self, scheme: Scheme) -> Webhook {
+        Webhook {
+            url: format!("{}/hooks/tracking/{}", self.base, connector_of(scheme)),
+            secret: secret_of(scheme),
+        }
+    }
+
+    /// Posts a callback as the partner does, until acknowledged.
+    async fn post(&self, scheme: Scheme, body: &[u8]) {
+        let sim = TrackerSim::new("k", HashMap::new());
+        assert!(
+            sim.post_until_acknowledged(scheme, &self.hook(scheme), body)
+                .await,
+            "{scheme} callback acknowledged"
+        );
+    }
+}
+
+/// An order (the Shopify sample, source id `n`) driven to `shipped`, as the warehouse stage
+/// would leave it.
+async fn shipped_order(store: &Store, n: u64) -> String {
+    let mappings = ordergate::mapping::MappingSet::load(&common::mappings_dir()).unwrap();
+    let normalizer = ordergate::normalize::Normalizer::new(mappings);
+    let mut order = normalizer
+        .normalize("shopify", &[common::shopify_order(n).as_slice()])
+        .unwrap()
+        .remove(0);
+    order.source.connector = "shop".into();
+    let mut tx = store.begin().await.unwrap();
+    let id = Store::upsert_order(&mut tx, &mut order, None)
+        .await
+        .unwrap()
+        .order_id()
+        .to_string();
+    for t in [
+        Trigger::Approve,
+        Trigger::Allocate,
+        Trigger::RequestFulfilment,
+        Trigger::Ship,
+    ] {
+        Store::transition(&mut tx, &id, t, "test", None)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    id
+}
+
+/// Records a parcel and announces it (`shipment.created` through the outbox), as the warehouse
+/// stage does.
+async fn ship(
+    rig: &Rig,
+    order: &str,
+    carrier: &str,
+    number: &str,
+    promised_at: Option<i64>,
+) -> String {
+    let store = rig.store();
+    let parcel = NewShipment {
+        order_id: order,
+        warehouse: Some("wh-test"),
+        carrier,
+        carrier_name: None,
+        tracking_number: number,
+        service: None,
+        promised_at,
+        items: serde_json::json!([]),
+    };
+    let mut tx = store.begin().await.unwrap();
+    let (id, created) = Store::record_shipment(&mut tx, &parcel).await.unwrap();
+    assert!(created);
+    let event = parcel.created_event(&id);
+    Store::outbox_insert(&mut tx, &[&event]).await.unwrap();
+    tx.commit().await.unwrap();
+    ordergate::outbox::publish_committed(store, rig.daemon.bus.as_ref(), &[event]).await;
+    id
+}
+
+async fn state(store: &Store, order: &str) -> String {
+    store.order(order).await.unwrap().unwrap().state
+}
+
+async fn audit_count(store: &Store, order: &str, kind: &str) -> usize {
+    store
+        .order_events(order)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == kind)
+        .count()
+}
+
+fn hours_ago(h: i64) -> chrono::DateTime<Utc> {
+    Utc::now() - chrono::Duration::hours(h)
+}
+
+/// Each scheme's sample callback (and SF Express's form push) attaches to the parcel shipped
+/// with that number and moves its order to `in_transit`; the parcel keeps every event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scheme_attaches_to_its_parcel_and_moves_the_order() {
+    let rig = start(Profile::Standalone, "sweep_interval_ms = 0").await;
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/samples");
+    let mappings = ordergate::mapping::MappingSet::load(&common::mappings_dir()).unwrap();
+    let mut cases: Vec<(Scheme, Vec<u8>)> = Vec::new();
+    for (format, case, payload) in common::facts::TRACKING_SAMPLES {
+        let body = std::fs::read(samples.join(case).join(payload)).unwrap();
+        let scheme = Scheme::for_format(format, &body).unwrap();
+        let input = if scheme == Scheme::Kuaidi100 {
+            form_urlencoded::parse(&body)
+                .find(|(k, _)| k == "param")
+                .map(|(_, v)| v.into_owned().into_bytes())
+                .unwrap()
+        } else {
+            body
+        };
+        cases.push((scheme, input));
+    }
+    let form = trackers::callback(
+        Scheme::SfExpressForm,
+        "sf-express",
+        "SF7700112233",
+        &[Scan::new(
+            hours_ago(5),
+            S::InTransit,
+            "深圳市",
+            "已收取快件",
+        )],
+    );
+    cases.push((Scheme::SfExpressForm, form));
+    for (n, (scheme, input)) in cases.iter().enumerate() {
+        let full = if *scheme == Scheme::Kuaidi100 {
+            ordergate::tracking::sign::sign(*scheme, "x", "/", input, 0).body
+        } else {
+            input.clone()
+        };
+        let update = ordergate::tracking::normalize(&mappings, *scheme, &full)
+            .unwrap()
+            .remove(0);
+        let order = shipped_order(rig.store(), 100 + n as u64).await;
+        // The warehouse names the carrier its own way.
+        let name = update
+            .carrier_name
+            .clone()
+            .unwrap_or(update.carrier.clone());
+        let parcel = ship(&rig, &order, &name, &update.tracking_number, None).await;
+        rig.post(*scheme, input).await;
+        wait_until(WAIT, &format!("{scheme}: order in transit"), || async {
+            state(rig.store(), &order).await == "in_transit"
+        })
+        .await;
+        let s = rig.store().shipment(&parcel).await.unwrap().unwrap();
+        assert_eq!(
+            s.status,
+            ordergate::tracking::lattice::name(update.status),
+            "{scheme}"
+        );
+        let history = rig.store().shipment_events(&parcel).await.unwrap();
+        assert_eq!(history.len(), update.events.len().max(1), "{scheme}");
+        assert_eq!(
+            audit_count(rig.store(), &order, "scan").await,
+            1,
+            "{scheme}"
+        );
+    }
+    rig.daemon.stop().await;
+}
+
+/// Two parcels of one order, each posted out of order, duplicated and late: each keeps its own
+/// history, neither goes back from delivered, the order is delivered once, when both are.
+async fn two_parcels_out_of_order_duplicate_and_late(profile: Profile) {
+    let rig = start(profile, "sweep_interval_ms = 0").await;
+    let mut observer = common::observe(
+        &rig.daemon.bus,
+        &rig.cfg,
+        "trk-obs",
+        &[EventType::ORDER_DELIVERED, "shipment.*"],
+    )
+    .await;
+    let store = rig.store().clone();
+    let order = shipped_order(&store, 7).await;
+    let a = ship(&rig, &order, "FedEx", "771600000001", None).await;
+    let b = ship(&rig, &order, "UPS", "1Z999AA10000000002", None).await;
+    let [pickup, out, delivered] = TrackerSim::journey(Utc::now());
+
+    // Parcel A: delivered before its out-for-delivery scan, the delivery resent, then late news.
+    let a_delivered = trackers::callback(
+        Scheme::AfterShip,
+        "fedex",
+        "771600000001",
+        &[pickup.clone(), delivered.clone()],
+    );
+    rig.post(Scheme::AfterShip, &a_delivered).await;
+    wait_until(WAIT, "parcel A delivered", || async {
+        store.shipment(&a).await.unwrap().unwrap().is_delivered()
+    })
+    .await;
+    assert_eq!(
+        state(&store, &order).await,
+        "in_transit",
+        "B is not delivered yet"
+    );
+    rig.post(Scheme::AfterShip, &a_delivered).await;
+    assert_eq!(
+        store
+            .raw_count(&connector_of(Scheme::AfterShip))
+            .await
+            .unwrap(),
+        1,
+        "one document"
+    );
+    let late = trackers::callback(
+        Scheme::AfterShip,
+        "fedex",
+        "771600000001",
+        &[pickup.clone(), out.clone()],
+    );
+    rig.post(Scheme::AfterShip, &late).await;
+    wait_until(WAIT, "parcel A's late scan merged", || async {
+        store.shipment_events(&a).await.unwrap().len() == 3
+    })
+    .await;
+    let sa = store.shipment(&a).await.unwrap().unwrap();
+    assert_eq!(
+        sa.status, "delivered",
+        "delivered is never followed by out_for_delivery"
+    );
+
+    // Parcel B, through another aggregator: its own history.
+    let b_first = trackers::callback(
+        Scheme::EasyPost,
+        "ups",
+        "1Z999AA10000000002",
+        std::slice::from_ref(&pickup),
+    );
+    rig.post(Scheme::EasyPost, &b_first).await;
+    wait_until(WAIT, "parcel B in transit", || async {
+        store
+            .shipment(&b)
+            .await
+            .unwrap()
+            .unwrap()
+            .first_scan_at
+            .is_some()
+    })
+    .await;
+    assert_eq!(store.shipment_events(&b).await.unwrap().len(), 1);
+    assert_eq!(
+        store.shipment_events(&a).await.unwrap().len(),
+        3,
+        "A's history is A's"
+    );
+    let b_done = trackers::callback(
+        Scheme::EasyPost,
+        "ups",
+        "1Z999AA10000000002",
+        &[pickup.clone(), delivered.clone()],
+    );
+    rig.post(Scheme::EasyPost, &b_done).await;
+    wait_until(WAIT, "order delivered", || async {
+        state(&store, &order).await == "delivered"
+    })
+    .await;
+    let b_late = trackers::callback(
+        Scheme::EasyPost,
+        "ups",
+        "1Z999AA10000000002",
+        &[pickup, out],
+    );
+    rig.post(Scheme::EasyPost, &b_late).await;
+    wait_until(WAIT, "parcel B's late scan merged", || async {
+        store.shipment_events(&b).await.unwrap().len() == 3
+    })
+    .await;
+    assert_eq!(state(&store, &order).await, "delivered");
+    assert_eq!(audit_count(&store, &order, "deliver").await, 1);
+    assert_eq!(audit_count(&store, &order, "scan").await, 1);
+
+    let events = common::drain(&mut observer, Duration::from_secs(2)).await;
+    let distinct = |kind: &str| {
+        events
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.id)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    };
+    assert_eq!(distinct(EventType::ORDER_DELIVERED), 1, "{events:?}");
+    assert_eq!(distinct(EventType::SHIPMENT_DELIVERED), 2);
+    assert_eq!(distinct(EventType::SHIPMENT_IN_TRANSIT), 2);
+    rig.daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_parcels_out_of_order_duplicate_and_late_standalone() {
+    two_parcels_out_of_order_duplicate_and_late(Profile::Standalone).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_parcels_out_of_order_duplicate_and_late_cluster() {
+    two_parcels_out_of_order_duplicate_and_late(Profile::Cluster).await;
+}
+
+/// News for a number nobody shipped is kept with one exception; when the parcel is reported it
+/// is attached, the order moves, and the exception closes by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_number_is_kept_and_attached_later() {
+    let rig = start(Profile::Standalone, "sweep_interval_ms = 0").await;
+    let store = rig.store().clone();
+    let number = "YT0000000000042";
+    let scans = [
+        Scan::new(hours_ago(30), S::InTransit, "杭州市", "【杭州市】已揽收"),
+        Scan::new(
+            hours_ago(20),
+            S::InTransit,
+            "上海市",
+            "已到达【上海转运中心】",
+        ),
+    ];
+    for n in 1..=2 {
+        let body = trackers::callback(Scheme::Kuaidi100, "yto", number, &scans[..n]);
+        rig.post(Scheme::Kuaidi100, &body).await;
+    }
+    wait_until(WAIT, "two kept updates", || async {
+        store.unattached_count().await.unwrap() == 2
+    })
+    .await;
+    let open: Vec<_> = store
+        .exceptions(false, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "tracking_unknown_number")
+        .collect();
+    assert_eq!(open.len(), 1, "one exception per number: {open:?}");
+    assert!(!open[0].reason.contains(number) || open[0].reason.contains("yto"));
+
+    let order = shipped_order(&store, 42).await;
+    let parcel = ship(&rig, &order, "圆通速递", number, None).await;
+    wait_until(WAIT, "kept updates attached", || async {
+        state(&store, &order).await == "in_transit"
+    })
+    .await;
+    assert_eq!(store.unattached_count().await.unwrap(), 0);
+    assert_eq!(store.shipment_events(&parcel).await.unwrap().len(), 2);
+    let all = store.exceptions(true, 100).await.unwrap();
+    let e = all.iter().find(|e| e.id == open[0].id).unwrap();
+    assert_eq!(e.status, "resolved");
+    assert!(e
+        .resolution
+        .as_deref()
+        .unwrap()
+        .contains("closed by itself"));
+    assert_eq!(audit_count(&store, &order, "exception_closed").await, 1);
+    rig.daemon.stop().await;
+}
+
+/// The sweep: a parcel past its promised date raises one exception (not one per sweep), closed
+/// by itself when delivered; a parcel quiet for days is suspected lost and closes when scanned
+/// again; a carrier's damage report raises an exception in the carrier's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delays_losses_and_damage_raise_one_exception_each_that_closes_by_itself() {
+    let rig = start(
+        Profile::Standalone,
+        "sweep_interval_ms = 100\nlost_after_days = 5\ndepartment = \"transport\"",
+    )
+    .await;
+    let store = rig.store().clone();
+    let late_order = shipped_order(&store, 61).await;
+    let promised = (Utc::now() - chrono::Duration::hours(2)).timestamp_millis();
+    let late = ship(&rig, &late_order, "UPS", "1Z000LATE", Some(promised)).await;
+    let by_kind = |kind: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .exceptions(true, 500)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.kind == kind)
+                .collect::<Vec<_>>()
+        }
+    };
+    wait_until(WAIT, "a late exception", || async {
+        !by_kind("shipment_late").await.is_empty()
+    })
+    .await;
+    // Several more sweeps: still one.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let raised = by_kind("shipment_late").await;
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!(raised[0].department, "transport");
+    assert!(raised[0].due_at.is_some());
+    assert_eq!(
+        audit_count(&store, &late_order, "shipment_delayed").await,
+        1
+    );
+    let [pickup, _, delivered] = TrackerSim::journey(Utc::now());
+    let body = trackers::callback(Scheme::AfterShip, "ups", "1Z000LATE", &[pickup, delivered]);
+    rig.post(Scheme::AfterShip, &body).await;
+    wait_until(WAIT, "late exception closed on delivery", || async {
+        by_kind("shipment_late").await[0].status == "resolved"
+    })
+    .await;
+    assert!(by_kind("shipment_late").await[0]
+        .resolution
+        .as_deref()
+        .unwrap()
+        .contains("delivered"));
+    assert!(store.shipment(&late).await.unwrap().unwrap().is_delivered());
+
+    // Quiet for ten days: suspected lost; a new scan closes it.
+    let lost_order = shipped_order(&store, 62).await;
+    ship(&rig, &lost_order, "DHL Express", "JD0000LOST", None).await;
+    let old = trackers::callback(
+        Scheme::EasyPost,
+        "dhl",
+        "JD0000LOST",
+        &[Scan::new(
+            hours_ago(240),
+            S::InTransit,
+            "Leipzig",
+            "Processed",
+        )],
+    );
+    rig.post(Scheme::EasyPost, &old).await;
+    wait_until(WAIT, "a lost exception", || async {
+        !by_kind("shipment_lost").await.is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(by_kind("shipment_lost").await.len(), 1);
+    let again = trackers::callback(
+        Scheme::EasyPost,
+        "dhl",
+        "JD0000LOST",
+        &[
+            Scan::new(hours_ago(240), S::InTransit, "Leipzig", "Processed"),
+            Scan::new(hours_ago(1), S::InTransit, "Austin", "Arrived at facility"),
+        ],
+    );
+    rig.post(Scheme::EasyPost, &again).await;
+    wait_until(WAIT, "lost exception closed on a new scan", || async {
+        by_kind("shipment_lost").await[0].status == "resolved"
+    })
+    .await;
+
+    // Damage in the carrier's words.
+    let damaged_order = shipped_order(&store, 63).await;
+    ship(&rig, &damaged_order, "顺丰", "SF0000DAMAGE", None).await;
+    let body = trackers::callback(
+        Scheme::SfExpress,
+        "sf-express",
+        "SF0000DAMAGE",
+        &[
+            Scan::new(hours_ago(6), S::InTransit, "深圳市", "已收取快件"),
+            Scan::new(
+                hours_ago(2),
+                S::Exception,
+                "广州市",
+                "快件外包装破损，已联系寄件人",
+            ),
+        ],
+    );
+    rig.post(Scheme::SfExpress, &body).await;
+    wait_until(WAIT, "a damage exception", || async {
+        !by_kind("shipment_exception").await.is_empty()
+    })
+    .await;
+    let e = &by_kind("shipment_exception").await[0];
+    assert!(e.reason.contains("快件外包装破损"), "{}", e.reason);
+    assert!(e.reason.contains("carrier code 33"), "{}", e.reason);
+    rig.daemon.stop().await;
+}
+
+/// Signed but hostile bodies (deep nesting, bad encoding, XML entities in SF Express's form
+/// push) are stored as received, then parked by the track stage with the reason; nothing is
+/// attached and the server keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_callbacks_are_parked_with_reasons() {
+    let rig = start(Profile::Standalone, "sweep_interval_ms = 0").await;
+    let store = rig.store().clone();
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    rig.post(Scheme::AfterShip, deep.as_bytes()).await;
+    let mut bad =
+        br#"{"msg": {"tracking_number": "1Z1", "slug": "ups", "checkpoints": [{"message": ""#
+            .to_vec();
+    bad.extend_from_slice(&[0xff, 0xfe, 0x80]);
+    bad.extend_from_slice(br#""}]}}"#);
+    rig.post(Scheme::AfterShip, &bad).await;
+    let xml = r#"<?xml version="1.0"?><!DOCTYPE Request [<!ENTITY x SYSTEM "file:///etc/passwd">]><Request service="RoutePushService"><Body><WaybillRoute mailno="SF1" remark="&x;" opCode="80"/></Body></Request>"#;
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("content", xml)
+        .finish();
+    rig.post(Scheme::SfExpressForm, form.as_bytes()).await;
+    wait_until(WAIT, "three parked callbacks", || async {
+        store
+            .exceptions(false, 100)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "bad_input" && e.stage.as_deref() == Some("track"))
+            .count()
+            == 3
+    })
+    .await;
+    let reasons: Vec<String> = store
+        .exceptions(false, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "bad_input")
+        .map(|e| e.reason)
+        .collect();
+    assert!(reasons.iter().any(|r| r.contains("DOCTYPE")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("aftership")),
+        "{reasons:?}"
+    );
+    assert_eq!(store.unattached_count().await.unwrap(), 0);
+    // Still serving.
+    let order = shipped_order(&store, 77).await;
+    ship(&rig, &order, "UPS", "1ZSTILLOK", None).await;
+    let [pickup, ..] = TrackerSim::journey(Utc::now());
+    rig.post(
+        Scheme::AfterShip,
+        &trackers::callback(Scheme::AfterShip, "ups", "1ZSTILLOK", &[pickup]),
+    )
+    .await;
+    wait_until(WAIT, "order in transit", || async {
+        state(&store, &order).await == "in_transit"
+    })
+    .await;
+    rig.daemon.stop().await;
+}
+
+/// The whole way, in both profiles: parcels are announced, the subscribe stage registers each
+/// with its aggregator (the sandbox trackers), which post the journey back (duplicate, late,
+/// out of order); the daemon is SIGKILLed once in the middle. Every order is delivered once,
+/// every parcel registered once.
+async fn sandbox_trackers_deliver_every_order_once(profile: Profile) {
+    const PER_SCHEME: usize = 3;
+    let env = TestEnv::new(profile).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let schemes = [
+        (Scheme::EasyPost, "ups", "UPS"),
+        (Scheme::AfterShip, "fedex", "FedEx"),
+        (Scheme::SeventeenTrack, "usps", "USPS"),
+        (Scheme::Kuaidi100, "sf-express", "顺丰速运"),
+    ];
+    let api_key = "sim-api-key-31";
+    let mut webhooks = HashMap::new();
+    for (scheme, ..) in schemes {
+        webhooks.insert(
+            scheme,
+            Webhook {
+                url: format!("{base}/hooks/tracking/{}", connector_of(scheme)),
+                secret: secret_of(scheme),
+            },
+        );
+    }
+    let sim = TrackerSim::new(api_key, webhooks);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let sim_addr = trackers::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        sim.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let key_file = env.dir.path().join("api.key");
+    std::fs::write(&key_file, api_key).unwrap();
+    let mut connectors = String::new();
+    for (scheme, code, _) in schemes {
+        let file = env.dir.path().join(format!("{}.secret", scheme.name()));
+        std::fs::write(&file, secret_of(scheme)).unwrap();
+        connectors.push_str(&format!(
+            "[[connectors]]\nkind = \"tracking\"\nname = \"{name}\"\nscheme = \"{s}\"\nsecret = \"file:{secret}\"\n\
+             subscribe = {{ api_url = \"http://{sim_addr}\", api_key = \"file:{key}\", callback_url = \"{base}/hooks/tracking/{name}\", carriers = [\"{code}\"] }}\n",
+            name = connector_of(scheme),
+            s = scheme.name(),
+            secret = file.display(),
+            key = key_file.display(),
+        ));
+    }
+    let bus = match profile {
+        Profile::Standalone => "kind = \"embedded\"\npoll_interval_ms = 50".to_string(),
+        Profile::Cluster => format!("kind = \"amqp\"\nurl = \"{}\"", common::amqp_url()),
+    };
+    let cfg_path = env.dir.path().join("og.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[store]\nurl = \"{store}\"\nmax_connections = 8\n[bus]\n{bus}\nnamespace = \"{ns}\"\n\
+             [pipeline]\nretry_base_ms = 100\nretry_max_ms = 1000\n[http]\nlisten = \"127.0.0.1:{port}\"\n\
+             [mappings]\ndir = \"{maps}\"\n[tracking]\nsweep_interval_ms = 0\n{connectors}",
+            store = env.store_url(),
+            ns = env.namespace,
+            maps = common::mappings_dir().display(),
+        ),
+    )
+    .unwrap();
+    let store = Store::connect(&env.store_url(), 4, "normal").await.unwrap();
+    let mut orders = Vec::new();
+    for (i, (_, code, name)) in schemes.iter().enumerate() {
+        for k in 0..PER_SCHEME {
+            let n = (i * PER_SCHEME + k) as u64;
+            let order = shipped_order(&store, 500 + n).await;
+            let number = format!("{}E2E{n:06}", code.to_uppercase().replace('-', ""));
+            let parcel = NewShipment {
+                order_id: &order,
+                warehouse: Some("wh-test"),
+                carrier: name,
+                carrier_name: None,
+                tracking_number: &number,
+                service: None,
+                promised_at: None,
+                items: serde_json::json!([]),
+            };
+            let mut tx = store.begin().await.unwrap();
+            let (id, _) = Store::record_shipment(&mut tx, &parcel).await.unwrap();
+            // Announced through the outbox: the daemon's relay publishes it.
+            Store::outbox_insert(&mut tx, &[parcel.created_event(&id)])
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            orders.push(order);
+        }
+    }
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ordergate"))
+            .args(["run", "--config"])
+            .arg(&cfg_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let delivered = |store: Store, orders: Vec<String>| async move {
+        let mut n = 0;
+        for o in &orders {
+            if state(&store, o).await == "delivered" {
+                n += 1;
+            }
+        }
+        n
+    };
+    let mut child = run();
+    wait_until(Duration::from_secs(90), "some parcel scanned", || {
+        let (store, orders) = (store.clone(), orders.clone());
+        async move {
+            for o in &orders {
+                if state(&store, o).await != "shipped" {
+                    return true;
+                }
+            }
+            false
+        }
+    })
+    .await;
+    // In the middle: SIGKILL, then start again.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut child = run();
+    wait_until(Duration::from_secs(120), "every order delivered", || {
+        let (store, orders) = (store.clone(), orders.clone());
+        async move { delivered(store, orders.clone()).await == orders.len() }
+    })
+    .await;
+    // The late callbacks come after the deliveries.
+    wait_until(
+        Duration::from_secs(90),
+        "every parcel's whole journey",
+        || {
+            let (store, orders) = (store.clone(), orders.clone());
+            async move {
+                for o in &orders {
+                    let parcels = store.order_shipments(o).await.unwrap();
+                    if store.shipment_events(&parcels[0].id).await.unwrap().len() < 3 {
+                        return false;
+                    }
+                }
+                true
+            }
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for o in &orders {
+        assert_eq!(
+            audit_count(&store, o, "deliver").await,
+            1,
+            "{o} delivered once"
+        );
+        assert_eq!(audit_count(&store, o, "scan").await, 1, "{o} scanned once");
+        let parcels = store.order_shipments(o).await.unwrap();
+        assert_eq!(parcels.len(), 1);
+        assert_eq!(
+            store.shipment_events(&parcels[0].id).await.unwrap().len(),
+            3,
+            "{o}"
+        );
+    }
+    let regs = sim.registrations().await;
+    for (scheme, ..) in schemes {
+        let n = regs.iter().filter(|r| r.scheme == scheme).count();
+        assert_eq!(n, PER_SCHEME, "{scheme} registrations: {regs:?}");
+        assert_eq!(
+            store
+                .subscription_count(&connector_of(scheme), "registered")
+                .await
+                .unwrap(),
+            PER_SCHEME as i64
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_trackers_deliver_every_order_once_standalone() {
+    sandbox_trackers_deliver_every_order_once(Profile::Standalone).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_trackers_deliver_every_order_once_cluster() {
+    sandbox_trackers_deliver_every_order_once(Profile::Cluster).await;
+}
