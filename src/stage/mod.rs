@@ -9,10 +9,14 @@
 //! at once. Parking records an exception and keeps the message in the dead-letter store for
 //! `ordergate dlq replay`.
 
+pub mod allocate;
 pub mod change;
+pub mod fulfil;
 pub mod normalize;
+pub mod recheck;
 mod reply;
 pub mod review;
+mod steps;
 mod unit;
 
 pub use unit::{Committed, Effects, Unit, UnitTx, UnitWriter};
@@ -34,11 +38,14 @@ pub struct Deps<'a> {
     pub config: &'a crate::config::Config,
     /// The mappings, loaded once, for the normalize stage.
     pub normalizer: Arc<crate::normalize::Normalizer>,
-    /// The catalog in force (file + API), shared with the HTTP API, for the review stage.
+    /// The catalog in force (file + API), shared with the HTTP API: categories for
+    /// allocation, names and packing flags for fulfilment.
     pub catalog: Arc<crate::catalog::CatalogSource>,
     /// The configured warehouses (stock queries, fulfilment orders, cancels and amends), for
     /// the allocation, fulfil and change stages.
     pub warehouses: Arc<crate::outbound::warehouse::Warehouses>,
+    /// Connector health: warehouse calls feed it.
+    pub health: Arc<crate::health::HealthTracker>,
 }
 
 /// One entry of [`ALL`]: a stage's queue and how its handler is built.
@@ -86,6 +93,35 @@ pub const ALL: &[Registration] = &[
         build: |d| {
             Arc::new(change::ChangeStage::new(
                 d.config.pipeline.default_department.clone(),
+                d.config.pipeline.exception_due_hours,
+            ))
+        },
+    },
+    Registration {
+        spec: StageSpec {
+            name: allocate::NAME,
+            bindings: allocate::BINDINGS,
+        },
+        build: |d| {
+            Arc::new(allocate::AllocateStage::new(
+                d.config.routing.clone(),
+                d.catalog.clone(),
+                (*d.warehouses).clone(),
+                d.health.clone(),
+            ))
+        },
+    },
+    Registration {
+        spec: StageSpec {
+            name: fulfil::NAME,
+            bindings: fulfil::BINDINGS,
+        },
+        build: |d| {
+            Arc::new(fulfil::FulfilStage::new(
+                d.catalog.clone(),
+                (*d.warehouses).clone(),
+                d.health.clone(),
+                d.config.routing.change_department.clone(),
                 d.config.pipeline.exception_due_hours,
             ))
         },
