@@ -665,9 +665,11 @@ mod tests {
             "ship_to": {"name": "Ana", "line1": "1 Main St", "line2": "Apt 2", "city": "Austin",
                         "region": "TX", "postal_code": "78701", "country": "US"},
             "lines": [
-                {"line_ref": "1", "sku": "GLASS", "quantity": 2, "cancelled_quantity": 0},
-                {"line_ref": "2", "sku": "MUG", "name": "Mug", "quantity": 1, "cancelled_quantity": 1},
-                {"line_ref": "3", "sku": "ACID", "quantity": 1}
+                {"line_ref": "1", "sku": "GLASS", "name": null, "quantity": 2,
+                 "unit_price": "10.00"},
+                {"line_ref": "2", "sku": "MUG", "name": "Mug", "quantity": 1,
+                 "cancelled_quantity": 1, "unit_price": "10.00"},
+                {"line_ref": "3", "sku": "ACID", "name": null, "quantity": 1, "unit_price": "10.00"}
             ],
             "total": "40.00"
         }))
