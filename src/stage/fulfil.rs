@@ -173,8 +173,9 @@ pub fn request(
     }
 }
 
-/// `order` with `fields` (canonical paths such as `ship_to.city`, `lines[2].quantity`,
-/// 1-based, → new values) applied; an error names the path.
+/// `order` with `fields` (canonical paths such as `ship_to.city`, `lines[2].quantity` — the
+/// index 0-based, as `crate::actions` writes them — or whole parts such as `lines`, `ship_to`,
+/// → new values) applied; an error names the path.
 pub fn apply_change(
     order: &CanonicalOrder,
     fields: &serde_json::Map<String, serde_json::Value>,
@@ -188,9 +189,8 @@ pub fn apply_change(
                     let i: usize = rest
                         .strip_suffix(']')
                         .and_then(|i| i.parse().ok())
-                        .filter(|i| *i >= 1)
                         .ok_or_else(|| format!("{path}: bad index"))?;
-                    (n, Some(i - 1))
+                    (n, Some(i))
                 }
                 None => (seg, None),
             };
@@ -711,13 +711,13 @@ mod tests {
     fn a_change_is_applied_by_canonical_path() {
         let mut fields = serde_json::Map::new();
         fields.insert("ship_to.city".into(), serde_json::json!("Dallas"));
-        fields.insert("lines[3].quantity".into(), serde_json::json!(4));
+        fields.insert("lines[2].quantity".into(), serde_json::json!(4));
         let o = apply_change(&order(), &fields).unwrap();
         assert_eq!(o.ship_to.unwrap().city.as_deref(), Some("Dallas"));
         assert_eq!(o.lines[2].quantity, Decimal::from(4));
         for (path, want) in [
             ("lines[9].quantity", "lines[9].quantity: no such line"),
-            ("lines[0].quantity", "lines[0].quantity: bad index"),
+            ("lines[x].quantity", "lines[x].quantity: bad index"),
             ("ship_to.planet", "ship_to.planet: no such field"),
         ] {
             let mut f = serde_json::Map::new();
@@ -725,7 +725,7 @@ mod tests {
             assert_eq!(apply_change(&order(), &f).unwrap_err(), want);
         }
         let mut f = serde_json::Map::new();
-        f.insert("lines[1].quantity".into(), serde_json::json!("many"));
+        f.insert("lines[0].quantity".into(), serde_json::json!("many"));
         assert!(apply_change(&order(), &f)
             .unwrap_err()
             .starts_with("the changed order is not valid"));
