@@ -58,9 +58,6 @@ pub struct RoutingConfig {
     /// Who owns a change or cancel the warehouse refused (the customer-facing outcome).
     #[serde(default = "RoutingConfig::default_change_department")]
     pub change_department: String,
-    /// Who owns warehouse problems: handover discrepancies, callbacks for unknown orders.
-    #[serde(default = "RoutingConfig::default_warehouse_department")]
-    pub warehouse_department: String,
 }
 
 /// The owner of a category's shortages.
@@ -86,9 +83,6 @@ impl RoutingConfig {
     }
     fn default_change_department() -> String {
         "sales".into()
-    }
-    fn default_warehouse_department() -> String {
-        "warehouse".into()
     }
 
     /// Who owns a shortage of a product in `category`, and in how many hours it is due.
@@ -163,7 +157,6 @@ impl RoutingConfig {
         for (key, dept) in [
             ("routing.shortage_department", &self.shortage_department),
             ("routing.change_department", &self.change_department),
-            ("routing.warehouse_department", &self.warehouse_department),
         ]
         .into_iter()
         .chain(self.categories.iter().map(|(c, o)| {
@@ -192,7 +185,6 @@ impl Default for RoutingConfig {
             shortage_due_hours: Self::default_shortage_due_hours(),
             categories: BTreeMap::new(),
             change_department: Self::default_change_department(),
-            warehouse_department: Self::default_warehouse_department(),
         }
     }
 }

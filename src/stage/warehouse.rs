@@ -33,16 +33,25 @@ pub const BINDINGS: &[&str] = &[EventType::WAREHOUSE_ANY];
 
 /// The stage.
 pub struct WarehouseStage {
-    /// Who owns discrepancies and callbacks for unknown orders.
-    department: String,
+    /// Who owns each warehouse's discrepancies and unknown callbacks (`[[warehouses]]`
+    /// `department`), by warehouse name.
+    departments: std::collections::BTreeMap<String, String>,
+    /// Their owner when the warehouse is not configured (any more).
+    default_department: String,
     due_hours: u32,
 }
 
 impl WarehouseStage {
-    /// A stage raising its exceptions for `department`, due in `due_hours`.
-    pub fn new(department: String, due_hours: u32) -> Self {
+    /// A stage raising its exceptions for each warehouse's department (else
+    /// `default_department`), due in `due_hours`.
+    pub fn new(
+        departments: std::collections::BTreeMap<String, String>,
+        default_department: String,
+        due_hours: u32,
+    ) -> Self {
         Self {
-            department,
+            departments,
+            default_department,
             due_hours,
         }
     }
@@ -160,11 +169,16 @@ impl Handler for WarehouseStage {
             };
             acts.push(act);
         }
+        let department = self
+            .departments
+            .get(&connector)
+            .unwrap_or(&self.default_department)
+            .clone();
         unit.commit(Acts {
             acts,
             connector,
             raw_id: raw.id,
-            department: self.department.clone(),
+            department,
             due_at: due_in(self.due_hours),
         })
         .await
