@@ -59,9 +59,11 @@ impl WarehouseStage {
 
 /// One thing to do, its fulfilment order looked up.
 enum Act {
-    Packed(Fulfilment),
+    /// (the fulfilment order, the warehouse's id as the callback gave it).
+    Packed(Fulfilment, Option<String>),
     Shipped {
         f: Fulfilment,
+        remote_id: Option<String>,
         parcels: Vec<Parcel>,
         complete: bool,
         message_id: Option<String>,
@@ -130,8 +132,8 @@ impl Handler for WarehouseStage {
                     Act::Reallocate(orders, skus)
                 }
                 WarehouseEvent::Packed { key, remote_id } => {
-                    match find(unit.store(), &connector, key, remote_id).await? {
-                        Ok(f) => Act::Packed(f),
+                    match find(unit.store(), &connector, key, remote_id.clone()).await? {
+                        Ok(f) => Act::Packed(f, remote_id),
                         Err(r) => Act::Unknown("packed", r),
                     }
                 }
@@ -141,9 +143,10 @@ impl Handler for WarehouseStage {
                     parcels,
                     complete,
                     message_id,
-                } => match find(unit.store(), &connector, key, remote_id).await? {
+                } => match find(unit.store(), &connector, key, remote_id.clone()).await? {
                     Ok(f) => Act::Shipped {
                         f,
+                        remote_id,
                         parcels,
                         complete,
                         message_id,
@@ -254,6 +257,52 @@ impl Acts {
         Ok(())
     }
 
+    /// A packed or shipped callback may overtake the fulfil stage's own record of the
+    /// fulfilment order (its answer, or the daemon, was lost and the retry has not come yet):
+    /// the callback proves the warehouse has it, so the order is `fulfilment_requested` now
+    /// (the fulfil stage's late commit then finds the order moved on).
+    async fn ensure_requested(
+        &self,
+        tx: &mut UnitTx<'_>,
+        f: &Fulfilment,
+        remote_id: Option<&str>,
+    ) -> Result<(), StageError> {
+        if f.remote_id.is_none() {
+            if let Some(r) = remote_id {
+                Store::fulfilment_set(tx.conn(), &f.key, f.state, Some(r)).await?;
+            }
+        }
+        if Store::order_state(tx.conn(), &f.order_id).await? != Some(OrderState::Allocated) {
+            return Ok(());
+        }
+        let detail = serde_json::json!({
+            "fulfilments": [{"warehouse": self.connector, "key": f.key, "remote_id": remote_id}],
+            "confirmed_by": "callback", "raw_id": self.raw_id,
+        });
+        if transition_or_moved_on(
+            tx,
+            &f.order_id,
+            Trigger::RequestFulfilment,
+            EventType::ORDER_FULFILMENT_REQUESTED,
+            Some(&detail),
+        )
+        .await?
+        {
+            let step = OrderStep {
+                order_id: f.order_id.clone(),
+                warehouses: vec![self.connector.clone()],
+                cause: self.cause(),
+                detail,
+            };
+            tx.emit(step_event(
+                EventType::ORDER_FULFILMENT_REQUESTED,
+                &self.connector,
+                &step,
+            ));
+        }
+        Ok(())
+    }
+
     async fn shipped(
         &self,
         tx: &mut UnitTx<'_>,
@@ -343,8 +392,9 @@ impl Effects for Acts {
         };
         for act in &self.acts {
             match act {
-                Act::Packed(f) => {
-                    if f.state == FulfilmentState::Requested {
+                Act::Packed(f, remote_id) => {
+                    self.ensure_requested(tx, f, remote_id.as_deref()).await?;
+                    if matches!(f.state, FulfilmentState::Requested | FulfilmentState::Intended) {
                         Store::fulfilment_set(tx.conn(), &f.key, FulfilmentState::Packed, None)
                             .await?;
                     }
@@ -364,10 +414,12 @@ impl Effects for Acts {
                 }
                 Act::Shipped {
                     f,
+                    remote_id,
                     parcels,
                     complete,
                     message_id,
                 } => {
+                    self.ensure_requested(tx, f, remote_id.as_deref()).await?;
                     self.shipped(tx, f, parcels, *complete, message_id.as_deref())
                         .await?
                 }
