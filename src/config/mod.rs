@@ -290,7 +290,7 @@ impl Config {
 
     /// The names of the configured warehouses.
     pub fn warehouse_names(&self) -> Vec<&str> {
-        Vec::new()
+        self.warehouses.iter().map(|w| w.name.as_str()).collect()
     }
 
     /// The connector of that name.

@@ -18,6 +18,7 @@ mod reply;
 pub mod review;
 mod steps;
 mod unit;
+pub mod warehouse;
 
 pub use unit::{Committed, Effects, Unit, UnitTx, UnitWriter};
 
@@ -122,6 +123,23 @@ pub const ALL: &[Registration] = &[
                 (*d.warehouses).clone(),
                 d.health.clone(),
                 d.config.routing.change_department.clone(),
+                d.config.pipeline.exception_due_hours,
+            ))
+        },
+    },
+    Registration {
+        spec: StageSpec {
+            name: warehouse::NAME,
+            bindings: warehouse::BINDINGS,
+        },
+        build: |d| {
+            Arc::new(warehouse::WarehouseStage::new(
+                d.config
+                    .warehouses
+                    .iter()
+                    .map(|w| (w.name.clone(), w.department.clone()))
+                    .collect(),
+                d.config.pipeline.default_department.clone(),
                 d.config.pipeline.exception_due_hours,
             ))
         },

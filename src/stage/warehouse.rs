@@ -22,9 +22,7 @@ use crate::model::{
     Trigger,
 };
 use crate::outbound::warehouse::{self, Parcel, WarehouseEvent, WarehouseKind};
-use crate::store::{
-    Fulfilment, FulfilmentState, NewException, NewShipment, Severity, Store,
-};
+use crate::store::{Fulfilment, FulfilmentState, NewException, NewShipment, Severity, Store};
 
 /// The stage's name.
 pub const NAME: &str = "warehouse";
@@ -374,8 +372,15 @@ impl Acts {
             );
         } else if !new_parcels.is_empty() {
             let cause = tx.cause().to_string();
-            Store::append_event(tx.conn(), &f.order_id, "parcels_added", None, &cause, Some(&data))
-                .await?;
+            Store::append_event(
+                tx.conn(),
+                &f.order_id,
+                "parcels_added",
+                None,
+                &cause,
+                Some(&data),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -394,7 +399,10 @@ impl Effects for Acts {
             match act {
                 Act::Packed(f, remote_id) => {
                     self.ensure_requested(tx, f, remote_id.as_deref()).await?;
-                    if matches!(f.state, FulfilmentState::Requested | FulfilmentState::Intended) {
+                    if matches!(
+                        f.state,
+                        FulfilmentState::Requested | FulfilmentState::Intended
+                    ) {
                         Store::fulfilment_set(tx.conn(), &f.key, FulfilmentState::Packed, None)
                             .await?;
                     }
@@ -488,7 +496,8 @@ impl Effects for Acts {
                         "Warehouse {} reported {what} for a fulfilment order ordergate does not know ({given}); the callback is kept as raw document {}.",
                         self.connector, self.raw_id
                     );
-                    self.exception(tx, "unknown_fulfilment", None, &reason).await?;
+                    self.exception(tx, "unknown_fulfilment", None, &reason)
+                        .await?;
                 }
             }
         }
