@@ -34,7 +34,8 @@ use crate::rules::routing::Route;
 #[serde(deny_unknown_fields)]
 pub struct RoutingConfig {
     /// The routing rules, tried in order; the first whose conditions hold routes a line. An
-    /// order with a line no rule routes is parked with a `no_route` exception.
+    /// order with a line no rule routes is parked with a `no_route` exception. No rules:
+    /// allocation is off, approved orders stay `approved`.
     #[serde(default)]
     pub rules: Vec<Route>,
     /// Whether an order's lines may be split across a rule's candidates when no one candidate

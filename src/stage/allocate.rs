@@ -104,6 +104,12 @@ impl Handler for AllocateStage {
     }
 
     async fn handle(&self, env: &Envelope, unit: Unit<'_>) -> Result<Committed, StageError> {
+        if self.routing.rules.is_empty() {
+            // No routing configured (a daemon that only takes orders in and reviews them):
+            // approved orders stay approved.
+            tracing::debug!("No routing rules; the order stays where it is.");
+            return unit.commit(Nothing).await;
+        }
         let order_id = order_id_of(env)?;
         let (stored, state) = load_order(unit.store(), &order_id).await?;
         if !matches!(state, OrderState::Approved | OrderState::Backordered) {
