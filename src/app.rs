@@ -129,6 +129,7 @@ impl Daemon {
             normalizer,
             catalog: catalog.clone(),
             warehouses,
+            health: health.clone(),
         })
         .map_err(anyhow::Error::msg)?;
         for h in handlers {
@@ -167,6 +168,12 @@ impl Daemon {
             store.clone(),
             bus.clone(),
             cfg.tracking.clone(),
+            shutdown.child_token(),
+        ));
+        background.spawn(crate::stage::recheck::run(
+            store.clone(),
+            bus.clone(),
+            Duration::from_secs(cfg.routing.recheck_interval_secs),
             shutdown.child_token(),
         ));
         background.spawn(watch_queues(

@@ -444,7 +444,8 @@ fn readme_quick_start_works() {
         "{commands:?}"
     );
 
-    // A fresh checkout's files: the config, the mappings and the samples, nothing else.
+    // A fresh checkout's files: the config, the mappings, the connector definitions, the
+    // sandbox credentials and the samples, nothing else.
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
     std::fs::create_dir_all(work.join("deploy/standalone")).unwrap();
@@ -462,6 +463,8 @@ fn readme_quick_start_works() {
     )
     .unwrap();
     std::os::unix::fs::symlink(root().join("mappings"), work.join("mappings")).unwrap();
+    std::os::unix::fs::symlink(root().join("connectors"), work.join("connectors")).unwrap();
+    std::os::unix::fs::symlink(root().join("deploy/sandbox"), work.join("deploy/sandbox")).unwrap();
     std::fs::create_dir_all(work.join("tests/fixtures")).unwrap();
     std::os::unix::fs::symlink(
         root().join("tests/fixtures/samples"),

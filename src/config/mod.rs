@@ -9,18 +9,20 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod connectors;
+mod routing;
 mod rules;
 mod secret;
 mod sections;
-mod warehouses;
 mod tracking;
+mod warehouses;
 
 pub use connectors::*;
+pub use routing::{CategoryOwner, RoutingConfig};
 pub use rules::{CatalogConfig, ChannelRules, ReviewConfig};
 pub use secret::{Secret, SecretError};
 pub use sections::*;
-pub use warehouses::WarehouseConfig;
 pub use tracking::{Thresholds, TrackingSettings, TrackingThreshold};
+pub use warehouses::WarehouseConfig;
 
 /// Why the configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +71,9 @@ pub struct Config {
     /// The products the company sells.
     #[serde(default)]
     pub catalog: CatalogConfig,
+    /// Allocation to warehouses: routing rules, splitting, shortage owners, re-checks.
+    #[serde(default)]
+    pub routing: RoutingConfig,
     /// When a connector counts as degraded or down.
     #[serde(default)]
     pub health: HealthConfig,
@@ -225,6 +230,9 @@ impl Config {
             }
         }
         self.tracking.validate().map_err(ConfigError::Invalid)?;
+        self.routing
+            .validate(&self.warehouse_names())
+            .map_err(ConfigError::Invalid)?;
         if self.bus.kind == BusKind::Amqp && self.bus.url.is_none() {
             return Err(ConfigError::Invalid(
                 "bus.kind = \"amqp\" needs bus.url (e.g. \"env:ORDERGATE_AMQP_URL\")".into(),
@@ -284,6 +292,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The names of the configured warehouses.
+    pub fn warehouse_names(&self) -> Vec<&str> {
+        self.warehouses.iter().map(|w| w.name.as_str()).collect()
     }
 
     /// The connector of that name.

@@ -5,6 +5,9 @@
 //! * [`review`] — the review checks (contact, spec, quantity, price, address, duplicates,
 //!   source status), each named and versioned with reason codes.
 //! * [`geo`] — ISO 3166-1 country codes and postal-code formats.
+//! * [`routing`] — routing rules (category, ship-to, channel, value → candidate warehouses)
+//!   and allocation against their stock.
 
 pub mod geo;
 pub mod review;
+pub mod routing;

@@ -19,8 +19,8 @@ pub mod magento;
 pub mod qimen;
 pub mod shipbob;
 pub mod shopify;
-pub mod warehouse;
 pub mod trackers;
+pub mod warehouse;
 pub mod woocommerce;
 
 use std::net::SocketAddr;

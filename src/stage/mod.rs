@@ -9,14 +9,19 @@
 //! at once. Parking records an exception and keeps the message in the dead-letter store for
 //! `ordergate dlq replay`.
 
+pub mod allocate;
 pub mod change;
+pub mod fulfil;
 pub mod normalize;
+pub mod recheck;
 mod reply;
 pub mod review;
+mod steps;
 pub mod subscribe;
 pub mod sweep;
 pub mod track;
 mod unit;
+pub mod warehouse;
 
 pub use unit::{Committed, Effects, Unit, UnitTx, UnitWriter};
 
@@ -37,11 +42,14 @@ pub struct Deps<'a> {
     pub config: &'a crate::config::Config,
     /// The mappings, loaded once, for the normalize stage.
     pub normalizer: Arc<crate::normalize::Normalizer>,
-    /// The catalog in force (file + API), shared with the HTTP API, for the review stage.
+    /// The catalog in force (file + API), shared with the HTTP API: categories for
+    /// allocation, names and packing flags for fulfilment.
     pub catalog: Arc<crate::catalog::CatalogSource>,
     /// The configured warehouses (stock queries, fulfilment orders, cancels and amends), for
     /// the allocation, fulfil and change stages.
     pub warehouses: Arc<crate::outbound::warehouse::Warehouses>,
+    /// Connector health: warehouse calls feed it.
+    pub health: Arc<crate::health::HealthTracker>,
 }
 
 /// One entry of [`ALL`]: a stage's queue and how its handler is built.
@@ -114,6 +122,52 @@ pub const ALL: &[Registration] = &[
             bindings: &[crate::model::EventType::SHIPMENT_CREATED],
         },
         build: |d| Arc::new(subscribe::SubscribeStage::new(&d.config.connectors)),
+    },
+    Registration {
+        spec: StageSpec {
+            name: allocate::NAME,
+            bindings: allocate::BINDINGS,
+        },
+        build: |d| {
+            Arc::new(allocate::AllocateStage::new(
+                d.config.routing.clone(),
+                d.catalog.clone(),
+                (*d.warehouses).clone(),
+                d.health.clone(),
+            ))
+        },
+    },
+    Registration {
+        spec: StageSpec {
+            name: fulfil::NAME,
+            bindings: fulfil::BINDINGS,
+        },
+        build: |d| {
+            Arc::new(fulfil::FulfilStage::new(
+                d.catalog.clone(),
+                (*d.warehouses).clone(),
+                d.health.clone(),
+                d.config.routing.change_department.clone(),
+                d.config.pipeline.exception_due_hours,
+            ))
+        },
+    },
+    Registration {
+        spec: StageSpec {
+            name: warehouse::NAME,
+            bindings: warehouse::BINDINGS,
+        },
+        build: |d| {
+            Arc::new(warehouse::WarehouseStage::new(
+                d.config
+                    .warehouses
+                    .iter()
+                    .map(|w| (w.name.clone(), w.department.clone()))
+                    .collect(),
+                d.config.pipeline.default_department.clone(),
+                d.config.pipeline.exception_due_hours,
+            ))
+        },
     },
 ];
 

@@ -10,6 +10,7 @@
 mod catalog;
 mod connectors;
 pub mod exceptions;
+mod fulfilments;
 pub(crate) mod gate;
 pub(crate) mod group;
 mod orders;
@@ -32,6 +33,7 @@ pub use connectors::{ConnectorHealth, ConnectorState};
 pub use exceptions::{
     ExceptionEvent, ExceptionFilter, ExceptionRecord, ExceptionUpdate, NewException, Severity,
 };
+pub use fulfilments::{Backorder, Fulfilment, FulfilmentState};
 pub use orders::{
     OrderEvent, OrderSummary, StoredOrder, TransitionError, UpsertOutcome, STATE_RECEIVED,
 };

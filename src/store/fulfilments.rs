@@ -1,0 +1,279 @@
+//! Fulfilment orders placed with warehouses (keyed by ordergate's own key, recorded before the
+//! warehouse is called), orders waiting for stock, and warehouse messages already acted on.
+
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+use super::{now_ms, Store, StoreError};
+
+/// Where a fulfilment order is, as ordergate knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FulfilmentState {
+    /// The warehouse is being (or was) asked; its answer is not recorded.
+    Intended,
+    /// The warehouse accepted it.
+    Requested,
+    Packed,
+    Shipped,
+    Cancelled,
+}
+
+impl FulfilmentState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FulfilmentState::Intended => "intended",
+            FulfilmentState::Requested => "requested",
+            FulfilmentState::Packed => "packed",
+            FulfilmentState::Shipped => "shipped",
+            FulfilmentState::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Intended,
+            Self::Requested,
+            Self::Packed,
+            Self::Shipped,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// A stored fulfilment order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fulfilment {
+    /// ordergate's key.
+    pub key: String,
+    pub order_id: String,
+    pub warehouse: String,
+    /// The warehouse's id, once it answered.
+    pub remote_id: Option<String>,
+    pub state: FulfilmentState,
+    /// The order lines it ships.
+    pub lines: Vec<u32>,
+}
+
+/// An order waiting for stock.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backorder {
+    pub order_id: String,
+    /// The SKUs it lacks.
+    pub skus: Vec<String>,
+    /// The shortage exception raised for it.
+    pub exception_id: String,
+}
+
+fn fulfilment(r: sqlx::any::AnyRow) -> Result<Fulfilment, StoreError> {
+    let key: String = r.try_get("fkey")?;
+    let state: String = r.try_get("status")?;
+    let lines: String = r.try_get("lines")?;
+    Ok(Fulfilment {
+        state: FulfilmentState::parse(&state).ok_or_else(|| {
+            StoreError::Grouped(format!("fulfilment {key} has an unknown status"))
+        })?,
+        lines: serde_json::from_str(&lines).map_err(|source| StoreError::Corrupt {
+            what: format!("fulfilment {key} lines"),
+            source,
+        })?,
+        order_id: r.try_get("order_id")?,
+        warehouse: r.try_get("warehouse")?,
+        remote_id: r.try_get("remote_id")?,
+        key,
+    })
+}
+
+const COLUMNS: &str = "fkey, order_id, warehouse, remote_id, status, lines";
+
+impl Store {
+    /// Records the intent to place fulfilment order `key` (before the warehouse is called);
+    /// returns the stored one when it exists already (an earlier attempt got that far).
+    pub async fn fulfilment_intend(
+        &self,
+        key: &str,
+        order_id: &str,
+        warehouse: &str,
+        lines: &[u32],
+    ) -> Result<Option<Fulfilment>, StoreError> {
+        if let Some(f) = self.fulfilment(key).await? {
+            return Ok(Some(f));
+        }
+        let lines = serde_json::to_string(lines).unwrap_or_else(|_| "[]".into());
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO fulfilments (fkey, order_id, warehouse, remote_id, status, lines, \
+             created_at, updated_at) VALUES ($1, $2, $3, NULL, 'intended', $4, $5, $5) \
+             ON CONFLICT (fkey) DO NOTHING",
+        )
+        .bind(key)
+        .bind(order_id)
+        .bind(warehouse)
+        .bind(lines)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    /// The fulfilment order with ordergate's `key`.
+    pub async fn fulfilment(&self, key: &str) -> Result<Option<Fulfilment>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM fulfilments WHERE fkey = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?
+            .map(fulfilment)
+            .transpose()
+    }
+
+    /// The fulfilment order `remote_id` at `warehouse`.
+    pub async fn fulfilment_by_remote(
+        &self,
+        warehouse: &str,
+        remote_id: &str,
+    ) -> Result<Option<Fulfilment>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM fulfilments WHERE warehouse = $1 AND remote_id = $2");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(warehouse)
+            .bind(remote_id)
+            .fetch_optional(self.pool())
+            .await?
+            .map(fulfilment)
+            .transpose()
+    }
+
+    /// An order's fulfilment orders.
+    pub async fn fulfilments_of(&self, order_id: &str) -> Result<Vec<Fulfilment>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM fulfilments WHERE order_id = $1 ORDER BY fkey");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(order_id)
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .map(fulfilment)
+            .collect()
+    }
+
+    /// Sets a fulfilment order's state (and its remote id, when given).
+    pub async fn fulfilment_set(
+        conn: &mut AnyConnection,
+        key: &str,
+        state: FulfilmentState,
+        remote_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE fulfilments SET status = $1, remote_id = COALESCE($2, remote_id), \
+             updated_at = $3 WHERE fkey = $4",
+        )
+        .bind(state.as_str())
+        .bind(remote_id)
+        .bind(now_ms())
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Records an order waiting for stock with its shortage exception (once: a later
+    /// re-check that is still short keeps the first).
+    pub async fn backorder_insert(
+        conn: &mut AnyConnection,
+        order_id: &str,
+        skus: &[String],
+        exception_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO backorders (order_id, skus, exception_id, since) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (order_id) DO NOTHING",
+        )
+        .bind(order_id)
+        .bind(serde_json::to_string(skus).unwrap_or_else(|_| "[]".into()))
+        .bind(exception_id)
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Ends an order's wait for stock; returns what it was.
+    pub async fn backorder_remove(
+        conn: &mut AnyConnection,
+        order_id: &str,
+    ) -> Result<Option<Backorder>, StoreError> {
+        let row =
+            sqlx::query("SELECT order_id, skus, exception_id FROM backorders WHERE order_id = $1")
+                .bind(order_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let Some(r) = row else { return Ok(None) };
+        let b = backorder(r)?;
+        sqlx::query("DELETE FROM backorders WHERE order_id = $1")
+            .bind(order_id)
+            .execute(&mut *conn)
+            .await?;
+        Ok(Some(b))
+    }
+
+    /// Orders waiting for stock, oldest first.
+    pub async fn backorders(&self, limit: i64) -> Result<Vec<Backorder>, StoreError> {
+        sqlx::query("SELECT order_id, skus, exception_id FROM backorders ORDER BY since LIMIT $1")
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .map(backorder)
+            .collect()
+    }
+
+    /// Records that `warehouse`'s message `message_id` is acted on; false when it was already.
+    pub async fn warehouse_message_first(
+        conn: &mut AnyConnection,
+        warehouse: &str,
+        message_id: &str,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "INSERT INTO warehouse_messages (warehouse, message_id, at) VALUES ($1, $2, $3) \
+             ON CONFLICT (warehouse, message_id) DO NOTHING",
+        )
+        .bind(warehouse)
+        .bind(message_id)
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+}
+
+fn backorder(r: sqlx::any::AnyRow) -> Result<Backorder, StoreError> {
+    let order_id: String = r.try_get("order_id")?;
+    let skus: String = r.try_get("skus")?;
+    Ok(Backorder {
+        skus: serde_json::from_str(&skus).map_err(|source| StoreError::Corrupt {
+            what: format!("backorder {order_id} skus"),
+            source,
+        })?,
+        exception_id: r.try_get("exception_id")?,
+        order_id,
+    })
+}
+
+impl Store {
+    /// An order's state, read on `conn` (inside a unit's transaction).
+    pub async fn order_state(
+        conn: &mut AnyConnection,
+        order_id: &str,
+    ) -> Result<Option<crate::model::OrderState>, StoreError> {
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM orders WHERE id = $1")
+            .bind(order_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(state.and_then(|s| crate::model::OrderState::parse(&s)))
+    }
+}
