@@ -1080,3 +1080,47 @@ async fn the_postgres_backup_procedure_restores_the_same_orders() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 20);
 }
+
+/// `ordergate demo` from a folder that is not the repository (the binary carries what it
+/// needs): the daemon on the embedded default with the marketplace and two warehouse
+/// simulators, the rulebook's cases, and a summary; exit 0 only when every order reached the
+/// state the scenario expects. A data folder that holds something is refused.
+#[test]
+fn the_demo_runs_from_anywhere_and_every_order_ends_where_expected() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo-data");
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["demo", "--orders", "25", "--timeout", "150", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "Every order reached the state the scenario expects",
+        "shipped",
+        "rejected",
+        "cancelled",
+        "stock_shortage",
+        "bad_input",
+        "operator: SupplyInfo",
+        "operator: Restock",
+        "orders show og_",
+    ] {
+        assert!(said.contains(expected), "{expected:?} missing:\n{said}");
+    }
+    assert!(data.join("ordergate.sqlite").exists());
+    let again = bin()
+        .current_dir(dir.path())
+        .args(["demo", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+}

@@ -480,6 +480,12 @@ impl Drop for EmbeddedConsumer {
                 }
                 .await;
                 if let Err(error) = r {
+                    if store.pool().is_closed() {
+                        // The daemon is stopping: the leases expire and the messages are
+                        // delivered again after the next start, as after a crash.
+                        tracing::debug!(error = %error, "Store closed before a dropped consumer's deliveries were handed back; their lease will expire.");
+                        return;
+                    }
                     tracing::warn!(error = %error, "Could not hand back a dropped consumer's deliveries; their lease will expire.");
                 }
                 notify_bus.inner.notify.notify_waiters();

@@ -18,6 +18,14 @@ const FILES: &[(&str, &str)] = &[
         "connectors/shopify.toml",
         include_str!("../../connectors/shopify.toml"),
     ),
+    (
+        "connectors/warehouses/shipbob.toml",
+        include_str!("../../connectors/warehouses/shipbob.toml"),
+    ),
+    (
+        "connectors/warehouses/qimen.toml",
+        include_str!("../../connectors/warehouses/qimen.toml"),
+    ),
 ];
 
 /// Writes the demo's mappings, definitions and catalog under `dir`.

@@ -61,10 +61,40 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
         opts.orders
     );
 
+    // The daemon's port is chosen first: the warehouses post their callbacks there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("finding a free port for the daemon")?
+        .port();
+    let hook = |name: &str| Some(format!("http://127.0.0.1:{port}/hooks/warehouse/{name}"));
+    let settings = |name: &str| crate::sandbox::warehouse::SimSettings {
+        callback_url: hook(name),
+        ship_after: Some(Duration::from_millis(1500)),
+        ..Default::default()
+    };
+    let east = crate::sandbox::shipbob::ShipbobSandbox::start("127.0.0.1:0", settings("east"))
+        .await
+        .context("starting the ShipBob-shaped warehouse simulator")?;
+    let asia = crate::sandbox::qimen::QimenSandbox::start("127.0.0.1:0", settings("asia"))
+        .await
+        .context("starting the Qimen-shaped warehouse simulator")?;
+    asia.state.control.set_stock(scenario::short_stock());
+    println!("  warehouse east (ShipBob-shaped 3PL): {}", east.base_url());
+    println!(
+        "  warehouse asia (Qimen-shaped WMS, lighting and Asia-Pacific): {}",
+        asia.base_url()
+    );
+
     let config_path = data.join("ordergate.toml");
-    std::fs::write(&config_path, config_toml(&shop, &data)?)
+    std::fs::write(&config_path, config_toml(&shop, &east, &asia, port, &data)?)
         .with_context(|| format!("writing {}", config_path.display()))?;
-    let cfg = crate::config::Config::load(&config_path)?;
+    // The demo's own configuration, whatever ORDERGATE_* variables this shell has set.
+    let mut cfg = crate::config::Config::from_toml(
+        &std::fs::read_to_string(&config_path)?,
+        &config_path.display().to_string(),
+        std::iter::empty(),
+    )?;
+    cfg.anchor_paths(&data);
     let daemon = crate::app::Daemon::start(&cfg).await?;
     let addr = daemon
         .http_addr
@@ -77,7 +107,7 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
         .context("reading the daemon's API token")?;
     let api = scenario::Api::new(format!("http://{addr}"), token.trim().to_string());
 
-    let mut plan = scenario::Plan::new(opts.orders);
+    let mut plan = scenario::Plan::new(opts.orders, asia.state.control.clone());
     plan.drop_documents(&data.join("inbox"))?;
     println!("  scenario: {}", plan.describe());
     println!();
@@ -137,6 +167,8 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
     }
     daemon.stop().await;
     shop.stop().await;
+    east.stop().await;
+    asia.stop().await;
     Ok(ok)
 }
 
@@ -168,15 +200,28 @@ fn data_folder(given: Option<&Path>) -> anyhow::Result<PathBuf> {
 
 /// The daemon's configuration: the embedded default plus the simulators. The simulators'
 /// credentials go into files under `secrets/`, referenced like real ones would be.
-fn config_toml(shop: &Sandbox, data: &Path) -> anyhow::Result<String> {
+fn config_toml(
+    shop: &Sandbox,
+    east: &crate::sandbox::shipbob::ShipbobSandbox,
+    asia: &crate::sandbox::qimen::QimenSandbox,
+    port: u16,
+    data: &Path,
+) -> anyhow::Result<String> {
+    use crate::sandbox::{qimen, shipbob};
     let secrets = data.join("secrets");
     std::fs::create_dir_all(&secrets)?;
+    let secret = |name: &str, value: &str| -> anyhow::Result<String> {
+        let file = secrets.join(name);
+        std::fs::write(&file, value)?;
+        Ok(format!("file:{}", file.display()))
+    };
     let mut creds = String::new();
     for (k, v) in Platform::Shopify.credentials() {
-        let file = secrets.join(format!("shop-{k}"));
-        std::fs::write(&file, v)?;
-        creds.push_str(&format!("{k} = \"file:{}\"\n", file.display()));
+        creds.push_str(&format!("{k} = \"{}\"\n", secret(&format!("shop-{k}"), v)?));
     }
+    let east_token = secret("east-access-token", shipbob::ACCESS_TOKEN)?;
+    let east_hook = secret("east-webhook-secret", shipbob::WEBHOOK_SECRET)?;
+    let asia_secret = secret("asia-app-secret", qimen::APP_SECRET)?;
     let params: String = Platform::Shopify
         .params()
         .iter()
@@ -197,7 +242,7 @@ retry_base_ms = 200
 retry_max_ms = 2000
 
 [http]
-listen = "127.0.0.1:0"
+listen = "127.0.0.1:{port}"
 
 [catalog]
 path = "catalog.csv"
@@ -226,8 +271,46 @@ path = "inbox"
 format = "shopify"
 poll_interval_ms = 300
 settle_ms = 100
+
+[[warehouses]]
+name = "east"
+definition = "shipbob"
+definitions = "connectors/warehouses"
+base_url = "{east_url}"
+params = {{ channel_id = "{channel}" }}
+credentials = {{ access_token = "{east_token}", webhook_secret = "{east_hook}" }}
+
+[[warehouses]]
+name = "asia"
+definition = "qimen"
+definitions = "connectors/warehouses"
+base_url = "{asia_url}"
+params = {{ app_key = "{app_key}", customer_id = "{customer}", warehouse_code = "{code}" }}
+credentials = {{ app_secret = "{asia_secret}" }}
+
+[routing]
+recheck_interval_secs = 2
+shortage_department = "procurement"
+
+[[routing.rules]]
+name = "lighting-by-category"
+categories = ["lighting"]
+warehouses = ["asia"]
+
+[[routing.rules]]
+name = "everything-else"
+warehouses = ["east", "asia"]
+
+[routing.categories.lighting]
+department = "production"
 "#,
         base = shop.base_url(),
+        east_url = east.base_url(),
+        channel = shipbob::CHANNEL_ID,
+        asia_url = asia.base_url(),
+        app_key = qimen::APP_KEY,
+        customer = qimen::CUSTOMER_ID,
+        code = qimen::WAREHOUSE_CODE,
     ))
 }
 

@@ -12,7 +12,7 @@ use crate::sandbox::book::SimOrder;
 use crate::store::OrderSummary;
 
 /// Where an order that nothing stops ends up (with the review stage: approved).
-pub const FINAL: OrderState = OrderState::Approved;
+pub const FINAL: OrderState = OrderState::Shipped;
 
 /// What the scenario expects of one order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +27,23 @@ enum Action {
     SupplyInfo,
     /// Cancels it (`POST /api/orders/{id}/cancel`).
     Cancel,
+    /// Stock arrives at the warehouse that was short.
+    Restock,
+}
+
+/// The product the scenario runs short of, how many the short warehouse holds, and how many
+/// the shortage order asks for.
+const SHORT_SKU: &str = "LAMP-DESK-01";
+const SHORT_STOCK: i64 = 40;
+const SHORT_ORDER: u32 = 48;
+
+/// The stock the short warehouse starts with (everything else: its default).
+pub fn short_stock() -> std::collections::BTreeMap<String, rust_decimal::Decimal> {
+    [(
+        SHORT_SKU.to_string(),
+        rust_decimal::Decimal::from(SHORT_STOCK),
+    )]
+    .into()
 }
 
 /// One case the rulebook exists for, arriving in the drop folder.
@@ -49,6 +66,8 @@ struct Special {
 pub struct Plan {
     orders: usize,
     specials: Vec<Special>,
+    /// The warehouse that runs short.
+    short: std::sync::Arc<crate::sandbox::warehouse::SimControl>,
 }
 
 /// The daemon's API, as the operator's scripts would call it.
@@ -94,7 +113,10 @@ impl Api {
 
 impl Plan {
     /// The scenario for a marketplace of `orders` orders.
-    pub fn new(orders: usize) -> Self {
+    pub fn new(
+        orders: usize,
+        short: std::sync::Arc<crate::sandbox::warehouse::SimControl>,
+    ) -> Self {
         let specials = vec![
             Special {
                 id: "9000000001",
@@ -120,8 +142,20 @@ impl Plan {
                 failed: None,
                 expect: OrderState::Cancelled,
             },
+            Special {
+                id: "9000000004",
+                about: "48 desk lamps where the lighting warehouse holds fewer (backordered until stock arrives)",
+                step: Some((OrderState::Backordered, Action::Restock)),
+                done: false,
+                failed: None,
+                expect: FINAL,
+            },
         ];
-        Self { orders, specials }
+        Self {
+            orders,
+            specials,
+            short,
+        }
     }
 
     /// One line saying what is in it.
@@ -138,12 +172,22 @@ impl Plan {
         let mut gen = crate::sandbox::data::Generator::new(99);
         for (i, s) in self.specials.iter().enumerate() {
             let now = chrono::Utc::now();
+            let mut facts = gen.order();
+            if s.step.is_some_and(|(_, a)| a == Action::Restock) {
+                facts.lines = vec![crate::sandbox::data::Line {
+                    sku: SHORT_SKU,
+                    name: "Desk lamp (fragile)",
+                    quantity: SHORT_ORDER,
+                    unit_cents: 5900,
+                }];
+                facts.tax_cents = facts.subtotal_cents() * 8 / 100;
+            }
             let mut doc = crate::sandbox::shopify::render(&SimOrder {
                 id: i as u64,
                 created_at: now,
                 updated_at: now,
                 version: 0,
-                facts: gen.order(),
+                facts,
             });
             doc["id"] = json!(s.id.parse::<u64>().unwrap_or_default());
             doc["name"] = json!(format!("#D{}", &s.id[s.id.len() - 3..]));
@@ -197,6 +241,12 @@ impl Plan {
                     let body = json!({"reason": "customer changed their mind"});
                     api.call(reqwest::Method::POST, &format!("{path}/cancel"), body, &key)
                         .await
+                }
+                Action::Restock => {
+                    self.short.set_stock(
+                        [(SHORT_SKU.to_string(), rust_decimal::Decimal::from(500))].into(),
+                    );
+                    Ok(())
                 }
             };
             match result {
