@@ -50,15 +50,12 @@ pub fn start(
         match c {
             ConnectorConfig::Folder(f) => {
                 // The folders exist once the daemon has started, before the first scan, so
-                // whoever drops files in can rely on them.
+                // whoever drops files in can rely on them. A folder that cannot be made does
+                // not stop the daemon: the connector's scans fail and its health says so.
                 for sub in ["processed", "failed"] {
-                    std::fs::create_dir_all(f.path.join(sub)).with_context(|| {
-                        format!(
-                            "connector {}: creating {}",
-                            f.name,
-                            f.path.join(sub).display()
-                        )
-                    })?;
+                    if let Err(error) = std::fs::create_dir_all(f.path.join(sub)) {
+                        tracing::warn!(connector = %f.name, error = %error, "Cannot create the drop folder; the connector reports it down until it can.");
+                    }
                 }
                 let conn = folder::FolderConnector::new(
                     f.clone(),
