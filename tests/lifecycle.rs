@@ -30,19 +30,6 @@ use ordergate::sandbox::Platform;
 use ordergate::store::Store;
 use rust_decimal::Decimal;
 
-fn definitions() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("connectors/warehouses")
-        .display()
-        .to_string()
-}
-
-fn secret(dir: &Path, name: &str, value: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, value).unwrap();
-    format!("file:{}", p.display())
-}
-
 /// A `[[warehouses]]` section for a ShipBob simulator.
 fn shipbob_section(dir: &Path, name: &str, base_url: &str) -> String {
     format!(
@@ -60,10 +47,10 @@ retry_max_ms = 500
 params = {{ channel_id = "{channel}" }}
 credentials = {{ access_token = "{token}", webhook_secret = "{whsec}" }}
 "#,
-        defs = definitions(),
+        defs = common::sim::warehouse_definitions(),
         channel = shipbob::CHANNEL_ID,
-        token = secret(dir, &format!("{name}-token"), shipbob::ACCESS_TOKEN),
-        whsec = secret(dir, &format!("{name}-whsec"), shipbob::WEBHOOK_SECRET),
+        token = common::sim::secret_file(dir, &format!("{name}-token"), shipbob::ACCESS_TOKEN),
+        whsec = common::sim::secret_file(dir, &format!("{name}-whsec"), shipbob::WEBHOOK_SECRET),
     )
 }
 
@@ -83,11 +70,11 @@ retry_max_ms = 500
 params = {{ app_key = "{app_key}", customer_id = "{customer}", warehouse_code = "{code}" }}
 credentials = {{ app_secret = "{secret}" }}
 "#,
-        defs = definitions(),
+        defs = common::sim::warehouse_definitions(),
         app_key = qimen::APP_KEY,
         customer = qimen::CUSTOMER_ID,
         code = qimen::WAREHOUSE_CODE,
-        secret = secret(dir, &format!("{name}-secret"), qimen::APP_SECRET),
+        secret = common::sim::secret_file(dir, &format!("{name}-secret"), qimen::APP_SECRET),
     )
 }
 

@@ -25,19 +25,6 @@ use ordergate::sandbox::warehouse::FaultRequest;
 use rust_decimal::Decimal;
 use tokio_util::sync::CancellationToken;
 
-fn definitions() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("connectors/warehouses")
-        .display()
-        .to_string()
-}
-
-fn secret(dir: &Path, name: &str, value: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, value).unwrap();
-    format!("file:{}", p.display())
-}
-
 /// A `[[warehouses]]` section for the ShipBob simulator.
 fn east_section(dir: &Path, base_url: &str, extra: &str) -> String {
     format!(
@@ -55,10 +42,10 @@ params = {{ channel_id = "{channel}" }}
 credentials = {{ access_token = "{token}", webhook_secret = "{whsec}" }}
 {extra}
 "#,
-        defs = definitions(),
+        defs = common::sim::warehouse_definitions(),
         channel = shipbob::CHANNEL_ID,
-        token = secret(dir, "east-token", shipbob::ACCESS_TOKEN),
-        whsec = secret(dir, "east-whsec", shipbob::WEBHOOK_SECRET),
+        token = common::sim::secret_file(dir, "east-token", shipbob::ACCESS_TOKEN),
+        whsec = common::sim::secret_file(dir, "east-whsec", shipbob::WEBHOOK_SECRET),
     )
 }
 
@@ -78,11 +65,11 @@ params = {{ app_key = "{app_key}", customer_id = "{customer}", warehouse_code = 
 credentials = {{ app_secret = "{secret}" }}
 {extra}
 "#,
-        defs = definitions(),
+        defs = common::sim::warehouse_definitions(),
         app_key = qimen::APP_KEY,
         customer = qimen::CUSTOMER_ID,
         code = qimen::WAREHOUSE_CODE,
-        secret = secret(dir, "asia-secret", qimen::APP_SECRET),
+        secret = common::sim::secret_file(dir, "asia-secret", qimen::APP_SECRET),
     )
 }
 
@@ -390,7 +377,7 @@ async fn pick_list_written_once_on_retry() {
     let folder = dir.path().join("pick");
     let section = format!(
         "[[warehouses]]\nname = \"local\"\ndefinition = \"pick-list\"\ndefinitions = \"{}\"\nfolder = \"{}\"\n",
-        definitions(),
+        common::sim::warehouse_definitions(),
         folder.display()
     );
     let local = warehouse(&section);
@@ -454,7 +441,7 @@ async fn callbacks_through_the_daemon(profile: Profile) {
         "{}{}\n[[warehouses]]\nname = \"local\"\ndefinition = \"pick-list\"\ndefinitions = \"{}\"\nfolder = \"{}\"\nconfirmations = \"{}\"\npoll_interval_ms = 50\n",
         east_section(env.dir.path(), &sb.base_url(), ""),
         asia_section(env.dir.path(), &qm.base_url(), ""),
-        definitions(),
+        common::sim::warehouse_definitions(),
         env.dir.path().join("pick").display(),
         confirmations.display(),
     );

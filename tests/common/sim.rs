@@ -193,3 +193,18 @@ pub fn list_since_values(sim: &Sandbox, from: usize) -> Vec<chrono::DateTime<chr
         })
         .collect()
 }
+
+/// The warehouse definitions directory of the repository.
+pub fn warehouse_definitions() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("connectors/warehouses")
+        .display()
+        .to_string()
+}
+
+/// Writes `value` to `dir/name` and returns its `file:` reference.
+pub fn secret_file(dir: &Path, name: &str, value: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, value).unwrap();
+    format!("file:{}", p.display())
+}
