@@ -36,11 +36,12 @@ pub enum Command {
     /// Run the daemon: connectors, stages and the HTTP server, until SIGTERM or Ctrl-C.
     Run,
     /// See the whole gateway work on this machine, with nothing installed: runs the daemon on
-    /// the embedded default (SQLite, embedded queue) in a data folder of its own, starts the
-    /// partner simulators on loopback, feeds them realistic orders and the cases the rulebook
-    /// exists for (an order that needs information, a rejected one, a cancel, a bad document),
-    /// shows progress and ends with a summary. Exits 0 only if every order reached the state
-    /// the scenario expects.
+    /// the embedded default (SQLite, embedded queue) in a data folder of its own, starts a
+    /// simulated marketplace and two simulated warehouses on loopback, feeds them realistic
+    /// orders and the cases the rulebook exists for (an order that needs information, a
+    /// rejected one, a cancel, a stock shortage, a bad document), acts as the operator, shows
+    /// progress and ends with a summary. Exits 0 only if every order reached the state the
+    /// scenario expects. Its configuration is its own: --config and ORDERGATE_* are not read.
     Demo {
         /// The data folder (new or empty): store, configuration, inbox. Default: a new folder
         /// under the system's temporary directory, printed at start.
