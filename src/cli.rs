@@ -647,6 +647,11 @@ impl Report {
 async fn check(cfg: &Config, connect: bool) -> ExitCode {
     let mut r = Report { failures: 0 };
     r.ok("configuration parsed and validated");
+    match crate::stage::check_selection(&cfg.pipeline.stages) {
+        Ok(()) if cfg.pipeline.stages.is_empty() => r.ok("stages: all"),
+        Ok(()) => r.ok(&format!("stages: {}", cfg.pipeline.stages.join(", "))),
+        Err(e) => r.fail("pipeline.stages", e),
+    }
     for t in &cfg.http.api_tokens {
         if let Err(e) = t.secret().resolve() {
             r.fail("http.api_tokens", e);

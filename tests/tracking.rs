@@ -139,6 +139,7 @@ async fn ship(
         tracking_number: number,
         service: None,
         promised_at,
+        eta: None,
         items: serde_json::json!([]),
     };
     let mut tx = store.begin().await.unwrap();
@@ -694,6 +695,7 @@ async fn sandbox_trackers_deliver_every_order_once(profile: Profile) {
                 tracking_number: &number,
                 service: None,
                 promised_at: None,
+                eta: None,
                 items: serde_json::json!([]),
             };
             let mut tx = store.begin().await.unwrap();

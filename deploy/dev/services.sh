@@ -181,7 +181,25 @@ ensure_text_tools() {
     log "pdftotext and tesseract ready"
 }
 
+# A real headless browser for the page tests (Chromium driven by chromedriver over WebDriver,
+# tests/common/browser.rs), a real SMTP server for the notice tests (aiosmtpd, started by the
+# tests on ports of their own), and a font with CJK glyphs for delivery notes.
+ensure_browser_and_mail_tools() {
+    local missing=()
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+    # Debian's python3 (a pyenv python3 earlier on PATH does not see Debian's modules).
+    /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
+    [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]}"
+        apt_install "${missing[@]}"
+    fi
+    log "chromium, chromedriver, aiosmtpd and the CJK font ready"
+}
+
 ensure_postgres
 ensure_rabbitmq
 ensure_dovecot
 ensure_text_tools
+ensure_browser_and_mail_tools

@@ -171,6 +171,12 @@ pub struct PipelineConfig {
     /// Hours until a new exception is due.
     #[serde(default = "PipelineConfig::default_exception_due_hours")]
     pub exception_due_hours: u32,
+    /// The stages this daemon runs, by name (`normalize`, `review`, …; `ordergate check`
+    /// lists them); empty runs every stage. On the cluster profile daemons may split the
+    /// stages between them (each queue is consumed by whichever daemons run its stage); a
+    /// stage nobody runs leaves its queue growing.
+    #[serde(default)]
+    pub stages: Vec<String>,
 }
 
 impl PipelineConfig {
@@ -207,6 +213,7 @@ impl Default for PipelineConfig {
             shutdown_grace_ms: Self::default_shutdown_grace_ms(),
             default_department: Self::default_department(),
             exception_due_hours: Self::default_exception_due_hours(),
+            stages: Vec::new(),
         }
     }
 }

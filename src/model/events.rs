@@ -84,6 +84,14 @@ impl EventType {
     pub const SHIPMENT_DELAYED: &'static str = "shipment.delayed";
     /// A parcel was delivered.
     pub const SHIPMENT_DELIVERED: &'static str = "shipment.delivered";
+
+    // Patterns for consumers of whole families (department subscribers, notices).
+    /// Every order event.
+    pub const ORDER_ANY: &'static str = "order.*";
+    /// Every shipment event.
+    pub const SHIPMENT_ANY: &'static str = "shipment.*";
+    /// Every exception event (`exception.overdue`, …; see `crate::exceptions`).
+    pub const EXCEPTION_ANY: &'static str = "exception.*";
 }
 
 /// The payload of `order.approved`, `order.needs_info` and `order.rejected`.

@@ -176,10 +176,28 @@ pub fn specs() -> impl Iterator<Item = &'static StageSpec> {
     ALL.iter().map(|r| &r.spec)
 }
 
-/// Builds every stage's handler. Fails if a handler's name is not its registration's (the
-/// runner would consume the wrong queue).
+/// Checks `pipeline.stages`: every name is a stage of [`ALL`].
+pub fn check_selection(names: &[String]) -> Result<(), String> {
+    for name in names {
+        if !ALL.iter().any(|r| r.spec.name == name) {
+            let known: Vec<&str> = ALL.iter().map(|r| r.spec.name).collect();
+            return Err(format!(
+                "pipeline.stages names {name:?}, which is not a stage (stages: {})",
+                known.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Builds the handler of every stage `pipeline.stages` selects (all when it is empty). Fails
+/// on an unknown stage name, or if a handler's name is not its registration's (the runner
+/// would consume the wrong queue).
 pub fn all(deps: &Deps<'_>) -> Result<Vec<Arc<dyn Handler>>, String> {
+    let selected = &deps.config.pipeline.stages;
+    check_selection(selected)?;
     ALL.iter()
+        .filter(|r| selected.is_empty() || selected.iter().any(|s| s == r.spec.name))
         .map(|r| {
             let h = (r.build)(deps);
             if h.name() == r.spec.name {

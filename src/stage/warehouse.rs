@@ -325,6 +325,7 @@ impl Acts {
                 tracking_number: &p.tracking_number,
                 service: p.service.as_deref(),
                 promised_at: None,
+                eta: None,
                 items: serde_json::to_value(&p.items).unwrap_or_default(),
             };
             let (id, new) = Store::record_shipment(tx.conn(), &shipment).await?;

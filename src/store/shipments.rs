@@ -28,6 +28,9 @@ pub struct NewShipment<'a> {
     pub service: Option<&'a str>,
     /// When delivery was promised to the customer (Unix ms), if known.
     pub promised_at: Option<i64>,
+    /// When the carrier expects to deliver it (Unix ms), if it said (a bought rate's delivery
+    /// date); tracking updates with a newer estimate replace it.
+    pub eta: Option<i64>,
     /// What the parcel holds (lines and quantities), as the warehouse said.
     pub items: serde_json::Value,
 }
@@ -50,7 +53,9 @@ impl NewShipment<'_> {
             tracking_number: self.number(),
             warehouse: self.warehouse.map(str::to_string),
             status: None,
-            detail: serde_json::json!({"service": self.service, "promised_at": self.promised_at}),
+            detail: serde_json::json!({
+                "service": self.service, "promised_at": self.promised_at, "eta": self.eta,
+            }),
         };
         let mut env = Envelope::new(
             EventType::SHIPMENT_CREATED,
@@ -205,8 +210,8 @@ impl Store {
         // ON CONFLICT: the same parcel reported twice at once is one shipment.
         let inserted = sqlx::query(
             "INSERT INTO shipments (id, order_id, warehouse, carrier, carrier_name, \
-             tracking_number, service, items, status, promised_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pre_transit', $9, $10, $10) \
+             tracking_number, service, items, status, promised_at, eta, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pre_transit', $9, $10, $11, $11) \
              ON CONFLICT (carrier, tracking_number) DO NOTHING",
         )
         .bind(&id)
@@ -218,6 +223,7 @@ impl Store {
         .bind(s.service)
         .bind(&items)
         .bind(s.promised_at)
+        .bind(s.eta)
         .bind(now)
         .execute(&mut *conn)
         .await?
@@ -577,6 +583,7 @@ mod tests {
             tracking_number: number,
             service: Some("ground"),
             promised_at: Some(1_800_000_000_000),
+            eta: None,
             items: serde_json::json!([{"sku": "MUG-01", "quantity": 2}]),
         }
     }

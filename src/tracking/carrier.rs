@@ -107,6 +107,26 @@ const TABLE: &[(&str, &str)] = &[
     ("zhaijisong", "zjs"),
 ];
 
+#[cfg(test)]
+mod url_tests {
+    use super::tracking_url;
+
+    #[test]
+    fn tracking_pages_keep_only_the_number() {
+        assert_eq!(
+            tracking_url("ups", "1Z 999 AA1 01 2345 6784").as_deref(),
+            Some("https://www.ups.com/track?tracknum=1Z999AA10123456784")
+        );
+        assert!(tracking_url("sf-express", "SF1234567890").is_some());
+        assert_eq!(tracking_url("unknown-carrier", "X1"), None);
+        assert_eq!(
+            tracking_url("ups", "<script>"),
+            tracking_url("ups", "script")
+        );
+        assert_eq!(tracking_url("ups", "  "), None);
+    }
+}
+
 /// The stable lowercase code of a carrier name as a warehouse, a person or a payload writes it
 /// (`UPS` → `ups`, `顺丰` → `sf-express`, `DHL Express` → `dhl`). A name not in the table
 /// becomes its lowercase words joined by `-` (`Correos Express` → `correos-express`), as the
@@ -125,6 +145,36 @@ pub fn code(name: &str) -> String {
         }
     }
     out.trim_end_matches('-').to_string()
+}
+
+/// The carrier's public tracking page for a parcel, for customers (notices, the status page)
+/// and marketplaces that take a tracking URL. `None` for a carrier without a known page: the
+/// caller shows the number and the carrier's name instead.
+pub fn tracking_url(code: &str, number: &str) -> Option<String> {
+    let n: String = number
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    if n.is_empty() {
+        return None;
+    }
+    let page = match code {
+        "ups" => format!("https://www.ups.com/track?tracknum={n}"),
+        "usps" => format!("https://tools.usps.com/go/TrackConfirmAction?tLabels={n}"),
+        "fedex" => format!("https://www.fedex.com/fedextrack/?trknbr={n}"),
+        "dhl" => format!("https://www.dhl.com/global-en/home/tracking.html?tracking-id={n}"),
+        "royal-mail" => format!("https://www.royalmail.com/track-your-item#/tracking-results/{n}"),
+        "canada-post" => {
+            format!("https://www.canadapost-postescanada.ca/track-reperage/en#/details/{n}")
+        }
+        "australia-post" => format!("https://auspost.com.au/mypost/track/details/{n}"),
+        "sf-express" => format!("https://www.sf-express.com/chn/sc/waybill/waybill-detail/{n}"),
+        "yto" | "zto" | "sto" | "yunda" | "ems" | "jd" | "deppon" | "best" | "zjs" => {
+            format!("https://www.kuaidi100.com/chaxun?nu={n}")
+        }
+        _ => return None,
+    };
+    Some(page)
 }
 
 /// The name an aggregator's registration API wants for a stable carrier `code`, when it wants

@@ -2,6 +2,7 @@
 //! test, SQLite file per test), configurations for both profiles, and sample documents.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod facts;
 pub mod services;
 pub mod sim;
