@@ -284,6 +284,38 @@ async fn each_rule_passes_and_fails_with_its_reason() {
             "address_field_missing",
             "ship_to.line1",
         ),
+        // Values their field cannot hold: the order is still created and waits with the
+        // reason, instead of the whole document being refused.
+        (
+            "negative-qty",
+            |o| {
+                o["lines"][0]["quantity"] = json!(-2);
+                o["total"] = Value::Null
+            },
+            "quantity_unreadable",
+            "lines[0].quantity",
+        ),
+        (
+            "qty-as-text",
+            |o| {
+                o["lines"][0]["quantity"] = json!("two");
+                o["total"] = Value::Null
+            },
+            "quantity_unreadable",
+            "lines[0].quantity",
+        ),
+        (
+            "price-as-text",
+            |o| o["lines"][0]["unit_price"] = json!("twelve fifty"),
+            "amount_unreadable",
+            "lines[0].unit_price",
+        ),
+        (
+            "total-as-text",
+            |o| o["total"] = json!("about 40"),
+            "amount_unreadable",
+            "total",
+        ),
     ];
     send(&inbox, &order("good"));
     // A good order in euros, with a cable sold by the metre: passes too.

@@ -13,6 +13,8 @@ pub struct Sample {
     pub docs: Vec<Vec<u8>>,
     /// The sample's external id, as the mapping reads it.
     pub external_id: String,
+    /// The customer's e-mail address, as the mapping reads it (empty when it has none).
+    pub email: String,
 }
 
 /// The formats N1 measures, in report order, with the sample directory and files of each. Adding
@@ -68,10 +70,15 @@ pub fn load(format: &'static str) -> Result<Sample, String> {
         .iter()
         .map(|f| std::fs::read(dir.join(f)).map_err(|e| format!("{}: {e}", dir.join(f).display())))
         .collect::<Result<Vec<_>, _>>()?;
+    let email = expected["customer"]["email"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     Ok(Sample {
         format,
         docs,
         external_id,
+        email,
     })
 }
 
@@ -90,6 +97,21 @@ impl Sample {
         self.docs
             .iter()
             .map(|d| replace_all(d, from, to.as_bytes()))
+            .collect()
+    }
+
+    /// The documents of variant `n` placed by a customer of its own: the e-mail address's
+    /// local part also ends in `n` (same length), so review's duplicate rule sees different
+    /// customers, as a real shop's orders are.
+    pub fn customer_variant(&self, n: u64) -> Vec<Vec<u8>> {
+        let Some((local, domain)) = self.email.split_once('@') else {
+            return self.variant(n);
+        };
+        let keep = local.len().saturating_sub(7);
+        let to = format!("{}{:07}@{domain}", &local[..keep], n % 10_000_000);
+        self.variant(n)
+            .iter()
+            .map(|d| replace_all(d, self.email.as_bytes(), to.as_bytes()))
             .collect()
     }
 

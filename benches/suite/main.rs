@@ -5,20 +5,21 @@
 //! `cargo bench --bench suite`). Writes `target/bench-report.md` and `target/bench-report.json`
 //! and prints the table. `BENCH_QUICK=1` runs smaller counts (a smoke test of the harness).
 //!
-//! Order of the run: machine facts; N1 and N2 on this thread alone (one core, nothing else of
-//! ours running); then P2 (standalone), P1 with M1 (cluster), W1, each against a child
-//! `ordergate run`.
+//! Order of the run: machine facts; N1 on this thread alone (one core, nothing else of ours
+//! running); then P2 (standalone), P1 with M1 (cluster), L2 (standalone), L1 (cluster), W1,
+//! each against a child `ordergate run`. (N2, the jq mapping against a hand-written one, is
+//! retired.)
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod daemon;
 mod docs;
 mod http;
 mod large;
+mod lifecycle;
 mod machine;
 mod normalize;
 mod pipeline;
 mod report;
-mod shopify_rs;
 mod webhook;
 
 use std::path::PathBuf;
@@ -117,7 +118,7 @@ fn main() -> ExitCode {
         eprintln!("bench: {e}");
         return ExitCode::FAILURE;
     }
-    eprintln!("bench: N1, N2 (one core)…");
+    eprintln!("bench: N1 (one core)…");
     let mappings = match MappingSet::load(&docs::mappings_dir()) {
         Ok(m) => m,
         Err(e) => {
@@ -130,11 +131,6 @@ fn main() -> ExitCode {
         report
             .rows
             .extend(normalize::n1(&normalizer, s.cpu_budget, s.variants));
-    }
-    if selected("n2") {
-        report
-            .rows
-            .push(normalize::n2(&mappings, s.cpu_budget, s.variants));
     }
 
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -180,6 +176,25 @@ fn main() -> ExitCode {
                 .rows
                 .extend(p1(&tmp_root, &s, event_size, prefetch).await);
         }
+        if selected("l2") {
+            eprintln!("bench: L2 (standalone lifecycle)…");
+            report.rows.push(
+                l2(
+                    &tmp_root,
+                    &s,
+                    &normalizer,
+                    (&order_json, &event_json),
+                    &synchronous,
+                )
+                .await,
+            );
+        }
+        if selected("l1") {
+            eprintln!("bench: L1 (cluster lifecycle)…");
+            report
+                .rows
+                .push(l1(&tmp_root, &s, &normalizer, event_size, prefetch).await);
+        }
         if selected("w1") {
             eprintln!("bench: W1 (webhook)…");
             report
@@ -191,7 +206,7 @@ fn main() -> ExitCode {
         "settings".into(),
         format!(
             "product defaults (prefetch {prefetch}, pipeline.concurrency {concurrency}, sqlite synchronous {synchronous}, log level info, JSON to a file); \
-             raw events published in confirm windows of {}; {} orders timed after {} warm-up; N1/N2 {} distinct documents, {:?} per side",
+             raw events published in confirm windows of {}; {} orders timed after {} warm-up; N1 {} distinct documents, {:?} per side",
             pipeline::PUBLISH_BATCH, s.orders, s.warm, s.variants, s.cpu_budget
         ),
     ));
@@ -221,7 +236,7 @@ async fn p2(
     (order_json, event_json): (&str, &str),
     synchronous: &str,
 ) -> Row {
-    let measure = "standalone: raw event published → normalized → committed in SQLite → reviewed → review outcome durable, orders/s";
+    let measure = "standalone: raw event published → normalized → committed in SQLite → order.received durable, orders/s";
     let event_size = event_json.len();
     let base =
         pipeline::sqlite_baseline(tmp_root, s.orders, synchronous, order_json, event_json).await;
@@ -254,7 +269,7 @@ async fn p2(
 }
 
 async fn p1(tmp_root: &std::path::Path, s: &Scale, event_size: usize, prefetch: u16) -> Vec<Row> {
-    let measure = "cluster: raw event published → normalized → committed in PostgreSQL → reviewed → review outcome confirmed, orders/s";
+    let measure = "cluster: raw event published → normalized → committed in PostgreSQL → order.received confirmed, orders/s";
     let base = pipeline::lapin_baseline(s.orders, event_size, prefetch).await;
     let ours = pipeline::run(
         Profile::Cluster,
@@ -285,7 +300,7 @@ async fn p1(tmp_root: &std::path::Path, s: &Scale, event_size: usize, prefetch: 
             run.rate,
             format!("bare lapin: publish with confirms (windows of {}) + consume with manual ack, {order_event} B persistent, quorum queue, prefetch {prefetch}", pipeline::PUBLISH_BATCH),
             base,
-            0.5,
+            0.3,
             format!(
                 "{} orders in {:.1} s; {}; messages: raw document {raw_doc} B (stored, not on the bus), raw event {raw_event} B, order.received {order_event} B; prefetch {}, concurrency {}",
                 run.orders, run.seconds, run.verified, run.prefetch, run.concurrency
@@ -330,4 +345,81 @@ fn large_rows(large: Option<Result<large::LargeRun, String>>) -> Vec<Row> {
         Some(Err(e)) => vec![Row::invalid("M1/large", peak, e)],
         None => vec![Row::invalid("M1/large", peak, "not run")],
     }
+}
+
+async fn l2(
+    tmp_root: &std::path::Path,
+    s: &Scale,
+    normalizer: &Normalizer,
+    (order_json, event_json): (&str, &str),
+    synchronous: &str,
+) -> Row {
+    let measure = "standalone lifecycle: raw event → normalize → review → allocate (stock query) → fulfilment order at the warehouse simulator → fulfilment_requested durable, orders/s";
+    let base =
+        lifecycle::sqlite_baseline(tmp_root, s.orders, synchronous, order_json, event_json).await;
+    let ours = lifecycle::run(Profile::Standalone, tmp_root, normalizer, s.orders, s.warm).await;
+    match (ours, base) {
+        (Ok(run), Ok(base)) => Row::ratio(
+            "L2",
+            measure,
+            "orders/s",
+            run.rate,
+            format!(
+                "bare SQLite (sqlx): {} transactions per order (one per stage unit: state, audit event, inbox, outbox, queue row in and out), WAL, synchronous={synchronous}",
+                lifecycle::UNITS_PER_ORDER
+            ),
+            base,
+            0.3,
+            format!(
+                "{} orders in {:.1} s; daemon CPU {} per order; {}",
+                run.orders,
+                run.seconds,
+                cpu(run.cpu_ms_per_order),
+                run.verified
+            ),
+        ),
+        (Err(e), _) => Row::invalid("L2", measure, e),
+        (_, Err(e)) => Row::invalid("L2", measure, format!("baseline: {e}")),
+    }
+}
+
+async fn l1(
+    tmp_root: &std::path::Path,
+    s: &Scale,
+    normalizer: &Normalizer,
+    event_size: usize,
+    prefetch: u16,
+) -> Row {
+    let measure = "cluster lifecycle: raw event → normalize → review → allocate (stock query) → fulfilment order at the warehouse simulator → fulfilment_requested committed in PostgreSQL, orders/s";
+    let per = lifecycle::MESSAGES_PER_ORDER;
+    // The baseline carries the same number of messages per order: its rate in orders/s is its
+    // message rate over `per`.
+    let base = pipeline::lapin_baseline(s.orders * per, event_size, prefetch)
+        .await
+        .map(|msgs| msgs / per as f64);
+    let ours = lifecycle::run(Profile::Cluster, tmp_root, normalizer, s.orders, s.warm).await;
+    match (ours, base) {
+        (Ok(run), Ok(base)) => Row::ratio(
+            "L1",
+            measure,
+            "orders/s",
+            run.rate,
+            format!("bare lapin: {per} messages per order ({event_size} B, persistent, quorum queue), published with confirms in windows of {} and consumed with manual ack, prefetch {prefetch}", pipeline::PUBLISH_BATCH),
+            base,
+            0.25,
+            format!(
+                "{} orders in {:.1} s; daemon CPU {} per order (PostgreSQL and RabbitMQ not counted); {}",
+                run.orders,
+                run.seconds,
+                cpu(run.cpu_ms_per_order),
+                run.verified
+            ),
+        ),
+        (Err(e), _) => Row::invalid("L1", measure, e),
+        (_, Err(e)) => Row::invalid("L1", measure, format!("baseline: {e}")),
+    }
+}
+
+fn cpu(ms: Option<f64>) -> String {
+    ms.map_or("unknown".into(), |ms| format!("{ms:.2} ms"))
 }

@@ -1,17 +1,14 @@
-//! N1 (normalize per format against plain parsing) and N2 (the jq Shopify mapping against a
+//! N1 (normalize per format against plain parsing). N2 (the jq Shopify mapping against a
 //! hand-written Rust one). Both run on the calling thread only: one core.
 
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use ordergate::mapping::MappingSet;
-use ordergate::model::CanonicalOrder;
 use ordergate::normalize::{decode, Normalizer};
 
 use crate::docs::{self, Sample};
 use crate::report::Row;
-use crate::shopify_rs;
 
 /// Runs `pass` (one pass over all variants, returning how many items it verified) until
 /// `budget` has passed; returns items per second. Fails if a pass verified fewer than `per_pass`.
@@ -190,78 +187,4 @@ fn n1_format(
         Ok(ok)
     })?;
     Ok((ours, base, decode_us))
-}
-
-/// N2: the jq Shopify mapping (jaq, then read as the canonical order) against a hand-written
-/// Rust mapping of the same decoded documents to the same canonical order (checked equal).
-pub fn n2(mappings: &MappingSet, budget: Duration, variants: u64) -> Row {
-    let id = "N2/shopify";
-    let measure = "jq mapping (jaq) + read as canonical order, orders/s, 1 core";
-    match n2_inner(mappings, budget, variants) {
-        Ok((ours, base)) => Row::ratio(
-            id,
-            measure,
-            "orders/s",
-            ours,
-            "hand-written Rust mapping, same input and output",
-            base,
-            0.5,
-            format!("{variants} distinct decoded documents; both outputs checked equal"),
-        ),
-        Err(e) => Row::invalid(id, measure, e),
-    }
-}
-
-fn jq_order(mappings: &MappingSet, input: &serde_json::Value) -> Result<CanonicalOrder, String> {
-    let mut out = mappings
-        .run("shopify.order", input)
-        .map_err(|e| e.to_string())?;
-    if out.len() != 1 {
-        return Err(format!("{} outputs", out.len()));
-    }
-    serde_path_to_error::deserialize(out.remove(0)).map_err(|e| e.to_string())
-}
-
-fn n2_inner(mappings: &MappingSet, budget: Duration, variants: u64) -> Result<(f64, f64), String> {
-    let sample = docs::load("shopify")?;
-    let inputs: Vec<(String, serde_json::Value)> = (0..variants)
-        .map(|n| {
-            let d = sample.variant(n);
-            let refs: Vec<&[u8]> = d.iter().map(Vec::as_slice).collect();
-            decode("shopify", &refs)
-                .map(|v| (sample.variant_id(n), v))
-                .map_err(|e| e.to_string())
-        })
-        .collect::<Result<_, _>>()?;
-    for (want, input) in &inputs {
-        let jq = jq_order(mappings, input)?;
-        let hand = shopify_rs::map(input).ok_or("hand-written mapping refused the sample")?;
-        if jq != hand {
-            return Err(format!(
-                "hand-written mapping differs from the jq mapping for {want}:\n jq:   {}\n hand: {}",
-                serde_json::to_string(&jq).unwrap_or_default(),
-                serde_json::to_string(&hand).unwrap_or_default()
-            ));
-        }
-        if jq.source.external_id != *want {
-            return Err(format!("variant {want} read as {}", jq.source.external_id));
-        }
-    }
-    let per_pass = inputs.len();
-    let ours = rate(budget, per_pass, || {
-        let mut ok = 0;
-        for (want, input) in &inputs {
-            ok += usize::from(jq_order(mappings, input)?.source.external_id == *want);
-        }
-        Ok(ok)
-    })?;
-    let base = rate(budget, per_pass, || {
-        let mut ok = 0;
-        for (want, input) in &inputs {
-            let order = shopify_rs::map(black_box(input)).ok_or("refused")?;
-            ok += usize::from(order.source.external_id == *want);
-        }
-        Ok(ok)
-    })?;
-    Ok((ours, base))
 }

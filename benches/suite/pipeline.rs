@@ -1,6 +1,11 @@
 //! P1 (cluster) and P2 (standalone): raw document published → normalized → canonical order
 //! committed → `order.received` confirmed, through a real `ordergate run` child process; and
 //! their baselines (bare lapin; bare SQLite inserts). M1's memory is sampled from the child.
+//!
+//! The daemon runs only the normalize stage (`pipeline.stages`), so the path carries the two
+//! messages per order the baselines carry; the `order.received` events wait in the review
+//! stage's queue, where the observer counts them. The whole lifecycle is L1/L2
+//! (`lifecycle.rs`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -48,19 +53,16 @@ pub struct PipelineRun {
     pub large: Option<Result<LargeRun, String>>,
 }
 
-/// The review's outcomes: every order ends its run through normalize and review with one.
-const OUTCOMES: [&str; 3] = [
-    EventType::ORDER_APPROVED,
-    EventType::ORDER_NEEDS_INFO,
-    EventType::ORDER_REJECTED,
-];
+/// The stages the P1/P2 daemon runs.
+const P_STAGES: &str = "[pipeline]\nstages = [\"normalize\"]\n";
+/// The stage whose queue receives `order.received` (not run in P1/P2: the observer reads it).
+const NEXT_STAGE: &str = "review";
 
-/// Watches how the review's outcome events arrive and counts each order's.
+/// Watches how the `order.received` events arrive and counts each order's.
 enum Observer {
-    /// A queue bound to the outcomes on the broker.
+    /// The review stage's queue on the broker, consumed by the observer.
     Queue(Box<dyn Consumer>),
-    /// The embedded bus keeps events no stage consumes in `<ns>.unrouted` (the outcomes of the
-    /// sample, which no catalog knows: `order.needs_info`): read it in SQL.
+    /// The review stage's queue in the embedded bus's table: read in SQL.
     Table { store: Store, queue: String },
 }
 
@@ -79,7 +81,7 @@ impl Observer {
                     let d = tokio::time::timeout_at(deadline, consumer.next())
                         .await
                         .map_err(|_| {
-                            format!("{} of {target} reviewed after {timeout:?}", counts.len())
+                            format!("{} of {target} received after {timeout:?}", counts.len())
                         })?
                         .ok_or("observer consumer closed")?;
                     count(counts, &d.envelope)?;
@@ -110,7 +112,7 @@ impl Observer {
                     return Ok(());
                 }
                 if tokio::time::Instant::now() > deadline {
-                    return Err(format!("{n} of {target} reviewed after {timeout:?}"));
+                    return Err(format!("{n} of {target} received after {timeout:?}"));
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             },
@@ -141,30 +143,40 @@ impl Observer {
 }
 
 fn count(counts: &mut HashMap<String, u32>, env: &Envelope) -> Result<(), String> {
-    if !OUTCOMES.contains(&env.kind.as_str()) {
+    if env.kind != EventType::ORDER_RECEIVED {
         return Err(format!("unexpected event {} ({})", env.kind, env.id));
     }
     let id = env
         .order_id
         .clone()
-        .ok_or("review outcome without order_id")?;
+        .ok_or("order.received without order_id")?;
     *counts.entry(id).or_default() += 1;
     Ok(())
 }
 
 /// Stores `range` variants of the Shopify sample as raw documents (what intake does before it
 /// publishes) and returns their `raw.*` events. Not timed.
-async fn store_raw(
+pub async fn store_raw(
     store: &Store,
     sample: &docs::Sample,
     range: std::ops::Range<u64>,
+) -> Result<Vec<Envelope>, String> {
+    store_raw_with(store, sample, range, docs::Sample::variant).await
+}
+
+/// [`store_raw`] with the variants `variant` makes.
+pub async fn store_raw_with(
+    store: &Store,
+    sample: &docs::Sample,
+    range: std::ops::Range<u64>,
+    variant: fn(&docs::Sample, u64) -> Vec<Vec<u8>>,
 ) -> Result<Vec<Envelope>, String> {
     let mut events = Vec::new();
     let ids: Vec<u64> = range.collect();
     for chunk in ids.chunks(200) {
         let mut tx = store.begin().await.map_err(|e| e.to_string())?;
         for n in chunk {
-            let doc = sample.variant(*n).remove(0);
+            let doc = variant(sample, *n).remove(0);
             let name = format!("order-{n}.json");
             let raw = Store::insert_raw(
                 &mut tx,
@@ -194,7 +206,7 @@ async fn store_raw(
     Ok(events)
 }
 
-async fn publish_all(bus: Arc<dyn Bus>, events: Vec<Envelope>) -> Result<(), String> {
+pub async fn publish_all(bus: Arc<dyn Bus>, events: Vec<Envelope>) -> Result<(), String> {
     for batch in events.chunks(PUBLISH_BATCH) {
         bus.publish(batch).await.map_err(|e| e.to_string())?;
     }
@@ -216,7 +228,7 @@ pub fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<f6
 }
 
 /// Polls `f` until it returns true, or fails with `what` after `timeout`.
-async fn eventually<F, Fut>(timeout: Duration, what: &str, mut f: F) -> Result<(), String>
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut f: F) -> Result<(), String>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<bool, String>>,
@@ -264,23 +276,20 @@ pub async fn run(
     with_large: bool,
 ) -> Result<PipelineRun, String> {
     let env = Env::new(profile, tmp_root).await?;
-    let observer_queue = format!("{}.bench-observer", env.namespace);
-    let result = run_in(&env, &observer_queue, n, warm, event_size, with_large).await;
-    env.cleanup_broker(std::slice::from_ref(&observer_queue))
-        .await;
+    let result = run_in(&env, n, warm, event_size, with_large).await;
+    env.cleanup_broker(&[]).await;
     result
 }
 
 async fn run_in(
     env: &Env,
-    observer_queue: &str,
     n: u64,
     warm: u64,
     event_size: usize,
     with_large: bool,
 ) -> Result<PipelineRun, String> {
-    let cfg = env.config("")?;
-    let mut child = env.spawn("", &[])?;
+    let cfg = env.config(P_STAGES)?;
+    let mut child = env.spawn(P_STAGES, &[])?;
     child.ready(Duration::from_secs(60)).await?;
     // Idle: started, connected, nothing to do.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -290,27 +299,26 @@ async fn run_in(
         .await
         .map_err(|e| e.to_string())?;
     let topology = ordergate::app::topology(&cfg);
+    let next_queue = topology.stage_queue(NEXT_STAGE);
     let (bus, mut observer): (Arc<dyn Bus>, Observer) = match env.profile {
         Profile::Cluster => {
-            let topology = topology.with_queue(observer_queue, &OUTCOMES);
             let bus = AmqpBus::connect(&amqp_url(), topology.clone(), AmqpSettings::default())
                 .await
                 .map_err(|e| e.to_string())?;
             bus.declare(&topology).await.map_err(|e| e.to_string())?;
             let consumer = bus
-                .consume(observer_queue, 512)
+                .consume(&next_queue, 512)
                 .await
                 .map_err(|e| e.to_string())?;
             (Arc::new(bus), Observer::Queue(consumer))
         }
         Profile::Standalone => {
-            let unrouted = topology.unrouted_queue.clone();
             let bus = EmbeddedBus::new(store.clone(), topology, EmbeddedSettings::default());
             (
                 Arc::new(bus),
                 Observer::Table {
                     store: store.clone(),
-                    queue: unrouted,
+                    queue: next_queue,
                 },
             )
         }
@@ -373,15 +381,13 @@ async fn run_in(
         }
     })
     .await?;
-    for stage in ["normalize", "review"] {
-        let queue = ordergate::app::topology(&cfg).stage_queue(stage);
-        let b = bus.clone();
-        eventually(Duration::from_secs(10), "empty stage queues", || {
-            let (b, q) = (b.clone(), queue.clone());
-            async move { b.depth(&q).await.map(|d| d == 0).map_err(|e| e.to_string()) }
-        })
-        .await?;
-    }
+    let queue = ordergate::app::topology(&cfg).stage_queue("normalize");
+    let b = bus.clone();
+    eventually(Duration::from_secs(10), "empty normalize queue", || {
+        let (b, q) = (b.clone(), queue.clone());
+        async move { b.depth(&q).await.map(|d| d == 0).map_err(|e| e.to_string()) }
+    })
+    .await?;
     let parked = store.parked(10).await.map_err(|e| e.to_string())?;
     if !parked.is_empty() {
         return Err(format!(
@@ -417,7 +423,7 @@ async fn run_in(
         prefetch: cfg.bus.prefetch,
         concurrency: cfg.pipeline.concurrency,
         verified: format!(
-            "{total} orders stored once and reviewed once each (one outcome event), outbox and queues empty, nothing parked{problems}"
+            "{total} orders stored once and announced once each (one order.received), outbox and normalize queue empty, nothing parked{problems}"
         ),
         large,
     })

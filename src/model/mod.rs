@@ -14,8 +14,8 @@ pub use events::{
     ReviewOutcome, ShipmentRef,
 };
 pub use order::{
-    Address, CanonicalOrder, Channel, Customer, Extraction, OrderLine, Origin, SourceRef,
-    SourceStatus, TotalsCheck,
+    read_decimal, read_quantity, Address, CanonicalOrder, Channel, Customer, Extraction, OrderLine,
+    Origin, SourceRef, SourceStatus, TotalsCheck, Unreadable,
 };
 pub use state::{OrderState, Trigger};
 pub use tracking::{TrackingEvent, TrackingStatus, TrackingUpdate};

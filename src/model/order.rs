@@ -67,6 +67,52 @@ pub struct CanonicalOrder {
     /// the same thread; `null` for other channels.
     #[serde(default)]
     pub origin: Option<Origin>,
+    /// Values of the source document their field could not hold (a quantity written as text
+    /// or negative, a price that is not a number), set aside by the normalize stage: the field
+    /// is left empty (a quantity 0) and review reports each as a finding with its reason, so
+    /// the order waits for a person instead of being refused whole or read wrong. Mappings
+    /// leave it out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// Reads a line quantity: a number or decimal string, zero or more. The error says what was
+/// found, never the value.
+pub fn read_quantity(v: &serde_json::Value) -> Result<Decimal, String> {
+    match read_decimal(v)? {
+        None => Err("nothing".to_string()),
+        Some(q) if q.is_sign_negative() && !q.is_zero() => Err("a negative number".to_string()),
+        Some(q) => Ok(q.normalize()),
+    }
+}
+
+/// A source value set aside because its field could not hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Unreadable {
+    /// The canonical path (`lines[0].quantity`).
+    pub path: String,
+    /// Why, never the value (`text that is not a number`, `a negative number`).
+    pub reason: String,
+}
+
+/// Reads a decimal the way the canonical order's money and quantity fields do: a JSON number
+/// or a decimal string (plain or scientific); `Ok(None)` for null or blank. The error says what
+/// was found, never the value.
+pub fn read_decimal(v: &serde_json::Value) -> Result<Option<Decimal>, String> {
+    use std::str::FromStr;
+    let parse = |t: &str| Decimal::from_str(t).or_else(|_| Decimal::from_scientific(t));
+    match v {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) if s.trim().is_empty() => Ok(None),
+        serde_json::Value::String(s) => parse(s.trim())
+            .map(Some)
+            .map_err(|_| "text that is not a number".to_string()),
+        serde_json::Value::Number(n) => parse(&n.to_string())
+            .map(Some)
+            .map_err(|_| "a number out of range".to_string()),
+        other => Err(crate::mapping::json_type(other).to_string()),
+    }
 }
 
 /// Where an order arrived by message, for replying in the same thread.
@@ -334,32 +380,11 @@ pub(crate) mod opt_money {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
-        let v = Option::<serde_json::Value>::deserialize(d)?;
-        match v {
-            None | Some(serde_json::Value::Null) => Ok(None),
-            Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
-            // The messages name what was expected, never the value: it may be anything, a
-            // name or a phone number put in the wrong field.
-            Some(serde_json::Value::String(s)) => Decimal::from_str(s.trim())
-                .or_else(|_| Decimal::from_scientific(s.trim()))
-                .map(Some)
-                .map_err(|_| {
-                    serde::de::Error::custom("expected money (a decimal string), found other text")
-                }),
-            Some(serde_json::Value::Number(n)) => {
-                let s = n.to_string();
-                Decimal::from_str(&s)
-                    .or_else(|_| Decimal::from_scientific(&s))
-                    .map(Some)
-                    .map_err(|_| {
-                        serde::de::Error::custom("expected money, found a number out of range")
-                    })
-            }
-            Some(other) => Err(serde::de::Error::custom(format!(
-                "expected money (a decimal string), found {}",
-                crate::mapping::json_type(&other)
-            ))),
-        }
+        let v = Option::<serde_json::Value>::deserialize(d)?.unwrap_or_default();
+        // The messages name what was expected, never the value: it may be anything, a name
+        // or a phone number put in the wrong field.
+        super::read_decimal(&v)
+            .map_err(|found| serde::de::Error::custom(format!("expected money, found {found}")))
     }
 }
 
@@ -380,26 +405,8 @@ pub(crate) mod quantity {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        let text = match &v {
-            serde_json::Value::Number(n) => n.to_string(),
-            serde_json::Value::String(s) => s.trim().to_string(),
-            other => {
-                return Err(serde::de::Error::custom(format!(
-                    "expected a quantity (a number), found {}",
-                    crate::mapping::json_type(other)
-                )))
-            }
-        };
-        let q = Decimal::from_str(&text)
-            .or_else(|_| Decimal::from_scientific(&text))
-            .map_err(|_| {
-                serde::de::Error::custom("expected a quantity (a number), found other text")
-            })?;
-        if q.is_sign_negative() {
-            return Err(serde::de::Error::custom(
-                "expected a quantity, found a negative number",
-            ));
-        }
-        Ok(q.normalize())
+        super::read_quantity(&v).map_err(|found| {
+            serde::de::Error::custom(format!("expected a quantity, found {found}"))
+        })
     }
 }

@@ -209,10 +209,12 @@ impl Normalizer {
             message,
         };
         let mut orders = Vec::with_capacity(outputs.len());
-        for (index, output) in outputs.into_iter().enumerate() {
+        for (index, mut output) in outputs.into_iter().enumerate() {
+            let unreadable = set_aside_unreadable(&mut output);
             let mut order: CanonicalOrder =
                 read_output(&output).map_err(|e| invalid(index, &e.path, e.message))?;
             drop(output);
+            order.unreadable = unreadable;
             if order.lacks_identity() {
                 return Err(NormalizeError::NoIdentity {
                     mapping: mapping.clone(),
@@ -245,6 +247,70 @@ impl Normalizer {
         }
         Ok(orders)
     }
+}
+
+/// A line's money fields and the order's, as the canonical order names them.
+const LINE_MONEY: [&str; 3] = ["unit_price", "discount", "tax"];
+const ORDER_MONEY: [&str; 5] = [
+    "shipping_fee",
+    "discount_total",
+    "tax_total",
+    "total",
+    "refunded_total",
+];
+
+/// Sets aside the values of a mapping output that their field cannot hold — a line quantity
+/// that is text, negative or empty; money that is not a number — so the order is still created
+/// and review reports each (rulebook: a fact we are not sure of waits for a person) instead of
+/// the whole document being refused. The field is emptied (a quantity becomes 0); the paths and
+/// reasons are returned for [`CanonicalOrder::unreadable`]. Values of the wrong shape elsewhere
+/// (a customer that is not an object) are still the mapping's error.
+fn set_aside_unreadable(output: &mut serde_json::Value) -> Vec<crate::model::Unreadable> {
+    use crate::model::{read_decimal, read_quantity, Unreadable};
+    let mut out = Vec::new();
+    let mut check = |v: &mut serde_json::Value, path: String, quantity: bool| {
+        if v.is_object() || v.is_array() {
+            // A structure where a value belongs: the mapping's error, reported as such.
+            return;
+        }
+        let result = if quantity {
+            read_quantity(v).map(|_| ())
+        } else {
+            read_decimal(v).map(|_| ())
+        };
+        if let Err(found) = result {
+            out.push(Unreadable {
+                path,
+                reason: format!("found {found}"),
+            });
+            *v = if quantity {
+                serde_json::json!(0)
+            } else {
+                serde_json::Value::Null
+            };
+        }
+    };
+    if let Some(lines) = output
+        .get_mut("lines")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        for (i, line) in lines.iter_mut().enumerate() {
+            if let Some(q) = line.get_mut("quantity") {
+                check(q, format!("lines[{i}].quantity"), true);
+            }
+            for key in LINE_MONEY {
+                if let Some(v) = line.get_mut(key) {
+                    check(v, format!("lines[{i}].{key}"), false);
+                }
+            }
+        }
+    }
+    for key in ORDER_MONEY {
+        if let Some(v) = output.get_mut(key) {
+            check(v, key.to_string(), false);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

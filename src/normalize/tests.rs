@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::SourceStatus;
+use rust_decimal::Decimal;
 use std::path::Path;
 
 fn normalizer_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Normalizer) {
@@ -46,7 +47,7 @@ fn number_price_stays_exact() {
 fn invalid_output_names_index_and_path() {
     let (_d, n) = normalizer_with(&[("shopify.order.jq", MINIMAL)]);
     let err = n
-        .normalize("shopify", &[br#"{"id": 7, "price": "abc"}"#])
+        .normalize("shopify", &[br#"{"id": 7, "price": {"amount": 1}}"#])
         .unwrap_err();
     match &err {
         NormalizeError::InvalidOutput { index, path, .. } => {
@@ -56,6 +57,52 @@ fn invalid_output_names_index_and_path() {
         other => panic!("{other:?}"),
     }
     assert!(!err.is_permanent());
+}
+
+#[test]
+fn quantities_and_amounts_the_fields_cannot_hold_are_set_aside_with_their_reason() {
+    let mapping = MINIMAL.replace("quantity: 1", "quantity: .qty");
+    let (_d, n) = normalizer_with(&[("shopify.order.jq", &mapping)]);
+    let order = n
+        .normalize(
+            "shopify",
+            &[br#"{"id": 7, "price": "twelve fifty", "qty": -2}"#],
+        )
+        .unwrap()
+        .remove(0);
+    assert_eq!(order.lines[0].quantity, Decimal::ZERO);
+    assert_eq!(order.lines[0].unit_price, None);
+    assert_eq!(order.total, None);
+    let found: Vec<(&str, &str)> = order
+        .unreadable
+        .iter()
+        .map(|u| (u.path.as_str(), u.reason.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("lines[0].quantity", "found a negative number"),
+            ("lines[0].unit_price", "found text that is not a number"),
+            ("total", "found text that is not a number"),
+        ]
+    );
+    // Text quantities too; readable values are left alone and nothing is recorded.
+    let order = n
+        .normalize(
+            "shopify",
+            &[br#"{"id": 8, "price": "3.50", "qty": "three"}"#],
+        )
+        .unwrap()
+        .remove(0);
+    assert_eq!(order.unreadable.len(), 1);
+    assert_eq!(order.unreadable[0].path, "lines[0].quantity");
+    assert_eq!(order.lines[0].unit_price, Some(Decimal::new(350, 2)));
+    let order = n
+        .normalize("shopify", &[br#"{"id": 9, "price": "3.50", "qty": "2"}"#])
+        .unwrap()
+        .remove(0);
+    assert!(order.unreadable.is_empty());
+    assert_eq!(order.lines[0].quantity, Decimal::from(2));
 }
 
 #[test]
@@ -255,7 +302,10 @@ fn money_keeps_the_currency_minor_units() {
 fn invalid_output_names_path_and_type_not_value() {
     let (_d, n) = normalizer_with(&[("shopify.order.jq", MINIMAL)]);
     let err = n
-        .normalize("shopify", &[br#"{"id": 7, "price": "Ana Quintero"}"#])
+        .normalize(
+            "shopify",
+            &[br#"{"id": 7, "price": {"who": "Ana Quintero"}}"#],
+        )
         .unwrap_err()
         .to_string();
     assert!(
@@ -263,4 +313,12 @@ fn invalid_output_names_path_and_type_not_value() {
         "{err}"
     );
     assert!(!err.contains("Quintero"), "{err}");
+    // Text where money belongs is set aside; its reason does not quote it either.
+    let order = n
+        .normalize("shopify", &[br#"{"id": 7, "price": "Ana Quintero"}"#])
+        .unwrap()
+        .remove(0);
+    let reasons = serde_json::to_string(&order.unreadable).unwrap();
+    assert!(reasons.contains("lines[0].unit_price"), "{reasons}");
+    assert!(!reasons.contains("Quintero"), "{reasons}");
 }

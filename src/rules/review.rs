@@ -42,6 +42,10 @@ pub const PRICE: &str = "price";
 pub const ADDRESS: &str = "address";
 /// Rule: not the same customer and lines as a recent order.
 pub const DUPLICATES: &str = "duplicates";
+/// Rule, always on (not one of the configurable [`RULES`]): every quantity and amount of the
+/// source could be read (the normalize stage sets aside what could not, see
+/// `CanonicalOrder::unreadable`).
+pub const READABLE: &str = "readable";
 
 /// One finding of one rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -112,7 +116,7 @@ pub fn review(
             return d;
         }
     }
-    let mut findings = Vec::new();
+    let mut findings = readable(order);
     if enabled(CONTACT) {
         findings.extend(contact(order));
     }
@@ -320,6 +324,10 @@ pub fn quantity(order: &CanonicalOrder, catalog: &Catalog) -> Vec<Finding> {
     for (i, line) in order.lines.iter().enumerate() {
         let path = format!("lines[{i}].quantity");
         let n = i + 1;
+        if unreadable(order, &path).is_some() {
+            // Reported by `readable`.
+            continue;
+        }
         if line.quantity <= Decimal::ZERO {
             out.push(finding(
                 QUANTITY,
@@ -352,8 +360,40 @@ pub fn quantity(order: &CanonicalOrder, catalog: &Catalog) -> Vec<Finding> {
     out
 }
 
+/// The value at `path` the normalize stage set aside, if it did.
+fn unreadable<'a>(order: &'a CanonicalOrder, path: &str) -> Option<&'a crate::model::Unreadable> {
+    order.unreadable.iter().find(|u| u.path == path)
+}
+
+/// Every quantity and amount the source wrote could be read: each one set aside by the
+/// normalize stage (text where a number belongs, a negative quantity) is a finding with its
+/// reason — `quantity_unreadable` or `amount_unreadable` — whatever rules a channel runs.
+pub fn readable(order: &CanonicalOrder) -> Vec<Finding> {
+    order
+        .unreadable
+        .iter()
+        .map(|u| {
+            let (code, what) = if u.path.ends_with(".quantity") {
+                ("quantity_unreadable", "quantity")
+            } else {
+                ("amount_unreadable", "amount")
+            };
+            finding(
+                READABLE,
+                code,
+                u.path.clone(),
+                format!(
+                    "the source's {what} at {} could not be read: {}",
+                    u.path, u.reason
+                ),
+            )
+        })
+        .collect()
+}
+
 /// Unit prices within `tolerance_pct` of the price list for the order's currency, and the
-/// parts (lines, shipping, tax, discounts) adding up to the stated total.
+/// parts (lines, shipping, tax, discounts) adding up to the stated total. An unreadable price
+/// is reported by [`readable`], not again as missing.
 pub fn price(order: &CanonicalOrder, catalog: &Catalog, tolerance_pct: Decimal) -> Vec<Finding> {
     let mut out = Vec::new();
     let currency = order.currency.as_deref().unwrap_or("");
@@ -373,6 +413,7 @@ pub fn price(order: &CanonicalOrder, catalog: &Catalog, tolerance_pct: Decimal) 
             continue;
         };
         match line.unit_price {
+            None if unreadable(order, &path).is_some() => {}
             None => out.push(finding(
                 PRICE,
                 "price_missing",
@@ -795,6 +836,38 @@ mod tests {
         o.source.status = SourceStatus::Open;
         o.customer.email = None;
         assert!(matches!(decide(&o), Decision::NeedsInfo { .. }));
+    }
+
+    #[test]
+    fn values_set_aside_at_normalize_are_findings_whatever_rules_run() {
+        let mut o = order();
+        o.lines[0].quantity = Decimal::ZERO;
+        o.unreadable = vec![
+            crate::model::Unreadable {
+                path: "lines[0].quantity".into(),
+                reason: "found a negative number".into(),
+            },
+            crate::model::Unreadable {
+                path: "lines[0].unit_price".into(),
+                reason: "found text that is not a number".into(),
+            },
+        ];
+        o.lines[0].unit_price = None;
+        let found = readable(&o);
+        let codes: Vec<(&str, &str)> = found.iter().map(|f| (f.code, f.path.as_str())).collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("quantity_unreadable", "lines[0].quantity"),
+                ("amount_unreadable", "lines[0].unit_price")
+            ]
+        );
+        // Not reported twice by the quantity and price rules.
+        let catalog = catalog();
+        assert!(quantity(&o, &catalog).is_empty());
+        assert!(!price(&o, &catalog, Decimal::ONE)
+            .iter()
+            .any(|f| f.code == "price_missing"));
     }
 
     #[test]
