@@ -166,6 +166,32 @@ const TOTAL: &[&str] = &[
     "ご請求金額",
 ];
 
+/// Words that say an amount is before tax.
+const NET: &[&str] = &[
+    "net",
+    "netto",
+    "nett",
+    "excl",
+    "exkl",
+    "ex",
+    "excluding",
+    "ht",
+    "imponibile",
+    "hors",
+    "sans",
+    "ohne",
+    "zonder",
+    "sin",
+    "sem",
+    "senza",
+    "esclusa",
+    "escluso",
+    "税抜",
+    "税抜き",
+    "不含税",
+    "未税",
+];
+
 /// What a summary row's label (the text before its amount) names, if anything.
 pub fn row_kind(label: &str) -> Option<RowKind> {
     let mut l = label
@@ -210,6 +236,16 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
             })
         })
     };
+    // A total said to be before tax is the subtotal ("Gesamtbetrag netto", "Total excl.
+    // BTW", "Totale imponibile"); one said to include it is the total.
+    let words: Vec<&str> = l
+        .split(|c: char| !(c.is_alphanumeric() || c == '.'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let net = words.iter().any(|w| NET.contains(&w.trim_end_matches('.')));
+    if starts(TOTAL) && !starts(SUBTOTAL) && net {
+        return Some(RowKind::Subtotal);
+    }
     if starts(SUBTOTAL) {
         Some(RowKind::Subtotal)
     } else if starts(SHIPPING) {
@@ -340,7 +376,9 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
         }
         first
     };
-    let total = total.or_else(|| distinct(&stated.total, "total"));
+    // Two different grand totals are a doubt even when one of them was taken as the total.
+    let stated_total = distinct(&stated.total, "total");
+    let total = total.or(stated_total);
     let subtotal = distinct(&stated.subtotal, "subtotal");
     let shipping = stated.shipping.first().copied().unwrap_or_default();
     let tax = stated.tax.first().copied().unwrap_or_default();

@@ -481,6 +481,7 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "product name",
             "item",
             "item name",
+            "title",
             "name",
             "designation",
             "désignation",
@@ -802,7 +803,7 @@ re!(
 );
 re!(
     TOTAL,
-    r"(?i)(grand\s+total|order\s+total|total\s+amount|total|合计|合計|总计|總計|总金额|總金額)\s*(?:\(?(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY)\)?)?\s*(?:is|:|：)?\s*(?:(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY|US\$|HK\$|NT\$|\$|£|€|¥|￥)\s*)?([0-9][0-9,.]*[0-9]|[0-9])"
+    r"(?i)(grand\s+total|order\s+total|total\s+amount|totale\s+(?:ordine|dell'ordine|documento)|total\s+(?:du\s+|de\s+la\s+)?commande|total\s+(?:del\s+|do\s+)?pedido|total\s+da\s+encomenda|gesamtbetrag|gesamtsumme|bestellwert|totaalbedrag|totaal|totale|total|合计|合計|总计|總計|总金额|總金額)\s*(?:\(?(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY|CHF|BRL)\)?)?\s*(?:is|est|ist|es|è|é|bedraagt|:|：)?\s*(?:(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY|CHF|BRL|US\$|HK\$|NT\$|R\$|\$|£|€|¥|￥)\s*)?([0-9][0-9,.]*[0-9]|[0-9])"
 );
 re!(
     US_CITY,
@@ -865,7 +866,10 @@ fn bullet(line: &str) -> Option<regex::Captures<'_>> {
 /// [`TOTAL`]: every match names a total.
 fn stated_total(line: &str) -> Option<regex::Captures<'_>> {
     const WORDS: [&str; 6] = ["合计", "合計", "总计", "總計", "总金额", "總金額"];
-    let maybe = contains_ci(line, "total") || WORDS.iter().any(|w| line.contains(w));
+    let maybe = ["total", "gesamt", "totaal", "bestellwert"]
+        .iter()
+        .any(|w| contains_ci(line, w))
+        || WORDS.iter().any(|w| line.contains(w));
     maybe.then(|| rx(&TOTAL)?.captures(line)).flatten()
 }
 
@@ -966,6 +970,10 @@ fn cells(line: &str) -> Vec<Cell> {
 
 /// Lower case, `_`/`-` as spaces, single spaces, trailing colon and `#`-free comparison form.
 fn norm_label(s: &str) -> String {
+    // Headings are often framed: "【納品先】", "[Ship to]", "■ お届け先".
+    let s = s
+        .trim()
+        .trim_matches(|c: char| "【】[]〔〕《》<>■□◆◇●○*＊=".contains(c));
     let s = s.to_lowercase().replace(['_', '：'], " ").replace(':', " ");
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -1347,6 +1355,28 @@ fn block_below(layout: &Layout, line: usize, col: usize, max: usize) -> Vec<Stri
     out
 }
 
+/// The country a postcode written alone on its line implies by its form, if one does: a
+/// Brazilian CEP (`01304-001`), a Portuguese (`1100-048`), Dutch (`1015 KK`), Canadian
+/// (`K1P 5B5`) or Japanese (`〒542-0081`) postcode.
+fn postcode_alone(line: &str) -> Option<&'static str> {
+    re!(BR_CEP, r"^[0-9]{5}-[0-9]{3}$");
+    re!(PT_CP, r"^[0-9]{4}-[0-9]{3}$");
+    re!(NL_PC, r"^[0-9]{4} ?[A-Z]{2}$");
+    re!(CA_PC, r"^[A-Z][0-9][A-Z] ?[0-9][A-Z][0-9]$");
+    re!(JP_PC, r"^〒\s*[0-9]{3}-[0-9]{4}$");
+    let t = line.trim();
+    [
+        (&BR_CEP, "BR"),
+        (&PT_CP, "PT"),
+        (&NL_PC, "NL"),
+        (&CA_PC, "CA"),
+        (&JP_PC, "JP"),
+    ]
+    .into_iter()
+    .find(|(re, _)| rx(re).is_some_and(|r| r.is_match(t)))
+    .map(|(_, c)| c)
+}
+
 /// A city line read by one country's convention.
 struct CityLine {
     city: Option<String>,
@@ -1358,6 +1388,7 @@ struct CityLine {
     fits: &'static [&'static str],
 }
 
+re!(CITY_DASH_STATE, r"^(.+?)\s*[-–/]\s*([A-Z]{2})$");
 re!(NL_CITY, r"^([0-9]{4}\s?[A-Z]{2})\s+(.+)$");
 re!(PT_CITY, r"^([0-9]{4}-[0-9]{3})\s+(.+)$");
 re!(
@@ -1447,7 +1478,9 @@ fn city_line(last: &str) -> Option<CityLine> {
                 city = Some(c.trim().to_string());
             }
         }
-        return Some(line(city, region, postal, None, fits));
+        // "10122 Torino (TO)": a five-digit CAP and the province in brackets is Italian.
+        let italian = m.get(3).is_some() && postal.as_ref().is_some_and(|p| p.len() == 5);
+        return Some(line(city, region, postal, italian.then_some("IT"), fits));
     }
     if let Some(m) = cap(&CITY_POSTAL) {
         let postal = s(m.get(2));
@@ -1500,6 +1533,13 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
                 country = Some(if uk { "GB" } else { "IE" }.into());
             }
             lines.pop();
+        } else if let Some(implied) = postcode_alone(last) {
+            // A postcode on its own line below the city ("São Paulo - SP" / "01304-001").
+            postal = Some(last.trim_start_matches('〒').to_string());
+            if country.is_none() {
+                country = Some(implied.into());
+            }
+            lines.pop();
         }
     }
     let mut fits: &[&str] = &[];
@@ -1517,6 +1557,14 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         } else if let Some((a, b)) = last.split_once(',') {
             city = Some(a.trim().into());
             region = Some(b.trim().into());
+        } else if let Some(m) = postal
+            .is_some()
+            .then(|| rx(&CITY_DASH_STATE)?.captures(&last))
+            .flatten()
+        {
+            // "São Paulo - SP", "Curitiba/PR": the city, then its state's code.
+            city = Some(m[1].trim().into());
+            region = Some(m[2].into());
         } else if is_county(&last) && lines.len() > 2 {
             // "Hebden Bridge" / "West Yorkshire" / "HX7 8AD": the county, then the town.
             region = Some(last);
@@ -1714,6 +1762,17 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
                 rest = rest.replace(&m[1], "").trim().to_string();
             }
         }
+        if postal.is_none() {
+            // A Taiwanese postcode of three or five digits written before the city
+            // ("106台北市大安區…").
+            let lead = rest.chars().take_while(char::is_ascii_digit).count();
+            if (lead == 3 || lead == 5)
+                && rest[lead..].starts_with(|c: char| has_cjk(&c.to_string()))
+            {
+                postal = Some(rest[..lead].to_string());
+                rest = rest[lead..].to_string();
+            }
+        }
         let mut country = "CN";
         for (mark, code) in [
             ("香港", "HK"),
@@ -1874,6 +1933,24 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
     }
 }
 
+/// Header words that name the item's code when the table also has a description column, and
+/// its name otherwise.
+const ITEM_OR_CODE: &[&str] = &[
+    "item",
+    "artikel",
+    "article",
+    "articolo",
+    "artículo",
+    "articulo",
+    "artigo",
+    "product",
+    "produkt",
+    "produit",
+    "producto",
+    "prodotto",
+    "produto",
+];
+
 /// The columns by cell when the cells are a line-table header.
 fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option<&'static str>>> {
     static BUILTIN: LazyLock<BTreeMap<&'static str, Vec<String>>> = LazyLock::new(|| {
@@ -1892,9 +1969,16 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
         return None;
     }
     let names: Vec<String> = cs.iter().map(|c| column_name(&c.text)).collect();
-    let lookup = |n: &str, col: &'static str| {
+    let exact = |n: &str, col: &'static str| {
         template.is_some_and(|t| t.columns(col).iter().any(|a| column_name(a) == n))
             || BUILTIN.get(col).is_some_and(|a| a.iter().any(|a| a == n))
+    };
+    // The name as written, else without its qualifiers (`Prijs excl. BTW (EUR)`), else one of
+    // the names it joins (`ISBN/SKU`).
+    let lookup = |n: &str, col: &'static str| {
+        exact(n, col)
+            || column_core(n).is_some_and(|c| exact(&c, col))
+            || (n.contains('/') && n.split('/').any(|p| exact(p.trim(), col)))
     };
     let mut cols: Vec<Option<&'static str>> = vec![None; names.len()];
     let mut taken = std::collections::HashSet::new();
@@ -1902,10 +1986,13 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
     for col in super::template::COLUMNS {
         for (i, n) in names.iter().enumerate() {
             if cols[i].is_none() && !taken.contains(col) && lookup(n, col) {
-                // "Item" is the code when a description column exists too.
+                // "Item", "Artikel", "Product" are the code when a column that can only be
+                // the description exists too ("Artikel | Bezeichnung").
                 if *col == "name"
-                    && n == "item"
-                    && names.iter().any(|m| m != "item" && lookup(m, "name"))
+                    && ITEM_OR_CODE.contains(&n.as_str())
+                    && names
+                        .iter()
+                        .any(|m| !ITEM_OR_CODE.contains(&m.as_str()) && lookup(m, "name"))
                 {
                     if !taken.contains("sku") {
                         cols[i] = Some("sku");
@@ -1916,6 +2003,18 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
                 cols[i] = Some(col);
                 taken.insert(*col);
             }
+        }
+    }
+    // A bare "Unit" (or "Unit €") is the unit price when no column names the price; with a
+    // price column it is the unit of measure.
+    if !taken.contains("unit_price") {
+        if let Some(i) = names.iter().enumerate().position(|(i, n)| {
+            let core = column_core(n).unwrap_or_else(|| n.clone());
+            cols[i].is_none()
+                && ["unit", "valor unit", "preço unit", "per unit"].contains(&core.as_str())
+        }) {
+            cols[i] = Some("unit_price");
+            taken.insert("unit_price");
         }
     }
     let known = cols.iter().filter(|c| c.is_some()).count();
@@ -1944,6 +2043,86 @@ fn column_name(s: &str) -> String {
         }
     }
     n
+}
+
+/// A header cell's name without the words that qualify a column rather than name it: a
+/// currency (`PU CHF`, `Unit €`), a tax basis (`Prijs excl. BTW`, `Unit ex GST`, `Preis
+/// netto`), a parenthesis anywhere (`Price (CAD) each`). `None` when nothing was dropped.
+fn column_core(name: &str) -> Option<String> {
+    const TAX: &[&str] = &[
+        "btw", "gst", "vat", "mwst", "mwst.", "ust", "ust.", "tva", "iva", "tax", "taxes",
+    ];
+    const BASIS: &[&str] = &[
+        "ex",
+        "ex.",
+        "excl",
+        "excl.",
+        "exkl",
+        "exkl.",
+        "excluding",
+        "incl",
+        "incl.",
+        "inkl",
+        "inkl.",
+        "including",
+        "zzgl",
+        "zzgl.",
+        "hors",
+        "sans",
+        "senza",
+        "sin",
+        "sem",
+        "zonder",
+        "ohne",
+        "plus",
+    ];
+    // Words inside parentheses are dropped whole.
+    let mut kept: Vec<&str> = Vec::new();
+    let mut inside = false;
+    let mut token = String::new();
+    for c in name.chars() {
+        match c {
+            '(' | '（' => {
+                inside = true;
+                token.push(' ');
+            }
+            ')' | '）' => {
+                inside = false;
+                token.push(' ');
+            }
+            _ if inside => {}
+            _ => token.push(c),
+        }
+    }
+    let toks: Vec<&str> = token.split_whitespace().collect();
+    let mut i = 0;
+    while i < toks.len() {
+        let t = toks[i];
+        let cur = currency_of(t).is_some()
+            || [
+                "$", "cad", "aud", "nzd", "chf", "jpy", "brl", "mxn", "sgd", "eur",
+            ]
+            .contains(&t);
+        if cur
+            || TAX.contains(&t)
+            || (["ht", "ttc", "netto", "brutto", "net"].contains(&t) && i > 0)
+        {
+            i += 1;
+            continue;
+        }
+        if BASIS.contains(&t) {
+            // The basis word and the tax it names.
+            i += 1;
+            if toks.get(i).is_some_and(|n| TAX.contains(n)) {
+                i += 1;
+            }
+            continue;
+        }
+        kept.push(t);
+        i += 1;
+    }
+    let core = kept.join(" ");
+    (!core.is_empty() && core != name).then_some(core)
 }
 
 /// A row label naming the order's grand total (not a subtotal, tax or shipping row).
@@ -2015,10 +2194,19 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
     }
     if unit_price.is_none() {
         if let Some(amount) = amount {
-            unit_price = amount
-                .checked_div(quantity)
-                .map(|d| d.round_dp(4).normalize());
+            let exact = amount.checked_div(quantity);
+            unit_price = exact.map(|d| d.round_dp(4).normalize());
             confidence *= 0.9;
+            // An amount that its quantity does not divide into whole cents is rarely a price
+            // times a quantity: more likely the row's price column was not read.
+            if exact.is_some_and(|d| d.round_dp(2) * quantity != amount) {
+                doubt = Some(
+                    "lines: a line's unit price is its amount divided by its quantity, which does \
+                     not come out in whole cents"
+                        .to_string(),
+                );
+                confidence = confidence.min(0.5);
+            }
         }
     }
     let mut sku = get("sku");
@@ -2902,7 +3090,7 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
         // The signature: the last line that is only a phone number.
         // A signature line may hold several parts ("Lone Pine Veterinary | 541-555-0139").
         let phone = lines.iter().rev().find_map(|l| {
-            l.split(['|', '·', '•']).rev().find_map(|part| {
+            l.split(['|', '·', '•', ',', ';']).rev().find_map(|part| {
                 let t = part.trim();
                 // A phone number here has 7 to 15 digits.
                 if digits(t) < 7 {
@@ -2956,10 +3144,18 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
                 && [
                     "deliver", "ship", "delivery", "liefer", "livr", "entreg", "envia", "enviar",
                     "lever", "bezorg", "consegn", "spedi", "送货", "送貨", "收货", "收貨", "届け",
-                    "配送", "納品",
+                    "配送", "納品", "address", "adres", "anschrift", "dirección", "indirizzo",
+                    "endereço", "morada", "住所", "地址",
                 ]
                 .iter()
                 .any(|w| t.contains(w) || before.contains(w))
+                // The address the invoice goes to is not where the goods go.
+                && ![
+                    "bill", "invoice", "rechnung", "factur", "fattur", "fatur", "请求", "請求",
+                    "发票", "發票",
+                ]
+                .iter()
+                .any(|w| t.contains(w))
         });
         for i in triggers {
             let block = block_below(&layout, i, 0, 6);

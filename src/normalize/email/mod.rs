@@ -174,9 +174,21 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
             let (_, note_lines, _) = extract::extract_text(&note, &probe, Kind::Email);
             if note_lines.is_empty() {
                 t = forwarded;
+                // The forwarded order's writer is the customer when someone outside their
+                // organisation (our own sales desk) passed it on; a colleague or the writer
+                // passing it on is the customer's own From.
+                let domain = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
                 if let Some((name, address)) = from.as_deref().and_then(split_address) {
-                    put(&mut facts, "customer.name", name, 0.96);
-                    put(&mut facts, "customer.email", Some(address), 1.0);
+                    let outside = mail
+                        .from_address
+                        .as_deref()
+                        .is_none_or(|own| domain(own) != domain(&address));
+                    if outside {
+                        facts.remove("customer.name");
+                        put(&mut facts, "customer.name", name, 0.96);
+                        facts.remove("customer.email");
+                        put(&mut facts, "customer.email", Some(address), 1.0);
+                    }
                 }
             }
         }
