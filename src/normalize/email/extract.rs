@@ -61,6 +61,10 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "po#",
             "po",
             "our po",
+            "our ref",
+            "our ref.",
+            "our reference",
+            "our order ref",
             "po ref",
             "po reference",
             "p.o. number",
@@ -1355,6 +1359,44 @@ fn block_below(layout: &Layout, line: usize, col: usize, max: usize) -> Vec<Stri
     out
 }
 
+/// The first block of two to six lines (between blank lines) that ends with a city line whose
+/// form implies its country (`Gunnison, CO 81230`, `Fitzroy VIC 3065`, `1015 KK Amsterdam`)
+/// or with a postcode alone, and holds no list item: an address written without a label.
+fn unlabelled_address(layout: &Layout) -> Option<Vec<String>> {
+    let mut block: Vec<String> = Vec::new();
+    let is_address = |b: &[String]| {
+        if !(2..=6).contains(&b.len()) {
+            return false;
+        }
+        let listy = b.iter().any(|l| {
+            l.starts_with(['-', '*', '•'])
+                || bullet(l).is_some()
+                || l.chars().filter(|c| *c == ' ').count() > 12
+        });
+        let mut rest = b;
+        if rest.len() > 2 && rest.last().is_some_and(|l| country_of(l).is_some()) {
+            rest = &rest[..rest.len() - 1];
+        }
+        let last = rest.last().map(|l| l.trim()).unwrap_or("");
+        let city = city_line(last).is_some_and(|c| c.implies.is_some())
+            || postcode_alone(last).is_some()
+            || rx(&UK_POSTCODE).is_some_and(|r| r.is_match(last));
+        !listy && city && rest.len() >= 2
+    };
+    for line in layout.lines.iter().chain(std::iter::once(&"")) {
+        let t = line.trim();
+        if t.is_empty() {
+            if is_address(&block) {
+                return Some(block);
+            }
+            block.clear();
+        } else {
+            block.push(t.to_string());
+        }
+    }
+    None
+}
+
 /// The country a postcode written alone on its line implies by its form, if one does: a
 /// Brazilian CEP (`01304-001`), a Portuguese (`1100-048`), Dutch (`1015 KK`), Canadian
 /// (`K1P 5B5`) or Japanese (`〒542-0081`) postcode.
@@ -1684,7 +1726,10 @@ fn is_county(line: &str) -> bool {
 /// phone number alone, or a phone label with its number.
 fn is_contact_line(t: &str) -> bool {
     let email = rx(&EMAIL).is_some_and(|r| r.is_match(t));
-    let phone = digits(t) >= 7 && rx(&PHONE_LINE).is_some_and(|r| r.is_match(t));
+    // A postcode alone ("01304-001") has a phone number's form but is not one.
+    let phone = digits(t) >= 7
+        && postcode_alone(t).is_none()
+        && rx(&PHONE_LINE).is_some_and(|r| r.is_match(t));
     let labelled = t.split([':', '：']).next().is_some_and(|head| {
         let head = norm_label(head);
         builtin_labels("phone")
@@ -2339,13 +2384,29 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
                 if cur == "USD" { 0.6 } else { 0.8 },
             );
         }
-        let name = m[2].trim().trim_end_matches([',', '-']).trim().to_string();
+        let mut name = m[2].trim().trim_end_matches([',', '-']).trim().to_string();
+        let mut sku = m.get(3).map(|s| s.as_str().to_string());
+        // A code in its own column after the name ("Floral foam (case of 48)   FF-48").
+        if sku.is_none() {
+            if let Some((head, code)) = name.rsplit_once("  ").or_else(|| name.rsplit_once('\t')) {
+                let code = code.trim();
+                let codey = !code.contains(' ')
+                    && code.chars().any(|c| c.is_ascii_digit())
+                    && code.chars().any(|c| c.is_ascii_alphabetic())
+                    && code
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+                if codey && !head.trim().is_empty() {
+                    sku = Some(code.to_string());
+                    name = head.trim().trim_end_matches([',', '-']).trim().to_string();
+                }
+            }
+        }
         let doubt = leftover_code(&name)
             .then(|| "lines: an item's name could not be told from its code".to_string());
         out.push((
             i,
             Line {
-                sku: m.get(3).map(|s| s.as_str().to_string()),
                 name: Some(name).filter(|n| !n.is_empty()),
                 spec: None,
                 quantity,
@@ -2353,8 +2414,9 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
                 confidence: if doubt.is_some() {
                     0.5
                 } else {
-                    (if m.get(3).is_some() { 0.9 } else { 0.8 } * ctx.trust).clamp(0.0, 1.0)
+                    (if sku.is_some() { 0.9 } else { 0.8 } * ctx.trust).clamp(0.0, 1.0)
                 },
+                sku,
                 doubt,
             },
         ));
@@ -2649,7 +2711,19 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
         .take_while(|c| c.is_ascii_alphanumeric() || "-/_.".contains(*c))
         .collect();
     let token = token.trim_end_matches(['.', '-', '/', '_']);
-    let ok = token.len() >= 3
+    // An amount is not a reference ("Total pedido: 4.622,20 €"): digits grouped by dots and
+    // followed by decimals, or followed by a currency.
+    let after = r[token.len()..].trim_start();
+    let amount = token
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        && (after.starts_with(',') && after[1..].starts_with(|c: char| c.is_ascii_digit())
+            || after.starts_with(['€', '$', '£', '¥', '円', '元'])
+            || ["eur", "usd", "gbp", "chf"]
+                .iter()
+                .any(|c| after.to_ascii_lowercase().starts_with(c)));
+    let ok = !amount
+        && token.len() >= 3
         && token.chars().any(|c| c.is_ascii_digit())
         && token.starts_with(|c: char| c.is_ascii_alphanumeric())
         // A date is not a reference.
@@ -2813,6 +2887,18 @@ fn list_lines(
     doubts: &mut Vec<String>,
 ) -> Vec<(usize, Line)> {
     re!(ITEM, r"^\s*(?:[-*•·–]|[0-9]{1,2}[.)])\s+(.*)$");
+    // An item typed without a bullet starts with its quantity ("3 x Cast iron skillet …").
+    re!(ITEM_QTY, r"(?i)^\s*([0-9]{1,5}\s*(?:x|×)\s+.*)$");
+    // A price written after its amount: "£21.50 each", "$24.99 per box", "4,10 € la pièce".
+    re!(
+        PRICE_AFTER,
+        r"(?i)(US\$|HK\$|NT\$|R\$|CHF|[$£€¥￥])\s*([0-9][0-9.,']*[0-9]|[0-9])\s*(?:[$£€¥]\s*)?(?:each|ea\.?|apiece|per\s+[a-z]+|/\s*[a-z]+|la\s+pi[eè]ce|pi[eè]ce|chacun|cada(?:\s+un[oa])?|ciascun[oa]|cad\.|pro\s+st[uü]ck|je\s+st[uü]ck|per\s+stuk|por\s+unidad)\b"
+    );
+    // An item's code named by a word: "code PAP-A4-80", "SKU: TON-2420", "Art.-Nr. 4711".
+    re!(
+        CODE_WORD,
+        r"(?i)(?:^|[\s,;(])(?:code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnr\.?|réf\.?|ref\.?|cod\.?|código|codice)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"
+    );
     re!(
         QTY_X,
         r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
@@ -2827,7 +2913,7 @@ fn list_lines(
     );
     re!(
         CODE_PAREN,
-        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+)?([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*)\s*[)）]"
+        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+)?([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*|[A-Z][A-Z0-9]*[-_][A-Z0-9][A-Z0-9_-]*)\s*[)）]"
     );
     re!(CODE_LEAD, r"^([A-Z0-9]+(?:[-_./][A-Z0-9]+)+)\s*[-–—:,]\s*");
     let dc = ctx.decimal_comma();
@@ -2837,7 +2923,10 @@ fn list_lines(
         if read.contains(&i) {
             continue;
         }
-        let Some(item) = rx(&ITEM).and_then(|r| r.captures(line)) else {
+        let Some(item) = rx(&ITEM)
+            .and_then(|r| r.captures(line))
+            .or_else(|| rx(&ITEM_QTY).and_then(|r| r.captures(line)))
+        else {
             continue;
         };
         let body = item[1].trim();
@@ -2848,19 +2937,28 @@ fn list_lines(
             .and_then(|r| r.captures(body))
             .or_else(|| rx(&QTY_X).and_then(|r| r.captures(body)))
             .and_then(|m| parse_quantity(&m[1], dc));
-        let price = rx(&PRICE).and_then(|r| r.captures_iter(body).last());
+        let price = rx(&PRICE)
+            .and_then(|r| r.captures_iter(body).last())
+            .or_else(|| rx(&PRICE_AFTER).and_then(|r| r.captures_iter(body).last()));
         let (Some(quantity), Some(price)) = (quantity, price) else {
             unread += 1;
             continue;
         };
         let unit_price = parse_decimal(&price[2], dc);
         let mut rest = body[..price.get(0).map_or(body.len(), |m| m.start())].to_string();
+        let worded = rx(&CODE_WORD).and_then(|r| r.captures(&rest)).map(|m| {
+            let whole = m.get(0).map_or(0..0, |g| g.range());
+            (m[1].to_string(), whole)
+        });
         let paren = rx(&CODE_PAREN).and_then(|r| r.captures(&rest)).map(|m| {
             let whole = m.get(0).map_or(0..0, |g| g.range());
             (m[1].to_string(), whole)
         });
         let mut sku = None;
         if let Some((code, whole)) = paren {
+            rest.replace_range(whole, " ");
+            sku = Some(code);
+        } else if let Some((code, whole)) = worded {
             rest.replace_range(whole, " ");
             sku = Some(code);
         } else if let Some(m) = rx(&CODE_LEAD).and_then(|r| r.captures(&rest)) {
@@ -3167,6 +3265,20 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
                 address_block(&mut facts, ctx, block, 0.8);
                 break;
             }
+        }
+    }
+
+    // No labelled or announced address: a block of lines whose last line has the form of
+    // a city line of a country that implies it ("Gunnison, CO 81230") is read as the
+    // address, but only as a guess a person confirms.
+    if kind == Kind::Email && !facts.contains_key("ship_to.line1") {
+        if let Some(block) = unlabelled_address(&layout) {
+            address_block(&mut facts, ctx, block, 0.6);
+            doubts.push(
+                "ship_to: the address has no label; it was read by its form as the delivery \
+                 address"
+                    .into(),
+            );
         }
     }
 
