@@ -227,6 +227,11 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
             }
         }
     }
+    // A rate before the kind ("20 % USt.", "7,5% IVA").
+    let unrated = l.trim_start_matches(|c: char| c.is_ascii_digit() || " ,.".contains(c));
+    if unrated.len() < l.len() && unrated.starts_with('%') {
+        l = unrated.trim_start_matches(['%', ' ']).to_string();
+    }
     let starts = |words: &[&str]| {
         words.iter().any(|w| {
             l.strip_prefix(w).is_some_and(|rest| {

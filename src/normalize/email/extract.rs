@@ -142,6 +142,12 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "encomenda",
             "número do pedido",
             "pedido de compra",
+            "orden de compra",
+            "orden de compra no",
+            "no. de orden",
+            "número de orden",
+            "núm. de orden",
+            "orden no",
             "注文番号",
             "ご注文番号",
             "発注番号",
@@ -454,6 +460,8 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "art. nr",
             "codice",
             "codice articolo",
+            "clave",
+            "cód. art",
             "cod",
             "referência",
             "品番",
@@ -600,6 +608,13 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "prix",
             "einzelpreis",
             "e-preis",
+            "ep",
+            "vlr. unit",
+            "vlr unit",
+            "vl. unit",
+            "valor unit",
+            "p. unit",
+            "p.unit",
             "stückpreis",
             "preis",
             "preis/stk",
@@ -641,6 +656,7 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "total ht",
             "gesamt",
             "gesamtpreis",
+            "gp",
             "betrag",
             "summe",
             "importe",
@@ -1071,6 +1087,31 @@ pub fn currency_of(mark: &str) -> Option<&'static str> {
     })
 }
 
+/// The currency a text's unambiguous mark names (`R$`, `£`, `€`, `CHF`, `NT$`, `円`, a code
+/// as a word); `$` and `¥` alone name none (several currencies write them).
+fn currency_mark(text: &str) -> Option<&'static str> {
+    for (mark, code) in [
+        ("R$", "BRL"),
+        ("US$", "USD"),
+        ("NT$", "TWD"),
+        ("HK$", "HKD"),
+        ("NZ$", "NZD"),
+        ("A$", "AUD"),
+        ("C$", "CAD"),
+        ("£", "GBP"),
+        ("€", "EUR"),
+        ("円", "JPY"),
+        ("元", "CNY"),
+    ] {
+        if text.contains(mark) {
+            return Some(code);
+        }
+    }
+    text.split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| w.len() == 3 && w.chars().all(|c| c.is_ascii_uppercase()))
+        .find_map(|w| CODES.contains(&w).then(|| currency_of(w)).flatten())
+}
+
 /// A country written at the end of an address.
 fn country_of(s: &str) -> Option<&'static str> {
     Some(
@@ -1347,7 +1388,7 @@ fn block_below(layout: &Layout, line: usize, col: usize, max: usize) -> Vec<Stri
             }
             continue;
         }
-        if header_columns(all, None).is_some() {
+        if header_columns(all, None).is_some() || is_closing(&text) {
             break;
         }
         started = true;
@@ -1417,6 +1458,59 @@ fn postcode_alone(line: &str) -> Option<&'static str> {
     .into_iter()
     .find(|(re, _)| rx(re).is_some_and(|r| r.is_match(t)))
     .map(|(_, c)| c)
+}
+
+/// Whether a line is a letter's closing ("Thanks,", "Kind regards", "Mit freundlichen
+/// Grüßen"), which ends whatever block is above it.
+fn is_closing(line: &str) -> bool {
+    const CLOSINGS: &[&str] = &[
+        "thanks",
+        "thank you",
+        "many thanks",
+        "regards",
+        "kind regards",
+        "best regards",
+        "best",
+        "cheers",
+        "sincerely",
+        "yours sincerely",
+        "yours faithfully",
+        "mit freundlichen grüßen",
+        "freundliche grüße",
+        "viele grüße",
+        "beste grüße",
+        "gruß",
+        "grüße",
+        "cordialement",
+        "bien cordialement",
+        "salutations",
+        "merci",
+        "saludos",
+        "un saludo",
+        "atentamente",
+        "gracias",
+        "met vriendelijke groet",
+        "groet",
+        "groeten",
+        "cordiali saluti",
+        "saluti",
+        "grazie",
+        "atenciosamente",
+        "cumprimentos",
+        "obrigado",
+        "obrigada",
+        "abraços",
+        "よろしくお願いいたします",
+        "以上",
+        "谢谢",
+        "謝謝",
+        "此致",
+    ];
+    let t = line
+        .trim()
+        .trim_end_matches(['.', ',', '!', '。', '！', '，'])
+        .to_lowercase();
+    t.chars().count() <= 30 && CLOSINGS.contains(&t.as_str())
 }
 
 /// A city line read by one country's convention.
@@ -1978,6 +2072,51 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
     }
 }
 
+/// Header names of columns that hold nothing an order line needs.
+const UNUSED_COLUMNS: &[&str] = &[
+    "pos",
+    "pos.",
+    "position",
+    "line",
+    "line no",
+    "#",
+    "no",
+    "nr",
+    "n°",
+    "nº",
+    "lfd. nr",
+    "uom",
+    "u/m",
+    "um",
+    "unit of measure",
+    "einheit",
+    "me",
+    "unité",
+    "unidad",
+    "ud",
+    "eenheid",
+    "unità",
+    "unidade",
+    "un",
+    "単位",
+    "单位",
+    "單位",
+    "pack",
+    "pack size",
+    "pack qty",
+    "case size",
+    "vpe",
+    "conditionnement",
+    "envase",
+    "verpakking",
+    "confezione",
+    "embalagem",
+    "序号",
+    "序號",
+    "項番",
+    "no.",
+];
+
 /// Header words that name the item's code when the table also has a description column, and
 /// its name otherwise.
 const ITEM_OR_CODE: &[&str] = &[
@@ -2063,8 +2202,13 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
         }
     }
     let known = cols.iter().filter(|c| c.is_some()).count();
-    // Empty header cells (a spreadsheet table that starts in column C) are not unknown names.
-    let named = names.iter().filter(|n| !n.is_empty()).count();
+    // Empty header cells (a spreadsheet table that starts in column C) are not unknown names,
+    // nor are columns an order table often has and no fact needs: the position, the unit of
+    // measure, the pack size.
+    let named = names
+        .iter()
+        .filter(|n| !n.is_empty() && !UNUSED_COLUMNS.contains(&n.as_str()))
+        .count();
     (taken.contains("quantity") && known >= 2 && known * 2 >= named).then_some(cols)
 }
 
@@ -2502,10 +2646,25 @@ pub fn grid_lines(
                         ctx.put(facts, "currency", cur, 0.9);
                     }
                 }
+                // "Price/Unit £", "PU CHF", "Vlr. (R$)".
+                ctx.put(
+                    facts,
+                    "currency",
+                    currency_mark(&c.text).map(String::from),
+                    0.85,
+                );
             }
             (i, cols)
         })
         .ok_or("has no header row naming a quantity column")?;
+    // Money cells written with their currency ("R$ 18,90", "4,10 €").
+    for row in rows.iter().skip(at + 1).take(50) {
+        for (c, k) in row.iter().zip(&cols) {
+            if matches!(k, Some("unit_price") | Some("amount")) {
+                ctx.put(facts, "currency", currency_mark(c).map(String::from), 0.85);
+            }
+        }
+    }
     let mut out = Vec::new();
     for row in rows.iter().skip(at + 1) {
         let row: Vec<&str> = row.iter().map(|c| c.trim()).collect();
@@ -2679,6 +2838,16 @@ fn bare_reference(value: &str, rest: &str) -> bool {
 fn reference_value(rest: &str) -> Option<(String, bool)> {
     let mut r = rest;
     let mut marked = false;
+    // "Nieuwe bestelling, nummer BV-0326": a comma before a number mark.
+    if let Some(after) = rest.strip_prefix(',') {
+        let next = after.trim_start().to_lowercase();
+        if NUMBER_MARKS
+            .iter()
+            .any(|m| next.starts_with(m) && m.chars().count() > 1)
+        {
+            r = after;
+        }
+    }
     loop {
         let t = r.trim_start_matches([' ', '\t', ':', '：', '.']);
         if t.len() != r.len() && r[..r.len() - t.len()].contains([':', '：']) {
@@ -3049,10 +3218,13 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
     let is_title = |t: &str| FORM_TITLES.contains(&t.trim().to_uppercase().as_str());
     // A street, a phone or a date is not an organisation (a letterhead that is only a logo
     // leaves the address as the first text).
+    // The addressee written at the top ("株式会社サプライ 御中", "山田様") is not the sender.
     let is_name = |t: &str| {
+        let t = t.trim();
         !t.contains([':', '：'])
-            && !t.trim_start().starts_with(|c: char| c.is_ascii_digit())
+            && !t.starts_with(|c: char| c.is_ascii_digit())
             && digits(t) < 5
+            && !["御中", "様", "殿", "先生"].iter().any(|m| t.ends_with(m))
     };
     let header = |l: &str| rx(&FAX_HEADER).is_some_and(|r| r.is_match(l.trim()));
     for (l, cs) in layout.lines.iter().zip(&layout.cells) {
@@ -3069,7 +3241,10 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
             continue;
         }
         if let Some(cell) = cs.first() {
-            if is_title(&cell.text) {
+            let addressee = ["御中", "様", "殿"]
+                .iter()
+                .any(|m| cell.text.trim().ends_with(m));
+            if is_title(&cell.text) || addressee {
                 continue;
             }
             if is_name(&cell.text) {
