@@ -166,6 +166,33 @@ const TOTAL: &[&str] = &[
     "ご請求金額",
 ];
 
+/// Words that name shipping wherever they stand in a row's label.
+const SHIPPING_WORDS: &[&str] = &[
+    "shipping",
+    "freight",
+    "postage",
+    "carriage",
+    "versand",
+    "versandkosten",
+    "fracht",
+    "lieferkosten",
+    "transportkosten",
+    "transport",
+    "envío",
+    "envio",
+    "portes",
+    "transporte",
+    "verzendkosten",
+    "bezorgkosten",
+    "verzending",
+    "trasporto",
+    "spedizione",
+    "frete",
+    "送料",
+    "运费",
+    "運費",
+];
+
 /// Words that say an amount is before tax.
 const NET: &[&str] = &[
     "net",
@@ -261,6 +288,10 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
         Some(RowKind::Discount)
     } else if starts(TOTAL) {
         Some(RowKind::Total)
+    } else if words.len() <= 3 && words.iter().any(|w| SHIPPING_WORDS.contains(w)) {
+        // "Spese di trasporto", "Gastos de envío", "Postage & packing" (a short label: in
+        // a sentence the word is a verb as often as not, "Les envío la orden …").
+        Some(RowKind::Shipping)
     } else {
         None
     }

@@ -114,6 +114,9 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "ordernummer",
             "bestelnummer",
             "ons bestelnummer",
+            "bestelbon",
+            "bestelbon nr",
+            "bestelbonnummer",
             "inkoopordernummer",
             "inkooporder",
             "bestelling",
@@ -832,6 +835,10 @@ re!(
 re!(
     CA_CITY,
     r"^(.+?),?\s+([A-Z]{2})\s+([A-Z][0-9][A-Z] ?[0-9][A-Z][0-9])$"
+);
+re!(
+    CA_CITY_PROVINCE,
+    r"^(.+?)\s*(?:,\s*|\s+\()([^(),0-9]+?)\)?\s+([A-Z][0-9][A-Z] ?[0-9][A-Z][0-9])$"
 );
 re!(UK_POSTCODE, r"^([A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})$");
 re!(
@@ -1571,9 +1578,11 @@ fn city_line(last: &str) -> Option<CityLine> {
     };
     // Countries whose city line implies them: the pattern, and the groups of city, region
     // (0: none) and postcode.
-    let implied: [(&LazyLock<Pattern>, usize, usize, usize, &'static str); 9] = [
+    let implied: [(&LazyLock<Pattern>, usize, usize, usize, &'static str); 10] = [
         (&US_CITY, 1, 2, 3, "US"),
         (&CA_CITY, 1, 2, 3, "CA"),
+        // "Montréal (Québec) H2X 3K2", "Halifax, Nova Scotia B3H 1A1".
+        (&CA_CITY_PROVINCE, 1, 2, 3, "CA"),
         (&AU_CITY, 1, 2, 3, "AU"),
         (&JP_CITY, 1, 2, 3, "JP"),
         (&NL_CITY, 2, 0, 1, "NL"),
@@ -2040,17 +2049,25 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();
-    // "Springfield, IL 62701": state and ZIP belong to the city line.
+    // A country written last is put back after the city line is joined.
+    let country = (parts.len() >= 3 && parts.last().is_some_and(|l| country_of(l).is_some()))
+        .then(|| parts.pop())
+        .flatten();
+    // "Springfield, IL 62701": state and ZIP belong to the city line; so do a Japanese
+    // prefecture and postcode after the ward ("Chiyoda-ku, Tokyo 100-0005").
     re!(STATE_ZIP, r"^[A-Z]{2}\s+[0-9]{5}(?:-[0-9]{4})?$");
+    re!(PREFECTURE_POSTAL, r"^[A-Za-z-]+\s+〒?[0-9]{3}-[0-9]{4}$");
     if parts.len() >= 3
-        && parts
-            .last()
-            .is_some_and(|l| rx(&STATE_ZIP).is_some_and(|r| r.is_match(l)))
+        && parts.last().is_some_and(|l| {
+            rx(&STATE_ZIP).is_some_and(|r| r.is_match(l))
+                || rx(&PREFECTURE_POSTAL).is_some_and(|r| r.is_match(l))
+        })
     {
         let state = parts.pop().unwrap_or_default();
         let city = parts.pop().unwrap_or_default();
         parts.push(format!("{city}, {state}"));
     }
+    parts.extend(country);
     // A first part without a digit before a street is the name ("Firma X, Hauptstr. 1,
     // 12345 Y"); otherwise there is no name and the mapping takes the customer's.
     let named = parts.len() >= 3
@@ -3312,7 +3329,11 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
     }
 
     // Contact facts (on a form the customer is the organisation, not the person who signed).
-    if let Some(l) = first_value("contact", false).filter(|_| kind == Kind::Email) {
+    // "Contact: 01904 555 018" names a way to reach them, not a person.
+    if let Some(l) = first_value("contact", false)
+        .filter(|_| kind == Kind::Email)
+        .filter(|l| !is_contact_line(&l.value))
+    {
         ctx.put(&mut facts, "customer.name", Some(l.value), 0.9);
     }
     if let Some(l) = first_value("customer", false) {
@@ -3337,7 +3358,7 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
         // "T +31 20 555 0142".
         re!(
             PHONE_MARKED,
-            r"(?i)(?:^|\s)(?:tel|tél|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+            r"(?i)(?:^|\s)(?:tel|tél|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
         );
         let find = |l: &&str| {
             let m = rx(&PHONE_MARKED)?.captures(l)?;
