@@ -822,7 +822,7 @@ re!(
 re!(EMAIL, r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})");
 re!(
     BULLET,
-    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\(([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)([^0-9\s]{0,4})\s*([0-9][0-9.,]*)"
+    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\(([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD)?\s*([0-9][0-9.,]*)"
 );
 re!(
     TOTAL,
@@ -1434,6 +1434,10 @@ fn unlabelled_address(layout: &Layout) -> Option<Vec<String>> {
     for line in layout.lines.iter().chain(std::iter::once(&"")) {
         let t = line.trim();
         if t.is_empty() {
+            // A heading above the block ("Same place as always:") is not part of it.
+            while block.first().is_some_and(|l| l.ends_with([':', '：'])) {
+                block.remove(0);
+            }
             if is_address(&block) {
                 return Some(block);
             }
@@ -2044,11 +2048,29 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
         );
         return;
     }
-    let mut parts: Vec<String> = text
+    let parts: Vec<String> = text
         .split(',')
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();
+    // "Rua XV de Novembro, 700 - Centro", "Via Roma, 12": the house number written after a
+    // comma belongs to the street before it.
+    let mut joined: Vec<String> = Vec::new();
+    for p in parts {
+        let number_only = p.starts_with(|c: char| c.is_ascii_digit())
+            && p.split_whitespace().next().is_some_and(|w| w.len() <= 5)
+            && postcode_alone(&p).is_none()
+            && city_line(&p).is_none();
+        let several = joined.len() > 1;
+        match joined.last_mut() {
+            Some(prev) if number_only && several && !prev.chars().any(|c| c.is_ascii_digit()) => {
+                prev.push_str(", ");
+                prev.push_str(&p);
+            }
+            _ => joined.push(p),
+        }
+    }
+    let mut parts = joined;
     // A country written last is put back after the city line is joined.
     let country = (parts.len() >= 3 && parts.last().is_some_and(|l| country_of(l).is_some()))
         .then(|| parts.pop())
@@ -2088,6 +2110,38 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
         facts.entry(k).or_insert(v);
     }
 }
+
+/// First words of a header that make it the description column.
+const HEAD_NAME: &[&str] = &[
+    "description",
+    "descrizione",
+    "descripción",
+    "descrição",
+    "désignation",
+    "designation",
+    "libellé",
+    "bezeichnung",
+    "beschreibung",
+    "omschrijving",
+    "品名",
+    "名称",
+    "名稱",
+];
+
+/// First words of a header that make it the quantity column.
+const HEAD_QUANTITY: &[&str] = &[
+    "qty",
+    "quantity",
+    "quantité",
+    "quantità",
+    "cantidad",
+    "quantidade",
+    "menge",
+    "anzahl",
+    "aantal",
+    "数量",
+    "數量",
+];
 
 /// Header names of columns that hold nothing an order line needs.
 const UNUSED_COLUMNS: &[&str] = &[
@@ -2180,6 +2234,16 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
         exact(n, col)
             || column_core(n).is_some_and(|c| exact(&c, col))
             || (n.contains('/') && n.split('/').any(|p| exact(p.trim(), col)))
+            // "Descrizione articolo", "Quantité commandée": a word only a description or a
+            // quantity column starts with.
+            || n.split_whitespace().next().is_some_and(|w| {
+                n.contains(' ')
+                    && match col {
+                        "name" => HEAD_NAME.contains(&w),
+                        "quantity" => HEAD_QUANTITY.contains(&w),
+                        _ => false,
+                    }
+            })
     };
     let mut cols: Vec<Option<&'static str>> = vec![None; names.len()];
     let mut taken = std::collections::HashSet::new();
@@ -3072,7 +3136,10 @@ fn list_lines(
     read: &[usize],
     doubts: &mut Vec<String>,
 ) -> Vec<(usize, Line)> {
-    re!(ITEM, r"^\s*(?:[-*•·–]|[0-9]{1,2}[.)])\s+(.*)$");
+    re!(
+        ITEM,
+        r"^\s*(?:(?:[-*•·–]|[0-9]{1,2}[.)])\s+|[0-9０-９]{1,2}[．、）]\s*)(.*)$"
+    );
     // An item typed without a bullet starts with its quantity ("3 x Cast iron skillet …").
     re!(ITEM_QTY, r"(?i)^\s*([0-9]{1,5}\s*(?:x|×)\s+.*)$");
     // A price written after its amount: "£21.50 each", "$24.99 per box", "4,10 € la pièce".
@@ -3095,7 +3162,7 @@ fn list_lines(
     );
     re!(
         PRICE,
-        r"(?i)(?:@|\bà\b|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*([^0-9\s]{0,4})\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|\bà\b|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     re!(
         CODE_PAREN,
@@ -3256,6 +3323,18 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
     for (l, cs) in layout.lines.iter().zip(&layout.cells).take(12) {
         if l.trim().is_empty() || header(l) {
             continue;
+        }
+        // A letterhead on one line: "Gasthaus Linde · Hauptstr. 3 · 79098 Freiburg · Tel. …".
+        if let Some((first, _)) = l.trim().split_once([' ', '\u{a0}']).and_then(|_| {
+            ["·", "•", "|", " – ", " - "]
+                .iter()
+                .find_map(|sep| l.trim().split_once(sep))
+        }) {
+            let first = first.trim();
+            if !first.is_empty() && is_name(first) && !is_title(first) {
+                ctx.put(facts, "customer.name", Some(first.to_string()), 0.8);
+                break;
+            }
         }
         if let Some(cell) = cs.first() {
             let addressee = ["御中", "様", "殿"]
@@ -3523,6 +3602,33 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
                 let cur = m.get(2).or(m.get(3)).and_then(|c| currency_of(c.as_str()));
                 if let Some(d) = parse_decimal(&m[4], dc) {
                     total = Some((d, cur));
+                }
+            }
+        }
+    }
+    if total.is_none() && stated.tax.is_empty() && stated.shipping.is_empty() {
+        // The only total a sender states may be before tax ("Total HT : 71,70 €"): it is
+        // still the order total they state.
+        for l in lines {
+            let t = l.trim().to_lowercase();
+            let net_total = [
+                "total ht",
+                "total h.t.",
+                "total net",
+                "total excl",
+                "totaal excl",
+                "gesamtbetrag netto",
+                "summe netto",
+                "totale imponibile",
+                "total sin iva",
+                "total sem iva",
+            ]
+            .iter()
+            .any(|p| t.starts_with(p));
+            if net_total {
+                let at = super::checks::numbers(l).first().map(|(n, _)| n.clone());
+                if let Some(d) = at.and_then(|n| parse_decimal(&n, dc)) {
+                    total = Some((d, None));
                 }
             }
         }
