@@ -139,6 +139,10 @@ const TOTAL: &[&str] = &[
     "total",
     "gesamtsumme",
     "gesamtbetrag",
+    "auftragssumme",
+    "bestellsumme",
+    "auftragswert",
+    "bestellwert",
     "endbetrag",
     "summe",
     "gesamt",
@@ -274,7 +278,10 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
         .split(|c: char| !(c.is_alphanumeric() || c == '.'))
         .filter(|w| !w.is_empty())
         .collect();
-    let net = words.iter().any(|w| NET.contains(&w.trim_end_matches('.')));
+    // "Total s/ IVA": the Portuguese and Spanish "sem"/"sin" abbreviated.
+    let net = words.iter().any(|w| NET.contains(&w.trim_end_matches('.')))
+        || l.contains(" s/ ")
+        || l.contains(" s/iva");
     if starts(TOTAL) && !starts(SUBTOTAL) && net {
         return Some(RowKind::Subtotal);
     }

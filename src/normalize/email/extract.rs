@@ -137,6 +137,11 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "ordine n",
             "ordine",
             "rif. ordine",
+            "n. ordine cliente",
+            "ordine cliente",
+            "numero ordine cliente",
+            "nr. ordine",
+            "n° ordine",
             "número da encomenda",
             "n.º da encomenda",
             "nº da encomenda",
@@ -160,6 +165,9 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "訂單號",
             "订单编号",
             "訂單編號",
+            "訂單號碼",
+            "订单号码",
+            "訂購單號碼",
             "采购单号",
             "採購單號",
             "采购订单号",
@@ -301,6 +309,8 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "livraison",
             "dirección de entrega",
             "dirección de envío",
+            "envío a",
+            "envio a",
             "enviar a",
             "entregar en",
             "afleveradres",
@@ -497,6 +507,10 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "item",
             "item name",
             "title",
+            "título",
+            "titolo",
+            "titre",
+            "titel",
             "name",
             "designation",
             "désignation",
@@ -602,6 +616,10 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "unit price ex vat",
             "price",
             "unit cost",
+            "cost each",
+            "price ea",
+            "p.v.p",
+            "pvp",
             "price each",
             "each",
             "prix unitaire",
@@ -1738,10 +1756,15 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         Some(lines.join(", "))
     };
     if country.is_none() {
-        // Only a postcode of the sender's country's form lets the sender's country stand in.
+        // Only a postcode of the sender's country's form lets the sender's country stand in;
+        // the document written in that country's language confirms it.
         if let Some(sender) = ctx.sender_country.as_deref().filter(|s| fits.contains(s)) {
             country = Some(sender.to_string());
-            country_conf = c * 0.85;
+            country_conf = if ctx.language_country == Some(sender) {
+                c * 0.95
+            } else {
+                c * 0.85
+            };
         }
     }
     if country.is_none() {
@@ -2345,6 +2368,9 @@ fn column_core(name: &str) -> Option<String> {
         "zonder",
         "ohne",
         "plus",
+        "s/",
+        "c/",
+        "w/o",
     ];
     // Words inside parentheses are dropped whole.
     let mut kept: Vec<&str> = Vec::new();
@@ -3499,6 +3525,17 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
             address_block(&mut facts, ctx, all, 0.9);
         } else {
             address_line(&mut facts, ctx, &l.value, 0.85);
+            // "納品先：〒530-0001 大阪府…" / "うめだ商店 仕入部": the recipient on the next line.
+            if has_cjk(&l.value) && !facts.contains_key("ship_to.name") {
+                let name = block.iter().find(|b| !is_contact_line(b)).filter(|b| {
+                    has_cjk(b)
+                        && b.chars().count() <= 24
+                        && digits(b) == 0
+                        && !is_east_asian_address(b)
+                        && !is_closing(b)
+                });
+                ctx.put(&mut facts, "ship_to.name", name.cloned(), 0.8);
+            }
         }
     } else if let Some(l) = labelled.iter().find(|l| l.value.is_empty()) {
         let block = block_below(&layout, l.line, l.col, 6);
