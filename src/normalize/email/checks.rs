@@ -425,6 +425,8 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
     let subtotal = distinct(&stated.subtotal, "subtotal");
     let shipping = stated.shipping.first().copied().unwrap_or_default();
     let tax = stated.tax.first().copied().unwrap_or_default();
+    // Several taxes stated apart ("GST 5%", "PST 7%") add up.
+    let taxes: Decimal = stated.tax.iter().sum();
     let discount = stated.discount.first().copied().unwrap_or_default();
     let priced = !lines.is_empty()
         && lines
@@ -452,6 +454,7 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
             // Prices that include tax: the tax row only shows the share.
             base + shipping - discount,
             sum + shipping + tax - discount,
+            base + shipping + taxes - discount,
         ];
         if !candidates.iter().any(|c| close(*c, total)) {
             doubts.push(format!(

@@ -137,6 +137,8 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "ordine n",
             "ordine",
             "rif. ordine",
+            "ordine d'acquisto",
+            "ordine di acquisto",
             "n. ordine cliente",
             "ordine cliente",
             "numero ordine cliente",
@@ -2151,6 +2153,11 @@ const HEAD_NAME: &[&str] = &[
     "名稱",
 ];
 
+/// First words of a header that name a price.
+const HEAD_PRICE: &[&str] = &[
+    "price", "precio", "prezzo", "prix", "preço", "preis", "prijs", "valor", "cost",
+];
+
 /// First words of a header that make it the quantity column.
 const HEAD_QUANTITY: &[&str] = &[
     "qty",
@@ -2258,12 +2265,20 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
             || column_core(n).is_some_and(|c| exact(&c, col))
             || (n.contains('/') && n.split('/').any(|p| exact(p.trim(), col)))
             // "Descrizione articolo", "Quantité commandée": a word only a description or a
-            // quantity column starts with.
+            // quantity column starts with; "Precio unidad", "Prix à l'unité": a price per unit.
             || n.split_whitespace().next().is_some_and(|w| {
                 n.contains(' ')
                     && match col {
                         "name" => HEAD_NAME.contains(&w),
                         "quantity" => HEAD_QUANTITY.contains(&w),
+                        "unit_price" => {
+                            HEAD_PRICE.contains(&w)
+                                && n.split_whitespace().skip(1).any(|u| {
+                                    ["unit", "unid", "ud", "uni", "stück", "stuk", "each", "pièce", "pz", "pezzo"]
+                                        .iter()
+                                        .any(|p| u.trim_start_matches("l'").starts_with(p))
+                                })
+                        }
                         _ => false,
                     }
             })
@@ -2291,6 +2306,16 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
                 cols[i] = Some(col);
                 taken.insert(*col);
             }
+        }
+    }
+    // "Réf. | Article | Qté": with the code column named, "Article" is the item's name.
+    if !taken.contains("name") && taken.contains("sku") {
+        if let Some(i) = names.iter().enumerate().position(|(i, n)| {
+            cols[i].is_none()
+                && ITEM_OR_CODE.contains(&column_core(n).unwrap_or_else(|| n.clone()).as_str())
+        }) {
+            cols[i] = Some("name");
+            taken.insert("name");
         }
     }
     // A bare "Unit" (or "Unit €") is the unit price when no column names the price; with a
