@@ -538,6 +538,41 @@ mod tests {
         assert_eq!(s.total[1], dec("1306.00"));
     }
 
+    /// A total said to be before tax is the subtotal; a rate may stand before a tax label; a
+    /// shipping word anywhere in a short label is shipping, not in a sentence.
+    #[test]
+    fn net_totals_rates_and_shipping_labels() {
+        let text = "Gesamtbetrag netto: 1.511,30 €\n20 % USt.: 302,26 €\n\
+                    Gesamtbetrag brutto: 1.813,56 €\nTotal s/ IVA: 10,00 €\n\
+                    Spese di trasporto: 25,00 €\nLes envío la orden de compra OC-7781.\n";
+        let s = stated_amounts(text, true);
+        assert_eq!(s.subtotal, vec![dec("1511.30"), dec("10.00")]);
+        assert_eq!(s.tax, vec![dec("302.26")]);
+        assert_eq!(s.total, vec![dec("1813.56")]);
+        assert_eq!(s.shipping, vec![dec("25.00")]);
+    }
+
+    /// Two grand totals that differ are a doubt even when the total fact is one of them;
+    /// taxes stated apart add up.
+    #[test]
+    fn competing_totals_and_several_taxes() {
+        let lines = [line(1000, "0.21"), line(1000, "0.12")];
+        let two = Stated {
+            total: vec![dec("369.60"), dec("346.50")],
+            ..Stated::default()
+        };
+        assert!(check_amounts(&lines, &two, Some(dec("369.60")))
+            .iter()
+            .any(|d| d.starts_with("total: the message states different amounts")));
+        let taxes = Stated {
+            subtotal: vec![dec("330.00")],
+            tax: vec![dec("16.50"), dec("23.10")],
+            total: vec![dec("369.60")],
+            ..Stated::default()
+        };
+        assert!(check_amounts(&lines, &taxes, None).is_empty());
+    }
+
     #[test]
     fn lines_against_totals() {
         let lines = [line(2, "10.00"), line(1, "5.50")];
