@@ -1427,6 +1427,139 @@ fn block_below(layout: &Layout, line: usize, col: usize, max: usize) -> Vec<Stri
     out
 }
 
+/// An address written as a web form writes it, each part after its own label (`Address:`,
+/// `City:`, `State:`, `Zip:`, `Country:`, with `Name:` for whom): read as the block it stands
+/// for. Returns whether there was one (a street, a city and a postcode or state at least).
+fn fielded_address(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> bool {
+    const FIELDS: [(&str, &[&str]); 6] = [
+        (
+            "name",
+            &[
+                "name",
+                "full name",
+                "contact name",
+                "naam",
+                "nom",
+                "nombre",
+                "nome",
+            ],
+        ),
+        (
+            "street",
+            &[
+                "address",
+                "street",
+                "street address",
+                "address line 1",
+                "straße",
+                "strasse",
+                "adresse",
+                "rue",
+                "dirección",
+                "calle",
+                "indirizzo",
+                "via",
+                "endereço",
+                "morada",
+                "adres",
+                "straat",
+            ],
+        ),
+        (
+            "city",
+            &[
+                "city",
+                "town",
+                "stadt",
+                "ort",
+                "ville",
+                "ciudad",
+                "città",
+                "cidade",
+                "plaats",
+                "woonplaats",
+            ],
+        ),
+        (
+            "region",
+            &[
+                "state",
+                "province",
+                "region",
+                "county",
+                "bundesland",
+                "provincia",
+                "estado",
+                "provincie",
+            ],
+        ),
+        (
+            "postal",
+            &[
+                "zip",
+                "zip code",
+                "zipcode",
+                "postcode",
+                "postal code",
+                "post code",
+                "plz",
+                "code postal",
+                "cp",
+                "c.p.",
+                "código postal",
+                "cap",
+                "cep",
+            ],
+        ),
+        (
+            "country",
+            &["country", "land", "pays", "país", "paese", "pais"],
+        ),
+    ];
+    let mut found: BTreeMap<&str, String> = BTreeMap::new();
+    for c in layout
+        .labels
+        .iter()
+        .filter(|c| c.colon && !c.value.is_empty())
+    {
+        // A field is its own line: the label starts it.
+        if c.col > 2 {
+            continue;
+        }
+        for (key, names) in FIELDS {
+            if names.contains(&c.head.as_str()) && !found.contains_key(key) {
+                found.insert(key, c.value.trim().to_string());
+            }
+        }
+    }
+    let (Some(street), Some(city)) = (found.get("street"), found.get("city")) else {
+        return false;
+    };
+    let (region, postal) = (found.get("region"), found.get("postal"));
+    let city_line = match (region, postal) {
+        (Some(r), Some(p)) => format!("{city}, {r} {p}"),
+        (None, Some(p)) if p.starts_with(|c: char| c.is_ascii_digit()) => format!("{p} {city}"),
+        (None, Some(p)) => format!("{city} {p}"),
+        (Some(r), None) => format!("{city}, {r}"),
+        (None, None) => return false,
+    };
+    let mut lines = vec![
+        found.get("name").cloned().unwrap_or_else(|| "-".into()),
+        street.clone(),
+        city_line,
+    ];
+    lines.extend(found.get("country").cloned());
+    let mut tmp = Facts::new();
+    address_block(&mut tmp, ctx, lines, 0.85);
+    if !found.contains_key("name") {
+        tmp.remove("ship_to.name");
+    }
+    for (k, v) in tmp {
+        facts.insert(k, v);
+    }
+    true
+}
+
 /// The first block of two to six lines (between blank lines) that ends with a city line whose
 /// form implies its country (`Gunnison, CO 81230`, `Fitzroy VIC 3065`, `1015 KK Amsterdam`)
 /// or with a postcode alone, and holds no list item: an address written without a label.
@@ -3193,6 +3326,11 @@ fn list_lines(
     );
     // An item typed without a bullet starts with its quantity ("3 x Cast iron skillet …").
     re!(ITEM_QTY, r"(?i)^\s*([0-9]{1,5}\s*(?:x|×)\s+.*)$");
+    // A web form's item line: "Item: WAX-SOY-10 | Soy wax flakes | Qty: 6 | Price: $28.50".
+    re!(
+        ITEM_FIELD,
+        r"(?i)^\s*(?:item|article|artikel|artículo|articolo|artigo|product|produit|producto|prodotto|produto)\s*[:：]\s*(.*)$"
+    );
     // A price written after its amount: "£21.50 each", "$24.99 per box", "4,10 € la pièce".
     re!(
         PRICE_AFTER,
@@ -3213,13 +3351,13 @@ fn list_lines(
     );
     re!(
         PRICE,
-        r"(?i)(?:@|\bà\b|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|\bà\b|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     re!(
         CODE_PAREN,
         r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+)?([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*|[A-Z][A-Z0-9]*[-_][A-Z0-9][A-Z0-9_-]*)\s*[)）]"
     );
-    re!(CODE_LEAD, r"^([A-Z0-9]+(?:[-_./][A-Z0-9]+)+)\s*[-–—:,]\s*");
+    re!(CODE_LEAD, r"^([A-Z0-9]+(?:[-_./][A-Z0-9]+)+)\s*[-–—:,|]\s*");
     let dc = ctx.decimal_comma();
     let mut out = Vec::new();
     let mut unread = 0;
@@ -3230,6 +3368,7 @@ fn list_lines(
         let Some(item) = rx(&ITEM)
             .and_then(|r| r.captures(line))
             .or_else(|| rx(&ITEM_QTY).and_then(|r| r.captures(line)))
+            .or_else(|| rx(&ITEM_FIELD).and_then(|r| r.captures(line)))
         else {
             continue;
         };
@@ -3259,15 +3398,20 @@ fn list_lines(
             (m[1].to_string(), whole)
         });
         let mut sku = None;
-        if let Some((code, whole)) = paren {
+        // A code that leads the item ("WCK-100 | Cotton wicks (100)") wins over a bracket,
+        // which may be a pack size.
+        let lead = rx(&CODE_LEAD)
+            .and_then(|r| r.captures(&rest))
+            .map(|m| (m[1].to_string(), m.get(0).map_or(0, |g| g.end())));
+        if let Some((code, end)) = lead {
+            sku = Some(code);
+            rest = rest[end..].to_string();
+        } else if let Some((code, whole)) = paren {
             rest.replace_range(whole, " ");
             sku = Some(code);
         } else if let Some((code, whole)) = worded {
             rest.replace_range(whole, " ");
             sku = Some(code);
-        } else if let Some(m) = rx(&CODE_LEAD).and_then(|r| r.captures(&rest)) {
-            sku = Some(m[1].to_string());
-            rest = rest[m.get(0).map_or(0, |g| g.end())..].to_string();
         }
         // The name is what is left without the quantity.
         let rest = rx(&QTY_WORD)
@@ -3286,7 +3430,7 @@ fn list_lines(
         }
         let name = words
             .join(" ")
-            .trim_matches(|c: char| "-–—,，;； ".contains(c))
+            .trim_matches(|c: char| "-–—,，;；| ".contains(c))
             .to_string();
         // What is left must read as a name: no bracket or code left over from the item's
         // parts (a shape the rules do not know).
@@ -3541,7 +3685,10 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
                 || has_cjk(&l.value)
                 || !block_below(&layout, l.line, l.col, 1).is_empty())
     };
-    if let Some(l) = labelled.iter().find(addressy) {
+    // A web form's address: each part labelled on its own line.
+    let fielded = kind == Kind::Email && fielded_address(&layout, ctx, &mut facts);
+    if fielded {
+    } else if let Some(l) = labelled.iter().find(addressy) {
         let block = block_below(&layout, l.line, l.col, 6);
         // "Ship to: Name" followed by more lines is a block; a long value is one line.
         if !block.is_empty() && !l.value.contains(',') && !has_cjk(&l.value) {

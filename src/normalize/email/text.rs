@@ -1,11 +1,18 @@
 //! Text clean-up before extraction: line ends, odd spaces, quoted earlier messages, HTML.
 
-/// Normalizes line ends and spaces (NBSP, ideographic space, full-width colon stays as is).
+/// Normalizes line ends and spaces (NBSP, ideographic space, full-width colon stays as is),
+/// and full-width digits (`６`, typed by Japanese and Chinese input methods) to ASCII ones.
 pub fn normalize(text: &str) -> String {
     text.replace("\r\n", "\n")
         .replace('\r', "\n")
         .replace(['\u{00A0}', '\u{2007}', '\u{202F}'], " ")
         .replace('\u{3000}', "  ")
+        .chars()
+        .map(|c| match c {
+            '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
+            _ => c,
+        })
+        .collect()
 }
 
 /// Undoes double spacing (OCR often puts a blank line after every line): when most lines are
