@@ -139,6 +139,10 @@ const TOTAL: &[&str] = &[
     "total",
     "gesamtsumme",
     "gesamtbetrag",
+    "auftragssumme",
+    "bestellsumme",
+    "auftragswert",
+    "bestellwert",
     "endbetrag",
     "summe",
     "gesamt",
@@ -164,6 +168,59 @@ const TOTAL: &[&str] = &[
     "總金額",
     "合計金額",
     "ご請求金額",
+];
+
+/// Words that name shipping wherever they stand in a row's label.
+const SHIPPING_WORDS: &[&str] = &[
+    "shipping",
+    "freight",
+    "postage",
+    "carriage",
+    "versand",
+    "versandkosten",
+    "fracht",
+    "lieferkosten",
+    "transportkosten",
+    "transport",
+    "envío",
+    "envio",
+    "portes",
+    "transporte",
+    "verzendkosten",
+    "bezorgkosten",
+    "verzending",
+    "trasporto",
+    "spedizione",
+    "frete",
+    "送料",
+    "运费",
+    "運費",
+];
+
+/// Words that say an amount is before tax.
+const NET: &[&str] = &[
+    "net",
+    "netto",
+    "nett",
+    "excl",
+    "exkl",
+    "ex",
+    "excluding",
+    "ht",
+    "imponibile",
+    "hors",
+    "sans",
+    "ohne",
+    "zonder",
+    "sin",
+    "sem",
+    "senza",
+    "esclusa",
+    "escluso",
+    "税抜",
+    "税抜き",
+    "不含税",
+    "未税",
 ];
 
 /// What a summary row's label (the text before its amount) names, if anything.
@@ -201,6 +258,11 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
             }
         }
     }
+    // A rate before the kind ("20 % USt.", "7,5% IVA").
+    let unrated = l.trim_start_matches(|c: char| c.is_ascii_digit() || " ,.".contains(c));
+    if unrated.len() < l.len() && unrated.starts_with('%') {
+        l = unrated.trim_start_matches(['%', ' ']).to_string();
+    }
     let starts = |words: &[&str]| {
         words.iter().any(|w| {
             l.strip_prefix(w).is_some_and(|rest| {
@@ -210,6 +272,19 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
             })
         })
     };
+    // A total said to be before tax is the subtotal ("Gesamtbetrag netto", "Total excl.
+    // BTW", "Totale imponibile"); one said to include it is the total.
+    let words: Vec<&str> = l
+        .split(|c: char| !(c.is_alphanumeric() || c == '.'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    // "Total s/ IVA": the Portuguese and Spanish "sem"/"sin" abbreviated.
+    let net = words.iter().any(|w| NET.contains(&w.trim_end_matches('.')))
+        || l.contains(" s/ ")
+        || l.contains(" s/iva");
+    if starts(TOTAL) && !starts(SUBTOTAL) && net {
+        return Some(RowKind::Subtotal);
+    }
     if starts(SUBTOTAL) {
         Some(RowKind::Subtotal)
     } else if starts(SHIPPING) {
@@ -220,6 +295,10 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
         Some(RowKind::Discount)
     } else if starts(TOTAL) {
         Some(RowKind::Total)
+    } else if words.len() <= 3 && words.iter().any(|w| SHIPPING_WORDS.contains(w)) {
+        // "Spese di trasporto", "Gastos de envío", "Postage & packing" (a short label: in
+        // a sentence the word is a verb as often as not, "Les envío la orden …").
+        Some(RowKind::Shipping)
     } else {
         None
     }
@@ -340,10 +419,14 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
         }
         first
     };
-    let total = total.or_else(|| distinct(&stated.total, "total"));
+    // Two different grand totals are a doubt even when one of them was taken as the total.
+    let stated_total = distinct(&stated.total, "total");
+    let total = total.or(stated_total);
     let subtotal = distinct(&stated.subtotal, "subtotal");
     let shipping = stated.shipping.first().copied().unwrap_or_default();
     let tax = stated.tax.first().copied().unwrap_or_default();
+    // Several taxes stated apart ("GST 5%", "PST 7%") add up.
+    let taxes: Decimal = stated.tax.iter().sum();
     let discount = stated.discount.first().copied().unwrap_or_default();
     let priced = !lines.is_empty()
         && lines
@@ -371,6 +454,7 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
             // Prices that include tax: the tax row only shows the share.
             base + shipping - discount,
             sum + shipping + tax - discount,
+            base + shipping + taxes - discount,
         ];
         if !candidates.iter().any(|c| close(*c, total)) {
             doubts.push(format!(
@@ -452,6 +536,41 @@ mod tests {
         assert_eq!(s.shipping, vec![dec("12.00")]);
         assert_eq!(s.total.len(), 3, "{s:?}");
         assert_eq!(s.total[1], dec("1306.00"));
+    }
+
+    /// A total said to be before tax is the subtotal; a rate may stand before a tax label; a
+    /// shipping word anywhere in a short label is shipping, not in a sentence.
+    #[test]
+    fn net_totals_rates_and_shipping_labels() {
+        let text = "Gesamtbetrag netto: 1.511,30 €\n20 % USt.: 302,26 €\n\
+                    Gesamtbetrag brutto: 1.813,56 €\nTotal s/ IVA: 10,00 €\n\
+                    Spese di trasporto: 25,00 €\nLes envío la orden de compra OC-7781.\n";
+        let s = stated_amounts(text, true);
+        assert_eq!(s.subtotal, vec![dec("1511.30"), dec("10.00")]);
+        assert_eq!(s.tax, vec![dec("302.26")]);
+        assert_eq!(s.total, vec![dec("1813.56")]);
+        assert_eq!(s.shipping, vec![dec("25.00")]);
+    }
+
+    /// Two grand totals that differ are a doubt even when the total fact is one of them;
+    /// taxes stated apart add up.
+    #[test]
+    fn competing_totals_and_several_taxes() {
+        let lines = [line(1000, "0.21"), line(1000, "0.12")];
+        let two = Stated {
+            total: vec![dec("369.60"), dec("346.50")],
+            ..Stated::default()
+        };
+        assert!(check_amounts(&lines, &two, Some(dec("369.60")))
+            .iter()
+            .any(|d| d.starts_with("total: the message states different amounts")));
+        let taxes = Stated {
+            subtotal: vec![dec("330.00")],
+            tax: vec![dec("16.50"), dec("23.10")],
+            total: vec![dec("369.60")],
+            ..Stated::default()
+        };
+        assert!(check_amounts(&lines, &taxes, None).is_empty());
     }
 
     #[test]

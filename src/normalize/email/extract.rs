@@ -61,6 +61,10 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "po#",
             "po",
             "our po",
+            "our ref",
+            "our ref.",
+            "our reference",
+            "our order ref",
             "po ref",
             "po reference",
             "p.o. number",
@@ -110,6 +114,9 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "ordernummer",
             "bestelnummer",
             "ons bestelnummer",
+            "bestelbon",
+            "bestelbon nr",
+            "bestelbonnummer",
             "inkoopordernummer",
             "inkooporder",
             "bestelling",
@@ -130,6 +137,13 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "ordine n",
             "ordine",
             "rif. ordine",
+            "ordine d'acquisto",
+            "ordine di acquisto",
+            "n. ordine cliente",
+            "ordine cliente",
+            "numero ordine cliente",
+            "nr. ordine",
+            "n° ordine",
             "número da encomenda",
             "n.º da encomenda",
             "nº da encomenda",
@@ -138,6 +152,12 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "encomenda",
             "número do pedido",
             "pedido de compra",
+            "orden de compra",
+            "orden de compra no",
+            "no. de orden",
+            "número de orden",
+            "núm. de orden",
+            "orden no",
             "注文番号",
             "ご注文番号",
             "発注番号",
@@ -147,6 +167,9 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "訂單號",
             "订单编号",
             "訂單編號",
+            "訂單號碼",
+            "订单号码",
+            "訂購單號碼",
             "采购单号",
             "採購單號",
             "采购订单号",
@@ -288,6 +311,8 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "livraison",
             "dirección de entrega",
             "dirección de envío",
+            "envío a",
+            "envio a",
             "enviar a",
             "entregar en",
             "afleveradres",
@@ -450,6 +475,8 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "art. nr",
             "codice",
             "codice articolo",
+            "clave",
+            "cód. art",
             "cod",
             "referência",
             "品番",
@@ -481,6 +508,11 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "product name",
             "item",
             "item name",
+            "title",
+            "título",
+            "titolo",
+            "titre",
+            "titel",
             "name",
             "designation",
             "désignation",
@@ -586,6 +618,10 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "unit price ex vat",
             "price",
             "unit cost",
+            "cost each",
+            "price ea",
+            "p.v.p",
+            "pvp",
             "price each",
             "each",
             "prix unitaire",
@@ -595,6 +631,13 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "prix",
             "einzelpreis",
             "e-preis",
+            "ep",
+            "vlr. unit",
+            "vlr unit",
+            "vl. unit",
+            "valor unit",
+            "p. unit",
+            "p.unit",
             "stückpreis",
             "preis",
             "preis/stk",
@@ -636,6 +679,7 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "total ht",
             "gesamt",
             "gesamtpreis",
+            "gp",
             "betrag",
             "summe",
             "importe",
@@ -798,11 +842,11 @@ re!(
 re!(EMAIL, r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})");
 re!(
     BULLET,
-    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\(([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)([^0-9\s]{0,4})\s*([0-9][0-9.,]*)"
+    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\(([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD)?\s*([0-9][0-9.,]*)"
 );
 re!(
     TOTAL,
-    r"(?i)(grand\s+total|order\s+total|total\s+amount|total|合计|合計|总计|總計|总金额|總金額)\s*(?:\(?(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY)\)?)?\s*(?:is|:|：)?\s*(?:(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY|US\$|HK\$|NT\$|\$|£|€|¥|￥)\s*)?([0-9][0-9,.]*[0-9]|[0-9])"
+    r"(?i)(grand\s+total|order\s+total|total\s+amount|totale\s+(?:ordine|dell'ordine|documento)|total\s+(?:du\s+|de\s+la\s+)?commande|total\s+(?:del\s+|do\s+)?pedido|total\s+da\s+encomenda|gesamtbetrag|gesamtsumme|bestellwert|totaalbedrag|totaal|totale|total|合计|合計|总计|總計|总金额|總金額)\s*(?:\(?(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY|CHF|BRL)\)?)?\s*(?:is|est|ist|es|è|é|bedraagt|:|：)?\s*(?:(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY|CHF|BRL|US\$|HK\$|NT\$|R\$|\$|£|€|¥|￥)\s*)?([0-9][0-9,.]*[0-9]|[0-9])"
 );
 re!(
     US_CITY,
@@ -811,6 +855,10 @@ re!(
 re!(
     CA_CITY,
     r"^(.+?),?\s+([A-Z]{2})\s+([A-Z][0-9][A-Z] ?[0-9][A-Z][0-9])$"
+);
+re!(
+    CA_CITY_PROVINCE,
+    r"^(.+?)\s*(?:,\s*|\s+\()([^(),0-9]+?)\)?\s+([A-Z][0-9][A-Z] ?[0-9][A-Z][0-9])$"
 );
 re!(UK_POSTCODE, r"^([A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})$");
 re!(
@@ -865,7 +913,10 @@ fn bullet(line: &str) -> Option<regex::Captures<'_>> {
 /// [`TOTAL`]: every match names a total.
 fn stated_total(line: &str) -> Option<regex::Captures<'_>> {
     const WORDS: [&str; 6] = ["合计", "合計", "总计", "總計", "总金额", "總金額"];
-    let maybe = contains_ci(line, "total") || WORDS.iter().any(|w| line.contains(w));
+    let maybe = ["total", "gesamt", "totaal", "bestellwert"]
+        .iter()
+        .any(|w| contains_ci(line, w))
+        || WORDS.iter().any(|w| line.contains(w));
     maybe.then(|| rx(&TOTAL)?.captures(line)).flatten()
 }
 
@@ -966,6 +1017,10 @@ fn cells(line: &str) -> Vec<Cell> {
 
 /// Lower case, `_`/`-` as spaces, single spaces, trailing colon and `#`-free comparison form.
 fn norm_label(s: &str) -> String {
+    // Headings are often framed: "【納品先】", "[Ship to]", "■ お届け先".
+    let s = s
+        .trim()
+        .trim_matches(|c: char| "【】[]〔〕《》<>■□◆◇●○*＊=".contains(c));
     let s = s.to_lowercase().replace(['_', '：'], " ").replace(':', " ");
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -1057,6 +1112,31 @@ pub fn currency_of(mark: &str) -> Option<&'static str> {
         "CHF" => "CHF",
         _ => return None,
     })
+}
+
+/// The currency a text's unambiguous mark names (`R$`, `£`, `€`, `CHF`, `NT$`, `円`, a code
+/// as a word); `$` and `¥` alone name none (several currencies write them).
+fn currency_mark(text: &str) -> Option<&'static str> {
+    for (mark, code) in [
+        ("R$", "BRL"),
+        ("US$", "USD"),
+        ("NT$", "TWD"),
+        ("HK$", "HKD"),
+        ("NZ$", "NZD"),
+        ("A$", "AUD"),
+        ("C$", "CAD"),
+        ("£", "GBP"),
+        ("€", "EUR"),
+        ("円", "JPY"),
+        ("元", "CNY"),
+    ] {
+        if text.contains(mark) {
+            return Some(code);
+        }
+    }
+    text.split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| w.len() == 3 && w.chars().all(|c| c.is_ascii_uppercase()))
+        .find_map(|w| CODES.contains(&w).then(|| currency_of(w)).flatten())
 }
 
 /// A country written at the end of an address.
@@ -1335,7 +1415,7 @@ fn block_below(layout: &Layout, line: usize, col: usize, max: usize) -> Vec<Stri
             }
             continue;
         }
-        if header_columns(all, None).is_some() {
+        if header_columns(all, None).is_some() || is_closing(&text) {
             break;
         }
         started = true;
@@ -1345,6 +1425,256 @@ fn block_below(layout: &Layout, line: usize, col: usize, max: usize) -> Vec<Stri
         }
     }
     out
+}
+
+/// An address written as a web form writes it, each part after its own label (`Address:`,
+/// `City:`, `State:`, `Zip:`, `Country:`, with `Name:` for whom): read as the block it stands
+/// for. Returns whether there was one (a street, a city and a postcode or state at least).
+fn fielded_address(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> bool {
+    const FIELDS: [(&str, &[&str]); 6] = [
+        (
+            "name",
+            &[
+                "name",
+                "full name",
+                "contact name",
+                "naam",
+                "nom",
+                "nombre",
+                "nome",
+            ],
+        ),
+        (
+            "street",
+            &[
+                "address",
+                "street",
+                "street address",
+                "address line 1",
+                "straße",
+                "strasse",
+                "adresse",
+                "rue",
+                "dirección",
+                "calle",
+                "indirizzo",
+                "via",
+                "endereço",
+                "morada",
+                "adres",
+                "straat",
+            ],
+        ),
+        (
+            "city",
+            &[
+                "city",
+                "town",
+                "stadt",
+                "ort",
+                "ville",
+                "ciudad",
+                "città",
+                "cidade",
+                "plaats",
+                "woonplaats",
+            ],
+        ),
+        (
+            "region",
+            &[
+                "state",
+                "province",
+                "region",
+                "county",
+                "bundesland",
+                "provincia",
+                "estado",
+                "provincie",
+            ],
+        ),
+        (
+            "postal",
+            &[
+                "zip",
+                "zip code",
+                "zipcode",
+                "postcode",
+                "postal code",
+                "post code",
+                "plz",
+                "code postal",
+                "cp",
+                "c.p.",
+                "código postal",
+                "cap",
+                "cep",
+            ],
+        ),
+        (
+            "country",
+            &["country", "land", "pays", "país", "paese", "pais"],
+        ),
+    ];
+    let mut found: BTreeMap<&str, String> = BTreeMap::new();
+    for c in layout
+        .labels
+        .iter()
+        .filter(|c| c.colon && !c.value.is_empty())
+    {
+        // A field is its own line: the label starts it.
+        if c.col > 2 {
+            continue;
+        }
+        for (key, names) in FIELDS {
+            if names.contains(&c.head.as_str()) && !found.contains_key(key) {
+                found.insert(key, c.value.trim().to_string());
+            }
+        }
+    }
+    let (Some(street), Some(city)) = (found.get("street"), found.get("city")) else {
+        return false;
+    };
+    let (region, postal) = (found.get("region"), found.get("postal"));
+    let city_line = match (region, postal) {
+        (Some(r), Some(p)) => format!("{city}, {r} {p}"),
+        (None, Some(p)) if p.starts_with(|c: char| c.is_ascii_digit()) => format!("{p} {city}"),
+        (None, Some(p)) => format!("{city} {p}"),
+        (Some(r), None) => format!("{city}, {r}"),
+        (None, None) => return false,
+    };
+    let mut lines = vec![
+        found.get("name").cloned().unwrap_or_else(|| "-".into()),
+        street.clone(),
+        city_line,
+    ];
+    lines.extend(found.get("country").cloned());
+    let mut tmp = Facts::new();
+    address_block(&mut tmp, ctx, lines, 0.85);
+    if !found.contains_key("name") {
+        tmp.remove("ship_to.name");
+    }
+    for (k, v) in tmp {
+        facts.insert(k, v);
+    }
+    true
+}
+
+/// The first block of two to six lines (between blank lines) that ends with a city line whose
+/// form implies its country (`Gunnison, CO 81230`, `Fitzroy VIC 3065`, `1015 KK Amsterdam`)
+/// or with a postcode alone, and holds no list item: an address written without a label.
+fn unlabelled_address(layout: &Layout) -> Option<Vec<String>> {
+    let mut block: Vec<String> = Vec::new();
+    let is_address = |b: &[String]| {
+        if !(2..=6).contains(&b.len()) {
+            return false;
+        }
+        let listy = b.iter().any(|l| {
+            l.starts_with(['-', '*', '•'])
+                || bullet(l).is_some()
+                || l.chars().filter(|c| *c == ' ').count() > 12
+        });
+        let mut rest = b;
+        if rest.len() > 2 && rest.last().is_some_and(|l| country_of(l).is_some()) {
+            rest = &rest[..rest.len() - 1];
+        }
+        let last = rest.last().map(|l| l.trim()).unwrap_or("");
+        let city = city_line(last).is_some_and(|c| c.implies.is_some())
+            || postcode_alone(last).is_some()
+            || rx(&UK_POSTCODE).is_some_and(|r| r.is_match(last));
+        !listy && city && rest.len() >= 2
+    };
+    for line in layout.lines.iter().chain(std::iter::once(&"")) {
+        let t = line.trim();
+        if t.is_empty() {
+            // A heading above the block ("Same place as always:") is not part of it.
+            while block.first().is_some_and(|l| l.ends_with([':', '：'])) {
+                block.remove(0);
+            }
+            if is_address(&block) {
+                return Some(block);
+            }
+            block.clear();
+        } else {
+            block.push(t.to_string());
+        }
+    }
+    None
+}
+
+/// The country a postcode written alone on its line implies by its form, if one does: a
+/// Brazilian CEP (`01304-001`), a Portuguese (`1100-048`), Dutch (`1015 KK`), Canadian
+/// (`K1P 5B5`) or Japanese (`〒542-0081`) postcode.
+fn postcode_alone(line: &str) -> Option<&'static str> {
+    re!(BR_CEP, r"^[0-9]{5}-[0-9]{3}$");
+    re!(PT_CP, r"^[0-9]{4}-[0-9]{3}$");
+    re!(NL_PC, r"^[0-9]{4} ?[A-Z]{2}$");
+    re!(CA_PC, r"^[A-Z][0-9][A-Z] ?[0-9][A-Z][0-9]$");
+    re!(JP_PC, r"^〒\s*[0-9]{3}-[0-9]{4}$");
+    let t = line.trim();
+    [
+        (&BR_CEP, "BR"),
+        (&PT_CP, "PT"),
+        (&NL_PC, "NL"),
+        (&CA_PC, "CA"),
+        (&JP_PC, "JP"),
+    ]
+    .into_iter()
+    .find(|(re, _)| rx(re).is_some_and(|r| r.is_match(t)))
+    .map(|(_, c)| c)
+}
+
+/// Whether a line is a letter's closing ("Thanks,", "Kind regards", "Mit freundlichen
+/// Grüßen"), which ends whatever block is above it.
+fn is_closing(line: &str) -> bool {
+    const CLOSINGS: &[&str] = &[
+        "thanks",
+        "thank you",
+        "many thanks",
+        "regards",
+        "kind regards",
+        "best regards",
+        "best",
+        "cheers",
+        "sincerely",
+        "yours sincerely",
+        "yours faithfully",
+        "mit freundlichen grüßen",
+        "freundliche grüße",
+        "viele grüße",
+        "beste grüße",
+        "gruß",
+        "grüße",
+        "cordialement",
+        "bien cordialement",
+        "salutations",
+        "merci",
+        "saludos",
+        "un saludo",
+        "atentamente",
+        "gracias",
+        "met vriendelijke groet",
+        "groet",
+        "groeten",
+        "cordiali saluti",
+        "saluti",
+        "grazie",
+        "atenciosamente",
+        "cumprimentos",
+        "obrigado",
+        "obrigada",
+        "abraços",
+        "よろしくお願いいたします",
+        "以上",
+        "谢谢",
+        "謝謝",
+        "此致",
+    ];
+    let t = line
+        .trim()
+        .trim_end_matches(['.', ',', '!', '。', '！', '，'])
+        .to_lowercase();
+    t.chars().count() <= 30 && CLOSINGS.contains(&t.as_str())
 }
 
 /// A city line read by one country's convention.
@@ -1358,6 +1688,7 @@ struct CityLine {
     fits: &'static [&'static str],
 }
 
+re!(CITY_DASH_STATE, r"^(.+?)\s*[-–/]\s*([A-Z]{2})$");
 re!(NL_CITY, r"^([0-9]{4}\s?[A-Z]{2})\s+(.+)$");
 re!(PT_CITY, r"^([0-9]{4}-[0-9]{3})\s+(.+)$");
 re!(
@@ -1404,9 +1735,11 @@ fn city_line(last: &str) -> Option<CityLine> {
     };
     // Countries whose city line implies them: the pattern, and the groups of city, region
     // (0: none) and postcode.
-    let implied: [(&LazyLock<Pattern>, usize, usize, usize, &'static str); 9] = [
+    let implied: [(&LazyLock<Pattern>, usize, usize, usize, &'static str); 10] = [
         (&US_CITY, 1, 2, 3, "US"),
         (&CA_CITY, 1, 2, 3, "CA"),
+        // "Montréal (Québec) H2X 3K2", "Halifax, Nova Scotia B3H 1A1".
+        (&CA_CITY_PROVINCE, 1, 2, 3, "CA"),
         (&AU_CITY, 1, 2, 3, "AU"),
         (&JP_CITY, 1, 2, 3, "JP"),
         (&NL_CITY, 2, 0, 1, "NL"),
@@ -1447,7 +1780,9 @@ fn city_line(last: &str) -> Option<CityLine> {
                 city = Some(c.trim().to_string());
             }
         }
-        return Some(line(city, region, postal, None, fits));
+        // "10122 Torino (TO)": a five-digit CAP and the province in brackets is Italian.
+        let italian = m.get(3).is_some() && postal.as_ref().is_some_and(|p| p.len() == 5);
+        return Some(line(city, region, postal, italian.then_some("IT"), fits));
     }
     if let Some(m) = cap(&CITY_POSTAL) {
         let postal = s(m.get(2));
@@ -1500,6 +1835,13 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
                 country = Some(if uk { "GB" } else { "IE" }.into());
             }
             lines.pop();
+        } else if let Some(implied) = postcode_alone(last) {
+            // A postcode on its own line below the city ("São Paulo - SP" / "01304-001").
+            postal = Some(last.trim_start_matches('〒').to_string());
+            if country.is_none() {
+                country = Some(implied.into());
+            }
+            lines.pop();
         }
     }
     let mut fits: &[&str] = &[];
@@ -1517,6 +1859,14 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         } else if let Some((a, b)) = last.split_once(',') {
             city = Some(a.trim().into());
             region = Some(b.trim().into());
+        } else if let Some(m) = postal
+            .is_some()
+            .then(|| rx(&CITY_DASH_STATE)?.captures(&last))
+            .flatten()
+        {
+            // "São Paulo - SP", "Curitiba/PR": the city, then its state's code.
+            city = Some(m[1].trim().into());
+            region = Some(m[2].into());
         } else if is_county(&last) && lines.len() > 2 {
             // "Hebden Bridge" / "West Yorkshire" / "HX7 8AD": the county, then the town.
             region = Some(last);
@@ -1541,10 +1891,15 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         Some(lines.join(", "))
     };
     if country.is_none() {
-        // Only a postcode of the sender's country's form lets the sender's country stand in.
+        // Only a postcode of the sender's country's form lets the sender's country stand in;
+        // the document written in that country's language confirms it.
         if let Some(sender) = ctx.sender_country.as_deref().filter(|s| fits.contains(s)) {
             country = Some(sender.to_string());
-            country_conf = c * 0.85;
+            country_conf = if ctx.language_country == Some(sender) {
+                c * 0.95
+            } else {
+                c * 0.85
+            };
         }
     }
     if country.is_none() {
@@ -1636,7 +1991,10 @@ fn is_county(line: &str) -> bool {
 /// phone number alone, or a phone label with its number.
 fn is_contact_line(t: &str) -> bool {
     let email = rx(&EMAIL).is_some_and(|r| r.is_match(t));
-    let phone = digits(t) >= 7 && rx(&PHONE_LINE).is_some_and(|r| r.is_match(t));
+    // A postcode alone ("01304-001") has a phone number's form but is not one.
+    let phone = digits(t) >= 7
+        && postcode_alone(t).is_none()
+        && rx(&PHONE_LINE).is_some_and(|r| r.is_match(t));
     let labelled = t.split([':', '：']).next().is_some_and(|head| {
         let head = norm_label(head);
         builtin_labels("phone")
@@ -1712,6 +2070,17 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
             if text.starts_with(&m[1]) || text.ends_with(&m[1]) {
                 postal = Some(m[1].to_string());
                 rest = rest.replace(&m[1], "").trim().to_string();
+            }
+        }
+        if postal.is_none() {
+            // A Taiwanese postcode of three or five digits written before the city
+            // ("106台北市大安區…").
+            let lead = rest.chars().take_while(char::is_ascii_digit).count();
+            if (lead == 3 || lead == 5)
+                && rest[lead..].starts_with(|c: char| has_cjk(&c.to_string()))
+            {
+                postal = Some(rest[..lead].to_string());
+                rest = rest[lead..].to_string();
             }
         }
         let mut country = "CN";
@@ -1837,22 +2206,48 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
         );
         return;
     }
-    let mut parts: Vec<String> = text
+    let parts: Vec<String> = text
         .split(',')
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();
-    // "Springfield, IL 62701": state and ZIP belong to the city line.
+    // "Rua XV de Novembro, 700 - Centro", "Via Roma, 12": the house number written after a
+    // comma belongs to the street before it.
+    let mut joined: Vec<String> = Vec::new();
+    for p in parts {
+        let number_only = p.starts_with(|c: char| c.is_ascii_digit())
+            && p.split_whitespace().next().is_some_and(|w| w.len() <= 5)
+            && postcode_alone(&p).is_none()
+            && city_line(&p).is_none();
+        let several = joined.len() > 1;
+        match joined.last_mut() {
+            Some(prev) if number_only && several && !prev.chars().any(|c| c.is_ascii_digit()) => {
+                prev.push_str(", ");
+                prev.push_str(&p);
+            }
+            _ => joined.push(p),
+        }
+    }
+    let mut parts = joined;
+    // A country written last is put back after the city line is joined.
+    let country = (parts.len() >= 3 && parts.last().is_some_and(|l| country_of(l).is_some()))
+        .then(|| parts.pop())
+        .flatten();
+    // "Springfield, IL 62701": state and ZIP belong to the city line; so do a Japanese
+    // prefecture and postcode after the ward ("Chiyoda-ku, Tokyo 100-0005").
     re!(STATE_ZIP, r"^[A-Z]{2}\s+[0-9]{5}(?:-[0-9]{4})?$");
+    re!(PREFECTURE_POSTAL, r"^[A-Za-z-]+\s+〒?[0-9]{3}-[0-9]{4}$");
     if parts.len() >= 3
-        && parts
-            .last()
-            .is_some_and(|l| rx(&STATE_ZIP).is_some_and(|r| r.is_match(l)))
+        && parts.last().is_some_and(|l| {
+            rx(&STATE_ZIP).is_some_and(|r| r.is_match(l))
+                || rx(&PREFECTURE_POSTAL).is_some_and(|r| r.is_match(l))
+        })
     {
         let state = parts.pop().unwrap_or_default();
         let city = parts.pop().unwrap_or_default();
         parts.push(format!("{city}, {state}"));
     }
+    parts.extend(country);
     // A first part without a digit before a street is the name ("Firma X, Hauptstr. 1,
     // 12345 Y"); otherwise there is no name and the mapping takes the customer's.
     let named = parts.len() >= 3
@@ -1874,6 +2269,106 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
     }
 }
 
+/// First words of a header that make it the description column.
+const HEAD_NAME: &[&str] = &[
+    "description",
+    "descrizione",
+    "descripción",
+    "descrição",
+    "désignation",
+    "designation",
+    "libellé",
+    "bezeichnung",
+    "beschreibung",
+    "omschrijving",
+    "品名",
+    "名称",
+    "名稱",
+];
+
+/// First words of a header that name a price.
+const HEAD_PRICE: &[&str] = &[
+    "price", "precio", "prezzo", "prix", "preço", "preis", "prijs", "valor", "cost",
+];
+
+/// First words of a header that make it the quantity column.
+const HEAD_QUANTITY: &[&str] = &[
+    "qty",
+    "quantity",
+    "quantité",
+    "quantità",
+    "cantidad",
+    "quantidade",
+    "menge",
+    "anzahl",
+    "aantal",
+    "数量",
+    "數量",
+];
+
+/// Header names of columns that hold nothing an order line needs.
+const UNUSED_COLUMNS: &[&str] = &[
+    "pos",
+    "pos.",
+    "position",
+    "line",
+    "line no",
+    "#",
+    "no",
+    "nr",
+    "n°",
+    "nº",
+    "lfd. nr",
+    "uom",
+    "u/m",
+    "um",
+    "unit of measure",
+    "einheit",
+    "me",
+    "unité",
+    "unidad",
+    "ud",
+    "eenheid",
+    "unità",
+    "unidade",
+    "un",
+    "単位",
+    "单位",
+    "單位",
+    "pack",
+    "pack size",
+    "pack qty",
+    "case size",
+    "vpe",
+    "conditionnement",
+    "envase",
+    "verpakking",
+    "confezione",
+    "embalagem",
+    "序号",
+    "序號",
+    "項番",
+    "no.",
+];
+
+/// Header words that name the item's code when the table also has a description column, and
+/// its name otherwise.
+const ITEM_OR_CODE: &[&str] = &[
+    "item",
+    "artikel",
+    "article",
+    "articolo",
+    "artículo",
+    "articulo",
+    "artigo",
+    "product",
+    "produkt",
+    "produit",
+    "producto",
+    "prodotto",
+    "produto",
+];
+
 /// The columns by cell when the cells are a line-table header.
 fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option<&'static str>>> {
     static BUILTIN: LazyLock<BTreeMap<&'static str, Vec<String>>> = LazyLock::new(|| {
@@ -1892,9 +2387,34 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
         return None;
     }
     let names: Vec<String> = cs.iter().map(|c| column_name(&c.text)).collect();
-    let lookup = |n: &str, col: &'static str| {
+    let exact = |n: &str, col: &'static str| {
         template.is_some_and(|t| t.columns(col).iter().any(|a| column_name(a) == n))
             || BUILTIN.get(col).is_some_and(|a| a.iter().any(|a| a == n))
+    };
+    // The name as written, else without its qualifiers (`Prijs excl. BTW (EUR)`), else one of
+    // the names it joins (`ISBN/SKU`).
+    let lookup = |n: &str, col: &'static str| {
+        exact(n, col)
+            || column_core(n).is_some_and(|c| exact(&c, col))
+            || (n.contains('/') && n.split('/').any(|p| exact(p.trim(), col)))
+            // "Descrizione articolo", "Quantité commandée": a word only a description or a
+            // quantity column starts with; "Precio unidad", "Prix à l'unité": a price per unit.
+            || n.split_whitespace().next().is_some_and(|w| {
+                n.contains(' ')
+                    && match col {
+                        "name" => HEAD_NAME.contains(&w),
+                        "quantity" => HEAD_QUANTITY.contains(&w),
+                        "unit_price" => {
+                            HEAD_PRICE.contains(&w)
+                                && n.split_whitespace().skip(1).any(|u| {
+                                    ["unit", "unid", "ud", "uni", "stück", "stuk", "each", "pièce", "pz", "pezzo"]
+                                        .iter()
+                                        .any(|p| u.trim_start_matches("l'").starts_with(p))
+                                })
+                        }
+                        _ => false,
+                    }
+            })
     };
     let mut cols: Vec<Option<&'static str>> = vec![None; names.len()];
     let mut taken = std::collections::HashSet::new();
@@ -1902,10 +2422,13 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
     for col in super::template::COLUMNS {
         for (i, n) in names.iter().enumerate() {
             if cols[i].is_none() && !taken.contains(col) && lookup(n, col) {
-                // "Item" is the code when a description column exists too.
+                // "Item", "Artikel", "Product" are the code when a column that can only be
+                // the description exists too ("Artikel | Bezeichnung").
                 if *col == "name"
-                    && n == "item"
-                    && names.iter().any(|m| m != "item" && lookup(m, "name"))
+                    && ITEM_OR_CODE.contains(&n.as_str())
+                    && names
+                        .iter()
+                        .any(|m| !ITEM_OR_CODE.contains(&m.as_str()) && lookup(m, "name"))
                 {
                     if !taken.contains("sku") {
                         cols[i] = Some("sku");
@@ -1918,9 +2441,36 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
             }
         }
     }
+    // "Réf. | Article | Qté": with the code column named, "Article" is the item's name.
+    if !taken.contains("name") && taken.contains("sku") {
+        if let Some(i) = names.iter().enumerate().position(|(i, n)| {
+            cols[i].is_none()
+                && ITEM_OR_CODE.contains(&column_core(n).unwrap_or_else(|| n.clone()).as_str())
+        }) {
+            cols[i] = Some("name");
+            taken.insert("name");
+        }
+    }
+    // A bare "Unit" (or "Unit €") is the unit price when no column names the price; with a
+    // price column it is the unit of measure.
+    if !taken.contains("unit_price") {
+        if let Some(i) = names.iter().enumerate().position(|(i, n)| {
+            let core = column_core(n).unwrap_or_else(|| n.clone());
+            cols[i].is_none()
+                && ["unit", "valor unit", "preço unit", "per unit"].contains(&core.as_str())
+        }) {
+            cols[i] = Some("unit_price");
+            taken.insert("unit_price");
+        }
+    }
     let known = cols.iter().filter(|c| c.is_some()).count();
-    // Empty header cells (a spreadsheet table that starts in column C) are not unknown names.
-    let named = names.iter().filter(|n| !n.is_empty()).count();
+    // Empty header cells (a spreadsheet table that starts in column C) are not unknown names,
+    // nor are columns an order table often has and no fact needs: the position, the unit of
+    // measure, the pack size.
+    let named = names
+        .iter()
+        .filter(|n| !n.is_empty() && !UNUSED_COLUMNS.contains(&n.as_str()))
+        .count();
     (taken.contains("quantity") && known >= 2 && known * 2 >= named).then_some(cols)
 }
 
@@ -1944,6 +2494,89 @@ fn column_name(s: &str) -> String {
         }
     }
     n
+}
+
+/// A header cell's name without the words that qualify a column rather than name it: a
+/// currency (`PU CHF`, `Unit €`), a tax basis (`Prijs excl. BTW`, `Unit ex GST`, `Preis
+/// netto`), a parenthesis anywhere (`Price (CAD) each`). `None` when nothing was dropped.
+fn column_core(name: &str) -> Option<String> {
+    const TAX: &[&str] = &[
+        "btw", "gst", "vat", "mwst", "mwst.", "ust", "ust.", "tva", "iva", "tax", "taxes",
+    ];
+    const BASIS: &[&str] = &[
+        "ex",
+        "ex.",
+        "excl",
+        "excl.",
+        "exkl",
+        "exkl.",
+        "excluding",
+        "incl",
+        "incl.",
+        "inkl",
+        "inkl.",
+        "including",
+        "zzgl",
+        "zzgl.",
+        "hors",
+        "sans",
+        "senza",
+        "sin",
+        "sem",
+        "zonder",
+        "ohne",
+        "plus",
+        "s/",
+        "c/",
+        "w/o",
+    ];
+    // Words inside parentheses are dropped whole.
+    let mut kept: Vec<&str> = Vec::new();
+    let mut inside = false;
+    let mut token = String::new();
+    for c in name.chars() {
+        match c {
+            '(' | '（' => {
+                inside = true;
+                token.push(' ');
+            }
+            ')' | '）' => {
+                inside = false;
+                token.push(' ');
+            }
+            _ if inside => {}
+            _ => token.push(c),
+        }
+    }
+    let toks: Vec<&str> = token.split_whitespace().collect();
+    let mut i = 0;
+    while i < toks.len() {
+        let t = toks[i];
+        let cur = currency_of(t).is_some()
+            || [
+                "$", "cad", "aud", "nzd", "chf", "jpy", "brl", "mxn", "sgd", "eur",
+            ]
+            .contains(&t);
+        if cur
+            || TAX.contains(&t)
+            || (["ht", "ttc", "netto", "brutto", "net"].contains(&t) && i > 0)
+        {
+            i += 1;
+            continue;
+        }
+        if BASIS.contains(&t) {
+            // The basis word and the tax it names.
+            i += 1;
+            if toks.get(i).is_some_and(|n| TAX.contains(n)) {
+                i += 1;
+            }
+            continue;
+        }
+        kept.push(t);
+        i += 1;
+    }
+    let core = kept.join(" ");
+    (!core.is_empty() && core != name).then_some(core)
 }
 
 /// A row label naming the order's grand total (not a subtotal, tax or shipping row).
@@ -2015,10 +2648,19 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
     }
     if unit_price.is_none() {
         if let Some(amount) = amount {
-            unit_price = amount
-                .checked_div(quantity)
-                .map(|d| d.round_dp(4).normalize());
+            let exact = amount.checked_div(quantity);
+            unit_price = exact.map(|d| d.round_dp(4).normalize());
             confidence *= 0.9;
+            // An amount that its quantity does not divide into whole cents is rarely a price
+            // times a quantity: more likely the row's price column was not read.
+            if exact.is_some_and(|d| d.round_dp(2) * quantity != amount) {
+                doubt = Some(
+                    "lines: a line's unit price is its amount divided by its quantity, which does \
+                     not come out in whole cents"
+                        .to_string(),
+                );
+                confidence = confidence.min(0.5);
+            }
         }
     }
     let mut sku = get("sku");
@@ -2151,13 +2793,29 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
                 if cur == "USD" { 0.6 } else { 0.8 },
             );
         }
-        let name = m[2].trim().trim_end_matches([',', '-']).trim().to_string();
+        let mut name = m[2].trim().trim_end_matches([',', '-']).trim().to_string();
+        let mut sku = m.get(3).map(|s| s.as_str().to_string());
+        // A code in its own column after the name ("Floral foam (case of 48)   FF-48").
+        if sku.is_none() {
+            if let Some((head, code)) = name.rsplit_once("  ").or_else(|| name.rsplit_once('\t')) {
+                let code = code.trim();
+                let codey = !code.contains(' ')
+                    && code.chars().any(|c| c.is_ascii_digit())
+                    && code.chars().any(|c| c.is_ascii_alphabetic())
+                    && code
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+                if codey && !head.trim().is_empty() {
+                    sku = Some(code.to_string());
+                    name = head.trim().trim_end_matches([',', '-']).trim().to_string();
+                }
+            }
+        }
         let doubt = leftover_code(&name)
             .then(|| "lines: an item's name could not be told from its code".to_string());
         out.push((
             i,
             Line {
-                sku: m.get(3).map(|s| s.as_str().to_string()),
                 name: Some(name).filter(|n| !n.is_empty()),
                 spec: None,
                 quantity,
@@ -2165,8 +2823,9 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
                 confidence: if doubt.is_some() {
                     0.5
                 } else {
-                    (if m.get(3).is_some() { 0.9 } else { 0.8 } * ctx.trust).clamp(0.0, 1.0)
+                    (if sku.is_some() { 0.9 } else { 0.8 } * ctx.trust).clamp(0.0, 1.0)
                 },
+                sku,
                 doubt,
             },
         ));
@@ -2252,10 +2911,25 @@ pub fn grid_lines(
                         ctx.put(facts, "currency", cur, 0.9);
                     }
                 }
+                // "Price/Unit £", "PU CHF", "Vlr. (R$)".
+                ctx.put(
+                    facts,
+                    "currency",
+                    currency_mark(&c.text).map(String::from),
+                    0.85,
+                );
             }
             (i, cols)
         })
         .ok_or("has no header row naming a quantity column")?;
+    // Money cells written with their currency ("R$ 18,90", "4,10 €").
+    for row in rows.iter().skip(at + 1).take(50) {
+        for (c, k) in row.iter().zip(&cols) {
+            if matches!(k, Some("unit_price") | Some("amount")) {
+                ctx.put(facts, "currency", currency_mark(c).map(String::from), 0.85);
+            }
+        }
+    }
     let mut out = Vec::new();
     for row in rows.iter().skip(at + 1) {
         let row: Vec<&str> = row.iter().map(|c| c.trim()).collect();
@@ -2429,6 +3103,16 @@ fn bare_reference(value: &str, rest: &str) -> bool {
 fn reference_value(rest: &str) -> Option<(String, bool)> {
     let mut r = rest;
     let mut marked = false;
+    // "Nieuwe bestelling, nummer BV-0326": a comma before a number mark.
+    if let Some(after) = rest.strip_prefix(',') {
+        let next = after.trim_start().to_lowercase();
+        if NUMBER_MARKS
+            .iter()
+            .any(|m| next.starts_with(m) && m.chars().count() > 1)
+        {
+            r = after;
+        }
+    }
     loop {
         let t = r.trim_start_matches([' ', '\t', ':', '：', '.']);
         if t.len() != r.len() && r[..r.len() - t.len()].contains([':', '：']) {
@@ -2461,7 +3145,19 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
         .take_while(|c| c.is_ascii_alphanumeric() || "-/_.".contains(*c))
         .collect();
     let token = token.trim_end_matches(['.', '-', '/', '_']);
-    let ok = token.len() >= 3
+    // An amount is not a reference ("Total pedido: 4.622,20 €"): digits grouped by dots and
+    // followed by decimals, or followed by a currency.
+    let after = r[token.len()..].trim_start();
+    let amount = token
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        && (after.starts_with(',') && after[1..].starts_with(|c: char| c.is_ascii_digit())
+            || after.starts_with(['€', '$', '£', '¥', '円', '元'])
+            || ["eur", "usd", "gbp", "chf"]
+                .iter()
+                .any(|c| after.to_ascii_lowercase().starts_with(c)));
+    let ok = !amount
+        && token.len() >= 3
         && token.chars().any(|c| c.is_ascii_digit())
         && token.starts_with(|c: char| c.is_ascii_alphanumeric())
         // A date is not a reference.
@@ -2624,7 +3320,27 @@ fn list_lines(
     read: &[usize],
     doubts: &mut Vec<String>,
 ) -> Vec<(usize, Line)> {
-    re!(ITEM, r"^\s*(?:[-*•·–]|[0-9]{1,2}[.)])\s+(.*)$");
+    re!(
+        ITEM,
+        r"^\s*(?:(?:[-*•·–]|[0-9]{1,2}[.)])\s+|[0-9０-９]{1,2}[．、）]\s*)(.*)$"
+    );
+    // An item typed without a bullet starts with its quantity ("3 x Cast iron skillet …").
+    re!(ITEM_QTY, r"(?i)^\s*([0-9]{1,5}\s*(?:x|×)\s+.*)$");
+    // A web form's item line: "Item: WAX-SOY-10 | Soy wax flakes | Qty: 6 | Price: $28.50".
+    re!(
+        ITEM_FIELD,
+        r"(?i)^\s*(?:item|article|artikel|artículo|articolo|artigo|product|produit|producto|prodotto|produto)\s*[:：]\s*(.*)$"
+    );
+    // A price written after its amount: "£21.50 each", "$24.99 per box", "4,10 € la pièce".
+    re!(
+        PRICE_AFTER,
+        r"(?i)(US\$|HK\$|NT\$|R\$|CHF|[$£€¥￥])\s*([0-9][0-9.,']*[0-9]|[0-9])\s*(?:[$£€¥]\s*)?(?:each|ea\.?|apiece|per\s+[a-z]+|/\s*[a-z]+|la\s+pi[eè]ce|pi[eè]ce|chacun|cada(?:\s+un[oa])?|ciascun[oa]|cad\.|pro\s+st[uü]ck|je\s+st[uü]ck|per\s+stuk|por\s+unidad)\b"
+    );
+    // An item's code named by a word: "code PAP-A4-80", "SKU: TON-2420", "Art.-Nr. 4711".
+    re!(
+        CODE_WORD,
+        r"(?i)(?:^|[\s,;(])(?:code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnr\.?|réf\.?|ref\.?|cod\.?|código|codice)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"
+    );
     re!(
         QTY_X,
         r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
@@ -2635,13 +3351,13 @@ fn list_lines(
     );
     re!(
         PRICE,
-        r"(?i)(?:@|\bà\b|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*([^0-9\s]{0,4})\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|\bà\b|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     re!(
         CODE_PAREN,
-        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+)?([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*)\s*[)）]"
+        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+)?([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*|[A-Z][A-Z0-9]*[-_][A-Z0-9][A-Z0-9_-]*)\s*[)）]"
     );
-    re!(CODE_LEAD, r"^([A-Z0-9]+(?:[-_./][A-Z0-9]+)+)\s*[-–—:,]\s*");
+    re!(CODE_LEAD, r"^([A-Z0-9]+(?:[-_./][A-Z0-9]+)+)\s*[-–—:,|]\s*");
     let dc = ctx.decimal_comma();
     let mut out = Vec::new();
     let mut unread = 0;
@@ -2649,7 +3365,11 @@ fn list_lines(
         if read.contains(&i) {
             continue;
         }
-        let Some(item) = rx(&ITEM).and_then(|r| r.captures(line)) else {
+        let Some(item) = rx(&ITEM)
+            .and_then(|r| r.captures(line))
+            .or_else(|| rx(&ITEM_QTY).and_then(|r| r.captures(line)))
+            .or_else(|| rx(&ITEM_FIELD).and_then(|r| r.captures(line)))
+        else {
             continue;
         };
         let body = item[1].trim();
@@ -2660,24 +3380,38 @@ fn list_lines(
             .and_then(|r| r.captures(body))
             .or_else(|| rx(&QTY_X).and_then(|r| r.captures(body)))
             .and_then(|m| parse_quantity(&m[1], dc));
-        let price = rx(&PRICE).and_then(|r| r.captures_iter(body).last());
+        let price = rx(&PRICE)
+            .and_then(|r| r.captures_iter(body).last())
+            .or_else(|| rx(&PRICE_AFTER).and_then(|r| r.captures_iter(body).last()));
         let (Some(quantity), Some(price)) = (quantity, price) else {
             unread += 1;
             continue;
         };
         let unit_price = parse_decimal(&price[2], dc);
         let mut rest = body[..price.get(0).map_or(body.len(), |m| m.start())].to_string();
+        let worded = rx(&CODE_WORD).and_then(|r| r.captures(&rest)).map(|m| {
+            let whole = m.get(0).map_or(0..0, |g| g.range());
+            (m[1].to_string(), whole)
+        });
         let paren = rx(&CODE_PAREN).and_then(|r| r.captures(&rest)).map(|m| {
             let whole = m.get(0).map_or(0..0, |g| g.range());
             (m[1].to_string(), whole)
         });
         let mut sku = None;
-        if let Some((code, whole)) = paren {
+        // A code that leads the item ("WCK-100 | Cotton wicks (100)") wins over a bracket,
+        // which may be a pack size.
+        let lead = rx(&CODE_LEAD)
+            .and_then(|r| r.captures(&rest))
+            .map(|m| (m[1].to_string(), m.get(0).map_or(0, |g| g.end())));
+        if let Some((code, end)) = lead {
+            sku = Some(code);
+            rest = rest[end..].to_string();
+        } else if let Some((code, whole)) = paren {
             rest.replace_range(whole, " ");
             sku = Some(code);
-        } else if let Some(m) = rx(&CODE_LEAD).and_then(|r| r.captures(&rest)) {
-            sku = Some(m[1].to_string());
-            rest = rest[m.get(0).map_or(0, |g| g.end())..].to_string();
+        } else if let Some((code, whole)) = worded {
+            rest.replace_range(whole, " ");
+            sku = Some(code);
         }
         // The name is what is left without the quantity.
         let rest = rx(&QTY_WORD)
@@ -2696,7 +3430,7 @@ fn list_lines(
         }
         let name = words
             .join(" ")
-            .trim_matches(|c: char| "-–—,，;； ".contains(c))
+            .trim_matches(|c: char| "-–—,，;；| ".contains(c))
             .to_string();
         // What is left must read as a name: no bracket or code left over from the item's
         // parts (a shape the rules do not know).
@@ -2763,10 +3497,13 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
     let is_title = |t: &str| FORM_TITLES.contains(&t.trim().to_uppercase().as_str());
     // A street, a phone or a date is not an organisation (a letterhead that is only a logo
     // leaves the address as the first text).
+    // The addressee written at the top ("株式会社サプライ 御中", "山田様") is not the sender.
     let is_name = |t: &str| {
+        let t = t.trim();
         !t.contains([':', '：'])
-            && !t.trim_start().starts_with(|c: char| c.is_ascii_digit())
+            && !t.starts_with(|c: char| c.is_ascii_digit())
             && digits(t) < 5
+            && !["御中", "様", "殿", "先生"].iter().any(|m| t.ends_with(m))
     };
     let header = |l: &str| rx(&FAX_HEADER).is_some_and(|r| r.is_match(l.trim()));
     for (l, cs) in layout.lines.iter().zip(&layout.cells) {
@@ -2782,8 +3519,23 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
         if l.trim().is_empty() || header(l) {
             continue;
         }
+        // A letterhead on one line: "Gasthaus Linde · Hauptstr. 3 · 79098 Freiburg · Tel. …".
+        if let Some((first, _)) = l.trim().split_once([' ', '\u{a0}']).and_then(|_| {
+            ["·", "•", "|", " – ", " - "]
+                .iter()
+                .find_map(|sep| l.trim().split_once(sep))
+        }) {
+            let first = first.trim();
+            if !first.is_empty() && is_name(first) && !is_title(first) {
+                ctx.put(facts, "customer.name", Some(first.to_string()), 0.8);
+                break;
+            }
+        }
         if let Some(cell) = cs.first() {
-            if is_title(&cell.text) {
+            let addressee = ["御中", "様", "殿"]
+                .iter()
+                .any(|m| cell.text.trim().ends_with(m));
+            if is_title(&cell.text) || addressee {
                 continue;
             }
             if is_name(&cell.text) {
@@ -2851,7 +3603,11 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
     }
 
     // Contact facts (on a form the customer is the organisation, not the person who signed).
-    if let Some(l) = first_value("contact", false).filter(|_| kind == Kind::Email) {
+    // "Contact: 01904 555 018" names a way to reach them, not a person.
+    if let Some(l) = first_value("contact", false)
+        .filter(|_| kind == Kind::Email)
+        .filter(|l| !is_contact_line(&l.value))
+    {
         ctx.put(&mut facts, "customer.name", Some(l.value), 0.9);
     }
     if let Some(l) = first_value("customer", false) {
@@ -2876,7 +3632,7 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
         // "T +31 20 555 0142".
         re!(
             PHONE_MARKED,
-            r"(?i)(?:^|\s)(?:tel|tél|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+            r"(?i)(?:^|\s)(?:tel|tél|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
         );
         let find = |l: &&str| {
             let m = rx(&PHONE_MARKED)?.captures(l)?;
@@ -2902,7 +3658,7 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
         // The signature: the last line that is only a phone number.
         // A signature line may hold several parts ("Lone Pine Veterinary | 541-555-0139").
         let phone = lines.iter().rev().find_map(|l| {
-            l.split(['|', '·', '•']).rev().find_map(|part| {
+            l.split(['|', '·', '•', ',', ';']).rev().find_map(|part| {
                 let t = part.trim();
                 // A phone number here has 7 to 15 digits.
                 if digits(t) < 7 {
@@ -2929,7 +3685,10 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
                 || has_cjk(&l.value)
                 || !block_below(&layout, l.line, l.col, 1).is_empty())
     };
-    if let Some(l) = labelled.iter().find(addressy) {
+    // A web form's address: each part labelled on its own line.
+    let fielded = kind == Kind::Email && fielded_address(&layout, ctx, &mut facts);
+    if fielded {
+    } else if let Some(l) = labelled.iter().find(addressy) {
         let block = block_below(&layout, l.line, l.col, 6);
         // "Ship to: Name" followed by more lines is a block; a long value is one line.
         if !block.is_empty() && !l.value.contains(',') && !has_cjk(&l.value) {
@@ -2938,6 +3697,17 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
             address_block(&mut facts, ctx, all, 0.9);
         } else {
             address_line(&mut facts, ctx, &l.value, 0.85);
+            // "納品先：〒530-0001 大阪府…" / "うめだ商店 仕入部": the recipient on the next line.
+            if has_cjk(&l.value) && !facts.contains_key("ship_to.name") {
+                let name = block.iter().find(|b| !is_contact_line(b)).filter(|b| {
+                    has_cjk(b)
+                        && b.chars().count() <= 24
+                        && digits(b) == 0
+                        && !is_east_asian_address(b)
+                        && !is_closing(b)
+                });
+                ctx.put(&mut facts, "ship_to.name", name.cloned(), 0.8);
+            }
         }
     } else if let Some(l) = labelled.iter().find(|l| l.value.is_empty()) {
         let block = block_below(&layout, l.line, l.col, 6);
@@ -2956,10 +3726,18 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
                 && [
                     "deliver", "ship", "delivery", "liefer", "livr", "entreg", "envia", "enviar",
                     "lever", "bezorg", "consegn", "spedi", "送货", "送貨", "收货", "收貨", "届け",
-                    "配送", "納品",
+                    "配送", "納品", "address", "adres", "anschrift", "dirección", "indirizzo",
+                    "endereço", "morada", "住所", "地址",
                 ]
                 .iter()
                 .any(|w| t.contains(w) || before.contains(w))
+                // The address the invoice goes to is not where the goods go.
+                && ![
+                    "bill", "invoice", "rechnung", "factur", "fattur", "fatur", "请求", "請求",
+                    "发票", "發票",
+                ]
+                .iter()
+                .any(|w| t.contains(w))
         });
         for i in triggers {
             let block = block_below(&layout, i, 0, 6);
@@ -2971,6 +3749,20 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
                 address_block(&mut facts, ctx, block, 0.8);
                 break;
             }
+        }
+    }
+
+    // No labelled or announced address: a block of lines whose last line has the form of
+    // a city line of a country that implies it ("Gunnison, CO 81230") is read as the
+    // address, but only as a guess a person confirms.
+    if kind == Kind::Email && !facts.contains_key("ship_to.line1") {
+        if let Some(block) = unlabelled_address(&layout) {
+            address_block(&mut facts, ctx, block, 0.6);
+            doubts.push(
+                "ship_to: the address has no label; it was read by its form as the delivery \
+                 address"
+                    .into(),
+            );
         }
     }
 
@@ -3019,6 +3811,33 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
                 let cur = m.get(2).or(m.get(3)).and_then(|c| currency_of(c.as_str()));
                 if let Some(d) = parse_decimal(&m[4], dc) {
                     total = Some((d, cur));
+                }
+            }
+        }
+    }
+    if total.is_none() && stated.tax.is_empty() && stated.shipping.is_empty() {
+        // The only total a sender states may be before tax ("Total HT : 71,70 €"): it is
+        // still the order total they state.
+        for l in lines {
+            let t = l.trim().to_lowercase();
+            let net_total = [
+                "total ht",
+                "total h.t.",
+                "total net",
+                "total excl",
+                "totaal excl",
+                "gesamtbetrag netto",
+                "summe netto",
+                "totale imponibile",
+                "total sin iva",
+                "total sem iva",
+            ]
+            .iter()
+            .any(|p| t.starts_with(p));
+            if net_total {
+                let at = super::checks::numbers(l).first().map(|(n, _)| n.clone());
+                if let Some(d) = at.and_then(|n| parse_decimal(&n, dc)) {
+                    total = Some((d, None));
                 }
             }
         }

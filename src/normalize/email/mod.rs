@@ -129,6 +129,8 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
         }
     }
 
+    // The subject of a reply, read apart from the body.
+    let mut reply_subject: Option<String> = None;
     // The text the order is written in.
     let mut text_source = "none";
     let mut trust = 1.0;
@@ -169,14 +171,27 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
         let mut t = bounded(text::normalize(&t), &mut problems);
         // A forwarded order: the forwarded message is the order unless the note above it
         // has one of its own.
-        if let Some((note, forwarded, from)) = text::split_forward(&t) {
+        let forwarded_subject = mail.subject.as_deref().is_some_and(text::forwarded_subject);
+        if let Some((note, forwarded, from)) = text::split_forward(&t, forwarded_subject) {
             let probe = Ctx::new(template, 1.0);
             let (_, note_lines, _) = extract::extract_text(&note, &probe, Kind::Email);
             if note_lines.is_empty() {
                 t = forwarded;
+                // The forwarded order's writer is the customer when someone outside their
+                // organisation (our own sales desk) passed it on; a colleague or the writer
+                // passing it on is the customer's own From.
+                let domain = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
                 if let Some((name, address)) = from.as_deref().and_then(split_address) {
-                    put(&mut facts, "customer.name", name, 0.96);
-                    put(&mut facts, "customer.email", Some(address), 1.0);
+                    let outside = mail
+                        .from_address
+                        .as_deref()
+                        .is_none_or(|own| domain(own) != domain(&address));
+                    if outside {
+                        facts.remove("customer.name");
+                        put(&mut facts, "customer.name", name, 0.96);
+                        facts.remove("customer.email");
+                        put(&mut facts, "customer.email", Some(address), 1.0);
+                    }
                 }
             }
         }
@@ -184,8 +199,14 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
         text_source = source;
         if kind == MailKind::Email {
             if let Some(subject) = &mail.subject {
-                // The subject often carries the PO number.
-                text = format!("{subject}\n\n{text}");
+                if text::reply_subject(subject) && !forwarded_subject {
+                    // A reply's subject names the thread's earlier message: its reference
+                    // is the order's only when the body names none.
+                    reply_subject = Some(subject.clone());
+                } else {
+                    // The subject often carries the PO number.
+                    text = format!("{subject}\n\n{text}");
+                }
             }
         }
     }
@@ -194,7 +215,31 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
     ctx.decimal_comma = extract::infer_decimal_comma(&text);
     ctx.sender_country = mail.from_address.as_deref().and_then(domain_country);
     ctx.language_country = extract::language_country(&text);
-    let (found, mut lines, mut doubts) = extract::extract_text(&text, &ctx, text_kind);
+    let (mut found, mut lines, mut doubts) = extract::extract_text(&text, &ctx, text_kind);
+    if let Some(subject) = &reply_subject {
+        let (in_subject, _, _) = extract::extract_text(subject, &ctx, Kind::Email);
+        if let Some(f) = in_subject.get("source.external_id") {
+            match found.get("source.external_id") {
+                None => {
+                    found.insert(
+                        "source.external_id".into(),
+                        Fact {
+                            value: f.value.clone(),
+                            confidence: f.confidence.min(0.6),
+                        },
+                    );
+                    doubts.push(
+                        "source.external_id: only the subject of a reply names it, which may \
+                         be the earlier order's"
+                            .into(),
+                    );
+                }
+                // The same reference in both: the reply is about this order.
+                Some(b) if b.value == f.value => {}
+                Some(_) => {}
+            }
+        }
+    }
     // The text whose stated amounts the lines are checked against.
     let mut amounts_text = text.clone();
     for (k, f) in found {

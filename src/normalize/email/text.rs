@@ -1,11 +1,18 @@
 //! Text clean-up before extraction: line ends, odd spaces, quoted earlier messages, HTML.
 
-/// Normalizes line ends and spaces (NBSP, ideographic space, full-width colon stays as is).
+/// Normalizes line ends and spaces (NBSP, ideographic space, full-width colon stays as is),
+/// and full-width digits (`６`, typed by Japanese and Chinese input methods) to ASCII ones.
 pub fn normalize(text: &str) -> String {
     text.replace("\r\n", "\n")
         .replace('\r', "\n")
         .replace(['\u{00A0}', '\u{2007}', '\u{202F}'], " ")
         .replace('\u{3000}', "  ")
+        .chars()
+        .map(|c| match c {
+            '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
+            _ => c,
+        })
+        .collect()
 }
 
 /// Undoes double spacing (OCR often puts a blank line after every line): when most lines are
@@ -166,11 +173,73 @@ fn quote_starts(lines: &[&str], i: usize) -> bool {
     reply || wrapped || chinese || addressed || dashed || separator || outlook
 }
 
-/// Whether line `i` starts a forwarded message (its header block follows).
-fn forward_starts(line: &str) -> bool {
+/// Whether line `i` starts a forwarded message (its header block follows). Outlook forwards
+/// under the same `-----Original Message-----` separator it quotes replies under, so in a
+/// message whose subject says it is forwarded (`forwarded`) that separator starts one too.
+fn forward_starts(line: &str, forwarded: bool) -> bool {
     let lower = line.trim().to_lowercase();
+    let markers = if forwarded {
+        FORWARD_MARKERS
+    } else {
+        &FORWARD_MARKERS[..11]
+    };
     (lower.starts_with("---") || lower.starts_with("begin forwarded"))
-        && FORWARD_MARKERS[..11].iter().any(|m| lower.contains(m))
+        && markers.iter().any(|m| lower.contains(m))
+}
+
+/// Whether a subject says its message is a reply (`Re:`, `AW:`, `Antw:`, `SV:`, `R:`,
+/// `RIF:`, `RES:`, `回复:`, `答复:`, `返信:`).
+pub fn reply_subject(subject: &str) -> bool {
+    let lower = subject.trim().to_lowercase();
+    [
+        "re:",
+        "re :",
+        "aw:",
+        "antw:",
+        "antwort:",
+        "sv:",
+        "r:",
+        "rif:",
+        "res:",
+        "rép:",
+        "réf:",
+        "回复:",
+        "回复：",
+        "答复:",
+        "答复：",
+        "回覆:",
+        "回覆：",
+        "返信:",
+        "返信：",
+    ]
+    .iter()
+    .any(|p| lower.starts_with(p))
+}
+
+/// Whether a subject says its message is forwarded (`Fwd:`, `FW:`, `WG:`, `TR:`, `RV:`,
+/// `Doorst:`, `I:`, `Enc:`, `转发:`), before any reply prefix.
+pub fn forwarded_subject(subject: &str) -> bool {
+    let lower = subject.trim().to_lowercase();
+    [
+        "fwd:",
+        "fw:",
+        "wg:",
+        "tr:",
+        "rv:",
+        "doorst:",
+        "i:",
+        "enc:",
+        "fwd :",
+        "tr :",
+        "转发:",
+        "转发：",
+        "轉寄:",
+        "轉寄：",
+        "転送:",
+        "転送：",
+    ]
+    .iter()
+    .any(|p| lower.starts_with(p))
 }
 
 /// Drops quoted earlier messages: lines starting with `>`, and everything from a reply
@@ -194,9 +263,9 @@ pub fn strip_quoted(text: &str) -> String {
 /// A forwarded message in `text`: the note above the forward marker, and the forwarded
 /// message's body (its header block dropped) with the sender's name and address from its
 /// `From:` line. `None` when nothing is forwarded.
-pub fn split_forward(text: &str) -> Option<(String, String, Option<String>)> {
+pub fn split_forward(text: &str, forwarded: bool) -> Option<(String, String, Option<String>)> {
     let lines: Vec<&str> = text.lines().collect();
-    let at = lines.iter().position(|l| forward_starts(l))?;
+    let at = lines.iter().position(|l| forward_starts(l, forwarded))?;
     let note = lines[..at].join("\n");
     let mut from = None;
     let mut k = at + 1;
@@ -248,6 +317,10 @@ fn strip_tags(html: &str) -> String {
     // Inside a table cell, paragraphs and breaks (Outlook wraps every cell's text in
     // `<p class=MsoNormal>`) are spaces, so a row stays one line.
     let mut in_cell = false;
+    // Inside an Outlook `MsoNormal` paragraph.
+    let mut mso = false;
+    // Where the open `MsoNormal` paragraph's text starts in `out`.
+    let mut mso_start = 0;
     while let Some(lt) = rest.find('<') {
         out.push_str(&decode_entities(&rest[..lt]).replace(['\n', '\r'], " "));
         let after = &rest[lt + 1..];
@@ -289,6 +362,26 @@ fn strip_tags(html: &str) -> String {
                 out.push(' ')
             }
             "br" => out.push('\n'),
+            // Outlook writes every line as a paragraph without spacing (`<p
+            // class=MsoNormal>`) and a blank line as an empty one: its paragraphs are lines.
+            "p" if (closing && mso) || tag.contains("msonormal") => {
+                let empty = out.get(mso_start..).is_some_and(|t| t.trim().is_empty());
+                if closing && empty {
+                    // An empty paragraph is Outlook's blank line.
+                    out.truncate(mso_start);
+                    out.push('\n');
+                } else {
+                    // The source's own line breaks between paragraphs are spaces by now.
+                    while out.ends_with(' ') {
+                        out.pop();
+                    }
+                    if !out.ends_with('\n') {
+                        out.push('\n');
+                    }
+                }
+                mso = !closing;
+                mso_start = out.len();
+            }
             "p" | "div" | "h1" | "h2" | "h3" | "h4" | "li" | "ul" | "ol" => out.push('\n'),
             _ => {}
         }
@@ -536,11 +629,11 @@ mod tests {
     fn forwarded_orders_are_found() {
         let t = "Resending.\n\n---------- Mensaje reenviado ---------\nDe: Jordi <j@p.example>\n\
                  Date: mié\nSubject: Pedido\n\nPedido nº 12\n> old";
-        let (note, body, from) = split_forward(t).unwrap();
+        let (note, body, from) = split_forward(t, false).unwrap();
         assert_eq!(note.trim(), "Resending.");
         assert_eq!(body, "Pedido nº 12");
         assert_eq!(from.as_deref(), Some("Jordi <j@p.example>"));
-        assert!(split_forward("no forward here").is_none());
+        assert!(split_forward("no forward here", false).is_none());
     }
 
     #[test]
@@ -574,5 +667,24 @@ mod tests {
         let h = "<table><tr><td><p class=MsoNormal>A-1<o:p></o:p></p></td>\
                  <td><p class=MsoNormal>Cups<br>white</p></td><td><p>3</p></td></tr></table>";
         assert_eq!(html_to_text(h), "A-1\tCups white\t3\n");
+    }
+}
+#[cfg(test)]
+mod outlook_tests {
+    /// Outlook writes each line as a `MsoNormal` paragraph and a blank line as an empty one:
+    /// an address block stays one block, the blank paragraph ends it.
+    #[test]
+    fn outlook_paragraphs_are_lines() {
+        let h = "<p class=\"MsoNormal\">PO Total: $7,610.40<o:p></o:p></p>\n\
+                 <p class=\"MsoNormal\"><o:p>&nbsp;</o:p></p>\n\
+                 <p class=\"MsoNormal\">Ship to:<o:p></o:p></p>\n\
+                 <p class=\"MsoNormal\">Evergreen<o:p></o:p></p>\n\
+                 <p class=\"MsoNormal\">Seattle, WA 98105<o:p></o:p></p>\n\
+                 <p class=\"MsoNormal\"><o:p>&nbsp;</o:p></p>\n\
+                 <p class=\"MsoNormal\">Keisha Brown<o:p></o:p></p>\n";
+        assert_eq!(
+            super::html_to_text(h),
+            "PO Total: $7,610.40\n\nShip to:\nEvergreen\nSeattle, WA 98105\n\nKeisha Brown\n\n"
+        );
     }
 }

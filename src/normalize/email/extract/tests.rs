@@ -37,6 +37,8 @@ fn all_patterns() -> Vec<&'static LazyLock<Pattern>> {
         &JP_CITY,
         &AU_CITY,
         &POSTAL_FIRST,
+        &CITY_DASH_STATE,
+        &CA_CITY_PROVINCE,
     ]
 }
 
@@ -421,4 +423,110 @@ fn city_lines_of_many_countries() {
         assert_eq!(cl.region.as_deref(), region, "{line}");
         assert_eq!(cl.postal.as_deref(), Some(postal), "{line}");
     }
+}
+
+/// Column headers carry qualifiers (currency, tax basis, parentheses, joined names) and
+/// columns no fact needs; "Artikel" beside "Bezeichnung" is the code, "Article" beside "Réf."
+/// the name.
+#[test]
+fn headers_as_people_write_them() {
+    let cols = |line: &str| {
+        header_columns(&cells(line), None).map(|c| c.into_iter().flatten().collect::<Vec<_>>())
+    };
+    assert_eq!(
+        cols(
+            "Artikelnr.;Omschrijving;Aantal;Prijs excl. BTW (EUR)"
+                .replace(';', "  ")
+                .as_str()
+        ),
+        Some(vec!["sku", "name", "quantity", "unit_price"])
+    );
+    assert_eq!(
+        cols("Qté  Réf. article  Libellé  PU CHF"),
+        Some(vec!["quantity", "sku", "name", "unit_price"])
+    );
+    assert_eq!(
+        cols("ISBN/SKU   Title   Qty   Price (CAD)"),
+        Some(vec!["sku", "name", "quantity", "unit_price"])
+    );
+    assert_eq!(
+        cols("Artikel   Bezeichnung   Menge   Preis/Stk."),
+        Some(vec!["sku", "name", "quantity", "unit_price"])
+    );
+    assert_eq!(
+        cols("Réf.   Article   Qté   Prix CHF"),
+        Some(vec!["sku", "name", "quantity", "unit_price"])
+    );
+    assert_eq!(
+        cols("Pos.  Menge  Einheit  Artikelnr.  Bezeichnung  EP  GP"),
+        Some(vec!["quantity", "sku", "name", "unit_price", "amount"])
+    );
+    assert_eq!(
+        cols("Part No.   Description   Qty   Unit   Line total"),
+        Some(vec!["sku", "name", "quantity", "unit_price", "amount"])
+    );
+}
+
+/// Address blocks by more countries' conventions: a postcode alone below the city, a state
+/// after a dash, a province in brackets, a one-line Brazilian address.
+#[test]
+fn more_address_conventions() {
+    let block = |lines: &[&str]| {
+        let mut f = Facts::new();
+        address_block(
+            &mut f,
+            &ctx(),
+            lines.iter().map(|s| s.to_string()).collect(),
+            0.9,
+        );
+        [
+            "ship_to.line1",
+            "ship_to.city",
+            "ship_to.region",
+            "ship_to.postal_code",
+            "ship_to.country",
+        ]
+        .map(|k| value(&f, k).unwrap_or_default())
+    };
+    assert_eq!(
+        block(&[
+            "Padaria",
+            "Rua Augusta, 1520",
+            "São Paulo - SP",
+            "01304-001"
+        ]),
+        ["Rua Augusta, 1520", "São Paulo", "SP", "01304-001", "BR"]
+    );
+    assert_eq!(
+        block(&[
+            "Épicerie",
+            "1234, rue Saint-Denis",
+            "Montréal (Québec) H2X 3K2"
+        ]),
+        [
+            "1234, rue Saint-Denis",
+            "Montréal",
+            "Québec",
+            "H2X 3K2",
+            "CA"
+        ]
+    );
+    assert_eq!(
+        block(&["Pasticceria", "Via Garibaldi 27", "10122 Torino (TO)"]),
+        ["Via Garibaldi 27", "Torino", "TO", "10122", "IT"]
+    );
+    let mut f = Facts::new();
+    address_line(
+        &mut f,
+        &ctx(),
+        "Casa Lima, Rua XV de Novembro, 700 - Centro, Curitiba/PR, 80020-310",
+        0.9,
+    );
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("Casa Lima"));
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("Rua XV de Novembro, 700 - Centro")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Curitiba"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("BR"));
 }
