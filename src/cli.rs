@@ -92,6 +92,11 @@ pub enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Compare what ordergate did with what a partner has, and repair the difference.
+    Reconcile {
+        #[command(subcommand)]
+        command: ReconcileCommand,
+    },
     /// Back the SQLite store up while the daemon runs: an online, consistent copy, verified by
     /// opening it and counting its rows. (A PostgreSQL store: pg_dump, see the README.)
     Backup {
@@ -166,6 +171,16 @@ pub enum OrdersCommand {
         /// The order id (og_…).
         id: String,
     },
+}
+
+/// `ordergate reconcile …`
+#[derive(Debug, Subcommand)]
+pub enum ReconcileCommand {
+    /// Push-backs: for every marketplace connector that pushes back, look each push-back with
+    /// proof up at the platform; push again what the platform lost (or raise an exception) and
+    /// finish push-backs a worker left without proof. One JSON line per connector; exits 1 when
+    /// some could not be checked or repaired.
+    Pushback,
 }
 
 /// `ordergate dlq …`
@@ -368,6 +383,27 @@ async fn dispatch(
                 println!("the store it replaced is kept as {}", old.display());
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Reconcile {
+            command: ReconcileCommand::Pushback,
+        } => {
+            let store = existing_store(&cfg, config.as_deref()).await?;
+            let pushers = crate::outbound::pushback::Pushers::from_config(&cfg.connectors);
+            let reports = crate::outbound::pushback::reconcile::run_once(
+                &store,
+                &pushers,
+                &cfg.pushback,
+                cfg.pipeline.exception_due_hours,
+            )
+            .await?;
+            for r in &reports {
+                println!("{}", serde_json::to_string(r)?);
+            }
+            Ok(if reports.iter().any(|r| r.failed > 0) {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Dlq { command } => {
             let store = existing_store(&cfg, config.as_deref()).await?;
