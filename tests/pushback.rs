@@ -51,6 +51,79 @@ fn sim_key(p: Platform, o: &SimOrder) -> String {
     }
 }
 
+/// Puts simulator order `o` in the store as the pipeline leaves it when it ships: received,
+/// approved, allocated, fulfilment requested, shipped with one parcel; `announce` also writes
+/// its `order.shipped` to the outbox (the daemon's relay publishes it). Returns (order id,
+/// shipment id, the event).
+async fn put_shipped(
+    store: &Store,
+    p: Platform,
+    o: &SimOrder,
+    carrier: &str,
+    number: &str,
+    announce: bool,
+) -> (String, String, Option<Envelope>) {
+    let raw = serde_json::to_vec(&raw_document(p, o)).unwrap();
+    let mappings = ordergate::mapping::MappingSet::load(&common::mappings_dir()).unwrap();
+    let normalizer = ordergate::normalize::Normalizer::new(mappings);
+    let mut order = normalizer
+        .normalize(p.as_str(), &[raw.as_slice()])
+        .unwrap()
+        .remove(0);
+    order.source.connector = connector(p);
+    let mut tx = store.begin().await.unwrap();
+    let id = Store::upsert_order(&mut tx, &mut order, None)
+        .await
+        .unwrap()
+        .order_id()
+        .to_string();
+    for t in [
+        Trigger::Approve,
+        Trigger::Allocate,
+        Trigger::RequestFulfilment,
+        Trigger::Ship,
+    ] {
+        Store::transition(&mut tx, &id, t, "test", None)
+            .await
+            .unwrap();
+    }
+    let parcel = NewShipment {
+        order_id: &id,
+        warehouse: Some("east"),
+        carrier,
+        carrier_name: Some(carrier),
+        tracking_number: number,
+        service: None,
+        promised_at: None,
+        eta: None,
+        items: serde_json::json!({}),
+    };
+    let (shipment, created) = Store::record_shipment(&mut tx, &parcel).await.unwrap();
+    assert!(created);
+    let mut event = None;
+    if announce {
+        let shipped = Envelope::new(
+            EventType::ORDER_SHIPPED,
+            "east",
+            serde_json::to_value(ShipmentRef {
+                order_id: id.clone(),
+                shipment_id: String::new(),
+                carrier: String::new(),
+                tracking_number: String::new(),
+                warehouse: Some("east".into()),
+                status: None,
+                detail: serde_json::json!({"shipments": [shipment], "complete": true}),
+            })
+            .unwrap(),
+        )
+        .with_order(&id);
+        Store::outbox_insert(&mut tx, &[&shipped]).await.unwrap();
+        event = Some(shipped);
+    }
+    tx.commit().await.unwrap();
+    (id, shipment, event)
+}
+
 struct Rig {
     _env: TestEnv,
     daemon: Daemon,
@@ -114,63 +187,12 @@ impl Rig {
         announce: bool,
     ) -> (String, String, String) {
         let o = self.sim(p).state.orders()[n].clone();
-        let raw = serde_json::to_vec(&raw_document(p, &o)).unwrap();
-        let mappings = ordergate::mapping::MappingSet::load(&common::mappings_dir()).unwrap();
-        let normalizer = ordergate::normalize::Normalizer::new(mappings);
-        let mut order = normalizer
-            .normalize(p.as_str(), &[raw.as_slice()])
-            .unwrap()
-            .remove(0);
-        order.source.connector = connector(p);
-        let store = self.store();
-        let mut tx = store.begin().await.unwrap();
-        let id = Store::upsert_order(&mut tx, &mut order, None)
-            .await
-            .unwrap()
-            .order_id()
-            .to_string();
-        for t in [
-            Trigger::Approve,
-            Trigger::Allocate,
-            Trigger::RequestFulfilment,
-            Trigger::Ship,
-        ] {
-            Store::transition(&mut tx, &id, t, "test", None)
-                .await
-                .unwrap();
+        let (id, shipment, event) =
+            put_shipped(self.store(), p, &o, carrier, number, announce).await;
+        if let Some(e) = event {
+            ordergate::outbox::publish_committed(self.store(), self.daemon.bus.as_ref(), &[e])
+                .await;
         }
-        let parcel = NewShipment {
-            order_id: &id,
-            warehouse: Some("east"),
-            carrier,
-            carrier_name: Some(carrier),
-            tracking_number: number,
-            service: None,
-            promised_at: None,
-            eta: None,
-            items: serde_json::json!({}),
-        };
-        let (shipment, created) = Store::record_shipment(&mut tx, &parcel).await.unwrap();
-        assert!(created);
-        let shipped = Envelope::new(
-            EventType::ORDER_SHIPPED,
-            "east",
-            serde_json::to_value(ShipmentRef {
-                order_id: id.clone(),
-                shipment_id: String::new(),
-                carrier: String::new(),
-                tracking_number: String::new(),
-                warehouse: Some("east".into()),
-                status: None,
-                detail: serde_json::json!({"shipments": [shipment], "complete": true}),
-            })
-            .unwrap(),
-        )
-        .with_order(&id);
-        let events = if announce { vec![shipped] } else { vec![] };
-        Store::outbox_insert(&mut tx, &events).await.unwrap();
-        tx.commit().await.unwrap();
-        ordergate::outbox::publish_committed(store, self.daemon.bus.as_ref(), &events).await;
         (id, sim_key(p, &o), shipment)
     }
 
@@ -735,4 +757,130 @@ fn every_marketplace_definition_declares_its_pushback() {
         spec.validate().unwrap();
         assert!(spec.carriers.contains_key("ups"), "{p:?}");
     }
+}
+
+/// The daemon binary is SIGKILLed while each platform holds the answer of its create: the
+/// restarted daemon finds the intent without proof, looks each platform up once the claim has
+/// run out, finds the push-back and records it — one create per order on every platform.
+async fn one_pushback_per_order_under_sigkill(profile: Profile) {
+    let env = TestEnv::new(profile).await;
+    let mut sims = Vec::new();
+    let mut connectors = String::new();
+    for p in Platform::ALL {
+        let sim = common::sim::start(p, 4, 11).await;
+        sim.state
+            .push
+            .set_faults(ordergate::sandbox::pushback::PushFaults {
+                lose_next_answer: 1,
+                answer_delay_ms: 6_000,
+                ..Default::default()
+            });
+        connectors.push_str(
+            &common::sim::marketplace_section(&connector(p), &sim, env.dir.path(), 50).replace(
+                "lease_ms = 3000\n",
+                "lease_ms = 3000\nenabled = false\npushback = \"on_label\"\n",
+            ),
+        );
+        sims.push(sim);
+    }
+    let bus = match profile {
+        Profile::Standalone => "kind = \"embedded\"\npoll_interval_ms = 50".to_string(),
+        Profile::Cluster => format!("kind = \"amqp\"\nurl = \"{}\"", common::amqp_url()),
+    };
+    let cfg_path = env.dir.path().join("og.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[store]\nurl = \"{store}\"\nmax_connections = 8\n[bus]\n{bus}\nnamespace = \"{ns}\"\n\
+             retry_tiers_ms = [100, 200, 400, 800, 1600]\nlease_ms = 3000\n\
+             [pipeline]\nretry_base_ms = 100\nretry_max_ms = 1000\nmax_attempts = 40\n[http]\nlisten = \"\"\n\
+             [mappings]\ndir = \"{maps}\"\n[pushback]\nclaim_ms = 3000\nreconcile_interval_secs = 0\n{connectors}",
+            store = env.store_url(),
+            ns = env.namespace,
+            maps = common::mappings_dir().display(),
+        ),
+    )
+    .unwrap();
+    let store = Store::connect(&env.store_url(), 4, "normal").await.unwrap();
+    let mut orders = Vec::new();
+    for (i, p) in Platform::ALL.into_iter().enumerate() {
+        let sim = &sims[i];
+        let o = sim.state.orders()[0].clone();
+        let (id, _, _) = put_shipped(&store, p, &o, "UPS", &number(p, "K"), true).await;
+        orders.push((p, id, sim_key(p, &o)));
+    }
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ordergate"))
+            .args(["run", "--config"])
+            .arg(&cfg_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = run();
+    // Every platform recorded the create; none of the answers has arrived.
+    let creates = |sims: &[Sandbox], orders: &[(Platform, String, String)]| {
+        orders
+            .iter()
+            .enumerate()
+            .map(|(i, (_, _, key))| sims[i].state.push.creates(key))
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + WAIT;
+    while creates(&sims, &orders).iter().any(|n| *n == 0) {
+        assert!(
+            Instant::now() < deadline,
+            "creates: {:?}",
+            creates(&sims, &orders)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for (_, id, _) in &orders {
+        let rows = store.pushbacks_of(id).await.unwrap();
+        assert_eq!(rows[0].status, "intended", "killed before any answer");
+    }
+    let mut child = run();
+    for (p, id, _) in &orders {
+        let (store, id) = (store.clone(), id.clone());
+        wait_until(
+            WAIT,
+            &format!("{p:?} pushed after the restart"),
+            move || {
+                let (store, id) = (store.clone(), id.clone());
+                async move {
+                    store
+                        .pushbacks_of(&id)
+                        .await
+                        .unwrap()
+                        .iter()
+                        .all(|r| r.status == "pushed")
+                }
+            },
+        )
+        .await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(creates(&sims, &orders), vec![1; 5], "one create per order");
+    for (p, id, _) in &orders {
+        let rows = store.pushbacks_of(id).await.unwrap();
+        assert_eq!(rows[0].how.as_deref(), Some("found"), "{p:?}");
+        assert!(rows[0].attempts >= 2, "{p:?}");
+    }
+    for s in sims {
+        s.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_pushback_per_order_under_sigkill_standalone() {
+    one_pushback_per_order_under_sigkill(Profile::Standalone).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_pushback_per_order_under_sigkill_cluster() {
+    one_pushback_per_order_under_sigkill(Profile::Cluster).await;
 }

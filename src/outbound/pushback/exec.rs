@@ -301,10 +301,9 @@ impl Pusher {
                         // Nothing left to fulfil there (a closed fulfilment order): ours, or
                         // someone's, is already in.
                         tracing::info!(connector = %self.connector, order_id = %facts.order_id, step = %step.name, missing, "Nothing open to fulfil at the platform; looking up its fulfilments.");
-                        return match self.lookup(&facts, &extra, false).await? {
-                            Some(proof) => {
-                                self.finish(&facts, &extra, proof, "already_fulfilled", false)
-                                    .await
+                        return match self.existing(&facts, &extra).await? {
+                            Some((proof, how)) => {
+                                self.finish(&facts, &extra, proof, how, false).await
                             }
                             None => Err(PushError::NothingToFulfil {
                                 connector: self.connector.clone(),
@@ -342,10 +341,9 @@ impl Pusher {
                     let (code, message) = partner_words(&e);
                     if self.spec.classify.already_done(code.as_deref(), &message) {
                         tracing::info!(connector = %self.connector, order_id = %facts.order_id, "The platform has it fulfilled already; fetching its fulfilment as proof.");
-                        return match self.lookup(&facts, &extra, false).await? {
-                            Some(proof) => {
-                                self.finish(&facts, &extra, proof, "already_fulfilled", fallback)
-                                    .await
+                        return match self.existing(&facts, &extra).await? {
+                            Some((proof, how)) => {
+                                self.finish(&facts, &extra, proof, how, fallback).await
                             }
                             None => Err(self.refused(&self.spec.create, e)),
                         };
@@ -404,6 +402,25 @@ impl Pusher {
             }
             attempt += 1;
         }
+    }
+
+    /// The platform's fulfilment when it says it has one: ours (`found`: an earlier call of
+    /// ours went through) or anyone's (`already_fulfilled`; also where the look-up cannot tell
+    /// by tracking number, Amazon's order status).
+    async fn existing(
+        &self,
+        facts: &Facts,
+        extra: &BTreeMap<String, Value>,
+    ) -> Result<Option<(String, &'static str)>, PushError> {
+        if self.spec.lookup.match_field.is_some() {
+            if let Some(proof) = self.lookup(facts, extra, true).await? {
+                return Ok(Some((proof, "found")));
+            }
+        }
+        Ok(self
+            .lookup(facts, extra, false)
+            .await?
+            .map(|proof| (proof, "already_fulfilled")))
     }
 
     /// The follow-up calls, then the outcome.
