@@ -828,7 +828,7 @@ async fn one_pushback_per_order_under_sigkill(profile: Profile) {
             .collect::<Vec<_>>()
     };
     let deadline = Instant::now() + WAIT;
-    while creates(&sims, &orders).iter().any(|n| *n == 0) {
+    while creates(&sims, &orders).contains(&0) {
         assert!(
             Instant::now() < deadline,
             "creates: {:?}",
