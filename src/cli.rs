@@ -839,6 +839,22 @@ async fn check_marketplace(
             return r.fail(&what, format!("credential {name}: {e}"));
         }
     }
+    if m.pushback != crate::config::PushbackPolicy::Never {
+        // The push-back is built as the stage builds it: its section, templates and auth.
+        match crate::outbound::pushback::Pusher::from_definition(m, def.clone()) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return r.fail(
+                    &what,
+                    format!(
+                        "pushback = {:?} but definition {} has no [pushback] section",
+                        m.pushback, m.platform
+                    ),
+                )
+            }
+            Err(e) => return r.fail(&what, format!("push-back: {e}")),
+        }
+    }
     if connect {
         match crate::intake::pull::connector::probe(m).await {
             Ok(n) => r.ok(&format!(

@@ -61,6 +61,7 @@ async fn put_shipped(
     o: &SimOrder,
     carrier: &str,
     number: &str,
+    items: Value,
     announce: bool,
 ) -> (String, String, Option<Envelope>) {
     let raw = serde_json::to_vec(&raw_document(p, o)).unwrap();
@@ -96,7 +97,7 @@ async fn put_shipped(
         service: None,
         promised_at: None,
         eta: None,
-        items: serde_json::json!({}),
+        items,
     };
     let (shipment, created) = Store::record_shipment(&mut tx, &parcel).await.unwrap();
     assert!(created);
@@ -126,6 +127,8 @@ async fn put_shipped(
 
 struct Rig {
     _env: TestEnv,
+    /// The contents every parcel shipped by [`Rig::ship`] reports (SKU → quantity).
+    items: Value,
     daemon: Daemon,
     cfg: Config,
     sims: Vec<Sandbox>,
@@ -160,6 +163,7 @@ async fn start(
     let daemon = Daemon::start(&cfg).await.unwrap();
     Rig {
         _env: env,
+        items: serde_json::json!({}),
         daemon,
         cfg,
         sims,
@@ -187,8 +191,16 @@ impl Rig {
         announce: bool,
     ) -> (String, String, String) {
         let o = self.sim(p).state.orders()[n].clone();
-        let (id, shipment, event) =
-            put_shipped(self.store(), p, &o, carrier, number, announce).await;
+        let (id, shipment, event) = put_shipped(
+            self.store(),
+            p,
+            &o,
+            carrier,
+            number,
+            self.items.clone(),
+            announce,
+        )
+        .await;
         if let Some(e) = event {
             ordergate::outbox::publish_committed(self.store(), self.daemon.bus.as_ref(), &[e])
                 .await;
@@ -644,13 +656,18 @@ async fn a_lost_answer_is_looked_up_and_not_pushed_twice() {
 /// `on_first_scan` waits for the parcel's first carrier scan; `never` pushes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policies_on_first_scan_and_never() {
-    let rig = start(
+    let mut rig = start(
         Profile::Standalone,
         &[Platform::Ebay],
         "on_first_scan",
         |_, s| s,
     )
     .await;
+    // The parcel holds one unit of the first line only: eBay is told that line.
+    let first = rig.sim(Platform::Ebay).state.orders()[0].facts.lines[0]
+        .sku
+        .to_string();
+    rig.items = serde_json::json!({ first: "1" });
     let (order, key, shipment) = rig.ship(Platform::Ebay, 0, "UPS", "1ZSCAN0001", true).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(rig.store().pushbacks_of(&order).await.unwrap().is_empty());
@@ -660,6 +677,10 @@ async fn policies_on_first_scan_and_never() {
     assert_eq!(rows[0].status, "pushed");
     assert_eq!(rows[0].unit_key, shipment, "eBay is told per parcel");
     assert_eq!(rig.sim(Platform::Ebay).state.push.creates(&key), 1);
+    let body = &rig.sim(Platform::Ebay).state.push.records(&key)[0].body;
+    let lines = body["lineItems"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "{body}");
+    assert_eq!(lines[0]["quantity"], 1);
     rig.stop().await;
 
     let rig = start(Profile::Standalone, &[Platform::Shopify], "never", |_, s| s).await;
@@ -806,7 +827,16 @@ async fn one_pushback_per_order_under_sigkill(profile: Profile) {
     for (i, p) in Platform::ALL.into_iter().enumerate() {
         let sim = &sims[i];
         let o = sim.state.orders()[0].clone();
-        let (id, _, _) = put_shipped(&store, p, &o, "UPS", &number(p, "K"), true).await;
+        let (id, _, _) = put_shipped(
+            &store,
+            p,
+            &o,
+            "UPS",
+            &number(p, "K"),
+            serde_json::json!({}),
+            true,
+        )
+        .await;
         orders.push((p, id, sim_key(p, &o)));
     }
     let run = || {
@@ -869,6 +899,40 @@ async fn one_pushback_per_order_under_sigkill(profile: Profile) {
         let rows = store.pushbacks_of(id).await.unwrap();
         assert_eq!(rows[0].how.as_deref(), Some("found"), "{p:?}");
         assert!(rows[0].attempts >= 2, "{p:?}");
+    }
+    // Every platform loses it; `ordergate reconcile pushback` repairs each, once.
+    for (i, (_, _, key)) in orders.iter().enumerate() {
+        assert_eq!(sims[i].state.push.lose(key), 1);
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ordergate"))
+        .args(["reconcile", "pushback", "--config"])
+        .arg(&cfg_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 5);
+    for r in &reports {
+        assert_eq!((&r["lost"], &r["repaired"]), (&1.into(), &1.into()), "{r}");
+    }
+    for (i, (p, id, key)) in orders.iter().enumerate() {
+        assert_eq!(sims[i].state.push.records(key).len(), 1, "{p:?}");
+        assert_eq!(
+            sims[i].state.push.creates(key),
+            2,
+            "{p:?}: the lost one and the repair"
+        );
+        assert_eq!(
+            store.pushbacks_of(id).await.unwrap()[0].how.as_deref(),
+            Some("repushed")
+        );
     }
     for s in sims {
         s.stop().await;

@@ -97,23 +97,47 @@ pub fn facts(
     parcels: &[&Shipment],
     all: &[Shipment],
 ) -> Facts {
-    let lines = order
-        .lines
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| {
-            let quantity = (l.quantity - l.cancelled_quantity).round().to_i64()?;
-            (quantity > 0).then(|| LineFact {
-                line_ref: if l.line_ref.is_empty() {
-                    (i + 1).to_string()
-                } else {
-                    l.line_ref.clone()
-                },
-                sku: l.sku.clone(),
-                quantity,
+    // A single parcel whose contents the warehouse reported (SKU → quantity) carries those
+    // lines only; otherwise every line is told (Amazon and eBay then see the whole order with
+    // the first parcel, and a later parcel's repeat is answered as already fulfilled).
+    let contents: Option<BTreeMap<String, i64>> = match parcels {
+        [one] => one.items.as_object().filter(|m| !m.is_empty()).map(|m| {
+            m.iter()
+                .filter_map(|(sku, q)| {
+                    let q = crate::partner::definition::scalar_text(q)?;
+                    Some((sku.clone(), q.parse::<f64>().ok()?.round() as i64))
+                })
+                .collect()
+        }),
+        _ => None,
+    };
+    let lines_of = |contents: Option<&BTreeMap<String, i64>>| -> Vec<LineFact> {
+        order
+            .lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                let mut quantity = (l.quantity - l.cancelled_quantity).round().to_i64()?;
+                if let Some(c) = contents {
+                    quantity = quantity.min(*c.get(l.sku.as_deref().unwrap_or_default())?);
+                }
+                (quantity > 0).then(|| LineFact {
+                    line_ref: if l.line_ref.is_empty() {
+                        (i + 1).to_string()
+                    } else {
+                        l.line_ref.clone()
+                    },
+                    sku: l.sku.clone(),
+                    quantity,
+                })
             })
-        })
-        .collect();
+            .collect()
+    };
+    // Contents that match no line (SKUs spelled otherwise) tell nothing: every line.
+    let mut lines = lines_of(contents.as_ref());
+    if lines.is_empty() {
+        lines = lines_of(None);
+    }
     let shipped_at = parcels
         .iter()
         .map(|p| p.created_at)
