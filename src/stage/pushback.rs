@@ -12,7 +12,7 @@
 
 use async_trait::async_trait;
 
-use super::steps::{due_in, load_order, order_id_of};
+use super::steps::{due_in, load_order, order_id_of, Nothing};
 use super::{Committed, Effects, Handler, StageError, Unit, UnitTx};
 use crate::config::PushbackPolicy;
 use crate::model::{Envelope, EventType, ShipmentRef};
@@ -121,16 +121,6 @@ impl Handler for PushbackStage {
             due_at: due_in(self.due_hours),
         })
         .await
-    }
-}
-
-/// Nothing to do for this message (not a pushing connector, not its moment).
-struct Nothing;
-
-#[async_trait]
-impl Effects for Nothing {
-    async fn write(&mut self, _tx: &mut UnitTx<'_>) -> Result<(), StageError> {
-        Ok(())
     }
 }
 
