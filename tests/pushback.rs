@@ -948,3 +948,52 @@ async fn one_pushback_per_order_under_sigkill_standalone() {
 async fn one_pushback_per_order_under_sigkill_cluster() {
     one_pushback_per_order_under_sigkill(Profile::Cluster).await;
 }
+
+/// A per-parcel platform (eBay) is told about a parcel added after the order shipped, once;
+/// the first parcel is not told again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parcel_added_later_is_pushed_to_a_per_parcel_platform() {
+    let rig = start(Profile::Standalone, &[Platform::Ebay], "on_label", |_, s| s).await;
+    let (order, key, first) = rig.ship(Platform::Ebay, 0, "UPS", "1ZFIRST001", true).await;
+    assert_eq!(rig.settled(&order).await.len(), 1);
+    let parcel = NewShipment {
+        order_id: &order,
+        warehouse: Some("east"),
+        carrier: "FedEx",
+        carrier_name: Some("FedEx"),
+        tracking_number: "7777SECOND",
+        service: None,
+        promised_at: None,
+        eta: None,
+        items: serde_json::json!({}),
+    };
+    let store = rig.store();
+    let mut tx = store.begin().await.unwrap();
+    let (second, _) = Store::record_shipment(&mut tx, &parcel).await.unwrap();
+    let event = parcel.created_event(&second);
+    Store::outbox_insert(&mut tx, &[&event]).await.unwrap();
+    tx.commit().await.unwrap();
+    ordergate::outbox::publish_committed(store, rig.daemon.bus.as_ref(), &[event]).await;
+    let store2 = store.clone();
+    let o = order.clone();
+    wait_until(WAIT, "the second parcel pushed", move || {
+        let (store, o) = (store2.clone(), o.clone());
+        async move {
+            let rows = store.pushbacks_of(&o).await.unwrap();
+            rows.len() == 2 && rows.iter().all(|r| r.status == "pushed")
+        }
+    })
+    .await;
+    let rows = store.pushbacks_of(&order).await.unwrap();
+    let keys: Vec<&str> = rows.iter().map(|r| r.unit_key.as_str()).collect();
+    assert!(keys.contains(&first.as_str()) && keys.contains(&second.as_str()));
+    let sim = &rig.sim(Platform::Ebay).state.push;
+    assert_eq!(sim.creates(&key), 2, "one per parcel");
+    let carriers: Vec<String> = sim
+        .records(&key)
+        .iter()
+        .map(|r| r.carrier.clone())
+        .collect();
+    assert_eq!(carriers, vec!["UPS".to_string(), "FedEx".to_string()]);
+    rig.stop().await;
+}

@@ -1,6 +1,7 @@
-//! The push-back stage (`order.shipped`, `shipment.in_transit`): tells the marketplace an
-//! order came from that it shipped, with its tracking numbers, as the connector's policy says
-//! (`on_label`: when it ships; `on_first_scan`: at the first carrier scan; `never`).
+//! The push-back stage (`order.shipped`, `shipment.in_transit`, `shipment.created`): tells the
+//! marketplace an order came from that it shipped, with its tracking numbers, as the
+//! connector's policy says (`on_label`: when it ships, and a per-parcel platform again for each
+//! parcel added later; `on_first_scan`: at the first carrier scan; `never`).
 //!
 //! **Once.** The intent is recorded (`pushbacks`, claimed by this worker) before the platform
 //! is called; a unit with an earlier attempt and no proof is looked up at the platform before
@@ -18,13 +19,17 @@ use crate::config::PushbackPolicy;
 use crate::model::{Envelope, EventType, ShipmentRef};
 use crate::outbound::pushback::{
     facts, push_unit, record_pushed, record_refused, units, Facts, PushError, Pushed, Pushers,
-    UnitOutcome,
+    Unit as PushUnit, UnitOutcome,
 };
 
 /// The stage's name.
 pub const NAME: &str = "pushback";
 /// What it consumes.
-pub const BINDINGS: &[&str] = &[EventType::ORDER_SHIPPED, EventType::SHIPMENT_IN_TRANSIT];
+pub const BINDINGS: &[&str] = &[
+    EventType::ORDER_SHIPPED,
+    EventType::SHIPMENT_IN_TRANSIT,
+    EventType::SHIPMENT_CREATED,
+];
 
 /// The stage.
 pub struct PushbackStage {
@@ -52,12 +57,18 @@ impl Handler for PushbackStage {
 
     async fn handle(&self, env: &Envelope, unit: Unit<'_>) -> Result<Committed, StageError> {
         let order_id = order_id_of(env)?;
-        let (stored, _) = load_order(unit.store(), &order_id).await?;
+        let (stored, state) = load_order(unit.store(), &order_id).await?;
         let connector = stored.order.source.connector.clone();
         let Some((policy, pusher)) = self.pushers.get(&connector) else {
             return unit.commit(Nothing).await;
         };
+        let per_parcel = pusher.as_ref().is_ok_and(|p| p.unit() == PushUnit::Parcel);
         let wanted = match policy {
+            // A parcel added to an order that shipped already is told to a per-parcel platform
+            // when it is recorded; the order's first parcels come with `order.shipped`.
+            PushbackPolicy::OnLabel if env.kind == EventType::SHIPMENT_CREATED => {
+                per_parcel && state.is_shipped()
+            }
             PushbackPolicy::OnLabel => env.kind == EventType::ORDER_SHIPPED,
             PushbackPolicy::OnFirstScan => env.kind == EventType::SHIPMENT_IN_TRANSIT,
             PushbackPolicy::Never => false,
@@ -79,8 +90,9 @@ impl Handler for PushbackStage {
             e.order_id = Some(order_id.clone());
             return Err(e);
         }
-        // At the first scan of a parcel, a per-parcel platform is told about that parcel.
-        let scanned: Option<String> = (env.kind == EventType::SHIPMENT_IN_TRANSIT)
+        // At the first scan of a parcel (or when a parcel is added), a per-parcel platform is
+        // told about that parcel.
+        let scanned: Option<String> = (env.kind != EventType::ORDER_SHIPPED)
             .then(|| serde_json::from_value::<ShipmentRef>(env.payload.clone()).ok())
             .flatten()
             .map(|r| r.shipment_id)
