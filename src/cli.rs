@@ -180,7 +180,12 @@ pub enum ReconcileCommand {
     /// proof up at the platform; push again what the platform lost (or raise an exception) and
     /// finish push-backs a worker left without proof. One JSON line per connector; exits 1 when
     /// some could not be checked or repaired.
-    Pushback,
+    Pushback {
+        /// Also try the refused push-backs again (after fixing their cause; each refused again
+        /// raises a new exception).
+        #[arg(long)]
+        retry_failed: bool,
+    },
 }
 
 /// `ordergate dlq …`
@@ -385,15 +390,16 @@ async fn dispatch(
             Ok(ExitCode::SUCCESS)
         }
         Command::Reconcile {
-            command: ReconcileCommand::Pushback,
+            command: ReconcileCommand::Pushback { retry_failed },
         } => {
             let store = existing_store(&cfg, config.as_deref()).await?;
             let pushers = crate::outbound::pushback::Pushers::from_config(&cfg.connectors);
-            let reports = crate::outbound::pushback::reconcile::run_once(
+            let reports = crate::outbound::pushback::reconcile::run_once_with(
                 &store,
                 &pushers,
                 &cfg.pushback,
                 cfg.pipeline.exception_due_hours,
+                retry_failed,
             )
             .await?;
             for r in &reports {

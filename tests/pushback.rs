@@ -608,6 +608,23 @@ async fn a_refusal_is_an_exception_for_the_connectors_department() {
         assert!(ex[0].reason.contains("400"), "{}", ex[0].reason);
         assert_eq!(rig.history(order, "pushback_failed").await.len(), 1);
     }
+    // Reconciliation leaves refused ones alone; asked to retry them (the cause fixed), it
+    // pushes each once.
+    let pushers = Pushers::from_config(&rig.cfg.connectors);
+    let plain = reconcile::run_once(rig.store(), &pushers, &rig.cfg.pushback, 24)
+        .await
+        .unwrap();
+    assert!(plain.iter().all(|r| r.checked == 0), "{plain:?}");
+    let retried = reconcile::run_once_with(rig.store(), &pushers, &rig.cfg.pushback, 24, true)
+        .await
+        .unwrap();
+    assert!(retried.iter().all(|r| r.repaired == 1), "{retried:?}");
+    for (p, (order, key, _)) in &shipped {
+        assert_eq!(rig.sim(*p).state.push.creates(key), 1, "{p:?}");
+        let rows = rig.store().pushbacks_of(order).await.unwrap();
+        assert_eq!(rows[0].status, "pushed", "{p:?}");
+        assert_eq!(rig.history(order, "pushed_back").await.len(), 1, "{p:?}");
+    }
     rig.stop().await;
 }
 

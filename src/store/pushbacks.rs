@@ -230,17 +230,18 @@ impl Store {
     }
 
     /// What reconciliation checks for `connector`: pushed ones changed since `since` (Unix
-    /// ms), and intents whose claim ran out (a worker died mid-call), least recently checked
-    /// first.
+    /// ms), intents whose claim ran out (a worker died mid-call), and with `failed` the refused
+    /// ones (an operator fixed the cause), least recently checked first.
     pub async fn pushbacks_to_reconcile(
         &self,
         connector: &str,
         since: i64,
         limit: i64,
+        failed: bool,
     ) -> Result<Vec<Pushback>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM pushbacks WHERE connector = $1 AND updated_at >= $2 \
-             AND (status = 'pushed' OR (status = 'intended' AND claimed_until < $3)) \
+             AND (status = 'pushed' OR (status IN ('intended', $5) AND claimed_until < $3)) \
              ORDER BY COALESCE(checked_at, 0), order_id LIMIT $4"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -248,6 +249,7 @@ impl Store {
             .bind(since)
             .bind(now_ms())
             .bind(limit)
+            .bind(if failed { "failed" } else { "intended" })
             .fetch_all(self.pool())
             .await?
             .iter()

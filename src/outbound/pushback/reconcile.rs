@@ -38,6 +38,19 @@ pub async fn run_once(
     settings: &PushbackSettings,
     due_hours: u32,
 ) -> Result<Vec<ConnectorReport>, StoreError> {
+    run_once_with(store, pushers, settings, due_hours, false).await
+}
+
+/// [`run_once`]; with `retry_failed` the refused push-backs are tried again too (after an
+/// operator fixed the cause: a carrier added to the table, an order corrected at the
+/// platform), looked up first.
+pub async fn run_once_with(
+    store: &Store,
+    pushers: &Pushers,
+    settings: &PushbackSettings,
+    due_hours: u32,
+    retry_failed: bool,
+) -> Result<Vec<ConnectorReport>, StoreError> {
     let since = now_ms() - i64::from(settings.reconcile_window_days) * 86_400_000;
     let mut out = Vec::new();
     for (connector, pusher) in pushers.iter() {
@@ -50,7 +63,12 @@ pub async fn run_once(
             continue;
         };
         let rows = store
-            .pushbacks_to_reconcile(connector, since, i64::from(settings.reconcile_batch))
+            .pushbacks_to_reconcile(
+                connector,
+                since,
+                i64::from(settings.reconcile_batch),
+                retry_failed,
+            )
             .await?;
         for row in rows {
             report.checked += 1;
