@@ -176,6 +176,13 @@ impl Daemon {
             Duration::from_secs(cfg.routing.recheck_interval_secs),
             shutdown.child_token(),
         ));
+        background.spawn(crate::outbound::pushback::reconcile::run(
+            store.clone(),
+            crate::outbound::pushback::Pushers::from_config(&cfg.connectors),
+            cfg.pushback.clone(),
+            cfg.pipeline.exception_due_hours,
+            shutdown.child_token(),
+        ));
         background.spawn(watch_queues(
             store.clone(),
             bus.clone(),

@@ -92,6 +92,11 @@ pub enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Compare what ordergate did with what a partner has, and repair the difference.
+    Reconcile {
+        #[command(subcommand)]
+        command: ReconcileCommand,
+    },
     /// Back the SQLite store up while the daemon runs: an online, consistent copy, verified by
     /// opening it and counting its rows. (A PostgreSQL store: pg_dump, see the README.)
     Backup {
@@ -165,6 +170,21 @@ pub enum OrdersCommand {
     Show {
         /// The order id (og_…).
         id: String,
+    },
+}
+
+/// `ordergate reconcile …`
+#[derive(Debug, Subcommand)]
+pub enum ReconcileCommand {
+    /// Push-backs: for every marketplace connector that pushes back, look each push-back with
+    /// proof up at the platform; push again what the platform lost (or raise an exception) and
+    /// finish push-backs a worker left without proof. One JSON line per connector; exits 1 when
+    /// some could not be checked or repaired.
+    Pushback {
+        /// Also try the refused push-backs again (after fixing their cause; each refused again
+        /// raises a new exception).
+        #[arg(long)]
+        retry_failed: bool,
     },
 }
 
@@ -368,6 +388,28 @@ async fn dispatch(
                 println!("the store it replaced is kept as {}", old.display());
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Reconcile {
+            command: ReconcileCommand::Pushback { retry_failed },
+        } => {
+            let store = existing_store(&cfg, config.as_deref()).await?;
+            let pushers = crate::outbound::pushback::Pushers::from_config(&cfg.connectors);
+            let reports = crate::outbound::pushback::reconcile::run_once_with(
+                &store,
+                &pushers,
+                &cfg.pushback,
+                cfg.pipeline.exception_due_hours,
+                retry_failed,
+            )
+            .await?;
+            for r in &reports {
+                println!("{}", serde_json::to_string(r)?);
+            }
+            Ok(if reports.iter().any(|r| r.failed > 0) {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Dlq { command } => {
             let store = existing_store(&cfg, config.as_deref()).await?;
@@ -801,6 +843,22 @@ async fn check_marketplace(
     for (name, secret) in &m.credentials {
         if let Err(e) = secret.resolve() {
             return r.fail(&what, format!("credential {name}: {e}"));
+        }
+    }
+    if m.pushback != crate::config::PushbackPolicy::Never {
+        // The push-back is built as the stage builds it: its section, templates and auth.
+        match crate::outbound::pushback::Pusher::from_definition(m, def.clone()) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return r.fail(
+                    &what,
+                    format!(
+                        "pushback = {:?} but definition {} has no [pushback] section",
+                        m.pushback, m.platform
+                    ),
+                )
+            }
+            Err(e) => return r.fail(&what, format!("push-back: {e}")),
         }
     }
     if connect {

@@ -41,8 +41,10 @@
 //!   ([`intake::imap`]), marketplace pull ([`intake::pull`]); [`intake::start`] starts those
 //!   configured; every refused input is counted and recorded ([`intake::refusal`]).
 //! * [`outbound`] — what ordergate asks of other systems: warehouses
-//!   ([`outbound::warehouse`], one trait, a kind per protocol); carriers, push-back and mail
-//!   join them. A new warehouse of a known kind is a file in `connectors/warehouses/`.
+//!   ([`outbound::warehouse`], one trait, a kind per protocol), the marketplace an order came
+//!   from ([`outbound::pushback`], declared in each marketplace definition's `[pushback]`);
+//!   carriers and mail join them. A new warehouse of a known kind is a file in
+//!   `connectors/warehouses/`.
 //! * [`mapping`] — the jq mapping engine (jaq, and a fast engine checked against it) and the
 //!   mappings' sibling tests.
 //! * [`normalize`] — decode a document (JSON, XML in [`normalize::xml`], e-mail and fax in

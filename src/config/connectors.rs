@@ -160,9 +160,14 @@ pub struct MarketplaceConfig {
     /// daemon polls a connector at a time).
     #[serde(default = "MarketplaceConfig::default_lease_ms")]
     pub lease_ms: u64,
-    /// Department that owns exceptions about input this connector refuses.
+    /// Department that owns exceptions about input this connector refuses (and its refused
+    /// push-backs).
     #[serde(default = "default_department")]
     pub department: String,
+    /// When shipments are pushed back to the platform: `on_label`, `on_first_scan` or
+    /// `never` (the default). The definition's `[pushback]` says how.
+    #[serde(default)]
+    pub pushback: super::PushbackPolicy,
 }
 
 impl MarketplaceConfig {

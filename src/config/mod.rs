@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod connectors;
+mod pushback;
 mod routing;
 mod rules;
 mod secret;
@@ -17,6 +18,7 @@ mod tracking;
 mod warehouses;
 
 pub use connectors::*;
+pub use pushback::{PushbackPolicy, PushbackSettings};
 pub use routing::{CategoryOwner, RoutingConfig};
 pub use rules::{CatalogConfig, ChannelRules, ReviewConfig};
 pub use secret::{Secret, SecretError};
@@ -92,6 +94,9 @@ pub struct Config {
     /// The warehouses orders are fulfilled by (`[[warehouses]]`, see [`WarehouseConfig`]).
     #[serde(default)]
     pub warehouses: Vec<WarehouseConfig>,
+    /// Push-back of shipments to marketplaces: claims and reconciliation (`[pushback]`).
+    #[serde(default)]
+    pub pushback: PushbackSettings,
 }
 
 /// The prefix of environment overrides.
@@ -230,6 +235,7 @@ impl Config {
             }
         }
         self.tracking.validate().map_err(ConfigError::Invalid)?;
+        self.pushback.validate().map_err(ConfigError::Invalid)?;
         self.routing
             .validate(&self.warehouse_names())
             .map_err(ConfigError::Invalid)?;

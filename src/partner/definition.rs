@@ -54,6 +54,9 @@ pub struct Definition {
     /// How the platform signs the order webhooks it sends (read by the webhook intake).
     #[serde(default)]
     pub webhook: Option<WebhookVerification>,
+    /// How shipments are pushed back to the platform (`crate::outbound::pushback`).
+    #[serde(default)]
+    pub pushback: Option<crate::outbound::pushback::PushbackSpec>,
 }
 
 /// An auth scheme; values are templates over the instance's credentials and params
@@ -408,6 +411,9 @@ pub fn parse(text: &str, origin: &Path) -> Result<Definition, DefinitionError> {
     }
     for (key, value) in &def.list.query {
         placeholders(value).map_err(|message| invalid(format!("list.query.{key}: {message}")))?;
+    }
+    if let Some(p) = &def.pushback {
+        p.validate().map_err(&invalid)?;
     }
     if let Some(w) = &def.webhook {
         let hmac = matches!(

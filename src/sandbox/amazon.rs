@@ -260,8 +260,21 @@ async fn items(
             scale,
         );
     };
+    let items = order_items(&order);
+    rate(
+        respond(
+            200,
+            json!({"payload": {"AmazonOrderId": id, "OrderItems": items}}),
+        ),
+        ITEMS_RATE,
+        scale,
+    )
+}
+
+/// The order's items as getOrderItems answers them (`OrderItems`).
+pub fn order_items(order: &SimOrder) -> Vec<Value> {
     let f = &order.facts;
-    let items: Vec<Value> = f
+    f
         .lines
         .iter()
         .enumerate()
@@ -274,7 +287,7 @@ async fn items(
                 "OrderItemId": format!("{:014}", order.id * 100 + i as u64),
                 "Title": l.name,
                 "QuantityOrdered": l.quantity,
-                "QuantityShipped": if shipped(&order) { l.quantity } else { 0 },
+                "QuantityShipped": if shipped(order) { l.quantity } else { 0 },
                 "ProductInfo": {"NumberOfItems": "1"},
                 "ItemPrice": {"CurrencyCode": f.currency, "Amount": money(l.unit_cents * i64::from(l.quantity))},
                 "ItemTax": {"CurrencyCode": f.currency, "Amount": money(tax)},
@@ -289,15 +302,7 @@ async fn items(
                 "SerialNumberRequired": false,
             })
         })
-        .collect();
-    rate(
-        respond(
-            200,
-            json!({"payload": {"AmazonOrderId": id, "OrderItems": items}}),
-        ),
-        ITEMS_RATE,
-        scale,
-    )
+        .collect()
 }
 
 /// The order's id in Amazon's 3-7-7 shape.

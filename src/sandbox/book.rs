@@ -147,6 +147,8 @@ pub struct SimState {
     pub(crate) bucket: Mutex<(f64, Instant)>,
     /// Token buckets of per-operation usage plans (Amazon): operation → (tokens, last refill).
     quotas: Mutex<std::collections::HashMap<&'static str, (f64, Instant)>>,
+    /// What was pushed back (fulfilments, shipments, notes), for the push-back endpoints.
+    pub push: super::pushback::PushBook,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -189,6 +191,7 @@ impl SimState {
             log: Mutex::new(Vec::new()),
             bucket: Mutex::new((0.0, Instant::now())),
             quotas: Mutex::new(std::collections::HashMap::new()),
+            push: super::pushback::PushBook::default(),
         }
     }
 

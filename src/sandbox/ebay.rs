@@ -150,16 +150,21 @@ fn amount(cents: i64, currency: &str) -> Value {
     json!({"value": money(cents), "currency": currency})
 }
 
-/// One order in Fulfillment v1 shape.
-pub fn render(o: &SimOrder) -> Value {
-    let f = &o.facts;
-    let c = f.currency;
-    let order_id = format!(
+/// The order's id in eBay's `NN-NNNNN-NNNNN` shape.
+pub fn order_id(o: &SimOrder) -> String {
+    format!(
         "{:02}-{:05}-{:05}",
         10 + o.id % 90,
         (o.id * 31) % 100_000,
         o.id % 100_000
-    );
+    )
+}
+
+/// One order in Fulfillment v1 shape.
+pub fn render(o: &SimOrder) -> Value {
+    let f = &o.facts;
+    let c = f.currency;
+    let order_id = order_id(o);
     let fulfilled = o.version % 2 == 1;
     let contact = json!({
         "addressLine1": f.address.line1, "addressLine2": f.address.line2, "city": f.address.city,

@@ -83,6 +83,13 @@ async fn orders(
             }
         }
         None => (None, false),
+        // The push-back's look-up of an order's entity_id by its increment id.
+        Some("increment_id") if get(&format!("{f}[condition_type]")).unwrap_or("eq") == "eq" => {
+            return super::pushback::magento_by_increment_id(
+                &state,
+                get(&format!("{f}[value]")).unwrap_or(""),
+            );
+        }
         Some(other) => {
             return respond(
                 400,

@@ -8,6 +8,8 @@
 //!   platform.
 //! * [`data`] — generated order facts (names with non-ASCII letters, addresses, products).
 //! * one file per platform: [`shopify`], [`woocommerce`], [`amazon`], [`ebay`], [`magento`].
+//! * [`pushback`] — the five platforms' push-back endpoints (fulfilments, shipment
+//!   confirmations, notes) over one record the tests read, with its faults.
 //! * warehouses: [`shipbob`] (a REST 3PL, Standard-Webhooks callbacks), [`qimen`] (an RPC
 //!   WMS, MD5-signed XML), sharing [`warehouse`] (faults, callbacks with retries, counters).
 
@@ -16,6 +18,7 @@ pub mod book;
 pub mod data;
 pub mod ebay;
 pub mod magento;
+pub mod pushback;
 pub mod qimen;
 pub mod shipbob;
 pub mod shopify;
@@ -168,6 +171,7 @@ pub fn router(state: Arc<SimState>) -> Router {
         Platform::Magento => magento::routes(),
     };
     routes
+        .merge(pushback::routes(state.platform))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             book::faults_layer,

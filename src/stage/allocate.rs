@@ -14,6 +14,7 @@ use rust_decimal::Decimal;
 
 use super::steps::{
     due_in, load_order, order_id_of, step_event, transition_or_moved_on, warehouse_call, MovedOn,
+    Nothing,
 };
 use super::{Committed, Effects, Handler, StageError, Unit, UnitTx};
 use crate::catalog::{Catalog, CatalogSource};
@@ -206,16 +207,6 @@ impl Handler for AllocateStage {
                 .await
             }
         }
-    }
-}
-
-/// A re-check still short: only the inbox record.
-struct Nothing;
-
-#[async_trait]
-impl Effects for Nothing {
-    async fn write(&mut self, _tx: &mut UnitTx<'_>) -> Result<(), StageError> {
-        Ok(())
     }
 }
 

@@ -13,6 +13,7 @@ pub mod allocate;
 pub mod change;
 pub mod fulfil;
 pub mod normalize;
+pub mod pushback;
 pub mod recheck;
 mod reply;
 pub mod review;
@@ -165,6 +166,19 @@ pub const ALL: &[Registration] = &[
                     .map(|w| (w.name.clone(), w.department.clone()))
                     .collect(),
                 d.config.pipeline.default_department.clone(),
+                d.config.pipeline.exception_due_hours,
+            ))
+        },
+    },
+    Registration {
+        spec: StageSpec {
+            name: pushback::NAME,
+            bindings: pushback::BINDINGS,
+        },
+        build: |d| {
+            Arc::new(pushback::PushbackStage::new(
+                crate::outbound::pushback::Pushers::from_config(&d.config.connectors),
+                d.config.pushback.claim_ms,
                 d.config.pipeline.exception_due_hours,
             ))
         },

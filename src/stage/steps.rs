@@ -93,6 +93,17 @@ impl Effects for MovedOn {
     }
 }
 
+/// No effects: only the message's inbox record (a re-check still short, an event a stage has
+/// nothing to do for).
+pub struct Nothing;
+
+#[async_trait]
+impl Effects for Nothing {
+    async fn write(&mut self, _tx: &mut UnitTx<'_>) -> Result<(), StageError> {
+        Ok(())
+    }
+}
+
 /// Appends the "event arrived for an order that moved on" entry.
 pub async fn record_moved_on(
     tx: &mut UnitTx<'_>,

@@ -16,6 +16,7 @@ pub(crate) mod group;
 mod orders;
 mod outbox;
 mod parked;
+mod pushbacks;
 mod raw;
 mod review;
 mod shipments;
@@ -39,6 +40,7 @@ pub use orders::{
 };
 pub use outbox::OutboxRow;
 pub use parked::ParkedMessage;
+pub use pushbacks::{Claim, Pushback};
 pub use raw::{NewRawDocument, RawDocument, RawInsert};
 pub use review::ChangeRecord;
 pub use shipments::{
