@@ -176,6 +176,7 @@ impl Daemon {
             Duration::from_secs(cfg.routing.recheck_interval_secs),
             shutdown.child_token(),
         ));
+        crate::notices::sender::spawn(cfg, &store, &mut background, shutdown.child_token())?;
         background.spawn(watch_queues(
             store.clone(),
             bus.clone(),
@@ -207,6 +208,7 @@ impl Daemon {
                 warehouses: warehouse_callbacks,
                 catalog,
                 root_causes: cfg.exceptions.root_causes.clone(),
+                notices: crate::notices::public::PublicPages::new(&cfg.notices, &cfg.subscribers),
                 local_token_dir: cfg
                     .store
                     .url

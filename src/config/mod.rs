@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod connectors;
+mod notices;
 mod routing;
 mod rules;
 mod secret;
@@ -17,6 +18,9 @@ mod tracking;
 mod warehouses;
 
 pub use connectors::*;
+pub use notices::{
+    validate_subscribers, NoticesConfig, SmtpTls, SubscriberConfig, DEPARTMENT_NOTICE, NOTICE_KINDS,
+};
 pub use routing::{CategoryOwner, RoutingConfig};
 pub use rules::{CatalogConfig, ChannelRules, ReviewConfig};
 pub use secret::{Secret, SecretError};
@@ -92,6 +96,12 @@ pub struct Config {
     /// The warehouses orders are fulfilled by (`[[warehouses]]`, see [`WarehouseConfig`]).
     #[serde(default)]
     pub warehouses: Vec<WarehouseConfig>,
+    /// Customer and department e-mails, the status page and feedback links (`[notices]`).
+    #[serde(default)]
+    pub notices: NoticesConfig,
+    /// Department webhooks (`[[subscribers]]`, see [`SubscriberConfig`]).
+    #[serde(default)]
+    pub subscribers: Vec<SubscriberConfig>,
 }
 
 /// The prefix of environment overrides.
@@ -136,6 +146,7 @@ impl Config {
         for w in &mut self.warehouses {
             w.anchor_paths(dir);
         }
+        self.notices.anchor_paths(dir);
         if !self.store.url.is_reference() {
             if let Some(rest) = self.store.url.0.strip_prefix("sqlite://") {
                 if !rest.starts_with('/') && !rest.starts_with(':') {
@@ -230,6 +241,8 @@ impl Config {
             }
         }
         self.tracking.validate().map_err(ConfigError::Invalid)?;
+        self.notices.validate().map_err(ConfigError::Invalid)?;
+        validate_subscribers(&self.subscribers).map_err(ConfigError::Invalid)?;
         self.routing
             .validate(&self.warehouse_names())
             .map_err(ConfigError::Invalid)?;

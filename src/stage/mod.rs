@@ -13,6 +13,7 @@ pub mod allocate;
 pub mod change;
 pub mod fulfil;
 pub mod normalize;
+pub mod notify;
 pub mod recheck;
 mod reply;
 pub mod review;
@@ -166,6 +167,18 @@ pub const ALL: &[Registration] = &[
                     .collect(),
                 d.config.pipeline.default_department.clone(),
                 d.config.pipeline.exception_due_hours,
+            ))
+        },
+    },
+    Registration {
+        spec: StageSpec {
+            name: notify::NAME,
+            bindings: notify::BINDINGS,
+        },
+        build: |d| {
+            Arc::new(notify::NotifyStage::new(
+                &d.config.notices,
+                &d.config.subscribers,
             ))
         },
     },
