@@ -1053,3 +1053,50 @@ async fn status_page_in_a_real_browser_in_english_and_chinese() {
     assert_eq!(h1, "Order status");
     d.stop().await;
 }
+
+#[test]
+fn check_renders_every_notice_template_and_names_a_broken_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    for entry in std::fs::read_dir(templates_dir()).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, templates.join(p.file_name().unwrap())).unwrap();
+    }
+    let config = dir.path().join("ordergate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\nurl = \"sqlite://og.sqlite\"\n[mappings]\ndir = \"{}\"\n\
+             [notices]\nsmtp_host = \"127.0.0.1\"\ntls = \"none\"\ntemplates_dir = \"templates\"\n\
+             departments = {{ logistics = \"ops@example.com\" }}\n",
+            common::mappings_dir().display()
+        ),
+    )
+    .unwrap();
+    let check = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_ordergate"))
+            .args(["check", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, text) = check();
+    assert!(ok, "{text}");
+    assert!(text.contains("ok    notices (SMTP 127.0.0.1:25"), "{text}");
+    // A typo in a template, and a missing one.
+    std::fs::write(
+        templates.join("shipped.zh.txt"),
+        "运单号：{{ tracking_nuber }}",
+    )
+    .unwrap();
+    std::fs::remove_file(templates.join("delayed.en.subject")).unwrap();
+    let (ok, text) = check();
+    assert!(!ok, "{text}");
+    assert!(text.contains("shipped.zh.txt"), "{text}");
+    assert!(text.contains("delayed.en.subject is missing"), "{text}");
+}

@@ -365,3 +365,35 @@ pub fn validate_subscribers(subs: &[SubscriberConfig]) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn notices_and_subscribers_are_checked() {
+        let text = "[notices]\nsmtp_host = \"mail\"\nsmtp_user = \"u\"\nsmtp_password = \"env:X\"\n\
+                    [[subscribers]]\nname = \"f\"\nurl = \"https://x\"\nevents = [\"order.*\"]\nsecret = \"env:S\"\n";
+        let c = Config::from_toml(text, "t", Vec::new()).unwrap();
+        assert_eq!(c.notices.port(), 587);
+        assert!(c.notices.mail_enabled());
+        assert!(c.subscribers[0].wants("order.shipped"));
+        assert!(!c.subscribers[0].wants("shipment.delayed"));
+        for (bad, says) in [
+            ("[notices]\nsmtp_user = \"u\"\nsmtp_password = \"literal\"\n", "reference"),
+            ("[notices]\nevents = [\"shiped\"]\n", "unknown notice"),
+            ("[notices]\ndepartments = { logistics = \"nobody\" }\n", "not an e-mail address"),
+            (
+                "[[subscribers]]\nname = \"f\"\nurl = \"https://x\"\nevents = [\"order.*\"]\nsecret = \"plain\"\n",
+                "reference",
+            ),
+            (
+                "[[subscribers]]\nname = \"f\"\nurl = \"ftp://x\"\nevents = [\"order.*\"]\nsecret = \"env:S\"\n",
+                "http",
+            ),
+        ] {
+            let e = Config::from_toml(bad, "t", Vec::new()).unwrap_err();
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+        }
+    }
+}
