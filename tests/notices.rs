@@ -942,6 +942,22 @@ async fn status_lookup_answers_the_right_pair_only_and_is_rate_limited_cluster()
     status_lookups(Profile::Cluster).await;
 }
 
+/// Fills the status form and sends it, as a person would.
+async fn submit(b: &common::browser::Browser, order: &str, contact: &str) {
+    use fantoccini::Locator;
+    for (id, value) in [("order", order), ("contact", contact)] {
+        let field = b.client.find(Locator::Id(id)).await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+    b.client
+        .find(Locator::Id("lookup"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_page_in_a_real_browser_in_english_and_chinese() {
     use fantoccini::Locator;
@@ -967,27 +983,7 @@ async fn status_page_in_a_real_browser_in_english_and_chinese() {
         assert_eq!(h1, title);
         b.screenshot(&format!("form-{lang}")).await;
         // A wrong pair first.
-        b.client
-            .find(Locator::Id("order"))
-            .await
-            .unwrap()
-            .send_keys("#3001")
-            .await
-            .unwrap();
-        b.client
-            .find(Locator::Id("contact"))
-            .await
-            .unwrap()
-            .send_keys("eve@example.com")
-            .await
-            .unwrap();
-        b.client
-            .find(Locator::Id("lookup"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        submit(&b, "#3001", "eve@example.com").await;
         b.client
             .wait()
             .for_element(Locator::Id("refused"))
@@ -996,27 +992,7 @@ async fn status_page_in_a_real_browser_in_english_and_chinese() {
         assert!(b.client.find(Locator::Id("answer")).await.is_err());
         b.screenshot(&format!("refused-{lang}")).await;
         // Then the right one.
-        b.client
-            .find(Locator::Id("order"))
-            .await
-            .unwrap()
-            .send_keys("#3001")
-            .await
-            .unwrap();
-        b.client
-            .find(Locator::Id("contact"))
-            .await
-            .unwrap()
-            .send_keys("ann@example.com")
-            .await
-            .unwrap();
-        b.client
-            .find(Locator::Id("lookup"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        submit(&b, "#3001", "ann@example.com").await;
         let state = b
             .client
             .wait()

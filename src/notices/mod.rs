@@ -206,10 +206,6 @@ impl Notifier {
                 self.cfg.base_url.trim_end_matches('/')
             ));
         }
-        let rendered = self
-            .templates
-            .render(notice, &lang, &ctx)
-            .map_err(PrepareError::Invalid)?;
         let thread = order
             .origin
             .as_ref()
@@ -220,22 +216,39 @@ impl Notifier {
                 subject: o.subject.clone(),
             })
             .unwrap_or_default();
-        let message_id = mail::new_message_id(&self.cfg.from);
-        let built = mail::build(&self.cfg, &recipient, &message_id, &rendered, &thread)
+        let mut n = self
+            .compose(&ctx, &recipient, &thread)
             .map_err(|e| PrepareError::Invalid(format!("order {order_id}: {e}")))?;
-        Ok(Some(NewNotice {
+        n.dedupe_key = format!("{notice}:{order_id}:{scope}");
+        n.order_id = Some(order_id);
+        n.feedback_token = feedback_token;
+        Ok(Some(n))
+    }
+
+    /// Renders `ctx` (its notice, in its language) and builds the message to `to`: a notice
+    /// with a fresh id and Message-ID; the caller sets its key, order and token.
+    fn compose(
+        &self,
+        ctx: &NoticeContext,
+        to: &str,
+        thread: &mail::Thread,
+    ) -> Result<NewNotice, String> {
+        let rendered = self.templates.render(&ctx.notice, &ctx.lang, ctx)?;
+        let message_id = mail::new_message_id(&self.cfg.from);
+        let built = mail::build(&self.cfg, to, &message_id, &rendered, thread)?;
+        Ok(NewNotice {
             id: format!("ntc_{}", uuid::Uuid::now_v7().simple()),
-            dedupe_key: format!("{notice}:{order_id}:{scope}"),
-            order_id: Some(order_id),
-            notice: notice.to_string(),
-            lang,
+            dedupe_key: String::new(),
+            order_id: None,
+            notice: ctx.notice.clone(),
+            lang: ctx.lang.clone(),
             recipient: built.recipient,
             sender: built.sender,
             message_id,
             subject: built.subject,
             raw: built.raw,
-            feedback_token,
-        }))
+            feedback_token: None,
+        })
     }
 
     fn department_notice(&self, env: &Envelope) -> Result<Option<NewNotice>, PrepareError> {
@@ -279,33 +292,13 @@ impl Notifier {
             }),
             ..NoticeContext::default()
         };
-        let rendered = self
-            .templates
-            .render(DEPARTMENT_NOTICE, &lang, &ctx)
-            .map_err(PrepareError::Invalid)?;
-        let message_id = mail::new_message_id(&self.cfg.from);
-        let built = mail::build(
-            &self.cfg,
-            address,
-            &message_id,
-            &rendered,
-            &mail::Thread::default(),
-        )
-        .map_err(|e| PrepareError::Invalid(format!("department e-mail: {e}")))?;
-        Ok(Some(NewNotice {
-            id: format!("ntc_{}", uuid::Uuid::now_v7().simple()),
-            // The event's id is one per exception and deadline.
-            dedupe_key: format!("{DEPARTMENT_NOTICE}:{}:{}", o.exception_id, env.id),
-            order_id: o.order_id,
-            notice: DEPARTMENT_NOTICE.into(),
-            lang,
-            recipient: built.recipient,
-            sender: built.sender,
-            message_id,
-            subject: built.subject,
-            raw: built.raw,
-            feedback_token: None,
-        }))
+        let mut n = self
+            .compose(&ctx, address, &mail::Thread::default())
+            .map_err(|e| PrepareError::Invalid(format!("department e-mail: {e}")))?;
+        // The event's id is one per exception and deadline.
+        n.dedupe_key = format!("{DEPARTMENT_NOTICE}:{}:{}", o.exception_id, env.id);
+        n.order_id = o.order_id;
+        Ok(Some(n))
     }
 
     /// Whether the order's platform mails its buyers itself (by connector name or format).

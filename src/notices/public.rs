@@ -302,9 +302,17 @@ fn texts(lang: &str) -> HashMap<&'static str, &'static str> {
         ("fb_invalid", "Please choose a rating from 1 to 5.", "请选择 1 到 5 分。"),
         ("fb_limited", "Too many requests. Please wait a minute.", "请求过于频繁，请稍候一分钟。"),
     ];
+    in_language(&pairs, zh)
+}
+
+/// `(key, English, Chinese)` triples as one language's map.
+fn in_language(
+    pairs: &[(&'static str, &'static str, &'static str)],
+    zh: bool,
+) -> HashMap<&'static str, &'static str> {
     pairs
-        .into_iter()
-        .map(|(k, en, zh_text)| (k, if zh { zh_text } else { en }))
+        .iter()
+        .map(|&(k, en, zh_text)| (k, if zh { zh_text } else { en }))
         .collect()
 }
 
@@ -329,10 +337,7 @@ fn state_labels(lang: &str) -> HashMap<&'static str, &'static str> {
         ("delivered", "Delivered", "已签收"),
         ("cancelled", "Cancelled", "已取消"),
     ];
-    pairs
-        .into_iter()
-        .map(|(k, en, zh_text)| (k, if zh { zh_text } else { en }))
-        .collect()
+    in_language(&pairs, zh)
 }
 
 /// The status page (no script; a plain form; works on a phone).

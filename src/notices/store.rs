@@ -87,30 +87,36 @@ pub struct DueNotice {
     pub attempts: i64,
 }
 
+/// The columns a [`DueNotice`] is read from.
+const DUE_COLUMNS: &str = "id, order_id, notice, sender, recipient, message_id, raw, attempts";
+
+impl DueNotice {
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.try_get("id")?,
+            order_id: r.try_get("order_id")?,
+            notice: r.try_get("notice")?,
+            sender: r.try_get("sender")?,
+            recipient: r.try_get("recipient")?,
+            message_id: r.try_get("message_id")?,
+            raw: r.try_get("raw")?,
+            attempts: r.try_get("attempts")?,
+        })
+    }
+}
+
 /// Up to `limit` e-mails due now, oldest first.
 pub async fn due_notices(store: &Store, limit: i64) -> Result<Vec<DueNotice>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, order_id, notice, sender, recipient, message_id, raw, attempts FROM notices \
-         WHERE status = 'pending' AND next_at <= $1 ORDER BY next_at, id LIMIT $2",
-    )
-    .bind(now_ms())
-    .bind(limit)
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(DueNotice {
-                id: r.try_get("id")?,
-                order_id: r.try_get("order_id")?,
-                notice: r.try_get("notice")?,
-                sender: r.try_get("sender")?,
-                recipient: r.try_get("recipient")?,
-                message_id: r.try_get("message_id")?,
-                raw: r.try_get("raw")?,
-                attempts: r.try_get("attempts")?,
-            })
-        })
-        .collect()
+    let sql = format!(
+        "SELECT {DUE_COLUMNS} FROM notices WHERE status = 'pending' AND next_at <= $1 \
+         ORDER BY next_at, id LIMIT $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now_ms())
+        .bind(limit)
+        .fetch_all(store.pool())
+        .await?;
+    rows.iter().map(DueNotice::from_row).collect()
 }
 
 /// Moves a row of `table` from `from` to `to` (with `extra` assignments from `$3` on);
@@ -198,27 +204,13 @@ pub async fn stale_notices(store: &Store, lease_ms: i64) -> Result<Vec<DueNotice
     .bind(cutoff)
     .execute(store.pool())
     .await?;
-    let rows = sqlx::query(
-        "SELECT id, order_id, notice, sender, recipient, message_id, raw, attempts FROM notices \
-         WHERE status = 'data' AND claimed_at < $1",
-    )
-    .bind(cutoff)
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(DueNotice {
-                id: r.try_get("id")?,
-                order_id: r.try_get("order_id")?,
-                notice: r.try_get("notice")?,
-                sender: r.try_get("sender")?,
-                recipient: r.try_get("recipient")?,
-                message_id: r.try_get("message_id")?,
-                raw: String::new(),
-                attempts: r.try_get("attempts")?,
-            })
-        })
-        .collect()
+    let sql =
+        format!("SELECT {DUE_COLUMNS} FROM notices WHERE status = 'data' AND claimed_at < $1");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(cutoff)
+        .fetch_all(store.pool())
+        .await?;
+    rows.iter().map(DueNotice::from_row).collect()
 }
 
 /// A webhook delivery due now.
