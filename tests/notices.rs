@@ -430,11 +430,42 @@ async fn customer_emails(profile: Profile) {
     // A redelivered event, and the same fact announced again under a new id.
     events.push(shipped_a.clone());
     events.push(event(EventType::ORDER_SHIPPED, &a, json!({"order_id": a})));
+    // The e-mail order lacks a fact: the customer is asked in the thread.
+    events.push(event(
+        EventType::ORDER_NEEDS_INFO,
+        &c,
+        json!({"order_id": c, "connector": "shop", "external_id": "700001003", "findings": [
+            {"rule": "contact", "version": 1, "code": "phone_missing", "path": "customer.phone",
+             "message": "no phone number for the carrier"}]}),
+    ));
+    // A cancelled order, in Chinese.
+    events.push(event(
+        EventType::ORDER_CANCELLED,
+        &b,
+        json!({"order_id": b, "change_id": "chg-1", "kind": "cancel", "requested_by": "api:ops",
+               "state": "approved", "reason": "客户要求取消"}),
+    ));
+    // A marketplace whose platform mails its buyers: no e-mail.
+    let mut marketplace = order_json(1004, "US", "buyer@marketplace.example", "5550100400");
+    marketplace.source.format = "amazon".into();
+    let (q, _) = store_order(
+        &store,
+        marketplace,
+        ("UPS", "UPS"),
+        "1Z999AA10123456800",
+        "2026-12-12T12:00:00Z",
+    )
+    .await;
+    events.push(event(EventType::ORDER_SHIPPED, &q, json!({"order_id": q})));
     for e in &events {
         d.bus.publish(std::slice::from_ref(e)).await.unwrap();
     }
-    let mails = wait_for_messages(&store, &mail_dir, 8).await;
-    assert_eq!(mails.len(), 8, "one e-mail per order and event: {mails:#?}");
+    let mails = wait_for_messages(&store, &mail_dir, 10).await;
+    assert_eq!(
+        mails.len(),
+        10,
+        "one e-mail per order and event: {mails:#?}"
+    );
     let find = |to: &str, words: &str| -> &Mail {
         let found: Vec<&Mail> = mails
             .iter()
@@ -496,7 +527,24 @@ async fn customer_emails(profile: Profile) {
     let m = find("li@example.cn", "已签收");
     assert!(m.text.contains("/feedback/"), "{}", m.text);
     // The e-mail order's notice threads under the original, to its reply address.
-    let m = find("purchasing@buyer.example.org", "PO 77");
+    let thread: Vec<&Mail> = mails
+        .iter()
+        .filter(|m| m.to == "purchasing@buyer.example.org")
+        .collect();
+    assert_eq!(thread.len(), 2, "{thread:#?}");
+    let asked = thread
+        .iter()
+        .find(|m| m.text.contains("we need the following"))
+        .unwrap();
+    assert!(asked.text.contains("customer.phone"), "{}", asked.text);
+    assert_eq!(
+        asked.in_reply_to.as_deref(),
+        Some("po-77@buyer.example.org")
+    );
+    let m = thread
+        .iter()
+        .find(|m| m.text.contains("1Z999AA10123456799"))
+        .unwrap();
     assert_eq!(m.subject, "Re: PO 77: 2 widgets");
     assert_eq!(m.in_reply_to.as_deref(), Some("po-77@buyer.example.org"));
     assert_eq!(
@@ -506,6 +554,9 @@ async fn customer_emails(profile: Profile) {
             "po-77@buyer.example.org".to_string()
         ]
     );
+    let m = find("li@example.cn", "已取消");
+    assert!(m.text.contains("客户要求取消"), "{}", m.text);
+    assert!(!mails.iter().any(|m| m.to == "buyer@marketplace.example"));
     // The department's overdue exception.
     let m = find("ops@example.com", "Overdue");
     assert!(
@@ -637,6 +688,99 @@ async fn smtp_down_for_a_while_then_up_delivers_once() {
         .await
         .unwrap();
     assert_eq!(status, "sent");
+    d.stop().await;
+}
+
+/// A crash while an e-mail's data was under way leaves it `data`: it is never sent again by
+/// itself but raised with its Message-ID; a crash after the claim but before the data leaves
+/// it `sending`: it is sent once after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_cut_off_during_the_data_is_not_repeated_and_one_cut_off_before_is_sent_once() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let smtp_port = free_port();
+    let mail_dir = env.dir.path().join("mail");
+    let section = notices_section(smtp_port, "none", "max_attempts = 100");
+    let d = daemon(&env, &section, None).await;
+    let mut orders = Vec::new();
+    for (n, number) in [(4001, "1Z999AA10123454001"), (4002, "1Z999AA10123454002")] {
+        let (id, _) = store_order(
+            &d.store,
+            order_json(n, "US", &format!("c{n}@example.com"), "5550100200"),
+            ("UPS", "UPS"),
+            number,
+            "2026-12-10T12:00:00Z",
+        )
+        .await;
+        d.bus
+            .publish(&[event(
+                EventType::ORDER_SHIPPED,
+                &id,
+                json!({"order_id": id}),
+            )])
+            .await
+            .unwrap();
+        orders.push(id);
+    }
+    let store = d.store.clone();
+    common::wait_until(Duration::from_secs(30), "both e-mails tried", || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notices WHERE attempts >= 1")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        n == 2
+    })
+    .await;
+    d.stop().await;
+    // What a SIGKILL leaves: one e-mail in its data, one claimed before it.
+    let store = ordergate::app::connect_store(&env.config(&common::mappings_dir(), &section))
+        .await
+        .unwrap();
+    let long_ago = chrono::Utc::now().timestamp_millis() - 3_600_000;
+    for (order, status) in [(&orders[0], "data"), (&orders[1], "sending")] {
+        sqlx::query("UPDATE notices SET status = $1, claimed_at = $2 WHERE order_id = $3")
+            .bind(status)
+            .bind(long_ago)
+            .bind(order)
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    let message_id: String =
+        sqlx::query_scalar("SELECT message_id FROM notices WHERE order_id = $1")
+            .bind(&orders[0])
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    store.close().await;
+    let _sink = Sink::start(&mail_dir, smtp_port, None, None);
+    let d = daemon(&env, &section, None).await;
+    let mails = wait_for_messages(&d.store, &mail_dir, 1).await;
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert_eq!(mails[0].to, "c4002@example.com");
+    let store = d.store.clone();
+    common::wait_until(
+        Duration::from_secs(30),
+        "the unconfirmed e-mail raised",
+        || async {
+            sqlx::query_scalar::<_, String>("SELECT status FROM notices WHERE order_id = $1")
+                .bind(&orders[0])
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+                == "unknown"
+        },
+    )
+    .await;
+    let reason: String = sqlx::query_scalar(
+        "SELECT reason FROM exceptions WHERE kind = 'notice_unconfirmed' AND order_id = $1",
+    )
+    .bind(&orders[0])
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert!(reason.contains(&message_id), "{reason}");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(Sink::messages(&mail_dir).len(), 1, "nothing sent twice");
     d.stop().await;
 }
 
