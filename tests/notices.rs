@@ -994,7 +994,7 @@ async fn status_daemon(env: &TestEnv, rate: u32) -> (Daemon, String) {
 
 async fn status_lookups(profile: Profile) {
     let env = TestEnv::new(profile).await;
-    let (d, base) = status_daemon(&env, 8).await;
+    let (d, base) = status_daemon(&env, 9).await;
     let http = reqwest::Client::new();
     let get = |order: &str, contact: &str| {
         let mut q: Vec<(&str, String)> = Vec::new();
@@ -1036,6 +1036,14 @@ async fn status_lookups(profile: Profile) {
     }
     let r = get("3001", "555-010-0200").await.unwrap();
     assert_eq!(r.status(), 200);
+    // The same by POST, the contact kept out of the URL.
+    let r = http
+        .post(format!("{base}/api/public/status"))
+        .json(&json!({"order": "#3001", "contact": "+1 (555) 010-0200"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["state"], "shipped");
     // Wrong pair, unknown order, missing fields: one answer.
     let mut refusals = Vec::new();
     for (order, contact) in [
@@ -1069,7 +1077,7 @@ async fn status_lookups(profile: Profile) {
         .unwrap();
     assert_eq!(wrong, unknown);
     assert!(wrong.contains("id=\"refused\""));
-    // Eight lookups a minute: the ninth is refused, whatever it asks.
+    // Nine lookups a minute: the tenth is refused, whatever it asks.
     let r = get("#3001", "ann@example.com").await.unwrap();
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));

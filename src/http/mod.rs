@@ -207,7 +207,10 @@ pub fn app(state: AppState) -> Router {
             "/status",
             get(public::status_form).post(public::status_post),
         )
-        .route("/api/public/status", get(public::status_json))
+        .route(
+            "/api/public/status",
+            get(public::status_json).post(public::status_json_post),
+        )
         .route(
             "/feedback/{token}",
             get(public::feedback_form).post(public::feedback_post),

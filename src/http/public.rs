@@ -119,6 +119,27 @@ pub(super) async fn status_post(State(s): State<AppState>, req: Request) -> Resp
 /// `GET /api/public/status?order=…&contact=…`: the same lookup as JSON.
 pub(super) async fn status_json(State(s): State<AppState>, req: Request) -> Response {
     let ip = client_ip(&s, &req);
+    let q = query_pairs(&req);
+    let order = field(&q, "order").unwrap_or("");
+    let contact = field(&q, "contact").unwrap_or("");
+    status_answer(&s, ip, order, contact).await
+}
+
+/// `POST /api/public/status` with `{"order": …, "contact": …}`: the same, keeping the contact
+/// out of URLs and access logs.
+pub(super) async fn status_json_post(State(s): State<AppState>, req: Request) -> Response {
+    let ip = client_ip(&s, &req);
+    let body = match axum::body::to_bytes(req.into_body(), FORM_LIMIT).await {
+        Ok(b) => serde_json::from_slice::<serde_json::Value>(&b).unwrap_or_default(),
+        Err(_) => serde_json::Value::Null,
+    };
+    let order = body["order"].as_str().unwrap_or("");
+    let contact = body["contact"].as_str().unwrap_or("");
+    status_answer(&s, ip, order, contact).await
+}
+
+/// The JSON answer of a lookup, after the rate limit.
+async fn status_answer(s: &AppState, ip: IpAddr, order: &str, contact: &str) -> Response {
     if let Err(wait) = s.notices.status_limit.check(ip) {
         metrics::counter!(metric::STATUS_LOOKUPS, "outcome" => "limited").increment(1);
         return (
@@ -128,9 +149,6 @@ pub(super) async fn status_json(State(s): State<AppState>, req: Request) -> Resp
         )
             .into_response();
     }
-    let q = query_pairs(&req);
-    let order = field(&q, "order").unwrap_or("");
-    let contact = field(&q, "contact").unwrap_or("");
     match lookup(&s.store, order, contact).await {
         Ok(Some(answer)) => {
             metrics::counter!(metric::STATUS_LOOKUPS, "outcome" => "found").increment(1);

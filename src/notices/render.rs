@@ -6,6 +6,20 @@
 use std::path::{Path, PathBuf};
 
 use minijinja::{Environment, UndefinedBehavior};
+
+/// One built-in template: its file name and text.
+macro_rules! t {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/templates/notices/",
+                $name
+            )),
+        )
+    };
+}
 use serde::Serialize;
 
 /// A rendered notice.
@@ -187,6 +201,65 @@ impl Templates {
     }
 }
 
+/// The templates shipped in `templates/notices/`, built in: `(file name, text)`. The demo and a
+/// fresh install write them where `[notices] templates_dir` points
+/// ([`write_default_templates`]); the operator edits the files from there.
+pub const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
+    t!("cancelled.en.subject"),
+    t!("cancelled.en.txt"),
+    t!("cancelled.zh.subject"),
+    t!("cancelled.zh.txt"),
+    t!("changed.en.subject"),
+    t!("changed.en.txt"),
+    t!("changed.zh.subject"),
+    t!("changed.zh.txt"),
+    t!("delayed.en.html"),
+    t!("delayed.en.subject"),
+    t!("delayed.en.txt"),
+    t!("delayed.zh.html"),
+    t!("delayed.zh.subject"),
+    t!("delayed.zh.txt"),
+    t!("delivered.en.html"),
+    t!("delivered.en.subject"),
+    t!("delivered.en.txt"),
+    t!("delivered.zh.html"),
+    t!("delivered.zh.subject"),
+    t!("delivered.zh.txt"),
+    t!("needs_info.en.subject"),
+    t!("needs_info.en.txt"),
+    t!("needs_info.zh.subject"),
+    t!("needs_info.zh.txt"),
+    t!("overdue.en.subject"),
+    t!("overdue.en.txt"),
+    t!("overdue.zh.subject"),
+    t!("overdue.zh.txt"),
+    t!("rejected.en.subject"),
+    t!("rejected.en.txt"),
+    t!("rejected.zh.subject"),
+    t!("rejected.zh.txt"),
+    t!("shipped.en.html"),
+    t!("shipped.en.subject"),
+    t!("shipped.en.txt"),
+    t!("shipped.zh.html"),
+    t!("shipped.zh.subject"),
+    t!("shipped.zh.txt"),
+];
+
+/// Writes the built-in templates into `dir` (created if missing), leaving files that exist
+/// alone (the operator's edits); returns how many were written.
+pub fn write_default_templates(dir: &Path) -> std::io::Result<usize> {
+    std::fs::create_dir_all(dir)?;
+    let mut n = 0;
+    for (name, text) in DEFAULT_TEMPLATES {
+        let path = dir.join(name);
+        if !path.exists() {
+            std::fs::write(path, text)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// A context with every field filled, for checking templates.
 pub fn sample(notice: &str, lang: &str) -> NoticeContext {
     NoticeContext {
@@ -249,6 +322,31 @@ mod tests {
             .html
             .unwrap()
             .contains("https:&#x2f;&#x2f;www.ups.com&#x2f;track"));
+    }
+
+    #[test]
+    fn the_built_in_templates_are_the_shipped_files() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/notices");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let built_in: Vec<&str> = DEFAULT_TEMPLATES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            files, built_in,
+            "templates/notices and DEFAULT_TEMPLATES differ"
+        );
+        let out = tempfile::tempdir().unwrap();
+        std::fs::write(out.path().join("shipped.en.txt"), "edited").unwrap();
+        assert_eq!(
+            write_default_templates(out.path()).unwrap(),
+            built_in.len() - 1
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.path().join("shipped.en.txt")).unwrap(),
+            "edited"
+        );
     }
 
     #[test]
