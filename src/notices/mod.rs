@@ -51,6 +51,25 @@ pub mod metric {
     pub const FEEDBACK: &str = "ordergate_feedback_total";
 }
 
+/// Wakes this process's sender when the stage recorded something to send, so it goes out at
+/// once instead of at the next poll (other daemons of a cluster find it at their next poll).
+static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Tells the sender there is something new to send.
+pub fn wake_sender() {
+    // Both loops if they wait; a stored permit if one is busy, so a wake is not lost.
+    WAKE.notify_waiters();
+    WAKE.notify_one();
+}
+
+/// Waits until [`wake_sender`] is called or `every` passes.
+pub async fn wait_for_work(every: std::time::Duration) {
+    tokio::select! {
+        _ = WAKE.notified() => {}
+        _ = tokio::time::sleep(every) => {}
+    }
+}
+
 /// The order-trail entry of a customer's rating: data `{"rating": n}` (the KPI report counts
 /// these; keep name and shape).
 pub const FEEDBACK_EVENT: &str = "feedback_received";

@@ -88,7 +88,7 @@ impl Sender {
                         tracing::warn!(error = %error, "Sending notices failed; trying again.");
                     }
                     tokio::select! {
-                        _ = tokio::time::sleep(every) => {}
+                        _ = super::wait_for_work(every) => {}
                         _ = shutdown.cancelled() => return,
                     }
                 }
@@ -100,7 +100,7 @@ impl Sender {
                     tracing::warn!(error = %error, "Webhook deliveries failed; trying again.");
                 }
                 tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
+                    _ = super::wait_for_work(every) => {}
                     _ = shutdown.cancelled() => return,
                 }
             }

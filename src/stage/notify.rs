@@ -54,7 +54,12 @@ impl Handler for NotifyStage {
                 PrepareError::Store(e) => StageError::from(e),
                 PrepareError::Invalid(why) => StageError::permanent("notice_invalid", why),
             })?;
-        unit.commit(Record { notice, deliveries }).await
+        let work = notice.is_some() || !deliveries.is_empty();
+        let committed = unit.commit(Record { notice, deliveries }).await?;
+        if work {
+            crate::notices::wake_sender();
+        }
+        Ok(committed)
     }
 
     /// It only writes: the keys of its rows catch a duplicate.
