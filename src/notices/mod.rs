@@ -151,10 +151,17 @@ impl Notifier {
 
     /// The webhook deliveries `env` asks for.
     pub fn deliveries(&self, env: &Envelope) -> Vec<NewDelivery> {
-        let body = String::from_utf8(env.to_bytes()).unwrap_or_default();
-        self.subscribers
+        let wanting: Vec<&SubscriberConfig> = self
+            .subscribers
             .iter()
             .filter(|s| s.wants(&env.kind))
+            .collect();
+        if wanting.is_empty() {
+            return Vec::new();
+        }
+        let body = String::from_utf8(env.to_bytes()).unwrap_or_default();
+        wanting
+            .into_iter()
             .map(|s| NewDelivery {
                 id: format!(
                     "dlv_{}",
