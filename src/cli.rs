@@ -799,6 +799,13 @@ fn check_notices(cfg: &Config, r: &mut Report) {
         if let Err(e) = crate::notices::mail::Smtp::new(n) {
             problems.push(e);
         }
+        if cfg.http.listen.is_empty() && n.events.iter().any(|e| e == "delivered") {
+            problems.push(
+                "http.listen is empty, so the delivered e-mail's feedback link and the status \
+                 page have no server"
+                    .into(),
+            );
+        }
         if problems.is_empty() {
             r.ok(&what);
         }
