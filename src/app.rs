@@ -183,6 +183,7 @@ impl Daemon {
             cfg.pipeline.exception_due_hours,
             shutdown.child_token(),
         ));
+        crate::notices::sender::spawn(cfg, &store, &mut background, shutdown.child_token())?;
         background.spawn(watch_queues(
             store.clone(),
             bus.clone(),
@@ -214,6 +215,7 @@ impl Daemon {
                 warehouses: warehouse_callbacks,
                 catalog,
                 root_causes: cfg.exceptions.root_causes.clone(),
+                notices: crate::notices::public::PublicPages::new(&cfg.notices, &cfg.subscribers),
                 local_token_dir: cfg
                     .store
                     .url

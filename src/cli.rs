@@ -785,6 +785,7 @@ async fn check(cfg: &Config, connect: bool) -> ExitCode {
     for w in &cfg.warehouses {
         check_warehouse(cfg, w, connect, &mut r).await;
     }
+    check_notices(cfg, &mut r);
     if connect {
         match crate::app::connect_store(cfg).await {
             Ok(store) => {
@@ -813,6 +814,53 @@ async fn check(cfg: &Config, connect: bool) -> ExitCode {
     } else {
         println!("check failed: {} problem(s)", r.failures);
         ExitCode::FAILURE
+    }
+}
+
+/// `[notices]`: every template an enabled notice needs exists, compiles and renders a sample
+/// in every language; the SMTP password and CA file resolve. `[[subscribers]]`: secrets
+/// resolve.
+fn check_notices(cfg: &Config, r: &mut Report) {
+    let n = &cfg.notices;
+    if n.mail_enabled() {
+        let what = format!(
+            "notices (SMTP {}:{}, templates in {})",
+            n.smtp_host,
+            n.port(),
+            n.templates_dir.display()
+        );
+        let templates = crate::notices::render::Templates::new(&n.templates_dir);
+        let events: Vec<&str> = n.events.iter().map(String::as_str).collect();
+        let mut problems = templates.check(&events, &n.languages);
+        if !n.departments.is_empty() {
+            problems.extend(templates.check(
+                &[crate::config::DEPARTMENT_NOTICE],
+                &[n.default_language().to_string()],
+            ));
+        }
+        if let Err(e) = crate::notices::mail::Smtp::new(n) {
+            problems.push(e);
+        }
+        if cfg.http.listen.is_empty() && n.events.iter().any(|e| e == "delivered") {
+            problems.push(
+                "http.listen is empty, so the delivered e-mail's feedback link and the status \
+                 page have no server"
+                    .into(),
+            );
+        }
+        if problems.is_empty() {
+            r.ok(&what);
+        }
+        for p in problems {
+            r.fail(&what, p);
+        }
+    }
+    for s in &cfg.subscribers {
+        let what = format!("subscriber {} ({})", s.name, s.events.join(", "));
+        match s.secret.resolve() {
+            Ok(_) => r.ok(&what),
+            Err(e) => r.fail(&what, e),
+        }
     }
 }
 

@@ -49,6 +49,10 @@
 //!   mappings' sibling tests.
 //! * [`normalize`] — decode a document (JSON, XML in [`normalize::xml`], e-mail and fax in
 //!   [`normalize::email`]), run its mapping, produce canonical orders.
+//! * [`notices`] — telling people: customer e-mails (lettre, minijinja templates in
+//!   `templates/notices/`, English and Chinese), department e-mails and webhooks
+//!   (`[[subscribers]]`), the customer status page and feedback links; recorded by the
+//!   `notify` stage, sent once by [`notices::sender`].
 //! * [`b2b`] — B2B protocol replies (the cXML `Response`).
 //! * [`store`] — sqlx store (SQLite or PostgreSQL): raw documents, orders, audit log,
 //!   exceptions, outbox/inbox, dead-letter store, connector state.
@@ -85,6 +89,7 @@ pub mod mapping;
 pub mod mem;
 pub mod model;
 pub mod normalize;
+pub mod notices;
 pub mod outbound;
 pub mod outbox;
 pub mod partner;

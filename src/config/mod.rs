@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 mod connectors;
 mod pushback;
+mod notices;
 mod routing;
 mod rules;
 mod secret;
@@ -19,6 +20,9 @@ mod warehouses;
 
 pub use connectors::*;
 pub use pushback::{PushbackPolicy, PushbackSettings};
+pub use notices::{
+    validate_subscribers, NoticesConfig, SmtpTls, SubscriberConfig, DEPARTMENT_NOTICE, NOTICE_KINDS,
+};
 pub use routing::{CategoryOwner, RoutingConfig};
 pub use rules::{CatalogConfig, ChannelRules, ReviewConfig};
 pub use secret::{Secret, SecretError};
@@ -97,6 +101,12 @@ pub struct Config {
     /// Push-back of shipments to marketplaces: claims and reconciliation (`[pushback]`).
     #[serde(default)]
     pub pushback: PushbackSettings,
+    /// Customer and department e-mails, the status page and feedback links (`[notices]`).
+    #[serde(default)]
+    pub notices: NoticesConfig,
+    /// Department webhooks (`[[subscribers]]`, see [`SubscriberConfig`]).
+    #[serde(default)]
+    pub subscribers: Vec<SubscriberConfig>,
 }
 
 /// The prefix of environment overrides.
@@ -141,6 +151,7 @@ impl Config {
         for w in &mut self.warehouses {
             w.anchor_paths(dir);
         }
+        self.notices.anchor_paths(dir);
         if !self.store.url.is_reference() {
             if let Some(rest) = self.store.url.0.strip_prefix("sqlite://") {
                 if !rest.starts_with('/') && !rest.starts_with(':') {
@@ -236,6 +247,8 @@ impl Config {
         }
         self.tracking.validate().map_err(ConfigError::Invalid)?;
         self.pushback.validate().map_err(ConfigError::Invalid)?;
+        self.notices.validate().map_err(ConfigError::Invalid)?;
+        validate_subscribers(&self.subscribers).map_err(ConfigError::Invalid)?;
         self.routing
             .validate(&self.warehouse_names())
             .map_err(ConfigError::Invalid)?;

@@ -15,6 +15,7 @@ use serde_json::json;
 mod api;
 mod exceptions;
 mod hooks;
+mod public;
 
 pub use api::ApiKey;
 
@@ -45,6 +46,8 @@ pub struct AppState {
     pub catalog: Arc<crate::catalog::CatalogSource>,
     /// The root-cause categories exceptions may be given.
     pub root_causes: Arc<Vec<String>>,
+    /// The customer pages' limits and templates, and the configured subscribers.
+    pub notices: Arc<crate::notices::public::PublicPages>,
 }
 
 /// What the HTTP server serves besides its own state: the daemon's parts it shares.
@@ -69,6 +72,8 @@ pub struct Parts {
     /// Where a first start with no `http.api_tokens` keeps the operator token it generates
     /// (the SQLite store's folder); `None`: the API stays closed until tokens are configured.
     pub local_token_dir: Option<std::path::PathBuf>,
+    /// The customer pages and subscribers (from `[notices]` and `[[subscribers]]`).
+    pub notices: crate::notices::public::PublicPages,
 }
 
 /// The file a generated operator token is kept in, inside [`Parts::local_token_dir`].
@@ -150,13 +155,16 @@ pub async fn serve(
         warehouses: Arc::new(parts.warehouses),
         catalog: parts.catalog,
         root_causes: Arc::new(parts.root_causes),
+        notices: Arc::new(parts.notices),
     };
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     tasks.spawn(async move {
-        let server = axum::serve(listener, app(state))
+        // The peer address is the status page's and feedback's rate-limit key.
+        let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let server = axum::serve(listener, service)
             .with_graceful_shutdown(async move { shutdown.cancelled().await });
         if let Err(error) = server.await {
             tracing::error!(error = %error, "HTTP server failed.");
@@ -194,6 +202,20 @@ pub fn app(state: AppState) -> Router {
         .route("/hooks/orders/{connector}", post(hooks::order_hook))
         .route("/hooks/tracking/{connector}", post(hooks::tracking_hook))
         .route("/hooks/warehouse/{connector}", post(hooks::warehouse_hook))
+        // notices: the customer pages (no token) and the subscribers' deliveries.
+        .route(
+            "/status",
+            get(public::status_form).post(public::status_post),
+        )
+        .route(
+            "/api/public/status",
+            get(public::status_json).post(public::status_json_post),
+        )
+        .route(
+            "/feedback/{token}",
+            get(public::feedback_form).post(public::feedback_post),
+        )
+        .route("/api/subscribers", get(public::subscribers))
         .with_state(state)
 }
 
@@ -284,6 +306,8 @@ async fn index() -> &'static str {
         "GET  /api/orders/{id}         an order and its history\n",
         "GET  /api/exceptions          open exceptions\n",
         "GET  /api/catalog             the products (PUT /api/catalog/{sku} adds or changes one)\n",
+        "GET  /api/subscribers         department webhooks and their deliveries\n",
+        "GET  /status                  customers: order status by number and e-mail or phone\n",
         "POST /hooks/orders/{name}     order webhooks (partner signatures)\n",
         "POST /hooks/tracking/{name}   carrier tracking callbacks (partner signatures)\n",
         "POST /hooks/warehouse/{name}  warehouse callbacks (partner signatures)\n\n",

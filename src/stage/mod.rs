@@ -13,6 +13,7 @@ pub mod allocate;
 pub mod change;
 pub mod fulfil;
 pub mod normalize;
+pub mod notify;
 pub mod pushback;
 pub mod recheck;
 mod reply;
@@ -180,6 +181,18 @@ pub const ALL: &[Registration] = &[
                 crate::outbound::pushback::Pushers::from_config(&d.config.connectors),
                 d.config.pushback.claim_ms,
                 d.config.pipeline.exception_due_hours,
+            ))
+        },
+    },
+    Registration {
+        spec: StageSpec {
+            name: notify::NAME,
+            bindings: notify::BINDINGS,
+        },
+        build: |d| {
+            Arc::new(notify::NotifyStage::new(
+                &d.config.notices,
+                &d.config.subscribers,
             ))
         },
     },

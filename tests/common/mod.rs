@@ -289,5 +289,9 @@ pub fn api_router(
             Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone()))
         }),
         root_causes: Arc::new(ordergate::config::ExceptionsConfig::default().root_causes),
+        notices: Arc::new(ordergate::notices::public::PublicPages::new(
+            &Default::default(),
+            &[],
+        )),
     })
 }

@@ -1,0 +1,91 @@
+//! The notify stage: for every order, shipment and exception event, records what is to be
+//! sent — the customer's e-mail (`crate::notices`), the department's e-mail for an overdue
+//! exception, a delivery per `[[subscribers]]` entry that wants the event — in the unit's
+//! transaction. It calls nobody: the notices sender (`crate::notices::sender`) sends what is
+//! recorded, so a redelivered event, or the same fact announced twice, is one e-mail and one
+//! delivery per subscriber (their keys are unique).
+
+use async_trait::async_trait;
+
+use super::{Committed, Effects, Handler, StageError, Unit, UnitTx};
+use crate::model::{Envelope, EventType};
+use crate::notices::{metric, store as rows, NewDelivery, NewNotice, Notifier, PrepareError};
+
+/// The stage's name.
+pub const NAME: &str = "notify";
+
+/// What it consumes: every order, shipment and exception event.
+pub const BINDINGS: &[&str] = &[
+    EventType::ORDER_ANY,
+    EventType::SHIPMENT_ANY,
+    EventType::EXCEPTION_ANY,
+];
+
+/// The stage.
+pub struct NotifyStage {
+    notifier: Notifier,
+}
+
+impl NotifyStage {
+    /// The stage for `[notices]` and `[[subscribers]]`.
+    pub fn new(
+        notices: &crate::config::NoticesConfig,
+        subscribers: &[crate::config::SubscriberConfig],
+    ) -> Self {
+        Self {
+            notifier: Notifier::new(notices, subscribers),
+        }
+    }
+}
+
+#[async_trait]
+impl Handler for NotifyStage {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn handle(&self, env: &Envelope, unit: Unit<'_>) -> Result<Committed, StageError> {
+        let deliveries = self.notifier.deliveries(env);
+        let notice = self
+            .notifier
+            .notice(unit.store(), env)
+            .await
+            .map_err(|e| match e {
+                PrepareError::Store(e) => StageError::from(e),
+                PrepareError::Invalid(why) => StageError::permanent("notice_invalid", why),
+            })?;
+        let work = notice.is_some() || !deliveries.is_empty();
+        let committed = unit.commit(Record { notice, deliveries }).await?;
+        if work {
+            crate::notices::wake_sender();
+        }
+        Ok(committed)
+    }
+
+    /// It only writes: the keys of its rows catch a duplicate.
+    fn check_inbox_first(&self) -> bool {
+        false
+    }
+}
+
+/// The rows of one event.
+struct Record {
+    notice: Option<NewNotice>,
+    deliveries: Vec<NewDelivery>,
+}
+
+#[async_trait]
+impl Effects for Record {
+    async fn write(&mut self, tx: &mut UnitTx<'_>) -> Result<(), StageError> {
+        if let Some(n) = &self.notice {
+            if rows::insert_notice(tx.conn(), n).await? {
+                metrics::counter!(metric::NOTICES, "notice" => n.notice.clone(), "outcome" => "recorded")
+                    .increment(1);
+            }
+        }
+        for d in &self.deliveries {
+            rows::insert_delivery(tx.conn(), d).await?;
+        }
+        Ok(())
+    }
+}
