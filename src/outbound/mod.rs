@@ -1,6 +1,9 @@
 //! Outbound connectors: what ordergate asks of other systems once an order is in — warehouses
-//! ([`warehouse`]); carriers, marketplace push-back, mail and subscribers join them. Each call
-//! that creates something in a partner's system is keyed by ordergate itself and looked up
-//! before it is retried, because most partners' create calls are not idempotent.
+//! ([`warehouse`]), carriers ([`carrier`]) and the delivery note ([`delivery_note`]);
+//! marketplace push-back, mail and subscribers join them. Each call that creates something in a
+//! partner's system is keyed by ordergate itself and looked up before it is retried, because
+//! most partners' create calls are not idempotent.
 
+pub mod carrier;
+pub mod delivery_note;
 pub mod warehouse;
