@@ -188,10 +188,10 @@ async fn buy(
     let url = label_url(&headers, &id);
     let bought = s.update("id", &id, |o| {
         if o["postage_label"].is_object() {
-            return Err(error(422, "SHIPMENT.POSTAGE.EXISTS", "Shipment already has postage.", json!([])));
+            return Err(("SHIPMENT.POSTAGE.EXISTS", "Shipment already has postage."));
         }
         let Some(rate) = o["rates"].as_array().and_then(|r| r.iter().find(|r| r["id"].as_str() == Some(&rate_id))).cloned() else {
-            return Err(error(422, "SHIPMENT.RATE.NOT_FOUND", "The rate could not be found.", json!([])));
+            return Err(("SHIPMENT.RATE.NOT_FOUND", "The rate could not be found."));
         };
         o["selected_rate"] = rate;
         o["tracking_code"] = json!(tracking);
@@ -208,7 +208,7 @@ async fn buy(
                 json!([]),
             )
         }
-        Some(Err(r)) => return r,
+        Some(Err((code, message))) => return error(422, code, message, json!([])),
         Some(Ok(x)) => x,
     };
     s.control.count_created(&reference);
