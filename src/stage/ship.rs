@@ -746,12 +746,12 @@ mod tests {
         )
         .unwrap();
         let order: CanonicalOrder = serde_json::from_value(serde_json::json!({
-            "source": {"channel": "web", "external_id": "1"},
+            "source": {"format": "shopify", "channel": "web", "external_id": "1", "status": "open"},
             "placed_at": "2026-12-01T00:00:00Z",
             "customer": {},
             "ship_to": {"country": "DE"},
-            "lines": [{"line_ref": "1", "sku": "MUG-01", "quantity": "3"},
-                      {"line_ref": "2", "sku": "X", "quantity": "1"}],
+            "lines": [{"line_ref": "1", "sku": "MUG-01", "quantity": "3", "unit_price": null},
+                      {"line_ref": "2", "sku": "X", "quantity": "1", "unit_price": null}],
         }))
         .unwrap();
         let f = facts(&order, &catalog, Decimal::ONE);
