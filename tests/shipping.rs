@@ -13,7 +13,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{mappings_dir, Profile, TestEnv};
+use common::{mappings_dir, poll, Profile, TestEnv};
 use ordergate::outbound::carrier::label_key;
 use ordergate::outbound::warehouse::fulfilment_key;
 use ordergate::sandbox::carrier::CarrierSandbox;
@@ -162,24 +162,6 @@ fn shop_order(n: u64, sku: &str, street: &str) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap()
 }
 
-async fn poll<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn state(store: &Store, id: &str) -> String {
     store
         .order(id)
@@ -227,6 +209,15 @@ async fn place(env: &TestEnv, store: &Store, n: u64, sku: &str, street: &str) ->
     })
     .await;
     wait_state(store, &id, "fulfilment_requested").await;
+    id
+}
+
+/// Order `n` of three `sku` placed, packed at `local` (which does not book carriers) and
+/// shipped by the ship stage; returns the order id.
+async fn packed_and_shipped(env: &TestEnv, store: &Store, n: u64, sku: &str) -> String {
+    let id = place(env, store, n, sku, "388 Palmerston Blvd").await;
+    pack(env, "local", &id, sku);
+    wait_state(store, &id, "shipped").await;
     id
 }
 
@@ -305,9 +296,7 @@ async fn shipping_out(profile: Profile) {
 
     // EasyPost: one label, the parcel recorded with the bought rate's ETA, shipped, the label
     // file stored, a pickup scheduled.
-    let a = place(&env, &store, 1, "SHIP-MUG", "388 Palmerston Blvd").await;
-    pack(&env, "local", &a, "SHIP-MUG");
-    wait_state(&store, &a, "shipped").await;
+    let a = packed_and_shipped(&env, &store, 1, "SHIP-MUG").await;
     assert_eq!(labels(&ep, &a), 1);
     let parcels = shipments(&store, &a).await;
     assert_eq!(parcels.len(), 1, "{parcels:?}");
@@ -328,9 +317,7 @@ async fn shipping_out(profile: Profile) {
     assert_eq!(ep.state.pickup_count(), 1);
 
     // Shippo for the fragile lamp.
-    let b = place(&env, &store, 2, "SHIP-LAMP", "388 Palmerston Blvd").await;
-    pack(&env, "local", &b, "SHIP-LAMP");
-    wait_state(&store, &b, "shipped").await;
+    let b = packed_and_shipped(&env, &store, 2, "SHIP-LAMP").await;
     assert_eq!(labels(&sh, &b), 1);
     assert_eq!(labels(&ep, &b), 0);
     assert!(shipments(&store, &b).await[0]
@@ -343,9 +330,7 @@ async fn shipping_out(profile: Profile) {
         retry_after_secs: 1.0,
         ..FaultRequest::default()
     });
-    let c = place(&env, &store, 3, "SHIP-MUG", "388 Palmerston Blvd").await;
-    pack(&env, "local", &c, "SHIP-MUG");
-    wait_state(&store, &c, "shipped").await;
+    let c = packed_and_shipped(&env, &store, 3, "SHIP-MUG").await;
     assert_eq!(
         labels(&ep, &c),
         1,
@@ -357,9 +342,7 @@ async fn shipping_out(profile: Profile) {
         retry_after_secs: 1.0,
         ..FaultRequest::default()
     });
-    let c2 = place(&env, &store, 4, "SHIP-LAMP", "388 Palmerston Blvd").await;
-    pack(&env, "local", &c2, "SHIP-LAMP");
-    wait_state(&store, &c2, "shipped").await;
+    let c2 = packed_and_shipped(&env, &store, 4, "SHIP-LAMP").await;
     assert_eq!(
         labels(&sh, &c2),
         1,
@@ -372,9 +355,7 @@ async fn shipping_out(profile: Profile) {
         retry_after_secs: 1.0,
         ..FaultRequest::default()
     });
-    let d = place(&env, &store, 5, "SHIP-MUG", "388 Palmerston Blvd").await;
-    pack(&env, "local", &d, "SHIP-MUG");
-    wait_state(&store, &d, "shipped").await;
+    let d = packed_and_shipped(&env, &store, 5, "SHIP-MUG").await;
     assert_eq!(labels(&ep, &d), 1);
     let e = place(&env, &store, 6, "SHIP-MUG", "388 Palmerston Blvd").await;
     ep.state.control.set_faults(FaultRequest {

@@ -36,6 +36,7 @@ use crate::outbound::carrier::{
     label_key, Address, Booking, Carriers, Label, LabelRequest, PickupRequest,
 };
 use crate::outbound::delivery_note::{self, Copy, NoteError, Renderer};
+use crate::partner::PartnerError;
 use crate::rules::transport::{self, Decision, Facts};
 use crate::store::{NewException, NewShipment, Severity, Store, TransitionError};
 
@@ -320,15 +321,7 @@ impl Handler for ShipStage {
                 }
                 Err(e) if e.is_retriable() => {
                     self.health.failure(&decision.carrier, &e.to_string()).await;
-                    let mut err = StageError::transient(
-                        "carrier_unavailable",
-                        format!(
-                            "carrier {}: label for order {order_id}: {e}",
-                            decision.carrier
-                        ),
-                    );
-                    err.order_id = Some(order_id);
-                    return Err(err);
+                    return Err(unavailable(&decision.carrier, order_id, "label", e));
                 }
                 Err(e) => {
                     let reason = format!(
@@ -357,15 +350,7 @@ impl Handler for ShipStage {
         let file = match carrier.label_file(&label).await {
             Ok(f) => f,
             Err(e) => {
-                let mut err = StageError::transient(
-                    "carrier_unavailable",
-                    format!(
-                        "carrier {}: label file for order {order_id}: {e}",
-                        decision.carrier
-                    ),
-                );
-                err.order_id = Some(order_id);
-                return Err(err);
+                return Err(unavailable(&decision.carrier, order_id, "label file", e));
             }
         };
         let mut pickup = earlier.as_ref().and_then(|l| l.pickup.clone());
@@ -389,15 +374,7 @@ impl Handler for ShipStage {
                     pickup = Some(v);
                 }
                 Err(e) if e.is_retriable() => {
-                    let mut err = StageError::transient(
-                        "carrier_unavailable",
-                        format!(
-                            "carrier {}: pickup for order {order_id}: {e}",
-                            decision.carrier
-                        ),
-                    );
-                    err.order_id = Some(order_id);
-                    return Err(err);
+                    return Err(unavailable(&decision.carrier, order_id, "pickup", e));
                 }
                 Err(e) => {
                     pickup_refused = Some(self.exception(
@@ -490,6 +467,16 @@ impl ShipStage {
         })
         .await
     }
+}
+
+/// A carrier failure worth retrying (429, 5xx, timeouts): the stage retries, then parks.
+fn unavailable(carrier: &str, order_id: String, what: &str, e: PartnerError) -> StageError {
+    let mut err = StageError::transient(
+        "carrier_unavailable",
+        format!("carrier {carrier}: {what} for order {order_id}: {e}"),
+    );
+    err.order_id = Some(order_id);
+    err
 }
 
 /// Records a parcel and ships the order (`shipment.created`, `order.shipped`) on `conn`, for

@@ -77,6 +77,17 @@ impl Connection {
             .await
     }
 
+    /// The label's file, fetched from its URL (none: the label has no URL).
+    pub async fn label_file(
+        &self,
+        label: &super::Label,
+    ) -> Result<Option<(String, Vec<u8>)>, PartnerError> {
+        match &label.label_url {
+            Some(url) => self.fetch_file(url).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Fetches a label file (bounded).
     pub async fn fetch_file(&self, url: &str) -> Result<(String, Vec<u8>), PartnerError> {
         let transport = |message: String| PartnerError::Transport {

@@ -6,12 +6,12 @@
 //! [`read_bought`]); the I/O is the partner client's.
 
 use async_trait::async_trait;
-use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use super::build::Connection;
 use super::{
-    buy_looked_up, cm_to_in, kg_to_oz, Address, Carrier, Label, LabelRequest, Pickup, PickupRequest,
+    address_json, buy_looked_up, cm_to_in, decimal, kg_to_oz, Carrier, Label, LabelRequest, Pickup,
+    PickupRequest,
 };
 use crate::partner::definition::parse_time;
 use crate::partner::PartnerError;
@@ -64,21 +64,12 @@ impl EasyPost {
     }
 }
 
-/// An address as EasyPost takes it.
-pub fn address(a: &Address) -> Value {
-    json!({
-        "name": a.name, "company": a.company, "street1": a.street1, "street2": a.street2,
-        "city": a.city, "state": a.state, "zip": a.postal_code, "country": a.country,
-        "phone": a.phone, "email": a.email,
-    })
-}
-
 /// `POST /shipments` for `r`: ounces and inches, the label key as `reference`.
 pub fn shipment_body(r: &LabelRequest) -> Value {
     let [l, w, h] = r.dims_cm;
     json!({"shipment": {
-        "to_address": address(&r.to),
-        "from_address": address(&r.from),
+        "to_address": address_json(&r.to),
+        "from_address": address_json(&r.from),
         "parcel": {
             "length": cm_to_in(l), "width": cm_to_in(w), "height": cm_to_in(h),
             "weight": kg_to_oz(r.weight_kg),
@@ -86,14 +77,6 @@ pub fn shipment_body(r: &LabelRequest) -> Value {
         "reference": r.key,
         "options": {"label_format": "PDF", "print_custom_1": r.order_number},
     }})
-}
-
-fn decimal(v: &Value) -> Option<Decimal> {
-    match v {
-        Value::String(s) => s.parse().ok(),
-        Value::Number(n) => n.to_string().parse().ok(),
-        _ => None,
-    }
 }
 
 /// The id of the rate to buy: the cheapest of the asked service (case-insensitive), or the
@@ -213,10 +196,7 @@ impl Carrier for EasyPost {
     }
 
     async fn label_file(&self, label: &Label) -> Result<Option<(String, Vec<u8>)>, PartnerError> {
-        match &label.label_url {
-            Some(url) => self.conn.fetch_file(url).await.map(Some),
-            None => Ok(None),
-        }
+        self.conn.label_file(label).await
     }
 
     fn picks_up(&self) -> bool {
@@ -226,7 +206,7 @@ impl Carrier for EasyPost {
     async fn pickup(&self, r: &PickupRequest) -> Result<Pickup, PartnerError> {
         let body = json!({"pickup": {
             "shipment": {"id": r.label.remote_id},
-            "address": address(&r.address),
+            "address": address_json(&r.address),
             "min_datetime": r.earliest.to_rfc3339(),
             "max_datetime": r.latest.to_rfc3339(),
             "reference": r.key,
@@ -282,6 +262,7 @@ impl Carrier for EasyPost {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal::Decimal;
 
     #[test]
     fn the_cheapest_rate_of_the_service_is_bought() {

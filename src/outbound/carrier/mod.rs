@@ -199,6 +199,24 @@ where
     }
 }
 
+/// An address as both EasyPost and Shippo take it (`zip` for the postal code).
+pub fn address_json(a: &Address) -> serde_json::Value {
+    serde_json::json!({
+        "name": a.name, "company": a.company, "street1": a.street1, "street2": a.street2,
+        "city": a.city, "state": a.state, "zip": a.postal_code, "country": a.country,
+        "phone": a.phone, "email": a.email,
+    })
+}
+
+/// A money amount or count sent as a string or a number.
+pub fn decimal(v: &serde_json::Value) -> Option<Decimal> {
+    match v {
+        serde_json::Value::String(s) => s.parse().ok(),
+        serde_json::Value::Number(n) => n.to_string().parse().ok(),
+        _ => None,
+    }
+}
+
 /// Kilograms as ounces (EasyPost weighs in ounces), rounded up to a tenth.
 pub fn kg_to_oz(kg: Decimal) -> Decimal {
     (kg * Decimal::new(35_274, 3))

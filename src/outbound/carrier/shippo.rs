@@ -5,11 +5,12 @@
 //! back as a transaction with `status: ERROR` and `messages[]`, which is a typed error here.
 
 use async_trait::async_trait;
-use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use super::build::Connection;
-use super::{buy_looked_up, Address, Carrier, Label, LabelRequest, Pickup, PickupRequest};
+use super::{
+    address_json, buy_looked_up, decimal, Carrier, Label, LabelRequest, Pickup, PickupRequest,
+};
 use crate::partner::definition::parse_time;
 use crate::partner::PartnerError;
 
@@ -84,34 +85,17 @@ impl Shippo {
     }
 }
 
-/// An address as Shippo takes it.
-pub fn address(a: &Address) -> Value {
-    json!({
-        "name": a.name, "company": a.company, "street1": a.street1, "street2": a.street2,
-        "city": a.city, "state": a.state, "zip": a.postal_code, "country": a.country,
-        "phone": a.phone, "email": a.email,
-    })
-}
-
 /// `POST /shipments` for `r`, synchronous, the label key as `metadata`.
 pub fn shipment_body(r: &LabelRequest) -> Value {
     let [l, w, h] = r.dims_cm;
     json!({
-        "address_from": address(&r.from),
-        "address_to": address(&r.to),
+        "address_from": address_json(&r.from),
+        "address_to": address_json(&r.to),
         "parcels": [{"length": l.to_string(), "width": w.to_string(), "height": h.to_string(),
                      "distance_unit": "cm", "weight": r.weight_kg.to_string(), "mass_unit": "kg"}],
         "async": false,
         "metadata": r.key,
     })
-}
-
-fn decimal(v: &Value) -> Option<Decimal> {
-    match v {
-        Value::String(s) => s.parse().ok(),
-        Value::Number(n) => n.to_string().parse().ok(),
-        _ => None,
-    }
 }
 
 /// The rate to buy: the cheapest whose servicelevel token or name is the asked service, or
@@ -238,10 +222,7 @@ impl Carrier for Shippo {
     }
 
     async fn label_file(&self, label: &Label) -> Result<Option<(String, Vec<u8>)>, PartnerError> {
-        match &label.label_url {
-            Some(url) => self.conn.fetch_file(url).await.map(Some),
-            None => Ok(None),
-        }
+        self.conn.label_file(label).await
     }
 
     fn picks_up(&self) -> bool {
