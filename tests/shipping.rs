@@ -563,6 +563,7 @@ async fn shipping_out(profile: Profile) {
 
     // Nothing else was bought: one label per parcel in all.
     assert_eq!(ep.state.label_count(), 4, "{:?}", ep.state.labels());
+    assert_eq!(ep.state.pickup_count(), 4, "one pickup per EasyPost label");
     assert_eq!(sh.state.label_count(), 2, "{:?}", sh.state.labels());
     daemon.stop().await;
     ep.stop().await;

@@ -60,9 +60,12 @@ impl CarrierSimState {
         self.labels().values().sum()
     }
 
-    /// Pickups scheduled.
+    /// Pickups scheduled (bought).
     pub fn pickup_count(&self) -> usize {
-        lock(&self.pickups).len()
+        lock(&self.pickups)
+            .iter()
+            .filter(|p| p["status"].as_str() == Some("scheduled"))
+            .count()
     }
 
     /// The object whose `field` is `value`.

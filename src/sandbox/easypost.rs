@@ -4,7 +4,8 @@
 //! label and a tracking code, counted per `reference` (a shipment created and bought again
 //! for the same reference is a second label, as EasyPost sells it); a second buy of the same
 //! shipment is refused (`SHIPMENT.POSTAGE.EXISTS`); `GET /shipments?reference=` finds them;
-//! `POST /pickups` + `/pickups/{id}/buy` schedule a pickup. Faults: 429 with `Retry-After`,
+//! `POST /pickups` + `/pickups/{id}/buy` schedule a pickup (`GET /pickups?reference=` finds
+//! them; each created pickup is a pickup the carrier comes for once bought). Faults: 429 with `Retry-After`,
 //! 500, outages (503), a purchase whose answer is lost (see [`super::carrier`]).
 
 use std::collections::BTreeMap;
@@ -38,7 +39,7 @@ pub fn router(state: Arc<CarrierSimState>) -> Router {
         .route("/v2/shipments", post(create).get(list))
         .route("/v2/shipments/{id}", get(read))
         .route("/v2/shipments/{id}/buy", post(buy))
-        .route("/v2/pickups", post(pickup))
+        .route("/v2/pickups", post(pickup).get(pickups))
         .route("/v2/pickups/{id}/buy", post(pickup_buy))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard));
     controls(api).with_state(state)
@@ -249,6 +250,22 @@ async fn pickup(State(s): State<Arc<CarrierSimState>>, Json(body): Json<Value>) 
     respond(201, pickup)
 }
 
+async fn pickups(
+    State(s): State<Arc<CarrierSimState>>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let pickups: Vec<Value> = lock(&s.pickups)
+        .iter()
+        .filter(|p| {
+            q.get("reference")
+                .is_none_or(|r| p["reference"].as_str() == Some(r))
+        })
+        .take(100)
+        .cloned()
+        .collect();
+    respond(200, json!({"pickups": pickups, "has_more": false}))
+}
+
 async fn pickup_buy(
     State(s): State<Arc<CarrierSimState>>,
     Path(id): Path<String>,
@@ -269,6 +286,14 @@ async fn pickup_buy(
             422,
             "PICKUP.RATE.REQUIRED",
             "carrier and service are required.",
+            json!([]),
+        );
+    }
+    if p["status"].as_str() == Some("scheduled") {
+        return error(
+            422,
+            "PICKUP.ALREADY_SCHEDULED",
+            "The pickup is already scheduled.",
             json!([]),
         );
     }

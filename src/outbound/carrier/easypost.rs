@@ -203,31 +203,62 @@ impl Carrier for EasyPost {
         self.conn.pickups
     }
 
+    /// Schedules one pickup per label key: the key is the pickup's `reference`, and pickups
+    /// are looked up by it first (`GET /pickups?reference=`), so a retry after a lost answer
+    /// buys the one already created (or answers the one already scheduled) instead of a second.
     async fn pickup(&self, r: &PickupRequest) -> Result<Pickup, PartnerError> {
-        let body = json!({"pickup": {
-            "shipment": {"id": r.label.remote_id},
-            "address": address_json(&r.address),
-            "min_datetime": r.earliest.to_rfc3339(),
-            "max_datetime": r.latest.to_rfc3339(),
-            "reference": r.key,
-            "instructions": r.instructions,
-            "is_account_address": false,
-        }});
-        let created = self
+        let found = self
             .conn
             .send(
-                "pickups",
-                reqwest::Method::POST,
+                "pickups_lookup",
+                reqwest::Method::GET,
                 &self.conn.url("/pickups"),
-                &[],
-                Some(&body),
-                false,
+                &[("reference".to_string(), r.key.clone())],
+                None,
+                true,
             )
             .await?;
-        let id = created["id"]
+        let earlier = found["pickups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| {
+                p["reference"].as_str() == Some(r.key.as_str())
+                    && p["status"].as_str() != Some("canceled")
+            })
+            .cloned();
+        let pickup = match earlier {
+            Some(p) if p["status"].as_str() == Some("scheduled") => {
+                tracing::info!(carrier = %self.conn.name, key = %r.key, "Pickup found by its key; not scheduled again.");
+                return Ok(read_pickup(&p, r));
+            }
+            Some(p) => p,
+            None => {
+                let body = json!({"pickup": {
+                    "shipment": {"id": r.label.remote_id},
+                    "address": address_json(&r.address),
+                    "min_datetime": r.earliest.to_rfc3339(),
+                    "max_datetime": r.latest.to_rfc3339(),
+                    "reference": r.key,
+                    "instructions": r.instructions,
+                    "is_account_address": false,
+                }});
+                self.conn
+                    .send(
+                        "pickups",
+                        reqwest::Method::POST,
+                        &self.conn.url("/pickups"),
+                        &[],
+                        Some(&body),
+                        false,
+                    )
+                    .await?
+            }
+        };
+        let id = pickup["id"]
             .as_str()
             .ok_or_else(|| self.conn.decode_error("pickup answer without id".into()))?;
-        let rate = created["pickup_rates"]
+        let rate = pickup["pickup_rates"]
             .as_array()
             .into_iter()
             .flatten()
@@ -249,13 +280,18 @@ impl Carrier for EasyPost {
                 false,
             )
             .await?;
-        Ok(Pickup {
-            id: id.to_string(),
-            confirmation: bought["confirmation"].as_str().map(str::to_string),
-            status: bought["status"].as_str().unwrap_or("unknown").to_string(),
-            earliest: r.earliest,
-            latest: r.latest,
-        })
+        Ok(read_pickup(&bought, r))
+    }
+}
+
+/// A pickup as EasyPost answers it.
+fn read_pickup(p: &Value, r: &PickupRequest) -> Pickup {
+    Pickup {
+        id: p["id"].as_str().unwrap_or_default().to_string(),
+        confirmation: p["confirmation"].as_str().map(str::to_string),
+        status: p["status"].as_str().unwrap_or("unknown").to_string(),
+        earliest: r.earliest,
+        latest: r.latest,
     }
 }
 
