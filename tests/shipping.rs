@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{mappings_dir, poll, Profile, TestEnv};
-use ordergate::outbound::carrier::label_key;
+use ordergate::outbound::carrier::{build, label_key, Address, Booking, LabelRequest};
 use ordergate::outbound::warehouse::fulfilment_key;
 use ordergate::sandbox::carrier::CarrierSandbox;
 use ordergate::sandbox::warehouse::FaultRequest;
@@ -395,6 +395,28 @@ async fn shipping_out(profile: Profile) {
     assert_eq!(state(&store, &f).await, "packed");
     assert_eq!(labels(&ep, &f), 0);
 
+    // Shippo refuses a label for an address it cannot verify in the transaction itself
+    // (status ERROR, messages[]): the same exception, no label.
+    let f2 = place(&env, &store, 10, "SHIP-LAMP", "2 Nowhere Road").await;
+    pack(&env, "local", &f2, "SHIP-LAMP");
+    let reason = poll(
+        Duration::from_secs(30),
+        "a Shippo carrier_refused",
+        || async {
+            store
+                .exceptions(false, 50)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|x| x.kind == "carrier_refused" && x.order_id.as_deref() == Some(f2.as_str()))
+                .map(|x| x.reason)
+        },
+    )
+    .await;
+    assert!(reason.contains("ADDRESS_INVALID"), "{reason}");
+    assert_eq!(labels(&sh, &f2), 0);
+    assert_eq!(state(&store, &f2).await, "packed");
+
     // A warehouse that books its own carrier: no booking here; its shipped confirmation ships.
     let g = place(&env, &store, 8, "SHIP-BOX", "388 Palmerston Blvd").await;
     pack(&env, "self", &g, "SHIP-BOX");
@@ -578,6 +600,98 @@ async fn shipping_out_standalone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn shipping_out_cluster() {
     shipping_out(Profile::Cluster).await;
+}
+
+/// Straight at the connectors: each simulator sells a second label to a repeated purchase
+/// (as the real APIs do), and a purchase told to look first finds the label and buys nothing.
+#[tokio::test]
+async fn a_purchase_that_looks_first_never_buys_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let ep = easypost::start("127.0.0.1:0").await.unwrap();
+    let sh = shippo::start("127.0.0.1:0").await.unwrap();
+    let cdefs = Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/carriers");
+    for (sim, definition, credential, value, service) in [
+        (&ep, "easypost", "api_key", easypost::API_KEY, "Priority"),
+        (
+            &sh,
+            "shippo",
+            "api_token",
+            shippo::API_TOKEN,
+            "usps_priority",
+        ),
+    ] {
+        let text = format!(
+            "[[carriers]]\nname = \"{definition}\"\ndefinition = \"{definition}\"\ndefinitions = \"{}\"\nbase_url = \"{}\"\ncredentials = {{ {credential} = \"{}\" }}\nretry_base_ms = 50\n",
+            cdefs.display(),
+            sim.base_url(),
+            common::sim::secret_file(dir.path(), definition, value),
+        );
+        let cfg = ordergate::config::Config::from_toml(&text, "t", Vec::new()).unwrap();
+        let (_, booking) = build::build(
+            &cfg.carriers[0],
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .unwrap();
+        let Booking::Api(carrier) = booking else {
+            panic!("{definition} has an API")
+        };
+        let key = label_key("og_direct", "local#1");
+        let request = LabelRequest {
+            key: key.clone(),
+            order_id: "og_direct".into(),
+            order_number: "#D1".into(),
+            to: Address {
+                name: "Zoë Brontë".into(),
+                street1: "12 Rue de l'Église".into(),
+                city: "Lyon".into(),
+                postal_code: "69002".into(),
+                country: "FR".into(),
+                ..Address::default()
+            },
+            from: Address {
+                name: "Warehouse".into(),
+                street1: "1 Dock Road".into(),
+                city: "Newark".into(),
+                postal_code: "07102".into(),
+                country: "US".into(),
+                ..Address::default()
+            },
+            weight_kg: rust_decimal::Decimal::ONE,
+            dims_cm: [
+                rust_decimal::Decimal::from(30),
+                rust_decimal::Decimal::from(20),
+                rust_decimal::Decimal::from(10),
+            ],
+            service: Some(service.into()),
+        };
+        let first = carrier.buy(&request, false).await.unwrap();
+        assert_eq!(
+            carrier.find(&key).await.unwrap().map(|l| l.tracking_number),
+            Some(first.tracking_number.clone())
+        );
+        let looked = carrier.buy(&request, true).await.unwrap();
+        assert_eq!(
+            looked.tracking_number, first.tracking_number,
+            "{definition}: found, not bought"
+        );
+        assert_eq!(sim.state.labels().get(&key), Some(&1), "{definition}");
+        let blind = carrier.buy(&request, false).await.unwrap();
+        assert_ne!(blind.tracking_number, first.tracking_number);
+        assert_eq!(
+            sim.state.labels().get(&key),
+            Some(&2),
+            "{definition}: a blind repeat is a second label"
+        );
+        assert!(carrier
+            .label_file(&first)
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+            .starts_with(b"%PDF"));
+    }
+    ep.stop().await;
+    sh.stop().await;
 }
 
 #[test]
