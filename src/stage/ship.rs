@@ -44,6 +44,10 @@ use crate::store::{NewException, NewShipment, Severity, Store, TransitionError};
 pub const NAME: &str = "ship";
 /// What it consumes.
 pub const BINDINGS: &[&str] = &[EventType::ORDER_PACKED, EventType::ORDER_SHIPPED];
+/// Labels bought, per carrier instance (counter).
+pub const LABELS_BOUGHT: &str = "ordergate_labels_bought_total";
+/// Labels a carrier refused (an address it cannot verify), per carrier instance (counter).
+pub const LABELS_REFUSED: &str = "ordergate_labels_refused_total";
 
 /// The stage.
 pub struct ShipStage {
@@ -316,7 +320,8 @@ impl Handler for ShipStage {
                             &serde_json::to_value(&l).unwrap_or_default(),
                         )
                         .await?;
-                    metrics::counter!("ordergate_labels_bought_total", "carrier" => decision.carrier.clone()).increment(1);
+                    metrics::counter!(LABELS_BOUGHT, "carrier" => decision.carrier.clone())
+                        .increment(1);
                     l
                 }
                 Err(e) if e.is_retriable() => {
@@ -335,7 +340,8 @@ impl Handler for ShipStage {
                             &serde_json::json!({"reason": e.to_string()}),
                         )
                         .await?;
-                    metrics::counter!("ordergate_labels_refused_total", "carrier" => decision.carrier.clone()).increment(1);
+                    metrics::counter!(LABELS_REFUSED, "carrier" => decision.carrier.clone())
+                        .increment(1);
                     return unit
                         .commit(self.exception(
                             "carrier_refused",
