@@ -172,11 +172,17 @@ async fn state(store: &Store, id: &str) -> String {
 }
 
 async fn wait_state(store: &Store, id: &str, want: &str) {
+    wait_states(store, id, &[want]).await;
+}
+
+/// Waits until order `id` is in one of `wanted`.
+async fn wait_states(store: &Store, id: &str, wanted: &[&str]) {
+    let want = wanted.join(" or ");
     let mut last = String::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         last = state(store, id).await;
-        if last == want {
+        if wanted.contains(&last.as_str()) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -191,7 +197,8 @@ async fn wait_state(store: &Store, id: &str, want: &str) {
     panic!("order {id} is {last}, not {want}; exceptions: {ex:?}");
 }
 
-/// Drops order `n` and waits until the warehouse got it; returns the order id.
+/// Drops order `n` and waits until the warehouse got it (the `local` packer may have packed
+/// it and the ship stage shipped it already); returns the order id.
 async fn place(env: &TestEnv, store: &Store, n: u64, sku: &str, street: &str) -> String {
     let inbox = env.inbox("shop");
     common::drop_file(
@@ -208,15 +215,14 @@ async fn place(env: &TestEnv, store: &Store, n: u64, sku: &str, street: &str) ->
             .unwrap()
     })
     .await;
-    wait_state(store, &id, "fulfilment_requested").await;
+    wait_states(store, &id, &["fulfilment_requested", "packed", "shipped"]).await;
     id
 }
 
-/// Order `n` of three `sku` placed, packed at `local` (which does not book carriers) and
-/// shipped by the ship stage; returns the order id.
+/// Order `n` of three `sku` placed, packed at `local` (the sandbox packer; it books no
+/// carrier) and shipped by the ship stage; returns the order id.
 async fn packed_and_shipped(env: &TestEnv, store: &Store, n: u64, sku: &str) -> String {
     let id = place(env, store, n, sku, "388 Palmerston Blvd").await;
-    pack(env, "local", &id, sku);
     wait_state(store, &id, "shipped").await;
     id
 }
@@ -291,6 +297,14 @@ async fn shipping_out(profile: Profile) {
         .http
         .api_tokens;
     let daemon = ordergate::app::Daemon::start(&cfg).await.unwrap();
+    // The `local` warehouse packs every pick list it gets and books no carrier.
+    let packer_stop = tokio_util::sync::CancellationToken::new();
+    let packer = ordergate::sandbox::packer::spawn(
+        env.dir.path().join("pick-local"),
+        env.dir.path().join("confirm-local"),
+        Duration::from_millis(100),
+        packer_stop.clone(),
+    );
     let store = daemon.store.clone();
     let base = format!("http://127.0.0.1:{port}");
 
@@ -357,20 +371,36 @@ async fn shipping_out(profile: Profile) {
     });
     let d = packed_and_shipped(&env, &store, 5, "SHIP-MUG").await;
     assert_eq!(labels(&ep, &d), 1);
+    // EasyPost down (503 to everything) while the order is packed: the purchase and its
+    // lookups are retried; back up, one label.
+    ep.state.control.set_outage(true);
+    let before = ep
+        .state
+        .control
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
     let e = place(&env, &store, 6, "SHIP-MUG", "388 Palmerston Blvd").await;
-    ep.state.control.set_faults(FaultRequest {
-        outage_secs: Some(1.0),
-        retry_after_secs: 1.0,
-        ..FaultRequest::default()
-    });
-    pack(&env, "local", &e, "SHIP-MUG");
+    wait_state(&store, &e, "packed").await;
+    poll(
+        Duration::from_secs(30),
+        "calls refused by the outage",
+        || async {
+            (ep.state
+                .control
+                .requests
+                .load(std::sync::atomic::Ordering::Relaxed)
+                >= before + 3)
+                .then_some(())
+        },
+    )
+    .await;
+    ep.state.control.set_outage(false);
     wait_state(&store, &e, "shipped").await;
     assert_eq!(labels(&ep, &e), 1);
 
     // An address the carrier cannot verify: an exception for logistics with its reason, no
     // label, the order waits packed.
     let f = place(&env, &store, 7, "SHIP-MUG", "1 Nowhere Lane").await;
-    pack(&env, "local", &f, "SHIP-MUG");
     let reason = poll(
         Duration::from_secs(30),
         "a carrier_refused exception",
@@ -398,7 +428,6 @@ async fn shipping_out(profile: Profile) {
     // Shippo refuses a label for an address it cannot verify in the transaction itself
     // (status ERROR, messages[]): the same exception, no label.
     let f2 = place(&env, &store, 10, "SHIP-LAMP", "2 Nowhere Road").await;
-    pack(&env, "local", &f2, "SHIP-LAMP");
     let reason = poll(
         Duration::from_secs(30),
         "a Shippo carrier_refused",
@@ -442,7 +471,6 @@ async fn shipping_out(profile: Profile) {
     // Own vehicle for the heavy sofa: a dispatch document, the order waits for its tracking,
     // entered through the API (operator only).
     let h = place(&env, &store, 9, "SHIP-SOFA", "388 Palmerston Blvd").await;
-    pack(&env, "local", &h, "SHIP-SOFA");
     let dispatch = poll(Duration::from_secs(30), "the dispatch document", || async {
         store
             .order_document(
@@ -587,6 +615,8 @@ async fn shipping_out(profile: Profile) {
     assert_eq!(ep.state.label_count(), 4, "{:?}", ep.state.labels());
     assert_eq!(ep.state.pickup_count(), 4, "one pickup per EasyPost label");
     assert_eq!(sh.state.label_count(), 2, "{:?}", sh.state.labels());
+    packer_stop.cancel();
+    packer.await.unwrap();
     daemon.stop().await;
     ep.stop().await;
     sh.stop().await;

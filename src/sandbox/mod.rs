@@ -11,7 +11,8 @@
 //! * warehouses: [`shipbob`] (a REST 3PL, Standard-Webhooks callbacks), [`qimen`] (an RPC
 //!   WMS, MD5-signed XML), sharing [`warehouse`] (faults, callbacks with retries, counters).
 //! * carriers: [`easypost`] (shipments, rates, buy, pickups), [`shippo`] (shipments, rates,
-//!   transactions), sharing [`carrier`] (objects, labels counted per reference, label files).
+//!   transactions), sharing [`carrier`] (objects, labels counted per reference, label files);
+//!   [`packer`] packs pick lists without booking a carrier (so ordergate books one).
 
 pub mod amazon;
 pub mod book;
@@ -20,6 +21,7 @@ pub mod data;
 pub mod easypost;
 pub mod ebay;
 pub mod magento;
+pub mod packer;
 pub mod qimen;
 pub mod shipbob;
 pub mod shippo;
