@@ -338,30 +338,20 @@ async fn shipping_out(profile: Profile) {
         .tracking_number
         .starts_with("92055"));
 
-    // The purchase's answer lost after EasyPost sold the label: looked up, still one.
-    ep.state.control.set_faults(FaultRequest {
-        drop_next_create: 1,
-        retry_after_secs: 1.0,
-        ..FaultRequest::default()
-    });
-    let c = packed_and_shipped(&env, &store, 3, "SHIP-MUG").await;
-    assert_eq!(
-        labels(&ep, &c),
-        1,
-        "a lost answer must not buy a second label"
-    );
-    // The same for Shippo.
-    sh.state.control.set_faults(FaultRequest {
-        drop_next_create: 1,
-        retry_after_secs: 1.0,
-        ..FaultRequest::default()
-    });
-    let c2 = packed_and_shipped(&env, &store, 4, "SHIP-LAMP").await;
-    assert_eq!(
-        labels(&sh, &c2),
-        1,
-        "a lost answer must not buy a second label"
-    );
+    // The purchase's answer lost after the carrier sold the label: looked up, still one.
+    for (sim, n, sku) in [(&ep, 3, "SHIP-MUG"), (&sh, 4, "SHIP-LAMP")] {
+        sim.state.control.set_faults(FaultRequest {
+            drop_next_create: 1,
+            retry_after_secs: 1.0,
+            ..FaultRequest::default()
+        });
+        let id = packed_and_shipped(&env, &store, n, sku).await;
+        assert_eq!(
+            labels(sim, &id),
+            1,
+            "{sku}: a lost answer must not buy a second label"
+        );
+    }
 
     // 429 with Retry-After, then an outage: retried, one label each.
     ep.state.control.set_faults(FaultRequest {

@@ -222,32 +222,27 @@ impl Handler for ShipStage {
                 .commit(self.exception("no_transport_rule", &order_id, None, reason))
                 .await;
         };
-        let (_, booking) = match self.carriers.get(&decision.carrier) {
-            Some(Ok(b)) => b,
-            Some(Err(why)) => {
-                let reason = format!(
-                    "Order {order_id}: transport rule {} picks {why}",
-                    decision.rule
-                );
+        let resolved = match (
+            self.carriers.get(&decision.carrier),
+            self.carrier_cfgs.get(&decision.carrier),
+        ) {
+            (Some(Ok((_, booking))), Some(cfg)) => Ok((booking.clone(), cfg.clone())),
+            (Some(Err(why)), _) => Err(format!("transport rule {} picks {why}", decision.rule)),
+            _ => Err(format!(
+                "transport rule {} picks carrier {}, which is not configured",
+                decision.rule, decision.carrier
+            )),
+        };
+        let (booking, cfg) = match resolved {
+            Ok(found) => found,
+            Err(why) => {
+                let reason = format!("Order {order_id}: {why}");
+                let carrier = decision.carrier.clone();
                 return unit
                     .commit(self.exception(
                         "carrier_unavailable",
                         &order_id,
-                        Some(&decision.carrier),
-                        reason,
-                    ))
-                    .await;
-            }
-            None => {
-                let reason = format!(
-                    "Order {order_id}: transport rule {} picks carrier {}, which is not configured",
-                    decision.rule, decision.carrier
-                );
-                return unit
-                    .commit(self.exception(
-                        "carrier_unavailable",
-                        &order_id,
-                        Some(&decision.carrier),
+                        Some(&carrier),
                         reason,
                     ))
                     .await;
@@ -258,20 +253,6 @@ impl Handler for ShipStage {
             .store()
             .label_intend(&key, &order_id, &decision.carrier, Some(&warehouse))
             .await?;
-        let Some(cfg) = self.carrier_cfgs.get(&decision.carrier).cloned() else {
-            let reason = format!(
-                "Order {order_id}: carrier {} is not configured",
-                decision.carrier
-            );
-            return unit
-                .commit(self.exception(
-                    "carrier_unavailable",
-                    &order_id,
-                    Some(&decision.carrier),
-                    reason,
-                ))
-                .await;
-        };
         let request = LabelRequest {
             key: key.clone(),
             order_id: order_id.clone(),
@@ -302,7 +283,7 @@ impl Handler for ShipStage {
                     })
                     .await;
             }
-            Booking::Api(c) => c.clone(),
+            Booking::Api(c) => c,
         };
         let bought = earlier
             .as_ref()
