@@ -115,8 +115,8 @@ pub enum Command {
     /// demos and trying connectors without a real account. Prints the base URL and the
     /// sandbox credentials; runs until Ctrl-C.
     Sandbox {
-        /// What to simulate: a marketplace (shopify, woocommerce, amazon, ebay, magento) or a
-        /// warehouse (shipbob, qimen).
+        /// What to simulate: a marketplace (shopify, woocommerce, amazon, ebay, magento), a
+        /// warehouse (shipbob, qimen) or a carrier (easypost, shippo).
         platform: crate::sandbox::Simulator,
         /// Warehouses: where callbacks (shipped, cancelled) are posted, e.g.
         /// `http://127.0.0.1:8080/hooks/warehouse/east`.
@@ -505,6 +505,39 @@ async fn warehouse_sandbox(
     let ship_after = (ship_after_secs > 0).then(|| std::time::Duration::from_secs(ship_after_secs));
     match sim {
         Simulator::Marketplace(_) => return Ok(ExitCode::FAILURE),
+        // <carrier>
+        Simulator::Easypost | Simulator::Shippo => {
+            use crate::sandbox::{easypost, shippo};
+            let (name, s, credential) = if sim == Simulator::Easypost {
+                (
+                    "easypost",
+                    easypost::start(listen).await,
+                    ("api_key", easypost::API_KEY),
+                )
+            } else {
+                (
+                    "shippo",
+                    shippo::start(listen).await,
+                    ("api_token", shippo::API_TOKEN),
+                )
+            };
+            let s = s.with_context(|| format!("listening on {listen}"))?;
+            println!(
+                "{name} sandbox (definition \"{name}\"): base_url = \"{}\"",
+                s.base_url()
+            );
+            println!(
+                "credential {} = \"{}\"  (sandbox value)",
+                credential.0, credential.1
+            );
+            println!(
+                "controls: GET {0}/_sim/stats, POST {0}/_sim/faults",
+                format_args!("http://{}", s.addr())
+            );
+            crate::app::shutdown_signal().await;
+            s.stop().await;
+        }
+        // </carrier>
         Simulator::Shipbob => {
             let settings = shipbob::ShipbobSettings {
                 callback_url,
@@ -786,6 +819,9 @@ async fn check(cfg: &Config, connect: bool) -> ExitCode {
         check_warehouse(cfg, w, connect, &mut r).await;
     }
     check_notices(cfg, &mut r);
+    // <carrier>
+    check_transport(cfg, &mut r);
+    // </carrier>
     if connect {
         match crate::app::connect_store(cfg).await {
             Ok(store) => {
@@ -957,6 +993,55 @@ async fn check_warehouse(
             stock.len()
         )),
         Err(e) => r.fail(&what, e),
+    }
+}
+
+/// Carriers build (definition, credentials), every transport rule's mode fits its carrier's
+/// kind (express: an API; own vehicle, freight: dispatch), the delivery-note template compiles
+/// and its font loads.
+fn check_transport(cfg: &Config, r: &mut Report) {
+    use crate::outbound::carrier::{build, CarrierKind};
+    use crate::rules::transport::Mode;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut kinds = std::collections::BTreeMap::new();
+    for c in &cfg.carriers {
+        let what = format!("carrier {} ({})", c.name, c.definition);
+        match build::build(c, &shutdown) {
+            Ok((kind, _)) => {
+                kinds.insert(c.name.as_str(), kind);
+                r.ok(&what);
+            }
+            Err(e) => r.fail(&what, e),
+        }
+    }
+    for rule in &cfg.transport.rules {
+        let Some(kind) = kinds.get(rule.carrier.as_str()) else {
+            continue;
+        };
+        let api = *kind != CarrierKind::Dispatch;
+        if api != (rule.mode == Mode::Express) {
+            r.fail(
+                &format!("transport rule {}", rule.name),
+                format!(
+                    "mode {} does not fit carrier {} of kind {}",
+                    rule.mode.as_str(),
+                    rule.carrier,
+                    kind.as_str()
+                ),
+            );
+        } else {
+            r.ok(&format!("transport rule {}", rule.name));
+        }
+    }
+    let note = &cfg.transport.delivery_note;
+    if note.enabled {
+        match crate::outbound::delivery_note::Renderer::new(note) {
+            Ok(renderer) => match renderer.check_font() {
+                Ok(()) => r.ok("delivery note: template compiles, font loads"),
+                Err(e) => r.fail("delivery note", e),
+            },
+            Err(e) => r.fail("delivery note", e),
+        }
     }
 }
 

@@ -26,8 +26,8 @@
 //! * [`review`] — the review rules (today: when an order read from free text waits for a
 //!   person, `needs_review`); new rules of the rulebook go here, as pure functions.
 //! * [`rules`] — the rulebook as pure functions, table-tested: review checks with reason
-//!   codes ([`rules::review`]), countries and postal codes ([`rules::geo`]); routing and
-//!   transport rules join them.
+//!   codes ([`rules::review`]), countries and postal codes ([`rules::geo`]), routing
+//!   ([`rules::routing`]) and transport ([`rules::transport`]) rules.
 //! * [`catalog`] — the products the company sells (SKU, spec, category, price list, unit of
 //!   sale, limits, flags), loaded from CSV or TOML.
 //! * [`actions`] — operator actions as domain functions (correct, resume, …), called by the
@@ -41,10 +41,12 @@
 //!   ([`intake::imap`]), marketplace pull ([`intake::pull`]); [`intake::start`] starts those
 //!   configured; every refused input is counted and recorded ([`intake::refusal`]).
 //! * [`outbound`] — what ordergate asks of other systems: warehouses
-//!   ([`outbound::warehouse`], one trait, a kind per protocol), the marketplace an order came
-//!   from ([`outbound::pushback`], declared in each marketplace definition's `[pushback]`);
-//!   carriers and mail join them. A new warehouse of a known kind is a file in
-//!   `connectors/warehouses/`.
+//!   ([`outbound::warehouse`], one trait, a kind per protocol); carriers
+//!   ([`outbound::carrier`]: EasyPost- and Shippo-shaped APIs, dispatch without one) and the
+//!   delivery note ([`outbound::delivery_note`]); the marketplace an order came from
+//!   ([`outbound::pushback`], declared in each marketplace definition's `[pushback]`). A new
+//!   warehouse or carrier of a known kind is a file in `connectors/warehouses/` or
+//!   `connectors/carriers/`.
 //! * [`mapping`] — the jq mapping engine (jaq, and a fast engine checked against it) and the
 //!   mappings' sibling tests.
 //! * [`normalize`] — decode a document (JSON, XML in [`normalize::xml`], e-mail and fax in
@@ -67,8 +69,8 @@
 //! * [`http`] — health, readiness, metrics, order webhooks and the API; [`http::serve`].
 //! * [`telemetry`] — logging and Prometheus metrics.
 //! * [`sandbox`] — partner API simulators (Shopify, WooCommerce, Amazon, eBay, Magento; the
-//!   warehouses ShipBob and Qimen) for tests, demos and `ordergate sandbox`; carrier
-//!   simulators join them.
+//!   warehouses ShipBob and Qimen; the carriers EasyPost and Shippo) for tests, demos and
+//!   `ordergate sandbox`.
 //! * [`mem`] — the global allocator's process-wide settings.
 
 pub mod actions;

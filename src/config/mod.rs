@@ -16,6 +16,7 @@ mod rules;
 mod secret;
 mod sections;
 mod tracking;
+mod transport;
 mod warehouses;
 
 pub use connectors::*;
@@ -28,6 +29,7 @@ pub use rules::{CatalogConfig, ChannelRules, ReviewConfig};
 pub use secret::{Secret, SecretError};
 pub use sections::*;
 pub use tracking::{Thresholds, TrackingSettings, TrackingThreshold};
+pub use transport::{CarrierConfig, DeliveryNoteConfig, FromAddress, TransportConfig};
 pub use warehouses::WarehouseConfig;
 
 /// Why the configuration could not be used.
@@ -107,6 +109,15 @@ pub struct Config {
     /// Department webhooks (`[[subscribers]]`, see [`SubscriberConfig`]).
     #[serde(default)]
     pub subscribers: Vec<SubscriberConfig>,
+    // <carrier>
+    /// Transport rules (mode, service, carrier for a packed order), who owns transport
+    /// exceptions, and the delivery note (see [`TransportConfig`]).
+    #[serde(default)]
+    pub transport: TransportConfig,
+    /// The carriers labels are bought from (`[[carriers]]`, see [`CarrierConfig`]).
+    #[serde(default)]
+    pub carriers: Vec<CarrierConfig>,
+    // </carrier>
 }
 
 /// The prefix of environment overrides.
@@ -152,6 +163,10 @@ impl Config {
             w.anchor_paths(dir);
         }
         self.notices.anchor_paths(dir);
+        self.transport.anchor_paths(dir);
+        for c in &mut self.carriers {
+            c.anchor_paths(dir);
+        }
         if !self.store.url.is_reference() {
             if let Some(rest) = self.store.url.0.strip_prefix("sqlite://") {
                 if !rest.starts_with('/') && !rest.starts_with(':') {
@@ -225,6 +240,9 @@ impl Config {
             }
         }
         warehouses::validate_all(&self.warehouses).map_err(ConfigError::Invalid)?;
+        self.transport
+            .validate(&self.carriers)
+            .map_err(ConfigError::Invalid)?;
         self.review.validate().map_err(ConfigError::Invalid)?;
         self.exceptions.validate().map_err(ConfigError::Invalid)?;
         if self.backup.dir.is_some() {

@@ -94,6 +94,11 @@ pub struct WarehouseConfig {
     /// `pick-list`: how often the confirmations folder is scanned.
     #[serde(default = "WarehouseConfig::default_poll_interval_ms")]
     pub poll_interval_ms: u64,
+    /// Whether the warehouse books the carrier itself (its shipped callback carries the
+    /// tracking numbers). `false`: ordergate books one when the warehouse reports the order
+    /// packed (the ship stage, `[transport]` rules and `[[carriers]]`).
+    #[serde(default = "default_true")]
+    pub books_carrier: bool,
 }
 
 impl WarehouseConfig {

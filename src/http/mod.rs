@@ -16,6 +16,7 @@ mod api;
 mod exceptions;
 mod hooks;
 mod public;
+mod shipping;
 
 pub use api::ApiKey;
 
@@ -199,6 +200,13 @@ pub fn app(state: AppState) -> Router {
             "/api/catalog/{sku}",
             get(api::get_product).put(api::put_product),
         )
+        // <carrier>
+        .route(
+            "/api/orders/{id}/delivery-note",
+            get(shipping::delivery_note),
+        )
+        .route("/api/orders/{id}/shipments", post(shipping::enter_shipment))
+        // </carrier>
         .route("/hooks/orders/{connector}", post(hooks::order_hook))
         .route("/hooks/tracking/{connector}", post(hooks::tracking_hook))
         .route("/hooks/warehouse/{connector}", post(hooks::warehouse_hook))
@@ -304,6 +312,8 @@ async fn index() -> &'static str {
         "GET  /api/orders              orders (bearer token; see README \"API\")\n",
         "POST /api/orders              enter an order keyed by staff (Idempotency-Key header)\n",
         "GET  /api/orders/{id}         an order and its history\n",
+        "GET  /api/orders/{id}/delivery-note?copy=customer&format=pdf  the delivery note\n",
+        "POST /api/orders/{id}/shipments  enter the tracking of a parcel shipped without a carrier API\n",
         "GET  /api/exceptions          open exceptions\n",
         "GET  /api/catalog             the products (PUT /api/catalog/{sku} adds or changes one)\n",
         "GET  /api/subscribers         department webhooks and their deliveries\n",

@@ -7,7 +7,10 @@
 //! * [`geo`] — ISO 3166-1 country codes and postal-code formats.
 //! * [`routing`] — routing rules (category, ship-to, channel, value → candidate warehouses)
 //!   and allocation against their stock.
+//! * [`transport`] — transport rules (destination, weight, value, fragile/hazardous, promised
+//!   date, channel → mode, service and carrier).
 
 pub mod geo;
 pub mod review;
 pub mod routing;
+pub mod transport;

@@ -12,15 +12,22 @@
 //!   confirmations, notes) over one record the tests read, with its faults.
 //! * warehouses: [`shipbob`] (a REST 3PL, Standard-Webhooks callbacks), [`qimen`] (an RPC
 //!   WMS, MD5-signed XML), sharing [`warehouse`] (faults, callbacks with retries, counters).
+//! * carriers: [`easypost`] (shipments, rates, buy, pickups), [`shippo`] (shipments, rates,
+//!   transactions), sharing [`carrier`] (objects, labels counted per reference, label files);
+//!   [`packer`] packs pick lists without booking a carrier (so ordergate books one).
 
 pub mod amazon;
 pub mod book;
+pub mod carrier;
 pub mod data;
+pub mod easypost;
 pub mod ebay;
 pub mod magento;
 pub mod pushback;
+pub mod packer;
 pub mod qimen;
 pub mod shipbob;
+pub mod shippo;
 pub mod shopify;
 pub mod trackers;
 pub mod warehouse;
@@ -144,6 +151,10 @@ pub enum Simulator {
     Shipbob,
     /// A Qimen WMS (warehouse kind `qimen`).
     Qimen,
+    /// EasyPost's API (carrier kind `easypost`).
+    Easypost,
+    /// Shippo's API (carrier kind `shippo`).
+    Shippo,
 }
 
 impl std::str::FromStr for Simulator {
@@ -152,9 +163,11 @@ impl std::str::FromStr for Simulator {
         match s {
             "shipbob" => Ok(Simulator::Shipbob),
             "qimen" => Ok(Simulator::Qimen),
+            "easypost" => Ok(Simulator::Easypost),
+            "shippo" => Ok(Simulator::Shippo),
             other => other.parse().map(Simulator::Marketplace).map_err(|_| {
                 format!(
-                    "no simulator {other:?} (shopify, woocommerce, amazon, ebay, magento, shipbob, qimen)"
+                    "no simulator {other:?} (shopify, woocommerce, amazon, ebay, magento, shipbob, qimen, easypost, shippo)"
                 )
             }),
         }

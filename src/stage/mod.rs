@@ -18,6 +18,7 @@ pub mod pushback;
 pub mod recheck;
 mod reply;
 pub mod review;
+pub mod ship;
 mod steps;
 pub mod subscribe;
 pub mod sweep;
@@ -196,6 +197,21 @@ pub const ALL: &[Registration] = &[
             ))
         },
     },
+    // <carrier>
+    Registration {
+        spec: StageSpec {
+            name: ship::NAME,
+            bindings: ship::BINDINGS,
+        },
+        build: |d| {
+            Arc::new(ship::ShipStage::new(
+                d.config,
+                d.catalog.clone(),
+                d.health.clone(),
+            ))
+        },
+    },
+    // </carrier>
 ];
 
 /// The queues of every stage, in list order.

@@ -7,6 +7,7 @@
 //! process's write transactions take turns at an in-process gate (`gate`), intake first, so
 //! none sleeps in SQLite's busy handler while the lock is free.
 
+mod carrier;
 mod catalog;
 mod connectors;
 pub mod exceptions;
@@ -30,6 +31,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use carrier::{LabelRecord, OrderDocument};
 pub use connectors::{ConnectorHealth, ConnectorState};
 pub use exceptions::{
     ExceptionEvent, ExceptionFilter, ExceptionRecord, ExceptionUpdate, NewException, Severity,

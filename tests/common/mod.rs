@@ -226,6 +226,25 @@ where
     }
 }
 
+/// Polls `f` until it gives something or `timeout` passes; panics with `what` on timeout.
+pub async fn poll<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Collects what arrives on an observer queue: every envelope (acked), until `idle` passes
 /// with nothing new.
 pub async fn drain(

@@ -298,7 +298,9 @@ fn qimen(bytes: &[u8]) -> Result<Vec<WarehouseEvent>, String> {
 
 /// A shipped-confirmation CSV: header `key,carrier,tracking_number,sku,quantity` (extra
 /// columns ignored), one row per parcel and SKU; the rows of one key and tracking number are
-/// one parcel. Every key in the file is one `Shipped`.
+/// one parcel. Every key in the file is one `Shipped`. A key whose rows have no carrier and no
+/// tracking number is `Packed`: the warehouse packed it and ordergate books the carrier
+/// (`books_carrier = false`).
 fn pick_list(bytes: &[u8]) -> Result<Vec<WarehouseEvent>, String> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -333,6 +335,14 @@ fn pick_list(bytes: &[u8]) -> Result<Vec<WarehouseEvent>, String> {
                 .ok_or_else(|| format!("row {}: {name} is empty", i + 2))
         };
         let key = field(k, "key")?;
+        let untracked =
+            row.get(t).is_none_or(str::is_empty) && row.get(c).is_none_or(str::is_empty);
+        if untracked {
+            if !by_key.iter().any(|(x, _)| x == key) {
+                by_key.push((key.to_string(), Vec::new()));
+            }
+            continue;
+        }
         let tracking = field(t, "tracking_number")?;
         let quantity: Decimal = field(q, "quantity")?
             .parse()
@@ -366,12 +376,20 @@ fn pick_list(bytes: &[u8]) -> Result<Vec<WarehouseEvent>, String> {
     }
     Ok(by_key
         .into_iter()
-        .map(|(key, parcels)| WarehouseEvent::Shipped {
-            key: Some(key),
-            remote_id: None,
-            parcels,
-            complete: true,
-            message_id: None,
+        .map(|(key, parcels)| {
+            if parcels.is_empty() {
+                return WarehouseEvent::Packed {
+                    key: Some(key),
+                    remote_id: None,
+                };
+            }
+            WarehouseEvent::Shipped {
+                key: Some(key),
+                remote_id: None,
+                parcels,
+                complete: true,
+                message_id: None,
+            }
         })
         .collect())
 }
@@ -510,5 +528,17 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("row 2: quantity"), "{e}");
+        let packed = decode(
+            WarehouseKind::PickList,
+            b"key,carrier,tracking_number,sku,quantity\nog-3,,,A,1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            packed,
+            vec![WarehouseEvent::Packed {
+                key: Some("og-3".into()),
+                remote_id: None
+            }]
+        );
     }
 }

@@ -1,0 +1,221 @@
+//! Carrier labels (one purchase per parcel key, recorded before the carrier is called) and the
+//! documents kept with an order (labels, dispatch documents, delivery notes).
+
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+use super::{now_ms, Store, StoreError};
+
+/// A label purchase as ordergate knows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelRecord {
+    /// ordergate's key (`outbound::carrier::label_key`).
+    pub key: String,
+    pub order_id: String,
+    /// The `[[carriers]]` instance.
+    pub carrier: String,
+    /// `intended`, `bought`, `refused` or `dispatched`.
+    pub status: String,
+    /// The purchase as answered (JSON), once bought.
+    pub result: Option<serde_json::Value>,
+    /// The pickup requested for it (JSON), if any.
+    pub pickup: Option<serde_json::Value>,
+}
+
+/// A document kept with an order.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderDocument {
+    pub order_id: String,
+    /// `label`, `dispatch`, `delivery_note`.
+    pub kind: String,
+    /// Its name within the kind (`customer.pdf`, the label key).
+    pub name: String,
+    pub content_type: String,
+    #[serde(skip)]
+    pub content: Vec<u8>,
+    pub created_at: i64,
+}
+
+fn json_column(
+    r: &sqlx::any::AnyRow,
+    column: &str,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    let text: Option<String> = r.try_get(column)?;
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|source| StoreError::Corrupt {
+            what: format!("carrier label {column}"),
+            source,
+        })
+    })
+    .transpose()
+}
+
+impl Store {
+    /// The label purchase keyed `key`, if recorded.
+    pub async fn label(&self, key: &str) -> Result<Option<LabelRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT lkey, order_id, carrier, status, result, pickup FROM carrier_labels \
+             WHERE lkey = $1",
+        )
+        .bind(key)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(LabelRecord {
+                key: r.try_get("lkey")?,
+                order_id: r.try_get("order_id")?,
+                carrier: r.try_get("carrier")?,
+                status: r.try_get("status")?,
+                result: json_column(&r, "result")?,
+                pickup: json_column(&r, "pickup")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Records the intent to buy label `key` (before the carrier is called); returns the
+    /// stored record when one exists already (an earlier attempt got that far).
+    pub async fn label_intend(
+        &self,
+        key: &str,
+        order_id: &str,
+        carrier: &str,
+        warehouse: Option<&str>,
+    ) -> Result<Option<LabelRecord>, StoreError> {
+        if let Some(l) = self.label(key).await? {
+            return Ok(Some(l));
+        }
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO carrier_labels (lkey, order_id, carrier, warehouse, status, result, \
+             pickup, created_at, updated_at) VALUES ($1, $2, $3, $4, 'intended', NULL, NULL, $5, $5) \
+             ON CONFLICT (lkey) DO NOTHING",
+        )
+        .bind(key)
+        .bind(order_id)
+        .bind(carrier)
+        .bind(warehouse)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    /// Records what the carrier answered for label `key` (`bought` with the purchase,
+    /// `refused` with the reason, `dispatched` with the dispatch document's facts), at once
+    /// and on its own: the purchase is a fact whatever happens to the rest of the unit.
+    pub async fn label_set(
+        &self,
+        key: &str,
+        status: &str,
+        result: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE carrier_labels SET status = $2, result = $3, updated_at = $4 WHERE lkey = $1",
+        )
+        .bind(key)
+        .bind(status)
+        .bind(result.to_string())
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records the pickup requested for label `key`.
+    pub async fn label_pickup(
+        &self,
+        key: &str,
+        pickup: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE carrier_labels SET pickup = $2, updated_at = $3 WHERE lkey = $1")
+            .bind(key)
+            .bind(pickup.to_string())
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Keeps a document with an order; one already stored under the same kind and name stays
+    /// (a redelivered message stores nothing new). Returns whether it was stored now.
+    pub async fn put_order_document(
+        conn: &mut AnyConnection,
+        order_id: &str,
+        kind: &str,
+        name: &str,
+        content_type: &str,
+        content: &[u8],
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO order_documents (order_id, kind, name, content_type, content, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (order_id, kind, name) DO NOTHING",
+        )
+        .bind(order_id)
+        .bind(kind)
+        .bind(name)
+        .bind(content_type)
+        .bind(content)
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// One document of an order.
+    pub async fn order_document(
+        &self,
+        order_id: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<Option<OrderDocument>, StoreError> {
+        let row = sqlx::query(
+            "SELECT order_id, kind, name, content_type, content, created_at FROM order_documents \
+             WHERE order_id = $1 AND kind = $2 AND name = $3",
+        )
+        .bind(order_id)
+        .bind(kind)
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(OrderDocument {
+                order_id: r.try_get("order_id")?,
+                kind: r.try_get("kind")?,
+                name: r.try_get("name")?,
+                content_type: r.try_get("content_type")?,
+                content: r.try_get("content")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The documents of an order (without their content), oldest first.
+    pub async fn order_documents(&self, order_id: &str) -> Result<Vec<OrderDocument>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT order_id, kind, name, content_type, created_at FROM order_documents \
+             WHERE order_id = $1 ORDER BY created_at, kind, name",
+        )
+        .bind(order_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(OrderDocument {
+                    order_id: r.try_get("order_id")?,
+                    kind: r.try_get("kind")?,
+                    name: r.try_get("name")?,
+                    content_type: r.try_get("content_type")?,
+                    content: Vec::new(),
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+}
