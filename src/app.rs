@@ -207,6 +207,17 @@ impl Daemon {
                 warehouses: warehouse_callbacks,
                 catalog,
                 root_causes: cfg.exceptions.root_causes.clone(),
+                ops: crate::ui::Ops {
+                    kpi: cfg.kpi.clone(),
+                    queues: {
+                        let t = topology(cfg);
+                        t.queues
+                            .iter()
+                            .map(|q| q.name.clone())
+                            .chain([t.unrouted_queue.clone(), t.parking_queue.clone()])
+                            .collect()
+                    },
+                },
                 local_token_dir: cfg
                     .store
                     .url

@@ -71,6 +71,7 @@ async fn health_metrics_and_order_api() {
         documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
         catalog: Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone())),
         root_causes: Arc::new(vec![]),
+        ops: Default::default(),
     });
 
     let (s, body) = get(&router, "/healthz", None).await;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod connectors;
+pub mod kpi;
 mod routing;
 mod rules;
 mod secret;
@@ -83,6 +84,9 @@ pub struct Config {
     /// The exception workflow: SLA per kind, root-cause categories, escalation.
     #[serde(default)]
     pub exceptions: ExceptionsConfig,
+    /// The rulebook's KPIs (on-time processing SLA, complaint kinds) and dashboard sessions.
+    #[serde(default)]
+    pub kpi: kpi::KpiConfig,
     /// Carrier tracking: who owns transport exceptions, when a parcel is late or lost.
     #[serde(default)]
     pub tracking: TrackingSettings,
@@ -211,6 +215,7 @@ impl Config {
         warehouses::validate_all(&self.warehouses).map_err(ConfigError::Invalid)?;
         self.review.validate().map_err(ConfigError::Invalid)?;
         self.exceptions.validate().map_err(ConfigError::Invalid)?;
+        self.kpi.validate().map_err(ConfigError::Invalid)?;
         if self.backup.dir.is_some() {
             if !(self.backup.interval_hours.is_finite() && self.backup.interval_hours > 0.0) {
                 return Err(ConfigError::Invalid(

@@ -15,8 +15,12 @@ use serde_json::json;
 mod api;
 mod exceptions;
 mod hooks;
+mod reports;
 
 pub use api::ApiKey;
+/// The reports' time range (`from`, `to`; defaults: the 30 days up to now), shared with the
+/// CLI and the dashboard.
+pub use reports::range as reports_range;
 
 use std::collections::HashMap;
 
@@ -45,6 +49,8 @@ pub struct AppState {
     pub catalog: Arc<crate::catalog::CatalogSource>,
     /// The root-cause categories exceptions may be given.
     pub root_causes: Arc<Vec<String>>,
+    /// The KPI rules and the queues the dashboard shows (`crate::ui`).
+    pub ops: Arc<crate::ui::Ops>,
 }
 
 /// What the HTTP server serves besides its own state: the daemon's parts it shares.
@@ -69,6 +75,8 @@ pub struct Parts {
     /// Where a first start with no `http.api_tokens` keeps the operator token it generates
     /// (the SQLite store's folder); `None`: the API stays closed until tokens are configured.
     pub local_token_dir: Option<std::path::PathBuf>,
+    /// The KPI rules and the queues the dashboard shows.
+    pub ops: crate::ui::Ops,
 }
 
 /// The file a generated operator token is kept in, inside [`Parts::local_token_dir`].
@@ -150,6 +158,7 @@ pub async fn serve(
         warehouses: Arc::new(parts.warehouses),
         catalog: parts.catalog,
         root_causes: Arc::new(parts.root_causes),
+        ops: Arc::new(parts.ops),
     };
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
@@ -191,6 +200,11 @@ pub fn app(state: AppState) -> Router {
             "/api/catalog/{sku}",
             get(api::get_product).put(api::put_product),
         )
+        // <ops: reports and the dashboard>
+        .route("/api/reports/kpi", get(reports::kpi_report))
+        .route("/api/reports/exceptions", get(reports::exceptions_report))
+        .merge(crate::ui::routes())
+        // </ops>
         .route("/hooks/orders/{connector}", post(hooks::order_hook))
         .route("/hooks/tracking/{connector}", post(hooks::tracking_hook))
         .route("/hooks/warehouse/{connector}", post(hooks::warehouse_hook))

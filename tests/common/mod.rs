@@ -289,5 +289,6 @@ pub fn api_router(
             Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone()))
         }),
         root_causes: Arc::new(ordergate::config::ExceptionsConfig::default().root_causes),
+        ops: Default::default(),
     })
 }
