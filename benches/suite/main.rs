@@ -16,6 +16,7 @@ mod http;
 mod large;
 mod machine;
 mod normalize;
+mod ops;
 mod pipeline;
 mod report;
 mod shopify_rs;
@@ -179,6 +180,12 @@ fn main() -> ExitCode {
             report
                 .rows
                 .extend(p1(&tmp_root, &s, event_size, prefetch).await);
+        }
+        if selected("r1") || selected("u1") {
+            eprintln!("bench: R1, U1 (KPI report and dashboard, PostgreSQL)…");
+            report
+                .rows
+                .extend(ops::run(&tmp_root, selected("r1"), selected("u1")).await);
         }
         if selected("w1") {
             eprintln!("bench: W1 (webhook)…");

@@ -50,3 +50,5 @@ CREATE INDEX ui_sessions_expiry ON ui_sessions (expires_at);
 CREATE INDEX exceptions_kind ON exceptions (kind, order_id);
 -- The connectors page: each connector's newest order.
 CREATE INDEX orders_connector_created ON orders (connector, created_at);
+-- The order list, newest first (the dashboard's orders page, `GET /api/orders`).
+CREATE INDEX orders_created ON orders (created_at, id);
