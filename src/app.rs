@@ -164,6 +164,11 @@ impl Daemon {
                 shutdown.child_token(),
             ));
         }
+        background.spawn(crate::kpi::run_refresh(
+            store.clone(),
+            Duration::from_secs_f64(cfg.kpi.refresh_every_secs),
+            shutdown.child_token(),
+        ));
         background.spawn(crate::stage::sweep::run(
             store.clone(),
             bus.clone(),
@@ -217,6 +222,7 @@ impl Daemon {
                             .chain([t.unrouted_queue.clone(), t.parking_queue.clone()])
                             .collect()
                     },
+                    ..Default::default()
                 },
                 local_token_dir: cfg
                     .store

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use common::{Profile, TestEnv};
 use ordergate::config::kpi::KpiConfig;
 use ordergate::kpi::{self, Dimension, Kpi, KpiQuery, Period};
+use ordergate::model::Trigger;
 use ordergate::store::{NewException, NewRawDocument, Severity, Store};
 use serde_json::{json, Value};
 
@@ -878,6 +879,27 @@ struct Dashboard {
     exception_id: String,
 }
 
+/// Stores `order` as received (from document `raw_id`) and moves it on by `trigger`; its id.
+async fn received(
+    tx: &mut ordergate::store::Tx,
+    mut order: ordergate::model::CanonicalOrder,
+    raw_id: Option<&str>,
+    trigger: Trigger,
+) -> String {
+    let id = Store::upsert_order(tx, &mut order, raw_id)
+        .await
+        .unwrap()
+        .order_id()
+        .to_string();
+    Store::append_event(tx, &id, "received", Some((None, "received")), "test", None)
+        .await
+        .unwrap();
+    Store::transition(tx, &id, trigger, "test", None)
+        .await
+        .unwrap();
+    id
+}
+
 async fn dashboard() -> Dashboard {
     ordergate::telemetry::prometheus();
     let env = TestEnv::new(Profile::Standalone).await;
@@ -908,7 +930,7 @@ async fn dashboard() -> Dashboard {
     )
     .await
     .unwrap();
-    let mut order: ordergate::model::CanonicalOrder = serde_json::from_value(json!({
+    let order: ordergate::model::CanonicalOrder = serde_json::from_value(json!({
         "source": {"connector": "fax-in", "format": "fax", "channel": "fax", "external_id": "FAX-1", "status": "open"},
         "placed_at": "2026-12-01T09:00:00Z",
         "currency": "EUR",
@@ -919,58 +941,11 @@ async fn dashboard() -> Dashboard {
         "extraction": {"confidence": 0.6, "missing": ["ship_to.postal_code"], "document": raw.id.clone()},
     }))
     .unwrap();
-    let review_id = Store::upsert_order(&mut tx, &mut order, Some(&raw.id))
-        .await
-        .unwrap()
-        .order_id()
-        .to_string();
-    Store::append_event(
-        &mut tx,
-        &review_id,
-        "received",
-        Some((None, "received")),
-        "test",
-        None,
-    )
-    .await
-    .unwrap();
-    Store::transition(
-        &mut tx,
-        &review_id,
-        ordergate::model::Trigger::HoldForReview,
-        "test",
-        None,
-    )
-    .await
-    .unwrap();
+    let review_id = received(&mut tx, order, Some(&raw.id), Trigger::HoldForReview).await;
 
     // An approved web order with an exception on it, past its due time.
-    let mut order: ordergate::model::CanonicalOrder =
-        serde_json::from_value(canonical(&case("WEB-1", "web", "shop", 0))).unwrap();
-    let approved_id = Store::upsert_order(&mut tx, &mut order, None)
-        .await
-        .unwrap()
-        .order_id()
-        .to_string();
-    Store::append_event(
-        &mut tx,
-        &approved_id,
-        "received",
-        Some((None, "received")),
-        "test",
-        None,
-    )
-    .await
-    .unwrap();
-    Store::transition(
-        &mut tx,
-        &approved_id,
-        ordergate::model::Trigger::Approve,
-        "test",
-        None,
-    )
-    .await
-    .unwrap();
+    let order = serde_json::from_value(canonical(&case("WEB-1", "web", "shop", 0))).unwrap();
+    let approved_id = received(&mut tx, order, None, Trigger::Approve).await;
     let exception_id = Store::insert_exception(
         &mut tx,
         &NewException {
@@ -1297,15 +1272,9 @@ async fn dashboard_in_chromium_moves_resolves_and_corrects() {
         .unwrap();
     assert_eq!(text_of(&b, "#order-state").await, "approved");
     let mut tx = store.begin().await.unwrap();
-    Store::transition(
-        &mut tx,
-        &d.approved_id,
-        ordergate::model::Trigger::Allocate,
-        "test",
-        None,
-    )
-    .await
-    .unwrap();
+    Store::transition(&mut tx, &d.approved_id, Trigger::Allocate, "test", None)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let mut state = String::new();
     for _ in 0..60 {

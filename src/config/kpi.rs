@@ -14,6 +14,10 @@ pub struct KpiConfig {
     /// Exception kinds that are a customer's complaint: an order with one is not accurate.
     #[serde(default = "KpiConfig::default_complaint_kinds")]
     pub complaint_kinds: Vec<String>,
+    /// Seconds between two background refreshes of the KPI rollup from the event log (a
+    /// report refreshes it too; this keeps that cheap).
+    #[serde(default = "KpiConfig::default_refresh_every_secs")]
+    pub refresh_every_secs: f64,
     /// Hours a dashboard sign-in lasts.
     #[serde(default = "KpiConfig::default_session_hours")]
     pub session_hours: f64,
@@ -25,6 +29,9 @@ impl KpiConfig {
     }
     fn default_complaint_kinds() -> Vec<String> {
         vec!["complaint".into()]
+    }
+    fn default_refresh_every_secs() -> f64 {
+        60.0
     }
     fn default_session_hours() -> f64 {
         8.0
@@ -48,6 +55,9 @@ impl KpiConfig {
         if self.complaint_kinds.iter().any(|k| k.trim().is_empty()) {
             return Err("kpi.complaint_kinds must not hold an empty kind".into());
         }
+        if !(self.refresh_every_secs.is_finite() && self.refresh_every_secs > 0.0) {
+            return Err("kpi.refresh_every_secs must be seconds > 0".into());
+        }
         if !(self.session_hours.is_finite() && self.session_hours > 0.0) {
             return Err("kpi.session_hours must be hours > 0".into());
         }
@@ -60,6 +70,7 @@ impl Default for KpiConfig {
         Self {
             processing_sla_hours: Self::default_processing_sla_hours(),
             complaint_kinds: Self::default_complaint_kinds(),
+            refresh_every_secs: Self::default_refresh_every_secs(),
             session_hours: Self::default_session_hours(),
         }
     }

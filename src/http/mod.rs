@@ -298,6 +298,8 @@ async fn index() -> &'static str {
         "GET  /api/orders/{id}         an order and its history\n",
         "GET  /api/exceptions          open exceptions\n",
         "GET  /api/catalog             the products (PUT /api/catalog/{sku} adds or changes one)\n",
+        "GET  /api/reports/kpi         the KPIs by period and group (and /api/reports/exceptions)\n",
+        "GET  /ui                      the operations dashboard (sign in with an API token)\n",
         "POST /hooks/orders/{name}     order webhooks (partner signatures)\n",
         "POST /hooks/tracking/{name}   carrier tracking callbacks (partner signatures)\n",
         "POST /hooks/warehouse/{name}  warehouse callbacks (partner signatures)\n\n",

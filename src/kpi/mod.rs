@@ -30,7 +30,7 @@ use sqlx::Row;
 
 use crate::config::kpi::KpiConfig;
 use crate::store::{Store, StoreError};
-pub use rollup::{rebuild, refresh, RefreshStats, FEEDBACK_RECEIVED};
+pub use rollup::{rebuild, refresh, run_refresh, RefreshStats, FEEDBACK_RECEIVED};
 
 /// How the report's rows are cut in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

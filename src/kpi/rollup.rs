@@ -124,10 +124,41 @@ pub async fn refresh(store: &Store) -> Result<RefreshStats, StoreError> {
     .bind(top)
     .execute(store.pool())
     .await?;
+    // How much the rollup recomputes: it follows the event log's rate.
+    metrics::counter!("ordergate_kpi_rollup_orders_total").increment(done as u64);
     Ok(RefreshStats {
         orders: done,
         through_seq: top,
     })
+}
+
+/// Keeps the rollup up to date in the background, every `every`, so that a report (and the
+/// first one after an upgrade, which reads the whole log) seldom has much to do itself.
+pub async fn run_refresh(
+    store: Store,
+    every: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        match tokio::select! {
+            r = refresh(&store) => r,
+            _ = shutdown.cancelled() => return,
+        } {
+            Ok(s) if s.orders > 0 => {
+                tracing::debug!(
+                    orders = s.orders,
+                    through = s.through_seq,
+                    "KPI rollup refreshed."
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = %error, "KPI rollup refresh failed."),
+        }
+    }
 }
 
 /// Forgets the rollup and computes every order's row again from the log.

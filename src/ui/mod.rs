@@ -13,7 +13,9 @@ mod actions;
 mod pages;
 pub mod session;
 
-use std::sync::OnceLock;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -31,6 +33,43 @@ pub struct Ops {
     pub kpi: KpiConfig,
     /// The bus queues whose depth the pipeline page shows.
     pub queues: Vec<String>,
+    /// Whole-table counts (orders by state, each connector's newest order), kept for
+    /// [`COUNTS_TTL`]: on a million orders they cost a scan, and every open pipeline page
+    /// asks for them every few seconds.
+    pub counts: Arc<Mutex<HashMap<&'static str, (Instant, Counts)>>>,
+}
+
+/// Counts by name (state, connector).
+pub type Counts = BTreeMap<String, i64>;
+
+/// How long the pipeline's whole-table counts are reused.
+pub const COUNTS_TTL: Duration = Duration::from_secs(5);
+
+impl Ops {
+    /// The counts named `name`, from the cache while fresh, else from `load`.
+    pub(crate) async fn counts<F, Fut>(
+        &self,
+        name: &'static str,
+        load: F,
+    ) -> Result<BTreeMap<String, i64>, crate::store::StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<BTreeMap<String, i64>, crate::store::StoreError>>,
+    {
+        let cached = self.counts.lock().ok().and_then(|c| {
+            c.get(name)
+                .filter(|(at, _)| at.elapsed() < COUNTS_TTL)
+                .map(|(_, v)| v.clone())
+        });
+        if let Some(v) = cached {
+            return Ok(v);
+        }
+        let fresh = load().await?;
+        if let Ok(mut c) = self.counts.lock() {
+            c.insert(name, (Instant::now(), fresh.clone()));
+        }
+        Ok(fresh)
+    }
 }
 
 /// The dashboard's routes, under `/ui`.

@@ -36,17 +36,19 @@ pub(super) async fn pipeline(
 ) -> Result<Response, UiError> {
     let session = reader(&s, &headers).await?;
     let pool = s.store.pool();
-    let mut by_state: BTreeMap<String, i64> = BTreeMap::new();
-    for r in sqlx::query("SELECT state, COUNT(*) AS n FROM orders GROUP BY state")
-        .fetch_all(pool)
-        .await
-        .map_err(StoreError::from)?
-    {
-        by_state.insert(
-            r.try_get("state").map_err(StoreError::from)?,
-            r.try_get("n").map_err(StoreError::from)?,
-        );
-    }
+    let by_state = s
+        .ops
+        .counts("orders_by_state", || async {
+            let mut out = BTreeMap::new();
+            for r in sqlx::query("SELECT state, COUNT(*) AS n FROM orders GROUP BY state")
+                .fetch_all(pool)
+                .await?
+            {
+                out.insert(r.try_get("state")?, r.try_get("n")?);
+            }
+            Ok(out)
+        })
+        .await?;
     let states: Vec<_> = STATES
         .iter()
         .map(|st| context! { state => st.as_str(), count => by_state.get(st.as_str()).copied().unwrap_or(0) })
@@ -96,17 +98,21 @@ pub(super) async fn connectors(
     headers: HeaderMap,
 ) -> Result<Response, UiError> {
     let session = reader(&s, &headers).await?;
-    let mut last_order: BTreeMap<String, i64> = BTreeMap::new();
-    for r in sqlx::query("SELECT connector, MAX(created_at) AS last FROM orders GROUP BY connector")
-        .fetch_all(s.store.pool())
-        .await
-        .map_err(StoreError::from)?
-    {
-        last_order.insert(
-            r.try_get("connector").map_err(StoreError::from)?,
-            r.try_get("last").map_err(StoreError::from)?,
-        );
-    }
+    let last_order = s
+        .ops
+        .counts("last_order_by_connector", || async {
+            let mut out = BTreeMap::new();
+            for r in sqlx::query(
+                "SELECT connector, MAX(created_at) AS last FROM orders GROUP BY connector",
+            )
+            .fetch_all(s.store.pool())
+            .await?
+            {
+                out.insert(r.try_get("connector")?, r.try_get("last")?);
+            }
+            Ok(out)
+        })
+        .await?;
     let now = Utc::now();
     let ago = |ms: i64| {
         let secs = (now.timestamp_millis() - ms).max(0) / 1000;

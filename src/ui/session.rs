@@ -21,6 +21,10 @@ const COOKIE: &str = "og_session";
 /// The sign-in form's double-submit cookie.
 const LOGIN_COOKIE: &str = "og_login";
 
+/// Dashboard sign-ins by outcome (`signed_in`, `refused`): a burst of refusals is someone
+/// guessing tokens.
+const SIGNINS: &str = "ordergate_ui_signins_total";
+
 /// Who is signed in.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -190,6 +194,7 @@ pub(super) async fn login(
     }
     let Some(key) = found.filter(|_| !given.is_empty()) else {
         tracing::info!("Dashboard sign-in refused: unknown token.");
+        metrics::counter!(SIGNINS, "outcome" => "refused").increment(1);
         return Ok(login_form(
             &headers,
             StatusCode::UNAUTHORIZED,
@@ -223,6 +228,7 @@ pub(super) async fn login(
         .await
         .map_err(crate::store::StoreError::from)?;
     tracing::info!(holder = %key.name, "Dashboard sign-in.");
+    metrics::counter!(SIGNINS, "outcome" => "signed_in").increment(1);
     let mut resp = Redirect::to("/ui/pipeline").into_response();
     resp.headers_mut().append(
         header::SET_COOKIE,
