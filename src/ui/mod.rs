@@ -36,7 +36,7 @@ pub struct Ops {
     /// Whole-table counts (orders by state, each connector's newest order), kept for
     /// [`COUNTS_TTL`]: on a million orders they cost a scan, and every open pipeline page
     /// asks for them every few seconds.
-    pub counts: Arc<Mutex<HashMap<&'static str, (Instant, Counts)>>>,
+    pub counts: Arc<Mutex<HashMap<&'static str, Cached>>>,
 }
 
 /// Counts by name (state, connector).
@@ -45,30 +45,57 @@ pub type Counts = BTreeMap<String, i64>;
 /// How long the pipeline's whole-table counts are reused.
 pub const COUNTS_TTL: Duration = Duration::from_secs(5);
 
+/// Counts as last loaded, and whether a request is loading them again.
+#[derive(Debug, Clone)]
+pub struct Cached {
+    at: Instant,
+    counts: Counts,
+    loading: bool,
+}
+
 impl Ops {
-    /// The counts named `name`, from the cache while fresh, else from `load`.
+    /// The counts named `name`: fresh from the cache; when stale, the first request loads them
+    /// again with `load` while the others are served the stale ones (so a slow count is paid by
+    /// one request per [`COUNTS_TTL`], not by every request that arrives meanwhile).
     pub(crate) async fn counts<F, Fut>(
         &self,
         name: &'static str,
         load: F,
-    ) -> Result<BTreeMap<String, i64>, crate::store::StoreError>
+    ) -> Result<Counts, crate::store::StoreError>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<BTreeMap<String, i64>, crate::store::StoreError>>,
+        Fut: std::future::Future<Output = Result<Counts, crate::store::StoreError>>,
     {
-        let cached = self.counts.lock().ok().and_then(|c| {
-            c.get(name)
-                .filter(|(at, _)| at.elapsed() < COUNTS_TTL)
-                .map(|(_, v)| v.clone())
-        });
-        if let Some(v) = cached {
-            return Ok(v);
+        {
+            let mut cache = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = cache.get_mut(name) {
+                if c.at.elapsed() < COUNTS_TTL || c.loading {
+                    return Ok(c.counts.clone());
+                }
+                c.loading = true;
+            }
         }
-        let fresh = load().await?;
-        if let Ok(mut c) = self.counts.lock() {
-            c.insert(name, (Instant::now(), fresh.clone()));
+        let fresh = load().await;
+        let mut cache = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        match fresh {
+            Ok(counts) => {
+                cache.insert(
+                    name,
+                    Cached {
+                        at: Instant::now(),
+                        counts: counts.clone(),
+                        loading: false,
+                    },
+                );
+                Ok(counts)
+            }
+            Err(e) => {
+                if let Some(c) = cache.get_mut(name) {
+                    c.loading = false;
+                }
+                Err(e)
+            }
         }
-        Ok(fresh)
     }
 }
 
@@ -239,4 +266,30 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn counts_are_loaded_once_per_ttl_and_stale_ones_serve_while_loading() {
+        let ops = Ops::default();
+        let one = || async { Ok(Counts::from([("a".to_string(), 1)])) };
+        let two = || async { Ok(Counts::from([("a".to_string(), 2)])) };
+        assert_eq!(ops.counts("x", one).await.unwrap()["a"], 1);
+        // Fresh: the loader is not asked.
+        assert_eq!(ops.counts("x", two).await.unwrap()["a"], 1);
+        // Stale and someone is loading: the stale counts.
+        if let Some(c) = ops.counts.lock().unwrap().get_mut("x") {
+            c.at = Instant::now() - COUNTS_TTL * 2;
+            c.loading = true;
+        }
+        assert_eq!(ops.counts("x", two).await.unwrap()["a"], 1);
+        // Stale and nobody loading: loaded again.
+        if let Some(c) = ops.counts.lock().unwrap().get_mut("x") {
+            c.loading = false;
+        }
+        assert_eq!(ops.counts("x", two).await.unwrap()["a"], 2);
+    }
 }
