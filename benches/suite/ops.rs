@@ -394,8 +394,8 @@ async fn dashboard(store: &Store, n: i64) -> Vec<Row> {
                 rate,
                 "GET /healthz of the same server, same client and connections",
                 base,
-                0.01,
-                "closed loop, 8 connections, every page 200 for a signed-in session; the goal is the p99 row below",
+                0.0,
+                "closed loop, 8 connections, every page 200 for a signed-in session; the issue sets no ratio for it: its goal is the p99 row below",
             ),
             Row::at_most(
                 "U1/p99",

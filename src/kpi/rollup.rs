@@ -115,6 +115,7 @@ pub async fn refresh(store: &Store) -> Result<RefreshStats, StoreError> {
             done += recompute(store, chunk).await?;
         }
     }
+    let mut tx = store.begin().await?;
     sqlx::query(
         "INSERT INTO kpi_watermark (name, seq) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE \
          SET seq = CASE WHEN excluded.seq > kpi_watermark.seq THEN excluded.seq \
@@ -122,8 +123,9 @@ pub async fn refresh(store: &Store) -> Result<RefreshStats, StoreError> {
     )
     .bind(WATERMARK)
     .bind(top)
-    .execute(store.pool())
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     // How much the rollup recomputes: it follows the event log's rate.
     metrics::counter!("ordergate_kpi_rollup_orders_total").increment(done as u64);
     Ok(RefreshStats {
@@ -342,9 +344,12 @@ async fn recompute(store: &Store, ids: &[String]) -> Result<usize, StoreError> {
     }
     let rows: Vec<Facts> = facts.into_values().collect();
     let n = rows.len();
+    // One write transaction per batch: on SQLite it takes its turn with the pipeline's writers.
+    let mut tx = store.begin().await?;
     for chunk in rows.chunks(crate::store::ROWS_PER_STATEMENT) {
-        upsert(store, chunk).await?;
+        upsert(&mut tx, chunk).await?;
     }
+    tx.commit().await?;
     Ok(n)
 }
 
@@ -373,7 +378,7 @@ const COLUMNS: &str = "order_id, received_at, day, month, state, channel, connec
      carrier, currency, total_milli, fulfilment_requested_at, shipped_at, delivered_at, \
      promised_at, corrected, changed, returned, rating";
 
-async fn upsert(store: &Store, rows: &[Facts]) -> Result<(), StoreError> {
+async fn upsert(conn: &mut sqlx::AnyConnection, rows: &[Facts]) -> Result<(), StoreError> {
     let updates = COLUMNS
         .split(", ")
         .skip(1)
@@ -408,7 +413,7 @@ async fn upsert(store: &Store, rows: &[Facts]) -> Result<(), StoreError> {
             .bind(i64::from(f.returned))
             .bind(f.rating);
     }
-    q.execute(store.pool()).await?;
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 

@@ -36,12 +36,13 @@ pub(super) async fn pipeline(
 ) -> Result<Response, UiError> {
     let session = reader(&s, &headers).await?;
     let pool = s.store.pool();
+    let counts_pool = pool.clone();
     let by_state = s
         .ops
-        .counts("orders_by_state", || async {
+        .counts("orders_by_state", move || async move {
             let mut out = BTreeMap::new();
             for r in sqlx::query("SELECT state, COUNT(*) AS n FROM orders GROUP BY state")
-                .fetch_all(pool)
+                .fetch_all(&counts_pool)
                 .await?
             {
                 out.insert(r.try_get("state")?, r.try_get("n")?);
@@ -98,14 +99,15 @@ pub(super) async fn connectors(
     headers: HeaderMap,
 ) -> Result<Response, UiError> {
     let session = reader(&s, &headers).await?;
+    let counts_pool = s.store.pool().clone();
     let last_order = s
         .ops
-        .counts("last_order_by_connector", || async {
+        .counts("last_order_by_connector", move || async move {
             let mut out = BTreeMap::new();
             for r in sqlx::query(
                 "SELECT connector, MAX(created_at) AS last FROM orders GROUP BY connector",
             )
-            .fetch_all(s.store.pool())
+            .fetch_all(&counts_pool)
             .await?
             {
                 out.insert(r.try_get("connector")?, r.try_get("last")?);

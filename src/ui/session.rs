@@ -204,6 +204,7 @@ pub(super) async fn login(
     let id = random_hex();
     let now = crate::store::now_ms();
     let ttl = s.ops.kpi.session_ms();
+    let mut tx = s.store.begin().await?;
     sqlx::query(
         "INSERT INTO ui_sessions (id_hash, holder, role, csrf, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -218,15 +219,16 @@ pub(super) async fn login(
     .bind(random_hex())
     .bind(now)
     .bind(now + ttl)
-    .execute(s.store.pool())
+    .execute(&mut *tx)
     .await
     .map_err(crate::store::StoreError::from)?;
     // Expired sessions are forgotten at each sign-in.
     sqlx::query("DELETE FROM ui_sessions WHERE expires_at < $1")
         .bind(now)
-        .execute(s.store.pool())
+        .execute(&mut *tx)
         .await
         .map_err(crate::store::StoreError::from)?;
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
     tracing::info!(holder = %key.name, "Dashboard sign-in.");
     metrics::counter!(SIGNINS, "outcome" => "signed_in").increment(1);
     let mut resp = Redirect::to("/ui/pipeline").into_response();
@@ -257,11 +259,13 @@ pub(super) async fn logout(
         ));
     }
     if let Some(id) = cookie(&headers, COOKIE) {
+        let mut tx = s.store.begin().await?;
         sqlx::query("DELETE FROM ui_sessions WHERE id_hash = $1")
             .bind(digest(id))
-            .execute(s.store.pool())
+            .execute(&mut *tx)
             .await
             .map_err(crate::store::StoreError::from)?;
+        tx.commit().await.map_err(crate::store::StoreError::from)?;
     }
     let mut resp = Redirect::to("/ui/login").into_response();
     resp.headers_mut()
