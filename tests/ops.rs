@@ -259,6 +259,20 @@ async fn event(
     .unwrap();
 }
 
+/// Records a customer's rating of an order, as the notices helper does.
+async fn rated(tx: &mut ordergate::store::Tx, order: &str, rating: i64) {
+    Store::append_event(
+        tx,
+        order,
+        kpi::FEEDBACK_RECEIVED,
+        None,
+        "feedback:test",
+        Some(&json!({ "rating": rating })),
+    )
+    .await
+    .unwrap();
+}
+
 /// Stores the scenario's orders with their event logs; returns external id → order id.
 async fn load_scenario(store: &Store) -> std::collections::HashMap<String, String> {
     let mut ids = std::collections::HashMap::new();
@@ -378,16 +392,7 @@ async fn load_scenario(store: &Store) -> std::collections::HashMap<String, Strin
         }
         if let Some(rating) = c.rating {
             // As the notices helper records a customer's rating.
-            Store::append_event(
-                &mut tx,
-                &id,
-                kpi::FEEDBACK_RECEIVED,
-                None,
-                "feedback:test",
-                Some(&json!({"rating": rating})),
-            )
-            .await
-            .unwrap();
+            rated(&mut tx, &id, rating).await;
         }
         tx.commit().await.unwrap();
         ids.insert(c.ext.to_string(), id);
@@ -575,27 +580,9 @@ async fn kpi_scenario(profile: Profile) {
 
     // A new rating in the log is in the next report (the rollup follows the log).
     let mut tx = store.begin().await.unwrap();
-    Store::append_event(
-        &mut tx,
-        &ids["m2"],
-        kpi::FEEDBACK_RECEIVED,
-        None,
-        "feedback:test",
-        Some(&json!({"rating": 4})),
-    )
-    .await
-    .unwrap();
+    rated(&mut tx, &ids["m2"], 4).await;
     // Out of range: ignored.
-    Store::append_event(
-        &mut tx,
-        &ids["m5"],
-        kpi::FEEDBACK_RECEIVED,
-        None,
-        "feedback:test",
-        Some(&json!({"rating": 9})),
-    )
-    .await
-    .unwrap();
+    rated(&mut tx, &ids["m5"], 9).await;
     tx.commit().await.unwrap();
     let r = kpi::report(&store, &cfg, &november(Period::Month, None))
         .await
