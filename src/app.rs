@@ -164,6 +164,11 @@ impl Daemon {
                 shutdown.child_token(),
             ));
         }
+        background.spawn(crate::kpi::run_refresh(
+            store.clone(),
+            Duration::from_secs_f64(cfg.kpi.refresh_every_secs),
+            shutdown.child_token(),
+        ));
         background.spawn(crate::stage::sweep::run(
             store.clone(),
             bus.clone(),
@@ -216,6 +221,18 @@ impl Daemon {
                 catalog,
                 root_causes: cfg.exceptions.root_causes.clone(),
                 notices: crate::notices::public::PublicPages::new(&cfg.notices, &cfg.subscribers),
+                ops: crate::ui::Ops {
+                    kpi: cfg.kpi.clone(),
+                    queues: {
+                        let t = topology(cfg);
+                        t.queues
+                            .iter()
+                            .map(|q| q.name.clone())
+                            .chain([t.unrouted_queue.clone(), t.parking_queue.clone()])
+                            .collect()
+                    },
+                    ..Default::default()
+                },
                 local_token_dir: cfg
                     .store
                     .url

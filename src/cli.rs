@@ -140,6 +140,17 @@ pub enum Command {
     /// 17TRACK, Kuaidi100) on loopback; each registered parcel's journey is posted back, signed
     /// as the service signs it, to the scheme's webhook (Kuaidi100: the URL and salt of the
     /// subscription). Runs until Ctrl-C.
+    /// Reports for management and the prevention review: the rulebook's KPIs and exceptions
+    /// by kind and root cause, computed from the event log.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+    /// Work on mappings before they are deployed.
+    Mappings {
+        #[command(subcommand)]
+        command: MappingsCommand,
+    },
     SandboxTrackers {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8091")]
@@ -151,6 +162,73 @@ pub enum Command {
         /// webhook secret), once per scheme.
         #[arg(long = "webhook")]
         webhooks: Vec<String>,
+    },
+}
+
+/// `ordergate report …`
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// The KPIs (volume, sales, on-time processing, shipping and delivery, accuracy,
+    /// satisfaction) of the orders received in [--from, --to), per day, week or month (UTC).
+    Kpi {
+        /// First day (YYYY-MM-DD) or time (RFC 3339); default: 30 days before --to.
+        #[arg(long)]
+        from: Option<String>,
+        /// The end, exclusive; default: now.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value = "month")]
+        period: crate::kpi::Period,
+        /// Also cut by channel, connector, warehouse or carrier.
+        #[arg(long, value_enum)]
+        by: Option<crate::kpi::Dimension>,
+        /// List the orders that failed this rate instead.
+        #[arg(long, value_enum)]
+        failed: Option<crate::kpi::Kpi>,
+        /// With --failed and --by: only this group (e.g. `web`).
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::kpi::format::Format,
+    },
+    /// Exceptions raised in [--from, --to) by kind and root-cause category.
+    Exceptions {
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::kpi::format::Format,
+    },
+    /// Recompute the KPI rollup from the whole event log (after a restore, or to check it).
+    Rebuild,
+}
+
+/// `ordergate mappings …`
+#[derive(Debug, Subcommand)]
+pub enum MappingsCommand {
+    /// Shadow run: run a changed order mapping (`<format>.order.jq`) over the stored raw
+    /// documents of its format beside the mapping in force, and show per order the canonical
+    /// fields that would change. Nothing is written. Exits 1 when any order would change.
+    Diff {
+        /// The changed mapping file.
+        #[arg(long)]
+        mapping: PathBuf,
+        /// Only documents received since this date or time.
+        #[arg(long)]
+        since: Option<String>,
+        /// The mappings in force (default: the config's mappings.dir).
+        #[arg(long)]
+        mappings: Option<PathBuf>,
+        /// At most this many documents.
+        #[arg(long, default_value_t = 10_000)]
+        limit: i64,
+        /// Show the values of personal fields (customer, addresses, notes) too.
+        #[arg(long)]
+        show_personal: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -409,6 +487,62 @@ async fn dispatch(
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
+            })
+        }
+        Command::Report { command } => report(&cfg, config.as_deref(), command).await,
+        Command::Mappings {
+            command:
+                MappingsCommand::Diff {
+                    mapping,
+                    since,
+                    mappings,
+                    limit,
+                    show_personal,
+                    json,
+                },
+        } => {
+            let store = existing_store(&cfg, config.as_deref()).await?;
+            let format = crate::shadow::format_of(&mapping)?;
+            let dir = mappings.unwrap_or_else(|| cfg.mappings.dir.clone());
+            let current = crate::normalize::Normalizer::new(
+                crate::mapping::MappingSet::load(&dir)
+                    .with_context(|| format!("mappings in {}", dir.display()))?,
+            );
+            let scratch = tempfile_dir()?;
+            let candidate = crate::shadow::candidate(&dir, &mapping, &scratch);
+            let result = match candidate {
+                Ok(candidate) => {
+                    let since = since
+                        .as_deref()
+                        .map(crate::kpi::parse_time)
+                        .transpose()
+                        .map_err(anyhow::Error::msg)?
+                        .map_or(0, |t| t.timestamp_millis());
+                    crate::shadow::diff(
+                        &store,
+                        &current,
+                        &candidate,
+                        &format,
+                        since,
+                        limit,
+                        show_personal,
+                    )
+                    .await
+                    .map_err(anyhow::Error::from)
+                }
+                Err(e) => Err(e.into()),
+            };
+            let _ = std::fs::remove_dir_all(&scratch);
+            let report = result?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", crate::shadow::render(&report));
+            }
+            Ok(if report.changed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
             })
         }
         Command::Dlq { command } => {
@@ -1073,4 +1207,78 @@ fn check_mapping_tests(set: &crate::mapping::MappingSet, dir: &Path, r: &mut Rep
     if passed == outcomes.len() {
         r.ok(&format!("{passed} mapping test case(s) pass"));
     }
+}
+
+/// A new private folder under the system's temporary directory.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "ordergate-shadow-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// `ordergate report …`
+async fn report(
+    cfg: &Config,
+    config: Option<&Path>,
+    command: ReportCommand,
+) -> anyhow::Result<ExitCode> {
+    let store = existing_store(cfg, config).await?;
+    let range = |from: Option<String>, to: Option<String>| {
+        crate::http::reports_range(from.as_deref(), to.as_deref()).map_err(anyhow::Error::msg)
+    };
+    match command {
+        ReportCommand::Kpi {
+            from,
+            to,
+            period,
+            by,
+            failed,
+            group,
+            format,
+        } => {
+            let (from, to) = range(from, to)?;
+            let q = crate::kpi::KpiQuery {
+                from,
+                to,
+                period,
+                by,
+                now: chrono::Utc::now(),
+            };
+            match failed {
+                Some(rate) => {
+                    let orders = crate::kpi::failing_orders(
+                        &store,
+                        &cfg.kpi,
+                        &q,
+                        rate,
+                        group.as_deref(),
+                        100_000,
+                    )
+                    .await?;
+                    print!("{}", crate::kpi::format::failed(&orders, format));
+                }
+                None => {
+                    let report = crate::kpi::report(&store, &cfg.kpi, &q).await?;
+                    print!("{}", crate::kpi::format::kpi(&report, format));
+                }
+            }
+        }
+        ReportCommand::Exceptions { from, to, format } => {
+            let (from, to) = range(from, to)?;
+            let lines = crate::kpi::exceptions_report(&store, from, to, chrono::Utc::now()).await?;
+            print!("{}", crate::kpi::format::exceptions(&lines, format));
+        }
+        ReportCommand::Rebuild => {
+            let done = crate::kpi::rebuild(&store).await?;
+            println!(
+                "KPI rollup rebuilt: {} orders, through event {}",
+                done.orders, done.through_seq
+            );
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
 }

@@ -72,6 +72,11 @@
 //!   warehouses ShipBob and Qimen; the carriers EasyPost and Shippo) for tests, demos and
 //!   `ordergate sandbox`.
 //! * [`mem`] — the global allocator's process-wide settings.
+//! * [`kpi`] — the rulebook's KPIs from the event log (rollup rebuilt from the log), drill-down
+//!   to failing orders, the exceptions report; `ordergate report`, `/api/reports/…`.
+//! * [`ui`] — the operations dashboard at `/ui` (sessions from API tokens, CSRF-protected
+//!   forms, minijinja templates), calling the same domain functions as the API.
+//! * [`shadow`] — `ordergate mappings diff`: a changed mapping run over stored documents.
 
 pub mod actions;
 pub mod app;
@@ -87,6 +92,7 @@ pub mod exceptions;
 pub mod health;
 pub mod http;
 pub mod intake;
+pub mod kpi;
 pub mod mapping;
 pub mod mem;
 pub mod model;
@@ -98,7 +104,9 @@ pub mod partner;
 pub mod review;
 pub mod rules;
 pub mod sandbox;
+pub mod shadow;
 pub mod stage;
 pub mod store;
 pub mod telemetry;
 pub mod tracking;
+pub mod ui;

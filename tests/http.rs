@@ -75,6 +75,7 @@ async fn health_metrics_and_order_api() {
             &Default::default(),
             &[],
         )),
+        ops: Default::default(),
     });
 
     let (s, body) = get(&router, "/healthz", None).await;

@@ -18,6 +18,7 @@ mod large;
 mod lifecycle;
 mod machine;
 mod normalize;
+mod ops;
 mod pipeline;
 mod report;
 mod webhook;
@@ -194,6 +195,12 @@ fn main() -> ExitCode {
             report
                 .rows
                 .push(l1(&tmp_root, &s, &normalizer, event_size, prefetch).await);
+        }
+        if selected("r1") || selected("u1") {
+            eprintln!("bench: R1, U1 (KPI report and dashboard, PostgreSQL)…");
+            report
+                .rows
+                .extend(ops::run(&tmp_root, selected("r1"), selected("u1")).await);
         }
         if selected("w1") {
             eprintln!("bench: W1 (webhook)…");

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod connectors;
-mod pushback;
+pub mod kpi;
 mod notices;
+mod pushback;
 mod routing;
 mod rules;
 mod secret;
@@ -20,10 +21,10 @@ mod transport;
 mod warehouses;
 
 pub use connectors::*;
-pub use pushback::{PushbackPolicy, PushbackSettings};
 pub use notices::{
     validate_subscribers, NoticesConfig, SmtpTls, SubscriberConfig, DEPARTMENT_NOTICE, NOTICE_KINDS,
 };
+pub use pushback::{PushbackPolicy, PushbackSettings};
 pub use routing::{CategoryOwner, RoutingConfig};
 pub use rules::{CatalogConfig, ChannelRules, ReviewConfig};
 pub use secret::{Secret, SecretError};
@@ -91,6 +92,9 @@ pub struct Config {
     /// The exception workflow: SLA per kind, root-cause categories, escalation.
     #[serde(default)]
     pub exceptions: ExceptionsConfig,
+    /// The rulebook's KPIs (on-time processing SLA, complaint kinds) and dashboard sessions.
+    #[serde(default)]
+    pub kpi: kpi::KpiConfig,
     /// Carrier tracking: who owns transport exceptions, when a parcel is late or lost.
     #[serde(default)]
     pub tracking: TrackingSettings,
@@ -245,6 +249,7 @@ impl Config {
             .map_err(ConfigError::Invalid)?;
         self.review.validate().map_err(ConfigError::Invalid)?;
         self.exceptions.validate().map_err(ConfigError::Invalid)?;
+        self.kpi.validate().map_err(ConfigError::Invalid)?;
         if self.backup.dir.is_some() {
             if !(self.backup.interval_hours.is_finite() && self.backup.interval_hours > 0.0) {
                 return Err(ConfigError::Invalid(

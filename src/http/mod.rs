@@ -16,9 +16,13 @@ mod api;
 mod exceptions;
 mod hooks;
 mod public;
+mod reports;
 mod shipping;
 
 pub use api::ApiKey;
+/// The reports' time range (`from`, `to`; defaults: the 30 days up to now), shared with the
+/// CLI and the dashboard.
+pub use reports::range as reports_range;
 
 use std::collections::HashMap;
 
@@ -49,6 +53,8 @@ pub struct AppState {
     pub root_causes: Arc<Vec<String>>,
     /// The customer pages' limits and templates, and the configured subscribers.
     pub notices: Arc<crate::notices::public::PublicPages>,
+    /// The KPI rules and the queues the dashboard shows (`crate::ui`).
+    pub ops: Arc<crate::ui::Ops>,
 }
 
 /// What the HTTP server serves besides its own state: the daemon's parts it shares.
@@ -75,6 +81,8 @@ pub struct Parts {
     pub local_token_dir: Option<std::path::PathBuf>,
     /// The customer pages and subscribers (from `[notices]` and `[[subscribers]]`).
     pub notices: crate::notices::public::PublicPages,
+    /// The KPI rules and the queues the dashboard shows.
+    pub ops: crate::ui::Ops,
 }
 
 /// The file a generated operator token is kept in, inside [`Parts::local_token_dir`].
@@ -157,6 +165,7 @@ pub async fn serve(
         catalog: parts.catalog,
         root_causes: Arc::new(parts.root_causes),
         notices: Arc::new(parts.notices),
+        ops: Arc::new(parts.ops),
     };
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
@@ -207,6 +216,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/orders/{id}/shipments", post(shipping::enter_shipment))
         // </carrier>
+        // <ops: reports and the dashboard>
+        .route("/api/reports/kpi", get(reports::kpi_report))
+        .route("/api/reports/exceptions", get(reports::exceptions_report))
+        .merge(crate::ui::routes())
+        // </ops>
         .route("/hooks/orders/{connector}", post(hooks::order_hook))
         .route("/hooks/tracking/{connector}", post(hooks::tracking_hook))
         .route("/hooks/warehouse/{connector}", post(hooks::warehouse_hook))
@@ -318,6 +332,8 @@ async fn index() -> &'static str {
         "GET  /api/catalog             the products (PUT /api/catalog/{sku} adds or changes one)\n",
         "GET  /api/subscribers         department webhooks and their deliveries\n",
         "GET  /status                  customers: order status by number and e-mail or phone\n",
+        "GET  /api/reports/kpi         the KPIs by period and group (and /api/reports/exceptions)\n",
+        "GET  /ui                      the operations dashboard (sign in with an API token)\n",
         "POST /hooks/orders/{name}     order webhooks (partner signatures)\n",
         "POST /hooks/tracking/{name}   carrier tracking callbacks (partner signatures)\n",
         "POST /hooks/warehouse/{name}  warehouse callbacks (partner signatures)\n\n",

@@ -370,7 +370,6 @@ fn at_minor_units(amount: Decimal, minor: Option<u32>) -> Decimal {
 pub(crate) mod opt_money {
     use rust_decimal::Decimal;
     use serde::{Deserialize, Deserializer, Serializer};
-    use std::str::FromStr;
 
     pub fn serialize<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
         match v {
@@ -393,7 +392,6 @@ pub(crate) mod quantity {
     use rust_decimal::prelude::ToPrimitive;
     use rust_decimal::Decimal;
     use serde::{Deserialize, Deserializer, Serializer};
-    use std::str::FromStr;
 
     pub fn serialize<S: Serializer>(v: &Decimal, s: S) -> Result<S::Ok, S::Error> {
         let v = v.normalize();

@@ -312,5 +312,6 @@ pub fn api_router(
             &Default::default(),
             &[],
         )),
+        ops: Default::default(),
     })
 }
