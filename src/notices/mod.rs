@@ -71,8 +71,8 @@ pub async fn wait_for_work(every: std::time::Duration) {
 }
 
 /// The order-trail entry of a customer's rating: data `{"rating": n}` (the KPI report counts
-/// these; keep name and shape).
-pub const FEEDBACK_EVENT: &str = "feedback_received";
+/// these from the one name they share, [`crate::kpi::FEEDBACK_RECEIVED`]).
+pub const FEEDBACK_EVENT: &str = crate::kpi::FEEDBACK_RECEIVED;
 
 /// The order-trail entry of an e-mail sent: data `{"notice", "message_id"}`.
 pub const NOTICE_SENT_EVENT: &str = "notice_sent";
