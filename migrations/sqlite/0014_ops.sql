@@ -52,5 +52,4 @@ CREATE INDEX exceptions_kind ON exceptions (kind, order_id);
 CREATE INDEX orders_connector_created ON orders (connector, created_at);
 -- The order list, newest first (the dashboard's orders page, `GET /api/orders`).
 CREATE INDEX orders_created ON orders (created_at, id);
--- Order search by the source's order id (whatever the connector).
-CREATE INDEX orders_external_id ON orders (external_id);
+-- (orders by external_id: indexed by 0012.)
