@@ -272,26 +272,8 @@ pub async fn sqlite_baseline(
     order_json: &str,
     event_json: &str,
 ) -> Result<f64, String> {
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-    use sqlx::{ConnectOptions, Connection};
-    let dir = tempfile::tempdir_in(tmp_root).map_err(|e| e.to_string())?;
-    let path = dir.path().join("baseline.sqlite");
-    Store::connect(&format!("sqlite://{}", path.display()), 1, synchronous)
-        .await
-        .map_err(|e| e.to_string())?
-        .close()
-        .await;
-    let mut conn = SqliteConnectOptions::new()
-        .filename(&path)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(if synchronous == "normal" {
-            SqliteSynchronous::Normal
-        } else {
-            SqliteSynchronous::Full
-        })
-        .connect()
-        .await
-        .map_err(|e| e.to_string())?;
+    use sqlx::Connection;
+    let (_dir, mut conn) = pipeline::baseline_sqlite(tmp_root, synchronous).await?;
     let e = |e: sqlx::Error| e.to_string();
     let ids: Vec<String> = (0..n)
         .map(|_| format!("og_{}", uuid::Uuid::now_v7().simple()))

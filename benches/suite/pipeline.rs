@@ -560,18 +560,14 @@ pub async fn lapin_baseline(n: u64, size: usize, prefetch: u16) -> Result<f64, S
     Ok(n as f64 / elapsed.as_secs_f64())
 }
 
-/// P2's baseline: bare SQLite (sqlx, one connection) writing the rows the pipeline writes for
-/// one order — the order, its audit event, the inbox entry, the outbox row and the
-/// `order.received` queue row — one transaction per order, WAL, `synchronous` as configured.
-pub async fn sqlite_baseline(
+/// A bare SQLite connection for a baseline, on a new file with the daemon's schema, WAL, and
+/// `synchronous` as configured; the folder is removed when the guard is dropped.
+pub async fn baseline_sqlite(
     tmp_root: &Path,
-    n: u64,
     synchronous: &str,
-    order_json: &str,
-    event_json: &str,
-) -> Result<f64, String> {
+) -> Result<(tempfile::TempDir, sqlx::SqliteConnection), String> {
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-    use sqlx::{ConnectOptions, Connection};
+    use sqlx::ConnectOptions;
     let dir = tempfile::tempdir_in(tmp_root).map_err(|e| e.to_string())?;
     let path = dir.path().join("baseline.sqlite");
     // The same schema as the daemon's store.
@@ -580,7 +576,7 @@ pub async fn sqlite_baseline(
         .map_err(|e| e.to_string())?
         .close()
         .await;
-    let mut conn = SqliteConnectOptions::new()
+    let conn = SqliteConnectOptions::new()
         .filename(&path)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(if synchronous == "normal" {
@@ -591,6 +587,21 @@ pub async fn sqlite_baseline(
         .connect()
         .await
         .map_err(|e| e.to_string())?;
+    Ok((dir, conn))
+}
+
+/// P2's baseline: bare SQLite (sqlx, one connection) writing the rows the pipeline writes for
+/// one order — the order, its audit event, the inbox entry, the outbox row and the
+/// `order.received` queue row — one transaction per order, WAL, `synchronous` as configured.
+pub async fn sqlite_baseline(
+    tmp_root: &Path,
+    n: u64,
+    synchronous: &str,
+    order_json: &str,
+    event_json: &str,
+) -> Result<f64, String> {
+    use sqlx::Connection;
+    let (_dir, mut conn) = baseline_sqlite(tmp_root, synchronous).await?;
     let rows: Vec<(String, String, String)> = (0..n)
         .map(|i| {
             (
