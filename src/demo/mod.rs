@@ -114,6 +114,7 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
 
     let store = daemon.store.clone();
     let started = Instant::now();
+    let started_at = chrono::Utc::now() - chrono::Duration::minutes(1);
     let mut last = String::new();
     let outcome = loop {
         let orders = store.orders_list(None, i64::MAX, 0).await?;
@@ -134,10 +135,20 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
 
+    // The shop is told of every order shipped from it, once (push-back on label).
+    let pushed = if outcome.is_ok() {
+        wait_pushed(&store, opts.timeout.saturating_sub(started.elapsed())).await?
+    } else {
+        Ok(())
+    };
+    let outcome = outcome.and(pushed);
     let orders = store.orders_list(None, i64::MAX, 0).await?;
     let exceptions = store.exceptions(true, i64::MAX).await?;
     println!();
     summary(&orders, &exceptions, &config_path);
+    pushback_summary(&store, &orders).await?;
+    kpi_summary(&store, &cfg, started_at).await?;
+    println!("  the operations dashboard: http://{addr}/ui (sign in with the API token below)");
     let ok = match outcome {
         Ok(()) => {
             println!(
@@ -158,9 +169,14 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
         }
     };
 
+    println!(
+        "  API token: {}",
+        data.join(crate::http::LOCAL_TOKEN_FILE).display()
+    );
     if opts.keep {
         println!(
-            "\nStill running (--keep): the API at http://{addr}/api/orders (token in {}); Ctrl-C stops.",
+            "\nStill running (--keep): the API at http://{addr}/api/orders and the dashboard at \
+             http://{addr}/ui (token in {}); Ctrl-C stops.",
             data.join(crate::http::LOCAL_TOKEN_FILE).display()
         );
         crate::app::shutdown_signal().await;
@@ -261,6 +277,8 @@ platform = "shopify"
 definitions = "connectors"
 base_url = "{base}"
 poll_interval_ms = 500
+# Tell the shop each order shipped, with the tracking, once its label exists.
+pushback = "on_label"
 [connectors.credentials]
 {creds}[connectors.params]
 {params}
@@ -312,6 +330,97 @@ department = "production"
         customer = qimen::CUSTOMER_ID,
         code = qimen::WAREHOUSE_CODE,
     ))
+}
+
+/// The shop's orders that shipped (or went further) without a push-back accepted by the shop.
+async fn not_pushed(store: &crate::store::Store) -> anyhow::Result<Vec<String>> {
+    let mut missing = Vec::new();
+    for o in store.orders_list(None, i64::MAX, 0).await? {
+        let shipped = matches!(o.state.as_str(), "shipped" | "in_transit" | "delivered");
+        if o.connector != SHOP || !shipped {
+            continue;
+        }
+        let pushed = store
+            .pushbacks_of(&o.order_id)
+            .await?
+            .iter()
+            .any(|p| p.status == "pushed");
+        if !pushed {
+            missing.push(format!(
+                "{} shipped but not pushed back to the shop",
+                o.order_id
+            ));
+        }
+    }
+    Ok(missing)
+}
+
+/// Waits until every shipped shop order was pushed back, at most `timeout`.
+async fn wait_pushed(
+    store: &crate::store::Store,
+    timeout: Duration,
+) -> anyhow::Result<Result<(), Vec<String>>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let missing = not_pushed(store).await?;
+        if missing.is_empty() {
+            return Ok(Ok(()));
+        }
+        if Instant::now() > deadline {
+            return Ok(Err(missing));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Push-backs to the shop: how many, and the proof of one.
+async fn pushback_summary(
+    store: &crate::store::Store,
+    orders: &[crate::store::OrderSummary],
+) -> anyhow::Result<()> {
+    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+    let mut example = None;
+    for o in orders.iter().filter(|o| o.connector == SHOP) {
+        for p in store.pushbacks_of(&o.order_id).await? {
+            if example.is_none() {
+                example = p.proof.clone().map(|proof| (o.order_id.clone(), proof));
+            }
+            *by_status.entry(p.status).or_default() += 1;
+        }
+    }
+    println!("  push-backs to the shop (tracking told to the marketplace):");
+    if by_status.is_empty() {
+        println!("    (none)");
+    }
+    for (status, n) in &by_status {
+        println!("    {status:<22}{n:>6}");
+    }
+    if let Some((order, proof)) = example {
+        println!("    proof for {order}: {proof}");
+    }
+    Ok(())
+}
+
+/// The run's KPIs, as `ordergate report kpi` prints them.
+async fn kpi_summary(
+    store: &crate::store::Store,
+    cfg: &crate::config::Config,
+    from: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    let query = crate::kpi::KpiQuery {
+        from,
+        to: now + chrono::Duration::minutes(1),
+        period: crate::kpi::Period::Day,
+        by: Some(crate::kpi::Dimension::Channel),
+        now,
+    };
+    let report = crate::kpi::report(store, &cfg.kpi, &query).await?;
+    println!("  KPIs of the run (ordergate report kpi --by channel):");
+    for line in crate::kpi::format::kpi(&report, crate::kpi::format::Format::Table).lines() {
+        println!("    {line}");
+    }
+    Ok(())
 }
 
 /// One line: orders by state, in life order.
