@@ -122,7 +122,12 @@ pub async fn run(
     warm: u64,
 ) -> Result<LifecycleRun, String> {
     let env = Env::new(profile, tmp_root).await?;
-    let warehouse = ShipbobSandbox::start("127.0.0.1:0", Default::default())
+    // Stock for every order of the run: a shortage would backorder them (another path).
+    let settings = ordergate::sandbox::warehouse::SimSettings {
+        default_stock: rust_decimal::Decimal::from(1_000_000_000u64),
+        ..Default::default()
+    };
+    let warehouse = ShipbobSandbox::start("127.0.0.1:0", settings)
         .await
         .map_err(|e| format!("warehouse simulator: {e}"))?;
     let result = run_in(&env, &warehouse, normalizer, n, warm).await;
