@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crate::daemon::{self, amqp_url, Env, Profile};
 use crate::docs;
-use crate::pipeline::{self, eventually, publish_all, store_raw_with};
+use crate::pipeline::{self, publish_all, store_raw_with};
 
 /// Messages one order puts through the broker on this path: `raw.*`, `order.received`,
 /// `order.approved`, `order.allocated`, `order.fulfilment_requested`.
@@ -213,46 +213,9 @@ async fn run_in(
             "{stored} orders stored, {transitions} fulfilment requests recorded, {in_state} in fulfilment_requested, of {total}"
         ));
     }
-    let s = store.clone();
-    eventually(Duration::from_secs(10), "empty outbox", || {
-        let s = s.clone();
-        async move {
-            s.outbox_pending()
-                .await
-                .map(|p| p == 0)
-                .map_err(|e| e.to_string())
-        }
-    })
-    .await?;
-    for stage in STAGES {
-        let queue = topology.stage_queue(stage);
-        let b = bus.clone();
-        eventually(Duration::from_secs(10), "empty stage queues", || {
-            let (b, q) = (b.clone(), queue.clone());
-            async move { b.depth(&q).await.map(|d| d == 0).map_err(|e| e.to_string()) }
-        })
-        .await?;
-    }
-    let parked = store.parked(10).await.map_err(|e| e.to_string())?;
-    if !parked.is_empty() {
-        return Err(format!(
-            "{} messages parked: {}",
-            parked.len(),
-            parked[0].error
-        ));
-    }
-    let problems = child.log_problems();
-    bus.close().await;
-    store.close().await;
-    child.stop()?;
-    let problems = match problems.first() {
-        None => String::new(),
-        Some(first) => format!(
-            "; {} warnings in the daemon log, first: {}",
-            problems.len(),
-            first.chars().take(300).collect::<String>()
-        ),
-    };
+    let queues: Vec<String> = STAGES.iter().map(|s| topology.stage_queue(s)).collect();
+    pipeline::settled(&store, &bus, &queues).await?;
+    let problems = pipeline::finish(child, bus, store).await?;
     Ok(LifecycleRun {
         rate: n as f64 / seconds,
         orders: n,

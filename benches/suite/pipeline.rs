@@ -227,6 +227,55 @@ pub fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<f6
     })
 }
 
+/// After a run: the outbox and `queues` empty, nothing parked — or why not.
+pub async fn settled(store: &Store, bus: &Arc<dyn Bus>, queues: &[String]) -> Result<(), String> {
+    let s = store.clone();
+    eventually(Duration::from_secs(10), "empty outbox", || {
+        let s = s.clone();
+        async move {
+            s.outbox_pending()
+                .await
+                .map(|p| p == 0)
+                .map_err(|e| e.to_string())
+        }
+    })
+    .await?;
+    for queue in queues {
+        let b = bus.clone();
+        eventually(Duration::from_secs(10), "empty stage queues", || {
+            let (b, q) = (b.clone(), queue.clone());
+            async move { b.depth(&q).await.map(|d| d == 0).map_err(|e| e.to_string()) }
+        })
+        .await?;
+    }
+    let parked = store.parked(10).await.map_err(|e| e.to_string())?;
+    if let Some(first) = parked.first() {
+        return Err(format!("{} messages parked: {}", parked.len(), first.error));
+    }
+    Ok(())
+}
+
+/// Closes the run's bus and store, stops the daemon, and says what its log warned of (empty
+/// when nothing), for the row's "verified" text.
+pub async fn finish(
+    child: daemon::ChildDaemon,
+    bus: Arc<dyn Bus>,
+    store: Store,
+) -> Result<String, String> {
+    let problems = child.log_problems();
+    bus.close().await;
+    store.close().await;
+    child.stop()?;
+    Ok(match problems.first() {
+        None => String::new(),
+        Some(first) => format!(
+            "; {} warnings in the daemon log, first: {}",
+            problems.len(),
+            first.chars().take(300).collect::<String>()
+        ),
+    })
+}
+
 /// Polls `f` until it returns true, or fails with `what` after `timeout`.
 pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut f: F) -> Result<(), String>
 where
@@ -370,49 +419,14 @@ async fn run_in(
     if let Some(missing) = stored_ids.iter().find(|id| !counts.contains_key(*id)) {
         return Err(format!("stored order {missing} was never announced"));
     }
-    let s = store.clone();
-    eventually(Duration::from_secs(10), "empty outbox", || {
-        let s = s.clone();
-        async move {
-            s.outbox_pending()
-                .await
-                .map(|p| p == 0)
-                .map_err(|e| e.to_string())
-        }
-    })
-    .await?;
-    let queue = ordergate::app::topology(&cfg).stage_queue("normalize");
-    let b = bus.clone();
-    eventually(Duration::from_secs(10), "empty normalize queue", || {
-        let (b, q) = (b.clone(), queue.clone());
-        async move { b.depth(&q).await.map(|d| d == 0).map_err(|e| e.to_string()) }
-    })
-    .await?;
-    let parked = store.parked(10).await.map_err(|e| e.to_string())?;
-    if !parked.is_empty() {
-        return Err(format!(
-            "{} messages parked: {}",
-            parked.len(),
-            parked[0].error
-        ));
-    }
+    let normalize = ordergate::app::topology(&cfg).stage_queue("normalize");
+    settled(&store, &bus, &[normalize]).await?;
     // After the counts above, so the large document's order is not among them.
     let large = match with_large {
         true => Some(large::run(&store, &bus, child.pid()).await),
         false => None,
     };
-    let problems = child.log_problems();
-    bus.close().await;
-    store.close().await;
-    child.stop()?;
-    let problems = match problems.first() {
-        None => String::new(),
-        Some(first) => format!(
-            "; {} warnings in the daemon log, first: {}",
-            problems.len(),
-            first.chars().take(300).collect::<String>()
-        ),
-    };
+    let problems = finish(child, bus, store).await?;
     Ok(PipelineRun {
         rate: n as f64 / seconds,
         orders: n,
