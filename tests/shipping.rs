@@ -26,7 +26,9 @@ use ordergate::store::Store;
 const PRODUCTS: &str = "SHIP-MUG,Mug,350 ml,kitchen,24.00,24.00,24.00,24.00,24.00,24.00,true,50,false,false,0.4\n\
                         SHIP-LAMP,Desk lamp 台灯,E27 白色,lighting,24.00,24.00,24.00,24.00,24.00,24.00,true,50,true,false,1.2\n\
                         SHIP-SOFA,Sofa,3-seat,furniture,24.00,24.00,24.00,24.00,24.00,24.00,true,50,false,false,40\n\
-                        SHIP-BOX,Gift box,,selfship,24.00,24.00,24.00,24.00,24.00,24.00,true,50,false,false,0.2\n";
+                        SHIP-BOX,Gift box,,selfship,24.00,24.00,24.00,24.00,24.00,24.00,true,50,false,false,0.2\n\
+                        SHIP-TORCH,Torch,lithium,kitchen,24.00,24.00,24.00,24.00,24.00,24.00,true,50,false,true,0.5\n\
+                        SHIP-CUP,Cup,200 ml,splitship,24.00,24.00,24.00,24.00,24.00,24.00,true,50,false,false,0.3\n";
 
 const OPERATOR: &str = "ops-token-7f3e2d1c0b9a";
 const VIEWER: &str = "viewer-token-1a2b3c4d5e6f";
@@ -65,6 +67,15 @@ poll_interval_ms = 50
 books_carrier = false
 
 [[warehouses]]
+name = "split"
+definition = "pick-list"
+definitions = "{wdefs}"
+folder = "{d}/pick-split"
+confirmations = "{d}/confirm-split"
+poll_interval_ms = 50
+books_carrier = false
+
+[[warehouses]]
 name = "self"
 definition = "pick-list"
 definitions = "{wdefs}"
@@ -78,6 +89,10 @@ name = "self-shipping"
 categories = ["selfship"]
 warehouses = ["self"]
 [[routing.rules]]
+name = "packed-a-unit-a-parcel"
+categories = ["splitship"]
+warehouses = ["split"]
+[[routing.rules]]
 name = "rest"
 warehouses = ["local"]
 
@@ -88,6 +103,12 @@ name = "heavy-own-van"
 min_weight_kg = "20"
 mode = "own_vehicle"
 carrier = "van"
+[[transport.rules]]
+name = "hazardous-by-shippo-with-pickup"
+hazardous = true
+mode = "express"
+service = "usps_priority"
+carrier = "shippo-pu"
 [[transport.rules]]
 name = "fragile-by-shippo"
 fragile = true
@@ -119,6 +140,20 @@ definition = "shippo"
 definitions = "{cdefs}"
 base_url = "{sh}"
 credentials = {{ api_token = "{sh_key}" }}
+request_timeout_ms = 3000
+max_retries = 4
+retry_base_ms = 100
+retry_max_ms = 1500
+from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Newark", state = "NJ", postal_code = "07102", country = "US" }}
+
+[[carriers]]
+name = "shippo-pu"
+definition = "shippo"
+definitions = "{cdefs}"
+base_url = "{sh}"
+credentials = {{ api_token = "{sh_key}" }}
+params = {{ carrier_account = "usps-account-1" }}
+pickup = true
 request_timeout_ms = 3000
 max_retries = 4
 retry_base_ms = 100
@@ -303,6 +338,14 @@ async fn shipping_out(profile: Profile) {
         env.dir.path().join("pick-local"),
         env.dir.path().join("confirm-local"),
         Duration::from_millis(100),
+        packer_stop.clone(),
+    );
+    // The `split` warehouse packs one unit to a parcel and says so (its `parcel` column).
+    let splitter = ordergate::sandbox::packer::spawn_in(
+        env.dir.path().join("pick-split"),
+        env.dir.path().join("confirm-split"),
+        Duration::from_millis(100),
+        Some(1),
         packer_stop.clone(),
     );
     let store = daemon.store.clone();
@@ -601,12 +644,95 @@ async fn shipping_out(profile: Profile) {
         .await;
     }
 
+    // Three cups packed a cup a parcel: three labels, each under its own key, the second's
+    // answer lost (looked up, not bought again); three parcels; shipped once; one pickup.
+    ep.state.control.set_faults(FaultRequest {
+        drop_next_create: 1,
+        retry_after_secs: 1.0,
+        ..FaultRequest::default()
+    });
+    let pickups = ep.state.pickup_count();
+    let cups = place(&env, &store, 40, "SHIP-CUP", "388 Palmerston Blvd").await;
+    wait_state(&store, &cups, "shipped").await;
+    let per_key: Vec<u32> = (1..=4)
+        .map(|n| {
+            ep.state
+                .labels()
+                .get(&label_key(&cups, &format!("split#{n}")))
+                .copied()
+                .unwrap_or(0)
+        })
+        .collect();
+    assert_eq!(per_key, vec![1, 1, 1, 0], "one label per parcel");
+    let mut parcels = shipments(&store, &cups).await;
+    assert_eq!(parcels.len(), 3, "{parcels:?}");
+    parcels.sort_by(|a, b| a.tracking_number.cmp(&b.tracking_number));
+    parcels.dedup_by(|a, b| a.tracking_number == b.tracking_number);
+    assert_eq!(parcels.len(), 3, "three distinct tracking numbers");
+    for n in 1..=3 {
+        assert!(store
+            .order_document(&cups, "label", &label_key(&cups, &format!("split#{n}")))
+            .await
+            .unwrap()
+            .is_some());
+    }
+    let shipped = store
+        .order_events(&cups)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.to_state.as_deref() == Some("shipped"))
+        .count();
+    assert_eq!(shipped, 1, "shipped once");
+    assert_eq!(ep.state.pickup_count(), pickups + 1, "one pickup per order");
+
+    // Shippo pickups: one per order, asked under the label key for the bought transaction.
+    let shippo_pickups = |key: &str| {
+        sh.state
+            .pickups
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p["metadata"].as_str() == Some(key))
+            .count()
+    };
+    let t1 = packed_and_shipped(&env, &store, 41, "SHIP-TORCH").await;
+    assert_eq!(labels(&sh, &t1), 1);
+    assert_eq!(shippo_pickups(&label_key(&t1, "local#1")), 1);
+    // The label's answer lost, then the pickup's: the label is looked up, and the pickup —
+    // which Shippo cannot look up — is not asked again: an exception for a person.
+    sh.state.control.set_faults(FaultRequest {
+        drop_next_create: 2,
+        retry_after_secs: 1.0,
+        ..FaultRequest::default()
+    });
+    let t2 = packed_and_shipped(&env, &store, 42, "SHIP-TORCH").await;
+    assert_eq!(labels(&sh, &t2), 1);
+    assert_eq!(
+        shippo_pickups(&label_key(&t2, "local#1")),
+        1,
+        "never asked twice"
+    );
+    let unconfirmed = store
+        .exceptions(false, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|x| x.kind == "pickup_unconfirmed" && x.order_id.as_deref() == Some(t2.as_str()))
+        .count();
+    assert_eq!(unconfirmed, 1);
+
     // Nothing else was bought: one label per parcel in all.
-    assert_eq!(ep.state.label_count(), 4, "{:?}", ep.state.labels());
-    assert_eq!(ep.state.pickup_count(), 4, "one pickup per EasyPost label");
-    assert_eq!(sh.state.label_count(), 2, "{:?}", sh.state.labels());
+    assert_eq!(ep.state.label_count(), 7, "{:?}", ep.state.labels());
+    assert_eq!(
+        ep.state.pickup_count(),
+        5,
+        "one pickup per EasyPost-shipped order"
+    );
+    assert_eq!(sh.state.label_count(), 4, "{:?}", sh.state.labels());
     packer_stop.cancel();
     packer.await.unwrap();
+    splitter.await.unwrap();
     daemon.stop().await;
     ep.stop().await;
     sh.stop().await;

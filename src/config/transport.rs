@@ -190,6 +190,12 @@ pub struct CarrierConfig {
     /// … and lasts this many hours.
     #[serde(default = "CarrierConfig::default_pickup_window_hours")]
     pub pickup_window_hours: u32,
+    /// Heaviest parcel this carrier takes (kg): an order packed as one parcel that weighs more
+    /// is split into parcels of at most this weight, one label each (a warehouse that says how
+    /// it packed — a pick-list confirmation's `parcel` column — decides instead). None: no
+    /// split.
+    #[serde(default)]
+    pub max_parcel_kg: Option<Decimal>,
     /// Parcel dimensions in centimetres (length, width, height) sent for rating.
     #[serde(default = "CarrierConfig::default_parcel_cm")]
     pub parcel_cm: [Decimal; 3],

@@ -104,7 +104,7 @@ pub(super) async fn enter_shipment(
         &mut tx,
         &cause,
         "api",
-        &shipment,
+        std::slice::from_ref(&shipment),
         json!({"entered_by": who}),
     )
     .await

@@ -3,8 +3,10 @@
 //! `metadata` (a second transaction for the same parcel is a second label, as Shippo sells
 //! it), or, for an address the carrier cannot verify (postal code `000…`, a "Nowhere" street, no street), a
 //! transaction with `status: ERROR` and `messages[]`; `GET /transactions?metadata=` finds
-//! them. Faults: 429 with `Retry-After`, 500, outages (503), a purchase whose answer is lost
-//! (see [`super::carrier`]).
+//! them; `POST /pickups` schedules a pickup of bought transactions (no lookup and no
+//! idempotency key, as Shippo: a repeated request is a second pickup, counted). Faults: 429
+//! with `Retry-After`, 500, outages (503), a purchase or pickup whose answer is lost (see
+//! [`super::carrier`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +32,7 @@ pub fn router(state: Arc<CarrierSimState>) -> Router {
         .route("/shipments", post(create))
         .route("/rates/{id}", get(rate))
         .route("/transactions", post(transaction).get(list))
+        .route("/pickups", post(pickup))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard));
     controls(api).with_state(state)
 }
@@ -181,4 +184,60 @@ async fn list(
         200,
         json!({"count": results.len(), "next": null, "previous": null, "results": results}),
     )
+}
+
+async fn pickup(State(s): State<Arc<CarrierSimState>>, Json(body): Json<Value>) -> Response {
+    let mut missing = serde_json::Map::new();
+    for f in [
+        "carrier_account",
+        "location",
+        "transactions",
+        "requested_start_time",
+        "requested_end_time",
+    ] {
+        if body[f].is_null() {
+            missing.insert(f.into(), json!(["This field is required."]));
+        }
+    }
+    if body["location"]["address"].is_null() {
+        missing.insert(
+            "location".into(),
+            json!({"address": ["This field is required."]}),
+        );
+    }
+    if !missing.is_empty() {
+        return respond(400, Value::Object(missing));
+    }
+    let ids: Vec<String> = body["transactions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str().map(str::to_string))
+        .collect();
+    let bought = |id: &str| {
+        lock(&s.objects)
+            .iter()
+            .any(|o| o["object_id"].as_str() == Some(id) && o["status"].as_str() == Some("SUCCESS"))
+    };
+    if ids.is_empty() || !ids.iter().all(|id| bought(id)) {
+        return respond(
+            400,
+            json!({"transactions": ["Every transaction must be a successful label purchase."]}),
+        );
+    }
+    let id = format!("pickup_{}", s.next());
+    let p = json!({"object_id": id, "object_created": chrono::Utc::now().to_rfc3339(),
+        "carrier_account": body["carrier_account"], "location": body["location"],
+        "transactions": ids, "requested_start_time": body["requested_start_time"],
+        "requested_end_time": body["requested_end_time"],
+        "confirmed_start_time": body["requested_start_time"],
+        "confirmed_end_time": body["requested_end_time"],
+        "cancel_by_time": body["requested_start_time"],
+        "status": "CONFIRMED", "confirmation_code": format!("PU{}", s.next()),
+        "metadata": body["metadata"], "messages": []});
+    lock(&s.pickups).push(p.clone());
+    if s.control.take_drop_create() {
+        return lost_answer();
+    }
+    respond(201, p)
 }

@@ -180,6 +180,89 @@ fn items(order: &CanonicalOrder) -> serde_json::Value {
     serde_json::to_value(m).unwrap_or_default()
 }
 
+/// Most parcels one order is split into by weight; what is left goes into the last one (the
+/// carrier refuses an overweight parcel, which becomes an exception for a person).
+pub const MAX_PARCELS: usize = 50;
+
+/// A pickup asked of a carrier that cannot look pickups up, its answer not yet seen.
+const PICKUP_REQUESTING: &str = "requesting";
+
+/// One parcel to buy a label for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedParcel {
+    /// SKU → quantity.
+    pub items: BTreeMap<String, Decimal>,
+    pub weight_kg: Decimal,
+}
+
+/// The parcels of a packed order: as the warehouse packed them when its confirmation says
+/// (`detail.parcels`: SKU → quantity each); otherwise every line not cancelled in one parcel,
+/// split by weight into parcels of at most `max_parcel_kg` when the carrier sets one (whole
+/// units stay whole; a unit heavier than the limit travels alone).
+pub fn parcels(
+    order: &CanonicalOrder,
+    detail: &serde_json::Value,
+    catalog: &crate::catalog::Catalog,
+    unit_weight: Decimal,
+    max_parcel_kg: Option<Decimal>,
+) -> Vec<PlannedParcel> {
+    let weight = |sku: &str| {
+        catalog
+            .get(sku)
+            .and_then(|p| p.weight_kg)
+            .unwrap_or(unit_weight)
+            .max(Decimal::ZERO)
+    };
+    let plan = |items: BTreeMap<String, Decimal>| PlannedParcel {
+        weight_kg: items.iter().fold(Decimal::ZERO, |sum, (sku, q)| {
+            sum.saturating_add(q.saturating_mul(weight(sku)))
+        }),
+        items,
+    };
+    let packed: Vec<BTreeMap<String, Decimal>> = detail
+        .get("parcels")
+        .and_then(|p| serde_json::from_value(p.clone()).ok())
+        .unwrap_or_default();
+    let packed: Vec<_> = packed.into_iter().filter(|p| !p.is_empty()).collect();
+    if !packed.is_empty() {
+        return packed.into_iter().map(plan).collect();
+    }
+    let all: BTreeMap<String, Decimal> = serde_json::from_value(items(order)).unwrap_or_default();
+    let whole = plan(all.clone());
+    let Some(max) = max_parcel_kg.filter(|m| *m > Decimal::ZERO && whole.weight_kg > *m) else {
+        return vec![whole];
+    };
+    let mut out: Vec<PlannedParcel> = vec![plan(BTreeMap::new())];
+    for (sku, quantity) in all {
+        let w = weight(&sku);
+        let mut left = quantity;
+        while left > Decimal::ZERO {
+            let full = out.len() >= MAX_PARCELS;
+            let Some(current) = out.last_mut() else { break };
+            let room = max - current.weight_kg;
+            let fit = if full || w.is_zero() {
+                left
+            } else {
+                room.checked_div(w).map_or(left, |n| n.floor().min(left))
+            };
+            let take = if fit > Decimal::ZERO {
+                fit
+            } else if current.items.is_empty() {
+                // One unit heavier than the limit: it travels alone.
+                left.min(Decimal::ONE)
+            } else {
+                out.push(plan(BTreeMap::new()));
+                continue;
+            };
+            *current.items.entry(sku.clone()).or_insert(Decimal::ZERO) += take;
+            current.weight_kg = current.weight_kg.saturating_add(take.saturating_mul(w));
+            left -= take;
+        }
+    }
+    out.retain(|p| !p.items.is_empty());
+    out
+}
+
 #[async_trait]
 impl Handler for ShipStage {
     fn name(&self) -> &'static str {
@@ -248,28 +331,28 @@ impl Handler for ShipStage {
                     .await;
             }
         };
-        let key = label_key(&order_id, &format!("{warehouse}#1"));
-        let earlier = unit
-            .store()
-            .label_intend(&key, &order_id, &decision.carrier, Some(&warehouse))
-            .await?;
-        let request = LabelRequest {
-            key: key.clone(),
-            order_id: order_id.clone(),
-            order_number: order_number(order),
-            to: ship_to(order),
-            from: Address::from(&cfg.from),
-            weight_kg: f.weight_kg.max(Decimal::new(1, 1)),
-            dims_cm: cfg.parcel_cm,
-            service: decision.service.clone(),
-        };
+        let plan = parcels(
+            order,
+            &step.detail,
+            &catalog,
+            self.transport.default_unit_weight_kg,
+            cfg.max_parcel_kg,
+        );
+        let to = ship_to(order);
+        let from = Address::from(&cfg.from);
         let carrier = match booking {
             Booking::Dispatch => {
+                let key = label_key(&order_id, &format!("{warehouse}#1"));
+                unit.store()
+                    .label_intend(&key, &order_id, &decision.carrier, Some(&warehouse))
+                    .await?;
                 let doc = serde_json::json!({
-                    "dispatch": key, "order_id": order_id, "order_number": request.order_number,
+                    "dispatch": key, "order_id": order_id, "order_number": order_number(order),
                     "mode": decision.mode, "rule": decision.rule, "carrier": decision.carrier,
-                    "warehouse": warehouse, "ship_to": request.to, "items": items(order),
-                    "weight_kg": request.weight_kg, "created_at": chrono::Utc::now().to_rfc3339(),
+                    "warehouse": warehouse, "ship_to": to, "items": items(order),
+                    "parcels": plan.iter().map(|p| &p.items).collect::<Vec<_>>(),
+                    "weight_kg": f.weight_kg.max(Decimal::new(1, 1)),
+                    "created_at": chrono::Utc::now().to_rfc3339(),
                     "tracking": "enter with POST /api/orders/{id}/shipments",
                 });
                 unit.store().label_set(&key, "dispatched", &doc).await?;
@@ -285,107 +368,177 @@ impl Handler for ShipStage {
             }
             Booking::Api(c) => c,
         };
-        let bought = earlier
-            .as_ref()
-            .filter(|l| l.status == "bought")
-            .and_then(|l| serde_json::from_value::<Label>(l.result.clone()?).ok());
-        let label = match bought {
-            Some(l) => l,
-            None => match carrier.buy(&request, earlier.is_some()).await {
-                Ok(l) => {
-                    self.health.success(&decision.carrier).await;
-                    unit.store()
-                        .label_set(
-                            &key,
-                            "bought",
-                            &serde_json::to_value(&l).unwrap_or_default(),
-                        )
-                        .await?;
-                    metrics::counter!(LABELS_BOUGHT, "carrier" => decision.carrier.clone())
-                        .increment(1);
-                    l
-                }
-                Err(e) if e.is_retriable() => {
-                    self.health.failure(&decision.carrier, &e.to_string()).await;
-                    return Err(unavailable(&decision.carrier, order_id, "label", e));
-                }
+        // One label per parcel, each under its own key: a retry reuses the labels already
+        // bought and looks up a purchase whose answer was lost.
+        let mut bought = Vec::with_capacity(plan.len());
+        let mut first_pickup = None;
+        for (n, parcel) in plan.into_iter().enumerate() {
+            let key = label_key(&order_id, &format!("{warehouse}#{}", n + 1));
+            let earlier = unit
+                .store()
+                .label_intend(&key, &order_id, &decision.carrier, Some(&warehouse))
+                .await?;
+            if n == 0 {
+                first_pickup = earlier.as_ref().and_then(|l| l.pickup.clone());
+            }
+            let request = LabelRequest {
+                key: key.clone(),
+                order_id: order_id.clone(),
+                order_number: order_number(order),
+                to: to.clone(),
+                from: from.clone(),
+                weight_kg: parcel.weight_kg.max(Decimal::new(1, 1)),
+                dims_cm: cfg.parcel_cm,
+                service: decision.service.clone(),
+            };
+            let known = earlier
+                .as_ref()
+                .filter(|l| l.status == "bought")
+                .and_then(|l| serde_json::from_value::<Label>(l.result.clone()?).ok());
+            let label = match known {
+                Some(l) => l,
+                None => match carrier.buy(&request, earlier.is_some()).await {
+                    Ok(l) => {
+                        self.health.success(&decision.carrier).await;
+                        unit.store()
+                            .label_set(
+                                &key,
+                                "bought",
+                                &serde_json::to_value(&l).unwrap_or_default(),
+                            )
+                            .await?;
+                        metrics::counter!(LABELS_BOUGHT, "carrier" => decision.carrier.clone())
+                            .increment(1);
+                        l
+                    }
+                    Err(e) if e.is_retriable() => {
+                        self.health.failure(&decision.carrier, &e.to_string()).await;
+                        return Err(unavailable(&decision.carrier, order_id, "label", e));
+                    }
+                    Err(e) => {
+                        let reason = format!(
+                            "Carrier {} refused the label of parcel {} for order {order_id} (rule {}): {e}. The order waits packed; correct the order and replay, or enter the tracking by hand.",
+                            decision.carrier,
+                            n + 1,
+                            decision.rule
+                        );
+                        unit.store()
+                            .label_set(
+                                &key,
+                                "refused",
+                                &serde_json::json!({"reason": e.to_string()}),
+                            )
+                            .await?;
+                        metrics::counter!(LABELS_REFUSED, "carrier" => decision.carrier.clone())
+                            .increment(1);
+                        return unit
+                            .commit(self.exception(
+                                "carrier_refused",
+                                &order_id,
+                                Some(&decision.carrier),
+                                reason,
+                            ))
+                            .await;
+                    }
+                },
+            };
+            let file = match carrier.label_file(&label).await {
+                Ok(f) => f,
                 Err(e) => {
-                    let reason = format!(
-                        "Carrier {} refused the label for order {order_id} (rule {}): {e}. The order waits packed; correct the order and replay, or enter the tracking by hand.",
-                        decision.carrier, decision.rule
-                    );
-                    unit.store()
-                        .label_set(
-                            &key,
-                            "refused",
-                            &serde_json::json!({"reason": e.to_string()}),
-                        )
-                        .await?;
-                    metrics::counter!(LABELS_REFUSED, "carrier" => decision.carrier.clone())
-                        .increment(1);
-                    return unit
-                        .commit(self.exception(
-                            "carrier_refused",
+                    return Err(unavailable(&decision.carrier, order_id, "label file", e));
+                }
+            };
+            bought.push(Bought {
+                key,
+                label,
+                file,
+                items: parcel.items,
+            });
+        }
+        // One pickup for the order (the carrier collects every parcel at the address), asked
+        // under the first parcel's key. A carrier whose pickups cannot be looked up gets the
+        // request recorded before it is sent; one recorded but never answered is not sent
+        // again: a person checks with the carrier.
+        let mut pickup = first_pickup.filter(|p| !p.is_null());
+        let mut pickup_problem = None;
+        let findable = carrier.pickups_findable();
+        if let Some(first) = bought.first().filter(|_| cfg.pickup && carrier.picks_up()) {
+            let unanswered = pickup
+                .as_ref()
+                .is_some_and(|p| p["status"].as_str() == Some(PICKUP_REQUESTING));
+            if unanswered {
+                let v = serde_json::json!({"status": "unconfirmed"});
+                unit.store().label_pickup(&first.key, &v).await?;
+                pickup = Some(v);
+                pickup_problem = Some(self.exception(
+                    "pickup_unconfirmed",
+                    &order_id,
+                    Some(&decision.carrier),
+                    format!(
+                        "A pickup for order {order_id} was asked of carrier {} but its answer was lost, and the carrier cannot look pickups up: check with the carrier whether it is scheduled before asking again.",
+                        decision.carrier
+                    ),
+                ));
+            } else if pickup.is_none() {
+                let earliest =
+                    chrono::Utc::now() + chrono::Duration::hours(i64::from(cfg.pickup_after_hours));
+                let parcels_note = if bought.len() > 1 {
+                    format!(", {} parcels", bought.len())
+                } else {
+                    String::new()
+                };
+                let r = PickupRequest {
+                    key: first.key.clone(),
+                    label: first.label.clone(),
+                    address: from.clone(),
+                    earliest,
+                    latest: earliest
+                        + chrono::Duration::hours(i64::from(cfg.pickup_window_hours.max(1))),
+                    instructions: Some(format!("Order {}{parcels_note}", order_number(order))),
+                };
+                if !findable {
+                    let intent = serde_json::json!({"status": PICKUP_REQUESTING});
+                    unit.store().label_pickup(&first.key, &intent).await?;
+                }
+                match carrier.pickup(&r).await {
+                    Ok(p) => {
+                        let v = serde_json::to_value(&p).unwrap_or_default();
+                        unit.store().label_pickup(&first.key, &v).await?;
+                        pickup = Some(v);
+                    }
+                    Err(e) if e.is_retriable() => {
+                        if !findable && !e.may_have_been_done() {
+                            // Surely not made (429, refused connection): ask again next time.
+                            unit.store()
+                                .label_pickup(&first.key, &serde_json::Value::Null)
+                                .await?;
+                        }
+                        return Err(unavailable(&decision.carrier, order_id, "pickup", e));
+                    }
+                    Err(e) => {
+                        let v = serde_json::json!({"status": "refused", "reason": e.to_string()});
+                        unit.store().label_pickup(&first.key, &v).await?;
+                        pickup_problem = Some(self.exception(
+                            "pickup_refused",
                             &order_id,
                             Some(&decision.carrier),
-                            reason,
+                            format!(
+                                "Carrier {} refused the pickup for order {order_id}: {e}",
+                                decision.carrier
+                            ),
                         ))
-                        .await;
-                }
-            },
-        };
-        let file = match carrier.label_file(&label).await {
-            Ok(f) => f,
-            Err(e) => {
-                return Err(unavailable(&decision.carrier, order_id, "label file", e));
-            }
-        };
-        let mut pickup = earlier.as_ref().and_then(|l| l.pickup.clone());
-        let mut pickup_refused = None;
-        if cfg.pickup && carrier.picks_up() && pickup.is_none() {
-            let earliest =
-                chrono::Utc::now() + chrono::Duration::hours(i64::from(cfg.pickup_after_hours));
-            let r = PickupRequest {
-                key: key.clone(),
-                label: label.clone(),
-                address: request.from.clone(),
-                earliest,
-                latest: earliest
-                    + chrono::Duration::hours(i64::from(cfg.pickup_window_hours.max(1))),
-                instructions: Some(format!("Order {}", request.order_number)),
-            };
-            match carrier.pickup(&r).await {
-                Ok(p) => {
-                    let v = serde_json::to_value(&p).unwrap_or_default();
-                    unit.store().label_pickup(&key, &v).await?;
-                    pickup = Some(v);
-                }
-                Err(e) if e.is_retriable() => {
-                    return Err(unavailable(&decision.carrier, order_id, "pickup", e));
-                }
-                Err(e) => {
-                    pickup_refused = Some(self.exception(
-                        "pickup_refused",
-                        &order_id,
-                        Some(&decision.carrier),
-                        format!(
-                            "Carrier {} refused the pickup for order {order_id}: {e}",
-                            decision.carrier
-                        ),
-                    ))
+                    }
                 }
             }
         }
-        tracing::info!(order_id = %order_id, carrier = %decision.carrier, "Label bought; order shipped.");
+        tracing::info!(order_id = %order_id, carrier = %decision.carrier, parcels = bought.len(), "Labels bought; order shipped.");
         unit.commit(Booked {
             order_id,
             warehouse,
-            key,
             decision,
-            label,
-            file,
+            parcels: bought,
             pickup,
-            pickup_refused,
+            pickup_problem,
         })
         .await
     }
@@ -466,31 +619,39 @@ fn unavailable(carrier: &str, order_id: String, what: &str, e: PartnerError) -> 
     err
 }
 
-/// Records a parcel and ships the order (`shipment.created`, `order.shipped`) on `conn`, for
-/// the ship stage and for tracking entered through the API; returns the events to publish
-/// with the write. The order must be `packed` or `fulfilment_requested` (else `Illegal`).
+/// Records the parcels and ships the order (`shipment.created` each, one `order.shipped`) on
+/// `conn`, for the ship stage and for tracking entered through the API; returns the events to
+/// publish with the write. The order must be `packed` or `fulfilment_requested` (else
+/// `Illegal`); `parcels` holds at least one.
 pub async fn write_shipped(
     conn: &mut AnyConnection,
     cause: &str,
     connector: &str,
-    s: &NewShipment<'_>,
+    parcels: &[NewShipment<'_>],
     detail: serde_json::Value,
 ) -> Result<Vec<Envelope>, TransitionError> {
     let mut events = Vec::new();
-    let (id, new) = Store::record_shipment(conn, s).await?;
-    if new {
-        events.push(s.created_event(&id));
+    let mut ids = Vec::with_capacity(parcels.len());
+    for s in parcels {
+        let (id, new) = Store::record_shipment(conn, s).await?;
+        if new {
+            events.push(s.created_event(&id));
+        }
+        ids.push(id);
     }
-    let data = serde_json::json!({"shipment_id": id, "carrier": s.carrier, "detail": detail});
-    Store::transition(conn, s.order_id, Trigger::Ship, cause, Some(&data)).await?;
+    let (Some(first), Some(first_id)) = (parcels.first(), ids.first().cloned()) else {
+        return Ok(events);
+    };
+    let data = serde_json::json!({"shipment_id": first_id, "shipments": ids, "carrier": first.carrier, "detail": detail});
+    Store::transition(conn, first.order_id, Trigger::Ship, cause, Some(&data)).await?;
     let shipped = ShipmentRef {
-        order_id: s.order_id.to_string(),
-        shipment_id: id.clone(),
-        carrier: crate::tracking::carrier::code(s.carrier),
-        tracking_number: s.number(),
-        warehouse: s.warehouse.map(str::to_string),
+        order_id: first.order_id.to_string(),
+        shipment_id: first_id,
+        carrier: crate::tracking::carrier::code(first.carrier),
+        tracking_number: first.number(),
+        warehouse: first.warehouse.map(str::to_string),
         status: None,
-        detail: serde_json::json!({"shipments": [id], "complete": true, "booking": detail}),
+        detail: serde_json::json!({"shipments": ids, "complete": true, "booking": detail}),
     };
     events.push(
         Envelope::new(
@@ -498,7 +659,7 @@ pub async fn write_shipped(
             connector,
             serde_json::to_value(&shipped).unwrap_or_default(),
         )
-        .with_order(s.order_id),
+        .with_order(first.order_id),
     );
     Ok(events)
 }
@@ -587,65 +748,96 @@ impl Effects for Dispatched {
     }
 }
 
-/// A bought label: the file, the parcel, the order shipped.
+/// One parcel's bought label and its file.
+struct Bought {
+    key: String,
+    label: Label,
+    file: Option<(String, Vec<u8>)>,
+    items: BTreeMap<String, Decimal>,
+}
+
+/// The bought labels (one per parcel): their files, the parcels, the order shipped.
 struct Booked {
     order_id: String,
     warehouse: String,
-    key: String,
     decision: Decision,
-    label: Label,
-    file: Option<(String, Vec<u8>)>,
+    parcels: Vec<Bought>,
     pickup: Option<serde_json::Value>,
-    pickup_refused: Option<Raise>,
+    pickup_problem: Option<Raise>,
 }
 
 #[async_trait]
 impl Effects for Booked {
     async fn write(&mut self, tx: &mut UnitTx<'_>) -> Result<(), StageError> {
-        let l = &self.label;
-        let label_doc = serde_json::to_vec_pretty(l).unwrap_or_default();
-        Store::put_order_document(
-            tx.conn(),
-            &self.order_id,
-            "label",
-            &format!("{}.json", self.key),
-            "application/json",
-            &label_doc,
-        )
-        .await?;
-        if let Some((content_type, bytes)) = &self.file {
+        for p in &self.parcels {
+            let label_doc = serde_json::to_vec_pretty(&p.label).unwrap_or_default();
             Store::put_order_document(
                 tx.conn(),
                 &self.order_id,
                 "label",
-                &self.key,
-                content_type,
-                bytes,
+                &format!("{}.json", p.key),
+                "application/json",
+                &label_doc,
             )
             .await?;
+            if let Some((content_type, bytes)) = &p.file {
+                Store::put_order_document(
+                    tx.conn(),
+                    &self.order_id,
+                    "label",
+                    &p.key,
+                    content_type,
+                    bytes,
+                )
+                .await?;
+            }
         }
-        if let Some(r) = &self.pickup_refused {
+        if let Some(r) = &self.pickup_problem {
             raise(tx, r).await?;
         }
-        let shipment = NewShipment {
-            order_id: &self.order_id,
-            warehouse: Some(&self.warehouse),
-            carrier: &l.carrier,
-            carrier_name: Some(&l.carrier),
-            tracking_number: &l.tracking_number,
-            service: Some(&l.service),
-            promised_at: None,
-            eta: l.eta.map(|t| t.timestamp_millis()),
-            items: serde_json::Value::Null,
-        };
+        let items: Vec<serde_json::Value> = self
+            .parcels
+            .iter()
+            .map(|p| serde_json::to_value(&p.items).unwrap_or_default())
+            .collect();
+        let shipments: Vec<NewShipment<'_>> = self
+            .parcels
+            .iter()
+            .zip(items)
+            .map(|(p, items)| NewShipment {
+                order_id: &self.order_id,
+                warehouse: Some(&self.warehouse),
+                carrier: &p.label.carrier,
+                carrier_name: Some(&p.label.carrier),
+                tracking_number: &p.label.tracking_number,
+                service: Some(&p.label.service),
+                promised_at: None,
+                eta: p.label.eta.map(|t| t.timestamp_millis()),
+                items,
+            })
+            .collect();
+        let labels: Vec<serde_json::Value> = self
+            .parcels
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "label_key": p.key, "remote_id": p.label.remote_id,
+                    "rate": p.label.rate, "currency": p.label.currency,
+                })
+            })
+            .collect();
+        let first = self.parcels.first();
         let detail = serde_json::json!({
             "carrier_instance": self.decision.carrier, "rule": self.decision.rule,
-            "mode": self.decision.mode, "label_key": self.key, "remote_id": l.remote_id,
-            "rate": l.rate, "currency": l.currency, "pickup": self.pickup,
+            "mode": self.decision.mode, "label_key": first.map(|p| p.key.clone()),
+            "remote_id": first.map(|p| p.label.remote_id.clone()),
+            "rate": first.and_then(|p| p.label.rate),
+            "currency": first.and_then(|p| p.label.currency.clone()),
+            "labels": labels, "pickup": self.pickup,
         });
         let cause = tx.cause().to_string();
         let connector = self.decision.carrier.clone();
-        match write_shipped(tx.conn(), &cause, &connector, &shipment, detail).await {
+        match write_shipped(tx.conn(), &cause, &connector, &shipments, detail).await {
             Ok(events) => {
                 for e in events {
                     tx.emit(e);
@@ -733,5 +925,70 @@ mod tests {
         assert!(f.fragile && !f.hazardous);
         assert_eq!(f.channel.as_deref(), Some("web"));
         assert_eq!(f.country.as_deref(), Some("DE"));
+    }
+
+    #[test]
+    fn parcels_as_packed_or_split_by_weight_with_whole_units() {
+        let catalog = crate::catalog::Catalog::from_csv(
+            "sku,name,weight_kg\nMUG-01,Mug,0.4\nANVIL,Anvil,30\n",
+            std::path::Path::new("t.csv"),
+        )
+        .unwrap();
+        let order: CanonicalOrder = serde_json::from_value(serde_json::json!({
+            "source": {"format": "shopify", "channel": "web", "external_id": "1", "status": "open"},
+            "placed_at": "2026-12-01T00:00:00Z",
+            "customer": {},
+            "lines": [{"line_ref": "1", "sku": "MUG-01", "quantity": "5", "unit_price": null},
+                      {"line_ref": "2", "sku": "ANVIL", "quantity": "2", "unit_price": null,
+                       "cancelled_quantity": "0"}],
+        }))
+        .unwrap();
+        let none = serde_json::Value::Null;
+        let d = |v: &str| v.parse::<Decimal>().unwrap();
+        // No limit: one parcel with everything.
+        let one = parcels(&order, &none, &catalog, Decimal::ONE, None);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].weight_kg, d("62.0"));
+        // A 25 kg limit: each anvil alone (heavier than the limit), the mugs together.
+        let split = parcels(&order, &none, &catalog, Decimal::ONE, Some(d("25")));
+        let shapes: Vec<_> = split
+            .iter()
+            .map(|p| (p.items.clone(), p.weight_kg))
+            .collect();
+        assert_eq!(
+            shapes,
+            vec![
+                (BTreeMap::from([("ANVIL".to_string(), d("1"))]), d("30")),
+                (BTreeMap::from([("ANVIL".to_string(), d("1"))]), d("30")),
+                (BTreeMap::from([("MUG-01".to_string(), d("5"))]), d("2.0")),
+            ]
+        );
+        // A 1 kg limit: two mugs a parcel, whole units only.
+        let mugs: CanonicalOrder = serde_json::from_value(serde_json::json!({
+            "source": {"format": "shopify", "channel": "web", "external_id": "2", "status": "open"},
+            "placed_at": "2026-12-01T00:00:00Z", "customer": {},
+            "lines": [{"line_ref": "1", "sku": "MUG-01", "quantity": "5", "unit_price": null}],
+        }))
+        .unwrap();
+        let small = parcels(&mugs, &none, &catalog, Decimal::ONE, Some(d("1")));
+        let counts: Vec<_> = small.iter().map(|p| p.items["MUG-01"]).collect();
+        assert_eq!(counts, vec![d("2"), d("2"), d("1")]);
+        // Never more than MAX_PARCELS, whatever the quantity.
+        let many: CanonicalOrder = serde_json::from_value(serde_json::json!({
+            "source": {"format": "shopify", "channel": "web", "external_id": "3", "status": "open"},
+            "placed_at": "2026-12-01T00:00:00Z", "customer": {},
+            "lines": [{"line_ref": "1", "sku": "ANVIL", "quantity": "1000000000", "unit_price": null}],
+        }))
+        .unwrap();
+        let capped = parcels(&many, &none, &catalog, Decimal::ONE, Some(d("25")));
+        assert_eq!(capped.len(), MAX_PARCELS);
+        let total: Decimal = capped.iter().map(|p| p.items["ANVIL"]).sum();
+        assert_eq!(total, d("1000000000"), "every unit is in a parcel");
+        // The warehouse said how it packed: that decides, whatever the limit.
+        let packed =
+            serde_json::json!({"parcels": [{"MUG-01": "3"}, {"MUG-01": "2", "ANVIL": "2"}]});
+        let as_packed = parcels(&order, &packed, &catalog, Decimal::ONE, Some(d("1")));
+        assert_eq!(as_packed.len(), 2);
+        assert_eq!(as_packed[1].weight_kg, d("60.8"));
     }
 }

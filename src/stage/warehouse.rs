@@ -57,8 +57,13 @@ impl WarehouseStage {
 
 /// One thing to do, its fulfilment order looked up.
 enum Act {
-    /// (the fulfilment order, the warehouse's id as the callback gave it).
-    Packed(Fulfilment, Option<String>),
+    /// (the fulfilment order, the warehouse's id as the callback gave it, the parcels it was
+    /// packed into if it says).
+    Packed(
+        Fulfilment,
+        Option<String>,
+        Vec<std::collections::BTreeMap<String, rust_decimal::Decimal>>,
+    ),
     Shipped {
         f: Fulfilment,
         remote_id: Option<String>,
@@ -129,12 +134,14 @@ impl Handler for WarehouseStage {
                         .collect();
                     Act::Reallocate(orders, skus)
                 }
-                WarehouseEvent::Packed { key, remote_id } => {
-                    match find(unit.store(), &connector, key, remote_id.clone()).await? {
-                        Ok(f) => Act::Packed(f, remote_id),
-                        Err(r) => Act::Unknown("packed", r),
-                    }
-                }
+                WarehouseEvent::Packed {
+                    key,
+                    remote_id,
+                    parcels,
+                } => match find(unit.store(), &connector, key, remote_id.clone()).await? {
+                    Ok(f) => Act::Packed(f, remote_id, parcels),
+                    Err(r) => Act::Unknown("packed", r),
+                },
                 WarehouseEvent::Shipped {
                     key,
                     remote_id,
@@ -398,7 +405,7 @@ impl Effects for Acts {
         };
         for act in &self.acts {
             match act {
-                Act::Packed(f, remote_id) => {
+                Act::Packed(f, remote_id, parcels) => {
                     self.ensure_requested(tx, f, remote_id.as_deref()).await?;
                     if matches!(
                         f.state,
@@ -407,7 +414,10 @@ impl Effects for Acts {
                         Store::fulfilment_set(tx.conn(), &f.key, FulfilmentState::Packed, None)
                             .await?;
                     }
-                    let detail = serde_json::json!({"raw_id": self.raw_id, "key": f.key});
+                    let mut detail = serde_json::json!({"raw_id": self.raw_id, "key": f.key});
+                    if !parcels.is_empty() {
+                        detail["parcels"] = serde_json::json!(parcels);
+                    }
                     if transition_or_moved_on(
                         tx,
                         &f.order_id,

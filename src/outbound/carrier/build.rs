@@ -192,9 +192,20 @@ pub fn build(
         CarrierKind::Easypost => Booking::Api(Arc::new(easypost::EasyPost::new(connection(
             cfg, &def, shutdown,
         )?))),
-        CarrierKind::Shippo => Booking::Api(Arc::new(shippo::Shippo::new(connection(
-            cfg, &def, shutdown,
-        )?))),
+        CarrierKind::Shippo => {
+            if cfg.pickup && def.pickups && !cfg.params.contains_key("carrier_account") {
+                return Err(PartnerError::Credential {
+                    name: "params.carrier_account".into(),
+                    message: format!(
+                        "carrier {} has pickup = true, which needs the Shippo object id of the USPS or DHL Express account that picks up",
+                        cfg.name
+                    ),
+                });
+            }
+            Booking::Api(Arc::new(shippo::Shippo::new(connection(
+                cfg, &def, shutdown,
+            )?)))
+        }
         CarrierKind::Dispatch => Booking::Dispatch,
     };
     Ok((def.kind, booking))

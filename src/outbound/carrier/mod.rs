@@ -151,6 +151,13 @@ pub trait Carrier: Send + Sync {
     /// Whether the kind can request pickups.
     fn picks_up(&self) -> bool;
 
+    /// Whether a pickup request whose answer was lost can be found again by its key. Where it
+    /// cannot (Shippo has no pickup lookup), the ship stage records the request before it is
+    /// sent and never sends it blindly again: an unconfirmed one is an exception for a person.
+    fn pickups_findable(&self) -> bool {
+        true
+    }
+
     /// Requests (and buys) a pickup for the label.
     async fn pickup(&self, request: &PickupRequest) -> Result<Pickup, PartnerError>;
 }

@@ -3,6 +3,10 @@
 //! second transaction is a second label, so a purchase whose answer was lost is looked up
 //! (`GET /transactions?metadata=`) before anything is bought again. A refused purchase comes
 //! back as a transaction with `status: ERROR` and `messages[]`, which is a typed error here.
+//! Pickups (`POST /pickups`, USPS and DHL Express accounts): the bought transactions, the
+//! sender's address and a time window, `metadata` = the label key; Shippo has neither an
+//! idempotency key nor a pickup lookup, so the ship stage never repeats a request whose answer
+//! it did not see ([`Carrier::pickups_findable`]).
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -226,14 +230,82 @@ impl Carrier for Shippo {
     }
 
     fn picks_up(&self) -> bool {
+        self.conn.pickups
+    }
+
+    fn pickups_findable(&self) -> bool {
         false
     }
 
-    async fn pickup(&self, _: &PickupRequest) -> Result<Pickup, PartnerError> {
-        Err(self
+    /// One `POST /pickups` for the label's transaction (not retried after an answer that may
+    /// have gone through: the client sends it as a non-idempotent call).
+    async fn pickup(&self, r: &PickupRequest) -> Result<Pickup, PartnerError> {
+        let account = self
             .conn
-            .decode_error("this Shippo definition takes no pickup requests".into()))
+            .values
+            .params
+            .get("carrier_account")
+            .cloned()
+            .ok_or_else(|| {
+                self.conn.decode_error(
+                    "pickups need params.carrier_account (the USPS or DHL Express account's object id)"
+                        .into(),
+                )
+            })?;
+        let location_type = self
+            .conn
+            .values
+            .params
+            .get("building_location_type")
+            .cloned()
+            .unwrap_or_else(|| "Shipping Dock".to_string());
+        let body = json!({
+            "carrier_account": account,
+            "location": {
+                "building_location_type": location_type,
+                "instructions": r.instructions,
+                "address": address_json(&r.address),
+            },
+            "transactions": [r.label.remote_id],
+            "requested_start_time": r.earliest.to_rfc3339(),
+            "requested_end_time": r.latest.to_rfc3339(),
+            "metadata": r.key,
+        });
+        let p = self
+            .conn
+            .send(
+                "pickups",
+                reqwest::Method::POST,
+                &self.conn.url("/pickups"),
+                &[],
+                Some(&body),
+                false,
+            )
+            .await?;
+        if p["status"].as_str() == Some("ERROR") {
+            let mut refusal = p.clone();
+            refusal["status"] = json!("pickup ERROR");
+            refused(&self.conn.name, &refusal)?;
+        }
+        read_pickup(&p, r).ok_or_else(|| {
+            self.conn
+                .decode_error("pickup answer without object_id or status".into())
+        })
     }
+}
+
+/// A pickup as Shippo answers it: `status` `PENDING` | `CONFIRMED` | `ERROR` | `CANCELLED`,
+/// `confirmation_code`, the carrier's confirmed window. `ERROR` is the carrier's refusal.
+fn read_pickup(p: &Value, r: &PickupRequest) -> Option<Pickup> {
+    let status = p["status"].as_str()?.to_ascii_lowercase();
+    let time = |f: &str| p[f].as_str().and_then(parse_time);
+    Some(Pickup {
+        id: p["object_id"].as_str()?.to_string(),
+        confirmation: p["confirmation_code"].as_str().map(str::to_string),
+        status,
+        earliest: time("confirmed_start_time").unwrap_or(r.earliest),
+        latest: time("confirmed_end_time").unwrap_or(r.latest),
+    })
 }
 
 #[cfg(test)]

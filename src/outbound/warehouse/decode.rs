@@ -300,7 +300,8 @@ fn qimen(bytes: &[u8]) -> Result<Vec<WarehouseEvent>, String> {
 /// columns ignored), one row per parcel and SKU; the rows of one key and tracking number are
 /// one parcel. Every key in the file is one `Shipped`. A key whose rows have no carrier and no
 /// tracking number is `Packed`: the warehouse packed it and ordergate books the carrier
-/// (`books_carrier = false`).
+/// (`books_carrier = false`); an optional `parcel` column numbers the parcels it was packed
+/// into (the rows of one key and parcel number are one parcel, one label each).
 fn pick_list(bytes: &[u8]) -> Result<Vec<WarehouseEvent>, String> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -322,8 +323,14 @@ fn pick_list(bytes: &[u8]) -> Result<Vec<WarehouseEvent>, String> {
         column("sku")?,
         column("quantity")?,
     );
+    let parcel_column = headers
+        .iter()
+        .position(|h| h.eq_ignore_ascii_case("parcel"));
     // key → (tracking number → parcel), in file order.
     let mut by_key: Vec<(String, Vec<Parcel>)> = Vec::new();
+    // key → (parcel number, numeric first → SKU → quantity) for packed, untracked rows.
+    type Numbered = BTreeMap<(Option<u64>, String), BTreeMap<String, Decimal>>;
+    let mut packed: BTreeMap<String, Numbered> = BTreeMap::new();
     for (i, row) in reader.records().enumerate() {
         if i >= MAX_PARCELS {
             return Err(format!("more than {MAX_PARCELS} rows"));
@@ -340,6 +347,21 @@ fn pick_list(bytes: &[u8]) -> Result<Vec<WarehouseEvent>, String> {
         if untracked {
             if !by_key.iter().any(|(x, _)| x == key) {
                 by_key.push((key.to_string(), Vec::new()));
+            }
+            if let Some(n) = parcel_column
+                .and_then(|p| row.get(p))
+                .filter(|v| !v.is_empty())
+            {
+                let quantity: Decimal = field(q, "quantity")?
+                    .parse()
+                    .map_err(|_| format!("row {}: quantity is not a number", i + 2))?;
+                *packed
+                    .entry(key.to_string())
+                    .or_default()
+                    .entry((n.parse().ok(), n.to_string()))
+                    .or_default()
+                    .entry(field(s, "sku")?.to_string())
+                    .or_insert(Decimal::ZERO) += quantity;
             }
             continue;
         }
@@ -378,9 +400,14 @@ fn pick_list(bytes: &[u8]) -> Result<Vec<WarehouseEvent>, String> {
         .into_iter()
         .map(|(key, parcels)| {
             if parcels.is_empty() {
+                let parcels = packed
+                    .remove(&key)
+                    .map(|by_number| by_number.into_values().collect())
+                    .unwrap_or_default();
                 return WarehouseEvent::Packed {
                     key: Some(key),
                     remote_id: None,
+                    parcels,
                 };
             }
             WarehouseEvent::Shipped {
@@ -537,8 +564,34 @@ mod tests {
             packed,
             vec![WarehouseEvent::Packed {
                 key: Some("og-3".into()),
-                remote_id: None
+                remote_id: None,
+                parcels: vec![],
             }]
         );
+        // Packed into numbered parcels (numbers sort as numbers): one parcel each.
+        let packed = decode(
+            WarehouseKind::PickList,
+            b"key,carrier,tracking_number,sku,quantity,parcel\nog-4,,,A,2,10\nog-4,,,B,1,2\nog-4,,,A,1,2\n",
+        )
+        .unwrap();
+        let d = |v: i64| Decimal::from(v);
+        assert_eq!(
+            packed,
+            vec![WarehouseEvent::Packed {
+                key: Some("og-4".into()),
+                remote_id: None,
+                parcels: vec![
+                    BTreeMap::from([("A".to_string(), d(1)), ("B".to_string(), d(1))]),
+                    BTreeMap::from([("A".to_string(), d(2))]),
+                ],
+            }]
+        );
+        let e = decode(
+            WarehouseKind::PickList,
+            b"key,carrier,tracking_number,sku,quantity,parcel\nog-5,,,A,some,1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("row 2: quantity"), "{e}");
     }
 }

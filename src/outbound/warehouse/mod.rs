@@ -169,6 +169,10 @@ pub enum WarehouseEvent {
     Packed {
         key: Option<String>,
         remote_id: Option<String>,
+        /// The parcels it was packed into, SKU → quantity each, when the warehouse says (a
+        /// pick-list confirmation's `parcel` column); empty: one parcel, or not said. The ship
+        /// stage buys one label per parcel.
+        parcels: Vec<BTreeMap<String, Decimal>>,
     },
     /// Handed to the carrier, one entry per parcel.
     Shipped {
