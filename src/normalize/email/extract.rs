@@ -3494,7 +3494,17 @@ const FORM_TITLES: &[&str] = &[
 /// (`Maple Grove Family Dentistry          PURCHASE ORDER`), else the first line of the page
 /// that is neither the fax machine's header nor a title nor a `label: value`.
 fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
-    let is_title = |t: &str| FORM_TITLES.contains(&t.trim().to_uppercase().as_str());
+    // Titles are often letter-spaced ("注 文 書", "P U R C H A S E  O R D E R").
+    let compact = |t: &str| -> String {
+        t.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase()
+    };
+    let is_title = |t: &str| {
+        let t = compact(t);
+        FORM_TITLES.iter().any(|f| compact(f) == t)
+    };
     // A street, a phone or a date is not an organisation (a letterhead that is only a logo
     // leaves the address as the first text).
     // The addressee written at the top ("株式会社サプライ 御中", "山田様") is not the sender.
