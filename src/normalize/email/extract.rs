@@ -1110,6 +1110,19 @@ pub fn currency_of(mark: &str) -> Option<&'static str> {
         "AUD" => "AUD",
         "JPY" => "JPY",
         "CHF" => "CHF",
+        // Codes read as words ([`CODES`]) name themselves.
+        "NZD" => "NZD",
+        "MXN" => "MXN",
+        "BRL" => "BRL",
+        "SGD" => "SGD",
+        "SEK" => "SEK",
+        "NOK" => "NOK",
+        "DKK" => "DKK",
+        "PLN" | "ZŁ" => "PLN",
+        "CZK" | "KČ" => "CZK",
+        "INR" => "INR",
+        "KRW" => "KRW",
+        "ZAR" => "ZAR",
         _ => return None,
     })
 }
@@ -3949,6 +3962,8 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
         ("a$", "AUD", 0.85),
         ("nz$", "NZD", 0.85),
         ("c$", "CAD", 0.85),
+        ("zł", "PLN", 0.85),
+        ("kč", "CZK", 0.85),
     ] {
         if lower.contains(mark) {
             ctx.put(facts, "currency", Some(code.into()), c);
