@@ -1709,6 +1709,9 @@ re!(
     r"^([0-9]{5}-[0-9]{3})\s+(.+?)(?:\s*[-/–]\s*([A-Z]{2}))?$"
 );
 re!(PL_CITY, r"^([0-9]{2}-[0-9]{3})\s+(.+)$");
+// "114 55 Stockholm", "602 00 Brno": the three-and-two-digit postcode of Sweden, Czechia,
+// Slovakia and Greece (which of them, the line alone does not say).
+re!(SE_CZ_CITY, r"^([0-9]{3} [0-9]{2})\s+([^0-9].*)$");
 re!(
     JP_CITY,
     r"^(.+?),?\s+([A-Za-z-]+)\s+(〒?[0-9]{3}-[0-9]{4})$"
@@ -1776,6 +1779,15 @@ fn city_line(last: &str) -> Option<CityLine> {
     if let Some(m) = cap(&IE_CITY) {
         let postal = Some(format!("{} {}", &m[2], &m[3]));
         return Some(line(s(m.get(1)), None, postal, Some("IE"), &[]));
+    }
+    if let Some(m) = cap(&SE_CZ_CITY) {
+        return Some(line(
+            s(m.get(2)),
+            None,
+            s(m.get(1)),
+            None,
+            &["SE", "CZ", "SK", "GR"],
+        ));
     }
     if let Some(m) = cap(&POSTAL_FIRST) {
         let postal = s(m.get(1));
