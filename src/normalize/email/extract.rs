@@ -1110,6 +1110,19 @@ pub fn currency_of(mark: &str) -> Option<&'static str> {
         "AUD" => "AUD",
         "JPY" => "JPY",
         "CHF" => "CHF",
+        // Codes read as words ([`CODES`]) name themselves.
+        "NZD" => "NZD",
+        "MXN" => "MXN",
+        "BRL" => "BRL",
+        "SGD" => "SGD",
+        "SEK" => "SEK",
+        "NOK" => "NOK",
+        "DKK" => "DKK",
+        "PLN" | "ZŁ" => "PLN",
+        "CZK" | "KČ" => "CZK",
+        "INR" => "INR",
+        "KRW" => "KRW",
+        "ZAR" => "ZAR",
         _ => return None,
     })
 }
@@ -1696,6 +1709,9 @@ re!(
     r"^([0-9]{5}-[0-9]{3})\s+(.+?)(?:\s*[-/–]\s*([A-Z]{2}))?$"
 );
 re!(PL_CITY, r"^([0-9]{2}-[0-9]{3})\s+(.+)$");
+// "114 55 Stockholm", "602 00 Brno": the three-and-two-digit postcode of Sweden, Czechia,
+// Slovakia and Greece (which of them, the line alone does not say).
+re!(SE_CZ_CITY, r"^([0-9]{3} [0-9]{2})\s+([^0-9].*)$");
 re!(
     JP_CITY,
     r"^(.+?),?\s+([A-Za-z-]+)\s+(〒?[0-9]{3}-[0-9]{4})$"
@@ -1763,6 +1779,15 @@ fn city_line(last: &str) -> Option<CityLine> {
     if let Some(m) = cap(&IE_CITY) {
         let postal = Some(format!("{} {}", &m[2], &m[3]));
         return Some(line(s(m.get(1)), None, postal, Some("IE"), &[]));
+    }
+    if let Some(m) = cap(&SE_CZ_CITY) {
+        return Some(line(
+            s(m.get(2)),
+            None,
+            s(m.get(1)),
+            None,
+            &["SE", "CZ", "SK", "GR"],
+        ));
     }
     if let Some(m) = cap(&POSTAL_FIRST) {
         let postal = s(m.get(1));
@@ -3494,7 +3519,17 @@ const FORM_TITLES: &[&str] = &[
 /// (`Maple Grove Family Dentistry          PURCHASE ORDER`), else the first line of the page
 /// that is neither the fax machine's header nor a title nor a `label: value`.
 fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
-    let is_title = |t: &str| FORM_TITLES.contains(&t.trim().to_uppercase().as_str());
+    // Titles are often letter-spaced ("注 文 書", "P U R C H A S E  O R D E R").
+    let compact = |t: &str| -> String {
+        t.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase()
+    };
+    let is_title = |t: &str| {
+        let t = compact(t);
+        FORM_TITLES.iter().any(|f| compact(f) == t)
+    };
     // A street, a phone or a date is not an organisation (a letterhead that is only a logo
     // leaves the address as the first text).
     // The addressee written at the top ("株式会社サプライ 御中", "山田様") is not the sender.
@@ -3939,6 +3974,8 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
         ("a$", "AUD", 0.85),
         ("nz$", "NZD", 0.85),
         ("c$", "CAD", 0.85),
+        ("zł", "PLN", 0.85),
+        ("kč", "CZK", 0.85),
     ] {
         if lower.contains(mark) {
             ctx.put(facts, "currency", Some(code.into()), c);
