@@ -331,6 +331,19 @@ impl Handler for ShipStage {
                     .await;
             }
         };
+        // One booking of this order's labels at a time: a redelivered copy of the message (the
+        // broker lost the connection while the first copy was still buying) waits for the first
+        // instead of buying again; a claim left by a worker that died expires after one call
+        // chain's longest duration.
+        let lock_key = label_key(&order_id, &format!("{warehouse}#1"));
+        let store = unit.store().clone();
+        store
+            .label_intend(&lock_key, &order_id, &decision.carrier, Some(&warehouse))
+            .await?;
+        let lease = claim_lease_ms(&cfg);
+        claim(&store, &lock_key, lease, &order_id).await?;
+        let claimed_for = order_id.clone();
+        let outcome = async {
         let plan = parcels(
             order,
             &step.detail,
@@ -391,6 +404,7 @@ impl Handler for ShipStage {
                 dims_cm: cfg.parcel_cm,
                 service: decision.service.clone(),
             };
+            store.label_claim_refresh(&lock_key).await?;
             let known = earlier
                 .as_ref()
                 .filter(|l| l.status == "bought")
@@ -496,6 +510,7 @@ impl Handler for ShipStage {
                         + chrono::Duration::hours(i64::from(cfg.pickup_window_hours.max(1))),
                     instructions: Some(format!("Order {}{parcels_note}", order_number(order))),
                 };
+                store.label_claim_refresh(&lock_key).await?;
                 if !findable {
                     let intent = serde_json::json!({"status": PICKUP_REQUESTING});
                     unit.store().label_pickup(&first.key, &intent).await?;
@@ -541,6 +556,12 @@ impl Handler for ShipStage {
             pickup_problem,
         })
         .await
+        }
+        .await;
+        if let Err(error) = store.label_release(&lock_key).await {
+            tracing::warn!(order_id = %claimed_for, error = %error, "Could not release the label claim; it expires by itself.");
+        }
+        outcome
     }
 }
 
@@ -606,6 +627,43 @@ impl ShipStage {
             copies,
         })
         .await
+    }
+}
+
+/// How long a claim on an order's booking lasts without a refresh: one carrier call chain's
+/// longest duration (every attempt timing out, every retry delay at its longest) and a margin.
+fn claim_lease_ms(cfg: &CarrierConfig) -> i64 {
+    let attempts = u64::from(cfg.max_retries) + 1;
+    let chain = cfg
+        .request_timeout_ms
+        .saturating_mul(attempts)
+        .saturating_add(cfg.retry_max_ms.saturating_mul(u64::from(cfg.max_retries)));
+    i64::try_from(chain.saturating_add(5_000)).unwrap_or(i64::MAX)
+}
+
+/// Takes the claim on `key`, waiting (bounded by one lease and a margin) while another worker
+/// holds it; a claim never refreshed for a whole lease is taken over.
+async fn claim(store: &Store, key: &str, lease_ms: i64, order_id: &str) -> Result<(), StageError> {
+    let wait = std::time::Duration::from_millis(u64::try_from(lease_ms).unwrap_or(0) + 2_000);
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut logged = false;
+    loop {
+        if store.label_claim(key, lease_ms).await? {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let mut err = StageError::transient(
+                "carrier_busy",
+                format!("order {order_id}: its labels are being bought by another worker"),
+            );
+            err.order_id = Some(order_id.to_string());
+            return Err(err);
+        }
+        if !logged {
+            tracing::info!(order_id = %order_id, "Another worker is buying this order's labels; waiting for it.");
+            logged = true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 }
 

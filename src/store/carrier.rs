@@ -102,6 +102,47 @@ impl Store {
         Ok(None)
     }
 
+    /// Claims the booking guarded by label row `key` (see migration 0020) when it is free or its
+    /// claim is older than `lease_ms`, or refreshes this holder's claim; returns whether the
+    /// caller holds it now. One UPDATE: two workers never both get it.
+    pub async fn label_claim(&self, key: &str, lease_ms: i64) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE carrier_labels SET claimed_at = $2 WHERE lkey = $1 AND claimed_at < $3",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(now.saturating_sub(lease_ms))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Keeps this holder's claim on `key` fresh (before each call to the carrier).
+    pub async fn label_claim_refresh(&self, key: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE carrier_labels SET claimed_at = $2 WHERE lkey = $1")
+            .bind(key)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives up the claim on `key`.
+    pub async fn label_release(&self, key: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE carrier_labels SET claimed_at = 0 WHERE lkey = $1")
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Records what the carrier answered for label `key` (`bought` with the purchase,
     /// `refused` with the reason, `dispatched` with the dispatch document's facts), at once
     /// and on its own: the purchase is a fact whatever happens to the rest of the unit.
