@@ -400,9 +400,7 @@ from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Ne
                 path
             })
             .collect();
-        let store = Store::connect(&store_url, 4, "normal")
-            .await
-            .unwrap();
+        let store = Store::connect(&store_url, 4, "normal").await.unwrap();
         Run {
             env,
             orders,
@@ -446,9 +444,10 @@ from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Ne
             .await;
         match answer {
             Ok(r) => r
-                .json::<serde_json::Value>()
+                .bytes()
                 .await
                 .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
                 .and_then(|v| v["bus"]["status"].as_str().map(str::to_string))
                 .unwrap_or_else(|| "no answer".into()),
             Err(_) => "no answer".into(),
@@ -479,7 +478,13 @@ from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Ne
 
     /// Waits until the run's effects reach a seeded random point: returns a description.
     async fn until_random_point(&self, rng: &mut Rng) -> String {
-        const EFFECTS: [&str; 5] = ["pick lists", "labels", "push-backs", "e-mails", "deliveries"];
+        const EFFECTS: [&str; 5] = [
+            "pick lists",
+            "labels",
+            "push-backs",
+            "e-mails",
+            "deliveries",
+        ];
         let what = rng.range(0, 4);
         // About half the orders pass review; aim inside that.
         let at = rng.range(1, (self.orders as u64 / 4).max(2)) as i64;
@@ -512,7 +517,9 @@ from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Ne
                 .count("SELECT COUNT(*) FROM orders WHERE state = 'delivered'")
                 .await;
             let pending_notices = self
-                .count("SELECT COUNT(*) FROM notices WHERE status IN ('pending', 'sending', 'data')")
+                .count(
+                    "SELECT COUNT(*) FROM notices WHERE status IN ('pending', 'sending', 'data')",
+                )
                 .await;
             let pending_pushbacks = self
                 .count("SELECT COUNT(*) FROM pushbacks WHERE status = 'intended'")
@@ -533,9 +540,7 @@ from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Ne
             {
                 return;
             }
-            if now != last {
-                last = now;
-            }
+            last = now;
             if Instant::now() > deadline {
                 let logs: Vec<String> = (0..self.configs.len())
                     .map(|i| {
@@ -598,7 +603,10 @@ from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Ne
         // The warehouse: one pick list per order.
         let lists = self.packer.lists();
         let twice: Vec<_> = lists.iter().filter(|(_, c)| **c != 1).collect();
-        assert!(twice.is_empty(), "pick lists taken more than once: {twice:?}");
+        assert!(
+            twice.is_empty(),
+            "pick lists taken more than once: {twice:?}"
+        );
         assert_eq!(lists.len(), n, "one warehouse order per order");
         // The carrier: one label per parcel.
         let labels = self.carrier.state.labels();
@@ -630,7 +638,10 @@ from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Ne
             *seen.entry(id.as_str()).or_insert(0) += 1;
         }
         let twice: Vec<_> = seen.iter().filter(|(_, c)| **c != 1).collect();
-        assert!(twice.is_empty(), "e-mails received more than once: {twice:?}");
+        assert!(
+            twice.is_empty(),
+            "e-mails received more than once: {twice:?}"
+        );
         let notices: Vec<(String, String, String, String)> = sqlx::query_as(
             "SELECT COALESCE(order_id, ''), notice, status, message_id FROM notices",
         )
@@ -757,7 +768,10 @@ impl PrivateRabbit {
             let (host, peer) = (format!("ogfa{}", &tag[..6]), format!("ogfb{}", &tag[..6]));
             let net = 1 + (u32::from_str_radix(&tag[..4], 16).unwrap() % 250);
             let (host_ip, ns_ip) = (format!("10.251.{net}.1"), format!("10.251.{net}.2"));
-            must(Command::new("ip").args(["netns", "add", &ns]), "ip netns add");
+            must(
+                Command::new("ip").args(["netns", "add", ns.as_str()]),
+                "ip netns add",
+            );
             let ip = |args: &str| {
                 must(
                     Command::new("ip").args(args.split_whitespace()),
@@ -768,7 +782,9 @@ impl PrivateRabbit {
             ip(&format!("link set {peer} netns {ns}"));
             ip(&format!("addr add {host_ip}/30 dev {host}"));
             ip(&format!("link set {host} up"));
-            ip(&format!("netns exec {ns} ip addr add {ns_ip}/30 dev {peer}"));
+            ip(&format!(
+                "netns exec {ns} ip addr add {ns_ip}/30 dev {peer}"
+            ));
             ip(&format!("netns exec {ns} ip link set {peer} up"));
             ip(&format!("netns exec {ns} ip link set lo up"));
             (ns, host, peer, ns_ip)
@@ -782,7 +798,9 @@ impl PrivateRabbit {
         std::fs::write(
             d.join("rabbitmq.conf"),
             // A short heartbeat so a cut network is noticed in seconds, not minutes.
-            format!("listeners.tcp.local = {listen}:{port}\nloopback_users = none\nheartbeat = 4\n"),
+            format!(
+                "listeners.tcp.local = {listen}:{port}\nloopback_users = none\nheartbeat = 4\n"
+            ),
         )
         .unwrap();
         std::fs::write(d.join("env.conf"), "").unwrap();
@@ -812,7 +830,7 @@ impl PrivateRabbit {
         let mut cmd = match &self.netns {
             Some((ns, ..)) => {
                 let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, &path]);
+                c.args(["netns", "exec", ns.as_str(), path.as_str()]);
                 c
             }
             None => Command::new(path),
@@ -843,7 +861,7 @@ impl PrivateRabbit {
         loop {
             let ok = self
                 .command("rabbitmqctl")
-                .args(["-n", &self.node, "await_startup", "--timeout", "30"])
+                .args(["-n", self.node.as_str(), "await_startup", "--timeout", "30"])
                 .status()
                 .is_ok_and(|s| s.success());
             if ok {
@@ -861,7 +879,7 @@ impl PrivateRabbit {
     fn down(&self) {
         let _ = self
             .command("rabbitmqctl")
-            .args(["-n", &self.node, "stop"])
+            .args(["-n", self.node.as_str(), "stop"])
             .status();
     }
 
@@ -872,11 +890,11 @@ impl PrivateRabbit {
             Command::new("ip").args([
                 "netns",
                 "exec",
-                ns,
+                ns.as_str(),
                 "ip",
                 "link",
                 "set",
-                peer,
+                peer.as_str(),
                 if down { "down" } else { "up" },
             ]),
             "ip link set",
@@ -890,19 +908,35 @@ impl Drop for PrivateRabbit {
         if let Some((ns, _, peer, _)) = &self.netns {
             // The link may be down: bring it up so the CLI can reach the node to stop it.
             let _ = Command::new("ip")
-                .args(["netns", "exec", ns, "ip", "link", "set", peer, "up"])
+                .args([
+                    "netns",
+                    "exec",
+                    ns.as_str(),
+                    "ip",
+                    "link",
+                    "set",
+                    peer.as_str(),
+                    "up",
+                ])
                 .status();
         }
         self.down();
         if let Some((ns, host, ..)) = &self.netns {
             // What is left in the namespace is ours (epmd): end it by pid.
-            if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
+            if let Ok(out) = Command::new("ip")
+                .args(["netns", "pids", ns.as_str()])
+                .output()
+            {
                 for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                     let _ = Command::new("kill").args(["-9", pid]).status();
                 }
             }
-            let _ = Command::new("ip").args(["link", "del", host]).status();
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            let _ = Command::new("ip")
+                .args(["link", "del", host.as_str()])
+                .status();
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns.as_str()])
+                .status();
         }
     }
 }
@@ -970,7 +1004,17 @@ impl PrivatePg {
         );
         let log = self.dir.path().join("pg.log").display().to_string();
         must(
-            &mut self.as_postgres(&["pg_ctl", "-D", &self.data(), "-o", &opts, "-l", &log, "-w", "start"]),
+            &mut self.as_postgres(&[
+                "pg_ctl",
+                "-D",
+                &self.data(),
+                "-o",
+                &opts,
+                "-l",
+                &log,
+                "-w",
+                "start",
+            ]),
             "pg_ctl start",
         );
     }
@@ -978,7 +1022,15 @@ impl PrivatePg {
     /// Stops the server at once (`immediate`: as a crash, recovery on start).
     fn down(&self) {
         let _ = self
-            .as_postgres(&["pg_ctl", "-D", &self.data(), "-m", "immediate", "-w", "stop"])
+            .as_postgres(&[
+                "pg_ctl",
+                "-D",
+                &self.data(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
             .status();
     }
 
@@ -1085,7 +1137,10 @@ async fn broker_network_cut_and_restored() {
     let noticed = cut_at.elapsed();
     tokio::time::sleep(Duration::from_millis(rng.range(1000, 4000))).await;
     rabbit.cut(false);
-    eprintln!("{test}: /readyz said the bus is {seen} after {noticed:?}; restored after {:?}", cut_at.elapsed());
+    eprintln!(
+        "{test}: /readyz said the bus is {seen} after {noticed:?}; restored after {:?}",
+        cut_at.elapsed()
+    );
     assert_eq!(seen, "down", "/readyz shows the outage");
     run.settle(Duration::from_secs(240)).await;
     let n = run.assert_once().await;
