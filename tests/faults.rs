@@ -507,7 +507,6 @@ from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Ne
     /// every tracker journey acknowledged, no notice or push-back pending.
     async fn settle(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        let mut last = String::new();
         loop {
             let orders = self.count("SELECT COUNT(*) FROM orders").await;
             let approved = self
@@ -540,7 +539,6 @@ from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Ne
             {
                 return;
             }
-            last = now;
             if Instant::now() > deadline {
                 let logs: Vec<String> = (0..self.configs.len())
                     .map(|i| {
@@ -561,7 +559,7 @@ from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Ne
                     .into_iter()
                     .map(|e| (e.kind, e.reason))
                     .collect();
-                panic!("the run did not settle in {timeout:?}: {last}\nexceptions: {ex:?}\nlast log lines: {logs:#?}");
+                panic!("the run did not settle in {timeout:?}: {now}\nexceptions: {ex:?}\nlast log lines: {logs:#?}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -651,14 +649,14 @@ from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Ne
         for (_, notice, status, message_id) in &notices {
             if status == "sent" {
                 assert_eq!(
-                    seen.get(message_id.as_str()),
+                    seen.get(message_id.trim_matches(['<', '>'])),
                     Some(&1),
                     "{notice} recorded sent, received once"
                 );
             }
         }
         let recorded: std::collections::BTreeSet<&str> =
-            notices.iter().map(|n| n.3.as_str()).collect();
+            notices.iter().map(|n| n.3.trim_matches(['<', '>'])).collect();
         for id in seen.keys() {
             assert!(recorded.contains(id), "an e-mail no notice records: {id}");
         }
