@@ -385,11 +385,23 @@ async fn pick_list_written_once_on_retry() {
     let a = local.create(&r).await.unwrap();
     let b = local.create(&r).await.unwrap();
     assert_eq!(a, b);
-    let files: Vec<_> = std::fs::read_dir(&folder).unwrap().collect();
+    // What the warehouse sees: one pick list (dot files and folders are ordergate's).
+    let files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(files.len(), 1, "{files:?}");
-    let text = std::fs::read_to_string(folder.join(format!("{}.csv", r.key))).unwrap();
+    let path = folder.join(format!("{}.csv", r.key));
+    let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("FRAGILE: wrap each in bubble film"));
     assert_eq!(text.lines().count(), 3);
+    // The warehouse takes it; a retry after a crash (the answer never recorded) looks it up
+    // first and finds it: no second pick list.
+    std::fs::rename(&path, dir.path().join("taken.csv")).unwrap();
+    assert_eq!(local.find(&r.key).await.unwrap(), Some(a.clone()));
+    std::fs::rename(dir.path().join("taken.csv"), &path).unwrap();
     assert_eq!(
         local.stock(&["X".into()]).await.unwrap()["X"],
         Decimal::from(1_000_000)

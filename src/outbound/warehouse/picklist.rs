@@ -2,7 +2,11 @@
 //! instance's `folder`, named by ordergate's key (`<key>.csv`) and written atomically (a
 //! temporary dot file renamed into place), so a retry rewrites the same file and never makes
 //! a second. The warehouse takes the file away when it picks; until then a cancel deletes it
-//! and an amend rewrites it, after that both are refused. Shipped confirmations come back as
+//! and an amend rewrites it, after that both are refused. So that a retry after a crash does
+//! not write a pick list the warehouse has already taken a second time, each write leaves a
+//! marker `.sent/<key>` in the folder (a dot folder, which the warehouse ignores like the
+//! temporary files) before the rename: a key whose marker exists and whose temporary file is
+//! gone was moved into place, taken or not. Shipped confirmations come back as
 //! CSV files in `confirmations` (see [`super::decode`]); [`confirmations_connector`] scans them.
 
 use std::path::{Path, PathBuf};
@@ -84,16 +88,32 @@ impl PickListWarehouse {
         Ok(self.folder.join(format!("{key}.csv")))
     }
 
+    /// The temporary file a pick list is written to before it is moved into place.
+    fn tmp_of(&self, key: &str) -> PathBuf {
+        self.folder.join(format!(".{key}.csv.tmp"))
+    }
+
+    /// The marker a write leaves (see the module's doc); `key` is checked by [`Self::path_of`].
+    fn marker_of(&self, key: &str) -> PathBuf {
+        self.folder.join(".sent").join(key)
+    }
+
     async fn write(&self, request: &FulfilmentRequest) -> Result<PathBuf, PartnerError> {
         let path = self.path_of(&request.key)?;
         let content = pick_list(request).map_err(|e| self.io("writing the pick list", e))?;
-        tokio::fs::create_dir_all(&self.folder)
-            .await
-            .map_err(|e| self.io("creating the pick-list folder", e))?;
-        let tmp = self.folder.join(format!(".{}.csv.tmp", request.key));
+        let marker = self.marker_of(&request.key);
+        if let Some(dir) = marker.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| self.io("creating the pick-list folder", e))?;
+        }
+        let tmp = self.tmp_of(&request.key);
         write_synced(&tmp, &content)
             .await
             .map_err(|e| self.io("writing the pick list", e))?;
+        write_synced(&marker, b"")
+            .await
+            .map_err(|e| self.io("marking the pick list written", e))?;
         tokio::fs::rename(&tmp, &path)
             .await
             .map_err(|e| self.io("moving the pick list into place", e))?;
@@ -183,17 +203,27 @@ impl Warehouse for PickListWarehouse {
         Ok(self.reference(&request.key))
     }
 
+    /// Found when the pick list is in the folder, or was moved there and the warehouse has
+    /// taken it (the marker is there and the temporary file is not).
     async fn find(&self, key: &str) -> Result<Option<FulfilmentRef>, PartnerError> {
-        let exists = tokio::fs::try_exists(self.path_of(key)?)
-            .await
-            .map_err(|e| self.io("looking for the pick list", e))?;
-        Ok(exists.then(|| self.reference(key)))
+        let exists = |p: PathBuf| async move {
+            tokio::fs::try_exists(p)
+                .await
+                .map_err(|e| self.io("looking for the pick list", e))
+        };
+        let found = exists(self.path_of(key)?).await?
+            || (exists(self.marker_of(key)).await? && !exists(self.tmp_of(key)).await?);
+        Ok(found.then(|| self.reference(key)))
     }
 
     async fn status(&self, order: &FulfilmentRef) -> Result<FulfilmentStatus, PartnerError> {
-        Ok(match self.find(&order.key).await? {
-            Some(_) => FulfilmentStatus::Accepted,
-            None => FulfilmentStatus::InProgress,
+        let waiting = tokio::fs::try_exists(self.path_of(&order.key)?)
+            .await
+            .map_err(|e| self.io("looking for the pick list", e))?;
+        Ok(if waiting {
+            FulfilmentStatus::Accepted
+        } else {
+            FulfilmentStatus::InProgress
         })
     }
 
@@ -203,7 +233,10 @@ impl Warehouse for PickListWarehouse {
         _reason: &str,
     ) -> Result<ChangeOutcome, PartnerError> {
         match tokio::fs::remove_file(self.path_of(&order.key)?).await {
-            Ok(()) => Ok(ChangeOutcome::Done),
+            Ok(()) => {
+                let _ = tokio::fs::remove_file(self.marker_of(&order.key)).await;
+                Ok(ChangeOutcome::Done)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ChangeOutcome::Refused {
                 reason: "the warehouse has taken the pick list".into(),
             }),
