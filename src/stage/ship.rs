@@ -456,9 +456,10 @@ impl ShipStage {
     }
 }
 
-/// A carrier failure worth retrying (429, 5xx, timeouts): the stage retries, then parks.
+/// A carrier failure worth retrying (429, 5xx, timeouts): the stage retries through the
+/// outage window, then parks.
 fn unavailable(carrier: &str, order_id: String, what: &str, e: PartnerError) -> StageError {
-    let mut err = StageError::transient(
+    let mut err = StageError::unavailable(
         "carrier_unavailable",
         format!("carrier {carrier}: {what} for order {order_id}: {e}"),
     );
