@@ -175,17 +175,23 @@ async fn warehouse_down_ten_minutes_orders_wait_then_each_is_fulfilled_once() {
     })
     .await;
     assert_eq!(readyz_health(port, "east").await, "down");
-    wait_until(Duration::from_secs(120), "the factory's orders shipped", || async {
-        state_count(&store, "shipped").await > 0
-            && state_count(&store, "shipped").await == factory.state.created().len() as i64
-            && waiting(&store).await > 0
-    })
+    wait_until(
+        Duration::from_secs(120),
+        "the factory's orders shipped",
+        || async {
+            state_count(&store, "shipped").await > 0
+                && state_count(&store, "shipped").await == factory.state.created().len() as i64
+                && waiting(&store).await > 0
+        },
+    )
     .await;
     tokio::time::sleep(outage() / 2).await;
     shop.state.create(20);
-    wait_until(Duration::from_secs(120), "the new orders stored", || async {
-        lc::count(&store, "SELECT COUNT(*) FROM orders").await == 60
-    })
+    wait_until(
+        Duration::from_secs(120),
+        "the new orders stored",
+        || async { lc::count(&store, "SELECT COUNT(*) FROM orders").await == 60 },
+    )
     .await;
     let remaining = outage().saturating_sub(started.elapsed());
     tokio::time::sleep(remaining).await;
@@ -203,10 +209,14 @@ async fn warehouse_down_ten_minutes_orders_wait_then_each_is_fulfilled_once() {
         .load(std::sync::atomic::Ordering::Relaxed);
     east.state.control.set_outage(false);
 
-    wait_until(Duration::from_secs(180), "every approved order shipped", || async {
-        let a = approved(&store).await;
-        a > 0 && state_count(&store, "shipped").await == a
-    })
+    wait_until(
+        Duration::from_secs(180),
+        "every approved order shipped",
+        || async {
+            let a = approved(&store).await;
+            a > 0 && state_count(&store, "shipped").await == a
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     log.went_down_and_up("east");
@@ -328,10 +338,14 @@ async fn marketplace_garbage_and_slow_pages_lose_nothing() {
         lc::count(&store, "SELECT COUNT(*) FROM orders").await == 30
     })
     .await;
-    wait_until(Duration::from_secs(120), "every approved order shipped", || async {
-        let a = approved(&store).await;
-        a > 0 && state_count(&store, "shipped").await == a
-    })
+    wait_until(
+        Duration::from_secs(120),
+        "every approved order shipped",
+        || async {
+            let a = approved(&store).await;
+            a > 0 && state_count(&store, "shipped").await == a
+        },
+    )
     .await;
     let seen = log.seen();
     assert!(
@@ -358,7 +372,11 @@ async fn marketplace_garbage_and_slow_pages_lose_nothing() {
 /// A pick-list warehouse `local` that packs (the sandbox packer) and books no carrier, every
 /// order routed to it, and the EasyPost simulator `easypost` for every parcel, with
 /// timeouts of `timeout_ms`.
-fn carrier_section(env: &TestEnv, ep: &ordergate::sandbox::carrier::CarrierSandbox, timeout_ms: u64) -> String {
+fn carrier_section(
+    env: &TestEnv,
+    ep: &ordergate::sandbox::carrier::CarrierSandbox,
+    timeout_ms: u64,
+) -> String {
     let d = env.dir.path();
     format!(
         r#"
@@ -423,7 +441,9 @@ fn labels(ep: &ordergate::sandbox::carrier::CarrierSandbox, id: &str) -> u32 {
 async fn slow_and_garbage_carrier_answers_buy_no_second_label() {
     let env = TestEnv::new(Profile::Standalone).await;
     let port = free_port();
-    let ep = ordergate::sandbox::easypost::start("127.0.0.1:0").await.unwrap();
+    let ep = ordergate::sandbox::easypost::start("127.0.0.1:0")
+        .await
+        .unwrap();
     let (section, inbox) = folder(&env);
     let extra = format!("{section}{}", carrier_section(&env, &ep, 800));
     let d = lc::daemon(&env, port, FAST_RETRIES, &extra).await;
@@ -444,8 +464,15 @@ async fn slow_and_garbage_carrier_answers_buy_no_second_label() {
     common::drop_file(&inbox, "slow.json", &lc::shop_order(600, "TEST-MUG"));
     let slow = lc::order_of(&store, 600).await;
     lc::wait_state(&store, &slow, "shipped", Duration::from_secs(60)).await;
-    assert!(ep.state.control.take_slow_create().is_none(), "the slow answer was given");
-    assert_eq!(labels(&ep, &slow), 1, "a late answer must not buy a second label");
+    assert!(
+        ep.state.control.take_slow_create().is_none(),
+        "the slow answer was given"
+    );
+    assert_eq!(
+        labels(&ep, &slow),
+        1,
+        "a late answer must not buy a second label"
+    );
 
     ep.state.control.set_faults(FaultRequest {
         garble_next: 1,
@@ -560,7 +587,10 @@ async fn sqlite_disk_full_refuses_clearly_and_recovers() {
         "[[connectors]]\nkind = \"webhook\"\nname = \"shop\"\nformat = \"shopify\"\n\
          auth = {{ scheme = \"shopify\", secret = \"{secret}\" }}\n"
     );
-    let url = format!("sqlite://{}", disk.path().join("ordergate.sqlite").display());
+    let url = format!(
+        "sqlite://{}",
+        disk.path().join("ordergate.sqlite").display()
+    );
     let text = lc::config_text(&env, port, FAST_RETRIES, &extra).replace(&env.store_url(), &url);
     let mut cfg = ordergate::config::Config::from_toml(&text, "test", Vec::new()).unwrap();
     cfg.anchor_paths(env.dir.path());
@@ -594,9 +624,11 @@ async fn sqlite_disk_full_refuses_clearly_and_recovers() {
     // The senders retry; every refused order is taken now.
     for n in &refused {
         let n = *n;
-        common::poll(Duration::from_secs(30), "the retry accepted", || async move {
-            (post_order(port, n).await.0 == 202).then_some(())
-        })
+        common::poll(
+            Duration::from_secs(30),
+            "the retry accepted",
+            || async move { (post_order(port, n).await.0 == 202).then_some(()) },
+        )
         .await;
     }
     for n in 31..=35 {
@@ -676,8 +708,12 @@ async fn a_poison_message_at_each_stage_is_parked_once_and_the_rest_flows() {
 
     let missing = |stage: &str| format!("00000000-poison-{stage}");
     let order_event = |kind: &str, stage: &str| {
-        Envelope::new(kind, "poison", serde_json::json!({"order_id": missing(stage)}))
-            .with_order(&missing(stage))
+        Envelope::new(
+            kind,
+            "poison",
+            serde_json::json!({"order_id": missing(stage)}),
+        )
+        .with_order(&missing(stage))
     };
     let poisons: Vec<(&str, Envelope)> = vec![
         (
@@ -694,7 +730,11 @@ async fn a_poison_message_at_each_stage_is_parked_once_and_the_rest_flows() {
         ("ship", order_event("order.packed", "ship")),
         (
             "track",
-            Envelope::new("tracking.poison", "poison", serde_json::json!({"not": "tracking"})),
+            Envelope::new(
+                "tracking.poison",
+                "poison",
+                serde_json::json!({"not": "tracking"}),
+            ),
         ),
         ("pushback", order_event("order.shipped", "pushback")),
         (
@@ -760,15 +800,23 @@ async fn a_poison_message_at_each_stage_is_parked_once_and_the_rest_flows() {
     // A format no mapping reads yet: parked after its attempts, then the mapping is added
     // (hot-reloaded) and the replay applies it once.
     common::drop_file(&acme_inbox, "acme-1.json", &lc::shop_order(800, "TEST-MUG"));
-    let acme = common::poll(Duration::from_secs(60), "the acme document parked", || async {
-        ordergate::dlq::list(&store, 100)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|p| p.envelope.kind == "raw.acme-drop")
-    })
+    let acme = common::poll(
+        Duration::from_secs(60),
+        "the acme document parked",
+        || async {
+            ordergate::dlq::list(&store, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|p| p.envelope.kind == "raw.acme-drop")
+        },
+    )
     .await;
-    assert!(acme.error.contains("acme"), "names the format: {}", acme.error);
+    assert!(
+        acme.error.contains("acme"),
+        "names the format: {}",
+        acme.error
+    );
     std::fs::copy(
         mappings.join("shopify.order.jq"),
         mappings.join("acme.order.jq"),
@@ -782,7 +830,11 @@ async fn a_poison_message_at_each_stage_is_parked_once_and_the_rest_flows() {
     lc::wait_state(&store, &id, "shipped", Duration::from_secs(60)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
-        lc::count(&store, "SELECT COUNT(*) FROM orders WHERE external_id = '7000000000800'").await,
+        lc::count(
+            &store,
+            "SELECT COUNT(*) FROM orders WHERE external_id = '7000000000800'"
+        )
+        .await,
         1,
         "applied once"
     );

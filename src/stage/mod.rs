@@ -702,11 +702,20 @@ mod tests {
         };
         let down = StageError::unavailable("warehouse_unavailable", "x");
         let minutes = |m: u64| Duration::from_secs(m * 60);
-        assert!(matches!(decide(&down, 2, minutes(1), &cfg), Decision::Retry(_)));
-        assert!(matches!(decide(&down, 40, minutes(9), &cfg), Decision::Retry(_)));
+        assert!(matches!(
+            decide(&down, 2, minutes(1), &cfg),
+            Decision::Retry(_)
+        ));
+        assert!(matches!(
+            decide(&down, 40, minutes(9), &cfg),
+            Decision::Retry(_)
+        ));
         assert_eq!(decide(&down, 40, minutes(10), &cfg), Decision::Park);
         // Attempts still left: retried even when the event is old (a replayed message).
-        assert!(matches!(decide(&down, 0, minutes(60), &cfg), Decision::Retry(_)));
+        assert!(matches!(
+            decide(&down, 0, minutes(60), &cfg),
+            Decision::Retry(_)
+        ));
     }
 
     #[test]

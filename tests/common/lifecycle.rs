@@ -156,7 +156,12 @@ down_after = 3
 pub const FAST_RETRIES: &str = "max_attempts = 6\nretry_base_ms = 100\nretry_max_ms = 1000";
 
 /// An in-process daemon from [`config_text`].
-pub async fn daemon(env: &TestEnv, port: u16, pipeline: &str, extra: &str) -> ordergate::app::Daemon {
+pub async fn daemon(
+    env: &TestEnv,
+    port: u16,
+    pipeline: &str,
+    extra: &str,
+) -> ordergate::app::Daemon {
     let text = config_text(env, port, pipeline, extra);
     let mut cfg = ordergate::config::Config::from_toml(&text, "test", Vec::new()).unwrap();
     cfg.anchor_paths(env.dir.path());
