@@ -1077,7 +1077,6 @@ async fn three_daemons_compete_one_sigkilled() {
 /// a few seconds later (its durable queues and persistent messages survive on disk): the
 /// daemon reconnects and every order completes once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "finds a real bug not yet fixed: a label bought twice after the broker restart (FAULT_SEED=113357); the ship stage's label intent has no claim lease, so a redelivered copy buys while the first purchase is in flight"]
 async fn rabbitmq_stopped_and_started() {
     let test = "rabbitmq_stopped_and_started";
     let seed = seed(test);
@@ -1112,7 +1111,6 @@ async fn rabbitmq_stopped_and_started() {
 /// the missed heartbeats, `/readyz` shows the bus down, and after the link is back every order
 /// completes once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "finds the same real bug as rabbitmq_stopped_and_started: three labels bought twice after the cut (FAULT_SEED=280172); ship stage without a claim lease"]
 async fn broker_network_cut_and_restored() {
     let test = "broker_network_cut_and_restored";
     let seed = seed(test);

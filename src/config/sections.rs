@@ -157,6 +157,11 @@ pub struct PipelineConfig {
     /// Longest retry delay.
     #[serde(default = "PipelineConfig::default_retry_max_ms")]
     pub retry_max_ms: u64,
+    /// A message failing because a partner (warehouse, carrier, platform, subscriber) is down,
+    /// slow or throttling is retried past `max_attempts` until its event is this old, so a
+    /// partner outage shorter than this parks nothing (default one hour).
+    #[serde(default = "PipelineConfig::default_outage_retry_secs")]
+    pub outage_retry_secs: u64,
     /// Messages one stage works on at once in this process. Each waits mostly on commits and
     /// confirms (disk flushes), so more in flight means more of them share one flush; the
     /// default equals the default `bus.prefetch`.
@@ -189,6 +194,9 @@ impl PipelineConfig {
     fn default_retry_max_ms() -> u64 {
         600_000
     }
+    fn default_outage_retry_secs() -> u64 {
+        3_600
+    }
     fn default_concurrency() -> usize {
         32
     }
@@ -209,6 +217,7 @@ impl Default for PipelineConfig {
             max_attempts: Self::default_max_attempts(),
             retry_base_ms: Self::default_retry_base_ms(),
             retry_max_ms: Self::default_retry_max_ms(),
+            outage_retry_secs: Self::default_outage_retry_secs(),
             concurrency: Self::default_concurrency(),
             shutdown_grace_ms: Self::default_shutdown_grace_ms(),
             default_department: Self::default_department(),

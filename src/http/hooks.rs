@@ -76,13 +76,7 @@ pub(super) async fn order_hook(
     };
     let stored = match store_and_announce(&s, doc).await {
         Ok(stored) => stored,
-        Err(()) => {
-            return refuse(
-                ep,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily unavailable, retry",
-            )
-        }
+        Err(reason) => return refuse(ep, StatusCode::SERVICE_UNAVAILABLE, reason),
     };
     if ep.answers_cxml() {
         cxml_reply(cxml::Status::Ok, None)
@@ -114,17 +108,22 @@ async fn record_for(s: &AppState, connector: &str, department: &str, reason: Rea
 
 /// Stores a verified document durably with its event queued (one transaction, grouped with
 /// other requests), then publishes the event in the background (the outbox relay covers a
-/// failure). `Err` when it could not be stored: the caller answers "retry".
+/// failure). `Err` with the reason to answer when it could not be stored (nothing was
+/// written): the caller answers "retry".
 async fn store_and_announce(
     s: &AppState,
     doc: crate::intake::NewDoc,
-) -> Result<crate::intake::Stored, ()> {
+) -> Result<crate::intake::Stored, &'static str> {
     let connector = doc.connector.clone();
     let stored = match s.documents.store(doc).await {
         Ok(stored) => stored,
         Err(error) => {
             tracing::error!(connector = %connector, error = %error, "Cannot store a received document.");
-            return Err(());
+            return Err(if error.is_disk_full() {
+                "the order store's disk is full; nothing was stored, retry later"
+            } else {
+                "temporarily unavailable, retry"
+            });
         }
     };
     tracing::info!(connector = %connector, raw_id = %stored.raw_id, duplicate = !stored.inserted, "Received document stored.");

@@ -68,6 +68,13 @@ pub struct Faults {
     /// Answer the next requests with HTTP 200 and this error (code, message) in the body's
     /// `errors[]`, as SP-API does; one entry per request, taken after the faults above.
     pub errors_in_ok: Vec<(String, String)>,
+    /// Answer this many next requests with HTTP 200 and a body that is not the platform's
+    /// shape (taken after the faults above).
+    pub garble_next: u32,
+    /// Answer this many next requests only after `slow_ms` (later than a client waits).
+    pub slow_next: u32,
+    /// How late a slow answer comes, in milliseconds.
+    pub slow_ms: u64,
 }
 
 impl Faults {
@@ -338,6 +345,14 @@ impl SimState {
             let (code, message) = f.errors_in_ok.remove(0);
             return Some(Fault::ErrorsInOk { code, message });
         }
+        if f.garble_next > 0 {
+            f.garble_next -= 1;
+            return Some(Fault::Garbage);
+        }
+        if f.slow_next > 0 {
+            f.slow_next -= 1;
+            return Some(Fault::Slow(Duration::from_millis(f.slow_ms)));
+        }
         None
     }
 
@@ -357,13 +372,18 @@ pub async fn faults_layer(
     let query = req.uri().query().unwrap_or("").to_string();
     let at = Instant::now();
     let fault = state.take_fault();
-    let injected = fault.is_some();
+    let injected = fault.as_ref().is_some_and(|f| !matches!(f, Fault::Slow(_)));
     let response = match fault {
         Some(Fault::Status(status)) => fault_response(&state, status),
         Some(Fault::ErrorsInOk { code, message }) => json(
             200,
             serde_json::json!({"errors": [{"code": code, "message": message, "details": ""}]}),
         ),
+        Some(Fault::Garbage) => json(200, serde_json::json!({"result": "ok"})),
+        Some(Fault::Slow(delay)) => {
+            tokio::time::sleep(delay).await;
+            next.run(req).await
+        }
         None => next.run(req).await,
     };
     let rate_limit = ["x-shopify-shop-api-call-limit", "x-amzn-ratelimit-limit"]
@@ -388,6 +408,10 @@ enum Fault {
     Status(u16),
     /// HTTP 200 with an error in `errors[]`.
     ErrorsInOk { code: String, message: String },
+    /// HTTP 200 with a body that is not the platform's shape.
+    Garbage,
+    /// The real answer, late.
+    Slow(Duration),
 }
 
 fn fault_response(state: &SimState, status: u16) -> Response {

@@ -5,7 +5,8 @@
 //!
 //! Test controls (not the partners'): `GET /_sim/stats`, `POST /_sim/faults`
 //! ([`super::warehouse::FaultRequest`]; `drop_next_create` drops the answer of the next label
-//! purchase after it was made), `GET /_labels/{id}.pdf` (the label files, as a storage host
+//! purchase after it was made, `slow_next_create` answers it after the client gave up,
+//! `garble_next` answers 200 with a body that is not the API's), `GET /_labels/{id}.pdf` (the label files, as a storage host
 //! would serve them, without auth).
 
 use std::sync::atomic::{AtomicU64, Ordering};

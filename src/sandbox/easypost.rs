@@ -99,6 +99,9 @@ async fn guard(
             json!([]),
         );
     }
+    if s.control.take_garble() {
+        return respond(200, json!({"result": "ok"}));
+    }
     next.run(req).await
 }
 
@@ -213,6 +216,7 @@ async fn buy(
         Some(Ok(x)) => x,
     };
     s.control.count_created(&reference);
+    s.control.slow_create().await;
     if s.control.take_drop_create() {
         return lost_answer();
     }

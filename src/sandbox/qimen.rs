@@ -256,7 +256,11 @@ async fn service(
     };
     let request = &doc["request"];
     match q.get("method").map(String::as_str).unwrap_or("") {
-        "taobao.qimen.deliveryorder.create" => create(&s, request),
+        "taobao.qimen.deliveryorder.create" => {
+            let answer = create(&s, request);
+            s.control.slow_create().await;
+            answer
+        }
         "taobao.qimen.deliveryorder.query" => query(&s, request),
         "taobao.qimen.order.cancel" => cancel(&s, request),
         "taobao.qimen.inventory.query" => inventory(&s, request),

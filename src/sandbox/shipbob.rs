@@ -387,6 +387,7 @@ async fn create(
             state.ship(id);
         });
     }
+    s.control.slow_create().await;
     if s.control.take_drop_create() {
         return lost_answer();
     }

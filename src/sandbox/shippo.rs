@@ -66,6 +66,9 @@ async fn guard(
     if token != Some(API_TOKEN) {
         return respond(401, json!({"detail": "Invalid token."}));
     }
+    if s.control.take_garble() {
+        return respond(200, json!({"result": "ok"}));
+    }
     next.run(req).await
 }
 
@@ -160,6 +163,7 @@ async fn transaction(
     t["eta"] = json!((now + chrono::Duration::days(days)).to_rfc3339());
     lock(&s.objects).push(t.clone());
     s.control.count_created(&metadata);
+    s.control.slow_create().await;
     if s.control.take_drop_create() {
         return lost_answer();
     }

@@ -1,5 +1,6 @@
 //! What the warehouse simulators share: injected faults (429 with a retry hint, 5xx, an
-//! outage, a create whose answer is lost), the callbacks they send with retries until the
+//! outage, a create whose answer is lost or comes after the client gave up, a 200 that is
+//! not the API's shape), the callbacks they send with retries until the
 //! receiver answers as the partner expects, and the counters tests read.
 
 use std::collections::BTreeMap;
@@ -65,6 +66,13 @@ pub struct FaultRequest {
     /// Answer this many next API requests with 200 and a body that is not the API's shape.
     #[serde(default)]
     pub garble_next: u32,
+    /// Carry out this many next creates, then answer each only after `slow_ms` (a partner
+    /// slower than the client waits: the answer is lost to a client that timed out).
+    #[serde(default)]
+    pub slow_next_create: u32,
+    /// How late a slow create answers, in milliseconds.
+    #[serde(default)]
+    pub slow_ms: u64,
 }
 
 /// Faults and counters of one warehouse simulator.
@@ -73,6 +81,8 @@ pub struct SimControl {
     faults: Mutex<Faults>,
     drop_next_create: Mutex<u32>,
     garble_next: Mutex<u32>,
+    /// Slow creates still to come, and how late each answers.
+    slow_next_create: Mutex<(u32, u64)>,
     /// API requests answered, injected faults included.
     pub requests: AtomicU64,
     /// Orders created per reference (our key): more than one means a duplicate.
@@ -109,6 +119,7 @@ impl SimControl {
         }
         *lock(&self.drop_next_create) = f.drop_next_create;
         *lock(&self.garble_next) = f.garble_next;
+        *lock(&self.slow_next_create) = (f.slow_next_create, f.slow_ms);
     }
 
     /// Goes down (503 to everything) or comes back up.
@@ -127,6 +138,22 @@ impl SimControl {
     /// Whether this create's answer is to be lost (the create is carried out).
     pub fn take_drop_create(&self) -> bool {
         take_one(&self.drop_next_create)
+    }
+
+    /// How late this create answers, if it is to be slow.
+    pub fn take_slow_create(&self) -> Option<Duration> {
+        let mut slow = lock(&self.slow_next_create);
+        (slow.0 > 0).then(|| {
+            slow.0 -= 1;
+            Duration::from_millis(slow.1)
+        })
+    }
+
+    /// Waits out a slow create's delay, if one is due (the create is already carried out).
+    pub async fn slow_create(&self) {
+        if let Some(delay) = self.take_slow_create() {
+            tokio::time::sleep(delay).await;
+        }
     }
 
     /// Whether this answer is to be garbled.

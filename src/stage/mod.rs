@@ -5,8 +5,10 @@
 //! events with confirms and only then acks the message.
 //!
 //! Failures are classified once ([`StageError::class`]): transient ones are retried with
-//! exponential backoff and jitter until `max_attempts`, then parked; permanent ones are parked
-//! at once. Parking records an exception and keeps the message in the dead-letter store for
+//! exponential backoff and jitter until `max_attempts`, then parked; a partner that is down or
+//! slow (`Unavailable`) is retried the same way for as long as `outage_retry_secs` since the
+//! event, however many attempts that takes, so an outage of minutes parks nothing; permanent
+//! ones are parked at once. Parking records an exception and keeps the message in the dead-letter store for
 //! `ordergate dlq replay`.
 
 pub mod allocate;
@@ -275,6 +277,9 @@ use crate::telemetry::metric;
 pub enum ErrorClass {
     /// A dependency is down or slow, or something may be fixed meanwhile: retry with backoff.
     Transient,
+    /// A partner (warehouse, carrier, platform, subscriber) is down, slow or throttling:
+    /// retried with backoff past `max_attempts` until the event is `outage_retry_secs` old.
+    Unavailable,
     /// The input itself is wrong: retrying gives the same answer, park at once.
     Permanent,
 }
@@ -315,6 +320,14 @@ impl StageError {
         }
     }
 
+    /// A partner is down, slow or throttling ([`ErrorClass::Unavailable`]).
+    pub fn unavailable(kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            class: ErrorClass::Unavailable,
+            ..Self::transient(kind, message)
+        }
+    }
+
     /// Names the raw document concerned.
     pub fn with_raw(mut self, raw_id: impl Into<String>) -> Self {
         self.raw_id = Some(raw_id.into());
@@ -324,6 +337,10 @@ impl StageError {
 
 impl From<StoreError> for StageError {
     fn from(e: StoreError) -> Self {
+        if e.is_disk_full() {
+            // Like a partner outage: waits for space through the outage window.
+            return StageError::unavailable("store_full", e.to_string());
+        }
         StageError::transient("store", e.to_string())
     }
 }
@@ -353,12 +370,21 @@ pub enum Decision {
 }
 
 /// The one place that decides between retrying and parking. `attempt` is the number of tries
-/// made before this one (the envelope's `attempt`).
-pub fn decide(err: &StageError, attempt: u32, cfg: &PipelineConfig) -> Decision {
-    if err.class == ErrorClass::Permanent || attempt.saturating_add(1) >= cfg.max_attempts {
-        return Decision::Park;
+/// made before this one (the envelope's `attempt`), `age` how long ago the event happened.
+pub fn decide(err: &StageError, attempt: u32, age: Duration, cfg: &PipelineConfig) -> Decision {
+    let attempts_left = attempt.saturating_add(1) < cfg.max_attempts;
+    let retry = match err.class {
+        ErrorClass::Permanent => false,
+        ErrorClass::Transient => attempts_left,
+        ErrorClass::Unavailable => {
+            attempts_left || age < Duration::from_secs(cfg.outage_retry_secs)
+        }
+    };
+    if retry {
+        Decision::Retry(backoff_delay(attempt, cfg))
+    } else {
+        Decision::Park
     }
-    Decision::Retry(backoff_delay(attempt, cfg))
 }
 
 /// Exponential backoff with jitter for the `attempt`-th retry (0-based), from backon.
@@ -516,7 +542,7 @@ async fn process(
                     .increment(committed.events.len() as u64);
                 settle(delivery.ack().await);
             }
-            Err(err) => match decide(&err, env.attempt, &ctx.pipeline) {
+            Err(err) => match decide(&err, env.attempt, age(&env), &ctx.pipeline) {
                 Decision::Retry(delay) => {
                     tracing::warn!(error = %err, delay_ms = delay.as_millis() as u64, "Unit failed, retrying later.");
                     metrics::counter!(metric::RETRIED, "stage" => stage).increment(1);
@@ -542,6 +568,13 @@ async fn process(
     }
     .instrument(span)
     .await
+}
+
+/// How long ago `env`'s event happened (zero for a clock that went back).
+fn age(env: &Envelope) -> Duration {
+    (chrono::Utc::now() - env.occurred_at)
+        .to_std()
+        .unwrap_or_default()
 }
 
 /// Records the exception and the parked message in one transaction; returns the exception id.
@@ -651,12 +684,38 @@ mod tests {
             retry_max_ms: 1_000,
             ..PipelineConfig::default()
         };
+        let now = Duration::ZERO;
         let perm = StageError::permanent("bad_input", "x");
-        assert_eq!(decide(&perm, 0, &cfg), Decision::Park);
+        assert_eq!(decide(&perm, 0, now, &cfg), Decision::Park);
         let tr = StageError::transient("store", "x");
-        assert!(matches!(decide(&tr, 0, &cfg), Decision::Retry(_)));
-        assert!(matches!(decide(&tr, 1, &cfg), Decision::Retry(_)));
-        assert_eq!(decide(&tr, 2, &cfg), Decision::Park);
+        assert!(matches!(decide(&tr, 0, now, &cfg), Decision::Retry(_)));
+        assert!(matches!(decide(&tr, 1, now, &cfg), Decision::Retry(_)));
+        assert_eq!(decide(&tr, 2, now, &cfg), Decision::Park);
+    }
+
+    #[test]
+    fn a_partner_outage_is_retried_past_max_attempts_until_the_window_closes() {
+        let cfg = PipelineConfig {
+            max_attempts: 3,
+            outage_retry_secs: 600,
+            ..PipelineConfig::default()
+        };
+        let down = StageError::unavailable("warehouse_unavailable", "x");
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        assert!(matches!(
+            decide(&down, 2, minutes(1), &cfg),
+            Decision::Retry(_)
+        ));
+        assert!(matches!(
+            decide(&down, 40, minutes(9), &cfg),
+            Decision::Retry(_)
+        ));
+        assert_eq!(decide(&down, 40, minutes(10), &cfg), Decision::Park);
+        // Attempts still left: retried even when the event is old (a replayed message).
+        assert!(matches!(
+            decide(&down, 0, minutes(60), &cfg),
+            Decision::Retry(_)
+        ));
     }
 
     #[test]

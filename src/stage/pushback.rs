@@ -118,7 +118,7 @@ impl Handler for PushbackStage {
                     return Err(e);
                 }
                 UnitOutcome::Failed(e) if e.is_retriable() => {
-                    let mut err = StageError::transient("pushback_unavailable", e.to_string());
+                    let mut err = StageError::unavailable("pushback_unavailable", e.to_string());
                     err.order_id = Some(order_id.clone());
                     return Err(err);
                 }

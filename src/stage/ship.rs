@@ -652,7 +652,7 @@ async fn claim(store: &Store, key: &str, lease_ms: i64, order_id: &str) -> Resul
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
-            let mut err = StageError::transient(
+            let mut err = StageError::unavailable(
                 "carrier_busy",
                 format!("order {order_id}: its labels are being bought by another worker"),
             );
@@ -667,9 +667,10 @@ async fn claim(store: &Store, key: &str, lease_ms: i64, order_id: &str) -> Resul
     }
 }
 
-/// A carrier failure worth retrying (429, 5xx, timeouts): the stage retries, then parks.
+/// A carrier failure worth retrying (429, 5xx, timeouts): the stage retries through the
+/// outage window, then parks.
 fn unavailable(carrier: &str, order_id: String, what: &str, e: PartnerError) -> StageError {
-    let mut err = StageError::transient(
+    let mut err = StageError::unavailable(
         "carrier_unavailable",
         format!("carrier {carrier}: {what} for order {order_id}: {e}"),
     );

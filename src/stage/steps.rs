@@ -31,7 +31,7 @@ pub async fn warehouse_call<T>(
             health.failure(warehouse, &e.to_string()).await;
             let message = format!("warehouse {warehouse}: {what}: {e}");
             Err(if e.is_retriable() {
-                StageError::transient("warehouse_unavailable", message)
+                StageError::unavailable("warehouse_unavailable", message)
             } else {
                 StageError::permanent("warehouse_error", message)
             })

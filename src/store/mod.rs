@@ -111,6 +111,21 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the write failed because the store's disk is full (SQLite's `SQLITE_FULL`,
+    /// PostgreSQL's `disk_full`): nothing was written, and trying again once space returns
+    /// works.
+    pub fn is_disk_full(&self) -> bool {
+        if let StoreError::Db(sqlx::Error::Database(e)) = self {
+            if matches!(e.code().as_deref(), Some("13" | "53100")) {
+                return true;
+            }
+        }
+        let text = self.to_string();
+        text.contains("database or disk is full") || text.contains("No space left on device")
+    }
+}
+
 /// Which SQL dialect is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod facts;
+pub mod lifecycle;
 pub mod services;
 pub mod sim;
 
