@@ -43,8 +43,19 @@ fn callbacks(range: std::ops::Range<usize>) -> Vec<Signed> {
     );
     range
         .map(|n| {
-            let body = callback(Scheme::AfterShip, "ups", &number(n), std::slice::from_ref(&scan));
-            let signed = sign::sign(Scheme::AfterShip, SECRET, PATH, &body, chrono::Utc::now().timestamp());
+            let body = callback(
+                Scheme::AfterShip,
+                "ups",
+                &number(n),
+                std::slice::from_ref(&scan),
+            );
+            let signed = sign::sign(
+                Scheme::AfterShip,
+                SECRET,
+                PATH,
+                &body,
+                chrono::Utc::now().timestamp(),
+            );
             let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
             headers.extend(signed.headers.into_iter().map(|(k, v)| (k.to_string(), v)));
             Signed {
@@ -185,7 +196,10 @@ pub async fn t1(tmp_root: &Path, normalizer: &Normalizer, requests: usize, conns
             return Row::invalid(
                 id,
                 measure_text,
-                format!("not every callback applied: {:?} in_transit", in_transit(&store).await),
+                format!(
+                    "not every callback applied: {:?} in_transit",
+                    in_transit(&store).await
+                ),
             )
         }
         Err(e) => return Row::invalid(id, measure_text, e),
@@ -202,9 +216,15 @@ pub async fn t1(tmp_root: &Path, normalizer: &Normalizer, requests: usize, conns
     let want = (requests + open_n) as i64;
     let checked = async {
         if !applied(&store, want, Duration::from_secs(120)).await? {
-            return Err(format!("{} of {want} orders in_transit", in_transit(&store).await?));
+            return Err(format!(
+                "{} of {want} orders in_transit",
+                in_transit(&store).await?
+            ));
         }
-        let docs = store.raw_count(CONNECTOR).await.map_err(|e| e.to_string())?;
+        let docs = store
+            .raw_count(CONNECTOR)
+            .await
+            .map_err(|e| e.to_string())?;
         let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM shipment_events")
             .fetch_one(store.pool())
             .await

@@ -132,7 +132,9 @@ impl TrackingPoller {
                 }
                 Ok(_) => {}
                 Err(PartnerError::Cancelled) => break,
-                Err(e) => tracing::warn!(connector = %self.name, error = %e, "Tracking poll round failed."),
+                Err(e) => {
+                    tracing::warn!(connector = %self.name, error = %e, "Tracking poll round failed.")
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(tick) => {}
@@ -184,7 +186,8 @@ impl TrackingPoller {
                         round.stored += 1;
                     }
                     // 签收标记: the carrier's record is final.
-                    if body["ischeck"].as_str() == Some("1") || body["ischeck"].as_i64() == Some(1) {
+                    if body["ischeck"].as_str() == Some("1") || body["ischeck"].as_i64() == Some(1)
+                    {
                         self.finish(&parcel).await.map_err(store_err)?;
                         round.finished += 1;
                     }
@@ -231,7 +234,12 @@ impl TrackingPoller {
             },
         )
         .await?;
-        super::announce(&self.store, self.bus.as_ref(), std::slice::from_ref(&stored)).await;
+        super::announce(
+            &self.store,
+            self.bus.as_ref(),
+            std::slice::from_ref(&stored),
+        )
+        .await;
         Ok(stored.inserted)
     }
 
@@ -269,12 +277,11 @@ impl TrackingPoller {
         let platform = self.name.clone();
         self.client
             .request("query", &call, shutdown, |raw| {
-                let body: Value = serde_json::from_slice(&raw.bytes).map_err(|e| {
-                    PartnerError::Decode {
+                let body: Value =
+                    serde_json::from_slice(&raw.bytes).map_err(|e| PartnerError::Decode {
                         platform: platform.clone(),
                         message: format!("query answer is not JSON: {e}"),
-                    }
-                })?;
+                    })?;
                 if body["nu"].as_str().is_some_and(|n| !n.is_empty()) {
                     return Ok(Answer::Record(raw.bytes.to_vec(), body));
                 }

@@ -348,7 +348,10 @@ impl TrackerSim {
     /// Answers the next real-time queries get instead of a record, in order: a status and the
     /// `Retry-After` seconds sent with it (429), or an outage (503).
     pub async fn fail_next_queries(&self, faults: &[(u16, Option<u64>)]) {
-        self.query_faults.lock().await.extend(faults.iter().copied());
+        self.query_faults
+            .lock()
+            .await
+            .extend(faults.iter().copied());
     }
 
     /// Real-time queries answered with a record, all numbers.
@@ -363,11 +366,7 @@ impl TrackerSim {
 
     /// Real-time queries answered for `number`.
     pub async fn queries_of(&self, number: &str) -> usize {
-        self.records
-            .lock()
-            .await
-            .get(number)
-            .map_or(0, |(_, n)| *n)
+        self.records.lock().await.get(number).map_or(0, |(_, n)| *n)
     }
 
     /// Every registration accepted so far.
@@ -741,7 +740,10 @@ async fn shippo_create(
     body: axum::body::Bytes,
 ) -> Response {
     if !shippo_authorized(&sim, &headers) {
-        return error(StatusCode::UNAUTHORIZED, json!({"detail": "Invalid token."}));
+        return error(
+            StatusCode::UNAUTHORIZED,
+            json!({"detail": "Invalid token."}),
+        );
     }
     let json_body: Option<Value> = serde_json::from_slice(&body).ok();
     let field = |name: &str| -> String {
@@ -753,7 +755,11 @@ async fn shippo_create(
                 .unwrap_or_default(),
         }
     };
-    let (carrier, number, metadata) = (field("carrier"), field("tracking_number"), field("metadata"));
+    let (carrier, number, metadata) = (
+        field("carrier"),
+        field("tracking_number"),
+        field("metadata"),
+    );
     if carrier.is_empty() || number.is_empty() {
         return error(
             StatusCode::BAD_REQUEST,
@@ -783,7 +789,10 @@ async fn shippo_get(
     axum::extract::Path((carrier, number)): axum::extract::Path<(String, String)>,
 ) -> Response {
     if !shippo_authorized(&sim, &headers) {
-        return error(StatusCode::UNAUTHORIZED, json!({"detail": "Invalid token."}));
+        return error(
+            StatusCode::UNAUTHORIZED,
+            json!({"detail": "Invalid token."}),
+        );
     }
     let metadata = sim
         .shippo_tracks
@@ -806,7 +815,10 @@ async fn kuaidi100_query(State(sim): State<Arc<TrackerSim>>, body: axum::body::B
     ));
     if let Some((status, retry_after)) = fault {
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        let mut resp = error(code, json!({"result": false, "returnCode": status.to_string(), "message": "服务器繁忙"}));
+        let mut resp = error(
+            code,
+            json!({"result": false, "returnCode": status.to_string(), "message": "服务器繁忙"}),
+        );
         if let Some(secs) = retry_after {
             if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
                 resp.headers_mut().insert("retry-after", v);
@@ -847,8 +859,10 @@ async fn kuaidi100_query(State(sim): State<Arc<TrackerSim>>, body: axum::body::B
         }
     };
     if scans.is_empty() {
-        return Json(json!({"result": false, "returnCode": "500", "message": "查询无结果，请隔段时间再查"}))
-            .into_response();
+        return Json(
+            json!({"result": false, "returnCode": "500", "message": "查询无结果，请隔段时间再查"}),
+        )
+        .into_response();
     }
     sim.queries
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

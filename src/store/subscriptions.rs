@@ -182,7 +182,12 @@ impl Store {
 
     /// Claims a due query by moving the parcel's next one to `next`: false when another daemon
     /// claimed it first (so two daemons never query one parcel at once).
-    pub async fn poll_claim(&self, due: &DuePoll, connector: &str, next: i64) -> Result<bool, StoreError> {
+    pub async fn poll_claim(
+        &self,
+        due: &DuePoll,
+        connector: &str,
+        next: i64,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE tracking_subscriptions SET next_poll_at = $1, attempts = attempts + 1, updated_at = $2 \
              WHERE connector = $3 AND carrier = $4 AND tracking_number = $5 \
