@@ -810,6 +810,26 @@ async fn sandbox_trackers_deliver_every_order_once_cluster() {
     sandbox_trackers_deliver_every_order_once(Profile::Cluster).await;
 }
 
+/// The tracker simulators (no webhooks) on a loopback port, until the token is cancelled.
+async fn simulator(
+    api_key: &str,
+) -> (
+    std::sync::Arc<TrackerSim>,
+    std::net::SocketAddr,
+    tokio_util::sync::CancellationToken,
+) {
+    let sim = TrackerSim::new(api_key, HashMap::new());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let addr = trackers::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        sim.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    (sim, addr, shutdown)
+}
+
 /// A file holding `text`, for a secret reference in a test's config.
 fn secret_file(text: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("og-trk-{}.secret", uuid::Uuid::new_v4()));
@@ -927,15 +947,7 @@ async fn a_carrier_eta_reaches_the_parcel_and_the_sweep_judges_by_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shippo_registration_is_made_once_even_when_its_answer_is_lost() {
     let token = "shippo-test-token-4";
-    let sim = TrackerSim::new(token, HashMap::new());
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let sim_addr = trackers::serve(
-        "127.0.0.1:0".parse().unwrap(),
-        sim.clone(),
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    let (sim, sim_addr, shutdown) = simulator(token).await;
     let key = secret_file(token);
     let rig = start(
         Profile::Standalone,
@@ -998,15 +1010,7 @@ async fn shippo_registration_is_made_once_even_when_its_answer_is_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polling_carries_a_parcel_to_delivered_through_a_429_and_an_outage() {
     let key_text = "k100-query-key-5";
-    let sim = TrackerSim::new(key_text, HashMap::new());
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let sim_addr = trackers::serve(
-        "127.0.0.1:0".parse().unwrap(),
-        sim.clone(),
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    let (sim, sim_addr, shutdown) = simulator(key_text).await;
     let (key, customer) = (secret_file(key_text), secret_file("CUSTOMER-77"));
     let number = "YT7000000001";
     let at = |h: i64| Utc::now() - chrono::Duration::hours(h);
