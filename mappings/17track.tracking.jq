@@ -8,6 +8,14 @@
 # latest_event gives occurred_at and location.
 
 def nz: if type == "string" then (trim | if . == "" then null else . end) else . end;
+# An estimated delivery as an instant: a date alone is the end of that day (UTC), a time without
+# a zone is read as UTC.
+def eta_instant:
+  if . == null then null
+  elif test("^[0-9]{4}-[0-9]{2}-[0-9]{2}$") then . + "T23:59:59Z"
+  elif test("(Z|[+-][0-9]{2}:[0-9]{2})$") then .
+  else . + "Z" end;
+def first_of(f): first((f | nz | select(. != null)), null);
 def instant: if . == null then null else fromdateiso8601 end;
 # Newest first by instant; events without a time last; ties keep payload order. (Sorting keyed
 # arrays rather than `sort_by(f)`, which the fast engine leaves to jaq.)
@@ -65,5 +73,6 @@ def event: {
     location: $newest.location,
     description: $newest.description,
     raw_code: (($latest.sub_status | nz) // ($latest.status | nz) // $newest.raw_code),
-    events: $events
+    events: $events,
+    eta: (first_of($d.track_info.time_metrics.estimated_delivery_date | (.to?, .from?)) | eta_instant)
   }

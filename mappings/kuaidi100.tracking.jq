@@ -21,6 +21,14 @@ def cst:
   elif test("^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?$")
   then .[0:10] + "T" + .[11:] + (if length == 16 then ":00" else "" end) + "+08:00"
   else . end;
+def first_of(f): first((f | nz | select(. != null)), null);
+# arrivalTime (resultv2=8, the estimated arrival to the hour, China Standard Time):
+# "2025-11-07 13" -> the end of that hour, "2025-11-07T13:59:59+08:00"; a full time as `cst`.
+def eta_cst:
+  if . == null then null
+  elif test("^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}$") then .[0:10] + "T" + .[11:13] + ":59:59+08:00"
+  elif test("^[0-9]{4}-[0-9]{2}-[0-9]{2}$") then . + "T23:59:59+08:00"
+  else cst end;
 
 # state / statusCode, one row per documented code (the basic states 0-14 and the resultv2=4
 # sub-states); the raw code is kept beside.
@@ -59,8 +67,10 @@ def carrier_code:
    "德邦": "deppon", "百世快递": "best"} as $table
   | (ascii_downcase | gsub("\\s+"; "")) as $key | $table[$key] // $key;
 
-.lastResult as $r
-| if ($r.nu | nz) == null then error("bad input: no lastResult.nu") else . end
+# A push carries the answer in `lastResult`; a real-time query (poll/query.do) answer is that
+# object itself.
+(.lastResult // .) as $r
+| if ($r.nu | nz) == null then error("bad input: no lastResult.nu (push) or nu (query answer)") else . end
 | [$r.data[]? | {
     occurred_at: ((.ftime | nz) // (.time | nz) | cst),
     status: (((.statusCode | nz) | status_of) // ((.status | nz) | word_status)),
@@ -79,5 +89,6 @@ def carrier_code:
     location: $newest.location,
     description: $newest.description,
     raw_code: ($state // $newest.raw_code),
-    events: $events
+    events: $events,
+    eta: (first_of($r.arrivalTime) | eta_cst)
   }

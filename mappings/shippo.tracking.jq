@@ -7,6 +7,14 @@
 # when Shippo gives no location).
 
 def nz: if type == "string" then (trim | if . == "" then null else . end) else . end;
+# An estimated delivery as an instant: a date alone is the end of that day (UTC), a time without
+# a zone is read as UTC.
+def eta_instant:
+  if . == null then null
+  elif test("^[0-9]{4}-[0-9]{2}-[0-9]{2}$") then . + "T23:59:59Z"
+  elif test("(Z|[+-][0-9]{2}:[0-9]{2})$") then .
+  else . + "Z" end;
+def first_of(f): first((f | nz | select(. != null)), null);
 def instant: if . == null then null else fromdateiso8601 end;
 # Newest first by instant; events without a time last; ties keep payload order. (Sorting keyed
 # arrays rather than `sort_by(f)`, which the fast engine leaves to jaq.)
@@ -63,5 +71,6 @@ def event: {
     location: $newest.location,
     description: $newest.description,
     raw_code: (($current[0].raw_code) // $newest.raw_code),
-    events: $events
+    events: $events,
+    eta: (first_of($d.eta) | eta_instant)
   }

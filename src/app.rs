@@ -197,6 +197,20 @@ impl Daemon {
             shutdown.child_token(),
         ));
 
+        // Tracking connectors that poll open parcels (carriers without push).
+        for c in &cfg.connectors {
+            if let crate::config::ConnectorConfig::Tracking(t) = c {
+                if let Some(poller) = crate::intake::tracking_poll::TrackingPoller::new(
+                    t,
+                    store.clone(),
+                    bus.clone(),
+                    health.clone(),
+                )? {
+                    background.spawn(poller.run(shutdown.child_token()));
+                }
+            }
+        }
+
         // Pick-list warehouses' shipped confirmations, read back from their folders.
         for w in cfg.warehouses.iter().filter(|w| w.enabled) {
             if let Some(conn) = crate::outbound::warehouse::picklist::confirmations_connector(

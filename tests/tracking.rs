@@ -627,6 +627,7 @@ async fn sandbox_trackers_deliver_every_order_once(profile: Profile) {
         (Scheme::AfterShip, "fedex", "FedEx"),
         (Scheme::SeventeenTrack, "usps", "USPS"),
         (Scheme::Kuaidi100, "sf-express", "顺丰速运"),
+        (Scheme::Shippo, "dhl", "DHL Express"),
     ];
     let api_key = "sim-api-key-31";
     let mut webhooks = HashMap::new();
@@ -807,4 +808,289 @@ async fn sandbox_trackers_deliver_every_order_once_standalone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_trackers_deliver_every_order_once_cluster() {
     sandbox_trackers_deliver_every_order_once(Profile::Cluster).await;
+}
+
+/// The tracker simulators (no webhooks) on a loopback port, until the token is cancelled.
+async fn simulator(
+    api_key: &str,
+) -> (
+    std::sync::Arc<TrackerSim>,
+    std::net::SocketAddr,
+    tokio_util::sync::CancellationToken,
+) {
+    let sim = TrackerSim::new(api_key, HashMap::new());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let addr = trackers::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        sim.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    (sim, addr, shutdown)
+}
+
+/// A file holding `text`, for a secret reference in a test's config.
+fn secret_file(text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("og-trk-{}.secret", uuid::Uuid::new_v4()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A Shippo `track_updated` callback for `scans` with the carrier's `eta`.
+fn shippo_with_eta(number: &str, scans: &[Scan], eta: chrono::DateTime<Utc>) -> Vec<u8> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&trackers::callback(Scheme::Shippo, "ups", number, scans)).unwrap();
+    v["data"]["eta"] = serde_json::json!(eta.to_rfc3339());
+    serde_json::to_vec(&v).unwrap()
+}
+
+/// The carrier's ETA reaches the parcel (a revised one too, even without a new scan; a late
+/// callback's is not taken) and the sweep judges the parcel by it: past the ETA is late even
+/// when the promised date is days away; an ETA ahead is not late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carrier_eta_reaches_the_parcel_and_the_sweep_judges_by_it() {
+    let rig = start(
+        Profile::Standalone,
+        "sweep_interval_ms = 100\ndepartment = \"transport\"",
+    )
+    .await;
+    let store = rig.store().clone();
+    let late_for = |number: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .exceptions(true, 500)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.kind == "shipment_late" && e.reason.contains(number))
+                .collect::<Vec<_>>()
+        }
+    };
+    let eta_of = |id: String| {
+        let store = store.clone();
+        async move { store.shipment(&id).await.unwrap().unwrap().eta }
+    };
+    let promised = (Utc::now() + chrono::Duration::days(3)).timestamp_millis();
+    let [pickup, out, _] = TrackerSim::journey(Utc::now());
+
+    // Promised in three days, but the carrier expected it two hours ago: late.
+    let order = shipped_order(&store, 71).await;
+    let parcel = ship(&rig, &order, "UPS", "1Z0000ETA1", Some(promised)).await;
+    let passed = Utc::now() - chrono::Duration::hours(2);
+    rig.post(
+        Scheme::Shippo,
+        &shippo_with_eta("1Z0000ETA1", std::slice::from_ref(&pickup), passed),
+    )
+    .await;
+    wait_until(WAIT, "the parcel carries the carrier's ETA", || async {
+        eta_of(parcel.clone()).await == Some(passed.timestamp_millis())
+    })
+    .await;
+    wait_until(WAIT, "late by the carrier's ETA", || async {
+        !late_for("1Z0000ETA1").await.is_empty()
+    })
+    .await;
+    let raised = late_for("1Z0000ETA1").await;
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert!(
+        raised[0].reason.contains("the carrier's ETA"),
+        "{}",
+        raised[0].reason
+    );
+
+    // Promised in three days, expected tomorrow: not late.
+    let order = shipped_order(&store, 72).await;
+    let parcel = ship(&rig, &order, "UPS", "1Z0000ETA2", Some(promised)).await;
+    let tomorrow = Utc::now() + chrono::Duration::days(1);
+    rig.post(
+        Scheme::Shippo,
+        &shippo_with_eta("1Z0000ETA2", &[pickup.clone(), out.clone()], tomorrow),
+    )
+    .await;
+    wait_until(WAIT, "the second parcel's ETA", || async {
+        eta_of(parcel.clone()).await == Some(tomorrow.timestamp_millis())
+    })
+    .await;
+    // A late callback (its newest scan older than the parcel's) brings a stale estimate: kept out.
+    let stale = Utc::now() + chrono::Duration::days(9);
+    rig.post(
+        Scheme::Shippo,
+        &shippo_with_eta("1Z0000ETA2", std::slice::from_ref(&pickup), stale),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        eta_of(parcel.clone()).await,
+        Some(tomorrow.timestamp_millis())
+    );
+    assert!(late_for("1Z0000ETA2").await.is_empty());
+    // The carrier revises its estimate without a new scan: taken.
+    let revised = Utc::now() + chrono::Duration::days(2);
+    rig.post(
+        Scheme::Shippo,
+        &shippo_with_eta("1Z0000ETA2", &[pickup, out], revised),
+    )
+    .await;
+    wait_until(WAIT, "the revised ETA", || async {
+        eta_of(parcel.clone()).await == Some(revised.timestamp_millis())
+    })
+    .await;
+    assert!(late_for("1Z0000ETA2").await.is_empty());
+    rig.daemon.stop().await;
+}
+
+/// Shippo registration (`POST /tracks/`, `Authorization: ShippoToken`) of each new parcel, once:
+/// Shippo registers again on a repeated create, so after a lost answer the parcel is looked up
+/// (`GET /tracks/{carrier}/{number}`, our metadata) instead of registered twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shippo_registration_is_made_once_even_when_its_answer_is_lost() {
+    let token = "shippo-test-token-4";
+    let (sim, sim_addr, shutdown) = simulator(token).await;
+    let key = secret_file(token);
+    let rig = start(
+        Profile::Standalone,
+        &format!(
+            "sweep_interval_ms = 0\n[[connectors]]\nkind = \"tracking\"\nname = \"shippo-reg\"\n\
+             scheme = \"shippo\"\nsecret = \"file:{key}\"\n\
+             subscribe = {{ api_url = \"http://{sim_addr}\", api_key = \"file:{key}\", carriers = [\"ups\", \"dhl\"] }}\n",
+            key = key.display()
+        ),
+    )
+    .await;
+    let store = rig.store().clone();
+    // The first create is carried out, its answer lost.
+    sim.lose_next_answers(1);
+    let first = shipped_order(&store, 81).await;
+    ship(&rig, &first, "UPS", "1Z00SHIPPO1", None).await;
+    wait_until(WAIT, "the first parcel registered", || async {
+        store
+            .subscription_count("shippo-reg", "registered")
+            .await
+            .unwrap()
+            == 1
+    })
+    .await;
+    let second = shipped_order(&store, 82).await;
+    ship(&rig, &second, "DHL Express", "JD00SHIPPO2", None).await;
+    wait_until(WAIT, "both parcels registered", || async {
+        store
+            .subscription_count("shippo-reg", "registered")
+            .await
+            .unwrap()
+            == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut regs: Vec<(String, String)> = sim
+        .registrations()
+        .await
+        .into_iter()
+        .filter(|r| r.scheme == Scheme::Shippo)
+        .map(|r| (r.carrier, r.number))
+        .collect();
+    regs.sort();
+    assert_eq!(
+        regs,
+        vec![
+            ("dhl_express".to_string(), "JD00SHIPPO2".to_string()),
+            ("ups".to_string(), "1Z00SHIPPO1".to_string()),
+        ],
+        "one registration per parcel, in Shippo's carrier tokens"
+    );
+    rig.daemon.stop().await;
+    shutdown.cancel();
+}
+
+/// A polling connector (Kuaidi100 real-time query) carries a parcel to delivered: each distinct
+/// answer is one document (an unchanged one is not a new update), a 429's Retry-After is
+/// honoured, an outage takes the connector's health down and a good answer up again, nothing
+/// is applied twice, and the delivered parcel is not queried again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_carries_a_parcel_to_delivered_through_a_429_and_an_outage() {
+    let key_text = "k100-query-key-5";
+    let (sim, sim_addr, shutdown) = simulator(key_text).await;
+    let (key, customer) = (secret_file(key_text), secret_file("CUSTOMER-77"));
+    let number = "YT7000000001";
+    let at = |h: i64| Utc::now() - chrono::Duration::hours(h);
+    let pickup = Scan::new(at(30), S::InTransit, "杭州市", "【杭州市】快件已揽收");
+    let moved = Scan::new(at(10), S::InTransit, "上海市", "快件离开【上海转运中心】");
+    let out = Scan::new(at(2), S::OutForDelivery, "北京市", "【北京市】派件中");
+    let delivered = Scan::new(at(1), S::Delivered, "北京市", "已签收，本人签收");
+    // Until the outage is over the carrier knows the pickup only (the same answer each time).
+    sim.set_record(number, vec![vec![pickup.clone()]]).await;
+    // The first query is told to come back in a second.
+    sim.fail_next_queries(&[(429, Some(1))]).await;
+    let rig = start(
+        Profile::Standalone,
+        &format!(
+            "sweep_interval_ms = 0\n[health]\ndegraded_after = 1\ndown_after = 2\n\
+             [[connectors]]\nkind = \"tracking\"\nname = \"k100-poll\"\nscheme = \"kuaidi100\"\n\
+             secret = \"file:{key}\"\n\
+             poll = {{ api_url = \"http://{sim_addr}\", customer = \"file:{customer}\", key = \"file:{key}\", \
+             carriers = [\"yto\"], interval_ms = 300, tick_ms = 100, max_retries = 2, retry_max_ms = 3000 }}\n",
+            key = key.display(),
+            customer = customer.display(),
+        ),
+    )
+    .await;
+    let store = rig.store().clone();
+    let order = shipped_order(&store, 91).await;
+    let parcel = ship(&rig, &order, "圆通速递", number, None).await;
+    wait_until(WAIT, "order in transit from a polled answer", || async {
+        state(&store, &order).await == "in_transit"
+    })
+    .await;
+    let log = sim.query_log().await;
+    assert_eq!(log[0].1, 429, "{log:?}");
+    assert_eq!(log[1].1, 200, "{log:?}");
+    assert!(
+        log[1].0 - log[0].0 >= Duration::from_millis(950),
+        "Retry-After honoured: {:?}",
+        log[1].0 - log[0].0
+    );
+    // An outage: every attempt of two queries fails.
+    sim.fail_next_queries(&[(503, None); 6]).await;
+    wait_until(WAIT, "connector down", || async {
+        store
+            .connector_state("k100-poll")
+            .await
+            .unwrap()
+            .is_some_and(|s| s.health == ordergate::store::ConnectorHealth::Down)
+    })
+    .await;
+    sim.set_record(
+        number,
+        vec![
+            vec![pickup.clone(), moved.clone()],
+            vec![pickup, moved, out, delivered],
+        ],
+    )
+    .await;
+    wait_until(WAIT, "order delivered", || async {
+        state(&store, &order).await == "delivered"
+    })
+    .await;
+    let health = store.connector_state("k100-poll").await.unwrap().unwrap();
+    assert_eq!(health.health, ordergate::store::ConnectorHealth::Up);
+    wait_until(WAIT, "polling stopped", || async {
+        store.subscription_count("k100-poll", "done").await.unwrap() == 1
+    })
+    .await;
+    let asked = sim.queries_of(number).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        sim.queries_of(number).await,
+        asked,
+        "a delivered parcel is not queried"
+    );
+    assert_eq!(asked, 2, "one query per answer after the outage");
+    // Three distinct answers, three documents; each scan once; scanned and delivered once.
+    assert_eq!(store.raw_count("k100-poll").await.unwrap(), 3);
+    assert_eq!(store.shipment_events(&parcel).await.unwrap().len(), 4);
+    assert_eq!(audit_count(&store, &order, "scan").await, 1);
+    assert_eq!(audit_count(&store, &order, "deliver").await, 1);
+    rig.daemon.stop().await;
+    shutdown.cancel();
 }

@@ -6,7 +6,7 @@
 //! and prints the table. `BENCH_QUICK=1` runs smaller counts (a smoke test of the harness).
 //!
 //! Order of the run: machine facts; N1 on this thread alone (one core, nothing else of ours
-//! running); then P2 (standalone), P1 with M1 (cluster), L2 (standalone), L1 (cluster), W1,
+//! running); then P2 (standalone), P1 with M1 (cluster), L2 (standalone), L1 (cluster), W1, T1,
 //! each against a child `ordergate run`. (N2, the jq mapping against a hand-written one, is
 //! retired.)
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
@@ -21,6 +21,7 @@ mod normalize;
 mod ops;
 mod pipeline;
 mod report;
+mod tracking;
 mod webhook;
 
 use std::path::PathBuf;
@@ -207,6 +208,12 @@ fn main() -> ExitCode {
             report
                 .rows
                 .push(webhook::w1(&tmp_root, s.requests, s.conns).await);
+        }
+        if selected("t1") {
+            eprintln!("bench: T1 (tracking callbacks, standalone)…");
+            report
+                .rows
+                .push(tracking::t1(&tmp_root, &normalizer, s.requests, s.conns).await);
         }
     });
     report.machine.push((

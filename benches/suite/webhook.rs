@@ -23,10 +23,11 @@ const OPEN_LOOP_MAX: usize = 4_000;
 /// Connections of the open-loop run (enough that none waits for a free one at half the rate).
 const OPEN_LOOP_CONNS: usize = 64;
 
-/// A signed request body.
-struct Signed {
-    body: Vec<u8>,
-    signature: String,
+/// A signed request: where it goes, its headers (signature included), its body.
+pub struct Signed {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 fn bodies(range: std::ops::Range<u64>) -> Result<Vec<Signed>, String> {
@@ -35,26 +36,31 @@ fn bodies(range: std::ops::Range<u64>) -> Result<Vec<Signed>, String> {
         .map(|n| {
             let body = sample.variant(n).remove(0);
             let signature = base64(&hmac_sha256(SECRET.as_bytes(), &body));
-            Signed { body, signature }
+            Signed {
+                path: PATH.into(),
+                headers: vec![
+                    ("Content-Type".into(), "application/json".into()),
+                    ("X-Shopify-Topic".into(), "orders/create".into()),
+                    ("X-Shopify-Hmac-Sha256".into(), signature),
+                ],
+                body,
+            }
         })
         .collect())
 }
 
+/// Sends one request; anything but a 2xx answer is an error.
 async fn post(conn: &mut Conn, s: &Signed) -> Result<u16, String> {
+    let headers: Vec<(&str, &str)> = s
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let r = conn
-        .request(
-            "POST",
-            PATH,
-            &[
-                ("Content-Type", "application/json"),
-                ("X-Shopify-Topic", "orders/create"),
-                ("X-Shopify-Hmac-Sha256", &s.signature),
-            ],
-            &s.body,
-        )
+        .request("POST", &s.path, &headers, &s.body)
         .await
         .map_err(|e| e.to_string())?;
-    if r.status != 202 {
+    if !(200..300).contains(&r.status) {
         return Err(format!(
             "status {} ({})",
             r.status,
@@ -65,7 +71,7 @@ async fn post(conn: &mut Conn, s: &Signed) -> Result<u16, String> {
 }
 
 /// Closed loop: `conns` connections send every body once; returns requests per second.
-async fn closed_loop(
+pub async fn closed_loop(
     addr: SocketAddr,
     reqs: Arc<Vec<Signed>>,
     conns: usize,
@@ -98,7 +104,7 @@ async fn closed_loop(
 }
 
 /// Open loop at `rate` per second over every body; returns (p50, p99) latency in ms.
-async fn open_loop(
+pub async fn open_loop(
     addr: SocketAddr,
     reqs: Arc<Vec<Signed>>,
     rate: f64,
@@ -135,8 +141,9 @@ async fn open_loop(
     Ok((p(0.5), p(0.99)))
 }
 
-/// The trivial baseline server, on a runtime of its own (2 workers, like the daemon).
-fn baseline_server() -> Result<(SocketAddr, tokio::sync::oneshot::Sender<()>), String> {
+/// The trivial baseline server, on a runtime of its own (2 workers, like the daemon): reads
+/// the body and answers 202, for order webhooks (W1) and tracking callbacks (T1).
+pub fn baseline_server() -> Result<(SocketAddr, tokio::sync::oneshot::Sender<()>), String> {
     use axum::routing::post;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
@@ -154,13 +161,13 @@ fn baseline_server() -> Result<(SocketAddr, tokio::sync::oneshot::Sender<()>), S
             let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                 return;
             };
-            let app = axum::Router::new().route(
-                "/hooks/orders/{connector}",
-                post(|body: axum::body::Bytes| async move {
-                    std::hint::black_box(body.len());
-                    axum::http::StatusCode::ACCEPTED
-                }),
-            );
+            let trivial = post(|body: axum::body::Bytes| async move {
+                std::hint::black_box(body.len());
+                axum::http::StatusCode::ACCEPTED
+            });
+            let app = axum::Router::new()
+                .route("/hooks/orders/{connector}", trivial.clone())
+                .route("/hooks/tracking/{connector}", trivial);
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     let _ = rx.await;

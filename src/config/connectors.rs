@@ -437,22 +437,89 @@ pub struct TrackingConfig {
     /// Department that owns exceptions about refused callbacks.
     #[serde(default = "default_department")]
     pub department: String,
-    /// Register every new parcel with this aggregator (EasyPost, AfterShip, 17TRACK,
+    /// Register every new parcel with this aggregator (EasyPost, Shippo, AfterShip, 17TRACK,
     /// Kuaidi100), so it pushes the parcel's news here; none = parcels are not registered
-    /// (SF Express pushes the waybills it booked; Shippo is registered elsewhere).
+    /// (SF Express pushes the waybills it booked; a label bought through Shippo is tracked
+    /// already).
     #[serde(default)]
     pub subscribe: Option<TrackingSubscribe>,
+    /// Query each open parcel on a schedule instead of waiting for pushes (for carriers
+    /// without push, or accounts without a subscription): Kuaidi100's real-time query
+    /// `poll/query.do`. Every answer is stored like a callback and read by the same tracking
+    /// stage; an unchanged answer is the same document.
+    #[serde(default)]
+    pub poll: Option<TrackingPoll>,
+}
+
+/// `poll` of a tracking connector: how open parcels are queried.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingPoll {
+    /// The query API's base URL (`https://poll.kuaidi100.com`).
+    pub api_url: String,
+    /// Kuaidi100's `customer` (授权码 company id) as a reference (`env:NAME` / `file:PATH`).
+    pub customer: Secret,
+    /// The key the query is signed with (`sign` = upper-case MD5 of `param + key + customer`),
+    /// as a reference.
+    pub key: Secret,
+    /// Only parcels of these carriers (codes or names); empty = every parcel.
+    #[serde(default)]
+    pub carriers: Vec<String>,
+    /// One parcel is queried at most this often (Kuaidi100 asks for half an hour or more, or
+    /// it locks the number).
+    #[serde(default = "TrackingPoll::default_interval_ms")]
+    pub interval_ms: u64,
+    /// How often the connector looks for parcels due a query.
+    #[serde(default = "TrackingPoll::default_tick_ms")]
+    pub tick_ms: u64,
+    /// Most parcels queried in one tick.
+    #[serde(default = "TrackingPoll::default_batch")]
+    pub batch: u32,
+    /// Pause between two queries at the least.
+    #[serde(default)]
+    pub min_interval_ms: u64,
+    /// Timeout of one query.
+    #[serde(default = "TrackingPoll::default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Retries of one query after 429 (its `Retry-After` honoured), 5xx or no answer.
+    #[serde(default = "TrackingPoll::default_max_retries")]
+    pub max_retries: u32,
+    /// Longest pause between two retries (also caps `Retry-After`).
+    #[serde(default = "TrackingPoll::default_retry_max_ms")]
+    pub retry_max_ms: u64,
+}
+
+impl TrackingPoll {
+    fn default_interval_ms() -> u64 {
+        30 * 60 * 1000
+    }
+    fn default_tick_ms() -> u64 {
+        10_000
+    }
+    fn default_batch() -> u32 {
+        50
+    }
+    fn default_timeout_ms() -> u64 {
+        10_000
+    }
+    fn default_max_retries() -> u32 {
+        3
+    }
+    fn default_retry_max_ms() -> u64 {
+        60_000
+    }
 }
 
 /// `subscribe` of a tracking connector: where and how parcels are registered.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrackingSubscribe {
-    /// The aggregator's API base URL (`https://api.easypost.com`, `https://api.aftership.com`,
-    /// `https://api.17track.net`, `https://poll.kuaidi100.com`).
+    /// The aggregator's API base URL (`https://api.easypost.com`, `https://api.goshippo.com`,
+    /// `https://api.aftership.com`, `https://api.17track.net`, `https://poll.kuaidi100.com`).
     pub api_url: String,
-    /// The API key as a reference (`env:NAME` / `file:PATH`): EasyPost API key, AfterShip
-    /// `as-api-key`, 17TRACK `17token`, Kuaidi100 授权 key.
+    /// The API key as a reference (`env:NAME` / `file:PATH`): EasyPost API key, Shippo API
+    /// token (`Authorization: ShippoToken …`), AfterShip `as-api-key`, 17TRACK `17token`,
+    /// Kuaidi100 授权 key.
     pub api_key: Secret,
     /// The URL the aggregator posts to (Kuaidi100 takes it with each subscription, salted
     /// with the connector's `secret`; the others have it in their dashboard).

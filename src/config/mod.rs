@@ -323,6 +323,26 @@ impl Config {
                         t.name
                     )));
                 }
+                if let Some(p) = &t.poll {
+                    if t.scheme != "kuaidi100" {
+                        return Err(ConfigError::Invalid(format!(
+                            "connector {}: poll is supported for scheme kuaidi100 only",
+                            t.name
+                        )));
+                    }
+                    if !p.customer.is_reference() || !p.key.is_reference() {
+                        return Err(ConfigError::Invalid(format!(
+                            "connector {}: poll.customer and poll.key must be references (env:NAME or file:PATH)",
+                            t.name
+                        )));
+                    }
+                    if p.interval_ms == 0 || p.tick_ms == 0 || p.batch == 0 {
+                        return Err(ConfigError::Invalid(format!(
+                            "connector {}: poll.interval_ms, poll.tick_ms and poll.batch must be > 0",
+                            t.name
+                        )));
+                    }
+                }
             }
             if let ConnectorConfig::Imap(i) = c {
                 if !i.password.is_reference() {

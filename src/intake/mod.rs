@@ -7,6 +7,7 @@ pub mod imap;
 pub mod pull;
 pub mod refusal;
 pub mod tracking;
+pub mod tracking_poll;
 pub mod webhook;
 
 use std::collections::HashMap;

@@ -26,6 +26,10 @@ pub struct TrackingUpdate {
     pub raw_code: Option<String>,
     /// Every event in the payload, newest first.
     pub events: Vec<TrackingEvent>,
+    /// The carrier's (or aggregator's) estimated delivery, when the payload gives one: the
+    /// latest instant of an estimated window; a date alone is the end of that day (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta: Option<DateTime<Utc>>,
 }
 
 /// One scan or status change.

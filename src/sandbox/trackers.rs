@@ -183,10 +183,12 @@ pub fn callback(scheme: Scheme, carrier: &str, number: &str, scans: &[Scan]) -> 
                            "statusCode": code(s.status), "areaName": s.location})
                 })
                 .collect();
-            json!({"status": "polling", "billstatus": "got", "message": "",
-                   "lastResult": {"message": "ok", "nu": number, "ischeck": if newest_status == S::Delivered {"1"} else {"0"},
-                                  "com": crate::tracking::carrier::aggregator_code(scheme, carrier).unwrap_or(carrier),
-                                  "status": "200", "state": code(newest_status), "data": data}})
+            // The carrier's record: the push's `lastResult`, and the whole answer to a
+            // real-time query (`poll/query.do`).
+            let record = json!({"message": "ok", "nu": number, "ischeck": if newest_status == S::Delivered {"1"} else {"0"},
+                                "com": crate::tracking::carrier::aggregator_code(scheme, carrier).unwrap_or(carrier),
+                                "status": "200", "state": code(newest_status), "data": data});
+            json!({"status": "polling", "billstatus": "got", "message": "", "lastResult": record})
         }
         Scheme::SfExpress | Scheme::SfExpressForm => {
             let op = |s: S| match s {
@@ -285,6 +287,19 @@ pub struct TrackerSim {
     /// Callbacks acknowledged as the partner expects.
     acknowledged: std::sync::atomic::AtomicUsize,
     client: reqwest::Client,
+    /// Shippo tracks registered: (carrier, number) -> the metadata given with the create.
+    shippo_tracks: Mutex<HashMap<(String, String), String>>,
+    /// Create answers to lose: the registration is made, the caller gets a 502.
+    lose_answers: std::sync::atomic::AtomicUsize,
+    /// Kuaidi100 real-time query: each number's record, one step per query (the last step
+    /// repeats), and the queries answered per number.
+    records: Mutex<HashMap<String, (Vec<Vec<Scan>>, usize)>>,
+    /// Answers the next queries get instead of the record: (status, Retry-After seconds).
+    query_faults: Mutex<std::collections::VecDeque<(u16, Option<u64>)>>,
+    /// Real-time queries that got a record.
+    queries: std::sync::atomic::AtomicUsize,
+    /// Every real-time query: when it came and the HTTP status it got.
+    query_log: Mutex<Vec<(std::time::Instant, u16)>>,
 }
 
 impl TrackerSim {
@@ -296,7 +311,62 @@ impl TrackerSim {
             registrations: Mutex::default(),
             acknowledged: Default::default(),
             client: reqwest::Client::new(),
+            shippo_tracks: Mutex::default(),
+            lose_answers: Default::default(),
+            records: Mutex::default(),
+            query_faults: Mutex::default(),
+            queries: Default::default(),
+            query_log: Mutex::default(),
         })
+    }
+
+    /// The next `n` registration creates are carried out but their answers lost (502).
+    pub fn lose_next_answers(&self, n: usize) {
+        self.lose_answers
+            .store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn lose_answer(&self) -> bool {
+        self.lose_answers
+            .fetch_update(
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+                |n| n.checked_sub(1),
+            )
+            .is_ok()
+    }
+
+    /// What the carrier reports for `number` to real-time queries: `steps[i]` to the i-th query
+    /// of it, the last step to every later one.
+    pub async fn set_record(&self, number: &str, steps: Vec<Vec<Scan>>) {
+        self.records
+            .lock()
+            .await
+            .insert(number.to_string(), (steps, 0));
+    }
+
+    /// Answers the next real-time queries get instead of a record, in order: a status and the
+    /// `Retry-After` seconds sent with it (429), or an outage (503).
+    pub async fn fail_next_queries(&self, faults: &[(u16, Option<u64>)]) {
+        self.query_faults
+            .lock()
+            .await
+            .extend(faults.iter().copied());
+    }
+
+    /// Real-time queries answered with a record, all numbers.
+    pub fn queries(&self) -> usize {
+        self.queries.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Every real-time query so far: when it came and the HTTP status it got.
+    pub async fn query_log(&self) -> Vec<(std::time::Instant, u16)> {
+        self.query_log.lock().await.clone()
+    }
+
+    /// Real-time queries answered for `number`.
+    pub async fn queries_of(&self, number: &str) -> usize {
+        self.records.lock().await.get(number).map_or(0, |(_, n)| *n)
     }
 
     /// Every registration accepted so far.
@@ -444,6 +514,9 @@ pub fn router(sim: Arc<TrackerSim>) -> Router {
         .route("/tracking/2024-07/trackings", post(aftership_create))
         .route("/track/v2.2/register", post(seventeen_register))
         .route("/poll", post(kuaidi100_poll))
+        .route("/poll/query.do", post(kuaidi100_query))
+        .route("/tracks/", post(shippo_create))
+        .route("/tracks/{carrier}/{number}", get(shippo_get))
         .route("/sim/registrations", get(registrations))
         .with_state(sim)
 }
@@ -641,4 +714,160 @@ async fn registrations(State(sim): State<Arc<TrackerSim>>) -> Response {
         *counts.entry(r.scheme.name()).or_default() += 1;
     }
     Json(json!({"registrations": counts, "acknowledged": sim.acknowledged()})).into_response()
+}
+
+fn shippo_authorized(sim: &TrackerSim, headers: &HeaderMap) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("ShippoToken "))
+        == Some(sim.api_key.as_str())
+}
+
+/// A Shippo Track object as `GET /tracks/{carrier}/{number}` and the create answer it.
+fn shippo_track(carrier: &str, number: &str, metadata: Option<&str>) -> Value {
+    json!({"carrier": carrier, "tracking_number": number, "metadata": metadata,
+           "eta": null, "servicelevel": {"token": null, "name": null},
+           "tracking_status": {"status": "UNKNOWN", "status_details": "", "status_date": null},
+           "tracking_history": [], "transaction": null, "test": true})
+}
+
+/// Shippo `POST /tracks/` (JSON or form): registers a webhook for the number. Not idempotent:
+/// a repeated create is a second registration (and every update is posted twice).
+async fn shippo_create(
+    State(sim): State<Arc<TrackerSim>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !shippo_authorized(&sim, &headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            json!({"detail": "Invalid token."}),
+        );
+    }
+    let json_body: Option<Value> = serde_json::from_slice(&body).ok();
+    let field = |name: &str| -> String {
+        match &json_body {
+            Some(v) => v[name].as_str().unwrap_or_default().to_string(),
+            None => form_urlencoded::parse(&body)
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default(),
+        }
+    };
+    let (carrier, number, metadata) = (
+        field("carrier"),
+        field("tracking_number"),
+        field("metadata"),
+    );
+    if carrier.is_empty() || number.is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            json!({"carrier": ["This field is required."], "tracking_number": ["This field is required."]}),
+        );
+    }
+    sim.shippo_tracks
+        .lock()
+        .await
+        .insert((carrier.clone(), number.clone()), metadata.clone());
+    sim.accept(Scheme::Shippo, &number, &carrier, None).await;
+    if sim.lose_answer() {
+        return error(StatusCode::BAD_GATEWAY, json!({"detail": "Bad gateway."}));
+    }
+    (
+        StatusCode::CREATED,
+        Json(shippo_track(&carrier, &number, Some(&metadata))),
+    )
+        .into_response()
+}
+
+/// Shippo `GET /tracks/{carrier}/{number}`: the number's status, whether registered or not;
+/// `metadata` is what the registration gave (null when never registered).
+async fn shippo_get(
+    State(sim): State<Arc<TrackerSim>>,
+    headers: HeaderMap,
+    axum::extract::Path((carrier, number)): axum::extract::Path<(String, String)>,
+) -> Response {
+    if !shippo_authorized(&sim, &headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            json!({"detail": "Invalid token."}),
+        );
+    }
+    let metadata = sim
+        .shippo_tracks
+        .lock()
+        .await
+        .get(&(carrier.clone(), number.clone()))
+        .cloned();
+    Json(shippo_track(&carrier, &number, metadata.as_deref())).into_response()
+}
+
+/// Kuaidi100 real-time query `POST /poll/query.do` (form `customer`, `sign`, `param`): the
+/// sign checked (upper-case MD5 of `param + key + customer`), then the number's record as it
+/// stands (`returnCode` 500 查询无结果 for a number the carrier does not know), or the fault
+/// queued for this query (429 with `Retry-After`, 503).
+async fn kuaidi100_query(State(sim): State<Arc<TrackerSim>>, body: axum::body::Bytes) -> Response {
+    let fault = sim.query_faults.lock().await.pop_front();
+    sim.query_log.lock().await.push((
+        std::time::Instant::now(),
+        fault.map_or(200, |(status, _)| status),
+    ));
+    if let Some((status, retry_after)) = fault {
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let mut resp = error(
+            code,
+            json!({"result": false, "returnCode": status.to_string(), "message": "服务器繁忙"}),
+        );
+        if let Some(secs) = retry_after {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert("retry-after", v);
+            }
+        }
+        return resp;
+    }
+    let field = |name: &str| {
+        form_urlencoded::parse(&body)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let (customer, sign, param) = (field("customer"), field("sign"), field("param"));
+    let expected = crate::tracking::sign::md5_upper(&[
+        param.as_bytes(),
+        sim.api_key.as_bytes(),
+        customer.as_bytes(),
+    ]);
+    if customer.is_empty() || sign != expected {
+        return Json(json!({"result": false, "returnCode": "503", "message": "验证签名失败"}))
+            .into_response();
+    }
+    let param: Value = serde_json::from_str(&param).unwrap_or(Value::Null);
+    let (number, com) = (
+        param["num"].as_str().unwrap_or_default().to_string(),
+        param["com"].as_str().unwrap_or_default().to_string(),
+    );
+    let scans = {
+        let mut records = sim.records.lock().await;
+        match records.get_mut(&number) {
+            Some((steps, asked)) if !steps.is_empty() => {
+                let step = steps[(*asked).min(steps.len() - 1)].clone();
+                *asked += 1;
+                step
+            }
+            _ => Vec::new(),
+        }
+    };
+    if scans.is_empty() {
+        return Json(
+            json!({"result": false, "returnCode": "500", "message": "查询无结果，请隔段时间再查"}),
+        )
+        .into_response();
+    }
+    sim.queries
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let code = crate::tracking::carrier::code(&com);
+    let push: Value = serde_json::from_slice(&callback(Scheme::Kuaidi100, &code, &number, &scans))
+        .unwrap_or(Value::Null);
+    Json(push["lastResult"].clone()).into_response()
 }

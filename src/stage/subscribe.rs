@@ -5,7 +5,8 @@
 //! registration is recorded before the call (`tracking_subscriptions`) and marked registered
 //! after; a registration already made is not made again; a retry after a call whose answer was
 //! never seen looks the parcel up first where the aggregator is not idempotent (EasyPost `GET
-//! /v2/trackers?tracking_code=`); a "duplicate" answer (AfterShip `4003`, 17TRACK's rejection
+//! /v2/trackers?tracking_code=`; Shippo `GET /tracks/{carrier}/{number}`, whose `metadata` is
+//! ours when we registered it); a "duplicate" answer (AfterShip `4003`, 17TRACK's rejection
 //! of a registered number, Kuaidi100 `501` 重复订阅) counts as registered.
 
 use std::time::Duration;
@@ -15,6 +16,7 @@ use serde_json::{json, Value};
 
 use super::{Committed, Effects, Handler, StageError, Unit, UnitTx};
 use crate::config::{ConnectorConfig, TrackingConfig};
+use crate::intake::tracking_poll::TrackingPoller;
 use crate::model::{Envelope, ShipmentRef};
 use crate::store::Store;
 use crate::tracking::{carrier, Scheme};
@@ -32,6 +34,8 @@ struct Subscriber {
 /// The stage.
 pub struct SubscribeStage {
     subscribers: Vec<Subscriber>,
+    /// Polling connectors (`poll`): their parcels are put on the query schedule.
+    pollers: Vec<TrackingConfig>,
     client: reqwest::Client,
 }
 
@@ -50,8 +54,16 @@ impl SubscribeStage {
                 _ => None,
             })
             .collect();
+        let pollers = connectors
+            .iter()
+            .filter_map(|c| match c {
+                ConnectorConfig::Tracking(t) if t.enabled && t.poll.is_some() => Some(t.clone()),
+                _ => None,
+            })
+            .collect();
         Self {
             subscribers,
+            pollers,
             client: reqwest::Client::new(),
         }
     }
@@ -73,6 +85,28 @@ impl Handler for SubscribeStage {
         for sub in &self.subscribers {
             if wants(sub, &parcel.carrier) {
                 self.register(unit.store(), sub, &parcel).await?;
+            }
+        }
+        for poller in &self.pollers {
+            let Some(poll) = &poller.poll else { continue };
+            if TrackingPoller::wants(poll, &parcel.carrier) {
+                let store = unit.store();
+                store
+                    .subscription_begin(
+                        &poller.name,
+                        &parcel.carrier,
+                        &parcel.tracking_number,
+                        &parcel.shipment_id,
+                    )
+                    .await?;
+                store
+                    .subscription_poll_from(
+                        &poller.name,
+                        &parcel.carrier,
+                        &parcel.tracking_number,
+                        crate::store::now_ms(),
+                    )
+                    .await?;
             }
         }
         unit.commit(Nothing).await
@@ -119,9 +153,17 @@ impl SubscribeStage {
         if record.status != "pending" {
             return Ok(());
         }
-        if record.attempts > 0 && sub.scheme == Scheme::EasyPost {
-            // EasyPost makes a second tracker for a repeated create: look up first.
-            if let Outcome::Registered(Some(id)) = self.easypost_lookup(sub, parcel).await? {
+        if record.attempts > 0 {
+            // EasyPost and Shippo register again on a repeated create: look up first.
+            let found = match sub.scheme {
+                Scheme::EasyPost => match self.easypost_lookup(sub, parcel).await? {
+                    Outcome::Registered(Some(id)) => Some(id),
+                    _ => None,
+                },
+                Scheme::Shippo => self.shippo_lookup(sub, parcel).await?,
+                _ => None,
+            };
+            if let Some(id) = found {
                 store
                     .subscription_done(
                         name,
@@ -221,6 +263,43 @@ impl SubscribeStage {
         })
     }
 
+    /// Whether Shippo has our registration of the parcel: `GET /tracks/{carrier}/{number}`
+    /// answers for any number, so ours is the one carrying our metadata.
+    async fn shippo_lookup(
+        &self,
+        sub: &Subscriber,
+        parcel: &ShipmentRef,
+    ) -> Result<Option<String>, StageError> {
+        let (s, key) = self.settings(sub)?;
+        let Some(their) = carrier::aggregator_code(sub.scheme, &parcel.carrier) else {
+            return Ok(None);
+        };
+        let url = format!(
+            "{}/tracks/{their}/{}",
+            s.api_url.trim_end_matches('/'),
+            parcel.tracking_number
+        );
+        let req = self
+            .client
+            .get(url)
+            .header("authorization", format!("ShippoToken {key}"))
+            .timeout(Duration::from_millis(s.timeout_ms));
+        let (status, body) = call(req).await;
+        match status {
+            200 if body["metadata"].as_str() == Some(shippo_metadata(parcel).as_str()) => {
+                Ok(Some(format!("{their}/{}", parcel.tracking_number)))
+            }
+            200 => Ok(None),
+            _ => Err(StageError::transient(
+                "subscription_failed",
+                format!(
+                    "looking parcel {} up with {}: answered {status}",
+                    parcel.shipment_id, sub.connector.name
+                ),
+            )),
+        }
+    }
+
     /// The create call of the connector's aggregator.
     async fn create(&self, sub: &Subscriber, parcel: &ShipmentRef) -> Result<Outcome, StageError> {
         let (s, key) = self.settings(sub)?;
@@ -314,12 +393,38 @@ impl SubscribeStage {
                     _ => classify(status, &body["message"]),
                 }
             }
-            Scheme::Shippo | Scheme::SfExpress | Scheme::SfExpressForm => {
+            Scheme::Shippo => match their {
+                // Shippo wants its own carrier token; it does not detect the carrier.
+                None => Outcome::Refused(format!(
+                    "Shippo has no carrier token for carrier {}",
+                    parcel.carrier
+                )),
+                Some(their) => {
+                    let body = json!({"carrier": their, "tracking_number": number,
+                                      "metadata": shippo_metadata(parcel)});
+                    let req = self
+                        .client
+                        .post(format!("{base}/tracks/"))
+                        .header("authorization", format!("ShippoToken {key}"))
+                        .json(&body);
+                    let (status, body) = call(req.timeout(timeout)).await;
+                    match status {
+                        200 | 201 => Outcome::Registered(Some(format!("{their}/{number}"))),
+                        _ => classify(status, &body["detail"]),
+                    }
+                }
+            },
+            Scheme::SfExpress | Scheme::SfExpressForm => {
                 Outcome::Refused(format!("registration with {} is not supported", sub.scheme))
             }
         };
         Ok(outcome)
     }
+}
+
+/// What our Shippo registration of a parcel carries, so a lookup can tell it from none.
+fn shippo_metadata(parcel: &ShipmentRef) -> String {
+    format!("ordergate:{}", parcel.shipment_id)
 }
 
 /// Sends a request; the status (0 when nothing came back) and the JSON body (null if none).

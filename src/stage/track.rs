@@ -364,8 +364,15 @@ async fn apply(
     };
     let events = history_of(update);
     let added = Store::add_shipment_events(conn, &old.id, raw_id, &events).await?;
+    let eta = fresh_eta(update, &old);
     if added == 0 {
-        tracing::debug!(shipment_id = %old.id, "Tracking update brings nothing new.");
+        // A revised estimate may come without a new scan.
+        if let Some(eta) = eta.filter(|e| old.eta != Some(*e)) {
+            Store::set_shipment_eta(conn, &old.id, eta).await?;
+            tracing::debug!(shipment_id = %old.id, "Tracking update revises the ETA only.");
+        } else {
+            tracing::debug!(shipment_id = %old.id, "Tracking update brings nothing new.");
+        }
         return Ok(());
     }
     let history = Store::shipment_history_on(conn, &old.id).await?;
@@ -389,7 +396,7 @@ async fn apply(
             first_scan_at: ms(state.first_scan_at),
             last_scan_at: ms(state.last_scan_at),
             delivered_at: ms(state.delivered_at),
-            eta: None,
+            eta,
         },
     )
     .await?;
@@ -432,6 +439,14 @@ async fn apply(
         out,
     )
     .await
+}
+
+/// The carrier's ETA an update brings, unless the update is older than the newest scan the
+/// parcel has (a late callback's estimate is stale).
+fn fresh_eta(update: &TrackingUpdate, parcel: &Shipment) -> Option<i64> {
+    let eta = ms(update.eta)?;
+    let stale = matches!((ms(update.occurred_at), parcel.last_scan_at), (Some(at), Some(last)) if at < last);
+    (!stale).then_some(eta)
 }
 
 /// The events of an update as the parcel's history keeps them; an update without events

@@ -48,7 +48,7 @@ pub use review::ChangeRecord;
 pub use shipments::{
     tracking_number_key, NewShipment, NewShipmentEvent, Shipment, ShipmentEvent, ShipmentProgress,
 };
-pub use subscriptions::Subscription;
+pub use subscriptions::{DuePoll, Subscription};
 pub use unattached::UnattachedUpdate;
 
 /// A store write transaction. It derefs to the connection to write with; on SQLite it also holds

@@ -492,6 +492,21 @@ impl Store {
         Ok(())
     }
 
+    /// Sets the carrier's ETA of a parcel (a revised estimate without a new scan).
+    pub async fn set_shipment_eta(
+        conn: &mut AnyConnection,
+        id: &str,
+        eta: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE shipments SET eta = $1, updated_at = $2 WHERE id = $3")
+            .bind(eta)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
     /// Sets (or clears) the open exception raised for the carrier's own bad news.
     pub async fn set_shipment_alert(
         conn: &mut AnyConnection,

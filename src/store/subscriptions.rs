@@ -10,7 +10,8 @@ use super::{now_ms, tracking_number_key, Store, StoreError};
 /// A registration as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
-    /// `pending` (not confirmed yet), `registered` or `failed`.
+    /// `pending` (not confirmed yet), `registered` or `failed`; for a polling connector
+    /// `polling` (queried on a schedule) or `done` (delivered: no more queries).
     pub status: String,
     /// Create calls made so far (their answers may not have been seen).
     pub attempts: i64,
@@ -126,4 +127,94 @@ impl Store {
         .fetch_one(self.pool())
         .await?)
     }
+
+    /// Puts a recorded parcel on a polling connector's schedule (first query at `at`); a parcel
+    /// already polling or done is left as it is.
+    pub async fn subscription_poll_from(
+        &self,
+        connector: &str,
+        carrier: &str,
+        tracking_number: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE tracking_subscriptions SET status = 'polling', next_poll_at = $1, updated_at = $2 \
+             WHERE connector = $3 AND carrier = $4 AND tracking_number = $5 AND status = 'pending'",
+        )
+        .bind(at)
+        .bind(now_ms())
+        .bind(connector)
+        .bind(carrier)
+        .bind(tracking_number_key(tracking_number))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Parcels of a polling connector due a query at `now`, the longest waiting first.
+    pub async fn polls_due(
+        &self,
+        connector: &str,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<DuePoll>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT carrier, tracking_number, shipment_id, next_poll_at FROM tracking_subscriptions \
+             WHERE status = 'polling' AND connector = $1 AND next_poll_at <= $2 \
+             ORDER BY next_poll_at LIMIT $3",
+        )
+        .bind(connector)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DuePoll {
+                    carrier: r.try_get("carrier")?,
+                    tracking_number: r.try_get("tracking_number")?,
+                    shipment_id: r.try_get("shipment_id")?,
+                    due_at: r.try_get("next_poll_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Claims a due query by moving the parcel's next one to `next`: false when another daemon
+    /// claimed it first (so two daemons never query one parcel at once).
+    pub async fn poll_claim(
+        &self,
+        due: &DuePoll,
+        connector: &str,
+        next: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE tracking_subscriptions SET next_poll_at = $1, attempts = attempts + 1, updated_at = $2 \
+             WHERE connector = $3 AND carrier = $4 AND tracking_number = $5 \
+             AND status = 'polling' AND next_poll_at = $6",
+        )
+        .bind(next)
+        .bind(now_ms())
+        .bind(connector)
+        .bind(&due.carrier)
+        .bind(&due.tracking_number)
+        .bind(due.due_at)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+}
+
+/// A parcel a polling connector is due to query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuePoll {
+    /// Carrier code.
+    pub carrier: String,
+    /// Tracking number (as stored).
+    pub tracking_number: String,
+    /// The parcel.
+    pub shipment_id: String,
+    /// When the query was due (the claim compares it).
+    pub due_at: i64,
 }

@@ -2,7 +2,8 @@
 //!
 //! * JSON schemes (easypost, shippo, aftership, 17track, sf-express): the body, read with the
 //!   normalizer's bounds (size, nesting depth).
-//! * kuaidi100: the form field `param`, read as JSON (the `sign` beside it is verification's).
+//! * kuaidi100: the form field `param`, read as JSON (the `sign` beside it is verification's);
+//!   a real-time query answer the tracking poller stored is JSON itself.
 //! * sf-express-form: the form field `content` holds the XML `<Request
 //!   service="RoutePushService">`; it is read with [`crate::normalize::xml`]'s bounds (depth,
 //!   elements, text; entity declarations and undefined entities refused), a DOCTYPE is refused
@@ -29,6 +30,12 @@ pub fn decode(scheme: Scheme, body: &[u8]) -> Result<Value, DecodeError> {
         )));
     }
     match scheme {
+        // A real-time query answer (`poll/query.do`, stored by the tracking poller) is JSON
+        // itself; a push is a form. (The callback route verifies the form's `sign` first, so
+        // a JSON body never gets this far from outside.)
+        Scheme::Kuaidi100 if body.trim_ascii_start().starts_with(b"{") => {
+            json(scheme, body).map_err(|reason| fail(format!("query answer: {reason}")))
+        }
         Scheme::Kuaidi100 => {
             let [param] = super::form::fields(body, ["param"]).map_err(fail)?;
             let param = param.ok_or_else(|| fail("no param field".into()))?;
@@ -135,6 +142,9 @@ mod tests {
         assert!(e.to_string().contains("no param"), "{e}");
         let e = decode(Scheme::Kuaidi100, &form("param", "{\"a\": tru")).unwrap_err();
         assert!(e.to_string().contains("param: invalid JSON"), "{e}");
+        // A real-time query answer, as the tracking poller stores it.
+        let v = decode(Scheme::Kuaidi100, br#" {"nu":"YT2","com":"yuantong"}"#).unwrap();
+        assert_eq!(v["nu"], "YT2");
     }
 
     #[test]

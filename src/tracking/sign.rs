@@ -74,10 +74,7 @@ pub fn sign(scheme: Scheme, secret: &str, path: &str, body: &[u8], now_unix: i64
         }
         Scheme::Kuaidi100 => {
             let param = String::from_utf8_lossy(body);
-            let mut hash = <Md5 as md5::Digest>::new();
-            md5::Digest::update(&mut hash, param.as_bytes());
-            md5::Digest::update(&mut hash, secret.as_bytes());
-            let sign = hex::encode_upper(md5::Digest::finalize(hash));
+            let sign = md5_upper(&[param.as_bytes(), secret.as_bytes()]);
             signed.body = form_urlencoded::Serializer::new(String::new())
                 .append_pair("param", &param)
                 .append_pair("sign", &sign)
@@ -93,6 +90,16 @@ pub fn sign(scheme: Scheme, secret: &str, path: &str, body: &[u8], now_unix: i64
         }
     }
     signed
+}
+
+/// Upper-case hex MD5 of the parts in order: Kuaidi100's `sign` (push: `param + salt`; real-time
+/// query: `param + key + customer`).
+pub fn md5_upper(parts: &[&[u8]]) -> String {
+    let mut hash = <Md5 as md5::Digest>::new();
+    for p in parts {
+        md5::Digest::update(&mut hash, p);
+    }
+    hex::encode_upper(md5::Digest::finalize(hash))
 }
 
 #[cfg(test)]
