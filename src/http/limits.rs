@@ -4,6 +4,7 @@
 //! handler was doing with the body; other clients are served meanwhile. Sizes are limited per
 //! route (the connectors' `max_body_bytes`, axum's 2 MB default for JSON and forms: 413).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use http_body::Body as _;
 use serde_json::json;
 
 /// Whether reading a body failed because it is over the limit it was read with (413).

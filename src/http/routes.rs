@@ -8,7 +8,6 @@
 //! To add a route: add one [`at`] line to [`declared`] (or to `crate::ui::routes` for the
 //! dashboard) with its [`Access`].
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -196,11 +195,7 @@ pub fn table() -> Vec<RouteSpec> {
 /// The router of [`declared`] over `state`, each route behind the [`guard`].
 pub(super) fn router(state: AppState) -> Router {
     let routes = declared();
-    let access: HashMap<(Method, &'static str), Access> = routes
-        .iter()
-        .map(|r| ((r.spec.method.clone(), r.spec.path), r.spec.access))
-        .collect();
-    let access = Arc::new(access);
+    let access: Arc<Vec<RouteSpec>> = Arc::new(routes.iter().map(|r| r.spec.clone()).collect());
     let mut router = Router::new();
     for r in routes {
         router = router.route(r.spec.path, r.handler);
@@ -218,7 +213,7 @@ pub(super) fn router(state: AppState) -> Router {
 
 /// Enforces the bearer roles of the route's row; refuses (404) a route the table lacks.
 async fn guard(
-    access: &HashMap<(Method, &'static str), Access>,
+    table: &[RouteSpec],
     State(s): State<AppState>,
     req: Request,
     next: Next,
@@ -226,7 +221,17 @@ async fn guard(
     let Some(path) = req.extensions().get::<MatchedPath>() else {
         return ApiError::NotFound("route".into()).into_response();
     };
-    let Some(needed) = access.get(&(req.method().clone(), path.as_str())) else {
+    // HEAD is answered by the GET route.
+    let method = if req.method() == Method::HEAD {
+        Method::GET
+    } else {
+        req.method().clone()
+    };
+    let Some(needed) = table
+        .iter()
+        .find(|r| r.method == method && r.path == path.as_str())
+        .map(|r| r.access)
+    else {
         tracing::error!(path = %path.as_str(), method = %req.method(), "A route missing from the route table was called: refused.");
         return ApiError::NotFound("route".into()).into_response();
     };
