@@ -17,7 +17,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use http_body::Body as _;
 use serde_json::json;
 
 /// Whether reading a body failed because it is over the limit it was read with (413).

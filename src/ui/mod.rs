@@ -24,7 +24,6 @@ use minijinja::Environment;
 
 use crate::config::kpi::KpiConfig;
 use crate::http::routes::{at, Access, Route};
-use crate::http::AppState;
 
 /// What the dashboard and the reports need besides the API's state.
 #[derive(Debug, Clone, Default)]
