@@ -959,7 +959,7 @@ async fn every_signature_scheme_refuses_forged_missing_truncated_stale_and_repla
 
 /// Sends the head of a request declaring `length` body bytes, then one byte a second; returns
 /// the status the server answered and how long it took.
-async fn trickle(addr: std::net::SocketAddr, head: &str, length: usize) -> (u16, Duration) {
+async fn trickle(addr: std::net::SocketAddr, head: String, length: usize) -> (u16, Duration) {
     let started = Instant::now();
     let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
     conn.write_all(format!("{head}Content-Length: {length}\r\n\r\n").as_bytes())
@@ -1045,12 +1045,12 @@ async fn oversized_bodies_get_413_and_slow_bodies_are_cut_off_while_others_are_s
     // 2 s are up; meanwhile the server answers others at once.
     let slow_hook = tokio::spawn(trickle(
         s.addr,
-        "POST /hooks/orders/shop HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nX-Shopify-Hmac-Sha256: AAAA\r\n",
+        "POST /hooks/orders/shop HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nX-Shopify-Hmac-Sha256: AAAA\r\n".to_string(),
         60,
     ));
     let slow_api = tokio::spawn(trickle(
         s.addr,
-        &format!("POST /api/orders HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nAuthorization: Bearer {OPERATOR}\r\n"),
+        format!("POST /api/orders HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nAuthorization: Bearer {OPERATOR}\r\n"),
         60,
     ));
     tokio::time::sleep(Duration::from_millis(500)).await;
