@@ -38,6 +38,9 @@ pub enum Access {
     /// A dashboard form: an operator's session cookie (else 401/403) and that session's CSRF
     /// token in the form (else 403).
     Action,
+    /// The dashboard's sign-out form: a session cookie of any role and that session's CSRF
+    /// token (else 401/403).
+    SignOut,
     /// The dashboard's sign-in form: the double-submit CSRF cookie, then a valid API token.
     SignIn,
     /// A partner's signature, per connector and scheme (`crate::intake::webhook`,

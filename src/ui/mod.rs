@@ -120,7 +120,7 @@ pub fn routes() -> Vec<Route> {
         }),
         at(M::GET, "/ui/login", Public, session::login_page),
         at(M::POST, "/ui/login", SignIn, session::login),
-        at(M::POST, "/ui/logout", Action, session::logout),
+        at(M::POST, "/ui/logout", SignOut, session::logout),
         at(M::GET, "/ui/static/{file}", Public, static_file),
         at(M::GET, "/ui/pipeline", Page, pages::pipeline),
         at(M::GET, "/ui/connectors", Page, pages::connectors),
