@@ -485,7 +485,10 @@ async fn every_route_answers_each_credential_as_its_table_row_says() {
             .header("authorization", format!("Bearer {OPERATOR}"));
             let (status, _, _) = send(base, method, &req).await;
             tried += 1;
-            assert_eq!(status, 405, "{method} {path} is not in the table");
+            assert!(
+                [404, 405].contains(&status),
+                "{method} {path} is not in the table: {status}"
+            );
         }
     }
     // Every route the index page names is a row.
