@@ -239,6 +239,10 @@ pub struct HttpConfig {
     /// reference (then named `token-<n>`, role `operator`).
     #[serde(default)]
     pub api_tokens: Vec<ApiToken>,
+    /// Seconds a request's body has to arrive in full (default 30); a client still sending
+    /// then is answered 408 and its connection closed (slow-body attacks hold no task).
+    #[serde(default = "HttpConfig::default_body_timeout_secs")]
+    pub body_timeout_secs: u64,
 }
 
 /// One API token.
@@ -297,6 +301,15 @@ impl HttpConfig {
     fn default_listen() -> String {
         "127.0.0.1:8080".into()
     }
+
+    fn default_body_timeout_secs() -> u64 {
+        30
+    }
+
+    /// The default of `body_timeout_secs`.
+    pub fn default_body_timeout() -> std::time::Duration {
+        std::time::Duration::from_secs(Self::default_body_timeout_secs())
+    }
 }
 
 impl Default for HttpConfig {
@@ -304,6 +317,7 @@ impl Default for HttpConfig {
         Self {
             listen: Self::default_listen(),
             api_tokens: Vec::new(),
+            body_timeout_secs: Self::default_body_timeout_secs(),
         }
     }
 }

@@ -163,9 +163,7 @@ async fn read_body(
     match axum::body::to_bytes(body, limit).await {
         Ok(b) => Ok(b),
         Err(e) => {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if too_large {
+            if super::limits::over_limit(&e) {
                 let detail = format!("request body over the connector's max_body_bytes of {limit}");
                 record_for(s, connector, department, Reason::TooLarge, &detail).await;
                 Err((StatusCode::PAYLOAD_TOO_LARGE, "body too large"))

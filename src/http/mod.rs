@@ -8,15 +8,16 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
 mod api;
 mod exceptions;
 mod hooks;
+mod limits;
 mod public;
 mod reports;
+pub mod routes;
 mod shipping;
 
 pub use api::ApiKey;
@@ -171,9 +172,11 @@ pub async fn serve(
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
+    let body_timeout = std::time::Duration::from_secs(cfg.body_timeout_secs.max(1));
     tasks.spawn(async move {
         // The peer address is the status page's and feedback's rate-limit key.
-        let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let service = app_with(state, body_timeout)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = axum::serve(listener, service)
             .with_graceful_shutdown(async move { shutdown.cancelled().await });
         if let Err(error) = server.await {
@@ -184,61 +187,19 @@ pub async fn serve(
     Ok(Some(addr))
 }
 
-/// The router.
+/// The router: the routes of the table in [`routes`], each behind its access guard, with
+/// the default body timeout.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(index))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
-        .route("/api/orders", get(api::list_orders).post(api::create_order))
-        .route(
-            "/api/orders/{id}",
-            get(api::get_order).patch(api::patch_order),
-        )
-        .route("/api/orders/{id}/document", get(api::order_document))
-        .route("/api/orders/{id}/change", post(api::change_order))
-        .route("/api/orders/{id}/cancel", post(api::cancel_order))
-        .route("/api/exceptions", get(exceptions::list))
-        .route(
-            "/api/exceptions/{id}",
-            get(exceptions::get_one).patch(exceptions::patch),
-        )
-        .route("/api/catalog", get(api::list_catalog))
-        .route(
-            "/api/catalog/{sku}",
-            get(api::get_product).put(api::put_product),
-        )
-        // <carrier>
-        .route(
-            "/api/orders/{id}/delivery-note",
-            get(shipping::delivery_note),
-        )
-        .route("/api/orders/{id}/shipments", post(shipping::enter_shipment))
-        // </carrier>
-        // <ops: reports and the dashboard>
-        .route("/api/reports/kpi", get(reports::kpi_report))
-        .route("/api/reports/exceptions", get(reports::exceptions_report))
-        .merge(crate::ui::routes())
-        // </ops>
-        .route("/hooks/orders/{connector}", post(hooks::order_hook))
-        .route("/hooks/tracking/{connector}", post(hooks::tracking_hook))
-        .route("/hooks/warehouse/{connector}", post(hooks::warehouse_hook))
-        // notices: the customer pages (no token) and the subscribers' deliveries.
-        .route(
-            "/status",
-            get(public::status_form).post(public::status_post),
-        )
-        .route(
-            "/api/public/status",
-            get(public::status_json).post(public::status_json_post),
-        )
-        .route(
-            "/feedback/{token}",
-            get(public::feedback_form).post(public::feedback_post),
-        )
-        .route("/api/subscribers", get(public::subscribers))
-        .with_state(state)
+    app_with(state, crate::config::HttpConfig::default_body_timeout())
+}
+
+/// [`app`] with request bodies given `body_timeout` to arrive ([`limits`]).
+pub fn app_with(state: AppState, body_timeout: std::time::Duration) -> Router {
+    routes::router(state).layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            limits::body_deadline(body_timeout, req, next)
+        },
+    ))
 }
 
 /// An API error: a status and a message safe to show.

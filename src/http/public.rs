@@ -62,12 +62,25 @@ fn language(req: &Request) -> &'static str {
     )
 }
 
-/// A form body's pairs (empty when unreadable or too large).
-async fn form_pairs(req: Request) -> Vec<(String, String)> {
-    match axum::body::to_bytes(req.into_body(), FORM_LIMIT).await {
-        Ok(b) => form_urlencoded::parse(&b).into_owned().collect(),
-        Err(_) => Vec::new(),
-    }
+/// A customer page's body, at most [`FORM_LIMIT`] bytes: over it 413, unreadable (cut off,
+/// or slower than `http.body_timeout_secs`) 400.
+async fn small_body(req: Request) -> Result<axum::body::Bytes, Response> {
+    axum::body::to_bytes(req.into_body(), FORM_LIMIT)
+        .await
+        .map_err(|e| {
+            let (status, message) = if super::limits::over_limit(&e) {
+                (StatusCode::PAYLOAD_TOO_LARGE, "body too large")
+            } else {
+                (StatusCode::BAD_REQUEST, "body could not be read")
+            };
+            (status, Json(json!({ "error": message }))).into_response()
+        })
+}
+
+/// A form body's pairs.
+async fn form_pairs(req: Request) -> Result<Vec<(String, String)>, Response> {
+    let body = small_body(req).await?;
+    Ok(form_urlencoded::parse(&body).into_owned().collect())
 }
 
 fn limited_headers(wait: u64) -> [(header::HeaderName, String); 1] {
@@ -94,7 +107,10 @@ pub(super) async fn status_post(State(s): State<AppState>, req: Request) -> Resp
         )
             .into_response();
     }
-    let form = form_pairs(req).await;
+    let form = match form_pairs(req).await {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
     let order = field(&form, "order").unwrap_or("").to_string();
     let contact = field(&form, "contact").unwrap_or("");
     match lookup(&s.store, &order, contact).await {
@@ -129,9 +145,9 @@ pub(super) async fn status_json(State(s): State<AppState>, req: Request) -> Resp
 /// out of URLs and access logs.
 pub(super) async fn status_json_post(State(s): State<AppState>, req: Request) -> Response {
     let ip = client_ip(&s, &req);
-    let body = match axum::body::to_bytes(req.into_body(), FORM_LIMIT).await {
+    let body = match small_body(req).await {
         Ok(b) => serde_json::from_slice::<serde_json::Value>(&b).unwrap_or_default(),
-        Err(_) => serde_json::Value::Null,
+        Err(refused) => return refused,
     };
     let order = body["order"].as_str().unwrap_or("");
     let contact = body["contact"].as_str().unwrap_or("");
@@ -212,15 +228,16 @@ pub(super) async fn feedback_post(
         }
         return answer(StatusCode::TOO_MANY_REQUESTS, "limited", h);
     }
+    let body = match small_body(req).await {
+        Ok(b) => b,
+        Err(refused) => return refused,
+    };
     let rating: Option<i64> = if json_body {
-        match axum::body::to_bytes(req.into_body(), FORM_LIMIT).await {
-            Ok(b) => serde_json::from_slice::<serde_json::Value>(&b)
-                .ok()
-                .and_then(|v| v["rating"].as_i64()),
-            Err(_) => None,
-        }
+        serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["rating"].as_i64())
     } else {
-        let form = form_pairs(req).await;
+        let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
         field(&form, "rating").and_then(|r| r.trim().parse().ok())
     };
     let Some(rating) = rating.filter(|r| (1..=5).contains(r)) else {

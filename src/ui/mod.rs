@@ -17,14 +17,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use axum::http::Method;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use minijinja::Environment;
 
 use crate::config::kpi::KpiConfig;
-use crate::http::AppState;
+use crate::http::routes::{at, Access, Route};
 
 /// What the dashboard and the reports need besides the API's state.
 #[derive(Debug, Clone, Default)]
@@ -107,24 +106,33 @@ impl Ops {
     }
 }
 
-/// The dashboard's routes, under `/ui`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/ui", get(|| async { Redirect::to("/ui/pipeline") }))
-        .route("/ui/", get(|| async { Redirect::to("/ui/pipeline") }))
-        .route("/ui/login", get(session::login_page).post(session::login))
-        .route("/ui/logout", post(session::logout))
-        .route("/ui/static/{file}", get(static_file))
-        .route("/ui/pipeline", get(pages::pipeline))
-        .route("/ui/connectors", get(pages::connectors))
-        .route("/ui/exceptions", get(pages::exceptions))
-        .route("/ui/exceptions/{id}", post(actions::exception))
-        .route("/ui/review", get(pages::review))
-        .route("/ui/orders", get(pages::orders))
-        .route("/ui/orders/{id}", get(pages::order))
-        .route("/ui/orders/{id}/document", get(pages::document))
-        .route("/ui/orders/{id}/correct", post(actions::correct))
-        .route("/ui/kpi", get(pages::kpi))
+/// The dashboard's routes, under `/ui`: rows of the server's route table
+/// ([`crate::http::routes`]).
+pub fn routes() -> Vec<Route> {
+    use Access::*;
+    use Method as M;
+    vec![
+        at(M::GET, "/ui", Public, || async {
+            Redirect::to("/ui/pipeline")
+        }),
+        at(M::GET, "/ui/", Public, || async {
+            Redirect::to("/ui/pipeline")
+        }),
+        at(M::GET, "/ui/login", Public, session::login_page),
+        at(M::POST, "/ui/login", SignIn, session::login),
+        at(M::POST, "/ui/logout", SignOut, session::logout),
+        at(M::GET, "/ui/static/{file}", Public, static_file),
+        at(M::GET, "/ui/pipeline", Page, pages::pipeline),
+        at(M::GET, "/ui/connectors", Page, pages::connectors),
+        at(M::GET, "/ui/exceptions", Page, pages::exceptions),
+        at(M::POST, "/ui/exceptions/{id}", Action, actions::exception),
+        at(M::GET, "/ui/review", Page, pages::review),
+        at(M::GET, "/ui/orders", Page, pages::orders),
+        at(M::GET, "/ui/orders/{id}", Page, pages::order),
+        at(M::GET, "/ui/orders/{id}/document", Page, pages::document),
+        at(M::POST, "/ui/orders/{id}/correct", Action, actions::correct),
+        at(M::GET, "/ui/kpi", Page, pages::kpi),
+    ]
 }
 
 /// Why a page could not be served.

@@ -7,6 +7,7 @@ pub mod facts;
 pub mod lifecycle;
 pub mod services;
 pub mod sim;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -79,6 +80,8 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub async fn new(profile: Profile) -> Self {
+        // security: the whole run's logs are collected and scanned (ORDERGATE_TEST_LOG_DIR).
+        ordergate::telemetry::capture_test_logs("info");
         let pg = match profile {
             Profile::Cluster => Some(PgDatabase::create().await),
             Profile::Standalone => None,

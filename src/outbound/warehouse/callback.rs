@@ -1,7 +1,7 @@
 //! Warehouse callbacks (`POST /hooks/warehouse/<name>`): who may send them and what they are
 //! answered. Each kind's signature is checked over the raw bytes, in constant time, before
 //! anything reads them — Standard Webhooks for `rest` (ShipBob), the MD5 `sign` over query
-//! and body for `qimen` — and the answer is in the partner's shape (Qimen wants
+//! and body for `qimen` (its `timestamp` within 10 minutes) — and the answer is in the partner's shape (Qimen wants
 //! `<response><flag>success</flag><code>0</code>…`, ShipBob any 2xx).
 
 use std::collections::HashMap;
@@ -20,6 +20,26 @@ enum Verifier {
     StandardWebhooks { key: Vec<u8>, tolerance_secs: u64 },
     /// Qimen's MD5 sign with the app secret.
     Qimen { secret: String },
+}
+
+/// How far a Qimen request's `timestamp` may be from now: TOP allows 10 minutes.
+const QIMEN_TOLERANCE_SECS: u64 = 600;
+
+/// A signed Qimen request's `timestamp` (Beijing time, `yyyy-MM-dd HH:mm:ss`, covered by the
+/// sign) within [`QIMEN_TOLERANCE_SECS`] of `now`: an old request replayed is refused.
+fn qimen_fresh(pairs: &[(String, String)], now: i64) -> Result<(), AuthError> {
+    let given = pairs
+        .iter()
+        .find(|(k, _)| k == "timestamp")
+        .map(|(_, v)| v.trim())
+        .ok_or_else(|| AuthError::Missing("timestamp".into()))?;
+    let at = chrono::NaiveDateTime::parse_from_str(given, "%Y-%m-%d %H:%M:%S")
+        .map_err(|_| AuthError::Malformed("timestamp".into()))?;
+    let skew = now.saturating_sub(at.and_utc().timestamp() - 8 * 3600);
+    if skew.unsigned_abs() > QIMEN_TOLERANCE_SECS {
+        return Err(AuthError::Stale(skew));
+    }
+    Ok(())
 }
 
 /// One warehouse's callback endpoint.
@@ -129,7 +149,8 @@ impl CallbackEndpoint {
                     secret,
                     pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
                     body,
-                )
+                )?;
+                qimen_fresh(&pairs, now)
             }
         }
     }
