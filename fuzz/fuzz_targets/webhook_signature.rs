@@ -53,10 +53,14 @@ fn webhooks() -> &'static Vec<Endpoint> {
 fn warehouses() -> &'static Vec<CallbackEndpoint> {
     static W: OnceLock<Vec<CallbackEndpoint>> = OnceLock::new();
     W.get_or_init(|| {
-        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../connectors/warehouses");
+        let dir =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../connectors/warehouses");
         [
-            ("shipbob", "webhook_secret", "whsec_ZnV6ei1zZWNyZXQta2V5LWZvci1vcmRlcmdhdGU="),
+            (
+                "shipbob",
+                "webhook_secret",
+                "whsec_ZnV6ei1zZWNyZXQta2V5LWZvci1vcmRlcmdhdGU=",
+            ),
             ("qimen", "app_secret", "fuzz-secret"),
         ]
         .into_iter()
