@@ -10,7 +10,6 @@ mod common;
 
 use std::sync::OnceLock;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use ordergate::tracking::{Callback, Scheme, Verifier};
 
@@ -36,27 +35,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let index = usize::from(pick) % Scheme::ALL.len();
     let scheme = Scheme::ALL[index];
-    let (head, body) = match rest.windows(2).position(|w| w == b"\n\n") {
-        Some(i) => (&rest[..i], &rest[i + 2..]),
-        None => (&[][..], rest),
-    };
-    let head = String::from_utf8_lossy(head);
-    let mut lines = head.split('\n');
-    let query = lines.next().filter(|q| !q.is_empty());
-    let mut headers = HeaderMap::new();
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            if let (Ok(n), Ok(v)) = (
-                HeaderName::from_bytes(name.trim().as_bytes()),
-                HeaderValue::from_str(value.trim()),
-            ) {
-                headers.append(n, v);
-            }
-        }
-    }
+    let (query, headers, body) = common::request(rest);
     let callback = Callback {
         method: "POST",
-        query,
+        query: query.as_deref(),
         headers: &headers,
         body,
     };

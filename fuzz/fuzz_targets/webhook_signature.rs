@@ -7,9 +7,10 @@
 //! `name: value` header.
 #![no_main]
 
+mod common;
+
 use std::sync::OnceLock;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use ordergate::config::{WarehouseConfig, WebhookConfig};
 use ordergate::intake::webhook::Endpoint;
@@ -92,24 +93,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
-    let (head, body) = match rest.windows(2).position(|w| w == b"\n\n") {
-        Some(i) => (&rest[..i], &rest[i + 2..]),
-        None => (&[][..], rest),
-    };
-    let head = String::from_utf8_lossy(head);
-    let mut lines = head.split('\n');
-    let query = lines.next().filter(|q| !q.is_empty());
-    let mut headers = HeaderMap::new();
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            if let (Ok(n), Ok(v)) = (
-                HeaderName::from_bytes(name.trim().as_bytes()),
-                HeaderValue::from_str(value.trim()),
-            ) {
-                headers.append(n, v);
-            }
-        }
-    }
+    let (query, headers, body) = common::request(rest);
     let hooks = webhooks();
     let callbacks = warehouses();
     let index = usize::from(pick) % (hooks.len() + callbacks.len());
@@ -125,7 +109,7 @@ fuzz_target!(|data: &[u8]| {
             body,
             NOW,
         ),
-        None => callbacks[index - hooks.len()].verify(query, &headers, body, NOW),
+        None => callbacks[index - hooks.len()].verify(query.as_deref(), &headers, body, NOW),
     };
     if let Err(e) = result {
         let _ = e.to_string();
