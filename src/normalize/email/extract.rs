@@ -1025,8 +1025,14 @@ fn norm_label(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Largest magnitude a number written by a person is read as (a quantity, price or amount):
+/// 100 billion, more than any order's, so that the checks' products and sums of such numbers
+/// (quantity × unit price over every line) stay far inside [`Decimal`]'s range instead of
+/// overflowing (found by the `pdf_text` fuzz target: a 28-digit quantity times a price).
+pub const MAX_NUMBER: Decimal = Decimal::from_parts(1_215_752_192, 23, 0, false, 0);
+
 /// Parses a decimal written by a person: currency marks and spaces dropped, a decimal comma
-/// where it must be one (or where the sender uses them).
+/// where it must be one (or where the sender uses them). `None` above [`MAX_NUMBER`].
 pub fn parse_decimal(s: &str, decimal_comma: bool) -> Option<Decimal> {
     let t: String = s
         .chars()
@@ -1058,7 +1064,10 @@ pub fn parse_decimal(s: &str, decimal_comma: bool) -> Option<Decimal> {
     } else {
         t.to_string()
     };
-    Decimal::from_str(&text).ok().map(|d| d.normalize())
+    Decimal::from_str(&text)
+        .ok()
+        .filter(|d| d.abs() <= MAX_NUMBER)
+        .map(|d| d.normalize())
 }
 
 /// Whether a number is written as `1.250` or `1,250`: one separator, then three digits,

@@ -530,3 +530,41 @@ fn more_address_conventions() {
     assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Curitiba"));
     assert_eq!(value(&f, "ship_to.country").as_deref(), Some("BR"));
 }
+
+/// Found by the `pdf_text` fuzz target (tests/fixtures/fuzz/pdf_text-decimal-overflow, the
+/// target's input: a selector byte, then the text layer): an order form whose line carries a
+/// 28-digit quantity beside a price made `quantity × unit price` overflow `Decimal` and panic.
+/// Such a number is no order's: it is not read, and the rest of the form still is.
+#[test]
+fn a_number_larger_than_any_order_is_not_read_and_nothing_overflows() {
+    let input = include_bytes!("../../../../tests/fixtures/fuzz/pdf_text-decimal-overflow");
+    let text = crate::normalize::email::text::normalize(
+        &String::from_utf8_lossy(&input[1..]).replace('\u{000C}', "\n"),
+    );
+    let mut ctx = ctx();
+    ctx.decimal_comma = infer_decimal_comma(&text);
+    ctx.language_country = language_country(&text);
+    let (_, lines, _) = extract_text(&text, &ctx, Kind::Form);
+    assert!(lines
+        .iter()
+        .all(|l| l.quantity.is_none_or(|q| q <= MAX_NUMBER)));
+
+    assert_eq!(parse_decimal("9999999999999999999999999999", false), None);
+    assert_eq!(parse_decimal("-100000000001", false), None);
+    assert_eq!(
+        parse_decimal("100.000.000.000", true),
+        Some(Decimal::new(100_000_000_000, 0))
+    );
+    // The largest products and sums the checks make of such numbers stay in range.
+    let line = |q: Decimal, p: Decimal| Line {
+        quantity: Some(q),
+        unit_price: Some(p),
+        ..Line::default()
+    };
+    let lines = vec![line(MAX_NUMBER, MAX_NUMBER); 1000];
+    let stated = super::super::checks::Stated {
+        total: vec![MAX_NUMBER],
+        ..Default::default()
+    };
+    let _ = super::super::checks::check_amounts(&lines, &stated, Some(MAX_NUMBER));
+}
