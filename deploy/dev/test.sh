@@ -19,6 +19,26 @@ export ORDERGATE_TEST_LOG_DIR
 rm -rf "$ORDERGATE_TEST_LOG_DIR"
 mkdir -p "$ORDERGATE_TEST_LOG_DIR"
 # Unit, integration and binary tests; the benchmark suite is deploy/dev/bench.sh.
-cargo test --locked --lib --bins --tests "$@"
+cargo test --locked --lib --bins --tests --no-run "$@"
+# The ten-minute warehouse outage (tests/faults_partners.rs, standalone profile, mostly waiting)
+# runs beside the rest of the suite instead of after it; its output is printed at the end.
+LONG_TEST=warehouse_down_ten_minutes_orders_wait_then_each_is_fulfilled_once
+long_bin="$(cargo test --locked --test faults_partners --no-run --message-format=json 2>/dev/null \
+  | python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("executable"): print(m["executable"])')"
+long_log="$(pwd)/target/long-test.log"
+"$long_bin" --exact "$LONG_TEST" >"$long_log" 2>&1 &
+long_pid=$!
+status=0
+cargo test --locked --lib --bins --tests "$@" -- --skip "$LONG_TEST" || status=$?
+long_status=0
+wait "$long_pid" || long_status=$?
+echo "--- faults_partners $LONG_TEST (run beside the suite):"
+cat "$long_log"
+if [ "$status" -ne 0 ] || [ "$long_status" -ne 0 ]; then
+  exit 1
+fi
 # Last: the log scan over the whole run.
 cargo test --locked --test security -- --ignored --exact log_scan
