@@ -1151,7 +1151,7 @@ fn the_demo_runs_from_anywhere_and_every_order_ends_where_expected() {
             .unwrap_or_else(|| panic!("{prefix:?} missing:\n{said}"))
     };
     // One label per parcel of the pick-list warehouse (the demo checks the simulator's
-    // count per parcel key), parcels delivered, two e-mails per delivered order at least.
+    // count per parcel key), orders delivered, two e-mails per delivered order at least.
     let labels = number_after("labels bought from the carrier simulator:");
     assert!(labels >= 2, "{said}");
     let delivered_orders = number_after("delivered ");
