@@ -109,13 +109,7 @@ impl Lifecycle {
 
     /// The daemon's configuration for them (appended to the demo's).
     pub fn config(&self, data: &Path, port: u16) -> anyhow::Result<String> {
-        let secrets = data.join("secrets");
-        std::fs::create_dir_all(&secrets)?;
-        let secret = |name: &str, value: &str| -> anyhow::Result<String> {
-            let file = secrets.join(name);
-            std::fs::write(&file, value)?;
-            Ok(format!("file:{}", file.display()))
-        };
+        let secret = |name: &str, value: &str| super::secret_ref(data, name, value);
         let templates = data.join("templates/notices");
         crate::notices::render::write_default_templates(&templates)
             .context("writing the notice templates")?;

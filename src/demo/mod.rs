@@ -235,6 +235,16 @@ fn data_folder(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// Writes a simulator's credential into `data/secrets/NAME` and returns the reference to it
+/// (`file:PATH`), as a real credential would be configured.
+fn secret_ref(data: &Path, name: &str, value: &str) -> anyhow::Result<String> {
+    let secrets = data.join("secrets");
+    std::fs::create_dir_all(&secrets)?;
+    let file = secrets.join(name);
+    std::fs::write(&file, value)?;
+    Ok(format!("file:{}", file.display()))
+}
+
 /// The daemon's configuration: the embedded default plus the simulators. The simulators'
 /// credentials go into files under `secrets/`, referenced like real ones would be.
 fn config_toml(
@@ -245,13 +255,7 @@ fn config_toml(
     data: &Path,
 ) -> anyhow::Result<String> {
     use crate::sandbox::{qimen, shipbob};
-    let secrets = data.join("secrets");
-    std::fs::create_dir_all(&secrets)?;
-    let secret = |name: &str, value: &str| -> anyhow::Result<String> {
-        let file = secrets.join(name);
-        std::fs::write(&file, value)?;
-        Ok(format!("file:{}", file.display()))
-    };
+    let secret = |name: &str, value: &str| secret_ref(data, name, value);
     let mut creds = String::new();
     for (k, v) in Platform::Shopify.credentials() {
         creds.push_str(&format!("{k} = \"{}\"\n", secret(&format!("shop-{k}"), v)?));
