@@ -13,6 +13,8 @@ pub struct HealthTracker {
     store: Store,
     cfg: HealthConfig,
     states: Mutex<HashMap<String, ConnectorState>>,
+    /// The rate-limit budget each connector's partner announced last (this process only).
+    headroom: Mutex<HashMap<String, crate::partner::client::Headroom>>,
 }
 
 impl HealthTracker {
@@ -22,7 +24,25 @@ impl HealthTracker {
             store,
             cfg,
             states: Mutex::new(HashMap::new()),
+            headroom: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Records the rate-limit budget `connector`'s partner announced on its latest answer.
+    pub fn record_headroom(&self, connector: &str, headroom: crate::partner::client::Headroom) {
+        self.headroom
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(connector.to_string(), headroom);
+    }
+
+    /// The rate-limit budget `connector`'s partner announced last, if any.
+    pub fn headroom(&self, connector: &str) -> Option<crate::partner::client::Headroom> {
+        self.headroom
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(connector)
+            .cloned()
     }
 
     /// Loads what the store remembers of `connector` (its health survives a restart).

@@ -1082,9 +1082,11 @@ async fn the_postgres_backup_procedure_restores_the_same_orders() {
 }
 
 /// `ordergate demo` from a folder that is not the repository (the binary carries what it
-/// needs): the daemon on the embedded default with the marketplace and two warehouse
-/// simulators, the rulebook's cases, and a summary; exit 0 only when every order reached the
-/// state the scenario expects. A data folder that holds something is refused.
+/// needs): the daemon on the embedded default with the marketplace, three warehouses, the
+/// carrier, tracker simulators and an SMTP sink, the rulebook's cases, and a summary; exit 0
+/// only when every order reached the state the scenario expects (delivered, or the held-up
+/// parcels' orders in transit with their exceptions) and every delivered order's e-mails were
+/// caught. A data folder that holds something is refused.
 #[test]
 fn the_demo_runs_from_anywhere_and_every_order_ends_where_expected() {
     let dir = tempfile::tempdir().unwrap();
@@ -1118,9 +1120,44 @@ fn the_demo_runs_from_anywhere_and_every_order_ends_where_expected() {
         "KPIs of the run",
         "processing",
         "/ui (sign in",
+        // The shipping half: labels from the carrier simulator, tracking to delivered, the
+        // held-up parcels and their exceptions (one overdue), the e-mails caught.
+        "delivered",
+        "in_transit",
+        "held up: og_",
+        "exceptions board:",
+        "shipped      en",
+        "delivered    zh",
+        "overdue",
     ] {
         assert!(said.contains(expected), "{expected:?} missing:\n{said}");
     }
+    for (held, shown) in [
+        (" delayed: ", "shipment_late (open"),
+        (" damaged: ", "shipment_exception (open, overdue)"),
+    ] {
+        let line = said.lines().find(|l| l.contains(held)).unwrap_or_default();
+        assert!(line.contains(shown), "{held}{shown} missing:\n{said}");
+    }
+    let number_after = |prefix: &str| -> usize {
+        said.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| {
+                n.trim_end_matches(|c: char| !c.is_ascii_digit())
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("{prefix:?} missing:\n{said}"))
+    };
+    // One label per parcel of the pick-list warehouse (the demo checks the simulator's
+    // count per parcel key), orders delivered, two e-mails per delivered order at least.
+    let labels = number_after("labels bought from the carrier simulator:");
+    assert!(labels >= 2, "{said}");
+    let delivered_orders = number_after("delivered ");
+    assert!(delivered_orders > 0, "{said}");
+    let mails = number_after("e-mails caught by the SMTP sink:");
+    assert!(mails >= 2 * delivered_orders, "{said}");
     assert!(data.join("ordergate.sqlite").exists());
     let again = bin()
         .current_dir(dir.path())

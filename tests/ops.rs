@@ -1362,6 +1362,323 @@ async fn dashboard_in_chromium_moves_resolves_and_corrects() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// `ordergate demo --keep` in a real browser.
+
+/// The running demo: its child process and what it printed.
+struct KeptDemo {
+    child: std::process::Child,
+    /// Everything printed so far (the reader thread keeps appending).
+    said: std::sync::Arc<std::sync::Mutex<String>>,
+    base: String,
+    token: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts `ordergate demo --keep` and waits until it serves (its summary printed).
+fn keep_demo() -> KeptDemo {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let mut child = bin()
+        .current_dir(dir.path())
+        .args([
+            "demo",
+            "--keep",
+            "--orders",
+            "12",
+            "--timeout",
+            "150",
+            "--data",
+        ])
+        .arg(&data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let out = child.stdout.take().unwrap();
+    let keep = said.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let still = line.starts_with("Still running (--keep)");
+            keep.lock().unwrap().push_str(&format!("{line}\n"));
+            if still {
+                let _ = tx.send(());
+            }
+        }
+    });
+    if rx.recv_timeout(Duration::from_secs(170)).is_err() {
+        let _ = child.kill();
+        panic!("the demo did not get to serving:\n{}", said.lock().unwrap());
+    }
+    let text = said.lock().unwrap().clone();
+    assert!(
+        text.contains("Every order reached the state the scenario expects"),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Still running (--keep)"))
+        .unwrap()
+        .to_string();
+    let base = line
+        .split("the dashboard at ")
+        .nth(1)
+        .and_then(|r| r.split("/ui").next())
+        .unwrap()
+        .to_string();
+    let token_file = line
+        .split("(token in ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap();
+    let token = std::fs::read_to_string(token_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    KeptDemo {
+        child,
+        said,
+        base,
+        token,
+        _dir: dir,
+    }
+}
+
+async fn exception_json(base: &str, token: &str, id: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{base}/api/exceptions/{id}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn click(b: &common::browser::Browser, css: &str) {
+    b.client
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn type_into(b: &common::browser::Browser, css: &str, text: &str) {
+    b.client
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+/// `ordergate demo --keep` serves the dashboard with every screen populated: signed in with
+/// the token file the demo prints, every page visited in headless Chromium (the connectors
+/// page shows the shop's rate-limit headroom from its call-limit header; the board shows the
+/// demo's delayed, damaged and overdue parcels), an exception assigned, acknowledged,
+/// resolved and reopened through the forms (its history says so, under the person's name), no
+/// console errors, screenshots kept; SIGTERM ends the demo cleanly (exit 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn demo_keep_serves_every_screen_populated_in_chromium() {
+    let mut demo = keep_demo();
+    let base = demo.base.clone();
+    let mut b = common::browser::Browser::start("demo-keep", false).await;
+    b.client.goto(&format!("{base}/ui/pipeline")).await.unwrap();
+    assert!(b
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .ends_with("/ui/login"));
+    type_into(&b, "#token", &demo.token).await;
+    click(&b, "#sign-in").await;
+    assert!(b
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .ends_with("/ui/pipeline"));
+    assert!(text_of(&b, "#who").await.contains("operator"));
+    let delivered: u32 = text_of(&b, "td[data-state=\"delivered\"]")
+        .await
+        .parse()
+        .unwrap();
+    assert!(delivered > 0);
+    b.screenshot("pipeline").await;
+
+    // Connectors: health and the shop's budget from X-Shopify-Shop-Api-Call-Limit.
+    b.client
+        .goto(&format!("{base}/ui/connectors"))
+        .await
+        .unwrap();
+    let headroom = text_of(&b, "tr[data-connector=\"shop\"] td.headroom").await;
+    assert!(
+        headroom.contains("of 40 calls left") && headroom.contains("X-Shopify-Shop-Api-Call-Limit"),
+        "{headroom}"
+    );
+    for connector in ["shop", "drop", "east", "local", "easypost"] {
+        let row = b
+            .client
+            .find(fantoccini::Locator::Css(&format!(
+                "tr[data-connector=\"{connector}\"]"
+            )))
+            .await;
+        assert!(row.is_ok(), "connector {connector} listed");
+    }
+    b.screenshot("connectors").await;
+
+    // The exceptions board: the delayed parcel, the damaged one (overdue), the rest.
+    b.client
+        .goto(&format!("{base}/ui/exceptions"))
+        .await
+        .unwrap();
+    let board = text_of(&b, "main").await;
+    for kind in [
+        "shipment_late",
+        "shipment_exception",
+        "stock_shortage",
+        "bad_input",
+    ] {
+        assert!(board.contains(kind), "{kind} on the board:\n{board}");
+    }
+    assert!(
+        board.contains("Package damaged in transit"),
+        "the carrier's words"
+    );
+    assert!(
+        b.client
+            .find(fantoccini::Locator::Css("article.exception.overdue"))
+            .await
+            .is_ok(),
+        "an overdue exception is shown as such"
+    );
+    b.screenshot("exceptions").await;
+
+    // The delayed parcel's exception through the workflow: assign, acknowledge, resolve, reopen.
+    let late = b
+        .client
+        .find(fantoccini::Locator::XPath(
+            "//article[contains(@class,'exception')][.//h3[contains(.,'shipment_late')]]",
+        ))
+        .await
+        .unwrap();
+    let id = late
+        .attr("id")
+        .await
+        .unwrap()
+        .unwrap()
+        .trim_start_matches("exc-")
+        .to_string();
+    let card = format!("#exc-{id}");
+    type_into(&b, &format!("{card} input.owner"), "mia").await;
+    click(&b, &format!("{card} button.assign")).await;
+    click(&b, &format!("{card} button.acknowledge")).await;
+    assert_eq!(
+        text_of(&b, &format!("{card} .status")).await,
+        "acknowledged"
+    );
+    type_into(
+        &b,
+        &format!("{card} input.resolution"),
+        "carrier re-routed the parcel",
+    )
+    .await;
+    b.screenshot("exception-before-resolve").await;
+    click(&b, &format!("{card} button.resolve")).await;
+    b.client
+        .goto(&format!("{base}/ui/exceptions?status=all"))
+        .await
+        .unwrap();
+    assert_eq!(text_of(&b, &format!("{card} .status")).await, "resolved");
+    click(&b, &format!("{card} button.reopen")).await;
+    let e = exception_json(&base, &demo.token, &id).await;
+    assert_eq!(e["exception"]["status"], "open", "{e}");
+    assert_eq!(e["exception"]["owner"], "mia", "{e}");
+    let steps: Vec<(String, String)> = e["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["action"].as_str().unwrap_or_default().to_string(),
+                h["actor"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    for action in ["assigned", "acknowledged", "resolved", "reopened"] {
+        assert!(
+            steps
+                .iter()
+                .any(|(a, who)| a == action && who.starts_with("ui:")),
+            "{action} by a person in {steps:?}"
+        );
+    }
+    b.screenshot("exception-reopened").await;
+
+    // Every other page, with content.
+    b.client.goto(&format!("{base}/ui/orders")).await.unwrap();
+    let orders = text_of(&b, "main").await;
+    assert!(
+        orders.contains("delivered") && orders.contains("in_transit"),
+        "{orders}"
+    );
+    b.screenshot("orders").await;
+    let order = e["exception"]["order_id"].as_str().unwrap().to_string();
+    b.client
+        .goto(&format!("{base}/ui/orders/{order}"))
+        .await
+        .unwrap();
+    assert_eq!(text_of(&b, "#order-state").await, "in_transit");
+    let page = text_of(&b, "main").await;
+    assert!(page.contains("Philadelphia"), "the parcel's scans:\n{page}");
+    b.screenshot("order").await;
+    for page in ["review", "kpi"] {
+        b.client.goto(&format!("{base}/ui/{page}")).await.unwrap();
+        b.screenshot(page).await;
+    }
+    assert!(
+        text_of(&b, "main").await.contains("%"),
+        "the run's KPI rates"
+    );
+    assert_eq!(b.console_errors().await, Vec::<String>::new());
+    drop(b);
+
+    // SIGTERM: the demo stops its daemon and simulators and exits 0.
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe {
+        libc::kill(demo.child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = demo.child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = demo.child.kill();
+            panic!(
+                "the demo did not stop on SIGTERM:\n{}",
+                demo.said.lock().unwrap()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        status.success(),
+        "{status:?}\n{}",
+        demo.said.lock().unwrap()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // The mapping shadow run.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,14 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../mappings/manual.order.jq"),
     ),
     (
+        "mappings/easypost.tracking.jq",
+        include_str!("../../mappings/easypost.tracking.jq"),
+    ),
+    (
+        "mappings/kuaidi100.tracking.jq",
+        include_str!("../../mappings/kuaidi100.tracking.jq"),
+    ),
+    (
         "connectors/shopify.toml",
         include_str!("../../connectors/shopify.toml"),
     ),
@@ -25,6 +33,14 @@ const FILES: &[(&str, &str)] = &[
     (
         "connectors/warehouses/qimen.toml",
         include_str!("../../connectors/warehouses/qimen.toml"),
+    ),
+    (
+        "connectors/warehouses/pick-list.toml",
+        include_str!("../../connectors/warehouses/pick-list.toml"),
+    ),
+    (
+        "connectors/carriers/easypost.toml",
+        include_str!("../../connectors/carriers/easypost.toml"),
     ),
 ];
 

@@ -5,9 +5,21 @@
 //! a stock shortage, a bad document), acts like the operator would (supplies the information,
 //! cancels, restocks), shows progress and ends with a summary. It succeeds only if every order
 //! reached the state the scenario expects.
+//!
+//! The whole life cycle runs: a pick-list warehouse that packs but books no carrier (the
+//! sandbox packer), so the ship stage buys labels from the EasyPost simulator; the tracker
+//! simulators register every parcel and post signed callbacks (late, duplicated, out of
+//! order) until it is delivered — except a delayed parcel (its carrier ETA passes: the
+//! simulated carrier's days last seconds) and a damaged one (an exception in the carrier's
+//! words that goes overdue under the demo's short SLA); customer e-mails go to an SMTP sink the
+//! demo runs itself, and the summary lists them.
 
 mod assets;
+mod lifecycle;
 mod scenario;
+pub mod smtp;
+
+use lifecycle::Lifecycle;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +29,7 @@ use anyhow::Context;
 
 use crate::sandbox::{Platform, Sandbox, SandboxSettings};
 
-pub use scenario::{Expect, FINAL};
+pub use scenario::{Expect, FINAL, HELD_UP};
 
 /// How the demo runs.
 #[derive(Debug, Clone)]
@@ -84,9 +96,12 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
         "  warehouse asia (Qimen-shaped WMS, lighting and Asia-Pacific): {}",
         asia.base_url()
     );
+    let lifecycle = Lifecycle::start(&data, port).await?;
 
     let config_path = data.join("ordergate.toml");
-    std::fs::write(&config_path, config_toml(&shop, &east, &asia, port, &data)?)
+    let mut config = config_toml(&shop, &east, &asia, port, &data)?;
+    config.push_str(&lifecycle.config(&data, port)?);
+    std::fs::write(&config_path, config)
         .with_context(|| format!("writing {}", config_path.display()))?;
     // The demo's own configuration, whatever ORDERGATE_* variables this shell has set.
     let mut cfg = crate::config::Config::from_toml(
@@ -109,7 +124,7 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
 
     let mut plan = scenario::Plan::new(opts.orders, asia.state.control.clone());
     plan.drop_documents(&data.join("inbox"))?;
-    println!("  scenario: {}", plan.describe());
+    println!("  scenario: {}; {}", plan.describe(), lifecycle::describe());
     println!();
 
     let store = daemon.store.clone();
@@ -125,7 +140,11 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
             last = line;
         }
         let exceptions = store.exceptions(true, i64::MAX).await?;
-        let misses = plan.misses(&orders, &exceptions);
+        let held = lifecycle.held_up(&store, &orders).await?;
+        let mut misses = plan.misses(&orders, &exceptions, &held);
+        if misses.is_empty() {
+            misses = lifecycle.misses(&store, &orders, &exceptions).await?;
+        }
         if misses.is_empty() {
             break Ok(());
         }
@@ -146,6 +165,7 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
     let exceptions = store.exceptions(true, i64::MAX).await?;
     println!();
     summary(&orders, &exceptions, &config_path);
+    lifecycle.summary(&store, &orders, &exceptions).await?;
     pushback_summary(&store, &orders).await?;
     kpi_summary(&store, &cfg, started_at).await?;
     println!("  the operations dashboard: http://{addr}/ui (sign in with the API token below)");
@@ -182,6 +202,7 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
         crate::app::shutdown_signal().await;
     }
     daemon.stop().await;
+    lifecycle.stop().await;
     shop.stop().await;
     east.stop().await;
     asia.stop().await;
@@ -214,6 +235,16 @@ fn data_folder(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// Writes a simulator's credential into `data/secrets/NAME` and returns the reference to it
+/// (`file:PATH`), as a real credential would be configured.
+fn secret_ref(data: &Path, name: &str, value: &str) -> anyhow::Result<String> {
+    let secrets = data.join("secrets");
+    std::fs::create_dir_all(&secrets)?;
+    let file = secrets.join(name);
+    std::fs::write(&file, value)?;
+    Ok(format!("file:{}", file.display()))
+}
+
 /// The daemon's configuration: the embedded default plus the simulators. The simulators'
 /// credentials go into files under `secrets/`, referenced like real ones would be.
 fn config_toml(
@@ -224,13 +255,7 @@ fn config_toml(
     data: &Path,
 ) -> anyhow::Result<String> {
     use crate::sandbox::{qimen, shipbob};
-    let secrets = data.join("secrets");
-    std::fs::create_dir_all(&secrets)?;
-    let secret = |name: &str, value: &str| -> anyhow::Result<String> {
-        let file = secrets.join(name);
-        std::fs::write(&file, value)?;
-        Ok(format!("file:{}", file.display()))
-    };
+    let secret = |name: &str, value: &str| secret_ref(data, name, value);
     let mut creds = String::new();
     for (k, v) in Platform::Shopify.credentials() {
         creds.push_str(&format!("{k} = \"{}\"\n", secret(&format!("shop-{k}"), v)?));
@@ -311,9 +336,19 @@ recheck_interval_secs = 2
 shortage_department = "procurement"
 
 [[routing.rules]]
+name = "asia-pacific"
+countries = ["CN", "HK", "TW", "JP", "KR", "SG"]
+warehouses = ["asia"]
+
+[[routing.rules]]
 name = "lighting-by-category"
 categories = ["lighting"]
 warehouses = ["asia"]
+
+[[routing.rules]]
+name = "kitchen-from-the-local-warehouse"
+categories = ["kitchen"]
+warehouses = ["local"]
 
 [[routing.rules]]
 name = "everything-else"

@@ -87,6 +87,95 @@ struct Pacing {
     endpoints: HashMap<String, (Duration, Option<Instant>)>,
 }
 
+/// The rate-limit budget a partner's headers announced on its latest answer, for the
+/// connectors page: the calls left (and of how many), and when the budget resets if the
+/// partner says so.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Headroom {
+    /// Calls left in the current window or bucket.
+    pub remaining: f64,
+    /// The window's or bucket's size, when given.
+    pub limit: Option<f64>,
+    /// When the budget is whole again, when the partner says.
+    pub reset_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The header it came from.
+    pub header: String,
+    /// When the answer carrying it arrived.
+    pub observed_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The standard budget headers (`X-RateLimit-*` as GitHub, ShipBob, EasyPost and many others
+/// send them; `RateLimit-*` of the IETF draft): remaining, limit, reset.
+const BUDGET_HEADERS: [(&str, &str, &str); 2] = [
+    (
+        "x-ratelimit-remaining",
+        "x-ratelimit-limit",
+        "x-ratelimit-reset",
+    ),
+    ("ratelimit-remaining", "ratelimit-limit", "ratelimit-reset"),
+];
+
+/// A reset header's instant: Unix seconds when it looks like one, else seconds from now.
+fn reset_at(
+    value: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let secs = value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)?;
+    if secs > 1_000_000_000.0 {
+        chrono::DateTime::from_timestamp(secs as i64, 0)
+    } else {
+        Some(now + chrono::Duration::milliseconds((secs * 1000.0) as i64))
+    }
+}
+
+/// The budget `headers` announce (`call_limit_header` is the definition's `used/limit` header),
+/// if they announce one.
+pub fn headroom_of(headers: &HeaderMap, call_limit_header: Option<&str>) -> Option<Headroom> {
+    let now = chrono::Utc::now();
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some((name, v)) = call_limit_header.and_then(|n| Some((n, text(n)?))) {
+        let mut parts = v.split('/').map(|s| s.trim().parse::<f64>());
+        if let (Some(Ok(used)), Some(Ok(limit))) = (parts.next(), parts.next()) {
+            if used.is_finite() && limit.is_finite() && limit > 0.0 {
+                return Some(Headroom {
+                    remaining: (limit - used).max(0.0),
+                    limit: Some(limit),
+                    reset_at: None,
+                    header: name.to_string(),
+                    observed_at: now,
+                });
+            }
+        }
+    }
+    for (remaining, limit, reset) in BUDGET_HEADERS {
+        let Some(left) = text(remaining).and_then(|v| v.parse::<f64>().ok()) else {
+            continue;
+        };
+        if !left.is_finite() {
+            continue;
+        }
+        return Some(Headroom {
+            remaining: left.max(0.0),
+            limit: text(limit)
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|l| l.is_finite()),
+            reset_at: text(reset).and_then(|v| reset_at(v, now)),
+            header: remaining.to_string(),
+            observed_at: now,
+        });
+    }
+    None
+}
+
 /// Talks to one platform for one connector.
 pub struct ApiClient {
     platform: String,
@@ -97,6 +186,8 @@ pub struct ApiClient {
     retry: RetryPolicy,
     timeout: Duration,
     pacing: Mutex<Pacing>,
+    /// The budget the latest answer announced.
+    headroom: Mutex<Option<Headroom>>,
 }
 
 impl ApiClient {
@@ -131,7 +222,16 @@ impl ApiClient {
                 global_next: now,
                 endpoints: HashMap::new(),
             }),
+            headroom: Mutex::new(None),
         })
+    }
+
+    /// The rate-limit budget the partner's latest answer announced, if it announces one.
+    pub fn headroom(&self) -> Option<Headroom> {
+        self.headroom
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// GETs `url` with `query`, retrying retriable failures. `endpoint` names the operation for
@@ -284,6 +384,9 @@ impl ApiClient {
 
     /// Reads rate-limit headers into the pacing state.
     fn observe_rate(&self, endpoint: &str, headers: &HeaderMap) {
+        if let Some(h) = headroom_of(headers, self.rate.call_limit_header.as_deref()) {
+            *self.headroom.lock().unwrap_or_else(|e| e.into_inner()) = Some(h);
+        }
         let max_wait = Duration::from_millis(self.rate.max_wait_ms.unwrap_or(60_000));
         let header = |name: &Option<String>| {
             name.as_deref()
@@ -492,6 +595,30 @@ mod tests {
             error_fields(&woo, &b).0.as_deref(),
             Some("woocommerce_rest_cannot_view")
         );
+    }
+
+    #[test]
+    fn headroom_from_a_call_limit_or_the_standard_budget_headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(headroom_of(&h, Some("X-Shopify-Shop-Api-Call-Limit")), None);
+        h.insert("x-shopify-shop-api-call-limit", "32/40".parse().unwrap());
+        let s = headroom_of(&h, Some("X-Shopify-Shop-Api-Call-Limit")).unwrap();
+        assert_eq!((s.remaining, s.limit, s.reset_at), (8.0, Some(40.0), None));
+        // Not the definition's header: not read as one.
+        assert_eq!(headroom_of(&h, None), None);
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-remaining", "7".parse().unwrap());
+        h.insert("x-ratelimit-limit", "100".parse().unwrap());
+        h.insert("x-ratelimit-reset", "30".parse().unwrap());
+        let s = headroom_of(&h, None).unwrap();
+        assert_eq!((s.remaining, s.limit), (7.0, Some(100.0)));
+        let in_secs = (s.reset_at.unwrap() - s.observed_at).num_seconds();
+        assert!((29..=30).contains(&in_secs), "{in_secs}");
+        h.insert("x-ratelimit-reset", "1900000000".parse().unwrap());
+        let s = headroom_of(&h, None).unwrap();
+        assert_eq!(s.reset_at.unwrap().timestamp(), 1_900_000_000);
+        h.insert("x-ratelimit-remaining", "lots".parse().unwrap());
+        assert_eq!(headroom_of(&h, None), None);
     }
 
     #[test]

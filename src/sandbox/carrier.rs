@@ -32,6 +32,9 @@ pub struct CarrierSimState {
     /// Pickups scheduled.
     pub pickups: Mutex<Vec<Value>>,
     next: AtomicU64,
+    /// How long one of the simulated carrier's days lasts, in ms (a day; a demo compresses
+    /// it so that delivery dates pass while one watches): rates' delivery dates count in it.
+    day_ms: AtomicU64,
 }
 
 impl Default for CarrierSimState {
@@ -41,6 +44,7 @@ impl Default for CarrierSimState {
             objects: Mutex::new(Vec::new()),
             pickups: Mutex::new(Vec::new()),
             next: AtomicU64::new(100_001),
+            day_ms: AtomicU64::new(86_400_000),
         }
     }
 }
@@ -49,6 +53,18 @@ impl CarrierSimState {
     /// A fresh number for ids and tracking numbers.
     pub fn next(&self) -> u64 {
         self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Makes the simulated carrier's days last `day` (rates' delivery dates move with it).
+    pub fn set_day(&self, day: std::time::Duration) {
+        let ms = u64::try_from(day.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.day_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// `days` of the simulated carrier's days.
+    pub fn days(&self, days: i64) -> chrono::Duration {
+        let ms = i64::try_from(self.day_ms.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+        chrono::Duration::milliseconds(ms.saturating_mul(days))
     }
 
     /// Labels bought per reference (ordergate's label key).

@@ -110,7 +110,7 @@ fn rates(s: &CarrierSimState, shipment_id: &str) -> Value {
     let rate = |carrier: &str, service: &str, price: &str, days: i64| {
         json!({"id": format!("rate_{}", s.next()), "object": "Rate", "carrier": carrier,
                "service": service, "rate": price, "currency": "USD", "delivery_days": days,
-               "delivery_date": (now + chrono::Duration::days(days)).to_rfc3339(),
+               "delivery_date": (now + s.days(days)).to_rfc3339(),
                "shipment_id": shipment_id})
     };
     json!([

@@ -160,7 +160,7 @@ async fn transaction(
     t["tracking_number"] = json!(format!("92055{:017}", s.next()));
     t["tracking_status"] = json!("UNKNOWN");
     t["label_url"] = json!(label_url(&headers, &id));
-    t["eta"] = json!((now + chrono::Duration::days(days)).to_rfc3339());
+    t["eta"] = json!((now + s.days(days)).to_rfc3339());
     lock(&s.objects).push(t.clone());
     s.control.count_created(&metadata);
     s.control.slow_create().await;

@@ -300,6 +300,22 @@ pub struct TrackerSim {
     queries: std::sync::atomic::AtomicUsize,
     /// Every real-time query: when it came and the HTTP status it got.
     query_log: Mutex<Vec<(std::time::Instant, u16)>>,
+    /// Journeys waiting for the next parcel of a carrier, instead of the usual one.
+    scripts: std::sync::Mutex<Vec<Script>>,
+    /// The parcels that took a script: (tracking number, the script's name).
+    scripted: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+/// Another journey for the next parcel of a carrier to be registered: a demo's delayed or
+/// damaged parcel. Each step is one callback with the scans it lists.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// The carrier (stable code) whose next parcel takes it.
+    pub carrier: String,
+    /// What it shows (`delayed`, `damaged`).
+    pub name: String,
+    /// The callbacks, in the order they are posted.
+    pub steps: Vec<Vec<Scan>>,
 }
 
 impl TrackerSim {
@@ -317,6 +333,8 @@ impl TrackerSim {
             query_faults: Mutex::default(),
             queries: Default::default(),
             query_log: Mutex::default(),
+            scripts: Default::default(),
+            scripted: Default::default(),
         })
     }
 
@@ -369,6 +387,34 @@ impl TrackerSim {
         self.records.lock().await.get(number).map_or(0, |(_, n)| *n)
     }
 
+    /// The next parcel of `script.carrier` registered takes `script`'s journey.
+    pub fn script(&self, script: Script) {
+        self.scripts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(script);
+    }
+
+    /// The parcels that took a script: (tracking number, the script's name).
+    pub fn scripted(&self) -> Vec<(String, String)> {
+        self.scripted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The script waiting for the next parcel of `carrier` (a stable code), taken.
+    fn take_script(&self, carrier: &str, number: &str) -> Option<Vec<Vec<Scan>>> {
+        let mut scripts = self.scripts.lock().unwrap_or_else(|p| p.into_inner());
+        let i = scripts.iter().position(|s| s.carrier == carrier)?;
+        let script = scripts.remove(i);
+        self.scripted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((number.to_string(), script.name));
+        Some(script.steps)
+    }
+
     /// Every registration accepted so far.
     pub async fn registrations(&self) -> Vec<Registered> {
         self.registrations.lock().await.clone()
@@ -414,13 +460,18 @@ impl TrackerSim {
         carrier: String,
         number: String,
     ) {
-        let [pickup, out, delivered] = Self::journey(Utc::now());
-        let steps = [
-            vec![pickup.clone()],
-            vec![pickup.clone(), delivered.clone()],
-            vec![pickup.clone(), delivered],
-            vec![pickup, out],
-        ];
+        let steps = match self.take_script(&carrier, &number) {
+            Some(steps) => steps,
+            None => {
+                let [pickup, out, delivered] = Self::journey(Utc::now());
+                vec![
+                    vec![pickup.clone()],
+                    vec![pickup.clone(), delivered.clone()],
+                    vec![pickup.clone(), delivered],
+                    vec![pickup, out],
+                ]
+            }
+        };
         for scans in steps {
             let body = callback(scheme, &carrier, &number, &scans);
             self.post_until_acknowledged(scheme, &hook, &body).await;

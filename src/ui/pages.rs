@@ -93,7 +93,38 @@ pub(super) async fn pipeline(
     )
 }
 
-/// `GET /ui/connectors`: health, last success and error, failures in a row, last order.
+/// The rate-limit budget as the connectors page says it: "8 of 40 calls left (header), 3 s
+/// ago, whole again in 12 s".
+fn headroom_text(h: &crate::partner::client::Headroom, now: chrono::DateTime<Utc>) -> String {
+    let n = |v: f64| {
+        if v.fract() == 0.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.1}")
+        }
+    };
+    let mut text = match h.limit {
+        Some(limit) => format!("{} of {} calls left", n(h.remaining), n(limit)),
+        None => format!("{} calls left", n(h.remaining)),
+    };
+    text.push_str(&format!(
+        " ({}, {} s ago",
+        h.header,
+        (now - h.observed_at).num_seconds().max(0)
+    ));
+    match h.reset_at {
+        Some(at) if at > now => {
+            text.push_str(&format!(", whole again in {} s", (at - now).num_seconds()))
+        }
+        Some(_) => text.push_str(", whole again by now"),
+        None => {}
+    }
+    text.push(')');
+    text
+}
+
+/// `GET /ui/connectors`: health, last success and error, failures in a row, rate-limit
+/// headroom, last order.
 pub(super) async fn connectors(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -136,6 +167,7 @@ pub(super) async fn connectors(
             last_error_at => Serde(c.last_error_at),
             failures => c.consecutive_failures,
             since_order => last_order.get(&c.connector).map(|t| ago(*t)),
+            headroom => s.health.headroom(&c.connector).map(|h| headroom_text(&h, now)),
         });
     }
     for (name, t) in &last_order {

@@ -89,6 +89,13 @@ impl PullConnector {
         &self.def
     }
 
+    /// Hands the budget the partner announced last to the health tracker (connectors page).
+    fn record_headroom(&self, name: &str) {
+        if let Some(h) = self.client.headroom() {
+            self.health.record_headroom(name, h);
+        }
+    }
+
     /// Polls until shutdown, whenever this daemon holds the connector's lease.
     pub async fn run(self, shutdown: CancellationToken) {
         let name = self.cfg.name.clone();
@@ -117,12 +124,14 @@ impl PullConnector {
                         }
                         failed_polls = 0;
                         self.health.success(&name).await;
+                        self.record_headroom(&name);
                     }
                     Err(PartnerError::Cancelled) => break,
                     Err(error) => {
                         failed_polls = failed_polls.saturating_add(1);
                         tracing::warn!(connector = %name, error = %error, failures = failed_polls, "Poll failed.");
                         self.health.failure(&name, &error.to_string()).await;
+                        self.record_headroom(&name);
                     }
                 },
                 Ok(false) => {
