@@ -32,7 +32,7 @@ long_log="$(pwd)/target/long-test.log"
 "$long_bin" --exact "$LONG_TEST" >"$long_log" 2>&1 &
 long_pid=$!
 status=0
-cargo test --locked --lib --bins --tests "$@" -- --skip "$LONG_TEST" || status=$?
+cargo test --locked --no-fail-fast --lib --bins --tests "$@" -- --skip "$LONG_TEST" || status=$?
 long_status=0
 wait "$long_pid" || long_status=$?
 echo "--- faults_partners $LONG_TEST (run beside the suite):"

@@ -702,7 +702,31 @@ pub async fn write_shipped(
         return Ok(events);
     };
     let data = serde_json::json!({"shipment_id": first_id, "shipments": ids, "carrier": first.carrier, "detail": detail});
-    Store::transition(conn, first.order_id, Trigger::Ship, cause, Some(&data)).await?;
+    match Store::transition(conn, first.order_id, Trigger::Ship, cause, Some(&data)).await {
+        Ok(_) => {}
+        // The order's parcels from another warehouse shipped it first (an order allocated to
+        // several): these parcels join them — recorded, announced (`shipment.created`, so they
+        // are tracked and pushed back), the order shipped once.
+        Err(TransitionError::Illegal(e))
+            if matches!(
+                OrderState::parse(&e.state),
+                Some(OrderState::Shipped | OrderState::InTransit | OrderState::Delivered)
+            ) =>
+        {
+            Store::append_event(
+                conn,
+                first.order_id,
+                "parcels_added",
+                None,
+                cause,
+                Some(&data),
+            )
+            .await
+            .map_err(TransitionError::Store)?;
+            return Ok(events);
+        }
+        Err(e) => return Err(e),
+    }
     let shipped = ShipmentRef {
         order_id: first.order_id.to_string(),
         shipment_id: first_id,
