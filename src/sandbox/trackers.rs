@@ -278,6 +278,10 @@ pub struct Registered {
     pub carrier: String,
 }
 
+/// A number's scripted real-time query answers (one step per query, the last repeating) and
+/// how many queries it got.
+type Record = (Vec<Vec<Scan>>, usize);
+
 /// The simulated aggregators.
 pub struct TrackerSim {
     /// The API key every registration must carry.
@@ -293,7 +297,7 @@ pub struct TrackerSim {
     lose_answers: std::sync::atomic::AtomicUsize,
     /// Kuaidi100 real-time query: each number's record, one step per query (the last step
     /// repeats), and the queries answered per number.
-    records: Mutex<HashMap<String, (Vec<Vec<Scan>>, usize)>>,
+    records: Mutex<HashMap<String, Record>>,
     /// Answers the next queries get instead of the record: (status, Retry-After seconds).
     query_faults: Mutex<std::collections::VecDeque<(u16, Option<u64>)>>,
     /// Real-time queries that got a record.

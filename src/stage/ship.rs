@@ -341,7 +341,14 @@ impl Handler for ShipStage {
             .label_intend(&lock_key, &order_id, &decision.carrier, Some(&warehouse))
             .await?;
         let lease = claim_lease_ms(&cfg);
-        claim(&store, &lock_key, lease, &order_id).await?;
+        super::steps::wait_for_claim(
+            || store.label_claim(&lock_key, lease),
+            lease,
+            "carrier_busy",
+            &format!("buying order {order_id}'s labels"),
+            Some(&order_id),
+        )
+        .await?;
         let claimed_for = order_id.clone();
         let outcome = async {
         let plan = parcels(
@@ -639,32 +646,6 @@ fn claim_lease_ms(cfg: &CarrierConfig) -> i64 {
         .saturating_mul(attempts)
         .saturating_add(cfg.retry_max_ms.saturating_mul(u64::from(cfg.max_retries)));
     i64::try_from(chain.saturating_add(5_000)).unwrap_or(i64::MAX)
-}
-
-/// Takes the claim on `key`, waiting (bounded by one lease and a margin) while another worker
-/// holds it; a claim never refreshed for a whole lease is taken over.
-async fn claim(store: &Store, key: &str, lease_ms: i64, order_id: &str) -> Result<(), StageError> {
-    let wait = std::time::Duration::from_millis(u64::try_from(lease_ms).unwrap_or(0) + 2_000);
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut logged = false;
-    loop {
-        if store.label_claim(key, lease_ms).await? {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            let mut err = StageError::unavailable(
-                "carrier_busy",
-                format!("order {order_id}: its labels are being bought by another worker"),
-            );
-            err.order_id = Some(order_id.to_string());
-            return Err(err);
-        }
-        if !logged {
-            tracing::info!(order_id = %order_id, "Another worker is buying this order's labels; waiting for it.");
-            logged = true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
 }
 
 /// A carrier failure worth retrying (429, 5xx, timeouts): the stage retries through the

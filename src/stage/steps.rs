@@ -160,3 +160,43 @@ pub fn step_event(kind: &str, connector: &str, step: &OrderStep) -> Envelope {
 pub fn due_in(hours: u32) -> i64 {
     crate::store::now_ms() + i64::from(hours) * 3_600_000
 }
+
+/// Waits (bounded by one lease and a margin) until `try_claim` gets the claim on a side effect
+/// another worker may be carrying out (a redelivered copy of the same message): polled every
+/// 250 ms. A claim never refreshed for a whole lease belongs to a worker that died and is taken
+/// over. Still held by another after that: an `unavailable` error (`code`), retried later.
+pub async fn wait_for_claim<F, Fut>(
+    mut try_claim: F,
+    lease_ms: i64,
+    code: &'static str,
+    what: &str,
+    order_id: Option<&str>,
+) -> Result<(), StageError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, crate::store::StoreError>>,
+{
+    let wait = std::time::Duration::from_millis(u64::try_from(lease_ms).unwrap_or(0) + 2_000);
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut logged = false;
+    loop {
+        if try_claim().await? {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let mut err =
+                StageError::unavailable(code, format!("{what} is being done by another worker"));
+            err.order_id = order_id.map(str::to_string);
+            return Err(err);
+        }
+        if !logged {
+            tracing::info!(
+                order_id = order_id.unwrap_or_default(),
+                what,
+                "Another worker is doing this; waiting for it."
+            );
+            logged = true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

@@ -31,6 +31,16 @@ struct Subscriber {
     scheme: Scheme,
 }
 
+impl Subscriber {
+    /// The registration calls' timeout.
+    fn timeout_ms(&self) -> u64 {
+        self.connector
+            .subscribe
+            .as_ref()
+            .map_or(30_000, |s| s.timeout_ms)
+    }
+}
+
 /// The stage.
 pub struct SubscribeStage {
     subscribers: Vec<Subscriber>,
@@ -136,6 +146,46 @@ enum Outcome {
 
 impl SubscribeStage {
     async fn register(
+        &self,
+        store: &Store,
+        sub: &Subscriber,
+        parcel: &ShipmentRef,
+    ) -> Result<(), StageError> {
+        let name = sub.connector.name.as_str();
+        let record = store
+            .subscription_begin(
+                name,
+                &parcel.carrier,
+                &parcel.tracking_number,
+                &parcel.shipment_id,
+            )
+            .await?;
+        if record.status != "pending" {
+            return Ok(());
+        }
+        // One registration of a parcel at a time: a copy of the message redelivered while the
+        // first is still registering waits for it instead of making a second tracker.
+        let (carrier, number) = (&parcel.carrier, &parcel.tracking_number);
+        let lease = i64::try_from(sub.timeout_ms().saturating_mul(2))
+            .unwrap_or(i64::MAX / 2)
+            .saturating_add(5_000);
+        super::steps::wait_for_claim(
+            || store.subscription_claim(name, carrier, number, lease),
+            lease,
+            "subscription_busy",
+            &format!("registering parcel {}", parcel.shipment_id),
+            Some(&parcel.order_id),
+        )
+        .await?;
+        let outcome = self.register_claimed(store, sub, parcel).await;
+        if let Err(error) = store.subscription_release(name, carrier, number).await {
+            tracing::warn!(error = %error, "Could not release the registration claim; it expires by itself.");
+        }
+        outcome
+    }
+
+    /// [`Self::register`] once the parcel's registration is claimed.
+    async fn register_claimed(
         &self,
         store: &Store,
         sub: &Subscriber,

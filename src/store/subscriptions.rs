@@ -62,6 +62,54 @@ impl Store {
         })
     }
 
+    /// Claims the registration of a parcel with `connector` when nobody holds it or the claim
+    /// is older than `lease_ms` (one UPDATE: two workers never both get it); true when the
+    /// caller holds it now.
+    pub async fn subscription_claim(
+        &self,
+        connector: &str,
+        carrier: &str,
+        tracking_number: &str,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE tracking_subscriptions SET claimed_at = $4 WHERE connector = $1 AND \
+             carrier = $2 AND tracking_number = $3 AND claimed_at < $5",
+        )
+        .bind(connector)
+        .bind(carrier)
+        .bind(tracking_number_key(tracking_number))
+        .bind(now)
+        .bind(now.saturating_sub(lease_ms))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives up the claim on a parcel's registration.
+    pub async fn subscription_release(
+        &self,
+        connector: &str,
+        carrier: &str,
+        tracking_number: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE tracking_subscriptions SET claimed_at = 0 WHERE connector = $1 AND \
+             carrier = $2 AND tracking_number = $3",
+        )
+        .bind(connector)
+        .bind(carrier)
+        .bind(tracking_number_key(tracking_number))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Counts a create call about to be made (committed before the call).
     pub async fn subscription_attempt(
         &self,
