@@ -3554,7 +3554,7 @@ fn list_lines(
     );
     re!(
         PRICE,
-        r"(?i)(?:@|\bà\b|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     // A price after the quantity and `x`, with its currency, ending the item: "12 szt. x
     // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
@@ -3852,7 +3852,7 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
         // "T +31 20 555 0142".
         re!(
             PHONE_MARKED,
-            r"(?i)(?:^|\s)(?:tel|tél|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+            r"(?i)(?:^|\s)(?:tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
         );
         let find = |l: &&str| {
             let m = rx(&PHONE_MARKED)?.captures(l)?;
@@ -3962,6 +3962,10 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
                 .iter()
                 .any(|w| t.contains(w))
         });
+        // A heading ("Leveringsadresse:") before a sentence that happens to end in a colon
+        // ("… send this order on to the supplier:").
+        let mut triggers: Vec<usize> = triggers.collect();
+        triggers.sort_by_key(|&i| lines[i].split_whitespace().count() > 4);
         for i in triggers {
             let block = block_below(&layout, i, 0, 6);
             // A list of items is not an address.
