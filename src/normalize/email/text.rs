@@ -295,7 +295,8 @@ pub fn split_forward(text: &str, forwarded: bool) -> Option<(String, String, Opt
     })?;
     let note = lines[..at].join("\n");
     let mut from = None;
-    let mut k = at + 1;
+    // The header block starts on the marker's line when there is no separator line.
+    let mut k = at;
     // The header block: `Name: value` lines up to the first blank line.
     while k < lines.len() && !lines[k].trim().is_empty() {
         let l = lines[k].trim();
