@@ -4102,6 +4102,36 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
     doubts.extend(super::checks::check_amounts(&out, &stated, total_value));
 
     currency(text, ctx, &mut facts, &mut doubts);
+    // An address with a postcode and no country, in a currency only one country uses: that
+    // country, as a guess below the review threshold (a person confirms it).
+    if !facts.contains_key("ship_to.country") && facts.contains_key("ship_to.postal_code") {
+        let national = facts.get("currency").and_then(|f| {
+            Some(match f.value.as_str() {
+                "ZAR" => "ZA",
+                "SEK" => "SE",
+                "NOK" => "NO",
+                "PLN" => "PL",
+                "CZK" => "CZ",
+                "BRL" => "BR",
+                "MXN" => "MX",
+                "CLP" => "CL",
+                "JPY" => "JP",
+                "KRW" => "KR",
+                "INR" => "IN",
+                "TWD" => "TW",
+                "HKD" => "HK",
+                "SGD" => "SG",
+                "CNY" => "CN",
+                _ => return None,
+            })
+        });
+        ctx.put(
+            &mut facts,
+            "ship_to.country",
+            national.map(String::from),
+            0.6,
+        );
+    }
     (facts, out, doubts)
 }
 
@@ -4172,6 +4202,11 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
         if lower.contains(mark) {
             ctx.put(facts, "currency", Some(code.into()), c);
         }
+    }
+    // "R 245.00", "R3 993.80": the South African rand (`R$` is the real, read above).
+    re!(RAND, r"(?:^|[\s:])R\s?[0-9][0-9 ]*[.,][0-9]{2}(?:\s|$)");
+    if !facts.contains_key("currency") && rx(&RAND).is_some_and(|r| r.is_match(text)) {
+        ctx.put(facts, "currency", Some("ZAR".into()), 0.8);
     }
     if facts.contains_key("currency") {
         return;
