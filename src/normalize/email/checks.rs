@@ -597,6 +597,28 @@ mod tests {
     }
 
     #[test]
+    fn a_sum_written_on_one_line() {
+        let s = stated_amounts(
+            "Totale merce: € 200,00 + IVA 22% € 44,00 = € 244,00\n",
+            true,
+        );
+        assert_eq!(s.subtotal, vec![dec("200")]);
+        assert_eq!(s.tax, vec![dec("44")]);
+        assert_eq!(s.total, vec![dec("244")]);
+        assert!(check_amounts(&[line(4, "50")], &s, None).is_empty());
+        // A part that is neither tax nor shipping: the line is not read as a sum.
+        let s = stated_amounts("Total: 3 x 5 + 2 = 17\n", true);
+        assert!(s.subtotal.is_empty() && s.tax.is_empty());
+        // Québec's two taxes and the Nordic words.
+        let s = stated_amounts(
+            "TPS (5 %) : 5,00 $\nTVQ (9,975 %) : 9,98 $\nMoms 25 %: 2,50\nAtt betala: 12,50\n",
+            true,
+        );
+        assert_eq!(s.tax.len(), 3);
+        assert_eq!(s.total, vec![dec("12.5")]);
+    }
+
+    #[test]
     fn summary_rows_in_many_languages() {
         let text =
             "Zwischensumme:  1.209,30 €\nMwSt. 7%:       84,65 €\nGesamtsumme:    1.293,95 €\n\
