@@ -66,6 +66,10 @@ const SUBTOTAL: &[&str] = &[
     "小计",
     "小計",
     "商品合計",
+    "summa exkl",
+    "netto razem",
+    "razem netto",
+    "celkem bez dph",
 ];
 const SHIPPING: &[&str] = &[
     "shipping",
@@ -110,6 +114,12 @@ const TAX: &[&str] = &[
     "iva",
     "btw",
     "impostos",
+    "moms",
+    "mva",
+    "dph",
+    "tps",
+    "tvq",
+    "tvh",
     "消費税",
     "税额",
     "稅額",
@@ -160,6 +170,19 @@ const TOTAL: &[&str] = &[
     "importo totale",
     "totale documento",
     "valor total",
+    "att betala",
+    "summa",
+    "totalt",
+    "i alt",
+    "at betale",
+    "å betale",
+    "razem do zapłaty",
+    "do zapłaty",
+    "razem",
+    "suma",
+    "celkem",
+    "celkem k úhradě",
+    "k úhradě",
     "合計",
     "合计",
     "总计",
@@ -358,6 +381,9 @@ pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
     let mut s = Stated::default();
     for line in text.lines() {
         let t = line.trim();
+        if sum_row(t, decimal_comma, &mut s) {
+            continue;
+        }
         // The label is what comes before the first amount (a rate like "19 %" belongs to it).
         let Some(first_digit) = first_amount(t) else {
             continue;
@@ -383,6 +409,52 @@ pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
         }
     }
     s
+}
+
+/// A sum written on one line, "Totale merce: € 1.452,70 + IVA 10% € 145,27 = € 1.597,97":
+/// the first part is the goods (the subtotal), each added part a kind its label names, the
+/// part after `=` the total. False (nothing taken) when a part is not one of those.
+fn sum_row(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
+    let Some((sum, result)) = t.split_once('=') else {
+        return false;
+    };
+    let mut parts = sum.split('+');
+    let (Some(goods), Some(total)) = (
+        parts.next().and_then(|p| row_amount(p, decimal_comma)),
+        row_amount(result, decimal_comma),
+    ) else {
+        return false;
+    };
+    let mut added = Vec::new();
+    for part in parts {
+        let p = part.trim();
+        let Some(at) = first_amount(p) else {
+            return false;
+        };
+        let label =
+            p[..at].trim_end_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(".contains(c));
+        match (
+            row_kind(label),
+            row_amount(&p[label.len()..], decimal_comma),
+        ) {
+            (Some(kind @ (RowKind::Tax | RowKind::Shipping)), Some(amount)) => {
+                added.push((kind, amount));
+            }
+            _ => return false,
+        }
+    }
+    if added.is_empty() {
+        return false;
+    }
+    s.subtotal.push(goods);
+    for (kind, amount) in added {
+        match kind {
+            RowKind::Shipping => s.shipping.push(amount),
+            _ => s.tax.push(amount),
+        }
+    }
+    s.total.push(total);
+    true
 }
 
 /// Where the first number of a line that is not a rate (`19 %`) starts.
@@ -522,6 +594,28 @@ mod tests {
             unit_price: Some(dec(p)),
             ..Line::default()
         }
+    }
+
+    #[test]
+    fn a_sum_written_on_one_line() {
+        let s = stated_amounts(
+            "Totale merce: € 200,00 + IVA 22% € 44,00 = € 244,00\n",
+            true,
+        );
+        assert_eq!(s.subtotal, vec![dec("200")]);
+        assert_eq!(s.tax, vec![dec("44")]);
+        assert_eq!(s.total, vec![dec("244")]);
+        assert!(check_amounts(&[line(4, "50")], &s, None).is_empty());
+        // A part that is neither tax nor shipping: the line is not read as a sum.
+        let s = stated_amounts("Total: 3 x 5 + 2 = 17\n", true);
+        assert!(s.subtotal.is_empty() && s.tax.is_empty());
+        // Québec's two taxes and the Nordic words.
+        let s = stated_amounts(
+            "TPS (5 %) : 5,00 $\nTVQ (9,975 %) : 9,98 $\nMoms 25 %: 2,50\nAtt betala: 12,50\n",
+            true,
+        );
+        assert_eq!(s.tax.len(), 3);
+        assert_eq!(s.total, vec![dec("12.5")]);
     }
 
     #[test]

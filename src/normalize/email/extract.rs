@@ -178,6 +178,19 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "訂購單號",
             "单号",
             "單號",
+            "bestillingsnr",
+            "bestillingsnr.",
+            "bestillingsnummer",
+            "ordrenr",
+            "ordrenr.",
+            "ordrenummer",
+            "beställningsnummer",
+            "beställningsnr",
+            "zamówienie nr",
+            "numer zamówienia",
+            "nr zamówienia",
+            "číslo objednávky",
+            "objednávka č.",
         ],
         "contact" => &[
             "contact",
@@ -461,6 +474,14 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "art.-nr",
             "art.nr",
             "art-nr",
+            // Nordic, Polish, Czech: "Varenr.", "Art.nr", "Kod", "Kód".
+            "varenr",
+            "varenummer",
+            "artnr",
+            "kod",
+            "kod towaru",
+            "kód",
+            "kód zboží",
             "artikel-nr",
             "artikelnr",
             "bestellnummer",
@@ -504,6 +525,18 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "goods",
             "descripción del artículo",
             "description article",
+            "benämning",
+            "beskrivning",
+            "varenavn",
+            "varebeskrivelse",
+            "beskrivelse",
+            "produktnavn",
+            "artikelnamn",
+            "nazwa",
+            "nazwa towaru",
+            "název",
+            "název zboží",
+            "popis",
             "product",
             "product name",
             "item",
@@ -595,9 +628,34 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "订购数量",
             "訂購數量",
             "個数",
+            "antal",
+            "antall",
+            "ilość",
+            "ilosc",
+            "množství",
+            "počet",
         ],
         "unit_price" => &[
             "unit price",
+            "à-pris",
+            "á-pris",
+            "a-pris",
+            "à pris",
+            "stk.pris",
+            "stk. pris",
+            "stykpris",
+            "styckpris",
+            "enhetspris",
+            "enhedspris",
+            "pris/stk",
+            "pris",
+            "cena",
+            "cena jedn",
+            "cena jednostkowa",
+            "cena/szt",
+            "cena/ks",
+            "jednotková cena",
+            "cena za ks",
             "pu ht",
             "p.u. ht",
             "prix unitaire ht",
@@ -662,6 +720,13 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
         ],
         "amount" => &[
             "amount",
+            "belopp",
+            "beløb",
+            "beløp",
+            "summa",
+            "wartość",
+            "kwota",
+            "cena celkem",
             "total price",
             "line value",
             "value",
@@ -755,6 +820,15 @@ const TOTAL_WORDS: &[&str] = &[
     "稅",
     "送料",
     "消費税",
+    "summa",
+    "moms",
+    "att betala",
+    "i alt",
+    "mva",
+    "razem",
+    "suma",
+    "celkem",
+    "dph",
 ];
 
 /// A pattern: its source, written with ASCII meanings (`\s` is ASCII white space, `\b` an ASCII
@@ -1188,6 +1262,12 @@ fn country_of(s: &str) -> Option<&'static str> {
             "italy" | "italia" | "italien" | "italie" | "italië" | "itália" => "IT",
             "portugal" => "PT",
             "brazil" | "brasil" | "brasilien" | "brésil" => "BR",
+            "chile" => "CL",
+            "argentina" => "AR",
+            "colombia" => "CO",
+            "south africa" | "suid-afrika" => "ZA",
+            "czech republic" | "czechia" | "česko" | "česká republika" => "CZ",
+            "finland" | "suomi" => "FI",
             "mexico" | "méxico" | "mexique" | "mexiko" => "MX",
             "luxembourg" | "luxemburg" => "LU",
             "denmark" | "danmark" | "dänemark" => "DK",
@@ -1602,7 +1682,7 @@ fn unlabelled_address(layout: &Layout) -> Option<Vec<String>> {
         }
         let last = rest.last().map(|l| l.trim()).unwrap_or("");
         let city = city_line(last).is_some_and(|c| c.implies.is_some())
-            || postcode_alone(last).is_some()
+            || postcode_alone(last).is_some_and(|c| c.is_some())
             || rx(&UK_POSTCODE).is_some_and(|r| r.is_match(last));
         !listy && city && rest.len() >= 2
     };
@@ -1624,10 +1704,46 @@ fn unlabelled_address(layout: &Layout) -> Option<Vec<String>> {
     None
 }
 
+/// A postcode line without its label ("CEP 01304-001" → "01304-001").
+fn postcode_unlabelled(line: &str) -> &str {
+    let t = line.trim();
+    let lower = t.to_lowercase();
+    [
+        "cep",
+        "c.e.p.",
+        "cp",
+        "c.p.",
+        "plz",
+        "postcode",
+        "post code",
+        "zip",
+        "código postal",
+    ]
+    .iter()
+    .find_map(|l| {
+        lower
+            .strip_prefix(l)
+            .filter(|r| r.starts_with([' ', ':', '.']))
+            .map(|r| t[t.len() - r.len()..].trim_start_matches([' ', ':', '.']))
+    })
+    .unwrap_or(t)
+}
+
+/// A postcode alone on its line (its label may lead it), with the country its form implies:
+/// `None` inside for a bare number of four to six digits ("Cape Town" / "8001"), which is a
+/// postcode in many countries.
+fn postcode_alone(line: &str) -> Option<Option<&'static str>> {
+    let t = postcode_unlabelled(line);
+    if (4..=6).contains(&t.len()) && t.chars().all(|c| c.is_ascii_digit()) {
+        return Some(None);
+    }
+    postcode_form(t).map(Some)
+}
+
 /// The country a postcode written alone on its line implies by its form, if one does: a
 /// Brazilian CEP (`01304-001`), a Portuguese (`1100-048`), Dutch (`1015 KK`), Canadian
 /// (`K1P 5B5`) or Japanese (`〒542-0081`) postcode.
-fn postcode_alone(line: &str) -> Option<&'static str> {
+fn postcode_form(line: &str) -> Option<&'static str> {
     re!(BR_CEP, r"^[0-9]{5}-[0-9]{3}$");
     re!(PT_CP, r"^[0-9]{4}-[0-9]{3}$");
     re!(NL_PC, r"^[0-9]{4} ?[A-Z]{2}$");
@@ -1731,7 +1847,7 @@ re!(
 );
 re!(
     POSTAL_FIRST,
-    r"^(?:[A-Z]{1,2}-)?([0-9]{4,5})\s+([^0-9,()]+?)(?:\s*\(([A-Z]{2})\))?(?:\s*,\s*([^0-9,]+))?$"
+    r"^(?:[A-Z]{1,2}-)?([0-9]{4,5}|[0-9]{7})\s+([^0-9,()]+?)(?:\s*\(([A-Z]{2})\))?(?:\s*,\s*([^0-9,]+))?$"
 );
 
 /// Reads the line of an address that holds the city, by the conventions of the countries
@@ -1800,10 +1916,10 @@ fn city_line(last: &str) -> Option<CityLine> {
     }
     if let Some(m) = cap(&POSTAL_FIRST) {
         let postal = s(m.get(1));
-        let fits: &'static [&'static str] = if postal.as_ref().is_some_and(|p| p.len() == 5) {
-            &["DE", "FR", "ES", "IT", "MX", "FI", "US"]
-        } else {
-            &["AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ"]
+        let fits: &'static [&'static str] = match postal.as_ref().map_or(0, String::len) {
+            5 => &["DE", "FR", "ES", "IT", "MX", "FI", "US"],
+            7 => &["CL"],
+            _ => &["AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ"],
         };
         let mut city = s(m.get(2));
         let mut region = s(m.get(3)).or(s(m.get(4)));
@@ -1870,12 +1986,28 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
             }
             lines.pop();
         } else if let Some(implied) = postcode_alone(last) {
-            // A postcode on its own line below the city ("São Paulo - SP" / "01304-001").
-            postal = Some(last.trim_start_matches('〒').to_string());
+            // A postcode on its own line below the city ("São Paulo - SP" / "CEP
+            // 01304-001"), maybe with its label.
+            postal = Some(
+                postcode_unlabelled(last)
+                    .trim_start_matches('〒')
+                    .to_string(),
+            );
             if country.is_none() {
-                country = Some(implied.into());
+                country = implied.map(String::from);
             }
             lines.pop();
+        }
+    }
+    // A region on its own line below a city line with its postcode ("7500000 Providencia" /
+    // "Región Metropolitana").
+    if lines.len() > 3 && postal.is_none() && region.is_none() {
+        let below_city = lines
+            .get(lines.len() - 2)
+            .and_then(|l| city_line(l.trim()))
+            .is_some_and(|cl| cl.postal.is_some());
+        if below_city && lines.last().is_some_and(|l| digits(l) == 0) {
+            region = lines.pop().map(|l| l.trim().to_string());
         }
     }
     let mut fits: &[&str] = &[];
@@ -1884,7 +2016,7 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         let last = last.trim().to_string();
         if let Some(cl) = city_line(&last) {
             city = cl.city;
-            region = cl.region;
+            region = cl.region.or(region);
             postal = cl.postal.or(postal);
             if country.is_none() {
                 country = cl.implies.map(String::from);
@@ -2027,7 +2159,7 @@ fn is_contact_line(t: &str) -> bool {
     let email = rx(&EMAIL).is_some_and(|r| r.is_match(t));
     // A postcode alone ("01304-001") has a phone number's form but is not one.
     let phone = digits(t) >= 7
-        && postcode_alone(t).is_none()
+        && postcode_alone(t).flatten().is_none()
         && rx(&PHONE_LINE).is_some_and(|r| r.is_match(t));
     let labelled = t.split([':', '：']).next().is_some_and(|head| {
         let head = norm_label(head);
@@ -2251,7 +2383,7 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
     for p in parts {
         let number_only = p.starts_with(|c: char| c.is_ascii_digit())
             && p.split_whitespace().next().is_some_and(|w| w.len() <= 5)
-            && postcode_alone(&p).is_none()
+            && postcode_alone(&p).flatten().is_none()
             && city_line(&p).is_none();
         let several = joined.len() > 1;
         match joined.last_mut() {
@@ -2637,7 +2769,7 @@ fn is_grand_total(label: &str) -> bool {
 
 /// Whether a row starts with a total, shipping or tax word, as a word (`BTW 21%` is Dutch
 /// VAT; `BTW-KING-3` is an item code).
-fn is_total_row(text: &str) -> bool {
+pub fn is_total_row(text: &str) -> bool {
     let t = text.trim().to_lowercase();
     TOTAL_WORDS.iter().any(|w| {
         t.strip_prefix(w).is_some_and(|rest| {
@@ -2709,9 +2841,23 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
             }
         });
     }
+    let mut name = get("name");
+    // One cell with the code and the name ("GOB-12 – Gobelets 12 oz"): split it.
+    let joined = match (&sku, &name) {
+        (Some(cell), None) => code_lead(cell).filter(|(_, n)| !leftover_code(n)),
+        // A name cell's code must have a digit ("USB-C – cable" is a name).
+        (None, Some(cell)) => code_lead(cell)
+            .filter(|(c, n)| c.chars().any(|d| d.is_ascii_digit()) && !leftover_code(n)),
+        _ => None,
+    }
+    .map(|(c, n)| (c.to_string(), n.to_string()));
+    if let Some((code, rest)) = joined {
+        sku = Some(code);
+        name = Some(rest);
+    }
     Some(Line {
         sku,
-        name: get("name"),
+        name,
         spec: get("spec"),
         quantity: Some(quantity),
         unit_price,
@@ -3017,6 +3163,10 @@ const REFERENCE_WORDS: &[&str] = &[
     "encomenda",
     "bestelling",
     "ordine",
+    "bestilling",
+    "beställning",
+    "zamówienie",
+    "objednávka",
     "ご注文",
     "注文書",
     "采购订单",
@@ -3280,6 +3430,17 @@ pub fn language_country(text: &str) -> Option<&'static str> {
     (n >= 3 && n > 2 * second).then_some(best)
 }
 
+/// Whether a country writes amounts with a decimal comma and dots (or spaces) between
+/// thousands ("12.990", "1.530,80").
+pub fn decimal_comma_country(country: &str) -> bool {
+    [
+        "DE", "AT", "NL", "BE", "FR", "LU", "ES", "IT", "PT", "DK", "SE", "NO", "FI", "IS", "PL",
+        "CZ", "SK", "SI", "HR", "HU", "RO", "BG", "GR", "TR", "RU", "UA", "BR", "AR", "CL", "CO",
+        "UY", "PY", "VE", "EC", "BO", "ID", "VN",
+    ]
+    .contains(&country)
+}
+
 /// Whether the numbers of a text use a decimal comma: `12,50` and `1.234,50` say yes,
 /// `12.50` and `1,234.50` say no; `None` when they do not tell (only whole numbers, or both).
 pub fn infer_decimal_comma(text: &str) -> Option<bool> {
@@ -3338,6 +3499,23 @@ fn leftover_code(name: &str) -> bool {
     false
 }
 
+/// An item's code leading its name, split from it: `GOB-12 – Gobelets`, `WCK-100 | Cotton
+/// wicks`, or a code column before the name (`KAW-ARB-1  Kawa ziarnista`, two spaces or more,
+/// the code then with a letter in it). A code has a separator inside (`SK-220`, `4711.01`).
+fn code_lead(s: &str) -> Option<(&str, &str)> {
+    re!(
+        CODE_LEAD,
+        r"^([A-Z0-9]+(?:[-_./][A-Z0-9]+)+)(?:\s*[-–—:,|]\s*|(\s{2,}|\t))"
+    );
+    let m = rx(&CODE_LEAD)?.captures(s)?;
+    let code = m.get(1)?.as_str();
+    if m.get(2).is_some() && !code.chars().any(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let name = s[m.get(0)?.end()..].trim();
+    (!name.is_empty()).then_some((code, name))
+}
+
 /// Unit words that may follow a list item's quantity.
 const LIST_UNITS: &[&str] = &[
     "x", "pcs", "pc", "pieces", "units", "unit", "stk", "stück", "st", "uds", "unidades", "pz",
@@ -3377,7 +3555,7 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
@@ -3385,13 +3563,18 @@ fn list_lines(
     );
     re!(
         PRICE,
-        r"(?i)(?:@|\bà\b|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+    );
+    // A price after the quantity and `x`, with its currency, ending the item: "12 szt. x
+    // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
+    re!(
+        PRICE_X,
+        r"(?i)\s[x×]\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(zł|kč|kr\.?|[€£$¥]|eur|usd|gbp|chf|nok|sek|dkk|pln|czk)?\s*$"
     );
     re!(
         CODE_PAREN,
         r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+)?([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*|[A-Z][A-Z0-9]*[-_][A-Z0-9][A-Z0-9_-]*)\s*[)）]"
     );
-    re!(CODE_LEAD, r"^([A-Z0-9]+(?:[-_./][A-Z0-9]+)+)\s*[-–—:,|]\s*");
     let dc = ctx.decimal_comma();
     let mut out = Vec::new();
     let mut unread = 0;
@@ -3416,7 +3599,12 @@ fn list_lines(
             .and_then(|m| parse_quantity(&m[1], dc));
         let price = rx(&PRICE)
             .and_then(|r| r.captures_iter(body).last())
-            .or_else(|| rx(&PRICE_AFTER).and_then(|r| r.captures_iter(body).last()));
+            .or_else(|| rx(&PRICE_AFTER).and_then(|r| r.captures_iter(body).last()))
+            .or_else(|| {
+                rx(&PRICE_X)
+                    .and_then(|r| r.captures(body))
+                    .filter(|m| m.get(1).is_some() || m.get(3).is_some())
+            });
         let (Some(quantity), Some(price)) = (quantity, price) else {
             unread += 1;
             continue;
@@ -3434,12 +3622,9 @@ fn list_lines(
         let mut sku = None;
         // A code that leads the item ("WCK-100 | Cotton wicks (100)") wins over a bracket,
         // which may be a pack size.
-        let lead = rx(&CODE_LEAD)
-            .and_then(|r| r.captures(&rest))
-            .map(|m| (m[1].to_string(), m.get(0).map_or(0, |g| g.end())));
-        if let Some((code, end)) = lead {
-            sku = Some(code);
-            rest = rest[end..].to_string();
+        if let Some((code, name)) = code_lead(&rest) {
+            sku = Some(code.to_string());
+            rest = name.to_string();
         } else if let Some((code, whole)) = paren {
             rest.replace_range(whole, " ");
             sku = Some(code);
@@ -3676,7 +3861,7 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
         // "T +31 20 555 0142".
         re!(
             PHONE_MARKED,
-            r"(?i)(?:^|\s)(?:tel|tél|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+            r"(?i)(?:^|\s)(?:tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
         );
         let find = |l: &&str| {
             let m = rx(&PHONE_MARKED)?.captures(l)?;
@@ -3766,12 +3951,15 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
             } else {
                 String::new()
             };
+            // The words are in the sentence the colon ends ("Thanks for the quick delivery
+            // last week. Here is our next order:" announces no address).
+            let t = t.rsplit(". ").next().unwrap_or(&t).to_string();
             (t.ends_with(':') || t.ends_with('：'))
                 && [
                     "deliver", "ship", "delivery", "liefer", "livr", "entreg", "envia", "enviar",
                     "lever", "bezorg", "consegn", "spedi", "送货", "送貨", "收货", "收貨", "届け",
                     "配送", "納品", "address", "adres", "anschrift", "dirección", "indirizzo",
-                    "endereço", "morada", "住所", "地址",
+                    "endereço", "morada", "住所", "地址", "despach",
                 ]
                 .iter()
                 .any(|w| t.contains(w) || before.contains(w))
@@ -3783,6 +3971,10 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
                 .iter()
                 .any(|w| t.contains(w))
         });
+        // A heading ("Leveringsadresse:") before a sentence that happens to end in a colon
+        // ("… send this order on to the supplier:").
+        let mut triggers: Vec<usize> = triggers.collect();
+        triggers.sort_by_key(|&i| lines[i].split_whitespace().count() > 4);
         for i in triggers {
             let block = block_below(&layout, i, 0, 6);
             // A list of items is not an address.
@@ -3919,6 +4111,36 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
     doubts.extend(super::checks::check_amounts(&out, &stated, total_value));
 
     currency(text, ctx, &mut facts, &mut doubts);
+    // An address with a postcode and no country, in a currency only one country uses: that
+    // country, as a guess below the review threshold (a person confirms it).
+    if !facts.contains_key("ship_to.country") && facts.contains_key("ship_to.postal_code") {
+        let national = facts.get("currency").and_then(|f| {
+            Some(match f.value.as_str() {
+                "ZAR" => "ZA",
+                "SEK" => "SE",
+                "NOK" => "NO",
+                "PLN" => "PL",
+                "CZK" => "CZ",
+                "BRL" => "BR",
+                "MXN" => "MX",
+                "CLP" => "CL",
+                "JPY" => "JP",
+                "KRW" => "KR",
+                "INR" => "IN",
+                "TWD" => "TW",
+                "HKD" => "HK",
+                "SGD" => "SG",
+                "CNY" => "CN",
+                _ => return None,
+            })
+        });
+        ctx.put(
+            &mut facts,
+            "ship_to.country",
+            national.map(String::from),
+            0.6,
+        );
+    }
     (facts, out, doubts)
 }
 
@@ -3990,6 +4212,11 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
             ctx.put(facts, "currency", Some(code.into()), c);
         }
     }
+    // "R 245.00", "R3 993.80": the South African rand (`R$` is the real, read above).
+    re!(RAND, r"(?:^|[\s:])R\s?[0-9][0-9 ]*[.,][0-9]{2}(?:\s|$)");
+    if !facts.contains_key("currency") && rx(&RAND).is_some_and(|r| r.is_match(text)) {
+        ctx.put(facts, "currency", Some("ZAR".into()), 0.8);
+    }
     if facts.contains_key("currency") {
         return;
     }
@@ -4000,6 +4227,25 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
     }
     // A sign several countries use: the ship-to country says which.
     let country = facts.get("ship_to.country").map(|f| f.value.clone());
+    // "kr"/"kr." by an amount is the crown of the country it is shipped to.
+    re!(
+        CROWN,
+        r"(?i)(?:[0-9]\s*kr\.?(?:[^\w]|$)|(?:^|[^\w])kr\.?\s*[0-9])"
+    );
+    if rx(&CROWN).is_some_and(|r| r.is_match(text)) {
+        let crown = match country.as_deref() {
+            Some("SE") => Some("SEK"),
+            Some("NO") => Some("NOK"),
+            Some("DK") => Some("DKK"),
+            _ => None,
+        };
+        match crown {
+            Some(code) => ctx.put(facts, "currency", Some(code.into()), 0.85),
+            None => doubts
+                .push("currency: only the sign kr is written, which several currencies use".into()),
+        }
+        return;
+    }
     let dollar = text.contains('$');
     let yen = text.contains(['¥', '￥', '元']);
     if dollar || yen {
@@ -4010,6 +4256,9 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
             (true, "NZ") => Some("NZD"),
             (true, "MX") => Some("MXN"),
             (true, "SG") => Some("SGD"),
+            (true, "CL") => Some("CLP"),
+            (true, "AR") => Some("ARS"),
+            (true, "CO") => Some("COP"),
             (true, "HK") => Some("HKD"),
             (true, "TW") => Some("TWD"),
             (false, "JP") => Some("JPY"),

@@ -176,7 +176,19 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
             let probe = Ctx::new(template, 1.0);
             let (_, note_lines, _) = extract::extract_text(&note, &probe, Kind::Email);
             if note_lines.is_empty() {
-                t = forwarded;
+                // A colleague passing the order on signs the note with the organisation's own
+                // phone and name: the note stays, after the order.
+                let domain = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+                let colleague = from
+                    .as_deref()
+                    .and_then(split_address)
+                    .zip(mail.from_address.as_deref())
+                    .is_some_and(|((_, address), own)| domain(own) == domain(&address));
+                t = if colleague {
+                    format!("{forwarded}\n\n{note}")
+                } else {
+                    forwarded
+                };
                 // The forwarded order's writer is the customer when someone outside their
                 // organisation (our own sales desk) passed it on; a colleague or the writer
                 // passing it on is the customer's own From.
@@ -216,6 +228,16 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
     ctx.sender_country = mail.from_address.as_deref().and_then(domain_country);
     ctx.language_country = extract::language_country(&text);
     let (mut found, mut lines, mut doubts) = extract::extract_text(&text, &ctx, text_kind);
+    // Numbers that do not tell their convention ("$ 12.990", every separator before three
+    // digits) are written the way the ship-to country writes them.
+    if ctx.decimal_comma.is_none()
+        && found
+            .get("ship_to.country")
+            .is_some_and(|f| extract::decimal_comma_country(&f.value))
+    {
+        ctx.decimal_comma = Some(true);
+        (found, lines, doubts) = extract::extract_text(&text, &ctx, text_kind);
+    }
     if let Some(subject) = &reply_subject {
         let (in_subject, _, _) = extract::extract_text(subject, &ctx, Kind::Email);
         if let Some(f) = in_subject.get("source.external_id") {
@@ -311,7 +333,13 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
             csv_ctx.decimal_comma = extract::infer_decimal_comma(&text).or(ctx.decimal_comma);
             (extract::csv_lines(&a.content, &csv_ctx, &mut facts), "csv")
         } else if is(a, &[XLSX], &[".xlsx"]) {
-            let read = xlsx::xlsx_lines(&a.content, &ctx, &mut facts, opts.xlsx_limits);
+            let read = xlsx::xlsx_order(&a.content, &ctx, &mut facts, opts.xlsx_limits);
+            let read = read.map(|(lines, summary)| {
+                // The sheet's own subtotal, tax and total rows are stated amounts too.
+                amounts_text.push('\n');
+                amounts_text.push_str(&summary);
+                lines
+            });
             (read, "xlsx")
         } else {
             if is(a, &["application/vnd.ms-excel"], &[".xls"]) {

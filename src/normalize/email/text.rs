@@ -70,6 +70,9 @@ const FROM_HEADERS: &[&str] = &[
     "de:",
     "van:",
     "da:",
+    "fra:",
+    "från:",
+    "od:",
     "差出人:",
     "差出人：",
     "发件人:",
@@ -106,6 +109,13 @@ const SENT_HEADERS: &[&str] = &[
     "para:",
     "aan:",
     "a:",
+    "sendt:",
+    "skickat:",
+    "wysłano:",
+    "wysłane:",
+    "odesláno:",
+    "til:",
+    "till:",
 ];
 
 /// Lines that start a forwarded message, by language.
@@ -168,9 +178,19 @@ fn quote_starts(lines: &[&str], i: usize) -> bool {
     let separator = lower.starts_with("-----") && FORWARD_MARKERS.iter().any(|m| lower.contains(m))
         || lower.starts_with("________________")
             && FROM_HEADERS.iter().any(|h| next.starts_with(h));
-    let outlook = FROM_HEADERS.iter().any(|h| lower.starts_with(h))
-        && SENT_HEADERS.iter().any(|h| next.starts_with(h));
+    let outlook = outlook_header(lines, i);
     reply || wrapped || chinese || addressed || dashed || separator || outlook
+}
+
+/// Whether line `i` starts an Outlook header block: `From:` then `Sent:`/`Date:`/`To:`.
+fn outlook_header(lines: &[&str], i: usize) -> bool {
+    let lower = lines[i].trim().to_lowercase();
+    let next = lines
+        .get(i + 1)
+        .map(|l| l.trim().to_lowercase())
+        .unwrap_or_default();
+    FROM_HEADERS.iter().any(|h| lower.starts_with(h))
+        && SENT_HEADERS.iter().any(|h| next.starts_with(h))
 }
 
 /// Whether line `i` starts a forwarded message (its header block follows). Outlook forwards
@@ -229,6 +249,9 @@ pub fn forwarded_subject(subject: &str) -> bool {
         "doorst:",
         "i:",
         "enc:",
+        "vs:",
+        "vb:",
+        "pd:",
         "fwd :",
         "tr :",
         "转发:",
@@ -265,10 +288,15 @@ pub fn strip_quoted(text: &str) -> String {
 /// `From:` line. `None` when nothing is forwarded.
 pub fn split_forward(text: &str, forwarded: bool) -> Option<(String, String, Option<String>)> {
     let lines: Vec<&str> = text.lines().collect();
-    let at = lines.iter().position(|l| forward_starts(l, forwarded))?;
+    // Outlook may forward with no separator line, the header block alone ("Fra: … / Sendt:
+    // …"): in a message whose subject says it is forwarded, that block starts it.
+    let at = (0..lines.len()).find(|&i| {
+        forward_starts(lines[i], forwarded) || (forwarded && outlook_header(&lines, i))
+    })?;
     let note = lines[..at].join("\n");
     let mut from = None;
-    let mut k = at + 1;
+    // The header block starts on the marker's line when there is no separator line.
+    let mut k = at;
     // The header block: `Name: value` lines up to the first blank line.
     while k < lines.len() && !lines[k].trim().is_empty() {
         let l = lines[k].trim();

@@ -8,7 +8,7 @@
 //! shared-string count calamine reserves room for is checked; cells are then streamed, never
 //! laid out as a dense range, and refused past [`Limits`]' row, column and cell bounds.
 
-use super::extract::{grid_lines, Ctx, Facts, Line};
+use super::extract::{grid_lines, is_total_row, Ctx, Facts, Line};
 use calamine::{DataRef, Reader, Xlsx};
 use std::io::{Cursor, Read};
 
@@ -61,11 +61,37 @@ pub fn xlsx_lines(
     facts: &mut Facts,
     limits: Limits,
 ) -> Result<Vec<Line>, String> {
+    xlsx_order(bytes, ctx, facts, limits).map(|(lines, _)| lines)
+}
+
+/// [`xlsx_lines`], with the sheet's summary rows (subtotal, tax, shipping, total) as text
+/// lines, cells apart by two spaces, for the checks of the lines against the stated amounts.
+pub fn xlsx_order(
+    bytes: &[u8],
+    ctx: &Ctx,
+    facts: &mut Facts,
+    limits: Limits,
+) -> Result<(Vec<Line>, String), String> {
     let sheets = read_sheets(bytes, ctx.decimal_comma(), limits)?;
     let mut first_error = None;
     for sheet in &sheets {
         match grid_lines(&sheet.rows, ctx, facts, 30) {
-            Ok(lines) if !lines.is_empty() => return Ok(lines),
+            Ok(lines) if !lines.is_empty() => {
+                let summary = sheet
+                    .rows
+                    .iter()
+                    .filter(|r| r.iter().any(|c| is_total_row(c.trim())))
+                    .map(|r| {
+                        r.iter()
+                            .map(|c| c.trim())
+                            .filter(|c| !c.is_empty())
+                            .collect::<Vec<_>>()
+                            .join("  ")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                return Ok((lines, summary));
+            }
             Ok(_) => {}
             Err(why) => {
                 first_error.get_or_insert(why);
@@ -77,7 +103,7 @@ pub fn xlsx_lines(
         Some(_) => {
             Err("XLSX attachment has no sheet with a header row naming a quantity column".into())
         }
-        None => Ok(Vec::new()),
+        None => Ok((Vec::new(), String::new())),
     }
 }
 

@@ -568,3 +568,133 @@ fn a_number_larger_than_any_order_is_not_read_and_nothing_overflows() {
     };
     let _ = super::super::checks::check_amounts(&lines, &stated, Some(MAX_NUMBER));
 }
+
+#[test]
+fn list_items_with_local_units_and_marks() {
+    let text = "Zamówienie nr AB/7/2026:\n\n1. HER-2  Herbata czarna 100 g       8 szt. x 12,40 zł\n- 3 ks  Hrnek 0,3 l (kód HR-3) à 120,00 Kč\n- 2 x Geitost 250 g (GE-250) @ NOK 59.00\n";
+    let (f, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "source.external_id").as_deref(),
+        Some("AB/7/2026")
+    );
+    let got: Vec<(Option<&str>, Option<&str>, String, String)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l.sku.as_deref(),
+                l.name.as_deref(),
+                l.quantity.map(|d| d.to_string()).unwrap_or_default(),
+                l.unit_price.map(|d| d.to_string()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                Some("HER-2"),
+                Some("Herbata czarna 100 g"),
+                "8".into(),
+                "12.4".into()
+            ),
+            (Some("HR-3"), Some("Hrnek 0,3 l"), "3".into(), "120".into()),
+            (
+                Some("GE-250"),
+                Some("Geitost 250 g"),
+                "2".into(),
+                "59".into()
+            ),
+        ]
+    );
+    // Without a currency, `x 250` after a quantity is a size, not a price.
+    let (_, lines, _) = extract_text("- 4 szt. x 250\n", &ctx(), Kind::Email);
+    assert!(lines.is_empty());
+}
+
+#[test]
+fn nordic_table_headers_and_totals() {
+    let text = "Varenr.   Varenavn              Antal    Stk.pris\nOS-1      Ost mild 1 kg            3   98,50 kr.\n\nI alt: 295,50 kr.\n";
+    let mut c = ctx();
+    c.decimal_comma = infer_decimal_comma(text);
+    let (f, lines, doubts) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].sku.as_deref(), Some("OS-1"));
+    assert_eq!(lines[0].name.as_deref(), Some("Ost mild 1 kg"));
+    assert_eq!(
+        lines[0].unit_price.map(|d| d.to_string()).as_deref(),
+        Some("98.5")
+    );
+    assert_eq!(value(&f, "total").as_deref(), Some("295.5"));
+    // "kr" with no country names no currency: a doubt, not a guess.
+    assert!(value(&f, "currency").is_none());
+    assert!(doubts.iter().any(|d| d.starts_with("currency:")));
+}
+
+#[test]
+fn code_and_name_in_one_cell() {
+    assert_eq!(code_lead("GOB-12 – Gobelets"), Some(("GOB-12", "Gobelets")));
+    assert_eq!(code_lead("KAW-ARB-1  Kawa"), Some(("KAW-ARB-1", "Kawa")));
+    // A code column without a letter is a number, not a code ("12.5  kg").
+    assert_eq!(code_lead("12.5  kg"), None);
+    let cell = |k: &'static str, v: &str| (k, v.to_string());
+    let l = make_line(
+        &[cell("sku", "TAS-1 – Tasse"), cell("quantity", "2")],
+        &ctx(),
+        0.9,
+    );
+    let l = l.unwrap();
+    assert_eq!(
+        (l.sku.as_deref(), l.name.as_deref()),
+        (Some("TAS-1"), Some("Tasse"))
+    );
+    // A name cell whose leading "code" has no digit stays a name.
+    let l = make_line(
+        &[cell("name", "USB-C – Kabel 1 m"), cell("quantity", "2")],
+        &ctx(),
+        0.9,
+    )
+    .unwrap();
+    assert_eq!(
+        (l.sku, l.name.as_deref()),
+        (None, Some("USB-C – Kabel 1 m"))
+    );
+}
+
+#[test]
+fn postcode_lines_and_region_below_the_city() {
+    assert_eq!(postcode_alone("CEP 20040-002"), Some(Some("BR")));
+    assert_eq!(postcode_alone("2000"), Some(None));
+    assert_eq!(postcode_alone("Main Street"), None);
+    let mut f = Facts::new();
+    let block = [
+        "Bodega Sur",
+        "Calle Larga 45",
+        "8320000 Santiago",
+        "Región Metropolitana",
+        "Chile",
+    ];
+    address_block(
+        &mut f,
+        &ctx(),
+        block.iter().map(|s| s.to_string()).collect(),
+        0.9,
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Santiago"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("8320000"));
+    assert_eq!(
+        value(&f, "ship_to.region").as_deref(),
+        Some("Región Metropolitana")
+    );
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("CL"));
+    let mut f = Facts::new();
+    let block = ["Deli Noord", "4 Kerk Street", "Durban", "4001"];
+    address_block(
+        &mut f,
+        &ctx(),
+        block.iter().map(|s| s.to_string()).collect(),
+        0.9,
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Durban"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("4001"));
+    assert!(value(&f, "ship_to.country").is_none());
+}
