@@ -716,7 +716,7 @@ async fn a_poison_message_at_each_stage_is_parked_once_and_the_rest_flows() {
             "poison",
             serde_json::json!({"order_id": missing(stage)}),
         )
-        .with_order(&missing(stage))
+        .with_order(missing(stage))
     };
     let poisons: Vec<(&str, Envelope)> = vec![
         (

@@ -1551,7 +1551,10 @@ async fn demo_keep_serves_every_screen_populated_in_chromium() {
         .await
         .unwrap();
     let all = text_of(&b, "main").await;
-    assert!(all.contains("stock_shortage"), "stock_shortage, resolved:\n{all}");
+    assert!(
+        all.contains("stock_shortage"),
+        "stock_shortage, resolved:\n{all}"
+    );
     b.client
         .goto(&format!("{base}/ui/exceptions"))
         .await

@@ -642,6 +642,9 @@ impl Carrier {
     }
 }
 
+/// Signs a request body at a time (Unix seconds) as one scheme does.
+type Signer = Box<dyn Fn(&str, i64) -> Req + Send + Sync>;
+
 /// One signature scheme: how its partner signs a request with a secret at a time.
 struct SchemeCase {
     label: String,
@@ -652,7 +655,7 @@ struct SchemeCase {
     /// Whether the scheme signs a time (and so refuses stale requests).
     timestamped: bool,
     accepted: u16,
-    sign: Box<dyn Fn(&str, i64) -> Req + Send + Sync>,
+    sign: Signer,
 }
 
 fn order_hook_cases() -> Vec<SchemeCase> {

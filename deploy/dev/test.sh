@@ -27,7 +27,8 @@ long_bin="$(cargo test --locked --test faults_partners --no-run --message-format
   | python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("executable"): print(m["executable"])')"
+    if m.get("executable") and m.get("target", {}).get("name") == "faults_partners":
+        print(m["executable"])')"
 long_log="$(pwd)/target/long-test.log"
 "$long_bin" --exact "$LONG_TEST" >"$long_log" 2>&1 &
 long_pid=$!
@@ -37,8 +38,10 @@ long_status=0
 wait "$long_pid" || long_status=$?
 echo "--- faults_partners $LONG_TEST (run beside the suite):"
 cat "$long_log"
-if [ "$status" -ne 0 ] || [ "$long_status" -ne 0 ]; then
+# Last: the log scan over the whole run.
+scan_status=0
+cargo test --locked --test security -- --ignored --exact log_scan || scan_status=$?
+if [ "$status" -ne 0 ] || [ "$long_status" -ne 0 ] || [ "$scan_status" -ne 0 ]; then
+  echo "test.sh: suite $status, ten-minute outage $long_status, log scan $scan_status" >&2
   exit 1
 fi
-# Last: the log scan over the whole run.
-cargo test --locked --test security -- --ignored --exact log_scan

@@ -106,6 +106,7 @@ pub(super) async fn enter_shipment(
         "api",
         std::slice::from_ref(&shipment),
         json!({"entered_by": who}),
+        false,
     )
     .await
     {

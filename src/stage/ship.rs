@@ -663,12 +663,16 @@ fn unavailable(carrier: &str, order_id: String, what: &str, e: PartnerError) -> 
 /// `conn`, for the ship stage and for tracking entered through the API; returns the events to
 /// publish with the write. The order must be `packed` or `fulfilment_requested` (else
 /// `Illegal`); `parcels` holds at least one.
+///
+/// With `join_shipped` (the ship stage), parcels of an order another warehouse already shipped
+/// join it instead (`parcels_added`); without (tracking entered by a person), that is `Illegal`.
 pub async fn write_shipped(
     conn: &mut AnyConnection,
     cause: &str,
     connector: &str,
     parcels: &[NewShipment<'_>],
     detail: serde_json::Value,
+    join_shipped: bool,
 ) -> Result<Vec<Envelope>, TransitionError> {
     let mut events = Vec::new();
     let mut ids = Vec::with_capacity(parcels.len());
@@ -689,10 +693,11 @@ pub async fn write_shipped(
         // several): these parcels join them — recorded, announced (`shipment.created`, so they
         // are tracked and pushed back), the order shipped once.
         Err(TransitionError::Illegal(e))
-            if matches!(
-                OrderState::parse(&e.state),
-                Some(OrderState::Shipped | OrderState::InTransit | OrderState::Delivered)
-            ) =>
+            if join_shipped
+                && matches!(
+                    OrderState::parse(&e.state),
+                    Some(OrderState::Shipped | OrderState::InTransit | OrderState::Delivered)
+                ) =>
         {
             Store::append_event(
                 conn,
@@ -901,7 +906,7 @@ impl Effects for Booked {
         });
         let cause = tx.cause().to_string();
         let connector = self.decision.carrier.clone();
-        match write_shipped(tx.conn(), &cause, &connector, &shipments, detail).await {
+        match write_shipped(tx.conn(), &cause, &connector, &shipments, detail, true).await {
             Ok(events) => {
                 for e in events {
                     tx.emit(e);
