@@ -1460,23 +1460,45 @@ async fn exception_json(base: &str, token: &str, id: &str) -> Value {
 }
 
 async fn click(b: &common::browser::Browser, css: &str) {
-    b.client
-        .find(fantoccini::Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
+    // The pages refresh themselves: an element found just before a refresh is stale when
+    // clicked, so find it again.
+    for attempt in 0.. {
+        let element = b
+            .client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match element.click().await {
+            Ok(()) => return,
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference
+                    && attempt < 10 =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
 }
 
 async fn type_into(b: &common::browser::Browser, css: &str, text: &str) {
-    b.client
-        .find(fantoccini::Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .send_keys(text)
-        .await
-        .unwrap();
+    for attempt in 0.. {
+        let element = b
+            .client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match element.send_keys(text).await {
+            Ok(()) => return,
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference
+                    && attempt < 10 =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
 }
 
 /// `ordergate demo --keep` serves the dashboard with every screen populated: signed in with
@@ -1648,7 +1670,10 @@ async fn demo_keep_serves_every_screen_populated_in_chromium() {
         .unwrap();
     assert_eq!(text_of(&b, "#order-state").await, "in_transit");
     let page = text_of(&b, "main").await;
-    assert!(page.contains("Philadelphia"), "the parcel's scans:\n{page}");
+    assert!(
+        page.contains("9400") && page.contains("Package damaged in transit"),
+        "the parcel and the carrier's words on the order page:\n{page}"
+    );
     b.screenshot("order").await;
     for page in ["review", "kpi"] {
         b.client.goto(&format!("{base}/ui/{page}")).await.unwrap();

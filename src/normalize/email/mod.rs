@@ -237,12 +237,6 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
     {
         ctx.decimal_comma = Some(true);
         (found, lines, doubts) = extract::extract_text(&text, &ctx, text_kind);
-        // A guess from the country, not something the sender showed: a person confirms it.
-        doubts.push(
-            "amounts: the numbers do not show which separator is the decimal one; read the way \
-             the ship-to country writes them"
-                .into(),
-        );
     }
     if let Some(subject) = &reply_subject {
         let (in_subject, _, _) = extract::extract_text(subject, &ctx, Kind::Email);
