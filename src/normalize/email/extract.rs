@@ -3430,6 +3430,17 @@ pub fn language_country(text: &str) -> Option<&'static str> {
     (n >= 3 && n > 2 * second).then_some(best)
 }
 
+re!(
+    AMBIGUOUS_NUMBER,
+    r"(?m)(?:^|[^0-9.,])[0-9]{1,3}[.,][0-9]{3}(?:$|[^0-9.,]|[.,](?:$|[^0-9]))"
+);
+
+/// Whether `text` holds a number that reads two ways: one separator before exactly three
+/// digits (`12.990`, `1,250`) — a decimal point or a thousands separator, by convention only.
+pub fn has_ambiguous_number(text: &str) -> bool {
+    rx(&AMBIGUOUS_NUMBER).is_some_and(|r| r.is_match(text))
+}
+
 /// Whether a country writes amounts with a decimal comma and dots (or spaces) between
 /// thousands ("12.990", "1.530,80").
 pub fn decimal_comma_country(country: &str) -> bool {

@@ -237,6 +237,15 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
     {
         ctx.decimal_comma = Some(true);
         (found, lines, doubts) = extract::extract_text(&text, &ctx, text_kind);
+        // A number that reads two ways was read by a guess from the country, not by anything
+        // the sender showed: a person confirms it.
+        if extract::has_ambiguous_number(&text) {
+            doubts.push(
+                "amounts: a number reads two ways (one separator before three digits); read \
+                 the way the ship-to country writes them"
+                    .into(),
+            );
+        }
     }
     if let Some(subject) = &reply_subject {
         let (in_subject, _, _) = extract::extract_text(subject, &ctx, Kind::Email);

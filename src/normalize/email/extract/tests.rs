@@ -698,3 +698,23 @@ fn postcode_lines_and_region_below_the_city() {
     assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("4001"));
     assert!(value(&f, "ship_to.country").is_none());
 }
+
+#[test]
+fn numbers_that_read_two_ways() {
+    for yes in ["Total: $ 12.990", "Qty 1,250 pcs", "12.990\n", "(1.250)"] {
+        assert!(has_ambiguous_number(yes), "{yes}");
+    }
+    for no in [
+        "12,50",
+        "1.234,50",
+        "1,234.50",
+        "12.50",
+        "1250",
+        "555.123.4567",
+        "1.234.567",
+        "v1.2",
+        "2026-12-04",
+    ] {
+        assert!(!has_ambiguous_number(no), "{no}");
+    }
+}
