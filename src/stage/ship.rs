@@ -351,218 +351,218 @@ impl Handler for ShipStage {
         .await?;
         let claimed_for = order_id.clone();
         let outcome = async {
-        let plan = parcels(
-            order,
-            &step.detail,
-            &catalog,
-            self.transport.default_unit_weight_kg,
-            cfg.max_parcel_kg,
-        );
-        let to = ship_to(order);
-        let from = Address::from(&cfg.from);
-        let carrier = match booking {
-            Booking::Dispatch => {
-                let key = label_key(&order_id, &format!("{warehouse}#1"));
-                unit.store()
+            let plan = parcels(
+                order,
+                &step.detail,
+                &catalog,
+                self.transport.default_unit_weight_kg,
+                cfg.max_parcel_kg,
+            );
+            let to = ship_to(order);
+            let from = Address::from(&cfg.from);
+            let carrier = match booking {
+                Booking::Dispatch => {
+                    let key = label_key(&order_id, &format!("{warehouse}#1"));
+                    unit.store()
+                        .label_intend(&key, &order_id, &decision.carrier, Some(&warehouse))
+                        .await?;
+                    let doc = serde_json::json!({
+                        "dispatch": key, "order_id": order_id, "order_number": order_number(order),
+                        "mode": decision.mode, "rule": decision.rule, "carrier": decision.carrier,
+                        "warehouse": warehouse, "ship_to": to, "items": items(order),
+                        "parcels": plan.iter().map(|p| &p.items).collect::<Vec<_>>(),
+                        "weight_kg": f.weight_kg.max(Decimal::new(1, 1)),
+                        "created_at": chrono::Utc::now().to_rfc3339(),
+                        "tracking": "enter with POST /api/orders/{id}/shipments",
+                    });
+                    unit.store().label_set(&key, "dispatched", &doc).await?;
+                    tracing::info!(order_id = %order_id, carrier = %decision.carrier, mode = decision.mode.as_str(), "Dispatch document stored; tracking is entered later.");
+                    return unit
+                        .commit(Dispatched {
+                            order_id,
+                            key,
+                            decision,
+                            doc,
+                        })
+                        .await;
+                }
+                Booking::Api(c) => c,
+            };
+            // One label per parcel, each under its own key: a retry reuses the labels already
+            // bought and looks up a purchase whose answer was lost.
+            let mut bought = Vec::with_capacity(plan.len());
+            let mut first_pickup = None;
+            for (n, parcel) in plan.into_iter().enumerate() {
+                let key = label_key(&order_id, &format!("{warehouse}#{}", n + 1));
+                let earlier = unit
+                    .store()
                     .label_intend(&key, &order_id, &decision.carrier, Some(&warehouse))
                     .await?;
-                let doc = serde_json::json!({
-                    "dispatch": key, "order_id": order_id, "order_number": order_number(order),
-                    "mode": decision.mode, "rule": decision.rule, "carrier": decision.carrier,
-                    "warehouse": warehouse, "ship_to": to, "items": items(order),
-                    "parcels": plan.iter().map(|p| &p.items).collect::<Vec<_>>(),
-                    "weight_kg": f.weight_kg.max(Decimal::new(1, 1)),
-                    "created_at": chrono::Utc::now().to_rfc3339(),
-                    "tracking": "enter with POST /api/orders/{id}/shipments",
-                });
-                unit.store().label_set(&key, "dispatched", &doc).await?;
-                tracing::info!(order_id = %order_id, carrier = %decision.carrier, mode = decision.mode.as_str(), "Dispatch document stored; tracking is entered later.");
-                return unit
-                    .commit(Dispatched {
-                        order_id,
-                        key,
-                        decision,
-                        doc,
-                    })
-                    .await;
-            }
-            Booking::Api(c) => c,
-        };
-        // One label per parcel, each under its own key: a retry reuses the labels already
-        // bought and looks up a purchase whose answer was lost.
-        let mut bought = Vec::with_capacity(plan.len());
-        let mut first_pickup = None;
-        for (n, parcel) in plan.into_iter().enumerate() {
-            let key = label_key(&order_id, &format!("{warehouse}#{}", n + 1));
-            let earlier = unit
-                .store()
-                .label_intend(&key, &order_id, &decision.carrier, Some(&warehouse))
-                .await?;
-            if n == 0 {
-                first_pickup = earlier.as_ref().and_then(|l| l.pickup.clone());
-            }
-            let request = LabelRequest {
-                key: key.clone(),
-                order_id: order_id.clone(),
-                order_number: order_number(order),
-                to: to.clone(),
-                from: from.clone(),
-                weight_kg: parcel.weight_kg.max(Decimal::new(1, 1)),
-                dims_cm: cfg.parcel_cm,
-                service: decision.service.clone(),
-            };
-            store.label_claim_refresh(&lock_key).await?;
-            let known = earlier
-                .as_ref()
-                .filter(|l| l.status == "bought")
-                .and_then(|l| serde_json::from_value::<Label>(l.result.clone()?).ok());
-            let label = match known {
-                Some(l) => l,
-                None => match carrier.buy(&request, earlier.is_some()).await {
-                    Ok(l) => {
-                        self.health.success(&decision.carrier).await;
-                        unit.store()
-                            .label_set(
-                                &key,
-                                "bought",
-                                &serde_json::to_value(&l).unwrap_or_default(),
-                            )
-                            .await?;
-                        metrics::counter!(LABELS_BOUGHT, "carrier" => decision.carrier.clone())
-                            .increment(1);
-                        l
-                    }
-                    Err(e) if e.is_retriable() => {
-                        self.health.failure(&decision.carrier, &e.to_string()).await;
-                        return Err(unavailable(&decision.carrier, order_id, "label", e));
-                    }
-                    Err(e) => {
-                        let reason = format!(
-                            "Carrier {} refused the label of parcel {} for order {order_id} (rule {}): {e}. The order waits packed; correct the order and replay, or enter the tracking by hand.",
-                            decision.carrier,
-                            n + 1,
-                            decision.rule
-                        );
-                        unit.store()
-                            .label_set(
-                                &key,
-                                "refused",
-                                &serde_json::json!({"reason": e.to_string()}),
-                            )
-                            .await?;
-                        metrics::counter!(LABELS_REFUSED, "carrier" => decision.carrier.clone())
-                            .increment(1);
-                        return unit
-                            .commit(self.exception(
-                                "carrier_refused",
-                                &order_id,
-                                Some(&decision.carrier),
-                                reason,
-                            ))
-                            .await;
-                    }
-                },
-            };
-            let file = match carrier.label_file(&label).await {
-                Ok(f) => f,
-                Err(e) => {
-                    return Err(unavailable(&decision.carrier, order_id, "label file", e));
+                if n == 0 {
+                    first_pickup = earlier.as_ref().and_then(|l| l.pickup.clone());
                 }
-            };
-            bought.push(Bought {
-                key,
-                label,
-                file,
-                items: parcel.items,
-            });
-        }
-        // One pickup for the order (the carrier collects every parcel at the address), asked
-        // under the first parcel's key. A carrier whose pickups cannot be looked up gets the
-        // request recorded before it is sent; one recorded but never answered is not sent
-        // again: a person checks with the carrier.
-        let mut pickup = first_pickup.filter(|p| !p.is_null());
-        let mut pickup_problem = None;
-        let findable = carrier.pickups_findable();
-        if let Some(first) = bought.first().filter(|_| cfg.pickup && carrier.picks_up()) {
-            let unanswered = pickup
-                .as_ref()
-                .is_some_and(|p| p["status"].as_str() == Some(PICKUP_REQUESTING));
-            if unanswered {
-                let v = serde_json::json!({"status": "unconfirmed"});
-                unit.store().label_pickup(&first.key, &v).await?;
-                pickup = Some(v);
-                pickup_problem = Some(self.exception(
-                    "pickup_unconfirmed",
-                    &order_id,
-                    Some(&decision.carrier),
-                    format!(
-                        "A pickup for order {order_id} was asked of carrier {} but its answer was lost, and the carrier cannot look pickups up: check with the carrier whether it is scheduled before asking again.",
-                        decision.carrier
-                    ),
-                ));
-            } else if pickup.is_none() {
-                let earliest =
-                    chrono::Utc::now() + chrono::Duration::hours(i64::from(cfg.pickup_after_hours));
-                let parcels_note = if bought.len() > 1 {
-                    format!(", {} parcels", bought.len())
-                } else {
-                    String::new()
-                };
-                let r = PickupRequest {
-                    key: first.key.clone(),
-                    label: first.label.clone(),
-                    address: from.clone(),
-                    earliest,
-                    latest: earliest
-                        + chrono::Duration::hours(i64::from(cfg.pickup_window_hours.max(1))),
-                    instructions: Some(format!("Order {}{parcels_note}", order_number(order))),
+                let request = LabelRequest {
+                    key: key.clone(),
+                    order_id: order_id.clone(),
+                    order_number: order_number(order),
+                    to: to.clone(),
+                    from: from.clone(),
+                    weight_kg: parcel.weight_kg.max(Decimal::new(1, 1)),
+                    dims_cm: cfg.parcel_cm,
+                    service: decision.service.clone(),
                 };
                 store.label_claim_refresh(&lock_key).await?;
-                if !findable {
-                    let intent = serde_json::json!({"status": PICKUP_REQUESTING});
-                    unit.store().label_pickup(&first.key, &intent).await?;
-                }
-                match carrier.pickup(&r).await {
-                    Ok(p) => {
-                        let v = serde_json::to_value(&p).unwrap_or_default();
-                        unit.store().label_pickup(&first.key, &v).await?;
-                        pickup = Some(v);
-                    }
-                    Err(e) if e.is_retriable() => {
-                        if !findable && !e.may_have_been_done() {
-                            // Surely not made (429, refused connection): ask again next time.
+                let known = earlier
+                    .as_ref()
+                    .filter(|l| l.status == "bought")
+                    .and_then(|l| serde_json::from_value::<Label>(l.result.clone()?).ok());
+                let label = match known {
+                    Some(l) => l,
+                    None => match carrier.buy(&request, earlier.is_some()).await {
+                        Ok(l) => {
+                            self.health.success(&decision.carrier).await;
                             unit.store()
-                                .label_pickup(&first.key, &serde_json::Value::Null)
+                                .label_set(
+                                    &key,
+                                    "bought",
+                                    &serde_json::to_value(&l).unwrap_or_default(),
+                                )
                                 .await?;
+                            metrics::counter!(LABELS_BOUGHT, "carrier" => decision.carrier.clone())
+                                .increment(1);
+                            l
                         }
-                        return Err(unavailable(&decision.carrier, order_id, "pickup", e));
-                    }
+                        Err(e) if e.is_retriable() => {
+                            self.health.failure(&decision.carrier, &e.to_string()).await;
+                            return Err(unavailable(&decision.carrier, order_id, "label", e));
+                        }
+                        Err(e) => {
+                            let reason = format!(
+                                "Carrier {} refused the label of parcel {} for order {order_id} (rule {}): {e}. The order waits packed; correct the order and replay, or enter the tracking by hand.",
+                                decision.carrier,
+                                n + 1,
+                                decision.rule
+                            );
+                            unit.store()
+                                .label_set(
+                                    &key,
+                                    "refused",
+                                    &serde_json::json!({"reason": e.to_string()}),
+                                )
+                                .await?;
+                            metrics::counter!(LABELS_REFUSED, "carrier" => decision.carrier.clone())
+                                .increment(1);
+                            return unit
+                                .commit(self.exception(
+                                    "carrier_refused",
+                                    &order_id,
+                                    Some(&decision.carrier),
+                                    reason,
+                                ))
+                                .await;
+                        }
+                    },
+                };
+                let file = match carrier.label_file(&label).await {
+                    Ok(f) => f,
                     Err(e) => {
-                        let v = serde_json::json!({"status": "refused", "reason": e.to_string()});
-                        unit.store().label_pickup(&first.key, &v).await?;
-                        pickup_problem = Some(self.exception(
-                            "pickup_refused",
-                            &order_id,
-                            Some(&decision.carrier),
-                            format!(
-                                "Carrier {} refused the pickup for order {order_id}: {e}",
-                                decision.carrier
-                            ),
-                        ))
+                        return Err(unavailable(&decision.carrier, order_id, "label file", e));
+                    }
+                };
+                bought.push(Bought {
+                    key,
+                    label,
+                    file,
+                    items: parcel.items,
+                });
+            }
+            // One pickup for the order (the carrier collects every parcel at the address), asked
+            // under the first parcel's key. A carrier whose pickups cannot be looked up gets the
+            // request recorded before it is sent; one recorded but never answered is not sent
+            // again: a person checks with the carrier.
+            let mut pickup = first_pickup.filter(|p| !p.is_null());
+            let mut pickup_problem = None;
+            let findable = carrier.pickups_findable();
+            if let Some(first) = bought.first().filter(|_| cfg.pickup && carrier.picks_up()) {
+                let unanswered = pickup
+                    .as_ref()
+                    .is_some_and(|p| p["status"].as_str() == Some(PICKUP_REQUESTING));
+                if unanswered {
+                    let v = serde_json::json!({"status": "unconfirmed"});
+                    unit.store().label_pickup(&first.key, &v).await?;
+                    pickup = Some(v);
+                    pickup_problem = Some(self.exception(
+                        "pickup_unconfirmed",
+                        &order_id,
+                        Some(&decision.carrier),
+                        format!(
+                            "A pickup for order {order_id} was asked of carrier {} but its answer was lost, and the carrier cannot look pickups up: check with the carrier whether it is scheduled before asking again.",
+                            decision.carrier
+                        ),
+                    ));
+                } else if pickup.is_none() {
+                    let earliest =
+                        chrono::Utc::now() + chrono::Duration::hours(i64::from(cfg.pickup_after_hours));
+                    let parcels_note = if bought.len() > 1 {
+                        format!(", {} parcels", bought.len())
+                    } else {
+                        String::new()
+                    };
+                    let r = PickupRequest {
+                        key: first.key.clone(),
+                        label: first.label.clone(),
+                        address: from.clone(),
+                        earliest,
+                        latest: earliest
+                            + chrono::Duration::hours(i64::from(cfg.pickup_window_hours.max(1))),
+                        instructions: Some(format!("Order {}{parcels_note}", order_number(order))),
+                    };
+                    store.label_claim_refresh(&lock_key).await?;
+                    if !findable {
+                        let intent = serde_json::json!({"status": PICKUP_REQUESTING});
+                        unit.store().label_pickup(&first.key, &intent).await?;
+                    }
+                    match carrier.pickup(&r).await {
+                        Ok(p) => {
+                            let v = serde_json::to_value(&p).unwrap_or_default();
+                            unit.store().label_pickup(&first.key, &v).await?;
+                            pickup = Some(v);
+                        }
+                        Err(e) if e.is_retriable() => {
+                            if !findable && !e.may_have_been_done() {
+                                // Surely not made (429, refused connection): ask again next time.
+                                unit.store()
+                                    .label_pickup(&first.key, &serde_json::Value::Null)
+                                    .await?;
+                            }
+                            return Err(unavailable(&decision.carrier, order_id, "pickup", e));
+                        }
+                        Err(e) => {
+                            let v = serde_json::json!({"status": "refused", "reason": e.to_string()});
+                            unit.store().label_pickup(&first.key, &v).await?;
+                            pickup_problem = Some(self.exception(
+                                "pickup_refused",
+                                &order_id,
+                                Some(&decision.carrier),
+                                format!(
+                                    "Carrier {} refused the pickup for order {order_id}: {e}",
+                                    decision.carrier
+                                ),
+                            ))
+                        }
                     }
                 }
             }
-        }
-        tracing::info!(order_id = %order_id, carrier = %decision.carrier, parcels = bought.len(), "Labels bought; order shipped.");
-        unit.commit(Booked {
-            order_id,
-            warehouse,
-            decision,
-            parcels: bought,
-            pickup,
-            pickup_problem,
-        })
-        .await
+            tracing::info!(order_id = %order_id, carrier = %decision.carrier, parcels = bought.len(), "Labels bought; order shipped.");
+            unit.commit(Booked {
+                order_id,
+                warehouse,
+                decision,
+                parcels: bought,
+                pickup,
+                pickup_problem,
+            })
+            .await
         }
         .await;
         if let Err(error) = store.label_release(&lock_key).await {
