@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::lifecycle::hook;
 use common::{sim, wait_until, Profile, TestEnv};
 use ordergate::sandbox::qimen::{self, QimenSandbox, QimenSettings};
 use ordergate::sandbox::shipbob::{self, ShipbobSandbox, ShipbobSettings};
@@ -118,64 +119,10 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The whole configuration text of a test daemon: `env`'s store and bus, HTTP on `port`, the
-/// sandbox catalog, and `extra`.
+/// The whole configuration text of a test daemon (tests/common/lifecycle.rs) with fast
+/// retries.
 fn config_text(env: &TestEnv, port: u16, extra: &str) -> String {
-    let catalog = env.dir.path().join("catalog.csv");
-    std::fs::write(
-        &catalog,
-        ordergate::sandbox::data::catalog_csv() + TEST_PRODUCTS,
-    )
-    .unwrap();
-    let bus = match env.profile {
-        // A message a killed daemon held is handed out again after the lease.
-        Profile::Standalone => {
-            "kind = \"embedded\"\npoll_interval_ms = 50\nlease_ms = 3000".to_string()
-        }
-        Profile::Cluster => format!("kind = \"amqp\"\nurl = \"{}\"", common::amqp_url()),
-    };
-    format!(
-        r#"
-[store]
-url = "{store}"
-max_connections = 8
-
-[bus]
-{bus}
-namespace = "{ns}"
-prefetch = 64
-retry_tiers_ms = [100, 200, 400, 800, 1600]
-
-[pipeline]
-max_attempts = 6
-retry_base_ms = 100
-retry_max_ms = 1000
-concurrency = 16
-shutdown_grace_ms = 3000
-
-[http]
-listen = "127.0.0.1:{port}"
-
-[mappings]
-dir = "{mappings}"
-
-[catalog]
-path = "{catalog}"
-
-[health]
-degraded_after = 1
-down_after = 3
-{extra}
-"#,
-        store = env.store_url(),
-        ns = env.namespace,
-        mappings = common::mappings_dir().display(),
-        catalog = catalog.display(),
-    )
-}
-
-fn hook(port: u16, name: &str) -> String {
-    format!("http://127.0.0.1:{port}/hooks/warehouse/{name}")
+    common::lifecycle::config_text(env, port, common::lifecycle::FAST_RETRIES, extra)
 }
 
 async fn shipbob_sim(port: u16, name: &str, ship_after: Option<Duration>) -> ShipbobSandbox {
@@ -352,7 +299,7 @@ async fn daemon(env: &TestEnv, port: u16, extra: &str) -> ordergate::app::Daemon
 }
 
 /// The shared Shopify sample (shipping to Canada, three units at 24.00) as order `n`, its
-/// line's SKU replaced by `sku` (one of [`TEST_PRODUCTS`]), bought by a customer of its own.
+/// line's SKU replaced by `sku` (one of [`common::lifecycle::TEST_PRODUCTS`]), bought by a customer of its own.
 fn shop_order(n: u64, sku: &str) -> Vec<u8> {
     let mut v: serde_json::Value = serde_json::from_slice(&common::shopify_order(n)).unwrap();
     v["line_items"][0]["sku"] = serde_json::json!(sku);
@@ -365,11 +312,6 @@ fn shop_order(n: u64, sku: &str) -> Vec<u8> {
     }
     serde_json::to_vec(&v).unwrap()
 }
-
-/// Catalog rows for [`shop_order`]'s SKUs, priced as the sample: a lamp (lighting, fragile)
-/// and a mug (kitchen).
-const TEST_PRODUCTS: &str = "TEST-LAMP,Desk lamp,,lighting,24.00,24.00,24.00,24.00,24.00,24.00,true,50,true,false,1.2\n\
-                             TEST-MUG,Mug,,kitchen,24.00,24.00,24.00,24.00,24.00,24.00,true,50,false,false,0.4\n";
 
 fn folder(env: &TestEnv) -> (String, PathBuf) {
     let inbox = env.inbox("shop");
