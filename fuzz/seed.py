@@ -3,7 +3,7 @@
 (mappings/testdata, tests/fixtures) and the shared samples when present. Small files only.
 Each seed starts with the selector byte its target reads (see fuzz/fuzz_targets/*.rs).
 Re-run after adding test documents: python3 fuzz/seed.py"""
-import base64, email, email.policy, hashlib, hmac, os, pathlib, shutil, sys
+import base64, email, email.policy, hashlib, hmac, json, os, pathlib, shutil, sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUT = ROOT / "fuzz" / "corpus"
@@ -108,6 +108,54 @@ xml = b"<request><deliveryOrder/></request>"
 sign = hashlib.md5(SECRET + b"".join(k.encode() + v.encode() for k, v in params) + xml + SECRET).hexdigest().upper()
 query = "&".join(f"{k}={v.replace(' ', '%20')}" for k, v in params) + f"&sign={sign}"
 put("webhook_signature", "qimen", b"\7" + query.encode() + b"\n\n" + xml)
+
+# warehouse_callback: rest 0 (ShipBob, Standard Webhooks), qimen 1 (MD5 sign), pick-list 2 (CSV);
+# bodies in the shapes the sandboxes (src/sandbox/shipbob.rs, qimen.rs) and the decoder's
+# tests send, signed as the fuzz target's endpoints expect.
+shipments = [{"id": 1, "status": "Completed",
+              "tracking": {"carrier": "UPS", "tracking_number": "1ZSB000000000001", "carrier_service": "Ground"},
+              "products": [{"reference_id": "SKU-A", "quantity": 2}]},
+             {"id": 2, "status": "Completed", "tracking": {"carrier": "USPS", "tracking_number": "9400100000000000000001"},
+              "products": [{"reference_id": "SKU-B", "quantity": 1}]}]
+rest_bodies = {
+    "shipped": {"topic": "order.shipped", "timestamp": "2026-01-01T00:00:00Z",
+                "data": {"id": 7, "reference_id": "og-1", "status": "Fulfilled", "shipments": shipments}},
+    "cancelled": {"topic": "order.shipment.cancelled",
+                  "data": {"id": 7, "reference_id": "og-1", "status": "Cancelled"}},
+    "exception": {"topic": "order.shipment.exception",
+                  "data": {"id": 7, "reference_id": "og-1", "status": "Exception", "shipments": [
+                      {"products": [{"reference_id": "SKU-A", "quantity": 3, "shipped_quantity": 2, "damaged_quantity": 1}]}]}},
+    "delivered": {"topic": "order.delivered", "data": {"id": 7}},
+}
+for name, doc in rest_bodies.items():
+    body = json.dumps(doc).encode()
+    sw = base64.b64encode(hmac.new(key, b"msg_" + name.encode() + b"." + t + b"." + body, hashlib.sha256).digest())
+    put("warehouse_callback", f"shipbob-{name}",
+        b"\0\nwebhook-id: msg_" + name.encode() + b"\nwebhook-timestamp: " + t
+        + b"\nwebhook-signature: v1," + sw + b"\n\n" + body)
+def qimen_confirm(confirm, actual):
+    return ("<?xml version=\"1.0\" encoding=\"utf-8\"?><request><deliveryOrder><deliveryOrderCode>og-2</deliveryOrderCode>"
+            "<deliveryOrderId>WMS9</deliveryOrderId><warehouseCode>W</warehouseCode><orderType>JYCK</orderType>"
+            f"<status>DELIVERED</status><outBizCode>WMS9-{confirm}</outBizCode><confirmType>{confirm}</confirmType>"
+            "<orderConfirmTime>2026-01-01 08:00:00</orderConfirmTime></deliveryOrder><packages><package>"
+            "<logisticsCode>SF</logisticsCode><logisticsName>顺丰速运</logisticsName><expressCode>SF100</expressCode>"
+            "<packageCode>P0</packageCode><items><item><itemCode>SKU-A</itemCode><quantity>2</quantity></item></items>"
+            "</package></packages><orderLines><orderLine><itemCode>SKU-A</itemCode><planQty>3</planQty>"
+            f"<actualQty>{actual}</actualQty></orderLine></orderLines></request>").encode()
+for name, xml in [("final", qimen_confirm(0, 3)), ("short", qimen_confirm(0, 2)), ("partial", qimen_confirm(1, 2))]:
+    # Beijing time of the target's fixed "now".
+    params = sorted({"method": "taobao.qimen.deliveryorder.confirm", "app_key": "k", "customerId": "c",
+                     "v": "2.0", "sign_method": "md5", "format": "xml", "timestamp": "2026-01-01 08:00:00"}.items())
+    sign = hashlib.md5(SECRET + b"".join(k.encode() + v.encode() for k, v in params) + xml + SECRET).hexdigest().upper()
+    query = "&".join(f"{k}={v.replace(' ', '%20')}" for k, v in params) + f"&sign={sign}"
+    put("warehouse_callback", f"qimen-{name}", b"\1" + query.encode() + b"\n\n" + xml)
+for name, csv in [
+    ("tracked", "key,carrier,tracking_number,sku,quantity\nog-1,DHL,JD1,A,1\nog-1,DHL,JD1,B,2\nog-1,DHL,JD2,A,1\nog-2,UPS,1Z,C,1\n"),
+    ("packed", "key,parcel,carrier,tracking_number,sku,quantity\nog-3,1,,,A,2\nog-3,2,,,B,1\n"),
+]:
+    put("warehouse_callback", f"pick-list-{name}", b"\2\n\n" + csv.encode())
+for p in files("tests/fixtures/**/*confirm*.csv", "tests/fixtures/**/shipped*.csv"):
+    put("warehouse_callback", f"pick-list-{p.stem}", b"\2\n\n" + p.read_bytes())
 
 # config: the daemon configurations (0) and the connector definitions (1).
 for p in files("deploy/*/ordergate.toml"):

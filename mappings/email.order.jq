@@ -9,7 +9,8 @@
 #   placed_at = the Date header; currency as stated (code or symbol), else the sender template's.
 # - customer = the From display name and address (a labelled contact when From has no name);
 #   phone = a labelled phone, else the signature's; else the delivery place's.
-# - ship_to = the delivery block; its name falls back to the customer's company or name.
+# - ship_to = the delivery block; its name falls back to the customer's company or name when
+#   a delivery place (street or city) was read.
 # - lines from the CSV attachment when there is one, else the body's table or bullets.
 # - total = the stated total, else null. status = open.
 # - extraction = {confidence: the lowest confidence of the required facts and lines found,
@@ -44,7 +45,10 @@ def mail_order($format):
   | ($d.fields // {}) as $f
   | [($d.lines // [])[] | select(.quantity != null)] as $lines
   | {
-      name: (v($f; "ship_to.name") // v($f; "customer.company") // v($f; "customer.name")),
+      # The customer's name stands in only for a delivery place that was read.
+      name: (v($f; "ship_to.name")
+        // (if v($f; "ship_to.line1") != null or v($f; "ship_to.city") != null
+             then v($f; "customer.company") // v($f; "customer.name") else null end)),
       company: null,
       line1: v($f; "ship_to.line1"),
       line2: v($f; "ship_to.line2"),

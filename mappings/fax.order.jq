@@ -36,7 +36,10 @@ def mail_order($format):
   | ($d.fields // {}) as $f
   | [($d.lines // [])[] | select(.quantity != null)] as $lines
   | {
-      name: (v($f; "ship_to.name") // v($f; "customer.company") // v($f; "customer.name")),
+      # The customer's name stands in only for a delivery place that was read.
+      name: (v($f; "ship_to.name")
+        // (if v($f; "ship_to.line1") != null or v($f; "ship_to.city") != null
+             then v($f; "customer.company") // v($f; "customer.name") else null end)),
       company: null,
       line1: v($f; "ship_to.line1"),
       line2: v($f; "ship_to.line2"),

@@ -169,26 +169,43 @@ impl Daemon {
             Duration::from_secs_f64(cfg.kpi.refresh_every_secs),
             shutdown.child_token(),
         ));
-        background.spawn(crate::stage::sweep::run(
-            store.clone(),
-            bus.clone(),
-            cfg.tracking.clone(),
-            shutdown.child_token(),
-        ));
-        background.spawn(crate::stage::recheck::run(
-            store.clone(),
-            bus.clone(),
-            Duration::from_secs(cfg.routing.recheck_interval_secs),
-            shutdown.child_token(),
-        ));
-        background.spawn(crate::outbound::pushback::reconcile::run(
-            store.clone(),
-            crate::outbound::pushback::Pushers::from_config(&cfg.connectors),
-            cfg.pushback.clone(),
-            cfg.pipeline.exception_due_hours,
-            shutdown.child_token(),
-        ));
-        crate::notices::sender::spawn(cfg, &store, &mut background, shutdown.child_token())?;
+        // Each stage's periodic work runs where the stage does (`pipeline.stages`).
+        let runs = |stage: &str| cfg.pipeline.runs(stage);
+        if runs(crate::stage::track::NAME) {
+            background.spawn(crate::stage::sweep::run(
+                store.clone(),
+                bus.clone(),
+                cfg.tracking.clone(),
+                crate::stage::warehouse::WarehouseOwners::from_config(cfg),
+                shutdown.child_token(),
+            ));
+        }
+        if runs(crate::stage::allocate::NAME) {
+            background.spawn(crate::stage::recheck::run(
+                store.clone(),
+                bus.clone(),
+                Duration::from_secs(cfg.routing.recheck_interval_secs),
+                shutdown.child_token(),
+            ));
+        }
+        if runs(crate::stage::pushback::NAME) {
+            background.spawn(crate::outbound::pushback::reconcile::run(
+                store.clone(),
+                crate::outbound::pushback::Pushers::from_config(&cfg.connectors),
+                cfg.pushback.clone(),
+                cfg.pipeline.exception_due_hours,
+                shutdown.child_token(),
+            ));
+        }
+        if runs(crate::stage::notify::NAME) {
+            crate::notices::sender::spawn(
+                cfg,
+                &store,
+                &health,
+                &mut background,
+                shutdown.child_token(),
+            )?;
+        }
         background.spawn(watch_queues(
             store.clone(),
             bus.clone(),
@@ -234,7 +251,8 @@ impl Daemon {
                 warehouses: warehouse_callbacks,
                 catalog,
                 root_causes: cfg.exceptions.root_causes.clone(),
-                notices: crate::notices::public::PublicPages::new(&cfg.notices, &cfg.subscribers),
+                notices: crate::notices::public::PublicPages::new(&cfg.notices, &cfg.subscribers)
+                    .with_signin_limit(cfg.http.signin_failures_per_minute),
                 ops: crate::ui::Ops {
                     kpi: cfg.kpi.clone(),
                     queues: {

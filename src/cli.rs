@@ -739,8 +739,11 @@ async fn sandbox_trackers(
         };
         let scheme = crate::tracking::Scheme::parse(scheme)
             .with_context(|| format!("--webhook: {scheme:?} is not a tracking scheme"))?;
-        let secret = std::fs::read_to_string(file)
-            .with_context(|| format!("--webhook {scheme}: reading the secret file"))?;
+        let secret = crate::config::read_bounded_text(
+            std::path::Path::new(file),
+            crate::config::MAX_SECRET_FILE_BYTES,
+        )
+        .with_context(|| format!("--webhook {scheme}: reading the secret file"))?;
         hooks.insert(
             scheme,
             Webhook {

@@ -1,5 +1,7 @@
 //! Connector health: up → degraded → down and back, from consecutive failures. Every change is
-//! a structured log event ops can alert on, a gauge, and a row in the store.
+//! a structured log event ops can alert on, a gauge, and a row in the store. One entry per
+//! name: connectors, warehouses, carriers, subscribers and the SMTP relay (`smtp`) share the
+//! names, and the configuration refuses a name used twice among them.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

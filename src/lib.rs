@@ -37,7 +37,8 @@
 //!   definition file in `connectors/` (and a mapping in `mappings/`), not Rust; Rust goes here
 //!   only for a new kind of protocol (an auth scheme, a pagination style, a signature).
 //! * [`intake`] — inbound connectors: drop folder ([`intake::folder`]), order webhooks
-//!   ([`intake::webhook`]), tracking callbacks ([`intake::tracking`]), IMAP mailboxes
+//!   ([`intake::webhook`]), tracking callbacks ([`intake::tracking`]) and polling
+//!   ([`intake::tracking_poll`], driven by `connectors/tracking/*.toml`), IMAP mailboxes
 //!   ([`intake::imap`]), marketplace pull ([`intake::pull`]); [`intake::start`] starts those
 //!   configured; every refused input is counted and recorded ([`intake::refusal`]).
 //! * [`outbound`] — what ordergate asks of other systems: warehouses
@@ -66,7 +67,8 @@
 //!   reopen; per-kind SLA; escalation once per deadline) as domain functions.
 //! * [`dlq`] — list and replay parked messages.
 //! * [`health`] — connector health (up / degraded / down).
-//! * [`http`] — health, readiness, metrics, order webhooks and the API; [`http::serve`].
+//! * [`http`] — health, readiness, metrics, order webhooks and the API; [`http::serve`] on
+//!   its own accept loop (request heads and bodies read with time limits).
 //! * [`telemetry`] — logging and Prometheus metrics.
 //! * [`sandbox`] — partner API simulators (Shopify, WooCommerce, Amazon, eBay, Magento; the
 //!   warehouses ShipBob and Qimen; the carriers EasyPost and Shippo) for tests, demos and

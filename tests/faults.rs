@@ -9,8 +9,9 @@
 //! duplicate, a late one) → every approved order `delivered`. The daemon is the real binary
 //! (`ordergate run`), and the faults are real:
 //!
-//! * SIGKILL of the daemon at a seeded random point (`FAULT_SEED=` replays a run), both
-//!   profiles;
+//! * SIGKILL of the daemon at seeded random points, both profiles, repeated with `FAULT_SEEDS`
+//!   different seeds per test run (each printed; `FAULT_SEED=` replays one run), and of one
+//!   of three competing daemons the same way;
 //! * a PRIVATE RabbitMQ node (own node name, ports and data folder) stopped and started during
 //!   a cluster run;
 //! * a PRIVATE PostgreSQL cluster (initdb + pg_ctl in a temp folder) restarted during a run;
@@ -25,21 +26,21 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::smtp::Sink;
 use common::{sim, Profile, TestEnv};
 use ordergate::sandbox::carrier::CarrierSandbox;
+use ordergate::sandbox::shipout::ShipOut;
 use ordergate::sandbox::trackers::{self, TrackerSim, Webhook};
 use ordergate::sandbox::{easypost, Platform, Sandbox};
 use ordergate::store::Store;
 use ordergate::tracking::Scheme;
 use tokio_util::sync::CancellationToken;
 
-const PYTHON: &str = "/usr/bin/python3";
 const TRACKER_SECRET: &str = "easypost-secret-faults-5d1e";
 const TRACKER_KEY: &str = "sim-api-key-faults";
 
@@ -51,20 +52,80 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The run's seed: `FAULT_SEED` when set (a replay), else from the clock; printed either way.
-fn seed(test: &str) -> u64 {
-    let seed = std::env::var("FAULT_SEED")
+/// `FAULT_SEED` when set (a replay).
+fn replayed_seed() -> Option<u64> {
+    std::env::var("FAULT_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                % 1_000_000
-        });
+}
+
+/// A seed from the clock.
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        % 1_000_000
+}
+
+/// The run's seed: `FAULT_SEED` when set (a replay), else from the clock; printed either way.
+fn seed(test: &str) -> u64 {
+    let seed = replayed_seed().unwrap_or_else(clock_seed);
     eprintln!("{test}: FAULT_SEED={seed} (set it to replay this run)");
     seed
+}
+
+/// Seeds a SIGKILL test runs with by default, one run each (`FAULT_SEEDS` overrides).
+const DEFAULT_SEEDS: usize = 3;
+
+/// The seeds of a repeated test: `FAULT_SEED` alone when set (a replay of one run), else
+/// `FAULT_SEEDS` (default [`DEFAULT_SEEDS`]) different seeds, the first from the clock.
+fn seeds() -> Vec<u64> {
+    if let Some(seed) = replayed_seed() {
+        return vec![seed];
+    }
+    let n = std::env::var("FAULT_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_SEEDS)
+        .max(1);
+    let mut rng = Rng(clock_seed());
+    let mut seeds = Vec::with_capacity(n);
+    while seeds.len() < n {
+        let s = rng.next() % 1_000_000;
+        if !seeds.contains(&s) {
+            seeds.push(s);
+        }
+    }
+    seeds
+}
+
+/// Runs `run` once per seed of [`seeds`], each seed printed before its run; a failing run
+/// fails the test with its seed and how to replay it.
+async fn for_each_seed<F, Fut>(test: &str, run: F)
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures_util::FutureExt;
+    let seeds = seeds();
+    for (i, seed) in seeds.iter().copied().enumerate() {
+        eprintln!(
+            "{test}: run {} of {}: FAULT_SEED={seed} (set it to replay this run)",
+            i + 1,
+            seeds.len()
+        );
+        if let Err(panic) = std::panic::AssertUnwindSafe(run(seed)).catch_unwind().await {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!(
+                "{test}: the run with FAULT_SEED={seed} failed (replay: FAULT_SEED={seed} cargo test --test faults {test}): {why}"
+            );
+        }
+    }
 }
 
 /// A small seeded generator (splitmix64): the fault points of a run follow from its seed.
@@ -82,65 +143,6 @@ impl Rng {
     /// A number in `lo..=hi`.
     fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next() % (hi - lo + 1)
-    }
-}
-
-/// A real SMTP server (aiosmtpd) saving each message it accepts as a file.
-struct Sink {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Sink {
-    fn start(dir: &Path, port: u16) -> Sink {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smtp_sink.py");
-        let mut child = Command::new(PYTHON)
-            .arg(script)
-            .arg("--port")
-            .arg(port.to_string())
-            .arg("--dir")
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3-aiosmtpd runs (deploy/dev/services.sh installs it)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
-        Sink {
-            child,
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    /// The Message-ID of every message received so far.
-    fn message_ids(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-            .map(|p| {
-                let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
-                text.lines()
-                    .find_map(|l| {
-                        let (k, v) = l.split_once(':')?;
-                        k.eq_ignore_ascii_case("message-id")
-                            .then(|| v.trim().trim_matches(['<', '>']).to_string())
-                    })
-                    .unwrap_or_else(|| panic!("{} has no Message-ID", p.display()))
-            })
-            .collect()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -265,11 +267,22 @@ impl Run {
         .unwrap();
         let smtp_port = free_port();
         let sink = Sink::start(&d.join("mail"), smtp_port);
-        let packer = Packer::spawn(d.join("pick"), d.join("confirm"));
 
         let catalog = d.join("catalog.csv");
         std::fs::write(&catalog, ordergate::sandbox::data::catalog_csv()).unwrap();
         let secret = |name: &str, value: &str| sim::secret_file(&d, name, value);
+        let mut ship_out = ShipOut::new(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors"),
+            &d,
+            "local",
+            &carrier.base_url(),
+            &secret("ep-key", easypost::API_KEY),
+        );
+        ship_out.poll_interval_ms = Some(50);
+        ship_out.carrier_settings =
+            "request_timeout_ms = 3000\nmax_retries = 4\nretry_base_ms = 100\nretry_max_ms = 1500\n"
+                .into();
+        let packer = Packer::spawn(ship_out.pick.clone(), ship_out.confirm.clone());
         let shop_section = sim::marketplace_section("shop", &shop, &d, 50).replace(
             "lease_ms = 3000\n",
             "lease_ms = 3000\npushback = \"on_label\"\ndepartment = \"marketplaces\"\n",
@@ -314,18 +327,7 @@ reconcile_interval_secs = 0
 [tracking]
 sweep_interval_ms = 0
 
-[notices]
-smtp_host = "127.0.0.1"
-smtp_port = {smtp_port}
-tls = "none"
-from = "Shop <shop@example.com>"
-templates_dir = "{templates}"
-events = ["shipped", "delivered"]
-retry_base_ms = 200
-retry_max_ms = 1000
-poll_interval_ms = 100
-timeout_ms = 5000
-
+{notices}
 {shop_section}
 
 [[connectors]]
@@ -335,57 +337,17 @@ scheme = "easypost"
 secret = "{trk_secret}"
 subscribe = {{ api_url = "http://{tracker_addr}", api_key = "{trk_key}", callback_url = "http://127.0.0.1:{hook_port}/hooks/tracking/trk", carriers = ["usps"] }}
 
-[[warehouses]]
-name = "local"
-definition = "pick-list"
-definitions = "{wdefs}"
-folder = "{d}/pick"
-confirmations = "{d}/confirm"
-poll_interval_ms = 50
-books_carrier = false
-
-[routing]
-[[routing.rules]]
-name = "all"
-warehouses = ["local"]
-
-[transport]
-department = "logistics"
-[[transport.rules]]
-name = "all-by-easypost"
-mode = "express"
-service = "Priority"
-carrier = "easypost"
-
-[[carriers]]
-name = "easypost"
-definition = "easypost"
-definitions = "{cdefs}"
-base_url = "{ep}"
-credentials = {{ api_key = "{ep_key}" }}
-request_timeout_ms = 3000
-max_retries = 4
-retry_base_ms = 100
-retry_max_ms = 1500
-from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Newark", state = "NJ", postal_code = "07102", country = "US" }}
-"#,
+{ship_out}"#,
             store = store_url,
             ns = env.namespace,
             mappings = common::mappings_dir().display(),
             catalog = catalog.display(),
-            templates = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("templates/notices")
-                .display(),
+            notices =
+                common::smtp::notices_section(smtp_port, r#"["shipped", "delivered"]"#, 5000, ""),
             trk_secret = secret("trk-secret", TRACKER_SECRET),
             trk_key = secret("trk-key", TRACKER_KEY),
             hook_port = ports[0],
-            wdefs = sim::warehouse_definitions(),
-            d = d.display(),
-            cdefs = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("connectors/carriers")
-                .display(),
-            ep = carrier.base_url(),
-            ep_key = secret("ep-key", easypost::API_KEY),
+            ship_out = ship_out.toml(),
         );
         let configs = ports
             .iter()
@@ -698,10 +660,10 @@ fn kill(child: &mut Child) {
     child.wait().unwrap();
 }
 
-/// The lifecycle with the daemon SIGKILLed at `kills` seeded random points and started again.
-async fn lifecycle_under_sigkill(profile: Profile, orders: usize, kills: usize) {
+/// The lifecycle with the daemon SIGKILLed at `kills` random points of `seed` and started
+/// again.
+async fn lifecycle_under_sigkill(profile: Profile, orders: usize, kills: usize, seed: u64) {
     let test = format!("lifecycle_under_sigkill({profile:?})");
-    let seed = seed(&test);
     let mut rng = Rng(seed);
     let run = Run::start(profile, orders, seed, Services::default(), 1).await;
     let mut child = run.daemon(0);
@@ -721,14 +683,43 @@ async fn lifecycle_under_sigkill(profile: Profile, orders: usize, kills: usize) 
     run.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn lifecycle_standalone_with_sigkill() {
-    lifecycle_under_sigkill(Profile::Standalone, 60, 1).await;
+/// A run that fails fails the test naming its seed and how to replay it.
+#[tokio::test]
+async fn a_failing_run_names_its_seed() {
+    use futures_util::FutureExt;
+    let failed = std::panic::AssertUnwindSafe(for_each_seed("probe", |seed| async move {
+        assert_eq!(seed, u64::MAX, "the run's own failure");
+    }))
+    .catch_unwind()
+    .await
+    .unwrap_err();
+    let why = failed.downcast_ref::<String>().unwrap();
+    assert!(
+        why.starts_with("probe: the run with FAULT_SEED=")
+            && why.contains("(replay: FAULT_SEED=")
+            && why.contains("the run's own failure"),
+        "{why}"
+    );
 }
 
+/// The whole lifecycle on the standalone profile, the daemon SIGKILLed once per run, one run
+/// per seed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lifecycle_standalone_with_sigkill() {
+    for_each_seed("lifecycle_standalone_with_sigkill", |seed| {
+        lifecycle_under_sigkill(Profile::Standalone, 60, 1, seed)
+    })
+    .await;
+}
+
+/// The whole lifecycle on the cluster profile, the daemon SIGKILLed twice per run, one run
+/// per seed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lifecycle_cluster_with_sigkill() {
-    lifecycle_under_sigkill(Profile::Cluster, 200, 2).await;
+    for_each_seed("lifecycle_cluster_with_sigkill", |seed| {
+        lifecycle_under_sigkill(Profile::Cluster, 200, 2, seed)
+    })
+    .await;
 }
 
 /// Runs `cmd`, panicking with its output when it fails.
@@ -1047,11 +1038,18 @@ impl Drop for PrivatePg {
 
 /// Three daemons on the cluster profile share the stage queues as competing consumers; one of
 /// them (not the one the tracker posts to) is SIGKILLed at a seeded random point and stays
-/// dead: the other two finish every order, each once.
+/// dead: the other two finish every order, each once. One run per seed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_daemons_compete_one_sigkilled() {
+    for_each_seed(
+        "three_daemons_compete_one_sigkilled",
+        three_daemons_one_sigkilled,
+    )
+    .await;
+}
+
+async fn three_daemons_one_sigkilled(seed: u64) {
     let test = "three_daemons_compete_one_sigkilled";
-    let seed = seed(test);
     let mut rng = Rng(seed);
     let run = Run::start(Profile::Cluster, 150, seed, Services::default(), 3).await;
     let mut children: Vec<Child> = (0..3).map(|i| run.daemon(i)).collect();

@@ -22,62 +22,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::lifecycle::hook;
+use common::lifecycle::{
+    count, free_port, once_each, qimen_section, qimen_sim, shipbob_section, shipbob_sim,
+    shop_order, state_count,
+};
 use common::{sim, wait_until, Profile, TestEnv};
-use ordergate::sandbox::qimen::{self, QimenSandbox, QimenSettings};
-use ordergate::sandbox::shipbob::{self, ShipbobSandbox, ShipbobSettings};
+use ordergate::sandbox::qimen::QimenSandbox;
+use ordergate::sandbox::shipbob::ShipbobSandbox;
+use ordergate::sandbox::shipout::ShipOut;
 use ordergate::sandbox::warehouse::FaultRequest;
 use ordergate::sandbox::Platform;
 use ordergate::store::Store;
 use rust_decimal::Decimal;
-
-/// A `[[warehouses]]` section for a ShipBob simulator.
-fn shipbob_section(dir: &Path, name: &str, base_url: &str) -> String {
-    format!(
-        r#"
-[[warehouses]]
-name = "{name}"
-definition = "shipbob"
-definitions = "{defs}"
-base_url = "{base_url}"
-department = "logistics"
-request_timeout_ms = 2000
-max_retries = 1
-retry_base_ms = 50
-retry_max_ms = 500
-params = {{ channel_id = "{channel}" }}
-credentials = {{ access_token = "{token}", webhook_secret = "{whsec}" }}
-"#,
-        defs = common::sim::warehouse_definitions(),
-        channel = shipbob::CHANNEL_ID,
-        token = common::sim::secret_file(dir, &format!("{name}-token"), shipbob::ACCESS_TOKEN),
-        whsec = common::sim::secret_file(dir, &format!("{name}-whsec"), shipbob::WEBHOOK_SECRET),
-    )
-}
-
-/// A `[[warehouses]]` section for a Qimen simulator.
-fn qimen_section(dir: &Path, name: &str, base_url: &str) -> String {
-    format!(
-        r#"
-[[warehouses]]
-name = "{name}"
-definition = "qimen"
-definitions = "{defs}"
-base_url = "{base_url}"
-request_timeout_ms = 2000
-max_retries = 1
-retry_base_ms = 50
-retry_max_ms = 500
-params = {{ app_key = "{app_key}", customer_id = "{customer}", warehouse_code = "{code}" }}
-credentials = {{ app_secret = "{secret}" }}
-"#,
-        defs = common::sim::warehouse_definitions(),
-        app_key = qimen::APP_KEY,
-        customer = qimen::CUSTOMER_ID,
-        code = qimen::WAREHOUSE_CODE,
-        secret = common::sim::secret_file(dir, &format!("{name}-secret"), qimen::APP_SECRET),
-    )
-}
 
 /// Routing over two warehouses: lighting (fragile lamps) from `factory`, the US and Canada
 /// from `east`, everything else from `factory`; lighting shortages are production's.
@@ -110,32 +66,10 @@ due_hours = 72
     )
 }
 
-/// A free loopback port.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The whole configuration text of a test daemon (tests/common/lifecycle.rs) with fast
 /// retries.
 fn config_text(env: &TestEnv, port: u16, extra: &str) -> String {
     common::lifecycle::config_text(env, port, common::lifecycle::FAST_RETRIES, extra)
-}
-
-async fn shipbob_sim(port: u16, name: &str, ship_after: Option<Duration>) -> ShipbobSandbox {
-    ShipbobSandbox::start(
-        "127.0.0.1:0",
-        ShipbobSettings {
-            callback_url: Some(hook(port, name)),
-            ship_after,
-            ..ShipbobSettings::default()
-        },
-    )
-    .await
-    .unwrap()
 }
 
 fn run_binary(cfg: &Path) -> Child {
@@ -148,48 +82,6 @@ fn run_binary(cfg: &Path) -> Child {
         .unwrap()
 }
 
-async fn count(store: &Store, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
-}
-
-async fn state_count(store: &Store, state: &str) -> i64 {
-    count(
-        store,
-        &format!("SELECT COUNT(*) FROM orders WHERE state = '{state}'"),
-    )
-    .await
-}
-
-/// Every fulfilment order ordergate recorded for `warehouse`, and whether each reference
-/// was created exactly once at the simulator.
-async fn once_each(
-    store: &Store,
-    warehouse: &str,
-    created: &std::collections::BTreeMap<String, u32>,
-) {
-    let keys: Vec<String> = sqlx::query_scalar("SELECT fkey FROM fulfilments WHERE warehouse = $1")
-        .bind(warehouse)
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
-    assert!(!keys.is_empty(), "{warehouse} got fulfilment orders");
-    let dupes: Vec<_> = created.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(
-        dupes.is_empty(),
-        "{warehouse}: created more than once: {dupes:?}"
-    );
-    let mut ours = keys.clone();
-    ours.sort();
-    let theirs: Vec<String> = created.keys().cloned().collect();
-    assert_eq!(
-        ours, theirs,
-        "{warehouse}: one fulfilment order per order allocated to it"
-    );
-}
-
 async fn five_hundred_orders_ship(profile: Profile) {
     let started = Instant::now();
     let env = TestEnv::new(profile).await;
@@ -200,8 +92,8 @@ async fn five_hundred_orders_ship(profile: Profile) {
     let extra = format!(
         "{}{}{}{}",
         sim::marketplace_section("shop", &shop, env.dir.path(), 50),
-        shipbob_section(env.dir.path(), "east", &east.base_url()),
-        shipbob_section(env.dir.path(), "factory", &factory.base_url()),
+        shipbob_section(env.dir.path(), "east", &east.base_url(), 2000),
+        shipbob_section(env.dir.path(), "factory", &factory.base_url(), 2000),
         routing(0),
     );
     let cfg = env.dir.path().join("og.toml");
@@ -290,27 +182,43 @@ async fn five_hundred_orders_ship_cluster_with_a_sigkill() {
     five_hundred_orders_ship(Profile::Cluster).await;
 }
 
-/// An in-process daemon on `env` with `extra`, and the test's own store handle.
-async fn daemon(env: &TestEnv, port: u16, extra: &str) -> ordergate::app::Daemon {
+/// The configuration of a test daemon on `env` with `extra`.
+fn config(env: &TestEnv, port: u16, extra: &str) -> ordergate::config::Config {
     let text = config_text(env, port, extra);
     let mut cfg = ordergate::config::Config::from_toml(&text, "test", Vec::new()).unwrap();
     cfg.anchor_paths(env.dir.path());
-    ordergate::app::Daemon::start(&cfg).await.unwrap()
+    cfg
 }
 
-/// The shared Shopify sample (shipping to Canada, three units at 24.00) as order `n`, its
-/// line's SKU replaced by `sku` (one of [`common::lifecycle::TEST_PRODUCTS`]), bought by a customer of its own.
-fn shop_order(n: u64, sku: &str) -> Vec<u8> {
-    let mut v: serde_json::Value = serde_json::from_slice(&common::shopify_order(n)).unwrap();
-    v["line_items"][0]["sku"] = serde_json::json!(sku);
-    // A customer of its own: the same customer with the same lines is a duplicate to review.
-    let email = serde_json::json!(format!("buyer{n}@example.com"));
-    v["email"] = email.clone();
-    v["contact_email"] = email.clone();
-    if v["customer"].is_object() {
-        v["customer"]["email"] = email;
-    }
-    serde_json::to_vec(&v).unwrap()
+/// An in-process daemon on `env` with `extra`.
+async fn daemon(env: &TestEnv, port: u16, extra: &str) -> ordergate::app::Daemon {
+    ordergate::app::Daemon::start(&config(env, port, extra))
+        .await
+        .unwrap()
+}
+
+/// The `east` and `factory` ShipBob simulators, the factory out of lamps; the folder
+/// connector's folder; and the configuration's extra text: that connector, both warehouses and
+/// [`routing`] re-checking stock every `recheck_secs`.
+async fn out_of_lamps(
+    env: &TestEnv,
+    port: u16,
+    recheck_secs: u64,
+) -> (ShipbobSandbox, ShipbobSandbox, PathBuf, String) {
+    let east = shipbob_sim(port, "east", None).await;
+    let factory = shipbob_sim(port, "factory", None).await;
+    factory
+        .state
+        .control
+        .set_stock([("TEST-LAMP".to_string(), Decimal::ZERO)].into());
+    let (section, inbox) = folder(env);
+    let extra = format!(
+        "{section}{}{}{}",
+        shipbob_section(env.dir.path(), "east", &east.base_url(), 2000),
+        shipbob_section(env.dir.path(), "factory", &factory.base_url(), 2000),
+        routing(recheck_secs),
+    );
+    (east, factory, inbox, extra)
 }
 
 fn folder(env: &TestEnv) -> (String, PathBuf) {
@@ -384,19 +292,7 @@ async fn exception_reason(store: &Store, kind: &str, department: Option<&str>) -
 async fn a_shortage_backorders_then_stock_arrives_and_it_is_fulfilled_once() {
     let env = TestEnv::new(Profile::Standalone).await;
     let port = free_port();
-    let east = shipbob_sim(port, "east", None).await;
-    let factory = shipbob_sim(port, "factory", None).await;
-    factory
-        .state
-        .control
-        .set_stock([("TEST-LAMP".to_string(), Decimal::ZERO)].into());
-    let (section, inbox) = folder(&env);
-    let extra = format!(
-        "{section}{}{}{}",
-        shipbob_section(env.dir.path(), "east", &east.base_url()),
-        shipbob_section(env.dir.path(), "factory", &factory.base_url()),
-        routing(1),
-    );
+    let (east, factory, inbox, extra) = out_of_lamps(&env, port, 1).await;
     let d = daemon(&env, port, &extra).await;
     let store = d.store.clone();
     common::drop_file(&inbox, "lamp.json", &shop_order(1, "TEST-LAMP"));
@@ -461,6 +357,58 @@ async fn a_shortage_backorders_then_stock_arrives_and_it_is_fulfilled_once() {
     factory.stop().await;
 }
 
+/// The stock re-check runs where the allocate stage does: a backordered order whose stock is
+/// back is not sent to allocation again (no `order.reallocate` published) while only a daemon
+/// without the stage runs, however often its interval passes; a daemon with the stage
+/// re-checks it and it is fulfilled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_stock_recheck_runs_only_where_the_allocate_stage_does() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let port = free_port();
+    let (east, factory, inbox, extra) = out_of_lamps(&env, port, 0).await;
+    let mut cfg = config(&env, port, &extra);
+    let d = ordergate::app::Daemon::start(&cfg).await.unwrap();
+    // The test's own handle: each daemon closes its own when it stops.
+    let store = Store::connect(&env.store_url(), 4, "normal").await.unwrap();
+    common::drop_file(&inbox, "lamp.json", &shop_order(2, "TEST-LAMP"));
+    let id = only_order(&store).await;
+    wait_state(&store, &id, "backordered", Duration::from_secs(30)).await;
+    d.stop().await;
+    factory
+        .state
+        .control
+        .set_stock([("TEST-LAMP".to_string(), Decimal::from(5))].into());
+    let reallocations = || {
+        count(
+            &store,
+            "SELECT COUNT(*) FROM bus_messages WHERE body LIKE '%order.reallocate%'",
+        )
+    };
+
+    cfg.routing.recheck_interval_secs = 1;
+    cfg.pipeline.stages = vec!["normalize".into()];
+    let d = ordergate::app::Daemon::start(&cfg).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        reallocations().await,
+        0,
+        "no re-check without the allocate stage"
+    );
+    assert_eq!(
+        store.order(&id).await.unwrap().unwrap().state,
+        "backordered"
+    );
+    d.stop().await;
+
+    cfg.pipeline.stages = vec!["allocate".into(), "fulfil".into()];
+    let d = ordergate::app::Daemon::start(&cfg).await.unwrap();
+    wait_state(&store, &id, "fulfilment_requested", Duration::from_secs(30)).await;
+    assert_eq!(factory.state.created().values().sum::<u32>(), 1);
+    d.stop().await;
+    east.stop().await;
+    factory.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn warehouse_failures_are_retried_without_duplicates_and_bad_answers_parked() {
     let env = TestEnv::new(Profile::Standalone).await;
@@ -470,8 +418,8 @@ async fn warehouse_failures_are_retried_without_duplicates_and_bad_answers_parke
     let (section, inbox) = folder(&env);
     let extra = format!(
         "{section}{}{}{}",
-        shipbob_section(env.dir.path(), "east", &east.base_url()),
-        shipbob_section(env.dir.path(), "factory", &factory.base_url()),
+        shipbob_section(env.dir.path(), "east", &east.base_url(), 2000),
+        shipbob_section(env.dir.path(), "factory", &factory.base_url(), 2000),
         routing(0),
     );
     let d = daemon(&env, port, &extra).await;
@@ -560,29 +508,15 @@ async fn warehouse_failures_are_retried_without_duplicates_and_bad_answers_parke
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cancel_the_wms_refuses_is_change_refused_with_an_exception() {
-    let env = TestEnv::new(Profile::Standalone).await;
-    let port = free_port();
-    let east = qimen_sandbox(port).await;
-    let factory = shipbob_sim(port, "factory", None).await;
-    let (section, inbox) = folder(&env);
-    let token_file = env.dir.path().join("api-token");
-    std::fs::write(&token_file, "lifecycle-operator-token").unwrap();
-    let extra = format!(
-        "{section}{}{}{}",
-        qimen_section(env.dir.path(), "east", &east.base_url()),
-        shipbob_section(env.dir.path(), "factory", &factory.base_url()),
-        routing(0),
-    );
-    let text = config_text(&env, port, &extra).replace(
-        &format!("listen = \"127.0.0.1:{port}\""),
-        &format!(
-            "listen = \"127.0.0.1:{port}\"\napi_tokens = [\"file:{}\"]",
-            token_file.display()
-        ),
-    );
-    let mut cfg = ordergate::config::Config::from_toml(&text, "test", Vec::new()).unwrap();
-    cfg.anchor_paths(env.dir.path());
-    let d = ordergate::app::Daemon::start(&cfg).await.unwrap();
+    let Rig {
+        env: _env,
+        port,
+        east,
+        factory,
+        inbox,
+        d,
+        cfg,
+    } = Rig::start(false).await;
     let store = d.store.clone();
     let mut events = common::observe(
         &d.bus,
@@ -623,14 +557,738 @@ async fn a_cancel_the_wms_refuses_is_change_refused_with_an_exception() {
     factory.stop().await;
 }
 
-async fn qimen_sandbox(port: u16) -> QimenSandbox {
-    QimenSandbox::start(
-        "127.0.0.1:0",
-        QimenSettings {
-            callback_url: Some(hook(port, "east")),
-            ..QimenSettings::default()
+/// The Shopify sample as order `n` with its three units split over two lines: two of
+/// `first`, one of `second` (same prices, taxes and discounts in total).
+fn two_line_order(n: u64, first: &str, second: &str) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&shop_order(n, first)).unwrap();
+    let mut one = v["line_items"][0].clone();
+    let two = &mut v["line_items"][0];
+    two["quantity"] = serde_json::json!(2);
+    two["current_quantity"] = serde_json::json!(2);
+    two["fulfillable_quantity"] = serde_json::json!(2);
+    two["tax_lines"][0]["price"] = serde_json::json!("5.61");
+    two["discount_allocations"][0]["amount"] = serde_json::json!("4.80");
+    one["id"] = serde_json::json!(15_206_730_465_391u64);
+    one["sku"] = serde_json::json!(second);
+    one["quantity"] = serde_json::json!(1);
+    one["current_quantity"] = serde_json::json!(1);
+    one["fulfillable_quantity"] = serde_json::json!(1);
+    one["tax_lines"][0]["price"] = serde_json::json!("2.81");
+    one["discount_allocations"][0]["amount"] = serde_json::json!("2.40");
+    v["line_items"].as_array_mut().unwrap().push(one);
+    serde_json::to_vec(&v).unwrap()
+}
+
+const TRACKING_SECRET: &str = "lifecycle-easypost-secret";
+
+/// A standalone daemon with the Qimen-shaped `east` and ShipBob-shaped `factory` warehouses,
+/// the folder connector `shop`, the operator token `lifecycle-operator-token`, and with
+/// `tracking` an EasyPost tracking connector `trk`.
+struct Rig {
+    env: TestEnv,
+    port: u16,
+    east: QimenSandbox,
+    factory: ShipbobSandbox,
+    inbox: PathBuf,
+    d: ordergate::app::Daemon,
+    cfg: ordergate::config::Config,
+}
+
+impl Rig {
+    async fn start(tracking: bool) -> Rig {
+        let env = TestEnv::new(Profile::Standalone).await;
+        let port = free_port();
+        let east = qimen_sim(port, "east", None).await;
+        let factory = shipbob_sim(port, "factory", None).await;
+        let (section, inbox) = folder(&env);
+        let dir = env.dir.path();
+        std::fs::write(dir.join("api-token"), "lifecycle-operator-token").unwrap();
+        let secret = dir.join("trk.secret");
+        std::fs::write(&secret, TRACKING_SECRET).unwrap();
+        let extra = if tracking {
+            format!(
+                "\n[[connectors]]\nkind = \"tracking\"\nname = \"trk\"\nscheme = \"easypost\"\nsecret = \"file:{}\"\n",
+                secret.display()
+            )
+        } else {
+            String::new()
+        };
+        let extra = format!(
+            "{section}{}{}{}{extra}",
+            qimen_section(dir, "east", &east.base_url(), 2000),
+            shipbob_section(dir, "factory", &factory.base_url(), 2000),
+            routing(0),
+        );
+        let text = config_text(&env, port, &extra).replace(
+            &format!("listen = \"127.0.0.1:{port}\""),
+            &format!(
+                "listen = \"127.0.0.1:{port}\"\napi_tokens = [\"file:{}\"]",
+                dir.join("api-token").display()
+            ),
+        );
+        let mut cfg = ordergate::config::Config::from_toml(&text, "test", Vec::new()).unwrap();
+        cfg.anchor_paths(dir);
+        let d = ordergate::app::Daemon::start(&cfg).await.unwrap();
+        Rig {
+            env,
+            port,
+            east,
+            factory,
+            inbox,
+            d,
+            cfg,
+        }
+    }
+}
+
+/// The order's parcels.
+async fn parcels_of(store: &Store, id: &str, n: usize) -> Vec<ordergate::store::Shipment> {
+    poll(Duration::from_secs(30), &format!("{n} parcels"), || async {
+        let p = store.order_shipments(id).await.unwrap();
+        (p.len() == n).then_some(p)
+    })
+    .await
+}
+
+/// EasyPost posts `parcel`'s journey to the door (signed, until acknowledged); returns when
+/// the parcel is delivered in the store.
+async fn deliver(store: &Store, port: u16, parcel: &ordergate::store::Shipment) {
+    use ordergate::sandbox::trackers::{callback, TrackerSim, Webhook};
+    let hook = Webhook {
+        url: format!("http://127.0.0.1:{port}/hooks/tracking/trk"),
+        secret: TRACKING_SECRET.into(),
+    };
+    let scheme = ordergate::tracking::Scheme::EasyPost;
+    let body = callback(
+        scheme,
+        &parcel.carrier,
+        &parcel.tracking_number,
+        &TrackerSim::journey(chrono::Utc::now()),
+    );
+    let sim = TrackerSim::new("k", std::collections::HashMap::new());
+    assert!(sim.post_until_acknowledged(scheme, &hook, &body).await);
+    let id = parcel.order_id.clone();
+    let number = parcel.tracking_number.clone();
+    poll(Duration::from_secs(30), "the parcel delivered", || async {
+        store
+            .order_shipments(&id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.tracking_number == number && p.is_delivered())
+            .then_some(())
+    })
+    .await;
+}
+
+/// How many times the order was delivered (its audit trail).
+async fn deliveries(store: &Store, id: &str) -> usize {
+    store
+        .order_events(id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "deliver")
+        .count()
+}
+
+/// Drops order `n` ([`two_line_order`]: two of `first`, one of `second`) into the folder and
+/// waits until its fulfilment is requested; returns its id.
+async fn place(store: &Store, inbox: &Path, n: u64, first: &str, second: &str) -> String {
+    common::drop_file(
+        inbox,
+        &format!("{n}.json"),
+        &two_line_order(n, first, second),
+    );
+    let id = common::lifecycle::order_of(store, n).await;
+    wait_state(store, &id, "fulfilment_requested", Duration::from_secs(30)).await;
+    id
+}
+
+/// The factory ships its part of split order `id` (the lamps) and its parcel is delivered;
+/// east still owes the rest, so the order is in transit.
+async fn factory_part_delivered(store: &Store, port: u16, factory: &ShipbobSandbox, id: &str) {
+    let lamps = factory
+        .state
+        .ids_of(&ordergate::outbound::warehouse::fulfilment_key(
+            id, "factory",
+        ));
+    assert_eq!(lamps.len(), 1);
+    assert!(factory.state.ship(lamps[0]));
+    wait_state(store, id, "shipped", Duration::from_secs(30)).await;
+    let first = parcels_of(store, id, 1).await;
+    deliver(store, port, &first[0]).await;
+    wait_state(store, id, "in_transit", Duration::from_secs(30)).await;
+}
+
+/// The state of `key`'s fulfilment order.
+async fn fulfilment_state(store: &Store, key: &str) -> &'static str {
+    store.fulfilment(key).await.unwrap().unwrap().state.as_str()
+}
+
+/// An order is delivered when all its goods are: not when the parcels of one of its two
+/// warehouses are, nor when a WMS's partial shipment is (`deliveryorder.confirm` with
+/// `confirmType` 1); the final confirmation's parcels join the order, and a final one that
+/// adds no parcel delivers it at once when the rest already arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_is_delivered_only_when_no_warehouse_owes_goods() {
+    let Rig {
+        env: _env,
+        port,
+        east,
+        factory,
+        inbox,
+        d,
+        ..
+    } = Rig::start(true).await;
+    let store = d.store.clone();
+    // Order 1: the lamps from the factory (lighting), the mug from east (Canada).
+    // Orders 2 and 3: mugs and a plate, both from east, shipped in two confirmations.
+    let ids = [
+        place(&store, &inbox, 501, "TEST-LAMP", "TEST-MUG").await,
+        place(&store, &inbox, 502, "TEST-MUG", "TEST-PLATE").await,
+        place(&store, &inbox, 503, "TEST-MUG", "TEST-PLATE").await,
+    ];
+    let wms = |id: &str| {
+        let key = ordergate::outbound::warehouse::fulfilment_key(id, "east");
+        let remote = east.state.ids_of(&key);
+        assert_eq!(remote.len(), 1, "one WMS order for {key}");
+        (key, remote[0].clone())
+    };
+
+    // 1. Split over two warehouses: the factory's parcel delivered, east's goods still owed.
+    factory_part_delivered(&store, port, &factory, &ids[0]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        deliveries(&store, &ids[0]).await,
+        0,
+        "east still owes the mug"
+    );
+    let (key, remote) = wms(&ids[0]);
+    assert!(east.state.ship(&remote));
+    let both = parcels_of(&store, &ids[0], 2).await;
+    assert_eq!(fulfilment_state(&store, &key).await, "shipped");
+    let mug = both.iter().find(|p| !p.is_delivered()).unwrap();
+    deliver(&store, port, mug).await;
+    wait_state(&store, &ids[0], "delivered", Duration::from_secs(30)).await;
+
+    // 2. A partial confirmation (one of two packages), then the final one adding the other.
+    let (key, remote) = wms(&ids[1]);
+    assert!(east.state.ship_part(&remote, 1));
+    wait_state(&store, &ids[1], "shipped", Duration::from_secs(30)).await;
+    assert_eq!(fulfilment_state(&store, &key).await, "part_shipped");
+    let part = parcels_of(&store, &ids[1], 1).await;
+    deliver(&store, port, &part[0]).await;
+    wait_state(&store, &ids[1], "in_transit", Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(deliveries(&store, &ids[1]).await, 0, "the plate is owed");
+    assert!(east.state.ship(&remote));
+    let all = parcels_of(&store, &ids[1], 2).await;
+    poll(
+        Duration::from_secs(30),
+        "the final confirmation",
+        || async { (fulfilment_state(&store, &key).await == "shipped").then_some(()) },
+    )
+    .await;
+    assert_eq!(deliveries(&store, &ids[1]).await, 0);
+    let rest = all.iter().find(|p| !p.is_delivered()).unwrap();
+    deliver(&store, port, rest).await;
+    wait_state(&store, &ids[1], "delivered", Duration::from_secs(30)).await;
+
+    // 3. A partial confirmation with every package, all delivered; the final one (no new
+    // parcel) delivers the order.
+    let (key, remote) = wms(&ids[2]);
+    assert!(east.state.ship_part(&remote, 2));
+    for p in parcels_of(&store, &ids[2], 2).await {
+        deliver(&store, port, &p).await;
+    }
+    wait_state(&store, &ids[2], "in_transit", Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(deliveries(&store, &ids[2]).await, 0, "not confirmed final");
+    assert!(east.state.ship(&remote));
+    wait_state(&store, &ids[2], "delivered", Duration::from_secs(30)).await;
+    assert_eq!(fulfilment_state(&store, &key).await, "shipped");
+    assert_eq!(parcels_of(&store, &ids[2], 2).await.len(), 2);
+
+    for id in &ids {
+        assert_eq!(deliveries(&store, id).await, 1, "{id} delivered once");
+    }
+    d.stop().await;
+    east.stop().await;
+    factory.stop().await;
+}
+
+/// Every parcel delivered while a warehouse still owes goods: the order stays in transit and
+/// the owing warehouse's department gets one `goods_owed` exception with a due time — not one
+/// more when a later parcel is delivered and the goods are still owed — closed by itself when
+/// the rest is shipped and the order delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn goods_still_owed_when_every_parcel_is_delivered_raise_one_exception() {
+    let Rig {
+        env: _env,
+        port,
+        east,
+        factory,
+        inbox,
+        d,
+        cfg,
+    } = Rig::start(true).await;
+    let store = d.store.clone();
+    // The lamps from the factory (lighting), the mug from east (Canada).
+    let id = place(&store, &inbox, 504, "TEST-LAMP", "TEST-MUG").await;
+    let owed = || goods_owed(&store);
+
+    // The factory's parcel delivered; east has not shipped the mug.
+    factory_part_delivered(&store, port, &factory, &id).await;
+    let raised = goods_owed_raised(&store).await;
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    let e = &raised[0];
+    let east_department = &cfg.warehouses.iter().find(|w| w.name == "east").unwrap();
+    assert_eq!(e.department, east_department.department, "east's owner");
+    assert_eq!(e.connector.as_deref(), Some("east"));
+    assert_eq!(e.order_id.as_deref(), Some(id.as_str()));
+    assert_eq!(e.status, "open");
+    assert!(e.due_at.is_some(), "a deadline");
+    assert!(
+        e.reason.contains("east") && e.reason.contains("has not shipped"),
+        "{}",
+        e.reason
+    );
+    assert_eq!(store.order(&id).await.unwrap().unwrap().state, "in_transit");
+
+    // East ships part (the mug's package), it is delivered too: every parcel delivered again,
+    // east still owes (its final confirmation has not come): still one exception.
+    let key = ordergate::outbound::warehouse::fulfilment_key(&id, "east");
+    let remote = east.state.ids_of(&key)[0].clone();
+    assert!(east.state.ship_part(&remote, 1));
+    let both = parcels_of(&store, &id, 2).await;
+    assert_eq!(fulfilment_state(&store, &key).await, "part_shipped");
+    let mug = both.iter().find(|p| !p.is_delivered()).unwrap();
+    deliver(&store, port, mug).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let still = owed().await;
+    assert_eq!(still.len(), 1, "raised once: {still:?}");
+    assert_eq!(still[0].status, "open");
+    assert_eq!(deliveries(&store, &id).await, 0);
+
+    // The final confirmation (nothing new in it): the order is delivered, the exception
+    // closed by itself.
+    assert!(east.state.ship(&remote));
+    wait_state(&store, &id, "delivered", Duration::from_secs(30)).await;
+    let closed = owed().await;
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].status, "resolved");
+    assert!(
+        closed[0]
+            .resolution
+            .as_deref()
+            .unwrap()
+            .contains("closed by itself"),
+        "{:?}",
+        closed[0].resolution
+    );
+    assert_eq!(deliveries(&store, &id).await, 1);
+    d.stop().await;
+    east.stop().await;
+    factory.stop().await;
+}
+
+/// The store's exceptions of `kind`, of every status.
+async fn exceptions_of(
+    store: &ordergate::store::Store,
+    kind: &str,
+) -> Vec<ordergate::store::ExceptionRecord> {
+    store
+        .exceptions(true, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == kind)
+        .collect()
+}
+
+/// The `goods_owed` exceptions of the store, of every status.
+async fn goods_owed(store: &ordergate::store::Store) -> Vec<ordergate::store::ExceptionRecord> {
+    exceptions_of(store, "goods_owed").await
+}
+
+/// Waits for the first `goods_owed` exception; all of them.
+async fn goods_owed_raised(
+    store: &ordergate::store::Store,
+) -> Vec<ordergate::store::ExceptionRecord> {
+    poll(
+        Duration::from_secs(30),
+        "a goods_owed exception",
+        || async {
+            let all = goods_owed(store).await;
+            (!all.is_empty()).then_some(all)
         },
     )
     .await
-    .unwrap()
+}
+
+/// Every parcel delivered while a warehouse still owes goods, then the warehouse closes its
+/// order without shipping them (`CLOSED`: the stock is gone): nothing is owed any more, so
+/// the order is delivered at once — it does not wait for a delivery that will never come —
+/// and the `goods_owed` exception closes by itself, saying the rest was cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn goods_owed_that_the_warehouse_cancels_deliver_the_order() {
+    let Rig {
+        env: _env,
+        port,
+        east,
+        factory,
+        inbox,
+        d,
+        cfg: _,
+    } = Rig::start(true).await;
+    let store = d.store.clone();
+    let id = place(&store, &inbox, 506, "TEST-LAMP", "TEST-MUG").await;
+    factory_part_delivered(&store, port, &factory, &id).await;
+    let raised = goods_owed_raised(&store).await;
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!(store.order(&id).await.unwrap().unwrap().state, "in_transit");
+
+    let key = ordergate::outbound::warehouse::fulfilment_key(&id, "east");
+    let remote = east.state.ids_of(&key)[0].clone();
+    assert!(east.state.close(&remote, "out of stock"));
+    wait_state(&store, &id, "delivered", Duration::from_secs(30)).await;
+    assert_eq!(fulfilment_state(&store, &key).await, "cancelled");
+    let closed = goods_owed(&store).await;
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(closed[0].status, "resolved");
+    let resolution = closed[0].resolution.as_deref().unwrap_or_default();
+    assert!(
+        resolution.contains("closed by itself") && resolution.contains("east cancelled the rest"),
+        "{resolution}"
+    );
+    assert_eq!(deliveries(&store, &id).await, 1);
+    // The mug never reaches the customer: a person owns that.
+    let part = fulfilment_cancelled(&store, &id).await;
+    assert_eq!(part.len(), 1, "{part:?}");
+    assert_eq!(part[0].status, "open");
+    assert_eq!(part[0].connector.as_deref(), Some("east"));
+    d.stop().await;
+    east.stop().await;
+    factory.stop().await;
+}
+
+/// The `fulfilment_cancelled` exceptions of order `id`.
+async fn fulfilment_cancelled(
+    store: &ordergate::store::Store,
+    id: &str,
+) -> Vec<ordergate::store::ExceptionRecord> {
+    let mut all = exceptions_of(store, "fulfilment_cancelled").await;
+    all.retain(|e| e.order_id.as_deref() == Some(id));
+    all
+}
+
+/// One of the two warehouses of a split order cancels its part before anything shipped (its
+/// WMS closes the order: the stock is gone). The order is not cancelled — the other warehouse
+/// still ships its part — and the lines that will not come are not dropped in silence: the
+/// cancelling warehouse's department gets one `fulfilment_cancelled` exception naming them,
+/// still open when the rest of the order is delivered (which nothing owed now holds up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_warehouse_cancelling_its_part_of_a_split_order_cancels_only_that_part() {
+    let Rig {
+        env: _env,
+        port,
+        east,
+        factory,
+        inbox,
+        d,
+        cfg,
+    } = Rig::start(true).await;
+    let store = d.store.clone();
+    let id = place(&store, &inbox, 507, "TEST-LAMP", "TEST-MUG").await;
+    let key = ordergate::outbound::warehouse::fulfilment_key(&id, "east");
+    let remote = east.state.ids_of(&key)[0].clone();
+    assert!(east.state.close(&remote, "out of stock"));
+    let part = poll(
+        Duration::from_secs(30),
+        "a fulfilment_cancelled exception",
+        || async {
+            let all = fulfilment_cancelled(&store, &id).await;
+            (!all.is_empty()).then_some(all)
+        },
+    )
+    .await;
+    assert_eq!(part.len(), 1, "{part:?}");
+    let east_cfg = cfg.warehouses.iter().find(|w| w.name == "east").unwrap();
+    assert_eq!(part[0].department, east_cfg.department, "east's owner");
+    assert!(part[0].due_at.is_some(), "a deadline");
+    assert!(
+        part[0].reason.contains(&key) && part[0].reason.contains("out of stock"),
+        "{}",
+        part[0].reason
+    );
+    assert_eq!(fulfilment_state(&store, &key).await, "cancelled");
+    assert_eq!(
+        store.order(&id).await.unwrap().unwrap().state,
+        "fulfilment_requested",
+        "the factory still ships the lamps"
+    );
+
+    let lamps = factory
+        .state
+        .ids_of(&ordergate::outbound::warehouse::fulfilment_key(
+            &id, "factory",
+        ));
+    assert!(factory.state.ship(lamps[0]));
+    let parcel = parcels_of(&store, &id, 1).await;
+    deliver(&store, port, &parcel[0]).await;
+    wait_state(&store, &id, "delivered", Duration::from_secs(30)).await;
+    assert_eq!(deliveries(&store, &id).await, 1);
+    let part = fulfilment_cancelled(&store, &id).await;
+    assert_eq!(part.len(), 1, "raised once: {part:?}");
+    assert_eq!(part[0].status, "open", "a person decides about the mug");
+    assert!(
+        goods_owed(&store).await.is_empty(),
+        "nothing is owed: no goods_owed"
+    );
+    d.stop().await;
+    east.stop().await;
+    factory.stop().await;
+}
+
+/// An order split over two pick-list warehouses that pack but book no carrier, their packed
+/// confirmations naming no parcels: each warehouse's label is for its own lines only — the
+/// lamps' parcel carries the lamps, the mug's the mug — weighed from the catalog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_split_order_books_each_warehouse_its_own_lines() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let port = free_port();
+    let ep = ordergate::sandbox::easypost::start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let (section, inbox) = folder(&env);
+    let dir = env.dir.path();
+    let connectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
+    let mut ship_out = ShipOut::new(
+        &connectors,
+        dir,
+        "local",
+        &ep.base_url(),
+        &sim::secret_file(dir, "ep-key", ordergate::sandbox::easypost::API_KEY),
+    );
+    ship_out.poll_interval_ms = Some(50);
+    let mut lamps = ShipOut::new(&connectors, dir, "lamps", "", "");
+    lamps.poll_interval_ms = Some(50);
+    let extra = format!(
+        "{section}{}{}{}{}\n[routing]\n[[routing.rules]]\nname = \"lighting\"\ncategories = [\"lighting\"]\nwarehouses = [\"lamps\"]\n[[routing.rules]]\nname = \"rest\"\nwarehouses = [\"local\"]\n",
+        ship_out.warehouse_section(),
+        lamps.warehouse_section(),
+        ship_out.transport_section(),
+        ship_out.carrier_section(),
+    );
+    let d = daemon(&env, port, &extra).await;
+    let store = d.store.clone();
+    let id = place(&store, &inbox, 505, "TEST-LAMP", "TEST-MUG").await;
+    // Each warehouse says it packed, without saying how (no parcel column).
+    let pack = |w: &ShipOut, sku: &str, quantity: u32| {
+        let key = ordergate::outbound::warehouse::fulfilment_key(&id, &w.warehouse);
+        std::fs::create_dir_all(&w.confirm).unwrap();
+        common::drop_file(
+            &w.confirm,
+            &format!("{key}-packed.csv"),
+            format!("key,carrier,tracking_number,sku,quantity\n{key},,,{sku},{quantity}\n")
+                .as_bytes(),
+        );
+    };
+    pack(&lamps, "TEST-LAMP", 2);
+    parcels_of(&store, &id, 1).await;
+    pack(&ship_out, "TEST-MUG", 1);
+    let parcels = parcels_of(&store, &id, 2).await;
+
+    let weight = |sku: &str, n: i64| -> Decimal {
+        let kg: Decimal = common::lifecycle::TEST_PRODUCTS
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{sku},")))
+            .and_then(|l| l.trim().rsplit(',').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        ordergate::outbound::carrier::kg_to_oz(kg * Decimal::from(n))
+    };
+    for (warehouse, sku, n) in [("lamps", "TEST-LAMP", 2), ("local", "TEST-MUG", 1)] {
+        let parcel = parcels
+            .iter()
+            .find(|p| p.warehouse.as_deref() == Some(warehouse))
+            .unwrap();
+        let items: std::collections::BTreeMap<String, Decimal> =
+            serde_json::from_value(parcel.items.clone()).unwrap();
+        assert_eq!(
+            items,
+            [(sku.to_string(), Decimal::from(n))].into(),
+            "{warehouse}'s parcel carries its own lines only"
+        );
+        let label = ordergate::outbound::carrier::label_key(&id, &format!("{warehouse}#1"));
+        assert_eq!(
+            ep.state.labels().get(&label),
+            Some(&1),
+            "{warehouse}: one label"
+        );
+        let bought = ep.state.find("reference", &label).unwrap();
+        let oz: Decimal = bought["parcel"]["weight"]
+            .to_string()
+            .trim_matches('"')
+            .parse()
+            .unwrap();
+        assert_eq!(oz, weight(sku, n), "{warehouse}: its lines' weight");
+    }
+    assert_eq!(ep.state.label_count(), 2, "{:?}", ep.state.labels());
+    d.stop().await;
+}
+
+/// A change after fulfilment was requested is made at the warehouse: the ShipBob-shaped
+/// warehouse's order is amended once (the same key again changes nothing), the stored order
+/// carries the new quantity; once picking started, an amend is refused with the warehouse's
+/// words; a Qimen WMS's order is cancelled and created again, and a later cancel reaches the
+/// new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_at_the_warehouse_amends_its_order_once() {
+    let Rig {
+        env: _env,
+        port,
+        east,
+        factory,
+        inbox,
+        d,
+        ..
+    } = Rig::start(false).await;
+    let store = d.store.clone();
+    // Lamps: lighting, from the factory (ShipBob); a mug from east (Qimen, Canada).
+    common::drop_file(&inbox, "a.json", &shop_order(601, "TEST-LAMP"));
+    common::drop_file(&inbox, "b.json", &shop_order(602, "TEST-LAMP"));
+    common::drop_file(&inbox, "c.json", &shop_order(603, "TEST-MUG"));
+    let mut ids = Vec::new();
+    for n in [601, 602, 603] {
+        let id = common::lifecycle::order_of(&store, n).await;
+        wait_state(&store, &id, "fulfilment_requested", Duration::from_secs(30)).await;
+        ids.push(id);
+    }
+    let remote = |id: &str| {
+        let r = factory
+            .state
+            .ids_of(&ordergate::outbound::warehouse::fulfilment_key(
+                id, "factory",
+            ));
+        assert_eq!(r.len(), 1);
+        r[0]
+    };
+    let client = reqwest::Client::new();
+    let change = |id: String, key: &'static str, line_ref: String| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .post(format!("http://127.0.0.1:{port}/api/orders/{id}/change"))
+                .bearer_auth("lifecycle-operator-token")
+                .header("idempotency-key", key)
+                .json(&serde_json::json!({"lines": [{"line_ref": line_ref, "quantity": 2}]}))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let line_ref = |id: &str| {
+        let store = store.clone();
+        let id = id.to_string();
+        async move {
+            store.order(&id).await.unwrap().unwrap().order.lines[0]
+                .line_ref
+                .clone()
+        }
+    };
+
+    // Amended at the warehouse, once.
+    let r0 = line_ref(&ids[0]).await;
+    let (s, body) = change(ids[0].clone(), "amend-1", r0.clone()).await;
+    assert_eq!(s, reqwest::StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["outcome"], "requested", "{body}");
+    let at = remote(&ids[0]);
+    poll(
+        Duration::from_secs(30),
+        "the warehouse order amended",
+        || async {
+            (factory.state.body_of(at).unwrap()["products"][0]["quantity"] == 2).then_some(())
+        },
+    )
+    .await;
+    poll(
+        Duration::from_secs(30),
+        "the stored order changed",
+        || async {
+            let o = store.order(&ids[0]).await.unwrap().unwrap();
+            (o.order.lines[0].quantity == Decimal::from(2)).then_some(())
+        },
+    )
+    .await;
+    let (s, body) = change(ids[0].clone(), "amend-1", r0).await;
+    assert!(s.is_success(), "{body}");
+    assert_eq!(body["duplicate"], true, "{body}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(factory.state.amended(), 1, "one amend at the warehouse");
+    assert_eq!(factory.state.order_count(), 2, "amended, not created again");
+    assert_eq!(
+        store.order(&ids[0]).await.unwrap().unwrap().state,
+        "fulfilment_requested"
+    );
+
+    // Picking started: the warehouse refuses; the order keeps its lines.
+    assert!(factory.state.pick(remote(&ids[1])));
+    let r1 = line_ref(&ids[1]).await;
+    let (s, body) = change(ids[1].clone(), "amend-2", r1).await;
+    assert_eq!(s, reqwest::StatusCode::ACCEPTED, "{body}");
+    let reason = exception_reason(&store, "change_refused", Some("sales")).await;
+    assert!(
+        reason.contains("factory"),
+        "the warehouse's words: {reason}"
+    );
+    assert_eq!(factory.state.amended(), 1);
+    let kept = store.order(&ids[1]).await.unwrap().unwrap().order;
+    assert_eq!(kept.lines[0].quantity, Decimal::from(3));
+
+    // A WMS that amends by cancel + create: the new WMS order holds the change, ordergate
+    // keeps its new id, and a cancel afterwards cancels that one.
+    let key = ordergate::outbound::warehouse::fulfilment_key(&ids[2], "east");
+    let old = east.state.ids_of(&key);
+    assert_eq!(old.len(), 1);
+    let r2 = line_ref(&ids[2]).await;
+    let (s, body) = change(ids[2].clone(), "amend-3", r2).await;
+    assert_eq!(s, reqwest::StatusCode::ACCEPTED, "{body}");
+    let new = poll(
+        Duration::from_secs(30),
+        "the WMS order replaced",
+        || async {
+            let all = east.state.ids_of(&key);
+            (all.len() == 2).then(|| all[1].clone())
+        },
+    )
+    .await;
+    assert_eq!(east.state.status_of(&old[0]), Some("CANCELED"));
+    assert_eq!(east.state.lines_of(&new)[0].1, "2");
+    poll(Duration::from_secs(30), "the new id recorded", || async {
+        let f = store.fulfilment(&key).await.unwrap().unwrap();
+        (f.remote_id.as_deref() == Some(new.as_str())).then_some(())
+    })
+    .await;
+    let r = client
+        .post(format!(
+            "http://127.0.0.1:{port}/api/orders/{}/cancel",
+            ids[2]
+        ))
+        .bearer_auth("lifecycle-operator-token")
+        .json(&serde_json::json!({"reason": "customer changed their mind"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    wait_state(&store, &ids[2], "cancelled", Duration::from_secs(30)).await;
+    assert_eq!(east.state.status_of(&new), Some("CANCELED"));
+    assert_eq!(east.state.ids_of(&key).len(), 2, "no third WMS order");
+    d.stop().await;
+    east.stop().await;
+    factory.stop().await;
 }

@@ -7,13 +7,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::smtp::Sink;
 use common::{Profile, TestEnv};
 use mail_parser::MessageParser;
 use ordergate::app::Daemon;
@@ -21,67 +21,6 @@ use ordergate::model::{CanonicalOrder, Envelope, EventType, ShipmentRef};
 use ordergate::store::{NewShipment, Store};
 use serde_json::{json, Value};
 use sqlx::Row;
-
-const PYTHON: &str = "/usr/bin/python3";
-
-/// A real SMTP server saving each message as a file.
-struct Sink {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Sink {
-    fn start(dir: &Path, port: u16, tls: Option<&(PathBuf, PathBuf)>, auth: Option<&str>) -> Sink {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smtp_sink.py");
-        let mut cmd = Command::new(PYTHON);
-        cmd.arg(script)
-            .arg("--port")
-            .arg(port.to_string())
-            .arg("--dir")
-            .arg(dir);
-        if let Some((cert, key)) = tls {
-            cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
-        }
-        if let Some(a) = auth {
-            cmd.arg("--auth").arg(a);
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3-aiosmtpd runs (deploy/dev/services.sh installs it)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
-        Sink {
-            child,
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    /// The messages received so far, in arrival order.
-    fn messages(dir: &Path) -> Vec<Vec<u8>> {
-        let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map(|d| {
-                d.filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names.iter().map(|p| std::fs::read(p).unwrap()).collect()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = &self.dir;
-    }
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -222,9 +161,29 @@ async fn store_order(
         },
     )
     .await
+    .unwrap()
+    .shipment()
     .unwrap();
     tx.commit().await.unwrap();
     (id, shipment)
+}
+
+/// Stores order `n` (Ann's, to the US) with one UPS parcel `number` and publishes its
+/// `order.shipped`; returns the order id.
+async fn shipped(d: &Daemon, n: u32, number: &str) -> String {
+    let (a, _) = store_order(
+        &d.store,
+        order_json(n, "US", "ann@example.com", "5550100200"),
+        ("UPS", "UPS"),
+        number,
+        "2026-12-10T12:00:00Z",
+    )
+    .await;
+    d.bus
+        .publish(&[event(EventType::ORDER_SHIPPED, &a, json!({"order_id": a}))])
+        .await
+        .unwrap();
+    a
 }
 
 fn event(kind: &str, order_id: &str, payload: Value) -> Envelope {
@@ -335,7 +294,7 @@ async fn customer_emails(profile: Profile) {
     let server_tls = tls
         .as_ref()
         .map(|(_, cert, key)| (cert.clone(), key.clone()));
-    let _sink = Sink::start(
+    let _sink = Sink::start_with(
         &mail_dir,
         smtp_port,
         server_tls.as_ref(),
@@ -644,50 +603,308 @@ async fn customer_emails_arrive_once_with_their_facts_cluster() {
     customer_emails(Profile::Cluster).await;
 }
 
+/// Each row of `table` as (status, attempts), by `key` (a notice's order, a delivery's
+/// subscriber and event).
+async fn attempts_of(store: &Store, sql: &str) -> Vec<(String, String, i64)> {
+    sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+}
+
+const NOTICE_ROWS: &str =
+    "SELECT COALESCE(order_id, ''), status, attempts FROM notices ORDER BY order_id";
+const DELIVERY_ROWS: &str =
+    "SELECT subscriber || ' ' || event_type || ' ' || event_id, status, attempts \
+     FROM subscriber_deliveries ORDER BY subscriber, event_id";
+
+/// A notices daemon with two attempts per e-mail and per delivery (200 ms doubling to 1 s
+/// apart: they would be spent in a fraction of a second) and the outage window
+/// `outage_secs`: the relay on `smtp_port`, the subscriber `finance` at `hook` and the
+/// subscriber `legacy` at `gone` (a path the receiver does not have: 404).
+async fn outage_daemon(
+    env: &TestEnv,
+    smtp_port: u16,
+    hook: &str,
+    gone: &str,
+    outage_secs: u64,
+) -> Daemon {
+    let secret = env.dir.path().join("hook-secret");
+    std::fs::write(&secret, "hook-secret\n").unwrap();
+    let mut subscribers = String::new();
+    for (name, url) in [("finance", hook), ("legacy", gone)] {
+        subscribers.push_str(&format!(
+            "[[subscribers]]\nname = \"{name}\"\nurl = \"{url}\"\nevents = [\"order.shipped\"]\n\
+             secret = \"file:{}\"\ntimeout_ms = 2000\nmax_attempts = 2\n",
+            secret.display()
+        ));
+    }
+    let extra = format!(
+        "{}{subscribers}",
+        notices_section(smtp_port, "none", "max_attempts = 2")
+    );
+    let mut cfg = env.config(&common::mappings_dir(), &extra);
+    cfg.pipeline.stages = vec!["notify".into()];
+    cfg.pipeline.outage_retry_secs = outage_secs;
+    Daemon::start(&cfg).await.unwrap()
+}
+
+/// The SMTP relay down (nothing listens) and a department's subscriber down (503) for far
+/// longer than their two attempts last: nothing is parked, each try counts on (the outage
+/// window `pipeline.outage_retry_secs` decides, as in the stages, not `max_attempts`), and
+/// once both are back every e-mail and delivery arrives once. A refusal still fails after
+/// the attempts: the relay's 550 for a mailbox parks that e-mail, a subscriber answering 404
+/// has its deliveries parked after two attempts, each with its exception. With a short window
+/// an outage that outlasts it parks the e-mail and the delivery.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn smtp_down_for_a_while_then_up_delivers_once() {
+async fn an_outage_outlasts_max_attempts_a_refusal_does_not() {
     let env = TestEnv::new(Profile::Standalone).await;
     let smtp_port = free_port();
     let mail_dir = env.dir.path().join("mail");
-    let d = daemon(
-        &env,
-        &notices_section(smtp_port, "none", "max_attempts = 100"),
-        None,
+    let (receiver, addr) = Receiver::start_down().await;
+    let (hook, gone) = (format!("http://{addr}/hook"), format!("http://{addr}/gone"));
+    let d = outage_daemon(&env, smtp_port, &hook, &gone, 3600).await;
+    let mut events = Vec::new();
+    let mut orders = Vec::new();
+    for (n, email) in [(2001, "ann@example.com"), (2002, "nobody@example.com")] {
+        let (id, _) = store_order(
+            &d.store,
+            order_json(n, "US", email, "5550100200"),
+            ("UPS", "UPS"),
+            &format!("1Z999AA1012345{n}"),
+            "2026-12-10T12:00:00Z",
+        )
+        .await;
+        let e = event(EventType::ORDER_SHIPPED, &id, json!({"order_id": id}));
+        d.bus.publish(std::slice::from_ref(&e)).await.unwrap();
+        events.push(e.id.to_string());
+        orders.push(id);
+    }
+    let store = d.store.clone();
+    // Well past two attempts each, still waiting; the 404s parked after their two.
+    common::wait_until(
+        Duration::from_secs(60),
+        "five tries of each e-mail and finance delivery, legacy's parked",
+        || async {
+            let notices = attempts_of(&store, NOTICE_ROWS).await;
+            let deliveries = attempts_of(&store, DELIVERY_ROWS).await;
+            let waiting = |rows: &[(String, String, i64)], of: &str| {
+                rows.iter()
+                    .filter(|r| r.0.starts_with(of) && r.2 >= 5 && r.1 != "parked")
+                    .count()
+                    == 2
+            };
+            waiting(&notices, "")
+                && waiting(&deliveries, "finance")
+                && deliveries
+                    .iter()
+                    .filter(|r| r.0.starts_with("legacy") && r.1 == "parked")
+                    .count()
+                    == 2
+        },
     )
     .await;
-    let (a, _) = store_order(
+    let deliveries = attempts_of(&store, DELIVERY_ROWS).await;
+    for r in deliveries.iter().filter(|r| r.0.starts_with("legacy")) {
+        assert_eq!(r.2, 2, "a 404 parks after max_attempts: {r:?}");
+    }
+    let notices = attempts_of(&store, NOTICE_ROWS).await;
+    assert!(notices.iter().all(|r| r.1 != "parked"), "{notices:?}");
+    assert!(Sink::messages(&mail_dir).is_empty());
+    assert!(receiver.got.lock().unwrap().is_empty());
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM exceptions ORDER BY kind")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(kinds, ["subscriber_failed", "subscriber_failed"]);
+
+    // Both back: the relay refuses one mailbox for good.
+    let _sink = Sink::start_refusing(&mail_dir, smtp_port, &["nobody@example.com"]);
+    receiver.down.store(false, Ordering::SeqCst);
+    let mails = wait_for_messages(&d.store, &mail_dir, 1).await;
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert_eq!(mails[0].to, "ann@example.com");
+    common::wait_until(Duration::from_secs(30), "both deliveries", || async {
+        receiver.got.lock().unwrap().len() >= 2
+    })
+    .await;
+    common::wait_until(
+        Duration::from_secs(30),
+        "the refused e-mail parked",
+        || async {
+            attempts_of(&store, NOTICE_ROWS)
+                .await
+                .iter()
+                .any(|r| r.0 == orders[1] && r.1 == "parked")
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let notices = attempts_of(&store, NOTICE_ROWS).await;
+    assert_eq!(
+        notices
+            .iter()
+            .map(|r| (r.0.as_str(), r.1.as_str()))
+            .collect::<Vec<_>>(),
+        [(orders[0].as_str(), "sent"), (orders[1].as_str(), "parked")]
+    );
+    let mut got: Vec<String> = receiver
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, e)| e.clone())
+        .collect();
+    got.sort();
+    events.sort();
+    assert_eq!(got, events, "each event delivered once");
+    assert_eq!(Sink::messages(&mail_dir).len(), 1, "nothing sent twice");
+    let failed: Vec<(String, String)> = sqlx::query_as(
+        "SELECT kind, COALESCE(order_id, '') FROM exceptions WHERE kind = 'notice_failed'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(failed, [("notice_failed".to_string(), orders[1].clone())]);
+    d.stop().await;
+
+    // A window of two seconds: an outage longer than that parks what waits on it.
+    receiver.down.store(true, Ordering::SeqCst);
+    let closed = free_port();
+    let d = outage_daemon(&env, closed, &hook, &gone, 2).await;
+    let (id, _) = store_order(
         &d.store,
-        order_json(2001, "US", "ann@example.com", "5550100200"),
+        order_json(2003, "US", "bo@example.com", "5550100200"),
         ("UPS", "UPS"),
-        "1Z999AA10123450001",
+        "1Z999AA10123452003",
         "2026-12-10T12:00:00Z",
     )
     .await;
-    d.bus
-        .publish(&[event(EventType::ORDER_SHIPPED, &a, json!({"order_id": a}))])
-        .await
-        .unwrap();
+    let e = event(EventType::ORDER_SHIPPED, &id, json!({"order_id": id}));
+    d.bus.publish(std::slice::from_ref(&e)).await.unwrap();
     let store = d.store.clone();
-    common::wait_until(Duration::from_secs(30), "three failed attempts", || async {
-        let row = sqlx::query("SELECT attempts, status FROM notices")
+    common::wait_until(
+        Duration::from_secs(30),
+        "the e-mail and the delivery parked once the window closed",
+        || async {
+            let parked = |rows: Vec<(String, String, i64)>, of: &str| {
+                rows.iter()
+                    .any(|r| r.0.contains(of) && r.1 == "parked" && r.2 > 2)
+            };
+            parked(attempts_of(&store, NOTICE_ROWS).await, &id)
+                && parked(
+                    attempts_of(&store, DELIVERY_ROWS).await,
+                    &format!("finance order.shipped {}", e.id),
+                )
+        },
+    )
+    .await;
+    d.stop().await;
+}
+
+/// The notices sender runs where the notify stage does: an e-mail recorded while the relay was
+/// down stays unsent while only a daemon without the stage runs (the relay up meanwhile); a
+/// daemon with the stage sends it, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notices_sender_runs_only_where_the_notify_stage_does() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let smtp_port = free_port();
+    let mail_dir = env.dir.path().join("mail");
+    let extra = notices_section(smtp_port, "none", "max_attempts = 100");
+    let d = daemon(&env, &extra, None).await;
+    shipped(&d, 2101, "1Z999AA10123452101").await;
+    // The test's own handle: each daemon closes its own when it stops.
+    let store = Store::connect(&env.store_url(), 4, "normal").await.unwrap();
+    let notice = || async {
+        let r = sqlx::query("SELECT attempts, status FROM notices")
             .fetch_optional(store.pool())
             .await
-            .unwrap();
-        row.is_some_and(|r| {
-            r.get::<i64, _>("attempts") >= 3 && r.get::<String, _>("status") == "pending"
-        })
+            .unwrap()?;
+        Some((r.get::<i64, _>("attempts"), r.get::<String, _>("status")))
+    };
+    common::wait_until(Duration::from_secs(30), "a failed attempt", || async {
+        notice()
+            .await
+            .is_some_and(|(n, s)| n >= 1 && s == "pending")
     })
     .await;
-    assert!(Sink::messages(&mail_dir).is_empty());
-    let _sink = Sink::start(&mail_dir, smtp_port, None, None);
+    d.stop().await;
+    let (attempts, _) = notice().await.unwrap();
+
+    let _sink = Sink::start(&mail_dir, smtp_port);
+    let mut cfg = env.config(&common::mappings_dir(), &extra);
+    cfg.pipeline.stages = vec!["normalize".into()];
+    let d = Daemon::start(&cfg).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        Sink::messages(&mail_dir).is_empty(),
+        "no sender without the notify stage"
+    );
+    assert_eq!(notice().await, Some((attempts, "pending".to_string())));
+    d.stop().await;
+
+    cfg.pipeline.stages = vec!["notify".into()];
+    let d = Daemon::start(&cfg).await.unwrap();
     let mails = wait_for_messages(&d.store, &mail_dir, 1).await;
     assert_eq!(mails.len(), 1, "{mails:#?}");
-    assert!(mails[0].text.contains("1Z999AA10123450001"));
-    let status: String = sqlx::query_scalar("SELECT status FROM notices")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    assert_eq!(status, "sent");
+    assert!(mails[0].text.contains("1Z999AA10123452101"));
+    assert_eq!(notice().await.map(|(_, s)| s).as_deref(), Some("sent"));
+    d.stop().await;
+}
+
+/// A backlog of more e-mails than one round takes is sent at once, round after round, without
+/// waiting for the poll interval between full rounds (nothing new wakes the sender: the
+/// e-mails were recorded before it started).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_larger_than_a_round_is_sent_without_waiting_for_the_poll_interval() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let smtp_port = free_port();
+    let mail_dir = env.dir.path().join("mail");
+    let _sink = Sink::start(&mail_dir, smtp_port);
+    let n = 120;
+    {
+        let store = Store::connect(&env.store_url(), 2, "full").await.unwrap();
+        store.migrate().await.unwrap();
+        let mut conn = store.pool().acquire().await.unwrap();
+        for i in 0..n {
+            let notice = ordergate::notices::NewNotice {
+                id: format!("n{i}"),
+                dedupe_key: format!("shipped:backlog-{i}:order"),
+                order_id: None,
+                notice: "shipped".into(),
+                lang: "en".into(),
+                recipient: format!("c{i}@example.com"),
+                sender: "shop@example.com".into(),
+                message_id: format!("<backlog-{i}@example.com>"),
+                subject: format!("Backlog {i}"),
+                raw: format!(
+                    "From: shop@example.com\r\nTo: c{i}@example.com\r\n\
+                     Message-ID: <backlog-{i}@example.com>\r\nSubject: Backlog {i}\r\n\r\nHello {i}\r\n"
+                ),
+                feedback_token: None,
+            };
+            assert!(ordergate::notices::store::insert_notice(&mut conn, &notice)
+                .await
+                .unwrap());
+        }
+    }
+    // A poll interval far longer than the test: only the rounds themselves can send them all.
+    let section = notices_section(smtp_port, "none", "")
+        .replace("poll_interval_ms = 100\n", "poll_interval_ms = 600000\n");
+    assert!(section.contains("poll_interval_ms = 600000"));
+    let d = daemon(&env, &section, None).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while Sink::messages(&mail_dir).len() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {n} e-mails sent in 30 s with a poll interval of 10 minutes",
+            Sink::messages(&mail_dir).len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mails: Vec<Mail> = Sink::messages(&mail_dir).iter().map(|m| parse(m)).collect();
+    let ids: std::collections::BTreeSet<_> = mails.iter().map(|m| m.message_id.clone()).collect();
+    assert_eq!((mails.len(), ids.len()), (n, n), "each e-mail once");
     d.stop().await;
 }
 
@@ -752,7 +969,7 @@ async fn a_send_cut_off_during_the_data_is_not_repeated_and_one_cut_off_before_i
             .await
             .unwrap();
     store.close().await;
-    let _sink = Sink::start(&mail_dir, smtp_port, None, None);
+    let _sink = Sink::start(&mail_dir, smtp_port);
     let d = daemon(&env, &section, None).await;
     let mails = wait_for_messages(&d.store, &mail_dir, 1).await;
     assert_eq!(mails.len(), 1, "{mails:#?}");
@@ -794,6 +1011,22 @@ struct Receiver {
     bad_signatures: Arc<Mutex<u32>>,
 }
 
+impl Receiver {
+    /// A receiver on loopback taking POSTs at `/hook`, down until told otherwise; with its
+    /// address.
+    async fn start_down() -> (Receiver, std::net::SocketAddr) {
+        let receiver = Receiver::default();
+        receiver.down.store(true, Ordering::SeqCst);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(receive))
+            .with_state(receiver.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (receiver, addr)
+    }
+}
+
 async fn receive(
     axum::extract::State(r): axum::extract::State<Receiver>,
     headers: axum::http::HeaderMap,
@@ -828,14 +1061,7 @@ async fn receive(
 
 async fn subscriber_outage(profile: Profile) {
     let env = TestEnv::new(profile).await;
-    let receiver = Receiver::default();
-    receiver.down.store(true, Ordering::SeqCst);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new()
-        .route("/hook", axum::routing::post(receive))
-        .with_state(receiver.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (receiver, addr) = Receiver::start_down().await;
     let secret = env.dir.path().join("hook-secret");
     std::fs::write(&secret, "hook-secret\n").unwrap();
     let http_port = free_port();

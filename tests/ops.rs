@@ -1144,13 +1144,7 @@ async fn dashboard_pages_refuse_strangers_and_viewers_writes() {
 }
 
 async fn text_of(b: &common::browser::Browser, css: &str) -> String {
-    b.client
-        .find(fantoccini::Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    on_fresh(b, css, |element| async move { element.text().await }).await
 }
 
 async fn browser_sign_in(b: &common::browser::Browser, base: &str) {
@@ -1249,6 +1243,20 @@ async fn dashboard_in_chromium_moves_resolves_and_corrects() {
         .click()
         .await
         .unwrap();
+    // The form's POST may still be under way when the click returns.
+    let e = common::poll(
+        Duration::from_secs(10),
+        "the exception resolved",
+        || async {
+            let e = store.exception(&d.exception_id).await.unwrap().unwrap();
+            (e.status == "resolved").then_some(e)
+        },
+    )
+    .await;
+    b.client
+        .goto(&format!("{base}/ui/exceptions"))
+        .await
+        .unwrap();
     assert!(
         b.client
             .find(fantoccini::Locator::Css("#no-exceptions"))
@@ -1256,7 +1264,6 @@ async fn dashboard_in_chromium_moves_resolves_and_corrects() {
             .is_ok(),
         "the board is empty now"
     );
-    let e = store.exception(&d.exception_id).await.unwrap().unwrap();
     assert_eq!(
         (e.status.as_str(), e.resolution.as_deref()),
         ("resolved", Some("restocked from the east warehouse"))
@@ -1308,19 +1315,31 @@ async fn dashboard_in_chromium_moves_resolves_and_corrects() {
         .click()
         .await
         .unwrap();
-    assert_ne!(text_of(&b, "#order-state").await, "needs_review");
+    // The form's POST and its redirect may still be under way when the click returns: wait
+    // for the correction in the store, then read the order's page afresh.
+    let events = common::poll(
+        Duration::from_secs(10),
+        "the correction recorded",
+        || async {
+            let events = store.order_events(&d.review_id).await.unwrap();
+            events
+                .iter()
+                .any(|e| e.kind == "corrected" && e.cause == "ui:ops")
+                .then_some(events)
+        },
+    )
+    .await;
+    assert!(!events.is_empty());
     let o = store.order(&d.review_id).await.unwrap().unwrap();
     assert_eq!(
         o.order.ship_to.unwrap().postal_code.as_deref(),
         Some("10115")
     );
-    let events = store.order_events(&d.review_id).await.unwrap();
-    assert!(
-        events
-            .iter()
-            .any(|e| e.kind == "corrected" && e.cause == "ui:ops"),
-        "{events:?}"
-    );
+    b.client
+        .goto(&format!("{base}/ui/orders/{}", d.review_id))
+        .await
+        .unwrap();
+    assert_ne!(text_of(&b, "#order-state").await, "needs_review");
     b.screenshot("corrected").await;
 
     for page in ["connectors", "kpi", "orders"] {
@@ -1459,37 +1478,59 @@ async fn exception_json(base: &str, token: &str, id: &str) -> Value {
         .unwrap()
 }
 
-async fn click(b: &common::browser::Browser, css: &str) {
-    // The pages refresh themselves: an element found just before a refresh is stale when
-    // clicked, so find it again.
-    for attempt in 0.. {
-        let element = b
-            .client
-            .find(fantoccini::Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
-        match element.click().await {
-            Ok(()) => return,
-            Err(fantoccini::error::CmdError::Standard(e))
-                if e.error == fantoccini::error::ErrorStatus::StaleElementReference
-                    && attempt < 10 =>
-            {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => panic!("{css}: {e}"),
+/// Waits (up to ten seconds) until exception `id`'s `field` is `want`: a form's POST and its
+/// redirect may still be under way when `click` returns, so a check right after a click could
+/// see the exception before the action.
+async fn exception_when(base: &str, token: &str, id: &str, field: &str, want: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let e = exception_json(base, token, id).await;
+        if e["exception"][field] == want {
+            return e;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "exception {id}'s {field} is not {want}: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
+async fn click(b: &common::browser::Browser, css: &str) {
+    on_fresh(b, css, |element| async move { element.click().await }).await
+}
+
 async fn type_into(b: &common::browser::Browser, css: &str, text: &str) {
+    on_fresh(
+        b,
+        css,
+        |element| async move { element.send_keys(text).await },
+    )
+    .await
+}
+
+/// Finds `css` and acts on it. The pages refresh themselves: an element found just before a
+/// refresh (or a form's redirect) is stale when used, so it is found again; one not there yet
+/// (the next page still loading) is looked for again for up to three seconds.
+async fn on_fresh<T, F, Fut>(b: &common::browser::Browser, css: &str, act: F) -> T
+where
+    F: Fn(fantoccini::elements::Element) -> Fut,
+    Fut: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+{
     for attempt in 0.. {
-        let element = b
-            .client
-            .find(fantoccini::Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
-        match element.send_keys(text).await {
-            Ok(()) => return,
+        // A page mid-navigation (a link or a form's redirect) may not hold the element yet.
+        let element = match b.client.find(fantoccini::Locator::Css(css)).await {
+            Ok(element) => element,
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::NoSuchElement && attempt < 15 =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            Err(e) => panic!("{css}: {e}"),
+        };
+        match act(element).await {
+            Ok(value) => return value,
             Err(fantoccini::error::CmdError::Standard(e))
                 if e.error == fantoccini::error::ErrorStatus::StaleElementReference
                     && attempt < 10 =>
@@ -1499,6 +1540,7 @@ async fn type_into(b: &common::browser::Browser, css: &str, text: &str) {
             Err(e) => panic!("{css}: {e}"),
         }
     }
+    unreachable!("the loop returns or panics")
 }
 
 /// `ordergate demo --keep` serves the dashboard with every screen populated: signed in with
@@ -1612,7 +1654,17 @@ async fn demo_keep_serves_every_screen_populated_in_chromium() {
     let card = format!("#exc-{id}");
     type_into(&b, &format!("{card} input.owner"), "mia").await;
     click(&b, &format!("{card} button.assign")).await;
+    exception_when(&base, &demo.token, &id, "owner", "mia").await;
+    b.client
+        .goto(&format!("{base}/ui/exceptions"))
+        .await
+        .unwrap();
     click(&b, &format!("{card} button.acknowledge")).await;
+    exception_when(&base, &demo.token, &id, "status", "acknowledged").await;
+    b.client
+        .goto(&format!("{base}/ui/exceptions"))
+        .await
+        .unwrap();
     assert_eq!(
         text_of(&b, &format!("{card} .status")).await,
         "acknowledged"
@@ -1625,14 +1677,14 @@ async fn demo_keep_serves_every_screen_populated_in_chromium() {
     .await;
     b.screenshot("exception-before-resolve").await;
     click(&b, &format!("{card} button.resolve")).await;
+    exception_when(&base, &demo.token, &id, "status", "resolved").await;
     b.client
         .goto(&format!("{base}/ui/exceptions?status=all"))
         .await
         .unwrap();
     assert_eq!(text_of(&b, &format!("{card} .status")).await, "resolved");
     click(&b, &format!("{card} button.reopen")).await;
-    let e = exception_json(&base, &demo.token, &id).await;
-    assert_eq!(e["exception"]["status"], "open", "{e}");
+    let e = exception_when(&base, &demo.token, &id, "status", "open").await;
     assert_eq!(e["exception"]["owner"], "mia", "{e}");
     let steps: Vec<(String, String)> = e["history"]
         .as_array()

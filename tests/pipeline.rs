@@ -74,6 +74,60 @@ async fn thousand_documents_become_thousand_orders(profile: Profile) {
     daemon.stop().await;
 }
 
+/// Standalone, the queues are rows of the store: a stage's unit inserts its events into their
+/// queues and deletes its delivery's row in its own commit. Nothing a stage emits passes
+/// through the outbox (a trigger records every outbox row), and every queue is empty after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn standalone_a_stage_publishes_and_acks_in_its_units_commit() {
+    use ordergate::store::Store;
+    let env = TestEnv::new(Profile::Standalone).await;
+    let store = Store::connect(&env.store_url(), 2, "full").await.unwrap();
+    for sql in [
+        "CREATE TABLE outbox_seen (envelope TEXT NOT NULL)",
+        "CREATE TRIGGER outbox_seen AFTER INSERT ON outbox \
+         BEGIN INSERT INTO outbox_seen VALUES (NEW.envelope); END",
+    ] {
+        sqlx::query(sql).execute(store.pool()).await.unwrap();
+    }
+    store.close().await;
+    let inbox = env.inbox("shop");
+    let cfg = env.config(
+        &common::mappings_dir(),
+        &folder_connector("shop", &inbox, "shopify"),
+    );
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    const N: u64 = 20;
+    for n in 0..N {
+        drop_file(&inbox, &format!("order-{n:04}.json"), &shopify_order(n));
+    }
+    let store = daemon.store.clone();
+    let count = |sql: &'static str| {
+        let store = store.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+        }
+    };
+    wait_until(Duration::from_secs(60), "20 orders reviewed", || async {
+        count("SELECT COUNT(*) FROM inbox WHERE consumer LIKE '%review'").await >= N as i64
+    })
+    .await;
+    wait_until(Duration::from_secs(30), "queues drained", || async {
+        count("SELECT COUNT(*) FROM bus_messages").await == 0
+    })
+    .await;
+    assert_eq!(store.order_count("shop").await.unwrap(), N as i64);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM outbox_seen WHERE envelope LIKE '%\"order.received\"%'").await,
+        0,
+        "normalize's events went straight into their queues, not through the outbox"
+    );
+    assert_eq!(store.outbox_pending().await.unwrap(), 0);
+    daemon.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn standalone_thousand_documents_exactly_once() {
     thousand_documents_become_thousand_orders(Profile::Standalone).await;

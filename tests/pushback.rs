@@ -99,7 +99,11 @@ async fn put_shipped(
         eta: None,
         items,
     };
-    let (shipment, created) = Store::record_shipment(&mut tx, &parcel).await.unwrap();
+    let (shipment, created) = Store::record_shipment(&mut tx, &parcel)
+        .await
+        .unwrap()
+        .shipment()
+        .unwrap();
     assert!(created);
     let mut event = None;
     if announce {
@@ -149,7 +153,7 @@ async fn start(
         "[pushback]\nclaim_ms = 5000\nreconcile_interval_secs = 0\n\n[health]\ndegraded_after = 1\ndown_after = 3\n",
     );
     for &p in platforms {
-        let sim = common::sim::start(p, 4, 7).await;
+        let sim = common::sim::start(p, 8, 7).await;
         let section = common::sim::marketplace_section(&connector(p), &sim, env.dir.path(), 50)
             .replace(
                 "lease_ms = 3000\n",
@@ -670,6 +674,214 @@ async fn a_lost_answer_is_looked_up_and_not_pushed_twice() {
     rig.stop().await;
 }
 
+/// A create that went through but whose answer cannot be read (HTTP 200 with an HTML page,
+/// JSON cut off halfway, JSON of another shape) or comes after the timeout (slow): the
+/// platform is looked up before anything is sent again (creates are not idempotent), so each
+/// order ends with exactly one fulfilment at the simulator, found there; the connector's health
+/// records the failure and is up again after. A platform whose answers can never be read
+/// parks the push-back with a `pushback_unreadable` exception naming the connector and the
+/// reason, never the body; its health goes down and comes back up when it answers again, and
+/// the other marketplace connector pushes on untouched throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_garbled_or_late_answer_is_looked_up_and_never_sent_twice() {
+    use ordergate::sandbox::pushback::{Garble, PushFaults};
+    use ordergate::store::ConnectorHealth;
+    let platforms = [Platform::Shopify, Platform::Ebay, Platform::Woocommerce];
+    let rig = start(Profile::Standalone, &platforms, "on_label", |_, s| {
+        s.replace("request_timeout_ms = 3000", "request_timeout_ms = 1000")
+    })
+    .await;
+    let health = |c: &str| {
+        rig.daemon
+            .health
+            .snapshot()
+            .into_iter()
+            .find(|s| s.connector == c)
+    };
+    let woo = Platform::Woocommerce;
+    let mut n_woo = 0;
+    // The other connector ships an order in every round; it is pushed once, its health up.
+    let other_ships = |n: usize| {
+        let rig = &rig;
+        async move {
+            let (order, key, _) = rig
+                .ship(woo, n, "UPS", &number(woo, &format!("W{n}")), true)
+                .await;
+            assert_eq!(rig.settled(&order).await[0].status, "pushed");
+            assert_eq!(
+                rig.sim(woo).state.push.creates(&key),
+                1,
+                "the other connector"
+            );
+        }
+    };
+    // Garbled answers to creates that went through, then a late one (slow).
+    let rounds: [(&str, PushFaults); 4] = [
+        (
+            "html",
+            PushFaults {
+                garble_next_answer: 1,
+                garble: Garble::Html,
+                ..Default::default()
+            },
+        ),
+        (
+            "truncated",
+            PushFaults {
+                garble_next_answer: 1,
+                garble: Garble::Truncated,
+                ..Default::default()
+            },
+        ),
+        (
+            "shape",
+            PushFaults {
+                garble_next_answer: 1,
+                garble: Garble::Shape,
+                ..Default::default()
+            },
+        ),
+        (
+            "slow",
+            PushFaults {
+                lose_next_answer: 1,
+                answer_delay_ms: 2500,
+                ..Default::default()
+            },
+        ),
+    ];
+    for (n, (what, faults)) in rounds.iter().enumerate() {
+        let mut shipped = Vec::new();
+        for p in [Platform::Shopify, Platform::Ebay] {
+            rig.sim(p).state.push.set_faults(faults.clone());
+            shipped.push((
+                p,
+                rig.ship(p, n, "UPS", &number(p, &format!("R{n}")), true)
+                    .await,
+            ));
+        }
+        other_ships(n_woo).await;
+        n_woo += 1;
+        for (p, (order, key, _)) in &shipped {
+            let rows = rig.settled(order).await;
+            assert_eq!(rows[0].status, "pushed", "{what} {p:?}");
+            assert_eq!(
+                rows[0].how.as_deref(),
+                Some("found"),
+                "{what} {p:?}: looked up"
+            );
+            let sim = &rig.sim(*p).state.push;
+            assert_eq!(
+                sim.creates(key),
+                1,
+                "{what} {p:?}: exactly one fulfilment, not sent again"
+            );
+            assert_eq!(
+                rows[0].proof.clone().unwrap(),
+                proof_of(*p, sim.records(key)[0].id),
+                "{what} {p:?}"
+            );
+            assert_eq!(
+                rig.history(order, "pushed_back").await.len(),
+                1,
+                "{what} {p:?}"
+            );
+            let h = health(&connector(*p)).expect("health tracked");
+            assert_eq!(h.health, ConnectorHealth::Up, "{what} {p:?}: up again");
+            let error = h.last_error.unwrap_or_default();
+            let expected = if *what == "slow" {
+                "timed out"
+            } else {
+                "could not be read"
+            };
+            assert!(
+                error.contains(expected),
+                "{what} {p:?}: the failure was recorded: {error}"
+            );
+        }
+    }
+    assert_eq!(
+        health(&connector(woo)).unwrap().last_error,
+        None,
+        "the other connector never failed"
+    );
+
+    // A platform whose every answer is garbage (nothing reaches it): tried with backoff, looked
+    // up, then parked with an exception; health down.
+    let shopify = Platform::Shopify;
+    rig.sim(shopify).state.faults(|f| f.garble_next = 1_000);
+    let (order, key, _) = rig
+        .ship(shopify, 5, "UPS", &number(shopify, "X"), true)
+        .await;
+    other_ships(n_woo).await;
+    n_woo += 1;
+    let rows = rig.settled(&order).await;
+    assert_eq!(rows[0].status, "failed");
+    assert_eq!(rig.sim(shopify).state.push.creates(&key), 0);
+    let all = rig.store().exceptions(false, 100).await.unwrap();
+    let ex: Vec<_> = all
+        .iter()
+        .filter(|e| e.order_id.as_deref() == Some(order.as_str()))
+        .collect();
+    assert_eq!(ex.len(), 1, "{ex:?}");
+    assert_eq!(ex[0].kind, "pushback_unreadable");
+    assert_eq!(
+        ex[0].connector.as_deref(),
+        Some(connector(shopify).as_str())
+    );
+    assert_eq!(ex[0].department, "marketplaces");
+    assert!(
+        ex[0].reason.contains(&connector(shopify)),
+        "{}",
+        ex[0].reason
+    );
+    assert!(
+        ex[0].reason.contains("could not be read"),
+        "{}",
+        ex[0].reason
+    );
+    assert!(
+        !ex[0].reason.contains("\"result\""),
+        "not the body: {}",
+        ex[0].reason
+    );
+    assert_eq!(
+        health(&connector(shopify)).unwrap().health,
+        ConnectorHealth::Down
+    );
+    for p in [Platform::Ebay, Platform::Woocommerce] {
+        assert_eq!(
+            health(&connector(p)).unwrap().health,
+            ConnectorHealth::Up,
+            "{p:?}"
+        );
+    }
+
+    // It answers again: the next order is pushed once and health is up; the parked one, retried
+    // by reconciliation, is looked up and pushed once.
+    rig.sim(shopify).state.faults(|f| f.garble_next = 0);
+    let (next, next_key, _) = rig
+        .ship(shopify, 6, "UPS", &number(shopify, "Y"), true)
+        .await;
+    assert_eq!(rig.settled(&next).await[0].status, "pushed");
+    assert_eq!(rig.sim(shopify).state.push.creates(&next_key), 1);
+    assert_eq!(
+        health(&connector(shopify)).unwrap().health,
+        ConnectorHealth::Up
+    );
+    let pushers = Pushers::from_config(&rig.cfg.connectors);
+    reconcile::run_once_with(rig.store(), &pushers, &rig.cfg.pushback, 24, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        rig.store().pushbacks_of(&order).await.unwrap()[0].status,
+        "pushed"
+    );
+    assert_eq!(rig.sim(shopify).state.push.creates(&key), 1);
+    other_ships(n_woo).await;
+    rig.stop().await;
+}
+
 /// `on_first_scan` waits for the parcel's first carrier scan; `never` pushes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policies_on_first_scan_and_never() {
@@ -780,6 +992,64 @@ async fn reconciliation_repairs_what_the_marketplace_lost_standalone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_repairs_what_the_marketplace_lost_cluster() {
     reconciliation_repairs_what_the_marketplace_lost(Profile::Cluster).await;
+}
+
+/// Reconciliation runs where the push-back stage does: what the marketplace lost is not pushed
+/// again while only a daemon without the stage runs, however often its interval passes; a
+/// daemon with the stage repairs it, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_runs_only_where_the_pushback_stage_does() {
+    let p = Platform::Shopify;
+    let rig = start(Profile::Standalone, &[p], "on_label", |_, s| s).await;
+    let (order, key, _) = rig.ship(p, 0, "UPS", &number(p, "G"), true).await;
+    assert_eq!(rig.settled(&order).await[0].status, "pushed");
+    assert_eq!(rig.sim(p).state.push.lose(&key), 1);
+    let Rig {
+        _env,
+        daemon,
+        cfg,
+        sims,
+        ..
+    } = rig;
+    daemon.stop().await;
+    let sim = &sims[0].state.push;
+    let repaired = |store: Store| {
+        let order = order.clone();
+        async move {
+            store
+                .order_events(&order)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|e| e.kind == "pushback_repaired")
+                .count()
+        }
+    };
+
+    let mut cfg = cfg;
+    cfg.pushback.reconcile_interval_secs = 1;
+    cfg.pipeline.stages = vec!["normalize".into()];
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        sim.records(&key).is_empty(),
+        "no reconciliation without the pushback stage"
+    );
+    assert_eq!(repaired(daemon.store.clone()).await, 0);
+    daemon.stop().await;
+
+    cfg.pipeline.stages = vec!["pushback".into()];
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let store = daemon.store.clone();
+    wait_until(WAIT, "the lost push-back repaired", || async {
+        repaired(store.clone()).await == 1
+    })
+    .await;
+    assert_eq!(sim.records(&key).len(), 1, "pushed again once");
+    daemon.stop().await;
+    for s in sims {
+        s.stop().await;
+    }
 }
 
 /// The shipped definitions all carry a valid `[pushback]`.
@@ -986,7 +1256,11 @@ async fn a_parcel_added_later_is_pushed_to_a_per_parcel_platform() {
     };
     let store = rig.store();
     let mut tx = store.begin().await.unwrap();
-    let (second, _) = Store::record_shipment(&mut tx, &parcel).await.unwrap();
+    let (second, _) = Store::record_shipment(&mut tx, &parcel)
+        .await
+        .unwrap()
+        .shipment()
+        .unwrap();
     let event = parcel.created_event(&second);
     Store::outbox_insert(&mut tx, &[&event]).await.unwrap();
     tx.commit().await.unwrap();

@@ -347,8 +347,11 @@ fn score(cases: &[PathBuf], title: &str) -> Score {
         let mut orders = normalizer
             .normalize(&format, &[&doc])
             .unwrap_or_else(|e| panic!("{name}: {e}"));
+        // A guard against runaway extraction, not a speed figure: the scanned fax's OCR takes
+        // ~2 s on an idle machine and 10-17 s at a load of 15-24 on 2 cores (the whole suite
+        // running), so the bound sits above that.
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(10),
+            started.elapsed() < std::time::Duration::from_secs(30),
             "{name} took {:?}",
             started.elapsed()
         );

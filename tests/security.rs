@@ -4,8 +4,9 @@
 //!   and, for the dashboard, sessions and CSRF; no method is served that the table lacks;
 //! * every inbound signature scheme (order webhooks, tracking callbacks, warehouse callbacks)
 //!   with forged, missing, truncated, stale and replayed signatures: refused, nothing stored;
-//! * bodies over the limit (413) and slow bodies (cut off with 408 while others are served);
-//! * the customer pages' rate limits (429 with `Retry-After`);
+//! * bodies over the limit (413), slow bodies (cut off with 408) and slow request heads (the
+//!   connection closed), while others are served;
+//! * the customer pages' and the dashboard sign-in's rate limits (429 with `Retry-After`);
 //! * `log_scan` (ignored; `deploy/dev/test.sh` runs it last): no fixture's name, e-mail, phone
 //!   or street and no secret or token of the suite in any log line of the whole test run.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
@@ -130,8 +131,9 @@ fn tracking_cases() -> Vec<(String, Scheme, Vec<u8>)> {
 }
 
 /// A daemon with the API tokens, every kind of signed connector, the dashboard and the
-/// customer pages (`rate_per_minute` lookups/feedback posts per client), bodies given
-/// `body_timeout_secs`, and one Shopify order read from a drop folder.
+/// customer pages (`rate_per_minute` lookups/feedback posts and failed sign-ins per client),
+/// request heads and bodies given `body_timeout_secs` each, and one Shopify order read from a
+/// drop folder.
 struct Server {
     env: TestEnv,
     daemon: Daemon,
@@ -227,7 +229,7 @@ credentials = {{ app_secret = "{qm_secret}" }}
     extra.push_str(&folder_connector("folder-shop", &inbox, "shopify"));
     let mut cfg = env.config(&common::mappings_dir(), &extra);
     cfg.http = toml::from_str(&format!(
-        "listen = \"127.0.0.1:0\"\nbody_timeout_secs = {body_timeout_secs}\napi_tokens = [{{ name = \"sec-ops\", token = \"{}\", role = \"operator\" }}, {{ name = \"sec-anna\", token = \"{}\", role = \"viewer\" }}]",
+        "listen = \"127.0.0.1:0\"\nbody_timeout_secs = {body_timeout_secs}\nheader_timeout_secs = {body_timeout_secs}\nsignin_failures_per_minute = {rate_per_minute}\napi_tokens = [{{ name = \"sec-ops\", token = \"{}\", role = \"operator\" }}, {{ name = \"sec-anna\", token = \"{}\", role = \"viewer\" }}]",
         secret("operator", OPERATOR),
         secret("viewer", VIEWER),
     ))
@@ -974,19 +976,37 @@ async fn every_signature_scheme_refuses_forged_missing_truncated_stale_and_repla
 /// Sends the head of a request declaring `length` body bytes, then one byte a second; returns
 /// the status the server answered and how long it took.
 async fn trickle(addr: std::net::SocketAddr, head: String, length: usize) -> (u16, Duration) {
+    let head = format!("{head}Content-Length: {length}\r\n\r\n");
+    trickle_bytes(addr, head.into_bytes(), vec![b' '; length]).await
+}
+
+/// Sends `head` (a request head never finished) one byte a second; returns the status the
+/// server answered (0: the connection was closed without one) and how long until it ended
+/// the connection.
+async fn trickle_head(addr: std::net::SocketAddr, head: String) -> (u16, Duration) {
+    trickle_bytes(addr, Vec::new(), head.into_bytes()).await
+}
+
+/// Sends `at_once`, then `slowly` one byte a second, then holds the connection open as a slow
+/// client would; returns the status the server answered (0: none) and how long until the
+/// server ended the connection (at most 30 s, then the test gives up).
+async fn trickle_bytes(
+    addr: std::net::SocketAddr,
+    at_once: Vec<u8>,
+    slowly: Vec<u8>,
+) -> (u16, Duration) {
     let started = Instant::now();
     let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-    conn.write_all(format!("{head}Content-Length: {length}\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    conn.write_all(&at_once).await.unwrap();
     let (mut read, mut write) = conn.into_split();
     let writer = tokio::spawn(async move {
-        for _ in 0..length {
-            if write.write_all(b" ").await.is_err() {
+        for byte in slowly {
+            if write.write_all(&[byte]).await.is_err() {
                 break;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
+        tokio::time::sleep(Duration::from_secs(60)).await;
     });
     let mut answer = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(30), read.read_to_end(&mut answer)).await;
@@ -1002,7 +1022,7 @@ async fn trickle(addr: std::net::SocketAddr, head: String, length: usize) -> (u1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oversized_bodies_get_413_and_slow_bodies_are_cut_off_while_others_are_served() {
+async fn oversized_bodies_get_413_and_slow_bodies_and_heads_are_cut_off_while_others_are_served() {
     let s = server(10_000, 2).await;
     let base = s.base.as_str();
     let store = s.daemon.store.clone();
@@ -1067,6 +1087,15 @@ async fn oversized_bodies_get_413_and_slow_bodies_are_cut_off_while_others_are_s
         format!("POST /api/orders HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nAuthorization: Bearer {OPERATOR}\r\n"),
         60,
     ));
+    // A slow head: the request line and headers one byte a second (60 bytes, never ending
+    // with the blank line), cut off when the 2 s header timeout is up.
+    let slow_head = tokio::spawn(trickle_head(
+        s.addr,
+        format!(
+            "GET /api/orders HTTP/1.1\r\nHost: test\r\nX-Slow: {}",
+            "a".repeat(30)
+        ),
+    ));
     tokio::time::sleep(Duration::from_millis(500)).await;
     for _ in 0..5 {
         let started = Instant::now();
@@ -1095,6 +1124,16 @@ async fn oversized_bodies_get_413_and_slow_bodies_are_cut_off_while_others_are_s
         );
         println!("slow {what} body: 408 after {took:?}");
     }
+    let (status, took) = slow_head.await.unwrap();
+    assert!(
+        [0, 408].contains(&status),
+        "a slow head is closed (or answered 408): {status}"
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(8),
+        "slow head cut off after the 2 s timeout, took {took:?}"
+    );
+    println!("slow request head: closed after {took:?}");
     assert_eq!(store.raw_count("shop").await.unwrap(), 0, "nothing stored");
     let (status, _, _) = send(
         base,
@@ -1112,8 +1151,44 @@ async fn oversized_bodies_get_413_and_slow_bodies_are_cut_off_while_others_are_s
 // ---------------------------------------------------------------------------------------------
 // 4. Rate limits
 
+/// Posts the dashboard's sign-in form with `token` from a client whose connections come from
+/// `from` (its own sign-in page and double-submit cookie first), with `headers`; returns the
+/// status, the `Retry-After` seconds and whether a session cookie was given.
+async fn sign_in_from(
+    base: &str,
+    from: std::net::IpAddr,
+    token: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Option<u64>, bool) {
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(from)
+        .build()
+        .unwrap();
+    let page = c.get(format!("{base}/ui/login")).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the sign-in page is never limited");
+    let (login_cookie, _) = cookie_of(&page, "og_login").unwrap();
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let mut req = c
+        .post(format!("{base}/ui/login"))
+        .header("cookie", login_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&token={token}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    let wait = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let session = cookie_of(&resp, "og_session").is_some();
+    (resp.status().as_u16(), wait, session)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_status_lookup_and_feedback_are_rate_limited_per_client() {
+async fn the_status_lookup_feedback_and_sign_in_are_rate_limited_per_client() {
     let s = server(3, 30).await;
     let base = s.base.as_str();
     let lookup = |n: u32| Req {
@@ -1171,6 +1246,47 @@ async fn the_status_lookup_and_feedback_are_rate_limited_per_client() {
     let (status, headers, _) = send(base, "POST", &feedback()).await;
     assert_eq!(status, 429, "feedback over the limit");
     assert!(headers.contains_key("retry-after"));
+
+    // Dashboard sign-in: three failed sign-ins of a client, then that client is refused 429
+    // whatever it sends, the right token too; another client (another loopback address) with
+    // the right token signs in, and its own wrong token is a plain 401.
+    let a: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let b: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    for n in 0..3 {
+        let (status, wait, session) = sign_in_from(base, a, WRONG, &[]).await;
+        assert_eq!(
+            (status, wait, session),
+            (401, None, false),
+            "failed sign-in {n}"
+        );
+    }
+    for (what, token, headers) in [
+        ("a wrong token", WRONG, &[][..]),
+        ("the right token", OPERATOR, &[][..]),
+        (
+            "a forged X-Forwarded-For",
+            OPERATOR,
+            &[("x-forwarded-for", "203.0.113.9")][..],
+        ),
+    ] {
+        let (status, wait, session) = sign_in_from(base, a, token, headers).await;
+        assert_eq!(status, 429, "{what} after the limit");
+        assert!(!session, "{what}: no session while limited");
+        let wait = wait.expect("Retry-After");
+        assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    }
+    let (status, _, session) = sign_in_from(base, b, WRONG, &[]).await;
+    assert_eq!(
+        (status, session),
+        (401, false),
+        "another client's wrong token"
+    );
+    let (status, _, session) = sign_in_from(base, b, OPERATOR, &[]).await;
+    assert_eq!(
+        (status, session),
+        (303, true),
+        "another client's right token signs in"
+    );
     // Everything else is served meanwhile.
     let (status, _, _) = send(
         base,

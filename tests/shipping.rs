@@ -17,6 +17,7 @@ use common::{mappings_dir, poll, Profile, TestEnv};
 use ordergate::outbound::carrier::{build, label_key, Address, Booking, LabelRequest};
 use ordergate::outbound::warehouse::fulfilment_key;
 use ordergate::sandbox::carrier::CarrierSandbox;
+use ordergate::sandbox::shipout::ShipOut;
 use ordergate::sandbox::warehouse::FaultRequest;
 use ordergate::sandbox::{easypost, shippo};
 use ordergate::store::Store;
@@ -41,48 +42,43 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The daemon's configuration besides the store and bus: the folder connector, two pick-list
-/// warehouses (`local` does not book carriers, `self` does), routing, transport rules and the
-/// three carriers.
+/// The carriers' timeouts and retries.
+const TIMING: &str =
+    "request_timeout_ms = 3000\nmax_retries = 4\nretry_base_ms = 100\nretry_max_ms = 1500\n";
+
+/// The daemon's configuration besides the store and bus: the folder connector, three
+/// pick-list warehouses (`local` and `split` do not book carriers, `self` does), routing,
+/// transport rules and the four carriers.
 fn extra(env: &TestEnv, ep: &CarrierSandbox, sh: &CarrierSandbox) -> String {
     let d = env.dir.path();
     let catalog = d.join("catalog.csv");
     std::fs::write(&catalog, ordergate::sandbox::data::catalog_csv() + PRODUCTS).unwrap();
     let inbox = env.inbox("shop");
     let secret = |name: &str, value: &str| common::sim::secret_file(d, name, value);
+    let connectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
+    let mut ship_out = ShipOut::new(
+        &connectors,
+        d,
+        "local",
+        &ep.base_url(),
+        &secret("ep-key", easypost::API_KEY),
+    );
+    ship_out.poll_interval_ms = Some(50);
+    ship_out.carrier_settings = format!("pickup = true\n{TIMING}");
+    let mut warehouses = ship_out.warehouse_section();
+    for (name, books_carrier) in [("split", false), ("self", true)] {
+        let mut w = ShipOut::new(&connectors, d, name, "", "");
+        w.poll_interval_ms = Some(50);
+        w.books_carrier = books_carrier;
+        warehouses.push_str(&w.warehouse_section());
+    }
     format!(
         r#"
 [catalog]
 path = "{catalog}"
 
 {folder}
-
-[[warehouses]]
-name = "local"
-definition = "pick-list"
-definitions = "{wdefs}"
-folder = "{d}/pick-local"
-confirmations = "{d}/confirm-local"
-poll_interval_ms = 50
-books_carrier = false
-
-[[warehouses]]
-name = "split"
-definition = "pick-list"
-definitions = "{wdefs}"
-folder = "{d}/pick-split"
-confirmations = "{d}/confirm-split"
-poll_interval_ms = 50
-books_carrier = false
-
-[[warehouses]]
-name = "self"
-definition = "pick-list"
-definitions = "{wdefs}"
-folder = "{d}/pick-self"
-confirmations = "{d}/confirm-self"
-poll_interval_ms = 50
-
+{warehouses}
 [routing]
 [[routing.rules]]
 name = "self-shipping"
@@ -121,30 +117,14 @@ mode = "express"
 service = "Priority"
 carrier = "easypost"
 
-[[carriers]]
-name = "easypost"
-definition = "easypost"
-definitions = "{cdefs}"
-base_url = "{ep}"
-credentials = {{ api_key = "{ep_key}" }}
-pickup = true
-request_timeout_ms = 3000
-max_retries = 4
-retry_base_ms = 100
-retry_max_ms = 1500
-from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Newark", state = "NJ", postal_code = "07102", country = "US" }}
-
+{easypost}
 [[carriers]]
 name = "shippo"
 definition = "shippo"
 definitions = "{cdefs}"
 base_url = "{sh}"
 credentials = {{ api_token = "{sh_key}" }}
-request_timeout_ms = 3000
-max_retries = 4
-retry_base_ms = 100
-retry_max_ms = 1500
-from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Newark", state = "NJ", postal_code = "07102", country = "US" }}
+{TIMING}from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Newark", state = "NJ", postal_code = "07102", country = "US" }}
 
 [[carriers]]
 name = "shippo-pu"
@@ -154,11 +134,7 @@ base_url = "{sh}"
 credentials = {{ api_token = "{sh_key}" }}
 params = {{ carrier_account = "usps-account-1" }}
 pickup = true
-request_timeout_ms = 3000
-max_retries = 4
-retry_base_ms = 100
-retry_max_ms = 1500
-from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Newark", state = "NJ", postal_code = "07102", country = "US" }}
+{TIMING}from = {{ name = "Ordergate Test Warehouse", street1 = "1 Dock Road", city = "Newark", state = "NJ", postal_code = "07102", country = "US" }}
 
 [[carriers]]
 name = "van"
@@ -167,13 +143,11 @@ definitions = "{cdefs}"
 "#,
         catalog = catalog.display(),
         folder = common::folder_connector("shop-drop", &inbox, "shopify"),
-        wdefs = common::sim::warehouse_definitions(),
-        d = d.display(),
+        warehouses = warehouses,
+        easypost = ship_out.carrier_section(),
         cdefs = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("connectors/carriers")
             .display(),
-        ep = ep.base_url(),
-        ep_key = secret("ep-key", easypost::API_KEY),
         sh = sh.base_url(),
         sh_key = secret("sh-key", shippo::API_TOKEN),
     )
@@ -280,6 +254,20 @@ fn labels(sim: &CarrierSandbox, id: &str) -> u32 {
         .get(&label_key(id, "local#1"))
         .copied()
         .unwrap_or(0)
+}
+
+/// The reason of order `id`'s first open exception of `kind`, waited for.
+async fn exception_reason(store: &Store, kind: &str, id: &str) -> String {
+    poll(Duration::from_secs(30), kind, || async {
+        store
+            .exceptions(false, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|x| x.kind == kind && x.order_id.as_deref() == Some(id))
+            .map(|x| x.reason)
+    })
+    .await
 }
 
 async fn shipments(store: &Store, id: &str) -> Vec<ordergate::store::Shipment> {
@@ -461,20 +449,7 @@ async fn shipping_out(profile: Profile) {
     // Shippo refuses a label for an address it cannot verify in the transaction itself
     // (status ERROR, messages[]): the same exception, no label.
     let f2 = place(&env, &store, 10, "SHIP-LAMP", "2 Nowhere Road").await;
-    let reason = poll(
-        Duration::from_secs(30),
-        "a Shippo carrier_refused",
-        || async {
-            store
-                .exceptions(false, 50)
-                .await
-                .unwrap()
-                .into_iter()
-                .find(|x| x.kind == "carrier_refused" && x.order_id.as_deref() == Some(f2.as_str()))
-                .map(|x| x.reason)
-        },
-    )
-    .await;
+    let reason = exception_reason(&store, "carrier_refused", &f2).await;
     assert!(reason.contains("ADDRESS_INVALID"), "{reason}");
     assert_eq!(labels(&sh, &f2), 0);
     assert_eq!(state(&store, &f2).await, "packed");
@@ -500,6 +475,25 @@ async fn shipping_out(profile: Profile) {
         .await
         .unwrap()
         .is_none());
+
+    // The same warehouse reports g's tracking number for the next box: that is g's parcel, not
+    // merged into it nor shipped on it — a parcel_taken exception, and the box waits packed
+    // for the right number (entered through the API below).
+    let g2 = place(&env, &store, 11, "SHIP-BOX", "388 Palmerston Blvd").await;
+    pack(&env, "self", &g2, "SHIP-BOX");
+    wait_state(&store, &g2, "packed").await;
+    let key2 = fulfilment_key(&g2, "self");
+    common::drop_file(
+        &dir,
+        "g2-shipped.csv",
+        format!("key,carrier,tracking_number,sku,quantity\n{key2},DHL,JD0001234,SHIP-BOX,3\n")
+            .as_bytes(),
+    );
+    let reason = exception_reason(&store, "parcel_taken", &g2).await;
+    assert!(reason.contains(&g) && reason.contains("self"), "{reason}");
+    assert_eq!(state(&store, &g2).await, "packed");
+    assert!(shipments(&store, &g2).await.is_empty());
+    assert_eq!(shipments(&store, &g).await.len(), 1, "g's parcel stays g's");
 
     // Own vehicle for the heavy sofa: a dispatch document, the order waits for its tracking,
     // entered through the API (operator only).
@@ -570,6 +564,29 @@ async fn shipping_out(profile: Profile) {
         409,
         "a shipped order takes no second entry"
     );
+    // g2's tracking, typed with g's number first: refused, naming the order it belongs to.
+    let g2_url = format!("{base}/api/orders/{g2}/shipments");
+    let typo = client
+        .post(&g2_url)
+        .bearer_auth(OPERATOR)
+        .json(&serde_json::json!({"carrier": "DHL", "tracking_number": "JD 000 1234"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(typo.status().as_u16(), 409);
+    let text = typo.text().await.unwrap();
+    assert!(text.contains(&g), "names the order it belongs to: {text}");
+    assert_eq!(state(&store, &g2).await, "packed");
+    let right = client
+        .post(&g2_url)
+        .bearer_auth(OPERATOR)
+        .json(&serde_json::json!({"carrier": "DHL", "tracking_number": "JD0005678"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status().as_u16(), 201, "{:?}", right.text().await);
+    assert_eq!(state(&store, &g2).await, "shipped");
+    assert_eq!(shipments(&store, &g2).await[0].tracking_number, "JD0005678");
 
     // Delivery notes: three copies, each marked, PDF with a text layer in Latin and CJK, and
     // HTML; viewer tokens read them, nobody else.

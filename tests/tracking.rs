@@ -54,10 +54,16 @@ struct Rig {
 }
 
 async fn start(profile: Profile, tracking: &str) -> Rig {
+    start_stages(profile, tracking, &[]).await
+}
+
+/// [`start`] with a daemon that runs only `stages` (all when empty).
+async fn start_stages(profile: Profile, tracking: &str, stages: &[&str]) -> Rig {
     let env = TestEnv::new(profile).await;
     let extra = format!("[tracking]\n{tracking}\n\n{}", connectors(&env));
     let mut cfg = env.config(&common::mappings_dir(), &extra);
     cfg.http.listen = "127.0.0.1:0".into();
+    cfg.pipeline.stages = stages.iter().map(|s| s.to_string()).collect();
     let daemon = Daemon::start(&cfg).await.unwrap();
     let base = format!("http://{}", daemon.http_addr.unwrap());
     Rig {
@@ -143,7 +149,11 @@ async fn ship(
         items: serde_json::json!([]),
     };
     let mut tx = store.begin().await.unwrap();
-    let (id, created) = Store::record_shipment(&mut tx, &parcel).await.unwrap();
+    let (id, created) = Store::record_shipment(&mut tx, &parcel)
+        .await
+        .unwrap()
+        .shipment()
+        .unwrap();
     assert!(created);
     let event = parcel.created_event(&id);
     Store::outbox_insert(&mut tx, &[&event]).await.unwrap();
@@ -430,6 +440,47 @@ async fn an_unknown_number_is_kept_and_attached_later() {
     rig.daemon.stop().await;
 }
 
+/// A stage's periodic work runs where the stage does: a daemon running only `normalize`
+/// never sweeps (a parcel past its promised date raises nothing); one running `track` on the
+/// same store does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_runs_only_where_the_track_stage_does() {
+    let rig = start_stages(
+        Profile::Standalone,
+        "sweep_interval_ms = 100",
+        &["normalize"],
+    )
+    .await;
+    let store = rig.store().clone();
+    let order = shipped_order(&store, 71).await;
+    let promised = (Utc::now() - chrono::Duration::hours(2)).timestamp_millis();
+    ship(&rig, &order, "UPS", "1Z000NOSWEEP", Some(promised)).await;
+    let late = |store: Store| async move {
+        store
+            .exceptions(true, 500)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "shipment_late")
+            .count()
+    };
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(late(store).await, 0, "no sweep without the track stage");
+    let Rig {
+        _env, daemon, cfg, ..
+    } = rig;
+    daemon.stop().await;
+    let mut cfg = cfg;
+    cfg.pipeline.stages = vec!["track".into()];
+    let daemon = Daemon::start(&cfg).await.unwrap();
+    let store = daemon.store.clone();
+    wait_until(WAIT, "the track stage's sweep", || async {
+        late(store.clone()).await == 1
+    })
+    .await;
+    daemon.stop().await;
+}
+
 /// The sweep: a parcel past its promised date raises one exception (not one per sweep), closed
 /// by itself when delivered; a parcel quiet for days is suspected lost and closes when scanned
 /// again; a carrier's damage report raises an exception in the carrier's words.
@@ -700,7 +751,11 @@ async fn sandbox_trackers_deliver_every_order_once(profile: Profile) {
                 items: serde_json::json!([]),
             };
             let mut tx = store.begin().await.unwrap();
-            let (id, _) = Store::record_shipment(&mut tx, &parcel).await.unwrap();
+            let (id, _) = Store::record_shipment(&mut tx, &parcel)
+                .await
+                .unwrap()
+                .shipment()
+                .unwrap();
             // Announced through the outbox: the daemon's relay publishes it.
             Store::outbox_insert(&mut tx, &[parcel.created_event(&id)])
                 .await
@@ -1093,4 +1148,167 @@ async fn polling_carries_a_parcel_to_delivered_through_a_429_and_an_outage() {
     assert_eq!(audit_count(&store, &order, "deliver").await, 1);
     rig.daemon.stop().await;
     shutdown.cancel();
+}
+
+/// Polling as the 17TRACK and AfterShip poll definitions describe it
+/// (`connectors/tracking/<scheme>.toml`), against their simulators: the connector registers
+/// each parcel, then asks about the parcels due together (17TRACK: one `gettrackinfo` of both
+/// numbers; AfterShip: `GET /trackings` of both, one tracking a page, so the cursor is
+/// followed); a 429's wait is honoured (17TRACK `Retry-After`, AfterShip `X-RateLimit-Reset`);
+/// an outage takes the connector's health down and a good answer up again; each distinct record
+/// is one document (the same record asked again is not a new document, nor a new event); the
+/// order moves to `in_transit` and `delivered` once; delivered parcels are not asked about
+/// again; a connector with a wrong key is refused (401, not retried) and goes down.
+async fn a_polled_aggregator_carries_two_parcels_to_delivered(scheme: Scheme) {
+    let key_text = format!("{}-poll-key-3", scheme.name());
+    let (sim, sim_addr, shutdown) = simulator(&key_text).await;
+    let (key, wrong) = (secret_file(&key_text), secret_file("not-the-key"));
+    let conn = format!("{}-poll", scheme.name());
+    let bad = format!("{}-poll-badkey", scheme.name());
+    let (a, b, c) = (
+        "1Z999AA10000000071",
+        "1Z999AA10000000072",
+        "JD0146000007300",
+    );
+    let pickup_a = Scan::new(hours_ago(30), S::InTransit, "Memphis, TN", "Picked up");
+    let moved_a = Scan::new(
+        hours_ago(10),
+        S::InTransit,
+        "Dallas, TX",
+        "Departed facility",
+    );
+    let out_a = Scan::new(
+        hours_ago(3),
+        S::OutForDelivery,
+        "Austin, TX",
+        "Out for delivery",
+    );
+    let done_a = Scan::new(hours_ago(2), S::Delivered, "Austin, TX", "Delivered");
+    let pickup_b = Scan::new(hours_ago(20), S::InTransit, "Louisville, KY", "Picked up");
+    let done_b = Scan::new(hours_ago(1), S::Delivered, "Austin, TX", "Delivered, porch");
+    // Until the outage is over the carrier knows A's pickup only; B nothing yet.
+    sim.set_record(a, vec![vec![pickup_a.clone()]]).await;
+    // The first poll request is told to wait a second (17TRACK: Retry-After 1; AfterShip: the
+    // window resets in two seconds at the most).
+    let wait = if scheme == Scheme::AfterShip { 2 } else { 1 };
+    sim.fail_next_queries(&[(429, Some(wait))]).await;
+    let rig = start(
+        Profile::Standalone,
+        &format!(
+            "sweep_interval_ms = 0\n[health]\ndegraded_after = 1\ndown_after = 2\n\
+             [[connectors]]\nkind = \"tracking\"\nname = \"{conn}\"\nscheme = \"{scheme}\"\n\
+             secret = \"file:{key}\"\n\
+             subscribe = {{ api_url = \"http://{sim_addr}\", api_key = \"file:{key}\", carriers = [\"ups\"] }}\n\
+             poll = {{ api_url = \"http://{sim_addr}\", api_key = \"file:{key}\", carriers = [\"ups\"], \
+             interval_ms = 300, tick_ms = 700, page_size = 1, max_retries = 2, retry_max_ms = 3000 }}\n\
+             [[connectors]]\nkind = \"tracking\"\nname = \"{bad}\"\nscheme = \"{scheme}\"\n\
+             secret = \"file:{key}\"\n\
+             poll = {{ api_url = \"http://{sim_addr}\", api_key = \"file:{wrong}\", carriers = [\"dhl\"], \
+             interval_ms = 300, tick_ms = 200, max_retries = 2, retry_max_ms = 3000 }}\n",
+            key = key.display(),
+            wrong = wrong.display(),
+        ),
+    )
+    .await;
+    let store = rig.store().clone();
+    let order = shipped_order(&store, 93).await;
+    let parcel_a = ship(&rig, &order, "UPS", a, None).await;
+    let parcel_b = ship(&rig, &order, "UPS", b, None).await;
+    let other = shipped_order(&store, 94).await;
+    ship(&rig, &other, "DHL", c, None).await;
+    wait_until(WAIT, "order in transit from a polled record", || async {
+        state(&store, &order).await == "in_transit"
+    })
+    .await;
+    let log = sim.query_log().await;
+    assert_eq!(log[0].1, 429, "{log:?}");
+    let retried = log.iter().skip(1).find(|(_, s)| *s == 200).unwrap();
+    assert!(
+        retried.0 - log[0].0 >= Duration::from_millis(950),
+        "the 429's wait honoured: {:?}",
+        retried.0 - log[0].0
+    );
+    // An outage: every attempt of two requests fails.
+    sim.fail_next_queries(&[(503, None); 6]).await;
+    wait_until(WAIT, "connector down", || async {
+        store
+            .connector_state(&conn)
+            .await
+            .unwrap()
+            .is_some_and(|s| s.health == ordergate::store::ConnectorHealth::Down)
+    })
+    .await;
+    sim.set_record(a, vec![vec![pickup_a.clone(), moved_a, out_a, done_a]])
+        .await;
+    sim.set_record(b, vec![vec![pickup_b.clone()], vec![pickup_b, done_b]])
+        .await;
+    wait_until(WAIT, "order delivered", || async {
+        state(&store, &order).await == "delivered"
+    })
+    .await;
+    let health = store.connector_state(&conn).await.unwrap().unwrap();
+    assert_eq!(health.health, ordergate::store::ConnectorHealth::Up);
+    wait_until(WAIT, "polling stopped", || async {
+        store.subscription_count(&conn, "done").await.unwrap() == 2
+    })
+    .await;
+    let asked = (sim.queries_of(a).await, sim.queries_of(b).await);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        (sim.queries_of(a).await, sim.queries_of(b).await),
+        asked,
+        "a delivered parcel is not asked about"
+    );
+    // Each parcel registered once, and asked about together with the other.
+    let registered = sim
+        .registrations()
+        .await
+        .iter()
+        .filter(|r| r.scheme == scheme)
+        .count();
+    assert_eq!(registered, 2, "one registration per parcel");
+    let (batches, next_pages) = sim.poll_shapes();
+    if scheme == Scheme::SeventeenTrack {
+        assert!(batches >= 1, "both numbers in one gettrackinfo");
+    } else {
+        assert!(next_pages >= 1, "the second page followed by its cursor");
+    }
+    // A's pickup, A's whole journey, B's pickup, B's delivery: four distinct records, four
+    // documents, however often each was asked about; each scan once; scanned and delivered once.
+    assert_eq!(store.raw_count(&conn).await.unwrap(), 4);
+    assert_eq!(store.shipment_events(&parcel_a).await.unwrap().len(), 4);
+    assert_eq!(store.shipment_events(&parcel_b).await.unwrap().len(), 2);
+    assert_eq!(audit_count(&store, &order, "scan").await, 1);
+    assert_eq!(audit_count(&store, &order, "deliver").await, 1);
+    // The connector with a wrong key: refused, down, nothing stored.
+    wait_until(WAIT, "wrong key: connector down", || async {
+        store
+            .connector_state(&bad)
+            .await
+            .unwrap()
+            .is_some_and(|s| s.health == ordergate::store::ConnectorHealth::Down)
+    })
+    .await;
+    let state_bad = store.connector_state(&bad).await.unwrap().unwrap();
+    assert!(
+        state_bad
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("401")),
+        "{:?}",
+        state_bad.last_error
+    );
+    assert_eq!(store.raw_count(&bad).await.unwrap(), 0);
+    rig.daemon.stop().await;
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_17track_gettrackinfo_carries_parcels_to_delivered() {
+    a_polled_aggregator_carries_two_parcels_to_delivered(Scheme::SeventeenTrack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_aftership_trackings_carries_parcels_to_delivered() {
+    a_polled_aggregator_carries_two_parcels_to_delivered(Scheme::AfterShip).await;
 }

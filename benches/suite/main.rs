@@ -6,8 +6,8 @@
 //! and prints the table. `BENCH_QUICK=1` runs smaller counts (a smoke test of the harness).
 //!
 //! Order of the run: machine facts; N1 on this thread alone (one core, nothing else of ours
-//! running); then P2 (standalone), P1 with M1 (cluster), L2 (standalone), L1 (cluster), W1, T1,
-//! each against a child `ordergate run`. (N2, the jq mapping against a hand-written one, is
+//! running); then P2 (standalone), P1 with M1 (cluster), L2 (standalone), L1 (cluster), S1
+//! (cluster), W1, T1, each against a child `ordergate run`. (N2, the jq mapping against a hand-written one, is
 //! retired.)
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
@@ -21,6 +21,7 @@ mod normalize;
 mod ops;
 mod pipeline;
 mod report;
+mod shipout;
 mod tracking;
 mod webhook;
 
@@ -197,6 +198,12 @@ fn main() -> ExitCode {
                 .rows
                 .push(l1(&tmp_root, &s, &normalizer, event_size, prefetch).await);
         }
+        if selected("s1") {
+            eprintln!("bench: S1 (cluster shipping out)…");
+            report
+                .rows
+                .push(s1(&tmp_root, &s, event_size, prefetch).await);
+        }
         if selected("r1") || selected("u1") {
             eprintln!("bench: R1, U1 (KPI report and dashboard, PostgreSQL)…");
             report
@@ -284,7 +291,12 @@ async fn p2(
 
 async fn p1(tmp_root: &std::path::Path, s: &Scale, event_size: usize, prefetch: u16) -> Vec<Row> {
     let measure = "cluster: raw event published → normalized → committed in PostgreSQL → order.received confirmed, orders/s";
-    let base = pipeline::lapin_baseline(s.orders, event_size, prefetch).await;
+    // The path carries two messages per order (the raw event in, `order.received` out): the
+    // baseline carries as many, and its rate in orders/s is its message rate over two.
+    let per = pipeline::MESSAGES_PER_ORDER;
+    let base = pipeline::lapin_baseline(s.orders * per, event_size, prefetch)
+        .await
+        .map(|msgs| msgs / per as f64);
     let ours = pipeline::run(
         Profile::Cluster,
         tmp_root,
@@ -312,7 +324,7 @@ async fn p1(tmp_root: &std::path::Path, s: &Scale, event_size: usize, prefetch: 
             measure,
             "orders/s",
             run.rate,
-            format!("bare lapin: publish with confirms (windows of {}) + consume with manual ack, {order_event} B persistent, quorum queue, prefetch {prefetch}", pipeline::PUBLISH_BATCH),
+            lapin_per_order(per, event_size, prefetch),
             base,
             0.3,
             format!(
@@ -418,7 +430,7 @@ async fn l1(
             measure,
             "orders/s",
             run.rate,
-            format!("bare lapin: {per} messages per order ({event_size} B, persistent, quorum queue), published with confirms in windows of {} and consumed with manual ack, prefetch {prefetch}", pipeline::PUBLISH_BATCH),
+            lapin_per_order(per, event_size, prefetch),
             base,
             0.25,
             format!(
@@ -432,6 +444,46 @@ async fn l1(
         (Err(e), _) => Row::invalid("L1", measure, e),
         (_, Err(e)) => Row::invalid("L1", measure, format!("baseline: {e}")),
     }
+}
+
+async fn s1(tmp_root: &std::path::Path, s: &Scale, event_size: usize, prefetch: u16) -> Row {
+    let measure = "cluster shipping out: fulfilment_requested → packed (warehouse confirmation) → label bought at the EasyPost simulator → shipped → push-back accepted by the Shopify simulator and shipped e-mail accepted by the SMTP server, orders/s";
+    let run = match shipout::run(tmp_root, s.orders).await {
+        Ok(run) => run,
+        Err(e) => return Row::invalid("S1", measure, e),
+    };
+    // The baseline carries as many messages per order as the daemon published on the path.
+    let per = run.messages_per_order.round().max(1.0) as u64;
+    let base = match pipeline::lapin_baseline(run.orders * per, event_size, prefetch).await {
+        Ok(msgs) => msgs / per as f64,
+        Err(e) => return Row::invalid("S1", measure, format!("baseline: {e}")),
+    };
+    Row::ratio(
+        "S1",
+        measure,
+        "orders/s",
+        run.rate,
+        lapin_per_order(per, event_size, prefetch),
+        base,
+        0.25,
+        format!(
+            "{} orders (of {} pulled; the rest wait for payment, need information or were refused) in {:.1} s; {:.2} messages published per order; daemon CPU {} per order (PostgreSQL and RabbitMQ not counted); {}",
+            run.orders,
+            run.pulled,
+            run.seconds,
+            run.messages_per_order,
+            cpu(run.cpu_ms_per_order),
+            run.verified
+        ),
+    )
+}
+
+/// The lapin baseline of a row that carries `per` messages per order.
+fn lapin_per_order(per: u64, event_size: usize, prefetch: u16) -> String {
+    format!(
+        "bare lapin: {per} messages per order ({event_size} B, persistent, quorum queue), published with confirms in windows of {} and consumed with manual ack, prefetch {prefetch}",
+        pipeline::PUBLISH_BATCH
+    )
 }
 
 fn cpu(ms: Option<f64>) -> String {

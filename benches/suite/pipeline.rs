@@ -443,6 +443,9 @@ async fn run_in(
     })
 }
 
+/// Messages the P1 path carries per order: the raw event in, `order.received` out.
+pub const MESSAGES_PER_ORDER: u64 = 2;
+
 /// P1's baseline: bare lapin on the same broker. A quorum queue, persistent messages of
 /// `size` bytes, published in windows of [`PUBLISH_BATCH`] with confirms, consumed with
 /// `prefetch` and a manual ack each; every message must arrive once.

@@ -8,7 +8,7 @@
 # Usage: deploy/dev/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   (default 60 s, every target)
 # Replay a crash: cargo +nightly fuzz run -s none -a TARGET ARTIFACT_FILE
 # Environment: ORDERGATE_FUZZ_DIR (build and corpus cache, default ~/.cache/ordergate/fuzz),
-# FUZZ_TIMEOUT (10), FUZZ_RSS_MB (2048), FUZZ_TOOLCHAIN (nightly).
+# FUZZ_TIMEOUT (10), FUZZ_RSS_MB (2048), FUZZ_TOOLCHAIN (nightly), FUZZ_CODEGEN_UNITS (unset: cargo-fuzz's 1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -25,8 +25,15 @@ fi
 
 # Safe Rust: no sanitizer (libFuzzer's coverage still guides it), but debug assertions and
 # overflow checks on, so an arithmetic overflow is a crash too. The build is kept outside the
-# clone so later runs are incremental.
+# clone so later runs are incremental. cargo-fuzz passes -Ccodegen-units=1 in RUSTFLAGS unless
+# told otherwise, which overrides fuzz/Cargo.toml's profile: every crate's code generation then
+# runs on one thread, and the largest (lopdf, printpdf, ordergate) each hold a cold build up for
+# many minutes. FUZZ_CODEGEN_UNITS=16 gives them back parallel code generation (not the default
+# yet: changing the flags rebuilds a warm cache from scratch, and the gain is not yet measured).
 flags=(-s none -a --target-dir "$cache/target")
+if [ -n "${FUZZ_CODEGEN_UNITS:-}" ]; then
+  flags+=(--codegen-units "$FUZZ_CODEGEN_UNITS")
+fi
 cargo "+$toolchain" fuzz build "${flags[@]}"
 
 if [ "$#" -gt 0 ]; then

@@ -4,8 +4,11 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use ordergate::config::WarehouseConfig;
 use ordergate::mapping::MappingSet;
 use ordergate::normalize::Normalizer;
+use ordergate::outbound::warehouse::callback::CallbackEndpoint;
+use serde_json::json;
 
 /// The repository's `mappings/` directory (the fuzz crate lives in `fuzz/`).
 pub fn mappings_dir() -> PathBuf {
@@ -58,4 +61,45 @@ pub fn request(data: &[u8]) -> (Option<String>, http::HeaderMap, &[u8]) {
         }
     }
     (query, headers, body)
+}
+
+/// The callback endpoints of the warehouse kinds that take callbacks, in this order: ShipBob
+/// (`rest`, Standard Webhooks with the secret `fuzz-secret-key-for-ordergate`) and Qimen (MD5
+/// sign with `fuzz-secret`), over the repository's warehouse definitions.
+pub fn warehouses() -> &'static Vec<CallbackEndpoint> {
+    static W: OnceLock<Vec<CallbackEndpoint>> = OnceLock::new();
+    W.get_or_init(|| {
+        let dir =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../connectors/warehouses");
+        [
+            (
+                "shipbob",
+                "webhook_secret",
+                "whsec_ZnV6ei1zZWNyZXQta2V5LWZvci1vcmRlcmdhdGU=",
+            ),
+            ("qimen", "app_secret", "fuzz-secret"),
+        ]
+        .into_iter()
+        .map(|(definition, secret, value)| {
+            let cfg: WarehouseConfig = match serde_json::from_value(json!({
+                "name": definition,
+                "definition": definition,
+                "definitions": dir,
+                "base_url": "http://127.0.0.1:9",
+                "credentials": {secret: value, "api_token": "t", "app_key": "k",
+                                "customer_id": "c", "owner_code": "o"},
+                "params": {"channel_id": "1", "warehouse_code": "W", "customer_id": "c",
+                           "owner_code": "o"},
+            })) {
+                Ok(c) => c,
+                Err(e) => panic!("warehouse config {definition}: {e}"),
+            };
+            match CallbackEndpoint::new(&cfg) {
+                Ok(Some(e)) => e,
+                Ok(None) => panic!("warehouse {definition} takes no callbacks"),
+                Err(e) => panic!("warehouse endpoint {definition}: {e}"),
+            }
+        })
+        .collect()
+    })
 }

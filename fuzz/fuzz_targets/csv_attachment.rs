@@ -13,5 +13,7 @@ fuzz_target!(|data: &[u8]| {
     ctx.decimal_comma = Some(pick & 1 == 1);
     let mut facts = Facts::new();
     let _ = csv_lines(bytes, &ctx, &mut facts);
-    let _ = csv_text(bytes);
+    let _ = csv_text(bytes, None);
+    // A CSV without a charset is read in its message's code page.
+    let _ = csv_text(bytes, Some("windows-1251"));
 });

@@ -12,9 +12,8 @@ mod common;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use ordergate::config::{WarehouseConfig, WebhookConfig};
+use ordergate::config::WebhookConfig;
 use ordergate::intake::webhook::Endpoint;
-use ordergate::outbound::warehouse::callback::CallbackEndpoint;
 use serde_json::json;
 
 /// A fixed time for signed timestamps, so an input verifies the same way on every run.
@@ -51,51 +50,13 @@ fn webhooks() -> &'static Vec<Endpoint> {
     })
 }
 
-fn warehouses() -> &'static Vec<CallbackEndpoint> {
-    static W: OnceLock<Vec<CallbackEndpoint>> = OnceLock::new();
-    W.get_or_init(|| {
-        let dir =
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../connectors/warehouses");
-        [
-            (
-                "shipbob",
-                "webhook_secret",
-                "whsec_ZnV6ei1zZWNyZXQta2V5LWZvci1vcmRlcmdhdGU=",
-            ),
-            ("qimen", "app_secret", "fuzz-secret"),
-        ]
-        .into_iter()
-        .map(|(definition, secret, value)| {
-            let cfg: WarehouseConfig = match serde_json::from_value(json!({
-                "name": definition,
-                "definition": definition,
-                "definitions": dir,
-                "base_url": "http://127.0.0.1:9",
-                "credentials": {secret: value, "api_token": "t", "app_key": "k",
-                                "customer_id": "c", "owner_code": "o"},
-                "params": {"channel_id": "1", "warehouse_code": "W", "customer_id": "c",
-                           "owner_code": "o"},
-            })) {
-                Ok(c) => c,
-                Err(e) => panic!("warehouse config {definition}: {e}"),
-            };
-            match CallbackEndpoint::new(&cfg) {
-                Ok(Some(e)) => e,
-                Ok(None) => panic!("warehouse {definition} takes no callbacks"),
-                Err(e) => panic!("warehouse endpoint {definition}: {e}"),
-            }
-        })
-        .collect()
-    })
-}
-
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
     let (query, headers, body) = common::request(rest);
     let hooks = webhooks();
-    let callbacks = warehouses();
+    let callbacks = common::warehouses();
     let index = usize::from(pick) % (hooks.len() + callbacks.len());
     let result = match hooks.get(index) {
         // The order webhook handler looks headers up by lower-case name, as text.

@@ -4,14 +4,24 @@
 //! A publish inserts one row per bound queue and is durable when it commits. A consumer claims
 //! ready rows with a lease token; ack deletes the row, retry rewrites it with a later
 //! `visible_at`, and a consumer that dies simply lets its lease run out. Consumers in the same
-//! process are woken at once by a [`Notify`]; others find work by polling.
+//! process are woken at once by their queue's [`Notify`] (a publish wakes only the consumers of
+//! the queues it wrote to); others find work by polling. A consumer looks for ready rows with a
+//! read before it claims: a claim is a write transaction, and SQLite has one writer, which an
+//! empty claim would hold for nothing.
+//!
+//! Because the queues are rows of the store the stages write to, a stage's unit of work
+//! publishes its events and settles its delivery in its own transaction ([`InStore`]): the
+//! events go straight into their queues instead of the outbox (the outbox exists to make a
+//! publish to another system atomic with the effects; here the publish *is* a row of the same
+//! transaction), and the delivery's row is deleted with them. One commit then does what took
+//! four write transactions (unit, publish, outbox delete, ack).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 use tokio::sync::Notify;
 
 use super::{
@@ -19,7 +29,7 @@ use super::{
     Topology,
 };
 use crate::model::Envelope;
-use crate::store::group::{BatchFuture, Grouped};
+use crate::store::group::{BatchFuture, GroupError, Grouped};
 use crate::store::{now_ms, value_rows, Store, Tx, ROWS_PER_STATEMENT};
 
 /// Settings of the embedded bus.
@@ -54,7 +64,8 @@ struct Inner {
     acks: Grouped<Store, (i64, String), bool>,
     topology: std::sync::RwLock<Topology>,
     settings: EmbeddedSettings,
-    notify: Notify,
+    /// One wake-up per queue, for the consumers of this process.
+    wakers: std::sync::Mutex<HashMap<String, Arc<Notify>>>,
     closed: tokio_util::sync::CancellationToken,
 }
 
@@ -68,10 +79,21 @@ impl EmbeddedBus {
                 store,
                 topology: std::sync::RwLock::new(topology),
                 settings,
-                notify: Notify::new(),
+                wakers: std::sync::Mutex::new(HashMap::new()),
                 closed: tokio_util::sync::CancellationToken::new(),
             }),
         }
+    }
+
+    /// The wake-up of `queue`'s consumers.
+    fn waker(&self, queue: &str) -> Arc<Notify> {
+        let mut wakers = self.inner.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        wakers.entry(queue.to_string()).or_default().clone()
+    }
+
+    /// Wakes the consumers of `queue` in this process.
+    fn wake(&self, queue: &str) {
+        self.waker(queue).notify_waiters();
     }
 
     fn topology(&self) -> Topology {
@@ -84,21 +106,91 @@ impl EmbeddedBus {
     /// Inserts `(queue, envelope)` rows visible from `visible_at`, in one transaction (shared
     /// with concurrent publishers); returns once they are committed.
     async fn insert(&self, rows: &[(&str, &Envelope)], visible_at: i64) -> Result<(), BusError> {
-        let rows = rows
-            .iter()
-            .map(|(queue, env)| NewRow {
-                queue: queue.to_string(),
-                message_id: env.id.to_string(),
-                body: String::from_utf8_lossy(&env.to_bytes()).into_owned(),
-            })
-            .collect();
+        let mut queues: Vec<&str> = rows.iter().map(|(queue, _)| *queue).collect();
+        queues.sort_unstable();
+        queues.dedup();
+        let rows = new_rows(rows);
         self.inner
             .inserts
             .submit((rows, visible_at))
             .await
-            .map_err(BusError::Other)?;
-        self.inner.notify.notify_waiters();
+            .map_err(|e| BusError::Other(e.to_string()))?;
+        for queue in queues {
+            self.wake(queue);
+        }
         Ok(())
+    }
+}
+
+/// The `(queue, envelope)` rows a publish of `messages` writes: one per bound queue, or the
+/// unrouted queue for a message no queue is bound to.
+fn routed<'a>(
+    topology: &'a Topology,
+    messages: &'a [&'a Envelope],
+) -> Vec<(&'a str, &'a Envelope)> {
+    let mut rows = Vec::with_capacity(messages.len());
+    for env in messages {
+        let before = rows.len();
+        rows.extend(topology.route(&env.kind).map(|q| (q.name.as_str(), *env)));
+        if rows.len() == before {
+            rows.push((topology.unrouted_queue.as_str(), *env));
+        }
+    }
+    rows
+}
+
+fn new_rows(rows: &[(&str, &Envelope)]) -> Vec<NewRow> {
+    rows.iter()
+        .map(|(queue, env)| NewRow {
+            queue: queue.to_string(),
+            message_id: env.id.to_string(),
+            body: String::from_utf8_lossy(&env.to_bytes()).into_owned(),
+        })
+        .collect()
+}
+
+/// The embedded bus as a stage's unit transaction uses it: publishes and acks written on the
+/// unit's own connection, so they commit (or roll back) with its effects.
+#[derive(Clone)]
+pub struct InStore {
+    bus: EmbeddedBus,
+}
+
+impl std::fmt::Debug for InStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InStore")
+    }
+}
+
+impl InStore {
+    /// Inserts `events` into the queues bound to them and deletes the rows of the deliveries
+    /// `settled` (`(seq, lease token)`; a row whose lease moved on to another consumer stays,
+    /// and that consumer's inbox finds it applied), on `conn`, inside the caller's transaction.
+    /// Returns the queues written to, to [`InStore::wake`] once the transaction committed.
+    pub(crate) async fn write(
+        &self,
+        conn: &mut AnyConnection,
+        events: &[&Envelope],
+        settled: &[(i64, &str)],
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let topology = self.bus.topology();
+        let rows = routed(&topology, events);
+        let mut queues: Vec<String> = rows.iter().map(|(q, _)| q.to_string()).collect();
+        queues.sort_unstable();
+        queues.dedup();
+        let rows = new_rows(&rows);
+        let now = now_ms();
+        let rows: Vec<(&NewRow, i64)> = rows.iter().map(|r| (r, now)).collect();
+        insert_rows(conn, &rows, now).await?;
+        delete_leased(conn, settled).await?;
+        Ok(queues)
+    }
+
+    /// Wakes the consumers of `queues` (after the commit that wrote to them).
+    pub(crate) fn wake(&self, queues: &[String]) {
+        for queue in queues {
+            self.bus.wake(queue);
+        }
     }
 }
 
@@ -130,58 +222,79 @@ fn insert_batch(store: Store, batch: Vec<(Vec<NewRow>, i64)>) -> BatchFuture<()>
             .flat_map(|(rows, visible_at)| rows.iter().map(move |row| (row, *visible_at)))
             .collect();
         let run = async {
-            let mut tx = store.begin().await.map_err(|e| e.to_string())?;
-            let now = now_ms();
-            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                let sql = format!(
-                    "INSERT INTO bus_messages (queue, message_id, body, visible_at, enqueued_at) \
-                     VALUES {}",
-                    value_rows(chunk.len(), 5)
-                );
-                // Only numbered placeholders are interpolated; the values are bound.
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (row, visible_at) in chunk {
-                    q = q
-                        .bind(row.queue.as_str())
-                        .bind(row.message_id.as_str())
-                        .bind(row.body.as_str())
-                        .bind(*visible_at)
-                        .bind(now);
-                }
-                q.execute(&mut *tx).await.map_err(|e| e.to_string())?;
-            }
-            tx.commit().await.map_err(|e| e.to_string())
+            let mut tx = store.begin().await?;
+            insert_rows(&mut tx, &rows, now_ms()).await?;
+            tx.commit().await?;
+            Ok::<_, GroupError>(())
         };
         run.await?;
         Ok(vec![(); n])
     })
 }
 
+/// Inserts message rows `(row, visible_at)` enqueued `now`, on `conn`.
+async fn insert_rows(
+    conn: &mut AnyConnection,
+    rows: &[(&NewRow, i64)],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO bus_messages (queue, message_id, body, visible_at, enqueued_at) \
+             VALUES {}",
+            value_rows(chunk.len(), 5)
+        );
+        // Only numbered placeholders are interpolated; the values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (row, visible_at) in chunk {
+            q = q
+                .bind(row.queue.as_str())
+                .bind(row.message_id.as_str())
+                .bind(row.body.as_str())
+                .bind(*visible_at)
+                .bind(now);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the rows `(seq, lease token)` whose lease the token still holds, on `conn`; returns
+/// the pairs deleted.
+async fn delete_leased(
+    conn: &mut AnyConnection,
+    leased: &[(i64, &str)],
+) -> Result<std::collections::HashSet<(i64, String)>, sqlx::Error> {
+    let mut gone = std::collections::HashSet::new();
+    for chunk in leased.chunks(ROWS_PER_STATEMENT) {
+        // A row goes only if this consumer still holds its lease.
+        let terms: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(seq = ${} AND lease_token = ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let sql = format!(
+            "DELETE FROM bus_messages WHERE {} RETURNING seq, lease_token",
+            terms.join(" OR ")
+        );
+        // Only numbered placeholders are interpolated; the values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (seq, token) in chunk {
+            q = q.bind(*seq).bind(*token);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let seq: i64 = row.try_get("seq")?;
+            let token: String = row.try_get("lease_token")?;
+            gone.insert((seq, token));
+        }
+    }
+    Ok(gone)
+}
+
 fn ack_batch(store: Store, batch: Vec<(i64, String)>) -> BatchFuture<bool> {
     Box::pin(async move {
-        let mut tx = store.begin().await.map_err(|e| e.to_string())?;
-        let mut gone = std::collections::HashSet::new();
-        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
-            // A row goes only if this consumer still holds its lease.
-            let terms: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(seq = ${} AND lease_token = ${})", 2 * i + 1, 2 * i + 2))
-                .collect();
-            let sql = format!(
-                "DELETE FROM bus_messages WHERE {} RETURNING seq, lease_token",
-                terms.join(" OR ")
-            );
-            // Only numbered placeholders are interpolated; the values are bound.
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (seq, token) in chunk {
-                q = q.bind(*seq).bind(token.as_str());
-            }
-            for row in q.fetch_all(&mut *tx).await.map_err(|e| e.to_string())? {
-                let seq: i64 = row.try_get("seq").map_err(|e| e.to_string())?;
-                let token: String = row.try_get("lease_token").map_err(|e| e.to_string())?;
-                gone.insert((seq, token));
-            }
-        }
-        tx.commit().await.map_err(|e| e.to_string())?;
+        let mut tx = store.begin().await?;
+        let leased: Vec<(i64, &str)> = batch.iter().map(|(s, t)| (*s, t.as_str())).collect();
+        let mut gone = delete_leased(&mut tx, &leased).await?;
+        tx.commit().await?;
         // A deleted row answers the ack that held its lease (the first, if it came twice); an
         // ack whose lease moved on to another consumer finds nothing.
         Ok(batch
@@ -211,14 +324,8 @@ impl Bus for EmbeddedBus {
             return Ok(());
         }
         let topology = self.topology();
-        let mut rows = Vec::with_capacity(messages.len());
-        for env in messages {
-            let before = rows.len();
-            rows.extend(topology.route(&env.kind).map(|q| (q.name.as_str(), env)));
-            if rows.len() == before {
-                rows.push((topology.unrouted_queue.as_str(), env));
-            }
-        }
+        let messages: Vec<&Envelope> = messages.iter().collect();
+        let rows = routed(&topology, &messages);
         self.insert(&rows, now_ms()).await
     }
 
@@ -261,9 +368,13 @@ impl Bus for EmbeddedBus {
             .map_err(|e| BusError::Unavailable(e.to_string()))
     }
 
+    fn in_store(&self) -> Option<InStore> {
+        Some(InStore { bus: self.clone() })
+    }
+
     async fn close(&self) {
+        // Consumers wait on the token too.
         self.inner.closed.cancel();
-        self.inner.notify.notify_waiters();
     }
 
     async fn drain_dead_letters(
@@ -324,12 +435,29 @@ struct EmbeddedConsumer {
 }
 
 impl EmbeddedConsumer {
-    /// Claims up to `limit` ready rows. Rows delivered more than the delivery limit move to the
-    /// parking queue instead (a consumer keeps dying on them).
+    /// Whether the queue has a ready row: a read, so that looking costs no write turn.
+    async fn ready(&self, now: i64) -> Result<bool, BusError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT seq FROM bus_messages WHERE queue = $1 AND visible_at <= $2 \
+             AND (lease_until IS NULL OR lease_until < $2) LIMIT 1",
+        )
+        .bind(&self.queue)
+        .bind(now)
+        .fetch_optional(self.bus.inner.store.pool())
+        .await?;
+        Ok(found.is_some())
+    }
+
+    /// Claims up to `limit` ready rows (none, without a write, when a read finds none ready).
+    /// Rows delivered more than the delivery limit move to the parking queue instead (a consumer
+    /// keeps dying on them).
     async fn claim(&mut self, limit: usize) -> Result<(), BusError> {
         let inner = &self.bus.inner;
         let topology = self.bus.topology();
         let now = now_ms();
+        if !self.ready(now).await? {
+            return Ok(());
+        }
         let lease_until = now + inner.settings.lease.as_millis() as i64;
         let mut tx = begin_write(&inner.store).await?;
         let rows = sqlx::query(
@@ -387,6 +515,7 @@ impl EmbeddedConsumer {
                 redelivered: deliveries > 1,
                 acker: Box::new(EmbeddedAcker {
                     bus: self.bus.clone(),
+                    queue: self.queue.clone(),
                     seq,
                     token: self.token.clone(),
                     released: self.released_tx.clone(),
@@ -431,8 +560,8 @@ impl Consumer for EmbeddedConsumer {
             let free = self.prefetch.saturating_sub(in_flight);
             // Register for a wake-up before looking, so a publish between the look and the
             // wait is not missed.
-            let inner = self.bus.inner.clone();
-            let notified = inner.notify.notified();
+            let waker = self.bus.waker(&self.queue);
+            let notified = waker.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if free > 0 {
@@ -465,6 +594,7 @@ impl Drop for EmbeddedConsumer {
         let store = self.bus.inner.store.clone();
         let token = self.token.clone();
         let notify_bus = self.bus.clone();
+        let queue = self.queue.clone();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
                 let r = async {
@@ -488,7 +618,7 @@ impl Drop for EmbeddedConsumer {
                     }
                     tracing::warn!(error = %error, "Could not hand back a dropped consumer's deliveries; their lease will expire.");
                 }
-                notify_bus.inner.notify.notify_waiters();
+                notify_bus.wake(&queue);
             });
         }
     }
@@ -496,6 +626,8 @@ impl Drop for EmbeddedConsumer {
 
 struct EmbeddedAcker {
     bus: EmbeddedBus,
+    /// The queue the message came from, whose consumers a requeue wakes.
+    queue: String,
     seq: i64,
     token: String,
     released: tokio::sync::mpsc::Sender<Released>,
@@ -520,6 +652,10 @@ impl EmbeddedAcker {
 
 #[async_trait]
 impl Acker for EmbeddedAcker {
+    fn lease(&self) -> Option<(i64, String)> {
+        Some((self.seq, self.token.clone()))
+    }
+
     async fn ack(self: Box<Self>) -> Result<(), BusError> {
         let deleted = self
             .bus
@@ -527,7 +663,7 @@ impl Acker for EmbeddedAcker {
             .acks
             .submit((self.seq, self.token.clone()))
             .await
-            .map_err(BusError::Other)?;
+            .map_err(|e| BusError::Other(e.to_string()))?;
         if deleted {
             Ok(())
         } else {
@@ -547,7 +683,7 @@ impl Acker for EmbeddedAcker {
         .await?
         .rows_affected();
         tx.commit().await?;
-        self.bus.inner.notify.notify_waiters();
+        self.bus.wake(&self.queue);
         if n == 1 {
             Ok(())
         } else {

@@ -15,6 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::model::Envelope;
+pub use embedded::InStore;
 pub use topology::{QueueSpec, Topology};
 
 /// Why a bus operation failed. Every variant is transient from a stage's point of view: the
@@ -76,6 +77,18 @@ impl Delivery {
         self.acker.requeue().await
     }
 
+    /// The delivery's `(seq, lease token)` when its queue is a row of the store
+    /// ([`Bus::in_store`]), for a unit transaction that settles it ([`InStore::write`]).
+    pub(crate) fn lease(&self) -> Option<(i64, String)> {
+        self.acker.lease()
+    }
+
+    /// Done with a delivery whose row a committed unit transaction already deleted: gives its
+    /// prefetch slot back without writing anything.
+    pub(crate) fn settled_in_store(self) {
+        drop(self);
+    }
+
     /// Comes back after `delay` with `attempt + 1`. The retry copy is made durable before the
     /// original is acked, so a crash in between duplicates (deduped downstream), never loses.
     pub async fn retry(self, delay: Duration) -> Result<(), BusError> {
@@ -88,6 +101,10 @@ impl Delivery {
 /// Settles one delivery; each bus implements it for its own handle.
 #[async_trait]
 pub(crate) trait Acker: Send + Sync {
+    /// `(seq, lease token)` of a delivery whose queue is a row of the store; `None` elsewhere.
+    fn lease(&self) -> Option<(i64, String)> {
+        None
+    }
     async fn ack(self: Box<Self>) -> Result<(), BusError>;
     async fn requeue(self: Box<Self>) -> Result<(), BusError>;
     async fn retry(self: Box<Self>, next: Envelope, delay: Duration) -> Result<(), BusError>;
@@ -161,6 +178,12 @@ pub trait Bus: Send + Sync + 'static {
         max: usize,
         keep: KeepDeadLetter<'_>,
     ) -> Result<usize, BusError>;
+
+    /// When the queues are rows of the store the stages write to (the embedded bus), the handle
+    /// a stage's unit transaction publishes and acks with; `None` for a broker.
+    fn in_store(&self) -> Option<InStore> {
+        None
+    }
 
     /// Stops consumers and closes connections; in-flight unacked deliveries go back to the queue.
     async fn close(&self);

@@ -443,10 +443,11 @@ pub struct TrackingConfig {
     /// already).
     #[serde(default)]
     pub subscribe: Option<TrackingSubscribe>,
-    /// Query each open parcel on a schedule instead of waiting for pushes (for carriers
-    /// without push, or accounts without a subscription): Kuaidi100's real-time query
-    /// `poll/query.do`. Every answer is stored like a callback and read by the same tracking
-    /// stage; an unchanged answer is the same document.
+    /// Query each open parcel on a schedule instead of (or besides) waiting for pushes, as the
+    /// scheme's poll definition (`connectors/tracking/<scheme>.toml`) describes: Kuaidi100's
+    /// real-time query `poll/query.do`, 17TRACK `gettrackinfo`, AfterShip `GET /trackings`.
+    /// Every record is stored like a callback and read by the same tracking stage; an
+    /// unchanged record is the same document.
     #[serde(default)]
     pub poll: Option<TrackingPoll>,
 }
@@ -455,13 +456,28 @@ pub struct TrackingConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrackingPoll {
-    /// The query API's base URL (`https://poll.kuaidi100.com`).
-    pub api_url: String,
+    /// The query API's base URL (`https://poll.kuaidi100.com`, `https://api.17track.net`,
+    /// `https://api.aftership.com`); default: the definition's.
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// Directory of poll definitions: `<definitions>/<scheme>.toml` replaces the definition
+    /// built into ordergate (a copy of `connectors/tracking/`, edited when the partner's API
+    /// changes); relative paths are taken from the config file's directory. None = built in.
+    #[serde(default)]
+    pub definitions: Option<PathBuf>,
     /// Kuaidi100's `customer` (授权码 company id) as a reference (`env:NAME` / `file:PATH`).
-    pub customer: Secret,
-    /// The key the query is signed with (`sign` = upper-case MD5 of `param + key + customer`),
-    /// as a reference.
-    pub key: Secret,
+    #[serde(default)]
+    pub customer: Option<Secret>,
+    /// Kuaidi100's key the query is signed with (`sign` = upper-case MD5 of
+    /// `param + key + customer`), as a reference.
+    #[serde(default)]
+    pub key: Option<Secret>,
+    /// The API key (17TRACK `17token`, AfterShip `as-api-key`), as a reference.
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    /// Records per page where the poll pages (AfterShip `limit`); default: the definition's.
+    #[serde(default)]
+    pub page_size: Option<u32>,
     /// Only parcels of these carriers (codes or names); empty = every parcel.
     #[serde(default)]
     pub carriers: Vec<String>,
@@ -472,7 +488,7 @@ pub struct TrackingPoll {
     /// How often the connector looks for parcels due a query.
     #[serde(default = "TrackingPoll::default_tick_ms")]
     pub tick_ms: u64,
-    /// Most parcels queried in one tick.
+    /// Most parcels queried in one tick (requests carry up to the definition's `batch` each).
     #[serde(default = "TrackingPoll::default_batch")]
     pub batch: u32,
     /// Pause between two queries at the least.
@@ -490,6 +506,23 @@ pub struct TrackingPoll {
 }
 
 impl TrackingPoll {
+    /// Makes a relative `definitions` directory relative to `dir` (the config file's).
+    pub fn anchor_paths(&mut self, dir: &Path) {
+        if let Some(p) = self.definitions.as_mut().filter(|p| p.is_relative()) {
+            *p = dir.join(&*p);
+        }
+    }
+
+    /// The credential a poll definition names (`customer`, `key`, `api_key`).
+    pub fn credential(&self, name: &str) -> Option<&Secret> {
+        match name {
+            "customer" => self.customer.as_ref(),
+            "key" => self.key.as_ref(),
+            "api_key" => self.api_key.as_ref(),
+            _ => None,
+        }
+    }
+
     fn default_interval_ms() -> u64 {
         30 * 60 * 1000
     }

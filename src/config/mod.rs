@@ -27,11 +27,15 @@ pub use notices::{
 pub use pushback::{PushbackPolicy, PushbackSettings};
 pub use routing::{CategoryOwner, RoutingConfig};
 pub use rules::{CatalogConfig, ChannelRules, ReviewConfig};
-pub use secret::{Secret, SecretError};
+pub use secret::{read_bounded, read_bounded_text, Secret, SecretError, MAX_SECRET_FILE_BYTES};
 pub use sections::*;
 pub use tracking::{Thresholds, TrackingSettings, TrackingThreshold};
 pub use transport::{CarrierConfig, DeliveryNoteConfig, FromAddress, TransportConfig};
 pub use warehouses::WarehouseConfig;
+
+/// The SMTP relay's name in connector health; no connector, warehouse, carrier or subscriber
+/// may take it.
+pub const HEALTH_SMTP: &str = "smtp";
 
 /// Why the configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -124,20 +128,26 @@ pub struct Config {
     // </carrier>
 }
 
+/// The largest configuration file read (a regular file only, see [`read_bounded`]).
+pub const MAX_CONFIG_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// The prefix of environment overrides.
 pub const ENV_PREFIX: &str = "ORDERGATE_";
 
 impl Config {
     /// Reads `path`, applies environment overrides from the process environment, validates.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let mut cfg = Self::from_toml(&text, &path.display().to_string(), std::env::vars())?;
+        let text =
+            read_bounded_text(path, MAX_CONFIG_FILE_BYTES).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let mut cfg = Self::parse(&text, &path.display().to_string(), std::env::vars())?;
         if let Some(dir) = path.parent() {
             cfg.anchor_paths(dir);
         }
+        // After anchoring: validation reads files the configuration names (poll definitions).
+        cfg.validate()?;
         Ok(cfg)
     }
 
@@ -158,8 +168,12 @@ impl Config {
                 ConnectorConfig::Folder(f) if f.path.is_relative() => f.path = dir.join(&f.path),
                 ConnectorConfig::Folder(_)
                 | ConnectorConfig::Webhook(_)
-                | ConnectorConfig::Imap(_)
-                | ConnectorConfig::Tracking(_) => {}
+                | ConnectorConfig::Imap(_) => {}
+                ConnectorConfig::Tracking(t) => {
+                    if let Some(p) = t.poll.as_mut() {
+                        p.anchor_paths(dir);
+                    }
+                }
                 ConnectorConfig::Marketplace(m) => m.anchor_paths(dir),
             }
         }
@@ -191,6 +205,17 @@ impl Config {
         origin: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
+        let cfg = Self::parse(text, origin, env)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parses `text` with the environment overrides applied, without validating.
+    fn parse(
+        text: &str,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let mut value: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: origin.to_string(),
             message: e.to_string(),
@@ -216,7 +241,6 @@ impl Config {
                 path: origin.to_string(),
                 message: e.to_string(),
             })?;
-        cfg.validate()?;
         Ok(cfg)
     }
 
@@ -275,6 +299,7 @@ impl Config {
         self.routing
             .validate(&self.warehouse_names())
             .map_err(ConfigError::Invalid)?;
+        self.validate_health_names().map_err(ConfigError::Invalid)?;
         if self.bus.kind == BusKind::Amqp && self.bus.url.is_none() {
             return Err(ConfigError::Invalid(
                 "bus.kind = \"amqp\" needs bus.url (e.g. \"env:ORDERGATE_AMQP_URL\")".into(),
@@ -324,21 +349,26 @@ impl Config {
                     )));
                 }
                 if let Some(p) = &t.poll {
-                    if t.scheme != "kuaidi100" {
-                        return Err(ConfigError::Invalid(format!(
-                            "connector {}: poll is supported for scheme kuaidi100 only",
-                            t.name
-                        )));
+                    let def = crate::intake::tracking_poll::PollDefinition::of(
+                        &t.scheme,
+                        p.definitions.as_deref(),
+                    )
+                    .map_err(|e| ConfigError::Invalid(format!("connector {}: {e}", t.name)))?;
+                    for name in &def.credentials {
+                        if !p.credential(name).is_some_and(|s| s.is_reference()) {
+                            return Err(ConfigError::Invalid(format!(
+                                "connector {}: poll.{name} must be given as a reference (env:NAME or file:PATH)",
+                                t.name
+                            )));
+                        }
                     }
-                    if !p.customer.is_reference() || !p.key.is_reference() {
+                    if p.interval_ms == 0
+                        || p.tick_ms == 0
+                        || p.batch == 0
+                        || p.page_size == Some(0)
+                    {
                         return Err(ConfigError::Invalid(format!(
-                            "connector {}: poll.customer and poll.key must be references (env:NAME or file:PATH)",
-                            t.name
-                        )));
-                    }
-                    if p.interval_ms == 0 || p.tick_ms == 0 || p.batch == 0 {
-                        return Err(ConfigError::Invalid(format!(
-                            "connector {}: poll.interval_ms, poll.tick_ms and poll.batch must be > 0",
+                            "connector {}: poll.interval_ms, poll.tick_ms, poll.batch and poll.page_size must be > 0",
                             t.name
                         )));
                     }
@@ -351,6 +381,44 @@ impl Config {
                         i.name
                     )));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Connector health (`GET /readyz`, the connectors page, the store) keeps one entry per
+    /// name for connectors, warehouses, carriers, subscribers and the SMTP relay
+    /// ([`HEALTH_SMTP`]): two of them under one name would share an entry, so that is refused.
+    fn validate_health_names(&self) -> Result<(), String> {
+        let mut seen: std::collections::HashMap<&str, &str> =
+            std::collections::HashMap::from([(HEALTH_SMTP, "the SMTP relay of [notices]")]);
+        let named = self
+            .connectors
+            .iter()
+            .map(|c| ("connector", c.name()))
+            .chain(
+                self.warehouses
+                    .iter()
+                    .map(|w| ("warehouse", w.name.as_str())),
+            )
+            .chain(self.carriers.iter().map(|c| ("carrier", c.name.as_str())))
+            .chain(
+                self.subscribers
+                    .iter()
+                    .map(|s| ("subscriber", s.name.as_str())),
+            );
+        for (what, name) in named {
+            if let Some(before) = seen.insert(name, what) {
+                return Err(format!(
+                    "{what} name {name:?} is taken by {}: connectors, warehouses, carriers, \
+                     subscribers and the SMTP relay (\"{HEALTH_SMTP}\") share connector health, \
+                     so each needs a name of its own",
+                    if before.starts_with("the ") {
+                        before.to_string()
+                    } else {
+                        format!("a {before}")
+                    }
+                ));
             }
         }
         Ok(())
@@ -498,6 +566,36 @@ mod tests {
         assert!(e.to_string().contains("references"), "{e}");
     }
 
+    /// A tracking connector's `poll.definitions` is taken from the config file's directory,
+    /// and the definition in it is loaded and checked with the configuration.
+    #[test]
+    fn a_poll_definitions_directory_is_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ordergate.toml");
+        std::fs::write(
+            &path,
+            "[[connectors]]\nname = \"t17\"\nkind = \"tracking\"\nscheme = \"17track\"\nsecret = \"env:S\"\npoll = { api_key = \"env:K\", definitions = \"defs\" }\n",
+        )
+        .unwrap();
+        let e = Config::load(&path).unwrap_err().to_string();
+        assert!(e.contains("t17") && e.contains("17track.toml"), "{e}");
+        std::fs::create_dir(dir.path().join("defs")).unwrap();
+        std::fs::write(
+            dir.path().join("defs/17track.toml"),
+            include_str!("../../connectors/tracking/17track.toml"),
+        )
+        .unwrap();
+        let c = Config::load(&path).unwrap();
+        let ConnectorConfig::Tracking(t) = &c.connectors[0] else {
+            panic!("a tracking connector");
+        };
+        let poll = t.poll.as_ref().unwrap();
+        assert_eq!(
+            poll.definitions.as_deref(),
+            Some(dir.path().join("defs").as_path())
+        );
+    }
+
     #[test]
     fn api_tokens_must_be_references() {
         let e = Config::from_toml("[http]\napi_tokens = [\"hunter2\"]", "t", env(&[])).unwrap_err();
@@ -517,6 +615,21 @@ mod tests {
             .resolve()
             .unwrap_err();
         assert!(e.to_string().contains("ORDERGATE_TEST_SURELY_UNSET"));
+    }
+
+    #[test]
+    fn the_config_file_is_read_only_when_regular_and_bounded() {
+        let started = std::time::Instant::now();
+        for path in ["/dev/zero", "/tmp"] {
+            let e = Config::load(Path::new(path)).unwrap_err().to_string();
+            assert!(e.contains(path) && e.contains("not a regular file"), "{e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; MAX_CONFIG_FILE_BYTES as usize + 1]).unwrap();
+        let e = Config::load(&big).unwrap_err().to_string();
+        assert!(e.contains("larger than the limit"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]
@@ -541,6 +654,62 @@ mod tests {
         let e =
             Config::from_toml("[review]\nprice_tolerance_pct = 120\n", "t", env(&[])).unwrap_err();
         assert!(e.to_string().contains("price_tolerance_pct"), "{e}");
+    }
+
+    #[test]
+    fn health_names_are_one_namespace() {
+        let folder = |name: &str| {
+            format!("[[connectors]]\nname = \"{name}\"\nkind = \"folder\"\npath = \"/a\"\nformat = \"shopify\"\n")
+        };
+        let subscriber = |name: &str| {
+            format!("[[subscribers]]\nname = \"{name}\"\nurl = \"https://x\"\nevents = [\"order.*\"]\nsecret = \"env:S\"\n")
+        };
+        let warehouse = |name: &str| {
+            format!("[[warehouses]]\nname = \"{name}\"\ndefinition = \"shipbob\"\ncredentials = {{ access_token = \"env:T\" }}\n")
+        };
+        let carrier =
+            |name: &str| format!("[[carriers]]\nname = \"{name}\"\ndefinition = \"easypost\"\n");
+        // Distinct names pass.
+        let fine = [
+            folder("shop"),
+            subscriber("finance"),
+            warehouse("east"),
+            carrier("ep"),
+        ]
+        .concat();
+        Config::from_toml(&fine, "t", env(&[])).unwrap();
+        for (text, says) in [
+            (
+                folder("smtp"),
+                "connector name \"smtp\" is taken by the SMTP relay of [notices]",
+            ),
+            (
+                subscriber("smtp"),
+                "subscriber name \"smtp\" is taken by the SMTP relay",
+            ),
+            (
+                [folder("shop"), subscriber("shop")].concat(),
+                "subscriber name \"shop\" is taken by a connector",
+            ),
+            (
+                [folder("east"), warehouse("east")].concat(),
+                "warehouse name \"east\" is taken by a connector",
+            ),
+            (
+                [warehouse("ep"), carrier("ep")].concat(),
+                "carrier name \"ep\" is taken by a warehouse",
+            ),
+            (
+                [carrier("ep"), subscriber("ep")].concat(),
+                "subscriber name \"ep\" is taken by a carrier",
+            ),
+        ] {
+            let e = Config::from_toml(&text, "t", env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{text}: {e}");
+            assert!(e.contains("share connector health"), "{e}");
+        }
     }
 
     #[test]

@@ -81,7 +81,10 @@ pub struct NoticesConfig {
     /// `departments = { logistics = "ops@example.com" }`.
     #[serde(default)]
     pub departments: BTreeMap<String, String>,
-    /// Attempts per e-mail before it is parked with an exception.
+    /// Attempts per e-mail before it is parked with an exception. An e-mail failing because the
+    /// relay is down, slow or throttling (no connection, a timeout, a 4xx reply, an answer that
+    /// is not SMTP) is retried past them until it is `pipeline.outage_retry_secs` old; a 5xx
+    /// refusal of its sender or recipient parks it at once.
     #[serde(default = "NoticesConfig::default_max_attempts")]
     pub max_attempts: u32,
     /// First retry delay; it doubles per attempt up to `retry_max_ms`.
@@ -92,7 +95,8 @@ pub struct NoticesConfig {
     /// Timeout of each SMTP step and webhook call.
     #[serde(default = "NoticesConfig::default_timeout_ms")]
     pub timeout_ms: u64,
-    /// How often the sender looks for due e-mails and webhook deliveries.
+    /// How often the sender looks for due e-mails and webhook deliveries when nothing wakes it
+    /// (after a full round it looks again at once).
     #[serde(default = "NoticesConfig::default_poll_interval_ms")]
     pub poll_interval_ms: u64,
     /// Status-page lookups and feedback posts per client IP per minute.
@@ -284,7 +288,10 @@ impl Default for NoticesConfig {
 /// `X-Ordergate-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, with
 /// `X-Ordergate-Delivery` (our delivery id: the same on every retry, so the receiver dedupes)
 /// and `X-Ordergate-Event`. Retried with backoff (`[notices] retry_*`), parked with an
-/// exception after `max_attempts`.
+/// exception after `max_attempts` — or, while the subscriber is down, slow or throttling (no
+/// connection, a timeout, not HTTP, 408, 429, 5xx), once the delivery is
+/// `pipeline.outage_retry_secs` old. Its name must not be a connector's, warehouse's,
+/// carrier's or `smtp` (they share connector health).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriberConfig {
@@ -299,7 +306,8 @@ pub struct SubscriberConfig {
     /// Timeout of one delivery.
     #[serde(default = "SubscriberConfig::default_timeout_ms")]
     pub timeout_ms: u64,
-    /// Attempts before a delivery is parked.
+    /// Attempts before a delivery is parked; while the subscriber is down, slow or throttling
+    /// the delivery is retried past them until it is `pipeline.outage_retry_secs` old.
     #[serde(default = "SubscriberConfig::default_max_attempts")]
     pub max_attempts: u32,
     /// Off: nothing is recorded for it.

@@ -157,9 +157,12 @@ pub struct PipelineConfig {
     /// Longest retry delay.
     #[serde(default = "PipelineConfig::default_retry_max_ms")]
     pub retry_max_ms: u64,
-    /// A message failing because a partner (warehouse, carrier, platform, subscriber) is down,
-    /// slow or throttling is retried past `max_attempts` until its event is this old, so a
-    /// partner outage shorter than this parks nothing (default one hour).
+    /// A message failing because a partner (warehouse, carrier, platform) is down, slow or
+    /// throttling is retried past `max_attempts` until its event is this old, so a partner
+    /// outage shorter than this parks nothing (default one hour). The same window holds for a
+    /// customer e-mail while the SMTP relay is out and a webhook delivery while its subscriber
+    /// is (past `notices.max_attempts` and the subscriber's `max_attempts`), counted from when
+    /// the e-mail or delivery was recorded.
     #[serde(default = "PipelineConfig::default_outage_retry_secs")]
     pub outage_retry_secs: u64,
     /// Messages one stage works on at once in this process. Each waits mostly on commits and
@@ -179,12 +182,21 @@ pub struct PipelineConfig {
     /// The stages this daemon runs, by name (`normalize`, `review`, …; `ordergate check`
     /// lists them); empty runs every stage. On the cluster profile daemons may split the
     /// stages between them (each queue is consumed by whichever daemons run its stage); a
-    /// stage nobody runs leaves its queue growing.
+    /// stage nobody runs leaves its queue growing. A stage's periodic work runs with it:
+    /// `track` the delay/loss sweep, `allocate` the stock re-check, `pushback` the
+    /// reconciliation, `notify` the e-mail and subscriber sender.
     #[serde(default)]
     pub stages: Vec<String>,
 }
 
 impl PipelineConfig {
+    /// Whether this daemon runs `stage` (every stage when `stages` is empty). A stage's
+    /// periodic work (the tracking sweep, the stock re-check, push-back reconciliation, the
+    /// notice sender) runs where the stage does.
+    pub fn runs(&self, stage: &str) -> bool {
+        self.stages.is_empty() || self.stages.iter().any(|s| s == stage)
+    }
+
     fn default_max_attempts() -> u32 {
         5
     }
@@ -243,6 +255,17 @@ pub struct HttpConfig {
     /// then is answered 408 and its connection closed (slow-body attacks hold no task).
     #[serde(default = "HttpConfig::default_body_timeout_secs")]
     pub body_timeout_secs: u64,
+    /// Seconds a request's head (request line and headers) has to arrive in full (default
+    /// 30), counted from the first byte of the request or from when a kept-alive connection
+    /// waits for its next one; a client still sending then has its connection closed
+    /// (slow-header attacks hold no connection).
+    #[serde(default = "HttpConfig::default_header_timeout_secs")]
+    pub header_timeout_secs: u64,
+    /// Failed dashboard sign-ins a client may make per minute (default 10); past them every
+    /// sign-in of that client is answered 429 with `Retry-After` until the minute is over.
+    /// Clients are told apart as for the customer pages (`notices.trust_forwarded_for`).
+    #[serde(default = "HttpConfig::default_signin_failures_per_minute")]
+    pub signin_failures_per_minute: u32,
 }
 
 /// One API token.
@@ -306,6 +329,15 @@ impl HttpConfig {
         30
     }
 
+    fn default_header_timeout_secs() -> u64 {
+        30
+    }
+
+    /// The default of `signin_failures_per_minute`.
+    pub fn default_signin_failures_per_minute() -> u32 {
+        10
+    }
+
     /// The default of `body_timeout_secs`.
     pub fn default_body_timeout() -> std::time::Duration {
         std::time::Duration::from_secs(Self::default_body_timeout_secs())
@@ -318,6 +350,8 @@ impl Default for HttpConfig {
             listen: Self::default_listen(),
             api_tokens: Vec::new(),
             body_timeout_secs: Self::default_body_timeout_secs(),
+            header_timeout_secs: Self::default_header_timeout_secs(),
+            signin_failures_per_minute: Self::default_signin_failures_per_minute(),
         }
     }
 }

@@ -54,7 +54,8 @@ pub struct WarehouseConfig {
     /// `warehouse_code`, `owner_code`).
     #[serde(default)]
     pub params: BTreeMap<String, String>,
-    /// Department that owns exceptions about this warehouse (refusals, refused callbacks).
+    /// Department that owns exceptions about this warehouse (refusals, refused callbacks,
+    /// handover discrepancies, goods it still owes when every parcel is delivered).
     #[serde(default = "default_department")]
     pub department: String,
     /// Timeout of one HTTP request.

@@ -113,38 +113,31 @@ impl Lifecycle {
         let templates = data.join("templates/notices");
         crate::notices::render::write_default_templates(&templates)
             .context("writing the notice templates")?;
+        // The shipping half: the pick-list warehouse (it packs; ordergate books the carrier),
+        // every parcel by the EasyPost simulator.
+        let mut ship_out = crate::sandbox::shipout::ShipOut::new(
+            Path::new("connectors"),
+            data,
+            "local",
+            &self.carrier.base_url(),
+            &secret("easypost-api-key", crate::sandbox::easypost::API_KEY)?,
+        );
+        ship_out.poll_interval_ms = Some(200);
+        ship_out.department = "transport".into();
+        ship_out.rule = "parcels-by-easypost".into();
+        ship_out.sender = "Ordergate Demo Warehouse".into();
+        ship_out.carrier_settings =
+            "request_timeout_ms = 5000\nretry_base_ms = 200\nretry_max_ms = 2000\n".into();
+        let shipping = [
+            ship_out.warehouse_section(),
+            ship_out.transport_section(),
+            ship_out.carrier_section(),
+        ]
+        .concat();
         Ok(format!(
             r#"
 # The shipping half: the pick-list warehouse, the carrier, tracking, customer e-mails.
-[[warehouses]]
-name = "local"
-definition = "pick-list"
-definitions = "connectors/warehouses"
-folder = "{pick}"
-confirmations = "{confirm}"
-poll_interval_ms = 200
-# It packs; ordergate books the carrier (labels from the EasyPost simulator).
-books_carrier = false
-
-[transport]
-department = "transport"
-[[transport.rules]]
-name = "parcels-by-easypost"
-mode = "express"
-service = "Priority"
-carrier = "easypost"
-
-[[carriers]]
-name = "easypost"
-definition = "easypost"
-definitions = "connectors/carriers"
-base_url = "{carrier}"
-credentials = {{ api_key = "{carrier_key}" }}
-request_timeout_ms = 5000
-retry_base_ms = 200
-retry_max_ms = 2000
-from = {{ name = "Ordergate Demo Warehouse", street1 = "1 Dock Road", city = "Newark", state = "NJ", postal_code = "07102", country = "US" }}
-
+{shipping}
 [[connectors]]
 kind = "tracking"
 name = "{PARCELS}"
@@ -180,10 +173,6 @@ retry_base_ms = 200
 retry_max_ms = 2000
 departments = {{ transport = "{TRANSPORT_DESK}" }}
 "#,
-            pick = data.join("pick-local").display(),
-            confirm = data.join("confirm-local").display(),
-            carrier = self.carrier.base_url(),
-            carrier_key = secret("easypost-api-key", crate::sandbox::easypost::API_KEY)?,
             ep_secret = secret("easypost-webhook-secret", EASYPOST_WEBHOOK_SECRET)?,
             salt = secret("kuaidi100-salt", KUAIDI100_SALT)?,
             tracker_key = secret("tracker-api-key", TRACKER_KEY)?,

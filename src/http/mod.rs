@@ -18,9 +18,11 @@ mod limits;
 mod public;
 mod reports;
 pub mod routes;
+mod server;
 mod shipping;
 
 pub use api::ApiKey;
+pub(crate) use public::client_of;
 /// The reports' time range (`from`, `to`; defaults: the 30 days up to now), shared with the
 /// CLI and the dashboard.
 pub use reports::range as reports_range;
@@ -95,8 +97,15 @@ pub const LOCAL_TOKEN_FILE: &str = "api-token";
 fn local_operator_token(dir: &std::path::Path) -> anyhow::Result<ApiKey> {
     use anyhow::Context;
     let path = dir.join(LOCAL_TOKEN_FILE);
-    let token = match std::fs::read_to_string(&path) {
-        Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+    let existing =
+        match crate::config::read_bounded_text(&path, crate::config::MAX_SECRET_FILE_BYTES) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            // Never overwritten: it may be a mistake to repair by hand (a directory, a FIFO).
+            Err(e) => anyhow::bail!("the API token file {}: {e}", path.display()),
+        };
+    let token = match existing.trim() {
+        t if !t.is_empty() => t.to_string(),
         _ => {
             use rand::Rng;
             let bytes: [u8; 32] = rand::rng().random();
@@ -173,16 +182,9 @@ pub async fn serve(
         .with_context(|| format!("listening on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let body_timeout = std::time::Duration::from_secs(cfg.body_timeout_secs.max(1));
-    tasks.spawn(async move {
-        // The peer address is the status page's and feedback's rate-limit key.
-        let service = app_with(state, body_timeout)
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let server = axum::serve(listener, service)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await });
-        if let Err(error) = server.await {
-            tracing::error!(error = %error, "HTTP server failed.");
-        }
-    });
+    let header_timeout = std::time::Duration::from_secs(cfg.header_timeout_secs.max(1));
+    let router = app_with(state, body_timeout);
+    tasks.spawn(server::run(listener, router, header_timeout, shutdown));
     tracing::info!(addr = %addr, "HTTP server listening.");
     Ok(Some(addr))
 }

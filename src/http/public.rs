@@ -21,9 +21,17 @@ const FORM_LIMIT: usize = 4096;
 
 /// The client: the connection's peer, or the first `X-Forwarded-For` entry when trusted.
 fn client_ip(s: &AppState, req: &Request) -> IpAddr {
+    client_of(s, req.headers(), req.extensions())
+}
+
+/// [`client_ip`] from a request's parts (the dashboard's sign-in limit).
+pub(crate) fn client_of(
+    s: &AppState,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> IpAddr {
     if s.notices.trust_forwarded_for {
-        let forwarded = req
-            .headers()
+        let forwarded = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
@@ -32,7 +40,7 @@ fn client_ip(s: &AppState, req: &Request) -> IpAddr {
             return ip;
         }
     }
-    req.extensions()
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::from([0, 0, 0, 0]))

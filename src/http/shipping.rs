@@ -118,6 +118,9 @@ pub(super) async fn enter_shipment(
             )))
         }
         Err(TransitionError::NotFound(_)) => return Err(ApiError::NotFound(format!("order {id}"))),
+        Err(e @ TransitionError::ParcelTaken { .. }) => {
+            return Err(ApiError::Conflict(e.to_string()))
+        }
         Err(TransitionError::Busy(_)) => {
             return Err(ApiError::Conflict(format!(
                 "order {id} is changing; try again"

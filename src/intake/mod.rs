@@ -261,7 +261,7 @@ impl DocumentWriter {
 }
 
 fn write_batch(store: Store, items: Vec<NewDoc>) -> crate::store::group::BatchFuture<Stored> {
-    Box::pin(async move { store_batch(&store, &items).await.map_err(|e| e.to_string()) })
+    Box::pin(async move { Ok(store_batch(&store, &items).await?) })
 }
 
 /// Publishes the stored documents' pending events together; true once the bus confirmed them

@@ -123,8 +123,13 @@ pub fn build(
 pub enum Outcome {
     /// The server accepted the message (its reply).
     Sent(String),
-    /// Nothing was delivered; trying again may help (no connection, 4xx, TLS, timeout before
-    /// the data).
+    /// Nothing was delivered: the relay is down, slow or throttling (no connection, a timeout,
+    /// a 4xx reply, an answer that is not SMTP). Tried again through the outage window
+    /// (`pipeline.outage_retry_secs`), however many attempts that takes.
+    Unavailable(String),
+    /// Nothing was delivered for a reason on our side of the connection (TLS set-up, no
+    /// STARTTLS offered, AUTH refused for good, the send not recorded): tried again up to
+    /// `notices.max_attempts`.
     NotSent(String),
     /// Nothing was delivered and trying again will not help (5xx to the sender or recipient).
     Refused(String),
@@ -217,7 +222,7 @@ impl Smtp {
         };
         let mut conn = match self.open().await {
             Ok(c) => c,
-            Err(why) => return Outcome::NotSent(why),
+            Err(outcome) => return outcome,
         };
         let prepared = async {
             conn.command(Mail::new(Some(from), vec![])).await?;
@@ -232,7 +237,7 @@ impl Smtp {
             }
             Err(_) => {
                 conn.abort().await;
-                return Outcome::NotSent("timeout at MAIL/RCPT".into());
+                return Outcome::Unavailable("timeout at MAIL/RCPT".into());
             }
         }
         if let Err(why) = before_data().await {
@@ -247,7 +252,7 @@ impl Smtp {
             }
             Err(_) => {
                 conn.abort().await;
-                return Outcome::NotSent("timeout at DATA".into());
+                return Outcome::Unavailable("timeout at DATA".into());
             }
         }
         // From the first byte of the message to the server's answer, the outcome is only known
@@ -255,7 +260,7 @@ impl Smtp {
         let outcome = match tokio::time::timeout(self.timeout, conn.message(raw)).await {
             Ok(Ok(reply)) => Outcome::Sent(reply_text(&reply)),
             Ok(Err(e)) if e.is_permanent() => Outcome::Refused(format!("message: {e}")),
-            Ok(Err(e)) if e.is_transient() => Outcome::NotSent(format!("message: {e}")),
+            Ok(Err(e)) if e.is_transient() => Outcome::Unavailable(format!("message: {e}")),
             Ok(Err(e)) => Outcome::Unknown(format!("connection broke during the data: {e}")),
             Err(_) => Outcome::Unknown("no answer to the data within the timeout".into()),
         };
@@ -267,11 +272,12 @@ impl Smtp {
         outcome
     }
 
-    /// Connects, secures the connection and authenticates.
-    async fn open(&self) -> Result<AsyncSmtpConnection, String> {
+    /// Connects, secures the connection and authenticates; a failure is the outcome of the
+    /// send (nothing delivered).
+    async fn open(&self) -> Result<AsyncSmtpConnection, Outcome> {
         let hello = ClientId::default();
         let implicit = match self.tls {
-            SmtpTls::Tls => Some(self.tls_parameters()?),
+            SmtpTls::Tls => Some(self.tls_parameters().map_err(Outcome::NotSent)?),
             _ => None,
         };
         let addr = (self.host.as_str(), self.port);
@@ -280,20 +286,25 @@ impl Smtp {
             AsyncSmtpConnection::connect_tokio1(addr, Some(self.timeout), &hello, implicit, None),
         )
         .await
-        .map_err(|_| "timeout connecting".to_string())?
-        .map_err(|e| format!("connecting to {}:{}: {e}", self.host, self.port))?;
+        .map_err(|_| Outcome::Unavailable("timeout connecting".to_string()))?
+        .map_err(|e| {
+            not_sent(
+                format!("connecting to {}:{}: {e}", self.host, self.port),
+                &e,
+            )
+        })?;
         if self.tls == SmtpTls::Starttls {
             if !conn.can_starttls() {
                 conn.abort().await;
-                return Err(
+                return Err(Outcome::NotSent(
                     "the server does not offer STARTTLS (notices.tls = \"starttls\")".into(),
-                );
+                ));
             }
-            let params = self.tls_parameters()?;
+            let params = self.tls_parameters().map_err(Outcome::NotSent)?;
             tokio::time::timeout(self.timeout, conn.starttls(params, &hello))
                 .await
-                .map_err(|_| "timeout at STARTTLS".to_string())?
-                .map_err(|e| format!("STARTTLS: {e}"))?;
+                .map_err(|_| Outcome::Unavailable("timeout at STARTTLS".to_string()))?
+                .map_err(|e| not_sent(format!("STARTTLS: {e}"), &e))?;
         }
         if let Some(creds) = &self.credentials {
             let auth = conn.auth(&[Mechanism::Plain, Mechanism::Login], creds);
@@ -301,11 +312,11 @@ impl Smtp {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => {
                     conn.abort().await;
-                    return Err(format!("AUTH: {e}"));
+                    return Err(not_sent(format!("AUTH: {e}"), &e));
                 }
                 Err(_) => {
                     conn.abort().await;
-                    return Err("timeout at AUTH".into());
+                    return Err(Outcome::Unavailable("timeout at AUTH".into()));
                 }
             }
         }
@@ -317,11 +328,23 @@ fn reply_text(r: &lettre::transport::smtp::response::Response) -> String {
     format!("{} {}", r.code(), r.message().collect::<Vec<_>>().join(" "))
 }
 
-/// A failure before the data: permanent (5xx) or worth another try.
+/// A failure of the message's envelope before the data: refused for good (5xx) or not sent.
 fn refusal(step: &str, e: &lettre::transport::smtp::Error) -> Outcome {
     if e.is_permanent() {
         Outcome::Refused(format!("{step}: {e}"))
     } else {
-        Outcome::NotSent(format!("{step}: {e}"))
+        not_sent(format!("{step}: {e}"), e)
+    }
+}
+
+/// Nothing was delivered because of `e`: the relay being down, slow or throttling (a 4xx
+/// reply, no connection, a timeout, an answer that is not SMTP) is
+/// [`Outcome::Unavailable`]; a 5xx, a TLS failure or our own client's error is
+/// [`Outcome::NotSent`].
+fn not_sent(why: String, e: &lettre::transport::smtp::Error) -> Outcome {
+    if e.is_permanent() || e.is_tls() || e.is_client() {
+        Outcome::NotSent(why)
+    } else {
+        Outcome::Unavailable(why)
     }
 }

@@ -38,6 +38,17 @@ impl RateLimiter {
 
     /// Counts a request of `ip`: `Err(seconds to wait)` when over the limit.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        self.hit(ip, true)
+    }
+
+    /// Whether `ip` is over the limit now (`Err(seconds to wait)`), without counting: for
+    /// limits that count only some requests (failed sign-ins: [`RateLimiter::check`] after a
+    /// failure).
+    pub fn over(&self, ip: IpAddr) -> Result<(), u64> {
+        self.hit(ip, false)
+    }
+
+    fn hit(&self, ip: IpAddr, count: bool) -> Result<(), u64> {
         let now = Instant::now();
         let Ok(mut hits) = self.hits.lock() else {
             return Ok(());
@@ -54,7 +65,9 @@ impl RateLimiter {
             let wait = self.window.saturating_sub(now.duration_since(entry.0));
             return Err(wait.as_secs().max(1));
         }
-        entry.1 += 1;
+        if count {
+            entry.1 += 1;
+        }
         Ok(())
     }
 }
@@ -66,6 +79,9 @@ pub struct PublicPages {
     pub status_limit: RateLimiter,
     /// Feedback posts per client.
     pub feedback_limit: RateLimiter,
+    /// Failed dashboard sign-ins per client (`http.signin_failures_per_minute`): over it
+    /// every sign-in of that client is answered 429 until the minute is over.
+    pub signin_limit: RateLimiter,
     /// Take the client from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
     /// The configured subscribers (name, url, events), for `GET /api/subscribers`.
@@ -86,10 +102,19 @@ impl PublicPages {
         Self {
             status_limit: RateLimiter::per_minute(cfg.rate_per_minute),
             feedback_limit: RateLimiter::per_minute(cfg.rate_per_minute),
+            signin_limit: RateLimiter::per_minute(
+                crate::config::HttpConfig::default_signin_failures_per_minute(),
+            ),
             trust_forwarded_for: cfg.trust_forwarded_for,
             subscribers: subscribers.to_vec(),
             pages,
         }
+    }
+
+    /// With `per_minute` failed dashboard sign-ins allowed per client.
+    pub fn with_signin_limit(mut self, per_minute: u32) -> Self {
+        self.signin_limit = RateLimiter::per_minute(per_minute);
+        self
     }
 
     /// The status page: the form, and the answer or the refusal when a lookup was made.
@@ -431,6 +456,13 @@ mod tests {
         assert!(l.check(a).is_ok() && l.check(a).is_ok());
         assert!(l.check(a).is_err());
         assert!(l.check(b).is_ok());
+        // Looking does not count.
+        let c: IpAddr = "10.0.0.3".parse().unwrap();
+        for _ in 0..5 {
+            assert!(l.over(c).is_ok());
+        }
+        assert!(l.check(c).is_ok() && l.check(c).is_ok());
+        assert!(l.over(c).is_err() && l.over(a).is_err() && l.over(b).is_ok());
     }
 
     #[test]

@@ -85,10 +85,13 @@ pub struct DueNotice {
     pub raw: String,
     /// Attempts before this one.
     pub attempts: i64,
+    /// When it was recorded (ms): the outage window counts from here.
+    pub created_at: i64,
 }
 
 /// The columns a [`DueNotice`] is read from.
-const DUE_COLUMNS: &str = "id, order_id, notice, sender, recipient, message_id, raw, attempts";
+const DUE_COLUMNS: &str =
+    "id, order_id, notice, sender, recipient, message_id, raw, attempts, created_at";
 
 impl DueNotice {
     fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, StoreError> {
@@ -101,6 +104,7 @@ impl DueNotice {
             message_id: r.try_get("message_id")?,
             raw: r.try_get("raw")?,
             attempts: r.try_get("attempts")?,
+            created_at: r.try_get("created_at")?,
         })
     }
 }
@@ -221,6 +225,8 @@ pub struct DueDelivery {
     pub event_type: String,
     pub body: String,
     pub attempts: i64,
+    /// When it was recorded (ms): the outage window counts from here.
+    pub created_at: i64,
 }
 
 /// Up to `limit` deliveries due now, oldest first.
@@ -236,7 +242,7 @@ pub async fn due_deliveries(store: &Store, limit: i64) -> Result<Vec<DueDelivery
     .execute(store.pool())
     .await?;
     let rows = sqlx::query(
-        "SELECT id, subscriber, event_type, body, attempts FROM subscriber_deliveries \
+        "SELECT id, subscriber, event_type, body, attempts, created_at FROM subscriber_deliveries \
          WHERE status = 'pending' AND next_at <= $1 ORDER BY next_at, created_at, id LIMIT $2",
     )
     .bind(now)
@@ -251,6 +257,7 @@ pub async fn due_deliveries(store: &Store, limit: i64) -> Result<Vec<DueDelivery
                 event_type: r.try_get("event_type")?,
                 body: r.try_get("body")?,
                 attempts: r.try_get("attempts")?,
+                created_at: r.try_get("created_at")?,
             })
         })
         .collect()

@@ -6,6 +6,9 @@
 //! `pdftotext` reads) in an embedded, subset font with CJK glyphs (default WenQuanYi Zen Hei,
 //! Debian `fonts-wqy-zenhei`). The ship stage stores both with the order when it ships.
 
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use rust_decimal::Decimal;
@@ -154,7 +157,7 @@ pub fn note(
             let product = catalog.get(&sku);
             if let Some(p) = crate::stage::fulfil::packing_instruction(catalog, &sku) {
                 let fragile = if product.is_some_and(|p| p.fragile) {
-                    "易碎品 "
+                    FRAGILE
                 } else {
                     ""
                 };
@@ -224,15 +227,105 @@ pub enum NoteError {
 }
 
 /// Renders notes: the template compiled once, the font loaded on first use.
+///
+/// The PDF embeds a subset of the font with the glyphs the note uses. Subsetting a CJK font
+/// means parsing its glyph, character-map and name tables (tens of thousands of glyphs), so it
+/// is not done per PDF: when the font is loaded, one subset is made with every character of the
+/// notes' own labels and of Latin text ([`common_chars`]), and a note whose text needs nothing
+/// else (most notes) is drawn with it; a note that needs more (a CJK name or address) gets one
+/// subset of its own for all its copies. Each PDF then keeps only the glyphs its page uses of
+/// that small font, so the PDFs are as small as before.
 pub struct Renderer {
     env: minijinja::Environment<'static>,
     origin: String,
     font_path: std::path::PathBuf,
     font_index: usize,
-    font: OnceLock<Result<printpdf::ParsedFont, NoteError>>,
+    font: OnceLock<Result<Fonts, NoteError>>,
+    /// Subsets made of the whole font for a note (not counting the common one).
+    note_subsets: AtomicU64,
+}
+
+/// The configured face and its common subset.
+struct Fonts {
+    full: printpdf::ParsedFont,
+    common: printpdf::ParsedFont,
+    /// The characters `common` draws: those of [`common_chars`] the face has.
+    common_chars: HashSet<char>,
+}
+
+/// The characters every note may need without a subset of its own: its labels (all copies,
+/// every optional line), the fragile mark, printable ASCII, Latin-1 and Latin Extended-A,
+/// general punctuation and the euro sign.
+fn common_chars() -> BTreeSet<char> {
+    let probe = Note {
+        number: String::new(),
+        order_id: String::new(),
+        order_number: String::new(),
+        ship_date: String::new(),
+        company: Some(String::new()),
+        customer: Party {
+            company: Some(String::new()),
+            ..Party::default()
+        },
+        ship_to: ShipTo::default(),
+        lines: (0..40)
+            .map(|_| Line {
+                sku: String::new(),
+                name: String::new(),
+                spec: None,
+                quantity: String::new(),
+            })
+            .collect(),
+        remarks: vec![FRAGILE.to_string()],
+        parcels: vec![Parcel {
+            carrier: String::new(),
+            tracking_number: String::new(),
+        }],
+    };
+    let mut chars: BTreeSet<char> = Copy::ALL
+        .iter()
+        .flat_map(|c| layout(&probe, *c))
+        .flatten()
+        .flat_map(|t| t.text.chars().collect::<Vec<_>>())
+        .collect();
+    chars.extend(FRAGILE.chars());
+    chars.extend(' '..='~');
+    chars.extend('\u{a0}'..='\u{17f}');
+    chars.extend('\u{2010}'..='\u{2027}');
+    chars.insert('€');
+    chars
+}
+
+/// The glyphs of `full` that draw `chars` (those it has), with the text each stands for.
+fn glyphs_of(
+    full: &printpdf::ParsedFont,
+    chars: impl IntoIterator<Item = char>,
+) -> BTreeMap<u16, String> {
+    chars
+        .into_iter()
+        .filter_map(|c| Some((full.lookup_glyph_index(u32::from(c))?, c.to_string())))
+        .collect()
+}
+
+/// A font of the glyphs `glyphs` of `full` (with their characters), parsed.
+fn subset(
+    full: &printpdf::ParsedFont,
+    glyphs: &BTreeMap<u16, String>,
+    path: &str,
+) -> Result<printpdf::ParsedFont, NoteError> {
+    let error = |message: String| NoteError::Font {
+        path: path.to_string(),
+        message,
+    };
+    let bytes = printpdf::subset_font(full, glyphs).map_err(|e| error(format!("subset: {e}")))?;
+    printpdf::ParsedFont::from_bytes(&bytes.bytes, 0, &mut Vec::new())
+        .ok_or_else(|| error("its subset is not a usable font".to_string()))
 }
 
 const TEMPLATE: &str = "delivery-note.html";
+
+/// The mark a fragile product's packing remark starts with.
+const FRAGILE: &str = "易碎品 ";
 
 impl Renderer {
     /// The renderer `cfg` describes; a template that does not compile is an error naming it.
@@ -261,6 +354,7 @@ impl Renderer {
             font_path: cfg.font.clone(),
             font_index: cfg.font_index,
             font: OnceLock::new(),
+            note_subsets: AtomicU64::new(0),
         })
     }
 
@@ -279,7 +373,7 @@ impl Renderer {
             .map_err(template_error)
     }
 
-    fn font(&self) -> Result<&printpdf::ParsedFont, NoteError> {
+    fn fonts(&self) -> Result<&Fonts, NoteError> {
         self.font
             .get_or_init(|| {
                 let path = self.font_path.display().to_string();
@@ -287,15 +381,26 @@ impl Renderer {
                     path: path.clone(),
                     message: e.to_string(),
                 })?;
-                printpdf::ParsedFont::from_bytes(&bytes, self.font_index, &mut Vec::new()).ok_or(
-                    NoteError::Font {
-                        path,
-                        message: format!(
-                            "face {} is not a usable TrueType/OpenType font",
-                            self.font_index
-                        ),
-                    },
-                )
+                let full =
+                    printpdf::ParsedFont::from_bytes(&bytes, self.font_index, &mut Vec::new())
+                        .ok_or(NoteError::Font {
+                            path: path.clone(),
+                            message: format!(
+                                "face {} is not a usable TrueType/OpenType font",
+                                self.font_index
+                            ),
+                        })?;
+                let chars = common_chars();
+                let common = subset(&full, &glyphs_of(&full, chars.iter().copied()), &path)?;
+                let common_chars = chars
+                    .into_iter()
+                    .filter(|c| full.lookup_glyph_index(u32::from(*c)).is_some())
+                    .collect();
+                Ok(Fonts {
+                    full,
+                    common,
+                    common_chars,
+                })
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -303,33 +408,84 @@ impl Renderer {
 
     /// Checks that the font loads (for `ordergate check`).
     pub fn check_font(&self) -> Result<(), NoteError> {
-        self.font().map(|_| ())
+        self.fonts().map(|_| ())
+    }
+
+    /// Subsets of the whole font made for a single note so far (a note whose text the common
+    /// subset draws makes none).
+    pub fn note_subsets(&self) -> u64 {
+        self.note_subsets.load(Ordering::Relaxed)
     }
 
     /// One copy as PDF (A4, one page per 30 lines).
     pub fn pdf(&self, note: &Note, copy: Copy) -> Result<Vec<u8>, NoteError> {
-        use printpdf::{Mm, PdfDocument, PdfPage, PdfSaveOptions};
-        let font = self.font()?;
-        let mut doc = PdfDocument::new(&format!(
-            "Delivery note {} ({})",
-            note.number,
-            copy.as_str()
-        ));
-        let id = doc.add_font(font);
-        let pages = layout(note, copy)
-            .into_iter()
-            .map(|texts| {
-                let mut ops = Vec::new();
-                for t in texts {
-                    text_ops(&mut ops, &id, t);
-                }
-                PdfPage::new(Mm(210.0), Mm(297.0), ops)
-            })
-            .collect();
-        Ok(doc
-            .with_pages(pages)
-            .save(&PdfSaveOptions::default(), &mut Vec::new()))
+        let pages = layout(note, copy);
+        let font = self.font_for(std::slice::from_ref(&pages))?;
+        Ok(render_pdf(note, copy, pages, &font))
     }
+
+    /// Every copy as PDF, in [`Copy::ALL`]'s order, drawn with one font for the note.
+    pub fn pdfs(&self, note: &Note) -> Result<Vec<(Copy, Vec<u8>)>, NoteError> {
+        let layouts: Vec<_> = Copy::ALL.iter().map(|c| layout(note, *c)).collect();
+        let font = self.font_for(&layouts)?;
+        Ok(Copy::ALL
+            .into_iter()
+            .zip(layouts)
+            .map(|(copy, pages)| (copy, render_pdf(note, copy, pages, &font)))
+            .collect())
+    }
+
+    /// The font that draws every text of `layouts`: the common subset when it has all the
+    /// characters the face has glyphs for, else a subset of the face made for them.
+    fn font_for(
+        &self,
+        layouts: &[Vec<Vec<Text>>],
+    ) -> Result<Cow<'_, printpdf::ParsedFont>, NoteError> {
+        let fonts = self.fonts()?;
+        let chars: BTreeSet<char> = layouts
+            .iter()
+            .flatten()
+            .flatten()
+            .flat_map(|t| t.text.chars())
+            .collect();
+        let drawn_by_common = |c: &char| {
+            fonts.common_chars.contains(c) || fonts.full.lookup_glyph_index(u32::from(*c)).is_none()
+        };
+        if chars.iter().all(drawn_by_common) {
+            return Ok(Cow::Borrowed(&fonts.common));
+        }
+        self.note_subsets.fetch_add(1, Ordering::Relaxed);
+        let glyphs = glyphs_of(&fonts.full, chars);
+        subset(&fonts.full, &glyphs, &self.font_path.display().to_string()).map(Cow::Owned)
+    }
+}
+
+/// One copy's pages as a PDF with `font` (whose glyphs printpdf subsets once more to the page's).
+fn render_pdf(
+    note: &Note,
+    copy: Copy,
+    pages: Vec<Vec<Text>>,
+    font: &printpdf::ParsedFont,
+) -> Vec<u8> {
+    use printpdf::{Mm, PdfDocument, PdfPage, PdfSaveOptions};
+    let mut doc = PdfDocument::new(&format!(
+        "Delivery note {} ({})",
+        note.number,
+        copy.as_str()
+    ));
+    let id = doc.add_font(font);
+    let pages = pages
+        .into_iter()
+        .map(|texts| {
+            let mut ops = Vec::new();
+            for t in texts {
+                text_ops(&mut ops, &id, t);
+            }
+            PdfPage::new(Mm(210.0), Mm(297.0), ops)
+        })
+        .collect();
+    doc.with_pages(pages)
+        .save(&PdfSaveOptions::default(), &mut Vec::new())
 }
 
 /// A piece of text at a place on a page (millimetres from the bottom left).
@@ -545,6 +701,69 @@ mod tests {
             "escaped: {html}"
         );
         assert!(html.contains("易碎品"));
+    }
+
+    /// The text layer of `pdf`, as `pdftotext` reads it.
+    fn pdftotext(pdf: &[u8]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("note.pdf");
+        std::fs::write(&path, pdf).unwrap();
+        let out = std::process::Command::new("pdftotext")
+            .arg(&path)
+            .arg("-")
+            .output()
+            .expect("pdftotext (poppler-utils; deploy/dev/services.sh installs it)");
+        assert!(out.status.success(), "pdftotext failed");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn every_copy_is_drawn_with_one_font_subset_per_note() {
+        let r = Renderer::new(&DeliveryNoteConfig::default()).unwrap();
+        // Latin text (accents included) is drawn with the common subset: no subset of its own.
+        let mut latin = sample();
+        latin.customer.name = "Chloé Bergeron".into();
+        latin.ship_to = ShipTo {
+            name: "Chloé Bergeron".into(),
+            lines: vec!["388 Palmerston Blvd".into()],
+            city: "Toronto".into(),
+            country: "CA".into(),
+            ..ShipTo::default()
+        };
+        let pdfs = r.pdfs(&latin).unwrap();
+        assert_eq!(r.note_subsets(), 0, "the common subset draws a Latin note");
+        assert_eq!(
+            pdfs.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+            Copy::ALL.to_vec()
+        );
+        for (copy, pdf) in &pdfs {
+            let text = pdftotext(pdf);
+            for want in [
+                copy.label(),
+                "发货单 Delivery note",
+                "Chloé Bergeron",
+                "388 Palmerston Blvd",
+                "易碎品 MUG-01: FRAGILE",
+                "DN-20261203-ABCDEF12",
+            ] {
+                assert!(text.contains(want), "{want:?} not in {copy:?}:\n{text}");
+            }
+        }
+        // A CJK address needs glyphs beyond it: one subset for the three copies.
+        let pdfs = r.pdfs(&sample()).unwrap();
+        assert_eq!(r.note_subsets(), 1, "one subset for all copies of the note");
+        for (copy, pdf) in &pdfs {
+            let text = pdftotext(pdf);
+            for want in [copy.label(), "张三", "浦东新区世纪大道100号", "上海"] {
+                assert!(text.contains(want), "{want:?} not in {copy:?}:\n{text}");
+            }
+        }
+        // One copy alone reads the same.
+        let text = pdftotext(&r.pdf(&sample(), Copy::Finance).unwrap());
+        assert!(
+            text.contains("财务联 Finance copy") && text.contains("张三"),
+            "{text}"
+        );
     }
 
     #[test]

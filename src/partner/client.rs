@@ -340,7 +340,9 @@ impl ApiClient {
         let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
         if !(200..300).contains(&status) {
             let body = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
-            let retry_after = self.retry_after(&headers);
+            let retry_after = self
+                .retry_after(&headers)
+                .or_else(|| (status == 429).then(|| self.reset_wait(&headers)).flatten());
             return Err(self.partner_error(status, body.as_ref(), retry_after));
         }
         Ok(RawResponse {
@@ -450,6 +452,16 @@ impl ApiClient {
             .as_deref()
             .and_then(|h| retry_after_in(headers, h))
             .or_else(|| retry_after(headers))
+    }
+
+    /// The wait until the rate-limit window resets, from the definition's `reset_header`.
+    fn reset_wait(&self, headers: &HeaderMap) -> Option<Duration> {
+        let value = headers
+            .get(self.rate.reset_header.as_deref()?)?
+            .to_str()
+            .ok()?;
+        let now = chrono::Utc::now();
+        (reset_at(value, now)? - now).to_std().ok()
     }
 
     fn transport(&self, e: reqwest::Error) -> PartnerError {

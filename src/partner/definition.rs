@@ -325,6 +325,10 @@ pub struct RateLimitPolicy {
     /// (ShipBob `x-retry-after`).
     #[serde(default)]
     pub retry_after_header: Option<String>,
+    /// A header with the time the exhausted window resets (Unix seconds, or seconds from now),
+    /// waited for after a 429 that carries no retry hint (AfterShip `X-RateLimit-Reset`).
+    #[serde(default)]
+    pub reset_header: Option<String>,
 }
 
 /// Where errors are in a response body. A 2xx body with a non-empty error list is an error too.

@@ -57,6 +57,12 @@ pub enum PartnerError {
     Cancelled,
 }
 
+/// Whether an HTTP answer with `status` says the partner is down, slow or throttling, so the
+/// same request may work later: 408, 429 and every 5xx. Any other 4xx refuses the request.
+pub fn retriable_status(status: u16) -> bool {
+    status == 429 || status == 408 || status >= 500
+}
+
 impl PartnerError {
     /// Whether trying the same request again later can work: 429, 408, 5xx, timeouts,
     /// connection failures and error codes the definition names; not 400/401/403/404 or a
@@ -67,7 +73,7 @@ impl PartnerError {
                 status,
                 retriable_code,
                 ..
-            } => *status == 429 || *status == 408 || *status >= 500 || *retriable_code,
+            } => retriable_status(*status) || *retriable_code,
             PartnerError::Timeout { .. } | PartnerError::Transport { .. } => true,
             PartnerError::Token { retriable, .. } => *retriable,
             PartnerError::Store(_) => true,

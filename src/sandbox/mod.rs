@@ -14,7 +14,9 @@
 //!   WMS, MD5-signed XML), sharing [`warehouse`] (faults, callbacks with retries, counters).
 //! * carriers: [`easypost`] (shipments, rates, buy, pickups), [`shippo`] (shipments, rates,
 //!   transactions), sharing [`carrier`] (objects, labels counted per reference, label files);
-//!   [`packer`] packs pick lists without booking a carrier (so ordergate books one).
+//!   [`packer`] packs pick lists without booking a carrier (so ordergate books one);
+//!   [`shipout`] writes that setup's configuration (the pick-list warehouse, routing, the
+//!   transport rule, the EasyPost carrier) for the demo, the tests and the benches.
 
 pub mod amazon;
 pub mod book;
@@ -27,6 +29,7 @@ pub mod packer;
 pub mod pushback;
 pub mod qimen;
 pub mod shipbob;
+pub mod shipout;
 pub mod shippo;
 pub mod shopify;
 pub mod trackers;

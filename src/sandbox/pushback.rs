@@ -21,9 +21,10 @@
 //!
 //! Creates are never deduplicated (as on the platforms): a repeated create is a second
 //! fulfilment, counted. Faults: the answer of the next create lost (recorded, then answered
-//! only after a delay longer than the client waits), the next create refused with a 4xx, and
-//! a fulfilment "lost" by the platform ([`PushBook::lose`]); 429, 5xx and outages come from
-//! the shared fault layer ([`super::book::Faults`]). `GET /_sim/pushbacks` shows the counts,
+//! only after a delay longer than the client waits), the answer of the next create garbled
+//! after it was recorded ([`Garble`]: an HTML page, cut-off JSON, another shape), the next
+//! create refused with a 4xx, and a fulfilment "lost" by the platform ([`PushBook::lose`]);
+//! 429, 5xx, garbage before anything is recorded and outages come from the shared fault layer ([`super::book::Faults`]). `GET /_sim/pushbacks` shows the counts,
 //! `POST /_sim/pushbacks/faults` sets faults, `POST /_sim/pushbacks/lose/{order}` loses one.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -73,6 +74,24 @@ pub struct PushFaults {
     pub answer_delay_ms: u64,
     /// Refuse the next this many creates with a 4xx in the platform's shape.
     pub refuse_next: u32,
+    /// Record the next this many creates, then answer each with HTTP 200 and `garble`
+    /// instead of the platform's answer (the create went through; its answer cannot be read).
+    pub garble_next_answer: u32,
+    /// What a garbled answer is.
+    pub garble: Garble,
+}
+
+/// A garbled answer to a create that went through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Garble {
+    /// An HTML error page (a proxy's or a maintenance page) with status 200.
+    #[default]
+    Html,
+    /// The platform's JSON cut off halfway.
+    Truncated,
+    /// JSON, but not the shape the platform's API answers.
+    Shape,
 }
 
 #[derive(Default)]
@@ -207,6 +226,16 @@ impl PushBook {
         None
     }
 
+    /// Takes a garbled-answer fault, if one is due.
+    fn take_garble(&self) -> Option<Garble> {
+        let mut inner = self.lock();
+        if inner.faults.garble_next_answer > 0 {
+            inner.faults.garble_next_answer -= 1;
+            return Some(inner.faults.garble);
+        }
+        None
+    }
+
     fn shipped(&self, order: &str) -> bool {
         self.lock()
             .records
@@ -215,12 +244,25 @@ impl PushBook {
     }
 }
 
-/// Answers a create after the lost-answer delay, if that fault is due.
+/// Answers a create after the lost-answer delay, or garbled, if that fault is due.
 async fn maybe_lose(state: &SimState, resp: Response) -> Response {
     if let Some(delay) = state.push.take_lost_answer() {
         tokio::time::sleep(delay).await;
     }
-    resp
+    match state.push.take_garble() {
+        None => resp,
+        Some(Garble::Html) => super::book::html(
+            200,
+            "<html><head><title>Service Unavailable</title></head><body><h1>Please try again later</h1></body></html>",
+        ),
+        Some(Garble::Truncated) => (
+            axum::http::StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            "{\"fulfillment\": {\"id\": 43000",
+        )
+            .into_response(),
+        Some(Garble::Shape) => respond(200, json!({"status": "queued", "ok": true})),
+    }
 }
 
 /// The platform's push-back routes (merged into its router before the fault layer).

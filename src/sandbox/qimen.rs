@@ -9,12 +9,13 @@
 //! * `taobao.qimen.inventory.query` — stock per `itemCode`.
 //!
 //! Shipping sends `taobao.qimen.deliveryorder.confirm` (signed the same way, `outBizCode`,
-//! `confirmType` 0, one package per line with `expressCode`) to the callback URL, retried until
+//! `confirmType` 0, one package per line with `expressCode`) to the callback URL — or first a
+//! partial one (`confirmType` 1, status `PARTDELIVERED`, some of the packages) — retried until
 //! the answer carries `<flag>success</flag>`. Rate limits are not established for Qimen; the
 //! injected 429 carries `Retry-After`.
 //!
 //! Test controls: `GET /_sim/stats`, `PUT /_sim/stock`, `POST /_sim/faults`,
-//! `POST /_sim/pick/{id}`, `POST /_sim/ship/{id}` (`id` is the WMS's `deliveryOrderId`).
+//! `POST /_sim/pick/{id}`, `POST /_sim/ship/{id}[?packages=N]` (`id` is the WMS's `deliveryOrderId`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -96,20 +97,74 @@ impl QimenState {
             .collect()
     }
 
+    /// The status of WMS order `id` (`ACCEPT`, `PICK`, `PARTDELIVERED`, `DELIVERED`,
+    /// `CANCELED`, `CLOSED`).
+    pub fn status_of(&self, id: &str) -> Option<&'static str> {
+        lock(&self.orders)
+            .iter()
+            .find(|o| o.id == id)
+            .map(|o| o.status)
+    }
+
+    /// The (itemCode, planQty) lines of WMS order `id`.
+    pub fn lines_of(&self, id: &str) -> Vec<(String, String)> {
+        lock(&self.orders)
+            .iter()
+            .find(|o| o.id == id)
+            .map(|o| o.lines.clone())
+            .unwrap_or_default()
+    }
+
     /// Picking of `id` starts: a cancel fails from now on.
     pub fn pick(&self, id: &str) -> bool {
         self.set_status(id, "ACCEPT", "PICK").is_some()
     }
 
-    /// Ships `id` and sends `deliveryorder.confirm`.
+    /// Ships `id` and sends `deliveryorder.confirm` (`confirmType` 0, every package).
     pub fn ship(&self, id: &str) -> bool {
-        let Some(order) = self
-            .set_status(id, "ACCEPT", "DELIVERED")
-            .or_else(|| self.set_status(id, "PICK", "DELIVERED"))
+        let Some(order) = ["ACCEPT", "PICK", "PARTDELIVERED"]
+            .into_iter()
+            .find_map(|from| self.set_status(id, from, "DELIVERED"))
         else {
             return false;
         };
-        self.confirm(&order);
+        self.confirm(&order, order.lines.len(), true);
+        true
+    }
+
+    /// Ships the first `packages` packages of `id` and sends a partial
+    /// `deliveryorder.confirm` (`confirmType` 1, status `PARTDELIVERED`, its own `outBizCode`);
+    /// [`Self::ship`] sends the final one later.
+    pub fn ship_part(&self, id: &str, packages: usize) -> bool {
+        let Some(order) = ["ACCEPT", "PICK"]
+            .into_iter()
+            .find_map(|from| self.set_status(id, from, "PARTDELIVERED"))
+        else {
+            return false;
+        };
+        self.confirm(&order, packages.min(order.lines.len()), false);
+        true
+    }
+
+    /// Closes `id` without shipping what is left of it (the stock is gone, say) and sends
+    /// `deliveryorder.confirm` with status `CLOSED` and `remark`, the way a WMS tells that an
+    /// order, or its unshipped rest, is cancelled.
+    pub fn close(&self, id: &str, remark: &str) -> bool {
+        let Some(order) = ["ACCEPT", "PICK", "PARTDELIVERED"]
+            .into_iter()
+            .find_map(|from| self.set_status(id, from, "CLOSED"))
+        else {
+            return false;
+        };
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><request><deliveryOrder><deliveryOrderCode>{}</deliveryOrderCode><deliveryOrderId>{}</deliveryOrderId><warehouseCode>{WAREHOUSE_CODE}</warehouseCode><orderType>JYCK</orderType><status>CLOSED</status><outBizCode>{}-closed</outBizCode><confirmType>0</confirmType><remark>{}</remark><orderConfirmTime>{}</orderConfirmTime></deliveryOrder></request>",
+            xml_escape(&order.code),
+            order.id,
+            order.id,
+            xml_escape(remark),
+            chrono::Utc::now().format("%Y-%m-%d %H:%M:%S")
+        );
+        self.post(body);
         true
     }
 
@@ -120,14 +175,14 @@ impl QimenState {
         Some(o.clone())
     }
 
-    fn confirm(&self, o: &WmsOrder) {
-        let Some(url) = self.settings.callback_url.clone() else {
-            return;
-        };
+    /// Sends `deliveryorder.confirm` for `o` with its first `packages` packages (one per
+    /// line): the final confirmation with the order lines shipped, or a partial one.
+    fn confirm(&self, o: &WmsOrder, packages: usize, last: bool) {
         let packages: String = o
             .lines
             .iter()
             .enumerate()
+            .take(packages)
             .map(|(i, (sku, qty))| {
                 format!(
                     "<package><logisticsCode>SF</logisticsCode><logisticsName>顺丰速运</logisticsName><expressCode>SF{}{i:02}</expressCode><packageCode>P{i}</packageCode><items><item><itemCode>{}</itemCode><quantity>{}</quantity></item></items></package>",
@@ -146,13 +201,26 @@ impl QimenState {
                 )
             })
             .collect();
+        let (status, suffix, confirm_type, lines) = if last {
+            ("DELIVERED", "final", 0, lines)
+        } else {
+            ("PARTDELIVERED", "part", 1, String::new())
+        };
         let body = format!(
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?><request><deliveryOrder><deliveryOrderCode>{}</deliveryOrderCode><deliveryOrderId>{}</deliveryOrderId><warehouseCode>{WAREHOUSE_CODE}</warehouseCode><orderType>JYCK</orderType><status>DELIVERED</status><outBizCode>{}-final</outBizCode><confirmType>0</confirmType><orderConfirmTime>{}</orderConfirmTime></deliveryOrder><packages>{packages}</packages><orderLines>{lines}</orderLines></request>",
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><request><deliveryOrder><deliveryOrderCode>{}</deliveryOrderCode><deliveryOrderId>{}</deliveryOrderId><warehouseCode>{WAREHOUSE_CODE}</warehouseCode><orderType>JYCK</orderType><status>{status}</status><outBizCode>{}-{suffix}</outBizCode><confirmType>{confirm_type}</confirmType><orderConfirmTime>{}</orderConfirmTime></deliveryOrder><packages>{packages}</packages><orderLines>{lines}</orderLines></request>",
             xml_escape(&o.code),
             o.id,
             o.id,
             chrono::Utc::now().format("%Y-%m-%d %H:%M:%S")
         );
+        self.post(body);
+    }
+
+    /// Sends a signed `deliveryorder.confirm` with `body` to the callback URL, retried.
+    fn post(&self, body: String) {
+        let Some(url) = self.settings.callback_url.clone() else {
+            return;
+        };
         let query = signed_query(
             APP_SECRET,
             "taobao.qimen.deliveryorder.confirm",
@@ -396,8 +464,19 @@ async fn sim_pick(State(s): State<Arc<QimenState>>, Path(id): Path<String>) -> R
     }
 }
 
-async fn sim_ship(State(s): State<Arc<QimenState>>, Path(id): Path<String>) -> Response {
-    if s.ship(&id) {
+/// `POST /_sim/ship/{id}` ships it all; `?packages=N` ships its first N packages (a partial
+/// confirmation).
+async fn sim_ship(
+    State(s): State<Arc<QimenState>>,
+    Path(id): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let shipped = match q.get("packages").map(|n| n.parse::<usize>()) {
+        Some(Ok(n)) => s.ship_part(&id, n),
+        Some(Err(_)) => return axum::http::StatusCode::BAD_REQUEST.into_response(),
+        None => s.ship(&id),
+    };
+    if shipped {
         axum::http::StatusCode::NO_CONTENT.into_response()
     } else {
         axum::http::StatusCode::NOT_FOUND.into_response()

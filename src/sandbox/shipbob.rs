@@ -64,7 +64,14 @@ pub struct ShipbobState {
     orders: Mutex<Vec<SimOrder>>,
     subscriptions: Mutex<Vec<(Vec<String>, String)>>,
     next_id: AtomicU64,
+    amended: AtomicU64,
+    /// This simulator's shipper number in its tracking numbers: two simulators (two ShipBob
+    /// accounts) never hand out the same one, as UPS numbers carry the shipper's account.
+    shipper: u64,
 }
+
+/// Simulators started in this process, for [`ShipbobState::shipper`].
+static SHIPPERS: AtomicU64 = AtomicU64::new(0);
 
 impl ShipbobState {
     /// A fresh simulator.
@@ -75,6 +82,8 @@ impl ShipbobState {
             orders: Mutex::new(Vec::new()),
             subscriptions: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(700_001),
+            amended: AtomicU64::new(0),
+            shipper: SHIPPERS.fetch_add(1, Ordering::Relaxed) % 1000,
         }
     }
 
@@ -86,6 +95,11 @@ impl ShipbobState {
     /// Orders created per reference id.
     pub fn created(&self) -> BTreeMap<String, u32> {
         self.control.created()
+    }
+
+    /// Orders amended (`PUT /order/{id}` accepted).
+    pub fn amended(&self) -> u64 {
+        self.amended.load(Ordering::Relaxed)
     }
 
     /// The order ids with this reference.
@@ -126,11 +140,12 @@ impl ShipbobState {
 
     /// Hands order `id` over to the carrier and sends `order.shipped`.
     pub fn ship(self: &Arc<Self>, id: u64) -> bool {
+        let shipper = self.shipper;
         let Some(shipped) = self.processing(id, |o| {
             o.status = "Fulfilled";
             for s in &mut o.shipments {
                 s.1 = "Completed";
-                s.2 = Some(("UPS".into(), format!("1ZSB{:012}", s.0)));
+                s.2 = Some(("UPS".into(), format!("1ZSB{shipper:03}{:09}", s.0)));
             }
             render(o)
         }) else {
@@ -447,6 +462,7 @@ async fn amend(
     let reference = o.body["reference_id"].clone();
     o.body = body;
     o.body["reference_id"] = reference;
+    s.amended.fetch_add(1, Ordering::Relaxed);
     o.shipments
         .truncate(o.body["products"].as_array().map_or(0, Vec::len));
     while o.shipments.len() < o.body["products"].as_array().map_or(0, Vec::len) {

@@ -304,6 +304,10 @@ pub struct TrackerSim {
     queries: std::sync::atomic::AtomicUsize,
     /// Every real-time query: when it came and the HTTP status it got.
     query_log: Mutex<Vec<(std::time::Instant, u16)>>,
+    /// 17TRACK gettrackinfo requests with more than one number.
+    batches: std::sync::atomic::AtomicUsize,
+    /// AfterShip list requests for a next page (with a cursor).
+    next_pages: std::sync::atomic::AtomicUsize,
     /// Journeys waiting for the next parcel of a carrier, instead of the usual one.
     scripts: std::sync::Mutex<Vec<Script>>,
     /// The parcels that took a script: (tracking number, the script's name).
@@ -337,6 +341,8 @@ impl TrackerSim {
             query_faults: Mutex::default(),
             queries: Default::default(),
             query_log: Mutex::default(),
+            batches: Default::default(),
+            next_pages: Default::default(),
             scripts: Default::default(),
             scripted: Default::default(),
         })
@@ -374,6 +380,47 @@ impl TrackerSim {
             .lock()
             .await
             .extend(faults.iter().copied());
+    }
+
+    /// The fault queued for the next query, if any; every query is logged with the status it
+    /// gets.
+    async fn take_fault(&self) -> Option<(u16, Option<u64>)> {
+        let fault = self.query_faults.lock().await.pop_front();
+        self.query_log.lock().await.push((
+            std::time::Instant::now(),
+            fault.map_or(200, |(status, _)| status),
+        ));
+        fault
+    }
+
+    /// The scans the carrier reports to this query of `number` (none: it knows nothing yet);
+    /// counts the query when it reports some.
+    async fn next_step(&self, number: &str) -> Vec<Scan> {
+        let scans = {
+            let mut records = self.records.lock().await;
+            match records.get_mut(number) {
+                Some((steps, asked)) if !steps.is_empty() => {
+                    let step = steps[(*asked).min(steps.len() - 1)].clone();
+                    *asked += 1;
+                    step
+                }
+                _ => Vec::new(),
+            }
+        };
+        if !scans.is_empty() {
+            self.queries
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        scans
+    }
+
+    /// Poll requests that carried more than one number (17TRACK batches) or asked for a next
+    /// page (AfterShip cursors): (batches, pages after the first).
+    pub fn poll_shapes(&self) -> (usize, usize) {
+        (
+            self.batches.load(std::sync::atomic::Ordering::Relaxed),
+            self.next_pages.load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// Real-time queries answered with a record, all numbers.
@@ -553,6 +600,16 @@ impl TrackerSim {
         }
     }
 
+    /// The carrier a number was registered with at `scheme`, if it was.
+    async fn carrier_of(&self, scheme: Scheme, number: &str) -> Option<String> {
+        self.registrations
+            .lock()
+            .await
+            .iter()
+            .find(|r| r.scheme == scheme && r.number == number)
+            .map(|r| r.carrier.clone())
+    }
+
     async fn known(&self, scheme: Scheme, number: &str) -> bool {
         self.registrations
             .lock()
@@ -566,8 +623,12 @@ impl TrackerSim {
 pub fn router(sim: Arc<TrackerSim>) -> Router {
     Router::new()
         .route("/v2/trackers", post(easypost_create).get(easypost_list))
-        .route("/tracking/2024-07/trackings", post(aftership_create))
+        .route(
+            "/tracking/2024-07/trackings",
+            post(aftership_create).get(aftership_list),
+        )
         .route("/track/v2.2/register", post(seventeen_register))
+        .route("/track/v2.2/gettrackinfo", post(seventeen_gettrackinfo))
         .route("/poll", post(kuaidi100_poll))
         .route("/poll/query.do", post(kuaidi100_query))
         .route("/tracks/", post(shippo_create))
@@ -609,6 +670,169 @@ fn basic_user(headers: &HeaderMap) -> Option<String> {
 
 fn error(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
+}
+
+/// A queued fault's status (503 when it is not a status).
+fn fault_status(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+}
+
+/// `resp` with `header: value` when there is a value.
+fn with_header(mut resp: Response, header: &'static str, value: Option<u64>) -> Response {
+    if let Some(v) = value.and_then(|v| axum::http::HeaderValue::from_str(&v.to_string()).ok()) {
+        resp.headers_mut().insert(header, v);
+    }
+    resp
+}
+
+/// 17TRACK `POST /track/v2.2/gettrackinfo` (header `17token`, up to 40 numbers): each
+/// registered number's tracking as the `TRACKING_UPDATED` push carries it in `data`
+/// (`NotFound` while the carrier has reported nothing), each unregistered one rejected with
+/// -18019902; an authorized request gets a queued fault instead (429, 503), as 17TRACK
+/// answers over its rate.
+async fn seventeen_gettrackinfo(
+    State(sim): State<Arc<TrackerSim>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if headers.get("17token").and_then(|v| v.to_str().ok()) != Some(sim.api_key.as_str()) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            json!({"code": -18010002, "data": {"errors": [{"code": -18010002, "message": "Invalid security key."}]}}),
+        );
+    }
+    if let Some((status, retry_after)) = sim.take_fault().await {
+        return with_header(
+            error(
+                fault_status(status),
+                json!({"code": status, "data": {"errors": [{"code": status, "message": "Too many requests."}]}}),
+            ),
+            "retry-after",
+            retry_after,
+        );
+    }
+    let items: Vec<Value> = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    if items.is_empty() || items.len() > 40 {
+        let (code, message) = if items.is_empty() {
+            (-18010013, "Invalid submitted data.")
+        } else {
+            (-18010014, "Tracking numbers exceed the 40 limit.")
+        };
+        return Json(
+            json!({"code": code, "data": {"errors": [{"code": code, "message": message}]}}),
+        )
+        .into_response();
+    }
+    if items.len() > 1 {
+        sim.batches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    let mut accepted = Vec::new();
+    let mut rejected = Vec::new();
+    for item in items {
+        let number = item["number"].as_str().unwrap_or_default().to_string();
+        let Some(carrier) = sim.carrier_of(Scheme::SeventeenTrack, &number).await else {
+            rejected.push(json!({"number": number, "error": {"code": -18_019_902,
+                "message": format!("Tracking number {number} is not registered yet. Register first.")}}));
+            continue;
+        };
+        let scans = sim.next_step(&number).await;
+        let push: Value =
+            serde_json::from_slice(&callback(Scheme::SeventeenTrack, &carrier, &number, &scans))
+                .unwrap_or(Value::Null);
+        let mut data = push["data"].clone();
+        if scans.is_empty() {
+            data["track_info"] = json!({"latest_status": {"status": "NotFound", "sub_status": "NotFound_Other"},
+                                        "tracking": {"providers": []}});
+        }
+        accepted.push(data);
+    }
+    Json(json!({"code": 0, "data": {"accepted": accepted, "rejected": rejected}})).into_response()
+}
+
+/// AfterShip `GET /tracking/2024-07/trackings` (header `as-api-key`; `tracking_numbers` up to
+/// 50, `limit` up to 200, `cursor`): the account's trackings of those numbers as the
+/// `tracking_update` webhook carries them in `msg` (tag `Pending` while the carrier has
+/// reported nothing), paged by an opaque cursor; an authorized request gets a queued fault
+/// instead, a 429 with `X-RateLimit-Reset` (the Unix time its window resets) as AfterShip's
+/// Tracking API sends it.
+async fn aftership_list(
+    State(sim): State<Arc<TrackerSim>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    if headers.get("as-api-key").and_then(|v| v.to_str().ok()) != Some(sim.api_key.as_str()) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            json!({"meta": {"code": 401, "message": "Invalid API key.", "type": "Unauthorized"}, "data": {}}),
+        );
+    }
+    if let Some((status, wait)) = sim.take_fault().await {
+        let resp = error(
+            fault_status(status),
+            json!({"meta": {"code": if status == 429 {429} else {500}, "type": if status == 429 {"TooManyRequests"} else {"InternalError"},
+                            "message": "Something went wrong."}, "data": {}}),
+        );
+        let reset = wait.map(|w| Utc::now().timestamp().unsigned_abs() + w);
+        return with_header(resp, "x-ratelimit-reset", reset);
+    }
+    let numbers: Vec<String> = q
+        .get("tracking_numbers")
+        .map(|n| n.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    let limit = q.get("limit").map_or(Ok(100), |l| l.parse::<usize>());
+    let (Ok(limit @ 1..=200), true) = (limit, numbers.len() <= 50) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            json!({"meta": {"code": 4001, "message": "Invalid limit or more than 50 tracking numbers.", "type": "BadRequest"}, "data": {}}),
+        );
+    };
+    let offset = match q.get("cursor") {
+        None => 0,
+        Some(c) => {
+            sim.next_pages
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            c.strip_prefix("c-")
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(usize::MAX)
+        }
+    };
+    let mut listed: Vec<Registered> = Vec::new();
+    for r in sim.registrations().await {
+        if r.scheme == Scheme::AfterShip
+            && numbers.contains(&r.number)
+            && !listed.iter().any(|l| l.number == r.number)
+        {
+            listed.push(r);
+        }
+    }
+    let total = listed.len();
+    let mut trackings = Vec::new();
+    for r in listed.iter().skip(offset).take(limit) {
+        let scans = sim.next_step(&r.number).await;
+        let hook: Value = serde_json::from_slice(&callback(
+            Scheme::AfterShip,
+            &crate::tracking::carrier::code(&r.carrier),
+            &r.number,
+            &scans,
+        ))
+        .unwrap_or(Value::Null);
+        let mut msg = hook["msg"].clone();
+        if scans.is_empty() {
+            msg["tag"] = json!("Pending");
+        }
+        trackings.push(msg);
+    }
+    let end = offset.saturating_add(limit);
+    let more = end < total;
+    Json(json!({"meta": {"code": 200, "message": "", "type": "OK"},
+                "data": {"pagination": {"total": total, "next_cursor": if more { format!("c-{end}") } else { String::new() },
+                                        "has_next_page": more},
+                         "trackings": trackings}}))
+    .into_response()
 }
 
 async fn easypost_create(
@@ -863,23 +1087,15 @@ async fn shippo_get(
 /// stands (`returnCode` 500 查询无结果 for a number the carrier does not know), or the fault
 /// queued for this query (429 with `Retry-After`, 503).
 async fn kuaidi100_query(State(sim): State<Arc<TrackerSim>>, body: axum::body::Bytes) -> Response {
-    let fault = sim.query_faults.lock().await.pop_front();
-    sim.query_log.lock().await.push((
-        std::time::Instant::now(),
-        fault.map_or(200, |(status, _)| status),
-    ));
-    if let Some((status, retry_after)) = fault {
-        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        let mut resp = error(
-            code,
-            json!({"result": false, "returnCode": status.to_string(), "message": "服务器繁忙"}),
+    if let Some((status, retry_after)) = sim.take_fault().await {
+        return with_header(
+            error(
+                fault_status(status),
+                json!({"result": false, "returnCode": status.to_string(), "message": "服务器繁忙"}),
+            ),
+            "retry-after",
+            retry_after,
         );
-        if let Some(secs) = retry_after {
-            if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
-                resp.headers_mut().insert("retry-after", v);
-            }
-        }
-        return resp;
     }
     let field = |name: &str| {
         form_urlencoded::parse(&body)
@@ -902,25 +1118,13 @@ async fn kuaidi100_query(State(sim): State<Arc<TrackerSim>>, body: axum::body::B
         param["num"].as_str().unwrap_or_default().to_string(),
         param["com"].as_str().unwrap_or_default().to_string(),
     );
-    let scans = {
-        let mut records = sim.records.lock().await;
-        match records.get_mut(&number) {
-            Some((steps, asked)) if !steps.is_empty() => {
-                let step = steps[(*asked).min(steps.len() - 1)].clone();
-                *asked += 1;
-                step
-            }
-            _ => Vec::new(),
-        }
-    };
+    let scans = sim.next_step(&number).await;
     if scans.is_empty() {
         return Json(
             json!({"result": false, "returnCode": "500", "message": "查询无结果，请隔段时间再查"}),
         )
         .into_response();
     }
-    sim.queries
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let code = crate::tracking::carrier::code(&com);
     let push: Value = serde_json::from_slice(&callback(Scheme::Kuaidi100, &code, &number, &scans))
         .unwrap_or(Value::Null);

@@ -275,11 +275,8 @@ impl Handler for FulfilStage {
             };
             placed.push((a.warehouse.clone(), r));
         }
-        // Cancelled while the warehouses were being asked.
-        let (_, now) = load_order(unit.store(), &order_id).await?;
-        if now == OrderState::Cancelled {
-            return self.cancel_placed(env, unit, &order_id).await;
-        }
+        // Cancelled while the warehouses were being asked: the commit's transition finds it
+        // cancelled and the unit is retried, which cancels what was placed.
         tracing::info!(order_id = %order_id, fulfilments = placed.len(), "Fulfilment requested.");
         unit.commit(Requested {
             connector: stored.order.source.connector.clone(),
@@ -393,6 +390,7 @@ impl FulfilStage {
             .unwrap_or_else(|| "customer request".into());
         let mut done = Vec::new();
         let mut refused = Vec::new();
+        let mut remotes = Vec::new();
         for f in unit.store().fulfilments_of(&order_id).await? {
             if matches!(f.state, FulfilmentState::Cancelled) {
                 continue;
@@ -413,14 +411,26 @@ impl FulfilStage {
                 }
             };
             match outcome {
-                ChangeOutcome::Done => done.push(f.key.clone()),
+                ChangeOutcome::Done => {
+                    if changed.is_some() {
+                        // A WMS amends by cancelling and creating again (Qimen): the order it
+                        // holds now may have a new id, which later cancels must use.
+                        let now =
+                            warehouse_call(&self.health, &f.warehouse, "lookup", w.find(&f.key))
+                                .await?;
+                        if let Some(now) = now.filter(|now| now.remote_id != r.remote_id) {
+                            remotes.push((f.key.clone(), now.remote_id));
+                        }
+                    }
+                    done.push(f.key.clone())
+                }
                 ChangeOutcome::Refused { reason } => refused.push((f.warehouse.clone(), reason)),
             }
         }
         let outcome = match (refused.is_empty(), changed) {
             (false, _) => Outcome::Refused(refused),
             (true, None) => Outcome::Cancelled(done),
-            (true, Some(order)) => Outcome::Changed(Box::new(order), state),
+            (true, Some(order)) => Outcome::Changed(Box::new(order), state, remotes),
         };
         unit.commit(Decided {
             change,
@@ -450,9 +460,10 @@ impl Effects for Requested {
             })).collect::<Vec<_>>(),
         });
         let cause = tx.cause().to_string();
-        match Store::transition(
+        match Store::transition_from(
             tx.conn(),
             &self.order_id,
+            OrderState::Allocated,
             Trigger::RequestFulfilment,
             &cause,
             Some(&detail),
@@ -536,8 +547,9 @@ impl Effects for CancelledMeanwhile {
 enum Outcome {
     /// Every warehouse cancelled (these keys).
     Cancelled(Vec<String>),
-    /// Every warehouse amended: the changed order, stored while the order is in this state.
-    Changed(Box<CanonicalOrder>, OrderState),
+    /// Every warehouse amended: the changed order, stored while the order is in this state;
+    /// the (key, remote id) of fulfilment orders the warehouse holds under a new id.
+    Changed(Box<CanonicalOrder>, OrderState, Vec<(String, String)>),
     /// A cancel after shipment: a return.
     Return,
     /// (warehouse, its words).
@@ -577,12 +589,15 @@ impl Effects for Decided {
                 out.return_requested = true;
                 EventType::ORDER_CANCELLED
             }
-            Outcome::Changed(order, state) => {
+            Outcome::Changed(order, state, remotes) => {
                 if !Store::replace_order(tx.conn(), order, state.as_str()).await? {
                     return Err(StageError::transient(
                         "order_busy",
                         format!("order {id} moved on while its change was applied"),
                     ));
+                }
+                for (key, remote) in remotes.iter() {
+                    Store::fulfilment_moved(tx.conn(), key, remote).await?;
                 }
                 let fields: Vec<&String> = self.change.fields.keys().collect();
                 Store::append_event(

@@ -118,6 +118,7 @@ pub const ALL: &[Registration] = &[
             Arc::new(track::TrackStage::new(
                 d.normalizer.clone(),
                 d.config.tracking.clone(),
+                warehouse::WarehouseOwners::from_config(d.config),
             ))
         },
     },
@@ -164,13 +165,7 @@ pub const ALL: &[Registration] = &[
         },
         build: |d| {
             Arc::new(warehouse::WarehouseStage::new(
-                d.config
-                    .warehouses
-                    .iter()
-                    .map(|w| (w.name.clone(), w.department.clone()))
-                    .collect(),
-                d.config.pipeline.default_department.clone(),
-                d.config.pipeline.exception_due_hours,
+                warehouse::WarehouseOwners::from_config(d.config),
             ))
         },
     },
@@ -180,8 +175,10 @@ pub const ALL: &[Registration] = &[
             bindings: pushback::BINDINGS,
         },
         build: |d| {
+            let pushers = crate::outbound::pushback::Pushers::from_config(&d.config.connectors);
+            pushers.watch_health(&d.health);
             Arc::new(pushback::PushbackStage::new(
-                crate::outbound::pushback::Pushers::from_config(&d.config.connectors),
+                pushers,
                 d.config.pushback.claim_ms,
                 d.config.pipeline.exception_due_hours,
             ))
@@ -242,7 +239,7 @@ pub fn all(deps: &Deps<'_>) -> Result<Vec<Arc<dyn Handler>>, String> {
     let selected = &deps.config.pipeline.stages;
     check_selection(selected)?;
     ALL.iter()
-        .filter(|r| selected.is_empty() || selected.iter().any(|s| s == r.spec.name))
+        .filter(|r| deps.config.pipeline.runs(r.spec.name))
         .map(|r| {
             let h = (r.build)(deps);
             if h.name() == r.spec.name {
@@ -352,6 +349,8 @@ impl From<crate::store::TransitionError> for StageError {
             T::Store(e) => e.into(),
             // Another writer is moving the order: trying again decides again.
             T::Busy(_) => StageError::transient("order_busy", e.to_string()),
+            // One of the two reports of the parcel is wrong: a person must look.
+            T::ParcelTaken { .. } => StageError::permanent("parcel_taken", e.to_string()),
             // The order is not where this stage expects it: a person must look.
             T::Illegal(_) | T::NotFound(_) => {
                 StageError::permanent("illegal_transition", e.to_string())
@@ -369,17 +368,40 @@ pub enum Decision {
     Park,
 }
 
-/// The one place that decides between retrying and parking. `attempt` is the number of tries
-/// made before this one (the envelope's `attempt`), `age` how long ago the event happened.
-pub fn decide(err: &StageError, attempt: u32, age: Duration, cfg: &PipelineConfig) -> Decision {
-    let attempts_left = attempt.saturating_add(1) < cfg.max_attempts;
-    let retry = match err.class {
+/// THE rule for trying a failed piece of work again, shared by the stages ([`decide`]) and the
+/// notice sender (e-mails, webhook deliveries): `tries` failed tries so far, this one counted;
+/// `age` how long ago the work was asked for (the event, the e-mail or delivery recorded).
+/// A permanent failure: never. A transient one: while tries are left (`max_attempts`). A
+/// partner that is down, slow or throttling ([`ErrorClass::Unavailable`]): while tries are
+/// left or the work is younger than `outage_retry_secs`, so an outage shorter than that parks
+/// nothing however many tries it takes.
+pub fn should_retry(
+    class: ErrorClass,
+    tries: u64,
+    max_attempts: u32,
+    age: Duration,
+    outage_retry_secs: u64,
+) -> bool {
+    let attempts_left = tries < u64::from(max_attempts);
+    match class {
         ErrorClass::Permanent => false,
         ErrorClass::Transient => attempts_left,
-        ErrorClass::Unavailable => {
-            attempts_left || age < Duration::from_secs(cfg.outage_retry_secs)
-        }
-    };
+        ErrorClass::Unavailable => attempts_left || age < Duration::from_secs(outage_retry_secs),
+    }
+}
+
+/// The one place that decides between retrying and parking a stage's message. `attempt` is
+/// the number of tries made before this one (the envelope's `attempt`), `age` how long ago the
+/// event happened.
+pub fn decide(err: &StageError, attempt: u32, age: Duration, cfg: &PipelineConfig) -> Decision {
+    let tries = u64::from(attempt) + 1;
+    let retry = should_retry(
+        err.class,
+        tries,
+        cfg.max_attempts,
+        age,
+        cfg.outage_retry_secs,
+    );
     if retry {
         Decision::Retry(backoff_delay(attempt, cfg))
     } else {
@@ -448,7 +470,7 @@ pub async fn run_stage(handler: Arc<dyn Handler>, ctx: StageCtx, shutdown: Cance
         }
     };
     tracing::info!(stage = name, queue = %queue, "Stage started.");
-    let writer = Arc::new(UnitWriter::start(&ctx.store));
+    let writer = Arc::new(UnitWriter::start(&ctx.store, ctx.bus.as_ref()));
     let slots = Arc::new(tokio::sync::Semaphore::new(ctx.pipeline.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
@@ -531,16 +553,23 @@ async fn process(
             consumer: queue,
             message_id: id,
             cause: format!("stage:{stage} message:{}", env.id),
+            lease: delivery.lease(),
         };
         match handler.handle(&env, unit).await {
             Ok(committed) => {
                 if committed.duplicate() {
                     metrics::counter!(metric::DUPLICATES, "stage" => stage).increment(1);
                 }
-                crate::outbox::publish_committed(&ctx.store, ctx.bus.as_ref(), &committed.events).await;
+                if !committed.published {
+                    crate::outbox::publish_committed(&ctx.store, ctx.bus.as_ref(), &committed.events).await;
+                }
                 metrics::counter!(metric::MESSAGES_OUT, "stage" => stage)
                     .increment(committed.events.len() as u64);
-                settle(delivery.ack().await);
+                if committed.settled {
+                    delivery.settled_in_store();
+                } else {
+                    settle(delivery.ack().await);
+                }
             }
             Err(err) => match decide(&err, env.attempt, age(&env), &ctx.pipeline) {
                 Decision::Retry(delay) => {

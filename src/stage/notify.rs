@@ -45,6 +45,7 @@ impl Handler for NotifyStage {
     }
 
     async fn handle(&self, env: &Envelope, unit: Unit<'_>) -> Result<Committed, StageError> {
+        check_subject(env)?;
         let deliveries = self.notifier.deliveries(env);
         let notice = self
             .notifier
@@ -54,11 +55,13 @@ impl Handler for NotifyStage {
                 PrepareError::Store(e) => StageError::from(e),
                 PrepareError::Invalid(why) => StageError::permanent("notice_invalid", why),
             })?;
-        let work = notice.is_some() || !deliveries.is_empty();
-        let committed = unit.commit(Record { notice, deliveries }).await?;
-        if work {
-            crate::notices::wake_sender();
+        if notice.is_none() && deliveries.is_empty() {
+            // Most lifecycle events (received, approved, allocated, …) are no one's notice and
+            // no subscriber's: acknowledged without a transaction or an inbox record.
+            return Ok(unit.nothing());
         }
+        let committed = unit.commit(Record { notice, deliveries }).await?;
+        crate::notices::wake_sender();
         Ok(committed)
     }
 
@@ -66,6 +69,29 @@ impl Handler for NotifyStage {
     fn check_inbox_first(&self) -> bool {
         false
     }
+}
+
+/// Every event this stage takes names what it is about: an order (`order.*`, `shipment.*`)
+/// or an exception (`exception.*`). One that names neither was not sent by ordergate's
+/// stages: it is parked as a bad message (an exception a person sees) — also when no e-mail
+/// or subscriber would have used it, so it is neither dropped unseen nor forwarded to a
+/// department's webhook.
+fn check_subject(env: &Envelope) -> Result<(), StageError> {
+    if env.kind.starts_with("exception.") {
+        let named = env
+            .payload
+            .get("exception_id")
+            .and_then(|v| v.as_str())
+            .is_some_and(|id| !id.is_empty());
+        if named {
+            return Ok(());
+        }
+        return Err(StageError::permanent(
+            "bad_message",
+            format!("message {} ({}) names no exception", env.id, env.kind),
+        ));
+    }
+    super::steps::order_id_of(env).map(|_| ())
 }
 
 /// The rows of one event.

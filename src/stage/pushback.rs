@@ -8,8 +8,9 @@
 //! anything is created (the answer was lost, the daemon died); the proof and the order's
 //! `pushed_back` history entry are written together. Retriable failures (429, 5xx, timeouts,
 //! after the client's own retries) release the claim and retry the message with backoff, then
-//! park it; refusals (a 4xx, an unknown carrier without fallback) raise an exception for the
-//! connector's department.
+//! park it; refusals (a 4xx, an unknown carrier without fallback) and answers that cannot be
+//! read after the push-back's own tries (each looked up first; `pushback_unreadable`) raise an
+//! exception for the connector's department. Every try feeds the connector's health.
 
 use async_trait::async_trait;
 

@@ -2,8 +2,11 @@
 //!
 //! **Booking** (`order.packed`). An order packed at a warehouse that does not book carriers
 //! itself (`[[warehouses]] books_carrier = false`) gets one: the transport rules
-//! ([`crate::rules::transport`]) pick mode, service and carrier from the order's facts. A
-//! carrier with an API sells a label: its key ([`label_key`], order + parcel) is recorded
+//! ([`crate::rules::transport`]) pick mode, service and carrier from the facts of what that
+//! warehouse ships — the lines its fulfilment order was given (a split order's other warehouse
+//! books its own lines), weighed from the catalog. Its parcels are the ones its confirmation
+//! names, else planned from those lines ([`parcels`]). A carrier with an API sells a label per
+//! parcel: its key ([`label_key`], order + parcel) is recorded
 //! BEFORE the carrier is called and the purchase carries it; a purchase whose answer was lost
 //! is looked up by it before anything is bought again, so a retry, a redelivery or a restart
 //! never buys a second label. The label file is stored with the order, the parcel recorded
@@ -38,7 +41,9 @@ use crate::outbound::carrier::{
 use crate::outbound::delivery_note::{self, Copy, NoteError, Renderer};
 use crate::partner::PartnerError;
 use crate::rules::transport::{self, Decision, Facts};
-use crate::store::{NewException, NewShipment, Severity, Store, TransitionError};
+use crate::store::{
+    FulfilmentState, NewException, NewShipment, Recorded, Severity, Store, TransitionError,
+};
 
 /// The stage's name.
 pub const NAME: &str = "ship";
@@ -106,7 +111,8 @@ impl ShipStage {
     }
 }
 
-/// The transport facts of `order` (every line not cancelled is in the parcel).
+/// The transport facts of `order` (as the warehouse ships it, [`warehouse_part`]: every line
+/// not cancelled is in its parcels).
 pub fn facts(
     order: &CanonicalOrder,
     catalog: &crate::catalog::Catalog,
@@ -167,6 +173,23 @@ fn order_number(order: &CanonicalOrder) -> String {
         .unwrap_or_else(|| order.source.external_id.clone())
 }
 
+/// What one warehouse ships of `order`: the order with only `lines` (1-based line numbers, the
+/// ones its fulfilment orders were given). Without line numbers (no fulfilment order on
+/// record) the whole order.
+pub fn warehouse_part(order: &CanonicalOrder, lines: &[u32]) -> CanonicalOrder {
+    let mut part = order.clone();
+    if !lines.is_empty() {
+        part.lines = order
+            .lines
+            .iter()
+            .zip(1u32..)
+            .filter(|(_, n)| lines.contains(n))
+            .map(|(l, _)| l.clone())
+            .collect();
+    }
+    part
+}
+
 /// The items of the parcel: SKU → quantity of every line not cancelled.
 fn items(order: &CanonicalOrder) -> serde_json::Value {
     let mut m = BTreeMap::new();
@@ -195,8 +218,9 @@ pub struct PlannedParcel {
     pub weight_kg: Decimal,
 }
 
-/// The parcels of a packed order: as the warehouse packed them when its confirmation says
-/// (`detail.parcels`: SKU → quantity each); otherwise every line not cancelled in one parcel,
+/// The parcels of a packed order (`order` as the warehouse ships it, [`warehouse_part`]): as
+/// the warehouse packed them when its confirmation says (`detail.parcels`: SKU → quantity
+/// each); otherwise every line of it not cancelled in one parcel,
 /// split by weight into parcels of at most `max_parcel_kg` when the carrier sets one (whole
 /// units stay whole; a unit heavier than the limit travels alone).
 pub fn parcels(
@@ -275,14 +299,16 @@ impl Handler for ShipStage {
         }
         let order_id = order_id_of(env)?;
         let (stored, state) = load_order(unit.store(), &order_id).await?;
-        if state != OrderState::Packed {
-            return unit
-                .commit(MovedOn {
-                    order_id,
-                    event: env.kind.clone(),
-                    state,
-                })
-                .await;
+        let moved_on = MovedOn {
+            order_id: order_id.clone(),
+            event: env.kind.clone(),
+            state,
+        };
+        // Shipped already: another warehouse's part went first; this one's packed part is
+        // still to book (its parcels join the order).
+        let joins = matches!(state, OrderState::Shipped | OrderState::InTransit);
+        if state != OrderState::Packed && !joins {
+            return unit.commit(moved_on).await;
         }
         let step: OrderStep = serde_json::from_value(env.payload.clone()).map_err(|e| {
             StageError::permanent("bad_message", format!("message {}: {e}", env.id))
@@ -292,7 +318,21 @@ impl Handler for ShipStage {
             tracing::debug!(order_id = %order_id, warehouse = %warehouse, "The warehouse books its own carrier.");
             return unit.commit(Nothing).await;
         }
-        let order = &stored.order;
+        // This warehouse's fulfilment orders: the lines it was given are what it packed (a
+        // split order's other warehouse ships the rest).
+        let ours: Vec<_> = unit
+            .store()
+            .fulfilments_of(&order_id)
+            .await?
+            .into_iter()
+            .filter(|f| f.warehouse == warehouse && f.state != FulfilmentState::Cancelled)
+            .collect();
+        if joins && !ours.iter().any(|f| f.state == FulfilmentState::Packed) {
+            return unit.commit(moved_on).await;
+        }
+        let lines: Vec<u32> = ours.iter().flat_map(|f| f.lines.iter().copied()).collect();
+        let part = warehouse_part(&stored.order, &lines);
+        let order = &part;
         let catalog = self.catalog.current().await?;
         let f = facts(order, &catalog, self.transport.default_unit_weight_kg);
         let Some(decision) = transport::choose(&self.transport.rules, &f) else {
@@ -614,9 +654,11 @@ impl ShipStage {
             self.transport.delivery_note.company.clone(),
         );
         let rendered = tokio::task::spawn_blocking(move || {
-            Copy::ALL
-                .iter()
-                .map(|c| Ok((*c, renderer.html(&note, *c)?, renderer.pdf(&note, *c)?)))
+            // The PDFs of all copies at once: they share the note's font subset.
+            renderer
+                .pdfs(&note)?
+                .into_iter()
+                .map(|(c, pdf)| Ok((c, renderer.html(&note, c)?, pdf)))
                 .collect::<Result<Vec<_>, NoteError>>()
                 .map(|r| (note.number.clone(), r))
         })
@@ -677,10 +719,21 @@ pub async fn write_shipped(
     let mut events = Vec::new();
     let mut ids = Vec::with_capacity(parcels.len());
     for s in parcels {
-        let (id, new) = Store::record_shipment(conn, s).await?;
-        if new {
-            events.push(s.created_event(&id));
-        }
+        let id = match Store::record_shipment(conn, s).await? {
+            Recorded::New(id) => {
+                events.push(s.created_event(&id));
+                id
+            }
+            Recorded::Again(id) => id,
+            Recorded::Taken(other) => {
+                return Err(TransitionError::ParcelTaken {
+                    order_id: s.order_id.to_string(),
+                    carrier: s.carrier.to_string(),
+                    number: s.number(),
+                    other,
+                })
+            }
+        };
         ids.push(id);
     }
     let (Some(first), Some(first_id)) = (parcels.first(), ids.first().cloned()) else {
@@ -709,10 +762,18 @@ pub async fn write_shipped(
             )
             .await
             .map_err(TransitionError::Store)?;
+            Store::fulfilments_shipped(conn, first.order_id, first.warehouse)
+                .await
+                .map_err(TransitionError::Store)?;
             return Ok(events);
         }
         Err(e) => return Err(e),
     }
+    // The goods these parcels carry left: nothing of them is owed any more (an order is
+    // delivered only when no warehouse owes goods).
+    Store::fulfilments_shipped(conn, first.order_id, first.warehouse)
+        .await
+        .map_err(TransitionError::Store)?;
     let shipped = ShipmentRef {
         order_id: first.order_id.to_string(),
         shipment_id: first_id,
@@ -996,6 +1057,60 @@ mod tests {
         assert_eq!(f.country.as_deref(), Some("DE"));
     }
 
+    /// An order of `lines` (SKU, quantity), their refs numbered from 1.
+    fn order_of(lines: &[(&str, &str)]) -> CanonicalOrder {
+        let lines: Vec<_> = lines
+            .iter()
+            .zip(1..)
+            .map(|((sku, quantity), n): (&(&str, &str), u32)| {
+                serde_json::json!({"line_ref": n.to_string(), "sku": sku, "quantity": quantity, "unit_price": null})
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "source": {"format": "shopify", "channel": "web", "external_id": "1", "status": "open"},
+            "placed_at": "2026-12-01T00:00:00Z",
+            "customer": {},
+            "lines": lines,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_warehouse_ships_only_the_lines_it_was_given() {
+        let catalog = crate::catalog::Catalog::from_csv(
+            "sku,name,weight_kg,fragile,hazardous\nMUG-01,Mug,0.4,false,false\nLAMP,Lamp,1.2,true,false\n",
+            std::path::Path::new("t.csv"),
+        )
+        .unwrap();
+        let order = order_of(&[("MUG-01", "1"), ("LAMP", "2"), ("MUG-01", "3")]);
+        let none = serde_json::Value::Null;
+        let d = |v: &str| v.parse::<Decimal>().unwrap();
+        // The lamp warehouse: line 2 only.
+        let lamps = warehouse_part(&order, &[2]);
+        let plan = parcels(&lamps, &none, &catalog, Decimal::ONE, None);
+        assert_eq!(plan.len(), 1);
+        assert_eq!(
+            plan[0].items,
+            BTreeMap::from([("LAMP".to_string(), d("2"))])
+        );
+        assert_eq!(plan[0].weight_kg, d("2.4"));
+        assert!(facts(&lamps, &catalog, Decimal::ONE).fragile);
+        // The other: lines 1 and 3, the same SKU in one parcel, nothing fragile.
+        let mugs = warehouse_part(&order, &[1, 3]);
+        let plan = parcels(&mugs, &none, &catalog, Decimal::ONE, None);
+        assert_eq!(
+            plan[0].items,
+            BTreeMap::from([("MUG-01".to_string(), d("4"))])
+        );
+        let f = facts(&mugs, &catalog, Decimal::ONE);
+        assert_eq!(f.weight_kg, d("1.6"));
+        assert!(!f.fragile);
+        // No fulfilment order on record: the whole order.
+        assert_eq!(warehouse_part(&order, &[]), order);
+        // A line number the order does not have ships nothing of it.
+        assert!(warehouse_part(&order, &[9]).lines.is_empty());
+    }
+
     #[test]
     fn parcels_as_packed_or_split_by_weight_with_whole_units() {
         let catalog = crate::catalog::Catalog::from_csv(
@@ -1003,15 +1118,7 @@ mod tests {
             std::path::Path::new("t.csv"),
         )
         .unwrap();
-        let order: CanonicalOrder = serde_json::from_value(serde_json::json!({
-            "source": {"format": "shopify", "channel": "web", "external_id": "1", "status": "open"},
-            "placed_at": "2026-12-01T00:00:00Z",
-            "customer": {},
-            "lines": [{"line_ref": "1", "sku": "MUG-01", "quantity": "5", "unit_price": null},
-                      {"line_ref": "2", "sku": "ANVIL", "quantity": "2", "unit_price": null,
-                       "cancelled_quantity": "0"}],
-        }))
-        .unwrap();
+        let order = order_of(&[("MUG-01", "5"), ("ANVIL", "2")]);
         let none = serde_json::Value::Null;
         let d = |v: &str| v.parse::<Decimal>().unwrap();
         // No limit: one parcel with everything.
@@ -1033,22 +1140,12 @@ mod tests {
             ]
         );
         // A 1 kg limit: two mugs a parcel, whole units only.
-        let mugs: CanonicalOrder = serde_json::from_value(serde_json::json!({
-            "source": {"format": "shopify", "channel": "web", "external_id": "2", "status": "open"},
-            "placed_at": "2026-12-01T00:00:00Z", "customer": {},
-            "lines": [{"line_ref": "1", "sku": "MUG-01", "quantity": "5", "unit_price": null}],
-        }))
-        .unwrap();
+        let mugs = order_of(&[("MUG-01", "5")]);
         let small = parcels(&mugs, &none, &catalog, Decimal::ONE, Some(d("1")));
         let counts: Vec<_> = small.iter().map(|p| p.items["MUG-01"]).collect();
         assert_eq!(counts, vec![d("2"), d("2"), d("1")]);
         // Never more than MAX_PARCELS, whatever the quantity.
-        let many: CanonicalOrder = serde_json::from_value(serde_json::json!({
-            "source": {"format": "shopify", "channel": "web", "external_id": "3", "status": "open"},
-            "placed_at": "2026-12-01T00:00:00Z", "customer": {},
-            "lines": [{"line_ref": "1", "sku": "ANVIL", "quantity": "1000000000", "unit_price": null}],
-        }))
-        .unwrap();
+        let many = order_of(&[("ANVIL", "1000000000")]);
         let capped = parcels(&many, &none, &catalog, Decimal::ONE, Some(d("25")));
         assert_eq!(capped.len(), MAX_PARCELS);
         let total: Decimal = capped.iter().map(|p| p.items["ANVIL"]).sum();

@@ -125,17 +125,25 @@ pub async fn record_moved_on(
     Ok(())
 }
 
-/// Moves the order by `trigger`; `Ok(false)` (recorded) when it has moved on meanwhile and the
-/// table does not allow it any more.
+/// Moves the order by `trigger` (from state `read`, when the caller read it there: one read
+/// less, see [`Store::transition_from`]); `Ok(false)` (recorded) when it has moved on meanwhile
+/// and the table does not allow it any more.
 pub async fn transition_or_moved_on(
     tx: &mut UnitTx<'_>,
     order_id: &str,
+    read: Option<OrderState>,
     trigger: crate::model::Trigger,
     event: &str,
     data: Option<&serde_json::Value>,
 ) -> Result<bool, StageError> {
     let cause = tx.cause().to_string();
-    match Store::transition(tx.conn(), order_id, trigger, &cause, data).await {
+    let moved = match read {
+        Some(from) => {
+            Store::transition_from(tx.conn(), order_id, from, trigger, &cause, data).await
+        }
+        None => Store::transition(tx.conn(), order_id, trigger, &cause, data).await,
+    };
+    match moved {
         Ok(_) => Ok(true),
         Err(TransitionError::Illegal(e)) => {
             let state = OrderState::parse(&e.state).unwrap_or(OrderState::Received);

@@ -92,14 +92,17 @@ impl Handler for SubscribeStage {
                 format!("message {} is not a shipment event: {e}", env.id),
             )
         })?;
+        let mut any = false;
         for sub in &self.subscribers {
             if wants(sub, &parcel.carrier) {
+                any = true;
                 self.register(unit.store(), sub, &parcel).await?;
             }
         }
         for poller in &self.pollers {
             let Some(poll) = &poller.poll else { continue };
             if TrackingPoller::wants(poll, &parcel.carrier) {
+                any = true;
                 let store = unit.store();
                 store
                     .subscription_begin(
@@ -118,6 +121,10 @@ impl Handler for SubscribeStage {
                     )
                     .await?;
             }
+        }
+        if !any {
+            // No tracking connector follows this carrier: nothing to record.
+            return Ok(unit.nothing());
         }
         unit.commit(Nothing).await
     }

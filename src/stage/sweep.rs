@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::track;
+use super::warehouse::WarehouseOwners;
 use crate::bus::Bus;
 use crate::config::TrackingSettings;
 use crate::model::{Envelope, EventType};
@@ -42,6 +43,7 @@ pub async fn run(
     store: Store,
     bus: Arc<dyn Bus>,
     settings: TrackingSettings,
+    owners: WarehouseOwners,
     shutdown: CancellationToken,
 ) {
     if settings.sweep_interval_ms == 0 {
@@ -49,7 +51,7 @@ pub async fn run(
     }
     let interval = Duration::from_millis(settings.sweep_interval_ms);
     loop {
-        match sweep(&store, bus.as_ref(), &settings, now_ms()).await {
+        match sweep(&store, bus.as_ref(), (&settings, &owners), now_ms()).await {
             Ok(r) if r == SweepReport::default() => {}
             Ok(r) => tracing::info!(
                 late = r.late,
@@ -70,22 +72,18 @@ pub async fn run(
 pub async fn sweep(
     store: &Store,
     bus: &dyn Bus,
-    settings: &TrackingSettings,
+    owners: track::Owners<'_>,
     now: i64,
 ) -> Result<SweepReport, StoreError> {
+    let settings = owners.0;
     let mut report = SweepReport::default();
     for shipment_id in store.shipments_with_pending_updates(100).await? {
         let mut tx = store.begin().await?;
         let mut events = Vec::new();
-        let attached = track::attach_pending(
-            &mut tx,
-            "sweep:tracking",
-            settings,
-            &shipment_id,
-            &mut events,
-        )
-        .await
-        .map_err(|e| StoreError::Grouped(e.to_string()))?;
+        let attached =
+            track::attach_pending(&mut tx, "sweep:tracking", owners, &shipment_id, &mut events)
+                .await
+                .map_err(|e| StoreError::Grouped(e.to_string().into()))?;
         report.attached += usize::from(attached > 0);
         commit(store, bus, tx, events).await?;
     }

@@ -19,10 +19,17 @@ use crate::model::{
 };
 use crate::normalize::Normalizer;
 use crate::store::{
-    now_ms, NewException, NewShipmentEvent, Severity, Shipment, ShipmentProgress, Store, StoreError,
+    now_ms, Fulfilment, FulfilmentState, NewException, NewShipmentEvent, Severity, Shipment,
+    ShipmentProgress, Store, StoreError,
 };
 use crate::tracking::lattice::{self, ParcelState};
 use crate::tracking::Scheme;
+
+use super::warehouse::WarehouseOwners;
+
+/// Who owns what tracking finds: the transport owner (`[tracking]`) the parcels' issues, each
+/// warehouse's owner the goods it still owes.
+pub type Owners<'a> = (&'a TrackingSettings, &'a WarehouseOwners);
 
 /// The stage's name.
 pub const NAME: &str = "track";
@@ -31,14 +38,21 @@ pub const NAME: &str = "track";
 pub struct TrackStage {
     normalizer: Arc<Normalizer>,
     settings: TrackingSettings,
+    owners: WarehouseOwners,
 }
 
 impl TrackStage {
-    /// A stage reading callbacks with `normalizer`'s tracking mappings.
-    pub fn new(normalizer: Arc<Normalizer>, settings: TrackingSettings) -> Self {
+    /// A stage reading callbacks with `normalizer`'s tracking mappings; goods still owed when
+    /// every parcel is delivered are `owners`' issue.
+    pub fn new(
+        normalizer: Arc<Normalizer>,
+        settings: TrackingSettings,
+        owners: WarehouseOwners,
+    ) -> Self {
         Self {
             normalizer,
             settings,
+            owners,
         }
     }
 
@@ -107,6 +121,7 @@ impl Handler for TrackStage {
                 .commit(AttachEffects {
                     shipment_id: shipment.shipment_id,
                     settings: self.settings.clone(),
+                    owners: self.owners.clone(),
                 })
                 .await;
         }
@@ -120,6 +135,7 @@ impl Handler for TrackStage {
         unit.commit(TrackEffects {
             loaded,
             settings: self.settings.clone(),
+            owners: self.owners.clone(),
         })
         .await
     }
@@ -134,6 +150,7 @@ impl Handler for TrackStage {
 struct TrackEffects {
     loaded: Loaded,
     settings: TrackingSettings,
+    owners: WarehouseOwners,
 }
 
 #[async_trait]
@@ -148,7 +165,7 @@ impl Effects for TrackEffects {
                     apply(
                         tx.conn(),
                         &cause,
-                        &self.settings,
+                        (&self.settings, &self.owners),
                         &shipment.id,
                         update,
                         Some(&l.raw_id),
@@ -170,6 +187,7 @@ impl Effects for TrackEffects {
 struct AttachEffects {
     shipment_id: String,
     settings: TrackingSettings,
+    owners: WarehouseOwners,
 }
 
 #[async_trait]
@@ -180,7 +198,7 @@ impl Effects for AttachEffects {
         attach_pending(
             tx.conn(),
             &cause,
-            &self.settings,
+            (&self.settings, &self.owners),
             &self.shipment_id,
             &mut out,
         )
@@ -263,7 +281,7 @@ async fn keep(
 pub(crate) async fn attach_pending(
     conn: &mut AnyConnection,
     cause: &str,
-    settings: &TrackingSettings,
+    owners: Owners<'_>,
     shipment_id: &str,
     out: &mut Vec<Envelope>,
 ) -> Result<usize, StageError> {
@@ -278,7 +296,7 @@ pub(crate) async fn attach_pending(
         apply(
             conn,
             cause,
-            settings,
+            owners,
             &shipment.id,
             &kept.update,
             Some(&kept.raw_id),
@@ -348,7 +366,7 @@ fn ms(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<i64> {
 async fn apply(
     conn: &mut AnyConnection,
     cause: &str,
-    settings: &TrackingSettings,
+    (settings, owners): Owners<'_>,
     shipment_id: &str,
     update: &TrackingUpdate,
     raw_id: Option<&str>,
@@ -429,16 +447,12 @@ async fn apply(
     }
     alert(conn, cause, settings, &old, &state).await?;
     close_delay(conn, cause, &old, &state).await?;
-    move_order(
-        conn,
-        cause,
-        &old,
-        first_scan || state.first_scan_at.is_some(),
-        delivered,
-        raw_id,
-        out,
-    )
-    .await
+    let scanned = first_scan || state.first_scan_at.is_some();
+    let data = move_order(conn, cause, &old, scanned, raw_id).await?;
+    if delivered {
+        deliver_if_done(conn, cause, owners, &old.order_id, SHIPPED_REST, &data, out).await?;
+    }
+    Ok(())
 }
 
 /// The carrier's ETA an update brings, unless the update is older than the newest scan the
@@ -605,35 +619,73 @@ async fn close_delay(
     Ok(())
 }
 
-/// Moves the order on: `in_transit` once any parcel is scanned, `delivered` (with
-/// `order.delivered`) when this parcel's delivery completes the order. An order the table does
-/// not let move (cancelled meanwhile, a return requested, not shipped yet) is left where it
-/// is, and its audit trail says why.
+/// Moves the order `in_transit` once any parcel is scanned; returns what the parcel's
+/// transitions record (a delivery completing the order is [`deliver_if_done`]'s). An order the
+/// table does not let move (cancelled meanwhile, a return requested, not shipped yet) is left
+/// where it is, and its audit trail says why.
 async fn move_order(
     conn: &mut AnyConnection,
     cause: &str,
     parcel: &Shipment,
     scanned: bool,
-    delivered: bool,
     raw_id: Option<&str>,
-    out: &mut Vec<Envelope>,
-) -> Result<(), StageError> {
-    let order_id = parcel.order_id.as_str();
+) -> Result<serde_json::Value, StageError> {
     let data = serde_json::json!({
         "shipment_id": parcel.id, "carrier": parcel.carrier,
         "tracking_number": parcel.tracking_number, "raw_id": raw_id,
     });
     if scanned {
-        step(conn, cause, order_id, Trigger::Scan, &data).await?;
+        step(conn, cause, &parcel.order_id, Trigger::Scan, &data).await?;
     }
-    if !delivered {
-        return Ok(());
-    }
+    Ok(data)
+}
+
+/// The exception kind of goods a warehouse still owes when every parcel is delivered.
+pub const GOODS_OWED: &str = "goods_owed";
+
+/// How a warehouse that owed goods settled them when it shipped the rest.
+pub(crate) const SHIPPED_REST: &str = "shipped the rest";
+
+/// Delivers the order (with `order.delivered`) when every parcel it has is delivered and no
+/// warehouse still owes goods for it (a partial shipment, a warehouse not yet shipped). When
+/// every parcel is delivered but a warehouse still owes goods, the order stays `in_transit`
+/// and that warehouse's owner gets one `goods_owed` exception (not one per callback), closed
+/// by itself when the warehouse owes nothing more and every parcel is delivered; `settled`
+/// says how the warehouse settled what it owed ("shipped the rest", "cancelled the rest").
+pub(crate) async fn deliver_if_done(
+    conn: &mut AnyConnection,
+    cause: &str,
+    owners: &WarehouseOwners,
+    order_id: &str,
+    settled: &str,
+    data: &serde_json::Value,
+    out: &mut Vec<Envelope>,
+) -> Result<(), StageError> {
     let parcels = Store::order_shipments_on(conn, order_id).await?;
-    if !parcels.iter().all(Shipment::is_delivered) {
+    if parcels.is_empty() || !parcels.iter().all(Shipment::is_delivered) {
         return Ok(());
     }
-    if step(conn, cause, order_id, Trigger::Deliver, &data).await? {
+    let owed = Store::fulfilments_owed(conn, order_id).await?;
+    let raised = Store::active_exceptions_of(conn, order_id, GOODS_OWED).await?;
+    if !owed.is_empty() {
+        tracing::info!(order_id = %order_id, "Every parcel so far is delivered; a warehouse still owes goods, so the order is not.");
+        for f in owed.iter().filter(|f| {
+            !raised
+                .iter()
+                .any(|(_, w)| w.as_deref() == Some(&f.warehouse))
+        }) {
+            raise_owed(conn, cause, owners, f, parcels.len()).await?;
+        }
+        return Ok(());
+    }
+    for (id, warehouse) in &raised {
+        let resolution = format!(
+            "closed by itself: {} {settled} and every parcel of the order is delivered",
+            warehouse.as_deref().unwrap_or("the warehouse")
+        );
+        close_exception(conn, order_id, id, &resolution, cause).await?;
+    }
+    if step(conn, cause, order_id, Trigger::Deliver, data).await? {
         let r = ShipmentRef {
             order_id: order_id.to_string(),
             shipment_id: String::new(),
@@ -649,6 +701,62 @@ async fn move_order(
         env.connector = "ordergate".into();
         out.push(env);
     }
+    Ok(())
+}
+
+/// Raises the exception of goods `f`'s warehouse still owes though every one of the order's
+/// `parcels` is delivered, for the warehouse's owner.
+async fn raise_owed(
+    conn: &mut AnyConnection,
+    cause: &str,
+    owners: &WarehouseOwners,
+    f: &Fulfilment,
+    parcels: usize,
+) -> Result<(), StageError> {
+    let lines: Vec<String> = f.lines.iter().map(u32::to_string).collect();
+    let what = match f.state {
+        FulfilmentState::PartShipped => "shipped part of it",
+        FulfilmentState::Packed => "packed it but did not ship it",
+        _ => "has not shipped it",
+    };
+    let reason = format!(
+        "Every parcel of order {} is delivered ({parcels}), but warehouse {} still owes goods: \
+         its fulfilment order {} (order lines {}) {what}. The order stays in transit until the \
+         rest is shipped and delivered; ask the warehouse, or cancel what it cannot ship.",
+        f.order_id,
+        f.warehouse,
+        f.key,
+        lines.join(", ")
+    );
+    let id = Store::insert_exception(
+        conn,
+        &NewException {
+            kind: GOODS_OWED,
+            severity: Severity::Error,
+            order_id: Some(&f.order_id),
+            raw_id: None,
+            message_id: None,
+            stage: Some(NAME),
+            connector: Some(&f.warehouse),
+            department: owners.department(&f.warehouse),
+            due_at: Some(owners.due_at()),
+            reason: &reason,
+        },
+    )
+    .await?;
+    Store::append_event(
+        conn,
+        &f.order_id,
+        GOODS_OWED,
+        None,
+        cause,
+        Some(&serde_json::json!({
+            "exception_id": id, "warehouse": f.warehouse, "fulfilment": f.key,
+            "state": f.state, "lines": f.lines,
+        })),
+    )
+    .await?;
+    tracing::warn!(order_id = %f.order_id, warehouse = %f.warehouse, "Every parcel is delivered but the warehouse still owes goods; exception raised.");
     Ok(())
 }
 

@@ -12,6 +12,12 @@
 //! of N, and two statements for their inbox and outbox rows instead of 2N. On SQLite a batch ends
 //! at the next unit boundary when an intake write waits for the writer, so a batch never holds
 //! up a webhook's answer by more than one unit's writes.
+//!
+//! When the bus's queues are rows of the same store (the embedded bus, [`InStore`]), the batch
+//! inserts the units' events into their queues and deletes their deliveries' rows itself, in
+//! the same transaction, instead of queueing the events in the outbox for the runner to publish
+//! and ack afterwards: the commit that makes a unit's effects durable publishes its events and
+//! settles its message, all or nothing, in one write turn instead of four.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,6 +28,7 @@ use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::StageError;
+use crate::bus::{Bus, InStore};
 use crate::model::Envelope;
 use crate::store::{Dialect, Store, Tx};
 
@@ -69,6 +76,8 @@ pub struct Unit<'a> {
     pub(super) consumer: &'a str,
     pub(super) message_id: String,
     pub(super) cause: String,
+    /// The delivery's `(seq, lease token)` when its queue is in the store.
+    pub(super) lease: Option<(i64, String)>,
 }
 
 impl Unit<'_> {
@@ -81,8 +90,27 @@ impl Unit<'_> {
     /// in one transaction with whatever other units are waiting (see [`UnitWriter::commit`]).
     pub async fn commit(self, effects: impl Effects) -> Result<Committed, StageError> {
         self.writer
-            .commit(self.consumer, &self.message_id, &self.cause, effects)
+            .commit_settling(
+                self.consumer,
+                &self.message_id,
+                &self.cause,
+                self.lease,
+                effects,
+            )
             .await
+    }
+
+    /// Acknowledges a message the handler has nothing to write for (no effects, no events),
+    /// without a transaction and without an inbox record: a redelivery decides the same
+    /// nothing again, so there is nothing to deduplicate. Only for a decision that never
+    /// depends on what an earlier copy of the message did.
+    pub fn nothing(self) -> Committed {
+        Committed {
+            events: Vec::new(),
+            duplicate: false,
+            published: false,
+            settled: false,
+        }
     }
 }
 
@@ -91,6 +119,10 @@ impl Unit<'_> {
 pub struct Committed {
     pub(super) events: Vec<Envelope>,
     pub(super) duplicate: bool,
+    /// The events are in their queues already (written by the commit, [`InStore`]).
+    pub(super) published: bool,
+    /// The delivery's row was deleted by the commit: nothing is left to ack.
+    pub(super) settled: bool,
 }
 
 impl Committed {
@@ -109,6 +141,7 @@ struct Job {
     consumer: String,
     message_id: String,
     cause: String,
+    lease: Option<(i64, String)>,
     effects: Box<dyn Effects>,
     reply: oneshot::Sender<Result<Committed, StageError>>,
 }
@@ -123,21 +156,31 @@ pub struct UnitWriter {
 impl UnitWriter {
     /// Starts the writer's tasks (inside the current runtime). SQLite has one writer, so one
     /// lane; PostgreSQL gets half the pool (the other half serves the reads before commits).
-    pub fn start(store: &Store) -> Self {
+    /// When `bus` keeps its queues in the store, batches publish and ack in their transaction.
+    pub fn start(store: &Store, bus: &dyn Bus) -> Self {
         let lanes = match store.dialect() {
             Dialect::Sqlite => 1,
             Dialect::Postgres => (store.pool().options().get_max_connections() as usize / 2).max(1),
         };
-        Self::with_lanes(store, lanes)
+        Self::spawn(store, lanes, bus.in_store())
     }
 
-    /// As [`UnitWriter::start`], with `lanes` batches written at once.
+    /// As [`UnitWriter::start`], with `lanes` batches written at once, events to the outbox.
     pub fn with_lanes(store: &Store, lanes: usize) -> Self {
+        Self::spawn(store, lanes, None)
+    }
+
+    fn spawn(store: &Store, lanes: usize, in_store: Option<InStore>) -> Self {
         let (jobs, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let commits = Arc::new(AtomicU64::new(0));
         for _ in 0..lanes.max(1) {
-            tokio::spawn(lane(store.clone(), rx.clone(), commits.clone()));
+            tokio::spawn(lane(
+                store.clone(),
+                in_store.clone(),
+                rx.clone(),
+                commits.clone(),
+            ));
         }
         Self { jobs, commits }
     }
@@ -152,11 +195,26 @@ impl UnitWriter {
         cause: &str,
         effects: impl Effects,
     ) -> Result<Committed, StageError> {
+        self.commit_settling(consumer, message_id, cause, None, effects)
+            .await
+    }
+
+    /// As [`UnitWriter::commit`]; with the delivery's `lease` (its queue in the store), the
+    /// commit deletes the delivery's row too ([`Committed::settled`]).
+    async fn commit_settling(
+        &self,
+        consumer: &str,
+        message_id: &str,
+        cause: &str,
+        lease: Option<(i64, String)>,
+        effects: impl Effects,
+    ) -> Result<Committed, StageError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             consumer: consumer.to_string(),
             message_id: message_id.to_string(),
             cause: cause.to_string(),
+            lease,
             effects: Box::new(effects),
             reply,
         };
@@ -186,6 +244,7 @@ impl std::fmt::Debug for UnitWriter {
 
 async fn lane(
     store: Store,
+    in_store: Option<InStore>,
     rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>>,
     commits: Arc<AtomicU64>,
 ) {
@@ -210,7 +269,7 @@ async fn lane(
         };
         // A panic in a unit's effects must not take the lane (and with it the stage) down: its
         // batch's callers see their answer dropped, an error they retry, and the lane goes on.
-        match std::panic::AssertUnwindSafe(write_batch(&store, jobs))
+        match std::panic::AssertUnwindSafe(write_batch(&store, in_store.as_ref(), jobs))
             .catch_unwind()
             .await
         {
@@ -241,10 +300,14 @@ const MAX_REWRITES: usize = 3;
 /// error, or duplicate) and the batch is written again without it. A batch ends early, at a unit
 /// boundary, when an urgent writer (intake, which a caller outside waits on) waits for SQLite's
 /// writer; the units it did not reach go in the next batch.
-async fn write_batch(store: &Store, mut jobs: Vec<Job>) -> (bool, Vec<Job>) {
+async fn write_batch(
+    store: &Store,
+    in_store: Option<&InStore>,
+    mut jobs: Vec<Job>,
+) -> (bool, Vec<Job>) {
     let mut rewrites = 0;
     loop {
-        let (n, result) = write_once(store, &mut jobs).await;
+        let (n, result) = write_once(store, in_store, &mut jobs).await;
         match result {
             Attempt::Committed(events) => {
                 let rest = jobs.split_off(n);
@@ -252,6 +315,8 @@ async fn write_batch(store: &Store, mut jobs: Vec<Job>) -> (bool, Vec<Job>) {
                     let _ = job.reply.send(Ok(Committed {
                         events,
                         duplicate: false,
+                        published: in_store.is_some(),
+                        settled: in_store.is_some() && job.lease.is_some(),
                     }));
                 }
                 return (true, rest);
@@ -308,7 +373,11 @@ enum Attempt {
 
 /// Writes the batch once: the effects of as many units as it reaches, their inbox records, their
 /// events, commit. Returns how many units it covered.
-async fn write_once(store: &Store, jobs: &mut [Job]) -> (usize, Attempt) {
+async fn write_once(
+    store: &Store,
+    in_store: Option<&InStore>,
+    jobs: &mut [Job],
+) -> (usize, Attempt) {
     let mut tx = match store.begin().await {
         Ok(tx) => tx,
         Err(e) => return (jobs.len(), Attempt::Failed(StageError::from(e))),
@@ -351,6 +420,8 @@ async fn write_once(store: &Store, jobs: &mut [Job]) -> (usize, Attempt) {
             let answer = Ok(Committed {
                 events: Vec::new(),
                 duplicate: true,
+                published: false,
+                settled: false,
             });
             (i, answer)
         })
@@ -361,12 +432,36 @@ async fn write_once(store: &Store, jobs: &mut [Job]) -> (usize, Attempt) {
         return (n, Attempt::Drop(duplicates));
     }
     let all: Vec<&Envelope> = events.iter().flatten().collect();
-    if let Err(e) = Store::outbox_insert(&mut tx, &all).await {
+    let mut woken = Vec::new();
+    let published = match in_store {
+        Some(queues) => {
+            let settled: Vec<(i64, &str)> = jobs[..n]
+                .iter()
+                .filter_map(|j| j.lease.as_ref().map(|(seq, token)| (*seq, token.as_str())))
+                .collect();
+            match queues.write(&mut tx, &all, &settled).await {
+                Ok(written) => {
+                    woken = written;
+                    Ok(())
+                }
+                Err(e) => Err(StageError::from(crate::store::StoreError::from(e))),
+            }
+        }
+        None => Store::outbox_insert(&mut tx, &all)
+            .await
+            .map_err(StageError::from),
+    };
+    if let Err(e) = published {
         rollback(tx).await;
-        return (n, Attempt::Failed(StageError::from(e)));
+        return (n, Attempt::Failed(e));
     }
     match tx.commit().await {
-        Ok(()) => (n, Attempt::Committed(events)),
+        Ok(()) => {
+            if let Some(queues) = in_store {
+                queues.wake(&woken);
+            }
+            (n, Attempt::Committed(events))
+        }
         Err(e) => (
             n,
             Attempt::Failed(StageError::transient(

@@ -22,36 +22,63 @@ use crate::model::{
     Trigger,
 };
 use crate::outbound::warehouse::{self, Parcel, WarehouseEvent, WarehouseKind};
-use crate::store::{Fulfilment, FulfilmentState, NewException, NewShipment, Severity, Store};
+use crate::store::{
+    Fulfilment, FulfilmentState, NewException, NewShipment, Recorded, Severity, Store,
+};
 
 /// The stage's name.
 pub const NAME: &str = "warehouse";
 /// What it consumes.
 pub const BINDINGS: &[&str] = &[EventType::WAREHOUSE_ANY];
 
-/// The stage.
-pub struct WarehouseStage {
-    /// Who owns each warehouse's discrepancies and unknown callbacks (`[[warehouses]]`
-    /// `department`), by warehouse name.
+/// Who owns a warehouse's issues (discrepancies, callbacks for unknown orders, goods still
+/// owed when every parcel is delivered): its `[[warehouses]] department`, else
+/// `[pipeline] default_department`; due `[pipeline] exception_due_hours` after they are
+/// raised (unless `[exceptions] sla_hours` names the kind).
+#[derive(Debug, Clone)]
+pub struct WarehouseOwners {
     departments: std::collections::BTreeMap<String, String>,
-    /// Their owner when the warehouse is not configured (any more).
     default_department: String,
     due_hours: u32,
 }
 
-impl WarehouseStage {
-    /// A stage raising its exceptions for each warehouse's department (else
-    /// `default_department`), due in `due_hours`.
-    pub fn new(
-        departments: std::collections::BTreeMap<String, String>,
-        default_department: String,
-        due_hours: u32,
-    ) -> Self {
+impl WarehouseOwners {
+    /// The owners the configuration names.
+    pub fn from_config(config: &crate::config::Config) -> Self {
         Self {
-            departments,
-            default_department,
-            due_hours,
+            departments: config
+                .warehouses
+                .iter()
+                .map(|w| (w.name.clone(), w.department.clone()))
+                .collect(),
+            default_department: config.pipeline.default_department.clone(),
+            due_hours: config.pipeline.exception_due_hours,
         }
+    }
+
+    /// The department owning `warehouse`'s issues (the default one when it is not
+    /// configured, any more).
+    pub fn department(&self, warehouse: &str) -> &str {
+        self.departments
+            .get(warehouse)
+            .unwrap_or(&self.default_department)
+    }
+
+    /// When an issue raised now is due.
+    pub fn due_at(&self) -> i64 {
+        due_in(self.due_hours)
+    }
+}
+
+/// The stage.
+pub struct WarehouseStage {
+    owners: WarehouseOwners,
+}
+
+impl WarehouseStage {
+    /// A stage raising its exceptions for each warehouse's owner.
+    pub fn new(owners: WarehouseOwners) -> Self {
+        Self { owners }
     }
 }
 
@@ -177,17 +204,13 @@ impl Handler for WarehouseStage {
             };
             acts.push(act);
         }
-        let department = self
-            .departments
-            .get(&connector)
-            .unwrap_or(&self.default_department)
-            .clone();
         unit.commit(Acts {
             acts,
+            department: self.owners.department(&connector).to_string(),
+            due_at: self.owners.due_at(),
+            owners: self.owners.clone(),
             connector,
             raw_id: raw.id,
-            department,
-            due_at: due_in(self.due_hours),
         })
         .await
     }
@@ -222,6 +245,15 @@ async fn find(
     Ok(Err(given))
 }
 
+/// How a warehouse that owed goods settled them when it cancelled what it had not shipped.
+const CANCELLED_REST: &str = "cancelled the rest";
+
+/// The exception kind of a parcel whose tracking number is another order's parcel already.
+pub const PARCEL_TAKEN: &str = "parcel_taken";
+
+/// The exception kind of a warehouse cancelling its part of an order that goes on.
+pub const FULFILMENT_CANCELLED: &str = "fulfilment_cancelled";
+
 /// What one callback writes.
 struct Acts {
     acts: Vec<Act>,
@@ -229,6 +261,7 @@ struct Acts {
     raw_id: String,
     department: String,
     due_at: i64,
+    owners: WarehouseOwners,
 }
 
 impl Acts {
@@ -287,6 +320,7 @@ impl Acts {
         if transition_or_moved_on(
             tx,
             &f.order_id,
+            None,
             Trigger::RequestFulfilment,
             EventType::ORDER_FULFILMENT_REQUESTED,
             Some(&detail),
@@ -323,6 +357,7 @@ impl Acts {
             }
         }
         let mut new_parcels = Vec::new();
+        let mut taken = 0;
         for p in parcels {
             let shipment = NewShipment {
                 order_id: &f.order_id,
@@ -335,14 +370,42 @@ impl Acts {
                 eta: None,
                 items: serde_json::to_value(&p.items).unwrap_or_default(),
             };
-            let (id, new) = Store::record_shipment(tx.conn(), &shipment).await?;
-            if new {
-                tx.emit(shipment.created_event(&id));
-                new_parcels.push(id);
+            match Store::record_shipment(tx.conn(), &shipment).await? {
+                Recorded::New(id) => {
+                    tx.emit(shipment.created_event(&id));
+                    new_parcels.push(id);
+                }
+                Recorded::Again(_) => {}
+                Recorded::Taken(other) => {
+                    let reason = format!(
+                        "Warehouse {} reported parcel {} {} for order {}, but that tracking \
+                         number is order {other}'s parcel already: it is not recorded for order \
+                         {}. One of the two reports is wrong; ask the warehouse.",
+                        self.connector,
+                        p.carrier,
+                        shipment.number(),
+                        f.order_id,
+                        f.order_id
+                    );
+                    self.exception(tx, PARCEL_TAKEN, Some(&f.order_id), &reason)
+                        .await?;
+                    taken += 1;
+                }
             }
         }
-        if f.state != FulfilmentState::Shipped {
-            Store::fulfilment_set(tx.conn(), &f.key, FulfilmentState::Shipped, None).await?;
+        if taken > 0 && taken == parcels.len() {
+            // No parcel of its own: the order is not shipped on numbers that are not its
+            // own; it waits (packed) for the right ones, from the warehouse or a person.
+            return Ok(());
+        }
+        // A partial confirmation leaves the rest owed (the order is not delivered before it
+        // ships); a late partial after the final one changes nothing.
+        let now = match (complete, f.state) {
+            (_, FulfilmentState::Shipped) | (true, _) => FulfilmentState::Shipped,
+            (false, _) => FulfilmentState::PartShipped,
+        };
+        if f.state != now {
+            Store::fulfilment_set(tx.conn(), &f.key, now, None).await?;
         }
         let data = serde_json::json!({
             "warehouse": self.connector, "raw_id": self.raw_id,
@@ -355,6 +418,7 @@ impl Acts {
         ) && transition_or_moved_on(
             tx,
             &f.order_id,
+            None,
             Trigger::Ship,
             EventType::ORDER_SHIPPED,
             Some(&data),
@@ -390,6 +454,95 @@ impl Acts {
             )
             .await?;
         }
+        if complete && new_parcels.is_empty() {
+            // The final confirmation added no parcel: the ones before may all be delivered
+            // already, and only the goods this warehouse owed kept the order from it.
+            self.deliver_if_done(tx, &f.order_id, super::track::SHIPPED_REST, &data)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A warehouse cancelled its part of an order that goes on without it (another warehouse
+    /// has the rest, or part of the order left already): those lines will not reach the
+    /// customer, and nobody would notice, so a person decides — re-allocate them or cancel
+    /// them with the customer — through a `fulfilment_cancelled` exception for the
+    /// warehouse's department.
+    async fn part_cancelled(
+        &self,
+        tx: &mut UnitTx<'_>,
+        f: &Fulfilment,
+        reason: Option<&str>,
+        detail: &serde_json::Value,
+    ) -> Result<(), StageError> {
+        let lines: Vec<String> = f.lines.iter().map(u32::to_string).collect();
+        let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+        let text = format!(
+            "Warehouse {} cancelled its fulfilment order {} of order {} (order lines {}) \
+             without shipping it{why}, while the rest of the order goes on: those lines will \
+             not reach the customer. Re-allocate them, or cancel them with the customer.",
+            f.warehouse,
+            f.key,
+            f.order_id,
+            lines.join(", ")
+        );
+        Store::insert_exception(
+            tx.conn(),
+            &NewException {
+                kind: FULFILMENT_CANCELLED,
+                severity: Severity::Error,
+                order_id: Some(&f.order_id),
+                raw_id: Some(&self.raw_id),
+                message_id: None,
+                stage: Some(NAME),
+                connector: Some(&f.warehouse),
+                department: self.owners.department(&f.warehouse),
+                due_at: Some(self.owners.due_at()),
+                reason: &text,
+            },
+        )
+        .await?;
+        let cause = tx.cause().to_string();
+        Store::append_event(
+            tx.conn(),
+            &f.order_id,
+            FULFILMENT_CANCELLED,
+            None,
+            &cause,
+            Some(&serde_json::json!({
+                "fulfilment": f.key, "warehouse": f.warehouse, "lines": f.lines,
+                "detail": detail,
+            })),
+        )
+        .await?;
+        tracing::warn!(order_id = %f.order_id, warehouse = %f.warehouse, "The warehouse cancelled its part of an order that goes on; exception raised.");
+        Ok(())
+    }
+
+    /// The order delivered when every parcel is and no warehouse owes goods any more (see
+    /// [`super::track::deliver_if_done`]).
+    async fn deliver_if_done(
+        &self,
+        tx: &mut UnitTx<'_>,
+        order_id: &str,
+        settled: &str,
+        data: &serde_json::Value,
+    ) -> Result<(), StageError> {
+        let cause = tx.cause().to_string();
+        let mut out = Vec::new();
+        super::track::deliver_if_done(
+            tx.conn(),
+            &cause,
+            &self.owners,
+            order_id,
+            settled,
+            data,
+            &mut out,
+        )
+        .await?;
+        for env in out {
+            tx.emit(env);
+        }
         Ok(())
     }
 }
@@ -407,10 +560,11 @@ impl Effects for Acts {
             match act {
                 Act::Packed(f, remote_id, parcels) => {
                     self.ensure_requested(tx, f, remote_id.as_deref()).await?;
-                    if matches!(
+                    let first = matches!(
                         f.state,
                         FulfilmentState::Requested | FulfilmentState::Intended
-                    ) {
+                    );
+                    if first {
                         Store::fulfilment_set(tx.conn(), &f.key, FulfilmentState::Packed, None)
                             .await?;
                     }
@@ -418,15 +572,39 @@ impl Effects for Acts {
                     if !parcels.is_empty() {
                         detail["parcels"] = serde_json::json!(parcels);
                     }
-                    if transition_or_moved_on(
-                        tx,
-                        &f.order_id,
-                        Trigger::Pack,
-                        EventType::ORDER_PACKED,
-                        Some(&detail),
-                    )
-                    .await?
-                    {
+                    // An order allocated to several warehouses: another's part was packed or
+                    // shipped first. This part is announced all the same (`order.packed` for
+                    // this warehouse), so its carrier is booked and its parcels join the order.
+                    let state = Store::order_state(tx.conn(), &f.order_id).await?;
+                    let joins = first
+                        && matches!(
+                            state,
+                            Some(OrderState::Packed | OrderState::Shipped | OrderState::InTransit)
+                        );
+                    let announce = if joins {
+                        let cause = tx.cause().to_string();
+                        Store::append_event(
+                            tx.conn(),
+                            &f.order_id,
+                            "part_packed",
+                            None,
+                            &cause,
+                            Some(&detail),
+                        )
+                        .await?;
+                        true
+                    } else {
+                        transition_or_moved_on(
+                            tx,
+                            &f.order_id,
+                            state,
+                            Trigger::Pack,
+                            EventType::ORDER_PACKED,
+                            Some(&detail),
+                        )
+                        .await?
+                    };
+                    if announce {
                         let s = step(&f.order_id, detail);
                         tx.emit(step_event(EventType::ORDER_PACKED, &self.connector, &s));
                     }
@@ -447,14 +625,22 @@ impl Effects for Acts {
                         .await?;
                     let state = Store::order_state(tx.conn(), &f.order_id).await?;
                     let detail = serde_json::json!({"raw_id": self.raw_id, "reason": reason});
-                    if transition_or_moved_on(
-                        tx,
-                        &f.order_id,
-                        Trigger::Cancel,
-                        EventType::ORDER_CANCELLED,
-                        Some(&detail),
-                    )
-                    .await?
+                    // Another warehouse still has (or shipped) its part: the order goes on
+                    // without this one's goods, it is not cancelled.
+                    let others = Store::fulfilments_on(tx.conn(), &f.order_id)
+                        .await?
+                        .iter()
+                        .any(|o| o.key != f.key && o.state != FulfilmentState::Cancelled);
+                    if !others
+                        && transition_or_moved_on(
+                            tx,
+                            &f.order_id,
+                            None,
+                            Trigger::Cancel,
+                            EventType::ORDER_CANCELLED,
+                            Some(&detail),
+                        )
+                        .await?
                     {
                         let change = OrderChange {
                             order_id: f.order_id.clone(),
@@ -474,6 +660,17 @@ impl Effects for Acts {
                             )
                             .with_order(&f.order_id),
                         );
+                    } else {
+                        if f.state != FulfilmentState::Cancelled
+                            && state != Some(OrderState::Cancelled)
+                        {
+                            self.part_cancelled(tx, f, reason.as_deref(), &detail)
+                                .await?;
+                        }
+                        // What this warehouse cancelled is owed no more, so the parcels
+                        // delivered may complete the order.
+                        self.deliver_if_done(tx, &f.order_id, CANCELLED_REST, &detail)
+                            .await?;
                     }
                 }
                 Act::Discrepancy(f, lines) => {

@@ -361,6 +361,26 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// The active (open or acknowledged) exceptions of `kind` about order `order_id`, as
+    /// (id, connector), oldest first.
+    pub async fn active_exceptions_of(
+        conn: &mut AnyConnection,
+        order_id: &str,
+        kind: &str,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, connector FROM exceptions WHERE order_id = $1 AND kind = $2 \
+             AND status IN ('open', 'acknowledged') ORDER BY created_at, id",
+        )
+        .bind(order_id)
+        .bind(kind)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("connector")?)))
+            .collect()
+    }
+
     /// Exceptions, newest first; only open ones unless `all`.
     pub async fn exceptions(
         &self,

@@ -15,6 +15,10 @@ pub enum FulfilmentState {
     /// The warehouse accepted it.
     Requested,
     Packed,
+    /// The warehouse shipped part of it (a partial confirmation) and owes the rest.
+    PartShipped,
+    /// Every parcel of it left: the warehouse's final confirmation, or labels bought for all
+    /// of it.
     Shipped,
     Cancelled,
 }
@@ -26,6 +30,7 @@ impl FulfilmentState {
             FulfilmentState::Intended => "intended",
             FulfilmentState::Requested => "requested",
             FulfilmentState::Packed => "packed",
+            FulfilmentState::PartShipped => "part_shipped",
             FulfilmentState::Shipped => "shipped",
             FulfilmentState::Cancelled => "cancelled",
         }
@@ -36,6 +41,7 @@ impl FulfilmentState {
             Self::Intended,
             Self::Requested,
             Self::Packed,
+            Self::PartShipped,
             Self::Shipped,
             Self::Cancelled,
         ]
@@ -58,6 +64,16 @@ pub struct Fulfilment {
     pub lines: Vec<u32>,
 }
 
+impl Fulfilment {
+    /// Whether the warehouse still owes goods for it: neither shipped in full nor cancelled.
+    pub fn owes_goods(&self) -> bool {
+        !matches!(
+            self.state,
+            FulfilmentState::Shipped | FulfilmentState::Cancelled
+        )
+    }
+}
+
 /// An order waiting for stock.
 #[derive(Debug, Clone, Serialize)]
 pub struct Backorder {
@@ -74,7 +90,7 @@ fn fulfilment(r: sqlx::any::AnyRow) -> Result<Fulfilment, StoreError> {
     let lines: String = r.try_get("lines")?;
     Ok(Fulfilment {
         state: FulfilmentState::parse(&state).ok_or_else(|| {
-            StoreError::Grouped(format!("fulfilment {key} has an unknown status"))
+            StoreError::Grouped(format!("fulfilment {key} has an unknown status").into())
         })?,
         lines: serde_json::from_str(&lines).map_err(|source| StoreError::Corrupt {
             what: format!("fulfilment {key} lines"),
@@ -99,12 +115,11 @@ impl Store {
         warehouse: &str,
         lines: &[u32],
     ) -> Result<Option<Fulfilment>, StoreError> {
-        if let Some(f) = self.fulfilment(key).await? {
-            return Ok(Some(f));
-        }
+        // One statement in the usual case, the intent being new (on PostgreSQL it commits on
+        // its own; SQLite's writes take their turn at the gate in a transaction). A key
+        // already recorded (a retry, a redelivery) is then read.
         let lines = serde_json::to_string(lines).unwrap_or_else(|_| "[]".into());
-        let mut tx = self.begin().await?;
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO fulfilments (fkey, order_id, warehouse, remote_id, status, lines, \
              created_at, updated_at) VALUES ($1, $2, $3, NULL, 'intended', $4, $5, $5) \
              ON CONFLICT (fkey) DO NOTHING",
@@ -113,11 +128,20 @@ impl Store {
         .bind(order_id)
         .bind(warehouse)
         .bind(lines)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(None)
+        .bind(now_ms());
+        let inserted = match self.dialect() {
+            super::Dialect::Postgres => insert.execute(self.pool()).await?.rows_affected(),
+            super::Dialect::Sqlite => {
+                let mut tx = self.begin().await?;
+                let n = insert.execute(&mut *tx).await?.rows_affected();
+                tx.commit().await?;
+                n
+            }
+        };
+        if inserted == 1 {
+            return Ok(None);
+        }
+        self.fulfilment(key).await
     }
 
     /// The fulfilment order with ordergate's `key`.
@@ -150,10 +174,19 @@ impl Store {
 
     /// An order's fulfilment orders.
     pub async fn fulfilments_of(&self, order_id: &str) -> Result<Vec<Fulfilment>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        Self::fulfilments_on(&mut conn, order_id).await
+    }
+
+    /// An order's fulfilment orders, read on `conn` (a unit's transaction).
+    pub async fn fulfilments_on(
+        conn: &mut AnyConnection,
+        order_id: &str,
+    ) -> Result<Vec<Fulfilment>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM fulfilments WHERE order_id = $1 ORDER BY fkey");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(order_id)
-            .fetch_all(self.pool())
+            .fetch_all(&mut *conn)
             .await?
             .into_iter()
             .map(fulfilment)
@@ -167,14 +200,64 @@ impl Store {
         state: FulfilmentState,
         remote_id: Option<&str>,
     ) -> Result<(), StoreError> {
+        Self::fulfilment_update(conn, key, Some(state), remote_id).await
+    }
+
+    /// Records the warehouse's new id of a fulfilment order (a WMS that amends by creating
+    /// it again), its state as it is.
+    pub async fn fulfilment_moved(
+        conn: &mut AnyConnection,
+        key: &str,
+        remote_id: &str,
+    ) -> Result<(), StoreError> {
+        Self::fulfilment_update(conn, key, None, Some(remote_id)).await
+    }
+
+    async fn fulfilment_update(
+        conn: &mut AnyConnection,
+        key: &str,
+        state: Option<FulfilmentState>,
+        remote_id: Option<&str>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE fulfilments SET status = $1, remote_id = COALESCE($2, remote_id), \
-             updated_at = $3 WHERE fkey = $4",
+            "UPDATE fulfilments SET status = COALESCE($1, status), \
+             remote_id = COALESCE($2, remote_id), updated_at = $3 WHERE fkey = $4",
         )
-        .bind(state.as_str())
+        .bind(state.map(FulfilmentState::as_str))
         .bind(remote_id)
         .bind(now_ms())
         .bind(key)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// An order's fulfilment orders that still owe goods (neither shipped in full nor
+    /// cancelled): an order is delivered only when none does, whatever its parcels say.
+    pub async fn fulfilments_owed(
+        conn: &mut AnyConnection,
+        order_id: &str,
+    ) -> Result<Vec<Fulfilment>, StoreError> {
+        let mut all = Self::fulfilments_on(conn, order_id).await?;
+        all.retain(Fulfilment::owes_goods);
+        Ok(all)
+    }
+
+    /// Marks an order's fulfilment orders (those of `warehouse`, when given) shipped in full:
+    /// their labels are bought, or a person entered the order's tracking.
+    pub async fn fulfilments_shipped(
+        conn: &mut AnyConnection,
+        order_id: &str,
+        warehouse: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE fulfilments SET status = 'shipped', updated_at = $1 \
+             WHERE order_id = $2 AND status NOT IN ('shipped', 'cancelled') \
+             AND ($3 IS NULL OR warehouse = $3)",
+        )
+        .bind(now_ms())
+        .bind(order_id)
+        .bind(warehouse)
         .execute(&mut *conn)
         .await?;
         Ok(())

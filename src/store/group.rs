@@ -13,9 +13,48 @@ use std::sync::OnceLock;
 use tokio::sync::{mpsc, oneshot};
 
 /// What a batch run returns: one result per item, in order, or one error for all.
-pub(crate) type BatchFuture<R> = Pin<Box<dyn Future<Output = Result<Vec<R>, String>> + Send>>;
+pub(crate) type BatchFuture<R> = Pin<Box<dyn Future<Output = Result<Vec<R>, GroupError>> + Send>>;
 
-type Reply<R> = oneshot::Sender<Result<R, String>>;
+type Reply<R> = oneshot::Sender<Result<R, GroupError>>;
+
+/// Why a grouped write failed, as every caller of its batch gets it: the database's message,
+/// and whether the disk was full — the one cause a caller answers differently (intake tells
+/// the sender "disk full, retry later"), which the message alone would not say reliably.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct GroupError {
+    /// What failed.
+    pub message: String,
+    /// The store's disk is full ([`super::StoreError::is_disk_full`]).
+    pub disk_full: bool,
+}
+
+impl From<super::StoreError> for GroupError {
+    fn from(e: super::StoreError) -> Self {
+        let disk_full = e.is_disk_full();
+        // `StoreError::Grouped` says "store: " itself.
+        let message = match e {
+            super::StoreError::Db(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        Self { message, disk_full }
+    }
+}
+
+impl From<sqlx::Error> for GroupError {
+    fn from(e: sqlx::Error) -> Self {
+        super::StoreError::Db(e).into()
+    }
+}
+
+impl From<String> for GroupError {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            disk_full: false,
+        }
+    }
+}
 
 /// One kind of grouped write: `run(ctx, items)` writes a batch.
 pub(crate) struct Grouped<C, T, R> {
@@ -50,18 +89,16 @@ where
     }
 
     /// Writes `item` with whatever else is waiting; returns once that write committed.
-    pub async fn submit(&self, item: T) -> Result<R, String> {
+    pub async fn submit(&self, item: T) -> Result<R, GroupError> {
         let tx = self.tx.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(writer(self.ctx.clone(), self.max, self.run, rx));
             tx
         });
         let (reply, answer) = oneshot::channel();
-        tx.send((item, reply))
-            .map_err(|_| "the grouped writer has stopped".to_string())?;
-        answer
-            .await
-            .map_err(|_| "the grouped writer has stopped".to_string())?
+        let stopped = || GroupError::from("the grouped writer has stopped".to_string());
+        tx.send((item, reply)).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 
@@ -89,14 +126,17 @@ async fn writer<C: Clone, T, R>(
                 }
             }
             Ok(results) => {
-                let message = format!("a batch of {n} writes gave {} results", results.len());
+                let error = GroupError::from(format!(
+                    "a batch of {n} writes gave {} results",
+                    results.len()
+                ));
                 for reply in replies {
-                    let _ = reply.send(Err(message.clone()));
+                    let _ = reply.send(Err(error.clone()));
                 }
             }
-            Err(message) => {
+            Err(error) => {
                 for reply in replies {
-                    let _ = reply.send(Err(message.clone()));
+                    let _ = reply.send(Err(error.clone()));
                 }
             }
         }

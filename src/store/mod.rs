@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 pub use carrier::{LabelRecord, OrderDocument};
 pub use connectors::{ConnectorHealth, ConnectorState};
@@ -37,6 +37,7 @@ pub use exceptions::{
     ExceptionEvent, ExceptionFilter, ExceptionRecord, ExceptionUpdate, NewException, Severity,
 };
 pub use fulfilments::{Backorder, Fulfilment, FulfilmentState};
+pub use group::GroupError;
 pub use orders::{
     OrderEvent, OrderSummary, StoredOrder, TransitionError, UpsertOutcome, STATE_RECEIVED,
 };
@@ -46,7 +47,8 @@ pub use pushbacks::{Claim, Pushback};
 pub use raw::{NewRawDocument, RawDocument, RawInsert};
 pub use review::ChangeRecord;
 pub use shipments::{
-    tracking_number_key, NewShipment, NewShipmentEvent, Shipment, ShipmentEvent, ShipmentProgress,
+    tracking_number_key, NewShipment, NewShipmentEvent, Recorded, Shipment, ShipmentEvent,
+    ShipmentProgress,
 };
 pub use subscriptions::{DuePoll, Subscription};
 pub use unattached::UnattachedUpdate;
@@ -100,7 +102,7 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// A grouped write (see `group`) failed; the message is the database's.
     #[error("store: {0}")]
-    Grouped(String),
+    Grouped(group::GroupError),
     /// No turn to write came within the wait (SQLite's one writer is busy).
     #[error("store: {0}")]
     Busy(String),
@@ -115,14 +117,36 @@ impl StoreError {
     /// Whether the write failed because the store's disk is full (SQLite's `SQLITE_FULL`,
     /// PostgreSQL's `disk_full`): nothing was written, and trying again once space returns
     /// works.
+    ///
+    /// Decided on the error's code, never its text: SQLite's code comes as the *extended*
+    /// result code, whose low byte is the primary one (`SQLITE_FULL` = 13); a grouped write
+    /// carries the flag of the error it stands for.
     pub fn is_disk_full(&self) -> bool {
-        if let StoreError::Db(sqlx::Error::Database(e)) = self {
-            if matches!(e.code().as_deref(), Some("13" | "53100")) {
-                return true;
+        match self {
+            StoreError::Db(e) => db_disk_full(e),
+            StoreError::Grouped(g) => g.disk_full,
+            _ => false,
+        }
+    }
+}
+
+/// SQLite's primary result code for "database or disk is full".
+const SQLITE_FULL: i64 = 13;
+/// PostgreSQL's SQLSTATE `disk_full`.
+const PG_DISK_FULL: &str = "53100";
+
+fn db_disk_full(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            let Some(code) = d.code() else { return false };
+            if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                code.parse::<i64>().is_ok_and(|c| c & 0xff == SQLITE_FULL)
+            } else {
+                code == PG_DISK_FULL
             }
         }
-        let text = self.to_string();
-        text.contains("database or disk is full") || text.contains("No space left on device")
+        sqlx::Error::Io(io) => io.kind() == std::io::ErrorKind::StorageFull,
+        _ => false,
     }
 }
 
@@ -216,6 +240,22 @@ impl Store {
                         conn.execute("SET statement_timeout = '60s'").await?;
                     }
                     Ok(())
+                })
+            })
+            .after_release(move |conn, _meta| {
+                Box::pin(async move {
+                    // A COMMIT that failed after SQLite had rolled the transaction back by
+                    // itself (a full disk, an I/O error) leaves sqlx counting a transaction
+                    // that is gone: its ROLLBACK fails too, and every later BEGIN on the
+                    // connection would fail ("non-zero transaction depth") long after space
+                    // returned. Such a connection is closed, not reused. A committed one is
+                    // at depth 0 at once; a dropped transaction's rollback is queued, so the
+                    // ping lets it run before the depth is read again.
+                    if dialect != Dialect::Sqlite || !conn.is_in_transaction() {
+                        return Ok(true);
+                    }
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
                 })
             })
             .connect_with(options)

@@ -67,6 +67,14 @@ pub enum TransitionError {
     /// Other writers kept moving the order; try again.
     #[error("order {0} kept changing while it was being moved on")]
     Busy(String),
+    /// A parcel's carrier + tracking number is another order's parcel.
+    #[error("parcel {carrier} {number} of order {order_id} is order {other}'s parcel already; a tracking number names one parcel")]
+    ParcelTaken {
+        order_id: String,
+        carrier: String,
+        number: String,
+        other: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -225,20 +233,24 @@ impl Store {
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
-        let Some(r) = row else { return Ok(None) };
-        let canonical: String = r.try_get("canonical")?;
-        let order = serde_json::from_str(&canonical).map_err(|source| StoreError::Corrupt {
-            what: format!("order {id}"),
-            source,
-        })?;
-        Ok(Some(StoredOrder {
-            order_id: r.try_get("id")?,
-            state: r.try_get("state")?,
-            created_at: ms_to_time(r.try_get("created_at")?),
-            updated_at: ms_to_time(r.try_get("updated_at")?),
-            raw_id: r.try_get("raw_id")?,
-            order,
-        }))
+        row.map(|r| stored_order(&r, id)).transpose()
+    }
+
+    /// An order by id with its content hash, read together (one statement, one row version):
+    /// what a review decides on and checks again at its commit.
+    pub async fn order_with_hash(
+        &self,
+        id: &str,
+    ) -> Result<Option<(StoredOrder, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, state, created_at, updated_at, raw_id, canonical, content_hash \
+             FROM orders WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| Ok((stored_order(&r, id)?, r.try_get("content_hash")?)))
+            .transpose()
     }
 
     /// An order's id by its dedupe key.
@@ -346,20 +358,76 @@ impl Store {
             };
             let from = OrderState::parse(&stored).ok_or_else(illegal)?;
             let to = state::next(from, trigger).ok_or_else(illegal)?;
-            if Self::set_order_state(conn, order_id, from.as_str(), to.as_str()).await? {
-                Self::append_event(
-                    conn,
-                    order_id,
-                    trigger.as_str(),
-                    Some((Some(from.as_str()), to.as_str())),
-                    cause,
-                    data,
-                )
-                .await?;
+            if Self::move_recorded(conn, order_id, from, to, trigger, cause, data).await? {
                 return Ok((from, to));
             }
         }
         Err(TransitionError::Busy(order_id.to_string()))
+    }
+
+    /// [`Store::transition`] for a caller that read the order in state `from`: the move from
+    /// there is tried first, without reading the state again; an order that has moved on
+    /// meanwhile is decided again as [`Store::transition`] does.
+    pub async fn transition_from(
+        conn: &mut AnyConnection,
+        order_id: &str,
+        from: OrderState,
+        trigger: Trigger,
+        cause: &str,
+        data: Option<&serde_json::Value>,
+    ) -> Result<(OrderState, OrderState), TransitionError> {
+        if let Some(to) = state::next(from, trigger) {
+            if Self::move_recorded(conn, order_id, from, to, trigger, cause, data).await? {
+                return Ok((from, to));
+            }
+        }
+        Self::transition(conn, order_id, trigger, cause, data).await
+    }
+
+    /// Moves an order from `from` to `to` by `trigger` and appends its audit event; false
+    /// (nothing written) when it was not in `from`.
+    async fn move_recorded(
+        conn: &mut AnyConnection,
+        order_id: &str,
+        from: OrderState,
+        to: OrderState,
+        trigger: Trigger,
+        cause: &str,
+        data: Option<&serde_json::Value>,
+    ) -> Result<bool, StoreError> {
+        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            // One round trip instead of two: the move and its audit event together.
+            let n = sqlx::query(
+                "WITH moved AS (UPDATE orders SET state = $1, updated_at = $2 \
+                 WHERE id = $3 AND state = $4 RETURNING id) \
+                 INSERT INTO order_events (order_id, at, kind, from_state, to_state, cause, data) \
+                 SELECT id, $2, $5, $4, $1, $6, $7 FROM moved",
+            )
+            .bind(to.as_str())
+            .bind(now_ms())
+            .bind(order_id)
+            .bind(from.as_str())
+            .bind(trigger.as_str())
+            .bind(cause)
+            .bind(data.map(|d| d.to_string()))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            return Ok(n == 1);
+        }
+        if !Self::set_order_state(conn, order_id, from.as_str(), to.as_str()).await? {
+            return Ok(false);
+        }
+        Self::append_event(
+            conn,
+            order_id,
+            trigger.as_str(),
+            Some((Some(from.as_str()), to.as_str())),
+            cause,
+            data,
+        )
+        .await?;
+        Ok(true)
     }
 
     /// Moves an order from state `from` to `to`; false when it was not in `from`.
@@ -424,4 +492,21 @@ impl Store {
                 .await?,
         )
     }
+}
+
+/// A row of `orders` (id, state, times, raw id, canonical) as a [`StoredOrder`].
+fn stored_order(r: &sqlx::any::AnyRow, id: &str) -> Result<StoredOrder, StoreError> {
+    let canonical: String = r.try_get("canonical")?;
+    let order = serde_json::from_str(&canonical).map_err(|source| StoreError::Corrupt {
+        what: format!("order {id}"),
+        source,
+    })?;
+    Ok(StoredOrder {
+        order_id: r.try_get("id")?,
+        state: r.try_get("state")?,
+        created_at: ms_to_time(r.try_get("created_at")?),
+        updated_at: ms_to_time(r.try_get("updated_at")?),
+        raw_id: r.try_get("raw_id")?,
+        order,
+    })
 }

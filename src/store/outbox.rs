@@ -232,7 +232,7 @@ fn delete_batch(
             tx.commit().await?;
             Ok::<_, StoreError>(())
         };
-        run.await.map_err(|e| e.to_string())?;
+        run.await?;
         Ok(vec![(); n])
     })
 }

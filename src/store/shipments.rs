@@ -188,17 +188,41 @@ const SHIPMENT_COLUMNS: &str = "id, order_id, warehouse, carrier, carrier_name, 
      last_scan_at, eta, promised_at, delivered_at, delay, delay_exception_id, \
      alert_exception_id, created_at, updated_at";
 
+/// What recording a parcel found ([`Store::record_shipment`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// A new parcel of the order: its shipment id.
+    New(String),
+    /// The order's parcel, recorded before (a redelivered callback): its shipment id.
+    Again(String),
+    /// The carrier + tracking number is another order's parcel (that order's id): nothing is
+    /// recorded. A tracking number names one parcel, so one of the two reports is wrong — a
+    /// warehouse's slip, a number typed for the wrong order — and a person must look.
+    Taken(String),
+}
+
+impl Recorded {
+    /// The order's shipment id and whether it was recorded now; `None` when the number is
+    /// another order's parcel.
+    pub fn shipment(self) -> Option<(String, bool)> {
+        match self {
+            Recorded::New(id) => Some((id, true)),
+            Recorded::Again(id) => Some((id, false)),
+            Recorded::Taken(_) => None,
+        }
+    }
+}
+
 impl Store {
-    /// Records a parcel unless its carrier + tracking number is known; returns the shipment's
-    /// id and whether it was created now. A parcel reported again (a redelivered warehouse
-    /// callback, the carrier reporting what the warehouse did) is the same shipment, unchanged —
-    /// even if it names another order: the caller compares [`Shipment::order_id`] if that
-    /// matters. Runs on the caller's connection, so it belongs to the caller's transaction
-    /// (`UnitTx::conn`); emit [`NewShipment::created_event`] with it when created.
+    /// Records a parcel unless its carrier + tracking number is known. A parcel reported again
+    /// for the same order (a redelivered warehouse callback) is the same shipment, unchanged;
+    /// one that is another order's is [`Recorded::Taken`], never merged into it. Runs on the
+    /// caller's connection, so it belongs to the caller's transaction (`UnitTx::conn`); emit
+    /// [`NewShipment::created_event`] with it when created.
     pub async fn record_shipment(
         conn: &mut AnyConnection,
         s: &NewShipment<'_>,
-    ) -> Result<(String, bool), StoreError> {
+    ) -> Result<Recorded, StoreError> {
         let carrier = crate::tracking::carrier::code(s.carrier);
         let number = s.number();
         let items = serde_json::to_string(&s.items).map_err(|source| StoreError::Corrupt {
@@ -230,16 +254,20 @@ impl Store {
         .rows_affected()
             == 1;
         if inserted {
-            return Ok((id, true));
+            return Ok(Recorded::New(id));
         }
-        let id: String = sqlx::query_scalar(
-            "SELECT id FROM shipments WHERE carrier = $1 AND tracking_number = $2",
+        let row = sqlx::query(
+            "SELECT id, order_id FROM shipments WHERE carrier = $1 AND tracking_number = $2",
         )
         .bind(&carrier)
         .bind(&number)
         .fetch_one(&mut *conn)
         .await?;
-        Ok((id, false))
+        let owner: String = row.try_get("order_id")?;
+        if owner != s.order_id {
+            return Ok(Recorded::Taken(owner));
+        }
+        Ok(Recorded::Again(row.try_get("id")?))
     }
 
     /// The shipment of a carrier code + tracking number, read on `conn` (inside a unit, so the
@@ -607,19 +635,28 @@ mod tests {
     async fn a_parcel_reported_twice_is_one_shipment() {
         let (_dir, store) = store().await;
         let mut tx = store.begin().await.unwrap();
-        let (id, created) = Store::record_shipment(&mut tx, &parcel("og_1", "UPS", "1Z 999 AA1"))
+        let Recorded::New(id) =
+            Store::record_shipment(&mut tx, &parcel("og_1", "UPS", "1Z 999 AA1"))
+                .await
+                .unwrap()
+        else {
+            panic!("a new parcel")
+        };
+        let again = Store::record_shipment(&mut tx, &parcel("og_1", "ups", "1z999aa1"))
             .await
             .unwrap();
-        assert!(created);
-        let (again, created) = Store::record_shipment(&mut tx, &parcel("og_1", "ups", "1z999aa1"))
+        assert_eq!(again, Recorded::Again(id.clone()));
+        let other = Store::record_shipment(&mut tx, &parcel("og_1", "顺丰", "SF1"))
             .await
             .unwrap();
-        assert_eq!((again.as_str(), created), (id.as_str(), false));
-        let (other, created) = Store::record_shipment(&mut tx, &parcel("og_1", "顺丰", "SF1"))
+        assert!(matches!(&other, Recorded::New(o) if *o != id), "{other:?}");
+        // The same number for another order is that order's parcel: not merged, not recorded.
+        let taken = Store::record_shipment(&mut tx, &parcel("og_2", "UPS", "1Z999AA1"))
             .await
             .unwrap();
-        assert!(created && other != id);
+        assert_eq!(taken, Recorded::Taken("og_1".into()));
         tx.commit().await.unwrap();
+        assert!(store.order_shipments("og_2").await.unwrap().is_empty());
 
         let s = store.shipment(&id).await.unwrap().unwrap();
         assert_eq!(s.carrier, "ups");

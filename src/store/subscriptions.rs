@@ -176,8 +176,9 @@ impl Store {
         .await?)
     }
 
-    /// Puts a recorded parcel on a polling connector's schedule (first query at `at`); a parcel
-    /// already polling or done is left as it is.
+    /// Puts a recorded parcel on a polling connector's schedule (first query at `at`), also one
+    /// the same connector registered first (17TRACK and AfterShip answer polls only about
+    /// registered numbers); a parcel already polling or done is left as it is.
     pub async fn subscription_poll_from(
         &self,
         connector: &str,
@@ -187,7 +188,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE tracking_subscriptions SET status = 'polling', next_poll_at = $1, updated_at = $2 \
-             WHERE connector = $3 AND carrier = $4 AND tracking_number = $5 AND status = 'pending'",
+             WHERE connector = $3 AND carrier = $4 AND tracking_number = $5 \
+             AND status IN ('pending', 'registered')",
         )
         .bind(at)
         .bind(now_ms())

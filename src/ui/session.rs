@@ -21,7 +21,7 @@ const COOKIE: &str = "og_session";
 /// The sign-in form's double-submit cookie.
 const LOGIN_COOKIE: &str = "og_login";
 
-/// Dashboard sign-ins by outcome (`signed_in`, `refused`): a burst of refusals is someone
+/// Dashboard sign-ins by outcome (`signed_in`, `refused`, `limited`): a burst of refusals is someone
 /// guessing tokens.
 const SIGNINS: &str = "ordergate_ui_signins_total";
 
@@ -171,12 +171,32 @@ pub(super) async fn login_page(headers: HeaderMap) -> Response {
     login_form(&headers, StatusCode::OK, None)
 }
 
-/// `POST /ui/login`: `token` and the form's `csrf`.
+/// `POST /ui/login`: `token` and the form's `csrf`. A client past `http.signin_failures_per_minute`
+/// failed sign-ins is answered 429 with `Retry-After`, whatever it sends, until the minute is
+/// over (guessing tokens is that slow); other clients are not affected.
 pub(super) async fn login(
     State(s): State<AppState>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     body: axum::body::Bytes,
 ) -> Result<Response, UiError> {
+    let client = crate::http::client_of(&s, &headers, &extensions);
+    if let Err(wait) = s.notices.signin_limit.over(client) {
+        tracing::warn!(
+            retry_after_s = wait,
+            "Dashboard sign-in refused: too many failed sign-ins from this client."
+        );
+        metrics::counter!(SIGNINS, "outcome" => "limited").increment(1);
+        let mut resp = login_form(
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many failed sign-ins: wait a minute and try again."),
+        );
+        if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return Ok(resp);
+    }
     let form = Form::parse(&body);
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if expected.is_empty() || !form.get("csrf").is_some_and(|t| same(t, expected)) {
@@ -195,6 +215,8 @@ pub(super) async fn login(
     let Some(key) = found.filter(|_| !given.is_empty()) else {
         tracing::info!("Dashboard sign-in refused: unknown token.");
         metrics::counter!(SIGNINS, "outcome" => "refused").increment(1);
+        // Counted towards the client's limit; the next sign-in past it is refused above.
+        let _ = s.notices.signin_limit.check(client);
         return Ok(login_form(
             &headers,
             StatusCode::UNAUTHORIZED,

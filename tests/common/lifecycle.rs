@@ -94,9 +94,10 @@ pub fn free_port() -> u16 {
 }
 
 /// Catalog rows for [`shop_order`]'s SKUs, priced as the Shopify sample: a lamp (lighting,
-/// fragile) and a mug (kitchen).
+/// fragile), a mug and a plate (kitchen).
 pub const TEST_PRODUCTS: &str = "TEST-LAMP,Desk lamp,,lighting,24.00,24.00,24.00,24.00,24.00,24.00,true,50,true,false,1.2\n\
-                                 TEST-MUG,Mug,,kitchen,24.00,24.00,24.00,24.00,24.00,24.00,true,50,false,false,0.4\n";
+                                 TEST-MUG,Mug,,kitchen,24.00,24.00,24.00,24.00,24.00,24.00,true,50,false,false,0.4\n\
+                                 TEST-PLATE,Plate,,kitchen,24.00,24.00,24.00,24.00,24.00,24.00,true,50,false,false,0.6\n";
 
 /// The whole configuration text of a lifecycle daemon: `env`'s store and bus, HTTP on
 /// `port`, the sandbox catalog plus [`TEST_PRODUCTS`], `[pipeline]` = `pipeline`, health

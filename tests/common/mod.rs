@@ -7,6 +7,7 @@ pub mod facts;
 pub mod lifecycle;
 pub mod services;
 pub mod sim;
+pub mod smtp;
 pub mod web;
 
 use std::path::{Path, PathBuf};

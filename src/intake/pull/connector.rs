@@ -245,16 +245,7 @@ impl PullConnector {
                 .client
                 .get("list", &req.url, &req.query, shutdown)
                 .await?;
-            let records = match select(&resp.body, &self.def.list.records) {
-                Some(serde_json::Value::Array(a)) => a.clone(),
-                Some(serde_json::Value::Null) | None => Vec::new(),
-                Some(_) => {
-                    return Err(PartnerError::Decode {
-                        platform: self.def.platform.clone(),
-                        message: format!("{:?} is not a list of orders", self.def.list.records),
-                    })
-                }
-            };
+            let records = page_records(&self.def, &resp.body)?;
             let page_max = records
                 .iter()
                 .filter_map(|r| select(r, &self.def.cursor.field).and_then(scalar_text))
@@ -385,6 +376,40 @@ impl PullConnector {
     }
 }
 
+/// The orders of a list page. A page must be the list's shape: its records where the
+/// definition says (`null` for none), or — for platforms that leave an empty list out — at
+/// least the total the pagination reads. Anything else (a 200 with another body: a proxy's
+/// page, a maintenance answer) is a decode error, so the poll fails and the connector's health
+/// shows it, instead of passing for an empty page that moves nothing.
+fn page_records(
+    def: &Definition,
+    body: &serde_json::Value,
+) -> Result<Vec<serde_json::Value>, PartnerError> {
+    let records = &def.list.records;
+    let decode = |message: String| PartnerError::Decode {
+        platform: def.platform.clone(),
+        message,
+    };
+    match select(body, records) {
+        Some(serde_json::Value::Array(a)) => Ok(a.clone()),
+        Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(_) => Err(decode(format!("{records:?} is not a list of orders"))),
+        None => {
+            let total = match &def.list.pagination {
+                definition::Pagination::PageNumber { total_path, .. }
+                | definition::Pagination::Offset { total_path, .. } => total_path.as_deref(),
+                _ => None,
+            };
+            match total.and_then(|t| select(body, t)) {
+                Some(_) => Ok(Vec::new()),
+                None => Err(decode(format!(
+                    "the list page has no {records:?}: not a page of orders"
+                ))),
+            }
+        }
+    }
+}
+
 /// How a cursor time is stored.
 fn cursor_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -442,4 +467,41 @@ pub async fn probe(cfg: &MarketplaceConfig) -> Result<usize, PartnerError> {
         Some(serde_json::Value::Array(a)) => a.len(),
         _ => 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(platform: &str) -> Definition {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
+        definition::load(&dir, platform).unwrap()
+    }
+
+    #[test]
+    fn a_page_that_is_not_the_lists_shape_is_a_decode_error_not_an_empty_page() {
+        let shopify = def("shopify");
+        let garbage = serde_json::json!({"result": "ok"});
+        let err = page_records(&shopify, &garbage).unwrap_err();
+        assert!(matches!(err, PartnerError::Decode { .. }), "{err}");
+        assert!(err.to_string().contains("shopify"), "{err}");
+        let empty = serde_json::json!({"orders": []});
+        assert!(page_records(&shopify, &empty).unwrap().is_empty());
+        let one = serde_json::json!({"orders": [{"id": 1}]});
+        assert_eq!(page_records(&shopify, &one).unwrap().len(), 1);
+        // WooCommerce's page is the array itself.
+        let woo = def("woocommerce");
+        assert!(page_records(&woo, &garbage).is_err());
+        assert!(page_records(&woo, &serde_json::json!([]))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn an_empty_list_left_out_beside_its_total_is_an_empty_page() {
+        let ebay = def("ebay");
+        let empty = serde_json::json!({"href": "x", "total": 0, "limit": 50, "offset": 0});
+        assert!(page_records(&ebay, &empty).unwrap().is_empty());
+        assert!(page_records(&ebay, &serde_json::json!({"result": "ok"})).is_err());
+    }
 }

@@ -11,7 +11,7 @@
 //! The stated amounts are read from rows that start with their label, in every language the
 //! extraction reads (`Zwischensumme`, `Frais de port`, `IVA 21%`, `合計` …).
 
-use super::extract::{parse_decimal, Facts, Line};
+use super::extract::{ascii_digits, parse_decimal, Facts, Line};
 use rust_decimal::Decimal;
 
 /// Amounts stated in the text, by kind (each as often as it is stated).
@@ -70,6 +70,19 @@ const SUBTOTAL: &[&str] = &[
     "netto razem",
     "razem netto",
     "celkem bez dph",
+    "καθαρή αξία",
+    "ara toplam",
+    "nettó",
+    "összesen (nettó)",
+    "subtotal fără tva",
+    "total fără tva",
+    "vahesumma",
+    "välisumma",
+    "공급가액",
+    "소계",
+    "الإجمالي قبل الضريبة",
+    "المجموع الفرعي",
+    "סה\"כ לפני מע\"מ",
 ];
 const SHIPPING: &[&str] = &[
     "shipping",
@@ -125,6 +138,24 @@ const TAX: &[&str] = &[
     "稅額",
     "税",
     "稅",
+    "alv",
+    "φπα",
+    "kdv",
+    "áfa",
+    "부가세",
+    "부가가치세",
+    "käibemaks",
+    "cgst",
+    "sgst",
+    "igst",
+    "pvn",
+    "pdv",
+    "пдв",
+    "sst",
+    "ppn",
+    "ضريبة القيمة المضافة",
+    "الضريبة",
+    "מע\"מ",
 ];
 const DISCOUNT: &[&str] = &[
     "discount",
@@ -191,6 +222,31 @@ const TOTAL: &[&str] = &[
     "總金額",
     "合計金額",
     "ご請求金額",
+    "yhteensä",
+    "σύνολο",
+    "genel toplam",
+    "toplam",
+    "összesen",
+    "végösszeg",
+    "fizetendő",
+    "합계",
+    "총액",
+    "total de plată",
+    "total general",
+    "kokku",
+    "summa kokku",
+    "tasuda",
+    "spolu",
+    "spolu s dph",
+    "kopā",
+    "ukupno",
+    "разом",
+    "всього",
+    "до сплати",
+    "الإجمالي",
+    "المجموع",
+    "סה\"כ לתשלום",
+    "סה\"כ",
 ];
 
 /// Words that name shipping wherever they stand in a row's label.
@@ -244,6 +300,21 @@ const NET: &[&str] = &[
     "税抜き",
     "不含税",
     "未税",
+    "bez",
+    "без",
+];
+
+/// Phrases that say an amount is before tax, written as more than one word or with a hyphen
+/// ("Kokku (km-ta)" is the Estonian total without VAT).
+const NET_PHRASES: &[&str] = &[
+    "km-ta",
+    "käibemaksuta",
+    "ilman alv",
+    "alv 0",
+    "fără tva",
+    "kdv hariç",
+    "áfa nélkül",
+    "χωρίς φπα",
 ];
 
 /// What a summary row's label (the text before its amount) names, if anything.
@@ -304,7 +375,8 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
     // "Total s/ IVA": the Portuguese and Spanish "sem"/"sin" abbreviated.
     let net = words.iter().any(|w| NET.contains(&w.trim_end_matches('.')))
         || l.contains(" s/ ")
-        || l.contains(" s/iva");
+        || l.contains(" s/iva")
+        || NET_PHRASES.iter().any(|p| l.contains(p));
     if starts(TOTAL) && !starts(SUBTOTAL) && net {
         return Some(RowKind::Subtotal);
     }
@@ -377,8 +449,10 @@ pub fn numbers(text: &str) -> Vec<(String, &str)> {
 
 /// Finds summary rows (`Subtotal: 12.00`, `MwSt. 19%  84,65 €`, `合計：44,760円`): a line
 /// whose label names a kind, followed by an amount.
+/// Amounts in Arabic-Indic digits (`٤٧٦٫٢٥`) are read as in ASCII ones.
 pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
     let mut s = Stated::default();
+    let text = ascii_digits(text);
     for line in text.lines() {
         let t = line.trim();
         if sum_row(t, decimal_comma, &mut s) {
@@ -390,8 +464,23 @@ pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
         };
         let label = t[..first_digit]
             .trim_end_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(".contains(c));
-        // A label is short; a sentence that mentions "total" is not a summary row.
-        if label.is_empty() || label.chars().count() > 32 {
+        // A label is short; a sentence that mentions "total" is not a summary row. A
+        // qualifier in brackets ("Total del pedido (IVA no incluido)") is not counted.
+        let unbracketed: String = {
+            let mut depth = 0usize;
+            label
+                .chars()
+                .filter(|c| {
+                    match c {
+                        '(' | '（' => depth += 1,
+                        ')' | '）' => depth = depth.saturating_sub(1),
+                        _ => return depth == 0,
+                    }
+                    false
+                })
+                .collect()
+        };
+        if label.is_empty() || unbracketed.trim().chars().count() > 32 {
             continue;
         }
         let Some(kind) = row_kind(label) else {
@@ -543,6 +632,83 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
     doubts
 }
 
+/// Words by which a message orders what an earlier order held ("the usual plus …", "same as
+/// last time"): part of the order is in one the message does not show, so the lines written
+/// are not the whole order, and a person completes it. Lower case; apostrophes as typed.
+const STANDING_ORDER: &[&str] = &[
+    "the usual plus",
+    "the usual, plus",
+    "the usual and",
+    "the usual +",
+    "our usual order",
+    "our regular order",
+    "same as last time",
+    "same as last week",
+    "same as last month",
+    "same as our last order",
+    "same order as last",
+    "repeat our last order",
+    "repeat the last order",
+    "das übliche",
+    "wie immer plus",
+    "wie letztes mal",
+    "wie beim letzten mal",
+    "unsere übliche bestellung",
+    "comme d'habitude plus",
+    "comme d’habitude plus",
+    "commande habituelle",
+    "comme la dernière fois",
+    "il solito",
+    "come l'ultima volta",
+    "lo de siempre",
+    "lo habitual",
+    "pedido habitual",
+    "como la última vez",
+    "o de sempre",
+    "o habitual",
+    "het gebruikelijke",
+    "hetzelfde als vorige",
+    "det sædvanlige",
+    "det vanlige",
+    "det vanliga",
+    "samma som förra",
+    "samme som sidst",
+    "tavalliset",
+    "sama kuin viimeksi",
+    "to co zwykle",
+    "jak ostatnio",
+    "как обычно",
+    "как в прошлый раз",
+    "いつもの",
+    "前回と同じ",
+    "照旧",
+    "老样子",
+    "和上次一样",
+    "跟上次一样",
+];
+
+/// The doubt of a message that orders "the usual" (see [`STANDING_ORDER`]).
+pub fn standing_order(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    // A phrase starts a word ("horario habitual" is no "o habitual"); East Asian text has no
+    // spaces between words.
+    let starts_word = |w: &str| {
+        let cjk = w.chars().next().is_some_and(|c| u32::from(c) >= 0x3000);
+        lower.match_indices(w).any(|(i, _)| {
+            cjk || lower[..i]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric())
+        })
+    };
+    STANDING_ORDER.iter().find(|w| starts_word(w)).map(|w| {
+        format!(
+            "lines: the message orders what an earlier order held (\"{w}\"), which it does not \
+             show: the lines written are not the whole order"
+        )
+    })
+}
+
 /// Checks the address facts; returns the doubts.
 pub fn check_address(facts: &Facts) -> Vec<String> {
     let mut doubts = Vec::new();
@@ -581,6 +747,14 @@ pub fn undecoded_entity(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn totals_said_to_be_without_tax_in_more_languages() {
+        assert_eq!(row_kind("Kokku (km-ta)"), Some(RowKind::Subtotal));
+        assert_eq!(row_kind("Tasuda"), Some(RowKind::Total));
+        assert_eq!(row_kind("Kokku"), Some(RowKind::Total));
+    }
+
     use rust_decimal::Decimal;
     use std::str::FromStr;
 
@@ -594,6 +768,20 @@ mod tests {
             unit_price: Some(dec(p)),
             ..Line::default()
         }
+    }
+
+    /// The whole message's summary rows in Arabic-Indic digits and Arabic words: the
+    /// subtotal before tax, the VAT and the total.
+    #[test]
+    fn summary_rows_in_arabic_indic_digits() {
+        let s = stated_amounts(
+            "الإجمالي قبل الضريبة: ٣٬١٧٥٫٠٠ ر.س\nضريبة القيمة المضافة ١٥٪: ٤٧٦٫٢٥ ر.س\n\
+             الإجمالي: ٣٬٦٥١٫٢٥ ر.س\n",
+            false,
+        );
+        assert_eq!(s.subtotal, vec![dec("3175")]);
+        assert_eq!(s.tax, vec![dec("476.25")]);
+        assert_eq!(s.total, vec![dec("3651.25")]);
     }
 
     #[test]
@@ -698,5 +886,27 @@ mod tests {
         assert!(undecoded_entity("K&ouml;ln"));
         assert!(undecoded_entity("a &#8230;"));
         assert!(!undecoded_entity("Fish & chips; salt"));
+    }
+
+    #[test]
+    fn an_order_of_the_usual_is_not_whole() {
+        for text in [
+            "Hej Lars,\nsend venligst det sædvanlige til fredag plus:\n3 kasser HV-220",
+            "Hi, please send the usual plus 2 boxes of MUG-01.",
+            "Same as last time, but 10 more cups.",
+            "请照旧发货，另加两箱。",
+            "Bitte das Übliche, dazu 4 Kartons.",
+        ] {
+            let d = standing_order(text).unwrap_or_else(|| panic!("{text}"));
+            assert!(d.starts_with("lines: "), "{d}");
+        }
+        for text in [
+            "Entrega en horario habitual, de 9 a 14 h.",
+            "As usual, please find our order below.",
+            "Thanks as always — order 4711: 3 x MUG-01",
+            "Unusual plus sizes",
+        ] {
+            assert_eq!(standing_order(text), None, "{text}");
+        }
     }
 }

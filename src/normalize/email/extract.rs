@@ -191,6 +191,29 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "nr zamówienia",
             "číslo objednávky",
             "objednávka č.",
+            "tilausnumero",
+            "tilausnro",
+            "tilaus nro",
+            "αρ. παραγγελίας",
+            "αριθμός παραγγελίας",
+            "sipariş no",
+            "sipariş numarası",
+            "megrendelés száma",
+            "rendelésszám",
+            "rendelési szám",
+            "주문번호",
+            "발주번호",
+            "comandă nr",
+            "nr. comandă",
+            "număr comandă",
+            "tellimuse nr",
+            "tellimuse number",
+            "tellimus nr",
+            "lpo no",
+            "lpo no.",
+            "lpo number",
+            "lpo #",
+            "local purchase order no",
         ],
         "contact" => &[
             "contact",
@@ -212,6 +235,12 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "聯繫人",
             "聯絡人",
             "联络人",
+            "담당자",
+            "kontaktisik",
+            "yhteyshenkilö",
+            "ilgili kişi",
+            "persoană de contact",
+            "kapcsolattartó",
         ],
         "customer" => &[
             "customer",
@@ -276,6 +305,17 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "联系电话",
             "聯絡電話",
             "聯繫電話",
+            "puh",
+            "puh.",
+            "puhelin",
+            "τηλ",
+            "τηλ.",
+            "τηλέφωνο",
+            "tel.:",
+            "tel:",
+            "전화",
+            "연락처",
+            "휴대폰",
         ],
         "email" => &[
             "email",
@@ -355,6 +395,36 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "交貨地址",
             "配送地址",
             "收件地址",
+            "toimitusosoite",
+            "διεύθυνση παράδοσης",
+            "διεύθυνση αποστολής",
+            "teslimat adresi",
+            "sevk adresi",
+            "szállítási cím",
+            "szállítási hely",
+            "배송지",
+            "배송 주소",
+            "배송주소",
+            "adresa de livrare",
+            "adresă de livrare",
+            "livrare la",
+            "tarneaadress",
+            "tarneaadress:",
+            "kohaletoimetamise aadress",
+            "adresa doručenia",
+            "adresa dostave",
+            "adres dostawy",
+            "piegādes adrese",
+            "адреса доставки",
+            "адрес доставки",
+            "alamat pengiriman",
+            "alamat kirim",
+            "عنوان التسليم",
+            "عنوان التوصيل",
+            "عنوان الشحن",
+            "כתובת למשלוח",
+            "כתובת משלוח",
+            "כתובת אספקה",
         ],
         "recipient" => &[
             "recipient",
@@ -383,6 +453,13 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "郵便番号",
             "plz",
             "code postal",
+            "postinumero",
+            "τ.κ.",
+            "posta kodu",
+            "irányítószám",
+            "우편번호",
+            "cod poștal",
+            "sihtnumber",
         ],
         "delivery_date" => &[
             "delivery date",
@@ -421,6 +498,8 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "總計",
             "总金额",
             "總金額",
+            "الإجمالي",
+            "סה\"כ לתשלום",
         ],
         _ => &[],
     }
@@ -515,6 +594,27 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "型号",
             "型號",
             "商品编码",
+            "tuotenro",
+            "tuotenumero",
+            "tuotekoodi",
+            "κωδικός",
+            "ürün kodu",
+            "stok kodu",
+            "cikkszám",
+            "품목코드",
+            "상품코드",
+            "cod produs",
+            "cod articol",
+            "kood",
+            "tootekood",
+            "kód",
+            "kods",
+            "šifra",
+            "indeks",
+            "код",
+            "артикул",
+            "kode",
+            "מק\"ט",
         ],
         "name" => &[
             "description",
@@ -579,6 +679,32 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "商品名称",
             "产品名称",
             "產品名稱",
+            "tuote",
+            "tuotenimi",
+            "περιγραφή",
+            "είδος",
+            "ürün",
+            "ürün adı",
+            "açıklama",
+            "megnevezés",
+            "termék",
+            "품명",
+            "품목",
+            "상품명",
+            "denumire",
+            "denumire produs",
+            "toode",
+            "nimetus",
+            "kirjeldus",
+            "názov",
+            "nosaukums",
+            "naziv",
+            "назва",
+            "найменування",
+            "nama barang",
+            "תיאור",
+            "שם המוצר",
+            "פריט",
         ],
         "spec" => &[
             "spec",
@@ -634,6 +760,24 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "ilosc",
             "množství",
             "počet",
+            "määrä",
+            "ποσότητα",
+            "ποσ.",
+            "miktar",
+            "adet",
+            "menny.",
+            "mennyiség",
+            "수량",
+            "cantitate",
+            "cant.",
+            "kogus",
+            "množstvo",
+            "daudzums",
+            "količina",
+            "кількість",
+            "jumlah",
+            "kiekis",
+            "כמות",
         ],
         "unit_price" => &[
             "unit price",
@@ -717,6 +861,30 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "單價",
             "价格",
             "價格",
+            "hinta/kpl",
+            "yksikköhinta",
+            "á-hinta",
+            "τιμή μον.",
+            "τιμή μονάδας",
+            "τιμή",
+            "birim fiyat",
+            "fiyat",
+            "egységár",
+            "단가",
+            "preț unitar",
+            "pret unitar",
+            "preț",
+            "ühikuhind",
+            "hind",
+            "cena/ks bez dph",
+            "cijena",
+            "ціна",
+            "harga",
+            "harga satuan",
+            "kaina",
+            "מחיר ליח'",
+            "מחיר ליחידה",
+            "מחיר",
         ],
         "amount" => &[
             "amount",
@@ -759,6 +927,18 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "金额",
             "小计",
             "小計",
+            "αξία",
+            "yhteensä",
+            "tutar",
+            "érték",
+            "금액",
+            "valoare",
+            "kokku",
+            "spolu",
+            "iznos",
+            "сума",
+            "סה\"כ",
+            "kopā",
         ],
         _ => &[],
     }
@@ -767,6 +947,10 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
 /// Words that start a total, shipping or tax row: not an order line.
 const TOTAL_WORDS: &[&str] = &[
     "total",
+    "סה\"כ",
+    "מע\"מ",
+    "الإجمالي",
+    "ضريبة",
     "totals",
     "subtotal",
     "sub-total",
@@ -829,6 +1013,35 @@ const TOTAL_WORDS: &[&str] = &[
     "suma",
     "celkem",
     "dph",
+    "yhteensä",
+    "σύνολο",
+    "καθαρή αξία",
+    "φπα",
+    "ara toplam",
+    "genel toplam",
+    "toplam",
+    "kdv",
+    "összesen",
+    "áfa",
+    "합계",
+    "부가세",
+    "subtotal fără tva",
+    "total fără tva",
+    "vahesumma",
+    "käibemaks",
+    "kokku",
+    "tasuda",
+    "alv",
+    "spolu",
+    "kopā",
+    "ukupno",
+    "разом",
+    "всього",
+    "pvn",
+    "pdv",
+    "пдв",
+    "sst",
+    "ppn",
 ];
 
 /// A pattern: its source, written with ASCII meanings (`\s` is ASCII white space, `\b` an ASCII
@@ -941,7 +1154,7 @@ re!(
 );
 re!(IE_CITY, r"^(.+?),?\s+([A-Z][0-9]{2}|D6W) ?([A-Z0-9]{4})$");
 re!(EIRCODE, r"^([A-Z][0-9]{2}|D6W) ?[A-Z0-9]{4}$");
-re!(CITY_POSTAL, r"^(.+?),?\s+([0-9]{4,6})$");
+re!(CITY_POSTAL, r"^(.+?),?\s+([0-9]{4,7})$");
 re!(US_ZIP, r"^[0-9]{5}(?:-[0-9]{4})?$");
 re!(CN_POSTAL, r"([0-9]{6})");
 re!(
@@ -1005,6 +1218,8 @@ fn po_labelled(text: &str) -> Option<(String, usize)> {
         .filter(|&at| {
             let before = lower.as_bytes()[..at].last();
             !before.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                // "your order no. 4711": the order of the one written to.
+                && !lower.get(..at).is_some_and(yours)
         })
         .collect();
     starts.sort_unstable();
@@ -1203,11 +1418,33 @@ pub fn currency_of(mark: &str) -> Option<&'static str> {
         "DKK" => "DKK",
         "PLN" | "ZŁ" => "PLN",
         "CZK" | "KČ" => "CZK",
-        "INR" => "INR",
-        "KRW" => "KRW",
+        "INR" | "₹" => "INR",
+        "KRW" | "₩" | "원" => "KRW",
         "ZAR" => "ZAR",
+        "HUF" | "FT" => "HUF",
+        "TRY" | "TL" | "₺" => "TRY",
+        "RON" | "LEI" => "RON",
+        "AED" => "AED",
+        "UAH" | "ГРН" | "₴" => "UAH",
+        "MYR" | "RM" => "MYR",
+        "IDR" | "RP" => "IDR",
+        "ILS" | "NIS" | "₪" => "ILS",
+        "SAR" | "ر.س" => "SAR",
         _ => return None,
     })
+}
+
+/// The currency a bracket in a column header names: `Preț unitar (lei)`, `Rate (₹)`,
+/// `Amount (AED)`, `單價(NT$)`.
+fn bracketed_currency(header: &str) -> Option<&'static str> {
+    let open = header.rfind(['(', '（'])?;
+    let inner = &header[open..];
+    let inner = inner
+        .trim_start_matches(['(', '（'])
+        .split([')', '）'])
+        .next()?
+        .trim();
+    (!inner.is_empty()).then(|| currency_of(inner)).flatten()
 }
 
 /// The currency a text's unambiguous mark names (`R$`, `£`, `€`, `CHF`, `NT$`, `円`, a code
@@ -1280,6 +1517,16 @@ fn country_of(s: &str) -> Option<&'static str> {
             "singapore" => "SG",
             "india" => "IN",
             "south korea" | "korea" | "대한민국" | "韓国" | "韩国" => "KR",
+            "slovakia" | "slovensko" | "slovenská republika" => "SK",
+            "croatia" | "hrvatska" => "HR",
+            "latvia" | "latvija" => "LV",
+            "ukraine" | "україна" => "UA",
+            "malaysia" => "MY",
+            "indonesia" => "ID",
+            "israel" | "ישראל" => "IL",
+            "saudi arabia" | "المملكة العربية السعودية" | "السعودية" => {
+                "SA"
+            }
             // Two-letter codes written as the country line.
             "de" => "DE",
             "fr" => "FR",
@@ -1438,13 +1685,18 @@ impl<'t> Layout<'t> {
                     None => (text, "", false),
                 };
                 let hash = text.find('#');
+                // A blank to fill in ("Deliver to: ________", a scan's speck) is no value.
+                let blank = |v: &str| !v.chars().any(char::is_alphanumeric);
                 let mut value = rest.to_string();
                 if let (false, Some(at)) = (colon, hash) {
                     value = text[at + 1..].trim().to_string();
                 }
+                if blank(&value) {
+                    value.clear();
+                }
                 if value.is_empty() && colon {
                     if let Some(next) = cs.get(k + 1) {
-                        if !next.text.contains([':', '：']) {
+                        if !next.text.contains([':', '：']) && !blank(&next.text) {
                             value = next.text.clone();
                         }
                     }
@@ -1488,6 +1740,97 @@ fn find_labelled(layout: &Layout, ctx: &Ctx, field: &str, bare_ok: bool) -> Vec<
             value: c.value.clone(),
         })
         .collect()
+}
+
+/// Words of a heading that announces where the goods go ("Delivery to the shop:", "收货信息：").
+const DELIVERY_WORDS: &[&str] = &[
+    "deliver",
+    "ship",
+    "delivery",
+    "liefer",
+    "livr",
+    "entreg",
+    "envia",
+    "enviar",
+    "lever",
+    "bezorg",
+    "consegn",
+    "spedi",
+    "送货",
+    "送貨",
+    "收货",
+    "收貨",
+    "届け",
+    "配送",
+    "納品",
+    "address",
+    "adres",
+    "anschrift",
+    "dirección",
+    "indirizzo",
+    "endereço",
+    "morada",
+    "住所",
+    "地址",
+    "despach",
+    "kirim",
+    "dostav",
+    "doruč",
+    "piegād",
+    "доставк",
+];
+
+/// Words of a heading about the invoice: the address the invoice goes to is not where the
+/// goods go.
+const INVOICE_WORDS: &[&str] = &[
+    "bill", "invoice", "rechnung", "factur", "fattur", "fatur", "请求", "請求", "发票", "發票",
+];
+
+/// Which lines belong to a delivery block: from a delivery heading or label (`Ship to:`,
+/// `收货人：`, `收货信息：`) to the next blank line, and on past blank lines while the next
+/// line is another labelled part of it (`电话：`, `地址：`, `邮编：`: an HTML message writes
+/// each in its own paragraph). A phone written there is the delivery place's (its
+/// contact's), not the sender's own.
+fn delivery_lines(layout: &Layout, ctx: &Ctx, kind: Kind) -> Vec<bool> {
+    let mut part = vec![false; layout.lines.len()];
+    for field in ["ship_to", "recipient", "phone", "postal_code"] {
+        for l in find_labelled(layout, ctx, field, false) {
+            part[l.line] = true;
+        }
+    }
+    let mut starts: Vec<usize> = find_labelled(layout, ctx, "ship_to", kind == Kind::Form)
+        .into_iter()
+        .chain(find_labelled(layout, ctx, "recipient", false))
+        .map(|l| l.line)
+        .collect();
+    starts.extend((0..layout.lines.len()).filter(|&i| {
+        let t = layout.lines[i].trim().to_lowercase();
+        (t.ends_with(':') || t.ends_with('：'))
+            && DELIVERY_WORDS.iter().any(|w| t.contains(w))
+            && !INVOICE_WORDS.iter().any(|w| t.contains(w))
+    }));
+    let mut inside = vec![false; layout.lines.len()];
+    for start in starts {
+        // A heading alone ("Ship to:", "收货信息：", "SHIP TO") may have blank lines below it.
+        let t = layout.lines[start].trim();
+        let heading = t.ends_with([':', '：']) || !t.contains([':', '：']);
+        let (mut blank, mut body) = (false, !heading);
+        for (i, l) in layout.lines.iter().enumerate().skip(start) {
+            if l.trim().is_empty() {
+                blank = true;
+                continue;
+            }
+            // The heading's own line, the block below it (after blank lines, as
+            // [`block_below`] reads it), then labelled parts past blank lines.
+            if i > start && blank && body && !part[i] {
+                break;
+            }
+            body |= i > start;
+            blank = false;
+            inside[i] = true;
+        }
+    }
+    inside
 }
 
 /// Cuts a value at the next `Label:` on the same line ("(763) 555-0148 Fax: (763) 555-0149").
@@ -1544,6 +1887,16 @@ fn fielded_address(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> bool {
                 "nom",
                 "nombre",
                 "nome",
+                "tarne saaja",
+                "saaja",
+                "vastaanottaja",
+                "címzett",
+                "alıcı",
+                "destinatar",
+                "ime i prezime",
+                "imię i nazwisko",
+                "meno a priezvisko",
+                "vārds, uzvārds",
             ],
         ),
         (
@@ -1565,6 +1918,17 @@ fn fielded_address(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> bool {
                 "morada",
                 "adres",
                 "straat",
+                "aadress",
+                "osoite",
+                "katuosoite",
+                "cím",
+                "adresa",
+                "adresa dostave",
+                "adresa doručenia",
+                "adres dostawy",
+                "ulica",
+                "ulica i broj",
+                "iela",
             ],
         ),
         (
@@ -1580,6 +1944,19 @@ fn fielded_address(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> bool {
                 "cidade",
                 "plaats",
                 "woonplaats",
+                "linn",
+                "kaupunki",
+                "postitoimipaikka",
+                "város",
+                "şehir",
+                "oraș",
+                "localitate",
+                "grad",
+                "mjesto",
+                "miasto",
+                "mesto",
+                "pilsēta",
+                "місто",
             ],
         ),
         (
@@ -1611,11 +1988,25 @@ fn fielded_address(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> bool {
                 "código postal",
                 "cap",
                 "cep",
+                "postiindeks",
+                "sihtnumber",
+                "postinumero",
+                "irányítószám",
+                "posta kodu",
+                "cod poștal",
+                "poštanski broj",
+                "kod pocztowy",
+                "psč",
+                "pasta indekss",
+                "індекс",
             ],
         ),
         (
             "country",
-            &["country", "land", "pays", "país", "paese", "pais"],
+            &[
+                "country", "land", "pays", "país", "paese", "pais", "riik", "maa", "ország",
+                "ülke", "țara",
+            ],
         ),
     ];
     let mut found: BTreeMap<&str, String> = BTreeMap::new();
@@ -1847,7 +2238,7 @@ re!(
 );
 re!(
     POSTAL_FIRST,
-    r"^(?:[A-Z]{1,2}-)?([0-9]{4,5}|[0-9]{7})\s+([^0-9,()]+?)(?:\s*\(([A-Z]{2})\))?(?:\s*,\s*([^0-9,]+))?$"
+    r"^(?:[A-Z]{1,2}-)?([0-9]{4,7})\s+([^0-9,()]+?)(?:\s*\((?:([A-Z]{2})|([^0-9()]{3,30}))\))?(?:\s*,\s*([^0-9,]+))?$"
 );
 
 /// Reads the line of an address that holds the city, by the conventions of the countries
@@ -1916,13 +2307,22 @@ fn city_line(last: &str) -> Option<CityLine> {
     }
     if let Some(m) = cap(&POSTAL_FIRST) {
         let postal = s(m.get(1));
-        let fits: &'static [&'static str] = match postal.as_ref().map_or(0, String::len) {
-            5 => &["DE", "FR", "ES", "IT", "MX", "FI", "US"],
-            7 => &["CL"],
-            _ => &["AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ"],
-        };
+        let fits = postal_fits(postal.as_deref());
         let mut city = s(m.get(2));
-        let mut region = s(m.get(3)).or(s(m.get(4)));
+        // "(TO)": an Italian province's code; "(Valencia)": a Spanish province's name.
+        let mut region = s(m.get(3))
+            .or(s(m.get(4)))
+            .or(s(m.get(5)))
+            .map(|r| region_name(&r));
+        // "34710 Kadıköy/İstanbul": a Turkish district (ilçe, the city line's city) and its
+        // province (il) joined by a slash.
+        if let Some((c, r)) = city.as_deref().and_then(|c| c.split_once('/')) {
+            let word = |w: &str| !w.trim().is_empty() && !w.contains(char::is_whitespace);
+            if region.is_none() && word(c) && word(r) {
+                region = Some(r.trim().to_string());
+                city = Some(c.trim().to_string());
+            }
+        }
         // "00184 Roma RM": an Italian province code after the city.
         if let Some((c, r)) = city.as_deref().and_then(|c| c.rsplit_once(' ')) {
             if region.is_none() && r.len() == 2 && r.chars().all(|c| c.is_ascii_uppercase()) {
@@ -1940,11 +2340,85 @@ fn city_line(last: &str) -> Option<CityLine> {
             4 => &["AU", "NZ", "AT", "BE", "CH", "DK", "NO"],
             5 => &["DE", "FR", "ES", "IT", "US", "MX"],
             6 => &["CN", "IN", "SG"],
+            7 => &["IL", "CL"],
             _ => &[],
         };
         return Some(line(s(m.get(1)), None, postal, None, fits));
     }
     None
+}
+
+/// The countries whose postcodes are numbers of this many digits.
+fn postal_fits(postal: Option<&str>) -> &'static [&'static str] {
+    match postal.map_or(0, str::len) {
+        5 => &[
+            "DE", "FR", "ES", "IT", "MX", "FI", "US", "TR", "EE", "MY", "ID", "UA", "HR", "SA",
+        ],
+        // Romania, India, China, Singapore, Russia, Kazakhstan, Belarus, Vietnam.
+        6 => &["RO", "IN", "CN", "SG", "RU", "KZ", "BY", "VN"],
+        7 => &["CL", "IL"],
+        _ => &["AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ"],
+    }
+}
+
+/// A city as it is named, without the word for a city some countries write before it
+/// (Ukrainian `м. Київ`, Russian `г. Москва`).
+fn city_name(city: &str) -> String {
+    let c = city.trim();
+    ["м. ", "г. ", "м.", "г."]
+        .iter()
+        .find_map(|w| c.strip_prefix(w))
+        .unwrap_or(c)
+        .trim()
+        .to_string()
+}
+
+/// The country of a city whose country has no postcodes, so that an address there ends
+/// with the city alone: the emirates of the UAE, and Hong Kong and Macau.
+fn postcodeless_city(city: &str) -> Option<&'static str> {
+    Some(
+        match city.trim().trim_end_matches('.').to_lowercase().as_str() {
+            "dubai" | "abu dhabi" | "sharjah" | "ajman" | "umm al quwain" | "ras al khaimah"
+            | "fujairah" | "al ain" => "AE",
+            "hong kong" => "HK",
+            "macau" | "macao" => "MO",
+            _ => return None,
+        },
+    )
+}
+
+/// A region as it is named, without the word for its kind that some countries write before
+/// it: the Romanian county ("jud. Cluj", "județul Cluj" → "Cluj").
+fn region_name(region: &str) -> String {
+    let r = region.trim();
+    for word in ["jud.", "jud ", "județul ", "judetul ", "judeţul "] {
+        if let Some(rest) = r
+            .get(..word.len())
+            .filter(|h| h.eq_ignore_ascii_case(word))
+            .and_then(|_| r.get(word.len()..))
+        {
+            let rest = rest.trim();
+            if !rest.is_empty() {
+                return rest.to_string();
+            }
+        }
+    }
+    r.to_string()
+}
+
+/// "1061 Budapest, Király utca 26.": a city line with its postcode first, then after a comma
+/// the street with its house number, on one line (the Hungarian way); split as the street
+/// line and the city line.
+fn city_then_street(line: &str) -> Option<(String, String)> {
+    let (head, tail) = line.split_once(',')?;
+    let (head, tail) = (head.trim(), tail.trim());
+    let city_first = head.starts_with(|c: char| c.is_ascii_digit())
+        && city_line(head).is_some_and(|c| c.postal.is_some() && c.city.is_some());
+    let street = digits(tail) > 0
+        && tail.chars().any(char::is_alphabetic)
+        && city_line(tail).is_none()
+        && postcode_alone(tail).is_none();
+    (city_first && street).then(|| (tail.to_string(), head.to_string()))
 }
 
 /// Parses an address written as lines: name, street line(s), city / region / postal code,
@@ -1960,6 +2434,25 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
     if lines.iter().any(|l| has_cjk(l)) && east_asian_block(facts, ctx, &lines, confidence) {
         return;
     }
+    if let Some((at, (postal, region, city, street))) = lines
+        .iter()
+        .enumerate()
+        .find_map(|(i, l)| korean_address(l).map(|a| (i, a)))
+    {
+        // The recipient is written before the address (or after it).
+        let name = lines
+            .iter()
+            .enumerate()
+            .find(|(i, _)| *i != at)
+            .map(|(_, l)| l.trim().to_string());
+        ctx.put(facts, "ship_to.name", name, confidence);
+        ctx.put(facts, "ship_to.line1", Some(street), confidence);
+        ctx.put(facts, "ship_to.city", Some(city), confidence);
+        ctx.put(facts, "ship_to.region", region, confidence);
+        ctx.put(facts, "ship_to.postal_code", postal, confidence);
+        ctx.put(facts, "ship_to.country", Some("KR".into()), confidence);
+        return;
+    }
     let c = confidence;
     let mut country: Option<String> = None;
     let mut country_conf = c * 0.95;
@@ -1971,6 +2464,13 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
             country = Some(code.into());
             country_conf = c;
             lines.pop();
+        }
+    }
+    if lines.len() >= 2 {
+        if let Some((street, city)) = lines.last().and_then(|l| city_then_street(l)) {
+            lines.pop();
+            lines.push(street);
+            lines.push(city);
         }
     }
     if lines.len() > 2 {
@@ -2022,6 +2522,16 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
                 country = cl.implies.map(String::from);
             }
             fits = cl.fits;
+            // "Jakarta Selatan" / "DKI Jakarta 12730": a province with the postcode, the city
+            // on the line above it.
+            if region.is_none()
+                && lines.len() > 2
+                && city.as_deref().is_some_and(is_province)
+                && lines.last().is_some_and(|l| digits(l) == 0)
+            {
+                region = city.take();
+                city = lines.pop().map(|l| l.trim().to_string());
+            }
         } else if let Some((a, b)) = last.split_once(',') {
             city = Some(a.trim().into());
             region = Some(b.trim().into());
@@ -2038,7 +2548,14 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
             region = Some(last);
             city = lines.pop();
         } else {
-            city = Some(last);
+            // A city alone, its postcode alone on the line below ("м. Київ" / "03150").
+            if postal
+                .as_deref()
+                .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+            {
+                fits = postal_fits(postal.as_deref());
+            }
+            city = Some(city_name(&last));
         }
     }
     let name = if lines.len() > 1 {
@@ -2073,6 +2590,13 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         if let Some(lang) = ctx.language_country.filter(|l| fits.contains(l)) {
             country = Some(lang.to_string());
             country_conf = c * 0.85;
+        }
+    }
+    if country.is_none() && postal.is_none() {
+        // A city of a country without postcodes that is named nowhere else ("Dubai").
+        if let Some(code) = city.as_deref().and_then(postcodeless_city) {
+            country = Some(code.into());
+            country_conf = c * 0.95;
         }
     }
     if country.is_none() {
@@ -2120,6 +2644,57 @@ fn split_trailing_phone(value: &str) -> (String, Option<String>) {
     (head.to_string(), Some(m.as_str().trim().to_string()))
 }
 
+/// An Indonesian province (or its usual short form), which an address writes with the
+/// postcode below the city.
+fn is_province(name: &str) -> bool {
+    let n = name.trim().to_lowercase();
+    let n = n.strip_prefix("provinsi ").unwrap_or(&n);
+    [
+        "aceh",
+        "sumatera utara",
+        "sumatera barat",
+        "sumatera selatan",
+        "riau",
+        "kepulauan riau",
+        "jambi",
+        "bengkulu",
+        "lampung",
+        "kepulauan bangka belitung",
+        "bangka belitung",
+        "dki jakarta",
+        "jawa barat",
+        "jawa tengah",
+        "jawa timur",
+        "di yogyakarta",
+        "diy",
+        "banten",
+        "bali",
+        "nusa tenggara barat",
+        "nusa tenggara timur",
+        "ntb",
+        "ntt",
+        "kalimantan barat",
+        "kalimantan tengah",
+        "kalimantan selatan",
+        "kalimantan timur",
+        "kalimantan utara",
+        "sulawesi utara",
+        "sulawesi tengah",
+        "sulawesi selatan",
+        "sulawesi tenggara",
+        "sulawesi barat",
+        "gorontalo",
+        "maluku",
+        "maluku utara",
+        "papua",
+        "papua barat",
+        "jabar",
+        "jateng",
+        "jatim",
+    ]
+    .contains(&n)
+}
+
 /// A British or Irish county written as its own address line.
 fn is_county(line: &str) -> bool {
     let l = line.trim().to_lowercase();
@@ -2161,13 +2736,62 @@ fn is_contact_line(t: &str) -> bool {
     let phone = digits(t) >= 7
         && postcode_alone(t).flatten().is_none()
         && rx(&PHONE_LINE).is_some_and(|r| r.is_match(t));
-    let labelled = t.split([':', '：']).next().is_some_and(|head| {
-        let head = norm_label(head);
+    let head = t.split([':', '：']).next().map(norm_label);
+    let labelled = head.as_deref().is_some_and(|head| {
         builtin_labels("phone")
             .iter()
             .any(|p| norm_label(p) == head)
     });
-    email || phone || labelled
+    // "담당자: 김민지 / 010-5555-2847", "聯絡人：林志明 07-555-3318": a contact person with
+    // their number.
+    let contact = t.contains([':', '：'])
+        && head.as_deref().is_some_and(|head| {
+            builtin_labels("contact")
+                .iter()
+                .any(|p| norm_label(p) == head)
+        })
+        && rx(&PHONE)
+            .and_then(|r| r.find_iter(t).last())
+            .is_some_and(|m| (7..=15).contains(&digits(m.as_str())));
+    email || phone || labelled || contact
+}
+
+/// A Korean address line (`(10881) 경기도 파주시 회동길 145`): an optional postcode of five
+/// digits (in brackets or not), the province or metropolitan city (`…도`, `…특별시`,
+/// `…광역시`), the city or district (`…시`, `…군`, `…구`), then the road and number.
+/// Returns postcode, region, city and street.
+fn korean_address(line: &str) -> Option<(Option<String>, Option<String>, String, String)> {
+    let hangul = |w: &str| w.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c));
+    let t = line.trim();
+    let (postal, rest) = {
+        let inner = t.trim_start_matches(['(', '[']);
+        let code: String = inner.chars().take_while(char::is_ascii_digit).collect();
+        let after = inner[code.len()..].trim_start_matches([')', ']']);
+        if code.len() == 5 && (after.starts_with(char::is_whitespace) || after.is_empty()) {
+            (Some(code), after.trim())
+        } else {
+            (None, t)
+        }
+    };
+    let mut words = rest.split_whitespace().peekable();
+    let region = words
+        .next_if(|w| {
+            hangul(w)
+                && ["도", "특별시", "광역시", "특별자치시", "특별자치도"]
+                    .iter()
+                    .any(|e| w.ends_with(e))
+        })
+        .map(String::from);
+    let city = words.next_if(|w| hangul(w) && ["시", "군", "구"].iter().any(|e| w.ends_with(e)))?;
+    let street: Vec<&str> = words.collect();
+    let road = street.iter().any(|w| {
+        hangul(w)
+            && ["로", "길", "동", "읍", "면", "리"]
+                .iter()
+                .any(|e| w.ends_with(e))
+    });
+    (road && street.iter().any(|w| digits(w) > 0))
+        .then(|| (postal, region, city.to_string(), street.join(" ")))
 }
 
 /// An East Asian address block, written from the largest unit to the smallest
@@ -2178,13 +2802,26 @@ fn east_asian_block(facts: &mut Facts, ctx: &Ctx, lines: &[String], confidence: 
         let t = l.trim().trim_start_matches('〒').trim();
         (t.len() == 8 && t.as_bytes()[3] == b'-' && digits(t) == 7).then(|| t.to_string())
     };
+    // The address line has its house number; a recipient's name may hold an address word
+    // too ("港都小館": 都 as in 東京都).
+    let address = |l: &String| has_cjk(l) && postal_of(l).is_none() && is_east_asian_address(l);
     let Some(at) = lines
         .iter()
-        .position(|l| has_cjk(l) && postal_of(l).is_none() && is_east_asian_address(l))
+        .position(|l| address(l) && digits(l) > 0)
+        .or_else(|| lines.iter().position(address))
     else {
         return false;
     };
     address_line(facts, ctx, &lines[at], confidence);
+    // The building and floor below the street ("ブリーゼタワー12階", "华星大厦5楼", "302号室").
+    let building = |l: &str| {
+        let t = l.trim();
+        digits(t) > 0
+            && t.chars().count() <= 30
+            && ["階", "号室", "室", "楼", "樓", "F"]
+                .iter()
+                .any(|e| t.ends_with(e))
+    };
     for (i, l) in lines.iter().enumerate() {
         if i == at {
             continue;
@@ -2192,6 +2829,14 @@ fn east_asian_block(facts: &mut Facts, ctx: &Ctx, lines: &[String], confidence: 
         if let Some(p) = postal_of(l) {
             ctx.put(facts, "ship_to.postal_code", Some(p), confidence);
             ctx.put(facts, "ship_to.country", Some("JP".into()), confidence);
+        } else if i == at + 1 && building(l) && !facts.contains_key("ship_to.line2") {
+            ctx.put(
+                facts,
+                "ship_to.line2",
+                Some(l.trim().to_string()),
+                confidence,
+            );
+        } else if is_contact_line(l) {
         } else if !facts.contains_key("ship_to.name") {
             ctx.put(
                 facts,
@@ -2241,12 +2886,12 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
         if postal.is_none() {
             // A Taiwanese postcode of three or five digits written before the city
             // ("106台北市大安區…").
+            // ("806 高雄市前鎮區…" with a space between).
             let lead = rest.chars().take_while(char::is_ascii_digit).count();
-            if (lead == 3 || lead == 5)
-                && rest[lead..].starts_with(|c: char| has_cjk(&c.to_string()))
-            {
+            let after = rest[lead..].trim_start();
+            if (lead == 3 || lead == 5) && after.starts_with(|c: char| has_cjk(&c.to_string())) {
                 postal = Some(rest[..lead].to_string());
-                rest = rest[lead..].to_string();
+                rest = after.to_string();
             }
         }
         let mut country = "CN";
@@ -2515,6 +3160,12 @@ const UNUSED_COLUMNS: &[&str] = &[
     "序號",
     "項番",
     "no.",
+    "sl",
+    "sl.",
+    "s.no",
+    "s.no.",
+    "sr",
+    "sr.",
 ];
 
 /// Header words that name the item's code when the table also has a description column, and
@@ -2667,7 +3318,8 @@ fn column_name(s: &str) -> String {
 /// netto`), a parenthesis anywhere (`Price (CAD) each`). `None` when nothing was dropped.
 fn column_core(name: &str) -> Option<String> {
     const TAX: &[&str] = &[
-        "btw", "gst", "vat", "mwst", "mwst.", "ust", "ust.", "tva", "iva", "tax", "taxes",
+        "btw", "gst", "vat", "mwst", "mwst.", "ust", "ust.", "tva", "iva", "tax", "taxes", "dph",
+        "pvn", "pdv", "пдв", "sst", "ppn",
     ];
     const BASIS: &[&str] = &[
         "ex",
@@ -2695,6 +3347,8 @@ fn column_core(name: &str) -> Option<String> {
         "s/",
         "c/",
         "w/o",
+        "bez",
+        "без",
     ];
     // Words inside parentheses are dropped whole.
     let mut kept: Vec<&str> = Vec::new();
@@ -2717,7 +3371,8 @@ fn column_core(name: &str) -> Option<String> {
     let toks: Vec<&str> = token.split_whitespace().collect();
     let mut i = 0;
     while i < toks.len() {
-        let t = toks[i];
+        // "Cena, EUR": the comma before a qualifier.
+        let t = toks[i].trim_end_matches(',');
         let cur = currency_of(t).is_some()
             || [
                 "$", "cad", "aud", "nzd", "chf", "jpy", "brl", "mxn", "sgd", "eur",
@@ -2877,11 +3532,14 @@ fn table_lines(
     // again); rows are read once.
     let mut all = Vec::new();
     let mut unread = 0;
+    let mut lost_codes = false;
     let mut next = 0;
     for (i, header) in layout.cells.iter().enumerate() {
         if i < next {
             continue;
         }
+        let split = serial_split(header);
+        let header = split.as_ref().unwrap_or(header);
         let Some(cols) = header_columns(header, ctx.template) else {
             continue;
         };
@@ -2904,11 +3562,8 @@ fn table_lines(
             if cs.first().is_some_and(|c| is_total_row(&c.text)) {
                 break;
             }
-            let named: Vec<(&str, String)> = if cs.len() == header.len() {
-                cs.iter()
-                    .zip(&cols)
-                    .filter_map(|(c, k)| k.map(|k| (k, c.text.clone())))
-                    .collect()
+            let columned: Vec<(Option<&str>, &Cell)> = if cs.len() == header.len() {
+                cs.iter().zip(&cols).map(|(c, k)| (*k, c)).collect()
             } else {
                 // Cells sit under the header they overlap most (or are nearest to).
                 cs.iter()
@@ -2924,13 +3579,23 @@ fn table_lines(
                                 d + 1
                             }
                         })?;
-                        cols.get(best.0)
-                            .copied()
-                            .flatten()
-                            .map(|k| (k, c.text.clone()))
+                        Some((cols.get(best.0).copied().flatten(), c))
                     })
                     .collect()
             };
+            let named: Vec<(&str, String)> = columned
+                .iter()
+                .filter_map(|(k, c)| k.map(|k| (k, c.text.clone())))
+                .collect();
+            // A code under a header no column is known by ("Sl. Item Code" in one cell) is an
+            // item's code that would be lost: a person reads the line.
+            if !named.iter().any(|(k, _)| *k == "sku")
+                && columned
+                    .iter()
+                    .any(|(k, c)| k.is_none() && code_like(&c.text))
+            {
+                lost_codes = true;
+            }
             match make_line(&named, ctx, 0.9) {
                 Some(l) => out.push(l),
                 None if out.is_empty() => continue,
@@ -2950,7 +3615,61 @@ fn table_lines(
             "lines: {unread} row(s) of the line table could not be read"
         ));
     }
+    if lost_codes && !all.is_empty() {
+        doubts.push("lines: a column the header does not name holds item codes".into());
+    }
     all
+}
+
+/// Words a serial-number column is headed by (`Sl.`, `S.No.`, `Sr.`, `#`).
+const SERIAL_HEADS: &[&str] = &[
+    "sl.", "sl", "s.no.", "s.no", "sno", "sr.", "sr", "sr.no.", "no.", "#", "pos.", "pos",
+];
+
+/// A header whose first cell is a serial-number word and the next column's name written one
+/// space apart ("Sl. Item Code"): the cells with that one split in two, so that the rows'
+/// cells (`1`, `BR-25KG`) sit under their own names. `None` when there is nothing to split.
+fn serial_split(header: &[Cell]) -> Option<Vec<Cell>> {
+    let first = header.first()?;
+    let (word, rest) = first.text.split_once(' ')?;
+    let rest = rest.trim();
+    if !SERIAL_HEADS.contains(&word.to_lowercase().as_str())
+        || !rest.starts_with(char::is_alphanumeric)
+    {
+        return None;
+    }
+    let word_width = word.chars().map(width).sum::<usize>();
+    let mut out = vec![
+        Cell {
+            start: first.start,
+            end: first.start + word_width,
+            text: word.to_string(),
+        },
+        Cell {
+            start: first
+                .end
+                .saturating_sub(rest.chars().map(width).sum::<usize>()),
+            end: first.end,
+            text: rest.to_string(),
+        },
+    ];
+    out.extend(header[1..].iter().map(|c| Cell {
+        start: c.start,
+        end: c.end,
+        text: c.text.clone(),
+    }));
+    Some(out)
+}
+
+/// Whether a cell reads as an item code: one word of letters and digits (`BR-25KG`, `A12`).
+fn code_like(text: &str) -> bool {
+    let t = text.trim();
+    !t.is_empty()
+        && !t.contains(char::is_whitespace)
+        && t.chars().any(|c| c.is_ascii_digit())
+        && t.chars().any(|c| c.is_ascii_alphabetic())
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
 }
 
 /// Lines written as bullets: `- 3 x Huila Washed, 1 kg (HUI-1KG-WB) @ $38.50`.
@@ -3015,7 +3734,13 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
 
 /// Lines from a CSV attachment: header row by column names, blank and total rows skipped.
 pub fn csv_lines(bytes: &[u8], ctx: &Ctx, facts: &mut Facts) -> Result<Vec<Line>, String> {
-    let text = csv_text(bytes);
+    let rows = csv_rows(bytes, None)?;
+    grid_lines(&rows, ctx, facts, 1).map_err(|why| format!("CSV attachment {why}"))
+}
+
+/// The rows of a CSV attachment (comma, semicolon or tab separated, as its first row shows).
+pub fn csv_rows(bytes: &[u8], charset: Option<&str>) -> Result<Vec<Vec<String>>, String> {
+    let text = csv_text(bytes, charset);
     if text.contains('\u{FFFD}') {
         return Err("CSV attachment is not readable in its charset".into());
     }
@@ -3038,20 +3763,29 @@ pub fn csv_lines(bytes: &[u8], ctx: &Ctx, facts: &mut Facts) -> Result<Vec<Line>
         let record = record.map_err(|e| format!("CSV attachment: {e}"))?;
         rows.push(record.iter().map(|s| s.trim().to_string()).collect());
     }
-    grid_lines(&rows, ctx, facts, 1).map_err(|why| format!("CSV attachment {why}"))
+    Ok(rows)
 }
 
 /// The text of a CSV file in the charset spreadsheets write: a byte-order mark says UTF-8 or
-/// UTF-16; without one, UTF-8 when it is valid, else Windows-1252 (what Excel exports in
-/// Western Europe, `é` as one byte).
-pub fn csv_text(bytes: &[u8]) -> String {
+/// UTF-16; without one, UTF-8 when it is valid, else the `charset` the file or its message
+/// declares (Excel exports in the system's code page: windows-1251 in Ukraine), else
+/// Windows-1252 (what Excel exports in Western Europe, `é` as one byte).
+pub fn csv_text(bytes: &[u8], charset: Option<&str>) -> String {
     if let Some((encoding, _)) = encoding_rs::Encoding::for_bom(bytes) {
         return encoding.decode_with_bom_removal(bytes).0.into_owned();
     }
-    match std::str::from_utf8(bytes) {
-        Ok(t) => t.to_string(),
-        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
+    if let Ok(t) = std::str::from_utf8(bytes) {
+        return t.to_string();
     }
+    let declared = charset
+        .and_then(|c| encoding_rs::Encoding::for_label(c.trim().as_bytes()))
+        // A declared UTF-8 or UTF-16 the bytes are not in says nothing of their code page.
+        .filter(|e| e.output_encoding() != encoding_rs::UTF_8);
+    declared
+        .unwrap_or(encoding_rs::WINDOWS_1252)
+        .decode_without_bom_handling(bytes)
+        .0
+        .into_owned()
 }
 
 /// Lines from rows of cells (a CSV file, a spreadsheet): the header row is the first non-blank
@@ -3083,14 +3817,29 @@ pub fn grid_lines(
             header_columns(&cs, ctx.template).map(|cols| (i, cs, cols))
         })
         .map(|(i, cs, cols)| {
-            for c in &cs {
+            for (c, col) in cs.iter().zip(&cols) {
                 let lower = c.text.to_lowercase();
+                // "Ціна, грн", "Cena, EUR": a price column's currency after its name.
+                if matches!(col, Some("unit_price" | "amount")) {
+                    let last = lower.rsplit([',', ' ']).next().unwrap_or("");
+                    let cur = (last.len() < lower.len())
+                        .then(|| currency_of(last))
+                        .flatten();
+                    ctx.put(facts, "currency", cur.map(String::from), 0.9);
+                }
                 for code in ["usd", "gbp", "eur", "cny", "rmb", "hkd", "twd"] {
                     if lower.ends_with(code) || lower.contains(&format!("({code})")) {
                         let cur = currency_of(code).map(String::from);
                         ctx.put(facts, "currency", cur, 0.9);
                     }
                 }
+                // "Preț unitar (lei)", "Rate (₹)": a currency named in brackets.
+                ctx.put(
+                    facts,
+                    "currency",
+                    bracketed_currency(&c.text).map(String::from),
+                    0.9,
+                );
                 // "Price/Unit £", "PU CHF", "Vlr. (R$)".
                 ctx.put(
                     facts,
@@ -3175,6 +3924,26 @@ const REFERENCE_WORDS: &[&str] = &[
     "訂購單",
     "订单",
     "訂單",
+    "tilaus",
+    "παραγγελία",
+    "sipariş",
+    "megrendelés",
+    "rendelés",
+    "주문",
+    "발주",
+    "comandă",
+    "comanda",
+    "tellimus",
+    "pasūtījums",
+    "pasūtījumu",
+    "narudžba",
+    "narudžbu",
+    "objednávku",
+    "замовлення",
+    "заказ",
+    "pesanan",
+    "הזמנת רכש",
+    "הזמנה",
 ];
 
 /// Marks between a reference word and its value that make it a label (`No.`, `Nr.`, `n°`, `#`).
@@ -3203,6 +3972,12 @@ const NUMBER_MARKS: &[&str] = &[
     "réf",
     "num.",
     "núm.",
+    "№",
+    "č.",
+    "br.",
+    "מס'",
+    "מס׳",
+    "מספר",
 ];
 
 /// Order-reference candidates in `text`, each with its confidence: a label from the template
@@ -3220,7 +3995,7 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
         .unwrap_or_default();
     let mut out = Vec::new();
     for line in text.lines() {
-        let lower = line.to_ascii_lowercase();
+        let lower = lower_same_len(line);
         // A bare order word ("Pedido", "PO") is a label only with a mark or colon after it.
         let labels = custom
             .iter()
@@ -3238,6 +4013,21 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
                 let after = lower[end..].chars().next();
                 let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
                 if label.is_ascii() && (word(before) || word(after)) {
+                    continue;
+                }
+                // "votre commande n° BC-332", "your order 4711": an order of the one the
+                // message is written to (an invoice reminder, a supplier's notice), not one
+                // the sender places.
+                if yours(&lower[..at]) {
+                    continue;
+                }
+                // "Your order no.:" heading a form's field is the order the form asks for;
+                // inside a sentence ("… about your order no. 4711 …") it is the recipient's.
+                let possessive = label
+                    .split_whitespace()
+                    .next()
+                    .is_some_and(|w| yours(&format!(" {w}")));
+                if possessive && !lower[..at].trim().is_empty() {
                     continue;
                 }
                 if let Some((value, marked)) = reference_value(&line[end..]) {
@@ -3258,6 +4048,59 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
         }
     }
     out
+}
+
+/// Whether the text before an order word or label ends with a second-person possessive
+/// ("your", "votre", "Ihre", "su", "vostro", "uw", "seu"…).
+fn yours(before: &str) -> bool {
+    const YOURS: &[&str] = &[
+        "your",
+        "votre",
+        "vos",
+        "ihre",
+        "ihrer",
+        "ihres",
+        "eure",
+        "su",
+        "sus",
+        "vuestro",
+        "vuestra",
+        "vostro",
+        "vostra",
+        "uw",
+        "jouw",
+        "seu",
+        "sua",
+        "vaša",
+        "vaše",
+        "váš",
+        "jūsu",
+        "ваше",
+        "ваш",
+        "вашого",
+    ];
+    // The possessive right before, or before the order word a number mark follows ("your
+    // order" + "no. 4711").
+    let mut words = before.split_whitespace().rev();
+    match (words.next(), words.next()) {
+        (Some(w), _) if YOURS.contains(&w) => true,
+        (Some(w), Some(p)) => REFERENCE_WORDS.contains(&w) && YOURS.contains(&p),
+        _ => false,
+    }
+}
+
+/// `s` in lower case wherever that keeps each character's length in bytes (so offsets stay
+/// valid): `Αρ. παραγγελίας` is found by `αρ. παραγγελίας`, not only ASCII labels.
+fn lower_same_len(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut l = c.to_lowercase();
+            match (l.next(), l.next()) {
+                (Some(lc), None) if lc.len_utf8() == c.len_utf8() => lc,
+                _ => c,
+            }
+        })
+        .collect()
 }
 
 /// Whether a value after a bare order word reads as a reference, not a quantity ("Order
@@ -3464,6 +4307,11 @@ pub fn infer_decimal_comma(text: &str) -> Option<bool> {
         let last_sep = n.rfind([',', '.']);
         let Some(at) = last_sep else { continue };
         let decimals = n.len() - at - 1;
+        // "185.000,-", "12,-": the amount without its cents after a decimal comma.
+        if after.starts_with(",-") || (after.starts_with('-') && n.ends_with(',')) {
+            comma += 1;
+            continue;
+        }
         if decimals == 3 {
             continue;
         }
@@ -3516,11 +4364,21 @@ fn leftover_code(name: &str) -> bool {
 fn code_lead(s: &str) -> Option<(&str, &str)> {
     re!(
         CODE_LEAD,
-        r"^([A-Z0-9]+(?:[-_./][A-Z0-9]+)+)(?:\s*[-–—:,|]\s*|(\s{2,}|\t))"
+        r"^([A-Z0-9]+(?:[-_./][A-Z0-9]+)+)(?:\s*[-–—:,|]\s*|(\s{2,}|\t)|(\s))"
     );
     let m = rx(&CODE_LEAD)?.captures(s)?;
     let code = m.get(1)?.as_str();
-    if m.get(2).is_some() && !code.chars().any(|c| c.is_ascii_alphabetic()) {
+    let letter = code.chars().any(|c| c.is_ascii_alphabetic());
+    if m.get(2).is_some() && !letter {
+        return None;
+    }
+    // One space after the code ("TK-250 Türk kahvesi"): a code with letters and digits, and
+    // a name that starts with a letter.
+    if m.get(3).is_some()
+        && !(letter
+            && code.chars().any(|c| c.is_ascii_digit())
+            && s[m.get(0)?.end()..].starts_with(char::is_alphabetic))
+    {
         return None;
     }
     let name = s[m.get(0)?.end()..].trim();
@@ -3545,10 +4403,14 @@ fn list_lines(
 ) -> Vec<(usize, Line)> {
     re!(
         ITEM,
-        r"^\s*(?:(?:[-*•·–]|[0-9]{1,2}[.)])\s+|[0-9０-９]{1,2}[．、）]\s*)(.*)$"
+        r"^\s*(?:(?:[-*•·–]|[0-9]{1,2}[.)-])\s+|[0-9０-９]{1,2}[．、）]\s*)(.*)$"
     );
     // An item typed without a bullet starts with its quantity ("3 x Cast iron skillet …").
     re!(ITEM_QTY, r"(?i)^\s*([0-9]{1,5}\s*(?:x|×)\s+.*)$");
+    re!(
+        ITEM_CODE,
+        r"^\s*([A-Za-z0-9]+[-_./][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*\s+\S.*\s(?:@|à)\s.*)$"
+    );
     // A web form's item line: "Item: WAX-SOY-10 | Soy wax flakes | Qty: 6 | Price: $28.50".
     re!(
         ITEM_FIELD,
@@ -3566,21 +4428,21 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|kom\.?|kut\.?|bal\.?|pak|botol|slop|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
-        r"(?i)(?:\b(?:qty|quantity|menge|anzahl|qté|quantité|cantidad|aantal|quantità|quantidade|qtd)\.?|数量|數量|×)\s*[:：]?\s*([0-9]+)"
+        r"(?i)(?:\b(?:qty|quantity|menge|anzahl|qté|quantité|cantidad|aantal|quantità|quantidade|qtd)\.?|数量|數量|الكمية|×)\s*[:：]?\s*([0-9]+)"
     );
     re!(
         PRICE,
-        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     // A price after the quantity and `x`, with its currency, ending the item: "12 szt. x
     // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
     re!(
         PRICE_X,
-        r"(?i)\s[x×]\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(zł|kč|kr\.?|[€£$¥]|eur|usd|gbp|chf|nok|sek|dkk|pln|czk)?\s*$"
+        r"(?i)\s[x×]\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(zł|kč|kr\.?|[€£$¥₺₹₩원₪]|ر\.س|eur|usd|gbp|chf|nok|sek|dkk|pln|czk|tl|try|ft|huf|lei|ron|sar|ils)?\s*$"
     );
     re!(
         CODE_PAREN,
@@ -3593,21 +4455,24 @@ fn list_lines(
         if read.contains(&i) {
             continue;
         }
-        let Some(item) = rx(&ITEM)
+        let listed = rx(&ITEM)
             .and_then(|r| r.captures(line))
             .or_else(|| rx(&ITEM_QTY).and_then(|r| r.captures(line)))
-            .or_else(|| rx(&ITEM_FIELD).and_then(|r| r.captures(line)))
-        else {
+            .or_else(|| rx(&ITEM_FIELD).and_then(|r| r.captures(line)));
+        // An item typed without a bullet that starts with its code and names a price
+        // ("KM-01 Espresso 1 kg – 6 kom à 21,90 €"): an item only when it reads whole.
+        let coded = listed.is_none();
+        let Some(item) = listed.or_else(|| {
+            rx(&ITEM_CODE)
+                .and_then(|r| r.captures(line))
+                .filter(|m| code_lead(&m[1]).is_some())
+        }) else {
             continue;
         };
         let body = item[1].trim();
         if digits(body) == 0 {
             continue;
         }
-        let quantity = rx(&QTY_WORD)
-            .and_then(|r| r.captures(body))
-            .or_else(|| rx(&QTY_X).and_then(|r| r.captures(body)))
-            .and_then(|m| parse_quantity(&m[1], dc));
         let price = rx(&PRICE)
             .and_then(|r| r.captures_iter(body).last())
             .or_else(|| rx(&PRICE_AFTER).and_then(|r| r.captures_iter(body).last()))
@@ -3616,12 +4481,25 @@ fn list_lines(
                     .and_then(|r| r.captures(body))
                     .filter(|m| m.get(1).is_some() || m.get(3).is_some())
             });
+        // After a dot leader ("Leche entera, caja 6 ud. ........ 25 cajas a 7,38 €") the
+        // quantity is the one written after it, the name's pack size before it.
+        let leader = body.find("..").filter(|at| {
+            body[*at..].trim_start_matches(['.', ' ']).len() < body[*at..].len() - 2
+                || body[*at..].starts_with("...")
+        });
+        let counted = leader.map_or(body, |at| &body[at..]);
+        let quantity = rx(&QTY_WORD)
+            .and_then(|r| r.captures(counted))
+            .or_else(|| rx(&QTY_X).and_then(|r| r.captures(counted)))
+            .and_then(|m| parse_quantity(&m[1], dc));
         let (Some(quantity), Some(price)) = (quantity, price) else {
-            unread += 1;
+            unread += usize::from(!coded);
             continue;
         };
         let unit_price = parse_decimal(&price[2], dc);
-        let mut rest = body[..price.get(0).map_or(body.len(), |m| m.start())].to_string();
+        let named = leader.map_or(body.len(), |at| at);
+        let mut rest =
+            body[..price.get(0).map_or(body.len(), |m| m.start()).min(named)].to_string();
         let worded = rx(&CODE_WORD).and_then(|r| r.captures(&rest)).map(|m| {
             let whole = m.get(0).map_or(0..0, |g| g.range());
             (m[1].to_string(), whole)
@@ -3643,17 +4521,22 @@ fn list_lines(
             rest.replace_range(whole, " ");
             sku = Some(code);
         }
-        // The name is what is left without the quantity.
-        let rest = rx(&QTY_WORD)
-            .map(|r| r.replace(&rest, " ").into_owned())
-            .unwrap_or(rest);
-        let rest = rx(&QTY_X)
-            .map(|r| r.replacen(&rest, 1, " ").into_owned())
-            .unwrap_or(rest);
+        // The name is what is left without the quantity (written after the leader, if any).
+        let rest = match leader {
+            Some(_) => rest,
+            None => {
+                let rest = rx(&QTY_WORD)
+                    .map(|r| r.replace(&rest, " ").into_owned())
+                    .unwrap_or(rest);
+                rx(&QTY_X)
+                    .map(|r| r.replacen(&rest, 1, " ").into_owned())
+                    .unwrap_or(rest)
+            }
+        };
         let mut words: Vec<&str> = rest.split_whitespace().collect();
         // A unit word left behind by the quantity ("× 3 台，").
         while words.last().is_some_and(|w| {
-            let w = w.trim_end_matches([',', '，', ';', '；', '。', '.']);
+            let w = w.trim_end_matches([',', '，', ';', '；', '。', '.', ':', '：']);
             w.is_empty() || LIST_UNITS.contains(&w.to_lowercase().as_str())
         }) {
             words.pop();
@@ -3665,7 +4548,7 @@ fn list_lines(
         // What is left must read as a name: no bracket or code left over from the item's
         // parts (a shape the rules do not know).
         if leftover_code(&name) {
-            unread += 1;
+            unread += usize::from(!coded);
             continue;
         }
         out.push((
@@ -3786,6 +4669,71 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
     }
 }
 
+/// The buyer's phone: the sender's own (a labelled phone, a phone after a short mark, the
+/// signature's phone line; at the end of a message, at the top of a form's letterhead). A
+/// phone inside a delivery block is the delivery place's contact's, taken only when the
+/// sender gives none of their own.
+fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
+    // A phone label without a colon: "Ph (02) 9555 0132", "Tél. 04 91 55 20 14",
+    // "T +31 20 555 0142".
+    re!(
+        PHONE_MARKED,
+        r"(?i)(?:^|\s)(?:tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+    );
+    let delivery = delivery_lines(layout, ctx, kind);
+    let labelled = find_labelled(layout, ctx, "phone", false);
+    let marked = |l: &str| {
+        let m = rx(&PHONE_MARKED)?.captures(l)?;
+        let n = m.get(1)?.as_str();
+        (7..=15)
+            .contains(&digits(n))
+            .then(|| cut_at_next_label(n).trim().to_string())
+    };
+    // The signature: a line that is only a phone number, or a part of one
+    // ("Lone Pine Veterinary | 541-555-0139").
+    let alone = |l: &str| {
+        l.split(['|', '·', '•', ',', ';']).rev().find_map(|part| {
+            let t = part.trim();
+            // A phone number here has 7 to 15 digits.
+            if digits(t) < 7 {
+                return None;
+            }
+            let m = rx(&PHONE_LINE).and_then(|r| r.captures(t))?;
+            let digits = m[1].chars().filter(char::is_ascii_digit).count();
+            (7..=15).contains(&digits).then(|| m[1].to_string())
+        })
+    };
+    for own_only in [true, false] {
+        let keep = |i: usize| !own_only || !delivery.get(i).copied().unwrap_or(false);
+        if let Some(l) = labelled
+            .iter()
+            .find(|l| !l.value.is_empty() && keep(l.line))
+        {
+            let v = cut_at_next_label(&l.value);
+            let phone = rx(&PHONE)
+                .and_then(|r| r.find(v))
+                .map(|m| m.as_str().trim().to_string());
+            ctx.put(facts, "customer.phone", phone, 0.9);
+        }
+        let lines = layout.lines.iter().enumerate().filter(|(i, _)| keep(*i));
+        if !facts.contains_key("customer.phone") {
+            // A message's sender signs at the end; a form's letterhead is at the top.
+            let phone = match kind {
+                Kind::Email => lines.clone().rev().find_map(|(_, l)| marked(l)),
+                Kind::Form => lines.clone().find_map(|(_, l)| marked(l)),
+            };
+            ctx.put(facts, "customer.phone", phone, 0.8);
+        }
+        if kind == Kind::Email && !facts.contains_key("customer.phone") {
+            let phone = lines.rev().find_map(|(_, l)| alone(l));
+            ctx.put(facts, "customer.phone", phone, 0.75);
+        }
+        if facts.contains_key("customer.phone") {
+            return;
+        }
+    }
+}
+
 /// What [`extract_text`] is reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -3797,6 +4745,69 @@ pub enum Kind {
 
 /// Extracts facts and lines from text.
 pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String>) {
+    let ascii = ascii_digits(text);
+    if ascii == text {
+        return read_text(text, ctx, kind);
+    }
+    // Numbers are read in ASCII digits; what the sender wrote as text (a name, a street)
+    // keeps the digits as written.
+    let (mut facts, mut lines, doubts) = read_text(&ascii, ctx, kind);
+    for (key, fact) in facts.iter_mut() {
+        if WRITTEN_FACTS.contains(&key.as_str()) {
+            fact.value = as_written(text, &ascii, &fact.value);
+        }
+    }
+    for line in &mut lines {
+        for part in [&mut line.name, &mut line.spec].into_iter().flatten() {
+            *part = as_written(text, &ascii, part);
+        }
+    }
+    (facts, lines, doubts)
+}
+
+/// Facts that are text as the sender wrote it (not numbers, codes or contacts).
+const WRITTEN_FACTS: &[&str] = &[
+    "customer.name",
+    "customer.company",
+    "ship_to.name",
+    "ship_to.company",
+    "ship_to.line1",
+    "ship_to.line2",
+    "ship_to.city",
+    "ship_to.region",
+];
+
+/// `text` with Arabic-Indic (`٠`–`٩`) and Eastern Arabic-Indic (`۰`–`۹`) digits, and the
+/// Arabic decimal separator, thousands separator and percent sign (`٫`, `٬`, `٪`), as ASCII:
+/// one character for one, so that a place in one is the same place in the other.
+pub fn ascii_digits(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{0660}'..='\u{0669}' => char::from(b'0' + (c as u32 - 0x0660) as u8),
+            '\u{06F0}'..='\u{06F9}' => char::from(b'0' + (c as u32 - 0x06F0) as u8),
+            '\u{066B}' => '.',
+            '\u{066C}' => ',',
+            '\u{066A}' => '%',
+            _ => c,
+        })
+        .collect()
+}
+
+/// `value`, read from `ascii` (`text` through [`ascii_digits`]), as `text` writes it: the same
+/// characters at the same place. Unchanged when `value` is not a piece of `ascii`.
+fn as_written(text: &str, ascii: &str, value: &str) -> String {
+    match ascii.find(value) {
+        Some(at) => text
+            .chars()
+            .skip(ascii[..at].chars().count())
+            .take(value.chars().count())
+            .collect(),
+        None => value.to_string(),
+    }
+}
+
+/// [`extract_text`] on a text whose digits are ASCII.
+fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String>) {
     let mut facts = Facts::new();
     let mut doubts = Vec::new();
     let layout = Layout::new(text);
@@ -3860,56 +4871,12 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
     if let Some(l) = first_value("company", false) {
         ctx.put(&mut facts, "customer.company", Some(l.value), 0.9);
     }
-    if let Some(l) = first_value("phone", false) {
-        let v = cut_at_next_label(&l.value);
-        let phone = rx(&PHONE)
-            .and_then(|r| r.find(v))
-            .map(|m| m.as_str().trim().to_string());
-        ctx.put(&mut facts, "customer.phone", phone, 0.9);
-    }
-    if !facts.contains_key("customer.phone") {
-        // A phone label without a colon: "Ph (02) 9555 0132", "Tél. 04 91 55 20 14",
-        // "T +31 20 555 0142".
-        re!(
-            PHONE_MARKED,
-            r"(?i)(?:^|\s)(?:tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
-        );
-        let find = |l: &&str| {
-            let m = rx(&PHONE_MARKED)?.captures(l)?;
-            let n = m.get(1)?.as_str();
-            (7..=15)
-                .contains(&digits(n))
-                .then(|| cut_at_next_label(n).trim().to_string())
-        };
-        // A message's sender signs at the end; a form's letterhead is at the top.
-        let phone = match kind {
-            Kind::Email => lines.iter().rev().find_map(find),
-            Kind::Form => lines.iter().find_map(find),
-        };
-        ctx.put(&mut facts, "customer.phone", phone, 0.8);
-    }
+    sender_phone(&layout, ctx, kind, &mut facts);
     if let Some(l) = first_value("email", false) {
         let email = rx(&EMAIL)
             .and_then(|r| r.find(&l.value))
             .map(|m| m.as_str().to_string());
         ctx.put(&mut facts, "customer.email", email, 0.9);
-    }
-    if kind == Kind::Email && !facts.contains_key("customer.phone") {
-        // The signature: the last line that is only a phone number.
-        // A signature line may hold several parts ("Lone Pine Veterinary | 541-555-0139").
-        let phone = lines.iter().rev().find_map(|l| {
-            l.split(['|', '·', '•', ',', ';']).rev().find_map(|part| {
-                let t = part.trim();
-                // A phone number here has 7 to 15 digits.
-                if digits(t) < 7 {
-                    return None;
-                }
-                let m = rx(&PHONE_LINE).and_then(|r| r.captures(t))?;
-                let digits = m[1].chars().filter(char::is_ascii_digit).count();
-                (7..=15).contains(&digits).then(|| m[1].to_string())
-            })
-        });
-        ctx.put(&mut facts, "customer.phone", phone, 0.75);
     }
     if kind == Kind::Form {
         letterhead(&layout, ctx, &mut facts);
@@ -3966,21 +4933,11 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
             // last week. Here is our next order:" announces no address).
             let t = t.rsplit(". ").next().unwrap_or(&t).to_string();
             (t.ends_with(':') || t.ends_with('：'))
-                && [
-                    "deliver", "ship", "delivery", "liefer", "livr", "entreg", "envia", "enviar",
-                    "lever", "bezorg", "consegn", "spedi", "送货", "送貨", "收货", "收貨", "届け",
-                    "配送", "納品", "address", "adres", "anschrift", "dirección", "indirizzo",
-                    "endereço", "morada", "住所", "地址", "despach",
-                ]
-                .iter()
-                .any(|w| t.contains(w) || before.contains(w))
+                && DELIVERY_WORDS
+                    .iter()
+                    .any(|w| t.contains(w) || before.contains(w))
                 // The address the invoice goes to is not where the goods go.
-                && ![
-                    "bill", "invoice", "rechnung", "factur", "fattur", "fatur", "请求", "請求",
-                    "发票", "發票",
-                ]
-                .iter()
-                .any(|w| t.contains(w))
+                && !INVOICE_WORDS.iter().any(|w| t.contains(w))
         });
         // A heading ("Leveringsadresse:") before a sentence that happens to end in a colon
         // ("… send this order on to the supplier:").
@@ -4063,8 +5020,15 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
         }
     }
     if total.is_none() && stated.tax.is_empty() && stated.shipping.is_empty() {
-        // The only total a sender states may be before tax ("Total HT : 71,70 €"): it is
-        // still the order total they state.
+        // The only total a sender states may be before tax ("Total HT : 71,70 €",
+        // "Összesen (nettó): 141 420 Ft"): it is still the order total they state.
+        if let Some(first) = stated.subtotal.first() {
+            if stated.subtotal.iter().all(|s| s == first) {
+                total = Some((*first, None));
+            }
+        }
+    }
+    if total.is_none() && stated.tax.is_empty() && stated.shipping.is_empty() {
         for l in lines {
             let t = l.trim().to_lowercase();
             let net_total = [
@@ -4142,6 +5106,11 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
                 "HKD" => "HK",
                 "SGD" => "SG",
                 "CNY" => "CN",
+                "UAH" => "UA",
+                "MYR" => "MY",
+                "IDR" => "ID",
+                "ILS" => "IL",
+                "SAR" => "SA",
                 _ => return None,
             })
         });
@@ -4158,7 +5127,8 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
 /// Currency codes read as words.
 const CODES: &[&str] = &[
     "USD", "GBP", "EUR", "CNY", "RMB", "HKD", "TWD", "NTD", "CAD", "AUD", "NZD", "JPY", "CHF",
-    "MXN", "BRL", "SGD", "SEK", "NOK", "DKK", "PLN", "CZK", "INR", "KRW", "ZAR",
+    "MXN", "BRL", "SGD", "SEK", "NOK", "DKK", "PLN", "CZK", "INR", "KRW", "ZAR", "HUF", "TRY",
+    "RON", "AED", "UAH", "MYR", "IDR", "ILS", "SAR",
 ];
 
 /// The currency: a code or a labelled currency, else an unambiguous sign or word, else a
@@ -4222,6 +5192,34 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
         if lower.contains(mark) {
             ctx.put(facts, "currency", Some(code.into()), c);
         }
+    }
+    // Signs and words written after the amount: "4 890 Ft", "145,00 TL", "38,000원",
+    // "12,50 lei", "845,00 грн", "85,00 ر.س"; before it: "RM 78.00", "Rp 185.000,-"; and the
+    // rupee, lira, won, hryvnia and shekel signs anywhere.
+    re!(
+        AFTER_AMOUNT,
+        r"(?:[0-9]\s?(Ft|TL|원|lei|Lei|RON|грн|ر\.س)(?:[^\w]|$))|([₹₺₩₴₪])|(?:(?:^|[\s:(])(RM|Rp)\s?[0-9])"
+    );
+    if !facts.contains_key("currency") {
+        if let Some(c) = rx(&AFTER_AMOUNT)
+            .and_then(|r| r.captures(text))
+            .and_then(|c| c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)))
+            .and_then(|m| currency_of(m.as_str()))
+        {
+            ctx.put(facts, "currency", Some(c.into()), 0.85);
+        }
+    }
+    // "Unit Price (RM)", "Grand Total (RM)": a currency in brackets after a price or total.
+    if !facts.contains_key("currency") {
+        let cur = text.lines().find_map(|l| {
+            let lower = l.to_lowercase();
+            ["price", "amount", "total", "harga", "jumlah"]
+                .iter()
+                .any(|w| lower.contains(w))
+                .then(|| bracketed_currency(l))
+                .flatten()
+        });
+        ctx.put(facts, "currency", cur.map(String::from), 0.85);
     }
     // "R 245.00", "R3 993.80": the South African rand (`R$` is the real, read above).
     re!(RAND, r"(?:^|[\s:])R\s?[0-9][0-9 ]*[.,][0-9]{2}(?:\s|$)");

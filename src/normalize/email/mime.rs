@@ -45,6 +45,8 @@ pub struct Attachment {
     pub content_type: String,
     /// The decoded content.
     pub content: Vec<u8>,
+    /// The charset its `Content-Type` declares, if any.
+    pub charset: Option<String>,
 }
 
 /// What the order extraction needs from a message.
@@ -72,8 +74,14 @@ pub struct ParsedMail {
     pub text: Option<String>,
     /// The first HTML body, decoded to UTF-8.
     pub html: Option<String>,
+    /// The charset the first text (else HTML) body declares: the one the sender's mail
+    /// program writes in, so the charset of an attachment that declares none.
+    pub text_charset: Option<String>,
     /// Attachments (not the bodies).
     pub attachments: Vec<Attachment>,
+    /// Whether the message is bulk mail: a mailing list's or a newsletter's (`List-Id`,
+    /// `List-Unsubscribe`, `Precedence: bulk | list | junk`), not one written to us.
+    pub bulk: bool,
 }
 
 /// Parses `raw` within `limits`; the error is the reason the message is quarantined.
@@ -155,14 +163,21 @@ fn parse_now(raw: &[u8], limits: Limits) -> Result<ParsedMail, String> {
         to,
         in_reply_to: ids(message.in_reply_to()),
         references: ids(message.references()),
+        bulk: !message.list_id().is_empty()
+            || !message.list_unsubscribe().is_empty()
+            || message.header_raw("Precedence").is_some_and(|p| {
+                ["bulk", "list", "junk"].contains(&p.trim().to_ascii_lowercase().as_str())
+            }),
         ..ParsedMail::default()
     };
     // Bodies: the first text and the first HTML body (mail-parser lists the alternatives).
     for id in &message.text_body {
         if let Some(part) = message.parts.get(*id as usize) {
             if let PartType::Text(t) = &part.body {
-                check_charset(part.is_encoding_problem, t)?;
-                mail.text = Some(t.to_string());
+                let t = redecoded(raw, part, t).unwrap_or_else(|| t.to_string());
+                check_charset(part.is_encoding_problem, &t)?;
+                mail.text = Some(t);
+                mail.text_charset = charset_of(part);
                 break;
             }
         }
@@ -170,8 +185,10 @@ fn parse_now(raw: &[u8], limits: Limits) -> Result<ParsedMail, String> {
     for id in &message.html_body {
         if let Some(part) = message.parts.get(*id as usize) {
             if let PartType::Html(t) = &part.body {
-                check_charset(part.is_encoding_problem, t)?;
-                mail.html = Some(t.to_string());
+                let t = redecoded(raw, part, t).unwrap_or_else(|| t.to_string());
+                check_charset(part.is_encoding_problem, &t)?;
+                mail.html = Some(t);
+                mail.text_charset = mail.text_charset.take().or_else(|| charset_of(part));
                 break;
             }
         }
@@ -188,7 +205,16 @@ fn parse_now(raw: &[u8], limits: Limits) -> Result<ParsedMail, String> {
         let content: &[u8] = match &part.body {
             PartType::Text(t) | PartType::Html(t) => t.as_bytes(),
             PartType::Binary(b) | PartType::InlineBinary(b) => b,
-            PartType::Message(m) => &m.raw_message,
+            // An attached message that is not encoded shares the outer message's bytes: its
+            // own are its root part's span of them.
+            PartType::Message(m) => m
+                .parts
+                .first()
+                .and_then(|r| {
+                    m.raw_message
+                        .get(r.offset_header as usize..r.offset_end as usize)
+                })
+                .unwrap_or(&m.raw_message),
             PartType::Multipart(_) => continue,
         };
         if content.len() > limits.max_attachment_bytes {
@@ -203,9 +229,15 @@ fn parse_now(raw: &[u8], limits: Limits) -> Result<ParsedMail, String> {
             filename: text(part.attachment_name()),
             content_type,
             content: content.to_vec(),
+            charset: charset_of(part),
         });
     }
     Ok(mail)
+}
+
+/// The charset a part's `Content-Type` declares.
+fn charset_of(part: &mail_parser::MessagePart) -> Option<String> {
+    text(part.content_type()?.attribute("charset"))
 }
 
 /// Refuses too many parts or too deep a nesting, walking attached messages too.
@@ -272,6 +304,28 @@ fn check_complete(raw: &[u8], message: &mail_parser::Message) -> Result<(), Stri
     }
 }
 
+/// A text body decoded again by the WHATWG tables (`encoding_rs`) when mail-parser's own
+/// table left characters unreadable that those know: mail-parser's ISO-8859-7 is the 1987
+/// table, without the euro sign (0xA4) that Greek mail writes by every amount. `None` when
+/// the second reading is not better (or the part's bytes cannot be had again).
+fn redecoded(raw: &[u8], part: &mail_parser::MessagePart, text: &str) -> Option<String> {
+    use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
+    let unreadable = text.matches('\u{FFFD}').count();
+    if unreadable == 0 {
+        return None;
+    }
+    let label = part.content_type()?.attribute("charset")?;
+    let encoding = encoding_rs::Encoding::for_label(label.trim().as_bytes())?;
+    let body = raw.get(part.offset_body as usize..part.offset_end as usize)?;
+    let bytes = match part.encoding {
+        mail_parser::Encoding::Base64 => base64_decode(body)?,
+        mail_parser::Encoding::QuotedPrintable => quoted_printable_decode(body)?,
+        mail_parser::Encoding::None => body.to_vec(),
+    };
+    let (again, _, _) = encoding.decode(&bytes);
+    (again.matches('\u{FFFD}').count() < unreadable).then(|| again.into_owned())
+}
+
 /// Refuses a body that mostly failed to decode in its charset.
 fn check_charset(problem: bool, text: &str) -> Result<(), String> {
     let total = text.chars().count();
@@ -286,4 +340,51 @@ fn check_charset(problem: bool, text: &str) -> Result<(), String> {
 
 fn text(s: Option<&str>) -> Option<String> {
     s.map(str::trim).filter(|s| !s.is_empty()).map(String::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(charset: &str, cte: &str, body: &str) -> Vec<u8> {
+        format!(
+            "From: a@example.gr\r\nDate: Wed, 02 Dec 2026 10:12:05 +0200\r\nMessage-ID: <1@example.gr>\r\n\
+             Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset={charset}\r\n\
+             Content-Transfer-Encoding: {cte}\r\n\r\n{body}\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn the_greek_euro_sign_is_read() {
+        // ISO-8859-7 0xA4 is the euro sign since 2003 (mail-parser's table is older).
+        let m = parse(
+            &message("iso-8859-7", "quoted-printable", "38,50 =A4 =D6=D0=C1"),
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(m.text.as_deref().map(str::trim), Some("38,50 € ΦΠΑ"));
+        let m = parse(
+            &message("iso-8859-7", "base64", "MzgsNTAgpA=="),
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(m.text.as_deref().map(str::trim), Some("38,50 €"));
+        assert!(!m.bulk);
+    }
+
+    #[test]
+    fn bulk_mail_is_told_by_its_headers() {
+        let raw = String::from_utf8(message("utf-8", "8bit", "offers")).unwrap();
+        for header in [
+            "List-Unsubscribe: <https://example.com/u>\r\n",
+            "Precedence: bulk\r\n",
+            "List-Id: <news.example.com>\r\n",
+        ] {
+            let m = parse(format!("{header}{raw}").as_bytes(), Limits::default()).unwrap();
+            assert!(m.bulk, "{header}");
+        }
+        let m = parse(raw.as_bytes(), Limits::default()).unwrap();
+        assert!(!m.bulk);
+    }
 }

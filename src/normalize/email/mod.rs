@@ -1,5 +1,6 @@
 //! E-mail and fax-to-email documents (`email`, `fax`): a raw RFC 5322 message is decoded
-//! (bounded MIME parsing in [`mime`]), the order text found (the body, a CSV or XLSX
+//! (bounded MIME parsing in [`mime`]; a message attached whole under a note with no order of
+//! its own is read instead of the note), the order text found (the body, a CSV or XLSX
 //! ([`xlsx`]) attachment of lines, a PDF form's text layer, or OCR of a fax image through [`tools`]), and order facts
 //! extracted from it ([`extract`], with sender [`template`]s). An XML attachment (cXML, UBL)
 //! is passed on whole for the B2B mappings.
@@ -12,7 +13,10 @@
 //!              "to": [..], "in_reply_to": [..], "references": [..]},
 //!  "document": {"text_source": "body" | "html" | "csv" | "xlsx" | "pdf" | "ocr" | "xml" | "none",
 //!               "template": "<file>" | null,
-//!               "attachments": [{"filename", "content_type", "bytes"}]},
+//!               "attachments": [{"filename", "content_type", "bytes"}],
+//!               "forwarded_by": {"message_id", "from": {"name", "address"}}  // only when
+//!               // the order came as an attached message under a note: the note's sender
+//!               },
 //!  "fields": {"<canonical path>": {"value": "…", "confidence": 0.95}, …},
 //!  "lines": [{"sku", "name", "spec", "quantity": 3, "unit_price": "38.5", "confidence": 0.9}],
 //!  "problems": ["tesseract is not installed: the fax image could not be read", …],
@@ -70,6 +74,60 @@ pub struct Options {
 /// Decodes one message; the error is why it is quarantined (undecodable, permanent).
 pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, String> {
     let mail = mime::parse(raw, opts.limits)?;
+    if let Some(inner) = forwarded_as_attachment(&mail, kind, opts) {
+        // The attached message is the order (the MIME limits held for it as part of this
+        // one); who passed it on is kept beside it.
+        let read = mime::parse(&inner.content, opts.limits).and_then(|m| decode_one(m, kind, opts));
+        if let Ok(mut v) = read {
+            v["document"]["forwarded_by"] = json!({
+                "message_id": mail.message_id,
+                "from": {"name": mail.from_name, "address": mail.from_address},
+            });
+            return Ok(v);
+        }
+    }
+    decode_one(mail, kind, opts)
+}
+
+/// The message attached whole (`message/rfc822`) to a note that holds no order of its own and
+/// carries no other order document: a forward as attachment (Outlook's "Forward as
+/// attachment", an Exchange rule passing a shared mailbox's mail on).
+fn forwarded_as_attachment<'m>(
+    mail: &'m mime::ParsedMail,
+    kind: MailKind,
+    opts: &Options,
+) -> Option<&'m mime::Attachment> {
+    if kind != MailKind::Email {
+        return None;
+    }
+    let mut inner = mail
+        .attachments
+        .iter()
+        .filter(|a| a.content_type == "message/rfc822");
+    let first = inner.next()?;
+    // One attached message, and nothing else that could be the order.
+    if inner.next().is_some()
+        || mail.attachments.iter().any(|a| {
+            a.content_type != "message/rfc822"
+                && !a.content_type.starts_with("image/")
+                && a.content_type != "text/plain"
+        })
+    {
+        return None;
+    }
+    let note = match (&mail.text, &mail.html) {
+        (Some(t), _) => t.clone(),
+        (None, Some(h)) => text::html_to_text(h),
+        (None, None) => String::new(),
+    };
+    let template = opts.templates.for_sender(mail.from_address.as_deref());
+    let probe = Ctx::new(template, 1.0);
+    let (_, lines, _) = extract::extract_text(&text::normalize(&note), &probe, Kind::Email);
+    lines.is_empty().then_some(first)
+}
+
+/// Decodes one parsed message.
+fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<Value, String> {
     let template = opts.templates.for_sender(mail.from_address.as_deref());
     let mut problems: Vec<String> = Vec::new();
     let mut facts = Facts::new();
@@ -129,6 +187,8 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
         }
     }
 
+    // The newest message of a forward asks to change the order it passes on.
+    let mut forward_change: Option<String> = None;
     // The subject of a reply, read apart from the body.
     let mut reply_subject: Option<String> = None;
     // The text the order is written in.
@@ -176,6 +236,9 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
             let probe = Ctx::new(template, 1.0);
             let (_, note_lines, _) = extract::extract_text(&note, &probe, Kind::Email);
             if note_lines.is_empty() {
+                if let Some(why) = text::note_changes_order(&note, &forwarded) {
+                    forward_change = Some(format!("lines: {why}; a person applies it"));
+                }
                 // A colleague passing the order on signs the note with the organisation's own
                 // phone and name: the note stays, after the order.
                 let domain = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
@@ -333,21 +396,36 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
         }
     }
 
+    // What an attachment of lines says besides its lines (its summary rows, a sheet of
+    // delivery details): facts the message text does not give are read from it.
+    let mut attached_text = String::new();
     // A CSV or XLSX attachment of lines wins over lines guessed from the text.
     const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
     for a in &mail.attachments {
         let (read, source) = if is(a, &["text/csv", "text/comma-separated-values"], &[".csv"]) {
-            let text = extract::csv_text(&a.content);
+            // A file that declares no charset is in the one the message's text is written in.
+            let charset = a.charset.as_deref().or(mail.text_charset.as_deref());
+            let text = extract::csv_text(&a.content, charset);
             let mut csv_ctx = Ctx::new(template, trust);
             csv_ctx.decimal_comma = extract::infer_decimal_comma(&text).or(ctx.decimal_comma);
-            (extract::csv_lines(&a.content, &csv_ctx, &mut facts), "csv")
-        } else if is(a, &[XLSX], &[".xlsx"]) {
-            let read = xlsx::xlsx_order(&a.content, &ctx, &mut facts, opts.xlsx_limits);
-            let read = read.map(|(lines, summary)| {
-                // The sheet's own subtotal, tax and total rows are stated amounts too.
+            let read = extract::csv_rows(&a.content, charset).and_then(|rows| {
+                // The file's own subtotal, tax and total rows are stated amounts too.
+                let summary = xlsx::summary_text(&rows);
                 amounts_text.push('\n');
                 amounts_text.push_str(&summary);
-                lines
+                attached_text = summary;
+                extract::grid_lines(&rows, &csv_ctx, &mut facts, 1)
+                    .map_err(|why| format!("CSV attachment {why}"))
+            });
+            (read, "csv")
+        } else if is(a, &[XLSX], &[".xlsx"]) {
+            let read = xlsx::xlsx_order(&a.content, &ctx, &mut facts, opts.xlsx_limits);
+            let read = read.map(|order| {
+                // The sheet's own subtotal, tax and total rows are stated amounts too.
+                amounts_text.push('\n');
+                amounts_text.push_str(&order.summary);
+                attached_text = format!("{}\n\n{}", order.summary, order.details);
+                order.lines
             });
             (read, "xlsx")
         } else {
@@ -372,6 +450,15 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
             Err(e) => problems.push(e),
         }
     }
+    if !attached_text.trim().is_empty() {
+        let attached = bounded(text::normalize(&attached_text), &mut problems);
+        let (found, _, _) = extract::extract_text(&attached, &ctx, Kind::Email);
+        for (k, f) in found {
+            if !facts.contains_key(&k) {
+                put(&mut facts, &k, Some(f.value), f.confidence);
+            }
+        }
+    }
     // Lines from an attachment are checked against the totals the text states.
     {
         let stated = checks::stated_amounts(&amounts_text, ctx.decimal_comma());
@@ -384,7 +471,27 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
             }
         }
     }
+    // Bulk mail (a supplier's newsletter with its offers, a mailing list) that names no order
+    // and has no lines is not an order: only the sender is a fact; a person looks at it.
+    if mail.bulk && lines.is_empty() && !facts.contains_key("source.external_id") {
+        facts.retain(|k, _| ["placed_at", "customer.name", "customer.email"].contains(&k.as_str()));
+        doubts.push(
+            "lines: the message is bulk mail (a newsletter or mailing list) and names no order"
+                .into(),
+        );
+    }
+    // "Bengaluru - 560038": the separator before a postcode is not the city's.
+    if let Some(f) = facts.get_mut("ship_to.city") {
+        let trimmed = f
+            .value
+            .trim_matches(|c: char| c.is_whitespace() || "-–—,/".contains(c));
+        if !trimmed.is_empty() && trimmed.len() != f.value.len() {
+            f.value = trimmed.to_string();
+        }
+    }
     doubts.extend(checks::check_address(&facts));
+    doubts.extend(forward_change);
+    doubts.extend(checks::standing_order(&text));
     for (path, f) in &facts {
         if checks::undecoded_entity(&f.value) {
             doubts.push(format!(
@@ -582,4 +689,72 @@ fn line_json(l: &Line) -> Value {
         "unit_price": l.unit_price.map(|d| d.normalize().to_string()),
         "confidence": round2(l.confidence),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail(headers: &str) -> Vec<u8> {
+        format!(
+            "From: PackRight <news@packright.example.com>\r\nDate: Fri, 04 Dec 2026 07:00:03 +0000\r\n\
+             Message-ID: <n1@packright.example.com>\r\nSubject: December offers\r\n{headers}\
+             Content-Type: text/plain; charset=utf-8\r\n\r\n\
+             Our best sellers:\r\nPR-KRAFT   Kraft box (x200)   \u{a3}36.50\r\n\r\nPackRight Supplies Ltd\r\n\
+             Unit 4, Riverside Trading Estate\r\nLeeds LS11 5DT\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn bulk_mail_naming_no_order_gives_only_the_sender() {
+        let v = decode(
+            &mail("List-Unsubscribe: <https://packright.example.com/u>\r\n"),
+            MailKind::Email,
+            &Options::default(),
+        )
+        .unwrap();
+        let fields: Vec<&String> = v["fields"].as_object().unwrap().keys().collect();
+        assert_eq!(fields, ["customer.email", "customer.name", "placed_at"]);
+        assert!(v["doubts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d.as_str().unwrap().contains("bulk mail")));
+        // The same message sent to us by a person keeps what it says.
+        let v = decode(&mail(""), MailKind::Email, &Options::default()).unwrap();
+        assert_eq!(v["fields"]["currency"]["value"], "GBP");
+    }
+
+    /// A note with no order of its own that attaches the order as a whole message (a
+    /// forward as attachment, as an Exchange rule sends a shared mailbox's mail on): the
+    /// attached message is read, its writer the customer; who passed it on is kept beside.
+    #[test]
+    fn forward_as_attachment_reads_the_attached_message() {
+        let inner = "From: Ana Ruiz <ana@panaderia-sol.example.es>\r\n\
+             Date: Thu, 03 Dec 2026 09:00:00 +0100\r\nMessage-ID: <o1@panaderia-sol.example.es>\r\n\
+             Subject: Pedido 2026-117\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+             Pedido n.\u{ba} 2026-117\r\n\r\n- 10 x Harina T55 (HR-55) a 18,40 \u{20ac}\r\n\r\n\
+             Direcci\u{f3}n de entrega:\r\nPanader\u{ed}a Sol\r\nCalle Mayor 3\r\n28013 Madrid\r\n\r\n\
+             Ana Ruiz\r\nTel. 910 555 123\r\n";
+        let outer = format!(
+            "From: Ventas <ventas@supplier.example.com>\r\nDate: Thu, 03 Dec 2026 08:05:00 +0000\r\n\
+             Message-ID: <f1@supplier.example.com>\r\nSubject: Reenviado: Pedido 2026-117\r\n\
+             MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+             --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+             Reenviado autom\u{e1}ticamente por la regla del buz\u{f3}n compartido.\r\n\
+             --b1\r\nContent-Type: message/rfc822; name=\"pedido.eml\"\r\n\r\n{inner}\r\n--b1--\r\n"
+        );
+        let v = decode(outer.as_bytes(), MailKind::Email, &Options::default()).unwrap();
+        let f = &v["fields"];
+        assert_eq!(f["customer.email"]["value"], "ana@panaderia-sol.example.es");
+        assert_eq!(f["customer.name"]["value"], "Ana Ruiz");
+        assert_eq!(f["source.external_id"]["value"], "2026-117");
+        assert_eq!(f["ship_to.city"]["value"], "Madrid");
+        assert_eq!(v["lines"][0]["sku"], "HR-55");
+        assert_eq!(
+            v["document"]["forwarded_by"]["from"]["address"],
+            "ventas@supplier.example.com"
+        );
+    }
 }

@@ -3,7 +3,8 @@
 /// Normalizes line ends and spaces (NBSP, ideographic space, full-width colon stays as is),
 /// and full-width digits (`６`, typed by Japanese and Chinese input methods) to ASCII ones.
 pub fn normalize(text: &str) -> String {
-    text.replace("\r\n", "\n")
+    let chars: Vec<char> = text
+        .replace("\r\n", "\n")
         .replace('\r', "\n")
         .replace(['\u{00A0}', '\u{2007}', '\u{202F}'], " ")
         .replace('\u{3000}', "  ")
@@ -11,6 +12,16 @@ pub fn normalize(text: &str) -> String {
         .map(|c| match c {
             '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
             _ => c,
+        })
+        .collect();
+    // A full-width comma or full stop between digits groups or ends a number
+    // (`６４，０４４円`, `１２．５`).
+    let digit = |i: Option<&char>| i.is_some_and(char::is_ascii_digit);
+    (0..chars.len())
+        .map(|i| match chars[i] {
+            '，' if i > 0 && digit(chars.get(i - 1)) && digit(chars.get(i + 1)) => ',',
+            '．' if i > 0 && digit(chars.get(i - 1)) && digit(chars.get(i + 1)) => '.',
+            c => c,
         })
         .collect()
 }
@@ -283,6 +294,180 @@ pub fn strip_quoted(text: &str) -> String {
     out.join("\n")
 }
 
+/// Words with which the newest message of a thread asks to change the order it passes on
+/// ("make it 18 rather than 12", "statt", "au lieu de", "変更"), by language. Matched as whole
+/// words (or as written, for scripts without spaces).
+const CHANGE_WORDS: &[&str] = &[
+    // English
+    "change",
+    "changes",
+    "changed",
+    "amend",
+    "amended",
+    "amendment",
+    "instead of",
+    "rather than",
+    "revised",
+    "revise",
+    "correction",
+    "corrected",
+    "increase",
+    "reduce",
+    "replace",
+    "cancel",
+    "remove",
+    "add",
+    "extra",
+    // German
+    "ändern",
+    "änderung",
+    "geändert",
+    "statt",
+    "anstatt",
+    "anstelle",
+    "korrektur",
+    "korrigiert",
+    "stornieren",
+    "zusätzlich",
+    "erhöhen",
+    // French
+    "au lieu de",
+    "modifier",
+    "modification",
+    "modifié",
+    "changer",
+    "corriger",
+    "rectification",
+    "annuler",
+    "ajouter",
+    // Spanish, Portuguese
+    "en lugar de",
+    "en vez de",
+    "cambiar",
+    "cambio",
+    "modificar",
+    "corregir",
+    "añadir",
+    "agregar",
+    "anular",
+    "em vez de",
+    "alterar",
+    "alteração",
+    "mudar",
+    "acrescentar",
+    // Dutch, Italian
+    "in plaats van",
+    "wijzigen",
+    "wijziging",
+    "aanpassen",
+    "aanpassing",
+    "toevoegen",
+    "annuleren",
+    "invece di",
+    "modificare",
+    "modifica",
+    "cambiare",
+    "correggere",
+    "aggiungere",
+    "annullare",
+    // Nordic, Polish, Finnish, Turkish, Greek, Hungarian
+    "istället för",
+    "ändra",
+    "ändring",
+    "i stedet for",
+    "ændre",
+    "ændring",
+    "endre",
+    "endring",
+    "zamiast",
+    "zmiana",
+    "zmienić",
+    "muutos",
+    "muuttaa",
+    "sijaan",
+    "yerine",
+    "değişiklik",
+    "αλλαγή",
+    "αντί",
+    "helyett",
+    "módosítás",
+    // Chinese, Japanese, Korean (no spaces: matched as written)
+    "改为",
+    "改成",
+    "修改",
+    "更改",
+    "改為",
+    "變更",
+    "変更",
+    "訂正",
+    "修正",
+    "追加",
+    "取消",
+    "キャンセル",
+    "변경",
+    "대신",
+    "수정",
+    "취소",
+];
+
+/// Why the note above a forwarded order (the thread's newest message) may change the order:
+/// it asks for a change in words, or it states an amount the order does not. `None` when it
+/// only passes the order on. The order is then held: the newest message wins, and applying
+/// its change is a person's call.
+pub fn note_changes_order(note: &str, order: &str) -> Option<&'static str> {
+    let lower = note.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let spaced = format!(" {} ", words.join(" "));
+    let asks = CHANGE_WORDS.iter().any(|w| {
+        if w.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii() || c.is_alphabetic() && !is_cjk(c))
+        {
+            spaced.contains(&format!(" {w} "))
+        } else {
+            lower.contains(w)
+        }
+    });
+    if asks {
+        return Some("the newest message above the forwarded order asks for a change");
+    }
+    // An amount written with a currency sign that the order does not state.
+    let chars: Vec<char> = note.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if "$€£¥₹₩".contains(chars[i]) {
+            let mut j = i + 1;
+            while chars.get(j) == Some(&' ') {
+                j += 1;
+            }
+            let start = j;
+            while chars
+                .get(j)
+                .is_some_and(|c| c.is_ascii_digit() || ((*c == '.' || *c == ',') && j > start))
+            {
+                j += 1;
+            }
+            let amount: String = chars[start..j].iter().collect();
+            let amount = amount.trim_end_matches(['.', ',']);
+            if !amount.is_empty() && !order.contains(amount) {
+                return Some("the newest message above the forwarded order states an amount the order does not");
+            }
+            i = j.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// Whether `c` is written without spaces between words (Chinese, Japanese, Korean).
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF)
+}
+
 /// A forwarded message in `text`: the note above the forward marker, and the forwarded
 /// message's body (its header block dropped) with the sender's name and address from its
 /// `From:` line. `None` when nothing is forwarded.
@@ -386,8 +571,10 @@ fn strip_tags(html: &str) -> String {
                     out.push('\n');
                 }
             }
+            // A break inside a cell is kept as a mark ([`CELL_BREAK`]): the row is laid out
+            // once it is whole ([`cell_blocks`]).
             "br" | "p" | "div" | "h1" | "h2" | "h3" | "h4" | "li" | "ul" | "ol" if in_cell => {
-                out.push(' ')
+                out.push(CELL_BREAK)
             }
             "br" => out.push('\n'),
             // Outlook writes every line as a paragraph without spacing (`<p
@@ -418,7 +605,7 @@ fn strip_tags(html: &str) -> String {
     // Single spaces inside lines; at most one blank line in a row.
     let mut text = String::new();
     let mut blank = 0;
-    for line in out.lines() {
+    for line in out.lines().flat_map(cell_blocks) {
         let line = line
             .split('\t')
             .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -437,6 +624,51 @@ fn strip_tags(html: &str) -> String {
         text.push('\n');
     }
     text.trim_start().to_string()
+}
+
+/// A line break inside a table cell while the text is laid out (a control character no text
+/// keeps: [`decode_entities`] output has it only from the source, where it means nothing).
+const CELL_BREAK: char = '\u{1E}';
+
+/// A table row laid out as text. Cells that are blocks of lines side by side (an ERP's
+/// `Vendor | Ship To | Bill To`: two cells of two lines or more, or one of three or more, and
+/// no cell that is only a number, as a line-table row has) become blocks one below the other,
+/// each cell's lines its own lines and a blank line between blocks, so that a labelled block
+/// reads as one. Otherwise the breaks in a cell are spaces and the row stays one line.
+fn cell_blocks(row: &str) -> Vec<String> {
+    if !row.contains(CELL_BREAK) {
+        return vec![row.to_string()];
+    }
+    let cells: Vec<Vec<&str>> = row
+        .split('\t')
+        .map(|c| {
+            c.split(CELL_BREAK)
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
+        .collect();
+    let several = cells.iter().filter(|c| c.len() >= 2).count();
+    let numeric = cells.iter().any(|c| {
+        let t = c.join(" ");
+        !t.is_empty()
+            && t.chars().any(|ch| ch.is_ascii_digit())
+            && t.chars()
+                .all(|ch| ch.is_ascii_digit() || " .,'$€£¥%-+".contains(ch))
+    });
+    if (several >= 2 || cells.iter().any(|c| c.len() >= 3)) && !numeric {
+        let mut out = vec![String::new()];
+        for c in cells.iter().filter(|c| !c.is_empty()) {
+            out.extend(c.iter().map(|p| p.to_string()));
+            out.push(String::new());
+        }
+        return out;
+    }
+    vec![cells
+        .iter()
+        .map(|c| c.join(" "))
+        .collect::<Vec<_>>()
+        .join("\t")]
 }
 
 /// The character of an HTML named entity beyond the XML five: the Latin-1 set (`&uuml;`,
@@ -627,6 +859,33 @@ fn decode_entities(s: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Full-width digits, and a full-width comma or full stop between digits, are read as
+    /// ASCII (`６４，０４４円` is 64,044 yen); elsewhere they stay.
+    #[test]
+    fn full_width_number_separators() {
+        assert_eq!(normalize("合計：６４，０４４円"), "合計：64,044円");
+        assert_eq!(normalize("１２．５ kg"), "12.5 kg");
+        assert_eq!(normalize("はい，そうです．"), "はい，そうです．");
+    }
+
+    #[test]
+    fn address_blocks_side_by_side_in_a_row_become_blocks() {
+        let h = "<table><tr><td><b>Vendor</b><br>Great Northern<br>800 Industrial Blvd<br>Minneapolis, MN 55413</td>\
+                 <td><b>Ship To</b><br>Warehouse 2<br>2450 Commerce Park Dr<br>Madison, WI 53719</td></tr>\
+                 <tr><td>GN-1180</td><td>Nitrile gloves<br>size L</td><td>40</td><td>$8.95</td></tr></table>";
+        let t = html_to_text(h);
+        assert!(
+            t.contains("\nShip To\nWarehouse 2\n2450 Commerce Park Dr\nMadison, WI 53719\n"),
+            "{t}"
+        );
+        assert!(t.contains("Minneapolis, MN 55413\n\nShip To"), "{t}");
+        // A line-table row keeps its cells on one line, a break in a cell a space.
+        assert!(
+            t.contains("GN-1180\tNitrile gloves size L\t40\t$8.95"),
+            "{t}"
+        );
+    }
+
     #[test]
     fn quoted_replies_are_dropped() {
         let t =
@@ -662,6 +921,35 @@ mod tests {
         assert_eq!(body, "Pedido nº 12");
         assert_eq!(from.as_deref(), Some("Jordi <j@p.example>"));
         assert!(split_forward("no forward here", false).is_none());
+    }
+
+    #[test]
+    fn a_note_that_changes_the_forwarded_order_is_found() {
+        let order = "PO 7\nAB-1 Tea 12 £38.50\nTotal £734.50";
+        // Passing the order on changes nothing.
+        assert_eq!(
+            note_changes_order("Please process the PO below.\n07700 900 431", order),
+            None
+        );
+        // An amount the order states is no change.
+        assert_eq!(note_changes_order("Total as below, £734.50.", order), None);
+        // Words that change it, in several languages and scripts.
+        for note in [
+            "Make the tea 18 cases rather than 12.",
+            "Bitte 18 statt 12.",
+            "18 au lieu de 12 svp",
+            "数量を18に変更してください",
+            "数量改为18",
+        ] {
+            assert!(note_changes_order(note, order).is_some(), "{note}");
+        }
+        // An amount the order does not state.
+        assert!(note_changes_order("New figure £965.50 ex VAT.", order).is_some());
+        // A word that only contains a change word is none ("address", "exchange").
+        assert_eq!(
+            note_changes_order("Our address and Exchange St.", order),
+            None
+        );
     }
 
     #[test]

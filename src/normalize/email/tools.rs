@@ -142,8 +142,11 @@ impl Tools {
         let name = Path::new(program)
             .file_name()
             .map_or(program.to_string(), |n| n.to_string_lossy().into_owned());
+        // Tesseract's OpenMP threads spin on a busy machine (a page took 11-17 s at a load of
+        // 11 on 2 cores instead of 2 s): one thread keeps a run bounded. Other tools ignore it.
         let mut child = Command::new(program)
             .args(args)
+            .env("OMP_THREAD_LIMIT", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

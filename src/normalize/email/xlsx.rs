@@ -61,36 +61,84 @@ pub fn xlsx_lines(
     facts: &mut Facts,
     limits: Limits,
 ) -> Result<Vec<Line>, String> {
-    xlsx_order(bytes, ctx, facts, limits).map(|(lines, _)| lines)
+    xlsx_order(bytes, ctx, facts, limits).map(|o| o.lines)
 }
 
-/// [`xlsx_lines`], with the sheet's summary rows (subtotal, tax, shipping, total) as text
-/// lines, cells apart by two spaces, for the checks of the lines against the stated amounts.
+/// What an XLSX attachment holds for an order.
+#[derive(Debug, Clone, Default)]
+pub struct XlsxOrder {
+    /// The order lines ([`xlsx_lines`]).
+    pub lines: Vec<Line>,
+    /// The line sheet's summary rows (subtotal, tax, shipping, total) as text lines, cells
+    /// apart by two spaces, for the checks of the lines against the stated amounts.
+    pub summary: String,
+    /// The other sheets as text ([`sheet_text`]): a workbook often gives the delivery details
+    /// on a sheet of their own.
+    pub details: String,
+}
+
+/// A sheet's rows as text: a row of two cells, the first without a digit, is a labelled
+/// field (`Aadress: Kotzebue 16`); other rows are their cells apart by two spaces.
+pub fn sheet_text(rows: &[Vec<String>]) -> String {
+    rows.iter()
+        .map(|r| {
+            let cells: Vec<&str> = r
+                .iter()
+                .map(|c| c.trim())
+                .filter(|c| !c.is_empty())
+                .collect();
+            match cells.as_slice() {
+                [label, value] if !label.chars().any(|c| c.is_ascii_digit()) => {
+                    format!("{}: {value}", label.trim_end_matches([':', '：']))
+                }
+                _ => cells.join("  "),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The summary rows of a table of lines (subtotal, tax, shipping, total) as text lines,
+/// cells apart by two spaces.
+pub fn summary_text(rows: &[Vec<String>]) -> String {
+    rows.iter()
+        .filter(|r| r.iter().any(|c| is_total_row(c.trim())))
+        .map(|r| {
+            r.iter()
+                .map(|c| c.trim())
+                .filter(|c| !c.is_empty())
+                .collect::<Vec<_>>()
+                .join("  ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// [`xlsx_lines`], with the line sheet's summary rows and the other sheets' text.
 pub fn xlsx_order(
     bytes: &[u8],
     ctx: &Ctx,
     facts: &mut Facts,
     limits: Limits,
-) -> Result<(Vec<Line>, String), String> {
+) -> Result<XlsxOrder, String> {
     let sheets = read_sheets(bytes, ctx.decimal_comma(), limits)?;
     let mut first_error = None;
-    for sheet in &sheets {
+    for (at, sheet) in sheets.iter().enumerate() {
         match grid_lines(&sheet.rows, ctx, facts, 30) {
             Ok(lines) if !lines.is_empty() => {
-                let summary = sheet
-                    .rows
+                let summary = summary_text(&sheet.rows);
+                let details = sheets
                     .iter()
-                    .filter(|r| r.iter().any(|c| is_total_row(c.trim())))
-                    .map(|r| {
-                        r.iter()
-                            .map(|c| c.trim())
-                            .filter(|c| !c.is_empty())
-                            .collect::<Vec<_>>()
-                            .join("  ")
-                    })
+                    .enumerate()
+                    .filter(|(i, _)| *i != at)
+                    .map(|(_, s)| sheet_text(&s.rows))
                     .collect::<Vec<_>>()
-                    .join("\n");
-                return Ok((lines, summary));
+                    .join("\n\n");
+                return Ok(XlsxOrder {
+                    lines,
+                    summary,
+                    details,
+                });
             }
             Ok(_) => {}
             Err(why) => {
@@ -103,7 +151,7 @@ pub fn xlsx_order(
         Some(_) => {
             Err("XLSX attachment has no sheet with a header row naming a quantity column".into())
         }
-        None => Ok((Vec::new(), String::new())),
+        None => Ok(XlsxOrder::default()),
     }
 }
 
@@ -278,4 +326,30 @@ fn announced_strings(head: &[u8]) -> Option<u64> {
     }
     // More digits than a u64 holds is more than any limit.
     Some(digits.parse().unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sheet_of_fields_reads_as_labelled_lines() {
+        let rows: Vec<Vec<String>> = [
+            vec!["Tarne saaja", "Kalamaja Pagarikoda"],
+            vec![],
+            vec!["Aadress", "Kotzebue 16"],
+            vec!["Postiindeks", "10412"],
+            vec!["", "", "Kokku (km-ta)", "179.3"],
+            vec!["LEI-RUK", "Rukkileib", "1.85"],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+        assert_eq!(
+            sheet_text(&rows),
+            "Tarne saaja: Kalamaja Pagarikoda\n\nAadress: Kotzebue 16\nPostiindeks: 10412\n\
+             Kokku (km-ta): 179.3\nLEI-RUK  Rukkileib  1.85"
+        );
+        assert_eq!(summary_text(&rows), "Kokku (km-ta)  179.3");
+    }
 }

@@ -3,8 +3,10 @@
 //! platform's fulfilments are looked up first), the follow-up calls, and the proof read from
 //! the answer. The platform's errors are classified here once: "already fulfilled" → the
 //! existing fulfilment is fetched as proof; "unknown carrier" → pushed again with the
-//! fallback carrier (or refused); 429 / 5xx / timeouts → retried with backoff (the caller
-//! retries later when they last); any other 4xx → refused, for a person.
+//! fallback carrier (or refused); 429 / 5xx / timeouts and answers that cannot be read (an
+//! HTML page with 200, cut-off JSON, another shape) → looked up, then retried with backoff
+//! (the caller retries later when a failure lasts; an unreadable answer that lasts is an
+//! exception); any other 4xx → refused, for a person.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -196,6 +198,8 @@ pub struct Pusher {
     base_url: String,
     params: BTreeMap<String, String>,
     shutdown: CancellationToken,
+    /// Fed with every attempt's outcome once set ([`Pusher::watch_health`]).
+    health: std::sync::OnceLock<Arc<crate::health::HealthTracker>>,
 }
 
 impl Pusher {
@@ -249,7 +253,15 @@ impl Pusher {
             base_url,
             params: cfg.params.clone(),
             shutdown: CancellationToken::new(),
+            health: std::sync::OnceLock::new(),
         })))
+    }
+
+    /// Feeds the connector's health with every push-back attempt from now on: an answer read
+    /// (or a refusal) is a success; a failure worth retrying or an answer that cannot be read
+    /// is a failure.
+    pub fn watch_health(&self, health: Arc<crate::health::HealthTracker>) {
+        let _ = self.health.set(health);
     }
 
     /// Per order or per parcel.
@@ -282,9 +294,11 @@ impl Pusher {
 
     /// Pushes `facts`. `look_first`: an earlier attempt may have reached the platform (its
     /// intent was recorded and no answer stored), so the platform's fulfilments are looked up
-    /// before anything is created.
+    /// before anything is created. A failure worth retrying (429, 5xx, a timeout) and an
+    /// answer that cannot be read (an HTML page, cut-off JSON, another shape) are tried again
+    /// with the client's backoff, up to its `max_retries`, each time looking the platform up
+    /// first: a create whose answer was not read may have gone through.
     pub async fn push(&self, facts: &Facts, look_first: bool) -> Result<Pushed, PushError> {
-        let mut facts = facts.clone();
         for p in &facts.parcels {
             if p.carrier_code.is_empty() {
                 return Err(PushError::UnknownCarrier {
@@ -293,11 +307,48 @@ impl Pusher {
                 });
             }
         }
+        let retry = self.client.retry_policy();
+        let mut look_first = look_first;
+        let mut attempt = 0u32;
+        loop {
+            let result = self.push_once(facts, look_first).await;
+            let partner = match &result {
+                Err(PushError::Partner(p)) if p.is_retriable() || is_unreadable(p) => p,
+                Err(PushError::Template(_)) => return result,
+                _ => {
+                    if let Some(h) = self.health.get() {
+                        h.success(&self.connector).await;
+                    }
+                    return result;
+                }
+            };
+            if let Some(h) = self.health.get() {
+                h.failure(&self.connector, &partner.to_string()).await;
+            }
+            if attempt >= retry.max_retries {
+                return result;
+            }
+            let delay = self.client.retry_delay(attempt, partner);
+            tracing::warn!(connector = %self.connector, order_id = %facts.order_id, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, error = %partner, "Push-back failed; looking the platform up, then trying again.");
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = self.shutdown.cancelled() => return Err(PartnerError::Cancelled.into()),
+            }
+            look_first = true;
+            attempt += 1;
+        }
+    }
+
+    /// One try of [`Pusher::push`].
+    async fn push_once(&self, facts: &Facts, look_first: bool) -> Result<Pushed, PushError> {
+        let mut facts = facts.clone();
         let mut extra = BTreeMap::new();
         for step in &self.spec.prepare {
             match self.call(step, &facts, &extra).await? {
                 Answer::Ok(raw) => {
-                    if let Err(missing) = extract(step, &raw, &mut extra) {
+                    if let Err(missing) = extract(step, &raw, &mut extra)
+                        .map_err(|why| self.unreadable(&step.name, &why))?
+                    {
                         // Nothing left to fulfil there (a closed fulfilment order): ours, or
                         // someone's, is already in.
                         tracing::info!(connector = %self.connector, order_id = %facts.order_id, step = %step.name, missing, "Nothing open to fulfil at the platform; looking up its fulfilments.");
@@ -324,20 +375,19 @@ impl Pusher {
                 return self.finish(&facts, &extra, proof, "found", false).await;
             }
         }
-        let retry = self.client.retry_policy();
-        let mut attempt = 0u32;
         let mut fallback = facts.parcels.iter().any(|p| p.carrier_fallback);
         loop {
-            let error = match self.call(&self.spec.create, &facts, &extra).await {
-                Ok(Answer::Ok(raw)) => {
-                    let proof = read_proof(&self.spec.create, &raw).map_err(|m| {
-                        PushError::Template(format!("{}: {m}", self.spec.create.name))
-                    })?;
+            match self.call(&self.spec.create, &facts, &extra).await? {
+                Answer::Ok(raw) => {
+                    // Not readable: the create may have gone through; the caller looks it
+                    // up before anything is sent again.
+                    let proof = read_proof(&self.spec.create, &raw)
+                        .map_err(|m| self.unreadable(&self.spec.create.name, &m))?;
                     return self
                         .finish(&facts, &extra, proof, "created", fallback)
                         .await;
                 }
-                Ok(Answer::Refused(e)) => {
+                Answer::Refused(e) => {
                     let (code, message) = partner_words(&e);
                     if self.spec.classify.already_done(code.as_deref(), &message) {
                         tracing::info!(connector = %self.connector, order_id = %facts.order_id, "The platform has it fulfilled already; fetching its fulfilment as proof.");
@@ -380,27 +430,7 @@ impl Pusher {
                     }
                     return Err(self.refused(&self.spec.create, e));
                 }
-                Err(e) => e,
-            };
-            let PushError::Partner(partner) = &error else {
-                return Err(error);
-            };
-            if !partner.is_retriable() || attempt >= retry.max_retries {
-                return Err(error);
             }
-            if partner.may_have_been_done() {
-                if let Some(proof) = self.lookup(&facts, &extra, true).await? {
-                    tracing::info!(connector = %self.connector, order_id = %facts.order_id, "The create's answer was lost but the platform has it.");
-                    return self.finish(&facts, &extra, proof, "found", fallback).await;
-                }
-            }
-            let delay = self.client.retry_delay(attempt, partner);
-            tracing::warn!(connector = %self.connector, order_id = %facts.order_id, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, error = %partner, "Push-back failed; retrying.");
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = self.shutdown.cancelled() => return Err(PartnerError::Cancelled.into()),
-            }
-            attempt += 1;
         }
     }
 
@@ -452,7 +482,8 @@ impl Pusher {
             match self.call(step, facts, &extra).await? {
                 Answer::Ok(raw) => {
                     // A closed fulfilment order leaves values unset; the look-up may not need them.
-                    let _ = extract(step, &raw, &mut extra);
+                    let _ = extract(step, &raw, &mut extra)
+                        .map_err(|why| self.unreadable(&step.name, &why))?;
                 }
                 Answer::Refused(e) => return Err(self.refused(step, e)),
             }
@@ -484,11 +515,20 @@ impl Pusher {
             Answer::Refused(e) => return Err(self.refused(&step, e)),
         };
         let body: Value = serde_json::from_slice(&raw.bytes)
-            .map_err(|e| PushError::Template(format!("lookup answer is not JSON: {e}")))?;
+            .map_err(|e| self.unreadable("lookup", &format!("not JSON: {e}")))?;
+        // An answer without the platform's list is not "nothing there": a create looked up
+        // in it could be sent twice.
         let records: Vec<&Value> = match select(&body, &l.records) {
             Some(Value::Array(a)) => a.iter().collect(),
-            Some(v @ Value::Object(_)) => vec![v],
-            _ => Vec::new(),
+            Some(v @ Value::Object(_)) if !l.records.is_empty() => vec![v],
+            _ => {
+                let want = if l.records.is_empty() {
+                    "a list".to_string()
+                } else {
+                    format!("{:?}", l.records)
+                };
+                return Err(self.unreadable("lookup", &format!("no {want} in the answer")));
+            }
         };
         let numbers = facts.tracking_numbers();
         for r in records {
@@ -585,6 +625,14 @@ impl Pusher {
         }
     }
 
+    /// An answer of `step` that cannot be read (`why`, never the body).
+    fn unreadable(&self, step: &str, why: &str) -> PushError {
+        PushError::Partner(PartnerError::Decode {
+            platform: self.connector.clone(),
+            message: format!("the answer to {step} could not be read: {why}"),
+        })
+    }
+
     fn refused(&self, step: &Step, e: PartnerError) -> PushError {
         let (code, message) = partner_words(&e);
         PushError::Refused {
@@ -613,25 +661,40 @@ fn partner_words(e: &PartnerError) -> (Option<String>, String) {
     }
 }
 
-/// The step's `extract` values from its answer; `Err(name)` for the first that is missing.
+/// A failure worth a look-up and another try: the platform answered something the definition
+/// does not describe.
+pub fn is_unreadable(e: &PartnerError) -> bool {
+    matches!(e, PartnerError::Decode { .. })
+}
+
+/// The step's `extract` values from its answer; `Ok(Err(name))` for the first that is
+/// missing from an answer in the platform's shape (nothing open to fulfil); `Err(why)` for an
+/// answer that is not the platform's (not JSON, or without the list the value is in).
 fn extract(
     step: &Step,
     raw: &RawResponse,
     into: &mut BTreeMap<String, Value>,
-) -> Result<(), String> {
+) -> Result<Result<(), String>, String> {
     if step.extract.is_empty() {
-        return Ok(());
+        return Ok(Ok(()));
     }
-    let body: Value = serde_json::from_slice(&raw.bytes).unwrap_or(Value::Null);
+    let body: Value = serde_json::from_slice(&raw.bytes).map_err(|e| format!("not JSON: {e}"))?;
     for (name, selector) in &step.extract {
         match select(&body, selector) {
             Some(v) if !v.is_null() => {
                 into.insert(name.clone(), v.clone());
             }
-            _ => return Err(name.clone()),
+            _ => {
+                // The list the value is picked from must be there.
+                let top = selector.split(['.', '[']).next().unwrap_or_default();
+                if !top.is_empty() && select(&body, top).is_none() {
+                    return Err(format!("no {top:?} in the answer"));
+                }
+                return Ok(Err(name.clone()));
+            }
         }
     }
-    Ok(())
+    Ok(Ok(()))
 }
 
 /// The proof in a create's answer, as the step says.

@@ -77,6 +77,16 @@ impl Pushers {
         self.by_connector.get(connector)
     }
 
+    /// Feeds `health` with every push-back attempt of every connector (its name is the
+    /// connector's: pushes and polls share it).
+    pub fn watch_health(&self, health: &Arc<crate::health::HealthTracker>) {
+        for (_, p) in self.by_connector.values() {
+            if let Ok(p) = p {
+                p.watch_health(health.clone());
+            }
+        }
+    }
+
     /// Every connector that pushes back, with its push-back when it could be built.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&Arc<Pusher>>)> {
         self.by_connector
@@ -301,6 +311,7 @@ pub async fn record_refused(
         PushError::UnknownCarrier { .. } => "pushback_unknown_carrier",
         PushError::NothingToFulfil { .. } => "pushback_nothing_to_fulfil",
         PushError::Template(_) => "pushback_definition",
+        PushError::Partner(e) if exec::is_unreadable(e) => "pushback_unreadable",
         PushError::Refused { .. } | PushError::Partner(_) => "pushback_refused",
     };
     let reason = format!(

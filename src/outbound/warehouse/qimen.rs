@@ -269,6 +269,17 @@ impl Warehouse for QimenWarehouse {
         order: &FulfilmentRef,
         request: &FulfilmentRequest,
     ) -> Result<ChangeOutcome, PartnerError> {
+        // The WMS amends by cancel + create. A retry after a lost answer finds where the last
+        // try got to: the order already held under a new id (done), or none held (cancelled,
+        // not yet created again) — never a second cancel or create.
+        match self.find(&order.key).await? {
+            Some(now) if now.remote_id != order.remote_id => return Ok(ChangeOutcome::Done),
+            None => {
+                self.create(request).await?;
+                return Ok(ChangeOutcome::Done);
+            }
+            Some(_) => {}
+        }
         match self.cancel(order, "amended").await? {
             ChangeOutcome::Done => {
                 self.create(request).await?;

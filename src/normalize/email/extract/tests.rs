@@ -395,6 +395,318 @@ fn chinese_recipient_and_phone_after_the_address() {
     assert_eq!(value(&f, "customer.phone").as_deref(), Some("13900139000"));
 }
 
+/// The buyer's phone is the sender's own (signature); a phone inside the delivery block is
+/// the delivery place's contact's, the buyer's only when the sender gives none.
+#[test]
+fn signature_phone_before_the_delivery_contacts_phone() {
+    let shop = "Please deliver to:\nCorner Shop\n4 High Street\nLeeds LS1 4AB\n\
+                Tel: 0113 555 0100\n\nThanks,\nAnna Berg\n";
+    let text = format!("{shop}Mobile: 07700 900123\n");
+    let (f, _, _) = extract_text(&text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("07700 900123"));
+    assert_eq!(value(&f, "ship_to.line1").as_deref(), Some("4 High Street"));
+    // A signature phone without a label.
+    let text = format!("{shop}0113 555 0199\n");
+    let (f, _, _) = extract_text(&text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("0113 555 0199")
+    );
+    // No phone of the sender's own: the delivery place's.
+    let (f, _, _) = extract_text(shop, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("0113 555 0100")
+    );
+    // An HTML message's paragraphs: each labelled part of the delivery block on its own
+    // line between blank ones, the sender's signature after a sentence.
+    let text = "收货信息：\n\n收货人：王芳\n\n电话：010-5555 1234\n\n\
+                地址：北京市朝阳区建国路88号\n\n请尽快发货。\n\n赵敏\n\n手机：139 1234 5678\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("139 1234 5678")
+    );
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("王芳"));
+}
+
+/// Column headers, order words, total and tax rows in Slovak, Latvian, Croatian and
+/// Ukrainian; a currency after a price column's name (`Cena, EUR`).
+#[test]
+fn central_and_eastern_european_tables_references_and_totals() {
+    let text = "posielame objednávku č. OBJ-2026-0917.\n\n\
+        Kód       Názov                      Množstvo   Cena/ks bez DPH   Spolu\n\
+        KV-210    Káva zrnková 1 kg          12 ks      18,40 €           220,80 €\n\
+        PH-300    Papierové poháre 250 ml    20 bal.     4,60 €            92,00 €\n\n\
+        Spolu bez DPH:   312,80 €\nDPH 23 %:        71,94 €\nSpolu s DPH:     384,74 €\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (f, lines, doubts) = extract_text(text, &c, Kind::Email);
+    assert_eq!(
+        value(&f, "source.external_id").as_deref(),
+        Some("OBJ-2026-0917")
+    );
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("KV-210"));
+    assert_eq!(lines[0].name.as_deref(), Some("Káva zrnková 1 kg"));
+    assert_eq!(
+        lines[1].quantity.map(|d| d.to_string()).as_deref(),
+        Some("20")
+    );
+    assert_eq!(
+        lines[1].unit_price.map(|d| d.to_string()).as_deref(),
+        Some("4.6")
+    );
+    assert_eq!(value(&f, "total").as_deref(), Some("384.74"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+
+    let text = "Lūdzu pieņemt pasūtījumu Nr. RIT-2026-118.\n\n\
+        Kods      Nosaukums              Daudzums   Cena, EUR\n\
+        RT-301    Rudzu milti, 25 kg     16         19,80\n\n\
+        Kopā bez PVN: 316,80 EUR\n";
+    let (f, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(
+        value(&f, "source.external_id").as_deref(),
+        Some("RIT-2026-118")
+    );
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("RT-301"));
+    assert_eq!(
+        lines[0].unit_price.map(|d| d.to_string()).as_deref(),
+        Some("19.8")
+    );
+    let (f, _, _) = extract_text(
+        "Надсилаємо замовлення № 1184 від 03.12.2026.\n",
+        &c,
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("1184"));
+}
+
+/// Currencies by their local marks: `RM` and `Rp` before an amount, `грн` after it, the
+/// shekel and hryvnia signs, a currency in brackets after a price or total; and phone marks
+/// in other scripts and languages (`тел.`, `Tālr.`, `HP/WA:`).
+#[test]
+fn local_currency_marks_and_phone_marks() {
+    let cur = |text: &str| {
+        let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+        value(&f, "currency")
+    };
+    assert_eq!(cur("Total: RM 2,757.24\n").as_deref(), Some("MYR"));
+    assert_eq!(cur("Total: Rp 4.551.000,-\n").as_deref(), Some("IDR"));
+    assert_eq!(cur("Разом: 17 491,40 грн\n").as_deref(), Some("UAH"));
+    assert_eq!(cur("סה\"כ: ₪2,296.75\n").as_deref(), Some("ILS"));
+    assert_eq!(
+        cur("Grand Total (RM)      2,757.24\n").as_deref(),
+        Some("MYR")
+    );
+    // An Italian province code in brackets is not a currency.
+    assert_eq!(cur("00184 Roma (RM)\n"), None);
+    for (text, phone) in [
+        (
+            "Олена Коваленко\nтел. +380 67 555 12 34\n",
+            "+380 67 555 12 34",
+        ),
+        ("Laura Ozola\nTālr. +371 26 555 417\n", "+371 26 555 417"),
+        ("Dewi Lestari\nHP/WA: 0812-3456-7890\n", "0812-3456-7890"),
+    ] {
+        let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+        assert_eq!(
+            value(&f, "customer.phone").as_deref(),
+            Some(phone),
+            "{text}"
+        );
+    }
+}
+
+/// A CSV file that declares no charset and is not UTF-8 is read in the charset its message
+/// declares (Excel writes the system's code page: windows-1251 in Ukraine).
+#[test]
+fn csv_in_the_messages_code_page() {
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode("Код;Найменування;Кількість;Ціна, грн\n");
+    let text = csv_text(&bytes, Some("windows-1251"));
+    assert!(text.starts_with("Код;Найменування"), "{text}");
+    // Without a declared charset: Windows-1252, as before.
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode("Qté;Désignation\n");
+    assert!(csv_text(&bytes, None).starts_with("Qté;Désignation"));
+    // A declared UTF-8 the bytes are not in does not decide.
+    assert!(csv_text(&bytes, Some("utf-8")).starts_with("Qté;Désignation"));
+}
+
+/// A delivery address labelled in Ukrainian, the city after its type word (`м.`) and the
+/// postcode alone below it: the sender's country stands in when the postcode has its form;
+/// a web form's address fields labelled in Croatian.
+#[test]
+fn ukrainian_city_line_and_croatian_form_fields() {
+    let text =
+        "Адреса доставки:\nТОВ «Лілея Кава»\nвул. Велика Васильківська, 72\nм. Київ\n03150\n";
+    let mut c = ctx();
+    c.sender_country = Some("UA".into());
+    let (f, _, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.name").as_deref(),
+        Some("ТОВ «Лілея Кава»")
+    );
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("вул. Велика Васильківська, 72")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Київ"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("03150"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("UA"));
+    // Without the sender's country the bare postcode names none.
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.country"), None);
+
+    let text = "Ime i prezime: Ivana Horvat\nAdresa dostave: Ilica 242\n\
+                Poštanski broj: 10000\nGrad: Zagreb\n";
+    let mut c = ctx();
+    c.sender_country = Some("HR".into());
+    let (f, _, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("Ivana Horvat"));
+    assert_eq!(value(&f, "ship_to.line1").as_deref(), Some("Ilica 242"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Zagreb"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("10000"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("HR"));
+}
+
+/// A Spanish city line with the province's name in brackets; a country written in its own
+/// language (`Slovensko`); the building line below a Japanese street, the recipient last.
+#[test]
+fn province_in_brackets_country_names_and_building_lines() {
+    let text = "Dirección de entrega:\nHeladería Turia - Obrador\nC/ de Sant Vicent Màrtir, 212\n\
+                46007 València (Valencia)\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("València"));
+    assert_eq!(value(&f, "ship_to.region").as_deref(), Some("Valencia"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("46007"));
+    let text =
+        "Adresa doručenia:\nKaviareň Modrá s.r.o.\nObchodná 52\n811 06 Bratislava\nSlovensko\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("SK"));
+    assert_eq!(value(&f, "ship_to.region"), None);
+    let text = "【納品先】\n〒530-0001\n大阪府大阪市北区梅田2丁目4番9号\nブリーゼタワー12階\n\
+                なにわ珈琲 梅田店\n電話 06-6345-1234\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.line2").as_deref(),
+        Some("ブリーゼタワー12階")
+    );
+    assert_eq!(
+        value(&f, "ship_to.name").as_deref(),
+        Some("なにわ珈琲 梅田店")
+    );
+}
+
+/// An order word after a second-person possessive names the order of the one the message
+/// is written to (an invoice reminder), not one the sender places.
+#[test]
+fn your_order_is_not_the_senders_reference() {
+    for text in [
+        "la facture relative à votre commande n° BC-2026-332 reste impayée\n",
+        "la fattura del vostro ordine n. 4711 è scaduta\n",
+        "die Rechnung zu Ihrer Bestellung Nr. 4711 ist fällig\n",
+    ] {
+        let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+        assert_eq!(value(&f, "source.external_id"), None, "{text}");
+    }
+    let (f, _, _) = extract_text("Notre commande n° BC-2026-332\n", &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "source.external_id").as_deref(),
+        Some("BC-2026-332")
+    );
+}
+
+/// A list item whose name and quantity a dot leader separates (the pack size in the name is
+/// not the quantity); a total whose label carries a bracketed qualifier.
+#[test]
+fn dot_leader_items_and_a_qualified_total() {
+    let text = "Artículos:\n\
+        - REF. LV-1200  Leche entera UHT 1 l, caja 6 ud. ........ 25 cajas a 7,38 €\n\
+        - REF. LV-7045  Cucuruchos (caja 288 ud.) ..  3 cajas a 42,90 €\n\n\
+        Total del pedido (IVA no incluido): 313,20 €\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (f, lines, doubts) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2, "{lines:?} {doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("LV-1200"));
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Leche entera UHT 1 l, caja 6 ud.")
+    );
+    assert_eq!(
+        lines[0].quantity.map(|d| d.to_string()).as_deref(),
+        Some("25")
+    );
+    assert_eq!(lines[1].name.as_deref(), Some("Cucuruchos (caja 288 ud.)"));
+    assert_eq!(
+        lines[1].quantity.map(|d| d.to_string()).as_deref(),
+        Some("3")
+    );
+    assert_eq!(value(&f, "total").as_deref(), Some("313.2"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+}
+
+/// Rupiah amounts written `Rp 185.000,-` (no cents after the decimal comma), list items
+/// with Indonesian units, and the address announced by `Mohon dikirim ke:`.
+#[test]
+fn rupiah_items_and_an_indonesian_delivery_heading() {
+    let text = "1. Kopi Arabika Gayo 1 kg (kode KS-GAY-01) - 10 pak @ Rp 185.000,- = Rp 1.850.000,-\n\
+                2. Gula aren cair 1 liter (kode KS-GA-10) - 12 botol @ Rp 48.000,- = Rp 576.000,-\n\n\
+                Mohon dikirim ke:\nPT Kopi Senja Nusantara\nJl. Kemang Raya No. 8\nJakarta 12730\n";
+    assert_eq!(infer_decimal_comma(text), Some(true));
+    let mut c = ctx();
+    c.decimal_comma = infer_decimal_comma(text);
+    let (f, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("KS-GAY-01"));
+    assert_eq!(
+        lines[0].quantity.map(|d| d.to_string()).as_deref(),
+        Some("10")
+    );
+    assert_eq!(
+        lines[1].unit_price.map(|d| d.to_string()).as_deref(),
+        Some("48000")
+    );
+    assert_eq!(value(&f, "currency").as_deref(), Some("IDR"));
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("Jl. Kemang Raya No. 8")
+    );
+}
+
+/// Items typed without a bullet, each starting with its code and naming its price (a web
+/// form's product field); a line that starts with a code but is no item is not counted as
+/// an unread item.
+#[test]
+fn coded_item_lines_without_a_bullet() {
+    let text = "Proizvodi:\n\nKM-01 Espresso mješavina 1 kg – 6 kom à 21,90 €\n\
+                KM-12 Šećer u vrećicama 5 g (1000 kom) – 2 kut. à 17,60 €\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, doubts) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2, "{lines:?} {doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("KM-01"));
+    assert_eq!(lines[0].name.as_deref(), Some("Espresso mješavina 1 kg"));
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("Šećer u vrećicama 5 g (1000 kom)")
+    );
+    assert_eq!(
+        lines[1].quantity.map(|d| d.to_string()).as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        lines[1].unit_price.map(|d| d.to_string()).as_deref(),
+        Some("17.6")
+    );
+    let (_, lines, doubts) = extract_text("PO-2219 à vous de voir\n", &c, Kind::Email);
+    assert!(
+        lines.is_empty() && doubts.is_empty(),
+        "{lines:?} {doubts:?}"
+    );
+}
+
 /// City lines by country convention, with a postcode's own label or a province code.
 #[test]
 fn city_lines_of_many_countries() {
@@ -469,24 +781,34 @@ fn headers_as_people_write_them() {
 
 /// Address blocks by more countries' conventions: a postcode alone below the city, a state
 /// after a dash, a province in brackets, a one-line Brazilian address.
+/// The address facts `address_block` reads from `lines` (the sender's country as given):
+/// name, line1, city, region, postcode, country ("" where none).
+fn address_facts(lines: &[&str], sender: Option<&str>) -> [String; 6] {
+    let mut c = ctx();
+    c.sender_country = sender.map(String::from);
+    let mut f = Facts::new();
+    address_block(
+        &mut f,
+        &c,
+        lines.iter().map(|s| s.to_string()).collect(),
+        0.9,
+    );
+    [
+        "ship_to.name",
+        "ship_to.line1",
+        "ship_to.city",
+        "ship_to.region",
+        "ship_to.postal_code",
+        "ship_to.country",
+    ]
+    .map(|k| value(&f, k).unwrap_or_default())
+}
+
 #[test]
 fn more_address_conventions() {
     let block = |lines: &[&str]| {
-        let mut f = Facts::new();
-        address_block(
-            &mut f,
-            &ctx(),
-            lines.iter().map(|s| s.to_string()).collect(),
-            0.9,
-        );
-        [
-            "ship_to.line1",
-            "ship_to.city",
-            "ship_to.region",
-            "ship_to.postal_code",
-            "ship_to.country",
-        ]
-        .map(|k| value(&f, k).unwrap_or_default())
+        let [_, rest @ ..] = address_facts(lines, None);
+        rest
     };
     assert_eq!(
         block(&[
@@ -577,30 +899,19 @@ fn list_items_with_local_units_and_marks() {
         value(&f, "source.external_id").as_deref(),
         Some("AB/7/2026")
     );
-    let got: Vec<(Option<&str>, Option<&str>, String, String)> = lines
-        .iter()
-        .map(|l| {
-            (
-                l.sku.as_deref(),
-                l.name.as_deref(),
-                l.quantity.map(|d| d.to_string()).unwrap_or_default(),
-                l.unit_price.map(|d| d.to_string()).unwrap_or_default(),
-            )
-        })
-        .collect();
     assert_eq!(
-        got,
+        line_facts(&lines),
         vec![
             (
-                Some("HER-2"),
-                Some("Herbata czarna 100 g"),
+                some("HER-2"),
+                some("Herbata czarna 100 g"),
                 "8".into(),
                 "12.4".into()
             ),
-            (Some("HR-3"), Some("Hrnek 0,3 l"), "3".into(), "120".into()),
+            (some("HR-3"), some("Hrnek 0,3 l"), "3".into(), "120".into()),
             (
-                Some("GE-250"),
-                Some("Geitost 250 g"),
+                some("GE-250"),
+                some("Geitost 250 g"),
                 "2".into(),
                 "59".into()
             ),
@@ -717,4 +1028,395 @@ fn numbers_that_read_two_ways() {
     ] {
         assert!(!has_ambiguous_number(no), "{no}");
     }
+}
+
+/// Lines read into (sku, name, quantity, unit price) for comparing.
+fn line_facts(lines: &[Line]) -> Vec<(Option<String>, Option<String>, String, String)> {
+    lines
+        .iter()
+        .map(|l| {
+            (
+                l.sku.clone(),
+                l.name.clone(),
+                l.quantity.map(|d| d.to_string()).unwrap_or_default(),
+                l.unit_price
+                    .map(|d| d.normalize().to_string())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn some(s: &str) -> Option<String> {
+    Some(s.to_string())
+}
+
+#[test]
+fn labels_in_capitals_of_any_script_and_local_phone_marks() {
+    // "Αρ." starts with a capital alpha: labels are compared in lower case beyond ASCII too.
+    let text = "Αρ. παραγγελίας: 2611\n\nΜε εκτίμηση,\nΓιώργος\nΤηλ. 2310 555 482\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("2611"));
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("2310 555 482"));
+    let (f, _, _) = extract_text("Terveisin\nAino\npuh. 040 555 7123\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("040 555 7123"));
+    // Offsets stay valid where lower case is longer in bytes ("İ" → "i̇").
+    assert_eq!(lower_same_len("İSTANBUL ΑΡ."), "İstanbul αρ.");
+    // A Gulf "Local Purchase Order" number.
+    let (f, _, _) = extract_text("LPO No. : ANH-LPO-5520\n", &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "source.external_id").as_deref(),
+        Some("ANH-LPO-5520")
+    );
+}
+
+#[test]
+fn address_lines_of_hungary_romania_turkey_korea_taiwan_and_the_uae() {
+    let block = address_facts;
+    // Postcode and city, then the street, on one line.
+    assert_eq!(
+        block(
+            &["Arany Kanál Kft.", "1061 Budapest, Király utca 26."],
+            Some("HU")
+        ),
+        [
+            "Arany Kanál Kft.",
+            "Király utca 26.",
+            "Budapest",
+            "",
+            "1061",
+            "HU"
+        ]
+    );
+    // A six-digit postcode and the county after "jud.".
+    assert_eq!(
+        block(
+            &[
+                "Bistro SRL",
+                "Str. Memorandumului nr. 28",
+                "400114 Cluj-Napoca, jud. Cluj"
+            ],
+            Some("RO")
+        ),
+        [
+            "Bistro SRL",
+            "Str. Memorandumului nr. 28",
+            "Cluj-Napoca",
+            "Cluj",
+            "400114",
+            "RO"
+        ]
+    );
+    // District and province joined by a slash.
+    assert_eq!(
+        block(
+            &[
+                "Kahveci Ltd. Şti.",
+                "Moda Cad. No: 41/2",
+                "34710 Kadıköy/İstanbul"
+            ],
+            Some("TR")
+        ),
+        [
+            "Kahveci Ltd. Şti.",
+            "Moda Cad. No: 41/2",
+            "Kadıköy",
+            "İstanbul",
+            "34710",
+            "TR"
+        ]
+    );
+    // Province, city, road; the contact person with their number is not part of it.
+    assert_eq!(
+        block(
+            &[
+                "한빛베이커리 파주점",
+                "(10881) 경기도 파주시 회동길 145",
+                "담당자: 김민지 / 010-5555-2847"
+            ],
+            None
+        ),
+        [
+            "한빛베이커리 파주점",
+            "회동길 145",
+            "파주시",
+            "경기도",
+            "10881",
+            "KR"
+        ]
+    );
+    // The recipient's name holds an address word (都); the address line has the number.
+    assert_eq!(
+        block(
+            &[
+                "港都小館",
+                "806 高雄市前鎮區中山二路2號10樓",
+                "聯絡人：林志明 07-555-3318"
+            ],
+            None
+        ),
+        [
+            "港都小館",
+            "前鎮區中山二路2號10樓",
+            "高雄市",
+            "",
+            "806",
+            "TW"
+        ]
+    );
+    // No postcodes in the UAE: the emirate names the country.
+    assert_eq!(
+        block(
+            &["Central Kitchen", "Warehouse 14, Street 6A", "Dubai"],
+            None
+        ),
+        [
+            "Central Kitchen",
+            "Warehouse 14, Street 6A",
+            "Dubai",
+            "",
+            "",
+            "AE"
+        ]
+    );
+    // A comma after a city line that is not followed by a street stays the region.
+    assert_eq!(
+        block(
+            &["Café", "Av. Obregón 120", "06700 Ciudad de México, CDMX"],
+            Some("MX")
+        )[2..5],
+        ["Ciudad de México", "CDMX", "06700"]
+    );
+    assert!(korean_address("서울특별시 강남구 테헤란로 152").is_some());
+    assert!(korean_address("한빛베이커리 파주점").is_none());
+    assert!(is_contact_line("Contact: Anna Berg +46 8 555 01 22"));
+    assert!(!is_contact_line("Contact: Anna Berg"));
+}
+
+#[test]
+fn list_items_in_turkish_and_south_african_shapes() {
+    let text = "Sipariş No: SP-26-0982\n\n1) TK-250 Türk kahvesi 250 gr - 60 adet x 145,00 TL\n2) CZ-03 Bakır cezve no.3 - 12 adet x 389,90 TL\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(
+        line_facts(&lines),
+        vec![
+            (
+                some("TK-250"),
+                some("Türk kahvesi 250 gr"),
+                "60".into(),
+                "145".into()
+            ),
+            (
+                some("CZ-03"),
+                some("Bakır cezve no.3"),
+                "12".into(),
+                "389.9".into()
+            ),
+        ]
+    );
+    let text = "* 20 x Boerewors spice 1 kg (SP-BW1) @ R 189,50\n* 4 x Kettle braai 57 cm (KB-57) @ R 1 125,00\n";
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(
+        line_facts(&lines),
+        vec![
+            (
+                some("SP-BW1"),
+                some("Boerewors spice 1 kg"),
+                "20".into(),
+                "189.5".into()
+            ),
+            (
+                some("KB-57"),
+                some("Kettle braai 57 cm"),
+                "4".into(),
+                "1125".into()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_serial_column_written_with_the_next_header() {
+    let text = "Sl. Item Code  Description          HSN    Qty   Rate (₹)\n1   BR-25KG    Basmati Rice 25 kg   1006    40   2,150.00\n2   GH-15L     Cow Ghee 15 L tin    0405     6   9,850.00\n";
+    let mut doubts = Vec::new();
+    let lines = table_lines(&Layout::new(text), &ctx(), &mut Facts::new(), &mut doubts);
+    assert_eq!(
+        line_facts(&lines),
+        vec![
+            (
+                some("BR-25KG"),
+                some("Basmati Rice 25 kg"),
+                "40".into(),
+                "2150".into()
+            ),
+            (
+                some("GH-15L"),
+                some("Cow Ghee 15 L tin"),
+                "6".into(),
+                "9850".into()
+            ),
+        ]
+    );
+    assert!(doubts.is_empty(), "{doubts:?}");
+    // "No. - Code" (a scan's dash) is not split.
+    let header = cells("No. - Code       Description   Qty");
+    assert!(serial_split(&header).is_none());
+}
+
+#[test]
+fn a_sole_net_total_a_bracketed_currency_and_form_blanks() {
+    let (f, _, _) = extract_text("Összesen (nettó): 141 420 Ft\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "total").as_deref(), Some("141420"));
+    // With tax stated the net amount is not the total.
+    let (f, _, _) = extract_text("Subtotal: 100.00\nVAT: 20.00\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "total"), None);
+    assert_eq!(bracketed_currency("Preț unitar (lei)"), Some("RON"));
+    assert_eq!(bracketed_currency("Amount (AED)"), Some("AED"));
+    assert_eq!(bracketed_currency("Qty (pcs)"), None);
+    // "Deliver to:  ____": the blank is not the recipient.
+    let (f, _, _) = extract_text(
+        "Deliver to:        _\nCentral Kitchen\nWarehouse 14\nDubai\n",
+        &ctx(),
+        Kind::Form,
+    );
+    assert_eq!(
+        value(&f, "ship_to.name").as_deref(),
+        Some("Central Kitchen")
+    );
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("AE"));
+}
+
+/// Arabic-Indic (`٢٠`, `٨٥٫٠٠`, `٣٬١٧٥٫٠٠`) and Eastern Arabic-Indic (`۱۲`) digits are read as
+/// numbers; a name or street keeps them as written. An item numbered `١-`, its quantity after
+/// `الكمية` and its price after `×` with `ر.س`; the delivery address under `عنوان التسليم:`.
+#[test]
+fn arabic_indic_digits_are_read_as_numbers_and_kept_in_text() {
+    assert_eq!(ascii_digits("٣٬١٧٥٫٠٠ ۱۲ ١٥٪"), "3,175.00 12 15%");
+    let text = "١- بن عربي محمص ١ كجم (رمز AN-110): الكمية ٢٠ × ٨٥٫٠٠ ر.س\n\
+                ٢- هيل مطحون (رمز AN-245): الكمية ۱۲ × ٦٢٫٥٠ ر.س\n\n\
+                الإجمالي قبل الضريبة: ٢٬٤٥٠٫٠٠ ر.س\n\
+                ضريبة القيمة المضافة ١٥٪: ٣٦٧٫٥٠ ر.س\n\
+                الإجمالي: ٢٬٨١٧٫٥٠ ر.س\n\n\
+                عنوان التسليم:\nمقهى النخيل\n٧٥٣١ طريق الملك فهد، حي العليا\nالرياض 12214\n\
+                المملكة العربية السعودية\n";
+    let (f, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    let got: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            (
+                l.sku.clone(),
+                l.name.clone(),
+                l.quantity.map(|q| q.to_string()),
+                l.unit_price.map(|p| p.to_string()),
+            )
+        })
+        .collect();
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(
+        got,
+        vec![
+            (
+                some("AN-110"),
+                some("بن عربي محمص ١ كجم"),
+                some("20"),
+                some("85")
+            ),
+            (some("AN-245"), some("هيل مطحون"), some("12"), some("62.5")),
+        ]
+    );
+    assert!(doubts.is_empty(), "{doubts:?}");
+    assert_eq!(value(&f, "total").as_deref(), Some("2817.5"));
+    assert_eq!(value(&f, "currency").as_deref(), Some("SAR"));
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("٧٥٣١ طريق الملك فهد، حي العليا")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("الرياض"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("SA"));
+}
+
+/// "Jakarta Selatan" / "DKI Jakarta 12730": the line with the postcode names the province,
+/// the city is the line above it.
+#[test]
+fn a_province_with_the_postcode_has_the_city_above_it() {
+    let text = "Mohon dikirim ke:\nPT Kopi Senja Nusantara\nJl. Kemang Raya No. 8\n\
+                Kel. Bangka, Kec. Mampang Prapatan\nJakarta Selatan\nDKI Jakarta 12730\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.line2").as_deref(),
+        Some("Kel. Bangka, Kec. Mampang Prapatan")
+    );
+    assert_eq!(
+        value(&f, "ship_to.city").as_deref(),
+        Some("Jakarta Selatan")
+    );
+    assert_eq!(value(&f, "ship_to.region").as_deref(), Some("DKI Jakarta"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("12730"));
+}
+
+/// A Hebrew order: the `מס'` mark after `הזמנת רכש`, the table's Hebrew column headers, the
+/// `סה"כ` rows, the address under `כתובת למשלוח:` with its seven-digit postcode after the city.
+#[test]
+fn a_hebrew_order_is_read() {
+    let text = "מצורפת הזמנת רכש מס' 2026-311 לסניף רמת גן.\n\n\
+                מק\"ט      תיאור                 כמות   מחיר ליח' (₪)   סה\"כ (₪)\n\
+                HD-1020   פולי קפה 1 ק\"ג          10     96.00           960.00\n\
+                HD-1045   חלב שיבולת שועל         36     14.90           536.40\n\n\
+                סה\"כ לפני מע\"מ: 1,496.40 ₪\n\
+                מע\"מ 18%: 269.35 ₪\n\
+                סה\"כ לתשלום: 1,765.75 ₪\n\n\
+                כתובת למשלוח:\nקפה הדר בע\"מ\nרחוב ביאליק 45\nרמת גן 5245121\n";
+    let mut c = ctx();
+    c.sender_country = Some("IL".into());
+    let (f, lines, doubts) = extract_text(text, &c, Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("2026-311"));
+    let got: Vec<_> = lines
+        .iter()
+        .map(|l| (l.sku.clone(), l.name.clone(), l.quantity, l.unit_price))
+        .collect();
+    let some = |s: &str| Some(s.to_string());
+    let dec = |s: &str| Some(Decimal::from_str(s).unwrap());
+    assert_eq!(
+        got,
+        vec![
+            (
+                some("HD-1020"),
+                some("פולי קפה 1 ק\"ג"),
+                dec("10"),
+                dec("96.00")
+            ),
+            (
+                some("HD-1045"),
+                some("חלב שיבולת שועל"),
+                dec("36"),
+                dec("14.90")
+            ),
+        ]
+    );
+    assert!(doubts.is_empty(), "{doubts:?}");
+    assert_eq!(value(&f, "total").as_deref(), Some("1765.75"));
+    assert_eq!(value(&f, "currency").as_deref(), Some("ILS"));
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("רחוב ביאליק 45")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("רמת גן"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("5245121"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("IL"));
+}
+
+/// "Your order no.:" heading a form's field is the order's reference; "your order no. 4711"
+/// inside a sentence is the recipient's order, not one the sender places.
+#[test]
+fn your_order_inside_a_sentence_is_not_the_senders_reference() {
+    let (f, _, _) = extract_text(
+        "Hello,\nthe invoice for your order no. 4711 has not been paid yet.\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "source.external_id"), None);
+    let (f, _, _) = extract_text("Your order no.: 4711\n", &ctx(), Kind::Form);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("4711"));
 }
