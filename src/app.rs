@@ -24,6 +24,9 @@ use crate::telemetry::metric;
 pub fn topology(cfg: &Config) -> Topology {
     let mut t = Topology::standard(&cfg.bus.namespace, cfg.bus.retry_tiers());
     t.delivery_limit = cfg.bus.delivery_limit;
+    if cfg.bus.only_wanted {
+        crate::stage::narrow(&mut t, cfg);
+    }
     t
 }
 

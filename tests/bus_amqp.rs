@@ -84,6 +84,7 @@ suite!(
     round_trip,
     routing_by_topic,
     unroutable_is_kept,
+    narrowed_bindings_take_effect,
     unacked_comes_back_redelivered,
     requeue_brings_it_back,
     retry_comes_back_after_delay,

@@ -143,7 +143,7 @@ fn pick_lists(dir: &Path) -> usize {
 }
 
 /// The sum over every label set of the counters named `names` in the daemon's `/metrics`.
-async fn metric_sum(child: &daemon::ChildDaemon, names: &[&str]) -> Result<f64, String> {
+pub(crate) async fn metric_sum(child: &daemon::ChildDaemon, names: &[&str]) -> Result<f64, String> {
     let r = crate::http::get(child.http, "/metrics")
         .await
         .map_err(|e| format!("/metrics: {e}"))?;

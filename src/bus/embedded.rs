@@ -123,7 +123,8 @@ impl EmbeddedBus {
 }
 
 /// The `(queue, envelope)` rows a publish of `messages` writes: one per bound queue, or the
-/// unrouted queue for a message no queue is bound to.
+/// unrouted queue for a message no queue is bound to; none for one the configuration
+/// wants nowhere ([`Topology::wanted`]).
 fn routed<'a>(
     topology: &'a Topology,
     messages: &'a [&'a Envelope],
@@ -132,7 +133,7 @@ fn routed<'a>(
     for env in messages {
         let before = rows.len();
         rows.extend(topology.route(&env.kind).map(|q| (q.name.as_str(), *env)));
-        if rows.len() == before {
+        if rows.len() == before && topology.wanted(&env.kind) {
             rows.push((topology.unrouted_queue.as_str(), *env));
         }
     }
@@ -319,6 +320,13 @@ impl Bus for EmbeddedBus {
         Ok(())
     }
 
+    fn wanted(&self, kind: &str) -> bool {
+        match self.inner.topology.read() {
+            Ok(t) => t.wanted(kind),
+            Err(poisoned) => poisoned.into_inner().wanted(kind),
+        }
+    }
+
     async fn publish(&self, messages: &[Envelope]) -> Result<(), BusError> {
         if messages.is_empty() {
             return Ok(());
@@ -326,6 +334,9 @@ impl Bus for EmbeddedBus {
         let topology = self.topology();
         let messages: Vec<&Envelope> = messages.iter().collect();
         let rows = routed(&topology, &messages);
+        if rows.is_empty() {
+            return Ok(());
+        }
         self.insert(&rows, now_ms()).await
     }
 

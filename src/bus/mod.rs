@@ -179,6 +179,14 @@ pub trait Bus: Send + Sync + 'static {
         keep: KeepDeadLetter<'_>,
     ) -> Result<usize, BusError>;
 
+    /// Whether an event of type `kind` is published under the topology in force
+    /// ([`Topology::wanted`]): events no queue wants are dropped before they cost an outbox
+    /// row or a publish.
+    fn wanted(&self, kind: &str) -> bool {
+        let _ = kind;
+        true
+    }
+
     /// When the queues are rows of the store the stages write to (the embedded bus), the handle
     /// a stage's unit transaction publishes and acks with; `None` for a broker.
     fn in_store(&self) -> Option<InStore> {

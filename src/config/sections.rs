@@ -91,6 +91,14 @@ pub struct BusConfig {
     /// Timeout of one broker operation (connect, declare, publish confirm).
     #[serde(default = "BusConfig::default_timeout_ms")]
     pub timeout_ms: u64,
+    /// Whether each stage's queue is bound only to the events this configuration has it act
+    /// on (the notify stage to the events of enabled e-mails and subscribers, the push-back
+    /// stage to those of the connectors' policies), and an event no queue wants is not
+    /// published at all (it stays in the order's history). `false` binds every stage to all
+    /// it could take and publishes every event: for systems that bind queues of their own to
+    /// the RabbitMQ exchange to watch ordergate's events.
+    #[serde(default = "BusConfig::default_only_wanted")]
+    pub only_wanted: bool,
 }
 
 impl BusConfig {
@@ -118,6 +126,9 @@ impl BusConfig {
     fn default_timeout_ms() -> u64 {
         10_000
     }
+    fn default_only_wanted() -> bool {
+        true
+    }
 
     /// The retry tiers as durations.
     pub fn retry_tiers(&self) -> Vec<Duration> {
@@ -140,6 +151,7 @@ impl Default for BusConfig {
             poll_interval_ms: Self::default_poll_interval_ms(),
             lease_ms: Self::default_lease_ms(),
             timeout_ms: Self::default_timeout_ms(),
+            only_wanted: Self::default_only_wanted(),
         }
     }
 }

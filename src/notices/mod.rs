@@ -77,18 +77,74 @@ pub const FEEDBACK_EVENT: &str = crate::kpi::FEEDBACK_RECEIVED;
 /// The order-trail entry of an e-mail sent: data `{"notice", "message_id"}`.
 pub const NOTICE_SENT_EVENT: &str = "notice_sent";
 
+/// The customer notices and the events that ask for them.
+pub const NOTICE_EVENTS: &[(&str, &str)] = &[
+    (EventType::ORDER_NEEDS_INFO, "needs_info"),
+    (EventType::ORDER_REJECTED, "rejected"),
+    (EventType::ORDER_SHIPPED, "shipped"),
+    (EventType::SHIPMENT_DELAYED, "delayed"),
+    (EventType::ORDER_DELIVERED, "delivered"),
+    (EventType::ORDER_CHANGED, "changed"),
+    (EventType::ORDER_CANCELLED, "cancelled"),
+];
+
 /// The customer notice an event asks for, if any.
 pub fn notice_for(event_type: &str) -> Option<&'static str> {
-    Some(match event_type {
-        EventType::ORDER_NEEDS_INFO => "needs_info",
-        EventType::ORDER_REJECTED => "rejected",
-        EventType::ORDER_SHIPPED => "shipped",
-        EventType::SHIPMENT_DELAYED => "delayed",
-        EventType::ORDER_DELIVERED => "delivered",
-        EventType::ORDER_CHANGED => "changed",
-        EventType::ORDER_CANCELLED => "cancelled",
-        _ => return None,
-    })
+    NOTICE_EVENTS
+        .iter()
+        .find(|(event, _)| *event == event_type)
+        .map(|(_, notice)| *notice)
+}
+
+/// The event types the `notify` stage acts on under `notices` and `subscribers`, as topic
+/// patterns within its standard bindings (`stage`): each enabled customer notice's event,
+/// the overdue exception when a department has an address, and every subscriber's patterns
+/// (one whose first word is a wildcard stands for all of `stage`; one naming a kind outside
+/// `stage` is left out, as the stage never took it).
+pub fn events_wanted(
+    notices: &NoticesConfig,
+    subscribers: &[SubscriberConfig],
+    stage: &[&str],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |p: &str| {
+        if !out.iter().any(|o| o == p) {
+            out.push(p.to_string());
+        }
+    };
+    if notices.mail_enabled() {
+        for (event, notice) in NOTICE_EVENTS {
+            if notices.events.iter().any(|e| e == notice) {
+                add(event);
+            }
+        }
+        if !notices.departments.is_empty() {
+            add(crate::exceptions::EXCEPTION_OVERDUE);
+        }
+    }
+    for pattern in subscribers
+        .iter()
+        .filter(|s| s.enabled)
+        .flat_map(|s| &s.events)
+    {
+        let first = pattern.split('.').next().unwrap_or_default();
+        if !pattern.contains(['*', '#']) {
+            if stage
+                .iter()
+                .any(|b| crate::bus::topology::topic_matches(b, pattern))
+            {
+                add(pattern);
+            }
+        } else if first == "*" || first == "#" {
+            stage.iter().for_each(|b| add(b));
+        } else {
+            stage
+                .iter()
+                .filter(|b| b.split('.').next() == Some(first))
+                .for_each(|b| add(b));
+        }
+    }
+    out
 }
 
 /// An e-mail to record.
@@ -524,6 +580,51 @@ mod tests {
         assert_eq!(notice_for("order.shipped"), Some("shipped"));
         assert_eq!(notice_for("shipment.delayed"), Some("delayed"));
         assert_eq!(notice_for("order.approved"), None);
+    }
+
+    #[test]
+    fn the_stage_is_bound_to_what_notices_and_subscribers_act_on() {
+        let stage = crate::stage::notify::BINDINGS;
+        let subscriber = |events: &[&str], enabled: bool| -> SubscriberConfig {
+            let toml = format!(
+                "name = \"s\"\nurl = \"http://127.0.0.1:1/h\"\nevents = {events:?}\n\
+                 secret = \"env:NONE\"\nenabled = {enabled}\n"
+            );
+            toml::from_str(&toml).expect("subscriber")
+        };
+        let off = NoticesConfig::default();
+        // Nothing configured: the stage takes nothing.
+        assert!(events_wanted(&off, &[], stage).is_empty());
+        let mut mail = NoticesConfig {
+            smtp_host: "127.0.0.1".into(),
+            events: vec!["shipped".into(), "delivered".into()],
+            ..NoticesConfig::default()
+        };
+        assert_eq!(
+            events_wanted(&mail, &[], stage),
+            ["order.shipped", "order.delivered"]
+        );
+        mail.departments
+            .insert("ops".into(), "ops@example.com".into());
+        assert!(events_wanted(&mail, &[], stage).contains(&"exception.overdue".to_string()));
+        // Exact kinds as given, a wildcard within its first word, a leading wildcard as the
+        // whole stage, kinds the stage never took left out, a disabled subscriber nothing.
+        let subs = [
+            subscriber(
+                &["order.allocated", "shipment.*", "tracking.aftership"],
+                true,
+            ),
+            subscriber(&["exception.#"], true),
+            subscriber(&["order.approved"], false),
+        ];
+        assert_eq!(
+            events_wanted(&off, &subs, stage),
+            ["order.allocated", "shipment.*", "exception.*"]
+        );
+        assert_eq!(
+            events_wanted(&off, &[subscriber(&["#"], true)], stage),
+            stage
+        );
     }
 
     #[test]

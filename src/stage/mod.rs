@@ -63,6 +63,10 @@ pub struct Registration {
     pub spec: StageSpec,
     /// Builds its handler.
     pub build: fn(&Deps<'_>) -> Arc<dyn Handler>,
+    /// The bindings (within `spec.bindings`) a configuration needs, for a stage that acts on
+    /// only some of the events it could take, as configured; `None`: all of them. See
+    /// [`crate::bus::Topology::narrow`].
+    pub wants: Option<fn(&crate::config::Config) -> Vec<String>>,
 }
 
 /// **The one list of stages.** Adding a stage is its file and one entry here: the topology,
@@ -81,6 +85,7 @@ pub const ALL: &[Registration] = &[
                 d.config.review.confidence_threshold,
             ))
         },
+        wants: None,
     },
     Registration {
         spec: StageSpec {
@@ -93,6 +98,7 @@ pub const ALL: &[Registration] = &[
                 d.config.review.clone(),
             ))
         },
+        wants: None,
     },
     Registration {
         spec: StageSpec {
@@ -105,6 +111,7 @@ pub const ALL: &[Registration] = &[
                 d.config.pipeline.exception_due_hours,
             ))
         },
+        wants: None,
     },
     Registration {
         spec: StageSpec {
@@ -121,6 +128,7 @@ pub const ALL: &[Registration] = &[
                 warehouse::WarehouseOwners::from_config(d.config),
             ))
         },
+        wants: None,
     },
     Registration {
         spec: StageSpec {
@@ -128,6 +136,7 @@ pub const ALL: &[Registration] = &[
             bindings: &[crate::model::EventType::SHIPMENT_CREATED],
         },
         build: |d| Arc::new(subscribe::SubscribeStage::new(&d.config.connectors)),
+        wants: None,
     },
     Registration {
         spec: StageSpec {
@@ -142,6 +151,7 @@ pub const ALL: &[Registration] = &[
                 d.health.clone(),
             ))
         },
+        wants: None,
     },
     Registration {
         spec: StageSpec {
@@ -157,6 +167,7 @@ pub const ALL: &[Registration] = &[
                 d.config.pipeline.exception_due_hours,
             ))
         },
+        wants: None,
     },
     Registration {
         spec: StageSpec {
@@ -168,6 +179,7 @@ pub const ALL: &[Registration] = &[
                 warehouse::WarehouseOwners::from_config(d.config),
             ))
         },
+        wants: None,
     },
     Registration {
         spec: StageSpec {
@@ -183,6 +195,7 @@ pub const ALL: &[Registration] = &[
                 d.config.pipeline.exception_due_hours,
             ))
         },
+        wants: Some(pushback::bindings_for),
     },
     Registration {
         spec: StageSpec {
@@ -195,6 +208,7 @@ pub const ALL: &[Registration] = &[
                 &d.config.subscribers,
             ))
         },
+        wants: Some(notify::bindings_for),
     },
     // <carrier>
     Registration {
@@ -209,6 +223,7 @@ pub const ALL: &[Registration] = &[
                 d.health.clone(),
             ))
         },
+        wants: None,
     },
     // </carrier>
 ];
@@ -216,6 +231,16 @@ pub const ALL: &[Registration] = &[
 /// The queues of every stage, in list order.
 pub fn specs() -> impl Iterator<Item = &'static StageSpec> {
     ALL.iter().map(|r| &r.spec)
+}
+
+/// Narrows `topology`'s stage queues to the events `config` has them act on (each stage of
+/// [`ALL`] with a [`Registration::wants`]).
+pub fn narrow(topology: &mut crate::bus::Topology, config: &crate::config::Config) {
+    for r in ALL {
+        if let Some(wants) = r.wants {
+            topology.narrow(r.spec.name, &wants(config));
+        }
+    }
 }
 
 /// Checks `pipeline.stages`: every name is a stage of [`ALL`].
@@ -470,7 +495,7 @@ pub async fn run_stage(handler: Arc<dyn Handler>, ctx: StageCtx, shutdown: Cance
         }
     };
     tracing::info!(stage = name, queue = %queue, "Stage started.");
-    let writer = Arc::new(UnitWriter::start(&ctx.store, ctx.bus.as_ref()));
+    let writer = Arc::new(UnitWriter::start(&ctx.store, ctx.bus.clone()));
     let slots = Arc::new(tokio::sync::Semaphore::new(ctx.pipeline.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     loop {

@@ -1,5 +1,6 @@
-//! The notify stage: for every order, shipment and exception event, records what is to be
-//! sent — the customer's e-mail (`crate::notices`), the department's e-mail for an overdue
+//! The notify stage: for the order, shipment and exception events it is bound to (with
+//! `bus.only_wanted`, those of the enabled e-mails and subscribers: [`bindings_for`]), records
+//! what is to be sent — the customer's e-mail (`crate::notices`), the department's e-mail for an overdue
 //! exception, a delivery per `[[subscribers]]` entry that wants the event — in the unit's
 //! transaction. It calls nobody: the notices sender (`crate::notices::sender`) sends what is
 //! recorded, so a redelivered event, or the same fact announced twice, is one e-mail and one
@@ -14,12 +15,18 @@ use crate::notices::{metric, store as rows, NewDelivery, NewNotice, Notifier, Pr
 /// The stage's name.
 pub const NAME: &str = "notify";
 
-/// What it consumes: every order, shipment and exception event.
+/// What it can consume: every order, shipment and exception event.
 pub const BINDINGS: &[&str] = &[
     EventType::ORDER_ANY,
     EventType::SHIPMENT_ANY,
     EventType::EXCEPTION_ANY,
 ];
+
+/// The bindings `config` needs (see [`crate::notices::events_wanted`]): a lifecycle event
+/// that is no one's e-mail and no subscriber's is not delivered to this stage at all.
+pub fn bindings_for(config: &crate::config::Config) -> Vec<String> {
+    crate::notices::events_wanted(&config.notices, &config.subscribers, BINDINGS)
+}
 
 /// The stage.
 pub struct NotifyStage {

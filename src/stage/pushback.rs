@@ -32,6 +32,28 @@ pub const BINDINGS: &[&str] = &[
     EventType::SHIPMENT_CREATED,
 ];
 
+/// The bindings `config` needs: `order.shipped` and `shipment.created` when a marketplace
+/// connector pushes back when its orders ship (`on_label`), `shipment.in_transit` when one
+/// does at the first scan; nothing when none pushes back.
+pub fn bindings_for(config: &crate::config::Config) -> Vec<String> {
+    let policies: Vec<PushbackPolicy> = config
+        .connectors
+        .iter()
+        .filter_map(|c| match c {
+            crate::config::ConnectorConfig::Marketplace(m) => Some(m.pushback),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    if policies.contains(&PushbackPolicy::OnLabel) {
+        out.extend([EventType::ORDER_SHIPPED, EventType::SHIPMENT_CREATED]);
+    }
+    if policies.contains(&PushbackPolicy::OnFirstScan) {
+        out.push(EventType::SHIPMENT_IN_TRANSIT);
+    }
+    out.into_iter().map(str::to_string).collect()
+}
+
 /// The stage.
 pub struct PushbackStage {
     pushers: Pushers,

@@ -50,6 +50,7 @@ pub struct UnitTx<'a> {
     conn: &'a mut AnyConnection,
     cause: &'a str,
     events: Vec<Envelope>,
+    bus: Option<&'a dyn Bus>,
 }
 
 impl UnitTx<'_> {
@@ -63,9 +64,13 @@ impl UnitTx<'_> {
         self.cause
     }
 
-    /// Queues an event to publish once the unit commits.
+    /// Queues an event to publish once the unit commits; one no queue wants under the
+    /// topology in force ([`Bus::wanted`]) is dropped here, so it costs neither an outbox row
+    /// nor a publish.
     pub fn emit(&mut self, event: Envelope) {
-        self.events.push(event);
+        if self.bus.is_none_or(|b| b.wanted(&event.kind)) {
+            self.events.push(event);
+        }
     }
 }
 
@@ -157,27 +162,33 @@ impl UnitWriter {
     /// Starts the writer's tasks (inside the current runtime). SQLite has one writer, so one
     /// lane; PostgreSQL gets half the pool (the other half serves the reads before commits).
     /// When `bus` keeps its queues in the store, batches publish and ack in their transaction.
-    pub fn start(store: &Store, bus: &dyn Bus) -> Self {
+    /// Events no queue of `bus` wants are not published.
+    pub fn start(store: &Store, bus: Arc<dyn Bus>) -> Self {
         let lanes = match store.dialect() {
             Dialect::Sqlite => 1,
             Dialect::Postgres => (store.pool().options().get_max_connections() as usize / 2).max(1),
         };
-        Self::spawn(store, lanes, bus.in_store())
+        let out = Out {
+            in_store: bus.in_store(),
+            bus: Some(bus),
+        };
+        Self::spawn(store, lanes, out)
     }
 
-    /// As [`UnitWriter::start`], with `lanes` batches written at once, events to the outbox.
+    /// As [`UnitWriter::start`], with `lanes` batches written at once, every event to the
+    /// outbox.
     pub fn with_lanes(store: &Store, lanes: usize) -> Self {
-        Self::spawn(store, lanes, None)
+        Self::spawn(store, lanes, Out::default())
     }
 
-    fn spawn(store: &Store, lanes: usize, in_store: Option<InStore>) -> Self {
+    fn spawn(store: &Store, lanes: usize, out: Out) -> Self {
         let (jobs, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let commits = Arc::new(AtomicU64::new(0));
         for _ in 0..lanes.max(1) {
             tokio::spawn(lane(
                 store.clone(),
-                in_store.clone(),
+                out.clone(),
                 rx.clone(),
                 commits.clone(),
             ));
@@ -242,9 +253,17 @@ impl std::fmt::Debug for UnitWriter {
     }
 }
 
+/// Where a writer's events go: into the store's queues in the batch's transaction (the
+/// embedded bus) or to the outbox, and which of them (those `bus` wants; all without one).
+#[derive(Clone, Default)]
+struct Out {
+    in_store: Option<InStore>,
+    bus: Option<Arc<dyn Bus>>,
+}
+
 async fn lane(
     store: Store,
-    in_store: Option<InStore>,
+    out: Out,
     rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>>,
     commits: Arc<AtomicU64>,
 ) {
@@ -269,7 +288,7 @@ async fn lane(
         };
         // A panic in a unit's effects must not take the lane (and with it the stage) down: its
         // batch's callers see their answer dropped, an error they retry, and the lane goes on.
-        match std::panic::AssertUnwindSafe(write_batch(&store, in_store.as_ref(), jobs))
+        match std::panic::AssertUnwindSafe(write_batch(&store, &out, jobs))
             .catch_unwind()
             .await
         {
@@ -300,14 +319,10 @@ const MAX_REWRITES: usize = 3;
 /// error, or duplicate) and the batch is written again without it. A batch ends early, at a unit
 /// boundary, when an urgent writer (intake, which a caller outside waits on) waits for SQLite's
 /// writer; the units it did not reach go in the next batch.
-async fn write_batch(
-    store: &Store,
-    in_store: Option<&InStore>,
-    mut jobs: Vec<Job>,
-) -> (bool, Vec<Job>) {
+async fn write_batch(store: &Store, out: &Out, mut jobs: Vec<Job>) -> (bool, Vec<Job>) {
     let mut rewrites = 0;
     loop {
-        let (n, result) = write_once(store, in_store, &mut jobs).await;
+        let (n, result) = write_once(store, out, &mut jobs).await;
         match result {
             Attempt::Committed(events) => {
                 let rest = jobs.split_off(n);
@@ -315,8 +330,8 @@ async fn write_batch(
                     let _ = job.reply.send(Ok(Committed {
                         events,
                         duplicate: false,
-                        published: in_store.is_some(),
-                        settled: in_store.is_some() && job.lease.is_some(),
+                        published: out.in_store.is_some(),
+                        settled: out.in_store.is_some() && job.lease.is_some(),
                     }));
                 }
                 return (true, rest);
@@ -373,11 +388,7 @@ enum Attempt {
 
 /// Writes the batch once: the effects of as many units as it reaches, their inbox records, their
 /// events, commit. Returns how many units it covered.
-async fn write_once(
-    store: &Store,
-    in_store: Option<&InStore>,
-    jobs: &mut [Job],
-) -> (usize, Attempt) {
+async fn write_once(store: &Store, out: &Out, jobs: &mut [Job]) -> (usize, Attempt) {
     let mut tx = match store.begin().await {
         Ok(tx) => tx,
         Err(e) => return (jobs.len(), Attempt::Failed(StageError::from(e))),
@@ -391,6 +402,7 @@ async fn write_once(
             conn: &mut tx,
             cause: &job.cause,
             events: Vec::new(),
+            bus: out.bus.as_deref(),
         };
         match job.effects.write(&mut unit).await {
             Ok(()) => events.push(unit.events),
@@ -433,7 +445,7 @@ async fn write_once(
     }
     let all: Vec<&Envelope> = events.iter().flatten().collect();
     let mut woken = Vec::new();
-    let published = match in_store {
+    let published = match &out.in_store {
         Some(queues) => {
             let settled: Vec<(i64, &str)> = jobs[..n]
                 .iter()
@@ -457,7 +469,7 @@ async fn write_once(
     }
     match tx.commit().await {
         Ok(()) => {
-            if let Some(queues) = in_store {
+            if let Some(queues) = &out.in_store {
                 queues.wake(&woken);
             }
             (n, Attempt::Committed(events))

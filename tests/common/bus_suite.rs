@@ -135,6 +135,41 @@ pub async fn unroutable_is_kept(bus: Arc<dyn Bus>, t: Topology) {
     assert_eq!(bus.depth(&raw(&t)).await.expect("depth"), 0);
 }
 
+/// A queue narrowed to what its configuration wants (`Topology::narrow`) after it was
+/// declared with all its bindings: declaring again removes the bindings left out (a broker
+/// would keep them), an event only they routed is not published at all (not even to the
+/// unrouted queue), and an event no queue ever took is still kept there.
+pub async fn narrowed_bindings_take_effect(bus: Arc<dyn Bus>, t: Topology) {
+    let mut narrowed = t.clone();
+    let stage = orders(&t)
+        .strip_prefix(&format!("{}.", t.exchange))
+        .expect("a stage queue")
+        .to_string();
+    narrowed.narrow(&stage, &["order.shipped".to_string()]);
+    assert_eq!(narrowed.queues[0].unbound, vec!["order.*".to_string()]);
+    bus.declare(&narrowed).await.expect("declare narrowed");
+    let sent = [
+        envelope("order.approved"),
+        envelope("order.shipped"),
+        envelope("nobody.knows"),
+    ];
+    bus.publish(&sent).await.expect("publish");
+    wait_depth(&bus, &orders(&t), 1).await;
+    wait_depth(&bus, &t.unrouted_queue, 1).await;
+    let mut consumer = bus.consume(&orders(&t), 10).await.expect("consume");
+    let got = must_next(&mut consumer).await;
+    assert_eq!(got.envelope.kind, "order.shipped");
+    got.ack().await.expect("ack");
+    let mut unrouted = bus.consume(&t.unrouted_queue, 10).await.expect("consume");
+    let got = must_next(&mut unrouted).await;
+    assert_eq!(got.envelope.kind, "nobody.knows");
+    got.ack().await.expect("ack");
+    // order.approved would have shown by now (it was published with the others).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(bus.depth(&orders(&t)).await.expect("depth"), 0);
+    assert_eq!(bus.depth(&t.unrouted_queue).await.expect("depth"), 0);
+}
+
 /// A delivery not acked when its consumer is dropped comes back, marked redelivered.
 pub async fn unacked_comes_back_redelivered(bus: Arc<dyn Bus>, t: Topology) {
     let sent = envelope("order.received");

@@ -138,11 +138,25 @@ impl Manager {
         self.topologies.lock().ok()?.first().cloned()
     }
 
-    /// Remembers a topology so it is declared again after every reconnect.
+    /// Whether the primary topology publishes events of type `kind` ([`Topology::wanted`]).
+    pub fn wanted(&self, kind: &str) -> bool {
+        self.topologies
+            .lock()
+            .ok()
+            .and_then(|t| t.first().map(|t| t.wanted(kind)))
+            .unwrap_or(true)
+    }
+
+    /// Remembers a topology so it is declared again after every reconnect; one declared
+    /// again for the same exchange (its bindings narrowed, say) takes the earlier one's place.
     pub fn remember(&self, topology: &Topology) {
         if let Ok(mut topologies) = self.topologies.lock() {
-            if !topologies.contains(topology) {
-                topologies.push(topology.clone());
+            match topologies
+                .iter_mut()
+                .find(|t| t.exchange == topology.exchange)
+            {
+                Some(known) => *known = topology.clone(),
+                None => topologies.push(topology.clone()),
             }
         }
     }
@@ -282,6 +296,18 @@ impl Manager {
                     ShortString::from(binding.exchange.as_str()),
                     ShortString::from(binding.routing_key.as_str()),
                     QueueBindOptions::default(),
+                    FieldTable::default(),
+                ),
+            )
+            .await?;
+        }
+        for binding in &plan.unbindings {
+            bounded(
+                limit,
+                channel.queue_unbind(
+                    ShortString::from(binding.queue.as_str()),
+                    ShortString::from(binding.exchange.as_str()),
+                    ShortString::from(binding.routing_key.as_str()),
                     FieldTable::default(),
                 ),
             )

@@ -92,13 +92,34 @@ impl Bus for AmqpBus {
         self.manager.declare_on(&link.conn, topology).await
     }
 
+    fn wanted(&self, kind: &str) -> bool {
+        self.manager.wanted(kind)
+    }
+
     async fn publish(&self, messages: &[Envelope]) -> Result<(), BusError> {
-        let exchange = self
+        let topology = self
             .manager
             .primary_topology()
-            .map(|t| t.exchange)
             .ok_or_else(|| BusError::Other("no topology declared".to_string()))?;
-        self.manager.publish(&exchange, None, messages).await
+        // An event the configuration wants nowhere would only reach the unrouted queue
+        // through the alternate exchange.
+        if messages.iter().all(|m| topology.wanted(&m.kind)) {
+            return self
+                .manager
+                .publish(&topology.exchange, None, messages)
+                .await;
+        }
+        let wanted: Vec<Envelope> = messages
+            .iter()
+            .filter(|m| topology.wanted(&m.kind))
+            .cloned()
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        self.manager
+            .publish(&topology.exchange, None, &wanted)
+            .await
     }
 
     async fn send_to_queue(&self, queue: &str, message: &Envelope) -> Result<(), BusError> {

@@ -45,6 +45,11 @@ pub(crate) struct Plan {
     pub exchanges: Vec<ExchangeDecl>,
     pub queues: Vec<QueueDecl>,
     pub bindings: Vec<BindingDecl>,
+    /// Bindings of the standard topology the configuration does not need: removed (an
+    /// unbind of a binding that is not there is a no-op), so that a broker that kept them
+    /// from an earlier configuration or loaded them from the definitions file stops
+    /// delivering those events.
+    pub unbindings: Vec<BindingDecl>,
 }
 
 /// Name of the fanout exchange that receives what the topic exchange cannot route.
@@ -95,6 +100,7 @@ pub(crate) fn plan(topology: &Topology) -> Plan {
             arguments: quorum(vec![]),
         },
     ];
+    let mut unbindings = Vec::new();
     let mut bindings = vec![
         BindingDecl {
             exchange: unrouted,
@@ -139,12 +145,20 @@ pub(crate) fn plan(topology: &Topology) -> Plan {
                 routing_key: pattern.clone(),
             });
         }
+        for pattern in &queue.unbound {
+            unbindings.push(BindingDecl {
+                exchange: topology.exchange.clone(),
+                queue: queue.name.clone(),
+                routing_key: pattern.clone(),
+            });
+        }
     }
 
     Plan {
         exchanges,
         queues,
         bindings,
+        unbindings,
     }
 }
 
