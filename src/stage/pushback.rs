@@ -14,7 +14,7 @@
 
 use async_trait::async_trait;
 
-use super::steps::{due_in, load_order, order_id_of, Nothing};
+use super::steps::{due_in, load_order, order_id_of};
 use super::{Committed, Effects, Handler, StageError, Unit, UnitTx};
 use crate::config::PushbackPolicy;
 use crate::model::{Envelope, EventType, ShipmentRef};
@@ -82,8 +82,11 @@ impl Handler for PushbackStage {
         let order_id = order_id_of(env)?;
         let (stored, state) = load_order(unit.store(), &order_id).await?;
         let connector = stored.order.source.connector.clone();
+        // Nothing to push (a connector that does not push back, an event its policy does not
+        // act on) is acknowledged without a transaction: the decision reads the order and the
+        // configuration, never what an earlier copy of the message did.
         let Some((policy, pusher)) = self.pushers.get(&connector) else {
-            return unit.commit(Nothing).await;
+            return Ok(unit.nothing());
         };
         let per_parcel = pusher.as_ref().is_ok_and(|p| p.unit() == PushUnit::Parcel);
         let wanted = match policy {
@@ -97,7 +100,7 @@ impl Handler for PushbackStage {
             PushbackPolicy::Never => false,
         };
         if !wanted {
-            return unit.commit(Nothing).await;
+            return Ok(unit.nothing());
         }
         let pusher = pusher.as_ref().map_err(|reason| {
             let mut e = StageError::permanent("pushback_config", reason.clone());
