@@ -731,6 +731,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_configuration_narrows_notify_and_pushback_unless_told_not_to() {
+        let bindings = |t: &crate::bus::Topology, stage: &str| {
+            let name = t.stage_queue(stage);
+            t.queues
+                .iter()
+                .find(|q| q.name == name)
+                .map(|q| q.bindings.clone())
+                .unwrap()
+        };
+        // Defaults: no e-mail, no subscriber, no push-back: neither stage takes anything,
+        // and an event only they took is not published.
+        let cfg = crate::config::Config::from_toml("", "t", Vec::new()).unwrap();
+        let t = crate::app::topology(&cfg);
+        assert!(bindings(&t, notify::NAME).is_empty());
+        assert!(bindings(&t, pushback::NAME).is_empty());
+        assert_eq!(bindings(&t, "review"), ["order.received"]);
+        assert!(!t.wanted("order.fulfilment_requested"));
+        assert!(!t.wanted("shipment.in_transit"));
+        assert!(t.wanted("order.approved"));
+        assert!(t.wanted("shipment.created"));
+        // `only_wanted = false`: every stage bound to all it can take, every event published.
+        let all = crate::config::Config::from_toml("[bus]\nonly_wanted = false\n", "t", Vec::new())
+            .unwrap();
+        let t = crate::app::topology(&all);
+        assert_eq!(bindings(&t, notify::NAME), notify::BINDINGS);
+        assert_eq!(bindings(&t, pushback::NAME), pushback::BINDINGS);
+        assert!(t.wanted("order.fulfilment_requested"));
+    }
+
+    #[test]
     fn permanent_errors_park_at_once_transient_ones_retry_then_park() {
         let cfg = PipelineConfig {
             max_attempts: 3,
