@@ -54,6 +54,8 @@ pub type Facts = BTreeMap<String, Fact>;
 fn builtin_labels(field: &str) -> &'static [&'static str] {
     match field {
         "external_id" => &[
+            "ostotilausnumero",
+            "เลขที่ใบสั่งซื้อ",
             "po number",
             "po no",
             "po no.",
@@ -308,6 +310,12 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "puh",
             "puh.",
             "puhelin",
+            "sími",
+            "gsm",
+            "đt",
+            "điện thoại",
+            "โทร",
+            "โทรศัพท์",
             "τηλ",
             "τηλ.",
             "τηλέφωνο",
@@ -425,6 +433,17 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "כתובת למשלוח",
             "כתובת משלוח",
             "כתובת אספקה",
+            "afhendingarstaður",
+            "pristatymo adresas",
+            "dostava na",
+            "naslov za dostavo",
+            "teslim yeri",
+            "ส่งของที่",
+            "ที่อยู่จัดส่ง",
+            "địa chỉ giao hàng",
+            "giao hàng tại",
+            "giao hàng đến",
+            "adresa e dorëzimit",
         ],
         "recipient" => &[
             "recipient",
@@ -485,7 +504,7 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
         ],
         "currency" => &[
             "currency", "währung", "devise", "monnaie", "moneda", "valuta", "moeda", "通貨",
-            "币种", "幣別", "币别", "貨幣", "货币",
+            "币种", "幣別", "币别", "貨幣", "货币", "para birimi",
         ],
         "total" => &[
             "grand total",
@@ -500,6 +519,13 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "總金額",
             "الإجمالي",
             "סה\"כ לתשלום",
+            "samtals",
+            "iš viso",
+            "totali",
+            "skupaj za plačilo",
+            "genel toplam",
+            "รวมทั้งสิ้น",
+            "tổng cộng",
         ],
         _ => &[],
     }
@@ -615,6 +641,12 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "артикул",
             "kode",
             "מק\"ט",
+            "vörunr",
+            "vörunr.",
+            "kodas",
+            "kodi",
+            "mã hàng",
+            "รหัสสินค้า",
         ],
         "name" => &[
             "description",
@@ -705,6 +737,12 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "תיאור",
             "שם המוצר",
             "פריט",
+            "vara",
+            "pavadinimas",
+            "artikulli",
+            "stok adı",
+            "tên hàng",
+            "รายการ",
         ],
         "spec" => &[
             "spec",
@@ -777,6 +815,11 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "кількість",
             "jumlah",
             "kiekis",
+            "magn",
+            "sasia",
+            "kol.",
+            "số lượng",
+            "จำนวน",
             "כמות",
         ],
         "unit_price" => &[
@@ -882,6 +925,13 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "harga",
             "harga satuan",
             "kaina",
+            "verð/stk.",
+            "verð/stk",
+            "verð",
+            "çmimi",
+            "cena/em",
+            "đơn giá",
+            "ราคาต่อหน่วย",
             "מחיר ליח'",
             "מחיר ליחידה",
             "מחיר",
@@ -1042,6 +1092,14 @@ const TOTAL_WORDS: &[&str] = &[
     "пдв",
     "sst",
     "ppn",
+    "samtals",
+    "iš viso",
+    "totali",
+    "skupaj",
+    "tổng cộng",
+    "รวมเป็นเงิน",
+    "รวมทั้งสิ้น",
+    "ภาษีมูลค่าเพิ่ม",
 ];
 
 /// A pattern: its source, written with ASCII meanings (`\s` is ASCII white space, `\b` an ASCII
@@ -3944,6 +4002,23 @@ const REFERENCE_WORDS: &[&str] = &[
     "pesanan",
     "הזמנת רכש",
     "הזמנה",
+    // Icelandic, Lithuanian, Albanian, Slovenian, Turkish, Vietnamese, Thai, and Spanish
+    // "orden de compra" (written `OC`).
+    "pöntun",
+    "užsakymas",
+    "užsakymą",
+    "užsakymo",
+    "porosia",
+    "porosinë",
+    "porosi",
+    "naročilnica",
+    "naročilo",
+    "sipariş fişi",
+    "đơn đặt hàng",
+    "đơn hàng",
+    "ใบสั่งซื้อ",
+    "orden de compra",
+    "oc",
 ];
 
 /// Marks between a reference word and its value that make it a label (`No.`, `Nr.`, `n°`, `#`).
@@ -3978,6 +4053,11 @@ const NUMBER_MARKS: &[&str] = &[
     "מס'",
     "מס׳",
     "מספר",
+    "št.",
+    "št",
+    "nro",
+    "nro.",
+    "số",
 ];
 
 /// Order-reference candidates in `text`, each with its confidence: a label from the template

@@ -170,15 +170,24 @@ fn parse_now(raw: &[u8], limits: Limits) -> Result<ParsedMail, String> {
             }),
         ..ParsedMail::default()
     };
-    // Bodies: the first text and the first HTML body (mail-parser lists the alternatives).
+    // Bodies: the text and the first HTML body (mail-parser lists the alternatives). A
+    // message written around an inline photo (iPhone Mail: text, image, text in one
+    // multipart/mixed) has its text in several inline parts, read in order as one text.
     for id in &message.text_body {
         if let Some(part) = message.parts.get(*id as usize) {
             if let PartType::Text(t) = &part.body {
                 let t = redecoded(raw, part, t).unwrap_or_else(|| t.to_string());
                 check_charset(part.is_encoding_problem, &t)?;
-                mail.text = Some(t);
-                mail.text_charset = charset_of(part);
-                break;
+                match &mut mail.text {
+                    Some(text) => {
+                        text.push_str("\n\n");
+                        text.push_str(&t);
+                    }
+                    None => {
+                        mail.text = Some(t);
+                        mail.text_charset = charset_of(part);
+                    }
+                }
             }
         }
     }
