@@ -687,13 +687,12 @@ async fn without_label(
         if labels.contains_key(&ordergate::outbound::carrier::label_key(&order, "local#1")) {
             continue;
         }
-        let events: Vec<String> = sqlx::query_scalar(
-            "SELECT kind FROM order_events WHERE order_id = $1 ORDER BY seq",
-        )
-        .bind(&order)
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
+        let events: Vec<String> =
+            sqlx::query_scalar("SELECT kind FROM order_events WHERE order_id = $1 ORDER BY seq")
+                .bind(&order)
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
         out.push((order, status, state, events));
     }
     out

@@ -503,8 +503,20 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "到貨日期",
         ],
         "currency" => &[
-            "currency", "währung", "devise", "monnaie", "moneda", "valuta", "moeda", "通貨",
-            "币种", "幣別", "币别", "貨幣", "货币", "para birimi",
+            "currency",
+            "währung",
+            "devise",
+            "monnaie",
+            "moneda",
+            "valuta",
+            "moeda",
+            "通貨",
+            "币种",
+            "幣別",
+            "币别",
+            "貨幣",
+            "货币",
+            "para birimi",
         ],
         "total" => &[
             "grand total",
@@ -1317,6 +1329,49 @@ struct Cell {
     start: usize,
     end: usize,
     text: String,
+}
+
+/// A row's cells with a cell that starts with a number and whose words sit under different
+/// header columns split into them: a fixed-width export writes the quantity and its unit one
+/// space apart (`20 ADET` under `Miktar  Birim`), which reads as one cell.
+fn split_across(cs: &[Cell], under: &dyn Fn(&Cell) -> Option<usize>) -> Vec<Cell> {
+    let mut out = Vec::new();
+    for c in cs {
+        let mut words = Vec::new();
+        let mut col = c.start;
+        for w in c.text.split(' ') {
+            let end = col + w.chars().map(width).sum::<usize>();
+            if !w.is_empty() {
+                words.push(Cell {
+                    start: col,
+                    end,
+                    text: w.to_string(),
+                });
+            }
+            col = end + 1;
+        }
+        let first = words.first().and_then(|w| under(w));
+        let numeric = c.text.starts_with(|ch: char| ch.is_ascii_digit());
+        if numeric && words.len() > 1 && words.iter().any(|w| under(w) != first) {
+            // Words under the same column stay together.
+            let mut merged: Vec<(Option<usize>, Cell)> = Vec::new();
+            for w in words {
+                let at = under(&w);
+                match merged.last_mut() {
+                    Some((last, cell)) if *last == at => {
+                        cell.text.push(' ');
+                        cell.text.push_str(&w.text);
+                        cell.end = w.end;
+                    }
+                    _ => merged.push((at, w)),
+                }
+            }
+            out.extend(merged.into_iter().map(|(_, c)| c));
+        } else {
+            out.push(c.clone());
+        }
+    }
+    out
 }
 
 fn cells(line: &str) -> Vec<Cell> {
@@ -3620,25 +3675,36 @@ fn table_lines(
             if cs.first().is_some_and(|c| is_total_row(&c.text)) {
                 break;
             }
+            // Cells sit under the header they overlap most (or are nearest to).
+            let under = |c: &Cell| {
+                header
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, h)| {
+                        let overlap = c.end.min(h.end) as isize - c.start.max(h.start) as isize;
+                        if overlap > 0 {
+                            -overlap
+                        } else {
+                            let d = (c.start as isize - h.start as isize)
+                                .abs()
+                                .min((c.end as isize - h.end as isize).abs());
+                            d + 1
+                        }
+                    })
+                    .map(|(at, _)| at)
+            };
+            let split;
+            let cs = if cs.len() == header.len() {
+                cs
+            } else {
+                split = split_across(cs, &under);
+                &split
+            };
             let columned: Vec<(Option<&str>, &Cell)> = if cs.len() == header.len() {
                 cs.iter().zip(&cols).map(|(c, k)| (*k, c)).collect()
             } else {
-                // Cells sit under the header they overlap most (or are nearest to).
                 cs.iter()
-                    .filter_map(|c| {
-                        let best = header.iter().enumerate().min_by_key(|(_, h)| {
-                            let overlap = c.end.min(h.end) as isize - c.start.max(h.start) as isize;
-                            if overlap > 0 {
-                                -overlap
-                            } else {
-                                let d = (c.start as isize - h.start as isize)
-                                    .abs()
-                                    .min((c.end as isize - h.end as isize).abs());
-                                d + 1
-                            }
-                        })?;
-                        Some((cols.get(best.0).copied().flatten(), c))
-                    })
+                    .filter_map(|c| Some((cols.get(under(c)?).copied().flatten(), c)))
                     .collect()
             };
             let named: Vec<(&str, String)> = columned
@@ -3822,6 +3888,48 @@ pub fn csv_rows(bytes: &[u8], charset: Option<&str>) -> Result<Vec<Vec<String>>,
         rows.push(record.iter().map(|s| s.trim().to_string()).collect());
     }
     Ok(rows)
+}
+
+/// The Windows code page a file that declares no charset and is not UTF-8 is most likely
+/// written in, told by the letters beyond ASCII that `sample` (the message's own text, in the
+/// same language) uses: the code page that has the most of them (Turkish `ş ı ğ` are only in
+/// windows-1254, Czech `ř ů` in windows-1250, Thai in windows-874), windows-1252 when several
+/// have as many. `None` when the sample has no such letters.
+pub fn legacy_code_page(sample: &str) -> Option<&'static encoding_rs::Encoding> {
+    use encoding_rs::*;
+    let mut letters: Vec<char> = sample
+        .chars()
+        .filter(|c| !c.is_ascii() && c.is_alphabetic())
+        .collect();
+    letters.sort_unstable();
+    letters.dedup();
+    if letters.is_empty() {
+        return None;
+    }
+    let pages = [
+        WINDOWS_1252,
+        WINDOWS_1250,
+        WINDOWS_1251,
+        WINDOWS_1253,
+        WINDOWS_1254,
+        WINDOWS_1255,
+        WINDOWS_1256,
+        WINDOWS_1257,
+        WINDOWS_1258,
+        WINDOWS_874,
+    ];
+    let mut best = (0, WINDOWS_1252);
+    for page in pages {
+        let mut buf = [0u8; 4];
+        let known = letters
+            .iter()
+            .filter(|c| !page.encode(c.encode_utf8(&mut buf)).2)
+            .count();
+        if known > best.0 {
+            best = (known, page);
+        }
+    }
+    (best.0 > 0).then_some(best.1)
 }
 
 /// The text of a CSV file in the charset spreadsheets write: a byte-order mark says UTF-8 or

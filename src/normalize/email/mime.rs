@@ -211,7 +211,16 @@ fn parse_now(raw: &[u8], limits: Limits) -> Result<ParsedMail, String> {
             })
             .unwrap_or_else(|| "application/octet-stream".into())
             .to_ascii_lowercase();
+        // A text file that declares no charset was decoded by a guess (lossily, as UTF-8):
+        // its own bytes are kept, for the extraction to read in the code page it is in.
+        let undeclared = match &part.body {
+            PartType::Text(_) | PartType::Html(_) if charset_of(part).is_none() => {
+                transfer_decoded(raw, part)
+            }
+            _ => None,
+        };
         let content: &[u8] = match &part.body {
+            _ if undeclared.is_some() => undeclared.as_deref().unwrap_or_default(),
             PartType::Text(t) | PartType::Html(t) => t.as_bytes(),
             PartType::Binary(b) | PartType::InlineBinary(b) => b,
             // An attached message that is not encoded shares the outer message's bytes: its
@@ -318,21 +327,26 @@ fn check_complete(raw: &[u8], message: &mail_parser::Message) -> Result<(), Stri
 /// table, without the euro sign (0xA4) that Greek mail writes by every amount. `None` when
 /// the second reading is not better (or the part's bytes cannot be had again).
 fn redecoded(raw: &[u8], part: &mail_parser::MessagePart, text: &str) -> Option<String> {
-    use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
     let unreadable = text.matches('\u{FFFD}').count();
     if unreadable == 0 {
         return None;
     }
     let label = part.content_type()?.attribute("charset")?;
     let encoding = encoding_rs::Encoding::for_label(label.trim().as_bytes())?;
-    let body = raw.get(part.offset_body as usize..part.offset_end as usize)?;
-    let bytes = match part.encoding {
-        mail_parser::Encoding::Base64 => base64_decode(body)?,
-        mail_parser::Encoding::QuotedPrintable => quoted_printable_decode(body)?,
-        mail_parser::Encoding::None => body.to_vec(),
-    };
+    let bytes = transfer_decoded(raw, part)?;
     let (again, _, _) = encoding.decode(&bytes);
     (again.matches('\u{FFFD}').count() < unreadable).then(|| again.into_owned())
+}
+
+/// A part's bytes with only its transfer encoding (base64, quoted-printable) undone.
+fn transfer_decoded(raw: &[u8], part: &mail_parser::MessagePart) -> Option<Vec<u8>> {
+    use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
+    let body = raw.get(part.offset_body as usize..part.offset_end as usize)?;
+    match part.encoding {
+        mail_parser::Encoding::Base64 => base64_decode(body),
+        mail_parser::Encoding::QuotedPrintable => quoted_printable_decode(body),
+        mail_parser::Encoding::None => Some(body.to_vec()),
+    }
 }
 
 /// Refuses a body that mostly failed to decode in its charset.

@@ -366,11 +366,26 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
             }
         }
     }
-    // An e-mail whose body says little, with the order as a PDF: the form gives the lines
-    // and whatever the body did not.
+    // An e-mail whose body says little, with the order as a document: a PDF, or a text file
+    // (an ERP's fixed-width order slip, `text/plain` without a charset). The document gives
+    // the lines and whatever the body did not.
     if kind == MailKind::Email && lines.is_empty() && text_source != "xml" {
+        let mut documents: Vec<(Result<String, String>, &'static str)> = Vec::new();
         if let Some(pdf) = pdf {
-            match opts.tools.pdf_text(&pdf.content) {
+            let layer = opts.tools.pdf_text(&pdf.content);
+            documents.push((
+                layer.map_err(|e| format!("{e}: the PDF could not be read")),
+                "pdf",
+            ));
+        }
+        for a in &mail.attachments {
+            if is(a, &["text/plain"], &[".txt"]) {
+                let charset = attachment_charset(a, &mail);
+                documents.push((Ok(extract::csv_text(&a.content, charset.as_deref())), "txt"));
+            }
+        }
+        for (layer, source) in documents {
+            match layer {
                 Ok(layer) => {
                     let layer = bounded(text::normalize(&layer), &mut problems);
                     let mut form_ctx = Ctx::new(template, trust);
@@ -379,19 +394,24 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                     form_ctx.language_country = extract::language_country(&layer);
                     let (found, form_lines, form_doubts) =
                         extract::extract_text(&layer, &form_ctx, Kind::Form);
+                    // A text file that holds no order lines may be anything (a log, a
+                    // note): only an order's own facts are taken from it.
                     for (k, f) in found {
-                        if !facts.contains_key(&k) {
+                        if !facts.contains_key(&k) && (source == "pdf" || !form_lines.is_empty()) {
                             put(&mut facts, &k, Some(f.value), f.confidence);
                         }
                     }
                     if !form_lines.is_empty() {
                         lines = form_lines;
                         replace_line_doubts(&mut doubts, form_doubts);
-                        text_source = "pdf";
+                        text_source = source;
                         amounts_text = layer;
                     }
                 }
-                Err(e) => problems.push(format!("{e}: the PDF could not be read")),
+                Err(e) => problems.push(e),
+            }
+            if !lines.is_empty() {
+                break;
             }
         }
     }
@@ -401,10 +421,11 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     let mut attached_text = String::new();
     // A CSV or XLSX attachment of lines wins over lines guessed from the text.
     const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
     for a in &mail.attachments {
         let (read, source) = if is(a, &["text/csv", "text/comma-separated-values"], &[".csv"]) {
-            // A file that declares no charset is in the one the message's text is written in.
-            let charset = a.charset.as_deref().or(mail.text_charset.as_deref());
+            let charset = attachment_charset(a, &mail);
+            let charset = charset.as_deref();
             let text = extract::csv_text(&a.content, charset);
             let mut csv_ctx = Ctx::new(template, trust);
             csv_ctx.decimal_comma = extract::infer_decimal_comma(&text).or(ctx.decimal_comma);
@@ -428,6 +449,17 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                 order.lines
             });
             (read, "xlsx")
+        } else if is(a, &[DOCX], &[".docx"]) {
+            // A Word order: its table read like a sheet, its paragraphs like a sheet of
+            // delivery details.
+            let read = xlsx::docx_order(&a.content, &ctx, &mut facts, opts.xlsx_limits);
+            let read = read.map(|order| {
+                amounts_text.push('\n');
+                amounts_text.push_str(&order.summary);
+                attached_text = format!("{}\n\n{}", order.summary, order.details);
+                order.lines
+            });
+            (read, "docx")
         } else {
             if is(a, &["application/vnd.ms-excel"], &[".xls"]) {
                 problems
@@ -498,6 +530,12 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                 "{path}: it holds an undecoded HTML character reference"
             ));
         }
+        // Text read in a charset it is not in: the fact's letters are lost.
+        if f.value.contains('\u{FFFD}') {
+            doubts.push(format!(
+                "{path}: it holds characters that could not be decoded"
+            ));
+        }
     }
     if lines.iter().any(|l| {
         [&l.name, &l.sku, &l.spec]
@@ -505,6 +543,13 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
             .any(|v| v.as_deref().is_some_and(checks::undecoded_entity))
     }) {
         doubts.push("lines: an item holds an undecoded HTML character reference".into());
+    }
+    if lines.iter().any(|l| {
+        [&l.name, &l.sku, &l.spec]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|v| v.contains('\u{FFFD}')))
+    }) {
+        doubts.push("lines: an item holds characters that could not be decoded".into());
     }
     // A fact in doubt is not trusted; a required fact read by a guess says so.
     for d in &doubts {
@@ -559,6 +604,22 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
         "doubts": doubts,
         "xml_order": xml_order,
     }))
+}
+
+/// The charset of an attached text file (CSV, TXT): the one it declares; else the one the
+/// message's text declares, when that is a legacy code page (the sender's mail program
+/// writes in it); else, the message text being UTF-8, the code page whose letters that text
+/// uses ([`extract::legacy_code_page`]): an ERP's export is written in the office's code page
+/// whatever the mail program sends.
+fn attachment_charset(a: &mime::Attachment, mail: &mime::ParsedMail) -> Option<String> {
+    let utf = |c: &str| c.trim().to_ascii_lowercase().starts_with("utf");
+    a.charset
+        .clone()
+        .or_else(|| mail.text_charset.clone().filter(|c| !utf(c)))
+        .or_else(|| {
+            let sample = mail.text.as_deref().or(mail.html.as_deref())?;
+            extract::legacy_code_page(sample).map(|e| e.name().to_string())
+        })
 }
 
 /// The facts every order needs, whose low confidence is itself a reason to hold it.
