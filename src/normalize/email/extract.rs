@@ -4573,11 +4573,19 @@ fn code_lead(s: &str) -> Option<(&str, &str)> {
     (!name.is_empty()).then_some((code, name))
 }
 
+/// The text before a whole number that ends `s` after a space (`Oat milk 1L x6   30`).
+fn before_number(s: &str) -> Option<&str> {
+    let t = s.trim_end();
+    let before = t.trim_end_matches(|c: char| c.is_ascii_digit());
+    (before.len() < t.len() && before.ends_with(char::is_whitespace)).then_some(before)
+}
+
 /// Unit words that may follow a list item's quantity.
 const LIST_UNITS: &[&str] = &[
     "x", "pcs", "pc", "pieces", "units", "unit", "stk", "stück", "st", "uds", "unidades", "pz",
-    "pezzi", "un", "件", "个", "個", "箱", "本", "枚", "台", "套", "只", "盒", "瓶", "袋", "包",
-    "张", "張",
+    "pezzi", "un", "sacks", "bags", "boxes", "tubs", "cases", "cartons", "packs", "bottles",
+    "kasser", "paquetes", "botellas", "baldes", "件", "个", "個", "箱", "本", "枚", "台", "套",
+    "只", "盒", "瓶", "袋", "包", "张", "張",
 ];
 
 /// Lines written as list items in any of the common shapes (`1. SKU - Name - qty 12 @ $24.00
@@ -4597,7 +4605,13 @@ fn list_lines(
     re!(ITEM_QTY, r"(?i)^\s*([0-9]{1,5}\s*(?:x|×)\s+.*)$");
     re!(
         ITEM_CODE,
-        r"^\s*([A-Za-z0-9]+[-_./][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*\s+\S.*\s(?:@|à)\s.*)$"
+        r"^\s*([A-Za-z0-9]+[-_./][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*\s+\S.*(?:\s(?:@|à)\s.*|\s[0-9]+\s*[x×]\s*(?:[$£€¥₱]|[A-Z]{3})\s?[0-9][0-9.,]*))$"
+    );
+    // An item typed without a bullet that starts with its quantity and a unit and names a
+    // price ("3 cases OM-12 Oat milk à 13,80"): an item only when it reads whole.
+    re!(
+        ITEM_UNIT,
+        r"(?i)^\s*([0-9]{1,5}\s+(?:sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|kasser?|stk\.?|pcs\.?|paquetes?|botellas?|cajas?|uds?\.?)\s+\S.*\s(?:@|à)\s.*)$"
     );
     // A web form's item line: "Item: WAX-SOY-10 | Soy wax flakes | Qty: 6 | Price: $28.50".
     re!(
@@ -4616,7 +4630,7 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|kom\.?|kut\.?|bal\.?|pak|botol|slop|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|kom\.?|kut\.?|bal\.?|pak|botol|slop|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
@@ -4624,17 +4638,17 @@ fn list_lines(
     );
     re!(
         PRICE,
-        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     // A price after the quantity and `x`, with its currency, ending the item: "12 szt. x
     // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
     re!(
         PRICE_X,
-        r"(?i)\s[x×]\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(zł|kč|kr\.?|[€£$¥₺₹₩원₪]|ر\.س|eur|usd|gbp|chf|nok|sek|dkk|pln|czk|tl|try|ft|huf|lei|ron|sar|ils)?\s*$"
+        r"(?i)\s[x×]\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₱]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(zł|kč|kr\.?|[€£$¥₺₹₩원₪]|ر\.س|eur|usd|gbp|chf|nok|sek|dkk|pln|czk|tl|try|ft|huf|lei|ron|sar|ils)?\s*$"
     );
     re!(
         CODE_PAREN,
-        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+)?([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*|[A-Z][A-Z0-9]*[-_][A-Z0-9][A-Z0-9_-]*)\s*[)）]"
+        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+)?([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*|[A-ZΑ-ΩА-Я][A-ZΑ-ΩА-Я0-9]*[-_][A-ZΑ-ΩА-Я0-9][A-ZΑ-ΩА-Я0-9_-]*)\s*[)）]"
     );
     let dc = ctx.decimal_comma();
     let mut out = Vec::new();
@@ -4650,11 +4664,14 @@ fn list_lines(
         // An item typed without a bullet that starts with its code and names a price
         // ("KM-01 Espresso 1 kg – 6 kom à 21,90 €"): an item only when it reads whole.
         let coded = listed.is_none();
-        let Some(item) = listed.or_else(|| {
-            rx(&ITEM_CODE)
-                .and_then(|r| r.captures(line))
-                .filter(|m| code_lead(&m[1]).is_some())
-        }) else {
+        let Some(item) = listed
+            .or_else(|| {
+                rx(&ITEM_CODE)
+                    .and_then(|r| r.captures(line))
+                    .filter(|m| code_lead(&m[1]).is_some())
+            })
+            .or_else(|| rx(&ITEM_UNIT).and_then(|r| r.captures(line)))
+        else {
             continue;
         };
         let body = item[1].trim();
@@ -4676,14 +4693,28 @@ fn list_lines(
                 || body[*at..].starts_with("...")
         });
         let counted = leader.map_or(body, |at| &body[at..]);
-        let quantity = rx(&QTY_WORD)
+        let counted_by = rx(&QTY_WORD)
             .and_then(|r| r.captures(counted))
-            .or_else(|| rx(&QTY_X).and_then(|r| r.captures(counted)))
-            .and_then(|m| parse_quantity(&m[1], dc));
+            .or_else(|| rx(&QTY_X).and_then(|r| r.captures(counted)));
+        let quantity = counted_by.as_ref().and_then(|m| parse_quantity(&m[1], dc));
         let (Some(quantity), Some(price)) = (quantity, price) else {
             unread += usize::from(!coded);
             continue;
         };
+        // "10 o 12 baldes", "20 or 24 boxes": the sender has not decided the quantity; the
+        // line is read without one, for a person to settle.
+        re!(
+            QTY_CHOICE,
+            r"(?i)(?:^|\s)[0-9]+\s+(?:o|or|ou|oder|of|eller|tai|или|ή|veya|หรือ)\s+[0-9]+\s*[^\s0-9]"
+        );
+        let undecided = rx(&QTY_CHOICE).is_some_and(|r| r.is_match(counted));
+        // The quantity written as `N x price` ending the item ("30 x £13.80"): the number
+        // before the price is the quantity, not a part of the name.
+        let quantity_at_price = leader.is_none()
+            && counted_by
+                .as_ref()
+                .and_then(|m| m.get(0))
+                .is_some_and(|m| price.get(0).is_some_and(|p| m.end() > p.start()));
         let unit_price = parse_decimal(&price[2], dc);
         let named = leader.map_or(body.len(), |at| at);
         let mut rest =
@@ -4697,6 +4728,19 @@ fn list_lines(
             (m[1].to_string(), whole)
         });
         let mut sku = None;
+        // A quantity and its unit leading the item ("2 stk. KF-901 Julekaffe"): the code
+        // after them leads the name.
+        let mut counted_first = false;
+        if leader.is_none() {
+            if let Some(m) = rx(&QTY_X).and_then(|r| r.captures(&rest)) {
+                let whole = m.get(0).map_or(0..0, |g| g.range());
+                let lead = rest[..whole.start].trim().is_empty();
+                if lead && code_lead(rest[whole.end..].trim_start()).is_some() {
+                    rest = rest[whole.end..].trim_start().to_string();
+                    counted_first = true;
+                }
+            }
+        }
         // A code that leads the item ("WCK-100 | Cotton wicks (100)") wins over a bracket,
         // which may be a pack size.
         if let Some((code, name)) = code_lead(&rest) {
@@ -4712,6 +4756,18 @@ fn list_lines(
         // The name is what is left without the quantity (written after the leader, if any).
         let rest = match leader {
             Some(_) => rest,
+            None if counted_first => rest,
+            // The name ends where the choice of quantities starts.
+            None if undecided => {
+                let at = rx(&QTY_CHOICE)
+                    .and_then(|r| r.find(&rest))
+                    .map_or(rest.len(), |m| m.start());
+                rest[..at].to_string()
+            }
+            // "OM-12  Oat milk barista 1L x6 (case)     30": the quantity before the price.
+            None if quantity_at_price && before_number(&rest).is_some() => {
+                before_number(&rest).unwrap_or_default().to_string()
+            }
             None => {
                 let rest = rx(&QTY_WORD)
                     .map(|r| r.replace(&rest, " ").into_owned())
@@ -4731,7 +4787,7 @@ fn list_lines(
         }
         let name = words
             .join(" ")
-            .trim_matches(|c: char| "-–—,，;；| ".contains(c))
+            .trim_matches(|c: char| "-–—,，;；:：| ".contains(c))
             .to_string();
         // What is left must read as a name: no bracket or code left over from the item's
         // parts (a shape the rules do not know).
@@ -4745,10 +4801,12 @@ fn list_lines(
                 sku,
                 name: Some(name).filter(|n| !n.is_empty()),
                 spec: None,
-                quantity: Some(quantity),
+                quantity: (!undecided).then_some(quantity),
                 unit_price,
-                confidence: 0.85 * ctx.trust,
-                doubt: None,
+                confidence: if undecided { 0.5 } else { 0.85 * ctx.trust },
+                doubt: undecided.then(|| {
+                    "lines: a quantity is written as a choice between two numbers".to_string()
+                }),
             },
         ));
     }
