@@ -1543,6 +1543,14 @@ pub fn currency_of(mark: &str) -> Option<&'static str> {
         "IDR" | "RP" => "IDR",
         "ILS" | "NIS" | "₪" => "ILS",
         "SAR" | "ر.س" => "SAR",
+        "PHP" | "₱" => "PHP",
+        "THB" | "฿" | "บาท" => "THB",
+        "VND" | "VNĐ" | "₫" => "VND",
+        "ISK" => "ISK",
+        "ARS" => "ARS",
+        "CLP" => "CLP",
+        "COP" => "COP",
+        "ALL" | "LEKË" => "ALL",
         _ => return None,
     })
 }
@@ -5357,6 +5365,13 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
                 "IDR" => "ID",
                 "ILS" => "IL",
                 "SAR" => "SA",
+                "PHP" => "PH",
+                "THB" => "TH",
+                "VND" => "VN",
+                "ISK" => "IS",
+                "ALL" => "AL",
+                "ARS" => "AR",
+                "COP" => "CO",
                 _ => return None,
             })
         });
@@ -5374,7 +5389,8 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
 const CODES: &[&str] = &[
     "USD", "GBP", "EUR", "CNY", "RMB", "HKD", "TWD", "NTD", "CAD", "AUD", "NZD", "JPY", "CHF",
     "MXN", "BRL", "SGD", "SEK", "NOK", "DKK", "PLN", "CZK", "INR", "KRW", "ZAR", "HUF", "TRY",
-    "RON", "AED", "UAH", "MYR", "IDR", "ILS", "SAR",
+    "RON", "AED", "UAH", "MYR", "IDR", "ILS", "SAR", "PHP", "THB", "VND", "ISK", "ARS", "CLP",
+    "COP",
 ];
 
 /// The currency: a code or a labelled currency, else an unambiguous sign or word, else a
@@ -5434,6 +5450,12 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
         ("c$", "CAD", 0.85),
         ("zł", "PLN", 0.85),
         ("kč", "CZK", 0.85),
+        ("₱", "PHP", 0.85),
+        ("฿", "THB", 0.85),
+        ("บาท", "THB", 0.85),
+        ("₫", "VND", 0.85),
+        ("vnđ", "VND", 0.85),
+        ("lekë", "ALL", 0.85),
     ] {
         if lower.contains(mark) {
             ctx.put(facts, "currency", Some(code.into()), c);
