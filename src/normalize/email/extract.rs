@@ -2453,7 +2453,13 @@ fn city_line(last: &str) -> Option<CityLine> {
         }
         // "10122 Torino (TO)": a five-digit CAP and the province in brackets is Italian.
         let italian = m.get(3).is_some() && postal.as_ref().is_some_and(|p| p.len() == 5);
-        return Some(line(city, region, postal, italian.then_some("IT"), fits));
+        // "LT-03154 Vilnius", "CH-8001 Zürich", "D-80331 München": the country's code
+        // written before the postcode names the country.
+        let prefixed = last
+            .split_once('-')
+            .and_then(|(code, _)| postal_prefix_country(code));
+        let implies = prefixed.or(italian.then_some("IT"));
+        return Some(line(city, region, postal, implies, fits));
     }
     if let Some(m) = cap(&CITY_POSTAL) {
         let postal = s(m.get(2));
@@ -2470,6 +2476,24 @@ fn city_line(last: &str) -> Option<CityLine> {
 }
 
 /// The countries whose postcodes are numbers of this many digits.
+/// The country a code before a postcode names (`LT-03154`, `D-80331`): the European
+/// countries' ISO codes, and the old vehicle codes still written (`D`, `F`, `A`, `I`, `B`, `L`).
+fn postal_prefix_country(code: &str) -> Option<&'static str> {
+    const ISO: &[&str] = &[
+        "AT", "BE", "BG", "CH", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
+        "IE", "IS", "IT", "LI", "LT", "LU", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK",
+    ];
+    Some(match code {
+        "D" => "DE",
+        "F" => "FR",
+        "A" => "AT",
+        "I" => "IT",
+        "B" => "BE",
+        "L" => "LU",
+        c => ISO.iter().find(|i| **i == c)?,
+    })
+}
+
 fn postal_fits(postal: Option<&str>) -> &'static [&'static str] {
     match postal.map_or(0, str::len) {
         5 => &[
@@ -2478,7 +2502,7 @@ fn postal_fits(postal: Option<&str>) -> &'static [&'static str] {
         // Romania, India, China, Singapore, Russia, Kazakhstan, Belarus, Vietnam.
         6 => &["RO", "IN", "CN", "SG", "RU", "KZ", "BY", "VN"],
         7 => &["CL", "IL"],
-        _ => &["AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ"],
+        _ => &["AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ", "SI"],
     }
 }
 
@@ -4506,6 +4530,16 @@ pub fn infer_decimal_comma(text: &str) -> Option<bool> {
         // "185.000,-", "12,-": the amount without its cents after a decimal comma.
         if after.starts_with(",-") || (after.starts_with('-') && n.ends_with(',')) {
             comma += 1;
+            continue;
+        }
+        // "9.250.000", "1,250,000": the same separator twice is between thousands.
+        let (dots, commas) = (n.matches('.').count(), n.matches(',').count());
+        if dots >= 2 && commas == 0 {
+            comma += 1;
+            continue;
+        }
+        if commas >= 2 && dots == 0 {
+            dot += 1;
             continue;
         }
         if decimals == 3 {
