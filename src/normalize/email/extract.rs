@@ -439,6 +439,7 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "naslov za dostavo",
             "teslim yeri",
             "ส่งของที่",
+            "กรุณาส่งของที่",
             "ที่อยู่จัดส่ง",
             "địa chỉ giao hàng",
             "giao hàng tại",
@@ -1112,6 +1113,8 @@ const TOTAL_WORDS: &[&str] = &[
     "รวมเป็นเงิน",
     "รวมทั้งสิ้น",
     "ภาษีมูลค่าเพิ่ม",
+    "thuế gtgt",
+    "cộng tiền hàng",
 ];
 
 /// A pattern: its source, written with ASCII meanings (`\s` is ASCII white space, `\b` an ASCII
@@ -2464,9 +2467,9 @@ fn city_line(last: &str) -> Option<CityLine> {
     if let Some(m) = cap(&CITY_POSTAL) {
         let postal = s(m.get(2));
         let fits: &'static [&'static str] = match postal.as_ref().map_or(0, String::len) {
-            4 => &["AU", "NZ", "AT", "BE", "CH", "DK", "NO"],
-            5 => &["DE", "FR", "ES", "IT", "US", "MX"],
-            6 => &["CN", "IN", "SG"],
+            4 => &["AU", "NZ", "AT", "BE", "CH", "DK", "NO", "PH"],
+            5 => &["DE", "FR", "ES", "IT", "US", "MX", "TH"],
+            6 => &["CN", "IN", "SG", "VN"],
             7 => &["IL", "CL"],
             _ => &[],
         };
@@ -2476,6 +2479,34 @@ fn city_line(last: &str) -> Option<CityLine> {
 }
 
 /// The countries whose postcodes are numbers of this many digits.
+/// A Thai or Vietnamese address ends with the district on its own line and the province with
+/// the postcode (`เขตวัฒนา` / `กรุงเทพฯ 10110`, `Quận Hải Châu` / `Đà Nẵng 550000`): the
+/// district is the city, the province the region. A line above the city line that a district
+/// word starts (`เขต`, `อำเภอ`, `Quận`, `Huyện`) is taken so, when no region was read.
+fn district_city(facts: &mut Facts) {
+    const DISTRICT: &[&str] = &["เขต", "อำเภอ", "อ.", "Quận ", "Huyện ", "Thị xã "];
+    let value = |facts: &Facts, k: &str| facts.get(k).map(|f| f.value.clone());
+    let Some(district) = value(facts, "ship_to.line2") else {
+        return;
+    };
+    if facts.contains_key("ship_to.region") || !DISTRICT.iter().any(|d| district.starts_with(d)) {
+        return;
+    }
+    let Some(city) = facts.remove("ship_to.city") else {
+        return;
+    };
+    let confidence = city.confidence;
+    facts.insert("ship_to.region".into(), city);
+    facts.remove("ship_to.line2");
+    facts.insert(
+        "ship_to.city".into(),
+        Fact {
+            value: district,
+            confidence,
+        },
+    );
+}
+
 /// The country a code before a postcode names (`LT-03154`, `D-80331`): the European
 /// countries' ISO codes, and the old vehicle codes still written (`D`, `F`, `A`, `I`, `B`, `L`).
 fn postal_prefix_country(code: &str) -> Option<&'static str> {
@@ -4624,10 +4655,53 @@ fn before_number(s: &str) -> Option<&str> {
 
 /// Unit words that may follow a list item's quantity.
 const LIST_UNITS: &[&str] = &[
-    "x", "pcs", "pc", "pieces", "units", "unit", "stk", "stück", "st", "uds", "unidades", "pz",
-    "pezzi", "un", "sacks", "bags", "boxes", "tubs", "cases", "cartons", "packs", "bottles",
-    "kasser", "paquetes", "botellas", "baldes", "件", "个", "個", "箱", "本", "枚", "台", "套",
-    "只", "盒", "瓶", "袋", "包", "张", "張",
+    "x",
+    "pcs",
+    "pc",
+    "pieces",
+    "units",
+    "unit",
+    "stk",
+    "stück",
+    "st",
+    "uds",
+    "unidades",
+    "pz",
+    "pezzi",
+    "un",
+    "sacks",
+    "bags",
+    "boxes",
+    "tubs",
+    "cases",
+    "cartons",
+    "packs",
+    "bottles",
+    "kasser",
+    "paquetes",
+    "botellas",
+    "baldes",
+    "ถุง",
+    "ก้อน",
+    "กล่อง",
+    "ชิ้น",
+    "ขวด",
+    "แพ็ค",
+    "件",
+    "个",
+    "個",
+    "箱",
+    "本",
+    "枚",
+    "台",
+    "套",
+    "只",
+    "盒",
+    "瓶",
+    "袋",
+    "包",
+    "张",
+    "張",
 ];
 
 /// Lines written as list items in any of the common shapes (`1. SKU - Name - qty 12 @ $24.00
@@ -4676,11 +4750,11 @@ fn list_lines(
     );
     re!(
         QTY_WORD,
-        r"(?i)(?:\b(?:qty|quantity|menge|anzahl|qté|quantité|cantidad|aantal|quantità|quantidade|qtd)\.?|数量|數量|الكمية|×)\s*[:：]?\s*([0-9]+)"
+        r"(?i)(?:\b(?:qty|quantity|menge|anzahl|qté|quantité|cantidad|aantal|quantità|quantidade|qtd)\.?|数量|數量|الكمية|จำนวน|số lượng|×)\s*[:：]?\s*([0-9]+)"
     );
     re!(
         PRICE,
-        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     // A price after the quantity and `x`, with its currency, ending the item: "12 szt. x
     // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
@@ -4966,7 +5040,7 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     // "T +31 20 555 0142".
     re!(
         PHONE_MARKED,
-        r"(?i)(?:^|\s)(?:tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        r"(?i)(?:^|\s)(?:tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
     let delivery = delivery_lines(layout, ctx, kind);
     let labelled = find_labelled(layout, ctx, "phone", false);
@@ -5374,6 +5448,7 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     doubts.extend(super::checks::check_amounts(&out, &stated, total_value));
 
     currency(text, ctx, &mut facts, &mut doubts);
+    district_city(&mut facts);
     // An address with a postcode and no country, in a currency only one country uses: that
     // country, as a guess below the review threshold (a person confirms it).
     if !facts.contains_key("ship_to.country") && facts.contains_key("ship_to.postal_code") {
