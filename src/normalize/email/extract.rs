@@ -2391,7 +2391,14 @@ fn city_line(last: &str) -> Option<CityLine> {
     };
     // Countries whose city line implies them: the pattern, and the groups of city, region
     // (0: none) and postcode.
-    let implied: [(&LazyLock<Pattern>, usize, usize, usize, &'static str); 10] = [
+    // "C1425BHF Ciudad Autónoma de Buenos Aires": the Argentine CPA (a province letter, four
+    // digits, three letters) is no other country's form.
+    re!(
+        AR_CITY,
+        r"^([A-Z][0-9]{4}[A-Z]{3})\s+([^0-9,]+?)(?:\s*,\s*([^0-9,]+))?$"
+    );
+    let implied: [(&LazyLock<Pattern>, usize, usize, usize, &'static str); 11] = [
+        (&AR_CITY, 2, 3, 1, "AR"),
         (&US_CITY, 1, 2, 3, "US"),
         (&CA_CITY, 1, 2, 3, "CA"),
         // "Montréal (Québec) H2X 3K2", "Halifax, Nova Scotia B3H 1A1".
@@ -3881,6 +3888,13 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
         }
         let mut name = m[2].trim().trim_end_matches([',', '-']).trim().to_string();
         let mut sku = m.get(3).map(|s| s.as_str().to_string());
+        // A code leading the name ("2 stk. KF-901 Julekaffe à 245,00 kr."), as in a list item.
+        if sku.is_none() {
+            if let Some((code, rest)) = code_lead(&name) {
+                sku = Some(code.to_string());
+                name = rest.to_string();
+            }
+        }
         // A code in its own column after the name ("Floral foam (case of 48)   FF-48").
         if sku.is_none() {
             if let Some((head, code)) = name.rsplit_once("  ").or_else(|| name.rsplit_once('\t')) {
@@ -5513,24 +5527,13 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
         let cur = l.value.split_whitespace().next().and_then(currency_of);
         ctx.put(facts, "currency", cur.map(String::from), 0.95);
     }
-    let mut codes: Vec<&str> = Vec::new();
-    for code in CODES {
-        let mut from = 0;
-        while let Some(at) = text[from..].find(code) {
-            let start = from + at;
-            let end = start + code.len();
-            let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-            if !word(text[..start].chars().next_back()) && !word(text[end..].chars().next()) {
-                if let Some(c) = currency_of(code) {
-                    if !codes.contains(&c) {
-                        codes.push(c);
-                    }
-                }
-                break;
-            }
-            from = end;
-        }
-    }
+    let codes = codes_in(text);
+    // "1 025,70 EUR (about 1 190 USD, for our books only)": a code written only in a remark
+    // in brackets is not the order's currency when one code stands outside them.
+    let codes = match codes_in(&unbracketed(text)).as_slice() {
+        [one] if codes.len() > 1 => vec![*one],
+        _ => codes,
+    };
     if codes.len() > 1 {
         doubts.push("currency: the message names different currencies".into());
     }
@@ -5663,6 +5666,44 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
             }
         }
     }
+}
+
+/// The currency codes written as words in `text`, in the order of [`CODES`].
+fn codes_in(text: &str) -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = Vec::new();
+    for code in CODES {
+        let mut from = 0;
+        while let Some(at) = text[from..].find(code) {
+            let start = from + at;
+            let end = start + code.len();
+            let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+            if !word(text[..start].chars().next_back()) && !word(text[end..].chars().next()) {
+                if let Some(c) = currency_of(code) {
+                    if !codes.contains(&c) {
+                        codes.push(c);
+                    }
+                }
+                break;
+            }
+            from = end;
+        }
+    }
+    codes
+}
+
+/// `text` without what stands in round brackets (over lines too, as a remark may wrap).
+fn unbracketed(text: &str) -> String {
+    let mut depth = 0usize;
+    text.chars()
+        .filter(|c| {
+            match c {
+                '(' | '（' => depth += 1,
+                ')' | '）' => depth = depth.saturating_sub(1),
+                _ => return depth == 0,
+            }
+            false
+        })
+        .collect()
 }
 
 #[cfg(test)]
