@@ -5456,6 +5456,21 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             doubts.push(d.clone());
         }
     }
+    // "Totali: 144.200 lekë" in a text whose numbers do not tell their convention: read as
+    // 144.2, but the lines add up to 144 200 exactly. The reading the lines confirm is the
+    // total (a separator before exactly three digits groups thousands).
+    if ctx.decimal_comma.is_none() && !out.is_empty() {
+        let sum: Option<Decimal> = out.iter().map(|l| Some(l.quantity? * l.unit_price?)).sum();
+        if let Some(f) = facts.get_mut("total") {
+            let read = Decimal::from_str(&f.value).ok();
+            let grouped = read.and_then(|t| t.checked_mul(Decimal::from(1000)));
+            if read.is_some_and(|t| t.fract() != Decimal::ZERO && t.scale() <= 3)
+                && sum.is_some_and(|s| Some(s) == grouped)
+            {
+                f.value = grouped.unwrap_or_default().normalize().to_string();
+            }
+        }
+    }
     let total_value = facts
         .get("total")
         .and_then(|f| Decimal::from_str(&f.value).ok());

@@ -1420,13 +1420,3 @@ fn your_order_inside_a_sentence_is_not_the_senders_reference() {
     let (f, _, _) = extract_text("Your order no.: 4711\n", &ctx(), Kind::Form);
     assert_eq!(value(&f, "source.external_id").as_deref(), Some("4711"));
 }
-
-#[test]
-fn m16c_debug() {
-    let t = "Παραγγελία:\n\n- Ελαιόλαδο έξτρα παρθένο 5 lt (ΕΛ-05): 8 τεμ. x 42,50 €\n- Ρύζι 5 kg (ΡΖ-105): 6 τεμ. x 11,20 €\n";
-    let mut c = ctx();
-    c.decimal_comma = Some(true);
-    let (_, l, d) = extract_text(t, &c, Kind::Email);
-    eprintln!("{l:#?}\n{d:#?}");
-    panic!();
-}
