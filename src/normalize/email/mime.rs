@@ -396,6 +396,38 @@ mod tests {
         assert!(!m.bulk);
     }
 
+    /// iPhone Mail writes the text typed below an inline photo as a second text part.
+    #[test]
+    fn text_parts_around_an_inline_photo_are_one_text() {
+        let raw = "From: a@example.ph\r\nDate: Sat, 05 Dec 2026 07:48:55 +0800\r\n\
+             Message-ID: <2@example.ph>\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the photo\r\n\
+             --b\r\nContent-Type: image/jpeg; name=\"p.jpg\"\r\nContent-Disposition: inline; \
+             filename=\"p.jpg\"\r\nContent-Transfer-Encoding: base64\r\n\r\n/9j/4AAQ\r\n\
+             --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n- 3 x Rice (R-1) @ 40.00\r\n\
+             --b--\r\n";
+        let m = parse(raw.as_bytes(), Limits::default()).unwrap();
+        let text = m.text.unwrap_or_default();
+        assert!(text.contains("See the photo"), "{text}");
+        assert!(text.contains("- 3 x Rice (R-1) @ 40.00"), "{text}");
+    }
+
+    /// A text attachment without a charset keeps its own bytes (not a lossy UTF-8 reading).
+    #[test]
+    fn a_text_attachment_without_a_charset_keeps_its_bytes() {
+        let raw = "From: a@example.com.tr\r\nDate: Fri, 04 Dec 2026 10:33:12 +0300\r\n\
+             Message-ID: <3@example.com.tr>\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nEkte\r\n\
+             --b\r\nContent-Type: text/plain; name=\"s.txt\"\r\nContent-Disposition: attachment; \
+             filename=\"s.txt\"\r\nContent-Transfer-Encoding: base64\r\n\r\n3mn+bGk=\r\n--b--\r\n";
+        let m = parse(raw.as_bytes(), Limits::default()).unwrap();
+        assert_eq!(m.attachments.len(), 1);
+        // "Şişli" in windows-1254.
+        assert_eq!(m.attachments[0].content, b"\xde\x69\xfe\x6c\x69");
+    }
+
     #[test]
     fn bulk_mail_is_told_by_its_headers() {
         let raw = String::from_utf8(message("utf-8", "8bit", "offers")).unwrap();

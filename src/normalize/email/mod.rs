@@ -767,6 +767,58 @@ mod tests {
         .into_bytes()
     }
 
+    /// An ERP's order slip as a text file without a charset, in the office's code page
+    /// (windows-1254 here) while the mail program writes UTF-8: it is read in the code page
+    /// whose letters the message's text uses, and gives the lines and the delivery place.
+    #[test]
+    fn a_text_file_order_in_the_offices_code_page() {
+        let raw = |attachment: &str| {
+            format!(
+                "From: Ece Kaya <ece@cicek.example.com.tr>\r\nDate: Fri, 04 Dec 2026 10:33:12 +0300\r\n\
+                 Message-ID: <k1@cicek.example.com.tr>\r\nSubject: Sipari\u{15f} KL-7710\r\n\
+                 MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+                 --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                 Sipari\u{15f} fi\u{15f}imiz ektedir. \u{130}yi \u{e7}al\u{131}\u{15f}malar\r\n\
+                 --b\r\nContent-Type: text/plain; name=\"S.TXT\"\r\n\
+                 Content-Disposition: attachment; filename=\"S.TXT\"\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\n{attachment}\r\n--b--\r\n"
+            )
+            .into_bytes()
+        };
+        let v = decode(
+            &raw("U0lQQVJJUyBObyA6IEtMLTc3MTANCg0KVGVzbGltIFllcmkgOiDHaedlayBQYXN0YW5lc2kNCiAgICAgICAgICAgICAgQmHwZGF0IENhZC4gTm86IDE0DQogICAgICAgICAgICAgIDM0NzI4IEthZP1r9nkv3XN0YW5idWwNCg0KU3RvayBLb2R1ICAgIFN0b2sgQWT9ICAgICAgICAgICAgICBNaWt0YXIgIEJpcmltICAgQmlyaW0gRml5YXQNCktYLTAwMTEgICAgICBCdWxndXIgNSBrZyAgICAgICAgICAgICAgIDEyIEFERVQgICAgICAgICAgMjEwLDUwDQo="),
+            MailKind::Email,
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(v["document"]["text_source"], "txt", "{v}");
+        assert_eq!(v["lines"][0]["sku"], "KX-0011", "{v}");
+        assert_eq!(v["lines"][0]["quantity"], 12, "{v}");
+        assert_eq!(
+            v["fields"]["ship_to.city"]["value"], "Kad\u{131}k\u{f6}y",
+            "{v}"
+        );
+        assert_eq!(v["fields"]["source.external_id"]["value"], "KL-7710", "{v}");
+    }
+
+    /// A fact that holds characters lost in decoding is a doubt, never passed on as read.
+    #[test]
+    fn a_fact_with_undecodable_characters_is_a_doubt() {
+        let raw = "From: a@example.com\r\nDate: Fri, 04 Dec 2026 10:33:12 +0000\r\n\
+             Message-ID: <u1@example.com>\r\nSubject: PO 5521\r\nContent-Type: text/plain; \
+             charset=utf-8\r\n\r\nPO 5521\r\n\r\nDeliver to:\r\nCaf\u{FFFD} Lumi\u{e8}re and sons \
+             of the old harbour\r\n12 Harbour Road\r\nLeeds LS1 4AP\r\n\r\n\
+             - 2 x Tea (T-1) @ \u{a3}3.00\r\n";
+        let v = decode(raw.as_bytes(), MailKind::Email, &Options::default()).unwrap();
+        assert!(
+            v["doubts"].as_array().unwrap().iter().any(|d| d
+                .as_str()
+                .unwrap()
+                .starts_with("ship_to.name: it holds characters")),
+            "{v}"
+        );
+    }
+
     #[test]
     fn bulk_mail_naming_no_order_gives_only_the_sender() {
         let v = decode(

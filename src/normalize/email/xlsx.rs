@@ -464,6 +464,75 @@ fn announced_strings(head: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
 
+    /// A Word document with `body` as its `word/document.xml` body.
+    fn docx(body: &str) -> Vec<u8> {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("word/document.xml", opts).unwrap();
+        let xml = format!(
+            "<?xml version=\"1.0\"?><w:document xmlns:w=\"http://schemas.openxmlformats.org/\
+             wordprocessingml/2006/main\"><w:body>{body}</w:body></w:document>"
+        );
+        zip.write_all(xml.as_bytes()).unwrap();
+        zip.finish().unwrap().into_inner()
+    }
+
+    fn p(t: &str) -> String {
+        format!("<w:p><w:r><w:t>{t}</w:t></w:r></w:p>")
+    }
+
+    fn row(cells: &[&str]) -> String {
+        let cells: String = cells
+            .iter()
+            .map(|c| format!("<w:tc>{}</w:tc>", p(c)))
+            .collect();
+        format!("<w:tr>{cells}</w:tr>")
+    }
+
+    /// A Word order: the table's rows read like a sheet's (numbers by the document's own
+    /// convention), the paragraphs outside it kept as details with blank lines between blocks.
+    #[test]
+    fn a_word_order_is_read_like_a_sheet() {
+        let body = format!(
+            "{}<w:p/>{}{}<w:p/><w:tbl>{}{}{}</w:tbl>",
+            p("Order No: WD-301"),
+            p("Deliver to:"),
+            p("Bistro &amp; Bar"),
+            row(&["Item code", "Description", "Qty", "Unit price"]),
+            row(&["TE-01", "Green tea 100 g", "12", "4.500"]),
+            row(&["", "Total", "", "1.254.000"]),
+        );
+        let mut facts = Facts::new();
+        let order = docx_order(
+            &docx(&body),
+            &Ctx::new(None, 1.0),
+            &mut facts,
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(order.lines.len(), 1, "{order:?}");
+        assert_eq!(order.lines[0].sku.as_deref(), Some("TE-01"));
+        assert_eq!(
+            order.lines[0].unit_price.map(|d| d.to_string()).as_deref(),
+            Some("4500")
+        );
+        assert_eq!(
+            order.details,
+            "Order No: WD-301\n\nDeliver to:\nBistro & Bar\n"
+        );
+        assert!(order.summary.contains("1.254.000"), "{}", order.summary);
+        // Not a zip archive: refused with the reason, never a panic.
+        assert!(docx_order(
+            b"PK\x03\x04",
+            &Ctx::new(None, 1.0),
+            &mut facts,
+            Limits::default()
+        )
+        .is_err());
+    }
+
     #[test]
     fn a_sheet_of_fields_reads_as_labelled_lines() {
         let rows: Vec<Vec<String>> = [
