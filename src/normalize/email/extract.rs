@@ -1353,7 +1353,7 @@ fn split_across(cs: &[Cell], under: &dyn Fn(&Cell) -> Option<usize>) -> Vec<Cell
             }
             col = end + 1;
         }
-        let first = words.first().and_then(|w| under(w));
+        let first = words.first().and_then(under);
         let numeric = c.text.starts_with(|ch: char| ch.is_ascii_digit());
         if numeric && words.len() > 1 && words.iter().any(|w| under(w) != first) {
             // Words under the same column stay together.
@@ -5691,7 +5691,9 @@ fn codes_in(text: &str) -> Vec<&'static str> {
         while let Some(at) = text[from..].find(code) {
             let start = from + at;
             let end = start + code.len();
-            let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+            // A part of an item code ("COP-CAR-250") is no currency.
+            let word =
+                |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
             if !word(text[..start].chars().next_back()) && !word(text[end..].chars().next()) {
                 if let Some(c) = currency_of(code) {
                     if !codes.contains(&c) {

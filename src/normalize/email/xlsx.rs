@@ -366,13 +366,16 @@ pub fn docx_order(
     Ok(order)
 }
 
+/// A table's rows of cell text.
+type Table = Vec<Vec<String>>;
+
 /// A Word document's body: its paragraphs outside tables (a line each, `<w:br/>` and
 /// `<w:tab/>` kept as a line break and a tab) and its tables as rows of cell text (a cell's
 /// paragraphs joined by a space). Bounded by the cell limit of `limits`.
-fn docx_parts(xml: &[u8], limits: Limits) -> Result<(Vec<String>, Vec<Vec<Vec<String>>>), String> {
+fn docx_parts(xml: &[u8], limits: Limits) -> Result<(Vec<String>, Vec<Table>), String> {
     let mut reader = quick_xml::Reader::from_reader(xml);
     let mut paragraphs: Vec<String> = Vec::new();
-    let mut tables: Vec<Vec<Vec<String>>> = Vec::new();
+    let mut tables: Vec<Table> = Vec::new();
     // Nested tables are read as part of the cell they sit in.
     let mut depth = 0usize;
     let mut text = String::new();

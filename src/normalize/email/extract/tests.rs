@@ -1462,7 +1462,7 @@ fn list_items_with_units_codes_and_undecided_quantities() {
                 - Κασέρι 1 kg (ΚΣ-11): 3 τεμ. x 9,40 €\n";
     let mut c = ctx();
     c.decimal_comma = Some(false);
-    let (f, lines, _) = extract_text(text, &c, Kind::Email);
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_eq!(lines[0].sku.as_deref(), Some("RF-10"));
     assert_eq!(lines[0].name.as_deref(), Some("Rye flour 10kg"));
@@ -1548,6 +1548,10 @@ fn more_currencies_and_a_remark_in_brackets() {
     assert_eq!(
         cur("Total estimado ARS 12.000,00 ($)").as_deref(),
         Some("ARS")
+    );
+    assert_eq!(
+        cur("COP-250  Coppette  2  45,50\nTotale: € 91,00").as_deref(),
+        Some("EUR")
     );
     let (f, _, doubts) = extract_text(
         "Summa: 980,00 EUR (approx. 1 140 USD, for\nour books only)\n",
