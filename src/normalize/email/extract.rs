@@ -920,6 +920,8 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "hinta/kpl",
             "yksikköhinta",
             "á-hinta",
+            "à-hinta",
+            "a-hinta",
             "τιμή μον.",
             "τιμή μονάδας",
             "τιμή",

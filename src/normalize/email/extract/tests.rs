@@ -1441,6 +1441,15 @@ fn nordic_baltic_and_balkan_order_words() {
         Some("1250")
     );
     assert_eq!(value(&f, "total").as_deref(), Some("16060"));
+    // The Finnish unit price before a line discount, under `À-hinta` (a grave accent).
+    let text = "Tuotenro   Tuote            Määrä  À-hinta  Ale-%   Yhteensä\n\
+                KK-100     Kahvi 1 kg          5   12,00 €   10 %    54,00 €\n";
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        lines[0].unit_price.map(|d| d.to_string()).as_deref(),
+        Some("12")
+    );
     let text = "Naročilnica št. SL-55/2026\n\nDostava na:\nKavarna Breg\nTrubarjeva 9\n\
                 2000 Maribor\n\nLep pozdrav\nMaja\nSími 470 1234\n";
     let (f, _, d) = extract_text(text, &ctx(), Kind::Email);
