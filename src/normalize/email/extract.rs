@@ -2473,6 +2473,12 @@ fn city_line(last: &str) -> Option<CityLine> {
         let implies = prefixed.or(italian.then_some("IT"));
         return Some(line(city, region, postal, implies, fits));
     }
+    // "107 Reykjavík": a three-digit postcode before a one-word town (Iceland, the Faroes);
+    // a street ("221 Baker Street") has more words.
+    re!(THREE_DIGIT_CITY, r"^([0-9]{3})\s+([^\s0-9,()]{3,})$");
+    if let Some(m) = cap(&THREE_DIGIT_CITY) {
+        return Some(line(s(m.get(2)), None, s(m.get(1)), None, &["IS", "FO"]));
+    }
     if let Some(m) = cap(&CITY_POSTAL) {
         let postal = s(m.get(2));
         let fits: &'static [&'static str] = match postal.as_ref().map_or(0, String::len) {
@@ -5643,6 +5649,7 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
             Some("SE") => Some("SEK"),
             Some("NO") => Some("NOK"),
             Some("DK") => Some("DKK"),
+            Some("IS") => Some("ISK"),
             _ => None,
         };
         match crown {

@@ -1612,6 +1612,18 @@ fn postcodes_naming_countries_and_district_lines() {
     let f = block("Deliver to:\nSandėlis Nr. 2\nŽalgirio g. 90\nLT-09303 Vilnius\n");
     assert_eq!(value(&f, "ship_to.country").as_deref(), Some("LT"));
     assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("09303"));
+    let f = block("Afhendingarstaður:\nBakarí Hlíða\nLönguhlíð 3\n105 Reykjavík\n");
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("105"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Reykjavík"));
+    let mut c = ctx();
+    c.sender_country = Some("IS".into());
+    let (f, _, _) = extract_text(
+        "Afhendingarstaður:\nBakarí Hlíða\nLönguhlíð 3\n105 Reykjavík\n\nSamtals: 12.400 kr.\n",
+        &c,
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("IS"));
+    assert_eq!(value(&f, "currency").as_deref(), Some("ISK"));
     let f = block("Entregar en:\nKiosco Norte\nCabildo 2040\nC1428AAQ Buenos Aires\n");
     assert_eq!(value(&f, "ship_to.country").as_deref(), Some("AR"));
     assert_eq!(
