@@ -34,7 +34,10 @@ def origin($m):
 def mail_order($format):
   . as $d
   | ($d.fields // {}) as $f
-  | [($d.lines // [])[] | select(.quantity != null)] as $lines
+  # A line whose quantity the sender left undecided ("10 or 12") stays, without one: the
+  # order is held for it (the normalize stage reports the empty quantity), never shipped
+  # short of the line.
+  | [($d.lines // [])[]] as $lines
   | {
       # The customer's name stands in only for a delivery place that was read.
       name: (v($f; "ship_to.name")

@@ -45,6 +45,8 @@ pub enum RowKind {
 }
 
 const SUBTOTAL: &[&str] = &[
+    "รวมเป็นเงิน",
+    "cộng tiền hàng",
     "subtotal",
     "sub-total",
     "sub total",
@@ -113,6 +115,12 @@ const SHIPPING: &[&str] = &[
     "運費",
 ];
 const TAX: &[&str] = &[
+    "ภาษีมูลค่าเพิ่ม",
+    "thuế gtgt",
+    "vsk",
+    "pvm",
+    "ddv",
+    "tvsh",
     "tax",
     "sales tax",
     "vat",
@@ -247,6 +255,13 @@ const TOTAL: &[&str] = &[
     "المجموع",
     "סה\"כ לתשלום",
     "סה\"כ",
+    "samtals",
+    "iš viso",
+    "totali",
+    "skupaj za plačilo",
+    "skupaj",
+    "tổng cộng",
+    "รวมทั้งสิ้น",
 ];
 
 /// Words that name shipping wherever they stand in a row's label.
@@ -401,11 +416,40 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
 
 /// The amount of a summary row: its last number that is not a percentage or a count.
 pub fn row_amount(rest: &str, decimal_comma: bool) -> Option<Decimal> {
-    numbers(rest)
+    // A remark in brackets after the amount ("1 025,70 EUR (about 1 190 USD)") is not it.
+    let rest = match rest.find(['(', '（']) {
+        Some(at)
+            if numbers(&rest[..at])
+                .iter()
+                .any(|(_, a)| !a.trim_start().starts_with('%')) =>
+        {
+            &rest[..at]
+        }
+        _ => rest,
+    };
+    let amounts: Vec<(String, &str)> = numbers(rest)
         .into_iter()
-        .rev()
-        .find(|(_, after)| !after.trim_start().starts_with('%'))
-        .and_then(|(n, _)| parse_decimal(&n, decimal_comma))
+        .filter(|(_, after)| !after.trim_start().starts_with('%'))
+        .collect();
+    // "between ARS 765.200,00 and ARS 843.000,00": a range states no amount.
+    if let [.., (_, between), (last, _)] = amounts.as_slice() {
+        let gap = &between[..between.find(last.as_str()).unwrap_or(0)];
+        let words: Vec<String> = gap
+            .split(|c: char| !c.is_alphabetic() && c != '–' && c != '-')
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        const RANGE: &[&str] = &[
+            "and", "to", "y", "a", "und", "bis", "et", "à", "e", "en", "tot", "och", "og", "ir",
+            "ve", "–", "-",
+        ];
+        if words.iter().any(|w| RANGE.contains(&w.as_str())) {
+            return None;
+        }
+    }
+    amounts
+        .last()
+        .and_then(|(n, _)| parse_decimal(n, decimal_comma))
 }
 
 /// Numbers in text, as written (`1.234,50`, `1 234,50`, `1'234.50`), each with the text after it.

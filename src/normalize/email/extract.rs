@@ -54,6 +54,8 @@ pub type Facts = BTreeMap<String, Fact>;
 fn builtin_labels(field: &str) -> &'static [&'static str] {
     match field {
         "external_id" => &[
+            "ostotilausnumero",
+            "เลขที่ใบสั่งซื้อ",
             "po number",
             "po no",
             "po no.",
@@ -308,6 +310,12 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "puh",
             "puh.",
             "puhelin",
+            "sími",
+            "gsm",
+            "đt",
+            "điện thoại",
+            "โทร",
+            "โทรศัพท์",
             "τηλ",
             "τηλ.",
             "τηλέφωνο",
@@ -425,6 +433,18 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "כתובת למשלוח",
             "כתובת משלוח",
             "כתובת אספקה",
+            "afhendingarstaður",
+            "pristatymo adresas",
+            "dostava na",
+            "naslov za dostavo",
+            "teslim yeri",
+            "ส่งของที่",
+            "กรุณาส่งของที่",
+            "ที่อยู่จัดส่ง",
+            "địa chỉ giao hàng",
+            "giao hàng tại",
+            "giao hàng đến",
+            "adresa e dorëzimit",
         ],
         "recipient" => &[
             "recipient",
@@ -484,8 +504,20 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "到貨日期",
         ],
         "currency" => &[
-            "currency", "währung", "devise", "monnaie", "moneda", "valuta", "moeda", "通貨",
-            "币种", "幣別", "币别", "貨幣", "货币",
+            "currency",
+            "währung",
+            "devise",
+            "monnaie",
+            "moneda",
+            "valuta",
+            "moeda",
+            "通貨",
+            "币种",
+            "幣別",
+            "币别",
+            "貨幣",
+            "货币",
+            "para birimi",
         ],
         "total" => &[
             "grand total",
@@ -500,6 +532,13 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "總金額",
             "الإجمالي",
             "סה\"כ לתשלום",
+            "samtals",
+            "iš viso",
+            "totali",
+            "skupaj za plačilo",
+            "genel toplam",
+            "รวมทั้งสิ้น",
+            "tổng cộng",
         ],
         _ => &[],
     }
@@ -615,6 +654,12 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "артикул",
             "kode",
             "מק\"ט",
+            "vörunr",
+            "vörunr.",
+            "kodas",
+            "kodi",
+            "mã hàng",
+            "รหัสสินค้า",
         ],
         "name" => &[
             "description",
@@ -705,6 +750,12 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "תיאור",
             "שם המוצר",
             "פריט",
+            "vara",
+            "pavadinimas",
+            "artikulli",
+            "stok adı",
+            "tên hàng",
+            "รายการ",
         ],
         "spec" => &[
             "spec",
@@ -777,6 +828,11 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "кількість",
             "jumlah",
             "kiekis",
+            "magn",
+            "sasia",
+            "kol.",
+            "số lượng",
+            "จำนวน",
             "כמות",
         ],
         "unit_price" => &[
@@ -864,6 +920,8 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "hinta/kpl",
             "yksikköhinta",
             "á-hinta",
+            "à-hinta",
+            "a-hinta",
             "τιμή μον.",
             "τιμή μονάδας",
             "τιμή",
@@ -882,6 +940,13 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "harga",
             "harga satuan",
             "kaina",
+            "verð/stk.",
+            "verð/stk",
+            "verð",
+            "çmimi",
+            "cena/em",
+            "đơn giá",
+            "ราคาต่อหน่วย",
             "מחיר ליח'",
             "מחיר ליחידה",
             "מחיר",
@@ -1042,6 +1107,16 @@ const TOTAL_WORDS: &[&str] = &[
     "пдв",
     "sst",
     "ppn",
+    "samtals",
+    "iš viso",
+    "totali",
+    "skupaj",
+    "tổng cộng",
+    "รวมเป็นเงิน",
+    "รวมทั้งสิ้น",
+    "ภาษีมูลค่าเพิ่ม",
+    "thuế gtgt",
+    "cộng tiền hàng",
 ];
 
 /// A pattern: its source, written with ASCII meanings (`\s` is ASCII white space, `\b` an ASCII
@@ -1261,6 +1336,49 @@ struct Cell {
     text: String,
 }
 
+/// A row's cells with a cell that starts with a number and whose words sit under different
+/// header columns split into them: a fixed-width export writes the quantity and its unit one
+/// space apart (`20 ADET` under `Miktar  Birim`), which reads as one cell.
+fn split_across(cs: &[Cell], under: &dyn Fn(&Cell) -> Option<usize>) -> Vec<Cell> {
+    let mut out = Vec::new();
+    for c in cs {
+        let mut words = Vec::new();
+        let mut col = c.start;
+        for w in c.text.split(' ') {
+            let end = col + w.chars().map(width).sum::<usize>();
+            if !w.is_empty() {
+                words.push(Cell {
+                    start: col,
+                    end,
+                    text: w.to_string(),
+                });
+            }
+            col = end + 1;
+        }
+        let first = words.first().and_then(under);
+        let numeric = c.text.starts_with(|ch: char| ch.is_ascii_digit());
+        if numeric && words.len() > 1 && words.iter().any(|w| under(w) != first) {
+            // Words under the same column stay together.
+            let mut merged: Vec<(Option<usize>, Cell)> = Vec::new();
+            for w in words {
+                let at = under(&w);
+                match merged.last_mut() {
+                    Some((last, cell)) if *last == at => {
+                        cell.text.push(' ');
+                        cell.text.push_str(&w.text);
+                        cell.end = w.end;
+                    }
+                    _ => merged.push((at, w)),
+                }
+            }
+            out.extend(merged.into_iter().map(|(_, c)| c));
+        } else {
+            out.push(c.clone());
+        }
+    }
+    out
+}
+
 fn cells(line: &str) -> Vec<Cell> {
     let mut out = Vec::new();
     let mut col = 0;
@@ -1430,6 +1548,14 @@ pub fn currency_of(mark: &str) -> Option<&'static str> {
         "IDR" | "RP" => "IDR",
         "ILS" | "NIS" | "₪" => "ILS",
         "SAR" | "ر.س" => "SAR",
+        "PHP" | "₱" => "PHP",
+        "THB" | "฿" | "บาท" => "THB",
+        "VND" | "VNĐ" | "₫" => "VND",
+        "ISK" => "ISK",
+        "ARS" => "ARS",
+        "CLP" => "CLP",
+        "COP" => "COP",
+        "ALL" | "LEKË" => "ALL",
         _ => return None,
     })
 }
@@ -2267,7 +2393,14 @@ fn city_line(last: &str) -> Option<CityLine> {
     };
     // Countries whose city line implies them: the pattern, and the groups of city, region
     // (0: none) and postcode.
-    let implied: [(&LazyLock<Pattern>, usize, usize, usize, &'static str); 10] = [
+    // "C1425BHF Ciudad Autónoma de Buenos Aires": the Argentine CPA (a province letter, four
+    // digits, three letters) is no other country's form.
+    re!(
+        AR_CITY,
+        r"^([A-Z][0-9]{4}[A-Z]{3})\s+([^0-9,]+?)(?:\s*,\s*([^0-9,]+))?$"
+    );
+    let implied: [(&LazyLock<Pattern>, usize, usize, usize, &'static str); 11] = [
+        (&AR_CITY, 2, 3, 1, "AR"),
         (&US_CITY, 1, 2, 3, "US"),
         (&CA_CITY, 1, 2, 3, "CA"),
         // "Montréal (Québec) H2X 3K2", "Halifax, Nova Scotia B3H 1A1".
@@ -2332,14 +2465,26 @@ fn city_line(last: &str) -> Option<CityLine> {
         }
         // "10122 Torino (TO)": a five-digit CAP and the province in brackets is Italian.
         let italian = m.get(3).is_some() && postal.as_ref().is_some_and(|p| p.len() == 5);
-        return Some(line(city, region, postal, italian.then_some("IT"), fits));
+        // "LT-03154 Vilnius", "CH-8001 Zürich", "D-80331 München": the country's code
+        // written before the postcode names the country.
+        let prefixed = last
+            .split_once('-')
+            .and_then(|(code, _)| postal_prefix_country(code));
+        let implies = prefixed.or(italian.then_some("IT"));
+        return Some(line(city, region, postal, implies, fits));
+    }
+    // "107 Reykjavík": a three-digit postcode before a one-word town (Iceland, the Faroes);
+    // a street ("221 Baker Street") has more words.
+    re!(THREE_DIGIT_CITY, r"^([0-9]{3})\s+([^\s0-9,()]{3,})$");
+    if let Some(m) = cap(&THREE_DIGIT_CITY) {
+        return Some(line(s(m.get(2)), None, s(m.get(1)), None, &["IS", "FO"]));
     }
     if let Some(m) = cap(&CITY_POSTAL) {
         let postal = s(m.get(2));
         let fits: &'static [&'static str] = match postal.as_ref().map_or(0, String::len) {
-            4 => &["AU", "NZ", "AT", "BE", "CH", "DK", "NO"],
-            5 => &["DE", "FR", "ES", "IT", "US", "MX"],
-            6 => &["CN", "IN", "SG"],
+            4 => &["AU", "NZ", "AT", "BE", "CH", "DK", "NO", "PH"],
+            5 => &["DE", "FR", "ES", "IT", "US", "MX", "TH"],
+            6 => &["CN", "IN", "SG", "VN"],
             7 => &["IL", "CL"],
             _ => &[],
         };
@@ -2349,6 +2494,52 @@ fn city_line(last: &str) -> Option<CityLine> {
 }
 
 /// The countries whose postcodes are numbers of this many digits.
+/// A Thai or Vietnamese address ends with the district on its own line and the province with
+/// the postcode (`เขตวัฒนา` / `กรุงเทพฯ 10110`, `Quận Hải Châu` / `Đà Nẵng 550000`): the
+/// district is the city, the province the region. A line above the city line that a district
+/// word starts (`เขต`, `อำเภอ`, `Quận`, `Huyện`) is taken so, when no region was read.
+fn district_city(facts: &mut Facts) {
+    const DISTRICT: &[&str] = &["เขต", "อำเภอ", "อ.", "Quận ", "Huyện ", "Thị xã "];
+    let value = |facts: &Facts, k: &str| facts.get(k).map(|f| f.value.clone());
+    let Some(district) = value(facts, "ship_to.line2") else {
+        return;
+    };
+    if facts.contains_key("ship_to.region") || !DISTRICT.iter().any(|d| district.starts_with(d)) {
+        return;
+    }
+    let Some(city) = facts.remove("ship_to.city") else {
+        return;
+    };
+    let confidence = city.confidence;
+    facts.insert("ship_to.region".into(), city);
+    facts.remove("ship_to.line2");
+    facts.insert(
+        "ship_to.city".into(),
+        Fact {
+            value: district,
+            confidence,
+        },
+    );
+}
+
+/// The country a code before a postcode names (`LT-03154`, `D-80331`): the European
+/// countries' ISO codes, and the old vehicle codes still written (`D`, `F`, `A`, `I`, `B`, `L`).
+fn postal_prefix_country(code: &str) -> Option<&'static str> {
+    const ISO: &[&str] = &[
+        "AT", "BE", "BG", "CH", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
+        "IE", "IS", "IT", "LI", "LT", "LU", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK",
+    ];
+    Some(match code {
+        "D" => "DE",
+        "F" => "FR",
+        "A" => "AT",
+        "I" => "IT",
+        "B" => "BE",
+        "L" => "LU",
+        c => ISO.iter().find(|i| **i == c)?,
+    })
+}
+
 fn postal_fits(postal: Option<&str>) -> &'static [&'static str] {
     match postal.map_or(0, str::len) {
         5 => &[
@@ -2357,7 +2548,7 @@ fn postal_fits(postal: Option<&str>) -> &'static [&'static str] {
         // Romania, India, China, Singapore, Russia, Kazakhstan, Belarus, Vietnam.
         6 => &["RO", "IN", "CN", "SG", "RU", "KZ", "BY", "VN"],
         7 => &["CL", "IL"],
-        _ => &["AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ"],
+        _ => &["AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ", "SI"],
     }
 }
 
@@ -3562,25 +3753,36 @@ fn table_lines(
             if cs.first().is_some_and(|c| is_total_row(&c.text)) {
                 break;
             }
+            // Cells sit under the header they overlap most (or are nearest to).
+            let under = |c: &Cell| {
+                header
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, h)| {
+                        let overlap = c.end.min(h.end) as isize - c.start.max(h.start) as isize;
+                        if overlap > 0 {
+                            -overlap
+                        } else {
+                            let d = (c.start as isize - h.start as isize)
+                                .abs()
+                                .min((c.end as isize - h.end as isize).abs());
+                            d + 1
+                        }
+                    })
+                    .map(|(at, _)| at)
+            };
+            let split;
+            let cs = if cs.len() == header.len() {
+                cs
+            } else {
+                split = split_across(cs, &under);
+                &split
+            };
             let columned: Vec<(Option<&str>, &Cell)> = if cs.len() == header.len() {
                 cs.iter().zip(&cols).map(|(c, k)| (*k, c)).collect()
             } else {
-                // Cells sit under the header they overlap most (or are nearest to).
                 cs.iter()
-                    .filter_map(|c| {
-                        let best = header.iter().enumerate().min_by_key(|(_, h)| {
-                            let overlap = c.end.min(h.end) as isize - c.start.max(h.start) as isize;
-                            if overlap > 0 {
-                                -overlap
-                            } else {
-                                let d = (c.start as isize - h.start as isize)
-                                    .abs()
-                                    .min((c.end as isize - h.end as isize).abs());
-                                d + 1
-                            }
-                        })?;
-                        Some((cols.get(best.0).copied().flatten(), c))
-                    })
+                    .filter_map(|c| Some((cols.get(under(c)?).copied().flatten(), c)))
                     .collect()
             };
             let named: Vec<(&str, String)> = columned
@@ -3694,6 +3896,13 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
         }
         let mut name = m[2].trim().trim_end_matches([',', '-']).trim().to_string();
         let mut sku = m.get(3).map(|s| s.as_str().to_string());
+        // A code leading the name ("2 stk. KF-901 Julekaffe à 245,00 kr."), as in a list item.
+        if sku.is_none() {
+            if let Some((code, rest)) = code_lead(&name) {
+                sku = Some(code.to_string());
+                name = rest.to_string();
+            }
+        }
         // A code in its own column after the name ("Floral foam (case of 48)   FF-48").
         if sku.is_none() {
             if let Some((head, code)) = name.rsplit_once("  ").or_else(|| name.rsplit_once('\t')) {
@@ -3764,6 +3973,48 @@ pub fn csv_rows(bytes: &[u8], charset: Option<&str>) -> Result<Vec<Vec<String>>,
         rows.push(record.iter().map(|s| s.trim().to_string()).collect());
     }
     Ok(rows)
+}
+
+/// The Windows code page a file that declares no charset and is not UTF-8 is most likely
+/// written in, told by the letters beyond ASCII that `sample` (the message's own text, in the
+/// same language) uses: the code page that has the most of them (Turkish `ş ı ğ` are only in
+/// windows-1254, Czech `ř ů` in windows-1250, Thai in windows-874), windows-1252 when several
+/// have as many. `None` when the sample has no such letters.
+pub fn legacy_code_page(sample: &str) -> Option<&'static encoding_rs::Encoding> {
+    use encoding_rs::*;
+    let mut letters: Vec<char> = sample
+        .chars()
+        .filter(|c| !c.is_ascii() && c.is_alphabetic())
+        .collect();
+    letters.sort_unstable();
+    letters.dedup();
+    if letters.is_empty() {
+        return None;
+    }
+    let pages = [
+        WINDOWS_1252,
+        WINDOWS_1250,
+        WINDOWS_1251,
+        WINDOWS_1253,
+        WINDOWS_1254,
+        WINDOWS_1255,
+        WINDOWS_1256,
+        WINDOWS_1257,
+        WINDOWS_1258,
+        WINDOWS_874,
+    ];
+    let mut best = (0, WINDOWS_1252);
+    for page in pages {
+        let mut buf = [0u8; 4];
+        let known = letters
+            .iter()
+            .filter(|c| !page.encode(c.encode_utf8(&mut buf)).2)
+            .count();
+        if known > best.0 {
+            best = (known, page);
+        }
+    }
+    (best.0 > 0).then_some(best.1)
 }
 
 /// The text of a CSV file in the charset spreadsheets write: a byte-order mark says UTF-8 or
@@ -3944,6 +4195,23 @@ const REFERENCE_WORDS: &[&str] = &[
     "pesanan",
     "הזמנת רכש",
     "הזמנה",
+    // Icelandic, Lithuanian, Albanian, Slovenian, Turkish, Vietnamese, Thai, and Spanish
+    // "orden de compra" (written `OC`).
+    "pöntun",
+    "užsakymas",
+    "užsakymą",
+    "užsakymo",
+    "porosia",
+    "porosinë",
+    "porosi",
+    "naročilnica",
+    "naročilo",
+    "sipariş fişi",
+    "đơn đặt hàng",
+    "đơn hàng",
+    "ใบสั่งซื้อ",
+    "orden de compra",
+    "oc",
 ];
 
 /// Marks between a reference word and its value that make it a label (`No.`, `Nr.`, `n°`, `#`).
@@ -3978,6 +4246,11 @@ const NUMBER_MARKS: &[&str] = &[
     "מס'",
     "מס׳",
     "מספר",
+    "št.",
+    "št",
+    "nro",
+    "nro.",
+    "số",
 ];
 
 /// Order-reference candidates in `text`, each with its confidence: a label from the template
@@ -4312,6 +4585,16 @@ pub fn infer_decimal_comma(text: &str) -> Option<bool> {
             comma += 1;
             continue;
         }
+        // "9.250.000", "1,250,000": the same separator twice is between thousands.
+        let (dots, commas) = (n.matches('.').count(), n.matches(',').count());
+        if dots >= 2 && commas == 0 {
+            comma += 1;
+            continue;
+        }
+        if commas >= 2 && dots == 0 {
+            dot += 1;
+            continue;
+        }
         if decimals == 3 {
             continue;
         }
@@ -4385,11 +4668,62 @@ fn code_lead(s: &str) -> Option<(&str, &str)> {
     (!name.is_empty()).then_some((code, name))
 }
 
+/// The text before a whole number that ends `s` after a space (`Oat milk 1L x6   30`).
+fn before_number(s: &str) -> Option<&str> {
+    let t = s.trim_end();
+    let before = t.trim_end_matches(|c: char| c.is_ascii_digit());
+    (before.len() < t.len() && before.ends_with(char::is_whitespace)).then_some(before)
+}
+
 /// Unit words that may follow a list item's quantity.
 const LIST_UNITS: &[&str] = &[
-    "x", "pcs", "pc", "pieces", "units", "unit", "stk", "stück", "st", "uds", "unidades", "pz",
-    "pezzi", "un", "件", "个", "個", "箱", "本", "枚", "台", "套", "只", "盒", "瓶", "袋", "包",
-    "张", "張",
+    "x",
+    "pcs",
+    "pc",
+    "pieces",
+    "units",
+    "unit",
+    "stk",
+    "stück",
+    "st",
+    "uds",
+    "unidades",
+    "pz",
+    "pezzi",
+    "un",
+    "sacks",
+    "bags",
+    "boxes",
+    "tubs",
+    "cases",
+    "cartons",
+    "packs",
+    "bottles",
+    "kasser",
+    "paquetes",
+    "botellas",
+    "baldes",
+    "ถุง",
+    "ก้อน",
+    "กล่อง",
+    "ชิ้น",
+    "ขวด",
+    "แพ็ค",
+    "件",
+    "个",
+    "個",
+    "箱",
+    "本",
+    "枚",
+    "台",
+    "套",
+    "只",
+    "盒",
+    "瓶",
+    "袋",
+    "包",
+    "张",
+    "張",
 ];
 
 /// Lines written as list items in any of the common shapes (`1. SKU - Name - qty 12 @ $24.00
@@ -4409,7 +4743,13 @@ fn list_lines(
     re!(ITEM_QTY, r"(?i)^\s*([0-9]{1,5}\s*(?:x|×)\s+.*)$");
     re!(
         ITEM_CODE,
-        r"^\s*([A-Za-z0-9]+[-_./][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*\s+\S.*\s(?:@|à)\s.*)$"
+        r"^\s*([A-Za-z0-9]+[-_./][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*\s+\S.*(?:\s(?:@|à)\s.*|\s[0-9]+\s*[x×]\s*(?:[$£€¥₱]|[A-Z]{3})\s?[0-9][0-9.,]*))$"
+    );
+    // An item typed without a bullet that starts with its quantity and a unit and names a
+    // price ("3 cases OM-12 Oat milk à 13,80"): an item only when it reads whole.
+    re!(
+        ITEM_UNIT,
+        r"(?i)^\s*([0-9]{1,5}\s+(?:sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|kasser?|stk\.?|pcs\.?|paquetes?|botellas?|cajas?|uds?\.?)\s+\S.*\s(?:@|à)\s.*)$"
     );
     // A web form's item line: "Item: WAX-SOY-10 | Soy wax flakes | Qty: 6 | Price: $28.50".
     re!(
@@ -4428,25 +4768,25 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|kom\.?|kut\.?|bal\.?|pak|botol|slop|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|kom\.?|kut\.?|bal\.?|pak|botol|slop|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
-        r"(?i)(?:\b(?:qty|quantity|menge|anzahl|qté|quantité|cantidad|aantal|quantità|quantidade|qtd)\.?|数量|數量|الكمية|×)\s*[:：]?\s*([0-9]+)"
+        r"(?i)(?:\b(?:qty|quantity|menge|anzahl|qté|quantité|cantidad|aantal|quantità|quantidade|qtd)\.?|数量|數量|الكمية|จำนวน|số lượng|×)\s*[:：]?\s*([0-9]+)"
     );
     re!(
         PRICE,
-        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     // A price after the quantity and `x`, with its currency, ending the item: "12 szt. x
     // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
     re!(
         PRICE_X,
-        r"(?i)\s[x×]\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(zł|kč|kr\.?|[€£$¥₺₹₩원₪]|ر\.س|eur|usd|gbp|chf|nok|sek|dkk|pln|czk|tl|try|ft|huf|lei|ron|sar|ils)?\s*$"
+        r"(?i)\s[x×]\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₱]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(zł|kč|kr\.?|[€£$¥₺₹₩원₪]|ر\.س|eur|usd|gbp|chf|nok|sek|dkk|pln|czk|tl|try|ft|huf|lei|ron|sar|ils)?\s*$"
     );
     re!(
         CODE_PAREN,
-        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+)?([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*|[A-Z][A-Z0-9]*[-_][A-Z0-9][A-Z0-9_-]*)\s*[)）]"
+        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+)?([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*|[A-ZΑ-ΩА-Я][A-ZΑ-ΩА-Я0-9]*[-_][A-ZΑ-ΩА-Я0-9][A-ZΑ-ΩА-Я0-9_-]*)\s*[)）]"
     );
     let dc = ctx.decimal_comma();
     let mut out = Vec::new();
@@ -4462,11 +4802,14 @@ fn list_lines(
         // An item typed without a bullet that starts with its code and names a price
         // ("KM-01 Espresso 1 kg – 6 kom à 21,90 €"): an item only when it reads whole.
         let coded = listed.is_none();
-        let Some(item) = listed.or_else(|| {
-            rx(&ITEM_CODE)
-                .and_then(|r| r.captures(line))
-                .filter(|m| code_lead(&m[1]).is_some())
-        }) else {
+        let Some(item) = listed
+            .or_else(|| {
+                rx(&ITEM_CODE)
+                    .and_then(|r| r.captures(line))
+                    .filter(|m| code_lead(&m[1]).is_some())
+            })
+            .or_else(|| rx(&ITEM_UNIT).and_then(|r| r.captures(line)))
+        else {
             continue;
         };
         let body = item[1].trim();
@@ -4488,14 +4831,28 @@ fn list_lines(
                 || body[*at..].starts_with("...")
         });
         let counted = leader.map_or(body, |at| &body[at..]);
-        let quantity = rx(&QTY_WORD)
+        let counted_by = rx(&QTY_WORD)
             .and_then(|r| r.captures(counted))
-            .or_else(|| rx(&QTY_X).and_then(|r| r.captures(counted)))
-            .and_then(|m| parse_quantity(&m[1], dc));
+            .or_else(|| rx(&QTY_X).and_then(|r| r.captures(counted)));
+        let quantity = counted_by.as_ref().and_then(|m| parse_quantity(&m[1], dc));
         let (Some(quantity), Some(price)) = (quantity, price) else {
             unread += usize::from(!coded);
             continue;
         };
+        // "10 o 12 baldes", "20 or 24 boxes": the sender has not decided the quantity; the
+        // line is read without one, for a person to settle.
+        re!(
+            QTY_CHOICE,
+            r"(?i)(?:^|\s)[0-9]+\s+(?:o|or|ou|oder|of|eller|tai|или|ή|veya|หรือ)\s+[0-9]+\s*[^\s0-9]"
+        );
+        let undecided = rx(&QTY_CHOICE).is_some_and(|r| r.is_match(counted));
+        // The quantity written as `N x price` ending the item ("30 x £13.80"): the number
+        // before the price is the quantity, not a part of the name.
+        let quantity_at_price = leader.is_none()
+            && counted_by
+                .as_ref()
+                .and_then(|m| m.get(0))
+                .is_some_and(|m| price.get(0).is_some_and(|p| m.end() > p.start()));
         let unit_price = parse_decimal(&price[2], dc);
         let named = leader.map_or(body.len(), |at| at);
         let mut rest =
@@ -4509,6 +4866,19 @@ fn list_lines(
             (m[1].to_string(), whole)
         });
         let mut sku = None;
+        // A quantity and its unit leading the item ("2 stk. KF-901 Julekaffe"): the code
+        // after them leads the name.
+        let mut counted_first = false;
+        if leader.is_none() {
+            if let Some(m) = rx(&QTY_X).and_then(|r| r.captures(&rest)) {
+                let whole = m.get(0).map_or(0..0, |g| g.range());
+                let lead = rest[..whole.start].trim().is_empty();
+                if lead && code_lead(rest[whole.end..].trim_start()).is_some() {
+                    rest = rest[whole.end..].trim_start().to_string();
+                    counted_first = true;
+                }
+            }
+        }
         // A code that leads the item ("WCK-100 | Cotton wicks (100)") wins over a bracket,
         // which may be a pack size.
         if let Some((code, name)) = code_lead(&rest) {
@@ -4524,6 +4894,18 @@ fn list_lines(
         // The name is what is left without the quantity (written after the leader, if any).
         let rest = match leader {
             Some(_) => rest,
+            None if counted_first => rest,
+            // The name ends where the choice of quantities starts.
+            None if undecided => {
+                let at = rx(&QTY_CHOICE)
+                    .and_then(|r| r.find(&rest))
+                    .map_or(rest.len(), |m| m.start());
+                rest[..at].to_string()
+            }
+            // "OM-12  Oat milk barista 1L x6 (case)     30": the quantity before the price.
+            None if quantity_at_price && before_number(&rest).is_some() => {
+                before_number(&rest).unwrap_or_default().to_string()
+            }
             None => {
                 let rest = rx(&QTY_WORD)
                     .map(|r| r.replace(&rest, " ").into_owned())
@@ -4543,7 +4925,7 @@ fn list_lines(
         }
         let name = words
             .join(" ")
-            .trim_matches(|c: char| "-–—,，;；| ".contains(c))
+            .trim_matches(|c: char| "-–—,，;；:：| ".contains(c))
             .to_string();
         // What is left must read as a name: no bracket or code left over from the item's
         // parts (a shape the rules do not know).
@@ -4557,10 +4939,12 @@ fn list_lines(
                 sku,
                 name: Some(name).filter(|n| !n.is_empty()),
                 spec: None,
-                quantity: Some(quantity),
+                quantity: (!undecided).then_some(quantity),
                 unit_price,
-                confidence: 0.85 * ctx.trust,
-                doubt: None,
+                confidence: if undecided { 0.5 } else { 0.85 * ctx.trust },
+                doubt: undecided.then(|| {
+                    "lines: a quantity is written as a choice between two numbers".to_string()
+                }),
             },
         ));
     }
@@ -4678,7 +5062,7 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     // "T +31 20 555 0142".
     re!(
         PHONE_MARKED,
-        r"(?i)(?:^|\s)(?:tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        r"(?i)(?:^|\s)(?:tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
     let delivery = delivery_lines(layout, ctx, kind);
     let labelled = find_labelled(layout, ctx, "phone", false);
@@ -5080,12 +5464,28 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             doubts.push(d.clone());
         }
     }
+    // "Totali: 144.200 lekë" in a text whose numbers do not tell their convention: read as
+    // 144.2, but the lines add up to 144 200 exactly. The reading the lines confirm is the
+    // total (a separator before exactly three digits groups thousands).
+    if ctx.decimal_comma.is_none() && !out.is_empty() {
+        let sum: Option<Decimal> = out.iter().map(|l| Some(l.quantity? * l.unit_price?)).sum();
+        if let Some(f) = facts.get_mut("total") {
+            let read = Decimal::from_str(&f.value).ok();
+            let grouped = read.and_then(|t| t.checked_mul(Decimal::from(1000)));
+            if read.is_some_and(|t| t.fract() != Decimal::ZERO && t.scale() <= 3)
+                && sum.is_some_and(|s| Some(s) == grouped)
+            {
+                f.value = grouped.unwrap_or_default().normalize().to_string();
+            }
+        }
+    }
     let total_value = facts
         .get("total")
         .and_then(|f| Decimal::from_str(&f.value).ok());
     doubts.extend(super::checks::check_amounts(&out, &stated, total_value));
 
     currency(text, ctx, &mut facts, &mut doubts);
+    district_city(&mut facts);
     // An address with a postcode and no country, in a currency only one country uses: that
     // country, as a guess below the review threshold (a person confirms it).
     if !facts.contains_key("ship_to.country") && facts.contains_key("ship_to.postal_code") {
@@ -5111,6 +5511,13 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
                 "IDR" => "ID",
                 "ILS" => "IL",
                 "SAR" => "SA",
+                "PHP" => "PH",
+                "THB" => "TH",
+                "VND" => "VN",
+                "ISK" => "IS",
+                "ALL" => "AL",
+                "ARS" => "AR",
+                "COP" => "CO",
                 _ => return None,
             })
         });
@@ -5128,7 +5535,8 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
 const CODES: &[&str] = &[
     "USD", "GBP", "EUR", "CNY", "RMB", "HKD", "TWD", "NTD", "CAD", "AUD", "NZD", "JPY", "CHF",
     "MXN", "BRL", "SGD", "SEK", "NOK", "DKK", "PLN", "CZK", "INR", "KRW", "ZAR", "HUF", "TRY",
-    "RON", "AED", "UAH", "MYR", "IDR", "ILS", "SAR",
+    "RON", "AED", "UAH", "MYR", "IDR", "ILS", "SAR", "PHP", "THB", "VND", "ISK", "ARS", "CLP",
+    "COP",
 ];
 
 /// The currency: a code or a labelled currency, else an unambiguous sign or word, else a
@@ -5142,24 +5550,13 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
         let cur = l.value.split_whitespace().next().and_then(currency_of);
         ctx.put(facts, "currency", cur.map(String::from), 0.95);
     }
-    let mut codes: Vec<&str> = Vec::new();
-    for code in CODES {
-        let mut from = 0;
-        while let Some(at) = text[from..].find(code) {
-            let start = from + at;
-            let end = start + code.len();
-            let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-            if !word(text[..start].chars().next_back()) && !word(text[end..].chars().next()) {
-                if let Some(c) = currency_of(code) {
-                    if !codes.contains(&c) {
-                        codes.push(c);
-                    }
-                }
-                break;
-            }
-            from = end;
-        }
-    }
+    let codes = codes_in(text);
+    // "1 025,70 EUR (about 1 190 USD, for our books only)": a code written only in a remark
+    // in brackets is not the order's currency when one code stands outside them.
+    let codes = match codes_in(&unbracketed(text)).as_slice() {
+        [one] if codes.len() > 1 => vec![*one],
+        _ => codes,
+    };
     if codes.len() > 1 {
         doubts.push("currency: the message names different currencies".into());
     }
@@ -5188,6 +5585,12 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
         ("c$", "CAD", 0.85),
         ("zł", "PLN", 0.85),
         ("kč", "CZK", 0.85),
+        ("₱", "PHP", 0.85),
+        ("฿", "THB", 0.85),
+        ("บาท", "THB", 0.85),
+        ("₫", "VND", 0.85),
+        ("vnđ", "VND", 0.85),
+        ("lekë", "ALL", 0.85),
     ] {
         if lower.contains(mark) {
             ctx.put(facts, "currency", Some(code.into()), c);
@@ -5246,6 +5649,7 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
             Some("SE") => Some("SEK"),
             Some("NO") => Some("NOK"),
             Some("DK") => Some("DKK"),
+            Some("IS") => Some("ISK"),
             _ => None,
         };
         match crown {
@@ -5286,6 +5690,46 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
             }
         }
     }
+}
+
+/// The currency codes written as words in `text`, in the order of [`CODES`].
+fn codes_in(text: &str) -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = Vec::new();
+    for code in CODES {
+        let mut from = 0;
+        while let Some(at) = text[from..].find(code) {
+            let start = from + at;
+            let end = start + code.len();
+            // A part of an item code ("COP-CAR-250") is no currency.
+            let word =
+                |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
+            if !word(text[..start].chars().next_back()) && !word(text[end..].chars().next()) {
+                if let Some(c) = currency_of(code) {
+                    if !codes.contains(&c) {
+                        codes.push(c);
+                    }
+                }
+                break;
+            }
+            from = end;
+        }
+    }
+    codes
+}
+
+/// `text` without what stands in round brackets (over lines too, as a remark may wrap).
+fn unbracketed(text: &str) -> String {
+    let mut depth = 0usize;
+    text.chars()
+        .filter(|c| {
+            match c {
+                '(' | '（' => depth += 1,
+                ')' | '）' => depth = depth.saturating_sub(1),
+                _ => return depth == 0,
+            }
+            false
+        })
+        .collect()
 }
 
 #[cfg(test)]

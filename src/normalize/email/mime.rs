@@ -170,15 +170,24 @@ fn parse_now(raw: &[u8], limits: Limits) -> Result<ParsedMail, String> {
             }),
         ..ParsedMail::default()
     };
-    // Bodies: the first text and the first HTML body (mail-parser lists the alternatives).
+    // Bodies: the text and the first HTML body (mail-parser lists the alternatives). A
+    // message written around an inline photo (iPhone Mail: text, image, text in one
+    // multipart/mixed) has its text in several inline parts, read in order as one text.
     for id in &message.text_body {
         if let Some(part) = message.parts.get(*id as usize) {
             if let PartType::Text(t) = &part.body {
                 let t = redecoded(raw, part, t).unwrap_or_else(|| t.to_string());
                 check_charset(part.is_encoding_problem, &t)?;
-                mail.text = Some(t);
-                mail.text_charset = charset_of(part);
-                break;
+                match &mut mail.text {
+                    Some(text) => {
+                        text.push_str("\n\n");
+                        text.push_str(&t);
+                    }
+                    None => {
+                        mail.text = Some(t);
+                        mail.text_charset = charset_of(part);
+                    }
+                }
             }
         }
     }
@@ -202,7 +211,16 @@ fn parse_now(raw: &[u8], limits: Limits) -> Result<ParsedMail, String> {
             })
             .unwrap_or_else(|| "application/octet-stream".into())
             .to_ascii_lowercase();
+        // A text file that declares no charset was decoded by a guess (lossily, as UTF-8):
+        // its own bytes are kept, for the extraction to read in the code page it is in.
+        let undeclared = match &part.body {
+            PartType::Text(_) | PartType::Html(_) if charset_of(part).is_none() => {
+                transfer_decoded(raw, part)
+            }
+            _ => None,
+        };
         let content: &[u8] = match &part.body {
+            _ if undeclared.is_some() => undeclared.as_deref().unwrap_or_default(),
             PartType::Text(t) | PartType::Html(t) => t.as_bytes(),
             PartType::Binary(b) | PartType::InlineBinary(b) => b,
             // An attached message that is not encoded shares the outer message's bytes: its
@@ -309,21 +327,26 @@ fn check_complete(raw: &[u8], message: &mail_parser::Message) -> Result<(), Stri
 /// table, without the euro sign (0xA4) that Greek mail writes by every amount. `None` when
 /// the second reading is not better (or the part's bytes cannot be had again).
 fn redecoded(raw: &[u8], part: &mail_parser::MessagePart, text: &str) -> Option<String> {
-    use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
     let unreadable = text.matches('\u{FFFD}').count();
     if unreadable == 0 {
         return None;
     }
     let label = part.content_type()?.attribute("charset")?;
     let encoding = encoding_rs::Encoding::for_label(label.trim().as_bytes())?;
-    let body = raw.get(part.offset_body as usize..part.offset_end as usize)?;
-    let bytes = match part.encoding {
-        mail_parser::Encoding::Base64 => base64_decode(body)?,
-        mail_parser::Encoding::QuotedPrintable => quoted_printable_decode(body)?,
-        mail_parser::Encoding::None => body.to_vec(),
-    };
+    let bytes = transfer_decoded(raw, part)?;
     let (again, _, _) = encoding.decode(&bytes);
     (again.matches('\u{FFFD}').count() < unreadable).then(|| again.into_owned())
+}
+
+/// A part's bytes with only its transfer encoding (base64, quoted-printable) undone.
+fn transfer_decoded(raw: &[u8], part: &mail_parser::MessagePart) -> Option<Vec<u8>> {
+    use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
+    let body = raw.get(part.offset_body as usize..part.offset_end as usize)?;
+    match part.encoding {
+        mail_parser::Encoding::Base64 => base64_decode(body),
+        mail_parser::Encoding::QuotedPrintable => quoted_printable_decode(body),
+        mail_parser::Encoding::None => Some(body.to_vec()),
+    }
 }
 
 /// Refuses a body that mostly failed to decode in its charset.
@@ -371,6 +394,38 @@ mod tests {
         .unwrap();
         assert_eq!(m.text.as_deref().map(str::trim), Some("38,50 €"));
         assert!(!m.bulk);
+    }
+
+    /// iPhone Mail writes the text typed below an inline photo as a second text part.
+    #[test]
+    fn text_parts_around_an_inline_photo_are_one_text() {
+        let raw = "From: a@example.ph\r\nDate: Sat, 05 Dec 2026 07:48:55 +0800\r\n\
+             Message-ID: <2@example.ph>\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the photo\r\n\
+             --b\r\nContent-Type: image/jpeg; name=\"p.jpg\"\r\nContent-Disposition: inline; \
+             filename=\"p.jpg\"\r\nContent-Transfer-Encoding: base64\r\n\r\n/9j/4AAQ\r\n\
+             --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n- 3 x Rice (R-1) @ 40.00\r\n\
+             --b--\r\n";
+        let m = parse(raw.as_bytes(), Limits::default()).unwrap();
+        let text = m.text.unwrap_or_default();
+        assert!(text.contains("See the photo"), "{text}");
+        assert!(text.contains("- 3 x Rice (R-1) @ 40.00"), "{text}");
+    }
+
+    /// A text attachment without a charset keeps its own bytes (not a lossy UTF-8 reading).
+    #[test]
+    fn a_text_attachment_without_a_charset_keeps_its_bytes() {
+        let raw = "From: a@example.com.tr\r\nDate: Fri, 04 Dec 2026 10:33:12 +0300\r\n\
+             Message-ID: <3@example.com.tr>\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nEkte\r\n\
+             --b\r\nContent-Type: text/plain; name=\"s.txt\"\r\nContent-Disposition: attachment; \
+             filename=\"s.txt\"\r\nContent-Transfer-Encoding: base64\r\n\r\n3mn+bGk=\r\n--b--\r\n";
+        let m = parse(raw.as_bytes(), Limits::default()).unwrap();
+        assert_eq!(m.attachments.len(), 1);
+        // "Şişli" in windows-1254.
+        assert_eq!(m.attachments[0].content, b"\xde\x69\xfe\x6c\x69");
     }
 
     #[test]

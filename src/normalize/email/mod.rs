@@ -366,11 +366,26 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
             }
         }
     }
-    // An e-mail whose body says little, with the order as a PDF: the form gives the lines
-    // and whatever the body did not.
+    // An e-mail whose body says little, with the order as a document: a PDF, or a text file
+    // (an ERP's fixed-width order slip, `text/plain` without a charset). The document gives
+    // the lines and whatever the body did not.
     if kind == MailKind::Email && lines.is_empty() && text_source != "xml" {
+        let mut documents: Vec<(Result<String, String>, &'static str)> = Vec::new();
         if let Some(pdf) = pdf {
-            match opts.tools.pdf_text(&pdf.content) {
+            let layer = opts.tools.pdf_text(&pdf.content);
+            documents.push((
+                layer.map_err(|e| format!("{e}: the PDF could not be read")),
+                "pdf",
+            ));
+        }
+        for a in &mail.attachments {
+            if is(a, &["text/plain"], &[".txt"]) {
+                let charset = attachment_charset(a, &mail);
+                documents.push((Ok(extract::csv_text(&a.content, charset.as_deref())), "txt"));
+            }
+        }
+        for (layer, source) in documents {
+            match layer {
                 Ok(layer) => {
                     let layer = bounded(text::normalize(&layer), &mut problems);
                     let mut form_ctx = Ctx::new(template, trust);
@@ -379,19 +394,24 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                     form_ctx.language_country = extract::language_country(&layer);
                     let (found, form_lines, form_doubts) =
                         extract::extract_text(&layer, &form_ctx, Kind::Form);
+                    // A text file that holds no order lines may be anything (a log, a
+                    // note): only an order's own facts are taken from it.
                     for (k, f) in found {
-                        if !facts.contains_key(&k) {
+                        if !facts.contains_key(&k) && (source == "pdf" || !form_lines.is_empty()) {
                             put(&mut facts, &k, Some(f.value), f.confidence);
                         }
                     }
                     if !form_lines.is_empty() {
                         lines = form_lines;
                         replace_line_doubts(&mut doubts, form_doubts);
-                        text_source = "pdf";
+                        text_source = source;
                         amounts_text = layer;
                     }
                 }
-                Err(e) => problems.push(format!("{e}: the PDF could not be read")),
+                Err(e) => problems.push(e),
+            }
+            if !lines.is_empty() {
+                break;
             }
         }
     }
@@ -401,10 +421,11 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     let mut attached_text = String::new();
     // A CSV or XLSX attachment of lines wins over lines guessed from the text.
     const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
     for a in &mail.attachments {
         let (read, source) = if is(a, &["text/csv", "text/comma-separated-values"], &[".csv"]) {
-            // A file that declares no charset is in the one the message's text is written in.
-            let charset = a.charset.as_deref().or(mail.text_charset.as_deref());
+            let charset = attachment_charset(a, &mail);
+            let charset = charset.as_deref();
             let text = extract::csv_text(&a.content, charset);
             let mut csv_ctx = Ctx::new(template, trust);
             csv_ctx.decimal_comma = extract::infer_decimal_comma(&text).or(ctx.decimal_comma);
@@ -428,6 +449,17 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                 order.lines
             });
             (read, "xlsx")
+        } else if is(a, &[DOCX], &[".docx"]) {
+            // A Word order: its table read like a sheet, its paragraphs like a sheet of
+            // delivery details.
+            let read = xlsx::docx_order(&a.content, &ctx, &mut facts, opts.xlsx_limits);
+            let read = read.map(|order| {
+                amounts_text.push('\n');
+                amounts_text.push_str(&order.summary);
+                attached_text = format!("{}\n\n{}", order.summary, order.details);
+                order.lines
+            });
+            (read, "docx")
         } else {
             if is(a, &["application/vnd.ms-excel"], &[".xls"]) {
                 problems
@@ -498,6 +530,12 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                 "{path}: it holds an undecoded HTML character reference"
             ));
         }
+        // Text read in a charset it is not in: the fact's letters are lost.
+        if f.value.contains('\u{FFFD}') {
+            doubts.push(format!(
+                "{path}: it holds characters that could not be decoded"
+            ));
+        }
     }
     if lines.iter().any(|l| {
         [&l.name, &l.sku, &l.spec]
@@ -505,6 +543,13 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
             .any(|v| v.as_deref().is_some_and(checks::undecoded_entity))
     }) {
         doubts.push("lines: an item holds an undecoded HTML character reference".into());
+    }
+    if lines.iter().any(|l| {
+        [&l.name, &l.sku, &l.spec]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|v| v.contains('\u{FFFD}')))
+    }) {
+        doubts.push("lines: an item holds characters that could not be decoded".into());
     }
     // A fact in doubt is not trusted; a required fact read by a guess says so.
     for d in &doubts {
@@ -559,6 +604,22 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
         "doubts": doubts,
         "xml_order": xml_order,
     }))
+}
+
+/// The charset of an attached text file (CSV, TXT): the one it declares; else the one the
+/// message's text declares, when that is a legacy code page (the sender's mail program
+/// writes in it); else, the message text being UTF-8, the code page whose letters that text
+/// uses ([`extract::legacy_code_page`]): an ERP's export is written in the office's code page
+/// whatever the mail program sends.
+fn attachment_charset(a: &mime::Attachment, mail: &mime::ParsedMail) -> Option<String> {
+    let utf = |c: &str| c.trim().to_ascii_lowercase().starts_with("utf");
+    a.charset
+        .clone()
+        .or_else(|| mail.text_charset.clone().filter(|c| !utf(c)))
+        .or_else(|| {
+            let sample = mail.text.as_deref().or(mail.html.as_deref())?;
+            extract::legacy_code_page(sample).map(|e| e.name().to_string())
+        })
 }
 
 /// The facts every order needs, whose low confidence is itself a reason to hold it.
@@ -704,6 +765,58 @@ mod tests {
              Unit 4, Riverside Trading Estate\r\nLeeds LS11 5DT\r\n"
         )
         .into_bytes()
+    }
+
+    /// An ERP's order slip as a text file without a charset, in the office's code page
+    /// (windows-1254 here) while the mail program writes UTF-8: it is read in the code page
+    /// whose letters the message's text uses, and gives the lines and the delivery place.
+    #[test]
+    fn a_text_file_order_in_the_offices_code_page() {
+        let raw = |attachment: &str| {
+            format!(
+                "From: Ece Kaya <ece@cicek.example.com.tr>\r\nDate: Fri, 04 Dec 2026 10:33:12 +0300\r\n\
+                 Message-ID: <k1@cicek.example.com.tr>\r\nSubject: Sipari\u{15f} KL-7710\r\n\
+                 MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+                 --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                 Sipari\u{15f} fi\u{15f}imiz ektedir. \u{130}yi \u{e7}al\u{131}\u{15f}malar\r\n\
+                 --b\r\nContent-Type: text/plain; name=\"S.TXT\"\r\n\
+                 Content-Disposition: attachment; filename=\"S.TXT\"\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\n{attachment}\r\n--b--\r\n"
+            )
+            .into_bytes()
+        };
+        let v = decode(
+            &raw("U0lQQVJJUyBObyA6IEtMLTc3MTANCg0KVGVzbGltIFllcmkgOiDHaedlayBQYXN0YW5lc2kNCiAgICAgICAgICAgICAgQmHwZGF0IENhZC4gTm86IDE0DQogICAgICAgICAgICAgIDM0NzI4IEthZP1r9nkv3XN0YW5idWwNCg0KU3RvayBLb2R1ICAgIFN0b2sgQWT9ICAgICAgICAgICAgICBNaWt0YXIgIEJpcmltICAgQmlyaW0gRml5YXQNCktYLTAwMTEgICAgICBCdWxndXIgNSBrZyAgICAgICAgICAgICAgIDEyIEFERVQgICAgICAgICAgMjEwLDUwDQo="),
+            MailKind::Email,
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(v["document"]["text_source"], "txt", "{v}");
+        assert_eq!(v["lines"][0]["sku"], "KX-0011", "{v}");
+        assert_eq!(v["lines"][0]["quantity"], 12, "{v}");
+        assert_eq!(
+            v["fields"]["ship_to.city"]["value"], "Kad\u{131}k\u{f6}y",
+            "{v}"
+        );
+        assert_eq!(v["fields"]["source.external_id"]["value"], "KL-7710", "{v}");
+    }
+
+    /// A fact that holds characters lost in decoding is a doubt, never passed on as read.
+    #[test]
+    fn a_fact_with_undecodable_characters_is_a_doubt() {
+        let raw = "From: a@example.com\r\nDate: Fri, 04 Dec 2026 10:33:12 +0000\r\n\
+             Message-ID: <u1@example.com>\r\nSubject: PO 5521\r\nContent-Type: text/plain; \
+             charset=utf-8\r\n\r\nPO 5521\r\n\r\nDeliver to:\r\nCaf\u{FFFD} Lumi\u{e8}re and sons \
+             of the old harbour\r\n12 Harbour Road\r\nLeeds LS1 4AP\r\n\r\n\
+             - 2 x Tea (T-1) @ \u{a3}3.00\r\n";
+        let v = decode(raw.as_bytes(), MailKind::Email, &Options::default()).unwrap();
+        assert!(
+            v["doubts"].as_array().unwrap().iter().any(|d| d
+                .as_str()
+                .unwrap()
+                .starts_with("ship_to.name: it holds characters")),
+            "{v}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use super::extract::{grid_lines, is_total_row, Ctx, Facts, Line};
 use calamine::{DataRef, Reader, Xlsx};
+use quick_xml::events::Event;
 use std::io::{Cursor, Read};
 
 /// Bounds on one XLSX attachment.
@@ -161,7 +162,7 @@ pub fn read_sheets(
     decimal_comma: bool,
     limits: Limits,
 ) -> Result<Vec<Sheet>, String> {
-    check_zip(bytes, limits)?;
+    check_zip(bytes, limits, "XLSX")?;
     // calamine is third-party code fed untrusted input: a panic in it refuses the attachment
     // instead of failing the whole message.
     std::panic::catch_unwind(|| read_checked(bytes, decimal_comma, limits))
@@ -259,12 +260,12 @@ fn cell_text(value: &DataRef<'_>, decimal_comma: bool) -> String {
 /// Refuses an archive that unpacks beyond the limits (a zip bomb), counting the bytes each
 /// entry really decompresses to, and a shared-string table announcing more strings than cells
 /// allowed (calamine reserves room for the announced count up front).
-fn check_zip(bytes: &[u8], limits: Limits) -> Result<(), String> {
+fn check_zip(bytes: &[u8], limits: Limits, kind: &str) -> Result<(), String> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|e| format!("XLSX attachment is not a zip archive: {e}"))?;
+        .map_err(|e| format!("{kind} attachment is not a zip archive: {e}"))?;
     if zip.len() > limits.entries {
         return Err(format!(
-            "XLSX attachment has {} parts, more than {}",
+            "{kind} attachment has {} parts, more than {}",
             zip.len(),
             limits.entries
         ));
@@ -273,10 +274,10 @@ fn check_zip(bytes: &[u8], limits: Limits) -> Result<(), String> {
     for i in 0..zip.len() {
         let mut entry = zip
             .by_index(i)
-            .map_err(|e| format!("XLSX attachment: zip entry is not readable: {e}"))?;
+            .map_err(|e| format!("{kind} attachment: zip entry is not readable: {e}"))?;
         let is_sst = entry
             .name()
-            .map_err(|e| format!("XLSX attachment: zip entry is not readable: {e}"))?
+            .map_err(|e| format!("{kind} attachment: zip entry is not readable: {e}"))?
             .eq_ignore_ascii_case("xl/sharedStrings.xml");
         let left = limits.uncompressed_bytes - total;
         let mut head = Vec::new();
@@ -284,17 +285,17 @@ fn check_zip(bytes: &[u8], limits: Limits) -> Result<(), String> {
             (&mut entry)
                 .take(4096)
                 .read_to_end(&mut head)
-                .map_err(|e| format!("XLSX attachment: zip entry is not readable: {e}"))?;
+                .map_err(|e| format!("{kind} attachment: zip entry is not readable: {e}"))?;
         }
         let rest = std::io::copy(
             &mut (&mut entry).take(left.saturating_sub(head.len() as u64) + 1),
             &mut std::io::sink(),
         )
-        .map_err(|e| format!("XLSX attachment: zip entry is not readable: {e}"))?;
+        .map_err(|e| format!("{kind} attachment: zip entry is not readable: {e}"))?;
         total += head.len() as u64 + rest;
         if total > limits.uncompressed_bytes {
             return Err(format!(
-                "XLSX attachment unpacks to more than {} MiB (zip bomb?)",
+                "{kind} attachment unpacks to more than {} MiB (zip bomb?)",
                 limits.uncompressed_bytes / (1024 * 1024)
             ));
         }
@@ -310,6 +311,140 @@ fn check_zip(bytes: &[u8], limits: Limits) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// What a Word (`.docx`) attachment holds for an order, read like a workbook: the first table
+/// with a header row naming a quantity column gives the lines (through the same column
+/// matching as a sheet), its total rows the summary, and the paragraphs outside it (the
+/// reference, the delivery address) the details. The archive is checked within `limits`
+/// before its `word/document.xml` is read, and that part is read only up to the bytes they
+/// allow.
+pub fn docx_order(
+    bytes: &[u8],
+    ctx: &Ctx,
+    facts: &mut Facts,
+    limits: Limits,
+) -> Result<XlsxOrder, String> {
+    check_zip(bytes, limits, "DOCX")?;
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| format!("DOCX attachment is not a zip archive: {e}"))?;
+    let mut xml = Vec::new();
+    zip.by_name("word/document.xml")
+        .map_err(|_| "DOCX attachment has no document part".to_string())?
+        .take(limits.uncompressed_bytes)
+        .read_to_end(&mut xml)
+        .map_err(|e| format!("DOCX attachment: zip entry is not readable: {e}"))?;
+    let (paragraphs, tables) = docx_parts(&xml, limits)?;
+    let mut order = XlsxOrder {
+        details: paragraphs.join("\n"),
+        ..XlsxOrder::default()
+    };
+    // A document's numbers are text as typed: they are read by the document's own
+    // convention (`9.250.000` says dots between thousands) before the message's.
+    let cells: Vec<&str> = tables
+        .iter()
+        .flatten()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let own = Ctx {
+        template: ctx.template,
+        trust: ctx.trust,
+        decimal_comma: super::extract::infer_decimal_comma(&cells.join("\n")).or(ctx.decimal_comma),
+        sender_country: ctx.sender_country.clone(),
+        language_country: ctx.language_country,
+    };
+    for rows in &tables {
+        if let Ok(lines) = grid_lines(rows, &own, facts, 30) {
+            if !lines.is_empty() {
+                order.lines = lines;
+                order.summary = summary_text(rows);
+                break;
+            }
+        }
+    }
+    Ok(order)
+}
+
+/// A table's rows of cell text.
+type Table = Vec<Vec<String>>;
+
+/// A Word document's body: its paragraphs outside tables (a line each, `<w:br/>` and
+/// `<w:tab/>` kept as a line break and a tab) and its tables as rows of cell text (a cell's
+/// paragraphs joined by a space). Bounded by the cell limit of `limits`.
+fn docx_parts(xml: &[u8], limits: Limits) -> Result<(Vec<String>, Vec<Table>), String> {
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut paragraphs: Vec<String> = Vec::new();
+    let mut tables: Vec<Table> = Vec::new();
+    // Nested tables are read as part of the cell they sit in.
+    let mut depth = 0usize;
+    let mut text = String::new();
+    let mut cell = String::new();
+    let mut row: Vec<String> = Vec::new();
+    let mut in_text = false;
+    let mut cells = 0usize;
+    let mut buf = Vec::new();
+    loop {
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| format!("DOCX attachment: document is not readable XML: {e}"))?;
+        match event {
+            Event::Start(e) => match e.local_name().into_inner() {
+                "tbl" => {
+                    depth += 1;
+                    if depth == 1 {
+                        tables.push(Vec::new());
+                    }
+                }
+                "t" => in_text = true,
+                _ => {}
+            },
+            Event::Empty(e) => match e.local_name().into_inner() {
+                // An empty paragraph is a blank line between blocks.
+                "p" if depth == 0 => paragraphs.push(String::new()),
+                "br" | "cr" => text.push('\n'),
+                "tab" => text.push('\t'),
+                _ => {}
+            },
+            Event::Text(t) if in_text => text.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) if in_text => match r.resolve_char_ref() {
+                Ok(Some(c)) => text.push(c),
+                _ => text.push_str(quick_xml::escape::resolve_predefined_entity(&r).unwrap_or("")),
+            },
+            Event::End(e) => match e.local_name().into_inner() {
+                "t" => in_text = false,
+                "p" if depth == 0 => paragraphs.push(std::mem::take(&mut text)),
+                "p" => {
+                    if !cell.is_empty() && !text.is_empty() {
+                        cell.push(' ');
+                    }
+                    cell.push_str(text.trim());
+                    text.clear();
+                }
+                "tc" if depth == 1 => {
+                    cells += 1;
+                    if cells > limits.cells {
+                        return Err(format!(
+                            "DOCX attachment has more than {} table cells",
+                            limits.cells
+                        ));
+                    }
+                    row.push(std::mem::take(&mut cell));
+                }
+                "tr" if depth == 1 => {
+                    if let Some(table) = tables.last_mut() {
+                        table.push(std::mem::take(&mut row));
+                    }
+                }
+                "tbl" => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    Ok((paragraphs, tables))
 }
 
 /// The `uniqueCount` the `<sst>` element announces.
@@ -331,6 +466,75 @@ fn announced_strings(head: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Word document with `body` as its `word/document.xml` body.
+    fn docx(body: &str) -> Vec<u8> {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("word/document.xml", opts).unwrap();
+        let xml = format!(
+            "<?xml version=\"1.0\"?><w:document xmlns:w=\"http://schemas.openxmlformats.org/\
+             wordprocessingml/2006/main\"><w:body>{body}</w:body></w:document>"
+        );
+        zip.write_all(xml.as_bytes()).unwrap();
+        zip.finish().unwrap().into_inner()
+    }
+
+    fn p(t: &str) -> String {
+        format!("<w:p><w:r><w:t>{t}</w:t></w:r></w:p>")
+    }
+
+    fn row(cells: &[&str]) -> String {
+        let cells: String = cells
+            .iter()
+            .map(|c| format!("<w:tc>{}</w:tc>", p(c)))
+            .collect();
+        format!("<w:tr>{cells}</w:tr>")
+    }
+
+    /// A Word order: the table's rows read like a sheet's (numbers by the document's own
+    /// convention), the paragraphs outside it kept as details with blank lines between blocks.
+    #[test]
+    fn a_word_order_is_read_like_a_sheet() {
+        let body = format!(
+            "{}<w:p/>{}{}<w:p/><w:tbl>{}{}{}</w:tbl>",
+            p("Order No: WD-301"),
+            p("Deliver to:"),
+            p("Bistro &amp; Bar"),
+            row(&["Item code", "Description", "Qty", "Unit price"]),
+            row(&["TE-01", "Green tea 100 g", "12", "4.500"]),
+            row(&["", "Total", "", "1.254.000"]),
+        );
+        let mut facts = Facts::new();
+        let order = docx_order(
+            &docx(&body),
+            &Ctx::new(None, 1.0),
+            &mut facts,
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(order.lines.len(), 1, "{order:?}");
+        assert_eq!(order.lines[0].sku.as_deref(), Some("TE-01"));
+        assert_eq!(
+            order.lines[0].unit_price.map(|d| d.to_string()).as_deref(),
+            Some("4500")
+        );
+        assert_eq!(
+            order.details,
+            "Order No: WD-301\n\nDeliver to:\nBistro & Bar\n"
+        );
+        assert!(order.summary.contains("1.254.000"), "{}", order.summary);
+        // Not a zip archive: refused with the reason, never a panic.
+        assert!(docx_order(
+            b"PK\x03\x04",
+            &Ctx::new(None, 1.0),
+            &mut facts,
+            Limits::default()
+        )
+        .is_err());
+    }
 
     #[test]
     fn a_sheet_of_fields_reads_as_labelled_lines() {

@@ -1420,3 +1420,222 @@ fn your_order_inside_a_sentence_is_not_the_senders_reference() {
     let (f, _, _) = extract_text("Your order no.: 4711\n", &ctx(), Kind::Form);
     assert_eq!(value(&f, "source.external_id").as_deref(), Some("4711"));
 }
+
+/// Order, column, total, delivery and phone words of languages read since round 12: an
+/// Icelandic table with a reference, a Lithuanian total, a Slovenian delivery label.
+#[test]
+fn nordic_baltic_and_balkan_order_words() {
+    let text = "Pöntun nr. 7781-B\n\nVörunr.   Vara                 Magn   Verð/stk.\n\
+                AB-12     Rúgbrauð 500 g         10   1.250 kr.\n\
+                AB-40     Smjör 250 g             4     890 kr.\n\n\
+                Iš viso: 16 060 EUR\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (f, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("7781-B"));
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("AB-12"));
+    assert_eq!(lines[0].name.as_deref(), Some("Rúgbrauð 500 g"));
+    assert_eq!(
+        lines[0].unit_price.map(|d| d.to_string()).as_deref(),
+        Some("1250")
+    );
+    assert_eq!(value(&f, "total").as_deref(), Some("16060"));
+    // The Finnish unit price before a line discount, under `À-hinta` (a grave accent).
+    let text = "Tuotenro   Tuote            Määrä  À-hinta  Ale-%   Yhteensä\n\
+                KK-100     Kahvi 1 kg          5   12,00 €   10 %    54,00 €\n";
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        lines[0].unit_price.map(|d| d.to_string()).as_deref(),
+        Some("12")
+    );
+    let text = "Naročilnica št. SL-55/2026\n\nDostava na:\nKavarna Breg\nTrubarjeva 9\n\
+                2000 Maribor\n\nLep pozdrav\nMaja\nSími 470 1234\n";
+    let (f, _, d) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "source.external_id").as_deref(),
+        Some("SL-55/2026"),
+        "{f:?} {d:?}"
+    );
+    assert_eq!(value(&f, "ship_to.line1").as_deref(), Some("Trubarjeva 9"));
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("470 1234"));
+}
+
+/// List items of the shapes people type: a unit word after the quantity, a code in Greek
+/// capitals in brackets, a quantity and unit before the code, `qty x price` ending a coded
+/// line, the peso sign; an undecided quantity is left for a person.
+#[test]
+fn list_items_with_units_codes_and_undecided_quantities() {
+    let text = "Order:\n\n- 8 sacks Rye flour 10kg (RF-10) @ ₱950.00\n\
+                - Κασέρι 1 kg (ΚΣ-11): 3 τεμ. x 9,40 €\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(false);
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("RF-10"));
+    assert_eq!(lines[0].name.as_deref(), Some("Rye flour 10kg"));
+    assert_eq!(
+        lines[0].quantity.map(|d| d.to_string()).as_deref(),
+        Some("8")
+    );
+    assert_eq!(lines[1].sku.as_deref(), Some("ΚΣ-11"));
+    assert_eq!(lines[1].name.as_deref(), Some("Κασέρι 1 kg"));
+    let (f, _, _) = extract_text("- 2 bags Salt 1kg @ ₱45.00\n", &c, Kind::Email);
+    assert_eq!(value(&f, "currency").as_deref(), Some("PHP"));
+    let text = "Revised:\n\nTB-07    Tea bags, box of 80       25 x £3.10\n\
+                SG-02    Sugar sticks x500          2 x £7.25\n\n  \
+                4 kasser MK-33 Mælk 1 l à 89,00 kr.\n  3 stk. MK-40 Fløde 0,5 l à 19,00 kr.\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines[3].sku.as_deref(), Some("MK-40"));
+    assert_eq!(lines[3].name.as_deref(), Some("Fløde 0,5 l"));
+    assert_eq!(lines[0].name.as_deref(), Some("Tea bags, box of 80"));
+    assert_eq!(
+        lines[0].quantity.map(|d| d.to_string()).as_deref(),
+        Some("25")
+    );
+    assert_eq!(lines[1].name.as_deref(), Some("Sugar sticks x500"));
+    assert_eq!(lines[2].sku.as_deref(), Some("MK-33"));
+    assert_eq!(lines[2].name.as_deref(), Some("Mælk 1 l"));
+    assert_eq!(
+        lines[2].quantity.map(|d| d.to_string()).as_deref(),
+        Some("4")
+    );
+    let text = "Pedido:\n\n- CF-9 Café molido 1 kg: 20 o 24 paquetes a $ 9.100,00\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, doubts) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].quantity, None);
+    assert_eq!(lines[0].name.as_deref(), Some("Café molido 1 kg"));
+    assert!(doubts.iter().any(|d| d.contains("choice")), "{doubts:?}");
+}
+
+/// A fixed-width export's quantity and unit one space apart sit under two columns.
+#[test]
+fn a_cell_across_two_columns_is_split() {
+    let text = "Stok Kodu    Stok Adı              Miktar  Birim   Birim Fiyat\n\
+                KX-0011      Bulgur 5 kg               12 ADET          210,50\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, _) = extract_text(text, &c, Kind::Form);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        lines[0].quantity.map(|d| d.to_string()).as_deref(),
+        Some("12")
+    );
+    assert_eq!(
+        lines[0].unit_price.map(|d| d.to_string()).as_deref(),
+        Some("210.5")
+    );
+}
+
+/// The code page of a file without a charset, from the letters of the message's own text.
+#[test]
+fn a_legacy_code_page_from_the_messages_letters() {
+    let page = |s: &str| legacy_code_page(s).map(|e| e.name());
+    assert_eq!(
+        page("Siparişimiz ektedir, iyi çalışmalar"),
+        Some("windows-1254")
+    );
+    assert_eq!(
+        page("Objednávka, děkujeme, příjemný den"),
+        Some("windows-1250")
+    );
+    assert_eq!(page("Grüße aus München"), Some("windows-1252"));
+    assert_eq!(page("plain ascii"), None);
+}
+
+/// Currencies of the round 12 countries, and a code only in a bracketed remark.
+#[test]
+fn more_currencies_and_a_remark_in_brackets() {
+    let cur = |t: &str| value(&extract_text(t, &ctx(), Kind::Email).0, "currency");
+    assert_eq!(cur("Total 1 200 000 VNĐ").as_deref(), Some("VND"));
+    assert_eq!(cur("รวมทั้งสิ้น 450.00 บาท").as_deref(), Some("THB"));
+    assert_eq!(cur("Totali: 9.800 lekë").as_deref(), Some("ALL"));
+    assert_eq!(
+        cur("Total estimado ARS 12.000,00 ($)").as_deref(),
+        Some("ARS")
+    );
+    assert_eq!(
+        cur("COP-250  Coppette  2  45,50\nTotale: € 91,00").as_deref(),
+        Some("EUR")
+    );
+    let (f, _, doubts) = extract_text(
+        "Summa: 980,00 EUR (approx. 1 140 USD, for\nour books only)\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "currency").as_deref(), Some("EUR"));
+    assert!(
+        !doubts.iter().any(|d| d.starts_with("currency")),
+        "{doubts:?}"
+    );
+    let (_, _, doubts) = extract_text("Summa: 980,00 EUR or 1 140 USD\n", &ctx(), Kind::Email);
+    assert!(
+        doubts.iter().any(|d| d.starts_with("currency")),
+        "{doubts:?}"
+    );
+}
+
+/// A total's remark in brackets and a range of two amounts.
+#[test]
+fn a_totals_remark_and_a_range() {
+    let stated = |t: &str| super::super::checks::stated_amounts(t, true).total;
+    assert_eq!(
+        stated("Iš viso: 2 310,40 EUR (apie 2 700 USD)"),
+        vec![Decimal::new(231040, 2)]
+    );
+    assert!(stated("Total: between EUR 1.200,00 and EUR 1.450,00").is_empty());
+    assert!(stated("Total estimado: entre 900,00 y 1.100,00").is_empty());
+}
+
+/// A separator written twice groups thousands; a total that reads two ways takes the reading
+/// the lines add up to.
+#[test]
+fn thousands_told_by_a_repeated_separator_or_by_the_lines() {
+    assert_eq!(infer_decimal_comma("9.250.000"), Some(true));
+    assert_eq!(infer_decimal_comma("1,250,000"), Some(false));
+    let text = "Kodi   Artikulli    Sasia   Çmimi\nQK-1   Sheqer 1 kg    10     120\n\
+                QK-2   Kripë 1 kg     20      60\n\nTotali: 2.400 lekë\n";
+    let (f, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(value(&f, "total").as_deref(), Some("2400"));
+}
+
+/// Postcodes that name their country: a country code before them, the Argentine CPA; a Thai
+/// or Vietnamese district line above the province and postcode is the city.
+#[test]
+fn postcodes_naming_countries_and_district_lines() {
+    let block = |t: &str| extract_text(t, &ctx(), Kind::Email).0;
+    let f = block("Deliver to:\nSandėlis Nr. 2\nŽalgirio g. 90\nLT-09303 Vilnius\n");
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("LT"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("09303"));
+    let f = block("Afhendingarstaður:\nBakarí Hlíða\nLönguhlíð 3\n105 Reykjavík\n");
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("105"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Reykjavík"));
+    let mut c = ctx();
+    c.sender_country = Some("IS".into());
+    let (f, _, _) = extract_text(
+        "Afhendingarstaður:\nBakarí Hlíða\nLönguhlíð 3\n105 Reykjavík\n\nSamtals: 12.400 kr.\n",
+        &c,
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("IS"));
+    assert_eq!(value(&f, "currency").as_deref(), Some("ISK"));
+    let f = block("Entregar en:\nKiosco Norte\nCabildo 2040\nC1428AAQ Buenos Aires\n");
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("AR"));
+    assert_eq!(
+        value(&f, "ship_to.postal_code").as_deref(),
+        Some("C1428AAQ")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Buenos Aires"));
+    let f = block("Địa chỉ giao hàng:\nQuán Gió\n12 Lê Lợi\nQuận 1\nTP. Hồ Chí Minh 700000\n");
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Quận 1"));
+    assert_eq!(
+        value(&f, "ship_to.region").as_deref(),
+        Some("TP. Hồ Chí Minh")
+    );
+    assert_eq!(value(&f, "ship_to.line2"), None);
+}
