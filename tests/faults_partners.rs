@@ -1241,7 +1241,14 @@ async fn a_poison_message_at_each_stage_is_parked_once_and_the_rest_flows() {
         &format!("dir = \"{}\"", common::mappings_dir().display()),
         &format!("dir = \"{}\"", mappings.display()),
     );
-    let mut cfg = ordergate::config::Config::from_toml(&text, "test", Vec::new()).unwrap();
+    // A poison goes to every stage's queue: each is bound to all it can take, also the
+    // push-back and notify stages that this configuration (no push-back, no e-mail, no
+    // subscriber) would otherwise tell nothing (`bus.only_wanted`).
+    let everything = [(
+        "ORDERGATE_BUS__ONLY_WANTED".to_string(),
+        "false".to_string(),
+    )];
+    let mut cfg = ordergate::config::Config::from_toml(&text, "test", everything).unwrap();
     cfg.anchor_paths(env.dir.path());
     let d = ordergate::app::Daemon::start(&cfg).await.unwrap();
     let store = d.store.clone();
