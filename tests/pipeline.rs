@@ -776,6 +776,54 @@ async fn cluster_waiting_units_share_one_commit() {
     waiting_units_share_one_commit_and_a_failure_undoes_only_its_own(Profile::Cluster).await;
 }
 
+/// An event no queue of the bus's topology wants (its only binding narrowed away) is dropped
+/// when the unit emits it: it is not among the unit's committed events (which the stage
+/// counts as published) and writes no queue row; the same unit on the full topology
+/// publishes it.
+#[tokio::test]
+async fn standalone_a_unit_does_not_publish_what_no_queue_wants() {
+    use ordergate::bus::embedded::{EmbeddedBus, EmbeddedSettings};
+    use ordergate::bus::{Bus, Topology};
+    use ordergate::stage::UnitWriter;
+    use ordergate::store::Store;
+    use std::sync::Arc;
+    let env = TestEnv::new(Profile::Standalone).await;
+    let store = Store::connect(&env.store_url(), 4, "full").await.unwrap();
+    let full =
+        Topology::standard("t", vec![Duration::from_secs(1)]).with_queue("t.probes", &["probe.*"]);
+    let mut narrowed = full.clone();
+    narrowed.narrow("probes", &[]);
+    let settings = || EmbeddedSettings {
+        poll_interval: Duration::from_millis(50),
+        lease: Duration::from_secs(30),
+    };
+    let rows = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM bus_messages WHERE queue IN ('t.probes', 't.unrouted')",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+    };
+    for (topology, published) in [(narrowed, 0), (full, 1)] {
+        let bus: Arc<dyn Bus> = Arc::new(EmbeddedBus::new(store.clone(), topology, settings()));
+        let writer = UnitWriter::start(&store, bus);
+        let before = rows().await;
+        let committed = writer
+            .commit(
+                "q",
+                &format!("m{published}"),
+                "test",
+                Probe::new(format!("k{published}"), false),
+            )
+            .await
+            .unwrap();
+        assert_eq!(committed.events().len(), published, "{committed:?}");
+        assert_eq!(rows().await - before, published as i64);
+    }
+    store.close().await;
+}
+
 /// On SQLite a batch gives way to intake: when an urgent write queues for the writer during a
 /// batch, the batch commits at the next unit boundary, the urgent write goes next, and the rest
 /// of the units follow in the next batch.
