@@ -532,14 +532,7 @@ async fn a_cancel_the_wms_refuses_is_change_refused_with_an_exception() {
     let remote = east.state.ids_of(&key);
     assert_eq!(remote.len(), 1);
     assert!(east.state.pick(&remote[0]), "picking starts");
-    let answer = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/api/orders/{id}/cancel"))
-        .bearer_auth("lifecycle-operator-token")
-        .json(&serde_json::json!({"reason": "customer changed their mind"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(answer.status().is_success(), "{}", answer.status());
+    cancel_through_api(port, &id).await;
     let reason = exception_reason(&store, "change_refused", Some("sales")).await;
     assert!(reason.contains("east:"), "the WMS's words: {reason}");
     assert_eq!(
@@ -555,6 +548,18 @@ async fn a_cancel_the_wms_refuses_is_change_refused_with_an_exception() {
     d.stop().await;
     east.stop().await;
     factory.stop().await;
+}
+
+/// An operator cancels order `id` through the API ("customer changed their mind").
+async fn cancel_through_api(port: u16, id: &str) {
+    let answer = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/orders/{id}/cancel"))
+        .bearer_auth("lifecycle-operator-token")
+        .json(&serde_json::json!({"reason": "customer changed their mind"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
 }
 
 /// The Shopify sample as order `n` with its three units split over two lines: two of
@@ -1046,6 +1051,132 @@ async fn a_warehouse_cancelling_its_part_of_a_split_order_cancels_only_that_part
         goods_owed(&store).await.is_empty(),
         "nothing is owed: no goods_owed"
     );
+    d.stop().await;
+    east.stop().await;
+    factory.stop().await;
+}
+
+/// An operator cancels a split order, and the ShipBob-shaped factory's
+/// `order.shipment.cancelled` callback comes before its answer to the cancel (held until the
+/// callback is applied), so before ordergate's change commits. The callback is known as the
+/// answer to ordergate's own cancel: no `fulfilment_cancelled` exception (no warehouse dropped
+/// its part behind anyone's back), and the order is cancelled once, by the operator's change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancel_confirmed_by_callback_before_its_answer_is_not_a_part_dropped() {
+    let Rig {
+        env: _env,
+        port,
+        east,
+        factory,
+        inbox,
+        d,
+        cfg: _,
+    } = Rig::start(false).await;
+    let store = d.store.clone();
+    let id = place(&store, &inbox, 508, "TEST-LAMP", "TEST-MUG").await;
+    let lamps = ordergate::outbound::warehouse::fulfilment_key(&id, "factory");
+    let mug = ordergate::outbound::warehouse::fulfilment_key(&id, "east");
+    factory.state.control.set_faults(FaultRequest {
+        hold_next_cancel: 1,
+        ..Default::default()
+    });
+    cancel_through_api(port, &id).await;
+    // The factory cancelled and told ordergate so while its answer is held: the callback is
+    // applied (the fulfilment order cancelled) before the change can commit.
+    poll(
+        Duration::from_secs(30),
+        "the factory's callback applied",
+        || async { (fulfilment_state(&store, &lamps).await == "cancelled").then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        store.order(&id).await.unwrap().unwrap().state,
+        "fulfilment_requested",
+        "the change has not committed yet"
+    );
+    factory.state.control.release_held();
+    wait_state(&store, &id, "cancelled", Duration::from_secs(30)).await;
+    assert_eq!(fulfilment_state(&store, &mug).await, "cancelled");
+    assert!(
+        fulfilment_cancelled(&store, &id).await.is_empty(),
+        "ordergate's own cancel is no warehouse dropping its part"
+    );
+    let events = store.order_events(&id).await.unwrap();
+    let count = |kind: &str| events.iter().filter(|e| e.kind == kind).count();
+    assert_eq!(count("cancel"), 1, "cancelled once: {events:?}");
+    assert_eq!(count("fulfilment_cancel_confirmed"), 1, "{events:?}");
+    let cancel = events.iter().find(|e| e.kind == "cancel").unwrap();
+    assert!(
+        cancel.cause.starts_with("api:") || cancel.cause.starts_with("stage:"),
+        "cancelled by the operator's change, not by the warehouse: {}",
+        cancel.cause
+    );
+    assert!(
+        store.exceptions(true, 100).await.unwrap().is_empty(),
+        "no exception at all"
+    );
+    d.stop().await;
+    east.stop().await;
+    factory.stop().await;
+}
+
+/// A cancel of a split order that one warehouse refuses (picking started at east) while the
+/// other cancels (the factory): the order goes on, the refusal is an exception that names what
+/// was cancelled meanwhile (those goods will not come), the factory's part is recorded
+/// cancelled, and east's later cancel of its own (stock gone) is its own decision again: it
+/// cancels what is left of the order, not taken for the echo of ordergate's withdrawn cancel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancel_refused_by_one_warehouse_names_what_the_other_cancelled() {
+    let Rig {
+        env: _env,
+        port,
+        east,
+        factory,
+        inbox,
+        d,
+        cfg: _,
+    } = Rig::start(false).await;
+    let store = d.store.clone();
+    let id = place(&store, &inbox, 509, "TEST-LAMP", "TEST-MUG").await;
+    let lamps = ordergate::outbound::warehouse::fulfilment_key(&id, "factory");
+    let mug = ordergate::outbound::warehouse::fulfilment_key(&id, "east");
+    let remote = east.state.ids_of(&mug)[0].clone();
+    assert!(east.state.pick(&remote), "picking starts at east");
+    cancel_through_api(port, &id).await;
+    let reason = exception_reason(&store, "change_refused", Some("sales")).await;
+    assert!(
+        reason.contains("east:") && reason.contains(&lamps),
+        "the refusal and what was cancelled meanwhile: {reason}"
+    );
+    assert_eq!(fulfilment_state(&store, &lamps).await, "cancelled");
+    assert_eq!(
+        store.order(&id).await.unwrap().unwrap().state,
+        "fulfilment_requested",
+        "east still ships the mug"
+    );
+    assert!(fulfilment_cancelled(&store, &id).await.is_empty());
+    // East closes its order on its own later: with the factory's part cancelled, nothing of
+    // the order is left, so the warehouse's cancel cancels the order (taken for the echo of
+    // ordergate's withdrawn cancel, it would leave the order waiting for goods none owes).
+    assert!(east.state.close(&remote, "out of stock"));
+    wait_state(&store, &id, "cancelled", Duration::from_secs(30)).await;
+    let events = store.order_events(&id).await.unwrap();
+    let cancel = events.iter().find(|e| e.kind == "cancel").unwrap();
+    assert!(
+        cancel.cause.starts_with("stage:warehouse")
+            && cancel.data.as_ref().unwrap()["reason"] == "out of stock",
+        "{events:?}"
+    );
+    for e in events
+        .iter()
+        .filter(|e| e.kind == "fulfilment_cancel_confirmed")
+    {
+        assert_eq!(
+            e.data.as_ref().unwrap()["warehouse"],
+            "factory",
+            "{events:?}"
+        );
+    }
     d.stop().await;
     east.stop().await;
     factory.stop().await;

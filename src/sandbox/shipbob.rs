@@ -508,6 +508,7 @@ async fn cancel(
     if let Some(order) = cancelled {
         s.send_callback("order.shipment.cancelled", order);
     }
+    s.control.hold_cancel().await;
     respond(200, answer)
 }
 

@@ -73,6 +73,10 @@ pub struct FaultRequest {
     /// How late a slow create answers, in milliseconds.
     #[serde(default)]
     pub slow_ms: u64,
+    /// Carry out this many next cancels (their callbacks sent), then hold each answer until
+    /// [`SimControl::release_held`] (at most 30 s): the callback overtakes the answer.
+    #[serde(default)]
+    pub hold_next_cancel: u32,
 }
 
 /// Faults and counters of one warehouse simulator.
@@ -83,6 +87,9 @@ pub struct SimControl {
     garble_next: Mutex<u32>,
     /// Slow creates still to come, and how late each answers.
     slow_next_create: Mutex<(u32, u64)>,
+    /// Cancels still to hold, and whether the held ones are released.
+    hold_next_cancel: Mutex<u32>,
+    held_released: std::sync::atomic::AtomicBool,
     /// API requests answered, injected faults included.
     pub requests: AtomicU64,
     /// Orders created per reference (our key): more than one means a duplicate.
@@ -120,6 +127,27 @@ impl SimControl {
         *lock(&self.drop_next_create) = f.drop_next_create;
         *lock(&self.garble_next) = f.garble_next;
         *lock(&self.slow_next_create) = (f.slow_next_create, f.slow_ms);
+        *lock(&self.hold_next_cancel) = f.hold_next_cancel;
+        if f.hold_next_cancel > 0 {
+            self.held_released.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Holds this cancel's answer (the cancel is carried out) until the held answers are
+    /// released, if one is due; at most 30 s.
+    pub async fn hold_cancel(&self) {
+        if !take_one(&self.hold_next_cancel) {
+            return;
+        }
+        let until = Instant::now() + Duration::from_secs(30);
+        while !self.held_released.load(Ordering::SeqCst) && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Lets the held cancels answer.
+    pub fn release_held(&self) {
+        self.held_released.store(true, Ordering::SeqCst);
     }
 
     /// Goes down (503 to everything) or comes back up.

@@ -306,6 +306,7 @@ impl FulfilStage {
             }
             if let Some(r) = self.reference(&f).await? {
                 let w = self.warehouse(&f.warehouse)?;
+                unit.store().fulfilment_cancel_asked(&f.key).await?;
                 let outcome = warehouse_call(
                     &self.health,
                     &f.warehouse,
@@ -361,10 +362,13 @@ impl FulfilStage {
                 .commit(Decided {
                     change,
                     connector,
-                    outcome: Outcome::Refused(vec![(
-                        "ordergate".into(),
-                        format!("the order is {state}; a shipped order cannot be changed"),
-                    )]),
+                    outcome: Outcome::Refused(
+                        vec![(
+                            "ordergate".into(),
+                            format!("the order is {state}; a shipped order cannot be changed"),
+                        )],
+                        Vec::new(),
+                    ),
                     department: self.change_department.clone(),
                     due_hours: self.due_hours,
                 })
@@ -402,6 +406,9 @@ impl FulfilStage {
             let w = self.warehouse(&f.warehouse)?;
             let outcome = match &changed {
                 None => {
+                    // Recorded first: the warehouse's cancelled callback may come before its
+                    // answer, and before this unit commits.
+                    unit.store().fulfilment_cancel_asked(&f.key).await?;
                     warehouse_call(&self.health, &f.warehouse, "cancel", w.cancel(&r, &reason))
                         .await?
                 }
@@ -428,7 +435,8 @@ impl FulfilStage {
             }
         }
         let outcome = match (refused.is_empty(), changed) {
-            (false, _) => Outcome::Refused(refused),
+            (false, None) => Outcome::Refused(refused, done),
+            (false, Some(_)) => Outcome::Refused(refused, Vec::new()),
             (true, None) => Outcome::Cancelled(done),
             (true, Some(order)) => Outcome::Changed(Box::new(order), state, remotes),
         };
@@ -552,8 +560,8 @@ enum Outcome {
     Changed(Box<CanonicalOrder>, OrderState, Vec<(String, String)>),
     /// A cancel after shipment: a return.
     Return,
-    /// (warehouse, its words).
-    Refused(Vec<(String, String)>),
+    /// (warehouse, its words); for a cancel, the keys the other warehouses did cancel.
+    Refused(Vec<(String, String)>, Vec<String>),
 }
 
 /// A decided change: recorded, its event emitted, a refusal an exception.
@@ -613,14 +621,29 @@ impl Effects for Decided {
                 .await?;
                 EventType::ORDER_CHANGED
             }
-            Outcome::Refused(words) => {
+            Outcome::Refused(words, cancelled) => {
                 let what = match self.change.kind {
                     ChangeKind::Cancel => "cancel",
                     ChangeKind::Change => "change",
                 };
+                // What the other warehouses did cancel stays cancelled (their goods will not
+                // come, which the person deciding must know); the refusing ones may still
+                // cancel later on their own, which is then theirs to report.
+                for k in cancelled {
+                    Store::fulfilment_set(tx.conn(), k, FulfilmentState::Cancelled, None).await?;
+                }
+                Store::fulfilments_cancel_withdrawn(tx.conn(), &id).await?;
                 let said: Vec<String> = words.iter().map(|(w, r)| format!("{w}: {r}")).collect();
+                let partly = if cancelled.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " Cancelled meanwhile, so those goods will not come: fulfilment order(s) {}.",
+                        cancelled.join(", ")
+                    )
+                };
                 let reason = format!(
-                    "The {what} {} of order {id} (asked by {}) was refused: {}.",
+                    "The {what} {} of order {id} (asked by {}) was refused: {}.{partly}",
                     self.change.change_id,
                     self.change.requested_by,
                     said.join("; ")
@@ -647,7 +670,7 @@ impl Effects for Decided {
                     "change_refused",
                     None,
                     &cause,
-                    Some(&serde_json::json!({"change_id": self.change.change_id, "refused": said})),
+                    Some(&serde_json::json!({"change_id": self.change.change_id, "refused": said, "cancelled": cancelled})),
                 )
                 .await?;
                 out.reason = Some(said.join("; "));

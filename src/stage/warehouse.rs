@@ -623,6 +623,24 @@ impl Effects for Acts {
                 Act::Cancelled(f, reason) => {
                     Store::fulfilment_set(tx.conn(), &f.key, FulfilmentState::Cancelled, None)
                         .await?;
+                    if f.cancel_asked {
+                        // The answer to ordergate's own cancel, which may overtake the
+                        // warehouse's answer to the call and the change's commit: the change
+                        // decides the order (cancelled, or refused elsewhere), not this.
+                        let cause = tx.cause().to_string();
+                        Store::append_event(
+                            tx.conn(),
+                            &f.order_id,
+                            "fulfilment_cancel_confirmed",
+                            None,
+                            &cause,
+                            Some(&serde_json::json!({
+                                "raw_id": self.raw_id, "fulfilment": f.key, "warehouse": f.warehouse,
+                            })),
+                        )
+                        .await?;
+                        continue;
+                    }
                     let state = Store::order_state(tx.conn(), &f.order_id).await?;
                     let detail = serde_json::json!({"raw_id": self.raw_id, "reason": reason});
                     // Another warehouse still has (or shipped) its part: the order goes on

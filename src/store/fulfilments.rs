@@ -62,6 +62,9 @@ pub struct Fulfilment {
     pub state: FulfilmentState,
     /// The order lines it ships.
     pub lines: Vec<u32>,
+    /// ordergate asked the warehouse to cancel it (and was not refused): a cancellation the
+    /// warehouse reports is the answer to that, not the warehouse dropping its part.
+    pub cancel_asked: bool,
 }
 
 impl Fulfilment {
@@ -99,11 +102,12 @@ fn fulfilment(r: sqlx::any::AnyRow) -> Result<Fulfilment, StoreError> {
         order_id: r.try_get("order_id")?,
         warehouse: r.try_get("warehouse")?,
         remote_id: r.try_get("remote_id")?,
+        cancel_asked: r.try_get::<Option<i64>, _>("cancel_asked_at")?.is_some(),
         key,
     })
 }
 
-const COLUMNS: &str = "fkey, order_id, warehouse, remote_id, status, lines";
+const COLUMNS: &str = "fkey, order_id, warehouse, remote_id, status, lines, cancel_asked_at";
 
 impl Store {
     /// Records the intent to place fulfilment order `key` (before the warehouse is called);
@@ -142,6 +146,45 @@ impl Store {
             return Ok(None);
         }
         self.fulfilment(key).await
+    }
+
+    /// Records that ordergate asks the warehouse to cancel fulfilment order `key`, before the
+    /// call and committed on its own: the warehouse's cancelled callback may overtake its
+    /// answer and the change's commit, and must then be known as the echo of this cancel.
+    pub async fn fulfilment_cancel_asked(&self, key: &str) -> Result<(), StoreError> {
+        let update = sqlx::query(
+            "UPDATE fulfilments SET cancel_asked_at = $1, updated_at = $1 WHERE fkey = $2",
+        )
+        .bind(now_ms())
+        .bind(key);
+        match self.dialect() {
+            super::Dialect::Postgres => {
+                update.execute(self.pool()).await?;
+            }
+            super::Dialect::Sqlite => {
+                let mut tx = self.begin().await?;
+                update.execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Withdraws ordergate's cancel of an order's fulfilment orders that are not cancelled (a
+    /// warehouse refused it): a cancellation one of them reports later is its own decision.
+    pub async fn fulfilments_cancel_withdrawn(
+        conn: &mut AnyConnection,
+        order_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE fulfilments SET cancel_asked_at = NULL, updated_at = $1 \
+             WHERE order_id = $2 AND status <> 'cancelled' AND cancel_asked_at IS NOT NULL",
+        )
+        .bind(now_ms())
+        .bind(order_id)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
     }
 
     /// The fulfilment order with ordergate's `key`.
