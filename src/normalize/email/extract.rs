@@ -2649,6 +2649,7 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
     let mut country_conf = c * 0.95;
     let mut postal: Option<String> = None;
     let mut region: Option<String> = None;
+    let mut region_conf = c;
     let mut city: Option<String> = None;
     if lines.len() > 1 {
         if let Some(code) = lines.last().and_then(|l| country_of(l)) {
@@ -2699,6 +2700,14 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
             .is_some_and(|cl| cl.postal.is_some());
         if below_city && lines.last().is_some_and(|l| digits(l) == 0) {
             region = lines.pop().map(|l| l.trim().to_string());
+            // Below "postcode city" most countries write the country, in whatever language
+            // ("Ελλάδα"): when no country line was read below it, a line not known as a
+            // country is a region only when it says so ("Región Metropolitana", "Provincia
+            // di …") or is a known one; otherwise it is kept in doubt, and the order waits
+            // for a person.
+            if country.is_none() && !region.as_deref().is_some_and(says_region) {
+                region_conf = c * 0.6;
+            }
         }
     }
     let mut fits: &[&str] = &[];
@@ -2797,9 +2806,274 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
     ctx.put(facts, "ship_to.line1", line1, c);
     ctx.put(facts, "ship_to.line2", line2, c);
     ctx.put(facts, "ship_to.city", city, c);
-    ctx.put(facts, "ship_to.region", region, c);
+    ctx.put(facts, "ship_to.region", region, region_conf);
     ctx.put(facts, "ship_to.postal_code", postal, c);
     ctx.put(facts, "ship_to.country", country, country_conf);
+}
+
+/// First-level regions of countries whose addresses write them on a line of their own below
+/// the city line (India, Malaysia, the Philippines, Mexico, Brazil, Spain's provinces), by
+/// name, lowercase; Indonesia's are [`is_province`], the UK's and Ireland's [`is_county`].
+const KNOWN_REGIONS: &[&str] = &[
+    // India: states and union territories.
+    "andhra pradesh",
+    "arunachal pradesh",
+    "assam",
+    "bihar",
+    "chhattisgarh",
+    "goa",
+    "gujarat",
+    "haryana",
+    "himachal pradesh",
+    "jharkhand",
+    "karnataka",
+    "kerala",
+    "madhya pradesh",
+    "maharashtra",
+    "manipur",
+    "meghalaya",
+    "mizoram",
+    "nagaland",
+    "odisha",
+    "punjab",
+    "rajasthan",
+    "sikkim",
+    "tamil nadu",
+    "telangana",
+    "tripura",
+    "uttar pradesh",
+    "uttarakhand",
+    "west bengal",
+    "delhi",
+    "new delhi",
+    "nct of delhi",
+    "jammu and kashmir",
+    "ladakh",
+    "puducherry",
+    "chandigarh",
+    "lakshadweep",
+    "andaman and nicobar islands",
+    "dadra and nagar haveli and daman and diu",
+    // Malaysia.
+    "johor",
+    "kedah",
+    "kelantan",
+    "melaka",
+    "malacca",
+    "negeri sembilan",
+    "pahang",
+    "perak",
+    "perlis",
+    "pulau pinang",
+    "penang",
+    "sabah",
+    "sarawak",
+    "selangor",
+    "terengganu",
+    "kuala lumpur",
+    "wilayah persekutuan kuala lumpur",
+    "labuan",
+    "putrajaya",
+    // The Philippines.
+    "metro manila",
+    "national capital region",
+    "ncr",
+    "cordillera administrative region",
+    "ilocos region",
+    "cagayan valley",
+    "central luzon",
+    "calabarzon",
+    "mimaropa",
+    "bicol region",
+    "western visayas",
+    "central visayas",
+    "eastern visayas",
+    "zamboanga peninsula",
+    "northern mindanao",
+    "davao region",
+    "soccsksargen",
+    "caraga",
+    "bangsamoro",
+    "cebu",
+    "laguna",
+    "cavite",
+    "bulacan",
+    "rizal",
+    "pampanga",
+    "batangas",
+    // Mexico.
+    "aguascalientes",
+    "baja california",
+    "baja california sur",
+    "campeche",
+    "chiapas",
+    "chihuahua",
+    "ciudad de méxico",
+    "cdmx",
+    "coahuila",
+    "colima",
+    "durango",
+    "guanajuato",
+    "guerrero",
+    "hidalgo",
+    "jalisco",
+    "estado de méxico",
+    "michoacán",
+    "morelos",
+    "nayarit",
+    "nuevo león",
+    "oaxaca",
+    "puebla",
+    "querétaro",
+    "quintana roo",
+    "san luis potosí",
+    "sinaloa",
+    "sonora",
+    "tabasco",
+    "tamaulipas",
+    "tlaxcala",
+    "veracruz",
+    "yucatán",
+    "zacatecas",
+    // Brazil.
+    "acre",
+    "alagoas",
+    "amapá",
+    "amazonas",
+    "bahia",
+    "ceará",
+    "distrito federal",
+    "espírito santo",
+    "goiás",
+    "maranhão",
+    "mato grosso",
+    "mato grosso do sul",
+    "minas gerais",
+    "pará",
+    "paraíba",
+    "paraná",
+    "pernambuco",
+    "piauí",
+    "rio de janeiro",
+    "rio grande do norte",
+    "rio grande do sul",
+    "rondônia",
+    "roraima",
+    "santa catarina",
+    "são paulo",
+    "sergipe",
+    "tocantins",
+    // Spain: provinces.
+    "a coruña",
+    "álava",
+    "albacete",
+    "alicante",
+    "almería",
+    "asturias",
+    "ávila",
+    "badajoz",
+    "baleares",
+    "illes balears",
+    "barcelona",
+    "burgos",
+    "cáceres",
+    "cádiz",
+    "cantabria",
+    "castellón",
+    "ciudad real",
+    "córdoba",
+    "cuenca",
+    "girona",
+    "granada",
+    "guadalajara",
+    "gipuzkoa",
+    "huelva",
+    "huesca",
+    "jaén",
+    "la rioja",
+    "las palmas",
+    "león",
+    "lleida",
+    "lugo",
+    "madrid",
+    "málaga",
+    "murcia",
+    "navarra",
+    "ourense",
+    "palencia",
+    "pontevedra",
+    "salamanca",
+    "santa cruz de tenerife",
+    "segovia",
+    "sevilla",
+    "soria",
+    "tarragona",
+    "teruel",
+    "toledo",
+    "valencia",
+    "valladolid",
+    "bizkaia",
+    "vizcaya",
+    "zamora",
+    "zaragoza",
+];
+
+/// Whether a line names a region as one: a word for a region's kind in it ("Región
+/// Metropolitana", "Provincia di Torino", "Île-de-France Region", "Oblast"), a name ending in
+/// one (`广东省`, `大阪府`), or a region known by name ([`KNOWN_REGIONS`], provinces,
+/// counties).
+fn says_region(line: &str) -> bool {
+    const KINDS: &[&str] = &[
+        "region",
+        "región",
+        "regione",
+        "região",
+        "régió",
+        "province",
+        "provincia",
+        "provincie",
+        "provinz",
+        "província",
+        "state",
+        "estado",
+        "stato",
+        "county",
+        "comté",
+        "département",
+        "departamento",
+        "dipartimento",
+        "prefecture",
+        "préfecture",
+        "canton",
+        "kanton",
+        "cantón",
+        "oblast",
+        "област",
+        "область",
+        "kraj",
+        "województwo",
+        "voivodeship",
+        "megye",
+        "județ",
+        "judet",
+        "jud",
+        "bundesland",
+        "comunidad",
+        "comunitat",
+        "territory",
+        "territorio",
+        "distrito",
+        "district",
+        "governorate",
+    ];
+    const ENDINGS: &[char] = &['省', '县', '縣', '県', '府', '道', '州'];
+    let l = line.trim().to_lowercase();
+    is_county(line)
+        || is_province(line)
+        || KNOWN_REGIONS.contains(&l.as_str())
+        || l.ends_with(ENDINGS)
+        || l.split(|c: char| !c.is_alphanumeric())
+            .any(|w| KINDS.contains(&w))
 }
 
 /// A value with a phone number after it (`张三 13800138000`, `Anna Berg, +46 8 555 01 22`):

@@ -564,7 +564,10 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
         doubts.push(format!("lines: read with confidence {lowest_line:.2} only"));
     }
     for (path, f) in &facts {
-        if REQUIRED.contains(&path.as_str()) && f.confidence < LOW_CONFIDENCE {
+        // A required fact, or any part of where the parcel goes (a region read by a guess
+        // misroutes it as surely as a wrong city), read by a guess holds the order.
+        let holds = REQUIRED.contains(&path.as_str()) || path.starts_with("ship_to.");
+        if holds && f.confidence < LOW_CONFIDENCE {
             let d = format!("{path}: read with confidence {:.2} only", f.confidence);
             if !doubts.iter().any(|x| x.starts_with(&format!("{path}:"))) {
                 doubts.push(d);

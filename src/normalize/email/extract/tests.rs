@@ -971,6 +971,60 @@ fn code_and_name_in_one_cell() {
     );
 }
 
+/// Below "postcode city" most countries write the country: an unknown word there (a country
+/// named in a language the extractor has no name for) is no region it can be sure of, while
+/// a line that says it is a region is one.
+#[test]
+fn a_line_below_the_city_line_is_a_sure_region_only_when_it_says_so() {
+    let read = |block: &[&str]| {
+        let mut f = Facts::new();
+        address_block(
+            &mut f,
+            &ctx(),
+            block.iter().map(|s| s.to_string()).collect(),
+            0.9,
+        );
+        f
+    };
+    let greek = |last| {
+        [
+            "Kafeneio Aigaio",
+            "Leof. Syngrou 212",
+            "176 72 Kallithea",
+            last,
+        ]
+    };
+    let f = read(&greek("Ελλάδα"));
+    assert!(f["ship_to.region"].confidence < 0.7, "in doubt: held");
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Kallithea"));
+    for region in [
+        "Región Metropolitana",
+        "Provincia di Torino",
+        "Attica Region",
+        "広島県",
+    ] {
+        let f = read(&greek(region));
+        assert_eq!(value(&f, "ship_to.region").as_deref(), Some(region));
+        assert!(f["ship_to.region"].confidence >= 0.7, "{region}");
+    }
+    // A region known by name; and with the country written below it, the line between is no
+    // country.
+    for block in [
+        &["Chai Point", "12 MG Road", "Bengaluru 560001", "Karnataka"][..],
+        &[
+            "Tienda Sur",
+            "Calle Larga 45",
+            "8320000 Santiago",
+            "Providencia",
+            "Chile",
+        ][..],
+    ] {
+        let f = read(block);
+        assert_eq!(value(&f, "ship_to.region").as_deref(), Some(block[3]));
+        assert!(f["ship_to.region"].confidence >= 0.7, "{block:?}");
+    }
+}
+
 #[test]
 fn postcode_lines_and_region_below_the_city() {
     assert_eq!(postcode_alone("CEP 20040-002"), Some(Some("BR")));
