@@ -84,6 +84,7 @@ const SUBTOTAL: &[&str] = &[
     "소계",
     "الإجمالي قبل الضريبة",
     "المجموع الفرعي",
+    "المجموع قبل الضريبة",
     "סה\"כ לפני מע\"מ",
 ];
 const SHIPPING: &[&str] = &[
@@ -113,6 +114,9 @@ const SHIPPING: &[&str] = &[
     "送料",
     "运费",
     "運費",
+    "kargo",
+    "szállítási díj",
+    "fragt",
 ];
 const TAX: &[&str] = &[
     "ภาษีมูลค่าเพิ่ม",
@@ -262,6 +266,8 @@ const TOTAL: &[&str] = &[
     "skupaj",
     "tổng cộng",
     "รวมทั้งสิ้น",
+    "ยอดรวม",
+    "γενικό σύνολο",
 ];
 
 /// Words that name shipping wherever they stand in a row's label.

@@ -1117,6 +1117,11 @@ const TOTAL_WORDS: &[&str] = &[
     "ภาษีมูลค่าเพิ่ม",
     "thuế gtgt",
     "cộng tiền hàng",
+    "végösszeg",
+    "szállítási díj",
+    "kargo",
+    "γενικό σύνολο",
+    "ยอดรวม",
 ];
 
 /// A pattern: its source, written with ASCII meanings (`\s` is ASCII white space, `\b` an ASCII
@@ -2612,6 +2617,65 @@ fn city_then_street(line: &str) -> Option<(String, String)> {
     (city_first && street).then(|| (tail.to_string(), head.to_string()))
 }
 
+/// An address block's lines as address: a line labelled as the address itself ("주소:
+/// (27359) 충청북도 …", "Địa chỉ: …") without its label, and a line labelled as another
+/// field (a delivery date, "납품 희망일: 2월 24일") left out.
+fn address_fields(lines: Vec<String>) -> Vec<String> {
+    const ADDRESS: &[&str] = &[
+        "address",
+        "addr",
+        "adresse",
+        "adres",
+        "adresa",
+        "dirección",
+        "direccion",
+        "indirizzo",
+        "endereço",
+        "osoite",
+        "διεύθυνση",
+        "адреса",
+        "адрес",
+        "주소",
+        "住所",
+        "地址",
+        "địa chỉ",
+        "alamat",
+        "ที่อยู่",
+        "כתובת",
+        "العنوان",
+    ];
+    const OTHER: &[&str] = &[
+        "납품 희망일",
+        "납품일",
+        "배송 희망일",
+        "희망 납품일",
+        "ngày giao hàng",
+        "ngày giao",
+        "delivery date",
+        "deliver by",
+        "liefertermin",
+        "lieferdatum",
+    ];
+    lines
+        .into_iter()
+        .filter_map(|l| {
+            let Some((head, value)) = l.split_once([':', '：']) else {
+                return Some(l);
+            };
+            let head = norm_label(head);
+            if OTHER.contains(&head.as_str())
+                || builtin_labels("delivery_date").contains(&head.as_str())
+            {
+                None
+            } else if ADDRESS.contains(&head.as_str()) && !value.trim().is_empty() {
+                Some(value.trim().to_string())
+            } else {
+                Some(l)
+            }
+        })
+        .collect()
+}
+
 /// Parses an address written as lines: name, street line(s), city / region / postal code,
 /// optionally a country; sets `ship_to.*` facts. The country is the one written, else the one
 /// the postcode's form implies (a Dutch `1234 AB`, a US state and ZIP), else the sender's
@@ -2619,6 +2683,7 @@ fn city_then_street(line: &str) -> Option<(String, String)> {
 fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidence: f64) {
     // Contact lines in the block (a phone, an e-mail) are not part of the address.
     lines.retain(|l| !l.trim().is_empty() && !is_contact_line(l.trim()));
+    let mut lines = address_fields(lines);
     if lines.is_empty() {
         return;
     }
@@ -3218,7 +3283,7 @@ fn is_contact_line(t: &str) -> bool {
         && rx(&PHONE)
             .and_then(|r| r.find_iter(t).last())
             .is_some_and(|m| (7..=15).contains(&digits(m.as_str())));
-    email || phone || labelled || contact
+    email || phone || labelled || contact || phone_after_label(t).is_some()
 }
 
 /// A Korean address line (`(10881) 경기도 파주시 회동길 145`): an optional postcode of five
@@ -3651,8 +3716,10 @@ const ITEM_OR_CODE: &[&str] = &[
     "produto",
 ];
 
-/// The columns by cell when the cells are a line-table header.
-fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option<&'static str>>> {
+/// Whether a header cell's name (as [`column_name`] gives it) names column `col`: the name as
+/// written, else without its qualifiers (`Prijs excl. BTW (EUR)`), else one of the names it
+/// joins (`ISBN/SKU`).
+fn names_column(n: &str, col: &'static str, template: Option<&Template>) -> bool {
     static BUILTIN: LazyLock<BTreeMap<&'static str, Vec<String>>> = LazyLock::new(|| {
         super::template::COLUMNS
             .iter()
@@ -3664,40 +3731,41 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
             })
             .collect()
     });
+    let exact = |n: &str, col: &'static str| {
+        template.is_some_and(|t| t.columns(col).iter().any(|a| column_name(a) == n))
+            || BUILTIN.get(col).is_some_and(|a| a.iter().any(|a| a == n))
+    };
+    exact(n, col)
+        || column_core(n).is_some_and(|c| exact(&c, col))
+        || (n.contains('/') && n.split('/').any(|p| exact(p.trim(), col)))
+        // "Descrizione articolo", "Quantité commandée": a word only a description or a
+        // quantity column starts with; "Precio unidad", "Prix à l'unité": a price per unit.
+        || n.split_whitespace().next().is_some_and(|w| {
+            n.contains(' ')
+                && match col {
+                    "name" => HEAD_NAME.contains(&w),
+                    "quantity" => HEAD_QUANTITY.contains(&w),
+                    "unit_price" => {
+                        HEAD_PRICE.contains(&w)
+                            && n.split_whitespace().skip(1).any(|u| {
+                                ["unit", "unid", "ud", "uni", "stück", "stuk", "each", "pièce", "pz", "pezzo"]
+                                    .iter()
+                                    .any(|p| u.trim_start_matches("l'").starts_with(p))
+                            })
+                    }
+                    _ => false,
+                }
+        })
+}
+
+/// The columns by cell when the cells are a line-table header.
+fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option<&'static str>>> {
     // A table header has a quantity column; most lines have no cell that could name one.
     if cs.len() < 2 {
         return None;
     }
     let names: Vec<String> = cs.iter().map(|c| column_name(&c.text)).collect();
-    let exact = |n: &str, col: &'static str| {
-        template.is_some_and(|t| t.columns(col).iter().any(|a| column_name(a) == n))
-            || BUILTIN.get(col).is_some_and(|a| a.iter().any(|a| a == n))
-    };
-    // The name as written, else without its qualifiers (`Prijs excl. BTW (EUR)`), else one of
-    // the names it joins (`ISBN/SKU`).
-    let lookup = |n: &str, col: &'static str| {
-        exact(n, col)
-            || column_core(n).is_some_and(|c| exact(&c, col))
-            || (n.contains('/') && n.split('/').any(|p| exact(p.trim(), col)))
-            // "Descrizione articolo", "Quantité commandée": a word only a description or a
-            // quantity column starts with; "Precio unidad", "Prix à l'unité": a price per unit.
-            || n.split_whitespace().next().is_some_and(|w| {
-                n.contains(' ')
-                    && match col {
-                        "name" => HEAD_NAME.contains(&w),
-                        "quantity" => HEAD_QUANTITY.contains(&w),
-                        "unit_price" => {
-                            HEAD_PRICE.contains(&w)
-                                && n.split_whitespace().skip(1).any(|u| {
-                                    ["unit", "unid", "ud", "uni", "stück", "stuk", "each", "pièce", "pz", "pezzo"]
-                                        .iter()
-                                        .any(|p| u.trim_start_matches("l'").starts_with(p))
-                                })
-                        }
-                        _ => false,
-                    }
-            })
-    };
+    let lookup = |n: &str, col: &'static str| names_column(n, col, template);
     let mut cols: Vec<Option<&'static str>> = vec![None; names.len()];
     let mut taken = std::collections::HashSet::new();
     // Template headers first, then the built-in ones, column by column.
@@ -3754,6 +3822,85 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
         .filter(|n| !n.is_empty() && !UNUSED_COLUMNS.contains(&n.as_str()))
         .count();
     (taken.contains("quantity") && known >= 2 && known * 2 >= named).then_some(cols)
+}
+
+/// A header whose column names a PDF's layout wrote one space apart (`UM Cant. Preț unitar
+/// Valoare RON`, `Antal Stk.pris Beløb DKK`), which reads as one cell: each such cell split
+/// into the fewest pieces that are each a known column name (or a column no fact needs),
+/// each piece keeping its own place on the line. `None` when no cell splits.
+fn split_joined_header(header: &[Cell], template: Option<&Template>) -> Option<Vec<Cell>> {
+    let known = |words: &[Cell]| {
+        let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+        let n = column_name(&text.join(" "));
+        UNUSED_COLUMNS.contains(&n.as_str())
+            || super::template::COLUMNS
+                .iter()
+                .any(|c| names_column(&n, c, template))
+    };
+    // Column names have no digits (a line with them is a row, not a header).
+    if header.iter().any(|c| digits(&c.text) > 0) || !header.iter().any(|c| c.text.contains(' ')) {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut split = false;
+    for c in header {
+        let mut words = Vec::new();
+        let mut col = c.start;
+        for w in c.text.split(' ') {
+            let end = col + w.chars().map(width).sum::<usize>();
+            if !w.is_empty() {
+                words.push(Cell {
+                    start: col,
+                    end,
+                    text: w.to_string(),
+                });
+            }
+            col = end + 1;
+        }
+        // A header cell has a few words; more is a sentence, not a header.
+        if words.len() < 2 || words.len() > 8 || known(&words) {
+            out.push(c.clone());
+            continue;
+        }
+        // best[i]: the fewest known pieces words[..i] splits into, and where the last starts.
+        let mut best: Vec<Option<(usize, usize)>> = vec![None; words.len() + 1];
+        best[0] = Some((0, 0));
+        for end in 1..=words.len() {
+            best[end] = (0..end)
+                .filter_map(|from| {
+                    let (count, _) = best[from]?;
+                    known(&words[from..end]).then_some((count + 1, from))
+                })
+                .min_by_key(|(count, _)| *count);
+        }
+        let mut bounds = Vec::new();
+        let mut end = words.len();
+        while end > 0 {
+            let Some((_, from)) = best[end] else {
+                break;
+            };
+            bounds.push((from, end));
+            end = from;
+        }
+        if end > 0 || bounds.is_empty() {
+            out.push(c.clone());
+            continue;
+        }
+        split = true;
+        for (from, end) in bounds.into_iter().rev() {
+            let piece = &words[from..end];
+            out.push(Cell {
+                start: piece[0].start,
+                end: piece[piece.len() - 1].end,
+                text: piece
+                    .iter()
+                    .map(|w| w.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            });
+        }
+    }
+    split.then_some(out)
 }
 
 /// A header cell's text as a column name: [`norm_label`] form without a trailing `.` or `:`
@@ -4005,6 +4152,11 @@ fn table_lines(
         }
         let split = serial_split(header);
         let header = split.as_ref().unwrap_or(header);
+        let joined = header_columns(header, ctx.template)
+            .is_none()
+            .then(|| split_joined_header(header, ctx.template))
+            .flatten();
+        let header = joined.as_ref().unwrap_or(header);
         let Some(cols) = header_columns(header, ctx.template) else {
             continue;
         };
@@ -4339,6 +4491,14 @@ pub fn grid_lines(
                     text: t.trim().to_string(),
                 })
                 .collect();
+            // A group row over the real header (merged cells "Termék", "Ár (Ft, bruttó)"
+            // above "Cikkszám", "Megnevezés", "Egységár"): the two read as one header.
+            if let Some((merged, cols, currency)) =
+                two_row_header(&cs, rows.get(i + 1), ctx.template)
+            {
+                ctx.put(facts, "currency", currency.map(String::from), 0.9);
+                return Some((i + 1, merged, cols));
+            }
             header_columns(&cs, ctx.template).map(|cols| (i, cs, cols))
         })
         .map(|(i, cs, cols)| {
@@ -4420,6 +4580,46 @@ pub fn grid_lines(
         }
     }
     Ok(out)
+}
+
+/// A sheet's header written in two rows, a group row (merged cells) over the real header:
+/// each column named by the lower row's cell, else the group row's. Taken when it names more
+/// columns than the upper row alone and the lower row has no number in it (a header, not a
+/// line). Returns the cells, their columns and a currency the group row names in brackets
+/// ("Ár (Ft, bruttó)").
+fn two_row_header(
+    upper: &[Cell],
+    lower: Option<&Vec<String>>,
+    template: Option<&Template>,
+) -> Option<(Vec<Cell>, Vec<Option<&'static str>>, Option<&'static str>)> {
+    let lower = lower?;
+    if lower.iter().all(|c| c.trim().is_empty()) || lower.iter().any(|c| digits(c) > 0) {
+        return None;
+    }
+    let merged: Vec<Cell> = (0..upper.len().max(lower.len()))
+        .map(|i| {
+            let below = lower.get(i).map_or("", |c| c.trim());
+            let above = upper.get(i).map_or("", |c| c.text.as_str());
+            Cell {
+                start: 0,
+                end: 0,
+                text: if below.is_empty() { above } else { below }.to_string(),
+            }
+        })
+        .collect();
+    let cols = header_columns(&merged, template)?;
+    let count = |c: &[Option<&str>]| c.iter().filter(|k| k.is_some()).count();
+    let alone = header_columns(upper, template).map_or(0, |c| count(&c));
+    if count(&cols) <= alone {
+        return None;
+    }
+    let currency = upper.iter().find_map(|c| {
+        let open = c.text.find(['(', '（'])?;
+        c.text[open..]
+            .split(|ch: char| ch.is_whitespace() || "()（）,;/".contains(ch))
+            .find_map(currency_of)
+    });
+    Some((merged, cols, currency))
 }
 
 /// Words that name an order reference when a value follows them, labelled (`Bestellnummer:`,
@@ -4714,9 +4914,15 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
             }
         }
     }
+    // A code may be written in Cyrillic or Greek capitals ("ЗК-0917").
+    let capital = |c: char| {
+        ('\u{0391}'..='\u{03A9}').contains(&c)
+            || ('\u{0400}'..='\u{042F}').contains(&c)
+            || c == '\u{0490}'
+    };
     let token: String = r
         .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || "-/_.".contains(*c))
+        .take_while(|c| c.is_ascii_alphanumeric() || "-/_.".contains(*c) || capital(*c))
         .collect();
     let token = token.trim_end_matches(['.', '-', '/', '_']);
     // An amount is not a reference ("Total pedido: 4.622,20 €"): digits grouped by dots and
@@ -4733,7 +4939,7 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
     let ok = !amount
         && token.len() >= 3
         && token.chars().any(|c| c.is_ascii_digit())
-        && token.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && token.starts_with(|c: char| c.is_ascii_alphanumeric() || capital(c))
         // A date is not a reference.
         && !(token.matches(['.', '/']).count() == 2 && digits(token) >= 6 && !token.chars().any(|c| c.is_ascii_alphabetic()));
     ok.then(|| (token.to_string(), marked))
@@ -5000,6 +5206,25 @@ const LIST_UNITS: &[&str] = &[
     "張",
 ];
 
+// A quantity written after the item's name with the sign before it: "… (RB-500) x10 - …",
+// "… (SU-FC-1L) x12 @ Rp 19.500" (a size such as "3.5x10in" has no space before the sign).
+re!(QTY_AFTER, r"(?i)(?:^|\s)[x×]\s?([0-9]{1,5})(?:\s|$|[,;])");
+
+/// A list item's unit price written after a dash or a word for "at" with its currency, ending
+/// the item, perhaps with the unit it is per: "– 18,50 zł netto/szt.", "– 119.90 ₪ ליח'",
+/// "- 125.000đ/gói", "по 685,00 грн", "بسعر 95.00 درهم للوحدة". Groups as in the other price
+/// patterns (1: currency before, 2: the amount, 3: currency after); `None` without a currency
+/// (`- 250 g` is a size).
+fn dash_price(body: &str) -> Option<regex::Captures<'_>> {
+    re!(
+        PRICE_DASH,
+        r"(?i)(?:\s[-–—]|\sпо|\sبسعر)\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₱]|USD|EUR|GBP|CHF|PLN|UAH|AED|ILS|VND|Rp)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(zł|kč|kr\.?|[€£$¥₺₹₩원₪₫₴đ]|грн\.?|درهم|ر\.س|vnđ|vnd|eur|usd|gbp|chf|pln|uah|aed|ils|ft|huf|lei|ron|tl|try)?(?:\s*/\s*[^\s0-9]+|\s+[^\s0-9]+(?:\s[^\s0-9]+)?)?\s*$"
+    );
+    rx(&PRICE_DASH)?
+        .captures(body)
+        .filter(|m| m.get(1).is_some() || m.get(3).is_some())
+}
+
 /// Lines written as list items in any of the common shapes (`1. SKU - Name - qty 12 @ $24.00
 /// each`, `- 6 x Name (SKU) à 19,80 €`, `• Name, SKU, 4 Stück je 12,50 €`): a bullet or a number,
 /// a quantity (before `x`, or after `qty`), and a unit price (after `@`, `à`, `je`, `at`).
@@ -5024,6 +5249,13 @@ fn list_lines(
     re!(
         ITEM_UNIT,
         r"(?i)^\s*([0-9]{1,5}\s+(?:sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|kasser?|stk\.?|pcs\.?|paquetes?|botellas?|cajas?|uds?\.?)\s+\S.*\s(?:@|à)\s.*)$"
+    );
+    // An item typed without a bullet whose quantity follows the name as `x12` and a price
+    // follows it ("Susu UHT 1 liter (SU-FC-1L) x12 @ Rp 19.500"): an item only when it reads
+    // whole.
+    re!(
+        ITEM_X_AFTER,
+        r"(?i)^\s*(\S.*\s[x×]\s?[0-9]{1,5}\s+(?:@|à|[-–—]|по|بسعر)\s.*)$"
     );
     // A web form's item line: "Item: WAX-SOY-10 | Soy wax flakes | Qty: 6 | Price: $28.50".
     re!(
@@ -5060,7 +5292,7 @@ fn list_lines(
     );
     re!(
         CODE_PAREN,
-        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+)?([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*|[A-ZΑ-ΩА-Я][A-ZΑ-ΩА-Я0-9]*[-_][A-ZΑ-ΩА-Я0-9][A-ZΑ-ΩА-Я0-9_-]*)\s*[)）]"
+        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+){0,2}([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*|[A-ZΑ-ΩА-Я][A-ZΑ-ΩА-Я0-9]*[-_][A-ZΑ-ΩА-Я0-9][A-ZΑ-ΩА-Я0-9_-]*)\s*[)）]"
     );
     let dc = ctx.decimal_comma();
     let mut out = Vec::new();
@@ -5083,6 +5315,7 @@ fn list_lines(
                     .filter(|m| code_lead(&m[1]).is_some())
             })
             .or_else(|| rx(&ITEM_UNIT).and_then(|r| r.captures(line)))
+            .or_else(|| rx(&ITEM_X_AFTER).and_then(|r| r.captures(line)))
         else {
             continue;
         };
@@ -5097,7 +5330,8 @@ fn list_lines(
                 rx(&PRICE_X)
                     .and_then(|r| r.captures(body))
                     .filter(|m| m.get(1).is_some() || m.get(3).is_some())
-            });
+            })
+            .or_else(|| dash_price(body));
         // After a dot leader ("Leche entera, caja 6 ud. ........ 25 cajas a 7,38 €") the
         // quantity is the one written after it, the name's pack size before it.
         let leader = body.find("..").filter(|at| {
@@ -5107,7 +5341,8 @@ fn list_lines(
         let counted = leader.map_or(body, |at| &body[at..]);
         let counted_by = rx(&QTY_WORD)
             .and_then(|r| r.captures(counted))
-            .or_else(|| rx(&QTY_X).and_then(|r| r.captures(counted)));
+            .or_else(|| rx(&QTY_X).and_then(|r| r.captures(counted)))
+            .or_else(|| rx(&QTY_AFTER).and_then(|r| r.captures(counted)));
         let quantity = counted_by.as_ref().and_then(|m| parse_quantity(&m[1], dc));
         let (Some(quantity), Some(price)) = (quantity, price) else {
             unread += usize::from(!coded);
@@ -5184,9 +5419,15 @@ fn list_lines(
                 let rest = rx(&QTY_WORD)
                     .map(|r| r.replace(&rest, " ").into_owned())
                     .unwrap_or(rest);
-                rx(&QTY_X)
+                let after = !rx(&QTY_X).is_some_and(|r| r.is_match(&rest));
+                let rest = rx(&QTY_X)
                     .map(|r| r.replacen(&rest, 1, " ").into_owned())
-                    .unwrap_or(rest)
+                    .unwrap_or(rest);
+                // "Cà phê rang xay 500g (RB-500) x10": the quantity after the name.
+                match rx(&QTY_AFTER).filter(|_| after) {
+                    Some(r) => r.replacen(&rest, 1, " ").into_owned(),
+                    None => rest,
+                }
             }
         };
         let mut words: Vec<&str> = rest.split_whitespace().collect();
@@ -5341,7 +5582,9 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     let delivery = delivery_lines(layout, ctx, kind);
     let labelled = find_labelled(layout, ctx, "phone", false);
     let marked = |l: &str| {
-        let m = rx(&PHONE_MARKED)?.captures(l)?;
+        let m = rx(&PHONE_MARKED)
+            .and_then(|r| r.captures(l))
+            .or_else(|| phone_after_label(l))?;
         let n = m.get(1)?.as_str();
         (7..=15)
             .contains(&digits(n))
@@ -5390,6 +5633,19 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
             return;
         }
     }
+}
+
+/// A phone number after a label the short list in [`sender_phone`] does not read: Korean
+/// `전화`/`휴대폰`/`연락처` without a colon, Hebrew `טל'` (the geresh closing the
+/// abbreviation), and a Vietnamese label that says whose phone it is ("Điện thoại nhận hàng:
+/// 0912 345 678", the phone at the delivery place). Group 1 is the number.
+fn phone_after_label(line: &str) -> Option<regex::Captures<'_>> {
+    re!(
+        PHONE_LABEL_MORE,
+        r"(?i)(?:^|\s)(?:전화|휴대폰|핸드폰|연락처|טל['׳]|điện thoại(?:\s+[^\s:：0-9]+){0,3}|sđt)\s*[:：]?\s*(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+    );
+    let m = rx(&PHONE_LABEL_MORE)?.captures(line)?;
+    (7..=15).contains(&digits(m.get(1)?.as_str())).then_some(m)
 }
 
 /// What [`extract_text`] is reading.

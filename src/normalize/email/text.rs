@@ -92,6 +92,14 @@ const FROM_HEADERS: &[&str] = &[
     "寄件者：",
     "寄件人:",
     "寄件人：",
+    "מאת:",
+    "من:",
+    "보낸 사람:",
+    "từ:",
+    "від:",
+    "от:",
+    "kimden:",
+    "feladó:",
 ];
 const SENT_HEADERS: &[&str] = &[
     "sent:",
@@ -153,6 +161,37 @@ const FORWARD_MARKERS: &[&str] = &[
     "原始郵件",
 ];
 
+/// Lines that start a forwarded message in more languages (Gmail's `---------- <words>
+/// ----------` separator as each language writes it).
+const FORWARD_MARKERS_MORE: &[&str] = &[
+    "הודעה שהועברה",
+    "رسالة مُعاد توجيهها",
+    "رسالة معاد توجيهها",
+    "전달된 메시지",
+    "thư được chuyển tiếp",
+    "пересланий лист",
+    "пересланное сообщение",
+    "пересылаемое сообщение",
+    "wiadomość przekazana",
+    "přeposlaná zpráva",
+    "προωθημένο μήνυμα",
+    "iletilen ileti",
+    "továbbított üzenet",
+    "mesaj redirecționat",
+    "videresendt meddelelse",
+    "videresendt melding",
+    "vidarebefordrat meddelande",
+    "välitetty viesti",
+    "pesan yang diteruskan",
+    "ข้อความที่ส่งต่อ",
+];
+
+/// Whether a line (in lower case) names a forwarded message in one of
+/// [`FORWARD_MARKERS_MORE`]' languages.
+fn forward_marker_more(lower: &str) -> bool {
+    FORWARD_MARKERS_MORE.iter().any(|m| lower.contains(m))
+}
+
 /// Whether line `i` starts a quoted earlier message (a reply header, an Outlook header block,
 /// a `-----Original Message-----` or forward separator).
 fn quote_starts(lines: &[&str], i: usize) -> bool {
@@ -186,7 +225,8 @@ fn quote_starts(lines: &[&str], i: usize) -> bool {
         && lower.chars().any(|c| c.is_ascii_digit());
     // "---- On Mon, 01 Feb 2026 Bob <b@x> wrote ----".
     let dashed = lower.starts_with("----") && WROTE.iter().any(|w| lower.contains(w));
-    let separator = lower.starts_with("-----") && FORWARD_MARKERS.iter().any(|m| lower.contains(m))
+    let separator = lower.starts_with("-----")
+        && (FORWARD_MARKERS.iter().any(|m| lower.contains(m)) || forward_marker_more(&lower))
         || lower.starts_with("________________")
             && FROM_HEADERS.iter().any(|h| next.starts_with(h));
     let outlook = outlook_header(lines, i);
@@ -215,7 +255,7 @@ fn forward_starts(line: &str, forwarded: bool) -> bool {
         &FORWARD_MARKERS[..11]
     };
     (lower.starts_with("---") || lower.starts_with("begin forwarded"))
-        && markers.iter().any(|m| lower.contains(m))
+        && (markers.iter().any(|m| lower.contains(m)) || forward_marker_more(&lower))
 }
 
 /// Whether a subject says its message is a reply (`Re:`, `AW:`, `Antw:`, `SV:`, `R:`,
