@@ -1347,19 +1347,7 @@ struct Cell {
 fn split_across(cs: &[Cell], under: &dyn Fn(&Cell) -> Option<usize>) -> Vec<Cell> {
     let mut out = Vec::new();
     for c in cs {
-        let mut words = Vec::new();
-        let mut col = c.start;
-        for w in c.text.split(' ') {
-            let end = col + w.chars().map(width).sum::<usize>();
-            if !w.is_empty() {
-                words.push(Cell {
-                    start: col,
-                    end,
-                    text: w.to_string(),
-                });
-            }
-            col = end + 1;
-        }
+        let words = words_of(c);
         let first = words.first().and_then(under);
         let numeric = c.text.starts_with(|ch: char| ch.is_ascii_digit());
         if numeric && words.len() > 1 && words.iter().any(|w| under(w) != first) {
@@ -1382,6 +1370,35 @@ fn split_across(cs: &[Cell], under: &dyn Fn(&Cell) -> Option<usize>) -> Vec<Cell
         }
     }
     out
+}
+
+/// A cell's words (apart by single spaces), each a cell at its own place on the line.
+fn words_of(c: &Cell) -> Vec<Cell> {
+    let mut words = Vec::new();
+    let mut col = c.start;
+    for w in c.text.split(' ') {
+        let end = col + w.chars().map(width).sum::<usize>();
+        if !w.is_empty() {
+            words.push(Cell {
+                start: col,
+                end,
+                text: w.to_string(),
+            });
+        }
+        col = end + 1;
+    }
+    words
+}
+
+/// A sheet row's cells (no places on a line: a sheet has columns).
+fn grid_cells(row: &[String]) -> Vec<Cell> {
+    row.iter()
+        .map(|t| Cell {
+            start: 0,
+            end: 0,
+            text: t.trim().to_string(),
+        })
+        .collect()
 }
 
 fn cells(line: &str) -> Vec<Cell> {
@@ -3844,19 +3861,7 @@ fn split_joined_header(header: &[Cell], template: Option<&Template>) -> Option<V
     let mut out = Vec::new();
     let mut split = false;
     for c in header {
-        let mut words = Vec::new();
-        let mut col = c.start;
-        for w in c.text.split(' ') {
-            let end = col + w.chars().map(width).sum::<usize>();
-            if !w.is_empty() {
-                words.push(Cell {
-                    start: col,
-                    end,
-                    text: w.to_string(),
-                });
-            }
-            col = end + 1;
-        }
+        let words = words_of(c);
         // A header cell has a few words; more is a sentence, not a header.
         if words.len() < 2 || words.len() > 8 || known(&words) {
             out.push(c.clone());
@@ -4483,14 +4488,7 @@ pub fn grid_lines(
         .by_ref()
         .take(header_within)
         .find_map(|(i, row)| {
-            let cs: Vec<Cell> = row
-                .iter()
-                .map(|t| Cell {
-                    start: 0,
-                    end: 0,
-                    text: t.trim().to_string(),
-                })
-                .collect();
+            let cs = grid_cells(row);
             // A group row over the real header (merged cells "Termék", "Ár (Ft, bruttó)"
             // above "Cikkszám", "Megnevezés", "Egységár"): the two read as one header.
             if let Some((merged, cols, currency)) =
@@ -4582,18 +4580,24 @@ pub fn grid_lines(
     Ok(out)
 }
 
+/// A header's columns by cell ([`header_columns`]).
+type Columns = Vec<Option<&'static str>>;
+
 /// A sheet's header written in two rows, a group row (merged cells) over the real header:
 /// each column named by the lower row's cell, else the group row's. Taken when it names more
-/// columns than the upper row alone and the lower row has no number in it (a header, not a
-/// line). Returns the cells, their columns and a currency the group row names in brackets
+/// columns than either row alone and neither row has a number in it (headers, not a title
+/// with a reference or a line). Returns the cells, their columns and a currency the group row names in brackets
 /// ("Ár (Ft, bruttó)").
 fn two_row_header(
     upper: &[Cell],
     lower: Option<&Vec<String>>,
     template: Option<&Template>,
-) -> Option<(Vec<Cell>, Vec<Option<&'static str>>, Option<&'static str>)> {
+) -> Option<(Vec<Cell>, Columns, Option<&'static str>)> {
     let lower = lower?;
-    if lower.iter().all(|c| c.trim().is_empty()) || lower.iter().any(|c| digits(c) > 0) {
+    if lower.iter().all(|c| c.trim().is_empty())
+        || lower.iter().any(|c| digits(c) > 0)
+        || upper.iter().any(|c| digits(&c.text) > 0)
+    {
         return None;
     }
     let merged: Vec<Cell> = (0..upper.len().max(lower.len()))
@@ -4609,7 +4613,13 @@ fn two_row_header(
         .collect();
     let cols = header_columns(&merged, template)?;
     let count = |c: &[Option<&str>]| c.iter().filter(|k| k.is_some()).count();
-    let alone = header_columns(upper, template).map_or(0, |c| count(&c));
+    let lower_cells = grid_cells(lower);
+    // Either row alone as good a header: that row is the header.
+    let alone = [upper, lower_cells.as_slice()]
+        .iter()
+        .map(|r| header_columns(r, template).map_or(0, |c| count(&c)))
+        .max()
+        .unwrap_or(0);
     if count(&cols) <= alone {
         return None;
     }

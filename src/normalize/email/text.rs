@@ -1043,4 +1043,16 @@ mod outlook_tests {
             "PO Total: $7,610.40\n\nShip to:\nEvergreen\nSeattle, WA 98105\n\nKeisha Brown\n\n"
         );
     }
+
+    /// Gmail's forward separator and header block in Hebrew: the note above, the forwarded
+    /// order below with its writer.
+    #[test]
+    fn a_forward_in_hebrew_is_split() {
+        let t = "מעבירה אליכם את ההזמנה.\nטל' 03-5176620\n\n---------- הודעה שהועברה ----------\n\
+                 מאת: אבי לוי <avi@bistro.example.co.il>\nנושא: הזמנה מס' 5512\n\nהזמנה מס' 5512\n";
+        let (note, body, from) = super::split_forward(t, true).unwrap();
+        assert!(note.contains("03-5176620"));
+        assert_eq!(body.trim(), "הזמנה מס' 5512");
+        assert_eq!(from.as_deref(), Some("אבי לוי <avi@bistro.example.co.il>"));
+    }
 }
