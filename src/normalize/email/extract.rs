@@ -1087,6 +1087,11 @@ const TOTAL_WORDS: &[&str] = &[
     "toplam",
     "kdv",
     "összesen",
+    "végösszeg",
+    "szállítási díj",
+    "kargo",
+    "γενικό σύνολο",
+    "ยอดรวม",
     "áfa",
     "합계",
     "부가세",
@@ -1117,11 +1122,6 @@ const TOTAL_WORDS: &[&str] = &[
     "ภาษีมูลค่าเพิ่ม",
     "thuế gtgt",
     "cộng tiền hàng",
-    "végösszeg",
-    "szállítási díj",
-    "kargo",
-    "γενικό σύνολο",
-    "ยอดรวม",
 ];
 
 /// A pattern: its source, written with ASCII meanings (`\s` is ASCII white space, `\b` an ASCII
@@ -4924,15 +4924,12 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
             }
         }
     }
-    // A code may be written in Cyrillic or Greek capitals ("ЗК-0917").
-    let capital = |c: char| {
-        ('\u{0391}'..='\u{03A9}').contains(&c)
-            || ('\u{0400}'..='\u{042F}').contains(&c)
-            || c == '\u{0490}'
-    };
+    // A code in Greek or Cyrillic capitals is a code too ("МР-88", "ΠΡ-12").
+    let capital =
+        |c: &char| ('\u{0391}'..='\u{03A9}').contains(c) || ('\u{0400}'..='\u{042F}').contains(c);
     let token: String = r
         .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || "-/_.".contains(*c) || capital(*c))
+        .take_while(|c| c.is_ascii_alphanumeric() || "-/_.".contains(*c) || capital(c))
         .collect();
     let token = token.trim_end_matches(['.', '-', '/', '_']);
     // An amount is not a reference ("Total pedido: 4.622,20 €"): digits grouped by dots and
@@ -4949,7 +4946,7 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
     let ok = !amount
         && token.len() >= 3
         && token.chars().any(|c| c.is_ascii_digit())
-        && token.starts_with(|c: char| c.is_ascii_alphanumeric() || capital(c))
+        && token.starts_with(|c: char| c.is_ascii_alphanumeric() || capital(&c))
         // A date is not a reference.
         && !(token.matches(['.', '/']).count() == 2 && digits(token) >= 6 && !token.chars().any(|c| c.is_ascii_alphabetic()));
     ok.then(|| (token.to_string(), marked))

@@ -248,6 +248,204 @@ fn one_line_addresses() {
     assert_eq!(value(&f, "ship_to.city").as_deref(), Some("台北市"));
 }
 
+/// A PDF's header whose right-aligned column names sit one space apart, the table going on
+/// under the header again on page 2 (round 14).
+#[test]
+fn a_header_with_names_one_space_apart_is_split_into_known_names() {
+    let text = "Pos. Varenr.        Beskrivelse                     Antal Stk.pris Beløb DKK\n\
+                ------------------------------------------------------------------------------\n\
+                1   MEL-HV-25     Hvedemel type 00, 25 kg             6    189,00   1.134,00\n\
+                2   RUG-FULD-25   Fuldkornsrugmel, 25 kg              4    214,50     858,00\n\
+                \n\
+                Side 1 af 2\n\
+                \u{c}Pos. Varenr.        Beskrivelse                     Antal Stk.pris Beløb DKK\n\
+                3   SAL-FLA-1     Flagesalt 1 kg                      2     64,00     128,00\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, doubts) = extract_text(text, &c, Kind::Form);
+    assert_eq!(lines.len(), 3, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("MEL-HV-25"));
+    assert_eq!(lines[1].name.as_deref(), Some("Fuldkornsrugmel, 25 kg"));
+    assert_eq!(
+        lines[1]
+            .unit_price
+            .map(|d| d.normalize().to_string())
+            .as_deref(),
+        Some("214.5")
+    );
+    assert_eq!(
+        lines[2].quantity.map(|d| d.to_string()).as_deref(),
+        Some("2")
+    );
+    // Words that are no column names are not split into any.
+    let cs = cells("Nr. Cod produs      Denumire produs   UM Cant. Preț unitar Valoare RON");
+    let split = split_joined_header(&cs, None).expect("split");
+    let names: Vec<&str> = split.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Nr.",
+            "Cod produs",
+            "Denumire produs",
+            "UM",
+            "Cant.",
+            "Preț unitar",
+            "Valoare RON"
+        ]
+    );
+    assert!(split_joined_header(&cells("Please send the goods  to our shop"), None).is_none());
+    assert!(split_joined_header(&cells("Total 12  Qty 3"), None).is_none());
+}
+
+/// An XLSX header in two rows: a group row of merged cells above the real header.
+#[test]
+fn a_two_row_sheet_header_reads_as_one() {
+    let row = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    let rows = vec![
+        row(&["Rendelésszám: BB/2026/0458", "", "", "", ""]),
+        row(&["Termék", "", "Mennyiség (db)", "Ár (Ft, bruttó)", ""]),
+        row(&["Cikkszám", "Megnevezés", "", "Egységár", "Összesen"]),
+        row(&["PAP-KAL-5", "Paprika, 5 kg", "4", "6490", "25960"]),
+        row(&["TEJ-UHT-1L", "UHT tej, 1 l", "24", "389", "9336"]),
+    ];
+    let mut f = Facts::new();
+    let lines = grid_lines(&rows, &ctx(), &mut f, 30).expect("lines");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("PAP-KAL-5"));
+    assert_eq!(lines[0].name.as_deref(), Some("Paprika, 5 kg"));
+    assert_eq!(
+        lines[1].unit_price.map(|d| d.to_string()).as_deref(),
+        Some("389")
+    );
+    assert_eq!(value(&f, "currency").as_deref(), Some("HUF"));
+    // A row of values below a header is a line, not a second header row.
+    let rows = vec![
+        row(&["Code", "Description", "Qty", "Price"]),
+        row(&["A-1", "Cups", "2", "1.50"]),
+    ];
+    let lines = grid_lines(&rows, &ctx(), &mut Facts::new(), 30).expect("lines");
+    assert_eq!(lines.len(), 1);
+}
+
+/// List items as people type them: the price after a dash or "по" with its currency after
+/// the amount, the quantity before the name (`4 x`, `12 ×`) or after it (`x10`).
+#[test]
+fn list_items_priced_after_a_dash_and_counted_after_the_name() {
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let text = "Zamówienie nr ZK/2026/0142:\n\n\
+                1) 4 x Kubek ceramiczny 350 ml, biały (KUB-350-BI) – 18,50 zł netto/szt.\n\
+                2) 10 x Syrop klonowy 250 ml (SYR-KLON-250) – 6,20 zł netto/szt.\n";
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].sku.as_deref(), Some("KUB-350-BI"));
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Kubek ceramiczny 350 ml, biały")
+    );
+    assert_eq!(
+        lines[0].quantity.map(|d| d.to_string()).as_deref(),
+        Some("4")
+    );
+    assert_eq!(
+        lines[0]
+            .unit_price
+            .map(|d| d.normalize().to_string())
+            .as_deref(),
+        Some("18.5")
+    );
+
+    let text = "1. BRZ-SAN-1 - Кава в зернах Бразилія Сантос, 1 кг - 8 шт. по 685,00 грн\n\
+                2. STK-PAP-250 - Стаканчики паперові 250 мл - 30 шт. по 9,60 грн\n";
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].sku.as_deref(), Some("BRZ-SAN-1"));
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Кава в зернах Бразилія Сантос, 1 кг")
+    );
+    assert_eq!(
+        lines[1].quantity.map(|d| d.to_string()).as_deref(),
+        Some("30")
+    );
+    assert_eq!(
+        lines[1]
+            .unit_price
+            .map(|d| d.normalize().to_string())
+            .as_deref(),
+        Some("9.6")
+    );
+
+    let text = "- Cà phê Robusta rang xay 500g (RB-500) x10 - 125.000đ/gói\n\
+                Susu UHT full cream 1 liter (SU-FC-1L) x12 @ Rp 19.500\n\
+                - 12 × بن عربي محمص 1 كغ (رمز الصنف: AR-BN-1KG) بسعر 95,00 درهم للوحدة\n";
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Cà phê Robusta rang xay 500g")
+    );
+    assert_eq!(
+        lines[0].quantity.map(|d| d.to_string()).as_deref(),
+        Some("10")
+    );
+    assert_eq!(
+        lines[0]
+            .unit_price
+            .map(|d| d.normalize().to_string())
+            .as_deref(),
+        Some("125000")
+    );
+    assert_eq!(lines[1].sku.as_deref(), Some("SU-FC-1L"));
+    assert_eq!(
+        lines[1].quantity.map(|d| d.to_string()).as_deref(),
+        Some("12")
+    );
+    assert_eq!(lines[2].sku.as_deref(), Some("AR-BN-1KG"));
+    assert_eq!(lines[2].name.as_deref(), Some("بن عربي محمص 1 كغ"));
+    assert_eq!(
+        lines[2].quantity.map(|d| d.to_string()).as_deref(),
+        Some("12")
+    );
+    // A size after a dash is no price; a size written 3.5x10 is no quantity.
+    assert!(dash_price("Flour - 250 g").is_none());
+    assert!(rx(&QTY_AFTER).is_some_and(|r| !r.is_match("Pouches 3.5x10in")));
+}
+
+/// Phones after labels in Korean, Hebrew and Vietnamese; an address line's own label and a
+/// delivery-date line in the block.
+#[test]
+fn more_phone_labels_and_labelled_lines_in_an_address_block() {
+    let text = "배송지: 한결제과\n주소: (27359) 충청북도 충주시 충원대로 268\n납품 희망일: 2월 24일(화) 오전\n\n\
+                감사합니다.\n\n김민준 드림\n전화 043-855-2741\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("043-855-2741"));
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("한결제과"));
+    assert_eq!(value(&f, "ship_to.line1").as_deref(), Some("충원대로 268"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("충주시"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("27359"));
+
+    let (f, _, _) = extract_text("בתודה,\nיעל כהן\nטל' 03-5176620\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("03-5176620"));
+
+    let text = "Địa chỉ giao hàng:\nQuán Cà Phê Phố Cổ\nSố 18 Lý Thường Kiệt\nPhường Cửa Nam\n\
+                Hà Nội 100000\nĐiện thoại nhận hàng: 0912 345 678\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Hà Nội"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("100000"));
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("0912 345 678"));
+    assert!(phone_after_label("Điện thoại: 12").is_none());
+}
+
+/// An order reference written in Cyrillic capitals.
+#[test]
+fn a_reference_in_cyrillic_capitals() {
+    let (f, _, _) = extract_text("Номер замовлення: ЗК-0917\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("ЗК-0917"));
+    let (f, _, _) = extract_text("Заказ: СРОЧНО\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id"), None);
+}
+
 #[test]
 fn text_whose_lower_case_is_longer_in_bytes_does_not_panic() {
     // "Ⱥ" (2 bytes) lower-cases to "ⱥ" (3 bytes): an offset into the line is not one into its
@@ -1693,202 +1891,4 @@ fn postcodes_naming_countries_and_district_lines() {
         Some("TP. Hồ Chí Minh")
     );
     assert_eq!(value(&f, "ship_to.line2"), None);
-}
-
-/// A PDF's header whose right-aligned column names sit one space apart, the table going on
-/// under the header again on page 2 (round 14).
-#[test]
-fn a_header_with_names_one_space_apart_is_split_into_known_names() {
-    let text = "Pos. Varenr.        Beskrivelse                     Antal Stk.pris Beløb DKK\n\
-                ------------------------------------------------------------------------------\n\
-                1   MEL-HV-25     Hvedemel type 00, 25 kg             6    189,00   1.134,00\n\
-                2   RUG-FULD-25   Fuldkornsrugmel, 25 kg              4    214,50     858,00\n\
-                \n\
-                Side 1 af 2\n\
-                \u{c}Pos. Varenr.        Beskrivelse                     Antal Stk.pris Beløb DKK\n\
-                3   SAL-FLA-1     Flagesalt 1 kg                      2     64,00     128,00\n";
-    let mut c = ctx();
-    c.decimal_comma = Some(true);
-    let (_, lines, doubts) = extract_text(text, &c, Kind::Form);
-    assert_eq!(lines.len(), 3, "{doubts:?}");
-    assert_eq!(lines[0].sku.as_deref(), Some("MEL-HV-25"));
-    assert_eq!(lines[1].name.as_deref(), Some("Fuldkornsrugmel, 25 kg"));
-    assert_eq!(
-        lines[1]
-            .unit_price
-            .map(|d| d.normalize().to_string())
-            .as_deref(),
-        Some("214.5")
-    );
-    assert_eq!(
-        lines[2].quantity.map(|d| d.to_string()).as_deref(),
-        Some("2")
-    );
-    // Words that are no column names are not split into any.
-    let cs = cells("Nr. Cod produs      Denumire produs   UM Cant. Preț unitar Valoare RON");
-    let split = split_joined_header(&cs, None).expect("split");
-    let names: Vec<&str> = split.iter().map(|c| c.text.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "Nr.",
-            "Cod produs",
-            "Denumire produs",
-            "UM",
-            "Cant.",
-            "Preț unitar",
-            "Valoare RON"
-        ]
-    );
-    assert!(split_joined_header(&cells("Please send the goods  to our shop"), None).is_none());
-    assert!(split_joined_header(&cells("Total 12  Qty 3"), None).is_none());
-}
-
-/// An XLSX header in two rows: a group row of merged cells above the real header.
-#[test]
-fn a_two_row_sheet_header_reads_as_one() {
-    let row = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect::<Vec<_>>();
-    let rows = vec![
-        row(&["Rendelésszám: BB/2026/0458", "", "", "", ""]),
-        row(&["Termék", "", "Mennyiség (db)", "Ár (Ft, bruttó)", ""]),
-        row(&["Cikkszám", "Megnevezés", "", "Egységár", "Összesen"]),
-        row(&["PAP-KAL-5", "Paprika, 5 kg", "4", "6490", "25960"]),
-        row(&["TEJ-UHT-1L", "UHT tej, 1 l", "24", "389", "9336"]),
-    ];
-    let mut f = Facts::new();
-    let lines = grid_lines(&rows, &ctx(), &mut f, 30).expect("lines");
-    assert_eq!(lines.len(), 2, "{lines:?}");
-    assert_eq!(lines[0].sku.as_deref(), Some("PAP-KAL-5"));
-    assert_eq!(lines[0].name.as_deref(), Some("Paprika, 5 kg"));
-    assert_eq!(
-        lines[1].unit_price.map(|d| d.to_string()).as_deref(),
-        Some("389")
-    );
-    assert_eq!(value(&f, "currency").as_deref(), Some("HUF"));
-    // A row of values below a header is a line, not a second header row.
-    let rows = vec![
-        row(&["Code", "Description", "Qty", "Price"]),
-        row(&["A-1", "Cups", "2", "1.50"]),
-    ];
-    let lines = grid_lines(&rows, &ctx(), &mut Facts::new(), 30).expect("lines");
-    assert_eq!(lines.len(), 1);
-}
-
-/// List items as people type them: the price after a dash or "по" with its currency after
-/// the amount, the quantity before the name (`4 x`, `12 ×`) or after it (`x10`).
-#[test]
-fn list_items_priced_after_a_dash_and_counted_after_the_name() {
-    let mut c = ctx();
-    c.decimal_comma = Some(true);
-    let text = "Zamówienie nr ZK/2026/0142:\n\n\
-                1) 4 x Kubek ceramiczny 350 ml, biały (KUB-350-BI) – 18,50 zł netto/szt.\n\
-                2) 10 x Syrop klonowy 250 ml (SYR-KLON-250) – 6,20 zł netto/szt.\n";
-    let (_, lines, _) = extract_text(text, &c, Kind::Email);
-    assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0].sku.as_deref(), Some("KUB-350-BI"));
-    assert_eq!(
-        lines[0].name.as_deref(),
-        Some("Kubek ceramiczny 350 ml, biały")
-    );
-    assert_eq!(
-        lines[0].quantity.map(|d| d.to_string()).as_deref(),
-        Some("4")
-    );
-    assert_eq!(
-        lines[0]
-            .unit_price
-            .map(|d| d.normalize().to_string())
-            .as_deref(),
-        Some("18.5")
-    );
-
-    let text = "1. BRZ-SAN-1 - Кава в зернах Бразилія Сантос, 1 кг - 8 шт. по 685,00 грн\n\
-                2. STK-PAP-250 - Стаканчики паперові 250 мл - 30 шт. по 9,60 грн\n";
-    let (_, lines, _) = extract_text(text, &c, Kind::Email);
-    assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0].sku.as_deref(), Some("BRZ-SAN-1"));
-    assert_eq!(
-        lines[0].name.as_deref(),
-        Some("Кава в зернах Бразилія Сантос, 1 кг")
-    );
-    assert_eq!(
-        lines[1].quantity.map(|d| d.to_string()).as_deref(),
-        Some("30")
-    );
-    assert_eq!(
-        lines[1]
-            .unit_price
-            .map(|d| d.normalize().to_string())
-            .as_deref(),
-        Some("9.6")
-    );
-
-    let text = "- Cà phê Robusta rang xay 500g (RB-500) x10 - 125.000đ/gói\n\
-                Susu UHT full cream 1 liter (SU-FC-1L) x12 @ Rp 19.500\n\
-                - 12 × بن عربي محمص 1 كغ (رمز الصنف: AR-BN-1KG) بسعر 95,00 درهم للوحدة\n";
-    let (_, lines, _) = extract_text(text, &c, Kind::Email);
-    assert_eq!(lines.len(), 3);
-    assert_eq!(
-        lines[0].name.as_deref(),
-        Some("Cà phê Robusta rang xay 500g")
-    );
-    assert_eq!(
-        lines[0].quantity.map(|d| d.to_string()).as_deref(),
-        Some("10")
-    );
-    assert_eq!(
-        lines[0]
-            .unit_price
-            .map(|d| d.normalize().to_string())
-            .as_deref(),
-        Some("125000")
-    );
-    assert_eq!(lines[1].sku.as_deref(), Some("SU-FC-1L"));
-    assert_eq!(
-        lines[1].quantity.map(|d| d.to_string()).as_deref(),
-        Some("12")
-    );
-    assert_eq!(lines[2].sku.as_deref(), Some("AR-BN-1KG"));
-    assert_eq!(lines[2].name.as_deref(), Some("بن عربي محمص 1 كغ"));
-    assert_eq!(
-        lines[2].quantity.map(|d| d.to_string()).as_deref(),
-        Some("12")
-    );
-    // A size after a dash is no price; a size written 3.5x10 is no quantity.
-    assert!(dash_price("Flour - 250 g").is_none());
-    assert!(rx(&QTY_AFTER).is_some_and(|r| !r.is_match("Pouches 3.5x10in")));
-}
-
-/// Phones after labels in Korean, Hebrew and Vietnamese; an address line's own label and a
-/// delivery-date line in the block.
-#[test]
-fn more_phone_labels_and_labelled_lines_in_an_address_block() {
-    let text = "배송지: 한결제과\n주소: (27359) 충청북도 충주시 충원대로 268\n납품 희망일: 2월 24일(화) 오전\n\n\
-                감사합니다.\n\n김민준 드림\n전화 043-855-2741\n";
-    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
-    assert_eq!(value(&f, "customer.phone").as_deref(), Some("043-855-2741"));
-    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("한결제과"));
-    assert_eq!(value(&f, "ship_to.line1").as_deref(), Some("충원대로 268"));
-    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("충주시"));
-    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("27359"));
-
-    let (f, _, _) = extract_text("בתודה,\nיעל כהן\nטל' 03-5176620\n", &ctx(), Kind::Email);
-    assert_eq!(value(&f, "customer.phone").as_deref(), Some("03-5176620"));
-
-    let text = "Địa chỉ giao hàng:\nQuán Cà Phê Phố Cổ\nSố 18 Lý Thường Kiệt\nPhường Cửa Nam\n\
-                Hà Nội 100000\nĐiện thoại nhận hàng: 0912 345 678\n";
-    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
-    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Hà Nội"));
-    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("100000"));
-    assert_eq!(value(&f, "customer.phone").as_deref(), Some("0912 345 678"));
-    assert!(phone_after_label("Điện thoại: 12").is_none());
-}
-
-/// An order reference written in Cyrillic capitals.
-#[test]
-fn a_reference_in_cyrillic_capitals() {
-    let (f, _, _) = extract_text("Номер замовлення: ЗК-0917\n", &ctx(), Kind::Email);
-    assert_eq!(value(&f, "source.external_id").as_deref(), Some("ЗК-0917"));
-    let (f, _, _) = extract_text("Заказ: СРОЧНО\n", &ctx(), Kind::Email);
-    assert_eq!(value(&f, "source.external_id"), None);
 }
