@@ -4168,12 +4168,20 @@ fn table_lines(
         let mut out = Vec::new();
         let mut blanks = 0;
         next = i + 1;
+        // Lines of a page break the table goes on after (footer, next page's letterhead).
+        let mut skip_until = 0;
         for (row, cs) in layout.lines.iter().zip(&layout.cells).skip(i + 1) {
             next += 1;
+            if next - 1 < skip_until {
+                continue;
+            }
             if row.trim().is_empty() {
                 blanks += 1;
                 if blanks > 2 {
-                    break;
+                    match page_continues(layout, next - 1) {
+                        Some(at) => skip_until = at,
+                        None => break,
+                    }
                 }
                 continue;
             }
@@ -4237,7 +4245,10 @@ fn table_lines(
                 None if cs.len() >= 3 && cs.iter().any(|c| digits(&c.text) > 0) => {
                     unread += 1;
                 }
-                None => break,
+                None => match page_continues(layout, next - 1) {
+                    Some(at) => skip_until = at,
+                    None => break,
+                },
             }
         }
         all.extend(out);
@@ -4252,6 +4263,36 @@ fn table_lines(
         doubts.push("lines: a column the header does not name holds item codes".into());
     }
     all
+}
+
+/// Where a line table goes on after a page break, its header on the first page only: from
+/// line `from` (where the rows stopped), a page mark (`Page 1 of 2`, `Side 1 af 2`, `Pagina 1
+/// din 2`, `1/2`) within a few lines, then the first line below it laid out like the table's
+/// last row (as many cells, with a number); the lines between are the footer and the next
+/// page's letterhead. `None` when the rows do not stop at a page break.
+fn page_continues(layout: &Layout, from: usize) -> Option<usize> {
+    re!(
+        PAGE_MARK,
+        r"(?i)^\s*(?:-\s*)?(?:page|seite|side|sida|sivu|pagina|página|strona|strana|stránka|oldal|σελίδα|сторінка|страница|lapas|puslapis|leht)?\s*([0-9]{1,3})\s*(?:/|of|von|af|av|din|de|di|z|из|з|van|sur|iš|no)\s*([0-9]{1,3})\s*(?:-\s*)?$"
+    );
+    let row_like = |k: usize| {
+        layout.cells.get(k).is_some_and(|c| c.len() >= 3)
+            && layout.lines.get(k).is_some_and(|l| digits(l) > 0)
+    };
+    let last = (from.saturating_sub(6)..from)
+        .rev()
+        .find(|&k| row_like(k))?;
+    let width = layout.cells.get(last)?.len();
+    let mark = (from..(from + 12).min(layout.lines.len())).find(|&k| {
+        rx(&PAGE_MARK)
+            .and_then(|r| r.captures(layout.lines[k].trim()))
+            .is_some_and(|m| {
+                let n = |g: usize| m.get(g).and_then(|x| x.as_str().parse::<u32>().ok());
+                n(1).zip(n(2)).is_some_and(|(page, of)| page < of)
+            })
+    })?;
+    (mark + 1..(mark + 16).min(layout.lines.len()))
+        .find(|&k| row_like(k) && layout.cells[k].len() == width)
 }
 
 /// Words a serial-number column is headed by (`Sl.`, `S.No.`, `Sr.`, `#`).

@@ -297,6 +297,36 @@ fn a_header_with_names_one_space_apart_is_split_into_known_names() {
     assert!(split_joined_header(&cells("Total 12  Qty 3"), None).is_none());
 }
 
+/// A line table whose header is on the first page only: the rows go on after the page's
+/// footer and the next page's letterhead; a table that ends before a page mark does not.
+#[test]
+fn a_table_goes_on_over_a_page_break_without_its_header() {
+    let text = "Code      Description             Qty    Unit price\n\
+                AB-1      Paper cups 8 oz           10         4.50\n\
+                AB-2      Paper lids 8 oz           10         2.10\n\
+                \n\
+                Page 1 of 2\n\
+                Harbour Cafe Ltd - Purchase order 4471 (continued)\n\
+                \n\
+                AB-3      Stirrers, wood            5          1.20\n\
+                \n\
+                Total                                          67.00\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(lines.len(), 3, "{doubts:?}");
+    assert_eq!(lines[2].sku.as_deref(), Some("AB-3"));
+    assert_eq!(
+        lines[2].quantity.map(|d| d.to_string()).as_deref(),
+        Some("5")
+    );
+    // No page mark: the table ends at the first line that is not a row.
+    let text = "Code      Description             Qty    Unit price\n\
+                AB-1      Paper cups 8 oz           10         4.50\n\
+                Thanks, see you soon\n\
+                Tel 555 0100   Fax 555 0101   VAT 12345\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(lines.len(), 1);
+}
+
 /// An XLSX header in two rows: a group row of merged cells above the real header.
 #[test]
 fn a_two_row_sheet_header_reads_as_one() {
