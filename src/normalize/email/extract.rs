@@ -54,6 +54,19 @@ pub type Facts = BTreeMap<String, Fact>;
 fn builtin_labels(field: &str) -> &'static [&'static str] {
     match field {
         "external_id" => &[
+            "po kami",
+            "no. po",
+            "nombor pesanan",
+            "no. pesanan",
+            "namba ya oda",
+            "nambari ya oda",
+            "क्रय आदेश संख्या",
+            "क्रय आदेश सं.",
+            "ऑर्डर संख्या",
+            "आदेश संख्या",
+            "номер на поръчка",
+            "поръчка №",
+            "број наруџбенице",
             "ostotilausnumero",
             "เลขที่ใบสั่งซื้อ",
             "po number",
@@ -278,6 +291,22 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "公司名稱",
         ],
         "phone" => &[
+            "simu",
+            "nambari ya simu",
+            "cel",
+            "cel.",
+            "móvil",
+            "movil",
+            "मोबाइल",
+            "फ़ोन",
+            "फोन",
+            "दूरभाष",
+            "تلفن",
+            "тел",
+            "тел.",
+            "телефон",
+            "no. tel",
+            "no. telefon",
             "phone",
             "tel",
             "tel.",
@@ -340,6 +369,22 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "電郵",
         ],
         "ship_to" => &[
+            "leveransadress",
+            "leveringsadresse",
+            "leveringsadres",
+            "dodací adresa",
+            "doručovací adresa",
+            "адрес за доставка",
+            "испорука на адресу",
+            "адреса за испоруку",
+            "adresa za isporuku",
+            "hantar ke",
+            "alamat penghantaran",
+            "mzigo upelekwe",
+            "anwani ya kupeleka",
+            "डिलीवरी का पता",
+            "वितरण का पता",
+            "शिपिंग पता",
             "ship to",
             "verzendadres",
             "shipping to",
@@ -548,6 +593,12 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
 fn builtin_columns(column: &str) -> &'static [&'static str] {
     match column {
         "sku" => &[
+            "materialnummer",
+            "material-nr",
+            "mat.-nr",
+            "шифра",
+            "कोड",
+            "код артикла",
             "sku",
             "cod. articolo",
             "cod. art",
@@ -663,6 +714,16 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
         ],
         "name" => &[
             "description",
+            "material",
+            "bidhaa",
+            "maelezo",
+            "विवरण",
+            "वस्तु",
+            "назив",
+            "наименование",
+            "опис",
+            "nama produk",
+            "keterangan",
             "item description",
             "product description",
             "article description",
@@ -766,6 +827,14 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "規格・サイズ",
         ],
         "quantity" => &[
+            "idadi",
+            "मात्रा",
+            "кол.",
+            "кол",
+            "количество",
+            "количина",
+            "kuantiti",
+            "kol",
             "qty",
             "q.tà",
             "q.ta",
@@ -836,6 +905,17 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "כמות",
         ],
         "unit_price" => &[
+            "bei kwa kimoja",
+            "bei",
+            "दर",
+            "ед. цена",
+            "единична цена",
+            "цена",
+            "јед. цена",
+            "vr. unitario",
+            "vr unitario",
+            "valor unitario",
+            "harga seunit",
             "unit price",
             "à-pris",
             "á-pris",
@@ -952,6 +1032,12 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "מחיר",
         ],
         "amount" => &[
+            "राशि",
+            "износ",
+            "стойност",
+            "vr. total",
+            "vr total",
+            "jumla",
             "amount",
             "belopp",
             "beløb",
@@ -1117,6 +1203,18 @@ const TOTAL_WORDS: &[&str] = &[
     "ภาษีมูลค่าเพิ่ม",
     "thuế gtgt",
     "cộng tiền hàng",
+    // Bulgarian, Serbian, Swahili, Malay, Hindi.
+    "общо",
+    "сума",
+    "ддс",
+    "укупно",
+    "jumla",
+    "jumlah",
+    "उप-योग",
+    "कुल",
+    "igst",
+    "cgst",
+    "sgst",
 ];
 
 /// A pattern: its source, written with ASCII meanings (`\s` is ASCII white space, `\b` an ASCII
@@ -1429,7 +1527,53 @@ fn norm_label(s: &str) -> String {
         .trim()
         .trim_matches(|c: char| "【】[]〔〕《》<>■□◆◇●○*＊=".contains(c));
     let s = s.to_lowercase().replace(['_', '：'], " ").replace(':', " ");
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    ocr_letters(&s.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// `s` with the digits that OCR reads for letters inside a word put back (`Tota1` → `total`,
+/// `exc1.` → `excl.`, `BESTELB0N` → `bestelbon`): a lone `0`, `1` or `5` between two letters,
+/// or ending a word of three letters or more. Lower case. A code (`A1`, `PO12345`) keeps its
+/// digits: they stand beside digits or after fewer letters.
+pub fn ocr_letters(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let letter = |i: usize| chars.get(i).is_some_and(|c| c.is_alphabetic());
+    let mut out = String::with_capacity(s.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let fixed = match c {
+            '0' => 'o',
+            '1' => 'l',
+            '5' => 's',
+            _ => {
+                out.extend(c.to_lowercase());
+                continue;
+            }
+        };
+        let after_letters = (1..=i).take_while(|k| letter(i - k)).count();
+        let next = chars.get(i + 1);
+        let between = after_letters >= 1 && letter(i + 1);
+        let ends_word = after_letters >= 3 && !next.is_some_and(|n| n.is_alphanumeric());
+        out.push(if between || ends_word { fixed } else { c });
+    }
+    out
+}
+
+/// Whether `head` is `label` with one character mistyped, missed or misread (`Leverinqsadres`
+/// for `leveringsadres`): only for labels of ten characters or more, which no other label is
+/// that close to.
+fn near_label(label: &str, head: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (label.chars().collect(), head.chars().collect());
+    if a.len() < 10 || a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    // The common prefix and suffix; what is left must be one edit.
+    let pre = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suf = a[pre..]
+        .iter()
+        .rev()
+        .zip(b[pre..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    a.len() - pre - suf <= 1 && b.len() - pre - suf <= 1
 }
 
 /// Largest magnitude a number written by a person is read as (a quantity, price or amount):
@@ -1556,6 +1700,11 @@ pub fn currency_of(mark: &str) -> Option<&'static str> {
         "CLP" => "CLP",
         "COP" => "COP",
         "ALL" | "LEKË" => "ALL",
+        "RSD" | "ДИН." | "ДИН" => "RSD",
+        "BGN" | "ЛВ." | "ЛВ" => "BGN",
+        "TZS" | "TSH" | "TSH." => "TZS",
+        "KES" | "KSH" | "KSH." => "KES",
+        "PEN" => "PEN",
         _ => return None,
     })
 }
@@ -1641,18 +1790,52 @@ fn country_of(s: &str) -> Option<&'static str> {
             "australia" => "AU",
             "new zealand" | "aotearoa" => "NZ",
             "singapore" => "SG",
-            "india" => "IN",
             "south korea" | "korea" | "대한민국" | "韓国" | "韩国" => "KR",
             "slovakia" | "slovensko" | "slovenská republika" => "SK",
             "croatia" | "hrvatska" => "HR",
             "latvia" | "latvija" => "LV",
             "ukraine" | "україна" => "UA",
             "malaysia" => "MY",
+            "sri lanka" => "LK",
             "indonesia" => "ID",
             "israel" | "ישראל" => "IL",
             "saudi arabia" | "المملكة العربية السعودية" | "السعودية" => {
                 "SA"
             }
+            "india" | "भारत" | "bharat" | "hindustan" => "IN",
+            "tanzania" | "tanzania, united republic of" => "TZ",
+            "kenya" => "KE",
+            "uganda" => "UG",
+            "peru" | "perú" | "pérou" => "PE",
+            "ecuador" => "EC",
+            "bolivia" => "BO",
+            "venezuela" => "VE",
+            "uruguay" => "UY",
+            "paraguay" => "PY",
+            "costa rica" => "CR",
+            "panamá" | "panama" => "PA",
+            "guatemala" => "GT",
+            "bulgaria" | "българия" | "bulgarie" | "bulgarien" => "BG",
+            "serbia" | "србија" | "srbija" | "serbie" | "serbien" => "RS",
+            "slovenia" | "slovenija" => "SI",
+            "hungary" | "magyarország" | "ungarn" => "HU",
+            "romania" | "românia" | "rumänien" => "RO",
+            "greece" | "ελλάδα" | "griechenland" | "grèce" => "GR",
+            "turkey" | "türkiye" | "turkiye" => "TR",
+            "iceland" | "ísland" => "IS",
+            "lithuania" | "lietuva" => "LT",
+            "estonia" | "eesti" => "EE",
+            "albania" | "shqipëria" | "shqipëri" => "AL",
+            "thailand" | "ประเทศไทย" => "TH",
+            "vietnam" | "việt nam" | "viet nam" => "VN",
+            "philippines" | "pilipinas" => "PH",
+            "egypt" | "مصر" => "EG",
+            "morocco" | "maroc" | "المغرب" => "MA",
+            "nigeria" => "NG",
+            "ghana" => "GH",
+            "pakistan" => "PK",
+            "bangladesh" => "BD",
+            "united arab emirates" | "uae" => "AE",
             // Two-letter codes written as the country line.
             "de" => "DE",
             "fr" => "FR",
@@ -1849,7 +2032,7 @@ impl<'t> Layout<'t> {
 /// headings like `SHIP TO`) for `field`.
 fn find_labelled(layout: &Layout, ctx: &Ctx, field: &str, bare_ok: bool) -> Vec<Labelled> {
     let labels = ctx.labels(field);
-    let is_label = |s: &str| labels.iter().any(|l| l == s);
+    let is_label = |s: &str| labels.iter().any(|l| l == s || near_label(l, s));
     layout
         .labels
         .iter()
@@ -2483,12 +2666,25 @@ fn city_line(last: &str) -> Option<CityLine> {
         let postal = s(m.get(2));
         let fits: &'static [&'static str] = match postal.as_ref().map_or(0, String::len) {
             4 => &["AU", "NZ", "AT", "BE", "CH", "DK", "NO", "PH"],
-            5 => &["DE", "FR", "ES", "IT", "US", "MX", "TH"],
-            6 => &["CN", "IN", "SG", "VN"],
+            5 => &["DE", "FR", "ES", "IT", "US", "MX", "TH", "PE", "MY"],
+            6 => &["CN", "IN", "SG", "VN", "CO"],
             7 => &["IL", "CL"],
             _ => &[],
         };
-        return Some(line(s(m.get(1)), None, postal, None, fits));
+        // "Medellín, Antioquia 050021", "जयपुर, राजस्थान 302022": the city, then its
+        // region (a department, state or province) before the postcode.
+        let (city, region) = match s(m.get(1)).as_deref().and_then(|c| c.split_once(", ")) {
+            Some((c, r))
+                if digits(c) == 0
+                    && digits(r) == 0
+                    && !c.trim().is_empty()
+                    && (1..=3).contains(&r.split_whitespace().count()) =>
+            {
+                (Some(c.trim().to_string()), Some(r.trim().to_string()))
+            }
+            _ => (s(m.get(1)), None),
+        };
+        return Some(line(city, region, postal, None, fits));
     }
     None
 }
@@ -2544,11 +2740,14 @@ fn postal_fits(postal: Option<&str>) -> &'static [&'static str] {
     match postal.map_or(0, str::len) {
         5 => &[
             "DE", "FR", "ES", "IT", "MX", "FI", "US", "TR", "EE", "MY", "ID", "UA", "HR", "SA",
+            "RS", "PE",
         ],
         // Romania, India, China, Singapore, Russia, Kazakhstan, Belarus, Vietnam.
         6 => &["RO", "IN", "CN", "SG", "RU", "KZ", "BY", "VN"],
         7 => &["CL", "IL"],
-        _ => &["AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ", "SI"],
+        _ => &[
+            "AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ", "SI", "BG",
+        ],
     }
 }
 
@@ -2780,6 +2979,13 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         // A French, German, Italian or Dutch document and a postcode of that country's form.
         if let Some(lang) = ctx.language_country.filter(|l| fits.contains(l)) {
             country = Some(lang.to_string());
+            country_conf = c * 0.85;
+        }
+    }
+    if country.is_none() {
+        // A Dutch document and a postcode of four digits without the Dutch letters: Flanders.
+        if ctx.language_country == Some("NL") && fits.contains(&"BE") {
+            country = Some("BE".to_string());
             country_conf = c * 0.85;
         }
     }
@@ -3357,12 +3563,23 @@ const UNUSED_COLUMNS: &[&str] = &[
     "s.no.",
     "sr",
     "sr.",
+    // The serial number in Hindi and Serbian ("क्र.", "Р.бр.").
+    "क्र.",
+    "क्र",
+    "р.бр.",
+    "р. бр.",
+    "r.br.",
+    "r. br.",
+    "рб",
 ];
 
 /// Header words that name the item's code when the table also has a description column, and
 /// its name otherwise.
 const ITEM_OR_CODE: &[&str] = &[
     "item",
+    "артикул",
+    // An ERP's (SAP's) material number beside the description.
+    "material",
     "artikel",
     "article",
     "articolo",
@@ -3825,7 +4042,20 @@ fn table_lines(
 
 /// Words a serial-number column is headed by (`Sl.`, `S.No.`, `Sr.`, `#`).
 const SERIAL_HEADS: &[&str] = &[
-    "sl.", "sl", "s.no.", "s.no", "sno", "sr.", "sr", "sr.no.", "no.", "#", "pos.", "pos",
+    "sl.",
+    "sl",
+    "s.no.",
+    "s.no",
+    "sno",
+    "sr.",
+    "sr",
+    "sr.no.",
+    "no.",
+    "#",
+    "pos.",
+    "pos",
+    "क्र.",
+    "р.бр.",
 ];
 
 /// A header whose first cell is a serial-number word and the next column's name written one
@@ -4212,6 +4442,21 @@ const REFERENCE_WORDS: &[&str] = &[
     "ใบสั่งซื้อ",
     "orden de compra",
     "oc",
+    // Bulgarian, Serbian (Cyrillic and Latin), Swahili, Hindi.
+    "поръчка",
+    "поръчката",
+    "наруџбеница",
+    "наруџбеницу",
+    "наруџбенице",
+    "поруџбина",
+    "поруџбину",
+    "narudžbenica",
+    "narudžbenicu",
+    "porudžbina",
+    "porudžbinu",
+    "oda",
+    "क्रय आदेश",
+    "ऑर्डर",
 ];
 
 /// Marks between a reference word and its value that make it a label (`No.`, `Nr.`, `n°`, `#`).
@@ -4251,6 +4496,10 @@ const NUMBER_MARKS: &[&str] = &[
     "nro",
     "nro.",
     "số",
+    "бр.",
+    "бр",
+    "संख्या",
+    "सं.",
 ];
 
 /// Order-reference candidates in `text`, each with its confidence: a label from the template
@@ -4532,6 +4781,10 @@ pub fn language_country(text: &str) -> Option<&'static str> {
                 "leveren",
                 "bestelnummer",
                 "straat",
+                "bestelbon",
+                "leveringsadres",
+                "prijzen",
+                "te betalen",
             ],
         ),
     ];
@@ -4749,7 +5002,7 @@ fn list_lines(
     // price ("3 cases OM-12 Oat milk à 13,80"): an item only when it reads whole.
     re!(
         ITEM_UNIT,
-        r"(?i)^\s*([0-9]{1,5}\s+(?:sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|kasser?|stk\.?|pcs\.?|paquetes?|botellas?|cajas?|uds?\.?)\s+\S.*\s(?:@|à)\s.*)$"
+        r"(?i)^\s*([0-9]{1,5}\s+(?:sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|kasser?|stk\.?|pcs\.?|paquetes?|botellas?|cajas?|uds?\.?|kotak|pek|paket|karung|botol|bal\.?|ks\.?|kom\.?)\s+\S.*\s(?:@|à)\s.*)$"
     );
     // A web form's item line: "Item: WAX-SOY-10 | Soy wax flakes | Qty: 6 | Price: $28.50".
     re!(
@@ -4764,11 +5017,11 @@ fn list_lines(
     // An item's code named by a word: "code PAP-A4-80", "SKU: TON-2420", "Art.-Nr. 4711".
     re!(
         CODE_WORD,
-        r"(?i)(?:^|[\s,;(])(?:code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnr\.?|réf\.?|ref\.?|cod\.?|código|codice)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"
+        r"(?i)(?:^|[\s,;(])(?:code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnr\.?|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|kom\.?|kut\.?|bal\.?|pak|botol|slop|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
@@ -5062,7 +5315,7 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     // "T +31 20 555 0142".
     re!(
         PHONE_MARKED,
-        r"(?i)(?:^|\s)(?:tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        r"(?i)(?:^|\s)(?:tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
     let delivery = delivery_lines(layout, ctx, kind);
     let labelled = find_labelled(layout, ctx, "phone", false);
@@ -5074,18 +5327,23 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
             .then(|| cut_at_next_label(n).trim().to_string())
     };
     // The signature: a line that is only a phone number, or a part of one
-    // ("Lone Pine Veterinary | 541-555-0139").
+    // ("Lone Pine Veterinary | 541-555-0139"), or a number after a sentence that ends
+    // ("Terima kasih. 012-334 5871").
     let alone = |l: &str| {
-        l.split(['|', '·', '•', ',', ';']).rev().find_map(|part| {
-            let t = part.trim();
-            // A phone number here has 7 to 15 digits.
-            if digits(t) < 7 {
-                return None;
-            }
-            let m = rx(&PHONE_LINE).and_then(|r| r.captures(t))?;
-            let digits = m[1].chars().filter(char::is_ascii_digit).count();
-            (7..=15).contains(&digits).then(|| m[1].to_string())
-        })
+        let after_sentence = l.rsplit_once(". ").map(|(_, n)| n);
+        l.split(['|', '·', '•', ',', ';'])
+            .rev()
+            .chain(after_sentence)
+            .find_map(|part| {
+                let t = part.trim();
+                // A phone number here has 7 to 15 digits.
+                if digits(t) < 7 {
+                    return None;
+                }
+                let m = rx(&PHONE_LINE).and_then(|r| r.captures(t))?;
+                let digits = m[1].chars().filter(char::is_ascii_digit).count();
+                (7..=15).contains(&digits).then(|| m[1].to_string())
+            })
     };
     for own_only in [true, false] {
         let keep = |i: usize| !own_only || !delivery.get(i).copied().unwrap_or(false);
@@ -5152,6 +5410,7 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
 /// Facts that are text as the sender wrote it (not numbers, codes or contacts).
 const WRITTEN_FACTS: &[&str] = &[
     "customer.name",
+    "customer.phone",
     "customer.company",
     "ship_to.name",
     "ship_to.company",
@@ -5518,6 +5777,11 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
                 "ALL" => "AL",
                 "ARS" => "AR",
                 "COP" => "CO",
+                "RSD" => "RS",
+                "BGN" => "BG",
+                "TZS" => "TZ",
+                "KES" => "KE",
+                "PEN" => "PE",
                 _ => return None,
             })
         });
@@ -5536,7 +5800,7 @@ const CODES: &[&str] = &[
     "USD", "GBP", "EUR", "CNY", "RMB", "HKD", "TWD", "NTD", "CAD", "AUD", "NZD", "JPY", "CHF",
     "MXN", "BRL", "SGD", "SEK", "NOK", "DKK", "PLN", "CZK", "INR", "KRW", "ZAR", "HUF", "TRY",
     "RON", "AED", "UAH", "MYR", "IDR", "ILS", "SAR", "PHP", "THB", "VND", "ISK", "ARS", "CLP",
-    "COP",
+    "COP", "RSD", "BGN", "TZS", "KES",
 ];
 
 /// The currency: a code or a labelled currency, else an unambiguous sign or word, else a
@@ -5591,6 +5855,7 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
         ("₫", "VND", 0.85),
         ("vnđ", "VND", 0.85),
         ("lekë", "ALL", 0.85),
+        ("дин.", "RSD", 0.85),
     ] {
         if lower.contains(mark) {
             ctx.put(facts, "currency", Some(code.into()), c);
@@ -5601,7 +5866,7 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
     // rupee, lira, won, hryvnia and shekel signs anywhere.
     re!(
         AFTER_AMOUNT,
-        r"(?:[0-9]\s?(Ft|TL|원|lei|Lei|RON|грн|ر\.س)(?:[^\w]|$))|([₹₺₩₴₪])|(?:(?:^|[\s:(])(RM|Rp)\s?[0-9])"
+        r"(?:[0-9]\s?(Ft|TL|원|lei|Lei|RON|грн|ر\.س)(?:[^\w]|$))|([₹₺₩₴₪])|(?:(?:^|[\s:(])(RM|Rp|TSh|KSh)\s?[0-9])"
     );
     if !facts.contains_key("currency") {
         if let Some(c) = rx(&AFTER_AMOUNT)

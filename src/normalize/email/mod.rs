@@ -512,6 +512,21 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                 .into(),
         );
     }
+    // A request for a quotation, or a message that says it is no order: the codes, quantities
+    // and prices it names are not ordered, so only the sender's facts are kept.
+    if let Some(why) = checks::not_an_order(&text) {
+        facts.retain(|k, _| {
+            [
+                "placed_at",
+                "customer.name",
+                "customer.email",
+                "customer.phone",
+            ]
+            .contains(&k.as_str())
+        });
+        lines.clear();
+        doubts.push(why);
+    }
     // "Bengaluru - 560038": the separator before a postcode is not the city's.
     if let Some(f) = facts.get_mut("ship_to.city") {
         let trimmed = f
