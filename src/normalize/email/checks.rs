@@ -11,7 +11,7 @@
 //! The stated amounts are read from rows that start with their label, in every language the
 //! extraction reads (`Zwischensumme`, `Frais de port`, `IVA 21%`, `合計` …).
 
-use super::extract::{ascii_digits, ocr_letters, parse_decimal, Facts, Line};
+use super::extract::{ascii_digits, line_amount, ocr_letters, parse_decimal, Facts, Line};
 use rust_decimal::Decimal;
 
 /// Amounts stated in the text, by kind (each as often as it is stated).
@@ -178,6 +178,8 @@ const TAX: &[&str] = &[
 ];
 const DISCOUNT: &[&str] = &[
     "discount",
+    "tilausalennus",
+    "alennus",
     "rabatt",
     "nachlass",
     "remise",
@@ -340,6 +342,7 @@ const NET: &[&str] = &[
     "未税",
     "bez",
     "без",
+    "brez",
 ];
 
 /// Phrases that say an amount is before tax, written as more than one word or with a hyphen
@@ -522,12 +525,13 @@ pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
         if sum_row(t, decimal_comma, &mut s) {
             continue;
         }
-        // The label is what comes before the first amount (a rate like "19 %" belongs to it).
+        // The label is what comes before the first amount (a rate like "19 %" belongs to it;
+        // a minus sign before a discount's amount does not).
         let Some(first_digit) = first_amount(t) else {
             continue;
         };
         let label = t[..first_digit]
-            .trim_end_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(".contains(c));
+            .trim_end_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(-−".contains(c));
         // A label is short; a sentence that mentions "total" is not a summary row. A
         // qualifier in brackets ("Total del pedido (IVA no incluido)") is not counted.
         let unbracketed: String = {
@@ -550,7 +554,10 @@ pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
         let Some(kind) = row_kind(label) else {
             continue;
         };
-        let Some(amount) = row_amount(&t[label.len()..], decimal_comma) else {
+        // A discount's minus sign ("-10,79 €") is no part of its amount.
+        let rest = t[label.len()..]
+            .trim_start_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(-−".contains(c));
+        let Some(amount) = row_amount(rest, decimal_comma) else {
             continue;
         };
         if kind == RowKind::Total && includes_tax(label) {
@@ -682,9 +689,18 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
     if !priced {
         return doubts;
     }
+    // A line with a discount of its own counts at its amount after it (to the cent, as each
+    // line's amount is written); the others at quantity × unit price.
     let sum: Decimal = lines
         .iter()
-        .map(|l| l.unit_price.unwrap_or_default() * l.quantity.unwrap_or_default())
+        .map(|l| match l.discount {
+            Some(_) => line_amount(
+                l.quantity.unwrap_or_default(),
+                l.unit_price.unwrap_or_default(),
+                l.discount,
+            ),
+            None => l.unit_price.unwrap_or_default() * l.quantity.unwrap_or_default(),
+        })
         .sum();
     let sum = sum.round_dp(2);
     if let Some(sub) = subtotal {
@@ -1024,6 +1040,12 @@ mod tests {
         assert_eq!(row_kind("कुल राशि"), Some(RowKind::Total));
         assert_eq!(row_kind("Gesamtnettowert"), Some(RowKind::Subtotal));
         assert_eq!(row_kind("Sum eks. mva"), Some(RowKind::Subtotal));
+        // A discount's amount after its minus sign, with or without a colon.
+        let s = stated_amounts(
+            "Descuento 10%: -25,00 €\nTilausalennus 2 %      -10,79 €",
+            true,
+        );
+        assert_eq!(s.discount, vec![dec("25"), dec("10.79")]);
         let s = stated_amounts("Tota1 exc1. BTW   1.234,5\nTe beta1en   1.493,75", true);
         assert_eq!(s.subtotal, vec![dec("1234.5")]);
         assert_eq!(s.total, vec![dec("1493.75")]);

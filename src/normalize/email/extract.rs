@@ -43,6 +43,9 @@ pub struct Line {
     pub confidence: f64,
     /// Why the line is in doubt (its quantity × unit price is not its amount), if it is.
     pub doubt: Option<String>,
+    /// The line's discount in percent (`Ale-%`, `Rabatt %`), when the table has a column for
+    /// it: its amount is quantity × unit price less it. Only the checks use it.
+    pub discount: Option<Decimal>,
 }
 
 /// Facts by canonical path (`customer.phone`, `ship_to.city`, `source.external_id`).
@@ -1091,6 +1094,41 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "סה\"כ",
             "kopā",
         ],
+        // A line's discount in percent (the amount column is then after it).
+        "discount" => &[
+            "ale-%",
+            "ale %",
+            "ale",
+            "alennus",
+            "alennus %",
+            "rabatt",
+            "rabatt %",
+            "rabatt-%",
+            "rab.",
+            "rab. %",
+            "discount",
+            "discount %",
+            "disc.",
+            "disc. %",
+            "disc %",
+            "remise",
+            "remise %",
+            "descuento",
+            "dto.",
+            "dto. %",
+            "dto",
+            "sconto",
+            "sconto %",
+            "korting",
+            "korting %",
+            "desconto",
+            "rabat",
+            "rabat %",
+            "sleva",
+            "sleva %",
+            "popust",
+            "popust %",
+        ],
         _ => &[],
     }
 }
@@ -1179,6 +1217,8 @@ const TOTAL_WORDS: &[&str] = &[
     "subtotal fără tva",
     "total fără tva",
     "vahesumma",
+    "välisumma",
+    "tilausalennus",
     "käibemaks",
     "kokku",
     "tasuda",
@@ -2976,7 +3016,8 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         }
     }
     if country.is_none() {
-        // A French, German, Italian or Dutch document and a postcode of that country's form.
+        // A French, German, Italian, Dutch or Slovenian document and a postcode of that
+        // country's form.
         if let Some(lang) = ctx.language_country.filter(|l| fits.contains(l)) {
             country = Some(lang.to_string());
             country_conf = c * 0.85;
@@ -3861,9 +3902,13 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
     let mut unit_price = get("unit_price").and_then(|p| parse_decimal(&p, dc));
     let mut confidence = confidence;
     let amount = get("amount").and_then(|a| parse_decimal(&a, dc));
+    // "10 %", "0": a percentage off the line, at most all of it.
+    let discount = get("discount")
+        .and_then(|d| parse_decimal(d.trim_end_matches(['%', ' ']).trim(), dc))
+        .filter(|d| *d >= Decimal::ZERO && *d <= Decimal::ONE_HUNDRED);
     let mut doubt = None;
     if let (Some(p), Some(a)) = (unit_price, amount) {
-        if ((p * quantity).round_dp(2) - a).abs() > Decimal::new(1, 2) {
+        if (line_amount(quantity, p, discount) - a).abs() > Decimal::new(1, 2) {
             doubt = Some("lines: a line's quantity × unit price is not its amount".to_string());
             confidence = confidence.min(0.5);
         }
@@ -3926,7 +3971,21 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
         unit_price,
         confidence: (confidence * ctx.trust).clamp(0.0, 1.0),
         doubt,
+        discount,
     })
+}
+
+/// A line's amount: quantity × unit price, less its discount in percent, to the cent.
+pub fn line_amount(quantity: Decimal, unit_price: Decimal, discount: Option<Decimal>) -> Decimal {
+    let gross = quantity.checked_mul(unit_price).unwrap_or(MAX_NUMBER);
+    match discount {
+        Some(d) => gross
+            .checked_mul(Decimal::ONE_HUNDRED - d)
+            .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
+            .unwrap_or(gross)
+            .round_dp(2),
+        None => gross.round_dp(2),
+    }
 }
 
 /// Lines from a laid-out table in text (header row, then rows aligned under it).
@@ -4165,6 +4224,7 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
                 },
                 sku,
                 doubt,
+                discount: None,
             },
         ));
     }
@@ -4715,7 +4775,8 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
 }
 
 /// The country a document's language points to, for a postcode that could be several
-/// countries' (`13002 Marseille`): French → FR, German → DE, Italian → IT, Dutch → NL, when
+/// countries' (`13002 Marseille`): French → FR, German → DE, Italian → IT, Dutch → NL,
+/// Slovenian → SI, when
 /// the document uses at least three of that language's order words and clearly more than of
 /// any other. Spanish and Portuguese are written in several countries with five-digit
 /// postcodes, so they name none.
@@ -4785,6 +4846,22 @@ pub fn language_country(text: &str) -> Option<&'static str> {
                 "leveringsadres",
                 "prijzen",
                 "te betalen",
+            ],
+        ),
+        // Slovenian is written in one country only.
+        (
+            "SI",
+            &[
+                "naročilnica",
+                "naročilo",
+                "dobavitelj",
+                "dostava na",
+                "skupaj",
+                "količina",
+                "znesek",
+                "rok dobave",
+                "lep pozdrav",
+                "hvala",
             ],
         ),
     ];
@@ -5198,6 +5275,7 @@ fn list_lines(
                 doubt: undecided.then(|| {
                     "lines: a quantity is written as a choice between two numbers".to_string()
                 }),
+                discount: None,
             },
         ));
     }

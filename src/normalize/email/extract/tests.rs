@@ -1859,3 +1859,52 @@ fn an_erp_material_column() {
         vec![(None, some("Tablero pino"), "4".into(), "12.5".into())]
     );
 }
+
+/// A table's discount column (`Ale-%`, `Rabatt %`): a line's amount is its quantity × unit
+/// price less it, and the lines' sum is taken after it.
+#[test]
+fn a_line_discount_column() {
+    let (f, lines, doubts) = extract_text(
+        "Art.-Nr.  Bezeichnung      Menge  Preis    Rabatt %  Betrag\n\
+         AB-1      Schrauben        10     2,00     10 %      18,00\n\
+         AB-2      Dübel            5      4,00     0 %       20,00\n\n\
+         Zwischensumme: 38,00\nMwSt. 19 %: 7,22\nGesamtbetrag: 45,22 EUR\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(
+        line_facts(&lines),
+        vec![
+            (some("AB-1"), some("Schrauben"), "10".into(), "2".into()),
+            (some("AB-2"), some("Dübel"), "5".into(), "4".into()),
+        ]
+    );
+    assert_eq!(lines[0].discount, Some(Decimal::from(10)));
+    assert_eq!(value(&f, "total").as_deref(), Some("45.22"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+    assert_eq!(
+        line_amount(
+            Decimal::from(3),
+            Decimal::new(999, 2),
+            Some(Decimal::from(15))
+        ),
+        Decimal::new(2547, 2)
+    );
+}
+
+/// Slovenian names its country (a postcode of four digits fits several); `brez DDV` is a
+/// total before tax.
+#[test]
+fn a_slovenian_form() {
+    let text = "NAROČILNICA št. 7\nDostava na:\nBistro Most\nTrg 1\n2000 Maribor\n\n\
+                Šifra  Naziv  Količina  Cena  Znesek\n\nSkupaj brez DDV: 10,00 €\n";
+    assert_eq!(language_country(text), Some("SI"));
+    let mut c = ctx();
+    c.language_country = language_country(text);
+    let (f, _, _) = extract_text(text, &c, Kind::Form);
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("SI"));
+    assert_eq!(
+        super::super::checks::row_kind("Skupaj brez DDV"),
+        Some(super::super::checks::RowKind::Subtotal)
+    );
+}
