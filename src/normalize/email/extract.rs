@@ -63,6 +63,9 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "no. pesanan",
             "namba ya oda",
             "nambari ya oda",
+            "oda no",
+            "oda no.",
+            "oda namba",
             "क्रय आदेश संख्या",
             "क्रय आदेश सं.",
             "ऑर्डर संख्या",
@@ -1919,6 +1922,9 @@ pub struct Ctx<'a> {
     /// The country whose language the document is written in, where the language names one
     /// country among those with a postcode of that form ([`language_country`]).
     pub language_country: Option<&'static str>,
+    /// The country of the VAT numbers the document writes (`BTW BE 0456.123.789`), when they
+    /// are all of one country ([`vat_country`]): it confirms a guess, never decides alone.
+    pub vat_country: Option<&'static str>,
 }
 
 impl<'a> Ctx<'a> {
@@ -1930,6 +1936,7 @@ impl<'a> Ctx<'a> {
             decimal_comma: None,
             sender_country: None,
             language_country: None,
+            vat_country: None,
         }
     }
 }
@@ -3024,10 +3031,19 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         }
     }
     if country.is_none() {
-        // A Dutch document and a postcode of four digits without the Dutch letters: Flanders.
-        if ctx.language_country == Some("NL") && fits.contains(&"BE") {
+        // A Dutch document and a postcode of four digits without the Dutch letters: Flanders,
+        // unless the sender is Dutch (who may have left the letters out); sure only with a
+        // Belgian VAT number in the document, else a guess a person confirms.
+        if ctx.language_country == Some("NL")
+            && fits.contains(&"BE")
+            && ctx.sender_country.as_deref().is_none_or(|s| s == "BE")
+        {
             country = Some("BE".to_string());
-            country_conf = c * 0.85;
+            country_conf = if ctx.vat_country == Some("BE") {
+                c * 0.85
+            } else {
+                c * 0.65
+            };
         }
     }
     if country.is_none() && postal.is_none() {
@@ -3920,7 +3936,12 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
         doubt = Some("lines: a quantity can be read two ways (1.250)".to_string());
         confidence = confidence.min(0.5);
     }
-    if unit_price.is_none() {
+    if unit_price.is_none() && discount.is_some_and(|d| !d.is_zero()) {
+        // The amount is after the line's discount: the price before it is not written, and
+        // a person reads it rather than a guess from the amount.
+        doubt = Some("lines: a line's unit price before its discount is not written".to_string());
+        confidence = confidence.min(0.5);
+    } else if unit_price.is_none() {
         if let Some(amount) = amount {
             let exact = amount.checked_div(quantity);
             unit_price = exact.map(|d| d.round_dp(4).normalize());
@@ -4514,7 +4535,6 @@ const REFERENCE_WORDS: &[&str] = &[
     "narudžbenicu",
     "porudžbina",
     "porudžbinu",
-    "oda",
     "क्रय आदेश",
     "ऑर्डर",
 ];
@@ -4874,6 +4894,33 @@ pub fn language_country(text: &str) -> Option<&'static str> {
     let (best, n) = counts[0];
     let second = counts.get(1).map_or(0, |c| c.1);
     (n >= 3 && n > 2 * second).then_some(best)
+}
+
+/// The country of the VAT numbers `text` writes after a VAT label (`BTW BE 0456.123.789`,
+/// `ID za DDV: SI12345678`, `USt-IdNr. DE123456789`), when they are all of one country.
+pub fn vat_country(text: &str) -> Option<&'static str> {
+    re!(
+        VAT_NUMBER,
+        r"(?i)(?:btw|vat|tva|iva|ddv|dph|dič|nip|ust|mwst|moms|alv|áfa|pvm|pvn|kmkr|vsk)[^\n0-9]{0,24}?\b(AT|BE|BG|CY|CZ|DE|DK|EE|EL|ES|FI|FR|HR|HU|IE|IT|LT|LU|LV|MT|NL|PL|PT|RO|SE|SI|SK)\s?U?[0-9][0-9 .]{6,14}[0-9]"
+    );
+    let mut found: Option<&'static str> = None;
+    for m in rx(&VAT_NUMBER)?.captures_iter(text) {
+        let code = m.get(1)?.as_str().to_uppercase();
+        let code = postal_prefix_country(&code).or(match code.as_str() {
+            "EL" => Some("GR"),
+            "BG" => Some("BG"),
+            "HR" => Some("HR"),
+            "LV" => Some("LV"),
+            "MT" => Some("MT"),
+            "CY" => Some("CY"),
+            _ => None,
+        })?;
+        match found {
+            Some(f) if f != code => return None,
+            _ => found = Some(code),
+        }
+    }
+    found
 }
 
 re!(

@@ -290,6 +290,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     ctx.decimal_comma = extract::infer_decimal_comma(&text);
     ctx.sender_country = mail.from_address.as_deref().and_then(domain_country);
     ctx.language_country = extract::language_country(&text);
+    ctx.vat_country = extract::vat_country(&text);
     let (mut found, mut lines, mut doubts) = extract::extract_text(&text, &ctx, text_kind);
     // Numbers that do not tell their convention ("$ 12.990", every separator before three
     // digits) are written the way the ship-to country writes them.
@@ -392,6 +393,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                     form_ctx.decimal_comma = extract::infer_decimal_comma(&layer);
                     form_ctx.sender_country = ctx.sender_country.clone();
                     form_ctx.language_country = extract::language_country(&layer);
+                    form_ctx.vat_country = extract::vat_country(&layer);
                     let (found, form_lines, form_doubts) =
                         extract::extract_text(&layer, &form_ctx, Kind::Form);
                     // A text file that holds no order lines may be anything (a log, a

@@ -1794,15 +1794,6 @@ fn labels_garbled_by_ocr() {
         Kind::Form,
     );
     assert_eq!(value(&f, "ship_to.line1").as_deref(), Some("Markt 1"));
-    // Dutch and a four-digit postcode without letters: Belgium.
-    let mut c = ctx();
-    c.language_country = Some("NL");
-    let (f, _, _) = extract_text(
-        "Leveringsadres:\nCafé De Hoek\nMarkt 1\n2000 Antwerpen\n",
-        &c,
-        Kind::Form,
-    );
-    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("BE"));
 }
 
 /// The city and its region before the postcode, countries written as words in their own
@@ -1890,6 +1881,14 @@ fn a_line_discount_column() {
         ),
         Decimal::new(2547, 2)
     );
+    // Without a price column the amount after the discount tells no price before it.
+    let (_, lines, doubts) = extract_text(
+        "Art.-Nr.  Bezeichnung      Menge  Rabatt %  Betrag\nAB-1      Schrauben        10     10 %      18,00\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(lines[0].unit_price, None);
+    assert_eq!(doubts.len(), 1, "{doubts:?}");
 }
 
 /// Slovenian names its country (a postcode of four digits fits several); `brez DDV` is a
@@ -1907,4 +1906,35 @@ fn a_slovenian_form() {
         super::super::checks::row_kind("Skupaj brez DDV"),
         Some(super::super::checks::RowKind::Subtotal)
     );
+}
+
+/// VAT numbers name their country when they are all of one; a Dutch document's four-digit
+/// postcode is Belgian for sure only beside a Belgian one.
+#[test]
+fn vat_numbers_and_flemish_postcodes() {
+    assert_eq!(
+        vat_country("Tel. 09 228 44 17   BTW BE 0456.123.789"),
+        Some("BE")
+    );
+    assert_eq!(vat_country("ID za DDV: SI12345678"), Some("SI"));
+    assert_eq!(vat_country("USt-IdNr.: ATU12345678"), Some("AT"));
+    assert_eq!(
+        vat_country("BTW NL123456789B01 / leverancier BTW BE0456123789"),
+        None
+    );
+    assert_eq!(vat_country("Order BE 0456.123.789"), None);
+    let text = "Leveringsadres:\nCafé De Hoek\nMarkt 1\n2000 Antwerpen\n";
+    let mut c = ctx();
+    c.language_country = Some("NL");
+    let guess = |c: &Ctx| {
+        extract_text(text, c, Kind::Form)
+            .0
+            .get("ship_to.country")
+            .map(|f| (f.value.clone(), f.confidence >= 0.7))
+    };
+    assert_eq!(guess(&c), Some(("BE".into(), false)));
+    c.vat_country = Some("BE");
+    assert_eq!(guess(&c), Some(("BE".into(), true)));
+    c.sender_country = Some("NL".into());
+    assert_eq!(guess(&c), None);
 }
