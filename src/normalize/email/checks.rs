@@ -827,11 +827,33 @@ fn includes_tax(label: &str) -> bool {
         "sis.",
         "sis",
     ];
+    // The inclusion after the tax: "IVA incluida", "IVA inclusa", "BTW inbegrepen".
+    const INCLUDED: &[&str] = &[
+        "incl.",
+        "incl",
+        "included",
+        "inclusive",
+        "incluida",
+        "incluido",
+        "incluída",
+        "incluído",
+        "inclusa",
+        "incluse",
+        "inclus",
+        "compris",
+        "comprise",
+        "inbegrepen",
+        "inklusive",
+        "inkluderad",
+        "inkluderet",
+    ];
+    let tax = |w: &str| TAX.iter().any(|t| w.trim_end_matches('.') == *t);
     words
         .windows(2)
-        .any(|w| INCL.contains(&w[0]) && TAX.iter().any(|t| w[1].trim_end_matches('.') == *t))
+        .any(|w| (INCL.contains(&w[0]) && tax(w[1])) || (tax(w[0]) && INCLUDED.contains(&w[1])))
         || words.contains(&"ttc")
         || words.contains(&"brutto")
+        || words.contains(&"bruttó")
         || words.contains(&"gross")
 }
 
@@ -1020,6 +1042,8 @@ mod tests {
         assert!(check_amounts(&lines, &stated, None).is_empty());
         let stated = stated_amounts("Totalt inkl. mva: 1 234,00", true);
         assert_eq!(check_amounts(&lines, &stated, None).len(), 1);
+        let stated = stated_amounts("Totale IVA inclusa: 1.220,00", true);
+        assert!(check_amounts(&lines, &stated, None).is_empty());
         // A total not said to include tax is the lines' sum.
         let stated = stated_amounts("Total: 1 250,00", true);
         assert_eq!(check_amounts(&lines, &stated, None).len(), 1);

@@ -1604,6 +1604,11 @@ pub fn ocr_letters(s: &str) -> String {
 /// for `leveringsadres`): only for labels of ten characters or more, which no other label is
 /// that close to.
 fn near_label(label: &str, head: &str) -> bool {
+    // Cheap refusals first: most cells are far from every label (one edit changes a length
+    // in bytes by four at most).
+    if label.len() < 10 || label.len().abs_diff(head.len()) > 4 {
+        return false;
+    }
     let (a, b): (Vec<char>, Vec<char>) = (label.chars().collect(), head.chars().collect());
     if a.len() < 10 || a.len().abs_diff(b.len()) > 1 {
         return false;
