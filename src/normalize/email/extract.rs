@@ -382,6 +382,7 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "doručovací adresa",
             "адрес за доставка",
             "испорука на адресу",
+            "isporuka na adresu",
             "адреса за испоруку",
             "adresa za isporuku",
             "hantar ke",
@@ -1748,7 +1749,7 @@ pub fn currency_of(mark: &str) -> Option<&'static str> {
         "CLP" => "CLP",
         "COP" => "COP",
         "ALL" | "LEKË" => "ALL",
-        "RSD" | "ДИН." | "ДИН" => "RSD",
+        "RSD" | "ДИН." | "ДИН" | "DIN." | "DIN" => "RSD",
         "BGN" | "ЛВ." | "ЛВ" => "BGN",
         "TZS" | "TSH" | "TSH." => "TZS",
         "KES" | "KSH" | "KSH." => "KES",
@@ -4774,9 +4775,12 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
             }
         }
     }
+    // A code in Greek or Cyrillic capitals is a code too ("МР-88", "ΠΡ-12").
+    let capital =
+        |c: &char| ('\u{0391}'..='\u{03A9}').contains(c) || ('\u{0400}'..='\u{042F}').contains(c);
     let token: String = r
         .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || "-/_.".contains(*c))
+        .take_while(|c| c.is_ascii_alphanumeric() || "-/_.".contains(*c) || capital(c))
         .collect();
     let token = token.trim_end_matches(['.', '-', '/', '_']);
     // An amount is not a reference ("Total pedido: 4.622,20 €"): digits grouped by dots and
@@ -4793,7 +4797,7 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
     let ok = !amount
         && token.len() >= 3
         && token.chars().any(|c| c.is_ascii_digit())
-        && token.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && token.starts_with(|c: char| c.is_ascii_alphanumeric() || capital(&c))
         // A date is not a reference.
         && !(token.matches(['.', '/']).count() == 2 && digits(token) >= 6 && !token.chars().any(|c| c.is_ascii_alphabetic()));
     ok.then(|| (token.to_string(), marked))
@@ -5158,7 +5162,7 @@ fn list_lines(
     );
     re!(
         PRICE,
-        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|(?:^|\s)по(?:\s|$)|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     // A price after the quantity and `x`, with its currency, ending the item: "12 szt. x
     // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
@@ -5996,7 +6000,7 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
     // rupee, lira, won, hryvnia and shekel signs anywhere.
     re!(
         AFTER_AMOUNT,
-        r"(?:[0-9]\s?(Ft|TL|원|lei|Lei|RON|грн|ر\.س)(?:[^\w]|$))|([₹₺₩₴₪])|(?:(?:^|[\s:(])(RM|Rp|TSh|KSh)\s?[0-9])"
+        r"(?:[0-9]\s?(Ft|TL|원|lei|Lei|RON|грн|лв|дин|din\.|ر\.س)(?:[^\w]|$))|([₹₺₩₴₪])|(?:(?:^|[\s:(])(RM|Rp|TSh|KSh)\s?[0-9])"
     );
     if !facts.contains_key("currency") {
         if let Some(c) = rx(&AFTER_AMOUNT)

@@ -1938,3 +1938,30 @@ fn vat_numbers_and_flemish_postcodes() {
     c.sender_country = Some("NL".into());
     assert_eq!(guess(&c), None);
 }
+
+/// A reference in Cyrillic capitals, a Bulgarian list item priced after `по`, and the lev and
+/// dinar written after amounts (`лв.`, `din.`).
+#[test]
+fn cyrillic_references_and_balkan_currencies_after_amounts() {
+    let (f, lines, _) = extract_text(
+        "Номер на поръчка: МР-88\n\n- 10 бр. Ориз 1 кг (код OR-1) по 3,20 лв.\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("МР-88"));
+    assert_eq!(
+        line_facts(&lines),
+        vec![(some("OR-1"), some("Ориз 1 кг"), "10".into(), "3.2".into())]
+    );
+    assert_eq!(value(&f, "currency").as_deref(), Some("BGN"));
+    let (f, _, _) = extract_text(
+        "Ukupno za plaćanje: 9 700,00 din.\n\nIsporuka na adresu:\nKafić Sunce\nZmaj Jovina 5\n21000 Novi Sad\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "currency").as_deref(), Some("RSD"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Novi Sad"));
+    // A Japanese reference keeps its digits only: CJK is no code letter.
+    let (f, _, _) = extract_text("注文番号：12345号\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("12345"));
+}
