@@ -1753,7 +1753,7 @@ pub fn currency_of(mark: &str) -> Option<&'static str> {
         "BGN" | "ЛВ." | "ЛВ" => "BGN",
         "TZS" | "TSH" | "TSH." => "TZS",
         "KES" | "KSH" | "KSH." => "KES",
-        "PEN" => "PEN",
+        "PEN" | "S/" | "S/." => "PEN",
         _ => return None,
     })
 }
@@ -5162,7 +5162,7 @@ fn list_lines(
     );
     re!(
         PRICE,
-        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|(?:^|\s)по(?:\s|$)|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|(?:^|\s)по(?:\s|$)|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|S/\.?|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     // A price after the quantity and `x`, with its currency, ending the item: "12 szt. x
     // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
@@ -6000,7 +6000,7 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
     // rupee, lira, won, hryvnia and shekel signs anywhere.
     re!(
         AFTER_AMOUNT,
-        r"(?:[0-9]\s?(Ft|TL|원|lei|Lei|RON|грн|лв|дин|din\.|ر\.س)(?:[^\w]|$))|([₹₺₩₴₪])|(?:(?:^|[\s:(])(RM|Rp|TSh|KSh)\s?[0-9])"
+        r"(?:[0-9]\s?(Ft|TL|원|lei|Lei|RON|грн|лв|дин|din\.|ر\.س)(?:[^\w]|$))|([₹₺₩₴₪])|(?:(?:^|[\s:(])(RM|Rp|TSh|KSh|S/\.?)\s?[0-9])"
     );
     if !facts.contains_key("currency") {
         if let Some(c) = rx(&AFTER_AMOUNT)

@@ -1965,3 +1965,21 @@ fn cyrillic_references_and_balkan_currencies_after_amounts() {
     let (f, _, _) = extract_text("注文番号：12345号\n", &ctx(), Kind::Email);
     assert_eq!(value(&f, "source.external_id").as_deref(), Some("12345"));
 }
+
+/// The Peruvian sol written `S/` before an amount, in a list item's price and in the total;
+/// a Spanish `s/` ("sin") is no currency.
+#[test]
+fn the_peruvian_sol() {
+    let (f, lines, _) = extract_text(
+        "- 12 cajas Leche 400 g (cód. LE-4) a S/ 52.00 c/u\n\nTotal: S/ 624.00\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(
+        line_facts(&lines),
+        vec![(some("LE-4"), some("Leche 400 g"), "12".into(), "52".into())]
+    );
+    assert_eq!(value(&f, "currency").as_deref(), Some("PEN"));
+    let (f, _, _) = extract_text("Total s/ IVA: 100,00\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "currency"), None);
+}
