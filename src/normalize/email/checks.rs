@@ -912,54 +912,69 @@ const STANDING_ORDER: &[&str] = &[
     "跟上次一样",
 ];
 
-/// Words by which a message says it is no order: a request for a quotation, or "this is not
-/// an order" said outright. Lower case.
+/// Words by which a message says outright that it is no order ("this is not an order", "Ово
+/// није поруџбина"): a phrase that ends there ("… is not an order confirmation" goes on to
+/// say something else). Lower case.
 const NOT_AN_ORDER: &[&str] = &[
-    "this is not an order",
     "is not an order",
     "not a purchase order",
-    "request for quotation",
-    "request for a quotation",
-    "ceci n'est pas une commande",
     "ce n'est pas une commande",
-    "demande de devis",
     "keine bestellung",
-    "angebotsanfrage",
     "no es un pedido",
-    "solicitud de cotización",
-    "solicitud de presupuesto",
     "non è un ordine",
-    "richiesta di preventivo",
-    "richiesta di offerta",
     "geen bestelling",
-    "offerteaanvraag",
     "não é um pedido",
-    "pedido de cotação",
     "nie jest zamówieniem",
-    "zapytanie ofertowe",
     "není objednávka",
     "nije porudžbina",
     "nije narudžba",
     "nije narudžbenica",
-    "zahtev za ponudu",
-    "zahtjev za ponudu",
     "није поруџбина",
     "није наруџбина",
-    "захтев за понуду",
     "не е поръчка",
-    "запитване за оферта",
     "это не заказ",
+];
+
+/// Words that title a request for a quotation, wherever they stand. Lower case.
+const QUOTATION_REQUEST: &[&str] = &[
+    "request for quotation",
+    "request for a quotation",
+    "demande de devis",
+    "angebotsanfrage",
+    "solicitud de cotización",
+    "solicitud de presupuesto",
+    "richiesta di preventivo",
+    "richiesta di offerta",
+    "offerteaanvraag",
+    "pedido de cotação",
+    "zapytanie ofertowe",
+    "zahtev za ponudu",
+    "zahtjev za ponudu",
+    "захтев за понуду",
+    "запитване за оферта",
     "запрос коммерческого предложения",
     "询价单",
     "詢價單",
     "見積依頼",
 ];
 
-/// The doubt of a message that says it is no order ([`NOT_AN_ORDER`]): its lines and amounts
-/// are not an order's.
+/// The doubt of a message that says it is no order ([`NOT_AN_ORDER`]) or asks for a quotation
+/// ([`QUOTATION_REQUEST`]): its lines and amounts are not an order's.
 pub fn not_an_order(text: &str) -> Option<String> {
     let lower = text.to_lowercase();
-    NOT_AN_ORDER.iter().find(|w| lower.contains(*w)).map(|w| {
+    let said = |w: &&&str| {
+        lower.match_indices(**w).any(|(at, _)| {
+            !lower[at + w.len()..]
+                .trim_start()
+                .starts_with(char::is_alphanumeric)
+        })
+    };
+    let asked = |w: &&&str| lower.contains(**w);
+    let found = NOT_AN_ORDER
+        .iter()
+        .find(said)
+        .or_else(|| QUOTATION_REQUEST.iter().find(asked));
+    found.map(|w| {
         format!("lines: the message says it is no order (\"{w}\"); nothing in it is ordered")
     })
 }
@@ -1081,6 +1096,8 @@ mod tests {
         assert!(not_an_order("Ово није поруџбина – наруџбеницу шаљемо касније.").is_some());
         assert!(not_an_order("Subject: Request for quotation – towels").is_some());
         assert!(not_an_order("Please find our order below.").is_none());
+        assert!(not_an_order("This is not an order confirmation; our order follows.").is_none());
+        assert!(not_an_order("This is not an order.").is_some());
     }
 
     #[test]
