@@ -1346,7 +1346,7 @@ re!(
 re!(EMAIL, r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})");
 re!(
     BULLET,
-    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\(([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD)?\s*([0-9][0-9.,]*)"
+    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\(([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|TSh|KSh|RM|Rp|S/\.?)?\s*([0-9][0-9.,]*)"
 );
 re!(
     TOTAL,
@@ -5162,7 +5162,7 @@ fn list_lines(
     );
     re!(
         PRICE,
-        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|(?:^|\s)по(?:\s|$)|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|S/\.?|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|(?:^|\s)по(?:\s|$)|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|TSh|KSh|S/\.?|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     // A price after the quantity and `x`, with its currency, ending the item: "12 szt. x
     // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
@@ -5554,7 +5554,8 @@ const WRITTEN_FACTS: &[&str] = &[
     "ship_to.region",
 ];
 
-/// `text` with Arabic-Indic (`٠`–`٩`) and Eastern Arabic-Indic (`۰`–`۹`) digits, and the
+/// `text` with Arabic-Indic (`٠`–`٩`), Eastern Arabic-Indic (`۰`–`۹`), Devanagari (`०`–`९`),
+/// Bengali (`০`–`৯`) and Thai (`๐`–`๙`) digits, and the
 /// Arabic decimal separator, thousands separator and percent sign (`٫`, `٬`, `٪`), as ASCII:
 /// one character for one, so that a place in one is the same place in the other.
 pub fn ascii_digits(text: &str) -> String {
@@ -5562,6 +5563,10 @@ pub fn ascii_digits(text: &str) -> String {
         .map(|c| match c {
             '\u{0660}'..='\u{0669}' => char::from(b'0' + (c as u32 - 0x0660) as u8),
             '\u{06F0}'..='\u{06F9}' => char::from(b'0' + (c as u32 - 0x06F0) as u8),
+            // Devanagari, Bengali and Thai digits.
+            '\u{0966}'..='\u{096F}' => char::from(b'0' + (c as u32 - 0x0966) as u8),
+            '\u{09E6}'..='\u{09EF}' => char::from(b'0' + (c as u32 - 0x09E6) as u8),
+            '\u{0E50}'..='\u{0E59}' => char::from(b'0' + (c as u32 - 0x0E50) as u8),
             '\u{066B}' => '.',
             '\u{066C}' => ',',
             '\u{066A}' => '%',

@@ -1983,3 +1983,34 @@ fn the_peruvian_sol() {
     let (f, _, _) = extract_text("Total s/ IVA: 100,00\n", &ctx(), Kind::Email);
     assert_eq!(value(&f, "currency"), None);
 }
+
+/// Devanagari, Bengali and Thai digits are read as numbers; a bullet priced in shillings.
+#[test]
+fn devanagari_digits_and_shillings_in_a_bullet() {
+    assert_eq!(ascii_digits("१०, ৯৯, ๕๐"), "10, 99, 50");
+    let (f, lines, _) = extract_text(
+        "क्र.  कोड      विवरण        मात्रा   दर (₹)\n१    GH-1     घी 1 लीटर     १०      ५५०.००\n\nकुल राशि: ₹५,५००.००\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(
+        line_facts(&lines),
+        vec![(some("GH-1"), some("घी 1 लीटर"), "10".into(), "550".into())]
+    );
+    assert_eq!(value(&f, "total").as_deref(), Some("5500"));
+    let (f, lines, _) = extract_text(
+        "- 20 x Mchele kilo 5 (MC-5) @ TSh 18,000\n\nJumla: TSh 360,000\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(
+        line_facts(&lines),
+        vec![(
+            some("MC-5"),
+            some("Mchele kilo 5"),
+            "20".into(),
+            "18000".into()
+        )]
+    );
+    assert_eq!(value(&f, "currency").as_deref(), Some("TZS"));
+}
