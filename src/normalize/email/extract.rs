@@ -4037,6 +4037,10 @@ fn table_lines(
         let Some(cols) = header_columns(header, ctx.template) else {
             continue;
         };
+        let material_codes = header
+            .iter()
+            .zip(&cols)
+            .any(|(h, c)| *c == Some("sku") && column_name(&h.text) == "material");
         let mut out = Vec::new();
         let mut blanks = 0;
         next = i + 1;
@@ -4102,6 +4106,19 @@ fn table_lines(
                 lost_codes = true;
             }
             match make_line(&named, ctx, 0.9) {
+                // "Material" names an ERP's material number beside a description, but a
+                // material ("Madera", "Steel") elsewhere: a value without a digit is no code.
+                Some(mut l)
+                    if material_codes
+                        && l.sku
+                            .as_ref()
+                            .is_some_and(|s| !s.chars().any(|c| c.is_ascii_digit())) =>
+                {
+                    l.confidence = l.confidence.min(0.5);
+                    l.doubt =
+                        Some("lines: the Material column holds a value that is no code".into());
+                    out.push(l);
+                }
                 Some(l) => out.push(l),
                 None if out.is_empty() => continue,
                 // A row of the table that cannot be read is a missed line, not the table's end

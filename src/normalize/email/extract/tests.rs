@@ -1840,6 +1840,14 @@ fn an_erp_material_column() {
         )]
     );
     assert!(doubts.is_empty(), "{doubts:?}");
+    // Beside a description, a material that is no code is a doubt.
+    let (_, lines, doubts) = extract_text(
+        "Material   Descripción        Cantidad   Precio\nPino       Tablero 2 m        4          12,50\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(lines[0].sku.as_deref(), Some("Pino"));
+    assert_eq!(doubts.len(), 1, "{doubts:?}");
     let (_, lines, _) = extract_text(
         "Material          Cantidad   Precio\nTablero pino      4          12,50\n",
         &ctx(),
