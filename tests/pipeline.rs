@@ -894,3 +894,84 @@ async fn standalone_a_panicking_unit_does_not_stop_the_writer() {
     assert_eq!(applied, 0, "the panicked unit is not applied");
     store.close().await;
 }
+
+/// A review moves an order only on the version of its content it read (the check is in the
+/// move's one statement, in both dialects): not after the content changed, then on the new
+/// version; the move and its audit event happen once.
+async fn a_move_at_a_version_needs_that_version(profile: Profile) {
+    use ordergate::model::state::{OrderState, Trigger};
+    use ordergate::store::Store;
+    let env = TestEnv::new(profile).await;
+    let store = Store::connect(&env.store_url(), 2, "full").await.unwrap();
+    let mut order: ordergate::model::CanonicalOrder = serde_json::from_value(serde_json::json!({
+        "source": {"connector": "shop", "format": "shopify", "channel": "web",
+                   "external_id": "9001", "status": "open"},
+        "placed_at": "2026-12-01T08:00:00Z",
+        "currency": "USD",
+        "customer": {"name": "Ann Lee", "email": "ann@example.com", "phone": null},
+        "ship_to": {"name": "Ann Lee", "line1": "1 Main Street", "city": "Springfield",
+                    "region": null, "postal_code": "12345", "country": "US"},
+        "lines": [{"line_ref": "1", "sku": "W-1", "name": "Widget", "quantity": 2,
+                   "unit_price": "19.99"}],
+        "total": "39.98"
+    }))
+    .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let id = Store::upsert_order(&mut tx, &mut order, None)
+        .await
+        .unwrap()
+        .order_id()
+        .to_string();
+    tx.commit().await.unwrap();
+    let (_, read) = store.order_with_hash(&id).await.unwrap().unwrap();
+    // The content changes after the review read it.
+    order.lines[0].quantity = rust_decimal::Decimal::from(3);
+    let mut tx = store.begin().await.unwrap();
+    Store::upsert_order(&mut tx, &mut order, None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (_, now) = store.order_with_hash(&id).await.unwrap().unwrap();
+    assert_ne!(read, now);
+    let approve = |hash: String| {
+        let store = store.clone();
+        let id = id.clone();
+        async move {
+            let mut tx = store.begin().await.unwrap();
+            let moved = Store::transition_at_version(
+                &mut tx,
+                &id,
+                OrderState::Received,
+                Trigger::Approve,
+                &hash,
+                "test",
+                None,
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            moved
+        }
+    };
+    assert!(
+        !approve(read).await,
+        "not on the version read before the change"
+    );
+    assert_eq!(store.order(&id).await.unwrap().unwrap().state, "received");
+    assert!(approve(now.clone()).await, "on the version it holds");
+    assert!(!approve(now).await, "once");
+    let events = store.order_events(&id).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == "approve").count(), 1);
+    assert_eq!(store.order(&id).await.unwrap().unwrap().state, "approved");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn standalone_a_move_at_a_version_needs_that_version() {
+    a_move_at_a_version_needs_that_version(Profile::Standalone).await;
+}
+
+#[tokio::test]
+async fn cluster_a_move_at_a_version_needs_that_version() {
+    a_move_at_a_version_needs_that_version(Profile::Cluster).await;
+}

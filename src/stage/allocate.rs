@@ -107,7 +107,7 @@ impl Handler for AllocateStage {
     /// Its only call out is a stock query, which changes nothing at the warehouse; its effects
     /// are its [`Effects`], whose inbox record catches a duplicate at commit (a duplicate then
     /// costs one stock query), so every message saves a read.
-    fn check_inbox_first(&self) -> bool {
+    fn check_inbox_first(&self, _: &Envelope) -> bool {
         false
     }
 

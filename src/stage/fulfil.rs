@@ -218,6 +218,14 @@ impl Handler for FulfilStage {
         NAME
     }
 
+    /// A change is read from the inbox first: applied again, it would ask the warehouses
+    /// again. A fulfilment step needs no read: a copy after the commit finds the order moved
+    /// on, and one before it finds the fulfilment intent and looks the warehouse up before
+    /// any create.
+    fn check_inbox_first(&self, env: &Envelope) -> bool {
+        env.kind == EventType::ORDER_CHANGE_REQUESTED
+    }
+
     async fn handle(&self, env: &Envelope, unit: Unit<'_>) -> Result<Committed, StageError> {
         if env.kind == EventType::ORDER_CHANGE_REQUESTED {
             return self.change(env, unit).await;

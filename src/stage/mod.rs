@@ -470,8 +470,10 @@ pub trait Handler: Send + Sync + 'static {
     /// Whether the runner looks the message up in the inbox before `handle`. A handler whose
     /// only effects are its [`Effects`] may say no: the inbox record written with them still
     /// catches a duplicate at commit (it then costs one `handle` run), and every message saves
-    /// a read. A handler that calls out (an API) before committing must keep the check.
-    fn check_inbox_first(&self) -> bool {
+    /// a read. A handler that calls out (an API) before committing must keep the check for
+    /// the messages whose handling would call out again.
+    fn check_inbox_first(&self, envelope: &Envelope) -> bool {
+        let _ = envelope;
         true
     }
 }
@@ -553,7 +555,7 @@ async fn process(
     async move {
         metrics::counter!(metric::MESSAGES_IN, "stage" => stage).increment(1);
         let id = env.id.to_string();
-        let seen = if handler.check_inbox_first() {
+        let seen = if handler.check_inbox_first(&env) {
             ctx.store.inbox_contains(queue, &id).await
         } else {
             Ok(false)

@@ -125,7 +125,7 @@ impl Handler for NormalizeStage {
     }
 
     /// Its only effects are the unit's writes: a duplicate is caught by the inbox at commit.
-    fn check_inbox_first(&self) -> bool {
+    fn check_inbox_first(&self, _: &Envelope) -> bool {
         false
     }
 }

@@ -73,7 +73,7 @@ impl Handler for NotifyStage {
     }
 
     /// It only writes: the keys of its rows catch a duplicate.
-    fn check_inbox_first(&self) -> bool {
+    fn check_inbox_first(&self, _: &Envelope) -> bool {
         false
     }
 }

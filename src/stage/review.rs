@@ -23,7 +23,7 @@ use crate::config::ReviewConfig;
 use crate::model::events::{ReviewFinding, ReviewOutcome};
 use crate::model::{Envelope, EventType, OrderState, Trigger};
 use crate::rules::review::{self as rules, Decision, Finding, Recent, Settings};
-use crate::store::{Store, TransitionError};
+use crate::store::Store;
 
 /// Most earlier orders the duplicates rule is shown.
 const DUPLICATE_CANDIDATES: i64 = 20;
@@ -147,7 +147,7 @@ impl Handler for ReviewStage {
     /// It calls no one before its commit, and the commit checks the order's state and version
     /// again: the inbox record written with its effects catches a duplicate (which then costs
     /// one review's reads) and every message saves a read.
-    fn check_inbox_first(&self) -> bool {
+    fn check_inbox_first(&self, _: &Envelope) -> bool {
         false
     }
 }
@@ -224,6 +224,27 @@ impl ReviewEffects {
         }
     }
 
+    /// Why the review no longer applies (the order moved on, or its content changed since
+    /// the review read version `hash`), read in the unit's transaction; `None` when it does.
+    async fn moved_on(
+        &self,
+        tx: &mut UnitTx<'_>,
+        hash: &str,
+    ) -> Result<Option<String>, StageError> {
+        Ok(
+            match Store::order_version(tx.conn(), &self.order_id).await? {
+                Some((state, h)) if state == OrderState::Received.as_str() && h == hash => None,
+                Some((state, _)) if state != OrderState::Received.as_str() => {
+                    Some(format!("the order is {state}, not received"))
+                }
+                _ => Some(
+                    "the order changed while it was reviewed; its change is reviewed instead"
+                        .into(),
+                ),
+            },
+        )
+    }
+
     async fn write_skip(&self, tx: &mut UnitTx<'_>, reason: &str) -> Result<(), StageError> {
         tracing::info!(order_id = %self.order_id, reason = %reason, "Review skipped.");
         let cause = tx.cause().to_string();
@@ -249,28 +270,14 @@ impl Effects for ReviewEffects {
         let (Some(decision), Some(hash)) = (&self.decision, &self.hash) else {
             return Ok(());
         };
-        let now = Store::order_version(tx.conn(), &self.order_id).await?;
-        match now {
-            Some((state, h)) if state == OrderState::Received.as_str() && h == *hash => {}
-            Some((state, _)) if state != OrderState::Received.as_str() => {
-                return self
-                    .write_skip(tx, &format!("the order is {state}, not received"))
-                    .await
-            }
-            _ => {
-                return self
-                    .write_skip(
-                        tx,
-                        "the order changed while it was reviewed; its change is reviewed instead",
-                    )
-                    .await
-            }
-        }
         let (trigger, kind) = match decision {
             Decision::Approve => (Trigger::Approve, EventType::ORDER_APPROVED),
             Decision::NeedsInfo { .. } => (Trigger::RequestInfo, EventType::ORDER_NEEDS_INFO),
             Decision::Reject { .. } => (Trigger::Reject, EventType::ORDER_REJECTED),
             Decision::Wait { .. } => {
+                if let Some(skip) = self.moved_on(tx, hash).await? {
+                    return self.write_skip(tx, &skip).await;
+                }
                 let cause = tx.cause().to_string();
                 Store::append_event(
                     tx.conn(),
@@ -284,21 +291,26 @@ impl Effects for ReviewEffects {
                 return Ok(());
             }
         };
+        // The move happens only on the version of the content the review read (one statement):
+        // an order changed or moved on meanwhile is skipped, saying which.
         let cause = tx.cause().to_string();
-        match Store::transition_from(
+        let moved = Store::transition_at_version(
             tx.conn(),
             &self.order_id,
             OrderState::Received,
             trigger,
+            hash,
             &cause,
             Some(&self.data),
         )
         .await
-        {
-            Ok(_) => {}
-            // Moved by another writer between the check and the move (PostgreSQL).
-            Err(TransitionError::Illegal(e)) => return self.write_skip(tx, &e.to_string()).await,
-            Err(e) => return Err(e.into()),
+        .map_err(StageError::from)?;
+        if !moved {
+            let skip = self
+                .moved_on(tx, hash)
+                .await?
+                .unwrap_or_else(|| "the order moved on while it was reviewed".to_string());
+            return self.write_skip(tx, &skip).await;
         }
         let payload = serde_json::to_value(&self.payload).unwrap_or(serde_json::Value::Null);
         tx.emit(Envelope::new(kind, self.connector.clone(), payload).with_order(&self.order_id));

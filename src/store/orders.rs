@@ -384,6 +384,39 @@ impl Store {
         Self::transition(conn, order_id, trigger, cause, data).await
     }
 
+    /// Moves an order from `from` to `to` by `trigger` and appends its audit event, only
+    /// while its content is still the version `content_hash` (what a review decided on); false
+    /// (nothing written) when it is in another state or holds other content. One statement on
+    /// PostgreSQL: the version check needs no read of its own.
+    pub async fn transition_at_version(
+        conn: &mut AnyConnection,
+        order_id: &str,
+        from: OrderState,
+        trigger: Trigger,
+        content_hash: &str,
+        cause: &str,
+        data: Option<&serde_json::Value>,
+    ) -> Result<bool, TransitionError> {
+        let Some(to) = state::next(from, trigger) else {
+            return Err(TransitionError::Illegal(IllegalTransition {
+                order_id: order_id.to_string(),
+                state: from.as_str().to_string(),
+                trigger,
+            }));
+        };
+        Ok(Self::move_recorded_at(
+            conn,
+            order_id,
+            from,
+            to,
+            trigger,
+            Some(content_hash),
+            cause,
+            data,
+        )
+        .await?)
+    }
+
     /// Moves an order from `from` to `to` by `trigger` and appends its audit event; false
     /// (nothing written) when it was not in `from`.
     async fn move_recorded(
@@ -395,27 +428,63 @@ impl Store {
         cause: &str,
         data: Option<&serde_json::Value>,
     ) -> Result<bool, StoreError> {
+        Self::move_recorded_at(conn, order_id, from, to, trigger, None, cause, data).await
+    }
+
+    /// [`Self::move_recorded`], when `content_hash` is given only while the order holds that
+    /// version of its content.
+    #[allow(clippy::too_many_arguments)]
+    async fn move_recorded_at(
+        conn: &mut AnyConnection,
+        order_id: &str,
+        from: OrderState,
+        to: OrderState,
+        trigger: Trigger,
+        content_hash: Option<&str>,
+        cause: &str,
+        data: Option<&serde_json::Value>,
+    ) -> Result<bool, StoreError> {
+        // The version condition is only in the statement when there is one to check.
+        let version = if content_hash.is_some() {
+            " AND content_hash = $8"
+        } else {
+            ""
+        };
         if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
             // One round trip instead of two: the move and its audit event together.
-            let n = sqlx::query(
+            let sql = format!(
                 "WITH moved AS (UPDATE orders SET state = $1, updated_at = $2 \
-                 WHERE id = $3 AND state = $4 RETURNING id) \
+                 WHERE id = $3 AND state = $4{version} RETURNING id) \
                  INSERT INTO order_events (order_id, at, kind, from_state, to_state, cause, data) \
-                 SELECT id, $2, $5, $4, $1, $6, $7 FROM moved",
-            )
+                 SELECT id, $2, $5, $4, $1, $6, $7 FROM moved"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(to.as_str())
+                .bind(now_ms())
+                .bind(order_id)
+                .bind(from.as_str())
+                .bind(trigger.as_str())
+                .bind(cause)
+                .bind(data.map(|d| d.to_string()));
+            if let Some(h) = content_hash {
+                q = q.bind(h);
+            }
+            let n = q.execute(&mut *conn).await?.rows_affected();
+            return Ok(n == 1);
+        }
+        let sql = format!(
+            "UPDATE orders SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4{}",
+            version.replace("$8", "$5")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(to.as_str())
             .bind(now_ms())
             .bind(order_id)
-            .bind(from.as_str())
-            .bind(trigger.as_str())
-            .bind(cause)
-            .bind(data.map(|d| d.to_string()))
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            return Ok(n == 1);
+            .bind(from.as_str());
+        if let Some(h) = content_hash {
+            q = q.bind(h);
         }
-        if !Self::set_order_state(conn, order_id, from.as_str(), to.as_str()).await? {
+        if q.execute(&mut *conn).await?.rows_affected() != 1 {
             return Ok(false);
         }
         Self::append_event(
@@ -428,26 +497,6 @@ impl Store {
         )
         .await?;
         Ok(true)
-    }
-
-    /// Moves an order from state `from` to `to`; false when it was not in `from`.
-    async fn set_order_state(
-        conn: &mut AnyConnection,
-        id: &str,
-        from: &str,
-        to: &str,
-    ) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            "UPDATE orders SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
-        )
-        .bind(to)
-        .bind(now_ms())
-        .bind(id)
-        .bind(from)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        Ok(n == 1)
     }
 
     /// Replaces an order's canonical content (a person's correction), only while it is in

@@ -11,7 +11,7 @@
 //! The stated amounts are read from rows that start with their label, in every language the
 //! extraction reads (`Zwischensumme`, `Frais de port`, `IVA 21%`, `合計` …).
 
-use super::extract::{ascii_digits, parse_decimal, Facts, Line};
+use super::extract::{ascii_digits, line_amount, ocr_letters, parse_decimal, Facts, Line};
 use rust_decimal::Decimal;
 
 /// Amounts stated in the text, by kind (each as often as it is stated).
@@ -27,6 +27,11 @@ pub struct Stated {
     pub tax: Vec<Decimal>,
     /// Discounts (as positive amounts).
     pub discount: Vec<Decimal>,
+    /// Whether a grand total's label says the tax is in it (`Totalt inkl. moms`, `Total TTC`)
+    /// without a tax row stating the amount.
+    pub gross: bool,
+    /// Tax rates written in a grand total's label (`inkl. moms 25 %`), in percent.
+    pub rates: Vec<Decimal>,
 }
 
 /// What a summary row's label names.
@@ -82,6 +87,10 @@ const SUBTOTAL: &[&str] = &[
     "välisumma",
     "공급가액",
     "소계",
+    "उप-योग",
+    "उपयोग",
+    "gesamtnettowert",
+    "nettowert",
     "الإجمالي قبل الضريبة",
     "المجموع الفرعي",
     "المجموع قبل الضريبة",
@@ -163,6 +172,8 @@ const TAX: &[&str] = &[
     "pvn",
     "pdv",
     "пдв",
+    "ддс",
+    "ндс",
     "sst",
     "ppn",
     "ضريبة القيمة المضافة",
@@ -171,6 +182,8 @@ const TAX: &[&str] = &[
 ];
 const DISCOUNT: &[&str] = &[
     "discount",
+    "tilausalennus",
+    "alennus",
     "rabatt",
     "nachlass",
     "remise",
@@ -233,6 +246,16 @@ const TOTAL: &[&str] = &[
     "总金额",
     "總金額",
     "合計金額",
+    "sum",
+    "общо",
+    "сума",
+    "всичко",
+    "укупно",
+    "jumla",
+    "jumlah",
+    "कुल राशि",
+    "कुल योग",
+    "कुल",
     "ご請求金額",
     "yhteensä",
     "σύνολο",
@@ -305,6 +328,8 @@ const NET: &[&str] = &[
     "excl",
     "exkl",
     "ex",
+    "eks",
+    "ekskl",
     "excluding",
     "ht",
     "imponibile",
@@ -323,6 +348,7 @@ const NET: &[&str] = &[
     "未税",
     "bez",
     "без",
+    "brez",
 ];
 
 /// Phrases that say an amount is before tax, written as more than one word or with a hyphen
@@ -340,11 +366,8 @@ const NET_PHRASES: &[&str] = &[
 
 /// What a summary row's label (the text before its amount) names, if anything.
 pub fn row_kind(label: &str) -> Option<RowKind> {
-    let mut l = label
-        .trim()
-        .trim_start_matches(['-', '*', '•', '+'])
-        .trim()
-        .to_lowercase();
+    // "Tota1 exc1. BTW": letters OCR read as digits are read as letters.
+    let mut l = ocr_letters(label.trim().trim_start_matches(['-', '*', '•', '+']).trim());
     // "zzgl. 19 % MwSt.", "plus VAT", "incl. GST": the qualifier before the kind.
     for q in [
         "zzgl.",
@@ -508,12 +531,13 @@ pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
         if sum_row(t, decimal_comma, &mut s) {
             continue;
         }
-        // The label is what comes before the first amount (a rate like "19 %" belongs to it).
+        // The label is what comes before the first amount (a rate like "19 %" belongs to it;
+        // a minus sign before a discount's amount does not).
         let Some(first_digit) = first_amount(t) else {
             continue;
         };
         let label = t[..first_digit]
-            .trim_end_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(".contains(c));
+            .trim_end_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(-−".contains(c));
         // A label is short; a sentence that mentions "total" is not a summary row. A
         // qualifier in brackets ("Total del pedido (IVA no incluido)") is not counted.
         let unbracketed: String = {
@@ -536,9 +560,21 @@ pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
         let Some(kind) = row_kind(label) else {
             continue;
         };
-        let Some(amount) = row_amount(&t[label.len()..], decimal_comma) else {
+        // A discount's minus sign ("-10,79 €") is no part of its amount.
+        let rest = t[label.len()..]
+            .trim_start_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(-−".contains(c));
+        let Some(amount) = row_amount(rest, decimal_comma) else {
             continue;
         };
+        if kind == RowKind::Total && includes_tax(label) {
+            s.gross = true;
+            s.rates.extend(
+                numbers(label)
+                    .into_iter()
+                    .filter(|(_, after)| after.trim_start().starts_with('%'))
+                    .filter_map(|(n, _)| parse_decimal(&n, decimal_comma)),
+            );
+        }
         match kind {
             RowKind::Total => s.total.push(amount),
             RowKind::Subtotal => s.subtotal.push(amount),
@@ -606,7 +642,20 @@ fn first_amount(t: &str) -> Option<usize> {
         let end = t[at..]
             .find(|c: char| !(c.is_ascii_digit() || c == ',' || c == '.'))
             .map_or(t.len(), |e| e + at);
-        if !t[end..].trim_start().starts_with('%') {
+        // A digit inside a word ("Tota1", "exc1.": OCR's letters) is no amount.
+        let word = {
+            let start = t[..at]
+                .char_indices()
+                .rfind(|(_, c)| c.is_whitespace())
+                .map_or(0, |(i, c)| i + c.len_utf8());
+            let stop = t[at..]
+                .find(char::is_whitespace)
+                .map_or(t.len(), |e| e + at);
+            &t[start..stop]
+        };
+        let in_word = t[..at].chars().next_back().is_some_and(char::is_alphabetic)
+            && ocr_letters(word) != word.to_lowercase();
+        if !t[end..].trim_start().starts_with('%') && !in_word {
             return Some(at);
         }
         from = end;
@@ -646,9 +695,18 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
     if !priced {
         return doubts;
     }
+    // A line with a discount of its own counts at its amount after it (to the cent, as each
+    // line's amount is written); the others at quantity × unit price.
     let sum: Decimal = lines
         .iter()
-        .map(|l| l.unit_price.unwrap_or_default() * l.quantity.unwrap_or_default())
+        .map(|l| match l.discount {
+            Some(_) => line_amount(
+                l.quantity.unwrap_or_default(),
+                l.unit_price.unwrap_or_default(),
+                l.discount,
+            ),
+            None => l.unit_price.unwrap_or_default() * l.quantity.unwrap_or_default(),
+        })
         .sum();
     let sum = sum.round_dp(2);
     if let Some(sub) = subtotal {
@@ -667,7 +725,27 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
             sum + shipping + tax - discount,
             base + shipping + taxes - discount,
         ];
-        if !candidates.iter().any(|c| close(*c, total)) {
+        // "Totalt inkl. moms: 8 243,75" over net lines and no tax row: the total is the net
+        // amount with the tax at a rate the label writes, or at a VAT rate some country uses.
+        let taxed = stated.gross
+            && stated.tax.is_empty()
+            && stated
+                .rates
+                .iter()
+                .copied()
+                .chain(
+                    VAT_RATES
+                        .iter()
+                        .map(|(units, tenths)| rate(*units, *tenths)),
+                )
+                .any(|r| {
+                    base.checked_mul(Decimal::ONE_HUNDRED + r)
+                        .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
+                        .and_then(|x| x.round_dp(2).checked_add(shipping))
+                        .and_then(|x| x.checked_sub(discount))
+                        .is_some_and(|x| close(x, total))
+                });
+        if !taxed && !candidates.iter().any(|c| close(*c, total)) {
             doubts.push(format!(
                 "total: the lines{} add up to {}, the stated total is {total}",
                 if shipping.is_zero() && tax.is_zero() && discount.is_zero() {
@@ -680,6 +758,109 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
         }
     }
     doubts
+}
+
+/// Rates of value-added tax, general and reduced, that countries charge (percent as units and
+/// tenths: 25.5 % is `(25, 5)`); a total said to include tax over net lines is checked against
+/// them when the message writes no rate.
+const VAT_RATES: &[(i64, i64)] = &[
+    (2, 5),
+    (2, 6),
+    (3, 0),
+    (3, 7),
+    (3, 8),
+    (4, 0),
+    (5, 0),
+    (5, 5),
+    (6, 0),
+    (7, 0),
+    (7, 7),
+    (8, 0),
+    (8, 1),
+    (9, 0),
+    (10, 0),
+    (12, 0),
+    (13, 0),
+    (14, 0),
+    (15, 0),
+    (16, 0),
+    (17, 0),
+    (18, 0),
+    (19, 0),
+    (20, 0),
+    (21, 0),
+    (22, 0),
+    (23, 0),
+    (24, 0),
+    (25, 0),
+    (25, 5),
+    (27, 0),
+];
+
+/// A rate of [`VAT_RATES`] as a decimal percentage.
+fn rate(units: i64, tenths: i64) -> Decimal {
+    Decimal::new(units * 10 + tenths, 1)
+}
+
+/// Words in a total's label that say the tax is included in it ("inkl. moms", "incl. VAT",
+/// "TTC", "s DPH", "con IVA").
+fn includes_tax(label: &str) -> bool {
+    let l = label.to_lowercase();
+    let words: Vec<&str> = l
+        .split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '/'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    const INCL: &[&str] = &[
+        "inkl.",
+        "inkl",
+        "incl.",
+        "incl",
+        "including",
+        "inklusive",
+        "inclusive",
+        "ttc",
+        "med",
+        "con",
+        "com",
+        "c/",
+        "s",
+        "z",
+        "з",
+        "с",
+        "met",
+        "mit",
+        "avec",
+        "sis.",
+        "sis",
+    ];
+    // The inclusion after the tax: "IVA incluida", "IVA inclusa", "BTW inbegrepen".
+    const INCLUDED: &[&str] = &[
+        "incl.",
+        "incl",
+        "included",
+        "inclusive",
+        "incluida",
+        "incluido",
+        "incluída",
+        "incluído",
+        "inclusa",
+        "incluse",
+        "inclus",
+        "compris",
+        "comprise",
+        "inbegrepen",
+        "inklusive",
+        "inkluderad",
+        "inkluderet",
+    ];
+    let tax = |w: &str| TAX.iter().any(|t| w.trim_end_matches('.') == *t);
+    words
+        .windows(2)
+        .any(|w| (INCL.contains(&w[0]) && tax(w[1])) || (tax(w[0]) && INCLUDED.contains(&w[1])))
+        || words.contains(&"ttc")
+        || words.contains(&"brutto")
+        || words.contains(&"bruttó")
+        || words.contains(&"gross")
 }
 
 /// Words by which a message orders what an earlier order held ("the usual plus …", "same as
@@ -736,6 +917,73 @@ const STANDING_ORDER: &[&str] = &[
     "和上次一样",
     "跟上次一样",
 ];
+
+/// Words by which a message says outright that it is no order ("this is not an order", "Ово
+/// није поруџбина"): a phrase that ends there ("… is not an order confirmation" goes on to
+/// say something else). Lower case.
+const NOT_AN_ORDER: &[&str] = &[
+    "is not an order",
+    "not a purchase order",
+    "ce n'est pas une commande",
+    "keine bestellung",
+    "no es un pedido",
+    "non è un ordine",
+    "geen bestelling",
+    "não é um pedido",
+    "nie jest zamówieniem",
+    "není objednávka",
+    "nije porudžbina",
+    "nije narudžba",
+    "nije narudžbenica",
+    "није поруџбина",
+    "није наруџбина",
+    "не е поръчка",
+    "это не заказ",
+];
+
+/// Words that title a request for a quotation, wherever they stand. Lower case.
+const QUOTATION_REQUEST: &[&str] = &[
+    "request for quotation",
+    "request for a quotation",
+    "demande de devis",
+    "angebotsanfrage",
+    "solicitud de cotización",
+    "solicitud de presupuesto",
+    "richiesta di preventivo",
+    "richiesta di offerta",
+    "offerteaanvraag",
+    "pedido de cotação",
+    "zapytanie ofertowe",
+    "zahtev za ponudu",
+    "zahtjev za ponudu",
+    "захтев за понуду",
+    "запитване за оферта",
+    "запрос коммерческого предложения",
+    "询价单",
+    "詢價單",
+    "見積依頼",
+];
+
+/// The doubt of a message that says it is no order ([`NOT_AN_ORDER`]) or asks for a quotation
+/// ([`QUOTATION_REQUEST`]): its lines and amounts are not an order's.
+pub fn not_an_order(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    let said = |w: &&&str| {
+        lower.match_indices(**w).any(|(at, _)| {
+            !lower[at + w.len()..]
+                .trim_start()
+                .starts_with(char::is_alphanumeric)
+        })
+    };
+    let asked = |w: &&&str| lower.contains(**w);
+    let found = NOT_AN_ORDER
+        .iter()
+        .find(said)
+        .or_else(|| QUOTATION_REQUEST.iter().find(asked));
+    found.map(|w| {
+        format!("lines: the message says it is no order (\"{w}\"); nothing in it is ordered")
+    })
+}
 
 /// The doubt of a message that orders "the usual" (see [`STANDING_ORDER`]).
 pub fn standing_order(text: &str) -> Option<String> {
@@ -797,6 +1045,66 @@ pub fn undecoded_entity(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A total said to include tax over net lines and no tax row: right at the rate its label
+    /// writes, or at a VAT rate a country charges; any other amount is a doubt.
+    #[test]
+    fn a_total_that_includes_tax_over_net_lines() {
+        let lines = [line(10, "100.00")];
+        let stated = stated_amounts(
+            "Summa exkl. moms: 1 000,00\nTotalt inkl. moms 25 %: 1 250,00",
+            true,
+        );
+        assert!(stated.gross);
+        assert_eq!(stated.rates, vec![dec("25")]);
+        assert!(check_amounts(&lines, &stated, None).is_empty());
+        // No rate written: 21 % is a rate countries charge, 23.4 % none does.
+        let stated = stated_amounts("Sum eks. mva: 1 000,00\nTotalt inkl. mva: 1 210,00", true);
+        assert!(check_amounts(&lines, &stated, None).is_empty());
+        let stated = stated_amounts("Totalt inkl. mva: 1 234,00", true);
+        assert_eq!(check_amounts(&lines, &stated, None).len(), 1);
+        let stated = stated_amounts("Totale IVA inclusa: 1.220,00", true);
+        assert!(check_amounts(&lines, &stated, None).is_empty());
+        // A total not said to include tax is the lines' sum.
+        let stated = stated_amounts("Total: 1 250,00", true);
+        assert_eq!(check_amounts(&lines, &stated, None).len(), 1);
+    }
+
+    /// Summary rows of Bulgarian, Serbian, Swahili, Malay, Hindi and SAP orders, and labels
+    /// OCR garbled.
+    #[test]
+    fn summary_rows_of_more_languages_and_ocr() {
+        assert_eq!(row_kind("Сума без ДДС"), Some(RowKind::Subtotal));
+        assert_eq!(row_kind("ДДС 20 %"), Some(RowKind::Tax));
+        assert_eq!(row_kind("Общо"), Some(RowKind::Total));
+        assert_eq!(row_kind("Укупно без ПДВ-а"), Some(RowKind::Subtotal));
+        assert_eq!(row_kind("Укупно за плаћање"), Some(RowKind::Total));
+        assert_eq!(row_kind("Jumla"), Some(RowKind::Total));
+        assert_eq!(row_kind("Jumlah"), Some(RowKind::Total));
+        assert_eq!(row_kind("उप-योग"), Some(RowKind::Subtotal));
+        assert_eq!(row_kind("कुल राशि"), Some(RowKind::Total));
+        assert_eq!(row_kind("Gesamtnettowert"), Some(RowKind::Subtotal));
+        assert_eq!(row_kind("Sum eks. mva"), Some(RowKind::Subtotal));
+        // A discount's amount after its minus sign, with or without a colon.
+        let s = stated_amounts(
+            "Descuento 10%: -25,00 €\nTilausalennus 2 %      -10,79 €",
+            true,
+        );
+        assert_eq!(s.discount, vec![dec("25"), dec("10.79")]);
+        let s = stated_amounts("Tota1 exc1. BTW   1.234,5\nTe beta1en   1.493,75", true);
+        assert_eq!(s.subtotal, vec![dec("1234.5")]);
+        assert_eq!(s.total, vec![dec("1493.75")]);
+    }
+
+    /// A request for a quotation, or a message that says it is no order, orders nothing.
+    #[test]
+    fn a_message_that_says_it_is_no_order() {
+        assert!(not_an_order("Ово није поруџбина – наруџбеницу шаљемо касније.").is_some());
+        assert!(not_an_order("Subject: Request for quotation – towels").is_some());
+        assert!(not_an_order("Please find our order below.").is_none());
+        assert!(not_an_order("This is not an order confirmation; our order follows.").is_none());
+        assert!(not_an_order("This is not an order.").is_some());
+    }
 
     #[test]
     fn totals_said_to_be_without_tax_in_more_languages() {

@@ -43,6 +43,9 @@ pub struct Line {
     pub confidence: f64,
     /// Why the line is in doubt (its quantity × unit price is not its amount), if it is.
     pub doubt: Option<String>,
+    /// The line's discount in percent (`Ale-%`, `Rabatt %`), when the table has a column for
+    /// it: its amount is quantity × unit price less it. Only the checks use it.
+    pub discount: Option<Decimal>,
 }
 
 /// Facts by canonical path (`customer.phone`, `ship_to.city`, `source.external_id`).
@@ -54,6 +57,22 @@ pub type Facts = BTreeMap<String, Fact>;
 fn builtin_labels(field: &str) -> &'static [&'static str] {
     match field {
         "external_id" => &[
+            "po kami",
+            "no. po",
+            "nombor pesanan",
+            "no. pesanan",
+            "namba ya oda",
+            "nambari ya oda",
+            "oda no",
+            "oda no.",
+            "oda namba",
+            "क्रय आदेश संख्या",
+            "क्रय आदेश सं.",
+            "ऑर्डर संख्या",
+            "आदेश संख्या",
+            "номер на поръчка",
+            "поръчка №",
+            "број наруџбенице",
             "ostotilausnumero",
             "เลขที่ใบสั่งซื้อ",
             "po number",
@@ -278,6 +297,22 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "公司名稱",
         ],
         "phone" => &[
+            "simu",
+            "nambari ya simu",
+            "cel",
+            "cel.",
+            "móvil",
+            "movil",
+            "मोबाइल",
+            "फ़ोन",
+            "फोन",
+            "दूरभाष",
+            "تلفن",
+            "тел",
+            "тел.",
+            "телефон",
+            "no. tel",
+            "no. telefon",
             "phone",
             "tel",
             "tel.",
@@ -340,6 +375,23 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "電郵",
         ],
         "ship_to" => &[
+            "leveransadress",
+            "leveringsadresse",
+            "leveringsadres",
+            "dodací adresa",
+            "doručovací adresa",
+            "адрес за доставка",
+            "испорука на адресу",
+            "isporuka na adresu",
+            "адреса за испоруку",
+            "adresa za isporuku",
+            "hantar ke",
+            "alamat penghantaran",
+            "mzigo upelekwe",
+            "anwani ya kupeleka",
+            "डिलीवरी का पता",
+            "वितरण का पता",
+            "शिपिंग पता",
             "ship to",
             "verzendadres",
             "shipping to",
@@ -548,6 +600,12 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
 fn builtin_columns(column: &str) -> &'static [&'static str] {
     match column {
         "sku" => &[
+            "materialnummer",
+            "material-nr",
+            "mat.-nr",
+            "шифра",
+            "कोड",
+            "код артикла",
             "sku",
             "cod. articolo",
             "cod. art",
@@ -663,6 +721,16 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
         ],
         "name" => &[
             "description",
+            "material",
+            "bidhaa",
+            "maelezo",
+            "विवरण",
+            "वस्तु",
+            "назив",
+            "наименование",
+            "опис",
+            "nama produk",
+            "keterangan",
             "item description",
             "product description",
             "article description",
@@ -766,6 +834,14 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "規格・サイズ",
         ],
         "quantity" => &[
+            "idadi",
+            "मात्रा",
+            "кол.",
+            "кол",
+            "количество",
+            "количина",
+            "kuantiti",
+            "kol",
             "qty",
             "q.tà",
             "q.ta",
@@ -836,6 +912,17 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "כמות",
         ],
         "unit_price" => &[
+            "bei kwa kimoja",
+            "bei",
+            "दर",
+            "ед. цена",
+            "единична цена",
+            "цена",
+            "јед. цена",
+            "vr. unitario",
+            "vr unitario",
+            "valor unitario",
+            "harga seunit",
             "unit price",
             "à-pris",
             "á-pris",
@@ -952,6 +1039,12 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "מחיר",
         ],
         "amount" => &[
+            "राशि",
+            "износ",
+            "стойност",
+            "vr. total",
+            "vr total",
+            "jumla",
             "amount",
             "belopp",
             "beløb",
@@ -1004,6 +1097,41 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "сума",
             "סה\"כ",
             "kopā",
+        ],
+        // A line's discount in percent (the amount column is then after it).
+        "discount" => &[
+            "ale-%",
+            "ale %",
+            "ale",
+            "alennus",
+            "alennus %",
+            "rabatt",
+            "rabatt %",
+            "rabatt-%",
+            "rab.",
+            "rab. %",
+            "discount",
+            "discount %",
+            "disc.",
+            "disc. %",
+            "disc %",
+            "remise",
+            "remise %",
+            "descuento",
+            "dto.",
+            "dto. %",
+            "dto",
+            "sconto",
+            "sconto %",
+            "korting",
+            "korting %",
+            "desconto",
+            "rabat",
+            "rabat %",
+            "sleva",
+            "sleva %",
+            "popust",
+            "popust %",
         ],
         _ => &[],
     }
@@ -1098,6 +1226,8 @@ const TOTAL_WORDS: &[&str] = &[
     "subtotal fără tva",
     "total fără tva",
     "vahesumma",
+    "välisumma",
+    "tilausalennus",
     "käibemaks",
     "kokku",
     "tasuda",
@@ -1122,6 +1252,18 @@ const TOTAL_WORDS: &[&str] = &[
     "ภาษีมูลค่าเพิ่ม",
     "thuế gtgt",
     "cộng tiền hàng",
+    // Bulgarian, Serbian, Swahili, Malay, Hindi.
+    "общо",
+    "сума",
+    "ддс",
+    "укупно",
+    "jumla",
+    "jumlah",
+    "उप-योग",
+    "कुल",
+    "igst",
+    "cgst",
+    "sgst",
 ];
 
 /// A pattern: its source, written with ASCII meanings (`\s` is ASCII white space, `\b` an ASCII
@@ -1209,7 +1351,7 @@ re!(
 re!(EMAIL, r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})");
 re!(
     BULLET,
-    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\(([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD)?\s*([0-9][0-9.,]*)"
+    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\(([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|TSh|KSh|RM|Rp|S/\.?)?\s*([0-9][0-9.,]*)"
 );
 re!(
     TOTAL,
@@ -1451,7 +1593,58 @@ fn norm_label(s: &str) -> String {
         .trim()
         .trim_matches(|c: char| "【】[]〔〕《》<>■□◆◇●○*＊=".contains(c));
     let s = s.to_lowercase().replace(['_', '：'], " ").replace(':', " ");
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    ocr_letters(&s.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// `s` with the digits that OCR reads for letters inside a word put back (`Tota1` → `total`,
+/// `exc1.` → `excl.`, `BESTELB0N` → `bestelbon`): a lone `0`, `1` or `5` between two letters,
+/// or ending a word of three letters or more. Lower case. A code (`A1`, `PO12345`) keeps its
+/// digits: they stand beside digits or after fewer letters.
+pub fn ocr_letters(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let letter = |i: usize| chars.get(i).is_some_and(|c| c.is_alphabetic());
+    let mut out = String::with_capacity(s.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let fixed = match c {
+            '0' => 'o',
+            '1' => 'l',
+            '5' => 's',
+            _ => {
+                out.extend(c.to_lowercase());
+                continue;
+            }
+        };
+        let after_letters = (1..=i).take_while(|k| letter(i - k)).count();
+        let next = chars.get(i + 1);
+        let between = after_letters >= 1 && letter(i + 1);
+        let ends_word = after_letters >= 3 && !next.is_some_and(|n| n.is_alphanumeric());
+        out.push(if between || ends_word { fixed } else { c });
+    }
+    out
+}
+
+/// Whether `head` is `label` with one character mistyped, missed or misread (`Leverinqsadres`
+/// for `leveringsadres`): only for labels of ten characters or more, which no other label is
+/// that close to.
+fn near_label(label: &str, head: &str) -> bool {
+    // Cheap refusals first: most cells are far from every label (one edit changes a length
+    // in bytes by four at most).
+    if label.len() < 10 || label.len().abs_diff(head.len()) > 4 {
+        return false;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (label.chars().collect(), head.chars().collect());
+    if a.len() < 10 || a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    // The common prefix and suffix; what is left must be one edit.
+    let pre = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suf = a[pre..]
+        .iter()
+        .rev()
+        .zip(b[pre..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    a.len() - pre - suf <= 1 && b.len() - pre - suf <= 1
 }
 
 /// Largest magnitude a number written by a person is read as (a quantity, price or amount):
@@ -1578,6 +1771,11 @@ pub fn currency_of(mark: &str) -> Option<&'static str> {
         "CLP" => "CLP",
         "COP" => "COP",
         "ALL" | "LEKË" => "ALL",
+        "RSD" | "ДИН." | "ДИН" | "DIN." | "DIN" => "RSD",
+        "BGN" | "ЛВ." | "ЛВ" => "BGN",
+        "TZS" | "TSH" | "TSH." => "TZS",
+        "KES" | "KSH" | "KSH." => "KES",
+        "PEN" | "S/" | "S/." => "PEN",
         _ => return None,
     })
 }
@@ -1663,18 +1861,52 @@ fn country_of(s: &str) -> Option<&'static str> {
             "australia" => "AU",
             "new zealand" | "aotearoa" => "NZ",
             "singapore" => "SG",
-            "india" => "IN",
             "south korea" | "korea" | "대한민국" | "韓国" | "韩国" => "KR",
             "slovakia" | "slovensko" | "slovenská republika" => "SK",
             "croatia" | "hrvatska" => "HR",
             "latvia" | "latvija" => "LV",
             "ukraine" | "україна" => "UA",
             "malaysia" => "MY",
+            "sri lanka" => "LK",
             "indonesia" => "ID",
             "israel" | "ישראל" => "IL",
             "saudi arabia" | "المملكة العربية السعودية" | "السعودية" => {
                 "SA"
             }
+            "india" | "भारत" | "bharat" | "hindustan" => "IN",
+            "tanzania" | "tanzania, united republic of" => "TZ",
+            "kenya" => "KE",
+            "uganda" => "UG",
+            "peru" | "perú" | "pérou" => "PE",
+            "ecuador" => "EC",
+            "bolivia" => "BO",
+            "venezuela" => "VE",
+            "uruguay" => "UY",
+            "paraguay" => "PY",
+            "costa rica" => "CR",
+            "panamá" | "panama" => "PA",
+            "guatemala" => "GT",
+            "bulgaria" | "българия" | "bulgarie" | "bulgarien" => "BG",
+            "serbia" | "србија" | "srbija" | "serbie" | "serbien" => "RS",
+            "slovenia" | "slovenija" => "SI",
+            "hungary" | "magyarország" | "ungarn" => "HU",
+            "romania" | "românia" | "rumänien" => "RO",
+            "greece" | "ελλάδα" | "griechenland" | "grèce" => "GR",
+            "turkey" | "türkiye" | "turkiye" => "TR",
+            "iceland" | "ísland" => "IS",
+            "lithuania" | "lietuva" => "LT",
+            "estonia" | "eesti" => "EE",
+            "albania" | "shqipëria" | "shqipëri" => "AL",
+            "thailand" | "ประเทศไทย" => "TH",
+            "vietnam" | "việt nam" | "viet nam" => "VN",
+            "philippines" | "pilipinas" => "PH",
+            "egypt" | "مصر" => "EG",
+            "morocco" | "maroc" | "المغرب" => "MA",
+            "nigeria" => "NG",
+            "ghana" => "GH",
+            "pakistan" => "PK",
+            "bangladesh" => "BD",
+            "united arab emirates" | "uae" => "AE",
             // Two-letter codes written as the country line.
             "de" => "DE",
             "fr" => "FR",
@@ -1718,6 +1950,9 @@ pub struct Ctx<'a> {
     /// The country whose language the document is written in, where the language names one
     /// country among those with a postcode of that form ([`language_country`]).
     pub language_country: Option<&'static str>,
+    /// The country of the VAT numbers the document writes (`BTW BE 0456.123.789`), when they
+    /// are all of one country ([`vat_country`]): it confirms a guess, never decides alone.
+    pub vat_country: Option<&'static str>,
 }
 
 impl<'a> Ctx<'a> {
@@ -1729,6 +1964,7 @@ impl<'a> Ctx<'a> {
             decimal_comma: None,
             sender_country: None,
             language_country: None,
+            vat_country: None,
         }
     }
 }
@@ -1871,7 +2107,7 @@ impl<'t> Layout<'t> {
 /// headings like `SHIP TO`) for `field`.
 fn find_labelled(layout: &Layout, ctx: &Ctx, field: &str, bare_ok: bool) -> Vec<Labelled> {
     let labels = ctx.labels(field);
-    let is_label = |s: &str| labels.iter().any(|l| l == s);
+    let is_label = |s: &str| labels.iter().any(|l| l == s || near_label(l, s));
     layout
         .labels
         .iter()
@@ -2505,12 +2741,25 @@ fn city_line(last: &str) -> Option<CityLine> {
         let postal = s(m.get(2));
         let fits: &'static [&'static str] = match postal.as_ref().map_or(0, String::len) {
             4 => &["AU", "NZ", "AT", "BE", "CH", "DK", "NO", "PH"],
-            5 => &["DE", "FR", "ES", "IT", "US", "MX", "TH"],
-            6 => &["CN", "IN", "SG", "VN"],
+            5 => &["DE", "FR", "ES", "IT", "US", "MX", "TH", "PE", "MY"],
+            6 => &["CN", "IN", "SG", "VN", "CO"],
             7 => &["IL", "CL"],
             _ => &[],
         };
-        return Some(line(s(m.get(1)), None, postal, None, fits));
+        // "Medellín, Antioquia 050021", "जयपुर, राजस्थान 302022": the city, then its
+        // region (a department, state or province) before the postcode.
+        let (city, region) = match s(m.get(1)).as_deref().and_then(|c| c.split_once(", ")) {
+            Some((c, r))
+                if digits(c) == 0
+                    && digits(r) == 0
+                    && !c.trim().is_empty()
+                    && (1..=3).contains(&r.split_whitespace().count()) =>
+            {
+                (Some(c.trim().to_string()), Some(r.trim().to_string()))
+            }
+            _ => (s(m.get(1)), None),
+        };
+        return Some(line(city, region, postal, None, fits));
     }
     None
 }
@@ -2566,11 +2815,14 @@ fn postal_fits(postal: Option<&str>) -> &'static [&'static str] {
     match postal.map_or(0, str::len) {
         5 => &[
             "DE", "FR", "ES", "IT", "MX", "FI", "US", "TR", "EE", "MY", "ID", "UA", "HR", "SA",
+            "RS", "PE",
         ],
         // Romania, India, China, Singapore, Russia, Kazakhstan, Belarus, Vietnam.
         6 => &["RO", "IN", "CN", "SG", "RU", "KZ", "BY", "VN"],
         7 => &["CL", "IL"],
-        _ => &["AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ", "SI"],
+        _ => &[
+            "AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ", "SI", "BG",
+        ],
     }
 }
 
@@ -2868,10 +3120,27 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         }
     }
     if country.is_none() {
-        // A French, German, Italian or Dutch document and a postcode of that country's form.
+        // A French, German, Italian, Dutch or Slovenian document and a postcode of that
+        // country's form.
         if let Some(lang) = ctx.language_country.filter(|l| fits.contains(l)) {
             country = Some(lang.to_string());
             country_conf = c * 0.85;
+        }
+    }
+    if country.is_none() {
+        // A Dutch document and a postcode of four digits without the Dutch letters: Flanders,
+        // unless the sender is Dutch (who may have left the letters out); sure only with a
+        // Belgian VAT number in the document, else a guess a person confirms.
+        if ctx.language_country == Some("NL")
+            && fits.contains(&"BE")
+            && ctx.sender_country.as_deref().is_none_or(|s| s == "BE")
+        {
+            country = Some("BE".to_string());
+            country_conf = if ctx.vat_country == Some("BE") {
+                c * 0.85
+            } else {
+                c * 0.65
+            };
         }
     }
     if country.is_none() && postal.is_none() {
@@ -3713,12 +3982,23 @@ const UNUSED_COLUMNS: &[&str] = &[
     "s.no.",
     "sr",
     "sr.",
+    // The serial number in Hindi and Serbian ("क्र.", "Р.бр.").
+    "क्र.",
+    "क्र",
+    "р.бр.",
+    "р. бр.",
+    "r.br.",
+    "r. br.",
+    "рб",
 ];
 
 /// Header words that name the item's code when the table also has a description column, and
 /// its name otherwise.
 const ITEM_OR_CODE: &[&str] = &[
     "item",
+    "артикул",
+    // An ERP's (SAP's) material number beside the description.
+    "material",
     "artikel",
     "article",
     "articolo",
@@ -4070,9 +4350,13 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
     let mut unit_price = get("unit_price").and_then(|p| parse_decimal(&p, dc));
     let mut confidence = confidence;
     let amount = get("amount").and_then(|a| parse_decimal(&a, dc));
+    // "10 %", "0": a percentage off the line, at most all of it.
+    let discount = get("discount")
+        .and_then(|d| parse_decimal(d.trim_end_matches(['%', ' ']).trim(), dc))
+        .filter(|d| *d >= Decimal::ZERO && *d <= Decimal::ONE_HUNDRED);
     let mut doubt = None;
     if let (Some(p), Some(a)) = (unit_price, amount) {
-        if ((p * quantity).round_dp(2) - a).abs() > Decimal::new(1, 2) {
+        if (line_amount(quantity, p, discount) - a).abs() > Decimal::new(1, 2) {
             doubt = Some("lines: a line's quantity × unit price is not its amount".to_string());
             confidence = confidence.min(0.5);
         }
@@ -4084,7 +4368,12 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
         doubt = Some("lines: a quantity can be read two ways (1.250)".to_string());
         confidence = confidence.min(0.5);
     }
-    if unit_price.is_none() {
+    if unit_price.is_none() && discount.is_some_and(|d| !d.is_zero()) {
+        // The amount is after the line's discount: the price before it is not written, and
+        // a person reads it rather than a guess from the amount.
+        doubt = Some("lines: a line's unit price before its discount is not written".to_string());
+        confidence = confidence.min(0.5);
+    } else if unit_price.is_none() {
         if let Some(amount) = amount {
             let exact = amount.checked_div(quantity);
             unit_price = exact.map(|d| d.round_dp(4).normalize());
@@ -4135,7 +4424,21 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
         unit_price,
         confidence: (confidence * ctx.trust).clamp(0.0, 1.0),
         doubt,
+        discount,
     })
+}
+
+/// A line's amount: quantity × unit price, less its discount in percent, to the cent.
+pub fn line_amount(quantity: Decimal, unit_price: Decimal, discount: Option<Decimal>) -> Decimal {
+    let gross = quantity.checked_mul(unit_price).unwrap_or(MAX_NUMBER);
+    match discount {
+        Some(d) => gross
+            .checked_mul(Decimal::ONE_HUNDRED - d)
+            .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
+            .unwrap_or(gross)
+            .round_dp(2),
+        None => gross.round_dp(2),
+    }
 }
 
 /// Lines from a laid-out table in text (header row, then rows aligned under it).
@@ -4165,6 +4468,10 @@ fn table_lines(
         let Some(cols) = header_columns(header, ctx.template) else {
             continue;
         };
+        let material_codes = header
+            .iter()
+            .zip(&cols)
+            .any(|(h, c)| *c == Some("sku") && column_name(&h.text) == "material");
         let mut out = Vec::new();
         let mut blanks = 0;
         next = i + 1;
@@ -4238,6 +4545,19 @@ fn table_lines(
                 lost_codes = true;
             }
             match make_line(&named, ctx, 0.9) {
+                // "Material" names an ERP's material number beside a description, but a
+                // material ("Madera", "Steel") elsewhere: a value without a digit is no code.
+                Some(mut l)
+                    if material_codes
+                        && l.sku
+                            .as_ref()
+                            .is_some_and(|s| !s.chars().any(|c| c.is_ascii_digit())) =>
+                {
+                    l.confidence = l.confidence.min(0.5);
+                    l.doubt =
+                        Some("lines: the Material column holds a value that is no code".into());
+                    out.push(l);
+                }
                 Some(l) => out.push(l),
                 None if out.is_empty() => continue,
                 // A row of the table that cannot be read is a missed line, not the table's end
@@ -4297,7 +4617,20 @@ fn page_continues(layout: &Layout, from: usize) -> Option<usize> {
 
 /// Words a serial-number column is headed by (`Sl.`, `S.No.`, `Sr.`, `#`).
 const SERIAL_HEADS: &[&str] = &[
-    "sl.", "sl", "s.no.", "s.no", "sno", "sr.", "sr", "sr.no.", "no.", "#", "pos.", "pos",
+    "sl.",
+    "sl",
+    "s.no.",
+    "s.no",
+    "sno",
+    "sr.",
+    "sr",
+    "sr.no.",
+    "no.",
+    "#",
+    "pos.",
+    "pos",
+    "क्र.",
+    "р.бр.",
 ];
 
 /// A header whose first cell is a serial-number word and the next column's name written one
@@ -4407,6 +4740,7 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
                 },
                 sku,
                 doubt,
+                discount: None,
             },
         ));
     }
@@ -4737,6 +5071,20 @@ const REFERENCE_WORDS: &[&str] = &[
     "ใบสั่งซื้อ",
     "orden de compra",
     "oc",
+    // Bulgarian, Serbian (Cyrillic and Latin), Swahili, Hindi.
+    "поръчка",
+    "поръчката",
+    "наруџбеница",
+    "наруџбеницу",
+    "наруџбенице",
+    "поруџбина",
+    "поруџбину",
+    "narudžbenica",
+    "narudžbenicu",
+    "porudžbina",
+    "porudžbinu",
+    "क्रय आदेश",
+    "ऑर्डर",
 ];
 
 /// Marks between a reference word and its value that make it a label (`No.`, `Nr.`, `n°`, `#`).
@@ -4776,6 +5124,10 @@ const NUMBER_MARKS: &[&str] = &[
     "nro",
     "nro.",
     "số",
+    "бр.",
+    "бр",
+    "संख्या",
+    "सं.",
 ];
 
 /// Order-reference candidates in `text`, each with its confidence: a label from the template
@@ -4994,7 +5346,8 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
 }
 
 /// The country a document's language points to, for a postcode that could be several
-/// countries' (`13002 Marseille`): French → FR, German → DE, Italian → IT, Dutch → NL, when
+/// countries' (`13002 Marseille`): French → FR, German → DE, Italian → IT, Dutch → NL,
+/// Slovenian → SI, when
 /// the document uses at least three of that language's order words and clearly more than of
 /// any other. Spanish and Portuguese are written in several countries with five-digit
 /// postcodes, so they name none.
@@ -5060,6 +5413,26 @@ pub fn language_country(text: &str) -> Option<&'static str> {
                 "leveren",
                 "bestelnummer",
                 "straat",
+                "bestelbon",
+                "leveringsadres",
+                "prijzen",
+                "te betalen",
+            ],
+        ),
+        // Slovenian is written in one country only.
+        (
+            "SI",
+            &[
+                "naročilnica",
+                "naročilo",
+                "dobavitelj",
+                "dostava na",
+                "skupaj",
+                "količina",
+                "znesek",
+                "rok dobave",
+                "lep pozdrav",
+                "hvala",
             ],
         ),
     ];
@@ -5072,6 +5445,33 @@ pub fn language_country(text: &str) -> Option<&'static str> {
     let (best, n) = counts[0];
     let second = counts.get(1).map_or(0, |c| c.1);
     (n >= 3 && n > 2 * second).then_some(best)
+}
+
+/// The country of the VAT numbers `text` writes after a VAT label (`BTW BE 0456.123.789`,
+/// `ID za DDV: SI12345678`, `USt-IdNr. DE123456789`), when they are all of one country.
+pub fn vat_country(text: &str) -> Option<&'static str> {
+    re!(
+        VAT_NUMBER,
+        r"(?i)(?:btw|vat|tva|iva|ddv|dph|dič|nip|ust|mwst|moms|alv|áfa|pvm|pvn|kmkr|vsk)[^\n0-9]{0,24}?\b(AT|BE|BG|CY|CZ|DE|DK|EE|EL|ES|FI|FR|HR|HU|IE|IT|LT|LU|LV|MT|NL|PL|PT|RO|SE|SI|SK)\s?U?[0-9][0-9 .]{6,14}[0-9]"
+    );
+    let mut found: Option<&'static str> = None;
+    for m in rx(&VAT_NUMBER)?.captures_iter(text) {
+        let code = m.get(1)?.as_str().to_uppercase();
+        let code = postal_prefix_country(&code).or(match code.as_str() {
+            "EL" => Some("GR"),
+            "BG" => Some("BG"),
+            "HR" => Some("HR"),
+            "LV" => Some("LV"),
+            "MT" => Some("MT"),
+            "CY" => Some("CY"),
+            _ => None,
+        })?;
+        match found {
+            Some(f) if f != code => return None,
+            _ => found = Some(code),
+        }
+    }
+    found
 }
 
 re!(
@@ -5296,7 +5696,7 @@ fn list_lines(
     // price ("3 cases OM-12 Oat milk à 13,80"): an item only when it reads whole.
     re!(
         ITEM_UNIT,
-        r"(?i)^\s*([0-9]{1,5}\s+(?:sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|kasser?|stk\.?|pcs\.?|paquetes?|botellas?|cajas?|uds?\.?)\s+\S.*\s(?:@|à)\s.*)$"
+        r"(?i)^\s*([0-9]{1,5}\s+(?:sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|kasser?|stk\.?|pcs\.?|paquetes?|botellas?|cajas?|uds?\.?|kotak|pek|paket|karung|botol|bal\.?|ks\.?|kom\.?)\s+\S.*\s(?:@|à)\s.*)$"
     );
     // An item typed without a bullet whose quantity follows the name as `x12` and a price
     // follows it ("Susu UHT 1 liter (SU-FC-1L) x12 @ Rp 19.500"): an item only when it reads
@@ -5318,11 +5718,11 @@ fn list_lines(
     // An item's code named by a word: "code PAP-A4-80", "SKU: TON-2420", "Art.-Nr. 4711".
     re!(
         CODE_WORD,
-        r"(?i)(?:^|[\s,;(])(?:code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnr\.?|réf\.?|ref\.?|cod\.?|código|codice)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"
+        r"(?i)(?:^|[\s,;(])(?:code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnr\.?|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|kom\.?|kut\.?|bal\.?|pak|botol|slop|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
@@ -5330,7 +5730,7 @@ fn list_lines(
     );
     re!(
         PRICE,
-        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|(?:^|\s)по(?:\s|$)|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|TSh|KSh|S/\.?|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     // A price after the quantity and `x`, with its currency, ending the item: "12 szt. x
     // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
@@ -5508,6 +5908,7 @@ fn list_lines(
                 doubt: undecided.then(|| {
                     "lines: a quantity is written as a choice between two numbers".to_string()
                 }),
+                discount: None,
             },
         ));
     }
@@ -5625,7 +6026,7 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     // "T +31 20 555 0142".
     re!(
         PHONE_MARKED,
-        r"(?i)(?:^|\s)(?:tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        r"(?i)(?:^|\s)(?:tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
     let delivery = delivery_lines(layout, ctx, kind);
     let labelled = find_labelled(layout, ctx, "phone", false);
@@ -5639,18 +6040,23 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
             .then(|| cut_at_next_label(n).trim().to_string())
     };
     // The signature: a line that is only a phone number, or a part of one
-    // ("Lone Pine Veterinary | 541-555-0139").
+    // ("Lone Pine Veterinary | 541-555-0139"), or a number after a sentence that ends
+    // ("Terima kasih. 012-334 5871").
     let alone = |l: &str| {
-        l.split(['|', '·', '•', ',', ';']).rev().find_map(|part| {
-            let t = part.trim();
-            // A phone number here has 7 to 15 digits.
-            if digits(t) < 7 {
-                return None;
-            }
-            let m = rx(&PHONE_LINE).and_then(|r| r.captures(t))?;
-            let digits = m[1].chars().filter(char::is_ascii_digit).count();
-            (7..=15).contains(&digits).then(|| m[1].to_string())
-        })
+        let after_sentence = l.rsplit_once(". ").map(|(_, n)| n);
+        l.split(['|', '·', '•', ',', ';'])
+            .rev()
+            .chain(after_sentence)
+            .find_map(|part| {
+                let t = part.trim();
+                // A phone number here has 7 to 15 digits.
+                if digits(t) < 7 {
+                    return None;
+                }
+                let m = rx(&PHONE_LINE).and_then(|r| r.captures(t))?;
+                let digits = m[1].chars().filter(char::is_ascii_digit).count();
+                (7..=15).contains(&digits).then(|| m[1].to_string())
+            })
     };
     for own_only in [true, false] {
         let keep = |i: usize| !own_only || !delivery.get(i).copied().unwrap_or(false);
@@ -5730,6 +6136,7 @@ pub fn extract_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec
 /// Facts that are text as the sender wrote it (not numbers, codes or contacts).
 const WRITTEN_FACTS: &[&str] = &[
     "customer.name",
+    "customer.phone",
     "customer.company",
     "ship_to.name",
     "ship_to.company",
@@ -5739,7 +6146,8 @@ const WRITTEN_FACTS: &[&str] = &[
     "ship_to.region",
 ];
 
-/// `text` with Arabic-Indic (`٠`–`٩`) and Eastern Arabic-Indic (`۰`–`۹`) digits, and the
+/// `text` with Arabic-Indic (`٠`–`٩`), Eastern Arabic-Indic (`۰`–`۹`), Devanagari (`०`–`९`),
+/// Bengali (`০`–`৯`) and Thai (`๐`–`๙`) digits, and the
 /// Arabic decimal separator, thousands separator and percent sign (`٫`, `٬`, `٪`), as ASCII:
 /// one character for one, so that a place in one is the same place in the other.
 pub fn ascii_digits(text: &str) -> String {
@@ -5747,6 +6155,10 @@ pub fn ascii_digits(text: &str) -> String {
         .map(|c| match c {
             '\u{0660}'..='\u{0669}' => char::from(b'0' + (c as u32 - 0x0660) as u8),
             '\u{06F0}'..='\u{06F9}' => char::from(b'0' + (c as u32 - 0x06F0) as u8),
+            // Devanagari, Bengali and Thai digits.
+            '\u{0966}'..='\u{096F}' => char::from(b'0' + (c as u32 - 0x0966) as u8),
+            '\u{09E6}'..='\u{09EF}' => char::from(b'0' + (c as u32 - 0x09E6) as u8),
+            '\u{0E50}'..='\u{0E59}' => char::from(b'0' + (c as u32 - 0x0E50) as u8),
             '\u{066B}' => '.',
             '\u{066C}' => ',',
             '\u{066A}' => '%',
@@ -6096,6 +6508,11 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
                 "ALL" => "AL",
                 "ARS" => "AR",
                 "COP" => "CO",
+                "RSD" => "RS",
+                "BGN" => "BG",
+                "TZS" => "TZ",
+                "KES" => "KE",
+                "PEN" => "PE",
                 _ => return None,
             })
         });
@@ -6114,7 +6531,7 @@ const CODES: &[&str] = &[
     "USD", "GBP", "EUR", "CNY", "RMB", "HKD", "TWD", "NTD", "CAD", "AUD", "NZD", "JPY", "CHF",
     "MXN", "BRL", "SGD", "SEK", "NOK", "DKK", "PLN", "CZK", "INR", "KRW", "ZAR", "HUF", "TRY",
     "RON", "AED", "UAH", "MYR", "IDR", "ILS", "SAR", "PHP", "THB", "VND", "ISK", "ARS", "CLP",
-    "COP",
+    "COP", "RSD", "BGN", "TZS", "KES",
 ];
 
 /// The currency: a code or a labelled currency, else an unambiguous sign or word, else a
@@ -6169,6 +6586,7 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
         ("₫", "VND", 0.85),
         ("vnđ", "VND", 0.85),
         ("lekë", "ALL", 0.85),
+        ("дин.", "RSD", 0.85),
     ] {
         if lower.contains(mark) {
             ctx.put(facts, "currency", Some(code.into()), c);
@@ -6179,7 +6597,7 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
     // rupee, lira, won, hryvnia and shekel signs anywhere.
     re!(
         AFTER_AMOUNT,
-        r"(?:[0-9]\s?(Ft|TL|원|lei|Lei|RON|грн|ر\.س)(?:[^\w]|$))|([₹₺₩₴₪])|(?:(?:^|[\s:(])(RM|Rp)\s?[0-9])"
+        r"(?:[0-9]\s?(Ft|TL|원|lei|Lei|RON|грн|лв|дин|din\.|ر\.س)(?:[^\w]|$))|([₹₺₩₴₪])|(?:(?:^|[\s:(])(RM|Rp|TSh|KSh|S/\.?)\s?[0-9])"
     );
     if !facts.contains_key("currency") {
         if let Some(c) = rx(&AFTER_AMOUNT)

@@ -290,6 +290,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     ctx.decimal_comma = extract::infer_decimal_comma(&text);
     ctx.sender_country = mail.from_address.as_deref().and_then(domain_country);
     ctx.language_country = extract::language_country(&text);
+    ctx.vat_country = extract::vat_country(&text);
     let (mut found, mut lines, mut doubts) = extract::extract_text(&text, &ctx, text_kind);
     // Numbers that do not tell their convention ("$ 12.990", every separator before three
     // digits) are written the way the ship-to country writes them.
@@ -392,6 +393,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                     form_ctx.decimal_comma = extract::infer_decimal_comma(&layer);
                     form_ctx.sender_country = ctx.sender_country.clone();
                     form_ctx.language_country = extract::language_country(&layer);
+                    form_ctx.vat_country = extract::vat_country(&layer);
                     let (found, form_lines, form_doubts) =
                         extract::extract_text(&layer, &form_ctx, Kind::Form);
                     // A text file that holds no order lines may be anything (a log, a
@@ -511,6 +513,21 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
             "lines: the message is bulk mail (a newsletter or mailing list) and names no order"
                 .into(),
         );
+    }
+    // A request for a quotation, or a message that says it is no order: the codes, quantities
+    // and prices it names are not ordered, so only the sender's facts are kept.
+    if let Some(why) = checks::not_an_order(&text) {
+        facts.retain(|k, _| {
+            [
+                "placed_at",
+                "customer.name",
+                "customer.email",
+                "customer.phone",
+            ]
+            .contains(&k.as_str())
+        });
+        lines.clear();
+        doubts.push(why);
     }
     // "Bengaluru - 560038": the separator before a postcode is not the city's.
     if let Some(f) = facts.get_mut("ship_to.city") {

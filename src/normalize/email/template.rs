@@ -38,7 +38,15 @@ pub const FIELDS: &[&str] = &[
 ];
 
 /// Columns a line table or CSV header can name.
-pub const COLUMNS: &[&str] = &["sku", "name", "spec", "quantity", "unit_price", "amount"];
+pub const COLUMNS: &[&str] = &[
+    "sku",
+    "name",
+    "spec",
+    "quantity",
+    "unit_price",
+    "amount",
+    "discount",
+];
 
 /// One sender template.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -574,6 +574,12 @@ fn strip_tags(html: &str) -> String {
     let mut mso = false;
     // Where the open `MsoNormal` paragraph's text starts in `out`.
     let mut mso_start = 0;
+    // Cells that span rows below (`rowspan`): by column, the rows still to fill and the text.
+    let mut spans: Vec<(usize, usize, String)> = Vec::new();
+    // The column of the next cell in the row, and where the open cell's text starts in `out`
+    // with the rows it spans.
+    let mut column = 0;
+    let mut open_cell: Option<(usize, usize)> = None;
     while let Some(lt) = rest.find('<') {
         out.push_str(&decode_entities(&rest[..lt]).replace(['\n', '\r'], " "));
         let after = &rest[lt + 1..];
@@ -602,13 +608,30 @@ fn strip_tags(html: &str) -> String {
             "td" | "th" => {
                 in_cell = !closing;
                 if closing {
+                    if let Some((start, rows)) = open_cell.take() {
+                        let text = out.get(start..).unwrap_or("").to_string();
+                        spans.retain(|s| s.0 != column);
+                        spans.push((column, rows, text));
+                    }
                     out.push('\t');
+                    column += 1;
+                    fill_spans(&mut out, &mut spans, &mut column);
+                } else {
+                    let rows = row_span(&tag);
+                    open_cell = (rows > 1).then_some((out.len(), rows - 1));
                 }
             }
             "tr" | "table" => {
                 in_cell = false;
                 if !closing || name == "table" {
                     out.push('\n');
+                }
+                if name == "table" {
+                    spans.clear();
+                }
+                column = 0;
+                if name == "tr" && !closing {
+                    fill_spans(&mut out, &mut spans, &mut column);
                 }
             }
             // A break inside a cell is kept as a mark ([`CELL_BREAK`]): the row is laid out
@@ -664,6 +687,35 @@ fn strip_tags(html: &str) -> String {
         text.push('\n');
     }
     text.trim_start().to_string()
+}
+
+/// The rows a cell's tag spans (`rowspan="2"`), 1 when it says none; at most 100.
+fn row_span(tag: &str) -> usize {
+    let Some(at) = tag.find("rowspan") else {
+        return 1;
+    };
+    let digits: String = tag[at + "rowspan".len()..]
+        .trim_start_matches(|c: char| c == '=' || c == '"' || c == '\'' || c.is_whitespace())
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .take(3)
+        .collect();
+    digits.parse::<usize>().map_or(1, |n| n.clamp(1, 100))
+}
+
+/// Writes the cells that rows above span into this row at `column` (and the columns after,
+/// while they are spanned too): a row whose first cell stands for two rows (`rowspan="2"`)
+/// has one cell fewer in the next row, which would shift the next row's cells one column left.
+fn fill_spans(out: &mut String, spans: &mut Vec<(usize, usize, String)>, column: &mut usize) {
+    while let Some(at) = spans.iter().position(|s| s.0 == *column) {
+        out.push_str(&spans[at].2);
+        out.push('\t');
+        spans[at].1 -= 1;
+        if spans[at].1 == 0 {
+            spans.remove(at);
+        }
+        *column += 1;
+    }
 }
 
 /// A line break inside a table cell while the text is laid out (a control character no text
@@ -906,6 +958,21 @@ mod tests {
         assert_eq!(normalize("合計：６４，０４４円"), "合計：64,044円");
         assert_eq!(normalize("１２．５ kg"), "12.5 kg");
         assert_eq!(normalize("はい，そうです．"), "はい，そうです．");
+    }
+
+    #[test]
+    fn a_cell_spanning_rows_stands_in_each_row() {
+        let h = "<table><tr><th>Group</th><th>Code</th><th>Qty</th></tr>\
+                 <tr><td rowspan=\"2\">Paper</td><td>P-1</td><td>3</td></tr>\
+                 <tr><td>P-2</td><td>4</td></tr>\
+                 <tr><td>Ink</td><td rowspan='2'>I-9</td><td>1</td></tr>\
+                 <tr><td>Ink</td><td>2</td></tr></table>";
+        let t = html_to_text(h);
+        assert!(t.contains("Paper\tP-1\t3\nPaper\tP-2\t4\n"), "{t}");
+        assert!(t.contains("Ink\tI-9\t1\nInk\tI-9\t2\n"), "{t}");
+        // A span larger than the table's rows is only as long as the table.
+        let t = html_to_text("<table><tr><td rowspan=999>A</td><td>1</td></tr></table><p>x</p>");
+        assert!(t.ends_with("x\n"), "{t}");
     }
 
     #[test]

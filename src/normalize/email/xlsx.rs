@@ -353,6 +353,7 @@ pub fn docx_order(
         decimal_comma: super::extract::infer_decimal_comma(&cells.join("\n")).or(ctx.decimal_comma),
         sender_country: ctx.sender_country.clone(),
         language_country: ctx.language_country,
+        vat_country: ctx.vat_country,
     };
     for rows in &tables {
         if let Ok(lines) = grid_lines(rows, &own, facts, 30) {

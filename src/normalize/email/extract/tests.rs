@@ -1922,3 +1922,386 @@ fn postcodes_naming_countries_and_district_lines() {
     );
     assert_eq!(value(&f, "ship_to.line2"), None);
 }
+
+/// Order, delivery, column, total and phone words of Bulgarian, Serbian (Cyrillic), Swahili,
+/// Hindi and Malay orders.
+#[test]
+fn bulgarian_serbian_swahili_hindi_and_malay_words() {
+    let mut c = ctx();
+    c.sender_country = Some("BG".into());
+    let (f, lines, doubts) = extract_text(
+        "Моля, нашата поръчка № 7731:\n\n\
+         Код      Артикул              Кол.     Ед. цена\n\
+         ЧШ-11    Чаша 250 мл          24 бр.   2,10 €\n\
+         ЧШ-12    Кана 1 л             6 бр.    9,50 €\n\n\
+         Сума без ДДС: 107,40 €\nДДС 20 %: 21,48 €\nОбщо: 128,88 €\n\n\
+         Адрес за доставка:\nКафе „Липа“\nул. „Рила“ 5\n1000 София\n",
+        &c,
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("7731"));
+    assert_eq!(
+        line_facts(&lines),
+        vec![
+            (
+                some("ЧШ-11"),
+                some("Чаша 250 мл"),
+                "24".into(),
+                "2.1".into()
+            ),
+            (some("ЧШ-12"), some("Кана 1 л"), "6".into(), "9.5".into()),
+        ]
+    );
+    assert_eq!(value(&f, "total").as_deref(), Some("128.88"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("София"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("BG"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+
+    let (f, lines, _) = extract_text(
+        "Шаљемо наруџбеницу бр. 12/2027.\n\n\
+         Р.бр.  Шифра    Назив             Кол.   Цена (дин.)\n\
+         1.     ХЛ-1     Хлеб бели         40     60,00\n\n\
+         Укупно за плаћање: 2 400,00 дин.\n\nИспорука на адресу:\nКафана Мост\nКнеза Милоша 3\n11000 Београд\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("12/2027"));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(value(&f, "currency").as_deref(), Some("RSD"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Београд"));
+
+    let (f, lines, _) = extract_text(
+        "Namba ya oda: MW-17\n\nBidhaa                    Idadi   Bei kwa kimoja (TSh)\n\
+         CH-2 Chai ya majani 1kg   12      9,000\n\nJumla: TSh 108,000\n\n\
+         Mzigo upelekwe:\nDuka Jipya\nBarabara ya Sokoine 4\nArusha\nTanzania\n\nSimu: +255 700 000 111\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("MW-17"));
+    assert_eq!(
+        line_facts(&lines),
+        vec![(
+            some("CH-2"),
+            some("Chai ya majani 1kg"),
+            "12".into(),
+            "9000".into()
+        )]
+    );
+    assert_eq!(value(&f, "currency").as_deref(), Some("TZS"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("TZ"));
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("+255 700 000 111")
+    );
+
+    let (f, _, _) = extract_text(
+        "क्रय आदेश संख्या: PO-77\n\nडिलीवरी का पता:\nगुप्ता स्टोर\nमहात्मा गांधी मार्ग 9\n\
+         लखनऊ, उत्तर प्रदेश 226001\nभारत\n\nकुल राशि: ₹1,20,000.00\nमोबाइल: +91 90000 00000\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("PO-77"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("लखनऊ"));
+    assert_eq!(value(&f, "ship_to.region").as_deref(), Some("उत्तर प्रदेश"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("IN"));
+    assert_eq!(value(&f, "total").as_deref(), Some("120000"));
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("+91 90000 00000")
+    );
+
+    let (f, lines, _) = extract_text(
+        "PO kami: KK-12\n\n4 kotak Teh hijau 500g (TH-5) @ RM 21.00\n\nJumlah: RM 84.00\n\n\
+         Terima kasih. 019-555 1234\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("KK-12"));
+    assert_eq!(
+        line_facts(&lines),
+        vec![(
+            some("TH-5"),
+            some("Teh hijau 500g"),
+            "4".into(),
+            "21".into()
+        )]
+    );
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("019-555 1234"));
+}
+
+/// An item's code written inside its text after a word (`kód`, `код`) is its sku, and units
+/// like `pal.` and `bal.` follow the quantity.
+#[test]
+fn codes_inside_the_item_text_and_pallet_units() {
+    let (_, lines, doubts) = extract_text(
+        "1) Čaj zelený 100 g, kód CZ-7 – 10 bal. à 45,00 Kč\n\
+         2) Voda 1,5 l (paleta), kód VD-15 – 1 pal. à 2 100,00 Kč\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(
+        line_facts(&lines),
+        vec![
+            (
+                some("CZ-7"),
+                some("Čaj zelený 100 g"),
+                "10".into(),
+                "45".into()
+            ),
+            (
+                some("VD-15"),
+                some("Voda 1,5 l (paleta)"),
+                "1".into(),
+                "2100".into()
+            ),
+        ]
+    );
+    assert!(doubts.is_empty(), "{doubts:?}");
+}
+
+/// OCR's digits for letters in labels (`Tota1`, `BESTELB0N`) and a label with one letter
+/// misread (`Leverinqsadres`) are read as the words they are; codes keep their digits.
+#[test]
+fn labels_garbled_by_ocr() {
+    assert_eq!(ocr_letters("Tota1 exc1. BTW"), "total excl. btw");
+    assert_eq!(ocr_letters("Te beta1en"), "te betalen");
+    assert_eq!(ocr_letters("BESTELB0N"), "bestelbon");
+    assert_eq!(ocr_letters("PO12345 A1 1st"), "po12345 a1 1st");
+    assert!(near_label("leveringsadres", "leverinqsadres"));
+    assert!(!near_label("ship to", "shop to"));
+    assert!(!near_label("leveringsadres", "leverinqsadrex"));
+    let (f, _, _) = extract_text(
+        "Leverinqsadres: |\nCafé De Hoek\nMarkt 1\n2000 Antwerpen\n\n\
+         Omschrijving   Aantal\nKoffie         2\n\nBestelbon nr.: B-1\n",
+        &ctx(),
+        Kind::Form,
+    );
+    assert_eq!(value(&f, "ship_to.line1").as_deref(), Some("Markt 1"));
+}
+
+/// The city and its region before the postcode, countries written as words in their own
+/// language, and phone marks of Latin America.
+#[test]
+fn city_and_region_before_the_postcode_and_countries_as_words() {
+    let f = |t: &str| extract_text(t, &ctx(), Kind::Email).0;
+    let facts = f("Entregar en:\nTienda Sol\nCalle 10 # 4-20\nCali, Valle del Cauca 760001\nColombia\n\nCel. 315 555 0000\n");
+    assert_eq!(value(&facts, "ship_to.city").as_deref(), Some("Cali"));
+    assert_eq!(
+        value(&facts, "ship_to.region").as_deref(),
+        Some("Valle del Cauca")
+    );
+    assert_eq!(value(&facts, "ship_to.country").as_deref(), Some("CO"));
+    assert_eq!(
+        value(&facts, "customer.phone").as_deref(),
+        Some("315 555 0000")
+    );
+    let facts = f("Dirección de entrega:\nBodega Sur\nJr. Lima 120\nCusco 08002\nPerú\n");
+    assert_eq!(value(&facts, "ship_to.country").as_deref(), Some("PE"));
+    assert_eq!(value(&facts, "ship_to.region"), None);
+    assert_eq!(country_of("България"), Some("BG"));
+    assert_eq!(country_of("Србија"), Some("RS"));
+    assert_eq!(country_of("भारत"), Some("IN"));
+}
+
+/// An ERP's `Material` column beside the description holds the item's code; alone it is the
+/// item's name.
+#[test]
+fn an_erp_material_column() {
+    let (_, lines, doubts) = extract_text(
+        "Pos  Material    Bezeichnung        Menge  Einheit  Preis EUR   Liefertermin\n\
+         10   MT-10001    Kissen 40x40       12     Stk      9,90        02.04.2027\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(
+        line_facts(&lines),
+        vec![(
+            some("MT-10001"),
+            some("Kissen 40x40"),
+            "12".into(),
+            "9.9".into()
+        )]
+    );
+    assert!(doubts.is_empty(), "{doubts:?}");
+    // Beside a description, a material that is no code is a doubt.
+    let (_, lines, doubts) = extract_text(
+        "Material   Descripción        Cantidad   Precio\nPino       Tablero 2 m        4          12,50\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(lines[0].sku.as_deref(), Some("Pino"));
+    assert_eq!(doubts.len(), 1, "{doubts:?}");
+    let (_, lines, _) = extract_text(
+        "Material          Cantidad   Precio\nTablero pino      4          12,50\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(
+        line_facts(&lines),
+        vec![(None, some("Tablero pino"), "4".into(), "12.5".into())]
+    );
+}
+
+/// A table's discount column (`Ale-%`, `Rabatt %`): a line's amount is its quantity × unit
+/// price less it, and the lines' sum is taken after it.
+#[test]
+fn a_line_discount_column() {
+    let (f, lines, doubts) = extract_text(
+        "Art.-Nr.  Bezeichnung      Menge  Preis    Rabatt %  Betrag\n\
+         AB-1      Schrauben        10     2,00     10 %      18,00\n\
+         AB-2      Dübel            5      4,00     0 %       20,00\n\n\
+         Zwischensumme: 38,00\nMwSt. 19 %: 7,22\nGesamtbetrag: 45,22 EUR\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(
+        line_facts(&lines),
+        vec![
+            (some("AB-1"), some("Schrauben"), "10".into(), "2".into()),
+            (some("AB-2"), some("Dübel"), "5".into(), "4".into()),
+        ]
+    );
+    assert_eq!(lines[0].discount, Some(Decimal::from(10)));
+    assert_eq!(value(&f, "total").as_deref(), Some("45.22"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+    assert_eq!(
+        line_amount(
+            Decimal::from(3),
+            Decimal::new(999, 2),
+            Some(Decimal::from(15))
+        ),
+        Decimal::new(2547, 2)
+    );
+    // Without a price column the amount after the discount tells no price before it.
+    let (_, lines, doubts) = extract_text(
+        "Art.-Nr.  Bezeichnung      Menge  Rabatt %  Betrag\nAB-1      Schrauben        10     10 %      18,00\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(lines[0].unit_price, None);
+    assert_eq!(doubts.len(), 1, "{doubts:?}");
+}
+
+/// Slovenian names its country (a postcode of four digits fits several); `brez DDV` is a
+/// total before tax.
+#[test]
+fn a_slovenian_form() {
+    let text = "NAROČILNICA št. 7\nDostava na:\nBistro Most\nTrg 1\n2000 Maribor\n\n\
+                Šifra  Naziv  Količina  Cena  Znesek\n\nSkupaj brez DDV: 10,00 €\n";
+    assert_eq!(language_country(text), Some("SI"));
+    let mut c = ctx();
+    c.language_country = language_country(text);
+    let (f, _, _) = extract_text(text, &c, Kind::Form);
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("SI"));
+    assert_eq!(
+        super::super::checks::row_kind("Skupaj brez DDV"),
+        Some(super::super::checks::RowKind::Subtotal)
+    );
+}
+
+/// VAT numbers name their country when they are all of one; a Dutch document's four-digit
+/// postcode is Belgian for sure only beside a Belgian one.
+#[test]
+fn vat_numbers_and_flemish_postcodes() {
+    assert_eq!(
+        vat_country("Tel. 09 228 44 17   BTW BE 0456.123.789"),
+        Some("BE")
+    );
+    assert_eq!(vat_country("ID za DDV: SI12345678"), Some("SI"));
+    assert_eq!(vat_country("USt-IdNr.: ATU12345678"), Some("AT"));
+    assert_eq!(
+        vat_country("BTW NL123456789B01 / leverancier BTW BE0456123789"),
+        None
+    );
+    assert_eq!(vat_country("Order BE 0456.123.789"), None);
+    let text = "Leveringsadres:\nCafé De Hoek\nMarkt 1\n2000 Antwerpen\n";
+    let mut c = ctx();
+    c.language_country = Some("NL");
+    let guess = |c: &Ctx| {
+        extract_text(text, c, Kind::Form)
+            .0
+            .get("ship_to.country")
+            .map(|f| (f.value.clone(), f.confidence >= 0.7))
+    };
+    assert_eq!(guess(&c), Some(("BE".into(), false)));
+    c.vat_country = Some("BE");
+    assert_eq!(guess(&c), Some(("BE".into(), true)));
+    c.sender_country = Some("NL".into());
+    assert_eq!(guess(&c), None);
+}
+
+/// A reference in Cyrillic capitals, a Bulgarian list item priced after `по`, and the lev and
+/// dinar written after amounts (`лв.`, `din.`).
+#[test]
+fn cyrillic_references_and_balkan_currencies_after_amounts() {
+    let (f, lines, _) = extract_text(
+        "Номер на поръчка: МР-88\n\n- 10 бр. Ориз 1 кг (код OR-1) по 3,20 лв.\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("МР-88"));
+    assert_eq!(
+        line_facts(&lines),
+        vec![(some("OR-1"), some("Ориз 1 кг"), "10".into(), "3.2".into())]
+    );
+    assert_eq!(value(&f, "currency").as_deref(), Some("BGN"));
+    let (f, _, _) = extract_text(
+        "Ukupno za plaćanje: 9 700,00 din.\n\nIsporuka na adresu:\nKafić Sunce\nZmaj Jovina 5\n21000 Novi Sad\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "currency").as_deref(), Some("RSD"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Novi Sad"));
+    // A Japanese reference keeps its digits only: CJK is no code letter.
+    let (f, _, _) = extract_text("注文番号：12345号\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("12345"));
+}
+
+/// The Peruvian sol written `S/` before an amount, in a list item's price and in the total;
+/// a Spanish `s/` ("sin") is no currency.
+#[test]
+fn the_peruvian_sol() {
+    let (f, lines, _) = extract_text(
+        "- 12 cajas Leche 400 g (cód. LE-4) a S/ 52.00 c/u\n\nTotal: S/ 624.00\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(
+        line_facts(&lines),
+        vec![(some("LE-4"), some("Leche 400 g"), "12".into(), "52".into())]
+    );
+    assert_eq!(value(&f, "currency").as_deref(), Some("PEN"));
+    let (f, _, _) = extract_text("Total s/ IVA: 100,00\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "currency"), None);
+}
+
+/// Devanagari, Bengali and Thai digits are read as numbers; a bullet priced in shillings.
+#[test]
+fn devanagari_digits_and_shillings_in_a_bullet() {
+    assert_eq!(ascii_digits("१०, ৯৯, ๕๐"), "10, 99, 50");
+    let (f, lines, _) = extract_text(
+        "क्र.  कोड      विवरण        मात्रा   दर (₹)\n१    GH-1     घी 1 लीटर     १०      ५५०.००\n\nकुल राशि: ₹५,५००.००\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(
+        line_facts(&lines),
+        vec![(some("GH-1"), some("घी 1 लीटर"), "10".into(), "550".into())]
+    );
+    assert_eq!(value(&f, "total").as_deref(), Some("5500"));
+    let (f, lines, _) = extract_text(
+        "- 20 x Mchele kilo 5 (MC-5) @ TSh 18,000\n\nJumla: TSh 360,000\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(
+        line_facts(&lines),
+        vec![(
+            some("MC-5"),
+            some("Mchele kilo 5"),
+            "20".into(),
+            "18000".into()
+        )]
+    );
+    assert_eq!(value(&f, "currency").as_deref(), Some("TZS"));
+}
