@@ -1223,8 +1223,14 @@ fn a_line_below_the_city_line_is_a_sure_region_only_when_it_says_so() {
             last,
         ]
     };
-    let f = read(&greek("Ελλάδα"));
+    // A line known as neither a country nor a region is held in doubt.
+    let f = read(&greek("Nea Smyrni"));
     assert!(f["ship_to.region"].confidence < 0.7, "in doubt: held");
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Kallithea"));
+    // A country written as a word is the country, not a region.
+    let f = read(&greek("Ελλάδα"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("GR"));
+    assert_eq!(value(&f, "ship_to.region"), None);
     assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Kallithea"));
     for region in [
         "Región Metropolitana",
