@@ -1906,7 +1906,35 @@ fn country_of(s: &str) -> Option<&'static str> {
             "ghana" => "GH",
             "pakistan" => "PK",
             "bangladesh" => "BD",
-            "united arab emirates" | "uae" => "AE",
+            "united arab emirates"
+            | "uae"
+            | "u.a.e"
+            | "الإمارات العربية المتحدة"
+            | "الإمارات"
+            | "emirats arabes unis"
+            | "vereinigte arabische emirate" => "AE",
+            "liechtenstein" => "LI",
+            "malta" => "MT",
+            "cyprus" | "κύπρος" | "chypre" | "zypern" => "CY",
+            "monaco" => "MC",
+            "andorra" | "andorre" => "AD",
+            "qatar" | "قطر" => "QA",
+            "kuwait" | "الكويت" => "KW",
+            "bahrain" | "البحرين" => "BH",
+            "oman" | "sultanate of oman" => "OM",
+            "jordan" | "الأردن" => "JO",
+            "lebanon" | "لبنان" | "liban" => "LB",
+            "russia" | "russian federation" | "россия" | "российская федерация" => {
+                "RU"
+            }
+            "belarus" | "беларусь" => "BY",
+            "kazakhstan" | "казахстан" | "қазақстан" => "KZ",
+            "moldova" | "republica moldova" => "MD",
+            "montenegro" | "crna gora" | "црна гора" => "ME",
+            "bosnia and herzegovina" | "bosna i hercegovina" | "босна и херцеговина" => {
+                "BA"
+            }
+            "north macedonia" | "северна македонија" => "MK",
             // Two-letter codes written as the country line.
             "de" => "DE",
             "fr" => "FR",

@@ -2311,3 +2311,20 @@ fn devanagari_digits_and_shillings_in_a_bullet() {
     );
     assert_eq!(value(&f, "currency").as_deref(), Some("TZS"));
 }
+
+/// Countries written as words in their own language and script below the city line are the
+/// country, not a region (round 14: the Emirates in Arabic, Liechtenstein).
+#[test]
+fn more_countries_written_as_words() {
+    for (word, code) in [
+        ("الإمارات العربية المتحدة", "AE"),
+        ("Liechtenstein", "LI"),
+        ("Κύπρος", "CY"),
+        ("Россия", "RU"),
+        ("Crna Gora", "ME"),
+    ] {
+        assert_eq!(country_of(word), Some(code), "{word}");
+    }
+    // Amman is written like Oman without its vowel marks: no country from it.
+    assert_eq!(country_of("عمان"), None);
+}
