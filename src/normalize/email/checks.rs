@@ -155,6 +155,9 @@ const TAX: &[&str] = &[
     "tvq",
     "tvh",
     "消費税",
+    "消费税",
+    "消費稅",
+    "营业税",
     "税额",
     "稅額",
     "税",
@@ -964,8 +967,26 @@ const QUOTATION_REQUEST: &[&str] = &[
     "見積依頼",
 ];
 
-/// The doubt of a message that says it is no order ([`NOT_AN_ORDER`]) or asks for a quotation
-/// ([`QUOTATION_REQUEST`]): its lines and amounts are not an order's.
+/// Words by which a supplier reminds a customer of an unpaid invoice: a dunning letter, which
+/// orders nothing. Lower case.
+const PAYMENT_REMINDER: &[&str] = &[
+    "reste impayée",
+    "restent impayées",
+    "demeure impayée",
+    "remains unpaid",
+    "remain unpaid",
+    "is still unpaid",
+    "are still unpaid",
+    "noch nicht beglichen",
+    "sigue pendiente de pago",
+    "permanece impagada",
+    "risulta ancora insoluta",
+    "nog niet betaald",
+];
+
+/// The doubt of a message that says it is no order ([`NOT_AN_ORDER`]), asks for a quotation
+/// ([`QUOTATION_REQUEST`]) or reminds of an unpaid invoice ([`PAYMENT_REMINDER`]): its lines
+/// and amounts are not an order's.
 pub fn not_an_order(text: &str) -> Option<String> {
     let lower = text.to_lowercase();
     let said = |w: &&&str| {
@@ -980,8 +1001,15 @@ pub fn not_an_order(text: &str) -> Option<String> {
         .iter()
         .find(said)
         .or_else(|| QUOTATION_REQUEST.iter().find(asked));
-    found.map(|w| {
-        format!("lines: the message says it is no order (\"{w}\"); nothing in it is ordered")
+    if let Some(w) = found {
+        return Some(format!(
+            "lines: the message says it is no order (\"{w}\"); nothing in it is ordered"
+        ));
+    }
+    PAYMENT_REMINDER.iter().find(asked).map(|w| {
+        format!(
+            "lines: the message reminds of an unpaid invoice (\"{w}\"); nothing in it is ordered"
+        )
     })
 }
 
@@ -1068,6 +1096,20 @@ mod tests {
         // A total not said to include tax is the lines' sum.
         let stated = stated_amounts("Total: 1 250,00", true);
         assert_eq!(check_amounts(&lines, &stated, None).len(), 1);
+    }
+
+    /// Simplified Chinese consumption tax (`消费税（GST 9%）`) is a tax row; a reminder of an
+    /// unpaid invoice is no order.
+    #[test]
+    fn chinese_gst_row_and_payment_reminders() {
+        assert_eq!(row_kind("消费税（GST 9%）"), Some(RowKind::Tax));
+        let s = stated_amounts(
+            "小计：S$1,070.00\n消费税（GST 9%）：S$96.30\n总计：S$1,166.30",
+            false,
+        );
+        assert_eq!(s.tax.len(), 1);
+        assert!(not_an_order("La facture FA-1 reste impayée à ce jour.").is_some());
+        assert!(not_an_order("Merci de livrer la commande ci-dessous.").is_none());
     }
 
     /// Summary rows of Bulgarian, Serbian, Swahili, Malay, Hindi and SAP orders, and labels

@@ -706,6 +706,7 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "tootekood",
             "kód",
             "kods",
+            "codi",
             "šifra",
             "indeks",
             "код",
@@ -811,6 +812,7 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "kirjeldus",
             "názov",
             "nosaukums",
+            "producte",
             "naziv",
             "назва",
             "найменування",
@@ -900,6 +902,11 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "kogus",
             "množstvo",
             "daudzums",
+            // A column named only by the unit it counts in.
+            "gab",
+            "kpl",
+            "szt",
+            "quantitat",
             "količina",
             "кількість",
             "jumlah",
@@ -913,6 +920,8 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
         ],
         "unit_price" => &[
             "bei kwa kimoja",
+            "preu unitari",
+            "preu",
             "bei",
             "दर",
             "ед. цена",
@@ -1351,7 +1360,7 @@ re!(
 re!(EMAIL, r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})");
 re!(
     BULLET,
-    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\(([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|TSh|KSh|RM|Rp|S/\.?)?\s*([0-9][0-9.,]*)"
+    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\((?:(?:r[ée]f|ref|art|art\.?-?nr|artikelnr|sku|code|item|cod|código|codice|kód|kod|nr|no|n°)\.?\s*[:#]?\s*)?([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|TSh|KSh|RM|Rp|S/\.?)?\s*([0-9][0-9.,]*)"
 );
 re!(
     TOTAL,
@@ -1758,6 +1767,7 @@ pub fn currency_of(mark: &str) -> Option<&'static str> {
         "TRY" | "TL" | "₺" => "TRY",
         "RON" | "LEI" => "RON",
         "AED" => "AED",
+        "MAD" | "DH" => "MAD",
         "UAH" | "ГРН" | "₴" => "UAH",
         "MYR" | "RM" => "MYR",
         "IDR" | "RP" => "IDR",
@@ -2468,8 +2478,12 @@ fn fielded_address(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> bool {
 /// The first block of two to six lines (between blank lines) that ends with a city line whose
 /// form implies its country (`Gunnison, CO 81230`, `Fitzroy VIC 3065`, `1015 KK Amsterdam`)
 /// or with a postcode alone, and holds no list item: an address written without a label.
+/// Two such blocks, each under its own heading ("Bakery:" … "Shop:"), are two places to
+/// deliver to: neither is taken.
 fn unlabelled_address(layout: &Layout) -> Option<Vec<String>> {
     let mut block: Vec<String> = Vec::new();
+    let mut found: Option<Vec<String>> = None;
+    let mut headed = 0;
     let is_address = |b: &[String]| {
         if !(2..=6).contains(&b.len()) {
             return false;
@@ -2493,18 +2507,24 @@ fn unlabelled_address(layout: &Layout) -> Option<Vec<String>> {
         let t = line.trim();
         if t.is_empty() {
             // A heading above the block ("Same place as always:") is not part of it.
+            let mut heading = false;
             while block.first().is_some_and(|l| l.ends_with([':', '：'])) {
                 block.remove(0);
+                heading = true;
             }
             if is_address(&block) {
-                return Some(block);
+                headed += usize::from(heading);
+                if found.is_some() {
+                    return (headed < 2).then_some(found).flatten();
+                }
+                found = Some(std::mem::take(&mut block));
             }
             block.clear();
         } else {
             block.push(t.to_string());
         }
     }
-    None
+    found
 }
 
 /// A postcode line without its label ("CEP 01304-001" → "01304-001").
@@ -2765,6 +2785,21 @@ fn city_line(last: &str) -> Option<CityLine> {
     if let Some(m) = cap(&THREE_DIGIT_CITY) {
         return Some(line(s(m.get(2)), None, s(m.get(1)), None, &["IS", "FO"]));
     }
+    // "Rīga, LV-1010": the postcode after the city with its country's code before it, which
+    // names the country (Latvia writes the code as a part of the postcode).
+    re!(
+        CITY_PREFIXED_POSTAL,
+        r"^([^0-9,]+?),?\s+([A-Z]{1,2})-([0-9]{4,5})$"
+    );
+    if let Some(m) = cap(&CITY_PREFIXED_POSTAL) {
+        if let Some(country) = postal_prefix_country(&m[2]) {
+            let postal = match country {
+                "LV" => format!("{}-{}", &m[2], &m[3]),
+                _ => m[3].to_string(),
+            };
+            return Some(line(s(m.get(1)), None, Some(postal), Some(country), &[]));
+        }
+    }
     if let Some(m) = cap(&CITY_POSTAL) {
         let postal = s(m.get(2));
         let fits: &'static [&'static str] = match postal.as_ref().map_or(0, String::len) {
@@ -2826,7 +2861,8 @@ fn district_city(facts: &mut Facts) {
 fn postal_prefix_country(code: &str) -> Option<&'static str> {
     const ISO: &[&str] = &[
         "AT", "BE", "BG", "CH", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
-        "IE", "IS", "IT", "LI", "LT", "LU", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK",
+        "IE", "IS", "IT", "LI", "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI",
+        "SK",
     ];
     Some(match code {
         "D" => "DE",
@@ -5680,6 +5716,16 @@ const LIST_UNITS: &[&str] = &[
     "包",
     "张",
     "張",
+    "块",
+    "塊",
+    "盘",
+    "盤",
+    "罐",
+    "桶",
+    "条",
+    "條",
+    "支",
+    "卷",
 ];
 
 // A quantity written after the item's name with the sign before it: "… (RB-500) x10 - …",
@@ -5724,7 +5770,7 @@ fn list_lines(
     // price ("3 cases OM-12 Oat milk à 13,80"): an item only when it reads whole.
     re!(
         ITEM_UNIT,
-        r"(?i)^\s*([0-9]{1,5}\s+(?:sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|kasser?|stk\.?|pcs\.?|paquetes?|botellas?|cajas?|uds?\.?|kotak|pek|paket|karung|botol|bal\.?|ks\.?|kom\.?)\s+\S.*\s(?:@|à)\s.*)$"
+        r"(?i)^\s*([0-9]{1,5}\s+(?:sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|kasser?|stk\.?|pcs\.?|paquetes?|botellas?|cajas?|uds?\.?|kotak|pek|paket|karung|botol|bal\.?|ks\.?|kom\.?|kpl\.?|gab\.?|szt\.?|tk\.?)\s+\S.*\s(?:@|à|á)\s.*)$"
     );
     // An item typed without a bullet whose quantity follows the name as `x12` and a price
     // follows it ("Susu UHT 1 liter (SU-FC-1L) x12 @ Rp 19.500"): an item only when it reads
@@ -5750,7 +5796,7 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張)(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
@@ -5758,7 +5804,7 @@ fn list_lines(
     );
     re!(
         PRICE,
-        r"(?i)(?:@|(?:^|\s)à(?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|(?:^|\s)по(?:\s|$)|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|TSh|KSh|S/\.?|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|(?:^|\s)[àá](?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|(?:^|\s)по(?:\s|$)|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|TSh|KSh|S/\.?|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     // A price after the quantity and `x`, with its currency, ending the item: "12 szt. x
     // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
@@ -6559,7 +6605,7 @@ const CODES: &[&str] = &[
     "USD", "GBP", "EUR", "CNY", "RMB", "HKD", "TWD", "NTD", "CAD", "AUD", "NZD", "JPY", "CHF",
     "MXN", "BRL", "SGD", "SEK", "NOK", "DKK", "PLN", "CZK", "INR", "KRW", "ZAR", "HUF", "TRY",
     "RON", "AED", "UAH", "MYR", "IDR", "ILS", "SAR", "PHP", "THB", "VND", "ISK", "ARS", "CLP",
-    "COP", "RSD", "BGN", "TZS", "KES",
+    "COP", "RSD", "BGN", "TZS", "KES", "MAD",
 ];
 
 /// The currency: a code or a labelled currency, else an unambiguous sign or word, else a
@@ -6625,7 +6671,7 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
     // rupee, lira, won, hryvnia and shekel signs anywhere.
     re!(
         AFTER_AMOUNT,
-        r"(?:[0-9]\s?(Ft|TL|원|lei|Lei|RON|грн|лв|дин|din\.|ر\.س)(?:[^\w]|$))|([₹₺₩₴₪])|(?:(?:^|[\s:(])(RM|Rp|TSh|KSh|S/\.?)\s?[0-9])"
+        r"(?:[0-9]\s?(Ft|TL|원|lei|Lei|RON|грн|лв|дин|din\.|ر\.س|DH|Dh)(?:[^\w]|$))|([₹₺₩₴₪])|(?:(?:^|[\s:(])(RM|Rp|TSh|KSh|S/\.?)\s?[0-9])"
     );
     if !facts.contains_key("currency") {
         if let Some(c) = rx(&AFTER_AMOUNT)
@@ -6680,6 +6726,19 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
             Some(code) => ctx.put(facts, "currency", Some(code.into()), 0.85),
             None => doubts
                 .push("currency: only the sign kr is written, which several currencies use".into()),
+        }
+        return;
+    }
+    // "dirhams" by an amount: Morocco's and the Emirates' currency both; the country says
+    // which.
+    re!(DIRHAM, r"(?i)[0-9]\s*dirhams?\b");
+    if rx(&DIRHAM).is_some_and(|r| r.is_match(text)) {
+        match country.as_deref() {
+            Some("MA") => ctx.put(facts, "currency", Some("MAD".into()), 0.85),
+            Some("AE") => ctx.put(facts, "currency", Some("AED".into()), 0.85),
+            _ => doubts.push(
+                "currency: only the word dirhams is written, which several currencies use".into(),
+            ),
         }
         return;
     }

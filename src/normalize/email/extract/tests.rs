@@ -974,6 +974,15 @@ fn headers_as_people_write_them() {
     let cols = |line: &str| {
         header_columns(&cells(line), None).map(|c| c.into_iter().flatten().collect::<Vec<_>>())
     };
+    // A quantity column named only by its unit (`gab.`, `kpl`); Catalan column names.
+    assert_eq!(
+        cols("Kods | Nosaukums | gab. | Cena EUR"),
+        Some(vec!["sku", "name", "quantity", "unit_price"])
+    );
+    assert_eq!(
+        cols("| Codi | Producte | Quantitat | Preu unitari |"),
+        Some(vec!["sku", "name", "quantity", "unit_price"])
+    );
     assert_eq!(
         cols(
             "Artikelnr.;Omschrijving;Aantal;Prijs excl. BTW (EUR)"
@@ -2327,4 +2336,74 @@ fn more_countries_written_as_words() {
     }
     // Amman is written like Oman without its vowel marks: no country from it.
     assert_eq!(country_of("عمان"), None);
+}
+
+/// Round 15's general rules: a code in brackets named by a word (`(réf. NAP-180)`), a quantity
+/// and its unit leading an unbulleted item priced after `à`/`á`, Chinese unit words after the
+/// quantity, `DH` after an amount, a postcode with its country's code after the city.
+#[test]
+fn round15_items_units_and_postcodes() {
+    let (_, lines, doubts) = extract_text(
+        "- 40 × Nappe blanche 180×180 cm (réf. NAP-DAM-180) à CHF 42.50\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(
+        line_facts(&lines),
+        vec![(
+            some("NAP-DAM-180"),
+            some("Nappe blanche 180×180 cm"),
+            "40".into(),
+            "42.5".into()
+        )],
+        "{doubts:?}"
+    );
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, doubts) = extract_text(
+        "  3 kpl  JAU-VEHN-25   Vehnäjauho, puolikarkea 25 kg    à 21,90 €\n",
+        &c,
+        Kind::Email,
+    );
+    assert_eq!(
+        line_facts(&lines),
+        vec![(
+            some("JAU-VEHN-25"),
+            some("Vehnäjauho, puolikarkea 25 kg"),
+            "3".into(),
+            "21.9".into()
+        )],
+        "{doubts:?}"
+    );
+    let (_, lines, doubts) = extract_text(
+        "- 10 stk. Haframjólk Barista 1 l (vörunr. HM-BAR-1) á 459 kr./stk.\n",
+        &c,
+        Kind::Email,
+    );
+    assert_eq!(
+        line_facts(&lines),
+        vec![(
+            some("HM-BAR-1"),
+            some("Haframjólk Barista 1 l"),
+            "10".into(),
+            "459".into()
+        )],
+        "{doubts:?}"
+    );
+    let (_, lines, _) = extract_text(
+        "1. 鸡蛋 30粒装（货号 EG-30）× 20 盘，单价 S$7.90\n2. 无盐黄油 5公斤（货号 BT-UN-5）× 6 块，单价 S$54.00\n",
+        &ctx(),
+        Kind::Email,
+    );
+    let names: Vec<_> = lines.iter().map(|l| l.name.clone()).collect();
+    assert_eq!(names, vec![some("鸡蛋 30粒装"), some("无盐黄油 5公斤")]);
+    let (f, _, _) = extract_text("Total TTC : 13 144,80 DH\n", &c, Kind::Email);
+    assert_eq!(value(&f, "currency").as_deref(), Some("MAD"));
+    let cl = city_line("Rīga, LV-1010").unwrap_or_else(|| panic!("LV"));
+    assert_eq!(cl.city.as_deref(), Some("Rīga"));
+    assert_eq!(cl.postal.as_deref(), Some("LV-1010"));
+    assert_eq!(cl.region, None);
+    assert_eq!(cl.implies, Some("LV"));
+    // A code that names no country is no prefix: the line is not read this way.
+    assert!(city_line("Springfield, QQ-1010").is_none_or(|c| c.implies != Some("QQ")));
 }
