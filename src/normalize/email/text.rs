@@ -101,6 +101,26 @@ const FROM_HEADERS: &[&str] = &[
     "kimden:",
     "feladó:",
 ];
+/// Subject lines of a quoted or forwarded message's header block, by language.
+const SUBJECT_HEADERS: &[&str] = &[
+    "subject:",
+    "betreff:",
+    "objet:",
+    "objet :",
+    "asunto:",
+    "onderwerp:",
+    "oggetto:",
+    "assunto:",
+    "emne:",
+    "ämne:",
+    "aihe:",
+    "temat:",
+    "předmět:",
+    "主题:",
+    "主題:",
+    "件名:",
+];
+
 const SENT_HEADERS: &[&str] = &[
     "sent:",
     "date:",
@@ -520,6 +540,7 @@ pub fn split_forward(text: &str, forwarded: bool) -> Option<(String, String, Opt
     })?;
     let note = lines[..at].join("\n");
     let mut from = None;
+    let mut inner_forward = false;
     // The header block starts on the marker's line when there is no separator line.
     let mut k = at;
     // The header block: `Name: value` lines up to the first blank line.
@@ -529,12 +550,27 @@ pub fn split_forward(text: &str, forwarded: bool) -> Option<(String, String, Opt
         if FROM_HEADERS.iter().any(|h| lower.starts_with(h)) {
             from = l.split_once([':', '：']).map(|(_, v)| v.trim().to_string());
         }
+        // The forwarded message is a forward itself ("Subject: FW: …").
+        if SUBJECT_HEADERS.iter().any(|h| lower.starts_with(h)) {
+            inner_forward = l
+                .split_once([':', '：'])
+                .is_some_and(|(_, v)| forwarded_subject(v));
+        }
         k += 1;
     }
     while lines.get(k).is_some_and(|l| l.trim().is_empty()) {
         k += 1;
     }
-    let body = strip_quoted(&lines[k.min(lines.len())..].join("\n"));
+    let rest = lines[k.min(lines.len())..].join("\n");
+    // A forward of a forward (`FW: FW: …`): the order is the innermost forwarded message;
+    // the notes passing it on are one note, the outermost (the sender's) last.
+    if inner_forward {
+        if let Some((inner_note, body, inner_from)) = split_forward(&rest, true) {
+            // The sender's own note last: its signature ends the text, as in a single forward.
+            return Some((format!("{inner_note}\n\n{note}"), body, inner_from.or(from)));
+        }
+    }
+    let body = strip_quoted(&rest);
     Some((note, body, from))
 }
 
@@ -1090,6 +1126,27 @@ mod tests {
         let h = "<table><tr><td><p class=MsoNormal>A-1<o:p></o:p></p></td>\
                  <td><p class=MsoNormal>Cups<br>white</p></td><td><p>3</p></td></tr></table>";
         assert_eq!(html_to_text(h), "A-1\tCups white\t3\n");
+    }
+}
+#[cfg(test)]
+mod nested_forward_tests {
+    /// A forward of a forward: the order is the innermost message, its writer's From the
+    /// sender; the notes of those who passed it on are one note.
+    #[test]
+    fn the_innermost_forward_is_the_order() {
+        let t = "Please process.\n\n________________________________\nFrom: Ann <ann@x.example>\n\
+                 Sent: Monday, March 9, 2026 4:12 PM\nSubject: FW: Order PO 7\n\nCan you forward?\n\n\
+                 ________________________________\nFrom: Bob <bob@x.example>\nSent: Monday, March 9, \
+                 2026 11:03 AM\nSubject: Order PO 7\n\n2 x Tea (T-1) @ $4.00\n";
+        let (note, body, from) = super::split_forward(t, true).unwrap_or_default();
+        assert!(body.starts_with("2 x Tea"), "{body}");
+        assert!(note.contains("Please process") && note.contains("Can you forward"));
+        assert_eq!(from.as_deref(), Some("Bob <bob@x.example>"));
+        // A forwarded reply is not followed into the message it quotes.
+        let t = "FYI\n\nFrom: Ann <ann@x.example>\nSent: Monday\nSubject: RE: Order\n\n\
+                 Make it 3.\n\nFrom: Bob <bob@x.example>\nSent: Sunday\nSubject: Order\n\n2 x Tea\n";
+        let (_, body, _) = super::split_forward(t, true).unwrap_or_default();
+        assert_eq!(body.trim(), "Make it 3.");
     }
 }
 #[cfg(test)]
