@@ -380,6 +380,10 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "leveringsadres",
             "dodací adresa",
             "doručovací adresa",
+            "dodacia adresa",
+            "miesto dodania",
+            "místo dodání",
+            "místo dodávky",
             "адрес за доставка",
             "испорука на адресу",
             "isporuka na adresu",
@@ -901,6 +905,8 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "cant.",
             "kogus",
             "množstvo",
+            "množ",
+            "mn",
             "daudzums",
             // A column named only by the unit it counts in.
             "gab",
@@ -1214,6 +1220,7 @@ const TOTAL_WORDS: &[&str] = &[
     "razem",
     "suma",
     "celkem",
+    "celkom",
     "dph",
     "yhteensä",
     "σύνολο",
@@ -4096,7 +4103,16 @@ fn names_column(n: &str, col: &'static str, template: Option<&Template>) -> bool
         template.is_some_and(|t| t.columns(col).iter().any(|a| column_name(a) == n))
             || BUILTIN.get(col).is_some_and(|a| a.iter().any(|a| a == n))
     };
+    // "Množ. MJ", "Menge ME", "Qty UoM": a quantity column headed together with its unit's,
+    // whose cells write the unit after the number ("30 ks").
+    const UNIT_COLUMNS: &[&str] = &["mj", "m.j.", "j.m.", "jm", "me", "uom", "unit", "ед."];
+    let with_unit = |n: &str| {
+        n.rsplit_once(' ').is_some_and(|(q, u)| {
+            UNIT_COLUMNS.contains(&u) && exact(q.trim().trim_end_matches('.'), "quantity")
+        })
+    };
     exact(n, col)
+        || (col == "quantity" && with_unit(n))
         || column_core(n).is_some_and(|c| exact(&c, col))
         || (n.contains('/') && n.split('/').any(|p| exact(p.trim(), col)))
         // "Descrizione articolo", "Quantité commandée": a word only a description or a

@@ -2407,3 +2407,17 @@ fn round15_items_units_and_postcodes() {
     // A code that names no country is no prefix: the line is not read this way.
     assert!(city_line("Springfield, QQ-1010").is_none_or(|c| c.implies != Some("QQ")));
 }
+
+/// A quantity column headed together with its unit's (`Množ. MJ`): the quantity, its cells
+/// "30 ks"; a Slovak delivery label.
+#[test]
+fn quantity_headed_with_its_unit() {
+    let cs = cells(" Kód           Názov                   Množ. MJ     Cena/MJ €   Spolu €");
+    assert_eq!(
+        header_columns(&cs, None).map(|c| c.into_iter().flatten().collect::<Vec<_>>()),
+        Some(vec!["sku", "name", "quantity", "unit_price", "amount"])
+    );
+    assert!(names_column("menge me", "quantity", None));
+    assert!(!names_column("foo mj", "quantity", None));
+    assert!(builtin_labels("ship_to").contains(&"miesto dodania"));
+}
