@@ -110,6 +110,10 @@ const SHIPPING: &[&str] = &[
     "frais de port",
     "frais de livraison",
     "port",
+    "ports",
+    "toimituskulut",
+    "toimitusmaksu",
+    "rahti",
     "envío",
     "envio",
     "gastos de envío",
@@ -191,6 +195,7 @@ const DISCOUNT: &[&str] = &[
     "nachlass",
     "remise",
     "descuento",
+    "descompte",
     "korting",
     "sconto",
     "desconto",
@@ -1106,6 +1111,14 @@ mod tests {
     #[test]
     fn chinese_gst_row_and_payment_reminders() {
         assert_eq!(row_kind("消费税（GST 9%）"), Some(RowKind::Tax));
+        assert_eq!(row_kind("Ports"), Some(RowKind::Shipping));
+        assert_eq!(row_kind("Toimituskulut"), Some(RowKind::Shipping));
+        assert_eq!(row_kind("Toimitusosoite"), None);
+        assert_eq!(
+            row_kind("Descompte client habitual"),
+            Some(RowKind::Discount)
+        );
+        assert_eq!(row_kind("Celkom s DPH"), Some(RowKind::Total));
         let s = stated_amounts(
             "小计：S$1,070.00\n消费税（GST 9%）：S$96.30\n总计：S$1,166.30",
             false,

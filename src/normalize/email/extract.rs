@@ -381,6 +381,9 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "dodací adresa",
             "doručovací adresa",
             "dodacia adresa",
+            "adreça de lliurament",
+            "adreça d'entrega",
+            "adreça d'enviament",
             "miesto dodania",
             "místo dodání",
             "místo dodávky",
@@ -5497,6 +5500,22 @@ pub fn language_country(text: &str) -> Option<&'static str> {
                 "leveringsadres",
                 "prijzen",
                 "te betalen",
+            ],
+        ),
+        // Catalan: Spain (Andorra's postcodes are `AD500`, and the Catalan-speaking part of
+        // France writes its addresses in French).
+        (
+            "ES",
+            &[
+                "lliurament",
+                "adreça",
+                "quantitat",
+                "preu unitari",
+                "gràcies",
+                "si us plau",
+                "carrer ",
+                "setmana",
+                "comanda núm",
             ],
         ),
         // Slovenian is written in one country only.

@@ -2420,4 +2420,9 @@ fn quantity_headed_with_its_unit() {
     assert!(names_column("menge me", "quantity", None));
     assert!(!names_column("foo mj", "quantity", None));
     assert!(builtin_labels("ship_to").contains(&"miesto dodania"));
+    assert!(builtin_labels("ship_to").contains(&"adreça de lliurament"));
+    assert_eq!(
+        language_country("Bon dia! Quantitat i preu unitari a sota. Adreça de lliurament: Carrer de Verdi. Gràcies!"),
+        Some("ES")
+    );
 }
