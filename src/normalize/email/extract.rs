@@ -1404,7 +1404,7 @@ re!(
 );
 re!(
     FAX_HEADER,
-    r"(?i)(from:.*(to:|p\.?\s*[0-9]{3}|page))|^[A-Z]{3}-[0-9]{2}-[0-9]{4}"
+    r"(?i)(\b(?:from|de|von|da|fra|från|van)\s?:.*(to:|p\.?\s*[0-9]{3}|p\.\s*[0-9]{1,3}\s*/\s*[0-9]{1,3}|page))|^[A-Z]{3}-[0-9]{2}-[0-9]{4}"
 );
 
 fn rx(re: &LazyLock<Pattern>) -> Option<&Regex> {

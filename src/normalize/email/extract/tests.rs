@@ -2426,3 +2426,16 @@ fn quantity_headed_with_its_unit() {
         Some("ES")
     );
 }
+
+/// A fax machine's header line in another language ("DE: +212… P. 1/1") is no letterhead;
+/// a code or a sentence is no fax header.
+#[test]
+fn fax_headers_in_more_languages() {
+    let header = |l: &str| rx(&FAX_HEADER).is_some_and(|r| r.is_match(l));
+    assert!(header(
+        "24 MAR 2026 10:02   DE: +212522554121                           P. 1/1"
+    ));
+    assert!(header("From: +44 20 7946 0000   To: 0161 555 0000"));
+    assert!(!header("Code: ABC-12   Designation"));
+    assert!(!header("AL WAHA DISTRIBUTION SARL"));
+}
