@@ -3743,7 +3743,7 @@ fn east_asian_block(facts: &mut Facts, ctx: &Ctx, lines: &[String], confidence: 
 fn is_east_asian_address(l: &str) -> bool {
     let head: String = l.trim().chars().take(8).collect();
     [
-        "都", "道", "府", "県", "省", "市", "区", "區", "香港", "台灣", "臺灣",
+        "都", "道", "府", "県", "省", "市", "区", "區", "縣", "县", "香港", "台灣", "臺灣",
     ]
     .iter()
     .any(|m| head.contains(m))
@@ -3773,6 +3773,8 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
                 rest = rest.replace(&m[1], "").trim().to_string();
             }
         }
+        // China's postcodes have six digits; three or five before the city are Taiwan's.
+        let mut taiwanese_postal = false;
         if postal.is_none() {
             // A Taiwanese postcode of three or five digits written before the city
             // ("106台北市大安區…").
@@ -3782,6 +3784,7 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
             if (lead == 3 || lead == 5) && after.starts_with(|c: char| has_cjk(&c.to_string())) {
                 postal = Some(rest[..lead].to_string());
                 rest = after.to_string();
+                taiwanese_postal = true;
             }
         }
         let mut country = "CN";
@@ -3798,10 +3801,27 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
                 country = code;
             }
         }
+        if taiwanese_postal && country == "CN" {
+            country = "TW";
+        }
         for p in ["中国", "中國", "台灣", "臺灣"] {
             rest = rest.trim_start_matches(p).to_string();
         }
         let mut region = None;
+        // A Taiwanese county before its city or township ("新竹縣竹北市…"): the county is
+        // the region.
+        if country == "TW" {
+            if let Some(at) = rest.find('縣').filter(|at| *at <= 12) {
+                let end = at + '縣'.len_utf8();
+                let town = rest[end..]
+                    .find(['市', '鎮', '鄉'])
+                    .is_some_and(|t| t > 0 && t <= 12);
+                if town {
+                    region = Some(rest[..end].to_string());
+                    rest = rest[end..].to_string();
+                }
+            }
+        }
         // Japanese prefectures: 東京都, 北海道, 大阪府 / 京都府, then …県.
         let kana = rest.chars().any(|c| ('\u{3040}'..='\u{30FF}').contains(&c));
         for p in ["東京都", "北海道", "大阪府", "京都府"] {
@@ -3817,7 +3837,7 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
                 rest = rest[end..].to_string();
             }
         }
-        if region.is_some() || kana || text.starts_with('〒') {
+        if !taiwanese_postal && (region.is_some() || kana || text.starts_with('〒')) {
             country = "JP";
         }
         if country == "HK" {

@@ -2439,3 +2439,19 @@ fn fax_headers_in_more_languages() {
     assert!(!header("Code: ABC-12   Designation"));
     assert!(!header("AL WAHA DISTRIBUTION SARL"));
 }
+
+/// A Taiwanese address on one line: a three-digit postcode, the county, its city, the street.
+#[test]
+fn taiwanese_county_city_line() {
+    let mut f = Facts::new();
+    address_line(&mut f, &ctx(), "302 新竹縣竹北市光明六路東一段88號3樓", 0.9);
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("302"));
+    assert_eq!(value(&f, "ship_to.region").as_deref(), Some("新竹縣"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("竹北市"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("TW"));
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("光明六路東一段88號3樓")
+    );
+    assert!(is_east_asian_address("302 新竹縣竹北市光明六路"));
+}
