@@ -2445,13 +2445,14 @@ fn fax_headers_in_more_languages() {
 fn taiwanese_county_city_line() {
     let mut f = Facts::new();
     address_line(&mut f, &ctx(), "302 新竹縣竹北市光明六路東一段88號3樓", 0.9);
-    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("302"));
-    assert_eq!(value(&f, "ship_to.region").as_deref(), Some("新竹縣"));
-    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("竹北市"));
-    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("TW"));
-    assert_eq!(
-        value(&f, "ship_to.line1").as_deref(),
-        Some("光明六路東一段88號3樓")
-    );
+    for (key, want) in [
+        ("ship_to.postal_code", "302"),
+        ("ship_to.region", "新竹縣"),
+        ("ship_to.city", "竹北市"),
+        ("ship_to.country", "TW"),
+        ("ship_to.line1", "光明六路東一段88號3樓"),
+    ] {
+        assert_eq!(value(&f, key).as_deref(), Some(want), "{key}");
+    }
     assert!(is_east_asian_address("302 新竹縣竹北市光明六路"));
 }
