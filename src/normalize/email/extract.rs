@@ -1351,7 +1351,11 @@ macro_rules! re {
     };
 }
 
-re!(PO_DASHED, r"\b(PO-[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])");
+// A code that holds `PO-` whole, with any prefix of the sender's ("KG-PO-11842").
+re!(
+    PO_DASHED,
+    r"(?:^|[^A-Za-z0-9-])((?:[A-Za-z0-9]+-)*PO-[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
+);
 // The unanchored form, which [`po_labelled`] must agree with (tested).
 #[cfg(test)]
 re!(

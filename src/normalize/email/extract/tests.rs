@@ -2456,3 +2456,20 @@ fn taiwanese_county_city_line() {
     }
     assert!(is_east_asian_address("302 新竹縣竹北市光明六路"));
 }
+
+/// A code that holds `PO-` is taken whole with the sender's prefix ("KG-PO-11842"), not from
+/// its middle.
+#[test]
+fn po_code_with_a_prefix() {
+    let po = |t: &str| {
+        rx(&PO_DASHED)
+            .and_then(|r| r.captures(t))
+            .map(|m| m[1].to_string())
+    };
+    assert_eq!(
+        po("against our purchase order KG-PO-11842.").as_deref(),
+        Some("KG-PO-11842")
+    );
+    assert_eq!(po("PO-2219 please").as_deref(), Some("PO-2219"));
+    assert_eq!(po("SKU XPO-12"), None);
+}
