@@ -3070,6 +3070,19 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
             lines.pop();
         }
     }
+    // "Beaufort West" / "6970" / "Western Cape" above the country: a province written on its
+    // own line below the postcode (South Africa's convention, and others'), a line without
+    // digits between a postcode alone and the country line that was read.
+    if country.is_some() && lines.len() > 3 {
+        let n = lines.len();
+        let below_postcode = postcode_alone(&lines[n - 2]).is_some_and(|c| c.is_none())
+            && digits(&lines[n - 1]) == 0
+            && digits(&lines[n - 3]) == 0
+            && lines[n - 1].split_whitespace().count() <= 3;
+        if below_postcode {
+            region = lines.pop().map(|l| l.trim().to_string());
+        }
+    }
     if lines.len() >= 2 {
         if let Some((street, city)) = lines.last().and_then(|l| city_then_street(l)) {
             lines.pop();
@@ -6424,7 +6437,9 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             }
         }
     } else if let Some(l) = labelled.iter().find(|l| l.value.is_empty()) {
-        let block = block_below(&layout, l.line, l.col, 6);
+        // Up to seven lines: a name, two street lines, the city, the postcode, the province
+        // and the country each on its own line (South Africa's way).
+        let block = block_below(&layout, l.line, l.col, 7);
         address_block(&mut facts, ctx, block, 0.9);
     } else {
         // The words may start on the line before the colon ("Delivery to the Kings\nHeath

@@ -2473,3 +2473,32 @@ fn po_code_with_a_prefix() {
     assert_eq!(po("PO-2219 please").as_deref(), Some("PO-2219"));
     assert_eq!(po("SKU XPO-12"), None);
 }
+
+/// A province on its own line between a postcode alone and the country (South Africa): the
+/// region; the city is the line above the postcode.
+#[test]
+fn province_below_a_postcode_alone() {
+    let mut f = Facts::new();
+    let lines: Vec<String> = [
+        "Karoo Grocers (Pty) Ltd",
+        "Unit 4, Beaufort Industrial Park",
+        "17 Donkin Street",
+        "Beaufort West",
+        "6970",
+        "Western Cape",
+        "South Africa",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    address_block(&mut f, &ctx(), lines, 0.9);
+    for (key, want) in [
+        ("ship_to.line2", "17 Donkin Street"),
+        ("ship_to.city", "Beaufort West"),
+        ("ship_to.postal_code", "6970"),
+        ("ship_to.region", "Western Cape"),
+        ("ship_to.country", "ZA"),
+    ] {
+        assert_eq!(value(&f, key).as_deref(), Some(want), "{key}");
+    }
+}
