@@ -5938,6 +5938,12 @@ fn list_lines(
             .or_else(|| rx(&QTY_X).and_then(|r| r.captures(counted)))
             .or_else(|| rx(&QTY_AFTER).and_then(|r| r.captures(counted)));
         let quantity = counted_by.as_ref().and_then(|m| parse_quantity(&m[1], dc));
+        if price.is_none() && !coded {
+            if let Some(line) = priceless_item(body, dc) {
+                out.push((i, line));
+                continue;
+            }
+        }
         let (Some(quantity), Some(price)) = (quantity, price) else {
             unread += usize::from(!coded);
             continue;
@@ -6064,6 +6070,44 @@ fn list_lines(
         ));
     }
     out
+}
+
+/// A list item with its code in brackets and its quantity after a dash that ends it, and no
+/// price: "Cotton yarn 30s combed (code CY-30C) - 40 bags" (prices "as per the last
+/// invoice"). Read without a unit price and in doubt, for a person to price.
+fn priceless_item(body: &str, decimal_comma: bool) -> Option<Line> {
+    re!(DASH_QTY, r"\s[-–—]\s*([0-9]{1,5})\s*([^\s0-9]{1,10})\s*$");
+    re!(
+        BRACKET_CODE,
+        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+){0,2}([A-Za-z0-9]+[-_./][A-Za-z0-9._/-]*)\s*[)）]"
+    );
+    let m = rx(&DASH_QTY)?.captures(body)?;
+    let head = &body[..m.get(0)?.start()];
+    let code = rx(&BRACKET_CODE)?.captures(head)?;
+    let sku = code.get(1)?.as_str();
+    if !(sku.chars().any(|c| c.is_ascii_digit()) && sku.chars().any(|c| c.is_ascii_alphabetic())) {
+        return None;
+    }
+    let whole = code.get(0)?.range();
+    let mut name = head.to_string();
+    name.replace_range(whole, " ");
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    let name = name
+        .trim_matches(|c: char| "-–—,;: ".contains(c))
+        .to_string();
+    if name.is_empty() || leftover_code(&name) {
+        return None;
+    }
+    Some(Line {
+        sku: Some(sku.to_string()),
+        name: Some(name),
+        spec: None,
+        quantity: Some(parse_quantity(&m[1], decimal_comma)?),
+        unit_price: None,
+        confidence: 0.5,
+        doubt: Some("lines: an item's unit price is not written".to_string()),
+        discount: None,
+    })
 }
 
 /// Titles of an order form (upper case), which are not the ordering organisation.

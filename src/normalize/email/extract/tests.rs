@@ -2502,3 +2502,19 @@ fn province_below_a_postcode_alone() {
         assert_eq!(value(&f, key).as_deref(), Some(want), "{key}");
     }
 }
+
+/// A numbered item with its code in brackets and its quantity after a dash, and no price: read
+/// without a unit price and in doubt; without a code it is no item.
+#[test]
+fn items_without_a_price_are_read_in_doubt() {
+    let item = |t: &str| priceless_item(t, false);
+    let needles = item("Knitting needles VO 71.52 G01 (code KN-7152) - 500 pcs");
+    assert!(needles
+        .as_ref()
+        .is_some_and(|l| l.sku.as_deref() == Some("KN-7152")
+            && l.name.as_deref() == Some("Knitting needles VO 71.52 G01")
+            && l.quantity.map(|d| d.to_string()).as_deref() == Some("500")
+            && l.unit_price.is_none()
+            && l.doubt.is_some()));
+    assert!(item("Deliver before 10 am - 2 trucks").is_none());
+}
