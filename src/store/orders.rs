@@ -444,19 +444,21 @@ impl Store {
         cause: &str,
         data: Option<&serde_json::Value>,
     ) -> Result<bool, StoreError> {
-        // The version condition is only in the statement when there is one to check.
-        let version = if content_hash.is_some() {
-            " AND content_hash = $8"
-        } else {
-            ""
+        // The version condition is only in the statement when there is one to check, bound
+        // as parameter `n` (after the statement's own).
+        let version = |n: u8| {
+            content_hash
+                .map(|_| format!(" AND content_hash = ${n}"))
+                .unwrap_or_default()
         };
         if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
             // One round trip instead of two: the move and its audit event together.
             let sql = format!(
                 "WITH moved AS (UPDATE orders SET state = $1, updated_at = $2 \
-                 WHERE id = $3 AND state = $4{version} RETURNING id) \
+                 WHERE id = $3 AND state = $4{} RETURNING id) \
                  INSERT INTO order_events (order_id, at, kind, from_state, to_state, cause, data) \
-                 SELECT id, $2, $5, $4, $1, $6, $7 FROM moved"
+                 SELECT id, $2, $5, $4, $1, $6, $7 FROM moved",
+                version(8)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(to.as_str())
@@ -474,7 +476,7 @@ impl Store {
         }
         let sql = format!(
             "UPDATE orders SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4{}",
-            version.replace("$8", "$5")
+            version(5)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(to.as_str())
