@@ -373,6 +373,7 @@ pub async fn enter_order(
     }
     let stored = crate::intake::store_document(
         store,
+        bus,
         MANUAL_CONNECTOR,
         MANUAL_CONNECTOR,
         Some(&source_name),

@@ -68,7 +68,10 @@ async fn health_metrics_and_order_api() {
         hooks: Arc::new(Default::default()),
         tracking: Arc::new(Default::default()),
         warehouses: Arc::new(Default::default()),
-        documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
+        documents: Arc::new(ordergate::intake::DocumentWriter::new(
+            store.clone(),
+            daemon.bus.as_ref(),
+        )),
         catalog: Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone())),
         root_causes: Arc::new(vec![]),
         notices: Arc::new(ordergate::notices::public::PublicPages::new(

@@ -975,3 +975,106 @@ async fn standalone_a_move_at_a_version_needs_that_version() {
 async fn cluster_a_move_at_a_version_needs_that_version() {
     a_move_at_a_version_needs_that_version(Profile::Cluster).await;
 }
+
+/// Documents a group commit stores together go in one multi-row statement (both dialects):
+/// each new one is stored once and answered with its own id, a copy of a stored document
+/// answers the stored one's id, and two copies in the same batch are one document.
+async fn documents_of_a_batch_are_stored_once_each(profile: Profile) {
+    use ordergate::store::{NewRawDocument, Store};
+    let env = TestEnv::new(profile).await;
+    let store = Store::connect(&env.store_url(), 2, "full").await.unwrap();
+    let doc = |content: &'static [u8]| NewRawDocument {
+        connector: "hook",
+        format: "shopify",
+        source_name: Some("webhook:1"),
+        content,
+    };
+    let mut tx = store.begin().await.unwrap();
+    let first = Store::insert_raws(&mut tx, &[doc(b"one")]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(first[0].inserted);
+    let mut tx = store.begin().await.unwrap();
+    let batch = Store::insert_raws(
+        &mut tx,
+        &[doc(b"two"), doc(b"one"), doc(b"three"), doc(b"two")],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let inserted: Vec<bool> = batch.iter().map(|r| r.inserted).collect();
+    assert_eq!(inserted, [true, false, true, false]);
+    assert_eq!(
+        batch[1].id, first[0].id,
+        "a copy answers the stored document's id"
+    );
+    assert_eq!(
+        batch[3].id, batch[0].id,
+        "two copies in one batch are one document"
+    );
+    assert_ne!(batch[0].id, batch[2].id);
+    assert_eq!(store.raw_count("hook").await.unwrap(), 3);
+    for (r, content) in [(&batch[0], b"two".as_slice()), (&batch[2], b"three")] {
+        assert_eq!(store.raw(&r.id).await.unwrap().unwrap().content, content);
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn standalone_documents_of_a_batch_are_stored_once_each() {
+    documents_of_a_batch_are_stored_once_each(Profile::Standalone).await;
+}
+
+#[tokio::test]
+async fn cluster_documents_of_a_batch_are_stored_once_each() {
+    documents_of_a_batch_are_stored_once_each(Profile::Cluster).await;
+}
+
+/// On the embedded bus a received document's event goes into its queue in the transaction
+/// that stores the document: when storing returns, the normalize stage's queue holds it, the
+/// outbox never did, and nothing is left to announce.
+#[tokio::test]
+async fn standalone_a_stored_document_is_in_its_queue_when_stored() {
+    use ordergate::bus::embedded::EmbeddedBus;
+    use ordergate::bus::{Bus, Topology};
+    use ordergate::store::Store;
+    let env = TestEnv::new(Profile::Standalone).await;
+    let store = Store::connect(&env.store_url(), 2, "full").await.unwrap();
+    let topology = Topology::standard("t", vec![Duration::from_secs(1)]);
+    let normalize = topology.stage_queue("normalize");
+    let bus = EmbeddedBus::new(store.clone(), topology, Default::default());
+    let stored = ordergate::intake::store_document(
+        &store,
+        &bus,
+        "hook",
+        "shopify",
+        Some("webhook:1"),
+        br#"{"id": 1}"#,
+    )
+    .await
+    .unwrap();
+    assert!(stored.inserted);
+    assert!(!stored.pending, "nothing is left to announce");
+    assert_eq!(bus.depth(&normalize).await.unwrap(), 1);
+    let outbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(outbox, 0);
+    // The same bytes again: the same document, no second message.
+    let again = ordergate::intake::store_document(
+        &store,
+        &bus,
+        "hook",
+        "shopify",
+        Some("webhook:2"),
+        br#"{"id": 1}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (again.raw_id, again.inserted, again.pending),
+        (stored.raw_id, false, false)
+    );
+    assert_eq!(bus.depth(&normalize).await.unwrap(), 1);
+    store.close().await;
+}

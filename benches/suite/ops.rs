@@ -351,6 +351,7 @@ async fn dashboard(store: &Store, n: i64) -> Vec<Row> {
             ordergate::bus::Topology::standard("bench", vec![Duration::from_secs(1)]),
             Default::default(),
         ));
+        let documents = Arc::new(ordergate::intake::DocumentWriter::new(store.clone(), bus.as_ref()));
         let state = ordergate::http::AppState {
             store: store.clone(),
             bus,
@@ -363,7 +364,7 @@ async fn dashboard(store: &Store, n: i64) -> Vec<Row> {
             hooks: Arc::new(Default::default()),
             tracking: Arc::new(Default::default()),
             warehouses: Arc::new(Default::default()),
-            documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
+            documents,
             catalog: Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone())),
             root_causes: Arc::new(vec!["other".into()]),
             ops: Arc::new(ordergate::ui::Ops::default()),

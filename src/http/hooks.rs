@@ -108,7 +108,7 @@ async fn record_for(s: &AppState, connector: &str, department: &str, reason: Rea
 
 /// Stores a verified document durably with its event queued (one transaction, grouped with
 /// other requests), then publishes the event in the background (the outbox relay covers a
-/// failure). `Err` with the reason to answer when it could not be stored (nothing was
+/// failure; on the embedded bus the event is in its queue already). `Err` with the reason to answer when it could not be stored (nothing was
 /// written): the caller answers "retry".
 async fn store_and_announce(
     s: &AppState,
@@ -127,10 +127,13 @@ async fn store_and_announce(
         }
     };
     tracing::info!(connector = %connector, raw_id = %stored.raw_id, duplicate = !stored.inserted, "Received document stored.");
-    let (store, bus, announce) = (s.store.clone(), s.bus.clone(), stored.clone());
-    tokio::spawn(async move {
-        crate::intake::announce(&store, bus.as_ref(), std::slice::from_ref(&announce)).await;
-    });
+    // On the embedded bus the event went into its queue with the document: nothing to publish.
+    if stored.pending {
+        let (store, bus, announce) = (s.store.clone(), s.bus.clone(), stored.clone());
+        tokio::spawn(async move {
+            crate::intake::announce(&store, bus.as_ref(), std::slice::from_ref(&announce)).await;
+        });
+    }
     Ok(stored)
 }
 

@@ -164,7 +164,10 @@ pub async fn serve(
         (_, false) => tokens,
     };
     let state = AppState {
-        documents: Arc::new(crate::intake::DocumentWriter::new(parts.store.clone())),
+        documents: Arc::new(crate::intake::DocumentWriter::new(
+            parts.store.clone(),
+            parts.bus.as_ref(),
+        )),
         store: parts.store,
         bus: parts.bus,
         health: parts.health,

@@ -194,7 +194,7 @@ impl FolderConnector {
             source_name: Some(file.clone()),
             content: content.to_vec(),
         };
-        let stored = super::store_new(&self.store, doc)
+        let stored = super::store_new(&self.store, self.bus.as_ref(), doc)
             .await
             .map_err(|e| FolderError::Store {
                 file: file.clone(),

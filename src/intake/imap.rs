@@ -412,6 +412,7 @@ impl ImapConnector {
             }
             None => crate::intake::store_document(
                 &self.store,
+                self.bus.as_ref(),
                 &self.cfg.name,
                 &self.cfg.format,
                 message_id,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::Bus;
+use crate::bus::{Bus, InStore};
 use crate::config::{Config, ConnectorConfig};
 use crate::health::HealthTracker;
 use crate::model::Envelope;
@@ -118,6 +118,7 @@ pub struct Stored {
 /// connector are the same raw document and the same event, so storing twice is harmless.
 pub async fn store_document(
     store: &Store,
+    bus: &dyn Bus,
     connector: &str,
     format: &str,
     source_name: Option<&str>,
@@ -125,6 +126,7 @@ pub async fn store_document(
 ) -> Result<Stored, StoreError> {
     store_new(
         store,
+        bus,
         NewDoc {
             connector: connector.to_string(),
             format: format.to_string(),
@@ -137,8 +139,9 @@ pub async fn store_document(
 }
 
 /// Stores one document of any kind and queues its event in one transaction.
-pub async fn store_new(store: &Store, doc: NewDoc) -> Result<Stored, StoreError> {
-    let mut stored = store_batch(store, std::slice::from_ref(&doc)).await?;
+pub async fn store_new(store: &Store, bus: &dyn Bus, doc: NewDoc) -> Result<Stored, StoreError> {
+    let mut stored =
+        store_batch(store, bus.in_store().as_ref(), std::slice::from_ref(&doc)).await?;
     stored.pop().ok_or_else(|| {
         StoreError::Db(sqlx::Error::Protocol(
             "a stored document went missing".into(),
@@ -150,6 +153,7 @@ pub async fn store_new(store: &Store, doc: NewDoc) -> Result<Stored, StoreError>
 /// one transaction; returns them in order.
 pub async fn store_documents(
     store: &Store,
+    bus: &dyn Bus,
     connector: &str,
     format: &str,
     docs: &[(Option<&str>, &[u8])],
@@ -164,7 +168,7 @@ pub async fn store_documents(
             content: content.to_vec(),
         })
         .collect();
-    store_batch(store, &items).await
+    store_batch(store, bus.in_store().as_ref(), &items).await
 }
 
 /// A document to store, owned (it may wait in a group-commit queue).
@@ -183,45 +187,72 @@ pub struct NewDoc {
 }
 
 /// Stores documents of any connectors and queues their events in one transaction.
-async fn store_batch(store: &Store, items: &[NewDoc]) -> Result<Vec<Stored>, StoreError> {
+///
+/// With `queues` (the embedded bus, whose queues are rows of this store) the events go straight
+/// into their queues in the same transaction, so they are published when it commits and
+/// nothing is left to announce; otherwise they wait in the outbox for [`announce`].
+async fn store_batch(
+    store: &Store,
+    queues: Option<&InStore>,
+    items: &[NewDoc],
+) -> Result<Vec<Stored>, StoreError> {
+    let docs: Vec<NewRawDocument<'_>> = items
+        .iter()
+        .map(|doc| NewRawDocument {
+            connector: &doc.connector,
+            format: &doc.format,
+            source_name: doc.source_name.as_deref(),
+            content: &doc.content,
+        })
+        .collect();
     // A webhook's answer (or a mailbox's flag) waits on this commit: ahead of pipeline writes.
     let mut tx = store.begin_urgent().await?;
-    let mut stored = Vec::with_capacity(items.len());
-    for doc in items {
-        let raw = Store::insert_raw(
-            &mut tx,
-            &NewRawDocument {
-                connector: &doc.connector,
-                format: &doc.format,
-                source_name: doc.source_name.as_deref(),
-                content: &doc.content,
-            },
-        )
-        .await?;
-        let event = RawRef {
-            raw_id: raw.id.clone(),
-            format: doc.format.clone(),
-            source_name: doc.source_name.clone(),
-        }
-        .announcement(doc.kind, &doc.connector);
-        if raw.inserted {
-            metrics::counter!(metric::DOCUMENTS, "connector" => doc.connector.clone()).increment(1);
-        }
-        stored.push(Stored {
+    let raws = Store::insert_raws(&mut tx, &docs).await?;
+    let mut stored: Vec<Stored> = items
+        .iter()
+        .zip(raws)
+        .map(|(doc, raw)| Stored {
+            event: RawRef {
+                raw_id: raw.id.clone(),
+                format: doc.format.clone(),
+                source_name: doc.source_name.clone(),
+            }
+            .announcement(doc.kind, &doc.connector),
             raw_id: raw.id,
             inserted: raw.inserted,
-            event,
             pending: raw.inserted,
-        });
-    }
+        })
+        .collect();
     // The new documents' events, in one statement.
     let events: Vec<&Envelope> = stored
         .iter()
         .filter(|s| s.inserted)
         .map(|s| &s.event)
         .collect();
-    Store::outbox_insert(&mut tx, &events).await?;
+    let woken = match queues {
+        Some(queues) => Some(
+            queues
+                .write(&mut tx, &events, &[])
+                .await
+                .map_err(StoreError::from)?,
+        ),
+        None => {
+            Store::outbox_insert(&mut tx, &events).await?;
+            None
+        }
+    };
     tx.commit().await?;
+    for (doc, s) in items.iter().zip(&stored) {
+        if s.inserted {
+            metrics::counter!(metric::DOCUMENTS, "connector" => doc.connector.clone()).increment(1);
+        }
+    }
+    if let (Some(queues), Some(woken)) = (queues, woken) {
+        queues.wake(&woken);
+        for s in &mut stored {
+            s.pending = false;
+        }
+    }
     // A document stored before (by a run whose publish failed) may still have its event in the
     // outbox: it is pending too.
     for s in stored.iter_mut().filter(|s| !s.inserted) {
@@ -234,7 +265,7 @@ async fn store_batch(store: &Store, items: &[NewDoc]) -> Result<Vec<Stored>, Sto
 /// waiting are stored in one transaction, and each caller returns once its document is
 /// committed — so a burst of N requests costs one commit, not N.
 pub struct DocumentWriter {
-    grouped: crate::store::group::Grouped<Store, NewDoc, Stored>,
+    grouped: crate::store::group::Grouped<(Store, Option<InStore>), NewDoc, Stored>,
 }
 
 impl std::fmt::Debug for DocumentWriter {
@@ -247,10 +278,14 @@ impl std::fmt::Debug for DocumentWriter {
 const DOCUMENT_GROUP: usize = 128;
 
 impl DocumentWriter {
-    /// A writer into `store`.
-    pub fn new(store: Store) -> Self {
+    /// A writer into `store`, publishing on `bus`.
+    pub fn new(store: Store, bus: &dyn Bus) -> Self {
         Self {
-            grouped: crate::store::group::Grouped::new(store, DOCUMENT_GROUP, write_batch),
+            grouped: crate::store::group::Grouped::new(
+                (store, bus.in_store()),
+                DOCUMENT_GROUP,
+                write_batch,
+            ),
         }
     }
 
@@ -260,8 +295,11 @@ impl DocumentWriter {
     }
 }
 
-fn write_batch(store: Store, items: Vec<NewDoc>) -> crate::store::group::BatchFuture<Stored> {
-    Box::pin(async move { Ok(store_batch(&store, &items).await?) })
+fn write_batch(
+    (store, queues): (Store, Option<InStore>),
+    items: Vec<NewDoc>,
+) -> crate::store::group::BatchFuture<Stored> {
+    Box::pin(async move { Ok(store_batch(&store, queues.as_ref(), &items).await?) })
 }
 
 /// Publishes the stored documents' pending events together; true once the bus confirmed them

@@ -291,6 +291,7 @@ impl TrackingPoller {
     async fn keep(&self, bytes: Vec<u8>) -> Result<bool, crate::store::StoreError> {
         let stored = super::store_new(
             &self.store,
+            self.bus.as_ref(),
             super::NewDoc {
                 connector: self.name.clone(),
                 format: self.scheme.name().to_string(),

@@ -39,6 +39,30 @@ pub struct RawDocument {
     pub content: Vec<u8>,
 }
 
+/// Most content bytes one insert statement carries (PostgreSQL refuses a message over 1 GiB;
+/// a document alone may be larger than this and goes alone).
+const STATEMENT_BYTES: usize = 32 << 20;
+
+/// `docs` cut into runs of at most [`super::ROWS_PER_STATEMENT`] documents and, unless a run is
+/// one document, at most [`STATEMENT_BYTES`] of content.
+fn statement_chunks<'a, 'd>(docs: &'a [NewRawDocument<'d>]) -> Vec<&'a [NewRawDocument<'d>]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut bytes) = (0, 0usize);
+    for (i, doc) in docs.iter().enumerate() {
+        let full = i - start == super::ROWS_PER_STATEMENT
+            || (i > start && bytes + doc.content.len() > STATEMENT_BYTES);
+        if full {
+            chunks.push(&docs[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += doc.content.len();
+    }
+    if start < docs.len() {
+        chunks.push(&docs[start..]);
+    }
+    chunks
+}
+
 /// Hex sha256 of some bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -50,36 +74,77 @@ impl Store {
         conn: &mut AnyConnection,
         doc: &NewRawDocument<'_>,
     ) -> Result<RawInsert, StoreError> {
-        let sha = sha256_hex(doc.content);
-        let id = format!("raw_{}", uuid::Uuid::now_v7().simple());
-        // ON CONFLICT: two deliveries of the same bytes at once store one document.
-        let inserted = sqlx::query(
-            "INSERT INTO raw_documents (id, connector, format, sha256, size, source_name, received_at, content) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (connector, sha256) DO NOTHING",
-        )
-        .bind(&id)
-        .bind(doc.connector)
-        .bind(doc.format)
-        .bind(&sha)
-        .bind(doc.content.len() as i64)
-        .bind(doc.source_name)
-        .bind(now_ms())
-        // Borrowed: a copy of a document of up to 16 MiB only adds to the peak.
-        .bind(doc.content)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
-            == 1;
-        if inserted {
-            return Ok(RawInsert { id, inserted });
-        }
-        let id: String =
-            sqlx::query_scalar("SELECT id FROM raw_documents WHERE connector = $1 AND sha256 = $2")
+        let mut stored = Self::insert_raws(conn, std::slice::from_ref(doc)).await?;
+        stored.pop().ok_or_else(|| {
+            StoreError::Db(sqlx::Error::Protocol(
+                "a stored document went missing".into(),
+            ))
+        })
+    }
+
+    /// Stores documents unless the same bytes already came through their connector, with one
+    /// multi-row statement per [`super::ROWS_PER_STATEMENT`] documents or [`STATEMENT_BYTES`]
+    /// of content (the documents a group commit stores together cost one round trip, not one
+    /// each); returns them in order. Two copies in one call are one document: the second
+    /// answers the first's id, not inserted.
+    pub async fn insert_raws(
+        conn: &mut AnyConnection,
+        docs: &[NewRawDocument<'_>],
+    ) -> Result<Vec<RawInsert>, StoreError> {
+        let now = now_ms();
+        let mut out = Vec::with_capacity(docs.len());
+        for chunk in statement_chunks(docs) {
+            let rows: Vec<(String, String)> = chunk
+                .iter()
+                .map(|d| {
+                    (
+                        format!("raw_{}", uuid::Uuid::now_v7().simple()),
+                        sha256_hex(d.content),
+                    )
+                })
+                .collect();
+            // ON CONFLICT: two deliveries of the same bytes at once store one document; the
+            // rows it inserted come back, the others were there before (or earlier in `chunk`).
+            let sql = format!(
+                "INSERT INTO raw_documents (id, connector, format, sha256, size, source_name, received_at, content) \
+                 VALUES {} ON CONFLICT (connector, sha256) DO NOTHING RETURNING id",
+                super::value_rows(chunk.len(), 8)
+            );
+            // Only numbered placeholders are interpolated; the values are bound.
+            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+            for (doc, (id, sha)) in chunk.iter().zip(&rows) {
+                q = q
+                    .bind(id.as_str())
+                    .bind(doc.connector)
+                    .bind(doc.format)
+                    .bind(sha.as_str())
+                    .bind(doc.content.len() as i64)
+                    .bind(doc.source_name)
+                    .bind(now)
+                    // Borrowed: a copy of a document of up to 16 MiB only adds to the peak.
+                    .bind(doc.content);
+            }
+            let inserted: std::collections::HashSet<String> =
+                q.fetch_all(&mut *conn).await?.into_iter().collect();
+            for (doc, (id, sha)) in chunk.iter().zip(rows) {
+                if inserted.contains(&id) {
+                    out.push(RawInsert { id, inserted: true });
+                    continue;
+                }
+                let id: String = sqlx::query_scalar(
+                    "SELECT id FROM raw_documents WHERE connector = $1 AND sha256 = $2",
+                )
                 .bind(doc.connector)
                 .bind(&sha)
                 .fetch_one(&mut *conn)
                 .await?;
-        Ok(RawInsert { id, inserted })
+                out.push(RawInsert {
+                    id,
+                    inserted: false,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// A stored document by id.
@@ -127,5 +192,33 @@ impl Store {
             .fetch_one(self.pool())
             .await?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(content: &[u8]) -> NewRawDocument<'_> {
+        NewRawDocument {
+            connector: "c",
+            format: "f",
+            source_name: None,
+            content,
+        }
+    }
+
+    #[test]
+    fn statements_are_cut_by_count_and_by_bytes() {
+        let small = vec![0u8; 10];
+        let docs: Vec<_> = (0..250).map(|_| doc(&small)).collect();
+        let lens: Vec<usize> = statement_chunks(&docs).iter().map(|c| c.len()).collect();
+        assert_eq!(lens, vec![100, 100, 50]);
+        let big = vec![0u8; STATEMENT_BYTES / 2 + 1];
+        let huge = vec![0u8; STATEMENT_BYTES * 2];
+        let docs = vec![doc(&big), doc(&big), doc(&huge), doc(&small)];
+        let lens: Vec<usize> = statement_chunks(&docs).iter().map(|c| c.len()).collect();
+        assert_eq!(lens, vec![1, 1, 1, 1]);
+        assert!(statement_chunks(&[]).is_empty());
     }
 }

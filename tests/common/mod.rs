@@ -288,6 +288,10 @@ pub fn api_router(
     catalog: Option<Arc<ordergate::catalog::CatalogSource>>,
     tokens: &[(&str, &str, ordergate::config::ApiRole)],
 ) -> axum::Router {
+    let documents = Arc::new(ordergate::intake::DocumentWriter::new(
+        store.clone(),
+        bus.as_ref(),
+    ));
     ordergate::http::app(ordergate::http::AppState {
         store: store.clone(),
         bus,
@@ -308,7 +312,7 @@ pub fn api_router(
         hooks: Arc::new(Default::default()),
         tracking: Arc::new(Default::default()),
         warehouses: Arc::new(Default::default()),
-        documents: Arc::new(ordergate::intake::DocumentWriter::new(store.clone())),
+        documents,
         catalog: catalog.unwrap_or_else(|| {
             Arc::new(ordergate::catalog::CatalogSource::new(None, store.clone()))
         }),

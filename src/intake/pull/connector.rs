@@ -360,10 +360,15 @@ impl PullConnector {
             .zip(docs)
             .map(|(name, (_, content))| (Some(name.as_str()), content.as_slice()))
             .collect();
-        let stored =
-            crate::intake::store_documents(&self.store, &self.cfg.name, &self.def.format, &refs)
-                .await
-                .map_err(|e| PartnerError::Store(e.to_string()))?;
+        let stored = crate::intake::store_documents(
+            &self.store,
+            self.bus.as_ref(),
+            &self.cfg.name,
+            &self.def.format,
+            &refs,
+        )
+        .await
+        .map_err(|e| PartnerError::Store(e.to_string()))?;
         // Published (duplicates whose event an earlier run left in the outbox too) before the
         // cursor moves.
         if !crate::intake::announce(&self.store, self.bus.as_ref(), &stored).await {
