@@ -4124,6 +4124,13 @@ const ITEM_OR_CODE: &[&str] = &[
     "produto",
 ];
 
+/// Whether a header names the item's code or its name by the table's other columns
+/// ([`ITEM_OR_CODE`]), alone or joined with another word ("Product/Service").
+fn item_or_code(n: &str) -> bool {
+    ITEM_OR_CODE.contains(&n)
+        || (n.contains('/') && n.split('/').any(|p| ITEM_OR_CODE.contains(&p.trim())))
+}
+
 /// Whether a header cell's name (as [`column_name`] gives it) names column `col`: the name as
 /// written, else without its qualifiers (`Prijs excl. BTW (EUR)`), else one of the names it
 /// joins (`ISBN/SKU`).
@@ -4192,10 +4199,8 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
                 // "Item", "Artikel", "Product" are the code when a column that can only be
                 // the description exists too ("Artikel | Bezeichnung").
                 if *col == "name"
-                    && ITEM_OR_CODE.contains(&n.as_str())
-                    && names
-                        .iter()
-                        .any(|m| !ITEM_OR_CODE.contains(&m.as_str()) && lookup(m, "name"))
+                    && item_or_code(n)
+                    && names.iter().any(|m| !item_or_code(m) && lookup(m, "name"))
                 {
                     if !taken.contains("sku") {
                         cols[i] = Some("sku");
@@ -5868,7 +5873,7 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
@@ -6263,9 +6268,19 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
         let lines = layout.lines.iter().enumerate().filter(|(i, _)| keep(*i));
         if !facts.contains_key("customer.phone") {
             // A message's sender signs at the end; a form's letterhead is at the top.
+            // A form's letterhead block first: its phone, marked or alone on its line
+            // ("(503) 555-0186" under the company's address), before a marked phone
+            // further down (a vendor's).
             let phone = match kind {
                 Kind::Email => lines.clone().rev().find_map(|(_, l)| marked(l)),
-                Kind::Form => lines.clone().find_map(|(_, l)| marked(l)),
+                Kind::Form => letterhead_block(layout)
+                    .into_iter()
+                    .filter(|i| keep(*i))
+                    .find_map(|i| {
+                        marked(layout.lines[i])
+                            .or_else(|| layout.cells[i].first().and_then(|c| alone(&c.text)))
+                    })
+                    .or_else(|| lines.clone().find_map(|(_, l)| marked(l))),
             };
             ctx.put(facts, "customer.phone", phone, 0.8);
         }
@@ -6277,6 +6292,50 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
             return;
         }
     }
+    // No phone of the sender's own: the one the message asks to call ("call Mike at
+    // 937-555-0148 when you're close"), the delivery place's contact.
+    if kind == Kind::Email {
+        let phone = layout.lines.iter().rev().find_map(|l| call_phone(l));
+        ctx.put(facts, "customer.phone", phone, 0.75);
+    }
+}
+
+/// A phone number the sender asks to call, in a sentence: "call Mike at 937-555-0148",
+/// "ring the shop on 01422 555 731", "text me at …". The number has 7 to 15 digits.
+fn call_phone(line: &str) -> Option<String> {
+    re!(
+        CALL_AT,
+        r"(?i)\b(?:call|ring|phone|text)\b(?:\s+[^\s0-9]+){0,3}?\s+(?:at|on)\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+    );
+    let m = rx(&CALL_AT)?.captures(line)?;
+    let n = m.get(1)?.as_str().trim();
+    (7..=15).contains(&digits(n)).then(|| n.to_string())
+}
+
+/// The lines of a form's letterhead: the first block of text at the top (after a fax
+/// machine's header line), up to a blank line; at most eight lines.
+fn letterhead_block(layout: &Layout) -> Vec<usize> {
+    // The fax machine's line: a date and time, or the page count ("PAGE 01/01").
+    re!(
+        MACHINE_LINE,
+        r"(?i)^[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{1,4}\s+[0-9]{1,2}:[0-9]{2}\b|\b(?:page|p\.)\s*[0-9]{1,3}\s*/\s*[0-9]{1,3}\s*$"
+    );
+    let header = |l: &str| {
+        let l = l.trim();
+        rx(&FAX_HEADER).is_some_and(|r| r.is_match(l))
+            || rx(&MACHINE_LINE).is_some_and(|r| r.is_match(l))
+    };
+    let start = layout
+        .lines
+        .iter()
+        .position(|l| !l.trim().is_empty() && !header(l));
+    let Some(start) = start else {
+        return Vec::new();
+    };
+    (start..layout.lines.len())
+        .take_while(|&i| !layout.lines[i].trim().is_empty())
+        .take(8)
+        .collect()
 }
 
 /// A phone number after a label the short list in [`sender_phone`] does not read: Korean
@@ -6444,6 +6503,14 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     }
     if kind == Kind::Form {
         letterhead(&layout, ctx, &mut facts);
+        // The form's own e-mail address in its letterhead, unlabelled under the address.
+        if !facts.contains_key("customer.email") {
+            let email = letterhead_block(&layout).into_iter().find_map(|i| {
+                let cell = layout.cells[i].first()?;
+                rx(&EMAIL)?.find(&cell.text).map(|m| m.as_str().to_string())
+            });
+            ctx.put(&mut facts, "customer.email", email, 0.85);
+        }
     }
 
     // Delivery address: a labelled block or value, else the block after "deliver to …:".

@@ -2518,3 +2518,62 @@ fn items_without_a_price_are_read_in_doubt() {
             && l.doubt.is_some()));
     assert!(item("Deliver before 10 am - 2 trucks").is_none());
 }
+
+/// No phone of the sender's own: the one the message asks to call is the delivery contact's.
+#[test]
+fn the_phone_to_call_when_the_sender_gives_none() {
+    assert_eq!(
+        call_phone("Dock is around back, call Mike at 937-555-0148 when you're close").as_deref(),
+        Some("937-555-0148")
+    );
+    assert_eq!(call_phone("please call me at 9 tomorrow"), None);
+    let text = "3 x Coffee beans 5 lb @ $68.50\n\
+                2 boxes of 50 black nitrile gloves, size L @ $12.95/box\n\n\
+                Ship to:\nBlue Collar Brewing Co\n418 W 3rd St\nDayton OH 45402\n\n\
+                Dock is around back, call Mike at 937-555-0148 when you're close\n\nDave\n";
+    let (f, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("937-555-0148"));
+    // "boxes of 50" is the unit, not a part of the name.
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("black nitrile gloves, size L")
+    );
+}
+
+/// A form's letterhead (below the fax machine's line): its e-mail and its phone alone on a
+/// line are the customer's; a vendor's marked phone further down is not.
+#[test]
+fn a_forms_letterhead_gives_its_email_and_phone() {
+    let text = "03/18/2026 09:14   9255550135   RIVERSIDE ANIMAL HOSP       PAGE 01/01\n\n\
+                Cedar Animal Clinic                                  PURCHASE ORDER\n\
+                2750 N Main St                                       PO #: RAH-26-0311\n\
+                Walnut Creek, CA 94597\n\
+                (925) 555-0134\n\
+                purchasing@cedar.example.com\n\n\
+                Vendor:                                           Ship To:\n\
+                Bay Area Vet Supply                               Cedar Animal Clinic\n\
+                880 Industrial Pkwy W                             2750 N Main St\n\
+                Hayward, CA 94544                                 Walnut Creek, CA 94597\n\
+                Ph (510) 555-0177\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.email").as_deref(),
+        Some("purchasing@cedar.example.com")
+    );
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("(925) 555-0134")
+    );
+}
+
+/// "Product/Service" beside "Description" names the item's code.
+#[test]
+fn a_joined_product_header_is_the_code_beside_a_description() {
+    let text = "#   PRODUCT/SERVICE    DESCRIPTION                    QTY     RATE    AMOUNT\n\
+                1   CUP-12DW           12 oz hot cup, 1000/case         6    84.00    504.00\n\
+                2   LID-12DW           Sip lid, 1000/case               4    46.50    186.00\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].sku.as_deref(), Some("CUP-12DW"));
+    assert_eq!(lines[0].name.as_deref(), Some("12 oz hot cup, 1000/case"));
+}
