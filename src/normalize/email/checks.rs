@@ -435,6 +435,18 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
     if starts(TOTAL) && !starts(SUBTOTAL) && net {
         return Some(RowKind::Subtotal);
     }
+    // "TOTAL VAT 20%", "Total TVA", "Total GST": the total of the tax, not of the order (a
+    // tax the total includes is said so: "Total incl. VAT").
+    if starts(TOTAL)
+        && words.len() <= 3
+        && !includes_tax(label)
+        && !words.iter().any(|w| w.starts_with("inclu"))
+        && words
+            .get(1)
+            .is_some_and(|w| TAX.contains(&w.trim_end_matches('.')))
+    {
+        return Some(RowKind::Tax);
+    }
     if starts(SUBTOTAL) {
         Some(RowKind::Subtotal)
     } else if starts(SHIPPING) {
@@ -1143,6 +1155,12 @@ mod tests {
         assert_eq!(row_kind("कुल राशि"), Some(RowKind::Total));
         assert_eq!(row_kind("Gesamtnettowert"), Some(RowKind::Subtotal));
         assert_eq!(row_kind("Sum eks. mva"), Some(RowKind::Subtotal));
+        // The total of the tax is the tax; a total that includes it is the total.
+        assert_eq!(row_kind("TOTAL VAT 20%"), Some(RowKind::Tax));
+        assert_eq!(row_kind("Total TVA"), Some(RowKind::Tax));
+        assert_eq!(row_kind("Total incl. VAT"), Some(RowKind::Total));
+        assert_eq!(row_kind("Total IVA incluido"), Some(RowKind::Total));
+        assert_eq!(row_kind("TOTAL GBP"), Some(RowKind::Total));
         // A discount's amount after its minus sign, with or without a colon.
         let s = stated_amounts(
             "Descuento 10%: -25,00 €\nTilausalennus 2 %      -10,79 €",

@@ -1472,6 +1472,20 @@ fn po_labelled(text: &str) -> Option<(String, usize)> {
     let re = rx(&PO_LABELLED_AT)?;
     starts.into_iter().find_map(|at| {
         let m = re.captures(&text[at..])?.get(1)?;
+        // A value far to the right of a form's field heading that has its value below it
+        // is another column's ([`below_label`]).
+        let line_at = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        let label_end = at + text[at..at + m.start()].trim_end().len();
+        if m.start() < line_end - at {
+            let next = text[line_end..]
+                .strip_prefix('\n')
+                .and_then(|t| t.lines().next());
+            let line = &text[line_at..line_end];
+            if below_label(line, at - line_at, label_end - line_at, next).is_some() {
+                return None;
+            }
+        }
         Some((m.as_str().to_string(), at + m.start()))
     })
 }
@@ -2306,6 +2320,30 @@ fn block_below(layout: &Layout, line: usize, col: usize, max: usize) -> Vec<Stri
         }
     }
     out
+}
+
+/// An address beside its label, the label in a left column and the address in the next
+/// ("Delivery Address    The Copper Kettle Café" with the street, town and postcode below
+/// the name): the value and the lines under it at its column, up to a line with text left of
+/// it (the next label, "Attention"). At least three lines, or it is no address block.
+fn side_block(layout: &Layout, l: &Labelled) -> Option<Vec<String>> {
+    let cs = layout.cells.get(l.line)?;
+    if !l.value.is_empty() || cs.len() != 2 || cs[0].start != l.col {
+        return None;
+    }
+    let col = cs[1].start;
+    let mut out = vec![cs[1].text.trim().to_string()];
+    for cells in layout.cells.iter().skip(l.line + 1) {
+        let Some(first) = cells.first() else {
+            break;
+        };
+        if first.start + 1 < col || first.start > col + 2 || out.len() >= 7 {
+            break;
+        }
+        let text: Vec<&str> = cells.iter().map(|c| c.text.trim()).collect();
+        out.push(text.join(" "));
+    }
+    (out.len() >= 3).then_some(out)
 }
 
 /// An address written as a web form writes it, each part after its own label (`Address:`,
@@ -5269,25 +5307,33 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
         })
         .unwrap_or_default();
     let mut out = Vec::new();
-    for line in text.lines() {
+    let all: Vec<&str> = text.lines().collect();
+    for (n, line) in all.iter().enumerate() {
+        let line = *line;
         let lower = lower_same_len(line);
         // A bare order word ("Pedido", "PO") is a label only with a mark or colon after it.
-        let labels = custom
-            .iter()
-            .map(|l| (l.as_str(), true))
-            .chain(
-                builtin_labels("external_id")
-                    .iter()
-                    .map(|l| (*l, !REFERENCE_WORDS.contains(l))),
-            )
-            .chain(REFERENCE_WORDS.iter().map(|l| (*l, false)));
-        for (label, labelled) in labels {
+        let labels = || {
+            custom
+                .iter()
+                .map(|l| (l.as_str(), true))
+                .chain(
+                    builtin_labels("external_id")
+                        .iter()
+                        .map(|l| (*l, !REFERENCE_WORDS.contains(l))),
+                )
+                .chain(REFERENCE_WORDS.iter().map(|l| (*l, false)))
+        };
+        let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+        // A label stands as a word.
+        let whole = |label: &str, at: usize| {
+            let end = at + label.len();
+            !label.is_ascii()
+                || !(word(lower[..at].chars().next_back()) || word(lower[end..].chars().next()))
+        };
+        for (label, labelled) in labels() {
             for (at, _) in lower.match_indices(label) {
-                let before = lower[..at].chars().next_back();
                 let end = at + label.len();
-                let after = lower[end..].chars().next();
-                let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
-                if label.is_ascii() && (word(before) || word(after)) {
+                if !whole(label, at) {
                     continue;
                 }
                 // "votre commande n° BC-332", "your order 4711": an order of the one the
@@ -5305,7 +5351,14 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
                 if possessive && !lower[..at].trim().is_empty() {
                     continue;
                 }
-                if let Some((value, marked)) = reference_value(&line[end..]) {
+                // A form's field heading with its value below it ("Purchase Order Number"
+                // over "PO-0087"): what stands far to its right is another column's.
+                let value_below = below_label(line, at, end, all.get(n + 1).copied());
+                let read = value_below
+                    .as_deref()
+                    .map_or_else(|| reference_value(&line[end..]), reference_value);
+                if let Some((value, marked)) = read {
+                    let marked = marked || value_below.is_some();
                     if !(labelled || marked || bare_reference(&value, &line[end..])) {
                         continue;
                     }
@@ -5323,6 +5376,52 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
         }
     }
     out
+}
+
+/// The text under a label that ends its cell (three spaces or more, or the line's end, after
+/// it): the next line's cell that starts at the label's column, when one does.
+fn below_label(line: &str, at: usize, end: usize, next: Option<&str>) -> Option<String> {
+    // The label's own number word ("Purchase Order Number") is a part of it.
+    let word_end = line[end..]
+        .find(|c: char| !c.is_whitespace())
+        .map(|s| {
+            let w = &line[end + s..];
+            end + s + w.find(char::is_whitespace).unwrap_or(w.len())
+        })
+        .unwrap_or(end);
+    let end = if NUMBER_MARKS
+        .iter()
+        .any(|m| m.len() > 2 && line[end..word_end].trim().eq_ignore_ascii_case(m))
+    {
+        word_end
+    } else {
+        end
+    };
+    let rest = &line[end..];
+    let gap = rest.len() - rest.trim_start().len();
+    if !(rest.trim().is_empty() || gap >= 3) || rest.trim_start().starts_with([':', '：', '#']) {
+        return None;
+    }
+    let (col, col_end) = (line[..at].chars().count(), line[..end].chars().count());
+    // The next line's cells (apart by two spaces or more) with their columns: the one under
+    // the label, starting at most a few columns before it.
+    let chars: Vec<char> = next?.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == ' ' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && !(chars[i] == ' ' && chars.get(i + 1).is_none_or(|c| *c == ' ')) {
+            i += 1;
+        }
+        if start < col_end && (i > col || start + 10 >= col) {
+            let cell: String = chars[start..i].iter().collect();
+            return (start + 10 >= col).then_some(cell);
+        }
+    }
+    None
 }
 
 /// Whether the text before an order word or label ends with a second-person possessive
@@ -6221,7 +6320,7 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     // "T +31 20 555 0142".
     re!(
         PHONE_MARKED,
-        r"(?i)(?:^|\s)(?:tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        r"(?i)(?:^|\s)(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
     let delivery = delivery_lines(layout, ctx, kind);
     let labelled = find_labelled(layout, ctx, "phone", false);
@@ -6547,6 +6646,8 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
                 ctx.put(&mut facts, "ship_to.name", name.cloned(), 0.8);
             }
         }
+    } else if let Some(block) = labelled.iter().find_map(|l| side_block(&layout, l)) {
+        address_block(&mut facts, ctx, block, 0.9);
     } else if let Some(l) = labelled.iter().find(|l| l.value.is_empty()) {
         // Up to seven lines: a name, two street lines, the city, the postcode, the province
         // and the country each on its own line (South Africa's way).

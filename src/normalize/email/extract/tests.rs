@@ -2577,3 +2577,41 @@ fn a_joined_product_header_is_the_code_beside_a_description() {
     assert_eq!(lines[0].sku.as_deref(), Some("CUP-12DW"));
     assert_eq!(lines[0].name.as_deref(), Some("12 oz hot cup, 1000/case"));
 }
+
+/// A form's field heading with its value below it ("Purchase Order Number" over "PO-0087"):
+/// what stands to its right is another column's (the letterhead's postcode).
+#[test]
+fn a_field_heading_with_its_value_below() {
+    let text = "PURCHASE ORDER                Delivery Date               The Copper Kettle Ltd\n\
+                Pennine Dairy Supplies                                    Hebden Bridge\n\
+                \x20                             Purchase Order Number       HX7 6AA\n\
+                \x20                             PO-0087\n";
+    let refs = reference_candidates(text, &ctx());
+    assert!(refs.iter().any(|(v, _)| v == "PO-0087"), "{refs:?}");
+    assert!(refs.iter().all(|(v, _)| v != "HX7"), "{refs:?}");
+    assert!(po_labelled(text).is_none_or(|(v, _)| v != "HX7"));
+}
+
+/// An address beside its label in a left column, the next label ending it.
+#[test]
+fn an_address_beside_its_label() {
+    let text = "Delivery Details\n\
+                Delivery Address          The Copper Kettle Café\n\
+                \x20                         Unit 3, Mill Yard\n\
+                \x20                         Bridge Gate\n\
+                \x20                         Hebden Bridge\n\
+                \x20                         HX7 8EX\n\
+                Attention                 Hannah Price\n\
+                Telephone                 01422 555 731\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    for (key, want) in [
+        ("ship_to.name", "The Copper Kettle Café"),
+        ("ship_to.line1", "Unit 3, Mill Yard"),
+        ("ship_to.line2", "Bridge Gate"),
+        ("ship_to.city", "Hebden Bridge"),
+        ("ship_to.postal_code", "HX7 8EX"),
+        ("customer.phone", "01422 555 731"),
+    ] {
+        assert_eq!(value(&f, key).as_deref(), Some(want), "{key}");
+    }
+}
