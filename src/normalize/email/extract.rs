@@ -3688,12 +3688,13 @@ fn is_contact_line(t: &str) -> bool {
             .any(|p| norm_label(p) == head)
     });
     // "담당자: 김민지 / 010-5555-2847", "聯絡人：林志明 07-555-3318": a contact person with
-    // their number.
+    // their number ("Contact chantier : M. Girard 06 55 51 22 09": the label qualified).
     let contact = t.contains([':', '：'])
         && head.as_deref().is_some_and(|head| {
-            builtin_labels("contact")
-                .iter()
-                .any(|p| norm_label(p) == head)
+            builtin_labels("contact").iter().any(|p| {
+                let p = norm_label(p);
+                head == p || head.strip_prefix(&p).is_some_and(|q| q.starts_with(' '))
+            })
         })
         && rx(&PHONE)
             .and_then(|r| r.find_iter(t).last())

@@ -2615,3 +2615,14 @@ fn an_address_beside_its_label() {
         assert_eq!(value(&f, key).as_deref(), Some(want), "{key}");
     }
 }
+
+/// A contact label qualified by a word ("Contact chantier : M. Girard 06 55 51 22 09") with
+/// a phone is a contact line, not a part of the address.
+#[test]
+fn a_qualified_contact_label_with_a_phone() {
+    assert!(is_contact_line(
+        "Contact chantier : M. Girard 06 55 51 22 09"
+    ));
+    assert!(!is_contact_line("Contact chantier : M. Girard"));
+    assert!(!is_contact_line("69007 Lyon"));
+}
