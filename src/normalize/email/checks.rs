@@ -678,6 +678,15 @@ fn first_amount(t: &str) -> Option<usize> {
         };
         let in_word = t[..at].chars().next_back().is_some_and(char::is_alphabetic)
             && ocr_letters(word) != word.to_lowercase();
+        // A code of letters and digits ("BTW: NL855512340B01", a VAT number) is no amount.
+        let coded = t[..at].chars().next_back().is_some_and(char::is_alphabetic)
+            && t[end..].starts_with(char::is_alphabetic);
+        if coded {
+            from = t[at..]
+                .find(char::is_whitespace)
+                .map_or(t.len(), |e| e + at);
+            continue;
+        }
         if !t[end..].trim_start().starts_with('%') && !in_word {
             return Some(at);
         }
@@ -1161,6 +1170,9 @@ mod tests {
         assert_eq!(row_kind("Total incl. VAT"), Some(RowKind::Total));
         assert_eq!(row_kind("Total IVA incluido"), Some(RowKind::Total));
         assert_eq!(row_kind("TOTAL GBP"), Some(RowKind::Total));
+        // A VAT number after the tax's label is no amount.
+        let s = stated_amounts("BTW: NL855512340B01\nBTW 9%   € 88,21", true);
+        assert_eq!(s.tax, vec![Decimal::new(8821, 2)]);
         // A discount's amount after its minus sign, with or without a colon.
         let s = stated_amounts(
             "Descuento 10%: -25,00 €\nTilausalennus 2 %      -10,79 €",

@@ -2295,17 +2295,19 @@ fn cut_at_next_label(value: &str) -> &str {
 /// The block of non-blank lines below a heading at `col` (the column of the heading, so a
 /// SHIP TO box beside a BILL TO box reads only its own column).
 fn block_below(layout: &Layout, line: usize, col: usize, max: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut started = false;
+    let mut rows: Vec<Vec<&Cell>> = Vec::new();
     for all in layout.cells.iter().skip(line + 1) {
-        let text = all
+        let cells: Vec<&Cell> = all
             .iter()
             .filter(|c| c.end > col.saturating_sub(2) && c.start + 3 >= col)
+            .collect();
+        let text = cells
+            .iter()
             .map(|c| c.text.as_str())
             .collect::<Vec<_>>()
             .join(" ");
         if text.trim().is_empty() {
-            if started {
+            if !rows.is_empty() {
                 break;
             }
             continue;
@@ -2313,11 +2315,42 @@ fn block_below(layout: &Layout, line: usize, col: usize, max: usize) -> Vec<Stri
         if header_columns(all, None).is_some() || is_closing(&text) {
             break;
         }
-        started = true;
-        out.push(text.trim().to_string());
-        if out.len() >= max {
+        rows.push(cells);
+        if rows.len() >= max {
             break;
         }
+    }
+    // Two blocks side by side (our address under "Leveringsadres:", the supplier's beside
+    // it): cells that start at one column right of the block in two rows or more, after a
+    // first cell that is no label, are the other block's.
+    let side = {
+        let mut starts: Vec<usize> = rows
+            .iter()
+            .filter(|r| {
+                r.first()
+                    .is_some_and(|c| !c.text.trim_end().ends_with([':', '：']))
+            })
+            .flat_map(|r| r.iter().skip(1).map(|c| c.start))
+            .filter(|&s| s > col + 10)
+            .collect();
+        starts.sort_unstable();
+        starts
+            .iter()
+            .copied()
+            .find(|&s| starts.iter().filter(|&&t| t.abs_diff(s) <= 1).count() >= 2)
+    };
+    let mut out = Vec::new();
+    for row in rows {
+        let text = row
+            .iter()
+            .filter(|c| side.is_none_or(|s| c.start + 1 < s))
+            .map(|c| c.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if text.trim().is_empty() {
+            break;
+        }
+        out.push(text.trim().to_string());
     }
     out
 }
@@ -5814,6 +5847,17 @@ fn leftover_code(name: &str) -> bool {
 /// wicks`, or a code column before the name (`KAW-ARB-1  Kawa ziarnista`, two spaces or more,
 /// the code then with a letter in it). A code has a separator inside (`SK-220`, `4711.01`).
 fn code_lead(s: &str) -> Option<(&str, &str)> {
+    // Odoo's "[TBM-550] Tarwebloem patent 25 kg": the code in square brackets.
+    re!(
+        CODE_BRACKETED,
+        r"^\[([A-Za-z0-9]+(?:[-_./][A-Za-z0-9]+)*)\]\s*(\S.*)$"
+    );
+    if let Some(m) = rx(&CODE_BRACKETED).and_then(|r| r.captures(s)) {
+        let (code, name) = (m.get(1)?.as_str(), m.get(2)?.as_str().trim());
+        if code.chars().any(|c| c.is_ascii_digit()) && !name.is_empty() {
+            return Some((code, name));
+        }
+    }
     re!(
         CODE_LEAD,
         r"^([A-Z0-9]+(?:[-_./][A-Z0-9]+)+)(?:\s*[-–—:,|]\s*|(\s{2,}|\t)|(\s))"
@@ -5872,6 +5916,11 @@ const LIST_UNITS: &[&str] = &[
     "paquetes",
     "botellas",
     "baldes",
+    "caixas",
+    "garrafas",
+    "latas",
+    "pacotes",
+    "frascos",
     "ถุง",
     "ก้อน",
     "กล่อง",
@@ -5973,7 +6022,7 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,

@@ -2626,3 +2626,47 @@ fn a_qualified_contact_label_with_a_phone() {
     assert!(!is_contact_line("Contact chantier : M. Girard"));
     assert!(!is_contact_line("69007 Lyon"));
 }
+
+/// Portuguese units after a list item's quantity ("10 caixas", "6 garrafas").
+#[test]
+fn portuguese_units_after_a_quantity() {
+    let text = "- 10 caixas Manteiga 82% 10 kg (ref. MAN-10) a 89,90 € / caixa\n\
+                - 6 garrafas Azeite 1 l (ref. AZ-1) a 7,20 € / garrafa\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].name.as_deref(), Some("Manteiga 82% 10 kg"));
+    assert_eq!(lines[0].sku.as_deref(), Some("MAN-10"));
+    assert_eq!(
+        lines[1].quantity.map(|q| q.to_string()).as_deref(),
+        Some("6")
+    );
+}
+
+/// Odoo's "[CODE] name" in a description cell; our address under its heading with the
+/// supplier's beside it.
+#[test]
+fn bracketed_codes_and_side_by_side_addresses() {
+    assert_eq!(
+        code_lead("[TBM-550] Tarwebloem patent 25 kg"),
+        Some(("TBM-550", "Tarwebloem patent 25 kg"))
+    );
+    assert_eq!(code_lead("[Nieuw] Roggemeel"), None);
+    let text = "Leveringsadres:\n\
+                Bakkerij De Korenbloem - Productie                     Molenaar Groothandel B.V.\n\
+                Kobaltweg 11                                           Industrieweg 40\n\
+                3542 CE Utrecht                                        3542 DM Utrecht\n\
+                Nederland                                              Nederland\n\
+                \x20                                                      030 555 8120\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    for (key, want) in [
+        ("ship_to.name", "Bakkerij De Korenbloem - Productie"),
+        ("ship_to.line1", "Kobaltweg 11"),
+        ("ship_to.city", "Utrecht"),
+        ("ship_to.postal_code", "3542 CE"),
+        ("ship_to.country", "NL"),
+    ] {
+        assert_eq!(value(&f, key).as_deref(), Some(want), "{key}");
+    }
+}
