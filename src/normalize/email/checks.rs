@@ -152,6 +152,9 @@ const TAX: &[&str] = &[
     "iva",
     "btw",
     "impostos",
+    "imposto",
+    "impuesto",
+    "impuestos",
     "moms",
     "mva",
     "dph",
@@ -373,6 +376,11 @@ const NET_PHRASES: &[&str] = &[
     "kdv hariç",
     "áfa nélkül",
     "χωρίς φπα",
+    // A total before the discount is the goods' (SAP's "Total antes del descuento").
+    "antes del descuento",
+    "before discount",
+    "avant remise",
+    "vor rabatt",
 ];
 
 /// What a summary row's label (the text before its amount) names, if anything.
@@ -1170,6 +1178,11 @@ mod tests {
         assert_eq!(row_kind("Total incl. VAT"), Some(RowKind::Total));
         assert_eq!(row_kind("Total IVA incluido"), Some(RowKind::Total));
         assert_eq!(row_kind("TOTAL GBP"), Some(RowKind::Total));
+        assert_eq!(
+            row_kind("Total antes del descuento"),
+            Some(RowKind::Subtotal)
+        );
+        assert_eq!(row_kind("Impuesto (IVA 10%)"), Some(RowKind::Tax));
         // A VAT number after the tax's label is no amount.
         let s = stated_amounts("BTW: NL855512340B01\nBTW 9%   € 88,21", true);
         assert_eq!(s.tax, vec![Decimal::new(8821, 2)]);

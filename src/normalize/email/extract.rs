@@ -400,6 +400,8 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "वितरण का पता",
             "शिपिंग पता",
             "ship to",
+            "ship-to",
+            "ship-to address",
             "verzendadres",
             "shipping to",
             "delivery details",
@@ -2178,7 +2180,11 @@ fn find_labelled(layout: &Layout, ctx: &Ctx, field: &str, bare_ok: bool) -> Vec<
         .labels
         .iter()
         .filter(|c| {
-            let hit = is_label(&c.head) || c.head_hash.as_deref().is_some_and(is_label);
+            // "Destinatario / Dirección de entrega": a heading that joins two names of it.
+            let joined = c.head.contains('/')
+                && c.head.split('/').any(|p| is_label(p.trim()))
+                && !(field == "ship_to" && INVOICE_WORDS.iter().any(|w| c.head.contains(w)));
+            let hit = is_label(&c.head) || joined || c.head_hash.as_deref().is_some_and(is_label);
             // A heading alone on its line ("Verzendadres", "Shipping address") is a label too.
             let alone =
                 layout.cells.get(c.line).is_some_and(|cs| cs.len() == 1) && field == "ship_to";
@@ -4230,7 +4236,18 @@ fn names_column(n: &str, col: &'static str, template: Option<&Template>) -> bool
             UNIT_COLUMNS.contains(&u) && exact(q.trim().trim_end_matches('.'), "quantity")
         })
     };
+    // "Nº artículo", "No. article", "Nr. Artikel": the item's number.
+    let numbered_item = |n: &str| {
+        ["nº", "n°", "no.", "no", "nr.", "nr", "#"].iter().any(|m| {
+            n.strip_prefix(m)
+                .map(|r| r.trim_start_matches(['.', ' ']))
+                .is_some_and(|r| {
+                    r.len() < n.len() - 1 && ITEM_OR_CODE.contains(&r.trim_start_matches("de "))
+                })
+        })
+    };
     exact(n, col)
+        || (col == "sku" && numbered_item(n))
         || (col == "quantity" && with_unit(n))
         || column_core(n).is_some_and(|c| exact(&c, col))
         || (n.contains('/') && n.split('/').any(|p| exact(p.trim(), col)))
@@ -4669,6 +4686,17 @@ fn table_lines(
             .iter()
             .zip(&cols)
             .any(|(h, c)| *c == Some("sku") && column_name(&h.text) == "material");
+        // "No." beside a description and no code column (Business Central's item number):
+        // the item's code where its cells are codes, a serial number where they count.
+        let number_col = (!cols.contains(&Some("sku")))
+            .then(|| {
+                header.iter().zip(&cols).position(|(h, c)| {
+                    c.is_none()
+                        && ["no", "no.", "nr", "nr.", "nº", "n°"]
+                            .contains(&column_name(&h.text).as_str())
+                })
+            })
+            .flatten();
         let mut out = Vec::new();
         let mut blanks = 0;
         next = i + 1;
@@ -4728,10 +4756,33 @@ fn table_lines(
                     .filter_map(|c| Some((cols.get(under(c)?).copied().flatten(), c)))
                     .collect()
             };
-            let named: Vec<(&str, String)> = columned
+            let mut named: Vec<(&str, String)> = columned
                 .iter()
                 .filter_map(|(k, c)| k.map(|k| (k, c.text.clone())))
                 .collect();
+            if let Some(at) = number_col {
+                let code = if cs.len() == header.len() {
+                    cs.get(at)
+                } else {
+                    cs.iter().find(|c| under(c) == Some(at))
+                };
+                // A code of capitals with a separator has no digit at times ("LIN-PC-QN").
+                let capitals = |t: &str| {
+                    t.contains(['-', '_', '.', '/'])
+                        && t.chars().any(|c| c.is_ascii_uppercase())
+                        && t.chars().all(|c| {
+                            c.is_ascii_uppercase() || c.is_ascii_digit() || "-_./".contains(c)
+                        })
+                };
+                match code.map(|c| c.text.trim()) {
+                    Some(t) if code_like(t) || capitals(t) => named.push(("sku", t.to_string())),
+                    // Something else than a serial number the code column does not read.
+                    Some(t) if !t.chars().all(|c| c.is_ascii_digit() || c == '.') => {
+                        lost_codes = true;
+                    }
+                    _ => {}
+                }
+            }
             // A code under a header no column is known by ("Sl. Item Code" in one cell) is an
             // item's code that would be lost: a person reads the line.
             if !named.iter().any(|(k, _)| *k == "sku")

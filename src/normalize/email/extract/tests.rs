@@ -2670,3 +2670,44 @@ fn bracketed_codes_and_side_by_side_addresses() {
         assert_eq!(value(&f, key).as_deref(), Some(want), "{key}");
     }
 }
+
+/// Business Central's "No." column of item numbers, SAP's "Nº artículo", a "Ship-to
+/// Address" heading and a heading that joins two names ("Destinatario / Dirección de
+/// entrega").
+#[test]
+fn erp_code_columns_and_ship_to_headings() {
+    let text = "Ship-to Address\n\
+                Harbourview Hotel - Loading Dock\n\
+                Level B1, 88 Macquarie Street\n\
+                Sydney NSW 2000\n\
+                Australia\n\n\
+                No.            Description                      Quantity   Direct Unit Cost\n\
+                LIN-BT-7014    Bath towel 70x140 white               120              14.50\n\
+                LIN-PC-QN      Pillowcase queen 300TC white          200               5.35\n";
+    let (f, lines, doubts) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "ship_to.name").as_deref(),
+        Some("Harbourview Hotel - Loading Dock")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Sydney"));
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].sku.as_deref(), Some("LIN-BT-7014"));
+    assert_eq!(lines[1].sku.as_deref(), Some("LIN-PC-QN"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+    let text = "Destinatario / Dirección de entrega\n\
+                Hotel Miramar Málaga – Economato\n\
+                C/ Maestranza 6\n\
+                29016 Málaga\n\
+                España\n\n\
+                Nº artículo   Descripción                          Cantidad   Precio por unidad\n\
+                ACE-OLI-5L    Aceite de oliva virgen extra 5 l           24           29,90 EUR\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (f, lines, _) = extract_text(text, &c, Kind::Form);
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("C/ Maestranza 6")
+    );
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("29016"));
+    assert_eq!(lines[0].sku.as_deref(), Some("ACE-OLI-5L"));
+}
