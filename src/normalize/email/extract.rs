@@ -6277,6 +6277,28 @@ fn list_lines(
     out
 }
 
+/// The change a repeat order writes in a sentence ("same as last week, only make it 20 bags
+/// of the wholemeal instead of 10"): the item by the words it is named by, its new quantity,
+/// no price; in doubt, for a person to complete the order from the earlier one.
+pub fn changed_item(text: &str) -> Option<Line> {
+    re!(
+        INSTEAD_OF,
+        r"(?i)(?:^|\s)([0-9]{1,5})\s+(?:(?:bags|boxes|cases|sacks|packs|bottles|units|cartons|tubs|trays|x)\s+)?(?:of\s+)?(?:the\s+)?([^\s0-9,.;:!?][^0-9,.;:!?]{0,40}?)\s+(?:instead\s+of|rather\s+than)\s+[0-9]{1,5}\b"
+    );
+    let m = rx(&INSTEAD_OF)?.captures(text)?;
+    let name = m.get(2)?.as_str().trim();
+    Some(Line {
+        sku: None,
+        name: Some(name.to_string()).filter(|n| !n.is_empty()),
+        spec: None,
+        quantity: parse_quantity(&m[1], false),
+        unit_price: None,
+        confidence: 0.5,
+        doubt: Some("lines: the item is a change to an earlier order, read from a sentence".into()),
+        discount: None,
+    })
+}
+
 /// A list item with its code in brackets and its quantity after a dash that ends it, and no
 /// price: "Cotton yarn 30s combed (code CY-30C) - 40 bags" (prices "as per the last
 /// invoice"). Read without a unit price and in doubt, for a person to price.

@@ -2711,3 +2711,16 @@ fn erp_code_columns_and_ship_to_headings() {
     assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("29016"));
     assert_eq!(lines[0].sku.as_deref(), Some("ACE-OLI-5L"));
 }
+
+/// A repeat order's change in a sentence: the item and its new quantity, no price, in doubt.
+#[test]
+fn a_repeat_orders_change_in_a_sentence() {
+    let l = changed_item(
+        "Same as last week please, only make it 20 bags of the wholemeal instead of 10.",
+    )
+    .expect("a line");
+    assert_eq!(l.name.as_deref(), Some("wholemeal"));
+    assert_eq!(l.quantity.map(|q| q.to_string()).as_deref(), Some("20"));
+    assert!(l.unit_price.is_none() && l.doubt.is_some());
+    assert!(changed_item("Same as last week please, and deliver on Thursday.").is_none());
+}
