@@ -5502,8 +5502,10 @@ fn below_label(line: &str, at: usize, end: usize, next: Option<&str>) -> Option<
             i += 1;
         }
         if start < col_end && (i > col || start + 10 >= col) {
+            // Only a reference there is the label's value (a label stacked below it, "Order
+            // Date", leaves the value to its right).
             let cell: String = chars[start..i].iter().collect();
-            return (start + 10 >= col).then_some(cell);
+            return (start + 10 >= col && reference_value(&cell).is_some()).then_some(cell);
         }
     }
     None
@@ -6529,9 +6531,12 @@ fn call_phone(line: &str) -> Option<String> {
         CALL_AT,
         r"(?i)\b(?:call|ring|phone|text)\b(?:\s+[^\s0-9]+){0,3}?\s+(?:at|on)\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
+    // "call in on 12.03.2026" names a day, not a number.
+    re!(DATE_LIKE, r"^[0-9]{1,4}[./-][0-9]{1,2}[./-][0-9]{1,4}$");
     let m = rx(&CALL_AT)?.captures(line)?;
     let n = m.get(1)?.as_str().trim();
-    (7..=15).contains(&digits(n)).then(|| n.to_string())
+    let date = rx(&DATE_LIKE).is_some_and(|r| r.is_match(n));
+    ((7..=15).contains(&digits(n)) && !date).then(|| n.to_string())
 }
 
 /// The lines of a form's letterhead: the first block of text at the top (after a fax

@@ -2527,6 +2527,7 @@ fn the_phone_to_call_when_the_sender_gives_none() {
         Some("937-555-0148")
     );
     assert_eq!(call_phone("please call me at 9 tomorrow"), None);
+    assert_eq!(call_phone("we will call in on 12.03.2026"), None);
     let text = "3 x Coffee beans 5 lb @ $68.50\n\
                 2 boxes of 50 black nitrile gloves, size L @ $12.95/box\n\n\
                 Ship to:\nBlue Collar Brewing Co\n418 W 3rd St\nDayton OH 45402\n\n\
@@ -2590,6 +2591,10 @@ fn a_field_heading_with_its_value_below() {
     assert!(refs.iter().any(|(v, _)| v == "PO-0087"), "{refs:?}");
     assert!(refs.iter().all(|(v, _)| v != "HX7"), "{refs:?}");
     assert!(po_labelled(text).is_none_or(|(v, _)| v != "HX7"));
+    // Labels stacked in a column, each with its value to its right.
+    let text = "PO Number       4711-22\nOrder Date      12/03/2026\n";
+    let refs = reference_candidates(text, &ctx());
+    assert!(refs.iter().any(|(v, _)| v == "4711-22"), "{refs:?}");
 }
 
 /// An address beside its label in a left column, the next label ending it.
