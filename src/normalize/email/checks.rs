@@ -152,6 +152,9 @@ const TAX: &[&str] = &[
     "iva",
     "btw",
     "impostos",
+    "imposto",
+    "impuesto",
+    "impuestos",
     "moms",
     "mva",
     "dph",
@@ -373,6 +376,11 @@ const NET_PHRASES: &[&str] = &[
     "kdv hariç",
     "áfa nélkül",
     "χωρίς φπα",
+    // A total before the discount is the goods' (SAP's "Total antes del descuento").
+    "antes del descuento",
+    "before discount",
+    "avant remise",
+    "vor rabatt",
 ];
 
 /// What a summary row's label (the text before its amount) names, if anything.
@@ -434,6 +442,18 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
         || NET_PHRASES.iter().any(|p| l.contains(p));
     if starts(TOTAL) && !starts(SUBTOTAL) && net {
         return Some(RowKind::Subtotal);
+    }
+    // "TOTAL VAT 20%", "Total TVA", "Total GST": the total of the tax, not of the order (a
+    // tax the total includes is said so: "Total incl. VAT").
+    if starts(TOTAL)
+        && words.len() <= 3
+        && !includes_tax(label)
+        && !words.iter().any(|w| w.starts_with("inclu"))
+        && words
+            .get(1)
+            .is_some_and(|w| TAX.contains(&w.trim_end_matches('.')))
+    {
+        return Some(RowKind::Tax);
     }
     if starts(SUBTOTAL) {
         Some(RowKind::Subtotal)
@@ -666,6 +686,15 @@ fn first_amount(t: &str) -> Option<usize> {
         };
         let in_word = t[..at].chars().next_back().is_some_and(char::is_alphabetic)
             && ocr_letters(word) != word.to_lowercase();
+        // A code of letters and digits ("BTW: NL855512340B01", a VAT number) is no amount.
+        let coded = t[..at].chars().next_back().is_some_and(char::is_alphabetic)
+            && t[end..].starts_with(char::is_alphabetic);
+        if coded {
+            from = t[at..]
+                .find(char::is_whitespace)
+                .map_or(t.len(), |e| e + at);
+            continue;
+        }
         if !t[end..].trim_start().starts_with('%') && !in_word {
             return Some(at);
         }
@@ -1143,6 +1172,20 @@ mod tests {
         assert_eq!(row_kind("कुल राशि"), Some(RowKind::Total));
         assert_eq!(row_kind("Gesamtnettowert"), Some(RowKind::Subtotal));
         assert_eq!(row_kind("Sum eks. mva"), Some(RowKind::Subtotal));
+        // The total of the tax is the tax; a total that includes it is the total.
+        assert_eq!(row_kind("TOTAL VAT 20%"), Some(RowKind::Tax));
+        assert_eq!(row_kind("Total TVA"), Some(RowKind::Tax));
+        assert_eq!(row_kind("Total incl. VAT"), Some(RowKind::Total));
+        assert_eq!(row_kind("Total IVA incluido"), Some(RowKind::Total));
+        assert_eq!(row_kind("TOTAL GBP"), Some(RowKind::Total));
+        assert_eq!(
+            row_kind("Total antes del descuento"),
+            Some(RowKind::Subtotal)
+        );
+        assert_eq!(row_kind("Impuesto (IVA 10%)"), Some(RowKind::Tax));
+        // A VAT number after the tax's label is no amount.
+        let s = stated_amounts("BTW: NL855512340B01\nBTW 9%   € 88,21", true);
+        assert_eq!(s.tax, vec![Decimal::new(8821, 2)]);
         // A discount's amount after its minus sign, with or without a colon.
         let s = stated_amounts(
             "Descuento 10%: -25,00 €\nTilausalennus 2 %      -10,79 €",

@@ -400,6 +400,8 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "वितरण का पता",
             "शिपिंग पता",
             "ship to",
+            "ship-to",
+            "ship-to address",
             "verzendadres",
             "shipping to",
             "delivery details",
@@ -1472,6 +1474,20 @@ fn po_labelled(text: &str) -> Option<(String, usize)> {
     let re = rx(&PO_LABELLED_AT)?;
     starts.into_iter().find_map(|at| {
         let m = re.captures(&text[at..])?.get(1)?;
+        // A value far to the right of a form's field heading that has its value below it
+        // is another column's ([`below_label`]).
+        let line_at = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        let label_end = at + text[at..at + m.start()].trim_end().len();
+        if m.start() < line_end - at {
+            let next = text[line_end..]
+                .strip_prefix('\n')
+                .and_then(|t| t.lines().next());
+            let line = &text[line_at..line_end];
+            if below_label(line, at - line_at, label_end - line_at, next).is_some() {
+                return None;
+            }
+        }
         Some((m.as_str().to_string(), at + m.start()))
     })
 }
@@ -2164,7 +2180,11 @@ fn find_labelled(layout: &Layout, ctx: &Ctx, field: &str, bare_ok: bool) -> Vec<
         .labels
         .iter()
         .filter(|c| {
-            let hit = is_label(&c.head) || c.head_hash.as_deref().is_some_and(is_label);
+            // "Destinatario / Dirección de entrega": a heading that joins two names of it.
+            let joined = c.head.contains('/')
+                && c.head.split('/').any(|p| is_label(p.trim()))
+                && !(field == "ship_to" && INVOICE_WORDS.iter().any(|w| c.head.contains(w)));
+            let hit = is_label(&c.head) || joined || c.head_hash.as_deref().is_some_and(is_label);
             // A heading alone on its line ("Verzendadres", "Shipping address") is a label too.
             let alone =
                 layout.cells.get(c.line).is_some_and(|cs| cs.len() == 1) && field == "ship_to";
@@ -2281,17 +2301,19 @@ fn cut_at_next_label(value: &str) -> &str {
 /// The block of non-blank lines below a heading at `col` (the column of the heading, so a
 /// SHIP TO box beside a BILL TO box reads only its own column).
 fn block_below(layout: &Layout, line: usize, col: usize, max: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut started = false;
+    let mut rows: Vec<Vec<&Cell>> = Vec::new();
     for all in layout.cells.iter().skip(line + 1) {
-        let text = all
+        let cells: Vec<&Cell> = all
             .iter()
             .filter(|c| c.end > col.saturating_sub(2) && c.start + 3 >= col)
+            .collect();
+        let text = cells
+            .iter()
             .map(|c| c.text.as_str())
             .collect::<Vec<_>>()
             .join(" ");
         if text.trim().is_empty() {
-            if started {
+            if !rows.is_empty() {
                 break;
             }
             continue;
@@ -2299,13 +2321,68 @@ fn block_below(layout: &Layout, line: usize, col: usize, max: usize) -> Vec<Stri
         if header_columns(all, None).is_some() || is_closing(&text) {
             break;
         }
-        started = true;
-        out.push(text.trim().to_string());
-        if out.len() >= max {
+        rows.push(cells);
+        if rows.len() >= max {
             break;
         }
     }
+    // Two blocks side by side (our address under "Leveringsadres:", the supplier's beside
+    // it): cells that start at one column right of the block in two rows or more, after a
+    // first cell that is no label, are the other block's.
+    let side = {
+        let mut starts: Vec<usize> = rows
+            .iter()
+            .filter(|r| {
+                r.first()
+                    .is_some_and(|c| !c.text.trim_end().ends_with([':', '：']))
+            })
+            .flat_map(|r| r.iter().skip(1).map(|c| c.start))
+            .filter(|&s| s > col + 10)
+            .collect();
+        starts.sort_unstable();
+        starts
+            .iter()
+            .copied()
+            .find(|&s| starts.iter().filter(|&&t| t.abs_diff(s) <= 1).count() >= 2)
+    };
+    let mut out = Vec::new();
+    for row in rows {
+        let text = row
+            .iter()
+            .filter(|c| side.is_none_or(|s| c.start + 1 < s))
+            .map(|c| c.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if text.trim().is_empty() {
+            break;
+        }
+        out.push(text.trim().to_string());
+    }
     out
+}
+
+/// An address beside its label, the label in a left column and the address in the next
+/// ("Delivery Address    The Copper Kettle Café" with the street, town and postcode below
+/// the name): the value and the lines under it at its column, up to a line with text left of
+/// it (the next label, "Attention"). At least three lines, or it is no address block.
+fn side_block(layout: &Layout, l: &Labelled) -> Option<Vec<String>> {
+    let cs = layout.cells.get(l.line)?;
+    if !l.value.is_empty() || cs.len() != 2 || cs[0].start != l.col {
+        return None;
+    }
+    let col = cs[1].start;
+    let mut out = vec![cs[1].text.trim().to_string()];
+    for cells in layout.cells.iter().skip(l.line + 1) {
+        let Some(first) = cells.first() else {
+            break;
+        };
+        if first.start + 1 < col || first.start > col + 2 || out.len() >= 7 {
+            break;
+        }
+        let text: Vec<&str> = cells.iter().map(|c| c.text.trim()).collect();
+        out.push(text.join(" "));
+    }
+    (out.len() >= 3).then_some(out)
 }
 
 /// An address written as a web form writes it, each part after its own label (`Address:`,
@@ -3650,12 +3727,13 @@ fn is_contact_line(t: &str) -> bool {
             .any(|p| norm_label(p) == head)
     });
     // "담당자: 김민지 / 010-5555-2847", "聯絡人：林志明 07-555-3318": a contact person with
-    // their number.
+    // their number ("Contact chantier : M. Girard 06 55 51 22 09": the label qualified).
     let contact = t.contains([':', '：'])
         && head.as_deref().is_some_and(|head| {
-            builtin_labels("contact")
-                .iter()
-                .any(|p| norm_label(p) == head)
+            builtin_labels("contact").iter().any(|p| {
+                let p = norm_label(p);
+                head == p || head.strip_prefix(&p).is_some_and(|q| q.starts_with(' '))
+            })
         })
         && rx(&PHONE)
             .and_then(|r| r.find_iter(t).last())
@@ -4124,6 +4202,13 @@ const ITEM_OR_CODE: &[&str] = &[
     "produto",
 ];
 
+/// Whether a header names the item's code or its name by the table's other columns
+/// ([`ITEM_OR_CODE`]), alone or joined with another word ("Product/Service").
+fn item_or_code(n: &str) -> bool {
+    ITEM_OR_CODE.contains(&n)
+        || (n.contains('/') && n.split('/').any(|p| ITEM_OR_CODE.contains(&p.trim())))
+}
+
 /// Whether a header cell's name (as [`column_name`] gives it) names column `col`: the name as
 /// written, else without its qualifiers (`Prijs excl. BTW (EUR)`), else one of the names it
 /// joins (`ISBN/SKU`).
@@ -4151,7 +4236,18 @@ fn names_column(n: &str, col: &'static str, template: Option<&Template>) -> bool
             UNIT_COLUMNS.contains(&u) && exact(q.trim().trim_end_matches('.'), "quantity")
         })
     };
+    // "Nº artículo", "No. article", "Nr. Artikel": the item's number.
+    let numbered_item = |n: &str| {
+        ["nº", "n°", "no.", "no", "nr.", "nr", "#"].iter().any(|m| {
+            n.strip_prefix(m)
+                .map(|r| r.trim_start_matches(['.', ' ']))
+                .is_some_and(|r| {
+                    r.len() < n.len() - 1 && ITEM_OR_CODE.contains(&r.trim_start_matches("de "))
+                })
+        })
+    };
     exact(n, col)
+        || (col == "sku" && numbered_item(n))
         || (col == "quantity" && with_unit(n))
         || column_core(n).is_some_and(|c| exact(&c, col))
         || (n.contains('/') && n.split('/').any(|p| exact(p.trim(), col)))
@@ -4192,10 +4288,8 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
                 // "Item", "Artikel", "Product" are the code when a column that can only be
                 // the description exists too ("Artikel | Bezeichnung").
                 if *col == "name"
-                    && ITEM_OR_CODE.contains(&n.as_str())
-                    && names
-                        .iter()
-                        .any(|m| !ITEM_OR_CODE.contains(&m.as_str()) && lookup(m, "name"))
+                    && item_or_code(n)
+                    && names.iter().any(|m| !item_or_code(m) && lookup(m, "name"))
                 {
                     if !taken.contains("sku") {
                         cols[i] = Some("sku");
@@ -4592,6 +4686,17 @@ fn table_lines(
             .iter()
             .zip(&cols)
             .any(|(h, c)| *c == Some("sku") && column_name(&h.text) == "material");
+        // "No." beside a description and no code column (Business Central's item number):
+        // the item's code where its cells are codes, a serial number where they count.
+        let number_col = (!cols.contains(&Some("sku")))
+            .then(|| {
+                header.iter().zip(&cols).position(|(h, c)| {
+                    c.is_none()
+                        && ["no", "no.", "nr", "nr.", "nº", "n°"]
+                            .contains(&column_name(&h.text).as_str())
+                })
+            })
+            .flatten();
         let mut out = Vec::new();
         let mut blanks = 0;
         next = i + 1;
@@ -4651,10 +4756,33 @@ fn table_lines(
                     .filter_map(|c| Some((cols.get(under(c)?).copied().flatten(), c)))
                     .collect()
             };
-            let named: Vec<(&str, String)> = columned
+            let mut named: Vec<(&str, String)> = columned
                 .iter()
                 .filter_map(|(k, c)| k.map(|k| (k, c.text.clone())))
                 .collect();
+            if let Some(at) = number_col {
+                let code = if cs.len() == header.len() {
+                    cs.get(at)
+                } else {
+                    cs.iter().find(|c| under(c) == Some(at))
+                };
+                // A code of capitals with a separator has no digit at times ("LIN-PC-QN").
+                let capitals = |t: &str| {
+                    t.contains(['-', '_', '.', '/'])
+                        && t.chars().any(|c| c.is_ascii_uppercase())
+                        && t.chars().all(|c| {
+                            c.is_ascii_uppercase() || c.is_ascii_digit() || "-_./".contains(c)
+                        })
+                };
+                match code.map(|c| c.text.trim()) {
+                    Some(t) if code_like(t) || capitals(t) => named.push(("sku", t.to_string())),
+                    // Something else than a serial number the code column does not read.
+                    Some(t) if !t.chars().all(|c| c.is_ascii_digit() || c == '.') => {
+                        lost_codes = true;
+                    }
+                    _ => {}
+                }
+            }
             // A code under a header no column is known by ("Sl. Item Code" in one cell) is an
             // item's code that would be lost: a person reads the line.
             if !named.iter().any(|(k, _)| *k == "sku")
@@ -5264,25 +5392,33 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
         })
         .unwrap_or_default();
     let mut out = Vec::new();
-    for line in text.lines() {
+    let all: Vec<&str> = text.lines().collect();
+    for (n, line) in all.iter().enumerate() {
+        let line = *line;
         let lower = lower_same_len(line);
         // A bare order word ("Pedido", "PO") is a label only with a mark or colon after it.
-        let labels = custom
-            .iter()
-            .map(|l| (l.as_str(), true))
-            .chain(
-                builtin_labels("external_id")
-                    .iter()
-                    .map(|l| (*l, !REFERENCE_WORDS.contains(l))),
-            )
-            .chain(REFERENCE_WORDS.iter().map(|l| (*l, false)));
-        for (label, labelled) in labels {
+        let labels = || {
+            custom
+                .iter()
+                .map(|l| (l.as_str(), true))
+                .chain(
+                    builtin_labels("external_id")
+                        .iter()
+                        .map(|l| (*l, !REFERENCE_WORDS.contains(l))),
+                )
+                .chain(REFERENCE_WORDS.iter().map(|l| (*l, false)))
+        };
+        let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+        // A label stands as a word.
+        let whole = |label: &str, at: usize| {
+            let end = at + label.len();
+            !label.is_ascii()
+                || !(word(lower[..at].chars().next_back()) || word(lower[end..].chars().next()))
+        };
+        for (label, labelled) in labels() {
             for (at, _) in lower.match_indices(label) {
-                let before = lower[..at].chars().next_back();
                 let end = at + label.len();
-                let after = lower[end..].chars().next();
-                let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
-                if label.is_ascii() && (word(before) || word(after)) {
+                if !whole(label, at) {
                     continue;
                 }
                 // "votre commande n° BC-332", "your order 4711": an order of the one the
@@ -5300,7 +5436,14 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
                 if possessive && !lower[..at].trim().is_empty() {
                     continue;
                 }
-                if let Some((value, marked)) = reference_value(&line[end..]) {
+                // A form's field heading with its value below it ("Purchase Order Number"
+                // over "PO-0087"): what stands far to its right is another column's.
+                let value_below = below_label(line, at, end, all.get(n + 1).copied());
+                let read = value_below
+                    .as_deref()
+                    .map_or_else(|| reference_value(&line[end..]), reference_value);
+                if let Some((value, marked)) = read {
+                    let marked = marked || value_below.is_some();
                     if !(labelled || marked || bare_reference(&value, &line[end..])) {
                         continue;
                     }
@@ -5318,6 +5461,54 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
         }
     }
     out
+}
+
+/// The text under a label that ends its cell (three spaces or more, or the line's end, after
+/// it): the next line's cell that starts at the label's column, when one does.
+fn below_label(line: &str, at: usize, end: usize, next: Option<&str>) -> Option<String> {
+    // The label's own number word ("Purchase Order Number") is a part of it.
+    let word_end = line[end..]
+        .find(|c: char| !c.is_whitespace())
+        .map(|s| {
+            let w = &line[end + s..];
+            end + s + w.find(char::is_whitespace).unwrap_or(w.len())
+        })
+        .unwrap_or(end);
+    let end = if NUMBER_MARKS
+        .iter()
+        .any(|m| m.len() > 2 && line[end..word_end].trim().eq_ignore_ascii_case(m))
+    {
+        word_end
+    } else {
+        end
+    };
+    let rest = &line[end..];
+    let gap = rest.len() - rest.trim_start().len();
+    if !(rest.trim().is_empty() || gap >= 3) || rest.trim_start().starts_with([':', '：', '#']) {
+        return None;
+    }
+    let (col, col_end) = (line[..at].chars().count(), line[..end].chars().count());
+    // The next line's cells (apart by two spaces or more) with their columns: the one under
+    // the label, starting at most a few columns before it.
+    let chars: Vec<char> = next?.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == ' ' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && !(chars[i] == ' ' && chars.get(i + 1).is_none_or(|c| *c == ' ')) {
+            i += 1;
+        }
+        if start < col_end && (i > col || start + 10 >= col) {
+            // Only a reference there is the label's value (a label stacked below it, "Order
+            // Date", leaves the value to its right).
+            let cell: String = chars[start..i].iter().collect();
+            return (start + 10 >= col && reference_value(&cell).is_some()).then_some(cell);
+        }
+    }
+    None
 }
 
 /// Whether the text before an order word or label ends with a second-person possessive
@@ -5709,6 +5900,17 @@ fn leftover_code(name: &str) -> bool {
 /// wicks`, or a code column before the name (`KAW-ARB-1  Kawa ziarnista`, two spaces or more,
 /// the code then with a letter in it). A code has a separator inside (`SK-220`, `4711.01`).
 fn code_lead(s: &str) -> Option<(&str, &str)> {
+    // Odoo's "[TBM-550] Tarwebloem patent 25 kg": the code in square brackets.
+    re!(
+        CODE_BRACKETED,
+        r"^\[([A-Za-z0-9]+(?:[-_./][A-Za-z0-9]+)*)\]\s*(\S.*)$"
+    );
+    if let Some(m) = rx(&CODE_BRACKETED).and_then(|r| r.captures(s)) {
+        let (code, name) = (m.get(1)?.as_str(), m.get(2)?.as_str().trim());
+        if code.chars().any(|c| c.is_ascii_digit()) && !name.is_empty() {
+            return Some((code, name));
+        }
+    }
     re!(
         CODE_LEAD,
         r"^([A-Z0-9]+(?:[-_./][A-Z0-9]+)+)(?:\s*[-–—:,|]\s*|(\s{2,}|\t)|(\s))"
@@ -5767,6 +5969,11 @@ const LIST_UNITS: &[&str] = &[
     "paquetes",
     "botellas",
     "baldes",
+    "caixas",
+    "garrafas",
+    "latas",
+    "pacotes",
+    "frascos",
     "ถุง",
     "ก้อน",
     "กล่อง",
@@ -5868,7 +6075,7 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
@@ -6072,6 +6279,28 @@ fn list_lines(
     out
 }
 
+/// The change a repeat order writes in a sentence ("same as last week, only make it 20 bags
+/// of the wholemeal instead of 10"): the item by the words it is named by, its new quantity,
+/// no price; in doubt, for a person to complete the order from the earlier one.
+pub fn changed_item(text: &str) -> Option<Line> {
+    re!(
+        INSTEAD_OF,
+        r"(?i)(?:^|\s)([0-9]{1,5})\s+(?:(?:bags|boxes|cases|sacks|packs|bottles|units|cartons|tubs|trays|x)\s+)?(?:of\s+)?(?:the\s+)?([^\s0-9,.;:!?][^0-9,.;:!?]{0,40}?)\s+(?:instead\s+of|rather\s+than)\s+[0-9]{1,5}\b"
+    );
+    let m = rx(&INSTEAD_OF)?.captures(text)?;
+    let name = m.get(2)?.as_str().trim();
+    Some(Line {
+        sku: None,
+        name: Some(name.to_string()).filter(|n| !n.is_empty()),
+        spec: None,
+        quantity: parse_quantity(&m[1], false),
+        unit_price: None,
+        confidence: 0.5,
+        doubt: Some("lines: the item is a change to an earlier order, read from a sentence".into()),
+        discount: None,
+    })
+}
+
 /// A list item with its code in brackets and its quantity after a dash that ends it, and no
 /// price: "Cotton yarn 30s combed (code CY-30C) - 40 bags" (prices "as per the last
 /// invoice"). Read without a unit price and in doubt, for a person to price.
@@ -6216,7 +6445,7 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     // "T +31 20 555 0142".
     re!(
         PHONE_MARKED,
-        r"(?i)(?:^|\s)(?:tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        r"(?i)(?:^|\s)(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
     let delivery = delivery_lines(layout, ctx, kind);
     let labelled = find_labelled(layout, ctx, "phone", false);
@@ -6263,9 +6492,19 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
         let lines = layout.lines.iter().enumerate().filter(|(i, _)| keep(*i));
         if !facts.contains_key("customer.phone") {
             // A message's sender signs at the end; a form's letterhead is at the top.
+            // A form's letterhead block first: its phone, marked or alone on its line
+            // ("(503) 555-0186" under the company's address), before a marked phone
+            // further down (a vendor's).
             let phone = match kind {
                 Kind::Email => lines.clone().rev().find_map(|(_, l)| marked(l)),
-                Kind::Form => lines.clone().find_map(|(_, l)| marked(l)),
+                Kind::Form => letterhead_block(layout)
+                    .into_iter()
+                    .filter(|i| keep(*i))
+                    .find_map(|i| {
+                        marked(layout.lines[i])
+                            .or_else(|| layout.cells[i].first().and_then(|c| alone(&c.text)))
+                    })
+                    .or_else(|| lines.clone().find_map(|(_, l)| marked(l))),
             };
             ctx.put(facts, "customer.phone", phone, 0.8);
         }
@@ -6277,6 +6516,53 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
             return;
         }
     }
+    // No phone of the sender's own: the one the message asks to call ("call Mike at
+    // 937-555-0148 when you're close"), the delivery place's contact.
+    if kind == Kind::Email {
+        let phone = layout.lines.iter().rev().find_map(|l| call_phone(l));
+        ctx.put(facts, "customer.phone", phone, 0.75);
+    }
+}
+
+/// A phone number the sender asks to call, in a sentence: "call Mike at 937-555-0148",
+/// "ring the shop on 01422 555 731", "text me at …". The number has 7 to 15 digits.
+fn call_phone(line: &str) -> Option<String> {
+    re!(
+        CALL_AT,
+        r"(?i)\b(?:call|ring|phone|text)\b(?:\s+[^\s0-9]+){0,3}?\s+(?:at|on)\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+    );
+    // "call in on 12.03.2026" names a day, not a number.
+    re!(DATE_LIKE, r"^[0-9]{1,4}[./-][0-9]{1,2}[./-][0-9]{1,4}$");
+    let m = rx(&CALL_AT)?.captures(line)?;
+    let n = m.get(1)?.as_str().trim();
+    let date = rx(&DATE_LIKE).is_some_and(|r| r.is_match(n));
+    ((7..=15).contains(&digits(n)) && !date).then(|| n.to_string())
+}
+
+/// The lines of a form's letterhead: the first block of text at the top (after a fax
+/// machine's header line), up to a blank line; at most eight lines.
+fn letterhead_block(layout: &Layout) -> Vec<usize> {
+    // The fax machine's line: a date and time, or the page count ("PAGE 01/01").
+    re!(
+        MACHINE_LINE,
+        r"(?i)^[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{1,4}\s+[0-9]{1,2}:[0-9]{2}\b|\b(?:page|p\.)\s*[0-9]{1,3}\s*/\s*[0-9]{1,3}\s*$"
+    );
+    let header = |l: &str| {
+        let l = l.trim();
+        rx(&FAX_HEADER).is_some_and(|r| r.is_match(l))
+            || rx(&MACHINE_LINE).is_some_and(|r| r.is_match(l))
+    };
+    let start = layout
+        .lines
+        .iter()
+        .position(|l| !l.trim().is_empty() && !header(l));
+    let Some(start) = start else {
+        return Vec::new();
+    };
+    (start..layout.lines.len())
+        .take_while(|&i| !layout.lines[i].trim().is_empty())
+        .take(8)
+        .collect()
 }
 
 /// A phone number after a label the short list in [`sender_phone`] does not read: Korean
@@ -6444,6 +6730,14 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     }
     if kind == Kind::Form {
         letterhead(&layout, ctx, &mut facts);
+        // The form's own e-mail address in its letterhead, unlabelled under the address.
+        if !facts.contains_key("customer.email") {
+            let email = letterhead_block(&layout).into_iter().find_map(|i| {
+                let cell = layout.cells[i].first()?;
+                rx(&EMAIL)?.find(&cell.text).map(|m| m.as_str().to_string())
+            });
+            ctx.put(&mut facts, "customer.email", email, 0.85);
+        }
     }
 
     // Delivery address: a labelled block or value, else the block after "deliver to …:".
@@ -6480,6 +6774,8 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
                 ctx.put(&mut facts, "ship_to.name", name.cloned(), 0.8);
             }
         }
+    } else if let Some(block) = labelled.iter().find_map(|l| side_block(&layout, l)) {
+        address_block(&mut facts, ctx, block, 0.9);
     } else if let Some(l) = labelled.iter().find(|l| l.value.is_empty()) {
         // Up to seven lines: a name, two street lines, the city, the postcode, the province
         // and the country each on its own line (South Africa's way).

@@ -540,7 +540,17 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     }
     doubts.extend(checks::check_address(&facts));
     doubts.extend(forward_change);
-    doubts.extend(checks::standing_order(&text));
+    if let Some(why) = checks::standing_order(&text) {
+        // A repeat order that writes only its change in a sentence: that item, for the
+        // person who completes the order.
+        if lines.is_empty() && kind == MailKind::Email {
+            if let Some(l) = extract::changed_item(&text) {
+                doubts.extend(l.doubt.clone());
+                lines.push(l);
+            }
+        }
+        doubts.push(why);
+    }
     for (path, f) in &facts {
         if checks::undecoded_entity(&f.value) {
             doubts.push(format!(

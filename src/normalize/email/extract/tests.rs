@@ -2518,3 +2518,214 @@ fn items_without_a_price_are_read_in_doubt() {
             && l.doubt.is_some()));
     assert!(item("Deliver before 10 am - 2 trucks").is_none());
 }
+
+/// No phone of the sender's own: the one the message asks to call is the delivery contact's.
+#[test]
+fn the_phone_to_call_when_the_sender_gives_none() {
+    assert_eq!(
+        call_phone("Dock is around back, call Mike at 937-555-0148 when you're close").as_deref(),
+        Some("937-555-0148")
+    );
+    assert_eq!(call_phone("please call me at 9 tomorrow"), None);
+    assert_eq!(call_phone("we will call in on 12.03.2026"), None);
+    let text = "3 x Coffee beans 5 lb @ $68.50\n\
+                2 boxes of 50 black nitrile gloves, size L @ $12.95/box\n\n\
+                Ship to:\nBlue Collar Brewing Co\n418 W 3rd St\nDayton OH 45402\n\n\
+                Dock is around back, call Mike at 937-555-0148 when you're close\n\nDave\n";
+    let (f, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("937-555-0148"));
+    // "boxes of 50" is the unit, not a part of the name.
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("black nitrile gloves, size L")
+    );
+}
+
+/// A form's letterhead (below the fax machine's line): its e-mail and its phone alone on a
+/// line are the customer's; a vendor's marked phone further down is not.
+#[test]
+fn a_forms_letterhead_gives_its_email_and_phone() {
+    let text = "03/18/2026 09:14   9255550135   RIVERSIDE ANIMAL HOSP       PAGE 01/01\n\n\
+                Cedar Animal Clinic                                  PURCHASE ORDER\n\
+                2750 N Main St                                       PO #: RAH-26-0311\n\
+                Walnut Creek, CA 94597\n\
+                (925) 555-0134\n\
+                purchasing@cedar.example.com\n\n\
+                Vendor:                                           Ship To:\n\
+                Bay Area Vet Supply                               Cedar Animal Clinic\n\
+                880 Industrial Pkwy W                             2750 N Main St\n\
+                Hayward, CA 94544                                 Walnut Creek, CA 94597\n\
+                Ph (510) 555-0177\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.email").as_deref(),
+        Some("purchasing@cedar.example.com")
+    );
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("(925) 555-0134")
+    );
+}
+
+/// "Product/Service" beside "Description" names the item's code.
+#[test]
+fn a_joined_product_header_is_the_code_beside_a_description() {
+    let text = "#   PRODUCT/SERVICE    DESCRIPTION                    QTY     RATE    AMOUNT\n\
+                1   CUP-12DW           12 oz hot cup, 1000/case         6    84.00    504.00\n\
+                2   LID-12DW           Sip lid, 1000/case               4    46.50    186.00\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].sku.as_deref(), Some("CUP-12DW"));
+    assert_eq!(lines[0].name.as_deref(), Some("12 oz hot cup, 1000/case"));
+}
+
+/// A form's field heading with its value below it ("Purchase Order Number" over "PO-0087"):
+/// what stands to its right is another column's (the letterhead's postcode).
+#[test]
+fn a_field_heading_with_its_value_below() {
+    let text = "PURCHASE ORDER                Delivery Date               The Copper Kettle Ltd\n\
+                Pennine Dairy Supplies                                    Hebden Bridge\n\
+                \x20                             Purchase Order Number       HX7 6AA\n\
+                \x20                             PO-0087\n";
+    let refs = reference_candidates(text, &ctx());
+    assert!(refs.iter().any(|(v, _)| v == "PO-0087"), "{refs:?}");
+    assert!(refs.iter().all(|(v, _)| v != "HX7"), "{refs:?}");
+    assert!(po_labelled(text).is_none_or(|(v, _)| v != "HX7"));
+    // Labels stacked in a column, each with its value to its right.
+    let text = "PO Number       4711-22\nOrder Date      12/03/2026\n";
+    let refs = reference_candidates(text, &ctx());
+    assert!(refs.iter().any(|(v, _)| v == "4711-22"), "{refs:?}");
+}
+
+/// An address beside its label in a left column, the next label ending it.
+#[test]
+fn an_address_beside_its_label() {
+    let text = "Delivery Details\n\
+                Delivery Address          The Copper Kettle Café\n\
+                \x20                         Unit 3, Mill Yard\n\
+                \x20                         Bridge Gate\n\
+                \x20                         Hebden Bridge\n\
+                \x20                         HX7 8EX\n\
+                Attention                 Hannah Price\n\
+                Telephone                 01422 555 731\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    for (key, want) in [
+        ("ship_to.name", "The Copper Kettle Café"),
+        ("ship_to.line1", "Unit 3, Mill Yard"),
+        ("ship_to.line2", "Bridge Gate"),
+        ("ship_to.city", "Hebden Bridge"),
+        ("ship_to.postal_code", "HX7 8EX"),
+        ("customer.phone", "01422 555 731"),
+    ] {
+        assert_eq!(value(&f, key).as_deref(), Some(want), "{key}");
+    }
+}
+
+/// A contact label qualified by a word ("Contact chantier : M. Girard 06 55 51 22 09") with
+/// a phone is a contact line, not a part of the address.
+#[test]
+fn a_qualified_contact_label_with_a_phone() {
+    assert!(is_contact_line(
+        "Contact chantier : M. Girard 06 55 51 22 09"
+    ));
+    assert!(!is_contact_line("Contact chantier : M. Girard"));
+    assert!(!is_contact_line("69007 Lyon"));
+}
+
+/// Portuguese units after a list item's quantity ("10 caixas", "6 garrafas").
+#[test]
+fn portuguese_units_after_a_quantity() {
+    let text = "- 10 caixas Manteiga 82% 10 kg (ref. MAN-10) a 89,90 € / caixa\n\
+                - 6 garrafas Azeite 1 l (ref. AZ-1) a 7,20 € / garrafa\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].name.as_deref(), Some("Manteiga 82% 10 kg"));
+    assert_eq!(lines[0].sku.as_deref(), Some("MAN-10"));
+    assert_eq!(
+        lines[1].quantity.map(|q| q.to_string()).as_deref(),
+        Some("6")
+    );
+}
+
+/// Odoo's "[CODE] name" in a description cell; our address under its heading with the
+/// supplier's beside it.
+#[test]
+fn bracketed_codes_and_side_by_side_addresses() {
+    assert_eq!(
+        code_lead("[TBM-550] Tarwebloem patent 25 kg"),
+        Some(("TBM-550", "Tarwebloem patent 25 kg"))
+    );
+    assert_eq!(code_lead("[Nieuw] Roggemeel"), None);
+    let text = "Leveringsadres:\n\
+                Bakkerij De Korenbloem - Productie                     Molenaar Groothandel B.V.\n\
+                Kobaltweg 11                                           Industrieweg 40\n\
+                3542 CE Utrecht                                        3542 DM Utrecht\n\
+                Nederland                                              Nederland\n\
+                \x20                                                      030 555 8120\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    for (key, want) in [
+        ("ship_to.name", "Bakkerij De Korenbloem - Productie"),
+        ("ship_to.line1", "Kobaltweg 11"),
+        ("ship_to.city", "Utrecht"),
+        ("ship_to.postal_code", "3542 CE"),
+        ("ship_to.country", "NL"),
+    ] {
+        assert_eq!(value(&f, key).as_deref(), Some(want), "{key}");
+    }
+}
+
+/// Business Central's "No." column of item numbers, SAP's "Nº artículo", a "Ship-to
+/// Address" heading and a heading that joins two names ("Destinatario / Dirección de
+/// entrega").
+#[test]
+fn erp_code_columns_and_ship_to_headings() {
+    let text = "Ship-to Address\n\
+                Harbourview Hotel - Loading Dock\n\
+                Level B1, 88 Macquarie Street\n\
+                Sydney NSW 2000\n\
+                Australia\n\n\
+                No.            Description                      Quantity   Direct Unit Cost\n\
+                LIN-BT-7014    Bath towel 70x140 white               120              14.50\n\
+                LIN-PC-QN      Pillowcase queen 300TC white          200               5.35\n";
+    let (f, lines, doubts) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "ship_to.name").as_deref(),
+        Some("Harbourview Hotel - Loading Dock")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Sydney"));
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].sku.as_deref(), Some("LIN-BT-7014"));
+    assert_eq!(lines[1].sku.as_deref(), Some("LIN-PC-QN"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+    let text = "Destinatario / Dirección de entrega\n\
+                Hotel Miramar Málaga – Economato\n\
+                C/ Maestranza 6\n\
+                29016 Málaga\n\
+                España\n\n\
+                Nº artículo   Descripción                          Cantidad   Precio por unidad\n\
+                ACE-OLI-5L    Aceite de oliva virgen extra 5 l           24           29,90 EUR\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (f, lines, _) = extract_text(text, &c, Kind::Form);
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("C/ Maestranza 6")
+    );
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("29016"));
+    assert_eq!(lines[0].sku.as_deref(), Some("ACE-OLI-5L"));
+}
+
+/// A repeat order's change in a sentence: the item and its new quantity, no price, in doubt.
+#[test]
+fn a_repeat_orders_change_in_a_sentence() {
+    let l = changed_item(
+        "Same as last week please, only make it 20 bags of the wholemeal instead of 10.",
+    )
+    .expect("a line");
+    assert_eq!(l.name.as_deref(), Some("wholemeal"));
+    assert_eq!(l.quantity.map(|q| q.to_string()).as_deref(), Some("20"));
+    assert!(l.unit_price.is_none() && l.doubt.is_some());
+    assert!(changed_item("Same as last week please, and deliver on Thursday.").is_none());
+}
