@@ -1016,6 +1016,34 @@ async fn documents_of_a_batch_are_stored_once_each(profile: Profile) {
     for (r, content) in [(&batch[0], b"two".as_slice()), (&batch[2], b"three")] {
         assert_eq!(store.raw(&r.id).await.unwrap().unwrap().content, content);
     }
+    // A text document is kept deflated, and read back byte for byte with its own size and hash.
+    let order =
+        serde_json::json!({"line_items": [{"sku": "W-1", "title": "Widget", "quantity": 2}]})
+            .to_string()
+            .repeat(200);
+    let mut tx = store.begin().await.unwrap();
+    let big = Store::insert_raws(&mut tx, &[doc(order.clone().leak().as_bytes())])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (kept, size, encoding): (i64, i64, Option<String>) = sqlx::query_as(
+        "SELECT LENGTH(content), size, content_encoding FROM raw_documents WHERE id = $1",
+    )
+    .bind(&big[0].id)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        (size, encoding.as_deref()),
+        (order.len() as i64, Some("deflate"))
+    );
+    assert!(kept * 4 < size, "kept {kept} bytes of {size}");
+    let read = store.raw(&big[0].id).await.unwrap().unwrap();
+    assert_eq!(read.content, order.as_bytes());
+    assert_eq!(read.sha256, {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(order.as_bytes()))
+    });
     store.close().await;
 }
 
@@ -1076,5 +1104,45 @@ async fn standalone_a_stored_document_is_in_its_queue_when_stored() {
         (stored.raw_id, false, false)
     );
     assert_eq!(bus.depth(&normalize).await.unwrap(), 1);
+    store.close().await;
+}
+
+/// On SQLite every write transaction runs on the one connection kept for writes (with its
+/// larger page cache), never on a reading connection of the pool: what one write transaction
+/// left on its connection (a temporary table) is there in the next, however many readers the
+/// pool opened in between.
+#[tokio::test]
+async fn standalone_writes_run_on_one_connection_of_their_own() {
+    use ordergate::store::Store;
+    let env = TestEnv::new(Profile::Standalone).await;
+    let store = Store::connect(&env.store_url(), 4, "full").await.unwrap();
+    let readers = || async {
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            held.push(store.pool().acquire().await.unwrap());
+        }
+        drop(held);
+    };
+    readers().await;
+    let mut tx = store.begin().await.unwrap();
+    let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert!(cache <= -(32 << 10), "the writer's page cache is {cache}");
+    sqlx::query("CREATE TEMP TABLE mark (n INTEGER)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    for _ in 0..3 {
+        readers().await;
+    }
+    let mut tx = store.begin_urgent().await.unwrap();
+    sqlx::query("INSERT INTO mark (n) VALUES (1)")
+        .execute(&mut *tx)
+        .await
+        .expect("the next write transaction is on the same connection");
+    tx.commit().await.unwrap();
     store.close().await;
 }

@@ -22,7 +22,7 @@ use crate::health::HealthTracker;
 use crate::model::Envelope;
 use crate::model::{DocumentKind, RawRef};
 use crate::outbox::publish_committed;
-use crate::store::{NewRawDocument, Store, StoreError};
+use crate::store::{NewRawDocument, RawBody, Store, StoreError};
 use crate::telemetry::metric;
 
 /// What [`start`] started.
@@ -140,8 +140,14 @@ pub async fn store_document(
 
 /// Stores one document of any kind and queues its event in one transaction.
 pub async fn store_new(store: &Store, bus: &dyn Bus, doc: NewDoc) -> Result<Stored, StoreError> {
-    let mut stored =
-        store_batch(store, bus.in_store().as_ref(), std::slice::from_ref(&doc)).await?;
+    let body = RawBody::of(&doc.content);
+    let mut stored = store_batch(
+        store,
+        bus.in_store().as_ref(),
+        std::slice::from_ref(&doc),
+        std::slice::from_ref(&body),
+    )
+    .await?;
     stored.pop().ok_or_else(|| {
         StoreError::Db(sqlx::Error::Protocol(
             "a stored document went missing".into(),
@@ -168,7 +174,8 @@ pub async fn store_documents(
             content: content.to_vec(),
         })
         .collect();
-    store_batch(store, bus.in_store().as_ref(), &items).await
+    let bodies: Vec<RawBody> = items.iter().map(|d| RawBody::of(&d.content)).collect();
+    store_batch(store, bus.in_store().as_ref(), &items, &bodies).await
 }
 
 /// A document to store, owned (it may wait in a group-commit queue).
@@ -195,6 +202,7 @@ async fn store_batch(
     store: &Store,
     queues: Option<&InStore>,
     items: &[NewDoc],
+    bodies: &[RawBody],
 ) -> Result<Vec<Stored>, StoreError> {
     let docs: Vec<NewRawDocument<'_>> = items
         .iter()
@@ -207,7 +215,7 @@ async fn store_batch(
         .collect();
     // A webhook's answer (or a mailbox's flag) waits on this commit: ahead of pipeline writes.
     let mut tx = store.begin_urgent().await?;
-    let raws = Store::insert_raws(&mut tx, &docs).await?;
+    let raws = Store::insert_raws_as(&mut tx, &docs, bodies).await?;
     let mut stored: Vec<Stored> = items
         .iter()
         .zip(raws)
@@ -265,7 +273,7 @@ async fn store_batch(
 /// waiting are stored in one transaction, and each caller returns once its document is
 /// committed — so a burst of N requests costs one commit, not N.
 pub struct DocumentWriter {
-    grouped: crate::store::group::Grouped<(Store, Option<InStore>), NewDoc, Stored>,
+    grouped: crate::store::group::Grouped<(Store, Option<InStore>), (NewDoc, RawBody), Stored>,
 }
 
 impl std::fmt::Debug for DocumentWriter {
@@ -289,17 +297,36 @@ impl DocumentWriter {
         }
     }
 
-    /// Stores one document (with whatever else is waiting); returns once it is committed.
+    /// Stores one document (with whatever else is waiting); returns once it is committed. The
+    /// document is hashed and deflated here, in the caller's task, so the writer only writes.
     pub async fn store(&self, doc: NewDoc) -> Result<Stored, StoreError> {
-        self.grouped.submit(doc).await.map_err(StoreError::Grouped)
+        let item = if doc.content.len() > INLINE_BODY {
+            tokio::task::spawn_blocking(move || {
+                let body = RawBody::of(&doc.content);
+                (doc, body)
+            })
+            .await
+            .map_err(|e| StoreError::Busy(format!("preparing a document failed: {e}")))?
+        } else {
+            let body = RawBody::of(&doc.content);
+            (doc, body)
+        };
+        self.grouped.submit(item).await.map_err(StoreError::Grouped)
     }
 }
 
+/// Documents larger than this are hashed and deflated on a blocking thread, not the caller's
+/// runtime thread.
+const INLINE_BODY: usize = 256 << 10;
+
 fn write_batch(
     (store, queues): (Store, Option<InStore>),
-    items: Vec<NewDoc>,
+    items: Vec<(NewDoc, RawBody)>,
 ) -> crate::store::group::BatchFuture<Stored> {
-    Box::pin(async move { Ok(store_batch(&store, queues.as_ref(), &items).await?) })
+    Box::pin(async move {
+        let (docs, bodies): (Vec<NewDoc>, Vec<RawBody>) = items.into_iter().unzip();
+        Ok(store_batch(&store, queues.as_ref(), &docs, &bodies).await?)
+    })
 }
 
 /// Publishes the stored documents' pending events together; true once the bus confirmed them

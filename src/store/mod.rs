@@ -44,7 +44,7 @@ pub use orders::{
 pub use outbox::OutboxRow;
 pub use parked::ParkedMessage;
 pub use pushbacks::{Claim, Pushback};
-pub use raw::{NewRawDocument, RawDocument, RawInsert};
+pub use raw::{NewRawDocument, RawBody, RawDocument, RawInsert};
 pub use review::ChangeRecord;
 pub use shipments::{
     tracking_number_key, NewShipment, NewShipmentEvent, Recorded, Shipment, ShipmentEvent,
@@ -111,6 +111,9 @@ pub enum StoreError {
         what: String,
         source: serde_json::Error,
     },
+    /// Stored bytes that cannot be read back as they were received.
+    #[error("stored {what} is damaged: {reason}")]
+    Damaged { what: String, reason: String },
 }
 
 impl StoreError {
@@ -161,6 +164,9 @@ pub enum Dialect {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where write transactions run: on SQLite one connection of its own (see
+    /// [`Store::connect`]), on PostgreSQL the pool.
+    writes: AnyPool,
     dialect: Dialect,
     /// SQLite's write transactions of this process, one at a time, urgent ones first.
     gate: gate::WriteGate,
@@ -223,47 +229,31 @@ impl Store {
         } else {
             "PRAGMA synchronous = FULL"
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if dialect == Dialect::Sqlite {
-                        // WAL lets readers run beside the one writer; busy_timeout makes a
-                        // second writer wait for the lock instead of failing.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute(synchronous).await?;
-                        conn.execute("PRAGMA busy_timeout = 30000").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                    } else {
-                        // No statement may hang a stage forever.
-                        conn.execute("SET statement_timeout = '60s'").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .after_release(move |conn, _meta| {
-                Box::pin(async move {
-                    // A COMMIT that failed after SQLite had rolled the transaction back by
-                    // itself (a full disk, an I/O error) leaves sqlx counting a transaction
-                    // that is gone: its ROLLBACK fails too, and every later BEGIN on the
-                    // connection would fail ("non-zero transaction depth") long after space
-                    // returned. Such a connection is closed, not reused. A committed one is
-                    // at depth 0 at once; a dropped transaction's rollback is queued, so the
-                    // ping lets it run before the depth is read again.
-                    if dialect != Dialect::Sqlite || !conn.is_in_transaction() {
-                        return Ok(true);
-                    }
-                    conn.ping().await?;
-                    Ok(!conn.is_in_transaction())
-                })
-            })
-            .connect_with(options)
+        let pool = pool_options(dialect, max_connections.max(1), synchronous, READ_CACHE)
+            .connect_with(options.clone())
             .await?;
+        // SQLite's write transactions take turns at the gate, so one connection serves them
+        // all. Kept apart from the readers, it is the only connection that changes the file:
+        // its page cache stays valid from one transaction to the next, where a pooled
+        // connection finds the file changed by another and starts from an empty cache (every
+        // index page read again from the file, under the write lock).
+        let writes = match dialect {
+            Dialect::Sqlite if sqlite_file(&url).is_some() => {
+                pool_options(dialect, 1, synchronous, WRITE_CACHE)
+                    .connect_with(options)
+                    .await?
+            }
+            _ => pool.clone(),
+        };
         let gate = gate::WriteGate::default();
         let store = Self {
-            outbox_deletes: Arc::new(outbox::outbox_deletes(pool.clone(), dialect, gate.clone())),
+            outbox_deletes: Arc::new(outbox::outbox_deletes(
+                writes.clone(),
+                dialect,
+                gate.clone(),
+            )),
             pool,
+            writes,
             dialect,
             gate,
         };
@@ -293,7 +283,7 @@ impl Store {
     /// Starts a write transaction (on SQLite, taking the write lock up front).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         begin_on(
-            &self.pool,
+            &self.writes,
             self.dialect,
             &self.gate,
             gate::Urgency::Ordinary,
@@ -304,7 +294,13 @@ impl Store {
     /// Starts a write transaction that someone outside is waiting on (intake before its answer):
     /// on SQLite it gets the write lock before ordinary writers that wait too.
     pub async fn begin_urgent(&self) -> Result<Tx, StoreError> {
-        begin_on(&self.pool, self.dialect, &self.gate, gate::Urgency::Urgent).await
+        begin_on(
+            &self.writes,
+            self.dialect,
+            &self.gate,
+            gate::Urgency::Urgent,
+        )
+        .await
     }
 
     /// Whether an urgent write (intake) waits for SQLite's writer: a long write transaction
@@ -322,7 +318,63 @@ impl Store {
     /// Closes the pool (waits for connections in use).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writes.close().await;
     }
+}
+
+/// Page cache of a reading connection (SQLite's default, 2 MiB).
+const READ_CACHE: i64 = 2 << 10;
+
+/// Page cache of SQLite's one writing connection, in KiB: the indexes every write goes
+/// through stay in it.
+const WRITE_CACHE: i64 = 64 << 10;
+
+/// The pool settings of both dialects: on SQLite WAL, the durability asked for and a page cache
+/// of `cache_kib`; on PostgreSQL a statement timeout.
+fn pool_options(
+    dialect: Dialect,
+    max_connections: u32,
+    synchronous: &'static str,
+    cache_kib: i64,
+) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if dialect == Dialect::Sqlite {
+                    // WAL lets readers run beside the one writer; busy_timeout makes a
+                    // second writer wait for the lock instead of failing.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute(synchronous).await?;
+                    conn.execute("PRAGMA busy_timeout = 30000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    // Only a constant is interpolated.
+                    let cache = format!("PRAGMA cache_size = -{cache_kib}");
+                    conn.execute(sqlx::AssertSqlSafe(cache)).await?;
+                } else {
+                    // No statement may hang a stage forever.
+                    conn.execute("SET statement_timeout = '60s'").await?;
+                }
+                Ok(())
+            })
+        })
+        .after_release(move |conn, _meta| {
+            Box::pin(async move {
+                // A COMMIT that failed after SQLite had rolled the transaction back by
+                // itself (a full disk, an I/O error) leaves sqlx counting a transaction
+                // that is gone: its ROLLBACK fails too, and every later BEGIN on the
+                // connection would fail ("non-zero transaction depth") long after space
+                // returned. Such a connection is closed, not reused. A committed one is
+                // at depth 0 at once; a dropped transaction's rollback is queued, so the
+                // ping lets it run before the depth is read again.
+                if dialect != Dialect::Sqlite || !conn.is_in_transaction() {
+                    return Ok(true);
+                }
+                conn.ping().await?;
+                Ok(!conn.is_in_transaction())
+            })
+        })
 }
 
 /// Starts a write transaction on a pool (on SQLite, waiting for the process's turn at `gate`,

@@ -133,12 +133,15 @@ pub async fn stored_versions(
     def: &Definition,
     connector: &str,
 ) -> (BTreeSet<(String, String)>, usize) {
-    let rows: Vec<Vec<u8>> =
-        sqlx::query_scalar("SELECT content FROM raw_documents WHERE connector = $1")
-            .bind(connector)
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM raw_documents WHERE connector = $1")
+        .bind(connector)
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in &ids {
+        rows.push(store.raw(id).await.unwrap().unwrap().content);
+    }
     let n = rows.len();
     let set = rows
         .iter()
