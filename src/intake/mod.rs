@@ -204,6 +204,19 @@ async fn store_batch(
     items: &[NewDoc],
     bodies: &[RawBody],
 ) -> Result<Vec<Stored>, StoreError> {
+    // A webhook's answer (or a mailbox's flag) waits on this commit: ahead of pipeline writes.
+    let tx = store.begin_urgent().await?;
+    store_batch_in(store, tx, queues, items, bodies).await
+}
+
+/// [`store_batch`] in a write transaction opened by the caller; commits it.
+async fn store_batch_in(
+    store: &Store,
+    mut tx: crate::store::Tx,
+    queues: Option<&InStore>,
+    items: &[NewDoc],
+    bodies: &[RawBody],
+) -> Result<Vec<Stored>, StoreError> {
     let docs: Vec<NewRawDocument<'_>> = items
         .iter()
         .map(|doc| NewRawDocument {
@@ -213,8 +226,6 @@ async fn store_batch(
             content: &doc.content,
         })
         .collect();
-    // A webhook's answer (or a mailbox's flag) waits on this commit: ahead of pipeline writes.
-    let mut tx = store.begin_urgent().await?;
     let raws = Store::insert_raws_as(&mut tx, &docs, bodies).await?;
     let mut stored: Vec<Stored> = items
         .iter()
@@ -289,9 +300,10 @@ impl DocumentWriter {
     /// A writer into `store`, publishing on `bus`.
     pub fn new(store: Store, bus: &dyn Bus) -> Self {
         Self {
-            grouped: crate::store::group::Grouped::new(
+            grouped: crate::store::group::Grouped::in_transaction(
                 (store, bus.in_store()),
                 DOCUMENT_GROUP,
+                open_batch,
                 write_batch,
             ),
         }
@@ -319,13 +331,20 @@ impl DocumentWriter {
 /// runtime thread.
 const INLINE_BODY: usize = 256 << 10;
 
+/// The urgent write transaction a batch of received documents is stored in: a webhook's
+/// answer waits on its commit.
+fn open_batch((store, _): (Store, Option<InStore>)) -> crate::store::group::OpenFuture {
+    Box::pin(async move { Ok(store.begin_urgent().await?) })
+}
+
 fn write_batch(
     (store, queues): (Store, Option<InStore>),
+    tx: crate::store::Tx,
     items: Vec<(NewDoc, RawBody)>,
 ) -> crate::store::group::BatchFuture<Stored> {
     Box::pin(async move {
         let (docs, bodies): (Vec<NewDoc>, Vec<RawBody>) = items.into_iter().unzip();
-        Ok(store_batch(&store, queues.as_ref(), &docs, &bodies).await?)
+        Ok(store_batch_in(&store, tx, queues.as_ref(), &docs, &bodies).await?)
     })
 }
 

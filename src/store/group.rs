@@ -15,6 +15,30 @@ use tokio::sync::{mpsc, oneshot};
 /// What a batch run returns: one result per item, in order, or one error for all.
 pub(crate) type BatchFuture<R> = Pin<Box<dyn Future<Output = Result<Vec<R>, GroupError>> + Send>>;
 
+/// A write transaction being opened for the next batch.
+pub(crate) type OpenFuture = Pin<Box<dyn Future<Output = Result<super::Tx, GroupError>> + Send>>;
+
+/// How a batch is written.
+enum Run<C, T, R> {
+    /// `run(ctx, items)` does it all.
+    Plain(fn(C, Vec<T>) -> BatchFuture<R>),
+    /// `open(ctx)` first, then `run(ctx, tx, items)` with whatever queued meanwhile: on SQLite
+    /// the wait for the write turn is when the rest of a burst arrives, so the batch that
+    /// follows it carries the burst instead of its first request alone.
+    InTx(
+        fn(C) -> OpenFuture,
+        fn(C, super::Tx, Vec<T>) -> BatchFuture<R>,
+    ),
+}
+
+impl<C, T, R> Clone for Run<C, T, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C, T, R> Copy for Run<C, T, R> {}
+
 type Reply<R> = oneshot::Sender<Result<R, GroupError>>;
 
 /// Why a grouped write failed, as every caller of its batch gets it: the database's message,
@@ -61,7 +85,7 @@ pub(crate) struct Grouped<C, T, R> {
     ctx: C,
     /// Most items per batch.
     max: usize,
-    run: fn(C, Vec<T>) -> BatchFuture<R>,
+    run: Run<C, T, R>,
     /// Started on first use, inside the caller's runtime.
     tx: OnceLock<mpsc::UnboundedSender<(T, Reply<R>)>>,
 }
@@ -83,7 +107,23 @@ where
         Self {
             ctx,
             max: max.max(1),
-            run,
+            run: Run::Plain(run),
+            tx: OnceLock::new(),
+        }
+    }
+
+    /// A grouped write that opens its transaction (`open`) before it takes the queued items,
+    /// then writes them in it (`run`, which commits).
+    pub fn in_transaction(
+        ctx: C,
+        max: usize,
+        open: fn(C) -> OpenFuture,
+        run: fn(C, super::Tx, Vec<T>) -> BatchFuture<R>,
+    ) -> Self {
+        Self {
+            ctx,
+            max: max.max(1),
+            run: Run::InTx(open, run),
             tx: OnceLock::new(),
         }
     }
@@ -106,10 +146,14 @@ where
 async fn writer<C: Clone, T, R>(
     ctx: C,
     max: usize,
-    run: fn(C, Vec<T>) -> BatchFuture<R>,
+    run: Run<C, T, R>,
     mut rx: mpsc::UnboundedReceiver<(T, Reply<R>)>,
 ) {
     while let Some(first) = rx.recv().await {
+        let opened = match run {
+            Run::Plain(_) => None,
+            Run::InTx(open, _) => Some(open(ctx.clone()).await),
+        };
         let mut items = vec![first];
         while items.len() < max {
             match rx.try_recv() {
@@ -119,7 +163,15 @@ async fn writer<C: Clone, T, R>(
         }
         let (values, replies): (Vec<T>, Vec<Reply<R>>) = items.into_iter().unzip();
         let n = replies.len();
-        match run(ctx.clone(), values).await {
+        let written = match (run, opened) {
+            (Run::Plain(run), _) => run(ctx.clone(), values).await,
+            (Run::InTx(_, run), Some(Ok(tx))) => run(ctx.clone(), tx, values).await,
+            (Run::InTx(..), Some(Err(error))) => Err(error),
+            (Run::InTx(..), None) => Err(GroupError::from(
+                "a grouped write lost its transaction".to_string(),
+            )),
+        };
+        match written {
             Ok(results) if results.len() == n => {
                 for (result, reply) in results.into_iter().zip(replies) {
                     let _ = reply.send(Ok(result));
@@ -140,5 +192,50 @@ async fn writer<C: Clone, T, R>(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(store: super::super::Store) -> OpenFuture {
+        Box::pin(async move { Ok(store.begin_urgent().await?) })
+    }
+
+    /// Each caller learns how many items its batch carried.
+    fn run(_: super::super::Store, tx: super::super::Tx, items: Vec<u32>) -> BatchFuture<usize> {
+        Box::pin(async move {
+            tx.commit().await?;
+            Ok(vec![items.len(); items.len()])
+        })
+    }
+
+    /// A burst that arrives while another writer has SQLite's turn is written in one batch once
+    /// the turn comes: the writer takes the queued items after its transaction is open, not
+    /// its first item alone before waiting for the turn.
+    #[tokio::test]
+    async fn a_burst_behind_a_busy_writer_is_one_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("g.sqlite").display());
+        let store = super::super::Store::connect(&url, 2, "normal")
+            .await
+            .unwrap();
+        let grouped = std::sync::Arc::new(Grouped::in_transaction(store.clone(), 64, open, run));
+        let busy = store.begin().await.unwrap();
+        let mut callers = Vec::new();
+        for i in 0..10u32 {
+            let grouped = grouped.clone();
+            callers.push(tokio::spawn(
+                async move { grouped.submit(i).await.unwrap() },
+            ));
+            // The first one is taken by the writer before the others come.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        drop(busy);
+        for caller in callers {
+            assert_eq!(caller.await.unwrap(), 10);
+        }
+        store.close().await;
     }
 }
