@@ -4927,6 +4927,12 @@ fn code_like(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
 }
 
+// An item's code named by a word: "code PAP-A4-80", "SKU: TON-2420", "Art.-Nr. 4711".
+re!(
+    CODE_WORD,
+    r"(?i)(?:^|[\s,;(])(?:code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnr\.?|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"
+);
+
 /// Lines written as bullets: `- 3 x Huila Washed, 1 kg (HUI-1KG-WB) @ $38.50`.
 fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Line)> {
     let mut out = Vec::new();
@@ -4954,6 +4960,29 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
             if let Some((code, rest)) = code_lead(&name) {
                 sku = Some(code.to_string());
                 name = rest.to_string();
+            }
+        }
+        // A code named by its word after the name ("Koffiebonen 1 kg, art.nr. KB-ESP-1000,"),
+        // with a digit in it: the code, not part of the name.
+        if sku.is_none() {
+            let worded = rx(&CODE_WORD)
+                .and_then(|r| r.captures(&name))
+                .and_then(|m| {
+                    let code = m.get(1)?;
+                    let whole = m.get(0)?.range();
+                    (code.as_str().chars().any(|c| c.is_ascii_digit()) && whole.start > 0)
+                        .then(|| (code.as_str().to_string(), whole))
+                });
+            if let Some((code, whole)) = worded {
+                name.replace_range(whole, " ");
+                name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+                name = name
+                    .replace(" ,", ",")
+                    .trim()
+                    .trim_end_matches([',', '-', ';'])
+                    .trim()
+                    .to_string();
+                sku = Some(code);
             }
         }
         // A code in its own column after the name ("Floral foam (case of 48)   FF-48").
@@ -6067,11 +6096,6 @@ fn list_lines(
     re!(
         PRICE_AFTER,
         r"(?i)(US\$|HK\$|NT\$|R\$|CHF|[$£€¥￥])\s*([0-9][0-9.,']*[0-9]|[0-9])\s*(?:[$£€¥]\s*)?(?:each|ea\.?|apiece|per\s+[a-z]+|/\s*[a-z]+|la\s+pi[eè]ce|pi[eè]ce|chacun|cada(?:\s+un[oa])?|ciascun[oa]|cad\.|pro\s+st[uü]ck|je\s+st[uü]ck|per\s+stuk|por\s+unidad)\b"
-    );
-    // An item's code named by a word: "code PAP-A4-80", "SKU: TON-2420", "Art.-Nr. 4711".
-    re!(
-        CODE_WORD,
-        r"(?i)(?:^|[\s,;(])(?:code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnr\.?|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"
     );
     re!(
         QTY_X,

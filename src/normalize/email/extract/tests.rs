@@ -2729,3 +2729,27 @@ fn a_repeat_orders_change_in_a_sentence() {
     assert!(l.unit_price.is_none() && l.doubt.is_some());
     assert!(changed_item("Same as last week please, and deliver on Thursday.").is_none());
 }
+
+/// A code named by its word after a bullet's name (`, art.nr. KB-ESP-1000`) is the code, not
+/// part of the name; a total stated in a later sentence of a line is read.
+#[test]
+fn a_worded_code_after_a_bullets_name_and_a_total_in_a_sentence() {
+    let text = "Hierbij bestellen wij:\n\
+                - 6 x Koffiebonen Espresso Blend 1 kg, art.nr. KB-ESP-1000, à € 21,50\n\
+                - 10 x Roerstaafjes hout 14 cm (1000 st.), art.nr. RS-HT-14, à € 7,20\n\n\
+                Alle prijzen excl. btw. Totaal 201,00 EUR.\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (f, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].sku.as_deref(), Some("KB-ESP-1000"));
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Koffiebonen Espresso Blend 1 kg")
+    );
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("Roerstaafjes hout 14 cm (1000 st.)")
+    );
+    assert_eq!(value(&f, "total").as_deref(), Some("201"));
+}
