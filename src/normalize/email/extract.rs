@@ -5687,7 +5687,7 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
 
 /// The country a document's language points to, for a postcode that could be several
 /// countries' (`13002 Marseille`): French → FR, German → DE, Italian → IT, Dutch → NL,
-/// Slovenian → SI, when
+/// Slovenian → SI, Czech → CZ, Slovak → SK, when
 /// the document uses at least three of that language's order words and clearly more than of
 /// any other. Spanish and Portuguese are written in several countries with five-digit
 /// postcodes, so they name none.
@@ -5789,6 +5789,36 @@ pub fn language_country(text: &str) -> Option<&'static str> {
                 "rok dobave",
                 "lep pozdrav",
                 "hvala",
+            ],
+        ),
+        // Czech and Slovak share the postcode's form (`602 00`, `811 01`) and some words,
+        // not these.
+        (
+            "CZ",
+            &[
+                "objednáváme",
+                "dodání",
+                "množství",
+                "celkem",
+                "s pozdravem",
+                "zboží",
+                "děkuji",
+                "děkujeme",
+                "dobrý den",
+            ],
+        ),
+        (
+            "SK",
+            &[
+                "objednávame",
+                "dodanie",
+                "dodacia",
+                "množstvo",
+                "celkom",
+                "s pozdravom",
+                "tovar",
+                "ďakujem",
+                "dobrý deň",
             ],
         ),
     ];

@@ -2753,3 +2753,13 @@ fn a_worded_code_after_a_bullets_name_and_a_total_in_a_sentence() {
     );
     assert_eq!(value(&f, "total").as_deref(), Some("201"));
 }
+
+/// Czech and Slovak share the postcode's form; their own words tell the country.
+#[test]
+fn czech_and_slovak_documents_name_their_country() {
+    let cz =
+        "Dobrý den,\nobjednáváme zboží:\nCelkem bez DPH: 100,00 Kč\nAdresa dodání:\nS pozdravem";
+    assert_eq!(language_country(cz), Some("CZ"));
+    let sk = "Dobrý deň,\nobjednávame tovar:\nCelkom bez DPH: 100,00 €\nS pozdravom";
+    assert_eq!(language_country(sk), Some("SK"));
+}
