@@ -6333,6 +6333,63 @@ fn list_lines(
     out
 }
 
+/// Where the message's text and an attachment both state an item's quantity and disagree
+/// ("20 cajas de aceite …" in the body, 25 on the PDF): that quantity is not known, so it is
+/// left out and the line put in doubt. An item of the text is a line that starts with its
+/// quantity (after a bullet, if any) and names it by words the attachment's line also holds
+/// (two at least, and most of the item's words). Returns the doubts.
+pub fn disagreeing_quantities(text: &str, lines: &mut [Line]) -> Vec<String> {
+    re!(
+        COUNTED_ITEM,
+        r"^\s*(?:[-*•·–]\s*)?([0-9]{1,5})\s*(?:x|×)?\s+(\p{L}.*)$"
+    );
+    fn words(s: &str) -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.chars().count() >= 3 && w.chars().any(char::is_alphabetic))
+            .map(str::to_lowercase)
+            .collect()
+    }
+    let mut doubts = Vec::new();
+    let Some(re) = rx(&COUNTED_ITEM) else {
+        return doubts;
+    };
+    for row in text.lines().take(2_000) {
+        let Some(m) = re.captures(row) else {
+            continue;
+        };
+        let Ok(quantity) = Decimal::from_str(&m[1]) else {
+            continue;
+        };
+        let item = words(&m[2]);
+        if item.len() < 2 {
+            continue;
+        }
+        // The attachment's line this item names best.
+        let best = lines
+            .iter_mut()
+            .filter_map(|l| {
+                let name = words(l.name.as_deref()?);
+                let shared = item.iter().filter(|w| name.contains(w)).count();
+                (shared >= 2 && shared * 5 >= item.len() * 3).then_some((shared, l))
+            })
+            .max_by_key(|(shared, _)| *shared);
+        if let Some((_, l)) = best {
+            if l.quantity.is_some_and(|q| q != quantity) {
+                l.quantity = None;
+                l.confidence = l.confidence.min(0.5);
+                let why = "lines: the message and its attachment state different quantities \
+                           for an item"
+                    .to_string();
+                l.doubt = Some(why.clone());
+                if !doubts.contains(&why) {
+                    doubts.push(why);
+                }
+            }
+        }
+    }
+    doubts
+}
+
 /// The change a repeat order writes in a sentence ("same as last week, only make it 20 bags
 /// of the wholemeal instead of 10"): the item by the words it is named by, its new quantity,
 /// no price; in doubt, for a person to complete the order from the earlier one.

@@ -370,6 +370,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     // An e-mail whose body says little, with the order as a document: a PDF, or a text file
     // (an ERP's fixed-width order slip, `text/plain` without a charset). The document gives
     // the lines and whatever the body did not.
+    let mut attached_lines = false;
     if kind == MailKind::Email && lines.is_empty() && text_source != "xml" {
         let mut documents: Vec<(Result<String, String>, &'static str)> = Vec::new();
         if let Some(pdf) = pdf {
@@ -404,6 +405,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                         }
                     }
                     if !form_lines.is_empty() {
+                        attached_lines = true;
                         lines = form_lines;
                         replace_line_doubts(&mut doubts, form_doubts);
                         text_source = source;
@@ -471,6 +473,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
         };
         match read {
             Ok(l) if !l.is_empty() => {
+                attached_lines = true;
                 lines = l;
                 if text_source == "none" {
                     text_source = source;
@@ -490,6 +493,14 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
         for (k, f) in found {
             if !facts.contains_key(&k) {
                 put(&mut facts, &k, Some(f.value), f.confidence);
+            }
+        }
+    }
+    // Lines from an attachment whose quantities the message's text states otherwise.
+    if kind == MailKind::Email && attached_lines {
+        for d in extract::disagreeing_quantities(&text, &mut lines) {
+            if !doubts.contains(&d) {
+                doubts.push(d);
             }
         }
     }

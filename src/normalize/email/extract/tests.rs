@@ -2763,3 +2763,29 @@ fn czech_and_slovak_documents_name_their_country() {
     let sk = "Dobrý deň,\nobjednávame tovar:\nCelkom bez DPH: 100,00 €\nS pozdravom";
     assert_eq!(language_country(sk), Some("SK"));
 }
+
+/// The message's text and its attachment stating different quantities for an item: that
+/// quantity is not known; an item they agree on stays.
+#[test]
+fn a_quantity_the_text_and_the_attachment_disagree_on_is_left_out() {
+    let line = |name: &str, q: i64| Line {
+        sku: None,
+        name: Some(name.into()),
+        spec: None,
+        quantity: Some(Decimal::from(q)),
+        unit_price: None,
+        confidence: 0.9,
+        doubt: None,
+        discount: None,
+    };
+    let mut lines = vec![
+        line("Aceite de oliva virgen extra 5 l (caja 3 garrafas)", 25),
+        line("Harina de trigo 25 kg", 10),
+    ];
+    let text = "Resumiendo:\n- 20 cajas de aceite de oliva virgen extra 5 l\n\
+                - 10 sacos de harina de trigo 25 kg\n";
+    let doubts = disagreeing_quantities(text, &mut lines);
+    assert_eq!(doubts.len(), 1);
+    assert!(lines[0].quantity.is_none() && lines[0].doubt.is_some());
+    assert_eq!(lines[1].quantity, Some(Decimal::from(10)));
+}
