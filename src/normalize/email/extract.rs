@@ -5027,7 +5027,7 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
 /// Lines from a CSV attachment: header row by column names, blank and total rows skipped.
 pub fn csv_lines(bytes: &[u8], ctx: &Ctx, facts: &mut Facts) -> Result<Vec<Line>, String> {
     let rows = csv_rows(bytes, None)?;
-    grid_lines(&rows, ctx, facts, 1).map_err(|why| format!("CSV attachment {why}"))
+    grid_lines(&rows, ctx, facts, 30).map_err(|why| format!("CSV attachment {why}"))
 }
 
 /// The rows of a CSV attachment (comma, semicolon or tab separated, as its first row shows).

@@ -439,7 +439,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                 amounts_text.push('\n');
                 amounts_text.push_str(&summary);
                 attached_text = summary;
-                extract::grid_lines(&rows, &csv_ctx, &mut facts, 1)
+                extract::grid_lines(&rows, &csv_ctx, &mut facts, 30)
                     .map_err(|why| format!("CSV attachment {why}"))
             });
             (read, "csv")

@@ -2789,3 +2789,19 @@ fn a_quantity_the_text_and_the_attachment_disagree_on_is_left_out() {
     assert!(lines[0].quantity.is_none() && lines[0].doubt.is_some());
     assert_eq!(lines[1].quantity, Some(Decimal::from(10)));
 }
+
+/// A CSV export with the order's heading rows above its table (`Bestellung;4500-2291`,
+/// `Datum;…`): the header row is found below them.
+#[test]
+fn a_csv_table_below_heading_rows() {
+    let csv = "Bestellung;4500-2291;;;\nDatum;01.04.2026;;;\n;;;;\n\
+               Artikelnr.;Bezeichnung;Menge;Einzelpreis €;Gesamt €\n\
+               RM-5520;Allzweckreiniger Zitrone 10 l;6;18,90;113,40\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let mut f = Facts::new();
+    let lines = csv_lines(csv.as_bytes(), &c, &mut f).expect("lines");
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].sku.as_deref(), Some("RM-5520"));
+    assert_eq!(value(&f, "currency").as_deref(), Some("EUR"));
+}
