@@ -2566,6 +2566,14 @@ fn fielded_address(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> bool {
     true
 }
 
+/// Whether a line reads as an item of a list, not a line of an address: a bullet, or an item
+/// priced with `@` ("Plain flour 16kg (FL-PL16) – 12 bags @ £14.20").
+fn list_item(l: &str) -> bool {
+    l.starts_with(['-', '*', '•'])
+        || bullet(l).is_some()
+        || (l.contains(" @ ") && l.chars().any(|c| c.is_ascii_digit()))
+}
+
 /// The first block of two to six lines (between blank lines) that ends with a city line whose
 /// form implies its country (`Gunnison, CO 81230`, `Fitzroy VIC 3065`, `1015 KK Amsterdam`)
 /// or with a postcode alone, and holds no list item: an address written without a label.
@@ -2579,11 +2587,9 @@ fn unlabelled_address(layout: &Layout) -> Option<Vec<String>> {
         if !(2..=6).contains(&b.len()) {
             return false;
         }
-        let listy = b.iter().any(|l| {
-            l.starts_with(['-', '*', '•'])
-                || bullet(l).is_some()
-                || l.chars().filter(|c| *c == ' ').count() > 12
-        });
+        let listy = b
+            .iter()
+            .any(|l| list_item(l) || l.chars().filter(|c| *c == ' ').count() > 12);
         let mut rest = b;
         if rest.len() > 2 && rest.last().is_some_and(|l| country_of(l).is_some()) {
             rest = &rest[..rest.len() - 1];
@@ -6117,6 +6123,13 @@ fn list_lines(
         ITEM_X_AFTER,
         r"(?i)^\s*(\S.*\s[x×]\s?[0-9]{1,5}\s+(?:@|à|[-–—]|по|بسعر)\s.*)$"
     );
+    // An item typed without a bullet whose quantity and unit follow the name after a dash
+    // and a price follows them ("Plain flour 16kg (FL-PL16) – 12 bags @ £14.20"): an item
+    // only when it reads whole.
+    re!(
+        ITEM_DASH_QTY,
+        r"(?i)^\s*(\S.*\s[-–—]\s*[0-9]{1,5}\s*\p{L}{1,12}\.?\s+(?:@|à|á|at)\s*\S.*)$"
+    );
     // A web form's item line: "Item: WAX-SOY-10 | Soy wax flakes | Qty: 6 | Price: $28.50".
     re!(
         ITEM_FIELD,
@@ -6129,7 +6142,7 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
@@ -6171,6 +6184,7 @@ fn list_lines(
             })
             .or_else(|| rx(&ITEM_UNIT).and_then(|r| r.captures(line)))
             .or_else(|| rx(&ITEM_X_AFTER).and_then(|r| r.captures(line)))
+            .or_else(|| rx(&ITEM_DASH_QTY).and_then(|r| r.captures(line)))
         else {
             continue;
         };
@@ -6558,12 +6572,19 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
         PHONE_MARKED,
         r"(?i)(?:^|\s)(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
+    // A phone named by the place it rings, or by its initial, before a colon ("Kitchen:
+    // 01865 555 208", "Shop: …", "o: (775) 555-0134" for the office, "w:" work, "d:" direct).
+    re!(
+        PHONE_PLACE,
+        r"(?i)(?:^|\s|\|)(?:o|w|d|kitchen|shop|store|reception|front\s+desk|desk|warehouse|depot|bar|main|switchboard|studio|clinic|workshop|site)\s*:\s*(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+    );
     let delivery = delivery_lines(layout, ctx, kind);
     let labelled = find_labelled(layout, ctx, "phone", false);
     let marked = |l: &str| {
         let m = rx(&PHONE_MARKED)
             .and_then(|r| r.captures(l))
-            .or_else(|| phone_after_label(l))?;
+            .or_else(|| phone_after_label(l))
+            .or_else(|| rx(&PHONE_PLACE).and_then(|r| r.captures(l)))?;
         let n = m.get(1)?.as_str();
         (7..=15)
             .contains(&digits(n))
@@ -6919,9 +6940,7 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         for i in triggers {
             let block = block_below(&layout, i, 0, 6);
             // A list of items is not an address.
-            let listy = block
-                .iter()
-                .any(|l| l.starts_with(['-', '*', '•']) || bullet(l).is_some());
+            let listy = block.iter().any(|l| list_item(l));
             if !block.is_empty() && !listy {
                 address_block(&mut facts, ctx, block, 0.8);
                 break;

@@ -2805,3 +2805,35 @@ fn a_csv_table_below_heading_rows() {
     assert_eq!(lines[0].sku.as_deref(), Some("RM-5520"));
     assert_eq!(value(&f, "currency").as_deref(), Some("EUR"));
 }
+
+/// Items typed as `name (CODE) – 12 bags @ £14.20` are lines, not the block under a
+/// sentence that mentions delivery; a phone named by the place it rings (`Kitchen:`) or by
+/// its initial (`o:`) is the sender's.
+#[test]
+fn items_priced_after_a_dash_quantity_and_a_place_named_phone() {
+    let text = "Order for Thursday's delivery please, our ref HV-2291:\n\n\
+                Plain flour 16kg (FL-PL16) – 12 bags @ £14.20\n\
+                Rapeseed oil 20L (OL-RP20) – 6 drums @ £31.50\n\n\
+                Delivery to the restaurant as usual:\n\
+                Harrow & Vine\n14 Little Clarendon Street\nOxford\nOX1 2HP\n\n\
+                Cheers,\nMegan\nHead Chef | Harrow & Vine\nKitchen: 01865 555 208\n";
+    let (f, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1].sku.as_deref(), Some("OL-RP20"));
+    assert_eq!(lines[1].name.as_deref(), Some("Rapeseed oil 20L"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(6)));
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("Harrow & Vine"));
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("01865 555 208")
+    );
+    let (f, _, _) = extract_text(
+        "Thank you,\nPriya Raman | FulfillNest\no: (775) 555-0134 | priya@example.com\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("(775) 555-0134")
+    );
+}
