@@ -6156,7 +6156,13 @@ fn list_lines(
     // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
     re!(
         PRICE_X,
-        r"(?i)\s[x×]\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₱]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(zł|kč|kr\.?|[€£$¥₺₹₩원₪]|ر\.س|eur|usd|gbp|chf|nok|sek|dkk|pln|czk|tl|try|ft|huf|lei|ron|sar|ils)?\s*$"
+        r"(?i)\s[x×]\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₱]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(zł|kč|kr\.?|[€£$¥₺₹₩원₪]|ر\.س|eur|usd|gbp|chf|nok|sek|dkk|pln|czk|tl|try|ft|huf|lei|ron|sar|ils)?(?:\s+(?:netto|brutto|net|nett|ht|ttc))?\s*$"
+    );
+    // The quantity and its unit after a dash, right before the price ("Mydło w płynie 5 l
+    // (MYD-5L) – 10 szt. × 38,90 zł netto"): the quantity, and the name ends at the dash.
+    re!(
+        DASH_QTY_END,
+        r"\s[-–—]\s*([0-9]{1,5})\s*(?:\p{L}{1,8}\.?)?\s*$"
     );
     re!(
         CODE_PAREN,
@@ -6212,7 +6218,15 @@ fn list_lines(
             .and_then(|r| r.captures(counted))
             .or_else(|| rx(&QTY_X).and_then(|r| r.captures(counted)))
             .or_else(|| rx(&QTY_AFTER).and_then(|r| r.captures(counted)));
-        let quantity = counted_by.as_ref().and_then(|m| parse_quantity(&m[1], dc));
+        let dash_counted = price.as_ref().and_then(|p| {
+            let head = &body[..p.get(0)?.start()];
+            let m = rx(&DASH_QTY_END)?.captures(head)?;
+            Some((parse_quantity(&m[1], dc)?, m.get(0)?.start()))
+        });
+        let quantity = match dash_counted {
+            Some((q, _)) => Some(q),
+            None => counted_by.as_ref().and_then(|m| parse_quantity(&m[1], dc)),
+        };
         if price.is_none() && !coded {
             if let Some(line) = priceless_item(body, dc) {
                 out.push((i, line));
@@ -6239,6 +6253,7 @@ fn list_lines(
                 .is_some_and(|m| price.get(0).is_some_and(|p| m.end() > p.start()));
         let unit_price = parse_decimal(&price[2], dc);
         let named = leader.map_or(body.len(), |at| at);
+        let named = dash_counted.map_or(named, |(_, at)| at.min(named));
         let mut rest =
             body[..price.get(0).map_or(body.len(), |m| m.start()).min(named)].to_string();
         let worded = rx(&CODE_WORD).and_then(|r| r.captures(&rest)).map(|m| {
@@ -6278,7 +6293,7 @@ fn list_lines(
         // The name is what is left without the quantity (written after the leader, if any).
         let rest = match leader {
             Some(_) => rest,
-            None if counted_first => rest,
+            None if counted_first || dash_counted.is_some() => rest,
             // The name ends where the choice of quantities starts.
             None if undecided => {
                 let at = rx(&QTY_CHOICE)

@@ -2837,3 +2837,26 @@ fn items_priced_after_a_dash_quantity_and_a_place_named_phone() {
         Some("(775) 555-0134")
     );
 }
+
+/// A list item whose quantity and unit follow a dash right before `× price` (and a net word):
+/// that quantity; the name ends at the dash and keeps its own pack counts.
+#[test]
+fn a_quantity_after_a_dash_before_the_price() {
+    let text = "Zamówienie nr ZAM/118/2026:\n\n\
+                1. Mydło w płynie 5 l (MYD-5L) – 10 szt. × 38,90 zł netto\n\
+                2. Ręcznik papierowy ZZ zielony, karton 4000 szt. (RP-ZZ-4000) – 15 kart. × 54,00 zł netto\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1].quantity, Some(Decimal::from(15)));
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("Ręcznik papierowy ZZ zielony, karton 4000 szt.")
+    );
+    assert_eq!(lines[1].sku.as_deref(), Some("RP-ZZ-4000"));
+    assert_eq!(
+        lines[0].unit_price.map(|d| d.to_string()).as_deref(),
+        Some("38.90")
+    );
+}
