@@ -1632,8 +1632,35 @@ fn norm_label(s: &str) -> String {
         .trim()
         .trim_matches(|c: char| "【】[]〔〕《》<>■□◆◇●○*＊=".contains(c));
     let s = s.to_lowercase().replace(['_', '：'], " ").replace(':', " ");
-    ocr_letters(&s.split_whitespace().collect::<Vec<_>>().join(" "))
+    let mut s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    // A web form's note on its field ("PO number (optional)", "Phone (required) *").
+    for note in FIELD_NOTES {
+        if let Some(head) = s.strip_suffix(note) {
+            let head = head.trim_end_matches([' ', '*']);
+            if !head.is_empty() {
+                s = head.to_string();
+                break;
+            }
+        }
+    }
+    ocr_letters(&s)
 }
+
+/// A web form's notes after a field's name, which are no part of it.
+const FIELD_NOTES: &[&str] = &[
+    "(optional)",
+    "(required)",
+    "(if any)",
+    "(if applicable)",
+    "(if known)",
+    "(optionnel)",
+    "(facultatif)",
+    "(opcional)",
+    "(facoltativo)",
+    "(optioneel)",
+    "(falls vorhanden)",
+    "(freiwillig)",
+];
 
 /// `s` with the digits that OCR reads for letters inside a word put back (`Tota1` → `total`,
 /// `exc1.` → `excl.`, `BESTELB0N` → `bestelbon`): a lone `0`, `1` or `5` between two letters,
@@ -5473,6 +5500,17 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
                 }
                 // A form's field heading with its value below it ("Purchase Order Number"
                 // over "PO-0087"): what stands far to its right is another column's.
+                // A web form's note after the field's name ("PO number (optional): …").
+                let end = FIELD_NOTES
+                    .iter()
+                    .find_map(|note| {
+                        let rest = &lower[end..];
+                        let skipped = rest.len() - rest.trim_start().len();
+                        rest.trim_start()
+                            .starts_with(note)
+                            .then(|| end + skipped + note.len())
+                    })
+                    .unwrap_or(end);
                 let value_below = below_label(line, at, end, all.get(n + 1).copied());
                 let read = value_below
                     .as_deref()

@@ -2860,3 +2860,15 @@ fn a_quantity_after_a_dash_before_the_price() {
         Some("38.9")
     );
 }
+
+/// A web form's note after a field's name (`(optional)`) is no part of its label.
+#[test]
+fn a_form_fields_note_after_its_name() {
+    let (f, _, _) = extract_text(
+        "Company: Tidewater Coffee Roasters\nPO number (optional): TCR-1187\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("TCR-1187"));
+    assert_eq!(norm_label("Phone (required) *"), "phone");
+}
