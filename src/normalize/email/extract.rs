@@ -6457,6 +6457,215 @@ pub fn disagreeing_quantities(text: &str, lines: &mut [Line]) -> Vec<String> {
     doubts
 }
 
+/// Items of a web form's notification: numbered fields ("Product 1: 12 oz pouch (SKU
+/// SUP-12-KV) - $0.46 ea" with "Quantity 1: 2000", Contact Form 7), or a product with its
+/// price and quantity in brackets ("Oat Milk 1L (case of 12) (Amount: 16.80 GBP, Quantity:
+/// 4)", Jotform's payment field). A field left at its placeholder ("-- select --", no
+/// quantity) is no item.
+fn form_items(lines: &[&str], decimal_comma: bool) -> Vec<(usize, Line)> {
+    re!(
+        PRODUCT_N,
+        r"(?i)^\s*(?:product|item|article|produkt|artikel|produit|producto|prodotto|produto)\s*#?\s*([0-9]{1,2})\s*[:：]\s*(.*)$"
+    );
+    re!(
+        QUANTITY_N,
+        r"(?i)^\s*(?:quantity|qty|menge|anzahl|quantité|qté|cantidad|quantità|quantidade|aantal)\s*#?\s*([0-9]{1,2})\s*[:：]\s*([0-9][0-9.,]*)?\s*$"
+    );
+    re!(
+        PRICED_BRACKET,
+        r"(?i)^(?:[^\t]*\t)?(\S.*?)\s*\(\s*(?:amount|price|unit\s+price)\s*:\s*(?:[$£€]\s*)?([0-9][0-9.,]*)\s*(?:[A-Z]{3})?\s*,\s*(?:quantity|qty)\s*:\s*([0-9]{1,6})\s*(?:,[^)]*)?\)\s*$"
+    );
+    re!(
+        PRICE_END,
+        r"(?i)\s[-–—]\s*(?:US\$|\$|£|€|[A-Z]{3}\s?)?\s*([0-9][0-9.,]*)\s*(?:[A-Z]{3}|€|£)?\s*(?:ea\.?|each|apiece|per\s+\p{L}+|/\s*\p{L}+)?\s*$"
+    );
+    re!(
+        CODE_NAMED,
+        r"(?i)\(\s*(?:sku|code|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|art\.?\s*-?nr\.?|ref\.?)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[0-9A-Za-z])\s*\)"
+    );
+    let mut out = Vec::new();
+    let line = |sku: Option<String>, name: String, quantity, unit_price| Line {
+        sku,
+        name: Some(name).filter(|n| !n.is_empty()),
+        spec: None,
+        quantity,
+        unit_price,
+        confidence: 0.85,
+        doubt: None,
+        discount: None,
+    };
+    let quantities: Vec<(String, Option<Decimal>)> = lines
+        .iter()
+        .filter_map(|l| {
+            let m = rx(&QUANTITY_N)?.captures(l)?;
+            let q = m
+                .get(2)
+                .and_then(|q| parse_quantity(q.as_str(), decimal_comma));
+            Some((m[1].to_string(), q))
+        })
+        .collect();
+    for (i, l) in lines.iter().enumerate().take(2_000) {
+        if let Some(m) = rx(&PRICED_BRACKET).and_then(|r| r.captures(l)) {
+            let name = m[1].trim().to_string();
+            if leftover_code(&name) {
+                continue;
+            }
+            let (q, p) = (
+                parse_quantity(&m[3], decimal_comma),
+                parse_decimal(&m[2], decimal_comma),
+            );
+            out.push((i, line(None, name, q, p)));
+            continue;
+        }
+        let Some(m) = rx(&PRODUCT_N).and_then(|r| r.captures(l)) else {
+            continue;
+        };
+        let Some(quantity) = quantities
+            .iter()
+            .find(|(n, _)| *n == m[1])
+            .and_then(|(_, q)| *q)
+        else {
+            continue;
+        };
+        let mut rest = m[2].trim().to_string();
+        let mut unit_price = None;
+        if let Some(p) = rx(&PRICE_END).and_then(|r| r.captures(&rest)) {
+            unit_price = parse_decimal(&p[1], decimal_comma);
+            let at = p.get(0).map_or(rest.len(), |g| g.start());
+            rest.truncate(at);
+        }
+        let mut sku = None;
+        if let Some(c) = rx(&CODE_NAMED).and_then(|r| r.captures(&rest)) {
+            sku = Some(c[1].to_string());
+            let whole = c.get(0).map_or(0..0, |g| g.range());
+            rest.replace_range(whole, " ");
+        }
+        let name = rest.split_whitespace().collect::<Vec<_>>().join(" ");
+        let name = name
+            .trim_matches(|c: char| "-–—,;: ".contains(c))
+            .to_string();
+        if name.is_empty() || leftover_code(&name) || !name.chars().any(char::is_alphabetic) {
+            continue;
+        }
+        out.push((i, line(sku, name, Some(quantity), unit_price)));
+    }
+    out
+}
+
+/// Whether an address is a machine's that sends web forms' notifications (a website's
+/// `wordpress@`, a form service's `noreply@`), not a person's.
+pub fn automated_sender(address: &str) -> bool {
+    let local = address
+        .split('@')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+        .replace(['_', '.'], "-");
+    [
+        "wordpress",
+        "noreply",
+        "no-reply",
+        "donotreply",
+        "do-not-reply",
+        "forms",
+        "form",
+        "webform",
+        "web-form",
+        "contact-form",
+        "notifications",
+        "notification",
+        "notify",
+        "mailer",
+        "webmaster",
+        "website",
+        "submissions",
+    ]
+    .contains(&local.as_str())
+}
+
+/// The person who filled in a web form, as its fields give them: a `From: Name <address>`
+/// line (Contact Form 7), else the `Name`, `Email` and `Phone` fields (after a colon or in
+/// the cell beside the label). Returns the name, the e-mail address and the phone.
+pub fn form_submitter(text: &str) -> (Option<String>, Option<String>, Option<String>) {
+    re!(
+        FROM_LINE,
+        r"(?i)^\s*from\s*:\s*([^<>\n]*?)\s*<\s*([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})\s*>\s*$"
+    );
+    const NAME: &[&str] = &[
+        "name",
+        "your name",
+        "full name",
+        "contact name",
+        "name (first last)",
+        "first and last name",
+        "nom",
+        "nom complet",
+        "votre nom",
+        "naam",
+        "nombre",
+        "nome",
+        "ihr name",
+    ];
+    const EMAIL_LABELS: &[&str] = &[
+        "email",
+        "e-mail",
+        "email address",
+        "e-mail address",
+        "your email",
+        "your e-mail",
+        "courriel",
+        "adresse e-mail",
+        "correo electrónico",
+        "e-mailadres",
+    ];
+    const PHONE_LABELS: &[&str] = &[
+        "phone",
+        "phone number",
+        "your phone",
+        "telephone",
+        "telephone number",
+        "tel",
+        "mobile",
+        "mobile number",
+        "téléphone",
+        "telefon",
+        "teléfono",
+        "telefoon",
+        "telefono",
+    ];
+    let (mut name, mut email, mut phone) = (None, None, None);
+    for l in text.lines().take(2_000) {
+        if let Some(m) = rx(&FROM_LINE).and_then(|r| r.captures(l)) {
+            if email.is_none() {
+                let n = m[1].trim().trim_matches('"').trim();
+                name = Some(n.to_string()).filter(|n| !n.is_empty()).or(name);
+                email = Some(m[2].to_string());
+            }
+            continue;
+        }
+        let Some((label, value)) = l.split_once(':').or_else(|| l.split_once('\t')) else {
+            continue;
+        };
+        let (label, value) = (norm_label(label), value.trim());
+        if value.is_empty() {
+            continue;
+        }
+        if NAME.contains(&label.as_str()) && name.is_none() && digits(value) == 0 {
+            name = Some(value.to_string());
+        } else if EMAIL_LABELS.contains(&label.as_str()) && email.is_none() {
+            email = rx(&EMAIL)
+                .and_then(|r| r.find(value))
+                .map(|m| m.as_str().to_string());
+        } else if PHONE_LABELS.contains(&label.as_str()) && phone.is_none() {
+            phone = rx(&PHONE)
+                .and_then(|r| r.find(value))
+                .map(|m| m.as_str().trim().to_string())
+                .filter(|p| (7..=15).contains(&digits(p)));
+        }
+    }
+    (name, email, phone)
+}
+
 /// The change a repeat order writes in a sentence ("same as last week, only make it 20 bags
 /// of the wholemeal instead of 10"): the item by the words it is named by, its new quantity,
 /// no price; in doubt, for a person to complete the order from the earlier one.
@@ -7117,6 +7326,15 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         let mut items = bullet_lines(lines, ctx, &mut facts);
         let read: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
         items.extend(list_lines(lines, ctx, &read, &mut doubts));
+        if items.is_empty() {
+            items = form_items(lines, dc)
+                .into_iter()
+                .map(|(i, mut l)| {
+                    l.confidence = (l.confidence * ctx.trust).clamp(0.0, 1.0);
+                    (i, l)
+                })
+                .collect();
+        }
         items.sort_by_key(|(i, _)| *i);
         out = items.into_iter().map(|(_, l)| l).collect();
     }

@@ -340,6 +340,37 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     for (k, f) in found {
         put(&mut facts, &k, Some(f.value), f.confidence);
     }
+    // A web form's notification, sent by the seller's website or a form service (a machine's
+    // address in another domain than the buyer's): the customer is the buyer who filled in
+    // the form, as its fields name them.
+    if kind == MailKind::Email
+        && mail
+            .from_address
+            .as_deref()
+            .is_some_and(extract::automated_sender)
+    {
+        let (name, email, phone) = extract::form_submitter(&text);
+        // A form on the buyer's own site (its `noreply@` in the buyer's domain) sends the
+        // buyer's own order: the From stays.
+        let domain = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+        let own = |e: &String| {
+            mail.from_address
+                .as_deref()
+                .is_some_and(|f| domain(f) == domain(e))
+        };
+        if let Some(email) = email.filter(|e| !own(e)) {
+            for (k, v, c) in [
+                ("customer.email", Some(email), 0.95),
+                ("customer.name", name, 0.9),
+                ("customer.phone", phone, 0.9),
+            ] {
+                if v.is_some() {
+                    facts.remove(k);
+                    put(&mut facts, k, v, c);
+                }
+            }
+        }
+    }
     // A plain-text alternative that lost the HTML's line table (mail programs flatten
     // tables cell by cell): the lines come from the HTML.
     if kind == MailKind::Email && lines.is_empty() && text_source == "body" {

@@ -2872,3 +2872,35 @@ fn a_form_fields_note_after_its_name() {
     assert_eq!(value(&f, "source.external_id").as_deref(), Some("TCR-1187"));
     assert_eq!(norm_label("Phone (required) *"), "phone");
 }
+
+/// A web form's items (numbered fields, or a product with its price and quantity in
+/// brackets) and the buyer who filled it in.
+#[test]
+fn a_web_forms_items_and_its_submitter() {
+    let text = "From: Marcus Delgado <marcus@tidewater.example.com>\n\
+                Phone: (757) 555-0162\n\n\
+                Product 1: 12 oz kraft pouch with valve (SKU SUP-12-KV) - $0.46 ea\n\
+                Quantity 1: 2000\n\n\
+                Product 2: -- select --\nQuantity 2:\n";
+    let items = form_items(&text.lines().collect::<Vec<_>>(), false);
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].1.sku.as_deref(), Some("SUP-12-KV"));
+    assert_eq!(
+        items[0].1.name.as_deref(),
+        Some("12 oz kraft pouch with valve")
+    );
+    assert_eq!(items[0].1.quantity, Some(Decimal::from(2000)));
+    let (name, email, phone) = form_submitter(text);
+    assert_eq!(name.as_deref(), Some("Marcus Delgado"));
+    assert_eq!(email.as_deref(), Some("marcus@tidewater.example.com"));
+    assert_eq!(phone.as_deref(), Some("(757) 555-0162"));
+    let jot = "Name\tElla Whitcombe\nEmail\tella@pantry.example.co.uk\n\
+               Products\tOat Milk 1L (case of 12) (Amount: 16.80 GBP, Quantity: 4)\n";
+    let items = form_items(&jot.lines().collect::<Vec<_>>(), false);
+    assert_eq!(items[0].1.name.as_deref(), Some("Oat Milk 1L (case of 12)"));
+    assert_eq!(items[0].1.quantity, Some(Decimal::from(4)));
+    assert_eq!(form_submitter(jot).0.as_deref(), Some("Ella Whitcombe"));
+    assert!(automated_sender("wordpress@shop.example.com"));
+    assert!(automated_sender("noreply@jotform.example.com"));
+    assert!(!automated_sender("orders@shop.example.com"));
+}
