@@ -4594,7 +4594,8 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
     let dc = ctx.decimal_comma();
     let raw_quantity = get("quantity")?;
     let quantity = parse_quantity(&raw_quantity, dc)?;
-    let mut unit_price = get("unit_price").and_then(|p| parse_decimal(&p, dc));
+    let mut unit_price =
+        get("unit_price").and_then(|p| price_per(&p, dc).or_else(|| parse_decimal(&p, dc)));
     let mut confidence = confidence;
     let amount = get("amount").and_then(|a| parse_decimal(&a, dc));
     // "10 %", "0": a percentage off the line, at most all of it.
@@ -4673,6 +4674,28 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
         doubt,
         discount,
     })
+}
+
+/// A price written per a number of units ("12,50 €/100 St.", "$21.50 per 1,000", "8,00 je
+/// 10 Stück"): the price of one unit, the price divided by that number (never the two
+/// numbers run together). `None` when the price is per one unit or per a unit word.
+fn price_per(cell: &str, decimal_comma: bool) -> Option<Decimal> {
+    re!(
+        PER_N,
+        r"(?i)^(.*?[0-9].*?)\s*(?:/|\bper\b|\bje\b|\bpro\b|\bpar\b|\bpor\b|\bpour\b|\bfor\b)\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(?:\p{L}+\.?)?\s*$"
+    );
+    let m = rx(&PER_N)?.captures(cell.trim())?;
+    let head = m[1].trim();
+    let price = parse_decimal(head, decimal_comma)?;
+    // The price alone before the sign: one number.
+    if super::checks::numbers(head).len() != 1 {
+        return None;
+    }
+    let per = parse_quantity(&m[2], decimal_comma)?;
+    if per <= Decimal::ONE || per.fract() != Decimal::ZERO {
+        return None;
+    }
+    price.checked_div(per).map(|d| d.normalize())
 }
 
 /// A line's amount: quantity × unit price, less its discount in percent, to the cent.

@@ -2904,3 +2904,13 @@ fn a_web_forms_items_and_its_submitter() {
     assert!(automated_sender("noreply@jotform.example.com"));
     assert!(!automated_sender("orders@shop.example.com"));
 }
+
+/// A price per a number of units is divided by that number, never run together with it.
+#[test]
+fn a_price_per_a_hundred_or_a_thousand_units() {
+    let d = |s: &str| Decimal::from_str(s).unwrap();
+    assert_eq!(price_per("12,50 €/100 St.", true), Some(d("0.125")));
+    assert_eq!(price_per("$21.50 per 1,000", false), Some(d("0.0215")));
+    assert_eq!(price_per("6,40 €/Pak.", true), None);
+    assert_eq!(price_per("$48.60 per case", false), None);
+}
