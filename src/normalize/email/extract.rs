@@ -6711,6 +6711,42 @@ pub fn changed_item(text: &str) -> Option<Line> {
     })
 }
 
+/// A change to a line of an earlier order, asked in a sentence ("change line 2 on PO 7731
+/// (the dome lids) to 15 cases instead of 10", "change the oat milk to 6 cases"): the item
+/// by the words it is named by, its new quantity, no price; in doubt, for a person to apply
+/// to the earlier order.
+pub fn changed_line(text: &str) -> Option<Line> {
+    re!(
+        CHANGE_TO,
+        r"(?i)\b(?:change|amend|update|increase|reduce)\b[^.?!]{0,60}?(?:\(\s*(?:the\s+)?([^()0-9]{2,40}?)\s*\)|\bthe\s+([^()0-9,.;:]{2,40}?))\s+to\s+([0-9]{1,5})\b"
+    );
+    let m = rx(&CHANGE_TO)?.captures(text)?;
+    let name = m.get(1).or(m.get(2))?.as_str();
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    // "change the delivery date to 12 May" changes no item.
+    const NOT_ITEMS: &[&str] = &["delivery", "date", "address", "time", "day", "order", "po"];
+    if name
+        .split_whitespace()
+        .any(|w| NOT_ITEMS.contains(&w.to_lowercase().as_str()))
+    {
+        return None;
+    }
+    Some(Line {
+        sku: None,
+        name: Some(name),
+        spec: None,
+        quantity: parse_quantity(&m[3], false),
+        unit_price: None,
+        confidence: 0.5,
+        doubt: Some(
+            "lines: the message changes a line of an earlier order, read from a sentence; a \
+             person applies it"
+                .into(),
+        ),
+        discount: None,
+    })
+}
+
 /// A list item with its code in brackets and its quantity after a dash that ends it, and no
 /// price: "Cotton yarn 30s combed (code CY-30C) - 40 bags" (prices "as per the last
 /// invoice"). Read without a unit price and in doubt, for a person to price.

@@ -582,6 +582,13 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     }
     doubts.extend(checks::check_address(&facts));
     doubts.extend(forward_change);
+    // A message that only asks to change a line of an earlier order: that line, in doubt.
+    if lines.is_empty() && kind == MailKind::Email {
+        if let Some(l) = extract::changed_line(&text) {
+            doubts.extend(l.doubt.clone());
+            lines.push(l);
+        }
+    }
     if let Some(why) = checks::standing_order(&text) {
         // A repeat order that writes only its change in a sentence: that item, for the
         // person who completes the order.

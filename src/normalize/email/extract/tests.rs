@@ -2914,3 +2914,17 @@ fn a_price_per_a_hundred_or_a_thousand_units() {
     assert_eq!(price_per("6,40 €/Pak.", true), None);
     assert_eq!(price_per("$48.60 per case", false), None);
 }
+
+/// A change to an earlier order's line asked in a sentence: that item, its new quantity, no
+/// price, in doubt; a change of the date names no item.
+#[test]
+fn a_change_to_an_earlier_orders_line() {
+    let l = changed_line(
+        "Can you please change line 2 on PO 7731 (the dome lids) to 15 cases instead of 10?",
+    )
+    .expect("a line");
+    assert_eq!(l.name.as_deref(), Some("dome lids"));
+    assert_eq!(l.quantity, Some(Decimal::from(15)));
+    assert!(l.unit_price.is_none() && l.doubt.is_some());
+    assert!(changed_line("Could you change the delivery date to 12 May?").is_none());
+}
