@@ -6851,7 +6851,33 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
             }
         }
     }
-    for (l, cs) in layout.lines.iter().zip(&layout.cells).take(12) {
+    // A fax's cover sheet (its `To:` / `From:` / `Pages:` fields under a FAX title) comes
+    // before the order form: the letterhead is at the top of the page after it, below the
+    // fax machine's next line.
+    let cover_field = |l: &str| {
+        let head = l.trim().split([':', '：']).next().unwrap_or("").trim();
+        l.contains([':', '：'])
+            && [
+                "to", "from", "attn", "fax", "re", "pages", "subject", "de", "à", "a", "an", "von",
+                "para", "van", "aan",
+            ]
+            .contains(&head.to_lowercase().as_str())
+    };
+    let mut start = 0;
+    for (i, l) in layout.lines.iter().enumerate().take(12) {
+        if l.trim().is_empty() || header(l) || is_title(l) {
+            continue;
+        }
+        if cover_field(l) {
+            if let Some(next) =
+                (i + 1..layout.lines.len().min(200)).find(|&k| header(layout.lines[k]))
+            {
+                start = next;
+            }
+        }
+        break;
+    }
+    for (l, cs) in layout.lines.iter().zip(&layout.cells).skip(start).take(12) {
         if l.trim().is_empty() || header(l) {
             continue;
         }

@@ -2928,3 +2928,24 @@ fn a_change_to_an_earlier_orders_line() {
     assert!(l.unit_price.is_none() && l.doubt.is_some());
     assert!(changed_line("Could you change the delivery date to 12 May?").is_none());
 }
+
+/// A fax's cover sheet before the order form: the customer is the letterhead at the top of
+/// the page after it, not a cover-sheet field.
+#[test]
+fn a_fax_cover_sheet_before_the_forms_letterhead() {
+    let text = "31/03/2026 09:14   FROM: 9055550179        P. 1/2\n\n\
+                F A X\n\n\
+                To:      Order Desk - Maple Leaf Supply\n\
+                From:    Linda Chen, Sunnybrook Manor\n\
+                Pages:   2 (including cover)\n\n\
+                31/03/2026 09:14   FROM: 9055550179        P. 2/2\n\n\
+                Sunnybrook Manor Retirement Residence\n\
+                1250 Sunnybrook Road, Oakville, ON L6J 5B8\n\
+                Tel: 905-555-0172     Fax: 905-555-0179\n\n\
+                PURCHASE ORDER\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.name").as_deref(),
+        Some("Sunnybrook Manor Retirement Residence")
+    );
+}
