@@ -5178,6 +5178,21 @@ pub fn csv_text(bytes: &[u8], charset: Option<&str>) -> String {
         .into_owned()
 }
 
+/// Where the header row of a table of lines is among the first `within` non-blank rows (as
+/// [`grid_lines`] finds it), if there is one.
+pub fn grid_header_at(rows: &[Vec<String>], ctx: &Ctx, within: usize) -> Option<usize> {
+    rows.iter()
+        .enumerate()
+        .filter(|(_, r)| !r.iter().all(|c| c.trim().is_empty()))
+        .take(within)
+        .find(|(i, row)| {
+            let cs = grid_cells(row);
+            two_row_header(&cs, rows.get(i + 1), ctx.template).is_some()
+                || header_columns(&cs, ctx.template).is_some()
+        })
+        .map(|(i, _)| i)
+}
+
 /// Lines from rows of cells (a CSV file, a spreadsheet): the header row is the first non-blank
 /// row that names a quantity column, looked for among the first `header_within` non-blank rows
 /// (a spreadsheet often has a title or the buyer's details above the table); blank rows and
