@@ -6946,7 +6946,14 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
         let m = rx(&PHONE_MARKED)
             .and_then(|r| r.captures(l))
             .or_else(|| phone_after_label(l))
-            .or_else(|| rx(&PHONE_PLACE).and_then(|r| r.captures(l)))?;
+            .or_else(|| {
+                // "d: 12.03.2026" is a date.
+                rx(&PHONE_PLACE).and_then(|r| r.captures(l)).filter(|m| {
+                    !m[1].split(['.', '/', '-']).all(|p| {
+                        (1..=4).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit())
+                    })
+                })
+            })?;
         let n = m.get(1)?.as_str();
         (7..=15)
             .contains(&digits(n))

@@ -2949,3 +2949,10 @@ fn a_fax_cover_sheet_before_the_forms_letterhead() {
         Some("Sunnybrook Manor Retirement Residence")
     );
 }
+
+/// A date after a one-letter mark is no phone.
+#[test]
+fn a_date_after_a_one_letter_mark_is_no_phone() {
+    let (f, _, _) = extract_text("Thanks,\nAnn\nd: 12.03.2026\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "customer.phone"), None);
+}
