@@ -11,7 +11,9 @@
 //! The stated amounts are read from rows that start with their label, in every language the
 //! extraction reads (`Zwischensumme`, `Frais de port`, `IVA 21%`, `合計` …).
 
-use super::extract::{ascii_digits, line_amount, ocr_letters, parse_decimal, Facts, Line};
+use super::extract::{
+    ascii_digits, line_amount, ocr_letters, parse_decimal, unbracketed, Facts, Line,
+};
 use rust_decimal::Decimal;
 
 /// Amounts stated in the text, by kind (each as often as it is stated).
@@ -602,20 +604,7 @@ fn summary_row(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
         .trim_end_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(-−".contains(c));
     // A label is short; a sentence that mentions "total" is not a summary row. A
     // qualifier in brackets ("Total del pedido (IVA no incluido)") is not counted.
-    let unbracketed: String = {
-        let mut depth = 0usize;
-        label
-            .chars()
-            .filter(|c| {
-                match c {
-                    '(' | '（' => depth += 1,
-                    ')' | '）' => depth = depth.saturating_sub(1),
-                    _ => return depth == 0,
-                }
-                false
-            })
-            .collect()
-    };
+    let unbracketed = unbracketed(label);
     if label.is_empty() || unbracketed.trim().chars().count() > 32 {
         return false;
     }

@@ -7723,7 +7723,7 @@ fn codes_in(text: &str) -> Vec<&'static str> {
 }
 
 /// `text` without what stands in round brackets (over lines too, as a remark may wrap).
-fn unbracketed(text: &str) -> String {
+pub fn unbracketed(text: &str) -> String {
     let mut depth = 0usize;
     text.chars()
         .filter(|c| {
