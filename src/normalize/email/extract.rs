@@ -4698,6 +4698,18 @@ fn price_per(cell: &str, decimal_comma: bool) -> Option<Decimal> {
     price.checked_div(per).map(|d| d.normalize())
 }
 
+/// The number of units a price written just before `after` is for, when it is more than one:
+/// "… $21.50 per 1,000", "… 12,50 €/100 St.", "… 8,00 € je 10 Stück".
+fn per_count(after: &str, decimal_comma: bool) -> Option<Decimal> {
+    re!(
+        PER_COUNT,
+        r"(?i)^\s*(?:[$£€¥]|[A-Z]{3}\b|zł|kr\.?|kč)?\s*(?:/|\bper\b|\bje\b|\bpro\b|\bpar\b|\bpor\b|\bpour\b|\bfor\b)\s*([0-9][0-9.,']*[0-9]|[0-9])(?:\s|$|[^0-9.,])"
+    );
+    let m = rx(&PER_COUNT)?.captures(after)?;
+    let n = parse_quantity(&m[1], decimal_comma)?;
+    (n > Decimal::ONE && n.fract() == Decimal::ZERO).then_some(n)
+}
+
 /// A line's amount: quantity × unit price, less its discount in percent, to the cent.
 pub fn line_amount(quantity: Decimal, unit_price: Decimal, discount: Option<Decimal>) -> Decimal {
     let gross = quantity.checked_mul(unit_price).unwrap_or(MAX_NUMBER);
@@ -4998,7 +5010,12 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
         };
         let dc = ctx.decimal_comma();
         let quantity = parse_quantity(&m[1], dc);
-        let unit_price = parse_decimal(&m[5], dc);
+        let unit_price = parse_decimal(&m[5], dc).map(|p| {
+            let after = m.get(5).map_or("", |g| &line[g.end()..]);
+            per_count(after, dc)
+                .and_then(|n| p.checked_div(n))
+                .map_or(p, |d| d.normalize())
+        });
         // `$` alone names no currency until the country says whose dollar it is.
         let mark = m.get(4).map_or("", |c| c.as_str()).trim();
         if let Some(cur) = Some(mark).filter(|m| *m != "$").and_then(currency_of) {
@@ -6327,7 +6344,12 @@ fn list_lines(
                 .as_ref()
                 .and_then(|m| m.get(0))
                 .is_some_and(|m| price.get(0).is_some_and(|p| m.end() > p.start()));
-        let unit_price = parse_decimal(&price[2], dc);
+        let unit_price = parse_decimal(&price[2], dc).map(|p| {
+            let after = price.get(2).map_or("", |g| &body[g.end()..]);
+            per_count(after, dc)
+                .and_then(|n| p.checked_div(n))
+                .map_or(p, |d| d.normalize())
+        });
         let named = leader.map_or(body.len(), |at| at);
         let named = dash_counted.map_or(named, |(_, at)| at.min(named));
         let mut rest =

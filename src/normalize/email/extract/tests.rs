@@ -2956,3 +2956,32 @@ fn a_date_after_a_one_letter_mark_is_no_phone() {
     let (f, _, _) = extract_text("Thanks,\nAnn\nd: 12.03.2026\n", &ctx(), Kind::Email);
     assert_eq!(value(&f, "customer.phone"), None);
 }
+
+/// A list item priced per a number of units is priced per unit (the price divided).
+#[test]
+fn a_list_item_priced_per_a_thousand() {
+    let d = |s: &str| Decimal::from_str(s).unwrap();
+    for (t, dc, price) in [
+        (
+            "Please send:\n- 24000 x thermal labels 4x6 (LBL-46) @ $21.50 per 1,000\n",
+            false,
+            "0.0215",
+        ),
+        (
+            "Bitte liefern:\n- 2000 St. Schraube 4x40 (SPS-4040) à 12,50 €/100 St.\n",
+            true,
+            "0.125",
+        ),
+        (
+            "Order:\nLabels 4x6 (LBL-46) – 24000 pcs @ $21.50/1000\n",
+            false,
+            "0.0215",
+        ),
+    ] {
+        let mut c = ctx();
+        c.decimal_comma = Some(dc);
+        let (_, lines, _) = extract_text(t, &c, Kind::Email);
+        assert_eq!(lines.len(), 1, "{t}");
+        assert_eq!(lines[0].unit_price, Some(d(price)), "{t}");
+    }
+}
