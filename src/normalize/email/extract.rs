@@ -6694,7 +6694,9 @@ pub fn form_submitter(text: &str) -> (Option<String>, Option<String>, Option<Str
         "telefono",
     ];
     let (mut name, mut email, mut phone) = (None, None, None);
-    for l in text.lines().take(2_000) {
+    let (mut first, mut last) = (None, None);
+    let all: Vec<&str> = text.lines().take(2_000).collect();
+    for (i, l) in all.iter().enumerate() {
         if let Some(m) = rx(&FROM_LINE).and_then(|r| r.captures(l)) {
             if email.is_none() {
                 let n = m[1].trim().trim_matches('"').trim();
@@ -6703,14 +6705,42 @@ pub fn form_submitter(text: &str) -> (Option<String>, Option<String>, Option<Str
             }
             continue;
         }
-        let Some((label, value)) = l.split_once(':').or_else(|| l.split_once('\t')) else {
-            continue;
+        // "Name: …", a label and its value in two cells, or a label alone on its line with
+        // its value on the next ("Name" / "Marcus Delgado", as some form plugins write).
+        let (label, value) = match l.split_once(':').or_else(|| l.split_once('\t')) {
+            Some((label, value)) => (label, value.trim()),
+            None => match all.get(i + 1) {
+                Some(next) if !next.trim().is_empty() && !next.contains(':') => (*l, next.trim()),
+                _ => continue,
+            },
         };
-        let (label, value) = (norm_label(label), value.trim());
+        let label = norm_label(label.trim_matches(|c: char| c == '-' || c.is_whitespace()));
         if value.is_empty() {
             continue;
         }
-        if NAME.contains(&label.as_str()) && name.is_none() && digits(value) == 0 {
+        if [
+            "first name",
+            "given name",
+            "prénom",
+            "vorname",
+            "nombre de pila",
+        ]
+        .contains(&label.as_str())
+        {
+            first = first.or(Some(value.to_string()));
+        } else if [
+            "last name",
+            "surname",
+            "family name",
+            "nom de famille",
+            "nachname",
+            "apellido",
+            "apellidos",
+        ]
+        .contains(&label.as_str())
+        {
+            last = last.or(Some(value.to_string()));
+        } else if NAME.contains(&label.as_str()) && name.is_none() && digits(value) == 0 {
             name = Some(value.to_string());
         } else if EMAIL_LABELS.contains(&label.as_str()) && email.is_none() {
             email = rx(&EMAIL)
@@ -6722,6 +6752,12 @@ pub fn form_submitter(text: &str) -> (Option<String>, Option<String>, Option<Str
                 .map(|m| m.as_str().trim().to_string())
                 .filter(|p| (7..=15).contains(&digits(p)));
         }
+    }
+    if name.is_none() {
+        name = match (first, last) {
+            (Some(f), Some(l)) => Some(format!("{f} {l}")),
+            (f, l) => f.or(l),
+        };
     }
     (name, email, phone)
 }
@@ -6896,7 +6932,8 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
         l.contains([':', '：'])
             && [
                 "to", "from", "attn", "fax", "re", "pages", "subject", "de", "à", "a", "an", "von",
-                "para", "van", "aan",
+                "para", "van", "aan", "da", "objet", "betreff", "asunto", "oggetto", "seiten",
+                "páginas", "pagine",
             ]
             .contains(&head.to_lowercase().as_str())
     };

@@ -584,7 +584,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     doubts.extend(forward_change);
     // A message that only asks to change a line of an earlier order: that line, in doubt.
     if lines.is_empty() && kind == MailKind::Email {
-        if let Some(l) = extract::changed_line(&text) {
+        if let Some(l) = extract::changed_line(&text).or_else(|| extract::changed_item(&text)) {
             doubts.extend(l.doubt.clone());
             lines.push(l);
         }

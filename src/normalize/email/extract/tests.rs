@@ -2985,3 +2985,15 @@ fn a_list_item_priced_per_a_thousand() {
         assert_eq!(lines[0].unit_price, Some(d(price)), "{t}");
     }
 }
+
+/// A form plugin's fields with the value on the line below the label, and a name in two
+/// fields.
+#[test]
+fn a_forms_fields_below_their_labels_and_a_name_in_two_fields() {
+    let text = "First Name\nElla\n\nLast Name\nWhitcombe\n\nEmail\nella@pantry.example.co.uk\n\n\
+                Phone\n01273 555 904\n";
+    let (name, email, phone) = form_submitter(text);
+    assert_eq!(name.as_deref(), Some("Ella Whitcombe"));
+    assert_eq!(email.as_deref(), Some("ella@pantry.example.co.uk"));
+    assert_eq!(phone.as_deref(), Some("01273 555 904"));
+}
