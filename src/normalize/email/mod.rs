@@ -428,6 +428,13 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                     form_ctx.vat_country = extract::vat_country(&layer);
                     let (found, form_lines, form_doubts) =
                         extract::extract_text(&layer, &form_ctx, Kind::Form);
+                    // The message and its document naming different order references:
+                    // which one is the order's is not known.
+                    if source == "pdf" || !form_lines.is_empty() {
+                        if let Some(d) = references_disagree(&facts, &found) {
+                            doubts.push(d);
+                        }
+                    }
                     // A text file that holds no order lines may be anything (a log, a
                     // note): only an order's own facts are taken from it.
                     for (k, f) in found {
@@ -521,6 +528,9 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     if !attached_text.trim().is_empty() {
         let attached = bounded(text::normalize(&attached_text), &mut problems);
         let (found, _, _) = extract::extract_text(&attached, &ctx, Kind::Email);
+        if let Some(d) = references_disagree(&facts, &found) {
+            doubts.push(d);
+        }
         for (k, f) in found {
             if !facts.contains_key(&k) {
                 put(&mut facts, &k, Some(f.value), f.confidence);
@@ -736,6 +746,23 @@ fn bounded(mut text: String, problems: &mut Vec<String>) -> String {
     text
 }
 
+/// The doubt when the message's text and an attachment name different order references
+/// (neither one the end of the other: `4500-2291` and `2291` agree).
+fn references_disagree(facts: &Facts, attached: &Facts) -> Option<String> {
+    const KEY: &str = "source.external_id";
+    let key = |v: &str| -> String {
+        v.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_uppercase()
+    };
+    let (a, b) = (key(&facts.get(KEY)?.value), key(&attached.get(KEY)?.value));
+    (!(a.ends_with(&b) || b.ends_with(&a))).then(|| {
+        "source.external_id: the message and its attachment name different order references"
+            .to_string()
+    })
+}
+
 /// Puts the doubts of lines read from another text in place of the first text's doubts
 /// about its lines and amounts (the other facts' doubts stay).
 fn replace_line_doubts(doubts: &mut Vec<String>, other: Vec<String>) {
@@ -948,5 +975,25 @@ mod tests {
             v["document"]["forwarded_by"]["from"]["address"],
             "ventas@supplier.example.com"
         );
+    }
+
+    /// The message and its attachment naming different order references is a doubt; the
+    /// same reference written with and without a prefix is not.
+    #[test]
+    fn references_of_the_message_and_its_attachment() {
+        let facts = |v: &str| -> Facts {
+            let mut f = Facts::new();
+            f.insert(
+                "source.external_id".into(),
+                Fact {
+                    value: v.into(),
+                    confidence: 0.9,
+                },
+            );
+            f
+        };
+        assert!(references_disagree(&facts("PO 4500-2291"), &facts("4500-2291")).is_none());
+        assert!(references_disagree(&facts("4500-2291"), &facts("4500-2299")).is_some());
+        assert!(references_disagree(&facts("4500-2291"), &Facts::new()).is_none());
     }
 }
