@@ -7056,7 +7056,23 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
             // ("(503) 555-0186" under the company's address), before a marked phone
             // further down (a vendor's).
             let phone = match kind {
-                Kind::Email => lines.clone().rev().find_map(|(_, l)| marked(l)),
+                // The signature's phones: the last marked one, or the first of the lines
+                // of phones it ends ("Tel. …" over "Mobile …": the first).
+                Kind::Email => {
+                    let found: Vec<(usize, String)> = lines
+                        .clone()
+                        .filter_map(|(i, l)| marked(l).map(|p| (i, p)))
+                        .collect();
+                    let mut at = found.len().checked_sub(1);
+                    while let Some(k) = at.filter(|&k| k > 0) {
+                        if found[k - 1].0 + 1 == found[k].0 {
+                            at = Some(k - 1);
+                        } else {
+                            break;
+                        }
+                    }
+                    at.map(|k| found[k].1.clone())
+                }
                 Kind::Form => letterhead_block(layout)
                     .into_iter()
                     .filter(|i| keep(*i))

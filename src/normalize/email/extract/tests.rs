@@ -2997,3 +2997,14 @@ fn a_forms_fields_below_their_labels_and_a_name_in_two_fields() {
     assert_eq!(email.as_deref(), Some("ella@pantry.example.co.uk"));
     assert_eq!(phone.as_deref(), Some("01273 555 904"));
 }
+
+/// Two phones in one signature, one line each: the first is the sender's.
+#[test]
+fn two_phones_in_a_signature_the_first() {
+    let (f, _, _) = extract_text(
+        "Pozdrawiam\nAgnieszka Wójcik\nTel. 12 555 40 18\nMobile 601 555 237\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("12 555 40 18"));
+}
