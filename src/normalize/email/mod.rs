@@ -358,17 +358,29 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                 .as_deref()
                 .is_some_and(|f| domain(f) == domain(e))
         };
-        if let Some(email) = email.filter(|e| !own(e)) {
-            for (k, v, c) in [
-                ("customer.email", Some(email), 0.95),
-                ("customer.name", name, 0.9),
-                ("customer.phone", phone, 0.9),
-            ] {
-                if v.is_some() {
-                    facts.remove(k);
-                    put(&mut facts, k, v, c);
+        match email {
+            Some(email) if !own(&email) => {
+                for (k, v, c) in [
+                    ("customer.email", Some(email), 0.95),
+                    ("customer.name", name, 0.9),
+                    ("customer.phone", phone, 0.9),
+                ] {
+                    if v.is_some() {
+                        facts.remove(k);
+                        put(&mut facts, k, v, c);
+                    }
                 }
             }
+            Some(_) => {}
+            // A machine's form that names the buyer but not their address: the From is not
+            // the customer's, and a person finds out how to reach them. (An e-procurement
+            // system's notification, with no form fields, speaks for the buyer.)
+            None if name.is_some() => doubts.push(
+                "customer.email: the message was sent by a machine (a web form or a \
+                 notification service) whose form names the buyer but not their address"
+                    .into(),
+            ),
+            None => {}
         }
     }
     // A plain-text alternative that lost the HTML's line table (mail programs flatten
@@ -995,5 +1007,42 @@ mod tests {
         assert!(references_disagree(&facts("PO 4500-2291"), &facts("4500-2291")).is_none());
         assert!(references_disagree(&facts("4500-2291"), &facts("4500-2299")).is_some());
         assert!(references_disagree(&facts("4500-2291"), &Facts::new()).is_none());
+    }
+
+    /// A web form's notification from the seller's site: the buyer in the form's fields is
+    /// the customer; a form that names the buyer but not their address is a doubt.
+    #[test]
+    fn a_web_forms_buyer_is_the_customer() {
+        let raw = |body: &str| {
+            format!(
+                "From: Packwell Supply Co. <wordpress@packwell.example.com>\r\n\
+                 Date: Mon, 30 Mar 2026 10:17:44 -0400\r\nMessage-ID: <f1@packwell.example.com>\r\n\
+                 Subject: Wholesale order request\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}"
+            )
+            .into_bytes()
+        };
+        let v = decode(
+            &raw(
+                "From: Marcus Delgado <marcus@tidewater.example.com>\r\nPhone: (757) 555-0162\r\n",
+            ),
+            MailKind::Email,
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            v["fields"]["customer.email"]["value"], "marcus@tidewater.example.com",
+            "{v}"
+        );
+        assert_eq!(
+            v["fields"]["customer.name"]["value"], "Marcus Delgado",
+            "{v}"
+        );
+        let v = decode(
+            &raw("Name: Marcus Delgado\r\n"),
+            MailKind::Email,
+            &Options::default(),
+        )
+        .unwrap();
+        assert!(v["doubts"].to_string().contains("customer.email"), "{v}");
     }
 }
