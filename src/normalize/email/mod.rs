@@ -477,7 +477,22 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
     const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
     for a in &mail.attachments {
-        let (read, source) = if is(a, &["text/csv", "text/comma-separated-values"], &[".csv"]) {
+        // An "Excel" file that is not one: a spreadsheet export saved as text (CSV or tab
+        // separated) under `.xls`, or an XLSX archive sent as `application/vnd.ms-excel`.
+        let old_excel = is(a, &["application/vnd.ms-excel"], &[".xls"]);
+        let zipped = a.content.starts_with(b"PK\x03\x04");
+        let texty = old_excel
+            && !zipped
+            && !a.content.starts_with(&[0xD0, 0xCF, 0x11, 0xE0])
+            && !a.content.iter().take(4096).any(|b| *b == 0)
+            && a.content.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'<')
+            && a.content
+                .iter()
+                .take(4096)
+                .any(|b| [b'\t', b';', b','].contains(b));
+        let (read, source) = if texty
+            || is(a, &["text/csv", "text/comma-separated-values"], &[".csv"])
+        {
             let charset = attachment_charset(a, &mail);
             let charset = charset.as_deref();
             let text = extract::csv_text(&a.content, charset);
@@ -493,7 +508,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                     .map_err(|why| format!("CSV attachment {why}"))
             });
             (read, "csv")
-        } else if is(a, &[XLSX], &[".xlsx"]) {
+        } else if is(a, &[XLSX], &[".xlsx"]) || (old_excel && zipped) {
             let read = xlsx::xlsx_order(&a.content, &ctx, &mut facts, opts.xlsx_limits);
             let read = read.map(|order| {
                 // The sheet's own subtotal, tax and total rows are stated amounts too.
@@ -1044,5 +1059,21 @@ mod tests {
         )
         .unwrap();
         assert!(v["doubts"].to_string().contains("customer.email"), "{v}");
+    }
+
+    /// A spreadsheet export saved as tab-separated text under `.xls` is read like a CSV file.
+    #[test]
+    fn a_text_export_named_xls_is_read_as_csv() {
+        let raw =
+            "From: Ann Lee <ann@cafe.example.com>\r\nDate: Fri, 04 Dec 2026 10:33:12 +0000\r\n\
+                   Message-ID: <x1@cafe.example.com>\r\nSubject: PO 5521\r\n\
+                   MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+                   --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nOrder attached.\r\n\
+                   --b\r\nContent-Type: application/vnd.ms-excel; name=\"PO.xls\"\r\n\
+                   Content-Disposition: attachment; filename=\"PO.xls\"\r\n\r\n\
+                   Item\tDescription\tQty\tPrice\r\nCUP-16\tCold cup 16 oz\t4\t62.00\r\n--b--\r\n";
+        let v = decode(raw.as_bytes(), MailKind::Email, &Options::default()).unwrap();
+        assert_eq!(v["lines"][0]["sku"], "CUP-16", "{v}");
+        assert_eq!(v["lines"][0]["quantity"], 4, "{v}");
     }
 }
