@@ -4998,7 +4998,7 @@ fn code_like(text: &str) -> bool {
 // An item's code named by a word: "code PAP-A4-80", "SKU: TON-2420", "Art.-Nr. 4711".
 re!(
     CODE_WORD,
-    r"(?i)(?:^|[\s,;(])(?:code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnr\.?|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"
+    r"(?i)(?:^|[\s,;(])(?:item\s*code|product\s*code|code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|cat\.?\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnummer|artikelnr\.?|varenr\.?|varenummer|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"
 );
 
 /// Lines written as bullets: `- 3 x Huila Washed, 1 kg (HUI-1KG-WB) @ $38.50`.

@@ -3008,3 +3008,15 @@ fn two_phones_in_a_signature_the_first() {
     );
     assert_eq!(value(&f, "customer.phone").as_deref(), Some("12 555 40 18"));
 }
+
+/// More words that name an item's code after its name.
+#[test]
+fn more_words_name_an_items_code() {
+    let text = "Please send:\n- 6 x Oat milk 1 L, product code OM-1000, @ $3.20\n\
+                - 2 x Paper cups, cat. no. PC-12, @ $9.00\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines[0].sku.as_deref(), Some("OM-1000"));
+    assert_eq!(lines[0].name.as_deref(), Some("Oat milk 1 L"));
+    assert_eq!(lines[1].sku.as_deref(), Some("PC-12"));
+    assert_eq!(lines[1].name.as_deref(), Some("Paper cups"));
+}
