@@ -6666,6 +6666,22 @@ pub fn form_submitter(text: &str) -> (Option<String>, Option<String>, Option<Str
         "nome",
         "ihr name",
     ];
+    const FIRST_NAME: &[&str] = &[
+        "first name",
+        "given name",
+        "prénom",
+        "vorname",
+        "nombre de pila",
+    ];
+    const LAST_NAME: &[&str] = &[
+        "last name",
+        "surname",
+        "family name",
+        "nom de famille",
+        "nachname",
+        "apellido",
+        "apellidos",
+    ];
     const EMAIL_LABELS: &[&str] = &[
         "email",
         "e-mail",
@@ -6718,27 +6734,9 @@ pub fn form_submitter(text: &str) -> (Option<String>, Option<String>, Option<Str
         if value.is_empty() {
             continue;
         }
-        if [
-            "first name",
-            "given name",
-            "prénom",
-            "vorname",
-            "nombre de pila",
-        ]
-        .contains(&label.as_str())
-        {
+        if FIRST_NAME.contains(&label.as_str()) {
             first = first.or(Some(value.to_string()));
-        } else if [
-            "last name",
-            "surname",
-            "family name",
-            "nom de famille",
-            "nachname",
-            "apellido",
-            "apellidos",
-        ]
-        .contains(&label.as_str())
-        {
+        } else if LAST_NAME.contains(&label.as_str()) {
             last = last.or(Some(value.to_string()));
         } else if NAME.contains(&label.as_str()) && name.is_none() && digits(value) == 0 {
             name = Some(value.to_string());
