@@ -5,7 +5,7 @@
 
 use ordergate::mapping::MappingSet;
 use ordergate::normalize::email::extract::{Ctx, Facts};
-use ordergate::normalize::email::xlsx::{read_sheets, xlsx_lines, Limits};
+use ordergate::normalize::email::xlsx::{read_sheets, xlsx_lines, xlsx_order, Limits};
 use ordergate::normalize::email::Template;
 use ordergate::normalize::Normalizer;
 use std::io::Write;
@@ -399,4 +399,43 @@ fn email_with_xlsx_attachment_through_the_mapping() {
         Some("38.50")
     );
     assert!(order.notes.is_none(), "{:?}", order.notes);
+}
+
+/// The line sheet's heading block above its table (the buyer's address beside the order's
+/// fields, the delivery address below) is read as details, not lines.
+#[test]
+fn xlsx_heading_block_above_the_table_is_details() {
+    let book = workbook(
+        &[(
+            "BC",
+            vec![
+                vec![S("BON DE COMMANDE")],
+                vec![
+                    S("Hôtel Les Remparts"),
+                    E,
+                    S("N° commande :"),
+                    S("BC-2026-0087"),
+                ],
+                vec![],
+                vec![S("Adresse de livraison :")],
+                vec![S("3 impasse des Teinturiers")],
+                vec![S("84000 Avignon")],
+                vec![],
+                vec![S("Réf."), S("Désignation"), S("Qté"), S("PU HT (€)")],
+                vec![S("ASS-PLA-27"), S("Assiette plate"), N("120"), N("6.9")],
+            ],
+        )],
+        0,
+        None,
+    );
+    let mut facts = Facts::new();
+    let order = xlsx_order(&book, &ctx(None), &mut facts, Limits::default()).unwrap();
+    assert_eq!(order.lines.len(), 1);
+    assert!(
+        order.details.contains("Adresse de livraison"),
+        "{}",
+        order.details
+    );
+    assert!(order.details.contains("84000 Avignon"), "{}", order.details);
+    assert!(!order.details.contains("ASS-PLA-27"), "{}", order.details);
 }

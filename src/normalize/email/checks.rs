@@ -11,7 +11,9 @@
 //! The stated amounts are read from rows that start with their label, in every language the
 //! extraction reads (`Zwischensumme`, `Frais de port`, `IVA 21%`, `合計` …).
 
-use super::extract::{ascii_digits, line_amount, ocr_letters, parse_decimal, Facts, Line};
+use super::extract::{
+    ascii_digits, line_amount, ocr_letters, parse_decimal, unbracketed, Facts, Line,
+};
 use rust_decimal::Decimal;
 
 /// Amounts stated in the text, by kind (each as often as it is stated).
@@ -559,62 +561,79 @@ pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
     let text = ascii_digits(text);
     for line in text.lines() {
         let t = line.trim();
-        if sum_row(t, decimal_comma, &mut s) {
+        if summary_row(t, decimal_comma, &mut s) {
             continue;
         }
-        // The label is what comes before the first amount (a rate like "19 %" belongs to it;
-        // a minus sign before a discount's amount does not).
-        let Some(first_digit) = first_amount(t) else {
-            continue;
-        };
-        let label = t[..first_digit]
-            .trim_end_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(-−".contains(c));
-        // A label is short; a sentence that mentions "total" is not a summary row. A
-        // qualifier in brackets ("Total del pedido (IVA no incluido)") is not counted.
-        let unbracketed: String = {
-            let mut depth = 0usize;
-            label
-                .chars()
-                .filter(|c| {
-                    match c {
-                        '(' | '（' => depth += 1,
-                        ')' | '）' => depth = depth.saturating_sub(1),
-                        _ => return depth == 0,
-                    }
-                    false
-                })
-                .collect()
-        };
-        if label.is_empty() || unbracketed.trim().chars().count() > 32 {
-            continue;
-        }
-        let Some(kind) = row_kind(label) else {
-            continue;
-        };
-        // A discount's minus sign ("-10,79 €") is no part of its amount.
-        let rest = t[label.len()..]
-            .trim_start_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(-−".contains(c));
-        let Some(amount) = row_amount(rest, decimal_comma) else {
-            continue;
-        };
-        if kind == RowKind::Total && includes_tax(label) {
-            s.gross = true;
-            s.rates.extend(
-                numbers(label)
-                    .into_iter()
-                    .filter(|(_, after)| after.trim_start().starts_with('%'))
-                    .filter_map(|(n, _)| parse_decimal(&n, decimal_comma)),
-            );
-        }
-        match kind {
-            RowKind::Total => s.total.push(amount),
-            RowKind::Subtotal => s.subtotal.push(amount),
-            RowKind::Shipping => s.shipping.push(amount),
-            RowKind::Tax => s.tax.push(amount),
-            RowKind::Discount => s.discount.push(amount.abs()),
+        // A summary row may be a later sentence of a line ("Alle priser i DKK ekskl. moms.
+        // I alt 2.639,00 kr. ekskl. moms."): a sentence starts after a word's full stop and a
+        // space, with a capital letter.
+        for tail in sentence_tails(t) {
+            if summary_row(tail, decimal_comma, &mut s) {
+                break;
+            }
         }
     }
     s
+}
+
+/// The later sentences of a line, each to the line's end: what follows a full stop after a
+/// letter, a space and a capital letter.
+fn sentence_tails(t: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for (at, _) in t.match_indices(". ") {
+        let after = t[at + 2..].trim_start();
+        let lettered = t[..at].chars().next_back().is_some_and(char::is_alphabetic);
+        if lettered && after.starts_with(char::is_uppercase) {
+            out.push(after);
+        }
+    }
+    out
+}
+
+/// Reads one summary row into `s`: true when `t` is one.
+fn summary_row(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
+    if sum_row(t, decimal_comma, s) {
+        return true;
+    }
+    // The label is what comes before the first amount (a rate like "19 %" belongs to it;
+    // a minus sign before a discount's amount does not).
+    let Some(first_digit) = first_amount(t) else {
+        return false;
+    };
+    let label = t[..first_digit]
+        .trim_end_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(-−".contains(c));
+    // A label is short; a sentence that mentions "total" is not a summary row. A
+    // qualifier in brackets ("Total del pedido (IVA no incluido)") is not counted.
+    let unbracketed = unbracketed(label);
+    if label.is_empty() || unbracketed.trim().chars().count() > 32 {
+        return false;
+    }
+    let Some(kind) = row_kind(label) else {
+        return false;
+    };
+    // A discount's minus sign ("-10,79 €") is no part of its amount.
+    let rest = t[label.len()..]
+        .trim_start_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(-−".contains(c));
+    let Some(amount) = row_amount(rest, decimal_comma) else {
+        return false;
+    };
+    if kind == RowKind::Total && includes_tax(label) {
+        s.gross = true;
+        s.rates.extend(
+            numbers(label)
+                .into_iter()
+                .filter(|(_, after)| after.trim_start().starts_with('%'))
+                .filter_map(|(n, _)| parse_decimal(&n, decimal_comma)),
+        );
+    }
+    match kind {
+        RowKind::Total => s.total.push(amount),
+        RowKind::Subtotal => s.subtotal.push(amount),
+        RowKind::Shipping => s.shipping.push(amount),
+        RowKind::Tax => s.tax.push(amount),
+        RowKind::Discount => s.discount.push(amount.abs()),
+    }
+    true
 }
 
 /// A sum written on one line, "Totale merce: € 1.452,70 + IVA 10% € 145,27 = € 1.597,97":

@@ -1632,8 +1632,35 @@ fn norm_label(s: &str) -> String {
         .trim()
         .trim_matches(|c: char| "【】[]〔〕《》<>■□◆◇●○*＊=".contains(c));
     let s = s.to_lowercase().replace(['_', '：'], " ").replace(':', " ");
-    ocr_letters(&s.split_whitespace().collect::<Vec<_>>().join(" "))
+    let mut s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    // A web form's note on its field ("PO number (optional)", "Phone (required) *").
+    for note in FIELD_NOTES {
+        if let Some(head) = s.strip_suffix(note) {
+            let head = head.trim_end_matches([' ', '*']);
+            if !head.is_empty() {
+                s = head.to_string();
+                break;
+            }
+        }
+    }
+    ocr_letters(&s)
 }
+
+/// A web form's notes after a field's name, which are no part of it.
+const FIELD_NOTES: &[&str] = &[
+    "(optional)",
+    "(required)",
+    "(if any)",
+    "(if applicable)",
+    "(if known)",
+    "(optionnel)",
+    "(facultatif)",
+    "(opcional)",
+    "(facoltativo)",
+    "(optioneel)",
+    "(falls vorhanden)",
+    "(freiwillig)",
+];
 
 /// `s` with the digits that OCR reads for letters inside a word put back (`Tota1` → `total`,
 /// `exc1.` → `excl.`, `BESTELB0N` → `bestelbon`): a lone `0`, `1` or `5` between two letters,
@@ -2566,6 +2593,14 @@ fn fielded_address(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> bool {
     true
 }
 
+/// Whether a line reads as an item of a list, not a line of an address: a bullet, or an item
+/// priced with `@` ("Plain flour 16kg (FL-PL16) – 12 bags @ £14.20").
+fn list_item(l: &str) -> bool {
+    l.starts_with(['-', '*', '•'])
+        || bullet(l).is_some()
+        || (l.contains(" @ ") && l.chars().any(|c| c.is_ascii_digit()))
+}
+
 /// The first block of two to six lines (between blank lines) that ends with a city line whose
 /// form implies its country (`Gunnison, CO 81230`, `Fitzroy VIC 3065`, `1015 KK Amsterdam`)
 /// or with a postcode alone, and holds no list item: an address written without a label.
@@ -2579,11 +2614,9 @@ fn unlabelled_address(layout: &Layout) -> Option<Vec<String>> {
         if !(2..=6).contains(&b.len()) {
             return false;
         }
-        let listy = b.iter().any(|l| {
-            l.starts_with(['-', '*', '•'])
-                || bullet(l).is_some()
-                || l.chars().filter(|c| *c == ' ').count() > 12
-        });
+        let listy = b
+            .iter()
+            .any(|l| list_item(l) || l.chars().filter(|c| *c == ' ').count() > 12);
         let mut rest = b;
         if rest.len() > 2 && rest.last().is_some_and(|l| country_of(l).is_some()) {
             rest = &rest[..rest.len() - 1];
@@ -4561,7 +4594,8 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
     let dc = ctx.decimal_comma();
     let raw_quantity = get("quantity")?;
     let quantity = parse_quantity(&raw_quantity, dc)?;
-    let mut unit_price = get("unit_price").and_then(|p| parse_decimal(&p, dc));
+    let mut unit_price =
+        get("unit_price").and_then(|p| price_per(&p, dc).or_else(|| parse_decimal(&p, dc)));
     let mut confidence = confidence;
     let amount = get("amount").and_then(|a| parse_decimal(&a, dc));
     // "10 %", "0": a percentage off the line, at most all of it.
@@ -4640,6 +4674,40 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
         doubt,
         discount,
     })
+}
+
+/// A price written per a number of units ("12,50 €/100 St.", "$21.50 per 1,000", "8,00 je
+/// 10 Stück"): the price of one unit, the price divided by that number (never the two
+/// numbers run together). `None` when the price is per one unit or per a unit word.
+fn price_per(cell: &str, decimal_comma: bool) -> Option<Decimal> {
+    re!(
+        PER_N,
+        r"(?i)^(.*?[0-9].*?)\s*(?:/|\bper\b|\bje\b|\bpro\b|\bpar\b|\bpor\b|\bpour\b|\bfor\b)\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(?:\p{L}+\.?)?\s*$"
+    );
+    let m = rx(&PER_N)?.captures(cell.trim())?;
+    let head = m[1].trim();
+    let price = parse_decimal(head, decimal_comma)?;
+    // The price alone before the sign: one number.
+    if super::checks::numbers(head).len() != 1 {
+        return None;
+    }
+    let per = parse_quantity(&m[2], decimal_comma)?;
+    if per <= Decimal::ONE || per.fract() != Decimal::ZERO {
+        return None;
+    }
+    price.checked_div(per).map(|d| d.normalize())
+}
+
+/// The number of units a price written just before `after` is for, when it is more than one:
+/// "… $21.50 per 1,000", "… 12,50 €/100 St.", "… 8,00 € je 10 Stück".
+fn per_count(after: &str, decimal_comma: bool) -> Option<Decimal> {
+    re!(
+        PER_COUNT,
+        r"(?i)^\s*(?:[$£€¥]|[A-Z]{3}\b|zł|kr\.?|kč)?\s*(?:/|\bper\b|\bje\b|\bpro\b|\bpar\b|\bpor\b|\bpour\b|\bfor\b)\s*([0-9][0-9.,']*[0-9]|[0-9])(?:\s|$|[^0-9.,])"
+    );
+    let m = rx(&PER_COUNT)?.captures(after)?;
+    let n = parse_quantity(&m[1], decimal_comma)?;
+    (n > Decimal::ONE && n.fract() == Decimal::ZERO).then_some(n)
 }
 
 /// A line's amount: quantity × unit price, less its discount in percent, to the cent.
@@ -4927,6 +4995,12 @@ fn code_like(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
 }
 
+// An item's code named by a word: "code PAP-A4-80", "SKU: TON-2420", "Art.-Nr. 4711".
+re!(
+    CODE_WORD,
+    r"(?i)(?:^|[\s,;(])(?:item\s*code|product\s*code|code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|cat\.?\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnummer|artikelnr\.?|varenr\.?|varenummer|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"
+);
+
 /// Lines written as bullets: `- 3 x Huila Washed, 1 kg (HUI-1KG-WB) @ $38.50`.
 fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Line)> {
     let mut out = Vec::new();
@@ -4936,7 +5010,12 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
         };
         let dc = ctx.decimal_comma();
         let quantity = parse_quantity(&m[1], dc);
-        let unit_price = parse_decimal(&m[5], dc);
+        let unit_price = parse_decimal(&m[5], dc).map(|p| {
+            let after = m.get(5).map_or("", |g| &line[g.end()..]);
+            per_count(after, dc)
+                .and_then(|n| p.checked_div(n))
+                .map_or(p, |d| d.normalize())
+        });
         // `$` alone names no currency until the country says whose dollar it is.
         let mark = m.get(4).map_or("", |c| c.as_str()).trim();
         if let Some(cur) = Some(mark).filter(|m| *m != "$").and_then(currency_of) {
@@ -4954,6 +5033,29 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
             if let Some((code, rest)) = code_lead(&name) {
                 sku = Some(code.to_string());
                 name = rest.to_string();
+            }
+        }
+        // A code named by its word after the name ("Koffiebonen 1 kg, art.nr. KB-ESP-1000,"),
+        // with a digit in it: the code, not part of the name.
+        if sku.is_none() {
+            let worded = rx(&CODE_WORD)
+                .and_then(|r| r.captures(&name))
+                .and_then(|m| {
+                    let code = m.get(1)?;
+                    let whole = m.get(0)?.range();
+                    (code.as_str().chars().any(|c| c.is_ascii_digit()) && whole.start > 0)
+                        .then(|| (code.as_str().to_string(), whole))
+                });
+            if let Some((code, whole)) = worded {
+                name.replace_range(whole, " ");
+                name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+                name = name
+                    .replace(" ,", ",")
+                    .trim()
+                    .trim_end_matches([',', '-', ';'])
+                    .trim()
+                    .to_string();
+                sku = Some(code);
             }
         }
         // A code in its own column after the name ("Floral foam (case of 48)   FF-48").
@@ -4998,7 +5100,7 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
 /// Lines from a CSV attachment: header row by column names, blank and total rows skipped.
 pub fn csv_lines(bytes: &[u8], ctx: &Ctx, facts: &mut Facts) -> Result<Vec<Line>, String> {
     let rows = csv_rows(bytes, None)?;
-    grid_lines(&rows, ctx, facts, 1).map_err(|why| format!("CSV attachment {why}"))
+    grid_lines(&rows, ctx, facts, 30).map_err(|why| format!("CSV attachment {why}"))
 }
 
 /// The rows of a CSV attachment (comma, semicolon or tab separated, as its first row shows).
@@ -5091,6 +5193,21 @@ pub fn csv_text(bytes: &[u8], charset: Option<&str>) -> String {
         .decode_without_bom_handling(bytes)
         .0
         .into_owned()
+}
+
+/// Where the header row of a table of lines is among the first `within` non-blank rows (as
+/// [`grid_lines`] finds it), if there is one.
+pub fn grid_header_at(rows: &[Vec<String>], ctx: &Ctx, within: usize) -> Option<usize> {
+    rows.iter()
+        .enumerate()
+        .filter(|(_, r)| !r.iter().all(|c| c.trim().is_empty()))
+        .take(within)
+        .find(|(i, row)| {
+            let cs = grid_cells(row);
+            two_row_header(&cs, rows.get(i + 1), ctx.template).is_some()
+                || header_columns(&cs, ctx.template).is_some()
+        })
+        .map(|(i, _)| i)
 }
 
 /// Lines from rows of cells (a CSV file, a spreadsheet): the header row is the first non-blank
@@ -5438,6 +5555,17 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
                 }
                 // A form's field heading with its value below it ("Purchase Order Number"
                 // over "PO-0087"): what stands far to its right is another column's.
+                // A web form's note after the field's name ("PO number (optional): …").
+                let end = FIELD_NOTES
+                    .iter()
+                    .find_map(|note| {
+                        let rest = &lower[end..];
+                        let skipped = rest.len() - rest.trim_start().len();
+                        rest.trim_start()
+                            .starts_with(note)
+                            .then(|| end + skipped + note.len())
+                    })
+                    .unwrap_or(end);
                 let value_below = below_label(line, at, end, all.get(n + 1).copied());
                 let read = value_below
                     .as_deref()
@@ -5658,7 +5786,7 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
 
 /// The country a document's language points to, for a postcode that could be several
 /// countries' (`13002 Marseille`): French → FR, German → DE, Italian → IT, Dutch → NL,
-/// Slovenian → SI, when
+/// Slovenian → SI, Czech → CZ, Slovak → SK, when
 /// the document uses at least three of that language's order words and clearly more than of
 /// any other. Spanish and Portuguese are written in several countries with five-digit
 /// postcodes, so they name none.
@@ -5760,6 +5888,36 @@ pub fn language_country(text: &str) -> Option<&'static str> {
                 "rok dobave",
                 "lep pozdrav",
                 "hvala",
+            ],
+        ),
+        // Czech and Slovak share the postcode's form (`602 00`, `811 01`) and some words,
+        // not these.
+        (
+            "CZ",
+            &[
+                "objednáváme",
+                "dodání",
+                "množství",
+                "celkem",
+                "s pozdravem",
+                "zboží",
+                "děkuji",
+                "děkujeme",
+                "dobrý den",
+            ],
+        ),
+        (
+            "SK",
+            &[
+                "objednávame",
+                "dodanie",
+                "dodacia",
+                "množstvo",
+                "celkom",
+                "s pozdravom",
+                "tovar",
+                "ďakujem",
+                "dobrý deň",
             ],
         ),
     ];
@@ -6058,6 +6216,13 @@ fn list_lines(
         ITEM_X_AFTER,
         r"(?i)^\s*(\S.*\s[x×]\s?[0-9]{1,5}\s+(?:@|à|[-–—]|по|بسعر)\s.*)$"
     );
+    // An item typed without a bullet whose quantity and unit follow the name after a dash
+    // and a price follows them ("Plain flour 16kg (FL-PL16) – 12 bags @ £14.20"): an item
+    // only when it reads whole.
+    re!(
+        ITEM_DASH_QTY,
+        r"(?i)^\s*(\S.*\s[-–—]\s*[0-9]{1,5}\s*\p{L}{1,12}\.?\s+(?:@|à|á|at)\s*\S.*)$"
+    );
     // A web form's item line: "Item: WAX-SOY-10 | Soy wax flakes | Qty: 6 | Price: $28.50".
     re!(
         ITEM_FIELD,
@@ -6068,14 +6233,9 @@ fn list_lines(
         PRICE_AFTER,
         r"(?i)(US\$|HK\$|NT\$|R\$|CHF|[$£€¥￥])\s*([0-9][0-9.,']*[0-9]|[0-9])\s*(?:[$£€¥]\s*)?(?:each|ea\.?|apiece|per\s+[a-z]+|/\s*[a-z]+|la\s+pi[eè]ce|pi[eè]ce|chacun|cada(?:\s+un[oa])?|ciascun[oa]|cad\.|pro\s+st[uü]ck|je\s+st[uü]ck|per\s+stuk|por\s+unidad)\b"
     );
-    // An item's code named by a word: "code PAP-A4-80", "SKU: TON-2420", "Art.-Nr. 4711".
-    re!(
-        CODE_WORD,
-        r"(?i)(?:^|[\s,;(])(?:code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnr\.?|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"
-    );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
@@ -6089,7 +6249,13 @@ fn list_lines(
     // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
     re!(
         PRICE_X,
-        r"(?i)\s[x×]\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₱]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(zł|kč|kr\.?|[€£$¥₺₹₩원₪]|ر\.س|eur|usd|gbp|chf|nok|sek|dkk|pln|czk|tl|try|ft|huf|lei|ron|sar|ils)?\s*$"
+        r"(?i)\s[x×]\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₱]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(zł|kč|kr\.?|[€£$¥₺₹₩원₪]|ر\.س|eur|usd|gbp|chf|nok|sek|dkk|pln|czk|tl|try|ft|huf|lei|ron|sar|ils)?(?:\s+(?:netto|brutto|net|nett|ht|ttc))?\s*$"
+    );
+    // The quantity and its unit after a dash, right before the price ("Mydło w płynie 5 l
+    // (MYD-5L) – 10 szt. × 38,90 zł netto"): the quantity, and the name ends at the dash.
+    re!(
+        DASH_QTY_END,
+        r"\s[-–—]\s*([0-9]{1,5})\s*(?:\p{L}{1,8}\.?)?\s*$"
     );
     re!(
         CODE_PAREN,
@@ -6117,6 +6283,7 @@ fn list_lines(
             })
             .or_else(|| rx(&ITEM_UNIT).and_then(|r| r.captures(line)))
             .or_else(|| rx(&ITEM_X_AFTER).and_then(|r| r.captures(line)))
+            .or_else(|| rx(&ITEM_DASH_QTY).and_then(|r| r.captures(line)))
         else {
             continue;
         };
@@ -6144,7 +6311,15 @@ fn list_lines(
             .and_then(|r| r.captures(counted))
             .or_else(|| rx(&QTY_X).and_then(|r| r.captures(counted)))
             .or_else(|| rx(&QTY_AFTER).and_then(|r| r.captures(counted)));
-        let quantity = counted_by.as_ref().and_then(|m| parse_quantity(&m[1], dc));
+        let dash_counted = price.as_ref().and_then(|p| {
+            let head = &body[..p.get(0)?.start()];
+            let m = rx(&DASH_QTY_END)?.captures(head)?;
+            Some((parse_quantity(&m[1], dc)?, m.get(0)?.start()))
+        });
+        let quantity = match dash_counted {
+            Some((q, _)) => Some(q),
+            None => counted_by.as_ref().and_then(|m| parse_quantity(&m[1], dc)),
+        };
         if price.is_none() && !coded {
             if let Some(line) = priceless_item(body, dc) {
                 out.push((i, line));
@@ -6169,8 +6344,14 @@ fn list_lines(
                 .as_ref()
                 .and_then(|m| m.get(0))
                 .is_some_and(|m| price.get(0).is_some_and(|p| m.end() > p.start()));
-        let unit_price = parse_decimal(&price[2], dc);
+        let unit_price = parse_decimal(&price[2], dc).map(|p| {
+            let after = price.get(2).map_or("", |g| &body[g.end()..]);
+            per_count(after, dc)
+                .and_then(|n| p.checked_div(n))
+                .map_or(p, |d| d.normalize())
+        });
         let named = leader.map_or(body.len(), |at| at);
+        let named = dash_counted.map_or(named, |(_, at)| at.min(named));
         let mut rest =
             body[..price.get(0).map_or(body.len(), |m| m.start()).min(named)].to_string();
         let worded = rx(&CODE_WORD).and_then(|r| r.captures(&rest)).map(|m| {
@@ -6210,7 +6391,7 @@ fn list_lines(
         // The name is what is left without the quantity (written after the leader, if any).
         let rest = match leader {
             Some(_) => rest,
-            None if counted_first => rest,
+            None if counted_first || dash_counted.is_some() => rest,
             // The name ends where the choice of quantities starts.
             None if undecided => {
                 let at = rx(&QTY_CHOICE)
@@ -6279,6 +6460,306 @@ fn list_lines(
     out
 }
 
+/// Where the message's text and an attachment both state an item's quantity and disagree
+/// ("20 cajas de aceite …" in the body, 25 on the PDF): that quantity is not known, so it is
+/// left out and the line put in doubt. An item of the text is a line that starts with its
+/// quantity (after a bullet, if any) and names it by words the attachment's line also holds
+/// (two at least, and most of the item's words). Returns the doubts.
+pub fn disagreeing_quantities(text: &str, lines: &mut [Line]) -> Vec<String> {
+    re!(
+        COUNTED_ITEM,
+        r"^\s*(?:[-*•·–]\s*)?([0-9]{1,5})\s*(?:x|×)?\s+(\p{L}.*)$"
+    );
+    fn words(s: &str) -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.chars().count() >= 3 && w.chars().any(char::is_alphabetic))
+            .map(str::to_lowercase)
+            .collect()
+    }
+    let mut doubts = Vec::new();
+    let Some(re) = rx(&COUNTED_ITEM) else {
+        return doubts;
+    };
+    for row in text.lines().take(2_000) {
+        let Some(m) = re.captures(row) else {
+            continue;
+        };
+        let Ok(quantity) = Decimal::from_str(&m[1]) else {
+            continue;
+        };
+        let item = words(&m[2]);
+        if item.len() < 2 {
+            continue;
+        }
+        // The attachment's line this item names best.
+        let best = lines
+            .iter_mut()
+            .filter_map(|l| {
+                let name = words(l.name.as_deref()?);
+                let shared = item.iter().filter(|w| name.contains(w)).count();
+                (shared >= 2 && shared * 5 >= item.len() * 3).then_some((shared, l))
+            })
+            .max_by_key(|(shared, _)| *shared);
+        if let Some((_, l)) = best {
+            if l.quantity.is_some_and(|q| q != quantity) {
+                l.quantity = None;
+                l.confidence = l.confidence.min(0.5);
+                let why = "lines: the message and its attachment state different quantities \
+                           for an item"
+                    .to_string();
+                l.doubt = Some(why.clone());
+                if !doubts.contains(&why) {
+                    doubts.push(why);
+                }
+            }
+        }
+    }
+    doubts
+}
+
+/// Items of a web form's notification: numbered fields ("Product 1: 12 oz pouch (SKU
+/// SUP-12-KV) - $0.46 ea" with "Quantity 1: 2000", Contact Form 7), or a product with its
+/// price and quantity in brackets ("Oat Milk 1L (case of 12) (Amount: 16.80 GBP, Quantity:
+/// 4)", Jotform's payment field). A field left at its placeholder ("-- select --", no
+/// quantity) is no item.
+fn form_items(lines: &[&str], decimal_comma: bool) -> Vec<(usize, Line)> {
+    re!(
+        PRODUCT_N,
+        r"(?i)^\s*(?:product|item|article|produkt|artikel|produit|producto|prodotto|produto)\s*#?\s*([0-9]{1,2})\s*[:：]\s*(.*)$"
+    );
+    re!(
+        QUANTITY_N,
+        r"(?i)^\s*(?:quantity|qty|menge|anzahl|quantité|qté|cantidad|quantità|quantidade|aantal)\s*#?\s*([0-9]{1,2})\s*[:：]\s*([0-9][0-9.,]*)?\s*$"
+    );
+    re!(
+        PRICED_BRACKET,
+        r"(?i)^(?:[^\t]*\t)?(\S.*?)\s*\(\s*(?:amount|price|unit\s+price)\s*:\s*(?:[$£€]\s*)?([0-9][0-9.,]*)\s*(?:[A-Z]{3})?\s*,\s*(?:quantity|qty)\s*:\s*([0-9]{1,6})\s*(?:,[^)]*)?\)\s*$"
+    );
+    re!(
+        PRICE_END,
+        r"(?i)\s[-–—]\s*(?:US\$|\$|£|€|[A-Z]{3}\s?)?\s*([0-9][0-9.,]*)\s*(?:[A-Z]{3}|€|£)?\s*(?:ea\.?|each|apiece|per\s+\p{L}+|/\s*\p{L}+)?\s*$"
+    );
+    re!(
+        CODE_NAMED,
+        r"(?i)\(\s*(?:sku|code|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|art\.?\s*-?nr\.?|ref\.?)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[0-9A-Za-z])\s*\)"
+    );
+    let mut out = Vec::new();
+    let line = |sku: Option<String>, name: String, quantity, unit_price| Line {
+        sku,
+        name: Some(name).filter(|n| !n.is_empty()),
+        spec: None,
+        quantity,
+        unit_price,
+        confidence: 0.85,
+        doubt: None,
+        discount: None,
+    };
+    let quantities: Vec<(String, Option<Decimal>)> = lines
+        .iter()
+        .filter_map(|l| {
+            let m = rx(&QUANTITY_N)?.captures(l)?;
+            let q = m
+                .get(2)
+                .and_then(|q| parse_quantity(q.as_str(), decimal_comma));
+            Some((m[1].to_string(), q))
+        })
+        .collect();
+    for (i, l) in lines.iter().enumerate().take(2_000) {
+        if let Some(m) = rx(&PRICED_BRACKET).and_then(|r| r.captures(l)) {
+            let name = m[1].trim().to_string();
+            if leftover_code(&name) {
+                continue;
+            }
+            let (q, p) = (
+                parse_quantity(&m[3], decimal_comma),
+                parse_decimal(&m[2], decimal_comma),
+            );
+            out.push((i, line(None, name, q, p)));
+            continue;
+        }
+        let Some(m) = rx(&PRODUCT_N).and_then(|r| r.captures(l)) else {
+            continue;
+        };
+        let Some(quantity) = quantities
+            .iter()
+            .find(|(n, _)| *n == m[1])
+            .and_then(|(_, q)| *q)
+        else {
+            continue;
+        };
+        let mut rest = m[2].trim().to_string();
+        let mut unit_price = None;
+        if let Some(p) = rx(&PRICE_END).and_then(|r| r.captures(&rest)) {
+            unit_price = parse_decimal(&p[1], decimal_comma);
+            let at = p.get(0).map_or(rest.len(), |g| g.start());
+            rest.truncate(at);
+        }
+        let mut sku = None;
+        if let Some(c) = rx(&CODE_NAMED).and_then(|r| r.captures(&rest)) {
+            sku = Some(c[1].to_string());
+            let whole = c.get(0).map_or(0..0, |g| g.range());
+            rest.replace_range(whole, " ");
+        }
+        let name = rest.split_whitespace().collect::<Vec<_>>().join(" ");
+        let name = name
+            .trim_matches(|c: char| "-–—,;: ".contains(c))
+            .to_string();
+        if name.is_empty() || leftover_code(&name) || !name.chars().any(char::is_alphabetic) {
+            continue;
+        }
+        out.push((i, line(sku, name, Some(quantity), unit_price)));
+    }
+    out
+}
+
+/// Whether an address is a machine's that sends web forms' notifications (a website's
+/// `wordpress@`, a form service's `noreply@`), not a person's.
+pub fn automated_sender(address: &str) -> bool {
+    let local = address
+        .split('@')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+        .replace(['_', '.'], "-");
+    [
+        "wordpress",
+        "noreply",
+        "no-reply",
+        "donotreply",
+        "do-not-reply",
+        "forms",
+        "form",
+        "webform",
+        "web-form",
+        "contact-form",
+        "notifications",
+        "notification",
+        "notify",
+        "mailer",
+        "webmaster",
+        "website",
+        "submissions",
+    ]
+    .contains(&local.as_str())
+}
+
+/// The person who filled in a web form, as its fields give them: a `From: Name <address>`
+/// line (Contact Form 7), else the `Name`, `Email` and `Phone` fields (after a colon or in
+/// the cell beside the label). Returns the name, the e-mail address and the phone.
+pub fn form_submitter(text: &str) -> (Option<String>, Option<String>, Option<String>) {
+    re!(
+        FROM_LINE,
+        r"(?i)^\s*from\s*:\s*([^<>\n]*?)\s*<\s*([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})\s*>\s*$"
+    );
+    const NAME: &[&str] = &[
+        "name",
+        "your name",
+        "full name",
+        "contact name",
+        "name (first last)",
+        "first and last name",
+        "nom",
+        "nom complet",
+        "votre nom",
+        "naam",
+        "nombre",
+        "nome",
+        "ihr name",
+    ];
+    const FIRST_NAME: &[&str] = &[
+        "first name",
+        "given name",
+        "prénom",
+        "vorname",
+        "nombre de pila",
+    ];
+    const LAST_NAME: &[&str] = &[
+        "last name",
+        "surname",
+        "family name",
+        "nom de famille",
+        "nachname",
+        "apellido",
+        "apellidos",
+    ];
+    const EMAIL_LABELS: &[&str] = &[
+        "email",
+        "e-mail",
+        "email address",
+        "e-mail address",
+        "your email",
+        "your e-mail",
+        "courriel",
+        "adresse e-mail",
+        "correo electrónico",
+        "e-mailadres",
+    ];
+    const PHONE_LABELS: &[&str] = &[
+        "phone",
+        "phone number",
+        "your phone",
+        "telephone",
+        "telephone number",
+        "tel",
+        "mobile",
+        "mobile number",
+        "téléphone",
+        "telefon",
+        "teléfono",
+        "telefoon",
+        "telefono",
+    ];
+    let (mut name, mut email, mut phone) = (None, None, None);
+    let (mut first, mut last) = (None, None);
+    let all: Vec<&str> = text.lines().take(2_000).collect();
+    for (i, l) in all.iter().enumerate() {
+        if let Some(m) = rx(&FROM_LINE).and_then(|r| r.captures(l)) {
+            if email.is_none() {
+                let n = m[1].trim().trim_matches('"').trim();
+                name = Some(n.to_string()).filter(|n| !n.is_empty()).or(name);
+                email = Some(m[2].to_string());
+            }
+            continue;
+        }
+        // "Name: …", a label and its value in two cells, or a label alone on its line with
+        // its value on the next ("Name" / "Marcus Delgado", as some form plugins write).
+        let (label, value) = match l.split_once(':').or_else(|| l.split_once('\t')) {
+            Some((label, value)) => (label, value.trim()),
+            None => match all.get(i + 1) {
+                Some(next) if !next.trim().is_empty() && !next.contains(':') => (*l, next.trim()),
+                _ => continue,
+            },
+        };
+        let label = norm_label(label.trim_matches(|c: char| c == '-' || c.is_whitespace()));
+        if value.is_empty() {
+            continue;
+        }
+        if FIRST_NAME.contains(&label.as_str()) {
+            first = first.or(Some(value.to_string()));
+        } else if LAST_NAME.contains(&label.as_str()) {
+            last = last.or(Some(value.to_string()));
+        } else if NAME.contains(&label.as_str()) && name.is_none() && digits(value) == 0 {
+            name = Some(value.to_string());
+        } else if EMAIL_LABELS.contains(&label.as_str()) && email.is_none() {
+            email = rx(&EMAIL)
+                .and_then(|r| r.find(value))
+                .map(|m| m.as_str().to_string());
+        } else if PHONE_LABELS.contains(&label.as_str()) && phone.is_none() {
+            phone = rx(&PHONE)
+                .and_then(|r| r.find(value))
+                .map(|m| m.as_str().trim().to_string())
+                .filter(|p| (7..=15).contains(&digits(p)));
+        }
+    }
+    if name.is_none() {
+        name = match (first, last) {
+            (Some(f), Some(l)) => Some(format!("{f} {l}")),
+            (f, l) => f.or(l),
+        };
+    }
+    (name, email, phone)
+}
+
 /// The change a repeat order writes in a sentence ("same as last week, only make it 20 bags
 /// of the wholemeal instead of 10"): the item by the words it is named by, its new quantity,
 /// no price; in doubt, for a person to complete the order from the earlier one.
@@ -6297,6 +6778,42 @@ pub fn changed_item(text: &str) -> Option<Line> {
         unit_price: None,
         confidence: 0.5,
         doubt: Some("lines: the item is a change to an earlier order, read from a sentence".into()),
+        discount: None,
+    })
+}
+
+/// A change to a line of an earlier order, asked in a sentence ("change line 2 on PO 7731
+/// (the dome lids) to 15 cases instead of 10", "change the oat milk to 6 cases"): the item
+/// by the words it is named by, its new quantity, no price; in doubt, for a person to apply
+/// to the earlier order.
+pub fn changed_line(text: &str) -> Option<Line> {
+    re!(
+        CHANGE_TO,
+        r"(?i)\b(?:change|amend|update|increase|reduce)\b[^.?!]{0,60}?(?:\(\s*(?:the\s+)?([^()0-9]{2,40}?)\s*\)|\bthe\s+([^()0-9,.;:]{2,40}?))\s+to\s+([0-9]{1,5})\b"
+    );
+    let m = rx(&CHANGE_TO)?.captures(text)?;
+    let name = m.get(1).or(m.get(2))?.as_str();
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    // "change the delivery date to 12 May" changes no item.
+    const NOT_ITEMS: &[&str] = &["delivery", "date", "address", "time", "day", "order", "po"];
+    if name
+        .split_whitespace()
+        .any(|w| NOT_ITEMS.contains(&w.to_lowercase().as_str()))
+    {
+        return None;
+    }
+    Some(Line {
+        sku: None,
+        name: Some(name),
+        spec: None,
+        quantity: parse_quantity(&m[3], false),
+        unit_price: None,
+        confidence: 0.5,
+        doubt: Some(
+            "lines: the message changes a line of an earlier order, read from a sentence; a \
+             person applies it"
+                .into(),
+        ),
         discount: None,
     })
 }
@@ -6405,7 +6922,34 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
             }
         }
     }
-    for (l, cs) in layout.lines.iter().zip(&layout.cells).take(12) {
+    // A fax's cover sheet (its `To:` / `From:` / `Pages:` fields under a FAX title) comes
+    // before the order form: the letterhead is at the top of the page after it, below the
+    // fax machine's next line.
+    let cover_field = |l: &str| {
+        let head = l.trim().split([':', '：']).next().unwrap_or("").trim();
+        l.contains([':', '：'])
+            && [
+                "to", "from", "attn", "fax", "re", "pages", "subject", "de", "à", "a", "an", "von",
+                "para", "van", "aan", "da", "objet", "betreff", "asunto", "oggetto", "seiten",
+                "páginas", "pagine",
+            ]
+            .contains(&head.to_lowercase().as_str())
+    };
+    let mut start = 0;
+    for (i, l) in layout.lines.iter().enumerate().take(12) {
+        if l.trim().is_empty() || header(l) || is_title(l) {
+            continue;
+        }
+        if cover_field(l) {
+            if let Some(next) =
+                (i + 1..layout.lines.len().min(200)).find(|&k| header(layout.lines[k]))
+            {
+                start = next;
+            }
+        }
+        break;
+    }
+    for (l, cs) in layout.lines.iter().zip(&layout.cells).skip(start).take(12) {
         if l.trim().is_empty() || header(l) {
             continue;
         }
@@ -6447,12 +6991,26 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
         PHONE_MARKED,
         r"(?i)(?:^|\s)(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
+    // A phone named by the place it rings, or by its initial, before a colon ("Kitchen:
+    // 01865 555 208", "Shop: …", "o: (775) 555-0134" for the office, "w:" work, "d:" direct).
+    re!(
+        PHONE_PLACE,
+        r"(?i)(?:^|\s|\|)(?:o|w|d|kitchen|shop|store|reception|front\s+desk|desk|warehouse|depot|bar|main|switchboard|studio|clinic|workshop|site)\s*:\s*(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+    );
     let delivery = delivery_lines(layout, ctx, kind);
     let labelled = find_labelled(layout, ctx, "phone", false);
     let marked = |l: &str| {
         let m = rx(&PHONE_MARKED)
             .and_then(|r| r.captures(l))
-            .or_else(|| phone_after_label(l))?;
+            .or_else(|| phone_after_label(l))
+            .or_else(|| {
+                // "d: 12.03.2026" is a date.
+                rx(&PHONE_PLACE).and_then(|r| r.captures(l)).filter(|m| {
+                    !m[1].split(['.', '/', '-']).all(|p| {
+                        (1..=4).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit())
+                    })
+                })
+            })?;
         let n = m.get(1)?.as_str();
         (7..=15)
             .contains(&digits(n))
@@ -6496,7 +7054,23 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
             // ("(503) 555-0186" under the company's address), before a marked phone
             // further down (a vendor's).
             let phone = match kind {
-                Kind::Email => lines.clone().rev().find_map(|(_, l)| marked(l)),
+                // The signature's phones: the last marked one, or the first of the lines
+                // of phones it ends ("Tel. …" over "Mobile …": the first).
+                Kind::Email => {
+                    let found: Vec<(usize, String)> = lines
+                        .clone()
+                        .filter_map(|(i, l)| marked(l).map(|p| (i, p)))
+                        .collect();
+                    let mut at = found.len().checked_sub(1);
+                    while let Some(k) = at.filter(|&k| k > 0) {
+                        if found[k - 1].0 + 1 == found[k].0 {
+                            at = Some(k - 1);
+                        } else {
+                            break;
+                        }
+                    }
+                    at.map(|k| found[k].1.clone())
+                }
                 Kind::Form => letterhead_block(layout)
                     .into_iter()
                     .filter(|i| keep(*i))
@@ -6808,9 +7382,7 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         for i in triggers {
             let block = block_below(&layout, i, 0, 6);
             // A list of items is not an address.
-            let listy = block
-                .iter()
-                .any(|l| l.starts_with(['-', '*', '•']) || bullet(l).is_some());
+            let listy = block.iter().any(|l| list_item(l));
             if !block.is_empty() && !listy {
                 address_block(&mut facts, ctx, block, 0.8);
                 break;
@@ -6934,6 +7506,15 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         let mut items = bullet_lines(lines, ctx, &mut facts);
         let read: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
         items.extend(list_lines(lines, ctx, &read, &mut doubts));
+        if items.is_empty() {
+            items = form_items(lines, dc)
+                .into_iter()
+                .map(|(i, mut l)| {
+                    l.confidence = (l.confidence * ctx.trust).clamp(0.0, 1.0);
+                    (i, l)
+                })
+                .collect();
+        }
         items.sort_by_key(|(i, _)| *i);
         out = items.into_iter().map(|(_, l)| l).collect();
     }
@@ -7215,7 +7796,7 @@ fn codes_in(text: &str) -> Vec<&'static str> {
 }
 
 /// `text` without what stands in round brackets (over lines too, as a remark may wrap).
-fn unbracketed(text: &str) -> String {
+pub fn unbracketed(text: &str) -> String {
     let mut depth = 0usize;
     text.chars()
         .filter(|c| {

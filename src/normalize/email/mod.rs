@@ -340,6 +340,49 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     for (k, f) in found {
         put(&mut facts, &k, Some(f.value), f.confidence);
     }
+    // A web form's notification, sent by the seller's website or a form service (a machine's
+    // address in another domain than the buyer's): the customer is the buyer who filled in
+    // the form, as its fields name them.
+    if kind == MailKind::Email
+        && mail
+            .from_address
+            .as_deref()
+            .is_some_and(extract::automated_sender)
+    {
+        let (name, email, phone) = extract::form_submitter(&text);
+        // A form on the buyer's own site (its `noreply@` in the buyer's domain) sends the
+        // buyer's own order: the From stays.
+        let domain = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+        let own = |e: &String| {
+            mail.from_address
+                .as_deref()
+                .is_some_and(|f| domain(f) == domain(e))
+        };
+        match email {
+            Some(email) if !own(&email) => {
+                for (k, v, c) in [
+                    ("customer.email", Some(email), 0.95),
+                    ("customer.name", name, 0.9),
+                    ("customer.phone", phone, 0.9),
+                ] {
+                    if v.is_some() {
+                        facts.remove(k);
+                        put(&mut facts, k, v, c);
+                    }
+                }
+            }
+            Some(_) => {}
+            // A machine's form that names the buyer but not their address: the From is not
+            // the customer's, and a person finds out how to reach them. (An e-procurement
+            // system's notification, with no form fields, speaks for the buyer.)
+            None if name.is_some() => doubts.push(
+                "customer.email: the message was sent by a machine (a web form or a \
+                 notification service) whose form names the buyer but not their address"
+                    .into(),
+            ),
+            None => {}
+        }
+    }
     // A plain-text alternative that lost the HTML's line table (mail programs flatten
     // tables cell by cell): the lines come from the HTML.
     if kind == MailKind::Email && lines.is_empty() && text_source == "body" {
@@ -370,6 +413,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     // An e-mail whose body says little, with the order as a document: a PDF, or a text file
     // (an ERP's fixed-width order slip, `text/plain` without a charset). The document gives
     // the lines and whatever the body did not.
+    let mut attached_lines = false;
     if kind == MailKind::Email && lines.is_empty() && text_source != "xml" {
         let mut documents: Vec<(Result<String, String>, &'static str)> = Vec::new();
         if let Some(pdf) = pdf {
@@ -396,6 +440,13 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                     form_ctx.vat_country = extract::vat_country(&layer);
                     let (found, form_lines, form_doubts) =
                         extract::extract_text(&layer, &form_ctx, Kind::Form);
+                    // The message and its document naming different order references:
+                    // which one is the order's is not known.
+                    if source == "pdf" || !form_lines.is_empty() {
+                        if let Some(d) = references_disagree(&facts, &found) {
+                            doubts.push(d);
+                        }
+                    }
                     // A text file that holds no order lines may be anything (a log, a
                     // note): only an order's own facts are taken from it.
                     for (k, f) in found {
@@ -404,6 +455,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                         }
                     }
                     if !form_lines.is_empty() {
+                        attached_lines = true;
                         lines = form_lines;
                         replace_line_doubts(&mut doubts, form_doubts);
                         text_source = source;
@@ -425,7 +477,22 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
     const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
     for a in &mail.attachments {
-        let (read, source) = if is(a, &["text/csv", "text/comma-separated-values"], &[".csv"]) {
+        // An "Excel" file that is not one: a spreadsheet export saved as text (CSV or tab
+        // separated) under `.xls`, or an XLSX archive sent as `application/vnd.ms-excel`.
+        let old_excel = is(a, &["application/vnd.ms-excel"], &[".xls"]);
+        let zipped = a.content.starts_with(b"PK\x03\x04");
+        let texty = old_excel
+            && !zipped
+            && !a.content.starts_with(&[0xD0, 0xCF, 0x11, 0xE0])
+            && !a.content.iter().take(4096).any(|b| *b == 0)
+            && a.content.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'<')
+            && a.content
+                .iter()
+                .take(4096)
+                .any(|b| [b'\t', b';', b','].contains(b));
+        let (read, source) = if texty
+            || is(a, &["text/csv", "text/comma-separated-values"], &[".csv"])
+        {
             let charset = attachment_charset(a, &mail);
             let charset = charset.as_deref();
             let text = extract::csv_text(&a.content, charset);
@@ -437,11 +504,11 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                 amounts_text.push('\n');
                 amounts_text.push_str(&summary);
                 attached_text = summary;
-                extract::grid_lines(&rows, &csv_ctx, &mut facts, 1)
+                extract::grid_lines(&rows, &csv_ctx, &mut facts, 30)
                     .map_err(|why| format!("CSV attachment {why}"))
             });
             (read, "csv")
-        } else if is(a, &[XLSX], &[".xlsx"]) {
+        } else if is(a, &[XLSX], &[".xlsx"]) || (old_excel && zipped) {
             let read = xlsx::xlsx_order(&a.content, &ctx, &mut facts, opts.xlsx_limits);
             let read = read.map(|order| {
                 // The sheet's own subtotal, tax and total rows are stated amounts too.
@@ -471,6 +538,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
         };
         match read {
             Ok(l) if !l.is_empty() => {
+                attached_lines = true;
                 lines = l;
                 if text_source == "none" {
                     text_source = source;
@@ -487,9 +555,20 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     if !attached_text.trim().is_empty() {
         let attached = bounded(text::normalize(&attached_text), &mut problems);
         let (found, _, _) = extract::extract_text(&attached, &ctx, Kind::Email);
+        if let Some(d) = references_disagree(&facts, &found) {
+            doubts.push(d);
+        }
         for (k, f) in found {
             if !facts.contains_key(&k) {
                 put(&mut facts, &k, Some(f.value), f.confidence);
+            }
+        }
+    }
+    // Lines from an attachment whose quantities the message's text states otherwise.
+    if kind == MailKind::Email && attached_lines {
+        for d in extract::disagreeing_quantities(&text, &mut lines) {
+            if !doubts.contains(&d) {
+                doubts.push(d);
             }
         }
     }
@@ -540,6 +619,13 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     }
     doubts.extend(checks::check_address(&facts));
     doubts.extend(forward_change);
+    // A message that only asks to change a line of an earlier order: that line, in doubt.
+    if lines.is_empty() && kind == MailKind::Email {
+        if let Some(l) = extract::changed_line(&text).or_else(|| extract::changed_item(&text)) {
+            doubts.extend(l.doubt.clone());
+            lines.push(l);
+        }
+    }
     if let Some(why) = checks::standing_order(&text) {
         // A repeat order that writes only its change in a sentence: that item, for the
         // person who completes the order.
@@ -685,6 +771,23 @@ fn bounded(mut text: String, problems: &mut Vec<String>) -> String {
         ));
     }
     text
+}
+
+/// The doubt when the message's text and an attachment name different order references
+/// (neither one the end of the other: `4500-2291` and `2291` agree).
+fn references_disagree(facts: &Facts, attached: &Facts) -> Option<String> {
+    const KEY: &str = "source.external_id";
+    let key = |v: &str| -> String {
+        v.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_uppercase()
+    };
+    let (a, b) = (key(&facts.get(KEY)?.value), key(&attached.get(KEY)?.value));
+    (!(a.ends_with(&b) || b.ends_with(&a))).then(|| {
+        "source.external_id: the message and its attachment name different order references"
+            .to_string()
+    })
 }
 
 /// Puts the doubts of lines read from another text in place of the first text's doubts
@@ -899,5 +1002,78 @@ mod tests {
             v["document"]["forwarded_by"]["from"]["address"],
             "ventas@supplier.example.com"
         );
+    }
+
+    /// The message and its attachment naming different order references is a doubt; the
+    /// same reference written with and without a prefix is not.
+    #[test]
+    fn references_of_the_message_and_its_attachment() {
+        let facts = |v: &str| -> Facts {
+            let mut f = Facts::new();
+            f.insert(
+                "source.external_id".into(),
+                Fact {
+                    value: v.into(),
+                    confidence: 0.9,
+                },
+            );
+            f
+        };
+        assert!(references_disagree(&facts("PO 4500-2291"), &facts("4500-2291")).is_none());
+        assert!(references_disagree(&facts("4500-2291"), &facts("4500-2299")).is_some());
+        assert!(references_disagree(&facts("4500-2291"), &Facts::new()).is_none());
+    }
+
+    /// A web form's notification from the seller's site: the buyer in the form's fields is
+    /// the customer; a form that names the buyer but not their address is a doubt.
+    #[test]
+    fn a_web_forms_buyer_is_the_customer() {
+        let raw = |body: &str| {
+            format!(
+                "From: Packwell Supply Co. <wordpress@packwell.example.com>\r\n\
+                 Date: Mon, 30 Mar 2026 10:17:44 -0400\r\nMessage-ID: <f1@packwell.example.com>\r\n\
+                 Subject: Wholesale order request\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}"
+            )
+            .into_bytes()
+        };
+        let v = decode(
+            &raw(
+                "From: Marcus Delgado <marcus@tidewater.example.com>\r\nPhone: (757) 555-0162\r\n",
+            ),
+            MailKind::Email,
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            v["fields"]["customer.email"]["value"], "marcus@tidewater.example.com",
+            "{v}"
+        );
+        assert_eq!(
+            v["fields"]["customer.name"]["value"], "Marcus Delgado",
+            "{v}"
+        );
+        let v = decode(
+            &raw("Name: Marcus Delgado\r\n"),
+            MailKind::Email,
+            &Options::default(),
+        )
+        .unwrap();
+        assert!(v["doubts"].to_string().contains("customer.email"), "{v}");
+    }
+
+    /// A spreadsheet export saved as tab-separated text under `.xls` is read like a CSV file.
+    #[test]
+    fn a_text_export_named_xls_is_read_as_csv() {
+        let raw =
+            "From: Ann Lee <ann@cafe.example.com>\r\nDate: Fri, 04 Dec 2026 10:33:12 +0000\r\n\
+                   Message-ID: <x1@cafe.example.com>\r\nSubject: PO 5521\r\n\
+                   MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+                   --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nOrder attached.\r\n\
+                   --b\r\nContent-Type: application/vnd.ms-excel; name=\"PO.xls\"\r\n\
+                   Content-Disposition: attachment; filename=\"PO.xls\"\r\n\r\n\
+                   Item\tDescription\tQty\tPrice\r\nCUP-16\tCold cup 16 oz\t4\t62.00\r\n--b--\r\n";
+        let v = decode(raw.as_bytes(), MailKind::Email, &Options::default()).unwrap();
+        assert_eq!(v["lines"][0]["sku"], "CUP-16", "{v}");
+        assert_eq!(v["lines"][0]["quantity"], 4, "{v}");
     }
 }

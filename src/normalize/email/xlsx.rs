@@ -8,7 +8,7 @@
 //! shared-string count calamine reserves room for is checked; cells are then streamed, never
 //! laid out as a dense range, and refused past [`Limits`]' row, column and cell bounds.
 
-use super::extract::{grid_lines, is_total_row, Ctx, Facts, Line};
+use super::extract::{grid_header_at, grid_lines, is_total_row, Ctx, Facts, Line};
 use calamine::{DataRef, Reader, Xlsx};
 use quick_xml::events::Event;
 use std::io::{Cursor, Read};
@@ -73,8 +73,9 @@ pub struct XlsxOrder {
     /// The line sheet's summary rows (subtotal, tax, shipping, total) as text lines, cells
     /// apart by two spaces, for the checks of the lines against the stated amounts.
     pub summary: String,
-    /// The other sheets as text ([`sheet_text`]): a workbook often gives the delivery details
-    /// on a sheet of their own.
+    /// The line sheet's heading block above its table, then the other sheets, as text
+    /// ([`sheet_text`]): a workbook gives the delivery details above the table or on a sheet
+    /// of their own.
     pub details: String,
 }
 
@@ -128,11 +129,20 @@ pub fn xlsx_order(
         match grid_lines(&sheet.rows, ctx, facts, 30) {
             Ok(lines) if !lines.is_empty() => {
                 let summary = summary_text(&sheet.rows);
-                let details = sheets
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i != at)
-                    .map(|(_, s)| sheet_text(&s.rows))
+                // The line sheet's own heading block above its table (the buyer, the
+                // delivery address beside or below the order's fields) is details too.
+                let heading = grid_header_at(&sheet.rows, ctx, 30)
+                    .map(|h| sheet_text(&sheet.rows[..h]))
+                    .unwrap_or_default();
+                let details = std::iter::once(heading)
+                    .chain(
+                        sheets
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| *i != at)
+                            .map(|(_, s)| sheet_text(&s.rows)),
+                    )
+                    .filter(|t| !t.trim().is_empty())
                     .collect::<Vec<_>>()
                     .join("\n\n");
                 return Ok(XlsxOrder {

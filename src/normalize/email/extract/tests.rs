@@ -2729,3 +2729,294 @@ fn a_repeat_orders_change_in_a_sentence() {
     assert!(l.unit_price.is_none() && l.doubt.is_some());
     assert!(changed_item("Same as last week please, and deliver on Thursday.").is_none());
 }
+
+/// A code named by its word after a bullet's name (`, art.nr. KB-ESP-1000`) is the code, not
+/// part of the name; a total stated in a later sentence of a line is read.
+#[test]
+fn a_worded_code_after_a_bullets_name_and_a_total_in_a_sentence() {
+    let text = "Hierbij bestellen wij:\n\
+                - 6 x Koffiebonen Espresso Blend 1 kg, art.nr. KB-ESP-1000, à € 21,50\n\
+                - 10 x Roerstaafjes hout 14 cm (1000 st.), art.nr. RS-HT-14, à € 7,20\n\n\
+                Alle prijzen excl. btw. Totaal 201,00 EUR.\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (f, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].sku.as_deref(), Some("KB-ESP-1000"));
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Koffiebonen Espresso Blend 1 kg")
+    );
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("Roerstaafjes hout 14 cm (1000 st.)")
+    );
+    assert_eq!(value(&f, "total").as_deref(), Some("201"));
+}
+
+/// Czech and Slovak share the postcode's form; their own words tell the country.
+#[test]
+fn czech_and_slovak_documents_name_their_country() {
+    let cz =
+        "Dobrý den,\nobjednáváme zboží:\nCelkem bez DPH: 100,00 Kč\nAdresa dodání:\nS pozdravem";
+    assert_eq!(language_country(cz), Some("CZ"));
+    let sk = "Dobrý deň,\nobjednávame tovar:\nCelkom bez DPH: 100,00 €\nS pozdravom";
+    assert_eq!(language_country(sk), Some("SK"));
+}
+
+/// The message's text and its attachment stating different quantities for an item: that
+/// quantity is not known; an item they agree on stays.
+#[test]
+fn a_quantity_the_text_and_the_attachment_disagree_on_is_left_out() {
+    let line = |name: &str, q: i64| Line {
+        sku: None,
+        name: Some(name.into()),
+        spec: None,
+        quantity: Some(Decimal::from(q)),
+        unit_price: None,
+        confidence: 0.9,
+        doubt: None,
+        discount: None,
+    };
+    let mut lines = vec![
+        line("Aceite de oliva virgen extra 5 l (caja 3 garrafas)", 25),
+        line("Harina de trigo 25 kg", 10),
+    ];
+    let text = "Resumiendo:\n- 20 cajas de aceite de oliva virgen extra 5 l\n\
+                - 10 sacos de harina de trigo 25 kg\n";
+    let doubts = disagreeing_quantities(text, &mut lines);
+    assert_eq!(doubts.len(), 1);
+    assert!(lines[0].quantity.is_none() && lines[0].doubt.is_some());
+    assert_eq!(lines[1].quantity, Some(Decimal::from(10)));
+}
+
+/// A CSV export with the order's heading rows above its table (`Bestellung;4500-2291`,
+/// `Datum;…`): the header row is found below them.
+#[test]
+fn a_csv_table_below_heading_rows() {
+    let csv = "Bestellung;4500-2291;;;\nDatum;01.04.2026;;;\n;;;;\n\
+               Artikelnr.;Bezeichnung;Menge;Einzelpreis €;Gesamt €\n\
+               RM-5520;Allzweckreiniger Zitrone 10 l;6;18,90;113,40\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let mut f = Facts::new();
+    let lines = csv_lines(csv.as_bytes(), &c, &mut f).expect("lines");
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].sku.as_deref(), Some("RM-5520"));
+    assert_eq!(value(&f, "currency").as_deref(), Some("EUR"));
+}
+
+/// Items typed as `name (CODE) – 12 bags @ £14.20` are lines, not the block under a
+/// sentence that mentions delivery; a phone named by the place it rings (`Kitchen:`) or by
+/// its initial (`o:`) is the sender's.
+#[test]
+fn items_priced_after_a_dash_quantity_and_a_place_named_phone() {
+    let text = "Order for Thursday's delivery please, our ref HV-2291:\n\n\
+                Plain flour 16kg (FL-PL16) – 12 bags @ £14.20\n\
+                Rapeseed oil 20L (OL-RP20) – 6 drums @ £31.50\n\n\
+                Delivery to the restaurant as usual:\n\
+                Harrow & Vine\n14 Little Clarendon Street\nOxford\nOX1 2HP\n\n\
+                Cheers,\nMegan\nHead Chef | Harrow & Vine\nKitchen: 01865 555 208\n";
+    let (f, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1].sku.as_deref(), Some("OL-RP20"));
+    assert_eq!(lines[1].name.as_deref(), Some("Rapeseed oil 20L"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(6)));
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("Harrow & Vine"));
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("01865 555 208")
+    );
+    let (f, _, _) = extract_text(
+        "Thank you,\nPriya Raman | FulfillNest\no: (775) 555-0134 | priya@example.com\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("(775) 555-0134")
+    );
+}
+
+/// A list item whose quantity and unit follow a dash right before `× price` (and a net word):
+/// that quantity; the name ends at the dash and keeps its own pack counts.
+#[test]
+fn a_quantity_after_a_dash_before_the_price() {
+    let text = "Zamówienie nr ZAM/118/2026:\n\n\
+                1. Mydło w płynie 5 l (MYD-5L) – 10 szt. × 38,90 zł netto\n\
+                2. Ręcznik papierowy ZZ zielony, karton 4000 szt. (RP-ZZ-4000) – 15 kart. × 54,00 zł netto\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1].quantity, Some(Decimal::from(15)));
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("Ręcznik papierowy ZZ zielony, karton 4000 szt.")
+    );
+    assert_eq!(lines[1].sku.as_deref(), Some("RP-ZZ-4000"));
+    assert_eq!(
+        lines[0].unit_price.map(|d| d.to_string()).as_deref(),
+        Some("38.9")
+    );
+}
+
+/// A web form's note after a field's name (`(optional)`) is no part of its label.
+#[test]
+fn a_form_fields_note_after_its_name() {
+    let (f, _, _) = extract_text(
+        "Company: Tidewater Coffee Roasters\nPO number (optional): TCR-1187\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("TCR-1187"));
+    assert_eq!(norm_label("Phone (required) *"), "phone");
+}
+
+/// A web form's items (numbered fields, or a product with its price and quantity in
+/// brackets) and the buyer who filled it in.
+#[test]
+fn a_web_forms_items_and_its_submitter() {
+    let text = "From: Marcus Delgado <marcus@tidewater.example.com>\n\
+                Phone: (757) 555-0162\n\n\
+                Product 1: 12 oz kraft pouch with valve (SKU SUP-12-KV) - $0.46 ea\n\
+                Quantity 1: 2000\n\n\
+                Product 2: -- select --\nQuantity 2:\n";
+    let items = form_items(&text.lines().collect::<Vec<_>>(), false);
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].1.sku.as_deref(), Some("SUP-12-KV"));
+    assert_eq!(
+        items[0].1.name.as_deref(),
+        Some("12 oz kraft pouch with valve")
+    );
+    assert_eq!(items[0].1.quantity, Some(Decimal::from(2000)));
+    let (name, email, phone) = form_submitter(text);
+    assert_eq!(name.as_deref(), Some("Marcus Delgado"));
+    assert_eq!(email.as_deref(), Some("marcus@tidewater.example.com"));
+    assert_eq!(phone.as_deref(), Some("(757) 555-0162"));
+    let jot = "Name\tElla Whitcombe\nEmail\tella@pantry.example.co.uk\n\
+               Products\tOat Milk 1L (case of 12) (Amount: 16.80 GBP, Quantity: 4)\n";
+    let items = form_items(&jot.lines().collect::<Vec<_>>(), false);
+    assert_eq!(items[0].1.name.as_deref(), Some("Oat Milk 1L (case of 12)"));
+    assert_eq!(items[0].1.quantity, Some(Decimal::from(4)));
+    assert_eq!(form_submitter(jot).0.as_deref(), Some("Ella Whitcombe"));
+    assert!(automated_sender("wordpress@shop.example.com"));
+    assert!(automated_sender("noreply@jotform.example.com"));
+    assert!(!automated_sender("orders@shop.example.com"));
+}
+
+/// A price per a number of units is divided by that number, never run together with it.
+#[test]
+fn a_price_per_a_hundred_or_a_thousand_units() {
+    let d = |s: &str| Decimal::from_str(s).unwrap();
+    assert_eq!(price_per("12,50 €/100 St.", true), Some(d("0.125")));
+    assert_eq!(price_per("$21.50 per 1,000", false), Some(d("0.0215")));
+    assert_eq!(price_per("6,40 €/Pak.", true), None);
+    assert_eq!(price_per("$48.60 per case", false), None);
+}
+
+/// A change to an earlier order's line asked in a sentence: that item, its new quantity, no
+/// price, in doubt; a change of the date names no item.
+#[test]
+fn a_change_to_an_earlier_orders_line() {
+    let l = changed_line(
+        "Can you please change line 2 on PO 7731 (the dome lids) to 15 cases instead of 10?",
+    )
+    .expect("a line");
+    assert_eq!(l.name.as_deref(), Some("dome lids"));
+    assert_eq!(l.quantity, Some(Decimal::from(15)));
+    assert!(l.unit_price.is_none() && l.doubt.is_some());
+    assert!(changed_line("Could you change the delivery date to 12 May?").is_none());
+}
+
+/// A fax's cover sheet before the order form: the customer is the letterhead at the top of
+/// the page after it, not a cover-sheet field.
+#[test]
+fn a_fax_cover_sheet_before_the_forms_letterhead() {
+    let text = "31/03/2026 09:14   FROM: 9055550179        P. 1/2\n\n\
+                F A X\n\n\
+                To:      Order Desk - Maple Leaf Supply\n\
+                From:    Linda Chen, Sunnybrook Manor\n\
+                Pages:   2 (including cover)\n\n\
+                31/03/2026 09:14   FROM: 9055550179        P. 2/2\n\n\
+                Sunnybrook Manor Retirement Residence\n\
+                1250 Sunnybrook Road, Oakville, ON L6J 5B8\n\
+                Tel: 905-555-0172     Fax: 905-555-0179\n\n\
+                PURCHASE ORDER\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.name").as_deref(),
+        Some("Sunnybrook Manor Retirement Residence")
+    );
+}
+
+/// A date after a one-letter mark is no phone.
+#[test]
+fn a_date_after_a_one_letter_mark_is_no_phone() {
+    let (f, _, _) = extract_text("Thanks,\nAnn\nd: 12.03.2026\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "customer.phone"), None);
+}
+
+/// A list item priced per a number of units is priced per unit (the price divided).
+#[test]
+fn a_list_item_priced_per_a_thousand() {
+    let d = |s: &str| Decimal::from_str(s).unwrap();
+    for (t, dc, price) in [
+        (
+            "Please send:\n- 24000 x thermal labels 4x6 (LBL-46) @ $21.50 per 1,000\n",
+            false,
+            "0.0215",
+        ),
+        (
+            "Bitte liefern:\n- 2000 St. Schraube 4x40 (SPS-4040) à 12,50 €/100 St.\n",
+            true,
+            "0.125",
+        ),
+        (
+            "Order:\nLabels 4x6 (LBL-46) – 24000 pcs @ $21.50/1000\n",
+            false,
+            "0.0215",
+        ),
+    ] {
+        let mut c = ctx();
+        c.decimal_comma = Some(dc);
+        let (_, lines, _) = extract_text(t, &c, Kind::Email);
+        assert_eq!(lines.len(), 1, "{t}");
+        assert_eq!(lines[0].unit_price, Some(d(price)), "{t}");
+    }
+}
+
+/// A form plugin's fields with the value on the line below the label, and a name in two
+/// fields.
+#[test]
+fn a_forms_fields_below_their_labels_and_a_name_in_two_fields() {
+    let text = "First Name\nElla\n\nLast Name\nWhitcombe\n\nEmail\nella@pantry.example.co.uk\n\n\
+                Phone\n01273 555 904\n";
+    let (name, email, phone) = form_submitter(text);
+    assert_eq!(name.as_deref(), Some("Ella Whitcombe"));
+    assert_eq!(email.as_deref(), Some("ella@pantry.example.co.uk"));
+    assert_eq!(phone.as_deref(), Some("01273 555 904"));
+}
+
+/// Two phones in one signature, one line each: the first is the sender's.
+#[test]
+fn two_phones_in_a_signature_the_first() {
+    let (f, _, _) = extract_text(
+        "Pozdrawiam\nAgnieszka Wójcik\nTel. 12 555 40 18\nMobile 601 555 237\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("12 555 40 18"));
+}
+
+/// More words that name an item's code after its name.
+#[test]
+fn more_words_name_an_items_code() {
+    let text = "Please send:\n- 6 x Oat milk 1 L, product code OM-1000, @ $3.20\n\
+                - 2 x Paper cups, cat. no. PC-12, @ $9.00\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines[0].sku.as_deref(), Some("OM-1000"));
+    assert_eq!(lines[0].name.as_deref(), Some("Oat milk 1 L"));
+    assert_eq!(lines[1].sku.as_deref(), Some("PC-12"));
+    assert_eq!(lines[1].name.as_deref(), Some("Paper cups"));
+}
