@@ -447,19 +447,27 @@ impl ImapConnector {
             uid,
             message: e.to_string(),
         };
-        let mut tx = self.store.begin().await.map_err(store_err)?;
         let name = format!("uid:{uid}");
-        let raw = Store::insert_raw(
+        // Hashed and deflated before the write turn: a refused message may be a large one.
+        let body = super::body_of(content).await;
+        let mut tx = self.store.begin().await.map_err(store_err)?;
+        let raw = Store::insert_raws_as(
             &mut tx,
-            &NewRawDocument {
+            &[NewRawDocument {
                 connector: &self.cfg.name,
                 format: &self.cfg.format,
                 source_name: Some(&name),
                 content,
-            },
+            }],
+            &[body],
         )
         .await
-        .map_err(store_err)?;
+        .map_err(store_err)?
+        .pop()
+        .ok_or_else(|| ImapError::Store {
+            uid,
+            message: "a stored message went missing".into(),
+        })?;
         tx.commit()
             .await
             .map_err(|e| store_err(crate::store::StoreError::from(e)))?;

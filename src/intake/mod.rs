@@ -140,7 +140,7 @@ pub async fn store_document(
 
 /// Stores one document of any kind and queues its event in one transaction.
 pub async fn store_new(store: &Store, bus: &dyn Bus, doc: NewDoc) -> Result<Stored, StoreError> {
-    let body = RawBody::of(&doc.content);
+    let body = body_of(&doc.content).await;
     let mut stored = store_batch(
         store,
         bus.in_store().as_ref(),
@@ -174,7 +174,10 @@ pub async fn store_documents(
             content: content.to_vec(),
         })
         .collect();
-    let bodies: Vec<RawBody> = items.iter().map(|d| RawBody::of(&d.content)).collect();
+    let mut bodies = Vec::with_capacity(items.len());
+    for d in &items {
+        bodies.push(body_of(&d.content).await);
+    }
     store_batch(store, bus.in_store().as_ref(), &items, &bodies).await
 }
 
@@ -312,24 +315,32 @@ impl DocumentWriter {
     /// Stores one document (with whatever else is waiting); returns once it is committed. The
     /// document is hashed and deflated here, in the caller's task, so the writer only writes.
     pub async fn store(&self, doc: NewDoc) -> Result<Stored, StoreError> {
-        let item = if doc.content.len() > INLINE_BODY {
-            tokio::task::spawn_blocking(move || {
-                let body = RawBody::of(&doc.content);
-                (doc, body)
-            })
+        let body = body_of(&doc.content).await;
+        self.grouped
+            .submit((doc, body))
             .await
-            .map_err(|e| StoreError::Busy(format!("preparing a document failed: {e}")))?
-        } else {
-            let body = RawBody::of(&doc.content);
-            (doc, body)
-        };
-        self.grouped.submit(item).await.map_err(StoreError::Grouped)
+            .map_err(StoreError::Grouped)
     }
 }
 
 /// Documents larger than this are hashed and deflated on a blocking thread, not the caller's
 /// runtime thread.
 const INLINE_BODY: usize = 256 << 10;
+
+/// What `content` is kept as ([`RawBody`]), worked out before any write transaction: a large
+/// document on a blocking thread, so deflating 16 MiB holds neither SQLite's writer nor a
+/// runtime thread.
+pub(crate) async fn body_of(content: &[u8]) -> RawBody {
+    if content.len() <= INLINE_BODY {
+        return RawBody::of(content);
+    }
+    let owned = content.to_vec();
+    match tokio::task::spawn_blocking(move || RawBody::of(&owned)).await {
+        Ok(body) => body,
+        // The blocking pool is shutting down: do it here.
+        Err(_) => RawBody::of(content),
+    }
+}
 
 /// The urgent write transaction a batch of received documents is stored in: a webhook's
 /// answer waits on its commit.
