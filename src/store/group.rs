@@ -1,7 +1,9 @@
-//! Group commit for small independent writes (outbox deletes, embedded-bus publishes and acks).
+//! Group commit for small independent writes (received documents, outbox deletes, embedded-bus
+//! publishes and acks).
 //!
 //! Callers hand their item to one task per kind of write; the task takes whatever queued while
-//! its previous batch ran and writes it all in one transaction, then answers every caller. Under
+//! its previous batch ran (and, for [`Grouped::in_transaction`], while its transaction opened)
+//! and writes it all in one transaction, then answers every caller. Under
 //! load, N concurrent acks cost one commit (one fsync) instead of N; a lone caller pays one
 //! channel hop. Every caller still returns only after its own write committed, so what a caller
 //! may rely on is unchanged.

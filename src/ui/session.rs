@@ -226,7 +226,8 @@ pub(super) async fn login(
     let id = random_hex();
     let now = crate::store::now_ms();
     let ttl = s.ops.kpi.session_ms();
-    let mut tx = s.store.begin().await?;
+    // A person waits on this write: ahead of pipeline work, as intake is.
+    let mut tx = s.store.begin_urgent().await?;
     sqlx::query(
         "INSERT INTO ui_sessions (id_hash, holder, role, csrf, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
