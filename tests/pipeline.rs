@@ -1022,9 +1022,15 @@ async fn documents_of_a_batch_are_stored_once_each(profile: Profile) {
             .to_string()
             .repeat(200);
     let mut tx = store.begin().await.unwrap();
-    let big = Store::insert_raws(&mut tx, &[doc(order.clone().leak().as_bytes())])
-        .await
-        .unwrap();
+    let big = Store::insert_raws(
+        &mut tx,
+        &[NewRawDocument {
+            content: order.as_bytes(),
+            ..doc(b"")
+        }],
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let (kept, size, encoding): (i64, i64, Option<String>) = sqlx::query_as(
         "SELECT LENGTH(content), size, content_encoding FROM raw_documents WHERE id = $1",

@@ -140,14 +140,8 @@ pub async fn store_document(
 
 /// Stores one document of any kind and queues its event in one transaction.
 pub async fn store_new(store: &Store, bus: &dyn Bus, doc: NewDoc) -> Result<Stored, StoreError> {
-    let body = body_of(&doc.content).await;
-    let mut stored = store_batch(
-        store,
-        bus.in_store().as_ref(),
-        std::slice::from_ref(&doc),
-        std::slice::from_ref(&body),
-    )
-    .await?;
+    let mut stored =
+        store_batch(store, bus.in_store().as_ref(), std::slice::from_ref(&doc)).await?;
     stored.pop().ok_or_else(|| {
         StoreError::Db(sqlx::Error::Protocol(
             "a stored document went missing".into(),
@@ -174,11 +168,7 @@ pub async fn store_documents(
             content: content.to_vec(),
         })
         .collect();
-    let mut bodies = Vec::with_capacity(items.len());
-    for d in &items {
-        bodies.push(body_of(&d.content).await);
-    }
-    store_batch(store, bus.in_store().as_ref(), &items, &bodies).await
+    store_batch(store, bus.in_store().as_ref(), &items).await
 }
 
 /// A document to store, owned (it may wait in a group-commit queue).
@@ -205,11 +195,14 @@ async fn store_batch(
     store: &Store,
     queues: Option<&InStore>,
     items: &[NewDoc],
-    bodies: &[RawBody],
 ) -> Result<Vec<Stored>, StoreError> {
+    let mut bodies = Vec::with_capacity(items.len());
+    for doc in items {
+        bodies.push(body_of(&doc.content).await);
+    }
     // A webhook's answer (or a mailbox's flag) waits on this commit: ahead of pipeline writes.
     let tx = store.begin_urgent().await?;
-    store_batch_in(store, tx, queues, items, bodies).await
+    store_batch_in(store, tx, queues, items, &bodies).await
 }
 
 /// [`store_batch`] in a write transaction opened by the caller; commits it.
@@ -242,7 +235,8 @@ async fn store_batch_in(
             .announcement(doc.kind, &doc.connector),
             raw_id: raw.id,
             inserted: raw.inserted,
-            pending: raw.inserted,
+            // On the embedded bus the commit publishes it.
+            pending: raw.inserted && queues.is_none(),
         })
         .collect();
     // The new documents' events, in one statement.
@@ -252,15 +246,13 @@ async fn store_batch_in(
         .map(|s| &s.event)
         .collect();
     let woken = match queues {
-        Some(queues) => Some(
-            queues
-                .write(&mut tx, &events, &[])
-                .await
-                .map_err(StoreError::from)?,
-        ),
+        Some(queues) => queues
+            .write(&mut tx, &events, &[])
+            .await
+            .map_err(StoreError::from)?,
         None => {
             Store::outbox_insert(&mut tx, &events).await?;
-            None
+            Vec::new()
         }
     };
     tx.commit().await?;
@@ -269,11 +261,8 @@ async fn store_batch_in(
             metrics::counter!(metric::DOCUMENTS, "connector" => doc.connector.clone()).increment(1);
         }
     }
-    if let (Some(queues), Some(woken)) = (queues, woken) {
+    if let Some(queues) = queues {
         queues.wake(&woken);
-        for s in &mut stored {
-            s.pending = false;
-        }
     }
     // A document stored before (by a run whose publish failed) may still have its event in the
     // outbox: it is pending too.
