@@ -1454,3 +1454,79 @@ fn check_renders_every_notice_template_and_names_a_broken_one() {
     assert!(text.contains("shipped.zh.txt"), "{text}");
     assert!(text.contains("delayed.en.subject is missing"), "{text}");
 }
+
+/// A store from before the order number had a column of its own (migration 0024): the
+/// migration fills the column from each order's content, so the status page still finds an
+/// order stored then by the number its customer knows.
+async fn number_of_an_order_stored_before_its_column(profile: Profile) {
+    let env = TestEnv::new(profile).await;
+    let dialect = match profile {
+        Profile::Standalone => "sqlite",
+        Profile::Cluster => "postgres",
+    };
+    let mut before = sqlx::migrate::Migrator::new(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(dialect),
+    )
+    .await
+    .unwrap();
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 24)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    sqlx::any::install_default_drivers();
+    let url = match profile {
+        Profile::Standalone => format!("{}?mode=rwc", env.store_url()),
+        Profile::Cluster => env.store_url(),
+    };
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    before.run(&pool).await.unwrap();
+    let canonical = json!({"source": {"connector": "shop", "external_id": "5100",
+                                      "external_number": "#5100"}});
+    for (id, external_id, content) in [
+        ("og_before_0024", "5100", canonical.to_string()),
+        (
+            "og_without_number",
+            "5101",
+            json!({"source": {}}).to_string(),
+        ),
+    ] {
+        sqlx::query(
+            "INSERT INTO orders (id, connector, external_id, state, source_status, \
+             content_hash, canonical, created_at, updated_at) \
+             VALUES ($1, 'shop', $2, 'received', 'open', 'h', $3, 1, 1)",
+        )
+        .bind(id)
+        .bind(external_id)
+        .bind(content)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+    let store = Store::connect(&env.store_url(), 2, "full").await.unwrap();
+    let found = ordergate::notices::store::orders_by_number(&store, "#5100")
+        .await
+        .unwrap();
+    assert_eq!(found, vec!["og_before_0024".to_string()]);
+    let numbers: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT external_number FROM orders ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(numbers, vec![Some("#5100".to_string()), None]);
+}
+
+#[tokio::test]
+async fn an_order_stored_before_the_number_column_is_found_by_its_number_standalone() {
+    number_of_an_order_stored_before_its_column(Profile::Standalone).await;
+}
+
+#[tokio::test]
+async fn an_order_stored_before_the_number_column_is_found_by_its_number_cluster() {
+    number_of_an_order_stored_before_its_column(Profile::Cluster).await;
+}

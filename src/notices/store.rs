@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use super::{NewDelivery, NewNotice};
-use crate::store::{now_ms, Dialect, Store, StoreError};
+use crate::store::{now_ms, Store, StoreError};
 
 /// Records an e-mail unless one with its dedupe key exists (then nothing, and its feedback
 /// token is not stored either); says whether it was recorded now.
@@ -431,16 +431,9 @@ pub async fn use_token(store: &Store, token: &str, rating: u8) -> Result<TokenUs
 
 /// The orders whose number (the source's order number, its id, or ours) is `number`.
 pub async fn orders_by_number(store: &Store, number: &str) -> Result<Vec<String>, StoreError> {
-    let sql = match store.dialect() {
-        Dialect::Sqlite => {
-            "SELECT id FROM orders WHERE json_extract(canonical, '$.source.external_number') = $1 \
-             OR external_id = $1 OR id = $1 LIMIT 20"
-        }
-        Dialect::Postgres => {
-            "SELECT id FROM orders WHERE ((canonical::jsonb) #>> '{source,external_number}') = $1 \
-             OR external_id = $1 OR id = $1 LIMIT 20"
-        }
-    };
+    // The number customers know is a column of its own (migration 0024), indexed.
+    let sql = "SELECT id FROM orders WHERE external_number = $1 OR external_id = $1 OR id = $1 \
+               LIMIT 20";
     Ok(sqlx::query_scalar(sql)
         .bind(number)
         .fetch_all(store.pool())

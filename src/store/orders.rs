@@ -105,6 +105,16 @@ fn review_keys(order: &CanonicalOrder) -> (Option<String>, String, Option<String
     )
 }
 
+/// The order number customers know, stored beside the order (migration 0024) for the status
+/// page's look-up.
+fn external_number(order: &CanonicalOrder) -> Option<&str> {
+    order
+        .source
+        .external_number
+        .as_deref()
+        .filter(|n| !n.is_empty())
+}
+
 fn status_word(order: &CanonicalOrder) -> String {
     serde_json::to_value(order.source.status)
         .ok()
@@ -140,8 +150,8 @@ impl Store {
         let inserted = sqlx::query(
             "INSERT INTO orders (id, connector, external_id, state, source_status, \
              content_hash, canonical, raw_id, created_at, updated_at, customer_key, lines_key, \
-             origin_message_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12) \
+             origin_message_id, external_number) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13) \
              ON CONFLICT (connector, external_id) DO NOTHING",
         )
         .bind(&id)
@@ -156,6 +166,7 @@ impl Store {
         .bind(customer_key.as_deref())
         .bind(&lines_key)
         .bind(origin.as_deref())
+        .bind(external_number(order))
         .execute(&mut *conn)
         .await?
         .rows_affected();
@@ -180,7 +191,7 @@ impl Store {
         sqlx::query(
             "UPDATE orders SET canonical = $1, content_hash = $2, source_status = $3, \
              raw_id = $4, updated_at = $5, customer_key = $7, lines_key = $8, \
-             origin_message_id = $9 WHERE id = $6",
+             origin_message_id = $9, external_number = $10 WHERE id = $6",
         )
         .bind(&json)
         .bind(&hash)
@@ -191,6 +202,7 @@ impl Store {
         .bind(customer_key.as_deref())
         .bind(&lines_key)
         .bind(origin.as_deref())
+        .bind(external_number(order))
         .execute(&mut *conn)
         .await?;
         Ok(UpsertOutcome::Updated(id))
@@ -516,8 +528,8 @@ impl Store {
         let (customer_key, lines_key, origin) = review_keys(order);
         let n = sqlx::query(
             "UPDATE orders SET canonical = $1, content_hash = $2, source_status = $3, \
-             updated_at = $4, customer_key = $7, lines_key = $8, origin_message_id = $9 \
-             WHERE id = $5 AND state = $6",
+             updated_at = $4, customer_key = $7, lines_key = $8, origin_message_id = $9, \
+             external_number = $10 WHERE id = $5 AND state = $6",
         )
         .bind(&json)
         .bind(super::raw::sha256_hex(json.as_bytes()))
@@ -528,6 +540,7 @@ impl Store {
         .bind(customer_key.as_deref())
         .bind(&lines_key)
         .bind(origin.as_deref())
+        .bind(external_number(order))
         .execute(&mut *conn)
         .await?
         .rows_affected();
