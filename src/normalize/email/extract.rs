@@ -6283,13 +6283,14 @@ fn dash_price(body: &str) -> Option<regex::Captures<'_>> {
         .filter(|m| m.get(1).is_some() || m.get(3).is_some())
 }
 
-/// A count with its packing restated in brackets after it ("48 (4 cartons of 12)"): the item
-/// with the count written as `48 x`, when the packing multiplies out to it (otherwise it is
-/// left as written, and read as it reads).
-fn pack_note(body: &str) -> Option<String> {
+/// A count with its packing restated in brackets after it ("48 (4 cartons of 12)", "48 (4 x
+/// 12)", "48 (4 Kartons à 12 Stk.)"): the item
+/// without the bracket, and with the count written as `48 x`, when the packing multiplies out
+/// to it (otherwise it is left as written, and read as it reads).
+fn pack_note(body: &str) -> Option<(String, String)> {
     re!(
         PACK_NOTE,
-        r"(?i)(^|[\s:])([0-9]{1,5})\s*\(\s*([0-9]{1,4})\s+\p{L}+\.?\s+of\s+([0-9]{1,4})(?:\s+\p{L}+\.?)?\s*\)"
+        r"(?i)(^|[\s:])([0-9]{1,5})\s*\(\s*([0-9]{1,4})\s*(?:\p{L}+\.?\s+)?(?:of|à|a|de|da|zu|[x×])\s*([0-9]{1,4})(?:\s+\p{L}+\.?)?\s*\)"
     );
     let m = rx(&PACK_NOTE)?.captures(body)?;
     let n = |i: usize| m[i].parse::<u64>().ok();
@@ -6297,12 +6298,10 @@ fn pack_note(body: &str) -> Option<String> {
         return None;
     }
     let whole = m.get(0)?.range();
-    Some(format!(
-        "{}{}{} x{}",
-        &body[..whole.start],
-        &m[1],
-        &m[2],
-        &body[whole.end..]
+    let (before, after) = (&body[..whole.start], &body[whole.end..]);
+    Some((
+        format!("{before}{}{}{after}", &m[1], &m[2]),
+        format!("{before}{}{} x{after}", &m[1], &m[2]),
     ))
 }
 
@@ -6413,8 +6412,16 @@ fn list_lines(
         if digits(body) == 0 {
             continue;
         }
-        let repacked = pack_note(body);
-        let body = repacked.as_deref().unwrap_or(body);
+        // Only where no other quantity is written ("Eggs 12 (2 x 6) – 10 boxes @ …" counts
+        // the boxes).
+        let repacked = pack_note(body).filter(|(plain, _)| {
+            ![&QTY_WORD, &QTY_X, &QTY_AFTER]
+                .iter()
+                .any(|q| rx(q).is_some_and(|r| r.is_match(plain)))
+        });
+        let body = repacked
+            .as_ref()
+            .map_or(body, |(_, counted)| counted.as_str());
         let price = rx(&PRICE)
             .and_then(|r| r.captures_iter(body).last())
             .or_else(|| rx(&PRICE_AFTER).and_then(|r| r.captures_iter(body).last()))

@@ -3138,6 +3138,12 @@ fn a_count_with_its_packing_in_brackets() {
     assert_eq!(lines[0].sku.as_deref(), Some("SY-4-TIN"));
     assert_eq!(lines[0].name.as_deref(), Some("Soy candle tin 4 oz"));
     assert_eq!(lines[0].quantity, Some(Decimal::from(48)));
+    for packed in ["48 (4 x 12) @ $2.35", "48 (4 Kartons à 12 Stk.) à 2,35 €"] {
+        assert!(
+            pack_note(packed).is_some_and(|(_, p)| p.starts_with("48 x ")),
+            "{packed}"
+        );
+    }
     // A bracket that does not multiply out to the count is left as written.
     assert_eq!(pack_note("48 (4 cartons of 10) @ $2.35"), None);
 }
