@@ -12,7 +12,7 @@
 //! extraction reads (`Zwischensumme`, `Frais de port`, `IVA 21%`, `合計` …).
 
 use super::extract::{
-    ascii_digits, line_amount, ocr_letters, parse_decimal, unbracketed, Facts, Line,
+    ascii_digits, currency_of, line_amount, ocr_letters, parse_decimal, unbracketed, Facts, Line,
 };
 use rust_decimal::Decimal;
 
@@ -602,6 +602,18 @@ fn summary_row(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
     };
     let label = t[..first_digit]
         .trim_end_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(-−".contains(c));
+    // The currency's code before the amount ("Total exkl. MWST      CHF 3'504.80") is no
+    // part of the label.
+    let label = match label.rsplit_once(char::is_whitespace) {
+        Some((head, code))
+            if code.len() == 3
+                && code.chars().all(|c| c.is_ascii_uppercase())
+                && currency_of(code).is_some() =>
+        {
+            head.trim_end_matches(|c: char| c.is_whitespace() || ":：".contains(c))
+        }
+        _ => label,
+    };
     // A label is short; a sentence that mentions "total" is not a summary row. A
     // qualifier in brackets ("Total del pedido (IVA no incluido)") is not counted.
     let unbracketed = unbracketed(label);

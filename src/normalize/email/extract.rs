@@ -1431,6 +1431,16 @@ fn contains_ci(haystack: &str, needle: &str) -> bool {
             .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
+/// `s` without its dates and times ("entro il 30/04/2026, 8:30-12:30" → "entro il , -"): a
+/// delivery label's value whose only numbers are those says when, not where.
+fn undated(s: &str) -> String {
+    re!(
+        DATE_OR_TIME,
+        r"\b(?:[0-9]{1,4}[./-][0-9]{1,2}[./-][0-9]{2,4}|[0-9]{1,2}:[0-9]{2})\b"
+    );
+    rx(&DATE_OR_TIME).map_or_else(|| s.to_string(), |r| r.replace_all(s, "").into_owned())
+}
+
 fn digits(s: &str) -> usize {
     s.bytes().filter(u8::is_ascii_digit).count()
 }
@@ -1887,6 +1897,23 @@ fn currency_mark(text: &str) -> Option<&'static str> {
 
 /// A country written at the end of an address.
 fn country_of(s: &str) -> Option<&'static str> {
+    country_named(s).or_else(|| {
+        // "België / Belgique": one country named in two languages.
+        let mut parts = s.split('/');
+        let first = country_named(parts.next()?)?;
+        let mut more = false;
+        for part in parts {
+            if country_named(part)? != first {
+                return None;
+            }
+            more = true;
+        }
+        more.then_some(first)
+    })
+}
+
+/// The country a name (in one language) names.
+fn country_named(s: &str) -> Option<&'static str> {
     Some(
         match s.trim().trim_end_matches('.').to_lowercase().as_str() {
             "usa" | "us" | "u.s.a" | "u.s" | "united states" | "united states of america" => "US",
@@ -4676,6 +4703,24 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
     })
 }
 
+/// A table row whose quantity cell is blank but whose item (its code and name) and unit
+/// price are written: the line without a quantity, in doubt.
+fn quantityless_line(named: &[(&str, String)], ctx: &Ctx) -> Option<Line> {
+    let has = |k: &str| named.iter().any(|(c, v)| *c == k && !v.trim().is_empty());
+    if has("quantity") || has("amount") || !(has("sku") && has("name") && has("unit_price")) {
+        return None;
+    }
+    let mut with_one: Vec<(&str, String)> = named.to_vec();
+    with_one.push(("quantity", "1".into()));
+    let line = make_line(&with_one, ctx, 0.5)?;
+    Some(Line {
+        quantity: None,
+        confidence: line.confidence.min(0.5),
+        doubt: Some("lines: a line's quantity is blank".into()),
+        ..line
+    })
+}
+
 /// A price written per a number of units ("12,50 €/100 St.", "$21.50 per 1,000", "8,00 je
 /// 10 Stück"): the price of one unit, the price divided by that number (never the two
 /// numbers run together). `None` when the price is per one unit or per a unit word.
@@ -4860,7 +4905,11 @@ fn table_lines(
             {
                 lost_codes = true;
             }
-            match make_line(&named, ctx, 0.9) {
+            // A row with its item and price whose quantity cell is blank (left to be written
+            // by hand), below a line read: the line, without a quantity, for a person.
+            let line = make_line(&named, ctx, 0.9)
+                .or_else(|| (!out.is_empty()).then(|| quantityless_line(&named, ctx))?);
+            match line {
                 // "Material" names an ERP's material number beside a description, but a
                 // material ("Madera", "Steel") elsewhere: a value without a digit is no code.
                 Some(mut l)
@@ -4993,6 +5042,56 @@ fn code_like(text: &str) -> bool {
         && t.chars().any(|c| c.is_ascii_alphabetic())
         && t.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+}
+
+/// Rows of an item table typed without a header: the code, the name, the quantity and the
+/// unit price with its currency, in columns two spaces apart or more (`EMT-050-10   1/2" EMT
+/// conduit, 10 ft     40  $4.18`), perhaps the line's amount after the price. Read only as a
+/// run of two rows or more one under the other, each reading whole; an amount that is not
+/// quantity × price puts the line in doubt.
+fn column_items(lines: &[&str], ctx: &Ctx) -> Vec<(usize, Line)> {
+    re!(
+        ITEM_COLUMNS,
+        r"^\s*(\S+)(?:\s{2,}|\t)(\S.*?\S)(?:\s{2,}|\t)\s*([0-9]{1,5})(?:\s+|\t)((?:US|C|A|NZ)?\$|[£€]|USD|EUR|GBP|CAD|AUD|CHF)\s?([0-9][0-9.,]*)(?:(?:\s+|\t)((?:US|C|A|NZ)?\$|[£€]|USD|EUR|GBP|CAD|AUD|CHF)\s?([0-9][0-9.,]*))?\s*$"
+    );
+    let Some(re) = rx(&ITEM_COLUMNS) else {
+        return Vec::new();
+    };
+    let dc = ctx.decimal_comma();
+    let row = |line: &str| -> Option<Line> {
+        let m = re.captures(line)?;
+        if !code_like(&m[1]) || !m[1].contains(['-', '_', '.', '/']) {
+            return None;
+        }
+        let quantity = parse_quantity(&m[3], dc)?;
+        let unit_price = parse_decimal(&m[5], dc)?;
+        let amount = m.get(7).and_then(|a| parse_decimal(a.as_str(), dc));
+        let wrong = amount.is_some_and(|a| {
+            (line_amount(quantity, unit_price, None) - a).abs() > Decimal::new(1, 2)
+        });
+        Some(Line {
+            sku: Some(m[1].to_string()),
+            name: Some(m[2].trim().to_string()),
+            spec: None,
+            quantity: Some(quantity),
+            unit_price: Some(unit_price),
+            confidence: if wrong { 0.5 } else { 0.85 * ctx.trust },
+            doubt: wrong
+                .then(|| "lines: a line's quantity × unit price is not its amount".to_string()),
+            discount: None,
+        })
+    };
+    let rows: Vec<Option<Line>> = lines.iter().map(|l| row(l)).collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < rows.len() {
+        let run = rows[i..].iter().take_while(|r| r.is_some()).count();
+        if run >= 2 {
+            out.extend((i..i + run).filter_map(|j| Some((j, rows[j].clone()?))));
+        }
+        i += run.max(1);
+    }
+    out
 }
 
 // An item's code named by a word: "code PAP-A4-80", "SKU: TON-2420", "Art.-Nr. 4711".
@@ -6184,6 +6283,28 @@ fn dash_price(body: &str) -> Option<regex::Captures<'_>> {
         .filter(|m| m.get(1).is_some() || m.get(3).is_some())
 }
 
+/// A count with its packing restated in brackets after it ("48 (4 cartons of 12)", "48 (4 x
+/// 12)", "48 (4 Kartons à 12 Stk.)"): the item
+/// without the bracket, and with the count written as `48 x`, when the packing multiplies out
+/// to it (otherwise it is left as written, and read as it reads).
+fn pack_note(body: &str) -> Option<(String, String)> {
+    re!(
+        PACK_NOTE,
+        r"(?i)(^|[\s:])([0-9]{1,5})\s*\(\s*([0-9]{1,4})\s*(?:\p{L}+\.?\s+)?(?:of|à|a|de|da|zu|[x×])\s*([0-9]{1,4})(?:\s+\p{L}+\.?)?\s*\)"
+    );
+    let m = rx(&PACK_NOTE)?.captures(body)?;
+    let n = |i: usize| m[i].parse::<u64>().ok();
+    if n(3)?.checked_mul(n(4)?)? != n(2)? {
+        return None;
+    }
+    let whole = m.get(0)?.range();
+    let (before, after) = (&body[..whole.start], &body[whole.end..]);
+    Some((
+        format!("{before}{}{}{after}", &m[1], &m[2]),
+        format!("{before}{}{} x{after}", &m[1], &m[2]),
+    ))
+}
+
 /// Lines written as list items in any of the common shapes (`1. SKU - Name - qty 12 @ $24.00
 /// each`, `- 6 x Name (SKU) à 19,80 €`, `• Name, SKU, 4 Stück je 12,50 €`): a bullet or a number,
 /// a quantity (before `x`, or after `qty`), and a unit price (after `@`, `à`, `je`, `at`).
@@ -6291,6 +6412,16 @@ fn list_lines(
         if digits(body) == 0 {
             continue;
         }
+        // Only where no other quantity is written ("Eggs 12 (2 x 6) – 10 boxes @ …" counts
+        // the boxes).
+        let repacked = pack_note(body).filter(|(plain, _)| {
+            ![&QTY_WORD, &QTY_X, &QTY_AFTER]
+                .iter()
+                .any(|q| rx(q).is_some_and(|r| r.is_match(plain)))
+        });
+        let body = repacked
+            .as_ref()
+            .map_or(body, |(_, counted)| counted.as_str());
         let price = rx(&PRICE)
             .and_then(|r| r.captures_iter(body).last())
             .or_else(|| rx(&PRICE_AFTER).and_then(|r| r.captures_iter(body).last()))
@@ -6354,6 +6485,10 @@ fn list_lines(
         let named = dash_counted.map_or(named, |(_, at)| at.min(named));
         let mut rest =
             body[..price.get(0).map_or(body.len(), |m| m.start()).min(named)].to_string();
+        // "Vanilla syrup 750 ml ($7.90 each)": the price in brackets after the name.
+        if let Some(open) = rest.trim_end().strip_suffix(['(', '（']) {
+            rest = open.to_string();
+        }
         let worded = rx(&CODE_WORD).and_then(|r| r.captures(&rest)).map(|m| {
             let whole = m.get(0).map_or(0..0, |g| g.range());
             (m[1].to_string(), whole)
@@ -7318,8 +7453,12 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     let labelled = find_labelled(&layout, ctx, "ship_to", kind == Kind::Form);
     // A value on the label's line is an address when it has a number, is written in CJK, or
     // lines follow it ("Lieferung: nächste Woche" is not one).
+    // A value whose only numbers are dates and times says when ("Consegna: entro il
+    // 30/04/2026, 8:30-12:30"), not where.
     let addressy = |l: &&Labelled| {
+        let when = digits(&l.value) > 0 && digits(&undated(&l.value)) == 0;
         !l.value.is_empty()
+            && !when
             && (digits(&l.value) > 0
                 || has_cjk(&l.value)
                 || !block_below(&layout, l.line, l.col, 1).is_empty())
@@ -7487,6 +7626,9 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             }
         }
     }
+    if total.is_none() {
+        doubts.extend(unread_total(&layout, dc));
+    }
     if let Some((amount, cur)) = total {
         ctx.put(
             &mut facts,
@@ -7504,6 +7646,7 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     if out.is_empty() {
         // Bullets, and list items of other shapes among them, in the order written.
         let mut items = bullet_lines(lines, ctx, &mut facts);
+        items.extend(column_items(lines, ctx));
         let read: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
         items.extend(list_lines(lines, ctx, &read, &mut doubts));
         if items.is_empty() {
@@ -7596,6 +7739,42 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
 }
 
 /// Currency codes read as words.
+/// Why a total the text states was not read, when no total was: a summary row whose amount
+/// shows as `####` (a spreadsheet's cell too narrow for its number, pasted as it showed), or
+/// a row that starts with a word for the total and ends with an amount but that no rule read
+/// (a person reads it rather than the order going on without it).
+fn unread_total(layout: &Layout, decimal_comma: bool) -> Option<String> {
+    use super::checks::{row_kind, stated_amounts, RowKind};
+    for (line, cs) in layout.lines.iter().zip(&layout.cells) {
+        let Some(first) = cs.first() else {
+            continue;
+        };
+        let word = first.text.split_whitespace().next().unwrap_or("");
+        let total_word = row_kind(word.trim_end_matches([':', '：'])) == Some(RowKind::Total);
+        let hashes = |c: &Cell| {
+            let t = c.text.trim();
+            t.len() >= 3 && t.chars().all(|ch| ch == '#')
+        };
+        if cs.len() >= 2 && cs.iter().any(hashes) && cs.iter().any(|c| row_kind(&c.text).is_some())
+        {
+            return Some(
+                "total: the stated total shows as #### (a spreadsheet cell too narrow for its \
+                 number) and cannot be read"
+                    .into(),
+            );
+        }
+        let last = cs.last().map_or("", |c| c.text.trim());
+        if total_word
+            && cs.len() >= 2
+            && last.ends_with(|c: char| c.is_ascii_digit())
+            && stated_amounts(line, decimal_comma) == Default::default()
+        {
+            return Some("total: a row states a total that was not read".into());
+        }
+    }
+    None
+}
+
 const CODES: &[&str] = &[
     "USD", "GBP", "EUR", "CNY", "RMB", "HKD", "TWD", "NTD", "CAD", "AUD", "NZD", "JPY", "CHF",
     "MXN", "BRL", "SGD", "SEK", "NOK", "DKK", "PLN", "CZK", "INR", "KRW", "ZAR", "HUF", "TRY",

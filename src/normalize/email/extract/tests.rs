@@ -3020,3 +3020,130 @@ fn more_words_name_an_items_code() {
     assert_eq!(lines[1].sku.as_deref(), Some("PC-12"));
     assert_eq!(lines[1].name.as_deref(), Some("Paper cups"));
 }
+
+/// A summary row with the currency's code between its label and its amount, set apart by
+/// spaces ("Total exkl. MWST      CHF 3'504.80"): the code is no part of the label.
+#[test]
+fn a_currency_code_before_a_summary_rows_amount() {
+    let text = "Bestellung LR-1:\n\nKB-1   Bohnen   40 Stk.   CHF 28.50   CHF 1'140.00\n\n\
+                Total exkl. MWST                                    CHF 1'140.00\n";
+    let (f, _, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "total").as_deref(), Some("1140"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+}
+
+/// A total the text states that no rule reads, and a total a spreadsheet showed as `####`:
+/// the order is held, not released without it.
+#[test]
+fn a_stated_total_not_read_is_a_doubt() {
+    let layout = Layout::new("Item\tQty\tPrice\nTP-1\t18\t$54.20\n\t\tTotal\t########\n");
+    assert!(unread_total(&layout, false).is_some_and(|d| d.contains("####")));
+    // A total row whose words no rule knows ("Total, alles zusammen und abgerundet:").
+    let layout = Layout::new("Total, alles zusammen und abgerundet, mit Rabatt    1.140,00\n");
+    assert!(unread_total(&layout, true).is_some());
+    // A total row that is read is no doubt; nor is a sentence.
+    let layout = Layout::new("Total      $1,140.00\nThe total is fine.\n");
+    assert_eq!(unread_total(&layout, false), None);
+}
+
+/// An item whose price is in brackets after its name: the name ends before the bracket.
+#[test]
+fn a_list_items_price_in_brackets_after_its_name() {
+    let text = "Could we get the following:\n   - 6 x Cold brew concentrate 64 oz ($18.50 each)\n\
+                   - 3 x Paper straws, box of 250 ($4.75 each)\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Cold brew concentrate 64 oz")
+    );
+    assert_eq!(lines[1].name.as_deref(), Some("Paper straws, box of 250"));
+    assert_eq!(lines[1].unit_price, Some(Decimal::new(475, 2)));
+}
+
+/// A country line that names one country in two languages ("België / Belgique").
+#[test]
+fn a_country_named_in_two_languages() {
+    assert_eq!(country_of("België / Belgique"), Some("BE"));
+    assert_eq!(country_of("Schweiz / Suisse / Svizzera"), Some("CH"));
+    assert_eq!(country_of("Belgique / France"), None);
+    assert_eq!(country_of("Uccle / Ukkel"), None);
+}
+
+/// A delivery label whose value only says when ("Consegna: entro il 30/04/2026, 8:30-12:30")
+/// is no address: the labelled block above it is.
+#[test]
+fn a_delivery_labels_dates_and_times_are_no_address() {
+    let text =
+        "Destinazione merce:\n  Ferrari Ricambi S.r.l. - Magazzino\n  Via dell'Industria 14\n\
+                  20068 Peschiera Borromeo MI\n\nPagamento: bonifico bancario 60 gg\n\
+                Consegna: entro il 30/04/2026, dal lunedì al venerdì 8:30-12:30\n\nPagina 1 di 2\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("Via dell'Industria 14")
+    );
+    assert_eq!(
+        value(&f, "ship_to.city").as_deref(),
+        Some("Peschiera Borromeo")
+    );
+    assert_eq!(undated("entro il 30/04/2026, 8:30-12:30"), "entro il , -");
+}
+
+/// A table row whose quantity cell is blank (left to be filled in by hand): the line, without
+/// a quantity, in doubt; not a row lost.
+#[test]
+fn a_table_row_with_a_blank_quantity() {
+    let text = "Part No.      Description              Qty     Unit Price     Amount\n\
+                BP-D1187      Brake pads, front          8       $32.75        $262.00\n\
+                OF-51085      Oil filter                          $4.15\n\
+                WB-22         Wiper blade 22 in         12        $7.80         $93.60\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[1].sku.as_deref(), Some("OF-51085"));
+    assert_eq!(lines[1].quantity, None);
+    assert_eq!(lines[1].unit_price, Some(Decimal::new(415, 2)));
+    assert!(
+        doubts.iter().any(|d| d.contains("quantity is blank")),
+        "{doubts:?}"
+    );
+}
+
+/// Rows of an item table typed without a header: code, name, quantity and price in columns;
+/// one such row alone is not read as one.
+#[test]
+fn item_rows_typed_in_columns_without_a_header() {
+    let text = "Here's what we need, our PO 5583:\n\n\
+                EMT-050-10   1/2\" EMT conduit, 10 ft           40  $4.18\n\
+                CPL-050-SS   1/2\" EMT set screw coupling      100  $0.39\n\nThanks\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].sku.as_deref(), Some("EMT-050-10"));
+    assert_eq!(lines[0].name.as_deref(), Some("1/2\" EMT conduit, 10 ft"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(100)));
+    assert_eq!(lines[1].unit_price, Some(Decimal::new(39, 2)));
+    let one = "Our PO 5583:\n\nEMT-050-10   1/2\" EMT conduit, 10 ft           40  $4.18\n";
+    assert!(column_items(&one.lines().collect::<Vec<_>>(), &ctx()).is_empty());
+}
+
+/// A count with its packing restated in brackets ("48 (4 cartons of 12) @ $2.35 each"): the
+/// count is the quantity.
+#[test]
+fn a_count_with_its_packing_in_brackets() {
+    let text = "Restock order:\n\
+                - Soy candle tin 4 oz (SY-4-TIN): 48 (4 cartons of 12) @ $2.35 each = $112.80\n\
+                - Long matches (MT-LG-24): 3 cartons of 24 boxes @ $14.40/carton = $43.20\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("SY-4-TIN"));
+    assert_eq!(lines[0].name.as_deref(), Some("Soy candle tin 4 oz"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(48)));
+    for packed in ["48 (4 x 12) @ $2.35", "48 (4 Kartons à 12 Stk.) à 2,35 €"] {
+        assert!(
+            pack_note(packed).is_some_and(|(_, p)| p.starts_with("48 x ")),
+            "{packed}"
+        );
+    }
+    // A bracket that does not multiply out to the count is left as written.
+    assert_eq!(pack_note("48 (4 cartons of 10) @ $2.35"), None);
+}
