@@ -166,7 +166,7 @@ impl Effects for TrackEffects {
                         tx.conn(),
                         &cause,
                         (&self.settings, &self.owners),
-                        &shipment.id,
+                        &shipment,
                         update,
                         Some(&l.raw_id),
                         &mut out,
@@ -297,7 +297,7 @@ pub(crate) async fn attach_pending(
             conn,
             cause,
             owners,
-            &shipment.id,
+            &shipment,
             &kept.update,
             Some(&kept.raw_id),
             out,
@@ -367,17 +367,15 @@ async fn apply(
     conn: &mut AnyConnection,
     cause: &str,
     (settings, owners): Owners<'_>,
-    shipment_id: &str,
+    found: &Shipment,
     update: &TrackingUpdate,
     raw_id: Option<&str>,
     out: &mut Vec<Envelope>,
 ) -> Result<(), StageError> {
-    let Some(peek) = Store::shipment_on(conn, shipment_id).await? else {
-        return Ok(());
-    };
-    // Order first, then parcel: two parcels of one order are decided one after the other.
-    Store::lock_order(conn, &peek.order_id).await?;
-    let Some(old) = Store::lock_shipment(conn, shipment_id).await? else {
+    // Order first, then parcel: two parcels of one order are decided one after the other. (A
+    // parcel's order never changes, so the one `found` names is the one to lock.)
+    Store::lock_order(conn, &found.order_id).await?;
+    let Some(old) = Store::lock_shipment(conn, &found.id).await? else {
         return Ok(());
     };
     let events = history_of(update);
@@ -797,6 +795,6 @@ async fn step(
         }
         return Ok(false);
     }
-    Store::transition(conn, order_id, trigger, cause, Some(data)).await?;
+    Store::transition_from(conn, order_id, state, trigger, cause, Some(data)).await?;
     Ok(true)
 }

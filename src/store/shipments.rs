@@ -396,11 +396,23 @@ impl NewShipmentEvent<'_> {
     }
 }
 
+/// Most parcel events one statement inserts (9 parameters each, well inside SQLite's 32 766).
+const EVENTS_PER_STATEMENT: usize = 500;
+
+/// Whether `conn` is SQLite's.
+fn is_sqlite(conn: &AnyConnection) -> bool {
+    conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME
+}
+
 impl Store {
-    /// Takes the row lock of an order (PostgreSQL; SQLite has one writer anyway) for the rest
-    /// of the transaction, so two parcels of one order delivered at once are decided one after
-    /// the other and the second sees the first.
+    /// Takes the row lock of an order (PostgreSQL) for the rest of the transaction, so two
+    /// parcels of one order delivered at once are decided one after the other and the second
+    /// sees the first. On SQLite it writes nothing: a write transaction there holds the one
+    /// write lock from its start (`BEGIN IMMEDIATE`), so nobody else moves the order meanwhile.
     pub async fn lock_order(conn: &mut AnyConnection, order_id: &str) -> Result<(), StoreError> {
+        if is_sqlite(conn) {
+            return Ok(());
+        }
         sqlx::query("UPDATE orders SET updated_at = updated_at WHERE id = $1")
             .bind(order_id)
             .execute(&mut *conn)
@@ -408,15 +420,18 @@ impl Store {
         Ok(())
     }
 
-    /// Takes the row lock of a shipment and reads it (see [`Store::lock_order`]).
+    /// Takes the row lock of a shipment and reads it (see [`Store::lock_order`]; on SQLite only
+    /// the read).
     pub async fn lock_shipment(
         conn: &mut AnyConnection,
         id: &str,
     ) -> Result<Option<Shipment>, StoreError> {
-        sqlx::query("UPDATE shipments SET updated_at = updated_at WHERE id = $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+        if !is_sqlite(conn) {
+            sqlx::query("UPDATE shipments SET updated_at = updated_at WHERE id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
         Self::shipment_on(conn, id).await
     }
 
@@ -435,6 +450,7 @@ impl Store {
     }
 
     /// Adds events to a parcel's history; those it has are skipped. Returns how many were new.
+    /// One statement for up to [`EVENTS_PER_STATEMENT`] events.
     pub async fn add_shipment_events(
         conn: &mut AnyConnection,
         shipment_id: &str,
@@ -443,25 +459,27 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let now = now_ms();
         let mut added = 0;
-        for e in events {
-            added += sqlx::query(
+        for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+            let sql = format!(
                 "INSERT INTO shipment_events (shipment_id, event_key, occurred_at, status, \
-                 raw_code, location, description, raw_id, recorded_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 raw_code, location, description, raw_id, recorded_at) VALUES {} \
                  ON CONFLICT (shipment_id, event_key) DO NOTHING",
-            )
-            .bind(shipment_id)
-            .bind(e.key())
-            .bind(e.occurred_at)
-            .bind(e.status)
-            .bind(e.raw_code)
-            .bind(e.location)
-            .bind(e.description)
-            .bind(raw_id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected() as usize;
+                super::value_rows(chunk.len(), 9)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for e in chunk {
+                q = q
+                    .bind(shipment_id)
+                    .bind(e.key())
+                    .bind(e.occurred_at)
+                    .bind(e.status)
+                    .bind(e.raw_code)
+                    .bind(e.location)
+                    .bind(e.description)
+                    .bind(raw_id)
+                    .bind(now);
+            }
+            added += q.execute(&mut *conn).await?.rows_affected() as usize;
         }
         Ok(added)
     }
@@ -680,5 +698,46 @@ mod tests {
         assert_eq!(a.kind, EventType::SHIPMENT_CREATED);
         assert_eq!(a.payload["carrier"], "ups");
         assert_eq!(a.payload["tracking_number"], "1Z999AA1");
+    }
+
+    fn scan(at: i64, location: &str) -> NewShipmentEvent<'_> {
+        NewShipmentEvent {
+            occurred_at: Some(at),
+            status: Some("in_transit"),
+            raw_code: Some("IT"),
+            location: Some(location),
+            description: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_history_takes_each_scan_once_in_one_statement_per_batch() {
+        let (_dir, store) = store().await;
+        let mut tx = store.begin().await.unwrap();
+        let Recorded::New(id) = Store::record_shipment(&mut tx, &parcel("og_1", "UPS", "1Z1"))
+            .await
+            .unwrap()
+        else {
+            panic!("a new parcel")
+        };
+        let first = [scan(1, "Leeds"), scan(2, "York")];
+        let added = Store::add_shipment_events(&mut tx, &id, Some("raw_1"), &first)
+            .await
+            .unwrap();
+        assert_eq!(added, 2);
+        // A callback repeating one scan, naming another twice, and more than one statement's
+        // worth of scans: each new scan once.
+        let mut again = vec![scan(2, "York"), scan(3, "Hull"), scan(3, "Hull")];
+        let places: Vec<String> = (0..EVENTS_PER_STATEMENT + 2)
+            .map(|i| format!("depot {i}"))
+            .collect();
+        again.extend(places.iter().map(|p| scan(4, p)));
+        let added = Store::add_shipment_events(&mut tx, &id, Some("raw_2"), &again)
+            .await
+            .unwrap();
+        assert_eq!(added, 1 + EVENTS_PER_STATEMENT + 2);
+        let history = Store::shipment_history_on(&mut tx, &id).await.unwrap();
+        assert_eq!(history.len(), 3 + EVENTS_PER_STATEMENT + 2);
+        tx.commit().await.unwrap();
     }
 }
