@@ -1316,6 +1316,11 @@ mod tests {
         }
     }
 
+    /// Lines of quantity and unit price.
+    fn priced(lines: &[(i64, &str)]) -> Vec<Line> {
+        lines.iter().map(|(q, p)| line(*q, p)).collect()
+    }
+
     /// The whole message's summary rows in Arabic-Indic digits and Arabic words: the
     /// subtotal before tax, the VAT and the total.
     #[test]
@@ -1390,12 +1395,7 @@ mod tests {
         let s = stated_amounts(text, true);
         assert_eq!(s.fees, vec![dec("119.40")]);
         assert_eq!(s.total, vec![dec("467.20")]);
-        let lines = [
-            line(8, "9.80"),
-            line(6, "6.90"),
-            line(4, "17.50"),
-            line(2, "79.00"),
-        ];
+        let lines = priced(&[(8, "9.80"), (6, "6.90"), (4, "17.50"), (2, "79.00")]);
         assert!(check_amounts(&lines, &s, None).is_empty());
     }
 
@@ -1408,12 +1408,7 @@ mod tests {
                     Total TTC                  3 368,40 €\n";
         let s = stated_amounts(text, true);
         assert_eq!(s.subtotal.len(), 2, "{s:?}");
-        let lines = [
-            line(4, "289.00"),
-            line(4, "214.50"),
-            line(4, "129.00"),
-            line(2, "96.00"),
-        ];
+        let lines = priced(&[(4, "289.00"), (4, "214.50"), (4, "129.00"), (2, "96.00")]);
         assert!(check_amounts(&lines, &s, None).is_empty());
         let other = Stated {
             subtotal: vec![dec("2722.00"), dec("2800.00")],

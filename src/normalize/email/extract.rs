@@ -4658,11 +4658,9 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
     let mut confidence = confidence;
     let amount = get("amount").and_then(|a| parse_decimal(&a, dc));
     // "10 %", "0": a percentage off the line, at most all of it.
-    // "-10 %": a discount written with its minus sign is as much off.
     let discount = get("discount")
         .and_then(|d| parse_decimal(d.trim_end_matches(['%', ' ']).trim(), dc))
-        .map(|d| d.abs())
-        .filter(|d| *d <= Decimal::ONE_HUNDRED);
+        .filter(|d| *d >= Decimal::ZERO && *d <= Decimal::ONE_HUNDRED);
     let mut doubt = None;
     if let (Some(p), Some(a)) = (unit_price, amount) {
         if (line_amount(quantity, p, discount) - a).abs() > Decimal::new(1, 2) {

@@ -3194,22 +3194,6 @@ fn a_fax_machine_line_without_a_label_is_no_letterhead() {
     );
 }
 
-/// A discount column written with the minus sign (`-10 %`) is 10 % off the line, so the line's
-/// amount agrees with it.
-#[test]
-fn a_discount_written_with_its_minus_sign() {
-    let text = "Art.-Nr.     Bezeichnung            Menge   Einzelpreis   Rabatt       Gesamt\n\
-                TB-35-CLIP   Topfband 35 mm            50       4,18 €    -10 %     188,10 €\n\
-                LM-D3-750    Holzleim D3, 750 g         8       7,90 €               63,20 €\n";
-    let mut c = ctx();
-    c.decimal_comma = Some(true);
-    let (_, lines, doubts) = extract_text(text, &c, Kind::Email);
-    assert_eq!(lines.len(), 2, "{doubts:?}");
-    assert_eq!(lines[0].discount, Some(Decimal::from(10)));
-    assert_eq!(lines[0].unit_price, Some(Decimal::new(418, 2)));
-    assert!(doubts.is_empty(), "{doubts:?}");
-}
-
 /// A labelled note under the postcode and city ends the delivery block; a phone with who to
 /// ask for in brackets is the delivery place's contact, no part of the address.
 #[test]
