@@ -25,6 +25,8 @@ pub struct Stated {
     pub subtotal: Vec<Decimal>,
     /// Shipping or freight.
     pub shipping: Vec<Decimal>,
+    /// Fees added to the goods besides shipping: a deposit on returnable containers (`Pfand`).
+    pub fees: Vec<Decimal>,
     /// Tax (VAT, GST, sales tax).
     pub tax: Vec<Decimal>,
     /// Discounts (as positive amounts).
@@ -45,6 +47,8 @@ pub enum RowKind {
     Subtotal,
     /// Shipping, freight, delivery.
     Shipping,
+    /// A fee added to the goods: a deposit on returnable containers.
+    Fee,
     /// Tax.
     Tax,
     /// A discount.
@@ -309,6 +313,10 @@ const TOTAL: &[&str] = &[
     "γενικό σύνολο",
 ];
 
+/// A deposit on returnable containers (crates, kegs, bottles), added to the goods: German
+/// `Pfand`, Dutch `statiegeld`, Scandinavian `pant`.
+const DEPOSIT: &[&str] = &["pfand", "statiegeld", "pant"];
+
 /// Words that name shipping wherever they stand in a row's label.
 const SHIPPING_WORDS: &[&str] = &[
     "shipping",
@@ -461,6 +469,8 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
         Some(RowKind::Subtotal)
     } else if starts(SHIPPING) {
         Some(RowKind::Shipping)
+    } else if starts(DEPOSIT) {
+        Some(RowKind::Fee)
     } else if starts(TAX) {
         Some(RowKind::Tax)
     } else if starts(DISCOUNT) {
@@ -473,6 +483,35 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
         Some(RowKind::Shipping)
     } else {
         None
+    }
+}
+
+/// Whether an item's name is only a charge for shipping (`Freight`, `Shipping & handling`,
+/// `Frais de port`, `Delivery charge`): a row of the item table that is no line.
+pub fn shipping_charge(name: &str) -> bool {
+    let l = name
+        .trim()
+        .trim_end_matches([':', '：', '.'])
+        .to_lowercase();
+    let mut words: Vec<&str> = l
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    // What a charge is called besides what it is for ("Shipping & handling").
+    loop {
+        let phrase = words.join(" ");
+        if SHIPPING.contains(&phrase.as_str()) || SHIPPING_WORDS.contains(&phrase.as_str()) {
+            return true;
+        }
+        if words.len() < 2
+            || ![
+                "and", "handling", "charge", "charges", "cost", "costs", "fee", "fees",
+            ]
+            .contains(words.last().unwrap_or(&""))
+        {
+            return false;
+        }
+        words.pop();
     }
 }
 
@@ -642,6 +681,7 @@ fn summary_row(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
         RowKind::Total => s.total.push(amount),
         RowKind::Subtotal => s.subtotal.push(amount),
         RowKind::Shipping => s.shipping.push(amount),
+        RowKind::Fee => s.fees.push(amount),
         RowKind::Tax => s.tax.push(amount),
         RowKind::Discount => s.discount.push(amount.abs()),
     }
@@ -753,8 +793,24 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
     // Two different grand totals are a doubt even when one of them was taken as the total.
     let stated_total = distinct(&stated.total, "total");
     let total = total.or(stated_total);
-    let subtotal = distinct(&stated.subtotal, "subtotal");
-    let shipping = stated.shipping.first().copied().unwrap_or_default();
+    // Fees (a deposit) are added to the goods as shipping is.
+    let shipping =
+        stated.shipping.first().copied().unwrap_or_default() + stated.fees.iter().sum::<Decimal>();
+    // "Total marchandises HT 2 722,00" then, after the shipping, "Total HT 2 807,00": a
+    // net amount that is an earlier one with the shipping is that sum, not another subtotal.
+    let subtotals: Vec<Decimal> = stated
+        .subtotal
+        .iter()
+        .enumerate()
+        .filter(|(i, x)| {
+            shipping.is_zero()
+                || !stated.subtotal[..*i]
+                    .iter()
+                    .any(|y| close(**x, *y + shipping))
+        })
+        .map(|(_, x)| *x)
+        .collect();
+    let subtotal = distinct(&subtotals, "subtotal");
     let tax = stated.tax.first().copied().unwrap_or_default();
     // Several taxes stated apart ("GST 5%", "PST 7%") add up.
     let taxes: Decimal = stated.tax.iter().sum();
@@ -1260,6 +1316,11 @@ mod tests {
         }
     }
 
+    /// Lines of quantity and unit price.
+    fn priced(lines: &[(i64, &str)]) -> Vec<Line> {
+        lines.iter().map(|(q, p)| line(*q, p)).collect()
+    }
+
     /// The whole message's summary rows in Arabic-Indic digits and Arabic words: the
     /// subtotal before tax, the VAT and the total.
     #[test]
@@ -1322,6 +1383,60 @@ mod tests {
         assert_eq!(s.tax, vec![dec("302.26")]);
         assert_eq!(s.total, vec![dec("1813.56")]);
         assert_eq!(s.shipping, vec![dec("25.00")]);
+    }
+
+    /// A deposit on returnable containers (`Pfand: 18 Kästen à 3,30 € …  119,40 €`) is a fee
+    /// added to the goods, not a line: the lines with it add up to the stated total.
+    #[test]
+    fn a_deposit_row_is_a_fee_added_to_the_goods() {
+        let text = "Ware netto:                     347,80 €\n\
+                    Pfand: 18 Kästen à 3,30 € und 2 Fässer à 30,00 €   119,40 €\n\
+                    Summe:                          467,20 €\n";
+        let s = stated_amounts(text, true);
+        assert_eq!(s.fees, vec![dec("119.40")]);
+        assert_eq!(s.total, vec![dec("467.20")]);
+        let lines = priced(&[(8, "9.80"), (6, "6.90"), (4, "17.50"), (2, "79.00")]);
+        assert!(check_amounts(&lines, &s, None).is_empty());
+    }
+
+    /// A net amount after the shipping that is the goods' with the shipping ("Total
+    /// marchandises HT", "Frais de port HT", "Total HT") is no second subtotal.
+    #[test]
+    fn a_net_total_with_the_shipping_after_the_goods() {
+        let text = "Total marchandises HT      2 722,00 €\nFrais de port HT              85,00 €\n\
+                    Total HT                   2 807,00 €\nTVA 20 %                     561,40 €\n\
+                    Total TTC                  3 368,40 €\n";
+        let s = stated_amounts(text, true);
+        assert_eq!(s.subtotal.len(), 2, "{s:?}");
+        let lines = priced(&[(4, "289.00"), (4, "214.50"), (4, "129.00"), (2, "96.00")]);
+        assert!(check_amounts(&lines, &s, None).is_empty());
+        let other = Stated {
+            subtotal: vec![dec("2722.00"), dec("2800.00")],
+            shipping: vec![dec("85.00")],
+            ..Stated::default()
+        };
+        assert!(!check_amounts(&lines, &other, None).is_empty());
+    }
+
+    /// A row of an item table named only by a shipping charge is no line; an item whose name
+    /// starts with such a word is one.
+    #[test]
+    fn a_shipping_charge_by_its_name() {
+        for name in [
+            "Freight",
+            "Shipping & handling",
+            "Frais de port",
+            "Delivery charge",
+        ] {
+            assert!(shipping_charge(name), "{name}");
+        }
+        for name in [
+            "Shipping boxes 12x12",
+            "Freight elevator key",
+            "Portes de armario",
+        ] {
+            assert!(!shipping_charge(name), "{name}");
+        }
     }
 
     /// Two grand totals that differ are a doubt even when the total fact is one of them;

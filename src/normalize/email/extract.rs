@@ -3168,6 +3168,26 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
     // Contact lines in the block (a phone, an e-mail) are not part of the address.
     lines.retain(|l| !l.trim().is_empty() && !is_contact_line(l.trim()));
     let mut lines = address_fields(lines);
+    // A note under the address ("Märk godset: Projekt 2611, kontakt på plats Mikael"): a
+    // labelled line below the postcode and city ends the address.
+    let city_at = lines
+        .iter()
+        .skip(1)
+        .position(|l| city_line(l.trim()).is_some_and(|c| c.postal.is_some()))
+        .map(|k| k + 1);
+    if let Some(city_at) = city_at {
+        let note = lines[city_at + 1..].iter().position(|l| {
+            l.split_once([':', '：']).is_some_and(|(head, value)| {
+                !value.trim().is_empty()
+                    && digits(head) == 0
+                    && (1..=3).contains(&head.split_whitespace().count())
+                    && country_of(value.trim()).is_none()
+            })
+        });
+        if let Some(k) = note {
+            lines.truncate(city_at + 1 + k);
+        }
+    }
     if lines.is_empty() {
         return;
     }
@@ -3776,10 +3796,22 @@ fn is_county(line: &str) -> bool {
 /// phone number alone, or a phone label with its number.
 fn is_contact_line(t: &str) -> bool {
     let email = rx(&EMAIL).is_some_and(|r| r.is_match(t));
+    // Who to ask for, in brackets after the number ("Tel. 963 555 412 (preguntar por
+    // Vicent)"), is no part of it.
+    let bare = match t
+        .trim_end()
+        .strip_suffix([')', '）'])
+        .and_then(|h| h.rsplit_once(['(', '（']))
+    {
+        Some((head, remark)) if digits(remark) == 0 && remark.chars().any(char::is_alphabetic) => {
+            head.trim_end()
+        }
+        _ => t,
+    };
     // A postcode alone ("01304-001") has a phone number's form but is not one.
-    let phone = digits(t) >= 7
-        && postcode_alone(t).flatten().is_none()
-        && rx(&PHONE_LINE).is_some_and(|r| r.is_match(t));
+    let phone = digits(bare) >= 7
+        && postcode_alone(bare).flatten().is_none()
+        && rx(&PHONE_LINE).is_some_and(|r| r.is_match(bare));
     let head = t.split([':', '：']).next().map(norm_label);
     let labelled = head.as_deref().is_some_and(|head| {
         builtin_labels("phone")
@@ -4858,6 +4890,9 @@ fn table_lines(
             let split;
             let cs = if cs.len() == header.len() {
                 cs
+            } else if let Some(by_tab) = tab_aligned(layout.lines[i], row, header.len()) {
+                split = by_tab;
+                &split
             } else {
                 split = split_across(cs, &under);
                 &split
@@ -4948,6 +4983,26 @@ fn table_lines(
         doubts.push("lines: a column the header does not name holds item codes".into());
     }
     all
+}
+
+/// A row of an HTML table (its cells apart by tabs) with as many cells as its header, an
+/// empty one among them (`Rabatt` left blank on a line without a discount): its cells by
+/// their place, the empty one kept, so no cell moves under the next column's header.
+fn tab_aligned(header: &str, row: &str, columns: usize) -> Option<Vec<Cell>> {
+    let fields = |l: &str| -> Vec<String> { l.split('\t').map(|f| f.trim().to_string()).collect() };
+    let (head, cells) = (fields(header), fields(row));
+    let whole = head.len() == columns && head.iter().all(|h| !h.is_empty());
+    (whole && cells.len() == columns && cells.iter().any(String::is_empty)).then(|| {
+        cells
+            .into_iter()
+            .enumerate()
+            .map(|(at, text)| Cell {
+                start: at,
+                end: at,
+                text,
+            })
+            .collect()
+    })
 }
 
 /// Where a line table goes on after a page break, its header on the first page only: from
@@ -5100,6 +5155,19 @@ re!(
     r"(?i)(?:^|[\s,;(])(?:item\s*code|product\s*code|code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|cat\.?\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnummer|artikelnr\.?|varenr\.?|varenummer|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"
 );
 
+/// A code named by its word (`art.nr. KB-ESP-1000`, `ref: X-1`, `SKU 4711`): the word ends
+/// before the code (`refuse sacks` names no code).
+fn code_word(text: &str) -> Option<regex::Captures<'_>> {
+    rx(&CODE_WORD)?.captures_iter(text).find(|m| {
+        m.get(1).is_some_and(|code| {
+            !text[..code.start()]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphabetic)
+        })
+    })
+}
+
 /// Lines written as bullets: `- 3 x Huila Washed, 1 kg (HUI-1KG-WB) @ $38.50`.
 fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Line)> {
     let mut out = Vec::new();
@@ -5137,14 +5205,12 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
         // A code named by its word after the name ("Koffiebonen 1 kg, art.nr. KB-ESP-1000,"),
         // with a digit in it: the code, not part of the name.
         if sku.is_none() {
-            let worded = rx(&CODE_WORD)
-                .and_then(|r| r.captures(&name))
-                .and_then(|m| {
-                    let code = m.get(1)?;
-                    let whole = m.get(0)?.range();
-                    (code.as_str().chars().any(|c| c.is_ascii_digit()) && whole.start > 0)
-                        .then(|| (code.as_str().to_string(), whole))
-                });
+            let worded = code_word(&name).and_then(|m| {
+                let code = m.get(1)?;
+                let whole = m.get(0)?.range();
+                (code.as_str().chars().any(|c| c.is_ascii_digit()) && whole.start > 0)
+                    .then(|| (code.as_str().to_string(), whole))
+            });
             if let Some((code, whole)) = worded {
                 name.replace_range(whole, " ");
                 name = name.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -5412,6 +5478,13 @@ pub fn grid_lines(
             .zip(&cols)
             .filter_map(|(c, k)| k.map(|k| (k, (*c).to_string())))
             .collect();
+        // A freight row inside the item table ("FRT,Freight,ea,1,35.00"): shipping, no line.
+        if named
+            .iter()
+            .any(|(k, v)| *k == "name" && super::checks::shipping_charge(v))
+        {
+            continue;
+        }
         if let Some(line) = make_line(&named, ctx, 0.95) {
             out.push(line);
         }
@@ -5828,12 +5901,39 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
             r = after;
         }
     }
+    // "numéro de commande interne est le BC-2026-0147": a word that says whose number it is
+    // between the label and the verb.
+    if let Some((word, after)) = r.trim_start().split_once(' ') {
+        let is = after.trim_start().to_lowercase();
+        if [
+            "interne", "internal", "intern", "interno", "interna", "own", "eigene",
+        ]
+        .contains(&word.to_lowercase().as_str())
+            && ["is ", "est ", "ist ", "es ", "è "]
+                .iter()
+                .any(|v| is.starts_with(v))
+        {
+            r = after;
+        }
+    }
+    let mut verb = false;
     loop {
         let t = r.trim_start_matches([' ', '\t', ':', '：', '.']);
         if t.len() != r.len() && r[..r.len() - t.len()].contains([':', '：']) {
             marked = true;
         }
         let lower = t.to_lowercase();
+        // "… est le BC-2026-0147", "… is the 4711": the article after the verb.
+        if verb {
+            if let Some(rest) = ["le ", "la ", "the ", "el ", "il ", "der ", "die "]
+                .iter()
+                .find_map(|a| lower.starts_with(a).then(|| &t[a.len()..]))
+            {
+                r = rest;
+                verb = false;
+                continue;
+            }
+        }
         // A word mark ("no", "nr") must end there; a sign ("#", "n°", "no.") may touch
         // the value ("#FG-8820").
         let mark = NUMBER_MARKS.iter().find(|m| {
@@ -5847,6 +5947,7 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
         match mark {
             Some(m) => {
                 marked = true;
+                verb = ["is", "ist", "est", "es"].contains(m);
                 r = &t[m.len()..];
             }
             None => {
@@ -6305,6 +6406,67 @@ fn pack_note(body: &str) -> Option<(String, String)> {
     ))
 }
 
+/// Whether a bracket in an item's name is its pack size, not its code: a number alone
+/// (`Black refuse sacks (200)`) or a count times a size (`(6 x 150m)`, `(10 x 100)`, `(20 x
+/// 0,5 l)`). A code in brackets has a letter or a separator in it, or a word naming it
+/// (`(Art. 123)`).
+fn pack_bracket(bracket: &str) -> bool {
+    re!(
+        PACK_BRACKET,
+        r"(?i)^[(（]\s*[0-9]+(?:[.,][0-9]+)?\s*(?:[x×]\s*[0-9][0-9.,]*\s*\p{L}{0,3}\.?\s*)?[)）]$"
+    );
+    rx(&PACK_BRACKET).is_some_and(|r| r.is_match(bracket.trim()))
+}
+
+/// Measures that may follow a number in an item's name (`10 kg`, `500 ml`): the number is a
+/// size, not a count.
+const MEASURES: &[&str] = &[
+    "g", "kg", "mg", "l", "ml", "cl", "dl", "cm", "mm", "m", "km", "oz", "lb", "lbs", "in", "ft",
+    "gal", "w", "kw", "v", "a", "mah", "gb", "tb", "ply", "x", "st", "stk", "pcs", "cs",
+];
+
+// An item that starts with its count and a word ("2 Azúcar glas 10 kg …"); at most three
+// digits, so a year before a name ("2026 Calendar") is no count.
+re!(QTY_LEAD, r"^\s*([0-9]{1,3})\s+(\p{L}[\p{L}.]*)");
+
+/// A line that starts with its quantity in English words ("Two dozen sourdough rolls at 45p
+/// each", "Half a dozen …", "A dozen …", "Three carrot cakes …") and names a price after
+/// `at` or `@`, rewritten with the number (`24 x sourdough rolls at 45p each`).
+fn worded_quantity(line: &str) -> Option<String> {
+    const NUMBERS: &[&str] = &[
+        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+        "twelve",
+    ];
+    // A price with its currency (or in pence) after `at` or `@`.
+    re!(
+        PRICED,
+        r"(?i)\s(?:at|@)\s*(?:[£$€]\s?[0-9]|[0-9][0-9.,]*\s?(?:p\b|€|eur\b|gbp\b|usd\b))"
+    );
+    if !rx(&PRICED)?.is_match(line) {
+        return None;
+    }
+    let t = line.trim_start();
+    let lower = t.to_lowercase();
+    let words: Vec<&str> = lower.split_whitespace().collect();
+    let number = |w: &str| NUMBERS.iter().position(|n| *n == w).map(|i| i as u32 + 1);
+    let (count, used) = match words.as_slice() {
+        ["half", "a", "dozen", ..] => (6, 3),
+        ["a", "dozen", ..] => (12, 2),
+        [n, "dozen", ..] => (number(n)? * 12, 2),
+        [n, ..] => (number(n)?, 1),
+        [] => return None,
+    };
+    // The text after the quantity words, as written.
+    let mut rest = t;
+    for _ in 0..used {
+        rest = rest.trim_start();
+        rest = &rest[rest.find(char::is_whitespace)?..];
+    }
+    let rest = rest.trim_start();
+    rest.starts_with(char::is_alphabetic)
+        .then(|| format!("{count} x {rest}"))
+}
+
 /// Lines written as list items in any of the common shapes (`1. SKU - Name - qty 12 @ $24.00
 /// each`, `- 6 x Name (SKU) à 19,80 €`, `• Name, SKU, 4 Stück je 12,50 €`): a bullet or a number,
 /// a quantity (before `x`, or after `qty`), and a unit price (after `@`, `à`, `je`, `at`).
@@ -6356,7 +6518,7 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|cubos?|cubetas?|bidones|rollos?|bandejas?|sacs|seaux|bidons?|rouleaux|colis|cartoni|secchi|sacchi|confezioni|eimer|säcke|kartons?|kästen|kisten?|fässer|dosen|rollen|beutel|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
@@ -6385,10 +6547,15 @@ fn list_lines(
     let dc = ctx.decimal_comma();
     let mut out = Vec::new();
     let mut unread = 0;
+    // Pence ("at 45p each") are a price only in a message that writes pounds.
+    let sterling = lines.iter().any(|l| l.contains('£') || l.contains("GBP"));
     for (i, line) in lines.iter().enumerate() {
         if read.contains(&i) {
             continue;
         }
+        // "Two dozen sourdough rolls at 45p each": a quantity in words, read as its number.
+        let worded = worded_quantity(line);
+        let line = worded.as_deref().unwrap_or(line);
         let listed = rx(&ITEM)
             .and_then(|r| r.captures(line))
             .or_else(|| rx(&ITEM_QTY).and_then(|r| r.captures(line)))
@@ -6447,9 +6614,19 @@ fn list_lines(
             let m = rx(&DASH_QTY_END)?.captures(head)?;
             Some((parse_quantity(&m[1], dc)?, m.get(0)?.start()))
         });
+        // "- 2 Azúcar glas 10 kg (ref. AZ-GL-10) a 16,30 €": with no unit or sign, the
+        // number that starts the item before a word that is no measure.
+        let lead_counted = (dash_counted.is_none() && counted_by.is_none() && leader.is_none())
+            .then(|| rx(&QTY_LEAD)?.captures(body))
+            .flatten()
+            .filter(|m| !MEASURES.contains(&m[2].to_lowercase().as_str()))
+            .and_then(|m| Some((parse_quantity(&m[1], dc)?, m.get(1)?.end())));
         let quantity = match dash_counted {
             Some((q, _)) => Some(q),
-            None => counted_by.as_ref().and_then(|m| parse_quantity(&m[1], dc)),
+            None => counted_by
+                .as_ref()
+                .and_then(|m| parse_quantity(&m[1], dc))
+                .or(lead_counted.map(|(q, _)| q)),
         };
         if price.is_none() && !coded {
             if let Some(line) = priceless_item(body, dc) {
@@ -6475,8 +6652,14 @@ fn list_lines(
                 .as_ref()
                 .and_then(|m| m.get(0))
                 .is_some_and(|m| price.get(0).is_some_and(|p| m.end() > p.start()));
+        let pence = sterling
+            && price.get(1).is_none()
+            && price
+                .get(3)
+                .is_some_and(|u| u.as_str().eq_ignore_ascii_case("p"));
         let unit_price = parse_decimal(&price[2], dc).map(|p| {
             let after = price.get(2).map_or("", |g| &body[g.end()..]);
+            let p = if pence { p / Decimal::ONE_HUNDRED } else { p };
             per_count(after, dc)
                 .and_then(|n| p.checked_div(n))
                 .map_or(p, |d| d.normalize())
@@ -6489,14 +6672,17 @@ fn list_lines(
         if let Some(open) = rest.trim_end().strip_suffix(['(', '（']) {
             rest = open.to_string();
         }
-        let worded = rx(&CODE_WORD).and_then(|r| r.captures(&rest)).map(|m| {
+        let worded = code_word(&rest).map(|m| {
             let whole = m.get(0).map_or(0..0, |g| g.range());
             (m[1].to_string(), whole)
         });
-        let paren = rx(&CODE_PAREN).and_then(|r| r.captures(&rest)).map(|m| {
-            let whole = m.get(0).map_or(0..0, |g| g.range());
-            (m[1].to_string(), whole)
-        });
+        let paren = rx(&CODE_PAREN)
+            .and_then(|r| r.captures(&rest))
+            .filter(|m| !pack_bracket(&m[0]))
+            .map(|m| {
+                let whole = m.get(0).map_or(0..0, |g| g.range());
+                (m[1].to_string(), whole)
+            });
         let mut sku = None;
         // A quantity and its unit leading the item ("2 stk. KF-901 Julekaffe"): the code
         // after them leads the name.
@@ -6527,6 +6713,10 @@ fn list_lines(
         let rest = match leader {
             Some(_) => rest,
             None if counted_first || dash_counted.is_some() => rest,
+            None if lead_counted.is_some() => rest
+                .trim_start()
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .to_string(),
             // The name ends where the choice of quantities starts.
             None if undecided => {
                 let at = rx(&QTY_CHOICE)
@@ -7047,7 +7237,7 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
             && digits(t) < 5
             && !["御中", "様", "殿", "先生"].iter().any(|m| t.ends_with(m))
     };
-    let header = |l: &str| rx(&FAX_HEADER).is_some_and(|r| r.is_match(l.trim()));
+    let header = machine_line;
     for (l, cs) in layout.lines.iter().zip(&layout.cells) {
         if cs.len() >= 2 && cs.iter().skip(1).any(|c| is_title(&c.text)) && !header(l) {
             let first = &cs[0].text;
@@ -7248,23 +7438,26 @@ fn call_phone(line: &str) -> Option<String> {
     ((7..=15).contains(&digits(n)) && !date).then(|| n.to_string())
 }
 
-/// The lines of a form's letterhead: the first block of text at the top (after a fax
-/// machine's header line), up to a blank line; at most eight lines.
-fn letterhead_block(layout: &Layout) -> Vec<usize> {
-    // The fax machine's line: a date and time, or the page count ("PAGE 01/01").
+/// Whether a line is the fax machine's: its header (`From: … To: … P. 1/2`), or a line that
+/// starts with a date and time or ends with the page count (`29.04.2026 09:14  Elektro Brandl
+/// +49 851 5554419  S. 1/2`, `PAGE 01/01`).
+fn machine_line(l: &str) -> bool {
     re!(
         MACHINE_LINE,
         r"(?i)^[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{1,4}\s+[0-9]{1,2}:[0-9]{2}\b|\b(?:page|p\.)\s*[0-9]{1,3}\s*/\s*[0-9]{1,3}\s*$"
     );
-    let header = |l: &str| {
-        let l = l.trim();
-        rx(&FAX_HEADER).is_some_and(|r| r.is_match(l))
-            || rx(&MACHINE_LINE).is_some_and(|r| r.is_match(l))
-    };
+    let l = l.trim();
+    rx(&FAX_HEADER).is_some_and(|r| r.is_match(l))
+        || rx(&MACHINE_LINE).is_some_and(|r| r.is_match(l))
+}
+
+/// The lines of a form's letterhead: the first block of text at the top (after a fax
+/// machine's header line), up to a blank line; at most eight lines.
+fn letterhead_block(layout: &Layout) -> Vec<usize> {
     let start = layout
         .lines
         .iter()
-        .position(|l| !l.trim().is_empty() && !header(l));
+        .position(|l| !l.trim().is_empty() && !machine_line(l));
     let Some(start) = start else {
         return Vec::new();
     };
@@ -7592,7 +7785,11 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             }
         }
     }
-    if total.is_none() && stated.tax.is_empty() && stated.shipping.is_empty() {
+    if total.is_none()
+        && stated.tax.is_empty()
+        && stated.shipping.is_empty()
+        && stated.fees.is_empty()
+    {
         // The only total a sender states may be before tax ("Total HT : 71,70 €",
         // "Összesen (nettó): 141 420 Ft"): it is still the order total they state.
         if let Some(first) = stated.subtotal.first() {
@@ -7601,7 +7798,11 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             }
         }
     }
-    if total.is_none() && stated.tax.is_empty() && stated.shipping.is_empty() {
+    if total.is_none()
+        && stated.tax.is_empty()
+        && stated.shipping.is_empty()
+        && stated.fees.is_empty()
+    {
         for l in lines {
             let t = l.trim().to_lowercase();
             let net_total = [

@@ -3147,3 +3147,153 @@ fn a_count_with_its_packing_in_brackets() {
     // A bracket that does not multiply out to the count is left as written.
     assert_eq!(pack_note("48 (4 cartons of 10) @ $2.35"), None);
 }
+
+/// An item name's pack size in brackets (`(6 x 150m)`, `(200)`) is part of the name, not the
+/// item's code; the count of cases after the dash is the quantity.
+#[test]
+fn a_pack_size_in_brackets_is_part_of_the_name() {
+    let text = "Could you send the following please:\n\n\
+                Blue centrefeed roll 2-ply (6 x 150m) - 4 cases @ £14.20\n\
+                Black refuse sacks 18x29x39 (200) - 3 boxes @ £11.75\n\
+                Free range eggs 12 (2 x 6) - 10 boxes @ £3.10\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3, "{doubts:?}");
+    assert_eq!(lines[0].sku, None);
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Blue centrefeed roll 2-ply (6 x 150m)")
+    );
+    assert_eq!(lines[0].quantity, Some(Decimal::from(4)));
+    assert_eq!(lines[1].sku, None);
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("Black refuse sacks 18x29x39 (200)")
+    );
+    assert_eq!(lines[2].name.as_deref(), Some("Free range eggs 12 (2 x 6)"));
+    assert_eq!(lines[2].quantity, Some(Decimal::from(10)));
+    // A code in brackets still is one.
+    assert!(!pack_bracket("(Art. 123)") && !pack_bracket("(SY-4-TIN)"));
+    // A word that starts like a code's word ("refuse") names no code.
+    assert!(code_word("Black refuse sacks 18x29x39").is_none());
+    assert!(code_word("Koffiebonen, art.nr. KB-ESP-1000").is_some());
+}
+
+/// A fax machine's line without a `From:` label (a date and time, the sender's name, its
+/// number and the page) is no letterhead: the organisation is on the next line.
+#[test]
+fn a_fax_machine_line_without_a_label_is_no_letterhead() {
+    let text = "29.04.2026 09:14    Elektro Brandl    +49 851 5554419               S. 1/2\n\n\
+                Elektro Brandl GmbH & Co. KG\n\
+                Hauptstraße 55 · 94032 Passau\n\
+                Tel. 0851 555 4410 · Fax 0851 555 4419\n\n\
+                BESTELLUNG Nr. 2026-0871\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.name").as_deref(),
+        Some("Elektro Brandl GmbH & Co. KG")
+    );
+}
+
+/// A labelled note under the postcode and city ends the delivery block; a phone with who to
+/// ask for in brackets is the delivery place's contact, no part of the address.
+#[test]
+fn a_note_or_a_phone_under_the_delivery_block() {
+    let text = "Leveransadress:\n\
+                Nordbygg Entreprenad AB, arbetsplats Lumaparken\n\
+                Lumaparksvägen 9\n\
+                120 31 Stockholm\n\
+                Märk godset: Projekt 2611, kontakt på plats Mikael\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Stockholm"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("120 31"));
+    assert_eq!(value(&f, "ship_to.region"), None);
+    let text = "Entregar en:\n\
+                Forn de Russafa\n\
+                Carrer de Sueca 27, bajo\n\
+                46006 València\n\
+                Tel. 963 555 412 (preguntar por Vicent)\n\nGracias!\nPau\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("València"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("46006"));
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("963 555 412"));
+}
+
+/// An order number in a sentence, the label qualified as the sender's own and the verb with
+/// its article after it ("numéro de commande interne est le BC-2026-0147").
+#[test]
+fn an_order_number_stated_in_a_sentence() {
+    for (text, want) in [
+        (
+            "Notre numéro de commande interne est le BC-2026-0147 ; merci de le rappeler.",
+            "BC-2026-0147",
+        ),
+        ("Our internal order number is PO-5583.", "PO-5583"),
+    ] {
+        let refs = reference_candidates(text, &ctx());
+        assert!(refs.iter().any(|(v, _)| v == want), "{text}: {refs:?}");
+    }
+}
+
+/// Quantities written in words ("Two dozen", "Half a dozen", "A dozen", "Three") and prices
+/// in pence in a message that writes pounds.
+#[test]
+fn quantities_in_words_and_prices_in_pence() {
+    let text = "Can we have the following for Saturday please?\n\n\
+                Two dozen sourdough rolls at 45p each\n\
+                Half a dozen large white tin loaves at £1.85 each\n\
+                A dozen almond croissants at 95p each\n\
+                Three carrot cakes (12 slice) at £16.50 each\n\nTotal: £82.80\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 4, "{doubts:?}");
+    let got: Vec<(Option<&str>, Option<Decimal>, Option<Decimal>)> = lines
+        .iter()
+        .map(|l| (l.name.as_deref(), l.quantity, l.unit_price))
+        .collect();
+    let d = |s: &str| Some(Decimal::from_str(s).unwrap());
+    assert_eq!(
+        got,
+        vec![
+            (Some("sourdough rolls"), d("24"), d("0.45")),
+            (Some("large white tin loaves"), d("6"), d("1.85")),
+            (Some("almond croissants"), d("12"), d("0.95")),
+            (Some("carrot cakes (12 slice)"), d("3"), d("16.50")),
+        ]
+    );
+    // A sentence that starts with a number word and names no price is no item.
+    assert_eq!(worded_quantity("One more thing at the back door"), None);
+}
+
+/// An item after a bullet that starts with its count and no unit ("- 2 Azúcar glas 10 kg …");
+/// an item's container word (`cubos`) is its unit, not a size in the name (`x 20`).
+#[test]
+fn a_count_without_a_unit_and_more_container_words() {
+    let text = "Te paso el pedido:\n\n\
+                - 4 cubos Levadura seca 500 g x 20 (ref. LV-SEC-20) a 54,90 € el cubo\n\
+                - 2 Azúcar glas 10 kg (ref. AZ-GL-10) a 16,30 €\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, doubts) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].quantity, Some(Decimal::from(4)));
+    assert_eq!(lines[0].name.as_deref(), Some("Levadura seca 500 g x 20"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(2)));
+    assert_eq!(lines[1].name.as_deref(), Some("Azúcar glas 10 kg"));
+    assert_eq!(lines[1].sku.as_deref(), Some("AZ-GL-10"));
+}
+
+/// An HTML table's row (cells apart by tabs) with a blank discount cell: the next cell, the
+/// line's amount, is not read as its discount.
+#[test]
+fn a_blank_cell_of_an_html_table_keeps_its_place() {
+    let text = "Pos.\tArt.-Nr.\tBezeichnung\tMenge\tEinheit\tEinzelpreis\tRabatt\tGesamt\n\
+                10\tTB-35-CLIP\tTopfband 35 mm, 110°, Clip-Montage\t50\tStk.\t4,18 €\t-10 %\t188,10 €\n\
+                20\tLM-D3-750\tHolzleim D3, 750 g\t8\tStk.\t7,90 €\t\t63,20 €\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, doubts) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].discount, Some(Decimal::from(10)));
+    assert_eq!(lines[1].discount, None);
+    assert_eq!(lines[1].sku.as_deref(), Some("LM-D3-750"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+}
