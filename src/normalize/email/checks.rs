@@ -12,7 +12,8 @@
 //! extraction reads (`Zwischensumme`, `Frais de port`, `IVA 21%`, `合計` …).
 
 use super::extract::{
-    ascii_digits, currency_of, line_amount, ocr_letters, parse_decimal, unbracketed, Facts, Line,
+    ascii_digits, currency_of, line_amount, negative_number, ocr_letters, parse_decimal,
+    unbracketed, Facts, Line,
 };
 use rust_decimal::Decimal;
 
@@ -662,12 +663,19 @@ fn summary_row(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
     let Some(kind) = row_kind(label) else {
         return false;
     };
-    // A discount's minus sign ("-10,79 €") is no part of its amount.
-    let rest = t[label.len()..]
-        .trim_start_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(-−".contains(c));
+    // A discount's minus sign ("-10,79 €") is no part of its amount; any other row's is
+    // (a credit's total "Total: -64.50", "(77.00)" is not a positive total).
+    let signed = &t[label.len()..];
+    let rest = signed.trim_start_matches(|c: char| c.is_whitespace() || "$€£¥￥:：(-−".contains(c));
     let Some(amount) = row_amount(rest, decimal_comma) else {
         return false;
     };
+    let amount =
+        if numbers(rest).len() == 1 && negative_number(signed.trim_start_matches([':', '：'])) {
+            -amount
+        } else {
+            amount
+        };
     if kind == RowKind::Total && includes_tax(label) {
         s.gross = true;
         s.rates.extend(
@@ -774,6 +782,15 @@ fn first_amount(t: &str) -> Option<usize> {
     None
 }
 
+/// The shipping the stated rows charge: one amount stated again and again is one charge;
+/// different amounts are each a charge.
+fn shipping_charged(rows: &[Decimal]) -> Decimal {
+    match rows.first() {
+        Some(first) if rows.iter().all(|r| close(*r, *first)) => *first,
+        _ => rows.iter().sum(),
+    }
+}
+
 fn close(a: Decimal, b: Decimal) -> bool {
     (a - b).abs() <= Decimal::new(1, 2)
 }
@@ -781,6 +798,23 @@ fn close(a: Decimal, b: Decimal) -> bool {
 /// Checks the lines against the stated amounts; returns the doubts.
 pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) -> Vec<String> {
     let mut doubts = Vec::new();
+    // A minus sign is read, never dropped: a negative line (a discount or credit row read as
+    // an item) or a negative total is not an order's to release.
+    if lines.iter().any(|l| {
+        l.quantity
+            .is_some_and(|q| q.is_sign_negative() && !q.is_zero())
+    }) || lines.iter().any(|l| {
+        l.unit_price
+            .is_some_and(|p| p.is_sign_negative() && !p.is_zero())
+    }) {
+        doubts.push(
+            "lines: a line's quantity or unit price is negative (a discount or credit row?)"
+                .to_string(),
+        );
+    }
+    if total.is_some_and(|t| t < Decimal::ZERO) || stated.total.iter().any(|t| *t < Decimal::ZERO) {
+        doubts.push("total: the stated total is negative".to_string());
+    }
     let mut distinct = |v: &[Decimal], what: &str| {
         let first = v.first().copied();
         if let Some(f) = first {
@@ -793,9 +827,10 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
     // Two different grand totals are a doubt even when one of them was taken as the total.
     let stated_total = distinct(&stated.total, "total");
     let total = total.or(stated_total);
-    // Fees (a deposit) are added to the goods as shipping is.
-    let shipping =
-        stated.shipping.first().copied().unwrap_or_default() + stated.fees.iter().sum::<Decimal>();
+    // Fees (a deposit) are added to the goods as shipping is; so is every shipping charge
+    // stated (freight and a carriage surcharge), a charge stated twice (in the summary and in
+    // a sentence) once: two different amounts both count, or the total check holds the order.
+    let shipping = shipping_charged(&stated.shipping) + stated.fees.iter().sum::<Decimal>();
     // "Total marchandises HT 2 722,00" then, after the shipping, "Total HT 2 807,00": a
     // net amount that is an earlier one with the shipping is that sum, not another subtotal.
     let subtotals: Vec<Decimal> = stated
@@ -1437,6 +1472,40 @@ mod tests {
         ] {
             assert!(!shipping_charge(name), "{name}");
         }
+    }
+
+    /// Every shipping charge stated counts toward the total; one charge stated twice counts
+    /// once.
+    #[test]
+    fn several_shipping_charges_all_count() {
+        let lines = priced(&[(2, "38.50")]);
+        let two = Stated {
+            shipping: vec![dec("5.00"), dec("3.00")],
+            ..Stated::default()
+        };
+        assert!(check_amounts(&lines, &two, Some(dec("85.00"))).is_empty());
+        // The total with only the first charge does not settle the second.
+        assert!(!check_amounts(&lines, &two, Some(dec("82.00"))).is_empty());
+        let again = Stated {
+            shipping: vec![dec("5.00"), dec("5.00")],
+            ..Stated::default()
+        };
+        assert!(check_amounts(&lines, &again, Some(dec("82.00"))).is_empty());
+    }
+
+    /// A negative line or total is a doubt, whatever the arithmetic says.
+    #[test]
+    fn negative_lines_and_totals_are_doubts() {
+        let lines = priced(&[(2, "38.50"), (1, "-12.50")]);
+        let doubts = check_amounts(&lines, &Stated::default(), Some(dec("64.50")));
+        assert!(doubts.iter().any(|d| d.contains("negative")), "{doubts:?}");
+        let s = stated_amounts("Total: -64.50\n", false);
+        assert_eq!(s.total, vec![dec("-64.50")]);
+        let s = stated_amounts("Rabatt: -10,00 €\nGesamt: (64,50 €)\n", true);
+        assert_eq!(s.discount, vec![dec("10.00")]);
+        assert_eq!(s.total, vec![dec("-64.50")]);
+        let doubts = check_amounts(&priced(&[(1, "64.50")]), &s, None);
+        assert!(doubts.iter().any(|d| d.contains("negative")), "{doubts:?}");
     }
 
     /// Two grand totals that differ are a doubt even when the total fact is one of them;

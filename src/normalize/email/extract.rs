@@ -1729,9 +1729,49 @@ fn near_label(label: &str, head: &str) -> bool {
 /// overflowing (found by the `pdf_text` fuzz target: a 28-digit quantity times a price).
 pub const MAX_NUMBER: Decimal = Decimal::from_parts(1_215_752_192, 23, 0, false, 0);
 
+/// Whether a number written by a person is negative: a minus sign (`-`, `−`, `–`) before
+/// its digits (after a currency mark or not: `-12.50`, `−5,00 €`, `€ -5`), a minus sign
+/// right after them (`12.50-`), or the whole number in brackets (`(12.50)`, `$(12.50)`).
+pub fn negative_number(s: &str) -> bool {
+    const MINUS: [char; 3] = ['-', '−', '–'];
+    let t = s.trim();
+    let (Some(first), Some(last)) = (
+        t.find(|c: char| c.is_ascii_digit()),
+        t.rfind(|c: char| c.is_ascii_digit()),
+    ) else {
+        return false;
+    };
+    let (head, tail) = (&t[..first], &t[last + 1..]);
+    // A currency's mark or code between the sign and the digits ("-€5", "-EUR 5", "(£12)").
+    let symbol = |c: char| c.is_ascii_uppercase() || "$€£¥￥₹₺₩₪₱₫฿".contains(c);
+    let mark = |c: char| c.is_whitespace() || symbol(c);
+    // The sign touches the digits or the mark: "Total - 12.50" is a label's dash.
+    let near = head.trim_end();
+    let marked = near.trim_end_matches(symbol);
+    let signed = (near.len() == head.len() || marked.len() < near.len())
+        && marked.strip_suffix(MINUS).is_some_and(|b| {
+            // A hyphen after a letter or digit joins a code ("PT-10"): no sign.
+            !b.chars().next_back().is_some_and(char::is_alphanumeric)
+        });
+    let bracketed = head.trim_end_matches(mark).ends_with('(')
+        && tail.trim_start_matches(mark).starts_with(')');
+    signed || tail.starts_with(MINUS) || bracketed
+}
+
 /// Parses a decimal written by a person: currency marks and spaces dropped, a decimal comma
-/// where it must be one (or where the sender uses them). `None` above [`MAX_NUMBER`].
+/// where it must be one (or where the sender uses them), negative when written so
+/// ([`negative_number`]). `None` above [`MAX_NUMBER`].
 pub fn parse_decimal(s: &str, decimal_comma: bool) -> Option<Decimal> {
+    let magnitude = unsigned_decimal(s, decimal_comma)?;
+    Some(if negative_number(s) {
+        -magnitude
+    } else {
+        magnitude
+    })
+}
+
+/// [`parse_decimal`] without its sign: the number's magnitude.
+fn unsigned_decimal(s: &str, decimal_comma: bool) -> Option<Decimal> {
     let t: String = s
         .chars()
         .filter(|c| c.is_ascii_digit() || *c == '.' || *c == ',' || *c == '-')
@@ -4657,10 +4697,12 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
         get("unit_price").and_then(|p| price_per(&p, dc).or_else(|| parse_decimal(&p, dc)));
     let mut confidence = confidence;
     let amount = get("amount").and_then(|a| parse_decimal(&a, dc));
-    // "10 %", "0": a percentage off the line, at most all of it.
+    // "10 %", "-10 %", "0": a percentage off the line, at most all of it (a discount's
+    // minus sign says it is off, not how much).
     let discount = get("discount")
         .and_then(|d| parse_decimal(d.trim_end_matches(['%', ' ']).trim(), dc))
-        .filter(|d| *d >= Decimal::ZERO && *d <= Decimal::ONE_HUNDRED);
+        .map(|d| d.abs())
+        .filter(|d| *d <= Decimal::ONE_HUNDRED);
     let mut doubt = None;
     if let (Some(p), Some(a)) = (unit_price, amount) {
         if (line_amount(quantity, p, discount) - a).abs() > Decimal::new(1, 2) {
@@ -5478,11 +5520,37 @@ pub fn grid_lines(
             .zip(&cols)
             .filter_map(|(c, k)| k.map(|k| (k, (*c).to_string())))
             .collect();
-        // A freight row inside the item table ("FRT,Freight,ea,1,35.00"): shipping, no line.
+        // A freight row inside the item table ("FRT,Freight,ea,1,35.00"): shipping, no line,
+        // when it reads as a charge: one of it at most, and no item code (a code with a
+        // digit). An item so named ("PT-10,Port,6,12.50", a wine) counted more than once
+        // and coded is a line; a row that is one but not the other is a line in doubt.
         if named
             .iter()
             .any(|(k, v)| *k == "name" && super::checks::shipping_charge(v))
         {
+            let cell = |key: &str| {
+                named
+                    .iter()
+                    .find(|(k, v)| *k == key && !v.trim().is_empty())
+                    .map(|(_, v)| v.as_str())
+            };
+            let coded = cell("sku").is_some_and(|c| c.chars().any(|d| d.is_ascii_digit()));
+            let counted = cell("quantity")
+                .and_then(|q| parse_quantity(q, ctx.decimal_comma()))
+                .is_some_and(|q| q > Decimal::ONE);
+            if !coded && !counted {
+                continue;
+            }
+            if let Some(mut line) = make_line(&named, ctx, 0.95) {
+                if !(coded && counted) {
+                    line.doubt = Some(
+                        "lines: a row named as a shipping charge may be a charge or an item"
+                            .to_string(),
+                    );
+                    line.confidence = line.confidence.min(0.5);
+                }
+                out.push(line);
+            }
             continue;
         }
         if let Some(line) = make_line(&named, ctx, 0.95) {
@@ -6418,6 +6486,11 @@ fn pack_bracket(bracket: &str) -> bool {
     rx(&PACK_BRACKET).is_some_and(|r| r.is_match(bracket.trim()))
 }
 
+/// The doubt on a line counted only by the number that starts its name ("4 Season tyres"),
+/// which nothing confirms as a count.
+const LEAD_COUNT_DOUBT: &str =
+    "lines: the number that starts an item's name is read as its quantity, which nothing confirms";
+
 /// Measures that may follow a number in an item's name (`10 kg`, `500 ml`): the number is a
 /// size, not a count.
 const MEASURES: &[&str] = &[
@@ -6546,6 +6619,9 @@ fn list_lines(
     );
     let dc = ctx.decimal_comma();
     let mut out = Vec::new();
+    // Each line's count: by the number that starts its name only, by a number and a unit
+    // word that start it.
+    let mut shapes: Vec<(bool, bool)> = Vec::new();
     let mut unread = 0;
     // Pence ("at 45p each") are a price only in a message that writes pounds.
     let sterling = lines.iter().any(|l| l.contains('£') || l.contains("GBP"));
@@ -6628,9 +6704,28 @@ fn list_lines(
                 .and_then(|m| parse_quantity(&m[1], dc))
                 .or(lead_counted.map(|(q, _)| q)),
         };
+        // Counted only by the number that starts the name ("4 Season tyres"): a count only
+        // when something confirms it (below).
+        let lead_only = dash_counted.is_none()
+            && counted_by
+                .as_ref()
+                .and_then(|m| parse_quantity(&m[1], dc))
+                .is_none()
+            && lead_counted.is_some();
+        // Counted by a number and a unit word that start the item ("10 sacos …").
+        let unit_led = leader.is_none()
+            && counted_by.as_ref().and_then(|m| m.get(0)).is_some_and(|m| {
+                counted[..m.start()].trim().is_empty()
+                    && !counted[m.start()..]
+                        .trim_start()
+                        .trim_start_matches(|c: char| c.is_ascii_digit())
+                        .trim_start()
+                        .starts_with(['x', 'X', '×'])
+            });
         if price.is_none() && !coded {
             if let Some(line) = priceless_item(body, dc) {
                 out.push((i, line));
+                shapes.push((false, false));
                 continue;
             }
         }
@@ -6776,6 +6871,20 @@ fn list_lines(
                 discount: None,
             },
         ));
+        shapes.push((lead_only, unit_led));
+    }
+    // "- 2 Azúcar glas 10 kg … a 16,30 €" among "- 10 sacos …", "- 6 cajas …": the list
+    // counts every other item by the number that starts it, so this number is a count too.
+    // Without that ("- 4 Season tyres @ £89.00", "- 3 Musketeers …") the number may be the
+    // name's: the line is in doubt unless the stated total confirms it ([`read_text`]).
+    let others_unit_led =
+        shapes.iter().any(|(lead, _)| !lead) && shapes.iter().all(|(lead, unit)| *lead || *unit);
+    if !others_unit_led {
+        for ((_, l), _) in out.iter_mut().zip(&shapes).filter(|(_, (lead, _))| *lead) {
+            if l.doubt.is_none() {
+                l.doubt = Some(LEAD_COUNT_DOUBT.to_string());
+            }
+        }
     }
     if unread > 0 && !(out.is_empty() && read.is_empty()) {
         doubts.push(format!(
@@ -7862,11 +7971,6 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         items.sort_by_key(|(i, _)| *i);
         out = items.into_iter().map(|(_, l)| l).collect();
     }
-    for l in &out {
-        if let Some(d) = &l.doubt {
-            doubts.push(d.clone());
-        }
-    }
     // "Totali: 144.200 lekë" in a text whose numbers do not tell their convention: read as
     // 144.2, but the lines add up to 144 200 exactly. The reading the lines confirm is the
     // total (a separator before exactly three digits groups thousands).
@@ -7885,7 +7989,22 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     let total_value = facts
         .get("total")
         .and_then(|f| Decimal::from_str(&f.value).ok());
-    doubts.extend(super::checks::check_amounts(&out, &stated, total_value));
+    let checked = super::checks::check_amounts(&out, &stated, total_value);
+    // A count read from the number that starts a name is confirmed by a stated total (or
+    // subtotal) that the lines add up to with it.
+    if checked.is_empty() && (total_value.is_some() || !stated.subtotal.is_empty()) {
+        for l in &mut out {
+            if l.doubt.as_deref() == Some(LEAD_COUNT_DOUBT) {
+                l.doubt = None;
+            }
+        }
+    }
+    for l in &out {
+        if let Some(d) = &l.doubt {
+            doubts.push(d.clone());
+        }
+    }
+    doubts.extend(checked);
 
     currency(text, ctx, &mut facts, &mut doubts);
     district_city(&mut facts);

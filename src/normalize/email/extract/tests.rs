@@ -3297,3 +3297,107 @@ fn a_blank_cell_of_an_html_table_keeps_its_place() {
     assert_eq!(lines[1].sku.as_deref(), Some("LM-D3-750"));
     assert!(doubts.is_empty(), "{doubts:?}");
 }
+
+/// A minus sign is read, never dropped: before the digits (after a currency's mark or not),
+/// after them, or the number in brackets; a hyphen in a code or a label's dash is no sign.
+#[test]
+fn signed_numbers_keep_their_sign() {
+    let d = |s: &str, dc: bool| parse_decimal(s, dc).map(|d| d.to_string());
+    assert_eq!(d("-12.50", false).as_deref(), Some("-12.5"));
+    assert_eq!(d("\u{2212}5,00 €", true).as_deref(), Some("-5"));
+    assert_eq!(d("€ -5", true).as_deref(), Some("-5"));
+    assert_eq!(d("-$12.50", false).as_deref(), Some("-12.5"));
+    assert_eq!(d("(12.50)", false).as_deref(), Some("-12.5"));
+    assert_eq!(d("$(12.50)", false).as_deref(), Some("-12.5"));
+    assert_eq!(d("12.50-", false).as_deref(), Some("-12.5"));
+    assert_eq!(d("PT-10", false).as_deref(), Some("10"));
+    assert_eq!(d("- 12.50", false).as_deref(), Some("12.5"));
+}
+
+/// A total written negative ("Total: -64.50", "(77.00)") is read so, and holds the order.
+#[test]
+fn a_negative_total_holds_the_order() {
+    for total in ["Total: -64.50", "Total: (77.00)", "Total: $-77.00"] {
+        let text = format!(
+            "Hi,\n\n- 2 x Huila Washed 1 kg (HUI-1KG) @ $38.50\n\nDiscount: -12.50\n{total}\n"
+        );
+        let (f, _, doubts) = extract_text(&text, &ctx(), Kind::Email);
+        assert!(
+            value(&f, "total").is_some_and(|t| t.starts_with('-')),
+            "{total}"
+        );
+        assert!(
+            doubts
+                .iter()
+                .any(|d| d == "total: the stated total is negative"),
+            "{total}: {doubts:?}"
+        );
+    }
+    // A discount's minus sign is no part of its amount; a label's dash is no sign.
+    let text =
+        "Hi,\n\n- 2 x Huila Washed 1 kg (HUI-1KG) @ £38.50\n\nDiscount: -12.50\nTotal - £64.50\n";
+    let (f, _, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "total").as_deref(), Some("64.5"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+}
+
+/// A table row with a negative unit price (a discount or credit row) is not released as
+/// a positive line.
+#[test]
+fn a_negative_row_of_a_csv_is_in_doubt() {
+    let csv = b"Code,Description,Qty,Unit price\nPT-10,Tawny,6,12.50\nDSC,Discount,1,-5.00\n";
+    let mut facts = Facts::new();
+    let lines = csv_lines(csv, &ctx(), &mut facts).expect("lines");
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1].unit_price, Some(Decimal::new(-5, 0)));
+    let doubts = super::super::checks::check_amounts(&lines, &Default::default(), None);
+    assert!(doubts.iter().any(|d| d.contains("negative")), "{doubts:?}");
+}
+
+/// A number that starts an item's name with no unit ("- 4 Season tyres @ £89.00") is its
+/// count only when something confirms it: a stated total the lines add up to with it, or a
+/// list that counts every other item by a number and a unit word that start it.
+#[test]
+fn a_count_that_starts_a_name_needs_confirming() {
+    let items = "Order:\n\n- 4 Season tyres @ £89.00\n- 2 x Valve caps (VC-1) @ £1.00\n";
+    let (_, lines, doubts) = extract_text(items, &ctx(), Kind::Email);
+    assert_eq!(lines[0].quantity, Some(Decimal::from(4)));
+    assert_eq!(lines[0].doubt.as_deref(), Some(LEAD_COUNT_DOUBT));
+    assert!(doubts.iter().any(|d| d == LEAD_COUNT_DOUBT), "{doubts:?}");
+    // A total that disagrees: still in doubt.
+    let (_, _, doubts) = extract_text(&format!("{items}\nTotal: £91.00\n"), &ctx(), Kind::Email);
+    assert!(doubts.iter().any(|d| d == LEAD_COUNT_DOUBT), "{doubts:?}");
+    // A total that the lines add up to with 4 tyres confirms the count.
+    let (_, lines, doubts) =
+        extract_text(&format!("{items}\nTotal: £358.00\n"), &ctx(), Kind::Email);
+    assert_eq!(lines[0].doubt, None);
+    assert!(doubts.is_empty(), "{doubts:?}");
+    // Every other item counted by a number and a unit word: the list's way of counting.
+    let text = "Pedido:\n\n- 10 sacos Harina T65 25 kg (ref. HF-25) a 21,40 €\n\
+                - 2 Azúcar glas 10 kg (ref. AZ-GL-10) a 16,30 €\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, doubts) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines[1].quantity, Some(Decimal::from(2)));
+    assert!(doubts.is_empty(), "{doubts:?}");
+}
+
+/// A row of an item table named as a shipping charge is shipping only when it reads as a
+/// charge (no item code, one at most); a coded item so named, counted more than once, is a
+/// line ("Port", a wine); a row that is one but not the other is a line in doubt.
+#[test]
+fn an_item_named_like_a_shipping_charge() {
+    let csv = b"Code,Description,Qty,Unit price\n\
+                PT-10,Port,6,12.50\n\
+                FRT,Freight,1,35.00\n\
+                ,Carriage,,9.50\n\
+                CR-2,Carriage,1,40.00\n";
+    let mut facts = Facts::new();
+    let lines = csv_lines(csv, &ctx(), &mut facts).expect("lines");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].name.as_deref(), Some("Port"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(6)));
+    assert_eq!(lines[0].doubt, None);
+    assert_eq!(lines[1].sku.as_deref(), Some("CR-2"));
+    assert!(lines[1].doubt.is_some());
+}
