@@ -463,54 +463,40 @@ impl Store {
                 .map(|_| format!(" AND content_hash = ${n}"))
                 .unwrap_or_default()
         };
-        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
-            // One round trip instead of two: the move and its audit event together.
-            let sql = format!(
+        // One round trip, the move and its audit event together: on PostgreSQL one statement
+        // (the event inserted from the moved row), on SQLite two in one call (the event
+        // inserted only when the update changed a row), run by the connection's thread
+        // without a hand-off between them.
+        let sql = if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            format!(
                 "WITH moved AS (UPDATE orders SET state = $1, updated_at = $2 \
                  WHERE id = $3 AND state = $4{} RETURNING id) \
                  INSERT INTO order_events (order_id, at, kind, from_state, to_state, cause, data) \
                  SELECT id, $2, $5, $4, $1, $6, $7 FROM moved",
                 version(8)
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(to.as_str())
-                .bind(now_ms())
-                .bind(order_id)
-                .bind(from.as_str())
-                .bind(trigger.as_str())
-                .bind(cause)
-                .bind(data.map(|d| d.to_string()));
-            if let Some(h) = content_hash {
-                q = q.bind(h);
-            }
-            let n = q.execute(&mut *conn).await?.rows_affected();
-            return Ok(n == 1);
-        }
-        let sql = format!(
-            "UPDATE orders SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4{}",
-            version(5)
-        );
+            )
+        } else {
+            format!(
+                "UPDATE orders SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4{}; \
+                 INSERT INTO order_events (order_id, at, kind, from_state, to_state, cause, data) \
+                 SELECT $3, $2, $5, $4, $1, $6, $7 WHERE changes() = 1",
+                version(8)
+            )
+        };
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(to.as_str())
             .bind(now_ms())
             .bind(order_id)
-            .bind(from.as_str());
+            .bind(from.as_str())
+            .bind(trigger.as_str())
+            .bind(cause)
+            .bind(data.map(|d| d.to_string()));
         if let Some(h) = content_hash {
             q = q.bind(h);
         }
-        if q.execute(&mut *conn).await?.rows_affected() != 1 {
-            return Ok(false);
-        }
-        Self::append_event(
-            conn,
-            order_id,
-            trigger.as_str(),
-            Some((Some(from.as_str()), to.as_str())),
-            cause,
-            data,
-        )
-        .await?;
-        Ok(true)
+        // PostgreSQL counts the event, SQLite the move and the event: nothing when it did
+        // not move.
+        Ok(q.execute(&mut *conn).await?.rows_affected() > 0)
     }
 
     /// Replaces an order's canonical content (a person's correction), only while it is in
