@@ -6698,8 +6698,9 @@ fn list_lines(
             }
         }
         // A code that leads the item ("WCK-100 | Cotton wicks (100)") wins over a bracket,
-        // which may be a pack size.
-        if let Some((code, name)) = code_lead(&rest) {
+        // which may be a pack size; a code written with its word ("5W-30 engine oil 5L, code
+        // OIL-5W30-5") wins over a word that leads the name with a code's form.
+        if let Some((code, name)) = code_lead(&rest).filter(|_| worded.is_none()) {
             sku = Some(code.to_string());
             rest = name.to_string();
         } else if let Some((code, whole)) = paren {

@@ -3297,3 +3297,20 @@ fn a_blank_cell_of_an_html_table_keeps_its_place() {
     assert_eq!(lines[1].sku.as_deref(), Some("LM-D3-750"));
     assert!(doubts.is_empty(), "{doubts:?}");
 }
+
+/// A code written with its word (`code OIL-5W30-5`) is the item's code, though the name starts
+/// with a word of a code's form (`5W-30`, `4 Season`, `3M`): that word stays in the name.
+#[test]
+fn a_code_with_its_word_wins_over_a_name_that_starts_like_a_code() {
+    let text = "Order for this week please, our ref KM-0519:\n\n\
+                - 2-stroke oil 1L, code OIL-2T-1, qty 12, €7.90 each\n\
+                - 5W-30 fully synthetic engine oil 5L, code OIL-5W30-5, qty 6, €38.00 each\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[1].sku.as_deref(), Some("OIL-5W30-5"));
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("5W-30 fully synthetic engine oil 5L")
+    );
+    assert_eq!(lines[1].quantity, Some(Decimal::from(6)));
+}
