@@ -444,6 +444,8 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "leveren aan",
             "indirizzo di consegna",
             "consegnare a",
+            "consegna presso",
+            "consegnare presso",
             "spedire a",
             "luogo di consegna",
             "endereço de entrega",
@@ -1732,6 +1734,9 @@ pub const MAX_NUMBER: Decimal = Decimal::from_parts(1_215_752_192, 23, 0, false,
 /// Parses a decimal written by a person: currency marks and spaces dropped, a decimal comma
 /// where it must be one (or where the sender uses them). `None` above [`MAX_NUMBER`].
 pub fn parse_decimal(s: &str, decimal_comma: bool) -> Option<Decimal> {
+    if two_amounts(s) {
+        return None;
+    }
     let t: String = s
         .chars()
         .filter(|c| c.is_ascii_digit() || *c == '.' || *c == ',' || *c == '-')
@@ -1766,6 +1771,23 @@ pub fn parse_decimal(s: &str, decimal_comma: bool) -> Option<Decimal> {
         .ok()
         .filter(|d| d.abs() <= MAX_NUMBER)
         .map(|d| d.normalize())
+}
+
+/// Two amounts side by side ("14,20 13,60": a price struck and written again beside it, as a
+/// fax's text layer reads it): a number with its cents, then another number after a space.
+/// No one amount; grouping with a space ("3 510,79", "1 500") leaves no cents before it.
+fn two_amounts(s: &str) -> bool {
+    let numbers: Vec<&str> = s.split_whitespace().collect();
+    numbers.windows(2).any(|w| {
+        let number = |t: &str| {
+            t.starts_with(|c: char| c.is_ascii_digit())
+                && t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        };
+        let cents = w[0]
+            .rfind(['.', ','])
+            .is_some_and(|at| (2..=3).contains(&(w[0].len() - at)));
+        number(w[0]) && number(w[1]) && cents
+    })
 }
 
 /// Whether a number is written as `1.250` or `1,250`: one separator, then three digits,
@@ -7657,6 +7679,19 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
                 || has_cjk(&l.value)
                 || !block_below(&layout, l.line, l.col, 1).is_empty())
     };
+    // A label alone on its line above an address block (its city line read) before a later
+    // label whose value is on its line ("Entregar en:" with the block, then "Entrega:
+    // viernes por la mañana, antes de las 11 h."): the block is where the goods go.
+    let blocked = labelled
+        .iter()
+        .filter(|l| l.value.is_empty())
+        .find(|l| {
+            block_below(&layout, l.line, l.col, 7)
+                .iter()
+                .any(|b| city_line(b.trim()).is_some())
+        })
+        .map(|l| l.line);
+    let addressy = |l: &&Labelled| addressy(l) && blocked.is_none_or(|at| l.line < at);
     // A web form's address: each part labelled on its own line.
     let fielded = kind == Kind::Email && fielded_address(&layout, ctx, &mut facts);
     if fielded {

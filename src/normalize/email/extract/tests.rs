@@ -3314,3 +3314,34 @@ fn a_code_with_its_word_wins_over_a_name_that_starts_like_a_code() {
     );
     assert_eq!(lines[1].quantity, Some(Decimal::from(6)));
 }
+
+/// Two amounts side by side (a price struck and written again, as a fax's text layer reads
+/// it) are no one amount; a space between thousands still groups them.
+#[test]
+fn two_amounts_side_by_side_are_no_amount() {
+    assert_eq!(parse_decimal("14,20 13,60", true), None);
+    assert_eq!(parse_decimal("837,95 830,75", true), None);
+    assert_eq!(parse_decimal("3 510,79", true), Some(Decimal::new(351079, 2)));
+    assert_eq!(parse_decimal("1 500", true), Some(Decimal::from(1500)));
+}
+
+/// A delivery label alone above its address block wins over a later label whose value on
+/// its line says when (`Entrega: viernes por la mañana, antes de las 11 h.`); `Consegna
+/// presso:` is a delivery label.
+#[test]
+fn a_delivery_block_before_a_later_delivery_note() {
+    for (label, note, city) in [
+        ("Entregar en:", "Entrega: viernes por la mañana, antes de las 11 h.", "Badajoz"),
+        ("Consegna presso:", "Consegna: lunedì 11/05 entro le 10. Pagamento: RiBa 30 gg d.f.", "Napoli"),
+    ] {
+        let street = if city == "Napoli" { "Via Toledo 214" } else { "Avda. de Elvas, 112" };
+        let postal = if city == "Napoli" { "80134" } else { "06006" };
+        let text = format!(
+            "PEDIDO Nº 0583\n\n {label}\n Asador Los Robles\n {street}\n {postal} {city}\n\n\
+             Código  Descripción  Cant.\n\n {note}\n Firmado: Manuel Rivas\n"
+        );
+        let (f, _, _) = extract_text(&text, &ctx(), Kind::Form);
+        assert_eq!(value(&f, "ship_to.city").as_deref(), Some(city), "{label}");
+        assert_eq!(value(&f, "ship_to.line1").as_deref(), Some(street), "{label}");
+    }
+}
