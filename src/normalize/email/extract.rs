@@ -1781,7 +1781,8 @@ fn two_amounts(s: &str) -> bool {
     numbers.windows(2).any(|w| {
         let number = |t: &str| {
             t.starts_with(|c: char| c.is_ascii_digit())
-                && t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+                && t.chars()
+                    .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
         };
         let cents = w[0]
             .rfind(['.', ','])
@@ -6767,11 +6768,14 @@ fn list_lines(
             }
         };
         let mut words: Vec<&str> = rest.split_whitespace().collect();
-        // A unit word left behind by the quantity ("× 3 台，").
+        // A unit word left behind by the quantity ("× 3 台，"); after a number it is the
+        // name's pack size ("Servilletas 40x40, caja 1200 uds.").
         while words.last().is_some_and(|w| {
             let w = w.trim_end_matches([',', '，', ';', '；', '。', '.', ':', '：']);
             w.is_empty() || LIST_UNITS.contains(&w.to_lowercase().as_str())
-        }) {
+        }) && !(words.len() >= 2
+            && words[words.len() - 2].bytes().all(|b| b.is_ascii_digit()))
+        {
             words.pop();
         }
         let name = words

@@ -1027,11 +1027,7 @@ mod tests {
             "ventas@supplier.example.com"
         );
         // Placed with the message that brings it, not when the attached one was written.
-        assert_eq!(
-            f["placed_at"]["value"],
-            "2026-12-03T08:05:00Z",
-            "{v}"
-        );
+        assert_eq!(f["placed_at"]["value"], "2026-12-03T08:05:00Z", "{v}");
     }
 
     /// A quantity with a fraction (a weight at a price per kg) is no count: left out, held.

@@ -698,11 +698,7 @@ fn strip_tags(html: &str) -> String {
             }
             // A `<div>` is a line, without a margin (Gmail, Apple Mail: `<div>name</div>
             // <div>street</div>`; a blank line is `<div><br></div>`): no blank line between two.
-            "div" => {
-                if !out.ends_with('\n') {
-                    out.push('\n');
-                }
-            }
+            "div" if !out.ends_with('\n') => out.push('\n'),
             "p" | "h1" | "h2" | "h3" | "h4" | "li" | "ul" | "ol" => out.push('\n'),
             _ => {}
         }
