@@ -444,6 +444,8 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "leveren aan",
             "indirizzo di consegna",
             "consegnare a",
+            "consegna presso",
+            "consegnare presso",
             "spedire a",
             "luogo di consegna",
             "endereço de entrega",
@@ -1762,6 +1764,9 @@ pub fn negative_number(s: &str) -> bool {
 /// where it must be one (or where the sender uses them), negative when written so
 /// ([`negative_number`]). `None` above [`MAX_NUMBER`].
 pub fn parse_decimal(s: &str, decimal_comma: bool) -> Option<Decimal> {
+    if two_amounts(s) {
+        return None;
+    }
     let magnitude = unsigned_decimal(s, decimal_comma)?;
     Some(if negative_number(s) {
         -magnitude
@@ -1806,6 +1811,24 @@ fn unsigned_decimal(s: &str, decimal_comma: bool) -> Option<Decimal> {
         .ok()
         .filter(|d| d.abs() <= MAX_NUMBER)
         .map(|d| d.normalize())
+}
+
+/// Two amounts side by side ("14,20 13,60": a price struck and written again beside it, as a
+/// fax's text layer reads it): a number with its cents, then another number after a space.
+/// No one amount; grouping with a space ("3 510,79", "1 500") leaves no cents before it.
+fn two_amounts(s: &str) -> bool {
+    let numbers: Vec<&str> = s.split_whitespace().collect();
+    numbers.windows(2).any(|w| {
+        let number = |t: &str| {
+            t.starts_with(|c: char| c.is_ascii_digit())
+                && t.chars()
+                    .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        };
+        let cents = w[0]
+            .rfind(['.', ','])
+            .is_some_and(|at| (2..=3).contains(&(w[0].len() - at)));
+        number(w[0]) && number(w[1]) && cents
+    })
 }
 
 /// Whether a number is written as `1.250` or `1,250`: one separator, then three digits,
@@ -6793,8 +6816,9 @@ fn list_lines(
             }
         }
         // A code that leads the item ("WCK-100 | Cotton wicks (100)") wins over a bracket,
-        // which may be a pack size.
-        if let Some((code, name)) = code_lead(&rest) {
+        // which may be a pack size; a code written with its word ("5W-30 engine oil 5L, code
+        // OIL-5W30-5") wins over a word that leads the name with a code's form.
+        if let Some((code, name)) = code_lead(&rest).filter(|_| worded.is_none()) {
             sku = Some(code.to_string());
             rest = name.to_string();
         } else if let Some((code, whole)) = paren {
@@ -6839,11 +6863,14 @@ fn list_lines(
             }
         };
         let mut words: Vec<&str> = rest.split_whitespace().collect();
-        // A unit word left behind by the quantity ("× 3 台，").
+        // A unit word left behind by the quantity ("× 3 台，"); after a number it is the
+        // name's pack size ("Servilletas 40x40, caja 1200 uds.").
         while words.last().is_some_and(|w| {
             let w = w.trim_end_matches([',', '，', ';', '；', '。', '.', ':', '：']);
             w.is_empty() || LIST_UNITS.contains(&w.to_lowercase().as_str())
-        }) {
+        }) && !(words.len() >= 2
+            && words[words.len() - 2].bytes().all(|b| b.is_ascii_digit()))
+        {
             words.pop();
         }
         let name = words
@@ -7765,6 +7792,19 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
                 || has_cjk(&l.value)
                 || !block_below(&layout, l.line, l.col, 1).is_empty())
     };
+    // A label alone on its line above an address block (its city line read) before a later
+    // label whose value is on its line ("Entregar en:" with the block, then "Entrega:
+    // viernes por la mañana, antes de las 11 h."): the block is where the goods go.
+    let blocked = labelled
+        .iter()
+        .filter(|l| l.value.is_empty())
+        .find(|l| {
+            block_below(&layout, l.line, l.col, 7)
+                .iter()
+                .any(|b| city_line(b.trim()).is_some())
+        })
+        .map(|l| l.line);
+    let addressy = |l: &&Labelled| addressy(l) && blocked.is_none_or(|at| l.line < at);
     // A web form's address: each part labelled on its own line.
     let fielded = kind == Kind::Email && fielded_address(&layout, ctx, &mut facts);
     if fielded {

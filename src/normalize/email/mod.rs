@@ -83,6 +83,12 @@ pub fn decode(raw: &[u8], kind: MailKind, opts: &Options) -> Result<Value, Strin
                 "message_id": mail.message_id,
                 "from": {"name": mail.from_name, "address": mail.from_address},
             });
+            // The order is placed with this message, as with a forward written inline: its
+            // Date header, not the attached message's (sent days before, perhaps to someone
+            // away).
+            if let Some(date) = mail.date.as_deref().filter(|d| !d.trim().is_empty()) {
+                v["fields"]["placed_at"] = json!({"value": date.trim(), "confidence": 1.0});
+            }
             return Ok(v);
         }
     }
@@ -650,6 +656,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
             ));
         }
     }
+    doubts.extend(fractional_quantities(&mut lines));
     if lines.iter().any(|l| {
         [&l.name, &l.sku, &l.spec]
             .iter()
@@ -788,6 +795,23 @@ fn references_disagree(facts: &Facts, attached: &Facts) -> Option<String> {
         "source.external_id: the message and its attachment name different order references"
             .to_string()
     })
+}
+
+/// A quantity ordered is a whole count: a weight or a measure with a fraction (`6,4 kg` at a
+/// price per kg) cannot be made one, so that line's quantity is left out and the order held
+/// for the person who knows how it is counted (its price per unit is kept).
+fn fractional_quantities(lines: &mut [Line]) -> Vec<String> {
+    let mut doubts = Vec::new();
+    for (i, l) in lines.iter_mut().enumerate() {
+        if let Some(q) = l.quantity.filter(|q| !q.fract().is_zero()) {
+            doubts.push(format!(
+                "lines[{i}].quantity: {} is not a whole count",
+                q.normalize()
+            ));
+            l.quantity = None;
+        }
+    }
+    doubts
 }
 
 /// Puts the doubts of lines read from another text in place of the first text's doubts
@@ -1002,6 +1026,26 @@ mod tests {
             v["document"]["forwarded_by"]["from"]["address"],
             "ventas@supplier.example.com"
         );
+        // Placed with the message that brings it, not when the attached one was written.
+        assert_eq!(f["placed_at"]["value"], "2026-12-03T08:05:00Z", "{v}");
+    }
+
+    /// A quantity with a fraction (a weight at a price per kg) is no count: left out, held.
+    #[test]
+    fn a_fractional_quantity_is_no_count() {
+        let weighed = |q: &str| Line {
+            name: Some("Filet de boeuf".into()),
+            quantity: q.parse().ok(),
+            unit_price: "42.00".parse().ok(),
+            ..Line::default()
+        };
+        let mut lines = vec![weighed("4"), weighed("6.4"), weighed("12.000")];
+        let doubts = fractional_quantities(&mut lines);
+        assert_eq!(doubts, ["lines[1].quantity: 6.4 is not a whole count"]);
+        assert_eq!(lines[1].quantity, None);
+        assert_eq!(lines[1].unit_price, "42.00".parse().ok());
+        assert_eq!(lines[0].quantity, "4".parse().ok());
+        assert_eq!(lines[2].quantity, "12".parse().ok());
     }
 
     /// The message and its attachment naming different order references is a doubt; the

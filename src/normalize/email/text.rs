@@ -696,7 +696,10 @@ fn strip_tags(html: &str) -> String {
                 mso = !closing;
                 mso_start = out.len();
             }
-            "p" | "div" | "h1" | "h2" | "h3" | "h4" | "li" | "ul" | "ol" => out.push('\n'),
+            // A `<div>` is a line, without a margin (Gmail, Apple Mail: `<div>name</div>
+            // <div>street</div>`; a blank line is `<div><br></div>`): no blank line between two.
+            "div" if !out.ends_with('\n') => out.push('\n'),
+            "p" | "h1" | "h2" | "h3" | "h4" | "li" | "ul" | "ol" => out.push('\n'),
             _ => {}
         }
     }
@@ -1126,6 +1129,18 @@ mod tests {
         let h = "<table><tr><td><p class=MsoNormal>A-1<o:p></o:p></p></td>\
                  <td><p class=MsoNormal>Cups<br>white</p></td><td><p>3</p></td></tr></table>";
         assert_eq!(html_to_text(h), "A-1\tCups white\t3\n");
+    }
+
+    /// Gmail's `<div>` lines are lines with no blank line between them; `<div><br></div>` is
+    /// the blank line.
+    #[test]
+    fn html_divs_are_lines() {
+        let h = "<div>Morada de entrega:</div><div>Café Ribeira Nova</div>\
+                 <div>4050-552 Porto</div><div><br></div><div>Obrigado,</div>";
+        assert_eq!(
+            html_to_text(h),
+            "Morada de entrega:\nCafé Ribeira Nova\n4050-552 Porto\n\nObrigado,\n"
+        );
     }
 }
 #[cfg(test)]

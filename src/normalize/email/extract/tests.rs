@@ -3401,3 +3401,86 @@ fn an_item_named_like_a_shipping_charge() {
     assert_eq!(lines[1].sku.as_deref(), Some("CR-2"));
     assert!(lines[1].doubt.is_some());
 }
+
+/// A code written with its word (`code OIL-5W30-5`) is the item's code, though the name starts
+/// with a word of a code's form (`5W-30`, `4 Season`, `3M`): that word stays in the name.
+#[test]
+fn a_code_with_its_word_wins_over_a_name_that_starts_like_a_code() {
+    let text = "Order for this week please, our ref KM-0519:\n\n\
+                - 2-stroke oil 1L, code OIL-2T-1, qty 12, €7.90 each\n\
+                - 5W-30 fully synthetic engine oil 5L, code OIL-5W30-5, qty 6, €38.00 each\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[1].sku.as_deref(), Some("OIL-5W30-5"));
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("5W-30 fully synthetic engine oil 5L")
+    );
+    assert_eq!(lines[1].quantity, Some(Decimal::from(6)));
+}
+
+/// Two amounts side by side (a price struck and written again, as a fax's text layer reads
+/// it) are no one amount; a space between thousands still groups them.
+#[test]
+fn two_amounts_side_by_side_are_no_amount() {
+    assert_eq!(parse_decimal("14,20 13,60", true), None);
+    assert_eq!(parse_decimal("837,95 830,75", true), None);
+    assert_eq!(
+        parse_decimal("3 510,79", true),
+        Some(Decimal::new(351079, 2))
+    );
+    assert_eq!(parse_decimal("1 500", true), Some(Decimal::from(1500)));
+}
+
+/// A delivery label alone above its address block wins over a later label whose value on
+/// its line says when (`Entrega: viernes por la mañana, antes de las 11 h.`); `Consegna
+/// presso:` is a delivery label.
+#[test]
+fn a_delivery_block_before_a_later_delivery_note() {
+    for (label, note, city) in [
+        (
+            "Entregar en:",
+            "Entrega: viernes por la mañana, antes de las 11 h.",
+            "Badajoz",
+        ),
+        (
+            "Consegna presso:",
+            "Consegna: lunedì 11/05 entro le 10. Pagamento: RiBa 30 gg d.f.",
+            "Napoli",
+        ),
+    ] {
+        let street = if city == "Napoli" {
+            "Via Toledo 214"
+        } else {
+            "Avda. de Elvas, 112"
+        };
+        let postal = if city == "Napoli" { "80134" } else { "06006" };
+        let text = format!(
+            "PEDIDO Nº 0583\n\n {label}\n Asador Los Robles\n {street}\n {postal} {city}\n\n\
+             Código  Descripción  Cant.\n\n {note}\n Firmado: Manuel Rivas\n"
+        );
+        let (f, _, _) = extract_text(&text, &ctx(), Kind::Form);
+        assert_eq!(value(&f, "ship_to.city").as_deref(), Some(city), "{label}");
+        assert_eq!(
+            value(&f, "ship_to.line1").as_deref(),
+            Some(street),
+            "{label}"
+        );
+    }
+}
+
+/// A unit after a number ending an item's name is its pack size (`caja 1200 uds.`), not a
+/// unit the quantity left behind.
+#[test]
+fn a_count_with_its_unit_ending_the_name_stays() {
+    let text = "PEDIDO 2612\n\
+                - DS-SER-40  Servilletas 40x40, caja 1200 uds.: 3 x 28,90 €\n\
+                - HT-LIM-10  Limón, caja 10 kg: 8 x 12,60 €\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Servilletas 40x40, caja 1200 uds.")
+    );
+    assert_eq!(lines[0].quantity, Some(Decimal::from(3)));
+}
