@@ -191,3 +191,44 @@ async fn delivery_limit_sets_messages_aside_for_draining() {
     );
     assert_eq!(bus.depth(&topology.parking_queue).await.unwrap(), 0);
 }
+
+/// A consumer with deliveries in flight claims its free slots together, once a quarter of its
+/// prefetch is free: a claim is a write transaction, and one per settled delivery would cost a
+/// commit per message. With none in flight it claims at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn free_slots_are_claimed_together() {
+    run(Backend::Sqlite, |bus, t| async move {
+        let batch: Vec<_> = (0..12)
+            .map(|_| bus_suite::envelope("order.received"))
+            .collect();
+        bus.publish(&batch).await.unwrap();
+        let mut consumer = bus.consume(&bus_suite::orders(&t), 8).await.unwrap();
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            held.push(bus_suite::must_next(&mut consumer).await);
+        }
+        held.pop().unwrap().ack().await.unwrap();
+        assert!(
+            bus_suite::next_within(&mut consumer, Duration::from_millis(400))
+                .await
+                .is_none(),
+            "one free slot of 8 with 7 in flight: no claim yet"
+        );
+        held.pop().unwrap().ack().await.unwrap();
+        for _ in 0..2 {
+            held.push(bus_suite::must_next(&mut consumer).await);
+        }
+        for d in held {
+            d.ack().await.unwrap();
+        }
+        // None in flight: the rest at once.
+        for _ in 0..2 {
+            bus_suite::must_next(&mut consumer)
+                .await
+                .ack()
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+}

@@ -553,6 +553,12 @@ impl EmbeddedConsumer {
     }
 }
 
+/// How many free prefetch slots a consumer with deliveries in flight waits for before it
+/// claims again.
+fn claim_together(prefetch: usize) -> usize {
+    (prefetch / 4).max(1)
+}
+
 #[async_trait]
 impl Consumer for EmbeddedConsumer {
     async fn next(&mut self) -> Option<Delivery> {
@@ -568,7 +574,13 @@ impl Consumer for EmbeddedConsumer {
                 return None;
             }
             let in_flight = self.in_flight.load(std::sync::atomic::Ordering::SeqCst);
-            let free = self.prefetch.saturating_sub(in_flight);
+            // While deliveries are in flight, free slots are claimed together once a quarter
+            // of the prefetch is free: a claim is a write transaction (a turn at the writer and
+            // a commit), and one per settled delivery would cost a commit per message.
+            let free = match self.prefetch.saturating_sub(in_flight) {
+                free if in_flight > 0 && free < claim_together(self.prefetch) => 0,
+                free => free,
+            };
             // Register for a wake-up before looking, so a publish between the look and the
             // wait is not missed.
             let waker = self.bus.waker(&self.queue);
