@@ -5910,7 +5910,15 @@ fn below_label(line: &str, at: usize, end: usize, next: Option<&str>) -> Option<
 /// the one the message places.
 fn repeated(before: &str) -> bool {
     const SAME: &[&str] = &[
-        "same as", "as per", "repeat of", "repeat", "like", "wie", "comme", "como", "come",
+        "same as",
+        "as per",
+        "repeat of",
+        "repeat",
+        "like",
+        "wie",
+        "comme",
+        "como",
+        "come",
         "zoals",
     ];
     const ARTICLES: &[&str] = &["the", "our", "la", "le", "el", "die", "der", "il", "onze"];

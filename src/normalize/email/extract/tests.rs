@@ -3493,7 +3493,10 @@ fn a_reference_to_repeat_is_not_the_order() {
                 number is 4468.\n";
     let (f, _, doubts) = extract_text(text, &ctx(), Kind::Email);
     assert_eq!(value(&f, "source.external_id").as_deref(), Some("4468"));
-    assert!(!doubts.iter().any(|d| d.starts_with("source.external_id")), "{doubts:?}");
+    assert!(
+        !doubts.iter().any(|d| d.starts_with("source.external_id")),
+        "{doubts:?}"
+    );
     assert!(repeated("send the same as"));
     assert!(repeated("wie die"));
     assert!(!repeated("please find our"));
@@ -3509,7 +3512,10 @@ fn two_orders_each_with_its_total() {
     let (f, _, doubts) = extract_text(text, &ctx(), Kind::Email);
     assert_eq!(value(&f, "source.external_id"), None);
     assert_eq!(value(&f, "total"), None);
-    assert!(doubts.iter().any(|d| d.contains("more than one order")), "{doubts:?}");
+    assert!(
+        doubts.iter().any(|d| d.contains("more than one order")),
+        "{doubts:?}"
+    );
     // One order's reference in its total row is one order.
     let one = "PEDIDO 2611\n- HT-TOM-6  Tomate rama: 6 x 14,80 €\nTotal pedido 2611: 88,80 €\n";
     let (f, _, _) = extract_text(one, &ctx(), Kind::Email);
