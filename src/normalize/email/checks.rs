@@ -66,6 +66,10 @@ const SUBTOTAL: &[&str] = &[
     "total net",
     "merchandise total",
     "zwischensumme",
+    // The goods' value before charges and discounts ("Warenwert", "Totale merce").
+    "warenwert",
+    "totale merce",
+    "total marchandises",
     "nettobetrag",
     "summe netto",
     "netto",
@@ -199,6 +203,7 @@ const TAX: &[&str] = &[
 ];
 const DISCOUNT: &[&str] = &[
     "discount",
+    "coupon",
     "tilausalennus",
     "alennus",
     "rabatt",
@@ -795,6 +800,43 @@ fn close(a: Decimal, b: Decimal) -> bool {
     (a - b).abs() <= Decimal::new(1, 2)
 }
 
+/// "Sous-total HT 807,30 / Remise -40,37 / Frais de port 15,00 / Total HT 781,93": with no
+/// grand total and no tax stated, a net amount that is an earlier one with the shipping and
+/// less the discount is the order's total as the sender states it (before tax).
+pub fn net_total_after_charges(stated: &Stated) -> Option<Decimal> {
+    if !stated.tax.is_empty() || !stated.total.is_empty() {
+        return None;
+    }
+    let shipping = shipping_charged(&stated.shipping) + stated.fees.iter().sum::<Decimal>();
+    let discount = stated.discount.first().copied().unwrap_or_default();
+    if shipping.is_zero() && discount.is_zero() {
+        return None;
+    }
+    let s = &stated.subtotal;
+    (1..s.len())
+        .rev()
+        .find(|&i| s[..i].iter().any(|y| close(s[i], *y + shipping - discount)))
+        .map(|i| s[i])
+}
+
+/// Rows of the item table whose name says they are a discount and whose amount is negative
+/// ("Coupon SPRING10 - 10% off", "($52.14)") are no lines: each is taken out, its amount a
+/// discount the total check counts (once, when a summary row states it too).
+pub fn discount_rows(lines: &mut Vec<Line>, stated: &mut Stated) {
+    lines.retain(|l| {
+        let negative = l.unit_price.is_some_and(|p| p < Decimal::ZERO);
+        let named = l.name.as_deref().and_then(row_kind) == Some(RowKind::Discount);
+        if !(negative && named) {
+            return true;
+        }
+        let amount = (l.unit_price.unwrap_or_default() * l.quantity.unwrap_or(Decimal::ONE)).abs();
+        if !stated.discount.iter().any(|d| close(*d, amount)) {
+            stated.discount.push(amount);
+        }
+        false
+    });
+}
+
 /// Checks the lines against the stated amounts; returns the doubts.
 pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) -> Vec<String> {
     let mut doubts = Vec::new();
@@ -831,17 +873,19 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
     // stated (freight and a carriage surcharge), a charge stated twice (in the summary and in
     // a sentence) once: two different amounts both count, or the total check holds the order.
     let shipping = shipping_charged(&stated.shipping) + stated.fees.iter().sum::<Decimal>();
+    let discount = stated.discount.first().copied().unwrap_or_default();
     // "Total marchandises HT 2 722,00" then, after the shipping, "Total HT 2 807,00": a
-    // net amount that is an earlier one with the shipping is that sum, not another subtotal.
+    // net amount that is an earlier one with the shipping (and less the discount) is that
+    // sum, not another subtotal.
     let subtotals: Vec<Decimal> = stated
         .subtotal
         .iter()
         .enumerate()
         .filter(|(i, x)| {
-            shipping.is_zero()
+            (shipping.is_zero() && discount.is_zero())
                 || !stated.subtotal[..*i]
                     .iter()
-                    .any(|y| close(**x, *y + shipping))
+                    .any(|y| close(**x, *y + shipping) || close(**x, *y + shipping - discount))
         })
         .map(|(_, x)| *x)
         .collect();
@@ -849,7 +893,6 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
     let tax = stated.tax.first().copied().unwrap_or_default();
     // Several taxes stated apart ("GST 5%", "PST 7%") add up.
     let taxes: Decimal = stated.tax.iter().sum();
-    let discount = stated.discount.first().copied().unwrap_or_default();
     let priced = !lines.is_empty()
         && lines
             .iter()
@@ -1582,5 +1625,57 @@ mod tests {
         ] {
             assert_eq!(standing_order(text), None, "{text}");
         }
+    }
+
+    /// "Warenwert", "Totale merce": the goods' value is the subtotal, not the grand total.
+    #[test]
+    fn the_goods_value_is_the_subtotal() {
+        for label in ["Warenwert", "Totale merce", "Total marchandises"] {
+            assert_eq!(row_kind(label), Some(RowKind::Subtotal), "{label}");
+        }
+    }
+
+    /// "Warenwert 401,80 / Rabatt −12,05 / Fracht 9,90 / Nettobetrag 399,65": a net amount
+    /// that is the goods with the shipping and less the discount is no other subtotal.
+    #[test]
+    fn a_net_amount_after_shipping_and_discount() {
+        let s = stated_amounts(
+            "Warenwert   401,80 €\nRabatt 3 %   \u{2212}12,05 €\nFracht   9,90 €\n\
+             Nettobetrag   399,65 €\nzzgl. 19 % MwSt.   75,93 €\nGesamtbetrag   475,58 €\n",
+            true,
+        );
+        assert_eq!(s.subtotal, vec![dec("401.80"), dec("399.65")]);
+        let lines = priced(&[(1, "401.80")]);
+        assert!(check_amounts(&lines, &s, None).is_empty());
+        // With no grand total and no tax, that net amount is the order's total.
+        let s = stated_amounts(
+            "Sous-total HT   807,30 €\nRemise fidélité 5 %   -40,37 €\n\
+             Frais de port   15,00 €\nTotal HT   781,93 €\n",
+            true,
+        );
+        assert_eq!(net_total_after_charges(&s), Some(dec("781.93")));
+        assert!(check_amounts(&priced(&[(1, "807.30")]), &s, Some(dec("781.93"))).is_empty());
+        // Two net amounts the charges do not join are no total.
+        let s = stated_amounts(
+            "Sous-total HT   807,30 €\nFrais de port   15,00 €\nTotal HT   790,00 €\n",
+            true,
+        );
+        assert_eq!(net_total_after_charges(&s), None);
+    }
+
+    /// A coupon row of the item table ("($52.14)") is a discount, not a line.
+    #[test]
+    fn a_negative_row_named_as_a_discount_is_no_line() {
+        let mut lines = priced(&[(12, "18.95"), (1, "-52.14")]);
+        lines[1].name = Some("Coupon SPRING10 - 10% off supplies".into());
+        let mut s = Stated::default();
+        discount_rows(&mut lines, &mut s);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(s.discount, vec![dec("52.14")]);
+        // A negative row named as an item stays (and holds the order).
+        let mut lines = priced(&[(1, "-52.14")]);
+        lines[0].name = Some("Nitrile gloves".into());
+        discount_rows(&mut lines, &mut s);
+        assert_eq!(lines.len(), 1);
     }
 }

@@ -1364,11 +1364,11 @@ re!(
 #[cfg(test)]
 re!(
     PO_LABELLED,
-    r"(?i)\b(?:P\.?O\.?|purchase\s+order|order)\s*(?:#|no\.?|number|nr\.?|n°)\s*:?\s*#?\s*([A-Za-z0-9][A-Za-z0-9/-]*[0-9][A-Za-z0-9/-]*)"
+    r"(?i)\b(?:P\.?O\.?|purchase\s+order|order)\s*(?:#|no\.?|number|nr\.?|n°)\s*:?\s*#?\s*(?:is\s+)?([A-Za-z0-9][A-Za-z0-9/-]*[0-9][A-Za-z0-9/-]*)"
 );
 re!(
     PO_LABELLED_AT,
-    r"(?i)^(?:P\.?O\.?|purchase\s+order|order)\s*(?:#|no\.?|number|nr\.?|n°)\s*:?\s*#?\s*([A-Za-z0-9][A-Za-z0-9/-]*[0-9][A-Za-z0-9/-]*)"
+    r"(?i)^(?:P\.?O\.?|purchase\s+order|order)\s*(?:#|no\.?|number|nr\.?|n°)\s*:?\s*#?\s*(?:is\s+)?([A-Za-z0-9][A-Za-z0-9/-]*[0-9][A-Za-z0-9/-]*)"
 );
 re!(PHONE, r"(\+?\(?[0-9][0-9 ().-]{5,}[0-9])");
 re!(
@@ -1479,6 +1479,7 @@ fn po_labelled(text: &str) -> Option<(String, usize)> {
             !before.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
                 // "your order no. 4711": the order of the one written to.
                 && !lower.get(..at).is_some_and(yours)
+                && !lower.get(..at).is_some_and(repeated)
         })
         .collect();
     starts.sort_unstable();
@@ -5804,7 +5805,7 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
                 // "votre commande n° BC-332", "your order 4711": an order of the one the
                 // message is written to (an invoice reminder, a supplier's notice), not one
                 // the sender places.
-                if yours(&lower[..at]) {
+                if yours(&lower[..at]) || repeated(&lower[..at]) {
                     continue;
                 }
                 // "Your order no.:" heading a form's field is the order the form asks for;
@@ -5904,6 +5905,34 @@ fn below_label(line: &str, at: usize, end: usize, next: Option<&str>) -> Option<
 
 /// Whether the text before an order word or label ends with a second-person possessive
 /// ("your", "votre", "Ihre", "su", "vostro", "uw", "seu"…).
+/// Whether the text before an order reference says the order is one to be repeated ("the
+/// same as PO 4411", "wie Bestellung 118", "comme la commande 2203"): an earlier order, not
+/// the one the message places.
+fn repeated(before: &str) -> bool {
+    const SAME: &[&str] = &[
+        "same as",
+        "as per",
+        "repeat of",
+        "repeat",
+        "like",
+        "wie",
+        "comme",
+        "como",
+        "come",
+        "zoals",
+    ];
+    const ARTICLES: &[&str] = &["the", "our", "la", "le", "el", "die", "der", "il", "onze"];
+    let mut words: Vec<&str> = before.split_whitespace().collect();
+    if words.last().is_some_and(|w| ARTICLES.contains(w)) {
+        words.pop();
+    }
+    let n = words.len();
+    SAME.iter().any(|s| {
+        let k = s.split(' ').count();
+        n >= k && words[n - k..].join(" ") == *s
+    })
+}
+
 fn yours(before: &str) -> bool {
     const YOURS: &[&str] = &[
         "your",
@@ -7977,7 +8006,22 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         }
     }
     if total.is_none() {
+        total = super::checks::net_total_after_charges(&stated).map(|t| (t, None));
+    }
+    if total.is_none() {
         doubts.extend(unread_total(&layout, dc));
+    }
+    // Two orders in one message: total rows that each name an order reference of their own
+    // ("Total pedido 2611: 228,30 €" and "Total pedido 2612: 335,50 €") close two orders;
+    // neither reference nor either total is the message's.
+    if two_orders_totalled(lines, &refs) {
+        facts.remove("source.external_id");
+        total = None;
+        doubts.push(
+            "source.external_id, total: the message holds more than one order, each total \
+             naming its own order reference"
+                .into(),
+        );
     }
     if let Some((amount, cur)) = total {
         ctx.put(
@@ -8026,6 +8070,8 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             }
         }
     }
+    let mut stated = stated;
+    super::checks::discount_rows(&mut out, &mut stated);
     let total_value = facts
         .get("total")
         .and_then(|f| Decimal::from_str(&f.value).ok());
@@ -8095,7 +8141,73 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             0.6,
         );
     }
+    // A Spanish document in euros with a Spanish postcode (five digits, a province 01–52):
+    // Spain, the one country that writes Spanish and pays in euros (Andorra's postcodes are
+    // `AD500`), unless the sender is from another country.
+    if !facts.contains_key("ship_to.country")
+        && facts.get("currency").is_some_and(|f| f.value == "EUR")
+        && facts
+            .get("ship_to.postal_code")
+            .is_some_and(|f| spanish_postcode(&f.value))
+        && ctx.sender_country.as_deref().is_none_or(|s| s == "ES")
+        && spanish(text)
+    {
+        ctx.put(&mut facts, "ship_to.country", Some("ES".into()), 0.8);
+    }
     (facts, out, doubts)
+}
+
+/// Whether total rows name two different order references of `refs`, each its own ("Total
+/// pedido 2611: …", "Total pedido 2612: …").
+fn two_orders_totalled(lines: &[&str], refs: &[(String, f64)]) -> bool {
+    let mut named: Vec<&str> = Vec::new();
+    for l in lines {
+        if !is_total_row(l) {
+            continue;
+        }
+        let tokens: Vec<&str> = l
+            .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '/'))
+            .collect();
+        let mine: Vec<&str> = refs
+            .iter()
+            .map(|(r, _)| r.as_str())
+            .filter(|r| tokens.contains(r))
+            .collect();
+        if let [one] = mine.as_slice() {
+            if !named.contains(one) {
+                named.push(one);
+            }
+        }
+    }
+    named.len() >= 2
+}
+
+/// A Spanish postcode: five digits, the first two a province (01–52).
+fn spanish_postcode(p: &str) -> bool {
+    p.len() == 5
+        && p.bytes().all(|b| b.is_ascii_digit())
+        && p[..2].parse::<u32>().is_ok_and(|n| (1..=52).contains(&n))
+}
+
+/// Whether a document is written in Spanish: three of its order words or more.
+fn spanish(text: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "pedido",
+        "entregar en",
+        "entrega",
+        "cantidad",
+        "cant.",
+        "descripción",
+        "precio",
+        "importe",
+        "proveedor",
+        "fecha",
+        "gracias",
+        "saludos",
+        "iva no incluido",
+    ];
+    let lower = text.to_lowercase();
+    WORDS.iter().filter(|w| lower.contains(*w)).count() >= 3
 }
 
 /// Currency codes read as words.

@@ -580,7 +580,8 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     }
     // Lines from an attachment are checked against the totals the text states.
     {
-        let stated = checks::stated_amounts(&amounts_text, ctx.decimal_comma());
+        let mut stated = checks::stated_amounts(&amounts_text, ctx.decimal_comma());
+        checks::discount_rows(&mut lines, &mut stated);
         let total = facts
             .get("total")
             .and_then(|f| rust_decimal::Decimal::from_str_exact(&f.value).ok());

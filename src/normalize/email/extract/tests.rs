@@ -3484,3 +3484,54 @@ fn a_count_with_its_unit_ending_the_name_stays() {
     );
     assert_eq!(lines[0].quantity, Some(Decimal::from(3)));
 }
+
+/// "the same as PO 4411 again … Our new PO number is 4468": the order to repeat is an
+/// earlier one; the new one's number follows "is".
+#[test]
+fn a_reference_to_repeat_is_not_the_order() {
+    let text = "Can you send the same as PO 4411 again, but 5 more of item 2? Our new PO\n\
+                number is 4468.\n";
+    let (f, _, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("4468"));
+    assert!(
+        !doubts.iter().any(|d| d.starts_with("source.external_id")),
+        "{doubts:?}"
+    );
+    assert!(repeated("send the same as"));
+    assert!(repeated("wie die"));
+    assert!(!repeated("please find our"));
+}
+
+/// Two total rows each naming an order reference of its own: two orders, no reference and no
+/// total for the message.
+#[test]
+fn two_orders_each_with_its_total() {
+    let text = "PEDIDO 2611 - Restaurante\n- HT-TOM-6  Tomate rama: 6 x 14,80 €\n\
+                Total pedido 2611: 88,80 €\n\nPEDIDO 2612 - Eventos\n\
+                - HT-LIM-10  Limón: 8 x 12,60 €\nTotal pedido 2612: 100,80 €\n";
+    let (f, _, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id"), None);
+    assert_eq!(value(&f, "total"), None);
+    assert!(
+        doubts.iter().any(|d| d.contains("more than one order")),
+        "{doubts:?}"
+    );
+    // One order's reference in its total row is one order.
+    let one = "PEDIDO 2611\n- HT-TOM-6  Tomate rama: 6 x 14,80 €\nTotal pedido 2611: 88,80 €\n";
+    let (f, _, _) = extract_text(one, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("2611"));
+    assert_eq!(value(&f, "total").as_deref(), Some("88.8"));
+}
+
+/// A Spanish document in euros and a Spanish postcode: Spain.
+#[test]
+fn a_spanish_document_in_euros_is_spain() {
+    let text = "PEDIDO Nº 0583\nFecha: 07/05/2026\nProveedor: Distribuciones Guadiana\n\n\
+                Entregar en:\nAsador Los Robles\nAvda. de Elvas, 112\n06006 Badajoz\n\n\
+                Código   Descripción   Cant.   Precio €   Importe €\n\
+                SAL-ESC-1   Sal en escamas 1 kg   3   6,85   20,55\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(value(&f, "currency").as_deref(), Some("EUR"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("ES"));
+    assert!(spanish_postcode("06006") && !spanish_postcode("75001") && !spanish_postcode("00184"));
+}
