@@ -5903,8 +5903,6 @@ fn below_label(line: &str, at: usize, end: usize, next: Option<&str>) -> Option<
     None
 }
 
-/// Whether the text before an order word or label ends with a second-person possessive
-/// ("your", "votre", "Ihre", "su", "vostro", "uw", "seu"…).
 /// Whether the text before an order reference says the order is one to be repeated ("the
 /// same as PO 4411", "wie Bestellung 118", "comme la commande 2203"): an earlier order, not
 /// the one the message places.
@@ -5933,6 +5931,8 @@ fn repeated(before: &str) -> bool {
     })
 }
 
+/// Whether the text before an order word or label ends with a second-person possessive
+/// ("your", "votre", "Ihre", "su", "vostro", "uw", "seu"…).
 fn yours(before: &str) -> bool {
     const YOURS: &[&str] = &[
         "your",
