@@ -160,6 +160,18 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// The dialect of a connection (inside a transaction, where only the connection is at
+    /// hand).
+    pub fn of(conn: &sqlx::AnyConnection) -> Self {
+        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            Dialect::Postgres
+        } else {
+            Dialect::Sqlite
+        }
+    }
+}
+
 /// The store: a pool and its dialect. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {

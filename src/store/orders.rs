@@ -467,7 +467,7 @@ impl Store {
         // (the event inserted from the moved row), on SQLite two in one call (the event
         // inserted only when the update changed a row), run by the connection's thread
         // without a hand-off between them.
-        let sql = if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+        let sql = if super::Dialect::of(conn) == super::Dialect::Postgres {
             format!(
                 "WITH moved AS (UPDATE orders SET state = $1, updated_at = $2 \
                  WHERE id = $3 AND state = $4{} RETURNING id) \

@@ -399,18 +399,13 @@ impl NewShipmentEvent<'_> {
 /// Most parcel events one statement inserts (9 parameters each, well inside SQLite's 32 766).
 const EVENTS_PER_STATEMENT: usize = 500;
 
-/// Whether `conn` is SQLite's.
-fn is_sqlite(conn: &AnyConnection) -> bool {
-    conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME
-}
-
 impl Store {
     /// Takes the row lock of an order (PostgreSQL) for the rest of the transaction, so two
     /// parcels of one order delivered at once are decided one after the other and the second
     /// sees the first. On SQLite it writes nothing: a write transaction there holds the one
     /// write lock from its start (`BEGIN IMMEDIATE`), so nobody else moves the order meanwhile.
     pub async fn lock_order(conn: &mut AnyConnection, order_id: &str) -> Result<(), StoreError> {
-        if is_sqlite(conn) {
+        if super::Dialect::of(conn) == super::Dialect::Sqlite {
             return Ok(());
         }
         sqlx::query("UPDATE orders SET updated_at = updated_at WHERE id = $1")
@@ -426,7 +421,7 @@ impl Store {
         conn: &mut AnyConnection,
         id: &str,
     ) -> Result<Option<Shipment>, StoreError> {
-        if !is_sqlite(conn) {
+        if super::Dialect::of(conn) == super::Dialect::Postgres {
             sqlx::query("UPDATE shipments SET updated_at = updated_at WHERE id = $1")
                 .bind(id)
                 .execute(&mut *conn)
