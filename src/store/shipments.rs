@@ -706,7 +706,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_history_takes_each_scan_once_in_one_statement_per_batch() {
+    async fn a_history_takes_each_scan_once_whatever_the_statements() {
         let (_dir, store) = store().await;
         let mut tx = store.begin().await.unwrap();
         let Recorded::New(id) = Store::record_shipment(&mut tx, &parcel("og_1", "UPS", "1Z1"))
