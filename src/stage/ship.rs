@@ -42,7 +42,8 @@ use crate::outbound::delivery_note::{self, Copy, NoteError, Renderer};
 use crate::partner::PartnerError;
 use crate::rules::transport::{self, Decision, Facts};
 use crate::store::{
-    FulfilmentState, NewException, NewShipment, Recorded, Severity, Store, TransitionError,
+    FulfilmentState, NewDocument, NewException, NewShipment, Recorded, Severity, Store,
+    TransitionError,
 };
 
 /// The stage's name.
@@ -899,29 +900,30 @@ struct Booked {
 #[async_trait]
 impl Effects for Booked {
     async fn write(&mut self, tx: &mut UnitTx<'_>) -> Result<(), StageError> {
-        for p in &self.parcels {
-            let label_doc = serde_json::to_vec_pretty(&p.label).unwrap_or_default();
-            Store::put_order_document(
-                tx.conn(),
-                &self.order_id,
-                "label",
-                &format!("{}.json", p.key),
-                "application/json",
-                &label_doc,
-            )
-            .await?;
+        // Each parcel's label as answered, and its file when there is one: one statement.
+        let answers: Vec<Vec<u8>> = self
+            .parcels
+            .iter()
+            .map(|p| serde_json::to_vec_pretty(&p.label).unwrap_or_default())
+            .collect();
+        let mut docs = Vec::with_capacity(self.parcels.len() * 2);
+        for (p, answer) in self.parcels.iter().zip(&answers) {
+            docs.push(NewDocument {
+                kind: "label",
+                name: format!("{}.json", p.key),
+                content_type: "application/json",
+                content: answer,
+            });
             if let Some((content_type, bytes)) = &p.file {
-                Store::put_order_document(
-                    tx.conn(),
-                    &self.order_id,
-                    "label",
-                    &p.key,
+                docs.push(NewDocument {
+                    kind: "label",
+                    name: p.key.clone(),
                     content_type,
-                    bytes,
-                )
-                .await?;
+                    content: bytes,
+                });
             }
         }
+        Store::put_order_documents(tx.conn(), &self.order_id, &docs).await?;
         if let Some(r) = &self.pickup_problem {
             raise(tx, r).await?;
         }
@@ -994,27 +996,29 @@ struct Notes {
 #[async_trait]
 impl Effects for Notes {
     async fn write(&mut self, tx: &mut UnitTx<'_>) -> Result<(), StageError> {
-        for (copy, html, pdf) in &self.copies {
-            let c = copy.as_str();
-            Store::put_order_document(
-                tx.conn(),
-                &self.order_id,
-                "delivery_note",
-                &format!("{c}.html"),
-                "text/html; charset=utf-8",
-                html.as_bytes(),
-            )
-            .await?;
-            Store::put_order_document(
-                tx.conn(),
-                &self.order_id,
-                "delivery_note",
-                &format!("{c}.pdf"),
-                "application/pdf",
-                pdf,
-            )
-            .await?;
-        }
+        // Every copy's HTML and PDF: one statement.
+        let docs: Vec<NewDocument<'_>> = self
+            .copies
+            .iter()
+            .flat_map(|(copy, html, pdf)| {
+                let c = copy.as_str();
+                [
+                    NewDocument {
+                        kind: "delivery_note",
+                        name: format!("{c}.html"),
+                        content_type: "text/html; charset=utf-8",
+                        content: html.as_bytes(),
+                    },
+                    NewDocument {
+                        kind: "delivery_note",
+                        name: format!("{c}.pdf"),
+                        content_type: "application/pdf",
+                        content: pdf,
+                    },
+                ]
+            })
+            .collect();
+        Store::put_order_documents(tx.conn(), &self.order_id, &docs).await?;
         let cause = tx.cause().to_string();
         let data = serde_json::json!({"number": self.number});
         Store::append_event(

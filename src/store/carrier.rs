@@ -22,6 +22,16 @@ pub struct LabelRecord {
     pub pickup: Option<serde_json::Value>,
 }
 
+/// A document to keep with an order ([`Store::put_order_documents`]).
+#[derive(Debug, Clone)]
+pub struct NewDocument<'a> {
+    /// `label`, `dispatch`, `delivery_note`.
+    pub kind: &'a str,
+    pub name: String,
+    pub content_type: &'a str,
+    pub content: &'a [u8],
+}
+
 /// A document kept with an order.
 #[derive(Debug, Clone, Serialize)]
 pub struct OrderDocument {
@@ -208,6 +218,38 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Keeps several documents with an order in one statement per 100 (the delivery note's
+    /// copies, a shipment's labels); one already stored under the same kind and name stays.
+    /// Returns how many were stored now.
+    pub async fn put_order_documents(
+        conn: &mut AnyConnection,
+        order_id: &str,
+        docs: &[NewDocument<'_>],
+    ) -> Result<u64, StoreError> {
+        let now = now_ms();
+        let mut stored = 0;
+        for chunk in docs.chunks(super::ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO order_documents (order_id, kind, name, content_type, content, \
+                 created_at) VALUES {} ON CONFLICT (order_id, kind, name) DO NOTHING",
+                super::value_rows(chunk.len(), 6)
+            );
+            // Only numbered placeholders are interpolated; the values are bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for d in chunk {
+                q = q
+                    .bind(order_id)
+                    .bind(d.kind)
+                    .bind(d.name.as_str())
+                    .bind(d.content_type)
+                    .bind(d.content)
+                    .bind(now);
+            }
+            stored += q.execute(&mut *conn).await?.rows_affected();
+        }
+        Ok(stored)
+    }
+
     /// One document of an order.
     pub async fn order_document(
         &self,
@@ -258,5 +300,49 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn documents_stored_together_stay_once_each_when_stored_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("s.sqlite").display());
+        let store = Store::connect(&url, 2, "normal").await.unwrap();
+        let doc = |name: &str, content: &'static [u8]| NewDocument {
+            kind: "delivery_note",
+            name: name.to_string(),
+            content_type: "text/plain",
+            content,
+        };
+        let first = [doc("customer.html", b"a"), doc("customer.pdf", b"b")];
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(
+            Store::put_order_documents(&mut tx, "og_1", &first)
+                .await
+                .unwrap(),
+            2
+        );
+        tx.commit().await.unwrap();
+        // A redelivered message stores them again: the stored ones stay, a new one is added.
+        let again = [doc("customer.pdf", b"other"), doc("finance.pdf", b"c")];
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(
+            Store::put_order_documents(&mut tx, "og_1", &again)
+                .await
+                .unwrap(),
+            1
+        );
+        tx.commit().await.unwrap();
+        let kept = store
+            .order_document("og_1", "delivery_note", "customer.pdf")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept.content, b"b");
+        assert_eq!(store.order_documents("og_1").await.unwrap().len(), 3);
     }
 }

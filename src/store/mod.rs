@@ -31,7 +31,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection, Executor};
 
-pub use carrier::{LabelRecord, OrderDocument};
+pub use carrier::{LabelRecord, NewDocument, OrderDocument};
 pub use connectors::{ConnectorHealth, ConnectorState};
 pub use exceptions::{
     ExceptionEvent, ExceptionFilter, ExceptionRecord, ExceptionUpdate, NewException, Severity,
