@@ -521,6 +521,27 @@ pub fn shipping_charge(name: &str) -> bool {
     }
 }
 
+/// What a row of a sheet's item table that reads as a charge or a summary row (a label and
+/// one amount, no item code and no quantity) states: the kind its label names, or shipping
+/// when its first word names postage or freight however long the label runs on ("Fracht
+/// Palettenversand (Hauptlieferung)", "Porto Paketversand Nachlieferung"). Only for such
+/// rows: an item named "Porto Tawny 10 Jahre" has its code and quantity and is a line.
+pub fn charge_kind(label: &str) -> Option<RowKind> {
+    if let Some(kind) = row_kind(label) {
+        return Some(kind);
+    }
+    let first = label
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|w| !w.is_empty())?
+        .to_lowercase();
+    // "Porto" is German and Italian for postage (a word the body text cannot take alone: a
+    // port wine is named so too).
+    (SHIPPING.contains(&first.as_str())
+        || SHIPPING_WORDS.contains(&first.as_str())
+        || first == "porto")
+        .then_some(RowKind::Shipping)
+}
+
 /// The amount of a summary row: its last number that is not a percentage or a count.
 pub fn row_amount(rest: &str, decimal_comma: bool) -> Option<Decimal> {
     // A remark in brackets after the amount ("1 025,70 EUR (about 1 190 USD)") is not it.
@@ -915,7 +936,11 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
         .sum();
     let sum = sum.round_dp(2);
     if let Some(sub) = subtotal {
-        if !close(sub, sum) {
+        // A net amount written below the charge rows ("Fracht …", "Porto …", then "Summe
+        // netto") is the lines with those charges, as the sheet adds them.
+        let after_charges = !shipping.is_zero()
+            && (close(sub, sum + shipping) || close(sub, sum + shipping - discount));
+        if !close(sub, sum) && !after_charges {
             doubts.push(format!(
                 "lines: they add up to {sum}, the stated subtotal is {sub}"
             ));

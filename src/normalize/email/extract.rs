@@ -1373,7 +1373,7 @@ re!(
 re!(PHONE, r"(\+?\(?[0-9][0-9 ().-]{5,}[0-9])");
 re!(
     PHONE_LINE,
-    r"(?i)^(?:(?:tel|phone|mobile|cell|mob|t|m|p)\.?\s*:?\s*)?(\+?\(?[0-9][0-9 ().-]{5,}[0-9])$"
+    r"(?i)^(?:(?:tel|tlf|telefon|tél|phone|mobile|mobil|handy|cell|mob|t|m|p)\.?\s*:?\s*)?(\+?\(?[0-9][0-9 ().-]{5,}[0-9])$"
 );
 re!(EMAIL, r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})");
 re!(
@@ -1778,9 +1778,26 @@ pub fn parse_decimal(s: &str, decimal_comma: bool) -> Option<Decimal> {
 
 /// [`parse_decimal`] without its sign: the number's magnitude.
 fn unsigned_decimal(s: &str, decimal_comma: bool) -> Option<Decimal> {
-    let t: String = s
+    // The number is the first run of digits with the separators inside it (a space only
+    // between digits, grouping them). Digits after it belong to something else ("12.50 (1
+    // kg)", "€4.20 / 100 g"): never glued on, and the text is no one number.
+    let start = s.find(|c: char| c.is_ascii_digit())?;
+    let mut end = start;
+    let mut chars = s[start..].char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let digit_next = chars.peek().is_some_and(|(_, n)| n.is_ascii_digit());
+        if c.is_ascii_digit() {
+            end = start + i + 1;
+        } else if !((".,'’".contains(c) || c.is_whitespace()) && digit_next) {
+            break;
+        }
+    }
+    if s[end..].chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let t: String = s[start..end]
         .chars()
-        .filter(|c| c.is_ascii_digit() || *c == '.' || *c == ',' || *c == '-')
+        .filter(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
         .collect();
     let t = t.trim_matches(|c| c == '.' || c == ',' || c == '-');
     if t.is_empty() || !t.chars().any(|c| c.is_ascii_digit()) {
@@ -1858,6 +1875,14 @@ fn parse_quantity(s: &str, decimal_comma: bool) -> Option<Decimal> {
         .map_or(t.len(), |(i, _)| i);
     if end == 0 {
         return None;
+    }
+    // "1 500", "1 500 szt.": thousands grouped by spaces, the whole cell a count.
+    re!(
+        SPACE_GROUPED,
+        r"(?i)^([0-9]{1,3}(?:[\s\x{A0}\x{202F}][0-9]{3})+)(?:\s*(?:szt|stk|st|ks|kpl|pcs|pz|uds|db|kom|шт)\.?)?$"
+    );
+    if let Some(m) = rx(&SPACE_GROUPED).and_then(|r| r.captures(t)) {
+        return parse_decimal(&m[1], decimal_comma).filter(|d| *d > Decimal::ZERO);
     }
     let rest = t[end..].trim();
     // "12 x 5" or "3-4" are not quantities; a unit word is fine.
@@ -3229,8 +3254,11 @@ fn address_fields(lines: Vec<String>) -> Vec<String> {
 /// the postcode's form implies (a Dutch `1234 AB`, a US state and ZIP), else the sender's
 /// country when the postcode has its form, else the template's; otherwise it stays unknown.
 fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidence: f64) {
-    // Contact lines in the block (a phone, an e-mail) are not part of the address.
-    lines.retain(|l| !l.trim().is_empty() && !is_contact_line(l.trim()));
+    // Contact lines in the block (a phone, an e-mail) are not part of the address, nor is a
+    // company's registration or tax number written on its own line ("CVR 40551287").
+    lines.retain(|l| {
+        !l.trim().is_empty() && !is_contact_line(l.trim()) && !registration_line(l.trim())
+    });
     let mut lines = address_fields(lines);
     // A note under the address ("Märk godset: Projekt 2611, kontakt på plats Mikael"): a
     // labelled line below the postcode and city ends the address.
@@ -3897,6 +3925,100 @@ fn is_contact_line(t: &str) -> bool {
     email || phone || labelled || contact || phone_after_label(t).is_some()
 }
 
+/// A line that is only a company's registration or tax number with its label: `CVR
+/// 40551287`, `NIP 736-155-20-84`, `KvK 12345678`, `USt-IdNr. DE123456789`, `SIRET 123 456
+/// 789 00012`, `VAT No. GB123456789`, `Org.nr 556677-8899`. No address line reads so.
+fn registration_line(t: &str) -> bool {
+    const LABELS: &[&str] = &[
+        "cvr",
+        "cvr-nr",
+        "cvr nr",
+        "se-nr",
+        "nip",
+        "regon",
+        "krs",
+        "kvk",
+        "kvk-nr",
+        "kvk nr",
+        "btw",
+        "btw-nr",
+        "btw nr",
+        "ust-idnr",
+        "ust-id",
+        "ust-id-nr",
+        "ust.-idnr",
+        "uid",
+        "uid-nr",
+        "steuernummer",
+        "st.-nr",
+        "siret",
+        "siren",
+        "tva",
+        "n° tva",
+        "tva intracom",
+        "vat",
+        "vat no",
+        "vat nr",
+        "vat number",
+        "vat reg",
+        "vat reg no",
+        "cif",
+        "nif",
+        "nie",
+        "p.iva",
+        "p. iva",
+        "partita iva",
+        "c.f",
+        "cod. fisc",
+        "codice fiscale",
+        "org.nr",
+        "org nr",
+        "orgnr",
+        "org.nr.",
+        "organisationsnummer",
+        "organisasjonsnummer",
+        "mva",
+        "y-tunnus",
+        "ičo",
+        "ico",
+        "dič",
+        "dic",
+        "abn",
+        "acn",
+        "gst no",
+        "gstin",
+        "cnpj",
+        "cpf",
+        "rut",
+        "ruc",
+        "nit",
+        "rfc",
+        "vsk",
+        "kennitala",
+    ];
+    let Some(at) = t.find(|c: char| c.is_ascii_digit()) else {
+        return false;
+    };
+    let mut head = &t[..at];
+    // "DE123456789": a country's letters joined to the number are the number's.
+    if let Some(h) = head
+        .strip_suffix(|c: char| c.is_ascii_uppercase())
+        .and_then(|h| h.strip_suffix(|c: char| c.is_ascii_uppercase()))
+        .filter(|h| h.is_empty() || h.ends_with([' ', ':', '.']))
+    {
+        head = h;
+    }
+    let label = norm_label(head.trim_end_matches(|c: char| c.is_whitespace() || ":#".contains(c)));
+    let label = label.trim_end_matches('.');
+    let number = &t[at..];
+    LABELS.contains(&label)
+        && digits(number) >= 6
+        && number
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " -./".contains(c))
+        && number.chars().filter(|c| c.is_alphabetic()).count() <= 2
+}
+
 /// A Korean address line (`(10881) 경기도 파주시 회동길 145`): an optional postcode of five
 /// digits (in brackets or not), the province or metropolitan city (`…도`, `…특별시`,
 /// `…광역시`), the city or district (`…시`, `…군`, `…구`), then the road and number.
@@ -4260,7 +4382,7 @@ const HEAD_NAME: &[&str] = &[
 
 /// First words of a header that name a price.
 const HEAD_PRICE: &[&str] = &[
-    "price", "precio", "prezzo", "prix", "preço", "preis", "prijs", "valor", "cost",
+    "price", "precio", "prezzo", "prix", "preço", "preis", "prijs", "valor", "cost", "pris", "cena",
 ];
 
 /// First words of a header that make it the quantity column.
@@ -4280,6 +4402,10 @@ const HEAD_QUANTITY: &[&str] = &[
 
 /// Header names of columns that hold nothing an order line needs.
 const UNUSED_COLUMNS: &[&str] = &[
+    // The Polish position and unit of measure ("Lp.", "J.m.").
+    "lp",
+    "j.m",
+    "jm",
     "pos",
     "pos.",
     "position",
@@ -4417,7 +4543,7 @@ fn names_column(n: &str, col: &'static str, template: Option<&Template>) -> bool
                     "unit_price" => {
                         HEAD_PRICE.contains(&w)
                             && n.split_whitespace().skip(1).any(|u| {
-                                ["unit", "unid", "ud", "uni", "stück", "stuk", "each", "pièce", "pz", "pezzo"]
+                                ["unit", "unid", "ud", "uni", "stück", "stuk", "stk", "szt", "kpl", "each", "pièce", "pz", "pezzo"]
                                     .iter()
                                     .any(|p| u.trim_start_matches("l'").starts_with(p))
                             })
@@ -4885,10 +5011,27 @@ fn table_lines(
         }
         let split = serial_split(header);
         let header = split.as_ref().unwrap_or(header);
-        let joined = header_columns(header, ctx.template)
-            .is_none()
+        // Split where the header does not read, or where splitting names more columns
+        // ("Ilość | J.m. Cena netto Wartość netto": the prices were one cell).
+        let known = |cols: &Option<Columns>| {
+            cols.as_ref()
+                .map_or(0, |c| c.iter().filter(|c| c.is_some()).count())
+        };
+        let as_is = header_columns(header, ctx.template);
+        let joined = (as_is.is_none() || as_is.as_ref().is_some_and(|c| c.contains(&None)))
             .then(|| split_joined_header(header, ctx.template))
-            .flatten();
+            .flatten()
+            .filter(|j| {
+                let cols = header_columns(j, ctx.template);
+                // Taken over a header that reads only when every piece is named ("Ext. Cost"
+                // is one column, not "Ext." and a second "Cost").
+                let whole = cols.as_ref().is_some_and(|cols| {
+                    j.iter().zip(cols).all(|(c, k)| {
+                        k.is_some() || UNUSED_COLUMNS.contains(&column_name(&c.text).as_str())
+                    })
+                });
+                as_is.is_none() || (whole && known(&cols) > known(&as_is))
+            });
         let header = joined.as_ref().unwrap_or(header);
         let Some(cols) = header_columns(header, ctx.template) else {
             continue;
@@ -5103,6 +5246,8 @@ fn page_continues(layout: &Layout, from: usize) -> Option<usize> {
 
 /// Words a serial-number column is headed by (`Sl.`, `S.No.`, `Sr.`, `#`).
 const SERIAL_HEADS: &[&str] = &[
+    "lp.",
+    "lp",
     "sl.",
     "sl",
     "s.no.",
@@ -5518,6 +5663,21 @@ pub fn grid_lines(
         let row: Vec<&str> = row.iter().map(|c| c.trim()).collect();
         if row.iter().all(|c| c.is_empty()) {
             continue;
+        }
+        // "Gesamtbetrag EUR", "Total GBP": a currency's code in a total's label is the
+        // order's currency.
+        if let Some(label) = row.iter().find(|c| !c.is_empty()) {
+            let code = label
+                .split_whitespace()
+                .next_back()
+                .map(|w| w.trim_matches(['(', ')', ':']))
+                .filter(|w| w.len() == 3 && w.chars().all(|c| c.is_ascii_uppercase()))
+                .and_then(currency_of);
+            if code.is_some()
+                && super::checks::row_kind(label) == Some(super::checks::RowKind::Total)
+            {
+                ctx.put(facts, "currency", code.map(String::from), 0.9);
+            }
         }
         if row.iter().any(|c| is_total_row(c))
             && !row
@@ -6540,6 +6700,9 @@ fn pack_bracket(bracket: &str) -> bool {
 
 /// The doubt on a line counted only by the number that starts its name ("4 Season tyres"),
 /// which nothing confirms as a count.
+const PACK_COUNT_DOUBT: &str =
+    "lines: a count written after a size (250ml x 6) may be the pack's rather than the quantity, and nothing confirms it";
+
 const LEAD_COUNT_DOUBT: &str =
     "lines: the number that starts an item's name is read as its quantity, which nothing confirms";
 
@@ -6554,18 +6717,56 @@ const MEASURES: &[&str] = &[
 // digits, so a year before a name ("2026 Calendar") is no count.
 re!(QTY_LEAD, r"^\s*([0-9]{1,3})\s+(\p{L}[\p{L}.]*)");
 
-/// A line that starts with its quantity in English words ("Two dozen sourdough rolls at 45p
-/// each", "Half a dozen …", "A dozen …", "Three carrot cakes …") and names a price after
-/// `at` or `@`, rewritten with the number (`24 x sourdough rolls at 45p each`).
+/// A line that starts with its quantity in words ("Two dozen sourdough rolls at 45p each",
+/// "Half a dozen …", "A dozen …", "Drei Kisten Äpfel à 12,90 €", "Une douzaine de
+/// croissants à 0,90 €", "Dos cajas de tomate a 14,50 €") and names a price after `at`, `@`,
+/// `à`, `a`, `je`, `zu`, `per`, `por` or `voor`, rewritten with the number (`24 x sourdough
+/// rolls at 45p each`). English, German, French, Spanish, Italian, Dutch and Portuguese, one
+/// to twelve and a dozen; words that are English words too ("elf", "once", "doze") are left
+/// out.
 fn worded_quantity(line: &str) -> Option<String> {
-    const NUMBERS: &[&str] = &[
-        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-        "twelve",
+    const NUMBERS: &[&[&str]] = &[
+        &[
+            "one", "ein", "eine", "einen", "un", "une", "uno", "una", "een", "één", "um", "uma",
+        ],
+        &["two", "zwei", "deux", "dos", "due", "twee", "dois", "duas"],
+        &["three", "drei", "trois", "tres", "tre", "drie", "três"],
+        &["four", "vier", "quatre", "cuatro", "quattro", "quatro"],
+        &["five", "fünf", "cinq", "cinco", "cinque", "vijf"],
+        &["six", "sechs", "seis", "sei", "zes"],
+        &["seven", "sieben", "sept", "siete", "sette", "zeven", "sete"],
+        &["eight", "acht", "huit", "ocho", "otto", "oito"],
+        &["nine", "neun", "neuf", "nueve", "nove", "negen"],
+        &["ten", "zehn", "dix", "diez", "dieci", "tien", "dez"],
+        &["eleven", "onze", "undici"],
+        &["twelve", "zwölf", "douze", "doce", "dodici", "twaalf"],
     ];
-    // A price with its currency (or in pence) after `at` or `@`.
+    const DOZEN: &[&str] = &[
+        "dozen",
+        "dutzend",
+        "douzaine",
+        "douzaines",
+        "docena",
+        "docenas",
+        "dozzina",
+        "dozzine",
+        "dozijn",
+        "dúzia",
+        "dúzias",
+    ];
+    const HALF: &[&[&str]] = &[
+        &["half", "a"],
+        &["ein", "halbes"],
+        &["une", "demi-douzaine"],
+        &["media"],
+        &["mezza"],
+        &["een", "half"],
+        &["meia"],
+    ];
+    // A price with its currency (or in pence) after the word for "at".
     re!(
         PRICED,
-        r"(?i)\s(?:at|@)\s*(?:[£$€]\s?[0-9]|[0-9][0-9.,]*\s?(?:p\b|€|eur\b|gbp\b|usd\b))"
+        r"(?i)\s(?:at|@|à|a|je|zu|per|por|voor)\s*(?:[£$€]\s?[0-9]|[0-9][0-9.,]*\s?(?:p\b|€|eur\b|gbp\b|usd\b))"
     );
     if !rx(&PRICED)?.is_match(line) {
         return None;
@@ -6573,14 +6774,33 @@ fn worded_quantity(line: &str) -> Option<String> {
     let t = line.trim_start();
     let lower = t.to_lowercase();
     let words: Vec<&str> = lower.split_whitespace().collect();
-    let number = |w: &str| NUMBERS.iter().position(|n| *n == w).map(|i| i as u32 + 1);
-    let (count, used) = match words.as_slice() {
-        ["half", "a", "dozen", ..] => (6, 3),
-        ["a", "dozen", ..] => (12, 2),
-        [n, "dozen", ..] => (number(n)? * 12, 2),
-        [n, ..] => (number(n)?, 1),
-        [] => return None,
+    let number = |w: &str| {
+        NUMBERS
+            .iter()
+            .position(|ns| ns.contains(&w))
+            .map(|i| i as u32 + 1)
     };
+    let dozen = |w: &str| DOZEN.contains(&w);
+    let half = HALF.iter().find(|h| words.starts_with(h)).map(|h| h.len());
+    let (count, mut used) = match (half, words.as_slice()) {
+        // "une demi-douzaine de …": the half and the dozen in one word.
+        (Some(2), [_, "demi-douzaine", ..]) => (6, 2),
+        (Some(n), _) if words.get(n).is_some_and(|w| dozen(w)) => (6, n + 1),
+        (_, [n, d, ..]) if dozen(d) && (*n == "a" || number(n) == Some(1)) => (12, 2),
+        (_, [n, d, ..]) if dozen(d) => (number(n)? * 12, 2),
+        (_, [n, ..]) => (number(n)?, 1),
+        (_, []) => return None,
+    };
+    // "une douzaine de croissants", "una docena di …", "a dozen of …": the word that joins
+    // the dozen to the item is no part of the name.
+    if count % 6 == 0
+        && used >= 2
+        && words
+            .get(used)
+            .is_some_and(|w| ["de", "di", "of", "d'"].contains(w))
+    {
+        used += 1;
+    }
     // The text after the quantity words, as written.
     let mut rest = t;
     for _ in 0..used {
@@ -6588,8 +6808,11 @@ fn worded_quantity(line: &str) -> Option<String> {
         rest = &rest[rest.find(char::is_whitespace)?..];
     }
     let rest = rest.trim_start();
-    rest.starts_with(char::is_alphabetic)
-        .then(|| format!("{count} x {rest}"))
+    // The name must follow: a word for "at" there means the number word was no count.
+    let first = rest.split_whitespace().next().unwrap_or("").to_lowercase();
+    (rest.starts_with(char::is_alphabetic)
+        && !["at", "a", "à", "je", "zu", "per", "por", "voor"].contains(&first.as_str()))
+    .then(|| format!("{count} x {rest}"))
 }
 
 /// Lines written as list items in any of the common shapes (`1. SKU - Name - qty 12 @ $24.00
@@ -6799,6 +7022,22 @@ fn list_lines(
                 .as_ref()
                 .and_then(|m| m.get(0))
                 .is_some_and(|m| price.get(0).is_some_and(|p| m.end() > p.start()));
+        // "2 in 1 shampoo 250ml x 6": a count written after a size may be the pack's (a case
+        // of six bottles) as well as the quantity ordered; only a stated total that the lines
+        // add up to with it settles which ([`read_text`]).
+        re!(
+            SIZE_END,
+            r"(?i)[0-9]+(?:[.,][0-9]+)?\s?(?:ml|cl|dl|l|ltr|g|gr|kg|oz|fl\.?\s?oz|lb|lbs)\.?\s*$"
+        );
+        let after_size = dash_counted.is_none()
+            && leader.is_none()
+            && !quantity_at_price
+            && ![&QTY_WORD, &QTY_X]
+                .iter()
+                .any(|q| rx(q).is_some_and(|r| r.is_match(counted)))
+            && rx(&QTY_AFTER)
+                .and_then(|r| r.find(counted))
+                .is_some_and(|m| rx(&SIZE_END).is_some_and(|r| r.is_match(&counted[..m.start()])));
         let pence = sterling
             && price.get(1).is_none()
             && price
@@ -6921,9 +7160,11 @@ fn list_lines(
                 quantity: (!undecided).then_some(quantity),
                 unit_price,
                 confidence: if undecided { 0.5 } else { 0.85 * ctx.trust },
-                doubt: undecided.then(|| {
-                    "lines: a quantity is written as a choice between two numbers".to_string()
-                }),
+                doubt: if undecided {
+                    Some("lines: a quantity is written as a choice between two numbers".to_string())
+                } else {
+                    after_size.then(|| PACK_COUNT_DOUBT.to_string())
+                },
                 discount: None,
             },
         ));
@@ -7479,7 +7720,7 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     // "T +31 20 555 0142".
     re!(
         PHONE_MARKED,
-        r"(?i)(?:^|\s)(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        r"(?i)(?:^|\s)(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|mobil|handy|mobiel|cellulare|portable|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
     // A phone named by the place it rings, or by its initial, before a colon ("Kitchen:
     // 01865 555 208", "Shop: …", "o: (775) 555-0134" for the office, "w:" work, "d:" direct).
@@ -8080,7 +8321,7 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     // subtotal) that the lines add up to with it.
     if checked.is_empty() && (total_value.is_some() || !stated.subtotal.is_empty()) {
         for l in &mut out {
-            if l.doubt.as_deref() == Some(LEAD_COUNT_DOUBT) {
+            if [Some(LEAD_COUNT_DOUBT), Some(PACK_COUNT_DOUBT)].contains(&l.doubt.as_deref()) {
                 l.doubt = None;
             }
         }

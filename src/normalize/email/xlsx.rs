@@ -8,6 +8,7 @@
 //! shared-string count calamine reserves room for is checked; cells are then streamed, never
 //! laid out as a dense range, and refused past [`Limits`]' row, column and cell bounds.
 
+use super::checks;
 use super::extract::{grid_header_at, grid_lines, is_total_row, Ctx, Facts, Line};
 use calamine::{DataRef, Reader, Xlsx};
 use quick_xml::events::Event;
@@ -104,13 +105,33 @@ pub fn sheet_text(rows: &[Vec<String>]) -> String {
 /// cells apart by two spaces.
 pub fn summary_text(rows: &[Vec<String>]) -> String {
     rows.iter()
-        .filter(|r| r.iter().any(|c| is_total_row(c.trim())))
-        .map(|r| {
-            r.iter()
+        .filter_map(|r| {
+            let cells: Vec<&str> = r
+                .iter()
                 .map(|c| c.trim())
                 .filter(|c| !c.is_empty())
-                .collect::<Vec<_>>()
-                .join("  ")
+                .collect();
+            if r.iter().any(|c| is_total_row(c.trim())) {
+                return Some(cells.join("  "));
+            }
+            // A row that reads as a charge or a summary row: a label and one amount, nothing
+            // else (no item code, no quantity), such as "Fracht Palettenversand … 39.00",
+            // "zzgl. 20 % USt. 136.08", "Gesamtbetrag EUR 816.48". A shipping charge is
+            // stated by its kind (its label may run longer than a summary row's).
+            let [label, amount] = cells.as_slice() else {
+                return None;
+            };
+            let number = amount.chars().any(|c| c.is_ascii_digit())
+                && amount
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || " .,'-−()€$£".contains(c) || c.is_whitespace());
+            if !number || label.chars().filter(char::is_ascii_digit).count() > 3 {
+                return None;
+            }
+            match checks::charge_kind(label)? {
+                checks::RowKind::Shipping => Some(format!("Shipping  {amount}")),
+                _ => Some(format!("{label}  {amount}")),
+            }
         })
         .collect::<Vec<_>>()
         .join("\n")

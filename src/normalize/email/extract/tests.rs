@@ -3535,3 +3535,165 @@ fn a_spanish_document_in_euros_is_spain() {
     assert_eq!(value(&f, "ship_to.country").as_deref(), Some("ES"));
     assert!(spanish_postcode("06006") && !spanish_postcode("75001") && !spanish_postcode("00184"));
 }
+
+/// A sheet's charge rows (a label and one amount, no code, no quantity) are shipping however
+/// long their label runs, "Porto" (postage) among them, while items named "Porto Tawny …"
+/// with their code and quantity stay lines; a total's label with a currency's code
+/// ("Gesamtbetrag EUR") states the currency.
+#[test]
+fn charge_rows_of_a_sheet_and_a_currency_in_a_totals_label() {
+    let rows: Vec<Vec<String>> = [
+        vec!["Art.-Nr.", "Bezeichnung", "Menge", "Einzelpreis", "Gesamt"],
+        vec!["PT-TAW10", "Porto Tawny 10 Jahre", "12", "17.8", "213.6"],
+        vec!["", "Fracht Palettenversand (Hauptlieferung)", "", "", "39"],
+        vec![
+            "",
+            "Porto Paketversand Nachlieferung Vinho Verde",
+            "",
+            "",
+            "6.9",
+        ],
+        vec!["", "Summe netto", "", "", "259.5"],
+        vec!["", "zzgl. 20 % USt.", "", "", "51.9"],
+        vec!["", "Gesamtbetrag EUR", "", "", "311.4"],
+    ]
+    .iter()
+    .map(|r| r.iter().map(|c| c.to_string()).collect())
+    .collect();
+    let mut facts = Facts::new();
+    let lines = grid_lines(&rows, &ctx(), &mut facts, 30).expect("lines");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].name.as_deref(), Some("Porto Tawny 10 Jahre"));
+    assert_eq!(value(&facts, "currency").as_deref(), Some("EUR"));
+    let summary = super::super::xlsx::summary_text(&rows);
+    let stated = super::super::checks::stated_amounts(&summary, false);
+    assert_eq!(stated.shipping.len(), 2, "{summary}");
+    assert_eq!(stated.tax, vec![Decimal::new(519, 1)], "{summary}");
+    assert_eq!(stated.total, vec![Decimal::new(3114, 1)], "{summary}");
+    let checked = super::super::checks::check_amounts(&lines, &stated, None);
+    assert!(checked.is_empty(), "{checked:?} {summary}");
+}
+
+/// A Danish order for a client: the client's block carries its registration number (`CVR`)
+/// and its phone (`Tlf.`), neither part of the address; the sender's own `Mobil` is the
+/// customer's phone; a price column headed "Pris pr. stk." is the unit price.
+#[test]
+fn a_client_block_with_a_registration_number_and_a_price_per_piece() {
+    let text = "Fakturér og lever venligst direkte til:\n\n\
+                Tandlægerne i Vejle ApS\nDæmningen 38, 1. sal\n7100 Vejle\nCVR 40551287\n\
+                Tlf. 75 55 82 10\n\n\
+                Varenr.  Beskrivelse                              Antal   Pris pr. stk.\n\
+                20411    Nitrilhandsker M, æske 100 stk.              6           49,00\n\
+                31502    Overfladedesinfektion 5 l                    4          189,50\n\n\
+                I alt inkl. moms:   DKK 1.125,50\n\n\
+                Med venlig hilsen\nJonas Kjær\nNordlys Facility ApS\nMobil 28 55 41 07\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (f, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("28 55 41 07"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Vejle"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("7100"));
+    assert_eq!(value(&f, "ship_to.line2"), None);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[1].unit_price, Some(Decimal::new(18950, 2)));
+    assert!(registration_line("CVR 40551287"));
+    assert!(registration_line("USt-IdNr. DE123456789"));
+    assert!(registration_line("NIP 736-155-20-84"));
+    assert!(!registration_line("Dæmningen 38, 1. sal"));
+    assert!(!registration_line("7100 Vejle"));
+}
+
+/// A Polish PDF's table: "Lp. Indeks" and "J.m. Cena netto Wartość netto" each written one
+/// space apart (split into their columns though the header reads without it), and "1 500"
+/// a quantity grouped by a space.
+#[test]
+fn a_polish_table_with_joined_headers_and_a_space_grouped_quantity() {
+    let text = "Lp. Indeks     Nazwa towaru                        Ilość   J.m. Cena netto Wartość netto\n\
+                1   HIG-1020   Ręcznik papierowy, karton 4000 szt.    20   kart.     42,50        850,00\n\
+                2   HIG-5015   Mydełko hotelowe 15 g, owijane      1 500   szt.       0,32        480,00\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, doubts) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("HIG-1020"));
+    assert_eq!(lines[0].unit_price, Some(Decimal::new(4250, 2)));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(1500)));
+    assert_eq!(lines[1].unit_price, Some(Decimal::new(32, 2)));
+    assert!(doubts.is_empty(), "{doubts:?}");
+    assert_eq!(
+        parse_quantity("1 500 szt.", true),
+        Some(Decimal::from(1500))
+    );
+    assert_eq!(parse_quantity("2 250 g", true), None);
+}
+
+/// A count after a size inside an item's name ("250ml x 6") may be the pack's: the line is in
+/// doubt unless a stated total confirms it.
+#[test]
+fn a_count_after_a_size_is_in_doubt_until_a_total_confirms_it() {
+    let text = "Hi, please send:\n\n- 2 in 1 shampoo 250ml x 6 @ £3.20\n- Hand soap refill 5L x 2 @ £11.50\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].quantity, Some(Decimal::from(6)));
+    assert!(lines[0].doubt.is_some(), "{lines:?}");
+    assert!(!doubts.is_empty());
+    let confirmed = format!("{text}\nTotal: £42.20\n");
+    let (_, lines, doubts) = extract_text(&confirmed, &ctx(), Kind::Email);
+    assert_eq!(lines[0].doubt, None);
+    assert!(doubts.is_empty(), "{doubts:?}");
+}
+
+/// Quantities in words in the common European languages, one to twelve and a dozen.
+#[test]
+fn quantities_in_words_in_european_languages() {
+    for (line, want) in [
+        ("Drei Kisten Äpfel à 12,90 €", "3 x Kisten Äpfel à 12,90 €"),
+        (
+            "Une douzaine de croissants à 0,90 €",
+            "12 x croissants à 0,90 €",
+        ),
+        (
+            "Dos cajas de tomate a 14,50 €",
+            "2 x cajas de tomate a 14,50 €",
+        ),
+        ("Mezza dozzina di uova a 0,40 €", "6 x uova a 0,40 €"),
+        (
+            "Twaalf bossen tulpen voor € 3,50",
+            "12 x bossen tulpen voor € 3,50",
+        ),
+        (
+            "Duas caixas de laranjas a 9,80 €",
+            "2 x caixas de laranjas a 9,80 €",
+        ),
+        ("Two dozen rolls at 45p each", "24 x rolls at 45p each"),
+    ] {
+        assert_eq!(worded_quantity(line).as_deref(), Some(want), "{line}");
+    }
+    // An English word that is a number elsewhere is not read as one.
+    assert_eq!(worded_quantity("Elf hats at £3.00 each"), None);
+    assert_eq!(worded_quantity("Once more at £3.00 each"), None);
+}
+
+/// A number is never glued to digits that follow it in brackets or after a slash.
+#[test]
+fn a_number_is_not_glued_to_the_digits_after_it() {
+    assert_ne!(
+        parse_decimal("12.50 (1 kg)", false),
+        Some(Decimal::new(12501, 3))
+    );
+    assert_eq!(parse_decimal("12.50 (1 kg)", false), None);
+    assert_eq!(parse_decimal("€4.20 / 100 g", false), None);
+    assert_eq!(
+        parse_decimal("3 510,79 zł", true),
+        Some(Decimal::new(351079, 2))
+    );
+    assert_eq!(
+        parse_decimal("CHF 1'234.50", false),
+        Some(Decimal::new(123450, 2))
+    );
+    assert_eq!(
+        parse_decimal("(£12.00)", false),
+        Some(Decimal::new(-1200, 2))
+    );
+    assert_eq!(parse_decimal("12,50 €", true), Some(Decimal::new(1250, 2)));
+}
