@@ -353,6 +353,8 @@ const SHIPPING_WORDS: &[&str] = &[
 /// Words that say an amount is before tax.
 const NET: &[&str] = &[
     "net",
+    // South Africa's "Total Exclusive" (of VAT).
+    "exclusive",
     "netto",
     "nett",
     "excl",
@@ -402,9 +404,17 @@ const NET_PHRASES: &[&str] = &[
 /// What a summary row's label (the text before its amount) names, if anything.
 pub fn row_kind(label: &str) -> Option<RowKind> {
     // "Tota1 exc1. BTW": letters OCR read as digits are read as letters.
-    let mut l = ocr_letters(label.trim().trim_start_matches(['-', '*', '•', '+']).trim());
-    // "zzgl. 19 % MwSt.", "plus VAT", "incl. GST": the qualifier before the kind.
+    // Greek capitals drop their accents ("ΓΕΝΙΚΟ ΣΥΝΟΛΟ" is "Γενικό σύνολο"): Greek is
+    // compared without them.
+    let mut l = greek_unaccented(&ocr_letters(
+        label.trim().trim_start_matches(['-', '*', '•', '+']).trim(),
+    ));
+    // "zzgl. 19 % MwSt.", "plus VAT", "incl. GST", "Bruttó összesen": the qualifier before
+    // the kind ("gross" says the tax is in the amount, which [`includes_tax`] reads).
     for q in [
+        "brutto",
+        "bruttó",
+        "gross",
         "zzgl.",
         "zzgl",
         "zuzüglich",
@@ -438,11 +448,12 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
     }
     let starts = |words: &[&str]| {
         words.iter().any(|w| {
-            l.strip_prefix(w).is_some_and(|rest| {
-                // A word, not the start of a longer one or of a code ("BTW-KING-3").
-                !rest.starts_with(|c: char| c.is_alphanumeric() || c == '-' || c == '_')
-                    || !w.is_ascii()
-            })
+            l.strip_prefix(greek_unaccented(w).as_str())
+                .is_some_and(|rest| {
+                    // A word, not the start of a longer one or of a code ("BTW-KING-3").
+                    !rest.starts_with(|c: char| c.is_alphanumeric() || c == '-' || c == '_')
+                        || !w.is_ascii()
+                })
         })
     };
     // A total said to be before tax is the subtotal ("Gesamtbetrag netto", "Total excl.
@@ -451,6 +462,28 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
         .split(|c: char| !(c.is_alphanumeric() || c == '.'))
         .filter(|w| !w.is_empty())
         .collect();
+    // "VAT No: 4550555123", "GST Reg. No.", "USt-IdNr.": a tax label with a number mark
+    // names the registration number, not an amount.
+    const ID_MARKS: &[&str] = &[
+        "no",
+        "no.",
+        "nr",
+        "nr.",
+        "number",
+        "reg",
+        "reg.",
+        "registration",
+        "id",
+        "idnr.",
+        "idnr",
+        "nummer",
+    ];
+    if words.len() >= 2
+        && TAX.contains(&words[0].trim_end_matches('.'))
+        && ID_MARKS.contains(&words[1])
+    {
+        return None;
+    }
     // "Total s/ IVA": the Portuguese and Spanish "sem"/"sin" abbreviated.
     let net = words.iter().any(|w| NET.contains(&w.trim_end_matches('.')))
         || l.contains(" s/ ")
@@ -490,6 +523,27 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
     } else {
         None
     }
+}
+
+/// `s` with the accents of Greek vowels left out and the final sigma written as any other,
+/// as Greek capitals write it ("ΣΥΝΟΛΟ" for "σύνολο").
+pub fn greek_unaccented(s: &str) -> String {
+    if !s.chars().any(|c| ('\u{370}'..='\u{3ff}').contains(&c)) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| match c {
+            'ά' => 'α',
+            'έ' => 'ε',
+            'ή' => 'η',
+            'ί' | 'ϊ' | 'ΐ' => 'ι',
+            'ό' => 'ο',
+            'ύ' | 'ϋ' | 'ΰ' => 'υ',
+            'ώ' => 'ω',
+            'ς' => 'σ',
+            c => c,
+        })
+        .collect()
 }
 
 /// Whether an item's name is only a charge for shipping (`Freight`, `Shipping & handling`,

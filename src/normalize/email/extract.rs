@@ -469,6 +469,8 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "toimitusosoite",
             "διεύθυνση παράδοσης",
             "διεύθυνση αποστολής",
+            "τόπος παράδοσης",
+            "τόπος παραλαβής",
             "teslimat adresi",
             "sevk adresi",
             "szállítási cím",
@@ -1500,6 +1502,21 @@ fn po_labelled(text: &str) -> Option<(String, usize)> {
             if below_label(line, at - line_at, label_end - line_at, next).is_some() {
                 return None;
             }
+        } else if !text[at..label_end].contains('\n') {
+            // A label that ends its line ("Date           P.O. No." over "05/14/2026
+            // 1187"): its value is the one below it, not the next line's first word (a
+            // label that runs on to the next line, "our new PO\nnumber is 4468", is prose).
+            let next = text[line_end..]
+                .strip_prefix('\n')
+                .and_then(|t| t.lines().next());
+            let line = &text[line_at..line_end];
+            let label_end = label_end.min(line_end);
+            let below = below_label(line, at - line_at, label_end - line_at, next)?;
+            let value = reference_value(&below)?.0;
+            let offset = text[line_end..]
+                .find(value.as_str())
+                .map_or(at, |i| line_end + i);
+            return Some((value, offset));
         }
         Some((m.as_str().to_string(), at + m.start()))
     })
@@ -2318,7 +2335,17 @@ impl<'t> Layout<'t> {
 /// headings like `SHIP TO`) for `field`.
 fn find_labelled(layout: &Layout, ctx: &Ctx, field: &str, bare_ok: bool) -> Vec<Labelled> {
     let labels = ctx.labels(field);
-    let is_label = |s: &str| labels.iter().any(|l| l == s || near_label(l, s));
+    // Greek capitals drop their accents ("ΤΟΠΟΣ ΠΑΡΑΔΟΣΗΣ"): Greek is compared without them.
+    let greek = |s: &str| s.chars().any(|c| ('\u{370}'..='\u{3ff}').contains(&c));
+    let is_label = |s: &str| {
+        labels.iter().any(|l| l == s || near_label(l, s))
+            || (greek(s) && {
+                let s = super::checks::greek_unaccented(s);
+                labels
+                    .iter()
+                    .any(|l| greek(l) && super::checks::greek_unaccented(l) == s)
+            })
+    };
     layout
         .labels
         .iter()
@@ -3040,10 +3067,19 @@ fn city_line(last: &str) -> Option<CityLine> {
             return Some(line(s(m.get(1)), None, Some(postal), Some(country), &[]));
         }
     }
+    // "Bengaluru - 560034, Karnataka", "Chennai – 600 017": India's city, its six-digit PIN
+    // after a dash, then the state.
+    re!(
+        CITY_DASH_PIN,
+        r"^([^0-9,]+?)\s+[-–]\s+([0-9]{6}|[0-9]{3}\s[0-9]{3})(?:\s*,\s*([^0-9,]+?))?\.?$"
+    );
+    if let Some(m) = cap(&CITY_DASH_PIN) {
+        return Some(line(s(m.get(1)), s(m.get(3)), s(m.get(2)), None, &["IN"]));
+    }
     if let Some(m) = cap(&CITY_POSTAL) {
         let postal = s(m.get(2));
         let fits: &'static [&'static str] = match postal.as_ref().map_or(0, String::len) {
-            4 => &["AU", "NZ", "AT", "BE", "CH", "DK", "NO", "PH"],
+            4 => &["AU", "NZ", "AT", "BE", "CH", "DK", "NO", "PH", "ZA"],
             5 => &["DE", "FR", "ES", "IT", "US", "MX", "TH", "PE", "MY"],
             6 => &["CN", "IN", "SG", "VN", "CO"],
             7 => &["IL", "CL"],
@@ -3121,11 +3157,11 @@ fn postal_fits(postal: Option<&str>) -> &'static [&'static str] {
             "DE", "FR", "ES", "IT", "MX", "FI", "US", "TR", "EE", "MY", "ID", "UA", "HR", "SA",
             "RS", "PE",
         ],
-        // Romania, India, China, Singapore, Russia, Kazakhstan, Belarus, Vietnam.
-        6 => &["RO", "IN", "CN", "SG", "RU", "KZ", "BY", "VN"],
+        // Romania, India, China, Singapore, Russia, Kazakhstan, Belarus, Vietnam, Colombia.
+        6 => &["RO", "IN", "CN", "SG", "RU", "KZ", "BY", "VN", "CO"],
         7 => &["CL", "IL"],
         _ => &[
-            "AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ", "SI", "BG",
+            "AT", "BE", "CH", "DK", "NO", "LU", "HU", "AU", "NZ", "SI", "BG", "ZA",
         ],
     }
 }
@@ -3317,6 +3353,20 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
             country = Some(code.into());
             country_conf = c;
             lines.pop();
+        } else if let Some((head, code)) = lines.last().and_then(|l| {
+            // "Dubai, United Arab Emirates", "1061 Budapest, Hungary": the country after the
+            // city line's comma.
+            let (head, tail) = l.rsplit_once(',')?;
+            let head = head.trim();
+            (!head.is_empty() && digits(tail) == 0)
+                .then(|| country_of(tail))
+                .flatten()
+                .map(|code| (head.to_string(), code))
+        }) {
+            country = Some(code.into());
+            country_conf = c;
+            lines.pop();
+            lines.push(head);
         }
     }
     // "Beaufort West" / "6970" / "Western Cape" above the country: a province written on its
@@ -3922,7 +3972,18 @@ fn is_contact_line(t: &str) -> bool {
         && rx(&PHONE)
             .and_then(|r| r.find_iter(t).last())
             .is_some_and(|m| (7..=15).contains(&digits(m.as_str())));
-    email || phone || labelled || contact || phone_after_label(t).is_some()
+    // "Receiving: Mr. Joseph, 050 555 7712 (8 AM - 4 PM)", "Contact at site: Manjunath,
+    // 98450 55321": a short label, a person's name, then their number.
+    let person = t.split_once([':', '：']).is_some_and(|(head, value)| {
+        let value = value.trim();
+        digits(head) == 0
+            && (1..=3).contains(&head.split_whitespace().count())
+            && value.starts_with(char::is_alphabetic)
+            && rx(&PHONE).and_then(|r| r.find(value)).is_some_and(|m| {
+                (7..=15).contains(&digits(m.as_str())) && digits(&value[..m.start()]) == 0
+            })
+    });
+    email || phone || labelled || contact || person || phone_after_label(t).is_some()
 }
 
 /// A line that is only a company's registration or tax number with its label: `CVR
@@ -5363,7 +5424,7 @@ fn column_items(lines: &[&str], ctx: &Ctx) -> Vec<(usize, Line)> {
 // An item's code named by a word: "code PAP-A4-80", "SKU: TON-2420", "Art.-Nr. 4711".
 re!(
     CODE_WORD,
-    r"(?i)(?:^|[\s,;(])(?:item\s*code|product\s*code|code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|cat\.?\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnummer|artikelnr\.?|varenr\.?|varenummer|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"
+    r#"(?i)(?:^|[\s,;(])(?:item\s*code|product\s*code|code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|cat\.?\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnummer|artikelnr\.?|varenr\.?|varenummer|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра|מק"ט|מק״ט)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"#
 );
 
 /// A code named by its word (`art.nr. KB-ESP-1000`, `ref: X-1`, `SKU 4711`): the word ends
@@ -5917,6 +5978,11 @@ const NUMBER_MARKS: &[&str] = &[
     "бр",
     "संख्या",
     "सं.",
+    // Greek "Αρ." / "Αριθ." (αριθμός).
+    "αριθμός",
+    "αριθμος",
+    "αριθ.",
+    "αρ.",
 ];
 
 /// Order-reference candidates in `text`, each with its confidence: a label from the template
@@ -5936,7 +6002,9 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
     let all: Vec<&str> = text.lines().collect();
     for (n, line) in all.iter().enumerate() {
         let line = *line;
-        let lower = lower_same_len(line);
+        // Greek capitals drop their accents ("ΠΑΡΑΓΓΕΛΙΑ" is "παραγγελία"): Greek is compared
+        // without them (each the same length in bytes).
+        let lower = super::checks::greek_unaccented(&lower_same_len(line));
         // A bare order word ("Pedido", "PO") is a label only with a mark or colon after it.
         let labels = || {
             custom
@@ -5957,7 +6025,8 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
                 || !(word(lower[..at].chars().next_back()) || word(lower[end..].chars().next()))
         };
         for (label, labelled) in labels() {
-            for (at, _) in lower.match_indices(label) {
+            let unaccented = super::checks::greek_unaccented(label);
+            for (at, _) in lower.match_indices(unaccented.as_str()) {
                 let end = at + label.len();
                 if !whole(label, at) {
                     continue;
@@ -6196,6 +6265,22 @@ fn reference_value(rest: &str) -> Option<(String, bool)> {
             r = after;
         }
     }
+    // "comanda noastră nr. CD-0077", "ordine nostro n. 77": languages that write "our"
+    // after the order word, before its number mark.
+    if let Some((word, after)) = r.trim_start().split_once(' ') {
+        let next = after.trim_start().to_lowercase();
+        if [
+            "noastră", "noastra", "noastre", "nostra", "nostro", "nuestro", "nuestra", "nosso",
+            "nossa",
+        ]
+        .contains(&word.to_lowercase().as_str())
+            && NUMBER_MARKS.iter().any(|m| {
+                next.starts_with(m) && !next[m.len()..].starts_with(|c: char| c.is_alphabetic())
+            })
+        {
+            r = after;
+        }
+    }
     let mut verb = false;
     loop {
         let t = r.trim_start_matches([' ', '\t', ':', '：', '.']);
@@ -6401,6 +6486,16 @@ pub fn language_country(text: &str) -> Option<&'static str> {
             ],
         ),
     ];
+    // Greek is written in Greece and Cyprus (whose postcodes are four digits, Greece's
+    // `546 22`): a text mostly in Greek letters points to Greece.
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let greek = text
+        .chars()
+        .filter(|c| ('\u{370}'..='\u{3ff}').contains(c) || ('\u{1f00}'..='\u{1fff}').contains(c))
+        .count();
+    if greek >= 40 && greek * 2 >= letters {
+        return Some("GR");
+    }
     let lower = text.to_lowercase();
     let mut counts: Vec<(&'static str, usize)> = WORDS
         .iter()
@@ -6601,6 +6696,8 @@ const LIST_UNITS: &[&str] = &[
     "tubs",
     "cases",
     "cartons",
+    "ctn",
+    "ctns",
     "packs",
     "bottles",
     "kasser",
@@ -6838,7 +6935,7 @@ fn list_lines(
     // price ("3 cases OM-12 Oat milk à 13,80"): an item only when it reads whole.
     re!(
         ITEM_UNIT,
-        r"(?i)^\s*([0-9]{1,5}\s+(?:sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|kasser?|stk\.?|pcs\.?|paquetes?|botellas?|cajas?|uds?\.?|kotak|pek|paket|karung|botol|bal\.?|ks\.?|kom\.?|kpl\.?|gab\.?|szt\.?|tk\.?)\s+\S.*\s(?:@|à|á)\s.*)$"
+        r"(?i)^\s*([0-9]{1,5}\s+(?:sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|ctns?\.?|packs?|bottles?|kasser?|stk\.?|pcs\.?|paquetes?|botellas?|cajas?|uds?\.?|kotak|pek|paket|karung|botol|bal\.?|ks\.?|kom\.?|kpl\.?|gab\.?|szt\.?|tk\.?)\s+\S.*\s(?:@|à|á)\s.*)$"
     );
     // An item typed without a bullet whose quantity follows the name as `x12` and a price
     // follows it ("Susu UHT 1 liter (SU-FC-1L) x12 @ Rp 19.500"): an item only when it reads
@@ -6866,15 +6963,15 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|packs?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|cubos?|cubetas?|bidones|rollos?|bandejas?|sacs|seaux|bidons?|rouleaux|colis|cartoni|secchi|sacchi|confezioni|eimer|säcke|kartons?|kästen|kisten?|fässer|dosen|rollen|beutel|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|ctns?\.?|packs?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|cubos?|cubetas?|bidones|rollos?|bandejas?|sacs|seaux|bidons?|rouleaux|colis|cartoni|secchi|sacchi|confezioni|eimer|säcke|kartons?|kästen|kisten?|fässer|dosen|rollen|beutel|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
-        r"(?i)(?:\b(?:qty|quantity|menge|anzahl|qté|quantité|cantidad|aantal|quantità|quantidade|qtd)\.?|数量|數量|الكمية|จำนวน|số lượng|×)\s*[:：]?\s*([0-9]+)"
+        r"(?i)(?:\b(?:qty|quantity|menge|anzahl|qté|quantité|cantidad|aantal|quantità|quantidade|qtd)\.?|数量|數量|الكمية|จำนวน|số lượng|כמות|×)\s*[:：]?\s*([0-9]+)"
     );
     re!(
         PRICE,
-        r"(?i)(?:@|(?:^|\s)[àá](?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|(?:^|\s)по(?:\s|$)|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|TSh|KSh|S/\.?|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|(?:^|\s)[àá](?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|(?:^|\s)по(?:\s|$)|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá|מחיר ליחידה|מחיר)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|TSh|KSh|S/\.?|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     // A price after the quantity and `x`, with its currency, ending the item: "12 szt. x
     // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
@@ -6898,6 +6995,8 @@ fn list_lines(
     // word that start it.
     let mut shapes: Vec<(bool, bool)> = Vec::new();
     let mut unread = 0;
+    // Items counted by a number and a unit but with no price, among priced ones.
+    let mut priceless: Vec<(usize, Line)> = Vec::new();
     // Pence ("at 45p each") are a price only in a message that writes pounds.
     let sterling = lines.iter().any(|l| l.contains('£') || l.contains("GBP"));
     for (i, line) in lines.iter().enumerate() {
@@ -6924,6 +7023,7 @@ fn list_lines(
             .or_else(|| rx(&ITEM_X_AFTER).and_then(|r| r.captures(line)))
             .or_else(|| rx(&ITEM_DASH_QTY).and_then(|r| r.captures(line)))
         else {
+            priceless.extend(unit_led_priceless(line, dc).map(|l| (i, l)));
             continue;
         };
         let body = item[1].trim();
@@ -7004,8 +7104,12 @@ fn list_lines(
                 continue;
             }
         }
+        let unpriced = price.is_none();
         let (Some(quantity), Some(price)) = (quantity, price) else {
-            unread += usize::from(!coded);
+            match unit_led_priceless(body, dc).filter(|_| unpriced && unit_led) {
+                Some(l) => priceless.push((i, l)),
+                None => unread += usize::from(!coded),
+            }
             continue;
         };
         // "10 o 12 baldes", "20 or 24 boxes": the sender has not decided the quantity; the
@@ -7188,7 +7292,71 @@ fn list_lines(
             "lines: {unread} item line(s) of the list could not be read"
         ));
     }
+    // "2 ctn Chilli sauce 5kg x 4 - pls confirm price first" among priced items: an item of
+    // the order whose price the sender leaves open; read without one, for a person to settle.
+    if !(out.is_empty() && read.is_empty()) {
+        for (i, l) in priceless {
+            let at = out.partition_point(|(k, _)| *k < i);
+            out.insert(at, (i, l));
+        }
+    }
     out
+}
+
+/// An item that starts with its quantity and a unit word and names no price ("2 ctn Chilli
+/// sauce 5kg x 4 - the new one, pls confirm price first"): the quantity, the name up to a
+/// remark after a dash, the code in brackets if any; in doubt, its price unwritten.
+fn unit_led_priceless(line: &str, decimal_comma: bool) -> Option<Line> {
+    re!(
+        UNIT_LED,
+        r"(?i)^\s*(?:[-*•·–]\s+)?([0-9]{1,5})\s+(?:sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|ctns?\.?|packs?|bottles?|tins?|trays?|kasser?|stk\.?|pcs\.?|paquetes?|botellas?|cajas?|uds?\.?|kotak|pek|paket|karung|botol|bal\.?|ks\.?|kom\.?|kpl\.?|gab\.?|szt\.?|tk\.?|jars?|kegs?|pails?|buckets?|crates?|rolls?|pallets?|bundles?)\s+(\p{L}.*)$"
+    );
+    re!(
+        CODE_BRACKET,
+        r"[(（]\s*([A-Za-z0-9]+[-_./][A-Za-z0-9._/-]*[0-9A-Za-z])\s*[)）]"
+    );
+    // A price or a currency anywhere makes it a priced item, another rule's.
+    if line.contains(['@', '$', '€', '£', '¥', '₹', '₪', '=']) || currency_mark(line).is_some()
+    {
+        return None;
+    }
+    let m = rx(&UNIT_LED)?.captures(line)?;
+    let quantity = parse_quantity(&m[1], decimal_comma)?;
+    let mut rest = m[2].to_string();
+    // The remark after a dash ("- the new one u showed me") is no part of the name.
+    if let Some(at) = [" - ", " – ", " — "]
+        .iter()
+        .filter_map(|d| rest.find(d))
+        .min()
+    {
+        rest.truncate(at);
+    }
+    let mut sku = None;
+    if let Some(c) = rx(&CODE_BRACKET).and_then(|r| r.captures(&rest)) {
+        let code = c[1].to_string();
+        if code.chars().any(|ch| ch.is_ascii_digit()) {
+            let whole = c.get(0)?.range();
+            rest.replace_range(whole, " ");
+            sku = Some(code);
+        }
+    }
+    let name = rest.split_whitespace().collect::<Vec<_>>().join(" ");
+    let name = name
+        .trim_matches(|c: char| "-–—,;: ".contains(c))
+        .to_string();
+    if name.is_empty() || leftover_code(&name) || name.split_whitespace().count() > 10 {
+        return None;
+    }
+    Some(Line {
+        sku,
+        name: Some(name),
+        spec: None,
+        quantity: Some(quantity),
+        unit_price: None,
+        confidence: 0.5,
+        doubt: Some("lines: an item's unit price is not written".to_string()),
+        discount: None,
+    })
 }
 
 /// Where the message's text and an attachment both state an item's quantity and disagree
@@ -7832,9 +8000,10 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
 /// A phone number the sender asks to call, in a sentence: "call Mike at 937-555-0148",
 /// "ring the shop on 01422 555 731", "text me at …". The number has 7 to 15 digits.
 fn call_phone(line: &str) -> Option<String> {
+    // "Any prob call me 012-555 8817": the sender's own number ("me") without "at".
     re!(
         CALL_AT,
-        r"(?i)\b(?:call|ring|phone|text)\b(?:\s+[^\s0-9]+){0,3}?\s+(?:at|on)\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        r"(?i)\b(?:call|ring|phone|text)\b(?:(?:\s+[^\s0-9]+){0,3}?\s+(?:at|on)|\s+(?:me|us))\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
     // "call in on 12.03.2026" names a day, not a number.
     re!(DATE_LIKE, r"^[0-9]{1,4}[./-][0-9]{1,2}[./-][0-9]{1,4}$");
@@ -8311,6 +8480,9 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             }
         }
     }
+    if !facts.contains_key("total") && !doubts.iter().any(|d| d.starts_with("total")) {
+        doubts.extend(unlabelled_total_row(lines, &out, dc));
+    }
     let mut stated = stated;
     super::checks::discount_rows(&mut out, &mut stated);
     let total_value = facts
@@ -8336,8 +8508,18 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     currency(text, ctx, &mut facts, &mut doubts);
     district_city(&mut facts);
     // An address with a postcode and no country, in a currency only one country uses: that
-    // country, as a guess below the review threshold (a person confirms it).
+    // country, as a guess below the review threshold (a person confirms it) — unless the
+    // postcode has that country's form too ("050021" and pesos: Colombia) and the sender is
+    // from no other country: two signs that agree.
     if !facts.contains_key("ship_to.country") && facts.contains_key("ship_to.postal_code") {
+        let postal = facts.get("ship_to.postal_code").map(|f| f.value.clone());
+        let fitting = |country: &str| {
+            postal
+                .as_deref()
+                .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+                && postal_fits(postal.as_deref()).contains(&country)
+                && ctx.sender_country.as_deref().is_none_or(|s| s == country)
+        };
         let national = facts.get("currency").and_then(|f| {
             Some(match f.value.as_str() {
                 "ZAR" => "ZA",
@@ -8375,11 +8557,16 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
                 _ => return None,
             })
         });
+        let national_confidence = if national.is_some_and(fitting) {
+            0.8
+        } else {
+            0.6
+        };
         ctx.put(
             &mut facts,
             "ship_to.country",
             national.map(String::from),
-            0.6,
+            national_confidence,
         );
     }
     // A Spanish document in euros with a Spanish postcode (five digits, a province 01–52):
@@ -8463,7 +8650,15 @@ fn unread_total(layout: &Layout, decimal_comma: bool) -> Option<String> {
             continue;
         };
         let word = first.text.split_whitespace().next().unwrap_or("");
-        let total_word = row_kind(word.trim_end_matches([':', '：'])) == Some(RowKind::Total);
+        // The label is the row's first word, or all that stands before its first digit
+        // ("Bruttó összesen:   100 063 Ft").
+        let label = line[..line
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(line.len())]
+            .trim()
+            .trim_end_matches(|c: char| c.is_whitespace() || ":：$€£¥￥".contains(c));
+        let total_word = row_kind(word.trim_end_matches([':', '：'])) == Some(RowKind::Total)
+            || (!label.is_empty() && row_kind(label) == Some(RowKind::Total));
         let hashes = |c: &Cell| {
             let t = c.text.trim();
             t.len() >= 3 && t.chars().all(|ch| ch == '#')
@@ -8476,13 +8671,97 @@ fn unread_total(layout: &Layout, decimal_comma: bool) -> Option<String> {
                     .into(),
             );
         }
-        let last = cs.last().map_or("", |c| c.text.trim());
+        // The amount may end with its currency ("100 063 Ft", "1.815,61 lei").
+        let last = cs.last().map_or("", |c| unmarked(c.text.trim()));
         if total_word
             && cs.len() >= 2
             && last.ends_with(|c: char| c.is_ascii_digit())
             && stated_amounts(line, decimal_comma) == Default::default()
         {
             return Some("total: a row states a total that was not read".into());
+        }
+    }
+    None
+}
+
+/// `text` without a currency written after its amount ("100 063 Ft" → "100 063").
+fn unmarked(text: &str) -> &str {
+    match text.rsplit_once(char::is_whitespace) {
+        Some((head, mark))
+            if currency_of(mark.trim_end_matches('.')).is_some()
+                || (mark.chars().count() <= 2 && !mark.chars().any(char::is_alphanumeric)) =>
+        {
+            head.trim_end()
+        }
+        _ => text,
+    }
+}
+
+/// A row that states an amount in money, under a label the rules do not know, that is at
+/// least what the lines add up to ("Brutto végösszeg: 100 063 Ft" in a language no label
+/// list holds): when no total was read, it may be the order's total, and a person reads it.
+/// A label is short and has no digits; the amount is the row's only number, written with
+/// its currency or with two decimals, and at most twice the lines' sum (taxes and charges
+/// added, not an account or reference number).
+fn unlabelled_total_row(lines: &[&str], out: &[Line], decimal_comma: bool) -> Option<String> {
+    use super::checks::{numbers, row_kind};
+    let sum: Decimal = out
+        .iter()
+        .map(|l| Some(l.quantity? * l.unit_price?))
+        .sum::<Option<Decimal>>()?;
+    if sum <= Decimal::ZERO {
+        return None;
+    }
+    for line in lines {
+        let t = ascii_digits(line.trim());
+        let nums = numbers(&t);
+        let [(n, after)] = nums.as_slice() else {
+            continue;
+        };
+        let before = t[..t.len() - after.len() - n.len()].trim_end();
+        let label = before
+            .trim()
+            .trim_end_matches(|c: char| c.is_whitespace() || ":：$€£¥￥₪₹₩₺".contains(c));
+        let words = label.split_whitespace().count();
+        if label.is_empty()
+            || !(1..=4).contains(&words)
+            || label.chars().count() > 32
+            || label.chars().any(|c| c.is_ascii_digit())
+            || row_kind(label).is_some()
+            || out
+                .iter()
+                .any(|l| l.name.as_deref().is_some_and(|n| contains_ci(n, label)))
+        {
+            continue;
+        }
+        let after = after.trim();
+        let two_decimals = n.len() > 3
+            && n[n.len() - 3..].starts_with(['.', ','])
+            && n[n.len() - 2..].chars().all(|c| c.is_ascii_digit());
+        let mark = |m: &str| {
+            currency_of(m.trim_end_matches('.')).is_some()
+                || (!m.is_empty()
+                    && m.chars().count() <= 2
+                    && !m.chars().any(char::is_alphanumeric))
+        };
+        let mark_after = !after.is_empty() && mark(after);
+        let mark_before = before
+            .rsplit(|c: char| c.is_whitespace() || c == ':')
+            .next()
+            .is_some_and(mark);
+        // Words after the amount make a sentence, not a summary row.
+        if !(after.is_empty() || mark_after) || !(mark_after || mark_before || two_decimals) {
+            continue;
+        }
+        let Some(amount) = parse_decimal(n, decimal_comma) else {
+            continue;
+        };
+        if amount >= sum && amount <= sum * Decimal::from(2) {
+            return Some(format!(
+                "total: \"{}\" states an amount above the lines' sum under a label not read as \
+                 a total; the order's total may be unread",
+                label
+            ));
         }
     }
     None

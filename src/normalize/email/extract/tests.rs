@@ -3697,3 +3697,178 @@ fn a_number_is_not_glued_to_the_digits_after_it() {
     );
     assert_eq!(parse_decimal("12,50 €", true), Some(Decimal::new(1250, 2)));
 }
+
+/// "Bruttó összesen:   100 063 Ft": a total whose label says it is gross is the total, in
+/// whole forints grouped by spaces.
+#[test]
+fn a_gross_total_in_whole_forints() {
+    let text = "- 10 db Tejföl 20%, 1 kg (TJ-2801) - 1 390 Ft/db\n\
+                - 5 db Füstölt kolbász, 1 kg (KO-FU-1) - 4 890 Ft/db\n\n\
+                Nettó áru:          38 350 Ft\n\
+                Szállítási díj:      3 500 Ft\n\
+                ÁFA 27%:            11 300 Ft\n\
+                Bruttó összesen:    53 150 Ft\n";
+    let (f, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(value(&f, "total").as_deref(), Some("53150"), "{doubts:?}");
+}
+
+/// A row a total's word starts (or its label, before the first digit, names) and that ends
+/// with an amount and its currency, that no rule read, holds the order; so does a row in a
+/// language no list holds whose amount in money is at least the lines' sum.
+#[test]
+fn a_total_that_was_not_read_holds_the_order() {
+    assert_eq!(unmarked("100 063 Ft"), "100 063");
+    assert_eq!(unmarked("1.815,61 lei"), "1.815,61");
+    assert_eq!(unmarked("12 boxes"), "12 boxes");
+    // A label the rules do not know, its amount the lines' sum with tax.
+    let text = "- 10 x Widget (W-1) @ 10.00 EUR\n\nKokonaishinta verolla: 124.00 EUR\n";
+    let (f, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 1, "{doubts:?}");
+    assert_eq!(value(&f, "total"), None);
+    assert!(doubts.iter().any(|d| d.starts_with("total:")), "{doubts:?}");
+    // A customer number is no amount in money; nor is a sentence.
+    let text = "- 10 x Widget (W-1) @ 10.00 EUR\n\nKundennummer: 150\n\
+                We paid 120.00 EUR last time\n";
+    let (_, _, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert!(
+        !doubts.iter().any(|d| d.starts_with("total:")),
+        "{doubts:?}"
+    );
+}
+
+/// Summary rows: a gross qualifier before the total's word, South Africa's "Total
+/// Exclusive" (before VAT), Greek capitals without their accents, and a tax label with a
+/// number mark (a registration number, not an amount).
+#[test]
+fn summary_rows_gross_exclusive_greek_capitals_and_tax_numbers() {
+    use super::super::checks::{row_kind, stated_amounts, RowKind};
+    assert_eq!(row_kind("Bruttó összesen"), Some(RowKind::Total));
+    assert_eq!(row_kind("Gross total"), Some(RowKind::Total));
+    assert_eq!(row_kind("Total Exclusive"), Some(RowKind::Subtotal));
+    assert_eq!(row_kind("ΓΕΝΙΚΟ ΣΥΝΟΛΟ €"), Some(RowKind::Total));
+    assert_eq!(row_kind("ΦΠΑ 13%"), Some(RowKind::Tax));
+    assert_eq!(row_kind("VAT No"), None);
+    assert_eq!(row_kind("GST Reg. No."), None);
+    let s = stated_amounts(
+        "VAT No: 4550555123\nTotal Exclusive:        R 18 920,00\n\
+         Total VAT:               R 2 838,00\nTotal:                  R 21 758,00",
+        true,
+    );
+    assert!(s.tax.iter().all(|t| *t < Decimal::from(10_000)), "{s:?}");
+    assert_eq!(s.total, vec![Decimal::from(21758)]);
+}
+
+/// "comanda noastră nr. CD-0077": "our" after the order word, before its number mark;
+/// "ΠΑΡΑΓΓΕΛΙΑ Αρ. 1184": Greek capitals and their number mark.
+#[test]
+fn references_with_our_after_the_word_and_greek_capitals() {
+    let text = "Vă rog să ne livrați produsele conform ofertei OF-1187,\n\
+                comanda noastră nr. CD-0077:\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("CD-0077"));
+    let text = "ΤΑΒΕΡΝΑ ΤΟ ΑΡΧΟΝΤΙΚΟ Ο.Ε.\n\n        ΠΑΡΑΓΓΕΛΙΑ Αρ. 1184\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("1184"));
+}
+
+/// A form's "P.O. No." ending its line over "05/14/2026   1187": the value below the label,
+/// not the next line's first word (a date).
+#[test]
+fn a_label_ending_its_line_takes_the_value_below_it() {
+    let text = concat!(
+        "Boise, ID 83716                       Date           P.O. No.\n",
+        "                                     05/14/2026         1187\n",
+    );
+    assert_eq!(po_labelled(text).map(|(v, _)| v).as_deref(), Some("1187"));
+}
+
+/// Address shapes: "Dubai, United Arab Emirates" (the country after the city's comma, no
+/// postcode), a contact line with a label, a name and a number below the address, India's
+/// "Bengaluru - 560034, Karnataka" with a GSTIN line under it, and Greece's
+/// "546 22 Θεσσαλονίκη" under a Greek label in capitals.
+#[test]
+fn address_shapes_uae_india_greece() {
+    let text = "Delivery address:\nSaffron Leaf Restaurant\nWarehouse 7, Street 12B\n\
+                Al Quoz Industrial Area 3\nDubai, United Arab Emirates\n\
+                Receiving: Mr. Joseph, 050 555 7712 (8 AM - 4 PM)\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Dubai"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("AE"));
+    assert_eq!(value(&f, "ship_to.region"), None);
+    assert_eq!(
+        value(&f, "ship_to.line2").as_deref(),
+        Some("Al Quoz Industrial Area 3")
+    );
+    let text = "Delivery address:\nNamma Tiffin Kitchens\nNo. 42, 3rd Cross, 2nd Main\n\
+                Koramangala 4th Block\nBengaluru - 560034, Karnataka\nGSTIN: 29AABCN5555K1Z2\n";
+    let mut c = ctx();
+    c.sender_country = Some("IN".into());
+    let (f, _, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Bengaluru"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("560034"));
+    assert_eq!(value(&f, "ship_to.region").as_deref(), Some("Karnataka"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("IN"));
+    let text = "ΤΟΠΟΣ ΠΑΡΑΔΟΣΗΣ:\nΤαβέρνα Το Αρχοντικό\nΠροξένου Κορομηλά 28\n546 22 Θεσσαλονίκη\n";
+    let mut c = ctx();
+    c.language_country = language_country(
+        "Ταβέρνα Το Αρχοντικό, Προξένου Κορομηλά 28, 546 22 Θεσσαλονίκη, Παραγγελία",
+    );
+    assert_eq!(c.language_country, Some("GR"));
+    let (f, _, _) = extract_text(text, &c, Kind::Form);
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("Προξένου Κορομηλά 28")
+    );
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("546 22"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Θεσσαλονίκη"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("GR"));
+}
+
+/// A currency one country uses and a postcode of that country's form: two signs that agree,
+/// enough to read the country; a currency alone stays a guess below the review threshold.
+#[test]
+fn a_national_currency_and_a_fitting_postcode() {
+    let text = "Lugar de entrega:\nHotel La Montaña\nCarrera 43A # 5A-113\n\
+                Medellín, Antioquia 050021\n\nMoneda: COP\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    let country = f.get("ship_to.country").expect("a country");
+    assert_eq!(country.value, "CO");
+    assert!(country.confidence >= 0.7, "{}", country.confidence);
+}
+
+/// Hebrew items with their fields labelled inline ("מק\"ט KF-1000, כמות: 8, מחיר ליחידה:
+/// 98.00 ₪").
+#[test]
+fn hebrew_items_with_labelled_fields() {
+    let text = "1. פולי קפה אספרסו 1 ק\"ג, מק\"ט KF-1000, כמות: 8, מחיר ליחידה: 98.00 ₪\n\
+                2. חלב 3% 1 ליטר, מק\"ט HL-3-1, כמות: 60, מחיר ליחידה: 6.90 ₪\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("KF-1000"));
+    assert_eq!(lines[0].name.as_deref(), Some("פולי קפה אספרסו 1 ק\"ג"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(8)));
+    assert_eq!(lines[0].unit_price, Some(Decimal::new(9800, 2)));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(60)));
+}
+
+/// "10 ctn … @ RM68.00" items, and among them "2 ctn Chilli sauce 5kg x 4 - pls confirm
+/// price first": an item without its price, read and held; "call me 012-555 8817" is the
+/// sender's phone.
+#[test]
+fn carton_items_and_one_whose_price_is_to_confirm() {
+    let text = "10 ctn Teh tarik premix 30s (TT-30) @ RM68.00\n\
+                8 ctn Evaporated milk 390g x 48 (EVP-48) @ RM142.50\n\
+                2 ctn Chilli sauce 5kg x 4 - the new one u showed me, pls confirm price first\n\n\
+                Any prob call me 012-555 8817\n";
+    let (f, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3, "{doubts:?}");
+    assert_eq!(lines[1].name.as_deref(), Some("Evaporated milk 390g x 48"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(8)));
+    assert_eq!(lines[2].name.as_deref(), Some("Chilli sauce 5kg x 4"));
+    assert_eq!(lines[2].quantity, Some(Decimal::from(2)));
+    assert_eq!(lines[2].unit_price, None);
+    assert_eq!(lines[2].sku, None);
+    assert!(doubts.iter().any(|d| d.contains("price")), "{doubts:?}");
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("012-555 8817"));
+}
