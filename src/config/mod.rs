@@ -310,9 +310,13 @@ impl Config {
                 "bus.retry_tiers_ms needs at least one tier, each > 0".into(),
             ));
         }
-        if self.bus.prefetch == 0 || self.pipeline.concurrency == 0 {
+        if self.bus.prefetch == 0
+            || self.pipeline.concurrency == 0
+            || self.pipeline.partner_concurrency == 0
+        {
             return Err(ConfigError::Invalid(
-                "bus.prefetch and pipeline.concurrency must be > 0".into(),
+                "bus.prefetch, pipeline.concurrency and pipeline.partner_concurrency must be > 0"
+                    .into(),
             ));
         }
         if self.pipeline.max_attempts == 0 {

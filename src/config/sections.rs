@@ -109,7 +109,7 @@ impl BusConfig {
         crate::bus::topology::DEFAULT_PREFIX.to_string()
     }
     fn default_prefetch() -> u16 {
-        32
+        128
     }
     fn default_retry_tiers_ms() -> Vec<u64> {
         vec![1_000, 5_000, 30_000, 120_000, 600_000]
@@ -179,9 +179,16 @@ pub struct PipelineConfig {
     pub outage_retry_secs: u64,
     /// Messages one stage works on at once in this process. Each waits mostly on commits and
     /// confirms (disk flushes), so more in flight means more of them share one flush; the
-    /// default equals the default `bus.prefetch`.
+    /// default equals the default `bus.prefetch`. A stage that calls a partner is held to
+    /// `partner_concurrency` as well.
     #[serde(default = "PipelineConfig::default_concurrency")]
     pub concurrency: usize,
+    /// At most this many messages at once in a stage that calls a partner for each (`allocate`
+    /// asks for stock, `fulfil` places warehouse orders, `ship` buys labels, `pushback` tells
+    /// the marketplace, `subscribe` registers trackers): a stage's concurrency is also the burst
+    /// of calls a rate-limited partner sees, and the memory of the answers held at once.
+    #[serde(default = "PipelineConfig::default_partner_concurrency")]
+    pub partner_concurrency: usize,
     /// How long shutdown waits for in-flight work before handing it back to the queue.
     #[serde(default = "PipelineConfig::default_shutdown_grace_ms")]
     pub shutdown_grace_ms: u64,
@@ -222,6 +229,9 @@ impl PipelineConfig {
         3_600
     }
     fn default_concurrency() -> usize {
+        128
+    }
+    fn default_partner_concurrency() -> usize {
         32
     }
     fn default_shutdown_grace_ms() -> u64 {
@@ -243,6 +253,7 @@ impl Default for PipelineConfig {
             retry_max_ms: Self::default_retry_max_ms(),
             outage_retry_secs: Self::default_outage_retry_secs(),
             concurrency: Self::default_concurrency(),
+            partner_concurrency: Self::default_partner_concurrency(),
             shutdown_grace_ms: Self::default_shutdown_grace_ms(),
             default_department: Self::default_department(),
             exception_due_hours: Self::default_exception_due_hours(),

@@ -104,6 +104,11 @@ impl Handler for AllocateStage {
         NAME
     }
 
+    /// It asks the warehouses for stock.
+    fn calls_partners(&self) -> bool {
+        true
+    }
+
     /// Its only call out is a stock query, which changes nothing at the warehouse; its effects
     /// are its [`Effects`], whose inbox record catches a duplicate at commit (a duplicate then
     /// costs one stock query), so every message saves a read.

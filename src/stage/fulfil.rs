@@ -218,6 +218,11 @@ impl Handler for FulfilStage {
         NAME
     }
 
+    /// It places warehouse orders.
+    fn calls_partners(&self) -> bool {
+        true
+    }
+
     /// A change is read from the inbox first: applied again, it would ask the warehouses
     /// again. A fulfilment step needs no read: a copy after the commit finds the order moved
     /// on, and one before it finds the fulfilment intent and looks the warehouse up before

@@ -476,6 +476,23 @@ pub trait Handler: Send + Sync + 'static {
         let _ = envelope;
         true
     }
+
+    /// Whether handling a message calls a partner (a warehouse, carrier, marketplace or
+    /// tracking API): such a stage works on at most `pipeline.partner_concurrency` at once.
+    fn calls_partners(&self) -> bool {
+        false
+    }
+}
+
+/// How many messages a stage works on at once: `pipeline.concurrency`, and no more than
+/// `pipeline.partner_concurrency` for a stage that calls a partner.
+pub fn slots_for(calls_partners: bool, pipeline: &PipelineConfig) -> usize {
+    let n = if calls_partners {
+        pipeline.concurrency.min(pipeline.partner_concurrency)
+    } else {
+        pipeline.concurrency
+    };
+    n.max(1)
 }
 
 /// Runs a stage until `shutdown`: consumes, handles up to `concurrency` messages at once, and
@@ -498,7 +515,10 @@ pub async fn run_stage(handler: Arc<dyn Handler>, ctx: StageCtx, shutdown: Cance
     };
     tracing::info!(stage = name, queue = %queue, "Stage started.");
     let writer = Arc::new(UnitWriter::start(&ctx.store, ctx.bus.clone()));
-    let slots = Arc::new(tokio::sync::Semaphore::new(ctx.pipeline.concurrency.max(1)));
+    let slots = Arc::new(tokio::sync::Semaphore::new(slots_for(
+        handler.calls_partners(),
+        &ctx.pipeline,
+    )));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         let permit = tokio::select! {
@@ -731,6 +751,31 @@ fn settle(r: Result<(), crate::bus::BusError>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stage_that_calls_partners_is_held_to_partner_concurrency() {
+        let cfg = crate::config::Config::from_toml("", "t", Vec::new()).unwrap();
+        // Defaults: the store's stages take 128 at once (more units share a commit), the
+        // partners' stages 32, and the bus hands each up to 128.
+        assert_eq!(slots_for(false, &cfg.pipeline), 128);
+        assert_eq!(slots_for(true, &cfg.pipeline), 32);
+        assert_eq!(cfg.bus.prefetch, 128);
+        // Set lower than the partner limit, concurrency holds for every stage.
+        let cfg = crate::config::Config::from_toml(
+            "[pipeline]\nconcurrency = 8\npartner_concurrency = 20\n",
+            "t",
+            Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(slots_for(false, &cfg.pipeline), 8);
+        assert_eq!(slots_for(true, &cfg.pipeline), 8);
+        let zero = crate::config::Config::from_toml(
+            "[pipeline]\npartner_concurrency = 0\n",
+            "t",
+            Vec::new(),
+        );
+        assert!(zero.is_err());
+    }
 
     #[test]
     fn the_configuration_narrows_notify_and_pushback_unless_told_not_to() {

@@ -78,6 +78,11 @@ impl Handler for PushbackStage {
         NAME
     }
 
+    /// It tells the marketplace.
+    fn calls_partners(&self) -> bool {
+        true
+    }
+
     async fn handle(&self, env: &Envelope, unit: Unit<'_>) -> Result<Committed, StageError> {
         let order_id = order_id_of(env)?;
         let (stored, state) = load_order(unit.store(), &order_id).await?;

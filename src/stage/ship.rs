@@ -294,6 +294,11 @@ impl Handler for ShipStage {
         NAME
     }
 
+    /// It buys labels.
+    fn calls_partners(&self) -> bool {
+        true
+    }
+
     async fn handle(&self, env: &Envelope, unit: Unit<'_>) -> Result<Committed, StageError> {
         if env.kind == EventType::ORDER_SHIPPED {
             return self.delivery_note(env, unit).await;

@@ -85,6 +85,11 @@ impl Handler for SubscribeStage {
         NAME
     }
 
+    /// It registers trackers.
+    fn calls_partners(&self) -> bool {
+        true
+    }
+
     async fn handle(&self, env: &Envelope, unit: Unit<'_>) -> Result<Committed, StageError> {
         let parcel: ShipmentRef = serde_json::from_value(env.payload.clone()).map_err(|e| {
             StageError::permanent(
