@@ -236,9 +236,14 @@ impl FolderConnector {
         let dest = move_into(path, &failed).await.map_err(io)?;
         let mut reason_path = dest.clone().into_os_string();
         reason_path.push(".reason.txt");
-        tokio::fs::write(&reason_path, format!("{reason}\n"))
+        // Written beside it and renamed into place, so whoever watches failed/ never reads a
+        // reason file that is there but still empty.
+        let mut part = reason_path.clone();
+        part.push(".part");
+        tokio::fs::write(&part, format!("{reason}\n"))
             .await
             .map_err(io)?;
+        tokio::fs::rename(&part, &reason_path).await.map_err(io)?;
         tracing::warn!(connector = %self.cfg.name, file = %dest.display(), reason, "File moved to failed/.");
         let detail = format!("file {} refused: {reason}", dest.display());
         super::refusal::record(
