@@ -319,6 +319,26 @@ const TOTAL: &[&str] = &[
     "γενικό σύνολο",
 ];
 
+/// Words that, in a short label ending in the word for a discount, say the amount is not the
+/// discount itself ("After discount", "Before discount", "Discount code").
+const DISCOUNT_EXCEPT: &[&str] = &[
+    "after", "before", "excl", "incl", "without", "with", "nach", "vor", "après", "avant", "code",
+    "total",
+];
+
+/// Words that name a delivery charge when they are a summary row's whole label ("Delivery:
+/// $35.00", "Livraison  25,00 $"); in a longer label they start a remark about the delivery
+/// ("Delivery Tues or Thurs before 11am", "Livraison : vendredi avant 6 h").
+const DELIVERY_ALONE: &[&str] = &[
+    "delivery",
+    "livraison",
+    "lieferung",
+    "entrega",
+    "consegna",
+    "levering",
+    "bezorging",
+];
+
 /// A deposit on returnable containers (crates, kegs, bottles), added to the goods: German
 /// `Pfand`, Dutch `statiegeld`, Scandinavian `pant`.
 const DEPOSIT: &[&str] = &["pfand", "statiegeld", "pant"];
@@ -426,6 +446,8 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
         "including",
         "excl.",
         "add",
+        // "Less 5% trade discount": what is taken off.
+        "less",
         "dont",
         "davon",
         "+",
@@ -516,6 +538,13 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
         Some(RowKind::Discount)
     } else if starts(TOTAL) {
         Some(RowKind::Total)
+    } else if (2..=3).contains(&words.len())
+        && words.last().is_some_and(|w| DISCOUNT.contains(w))
+        && !words.iter().any(|w| DISCOUNT_EXCEPT.contains(w))
+    {
+        // "Trade discount", "Cash discount", "Mengenrabatt" written apart: a short label
+        // ending in the word for a discount (not a total after or before it, nor its code).
+        Some(RowKind::Discount)
     } else if words.len() <= 3 && words.iter().any(|w| SHIPPING_WORDS.contains(w)) {
         // "Spese di trasporto", "Gastos de envío", "Postage & packing" (a short label: in
         // a sentence the word is a verb as often as not, "Les envío la orden …").
@@ -687,13 +716,50 @@ pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
         // A summary row may be a later sentence of a line ("Alle priser i DKK ekskl. moms.
         // I alt 2.639,00 kr. ekskl. moms."): a sentence starts after a word's full stop and a
         // space, with a capital letter.
+        let mut read = false;
         for tail in sentence_tails(t) {
             if summary_row(tail, decimal_comma, &mut s) {
+                read = true;
                 break;
             }
         }
+        if !read {
+            total_sentence(t, decimal_comma, &mut s);
+        }
     }
     s
+}
+
+/// A total stated in a sentence after its amount, "so £372.75 in total" (the amount with its
+/// currency), and in that sentence a delivery charge added to the goods ("plus £9.95
+/// delivery"): the total and the shipping.
+fn total_sentence(t: &str, decimal_comma: bool, s: &mut Stated) {
+    const MONEY: &str = r"(?:[£€$]|(?:USD|EUR|GBP|CAD|AUD|NZD|CHF)\s?)\s?([0-9][0-9,.]*[0-9])";
+    static IN_TOTAL: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(&format!(r"(?i)(?:^|\s){MONEY}\s+in\s+total\b")).ok()
+    });
+    static PLUS_DELIVERY: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(
+        || {
+            regex::Regex::new(&format!(
+                r"(?i)(?:\bplus|\+)\s+{MONEY}\s+(?:for\s+)?(?:delivery|shipping|postage|carriage|freight)\b"
+            ))
+            .ok()
+        },
+    );
+    let Some(m) = IN_TOTAL.as_ref().and_then(|r| r.captures(t)) else {
+        return;
+    };
+    let Some(total) = parse_decimal(&m[1], decimal_comma) else {
+        return;
+    };
+    s.total.push(total);
+    if let Some(d) = PLUS_DELIVERY
+        .as_ref()
+        .and_then(|r| r.captures(t))
+        .and_then(|m| parse_decimal(&m[1], decimal_comma))
+    {
+        s.shipping.push(d);
+    }
 }
 
 /// The later sentences of a line, each to the line's end: what follows a full stop after a
@@ -740,7 +806,7 @@ fn summary_row(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
     if label.is_empty() || unbracketed.trim().chars().count() > 32 {
         return false;
     }
-    let Some(kind) = row_kind(label) else {
+    let Some(kind) = row_kind(label).or_else(|| delivery_alone(label, &t[label.len()..])) else {
         return false;
     };
     // A discount's minus sign ("-10,79 €") is no part of its amount; any other row's is
@@ -774,6 +840,38 @@ fn summary_row(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
         RowKind::Discount => s.discount.push(amount.abs()),
     }
     true
+}
+
+/// A row whose whole label is the word for delivery ("Delivery: $35.00"), its amount money (a
+/// currency mark or cents): the delivery charge. A date or a count after the word ("Delivery:
+/// 6 May", "Delivery 2 pallets") is no charge.
+fn delivery_alone(label: &str, rest: &str) -> Option<RowKind> {
+    let word = label
+        .trim()
+        .trim_end_matches([':', '：', ' '])
+        .to_lowercase();
+    if !DELIVERY_ALONE.contains(&word.as_str()) {
+        return None;
+    }
+    let rest = rest.trim_start_matches(|c: char| c.is_whitespace() || ":：".contains(c));
+    let marked = rest.starts_with(['$', '€', '£']) || {
+        let (first, after) = numbers(rest).into_iter().next()?;
+        let cents = first
+            .rfind(['.', ','])
+            .is_some_and(|at| first.len() - at == 3);
+        let after = after.trim_start();
+        cents
+            || after.starts_with(['$', '€', '£'])
+            || after.get(..3).is_some_and(|c| {
+                c.chars().all(|x| x.is_ascii_uppercase()) && currency_of(c).is_some()
+            })
+    };
+    // Nothing but the amount (and its currency) after the label.
+    let words_after = rest
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphabetic) && currency_of(w).is_none())
+        .count();
+    (marked && words_after == 0).then_some(RowKind::Shipping)
 }
 
 /// A sum written on one line, "Totale merce: € 1.452,70 + IVA 10% € 145,27 = € 1.597,97":

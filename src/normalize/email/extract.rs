@@ -418,6 +418,8 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "livraison à",
             "ship-to",
             "deliver to",
+            // "Please send to:" (the polite word is read off the label).
+            "send to",
             "delivery address",
             "shipping address",
             "delivery to",
@@ -2338,6 +2340,14 @@ fn find_labelled(layout: &Layout, ctx: &Ctx, field: &str, bare_ok: bool) -> Vec<
     // Greek capitals drop their accents ("ΤΟΠΟΣ ΠΑΡΑΔΟΣΗΣ"): Greek is compared without them.
     let greek = |s: &str| s.chars().any(|c| ('\u{370}'..='\u{3ff}').contains(&c));
     let is_label = |s: &str| {
+        // "Please send to:", "Kindly deliver to:": a polite word before a delivery label.
+        let s = match field {
+            "ship_to" => ["please ", "pls ", "kindly "]
+                .iter()
+                .find_map(|p| s.strip_prefix(p))
+                .unwrap_or(s),
+            _ => s,
+        };
         labels.iter().any(|l| l == s || near_label(l, s))
             || (greek(s) && {
                 let s = super::checks::greek_unaccented(s);
@@ -3983,7 +3993,22 @@ fn is_contact_line(t: &str) -> bool {
                 (7..=15).contains(&digits(m.as_str())) && digits(&value[..m.start()]) == 0
             })
     });
-    email || phone || labelled || contact || person || phone_after_label(t).is_some()
+    // "Shop phone: 01904 555 281", "Site mobile: …": a short label ending in a word for a
+    // phone, then the number alone.
+    let qualified = t.split_once([':', '：']).is_some_and(|(head, value)| {
+        let words: Vec<String> = head.split_whitespace().map(str::to_lowercase).collect();
+        digits(head) == 0
+            && (2..=3).contains(&words.len())
+            && words.last().is_some_and(|w| {
+                ["phone", "tel", "tel.", "telephone", "mobile", "cell", "fax"].contains(&w.as_str())
+            })
+            && rx(&PHONE)
+                .and_then(|r| r.find(value.trim()))
+                .is_some_and(|m| {
+                    (7..=15).contains(&digits(m.as_str())) && digits(value) == digits(m.as_str())
+                })
+    });
+    email || phone || labelled || contact || person || qualified || phone_after_label(t).is_some()
 }
 
 /// A line that is only a company's registration or tax number with its label: `CVR
@@ -4392,9 +4417,15 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
     // prefecture and postcode after the ward ("Chiyoda-ku, Tokyo 100-0005").
     re!(STATE_ZIP, r"^[A-Z]{2}\s+[0-9]{5}(?:-[0-9]{4})?$");
     re!(PREFECTURE_POSTAL, r"^[A-Za-z-]+\s+〒?[0-9]{3}-[0-9]{4}$");
+    // "Ottawa, ON K1N 5Z2": a Canadian province and postal code likewise.
+    re!(
+        PROVINCE_POSTAL,
+        r"^[A-Z]{2}\s+[A-Z][0-9][A-Z]\s?[0-9][A-Z][0-9]$"
+    );
     if parts.len() >= 3
         && parts.last().is_some_and(|l| {
             rx(&STATE_ZIP).is_some_and(|r| r.is_match(l))
+                || rx(&PROVINCE_POSTAL).is_some_and(|r| r.is_match(l))
                 || rx(&PREFECTURE_POSTAL).is_some_and(|r| r.is_match(l))
         })
     {
@@ -5430,14 +5461,35 @@ re!(
 /// A code named by its word (`art.nr. KB-ESP-1000`, `ref: X-1`, `SKU 4711`): the word ends
 /// before the code (`refuse sacks` names no code).
 fn code_word(text: &str) -> Option<regex::Captures<'_>> {
-    rx(&CODE_WORD)?.captures_iter(text).find(|m| {
-        m.get(1).is_some_and(|code| {
-            !text[..code.start()]
-                .chars()
-                .next_back()
-                .is_some_and(char::is_alphabetic)
+    // "— item MS-AR-4L —": "item" names a code only before one of a code's form (letters and
+    // digits joined by a separator); "item 3 of the list" names none.
+    re!(
+        ITEM_WORD,
+        r"(?i)(?:^|[\s,;(])item\s*[:#]?\s*([A-Za-z0-9]+(?:[-_./][A-Za-z0-9]+)+)(?:$|[\s,;)])"
+    );
+    rx(&CODE_WORD)?
+        .captures_iter(text)
+        .find(|m| {
+            m.get(1).is_some_and(|code| {
+                !text[..code.start()]
+                    .chars()
+                    .next_back()
+                    .is_some_and(char::is_alphabetic)
+            })
         })
-    })
+        .or_else(|| {
+            // Gated by a plain test, and only in an item's text (a line, not a whole page).
+            if text.len() > 400 || !contains_ci(text, "item") {
+                return None;
+            }
+            rx(&ITEM_WORD)?.captures_iter(text).find(|m| {
+                m.get(1).is_some_and(|code| {
+                    let c = code.as_str();
+                    c.chars().any(|x| x.is_ascii_alphabetic())
+                        && c.chars().any(|x| x.is_ascii_digit())
+                })
+            })
+        })
 }
 
 /// Lines written as bullets: `- 3 x Huila Washed, 1 kg (HUI-1KG-WB) @ $38.50`.
@@ -6746,6 +6798,20 @@ const LIST_UNITS: &[&str] = &[
 // "… (SU-FC-1L) x12 @ Rp 19.500" (a size such as "3.5x10in" has no space before the sign).
 re!(QTY_AFTER, r"(?i)(?:^|\s)[x×]\s?([0-9]{1,5})(?:\s|$|[,;])");
 
+/// Where the sign for times starts after a pack size written with "of" ("case of 500 x 4",
+/// "box of 12 × 3"): that number is the pack's, the count the one after the sign.
+fn pack_size_times(s: &str) -> Option<usize> {
+    re!(
+        PACK_OF_TIMES,
+        r"(?i)\bof\s+[0-9]{1,6}(\s+[x×]\s?[0-9]{1,5})(?:\s|$|[,;])"
+    );
+    if s.len() > 400 || !contains_ci(s, "of") {
+        return None;
+    }
+    let m = rx(&PACK_OF_TIMES)?.captures(s)?;
+    Some(m.get(1)?.start())
+}
+
 /// A list item's unit price written after a dash or a word for "at" with its currency, ending
 /// the item, perhaps with the unit it is per: "– 18,50 zł netto/szt.", "– 119.90 ₪ ליח'",
 /// "- 125.000đ/gói", "по 685,00 грн", "بسعر 95.00 درهم للوحدة". Groups as in the other price
@@ -7056,8 +7122,14 @@ fn list_lines(
                 || body[*at..].starts_with("...")
         });
         let counted = leader.map_or(body, |at| &body[at..]);
+        // "case of 500 x 4 @ $58.90": a pack size after "of" with the sign for times after
+        // it is the pack's; the count is the number after the sign.
+        let pack_times = pack_size_times(counted);
         let counted_by = rx(&QTY_WORD)
             .and_then(|r| r.captures(counted))
+            .or_else(|| {
+                pack_times.and_then(|at| rx(&QTY_AFTER).and_then(|r| r.captures_at(counted, at)))
+            })
             .or_else(|| rx(&QTY_X).and_then(|r| r.captures(counted)))
             .or_else(|| rx(&QTY_AFTER).and_then(|r| r.captures(counted)));
         let dash_counted = price.as_ref().and_then(|p| {
@@ -7223,8 +7295,10 @@ fn list_lines(
                 let rest = rx(&QTY_WORD)
                     .map(|r| r.replace(&rest, " ").into_owned())
                     .unwrap_or(rest);
-                let after = !rx(&QTY_X).is_some_and(|r| r.is_match(&rest));
+                let pack_times = pack_size_times(&rest).is_some();
+                let after = pack_times || !rx(&QTY_X).is_some_and(|r| r.is_match(&rest));
                 let rest = rx(&QTY_X)
+                    .filter(|_| !pack_times)
                     .map(|r| r.replacen(&rest, 1, " ").into_owned())
                     .unwrap_or(rest);
                 // "Cà phê rang xay 500g (RB-500) x10": the quantity after the name.

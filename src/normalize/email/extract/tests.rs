@@ -3872,3 +3872,87 @@ fn carton_items_and_one_whose_price_is_to_confirm() {
     assert!(doubts.iter().any(|d| d.contains("price")), "{doubts:?}");
     assert_eq!(value(&f, "customer.phone").as_deref(), Some("012-555 8817"));
 }
+
+/// Summary rows of round 22: "Less 5% trade discount -55.20" (a qualifier, a rate and a
+/// discount's word ending a short label), "Delivery: $35.00" and "Livraison 25,00 $" (the
+/// word for delivery as the whole label, the amount money) but not "Delivery Tues before
+/// 11am" nor "Livraison : vendredi avant 6 h", and "so £372.75 in total" with "plus £9.95
+/// delivery" in that sentence.
+#[test]
+fn trade_discount_bare_delivery_rows_and_a_total_in_a_sentence() {
+    use super::super::checks::{row_kind, stated_amounts, RowKind};
+    assert_eq!(row_kind("Less 5% trade discount"), Some(RowKind::Discount));
+    assert_eq!(row_kind("Total after discount"), Some(RowKind::Total));
+    assert_eq!(row_kind("Price after discount"), None);
+    let s = stated_amounts(
+        "Goods   1,104.00\nLess 5% trade discount   -55.20\nVAT 23%   241.22\nTOTAL EUR   1,290.02",
+        false,
+    );
+    assert_eq!(s.discount, vec![Decimal::new(5520, 2)]);
+    let s = stated_amounts(
+        "Subtotal: $1,172.20\nDelivery: $35.00\nHST (13%) on delivery: $4.55\n\
+         Delivery Tues or Thurs before 11am please\nDelivery: 6 May",
+        false,
+    );
+    assert_eq!(s.shipping, vec![Decimal::from(35)]);
+    assert_eq!(s.tax, vec![Decimal::new(455, 2)]);
+    let s = stated_amounts(
+        "Livraison                  25,00 $\nLivraison : vendredi avant 6 h, porte de garage.",
+        true,
+    );
+    assert_eq!(s.shipping, vec![Decimal::from(25)]);
+    let s = stated_amounts(
+        "By my reckoning that's £362.80 for the goods plus £9.95 delivery, so £372.75 in total.",
+        false,
+    );
+    assert_eq!(s.total, vec![Decimal::new(37275, 2)]);
+    assert_eq!(s.shipping, vec![Decimal::new(995, 2)]);
+    // A count "in total" is no amount.
+    assert!(stated_amounts("That's 20 cases in total.", false)
+        .total
+        .is_empty());
+}
+
+/// Round 22's items and addresses: "SKU - name, case of 500 x 4 @ $58.90" (the pack size
+/// after "of", the count after the sign), "name — item MS-AR-4L — qty 6 — $54.00 ea" (a code
+/// named by "item"), "Please send to:" over a block ending in "Shop phone: …", and a one-line
+/// Canadian address ending "Ottawa, ON K1N 5Z2".
+#[test]
+fn pack_size_times_count_item_word_polite_label_and_province_postal() {
+    let text = "Here's our order:\n\n\
+                CUP-12-DW - 12 oz double-wall hot cup, case of 500 x 4 @ $58.90\n\
+                STR-PPR-8 - Paper straw 8 in, box of 500 x 5 @ $12.40\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].quantity, Some(Decimal::from(4)));
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("12 oz double-wall hot cup, case of 500")
+    );
+    assert_eq!(lines[1].quantity, Some(Decimal::from(5)));
+    let text = "Please process PO 2026-118.\n\n\
+                1. Maple syrup, amber rich, 4 L jug — item MS-AR-4L — qty 6 — $54.00 ea\n\
+                2. Organic unbleached flour, 20 kg — item FLR-ORG-20 — qty 8 — $38.75 ea\n\n\
+                Deliver to: Rideau Street Bakehouse, 412 Rideau St, Ottawa, ON K1N 5Z2\n";
+    let (f, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines[0].sku.as_deref(), Some("MS-AR-4L"), "{lines:?}");
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Maple syrup, amber rich, 4 L jug")
+    );
+    assert_eq!(lines[1].quantity, Some(Decimal::from(8)));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Ottawa"));
+    assert_eq!(value(&f, "ship_to.region").as_deref(), Some("ON"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("K1N 5Z2"));
+    assert_eq!(value(&f, "ship_to.line2"), None);
+    let text = "6 x Kalamata olives, 2kg tub (OLV-KAL-2) £11.80 ea\n\n\
+                Please send to:\nThe Shambles Larder\n14 Little Shambles\nYork\nYO1 7LX\n\
+                Shop phone: 01904 555 281\n\nCheers,\nZoë\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("14 Little Shambles")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("York"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("YO1 7LX"));
+}
