@@ -8019,11 +8019,23 @@ fn call_phone(line: &str) -> Option<String> {
 fn machine_line(l: &str) -> bool {
     re!(
         MACHINE_LINE,
-        r"(?i)^[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{1,4}\s+[0-9]{1,2}:[0-9]{2}\b|\b(?:page|p\.)\s*[0-9]{1,3}\s*/\s*[0-9]{1,3}\s*$"
+        r"(?i)^[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{1,4}\s+[0-9]{1,2}:[0-9]{2}\b|^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+[0-9]{1,2},?\s+[0-9]{4}\s+[0-9]{1,2}:[0-9]{2}\s*(?:am|pm)?\b|\b(?:page|p\.)\s*[0-9]{1,3}\s*/\s*[0-9]{1,3}\s*$"
     );
     let l = l.trim();
     rx(&FAX_HEADER).is_some_and(|r| r.is_match(l))
         || rx(&MACHINE_LINE).is_some_and(|r| r.is_match(l))
+}
+
+/// Labels of a form that name its purchasing agent, a person, not the ordering organisation.
+const AGENT_LABELS: &[&str] = &["buyer", "acheteur", "comprador"];
+
+/// A person's name written as an initial and a surname ("L. Nguyen", "M. Sandhu").
+fn person_initial_name(v: &str) -> bool {
+    re!(
+        PERSON_INITIAL,
+        r"^\p{Lu}\.\s?(?:\p{Lu}\.\s?)?\p{Lu}\p{Ll}+(?:[- ]\p{Lu}\p{Ll}+)?$"
+    );
+    rx(&PERSON_INITIAL).is_some_and(|r| r.is_match(v.trim()))
 }
 
 /// The lines of a form's letterhead: the first block of text at the top (after a fax
@@ -8188,7 +8200,20 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     {
         ctx.put(&mut facts, "customer.name", Some(l.value), 0.9);
     }
-    if let Some(l) = first_value("customer", false) {
+    // On a form, "Buyer:" names the purchasing agent who typed it (a person); the customer
+    // is the ordering organisation on the letterhead.
+    let agent = |l: &Labelled| {
+        kind == Kind::Form
+            && layout.labels.iter().any(|c| {
+                c.line == l.line
+                    && c.col == l.col
+                    && AGENT_LABELS.contains(&c.head.trim().to_lowercase().as_str())
+            })
+    };
+    if let Some(l) = find_labelled(&layout, ctx, "customer", false)
+        .into_iter()
+        .find(|l| !l.value.is_empty() && !agent(l))
+    {
         if facts.contains_key("customer.name") {
             ctx.put(&mut facts, "customer.company", Some(l.value), 0.9);
         } else {
@@ -8209,11 +8234,34 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         letterhead(&layout, ctx, &mut facts);
         // The form's own e-mail address in its letterhead, unlabelled under the address.
         if !facts.contains_key("customer.email") {
+            // Also beside the letterhead's phone and fax ("Tel … Fax … purchasing@…"), but
+            // not on a line that names the vendor.
             let email = letterhead_block(&layout).into_iter().find_map(|i| {
-                let cell = layout.cells[i].first()?;
-                rx(&EMAIL)?.find(&cell.text).map(|m| m.as_str().to_string())
+                let low = layout.lines[i].to_lowercase();
+                if ["vendor", "supplier", "to:"]
+                    .iter()
+                    .any(|w| low.contains(w))
+                {
+                    let cell = layout.cells[i].first()?;
+                    return rx(&EMAIL)?.find(&cell.text).map(|m| m.as_str().to_string());
+                }
+                rx(&EMAIL)?
+                    .find(layout.lines[i])
+                    .map(|m| m.as_str().to_string())
             });
             ctx.put(&mut facts, "customer.email", email, 0.85);
+        }
+        // A form's customer is an organisation: a person's name ("L. Nguyen") read as it is a
+        // doubt, not a customer to release.
+        if facts
+            .get("customer.name")
+            .is_some_and(|f| person_initial_name(&f.value))
+        {
+            doubts.push(
+                "customer.name: on a form the customer is the organisation on the letterhead; \
+                 the name read is a person's"
+                    .into(),
+            );
         }
     }
 

@@ -3872,3 +3872,57 @@ fn carton_items_and_one_whose_price_is_to_confirm() {
     assert!(doubts.iter().any(|d| d.contains("price")), "{doubts:?}");
     assert_eq!(value(&f, "customer.phone").as_deref(), Some("012-555 8817"));
 }
+
+/// A fax's "Buyer:" is the purchasing agent, a person: the customer is the organisation on
+/// the letterhead. A person's name read as a form's customer holds the order.
+#[test]
+fn a_forms_buyer_is_not_its_customer() {
+    let text = "05/26/2026 07:41 AM   9165550129   MVMC MATL MGMT          #4417 P.001\n\n\
+                \x20MERCY VALLEY MEDICAL CENTER\n\
+                \x20Materials Management / Purchasing\n\
+                \x20Phone (916) 555-0120    Fax (916) 555-0129\n\n\
+                \x20                         PURCHASE ORDER          PO #:      4500731186\n\
+                \x20                                                 Buyer:     L. Nguyen\n";
+    let (f, _, doubts) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.name").as_deref(),
+        Some("MERCY VALLEY MEDICAL CENTER"),
+        "{doubts:?}"
+    );
+    assert!(person_initial_name("L. Nguyen"));
+    assert!(!person_initial_name("Mercy Valley Medical Center"));
+    let text = "Customer: M. Sandhu\nPO #: 4500731186\n";
+    let (_, _, doubts) = extract_text(text, &ctx(), Kind::Form);
+    assert!(
+        doubts.iter().any(|d| d.starts_with("customer.name")),
+        "{doubts:?}"
+    );
+}
+
+/// A form's e-mail printed on its letterhead beside the phone and fax is the customer's; a
+/// fax header that starts with the month's name ("May 28 2026 05:58AM …") is the machine's.
+#[test]
+fn a_letterhead_email_beside_the_phone_and_a_month_named_fax_header() {
+    let text = "MAY-27-2026 WED 01:15 PM  HVUSD PURCHASING       FAX NO. 5595550109     P. 01\n\n\
+                \x20                      HARMON VALLEY UNIFIED SCHOOL DISTRICT\n\
+                \x20                 1401 Draper Street, Kingsburg, CA 93631\n\
+                \x20      Tel (559) 555-0100   Fax (559) 555-0109   purchasing@hvusd.example.org\n\n\
+                \x20                        PURCHASE ORDER NO. 26-01473\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.email").as_deref(),
+        Some("purchasing@hvusd.example.org")
+    );
+    assert!(machine_line(
+        "May 28 2026 05:58AM  BAYOU ST BISTRO  5045550194                p.1"
+    ));
+    let text = "May 28 2026 05:58AM  BAYOU ST BISTRO  5045550194                p.1\n\n\
+                \x20BAYOU STREET BISTRO\n\
+                \x20822 Magazine St, New Orleans LA 70130\n\n\
+                \x20                             ORDER SHEET\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.name").as_deref(),
+        Some("BAYOU STREET BISTRO")
+    );
+}
