@@ -629,6 +629,11 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "stock code",
             "cat. no",
             "cat no",
+            "supplier cat no",
+            "supplier cat. no",
+            "vendor part #",
+            "vendor part no",
+            "supplier part no",
             "catalogue no",
             "catalog no",
             "catalog #",
@@ -987,6 +992,7 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "unit price ex vat",
             "price",
             "unit cost",
+            "cost price",
             "cost each",
             "price ea",
             "p.v.p",
@@ -1087,6 +1093,7 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "net amount",
             "line amount",
             "line total",
+            "total cost",
             "total",
             "ext. price",
             "extended",
@@ -3924,6 +3931,22 @@ fn is_county(line: &str) -> bool {
             "tyne and wear",
             "cumbria",
             "somerset",
+            "north somerset",
+            "bath and north east somerset",
+            "isle of wight",
+            "rutland",
+            "northumberland",
+            "mid glamorgan",
+            "south glamorgan",
+            "west glamorgan",
+            "vale of glamorgan",
+            "powys",
+            "gwynedd",
+            "ceredigion",
+            "fife",
+            "midlothian",
+            "east lothian",
+            "west lothian",
             "dorset",
             "middlesex",
             "west yorkshire",
@@ -8903,7 +8926,19 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
             ["price", "amount", "total", "harga", "jumlah"]
                 .iter()
                 .any(|w| lower.contains(w))
-                .then(|| bracketed_currency(l))
+                .then(|| {
+                    // "Price each (R)", "Total (R)": the rand's sign, which no other
+                    // currency writes alone in a header's brackets.
+                    re!(
+                        RAND_HEADER,
+                        r"(?i)\b(?:price|each|amount|total|cost)\s+\(R\)(?:[\s|,;]|$)"
+                    );
+                    bracketed_currency(l).or_else(|| {
+                        rx(&RAND_HEADER)
+                            .is_some_and(|r| r.is_match(l))
+                            .then_some("ZAR")
+                    })
+                })
                 .flatten()
         });
         ctx.put(facts, "currency", cur.map(String::from), 0.85);

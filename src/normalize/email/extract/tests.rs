@@ -3926,3 +3926,62 @@ fn a_letterhead_email_beside_the_phone_and_a_month_named_fax_header() {
         Some("BAYOU STREET BISTRO")
     );
 }
+
+/// Column headers of purchase-order forms and stock apps: "Vendor Part #" and "Supplier Cat
+/// No" name the item code, "Cost Price" the unit price and "Total Cost" the line's amount.
+#[test]
+fn vendor_part_supplier_cat_and_cost_price_columns() {
+    let text = " Ln  Vendor Part #  Description                 Ordered  UOM   Unit Cost   Extended\n\
+                \x201   HX-4410        Insulated travel mug 16 oz     48  EA         7.85     376.80\n\
+                \x202   HX-4412        Insulated travel mug red       24  EA         7.85     188.40\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("HX-4410"));
+    assert!(
+        !doubts.iter().any(|d| d.contains("item codes")),
+        "{doubts:?}"
+    );
+    let text = " Line  Supplier Cat No  Description                  Qty  Unit Price   Total\n\
+                \x201     FSL8120          Disposable apron, white       12        4.18   50.16\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(lines[0].sku.as_deref(), Some("FSL8120"));
+    let text = "SKU      Product                 Quantity   Cost Price   Total Cost\n\
+                WCK-8    Lavender candle 8 oz          12        11.25       135.00\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        lines[0].unit_price,
+        Some(Decimal::new(1125, 2)),
+        "{doubts:?}"
+    );
+}
+
+/// A British address with its town and county on lines of their own above the postcode
+/// ("Weston-super-Mare" / "North Somerset" / "BS23 4RT").
+#[test]
+fn a_british_town_then_a_unitary_county() {
+    let f = address_facts(
+        &[
+            "Ashcombe Community Hospital",
+            "Ashcombe Road",
+            "Weston-super-Mare",
+            "North Somerset",
+            "BS23 4RT",
+        ],
+        None,
+    );
+    assert_eq!(f[2], "Weston-super-Mare");
+    assert_eq!(f[3], "North Somerset");
+}
+
+/// "Price each (R)" / "Total (R)": the rand, named in a header's brackets; a trademark's
+/// "(R)" after a name is none.
+#[test]
+fn the_rand_in_a_price_headers_brackets() {
+    let text =
+        "Qty\tDescription\tCode\tPrice each (R)\tTotal (R)\n2\tCrayons\tCR-1\t45.00\t90.00\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "currency").as_deref(), Some("ZAR"));
+    let text = "2 x Sharpie(R) markers, price each 45.00\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_ne!(value(&f, "currency").as_deref(), Some("ZAR"));
+}
