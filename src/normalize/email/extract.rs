@@ -7534,6 +7534,125 @@ fn form_items(lines: &[&str], decimal_comma: bool) -> Vec<(usize, Line)> {
     out
 }
 
+/// Items written as blocks of labelled fields, one field a line and a blank line between
+/// items ("Item: Foil roll 100m x 12cm" / "Code: FL-900" / "Qty: 4 rolls" / "Price: £9.95
+/// each"). A block needs its name and a quantity; quoted lines (">") are no part of one.
+fn field_blocks(lines: &[&str], decimal_comma: bool) -> Vec<(usize, Line)> {
+    re!(
+        FIELD_LINE,
+        r"(?i)^\s*(item|product|description|code|sku|item\s+code|product\s+code|qty|quantity|price|unit\s+price)\s*:\s*(\S.*?)\s*$"
+    );
+    re!(FIELD_QTY, r"(?i)^([0-9]{1,6})(?:\s+\p{L}+\.?)?$");
+    re!(
+        FIELD_PRICE,
+        r"(?i)^(?:US\$|\$|£|€|R)?\s?([0-9][0-9.,]*)\s*(?:[A-Z]{3})?\s*(?:ea\.?|each|apiece|per\s+\p{L}+|/\s*\p{L}+)?$"
+    );
+    let mut out = Vec::new();
+    let mut i = 0;
+    let n = lines.len().min(2_000);
+    while i < n {
+        let start = i;
+        let mut fields: Vec<(String, String)> = Vec::new();
+        while i < n {
+            let Some(m) = rx(&FIELD_LINE).and_then(|r| r.captures(lines[i])) else {
+                break;
+            };
+            let label = m[1].split_whitespace().collect::<Vec<_>>().join(" ");
+            fields.push((label.to_lowercase(), m[2].to_string()));
+            i += 1;
+        }
+        if fields.len() < 2 {
+            i = start + 1;
+            continue;
+        }
+        let get = |keys: &[&str]| {
+            fields
+                .iter()
+                .find(|(k, _)| keys.contains(&k.as_str()))
+                .map(|(_, v)| v.clone())
+        };
+        let name = get(&["item", "product", "description"]);
+        let quantity = get(&["qty", "quantity"])
+            .and_then(|q| rx(&FIELD_QTY)?.captures(&q).map(|m| m[1].to_string()))
+            .and_then(|q| parse_quantity(&q, decimal_comma));
+        let (Some(name), Some(quantity)) = (name, quantity) else {
+            continue;
+        };
+        if !name.chars().any(char::is_alphabetic) {
+            continue;
+        }
+        let unit_price = get(&["price", "unit price"])
+            .and_then(|p| rx(&FIELD_PRICE)?.captures(&p).map(|m| m[1].to_string()))
+            .and_then(|p| parse_decimal(&p, decimal_comma));
+        let sku = get(&["code", "sku", "item code", "product code"])
+            .filter(|c| !c.contains(char::is_whitespace));
+        out.push((
+            start,
+            Line {
+                sku,
+                name: Some(name),
+                spec: None,
+                quantity: Some(quantity),
+                unit_price,
+                confidence: 0.85,
+                doubt: None,
+                discount: None,
+            },
+        ));
+    }
+    // One block alone is no list of items (a single "Item:" and "Qty:" may be anything).
+    if out.len() < 2 {
+        out.clear();
+    }
+    out
+}
+
+/// Why an item read from a sentence is held until a stated total confirms it.
+const SENTENCE_DOUBT: &str =
+    "lines: items were read from sentences, and no stated total confirms them";
+
+/// Items written one sentence each: a count, the item's name, its code in brackets and its
+/// price ("Please send 3 of the 12oz tumblers (TMB-12) at $14.50 each", "40 boxes of Colored
+/// Pencils 24ct (CP-24) at $3.85 a box", "15 packs of Glue Sticks 12-pack (GS-12PK), $6.20 per
+/// pack"). Two such sentences at least make a list.
+fn sentence_items(lines: &[&str], decimal_comma: bool) -> Vec<(usize, Line)> {
+    re!(
+        SENTENCE_ITEM,
+        r"(?i)(?:^|\s)([0-9]{1,5})\s+(?:[a-z]+\s+of\s+|of\s+)?(?:the\s+)?([^\s()0-9$£€][^()$£€]*?|[0-9]+[a-z]+\s[^()$£€]*?)\s*\((?-i:([A-Z0-9]+(?:[-./][A-Z0-9]+)*))\)\s*,?\s*(?:at\s+|for\s+|@\s*)?(?:US\$|\$|£|€)\s?([0-9][0-9,]*(?:\.[0-9]{2})?)(?:\s|[.,;!]|$)"
+    );
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate().take(2_000) {
+        if l.trim_start().starts_with('>') {
+            continue;
+        }
+        let Some(m) = rx(&SENTENCE_ITEM).and_then(|r| r.captures(l)) else {
+            continue;
+        };
+        let code = m[3].to_string();
+        if !code.chars().any(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let name = m[2].split_whitespace().collect::<Vec<_>>().join(" ");
+        out.push((
+            i,
+            Line {
+                sku: Some(code),
+                name: Some(name),
+                spec: None,
+                quantity: parse_quantity(&m[1], decimal_comma),
+                unit_price: parse_decimal(&m[4], decimal_comma),
+                confidence: 0.8,
+                doubt: Some(SENTENCE_DOUBT.to_string()),
+                discount: None,
+            },
+        ));
+    }
+    if out.len() < 2 {
+        out.clear();
+    }
+    out
+}
+
 /// Whether an address is a machine's that sends web forms' notifications (a website's
 /// `wordpress@`, a form service's `noreply@`), not a person's.
 pub fn automated_sender(address: &str) -> bool {
@@ -7952,9 +8071,18 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
                 if digits(t) < 7 {
                     return None;
                 }
+                // "503-555-0184 ext. 2": the extension stays with the number.
+                re!(PHONE_EXT, r"(?i)^(.*[0-9])\s+((?:ext\.?|x)\s?[0-9]{1,5})$");
+                let (t, ext) = match rx(&PHONE_EXT).and_then(|r| r.captures(t)) {
+                    Some(e) => (e.get(1)?.as_str(), Some(e[2].to_string())),
+                    None => (t, None),
+                };
                 let m = rx(&PHONE_LINE).and_then(|r| r.captures(t))?;
                 let digits = m[1].chars().filter(char::is_ascii_digit).count();
-                (7..=15).contains(&digits).then(|| m[1].to_string())
+                (7..=15).contains(&digits).then(|| match ext {
+                    Some(e) => format!("{} {e}", &m[1]),
+                    None => m[1].to_string(),
+                })
             })
     };
     for own_only in [true, false] {
@@ -8444,6 +8572,16 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             }
         }
     }
+    // "… so $543.00 is the total we have approved": the amount the sentence names as the total.
+    if total.is_none() {
+        re!(
+            IS_THE_TOTAL,
+            r"(?i)(?:US\$|\$|£|€)\s?([0-9][0-9,]*\.[0-9]{2})\s+is\s+(?:the|our)\s+(?:order\s+)?total\b"
+        );
+        if let Some(m) = lines.iter().find_map(|l| rx(&IS_THE_TOTAL)?.captures(l)) {
+            total = parse_decimal(&m[1], dc).map(|d| (d, None));
+        }
+    }
     if total.is_none()
         && stated.tax.is_empty()
         && stated.shipping.is_empty()
@@ -8525,6 +8663,12 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         let read: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
         items.extend(list_lines(lines, ctx, &read, &mut doubts));
         if items.is_empty() {
+            items = field_blocks(lines, dc);
+        }
+        if items.is_empty() {
+            items = sentence_items(lines, dc);
+        }
+        if items.is_empty() {
             items = form_items(lines, dc)
                 .into_iter()
                 .map(|(i, mut l)| {
@@ -8564,7 +8708,13 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     // subtotal) that the lines add up to with it.
     if checked.is_empty() && (total_value.is_some() || !stated.subtotal.is_empty()) {
         for l in &mut out {
-            if [Some(LEAD_COUNT_DOUBT), Some(PACK_COUNT_DOUBT)].contains(&l.doubt.as_deref()) {
+            if [
+                Some(LEAD_COUNT_DOUBT),
+                Some(PACK_COUNT_DOUBT),
+                Some(SENTENCE_DOUBT),
+            ]
+            .contains(&l.doubt.as_deref())
+            {
                 l.doubt = None;
             }
         }

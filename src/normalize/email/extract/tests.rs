@@ -3985,3 +3985,49 @@ fn the_rand_in_a_price_headers_brackets() {
     let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
     assert_ne!(value(&f, "currency").as_deref(), Some("ZAR"));
 }
+
+/// Items as blocks of labelled fields ("Item:" / "Code:" / "Qty: 4 rolls" / "Price: £9.95
+/// each") above a quoted price list: the blocks are the order, the quoted list is not.
+#[test]
+fn item_code_qty_price_blocks_above_a_quoted_list() {
+    let text = "Here's our order please.\n\n\
+                Item: Bond repair shampoo 1 litre\nCode: BR-SHP-1L\nQty: 6 bottles\nPrice: £16.80 each\n\n\
+                Item: Foil roll 100m x 12cm\nCode: FL-900\nQty: 4 rolls\nPrice: £9.95 each\n\n\
+                Total £140.60\n\n\
+                > BR-SHP-1L   Bond repair shampoo 1 litre          £16.80\n\
+                > BR-MSK-500  Bond repair mask 500ml               £22.10\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[1].sku.as_deref(), Some("FL-900"));
+    assert_eq!(lines[1].name.as_deref(), Some("Foil roll 100m x 12cm"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(4)));
+    assert_eq!(lines[1].unit_price, Some(Decimal::new(995, 2)));
+}
+
+/// One sentence per item, each worded its own way; a sentence that names the total
+/// confirms them, and without it they are held. A phone's extension stays with it.
+#[test]
+fn one_sentence_per_item_and_a_total_in_a_sentence() {
+    let items = "Please send 3 of the 12oz tumblers (TMB-12) at $14.50 each for the staff room.\n\
+                 We also need 40 boxes of Colored Pencils 24ct (CP-24) at $3.85 a box.\n\
+                 Could you add 15 packs of Glue Sticks 12-pack (GS-12PK), $6.20 per pack.\n";
+    let text = format!(
+        "{items}\nSo $290.50 is the total we have approved.\n\nDenise Okafor\n503-555-0184 ext. 2\n"
+    );
+    let (f, lines, doubts) = extract_text(&text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3, "{doubts:?}");
+    assert_eq!(lines[0].name.as_deref(), Some("12oz tumblers"));
+    assert_eq!(lines[0].sku.as_deref(), Some("TMB-12"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(3)));
+    assert_eq!(lines[1].name.as_deref(), Some("Colored Pencils 24ct"));
+    assert_eq!(lines[2].unit_price, Some(Decimal::new(620, 2)));
+    assert_eq!(value(&f, "total").as_deref(), Some("290.5"));
+    assert!(!doubts.iter().any(|d| d.starts_with("lines")), "{doubts:?}");
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("503-555-0184 ext. 2")
+    );
+    let (_, lines, doubts) = extract_text(items, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3);
+    assert!(doubts.iter().any(|d| d.contains("sentences")), "{doubts:?}");
+}
