@@ -2419,6 +2419,13 @@ const INVOICE_WORDS: &[&str] = &[
     "bill", "invoice", "rechnung", "factur", "fattur", "fatur", "请求", "請求", "发票", "發票",
 ];
 
+/// A sentence that ends in a colon and asks for the goods to be sent somewhere ("Send it to
+/// our warehouse at:", "Please send to:"); the address must follow it.
+fn send_to(t: &str) -> bool {
+    re!(SEND_TO, r"(?i)\bsend\b(?:\s+\S+){0,2}\s+to\b[^:]*:$");
+    rx(&SEND_TO).is_some_and(|r| r.is_match(t.trim()))
+}
+
 /// Which lines belong to a delivery block: from a delivery heading or label (`Ship to:`,
 /// `收货人：`, `收货信息：`) to the next blank line, and on past blank lines while the next
 /// line is another labelled part of it (`电话：`, `地址：`, `邮编：`: an HTML message writes
@@ -8488,9 +8495,10 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             // last week. Here is our next order:" announces no address).
             let t = t.rsplit(". ").next().unwrap_or(&t).to_string();
             (t.ends_with(':') || t.ends_with('：'))
-                && DELIVERY_WORDS
+                && (DELIVERY_WORDS
                     .iter()
                     .any(|w| t.contains(w) || before.contains(w))
+                    || send_to(&t))
                 // The address the invoice goes to is not where the goods go.
                 && !INVOICE_WORDS.iter().any(|w| t.contains(w))
         });
@@ -8499,10 +8507,25 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         let mut triggers: Vec<usize> = triggers.collect();
         triggers.sort_by_key(|&i| lines[i].split_whitespace().count() > 4);
         for i in triggers {
-            let block = block_below(&layout, i, 0, 6);
+            let mut block = block_below(&layout, i, 0, 6);
+            // A phone under the address ("Ph 09 555 0143") is no part of it.
+            re!(
+                PHONE_UNDER,
+                r"(?i)^(?:ph|phone|tel|telephone|t|m|mob|mobile|cell)\.?\s*:?\s*\+?\(?[0-9][0-9 ().-]{5,}[0-9]$"
+            );
+            while block.len() > 2
+                && block
+                    .last()
+                    .is_some_and(|l| rx(&PHONE_UNDER).is_some_and(|r| r.is_match(l.trim())))
+            {
+                block.pop();
+            }
             // A list of items is not an address.
             let listy = block.iter().any(|l| list_item(l));
-            if !block.is_empty() && !listy {
+            // "Send it to our warehouse at:" says where only above an address (a city line).
+            let placed = !send_to(&lines[i].trim().to_lowercase())
+                || block.iter().any(|b| city_line(b.trim()).is_some());
+            if !block.is_empty() && !listy && placed {
                 address_block(&mut facts, ctx, block, 0.8);
                 break;
             }

@@ -4031,3 +4031,22 @@ fn one_sentence_per_item_and_a_total_in_a_sentence() {
     assert_eq!(lines.len(), 3);
     assert!(doubts.iter().any(|d| d.contains("sentences")), "{doubts:?}");
 }
+
+/// "Send it to our warehouse at:" above an address announces where the goods go; the phone
+/// line under the address is no part of it. "Send me a copy to:" above no address is none.
+#[test]
+fn send_it_to_our_warehouse_at_and_a_phone_under_the_address() {
+    let text = "Send it to our warehouse at:\nFlat White Collective Ltd\nUnit 3, 12 Carbine Road\n\
+                Mount Wellington\nAuckland 1060\nPh 09 555 0143\n\nThanks\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("Unit 3, 12 Carbine Road")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Auckland"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("1060"));
+    assert!(send_to("send it to our warehouse at:"));
+    let text = "Please send the confirmation to:\nanna@example.com\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.line1"), None);
+}
