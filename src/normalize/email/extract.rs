@@ -8532,6 +8532,32 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         }
     }
 
+    // "The address is in my signature below": the signature's city line, with the street
+    // and the organisation's name on the two lines above it.
+    re!(
+        IN_SIGNATURE,
+        r"(?i)\baddress\s+(?:is\s+)?(?:in|at\s+the\s+foot\s+of)\s+(?:my|our|the)\s+(?:e-?mail\s+)?signature"
+    );
+    if kind == Kind::Email
+        && !facts.contains_key("ship_to.line1")
+        && contains_ci(text, "signature")
+        && rx(&IN_SIGNATURE).is_some_and(|r| r.is_match(text))
+    {
+        let said = lines
+            .iter()
+            .position(|l| rx(&IN_SIGNATURE).is_some_and(|r| r.is_match(l)))
+            .unwrap_or(0);
+        let city = (said + 1..lines.len())
+            .rev()
+            .find(|&i| !lines[i].trim().starts_with('>') && city_line(lines[i].trim()).is_some());
+        if let Some(c) = city.filter(|&c| c >= said + 3) {
+            let block: Vec<String> = (c - 2..=c).map(|i| lines[i].trim().to_string()).collect();
+            if block.iter().all(|l| !l.is_empty()) {
+                address_block(&mut facts, ctx, block, 0.8);
+            }
+        }
+    }
+
     // No labelled or announced address: a block of lines whose last line has the form of
     // a city line of a country that implies it ("Gunnison, CO 81230") is read as the
     // address, but only as a guess a person confirms.

@@ -4050,3 +4050,26 @@ fn send_it_to_our_warehouse_at_and_a_phone_under_the_address() {
     let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
     assert_eq!(value(&f, "ship_to.line1"), None);
 }
+
+/// "The address is in my signature below": the signature's organisation, street and city
+/// line are where the goods go.
+#[test]
+fn the_address_is_in_my_signature() {
+    let text = "Please ship to the office as usual - the address is in my signature below.\n\n\
+                Thank you!\n\nRenee Calloway\nOffice Manager\nBarton Creek Family Dental\n\
+                3801 S Lamar Blvd, Suite 204\nAustin, TX 78704\n(512) 555-0167\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.name").as_deref(),
+        Some("Barton Creek Family Dental")
+    );
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("3801 S Lamar Blvd, Suite 204")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Austin"));
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("(512) 555-0167")
+    );
+}
