@@ -809,7 +809,7 @@ mod tests {
         let pdf = r.pdf(&sample(), Copy::Customer).unwrap();
         let doc = lopdf::Document::load_mem(&pdf).unwrap();
         let mut deflated = 0;
-        for (_, object) in &doc.objects {
+        for object in doc.objects.values() {
             if let lopdf::Object::Stream(s) = object {
                 let filter = s.dict.get(b"Filter").ok().and_then(|f| f.as_name().ok());
                 if filter == Some(b"FlateDecode".as_slice()) {
