@@ -631,6 +631,11 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "stock code",
             "cat. no",
             "cat no",
+            "supplier cat no",
+            "supplier cat. no",
+            "vendor part #",
+            "vendor part no",
+            "supplier part no",
             "catalogue no",
             "catalog no",
             "catalog #",
@@ -989,6 +994,7 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "unit price ex vat",
             "price",
             "unit cost",
+            "cost price",
             "cost each",
             "price ea",
             "p.v.p",
@@ -1089,6 +1095,7 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "net amount",
             "line amount",
             "line total",
+            "total cost",
             "total",
             "ext. price",
             "extended",
@@ -2421,6 +2428,13 @@ const DELIVERY_WORDS: &[&str] = &[
 const INVOICE_WORDS: &[&str] = &[
     "bill", "invoice", "rechnung", "factur", "fattur", "fatur", "请求", "請求", "发票", "發票",
 ];
+
+/// A sentence that ends in a colon and asks for the goods to be sent somewhere ("Send it to
+/// our warehouse at:", "Please send to:"); the address must follow it.
+fn send_to(t: &str) -> bool {
+    re!(SEND_TO, r"(?i)\bsend\b(?:\s+\S+){0,2}\s+to\b[^:]*:$");
+    rx(&SEND_TO).is_some_and(|r| r.is_match(t.trim()))
+}
 
 /// Which lines belong to a delivery block: from a delivery heading or label (`Ship to:`,
 /// `收货人：`, `收货信息：`) to the next blank line, and on past blank lines while the next
@@ -3934,6 +3948,22 @@ fn is_county(line: &str) -> bool {
             "tyne and wear",
             "cumbria",
             "somerset",
+            "north somerset",
+            "bath and north east somerset",
+            "isle of wight",
+            "rutland",
+            "northumberland",
+            "mid glamorgan",
+            "south glamorgan",
+            "west glamorgan",
+            "vale of glamorgan",
+            "powys",
+            "gwynedd",
+            "ceredigion",
+            "fife",
+            "midlothian",
+            "east lothian",
+            "west lothian",
             "dorset",
             "middlesex",
             "west yorkshire",
@@ -7585,6 +7615,125 @@ fn form_items(lines: &[&str], decimal_comma: bool) -> Vec<(usize, Line)> {
     out
 }
 
+/// Items written as blocks of labelled fields, one field a line and a blank line between
+/// items ("Item: Foil roll 100m x 12cm" / "Code: FL-900" / "Qty: 4 rolls" / "Price: £9.95
+/// each"). A block needs its name and a quantity; quoted lines (">") are no part of one.
+fn field_blocks(lines: &[&str], decimal_comma: bool) -> Vec<(usize, Line)> {
+    re!(
+        FIELD_LINE,
+        r"(?i)^\s*(item|product|description|code|sku|item\s+code|product\s+code|qty|quantity|price|unit\s+price)\s*:\s*(\S.*?)\s*$"
+    );
+    re!(FIELD_QTY, r"(?i)^([0-9]{1,6})(?:\s+\p{L}+\.?)?$");
+    re!(
+        FIELD_PRICE,
+        r"(?i)^(?:US\$|\$|£|€|R)?\s?([0-9][0-9.,]*)\s*(?:[A-Z]{3})?\s*(?:ea\.?|each|apiece|per\s+\p{L}+|/\s*\p{L}+)?$"
+    );
+    let mut out = Vec::new();
+    let mut i = 0;
+    let n = lines.len().min(2_000);
+    while i < n {
+        let start = i;
+        let mut fields: Vec<(String, String)> = Vec::new();
+        while i < n {
+            let Some(m) = rx(&FIELD_LINE).and_then(|r| r.captures(lines[i])) else {
+                break;
+            };
+            let label = m[1].split_whitespace().collect::<Vec<_>>().join(" ");
+            fields.push((label.to_lowercase(), m[2].to_string()));
+            i += 1;
+        }
+        if fields.len() < 2 {
+            i = start + 1;
+            continue;
+        }
+        let get = |keys: &[&str]| {
+            fields
+                .iter()
+                .find(|(k, _)| keys.contains(&k.as_str()))
+                .map(|(_, v)| v.clone())
+        };
+        let name = get(&["item", "product", "description"]);
+        let quantity = get(&["qty", "quantity"])
+            .and_then(|q| rx(&FIELD_QTY)?.captures(&q).map(|m| m[1].to_string()))
+            .and_then(|q| parse_quantity(&q, decimal_comma));
+        let (Some(name), Some(quantity)) = (name, quantity) else {
+            continue;
+        };
+        if !name.chars().any(char::is_alphabetic) {
+            continue;
+        }
+        let unit_price = get(&["price", "unit price"])
+            .and_then(|p| rx(&FIELD_PRICE)?.captures(&p).map(|m| m[1].to_string()))
+            .and_then(|p| parse_decimal(&p, decimal_comma));
+        let sku = get(&["code", "sku", "item code", "product code"])
+            .filter(|c| !c.contains(char::is_whitespace));
+        out.push((
+            start,
+            Line {
+                sku,
+                name: Some(name),
+                spec: None,
+                quantity: Some(quantity),
+                unit_price,
+                confidence: 0.85,
+                doubt: None,
+                discount: None,
+            },
+        ));
+    }
+    // One block alone is no list of items (a single "Item:" and "Qty:" may be anything).
+    if out.len() < 2 {
+        out.clear();
+    }
+    out
+}
+
+/// Why an item read from a sentence is held until a stated total confirms it.
+const SENTENCE_DOUBT: &str =
+    "lines: items were read from sentences, and no stated total confirms them";
+
+/// Items written one sentence each: a count, the item's name, its code in brackets and its
+/// price ("Please send 3 of the 12oz tumblers (TMB-12) at $14.50 each", "40 boxes of Colored
+/// Pencils 24ct (CP-24) at $3.85 a box", "15 packs of Glue Sticks 12-pack (GS-12PK), $6.20 per
+/// pack"). Two such sentences at least make a list.
+fn sentence_items(lines: &[&str], decimal_comma: bool) -> Vec<(usize, Line)> {
+    re!(
+        SENTENCE_ITEM,
+        r"(?i)(?:^|\s)([0-9]{1,5})\s+(?:[a-z]+\s+of\s+|of\s+)?(?:the\s+)?([^\s()0-9$£€][^()$£€]*?|[0-9]+[a-z]+\s[^()$£€]*?)\s*\((?-i:([A-Z0-9]+(?:[-./][A-Z0-9]+)*))\)\s*,?\s*(?:at\s+|for\s+|@\s*)?(?:US\$|\$|£|€)\s?([0-9][0-9,]*(?:\.[0-9]{2})?)(?:\s|[.,;!]|$)"
+    );
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate().take(2_000) {
+        if l.trim_start().starts_with('>') {
+            continue;
+        }
+        let Some(m) = rx(&SENTENCE_ITEM).and_then(|r| r.captures(l)) else {
+            continue;
+        };
+        let code = m[3].to_string();
+        if !code.chars().any(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let name = m[2].split_whitespace().collect::<Vec<_>>().join(" ");
+        out.push((
+            i,
+            Line {
+                sku: Some(code),
+                name: Some(name),
+                spec: None,
+                quantity: parse_quantity(&m[1], decimal_comma),
+                unit_price: parse_decimal(&m[4], decimal_comma),
+                confidence: 0.8,
+                doubt: Some(SENTENCE_DOUBT.to_string()),
+                discount: None,
+            },
+        ));
+    }
+    if out.len() < 2 {
+        out.clear();
+    }
+    out
+}
+
 /// Whether an address is a machine's that sends web forms' notifications (a website's
 /// `wordpress@`, a form service's `noreply@`), not a person's.
 pub fn automated_sender(address: &str) -> bool {
@@ -8003,9 +8152,18 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
                 if digits(t) < 7 {
                     return None;
                 }
+                // "503-555-0184 ext. 2": the extension stays with the number.
+                re!(PHONE_EXT, r"(?i)^(.*[0-9])\s+((?:ext\.?|x)\s?[0-9]{1,5})$");
+                let (t, ext) = match rx(&PHONE_EXT).and_then(|r| r.captures(t)) {
+                    Some(e) => (e.get(1)?.as_str(), Some(e[2].to_string())),
+                    None => (t, None),
+                };
                 let m = rx(&PHONE_LINE).and_then(|r| r.captures(t))?;
                 let digits = m[1].chars().filter(char::is_ascii_digit).count();
-                (7..=15).contains(&digits).then(|| m[1].to_string())
+                (7..=15).contains(&digits).then(|| match ext {
+                    Some(e) => format!("{} {e}", &m[1]),
+                    None => m[1].to_string(),
+                })
             })
     };
     for own_only in [true, false] {
@@ -8093,11 +8251,23 @@ fn call_phone(line: &str) -> Option<String> {
 fn machine_line(l: &str) -> bool {
     re!(
         MACHINE_LINE,
-        r"(?i)^[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{1,4}\s+[0-9]{1,2}:[0-9]{2}\b|\b(?:page|p\.)\s*[0-9]{1,3}\s*/\s*[0-9]{1,3}\s*$"
+        r"(?i)^[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{1,4}\s+[0-9]{1,2}:[0-9]{2}\b|^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+[0-9]{1,2},?\s+[0-9]{4}\s+[0-9]{1,2}:[0-9]{2}\s*(?:am|pm)?\b|\b(?:page|p\.)\s*[0-9]{1,3}\s*/\s*[0-9]{1,3}\s*$"
     );
     let l = l.trim();
     rx(&FAX_HEADER).is_some_and(|r| r.is_match(l))
         || rx(&MACHINE_LINE).is_some_and(|r| r.is_match(l))
+}
+
+/// Labels of a form that name its purchasing agent, a person, not the ordering organisation.
+const AGENT_LABELS: &[&str] = &["buyer", "acheteur", "comprador"];
+
+/// A person's name written as an initial and a surname ("L. Nguyen", "M. Sandhu").
+fn person_initial_name(v: &str) -> bool {
+    re!(
+        PERSON_INITIAL,
+        r"^\p{Lu}\.\s?(?:\p{Lu}\.\s?)?\p{Lu}\p{Ll}+(?:[- ]\p{Lu}\p{Ll}+)?$"
+    );
+    rx(&PERSON_INITIAL).is_some_and(|r| r.is_match(v.trim()))
 }
 
 /// The lines of a form's letterhead: the first block of text at the top (after a fax
@@ -8262,7 +8432,20 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     {
         ctx.put(&mut facts, "customer.name", Some(l.value), 0.9);
     }
-    if let Some(l) = first_value("customer", false) {
+    // On a form, "Buyer:" names the purchasing agent who typed it (a person); the customer
+    // is the ordering organisation on the letterhead.
+    let agent = |l: &Labelled| {
+        kind == Kind::Form
+            && layout.labels.iter().any(|c| {
+                c.line == l.line
+                    && c.col == l.col
+                    && AGENT_LABELS.contains(&c.head.trim().to_lowercase().as_str())
+            })
+    };
+    if let Some(l) = find_labelled(&layout, ctx, "customer", false)
+        .into_iter()
+        .find(|l| !l.value.is_empty() && !agent(l))
+    {
         if facts.contains_key("customer.name") {
             ctx.put(&mut facts, "customer.company", Some(l.value), 0.9);
         } else {
@@ -8283,11 +8466,34 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         letterhead(&layout, ctx, &mut facts);
         // The form's own e-mail address in its letterhead, unlabelled under the address.
         if !facts.contains_key("customer.email") {
+            // Also beside the letterhead's phone and fax ("Tel … Fax … purchasing@…"), but
+            // not on a line that names the vendor.
             let email = letterhead_block(&layout).into_iter().find_map(|i| {
-                let cell = layout.cells[i].first()?;
-                rx(&EMAIL)?.find(&cell.text).map(|m| m.as_str().to_string())
+                let low = layout.lines[i].to_lowercase();
+                if ["vendor", "supplier", "to:"]
+                    .iter()
+                    .any(|w| low.contains(w))
+                {
+                    let cell = layout.cells[i].first()?;
+                    return rx(&EMAIL)?.find(&cell.text).map(|m| m.as_str().to_string());
+                }
+                rx(&EMAIL)?
+                    .find(layout.lines[i])
+                    .map(|m| m.as_str().to_string())
             });
             ctx.put(&mut facts, "customer.email", email, 0.85);
+        }
+        // A form's customer is an organisation: a person's name ("L. Nguyen") read as it is a
+        // doubt, not a customer to release.
+        if facts
+            .get("customer.name")
+            .is_some_and(|f| person_initial_name(&f.value))
+        {
+            doubts.push(
+                "customer.name: on a form the customer is the organisation on the letterhead; \
+                 the name read is a person's"
+                    .into(),
+            );
         }
     }
 
@@ -8363,9 +8569,10 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             // last week. Here is our next order:" announces no address).
             let t = t.rsplit(". ").next().unwrap_or(&t).to_string();
             (t.ends_with(':') || t.ends_with('：'))
-                && DELIVERY_WORDS
+                && (DELIVERY_WORDS
                     .iter()
                     .any(|w| t.contains(w) || before.contains(w))
+                    || send_to(&t))
                 // The address the invoice goes to is not where the goods go.
                 && !INVOICE_WORDS.iter().any(|w| t.contains(w))
         });
@@ -8374,12 +8581,53 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         let mut triggers: Vec<usize> = triggers.collect();
         triggers.sort_by_key(|&i| lines[i].split_whitespace().count() > 4);
         for i in triggers {
-            let block = block_below(&layout, i, 0, 6);
+            let mut block = block_below(&layout, i, 0, 6);
+            // A phone under the address ("Ph 09 555 0143") is no part of it.
+            re!(
+                PHONE_UNDER,
+                r"(?i)^(?:ph|phone|tel|telephone|t|m|mob|mobile|cell)\.?\s*:?\s*\+?\(?[0-9][0-9 ().-]{5,}[0-9]$"
+            );
+            while block.len() > 2
+                && block
+                    .last()
+                    .is_some_and(|l| rx(&PHONE_UNDER).is_some_and(|r| r.is_match(l.trim())))
+            {
+                block.pop();
+            }
             // A list of items is not an address.
             let listy = block.iter().any(|l| list_item(l));
-            if !block.is_empty() && !listy {
+            // "Send it to our warehouse at:" says where only above an address (a city line).
+            let placed = !send_to(&lines[i].trim().to_lowercase())
+                || block.iter().any(|b| city_line(b.trim()).is_some());
+            if !block.is_empty() && !listy && placed {
                 address_block(&mut facts, ctx, block, 0.8);
                 break;
+            }
+        }
+    }
+
+    // "The address is in my signature below": the signature's city line, with the street
+    // and the organisation's name on the two lines above it.
+    re!(
+        IN_SIGNATURE,
+        r"(?i)\baddress\s+(?:is\s+)?(?:in|at\s+the\s+foot\s+of)\s+(?:my|our|the)\s+(?:e-?mail\s+)?signature"
+    );
+    if kind == Kind::Email
+        && !facts.contains_key("ship_to.line1")
+        && contains_ci(text, "signature")
+        && rx(&IN_SIGNATURE).is_some_and(|r| r.is_match(text))
+    {
+        let said = lines
+            .iter()
+            .position(|l| rx(&IN_SIGNATURE).is_some_and(|r| r.is_match(l)))
+            .unwrap_or(0);
+        let city = (said + 1..lines.len())
+            .rev()
+            .find(|&i| !lines[i].trim().starts_with('>') && city_line(lines[i].trim()).is_some());
+        if let Some(c) = city.filter(|&c| c >= said + 3) {
+            let block: Vec<String> = (c - 2..=c).map(|i| lines[i].trim().to_string()).collect();
+            if block.iter().all(|l| !l.is_empty()) {
+                address_block(&mut facts, ctx, block, 0.8);
             }
         }
     }
@@ -8445,6 +8693,16 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
                     total = Some((d, cur));
                 }
             }
+        }
+    }
+    // "… so $543.00 is the total we have approved": the amount the sentence names as the total.
+    if total.is_none() {
+        re!(
+            IS_THE_TOTAL,
+            r"(?i)(?:US\$|\$|£|€)\s?([0-9][0-9,]*\.[0-9]{2})\s+is\s+(?:the|our)\s+(?:order\s+)?total\b"
+        );
+        if let Some(m) = lines.iter().find_map(|l| rx(&IS_THE_TOTAL)?.captures(l)) {
+            total = parse_decimal(&m[1], dc).map(|d| (d, None));
         }
     }
     if total.is_none()
@@ -8528,6 +8786,12 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         let read: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
         items.extend(list_lines(lines, ctx, &read, &mut doubts));
         if items.is_empty() {
+            items = field_blocks(lines, dc);
+        }
+        if items.is_empty() {
+            items = sentence_items(lines, dc);
+        }
+        if items.is_empty() {
             items = form_items(lines, dc)
                 .into_iter()
                 .map(|(i, mut l)| {
@@ -8567,7 +8831,13 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     // subtotal) that the lines add up to with it.
     if checked.is_empty() && (total_value.is_some() || !stated.subtotal.is_empty()) {
         for l in &mut out {
-            if [Some(LEAD_COUNT_DOUBT), Some(PACK_COUNT_DOUBT)].contains(&l.doubt.as_deref()) {
+            if [
+                Some(LEAD_COUNT_DOUBT),
+                Some(PACK_COUNT_DOUBT),
+                Some(SENTENCE_DOUBT),
+            ]
+            .contains(&l.doubt.as_deref())
+            {
                 l.doubt = None;
             }
         }
@@ -8929,7 +9199,19 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
             ["price", "amount", "total", "harga", "jumlah"]
                 .iter()
                 .any(|w| lower.contains(w))
-                .then(|| bracketed_currency(l))
+                .then(|| {
+                    // "Price each (R)", "Total (R)": the rand's sign, which no other
+                    // currency writes alone in a header's brackets.
+                    re!(
+                        RAND_HEADER,
+                        r"(?i)\b(?:price|each|amount|total|cost)\s+\(R\)(?:[\s|,;]|$)"
+                    );
+                    bracketed_currency(l).or_else(|| {
+                        rx(&RAND_HEADER)
+                            .is_some_and(|r| r.is_match(l))
+                            .then_some("ZAR")
+                    })
+                })
                 .flatten()
         });
         ctx.put(facts, "currency", cur.map(String::from), 0.85);

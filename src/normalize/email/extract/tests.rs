@@ -3956,3 +3956,204 @@ fn pack_size_times_count_item_word_polite_label_and_province_postal() {
     assert_eq!(value(&f, "ship_to.city").as_deref(), Some("York"));
     assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("YO1 7LX"));
 }
+
+/// A fax's "Buyer:" is the purchasing agent, a person: the customer is the organisation on
+/// the letterhead. A person's name read as a form's customer holds the order.
+#[test]
+fn a_forms_buyer_is_not_its_customer() {
+    let text = "05/26/2026 07:41 AM   9165550129   MVMC MATL MGMT          #4417 P.001\n\n\
+                \x20MERCY VALLEY MEDICAL CENTER\n\
+                \x20Materials Management / Purchasing\n\
+                \x20Phone (916) 555-0120    Fax (916) 555-0129\n\n\
+                \x20                         PURCHASE ORDER          PO #:      4500731186\n\
+                \x20                                                 Buyer:     L. Nguyen\n";
+    let (f, _, doubts) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.name").as_deref(),
+        Some("MERCY VALLEY MEDICAL CENTER"),
+        "{doubts:?}"
+    );
+    assert!(person_initial_name("L. Nguyen"));
+    assert!(!person_initial_name("Mercy Valley Medical Center"));
+    let text = "Customer: M. Sandhu\nPO #: 4500731186\n";
+    let (_, _, doubts) = extract_text(text, &ctx(), Kind::Form);
+    assert!(
+        doubts.iter().any(|d| d.starts_with("customer.name")),
+        "{doubts:?}"
+    );
+}
+
+/// A form's e-mail printed on its letterhead beside the phone and fax is the customer's; a
+/// fax header that starts with the month's name ("May 28 2026 05:58AM …") is the machine's.
+#[test]
+fn a_letterhead_email_beside_the_phone_and_a_month_named_fax_header() {
+    let text = "MAY-27-2026 WED 01:15 PM  HVUSD PURCHASING       FAX NO. 5595550109     P. 01\n\n\
+                \x20                      HARMON VALLEY UNIFIED SCHOOL DISTRICT\n\
+                \x20                 1401 Draper Street, Kingsburg, CA 93631\n\
+                \x20      Tel (559) 555-0100   Fax (559) 555-0109   purchasing@hvusd.example.org\n\n\
+                \x20                        PURCHASE ORDER NO. 26-01473\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.email").as_deref(),
+        Some("purchasing@hvusd.example.org")
+    );
+    assert!(machine_line(
+        "May 28 2026 05:58AM  BAYOU ST BISTRO  5045550194                p.1"
+    ));
+    let text = "May 28 2026 05:58AM  BAYOU ST BISTRO  5045550194                p.1\n\n\
+                \x20BAYOU STREET BISTRO\n\
+                \x20822 Magazine St, New Orleans LA 70130\n\n\
+                \x20                             ORDER SHEET\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.name").as_deref(),
+        Some("BAYOU STREET BISTRO")
+    );
+}
+
+/// Column headers of purchase-order forms and stock apps: "Vendor Part #" and "Supplier Cat
+/// No" name the item code, "Cost Price" the unit price and "Total Cost" the line's amount.
+#[test]
+fn vendor_part_supplier_cat_and_cost_price_columns() {
+    let text = " Ln  Vendor Part #  Description                 Ordered  UOM   Unit Cost   Extended\n\
+                \x201   HX-4410        Insulated travel mug 16 oz     48  EA         7.85     376.80\n\
+                \x202   HX-4412        Insulated travel mug red       24  EA         7.85     188.40\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("HX-4410"));
+    assert!(
+        !doubts.iter().any(|d| d.contains("item codes")),
+        "{doubts:?}"
+    );
+    let text = " Line  Supplier Cat No  Description                  Qty  Unit Price   Total\n\
+                \x201     FSL8120          Disposable apron, white       12        4.18   50.16\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(lines[0].sku.as_deref(), Some("FSL8120"));
+    let text = "SKU      Product                 Quantity   Cost Price   Total Cost\n\
+                WCK-8    Lavender candle 8 oz          12        11.25       135.00\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        lines[0].unit_price,
+        Some(Decimal::new(1125, 2)),
+        "{doubts:?}"
+    );
+}
+
+/// A British address with its town and county on lines of their own above the postcode
+/// ("Weston-super-Mare" / "North Somerset" / "BS23 4RT").
+#[test]
+fn a_british_town_then_a_unitary_county() {
+    let f = address_facts(
+        &[
+            "Ashcombe Community Hospital",
+            "Ashcombe Road",
+            "Weston-super-Mare",
+            "North Somerset",
+            "BS23 4RT",
+        ],
+        None,
+    );
+    assert_eq!(f[2], "Weston-super-Mare");
+    assert_eq!(f[3], "North Somerset");
+}
+
+/// "Price each (R)" / "Total (R)": the rand, named in a header's brackets; a trademark's
+/// "(R)" after a name is none.
+#[test]
+fn the_rand_in_a_price_headers_brackets() {
+    let text =
+        "Qty\tDescription\tCode\tPrice each (R)\tTotal (R)\n2\tCrayons\tCR-1\t45.00\t90.00\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "currency").as_deref(), Some("ZAR"));
+    let text = "2 x Sharpie(R) markers, price each 45.00\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_ne!(value(&f, "currency").as_deref(), Some("ZAR"));
+}
+
+/// Items as blocks of labelled fields ("Item:" / "Code:" / "Qty: 4 rolls" / "Price: £9.95
+/// each") above a quoted price list: the blocks are the order, the quoted list is not.
+#[test]
+fn item_code_qty_price_blocks_above_a_quoted_list() {
+    let text = "Here's our order please.\n\n\
+                Item: Bond repair shampoo 1 litre\nCode: BR-SHP-1L\nQty: 6 bottles\nPrice: £16.80 each\n\n\
+                Item: Foil roll 100m x 12cm\nCode: FL-900\nQty: 4 rolls\nPrice: £9.95 each\n\n\
+                Total £140.60\n\n\
+                > BR-SHP-1L   Bond repair shampoo 1 litre          £16.80\n\
+                > BR-MSK-500  Bond repair mask 500ml               £22.10\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[1].sku.as_deref(), Some("FL-900"));
+    assert_eq!(lines[1].name.as_deref(), Some("Foil roll 100m x 12cm"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(4)));
+    assert_eq!(lines[1].unit_price, Some(Decimal::new(995, 2)));
+}
+
+/// One sentence per item, each worded its own way; a sentence that names the total
+/// confirms them, and without it they are held. A phone's extension stays with it.
+#[test]
+fn one_sentence_per_item_and_a_total_in_a_sentence() {
+    let items = "Please send 3 of the 12oz tumblers (TMB-12) at $14.50 each for the staff room.\n\
+                 We also need 40 boxes of Colored Pencils 24ct (CP-24) at $3.85 a box.\n\
+                 Could you add 15 packs of Glue Sticks 12-pack (GS-12PK), $6.20 per pack.\n";
+    let text = format!(
+        "{items}\nSo $290.50 is the total we have approved.\n\nDenise Okafor\n503-555-0184 ext. 2\n"
+    );
+    let (f, lines, doubts) = extract_text(&text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3, "{doubts:?}");
+    assert_eq!(lines[0].name.as_deref(), Some("12oz tumblers"));
+    assert_eq!(lines[0].sku.as_deref(), Some("TMB-12"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(3)));
+    assert_eq!(lines[1].name.as_deref(), Some("Colored Pencils 24ct"));
+    assert_eq!(lines[2].unit_price, Some(Decimal::new(620, 2)));
+    assert_eq!(value(&f, "total").as_deref(), Some("290.5"));
+    assert!(!doubts.iter().any(|d| d.starts_with("lines")), "{doubts:?}");
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("503-555-0184 ext. 2")
+    );
+    let (_, lines, doubts) = extract_text(items, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3);
+    assert!(doubts.iter().any(|d| d.contains("sentences")), "{doubts:?}");
+}
+
+/// "Send it to our warehouse at:" above an address announces where the goods go; the phone
+/// line under the address is no part of it. "Send me a copy to:" above no address is none.
+#[test]
+fn send_it_to_our_warehouse_at_and_a_phone_under_the_address() {
+    let text = "Send it to our warehouse at:\nFlat White Collective Ltd\nUnit 3, 12 Carbine Road\n\
+                Mount Wellington\nAuckland 1060\nPh 09 555 0143\n\nThanks\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("Unit 3, 12 Carbine Road")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Auckland"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("1060"));
+    assert!(send_to("send it to our warehouse at:"));
+    let text = "Please send the confirmation to:\nanna@example.com\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.line1"), None);
+}
+
+/// "The address is in my signature below": the signature's organisation, street and city
+/// line are where the goods go.
+#[test]
+fn the_address_is_in_my_signature() {
+    let text = "Please ship to the office as usual - the address is in my signature below.\n\n\
+                Thank you!\n\nRenee Calloway\nOffice Manager\nBarton Creek Family Dental\n\
+                3801 S Lamar Blvd, Suite 204\nAustin, TX 78704\n(512) 555-0167\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.name").as_deref(),
+        Some("Barton Creek Family Dental")
+    );
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("3801 S Lamar Blvd, Suite 204")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Austin"));
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("(512) 555-0167")
+    );
+}
