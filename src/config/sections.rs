@@ -71,7 +71,8 @@ pub struct BusConfig {
     /// AMQP URL (`amqp://user:pass@host:5672/%2f`), usually `env:ORDERGATE_AMQP_URL`.
     #[serde(default)]
     pub url: Option<Secret>,
-    /// Unacknowledged deliveries a stage holds at once.
+    /// Unacknowledged deliveries a stage holds at once (a stage that calls partners holds no
+    /// more than `pipeline.partner_concurrency`).
     #[serde(default = "BusConfig::default_prefetch")]
     pub prefetch: u16,
     /// Retry delay tiers in milliseconds; a retry waits in the smallest tier at least as long as

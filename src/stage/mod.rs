@@ -495,14 +495,30 @@ pub fn slots_for(calls_partners: bool, pipeline: &PipelineConfig) -> usize {
     n.max(1)
 }
 
+/// The deliveries a stage holds unacknowledged: `bus.prefetch`; a stage that calls partners
+/// holds no more than the `slots` it works on at once, since a delivery waiting behind slow
+/// partner calls could outlive its lease (embedded bus) and be handed out again while held.
+pub fn prefetch_for(prefetch: u16, calls_partners: bool, slots: usize) -> u16 {
+    if calls_partners {
+        prefetch
+            .min(u16::try_from(slots).unwrap_or(u16::MAX))
+            .max(1)
+    } else {
+        prefetch
+    }
+}
+
 /// Runs a stage until `shutdown`: consumes, handles up to `concurrency` messages at once, and
 /// on shutdown stops taking messages, lets in-flight ones finish within the grace period and
 /// hands the rest back to the queue.
 pub async fn run_stage(handler: Arc<dyn Handler>, ctx: StageCtx, shutdown: CancellationToken) {
     let name = handler.name();
     let queue = ctx.topology.stage_queue(name);
+    let partners = handler.calls_partners();
+    let slots = slots_for(partners, &ctx.pipeline);
+    let prefetch = prefetch_for(ctx.prefetch, partners, slots);
     let mut consumer = loop {
-        match ctx.bus.consume(&queue, ctx.prefetch).await {
+        match ctx.bus.consume(&queue, prefetch).await {
             Ok(c) => break c,
             Err(error) => {
                 tracing::warn!(stage = name, error = %error, "Cannot start consuming, retrying.");
@@ -515,10 +531,7 @@ pub async fn run_stage(handler: Arc<dyn Handler>, ctx: StageCtx, shutdown: Cance
     };
     tracing::info!(stage = name, queue = %queue, "Stage started.");
     let writer = Arc::new(UnitWriter::start(&ctx.store, ctx.bus.clone()));
-    let slots = Arc::new(tokio::sync::Semaphore::new(slots_for(
-        handler.calls_partners(),
-        &ctx.pipeline,
-    )));
+    let slots = Arc::new(tokio::sync::Semaphore::new(slots));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         let permit = tokio::select! {
@@ -760,6 +773,11 @@ mod tests {
         assert_eq!(slots_for(false, &cfg.pipeline), 128);
         assert_eq!(slots_for(true, &cfg.pipeline), 32);
         assert_eq!(cfg.bus.prefetch, 128);
+        // A partner's stage holds no more deliveries than it works on; the others hold
+        // what the bus is told.
+        assert_eq!(prefetch_for(cfg.bus.prefetch, true, 32), 32);
+        assert_eq!(prefetch_for(64, true, 128), 64);
+        assert_eq!(prefetch_for(cfg.bus.prefetch, false, 32), 128);
         // Set lower than the partner limit, concurrency holds for every stage.
         let cfg = crate::config::Config::from_toml(
             "[pipeline]\nconcurrency = 8\npartner_concurrency = 20\n",
