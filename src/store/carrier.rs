@@ -203,19 +203,13 @@ impl Store {
         content_type: &str,
         content: &[u8],
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO order_documents (order_id, kind, name, content_type, content, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (order_id, kind, name) DO NOTHING",
-        )
-        .bind(order_id)
-        .bind(kind)
-        .bind(name)
-        .bind(content_type)
-        .bind(content)
-        .bind(now_ms())
-        .execute(&mut *conn)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        let doc = NewDocument {
+            kind,
+            name: name.to_string(),
+            content_type,
+            content,
+        };
+        Ok(Self::put_order_documents(conn, order_id, &[doc]).await? > 0)
     }
 
     /// Keeps several documents with an order in one statement per 100 (the delivery note's
