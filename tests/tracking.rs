@@ -708,7 +708,7 @@ async fn sandbox_trackers_deliver_every_order_once(profile: Profile) {
         std::fs::write(&file, secret_of(scheme)).unwrap();
         connectors.push_str(&format!(
             "[[connectors]]\nkind = \"tracking\"\nname = \"{name}\"\nscheme = \"{s}\"\nsecret = \"file:{secret}\"\n\
-             subscribe = {{ api_url = \"http://{sim_addr}\", api_key = \"file:{key}\", callback_url = \"{base}/hooks/tracking/{name}\", carriers = [\"{code}\"] }}\n",
+             subscribe = {{ api_url = \"http://{sim_addr}\", api_key = \"file:{key}\", callback_url = \"{base}/hooks/tracking/{name}\", carriers = [\"{code}\"], timeout_ms = 3000 }}\n",
             name = connector_of(scheme),
             s = scheme.name(),
             secret = file.display(),
@@ -838,6 +838,27 @@ async fn sandbox_trackers_deliver_every_order_once(profile: Profile) {
             "{o}"
         );
     }
+    // A registration whose create was in flight at the SIGKILL is the aggregator's already
+    // (its journey came) while our record of it waits for the dead process's claim to lapse
+    // (twice the call's timeout and 5 s), then is looked up and marked: wait for that.
+    wait_until(
+        Duration::from_secs(60),
+        "every registration recorded",
+        || {
+            let store = store.clone();
+            async move {
+                let mut n = 0;
+                for (scheme, ..) in schemes {
+                    n += store
+                        .subscription_count(&connector_of(scheme), "registered")
+                        .await
+                        .unwrap();
+                }
+                n == (schemes.len() * PER_SCHEME) as i64
+            }
+        },
+    )
+    .await;
     let regs = sim.registrations().await;
     for (scheme, ..) in schemes {
         let n = regs.iter().filter(|r| r.scheme == scheme).count();
@@ -1053,6 +1074,72 @@ async fn shippo_registration_is_made_once_even_when_its_answer_is_lost() {
             ("ups".to_string(), "1Z00SHIPPO1".to_string()),
         ],
         "one registration per parcel, in Shippo's carrier tokens"
+    );
+    rig.daemon.stop().await;
+    shutdown.cancel();
+}
+
+/// EasyPost makes a second tracker when a create is repeated, so a create whose answer never
+/// came is looked up, not repeated: a create still in flight when the call timed out keeps the
+/// parcel's claim until the call has settled (it registers meanwhile and the look-up finds it),
+/// and a look-up that fails is retried, never taken for "not there".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn easypost_registration_is_made_once_when_its_answer_is_late_or_lost() {
+    let key_text = "easypost-test-key-5";
+    let (sim, sim_addr, shutdown) = simulator(key_text).await;
+    let key = secret_file(key_text);
+    let rig = start(
+        Profile::Standalone,
+        &format!(
+            "sweep_interval_ms = 0\n[[connectors]]\nkind = \"tracking\"\nname = \"easypost-reg\"\n\
+             scheme = \"easypost\"\nsecret = \"file:{key}\"\n\
+             subscribe = {{ api_url = \"http://{sim_addr}\", api_key = \"file:{key}\", carriers = [\"ups\"], timeout_ms = 400 }}\n",
+            key = key.display()
+        ),
+    )
+    .await;
+    let store = rig.store().clone();
+    let registered = |n: i64| {
+        let store = store.clone();
+        move || {
+            let store = store.clone();
+            async move {
+                store
+                    .subscription_count("easypost-reg", "registered")
+                    .await
+                    .unwrap()
+                    == n
+            }
+        }
+    };
+    // The first create takes 3 s at EasyPost: the call times out after 0.4 s and the message
+    // is retried well before the tracker is made.
+    sim.delay_next_creates(1, Duration::from_secs(3));
+    let late_done = tokio::time::Instant::now() + Duration::from_millis(3_500);
+    let first = shipped_order(&store, 91).await;
+    ship(&rig, &first, "UPS", "1Z00EASYPOST1", None).await;
+    wait_until(WAIT, "the late parcel registered", registered(1)).await;
+    // The second create's answer is lost (502) and the first look-up fails (503).
+    sim.lose_next_answers(1);
+    sim.fail_next_queries(&[(503, None)]).await;
+    let second = shipped_order(&store, 92).await;
+    ship(&rig, &second, "UPS", "1Z00EASYPOST2", None).await;
+    wait_until(WAIT, "the lost answer's parcel registered", registered(2)).await;
+    // Whatever the late create was going to make is made by now.
+    tokio::time::sleep_until(late_done).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut regs: Vec<String> = sim
+        .registrations()
+        .await
+        .into_iter()
+        .filter(|r| r.scheme == Scheme::EasyPost)
+        .map(|r| r.number)
+        .collect();
+    regs.sort();
+    assert_eq!(
+        regs,
+        vec!["1Z00EASYPOST1".to_string(), "1Z00EASYPOST2".to_string()],
+        "one tracker per parcel"
     );
     rig.daemon.stop().await;
     shutdown.cancel();

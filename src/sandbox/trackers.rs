@@ -295,6 +295,8 @@ pub struct TrackerSim {
     shippo_tracks: Mutex<HashMap<(String, String), String>>,
     /// Create answers to lose: the registration is made, the caller gets a 502.
     lose_answers: std::sync::atomic::AtomicUsize,
+    /// Creates to carry out late (a slow aggregator): each waits this long before it registers.
+    late_creates: std::sync::Mutex<(usize, std::time::Duration)>,
     /// Kuaidi100 real-time query: each number's record, one step per query (the last step
     /// repeats), and the queries answered per number.
     records: Mutex<HashMap<String, Record>>,
@@ -337,6 +339,7 @@ impl TrackerSim {
             client: reqwest::Client::new(),
             shippo_tracks: Mutex::default(),
             lose_answers: Default::default(),
+            late_creates: Default::default(),
             records: Mutex::default(),
             query_faults: Mutex::default(),
             queries: Default::default(),
@@ -352,6 +355,25 @@ impl TrackerSim {
     pub fn lose_next_answers(&self, n: usize) {
         self.lose_answers
             .store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The next `n` EasyPost creates wait `by` before they register (and answer): a caller
+    /// whose timeout is shorter sees no answer while its tracker is still being made.
+    pub fn delay_next_creates(&self, n: usize, by: std::time::Duration) {
+        if let Ok(mut late) = self.late_creates.lock() {
+            *late = (n, by);
+        }
+    }
+
+    /// How long this create waits first (zero for all but the delayed ones).
+    fn create_delay(&self) -> std::time::Duration {
+        match self.late_creates.lock() {
+            Ok(mut late) if late.0 > 0 => {
+                late.0 -= 1;
+                late.1
+            }
+            _ => std::time::Duration::ZERO,
+        }
     }
 
     fn lose_answer(&self) -> bool {
@@ -373,7 +395,8 @@ impl TrackerSim {
             .insert(number.to_string(), (steps, 0));
     }
 
-    /// Answers the next real-time queries get instead of a record, in order: a status and the
+    /// Answers the next real-time queries (Kuaidi100's, and EasyPost's tracker look-ups) get
+    /// instead of a record, in order: a status and the
     /// `Retry-After` seconds sent with it (429), or an outage (503).
     pub async fn fail_next_queries(&self, faults: &[(u16, Option<u64>)]) {
         self.query_faults
@@ -860,8 +883,27 @@ async fn easypost_create(
             json!({"error": {"code": "TRACKER.TRACKING_CODE.INVALID", "message": "tracking_code is required"}}),
         );
     }
-    // Not idempotent: every create is a new tracker.
-    sim.accept(Scheme::EasyPost, &number, &carrier, None).await;
+    // Not idempotent: every create is a new tracker. A slow create goes on when its caller
+    // stops waiting, as a real server's does (axum drops the handler when the client hangs up).
+    let made = {
+        let (sim, number, carrier, delay) = (
+            sim.clone(),
+            number.clone(),
+            carrier.clone(),
+            sim.create_delay(),
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            sim.accept(Scheme::EasyPost, &number, &carrier, None).await;
+        })
+    };
+    let _ = made.await;
+    if sim.lose_answer() {
+        return error(
+            StatusCode::BAD_GATEWAY,
+            json!({"error": {"code": "INTERNAL_SERVER_ERROR", "message": "Bad gateway."}}),
+        );
+    }
     let id = format!("trk_{}", uuid::Uuid::new_v4().simple());
     (StatusCode::CREATED, Json(json!({"id": id, "object": "Tracker", "tracking_code": number, "carrier": carrier, "status": "unknown"}))).into_response()
 }
@@ -875,6 +917,16 @@ async fn easypost_list(
         return error(
             StatusCode::UNAUTHORIZED,
             json!({"error": {"code": "APIKEY.INACTIVE", "message": "API key is invalid"}}),
+        );
+    }
+    if let Some((status, retry_after)) = sim.take_fault().await {
+        return with_header(
+            error(
+                fault_status(status),
+                json!({"error": {"code": if status == 429 { "RATE_LIMITED" } else { "INTERNAL_SERVER_ERROR" }, "message": "The request could not be served."}}),
+            ),
+            "retry-after",
+            retry_after,
         );
     }
     let number = q.get("tracking_code").cloned().unwrap_or_default();

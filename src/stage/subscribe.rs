@@ -146,12 +146,17 @@ fn wants(sub: &Subscriber, code: &str) -> bool {
     carriers.is_empty() || carriers.iter().any(|c| carrier::code(c) == code)
 }
 
+/// The error kind of a registration call that got no answer.
+const UNANSWERED: &str = "subscription_unanswered";
+
 /// What a registration call came to.
 enum Outcome {
     /// Registered now (with the aggregator's id, if it gave one) or before (a duplicate).
     Registered(Option<String>),
     /// Try again later.
     Transient(String),
+    /// No answer came (a timeout, a lost connection): the aggregator may have registered it.
+    Unanswered(String),
     /// The aggregator refused the parcel.
     Refused(String),
 }
@@ -190,8 +195,14 @@ impl SubscribeStage {
         )
         .await?;
         let outcome = self.register_claimed(store, sub, parcel).await;
-        if let Err(error) = store.subscription_release(name, carrier, number).await {
-            tracing::warn!(error = %error, "Could not release the registration claim; it expires by itself.");
+        // A create whose answer never came may still be on its way through the aggregator:
+        // the claim is kept until it lapses (twice the call's timeout and 5 s), so the retry's
+        // look-up comes after that call has been made or dropped, not while it is in flight.
+        let unanswered = matches!(&outcome, Err(e) if e.kind == UNANSWERED);
+        if !unanswered {
+            if let Err(error) = store.subscription_release(name, carrier, number).await {
+                tracing::warn!(error = %error, "Could not release the registration claim; it expires by itself.");
+            }
         }
         outcome
     }
@@ -219,8 +230,18 @@ impl SubscribeStage {
             // EasyPost and Shippo register again on a repeated create: look up first.
             let found = match sub.scheme {
                 Scheme::EasyPost => match self.easypost_lookup(sub, parcel).await? {
-                    Outcome::Registered(Some(id)) => Some(id),
-                    _ => None,
+                    Outcome::Registered(found) => found,
+                    // A look-up that failed tells nothing: creating now could make a second
+                    // tracker.
+                    Outcome::Transient(why) | Outcome::Unanswered(why) | Outcome::Refused(why) => {
+                        return Err(StageError::transient(
+                            "subscription_failed",
+                            format!(
+                                "looking parcel {} up with {name}: {why}",
+                                parcel.shipment_id
+                            ),
+                        ))
+                    }
                 },
                 Scheme::Shippo => self.shippo_lookup(sub, parcel).await?,
                 _ => None,
@@ -261,6 +282,13 @@ impl SubscribeStage {
                 "subscription_failed",
                 format!(
                     "registering parcel {} with {name}: {why}",
+                    parcel.shipment_id
+                ),
+            )),
+            Outcome::Unanswered(why) => Err(StageError::transient(
+                UNANSWERED,
+                format!(
+                    "registering parcel {} with {name}: {why}; looked up once the call has settled",
                     parcel.shipment_id
                 ),
             )),
@@ -512,7 +540,7 @@ async fn call(req: reqwest::RequestBuilder) -> (u16, Value) {
 fn classify(status: u16, message: &Value) -> Outcome {
     let text = message.as_str().unwrap_or("no message").to_string();
     match status {
-        0 => Outcome::Transient("no answer".into()),
+        0 => Outcome::Unanswered("no answer".into()),
         429 | 500..=599 => Outcome::Transient(format!("HTTP {status}: {text}")),
         _ => Outcome::Refused(format!("HTTP {status}: {text}")),
     }
