@@ -716,7 +716,10 @@ async fn sandbox_trackers_deliver_every_order_once(profile: Profile) {
         ));
     }
     let bus = match profile {
-        Profile::Standalone => "kind = \"embedded\"\npoll_interval_ms = 50".to_string(),
+        // A delivery the killed process held comes again after 20 s (60 by default).
+        Profile::Standalone => {
+            "kind = \"embedded\"\npoll_interval_ms = 50\nlease_ms = 20000".to_string()
+        }
         Profile::Cluster => format!("kind = \"amqp\"\nurl = \"{}\"", common::amqp_url()),
     };
     let cfg_path = env.dir.path().join("og.toml");
@@ -838,9 +841,10 @@ async fn sandbox_trackers_deliver_every_order_once(profile: Profile) {
             "{o}"
         );
     }
-    // A registration whose create was in flight at the SIGKILL is the aggregator's already
-    // (its journey came) while our record of it waits for the dead process's claim to lapse
-    // (twice the call's timeout and 5 s), then is looked up and marked: wait for that.
+    // A registration the SIGKILL cut short is the aggregator's already (its journey came)
+    // while our record of it waits for the message to come again (at once from RabbitMQ,
+    // after the embedded bus's lease) and for the dead process's claim to lapse (twice the
+    // call's timeout and 5 s); then it is looked up and marked: wait for that.
     wait_until(
         Duration::from_secs(60),
         "every registration recorded",
