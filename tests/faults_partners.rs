@@ -974,7 +974,8 @@ fn labels(ep: &ordergate::sandbox::carrier::CarrierSandbox, id: &str) -> u32 {
 }
 
 /// The carrier answering a label purchase after our timeout (it sold the label): looked up,
-/// never bought twice (a blind repeat buys a second label at EasyPost). The carrier
+/// never bought twice (a blind repeat buys a second label at EasyPost); one still making the
+/// purchase when we gave up: looked up once it has landed, not before. The carrier
 /// answering garbage: a typed partner error in a `carrier_refused` exception, no label, the
 /// order waits packed; the next order ships as usual.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1037,6 +1038,29 @@ async fn slow_and_garbage_carrier_answers_buy_no_second_label() {
         reason.1
     );
     lc::wait_state(&store, &bad, "packed", Duration::from_secs(10)).await;
+
+    // A purchase the carrier makes only after our timeout (1.5 s against 0.8 s): it is still
+    // on its way when the answer is given up, so the look-up waits for it to land instead of
+    // missing it and buying a second label.
+    ep.state.control.set_faults(FaultRequest {
+        late_next_create: 1,
+        slow_ms: 1500,
+        ..FaultRequest::default()
+    });
+    common::drop_file(&inbox, "late.json", &lc::shop_order(603, "TEST-MUG"));
+    let late = lc::order_of(&store, 603).await;
+    lc::wait_state(&store, &late, "shipped", Duration::from_secs(60)).await;
+    assert!(
+        ep.state.control.take_late_create().is_none(),
+        "the late purchase was made"
+    );
+    // Whatever a second purchase would have made is made by now.
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    assert_eq!(
+        labels(&ep, &late),
+        1,
+        "a purchase still in flight must not be bought again"
+    );
 
     common::drop_file(&inbox, "next.json", &lc::shop_order(602, "TEST-MUG"));
     let next = lc::order_of(&store, 602).await;

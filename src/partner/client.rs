@@ -307,6 +307,20 @@ impl ApiClient {
             .min(self.retry.max)
     }
 
+    /// The pause before a create that failed with `error` is looked up (or sent again): as
+    /// [`Self::retry_delay`], and after a timeout at least the timeout again and a second. A
+    /// create that timed out may still be on its way through the partner; a look-up made
+    /// before it lands misses it and a second one is made.
+    pub fn settle_delay(&self, attempt: u32, error: &PartnerError) -> Duration {
+        let delay = self.retry_delay(attempt, error);
+        match error {
+            PartnerError::Timeout { timeout, .. } => {
+                delay.max(timeout.saturating_add(Duration::from_secs(1)))
+            }
+            _ => delay,
+        }
+    }
+
     /// The retry policy (callers that retry themselves, such as a create looked up first).
     pub fn retry_policy(&self) -> RetryPolicy {
         self.retry

@@ -190,20 +190,27 @@ async fn buy(
     let rate_id = body["rate"]["id"].as_str().unwrap_or_default().to_string();
     let tracking = format!("9400{:018}", s.next());
     let url = label_url(&headers, &id);
-    let bought = s.update("id", &id, |o| {
-        if o["postage_label"].is_object() {
-            return Err(("SHIPMENT.POSTAGE.EXISTS", "Shipment already has postage."));
-        }
-        let Some(rate) = o["rates"].as_array().and_then(|r| r.iter().find(|r| r["id"].as_str() == Some(&rate_id))).cloned() else {
-            return Err(("SHIPMENT.RATE.NOT_FOUND", "The rate could not be found."));
-        };
-        o["selected_rate"] = rate;
-        o["tracking_code"] = json!(tracking);
-        o["postage_label"] = json!({"object": "PostageLabel", "label_url": url, "label_file_type": "application/pdf"});
-        o["status"] = json!("pre_transit");
-        Ok((o.clone(), o["reference"].as_str().unwrap_or_default().to_string()))
-    });
-    let (shipment, reference) = match bought {
+    // A late purchase is made after its delay even when the caller has hung up meanwhile
+    // (axum drops the handler then; the spawned purchase goes on, as a real server's would).
+    let late = s.control.take_late_create();
+    let made = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            if let Some(delay) = late {
+                tokio::time::sleep(delay).await;
+            }
+            purchase(&s, &id, &rate_id, &tracking, &url)
+        })
+    };
+    let Ok(bought) = made.await else {
+        return error(
+            500,
+            "INTERNAL_SERVER_ERROR",
+            "The purchase failed.",
+            json!([]),
+        );
+    };
+    let (shipment, _) = match bought {
         None => {
             return error(
                 404,
@@ -215,12 +222,40 @@ async fn buy(
         Some(Err((code, message))) => return error(422, code, message, json!([])),
         Some(Ok(x)) => x,
     };
-    s.control.count_created(&reference);
     s.control.slow_create().await;
     if s.control.take_drop_create() {
         return lost_answer();
     }
     respond(200, shipment)
+}
+
+/// Buys rate `rate_id` of shipment `id`: the shipment and its reference, or why not (`None`:
+/// no such shipment).
+#[allow(clippy::type_complexity)]
+fn purchase(
+    s: &CarrierSimState,
+    id: &str,
+    rate_id: &str,
+    tracking: &str,
+    url: &str,
+) -> Option<Result<(Value, String), (&'static str, &'static str)>> {
+    let bought = s.update("id", id, |o| {
+        if o["postage_label"].is_object() {
+            return Err(("SHIPMENT.POSTAGE.EXISTS", "Shipment already has postage."));
+        }
+        let Some(rate) = o["rates"].as_array().and_then(|r| r.iter().find(|r| r["id"].as_str() == Some(rate_id))).cloned() else {
+            return Err(("SHIPMENT.RATE.NOT_FOUND", "The rate could not be found."));
+        };
+        o["selected_rate"] = rate;
+        o["tracking_code"] = json!(tracking);
+        o["postage_label"] = json!({"object": "PostageLabel", "label_url": url, "label_file_type": "application/pdf"});
+        o["status"] = json!("pre_transit");
+        Ok((o.clone(), o["reference"].as_str().unwrap_or_default().to_string()))
+    });
+    if let Some(Ok((_, reference))) = &bought {
+        s.control.count_created(reference);
+    }
+    bought
 }
 
 async fn pickup(State(s): State<Arc<CarrierSimState>>, Json(body): Json<Value>) -> Response {

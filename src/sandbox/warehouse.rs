@@ -73,6 +73,10 @@ pub struct FaultRequest {
     /// How late a slow create answers, in milliseconds.
     #[serde(default)]
     pub slow_ms: u64,
+    /// Carry out this many next creates only after `slow_ms`, whether or not the caller still
+    /// waits (a partner still working on a create when the client gave up on it).
+    #[serde(default)]
+    pub late_next_create: u32,
     /// Carry out this many next cancels (their callbacks sent), then hold each answer until
     /// [`SimControl::release_held`] (at most 30 s): the callback overtakes the answer.
     #[serde(default)]
@@ -87,6 +91,8 @@ pub struct SimControl {
     garble_next: Mutex<u32>,
     /// Slow creates still to come, and how late each answers.
     slow_next_create: Mutex<(u32, u64)>,
+    /// Late creates still to come, and how late each is carried out.
+    late_next_create: Mutex<(u32, u64)>,
     /// Cancels still to hold, and whether the held ones are released.
     hold_next_cancel: Mutex<u32>,
     held_released: std::sync::atomic::AtomicBool,
@@ -127,6 +133,7 @@ impl SimControl {
         *lock(&self.drop_next_create) = f.drop_next_create;
         *lock(&self.garble_next) = f.garble_next;
         *lock(&self.slow_next_create) = (f.slow_next_create, f.slow_ms);
+        *lock(&self.late_next_create) = (f.late_next_create, f.slow_ms);
         *lock(&self.hold_next_cancel) = f.hold_next_cancel;
         if f.hold_next_cancel > 0 {
             self.held_released.store(false, Ordering::SeqCst);
@@ -174,6 +181,15 @@ impl SimControl {
         (slow.0 > 0).then(|| {
             slow.0 -= 1;
             Duration::from_millis(slow.1)
+        })
+    }
+
+    /// How long this create waits before it is carried out, if it is to be late.
+    pub fn take_late_create(&self) -> Option<Duration> {
+        let mut late = lock(&self.late_next_create);
+        (late.0 > 0).then(|| {
+            late.0 -= 1;
+            Duration::from_millis(late.1)
         })
     }
 

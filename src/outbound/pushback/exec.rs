@@ -328,7 +328,7 @@ impl Pusher {
             if attempt >= retry.max_retries {
                 return result;
             }
-            let delay = self.client.retry_delay(attempt, partner);
+            let delay = self.client.settle_delay(attempt, partner);
             tracing::warn!(connector = %self.connector, order_id = %facts.order_id, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, error = %partner, "Push-back failed; looking the platform up, then trying again.");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}

@@ -293,7 +293,7 @@ where
             return Err(error);
         }
         look = look || error.may_have_been_done();
-        let delay = conn.client.retry_delay(attempt, &error);
+        let delay = conn.client.settle_delay(attempt, &error);
         tracing::warn!(warehouse = %conn.name, key, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, error = %error, "Fulfilment create failed; retrying.");
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
