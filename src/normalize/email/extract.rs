@@ -2429,6 +2429,55 @@ const INVOICE_WORDS: &[&str] = &[
     "bill", "invoice", "rechnung", "factur", "fattur", "fatur", "请求", "請求", "发票", "發票",
 ];
 
+/// Whether a short text is the heading of an address block, and whose: `Some(true)` for the
+/// place the goods go (`Deliver To`, `Ship to`, `Lieferadresse`, `Dirección de envío`),
+/// `Some(false)` for another party's (`Invoice To`, `Bill To`, `Rechnungsadresse`,
+/// `Supplier`), `None` for any other text (a value, a sentence, anything with a digit).
+pub fn address_heading(text: &str) -> Option<bool> {
+    const PARTIES: &[&str] = &[
+        "supplier",
+        "vendor",
+        "buyer",
+        "customer",
+        "sold to",
+        "lieferant",
+        "fournisseur",
+        "proveedor",
+        "fornitore",
+        "fornecedor",
+        "leverancier",
+    ];
+    let t = text.trim().trim_end_matches([':', '：']).to_lowercase();
+    if t.is_empty() || digits(&t) > 0 || t.split_whitespace().count() > 4 {
+        return None;
+    }
+    // "Address" alone says no whose; "Customer delivery address" is the delivery's.
+    const ANY_ADDRESS: &[&str] = &[
+        "address",
+        "adres",
+        "anschrift",
+        "dirección",
+        "indirizzo",
+        "endereço",
+        "morada",
+        "住所",
+        "地址",
+    ];
+    let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
+    let delivery = DELIVERY_WORDS
+        .iter()
+        .any(|w| !ANY_ADDRESS.contains(w) && t.contains(w));
+    if has(INVOICE_WORDS) {
+        Some(false)
+    } else if delivery {
+        Some(true)
+    } else if has(PARTIES) {
+        Some(false)
+    } else {
+        has(ANY_ADDRESS).then_some(true)
+    }
+}
+
 /// A sentence that ends in a colon and asks for the goods to be sent somewhere ("Send it to
 /// our warehouse at:", "Please send to:"); the address must follow it.
 fn send_to(t: &str) -> bool {
@@ -2732,16 +2781,25 @@ fn fielded_address(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> bool {
             }
         }
     }
-    let (Some(street), Some(city)) = (found.get("street"), found.get("city")) else {
+    let (region, postal) = (found.get("region"), found.get("postal"));
+    // "Código Postal: 1100-285 Lisboa", "Code postal : 75009 Paris": the postcode's field holds
+    // the whole city line, the town after the code.
+    let whole = postal
+        .filter(|_| !found.contains_key("city"))
+        .filter(|p| city_line(p).is_some_and(|c| c.city.is_some() && c.postal.is_some()));
+    let Some(street) = found.get("street") else {
         return false;
     };
-    let (region, postal) = (found.get("region"), found.get("postal"));
-    let city_line = match (region, postal) {
-        (Some(r), Some(p)) => format!("{city}, {r} {p}"),
-        (None, Some(p)) if p.starts_with(|c: char| c.is_ascii_digit()) => format!("{p} {city}"),
-        (None, Some(p)) => format!("{city} {p}"),
-        (Some(r), None) => format!("{city}, {r}"),
+    let city_line = match (found.get("city"), whole) {
+        (None, Some(whole)) => whole.clone(),
         (None, None) => return false,
+        (Some(city), _) => match (region, postal) {
+            (Some(r), Some(p)) => format!("{city}, {r} {p}"),
+            (None, Some(p)) if p.starts_with(|c: char| c.is_ascii_digit()) => format!("{p} {city}"),
+            (None, Some(p)) => format!("{city} {p}"),
+            (Some(r), None) => format!("{city}, {r}"),
+            (None, None) => return false,
+        },
     };
     let mut lines = vec![
         found.get("name").cloned().unwrap_or_else(|| "-".into()),
@@ -7338,6 +7396,12 @@ fn list_lines(
                 }
             }
         };
+        // "6 cajas de Guantes de nitrilo …", "4 confezioni di …": the word that joins the
+        // count's unit to the item is no part of the name.
+        let rest = match leader {
+            None if unit_led => unit_joined(&rest).to_string(),
+            _ => rest,
+        };
         let mut words: Vec<&str> = rest.split_whitespace().collect();
         // A unit word left behind by the quantity ("× 3 台，"); after a number it is the
         // name's pack size ("Servilletas 40x40, caja 1200 uds.").
@@ -7407,6 +7471,24 @@ fn list_lines(
     out
 }
 
+/// The item after a count and its unit word, without the preposition that joins the unit to
+/// it: "6 cajas de Guantes de nitrilo" → "Guantes de nitrilo", "4 confezioni di …", "10
+/// caixas de …", "40 boxes of Colored Pencils", "3 bidons d'huile" → "huile". Only a word
+/// follows it ("2 boxes of 50 …" is a pack size, read with the unit).
+fn unit_joined(rest: &str) -> &str {
+    let t = rest.trim_start();
+    for p in ["de ", "di ", "of ", "d'", "d’"] {
+        let after = t
+            .get(..p.len())
+            .filter(|h| h.eq_ignore_ascii_case(p))
+            .map(|_| t[p.len()..].trim_start());
+        if let Some(after) = after.filter(|a| a.starts_with(char::is_alphabetic)) {
+            return after;
+        }
+    }
+    rest
+}
+
 /// An item that starts with its quantity and a unit word and names no price ("2 ctn Chilli
 /// sauce 5kg x 4 - the new one, pls confirm price first"): the quantity, the name up to a
 /// remark after a dash, the code in brackets if any; in doubt, its price unwritten.
@@ -7426,7 +7508,7 @@ fn unit_led_priceless(line: &str, decimal_comma: bool) -> Option<Line> {
     }
     let m = rx(&UNIT_LED)?.captures(line)?;
     let quantity = parse_quantity(&m[1], decimal_comma)?;
-    let mut rest = m[2].to_string();
+    let mut rest = unit_joined(&m[2]).to_string();
     // The remark after a dash ("- the new one u showed me") is no part of the name.
     if let Some(at) = [" - ", " – ", " — "]
         .iter()

@@ -4157,3 +4157,73 @@ fn the_address_is_in_my_signature() {
         Some("(512) 555-0167")
     );
 }
+
+/// A list item counted by a number and a unit word, the unit joined to the item by a
+/// preposition ("6 cajas de Guantes …", "4 confezioni di …", "40 boxes of …"): the
+/// preposition is no part of the name; a pack size after "of" ("2 boxes of 50 …") stays
+/// the unit's.
+#[test]
+fn a_preposition_after_the_unit_word_is_no_part_of_the_name() {
+    let text = "Pedido:\n\n\
+                - 6 cajas de Guantes de nitrilo talla M (ref. GN-M-100) a 7,45 € la caja\n\
+                - 10 garrafas de Lavavajillas industrial 20 l (ref. LV-IND-20) a 28,90 € la garrafa\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, doubts) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].name.as_deref(), Some("Guantes de nitrilo talla M"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(6)));
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("Lavavajillas industrial 20 l")
+    );
+    let text = "Order:\n\n- 40 boxes of Colored Pencils 24ct (CP-24) @ $3.85\n\
+                - 2 boxes of 50 black nitrile gloves (GL-50) @ $12.95\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines[0].name.as_deref(), Some("Colored Pencils 24ct"));
+    assert_eq!(lines[1].name.as_deref(), Some("black nitrile gloves"));
+    // With no price: the same.
+    let line = unit_led_priceless("- 3 cases of Oat milk barista 1L", false).unwrap();
+    assert_eq!(line.name.as_deref(), Some("Oat milk barista 1L"));
+    assert_eq!(unit_joined(" d'huile d'olive"), "huile d'olive");
+    assert_eq!(unit_joined(" of 50 gloves"), " of 50 gloves");
+}
+
+/// An address written as labelled fields whose postcode field holds the whole city line
+/// ("Código Postal: 1100-285 Lisboa"), with no city field: the labels stay out of the
+/// values, the town is the city.
+#[test]
+fn a_postcode_field_holding_the_city_line() {
+    let text = "Segue a nossa encomenda.\n\nLocal de entrega:\n\
+                Nome: Restaurante Tasca do Largo\n\
+                Morada: Largo do Intendente Pina Manique, 7\n\
+                Código Postal: 1100-285 Lisboa\n\
+                Telefone: 21 555 4180\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.name").as_deref(),
+        Some("Restaurante Tasca do Largo")
+    );
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("Largo do Intendente Pina Manique, 7")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Lisboa"));
+    assert_eq!(
+        value(&f, "ship_to.postal_code").as_deref(),
+        Some("1100-285")
+    );
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("PT"));
+}
+
+/// The headings of address blocks, and whose each is.
+#[test]
+fn address_headings_say_whose() {
+    assert_eq!(address_heading("Deliver To"), Some(true));
+    assert_eq!(address_heading("Lieferadresse:"), Some(true));
+    assert_eq!(address_heading("Invoice To"), Some(false));
+    assert_eq!(address_heading("Invoice address"), Some(false));
+    assert_eq!(address_heading("Supplier"), Some(false));
+    assert_eq!(address_heading("Nore Valley Hotel"), None);
+    assert_eq!(address_heading("12 Parliament Street"), None);
+}
