@@ -668,6 +668,8 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "reference",
             "artikelnummer",
             "art.-nr",
+            // "Art." alone: the article's number (Swiss, French and German tables).
+            "art",
             "art.nr",
             "art-nr",
             // Nordic, Polish, Czech: "Varenr.", "Art.nr", "Kod", "Kód".
@@ -1156,6 +1158,10 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "dto",
             "sconto",
             "sconto %",
+            // Italian "Sc.%", "Sc. %": sconto written short.
+            "sc.%",
+            "sc. %",
+            "sc %",
             "korting",
             "korting %",
             "desconto",
@@ -1587,6 +1593,54 @@ fn split_across(cs: &[Cell], under: &dyn Fn(&Cell) -> Option<usize>) -> Vec<Cell
             out.extend(merged.into_iter().map(|(_, c)| c));
         } else {
             out.push(c.clone());
+        }
+    }
+    out
+}
+
+/// A row's cells with a cell that runs into the next column of a fixed-width layout one
+/// space apart split there ("Olio da taglio emulsionabile, tanica 20 l PZ" under
+/// "Descrizione … U.M.", the name as wide as its column): a word after the first that starts
+/// exactly where a header column right of the cell's own starts, a column no other cell of the
+/// row is under, starts that column's cell. Only an item's name runs on so (a summary row's
+/// label under the amounts is no row of the table).
+fn split_at_heads(
+    cs: &[Cell],
+    header: &[Cell],
+    cols: &[Option<&str>],
+    under: &dyn Fn(&Cell) -> Option<usize>,
+) -> Vec<Cell> {
+    let mut out = Vec::new();
+    for (at, c) in cs.iter().enumerate() {
+        let words = words_of(c);
+        let own = words
+            .first()
+            .and_then(under)
+            .filter(|&o| cols.get(o) == Some(&Some("name")));
+        let taken = |h: usize| {
+            cs.iter()
+                .enumerate()
+                .any(|(k, o)| k != at && under(o) == Some(h))
+        };
+        let cut = words.iter().enumerate().skip(1).find_map(|(k, w)| {
+            let h = header.iter().position(|h| h.start == w.start)?;
+            (own.is_some_and(|o| h > o) && !taken(h)).then_some(k)
+        });
+        match cut {
+            Some(k) => {
+                let join = |ws: &[Cell]| Cell {
+                    start: ws[0].start,
+                    end: ws[ws.len() - 1].end,
+                    text: ws
+                        .iter()
+                        .map(|w| w.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                };
+                out.push(join(&words[..k]));
+                out.push(join(&words[k..]));
+            }
+            None => out.push(c.clone()),
         }
     }
     out
@@ -4708,7 +4762,20 @@ fn names_column(n: &str, col: &'static str, template: Option<&Template>) -> bool
                 })
         })
     };
+    // "貨品編號", "物料编码", "商品代碼": a Chinese header ends with the word that names it
+    // (a number or code; a name), what is numbered or named before it.
+    let chinese_suffix = |n: &str| {
+        let ends = |ws: &[&str]| has_cjk(n) && ws.iter().any(|w| n.ends_with(w) && n != *w);
+        match col {
+            "sku" => ends(&[
+                "编号", "編號", "编码", "編碼", "代码", "代碼", "货号", "貨號", "品号", "品號",
+            ]),
+            "name" => ends(&["名称", "名稱", "品名"]),
+            _ => false,
+        }
+    };
     exact(n, col)
+        || chinese_suffix(n)
         || (col == "sku" && numbered_item(n))
         || (col == "quantity" && with_unit(n))
         || column_core(n).is_some_and(|c| exact(&c, col))
@@ -5283,7 +5350,7 @@ fn table_lines(
                 split = by_tab;
                 &split
             } else {
-                split = split_across(cs, &under);
+                split = split_across(&split_at_heads(cs, header, &cols, &under), &under);
                 &split
             };
             let columned: Vec<(Option<&str>, &Cell)> = if cs.len() == header.len() {

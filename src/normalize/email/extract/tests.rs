@@ -4227,3 +4227,78 @@ fn address_headings_say_whose() {
     assert_eq!(address_heading("Nore Valley Hotel"), None);
     assert_eq!(address_heading("12 Parliament Street"), None);
 }
+
+/// A fixed-width table (a PDF's text layer) whose name fills its column, one space before the
+/// unit column's cell ("… tanica 20 l PZ"): the unit is split off where its column starts;
+/// the Italian "Sc.%" is the line's discount.
+#[test]
+fn a_name_as_wide_as_its_column_keeps_off_the_next() {
+    let row = |cells: [&str; 7]| {
+        format!(
+            "{:<16}{:<42}{:<7}{:<12}{:<15}{:<7}{}\n",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]
+        )
+    };
+    let text = [
+        row([
+            "Cod. articolo",
+            "Descrizione",
+            "U.M.",
+            "Quantità",
+            "Prezzo unit.",
+            "Sc.%",
+            "Importo",
+        ]),
+        row([
+            "FR-HM-10",
+            "Fresa in metallo duro 10 mm Z4",
+            "PZ",
+            "12",
+            "38,60",
+            "10",
+            "416,88",
+        ]),
+        row([
+            "OL-TG-20",
+            "Olio da taglio emulsionabile, tanica 20 l",
+            "PZ",
+            "2",
+            "96,00",
+            "",
+            "192,00",
+        ]),
+    ]
+    .concat();
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, doubts) = extract_text(&text, &c, Kind::Form);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("Olio da taglio emulsionabile, tanica 20 l")
+    );
+    assert_eq!(lines[1].quantity, Some(Decimal::from(2)));
+    assert_eq!(lines[0].discount, Some(Decimal::from(10)));
+    assert!(doubts.is_empty(), "{doubts:?}");
+}
+
+/// Chinese headers named by their last word: `貨品編號` (what is numbered, then "number") is
+/// the code column, `貨品名稱` the name column; `Art.` alone is the article's number.
+#[test]
+fn headers_named_by_their_last_word_and_art_alone() {
+    let text = "貨品編號\t貨品名稱\t數量\t單價（港幣）\t金額（港幣）\n\
+                CF-ESP-1K\t意式咖啡豆 1公斤\t12\t$268.00\t$3,216.00\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 1, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("CF-ESP-1K"));
+    assert_eq!(lines[0].name.as_deref(), Some("意式咖啡豆 1公斤"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+    // The word alone names nothing more than it did.
+    assert!(!names_column("編號", "name", None));
+    let text = "Art.         Désignation                           Qté  Prix unit.  Montant\n\
+                EMB-GOB-30   Gobelet carton 30 cl, carton de 1000    4       68.50   274.00\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 1, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("EMB-GOB-30"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+}
