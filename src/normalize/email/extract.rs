@@ -6241,7 +6241,7 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
                 // "votre commande n° BC-332", "your order 4711": an order of the one the
                 // message is written to (an invoice reminder, a supplier's notice), not one
                 // the sender places.
-                if yours(&lower[..at]) || repeated(&lower[..at]) {
+                if yours(&lower[..at]) || repeated(&lower[..at]) || other_document(&lower[..at]) {
                     continue;
                 }
                 // "Your order no.:" heading a form's field is the order the form asks for;
@@ -6404,6 +6404,18 @@ fn yours(before: &str) -> bool {
         (Some(w), Some(p)) => REFERENCE_WORDS.contains(&w) && YOURS.contains(&p),
         _ => false,
     }
+}
+
+/// Whether the text right before a Chinese number label (`单号`, `單號`) names another
+/// document than the order: `报价单号` is a quotation's number, `送货单号` a delivery note's,
+/// `发票号` an invoice's, `运单号` a waybill's.
+fn other_document(before: &str) -> bool {
+    const OTHER: &[&str] = &[
+        "报价", "報價", "询价", "詢價", "估价", "估價", "送货", "送貨", "发货", "發貨", "出库",
+        "出庫", "入库", "入庫", "退货", "退貨", "运", "運", "快递", "快遞", "发票", "發票", "合同",
+        "付款", "收款", "对账", "對賬",
+    ];
+    OTHER.iter().any(|w| before.ends_with(w))
 }
 
 /// `s` in lower case wherever that keeps each character's length in bytes (so offsets stay

@@ -4302,3 +4302,20 @@ fn headers_named_by_their_last_word_and_art_alone() {
     assert_eq!(lines[0].sku.as_deref(), Some("EMB-GOB-30"));
     assert!(doubts.is_empty(), "{doubts:?}");
 }
+
+/// A quotation's number (`报价单号`) before the order's (`订单号`): only the order's is the
+/// order reference, and the two are no rival readings.
+#[test]
+fn a_quotation_number_is_no_order_reference() {
+    let text = "根据贵司5月28日的报价（报价单号：BJ-2605-33），我司确认采购以下商品。\n\n\
+                订单号：XH-PO-260603\n";
+    let (f, _, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "source.external_id").as_deref(),
+        Some("XH-PO-260603")
+    );
+    assert!(doubts.is_empty(), "{doubts:?}");
+    // The number label alone still reads.
+    let (f, _, _) = extract_text("单号：XH-77\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("XH-77"));
+}
