@@ -8205,33 +8205,9 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
             }
         }
     }
-    // A fax's cover sheet (its `To:` / `From:` / `Pages:` fields under a FAX title) comes
-    // before the order form: the letterhead is at the top of the page after it, below the
-    // fax machine's next line.
-    let cover_field = |l: &str| {
-        let head = l.trim().split([':', '：']).next().unwrap_or("").trim();
-        l.contains([':', '：'])
-            && [
-                "to", "from", "attn", "fax", "re", "pages", "subject", "de", "à", "a", "an", "von",
-                "para", "van", "aan", "da", "objet", "betreff", "asunto", "oggetto", "seiten",
-                "páginas", "pagine",
-            ]
-            .contains(&head.to_lowercase().as_str())
-    };
-    let mut start = 0;
-    for (i, l) in layout.lines.iter().enumerate().take(12) {
-        if l.trim().is_empty() || header(l) || is_title(l) {
-            continue;
-        }
-        if cover_field(l) {
-            if let Some(next) =
-                (i + 1..layout.lines.len().min(200)).find(|&k| header(layout.lines[k]))
-            {
-                start = next;
-            }
-        }
-        break;
-    }
+    // A fax's cover sheet comes before the order form: the letterhead is at the top of the
+    // page after it.
+    let start = cover_end(layout);
     for (l, cs) in layout.lines.iter().zip(&layout.cells).skip(start).take(12) {
         if l.trim().is_empty() || header(l) {
             continue;
@@ -8327,8 +8303,16 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
                 })
             })
     };
+    // A fax's cover sheet names the addressee's phone beside the sender's: on a form, the
+    // order's own page is read first.
+    let cover = if kind == Kind::Form {
+        cover_end(layout)
+    } else {
+        0
+    };
     for own_only in [true, false] {
-        let keep = |i: usize| !own_only || !delivery.get(i).copied().unwrap_or(false);
+        let keep =
+            |i: usize| !own_only || (!delivery.get(i).copied().unwrap_or(false) && i >= cover);
         if let Some(l) = labelled
             .iter()
             .find(|l| !l.value.is_empty() && keep(l.line))
@@ -8431,13 +8415,71 @@ fn person_initial_name(v: &str) -> bool {
     rx(&PERSON_INITIAL).is_some_and(|r| r.is_match(v.trim()))
 }
 
+/// Where the page after a fax's cover sheet starts (0 when the text starts with no cover
+/// sheet): the cover's fields (`To:` / `From:` / `Pages:`, `À :` / `De :` / `Objet :`, after
+/// a `Date :` perhaps) under a FAX title come first, and the fax machine's next header line
+/// starts the order form's page.
+fn cover_end(layout: &Layout) -> usize {
+    let is_title = |t: &str| {
+        let t: String = t
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase();
+        FORM_TITLES.iter().any(|f| f.replace(' ', "") == t)
+    };
+    let head = |l: &str| {
+        l.contains([':', '：']).then(|| {
+            l.trim()
+                .split([':', '：'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_lowercase()
+        })
+    };
+    let cover_field = |l: &str| {
+        head(l).is_some_and(|h| {
+            [
+                "to", "from", "attn", "fax", "re", "pages", "subject", "de", "à", "a", "an", "von",
+                "para", "van", "aan", "da", "objet", "betreff", "asunto", "oggetto", "seiten",
+                "páginas", "pagine",
+            ]
+            .contains(&h.as_str())
+        })
+    };
+    // "Date :", "Datum:" above the fields.
+    let date_field = |l: &str| {
+        head(l).is_some_and(|h| ["date", "datum", "fecha", "data", "dato"].contains(&h.as_str()))
+    };
+    for (i, l) in layout.lines.iter().enumerate().take(12) {
+        if l.trim().is_empty() || machine_line(l) || is_title(l) || date_field(l) {
+            continue;
+        }
+        if cover_field(l) {
+            if let Some(next) =
+                (i + 1..layout.lines.len().min(200)).find(|&k| machine_line(layout.lines[k]))
+            {
+                return next;
+            }
+        }
+        break;
+    }
+    0
+}
+
 /// The lines of a form's letterhead: the first block of text at the top (after a fax
-/// machine's header line), up to a blank line; at most eight lines.
+/// machine's header line, and after a fax's cover sheet), up to a blank line; at most eight
+/// lines.
 fn letterhead_block(layout: &Layout) -> Vec<usize> {
+    let cover = cover_end(layout);
     let start = layout
         .lines
         .iter()
-        .position(|l| !l.trim().is_empty() && !machine_line(l));
+        .enumerate()
+        .skip(cover)
+        .position(|(_, l)| !l.trim().is_empty() && !machine_line(l))
+        .map(|at| at + cover);
     let Some(start) = start else {
         return Vec::new();
     };

@@ -4319,3 +4319,31 @@ fn a_quotation_number_is_no_order_reference() {
     let (f, _, _) = extract_text("单号：XH-77\n", &ctx(), Kind::Email);
     assert_eq!(value(&f, "source.external_id").as_deref(), Some("XH-77"));
 }
+
+/// A two-page fax whose first page is a cover sheet (a `Date :` field above `À :` and
+/// `De :`, the addressee's phone among them): the customer and their phone are read from
+/// the order form's page, under the fax machine's next header line.
+#[test]
+fn a_cover_sheet_with_a_date_field_is_not_the_order() {
+    let text = "02/06/2026 09:41   +33 4 72 55 18 09   HOTEL DES CELESTINS      P.01/02\n\n\
+                T É L É C O P I E\n\n\
+                Date :      02/06/2026\n\n\
+                À :         Maison Berthier\n\
+                            Fax : 04 78 55 63 10          Tél. : 04 78 55 63 00\n\n\
+                De :        Claire Morel - Économat\n\n\
+                Objet :     Notre bon de commande n° HC-2026-0158\n\n\
+                \u{c}02/06/2026 09:42   +33 4 72 55 18 09   HOTEL DES CELESTINS      P.02/02\n\n\
+                HÔTEL DES CÉLESTINS\n\
+                9 rue des Archers - 69002 Lyon\n\
+                Tél. 04 72 55 18 00 - Fax 04 72 55 18 09\n\n\
+                BON DE COMMANDE\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.name").as_deref(),
+        Some("HÔTEL DES CÉLESTINS")
+    );
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("04 72 55 18 00")
+    );
+}
