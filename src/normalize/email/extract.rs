@@ -8908,6 +8908,17 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             total = parse_decimal(&m[1], dc).map(|d| (d, None));
         }
     }
+    // "Comes to $1,223.60 by my count.", "That all comes to £412.50", "The order adds up to
+    // $96.00": a sentence of its own that sums the order (not "about" a sum).
+    if total.is_none() {
+        re!(
+            COMES_TO,
+            r"(?i)^\s*(?:(?:so|and)\s+)?(?:(?:that|it|this|which|everything|the\s+(?:order|lot|total)|total)\s+)?(?:all\s+)?(?:comes?|works?\s+out|adds?\s+up)\s+(?:to|at)\s+(?:US\$|\$|£|€)\s?([0-9][0-9,]*\.[0-9]{2})\b"
+        );
+        if let Some(m) = lines.iter().find_map(|l| rx(&COMES_TO)?.captures(l)) {
+            total = parse_decimal(&m[1], false).map(|d| (d, None));
+        }
+    }
     if total.is_none()
         && stated.tax.is_empty()
         && stated.shipping.is_empty()

@@ -4347,3 +4347,28 @@ fn a_cover_sheet_with_a_date_field_is_not_the_order() {
         Some("04 72 55 18 00")
     );
 }
+
+/// A sentence of its own that sums the order ("Comes to $1,223.60 by my count.") states its
+/// total; a sum "about" an amount, or a line's own amount inside an item, does not.
+#[test]
+fn a_sentence_that_sums_the_order_states_its_total() {
+    let items = "- 4 cs Hash browns (HB-SHR-6) - $38.75/cs\n- 6 cs Bacon (BC-1418-15) - $72.40/cs\n\n";
+    let (f, _, _) = extract_text(
+        &format!("{items}Comes to $589.40 by my count.\n"),
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "total").as_deref(), Some("589.4"));
+    let (f, _, _) = extract_text(
+        &format!("{items}That all comes to $589.40.\n"),
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "total").as_deref(), Some("589.4"));
+    let (f, _, _) = extract_text(
+        &format!("{items}Comes to about $590.00 I think.\n"),
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "total"), None);
+}
