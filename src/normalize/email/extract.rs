@@ -8065,6 +8065,63 @@ pub fn changed_item(text: &str) -> Option<Line> {
     })
 }
 
+/// A change of one line's quantity stated in a sentence, applied to `lines` (an earlier order
+/// the message orders again): "make it 30 instead of 24 on the pillowcases", "30 rather than
+/// 24 of the pillowcases", "20 bags of the wholemeal instead of 10". The line is the one with
+/// the old quantity whose name has a word of the item's words (`pillowcases` names
+/// `Pillowcase, white percale`). `None` when no change is stated; `Some(false)` when one is
+/// but no single line fits it (nothing is changed).
+pub fn apply_quantity_change(text: &str, lines: &mut [Line]) -> Option<bool> {
+    re!(
+        NEW_OLD_ITEM,
+        r"(?i)(?:^|\s)([0-9]{1,5})\s+(?:instead\s+of|rather\s+than|not)\s+([0-9]{1,5})\s+(?:on|for|of|with)\s+(?:the\s+)?([^0-9,.;:!?()\-–—]{2,40})"
+    );
+    let (new, old, item) = match rx(&NEW_OLD_ITEM).and_then(|r| r.captures(text)) {
+        Some(m) => (m[1].to_string(), m[2].to_string(), m[3].to_string()),
+        None => {
+            re!(
+                NEW_ITEM_OLD,
+                r"(?i)(?:^|\s)([0-9]{1,5})\s+(?:(?:bags|boxes|cases|sacks|packs|bottles|units|cartons|tubs|trays|x)\s+)?(?:of\s+)?(?:the\s+)?([^\s0-9,.;:!?][^0-9,.;:!?]{0,40}?)\s+(?:instead\s+of|rather\s+than)\s+([0-9]{1,5})\b"
+            );
+            let m = rx(&NEW_ITEM_OLD)?.captures(text)?;
+            (m[1].to_string(), m[3].to_string(), m[2].to_string())
+        }
+    };
+    let (new, old) = (parse_quantity(&new, false)?, parse_quantity(&old, false)?);
+    // Words compared without a plural's `s` and in lower case; short words say nothing.
+    let stem = |w: &str| {
+        w.trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase()
+            .trim_end_matches('s')
+            .to_string()
+    };
+    let item: Vec<String> = item
+        .split_whitespace()
+        .map(stem)
+        .filter(|w| w.chars().count() >= 3 && !["the", "and", "our", "your"].contains(&w.as_str()))
+        .collect();
+    let names = |l: &Line| {
+        l.name.as_deref().is_some_and(|n| {
+            n.split_whitespace().map(stem).any(|w| {
+                w.chars().count() >= 3
+                    && item
+                        .iter()
+                        .any(|i| w.starts_with(i.as_str()) || i.starts_with(w.as_str()))
+            })
+        })
+    };
+    let fits: Vec<usize> = (0..lines.len())
+        .filter(|&k| lines[k].quantity == Some(old) && names(&lines[k]))
+        .collect();
+    match fits.as_slice() {
+        [one] => {
+            lines[*one].quantity = Some(new);
+            Some(true)
+        }
+        _ => Some(false),
+    }
+}
+
 /// A change to a line of an earlier order, asked in a sentence ("change line 2 on PO 7731
 /// (the dome lids) to 15 cases instead of 10", "change the oat milk to 6 cases"): the item
 /// by the words it is named by, its new quantity, no price; in doubt, for a person to apply
@@ -8603,6 +8660,20 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     }
     if let Some((po, _)) = po_labelled(text) {
         refs.push((po, 0.85));
+    }
+    // "New PO for this one is GH-7790", "our PO for the June delivery will be 4471": the PO a
+    // sentence names for this order.
+    re!(
+        PO_IS,
+        r"(?i)\b(?:p\.?o\.?|purchase\s+order)(?:\s+(?:number|no\.?|#|ref(?:erence)?))?\s+(?:for\s+(?:this|the|that)(?:\s+[a-z]+){1,2}\s+)?(?:is|will\s+be)\s+([A-Za-z0-9][A-Za-z0-9/-]*[0-9][A-Za-z0-9/-]*)"
+    );
+    if contains_ci(text, "po") || contains_ci(text, "purchase") {
+        for m in lines.iter().filter_map(|l| rx(&PO_IS)?.captures(l)) {
+            let v = m[1].trim_end_matches(['.', '-', '/']).to_string();
+            if v.len() >= 3 && !refs.iter().any(|(r, _)| *r == v) {
+                refs.push((v, 0.85));
+            }
+        }
     }
     if let Some((best, c)) = refs.iter().max_by(|a, b| a.1.total_cmp(&b.1)).cloned() {
         let key = |v: &str| -> String {

@@ -4352,7 +4352,8 @@ fn a_cover_sheet_with_a_date_field_is_not_the_order() {
 /// total; a sum "about" an amount, or a line's own amount inside an item, does not.
 #[test]
 fn a_sentence_that_sums_the_order_states_its_total() {
-    let items = "- 4 cs Hash browns (HB-SHR-6) - $38.75/cs\n- 6 cs Bacon (BC-1418-15) - $72.40/cs\n\n";
+    let items =
+        "- 4 cs Hash browns (HB-SHR-6) - $38.75/cs\n- 6 cs Bacon (BC-1418-15) - $72.40/cs\n\n";
     let (f, _, _) = extract_text(
         &format!("{items}Comes to $589.40 by my count.\n"),
         &ctx(),
@@ -4371,4 +4372,57 @@ fn a_sentence_that_sums_the_order_states_its_total() {
         Kind::Email,
     );
     assert_eq!(value(&f, "total"), None);
+}
+
+/// A quantity change stated in a sentence, applied to the one line with the old quantity
+/// whose name has a word of the item's: "30 instead of 24 on the pillowcases"; a change no
+/// single line fits changes nothing.
+#[test]
+fn a_stated_quantity_change_applies_to_the_one_line_it_names() {
+    let line = |name: &str, q: i64| Line {
+        name: Some(name.into()),
+        quantity: Some(Decimal::from(q)),
+        ..Line::default()
+    };
+    let mut lines = vec![
+        line("Double sheet, white percale", 40),
+        line("Pillowcase, white percale", 24),
+        line("Bath towel 600gsm, white", 36),
+    ];
+    let said = "but make it 30 instead of 24 on the pillowcases - we've a wedding party in";
+    assert_eq!(apply_quantity_change(said, &mut lines), Some(true));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(30)));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(40)));
+    // "20 bags of the towels instead of 36".
+    assert_eq!(
+        apply_quantity_change(
+            "only make it 20 bags of the bath towels instead of 36",
+            &mut lines
+        ),
+        Some(true)
+    );
+    assert_eq!(lines[2].quantity, Some(Decimal::from(20)));
+    // No line with that old quantity and name: nothing changes.
+    assert_eq!(
+        apply_quantity_change("12 instead of 10 on the pillowcases", &mut lines),
+        Some(false)
+    );
+    assert_eq!(lines[1].quantity, Some(Decimal::from(30)));
+    assert_eq!(
+        apply_quantity_change("Same again please.", &mut lines),
+        None
+    );
+}
+
+/// A sentence that names this order's PO ("New PO for this one is GH-7790").
+#[test]
+fn a_sentence_naming_this_orders_po() {
+    let (f, _, _) = extract_text(
+        "Please go ahead with the below again. New PO for this one is GH-7790.\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("GH-7790"));
+    let (f, _, _) = extract_text("The PO is attached as before.\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id"), None);
 }
