@@ -7145,6 +7145,20 @@ fn worded_quantity(line: &str) -> Option<String> {
     .then(|| format!("{count} x {rest}"))
 }
 
+/// An item that starts with its count and the count's unit in one short word, then a dash
+/// before the name ("• 3 bx – Cup head bolt M12 x 150, box of 25 (BT-M12-150) @ $42.60/bx",
+/// "- 40 ea – Joist hanger …", "12 sheets – Structural ply …"), rewritten with the count as
+/// `3 x …`: the count is the quantity, the unit no part of the name, and a size in the name
+/// (`x 150`) no count.
+fn unit_dash(line: &str) -> Option<String> {
+    re!(
+        UNIT_DASH,
+        r"^(\s*(?:[-*•·–]\s+|[0-9]{1,2}[.)]\s+)?)([0-9]{1,5})\s*(\p{L}{1,8}\.?)\s+[-–—]\s+(\p{L}.*)$"
+    );
+    let m = rx(&UNIT_DASH)?.captures(line)?;
+    Some(format!("{}{} x {}", &m[1], &m[2], &m[4]))
+}
+
 /// Lines written as list items in any of the common shapes (`1. SKU - Name - qty 12 @ $24.00
 /// each`, `- 6 x Name (SKU) à 19,80 €`, `• Name, SKU, 4 Stück je 12,50 €`): a bullet or a number,
 /// a quantity (before `x`, or after `qty`), and a unit price (after `@`, `à`, `je`, `at`).
@@ -7239,6 +7253,9 @@ fn list_lines(
         // "Two dozen sourdough rolls at 45p each": a quantity in words, read as its number.
         let worded = worded_quantity(line);
         let line = worded.as_deref().unwrap_or(line);
+        // "• 3 bx – Cup head bolt M12 x 150 …": the count and its unit before a dash.
+        let dashed = unit_dash(line);
+        let line = dashed.as_deref().unwrap_or(line);
         let listed = rx(&ITEM)
             .and_then(|r| r.captures(line))
             .or_else(|| rx(&ITEM_QTY).and_then(|r| r.captures(line)))
@@ -9198,6 +9215,28 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             national_confidence,
         );
     }
+    // The sender's country read for a postcode of its form (a guess a person confirms) is
+    // confirmed by the one currency code the message writes when only that country pays in it
+    // ("Prices NZD excl. GST" from a `.co.nz` sender to `Auckland 1060`, `DKK 2.482,50` from a
+    // `.dk` one to `7100 Vejle`): two signs besides the postcode that agree, as a document in
+    // the country's language does.
+    let written = codes_in(text);
+    let by_code = match written.as_slice() {
+        [one] => currency_country(one),
+        _ => None,
+    };
+    if let (Some(country), Some(code_country)) = (facts.get("ship_to.country"), by_code) {
+        let postal = facts.get("ship_to.postal_code");
+        let agree = country.value == code_country
+            && ctx.sender_country.as_deref() == Some(code_country)
+            && postal.is_some_and(|p| postal_fits(Some(&p.value)).contains(&code_country));
+        if agree {
+            let confirmed = postal.map_or(0.0, |p| p.confidence) * 0.95;
+            if let Some(f) = facts.get_mut("ship_to.country") {
+                f.confidence = f.confidence.max(confirmed);
+            }
+        }
+    }
     // A Spanish document in euros with a Spanish postcode (five digits, a province 01–52):
     // Spain, the one country that writes Spanish and pays in euros (Andorra's postcodes are
     // `AD500`), unless the sender is from another country.
@@ -9212,6 +9251,28 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         ctx.put(&mut facts, "ship_to.country", Some("ES".into()), 0.8);
     }
     (facts, out, doubts)
+}
+
+/// The country whose own currency a code names, for the currencies one country pays in
+/// (others' use of them aside: the Faroes' and Greenland's krone, the Pacific's dollars):
+/// `NZD` New Zealand, `DKK` Denmark. `None` for a currency of several countries (EUR, USD).
+fn currency_country(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "NZD" => "NZ",
+        "DKK" => "DK",
+        "AUD" => "AU",
+        "NOK" => "NO",
+        "SEK" => "SE",
+        "CAD" => "CA",
+        "GBP" => "GB",
+        "PLN" => "PL",
+        "CZK" => "CZ",
+        "HUF" => "HU",
+        "ZAR" => "ZA",
+        "JPY" => "JP",
+        "ISK" => "IS",
+        _ => return None,
+    })
 }
 
 /// Whether total rows name two different order references of `refs`, each its own ("Total

@@ -4426,3 +4426,57 @@ fn a_sentence_naming_this_orders_po() {
     let (f, _, _) = extract_text("The PO is attached as before.\n", &ctx(), Kind::Email);
     assert_eq!(value(&f, "source.external_id"), None);
 }
+
+/// Bullets that write the count and its unit in one short word before a dash (`3 bx – Cup
+/// head bolt M12 x 150, box of 25 …`): the count is the quantity, the unit no part of the
+/// name, the size's `x 150` no count.
+#[test]
+fn a_count_and_its_unit_before_a_dash() {
+    let text = "PO 60417 below please.\n\n\
+                • 40 ea – Galvanised joist hanger 45mm (JH-45) @ $3.85/ea\n\
+                • 3 bx – Cup head bolt M12 x 150, box of 25 (BT-M12-150) @ $42.60/bx\n\
+                • 12 sheets – Structural ply 17mm F14 2400x1200 (PLY-17-F14) @ $79.50/sheet\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3, "{doubts:?}");
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Galvanised joist hanger 45mm")
+    );
+    assert_eq!(lines[0].quantity, Some(Decimal::from(40)));
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("Cup head bolt M12 x 150, box of 25")
+    );
+    assert_eq!(lines[1].quantity, Some(Decimal::from(3)));
+    assert_eq!(lines[1].sku.as_deref(), Some("BT-M12-150"));
+    assert_eq!(
+        lines[2].name.as_deref(),
+        Some("Structural ply 17mm F14 2400x1200")
+    );
+    assert!(!doubts.iter().any(|d| d.starts_with("lines")), "{doubts:?}");
+}
+
+/// The sender's country read for a four-digit postcode is a guess; the one currency code the
+/// message writes, when only that country pays in it, confirms it (NZD from a `.co.nz`
+/// sender); a currency of another country, or none, does not.
+#[test]
+fn a_national_currency_confirms_the_senders_country() {
+    let text = |currency: &str| {
+        format!(
+            "Our restock, PO: FWC-1187. Prices {currency} excl. GST.\n\n\
+             Send it to our warehouse at:\nFlat White Collective Ltd\nUnit 3, 12 Carbine Road\n\
+             Auckland 1060\n"
+        )
+    };
+    let mut c = ctx();
+    c.sender_country = Some("NZ".into());
+    let (f, _, _) = extract_text(&text("NZD"), &c, Kind::Email);
+    let country = f.get("ship_to.country").unwrap();
+    assert_eq!(country.value, "NZ");
+    assert!(country.confidence >= 0.7, "{}", country.confidence);
+    for other in ["AUD", "in dollars"] {
+        let (f, _, _) = extract_text(&text(other), &c, Kind::Email);
+        let country = f.get("ship_to.country").unwrap();
+        assert!(country.confidence < 0.7, "{other}: {}", country.confidence);
+    }
+}
