@@ -776,6 +776,20 @@ fn sentence_tails(t: &str) -> Vec<&str> {
     out
 }
 
+/// Whether a tax row's label ends with an EU country's code (`BTW BE`, `USt-IdNr. DE`): the
+/// number after it is the VAT registration number.
+fn vat_registration(label: &str) -> bool {
+    const EU: &[&str] = &[
+        "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL", "ES", "FI", "FR", "HR", "HU", "IE",
+        "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "XI",
+    ];
+    label
+        .split_whitespace()
+        .next_back()
+        .is_some_and(|w| EU.contains(&w))
+        && label.split_whitespace().count() >= 2
+}
+
 /// Reads one summary row into `s`: true when `t` is one.
 fn summary_row(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
     if sum_row(t, decimal_comma, s) {
@@ -809,6 +823,11 @@ fn summary_row(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
     let Some(kind) = row_kind(label).or_else(|| delivery_alone(label, &t[label.len()..])) else {
         return false;
     };
+    // "BTW BE 0712.555.318", "TVA FR 40 303 265 045": a VAT registration number after the
+    // tax's name, an EU country's code before it, is no amount of tax.
+    if kind == RowKind::Tax && vat_registration(label) {
+        return false;
+    }
     // A discount's minus sign ("-10,79 €") is no part of its amount; any other row's is
     // (a credit's total "Total: -64.50", "(77.00)" is not a positive total).
     let signed = &t[label.len()..];
@@ -1838,6 +1857,24 @@ mod tests {
             true,
         );
         assert_eq!(net_total_after_charges(&s), None);
+    }
+
+    /// A VAT registration number in a signature ("BTW BE 0712.555.318") is no tax amount;
+    /// the tax row above it is.
+    #[test]
+    fn a_vat_registration_number_is_no_tax() {
+        let s = stated_amounts(
+            "Subtotaal   1.060,35
+BTW 6%   63,62
+Totaal incl. BTW   1.123,97
+
+             Traiteur Van Loock BV
+BTW BE 0712.555.318
+",
+            true,
+        );
+        assert_eq!(s.tax, vec![dec("63.62")]);
+        assert_eq!(s.total, vec![dec("1123.97")]);
     }
 
     /// A coupon row of the item table ("($52.14)") is a discount, not a line.

@@ -668,6 +668,8 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "reference",
             "artikelnummer",
             "art.-nr",
+            // "Art." alone: the article's number (Swiss, French and German tables).
+            "art",
             "art.nr",
             "art-nr",
             // Nordic, Polish, Czech: "Varenr.", "Art.nr", "Kod", "Kód".
@@ -1156,6 +1158,10 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "dto",
             "sconto",
             "sconto %",
+            // Italian "Sc.%", "Sc. %": sconto written short.
+            "sc.%",
+            "sc. %",
+            "sc %",
             "korting",
             "korting %",
             "desconto",
@@ -1587,6 +1593,54 @@ fn split_across(cs: &[Cell], under: &dyn Fn(&Cell) -> Option<usize>) -> Vec<Cell
             out.extend(merged.into_iter().map(|(_, c)| c));
         } else {
             out.push(c.clone());
+        }
+    }
+    out
+}
+
+/// A row's cells with a cell that runs into the next column of a fixed-width layout one
+/// space apart split there ("Olio da taglio emulsionabile, tanica 20 l PZ" under
+/// "Descrizione … U.M.", the name as wide as its column): a word after the first that starts
+/// exactly where a header column right of the cell's own starts, a column no other cell of the
+/// row is under, starts that column's cell. Only an item's name runs on so (a summary row's
+/// label under the amounts is no row of the table).
+fn split_at_heads(
+    cs: &[Cell],
+    header: &[Cell],
+    cols: &[Option<&str>],
+    under: &dyn Fn(&Cell) -> Option<usize>,
+) -> Vec<Cell> {
+    let mut out = Vec::new();
+    for (at, c) in cs.iter().enumerate() {
+        let words = words_of(c);
+        let own = words
+            .first()
+            .and_then(under)
+            .filter(|&o| cols.get(o) == Some(&Some("name")));
+        let taken = |h: usize| {
+            cs.iter()
+                .enumerate()
+                .any(|(k, o)| k != at && under(o) == Some(h))
+        };
+        let cut = words.iter().enumerate().skip(1).find_map(|(k, w)| {
+            let h = header.iter().position(|h| h.start == w.start)?;
+            (own.is_some_and(|o| h > o) && !taken(h)).then_some(k)
+        });
+        match cut {
+            Some(k) => {
+                let join = |ws: &[Cell]| Cell {
+                    start: ws[0].start,
+                    end: ws[ws.len() - 1].end,
+                    text: ws
+                        .iter()
+                        .map(|w| w.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                };
+                out.push(join(&words[..k]));
+                out.push(join(&words[k..]));
+            }
+            None => out.push(c.clone()),
         }
     }
     out
@@ -2429,6 +2483,55 @@ const INVOICE_WORDS: &[&str] = &[
     "bill", "invoice", "rechnung", "factur", "fattur", "fatur", "请求", "請求", "发票", "發票",
 ];
 
+/// Whether a short text is the heading of an address block, and whose: `Some(true)` for the
+/// place the goods go (`Deliver To`, `Ship to`, `Lieferadresse`, `Dirección de envío`),
+/// `Some(false)` for another party's (`Invoice To`, `Bill To`, `Rechnungsadresse`,
+/// `Supplier`), `None` for any other text (a value, a sentence, anything with a digit).
+pub fn address_heading(text: &str) -> Option<bool> {
+    const PARTIES: &[&str] = &[
+        "supplier",
+        "vendor",
+        "buyer",
+        "customer",
+        "sold to",
+        "lieferant",
+        "fournisseur",
+        "proveedor",
+        "fornitore",
+        "fornecedor",
+        "leverancier",
+    ];
+    let t = text.trim().trim_end_matches([':', '：']).to_lowercase();
+    if t.is_empty() || digits(&t) > 0 || t.split_whitespace().count() > 4 {
+        return None;
+    }
+    // "Address" alone says no whose; "Customer delivery address" is the delivery's.
+    const ANY_ADDRESS: &[&str] = &[
+        "address",
+        "adres",
+        "anschrift",
+        "dirección",
+        "indirizzo",
+        "endereço",
+        "morada",
+        "住所",
+        "地址",
+    ];
+    let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
+    let delivery = DELIVERY_WORDS
+        .iter()
+        .any(|w| !ANY_ADDRESS.contains(w) && t.contains(w));
+    if has(INVOICE_WORDS) {
+        Some(false)
+    } else if delivery {
+        Some(true)
+    } else if has(PARTIES) {
+        Some(false)
+    } else {
+        has(ANY_ADDRESS).then_some(true)
+    }
+}
+
 /// A sentence that ends in a colon and asks for the goods to be sent somewhere ("Send it to
 /// our warehouse at:", "Please send to:"); the address must follow it.
 fn send_to(t: &str) -> bool {
@@ -2732,16 +2835,25 @@ fn fielded_address(layout: &Layout, ctx: &Ctx, facts: &mut Facts) -> bool {
             }
         }
     }
-    let (Some(street), Some(city)) = (found.get("street"), found.get("city")) else {
+    let (region, postal) = (found.get("region"), found.get("postal"));
+    // "Código Postal: 1100-285 Lisboa", "Code postal : 75009 Paris": the postcode's field holds
+    // the whole city line, the town after the code.
+    let whole = postal
+        .filter(|_| !found.contains_key("city"))
+        .filter(|p| city_line(p).is_some_and(|c| c.city.is_some() && c.postal.is_some()));
+    let Some(street) = found.get("street") else {
         return false;
     };
-    let (region, postal) = (found.get("region"), found.get("postal"));
-    let city_line = match (region, postal) {
-        (Some(r), Some(p)) => format!("{city}, {r} {p}"),
-        (None, Some(p)) if p.starts_with(|c: char| c.is_ascii_digit()) => format!("{p} {city}"),
-        (None, Some(p)) => format!("{city} {p}"),
-        (Some(r), None) => format!("{city}, {r}"),
+    let city_line = match (found.get("city"), whole) {
+        (None, Some(whole)) => whole.clone(),
         (None, None) => return false,
+        (Some(city), _) => match (region, postal) {
+            (Some(r), Some(p)) => format!("{city}, {r} {p}"),
+            (None, Some(p)) if p.starts_with(|c: char| c.is_ascii_digit()) => format!("{p} {city}"),
+            (None, Some(p)) => format!("{city} {p}"),
+            (Some(r), None) => format!("{city}, {r}"),
+            (None, None) => return false,
+        },
     };
     let mut lines = vec![
         found.get("name").cloned().unwrap_or_else(|| "-".into()),
@@ -4650,7 +4762,20 @@ fn names_column(n: &str, col: &'static str, template: Option<&Template>) -> bool
                 })
         })
     };
+    // "貨品編號", "物料编码", "商品代碼": a Chinese header ends with the word that names it
+    // (a number or code; a name), what is numbered or named before it.
+    let chinese_suffix = |n: &str| {
+        let ends = |ws: &[&str]| has_cjk(n) && ws.iter().any(|w| n.ends_with(w) && n != *w);
+        match col {
+            "sku" => ends(&[
+                "编号", "編號", "编码", "編碼", "代码", "代碼", "货号", "貨號", "品号", "品號",
+            ]),
+            "name" => ends(&["名称", "名稱", "品名"]),
+            _ => false,
+        }
+    };
     exact(n, col)
+        || chinese_suffix(n)
         || (col == "sku" && numbered_item(n))
         || (col == "quantity" && with_unit(n))
         || column_core(n).is_some_and(|c| exact(&c, col))
@@ -5225,7 +5350,7 @@ fn table_lines(
                 split = by_tab;
                 &split
             } else {
-                split = split_across(cs, &under);
+                split = split_across(&split_at_heads(cs, header, &cols, &under), &under);
                 &split
             };
             let columned: Vec<(Option<&str>, &Cell)> = if cs.len() == header.len() {
@@ -6116,7 +6241,7 @@ fn reference_candidates(text: &str, ctx: &Ctx) -> Vec<(String, f64)> {
                 // "votre commande n° BC-332", "your order 4711": an order of the one the
                 // message is written to (an invoice reminder, a supplier's notice), not one
                 // the sender places.
-                if yours(&lower[..at]) || repeated(&lower[..at]) {
+                if yours(&lower[..at]) || repeated(&lower[..at]) || other_document(&lower[..at]) {
                     continue;
                 }
                 // "Your order no.:" heading a form's field is the order the form asks for;
@@ -6279,6 +6404,18 @@ fn yours(before: &str) -> bool {
         (Some(w), Some(p)) => REFERENCE_WORDS.contains(&w) && YOURS.contains(&p),
         _ => false,
     }
+}
+
+/// Whether the text right before a Chinese number label (`单号`, `單號`) names another
+/// document than the order: `报价单号` is a quotation's number, `送货单号` a delivery note's,
+/// `发票号` an invoice's, `运单号` a waybill's.
+fn other_document(before: &str) -> bool {
+    const OTHER: &[&str] = &[
+        "报价", "報價", "询价", "詢價", "估价", "估價", "送货", "送貨", "发货", "發貨", "出库",
+        "出庫", "入库", "入庫", "退货", "退貨", "运", "運", "快递", "快遞", "发票", "發票", "合同",
+        "付款", "收款", "对账", "對賬",
+    ];
+    OTHER.iter().any(|w| before.ends_with(w))
 }
 
 /// `s` in lower case wherever that keeps each character's length in bytes (so offsets stay
@@ -7008,6 +7145,20 @@ fn worded_quantity(line: &str) -> Option<String> {
     .then(|| format!("{count} x {rest}"))
 }
 
+/// An item that starts with its count and the count's unit in one short word, then a dash
+/// before the name ("• 3 bx – Cup head bolt M12 x 150, box of 25 (BT-M12-150) @ $42.60/bx",
+/// "- 40 ea – Joist hanger …", "12 sheets – Structural ply …"), rewritten with the count as
+/// `3 x …`: the count is the quantity, the unit no part of the name, and a size in the name
+/// (`x 150`) no count.
+fn unit_dash(line: &str) -> Option<String> {
+    re!(
+        UNIT_DASH,
+        r"^(\s*(?:[-*•·–]\s+|[0-9]{1,2}[.)]\s+)?)([0-9]{1,5})\s*(\p{L}{1,8}\.?)\s+[-–—]\s+(\p{L}.*)$"
+    );
+    let m = rx(&UNIT_DASH)?.captures(line)?;
+    Some(format!("{}{} x {}", &m[1], &m[2], &m[4]))
+}
+
 /// Lines written as list items in any of the common shapes (`1. SKU - Name - qty 12 @ $24.00
 /// each`, `- 6 x Name (SKU) à 19,80 €`, `• Name, SKU, 4 Stück je 12,50 €`): a bullet or a number,
 /// a quantity (before `x`, or after `qty`), and a unit price (after `@`, `à`, `je`, `at`).
@@ -7102,6 +7253,9 @@ fn list_lines(
         // "Two dozen sourdough rolls at 45p each": a quantity in words, read as its number.
         let worded = worded_quantity(line);
         let line = worded.as_deref().unwrap_or(line);
+        // "• 3 bx – Cup head bolt M12 x 150 …": the count and its unit before a dash.
+        let dashed = unit_dash(line);
+        let line = dashed.as_deref().unwrap_or(line);
         let listed = rx(&ITEM)
             .and_then(|r| r.captures(line))
             .or_else(|| rx(&ITEM_QTY).and_then(|r| r.captures(line)))
@@ -7338,6 +7492,12 @@ fn list_lines(
                 }
             }
         };
+        // "6 cajas de Guantes de nitrilo …", "4 confezioni di …": the word that joins the
+        // count's unit to the item is no part of the name.
+        let rest = match leader {
+            None if unit_led => unit_joined(&rest).to_string(),
+            _ => rest,
+        };
         let mut words: Vec<&str> = rest.split_whitespace().collect();
         // A unit word left behind by the quantity ("× 3 台，"); after a number it is the
         // name's pack size ("Servilletas 40x40, caja 1200 uds.").
@@ -7407,6 +7567,24 @@ fn list_lines(
     out
 }
 
+/// The item after a count and its unit word, without the preposition that joins the unit to
+/// it: "6 cajas de Guantes de nitrilo" → "Guantes de nitrilo", "4 confezioni di …", "10
+/// caixas de …", "40 boxes of Colored Pencils", "3 bidons d'huile" → "huile". Only a word
+/// follows it ("2 boxes of 50 …" is a pack size, read with the unit).
+fn unit_joined(rest: &str) -> &str {
+    let t = rest.trim_start();
+    for p in ["de ", "di ", "of ", "d'", "d’"] {
+        let after = t
+            .get(..p.len())
+            .filter(|h| h.eq_ignore_ascii_case(p))
+            .map(|_| t[p.len()..].trim_start());
+        if let Some(after) = after.filter(|a| a.starts_with(char::is_alphabetic)) {
+            return after;
+        }
+    }
+    rest
+}
+
 /// An item that starts with its quantity and a unit word and names no price ("2 ctn Chilli
 /// sauce 5kg x 4 - the new one, pls confirm price first"): the quantity, the name up to a
 /// remark after a dash, the code in brackets if any; in doubt, its price unwritten.
@@ -7426,7 +7604,7 @@ fn unit_led_priceless(line: &str, decimal_comma: bool) -> Option<Line> {
     }
     let m = rx(&UNIT_LED)?.captures(line)?;
     let quantity = parse_quantity(&m[1], decimal_comma)?;
-    let mut rest = m[2].to_string();
+    let mut rest = unit_joined(&m[2]).to_string();
     // The remark after a dash ("- the new one u showed me") is no part of the name.
     if let Some(at) = [" - ", " – ", " — "]
         .iter()
@@ -7904,6 +8082,63 @@ pub fn changed_item(text: &str) -> Option<Line> {
     })
 }
 
+/// A change of one line's quantity stated in a sentence, applied to `lines` (an earlier order
+/// the message orders again): "make it 30 instead of 24 on the pillowcases", "30 rather than
+/// 24 of the pillowcases", "20 bags of the wholemeal instead of 10". The line is the one with
+/// the old quantity whose name has a word of the item's words (`pillowcases` names
+/// `Pillowcase, white percale`). `None` when no change is stated; `Some(false)` when one is
+/// but no single line fits it (nothing is changed).
+pub fn apply_quantity_change(text: &str, lines: &mut [Line]) -> Option<bool> {
+    re!(
+        NEW_OLD_ITEM,
+        r"(?i)(?:^|\s)([0-9]{1,5})\s+(?:instead\s+of|rather\s+than|not)\s+([0-9]{1,5})\s+(?:on|for|of|with)\s+(?:the\s+)?([^0-9,.;:!?()\-–—]{2,40})"
+    );
+    let (new, old, item) = match rx(&NEW_OLD_ITEM).and_then(|r| r.captures(text)) {
+        Some(m) => (m[1].to_string(), m[2].to_string(), m[3].to_string()),
+        None => {
+            re!(
+                NEW_ITEM_OLD,
+                r"(?i)(?:^|\s)([0-9]{1,5})\s+(?:(?:bags|boxes|cases|sacks|packs|bottles|units|cartons|tubs|trays|x)\s+)?(?:of\s+)?(?:the\s+)?([^\s0-9,.;:!?][^0-9,.;:!?]{0,40}?)\s+(?:instead\s+of|rather\s+than)\s+([0-9]{1,5})\b"
+            );
+            let m = rx(&NEW_ITEM_OLD)?.captures(text)?;
+            (m[1].to_string(), m[3].to_string(), m[2].to_string())
+        }
+    };
+    let (new, old) = (parse_quantity(&new, false)?, parse_quantity(&old, false)?);
+    // Words compared without a plural's `s` and in lower case; short words say nothing.
+    let stem = |w: &str| {
+        w.trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase()
+            .trim_end_matches('s')
+            .to_string()
+    };
+    let item: Vec<String> = item
+        .split_whitespace()
+        .map(stem)
+        .filter(|w| w.chars().count() >= 3 && !["the", "and", "our", "your"].contains(&w.as_str()))
+        .collect();
+    let names = |l: &Line| {
+        l.name.as_deref().is_some_and(|n| {
+            n.split_whitespace().map(stem).any(|w| {
+                w.chars().count() >= 3
+                    && item
+                        .iter()
+                        .any(|i| w.starts_with(i.as_str()) || i.starts_with(w.as_str()))
+            })
+        })
+    };
+    let fits: Vec<usize> = (0..lines.len())
+        .filter(|&k| lines[k].quantity == Some(old) && names(&lines[k]))
+        .collect();
+    match fits.as_slice() {
+        [one] => {
+            lines[*one].quantity = Some(new);
+            Some(true)
+        }
+        _ => Some(false),
+    }
+}
+
 /// A change to a line of an earlier order, asked in a sentence ("change line 2 on PO 7731
 /// (the dome lids) to 15 cases instead of 10", "change the oat milk to 6 cases"): the item
 /// by the words it is named by, its new quantity, no price; in doubt, for a person to apply
@@ -8044,33 +8279,9 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
             }
         }
     }
-    // A fax's cover sheet (its `To:` / `From:` / `Pages:` fields under a FAX title) comes
-    // before the order form: the letterhead is at the top of the page after it, below the
-    // fax machine's next line.
-    let cover_field = |l: &str| {
-        let head = l.trim().split([':', '：']).next().unwrap_or("").trim();
-        l.contains([':', '：'])
-            && [
-                "to", "from", "attn", "fax", "re", "pages", "subject", "de", "à", "a", "an", "von",
-                "para", "van", "aan", "da", "objet", "betreff", "asunto", "oggetto", "seiten",
-                "páginas", "pagine",
-            ]
-            .contains(&head.to_lowercase().as_str())
-    };
-    let mut start = 0;
-    for (i, l) in layout.lines.iter().enumerate().take(12) {
-        if l.trim().is_empty() || header(l) || is_title(l) {
-            continue;
-        }
-        if cover_field(l) {
-            if let Some(next) =
-                (i + 1..layout.lines.len().min(200)).find(|&k| header(layout.lines[k]))
-            {
-                start = next;
-            }
-        }
-        break;
-    }
+    // A fax's cover sheet comes before the order form: the letterhead is at the top of the
+    // page after it.
+    let start = cover_end(layout);
     for (l, cs) in layout.lines.iter().zip(&layout.cells).skip(start).take(12) {
         if l.trim().is_empty() || header(l) {
             continue;
@@ -8166,8 +8377,16 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
                 })
             })
     };
+    // A fax's cover sheet names the addressee's phone beside the sender's: on a form, the
+    // order's own page is read first.
+    let cover = if kind == Kind::Form {
+        cover_end(layout)
+    } else {
+        0
+    };
     for own_only in [true, false] {
-        let keep = |i: usize| !own_only || !delivery.get(i).copied().unwrap_or(false);
+        let keep =
+            |i: usize| !own_only || (!delivery.get(i).copied().unwrap_or(false) && i >= cover);
         if let Some(l) = labelled
             .iter()
             .find(|l| !l.value.is_empty() && keep(l.line))
@@ -8270,13 +8489,71 @@ fn person_initial_name(v: &str) -> bool {
     rx(&PERSON_INITIAL).is_some_and(|r| r.is_match(v.trim()))
 }
 
+/// Where the page after a fax's cover sheet starts (0 when the text starts with no cover
+/// sheet): the cover's fields (`To:` / `From:` / `Pages:`, `À :` / `De :` / `Objet :`, after
+/// a `Date :` perhaps) under a FAX title come first, and the fax machine's next header line
+/// starts the order form's page.
+fn cover_end(layout: &Layout) -> usize {
+    let is_title = |t: &str| {
+        let t: String = t
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase();
+        FORM_TITLES.iter().any(|f| f.replace(' ', "") == t)
+    };
+    let head = |l: &str| {
+        l.contains([':', '：']).then(|| {
+            l.trim()
+                .split([':', '：'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_lowercase()
+        })
+    };
+    let cover_field = |l: &str| {
+        head(l).is_some_and(|h| {
+            [
+                "to", "from", "attn", "fax", "re", "pages", "subject", "de", "à", "a", "an", "von",
+                "para", "van", "aan", "da", "objet", "betreff", "asunto", "oggetto", "seiten",
+                "páginas", "pagine",
+            ]
+            .contains(&h.as_str())
+        })
+    };
+    // "Date :", "Datum:" above the fields.
+    let date_field = |l: &str| {
+        head(l).is_some_and(|h| ["date", "datum", "fecha", "data", "dato"].contains(&h.as_str()))
+    };
+    for (i, l) in layout.lines.iter().enumerate().take(12) {
+        if l.trim().is_empty() || machine_line(l) || is_title(l) || date_field(l) {
+            continue;
+        }
+        if cover_field(l) {
+            if let Some(next) =
+                (i + 1..layout.lines.len().min(200)).find(|&k| machine_line(layout.lines[k]))
+            {
+                return next;
+            }
+        }
+        break;
+    }
+    0
+}
+
 /// The lines of a form's letterhead: the first block of text at the top (after a fax
-/// machine's header line), up to a blank line; at most eight lines.
+/// machine's header line, and after a fax's cover sheet), up to a blank line; at most eight
+/// lines.
 fn letterhead_block(layout: &Layout) -> Vec<usize> {
+    let cover = cover_end(layout);
     let start = layout
         .lines
         .iter()
-        .position(|l| !l.trim().is_empty() && !machine_line(l));
+        .enumerate()
+        .skip(cover)
+        .position(|(_, l)| !l.trim().is_empty() && !machine_line(l))
+        .map(|at| at + cover);
     let Some(start) = start else {
         return Vec::new();
     };
@@ -8400,6 +8677,20 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     }
     if let Some((po, _)) = po_labelled(text) {
         refs.push((po, 0.85));
+    }
+    // "New PO for this one is GH-7790", "our PO for the June delivery will be 4471": the PO a
+    // sentence names for this order.
+    re!(
+        PO_IS,
+        r"(?i)\b(?:p\.?o\.?|purchase\s+order)(?:\s+(?:number|no\.?|#|ref(?:erence)?))?\s+(?:for\s+(?:this|the|that)(?:\s+[a-z]+){1,2}\s+)?(?:is|will\s+be)\s+([A-Za-z0-9][A-Za-z0-9/-]*[0-9][A-Za-z0-9/-]*)"
+    );
+    if contains_ci(text, "po") || contains_ci(text, "purchase") {
+        for m in lines.iter().filter_map(|l| rx(&PO_IS)?.captures(l)) {
+            let v = m[1].trim_end_matches(['.', '-', '/']).to_string();
+            if v.len() >= 3 && !refs.iter().any(|(r, _)| *r == v) {
+                refs.push((v, 0.85));
+            }
+        }
     }
     if let Some((best, c)) = refs.iter().max_by(|a, b| a.1.total_cmp(&b.1)).cloned() {
         let key = |v: &str| -> String {
@@ -8705,6 +8996,17 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             total = parse_decimal(&m[1], dc).map(|d| (d, None));
         }
     }
+    // "Comes to $1,223.60 by my count.", "That all comes to £412.50", "The order adds up to
+    // $96.00": a sentence of its own that sums the order (not "about" a sum).
+    if total.is_none() {
+        re!(
+            COMES_TO,
+            r"(?i)^\s*(?:(?:so|and)\s+)?(?:(?:that|it|this|which|everything|the\s+(?:order|lot|total)|total)\s+)?(?:all\s+)?(?:comes?|works?\s+out|adds?\s+up)\s+(?:to|at)\s+(?:US\$|\$|£|€)\s?([0-9][0-9,]*\.[0-9]{2})\b"
+        );
+        if let Some(m) = lines.iter().find_map(|l| rx(&COMES_TO)?.captures(l)) {
+            total = parse_decimal(&m[1], false).map(|d| (d, None));
+        }
+    }
     if total.is_none()
         && stated.tax.is_empty()
         && stated.shipping.is_empty()
@@ -8913,6 +9215,28 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             national_confidence,
         );
     }
+    // The sender's country read for a postcode of its form (a guess a person confirms) is
+    // confirmed by the one currency code the message writes when only that country pays in it
+    // ("Prices NZD excl. GST" from a `.co.nz` sender to `Auckland 1060`, `DKK 2.482,50` from a
+    // `.dk` one to `7100 Vejle`): two signs besides the postcode that agree, as a document in
+    // the country's language does.
+    let written = codes_in(text);
+    let by_code = match written.as_slice() {
+        [one] => currency_country(one),
+        _ => None,
+    };
+    if let (Some(country), Some(code_country)) = (facts.get("ship_to.country"), by_code) {
+        let postal = facts.get("ship_to.postal_code");
+        let agree = country.value == code_country
+            && ctx.sender_country.as_deref() == Some(code_country)
+            && postal.is_some_and(|p| postal_fits(Some(&p.value)).contains(&code_country));
+        if agree {
+            let confirmed = postal.map_or(0.0, |p| p.confidence) * 0.95;
+            if let Some(f) = facts.get_mut("ship_to.country") {
+                f.confidence = f.confidence.max(confirmed);
+            }
+        }
+    }
     // A Spanish document in euros with a Spanish postcode (five digits, a province 01–52):
     // Spain, the one country that writes Spanish and pays in euros (Andorra's postcodes are
     // `AD500`), unless the sender is from another country.
@@ -8927,6 +9251,28 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         ctx.put(&mut facts, "ship_to.country", Some("ES".into()), 0.8);
     }
     (facts, out, doubts)
+}
+
+/// The country whose own currency a code names, for the currencies one country pays in
+/// (others' use of them aside: the Faroes' and Greenland's krone, the Pacific's dollars):
+/// `NZD` New Zealand, `DKK` Denmark. `None` for a currency of several countries (EUR, USD).
+fn currency_country(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "NZD" => "NZ",
+        "DKK" => "DK",
+        "AUD" => "AU",
+        "NOK" => "NO",
+        "SEK" => "SE",
+        "CAD" => "CA",
+        "GBP" => "GB",
+        "PLN" => "PL",
+        "CZK" => "CZ",
+        "HUF" => "HU",
+        "ZAR" => "ZA",
+        "JPY" => "JP",
+        "ISK" => "IS",
+        _ => return None,
+    })
 }
 
 /// Whether total rows name two different order references of `refs`, each its own ("Total

@@ -177,6 +177,7 @@ fn parse_now(raw: &[u8], limits: Limits) -> Result<ParsedMail, String> {
         if let Some(part) = message.parts.get(*id as usize) {
             if let PartType::Text(t) = &part.body {
                 let t = redecoded(raw, part, t).unwrap_or_else(|| t.to_string());
+                let t = big5_solidus(part, t);
                 check_charset(part.is_encoding_problem, &t)?;
                 match &mut mail.text {
                     Some(text) => {
@@ -195,6 +196,7 @@ fn parse_now(raw: &[u8], limits: Limits) -> Result<ParsedMail, String> {
         if let Some(part) = message.parts.get(*id as usize) {
             if let PartType::Html(t) = &part.body {
                 let t = redecoded(raw, part, t).unwrap_or_else(|| t.to_string());
+                let t = big5_solidus(part, t);
                 check_charset(part.is_encoding_problem, &t)?;
                 mail.html = Some(t);
                 mail.text_charset = mail.text_charset.take().or_else(|| charset_of(part));
@@ -338,6 +340,19 @@ fn redecoded(raw: &[u8], part: &mail_parser::MessagePart, text: &str) -> Option<
     (again.matches('\u{FFFD}').count() < unreadable).then(|| again.into_owned())
 }
 
+/// A Big5 text with its solidi as Big5 and Big5-HKSCS define them: 0xA241 and 0xA242 are the
+/// fullwidth solidus and reverse solidus (`1000個／箱`), which Microsoft's code page 950, and
+/// the WHATWG table after it, read as the division slash and the small reverse solidus; a
+/// sender's encoder that follows the standard writes them so.
+fn big5_solidus(part: &mail_parser::MessagePart, text: String) -> String {
+    let big5 = charset_of(part).is_some_and(|c| c.to_ascii_lowercase().contains("big5"));
+    if !big5 || !text.contains(['\u{2215}', '\u{FE68}']) {
+        return text;
+    }
+    text.replace('\u{2215}', "\u{FF0F}")
+        .replace('\u{FE68}', "\u{FF3C}")
+}
+
 /// A part's bytes with only its transfer encoding (base64, quoted-printable) undone.
 fn transfer_decoded(raw: &[u8], part: &mail_parser::MessagePart) -> Option<Vec<u8>> {
     use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
@@ -426,6 +441,18 @@ mod tests {
         assert_eq!(m.attachments.len(), 1);
         // "Şişli" in windows-1254.
         assert_eq!(m.attachments[0].content, b"\xde\x69\xfe\x6c\x69");
+    }
+
+    /// Big5 0xA241 is the fullwidth solidus (`1000個／箱`), not the division slash.
+    #[test]
+    fn the_big5_solidus_is_the_fullwidth_one() {
+        // "1000個／箱" in Big5, the solidus as 0xA241, quoted-printable.
+        let m = parse(
+            &message("big5", "quoted-printable", "1000=AD=D3=A2A=BDc"),
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(m.text.as_deref().map(str::trim), Some("1000個／箱"));
     }
 
     #[test]

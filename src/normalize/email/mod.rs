@@ -202,6 +202,8 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     let mut trust = 1.0;
     let mut text_kind = Kind::Email;
     let mut text = String::new();
+    // The whole body, quoted earlier messages included.
+    let mut full_body = String::new();
     let pdf = mail
         .attachments
         .iter()
@@ -277,6 +279,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
             }
         }
         text = text::strip_quoted(&t);
+        full_body = t;
         text_source = source;
         if kind == MailKind::Email {
             if let Some(subject) = &mail.subject {
@@ -413,6 +416,38 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                 replace_line_doubts(&mut doubts, html_doubts);
                 text_source = "html";
                 amounts_text = html_text;
+            }
+        }
+    }
+    // A reply that orders the sender's own earlier order again, quoted below it ("please go
+    // ahead with the below again for June, but make it 30 instead of 24 on the
+    // pillowcases"): that order's lines, with the quantity change the reply states applied,
+    // for a person to confirm (the newest message wins; its reference and address stand).
+    if kind == MailKind::Email && lines.is_empty() && text::orders_again(&text) {
+        let earlier = mail
+            .from_address
+            .as_deref()
+            .and_then(|own| text::own_quoted_message(&full_body, own));
+        if let Some(earlier) = earlier {
+            let earlier = bounded(text::normalize(&earlier), &mut problems);
+            let mut earlier_ctx = Ctx::new(template, trust);
+            earlier_ctx.decimal_comma =
+                extract::infer_decimal_comma(&earlier).or(ctx.decimal_comma);
+            let (found, earlier_lines, _) =
+                extract::extract_text(&earlier, &earlier_ctx, Kind::Email);
+            if !earlier_lines.is_empty() {
+                lines = earlier_lines;
+                if !facts.contains_key("currency") {
+                    if let Some(f) = found.get("currency") {
+                        put(&mut facts, "currency", Some(f.value.clone()), f.confidence);
+                    }
+                }
+                let why = match extract::apply_quantity_change(&text, &mut lines) {
+                    Some(true) => "the reply orders the sender's own earlier order quoted below it again, with the change it states applied; a person confirms the lines",
+                    Some(false) => "the reply orders the sender's own earlier order quoted below it again, with a change that fits no single line; a person applies it",
+                    None => "the reply orders the sender's own earlier order quoted below it again; a person confirms the lines",
+                };
+                doubts.push(format!("lines: {why}"));
             }
         }
     }
@@ -957,6 +992,59 @@ mod tests {
             "{v}"
         );
         assert_eq!(v["fields"]["source.external_id"]["value"], "KL-7710", "{v}");
+    }
+
+    /// A reply that orders the sender's own earlier order again, quoted below it, with one
+    /// change: that order's lines with the change applied, the reply's own PO and address,
+    /// held for a person to confirm. A supplier's quoted message is no order of the sender's.
+    #[test]
+    fn a_reply_ordering_the_senders_own_quoted_order_again() {
+        let raw = |quoted_from: &str| {
+            format!(
+                "From: Fiona Grant <fiona@highland.example.co.uk>\r\n\
+                 Date: Mon, 1 Jun 2026 08:05:44 +0100\r\nMessage-ID: <r1@highland.example.co.uk>\r\n\
+                 Subject: RE: Order GH-7731 - linen\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                 Hi Priya,\r\n\r\nPlease go ahead with the below again for June, but make it 30 \
+                 instead of 24 on the pillowcases. New PO for this one is GH-7790.\r\n\r\n\
+                 Thanks,\r\nFiona\r\n\r\n________________________________\r\n\
+                 From: {quoted_from}\r\nSent: 04 May 2026 09:12\r\nTo: Priya <priya@linen.example.co.uk>\r\n\
+                 Subject: Order GH-7731 - linen\r\n\r\nPlease can we order the following on PO GH-7731:\r\n\r\n\
+                 Code      Description                  Qty   Price\r\n\
+                 LIN-DS-W  Double sheet, white percale   40  \u{a3}11.20\r\n\
+                 LIN-PC-W  Pillowcase, white percale     24   \u{a3}3.85\r\n\r\n\
+                 Total \u{a3}540.40 + VAT\r\n"
+            )
+            .into_bytes()
+        };
+        let v = decode(
+            &raw("Fiona Grant <fiona@highland.example.co.uk>"),
+            MailKind::Email,
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(v["lines"].as_array().map(Vec::len), Some(2), "{v}");
+        assert_eq!(v["lines"][0]["quantity"], 40, "{v}");
+        assert_eq!(v["lines"][1]["quantity"], 30, "{v}");
+        assert_eq!(v["lines"][1]["sku"], "LIN-PC-W", "{v}");
+        assert_eq!(v["fields"]["source.external_id"]["value"], "GH-7790", "{v}");
+        assert_eq!(v["fields"]["currency"]["value"], "GBP", "{v}");
+        assert!(v["fields"].get("total").is_none(), "{v}");
+        assert!(
+            v["doubts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d.as_str().unwrap().starts_with("lines: the reply orders")),
+            "{v}"
+        );
+        // The quoted message is someone else's (a supplier's quote): no lines from it.
+        let v = decode(
+            &raw("Priya <priya@linen.example.co.uk>"),
+            MailKind::Email,
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(v["lines"].as_array().map(Vec::len), Some(0), "{v}");
     }
 
     /// A fact that holds characters lost in decoding is a doubt, never passed on as read.

@@ -354,6 +354,112 @@ pub fn strip_quoted(text: &str) -> String {
     out.join("\n")
 }
 
+/// The sender's own earlier order quoted below a reply: the body of the newest quoted message
+/// whose header (`From: Fiona Grant <fiona@…>` in an Outlook block, `On …, Fiona <fiona@…>
+/// wrote:`) names `own` (the reply's own From address), without its header and its `>`
+/// marks, up to the next quoted message. `None` when no quoted message is the sender's.
+pub fn own_quoted_message(text: &str, own: &str) -> Option<String> {
+    let own = own.trim().to_lowercase();
+    if own.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let t = l.trim_start();
+            match t.strip_prefix('>') {
+                Some(rest) => rest.trim_start_matches(['>', ' ']).to_string(),
+                None => l.to_string(),
+            }
+        })
+        .collect();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    // A separator line and the Outlook block under it start one quoted message.
+    let mut starts: Vec<usize> = Vec::new();
+    for i in 0..refs.len() {
+        if quote_starts(&refs, i) && starts.last().is_none_or(|&s| s + 1 != i) {
+            starts.push(i);
+        }
+    }
+    for (n, &at) in starts.iter().enumerate() {
+        let end = starts.get(n + 1).copied().unwrap_or(refs.len());
+        // The header: an Outlook block's lines up to the first blank line (after a separator
+        // line, if any), or the reply header's line (and its wrapped "wrote:").
+        let first = refs[at].trim();
+        let block = first.starts_with("---")
+            || first.starts_with("___")
+            || outlook_header(&refs, at)
+            || (at + 1 < refs.len() && outlook_header(&refs, at + 1));
+        let mut k = at + 1;
+        let mut from = first.to_lowercase();
+        if block {
+            k = at;
+            while k < end && !refs[k].trim().is_empty() {
+                let lower = refs[k].trim().to_lowercase();
+                if FROM_HEADERS.iter().any(|h| lower.starts_with(h)) {
+                    from = lower;
+                }
+                k += 1;
+            }
+        } else if refs.get(k).is_some_and(|l| {
+            let l = l.trim().to_lowercase();
+            WROTE.iter().any(|w| l.starts_with(w))
+        }) {
+            from.push_str(&refs[k].to_lowercase());
+            k += 1;
+        }
+        if !from.contains(&own) {
+            continue;
+        }
+        while k < end && refs[k].trim().is_empty() {
+            k += 1;
+        }
+        let body = refs[k.min(end)..end].join("\n");
+        if !body.trim().is_empty() {
+            return Some(body);
+        }
+    }
+    None
+}
+
+/// Whether the newest message of a reply orders the quoted order again ("please go ahead with
+/// the below again", "same again", "repeat the order below", "nochmal wie unten", "la même
+/// commande"): the quoted order is the order, with any change it states.
+pub fn orders_again(text: &str) -> bool {
+    const AGAIN: &[&str] = &[
+        "again",
+        "same as below",
+        "as below",
+        "repeat",
+        "repeat order",
+        "nochmal",
+        "noch einmal",
+        "erneut",
+        "wie unten",
+        "encore",
+        "de nouveau",
+        "à nouveau",
+        "otra vez",
+        "de nuevo",
+        "repetir",
+        "di nuovo",
+        "ancora",
+        "ripetere",
+        "opnieuw",
+        "nogmaals",
+        "zelfde",
+        "novamente",
+        "de novo",
+    ];
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let spaced = format!(" {} ", words.join(" "));
+    AGAIN.iter().any(|w| spaced.contains(&format!(" {w} ")))
+}
+
 /// Words with which the newest message of a thread asks to change the order it passes on
 /// ("make it 18 rather than 12", "statt", "au lieu de", "変更"), by language. Matched as whole
 /// words (or as written, for scripts without spaces).
@@ -992,6 +1098,37 @@ mod tests {
 
     /// Full-width digits, and a full-width comma or full stop between digits, are read as
     /// ASCII (`６４，０４４円` is 64,044 yen); elsewhere they stay.
+    /// The sender's own message quoted below a reply, found by its header's address
+    /// (an Outlook block, or a `>`-quoted reply header); another's is not theirs.
+    #[test]
+    fn the_senders_own_quoted_message() {
+        let text = "Same again please.\n\n________________________________\n\
+                    From: Priya <priya@linen.example>\nSent: 06 May 2026 11:20\nSubject: RE: Order\n\n\
+                    All delivered.\n\n________________________________\n\
+                    From: Fiona <fiona@hotel.example>\nSent: 04 May 2026 09:12\nSubject: Order\n\n\
+                    Please can we order:\n2 x Sheet @ 3.00\n";
+        assert_eq!(
+            own_quoted_message(text, "Fiona@hotel.example").as_deref(),
+            Some("Please can we order:\n2 x Sheet @ 3.00")
+        );
+        assert_eq!(
+            own_quoted_message(text, "priya@linen.example").as_deref(),
+            Some("All delivered.\n")
+        );
+        let text = "Again please.\n\nOn Mon, 4 May 2026, Fiona <fiona@hotel.example> wrote:\n\
+                    > 2 x Sheet @ 3.00\n";
+        assert_eq!(
+            own_quoted_message(text, "fiona@hotel.example").as_deref(),
+            Some("2 x Sheet @ 3.00")
+        );
+        assert_eq!(own_quoted_message(text, "other@hotel.example"), None);
+        assert!(orders_again(
+            "Please go ahead with the below again for June"
+        ));
+        assert!(orders_again("Bitte nochmal wie unten."));
+        assert!(!orders_again("Please confirm the order below."));
+    }
+
     #[test]
     fn full_width_number_separators() {
         assert_eq!(normalize("合計：６４，０４４円"), "合計：64,044円");

@@ -81,24 +81,90 @@ pub struct XlsxOrder {
 }
 
 /// A sheet's rows as text: a row of two cells, the first without a digit, is a labelled
-/// field (`Aadress: Kotzebue 16`); other rows are their cells apart by two spaces.
+/// field (`Aadress: Kotzebue 16`); other rows are their cells apart by two spaces. Address
+/// blocks side by side under headings of their own (`Invoice To` in column A, `Deliver To`
+/// in column D, each address below its heading) are written one after the other, each
+/// under its heading ([`side_by_side`]), not row by row as fields.
 pub fn sheet_text(rows: &[Vec<String>]) -> String {
-    rows.iter()
-        .map(|r| {
-            let cells: Vec<&str> = r
-                .iter()
-                .map(|c| c.trim())
-                .filter(|c| !c.is_empty())
-                .collect();
-            match cells.as_slice() {
-                [label, value] if !label.chars().any(|c| c.is_ascii_digit()) => {
-                    format!("{}: {value}", label.trim_end_matches([':', '：']))
-                }
-                _ => cells.join("  "),
+    let mut out: Vec<String> = Vec::new();
+    let mut at = 0;
+    while at < rows.len() {
+        if let Some((text, used)) = side_by_side(&rows[at..]) {
+            out.push(text);
+            at += used;
+            continue;
+        }
+        out.push(row_text(&rows[at]));
+        at += 1;
+    }
+    out.join("\n")
+}
+
+/// Address blocks side by side from the first of `rows`: a row of two or more cells each an
+/// address heading ([`super::extract::address_heading`]: `Invoice To`, `Deliver To`,
+/// `Lieferadresse`), one of them for the delivery, and the rows below it up to a blank row.
+/// Each cell belongs to the heading at or left of its column. The text (each heading with a
+/// colon, its column's cells below it, the blocks apart by a blank line) and the rows used.
+fn side_by_side(rows: &[Vec<String>]) -> Option<(String, usize)> {
+    let heads: Vec<(usize, &str)> = rows
+        .first()?
+        .iter()
+        .enumerate()
+        .map(|(col, c)| (col, c.trim()))
+        .filter(|(_, c)| !c.is_empty())
+        .collect();
+    if heads.len() < 2
+        || !heads
+            .iter()
+            .all(|(_, h)| super::extract::address_heading(h).is_some())
+        || !heads
+            .iter()
+            .any(|(_, h)| super::extract::address_heading(h) == Some(true))
+    {
+        return None;
+    }
+    let mut blocks: Vec<Vec<String>> = heads
+        .iter()
+        .map(|(_, h)| vec![format!("{}:", h.trim_end_matches([':', '：']))])
+        .collect();
+    let mut used = 1;
+    for row in &rows[1..] {
+        if row.iter().all(|c| c.trim().is_empty()) {
+            break;
+        }
+        for (col, cell) in row.iter().enumerate() {
+            if cell.trim().is_empty() {
+                continue;
             }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+            let owner = heads.iter().rposition(|(h, _)| *h <= col).unwrap_or(0);
+            blocks[owner].push(cell.trim().to_string());
+        }
+        used += 1;
+    }
+    (used > 1).then(|| {
+        let text = blocks
+            .iter()
+            .map(|b| b.join("\n"))
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        (text, used)
+    })
+}
+
+/// One row as text: a labelled field (`Aadress: Kotzebue 16`) or its cells apart by two
+/// spaces ([`sheet_text`]).
+fn row_text(r: &[String]) -> String {
+    let cells: Vec<&str> = r
+        .iter()
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+        .collect();
+    match cells.as_slice() {
+        [label, value] if !label.chars().any(|c| c.is_ascii_digit()) => {
+            format!("{}: {value}", label.trim_end_matches([':', '：']))
+        }
+        _ => cells.join("  "),
+    }
 }
 
 /// The summary rows of a table of lines (subtotal, tax, shipping, total) as text lines,
@@ -566,6 +632,35 @@ mod tests {
             Limits::default()
         )
         .is_err());
+    }
+
+    /// `Invoice To` in column A beside `Deliver To` in column D, each address below its
+    /// heading: each block is written under its own heading, not row by row as fields.
+    #[test]
+    fn address_blocks_side_by_side_are_split_by_column() {
+        let rows: Vec<Vec<String>> = [
+            vec!["PO Number", "NVH-1"],
+            vec![],
+            vec!["Invoice To", "", "", "Deliver To"],
+            vec!["Group Ltd", "", "", "The Hotel"],
+            vec!["Accounts Payable", "", "", "Bennettsbridge Road"],
+            vec!["12 Parliament Street", "", "", "Kilkenny"],
+            vec!["R95 X9C4", "", "", "R95 K7P2"],
+            vec![],
+            vec!["Code", "Description", "Qty"],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+        assert_eq!(
+            sheet_text(&rows),
+            "PO Number: NVH-1\n\nInvoice To:\nGroup Ltd\nAccounts Payable\n\
+             12 Parliament Street\nR95 X9C4\n\nDeliver To:\nThe Hotel\nBennettsbridge Road\n\
+             Kilkenny\nR95 K7P2\n\nCode  Description  Qty"
+        );
+        // Two cells that are no headings stay a labelled field.
+        let rows = vec![vec!["Invoice To".to_string(), "Group Ltd".to_string()]];
+        assert_eq!(sheet_text(&rows), "Invoice To: Group Ltd");
     }
 
     #[test]

@@ -4157,3 +4157,326 @@ fn the_address_is_in_my_signature() {
         Some("(512) 555-0167")
     );
 }
+
+/// A list item counted by a number and a unit word, the unit joined to the item by a
+/// preposition ("6 cajas de Guantes …", "4 confezioni di …", "40 boxes of …"): the
+/// preposition is no part of the name; a pack size after "of" ("2 boxes of 50 …") stays
+/// the unit's.
+#[test]
+fn a_preposition_after_the_unit_word_is_no_part_of_the_name() {
+    let text = "Pedido:\n\n\
+                - 6 cajas de Guantes de nitrilo talla M (ref. GN-M-100) a 7,45 € la caja\n\
+                - 10 garrafas de Lavavajillas industrial 20 l (ref. LV-IND-20) a 28,90 € la garrafa\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, doubts) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].name.as_deref(), Some("Guantes de nitrilo talla M"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(6)));
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("Lavavajillas industrial 20 l")
+    );
+    let text = "Order:\n\n- 40 boxes of Colored Pencils 24ct (CP-24) @ $3.85\n\
+                - 2 boxes of 50 black nitrile gloves (GL-50) @ $12.95\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines[0].name.as_deref(), Some("Colored Pencils 24ct"));
+    assert_eq!(lines[1].name.as_deref(), Some("black nitrile gloves"));
+    // With no price: the same.
+    let line = unit_led_priceless("- 3 cases of Oat milk barista 1L", false).unwrap();
+    assert_eq!(line.name.as_deref(), Some("Oat milk barista 1L"));
+    assert_eq!(unit_joined(" d'huile d'olive"), "huile d'olive");
+    assert_eq!(unit_joined(" of 50 gloves"), " of 50 gloves");
+}
+
+/// An address written as labelled fields whose postcode field holds the whole city line
+/// ("Código Postal: 1100-285 Lisboa"), with no city field: the labels stay out of the
+/// values, the town is the city.
+#[test]
+fn a_postcode_field_holding_the_city_line() {
+    let text = "Segue a nossa encomenda.\n\nLocal de entrega:\n\
+                Nome: Restaurante Tasca do Largo\n\
+                Morada: Largo do Intendente Pina Manique, 7\n\
+                Código Postal: 1100-285 Lisboa\n\
+                Telefone: 21 555 4180\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.name").as_deref(),
+        Some("Restaurante Tasca do Largo")
+    );
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("Largo do Intendente Pina Manique, 7")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Lisboa"));
+    assert_eq!(
+        value(&f, "ship_to.postal_code").as_deref(),
+        Some("1100-285")
+    );
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("PT"));
+}
+
+/// The headings of address blocks, and whose each is.
+#[test]
+fn address_headings_say_whose() {
+    assert_eq!(address_heading("Deliver To"), Some(true));
+    assert_eq!(address_heading("Lieferadresse:"), Some(true));
+    assert_eq!(address_heading("Invoice To"), Some(false));
+    assert_eq!(address_heading("Invoice address"), Some(false));
+    assert_eq!(address_heading("Supplier"), Some(false));
+    assert_eq!(address_heading("Nore Valley Hotel"), None);
+    assert_eq!(address_heading("12 Parliament Street"), None);
+}
+
+/// A fixed-width table (a PDF's text layer) whose name fills its column, one space before the
+/// unit column's cell ("… tanica 20 l PZ"): the unit is split off where its column starts;
+/// the Italian "Sc.%" is the line's discount.
+#[test]
+fn a_name_as_wide_as_its_column_keeps_off_the_next() {
+    let row = |cells: [&str; 7]| {
+        format!(
+            "{:<16}{:<42}{:<7}{:<12}{:<15}{:<7}{}\n",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]
+        )
+    };
+    let text = [
+        row([
+            "Cod. articolo",
+            "Descrizione",
+            "U.M.",
+            "Quantità",
+            "Prezzo unit.",
+            "Sc.%",
+            "Importo",
+        ]),
+        row([
+            "FR-HM-10",
+            "Fresa in metallo duro 10 mm Z4",
+            "PZ",
+            "12",
+            "38,60",
+            "10",
+            "416,88",
+        ]),
+        row([
+            "OL-TG-20",
+            "Olio da taglio emulsionabile, tanica 20 l",
+            "PZ",
+            "2",
+            "96,00",
+            "",
+            "192,00",
+        ]),
+    ]
+    .concat();
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, doubts) = extract_text(&text, &c, Kind::Form);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("Olio da taglio emulsionabile, tanica 20 l")
+    );
+    assert_eq!(lines[1].quantity, Some(Decimal::from(2)));
+    assert_eq!(lines[0].discount, Some(Decimal::from(10)));
+    assert!(doubts.is_empty(), "{doubts:?}");
+}
+
+/// Chinese headers named by their last word: `貨品編號` (what is numbered, then "number") is
+/// the code column, `貨品名稱` the name column; `Art.` alone is the article's number.
+#[test]
+fn headers_named_by_their_last_word_and_art_alone() {
+    let text = "貨品編號\t貨品名稱\t數量\t單價（港幣）\t金額（港幣）\n\
+                CF-ESP-1K\t意式咖啡豆 1公斤\t12\t$268.00\t$3,216.00\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 1, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("CF-ESP-1K"));
+    assert_eq!(lines[0].name.as_deref(), Some("意式咖啡豆 1公斤"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+    // The word alone names nothing more than it did.
+    assert!(!names_column("編號", "name", None));
+    let text = "Art.         Désignation                           Qté  Prix unit.  Montant\n\
+                EMB-GOB-30   Gobelet carton 30 cl, carton de 1000    4       68.50   274.00\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 1, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("EMB-GOB-30"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+}
+
+/// A quotation's number (`报价单号`) before the order's (`订单号`): only the order's is the
+/// order reference, and the two are no rival readings.
+#[test]
+fn a_quotation_number_is_no_order_reference() {
+    let text = "根据贵司5月28日的报价（报价单号：BJ-2605-33），我司确认采购以下商品。\n\n\
+                订单号：XH-PO-260603\n";
+    let (f, _, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "source.external_id").as_deref(),
+        Some("XH-PO-260603")
+    );
+    assert!(doubts.is_empty(), "{doubts:?}");
+    // The number label alone still reads.
+    let (f, _, _) = extract_text("单号：XH-77\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("XH-77"));
+}
+
+/// A two-page fax whose first page is a cover sheet (a `Date :` field above `À :` and
+/// `De :`, the addressee's phone among them): the customer and their phone are read from
+/// the order form's page, under the fax machine's next header line.
+#[test]
+fn a_cover_sheet_with_a_date_field_is_not_the_order() {
+    let text = "02/06/2026 09:41   +33 4 72 55 18 09   HOTEL DES CELESTINS      P.01/02\n\n\
+                T É L É C O P I E\n\n\
+                Date :      02/06/2026\n\n\
+                À :         Maison Berthier\n\
+                            Fax : 04 78 55 63 10          Tél. : 04 78 55 63 00\n\n\
+                De :        Claire Morel - Économat\n\n\
+                Objet :     Notre bon de commande n° HC-2026-0158\n\n\
+                \u{c}02/06/2026 09:42   +33 4 72 55 18 09   HOTEL DES CELESTINS      P.02/02\n\n\
+                HÔTEL DES CÉLESTINS\n\
+                9 rue des Archers - 69002 Lyon\n\
+                Tél. 04 72 55 18 00 - Fax 04 72 55 18 09\n\n\
+                BON DE COMMANDE\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.name").as_deref(),
+        Some("HÔTEL DES CÉLESTINS")
+    );
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("04 72 55 18 00")
+    );
+}
+
+/// A sentence of its own that sums the order ("Comes to $1,223.60 by my count.") states its
+/// total; a sum "about" an amount, or a line's own amount inside an item, does not.
+#[test]
+fn a_sentence_that_sums_the_order_states_its_total() {
+    let items =
+        "- 4 cs Hash browns (HB-SHR-6) - $38.75/cs\n- 6 cs Bacon (BC-1418-15) - $72.40/cs\n\n";
+    let (f, _, _) = extract_text(
+        &format!("{items}Comes to $589.40 by my count.\n"),
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "total").as_deref(), Some("589.4"));
+    let (f, _, _) = extract_text(
+        &format!("{items}That all comes to $589.40.\n"),
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "total").as_deref(), Some("589.4"));
+    let (f, _, _) = extract_text(
+        &format!("{items}Comes to about $590.00 I think.\n"),
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "total"), None);
+}
+
+/// A quantity change stated in a sentence, applied to the one line with the old quantity
+/// whose name has a word of the item's: "30 instead of 24 on the pillowcases"; a change no
+/// single line fits changes nothing.
+#[test]
+fn a_stated_quantity_change_applies_to_the_one_line_it_names() {
+    let line = |name: &str, q: i64| Line {
+        name: Some(name.into()),
+        quantity: Some(Decimal::from(q)),
+        ..Line::default()
+    };
+    let mut lines = vec![
+        line("Double sheet, white percale", 40),
+        line("Pillowcase, white percale", 24),
+        line("Bath towel 600gsm, white", 36),
+    ];
+    let said = "but make it 30 instead of 24 on the pillowcases - we've a wedding party in";
+    assert_eq!(apply_quantity_change(said, &mut lines), Some(true));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(30)));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(40)));
+    // "20 bags of the towels instead of 36".
+    assert_eq!(
+        apply_quantity_change(
+            "only make it 20 bags of the bath towels instead of 36",
+            &mut lines
+        ),
+        Some(true)
+    );
+    assert_eq!(lines[2].quantity, Some(Decimal::from(20)));
+    // No line with that old quantity and name: nothing changes.
+    assert_eq!(
+        apply_quantity_change("12 instead of 10 on the pillowcases", &mut lines),
+        Some(false)
+    );
+    assert_eq!(lines[1].quantity, Some(Decimal::from(30)));
+    assert_eq!(
+        apply_quantity_change("Same again please.", &mut lines),
+        None
+    );
+}
+
+/// A sentence that names this order's PO ("New PO for this one is GH-7790").
+#[test]
+fn a_sentence_naming_this_orders_po() {
+    let (f, _, _) = extract_text(
+        "Please go ahead with the below again. New PO for this one is GH-7790.\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("GH-7790"));
+    let (f, _, _) = extract_text("The PO is attached as before.\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id"), None);
+}
+
+/// Bullets that write the count and its unit in one short word before a dash (`3 bx – Cup
+/// head bolt M12 x 150, box of 25 …`): the count is the quantity, the unit no part of the
+/// name, the size's `x 150` no count.
+#[test]
+fn a_count_and_its_unit_before_a_dash() {
+    let text = "PO 60417 below please.\n\n\
+                • 40 ea – Galvanised joist hanger 45mm (JH-45) @ $3.85/ea\n\
+                • 3 bx – Cup head bolt M12 x 150, box of 25 (BT-M12-150) @ $42.60/bx\n\
+                • 12 sheets – Structural ply 17mm F14 2400x1200 (PLY-17-F14) @ $79.50/sheet\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3, "{doubts:?}");
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Galvanised joist hanger 45mm")
+    );
+    assert_eq!(lines[0].quantity, Some(Decimal::from(40)));
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("Cup head bolt M12 x 150, box of 25")
+    );
+    assert_eq!(lines[1].quantity, Some(Decimal::from(3)));
+    assert_eq!(lines[1].sku.as_deref(), Some("BT-M12-150"));
+    assert_eq!(
+        lines[2].name.as_deref(),
+        Some("Structural ply 17mm F14 2400x1200")
+    );
+    assert!(!doubts.iter().any(|d| d.starts_with("lines")), "{doubts:?}");
+}
+
+/// The sender's country read for a four-digit postcode is a guess; the one currency code the
+/// message writes, when only that country pays in it, confirms it (NZD from a `.co.nz`
+/// sender); a currency of another country, or none, does not.
+#[test]
+fn a_national_currency_confirms_the_senders_country() {
+    let text = |currency: &str| {
+        format!(
+            "Our restock, PO: FWC-1187. Prices {currency} excl. GST.\n\n\
+             Send it to our warehouse at:\nFlat White Collective Ltd\nUnit 3, 12 Carbine Road\n\
+             Auckland 1060\n"
+        )
+    };
+    let mut c = ctx();
+    c.sender_country = Some("NZ".into());
+    let (f, _, _) = extract_text(&text("NZD"), &c, Kind::Email);
+    let country = f.get("ship_to.country").unwrap();
+    assert_eq!(country.value, "NZ");
+    assert!(country.confidence >= 0.7, "{}", country.confidence);
+    for other in ["AUD", "in dollars"] {
+        let (f, _, _) = extract_text(&text(other), &c, Kind::Email);
+        let country = f.get("ship_to.country").unwrap();
+        assert!(country.confidence < 0.7, "{other}: {}", country.confidence);
+    }
+}
