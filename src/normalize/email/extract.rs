@@ -513,6 +513,24 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "giao hàng đến",
             "adresa e dorëzimit",
         ],
+        // The organisation the goods go to, labelled apart from the person who takes them
+        // ("收货单位：兰亭小馆", then "联系人：…").
+        "consignee" => &[
+            "consignee",
+            "收货单位",
+            "收貨單位",
+            "收货方",
+            "收貨方",
+            "收货公司",
+            "收貨公司",
+            "收货门店",
+            "收貨門市",
+            "收货门店名称",
+            "送货单位",
+            "送貨單位",
+            "届け先名",
+            "納品先名",
+        ],
         "recipient" => &[
             "recipient",
             "收货人",
@@ -2546,7 +2564,7 @@ fn send_to(t: &str) -> bool {
 /// contact's), not the sender's own.
 fn delivery_lines(layout: &Layout, ctx: &Ctx, kind: Kind) -> Vec<bool> {
     let mut part = vec![false; layout.lines.len()];
-    for field in ["ship_to", "recipient", "phone", "postal_code"] {
+    for field in ["ship_to", "consignee", "recipient", "phone", "postal_code"] {
         for l in find_labelled(layout, ctx, field, false) {
             part[l.line] = true;
         }
@@ -2554,6 +2572,7 @@ fn delivery_lines(layout: &Layout, ctx: &Ctx, kind: Kind) -> Vec<bool> {
     let mut starts: Vec<usize> = find_labelled(layout, ctx, "ship_to", kind == Kind::Form)
         .into_iter()
         .chain(find_labelled(layout, ctx, "recipient", false))
+        .chain(find_labelled(layout, ctx, "consignee", false))
         .map(|l| l.line)
         .collect();
     starts.extend((0..layout.lines.len()).filter(|&i| {
@@ -8816,6 +8835,8 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
                     has_cjk(b)
                         && b.chars().count() <= 24
                         && digits(b) == 0
+                        && !b.contains([':', '：'])
+                        && !b.trim_end().ends_with(['。', '！', '!'])
                         && !is_east_asian_address(b)
                         && !is_closing(b)
                 });
@@ -8936,10 +8957,22 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     }
 
     // The recipient and postcode written as their own labelled fields (East Asian mail).
+    // "收货单位：兰亭小馆（徐家汇店）": the organisation the goods go to is the delivery
+    // name; a person labelled beside it (收货人, 联系人) is who takes them.
+    let consignee = first_value("consignee", false).map(|l| split_trailing_phone(&l.value).0);
+    if let Some(name) = &consignee {
+        ctx.put(&mut facts, "ship_to.name", Some(name.clone()), 0.95);
+    }
+    // The name the delivery block itself gives (an organisation's line under the address,
+    // "茶苑 逢甲店") is the delivery name; the person labelled as recipient ("收貨人：張店長")
+    // takes the goods there.
+    let block_named = consignee.is_some() || facts.contains_key("ship_to.name");
     if let Some(l) = first_value("recipient", false) {
         // "收货人：张三 13800138000": the name, and the delivery place's phone.
         let (name, phone) = split_trailing_phone(&l.value);
-        ctx.put(&mut facts, "ship_to.name", Some(name), 0.9);
+        if !block_named {
+            ctx.put(&mut facts, "ship_to.name", Some(name), 0.9);
+        }
         if !facts.contains_key("customer.phone") {
             ctx.put(&mut facts, "customer.phone", phone, 0.75);
         }

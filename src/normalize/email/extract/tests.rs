@@ -624,6 +624,28 @@ fn chinese_recipient_and_phone_after_the_address() {
     assert_eq!(value(&f, "customer.phone").as_deref(), Some("13900139000"));
 }
 
+/// The organisation the goods go to, labelled (`收货单位：`) or written as its own line of
+/// the delivery block, is the delivery name; the person labelled as recipient or contact
+/// takes the goods there.
+#[test]
+fn a_delivery_organisation_before_the_person_who_takes_the_goods() {
+    let text = "收货单位：兰亭小馆（南京路店）\n收货地址：上海市黄浦区南京东路100号\n\
+                联系人：吴师傅 138-1655-0927\n\n周静\n采购部\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.name").as_deref(),
+        Some("兰亭小馆（南京路店）")
+    );
+    let text =
+        "送貨地址：\n407台中市西屯區福星路100號1樓\n茶苑 逢甲店\n收貨人：張店長 0912-555-038\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("茶苑 逢甲店"));
+    // The recipient's own line under the address is no organisation's.
+    let text = "送貨地址：香港九龍觀塘道100號20樓\n收貨人：金港茶餐廳\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("金港茶餐廳"));
+}
+
 /// The buyer's phone is the sender's own (signature); a phone inside the delivery block is
 /// the delivery place's contact's, the buyer's only when the sender gives none.
 #[test]
@@ -3400,6 +3422,13 @@ fn an_item_named_like_a_shipping_charge() {
     assert_eq!(lines[0].doubt, None);
     assert_eq!(lines[1].sku.as_deref(), Some("CR-2"));
     assert!(lines[1].doubt.is_some());
+    // A German flat shipping charge written like a line, its code without a digit.
+    let csv = "Menge;Artikelnr.;Bezeichnung;Einzelpreis\n\
+               10;HS-NIT-M;Handschuhe Nitril Gr. M;7,90\n\
+               1;VERS-PAU;Versandkostenpauschale;9,90\n";
+    let mut facts = Facts::new();
+    let lines = csv_lines(csv.as_bytes(), &ctx(), &mut facts).expect("lines");
+    assert_eq!(lines.len(), 1, "{lines:?}");
 }
 
 /// A code written with its word (`code OIL-5W30-5`) is the item's code, though the name starts
