@@ -4455,3 +4455,57 @@ fn a_sentence_naming_this_orders_po() {
     let (f, _, _) = extract_text("The PO is attached as before.\n", &ctx(), Kind::Email);
     assert_eq!(value(&f, "source.external_id"), None);
 }
+
+/// Items written as fields between separators, the code after its word: the count with its
+/// unit, the price (per unit or with its currency) and the amount after it.
+#[test]
+fn items_written_as_fields_between_separators() {
+    let text = "Pedido nº PED-0101.\n\n\
+        Ref. ACE-250 · Aceite de oliva 250 ml · 12 uds × 4,10 € = 49,20 €\n\
+        Ref. QUE-1 · Queso curado, pieza 1 kg · 3 piezas × 15,00 € = 45,00 €\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[1].sku.as_deref(), Some("QUE-1"));
+    assert_eq!(lines[1].name.as_deref(), Some("Queso curado, pieza 1 kg"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(3)));
+    assert_eq!(lines[1].unit_price, Some(Decimal::new(1500, 2)));
+    let text = "Pedido nº 77.\n\n\
+        Item 1 – Cód. 1001 – Arroz 5 kg – 10 un – R$ 25,90/un – R$ 259,00\n\
+        Item 2 – Cód. 1002 – Feijão 1 kg – 20 pct – R$ 8,50/pct – R$ 170,00\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("1001"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(10)));
+    assert_eq!(lines[0].unit_price, Some(Decimal::new(2590, 2)));
+    assert_eq!(lines[0].doubt, None);
+}
+
+/// An item line with its code, quantity and price each after a label inside it: a size in
+/// the name (`90×90×40mm`) is no quantity.
+#[test]
+fn an_item_line_with_labelled_fields_inside_it() {
+    let text = "発注番号：TK-0001\n\n\
+        １．品番：HK-W-S　化粧箱 白 小（90×90×40mm）　数量：500枚　単価：38円\n\
+        ２．品番：TS-KR-M　手提げ紙袋 茶 M　数量：400枚　単価：45円\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("HK-W-S"));
+    assert_eq!(lines[0].name.as_deref(), Some("化粧箱 白 小（90×90×40mm）"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(500)));
+    assert_eq!(lines[0].unit_price, Some(Decimal::from(38)));
+}
+
+/// A sentence under the postcode of a delivery block is a note, not part of the address.
+#[test]
+fn a_sentence_under_the_postcode_ends_the_address() {
+    let text = "Entregar na nossa filial:\nPadaria Central\nRua das Flores, 100\nCentro\n\
+        Belo Horizonte - MG\nCEP 30110-000\nRecebimento com o gerente, ligar antes (31) 3555-0000.\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Belo Horizonte"));
+    assert_eq!(value(&f, "ship_to.region").as_deref(), Some("MG"));
+    assert_eq!(
+        value(&f, "ship_to.postal_code").as_deref(),
+        Some("30110-000")
+    );
+    assert_eq!(value(&f, "ship_to.line2").as_deref(), Some("Centro"));
+}
