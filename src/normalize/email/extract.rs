@@ -4887,6 +4887,32 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
             taken.insert("unit_price");
         }
     }
+    // "Prijs per verpakking" beside "Aantal verpakkingen", "Preis pro Karton" beside
+    // "Anzahl Kartons": a price per the very thing the quantity column counts is the unit
+    // price (a price per anything else, "Prijs per kg", is not).
+    if !taken.contains("unit_price") {
+        let counted = cols
+            .iter()
+            .position(|c| *c == Some("quantity"))
+            .map(|q| names[q].clone());
+        if let Some(counted) = counted {
+            if let Some(i) = names.iter().enumerate().position(|(i, n)| {
+                let w: Vec<&str> = n.split_whitespace().collect();
+                cols[i].is_none()
+                    && w.len() == 3
+                    && HEAD_PRICE.contains(&w[0])
+                    && ["per", "pro", "par", "por", "je", "a", "à"].contains(&w[1])
+                    && w[2].chars().count() >= 4
+                    && counted
+                        .split_whitespace()
+                        .skip(1)
+                        .any(|c| c.starts_with(&w[2].chars().take(6).collect::<String>()))
+            }) {
+                cols[i] = Some("unit_price");
+                taken.insert("unit_price");
+            }
+        }
+    }
     let known = cols.iter().filter(|c| c.is_some()).count();
     // Empty header cells (a spreadsheet table that starts in column C) are not unknown names,
     // nor are columns an order table often has and no fact needs: the position, the unit of

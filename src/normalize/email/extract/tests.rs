@@ -4509,3 +4509,21 @@ fn a_sentence_under_the_postcode_ends_the_address() {
     );
     assert_eq!(value(&f, "ship_to.line2").as_deref(), Some("Centro"));
 }
+
+/// A price per the thing the quantity column counts ("Prijs per verpakking" beside "Aantal
+/// verpakkingen") is the unit price; a pieces-per-pack column before it is no quantity.
+#[test]
+fn a_price_per_the_pack_the_quantity_counts() {
+    let csv =
+        "Artikelcode;Omschrijving;Stuks per verpakking;Aantal verpakkingen;Prijs per verpakking\n\
+               POT-12;Pot 12 cm;100;15;18,50\n";
+    let mut facts = Facts::new();
+    let lines = csv_lines(csv.as_bytes(), &ctx(), &mut facts).expect("lines");
+    assert_eq!(lines[0].quantity, Some(Decimal::from(15)));
+    assert_eq!(lines[0].unit_price, Some(Decimal::new(1850, 2)));
+    // A price per kilogram is no price per what is counted.
+    let csv =
+        "Artikelcode;Omschrijving;Aantal verpakkingen;Prijs per kg\nPOT-12;Pot 12 cm;15;18,50\n";
+    let lines = csv_lines(csv.as_bytes(), &ctx(), &mut facts).expect("lines");
+    assert_eq!(lines[0].unit_price, None);
+}
