@@ -586,6 +586,20 @@ pub fn shipping_charge(name: &str) -> bool {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect();
+    // A German compound of a shipping word and what the charge is ("Versandkostenpauschale",
+    // "Frachtpauschale", "Versandgebühr"): the shipping word alone.
+    if let [word] = words.as_slice() {
+        for suffix in ["pauschale", "gebühr", "gebühren", "zuschlag", "anteil"] {
+            let stem = word.strip_suffix(suffix).unwrap_or("");
+            if !stem.is_empty()
+                && [stem, stem.strip_suffix('s').unwrap_or(stem)]
+                    .iter()
+                    .any(|s| SHIPPING.contains(s) || SHIPPING_WORDS.contains(s))
+            {
+                return true;
+            }
+        }
+    }
     // What a charge is called besides what it is for ("Shipping & handling").
     loop {
         let phrase = words.join(" ");
@@ -594,7 +608,17 @@ pub fn shipping_charge(name: &str) -> bool {
         }
         if words.len() < 2
             || ![
-                "and", "handling", "charge", "charges", "cost", "costs", "fee", "fees",
+                "and",
+                "handling",
+                "charge",
+                "charges",
+                "cost",
+                "costs",
+                "fee",
+                "fees",
+                "flat",
+                "rate",
+                "pauschale",
             ]
             .contains(words.last().unwrap_or(&""))
         {
@@ -1701,6 +1725,10 @@ mod tests {
             "Shipping & handling",
             "Frais de port",
             "Delivery charge",
+            "Versandkostenpauschale",
+            "Frachtpauschale",
+            "Versandgebühr",
+            "Shipping flat rate",
         ] {
             assert!(shipping_charge(name), "{name}");
         }
@@ -1708,6 +1736,8 @@ mod tests {
             "Shipping boxes 12x12",
             "Freight elevator key",
             "Portes de armario",
+            "Pauschale",
+            "Versandkarton 40 x 30 cm",
         ] {
             assert!(!shipping_charge(name), "{name}");
         }

@@ -513,6 +513,24 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "giao hàng đến",
             "adresa e dorëzimit",
         ],
+        // The organisation the goods go to, labelled apart from the person who takes them
+        // ("收货单位：兰亭小馆", then "联系人：…").
+        "consignee" => &[
+            "consignee",
+            "收货单位",
+            "收貨單位",
+            "收货方",
+            "收貨方",
+            "收货公司",
+            "收貨公司",
+            "收货门店",
+            "收貨門市",
+            "收货门店名称",
+            "送货单位",
+            "送貨單位",
+            "届け先名",
+            "納品先名",
+        ],
         "recipient" => &[
             "recipient",
             "收货人",
@@ -2546,7 +2564,7 @@ fn send_to(t: &str) -> bool {
 /// contact's), not the sender's own.
 fn delivery_lines(layout: &Layout, ctx: &Ctx, kind: Kind) -> Vec<bool> {
     let mut part = vec![false; layout.lines.len()];
-    for field in ["ship_to", "recipient", "phone", "postal_code"] {
+    for field in ["ship_to", "consignee", "recipient", "phone", "postal_code"] {
         for l in find_labelled(layout, ctx, field, false) {
             part[l.line] = true;
         }
@@ -2554,6 +2572,7 @@ fn delivery_lines(layout: &Layout, ctx: &Ctx, kind: Kind) -> Vec<bool> {
     let mut starts: Vec<usize> = find_labelled(layout, ctx, "ship_to", kind == Kind::Form)
         .into_iter()
         .chain(find_labelled(layout, ctx, "recipient", false))
+        .chain(find_labelled(layout, ctx, "consignee", false))
         .map(|l| l.line)
         .collect();
     starts.extend((0..layout.lines.len()).filter(|&i| {
@@ -3450,6 +3469,21 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         });
         if let Some(k) = note {
             lines.truncate(city_at + 1 + k);
+        }
+    }
+    // A sentence under the postcode ("Recebimento com a Dona Cida, WhatsApp da loja (31)
+    // 9 8555-2207."): a note about the delivery, and the end of the address.
+    let postcode_at = lines.iter().skip(1).position(|l| {
+        let l = l.trim();
+        city_line(l).is_some_and(|c| c.postal.is_some()) || postcode_alone(l).is_some()
+    });
+    if let Some(at) = postcode_at.map(|k| k + 1) {
+        let sentence = lines[at + 1..].iter().position(|l| {
+            let l = l.trim();
+            l.ends_with(['.', '!']) && l.split_whitespace().count() >= 4
+        });
+        if let Some(k) = sentence {
+            lines.truncate(at + 1 + k);
         }
     }
     if lines.is_empty() {
@@ -4851,6 +4885,32 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
         }) {
             cols[i] = Some("unit_price");
             taken.insert("unit_price");
+        }
+    }
+    // "Prijs per verpakking" beside "Aantal verpakkingen", "Preis pro Karton" beside
+    // "Anzahl Kartons": a price per the very thing the quantity column counts is the unit
+    // price (a price per anything else, "Prijs per kg", is not).
+    if !taken.contains("unit_price") {
+        let counted = cols
+            .iter()
+            .position(|c| *c == Some("quantity"))
+            .map(|q| names[q].clone());
+        if let Some(counted) = counted {
+            if let Some(i) = names.iter().enumerate().position(|(i, n)| {
+                let w: Vec<&str> = n.split_whitespace().collect();
+                cols[i].is_none()
+                    && w.len() == 3
+                    && HEAD_PRICE.contains(&w[0])
+                    && ["per", "pro", "par", "por", "je", "a", "à"].contains(&w[1])
+                    && w[2].chars().count() >= 4
+                    && counted
+                        .split_whitespace()
+                        .skip(1)
+                        .any(|c| c.starts_with(&w[2].chars().take(6).collect::<String>()))
+            }) {
+                cols[i] = Some("unit_price");
+                taken.insert("unit_price");
+            }
         }
     }
     let known = cols.iter().filter(|c| c.is_some()).count();
@@ -7866,6 +7926,187 @@ fn field_blocks(lines: &[&str], decimal_comma: bool) -> Vec<(usize, Line)> {
     out
 }
 
+/// Items written one line each with their fields labelled inside it ("１．品番：HK-W-S
+/// 化粧箱 白 小（90×90×40mm）　数量：500枚　単価：38円"): the code after its label, the name
+/// between it and the quantity's label, the quantity and the unit price after theirs. A
+/// line is read only when all four are there (a size inside the name is no quantity).
+fn labelled_field_items(lines: &[&str], decimal_comma: bool) -> Vec<(usize, Line)> {
+    re!(
+        FIELD_CODE,
+        r"(?:品番|品號|品号|型番|商品コード|商品番号|货号|貨號|商品编码|商品編碼)\s*[:：]\s*([A-Za-z0-9][A-Za-z0-9._/-]*)"
+    );
+    re!(
+        FIELD_QTY,
+        r"(?:数量|數量)\s*[:：]\s*([0-9][0-9,]*)\s*\p{L}{0,3}"
+    );
+    re!(
+        FIELD_PRICE,
+        r"(?:単価|單價|单价)\s*[:：]\s*(?:[¥￥]|NT\$|HK\$)?\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*(?:円|元|圓)?"
+    );
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate().take(2_000) {
+        if l.trim_start().starts_with('>') {
+            continue;
+        }
+        let (Some(code), Some(qty), Some(price)) = (
+            rx(&FIELD_CODE).and_then(|r| r.captures(l)),
+            rx(&FIELD_QTY).and_then(|r| r.captures(l)),
+            rx(&FIELD_PRICE).and_then(|r| r.captures(l)),
+        ) else {
+            continue;
+        };
+        let (Some(c), Some(q)) = (code.get(0), qty.get(0)) else {
+            continue;
+        };
+        if c.end() > q.start() {
+            continue;
+        }
+        let name = l[c.end()..q.start()]
+            .trim_matches(|ch: char| ch.is_whitespace() || ch == '　')
+            .to_string();
+        if !name.chars().any(char::is_alphabetic) {
+            continue;
+        }
+        let (Some(quantity), Some(unit_price)) = (
+            parse_quantity(&qty[1].replace(',', ""), decimal_comma),
+            parse_decimal(&price[1], false),
+        ) else {
+            continue;
+        };
+        out.push((
+            i,
+            Line {
+                sku: Some(code[1].to_string()),
+                name: Some(name),
+                spec: None,
+                quantity: Some(quantity),
+                unit_price: Some(unit_price),
+                confidence: 0.85,
+                doubt: None,
+                discount: None,
+            },
+        ));
+    }
+    out
+}
+
+/// Items written one line each as fields between separators, the code after its word
+/// ("Ref. ACE-500 · Aceite de oliva 500 ml · 24 uds × 6,95 € = 166,80 €", "Item 1 – Cód.
+/// 4471 – Queijo minas 1 kg – 30 un – R$ 32,90/un – R$ 987,00"): a labelled code, the name,
+/// a count with its unit, its price with a currency (or per unit) and the line's amount
+/// after them. A line is read only when it reads whole; an amount that is not the count
+/// times the price puts it in doubt. Two such lines at least make a list.
+fn segment_items(lines: &[&str], decimal_comma: bool) -> Vec<(usize, Line)> {
+    re!(
+        SEG_ITEM_NO,
+        r"(?i)^(?:item|pos\.?|posição|posicion|posición|artículo|línea|riga|n[°º.]?)\s*[0-9]{1,3}$"
+    );
+    re!(
+        SEG_CODE,
+        r"(?i)^(?:ref\.?|réf\.?|referencia|referência|cód\.?|cod\.?|código|codigo|codice|art\.?(?:-?nr\.?)?|artikelnr\.?|sku|code)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*)$"
+    );
+    re!(
+        SEG_QTY,
+        r"(?i)^([0-9]{1,5})\s*(?:\p{L}{1,10}\.?)?(?:\s*[x×]\s*((?:R|US|C|A)\$|[$€£]|EUR|BRL|USD|GBP)?\s*([0-9][0-9.,]*[0-9]|[0-9])\s*([€$£]|EUR)?(?:\s*=\s*((?:R|US|C|A)\$|[$€£]|EUR|BRL|USD|GBP)?\s*([0-9][0-9.,]*[0-9]|[0-9])\s*([€$£]|EUR)?)?)?$"
+    );
+    re!(
+        SEG_PRICE,
+        r"(?i)^((?:R|US|C|A)\$|[$€£]|EUR|BRL|USD|GBP)?\s*([0-9][0-9.,]*[0-9]|[0-9])\s*([€$£]|EUR)?\s*(/\s*\p{L}{1,6}\.?)?$"
+    );
+    let money = |m: &regex::Captures, at: usize| -> Option<Decimal> {
+        let marked = m.get(at).is_some() || m.get(at + 2).is_some();
+        marked
+            .then(|| parse_decimal(&m[at + 1], decimal_comma))
+            .flatten()
+    };
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate().take(2_000) {
+        let l = l.trim();
+        if l.starts_with('>') {
+            continue;
+        }
+        let Some(sep) = [" · ", " – ", " — ", " | "]
+            .into_iter()
+            .find(|s| l.matches(s).count() >= 2)
+        else {
+            continue;
+        };
+        let mut segs: Vec<&str> = l.split(sep).map(str::trim).collect();
+        if rx(&SEG_ITEM_NO).is_some_and(|r| r.is_match(segs[0])) {
+            segs.remove(0);
+        }
+        let Some(sku) = segs
+            .first()
+            .and_then(|s| rx(&SEG_CODE)?.captures(s))
+            .map(|m| m[1].to_string())
+            .filter(|c| c.chars().any(|d| d.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Some(name) = segs
+            .get(1)
+            .filter(|n| n.chars().next().is_some_and(char::is_alphabetic))
+            .map(|n| n.to_string())
+        else {
+            continue;
+        };
+        let Some(q) = segs.get(2).and_then(|s| rx(&SEG_QTY)?.captures(s)) else {
+            continue;
+        };
+        let Some(quantity) = parse_quantity(&q[1], decimal_comma) else {
+            continue;
+        };
+        let mut rest = segs[3..].iter();
+        let (unit_price, amount) = if q.get(3).is_some() {
+            if segs.len() > 3 {
+                continue;
+            }
+            (money(&q, 2), q.get(6).and_then(|_| money(&q, 5)))
+        } else {
+            let price = rest.next().and_then(|s| rx(&SEG_PRICE)?.captures(s));
+            let price = price.and_then(|m| {
+                if m.get(4).is_some() {
+                    parse_decimal(&m[2], decimal_comma)
+                } else {
+                    money(&m, 1)
+                }
+            });
+            let amount = rest
+                .next()
+                .and_then(|s| rx(&SEG_PRICE)?.captures(s))
+                .filter(|m| m.get(4).is_none())
+                .and_then(|m| money(&m, 1));
+            if rest.next().is_some() {
+                continue;
+            }
+            (price, amount)
+        };
+        let Some(unit_price) = unit_price else {
+            continue;
+        };
+        let doubt = amount
+            .is_some_and(|a| line_amount(quantity, unit_price, None) != a)
+            .then(|| "lines: a line's quantity × unit price is not its amount".to_string());
+        out.push((
+            i,
+            Line {
+                sku: Some(sku),
+                name: Some(name),
+                spec: None,
+                quantity: Some(quantity),
+                unit_price: Some(unit_price),
+                confidence: if doubt.is_some() { 0.5 } else { 0.85 },
+                doubt,
+                discount: None,
+            },
+        ));
+    }
+    if out.len() < 2 {
+        out.clear();
+    }
+    out
+}
+
 /// Why an item read from a sentence is held until a stated total confirms it.
 const SENTENCE_DOUBT: &str =
     "lines: items were read from sentences, and no stated total confirms them";
@@ -8833,6 +9074,8 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
                     has_cjk(b)
                         && b.chars().count() <= 24
                         && digits(b) == 0
+                        && !b.contains([':', '：'])
+                        && !b.trim_end().ends_with(['。', '！', '!'])
                         && !is_east_asian_address(b)
                         && !is_closing(b)
                 });
@@ -8953,10 +9196,22 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     }
 
     // The recipient and postcode written as their own labelled fields (East Asian mail).
+    // "收货单位：兰亭小馆（徐家汇店）": the organisation the goods go to is the delivery
+    // name; a person labelled beside it (收货人, 联系人) is who takes them.
+    let consignee = first_value("consignee", false).map(|l| split_trailing_phone(&l.value).0);
+    if let Some(name) = &consignee {
+        ctx.put(&mut facts, "ship_to.name", Some(name.clone()), 0.95);
+    }
+    // The name the delivery block itself gives (an organisation's line under the address,
+    // "茶苑 逢甲店") is the delivery name; the person labelled as recipient ("收貨人：張店長")
+    // takes the goods there.
+    let block_named = consignee.is_some() || facts.contains_key("ship_to.name");
     if let Some(l) = first_value("recipient", false) {
         // "收货人：张三 13800138000": the name, and the delivery place's phone.
         let (name, phone) = split_trailing_phone(&l.value);
-        ctx.put(&mut facts, "ship_to.name", Some(name), 0.9);
+        if !block_named {
+            ctx.put(&mut facts, "ship_to.name", Some(name), 0.9);
+        }
         if !facts.contains_key("customer.phone") {
             ctx.put(&mut facts, "customer.phone", phone, 0.75);
         }
@@ -9085,10 +9340,18 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         // Bullets, and list items of other shapes among them, in the order written.
         let mut items = bullet_lines(lines, ctx, &mut facts);
         items.extend(column_items(lines, ctx));
+        let fielded: Vec<(usize, Line)> = labelled_field_items(lines, dc)
+            .into_iter()
+            .filter(|(i, _)| !items.iter().any(|(j, _)| j == i))
+            .collect();
+        items.extend(fielded);
         let read: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
         items.extend(list_lines(lines, ctx, &read, &mut doubts));
         if items.is_empty() {
             items = field_blocks(lines, dc);
+        }
+        if items.is_empty() {
+            items = segment_items(lines, dc);
         }
         if items.is_empty() {
             items = sentence_items(lines, dc);

@@ -31,6 +31,7 @@ pub const FIELDS: &[&str] = &[
     "email",
     "ship_to",
     "recipient",
+    "consignee",
     "postal_code",
     "delivery_date",
     "currency",

@@ -624,6 +624,28 @@ fn chinese_recipient_and_phone_after_the_address() {
     assert_eq!(value(&f, "customer.phone").as_deref(), Some("13900139000"));
 }
 
+/// The organisation the goods go to, labelled (`收货单位：`) or written as its own line of
+/// the delivery block, is the delivery name; the person labelled as recipient or contact
+/// takes the goods there.
+#[test]
+fn a_delivery_organisation_before_the_person_who_takes_the_goods() {
+    let text = "收货单位：兰亭小馆（南京路店）\n收货地址：上海市黄浦区南京东路100号\n\
+                联系人：吴师傅 138-1655-0927\n\n周静\n采购部\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.name").as_deref(),
+        Some("兰亭小馆（南京路店）")
+    );
+    let text =
+        "送貨地址：\n407台中市西屯區福星路100號1樓\n茶苑 逢甲店\n收貨人：張店長 0912-555-038\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("茶苑 逢甲店"));
+    // The recipient's own line under the address is no organisation's.
+    let text = "送貨地址：香港九龍觀塘道100號20樓\n收貨人：金港茶餐廳\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("金港茶餐廳"));
+}
+
 /// The buyer's phone is the sender's own (signature); a phone inside the delivery block is
 /// the delivery place's contact's, the buyer's only when the sender gives none.
 #[test]
@@ -3400,6 +3422,13 @@ fn an_item_named_like_a_shipping_charge() {
     assert_eq!(lines[0].doubt, None);
     assert_eq!(lines[1].sku.as_deref(), Some("CR-2"));
     assert!(lines[1].doubt.is_some());
+    // A German flat shipping charge written like a line, its code without a digit.
+    let csv = "Menge;Artikelnr.;Bezeichnung;Einzelpreis\n\
+               10;HS-NIT-M;Handschuhe Nitril Gr. M;7,90\n\
+               1;VERS-PAU;Versandkostenpauschale;9,90\n";
+    let mut facts = Facts::new();
+    let lines = csv_lines(csv.as_bytes(), &ctx(), &mut facts).expect("lines");
+    assert_eq!(lines.len(), 1, "{lines:?}");
 }
 
 /// A code written with its word (`code OIL-5W30-5`) is the item's code, though the name starts
@@ -4479,4 +4508,76 @@ fn a_national_currency_confirms_the_senders_country() {
         let country = f.get("ship_to.country").unwrap();
         assert!(country.confidence < 0.7, "{other}: {}", country.confidence);
     }
+}
+
+/// Items written as fields between separators, the code after its word: the count with its
+/// unit, the price (per unit or with its currency) and the amount after it.
+#[test]
+fn items_written_as_fields_between_separators() {
+    let text = "Pedido nº PED-0101.\n\n\
+        Ref. ACE-250 · Aceite de oliva 250 ml · 12 uds × 4,10 € = 49,20 €\n\
+        Ref. QUE-1 · Queso curado, pieza 1 kg · 3 piezas × 15,00 € = 45,00 €\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[1].sku.as_deref(), Some("QUE-1"));
+    assert_eq!(lines[1].name.as_deref(), Some("Queso curado, pieza 1 kg"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(3)));
+    assert_eq!(lines[1].unit_price, Some(Decimal::new(1500, 2)));
+    let text = "Pedido nº 77.\n\n\
+        Item 1 – Cód. 1001 – Arroz 5 kg – 10 un – R$ 25,90/un – R$ 259,00\n\
+        Item 2 – Cód. 1002 – Feijão 1 kg – 20 pct – R$ 8,50/pct – R$ 170,00\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("1001"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(10)));
+    assert_eq!(lines[0].unit_price, Some(Decimal::new(2590, 2)));
+    assert_eq!(lines[0].doubt, None);
+}
+
+/// An item line with its code, quantity and price each after a label inside it: a size in
+/// the name (`90×90×40mm`) is no quantity.
+#[test]
+fn an_item_line_with_labelled_fields_inside_it() {
+    let text = "発注番号：TK-0001\n\n\
+        １．品番：HK-W-S　化粧箱 白 小（90×90×40mm）　数量：500枚　単価：38円\n\
+        ２．品番：TS-KR-M　手提げ紙袋 茶 M　数量：400枚　単価：45円\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("HK-W-S"));
+    assert_eq!(lines[0].name.as_deref(), Some("化粧箱 白 小（90×90×40mm）"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(500)));
+    assert_eq!(lines[0].unit_price, Some(Decimal::from(38)));
+}
+
+/// A sentence under the postcode of a delivery block is a note, not part of the address.
+#[test]
+fn a_sentence_under_the_postcode_ends_the_address() {
+    let text = "Entregar na nossa filial:\nPadaria Central\nRua das Flores, 100\nCentro\n\
+        Belo Horizonte - MG\nCEP 30110-000\nRecebimento com o gerente, ligar antes (31) 3555-0000.\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Belo Horizonte"));
+    assert_eq!(value(&f, "ship_to.region").as_deref(), Some("MG"));
+    assert_eq!(
+        value(&f, "ship_to.postal_code").as_deref(),
+        Some("30110-000")
+    );
+    assert_eq!(value(&f, "ship_to.line2").as_deref(), Some("Centro"));
+}
+
+/// A price per the thing the quantity column counts ("Prijs per verpakking" beside "Aantal
+/// verpakkingen") is the unit price; a pieces-per-pack column before it is no quantity.
+#[test]
+fn a_price_per_the_pack_the_quantity_counts() {
+    let csv =
+        "Artikelcode;Omschrijving;Stuks per verpakking;Aantal verpakkingen;Prijs per verpakking\n\
+               POT-12;Pot 12 cm;100;15;18,50\n";
+    let mut facts = Facts::new();
+    let lines = csv_lines(csv.as_bytes(), &ctx(), &mut facts).expect("lines");
+    assert_eq!(lines[0].quantity, Some(Decimal::from(15)));
+    assert_eq!(lines[0].unit_price, Some(Decimal::new(1850, 2)));
+    // A price per kilogram is no price per what is counted.
+    let csv =
+        "Artikelcode;Omschrijving;Aantal verpakkingen;Prijs per kg\nPOT-12;Pot 12 cm;15;18,50\n";
+    let lines = csv_lines(csv.as_bytes(), &ctx(), &mut facts).expect("lines");
+    assert_eq!(lines[0].unit_price, None);
 }
