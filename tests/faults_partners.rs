@@ -1480,7 +1480,10 @@ impl Drop for FaultyPort {
     }
 }
 
-/// Listens on `port` while the behaviour is not [`Behaviour::Closed`].
+/// Listens on `port` while the behaviour is not [`Behaviour::Closed`]. While it is, the port
+/// is held by a socket bound to it that does not listen: a connection is refused as by a
+/// closed port, and no other test's server can take the port meanwhile (a subscriber "down"
+/// for ten minutes once met another test's HTTP server there, whose 404 parked its deliveries).
 async fn listen(
     port: u16,
     upstream: std::net::SocketAddr,
@@ -1490,6 +1493,15 @@ async fn listen(
 ) {
     loop {
         if *rx.borrow_and_update() == Behaviour::Closed {
+            let _held = tokio::select! {
+                held = hold(port) => held,
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            };
             if rx.changed().await.is_err() {
                 return;
             }
@@ -1524,6 +1536,20 @@ async fn listen(
                 }
             }
         }
+    }
+}
+
+/// A socket bound to `port` on loopback that does not listen, without `SO_REUSEADDR` so that
+/// no other socket can bind the port beside it (tried again until the port is free: the
+/// connections of a listener just dropped may still hold it for a while).
+async fn hold(port: u16) -> tokio::net::TcpSocket {
+    loop {
+        if let Ok(socket) = tokio::net::TcpSocket::new_v4() {
+            if socket.bind(([127, 0, 0, 1], port).into()).is_ok() {
+                return socket;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
