@@ -1149,6 +1149,67 @@ async fn easypost_registration_is_made_once_when_its_answer_is_late_or_lost() {
     shutdown.cancel();
 }
 
+/// An aggregator nobody answers at (connection refused: the request never left) is tried
+/// again at the stage's pace, not after the claim a create in flight keeps (twice the 30 s
+/// timeout and 5 s): registered within seconds of the aggregator coming up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_refused_a_connection_is_tried_again_soon() {
+    let key_text = "easypost-test-key-6";
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let key = secret_file(key_text);
+    let rig = start(
+        Profile::Standalone,
+        &format!(
+            "sweep_interval_ms = 0\n[[connectors]]\nkind = \"tracking\"\nname = \"easypost-down\"\n\
+             scheme = \"easypost\"\nsecret = \"file:{key}\"\n\
+             subscribe = {{ api_url = \"http://127.0.0.1:{port}\", api_key = \"file:{key}\", carriers = [\"ups\"] }}\n",
+            key = key.display()
+        ),
+    )
+    .await;
+    let store = rig.store().clone();
+    let order = shipped_order(&store, 93).await;
+    ship(&rig, &order, "UPS", "1Z00EASYDOWN1", None).await;
+    wait_until(WAIT, "a registration tried", || async {
+        store
+            .subscription_count("easypost-down", "pending")
+            .await
+            .unwrap()
+            == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let sim = TrackerSim::new(key_text, HashMap::new());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    trackers::serve(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        sim.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    // Within seconds: a claim kept as for a create in flight would hold it for 65 s.
+    wait_until(
+        Duration::from_secs(10),
+        "registered once the aggregator is up",
+        || async {
+            store
+                .subscription_count("easypost-down", "registered")
+                .await
+                .unwrap()
+                == 1
+        },
+    )
+    .await;
+    assert_eq!(sim.registrations().await.len(), 1);
+    rig.daemon.stop().await;
+    shutdown.cancel();
+}
+
 /// A polling connector (Kuaidi100 real-time query) carries a parcel to delivered: each distinct
 /// answer is one document (an unchanged one is not a new update), a 429's Retry-After is
 /// honoured, an outage takes the connector's health down and a good answer up again, nothing

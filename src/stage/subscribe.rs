@@ -234,7 +234,7 @@ impl SubscribeStage {
                     // A look-up that failed tells nothing: creating now could make a second
                     // tracker.
                     Outcome::Transient(why) | Outcome::Unanswered(why) | Outcome::Refused(why) => {
-                        return Err(StageError::transient(
+                        return Err(StageError::unavailable(
                             "subscription_failed",
                             format!(
                                 "looking parcel {} up with {name}: {why}",
@@ -278,14 +278,14 @@ impl SubscribeStage {
                     .await?;
                 Ok(())
             }
-            Outcome::Transient(why) => Err(StageError::transient(
+            Outcome::Transient(why) => Err(StageError::unavailable(
                 "subscription_failed",
                 format!(
                     "registering parcel {} with {name}: {why}",
                     parcel.shipment_id
                 ),
             )),
-            Outcome::Unanswered(why) => Err(StageError::transient(
+            Outcome::Unanswered(why) => Err(StageError::unavailable(
                 UNANSWERED,
                 format!(
                     "registering parcel {} with {name}: {why}; looked up once the call has settled",
@@ -380,7 +380,7 @@ impl SubscribeStage {
                 Ok(Some(format!("{their}/{}", parcel.tracking_number)))
             }
             200 => Ok(None),
-            _ => Err(StageError::transient(
+            _ => Err(StageError::unavailable(
                 "subscription_failed",
                 format!(
                     "looking parcel {} up with {}: answered {status}",
@@ -517,7 +517,11 @@ fn shippo_metadata(parcel: &ShipmentRef) -> String {
     format!("ordergate:{}", parcel.shipment_id)
 }
 
-/// Sends a request; the status (0 when nothing came back) and the JSON body (null if none).
+/// The status [`call`] gives when no connection could be made: the request never left.
+const NOT_SENT: u16 = 1;
+
+/// Sends a request; the status (0 when nothing came back, [`NOT_SENT`] when no connection
+/// could be made) and the JSON body (null if none).
 async fn call(req: reqwest::RequestBuilder) -> (u16, Value) {
     match req.send().await {
         Ok(resp) => {
@@ -531,16 +535,19 @@ async fn call(req: reqwest::RequestBuilder) -> (u16, Value) {
         }
         Err(e) => {
             tracing::warn!(error = %e, "Tracker registration call failed.");
-            (0, Value::Null)
+            (if e.is_connect() { NOT_SENT } else { 0 }, Value::Null)
         }
     }
 }
 
-/// An unexpected answer: 429, 5xx and no answer are worth retrying; other 4xx are refusals.
+/// An unexpected answer: 429, 5xx, no answer and no connection are worth retrying; other 4xx
+/// are refusals.
 fn classify(status: u16, message: &Value) -> Outcome {
     let text = message.as_str().unwrap_or("no message").to_string();
     match status {
         0 => Outcome::Unanswered("no answer".into()),
+        // Nothing reached the aggregator: the claim is released and the call tried again.
+        NOT_SENT => Outcome::Transient("no connection".into()),
         429 | 500..=599 => Outcome::Transient(format!("HTTP {status}: {text}")),
         _ => Outcome::Refused(format!("HTTP {status}: {text}")),
     }
