@@ -917,6 +917,45 @@ fn secret_file(text: &str) -> std::path::PathBuf {
     path
 }
 
+/// A standalone daemon with one tracking connector `name` of `scheme` that registers parcels
+/// of `carriers` with the aggregator at `api` (key `key_text`); `more` adds to its `subscribe`.
+async fn registering(
+    name: &str,
+    scheme: &str,
+    api: &str,
+    key_text: &str,
+    carriers: &str,
+    more: &str,
+) -> Rig {
+    let key = secret_file(key_text);
+    start(
+        Profile::Standalone,
+        &format!(
+            "sweep_interval_ms = 0\n[[connectors]]\nkind = \"tracking\"\nname = \"{name}\"\n\
+             scheme = \"{scheme}\"\nsecret = \"file:{key}\"\n\
+             subscribe = {{ api_url = \"{api}\", api_key = \"file:{key}\", carriers = {carriers}{more} }}\n",
+            key = key.display()
+        ),
+    )
+    .await
+}
+
+/// Waits (up to `within`) until `connector` has `n` registrations in `status`.
+async fn wait_registrations(
+    store: &Store,
+    connector: &str,
+    status: &str,
+    n: i64,
+    within: Duration,
+) {
+    wait_until(
+        within,
+        &format!("{n} registration(s) of {connector} {status}"),
+        || async { store.subscription_count(connector, status).await.unwrap() == n },
+    )
+    .await;
+}
+
 /// A Shippo `track_updated` callback for `scans` with the carrier's `eta`.
 fn shippo_with_eta(number: &str, scans: &[Scan], eta: chrono::DateTime<Utc>) -> Vec<u8> {
     let mut v: serde_json::Value =
@@ -1028,15 +1067,13 @@ async fn a_carrier_eta_reaches_the_parcel_and_the_sweep_judges_by_it() {
 async fn shippo_registration_is_made_once_even_when_its_answer_is_lost() {
     let token = "shippo-test-token-4";
     let (sim, sim_addr, shutdown) = simulator(token).await;
-    let key = secret_file(token);
-    let rig = start(
-        Profile::Standalone,
-        &format!(
-            "sweep_interval_ms = 0\n[[connectors]]\nkind = \"tracking\"\nname = \"shippo-reg\"\n\
-             scheme = \"shippo\"\nsecret = \"file:{key}\"\n\
-             subscribe = {{ api_url = \"http://{sim_addr}\", api_key = \"file:{key}\", carriers = [\"ups\", \"dhl\"] }}\n",
-            key = key.display()
-        ),
+    let rig = registering(
+        "shippo-reg",
+        "shippo",
+        &format!("http://{sim_addr}"),
+        token,
+        r#"["ups", "dhl"]"#,
+        "",
     )
     .await;
     let store = rig.store().clone();
@@ -1044,24 +1081,10 @@ async fn shippo_registration_is_made_once_even_when_its_answer_is_lost() {
     sim.lose_next_answers(1);
     let first = shipped_order(&store, 81).await;
     ship(&rig, &first, "UPS", "1Z00SHIPPO1", None).await;
-    wait_until(WAIT, "the first parcel registered", || async {
-        store
-            .subscription_count("shippo-reg", "registered")
-            .await
-            .unwrap()
-            == 1
-    })
-    .await;
+    wait_registrations(&store, "shippo-reg", "registered", 1, WAIT).await;
     let second = shipped_order(&store, 82).await;
     ship(&rig, &second, "DHL Express", "JD00SHIPPO2", None).await;
-    wait_until(WAIT, "both parcels registered", || async {
-        store
-            .subscription_count("shippo-reg", "registered")
-            .await
-            .unwrap()
-            == 2
-    })
-    .await;
+    wait_registrations(&store, "shippo-reg", "registered", 2, WAIT).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut regs: Vec<(String, String)> = sim
         .registrations()
@@ -1091,44 +1114,29 @@ async fn shippo_registration_is_made_once_even_when_its_answer_is_lost() {
 async fn easypost_registration_is_made_once_when_its_answer_is_late_or_lost() {
     let key_text = "easypost-test-key-5";
     let (sim, sim_addr, shutdown) = simulator(key_text).await;
-    let key = secret_file(key_text);
-    let rig = start(
-        Profile::Standalone,
-        &format!(
-            "sweep_interval_ms = 0\n[[connectors]]\nkind = \"tracking\"\nname = \"easypost-reg\"\n\
-             scheme = \"easypost\"\nsecret = \"file:{key}\"\n\
-             subscribe = {{ api_url = \"http://{sim_addr}\", api_key = \"file:{key}\", carriers = [\"ups\"], timeout_ms = 400 }}\n",
-            key = key.display()
-        ),
+    let rig = registering(
+        "easypost-reg",
+        "easypost",
+        &format!("http://{sim_addr}"),
+        key_text,
+        r#"["ups"]"#,
+        ", timeout_ms = 400",
     )
     .await;
     let store = rig.store().clone();
-    let registered = |n: i64| {
-        let store = store.clone();
-        move || {
-            let store = store.clone();
-            async move {
-                store
-                    .subscription_count("easypost-reg", "registered")
-                    .await
-                    .unwrap()
-                    == n
-            }
-        }
-    };
     // The first create takes 3 s at EasyPost: the call times out after 0.4 s and the message
     // is retried well before the tracker is made.
     sim.delay_next_creates(1, Duration::from_secs(3));
     let late_done = tokio::time::Instant::now() + Duration::from_millis(3_500);
     let first = shipped_order(&store, 91).await;
     ship(&rig, &first, "UPS", "1Z00EASYPOST1", None).await;
-    wait_until(WAIT, "the late parcel registered", registered(1)).await;
+    wait_registrations(&store, "easypost-reg", "registered", 1, WAIT).await;
     // The second create's answer is lost (502) and the first look-up fails (503).
     sim.lose_next_answers(1);
     sim.fail_next_queries(&[(503, None)]).await;
     let second = shipped_order(&store, 92).await;
     ship(&rig, &second, "UPS", "1Z00EASYPOST2", None).await;
-    wait_until(WAIT, "the lost answer's parcel registered", registered(2)).await;
+    wait_registrations(&store, "easypost-reg", "registered", 2, WAIT).await;
     // Whatever the late create was going to make is made by now.
     tokio::time::sleep_until(late_done).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -1160,28 +1168,19 @@ async fn a_registration_refused_a_connection_is_tried_again_soon() {
         .local_addr()
         .unwrap()
         .port();
-    let key = secret_file(key_text);
-    let rig = start(
-        Profile::Standalone,
-        &format!(
-            "sweep_interval_ms = 0\n[[connectors]]\nkind = \"tracking\"\nname = \"easypost-down\"\n\
-             scheme = \"easypost\"\nsecret = \"file:{key}\"\n\
-             subscribe = {{ api_url = \"http://127.0.0.1:{port}\", api_key = \"file:{key}\", carriers = [\"ups\"] }}\n",
-            key = key.display()
-        ),
+    let rig = registering(
+        "easypost-down",
+        "easypost",
+        &format!("http://127.0.0.1:{port}"),
+        key_text,
+        r#"["ups"]"#,
+        "",
     )
     .await;
     let store = rig.store().clone();
     let order = shipped_order(&store, 93).await;
     ship(&rig, &order, "UPS", "1Z00EASYDOWN1", None).await;
-    wait_until(WAIT, "a registration tried", || async {
-        store
-            .subscription_count("easypost-down", "pending")
-            .await
-            .unwrap()
-            == 1
-    })
-    .await;
+    wait_registrations(&store, "easypost-down", "pending", 1, WAIT).await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let sim = TrackerSim::new(key_text, HashMap::new());
     let shutdown = tokio_util::sync::CancellationToken::new();
@@ -1193,18 +1192,8 @@ async fn a_registration_refused_a_connection_is_tried_again_soon() {
     .await
     .unwrap();
     // Within seconds: a claim kept as for a create in flight would hold it for 65 s.
-    wait_until(
-        Duration::from_secs(10),
-        "registered once the aggregator is up",
-        || async {
-            store
-                .subscription_count("easypost-down", "registered")
-                .await
-                .unwrap()
-                == 1
-        },
-    )
-    .await;
+    let within = Duration::from_secs(10);
+    wait_registrations(&store, "easypost-down", "registered", 1, within).await;
     assert_eq!(sim.registrations().await.len(), 1);
     rig.daemon.stop().await;
     shutdown.cancel();

@@ -2457,8 +2457,8 @@ fn find_labelled(layout: &Layout, ctx: &Ctx, field: &str, bare_ok: bool) -> Vec<
         .collect()
 }
 
-/// Words of a heading that announces where the goods go ("Delivery to the shop:", "收货信息：").
-const DELIVERY_WORDS: &[&str] = &[
+/// Words that name the delivery itself ("Deliver to", "Lieferadresse", "送货").
+const DELIVERY_ONLY: &[&str] = &[
     "deliver",
     "ship",
     "delivery",
@@ -2478,6 +2478,16 @@ const DELIVERY_WORDS: &[&str] = &[
     "届け",
     "配送",
     "納品",
+    "despach",
+    "kirim",
+    "dostav",
+    "doruč",
+    "piegād",
+    "доставк",
+];
+
+/// Words that name an address but not whose ("Address", "Anschrift", "地址").
+const ADDRESS_WORDS: &[&str] = &[
     "address",
     "adres",
     "anschrift",
@@ -2487,13 +2497,16 @@ const DELIVERY_WORDS: &[&str] = &[
     "morada",
     "住所",
     "地址",
-    "despach",
-    "kirim",
-    "dostav",
-    "doruč",
-    "piegād",
-    "доставк",
 ];
+
+/// Whether `t` holds a word of a heading that announces where the goods go ("Delivery to the
+/// shop:", "收货信息："): one that names the delivery or one that names an address.
+fn delivery_word(t: &str) -> bool {
+    DELIVERY_ONLY
+        .iter()
+        .chain(ADDRESS_WORDS)
+        .any(|w| t.contains(w))
+}
 
 /// Words of a heading about the invoice: the address the invoice goes to is not where the
 /// goods go.
@@ -2524,29 +2537,15 @@ pub fn address_heading(text: &str) -> Option<bool> {
         return None;
     }
     // "Address" alone says no whose; "Customer delivery address" is the delivery's.
-    const ANY_ADDRESS: &[&str] = &[
-        "address",
-        "adres",
-        "anschrift",
-        "dirección",
-        "indirizzo",
-        "endereço",
-        "morada",
-        "住所",
-        "地址",
-    ];
     let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
-    let delivery = DELIVERY_WORDS
-        .iter()
-        .any(|w| !ANY_ADDRESS.contains(w) && t.contains(w));
     if has(INVOICE_WORDS) {
         Some(false)
-    } else if delivery {
+    } else if has(DELIVERY_ONLY) {
         Some(true)
     } else if has(PARTIES) {
         Some(false)
     } else {
-        has(ANY_ADDRESS).then_some(true)
+        has(ADDRESS_WORDS).then_some(true)
     }
 }
 
@@ -2578,7 +2577,7 @@ fn delivery_lines(layout: &Layout, ctx: &Ctx, kind: Kind) -> Vec<bool> {
     starts.extend((0..layout.lines.len()).filter(|&i| {
         let t = layout.lines[i].trim().to_lowercase();
         (t.ends_with(':') || t.ends_with('：'))
-            && DELIVERY_WORDS.iter().any(|w| t.contains(w))
+            && delivery_word(&t)
             && !INVOICE_WORDS.iter().any(|w| t.contains(w))
     }));
     let mut inside = vec![false; layout.lines.len()];
@@ -9103,10 +9102,7 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             // last week. Here is our next order:" announces no address).
             let t = t.rsplit(". ").next().unwrap_or(&t).to_string();
             (t.ends_with(':') || t.ends_with('：'))
-                && (DELIVERY_WORDS
-                    .iter()
-                    .any(|w| t.contains(w) || before.contains(w))
-                    || send_to(&t))
+                && (delivery_word(&t) || delivery_word(&before) || send_to(&t))
                 // The address the invoice goes to is not where the goods go.
                 && !INVOICE_WORDS.iter().any(|w| t.contains(w))
         });
