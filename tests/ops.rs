@@ -1472,6 +1472,22 @@ async fn exception_json(base: &str, token: &str, id: &str) -> Value {
         .unwrap()
 }
 
+/// The id of the first exception card of `kind` on the exceptions page shown.
+async fn exception_card(b: &common::browser::Browser, kind: &str) -> String {
+    b.client
+        .find(fantoccini::Locator::XPath(&format!(
+            "//article[contains(@class,'exception')][.//h3[contains(.,'{kind}')]]"
+        )))
+        .await
+        .unwrap()
+        .attr("id")
+        .await
+        .unwrap()
+        .unwrap()
+        .trim_start_matches("exc-")
+        .to_string()
+}
+
 /// Waits (up to ten seconds) until exception `id`'s `field` is `want`: a form's POST and its
 /// redirect may still be under way when `click` returns, so a check right after a click could
 /// see the exception before the action.
@@ -1643,20 +1659,7 @@ async fn demo_keep_serves_every_screen_populated_in_chromium() {
     b.screenshot("exceptions").await;
 
     // The delayed parcel's exception through the workflow: assign, acknowledge, resolve, reopen.
-    let late = b
-        .client
-        .find(fantoccini::Locator::XPath(
-            "//article[contains(@class,'exception')][.//h3[contains(.,'shipment_late')]]",
-        ))
-        .await
-        .unwrap();
-    let id = late
-        .attr("id")
-        .await
-        .unwrap()
-        .unwrap()
-        .trim_start_matches("exc-")
-        .to_string();
+    let id = exception_card(&b, "shipment_late").await;
     let card = format!("#exc-{id}");
     type_into(&b, &format!("{card} input.owner"), "mia").await;
     click(&b, &format!("{card} button.assign")).await;
@@ -1721,6 +1724,7 @@ async fn demo_keep_serves_every_screen_populated_in_chromium() {
         "{orders}"
     );
     b.screenshot("orders").await;
+    // The delayed parcel's order: still in transit, its USPS parcel listed.
     let order = e["exception"]["order_id"].as_str().unwrap().to_string();
     b.client
         .goto(&format!("{base}/ui/orders/{order}"))
@@ -1729,10 +1733,31 @@ async fn demo_keep_serves_every_screen_populated_in_chromium() {
     assert_eq!(text_of(&b, "#order-state").await, "in_transit");
     let page = text_of(&b, "main").await;
     assert!(
-        page.contains("9400") && page.contains("Package damaged in transit"),
-        "the parcel and the carrier's words on the order page:\n{page}"
+        page.contains("9400") && page.contains("shipment_late"),
+        "the late parcel and its exception on the order page:\n{page}"
     );
     b.screenshot("order").await;
+    // The damaged parcel's order (the first two USPS parcels registered take the two held-up
+    // journeys, on one order or on two): the carrier's words on its page.
+    b.client
+        .goto(&format!("{base}/ui/exceptions"))
+        .await
+        .unwrap();
+    let damaged = exception_card(&b, "shipment_exception").await;
+    let damaged = exception_json(&base, &demo.token, &damaged).await;
+    let damaged = damaged["exception"]["order_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.client
+        .goto(&format!("{base}/ui/orders/{damaged}"))
+        .await
+        .unwrap();
+    let page = text_of(&b, "main").await;
+    assert!(
+        page.contains("9400") && page.contains("Package damaged in transit"),
+        "the damaged parcel and the carrier's words on its order page:\n{page}"
+    );
     for page in ["review", "kpi"] {
         b.client.goto(&format!("{base}/ui/{page}")).await.unwrap();
         b.screenshot(page).await;
