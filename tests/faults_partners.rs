@@ -352,7 +352,7 @@ async fn every_partner_down_for_minutes_orders_wait_then_each_effect_happens_onc
             "lease_ms = 3000\npushback = \"on_label\"\ndepartment = \"marketplaces\"\n",
         )
     };
-    let local = ship_out(&env, &ep, 2000);
+    let local = ship_out(&env, &ep, 2000, 1);
     let subscriber = |name: &str, url: String| {
         format!(
             "\n[[subscribers]]\nname = \"{name}\"\nurl = \"{url}\"\nevents = [\"order.shipped\"]\n\
@@ -751,11 +751,7 @@ async fn slow_warehouse_answers_are_looked_up_never_sent_twice() {
     assert_eq!(east.state.created().len(), 3);
     assert_eq!(factory.state.created().len(), 3);
     assert_eq!(
-        factory
-            .state
-            .control
-            .duplicates_refused
-            .load(std::sync::atomic::Ordering::Relaxed),
+        refused_as_duplicates(&factory),
         0,
         "no create repeated blindly"
     );
@@ -767,6 +763,59 @@ async fn slow_warehouse_answers_are_looked_up_never_sent_twice() {
     );
     d.stop().await;
     east.stop().await;
+    factory.stop().await;
+}
+
+/// Creates ShipBob refused as repeats of a reference it holds (each a create sent again).
+fn refused_as_duplicates(sim: &ordergate::sandbox::shipbob::ShipbobSandbox) -> u64 {
+    sim.state
+        .control
+        .duplicates_refused
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A warehouse create ShipBob makes only after our last try gave up (no retries left): the
+/// fulfil stage retries the order after 100 ms, and its look-up must not run while the create
+/// is still on its way — it would miss it and create again (ShipBob refuses the second by its
+/// reference; a partner that did not would hold two orders). The chain's end waits for the
+/// unanswered create to settle, so the retry finds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_warehouse_create_late_past_the_last_retry_is_not_sent_again() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let port = free_port();
+    let factory = lc::shipbob_sim(port, "factory", Some(Duration::from_millis(300))).await;
+    factory.state.control.set_faults(FaultRequest {
+        late_next_create: 1,
+        slow_ms: 1500,
+        ..FaultRequest::default()
+    });
+    let (section, inbox) = folder(&env);
+    let no_retries = shipbob_section(env.dir.path(), "factory", &factory.base_url(), 800)
+        .replace("max_retries = 1", "max_retries = 0");
+    assert!(no_retries.contains("max_retries = 0"));
+    let routing = "\n[routing]\nrecheck_interval_secs = 0\nshortage_department = \"procurement\"\n\
+                   change_department = \"sales\"\n\n[[routing.rules]]\nname = \"all\"\n\
+                   warehouses = [\"factory\"]\n";
+    let extra = format!("{section}{no_retries}{routing}");
+    let d = lc::daemon(&env, port, FAST_RETRIES, &extra).await;
+    let store = d.store.clone();
+    common::drop_file(&inbox, "lamp.json", &lc::shop_order(520, "TEST-LAMP"));
+    let id = lc::order_of(&store, 520).await;
+    lc::wait_state(&store, &id, "shipped", Duration::from_secs(60)).await;
+    assert!(
+        factory.state.control.take_late_create().is_none(),
+        "the late create was made"
+    );
+    // Whatever a second create would have met is met by now.
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    once_each(&store, "factory", &factory.state.created()).await;
+    assert_eq!(
+        refused_as_duplicates(&factory),
+        0,
+        "a create still in flight after the last try must not be sent again"
+    );
+    nothing_parked(&store, "a late last create").await;
+    d.stop().await;
     factory.stop().await;
 }
 
@@ -933,21 +982,13 @@ async fn marketplace_garbage_and_slow_pages_lose_nothing() {
 }
 
 /// A pick-list warehouse `local` that packs (the sandbox packer) and books no carrier, every
-/// order routed to it, and the EasyPost simulator `easypost` for every parcel, with
-/// timeouts of `timeout_ms`.
-fn carrier_section(
-    env: &TestEnv,
-    ep: &ordergate::sandbox::carrier::CarrierSandbox,
-    timeout_ms: u64,
-) -> String {
-    ship_out(env, ep, timeout_ms).toml()
-}
-
-/// The sections of [`carrier_section`], to be taken apart.
+/// order routed to it, and the EasyPost simulator `easypost` for every parcel, with timeouts
+/// of `timeout_ms`, calls tried `max_retries` more times (`.toml()`, or taken apart).
 fn ship_out(
     env: &TestEnv,
     ep: &ordergate::sandbox::carrier::CarrierSandbox,
     timeout_ms: u64,
+    max_retries: u32,
 ) -> ordergate::sandbox::shipout::ShipOut {
     let d = env.dir.path();
     let mut s = ordergate::sandbox::shipout::ShipOut::new(
@@ -959,9 +1000,89 @@ fn ship_out(
     );
     s.poll_interval_ms = Some(50);
     s.carrier_settings = format!(
-        "request_timeout_ms = {timeout_ms}\nmax_retries = 1\nretry_base_ms = 100\nretry_max_ms = 1000\n"
+        "request_timeout_ms = {timeout_ms}\nmax_retries = {max_retries}\nretry_base_ms = 100\nretry_max_ms = 1000\n"
     );
     s
+}
+
+/// Order `n` shipped while the carrier makes its (first) purchase only after our timeout
+/// (1.5 s against 0.8 s): the purchase is still on its way when the answer is given up, and
+/// whatever looks the label up next must wait for it to land instead of missing it and
+/// buying a second label.
+async fn late_purchase_bought_once(
+    ep: &ordergate::sandbox::carrier::CarrierSandbox,
+    store: &Store,
+    inbox: &std::path::Path,
+    n: u64,
+) {
+    ep.state.control.set_faults(FaultRequest {
+        late_next_create: 1,
+        slow_ms: 1500,
+        ..FaultRequest::default()
+    });
+    common::drop_file(
+        inbox,
+        &format!("late-{n}.json"),
+        &lc::shop_order(n, "TEST-MUG"),
+    );
+    let late = lc::order_of(store, n).await;
+    lc::wait_state(store, &late, "shipped", Duration::from_secs(60)).await;
+    assert!(
+        ep.state.control.take_late_create().is_none(),
+        "the late purchase was made"
+    );
+    // Whatever a second purchase would have made is made by now.
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    assert_eq!(
+        labels(ep, &late),
+        1,
+        "a purchase still in flight must not be bought again"
+    );
+}
+
+/// The EasyPost simulator, a daemon shipping every order through the pick-list warehouse
+/// `local` and the carrier (calls time out after 0.8 s, tried `max_retries` more times), and
+/// the sandbox packer.
+struct CarrierRun {
+    ep: ordergate::sandbox::carrier::CarrierSandbox,
+    d: ordergate::app::Daemon,
+    store: Store,
+    inbox: std::path::PathBuf,
+    stop: tokio_util::sync::CancellationToken,
+    packer: tokio::task::JoinHandle<()>,
+}
+
+impl CarrierRun {
+    async fn start(env: &TestEnv, max_retries: u32) -> Self {
+        let ep = ordergate::sandbox::easypost::start("127.0.0.1:0")
+            .await
+            .unwrap();
+        let (section, inbox) = folder(env);
+        let extra = format!("{section}{}", ship_out(env, &ep, 800, max_retries).toml());
+        let d = lc::daemon(env, free_port(), FAST_RETRIES, &extra).await;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let packer = ordergate::sandbox::packer::spawn(
+            env.dir.path().join("pick-local"),
+            env.dir.path().join("confirm-local"),
+            Duration::from_millis(100),
+            stop.clone(),
+        );
+        Self {
+            store: d.store.clone(),
+            ep,
+            d,
+            inbox,
+            stop,
+            packer,
+        }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.packer.await.unwrap();
+        self.d.stop().await;
+        self.ep.stop().await;
+    }
 }
 
 /// Labels bought for order `id`'s first parcel.
@@ -981,36 +1102,23 @@ fn labels(ep: &ordergate::sandbox::carrier::CarrierSandbox, id: &str) -> u32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn slow_and_garbage_carrier_answers_buy_no_second_label() {
     let env = TestEnv::new(Profile::Standalone).await;
-    let port = free_port();
-    let ep = ordergate::sandbox::easypost::start("127.0.0.1:0")
-        .await
-        .unwrap();
-    let (section, inbox) = folder(&env);
-    let extra = format!("{section}{}", carrier_section(&env, &ep, 800));
-    let d = lc::daemon(&env, port, FAST_RETRIES, &extra).await;
-    let store = d.store.clone();
-    let stop = tokio_util::sync::CancellationToken::new();
-    let packer = ordergate::sandbox::packer::spawn(
-        env.dir.path().join("pick-local"),
-        env.dir.path().join("confirm-local"),
-        Duration::from_millis(100),
-        stop.clone(),
-    );
+    let run = CarrierRun::start(&env, 1).await;
+    let (ep, store, inbox) = (&run.ep, &run.store, &run.inbox);
 
     ep.state.control.set_faults(FaultRequest {
         slow_next_create: 1,
         slow_ms: 2500,
         ..FaultRequest::default()
     });
-    common::drop_file(&inbox, "slow.json", &lc::shop_order(600, "TEST-MUG"));
-    let slow = lc::order_of(&store, 600).await;
-    lc::wait_state(&store, &slow, "shipped", Duration::from_secs(60)).await;
+    common::drop_file(inbox, "slow.json", &lc::shop_order(600, "TEST-MUG"));
+    let slow = lc::order_of(store, 600).await;
+    lc::wait_state(store, &slow, "shipped", Duration::from_secs(60)).await;
     assert!(
         ep.state.control.take_slow_create().is_none(),
         "the slow answer was given"
     );
     assert_eq!(
-        labels(&ep, &slow),
+        labels(ep, &slow),
         1,
         "a late answer must not buy a second label"
     );
@@ -1019,8 +1127,8 @@ async fn slow_and_garbage_carrier_answers_buy_no_second_label() {
         garble_next: 1,
         ..FaultRequest::default()
     });
-    common::drop_file(&inbox, "garbage.json", &lc::shop_order(601, "TEST-MUG"));
-    let bad = lc::order_of(&store, 601).await;
+    common::drop_file(inbox, "garbage.json", &lc::shop_order(601, "TEST-MUG"));
+    let bad = lc::order_of(store, 601).await;
     let reason = common::poll(Duration::from_secs(60), "a carrier exception", || async {
         store
             .exceptions(false, 50)
@@ -1037,45 +1145,36 @@ async fn slow_and_garbage_carrier_answers_buy_no_second_label() {
         "names the carrier and the order: {}",
         reason.1
     );
-    lc::wait_state(&store, &bad, "packed", Duration::from_secs(10)).await;
+    lc::wait_state(store, &bad, "packed", Duration::from_secs(10)).await;
 
-    // A purchase the carrier makes only after our timeout (1.5 s against 0.8 s): it is still
-    // on its way when the answer is given up, so the look-up waits for it to land instead of
-    // missing it and buying a second label.
-    ep.state.control.set_faults(FaultRequest {
-        late_next_create: 1,
-        slow_ms: 1500,
-        ..FaultRequest::default()
-    });
-    common::drop_file(&inbox, "late.json", &lc::shop_order(603, "TEST-MUG"));
-    let late = lc::order_of(&store, 603).await;
-    lc::wait_state(&store, &late, "shipped", Duration::from_secs(60)).await;
-    assert!(
-        ep.state.control.take_late_create().is_none(),
-        "the late purchase was made"
-    );
-    // Whatever a second purchase would have made is made by now.
-    tokio::time::sleep(Duration::from_millis(1_600)).await;
-    assert_eq!(
-        labels(&ep, &late),
-        1,
-        "a purchase still in flight must not be bought again"
-    );
+    // A purchase late past our timeout, with a retry left: the retry's look-up waits.
+    late_purchase_bought_once(ep, store, inbox, 603).await;
 
-    common::drop_file(&inbox, "next.json", &lc::shop_order(602, "TEST-MUG"));
-    let next = lc::order_of(&store, 602).await;
-    lc::wait_state(&store, &next, "shipped", Duration::from_secs(60)).await;
-    assert_eq!(labels(&ep, &next), 1);
+    common::drop_file(inbox, "next.json", &lc::shop_order(602, "TEST-MUG"));
+    let next = lc::order_of(store, 602).await;
+    lc::wait_state(store, &next, "shipped", Duration::from_secs(60)).await;
+    assert_eq!(labels(ep, &next), 1);
     assert!(
         ep.state.labels().values().all(|n| *n == 1),
         "no label twice: {:?}",
         ep.state.labels()
     );
-    nothing_parked(&store, "carrier faults").await;
-    stop.cancel();
-    packer.await.unwrap();
-    d.stop().await;
-    ep.stop().await;
+    nothing_parked(store, "carrier faults").await;
+    run.stop().await;
+}
+
+/// A purchase the carrier makes only after our LAST try gave up (no retries left): the
+/// stage hands the order back and retries it after its backoff (100 ms here), and that
+/// retry's look-up must not run while the purchase is still on its way — it would miss it
+/// and buy a second label. The chain's end waits for the unanswered purchase to settle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_purchase_late_past_the_last_retry_is_not_bought_again() {
+    let env = TestEnv::new(Profile::Standalone).await;
+    let run = CarrierRun::start(&env, 0).await;
+    let (ep, store, inbox) = (&run.ep, &run.store, &run.inbox);
+    late_purchase_bought_once(ep, store, inbox, 610).await;
+    nothing_parked(store, "a late last purchase").await;
+    run.stop().await;
 }
 
 /// A small tmpfs mounted for one test (we run as root), unmounted when dropped — also when

@@ -321,6 +321,21 @@ impl ApiClient {
         }
     }
 
+    /// Lets a create that failed with `error` settle before its caller gives up on it: after a
+    /// timeout, waits the timeout again and a second (or until `shutdown`). The caller's own
+    /// retries wait [`Self::settle_delay`] before their look-up; a caller that has run out of
+    /// retries hands the work back (the stage retries it after its backoff, maybe on another
+    /// worker once the claim is released), and that retry's look-up must not run while the
+    /// unanswered create is still on its way through the partner either.
+    pub async fn settle(&self, error: &PartnerError, shutdown: &CancellationToken) {
+        if let PartnerError::Timeout { timeout, .. } = error {
+            tokio::select! {
+                _ = tokio::time::sleep(timeout.saturating_add(Duration::from_secs(1))) => {}
+                _ = shutdown.cancelled() => {}
+            }
+        }
+    }
+
     /// The retry policy (callers that retry themselves, such as a create looked up first).
     pub fn retry_policy(&self) -> RetryPolicy {
         self.retry

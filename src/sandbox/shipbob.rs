@@ -355,58 +355,88 @@ async fn create(
             json!({"Products": ["At least one product and a recipient address are required."]}),
         );
     }
-    let order = {
-        let mut orders = lock(&s.orders);
-        if orders
-            .iter()
-            .any(|o| o.body["reference_id"].as_str() == Some(reference))
-        {
-            s.control.duplicates_refused.fetch_add(1, Ordering::Relaxed);
+    // A late create is made after its delay even when the caller has hung up meanwhile (axum
+    // drops the handler then; the spawned create goes on, as a real server's would).
+    let late = s.control.take_late_create();
+    let made = {
+        let (s, reference, body) = (s.clone(), reference.to_string(), body.clone());
+        tokio::spawn(async move {
+            if let Some(delay) = late {
+                tokio::time::sleep(delay).await;
+            }
+            let placed = place(&s, &reference, &body, &products);
+            if let (Some(order), Some(after)) = (&placed, s.settings.ship_after) {
+                let (state, id) = (s.clone(), order.id);
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    state.ship(id);
+                });
+            }
+            placed
+        })
+    };
+    let order = match made.await {
+        Ok(Some(order)) => order,
+        Ok(None) => {
             return problem(
                 422,
                 "Duplicate reference ID",
                 "An order with this reference_id already exists.",
                 json!({"ReferenceId": ["Duplicate reference ID"]}),
-            );
+            )
         }
-        let id = s.next_id.fetch_add(1, Ordering::Relaxed);
-        let shipments = products
-            .iter()
-            .map(|_| {
-                (
-                    s.next_id.fetch_add(1, Ordering::Relaxed) + 9_000_000,
-                    "None",
-                    None,
-                )
-            })
-            .collect();
-        for p in &products {
-            let q = p["quantity"].to_string().parse().unwrap_or(Decimal::ZERO);
-            s.control
-                .commit_stock(p["reference_id"].as_str().unwrap_or(""), q);
+        Err(_) => {
+            return problem(
+                500,
+                "Internal Server Error",
+                "An unexpected error occurred.",
+                json!({}),
+            )
         }
-        let o = SimOrder {
-            id,
-            body: body.clone(),
-            status: "Processing",
-            shipments,
-        };
-        orders.push(o.clone());
-        s.control.count_created(reference);
-        o
     };
-    if let Some(after) = s.settings.ship_after {
-        let (state, id) = (s.clone(), order.id);
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            state.ship(id);
-        });
-    }
     s.control.slow_create().await;
     if s.control.take_drop_create() {
         return lost_answer();
     }
     respond(201, render(&order))
+}
+
+/// Places order `reference` (`body`, its `products`); `None`: a reference it holds already,
+/// refused (and counted).
+fn place(s: &ShipbobState, reference: &str, body: &Value, products: &[Value]) -> Option<SimOrder> {
+    let mut orders = lock(&s.orders);
+    if orders
+        .iter()
+        .any(|o| o.body["reference_id"].as_str() == Some(reference))
+    {
+        s.control.duplicates_refused.fetch_add(1, Ordering::Relaxed);
+        return None;
+    }
+    let id = s.next_id.fetch_add(1, Ordering::Relaxed);
+    let shipments = products
+        .iter()
+        .map(|_| {
+            (
+                s.next_id.fetch_add(1, Ordering::Relaxed) + 9_000_000,
+                "None",
+                None,
+            )
+        })
+        .collect();
+    for p in products {
+        let q = p["quantity"].to_string().parse().unwrap_or(Decimal::ZERO);
+        s.control
+            .commit_stock(p["reference_id"].as_str().unwrap_or(""), q);
+    }
+    let o = SimOrder {
+        id,
+        body: body.clone(),
+        status: "Processing",
+        shipments,
+    };
+    orders.push(o.clone());
+    s.control.count_created(reference);
+    Some(o)
 }
 
 async fn list(

@@ -686,12 +686,14 @@ impl ShipStage {
 }
 
 /// How long a claim on an order's booking lasts without a refresh: one carrier call chain's
-/// longest duration (every attempt timing out, every retry delay at its longest) and a margin.
+/// longest duration (every attempt timing out, every retry delay at its longest, the last
+/// unanswered purchase left to settle) and a margin.
 fn claim_lease_ms(cfg: &CarrierConfig) -> i64 {
-    let attempts = u64::from(cfg.max_retries) + 1;
+    let attempts = u64::from(cfg.max_retries) + 2;
     let chain = cfg
         .request_timeout_ms
         .saturating_mul(attempts)
+        .saturating_add(1_000)
         .saturating_add(cfg.retry_max_ms.saturating_mul(u64::from(cfg.max_retries)));
     i64::try_from(chain.saturating_add(5_000)).unwrap_or(i64::MAX)
 }

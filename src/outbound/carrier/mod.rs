@@ -193,6 +193,7 @@ where
             Err(e) => e,
         };
         if !error.is_retriable() || attempt >= retry.max_retries {
+            conn.client.settle(&error, &conn.shutdown).await;
             return Err(error);
         }
         look = look || error.may_have_been_done();

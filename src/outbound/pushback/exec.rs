@@ -326,6 +326,7 @@ impl Pusher {
                 h.failure(&self.connector, &partner.to_string()).await;
             }
             if attempt >= retry.max_retries {
+                self.client.settle(partner, &self.shutdown).await;
                 return result;
             }
             let delay = self.client.settle_delay(attempt, partner);

@@ -290,6 +290,7 @@ where
             return find().await?.ok_or(error);
         }
         if !error.is_retriable() || attempt >= retry.max_retries {
+            conn.client.settle(&error, &conn.shutdown).await;
             return Err(error);
         }
         look = look || error.may_have_been_done();
