@@ -674,6 +674,45 @@ async fn a_lost_answer_is_looked_up_and_not_pushed_twice() {
     rig.stop().await;
 }
 
+/// An eBay create (every create is a new fulfilment) the platform records only after our LAST
+/// try gave up (no retries left): the stage retries the push-back after its backoff, and its
+/// look-up must not run while the create is still on its way — it would miss it and create a
+/// second fulfilment. The chain's end waits for the unanswered create to settle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ebay_create_late_past_the_last_retry_is_not_pushed_again() {
+    let ebay = Platform::Ebay;
+    let rig = start(Profile::Standalone, &[ebay], "on_label", |_, s| {
+        let s = s
+            .replace("request_timeout_ms = 3000", "request_timeout_ms = 800")
+            .replace("max_retries = 2", "max_retries = 0");
+        assert!(s.contains("max_retries = 0"));
+        s
+    })
+    .await;
+    rig.sim(ebay)
+        .state
+        .push
+        .set_faults(ordergate::sandbox::pushback::PushFaults {
+            late_next_create: 1,
+            late_ms: 1500,
+            ..Default::default()
+        });
+    let (order, key, _) = rig.ship(ebay, 0, "UPS", &number(ebay, "L"), true).await;
+    let rows = rig.settled(&order).await;
+    assert_eq!(rows[0].status, "pushed");
+    // Whatever a second create would have made is made by now.
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    let sim = &rig.sim(ebay).state.push;
+    assert_eq!(
+        sim.creates(&key),
+        1,
+        "a create still in flight after the last try must not be sent again"
+    );
+    assert_eq!(rows[0].how.as_deref(), Some("found"), "looked up");
+    assert_eq!(rig.history(&order, "pushed_back").await.len(), 1);
+    rig.stop().await;
+}
+
 /// A create that went through but whose answer cannot be read (HTTP 200 with an HTML page,
 /// JSON cut off halfway, JSON of another shape) or comes after the timeout (slow): the
 /// platform is looked up before anything is sent again (creates are not idempotent), so each

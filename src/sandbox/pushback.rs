@@ -79,6 +79,12 @@ pub struct PushFaults {
     pub garble_next_answer: u32,
     /// What a garbled answer is.
     pub garble: Garble,
+    /// Record the next this many creates only after `late_ms`, whether or not the caller still
+    /// waits (a platform still working on a create when the client gave up on it). eBay's
+    /// create, where every create is a new fulfilment.
+    pub late_next_create: u32,
+    /// How late a late create is recorded.
+    pub late_ms: u64,
 }
 
 /// A garbled answer to a create that went through.
@@ -222,6 +228,16 @@ impl PushBook {
         if inner.faults.lose_next_answer > 0 {
             inner.faults.lose_next_answer -= 1;
             return Some(Duration::from_millis(inner.faults.answer_delay_ms.max(1)));
+        }
+        None
+    }
+
+    /// Takes a late-create fault: the delay before the create is recorded.
+    fn take_late_create(&self) -> Option<Duration> {
+        let mut inner = self.lock();
+        if inner.faults.late_next_create > 0 {
+            inner.faults.late_next_create -= 1;
+            return Some(Duration::from_millis(inner.faults.late_ms.max(1)));
         }
         None
     }
@@ -808,9 +824,21 @@ async fn ebay_create(
     if state.push.take_refusal() {
         return ebay_error(400, 32600, "Invalid line item ID.");
     }
-    let fid = state
-        .push
-        .add(&id, vec![number], &carrier, None, b.clone(), false);
+    // A late create is recorded after its delay even when the caller has hung up meanwhile
+    // (axum drops the handler then; the spawned create goes on, as a real server's would).
+    let late = state.push.take_late_create();
+    let made = {
+        let (state, id, carrier) = (state.clone(), id.clone(), carrier.clone());
+        tokio::spawn(async move {
+            if let Some(delay) = late {
+                tokio::time::sleep(delay).await;
+            }
+            state.push.add(&id, vec![number], &carrier, None, b, false)
+        })
+    };
+    let Ok(fid) = made.await else {
+        return ebay_error(500, 10500, "System error.");
+    };
     let host = headers
         .get("host")
         .and_then(|v| v.to_str().ok())
