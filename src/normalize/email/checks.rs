@@ -60,6 +60,7 @@ const SUBTOTAL: &[&str] = &[
     "รวมเป็นเงิน",
     "cộng tiền hàng",
     "subtotal",
+    "subtotale",
     "sub-total",
     "sub total",
     "net total",
@@ -118,6 +119,9 @@ const SHIPPING: &[&str] = &[
     "versandkosten",
     "fracht",
     "frachtkosten",
+    // Dutch freight ("Vrachtkosten", "Vracht").
+    "vrachtkosten",
+    "vracht",
     "frais de port",
     "frais de livraison",
     "port",
@@ -171,7 +175,13 @@ const TAX: &[&str] = &[
     "dph",
     "tps",
     "tvq",
+    // Québec's sales tax in English.
+    "qst",
     "tvh",
+    // Spain's surcharge on a retailer's purchases, charged with the VAT ("Recargo de
+    // equivalencia 1,4 %").
+    "recargo de equivalencia",
+    "recargo equivalencia",
     "消費税",
     "消费税",
     "消費稅",
@@ -361,6 +371,8 @@ const SHIPPING_WORDS: &[&str] = &[
     "transporte",
     "verzendkosten",
     "bezorgkosten",
+    "vrachtkosten",
+    "vracht",
     "verzending",
     "trasporto",
     "spedizione",
@@ -506,6 +518,31 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
     {
         return None;
     }
+    // "税抜合計", "税込合計", "不含税总计": in Japanese and Chinese the tax basis is written
+    // before the total's word, in one word with it; the total before tax is the subtotal, the
+    // one with the tax the total.
+    if !l.is_ascii() {
+        let totalled = |rest: &str| {
+            TOTAL
+                .iter()
+                .chain(SUBTOTAL)
+                .chain(&["金額", "金额"])
+                .any(|w| !w.is_ascii() && rest.contains(w))
+        };
+        if NET
+            .iter()
+            .filter(|w| !w.is_ascii())
+            .any(|w| l.strip_prefix(w).is_some_and(totalled))
+        {
+            return Some(RowKind::Subtotal);
+        }
+        if ["税込", "含税", "含稅"]
+            .iter()
+            .any(|w| l.strip_prefix(w).is_some_and(totalled))
+        {
+            return Some(RowKind::Total);
+        }
+    }
     // "Total s/ IVA": the Portuguese and Spanish "sem"/"sin" abbreviated.
     let net = words.iter().any(|w| NET.contains(&w.trim_end_matches('.')))
         || l.contains(" s/ ")
@@ -535,6 +572,14 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
     } else if starts(TAX) {
         Some(RowKind::Tax)
     } else if starts(DISCOUNT) {
+        Some(RowKind::Discount)
+    } else if !l.is_ascii()
+        && DISCOUNT
+            .iter()
+            .any(|w| !w.is_ascii() && l.trim_end_matches('き').ends_with(w))
+    {
+        // "出精値引", "特別値引き", "会员折扣": in Japanese and Chinese what the discount is for
+        // comes before the word for it, in one word.
         Some(RowKind::Discount)
     } else if starts(TOTAL) {
         Some(RowKind::Total)
@@ -734,7 +779,7 @@ pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
     let text = ascii_digits(text);
     for line in text.lines() {
         let t = line.trim();
-        if summary_row(t, decimal_comma, &mut s) {
+        if joined_rows(t, decimal_comma, &mut s) || summary_row(t, decimal_comma, &mut s) {
             continue;
         }
         // A summary row may be a later sentence of a line ("Alle priser i DKK ekskl. moms.
@@ -752,6 +797,48 @@ pub fn stated_amounts(text: &str, decimal_comma: bool) -> Stated {
         }
     }
     s
+}
+
+/// Summary rows written on one line between separators ("Imponibile € 716,00 - IVA 22% €
+/// 157,52 - Totale ordine € 873,52", "Subtotal $120.00 | Tax $9.60 | Total $129.60"): each
+/// part read as its row, when every part is one with a single amount. True when read.
+fn joined_rows(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
+    for sep in [" - ", " – ", " — ", " · ", " | ", " / ", "; "] {
+        let parts: Vec<&str> = t.split(sep).map(str::trim).collect();
+        if parts.len() < 2 {
+            continue;
+        }
+        let mut read = Stated::default();
+        let each = parts.iter().all(|p| {
+            let amounts = numbers(p)
+                .into_iter()
+                .filter(|(_, after)| !after.trim_start().starts_with('%'))
+                .count();
+            amounts == 1 && summary_row(p, decimal_comma, &mut read)
+        });
+        if each {
+            let Stated {
+                total,
+                subtotal,
+                shipping,
+                fees,
+                tax,
+                discount,
+                gross,
+                rates,
+            } = read;
+            s.total.extend(total);
+            s.subtotal.extend(subtotal);
+            s.shipping.extend(shipping);
+            s.fees.extend(fees);
+            s.tax.extend(tax);
+            s.discount.extend(discount);
+            s.gross |= gross;
+            s.rates.extend(rates);
+            return true;
+        }
+    }
+    false
 }
 
 /// A total stated in a sentence after its amount, "so £372.75 in total" (the amount with its
@@ -814,6 +901,30 @@ fn vat_registration(label: &str) -> bool {
         && label.split_whitespace().count() >= 2
 }
 
+/// Whether the number after a tax's label is the tax's registration number, not an amount:
+/// digits alone followed by a program account of two capitals and four digits (Canada's
+/// `123456789 RT0001` for the GST, Québec's `1234567890 TQ0001` for the QST), or nine digits
+/// and more written without a separator (an amount that large groups its thousands or has
+/// cents).
+fn tax_number(rest: &str) -> bool {
+    let Some((n, after)) = numbers(rest).into_iter().next() else {
+        return false;
+    };
+    if !n.chars().all(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    let account = after
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .is_some_and(|w| {
+            w.len() == 6
+                && w[..2].chars().all(|c| c.is_ascii_uppercase())
+                && w[2..].chars().all(|c| c.is_ascii_digit())
+        });
+    account || n.len() >= 9
+}
+
 /// Reads one summary row into `s`: true when `t` is one.
 fn summary_row(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
     if sum_row(t, decimal_comma, s) {
@@ -848,8 +959,9 @@ fn summary_row(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
         return false;
     };
     // "BTW BE 0712.555.318", "TVA FR 40 303 265 045": a VAT registration number after the
-    // tax's name, an EU country's code before it, is no amount of tax.
-    if kind == RowKind::Tax && vat_registration(label) {
+    // tax's name, an EU country's code before it, is no amount of tax; nor is a number of the
+    // shape of one ("TPS : 123456789 RT0001").
+    if kind == RowKind::Tax && (vat_registration(label) || tax_number(&t[label.len()..])) {
         return false;
     }
     // A discount's minus sign ("-10,79 €") is no part of its amount; any other row's is
@@ -1921,5 +2033,87 @@ BTW BE 0712.555.318
         lines[0].name = Some("Nitrile gloves".into());
         discount_rows(&mut lines, &mut s);
         assert_eq!(lines.len(), 1);
+    }
+
+    /// Spain's `Recargo de equivalencia` is a tax charged beside the VAT: the total is the
+    /// goods with both.
+    #[test]
+    fn a_spanish_equivalence_surcharge_is_tax() {
+        let s = stated_amounts(
+            "Base imponible: 250,00 €\nIVA 21 %: 52,50 €\nRecargo de equivalencia 5,2 %: 13,00 €\n\
+             Total: 315,50 €\n",
+            true,
+        );
+        assert_eq!(s.tax, vec![dec("52.50"), dec("13.00")]);
+        assert!(check_amounts(&[line(10, "25.00")], &s, None).is_empty());
+    }
+
+    /// Dutch `Vrachtkosten` (freight) is shipping, as a summary row's whole label or in a
+    /// short one.
+    #[test]
+    fn dutch_freight_is_shipping() {
+        let s = stated_amounts(
+            "Subtotaal 400,00\nVrachtkosten 20,00\nBTW 21% 88,20\nTotaal 508,20\n",
+            true,
+        );
+        assert_eq!(s.shipping, vec![dec("20.00")]);
+        assert!(check_amounts(&[line(8, "50.00")], &s, None).is_empty());
+        assert_eq!(row_kind("Vracht"), Some(RowKind::Shipping));
+        assert_eq!(row_kind("Kosten vracht"), Some(RowKind::Shipping));
+    }
+
+    /// A tax's registration number in a letterhead ("GST 812345678 RT0001", Québec's QST
+    /// number, nine digits and more without a separator) is no amount of tax; a tax amount
+    /// after the same label still is.
+    #[test]
+    fn a_tax_registration_number_is_no_tax_amount() {
+        let s = stated_amounts(
+            "GST : 812345678 RT0001    QST : 1098765432 TQ0001\nHST 876543210\n\
+             Subtotal 200.00\nGST (5 %) 10.00\nQST (9,975 %) 19.95\nTOTAL 229.95\n",
+            false,
+        );
+        assert_eq!(s.tax, vec![dec("10.00"), dec("19.95")]);
+        assert!(check_amounts(&[line(4, "50.00")], &s, None).is_empty());
+        // Without a program account, a short number is an amount.
+        let s = stated_amounts("GST 15000\n", false);
+        assert_eq!(s.tax, vec![dec("15000")]);
+    }
+
+    /// Japanese and Chinese write the tax basis before the total's word, in one word
+    /// (`税抜合計` is before tax, `税込合計` with it), and what a discount is for before the
+    /// word for it (`特別値引`, `会员折扣`).
+    #[test]
+    fn cjk_tax_basis_and_discount_words_joined_to_the_kind() {
+        assert_eq!(row_kind("税抜合計"), Some(RowKind::Subtotal));
+        assert_eq!(row_kind("不含税总计"), Some(RowKind::Subtotal));
+        assert_eq!(row_kind("税込合計"), Some(RowKind::Total));
+        assert_eq!(row_kind("特別値引き"), Some(RowKind::Discount));
+        assert_eq!(row_kind("会员折扣"), Some(RowKind::Discount));
+        assert_eq!(row_kind("消費税（8%）"), Some(RowKind::Tax));
+        let s = stated_amounts(
+            "小計 52,000\n特別値引 -2,000\n税抜合計 50,000\n消費税（10%） 5,000\n税込合計 ￥55,000\n",
+            false,
+        );
+        assert_eq!(s.discount, vec![dec("2000")]);
+        assert_eq!(s.total, vec![dec("55000")]);
+        assert!(check_amounts(&[line(4, "13000")], &s, None).is_empty());
+    }
+
+    /// Summary rows on one line between separators are each read; a line whose parts are not
+    /// all such rows is not split.
+    #[test]
+    fn summary_rows_joined_on_one_line() {
+        let s = stated_amounts(
+            "Subtotale € 300,00 - IVA 10% € 30,00 - Totale € 330,00\n",
+            true,
+        );
+        assert_eq!(s.subtotal, vec![dec("300.00")]);
+        assert_eq!(s.tax, vec![dec("30.00")]);
+        assert_eq!(s.total, vec![dec("330.00")]);
+        assert!(check_amounts(&[line(6, "50.00")], &s, None).is_empty());
+        let s = stated_amounts("Subtotal $80.00 | Shipping $5.00 | Total $85.00\n", false);
+        assert_eq!(s.shipping, vec![dec("5.00")]);
+        let s = stated_amounts("Total - delivery Mon - Fri\n", false);
+        assert_eq!(s, Stated::default());
     }
 }

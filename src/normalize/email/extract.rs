@@ -3469,6 +3469,19 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
         if let Some(k) = note {
             lines.truncate(city_at + 1 + k);
         }
+        // Times of day below the postcode and city ("Warenannahme Mo–Fr 6:00–14:00 Uhr, Tor 3",
+        // "Receiving 7am-3pm"): the hours the place takes goods, a note, not a line of the
+        // address.
+        re!(
+            CLOCK,
+            r"(?i)(?:^|[^0-9])(?:[0-9]{1,2}:[0-9]{2}\s*(?:[-–—]|bis|to|till|until|tot|à)\s*[0-9]{1,2}:[0-9]{2}|[0-9]{1,2}(?:[:.][0-9]{2})?\s*(?:uhr|uur|am|pm)\b)"
+        );
+        let hours = lines[city_at + 1..]
+            .iter()
+            .position(|l| rx(&CLOCK).is_some_and(|r| r.is_match(l)));
+        if let Some(k) = hours {
+            lines.truncate(city_at + 1 + k);
+        }
     }
     // A sentence under the postcode ("Recebimento com a Dona Cida, WhatsApp da loja (31)
     // 9 8555-2207."): a note about the delivery, and the end of the address.
@@ -4689,6 +4702,7 @@ const UNUSED_COLUMNS: &[&str] = &[
     "um",
     "unit of measure",
     "einheit",
+    "einh",
     "me",
     "unité",
     "unidad",
@@ -4728,6 +4742,39 @@ const UNUSED_COLUMNS: &[&str] = &[
     "r.br.",
     "r. br.",
     "рб",
+    // The rate of VAT a line is taxed at ("MwSt." holding 7 % or 19 %, "VAT %", "Taux TVA").
+    "mwst",
+    "mwst %",
+    "mwst.-satz",
+    "mwst-satz",
+    "ust",
+    "ust %",
+    "ust.-satz",
+    "steuersatz",
+    "steuer",
+    "vat",
+    "vat %",
+    "vat rate",
+    "tax",
+    "tax %",
+    "tax rate",
+    "tva",
+    "tva %",
+    "taux tva",
+    "taux de tva",
+    "iva",
+    "iva %",
+    "% iva",
+    "aliquota iva",
+    "tipo iva",
+    "btw",
+    "btw %",
+    "btw-tarief",
+    "gst",
+    "gst %",
+    "moms",
+    "moms %",
+    "税率",
 ];
 
 /// Header words that name the item's code when the table also has a description column, and
@@ -4929,6 +4976,16 @@ fn header_columns(cs: &[Cell], template: Option<&Template>) -> Option<Vec<Option
 /// each piece keeping its own place on the line. `None` when no cell splits.
 fn split_joined_header(header: &[Cell], template: Option<&Template>) -> Option<Vec<Cell>> {
     let known = |words: &[Cell]| {
+        // "MwSt. Einzelpreis": a tax's name before a price is the tax rate's own column, not
+        // a qualifier of the price's ("Einzelpreis inkl. MwSt." is one).
+        if words.len() >= 2
+            && [
+                "mwst", "ust", "vat", "tva", "iva", "btw", "gst", "tax", "moms", "dph",
+            ]
+            .contains(&column_name(&words[0].text).as_str())
+        {
+            return false;
+        }
         let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
         let n = column_name(&text.join(" "));
         UNUSED_COLUMNS.contains(&n.as_str())
@@ -7269,7 +7326,7 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|ctns?\.?|packs?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|cubos?|cubetas?|bidones|rollos?|bandejas?|sacs|seaux|bidons?|rouleaux|colis|cartoni|secchi|sacchi|confezioni|eimer|säcke|kartons?|kästen|kisten?|fässer|dosen|rollen|beutel|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|ctns?\.?|packs?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|cubos?|cubetas?|bidones|rollos?|bandejas?|sacs|seaux|bidons?|rouleaux|colis|cartoni|secchi|sacchi|confezioni|buste|bustine|scatole|bottiglie|flaconi|barattoli|lattine|pacchi|sacchetti|vaschette|rotoli|taniche|eimer|säcke|kartons?|kästen|kisten?|fässer|dosen|rollen|beutel|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
@@ -7339,6 +7396,21 @@ fn list_lines(
         if digits(body) == 0 {
             continue;
         }
+        // "- n. 20 confezioni …", "Nr. 3 Kartons …": a number mark before the count and its
+        // unit that start the item is the count's, no part of the name.
+        let body = ["n.", "nr.", "n°", "nº"]
+            .iter()
+            .find_map(|m| {
+                let head = body.get(..m.len())?;
+                let rest = body[m.len()..].trim_start();
+                (head.eq_ignore_ascii_case(m)
+                    && rx(&QTY_X)?
+                        .captures(rest)?
+                        .get(0)
+                        .is_some_and(|q| rest[..q.start()].trim().is_empty()))
+                .then_some(rest)
+            })
+            .unwrap_or(body);
         // Only where no other quantity is written ("Eggs 12 (2 x 6) – 10 boxes @ …" counts
         // the boxes).
         let repacked = pack_note(body).filter(|(plain, _)| {
@@ -8522,8 +8594,11 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
     // A fax's cover sheet comes before the order form: the letterhead is at the top of the
     // page after it.
     let start = cover_end(layout);
+    // After the addressee at the top ("株式会社東洋食品容器 御中" / "営業部 ご担当者様", the
+    // order's number and date beside them), the sender's block follows below it.
+    let mut addressed = false;
     for (l, cs) in layout.lines.iter().zip(&layout.cells).skip(start).take(12) {
-        if l.trim().is_empty() || header(l) {
+        if l.trim().is_empty() || header(l) || is_title(l) {
             continue;
         }
         // A letterhead on one line: "Gasthaus Linde · Hauptstr. 3 · 79098 Freiburg · Tel. …".
@@ -8542,11 +8617,14 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
             let addressee = ["御中", "様", "殿"]
                 .iter()
                 .any(|m| cell.text.trim().ends_with(m));
+            addressed |= addressee;
             if is_title(&cell.text) || addressee {
                 continue;
             }
             if is_name(&cell.text) {
                 ctx.put(facts, "customer.name", Some(cell.text.clone()), 0.8);
+            } else if addressed {
+                continue;
             }
         }
         break;

@@ -4581,3 +4581,79 @@ fn a_price_per_the_pack_the_quantity_counts() {
     let lines = csv_lines(csv.as_bytes(), &ctx(), &mut facts).expect("lines");
     assert_eq!(lines[0].unit_price, None);
 }
+
+/// A VAT rate column ("USt." holding 7 % / 19 %) whose name a form's layout wrote one space
+/// before the price columns' is a column of its own, not a qualifier of the price: the prices
+/// are read under their own names.
+#[test]
+fn a_vat_rate_column_beside_the_prices() {
+    let text = " Auftrag 4471\n\n Nr.  Anzahl  Einh.  Artikel-Nr.  Bezeichnung            USt. Einzelpreis Gesamtpreis\n\
+                  1      12  Stk    KX-100       Kaffeefilter Gr. 4       19 %        3,40       40,80\n\
+                  2       5  Pck    TE-220       Teebeutel Kamille         7 %        2,15       10,75\n\n\
+                                                          Gesamtbetrag        56,81 €\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].sku.as_deref(), Some("KX-100"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(12)));
+    assert_eq!(lines[0].unit_price, Some(Decimal::new(340, 2)));
+    assert_eq!(lines[1].unit_price, Some(Decimal::new(215, 2)));
+}
+
+/// The hours a delivery place takes goods, written below its postcode and city
+/// ("Anlieferung Mo–Fr 6:00–13:30, Tor 4", "Receiving 7am-2pm"), are a note, not the city.
+#[test]
+fn receiving_hours_below_the_address_are_no_part_of_it() {
+    let text = "Lieferadresse:\nGasthof Zur Linde – Küche\nLindenweg 7\n88045 Friedrichshafen\n\
+                Anlieferung Mo–Fr 6:00–13:30, Tor 4\n\nMit freundlichen Grüßen\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.city").as_deref(),
+        Some("Friedrichshafen")
+    );
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("88045"));
+    assert_eq!(value(&f, "ship_to.region"), None);
+    assert_eq!(value(&f, "ship_to.line2"), None);
+    let text =
+        "Ship to:\nHarbor Deli\n12 Pier Rd\nPortland, ME 04101\nReceiving 7am-2pm, back door\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Portland"));
+    assert_eq!(value(&f, "ship_to.region").as_deref(), Some("ME"));
+}
+
+/// "- n. 8 scatole …" (Italian), "- Nr. 3 …": a number mark before the count and its unit is
+/// no part of the name; Italian units ("buste", "scatole", "bottiglie") count the item.
+#[test]
+fn a_number_mark_before_the_count_and_italian_units() {
+    let text = "Vi ordiniamo:\n\
+                - n. 8 scatole Tovaglioli bianchi 33x33 (cod. TV-33) a € 4,20 cad.\n\
+                - n. 15 buste Zucchero semolato 1 kg (cod. ZS-1) a € 1,10 cad.\n\
+                - n. 6 bottiglie Sciroppo di menta 1 l (cod. SM-1) a € 5,90 cad.\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3, "{doubts:?}");
+    assert_eq!(lines[0].name.as_deref(), Some("Tovaglioli bianchi 33x33"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(8)));
+    assert_eq!(lines[1].name.as_deref(), Some("Zucchero semolato 1 kg"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(15)));
+    assert_eq!(lines[2].sku.as_deref(), Some("SM-1"));
+    assert_eq!(lines[2].unit_price, Some(Decimal::new(590, 2)));
+}
+
+/// A form that starts with its addressee ("… 御中", "… 様") and the order's fields beside it:
+/// the sender is the organisation in the block below, not a letter of the letter-spaced title
+/// (`発  注  書`, spaced apart in a PDF's text layer).
+#[test]
+fn the_sender_below_the_addressee_on_a_japanese_form() {
+    let text = "\n                      発  注  書\n\n\
+                有限会社みどり資材 御中                   発注番号：MK-0912\n\
+                仕入課 ご担当者様                         発注日：2026年3月2日\n\
+                                                          見積番号：Q-26-118\n\n\
+                                                 株式会社さくら製菓\n\
+                                                 〒460-0008\n\
+                                                 愛知県名古屋市中区栄3-1-1\n\
+                                                 TEL 052-555-0140\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.name").as_deref(),
+        Some("株式会社さくら製菓")
+    );
+}
