@@ -482,12 +482,18 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
     }
     let starts = |words: &[&str]| {
         words.iter().any(|w| {
-            l.strip_prefix(greek_unaccented(w).as_str())
-                .is_some_and(|rest| {
-                    // A word, not the start of a longer one or of a code ("BTW-KING-3").
-                    !rest.starts_with(|c: char| c.is_alphanumeric() || c == '-' || c == '_')
-                        || !w.is_ascii()
-                })
+            let greek;
+            let w_cmp = if w.is_ascii() {
+                *w
+            } else {
+                greek = greek_unaccented(w);
+                greek.as_str()
+            };
+            l.strip_prefix(w_cmp).is_some_and(|rest| {
+                // A word, not the start of a longer one or of a code ("BTW-KING-3").
+                !rest.starts_with(|c: char| c.is_alphanumeric() || c == '-' || c == '_')
+                    || !w.is_ascii()
+            })
         })
     };
     // A total said to be before tax is the subtotal ("Gesamtbetrag netto", "Total excl.
@@ -1153,8 +1159,7 @@ pub fn net_total_after_charges(stated: &Stated) -> Option<Decimal> {
 pub fn discount_rows(lines: &mut Vec<Line>, stated: &mut Stated) {
     lines.retain(|l| {
         let negative = l.unit_price.is_some_and(|p| p < Decimal::ZERO);
-        let named = l.name.as_deref().and_then(row_kind) == Some(RowKind::Discount);
-        if !(negative && named) {
+        if !negative || l.name.as_deref().and_then(row_kind) != Some(RowKind::Discount) {
             return true;
         }
         let amount = (l.unit_price.unwrap_or_default() * l.quantity.unwrap_or(Decimal::ONE)).abs();

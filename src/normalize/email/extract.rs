@@ -6472,7 +6472,10 @@ fn repeated(before: &str) -> bool {
         "zoals",
     ];
     const ARTICLES: &[&str] = &["the", "our", "la", "le", "el", "die", "der", "il", "onze"];
-    let mut words: Vec<&str> = before.split_whitespace().collect();
+    // Only the last words matter (the longest phrase and an article): read from the end, so
+    // a check at every order word of a long text does not split it all again each time.
+    let mut words: Vec<&str> = before.split_whitespace().rev().take(4).collect();
+    words.reverse();
     if words.last().is_some_and(|w| ARTICLES.contains(w)) {
         words.pop();
     }
