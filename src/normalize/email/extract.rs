@@ -457,6 +457,9 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "お届け先",
             "送付先",
             "納品先",
+            "納品場所",
+            "納入場所",
+            "納入先",
             "配送先",
             "届け先",
             "地址",
@@ -1413,7 +1416,7 @@ re!(
 re!(EMAIL, r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})");
 re!(
     BULLET,
-    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\((?:(?:r[ée]f|ref|art|art\.?-?nr|artikelnr|sku|code|item|cod|código|codice|kód|kod|nr|no|n°)\.?\s*[:#]?\s*)?([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|TSh|KSh|RM|Rp|S/\.?)?\s*([0-9][0-9.,]*)"
+    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|dozen|doz\.?|pak\.?|pkg\.?|eimer|dosen?|rollen?|kartons?|beutel|kanister|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\((?:(?:r[ée]f|ref|art|art\.?-?nr|artikelnr|sku|code|item|cod|código|codice|kód|kod|nr|no|n°)\.?\s*[:#]?\s*|#\s*)?([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|TSh|KSh|RM|Rp|S/\.?)?\s*([0-9][0-9.,]*)"
 );
 re!(
     TOTAL,
@@ -2485,6 +2488,17 @@ const DELIVERY_ONLY: &[&str] = &[
     "piegād",
     "доставк",
 ];
+
+/// Whether a delivery label's heading names the delivery ("收货地址", "Delivery address"),
+/// not only an address ("地址", "Address"): a form's letterhead has an address of its own
+/// above the one the goods go to.
+fn names_delivery(layout: &Layout, l: &Labelled) -> bool {
+    layout
+        .labels
+        .iter()
+        .find(|c| c.line == l.line && c.col == l.col)
+        .is_some_and(|c| DELIVERY_ONLY.iter().any(|w| c.head.contains(w)))
+}
 
 /// Words that name an address but not whose ("Address", "Anschrift", "地址").
 const ADDRESS_WORDS: &[&str] = &[
@@ -3722,6 +3736,19 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
             country_conf = c * 0.95;
         }
     }
+    if country.is_none() && postal.is_none() && city.is_some() {
+        // No postcode (a building site named by its village): the sender's country where the
+        // message is written in its language or gives a VAT number of it, a guess a person
+        // confirms.
+        if let Some(sender) = ctx
+            .sender_country
+            .as_deref()
+            .filter(|s| ctx.language_country == Some(*s) || ctx.vat_country == Some(*s))
+        {
+            country = Some(sender.to_string());
+            country_conf = c * 0.6;
+        }
+    }
     if country.is_none() {
         country = ctx.template.and_then(|t| t.country.clone());
     }
@@ -4851,6 +4878,8 @@ fn names_column(n: &str, col: &'static str, template: Option<&Template>) -> bool
                 "编号", "編號", "编码", "編碼", "代码", "代碼", "货号", "貨號", "品号", "品號",
             ]),
             "name" => ends(&["名称", "名稱", "品名"]),
+            // "含税单价", "未稅單價": a unit price with or without the tax.
+            "unit_price" => ends(&["单价", "單價"]),
             _ => false,
         }
     };
@@ -5085,6 +5114,8 @@ fn column_core(name: &str) -> Option<String> {
         "exkl",
         "exkl.",
         "excluding",
+        "inc",
+        "inc.",
         "incl",
         "incl.",
         "inkl",
@@ -5396,9 +5427,21 @@ fn table_lines(
                 as_is.is_none() || (whole && known(&cols) > known(&as_is))
             });
         let header = joined.as_ref().unwrap_or(header);
+        // A header of two rows (an HTML table's merged header cells, copied as text): the
+        // two rows as one where that names more columns.
+        let stacked = layout
+            .lines
+            .get(i + 1)
+            .and_then(|lower| stacked_tab_header(layout.lines[i], lower))
+            .filter(|s| {
+                known(&header_columns(s, ctx.template))
+                    > known(&header_columns(header, ctx.template))
+            });
+        let header = stacked.as_ref().unwrap_or(header);
         let Some(cols) = header_columns(header, ctx.template) else {
             continue;
         };
+        let body = i + 1 + usize::from(stacked.is_some());
         let material_codes = header
             .iter()
             .zip(&cols)
@@ -5416,10 +5459,10 @@ fn table_lines(
             .flatten();
         let mut out = Vec::new();
         let mut blanks = 0;
-        next = i + 1;
+        next = body;
         // Lines of a page break the table goes on after (footer, next page's letterhead).
         let mut skip_until = 0;
-        for (row, cs) in layout.lines.iter().zip(&layout.cells).skip(i + 1) {
+        for (row, cs) in layout.lines.iter().zip(&layout.cells).skip(body) {
             next += 1;
             if next - 1 < skip_until {
                 continue;
@@ -5555,6 +5598,44 @@ fn table_lines(
         doubts.push("lines: a column the header does not name holds item codes".into());
     }
     all
+}
+
+/// A table header in two rows apart by tabs (`Product⇥⇥Qty⇥Price (excl GST)` over
+/// `Code⇥Description⇥⇥Unit⇥Line total`, cells merged across or down in the HTML): each
+/// column named by its lower cell, else by the upper one. `None` unless both rows are
+/// tab-separated words without digits, the lower with two names or more.
+fn stacked_tab_header(upper: &str, lower: &str) -> Option<Vec<Cell>> {
+    let fields = |l: &str| -> Vec<String> {
+        l.trim_end()
+            .split('\t')
+            .map(|f| f.trim().to_string())
+            .collect()
+    };
+    let (up, low) = (fields(upper), fields(lower));
+    let words = |r: &[String]| {
+        r.len() >= 2 && r.iter().all(|f| digits(f) == 0) && r.iter().any(|f| !f.is_empty())
+    };
+    if !upper.contains('\t')
+        || !lower.contains('\t')
+        || !words(&up)
+        || !words(&low)
+        || low.iter().filter(|f| !f.is_empty()).count() < 2
+    {
+        return None;
+    }
+    let merged: Vec<Cell> = (0..up.len().max(low.len()))
+        .map(|at| {
+            let below = low.get(at).map_or("", String::as_str);
+            let above = up.get(at).map_or("", String::as_str);
+            Cell {
+                start: at,
+                end: at,
+                text: if below.is_empty() { above } else { below }.to_string(),
+            }
+        })
+        .filter(|c| !c.text.is_empty())
+        .collect();
+    (merged.len() >= 2).then_some(merged)
 }
 
 /// A row of an HTML table (its cells apart by tabs) with as many cells as its header, an
@@ -7005,6 +7086,25 @@ fn code_lead(s: &str) -> Option<(&str, &str)> {
     (!name.is_empty()).then_some((code, name))
 }
 
+/// Whether a match of a count after the sign for times is a size's dimension instead
+/// (`30cm×50m`, `7mm×25cm`): the sign between a measure and a number that a unit follows,
+/// without a space.
+fn dimension_times(text: &str, m: &regex::Captures) -> bool {
+    let (Some(whole), Some(n)) = (m.get(0), m.get(1)) else {
+        return false;
+    };
+    let sign = whole.as_str().trim_start();
+    sign.starts_with('×')
+        && text[..whole.start() + whole.as_str().len() - sign.len()]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && text[n.end()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+}
+
 /// The text before a whole number that ends `s` after a space (`Oat milk 1L x6   30`).
 fn before_number(s: &str) -> Option<&str> {
     let t = s.trim_end();
@@ -7078,6 +7178,14 @@ const LIST_UNITS: &[&str] = &[
     "條",
     "支",
     "卷",
+    // A dozen, a packet, a bucket; Chinese counters of rolls, tools and bundles.
+    "dozen",
+    "doz",
+    "pak",
+    "eimer",
+    "捲",
+    "把",
+    "捆",
 ];
 
 // A quantity written after the item's name with the sign before it: "… (RB-500) x10 - …",
@@ -7329,7 +7437,7 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|ctns?\.?|packs?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|cubos?|cubetas?|bidones|rollos?|bandejas?|sacs|seaux|bidons?|rouleaux|colis|cartoni|secchi|sacchi|confezioni|buste|bustine|scatole|bottiglie|flaconi|barattoli|lattine|pacchi|sacchetti|vaschette|rotoli|taniche|eimer|säcke|kartons?|kästen|kisten?|fässer|dosen|rollen|beutel|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak\.?|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|dozen|doz\.?|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|ctns?\.?|packs?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|cubos?|cubetas?|bidones|rollos?|bandejas?|sacs|seaux|bidons?|rouleaux|colis|cartoni|secchi|sacchi|confezioni|buste|bustine|scatole|bottiglie|flaconi|barattoli|lattine|pacchi|sacchetti|vaschette|rotoli|taniche|eimer|säcke|kartons?|kästen|kisten?|fässer|dosen|rollen|beutel|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷|捲|把|捆)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
@@ -7353,7 +7461,7 @@ fn list_lines(
     );
     re!(
         CODE_PAREN,
-        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+){0,2}([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*|[A-ZΑ-ΩА-Я][A-ZΑ-ΩА-Я0-9]*[-_][A-ZΑ-ΩА-Я0-9][A-ZΑ-ΩА-Я0-9_-]*)\s*[)）]"
+        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+){0,2}#?([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*|[A-ZΑ-ΩА-Я][A-ZΑ-ΩА-Я0-9]*[-_][A-ZΑ-ΩА-Я0-9][A-ZΑ-ΩА-Я0-9_-]*)\s*[)）]"
     );
     let dc = ctx.decimal_comma();
     let mut out = Vec::new();
@@ -7444,7 +7552,10 @@ fn list_lines(
         // it is the pack's; the count is the number after the sign.
         let pack_times = pack_size_times(counted);
         let counted_by = rx(&QTY_WORD)
-            .and_then(|r| r.captures(counted))
+            .and_then(|r| {
+                r.captures_iter(counted)
+                    .find(|m| !dimension_times(counted, m))
+            })
             .or_else(|| {
                 pack_times.and_then(|at| rx(&QTY_AFTER).and_then(|r| r.captures_at(counted, at)))
             })
@@ -7611,7 +7722,15 @@ fn list_lines(
             }
             None => {
                 let rest = rx(&QTY_WORD)
-                    .map(|r| r.replace(&rest, " ").into_owned())
+                    .map(|r| {
+                        let mut kept = rest.clone();
+                        for m in r.captures_iter(&rest).collect::<Vec<_>>().iter().rev() {
+                            if let Some(g) = m.get(0).filter(|_| !dimension_times(&rest, m)) {
+                                kept.replace_range(g.range(), " ");
+                            }
+                        }
+                        kept
+                    })
                     .unwrap_or(rest);
                 let pack_times = pack_size_times(&rest).is_some();
                 let after = pack_times || !rx(&QTY_X).is_some_and(|r| r.is_match(&rest));
@@ -8111,8 +8230,12 @@ fn segment_items(lines: &[&str], decimal_comma: bool) -> Vec<(usize, Line)> {
         }
         let Some(sku) = segs
             .first()
-            .and_then(|s| rx(&SEG_CODE)?.captures(s))
-            .map(|m| m[1].to_string())
+            .and_then(|s| {
+                rx(&SEG_CODE)?
+                    .captures(s)
+                    .map(|m| m[1].to_string())
+                    .or_else(|| bare_segment_code(s))
+            })
             .filter(|c| c.chars().any(|d| d.is_ascii_digit()))
         else {
             continue;
@@ -8179,6 +8302,18 @@ fn segment_items(lines: &[&str], decimal_comma: bool) -> Vec<(usize, Line)> {
         out.clear();
     }
     out
+}
+
+/// A code written alone as the first segment of an item (`AM-GEL-30 – Gel de ducha – 600
+/// uds. – 0,19 €/ud.`), without a word naming it: capitals and digits joined by separators,
+/// with both a letter and a digit.
+fn bare_segment_code(seg: &str) -> Option<String> {
+    re!(BARE_SEG_CODE, r"^[A-Z0-9]+(?:[-_./][A-Z0-9]+)+$");
+    let seg = seg.trim();
+    (rx(&BARE_SEG_CODE)?.is_match(seg)
+        && seg.chars().any(|c| c.is_ascii_uppercase())
+        && seg.chars().any(|c| c.is_ascii_digit()))
+    .then(|| seg.to_string())
 }
 
 /// Why an item read from a sentence is held until a stated total confirms it.
@@ -8497,7 +8632,7 @@ fn priceless_item(body: &str, decimal_comma: bool) -> Option<Line> {
     re!(DASH_QTY, r"\s[-–—]\s*([0-9]{1,5})\s*([^\s0-9]{1,10})\s*$");
     re!(
         BRACKET_CODE,
-        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+){0,2}([A-Za-z0-9]+[-_./][A-Za-z0-9._/-]*)\s*[)）]"
+        r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+){0,2}#?([A-Za-z0-9]+[-_./][A-Za-z0-9._/-]*)\s*[)）]"
     );
     let m = rx(&DASH_QTY)?.captures(body)?;
     let head = &body[..m.get(0)?.start()];
@@ -8621,7 +8756,8 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
                 .iter()
                 .any(|m| cell.text.trim().ends_with(m));
             addressed |= addressee;
-            if is_title(&cell.text) || addressee {
+            // A letter-spaced title ("発   注   書") reads as one cell per letter.
+            if is_title(&cell.text) || is_title(l) || addressee {
                 continue;
             }
             if is_name(&cell.text) {
@@ -8643,7 +8779,7 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     // "T +31 20 555 0142".
     re!(
         PHONE_MARKED,
-        r"(?i)(?:^|\s)(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|t|p|m|mob|mobile|mobil|handy|mobiel|cellulare|portable|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        r"(?i)(?:^|\s)(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|fone|t|p|m|mob|mobile|mobil|handy|mobiel|cellulare|portable|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
     // A phone named by the place it rings, or by its initial, before a colon ("Kitchen:
     // 01865 555 208", "Shop: …", "o: (775) 555-0134" for the office, "w:" work, "d:" direct).
@@ -9139,7 +9275,12 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     // A web form's address: each part labelled on its own line.
     let fielded = kind == Kind::Email && fielded_address(&layout, ctx, &mut facts);
     if fielded {
-    } else if let Some(l) = labelled.iter().find(addressy) {
+    } else if let Some(l) = labelled
+        .iter()
+        .filter(addressy)
+        .find(|l| names_delivery(&layout, l))
+        .or_else(|| labelled.iter().find(addressy))
+    {
         let block = block_below(&layout, l.line, l.col, 6);
         // "Ship to: Name" followed by more lines is a block; a long value is one line.
         if !block.is_empty() && !l.value.contains(',') && !has_cjk(&l.value) {
@@ -9293,7 +9434,20 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             ctx.put(&mut facts, "customer.phone", phone, 0.75);
         }
     }
-    if let Some(l) = first_value("postal_code", false) {
+    // A postcode labelled in the delivery block ("收货地址：…", then "邮政编码：…") over one
+    // labelled before it (the letterhead's "地址：… 邮编：…").
+    let delivery_at = labelled
+        .iter()
+        .find(|l| names_delivery(&layout, l))
+        .map(|l| l.line);
+    let postal = delivery_at
+        .and_then(|at| {
+            find_labelled(&layout, ctx, "postal_code", false)
+                .into_iter()
+                .find(|l| !l.value.is_empty() && l.line >= at)
+        })
+        .or_else(|| first_value("postal_code", false));
+    if let Some(l) = postal {
         let code = l.value.split_whitespace().next().map(String::from);
         ctx.put(&mut facts, "ship_to.postal_code", code, 0.9);
     }
@@ -9952,6 +10106,8 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
     }
     let dollar = text.contains('$');
     let yen = text.contains(['¥', '￥', '元']);
+    // No country read: a yen sign in a text written in Japanese (kana) is the yen's.
+    let country = country.or_else(|| (yen && !dollar && has_kana(text)).then(|| "JP".to_string()));
     if dollar || yen {
         let by_country = country.as_deref().and_then(|c| match (dollar, c) {
             (true, "US") => Some("USD"),
@@ -9981,6 +10137,16 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
             }
         }
     }
+}
+
+/// Whether `text` has Japanese kana (hiragana or katakana, half-width katakana too), which
+/// only Japanese is written with.
+fn has_kana(text: &str) -> bool {
+    text.chars().any(|c| {
+        ('\u{3041}'..='\u{3096}').contains(&c)
+            || ('\u{30a1}'..='\u{30fa}').contains(&c)
+            || ('\u{ff66}'..='\u{ff9d}').contains(&c)
+    })
 }
 
 /// The currency codes written as words in `text`, in the order of [`CODES`].

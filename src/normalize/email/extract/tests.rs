@@ -4657,3 +4657,190 @@ fn the_sender_below_the_addressee_on_a_japanese_form() {
         Some("株式会社さくら製菓")
     );
 }
+
+fn price_of(l: &Line) -> Option<String> {
+    l.unit_price.map(|d| d.normalize().to_string())
+}
+
+fn qty_of(l: &Line) -> Option<String> {
+    l.quantity.map(|d| d.normalize().to_string())
+}
+
+#[test]
+fn a_brazilian_fone_label_marks_the_signature_phone() {
+    let text = "Segue o pedido 7781.\n\nAbraços,\nMarcos Pereira\nDistribuidora Litoral\n\
+                Fone: (48) 3222-1045\n";
+    let (facts, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&facts, "customer.phone").as_deref(),
+        Some("(48) 3222-1045")
+    );
+}
+
+#[test]
+fn a_two_row_tab_header_reads_as_one() {
+    let text = "Order ref: ZX-55\n\n\
+                Item\t\tQty\tCost (ex VAT)\t\n\
+                Code\tDescription\t\tEach\tAmount\n\
+                TB-20\tTea bags green, box 20\t3\t$4.10\t$12.30\n\
+                MUG-W\tMug white 300 ml\t12\t$2.25\t$27.00\n\
+                \t\t\tTotal\t$39.30\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[1].sku.as_deref(), Some("MUG-W"));
+    assert_eq!(lines[1].name.as_deref(), Some("Mug white 300 ml"));
+    assert_eq!(qty_of(&lines[1]).as_deref(), Some("12"));
+    assert_eq!(price_of(&lines[1]).as_deref(), Some("2.25"));
+}
+
+#[test]
+fn a_dozen_and_a_hash_code_in_brackets_in_a_bullet() {
+    let text = "- 6 dozen Glazed donuts @ $7.20/dozen\n\
+                - 2 x Frosting tub, 5 lb (#FR-5LB) @ $18.40\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].name.as_deref(), Some("Glazed donuts"));
+    assert_eq!(qty_of(&lines[0]).as_deref(), Some("6"));
+    assert_eq!(lines[1].sku.as_deref(), Some("FR-5LB"));
+    assert_eq!(lines[1].name.as_deref(), Some("Frosting tub, 5 lb"));
+}
+
+#[test]
+fn a_german_list_counted_in_packets_and_buckets() {
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let text = "3 Pak. Dübel 8 x 50 mm (Art.-Nr. DB-850) à 7,40 €\n\
+                2 Eimer Fliesenkleber 25 kg (Art.-Nr. FK-25) à 19,90 €\n\
+                5 Stk. Silikonkartusche weiß (Art.-Nr. SK-W) à 6,10 €\n";
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("DB-850"));
+    assert_eq!(qty_of(&lines[0]).as_deref(), Some("3"));
+    assert_eq!(lines[1].name.as_deref(), Some("Fliesenkleber 25 kg"));
+    assert_eq!(price_of(&lines[1]).as_deref(), Some("19.9"));
+}
+
+#[test]
+fn dash_segments_led_by_a_bare_code() {
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let text = "Pedido: VX-88\n\n\
+                CF-BLU-1 – Café en grano 1 kg – 12 uds. – 14,50 €/ud.\n\
+                AZ-ST-500 – Azúcar en sobres 500 u. – 4 cajas – 8,25 €/caja\n";
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("CF-BLU-1"));
+    assert_eq!(lines[0].name.as_deref(), Some("Café en grano 1 kg"));
+    assert_eq!(qty_of(&lines[1]).as_deref(), Some("4"));
+    assert_eq!(price_of(&lines[1]).as_deref(), Some("8.25"));
+}
+
+#[test]
+fn a_unit_price_inc_tax_and_a_chinese_tax_included_unit_price_are_prices() {
+    let text = " Qty   Code      Description              Unit inc VAT    Total inc VAT\n\
+                  4    HX-10     Hex bolt M10 x 40                 2.20             8.80\n\
+                  1    WS-5      Washer set                        5.00             5.00\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(price_of(&lines[0]).as_deref(), Some("2.2"));
+
+    let text = "编号      名称                 数量    未税单价（元）    金额（元）\n\
+                TX-01     茶叶罐 250g            5       36.00          180\n\
+                TX-02     茶盘 竹制              2       88.00          176\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(price_of(&lines[1]).as_deref(), Some("88"));
+}
+
+#[test]
+fn a_yen_sign_in_japanese_text_is_the_yen() {
+    let text = "ご注文書\n\nコーヒー豆 2袋 ￥3,200\n合計 ￥6,400\n";
+    let mut facts = Facts::new();
+    let mut doubts = Vec::new();
+    currency(text, &ctx(), &mut facts, &mut doubts);
+    assert_eq!(value(&facts, "currency").as_deref(), Some("JPY"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+}
+
+#[test]
+fn a_delivery_label_wins_over_the_letterheads_address_label() {
+    let text = "杭州茶语茶庄\n地址：杭州市西湖区龙井路18号    邮编：310013\n\n\
+                订单编号：CY-0301\n\n\
+                收货地址：杭州市拱墅区湖墅南路200号\n邮政编码：310005\n";
+    let (facts, _, _) = extract_text(text, &ctx(), Kind::Form);
+    let line1 = value(&facts, "ship_to.line1").unwrap_or_default();
+    assert!(line1.contains("湖墅南路200号"), "{line1}");
+    assert_eq!(
+        value(&facts, "ship_to.postal_code").as_deref(),
+        Some("310005")
+    );
+}
+
+#[test]
+fn a_letter_spaced_title_line_is_no_letterhead() {
+    let text = "\n                 注   文   書\n\n\
+                株式会社みどり商事 御中            注文番号：MK-22\n\n\
+                                  喫茶ひなた\n\
+                                  TEL 03-5555-0101\n";
+    let (facts, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&facts, "customer.name").as_deref(),
+        Some("喫茶ひなた")
+    );
+}
+
+#[test]
+fn a_size_written_with_the_sign_for_times_is_no_count() {
+    let text = "訂單：PV-77\n\n\
+                1. PV-0410  帆布袋 40cm×45cm  20個  @NT$120  小計 NT$2,400\n\
+                2. GL-0233  玻璃罐 8cm×12cm  6個  @NT$75  小計 NT$450\n\
+                3. RB-0015  緞帶 15mm  4捲  @NT$40  小計 NT$160\n\n\
+                合計：NT$3,010\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0].name.as_deref(), Some("帆布袋 40cm×45cm"));
+    assert_eq!(qty_of(&lines[0]).as_deref(), Some("20"));
+    assert_eq!(qty_of(&lines[1]).as_deref(), Some("6"));
+}
+
+#[test]
+fn a_postcodeless_delivery_place_is_in_the_senders_country_as_a_guess() {
+    let mut c = ctx();
+    c.sender_country = Some("DE".into());
+    c.language_country = Some("DE");
+    let mut facts = Facts::new();
+    address_block(
+        &mut facts,
+        &c,
+        vec![
+            "Neubau Fam. Keller".into(),
+            "Lindenweg 12".into(),
+            "Oberaudorf".into(),
+        ],
+        0.9,
+    );
+    assert_eq!(value(&facts, "ship_to.country").as_deref(), Some("DE"));
+    assert!(facts["ship_to.country"].confidence < 0.7);
+    // The sender's VAT number of that country in place of its language.
+    c.language_country = None;
+    c.vat_country = Some("AT");
+    c.sender_country = Some("AT".into());
+    let mut facts = Facts::new();
+    address_block(
+        &mut facts,
+        &c,
+        vec!["Hütte am Joch".into(), "Almweg 3".into(), "Gerlos".into()],
+        0.9,
+    );
+    assert_eq!(value(&facts, "ship_to.country").as_deref(), Some("AT"));
+    // The sender's country alone says nothing of where the goods go.
+    c.vat_country = None;
+    let mut facts = Facts::new();
+    address_block(
+        &mut facts,
+        &c,
+        vec!["Hütte am Joch".into(), "Almweg 3".into(), "Gerlos".into()],
+        0.9,
+    );
+    assert_eq!(value(&facts, "ship_to.country"), None);
+}
