@@ -4377,14 +4377,17 @@ fn east_asian_block(facts: &mut Facts, ctx: &Ctx, lines: &[String], confidence: 
         return false;
     };
     address_line(facts, ctx, &lines[at], confidence);
-    // The building and floor below the street ("ブリーゼタワー12階", "华星大厦5楼", "302号室").
+    // The building and floor below the street ("ブリーゼタワー12階", "华星大厦5楼", "302号室"),
+    // or its shop unit ("…地下G03號舖", "…3座").
     let building = |l: &str| {
         let t = l.trim();
         digits(t) > 0
             && t.chars().count() <= 30
-            && ["階", "号室", "室", "楼", "樓", "F"]
-                .iter()
-                .any(|e| t.ends_with(e))
+            && [
+                "階", "号室", "室", "楼", "樓", "F", "舖", "铺", "層", "层", "座",
+            ]
+            .iter()
+            .any(|e| t.ends_with(e))
     };
     for (i, l) in lines.iter().enumerate() {
         if i == at {
@@ -4886,6 +4889,7 @@ fn names_column(n: &str, col: &'static str, template: Option<&Template>) -> bool
     exact(n, col)
         || chinese_suffix(n)
         || (col == "sku" && numbered_item(n))
+        || (col == "sku" && supplier_code_header(n, |c| exact(c, "sku")))
         || (col == "quantity" && with_unit(n))
         || column_core(n).is_some_and(|c| exact(&c, col))
         || (n.contains('/') && n.split('/').any(|p| exact(p.trim(), col)))
@@ -4907,6 +4911,49 @@ fn names_column(n: &str, col: &'static str, template: Option<&Template>) -> bool
                     _ => false,
                 }
         })
+}
+
+/// Whether a header names a code column together with whose code it is, the supplier's (the
+/// code an order quotes): "Vendor SKU", "Supplier Item #", "Mfr Part No", "Réf. fournisseur",
+/// "Art.-Nr. Lieferant", "Codice fornitore". `is_code` tells a bare code header.
+fn supplier_code_header(n: &str, is_code: impl Fn(&str) -> bool) -> bool {
+    const OWNERS: &[&str] = &[
+        "vendor",
+        "vendor's",
+        "supplier",
+        "supplier's",
+        "seller",
+        "seller's",
+        "manufacturer",
+        "mfr",
+        "mfr.",
+        "mfg",
+        "mfg.",
+        "fournisseur",
+        "lieferant",
+        "lieferanten",
+        "fornitore",
+        "proveedor",
+        "fornecedor",
+        "leverancier",
+        "dostawcy",
+        "dodavatele",
+    ];
+    let owned = |rest: &str| {
+        let rest = rest.trim();
+        !rest.is_empty() && (is_code(rest) || is_code(rest.trim_end_matches('.')))
+    };
+    OWNERS.iter().any(|o| {
+        let before = n
+            .strip_prefix(o)
+            .filter(|r| r.starts_with(' '))
+            .is_some_and(owned);
+        let after = n
+            .strip_suffix(o)
+            .and_then(|r| r.strip_suffix(' '))
+            .is_some_and(|r| owned(r.trim_end_matches(" du").trim_end_matches(" de")));
+        before || after
+    })
 }
 
 /// The columns by cell when the cells are a line-table header.
@@ -5084,14 +5131,23 @@ fn column_name(s: &str) -> String {
     // name it.
     if let (Some(open), true) = (n.rfind(['(', '（']), n.ends_with([')', '）'])) {
         if open > 0 {
-            n = n[..open].trim().to_string();
+            // "P. Unit. ($)": the name's own closing dot goes too.
+            n = n[..open]
+                .trim()
+                .trim_end_matches(['.', ':'])
+                .trim()
+                .to_string();
         }
     }
     for code in [
         "usd", "gbp", "eur", "cny", "rmb", "hkd", "twd", "(usd)", "(gbp)", "(eur)", "(€)", "($)",
         "(£)", "(¥)", "(元)",
     ] {
-        if let Some(stripped) = n.strip_suffix(code) {
+        // "Prix EUR", "单价(元)"; not the end of a word ("Réf. fournisseur").
+        if let Some(stripped) = n
+            .strip_suffix(code)
+            .filter(|s| code.starts_with('(') || s.is_empty() || s.ends_with(' '))
+        {
             n = stripped.trim().to_string();
         }
     }
@@ -5807,7 +5863,7 @@ fn column_items(lines: &[&str], ctx: &Ctx) -> Vec<(usize, Line)> {
 // An item's code named by a word: "code PAP-A4-80", "SKU: TON-2420", "Art.-Nr. 4711".
 re!(
     CODE_WORD,
-    r#"(?i)(?:^|[\s,;(])(?:item\s*code|product\s*code|code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|cat\.?\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnummer|artikelnr\.?|varenr\.?|varenummer|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра|מק"ט|מק״ט)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"#
+    r#"(?i)(?:^|[\s,;(，；（])(?:编码|編碼|编号|編號|货号|貨號|型号|型號|料号|料號|品番|item\s*code|product\s*code|code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|cat\.?\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnummer|artikelnr\.?|varenr\.?|varenummer|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра|מק"ט|מק״ט)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"#
 );
 
 /// A code named by its word (`art.nr. KB-ESP-1000`, `ref: X-1`, `SKU 4711`): the word ends
@@ -5823,10 +5879,11 @@ fn code_word(text: &str) -> Option<regex::Captures<'_>> {
         .captures_iter(text)
         .find(|m| {
             m.get(1).is_some_and(|code| {
+                // "编码DB-PX-5": a Chinese code word is written against the code.
                 !text[..code.start()]
                     .chars()
                     .next_back()
-                    .is_some_and(char::is_alphabetic)
+                    .is_some_and(|c| c.is_alphabetic() && !has_cjk(&c.to_string()))
             })
         })
         .or_else(|| {
@@ -7017,6 +7074,16 @@ pub fn infer_decimal_comma(text: &str) -> Option<bool> {
     }
 }
 
+/// Whether a piece of a name is a measure per pack ("5kg/桶", "500g/袋", "20L/drum",
+/// "400g×30袋/箱"), not an item code.
+fn measure_per_pack(t: &str) -> bool {
+    re!(
+        MEASURE_PER,
+        r"(?i)^[0-9]+(?:[.,][0-9]+)?\s?(?:ml|cl|dl|l|g|kg|mm|cm|m|oz|lb|lbs)\s?[/×x]"
+    );
+    rx(&MEASURE_PER).is_some_and(|r| r.is_match(t))
+}
+
 /// Whether an item name read from free text still holds parts of the item that belong
 /// elsewhere: a price mark, or a bracket with a label or an item code in it (`（货号
 /// PRN-2200）`, `(Art.-Nr.: A-1)`); `(500)` or `(x50)` are part of a name.
@@ -7033,11 +7100,14 @@ fn leftover_code(name: &str) -> bool {
         let inner = &rest[open..];
         let close = inner.find([')', '）']).unwrap_or(inner.len());
         let group = &inner[..close];
-        let code = group.split_whitespace().any(|t| {
-            t.chars().any(|c| c.is_ascii_alphabetic())
-                && t.chars().any(|c| c.is_ascii_digit())
-                && t.contains(['-', '_', '/'])
-        });
+        let code = group
+            .split(|c: char| c.is_whitespace() || "，,、;；(（".contains(c))
+            .any(|t| {
+                t.chars().any(|c| c.is_ascii_alphabetic())
+                    && t.chars().any(|c| c.is_ascii_digit())
+                    && t.contains(['-', '_', '/'])
+                    && !measure_per_pack(t)
+            });
         if code || group.contains([':', '：']) {
             return true;
         }
@@ -7084,25 +7154,6 @@ fn code_lead(s: &str) -> Option<(&str, &str)> {
     }
     let name = s[m.get(0)?.end()..].trim();
     (!name.is_empty()).then_some((code, name))
-}
-
-/// Whether a match of a count after the sign for times is a size's dimension instead
-/// (`30cm×50m`, `7mm×25cm`): the sign between a measure and a number that a unit follows,
-/// without a space.
-fn dimension_times(text: &str, m: &regex::Captures) -> bool {
-    let (Some(whole), Some(n)) = (m.get(0), m.get(1)) else {
-        return false;
-    };
-    let sign = whole.as_str().trim_start();
-    sign.starts_with('×')
-        && text[..whole.start() + whole.as_str().len() - sign.len()]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && text[n.end()..]
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
 }
 
 /// The text before a whole number that ends `s` after a space (`Oat milk 1L x6   30`).
@@ -7372,6 +7423,65 @@ fn worded_quantity(line: &str) -> Option<String> {
     .then(|| format!("{count} x {rest}"))
 }
 
+/// Whether the sign for times at `at` is written against a size ("400g×30袋", "30cm×50m",
+/// "A4×100sh"): a measure before it, or, without a space, a letter or digit before it and a
+/// number that a unit follows after it — a pack or a dimension, not the count ordered.
+fn size_times(text: &str, at: usize) -> bool {
+    re!(
+        SIZE_BEFORE,
+        r"(?i)[0-9](?:[.,][0-9]+)?\s?(?:ml|cl|l|g|kg|mm|cm|m|oz|lb)$"
+    );
+    re!(MEASURED_AFTER, r"^×[0-9]+(?:[.,][0-9]+)?[a-zA-Z]");
+    text[at..].starts_with('×')
+        && (rx(&SIZE_BEFORE).is_some_and(|r| r.is_match(&text[..at]))
+            || (text[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
+                && rx(&MEASURED_AFTER).is_some_and(|r| r.is_match(&text[at..]))))
+}
+
+/// A count written as a number and a one-character Chinese measure word between spaces
+/// ("　6捲　", " 12把 "), the last one before the price (a size such as "9吋" comes earlier,
+/// in the name): group 1 is the count.
+fn han_count(text: &str, before: usize) -> Option<regex::Captures<'_>> {
+    // The space after the measure word is checked, not matched, so that it can start the
+    // next count ("6吋　4把").
+    re!(HAN_COUNT, r"(?:^|[ \t　])([0-9]{1,5})\p{Han}");
+    rx(&HAN_COUNT)?
+        .captures_iter(text)
+        .filter(|m| {
+            m.get(0).is_some_and(|w| {
+                w.end() <= before
+                    && (w.end() == text.len() || text[w.end()..].starts_with([' ', '\t', '　']))
+            })
+        })
+        .last()
+}
+
+/// The count before its unit word (any word) and the sign for times before a price with its
+/// currency ("16 sacchi x € 21,40", "24 brick x 3,85 €"): group 1 is the count.
+fn unit_times_price(text: &str) -> Option<regex::Captures<'_>> {
+    re!(
+        UNIT_TIMES_PRICE,
+        r"(?i)(?:^|[\s:：])([0-9]{1,5})\s+\p{L}{1,12}\.?\s+[x×]\s*(?:[$£€¥￥₹]|[A-Z]{3}\s)?\s*[0-9][0-9.,']*\s*(?:[$£€¥￥₹]|[A-Za-z]{3})?\s*(?:=|$)"
+    );
+    rx(&UNIT_TIMES_PRICE)?.captures(text)
+}
+
+/// An item's text without the line's amount written after an equals sign at its end ("16
+/// sacchi x € 21,40 = € 342,40", "3 x 12.50 = 37.50 EUR"): the price is the one before it.
+fn without_line_amount(body: &str) -> &str {
+    re!(
+        LINE_AMOUNT,
+        r"\s=\s*(?:[$£€¥￥₹]|[A-Z]{3})?\s*[0-9][0-9.,' ]*[0-9]?\s*(?:[$£€¥￥₹]|[A-Za-z]{3})?\s*$"
+    );
+    match rx(&LINE_AMOUNT).and_then(|r| r.find(body)) {
+        Some(m) if m.start() > 0 => &body[..m.start()],
+        _ => body,
+    }
+}
+
 /// An item that starts with its count and the count's unit in one short word, then a dash
 /// before the name ("• 3 bx – Cup head bolt M12 x 150, box of 25 (BT-M12-150) @ $42.60/bx",
 /// "- 40 ea – Joist hanger …", "12 sheets – Structural ply …"), rewritten with the count as
@@ -7380,7 +7490,7 @@ fn worded_quantity(line: &str) -> Option<String> {
 fn unit_dash(line: &str) -> Option<String> {
     re!(
         UNIT_DASH,
-        r"^(\s*(?:[-*•·–]\s+|[0-9]{1,2}[.)]\s+)?)([0-9]{1,5})\s*(\p{L}{1,8}\.?)\s+[-–—]\s+(\p{L}.*)$"
+        r"^(\s*(?:[-*•·–]\s+|[0-9]{1,2}[.)]\s+)?)([0-9]{1,5})\s*(\p{L}{1,10}\.?)\s+[-–—]\s+(\p{L}.*)$"
     );
     let m = rx(&UNIT_DASH)?.captures(line)?;
     Some(format!("{}{} x {}", &m[1], &m[2], &m[4]))
@@ -7537,7 +7647,7 @@ fn list_lines(
             .or_else(|| rx(&PRICE_AFTER).and_then(|r| r.captures_iter(body).last()))
             .or_else(|| {
                 rx(&PRICE_X)
-                    .and_then(|r| r.captures(body))
+                    .and_then(|r| r.captures(without_line_amount(body)))
                     .filter(|m| m.get(1).is_some() || m.get(3).is_some())
             })
             .or_else(|| dash_price(body));
@@ -7551,16 +7661,32 @@ fn list_lines(
         // "case of 500 x 4 @ $58.90": a pack size after "of" with the sign for times after
         // it is the pack's; the count is the number after the sign.
         let pack_times = pack_size_times(counted);
-        let counted_by = rx(&QTY_WORD)
-            .and_then(|r| {
-                r.captures_iter(counted)
-                    .find(|m| !dimension_times(counted, m))
-            })
+        let plain_counted = rx(&QTY_WORD)
+            .and_then(|r| r.captures(counted))
+            .filter(|m| m.get(0).is_none_or(|w| !size_times(counted, w.start())))
             .or_else(|| {
                 pack_times.and_then(|at| rx(&QTY_AFTER).and_then(|r| r.captures_at(counted, at)))
             })
             .or_else(|| rx(&QTY_X).and_then(|r| r.captures(counted)))
             .or_else(|| rx(&QTY_AFTER).and_then(|r| r.captures(counted)));
+        // Only where no count of the usual shapes is written: "40 panetti x € 8,95 = …",
+        // then a count with a Chinese measure word ("　6捲　").
+        let unit_counted = plain_counted
+            .is_none()
+            .then(|| unit_times_price(counted))
+            .flatten();
+        let han = (plain_counted.is_none() && unit_counted.is_none())
+            .then(|| {
+                let before = price
+                    .as_ref()
+                    .and_then(|p| p.get(0))
+                    .map_or(counted.len(), |p| p.start());
+                han_count(counted, before)
+            })
+            .flatten();
+        let unit_timed = unit_counted.is_some();
+        let han_counted = leader.is_none() && han.is_some();
+        let counted_by = plain_counted.or(unit_counted).or(han);
         let dash_counted = price.as_ref().and_then(|p| {
             let head = &body[..p.get(0)?.start()];
             let m = rx(&DASH_QTY_END)?.captures(head)?;
@@ -7716,22 +7842,47 @@ fn list_lines(
                     .map_or(rest.len(), |m| m.start());
                 rest[..at].to_string()
             }
+            // "牛皮紙捲 30cm×50m　6捲　@NT$280": the count and its measure word end the name.
+            None if han_counted => {
+                re!(HAN_COUNT_END, r"[ \t　]*[0-9]{1,5}\p{Han}[ \t　]*$");
+                let at = rx(&HAN_COUNT_END)
+                    .and_then(|r| r.find(&rest))
+                    .map_or(rest.len(), |m| m.start());
+                rest[..at].to_string()
+            }
+            // "Panna UHT 35%, brick 1 l: 24 brick x € 3,85": the name ends before the count.
+            None if unit_timed => {
+                re!(
+                    UNIT_TIMES_END,
+                    r"(?i)(?:^|[\s:：])[0-9]{1,5}\s+\p{L}{1,12}\.?(?:\s+[x×])?\s*$"
+                );
+                let at = rx(&UNIT_TIMES_END)
+                    .and_then(|r| r.find(&rest))
+                    .map_or(rest.len(), |m| m.start());
+                rest[..at].to_string()
+            }
             // "OM-12  Oat milk barista 1L x6 (case)     30": the quantity before the price.
             None if quantity_at_price && before_number(&rest).is_some() => {
                 before_number(&rest).unwrap_or_default().to_string()
             }
             None => {
-                let rest = rx(&QTY_WORD)
-                    .map(|r| {
-                        let mut kept = rest.clone();
-                        for m in r.captures_iter(&rest).collect::<Vec<_>>().iter().rev() {
-                            if let Some(g) = m.get(0).filter(|_| !dimension_times(&rest, m)) {
-                                kept.replace_range(g.range(), " ");
+                // A pack size's "400g×30" stays in the name.
+                let rest = match rx(&QTY_WORD) {
+                    Some(r) => {
+                        let mut kept = String::new();
+                        let mut last = 0;
+                        for m in r.find_iter(&rest) {
+                            if !size_times(&rest, m.start()) {
+                                kept.push_str(&rest[last..m.start()]);
+                                kept.push(' ');
+                                last = m.end();
                             }
                         }
+                        kept.push_str(&rest[last..]);
                         kept
-                    })
-                    .unwrap_or(rest);
+                    }
+                    None => rest,
+                };
                 let pack_times = pack_size_times(&rest).is_some();
                 let after = pack_times || !rx(&QTY_X).is_some_and(|r| r.is_match(&rest));
                 let rest = rx(&QTY_X)
@@ -8844,15 +8995,25 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     for own_only in [true, false] {
         let keep =
             |i: usize| !own_only || (!delivery.get(i).copied().unwrap_or(false) && i >= cover);
-        if let Some(l) = labelled
-            .iter()
-            .find(|l| !l.value.is_empty() && keep(l.line))
-        {
-            let v = cut_at_next_label(&l.value);
-            let phone = rx(&PHONE)
-                .and_then(|r| r.find(v))
-                .map(|m| m.as_str().trim().to_string());
-            ctx.put(facts, "customer.phone", phone, 0.9);
+        let labelled_phone = |footer: bool| {
+            labelled.iter().find_map(|l| {
+                if l.value.is_empty() || !keep(l.line) {
+                    return None;
+                }
+                let v = cut_at_next_label(&l.value);
+                let phone = rx(&PHONE)
+                    .and_then(|r| r.find(v))
+                    .map(|m| m.as_str().trim().to_string())?;
+                let on_footer = kind == Kind::Email
+                    && layout
+                        .lines
+                        .get(l.line)
+                        .is_some_and(|t| organisation_footer(t, &phone));
+                (on_footer == footer).then_some(phone)
+            })
+        };
+        if let Some(phone) = labelled_phone(false) {
+            ctx.put(facts, "customer.phone", Some(phone), 0.9);
         }
         let lines = layout.lines.iter().enumerate().filter(|(i, _)| keep(*i));
         if !facts.contains_key("customer.phone") {
@@ -8864,10 +9025,25 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
                 // The signature's phones: the last marked one, or the first of the lines
                 // of phones it ends ("Tel. …" over "Mobile …": the first).
                 Kind::Email => {
-                    let found: Vec<(usize, String)> = lines
+                    let all: Vec<(usize, String)> = lines
                         .clone()
                         .filter_map(|(i, l)| marked(l).map(|p| (i, p)))
                         .collect();
+                    // The organisation's footer line is not the sender's own phone when the
+                    // message gives another.
+                    let own: Vec<(usize, String)> = all
+                        .iter()
+                        .filter(|(i, p)| !organisation_footer(layout.lines[*i], p))
+                        .cloned()
+                        .collect();
+                    // Only when every marked phone is on a footer line: is another phone
+                    // alone on its line in the signature?
+                    let signed = own.is_empty()
+                        && !all.is_empty()
+                        && lines.clone().any(|(i, l)| {
+                            alone(l).is_some_and(|p| !organisation_footer(layout.lines[i], &p))
+                        });
+                    let found = if own.is_empty() && !signed { all } else { own };
                     let mut at = found.len().checked_sub(1);
                     while let Some(k) = at.filter(|&k| k > 0) {
                         if found[k - 1].0 + 1 == found[k].0 {
@@ -8890,8 +9066,23 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
             ctx.put(facts, "customer.phone", phone, 0.8);
         }
         if kind == Kind::Email && !facts.contains_key("customer.phone") {
-            let phone = lines.rev().find_map(|(_, l)| alone(l));
+            // The last phone alone on its line that is not on a footer line, else the
+            // footer's.
+            let mut footer = None;
+            let own = lines.rev().find_map(|(_, l)| {
+                let p = alone(l)?;
+                if organisation_footer(l, &p) {
+                    footer.get_or_insert(p);
+                    None
+                } else {
+                    Some(p)
+                }
+            });
+            let phone = own.or(footer);
             ctx.put(facts, "customer.phone", phone, 0.75);
+        }
+        if !facts.contains_key("customer.phone") {
+            ctx.put(facts, "customer.phone", labelled_phone(true), 0.8);
         }
         if facts.contains_key("customer.phone") {
             return;
@@ -8903,6 +9094,51 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
         let phone = layout.lines.iter().rev().find_map(|l| call_phone(l));
         ctx.put(facts, "customer.phone", phone, 0.75);
     }
+}
+
+/// Whether the line holding `phone` is an organisation's footer rather than a person's
+/// signature line: fields set side by side ("·", "|", "–") of which one besides the phone
+/// carries digits or a web address, the company's street or postcode, its VAT number
+/// ("Bakkerij X bv · Korenmarkt 14 · 9000 Gent · T 09 … · BTW …", "Head office: 12 High St |
+/// Tel: …"). A line naming a person, their role and their phone has no such field.
+fn organisation_footer(line: &str, phone: &str) -> bool {
+    let fields: Vec<&str> = line
+        .split(['·', '|', '•', '–', '—'])
+        .flat_map(|f| f.split(" - "))
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .collect();
+    let phone_digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    let other = fields.iter().filter(|f| {
+        let d: String = f.chars().filter(char::is_ascii_digit).collect();
+        !(phone_digits.len() >= 7 && d.contains(&phone_digits))
+    });
+    let carries_place = other.clone().any(|f| {
+        let l = f.to_lowercase();
+        f.chars().any(|c| c.is_ascii_digit()) || l.contains("www.") || l.contains("http")
+    });
+    fields.len() >= 3 && carries_place
+}
+
+/// A name whose characters a letterhead spaced out ("海 悅 酒 家 有 限 公 司"), written
+/// together; `None` unless every piece is one CJK character.
+fn unspaced_cjk(v: &str) -> Option<String> {
+    let pieces: Vec<&str> = v.split_whitespace().collect();
+    (pieces.len() >= 3 && pieces.iter().all(|p| p.chars().count() == 1 && has_cjk(p)))
+        .then(|| pieces.concat())
+}
+
+/// The last sentence of a line: what follows the last ". " that ends one. The dot after a
+/// number is an ordinal's ("Freitag, 10. Juli, an:", "am 3. August"), which ends no sentence.
+fn last_sentence(t: &str) -> &str {
+    let mut end = t.len();
+    while let Some(at) = t[..end].rfind(". ") {
+        if !t[..at].ends_with(|c: char| c.is_ascii_digit()) {
+            return &t[at + 2..];
+        }
+        end = at;
+    }
+    t
 }
 
 /// A phone number the sender asks to call, in a sentence: "call Mike at 937-555-0148",
@@ -9322,7 +9558,7 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             };
             // The words are in the sentence the colon ends ("Thanks for the quick delivery
             // last week. Here is our next order:" announces no address).
-            let t = t.rsplit(". ").next().unwrap_or(&t).to_string();
+            let t = last_sentence(&t).to_string();
             (t.ends_with(':') || t.ends_with('：'))
                 && (delivery_word(&t) || delivery_word(&before) || send_to(&t))
                 // The address the invoice goes to is not where the goods go.
@@ -9728,6 +9964,26 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             let confirmed = postal.map_or(0.0, |p| p.confidence) * 0.95;
             if let Some(f) = facts.get_mut("ship_to.country") {
                 f.confidence = f.confidence.max(confirmed);
+            }
+        }
+    }
+    // A city with neither postcode nor country ("Largo de São Domingos, 22 / Porto"): the
+    // sender's country (its mail domain's), a guess below the review threshold.
+    if !facts.contains_key("ship_to.country")
+        && !facts.contains_key("ship_to.postal_code")
+        && facts.contains_key("ship_to.city")
+    {
+        ctx.put(
+            &mut facts,
+            "ship_to.country",
+            ctx.sender_country.clone(),
+            0.6,
+        );
+    }
+    for key in ["customer.name", "ship_to.name"] {
+        if let Some(f) = facts.get_mut(key) {
+            if let Some(v) = unspaced_cjk(&f.value) {
+                f.value = v;
             }
         }
     }

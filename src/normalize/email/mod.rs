@@ -250,11 +250,16 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                 // A colleague passing the order on signs the note with the organisation's own
                 // phone and name: the note stays, after the order.
                 let domain = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
-                let colleague = from
+                let same_domain = from
                     .as_deref()
                     .and_then(split_address)
                     .zip(mail.from_address.as_deref())
                     .is_some_and(|((_, address), own)| domain(own) == domain(&address));
+                // A forwarder writing from another domain than ours (the mailbox it is sent
+                // to) is on the customer's side too: a group's office passing on its
+                // restaurant's order.
+                let ours = forwarder_is_ours(mail.from_address.as_deref(), &mail.to);
+                let colleague = same_domain || ours == Some(false);
                 t = if colleague {
                     format!("{forwarded}\n\n{note}")
                 } else {
@@ -265,10 +270,11 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                 // passing it on is the customer's own From.
                 let domain = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
                 if let Some((name, address)) = from.as_deref().and_then(split_address) {
-                    let outside = mail
-                        .from_address
-                        .as_deref()
-                        .is_none_or(|own| domain(own) != domain(&address));
+                    let outside = ours.unwrap_or_else(|| {
+                        mail.from_address
+                            .as_deref()
+                            .is_none_or(|own| domain(own) != domain(&address))
+                    });
                     if outside {
                         facts.remove("customer.name");
                         put(&mut facts, "customer.name", name, 0.96);
@@ -865,6 +871,20 @@ fn replace_line_doubts(doubts: &mut Vec<String>, other: Vec<String>) {
     }
 }
 
+/// Whether a forward's sender writes from the domain of the mailbox the message is sent to
+/// (our own sales desk passing a customer's order on): `Some(true)`; from another domain
+/// (the customer's side): `Some(false)`; `None` when the message names no recipient.
+fn forwarder_is_ours(from: Option<&str>, to: &[String]) -> Option<bool> {
+    let domain = |a: &str| a.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+    let from = from?;
+    let to: Vec<String> = to
+        .iter()
+        .filter_map(|t| split_address(t).map(|(_, a)| domain(&a)))
+        .filter(|d| !d.is_empty())
+        .collect();
+    (!to.is_empty()).then(|| to.contains(&domain(from)))
+}
+
 /// `Name <address>` (or a bare address) as its name and address.
 fn split_address(s: &str) -> Option<(Option<String>, String)> {
     let s = s.trim();
@@ -948,6 +968,22 @@ fn line_json(l: &Line) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A forward from the mailbox's own domain is our desk passing a customer's order on; one
+    /// from another domain is the customer's side (a group office forwarding its site's order).
+    #[test]
+    fn a_forwarder_is_ours_only_from_the_recipient_domain() {
+        let to = vec!["Sales <sales@mill.example.com>".to_string()];
+        assert_eq!(
+            forwarder_is_ours(Some("ann@mill.example.com"), &to),
+            Some(true)
+        );
+        assert_eq!(
+            forwarder_is_ours(Some("ops@group.example.ie"), &to),
+            Some(false)
+        );
+        assert_eq!(forwarder_is_ours(Some("ops@group.example.ie"), &[]), None);
+    }
 
     fn mail(headers: &str) -> Vec<u8> {
         format!(

@@ -4844,3 +4844,181 @@ fn a_postcodeless_delivery_place_is_in_the_senders_country_as_a_guess() {
     );
     assert_eq!(value(&facts, "ship_to.country"), None);
 }
+
+/// A code column named with whose code it is ("Supplier SKU", "Code fournisseur") is the
+/// item's code, wherever it stands.
+#[test]
+fn a_code_column_named_with_its_owner_is_the_code() {
+    let csv = "Item description,Supplier SKU,Qty,Unit cost\n\
+               \"Mop bucket, yellow\",MB-Y-15,3,24.10\n";
+    let mut facts = Facts::new();
+    let lines = csv_lines(csv.as_bytes(), &ctx(), &mut facts).expect("lines");
+    assert_eq!(lines[0].sku.as_deref(), Some("MB-Y-15"));
+    assert_eq!(lines[0].name.as_deref(), Some("Mop bucket, yellow"));
+    let row = |h: &[&str]| h.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    let cols = header_columns(
+        &grid_cells(&row(&["Libellé", "Code fournisseur", "Qté", "PU"])),
+        None,
+    );
+    assert_eq!(cols.expect("header")[1], Some("sku"));
+    // An owner alone names no column.
+    assert!(!supplier_code_header("supplier", |c| c == "sku"));
+}
+
+/// A currency code ends a column's name only as a word of its own: "Référence fournisseur"
+/// keeps its last letters; "Prix EUR" and "P. Unit. ($)" are a price.
+#[test]
+fn a_currency_code_is_cut_from_a_header_only_as_a_word() {
+    assert_eq!(
+        column_name("Référence fournisseur"),
+        "référence fournisseur"
+    );
+    assert_eq!(column_name("Prix EUR"), "prix");
+    assert_eq!(column_name("P. Unit. ($)"), "p. unit");
+}
+
+/// The organisation's footer line (its address, VAT number and switchboard side by side) is
+/// not the sender's own phone when the signature gives one, marked or alone on its line.
+#[test]
+fn the_signature_phone_wins_over_the_company_footer() {
+    let text =
+        "Please send 4 x Towel @ 3.00\n\nRegards,\nAnna Berg\nBuyer\nMobile 0701 555 318\n\n\
+        Berg Hotels AB | Storgatan 4, 111 22 Stockholm | Tel 08 555 100 00\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("0701 555 318"));
+    let text = "Please send 4 x Towel @ 3.00\n\nRegards,\nAnna Berg\n0701 555 318\n\n\
+        Berg Hotels AB · Storgatan 4 · 111 22 Stockholm · T 08 555 100 00\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("0701 555 318"));
+    // With no other phone, the footer's is the one there is.
+    let text = "Please send 4 x Towel @ 3.00\n\nRegards,\nAnna Berg\n\n\
+        Berg Hotels AB | Storgatan 4, 111 22 Stockholm | Tel 08 555 100 00\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("08 555 100 00")
+    );
+    // A person's line with their role is no footer.
+    assert!(!organisation_footer(
+        "Anna Berg | Buyer | 0701 555 318",
+        "0701 555 318"
+    ));
+}
+
+/// "12 Säcke x 4,20 € = 50,40 €", "6 trays x £3.10 = £18.60": the count with any unit word,
+/// the price after the sign for times, the line's amount after the equals sign; the name ends
+/// before the count.
+#[test]
+fn a_count_with_its_unit_times_the_price_equals_the_amount() {
+    let text = "Order 7781:\n\n- KS-40 Kaffeesahne 10%, Karton: 12 kartonagen x € 4,20 = € 50,40\n\
+        - TR-3 Seed trays, black: 6 trays x £3.10 = £18.60\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("KS-40"));
+    assert_eq!(lines[0].name.as_deref(), Some("Kaffeesahne 10%, Karton"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(12)));
+    assert_eq!(lines[0].unit_price, Some(Decimal::new(420, 2)));
+    assert_eq!(lines[1].name.as_deref(), Some("Seed trays, black"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(6)));
+}
+
+/// A Chinese list item with its code word written against the code ("货号AB-12") and a
+/// pack size in brackets ("（250ml/瓶）", "（1kg×12包/箱）"): the code, the name with its
+/// pack, the count before its unit.
+#[test]
+fn a_chinese_item_with_a_glued_code_word_and_a_pack_size() {
+    let text = "订货明细：\n1、陈醋（250ml/瓶）  货号CU-250  30瓶  单价￥9.50\n\
+        2、挂面（1kg×12包/箱）  货号GM-1K  6箱  单价￥58.00\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("CU-250"));
+    assert_eq!(lines[0].name.as_deref(), Some("陈醋（250ml/瓶）"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(30)));
+    assert_eq!(lines[1].name.as_deref(), Some("挂面（1kg×12包/箱）"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(6)));
+    assert!(measure_per_pack("20L/桶") && !measure_per_pack("AB-20/3"));
+}
+
+/// "Lieferung bis Montag, 3. August, an:": the dot after a day's number ends no sentence,
+/// so the line still announces the delivery block.
+#[test]
+fn an_ordinal_date_does_not_end_the_delivery_sentence() {
+    assert_eq!(
+        last_sentence("Lieferung bis Montag, 3. August, an:"),
+        "Lieferung bis Montag, 3. August, an:"
+    );
+    assert_eq!(
+        last_sentence("Danke. Bitte liefern an:"),
+        "Bitte liefern an:"
+    );
+    let text = "Guten Tag\n\n4 x Kerzen @ 2,50\n\nLieferung bis Montag, 3. August, an:\n\n\
+        Gasthof Linde\nDorfstrasse 7\n3800 Interlaken\n\nGruss\nPeter Huber\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.line1").as_deref(), Some("Dorfstrasse 7"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Interlaken"));
+}
+
+/// "• 12 caixotes – Name …": a unit word of up to ten letters between the count and the dash.
+#[test]
+fn a_longer_unit_word_before_the_dash() {
+    assert_eq!(
+        unit_dash("• 12 caixotes – Laranja do Algarve 10 kg – 8,40 € cada").as_deref(),
+        Some("• 12 x Laranja do Algarve 10 kg – 8,40 € cada")
+    );
+}
+
+/// A letterhead's spaced-out name is written together.
+#[test]
+fn a_spaced_out_letterhead_name() {
+    assert_eq!(unspaced_cjk("金 龍 茶 樓").as_deref(), Some("金龍茶樓"));
+    assert_eq!(unspaced_cjk("金龍 茶樓"), None);
+    assert_eq!(unspaced_cjk("A B C"), None);
+}
+
+/// A delivery city with neither postcode nor country: the sender's country, as a guess below
+/// the review threshold (a person confirms it).
+#[test]
+fn a_city_without_postcode_takes_the_senders_country_as_a_guess() {
+    let mut c = ctx();
+    c.sender_country = Some("PT".into());
+    let text = "Bom dia,\n\n• 6 x Sal grosso 1 kg @ 1,20 €\n\nA entrega é na nossa loja:\n\n\
+        Mercearia Ribeiro\nRua Direita, 10\nBraga\n\nObrigado\nAna Ribeiro\n";
+    let (f, _, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Braga"));
+    let country = f.get("ship_to.country").expect("country");
+    assert_eq!(country.value, "PT");
+    assert!(country.confidence < 0.7);
+}
+
+/// A shop unit below the street line ("…地下5號舖") is the address's second line.
+#[test]
+fn a_shop_unit_under_a_chinese_street_is_line2() {
+    let text = "送貨地址：\n金龍茶樓\n香港新界沙田源禾路1號\n沙田廣場地下5號舖\n\n謝謝\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.line2").as_deref(),
+        Some("沙田廣場地下5號舖")
+    );
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("新界沙田源禾路1號")
+    );
+}
+
+/// A Chinese item counted by a number and a one-character measure word between spaces, a
+/// size written against "×" in its name ("30cm×50m") no count.
+#[test]
+fn a_chinese_count_with_its_measure_word_and_a_size_in_the_name() {
+    let text = "1. 包裝紙 40cm×20m　9捲　@NT$120　小計 NT$1,080\n\
+        2. 美工刀 6吋　4把　@NT$55　小計 NT$220\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].name.as_deref(), Some("包裝紙 40cm×20m"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(9)));
+    assert_eq!(lines[1].name.as_deref(), Some("美工刀 6吋"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(4)));
+    let t = "纸 70g × 5";
+    assert!(!size_times(t, t.find('×').unwrap()));
+    let t = "茶包 400g×30袋";
+    assert!(size_times(t, t.find('×').unwrap()));
+}
