@@ -10214,6 +10214,57 @@ const CODES: &[&str] = &[
     "COP", "RSD", "BGN", "TZS", "KES", "MAD",
 ];
 
+/// The currency a sign several countries write stands for in `country`: the dollar sign
+/// (`dollar`) or the yen/yuan sign (`¥`, `￥`, `元`).
+pub fn sign_currency(dollar: bool, country: Option<&str>) -> Option<&'static str> {
+    match (dollar, country?) {
+        (true, "US") => Some("USD"),
+        (true, "CA") => Some("CAD"),
+        (true, "AU") => Some("AUD"),
+        (true, "NZ") => Some("NZD"),
+        (true, "MX") => Some("MXN"),
+        (true, "SG") => Some("SGD"),
+        (true, "CL") => Some("CLP"),
+        (true, "AR") => Some("ARS"),
+        (true, "CO") => Some("COP"),
+        (true, "HK") => Some("HKD"),
+        (true, "TW") => Some("TWD"),
+        (false, "JP") => Some("JPY"),
+        (false, "CN") => Some("CNY"),
+        _ => None,
+    }
+}
+
+/// The doubt of a currency written only by a sign several currencies write, which no
+/// country read says which ([`sign_currency`]).
+pub fn sign_doubt(dollar: bool) -> String {
+    format!(
+        "currency: only the sign {} is written, which several currencies use",
+        if dollar { "$" } else { "¥" }
+    )
+}
+
+/// Whether a table header names its amounts by a bare sign several currencies write
+/// (`Unit Price ($)`, `Amount $`, `単価（¥）`): `Some(true)` for the dollar, `Some(false)` for
+/// the yen or yuan; `R$`, `US$`, `NT$` and the like name their own currency and are not bare.
+pub fn header_sign(header: &[String]) -> Option<bool> {
+    let bare = |cell: &str, sign: char| {
+        cell.match_indices(sign).any(|(at, _)| {
+            !cell[..at]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphabetic)
+        })
+    };
+    let dollar = header.iter().any(|c| bare(c, '$'));
+    let yen = header.iter().any(|c| bare(c, '¥') || bare(c, '￥'));
+    match (dollar, yen) {
+        (true, false) => Some(true),
+        (false, true) => Some(false),
+        _ => None,
+    }
+}
+
 /// The currency: a code or a labelled currency, else an unambiguous sign or word, else a
 /// sign several countries use (`$`, `¥`) read by the ship-to country; a sign whose country
 /// does not use it, or two different codes, are doubts.
@@ -10365,31 +10416,12 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
     // No country read: a yen sign in a text written in Japanese (kana) is the yen's.
     let country = country.or_else(|| (yen && !dollar && has_kana(text)).then(|| "JP".to_string()));
     if dollar || yen {
-        let by_country = country.as_deref().and_then(|c| match (dollar, c) {
-            (true, "US") => Some("USD"),
-            (true, "CA") => Some("CAD"),
-            (true, "AU") => Some("AUD"),
-            (true, "NZ") => Some("NZD"),
-            (true, "MX") => Some("MXN"),
-            (true, "SG") => Some("SGD"),
-            (true, "CL") => Some("CLP"),
-            (true, "AR") => Some("ARS"),
-            (true, "CO") => Some("COP"),
-            (true, "HK") => Some("HKD"),
-            (true, "TW") => Some("TWD"),
-            (false, "JP") => Some("JPY"),
-            (false, "CN") => Some("CNY"),
-            _ => None,
-        });
-        match by_country {
+        match sign_currency(dollar, country.as_deref()) {
             Some(code) => ctx.put(facts, "currency", Some(code.into()), 0.85),
             None => {
                 let guess = if dollar { "USD" } else { "CNY" };
                 ctx.put(facts, "currency", Some(guess.into()), 0.5);
-                doubts.push(format!(
-                    "currency: only the sign {} is written, which several currencies use",
-                    if dollar { "$" } else { "¥" }
-                ));
+                doubts.push(sign_doubt(dollar));
             }
         }
     }

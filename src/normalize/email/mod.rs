@@ -520,6 +520,8 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
     // What an attachment of lines says besides its lines (its summary rows, a sheet of
     // delivery details): facts the message text does not give are read from it.
     let mut attached_text = String::new();
+    // The header row of the attachment's line table, for a currency sign written only there.
+    let mut attached_header: Vec<String> = Vec::new();
     // A CSV or XLSX attachment of lines wins over lines guessed from the text.
     const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
     const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
@@ -551,6 +553,9 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                 amounts_text.push('\n');
                 amounts_text.push_str(&summary);
                 attached_text = summary;
+                attached_header = extract::grid_header_at(&rows, &csv_ctx, 30)
+                    .and_then(|h| rows.get(h).cloned())
+                    .unwrap_or_default();
                 extract::grid_lines(&rows, &csv_ctx, &mut facts, 30)
                     .map_err(|why| format!("CSV attachment {why}"))
             });
@@ -562,6 +567,7 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                 amounts_text.push('\n');
                 amounts_text.push_str(&order.summary);
                 attached_text = format!("{}\n\n{}", order.summary, order.details);
+                attached_header = order.header;
                 order.lines
             });
             (read, "xlsx")
@@ -608,6 +614,17 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
         for (k, f) in found {
             if !facts.contains_key(&k) {
                 put(&mut facts, &k, Some(f.value), f.confidence);
+            }
+        }
+    }
+    // "Unit Price ($)": a sign several currencies write, written only in the line table's
+    // header, stands for the currency of the country the order is shipped to.
+    if !facts.contains_key("currency") {
+        if let Some(dollar) = extract::header_sign(&attached_header) {
+            let country = facts.get("ship_to.country").map(|f| f.value.clone());
+            match extract::sign_currency(dollar, country.as_deref()) {
+                Some(code) => put(&mut facts, "currency", Some(code.to_string()), 0.85),
+                None => doubts.push(extract::sign_doubt(dollar)),
             }
         }
     }

@@ -78,6 +78,8 @@ pub struct XlsxOrder {
     /// ([`sheet_text`]): a workbook gives the delivery details above the table or on a sheet
     /// of their own.
     pub details: String,
+    /// The line table's header row (`Unit Price ($)`: a currency sign written only there).
+    pub header: Vec<String>,
 }
 
 /// A sheet's rows as text: a row of two cells, the first without a digit, is a labelled
@@ -232,10 +234,14 @@ pub fn xlsx_order(
                     .filter(|t| !t.trim().is_empty())
                     .collect::<Vec<_>>()
                     .join("\n\n");
+                let header = grid_header_at(&sheet.rows, ctx, 30)
+                    .and_then(|h| sheet.rows.get(h).cloned())
+                    .unwrap_or_default();
                 return Ok(XlsxOrder {
                     lines,
                     summary,
                     details,
+                    header,
                 });
             }
             Ok(_) => {}

@@ -5022,3 +5022,25 @@ fn a_chinese_count_with_its_measure_word_and_a_size_in_the_name() {
     let t = "茶包 400g×30袋";
     assert!(size_times(t, t.find('×').unwrap()));
 }
+
+/// A bare dollar or yen sign in a line table's header names the currency by the country the
+/// order ships to; `R$`, `US$`, `NT$` name their own and are not bare.
+#[test]
+fn a_bare_sign_in_a_table_header() {
+    let row = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        header_sign(&row(&["Part", "Each ($)", "Qty", "Line $"])),
+        Some(true)
+    );
+    assert_eq!(
+        header_sign(&row(&["品番", "単価（￥）", "数量"])),
+        Some(false)
+    );
+    assert_eq!(header_sign(&row(&["Código", "Preço (R$)", "Qtd"])), None);
+    assert_eq!(header_sign(&row(&["Item", "Price (US$)"])), None);
+    assert_eq!(header_sign(&row(&["Item", "Price", "Qty"])), None);
+    assert_eq!(sign_currency(true, Some("CA")), Some("CAD"));
+    assert_eq!(sign_currency(false, Some("JP")), Some("JPY"));
+    assert_eq!(sign_currency(true, Some("DE")), None);
+    assert_eq!(sign_currency(true, None), None);
+}
