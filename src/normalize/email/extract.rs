@@ -3484,11 +3484,11 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
             lines.truncate(city_at + 1 + k);
         }
         // Times of day below the postcode and city ("Warenannahme Mo–Fr 6:00–14:00 Uhr, Tor 3",
-        // "Receiving 7am-3pm"): the hours the place takes goods, a note, not a line of the
-        // address.
+        // "Receiving 7am-3pm", "réception 6 h – 11 h", "ricevimento merci 8.00–12.00"): the
+        // hours the place takes goods, a note, not a line of the address.
         re!(
             CLOCK,
-            r"(?i)(?:^|[^0-9])(?:[0-9]{1,2}:[0-9]{2}\s*(?:[-–—]|bis|to|till|until|tot|à)\s*[0-9]{1,2}:[0-9]{2}|[0-9]{1,2}(?:[:.][0-9]{2})?\s*(?:uhr|uur|am|pm)\b)"
+            r"(?i)(?:^|[^0-9])(?:[0-9]{1,2}[:.][0-9]{2}\s*(?:[-–—]|bis|to|till|until|tot|à|alle)\s*[0-9]{1,2}[:.][0-9]{2}|[0-9]{1,2}(?:[:.][0-9]{2})?\s*(?:uhr|uur|am|pm)\b|[0-9]{1,2}\s?h(?:\s?[0-9]{2})?\s*(?:[-–—]|à)\s*[0-9]{1,2}\s?h\b)"
         );
         let hours = lines[city_at + 1..]
             .iter()

@@ -4618,6 +4618,18 @@ fn receiving_hours_below_the_address_are_no_part_of_it() {
     let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
     assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Portland"));
     assert_eq!(value(&f, "ship_to.region").as_deref(), Some("ME"));
+    // French hours ("7 h 30 – 12 h") and dotted ones ("7.30–11.30"), after a gate on the line.
+    let text = "Adresse de livraison :\nBoulangerie du Port\n4, quai Duguay-Trouin\n\
+                35400 Saint-Malo\nPortail B, réception 7 h 30 – 12 h\n\nCordialement\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Saint-Malo"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("35400"));
+    assert_eq!(value(&f, "ship_to.region"), None);
+    let text = "Indirizzo di consegna:\nTrattoria Il Pozzo\nVia dei Mille 18\n\
+                43121 Parma (PR)\n(cancello laterale, consegne 7.30–11.30)\n\nCordiali saluti\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Parma"));
+    assert_eq!(value(&f, "ship_to.region").as_deref(), Some("PR"));
 }
 
 /// "- n. 8 scatole …" (Italian), "- Nr. 3 …": a number mark before the count and its unit is
