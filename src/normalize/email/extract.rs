@@ -140,6 +140,9 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "bestelbonnummer",
             "inkoopordernummer",
             "inkooporder",
+            "inkoopnummer",
+            "inkoopnr",
+            "inkoopnr.",
             "bestelling",
             "ordernr",
             "ordernr.",
@@ -823,6 +826,8 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "prodotto",
             "articolo",
             "descrição",
+            "designação",
+            "designacao",
             "produto",
             "artigo",
             "品名",
@@ -1193,6 +1198,15 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "popust",
             "popust %",
         ],
+        // The number of units the price is for (an ERP's "Price | Per": 9.00 per 100).
+        "price_unit" => &[
+            "per",
+            "price per",
+            "preiseinheit",
+            "pe",
+            "price unit",
+            "prix par",
+        ],
         _ => &[],
     }
 }
@@ -1416,11 +1430,11 @@ re!(
 re!(EMAIL, r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})");
 re!(
     BULLET,
-    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|dozen|doz\.?|pak\.?|pkg\.?|eimer|dosen?|rollen?|kartons?|beutel|kanister|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\((?:(?:r[ée]f|ref|art|art\.?-?nr|artikelnr|sku|code|item|cod|código|codice|kód|kod|nr|no|n°)\.?\s*[:#]?\s*|#\s*)?([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|TSh|KSh|RM|Rp|S/\.?)?\s*([0-9][0-9.,]*)"
+    r"(?i)^\s*(?:[-*•·]\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(?:x|×|pcs?\.?|pieces|units?|stuks?|st\.|stk\.?|stück|uds?\.?|pz\.?|dozen|doz\.?|pak\.?|pkg\.?|eimer|dosen?|rollen?|kartons?|beutel|kanister|pck\.?|pkt\.?|cans?|blikken|flessen|zakken|pakken|emmers|件|个|個|箱|包)\s*(?:of\s+)?(.+?)\s*(?:\((?:(?:r[ée]f|ref|art|art\.?-?nr|artikelnr|sku|code|item|cod|código|codice|kód|kod|nr|no|n°)\.?\s*[:#]?\s*|#\s*)?([A-Za-z0-9][A-Za-z0-9._/-]*)\))?\s*(?:\s*@\s*|\s+(?:at|à)\s+)((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|TSh|KSh|RM|Rp|S/\.?)?\s*([0-9][0-9.,]*)"
 );
 re!(
     TOTAL,
-    r"(?i)(grand\s+total|order\s+total|total\s+amount|totale\s+(?:ordine|dell'ordine|documento)|total\s+(?:du\s+|de\s+la\s+)?commande|total\s+(?:del\s+|do\s+)?pedido|total\s+da\s+encomenda|gesamtbetrag|gesamtsumme|bestellwert|totaalbedrag|totaal|totale|total|合计|合計|总计|總計|总金额|總金額)\s*(?:\(?(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY|CHF|BRL)\)?)?\s*(?:is|est|ist|es|è|é|bedraagt|:|：)?\s*(?:(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY|CHF|BRL|US\$|HK\$|NT\$|R\$|\$|£|€|¥|￥)\s*)?([0-9][0-9,.]*[0-9]|[0-9])"
+    r"(?i)(grand\s+total|order\s+total|total\s+amount|totale\s+(?:ordine|dell'ordine|documento)|total\s+(?:du\s+|de\s+la\s+)?commande|total\s+(?:del\s+|do\s+)?pedido|total\s+da\s+encomenda|gesamtbetrag|gesamtsumme|bestellwert|totaalbedrag|totaal|totale|total|合计|合計|总计|總計|总金额|總金額|一共|共计|共計)\s*(?:\(?(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY|CHF|BRL)\)?)?\s*(?:is|est|ist|es|è|é|bedraagt|:|：)?\s*(?:(USD|GBP|EUR|CNY|RMB|HKD|TWD|CAD|AUD|JPY|CHF|BRL|US\$|HK\$|NT\$|R\$|\$|£|€|¥|￥)\s*)?([0-9][0-9,.]*[0-9]|[0-9])"
 );
 re!(
     US_CITY,
@@ -1488,20 +1502,50 @@ fn digits(s: &str) -> usize {
 /// [`BULLET`]: `3 x Name (SKU) @ $1.00` starts with the quantity (after a bullet) and needs
 /// `@`, `at` or `à`.
 fn bullet(line: &str) -> Option<regex::Captures<'_>> {
+    let line = without_list_number(line);
     let head = line.trim_start().trim_start_matches(['-', '*', '•', '·']);
     let maybe = head.trim_start().starts_with(|c: char| c.is_ascii_digit())
         && (line.contains(['@', 'à']) || contains_ci(line, "at"));
     maybe.then(|| rx(&BULLET)?.captures(line)).flatten()
 }
 
+/// A numbered list's item without its number ("1) 20 Stk. …", "2. 5 x …"), when the item
+/// starts with its quantity after it; the line as it is otherwise.
+fn without_list_number(line: &str) -> &str {
+    re!(LIST_NUMBER, r"^\s*[0-9]{1,3}[).]\s+([0-9])");
+    match rx(&LIST_NUMBER).and_then(|r| r.captures(line)) {
+        Some(m) => m.get(1).map_or(line, |q| &line[q.start()..]),
+        None => line,
+    }
+}
+
 /// [`TOTAL`]: every match names a total.
 fn stated_total(line: &str) -> Option<regex::Captures<'_>> {
-    const WORDS: [&str; 6] = ["合计", "合計", "总计", "總計", "总金额", "總金額"];
+    // "一共6615.5元": "altogether", the total in a chat.
+    const WORDS: [&str; 9] = [
+        "合计",
+        "合計",
+        "总计",
+        "總計",
+        "总金额",
+        "總金額",
+        "一共",
+        "共计",
+        "共計",
+    ];
     let maybe = ["total", "gesamt", "totaal", "bestellwert"]
         .iter()
         .any(|w| contains_ci(line, w))
         || WORDS.iter().any(|w| line.contains(w));
-    maybe.then(|| rx(&TOTAL)?.captures(line)).flatten()
+    let m = maybe.then(|| rx(&TOTAL)?.captures(line)).flatten()?;
+    // "一共3箱" counts boxes: "altogether" names a total only with its money ("一共6615.5元").
+    let chat_word = ["一共", "共计", "共計"].contains(&m.get(1)?.as_str());
+    let money = m.get(2).is_some()
+        || m.get(3).is_some()
+        || line[m.get(4)?.end()..]
+            .trim_start()
+            .starts_with(['元', '圓', '块', '塊']);
+    (!chat_word || money).then_some(m)
 }
 
 /// [`PO_LABELLED`]: a match starts at a word start with `po`, `p.o`, `purchase` or `order`
@@ -5126,6 +5170,8 @@ fn split_joined_header(header: &[Cell], template: Option<&Template>) -> Option<V
 /// A header cell's text as a column name: [`norm_label`] form without a trailing `.` or `:`
 /// or currency ("unit_price_gbp", "price (usd)": the currency is not part of the name).
 fn column_name(s: &str) -> String {
+    // Portuguese abbreviates with a raised letter after the dot ("Ref.ª" for referência).
+    let s = s.trim().strip_suffix(".ª").unwrap_or(s);
     let mut n = norm_label(s.trim_end_matches(['.', ':']));
     // "Unit Price (ex GST)", "单价(元)": the parenthesis qualifies the column, it does not
     // name it.
@@ -5295,6 +5341,11 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
     let quantity = parse_quantity(&raw_quantity, dc)?;
     let mut unit_price =
         get("unit_price").and_then(|p| price_per(&p, dc).or_else(|| parse_decimal(&p, dc)));
+    if let Some(per) = get("price_unit").and_then(|n| price_unit(&n, dc)) {
+        unit_price = unit_price
+            .and_then(|p| p.checked_div(per))
+            .map(|d| d.normalize());
+    }
     let mut confidence = confidence;
     let amount = get("amount").and_then(|a| parse_decimal(&a, dc));
     // "10 %", "-10 %", "0": a percentage off the line, at most all of it (a discount's
@@ -5904,6 +5955,12 @@ fn code_word(text: &str) -> Option<regex::Captures<'_>> {
 /// Lines written as bullets: `- 3 x Huila Washed, 1 kg (HUI-1KG-WB) @ $38.50`.
 fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Line)> {
     let mut out = Vec::new();
+    // Items that lead with their code: one whose code has no digit ("NHS-M") leads with it too.
+    let coded = lines
+        .iter()
+        .filter_map(|l| bullet(l))
+        .filter(|m| m.get(3).is_none() && code_lead(m[2].trim()).is_some())
+        .count();
     for (i, line) in lines.iter().enumerate() {
         let Some(m) = bullet(line) else {
             continue;
@@ -5927,10 +5984,15 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
             );
         }
         let mut name = m[2].trim().trim_end_matches([',', '-']).trim().to_string();
+        if let Some((_, rest)) = unit_before_code_label(&name) {
+            name = rest;
+        }
         let mut sku = m.get(3).map(|s| s.as_str().to_string());
         // A code leading the name ("2 stk. KF-901 Julekaffe à 245,00 kr."), as in a list item.
         if sku.is_none() {
-            if let Some((code, rest)) = code_lead(&name) {
+            let lead =
+                code_lead(&name).or_else(|| (coded >= 2).then(|| letter_code_lead(&name))?);
+            if let Some((code, rest)) = lead {
                 sku = Some(code.to_string());
                 name = rest.to_string();
             }
@@ -5941,7 +6003,9 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
             let worded = code_word(&name).and_then(|m| {
                 let code = m.get(1)?;
                 let whole = m.get(0)?.range();
-                (code.as_str().chars().any(|c| c.is_ascii_digit()) && whole.start > 0)
+                // Before the name ("Art.-Nr. 40-1187 Kabelbinder …") or after it.
+                let named = whole.start > 0 || !name[whole.end..].trim().is_empty();
+                (code.as_str().chars().any(|c| c.is_ascii_digit()) && named)
                     .then(|| (code.as_str().to_string(), whole))
             });
             if let Some((code, whole)) = worded {
@@ -7156,6 +7220,51 @@ fn code_lead(s: &str) -> Option<(&str, &str)> {
     (!name.is_empty()).then_some((code, name))
 }
 
+/// A region read up to the mark that names the postcode after it ("Yucatán, C.P." from
+/// "Mérida, Yucatán, C.P. 97000"; "CEP", "PLZ", "ZIP", "NPA", "PIN", "邮编"): the region
+/// without the mark. `None` when the region ends with no such mark.
+pub fn without_postcode_mark(region: &str) -> Option<String> {
+    re!(
+        POSTCODE_MARK_END,
+        r"(?i)^(.*?\S)[\s,;]+(?:c\.\s?p\.?|cp|cep|plz|zip(?:\s+code)?|postcode|post\s+code|npa|pin(?:\s+code)?|邮编|郵編|〒)$"
+    );
+    let m = rx(&POSTCODE_MARK_END)?.captures(region.trim())?;
+    Some(m.get(1)?.as_str().trim_end_matches([',', ';']).to_string())
+}
+
+/// The number of units a line's price is for, from its own column ("Per": 100, 1000): a
+/// whole number above one; `None` for one unit or a unit word.
+fn price_unit(cell: &str, decimal_comma: bool) -> Option<Decimal> {
+    let n = parse_quantity(cell.trim(), decimal_comma)?;
+    (n > Decimal::ONE && n.fract().is_zero()).then_some(n)
+}
+
+/// An item after its quantity that starts with the unit word before its code's label ("5
+/// Ring Art.-Nr. 11-3015 …", "3 Eimer Art.-Nr. …", "2 tins ref. …"): the item from the label
+/// on, the unit word being no part of its name.
+fn unit_before_code_label(item: &str) -> Option<(&str, String)> {
+    re!(
+        UNIT_THEN_LABEL,
+        r"(?i)^([0-9]{1,5}\s+)?(\p{L}{1,10}\.?)\s+((?:art\.?\s?-?\s?nr\.?|artikel(?:nummer|nr\.?)?|ref\.|réf\.|sku|item\s+no\.?|code)\s*[:#]?\s*[A-Za-z0-9])"
+    );
+    let m = rx(&UNIT_THEN_LABEL)?.captures(item)?;
+    let count = m.get(1).map_or("", |c| c.as_str());
+    let unit = m.get(2)?.as_str();
+    Some((unit, format!("{count}{}", &item[m.get(3)?.start()..])))
+}
+
+/// A code of capital letters in parts joined by a hyphen ("NHS-M", "PAP-XL") leading a name
+/// that starts with a capitalised word, one space after it: read only where the list's other
+/// items lead with codes, so that it stands in the code's place.
+fn letter_code_lead(s: &str) -> Option<(&str, &str)> {
+    re!(
+        LETTER_CODE_LEAD,
+        r"^([A-Z]{2,}(?:-[A-Z0-9]+)+) (\p{Lu}\p{Ll}.*)$"
+    );
+    let m = rx(&LETTER_CODE_LEAD)?.captures(s)?;
+    Some((m.get(1)?.as_str(), m.get(2)?.as_str().trim()))
+}
+
 /// The text before a whole number that ends `s` after a space (`Oat milk 1L x6   30`).
 fn before_number(s: &str) -> Option<&str> {
     let t = s.trim_end();
@@ -7913,10 +8022,17 @@ fn list_lines(
         {
             words.pop();
         }
-        let name = words
+        let mut name = words
             .join(" ")
             .trim_matches(|c: char| "-–—,，;；:：| ".contains(c))
             .to_string();
+        // "5 Ring Art.-Nr. 11-3015 Mantelleitung …": the word between the count and the
+        // code's label is the count's unit, no part of the name.
+        if let Some(unit) = unit_before_code_label(body).map(|(u, _)| u) {
+            if let Some(rest) = name.strip_prefix(unit).and_then(|r| r.strip_prefix(' ')) {
+                name = rest.to_string();
+            }
+        }
         // What is left must read as a name: no bracket or code left over from the item's
         // parts (a shape the rules do not know).
         if leftover_code(&name) {
@@ -8475,6 +8591,52 @@ const SENTENCE_DOUBT: &str =
 /// price ("Please send 3 of the 12oz tumblers (TMB-12) at $14.50 each", "40 boxes of Colored
 /// Pencils 24ct (CP-24) at $3.85 a box", "15 packs of Glue Sticks 12-pack (GS-12PK), $6.20 per
 /// pack"). Two such sentences at least make a list.
+/// Items pasted from a chat, one a line: the code, the name, the sign for times and the
+/// count with its counter, then the unit price after its word ("AB-12 Sesamöl 1L × 6瓶
+/// 单价45", "K-7 Kaffee 500g x 4 Stk. Preis 8,90"). The last sign for times before the count
+/// is the quantity's; one in the name ("5L*4") stays in it.
+fn labelled_price_items(lines: &[&str], ctx: &Ctx) -> Vec<(usize, Line)> {
+    re!(
+        LABELLED_PRICE_ITEM,
+        r"(?i)^\s*(?:[-*•·]\s*)?([A-Za-z0-9]+(?:[-_./][A-Za-z0-9]+)+)\s+(\S.*?)\s*[×x]\s*([0-9]{1,5})\s*(?:\p{Han}|[a-z]{1,6}\.?)?\s*[,，]?\s*(?:单价|單價|単価|unit\s+price|price|preis|prix|precio|prezzo|preço)\s*[:：]?\s*(?:[¥￥€$£]|RMB|CNY)?\s*([0-9][0-9,.]*)\s*(?:元|圓|円|eur|usd|€)?\s*$"
+    );
+    let dc = ctx.decimal_comma();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate().take(2_000) {
+        let Some(m) = rx(&LABELLED_PRICE_ITEM).and_then(|r| r.captures(l)) else {
+            continue;
+        };
+        let code = &m[1];
+        if !(code.chars().any(|c| c.is_ascii_alphabetic())
+            && code.chars().any(|c| c.is_ascii_digit()))
+        {
+            continue;
+        }
+        let (Some(quantity), Some(price)) = (parse_quantity(&m[3], dc), parse_decimal(&m[4], dc))
+        else {
+            continue;
+        };
+        out.push((
+            i,
+            Line {
+                sku: Some(code.to_string()),
+                name: Some(m[2].trim().to_string()),
+                spec: None,
+                quantity: Some(quantity),
+                unit_price: Some(price),
+                confidence: (0.85 * ctx.trust).clamp(0.0, 1.0),
+                doubt: None,
+                discount: None,
+            },
+        ));
+    }
+    // One such line alone is no list.
+    if out.len() < 2 {
+        out.clear();
+    }
+    out
+}
+
 fn sentence_items(lines: &[&str], decimal_comma: bool) -> Vec<(usize, Line)> {
     re!(
         SENTENCE_ITEM,
@@ -8941,8 +9103,8 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     let delivery = delivery_lines(layout, ctx, kind);
     let labelled = find_labelled(layout, ctx, "phone", false);
     let marked = |l: &str| {
-        let m = rx(&PHONE_MARKED)
-            .and_then(|r| r.captures(l))
+        let m = direct_line(l)
+            .or_else(|| rx(&PHONE_MARKED).and_then(|r| r.captures(l)))
             .or_else(|| phone_after_label(l))
             .or_else(|| {
                 // "d: 12.03.2026" is a date.
@@ -9254,6 +9416,19 @@ fn letterhead_block(layout: &Layout) -> Vec<usize> {
         .take_while(|&i| !layout.lines[i].trim().is_empty())
         .take(8)
         .collect()
+}
+
+/// A phone number labelled as the writer's direct line ("direct dial 0161 555 0123",
+/// "Durchwahl: …", "直通：03-5555-0123"), which is theirs rather than the switchboard's a line
+/// may give first ("代表：03-5555-0100　直通：…", "Tel … · direct line …"). Group 1 is the
+/// number.
+fn direct_line(line: &str) -> Option<regex::Captures<'_>> {
+    re!(
+        DIRECT_LINE,
+        r"(?i)(?:^|\s|[|·,(（])(?:direct\s+(?:dial|line)|ddi|durchwahl|ligne\s+directe|linea\s+diretta|línea\s+directa|doorkiesnummer|直通(?:電話)?|直线|直綫)\s*[:：]?\s*(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+    );
+    let m = rx(&DIRECT_LINE)?.captures(line)?;
+    (7..=15).contains(&digits(m.get(1)?.as_str())).then_some(m)
 }
 
 /// A phone number after a label the short list in [`sender_phone`] does not read: Korean
@@ -9807,6 +9982,11 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         // Bullets, and list items of other shapes among them, in the order written.
         let mut items = bullet_lines(lines, ctx, &mut facts);
         items.extend(column_items(lines, ctx));
+        let priced: Vec<(usize, Line)> = labelled_price_items(lines, ctx)
+            .into_iter()
+            .filter(|(i, _)| !items.iter().any(|(j, _)| j == i))
+            .collect();
+        items.extend(priced);
         let fielded: Vec<(usize, Line)> = labelled_field_items(lines, dc)
             .into_iter()
             .filter(|(i, _)| !items.iter().any(|(j, _)| j == i))

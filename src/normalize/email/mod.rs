@@ -300,6 +300,8 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
             }
         }
     }
+    // The text as decoded, before its spaces were normalized: string facts keep its spaces.
+    let written = format!("{}\n{text}", mail.text.as_deref().unwrap_or(""));
     let text = bounded(text::normalize(&text), &mut problems);
     let mut ctx = Ctx::new(template, trust);
     ctx.decimal_comma = extract::infer_decimal_comma(&text);
@@ -682,6 +684,12 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
             f.value = trimmed.to_string();
         }
     }
+    if let Some(f) = facts.get_mut("ship_to.region") {
+        if let Some(region) = extract::without_postcode_mark(&f.value) {
+            f.value = region;
+        }
+    }
+    keep_written_spaces(&written, &mut facts);
     doubts.extend(checks::check_address(&facts));
     doubts.extend(forward_change);
     // A message that only asks to change a line of an earlier order: that line, in doubt.
@@ -962,6 +970,24 @@ fn form_text(
         };
     }
     Err("the fax carries no PDF or image of the order form".into())
+}
+
+/// The delivery address's strings keep the ideographic spaces the sender wrote
+/// (see [`text::ideographic_spaces_as_written`]).
+fn keep_written_spaces(written: &str, facts: &mut Facts) {
+    for key in [
+        "ship_to.name",
+        "ship_to.line1",
+        "ship_to.line2",
+        "ship_to.city",
+        "ship_to.region",
+    ] {
+        if let Some(f) = facts.get_mut(key) {
+            if let Some(v) = text::ideographic_spaces_as_written(written, &f.value) {
+                f.value = v;
+            }
+        }
+    }
 }
 
 fn round2(x: f64) -> f64 {

@@ -47,6 +47,7 @@ pub const COLUMNS: &[&str] = &[
     "unit_price",
     "amount",
     "discount",
+    "price_unit",
 ];
 
 /// One sender template.

@@ -26,6 +26,28 @@ pub fn normalize(text: &str) -> String {
         .collect()
 }
 
+/// A value read from [`normalize`]d text, as the sender wrote it: [`normalize`] turns the
+/// ideographic space (U+3000, which Japanese and Chinese writers put between a company and its
+/// department, "東海物産株式会社　第二倉庫") into ASCII spaces so that columns split, but a
+/// string fact is the payload's own text. `None` when `written` holds no such space where the
+/// value has one.
+pub fn ideographic_spaces_as_written(written: &str, value: &str) -> Option<String> {
+    if !written.contains('\u{3000}') || !value.contains(' ') {
+        return None;
+    }
+    let pattern = value
+        .split(' ')
+        .filter(|p| !p.is_empty())
+        .map(regex::escape)
+        .collect::<Vec<_>>()
+        .join("[ \u{3000}\u{00A0}]+");
+    let found = regex::Regex::new(&pattern).ok()?.find(written)?;
+    found
+        .as_str()
+        .contains('\u{3000}')
+        .then(|| found.as_str().trim().to_string())
+}
+
 /// Undoes double spacing (OCR often puts a blank line after every line): when most lines are
 /// followed by exactly one blank line, single blank lines are dropped and longer runs become one.
 pub fn undouble_spacing(text: &str) -> String {
@@ -342,16 +364,56 @@ pub fn forwarded_subject(subject: &str) -> bool {
 pub fn strip_quoted(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
+    let mut inline = false;
     for (i, line) in lines.iter().enumerate() {
-        if quote_starts(&lines, i) {
+        if !inline && quote_starts(&lines, i) {
+            if inline_reply(&lines, i) {
+                inline = true;
+                continue;
+            }
             break;
         }
         if line.trim().starts_with('>') {
+            // Between inline answers a quoted line ends the answer above it, as a blank
+            // line would.
+            if inline && out.last().is_some_and(|l: &&str| !l.trim().is_empty()) {
+                out.push("");
+            }
             continue;
         }
         out.push(*line);
     }
     out.join("\n")
+}
+
+/// Whether the quoted message under the reply header at line `i` is answered inline: its
+/// lines are `>`-quoted and the writer's own text stands between them at least twice
+/// ("> How many do you want?" / "6 boxes" / "> Delivery to the usual place?" / "No, to …").
+/// The writer's lines are then the message; only the `>` lines are the earlier one.
+fn inline_reply(lines: &[&str], i: usize) -> bool {
+    let rest = &lines[i + 1..];
+    let quoted = |l: &str| l.trim_start().starts_with('>');
+    if !rest
+        .iter()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| quoted(l))
+    {
+        return false;
+    }
+    // Runs of the writer's lines that a quoted line follows.
+    let mut answers = 0;
+    let mut in_answer = false;
+    for l in rest {
+        if quoted(l) {
+            if in_answer {
+                answers += 1;
+            }
+            in_answer = false;
+        } else if !l.trim().is_empty() {
+            in_answer = true;
+        }
+    }
+    answers >= 2
 }
 
 /// The sender's own earlier order quoted below a reply: the body of the newest quoted message
@@ -1095,6 +1157,28 @@ fn decode_entities(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_inline_answered_reply_keeps_the_writers_lines() {
+        let text = "Hi Tom,\nanswers below.\n\nOn 3 May 2026, Tom <tom@x.example> wrote:\n> How many mugs?\n12 mugs MG-1 at £3.00\n> And plates?\n6 plates PL-2 at £4.50\n> Anything else?\nNo thanks.\n";
+        let kept = strip_quoted(text);
+        assert!(kept.contains("12 mugs MG-1"));
+        assert!(kept.contains("6 plates PL-2"));
+        assert!(!kept.contains("How many"));
+        // A reply quoted below, answered above only: cut at the header.
+        let text = "12 mugs please.\n\nOn 3 May 2026, Tom <tom@x.example> wrote:\n> How many mugs?\n> Plates?\n\n-- \nAnn\n";
+        assert_eq!(strip_quoted(text), "12 mugs please.\n");
+    }
+
+    #[test]
+    fn an_ideographic_space_is_kept_as_written() {
+        let written = "〒100-0001\n大和商事株式会社\u{3000}第二倉庫\n";
+        assert_eq!(
+            ideographic_spaces_as_written(written, "大和商事株式会社 第二倉庫").as_deref(),
+            Some("大和商事株式会社\u{3000}第二倉庫")
+        );
+        assert_eq!(ideographic_spaces_as_written("A  B", "A B"), None);
+    }
 
     /// Full-width digits, and a full-width comma or full stop between digits, are read as
     /// ASCII (`６４，０４４円` is 64,044 yen); elsewhere they stay.

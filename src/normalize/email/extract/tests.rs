@@ -5056,3 +5056,122 @@ fn a_bare_sign_in_a_table_header() {
     assert_eq!(sign_currency(true, Some("DE")), None);
     assert_eq!(sign_currency(true, None), None);
 }
+
+#[test]
+fn a_direct_line_is_the_senders_phone_over_the_switchboard() {
+    // The main number first on the line, the writer's direct line after it.
+    let text =
+        "ご確認ください。\n\n山田 花子\n大阪物産株式会社\n代表：06-5555-0100  直通：06-5555-0177\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("06-5555-0177"));
+    // A sentence naming the buyer's direct dial beats the company footer's switchboard.
+    let text = "Please confirm.\n\nAny queries to Jo Parr, buyer - direct dial 0113 555 0871.\n\nParr Joinery Ltd · 4 Mill St, Leeds LS1 1AA · Tel 0113 555 0800 · Reg. 1234567\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("0113 555 0871")
+    );
+}
+
+#[test]
+fn a_list_leading_with_codes_reads_a_code_without_digits_too() {
+    let text = "Hello,\n\n3 pcs QT-40 Quilted tissues à € 2,10\n5 pcs WR-12 Wet wipes à € 1,90\n2 pcs PAP-XL Paper aprons à € 6,50\n\nThanks\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[2].sku.as_deref(), Some("PAP-XL"));
+    assert_eq!(lines[2].name.as_deref(), Some("Paper aprons"));
+    // Alone (no other item leads with a code) the capitals stay in the name.
+    let text = "Hello,\n\n2 pcs UV-C Lamps for the kitchen à € 5,00\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert!(lines.iter().all(|l| l.sku.as_deref() != Some("UV-C")));
+    assert_eq!(
+        letter_code_lead("PAP-XL Paper aprons"),
+        Some(("PAP-XL", "Paper aprons"))
+    );
+}
+
+#[test]
+fn a_count_in_cans_is_a_quantity() {
+    let text =
+        "Order:\n\n7 cans OL-5 Olive oil 5 l à € 31,00\n2 cans SF-5 Sunflower oil 5 l à € 14,20\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].quantity, Some(Decimal::from(7)));
+    assert_eq!(lines[0].sku.as_deref(), Some("OL-5"));
+}
+
+#[test]
+fn a_numbered_list_item_starts_with_its_quantity_after_the_number() {
+    let text = "Hallo,\n\n1) 12 Stk. Art.-Nr. 55-0192 Dübel 10 x 60 mm (VE 50 Stk.) à 8,40 € netto\n2) 3 Tafeln Art.-Nr. 55-0310 Fliesenkleber flexibel 25 kg à 21,90 € netto\n\nGrüße\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2);
+    // The count after the list's number, not the one in the name's size.
+    assert_eq!(lines[0].quantity, Some(Decimal::from(12)));
+    assert_eq!(lines[0].sku.as_deref(), Some("55-0192"));
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Dübel 10 x 60 mm (VE 50 Stk.)")
+    );
+    assert_eq!(lines[1].quantity, Some(Decimal::from(3)));
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("Fliesenkleber flexibel 25 kg")
+    );
+    assert_eq!(without_list_number("2. 5 x Tea"), "5 x Tea");
+    assert_eq!(without_list_number("2. Tea"), "2. Tea");
+    assert_eq!(
+        unit_before_code_label("4 Ring Art.-Nr. 1-2 Kabel"),
+        Some(("Ring", "4 Art.-Nr. 1-2 Kabel".to_string()))
+    );
+}
+
+#[test]
+fn a_price_column_per_a_number_of_units() {
+    let text = "Line  Part No.   Description            Qty     Price   Per   Net\n10    NL-40      Nail 40mm bright       2,000   4.50    100   90.00\n20    GL-1       Glue 1 litre           3       7.20    1     21.60\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].unit_price, Some(Decimal::new(45, 3)));
+    assert_eq!(lines[1].unit_price, Some(Decimal::new(72, 1)));
+    assert_eq!(price_unit("1000", false), Some(Decimal::from(1000)));
+    assert_eq!(price_unit("1", false), None);
+}
+
+#[test]
+fn a_region_without_the_postcode_mark() {
+    assert_eq!(
+        without_postcode_mark("Jalisco, C.P.").as_deref(),
+        Some("Jalisco")
+    );
+    assert_eq!(without_postcode_mark("SP CEP").as_deref(), Some("SP"));
+    assert_eq!(without_postcode_mark("Jalisco"), None);
+}
+
+#[test]
+fn chat_items_with_a_labelled_unit_price_and_an_altogether_total() {
+    let text =
+        "老板，明天送：\nMY-2K 面粉2kg*5 × 8袋 单价56\nYL-1 酱油1L × 12瓶 单价9.5\n一共562元\n";
+    let (f, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].sku.as_deref(), Some("MY-2K"));
+    assert_eq!(lines[0].name.as_deref(), Some("面粉2kg*5"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(8)));
+    assert_eq!(lines[1].unit_price, Some(Decimal::new(95, 1)));
+    assert_eq!(value(&f, "total").as_deref(), Some("562"));
+    // "Altogether 3 boxes" counts, it states no money.
+    assert!(stated_total("一共3箱").is_none());
+}
+
+#[test]
+fn a_dutch_purchase_number_named_in_a_sentence() {
+    let text = "Ja, ons inkoopnummer is KV-2026-88.\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "source.external_id").as_deref(),
+        Some("KV-2026-88")
+    );
+}
+
+#[test]
+fn a_portuguese_raised_letter_abbreviation_names_the_column() {
+    assert_eq!(column_name("Ref.ª"), column_name("Ref"));
+}
