@@ -186,6 +186,7 @@ const TAX: &[&str] = &[
     "消费税",
     "消費稅",
     "营业税",
+    "營業稅",
     "税额",
     "稅額",
     "税",
@@ -1642,6 +1643,9 @@ mod tests {
     #[test]
     fn chinese_gst_row_and_payment_reminders() {
         assert_eq!(row_kind("消费税（GST 9%）"), Some(RowKind::Tax));
+        // Taiwan's business tax, in traditional characters, with its rate written against it.
+        assert_eq!(row_kind("營業稅5%"), Some(RowKind::Tax));
+        assert_eq!(row_kind("营业税 5%"), Some(RowKind::Tax));
         assert_eq!(row_kind("Ports"), Some(RowKind::Shipping));
         assert_eq!(row_kind("Toimituskulut"), Some(RowKind::Shipping));
         assert_eq!(row_kind("Toimitusosoite"), None);
