@@ -9427,8 +9427,7 @@ fn direct_line(line: &str) -> Option<regex::Captures<'_>> {
         DIRECT_LINE,
         r"(?i)(?:^|\s|[|·,(（])(?:direct\s+(?:dial|line)|ddi|durchwahl|ligne\s+directe|linea\s+diretta|línea\s+directa|doorkiesnummer|直通(?:電話)?|直线|直綫)\s*[:：]?\s*(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
-    let m = rx(&DIRECT_LINE)?.captures(line)?;
-    (7..=15).contains(&digits(m.get(1)?.as_str())).then_some(m)
+    phone_number(rx(&DIRECT_LINE)?, line)
 }
 
 /// A phone number after a label the short list in [`sender_phone`] does not read: Korean
@@ -9440,7 +9439,13 @@ fn phone_after_label(line: &str) -> Option<regex::Captures<'_>> {
         PHONE_LABEL_MORE,
         r"(?i)(?:^|\s)(?:전화|휴대폰|핸드폰|연락처|טל['׳]|điện thoại(?:\s+[^\s:：0-9]+){0,3}|sđt)\s*[:：]?\s*(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
-    let m = rx(&PHONE_LABEL_MORE)?.captures(line)?;
+    phone_number(rx(&PHONE_LABEL_MORE)?, line)
+}
+
+/// The first match of a phone label's pattern `re` in `line` whose number (group 1) has a
+/// phone's 7 to 15 digits.
+fn phone_number<'a>(re: &regex::Regex, line: &'a str) -> Option<regex::Captures<'a>> {
+    let m = re.captures(line)?;
     (7..=15).contains(&digits(m.get(1)?.as_str())).then_some(m)
 }
 
