@@ -1126,6 +1126,44 @@ mod tests {
         assert_eq!(v["lines"].as_array().map(Vec::len), Some(0), "{v}");
     }
 
+    /// A `$` written only in the CSV's header (`Unit Price ($)`) is the currency of the country
+    /// the order ships to; with no country read, it is a doubt and no currency is given.
+    #[test]
+    fn a_dollar_sign_only_in_an_attachments_header() {
+        let raw = |address: &str| {
+            format!(
+                "From: Dana Roe <dana@mill.example.com>\r\nDate: Fri, 04 Dec 2026 10:33:12 +0000\r\n\
+                 Message-ID: <hd1@mill.example.com>\r\nSubject: PO MW-5512\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n\
+                 Content-Type: text/plain; charset=utf-8\r\n\r\nPO MW-5512 attached.\r\n\r\n\
+                 Ship to:\r\nMill Works\r\n{address}\r\n\r\nDana\r\n--b1\r\n\
+                 Content-Type: text/csv; name=\"po.csv\"\r\n\
+                 Content-Disposition: attachment; filename=\"po.csv\"\r\n\r\n\
+                 Item,Description,Unit Price ($),Qty\r\nBR-10,Bracket,4.50,10\r\n\
+                 SC-20,Screw box,2.25,4\r\n--b1--\r\n"
+            )
+            .into_bytes()
+        };
+        let v = decode(
+            &raw("400 Elm St\r\nDayton, OH 45402"),
+            MailKind::Email,
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(v["lines"].as_array().map(Vec::len), Some(2), "{v}");
+        assert_eq!(v["fields"]["currency"]["value"], "USD", "{v}");
+        let v = decode(&raw("400 Elm St"), MailKind::Email, &Options::default()).unwrap();
+        assert!(v["fields"].get("currency").is_none(), "{v}");
+        assert!(
+            v["doubts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d.as_str().unwrap().starts_with("currency: only the sign $")),
+            "{v}"
+        );
+    }
+
     /// A fact that holds characters lost in decoding is a doubt, never passed on as read.
     #[test]
     fn a_fact_with_undecodable_characters_is_a_doubt() {
