@@ -248,6 +248,14 @@ fn pack(env: &TestEnv, warehouse: &str, id: &str, sku: &str) {
     );
 }
 
+/// Look-ups by ordergate's key the carrier simulator answered.
+fn lookups(sim: &CarrierSandbox) -> u64 {
+    sim.state
+        .control
+        .lookups
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
+
 fn labels(sim: &CarrierSandbox, id: &str) -> u32 {
     sim.state
         .labels()
@@ -343,6 +351,9 @@ async fn shipping_out(profile: Profile) {
     // file stored, a pickup scheduled.
     let a = packed_and_shipped(&env, &store, 1, "SHIP-MUG").await;
     assert_eq!(labels(&ep, &a), 1);
+    // A first purchase has no earlier attempt to find: it looks nothing up (the booking's
+    // lock row, written before any call, does not count as one).
+    assert_eq!(lookups(&ep), 0, "a first purchase looks its key up");
     let parcels = shipments(&store, &a).await;
     assert_eq!(parcels.len(), 1, "{parcels:?}");
     assert!(
@@ -365,6 +376,7 @@ async fn shipping_out(profile: Profile) {
     let b = packed_and_shipped(&env, &store, 2, "SHIP-LAMP").await;
     assert_eq!(labels(&sh, &b), 1);
     assert_eq!(labels(&ep, &b), 0);
+    assert_eq!(lookups(&sh), 0, "a first purchase looks its key up");
     assert!(shipments(&store, &b).await[0]
         .tracking_number
         .starts_with("92055"));
@@ -382,6 +394,7 @@ async fn shipping_out(profile: Profile) {
             1,
             "{sku}: a lost answer must not buy a second label"
         );
+        assert!(lookups(sim) >= 1, "{sku}: the lost purchase was looked up");
     }
 
     // 429 with Retry-After, then an outage: retried, one label each.

@@ -157,6 +157,9 @@ async fn list(
     State(s): State<Arc<CarrierSimState>>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
+    if q.contains_key("reference") {
+        s.control.count_lookup();
+    }
     let shipments: Vec<Value> = lock(&s.objects)
         .iter()
         .filter(|o| {

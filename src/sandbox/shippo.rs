@@ -174,6 +174,9 @@ async fn list(
     State(s): State<Arc<CarrierSimState>>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
+    if q.contains_key("metadata") {
+        s.control.count_lookup();
+    }
     let results: Vec<Value> = lock(&s.objects)
         .iter()
         .filter(|o| o["object_type"].as_str() == Some("transaction"))

@@ -98,6 +98,9 @@ pub struct SimControl {
     held_released: std::sync::atomic::AtomicBool,
     /// API requests answered, injected faults included.
     pub requests: AtomicU64,
+    /// Look-ups of an object by the caller's key answered (a carrier's `GET …?reference=`):
+    /// what a purchase costs beyond the purchase itself.
+    pub lookups: AtomicU64,
     /// Orders created per reference (our key): more than one means a duplicate.
     created: Mutex<BTreeMap<String, u32>>,
     /// Creates refused as duplicates.
@@ -168,6 +171,11 @@ impl SimControl {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut f = lock(&self.faults);
         f.take_status().map(|s| (s, f.retry_after_secs))
+    }
+
+    /// Counts a look-up by the caller's key.
+    pub fn count_lookup(&self) {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Whether this create's answer is to be lost (the create is carried out).

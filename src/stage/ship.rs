@@ -384,7 +384,13 @@ impl Handler for ShipStage {
         let lock_key = label_key(&order_id, &format!("{warehouse}#1"));
         let store = unit.store().clone();
         store
-            .label_intend(&lock_key, &order_id, &decision.carrier, Some(&warehouse))
+            .label_intend(
+                &lock_key,
+                &order_id,
+                &decision.carrier,
+                Some(&warehouse),
+                true,
+            )
             .await?;
         let lease = claim_lease_ms(&cfg);
         super::steps::wait_for_claim(
@@ -410,7 +416,7 @@ impl Handler for ShipStage {
                 Booking::Dispatch => {
                     let key = label_key(&order_id, &format!("{warehouse}#1"));
                     unit.store()
-                        .label_intend(&key, &order_id, &decision.carrier, Some(&warehouse))
+                        .label_intend(&key, &order_id, &decision.carrier, Some(&warehouse), false)
                         .await?;
                     let doc = serde_json::json!({
                         "dispatch": key, "order_id": order_id, "order_number": order_number(order),
@@ -442,7 +448,7 @@ impl Handler for ShipStage {
                 let key = label_key(&order_id, &format!("{warehouse}#{}", n + 1));
                 let earlier = unit
                     .store()
-                    .label_intend(&key, &order_id, &decision.carrier, Some(&warehouse))
+                    .label_intend(&key, &order_id, &decision.carrier, Some(&warehouse), false)
                     .await?;
                 if n == 0 {
                     first_pickup = earlier.as_ref().and_then(|l| l.pickup.clone());
@@ -462,9 +468,12 @@ impl Handler for ShipStage {
                     .as_ref()
                     .filter(|l| l.status == "bought")
                     .and_then(|l| serde_json::from_value::<Label>(l.result.clone()?).ok());
+                // A row still `reserved` (the booking's lock, written before any call) means
+                // no earlier attempt reached the carrier: nothing to look up first.
+                let reached = earlier.as_ref().is_some_and(|l| l.status != "reserved");
                 let label = match known {
                     Some(l) => l,
-                    None => match carrier.buy(&request, earlier.is_some()).await {
+                    None => match carrier.buy(&request, reached).await {
                         Ok(l) => {
                             self.health.success(&decision.carrier).await;
                             unit.store()

@@ -14,7 +14,8 @@ pub struct LabelRecord {
     pub order_id: String,
     /// The `[[carriers]]` instance.
     pub carrier: String,
-    /// `intended`, `bought`, `refused` or `dispatched`.
+    /// `reserved` (the row guards the order's booking; no call has gone out under this key),
+    /// `intended` (a call may have reached the carrier), `bought`, `refused` or `dispatched`.
     pub status: String,
     /// The purchase as answered (JSON), once bought.
     pub result: Option<serde_json::Value>,
@@ -85,26 +86,35 @@ impl Store {
 
     /// Records the intent to buy label `key` (before the carrier is called); returns the
     /// stored record when one exists already (an earlier attempt got that far).
+    ///
+    /// With `reserve` the row is written as the lock of an order's booking (see
+    /// [`Store::label_claim`]) before any call: `reserved`, which
+    /// [`Store::label_claim_refresh`] turns into `intended` just before the first call goes
+    /// out, so a purchase that finds it `reserved` knows no earlier attempt reached the
+    /// carrier and need not look its key up.
     pub async fn label_intend(
         &self,
         key: &str,
         order_id: &str,
         carrier: &str,
         warehouse: Option<&str>,
+        reserve: bool,
     ) -> Result<Option<LabelRecord>, StoreError> {
+        let status = if reserve { "reserved" } else { "intended" };
         if let Some(l) = self.label(key).await? {
             return Ok(Some(l));
         }
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO carrier_labels (lkey, order_id, carrier, warehouse, status, result, \
-             pickup, created_at, updated_at) VALUES ($1, $2, $3, $4, 'intended', NULL, NULL, $5, $5) \
+             pickup, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6, $6) \
              ON CONFLICT (lkey) DO NOTHING",
         )
         .bind(key)
         .bind(order_id)
         .bind(carrier)
         .bind(warehouse)
+        .bind(status)
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
@@ -130,10 +140,14 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Keeps this holder's claim on `key` fresh (before each call to the carrier).
+    /// Keeps this holder's claim on `key` fresh (before each call to the carrier), and marks a
+    /// `reserved` row `intended`: from here on a call under it may reach the carrier.
     pub async fn label_claim_refresh(&self, key: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE carrier_labels SET claimed_at = $2 WHERE lkey = $1")
+        sqlx::query(
+            "UPDATE carrier_labels SET claimed_at = $2, \
+             status = CASE WHEN status = 'reserved' THEN 'intended' ELSE status END WHERE lkey = $1",
+        )
             .bind(key)
             .bind(now_ms())
             .execute(&mut *tx)
