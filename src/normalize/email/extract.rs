@@ -9089,10 +9089,10 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
 /// sender gives none of their own.
 fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     // A phone label without a colon: "Ph (02) 9555 0132", "Tél. 04 91 55 20 14",
-    // "T +31 20 555 0142".
+    // "T +31 20 555 0142", "o 503-555-0141 | c 503-555-0188" (office, cell).
     re!(
         PHONE_MARKED,
-        r"(?i)(?:^|\s)(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|fone|t|p|m|mob|mobile|mobil|handy|mobiel|cellulare|portable|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        r"(?i)(?:^|\s)(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|fone|t|p|m|o|c|mob|mobile|mobil|handy|mobiel|cellulare|portable|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
     // A phone named by the place it rings, or by its initial, before a colon ("Kitchen:
     // 01865 555 208", "Shop: …", "o: (775) 555-0134" for the office, "w:" work, "d:" direct).
@@ -9419,13 +9419,14 @@ fn letterhead_block(layout: &Layout) -> Vec<usize> {
 }
 
 /// A phone number labelled as the writer's direct line ("direct dial 0161 555 0123",
-/// "Durchwahl: …", "直通：03-5555-0123"), which is theirs rather than the switchboard's a line
+/// "Durchwahl: …", "直通：03-5555-0123"; the short "DD: …" and "DID: …" with their colon, beside
+/// a "Switchboard:" or a mobile "HP:"), which is theirs rather than the switchboard's a line
 /// may give first ("代表：03-5555-0100　直通：…", "Tel … · direct line …"). Group 1 is the
 /// number.
 fn direct_line(line: &str) -> Option<regex::Captures<'_>> {
     re!(
         DIRECT_LINE,
-        r"(?i)(?:^|\s|[|·,(（])(?:direct\s+(?:dial|line)|ddi|durchwahl|ligne\s+directe|linea\s+diretta|línea\s+directa|doorkiesnummer|直通(?:電話)?|直线|直綫)\s*[:：]?\s*(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        r"(?i)(?:^|\s|[|·,(（])(?:(?:direct\s+(?:dial|line)|ddi|durchwahl|ligne\s+directe|linea\s+diretta|línea\s+directa|doorkiesnummer|直通(?:電話)?|直线|直綫)\s*[:：]?|(?:dd|did)\s*[:：])\s*(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
     phone_number(rx(&DIRECT_LINE)?, line)
 }

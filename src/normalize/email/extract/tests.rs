@@ -5175,3 +5175,29 @@ fn a_dutch_purchase_number_named_in_a_sentence() {
 fn a_portuguese_raised_letter_abbreviation_names_the_column() {
     assert_eq!(column_name("Ref.ª"), column_name("Ref"));
 }
+
+#[test]
+fn a_short_direct_line_mark_beats_the_switchboard_or_mobile_beside_it() {
+    let text = "Kind regards,\n\nJo Parr\nParr Joinery Ltd\nDD: 0113 555 0871 | Switchboard: 0113 555 0800\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("0113 555 0871")
+    );
+    let text = "Best regards,\n\nLim Ah Kow\nDID: +65 6555 0101 | HP: +65 9555 0102\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("+65 6555 0101")
+    );
+}
+
+#[test]
+fn office_and_cell_marks_without_a_colon_name_the_signature_phones() {
+    let text = "Thanks!\nSam\n\n--\nSam Ortiz\nOps | Ortiz Cafe\no 503-555-0101 | c 503-555-0102 | f 503-555-0103\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("503-555-0101")
+    );
+}
