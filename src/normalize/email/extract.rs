@@ -9552,11 +9552,11 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     if let Some((po, _)) = po_labelled(text) {
         refs.push((po, 0.85));
     }
-    // "New PO for this one is GH-7790", "our PO for the June delivery will be 4471": the PO a
-    // sentence names for this order.
+    // "New PO for this one is GH-7790", "our PO for the June delivery will be 4471", "Our PO #
+    // for it is HK-5512": the PO a sentence names for this order.
     re!(
         PO_IS,
-        r"(?i)\b(?:p\.?o\.?|purchase\s+order)(?:\s+(?:number|no\.?|#|ref(?:erence)?))?\s+(?:for\s+(?:this|the|that)(?:\s+[a-z]+){1,2}\s+)?(?:is|will\s+be)\s+([A-Za-z0-9][A-Za-z0-9/-]*[0-9][A-Za-z0-9/-]*)"
+        r"(?i)\b(?:p\.?o\.?|purchase\s+order)(?:\s+(?:number|no\.?|#|ref(?:erence)?))?\s+(?:for\s+(?:it|(?:this|the|that)(?:\s+[a-z]+){1,2})\s+)?(?:is|will\s+be)\s+([A-Za-z0-9][A-Za-z0-9/-]*[0-9][A-Za-z0-9/-]*)"
     );
     if contains_ci(text, "po") || contains_ci(text, "purchase") {
         for m in lines.iter().filter_map(|l| rx(&PO_IS)?.captures(l)) {

@@ -5201,3 +5201,10 @@ fn office_and_cell_marks_without_a_colon_name_the_signature_phones() {
         Some("503-555-0101")
     );
 }
+
+#[test]
+fn a_po_a_sentence_names_for_it() {
+    let text = "Hi team,\n\nOur PO # for it is KQ-7781, pricing as agreed.\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("KQ-7781"));
+}
