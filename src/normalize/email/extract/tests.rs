@@ -5208,3 +5208,12 @@ fn a_po_a_sentence_names_for_it() {
     let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
     assert_eq!(value(&f, "source.external_id").as_deref(), Some("KQ-7781"));
 }
+
+#[test]
+fn a_count_in_each_is_no_part_of_the_name() {
+    let text = "Hi,\n\n- 6 cs  Paper cups 8 oz (CUP-8) @ $30.00/cs\n- 4 ea  Floor squeegee 24 in (SQG-24) @ $22.75/ea\n\nThanks\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1].name.as_deref(), Some("Floor squeegee 24 in"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(4)));
+}
