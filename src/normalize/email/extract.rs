@@ -7578,6 +7578,34 @@ fn unit_times_price(text: &str) -> Option<regex::Captures<'_>> {
     rx(&UNIT_TIMES_PRICE)?.captures(text)
 }
 
+/// The line's amount written after an equals sign with its currency, ending an item that
+/// names no price ("6 x Baking paper 40cm x 100m (BP-40-100) = $131.70", "= 37,50 €"): groups
+/// as [`dash_price`]'s (1 and 3 the currency, 2 the amount).
+fn equals_amount(body: &str) -> Option<regex::Captures<'_>> {
+    re!(
+        EQUALS_AMOUNT,
+        r"(?i)\s=\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹]|USD|EUR|GBP|CHF|CAD|AUD|NZD|SGD)?\s*([0-9][0-9.,']*[0-9]|[0-9])\s*([$£€¥₹]|eur|usd|gbp|chf|aud|nzd|cad|sgd)?\s*$"
+    );
+    rx(&EQUALS_AMOUNT)?
+        .captures(body)
+        .filter(|m| m.get(1).is_some() || m.get(3).is_some())
+}
+
+/// A unit price read from a line's amount and its quantity: the amount divided by it; in
+/// doubt when that does not come out in whole cents (the amount is then rarely a price times
+/// the quantity).
+fn amount_per_unit(amount: Decimal, quantity: Decimal) -> (Option<Decimal>, Option<String>) {
+    let Some(exact) = amount.checked_div(quantity) else {
+        return (None, None);
+    };
+    let doubt = (exact.round_dp(2) * quantity != amount).then(|| {
+        "lines: a line's unit price is its amount divided by its quantity, which does not come \
+         out in whole cents"
+            .to_string()
+    });
+    (Some(exact.round_dp(4).normalize()), doubt)
+}
+
 /// An item's text without the line's amount written after an equals sign at its end ("16
 /// sacchi x € 21,40 = € 342,40", "3 x 12.50 = 37.50 EUR"): the price is the one before it.
 fn without_line_amount(body: &str) -> &str {
@@ -7760,6 +7788,11 @@ fn list_lines(
                     .filter(|m| m.get(1).is_some() || m.get(3).is_some())
             })
             .or_else(|| dash_price(body));
+        // "6 x Baking paper 40cm x 100m (BP-40-100) = $131.70": no price but the line's amount
+        // after an equals sign, with its currency; the unit price is it divided by the count.
+        let by_amount = price.is_none();
+        let price = price.or_else(|| equals_amount(body));
+        let by_amount = by_amount && price.is_some();
         // After a dot leader ("Leche entera, caja 6 ud. ........ 25 cajas a 7,38 €") the
         // quantity is the one written after it, the name's pack size before it.
         let leader = body.find("..").filter(|at| {
@@ -7890,6 +7923,10 @@ fn list_lines(
                 .and_then(|n| p.checked_div(n))
                 .map_or(p, |d| d.normalize())
         });
+        let (unit_price, amount_doubt) = match unit_price {
+            Some(a) if by_amount => amount_per_unit(a, quantity),
+            p => (p, None),
+        };
         let named = leader.map_or(body.len(), |at| at);
         let named = dash_counted.map_or(named, |(_, at)| at.min(named));
         let mut rest =
@@ -8051,7 +8088,7 @@ fn list_lines(
                 doubt: if undecided {
                     Some("lines: a quantity is written as a choice between two numbers".to_string())
                 } else {
-                    after_size.then(|| PACK_COUNT_DOUBT.to_string())
+                    amount_doubt.or_else(|| after_size.then(|| PACK_COUNT_DOUBT.to_string()))
                 },
                 discount: None,
             },

@@ -5217,3 +5217,18 @@ fn a_count_in_each_is_no_part_of_the_name() {
     assert_eq!(lines[1].name.as_deref(), Some("Floor squeegee 24 in"));
     assert_eq!(lines[1].quantity, Some(Decimal::from(4)));
 }
+
+#[test]
+fn items_with_only_their_line_amount_after_an_equals_sign() {
+    let text = "Hi,\n\n6 x Baking paper 40cm x 100m (BP-40) = $131.70\n3 x Bread bags, pack of 500 (BAG-M) = $143.55\n\nTotal $275.25\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("BP-40"));
+    assert_eq!(lines[0].name.as_deref(), Some("Baking paper 40cm x 100m"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(6)));
+    assert_eq!(lines[0].unit_price, Some(Decimal::new(2195, 2)));
+    assert_eq!(lines[1].unit_price, Some(Decimal::new(4785, 2)));
+    assert!(lines.iter().all(|l| l.doubt.is_none()));
+    // An amount the count does not divide into whole cents is in doubt.
+    assert!(amount_per_unit(Decimal::new(1000, 2), Decimal::from(3)).1.is_some());
+}
