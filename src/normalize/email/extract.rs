@@ -9455,6 +9455,20 @@ fn letterhead_block(layout: &Layout) -> Vec<usize> {
         .collect()
 }
 
+/// The amount a sentence ends with the word total after it ("That's $672.95 in product plus
+/// the $35.00 delivery fee, so $707.95 total.", "$714.50 total with delivery."): the order's
+/// total, as the sender sums it. Only a sentence's end (not "$50.00 total credit").
+fn amount_then_total(line: &str) -> Option<&str> {
+    re!(
+        AMOUNT_THEN_TOTAL,
+        r"(?i)(?:^|[\s,;:(])(?:US\$|\$|£|€)\s?([0-9][0-9,]*\.[0-9]{2})\s+(?:in\s+)?total(?:\s+(?:with|incl(?:uding|\.)?|inc\.?)\s+[^.!?$£€0-9]{1,40})?\s*[.!)]*\s*$"
+    );
+    rx(&AMOUNT_THEN_TOTAL)?
+        .captures(line)
+        .and_then(|m| m.get(1))
+        .map(|m| m.as_str())
+}
+
 /// A phone number labelled as the writer's direct line ("direct dial 0161 555 0123",
 /// "Durchwahl: …", "直通：03-5555-0123"; the short "DD: …" and "DID: …" with their colon, beside
 /// a "Switchboard:" or a mobile "HP:"), which is theirs rather than the switchboard's a line
@@ -9935,6 +9949,15 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         if let Some(m) = lines.iter().find_map(|l| rx(&IS_THE_TOTAL)?.captures(l)) {
             total = parse_decimal(&m[1], dc).map(|d| (d, None));
         }
+    }
+    // "…, so $707.95 total.", "$714.50 total with delivery": an amount with the word total
+    // after it ending the sentence.
+    if total.is_none() {
+        total = lines
+            .iter()
+            .find_map(|l| amount_then_total(l))
+            .and_then(|a| parse_decimal(a, false))
+            .map(|d| (d, None));
     }
     // "Comes to $1,223.60 by my count.", "That all comes to £412.50", "The order adds up to
     // $96.00": a sentence of its own that sums the order (not "about" a sum).

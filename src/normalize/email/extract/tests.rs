@@ -5232,3 +5232,13 @@ fn items_with_only_their_line_amount_after_an_equals_sign() {
     // An amount the count does not divide into whole cents is in doubt.
     assert!(amount_per_unit(Decimal::new(1000, 2), Decimal::from(3)).1.is_some());
 }
+
+#[test]
+fn an_amount_with_total_after_it_ends_the_sentence_as_the_order_total() {
+    let text = "Hi,\n\n- 2 x Mop head (MOP-1) @ $10.00\n\nThat's $20.00 in product plus the $5.00 delivery fee, so $25.00 total.\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "total").as_deref(), Some("25"));
+    assert_eq!(amount_then_total("$714.50 total with delivery."), Some("714.50"));
+    // Not a total of the order: the word total goes on.
+    assert_eq!(amount_then_total("You have $50.00 total credit left."), None);
+}
