@@ -5196,10 +5196,7 @@ fn a_short_direct_line_mark_beats_the_switchboard_or_mobile_beside_it() {
 fn office_and_cell_marks_without_a_colon_name_the_signature_phones() {
     let text = "Thanks!\nSam\n\n--\nSam Ortiz\nOps | Ortiz Cafe\no 503-555-0101 | c 503-555-0102 | f 503-555-0103\n";
     let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
-    assert_eq!(
-        value(&f, "customer.phone").as_deref(),
-        Some("503-555-0101")
-    );
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("503-555-0101"));
 }
 
 #[test]
@@ -5230,7 +5227,9 @@ fn items_with_only_their_line_amount_after_an_equals_sign() {
     assert_eq!(lines[1].unit_price, Some(Decimal::new(4785, 2)));
     assert!(lines.iter().all(|l| l.doubt.is_none()));
     // An amount the count does not divide into whole cents is in doubt.
-    assert!(amount_per_unit(Decimal::new(1000, 2), Decimal::from(3)).1.is_some());
+    assert!(amount_per_unit(Decimal::new(1000, 2), Decimal::from(3))
+        .1
+        .is_some());
 }
 
 #[test]
@@ -5238,7 +5237,13 @@ fn an_amount_with_total_after_it_ends_the_sentence_as_the_order_total() {
     let text = "Hi,\n\n- 2 x Mop head (MOP-1) @ $10.00\n\nThat's $20.00 in product plus the $5.00 delivery fee, so $25.00 total.\n";
     let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
     assert_eq!(value(&f, "total").as_deref(), Some("25"));
-    assert_eq!(amount_then_total("$714.50 total with delivery."), Some("714.50"));
+    assert_eq!(
+        amount_then_total("$714.50 total with delivery."),
+        Some("714.50")
+    );
     // Not a total of the order: the word total goes on.
-    assert_eq!(amount_then_total("You have $50.00 total credit left."), None);
+    assert_eq!(
+        amount_then_total("You have $50.00 total credit left."),
+        None
+    );
 }
