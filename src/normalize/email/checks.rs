@@ -145,6 +145,8 @@ const SHIPPING: &[&str] = &[
     "kargo",
     "szállítási díj",
     "fragt",
+    // Swedish and Norwegian freight ("Frakt 295,00").
+    "frakt",
 ];
 const TAX: &[&str] = &[
     "ภาษีมูลค่าเพิ่ม",
@@ -2124,5 +2126,17 @@ BTW BE 0712.555.318
         assert_eq!(s.shipping, vec![dec("5.00")]);
         let s = stated_amounts("Total - delivery Mon - Fri\n", false);
         assert_eq!(s, Stated::default());
+    }
+
+    /// The Swedish and Norwegian freight row is shipping.
+    #[test]
+    fn swedish_freight_row_is_shipping() {
+        assert_eq!(row_kind("Frakt"), Some(RowKind::Shipping));
+        let s = stated_amounts(
+            "Summa exkl. moms 1 000,00\nFrakt 100,00\nMoms 25 % 275,00\nAtt betala 1 375,00 kr\n",
+            true,
+        );
+        assert_eq!(s.shipping, vec![dec("100.00")]);
+        assert!(check_amounts(&[line(10, "100.00")], &s, None).is_empty());
     }
 }

@@ -7578,6 +7578,34 @@ fn unit_times_price(text: &str) -> Option<regex::Captures<'_>> {
     rx(&UNIT_TIMES_PRICE)?.captures(text)
 }
 
+/// The line's amount written after an equals sign with its currency, ending an item that
+/// names no price ("6 x Baking paper 40cm x 100m (BP-40-100) = $131.70", "= 37,50 €"): groups
+/// as [`dash_price`]'s (1 and 3 the currency, 2 the amount).
+fn equals_amount(body: &str) -> Option<regex::Captures<'_>> {
+    re!(
+        EQUALS_AMOUNT,
+        r"(?i)\s=\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹]|USD|EUR|GBP|CHF|CAD|AUD|NZD|SGD)?\s*([0-9][0-9.,']*[0-9]|[0-9])\s*([$£€¥₹]|eur|usd|gbp|chf|aud|nzd|cad|sgd)?\s*$"
+    );
+    rx(&EQUALS_AMOUNT)?
+        .captures(body)
+        .filter(|m| m.get(1).is_some() || m.get(3).is_some())
+}
+
+/// A unit price read from a line's amount and its quantity: the amount divided by it; in
+/// doubt when that does not come out in whole cents (the amount is then rarely a price times
+/// the quantity).
+fn amount_per_unit(amount: Decimal, quantity: Decimal) -> (Option<Decimal>, Option<String>) {
+    let Some(exact) = amount.checked_div(quantity) else {
+        return (None, None);
+    };
+    let doubt = (exact.round_dp(2) * quantity != amount).then(|| {
+        "lines: a line's unit price is its amount divided by its quantity, which does not come \
+         out in whole cents"
+            .to_string()
+    });
+    (Some(exact.round_dp(4).normalize()), doubt)
+}
+
 /// An item's text without the line's amount written after an equals sign at its end ("16
 /// sacchi x € 21,40 = € 342,40", "3 x 12.50 = 37.50 EUR"): the price is the one before it.
 fn without_line_amount(body: &str) -> &str {
@@ -7656,7 +7684,7 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak\.?|paket|botol|slop|kotak|pek|karung|бр\.?|cs|rlx|dz|dozen|doz\.?|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|ctns?\.?|packs?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|cubos?|cubetas?|bidones|rollos?|bandejas?|sacs|seaux|bidons?|rouleaux|colis|cartoni|secchi|sacchi|confezioni|buste|bustine|scatole|bottiglie|flaconi|barattoli|lattine|pacchi|sacchetti|vaschette|rotoli|taniche|eimer|säcke|kartons?|kästen|kisten?|fässer|dosen|rollen|beutel|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷|捲|把|捆)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak\.?|paket|botol|slop|kotak|pek|karung|бр\.?|cs|ea|rlx|dz|dozen|doz\.?|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|ctns?\.?|packs?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|cubos?|cubetas?|bidones|rollos?|bandejas?|sacs|seaux|bidons?|rouleaux|colis|cartoni|secchi|sacchi|confezioni|buste|bustine|scatole|bottiglie|flaconi|barattoli|lattine|pacchi|sacchetti|vaschette|rotoli|taniche|eimer|säcke|kartons?|kästen|kisten?|fässer|dosen|rollen|beutel|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷|捲|把|捆)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
@@ -7760,6 +7788,11 @@ fn list_lines(
                     .filter(|m| m.get(1).is_some() || m.get(3).is_some())
             })
             .or_else(|| dash_price(body));
+        // "6 x Baking paper 40cm x 100m (BP-40-100) = $131.70": no price but the line's amount
+        // after an equals sign, with its currency; the unit price is it divided by the count.
+        let by_amount = price.is_none();
+        let price = price.or_else(|| equals_amount(body));
+        let by_amount = by_amount && price.is_some();
         // After a dot leader ("Leche entera, caja 6 ud. ........ 25 cajas a 7,38 €") the
         // quantity is the one written after it, the name's pack size before it.
         let leader = body.find("..").filter(|at| {
@@ -7890,6 +7923,10 @@ fn list_lines(
                 .and_then(|n| p.checked_div(n))
                 .map_or(p, |d| d.normalize())
         });
+        let (unit_price, amount_doubt) = match unit_price {
+            Some(a) if by_amount => amount_per_unit(a, quantity),
+            p => (p, None),
+        };
         let named = leader.map_or(body.len(), |at| at);
         let named = dash_counted.map_or(named, |(_, at)| at.min(named));
         let mut rest =
@@ -8051,7 +8088,7 @@ fn list_lines(
                 doubt: if undecided {
                     Some("lines: a quantity is written as a choice between two numbers".to_string())
                 } else {
-                    after_size.then(|| PACK_COUNT_DOUBT.to_string())
+                    amount_doubt.or_else(|| after_size.then(|| PACK_COUNT_DOUBT.to_string()))
                 },
                 discount: None,
             },
@@ -9089,10 +9126,10 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
 /// sender gives none of their own.
 fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     // A phone label without a colon: "Ph (02) 9555 0132", "Tél. 04 91 55 20 14",
-    // "T +31 20 555 0142".
+    // "T +31 20 555 0142", "o 503-555-0141 | c 503-555-0188" (office, cell).
     re!(
         PHONE_MARKED,
-        r"(?i)(?:^|\s)(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|fone|t|p|m|mob|mobile|mobil|handy|mobiel|cellulare|portable|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        r"(?i)(?:^|\s)(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|fone|t|p|m|o|c|mob|mobile|mobil|handy|mobiel|cellulare|portable|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
     // A phone named by the place it rings, or by its initial, before a colon ("Kitchen:
     // 01865 555 208", "Shop: …", "o: (775) 555-0134" for the office, "w:" work, "d:" direct).
@@ -9418,14 +9455,29 @@ fn letterhead_block(layout: &Layout) -> Vec<usize> {
         .collect()
 }
 
+/// The amount a sentence ends with the word total after it ("That's $672.95 in product plus
+/// the $35.00 delivery fee, so $707.95 total.", "$714.50 total with delivery."): the order's
+/// total, as the sender sums it. Only a sentence's end (not "$50.00 total credit").
+fn amount_then_total(line: &str) -> Option<&str> {
+    re!(
+        AMOUNT_THEN_TOTAL,
+        r"(?i)(?:^|[\s,;:(])(?:US\$|\$|£|€)\s?([0-9][0-9,]*\.[0-9]{2})\s+(?:in\s+)?total(?:\s+(?:with|incl(?:uding|\.)?|inc\.?)\s+[^.!?$£€0-9]{1,40})?\s*[.!)]*\s*$"
+    );
+    rx(&AMOUNT_THEN_TOTAL)?
+        .captures(line)
+        .and_then(|m| m.get(1))
+        .map(|m| m.as_str())
+}
+
 /// A phone number labelled as the writer's direct line ("direct dial 0161 555 0123",
-/// "Durchwahl: …", "直通：03-5555-0123"), which is theirs rather than the switchboard's a line
+/// "Durchwahl: …", "直通：03-5555-0123"; the short "DD: …" and "DID: …" with their colon, beside
+/// a "Switchboard:" or a mobile "HP:"), which is theirs rather than the switchboard's a line
 /// may give first ("代表：03-5555-0100　直通：…", "Tel … · direct line …"). Group 1 is the
 /// number.
 fn direct_line(line: &str) -> Option<regex::Captures<'_>> {
     re!(
         DIRECT_LINE,
-        r"(?i)(?:^|\s|[|·,(（])(?:direct\s+(?:dial|line)|ddi|durchwahl|ligne\s+directe|linea\s+diretta|línea\s+directa|doorkiesnummer|直通(?:電話)?|直线|直綫)\s*[:：]?\s*(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        r"(?i)(?:^|\s|[|·,(（])(?:(?:direct\s+(?:dial|line)|ddi|durchwahl|ligne\s+directe|linea\s+diretta|línea\s+directa|doorkiesnummer|直通(?:電話)?|直线|直綫)\s*[:：]?|(?:dd|did)\s*[:：])\s*(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
     phone_number(rx(&DIRECT_LINE)?, line)
 }
@@ -9551,11 +9603,11 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     if let Some((po, _)) = po_labelled(text) {
         refs.push((po, 0.85));
     }
-    // "New PO for this one is GH-7790", "our PO for the June delivery will be 4471": the PO a
-    // sentence names for this order.
+    // "New PO for this one is GH-7790", "our PO for the June delivery will be 4471", "Our PO #
+    // for it is HK-5512": the PO a sentence names for this order.
     re!(
         PO_IS,
-        r"(?i)\b(?:p\.?o\.?|purchase\s+order)(?:\s+(?:number|no\.?|#|ref(?:erence)?))?\s+(?:for\s+(?:this|the|that)(?:\s+[a-z]+){1,2}\s+)?(?:is|will\s+be)\s+([A-Za-z0-9][A-Za-z0-9/-]*[0-9][A-Za-z0-9/-]*)"
+        r"(?i)\b(?:p\.?o\.?|purchase\s+order)(?:\s+(?:number|no\.?|#|ref(?:erence)?))?\s+(?:for\s+(?:it|(?:this|the|that)(?:\s+[a-z]+){1,2})\s+)?(?:is|will\s+be)\s+([A-Za-z0-9][A-Za-z0-9/-]*[0-9][A-Za-z0-9/-]*)"
     );
     if contains_ci(text, "po") || contains_ci(text, "purchase") {
         for m in lines.iter().filter_map(|l| rx(&PO_IS)?.captures(l)) {
@@ -9897,6 +9949,15 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         if let Some(m) = lines.iter().find_map(|l| rx(&IS_THE_TOTAL)?.captures(l)) {
             total = parse_decimal(&m[1], dc).map(|d| (d, None));
         }
+    }
+    // "…, so $707.95 total.", "$714.50 total with delivery": an amount with the word total
+    // after it ending the sentence.
+    if total.is_none() {
+        total = lines
+            .iter()
+            .find_map(|l| amount_then_total(l))
+            .and_then(|a| parse_decimal(a, false))
+            .map(|d| (d, None));
     }
     // "Comes to $1,223.60 by my count.", "That all comes to £412.50", "The order adds up to
     // $96.00": a sentence of its own that sums the order (not "about" a sum).

@@ -5175,3 +5175,75 @@ fn a_dutch_purchase_number_named_in_a_sentence() {
 fn a_portuguese_raised_letter_abbreviation_names_the_column() {
     assert_eq!(column_name("Ref.ª"), column_name("Ref"));
 }
+
+#[test]
+fn a_short_direct_line_mark_beats_the_switchboard_or_mobile_beside_it() {
+    let text = "Kind regards,\n\nJo Parr\nParr Joinery Ltd\nDD: 0113 555 0871 | Switchboard: 0113 555 0800\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("0113 555 0871")
+    );
+    let text = "Best regards,\n\nLim Ah Kow\nDID: +65 6555 0101 | HP: +65 9555 0102\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("+65 6555 0101")
+    );
+}
+
+#[test]
+fn office_and_cell_marks_without_a_colon_name_the_signature_phones() {
+    let text = "Thanks!\nSam\n\n--\nSam Ortiz\nOps | Ortiz Cafe\no 503-555-0101 | c 503-555-0102 | f 503-555-0103\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("503-555-0101"));
+}
+
+#[test]
+fn a_po_a_sentence_names_for_it() {
+    let text = "Hi team,\n\nOur PO # for it is KQ-7781, pricing as agreed.\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("KQ-7781"));
+}
+
+#[test]
+fn a_count_in_each_is_no_part_of_the_name() {
+    let text = "Hi,\n\n- 6 cs  Paper cups 8 oz (CUP-8) @ $30.00/cs\n- 4 ea  Floor squeegee 24 in (SQG-24) @ $22.75/ea\n\nThanks\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1].name.as_deref(), Some("Floor squeegee 24 in"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(4)));
+}
+
+#[test]
+fn items_with_only_their_line_amount_after_an_equals_sign() {
+    let text = "Hi,\n\n6 x Baking paper 40cm x 100m (BP-40) = $131.70\n3 x Bread bags, pack of 500 (BAG-M) = $143.55\n\nTotal $275.25\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("BP-40"));
+    assert_eq!(lines[0].name.as_deref(), Some("Baking paper 40cm x 100m"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(6)));
+    assert_eq!(lines[0].unit_price, Some(Decimal::new(2195, 2)));
+    assert_eq!(lines[1].unit_price, Some(Decimal::new(4785, 2)));
+    assert!(lines.iter().all(|l| l.doubt.is_none()));
+    // An amount the count does not divide into whole cents is in doubt.
+    assert!(amount_per_unit(Decimal::new(1000, 2), Decimal::from(3))
+        .1
+        .is_some());
+}
+
+#[test]
+fn an_amount_with_total_after_it_ends_the_sentence_as_the_order_total() {
+    let text = "Hi,\n\n- 2 x Mop head (MOP-1) @ $10.00\n\nThat's $20.00 in product plus the $5.00 delivery fee, so $25.00 total.\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "total").as_deref(), Some("25"));
+    assert_eq!(
+        amount_then_total("$714.50 total with delivery."),
+        Some("714.50")
+    );
+    // Not a total of the order: the word total goes on.
+    assert_eq!(
+        amount_then_total("You have $50.00 total credit left."),
+        None
+    );
+}
