@@ -4685,12 +4685,7 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
                 .any(|e| last.ends_with(e));
             let numbered = words[words.len() - 2].ends_with(|c: char| c.is_ascii_digit());
             if floor && numbered && has_cjk(last) && digits(last) > 0 {
-                ctx.put(
-                    facts,
-                    "ship_to.line2",
-                    Some(last.to_string()),
-                    confidence,
-                );
+                ctx.put(facts, "ship_to.line2", Some(last.to_string()), confidence);
                 words.pop();
             }
         }
@@ -5999,8 +5994,8 @@ fn code_word(text: &str) -> Option<regex::Captures<'_>> {
                     .chars()
                     .next_back()
                     .is_some_and(|c| c.is_alphabetic() && !has_cjk(&c.to_string()))
-                    && !(bare_art_word(&text[m.get(0).map_or(0, |w| w.start())..code.start()])
-                        && !code.as_str().starts_with(|c: char| c.is_ascii_digit()))
+                    && (code.as_str().starts_with(|c: char| c.is_ascii_digit())
+                        || !bare_art_word(&text[m.get(0).map_or(0, |w| w.start())..code.start()]))
             })
         })
         .or_else(|| {
