@@ -401,6 +401,8 @@ const NET: &[&str] = &[
     "ht",
     "imponibile",
     "hors",
+    // Belgium's "HTVA", hors TVA, one word.
+    "htva",
     "sans",
     "ohne",
     "zonder",
@@ -1403,6 +1405,9 @@ fn includes_tax(label: &str) -> bool {
         .windows(2)
         .any(|w| (INCL.contains(&w[0]) && tax(w[1])) || (tax(w[0]) && INCLUDED.contains(&w[1])))
         || words.contains(&"ttc")
+        // Belgium's "TVAC" and "TVAI": TVA comprise, TVA incluse.
+        || words.contains(&"tvac")
+        || words.contains(&"tvai")
         || words.contains(&"brutto")
         || words.contains(&"bruttó")
         || words.contains(&"gross")
@@ -2138,5 +2143,18 @@ BTW BE 0712.555.318
         );
         assert_eq!(s.shipping, vec![dec("100.00")]);
         assert!(check_amounts(&[line(10, "100.00")], &s, None).is_empty());
+    }
+
+    /// Belgium's "Total HTVA" (hors TVA) is the subtotal, its "Total TVAC" (TVA comprise) the
+    /// total.
+    #[test]
+    fn belgian_htva_and_tvac_totals() {
+        assert_eq!(row_kind("Total HTVA"), Some(RowKind::Subtotal));
+        assert_eq!(row_kind("Total TVAC"), Some(RowKind::Total));
+        let s = stated_amounts(
+            "Total HTVA\t546,48 €\nTVA 21 %\t114,76 €\nTotal TVAC\t661,24 €\n",
+            true,
+        );
+        assert_eq!(s.total, vec![dec("661.24")]);
     }
 }

@@ -160,6 +160,9 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "ordine n.",
             "ordine n",
             "ordine",
+            // "ORDINE FORNITORE N. 318/2026": the order to the supplier, the buyer's own.
+            "ordine fornitore",
+            "ordine a fornitore",
             "rif. ordine",
             "ordine d'acquisto",
             "ordine di acquisto",
@@ -470,6 +473,11 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "送貨地址",
             "收货地址",
             "收貨地址",
+            // "收货信息：" over the block (name, address, postcode, recipient): the
+            // delivery's details.
+            "收货信息",
+            "收貨信息",
+            "收貨資訊",
             "交货地址",
             "交貨地址",
             "配送地址",
@@ -730,6 +738,10 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "貨號",
             "编号",
             "編號",
+            // "编码" alone: the code (a Chinese table's "品名 编码 规格 数量 …").
+            "编码",
+            "編碼",
+            "品号",
             "料号",
             "料號",
             "产品编号",
@@ -2520,6 +2532,9 @@ const DELIVERY_ONLY: &[&str] = &[
     "spedi",
     "送货",
     "送貨",
+    // "請於9/22前送到：", "送至：": deliver to.
+    "送到",
+    "送至",
     "收货",
     "收貨",
     "届け",
@@ -4460,9 +4475,16 @@ fn east_asian_block(facts: &mut Facts, ctx: &Ctx, lines: &[String], confidence: 
     true
 }
 
-/// Whether a CJK line reads as an address (a prefecture, province or city, then a street).
+/// Whether a CJK line reads as an address (a prefecture, province or city, then a street),
+/// after a postcode that leads it ("701016 臺南市東區…", Taiwan's six digits).
 fn is_east_asian_address(l: &str) -> bool {
-    let head: String = l.trim().chars().take(8).collect();
+    let t = l.trim();
+    let lead = t.chars().take_while(char::is_ascii_digit).count();
+    let t = match (3..=6).contains(&lead) {
+        true => t[lead..].trim_start(),
+        false => t,
+    };
+    let head: String = t.chars().take(8).collect();
     [
         "都", "道", "府", "県", "省", "市", "区", "區", "縣", "县", "香港", "台灣", "臺灣",
     ]
@@ -4517,6 +4539,28 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
             ("臺北", "TW"),
             ("台中", "TW"),
             ("高雄", "TW"),
+            // Taiwan's other cities and counties ("701016 臺南市東區…"): 臺 is written
+            // only there and in Hong Kong, which names no such city.
+            ("臺中", "TW"),
+            ("臺南", "TW"),
+            ("台南", "TW"),
+            ("新北市", "TW"),
+            ("桃園市", "TW"),
+            ("基隆市", "TW"),
+            ("新竹市", "TW"),
+            ("新竹縣", "TW"),
+            ("嘉義市", "TW"),
+            ("嘉義縣", "TW"),
+            ("苗栗縣", "TW"),
+            ("彰化縣", "TW"),
+            ("南投縣", "TW"),
+            ("雲林縣", "TW"),
+            ("屏東縣", "TW"),
+            ("宜蘭縣", "TW"),
+            ("花蓮縣", "TW"),
+            ("臺東", "TW"),
+            ("台東縣", "TW"),
+            ("澎湖縣", "TW"),
         ] {
             if rest.contains(mark) {
                 country = code;
@@ -4629,6 +4673,19 @@ fn address_line(facts: &mut Facts, ctx: &Ctx, text: &str, confidence: f64) {
                     Some(last.to_string()),
                     confidence * 0.9,
                 );
+                words.pop();
+            }
+        }
+        // "北区芝田2丁目4-11 梅田ノースビル1F": the building and its floor after the house
+        // number, set apart by a space, is the second line, as on its own line below.
+        if words.len() >= 2 {
+            let last = words[words.len() - 1];
+            let floor = ["階", "F", "楼", "樓", "層", "层", "号室"]
+                .iter()
+                .any(|e| last.ends_with(e));
+            let numbered = words[words.len() - 2].ends_with(|c: char| c.is_ascii_digit());
+            if floor && numbered && has_cjk(last) && digits(last) > 0 {
+                ctx.put(facts, "ship_to.line2", Some(last.to_string()), confidence);
                 words.pop();
             }
         }
@@ -5911,10 +5968,12 @@ fn column_items(lines: &[&str], ctx: &Ctx) -> Vec<(usize, Line)> {
     out
 }
 
-// An item's code named by a word: "code PAP-A4-80", "SKU: TON-2420", "Art.-Nr. 4711".
+// An item's code named by a word: "code PAP-A4-80", "SKU: TON-2420", "Art.-Nr. 4711",
+// "Art. 30412" (the article's number, Austrian and German lists; [`code_word`] reads "Art."
+// alone only before a number).
 re!(
     CODE_WORD,
-    r#"(?i)(?:^|[\s,;(，；（])(?:编码|編碼|编号|編號|货号|貨號|型号|型號|料号|料號|品番|item\s*code|product\s*code|code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|cat\.?\s*(?:no\.?|#)|art\.?-?nr\.?|artikelnummer|artikelnr\.?|varenr\.?|varenummer|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра|מק"ט|מק״ט)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"#
+    r#"(?i)(?:^|[\s,;(，；（])(?:编码|編碼|编号|編號|货号|貨號|型号|型號|料号|料號|品番|item\s*code|product\s*code|code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|cat\.?\s*(?:no\.?|#)|art\.?-?nr\.?|art\.|artikelnummer|artikelnr\.?|varenr\.?|varenummer|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра|מק"ט|מק״ט)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"#
 );
 
 /// A code named by its word (`art.nr. KB-ESP-1000`, `ref: X-1`, `SKU 4711`): the word ends
@@ -5935,6 +5994,8 @@ fn code_word(text: &str) -> Option<regex::Captures<'_>> {
                     .chars()
                     .next_back()
                     .is_some_and(|c| c.is_alphabetic() && !has_cjk(&c.to_string()))
+                    && (code.as_str().starts_with(|c: char| c.is_ascii_digit())
+                        || !bare_art_word(&text[m.get(0).map_or(0, |w| w.start())..code.start()]))
             })
         })
         .or_else(|| {
@@ -5950,6 +6011,15 @@ fn code_word(text: &str) -> Option<regex::Captures<'_>> {
                 })
             })
         })
+}
+
+/// Whether the word before a code (as [`CODE_WORD`] matched it) is "Art." alone, the
+/// article's abbreviation, which names a code only before a number ("Art. 30412"; "art.
+/// supplies" names none).
+fn bare_art_word(word: &str) -> bool {
+    word.trim_start_matches([' ', ',', ';', '(', '，', '；', '（'])
+        .trim_end_matches([' ', ':', '#'])
+        .eq_ignore_ascii_case("art.")
 }
 
 /// Lines written as bullets: `- 3 x Huila Washed, 1 kg (HUI-1KG-WB) @ $38.50`.
@@ -7644,7 +7714,7 @@ fn list_lines(
 ) -> Vec<(usize, Line)> {
     re!(
         ITEM,
-        r"^\s*(?:(?:[-*•·–]|[0-9]{1,2}[.)-])\s+|[0-9０-９]{1,2}[．、）]\s*)(.*)$"
+        r"^\s*(?:(?:[-*•·–]|[0-9]{1,2}[.)-])\s+|[0-9０-９]{1,2}[．、）]\s*|・\s*)(.*)$"
     );
     // An item typed without a bullet starts with its quantity ("3 x Cast iron skillet …").
     re!(ITEM_QTY, r"(?i)^\s*([0-9]{1,5}\s*(?:x|×)\s+.*)$");
@@ -7684,7 +7754,7 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak\.?|paket|botol|slop|kotak|pek|karung|бр\.?|cs|ea|rlx|dz|dozen|doz\.?|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|ctns?\.?|packs?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|cubos?|cubetas?|bidones|rollos?|bandejas?|sacs|seaux|bidons?|rouleaux|colis|cartoni|secchi|sacchi|confezioni|buste|bustine|scatole|bottiglie|flaconi|barattoli|lattine|pacchi|sacchetti|vaschette|rotoli|taniche|eimer|säcke|kartons?|kästen|kisten?|fässer|dosen|rollen|beutel|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷|捲|把|捆)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak\.?|paket|botol|slop|kotak|pek|karung|бр\.?|cs|ea|rlx|dz|dozen|doz\.?|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|ctns?\.?|packs?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|palés?|palets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|cubos?|cubetas?|bidones|rollos?|bandejas?|sacs|seaux|bidons?|rouleaux|colis|cartoni|secchi|sacchi|confezioni|buste|bustine|scatole|bottiglie|flaconi|barattoli|lattine|pacchi|sacchetti|vaschette|rotoli|taniche|eimer|säcke|kartons?|kästen|kisten?|fässer|dosen|rollen|beutel|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷|捲|把|捆)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
@@ -7874,6 +7944,13 @@ fn list_lines(
             }
         }
         let unpriced = price.is_none();
+        // "味付メンマ 500g（NR-MM-500）　数量は追って連絡します　@760円": the quantity is
+        // left to follow; the item is read without one, for a person to settle.
+        let deferred = quantity
+            .is_none()
+            .then(|| deferred_quantity(body))
+            .flatten();
+        let quantity = quantity.or(deferred.map(|_| Decimal::ZERO));
         let (Some(quantity), Some(price)) = (quantity, price) else {
             match unit_led_priceless(body, dc).filter(|_| unpriced && unit_led) {
                 Some(l) => priceless.push((i, l)),
@@ -7929,6 +8006,7 @@ fn list_lines(
         };
         let named = leader.map_or(body.len(), |at| at);
         let named = dash_counted.map_or(named, |(_, at)| at.min(named));
+        let named = deferred.map_or(named, |at| at.min(named));
         let mut rest =
             body[..price.get(0).map_or(body.len(), |m| m.start()).min(named)].to_string();
         // "Vanilla syrup 750 ml ($7.90 each)": the price in brackets after the name.
@@ -8082,11 +8160,17 @@ fn list_lines(
                 sku,
                 name: Some(name).filter(|n| !n.is_empty()),
                 spec: None,
-                quantity: (!undecided).then_some(quantity),
+                quantity: (!undecided && deferred.is_none()).then_some(quantity),
                 unit_price,
-                confidence: if undecided { 0.5 } else { 0.85 * ctx.trust },
+                confidence: if undecided || deferred.is_some() {
+                    0.5
+                } else {
+                    0.85 * ctx.trust
+                },
                 doubt: if undecided {
                     Some("lines: a quantity is written as a choice between two numbers".to_string())
+                } else if deferred.is_some() {
+                    Some("lines: a quantity is left to follow".to_string())
                 } else {
                     amount_doubt.or_else(|| after_size.then(|| PACK_COUNT_DOUBT.to_string()))
                 },
@@ -8122,6 +8206,17 @@ fn list_lines(
         }
     }
     out
+}
+
+/// Where an item's words say its quantity will follow ("数量は追って連絡します", "qty to
+/// follow", "Menge folgt", "cantidad por confirmar"): the byte offset of the phrase, which
+/// ends the item's name.
+fn deferred_quantity(body: &str) -> Option<usize> {
+    re!(
+        QTY_LATER,
+        r"(?i)数量は?(?:追って|後ほど|未定|確認中)|数量(?:待定|另行通知|待確認|待确认)|(?:^|\s)(?:quantity|qty\.?)\s+(?:to\s+follow|tbc|tbd|to\s+be\s+confirmed)\b|(?:^|\s)menge\s+(?:folgt|noch\s+offen)\b|(?:^|\s)cantidad\s+(?:por|a)\s+confirmar\b|(?:^|\s)quantité\s+à\s+confirmer\b|(?:^|\s)quantità\s+da\s+confermare\b|(?:^|\s)hoeveelheid\s+volgt\b|(?:^|\s)quantidade\s+a\s+confirmar\b"
+    );
+    rx(&QTY_LATER)?.find(body).map(|m| m.start())
 }
 
 /// The item after a count and its unit word, without the preposition that joins the unit to
@@ -9129,7 +9224,7 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     // "T +31 20 555 0142", "o 503-555-0141 | c 503-555-0188" (office, cell).
     re!(
         PHONE_MARKED,
-        r"(?i)(?:^|\s)(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|fone|t|p|m|o|c|mob|mobile|mobil|handy|mobiel|cellulare|portable|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        r"(?i)(?:^|\s)(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|fone|fono|t|p|m|o|c|mob|mobile|mobil|handy|mobiel|cellulare|portable|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
     // A phone named by the place it rings, or by its initial, before a colon ("Kitchen:
     // 01865 555 208", "Shop: …", "o: (775) 555-0134" for the office, "w:" work, "d:" direct).
@@ -9470,8 +9565,9 @@ fn amount_then_total(line: &str) -> Option<&str> {
 }
 
 /// A phone number labelled as the writer's direct line ("direct dial 0161 555 0123",
-/// "Durchwahl: …", "直通：03-5555-0123"; the short "DD: …" and "DID: …" with their colon, beside
-/// a "Switchboard:" or a mobile "HP:"), which is theirs rather than the switchboard's a line
+/// "Durchwahl: …", "直通：03-5555-0123"; the short "DD: …" and "DID: …" (direct inward
+/// dialling, as Singapore's and Hong Kong's signatures write it) with their colon, beside a
+/// "Switchboard:" or a mobile "HP:"), which is theirs rather than the switchboard's a line
 /// may give first ("代表：03-5555-0100　直通：…", "Tel … · direct line …"). Group 1 is the
 /// number.
 fn direct_line(line: &str) -> Option<regex::Captures<'_>> {
@@ -9734,9 +9830,16 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         .iter()
         .filter(|l| l.value.is_empty())
         .find(|l| {
-            block_below(&layout, l.line, l.col, 7)
-                .iter()
-                .any(|b| city_line(b.trim()).is_some())
+            block_below(&layout, l.line, l.col, 7).iter().any(|b| {
+                city_line(b.trim()).is_some()
+                    // "收货信息：" over "四川省成都市武侯区科华北路65号附1号": an East Asian
+                    // address line with its house number, unlabelled (a block of labelled
+                    // fields, "地址：…", is read field by field).
+                    || (has_cjk(b)
+                        && digits(b) > 0
+                        && !b.contains([':', '：'])
+                        && is_east_asian_address(b))
+            })
         })
         .map(|l| l.line);
     let addressy = |l: &&Labelled| addressy(l) && blocked.is_none_or(|at| l.line < at);
@@ -10539,6 +10642,11 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
     let lower = text.to_lowercase();
     for (mark, code, c) in [
         ("us dollars", "USD", 0.85),
+        // The peso named with its country ("en pesos chilenos").
+        ("pesos chilenos", "CLP", 0.85),
+        ("pesos mexicanos", "MXN", 0.85),
+        ("pesos argentinos", "ARS", 0.85),
+        ("pesos colombianos", "COP", 0.85),
         ("us$", "USD", 0.9),
         ("£", "GBP", 0.85),
         ("€", "EUR", 0.85),

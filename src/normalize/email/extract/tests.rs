@@ -5193,6 +5193,17 @@ fn a_short_direct_line_mark_beats_the_switchboard_or_mobile_beside_it() {
 }
 
 #[test]
+fn a_did_label_marks_the_senders_direct_line() {
+    let text = "Please call Ah Huat at 9555 2187 on arrival.\n\nThanks & regards,\nTan Wei Ling\n\
+                Kopi Corner Pte Ltd\nDID: +65 6555 0184\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("+65 6555 0184")
+    );
+}
+
+#[test]
 fn office_and_cell_marks_without_a_colon_name_the_signature_phones() {
     let text = "Thanks!\nSam\n\n--\nSam Ortiz\nOps | Ortiz Cafe\no 503-555-0101 | c 503-555-0102 | f 503-555-0103\n";
     let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
@@ -5245,5 +5256,109 @@ fn an_amount_with_total_after_it_ends_the_sentence_as_the_order_total() {
     assert_eq!(
         amount_then_total("You have $50.00 total credit left."),
         None
+    );
+}
+
+#[test]
+fn art_alone_names_a_numeric_article_code() {
+    let text = "Art. 30412 – Espressotasse 0,09 l weiß – 24 Stk à 3,20\n\
+                Art. 30418 – Cappuccinotasse 0,2 l weiß – 24 Stk à 4,10\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].sku.as_deref(), Some("30412"));
+    assert_eq!(lines[0].name.as_deref(), Some("Espressotasse 0,09 l weiß"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(24)));
+    // "art." before a word names no code.
+    assert!(code_word("Art. supplies for the studio").is_none());
+}
+
+#[test]
+fn an_italian_supplier_order_number() {
+    let text = " ORDINE FORNITORE N. 318/2026 del 28/09/2026\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("318/2026"));
+}
+
+#[test]
+fn a_chinese_code_header_alone_names_the_sku_column() {
+    assert!(names_column("编码", "sku", None));
+    assert!(names_column("編碼", "sku", None));
+}
+
+#[test]
+fn a_chinese_delivery_heading_over_its_block_beats_the_signature_address() {
+    let text =
+        "收货信息：\n蜀味坊火锅（科华店）\n四川省成都市武侯区科华北路65号附1号\n邮编：610041\n\
+                收货人：刘师傅 139 8055 0261\n\n王丽\n电话：028-8555-0417\n\
+                地址：成都市锦江区东大街下东大街段199号\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.name").as_deref(),
+        Some("蜀味坊火锅（科华店）")
+    );
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("武侯区科华北路65号附1号")
+    );
+    assert_eq!(value(&f, "ship_to.region").as_deref(), Some("四川省"));
+}
+
+#[test]
+fn a_sentence_ending_in_deliver_to_heads_a_taiwanese_block() {
+    let text = "請於9/22（二）前送到：\n麥田手作烘焙坊\n701016 臺南市東區長榮路二段88號\n\
+                收貨人：黃小姐 0928-555-106\n\n謝謝！\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("麥田手作烘焙坊"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("臺南市"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("701016"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("TW"));
+    assert!(is_east_asian_address("701016 臺南市東區長榮路二段88號"));
+}
+
+#[test]
+fn spanish_pallets_count_the_item() {
+    let text = "- 40 sacos cemento gris CEM II 25 kg (ref. 100234) a 4,35 €\n\
+                - 2 palés ladrillo hueco doble 24x11,5x7, palé de 300 uds (ref. 100871) a 96,00 €\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1].quantity, Some(Decimal::from(2)));
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("ladrillo hueco doble 24x11,5x7, palé de 300 uds")
+    );
+}
+
+#[test]
+fn katakana_dot_bullets_and_a_quantity_left_to_follow() {
+    let text = "・鶏白湯スープ 1kg（KS-TP-1）　10袋　@1,280円\n\
+                ・味付メンマ 500g（NR-MM-500）　数量は追って連絡します　@760円\n\
+                ・焼海苔 全形 100枚（NR-YN-100）　5束　@2,150円\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0].sku.as_deref(), Some("KS-TP-1"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(10)));
+    assert_eq!(lines[1].name.as_deref(), Some("味付メンマ 500g"));
+    assert_eq!(lines[1].quantity, None);
+    assert_eq!(lines[1].unit_price, Some(Decimal::from(760)));
+    assert!(lines[1].doubt.is_some());
+    assert_eq!(deferred_quantity("Oat milk qty to follow @ $3"), Some(8));
+}
+
+#[test]
+fn a_building_and_floor_after_the_house_number_is_line2() {
+    let mut f = Facts::new();
+    address_line(
+        &mut f,
+        &ctx(),
+        "大阪府大阪市北区芝田2丁目4-11 梅田ノースビル1F",
+        0.9,
+    );
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("北区芝田2丁目4-11")
+    );
+    assert_eq!(
+        value(&f, "ship_to.line2").as_deref(),
+        Some("梅田ノースビル1F")
     );
 }
