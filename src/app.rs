@@ -108,7 +108,7 @@ impl Daemon {
             store: store.clone(),
             bus: bus.clone(),
             pipeline: cfg.pipeline.clone(),
-            prefetch: cfg.bus.prefetch,
+            prefetch: cfg.bus.prefetch(),
             topology: topology(cfg),
         };
 

@@ -156,16 +156,21 @@ fn main() -> ExitCode {
     };
     let event_size = event_json.len();
     let defaults = ordergate::config::Config::from_toml("", "defaults", Vec::new());
-    let (prefetch, concurrency, synchronous) = defaults
+    let (prefetch, embedded_prefetch, concurrency, synchronous) = defaults
         .as_ref()
         .map(|c| {
+            // The lapin baselines stand beside the cluster rows (P1, L1, S1): the prefetch
+            // the daemon uses on RabbitMQ.
+            let mut amqp = c.bus.clone();
+            amqp.kind = ordergate::config::BusKind::Amqp;
             (
-                c.bus.prefetch,
+                amqp.prefetch(),
+                c.bus.prefetch(),
                 c.pipeline.concurrency,
                 c.store.sqlite_synchronous.clone(),
             )
         })
-        .unwrap_or((32, 32, "full".into()));
+        .unwrap_or((128, 32, 128, "full".into()));
     rt.block_on(async {
         if selected("p2") {
             eprintln!("bench: P2 (standalone)…");
@@ -226,9 +231,9 @@ fn main() -> ExitCode {
     report.machine.push((
         "settings".into(),
         format!(
-            "product defaults (prefetch {prefetch}, pipeline.concurrency {concurrency}, sqlite synchronous {synchronous}, log level info, JSON to a file); \
+            "product defaults (prefetch {prefetch} on RabbitMQ, {} on the embedded bus, pipeline.concurrency {concurrency}, sqlite synchronous {synchronous}, log level info, JSON to a file); \
              raw events published in confirm windows of {}; {} orders timed after {} warm-up; N1 {} distinct documents, {:?} per side",
-            pipeline::PUBLISH_BATCH, s.orders, s.warm, s.variants, s.cpu_budget
+            embedded_prefetch, pipeline::PUBLISH_BATCH, s.orders, s.warm, s.variants, s.cpu_budget
         ),
     ));
     report.wall_seconds = started.elapsed().as_secs_f64();

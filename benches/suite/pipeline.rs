@@ -434,7 +434,7 @@ async fn run_in(
         rss_idle,
         rss_peak,
         sizes: (sample.size(), raw_event_size, event_size),
-        prefetch: cfg.bus.prefetch,
+        prefetch: cfg.bus.prefetch(),
         concurrency: cfg.pipeline.concurrency,
         verified: format!(
             "{total} orders stored once and announced once each (one order.received), outbox and normalize queue empty, nothing parked{problems}"

@@ -310,7 +310,7 @@ impl Config {
                 "bus.retry_tiers_ms needs at least one tier, each > 0".into(),
             ));
         }
-        if self.bus.prefetch == 0
+        if self.bus.prefetch() == 0
             || self.pipeline.concurrency == 0
             || self.pipeline.partner_concurrency == 0
         {
@@ -537,7 +537,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(c.bus.prefetch, 7);
+        assert_eq!(c.bus.prefetch(), 7);
         assert_eq!(c.bus.kind, BusKind::Amqp);
         let ConnectorConfig::Folder(f) = &c.connectors[0] else {
             panic!("a folder connector");

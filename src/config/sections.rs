@@ -72,9 +72,10 @@ pub struct BusConfig {
     #[serde(default)]
     pub url: Option<Secret>,
     /// Unacknowledged deliveries a stage holds at once (a stage that calls partners holds no
-    /// more than `pipeline.partner_concurrency`).
-    #[serde(default = "BusConfig::default_prefetch")]
-    pub prefetch: u16,
+    /// more than `pipeline.partner_concurrency`); unset, [`BusConfig::prefetch`] gives the
+    /// bus kind's default.
+    #[serde(default)]
+    pub prefetch: Option<u16>,
     /// Retry delay tiers in milliseconds; a retry waits in the smallest tier at least as long as
     /// its backoff.
     #[serde(default = "BusConfig::default_retry_tiers_ms")]
@@ -109,8 +110,20 @@ impl BusConfig {
     fn default_namespace() -> String {
         crate::bus::topology::DEFAULT_PREFIX.to_string()
     }
-    fn default_prefetch() -> u16 {
-        128
+    /// Deliveries a stage holds at once: `bus.prefetch` when set, else the kind's default.
+    ///
+    /// On RabbitMQ 128: each delivery waits mostly on the broker's confirms and the
+    /// database's commits, and more in flight share them (P1 rose from 0.20–0.23 at 32 to
+    /// 0.24–0.35). On the embedded bus 32: its stages write through SQLite's one writer and
+    /// share the runtime with the HTTP intake, and 128 deliveries in flight per stage put a
+    /// webhook's or a tracking callback's answer behind that much pipeline work (p99 51–173 ms
+    /// at half of W1's and T1's rate, against 6–25 ms at 32) for no gain in the standalone
+    /// figures (P2, L2).
+    pub fn prefetch(&self) -> u16 {
+        self.prefetch.unwrap_or(match self.kind {
+            BusKind::Amqp => 128,
+            BusKind::Embedded => 32,
+        })
     }
     fn default_retry_tiers_ms() -> Vec<u64> {
         vec![1_000, 5_000, 30_000, 120_000, 600_000]
@@ -146,7 +159,7 @@ impl Default for BusConfig {
             kind: Self::default_kind(),
             namespace: Self::default_namespace(),
             url: None,
-            prefetch: Self::default_prefetch(),
+            prefetch: None,
             retry_tiers_ms: Self::default_retry_tiers_ms(),
             delivery_limit: Self::default_delivery_limit(),
             poll_interval_ms: Self::default_poll_interval_ms(),
@@ -180,7 +193,8 @@ pub struct PipelineConfig {
     pub outage_retry_secs: u64,
     /// Messages one stage works on at once in this process. Each waits mostly on commits and
     /// confirms (disk flushes), so more in flight means more of them share one flush; the
-    /// default equals the default `bus.prefetch`. A stage that calls a partner is held to
+    /// default equals RabbitMQ's default `bus.prefetch` (on the embedded bus its prefetch, 32,
+    /// holds a stage to fewer). A stage that calls a partner is held to
     /// `partner_concurrency` as well.
     #[serde(default = "PipelineConfig::default_concurrency")]
     pub concurrency: usize,

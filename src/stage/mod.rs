@@ -769,15 +769,23 @@ mod tests {
     fn a_stage_that_calls_partners_is_held_to_partner_concurrency() {
         let cfg = crate::config::Config::from_toml("", "t", Vec::new()).unwrap();
         // Defaults: the store's stages take 128 at once (more units share a commit), the
-        // partners' stages 32, and the bus hands each up to 128.
+        // partners' stages 32; RabbitMQ hands each up to 128, the embedded bus 32.
         assert_eq!(slots_for(false, &cfg.pipeline), 128);
         assert_eq!(slots_for(true, &cfg.pipeline), 32);
-        assert_eq!(cfg.bus.prefetch, 128);
+        assert_eq!(cfg.bus.prefetch(), 32);
+        let mut amqp = cfg.bus.clone();
+        amqp.kind = crate::config::BusKind::Amqp;
+        assert_eq!(amqp.prefetch(), 128);
         // A partner's stage holds no more deliveries than it works on; the others hold
         // what the bus is told.
-        assert_eq!(prefetch_for(cfg.bus.prefetch, true, 32), 32);
+        assert_eq!(prefetch_for(amqp.prefetch(), true, 32), 32);
         assert_eq!(prefetch_for(64, true, 128), 64);
-        assert_eq!(prefetch_for(cfg.bus.prefetch, false, 32), 128);
+        assert_eq!(prefetch_for(amqp.prefetch(), false, 32), 128);
+        assert_eq!(prefetch_for(cfg.bus.prefetch(), false, 128), 32);
+        // Set, it holds on either bus.
+        let set =
+            crate::config::Config::from_toml("[bus]\nprefetch = 64\n", "t", Vec::new()).unwrap();
+        assert_eq!(set.bus.prefetch(), 64);
         // Set lower than the partner limit, concurrency holds for every stage.
         let cfg = crate::config::Config::from_toml(
             "[pipeline]\nconcurrency = 8\npartner_concurrency = 20\n",
