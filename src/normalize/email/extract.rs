@@ -887,6 +887,9 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "tên hàng",
             "รายการ",
         ],
+        // A shop's product option ("Product | Variant": "Soy wax 464 | 10 lb slab"): the
+        // line's name is the product's and the variant's, as the shop names a line.
+        "variant" => &["variant", "variant title", "variante", "variant name"],
         "spec" => &[
             "spec",
             "specification",
@@ -1065,6 +1068,9 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "prijs",
             "stukprijs",
             "eenheidsprijs",
+            // Business Central's "Directe kostprijs excl. btw" / "Direct Unit Cost Excl. VAT".
+            "directe kostprijs",
+            "direct unit cost",
             "prezzo unitario",
             "prezzo",
             "prezzo unit",
@@ -1202,6 +1208,12 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "sc %",
             "korting",
             "korting %",
+            // Business Central's "Regelkorting %" / "Line Discount %": the line's discount.
+            "regelkorting",
+            "regelkorting %",
+            "line discount",
+            "line discount %",
+            "line disc. %",
             "desconto",
             "rabat",
             "rabat %",
@@ -2448,7 +2460,10 @@ impl<'t> Layout<'t> {
                 }
                 if value.is_empty() && colon {
                     if let Some(next) = cs.get(k + 1) {
-                        if !next.text.contains([':', '：']) && !blank(&next.text) {
+                        if !next.text.contains([':', '：'])
+                            && !blank(&next.text)
+                            && !columns_below(&cells, i, cell.start, next.start)
+                        {
                             value = next.text.clone();
                         }
                     }
@@ -2469,6 +2484,27 @@ impl<'t> Layout<'t> {
             labels,
         }
     }
+}
+
+/// Whether the two lines below line `i` each hold an unlabelled cell at the label's column
+/// `col` and another at `beside` (the next cell's column on the label's line): the label
+/// heads the block below it and the text beside it starts another block ("Adresse de
+/// livraison :   Maison Verhaegen SA" over our name and street, the supplier's beside
+/// them), so that text is no value of the label.
+fn columns_below(cells: &[Vec<Cell>], i: usize, col: usize, beside: usize) -> bool {
+    let plain = |c: &&Cell| !c.text.contains([':', '：']);
+    (i + 1..=i + 2).all(|j| {
+        cells.get(j).is_some_and(|cs| {
+            cs.first()
+                .filter(plain)
+                .is_some_and(|c| c.start.abs_diff(col) <= 2)
+                && cs
+                    .iter()
+                    .skip(1)
+                    .filter(plain)
+                    .any(|c| c.start.abs_diff(beside) <= 1)
+        })
+    })
 }
 
 /// Finds `label: value` (or `label：value`; or a cell that is exactly the label, for form
@@ -3522,6 +3558,14 @@ fn address_block(facts: &mut Facts, ctx: &Ctx, mut lines: Vec<String>, confidenc
     lines.retain(|l| {
         !l.trim().is_empty() && !is_contact_line(l.trim()) && !registration_line(l.trim())
     });
+    // A sub-heading over the block ("DELIVERY DETAILS", then "Delivery Address" over the
+    // name): a delivery label is no name.
+    if lines.len() > 2 && {
+        let head = norm_label(lines[0].trim().trim_end_matches([':', '：']).trim());
+        ctx.labels("ship_to").iter().any(|l| *l == head)
+    } {
+        lines.remove(0);
+    }
     let mut lines = address_fields(lines);
     // A note under the address ("Märk godset: Projekt 2611, kontakt på plats Mikael"): a
     // labelled line below the postcode and city ends the address.
@@ -4345,6 +4389,11 @@ fn registration_line(t: &str) -> bool {
         "dic",
         "abn",
         "acn",
+        "gst",
+        "gst number",
+        "gst reg no",
+        "tax id",
+        "tax number",
         "gst no",
         "gstin",
         "cnpj",
@@ -5460,6 +5509,13 @@ fn make_line(named: &[(&str, String)], ctx: &Ctx, confidence: f64) -> Option<Lin
         });
     }
     let mut name = get("name");
+    // "Soy wax 464" with its variant "10 lb slab": "Soy wax 464 - 10 lb slab", as the shop
+    // names the line (Shopify's "Default Title" is no variant).
+    if let (Some(n), Some(v)) = (&name, get("variant")) {
+        if !v.eq_ignore_ascii_case("default title") && !contains_ci(n, &v) {
+            name = Some(format!("{n} - {v}"));
+        }
+    }
     // One cell with the code and the name ("GOB-12 – Gobelets 12 oz"): split it.
     let joined = match (&sku, &name) {
         (Some(cell), None) => code_lead(cell).filter(|(_, n)| !leftover_code(n)),
@@ -9286,9 +9342,25 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     } else {
         0
     };
+    // A tax number written under its label ("GST Number" over "114-555-318"): no phone.
+    let taxed = |i: usize| {
+        let above = i.checked_sub(1).and_then(|a| layout.cells.get(a));
+        layout.cells[i].iter().any(|c| {
+            digits(&c.text) >= 6
+                && above.is_some_and(|cs| {
+                    cs.iter().any(|h| {
+                        h.start.abs_diff(c.start) <= 2
+                            && digits(&h.text) == 0
+                            && registration_line(&format!("{} {}", h.text.trim(), c.text.trim()))
+                    })
+                })
+        })
+    };
     for own_only in [true, false] {
-        let keep =
-            |i: usize| !own_only || (!delivery.get(i).copied().unwrap_or(false) && i >= cover);
+        let keep = |i: usize| {
+            !taxed(i)
+                && (!own_only || (!delivery.get(i).copied().unwrap_or(false) && i >= cover))
+        };
         let labelled_phone = |footer: bool| {
             labelled.iter().find_map(|l| {
                 if l.value.is_empty() || !keep(l.line) {

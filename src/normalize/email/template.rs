@@ -43,6 +43,7 @@ pub const COLUMNS: &[&str] = &[
     "sku",
     "name",
     "spec",
+    "variant",
     "quantity",
     "unit_price",
     "amount",
