@@ -5278,6 +5278,29 @@ fn split_joined_header(header: &[Cell], template: Option<&Template>) -> Option<V
 fn column_name(s: &str) -> String {
     // Portuguese abbreviates with a raised letter after the dot ("Ref.ª" for referência).
     let s = s.trim().strip_suffix(".ª").unwrap_or(s);
+    // An export's field name written in camel case ("ProductCode", "UnitPrice"): its words.
+    let spaced;
+    let s = if !s.contains(' ')
+        && s.chars().all(|c| c.is_ascii_alphabetic())
+        && s.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && s.chars()
+            .zip(s.chars().skip(1))
+            .any(|(a, b)| a.is_ascii_lowercase() && b.is_ascii_uppercase())
+    {
+        let mut out = String::with_capacity(s.len() + 4);
+        let mut prev_lower = false;
+        for c in s.chars() {
+            if prev_lower && c.is_ascii_uppercase() {
+                out.push(' ');
+            }
+            prev_lower = c.is_ascii_lowercase();
+            out.push(c);
+        }
+        spaced = out;
+        spaced.as_str()
+    } else {
+        s
+    };
     let mut n = norm_label(s.trim_end_matches(['.', ':']));
     // "Unit Price (ex GST)", "单价(元)": the parenthesis qualifies the column, it does not
     // name it.
@@ -9345,7 +9368,7 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     // A tax number written under its label ("GST Number" over "114-555-318"): no phone.
     let taxed = |i: usize| {
         let above = i.checked_sub(1).and_then(|a| layout.cells.get(a));
-        layout.cells[i].iter().any(|c| {
+        layout.cells.get(i).into_iter().flatten().any(|c| {
             digits(&c.text) >= 6
                 && above.is_some_and(|cs| {
                     cs.iter().any(|h| {
@@ -9449,6 +9472,24 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
         }
         if !facts.contains_key("customer.phone") {
             ctx.put(facts, "customer.phone", labelled_phone(true), 0.8);
+        }
+        // A form's field with its value under its label ("Telephone" over "04 555 0183").
+        if !facts.contains_key("customer.phone") {
+            let below = find_labelled(layout, ctx, "phone", true)
+                .iter()
+                .filter(|l| l.value.is_empty() && keep(l.line + 1))
+                .find_map(|l| {
+                    let cell = layout
+                        .cells
+                        .get(l.line + 1)?
+                        .iter()
+                        .find(|c| c.start.abs_diff(l.col) <= 2)?;
+                    let t = cell.text.trim();
+                    let m = rx(&PHONE)?.find(t)?;
+                    (m.as_str().trim() == t && (7..=15).contains(&digits(t)))
+                        .then(|| t.to_string())
+                });
+            ctx.put(facts, "customer.phone", below, 0.8);
         }
         if facts.contains_key("customer.phone") {
             return;
