@@ -937,6 +937,17 @@ fn tax_number(rest: &str) -> bool {
 }
 
 /// Reads one summary row into `s`: true when `t` is one.
+/// Whether a row's value starts with a date (`24/06/2026`, `24.06.26`, `2026-06-24`).
+fn is_date_value(v: &str) -> bool {
+    static DATE: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"^[\s:：]*(?:[0-9]{1,2}[./-][0-9]{1,2}[./-](?:[0-9]{4}|[0-9]{2})|[0-9]{4}-[0-9]{2}-[0-9]{2})(?:$|[^0-9.,])",
+        )
+        .ok()
+    });
+    DATE.as_ref().is_some_and(|r| r.is_match(v))
+}
+
 fn summary_row(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
     if sum_row(t, decimal_comma, s) {
         return true;
@@ -973,6 +984,10 @@ fn summary_row(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
     // tax's name, an EU country's code before it, is no amount of tax; nor is a number of the
     // shape of one ("TPS : 123456789 RT0001").
     if kind == RowKind::Tax && (vat_registration(label) || tax_number(&t[label.len()..])) {
+        return false;
+    }
+    // "Shipping Date: 24/06/2026", "Lieferdatum 24.06.2026": a date, no amount.
+    if is_date_value(&t[label.len()..]) {
         return false;
     }
     // A discount's minus sign ("-10,79 €") is no part of its amount; any other row's is

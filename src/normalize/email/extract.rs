@@ -10186,6 +10186,18 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             total = parse_decimal(&m[1], false).map(|d| (d, None));
         }
     }
+    // "Please find attached Purchase Order PO-00412 for AUD 1,875.30", "Here's purchase
+    // order PO-0087 for NZD 1,104.00": the amount an order software's message gives the order.
+    if total.is_none() {
+        re!(
+            ORDER_FOR,
+            r"(?i)order\s+(?:(?:no\.?|number|#)\s*)?[A-Z0-9][A-Z0-9/-]*[0-9][A-Z0-9/-]*\s+for\s+(?:(USD|AUD|NZD|CAD|GBP|EUR|SGD|HKD|INR|ZAR)\s?|US\$|A\$|AU\$|NZ\$|C\$|CA\$|\$|£|€)\s?([0-9][0-9,]*\.[0-9]{2})"
+        );
+        if let Some(m) = lines.iter().find_map(|l| rx(&ORDER_FOR)?.captures(l)) {
+            let cur = m.get(1).and_then(|c| currency_of(c.as_str()));
+            total = parse_decimal(&m[2], false).map(|d| (d, cur));
+        }
+    }
     if total.is_none()
         && stated.tax.is_empty()
         && stated.shipping.is_empty()

@@ -499,6 +499,18 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                     // A text file that holds no order lines may be anything (a log, a
                     // note): only an order's own facts are taken from it.
                     for (k, f) in found {
+                        // The body's "$1,487.42" guessed as US dollars for want of a
+                        // country; the document's ship-to country says which dollar.
+                        if k == "currency" && source == "pdf" && f.confidence > 0.5 {
+                            let guess = facts.get("currency").and_then(|c| {
+                                let doubt = extract::sign_doubt(c.value == "USD");
+                                (c.confidence <= 0.5 && doubts.contains(&doubt)).then_some(doubt)
+                            });
+                            if let Some(doubt) = guess {
+                                doubts.retain(|d| *d != doubt);
+                                facts.remove("currency");
+                            }
+                        }
                         if !facts.contains_key(&k) && (source == "pdf" || !form_lines.is_empty()) {
                             put(&mut facts, &k, Some(f.value), f.confidence);
                         }
