@@ -10191,7 +10191,7 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     if total.is_none() {
         re!(
             ORDER_FOR,
-            r"(?i)order\s+(?:(?:no\.?|number|#)\s*)?[A-Z0-9][A-Z0-9/-]*[0-9][A-Z0-9/-]*\s+for\s+(?:(USD|AUD|NZD|CAD|GBP|EUR|SGD|HKD|INR|ZAR)\s?|US\$|A\$|AU\$|NZ\$|C\$|CA\$|\$|£|€)\s?([0-9][0-9,]*\.[0-9]{2})"
+            r"(?i)\border\s+(?:(?:no\.?|number|#)\s*)?[A-Z0-9][A-Z0-9/-]*[0-9][A-Z0-9/-]*\s+for\s+(?:(USD|AUD|NZD|CAD|GBP|EUR|SGD|HKD|INR|ZAR)\s?|US\$|A\$|AU\$|NZ\$|C\$|CA\$|\$|£|€)\s?([0-9][0-9,]*\.[0-9]{2})\b"
         );
         if let Some(m) = lines.iter().find_map(|l| rx(&ORDER_FOR)?.captures(l)) {
             let cur = m.get(1).and_then(|c| currency_of(c.as_str()));

@@ -625,8 +625,11 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
         if let Some(d) = references_disagree(&facts, &found) {
             doubts.push(d);
         }
+        // An address the text gives is whole: the sheet's parts of its own address
+        // ("Unit 6, Ennistymon Enterprise Centre, …" split otherwise) do not fill it in.
+        let addressed = facts.contains_key("ship_to.line1");
         for (k, f) in found {
-            if !facts.contains_key(&k) {
+            if !facts.contains_key(&k) && !(addressed && k.starts_with("ship_to.")) {
                 put(&mut facts, &k, Some(f.value), f.confidence);
             }
         }

@@ -5362,3 +5362,13 @@ fn a_building_and_floor_after_the_house_number_is_line2() {
         Some("梅田ノースビル1F")
     );
 }
+
+#[test]
+fn an_order_software_message_states_the_order_for_an_amount() {
+    let text = "Hi Riverina Nut Co,\n\nPlease find attached Purchase Order PO-00412 for AUD 1,875.30.\nRequired by: 24/06/2026\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "total").as_deref(), Some("1875.3"));
+    assert_eq!(value(&f, "currency").as_deref(), Some("AUD"));
+    let (f, _, _) = extract_text("Here's purchase order PO-0087 for NZD 1,104.00.\n", &ctx(), Kind::Email);
+    assert_eq!(value(&f, "total").as_deref(), Some("1104"));
+}
