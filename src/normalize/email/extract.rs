@@ -10356,6 +10356,9 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
     doubts.extend(checked);
 
     currency(text, ctx, &mut facts, &mut doubts);
+    if kind == Kind::Form {
+        doubts.extend(missing_pages(text));
+    }
     district_city(&mut facts);
     // An address with a postcode and no country, in a currency only one country uses: that
     // country, as a guess below the review threshold (a person confirms it) — unless the
@@ -10475,6 +10478,33 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         ctx.put(&mut facts, "ship_to.country", Some("ES".into()), 0.8);
     }
     (facts, out, doubts)
+}
+
+/// A document that numbers its pages ("Page 1 of 2", "Seite 1 von 3", "Page 1/2") of which
+/// the last did not arrive (a fax whose later pages were not sent, ending "Continued..."): its
+/// later lines and its total are missing, so a person waits for them.
+pub fn missing_pages(text: &str) -> Option<String> {
+    re!(
+        PAGE_OF,
+        r"(?i)\b(?:page|seite|pagina|página|pag\.|pág\.|blatt|sida|side|strona|strana)\s+([0-9]{1,3})\s*(?:of|/|von|de|di|sur|van|av|af|z|ze|из)\s*([0-9]{1,3})\b"
+    );
+    let (mut seen, mut of) = (0u32, 0u32);
+    for m in rx(&PAGE_OF)?.captures_iter(text) {
+        let (Ok(n), Ok(t)) = (m[1].parse::<u32>(), m[2].parse::<u32>()) else {
+            continue;
+        };
+        if n == 0 || n > t {
+            continue;
+        }
+        seen = seen.max(n);
+        of = of.max(t);
+    }
+    (seen > 0 && seen < of).then(|| {
+        format!(
+            "lines: the document is page {seen} of {of}; its later pages (their lines and the \
+             total) did not arrive"
+        )
+    })
 }
 
 /// The country whose own currency a code names, for the currencies one country pays in

@@ -5372,3 +5372,16 @@ fn an_order_software_message_states_the_order_for_an_amount() {
     let (f, _, _) = extract_text("Here's purchase order PO-0087 for NZD 1,104.00.\n", &ctx(), Kind::Email);
     assert_eq!(value(&f, "total").as_deref(), Some("1104"));
 }
+
+#[test]
+fn a_document_whose_later_pages_did_not_arrive_is_in_doubt() {
+    let text = "PURCHASE ORDER\nOrder No: 0000010871          Page 1 of 2\n\n\
+                PK-EPS-10  Fish box  20  Each  18.60  372.00\n\n          Continued...\n";
+    assert!(missing_pages(text).is_some_and(|d| d.starts_with("lines:")));
+    let (_, _, doubts) = extract_text(text, &ctx(), Kind::Form);
+    assert!(doubts.iter().any(|d| d.contains("page 1 of 2")), "{doubts:?}");
+    // Both pages there, or a page that says nothing of the count: nothing missing.
+    assert_eq!(missing_pages("Page 1 of 2\n...\nPage 2 of 2\nTotal 10.00"), None);
+    assert_eq!(missing_pages("Page 1 / 1"), None);
+    assert_eq!(missing_pages("Pagina 1\nPAGE 01"), None);
+}
