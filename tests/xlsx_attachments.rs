@@ -439,3 +439,69 @@ fn xlsx_heading_block_above_the_table_is_details() {
     assert!(order.details.contains("84000 Avignon"), "{}", order.details);
     assert!(!order.details.contains("ASS-PLA-27"), "{}", order.details);
 }
+
+/// The delivery address the message writes is whole: the sheet's own one-line delivery
+/// address (split otherwise, "Unit 6" then "Ennistymon Enterprise Centre") fills in none of its
+/// parts.
+#[test]
+fn the_messages_delivery_address_is_not_filled_in_from_the_sheets() {
+    use base64::Engine;
+    let book = workbook(
+        &[(
+            "PO",
+            vec![
+                vec![T("Order Number"), T("PO-00000318")],
+                vec![T("Delivery Name"), T("Burren Botanicals Ltd")],
+                vec![
+                    T("Delivery Address"),
+                    T("Unit 6, Ennistymon Enterprise Centre, Ennistymon, Co. Clare, V95 X2T4"),
+                ],
+                vec![],
+                vec![
+                    T("Product Code"),
+                    T("Product Description"),
+                    T("Order Qty"),
+                    T("Unit Price"),
+                ],
+                vec![
+                    T("BB-JAR-100"),
+                    T("Amber glass jar 100ml"),
+                    N("24"),
+                    N("6.80"),
+                ],
+            ],
+        )],
+        0,
+        None,
+    );
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&book);
+    let wrapped: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let eml = format!(
+        "From: Ciara Byrne <ciara@burren.example.ie>\r\nTo: orders@example.com\r\n\
+         Subject: PO-00000318\r\nDate: Fri, 19 Jun 2026 09:07:31 +0000\r\n\
+         Message-ID: <u1@burren.example.ie>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
+         Content-Type: text/plain\r\n\r\nPO-00000318 attached, EUR.\r\n\r\nDeliver to:\r\n\
+         Burren Botanicals Ltd\r\nUnit 6, Ennistymon Enterprise Centre\r\nEnnistymon\r\n\
+         Co. Clare\r\nV95 X2T4\r\n\r\nCiara\r\n--b\r\n\
+         Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet; \
+         name=\"po.xlsx\"\r\nContent-Disposition: attachment; filename=\"po.xlsx\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        wrapped.join("\r\n")
+    );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let order = Normalizer::new(MappingSet::load(&dir).unwrap())
+        .normalize("email", &[eml.as_bytes()])
+        .unwrap()
+        .remove(0);
+    let ship = order.ship_to.unwrap();
+    assert_eq!(
+        ship.line1.as_deref(),
+        Some("Unit 6, Ennistymon Enterprise Centre")
+    );
+    assert_eq!(ship.line2, None);
+}

@@ -2172,4 +2172,16 @@ BTW BE 0712.555.318
         );
         assert_eq!(s.total, vec![dec("661.24")]);
     }
+
+    /// A summary row whose value is a date ("Shipping Date: 24/06/2026") states no amount.
+    #[test]
+    fn a_dated_row_states_no_amount() {
+        let s = stated_amounts(
+            "Subtotal $1,307.20\nFreight $45.00\nGST $135.22\nTotal Amount $1,487.42\n\
+             Shipping Date: 24/06/2026\nDelivery date 2026-06-24\n",
+            false,
+        );
+        assert_eq!(s.shipping, vec![dec("45.00")]);
+        assert_eq!(s.total, vec![dec("1487.42")]);
+    }
 }

@@ -9381,8 +9381,7 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     };
     for own_only in [true, false] {
         let keep = |i: usize| {
-            !taxed(i)
-                && (!own_only || (!delivery.get(i).copied().unwrap_or(false) && i >= cover))
+            !taxed(i) && (!own_only || (!delivery.get(i).copied().unwrap_or(false) && i >= cover))
         };
         let labelled_phone = |footer: bool| {
             labelled.iter().find_map(|l| {
@@ -9486,8 +9485,7 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
                         .find(|c| c.start.abs_diff(l.col) <= 2)?;
                     let t = cell.text.trim();
                     let m = rx(&PHONE)?.find(t)?;
-                    (m.as_str().trim() == t && (7..=15).contains(&digits(t)))
-                        .then(|| t.to_string())
+                    (m.as_str().trim() == t && (7..=15).contains(&digits(t))).then(|| t.to_string())
                 });
             ctx.put(facts, "customer.phone", below, 0.8);
         }

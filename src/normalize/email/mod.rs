@@ -501,7 +501,10 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
                     for (k, f) in found {
                         // The body's "$1,487.42" guessed as US dollars for want of a
                         // country; the document's ship-to country says which dollar.
-                        if k == "currency" && source == "pdf" && f.confidence > 0.5 {
+                        if k == "currency"
+                            && (source == "pdf" || !form_lines.is_empty())
+                            && f.confidence > 0.5
+                        {
                             let guess = facts.get("currency").and_then(|c| {
                                 let doubt = extract::sign_doubt(c.value == "USD");
                                 (c.confidence <= 0.5 && doubts.contains(&doubt)).then_some(doubt)
@@ -1175,6 +1178,38 @@ mod tests {
                 .unwrap()
                 .iter()
                 .any(|d| d.as_str().unwrap().starts_with("currency: only the sign $")),
+            "{v}"
+        );
+    }
+
+    /// The body's bare `$` (no country there) is read as the document's currency when the
+    /// order document ships to a country that says which dollar.
+    #[test]
+    fn the_documents_country_says_which_dollar_the_body_means() {
+        let raw = "From: Wattle & Stone <no-reply@myob.example.com>\r\n\
+                   Date: Thu, 18 Jun 2026 00:12:00 +0000\r\nMessage-ID: <m1@myob.example.com>\r\n\
+                   Subject: Purchase 00000231\r\nMIME-Version: 1.0\r\n\
+                   Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n\
+                   Content-Type: text/plain; charset=utf-8\r\n\r\n\
+                   Please find attached purchase 00000231 for $529.70.\r\n\r\nKaren\r\n--b1\r\n\
+                   Content-Type: text/plain; name=\"po.txt\"\r\n\
+                   Content-Disposition: attachment; filename=\"po.txt\"\r\n\r\n\
+                   PURCHASE ORDER   Purchase No. 00000231\r\n\r\nShip To:\r\n\
+                   Wattle & Stone Landscapes\r\nYard 3, 27 Fellmongers Rd\r\n\
+                   Breakwater VIC 3219\r\n\r\n\
+                   Item No.     Description                  Qty     Price     Total\r\n\
+                   BIS-DRP-13   Dripline 13mm x 100m coil      4    $68.90   $275.60\r\n\
+                   BIS-SOL-25   Solenoid valve 25mm            6    $42.35   $254.10\r\n\r\n\
+                   Total  $529.70\r\n--b1--\r\n";
+        let v = decode(raw.as_bytes(), MailKind::Email, &Options::default()).unwrap();
+        assert_eq!(v["lines"].as_array().map(Vec::len), Some(2), "{v}");
+        assert_eq!(v["fields"]["currency"]["value"], "AUD", "{v}");
+        assert!(
+            !v["doubts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d.as_str().unwrap().starts_with("currency:")),
             "{v}"
         );
     }

@@ -5369,7 +5369,11 @@ fn an_order_software_message_states_the_order_for_an_amount() {
     let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
     assert_eq!(value(&f, "total").as_deref(), Some("1875.3"));
     assert_eq!(value(&f, "currency").as_deref(), Some("AUD"));
-    let (f, _, _) = extract_text("Here's purchase order PO-0087 for NZD 1,104.00.\n", &ctx(), Kind::Email);
+    let (f, _, _) = extract_text(
+        "Here's purchase order PO-0087 for NZD 1,104.00.\n",
+        &ctx(),
+        Kind::Email,
+    );
     assert_eq!(value(&f, "total").as_deref(), Some("1104"));
 }
 
@@ -5379,9 +5383,92 @@ fn a_document_whose_later_pages_did_not_arrive_is_in_doubt() {
                 PK-EPS-10  Fish box  20  Each  18.60  372.00\n\n          Continued...\n";
     assert!(missing_pages(text).is_some_and(|d| d.starts_with("lines:")));
     let (_, _, doubts) = extract_text(text, &ctx(), Kind::Form);
-    assert!(doubts.iter().any(|d| d.contains("page 1 of 2")), "{doubts:?}");
+    assert!(
+        doubts.iter().any(|d| d.contains("page 1 of 2")),
+        "{doubts:?}"
+    );
     // Both pages there, or a page that says nothing of the count: nothing missing.
-    assert_eq!(missing_pages("Page 1 of 2\n...\nPage 2 of 2\nTotal 10.00"), None);
+    assert_eq!(
+        missing_pages("Page 1 of 2\n...\nPage 2 of 2\nTotal 10.00"),
+        None
+    );
     assert_eq!(missing_pages("Page 1 / 1"), None);
     assert_eq!(missing_pages("Pagina 1\nPAGE 01"), None);
+}
+
+#[test]
+fn a_variant_column_joins_the_product_name() {
+    let text = "Product            Variant       SKU          Qty   Cost     Total\n\
+                Soy wax 464        10 lb slab    BRW-SOY-10    12   $48.00   $576.00\n\
+                Cotton wick 6 in   CD-10         BRW-WCK-6    200   $0.42    $84.00\n\
+                Jar 8 oz           Default Title   BRW-JAR-8    4   $27.80   $111.20\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0].name.as_deref(), Some("Soy wax 464 - 10 lb slab"));
+    assert_eq!(lines[0].sku.as_deref(), Some("BRW-SOY-10"));
+    assert_eq!(lines[1].name.as_deref(), Some("Cotton wick 6 in - CD-10"));
+    assert_eq!(lines[2].name.as_deref(), Some("Jar 8 oz"));
+}
+
+#[test]
+fn business_central_cost_and_line_discount_columns() {
+    let text = "Nr.        Omschrijving        Aantal  Eenheid  Directe kostprijs excl. btw  Regelkorting %  Bedrag excl. btw\n\
+                HV-FRIT-10 Frituurolie 10 l         6  STUK                           54,20                          325,20\n\
+                HV-GN-11   GN-bak 1/1 RVS 65 mm     4  STUK                          129,00              10          464,40\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, doubts) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(lines[1].unit_price, Some(Decimal::from(129)));
+    assert!(lines.iter().all(|l| l.doubt.is_none()), "{lines:?}");
+    assert_eq!(column_name("ProductCode"), "product code");
+    assert_eq!(column_name("UnitPrice"), "unit price");
+    assert_eq!(column_name("SKU"), "sku");
+}
+
+#[test]
+fn a_label_over_its_block_beside_another_column_takes_no_value_from_it() {
+    let text = "Adresse de livraison :                             Maison Verhaegen SA\n\
+                Brasserie du Sablon                                Chaussée de Ninove 1074\n\
+                Rue de Rollebeek 27                                1080 Molenbeek-Saint-Jean\n\
+                1000 Bruxelles                                     Belgique\n\
+                Belgique                                           TVA : BE 0455.318.977\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "ship_to.name").as_deref(),
+        Some("Brasserie du Sablon")
+    );
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("Rue de Rollebeek 27")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Bruxelles"));
+    // A label beside its value, another label below it: the value is the label's.
+    let layout =
+        Layout::new("Name:      Harbour Cafe\nAddress:   12 Quay St\nCity:      Portland\n");
+    assert_eq!(layout.labels[0].value, "Harbour Cafe");
+    let layout = Layout::new(text);
+    assert_eq!(layout.labels[0].value, "");
+}
+
+#[test]
+fn a_delivery_sub_heading_a_tax_number_and_a_phone_under_its_label() {
+    let text = "PURCHASE ORDER                                        Delivery Date\n\
+                \x20                                                     22 Jun 2026\n\
+                Tasman Fresh Produce Ltd                              GST Number\n\
+                301 Hutt Road                                         114-555-318\n\n\
+                DELIVERY DETAILS\n\n\n\
+                Delivery Address                            Attention\n\
+                Kowhai Kitchen                              Aroha Ngata\n\
+                14 Cuba Street\n\
+                Te Aro                                      Telephone\n\
+                Wellington 6011                             04 555 0183\n\
+                NEW ZEALAND\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("Kowhai Kitchen"));
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("14 Cuba Street")
+    );
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("04 555 0183"));
 }
