@@ -632,7 +632,8 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
         // ("Unit 6, Ennistymon Enterprise Centre, …" split otherwise) do not fill it in.
         let addressed = facts.contains_key("ship_to.line1");
         for (k, f) in found {
-            if !facts.contains_key(&k) && !(addressed && k.starts_with("ship_to.")) {
+            let theirs = addressed && k.starts_with("ship_to.");
+            if !facts.contains_key(&k) && !theirs {
                 put(&mut facts, &k, Some(f.value), f.confidence);
             }
         }
