@@ -444,3 +444,15 @@ fn image_fax_without_tesseract_goes_to_review_with_the_reason() {
     assert!(x.missing.contains(&"lines".to_string()), "{:?}", x.missing);
     assert!(order.notes.unwrap().contains("tesseract is not installed"));
 }
+
+/// The text layer is read whole: a column printed past the page's right edge (a faxed order's
+/// amounts) is not cut at the edge into other numbers ("4" for "428,00").
+#[test]
+fn text_past_the_page_edge_is_read_whole() {
+    let line = format!(
+        "{:<80}{}",
+        "1  SHK-CU-15  Kupferrohr 15 x 1 mm   10  Stg  42,80", "428,00"
+    );
+    let text = Tools::default().pdf_text(&pdf(&[&line])).unwrap();
+    assert!(text.contains("428,00"), "{text}");
+}

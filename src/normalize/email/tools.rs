@@ -63,6 +63,18 @@ impl Tools {
             &self.pdftotext,
             &[
                 "-layout",
+                // The whole text layer, not only what falls inside the page: a column
+                // printed past the page's edge ("Gesamt (EUR)" of a faxed order) is still
+                // written there, and cut at the edge it reads as other numbers ("4" for
+                // "428,00").
+                "-x",
+                "0",
+                "-y",
+                "0",
+                "-W",
+                "100000",
+                "-H",
+                "100000",
                 "-enc",
                 "UTF-8",
                 "-l",
