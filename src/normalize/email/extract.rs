@@ -779,6 +779,9 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "รหัสสินค้า",
         ],
         "name" => &[
+            // Zoho Books' "Item & Description".
+            "item & description",
+            "item and description",
             "description",
             "material",
             "bidhaa",
@@ -4862,6 +4865,17 @@ const HEAD_QUANTITY: &[&str] = &[
 
 /// Header names of columns that hold nothing an order line needs.
 const UNUSED_COLUMNS: &[&str] = &[
+    // India's goods and services codes, and its split GST's rate and amount columns.
+    "hsn/sac",
+    "hsn",
+    "sac",
+    "hsn code",
+    "cgst % amt",
+    "sgst % amt",
+    "igst % amt",
+    "cgst",
+    "sgst",
+    "igst",
     // The Polish position and unit of measure ("Lp.", "J.m.").
     "lp",
     "j.m",
@@ -5700,7 +5714,7 @@ fn table_lines(
                 })
             })
             .flatten();
-        let mut out = Vec::new();
+        let mut out: Vec<Line> = Vec::new();
         let mut blanks = 0;
         next = body;
         // Lines of a page break the table goes on after (footer, next page's letterhead).
@@ -5797,6 +5811,25 @@ fn table_lines(
                     .any(|(k, c)| k.is_none() && code_like(&c.text))
             {
                 lost_codes = true;
+            }
+            // "SKU : NE-ASM-CTC" on the row under an item (Zoho Books writes the code under
+            // the name, the unit under the quantity): the code of the line above.
+            re!(
+                CODE_UNDER,
+                r"(?i)^(?:sku|item\s+code|product\s+code|code|part\s+no\.?|art\.?-?nr\.?)\s*[:#]\s*([A-Za-z0-9][A-Za-z0-9._/-]*)$"
+            );
+            let code_under = cs.first().and_then(|c| {
+                let m = rx(&CODE_UNDER)?.captures(c.text.trim())?;
+                cs.iter()
+                    .skip(1)
+                    .all(|c| digits(&c.text) == 0)
+                    .then(|| m[1].to_string())
+            });
+            if let (Some(code), Some(last)) = (&code_under, out.last_mut()) {
+                if last.sku.is_none() {
+                    last.sku = Some(code.clone());
+                }
+                continue;
             }
             // A row with its item and price whose quantity cell is blank (left to be written
             // by hand), below a line read: the line, without a quantity, for a person.

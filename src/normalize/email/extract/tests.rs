@@ -5472,3 +5472,12 @@ fn a_delivery_sub_heading_a_tax_number_and_a_phone_under_its_label() {
     );
     assert_eq!(value(&f, "customer.phone").as_deref(), Some("04 555 0183"));
 }
+
+#[test]
+fn scratch_zoho() {
+    let text = std::fs::read_to_string("/tmp/r31/in-zoho-book_PO-00045.txt").unwrap_or_default();
+    let (f, lines, doubts) = extract_text(&text, &ctx(), Kind::Form);
+    eprintln!("{lines:#?}\n{doubts:?}\n{:?}", f.get("ship_to.city"));
+    let h = cells("#   Item & Description              HSN/SAC     Qty        Rate      CGST % Amt       SGST % Amt        Amount");
+    eprintln!("{:?}", header_columns(&h, None));
+}
