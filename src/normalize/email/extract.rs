@@ -3362,7 +3362,25 @@ fn city_line(last: &str) -> Option<CityLine> {
             {
                 (Some(c.trim().to_string()), Some(r.trim().to_string()))
             }
-            _ => (s(m.get(1)), None),
+            // "Bengaluru Karnataka 560058" (Zoho Books): a state known by name after the
+            // city, with no comma between, before an Indian PIN.
+            _ => {
+                let whole = s(m.get(1));
+                let split = whole.as_deref().filter(|_| fits.contains(&"IN")).and_then(|c| {
+                    let words: Vec<&str> = c.split_whitespace().collect();
+                    (1..=2).rev().find_map(|k| {
+                        let at = words.len().checked_sub(k).filter(|&at| at > 0)?;
+                        let region = words[at..].join(" ");
+                        KNOWN_REGIONS
+                            .contains(&region.to_lowercase().as_str())
+                            .then(|| (words[..at].join(" "), region))
+                    })
+                });
+                match split {
+                    Some((c, r)) => (Some(c), Some(r)),
+                    None => (whole, None),
+                }
+            }
         };
         return Some(line(city, region, postal, None, fits));
     }

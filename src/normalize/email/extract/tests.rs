@@ -5474,10 +5474,19 @@ fn a_delivery_sub_heading_a_tax_number_and_a_phone_under_its_label() {
 }
 
 #[test]
-fn scratch_zoho() {
-    let text = std::fs::read_to_string("/tmp/r31/in-zoho-book_PO-00045.txt").unwrap_or_default();
-    let (f, lines, doubts) = extract_text(&text, &ctx(), Kind::Form);
-    eprintln!("{lines:#?}\n{doubts:?}\n{:?}", f.get("ship_to.city"));
-    let h = cells("#   Item & Description              HSN/SAC     Qty        Rate      CGST % Amt       SGST % Amt        Amount");
-    eprintln!("{:?}", header_columns(&h, None));
+fn zoho_items_with_the_code_under_and_a_state_after_the_city() {
+    let text = "#   Item & Description              HSN/SAC     Qty        Rate      CGST % Amt       SGST % Amt        Amount\n\
+                1   Assam CTC BOP tea, 25 kg sack   0902      20.00      685.00     2.5% 342.50      2.5% 342.50     13,700.00\n\
+                \x20   SKU : NE-ASM-CTC                           bags\n\
+                2   Nilgiri orthodox tea, 25 kg     0902      15.00    1,240.00     2.5% 465.00      2.5% 465.00     18,600.00\n\
+                \x20   SKU : NE-NLG-ORT                           bags\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].sku.as_deref(), Some("NE-ASM-CTC"));
+    assert_eq!(lines[0].name.as_deref(), Some("Assam CTC BOP tea, 25 kg sack"));
+    assert_eq!(lines[1].sku.as_deref(), Some("NE-NLG-ORT"));
+    assert_eq!(lines[1].unit_price, Some(Decimal::from(1240)));
+    let c = city_line("Bengaluru Karnataka 560058").unwrap();
+    assert_eq!(c.city.as_deref(), Some("Bengaluru"));
+    assert_eq!(c.region.as_deref(), Some("Karnataka"));
 }
