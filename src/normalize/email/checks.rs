@@ -159,6 +159,11 @@ const TAX: &[&str] = &[
     "sales tax",
     "vat",
     "gst",
+    // India's split GST: central, state, integrated, union territory.
+    "cgst",
+    "sgst",
+    "igst",
+    "utgst",
     "hst",
     "pst",
     "mwst",
@@ -476,6 +481,15 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
                 l = l
                     .trim_start_matches(|c: char| c.is_ascii_digit() || " ,.%".contains(c))
                     .to_string();
+                break;
+            }
+        }
+    }
+    // "CGST2.5 (2.5%)", "GST10": the tax's name with its rate joined.
+    for w in ["cgst", "sgst", "igst", "utgst", "gst", "vat"] {
+        if let Some(rest) = l.strip_prefix(w) {
+            if rest.starts_with(|c: char| c.is_ascii_digit()) {
+                l = format!("{w} {rest}");
                 break;
             }
         }
@@ -1127,7 +1141,16 @@ fn first_amount(t: &str) -> Option<usize> {
         // A code of letters and digits ("BTW: NL855512340B01", a VAT number) is no amount.
         let coded = t[..at].chars().next_back().is_some_and(char::is_alphabetic)
             && t[end..].starts_with(char::is_alphabetic);
-        if coded {
+        // "CGST2.5 (2.5%)", "GST10 (10%)": a tax's name with its rate joined, the rate
+        // again in brackets after it, is the label; its amount comes after.
+        let rated = t[..at]
+            .chars()
+            .rev()
+            .take_while(char::is_ascii_uppercase)
+            .count()
+            >= 2
+            && t[end..].trim_start().starts_with('(');
+        if coded || rated {
             from = t[at..]
                 .find(char::is_whitespace)
                 .map_or(t.len(), |e| e + at);
@@ -2183,5 +2206,17 @@ BTW BE 0712.555.318
         );
         assert_eq!(s.shipping, vec![dec("45.00")]);
         assert_eq!(s.total, vec![dec("1487.42")]);
+    }
+
+    /// India's split GST rows name the tax with its rate joined ("CGST2.5 (2.5%)"): the
+    /// amount is the one after the label.
+    #[test]
+    fn a_tax_name_with_its_rate_joined_is_the_label() {
+        let s = stated_amounts(
+            "Sub Total             1,73,800.00\nCGST2.5 (2.5%)           4,345.00\n\
+             SGST2.5 (2.5%)           4,345.00\nTotal               1,82,490.00\n",
+            false,
+        );
+        assert_eq!(s.tax, vec![dec("4345.00"), dec("4345.00")]);
     }
 }

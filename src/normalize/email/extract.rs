@@ -3366,16 +3366,19 @@ fn city_line(last: &str) -> Option<CityLine> {
             // city, with no comma between, before an Indian PIN.
             _ => {
                 let whole = s(m.get(1));
-                let split = whole.as_deref().filter(|_| fits.contains(&"IN")).and_then(|c| {
-                    let words: Vec<&str> = c.split_whitespace().collect();
-                    (1..=2).rev().find_map(|k| {
-                        let at = words.len().checked_sub(k).filter(|&at| at > 0)?;
-                        let region = words[at..].join(" ");
-                        KNOWN_REGIONS
-                            .contains(&region.to_lowercase().as_str())
-                            .then(|| (words[..at].join(" "), region))
-                    })
-                });
+                let split = whole
+                    .as_deref()
+                    .filter(|_| fits.contains(&"IN"))
+                    .and_then(|c| {
+                        let words: Vec<&str> = c.split_whitespace().collect();
+                        (1..=2).rev().find_map(|k| {
+                            let at = words.len().checked_sub(k).filter(|&at| at > 0)?;
+                            let region = words[at..].join(" ");
+                            KNOWN_REGIONS
+                                .contains(&region.to_lowercase().as_str())
+                                .then(|| (words[..at].join(" "), region))
+                        })
+                    });
                 match split {
                     Some((c, r)) => (Some(c), Some(r)),
                     None => (whole, None),

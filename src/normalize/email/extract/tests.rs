@@ -5483,7 +5483,10 @@ fn zoho_items_with_the_code_under_and_a_state_after_the_city() {
     let (_, lines, _) = extract_text(text, &ctx(), Kind::Form);
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0].sku.as_deref(), Some("NE-ASM-CTC"));
-    assert_eq!(lines[0].name.as_deref(), Some("Assam CTC BOP tea, 25 kg sack"));
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Assam CTC BOP tea, 25 kg sack")
+    );
     assert_eq!(lines[1].sku.as_deref(), Some("NE-NLG-ORT"));
     assert_eq!(lines[1].unit_price, Some(Decimal::from(1240)));
     let c = city_line("Bengaluru Karnataka 560058").unwrap();
