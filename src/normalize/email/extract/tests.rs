@@ -5493,3 +5493,18 @@ fn zoho_items_with_the_code_under_and_a_state_after_the_city() {
     assert_eq!(c.city.as_deref(), Some("Bengaluru"));
     assert_eq!(c.region.as_deref(), Some("Karnataka"));
 }
+
+#[test]
+fn dutch_stuks_counts_an_item_after_its_code() {
+    let text = "Hierbij onze bestelling:\n\n\
+                - Glazen vaas cilinder 20 cm (VAS-CYL-20): 24 stuks à EUR 3,75\n\
+                - Satijnlint 25 mm x 25 m bordeaux (LNT-SAT-25): 10 rollen à EUR 4,20\n\
+                - Rieten mand 30 cm (MAN-RIE-30): 1 stuk à EUR 6,40\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3, "{doubts:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("VAS-CYL-20"));
+    assert_eq!(lines[0].name.as_deref(), Some("Glazen vaas cilinder 20 cm"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(24)));
+    assert_eq!(lines[0].unit_price, Some(Decimal::new(375, 2)));
+    assert_eq!(lines[2].quantity, Some(Decimal::from(1)));
+}
