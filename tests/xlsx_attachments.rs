@@ -181,6 +181,31 @@ fn summary(lines: &[ordergate::normalize::email::extract::Line]) -> Vec<String> 
         .collect()
 }
 
+/// The order the `email` mapping reads from a message with `headers` (each line ending in
+/// CRLF), a plain-text `body` and the workbook `book` attached as `po.xlsx` (base64).
+fn order_from_mail(headers: &str, body: &str, book: &[u8]) -> ordergate::model::CanonicalOrder {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(book);
+    let wrapped: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let eml = format!(
+        "{headers}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\n{body}--b\r\n\
+         Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet; \
+         name=\"po.xlsx\"\r\nContent-Disposition: attachment; filename=\"po.xlsx\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        wrapped.join("\r\n")
+    );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    Normalizer::new(MappingSet::load(&dir).unwrap())
+        .normalize("email", &[eml.as_bytes()])
+        .unwrap()
+        .remove(0)
+}
+
 #[test]
 fn xlsx_lines_sheet_reads_like_csv() {
     let book = workbook(
@@ -357,7 +382,6 @@ fn xlsx_lying_shared_string_count_and_garbage_are_refused() {
 
 #[test]
 fn email_with_xlsx_attachment_through_the_mapping() {
-    use base64::Engine;
     let book = workbook(
         &[(
             "Lines",
@@ -369,27 +393,12 @@ fn email_with_xlsx_attachment_through_the_mapping() {
         0,
         None,
     );
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&book);
-    let wrapped: Vec<&str> = b64
-        .as_bytes()
-        .chunks(76)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    let eml = format!(
+    let order = order_from_mail(
         "From: Ana <ana@cafe.example.com>\r\nTo: orders@example.com\r\nSubject: PO 5150\r\n\
-         Date: Mon, 10 Nov 2025 09:00:00 +0000\r\nMessage-ID: <x1@cafe.example.com>\r\n\
-         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
-         Content-Type: text/plain\r\n\r\nPO #5150 attached, prices in USD.\r\n--b\r\n\
-         Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet; \
-         name=\"po.xlsx\"\r\nContent-Disposition: attachment; filename=\"po.xlsx\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
-        wrapped.join("\r\n")
+         Date: Mon, 10 Nov 2025 09:00:00 +0000\r\nMessage-ID: <x1@cafe.example.com>\r\n",
+        "PO #5150 attached, prices in USD.\r\n",
+        &book,
     );
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-    let order = Normalizer::new(MappingSet::load(&dir).unwrap())
-        .normalize("email", &[eml.as_bytes()])
-        .unwrap()
-        .remove(0);
     assert_eq!(order.source.external_id, "5150");
     assert_eq!(order.lines.len(), 1);
     assert_eq!(order.lines[0].sku.as_deref(), Some("HUI-1KG-WB"));
@@ -445,7 +454,6 @@ fn xlsx_heading_block_above_the_table_is_details() {
 /// parts.
 #[test]
 fn the_messages_delivery_address_is_not_filled_in_from_the_sheets() {
-    use base64::Engine;
     let book = workbook(
         &[(
             "PO",
@@ -474,30 +482,15 @@ fn the_messages_delivery_address_is_not_filled_in_from_the_sheets() {
         0,
         None,
     );
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&book);
-    let wrapped: Vec<&str> = b64
-        .as_bytes()
-        .chunks(76)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    let eml = format!(
+    let order = order_from_mail(
         "From: Ciara Byrne <ciara@burren.example.ie>\r\nTo: orders@example.com\r\n\
          Subject: PO-00000318\r\nDate: Fri, 19 Jun 2026 09:07:31 +0000\r\n\
-         Message-ID: <u1@burren.example.ie>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
-         Content-Type: text/plain\r\n\r\nPO-00000318 attached, EUR.\r\n\r\nDeliver to:\r\n\
+         Message-ID: <u1@burren.example.ie>\r\n",
+        "PO-00000318 attached, EUR.\r\n\r\nDeliver to:\r\n\
          Burren Botanicals Ltd\r\nUnit 6, Ennistymon Enterprise Centre\r\nEnnistymon\r\n\
-         Co. Clare\r\nV95 X2T4\r\n\r\nCiara\r\n--b\r\n\
-         Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet; \
-         name=\"po.xlsx\"\r\nContent-Disposition: attachment; filename=\"po.xlsx\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
-        wrapped.join("\r\n")
+         Co. Clare\r\nV95 X2T4\r\n\r\nCiara\r\n",
+        &book,
     );
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-    let order = Normalizer::new(MappingSet::load(&dir).unwrap())
-        .normalize("email", &[eml.as_bytes()])
-        .unwrap()
-        .remove(0);
     let ship = order.ship_to.unwrap();
     assert_eq!(
         ship.line1.as_deref(),
