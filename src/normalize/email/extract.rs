@@ -2082,7 +2082,8 @@ pub fn currency_of(mark: &str) -> Option<&'static str> {
         "NZD" => "NZD",
         "MXN" => "MXN",
         "BRL" => "BRL",
-        "SGD" => "SGD",
+        // "Unit Price (S$)": Singapore writes its dollar with an S.
+        "SGD" | "S$" => "SGD",
         "SEK" => "SEK",
         "NOK" => "NOK",
         "DKK" => "DKK",
@@ -2112,7 +2113,9 @@ pub fn currency_of(mark: &str) -> Option<&'static str> {
         "RSD" | "ДИН." | "ДИН" | "DIN." | "DIN" => "RSD",
         "BGN" | "ЛВ." | "ЛВ" => "BGN",
         "TZS" | "TSH" | "TSH." => "TZS",
-        "KES" | "KSH" | "KSH." => "KES",
+        // "UNIT PRICE (KSHS)", "TOTAL KSHS": Kenya's shillings, the plural too.
+        "KES" | "KSH" | "KSH." | "KSHS" | "KSHS." => "KES",
+        "NGN" | "₦" => "NGN",
         "PEN" | "S/" | "S/." => "PEN",
         _ => return None,
     })
@@ -7608,12 +7611,12 @@ fn pack_note(body: &str) -> Option<(String, String)> {
 
 /// Whether a bracket in an item's name is its pack size, not its code: a number alone
 /// (`Black refuse sacks (200)`) or a count times a size (`(6 x 150m)`, `(10 x 100)`, `(20 x
-/// 0,5 l)`). A code in brackets has a letter or a separator in it, or a word naming it
-/// (`(Art. 123)`).
+/// 0,5 l)`), the pack named with "of" (`(carton of 20)`). A code in brackets has a letter or
+/// a separator in it, or a word naming it (`(Art. 123)`).
 fn pack_bracket(bracket: &str) -> bool {
     re!(
         PACK_BRACKET,
-        r"(?i)^[(（]\s*[0-9]+(?:[.,][0-9]+)?\s*(?:[x×]\s*[0-9][0-9.,]*\s*\p{L}{0,3}\.?\s*)?[)）]$"
+        r"(?i)^[(（]\s*(?:\p{L}{1,12}\s+of\s+)?[0-9]+(?:[.,][0-9]+)?\s*(?:[x×]\s*[0-9][0-9.,]*\s*\p{L}{0,3}\.?\s*)?[)）]$"
     );
     rx(&PACK_BRACKET).is_some_and(|r| r.is_match(bracket.trim()))
 }
@@ -7622,6 +7625,18 @@ fn pack_bracket(bracket: &str) -> bool {
 /// which nothing confirms as a count.
 const PACK_COUNT_DOUBT: &str =
     "lines: a count written after a size (250ml x 6) may be the pack's rather than the quantity, and nothing confirms it";
+
+/// The doubt on an item that ends with an amount and its sign and no word for each ("4 x
+/// Spiced chai 1kg $29.95"), which may be the line's amount as well as the unit price.
+const BARE_PRICE_DOUBT: &str =
+    "lines: an amount that ends an item with no word for each may be the line's amount rather than its unit price, and nothing confirms it";
+
+// An amount with its currency sign that ends an item line ("… (CHAI-1K) $29.95"), in
+// `list_lines`' price groups: the sign, the number, nothing after.
+re!(
+    END_PRICE,
+    r"\s((?:US|NT|HK|A|NZ|C|S)?\$|[£€₹₦])\s?([0-9][0-9.,]*[0-9]|[0-9])()\s*$"
+);
 
 const LEAD_COUNT_DOUBT: &str =
     "lines: the number that starts an item's name is read as its quantity, which nothing confirms";
@@ -7686,7 +7701,7 @@ fn worded_quantity(line: &str) -> Option<String> {
     // A price with its currency (or in pence) after the word for "at".
     re!(
         PRICED,
-        r"(?i)\s(?:at|@|à|a|je|zu|per|por|voor)\s*(?:[£$€]\s?[0-9]|[0-9][0-9.,]*\s?(?:p\b|€|eur\b|gbp\b|usd\b))"
+        r"(?i)\s(?:at|@|à|a|je|zu|per|por|voor)\s*(?:[£$€]\s?[0-9]|[0-9][0-9.,]*\s?(?:p\b|€|eur\b|gbp\b|usd\b))|\s@\s?[0-9]"
     );
     if !rx(&PRICED)?.is_match(line) {
         return None;
@@ -7733,6 +7748,21 @@ fn worded_quantity(line: &str) -> Option<String> {
     (rest.starts_with(char::is_alphabetic)
         && !["at", "a", "à", "je", "zu", "per", "por", "voor"].contains(&first.as_str()))
     .then(|| format!("{count} x {rest}"))
+}
+
+/// An item typed without a bullet that starts with its quantity after a label ("Qty: 4 -
+/// Unsalted butter 454 g (BU-UNS-36) @ $139.50", "qty: 4 Spiced chai 1kg (CHAI-1K) $29.95")
+/// and names a price: rewritten with the count first (`4 x Unsalted butter …`).
+fn labelled_lead_quantity(line: &str) -> Option<String> {
+    re!(
+        QTY_LABEL_LEAD,
+        r"(?i)^\s*(?:qty|quantity)\.?\s*[:：]?\s*([0-9]{1,5})\s*[-–—:]?\s+(\p{L}.*)$"
+    );
+    re!(ANY_PRICE, r"(?:@\s?|[$£€₹₦]\s?)[0-9]");
+    let m = rx(&QTY_LABEL_LEAD)?.captures(line)?;
+    rx(&ANY_PRICE)?
+        .is_match(&m[2])
+        .then(|| format!("{} x {}", &m[1], &m[2]))
 }
 
 /// Whether the sign for times at `at` is written against a size ("400g×30袋", "30cm×50m",
@@ -7859,14 +7889,14 @@ fn list_lines(
     // price ("3 cases OM-12 Oat milk à 13,80"): an item only when it reads whole.
     re!(
         ITEM_UNIT,
-        r"(?i)^\s*([0-9]{1,5}\s+(?:sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|ctns?\.?|packs?|bottles?|kasser?|stk\.?|pcs\.?|paquetes?|botellas?|cajas?|uds?\.?|kotak|pek|paket|karung|botol|bal\.?|ks\.?|kom\.?|kpl\.?|gab\.?|szt\.?|tk\.?)\s+\S.*\s(?:@|à|á)\s.*)$"
+        r"(?i)^\s*([0-9]{1,5}\s+(?:sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|ctns?\.?|packs?|bottles?|kasser?|stk\.?|pcs\.?|paquetes?|botellas?|cajas?|uds?\.?|kotak|pek|paket|karung|botol|bal\.?|ks\.?|kom\.?|kpl\.?|gab\.?|szt\.?|tk\.?)\s+\S.*(?:\s(?:@|à|á)\s.*|\s[$£€₹₦][0-9][0-9.,]*))$"
     );
     // An item typed without a bullet whose quantity follows the name as `x12` and a price
     // follows it ("Susu UHT 1 liter (SU-FC-1L) x12 @ Rp 19.500"): an item only when it reads
     // whole.
     re!(
         ITEM_X_AFTER,
-        r"(?i)^\s*(\S.*\s[x×]\s?[0-9]{1,5}\s+(?:@|à|[-–—]|по|بسعر)\s.*)$"
+        r"(?i)^\s*(\S.*\s[x×]\s?[0-9]{1,5}(?:\s+\p{L}{1,8}\.?)?\s+(?:(?:@|à|[-–—]|по|بسعر)\s|[$£€₹₦][0-9]).*)$"
     );
     // An item typed without a bullet whose quantity and unit follow the name after a dash
     // and a price follows them ("Plain flour 16kg (FL-PL16) – 12 bags @ £14.20"): an item
@@ -7895,7 +7925,7 @@ fn list_lines(
     );
     re!(
         PRICE,
-        r"(?i)(?:@|(?:^|\s)[àá](?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|(?:^|\s)по(?:\s|$)|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá|מחיר ליחידה|מחיר)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|TSh|KSh|S/\.?|R)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|(?:^|\s)[àá](?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|(?:^|\s)по(?:\s|$)|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá|מחיר ליחידה|מחיר)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|TSh|KSh|S/\.?|Rs\.?|R|₦|N)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     // A price after the quantity and `x`, with its currency, ending the item: "12 szt. x
     // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
@@ -7928,7 +7958,7 @@ fn list_lines(
             continue;
         }
         // "Two dozen sourdough rolls at 45p each": a quantity in words, read as its number.
-        let worded = worded_quantity(line);
+        let worded = worded_quantity(line).or_else(|| labelled_lead_quantity(line));
         let line = worded.as_deref().unwrap_or(line);
         // "• 3 bx – Cup head bolt M12 x 150 …": the count and its unit before a dash.
         let dashed = unit_dash(line);
@@ -7950,7 +7980,12 @@ fn list_lines(
             .or_else(|| rx(&ITEM_X_AFTER).and_then(|r| r.captures(line)))
             .or_else(|| rx(&ITEM_DASH_QTY).and_then(|r| r.captures(line)))
         else {
-            priceless.extend(unit_led_priceless(line, dc).map(|l| (i, l)));
+            match unit_led_priceless(line, dc) {
+                Some(l) => priceless.push((i, l)),
+                // "8oz sip lids, ctn 1000 (LID-8-SIP) x 2 ctns - $52.40" among read items: an
+                // item line (a code in brackets and a price) of a shape no rule reads.
+                None => unread += usize::from(unread_item(line, rx(&CODE_PAREN))),
+            }
             continue;
         };
         let body = item[1].trim();
@@ -7996,6 +8031,12 @@ fn list_lines(
         let by_amount = price.is_none();
         let price = price.or_else(|| equals_amount(body));
         let by_amount = by_amount && price.is_some();
+        // "1 box Raw sugar sticks (SUG-STK-2K) $44.90": an amount with its sign ends the item,
+        // with no word for each nor an equals sign: the unit price, in doubt unless the
+        // stated total confirms it.
+        let bare = price.is_none();
+        let price = price.or_else(|| rx(&END_PRICE).and_then(|r| r.captures(body)));
+        let bare = bare && price.is_some();
         // After a dot leader ("Leche entera, caja 6 ud. ........ 25 cajas a 7,38 €") the
         // quantity is the one written after it, the name's pack size before it.
         let leader = body.find("..").filter(|at| {
@@ -8157,6 +8198,23 @@ fn list_lines(
                 let whole = m.get(0).map_or(0..0, |g| g.range());
                 (m[1].to_string(), whole)
             });
+        // "8oz double wall cups, ctn 500 (CUP-8-DW) x 3 ctns": the count and its unit after the
+        // code end the name (once the code is taken out, `500 x` would read as a count).
+        re!(
+            X_AFTER_END,
+            r"(?i)^(.*\S)\s+[x×]\s?([0-9]{1,5})(?:\s+\p{L}{1,8}\.?)?\s*[-–—]?\s*$"
+        );
+        let mut x_after = false;
+        if leader.is_none() {
+            let cut = rx(&X_AFTER_END)
+                .and_then(|r| r.captures(&rest))
+                .filter(|m| parse_quantity(&m[2], dc) == Some(quantity))
+                .and_then(|m| m.get(1).map(|g| g.end()));
+            if let Some(at) = cut {
+                rest.truncate(at);
+                x_after = true;
+            }
+        }
         let mut sku = None;
         // A quantity and its unit leading the item ("2 stk. KF-901 Julekaffe"): the code
         // after them leads the name.
@@ -8187,7 +8245,7 @@ fn list_lines(
         // The name is what is left without the quantity (written after the leader, if any).
         let rest = match leader {
             Some(_) => rest,
-            None if counted_first || dash_counted.is_some() => rest,
+            None if counted_first || x_after || dash_counted.is_some() => rest,
             None if lead_counted.is_some() => rest
                 .trim_start()
                 .trim_start_matches(|c: char| c.is_ascii_digit())
@@ -8305,7 +8363,9 @@ fn list_lines(
                 } else if deferred.is_some() {
                     Some("lines: a quantity is left to follow".to_string())
                 } else {
-                    amount_doubt.or_else(|| after_size.then(|| PACK_COUNT_DOUBT.to_string()))
+                    amount_doubt
+                        .or_else(|| after_size.then(|| PACK_COUNT_DOUBT.to_string()))
+                        .or_else(|| bare.then(|| BARE_PRICE_DOUBT.to_string()))
                 },
                 discount: None,
             },
@@ -8339,6 +8399,22 @@ fn list_lines(
         }
     }
     out
+}
+
+/// Whether `line`, which no item rule read, still reads as an item of the order: a code in
+/// brackets (`code`, [`list_lines`]'s) and a price with its currency sign or after `@`
+/// ("8oz double wall cups, ctn 500 (CUP-8-DW) x 3 ctns $96.00/ctn"); not a total's row nor a
+/// quoted line.
+fn unread_item(line: &str, code: Option<&Regex>) -> bool {
+    re!(
+        SIGNED_PRICE,
+        r"(?:[$£€¥₹₱₦]|@)\s*[0-9]|[0-9][0-9.,]*\s*(?:€|zł|kč)"
+    );
+    let t = line.trim_start();
+    !t.starts_with('>')
+        && !is_total_row(t)
+        && code.is_some_and(|r| r.is_match(t))
+        && rx(&SIGNED_PRICE).is_some_and(|r| r.is_match(t))
 }
 
 /// Where an item's words say its quantity will follow ("数量は追って連絡します", "qty to
@@ -10393,6 +10469,7 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
                 Some(LEAD_COUNT_DOUBT),
                 Some(PACK_COUNT_DOUBT),
                 Some(SENTENCE_DOUBT),
+                Some(BARE_PRICE_DOUBT),
             ]
             .contains(&l.doubt.as_deref())
             {
@@ -10425,43 +10502,9 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
                 && postal_fits(postal.as_deref()).contains(&country)
                 && ctx.sender_country.as_deref().is_none_or(|s| s == country)
         };
-        let national = facts.get("currency").and_then(|f| {
-            Some(match f.value.as_str() {
-                "ZAR" => "ZA",
-                "SEK" => "SE",
-                "NOK" => "NO",
-                "PLN" => "PL",
-                "CZK" => "CZ",
-                "BRL" => "BR",
-                "MXN" => "MX",
-                "CLP" => "CL",
-                "JPY" => "JP",
-                "KRW" => "KR",
-                "INR" => "IN",
-                "TWD" => "TW",
-                "HKD" => "HK",
-                "SGD" => "SG",
-                "CNY" => "CN",
-                "UAH" => "UA",
-                "MYR" => "MY",
-                "IDR" => "ID",
-                "ILS" => "IL",
-                "SAR" => "SA",
-                "PHP" => "PH",
-                "THB" => "TH",
-                "VND" => "VN",
-                "ISK" => "IS",
-                "ALL" => "AL",
-                "ARS" => "AR",
-                "COP" => "CO",
-                "RSD" => "RS",
-                "BGN" => "BG",
-                "TZS" => "TZ",
-                "KES" => "KE",
-                "PEN" => "PE",
-                _ => return None,
-            })
-        });
+        let national = facts
+            .get("currency")
+            .and_then(|f| national_country(&f.value));
         let national_confidence = if national.is_some_and(fitting) {
             0.8
         } else {
@@ -10502,12 +10545,15 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
         && !facts.contains_key("ship_to.postal_code")
         && facts.contains_key("ship_to.city")
     {
-        ctx.put(
-            &mut facts,
-            "ship_to.country",
-            ctx.sender_country.clone(),
-            0.6,
-        );
+        // A sender of no country's domain (a fax service's): the country of the one currency
+        // only it pays in ("Nairobi" and shillings), a guess below the review threshold too.
+        let country = ctx.sender_country.clone().or_else(|| {
+            facts
+                .get("currency")
+                .and_then(|f| national_country(&f.value))
+                .map(String::from)
+        });
+        ctx.put(&mut facts, "ship_to.country", country, 0.6);
     }
     for key in ["customer.name", "ship_to.name"] {
         if let Some(f) = facts.get_mut(key) {
@@ -10577,6 +10623,47 @@ fn currency_country(code: &str) -> Option<&'static str> {
         "ZAR" => "ZA",
         "JPY" => "JP",
         "ISK" => "IS",
+        _ => return None,
+    })
+}
+
+/// The country of a currency only one country pays in (`ZAR` → South Africa); none for a
+/// currency several share (the euro, the dollar).
+fn national_country(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "ZAR" => "ZA",
+        "SEK" => "SE",
+        "NOK" => "NO",
+        "PLN" => "PL",
+        "CZK" => "CZ",
+        "BRL" => "BR",
+        "MXN" => "MX",
+        "CLP" => "CL",
+        "JPY" => "JP",
+        "KRW" => "KR",
+        "INR" => "IN",
+        "TWD" => "TW",
+        "HKD" => "HK",
+        "SGD" => "SG",
+        "CNY" => "CN",
+        "UAH" => "UA",
+        "MYR" => "MY",
+        "IDR" => "ID",
+        "ILS" => "IL",
+        "SAR" => "SA",
+        "PHP" => "PH",
+        "THB" => "TH",
+        "VND" => "VN",
+        "ISK" => "IS",
+        "ALL" => "AL",
+        "ARS" => "AR",
+        "COP" => "CO",
+        "RSD" => "RS",
+        "BGN" => "BG",
+        "TZS" => "TZ",
+        "KES" => "KE",
+        "NGN" => "NG",
+        "PEN" => "PE",
         _ => return None,
     })
 }
@@ -10767,7 +10854,7 @@ const CODES: &[&str] = &[
     "USD", "GBP", "EUR", "CNY", "RMB", "HKD", "TWD", "NTD", "CAD", "AUD", "NZD", "JPY", "CHF",
     "MXN", "BRL", "SGD", "SEK", "NOK", "DKK", "PLN", "CZK", "INR", "KRW", "ZAR", "HUF", "TRY",
     "RON", "AED", "UAH", "MYR", "IDR", "ILS", "SAR", "PHP", "THB", "VND", "ISK", "ARS", "CLP",
-    "COP", "RSD", "BGN", "TZS", "KES", "MAD",
+    "COP", "RSD", "BGN", "TZS", "KES", "MAD", "NGN",
 ];
 
 /// The currency a sign several countries write stands for in `country`: the dollar sign
@@ -10879,6 +10966,12 @@ fn currency(text: &str, ctx: &Ctx, facts: &mut Facts, doubts: &mut Vec<String>) 
         ("vnđ", "VND", 0.85),
         ("lekë", "ALL", 0.85),
         ("дин.", "RSD", 0.85),
+        // The naira's sign and its name, and Kenya's shillings named in words ("Amount in
+        // words: Kenya Shillings …").
+        ("₦", "NGN", 0.85),
+        (" naira", "NGN", 0.8),
+        ("kenya shillings", "KES", 0.85),
+        ("kenyan shillings", "KES", 0.85),
     ] {
         if lower.contains(mark) {
             ctx.put(facts, "currency", Some(code.into()), c);
@@ -11009,7 +11102,16 @@ fn codes_in(text: &str) -> Vec<&'static str> {
             // A part of an item code ("COP-CAR-250") is no currency.
             let word =
                 |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
-            if !word(text[..start].chars().next_back()) && !word(text[end..].chars().next()) {
+            // Nor is a part of a reference between slashes ("vendor code GLS/VND/044").
+            let slashed = text[..start].ends_with('/')
+                && text[..start - 1]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_ascii_alphanumeric());
+            if !word(text[..start].chars().next_back())
+                && !word(text[end..].chars().next())
+                && !slashed
+            {
                 if let Some(c) = currency_of(code) {
                     if !codes.contains(&c) {
                         codes.push(c);

@@ -5508,3 +5508,120 @@ fn dutch_stuks_counts_an_item_after_its_code() {
     assert_eq!(lines[0].unit_price, Some(Decimal::new(375, 2)));
     assert_eq!(lines[2].quantity, Some(Decimal::from(1)));
 }
+
+#[test]
+fn shillings_naira_and_the_singapore_dollar_are_read_and_a_slashed_code_is_no_currency() {
+    assert_eq!(bracketed_currency("UNIT PRICE (KSHS)"), Some("KES"));
+    assert_eq!(bracketed_currency("Unit Price (S$)"), Some("SGD"));
+    assert!(codes_in("Our vendor code with you is GLS/VND/044.").is_empty());
+    assert_eq!(codes_in("Total 12.00 VND"), vec!["VND"]);
+    let text = "1. Rice 50kg bag x 5 bags @ N78,000 = N390,000\n\n\
+                Grand total: ₦390,000.00\n\nOur vendor code with you is GLS/VND/044.\n";
+    let mut facts = Facts::new();
+    let mut doubts = Vec::new();
+    currency(text, &ctx(), &mut facts, &mut doubts);
+    assert_eq!(value(&facts, "currency").as_deref(), Some("NGN"));
+    assert!(doubts.is_empty(), "{doubts:?}");
+}
+
+#[test]
+fn a_city_with_no_postcode_from_a_fax_service_takes_the_national_currencys_country() {
+    let text = "LOCAL PURCHASE ORDER\n\nLPO No. 004512\n\n\
+                DELIVER TO:\nKilimani Green Hotel - Main Stores\nArgwings Kodhek Road, Kilimani\nNairobi\n\n\
+                CODE      DESCRIPTION              QTY    UNIT PRICE (KSHS)    AMOUNT (KSHS)\n\
+                ST-0245   Long grain rice 25kg       4             4,350.00        17,400.00\n\n\
+                TOTAL KSHS 17,400.00\n";
+    let (facts, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(value(&facts, "currency").as_deref(), Some("KES"));
+    assert_eq!(value(&facts, "ship_to.city").as_deref(), Some("Nairobi"));
+    assert_eq!(value(&facts, "ship_to.country").as_deref(), Some("KE"));
+    assert!(facts["ship_to.country"].confidence < 0.7);
+}
+
+#[test]
+fn list_items_in_shorthand_shapes_are_read_and_an_unread_one_holds_the_order() {
+    let text = "Can we get the below for Monday pls. Our ref is SSE-1409\n\n\
+                6 x House blend beans 1kg (CF-HSE-1K) $38.00 ea\n\
+                8oz double wall cups, ctn 500 (CUP-8-DW) x 3 ctns $96.00/ctn\n\
+                8oz sip lids, ctn 1000 (LID-8-SIP) x 2 ctns - $52.40\n\
+                qty: 4 Spiced chai 1kg (CHAI-1K) $29.95\n\
+                a dozen Almond milk barista 1L (ALM-1L) @ 3.95\n\
+                1 box Raw sugar sticks, box 2000 (SUG-STK-2K) $44.90\n\
+                Qty: 4 - Unsalted butter 454 g, case of 36 (BU-UNS-36) @ $139.50\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    type Read<'a> = (
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<String>,
+        Option<String>,
+    );
+    let got: Vec<Read> = lines
+        .iter()
+        .map(|l| (l.sku.as_deref(), l.name.as_deref(), qty_of(l), price_of(l)))
+        .collect();
+    let want = [
+        ("CF-HSE-1K", "House blend beans 1kg", "6", "38"),
+        ("CUP-8-DW", "8oz double wall cups, ctn 500", "3", "96"),
+        ("LID-8-SIP", "8oz sip lids, ctn 1000", "2", "52.4"),
+        ("CHAI-1K", "Spiced chai 1kg", "4", "29.95"),
+        ("ALM-1L", "Almond milk barista 1L", "12", "3.95"),
+        ("SUG-STK-2K", "Raw sugar sticks, box 2000", "1", "44.9"),
+        (
+            "BU-UNS-36",
+            "Unsalted butter 454 g, case of 36",
+            "4",
+            "139.5",
+        ),
+    ];
+    let want: Vec<_> = want
+        .iter()
+        .map(|(s, n, q, p)| (Some(*s), Some(*n), Some(q.to_string()), Some(p.to_string())))
+        .collect();
+    assert_eq!(got, want);
+    // "$29.95" with no word for each may be the line's amount: in doubt, no total confirms it.
+    assert!(doubts.iter().any(|d| d == BARE_PRICE_DOUBT), "{doubts:?}");
+
+    // A stated total the lines add up to confirms the amounts as unit prices.
+    let text = "qty: 4 Spiced chai 1kg (CHAI-1K) $29.95\n\
+                1 box Raw sugar sticks, box 2000 (SUG-STK-2K) $44.90\n\nTotal: $164.70\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2);
+    assert!(doubts.iter().all(|d| d != BARE_PRICE_DOUBT), "{doubts:?}");
+
+    // An item line of a shape no rule reads, a code in brackets and a price, among read
+    // ones: the order is held.
+    let text = "6 x House blend beans 1kg (CF-HSE-1K) $38.00 ea\n\
+                Sugar sticks (SUG-STK-2K) three boxes $44.90 the lot\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 1);
+    assert!(
+        doubts
+            .iter()
+            .any(|d| d == "lines: 1 item line(s) of the list could not be read"),
+        "{doubts:?}"
+    );
+}
+
+#[test]
+fn rupees_naira_and_a_pack_named_with_of_in_brackets() {
+    let text = "1. Toor dal 30 kg bag - 2 bags @ Rs. 4,350/-\n\
+                2. Cow ghee 15 kg tin - 3 tins @ Rs. 9,850/-\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].name.as_deref(), Some("Toor dal 30 kg bag"));
+    assert_eq!(qty_of(&lines[0]).as_deref(), Some("2"));
+    assert_eq!(price_of(&lines[1]).as_deref(), Some("9850"));
+
+    let text = "1. Spaghetti 500g (carton of 20) x 10 ctns @ N18,500 = N185,000\n\
+                2. Vegetable oil 3 litres x 12 kegs @ N9,200 = N110,400\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].sku, None);
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Spaghetti 500g (carton of 20)")
+    );
+    assert_eq!(qty_of(&lines[0]).as_deref(), Some("10"));
+    assert_eq!(price_of(&lines[0]).as_deref(), Some("18500"));
+    assert_eq!(price_of(&lines[1]).as_deref(), Some("9200"));
+}
