@@ -9322,8 +9322,22 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
             && !["御中", "様", "殿", "先生"].iter().any(|m| t.ends_with(m))
     };
     let header = machine_line;
-    for (l, cs) in layout.lines.iter().zip(&layout.cells) {
-        if cs.len() >= 2 && cs.iter().skip(1).any(|c| is_title(&c.text)) && !header(l) {
+    // The sender's one-line return address over a window envelope's address ("Klinikum X
+    // gGmbH · Mönchebergstraße 41 · 34125 Kassel", DIN 5008): the block under it is the
+    // addressee's (the supplier's), even where the form's title stands beside it.
+    let return_address = |l: &str| {
+        let parts: Vec<&str> = l.trim().split(['·', '•']).map(str::trim).collect();
+        parts.len() >= 3
+            && is_name(parts[0])
+            && !parts[0].is_empty()
+            && parts[1..].iter().any(|p| digits(p) > 0)
+    };
+    for (i, (l, cs)) in layout.lines.iter().zip(&layout.cells).enumerate() {
+        if cs.len() >= 2
+            && cs.iter().skip(1).any(|c| is_title(&c.text))
+            && !header(l)
+            && !layout.lines[..i].iter().any(|a| return_address(a))
+        {
             let first = &cs[0].text;
             if !is_title(first) && is_name(first) {
                 ctx.put(facts, "customer.name", Some(first.clone()), 0.85);

@@ -5598,3 +5598,25 @@ fn a_chinese_form_delivers_to_its_jiaohuo_address_not_the_letterhead() {
         Some("0512-6555-0188")
     );
 }
+
+/// A window-envelope form: the sender's one-line return address over the supplier's address,
+/// the form's title beside that address; the customer is the letterhead's organisation, not
+/// the addressee beside the title.
+#[test]
+fn the_addressee_under_a_return_address_is_not_the_customer() {
+    let text = "06.07.2026   09:13   +49 561 5553199      KLINIKUM EINK               S. 02/02\n\n\n\
+                \x20                                                        Klinikum Talaue gGmbH\n\
+                \x20                                                        Zentraleinkauf\n\
+                \x20                                                        Mönchebergstraße 41\n\
+                \x20                                                        34125 Kassel\n\n\n\
+                Klinikum Talaue gGmbH · Mönchebergstraße 41 · 34125 Kassel\n\n\n\
+                Medizinbedarf Nordhessen GmbH                            Bestellung\n\
+                Auftragsannahme\n\
+                Industriestraße 9                                        Bestellnummer/Datum\n\
+                34253 Lohfelden                                          4500012877 / 06.07.2026\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.name").as_deref(),
+        Some("Klinikum Talaue gGmbH")
+    );
+}
