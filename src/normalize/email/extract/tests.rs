@@ -5535,28 +5535,6 @@ fn a_tax_above_half_the_lines_is_in_doubt() {
     assert!(doubts.is_empty(), "{doubts:?}");
 }
 
-#[test]
-#[ignore]
-fn zz_scratch() {
-    let path = std::env::var("SCRATCH").unwrap();
-    let text = super::super::text::normalize(&std::fs::read_to_string(path).unwrap());
-    let kind = if std::env::var("FORM").is_ok() {
-        Kind::Form
-    } else {
-        Kind::Email
-    };
-    let mut c = ctx();
-    c.decimal_comma = infer_decimal_comma(&text);
-    let (f, lines, doubts) = extract_text(&text, &c, kind);
-    for (k, v) in &f {
-        println!("{k} = {:?} ({})", v.value, v.confidence);
-    }
-    for l in &lines {
-        println!("{l:?}");
-    }
-    println!("{doubts:?}");
-}
-
 /// A phone's extension written after it ("#215", "ext. 12", "分機 215") stays with it.
 #[test]
 fn a_phone_keeps_its_extension() {
@@ -5604,7 +5582,8 @@ fn a_chinese_form_delivers_to_its_jiaohuo_address_not_the_letterhead() {
 /// the addressee beside the title.
 #[test]
 fn the_addressee_under_a_return_address_is_not_the_customer() {
-    let text = "06.07.2026   09:13   +49 561 5553199      KLINIKUM EINK               S. 02/02\n\n\n\
+    let text =
+        "06.07.2026   09:13   +49 561 5553199      KLINIKUM EINK               S. 02/02\n\n\n\
                 \x20                                                        Klinikum Talaue gGmbH\n\
                 \x20                                                        Zentraleinkauf\n\
                 \x20                                                        Mönchebergstraße 41\n\
@@ -5619,4 +5598,30 @@ fn the_addressee_under_a_return_address_is_not_the_customer() {
         value(&f, "customer.name").as_deref(),
         Some("Klinikum Talaue gGmbH")
     );
+}
+
+/// "品名規格" (name and specification in one column) names the line's name; the code column
+/// beside it stays whole.
+#[test]
+fn a_pinming_guige_column_is_the_name() {
+    let rows: Vec<Vec<String>> = [
+        ["項次", "料號", "品名規格", "單位", "數量", "單價", "金額"],
+        [
+            "1",
+            "LX-FL-HG25",
+            "高筋麵粉 25kg",
+            "袋",
+            "12",
+            "780",
+            "9360",
+        ],
+    ]
+    .iter()
+    .map(|r| r.iter().map(|c| c.to_string()).collect())
+    .collect();
+    let mut facts = Facts::new();
+    let lines = grid_lines(&rows, &ctx(), &mut facts, 30).expect("lines");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("LX-FL-HG25"));
+    assert_eq!(lines[0].name.as_deref(), Some("高筋麵粉 25kg"));
 }
