@@ -578,6 +578,18 @@ pub fn row_kind(label: &str) -> Option<RowKind> {
     }
     // "TOTAL VAT 20%", "Total TVA", "Total GST": the total of the tax, not of the order (a
     // tax the total includes is said so: "Total incl. VAT").
+    // "Totaal (btw verlegd)", "Total (VAT reverse charge)", "Total (autoliquidation TVA)":
+    // the tax is shifted to the buyer, so the row is the order's total with no tax in it.
+    const REVERSE_CHARGE: &[&str] = &[
+        "verlegd",
+        "reverse",
+        "autoliquidation",
+        "steuerschuldnerschaft",
+        "reverse-charge",
+    ];
+    if starts(TOTAL) && words.iter().any(|w| REVERSE_CHARGE.contains(w)) {
+        return Some(RowKind::Total);
+    }
     if starts(TOTAL)
         && words.len() <= 3
         && !includes_tax(label)
@@ -1290,6 +1302,14 @@ pub fn check_amounts(lines: &[Line], stated: &Stated, total: Option<Decimal>) ->
         })
         .sum();
     let sum = sum.round_dp(2);
+    // No value-added tax comes near half the goods' value: a "tax" of the order's size (from
+    // half to twice the lines' sum) is a total whose label was read as a tax's ("Totaal (btw
+    // verlegd)"). A number far above it is no amount (a tax registration number).
+    if sum > Decimal::ZERO && taxes * Decimal::TWO > sum && taxes <= sum * Decimal::TWO {
+        doubts.push(format!(
+            "tax: the stated tax {taxes} is more than half of what the lines add up to ({sum})"
+        ));
+    }
     if let Some(sub) = subtotal {
         // A net amount written below the charge rows ("Fracht …", "Porto …", then "Summe
         // netto") is the lines with those charges, as the sheet adds them.

@@ -846,6 +846,13 @@ fn builtin_columns(column: &str) -> &'static [&'static str] {
             "produto",
             "artigo",
             "品名",
+            // "品名規格": the name and its specification in one column.
+            "品名規格",
+            "品名规格",
+            "品名及規格",
+            "品名及规格",
+            "名稱規格",
+            "名称规格",
             "商品名",
             "摘要",
             "名称",
@@ -2577,6 +2584,9 @@ const DELIVERY_ONLY: &[&str] = &[
     // "請於9/22前送到：", "送至：": deliver to.
     "送到",
     "送至",
+    // "交货地址：": the address the goods are handed over at.
+    "交货",
+    "交貨",
     "收货",
     "收貨",
     "届け",
@@ -2683,11 +2693,25 @@ fn delivery_lines(layout: &Layout, ctx: &Ctx, kind: Kind) -> Vec<bool> {
             part[l.line] = true;
         }
     }
-    let mut starts: Vec<usize> = find_labelled(layout, ctx, "ship_to", kind == Kind::Form)
-        .into_iter()
-        .chain(find_labelled(layout, ctx, "recipient", false))
-        .chain(find_labelled(layout, ctx, "consignee", false))
+    // A form's letterhead has an address of its own ("地址：…" with its phone below it) above
+    // the one labelled as the delivery's ("交货地址：…"): when a label names the delivery,
+    // a label that names only an address starts no delivery block.
+    let ship_to = find_labelled(layout, ctx, "ship_to", kind == Kind::Form);
+    let named = ship_to.iter().any(|l| names_delivery(layout, l));
+    let mut starts: Vec<usize> = ship_to
+        .iter()
+        .filter(|l| !named || names_delivery(layout, l))
         .map(|l| l.line)
+        .chain(
+            find_labelled(layout, ctx, "recipient", false)
+                .iter()
+                .map(|l| l.line),
+        )
+        .chain(
+            find_labelled(layout, ctx, "consignee", false)
+                .iter()
+                .map(|l| l.line),
+        )
         .collect();
     starts.extend((0..layout.lines.len()).filter(|&i| {
         let t = layout.lines[i].trim().to_lowercase();
@@ -9374,8 +9398,22 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
             && !["御中", "様", "殿", "先生"].iter().any(|m| t.ends_with(m))
     };
     let header = machine_line;
-    for (l, cs) in layout.lines.iter().zip(&layout.cells) {
-        if cs.len() >= 2 && cs.iter().skip(1).any(|c| is_title(&c.text)) && !header(l) {
+    // The sender's one-line return address over a window envelope's address ("Klinikum X
+    // gGmbH · Mönchebergstraße 41 · 34125 Kassel", DIN 5008): the block under it is the
+    // addressee's (the supplier's), even where the form's title stands beside it.
+    let return_address = |l: &str| {
+        let parts: Vec<&str> = l.trim().split(['·', '•']).map(str::trim).collect();
+        parts.len() >= 3
+            && is_name(parts[0])
+            && !parts[0].is_empty()
+            && parts[1..].iter().any(|p| digits(p) > 0)
+    };
+    for (i, (l, cs)) in layout.lines.iter().zip(&layout.cells).enumerate() {
+        if cs.len() >= 2
+            && cs.iter().skip(1).any(|c| is_title(&c.text))
+            && !header(l)
+            && !layout.lines[..i].iter().any(|a| return_address(a))
+        {
             let first = &cs[0].text;
             if !is_title(first) && is_name(first) {
                 ctx.put(facts, "customer.name", Some(first.clone()), 0.85);
@@ -9455,10 +9493,12 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
                     })
                 })
             })?;
-        let n = m.get(1)?.as_str();
+        let n = m.get(1)?;
+        let ext = phone_extension(&l[n.end()..]);
+        let n = n.as_str();
         (7..=15)
             .contains(&digits(n))
-            .then(|| cut_at_next_label(n).trim().to_string())
+            .then(|| format!("{}{ext}", cut_at_next_label(n).trim()))
     };
     // The signature: a line that is only a phone number, or a part of one
     // ("Lone Pine Veterinary | 541-555-0139"), or a number after a sentence that ends
@@ -9521,7 +9561,7 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
                 let v = cut_at_next_label(&l.value);
                 let phone = rx(&PHONE)
                     .and_then(|r| r.find(v))
-                    .map(|m| m.as_str().trim().to_string())?;
+                    .map(|m| format!("{}{}", m.as_str().trim(), phone_extension(&v[m.end()..])))?;
                 let on_footer = kind == Kind::Email
                     && layout
                         .lines
@@ -9629,6 +9669,18 @@ fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
         let phone = layout.lines.iter().rev().find_map(|l| call_phone(l));
         ctx.put(facts, "customer.phone", phone, 0.75);
     }
+}
+
+/// The extension written right after a phone number ("02-2555-3160 #215", "… ext. 12",
+/// "… 分機 215"), as written with the space before it; empty when there is none.
+fn phone_extension(after: &str) -> &str {
+    re!(
+        EXTENSION,
+        r"(?i)^\s*(?:#|ext\.?|x|分機|分机|內線|内线|轉|转)\s?[0-9]{1,5}\b"
+    );
+    rx(&EXTENSION)
+        .and_then(|r| r.find(after))
+        .map_or("", |m| m.as_str())
 }
 
 /// Whether the line holding `phone` is an organisation's footer rather than a person's

@@ -822,9 +822,20 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
 /// whatever the mail program sends.
 fn attachment_charset(a: &mime::Attachment, mail: &mime::ParsedMail) -> Option<String> {
     let utf = |c: &str| c.trim().to_ascii_lowercase().starts_with("utf");
+    // A 7-bit charset is how mail carries the language, not how a file is saved: a file
+    // from the same computer is in the local code page (a Japanese Excel's CSV in Shift_JIS
+    // beside a body in ISO-2022-JP).
+    let file_page = |c: String| match c.trim().to_ascii_lowercase().as_str() {
+        "iso-2022-jp" | "iso-2022-jp-1" | "iso-2022-jp-2" | "csiso2022jp" => {
+            "shift_jis".to_string()
+        }
+        "iso-2022-kr" | "csiso2022kr" => "euc-kr".to_string(),
+        "iso-2022-cn" | "iso-2022-cn-ext" | "hz-gb-2312" => "gbk".to_string(),
+        _ => c,
+    };
     a.charset
         .clone()
-        .or_else(|| mail.text_charset.clone().filter(|c| !utf(c)))
+        .or_else(|| mail.text_charset.clone().filter(|c| !utf(c)).map(file_page))
         .or_else(|| {
             let sample = mail.text.as_deref().or(mail.html.as_deref())?;
             extract::legacy_code_page(sample).map(|e| e.name().to_string())
@@ -1360,6 +1371,28 @@ mod tests {
         )
         .unwrap();
         assert!(v["doubts"].to_string().contains("customer.email"), "{v}");
+    }
+
+    /// A CSV attachment that declares no charset beside a body in ISO-2022-JP (mail's 7-bit
+    /// Japanese) is in Shift_JIS, as Japanese Excel saves it.
+    #[test]
+    fn a_csv_beside_an_iso_2022_jp_body_is_in_shift_jis() {
+        let (csv, _, _) = encoding_rs::SHIFT_JIS.encode(
+            "\"品番\",\"品名\",\"数量\",\"単価\"\r\n\"KP-1\",\"ﾚｼﾞ袋 乳白 L\",\"3\",\"5,600\"\r\n",
+        );
+        let mut raw =
+            b"From: Kimura <k@shop.example.jp>\r\nDate: Mon, 06 Jul 2026 10:00:00 +0900\r\n\
+                   Message-ID: <j1@shop.example.jp>\r\nSubject: PO MI-1\r\n\
+                   MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+                   --b\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\nOrder attached.\r\n\
+                   --b\r\nContent-Type: application/octet-stream; name=\"PO.csv\"\r\n\
+                   Content-Disposition: attachment; filename=\"PO.csv\"\r\n\r\n"
+                .to_vec();
+        raw.extend_from_slice(&csv);
+        raw.extend_from_slice(b"\r\n--b--\r\n");
+        let v = decode(&raw, MailKind::Email, &Options::default()).unwrap();
+        assert_eq!(v["lines"][0]["name"], "ﾚｼﾞ袋 乳白 L", "{v}");
+        assert_eq!(v["lines"][0]["quantity"], 3, "{v}");
     }
 
     /// A spreadsheet export saved as tab-separated text under `.xls` is read like a CSV file.

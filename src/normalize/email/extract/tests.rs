@@ -5625,3 +5625,120 @@ fn rupees_naira_and_a_pack_named_with_of_in_brackets() {
     assert_eq!(price_of(&lines[0]).as_deref(), Some("18500"));
     assert_eq!(price_of(&lines[1]).as_deref(), Some("9200"));
 }
+
+#[test]
+fn a_reverse_charge_total_is_the_total_not_its_tax() {
+    use super::super::checks::{row_kind, stated_amounts, RowKind};
+    assert_eq!(row_kind("Totaal (btw verlegd)"), Some(RowKind::Total));
+    assert_eq!(row_kind("Total (VAT reverse charge)"), Some(RowKind::Total));
+    assert_eq!(row_kind("Total VAT"), Some(RowKind::Tax));
+    let s = stated_amounts("           Totaal (btw verlegd)        € 584,45", true);
+    assert_eq!(s.total, vec![Decimal::new(58445, 2)]);
+    assert!(s.tax.is_empty(), "{s:?}");
+}
+
+/// A tax of more than half the goods' value is no tax: the row was misread and holds the order.
+#[test]
+fn a_tax_above_half_the_lines_is_in_doubt() {
+    let csv = b"Code,Description,Qty,Unit price\nRO-1,Roses,10,14.20\n";
+    let mut facts = Facts::new();
+    let lines = csv_lines(csv, &ctx(), &mut facts).expect("lines");
+    let stated = super::super::checks::stated_amounts("BTW 21%: 142,00\n", true);
+    assert_eq!(stated.tax, vec![Decimal::from(142)]);
+    let doubts = super::super::checks::check_amounts(&lines, &stated, None);
+    assert!(doubts.iter().any(|d| d.starts_with("tax:")), "{doubts:?}");
+    let stated = super::super::checks::stated_amounts("BTW 21%: 29,82\n", true);
+    let doubts = super::super::checks::check_amounts(&lines, &stated, None);
+    assert!(doubts.is_empty(), "{doubts:?}");
+}
+
+/// A phone's extension written after it ("#215", "ext. 12", "分機 215") stays with it.
+#[test]
+fn a_phone_keeps_its_extension() {
+    let text = "Please deliver to:\nBakery One\n12 Main Street\n\nPeggy\nTEL: 02-2555-3160 #215\nFAX: 02-2555-3169\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("02-2555-3160 #215")
+    );
+    assert_eq!(phone_extension(" ext. 12 (desk)"), " ext. 12");
+    assert_eq!(phone_extension(" 分機 215"), " 分機 215");
+    assert_eq!(phone_extension(" (Julien)"), "");
+}
+
+/// A form whose letterhead writes its own address and phone ("地址：…", "电话：…") above a
+/// delivery block labelled as the delivery's ("交货地址：…", "邮编：…"): the delivery
+/// address and its postcode are the labelled delivery's, the customer's phone the
+/// letterhead's (not the supplier's beside the supplier's name).
+#[test]
+fn a_chinese_form_delivers_to_its_jiaohuo_address_not_the_letterhead() {
+    let text = "                          苏州示例精密电子有限公司\n\
+                \x20       地址：江苏省苏州市工业园区星湖街328号             邮编：215123\n\
+                \x20       电话：0512-6555-0188   传真：0512-6555-0189\n\n\n\
+                \x20                               采 购 订 单\n\n\n\
+                订单编号：DR-PO-2607-0093                                   日期：2026年7月6日\n\
+                供应商：苏州示例农副产品配送有限公司                                    联系人：钱经理     电话：0512-6555-7730\n\n\n\
+                收货单位：苏州示例精密电子有限公司 二厂员工食堂\n\
+                交货地址：江苏省苏州市工业园区唯亭街道浦田路66号B栋1楼\n\
+                邮编：215121\n\
+                收货人：孙师傅   电话：139-1555-0642\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("工业园区唯亭街道浦田路66号B栋1楼")
+    );
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("215121"));
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("0512-6555-0188")
+    );
+}
+
+/// A window-envelope form: the sender's one-line return address over the supplier's address,
+/// the form's title beside that address; the customer is the letterhead's organisation, not
+/// the addressee beside the title.
+#[test]
+fn the_addressee_under_a_return_address_is_not_the_customer() {
+    let text =
+        "06.07.2026   09:13   +49 561 5553199      KLINIKUM EINK               S. 02/02\n\n\n\
+                \x20                                                        Klinikum Talaue gGmbH\n\
+                \x20                                                        Zentraleinkauf\n\
+                \x20                                                        Mönchebergstraße 41\n\
+                \x20                                                        34125 Kassel\n\n\n\
+                Klinikum Talaue gGmbH · Mönchebergstraße 41 · 34125 Kassel\n\n\n\
+                Medizinbedarf Nordhessen GmbH                            Bestellung\n\
+                Auftragsannahme\n\
+                Industriestraße 9                                        Bestellnummer/Datum\n\
+                34253 Lohfelden                                          4500012877 / 06.07.2026\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.name").as_deref(),
+        Some("Klinikum Talaue gGmbH")
+    );
+}
+
+/// "品名規格" (name and specification in one column) names the line's name; the code column
+/// beside it stays whole.
+#[test]
+fn a_pinming_guige_column_is_the_name() {
+    let rows: Vec<Vec<String>> = [
+        ["項次", "料號", "品名規格", "單位", "數量", "單價", "金額"],
+        [
+            "1",
+            "LX-FL-HG25",
+            "高筋麵粉 25kg",
+            "袋",
+            "12",
+            "780",
+            "9360",
+        ],
+    ]
+    .iter()
+    .map(|r| r.iter().map(|c| c.to_string()).collect())
+    .collect();
+    let mut facts = Facts::new();
+    let lines = grid_lines(&rows, &ctx(), &mut facts, 30).expect("lines");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("LX-FL-HG25"));
+    assert_eq!(lines[0].name.as_deref(), Some("高筋麵粉 25kg"));
+}
