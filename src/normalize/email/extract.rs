@@ -1459,7 +1459,7 @@ re!(
 re!(PHONE, r"(\+?\(?[0-9][0-9 ().-]{5,}[0-9])");
 re!(
     PHONE_LINE,
-    r"(?i)^(?:(?:tel|tlf|telefon|tél|phone|mobile|mobil|handy|cell|mob|t|m|p)\.?\s*:?\s*)?(\+?\(?[0-9][0-9 ().-]{5,}[0-9])$"
+    r"(?i)^(?:(?:tel|tlf|telefon|tél|phone|mobile|mobil|handy|cell|mob|t|m|p)\.?\s*:?\s*|(?:tel|telefon|tél|phone|mobile|mobil|handy|cell)\.?\s+[^\s0-9:().+-]{3,12}\s*:?\s*)?(\+?\(?[0-9][0-9 ().-]{5,}[0-9])$"
 );
 re!(EMAIL, r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})");
 re!(
@@ -6133,7 +6133,7 @@ fn column_items(lines: &[&str], ctx: &Ctx) -> Vec<(usize, Line)> {
 // alone only before a number).
 re!(
     CODE_WORD,
-    r#"(?i)(?:^|[\s,;(，；（])(?:编码|編碼|编号|編號|货号|貨號|型号|型號|料号|料號|品番|item\s*code|product\s*code|code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|cat\.?\s*(?:no\.?|#)|art\.?-?nr\.?|art\.|artikelnummer|artikelnr\.?|varenr\.?|varenummer|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра|מק"ט|מק״ט)\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"#
+    r#"(?i)(?:^|[\s,;(，；（　])(?:编码|編碼|编号|編號|货号|貨號|型号|型號|料号|料號|品番|item\s*code|product\s*code|code|sku|item\s*(?:no\.?|#)|part\s*(?:no\.?|#)|cat\.?\s*(?:no\.?|#)|art\.?-?nr\.?|art\.|artikelnummer|artikelnr\.?|varenr\.?|varenummer|réf\.?|ref\.?|cod\.?|código|codice|kód|kod|kode|šifra|код|шифра|מק"ט|מק״ט)\s*[:#：]?\s*([A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9])"#
 );
 
 /// A code named by its word (`art.nr. KB-ESP-1000`, `ref: X-1`, `SKU 4711`): the word ends
@@ -7830,7 +7830,7 @@ fn han_count(text: &str, before: usize) -> Option<regex::Captures<'_>> {
 fn unit_times_price(text: &str) -> Option<regex::Captures<'_>> {
     re!(
         UNIT_TIMES_PRICE,
-        r"(?i)(?:^|[\s:：])([0-9]{1,5})\s+\p{L}{1,12}\.?\s+[x×]\s*(?:[$£€¥￥₹]|[A-Z]{3}\s)?\s*[0-9][0-9.,']*\s*(?:[$£€¥￥₹]|[A-Za-z]{3})?\s*(?:=|$)"
+        r"(?i)(?:^|[\s:：])([0-9]{1,5})(?:\s+\p{L}{1,12}\.?|[\p{Katakana}\p{Hiragana}\p{Han}ー]{1,6})\s+[x×]\s*(?:[$£€¥￥₹]|[A-Z]{3}\s)?\s*[0-9][0-9.,']*\s*(?:[$£€¥￥₹円元]|[A-Za-z]{3})?\s*(?:[=＝]|$)"
     );
     rx(&UNIT_TIMES_PRICE)?.captures(text)
 }
@@ -7868,7 +7868,7 @@ fn amount_per_unit(amount: Decimal, quantity: Decimal) -> (Option<Decimal>, Opti
 fn without_line_amount(body: &str) -> &str {
     re!(
         LINE_AMOUNT,
-        r"\s=\s*(?:[$£€¥￥₹]|[A-Z]{3})?\s*[0-9][0-9.,' ]*[0-9]?\s*(?:[$£€¥￥₹]|[A-Za-z]{3})?\s*$"
+        r"\s[=＝]\s*(?:[$£€¥￥₹]|[A-Z]{3})?\s*[0-9][0-9.,' ]*[0-9]?\s*(?:[$£€¥￥₹円元]|[A-Za-z]{3})?\s*$"
     );
     match rx(&LINE_AMOUNT).and_then(|r| r.find(body)) {
         Some(m) if m.start() > 0 => &body[..m.start()],
@@ -7902,6 +7902,12 @@ fn list_lines(
     re!(
         ITEM,
         r"^\s*(?:(?:[-*•·–]|[0-9]{1,2}[.)-])\s+|[0-9０-９]{1,2}[．、）]\s*|・\s*)(.*)$"
+    );
+    // "(1) 中太ちぢれ麺 …": a number in brackets marks an item whose text starts with no digit
+    // (a phone's area code in brackets, "(81) 5555-0122", is none).
+    re!(
+        ITEM_PAREN,
+        r"^\s*[(（][0-9０-９]{1,2}[)）]\s*([^\s0-9０-９].*)$"
     );
     // An item typed without a bullet starts with its quantity ("3 x Cast iron skillet …").
     re!(ITEM_QTY, r"(?i)^\s*([0-9]{1,5}\s*(?:x|×)\s+.*)$");
@@ -7949,19 +7955,27 @@ fn list_lines(
     );
     re!(
         PRICE,
-        r"(?i)(?:@|(?:^|\s)[àá](?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|(?:^|\s)по(?:\s|$)|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá|מחיר ליחידה|מחיר)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|TSh|KSh|S/\.?|Rs\.?|R|₦|N)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
+        r"(?i)(?:@|(?:^|\s)[àá](?:\s|$)|\bat\b|\bje\b|\bzu\b|\ba\b|\bper\b|\bunit price\b|\bprice\b|\bpreis\b|\bprix\b|\bp\.?u\.?(?:\s*ht)?|(?:^|\s)по(?:\s|$)|\bprecio\b|\bprezzo\b|\bpreço\b|单价|單價|単価|ราคา[^\s0-9]{0,8}|đơn giá|מחיר ליחידה|מחיר)\s*[:：]?\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₹₺₩₪₱₫฿]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|RMB|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR|INR|KRW|TRY|HUF|RON|AED|Rp|RM|TSh|KSh|S/\.?|Rs\.?|SFr\.?|Fr\.|R|₦|N)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*([^0-9\s,，]{0,4})"
     );
     // A price after the quantity and `x`, with its currency, ending the item: "12 szt. x
     // 64,90 zł", "5 x EUR 3.20" (without a currency `x 250` is a size, not a price).
     re!(
         PRICE_X,
-        r"(?i)\s[x×]\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₱]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(zł|kč|kr\.?|[€£$¥₺₹₩원₪]|ر\.س|eur|usd|gbp|chf|nok|sek|dkk|pln|czk|tl|try|ft|huf|lei|ron|sar|ils)?(?:\s+(?:netto|brutto|net|nett|ht|ttc))?\s*$"
+        r"(?i)\s[x×]\s*((?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥￥₱]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|CNY|BRL|MXN|SGD|HKD|TWD|NOK|SEK|DKK|PLN|CZK|ZAR)?\s*([0-9][0-9.,' ]*[0-9]|[0-9])\s*(zł|kč|kr\.?|[€£$¥₺₹₩원₪円元]|ر\.س|eur|usd|gbp|chf|nok|sek|dkk|pln|czk|tl|try|ft|huf|lei|ron|sar|ils)?(?:\s+(?:netto|brutto|net|nett|ht|ttc))?\s*$"
     );
     // The quantity and its unit after a dash, right before the price ("Mydło w płynie 5 l
     // (MYD-5L) – 10 szt. × 38,90 zł netto"): the quantity, and the name ends at the dash.
     re!(
         DASH_QTY_END,
         r"\s[-–—]\s*([0-9]{1,5})\s*(?:\p{L}{1,8}\.?)?\s*$"
+    );
+    // The count and its unit after a colon that ends the name and its code, the only number
+    // before the price ("Plátano hartón verde, racimo (cód. FR-PLV): 12 racimos – $ 38.500
+    // c/u", "…: 6 u 8 canastillas, según … – $ 95.000"): the quantity, and the name ends at
+    // the colon.
+    re!(
+        COLON_QTY,
+        r"(?i)[:：]\s*([0-9]{1,5})(?:\s+(?:o|u|or|ou|oder)\s+[0-9]{1,5})?\s+\p{L}{2,12}\.?(?:[\s,;][^0-9:：]*)?$"
     );
     re!(
         CODE_PAREN,
@@ -7977,10 +7991,21 @@ fn list_lines(
     let mut priceless: Vec<(usize, Line)> = Vec::new();
     // Pence ("at 45p each") are a price only in a message that writes pounds.
     let sterling = lines.iter().any(|l| l.contains('£') || l.contains("GBP"));
+    // "(1) 中太ちぢれ麺 150g（40玉入）　品番：MN-F150" over "    12ケース × 3,400円 ＝ 40,800円":
+    // an item whose count and price are on the line under its name is read as one line.
+    let mut under = None;
     for (i, line) in lines.iter().enumerate() {
-        if read.contains(&i) {
+        if read.contains(&i) || under == Some(i) {
             continue;
         }
+        let joined = lines
+            .get(i + 1)
+            .filter(|_| !read.contains(&(i + 1)))
+            .and_then(|next| count_under(line, next));
+        if joined.is_some() {
+            under = Some(i + 1);
+        }
+        let line: &str = joined.as_deref().unwrap_or(line);
         // "Two dozen sourdough rolls at 45p each": a quantity in words, read as its number.
         let worded = worded_quantity(line).or_else(|| labelled_lead_quantity(line));
         let line = worded.as_deref().unwrap_or(line);
@@ -7989,6 +8014,7 @@ fn list_lines(
         let line = dashed.as_deref().unwrap_or(line);
         let listed = rx(&ITEM)
             .and_then(|r| r.captures(line))
+            .or_else(|| rx(&ITEM_PAREN).and_then(|r| r.captures(line)))
             .or_else(|| rx(&ITEM_QTY).and_then(|r| r.captures(line)))
             .or_else(|| rx(&ITEM_FIELD).and_then(|r| r.captures(line)));
         // An item typed without a bullet that starts with its code and names a price
@@ -8071,14 +8097,27 @@ fn list_lines(
         // "case of 500 x 4 @ $58.90": a pack size after "of" with the sign for times after
         // it is the pack's; the count is the number after the sign.
         let pack_times = pack_size_times(counted);
+        // "12ケース × 3,400円": the number after the sign for times is the price's own, no
+        // count.
+        let price_at = price
+            .as_ref()
+            .and_then(|p| p.get(2))
+            .and_then(|p| p.start().checked_sub(body.len() - counted.len()));
+        let not_price =
+            |m: &regex::Captures<'_>| m.get(1).is_none_or(|q| Some(q.start()) != price_at);
         let plain_counted = rx(&QTY_WORD)
             .and_then(|r| r.captures(counted))
             .filter(|m| m.get(0).is_none_or(|w| !size_times(counted, w.start())))
+            .filter(not_price)
             .or_else(|| {
                 pack_times.and_then(|at| rx(&QTY_AFTER).and_then(|r| r.captures_at(counted, at)))
             })
             .or_else(|| rx(&QTY_X).and_then(|r| r.captures(counted)))
-            .or_else(|| rx(&QTY_AFTER).and_then(|r| r.captures(counted)));
+            .or_else(|| {
+                rx(&QTY_AFTER)
+                    .and_then(|r| r.captures(counted))
+                    .filter(not_price)
+            });
         // Only where no count of the usual shapes is written: "40 panetti x € 8,95 = …",
         // then a count with a Chinese measure word ("　6捲　").
         let unit_counted = plain_counted
@@ -8099,7 +8138,9 @@ fn list_lines(
         let counted_by = plain_counted.or(unit_counted).or(han);
         let dash_counted = price.as_ref().and_then(|p| {
             let head = &body[..p.get(0)?.start()];
-            let m = rx(&DASH_QTY_END)?.captures(head)?;
+            let m = rx(&DASH_QTY_END)?
+                .captures(head)
+                .or_else(|| rx(&COLON_QTY)?.captures(head))?;
             Some((parse_quantity(&m[1], dc)?, m.get(0)?.start()))
         });
         // "- 2 Azúcar glas 10 kg (ref. AZ-GL-10) a 16,30 €": with no unit or sign, the
@@ -8160,7 +8201,7 @@ fn list_lines(
         // line is read without one, for a person to settle.
         re!(
             QTY_CHOICE,
-            r"(?i)(?:^|\s)[0-9]+\s+(?:o|or|ou|oder|of|eller|tai|или|ή|veya|หรือ)\s+[0-9]+\s*[^\s0-9]"
+            r"(?i)(?:^|\s)[0-9]+\s+(?:o|u|or|ou|oder|of|eller|tai|или|ή|veya|หรือ)\s+[0-9]+\s*[^\s0-9]"
         );
         let undecided = rx(&QTY_CHOICE).is_some_and(|r| r.is_match(counted));
         // The quantity written as `N x price` ending the item ("30 x £13.80"): the number
@@ -8293,7 +8334,7 @@ fn list_lines(
             None if unit_timed => {
                 re!(
                     UNIT_TIMES_END,
-                    r"(?i)(?:^|[\s:：])[0-9]{1,5}\s+\p{L}{1,12}\.?(?:\s+[x×])?\s*$"
+                    r"(?i)(?:^|[\s:：])[0-9]{1,5}(?:\s+\p{L}{1,12}\.?|[\p{Katakana}\p{Hiragana}\p{Han}ー]{1,6})(?:\s+[x×])?\s*$"
                 );
                 let at = rx(&UNIT_TIMES_END)
                     .and_then(|r| r.find(&rest))
@@ -8423,6 +8464,34 @@ fn list_lines(
         }
     }
     out
+}
+
+/// An item line that names no count nor price joined with the line under it that gives them
+/// ("(1) 中太ちぢれ麺 150g（40玉入）　品番：MN-F150" over "    12ケース × 3,400円 ＝ 40,800円"):
+/// the item starts with a list mark, the line under it is indented further, starts with its
+/// count and writes the sign for times (or `@`) before a number.
+fn count_under(line: &str, next: &str) -> Option<String> {
+    re!(
+        MARKED,
+        r"^\s*(?:[(（][0-9０-９]{1,2}[)）]|[0-9]{1,2}[.)]|[-*•·–・])\s*\S"
+    );
+    re!(
+        COUNT_TIMES,
+        r"^[0-9]{1,5}\s*[^\s0-9]{0,8}\s*(?:[x×@]|\*)\s*(?:[$£€¥￥₹]|[A-Z]{3}\s?)?\s*[0-9]"
+    );
+    let indent = |s: &str| s.len() - s.trim_start().len();
+    let item = line.trim();
+    let count = next.trim();
+    let priced = |s: &str| {
+        s.contains(['×', '@', '=', '＝', '$', '£', '€', '¥', '￥', '円', '元'])
+            || rx(&QTY_AFTER).is_some_and(|r| r.is_match(s))
+    };
+    (rx(&MARKED)?.is_match(line)
+        && !priced(item)
+        && indent(next) > indent(line)
+        && !rx(&MARKED)?.is_match(next)
+        && rx(&COUNT_TIMES)?.is_match(count))
+    .then(|| format!("{item} {count}"))
 }
 
 /// Whether `line`, which no item rule read, still reads as an item of the order: a code in
@@ -9468,10 +9537,11 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
 /// sender gives none of their own.
 fn sender_phone(layout: &Layout, ctx: &Ctx, kind: Kind, facts: &mut Facts) {
     // A phone label without a colon: "Ph (02) 9555 0132", "Tél. 04 91 55 20 14",
-    // "T +31 20 555 0142", "o 503-555-0141 | c 503-555-0188" (office, cell).
+    // "T +31 20 555 0142", "o 503-555-0141 | c 503-555-0188" (office, cell); two labels
+    // joined by a slash name one number ("Cel./WhatsApp 310 555 0192", "Tel/Fax …").
     re!(
         PHONE_MARKED,
-        r"(?i)(?:^|\s)(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|fone|fono|t|p|m|o|c|mob|mobile|mobil|handy|mobiel|cellulare|portable|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?\s*:?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+        r"(?i)(?:^|\s)(?:(?:telephone|téléphone|tel|tél|tlf|phone|ph|telefon|telefoon|teléfono|telefono|telefone|fone|fono|t|p|m|o|c|mob|mobile|mobil|handy|mobiel|cellulare|portable|office|direct|work|landline|contact|fixe|büro|festnetz|oficina|kantoor|ufficio|escritório|puh|puhelin|τηλ|τηλέφωνο|тел|моб|tālr|gsm|hp|wa|hp/wa|נייד|טל|جوال|هاتف|sími|s\.|đt|điện thoại|โทรศัพท์|โทร|cel|cell|celular|móvil|movil|simu|मोबाइल|फोन|फ़ोन|تلفن)\.?(?:\s*/\s*(?:whatsapp|wa|fax|mobile|mobil|móvil|movil|cell|cel|celular|handy|tel|tél|telefon|phone|signal|telegram|viber)\.?)?\s*:?\s+|(?:telephone|téléphone|tel|tél|phone|telefon|teléfono|telefono|telefone|mobile|mobil|handy|portable|cell)\.?\s+[^\s0-9:：().+/-]{3,12}\s*:?\s+)(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
     // A phone named by the place it rings, or by its initial, before a colon ("Kitchen:
     // 01865 555 208", "Shop: …", "o: (775) 555-0134" for the office, "w:" work, "d:" direct).

@@ -5742,3 +5742,123 @@ fn a_pinming_guige_column_is_the_name() {
     assert_eq!(lines[0].sku.as_deref(), Some("LX-FL-HG25"));
     assert_eq!(lines[0].name.as_deref(), Some("高筋麵粉 25kg"));
 }
+
+/// An item whose count and price are on the indented line under its name (`(1) … 品番：…`
+/// over `12ケース × 3,400円 ＝ 40,800円`): one line, its count the one before the sign for
+/// times (not the price's own digits), its code after `品番：`; a phone's area code in
+/// brackets is no item number.
+#[test]
+fn an_item_with_its_count_and_price_on_the_line_under_it() {
+    let text = "■発注内容\n\
+                (1) 中太ちぢれ麺 150g（40玉入）　品番：MN-F150\n\
+                \x20   12ケース × 3,400円 ＝ 40,800円\n\
+                (2) 味付けメンマ 1kg　品番：MM-SHN-1\n\
+                \x20   10袋 × 1,280円 ＝ 12,800円\n\n\
+                小計：53,600円\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("MN-F150"));
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("中太ちぢれ麺 150g（40玉入）")
+    );
+    assert_eq!(
+        lines[0].quantity.map(|d| d.to_string()).as_deref(),
+        Some("12")
+    );
+    assert_eq!(
+        lines[0]
+            .unit_price
+            .map(|d| d.normalize().to_string())
+            .as_deref(),
+        Some("3400")
+    );
+    assert_eq!(lines[1].sku.as_deref(), Some("MM-SHN-1"));
+    assert_eq!(
+        lines[1].quantity.map(|d| d.to_string()).as_deref(),
+        Some("10")
+    );
+    assert!(count_under("(1) Flour 25 kg", "    12 bags x $3.40").is_some());
+    // Not under a priced item, nor a line that is not indented further.
+    assert!(count_under("(1) Flour @ $3", "    12 bags x $3.40").is_none());
+    assert!(count_under("(1) Flour 25 kg", "12 bags x $3.40").is_none());
+
+    let text = "- 500 un - Copo 200 ml (CD-200) - R$ 0,12 cada\n\nJuliana\n(81) 5555-0122\n";
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let (_, lines, doubts) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 1);
+    assert!(
+        !doubts.iter().any(|d| d.contains("could not be read")),
+        "{doubts:?}"
+    );
+}
+
+/// `Fr. 11.50` is a price in francs; a count after a colon that ends the name and its code
+/// (`…(cód. FR-PLV): 12 racimos – $ 38.500 c/u`), or a choice of two (`6 u 8 canastillas`).
+#[test]
+fn a_franc_price_and_a_count_after_the_colon() {
+    let text = "- 24 × Chasselas 70 cl (LAV-70) à CHF 14.80\n\
+                - 12 × Gamay romand 75 cl (GAM-75) à Fr. 11.50\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[1].sku.as_deref(), Some("GAM-75"));
+    assert_eq!(
+        lines[1]
+            .unit_price
+            .map(|d| d.normalize().to_string())
+            .as_deref(),
+        Some("11.5")
+    );
+
+    let mut c = ctx();
+    c.decimal_comma = Some(true);
+    let text = "- Aguacate Hass, canastilla 10 kg (cód. FR-AGH-10): 6 u 8 canastillas, según \
+                cómo esté – $ 95.000 c/u\n\
+                - Plátano hartón verde, racimo (cód. FR-PLV): 12 racimos – $ 38.500 c/u\n";
+    let (_, lines, _) = extract_text(text, &c, Kind::Email);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("FR-AGH-10"));
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Aguacate Hass, canastilla 10 kg")
+    );
+    assert_eq!(lines[0].quantity, None);
+    assert_eq!(lines[1].sku.as_deref(), Some("FR-PLV"));
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("Plátano hartón verde, racimo")
+    );
+    assert_eq!(
+        lines[1].quantity.map(|d| d.to_string()).as_deref(),
+        Some("12")
+    );
+    assert_eq!(
+        lines[1]
+            .unit_price
+            .map(|d| d.normalize().to_string())
+            .as_deref(),
+        Some("38500")
+    );
+}
+
+/// A phone label qualified by the place it rings (`Tél. cuisine 021 555 43 12`) ends an
+/// address block and names the delivery place's phone; two labels joined by a slash
+/// (`Cel./WhatsApp`) name the sender's own, which wins over a delivery contact's.
+#[test]
+fn qualified_and_slashed_phone_labels() {
+    let text = "Livraison mardi à :\nCafé de la Cité\nRue Charles-Vuillermet 4\n1005 Lausanne\n\
+                Tél. cuisine 021 555 43 12 (Julien)\n\nMerci,\nNadia\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Lausanne"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("1005"));
+    assert_eq!(
+        value(&f, "customer.phone").as_deref(),
+        Some("021 555 43 12")
+    );
+
+    let text = "Recibe Don Efraín en la cocina, de 6 a 9, cel. 311 555 0147.\n\nGracias,\n\
+                Andrés\nCel./WhatsApp 310 555 0192\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "customer.phone").as_deref(), Some("310 555 0192"));
+}
