@@ -3125,7 +3125,7 @@ fn postcode_alone(line: &str) -> Option<Option<&'static str>> {
 
 /// The country a postcode written alone on its line implies by its form, if one does: a
 /// Brazilian CEP (`01304-001`), a Portuguese (`1100-048`), Dutch (`1015 KK`), Canadian
-/// (`K1P 5B5`) or Japanese (`〒542-0081`) postcode.
+/// (`K1P 5B5`), Japanese (`〒542-0081`) or Irish (an Eircode, `V95 X2T4`) postcode.
 fn postcode_form(line: &str) -> Option<&'static str> {
     re!(BR_CEP, r"^[0-9]{5}-[0-9]{3}$");
     re!(PT_CP, r"^[0-9]{4}-[0-9]{3}$");
@@ -3139,6 +3139,7 @@ fn postcode_form(line: &str) -> Option<&'static str> {
         (&NL_PC, "NL"),
         (&CA_PC, "CA"),
         (&JP_PC, "JP"),
+        (&EIRCODE, "IE"),
     ]
     .into_iter()
     .find(|(re, _)| rx(re).is_some_and(|r| r.is_match(t)))
@@ -3294,6 +3295,12 @@ fn city_line(last: &str) -> Option<CityLine> {
     if let Some(m) = cap(&IE_CITY) {
         let postal = Some(format!("{} {}", &m[2], &m[3]));
         return Some(line(s(m.get(1)), None, postal, Some("IE"), &[]));
+    }
+    // "Marsaxlokk MXK 1283", "Valletta VLT 1117": Malta's postcode (three capitals, four
+    // digits) after the town is no other country's form.
+    re!(MT_CITY, r"^(\p{L}[^0-9,]*?),?\s+([A-Z]{3}\s?[0-9]{4})$");
+    if let Some(m) = cap(&MT_CITY) {
+        return Some(line(s(m.get(1)), None, s(m.get(2)), Some("MT"), &[]));
     }
     if let Some(m) = cap(&SE_CZ_CITY) {
         return Some(line(
@@ -5764,6 +5771,8 @@ fn table_lines(
             .flatten();
         let mut out: Vec<Line> = Vec::new();
         let mut blanks = 0;
+        // The row before was an item read (a code alone under it may be its code).
+        let mut just_read = false;
         next = body;
         // Lines of a page break the table goes on after (footer, next page's letterhead).
         let mut skip_until = 0;
@@ -5773,6 +5782,7 @@ fn table_lines(
                 continue;
             }
             if row.trim().is_empty() {
+                just_read = false;
                 blanks += 1;
                 if blanks > 2 {
                     match page_continues(layout, next - 1) {
@@ -5879,6 +5889,26 @@ fn table_lines(
                 }
                 continue;
             }
+            // A code alone on the row right under an item read without one, under the
+            // description (a PDF PO writing each item's code on a second line under its name,
+            // in a table with no code column): the code of the line above.
+            if !cols.contains(&Some("sku")) && cs.len() == 1 && just_read {
+                let t = cs[0].text.trim();
+                let capitals = t.contains('-')
+                    && t.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
+                if (code_like(t) || capitals)
+                    && t.chars().any(|c| c.is_ascii_uppercase())
+                    && cols.get(under(&cs[0]).unwrap_or(usize::MAX)) == Some(&Some("name"))
+                {
+                    if let Some(last) = out.last_mut().filter(|l| l.sku.is_none()) {
+                        last.sku = Some(t.to_string());
+                        just_read = false;
+                        continue;
+                    }
+                }
+            }
+            just_read = false;
             // A row with its item and price whose quantity cell is blank (left to be written
             // by hand), below a line read: the line, without a quantity, for a person.
             let line = make_line(&named, ctx, 0.9)
@@ -5897,7 +5927,10 @@ fn table_lines(
                         Some("lines: the Material column holds a value that is no code".into());
                     out.push(l);
                 }
-                Some(l) => out.push(l),
+                Some(l) => {
+                    out.push(l);
+                    just_read = true;
+                }
                 None if out.is_empty() => continue,
                 // A row of the table that cannot be read is a missed line, not the table's end
                 // (only a row that is not laid out like one ends it).
@@ -6191,6 +6224,7 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
         .filter_map(|l| bullet(l))
         .filter(|m| m.get(3).is_none() && code_lead(m[2].trim()).is_some())
         .count();
+    let bracketed = bracketed_code_lines(lines);
     for (i, line) in lines.iter().enumerate() {
         let Some(m) = bullet(line) else {
             continue;
@@ -6264,6 +6298,18 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
                     sku = Some(code.to_string());
                     name = head.trim().trim_end_matches([',', '-']).trim().to_string();
                 }
+            }
+        }
+        // "2x Drinking chocolate 1kg CH-PWD-1K @ 24.50" among items with bracketed codes: a
+        // code of capitals that ends the name unbracketed.
+        if sku.is_none() && bracketed >= 2 {
+            if let Some((at, code)) = trailing_capital_code(&name) {
+                sku = Some(code);
+                name = name[..at]
+                    .trim()
+                    .trim_end_matches([',', '-'])
+                    .trim()
+                    .to_string();
             }
         }
         let doubt = leftover_code(&name)
@@ -7725,12 +7771,17 @@ fn worded_quantity(line: &str) -> Option<String> {
     // A price with its currency (or in pence) after the word for "at".
     re!(
         PRICED,
-        r"(?i)\s(?:at|@|à|a|je|zu|per|por|voor)\s*(?:[£$€]\s?[0-9]|[0-9][0-9.,]*\s?(?:p\b|€|eur\b|gbp\b|usd\b))|\s@\s?[0-9]"
+        r"(?i)\s(?:at|@|à|a|je|zu|per|por|voor)\s*(?:[£$€]\s?[0-9]|[0-9][0-9.,]*\s?(?:p\b|€|eur\b|gbp\b|usd\b))|\s@\s?[0-9]|\s[-–—]\s?[£$€]\s?[0-9]"
     );
     if !rx(&PRICED)?.is_match(line) {
         return None;
     }
+    // "- a dozen packs of …": the item's bullet stays before the count.
     let t = line.trim_start();
+    let (bullet, t) = match t.split_once(' ') {
+        Some((b, rest)) if ["-", "*", "•", "·", "–"].contains(&b) => (b, rest.trim_start()),
+        _ => ("", t),
+    };
     let lower = t.to_lowercase();
     let words: Vec<&str> = lower.split_whitespace().collect();
     let number = |w: &str| {
@@ -7760,6 +7811,15 @@ fn worded_quantity(line: &str) -> Option<String> {
     {
         used += 1;
     }
+    // "a dozen packs of Kraft napkins": the unit counted and its "of" are no part of the name.
+    if used >= 2
+        && words.get(used + 1) == Some(&"of")
+        && words
+            .get(used)
+            .is_some_and(|w| LIST_UNITS.contains(w) || ["sleeves", "tins", "trays"].contains(w))
+    {
+        used += 2;
+    }
     // The text after the quantity words, as written.
     let mut rest = t;
     for _ in 0..used {
@@ -7771,7 +7831,13 @@ fn worded_quantity(line: &str) -> Option<String> {
     let first = rest.split_whitespace().next().unwrap_or("").to_lowercase();
     (rest.starts_with(char::is_alphabetic)
         && !["at", "a", "à", "je", "zu", "per", "por", "voor"].contains(&first.as_str()))
-    .then(|| format!("{count} x {rest}"))
+    .then(|| {
+        if bullet.is_empty() {
+            format!("{count} x {rest}")
+        } else {
+            format!("{bullet} {count} x {rest}")
+        }
+    })
 }
 
 /// An item typed without a bullet that starts with its quantity after a label ("Qty: 4 -
@@ -7947,7 +8013,7 @@ fn list_lines(
     );
     re!(
         QTY_X,
-        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|stuks?|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak\.?|paket|botol|slop|kotak|pek|karung|бр\.?|cs|ea|rlx|dz|dozen|doz\.?|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|ctns?\.?|packs?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|palés?|palets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|cubos?|cubetas?|bidones|rollos?|bandejas?|sacs|seaux|bidons?|rouleaux|colis|cartoni|secchi|sacchi|confezioni|buste|bustine|scatole|bottiglie|flaconi|barattoli|lattine|pacchi|sacchetti|vaschette|rotoli|taniche|eimer|säcke|kartons?|kästen|kisten?|fässer|dosen|rollen|beutel|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷|捲|把|捆)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
+        r"(?i)(?:^|\s|×)([0-9]+)\s*(?:x|×|pcs?\.?|pieces|units?|stk\.?|stück|stuks?|st\.?|szt\.?|ks\.?|kpl\.?|uds?\.?|unidades|pz\.?|pezzi|un\.?|adet|db\.?|tk\.?|buc\.?|τεμ\.?|cajas?|caixas?|garrafas?|latas?|pacotes?|frascos?|kom\.?|kut\.?|bal\.?|pal\.?|pak\.?|paket|botol|slop|kotak|pek|karung|бр\.?|cs|ea|rlx|dz|dozen|doz\.?|sacks?|bags?|boxe?s|box|tubs?|cases?|cartons?|ctns?\.?|packs?|sleeves?|bottles?|tins?|trays?|kasser?|poser?|drums?|jars?|kegs?|pails?|buckets?|crates?|rolls?|reams?|pallets?|palés?|palets?|tubes?|bundles?|paquetes?|botellas?|baldes?|bolsas?|sacos?|cubos?|cubetas?|bidones|rollos?|bandejas?|sacs|seaux|bidons?|rouleaux|colis|cartoni|secchi|sacchi|confezioni|buste|bustine|scatole|bottiglie|flaconi|barattoli|lattine|pacchi|sacchetti|vaschette|rotoli|taniche|eimer|säcke|kartons?|kästen|kisten?|fässer|dosen|rollen|beutel|шт\.?|개|件|个|個|箱|本|枚|台|套|只|盒|瓶|袋|包|张|張|块|塊|盘|盤|罐|桶|条|條|支|卷|捲|把|捆)(?:\s+of\s+[0-9]+)?(?:\s|$|[,，;；。])"
     );
     re!(
         QTY_WORD,
@@ -7982,6 +8048,7 @@ fn list_lines(
         r"[(（]\s*(?:[^\s()（）:：]{1,12}[\s:：]+){0,2}#?([A-Za-z0-9][A-Za-z0-9._/-]*[0-9][A-Za-z0-9._/-]*|[A-ZΑ-ΩА-Я][A-ZΑ-ΩА-Я0-9]*[-_][A-ZΑ-ΩА-Я0-9][A-ZΑ-ΩА-Я0-9_-]*)\s*[)）]"
     );
     let dc = ctx.decimal_comma();
+    let bracket_coded = bracketed_code_lines(lines) >= 2;
     let mut out = Vec::new();
     // Each line's count: by the number that starts its name only, by a number and a unit
     // word that start it.
@@ -8176,7 +8243,7 @@ fn list_lines(
                         .starts_with(['x', 'X', '×'])
             });
         if price.is_none() && !coded {
-            if let Some(line) = priceless_item(body, dc) {
+            if let Some(line) = priceless_item(body, dc).or_else(|| market_priced_item(body, dc)) {
                 out.push((i, line));
                 shapes.push((false, false));
                 continue;
@@ -8306,6 +8373,11 @@ fn list_lines(
         } else if let Some((code, whole)) = worded {
             rest.replace_range(whole, " ");
             sku = Some(code);
+        } else if let Some((at, code)) = trailing_capital_code(&rest).filter(|_| bracket_coded) {
+            // "2x Drinking chocolate 1kg CH-PWD-1K @ 24.50" among items whose codes are in
+            // brackets: a code of capitals, digits and dashes that ends the name unbracketed.
+            sku = Some(code);
+            rest.truncate(at);
         }
         // The name is what is left without the quantity (written after the leader, if any).
         let rest = match leader {
@@ -8492,6 +8564,37 @@ fn count_under(line: &str, next: &str) -> Option<String> {
         && !rx(&MARKED)?.is_match(next)
         && rx(&COUNT_TIMES)?.is_match(count))
     .then(|| format!("{item} {count}"))
+}
+
+/// How many lines write an item's code in brackets (`(CF-HSE-1K)`: capitals and digits with
+/// a dash, a dot or a slash inside), not counting quoted lines.
+fn bracketed_code_lines(lines: &[&str]) -> usize {
+    re!(BRACKETED_CODE, r"[(（]([A-Z0-9]+(?:[-_./][A-Z0-9]+)+)[)）]");
+    let Some(r) = rx(&BRACKETED_CODE) else {
+        return 0;
+    };
+    lines
+        .iter()
+        .take(2_000)
+        .filter(|l| !l.trim_start().starts_with('>'))
+        .filter(|l| {
+            r.captures_iter(l)
+                .any(|m| m[1].chars().any(|c| c.is_ascii_digit()))
+        })
+        .count()
+}
+
+/// A code that ends an item's words unbracketed (`Drinking chocolate 1kg CH-PWD-1K`): the
+/// last word, of capitals and digits with a dash inside, two capitals or more before the
+/// first dash and a digit after it (`CH-PWD-1K`, not `1kg`). Taken only where other items
+/// of the list write their codes in brackets. The byte where the name ends, and the code.
+fn trailing_capital_code(rest: &str) -> Option<(usize, String)> {
+    re!(TRAILING_CODE, r"\s([A-Z]{2,}[A-Z0-9]*(?:-[A-Z0-9]+)+)\s*$");
+    let m = rx(&TRAILING_CODE)?.captures(rest)?;
+    let code = m.get(1)?;
+    let after_dash = &code.as_str()[code.as_str().find('-')?..];
+    (after_dash.chars().any(|c| c.is_ascii_digit()) && code.as_str().len() >= 5)
+        .then(|| (m.get(0).map_or(0, |g| g.start()), code.as_str().to_string()))
 }
 
 /// Whether `line`, which no item rule read, still reads as an item of the order: a code in
@@ -9410,6 +9513,35 @@ fn priceless_item(body: &str, decimal_comma: bool) -> Option<Line> {
     })
 }
 
+/// An item whose price is left to the day ("Lampuki, whole, cleaned - 12 kg @ market price
+/// (tell me the price on the day)", "… - 3 boxes at price on the day", "… - 2 kg @ MP"): the
+/// name before the dash, the count after it (a unit word may follow), no unit price; in
+/// doubt, for a person to price.
+fn market_priced_item(body: &str, decimal_comma: bool) -> Option<Line> {
+    re!(
+        MARKET_PRICED,
+        r"(?i)^(\S.*?)\s[-–—]\s*([0-9]{1,5})\s*(?:\p{L}{1,8}\.?)?\s*(?:@|at)\s*(?:(?:the\s+)?market\s+price|mp|price\s+on\s+the\s+day|(?:price\s+)?(?:tbc|tba|poa|to\s+be\s+confirmed))\b"
+    );
+    let m = rx(&MARKET_PRICED)?.captures(body)?;
+    let name = m[1]
+        .trim()
+        .trim_matches(|c: char| "-–—,;: ".contains(c))
+        .to_string();
+    if name.is_empty() || leftover_code(&name) || !name.chars().any(char::is_alphabetic) {
+        return None;
+    }
+    Some(Line {
+        sku: None,
+        name: Some(name),
+        spec: None,
+        quantity: Some(parse_quantity(&m[2], decimal_comma)?),
+        unit_price: None,
+        confidence: 0.5,
+        doubt: Some("lines: an item's unit price is not written".to_string()),
+        discount: None,
+    })
+}
+
 /// Titles of an order form (upper case), which are not the ordering organisation.
 const FORM_TITLES: &[&str] = &[
     "PURCHASE ORDER",
@@ -9799,16 +9931,24 @@ fn last_sentence(t: &str) -> &str {
 }
 
 /// A phone number the sender asks to call, in a sentence: "call Mike at 937-555-0148",
-/// "ring the shop on 01422 555 731", "text me at …". The number has 7 to 15 digits.
+/// "ring the shop on 01422 555 731", "text me at …", or names as their own ("My mobile, 087
+/// 555 0164"). The number has 7 to 15 digits.
 fn call_phone(line: &str) -> Option<String> {
     // "Any prob call me 012-555 8817": the sender's own number ("me") without "at".
     re!(
         CALL_AT,
         r"(?i)\b(?:call|ring|phone|text)\b(?:(?:\s+[^\s0-9]+){0,3}?\s+(?:at|on)|\s+(?:me|us))\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
     );
+    // "My mobile, 087 555 0164 - …", "my cell is 0412 …": the sender's own number named so.
+    re!(
+        MY_PHONE,
+        r"(?i)\bmy\s+(?:mobile|cell|mob|phone|number)(?:\s+(?:number|no\.?|phone))?(?:\s+is)?\s*[,:]?\s+(\+?\(?[0-9][0-9 ().-]{5,}[0-9])"
+    );
     // "call in on 12.03.2026" names a day, not a number.
     re!(DATE_LIKE, r"^[0-9]{1,4}[./-][0-9]{1,2}[./-][0-9]{1,4}$");
-    let m = rx(&CALL_AT)?.captures(line)?;
+    let m = rx(&CALL_AT)?
+        .captures(line)
+        .or_else(|| rx(&MY_PHONE)?.captures(line))?;
     let n = m.get(1)?.as_str().trim();
     let date = rx(&DATE_LIKE).is_some_and(|r| r.is_match(n));
     ((7..=15).contains(&digits(n)) && !date).then(|| n.to_string())
@@ -9816,11 +9956,12 @@ fn call_phone(line: &str) -> Option<String> {
 
 /// Whether a line is the fax machine's: its header (`From: … To: … P. 1/2`), or a line that
 /// starts with a date and time or ends with the page count (`29.04.2026 09:14  Elektro Brandl
-/// +49 851 5554419  S. 1/2`, `PAGE 01/01`).
+/// +49 851 5554419  S. 1/2`, `PAGE 01/01`; the month in letters: `16-SEP-2026 10:17  FROM
+/// +254 …  P.01`).
 fn machine_line(l: &str) -> bool {
     re!(
         MACHINE_LINE,
-        r"(?i)^[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{1,4}\s+[0-9]{1,2}:[0-9]{2}\b|^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+[0-9]{1,2},?\s+[0-9]{4}\s+[0-9]{1,2}:[0-9]{2}\s*(?:am|pm)?\b|\b(?:page|p\.)\s*[0-9]{1,3}\s*/\s*[0-9]{1,3}\s*$"
+        r"(?i)^[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{1,4}\s+[0-9]{1,2}:[0-9]{2}\b|^[0-9]{1,2}[-/. ](?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}[-/. ][0-9]{2,4}\s+[0-9]{1,2}:[0-9]{2}\b|^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+[0-9]{1,2},?\s+[0-9]{4}\s+[0-9]{1,2}:[0-9]{2}\s*(?:am|pm)?\b|\b(?:page|p\.)\s*[0-9]{1,3}\s*/\s*[0-9]{1,3}\s*$"
     );
     let l = l.trim();
     rx(&FAX_HEADER).is_some_and(|r| r.is_match(l))
@@ -9914,12 +10055,12 @@ fn letterhead_block(layout: &Layout) -> Vec<usize> {
 }
 
 /// The amount a sentence ends with the word total after it ("That's $672.95 in product plus
-/// the $35.00 delivery fee, so $707.95 total.", "$714.50 total with delivery."): the order's
-/// total, as the sender sums it. Only a sentence's end (not "$50.00 total credit").
+/// the $35.00 delivery fee, so $707.95 total.", "$714.50 total with delivery.", or "all in" /
+/// "all up": "…, so €266.79 all in."): the order's total, as the sender sums it. Only a sentence's end (not "$50.00 total credit").
 fn amount_then_total(line: &str) -> Option<&str> {
     re!(
         AMOUNT_THEN_TOTAL,
-        r"(?i)(?:^|[\s,;:(])(?:US\$|\$|£|€)\s?([0-9][0-9,]*\.[0-9]{2})\s+(?:in\s+)?total(?:\s+(?:with|incl(?:uding|\.)?|inc\.?)\s+[^.!?$£€0-9]{1,40})?\s*[.!)]*\s*$"
+        r"(?i)(?:^|[\s,;:(])(?:US\$|\$|£|€)\s?([0-9][0-9,]*\.[0-9]{2})\s+(?:(?:in\s+)?total|all\s+(?:in|up))(?:\s+(?:with|incl(?:uding|\.)?|inc\.?)\s+[^.!?$£€0-9]{1,40})?\s*[.!)]*\s*$"
     );
     rx(&AMOUNT_THEN_TOTAL)?
         .captures(line)
@@ -10426,11 +10567,12 @@ fn read_text(text: &str, ctx: &Ctx, kind: Kind) -> (Facts, Vec<Line>, Vec<String
             .map(|d| (d, None));
     }
     // "Comes to $1,223.60 by my count.", "That all comes to £412.50", "The order adds up to
-    // $96.00": a sentence of its own that sums the order (not "about" a sum).
+    // $96.00", "By my maths that comes to $881.90 all up.": a sentence of its own that sums
+    // the order (not "about" a sum).
     if total.is_none() {
         re!(
             COMES_TO,
-            r"(?i)^\s*(?:(?:so|and)\s+)?(?:(?:that|it|this|which|everything|the\s+(?:order|lot|total)|total)\s+)?(?:all\s+)?(?:comes?|works?\s+out|adds?\s+up)\s+(?:to|at)\s+(?:US\$|\$|£|€)\s?([0-9][0-9,]*\.[0-9]{2})\b"
+            r"(?i)^\s*(?:(?:so|and)\s+)?(?:(?:by\s+my|on\s+my|according\s+to\s+my)\s+(?:maths?|count|calculations?|reckoning|sums),?\s+)?(?:(?:that|it|this|which|everything|the\s+(?:order|lot|total)|total)\s+)?(?:all\s+)?(?:comes?|works?\s+out|adds?\s+up)\s+(?:to|at)\s+(?:US\$|\$|£|€)\s?([0-9][0-9,]*\.[0-9]{2})\b"
         );
         if let Some(m) = lines.iter().find_map(|l| rx(&COMES_TO)?.captures(l)) {
             total = parse_decimal(&m[1], false).map(|d| (d, None));

@@ -5862,3 +5862,180 @@ fn qualified_and_slashed_phone_labels() {
     let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
     assert_eq!(value(&f, "customer.phone").as_deref(), Some("310 555 0192"));
 }
+
+/// A code that ends an item's name unbracketed, among items whose codes are in brackets, is
+/// the item's code (`… 1kg CH-PWD-1K @ 24.50`).
+#[test]
+fn an_unbracketed_code_ending_the_name_among_bracketed_codes() {
+    let text = "Hi,\n\n\
+        6 x House blend beans 1kg (CF-HSE-1K) $38.00 ea\n\
+        2x Drinking chocolate 1kg CH-PWD-1K @ 24.50\n\
+        3 x Chai 1kg (CHAI-1K) $29.95 ea\n\nThanks\nBen\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[1].sku.as_deref(), Some("CH-PWD-1K"), "{lines:?}");
+    assert_eq!(lines[1].name.as_deref(), Some("Drinking chocolate 1kg"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(2)));
+    // A list item with its count after a dash.
+    let text = "Hi,\n\n\
+        - House blend beans 1kg (CF-HSE-1K) - 6 bags @ €38.00\n\
+        - Drinking chocolate 1kg CH-PWD-1K - 2 tins @ €24.50\n\
+        - Chai 1kg (CHAI-1K) - 3 tins @ €29.95\n\nThanks\nBen\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[1].sku.as_deref(), Some("CH-PWD-1K"), "{lines:?}");
+    assert_eq!(lines[1].name.as_deref(), Some("Drinking chocolate 1kg"));
+}
+
+/// "By my maths that comes to $881.90 all up." states the order's total.
+#[test]
+fn a_total_by_my_maths_that_comes_to() {
+    let text = "Hi,\n\n6 x Beans 1kg (CF-1K) $38.00 ea\n2 x Cups (CUP-8) $10.00 ea\n\n\
+        By my maths that comes to $248.00.\n\nBen\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "total").as_deref(), Some("248"));
+}
+
+/// "…, so €266.79 all in.": an amount ending the sentence with "all in" is the total.
+#[test]
+fn an_amount_then_all_in_is_the_total() {
+    assert_eq!(
+        amount_then_total("That's €216.90 + VAT, so €266.79 all in."),
+        Some("266.79")
+    );
+    assert_eq!(amount_then_total("$52.00 all up."), Some("52.00"));
+    assert_eq!(amount_then_total("€20.00 all in all a good deal"), None);
+}
+
+/// "6 sleeves 12oz cups …": the count's unit word is no part of the name.
+#[test]
+fn sleeves_is_a_count_unit() {
+    let text = "Hi,\n\n- 6 sleeves 12oz cups, sleeve of 50 (CUP-12) - €6.40 each\n\
+        - 4 cases Oat milk 1L, case of 6 (OAT-6) - €14.50/case\n\nAoife\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].name.as_deref(), Some("12oz cups, sleeve of 50"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(6)));
+}
+
+/// A fax machine's header line with the month in letters (`16-SEP-2026 10:17  FROM …  P.01`)
+/// is the machine's, so the letterhead under it names the customer.
+#[test]
+fn a_fax_header_with_the_month_in_letters_is_the_machines() {
+    assert!(machine_line(
+        "16-SEP-2026 10:17   FROM +254 20 555 0143   KILIMANI GREEN HOTEL   P.01"
+    ));
+    let text = "16-SEP-2026 10:17   FROM +254 20 555 0143   ACME HOTEL                P.01\n\n\n\
+        \x20                              ACME HOTEL LTD\n\
+        \x20                     P.O. Box 45120-00100, Nairobi, Kenya\n\n\n\
+        \x20                             LOCAL PURCHASE ORDER\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.name").as_deref(),
+        Some("ACME HOTEL LTD")
+    );
+}
+
+/// A PDF PO writing each item's code alone on the row under its name, in a table with no
+/// code column: the code of the item above.
+#[test]
+fn a_code_alone_under_the_name_is_the_items() {
+    let text = "PURCHASE ORDER\n\n\
+        #   Item & Description                                Qty             Rate           Amount\n\
+        1   Thai jasmine rice 5kg                           20.00            78.00         1,560.00\n\
+        \x20   JR-5K\n\
+        2   Light soy sauce 1.9L                            12.00            42.50           510.00\n\
+        \x20   SOY-LT-19\n\n\
+        \x20                                                                 Total               2,070.00\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("JR-5K"));
+    assert_eq!(lines[1].sku.as_deref(), Some("SOY-LT-19"));
+    assert_eq!(lines[1].name.as_deref(), Some("Light soy sauce 1.9L"));
+}
+
+/// "- a dozen packs of Kraft napkins, pack of 500 (WCS-NAP-500) - €7.95/pack": a bulleted
+/// item counted in words, its unit and "of" before the name, its price after a dash.
+#[test]
+fn a_bulleted_dozen_packs_of_with_a_dash_price() {
+    assert_eq!(
+        worded_quantity("- a dozen packs of Kraft napkins, pack of 500 (NAP-500) - €7.95/pack")
+            .as_deref(),
+        Some("- 12 x Kraft napkins, pack of 500 (NAP-500) - €7.95/pack")
+    );
+    let text = "Hi,\n\n- 6 sleeves 12oz cups, sleeve of 50 (CUP-12) - €6.40 each\n\
+        - a dozen packs of Kraft napkins, pack of 500 (NAP-500) - €7.95/pack\n\
+        - 4 cases Oat milk 1L, case of 6 (OAT-6) - €14.50/case\n\nAoife\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3, "{lines:?} {doubts:?}");
+    assert_eq!(lines[1].name.as_deref(), Some("Kraft napkins, pack of 500"));
+    assert_eq!(lines[1].sku.as_deref(), Some("NAP-500"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(12)));
+}
+
+/// "- Lampuki, whole, cleaned - 12 kg @ market price (…)" among priced items: the item, its
+/// count, no unit price, in doubt.
+#[test]
+fn an_item_at_market_price_is_read_without_a_price() {
+    let text = "Hi,\n\n\
+        - Lampuki, whole, cleaned - 12 kg @ market price (tell me the price on the day)\n\
+        - Octopus frozen 2kg block (OCT-2K) x 3 @ €28.50\n\
+        - Calamari tubes 1kg (CAL-TUB-1K) x 4 - €14.25 each\n\nMarija\n";
+    let (_, lines, doubts) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 3, "{lines:?} {doubts:?}");
+    assert_eq!(lines[0].name.as_deref(), Some("Lampuki, whole, cleaned"));
+    assert_eq!(lines[0].quantity, Some(Decimal::from(12)));
+    assert_eq!(lines[0].unit_price, None);
+    assert!(lines[0].doubt.is_some());
+}
+
+/// "Marsaxlokk MXK 1283": a town and Malta's postcode is a city line that implies Malta, so
+/// the block it ends is the delivery address even under a heading that is no label.
+#[test]
+fn a_maltese_postcode_city_line() {
+    let c = city_line("Marsaxlokk MXK 1283").expect("a city line");
+    assert_eq!(c.city.as_deref(), Some("Marsaxlokk"));
+    assert_eq!(c.postal.as_deref(), Some("MXK 1283"));
+    assert_eq!(c.implies, Some("MT"));
+    let text = "Hi Joe,\n\n- Octopus 2kg (OCT-2K) x 3 @ €28.50\n\n\
+        Same as always, to the restaurant before 10:\n\n\
+        Il-Kaptan Restaurant\n25, Xatt is-Sajjieda\nMarsaxlokk MXK 1283\n\nMarija\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Marsaxlokk"));
+    assert_eq!(
+        value(&f, "ship_to.line1").as_deref(),
+        Some("25, Xatt is-Sajjieda")
+    );
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("MT"));
+}
+
+/// An Eircode alone on the last line of an unlabelled block (`Ennis, Co. Clare` / `V95 X2T4`)
+/// makes it an address, as a city line with its postcode would.
+#[test]
+fn an_eircode_alone_ends_an_unlabelled_address() {
+    assert_eq!(postcode_alone("V95 X2T4"), Some(Some("IE")));
+    let text = "Hi,\n\n- 6 x Cups (CUP-12) @ €6.40\n\nYes, the new place:\n\
+        The Cloister Café\nUnit 2, Abbey Court\nAbbey Street\nEnnis, Co. Clare\nV95 X2T4\n\n\
+        Aoife\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
+    assert_eq!(
+        value(&f, "ship_to.postal_code").as_deref(),
+        Some("V95 X2T4")
+    );
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Ennis"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("IE"));
+}
+
+/// "My mobile, 087 555 0164 - the landline isn't connected yet.": the sender's own number.
+#[test]
+fn my_mobile_in_a_sentence_is_the_senders_phone() {
+    assert_eq!(
+        call_phone("My mobile, 087 555 0164 - the café landline isn't connected yet.").as_deref(),
+        Some("087 555 0164")
+    );
+    assert_eq!(
+        call_phone("my cell is 0412 555 019").as_deref(),
+        Some("0412 555 019")
+    );
+    assert_eq!(call_phone("my number of boxes is 12"), None);
+}
