@@ -7791,20 +7791,37 @@ fn labelled_lead_quantity(line: &str) -> Option<String> {
 
 /// Whether the sign for times at `at` is written against a size ("400g×30袋", "30cm×50m",
 /// "A4×100sh"): a measure before it, or, without a space, a letter or digit before it and a
-/// number that a unit follows after it — a pack or a dimension, not the count ordered.
+/// number that a unit follows after it — a pack or a dimension, not the count ordered. So is
+/// a sign inside a bracket the name opened and has not closed ("（200抽×20包/箱）": the
+/// packing, the count is written after the bracket), and one written, without a space, between
+/// two numbers with their Chinese measure words ("200抽×20包") — a pack of packs.
 fn size_times(text: &str, at: usize) -> bool {
     re!(
         SIZE_BEFORE,
         r"(?i)[0-9](?:[.,][0-9]+)?\s?(?:ml|cl|l|g|kg|mm|cm|m|oz|lb)$"
     );
     re!(MEASURED_AFTER, r"^×[0-9]+(?:[.,][0-9]+)?[a-zA-Z]");
-    text[at..].starts_with('×')
-        && (rx(&SIZE_BEFORE).is_some_and(|r| r.is_match(&text[..at]))
-            || (text[..at]
-                .chars()
-                .next_back()
-                .is_some_and(|c| c.is_ascii_alphanumeric())
-                && rx(&MEASURED_AFTER).is_some_and(|r| r.is_match(&text[at..]))))
+    // A count's measure word, not a currency's ("15箱×96.00元" names a price).
+    re!(HAN_COUNTED_BEFORE, r"[0-9][^\P{Han}元円圓]$");
+    re!(HAN_COUNTED_AFTER, r"^×[0-9]+[^\P{Han}元円圓]");
+    if !text[at..].starts_with('×') {
+        return false;
+    }
+    let head = &text[..at];
+    // Only the last bracket opened before the sign counts, and a short window of text.
+    let opened = head.rfind(['(', '（']);
+    let closed = head.rfind([')', '）']);
+    let in_bracket =
+        opened.is_some_and(|o| closed.is_none_or(|c| c < o)) && text[at..].contains([')', '）']);
+    in_bracket
+        || rx(&SIZE_BEFORE).is_some_and(|r| r.is_match(head))
+        || (head
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+            && rx(&MEASURED_AFTER).is_some_and(|r| r.is_match(&text[at..])))
+        || (rx(&HAN_COUNTED_BEFORE).is_some_and(|r| r.is_match(head))
+            && rx(&HAN_COUNTED_AFTER).is_some_and(|r| r.is_match(&text[at..])))
 }
 
 /// A count written as a number and a one-character Chinese measure word between spaces
@@ -8112,7 +8129,13 @@ fn list_lines(
             .or_else(|| {
                 pack_times.and_then(|at| rx(&QTY_AFTER).and_then(|r| r.captures_at(counted, at)))
             })
-            .or_else(|| rx(&QTY_X).and_then(|r| r.captures(counted)))
+            // "擦手纸 200抽×24包　6箱": a pack written against the sign is no count.
+            .or_else(|| {
+                rx(&QTY_X).and_then(|r| {
+                    r.captures_iter(counted)
+                        .find(|m| m.get(0).is_none_or(|w| !size_times(counted, w.start())))
+                })
+            })
             .or_else(|| {
                 rx(&QTY_AFTER)
                     .and_then(|r| r.captures(counted))
@@ -8364,11 +8387,17 @@ fn list_lines(
                     None => rest,
                 };
                 let pack_times = pack_size_times(&rest).is_some();
-                let after = pack_times || !rx(&QTY_X).is_some_and(|r| r.is_match(&rest));
-                let rest = rx(&QTY_X)
-                    .filter(|_| !pack_times)
-                    .map(|r| r.replacen(&rest, 1, " ").into_owned())
-                    .unwrap_or(rest);
+                // The first count that is no pack written against the sign ("200抽×24包").
+                let count_x = rx(&QTY_X).and_then(|r| {
+                    r.find_iter(&rest)
+                        .find(|m| !size_times(&rest, m.start()))
+                        .map(|m| m.range())
+                });
+                let after = pack_times || count_x.is_none();
+                let rest = match count_x.filter(|_| !pack_times) {
+                    Some(at) => format!("{} {}", &rest[..at.start], &rest[at.end..]),
+                    None => rest,
+                };
                 // "Cà phê rang xay 500g (RB-500) x10": the quantity after the name.
                 match rx(&QTY_AFTER).filter(|_| after) {
                     Some(r) => r.replacen(&rest, 1, " ").into_owned(),

@@ -5035,6 +5035,29 @@ fn a_chinese_count_with_its_measure_word_and_a_size_in_the_name() {
     assert!(size_times(t, t.find('×').unwrap()));
 }
 
+/// A pack written with "×" inside the name's bracket, or between two numbers with their
+/// Chinese measure words, is no count: the count is the one written after the name, and the
+/// pack stays in the name.
+#[test]
+fn a_chinese_pack_of_packs_in_the_name_is_no_count() {
+    let text = "1、ZJ-CS-3Z　三折擦手纸（200抽×20包/箱）　12箱 × 118.00元 ＝ 1,416.00元\n\
+        2、ZJ-CS-4Z　擦手纸 200抽×24包　6箱 × 98.00元 ＝ 588.00元\n";
+    let text = crate::normalize::email::text::normalize(text);
+    let (_, lines, doubts) = extract_text(&text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("三折擦手纸（200抽×20包/箱）")
+    );
+    assert_eq!(lines[0].quantity, Some(Decimal::from(12)));
+    assert_eq!(lines[1].name.as_deref(), Some("擦手纸 200抽×24包"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(6)));
+    let t = "纸（200抽×20包/箱）";
+    assert!(size_times(t, t.find('×').unwrap()));
+    let t = "15箱×96.00元";
+    assert!(!size_times(t, t.find('×').unwrap()));
+}
+
 /// A bare dollar or yen sign in a line table's header names the currency by the country the
 /// order ships to; `R$`, `US$`, `NT$` name their own and are not bare.
 #[test]
