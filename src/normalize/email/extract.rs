@@ -179,6 +179,11 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "encomenda",
             "número do pedido",
             "pedido de compra",
+            // The Nordic "purchase order" ("Indkøbsordre: IO-2026-0931").
+            "indkøbsordre",
+            "indkøbsordrenr",
+            "innkjøpsordre",
+            "inköpsorder",
             "orden de compra",
             "orden de compra no",
             "no. de orden",
@@ -6293,6 +6298,113 @@ fn bullet_lines(lines: &[&str], ctx: &Ctx, facts: &mut Facts) -> Vec<(usize, Lin
 pub fn csv_lines(bytes: &[u8], ctx: &Ctx, facts: &mut Facts) -> Result<Vec<Line>, String> {
     let rows = csv_rows(bytes, None)?;
     grid_lines(&rows, ctx, facts, 30).map_err(|why| format!("CSV attachment {why}"))
+}
+
+/// A flat export (an accounting system's order lines, one row each, with the order's own
+/// fields repeated on every row: `Indkøbsordre;Ordredato;Leveringsnavn;…;Varenr.;Antal;…`):
+/// the rows without those fields' columns, and the fields as the text an order would write
+/// them in (`Indkøbsordre: IO-2026-0931`, the delivery fields from the first one a delivery
+/// heading names as an address block, a bare postcode on the line of the city after it).
+/// A column is the order's when no line column is named by its header and every row holds
+/// the same value. `None` unless the header names no table without them and does with them
+/// gone, and at least two rows repeat them.
+pub fn flat_export(
+    rows: &[Vec<String>],
+    template: Option<&Template>,
+) -> Option<(Vec<Vec<String>>, String)> {
+    let mut non_blank = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.iter().all(|c| c.trim().is_empty()));
+    let (at, header) = non_blank.next()?;
+    let data: Vec<&Vec<String>> = non_blank.map(|(_, r)| r).take(10_000).collect();
+    if data.len() < 2 || header.len() > 60 {
+        return None;
+    }
+    if header_columns(&grid_cells(header), template).is_some() {
+        return None;
+    }
+    let line_column = |h: &str| {
+        let n = column_name(h);
+        UNUSED_COLUMNS.contains(&n.as_str())
+            || super::template::COLUMNS
+                .iter()
+                .any(|c| names_column(&n, c, template))
+    };
+    let order_level: Vec<usize> = (0..header.len())
+        .filter(|&i| {
+            let value = data[0].get(i).map_or("", |v| v.trim());
+            !header[i].trim().is_empty()
+                && !line_column(&header[i])
+                && !value.is_empty()
+                && data
+                    .iter()
+                    .all(|r| r.get(i).map_or("", |v| v.trim()) == value)
+        })
+        .collect();
+    if order_level.len() < 2 {
+        return None;
+    }
+    let keep = |r: &Vec<String>| -> Vec<String> {
+        r.iter()
+            .enumerate()
+            .filter(|(i, _)| !order_level.contains(i))
+            .map(|(_, c)| c.clone())
+            .collect()
+    };
+    let reduced: Vec<Vec<String>> = rows[at..].iter().map(keep).collect();
+    header_columns(&grid_cells(&reduced[0]), template)?;
+    let value = |i: usize| data[0][i].trim().to_string();
+    let delivery = order_level
+        .iter()
+        .position(|&i| address_heading(&header[i]) == Some(true));
+    // Only the columns that follow one another from the first delivery field.
+    let mut run: Vec<usize> = Vec::new();
+    if let Some(from) = delivery {
+        run.push(order_level[from]);
+        for &i in &order_level[from + 1..] {
+            if i != run[run.len() - 1] + 1 {
+                break;
+            }
+            run.push(i);
+        }
+    }
+    let mut text = String::new();
+    for &i in order_level.iter().filter(|i| !run.contains(i)) {
+        text.push_str(&format!("{}: {}\n", header[i].trim(), value(i)));
+    }
+    // A currency column ("Valuta": DKK on every row) names the order's currency.
+    for (i, h) in header.iter().enumerate() {
+        let v = data[0].get(i).map_or("", |v| v.trim());
+        if !order_level.contains(&i)
+            && builtin_labels("currency").contains(&column_name(h).as_str())
+            && !v.is_empty()
+            && data.iter().all(|r| r.get(i).map_or("", |c| c.trim()) == v)
+        {
+            text.push_str(&format!("{}: {v}\n", h.trim()));
+        }
+    }
+    if let Some(&first) = run.first() {
+        text.push_str(&format!("\n{}:\n", header[first].trim()));
+        let mut k = 0;
+        while k < run.len() {
+            let v = value(run[k]);
+            // "8000" then "Aarhus C": a postcode column before the city's, one line.
+            let postcode = v.len() <= 8
+                && v.chars().any(|c| c.is_ascii_digit())
+                && !v.contains(char::is_whitespace)
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if postcode && k + 1 < run.len() {
+                text.push_str(&format!("{v} {}\n", value(run[k + 1])));
+                k += 2;
+            } else {
+                text.push_str(&v);
+                text.push('\n');
+                k += 1;
+            }
+        }
+    }
+    Some((reduced, text))
 }
 
 /// The rows of a CSV attachment (comma, semicolon or tab separated, as its first row shows).

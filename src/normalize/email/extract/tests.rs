@@ -5885,3 +5885,31 @@ fn qualified_and_slashed_phone_labels() {
     let (f, _, _) = extract_text(text, &ctx(), Kind::Email);
     assert_eq!(value(&f, "customer.phone").as_deref(), Some("310 555 0192"));
 }
+
+/// A flat export repeats the order's own fields on every line row: those columns are taken
+/// out of the table, and their values read as the order's number, currency and delivery
+/// address; a table whose columns are all the lines' own is no flat export.
+#[test]
+fn a_flat_export_repeats_the_orders_fields_on_every_row() {
+    let csv = "Indkøbsordre;Ordredato;Leveringsnavn;Leveringsadresse;Postnr.;By;Land;Varenr.;Varenavn;Antal;Enhed;Stk.pris;Beløb;Valuta\n\
+        IO-7;22-09-2026;Café Nord;Østergade 5;8000;Aarhus C;Danmark;KB-1;Kaffe 1 kg;12,00;pose;189,00;2.268,00;DKK\n\
+        IO-7;22-09-2026;Café Nord;Østergade 5;8000;Aarhus C;Danmark;KB-2;Te 1 kg;6,00;pose;165,00;990,00;DKK\n";
+    let rows = csv_rows(csv.as_bytes(), None).unwrap();
+    let mut f = Facts::new();
+    assert!(grid_lines(&rows, &ctx(), &mut f, 30).is_err());
+    let (rows, text) = flat_export(&rows, None).unwrap();
+    let lines = grid_lines(&rows, &ctx(), &mut f, 30).unwrap();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1].sku.as_deref(), Some("KB-2"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(6)));
+    let (f, _, _) = extract_text(&text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("IO-7"));
+    assert_eq!(value(&f, "currency").as_deref(), Some("DKK"));
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("Café Nord"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("8000"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Aarhus C"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("DK"));
+    // The lines' own table is left alone.
+    let plain = "Varenr.;Varenavn;Antal;Stk.pris\nKB-1;Kaffe;12;189,00\nKB-2;Te;6;165,00\n";
+    assert!(flat_export(&csv_rows(plain.as_bytes(), None).unwrap(), None).is_none());
+}
