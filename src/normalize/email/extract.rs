@@ -9593,9 +9593,29 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
             .collect::<String>()
             .to_uppercase()
     };
+    // "FAX – PAGE DE GARDE", "TELEFAX - DECKBLATT": a fax's title and its cover sheet's.
+    const COVER_TITLES: &[&str] = &[
+        "PAGE DE GARDE",
+        "COVER SHEET",
+        "COVER PAGE",
+        "COVER",
+        "DECKBLATT",
+        "PORTADA",
+        "CARÁTULA",
+        "FRONTESPIZIO",
+        "VOORBLAD",
+    ];
     let is_title = |t: &str| {
-        let t = compact(t);
-        FORM_TITLES.iter().any(|f| compact(f) == t)
+        let whole = compact(t);
+        FORM_TITLES.iter().any(|f| compact(f) == whole)
+            || (t.contains(['-', '–', '—'])
+                && t.split(['-', '–', '—']).all(|part| {
+                    let part = compact(part);
+                    FORM_TITLES
+                        .iter()
+                        .chain(COVER_TITLES)
+                        .any(|f| compact(f) == part)
+                }))
     };
     // A street, a phone or a date is not an organisation (a letterhead that is only a logo
     // leaves the address as the first text).

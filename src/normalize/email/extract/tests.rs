@@ -5913,3 +5913,17 @@ fn a_flat_export_repeats_the_orders_fields_on_every_row() {
     let plain = "Varenr.;Varenavn;Antal;Stk.pris\nKB-1;Kaffe;12;189,00\nKB-2;Te;6;165,00\n";
     assert!(flat_export(&csv_rows(plain.as_bytes(), None).unwrap(), None).is_none());
 }
+
+/// A fax cover's title ("FAX – PAGE DE GARDE") is no organisation: the ordering one is read
+/// from the form, not from the cover's heading.
+#[test]
+fn a_fax_cover_title_is_no_customer() {
+    let text =
+        "                        FAX – PAGE DE GARDE\n\n  Destinataire :   Minoterie du Nord\n\n\
+        BOULANGERIE MARTIN\n 27, rue Gambetta – 59000 Lille\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_ne!(
+        value(&f, "customer.name").as_deref(),
+        Some("FAX – PAGE DE GARDE")
+    );
+}
