@@ -1003,6 +1003,22 @@ fn summary_row(t: &str, decimal_comma: bool, s: &mut Stated) -> bool {
     if label.is_empty() || unbracketed.trim().chars().count() > 32 {
         return false;
     }
+    // "Total page 1 (à reporter) : 1 369,65 €", "Summe Seite 1": a page's total, carried to
+    // the next page, is no amount of the order (and the number after the word is the page's).
+    let last_word = label
+        .rsplit(char::is_whitespace)
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('.')
+        .to_lowercase();
+    if [
+        "page", "pg", "p", "seite", "pagina", "página", "side", "sida", "strona", "pagina's",
+    ]
+    .contains(&last_word.as_str())
+        && label.split_whitespace().count() >= 2
+    {
+        return false;
+    }
     let Some(kind) = row_kind(label).or_else(|| delivery_alone(label, &t[label.len()..])) else {
         return false;
     };
@@ -1681,6 +1697,18 @@ mod tests {
 
     /// A total said to include tax over net lines and no tax row: right at the rate its label
     /// writes, or at a VAT rate a country charges; any other amount is a doubt.
+    /// A page's total carried to the next page ("Total page 1 (à reporter)") is no total of
+    /// the order, and the page's number is no amount.
+    #[test]
+    fn a_pages_total_is_no_order_total() {
+        let s = stated_amounts("Total page 1 (à reporter) :   1 369,65 €", true);
+        assert!(s.total.is_empty(), "{:?}", s.total);
+        let s = stated_amounts("Summe Seite 2:  1.369,65 €", true);
+        assert!(s.total.is_empty() && s.subtotal.is_empty());
+        let s = stated_amounts("Total :   1 369,65 €", true);
+        assert_eq!(s.total.len(), 1);
+    }
+
     #[test]
     fn a_total_that_includes_tax_over_net_lines() {
         let lines = [line(10, "100.00")];

@@ -179,6 +179,11 @@ fn builtin_labels(field: &str) -> &'static [&'static str] {
             "encomenda",
             "número do pedido",
             "pedido de compra",
+            // The Nordic "purchase order" ("Indkøbsordre: IO-2026-0931").
+            "indkøbsordre",
+            "indkøbsordrenr",
+            "innkjøpsordre",
+            "inköpsorder",
             "orden de compra",
             "orden de compra no",
             "no. de orden",
@@ -6341,6 +6346,113 @@ pub fn csv_lines(bytes: &[u8], ctx: &Ctx, facts: &mut Facts) -> Result<Vec<Line>
     grid_lines(&rows, ctx, facts, 30).map_err(|why| format!("CSV attachment {why}"))
 }
 
+/// A flat export (an accounting system's order lines, one row each, with the order's own
+/// fields repeated on every row: `Indkøbsordre;Ordredato;Leveringsnavn;…;Varenr.;Antal;…`):
+/// the rows without those fields' columns, and the fields as the text an order would write
+/// them in (`Indkøbsordre: IO-2026-0931`, the delivery fields from the first one a delivery
+/// heading names as an address block, a bare postcode on the line of the city after it).
+/// A column is the order's when no line column is named by its header and every row holds
+/// the same value. `None` unless the header names no table without them and does with them
+/// gone, and at least two rows repeat them.
+pub fn flat_export(
+    rows: &[Vec<String>],
+    template: Option<&Template>,
+) -> Option<(Vec<Vec<String>>, String)> {
+    let mut non_blank = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.iter().all(|c| c.trim().is_empty()));
+    let (at, header) = non_blank.next()?;
+    let data: Vec<&Vec<String>> = non_blank.map(|(_, r)| r).take(10_000).collect();
+    if data.len() < 2 || header.len() > 60 {
+        return None;
+    }
+    if header_columns(&grid_cells(header), template).is_some() {
+        return None;
+    }
+    let line_column = |h: &str| {
+        let n = column_name(h);
+        UNUSED_COLUMNS.contains(&n.as_str())
+            || super::template::COLUMNS
+                .iter()
+                .any(|c| names_column(&n, c, template))
+    };
+    let order_level: Vec<usize> = (0..header.len())
+        .filter(|&i| {
+            let value = data[0].get(i).map_or("", |v| v.trim());
+            !header[i].trim().is_empty()
+                && !line_column(&header[i])
+                && !value.is_empty()
+                && data
+                    .iter()
+                    .all(|r| r.get(i).map_or("", |v| v.trim()) == value)
+        })
+        .collect();
+    if order_level.len() < 2 {
+        return None;
+    }
+    let keep = |r: &Vec<String>| -> Vec<String> {
+        r.iter()
+            .enumerate()
+            .filter(|(i, _)| !order_level.contains(i))
+            .map(|(_, c)| c.clone())
+            .collect()
+    };
+    let reduced: Vec<Vec<String>> = rows[at..].iter().map(keep).collect();
+    header_columns(&grid_cells(&reduced[0]), template)?;
+    let value = |i: usize| data[0][i].trim().to_string();
+    let delivery = order_level
+        .iter()
+        .position(|&i| address_heading(&header[i]) == Some(true));
+    // Only the columns that follow one another from the first delivery field.
+    let mut run: Vec<usize> = Vec::new();
+    if let Some(from) = delivery {
+        run.push(order_level[from]);
+        for &i in &order_level[from + 1..] {
+            if i != run[run.len() - 1] + 1 {
+                break;
+            }
+            run.push(i);
+        }
+    }
+    let mut text = String::new();
+    for &i in order_level.iter().filter(|i| !run.contains(i)) {
+        text.push_str(&format!("{}: {}\n", header[i].trim(), value(i)));
+    }
+    // A currency column ("Valuta": DKK on every row) names the order's currency.
+    for (i, h) in header.iter().enumerate() {
+        let v = data[0].get(i).map_or("", |v| v.trim());
+        if !order_level.contains(&i)
+            && builtin_labels("currency").contains(&column_name(h).as_str())
+            && !v.is_empty()
+            && data.iter().all(|r| r.get(i).map_or("", |c| c.trim()) == v)
+        {
+            text.push_str(&format!("{}: {v}\n", h.trim()));
+        }
+    }
+    if let Some(&first) = run.first() {
+        text.push_str(&format!("\n{}:\n", header[first].trim()));
+        let mut k = 0;
+        while k < run.len() {
+            let v = value(run[k]);
+            // "8000" then "Aarhus C": a postcode column before the city's, one line.
+            let postcode = v.len() <= 8
+                && v.chars().any(|c| c.is_ascii_digit())
+                && !v.contains(char::is_whitespace)
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if postcode && k + 1 < run.len() {
+                text.push_str(&format!("{v} {}\n", value(run[k + 1])));
+                k += 2;
+            } else {
+                text.push_str(&v);
+                text.push('\n');
+                k += 1;
+            }
+        }
+    }
+    Some((reduced, text))
+}
+
 /// The rows of a CSV attachment (comma, semicolon or tab separated, as its first row shows).
 pub fn csv_rows(bytes: &[u8], charset: Option<&str>) -> Result<Vec<Vec<String>>, String> {
     let text = csv_text(bytes, charset);
@@ -7857,20 +7969,37 @@ fn labelled_lead_quantity(line: &str) -> Option<String> {
 
 /// Whether the sign for times at `at` is written against a size ("400g×30袋", "30cm×50m",
 /// "A4×100sh"): a measure before it, or, without a space, a letter or digit before it and a
-/// number that a unit follows after it — a pack or a dimension, not the count ordered.
+/// number that a unit follows after it — a pack or a dimension, not the count ordered. So is
+/// a sign inside a bracket the name opened and has not closed ("（200抽×20包/箱）": the
+/// packing, the count is written after the bracket), and one written, without a space, between
+/// two numbers with their Chinese measure words ("200抽×20包") — a pack of packs.
 fn size_times(text: &str, at: usize) -> bool {
     re!(
         SIZE_BEFORE,
         r"(?i)[0-9](?:[.,][0-9]+)?\s?(?:ml|cl|l|g|kg|mm|cm|m|oz|lb)$"
     );
     re!(MEASURED_AFTER, r"^×[0-9]+(?:[.,][0-9]+)?[a-zA-Z]");
-    text[at..].starts_with('×')
-        && (rx(&SIZE_BEFORE).is_some_and(|r| r.is_match(&text[..at]))
-            || (text[..at]
-                .chars()
-                .next_back()
-                .is_some_and(|c| c.is_ascii_alphanumeric())
-                && rx(&MEASURED_AFTER).is_some_and(|r| r.is_match(&text[at..]))))
+    // A count's measure word, not a currency's ("15箱×96.00元" names a price).
+    re!(HAN_COUNTED_BEFORE, r"[0-9][^\P{Han}元円圓]$");
+    re!(HAN_COUNTED_AFTER, r"^×[0-9]+[^\P{Han}元円圓]");
+    if !text[at..].starts_with('×') {
+        return false;
+    }
+    let head = &text[..at];
+    // Only the last bracket opened before the sign counts, and a short window of text.
+    let opened = head.rfind(['(', '（']);
+    let closed = head.rfind([')', '）']);
+    let in_bracket =
+        opened.is_some_and(|o| closed.is_none_or(|c| c < o)) && text[at..].contains([')', '）']);
+    in_bracket
+        || rx(&SIZE_BEFORE).is_some_and(|r| r.is_match(head))
+        || (head
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+            && rx(&MEASURED_AFTER).is_some_and(|r| r.is_match(&text[at..])))
+        || (rx(&HAN_COUNTED_BEFORE).is_some_and(|r| r.is_match(head))
+            && rx(&HAN_COUNTED_AFTER).is_some_and(|r| r.is_match(&text[at..])))
 }
 
 /// A count written as a number and a one-character Chinese measure word between spaces
@@ -8179,7 +8308,13 @@ fn list_lines(
             .or_else(|| {
                 pack_times.and_then(|at| rx(&QTY_AFTER).and_then(|r| r.captures_at(counted, at)))
             })
-            .or_else(|| rx(&QTY_X).and_then(|r| r.captures(counted)))
+            // "擦手纸 200抽×24包　6箱": a pack written against the sign is no count.
+            .or_else(|| {
+                rx(&QTY_X).and_then(|r| {
+                    r.captures_iter(counted)
+                        .find(|m| m.get(0).is_none_or(|w| !size_times(counted, w.start())))
+                })
+            })
             .or_else(|| {
                 rx(&QTY_AFTER)
                     .and_then(|r| r.captures(counted))
@@ -8436,11 +8571,17 @@ fn list_lines(
                     None => rest,
                 };
                 let pack_times = pack_size_times(&rest).is_some();
-                let after = pack_times || !rx(&QTY_X).is_some_and(|r| r.is_match(&rest));
-                let rest = rx(&QTY_X)
-                    .filter(|_| !pack_times)
-                    .map(|r| r.replacen(&rest, 1, " ").into_owned())
-                    .unwrap_or(rest);
+                // The first count that is no pack written against the sign ("200抽×24包").
+                let count_x = rx(&QTY_X).and_then(|r| {
+                    r.find_iter(&rest)
+                        .find(|m| !size_times(&rest, m.start()))
+                        .map(|m| m.range())
+                });
+                let after = pack_times || count_x.is_none();
+                let rest = match count_x.filter(|_| !pack_times) {
+                    Some(at) => format!("{} {}", &rest[..at.start], &rest[at.end..]),
+                    None => rest,
+                };
                 // "Cà phê rang xay 500g (RB-500) x10": the quantity after the name.
                 match rx(&QTY_AFTER).filter(|_| after) {
                     Some(r) => r.replacen(&rest, 1, " ").into_owned(),
@@ -9584,9 +9725,29 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
             .collect::<String>()
             .to_uppercase()
     };
+    // "FAX – PAGE DE GARDE", "TELEFAX - DECKBLATT": a fax's title and its cover sheet's.
+    const COVER_TITLES: &[&str] = &[
+        "PAGE DE GARDE",
+        "COVER SHEET",
+        "COVER PAGE",
+        "COVER",
+        "DECKBLATT",
+        "PORTADA",
+        "CARÁTULA",
+        "FRONTESPIZIO",
+        "VOORBLAD",
+    ];
     let is_title = |t: &str| {
-        let t = compact(t);
-        FORM_TITLES.iter().any(|f| compact(f) == t)
+        let whole = compact(t);
+        FORM_TITLES.iter().any(|f| compact(f) == whole)
+            || (t.contains(['-', '–', '—'])
+                && t.split(['-', '–', '—']).all(|part| {
+                    let part = compact(part);
+                    FORM_TITLES
+                        .iter()
+                        .chain(COVER_TITLES)
+                        .any(|f| compact(f) == part)
+                }))
     };
     // A street, a phone or a date is not an organisation (a letterhead that is only a logo
     // leaves the address as the first text).

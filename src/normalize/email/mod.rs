@@ -565,11 +565,16 @@ fn decode_one(mail: mime::ParsedMail, kind: MailKind, opts: &Options) -> Result<
             let mut csv_ctx = Ctx::new(template, trust);
             csv_ctx.decimal_comma = extract::infer_decimal_comma(&text).or(ctx.decimal_comma);
             let read = extract::csv_rows(&a.content, charset).and_then(|rows| {
+                // A flat export's order fields, repeated on every row, are the order's.
+                let (rows, fields) = match extract::flat_export(&rows, template) {
+                    Some((reduced, fields)) => (reduced, fields),
+                    None => (rows, String::new()),
+                };
                 // The file's own subtotal, tax and total rows are stated amounts too.
                 let summary = xlsx::summary_text(&rows);
                 amounts_text.push('\n');
                 amounts_text.push_str(&summary);
-                attached_text = summary;
+                attached_text = format!("{fields}\n{summary}");
                 attached_header = extract::grid_header_at(&rows, &csv_ctx, 30)
                     .and_then(|h| rows.get(h).cloned())
                     .unwrap_or_default();

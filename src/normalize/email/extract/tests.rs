@@ -5035,6 +5035,29 @@ fn a_chinese_count_with_its_measure_word_and_a_size_in_the_name() {
     assert!(size_times(t, t.find('×').unwrap()));
 }
 
+/// A pack written with "×" inside the name's bracket, or between two numbers with their
+/// Chinese measure words, is no count: the count is the one written after the name, and the
+/// pack stays in the name.
+#[test]
+fn a_chinese_pack_of_packs_in_the_name_is_no_count() {
+    let text = "1、ZJ-CS-3Z　三折擦手纸（200抽×20包/箱）　12箱 × 118.00元 ＝ 1,416.00元\n\
+        2、ZJ-CS-4Z　擦手纸 200抽×24包　6箱 × 98.00元 ＝ 588.00元\n";
+    let text = crate::normalize::email::text::normalize(text);
+    let (_, lines, doubts) = extract_text(&text, &ctx(), Kind::Email);
+    assert_eq!(lines.len(), 2, "{doubts:?}");
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("三折擦手纸（200抽×20包/箱）")
+    );
+    assert_eq!(lines[0].quantity, Some(Decimal::from(12)));
+    assert_eq!(lines[1].name.as_deref(), Some("擦手纸 200抽×24包"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(6)));
+    let t = "纸（200抽×20包/箱）";
+    assert!(size_times(t, t.find('×').unwrap()));
+    let t = "15箱×96.00元";
+    assert!(!size_times(t, t.find('×').unwrap()));
+}
+
 /// A bare dollar or yen sign in a line table's header names the currency by the country the
 /// order ships to; `R$`, `US$`, `NT$` name their own and are not bare.
 #[test]
@@ -6038,4 +6061,46 @@ fn my_mobile_in_a_sentence_is_the_senders_phone() {
         Some("0412 555 019")
     );
     assert_eq!(call_phone("my number of boxes is 12"), None);
+}
+
+/// A flat export repeats the order's own fields on every line row: those columns are taken
+/// out of the table, and their values read as the order's number, currency and delivery
+/// address; a table whose columns are all the lines' own is no flat export.
+#[test]
+fn a_flat_export_repeats_the_orders_fields_on_every_row() {
+    let csv = "Indkøbsordre;Ordredato;Leveringsnavn;Leveringsadresse;Postnr.;By;Land;Varenr.;Varenavn;Antal;Enhed;Stk.pris;Beløb;Valuta\n\
+        IO-7;22-09-2026;Café Nord;Østergade 5;8000;Aarhus C;Danmark;KB-1;Kaffe 1 kg;12,00;pose;189,00;2.268,00;DKK\n\
+        IO-7;22-09-2026;Café Nord;Østergade 5;8000;Aarhus C;Danmark;KB-2;Te 1 kg;6,00;pose;165,00;990,00;DKK\n";
+    let rows = csv_rows(csv.as_bytes(), None).unwrap();
+    let mut f = Facts::new();
+    assert!(grid_lines(&rows, &ctx(), &mut f, 30).is_err());
+    let (rows, text) = flat_export(&rows, None).unwrap();
+    let lines = grid_lines(&rows, &ctx(), &mut f, 30).unwrap();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1].sku.as_deref(), Some("KB-2"));
+    assert_eq!(lines[1].quantity, Some(Decimal::from(6)));
+    let (f, _, _) = extract_text(&text, &ctx(), Kind::Email);
+    assert_eq!(value(&f, "source.external_id").as_deref(), Some("IO-7"));
+    assert_eq!(value(&f, "currency").as_deref(), Some("DKK"));
+    assert_eq!(value(&f, "ship_to.name").as_deref(), Some("Café Nord"));
+    assert_eq!(value(&f, "ship_to.postal_code").as_deref(), Some("8000"));
+    assert_eq!(value(&f, "ship_to.city").as_deref(), Some("Aarhus C"));
+    assert_eq!(value(&f, "ship_to.country").as_deref(), Some("DK"));
+    // The lines' own table is left alone.
+    let plain = "Varenr.;Varenavn;Antal;Stk.pris\nKB-1;Kaffe;12;189,00\nKB-2;Te;6;165,00\n";
+    assert!(flat_export(&csv_rows(plain.as_bytes(), None).unwrap(), None).is_none());
+}
+
+/// A fax cover's title ("FAX – PAGE DE GARDE") is no organisation: the ordering one is read
+/// from the form, not from the cover's heading.
+#[test]
+fn a_fax_cover_title_is_no_customer() {
+    let text =
+        "                        FAX – PAGE DE GARDE\n\n  Destinataire :   Minoterie du Nord\n\n\
+        BOULANGERIE MARTIN\n 27, rue Gambetta – 59000 Lille\n";
+    let (f, _, _) = extract_text(text, &ctx(), Kind::Form);
+    assert_ne!(
+        value(&f, "customer.name").as_deref(),
+        Some("FAX – PAGE DE GARDE")
+    );
 }
