@@ -8130,15 +8130,24 @@ fn list_lines(
         ITEM_DASH_QTY,
         r"(?i)^\s*(\S.*\s[-–—]\s*[0-9]{1,5}\s*\p{L}{1,12}\.?\s+(?:@|à|á|at)\s*\S.*)$"
     );
+    // An item typed without a bullet that starts with its code, then its count and unit
+    // after a dash and its price with its currency after another dash, ending the line
+    // ("MSK-L3-EL Level 3 ear-loop masks (box of 50) – 30 boxes – S$9.80/box"): an item
+    // only when it reads whole.
+    re!(
+        ITEM_CODE_DASH,
+        r"^\s*(\S+\s+\S.*\s[-–—]\s*[0-9]{1,5}\s.*\s[-–—]\s*(?:(?:US|NT|HK|R|A|NZ|C|S)?\$|[£€¥₱])\s?[0-9][0-9.,]*(?:\s*/\s*\p{L}+\.?)?)\s*$"
+    );
     // A web form's item line: "Item: WAX-SOY-10 | Soy wax flakes | Qty: 6 | Price: $28.50".
     re!(
         ITEM_FIELD,
         r"(?i)^\s*(?:item|article|artikel|artículo|articolo|artigo|product|produit|producto|prodotto|produto)\s*[:：]\s*(.*)$"
     );
-    // A price written after its amount: "£21.50 each", "$24.99 per box", "4,10 € la pièce".
+    // A price written after its amount: "£21.50 each", "$24.99 per box", "4,10 € la pièce",
+    // "S$9.80/box" (the letter before the dollar sign is the currency's).
     re!(
         PRICE_AFTER,
-        r"(?i)(US\$|HK\$|NT\$|R\$|CHF|[$£€¥￥])\s*([0-9][0-9.,']*[0-9]|[0-9])\s*(?:[$£€¥]\s*)?(?:each|ea\.?|apiece|per\s+[a-z]+|/\s*[a-z]+|la\s+pi[eè]ce|pi[eè]ce|chacun|cada(?:\s+un[oa])?|ciascun[oa]|cad\.|pro\s+st[uü]ck|je\s+st[uü]ck|per\s+stuk|por\s+unidad)\b"
+        r"(?i)(US\$|HK\$|NT\$|NZ\$|[RSAC]\$|CHF|[$£€¥￥])\s*([0-9][0-9.,']*[0-9]|[0-9])\s*(?:[$£€¥]\s*)?(?:each|ea\.?|apiece|per\s+[a-z]+|/\s*[a-z]+|la\s+pi[eè]ce|pi[eè]ce|chacun|cada(?:\s+un[oa])?|ciascun[oa]|cad\.|pro\s+st[uü]ck|je\s+st[uü]ck|per\s+stuk|por\s+unidad)\b"
     );
     re!(
         QTY_X,
@@ -8178,6 +8187,17 @@ fn list_lines(
     );
     let dc = ctx.decimal_comma();
     let bracket_coded = bracketed_code_lines(lines) >= 2;
+    // Such items leading with a code of letters and digits: where two do, a code of capital
+    // letters alone ("GLV-NIT-M Nitrile gloves …") leads its item too.
+    let dash_coded = lines
+        .iter()
+        .filter(|l| {
+            rx(&ITEM_CODE_DASH)
+                .and_then(|r| r.captures(l))
+                .is_some_and(|m| code_lead(&m[1]).is_some())
+        })
+        .count()
+        >= 2;
     let mut out = Vec::new();
     // Each line's count: by the number that starts its name only, by a number and a unit
     // word that start it.
@@ -8225,6 +8245,14 @@ fn list_lines(
             .or_else(|| rx(&ITEM_UNIT).and_then(|r| r.captures(line)))
             .or_else(|| rx(&ITEM_X_AFTER).and_then(|r| r.captures(line)))
             .or_else(|| rx(&ITEM_DASH_QTY).and_then(|r| r.captures(line)))
+            .or_else(|| {
+                rx(&ITEM_CODE_DASH)
+                    .and_then(|r| r.captures(line))
+                    .filter(|m| {
+                        code_lead(&m[1]).is_some()
+                            || (dash_coded && letter_code_lead(&m[1]).is_some())
+                    })
+            })
         else {
             match unit_led_priceless(line, dc) {
                 Some(l) => priceless.push((i, l)),
@@ -8499,7 +8527,12 @@ fn list_lines(
         // A code that leads the item ("WCK-100 | Cotton wicks (100)") wins over a bracket,
         // which may be a pack size; a code written with its word ("5W-30 engine oil 5L, code
         // OIL-5W30-5") wins over a word that leads the name with a code's form.
-        if let Some((code, name)) = code_lead(&rest).filter(|_| worded.is_none()) {
+        let lead = code_lead(&rest).or_else(|| {
+            (dash_coded && coded && rx(&ITEM_CODE_DASH).is_some_and(|r| r.is_match(line)))
+                .then(|| letter_code_lead(&rest))
+                .flatten()
+        });
+        if let Some((code, name)) = lead.filter(|_| worded.is_none()) {
             sku = Some(code.to_string());
             rest = name.to_string();
         } else if let Some((code, whole)) = paren {
@@ -9714,18 +9747,9 @@ const FORM_TITLES: &[&str] = &[
     "訂單",
 ];
 
-/// The ordering organisation on a form: the first cell of the line with the form's title
-/// (`Maple Grove Family Dentistry          PURCHASE ORDER`), else the first line of the page
-/// that is neither the fax machine's header nor a title nor a `label: value`.
-fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
-    // Titles are often letter-spaced ("注 文 書", "P U R C H A S E  O R D E R").
-    let compact = |t: &str| -> String {
-        t.chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_uppercase()
-    };
-    // "FAX – PAGE DE GARDE", "TELEFAX - DECKBLATT": a fax's title and its cover sheet's.
+/// A fax's title joined by a dash to its cover sheet's ("FAX – PAGE DE GARDE", "TELEFAX -
+/// DECKBLATT"): every part a form's or a cover sheet's title.
+fn cover_title(t: &str) -> bool {
     const COVER_TITLES: &[&str] = &[
         "PAGE DE GARDE",
         "COVER SHEET",
@@ -9737,17 +9761,36 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
         "FRONTESPIZIO",
         "VOORBLAD",
     ];
+    let compact = |t: &str| -> String {
+        t.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase()
+    };
+    t.contains(['-', '–', '—'])
+        && t.split(['-', '–', '—']).all(|part| {
+            let part = compact(part);
+            FORM_TITLES
+                .iter()
+                .chain(COVER_TITLES)
+                .any(|f| compact(f) == part)
+        })
+}
+
+/// The ordering organisation on a form: the first cell of the line with the form's title
+/// (`Maple Grove Family Dentistry          PURCHASE ORDER`), else the first line of the page
+/// that is neither the fax machine's header nor a title nor a `label: value`.
+fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
+    // Titles are often letter-spaced ("注 文 書", "P U R C H A S E  O R D E R").
+    let compact = |t: &str| -> String {
+        t.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase()
+    };
     let is_title = |t: &str| {
         let whole = compact(t);
-        FORM_TITLES.iter().any(|f| compact(f) == whole)
-            || (t.contains(['-', '–', '—'])
-                && t.split(['-', '–', '—']).all(|part| {
-                    let part = compact(part);
-                    FORM_TITLES
-                        .iter()
-                        .chain(COVER_TITLES)
-                        .any(|f| compact(f) == part)
-                }))
+        FORM_TITLES.iter().any(|f| compact(f) == whole) || cover_title(t)
     };
     // A street, a phone or a date is not an organisation (a letterhead that is only a logo
     // leaves the address as the first text).
@@ -9779,6 +9822,24 @@ fn letterhead(layout: &Layout, ctx: &Ctx, facts: &mut Facts) {
             let first = &cs[0].text;
             if !is_title(first) && is_name(first) {
                 ctx.put(facts, "customer.name", Some(first.clone()), 0.85);
+                return;
+            }
+        }
+        // "PURCHASE ORDER            Norwood Physio & Pilates Pty Ltd" (an accounting
+        // system's form): the title on the left, the organisation's block on the right,
+        // its name first; a name with no digit that heads no address or party.
+        if let [title, name] = cs.as_slice() {
+            let t = name.text.trim();
+            if is_title(&title.text)
+                && !header(l)
+                && is_name(t)
+                && digits(t) == 0
+                && t.chars().any(char::is_alphabetic)
+                && address_heading(t).is_none()
+                && !delivery_word(&t.to_lowercase())
+                && !layout.lines[..i].iter().any(|a| return_address(a))
+            {
+                ctx.put(facts, "customer.name", Some(t.to_string()), 0.8);
                 return;
             }
         }
@@ -10167,9 +10228,39 @@ fn cover_end(layout: &Layout) -> usize {
     let cover_field = |l: &str| {
         head(l).is_some_and(|h| {
             [
-                "to", "from", "attn", "fax", "re", "pages", "subject", "de", "à", "a", "an", "von",
-                "para", "van", "aan", "da", "objet", "betreff", "asunto", "oggetto", "seiten",
-                "páginas", "pagine",
+                "to",
+                "from",
+                "attn",
+                "fax",
+                "re",
+                "pages",
+                "subject",
+                "de",
+                "à",
+                "a",
+                "an",
+                "von",
+                "para",
+                "van",
+                "aan",
+                "da",
+                "objet",
+                "betreff",
+                "asunto",
+                "oggetto",
+                "seiten",
+                "páginas",
+                "pagine",
+                "destinataire",
+                "expéditeur",
+                "émetteur",
+                "empfänger",
+                "absender",
+                "destinatario",
+                "remitente",
+                "mittente",
+                "afzender",
+                "ontvanger",
             ]
             .contains(&h.as_str())
         })
@@ -10179,7 +10270,8 @@ fn cover_end(layout: &Layout) -> usize {
         head(l).is_some_and(|h| ["date", "datum", "fecha", "data", "dato"].contains(&h.as_str()))
     };
     for (i, l) in layout.lines.iter().enumerate().take(12) {
-        if l.trim().is_empty() || machine_line(l) || is_title(l) || date_field(l) {
+        if l.trim().is_empty() || machine_line(l) || is_title(l) || cover_title(l) || date_field(l)
+        {
             continue;
         }
         if cover_field(l) {

@@ -6104,3 +6104,126 @@ fn a_fax_cover_title_is_no_customer() {
         Some("FAX – PAGE DE GARDE")
     );
 }
+
+/// Items typed without a bullet that start with their code, then the count and its unit
+/// after a dash and the price with its currency after another ("KM-12 Oat milk (case of 6)
+/// – 4 cases – S$13.80/case"): each read whole; where two such items lead with codes of
+/// letters and digits, a code of capital letters alone leads its item too; an undecided
+/// count is left for a person.
+#[test]
+fn code_led_items_with_a_dash_count_and_a_dash_price() {
+    let text = "Please go ahead as below:\n\n\
+        TAP-WH Teflon tape white (roll of 10) – 20 or 30 rolls, not sure yet – A$4.10/roll\n\
+        OM-12 Oat milk barista (case of 6) – 4 cases – A$13.80/case\n\
+        GL-N-M7 Nitrile gloves, medium (box of 100) – 12 boxes – A$9.50/box\n\n\
+        Thanks,\nJo\n";
+    let (_, lines, _) = extract_text(text, &ctx(), Kind::Email);
+    let d = |s: &str| Some(Decimal::from_str(s).unwrap());
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0].sku.as_deref(), Some("TAP-WH"));
+    assert_eq!(
+        lines[0].name.as_deref(),
+        Some("Teflon tape white (roll of 10)")
+    );
+    assert_eq!(lines[0].quantity, None);
+    assert_eq!(lines[0].unit_price, d("4.10"));
+    assert_eq!(lines[1].sku.as_deref(), Some("OM-12"));
+    assert_eq!(
+        lines[1].name.as_deref(),
+        Some("Oat milk barista (case of 6)")
+    );
+    assert_eq!(lines[1].quantity, d("4"));
+    assert_eq!(lines[1].unit_price, d("13.80"));
+    assert_eq!(lines[2].sku.as_deref(), Some("GL-N-M7"));
+    assert_eq!(
+        lines[2].name.as_deref(),
+        Some("Nitrile gloves, medium (box of 100)")
+    );
+    assert_eq!(lines[2].quantity, d("12"));
+    assert_eq!(lines[2].unit_price, d("9.50"));
+    // A sentence with dashes and a price is no item (it leads with no code).
+    let (_, lines, _) = extract_text(
+        "Hi – about 20 boxes – the price was $9.50/box\n",
+        &ctx(),
+        Kind::Email,
+    );
+    assert!(lines.is_empty(), "{lines:?}");
+}
+
+/// A letter before the dollar sign names the dollar ("S$9.80/box", "A$4.10 each"): the price
+/// starts with it, and it is no part of the item's name.
+#[test]
+fn a_lettered_dollar_before_a_price_per_unit() {
+    for price in ["S$9.80/box", "A$9.80 each", "NZ$9.80 per box", "C$9.80/box"] {
+        let text = format!("Please send:\n- 30 boxes Ear-loop masks (MSK-L3) {price}\n");
+        let (_, lines, _) = extract_text(&text, &ctx(), Kind::Email);
+        assert_eq!(lines.len(), 1, "{price}: {lines:?}");
+        assert_eq!(
+            lines[0].name.as_deref(),
+            Some("Ear-loop masks"),
+            "{price}: {lines:?}"
+        );
+        assert_eq!(
+            lines[0].unit_price,
+            Some(Decimal::from_str("9.80").unwrap())
+        );
+    }
+}
+
+/// A fax's cover sheet headed by its title joined to the cover's ("FAX – PAGE DE GARDE") or
+/// by a letter-spaced "T É L É C O P I E", its fields the addressee's and the sender's
+/// ("Destinataire :", "Expéditeur :"): the customer and the phone are the letterhead's on
+/// the page after it, not the cover's sender and number.
+#[test]
+fn a_fax_cover_sheet_with_addressee_and_sender_fields() {
+    for title in ["FAX – PAGE DE GARDE", "T É L É C O P I E"] {
+        let text = format!(
+            "24/09/2026 06:12   03 20 55 48 19   BOULANGERIE MARTIN        P.01\n\n\
+             {title}\n\n\
+             Destinataire :   Minoterie du Nord\n\
+             Expéditeur :     Hélène Martin\n\
+             Tél. portable :  06 55 71 20 38\n\n\
+             24/09/2026 06:13   03 20 55 48 19   BOULANGERIE MARTIN        P.02\n\n\
+             BOULANGERIE MARTIN\n\
+             27, rue Gambetta – 59000 Lille\n\
+             Tél. 03 20 55 48 10 – Fax 03 20 55 48 19\n\n\
+             BON DE COMMANDE n° BM-0924\n"
+        );
+        let (f, _, _) = extract_text(&text, &ctx(), Kind::Form);
+        assert_eq!(
+            value(&f, "customer.name").as_deref(),
+            Some("BOULANGERIE MARTIN"),
+            "{title}"
+        );
+        assert_eq!(
+            value(&f, "customer.phone").as_deref(),
+            Some("03 20 55 48 10"),
+            "{title}"
+        );
+    }
+}
+
+/// An accounting system's form with the title on the left and the organisation's block on
+/// the right ("PURCHASE ORDER      Norwood Physio Pty Ltd"): the organisation is the
+/// customer; a heading or a value there is none.
+#[test]
+fn a_title_on_the_left_and_the_organisation_on_the_right() {
+    let form = |right: &str| {
+        format!(
+            "24/09/2026 10:41  +61 8 5550 4419  NORWOOD                P1/1\n\n \
+             PURCHASE ORDER                                  {right}\n\
+             {:49}165 The Parade\n\
+             {:49}NORWOOD SA 5067\n",
+            "", ""
+        )
+    };
+    let (f, _, _) = extract_text(&form("Norwood Physio Pty Ltd"), &ctx(), Kind::Form);
+    assert_eq!(
+        value(&f, "customer.name").as_deref(),
+        Some("Norwood Physio Pty Ltd")
+    );
+    for right in ["Deliver to", "Supplier", "No. 1187"] {
+        let (f, _, _) = extract_text(&form(right), &ctx(), Kind::Form);
+        assert_ne!(value(&f, "customer.name").as_deref(), Some(right));
+    }
+}
