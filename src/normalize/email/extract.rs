@@ -8860,16 +8860,7 @@ fn unit_led_priceless(line: &str, decimal_comma: bool) -> Option<Line> {
     if name.is_empty() || leftover_code(&name) || name.split_whitespace().count() > 10 {
         return None;
     }
-    Some(Line {
-        sku,
-        name: Some(name),
-        spec: None,
-        quantity: Some(quantity),
-        unit_price: None,
-        confidence: 0.5,
-        doubt: Some("lines: an item's unit price is not written".to_string()),
-        discount: None,
-    })
+    Some(unpriced_line(sku, name, quantity))
 }
 
 /// Where the message's text and an attachment both state an item's quantity and disagree
@@ -9675,16 +9666,11 @@ fn priceless_item(body: &str, decimal_comma: bool) -> Option<Line> {
     if name.is_empty() || leftover_code(&name) {
         return None;
     }
-    Some(Line {
-        sku: Some(sku.to_string()),
-        name: Some(name),
-        spec: None,
-        quantity: Some(parse_quantity(&m[1], decimal_comma)?),
-        unit_price: None,
-        confidence: 0.5,
-        doubt: Some("lines: an item's unit price is not written".to_string()),
-        discount: None,
-    })
+    Some(unpriced_line(
+        Some(sku.to_string()),
+        name,
+        parse_quantity(&m[1], decimal_comma)?,
+    ))
 }
 
 /// An item whose price is left to the day ("Lampuki, whole, cleaned - 12 kg @ market price
@@ -9704,16 +9690,26 @@ fn market_priced_item(body: &str, decimal_comma: bool) -> Option<Line> {
     if name.is_empty() || leftover_code(&name) || !name.chars().any(char::is_alphabetic) {
         return None;
     }
-    Some(Line {
-        sku: None,
+    Some(unpriced_line(
+        None,
+        name,
+        parse_quantity(&m[2], decimal_comma)?,
+    ))
+}
+
+/// An item read with its count and no unit price (the sender leaves the price open, or writes
+/// none): in doubt, for a person to price.
+fn unpriced_line(sku: Option<String>, name: String, quantity: Decimal) -> Line {
+    Line {
+        sku,
         name: Some(name),
         spec: None,
-        quantity: Some(parse_quantity(&m[2], decimal_comma)?),
+        quantity: Some(quantity),
         unit_price: None,
         confidence: 0.5,
         doubt: Some("lines: an item's unit price is not written".to_string()),
         discount: None,
-    })
+    }
 }
 
 /// Titles of an order form (upper case), which are not the ordering organisation.
