@@ -485,10 +485,19 @@ subscribe = {{ api_url = "http://{tracker_addr}", api_key = "{trk_key}", callbac
             let pending_pushbacks = self
                 .count("SELECT COUNT(*) FROM pushbacks WHERE status = 'intended'")
                 .await;
+            // A delivered order's shipped and delivered notices are recorded by the notify
+            // stage after the move: until both exist, nothing is pending and yet not settled.
+            let unnoticed = self
+                .count(
+                    "SELECT COUNT(*) FROM orders o, (SELECT 'shipped' AS k UNION ALL SELECT 'delivered') n \
+                     WHERE o.state = 'delivered' AND NOT EXISTS \
+                     (SELECT 1 FROM notices x WHERE x.order_id = o.id AND x.notice = n.k)",
+                )
+                .await;
             let registered = self.tracker.registrations().await.len();
             let acknowledged = self.tracker.acknowledged();
             let now = format!(
-                "orders {orders}/{}, approved {approved}, delivered {delivered}, notices pending {pending_notices}, push-backs pending {pending_pushbacks}, callbacks {acknowledged}/{}",
+                "orders {orders}/{}, approved {approved}, delivered {delivered}, notices pending {pending_notices}, notices not yet recorded {unnoticed}, push-backs pending {pending_pushbacks}, callbacks {acknowledged}/{}",
                 self.orders,
                 registered * 4
             );
@@ -496,6 +505,7 @@ subscribe = {{ api_url = "http://{tracker_addr}", api_key = "{trk_key}", callbac
                 && approved > 0
                 && delivered == approved
                 && pending_notices == 0
+                && unnoticed == 0
                 && pending_pushbacks == 0
                 && acknowledged >= registered * 4
             {
